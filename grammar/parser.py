@@ -1,0 +1,417 @@
+"""Parse `.proto-rules` text into the typed model, once, with our own spans.
+
+The grammar lives in `proto_rules.lark`; one Transformer turns lark's tree into frozen dataclasses, so
+lark is imported here and nowhere else. Lark's exceptions become a `ProtocolError` at this boundary, with
+what was expected said in a protocol author's words rather than token names.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+
+from protocol import model as m
+from protocol.errors import Diagnostic, ProtocolError, Severity, Span
+
+GRAMMAR = Path(__file__).with_name("proto_rules.lark")
+
+#: What each terminal means to a protocol author, for "expected ..." in syntax errors.
+EXPECTED_WORDS = {
+    "NAME": "a name (lower case, like egfr)",
+    "WORD": "a value (like positive)",
+    "NUMBER": "a number",
+    "STRING": 'a quoted text ("...")',
+    "UNIT": "a unit (like mg/dL)",
+    "TIME_UNIT": "days, weeks, months or years",
+    "COMPARATOR": "a comparison (>=, <=, >, <, ==, !=)",
+    "CRITERION_ID": "a criterion id (like I1 or E8)",
+    "ROLE": "'inclusion' or 'exclusion'",
+    "ULN": "'x ULN'",
+    "BOUND": "'upper' or 'lower'",
+    "NOT": "'not'",
+    "GRADED": "'graded'",
+    "COLON": "':'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+}
+
+
+@cache
+def _lark() -> Lark:
+    return Lark(
+        GRAMMAR.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def parse(text: str, filename: str = "<string>") -> m.Protocol:
+    """Parse protocol text into a `Protocol`; raise `ProtocolError` with a positioned message.
+
+    >>> p = parse('protocol "t"\\ninclusion I1 "Adults": age >= 18 years', "t.proto-rules")
+    >>> p.criteria[0].id, str(p.criteria[0].condition.threshold)
+    ('I1', '18 years')
+    """
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as error:
+        raise ProtocolError([_syntax_diagnostic(error, text, filename)], text) from None
+    try:
+        return _Build(filename, text).transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, ProtocolError):
+            raise ProtocolError(error.orig_exc.diagnostics, text) from None
+        raise
+
+
+def parse_file(path: str | Path) -> m.Protocol:
+    """Read and parse a protocol file; a file that cannot be read is a `ProtocolError` too."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        span = Span(str(path), 1, 1, 1, 1)
+        raise ProtocolError([Diagnostic(span, Severity.ERROR, "unreadable", str(error))]) from None
+    return parse(text, str(path))
+
+
+def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diagnostic:
+    line, column = getattr(error, "line", 0) or 0, getattr(error, "column", 0) or 0
+    if isinstance(error, UnexpectedEOF) or line <= 0:
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+        found = "the end of the file"
+    elif isinstance(error, UnexpectedCharacters):
+        found = f"'{text[error.pos_in_stream]}'"
+    else:
+        token = error.token  # type: ignore[attr-defined]
+        found = "the end of the file" if token.type == "$END" else f"'{token}'"
+    expected = sorted({_words(name) for name in (getattr(error, "expected", None) or ())})
+    message = f"unexpected {found}"
+    if expected:
+        shown = expected if len(expected) <= 6 else expected[:6] + [f"{len(expected) - 6} more"]
+        message += "; expected " + ", ".join(shown)
+    span = Span(filename, line, column, line, column + 1)
+    return Diagnostic(span, Severity.ERROR, "syntax", message)
+
+
+def _words(terminal: str) -> str:
+    if terminal in EXPECTED_WORDS:
+        return EXPECTED_WORDS[terminal]
+    pattern = _lark().get_terminal(terminal).pattern if terminal in _terminal_names() else None
+    if pattern is not None and pattern.type == "str":
+        return f"'{pattern.value}'"
+    return terminal.lower()
+
+
+@cache
+def _terminal_names() -> frozenset[str]:
+    return frozenset(t.name for t in _lark().terminals)
+
+
+def _number(token: Token) -> Decimal:
+    return Decimal(str(token))
+
+
+def _text(token: Token) -> str:
+    return str(token)[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+@v_args(meta=True, inline=True)
+class _Build(Transformer):
+    """One method per grammar rule; each returns a model node carrying its `Span`."""
+
+    def __init__(self, filename: str, source: str) -> None:
+        super().__init__()
+        self.filename = filename
+        self.source = source
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.filename, 1, 1, 1, 1)
+        return Span(self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _token_span(self, token: Token) -> Span:
+        return Span(self.filename, token.line, token.column, token.end_line, token.end_column)
+
+    def _fail(self, span: Span, message: str) -> ProtocolError:
+        return ProtocolError([Diagnostic(span, Severity.ERROR, "syntax", message)], self.source)
+
+    def _integer(self, token: Token) -> int:
+        value = _number(token)
+        if value != value.to_integral_value():
+            raise self._fail(self._token_span(token), f"expected a whole number, found {token}")
+        return int(value)
+
+    # -- protocol and header --------------------------------------------------------------------
+    def start(self, meta, *items):
+        header = dict(item for item in items if isinstance(item, tuple))
+        sections = [item for item in items if not isinstance(item, tuple)]
+        concepts = tuple(c for item in sections if isinstance(item, list) for c in item)
+        return m.Protocol(
+            span=self._span(meta),
+            path=self.filename,
+            source=self.source,
+            id=header.get("id"),
+            title=header.get("title"),
+            version=header.get("version"),
+            origin=header.get("origin"),
+            concepts=concepts,
+            equivalences=tuple(s for s in sections if isinstance(s, m.Equivalence)),
+            definitions=tuple(s for s in sections if isinstance(s, m.Definition)),
+            criteria=tuple(s for s in sections if isinstance(s, m.Criterion)),
+        )
+
+    def text(self, meta, *strings):
+        return "".join(_text(s) for s in strings)
+
+    def protocol_id(self, meta, text):
+        return ("id", text)
+
+    def title(self, meta, text):
+        return ("title", text)
+
+    def version(self, meta, text):
+        return ("version", text)
+
+    def origin(self, meta, text):
+        return ("origin", text)
+
+    # -- concepts ---------------------------------------------------------------------------------
+    def concepts(self, meta, *concepts):
+        return list(concepts)
+
+    def concept(self, meta, name, spec, label=None):
+        kind, options = spec
+        return m.Concept(span=self._span(meta), name=str(name), kind=kind, label=label, **options)
+
+    def _measured(self, kind, unit, rest):
+        conversions = tuple(r for r in rest if isinstance(r, m.Conversion))
+        validity = next((r for r in rest if isinstance(r, m.Duration)), None)
+        return kind, {"unit": str(unit), "conversions": conversions, "valid_for": validity}
+
+    def quantity_kind(self, meta, unit, *rest):
+        return self._measured(m.Kind.QUANTITY, unit, rest)
+
+    def lab_kind(self, meta, unit, *rest):
+        return self._measured(m.Kind.LAB, unit, rest)
+
+    def score_kind(self, meta, validity=None):
+        return m.Kind.SCORE, {"valid_for": validity}
+
+    def age_kind(self, meta):
+        return m.Kind.AGE, {"unit": "years"}
+
+    def flag_kind(self, meta, validity=None):
+        return m.Kind.FLAG, {"valid_for": validity}
+
+    def judgment_kind(self, meta):
+        return m.Kind.JUDGMENT, {}
+
+    def category_kind(self, meta, values, validity=None):
+        return m.Kind.CATEGORY, {"values": values, "valid_for": validity}
+
+    def event_kind(self, meta, graded=None):
+        return m.Kind.EVENT, {"graded": graded is not None}
+
+    def medication_kind(self, meta, values, dosing=None):
+        unit, equivalence = dosing if dosing else (None, None)
+        return m.Kind.MEDICATION, {"values": values, "dosed_in": unit, "equivalence": equivalence}
+
+    def conversion(self, meta, source, target):
+        return m.Conversion(self._span(meta), source, target)
+
+    def validity(self, meta, duration):
+        return duration
+
+    def dosing(self, meta, unit, equivalence=None):
+        return str(unit), (str(equivalence) if equivalence is not None else None)
+
+    def value_set(self, meta, *values):
+        return tuple(values)
+
+    def value(self, meta, name, *synonyms):
+        name_value = self._value_name(name)
+        return m.Value(self._span(meta), name_value, tuple(self._value_name(s) for s in synonyms))
+
+    def _value_name(self, token: Token) -> str:
+        return _text(token) if token.type == "STRING" else str(token)
+
+    def _single_value(self, token: Token) -> m.Value:
+        return m.Value(self._token_span(token), self._value_name(token))
+
+    # -- equivalence ------------------------------------------------------------------------------
+    def equivalence(self, meta, name, *rest):
+        source = rest[0] if rest and isinstance(rest[0], str) else None
+        entries = tuple(r for r in rest if isinstance(r, m.EquivalenceEntry))
+        return m.Equivalence(self._span(meta), str(name), source, entries)
+
+    def equivalence_entry(self, meta, drug, amount, equals):
+        return m.EquivalenceEntry(self._span(meta), self._value_name(drug), amount, equals)
+
+    # -- definitions and criteria -----------------------------------------------------------------
+    def definition(self, meta, name, *rest):
+        text = rest[0] if len(rest) == 2 else None
+        return m.Definition(self._span(meta), str(name), text, rest[-1])
+
+    def applies(self, meta, condition):
+        return ("applies", condition)
+
+    def criterion(self, meta, role, ident, *rest):
+        text, applies, body = self._header(rest)
+        criterion_id = str(ident)
+        role_value = m.Role(str(role))
+        parts = tuple(b for b in body if isinstance(b, m.Criterion))
+        if parts:
+            parts = tuple(self._as_part(p, role_value, criterion_id, applies) for p in parts)
+            return m.Criterion(self._span(meta), role_value, criterion_id, text, applies, None, parts)
+        return m.Criterion(self._span(meta), role_value, criterion_id, text, applies, body[0])
+
+    def part(self, meta, name, *rest):
+        text, applies, body = self._header(rest)
+        return m.Criterion(self._span(meta), m.Role.INCLUSION, str(name), text, applies, body[0])
+
+    @staticmethod
+    def _header(rest):
+        text = rest[0] if rest and isinstance(rest[0], str) else None
+        rest = rest[1:] if text is not None else rest
+        applies = None
+        if rest and isinstance(rest[0], tuple) and rest[0][0] == "applies":
+            applies, rest = rest[0][1], rest[1:]
+        return text, applies, rest
+
+    @staticmethod
+    def _as_part(part: m.Criterion, role: m.Role, parent: str, applies) -> m.Criterion:
+        """A part takes its parent's role and id prefix; the parent's applies-when holds for it too."""
+        if applies is not None and part.applies is not None:
+            combined = m.And(part.applies.span, (applies, part.applies))
+        else:
+            combined = part.applies if part.applies is not None else applies
+        return m.Criterion(
+            part.span, role, f"{parent}.{part.id}", part.text, combined, part.condition
+        )
+
+    # -- conditions ---------------------------------------------------------------------------------
+    def or_cond(self, meta, *items):
+        return m.Or(self._span(meta), tuple(items))
+
+    def and_cond(self, meta, *items):
+        return m.And(self._span(meta), tuple(items))
+
+    def negation(self, meta, item):
+        return m.Not(self._span(meta), item)
+
+    def _ref(self, token: Token) -> m.Ref:
+        return m.Ref(self._token_span(token), str(token))
+
+    def truth(self, meta, name):
+        return m.Truth(self._span(meta), self._ref(name))
+
+    def compare(self, meta, name, op, threshold):
+        return m.Compare(self._span(meta), self._ref(name), _op(op), threshold)
+
+    def compare_uln(self, meta, name, op, factor, _uln):
+        return m.CompareReference(self._span(meta), self._ref(name), _op(op), _number(factor), "upper")
+
+    def compare_reference(self, meta, name, op, bound):
+        return m.CompareReference(self._span(meta), self._ref(name), _op(op), Decimal(1), str(bound))
+
+    def is_value(self, meta, name, *rest):
+        negated = len(rest) == 2
+        value = self._single_value(rest[-1])
+        return m.Is(self._span(meta), self._ref(name), (value,), negated)
+
+    def is_one_of(self, meta, name, *rest):
+        negated = len(rest) == 2
+        return m.Is(self._span(meta), self._ref(name), rest[-1], negated)
+
+    def occurred(self, meta, name, *rest):
+        grade = rest[0] if len(rest) == 2 else None
+        return m.Occurred(self._span(meta), self._ref(name), rest[-1], grade)
+
+    def grade(self, meta, op, value):
+        return (_op(op), _number(value))
+
+    def ever(self, meta):
+        return m.Window(self._span(meta), "ever")
+
+    def at_screening(self, meta):
+        return m.Window(self._span(meta), "at_screening")
+
+    def within(self, meta, duration):
+        return m.Window(self._span(meta), "within", duration)
+
+    def includes(self, meta, name, drug):
+        return m.Includes(self._span(meta), self._ref(name), self._single_value(drug))
+
+    def includes_count(self, meta, name, count, values):
+        ref = self._ref(name)
+        items = tuple(m.Includes(v.span, ref, m.Value(v.span, v.name)) for v in values)
+        return m.AtLeast(self._span(meta), len(items) if count is None else count, items)
+
+    def course(self, meta, name, op, dose, duration=None):
+        return m.Course(self._span(meta), self._ref(name), _op(op), dose, duration)
+
+    def for_at_least(self, meta, duration):
+        return duration
+
+    def count_of(self, meta, count, *items):
+        return m.AtLeast(self._span(meta), len(items) if count is None else count, tuple(items))
+
+    def at_least(self, meta, number):
+        return self._integer(number)
+
+    def any(self, meta):
+        return 1
+
+    def all(self, meta):
+        return None
+
+    def quantity(self, meta, number, unit=None):
+        return m.Quantity(self._span(meta), _number(number), str(unit) if unit else None)
+
+    def duration(self, meta, number, unit):
+        plural = str(unit) if str(unit).endswith("s") else f"{unit}s"
+        return m.Duration(self._span(meta), self._integer(number), plural)
+
+
+def _op(token: Token) -> str:
+    return {"≥": ">=", "≤": "<="}.get(str(token), str(token))
+
+
+def dump(node, indent: int = 0) -> str:
+    """The model as an indented outline, for `proto-rules check --dump-ast`."""
+    pad = "  " * indent
+    if isinstance(node, (list, tuple)):
+        return "\n".join(dump(item, indent) for item in node)
+    if not hasattr(node, "__dataclass_fields__"):
+        return f"{pad}{node!r}"
+    fields = [f for f in node.__dataclass_fields__ if f not in ("span", "source")]
+    simple = {f: getattr(node, f) for f in fields if not _is_node(getattr(node, f))}
+    head = f"{pad}{type(node).__name__} @{node.span.line}:{node.span.column}"
+    head += "".join(f" {k}={v!r}" for k, v in simple.items() if v not in (None, (), ""))
+    children = [
+        f"{pad}  {f}:\n{dump(getattr(node, f), indent + 2)}" for f in fields if _is_node(getattr(node, f))
+    ]
+    return "\n".join([head, *children])
+
+
+def _is_node(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(hasattr(v, "__dataclass_fields__") for v in value)
+    return hasattr(value, "__dataclass_fields__")
+
+
+__all__ = ["parse", "parse_file", "dump", "Tree"]

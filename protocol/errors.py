@@ -1,0 +1,122 @@
+"""One error hierarchy and one renderer for every problem proto-rules reports.
+
+Every stage reports problems against a `Span` of our own, so the CLI prints all of them the same way:
+`file:line:col: severity: message`, then the source line and a caret, as compilers do. Input-data
+problems (fact files) have no source line; they point at a patient, a fact index and a field instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based, as editors show them."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a protocol file, with where it is and, when we can tell, a fix."""
+
+    span: Span
+    severity: Severity
+    code: str
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def render(diagnostic: Diagnostic, source: str | None) -> str:
+    """Render a diagnostic as `file:line:col: severity: message`, the source line and a caret.
+
+    >>> d = Diagnostic(Span("t.proto-rules", 1, 5, 1, 9), Severity.ERROR, "E", "unknown concept 'egrf'")
+    >>> print(render(d, "age egrf >= 30"))
+    t.proto-rules:1:5: error: unknown concept 'egrf'
+        age egrf >= 30
+            ^^^^
+    """
+    span = diagnostic.span
+    head = f"{span}: {diagnostic.severity.value}: {diagnostic.message}"
+    if source is None:
+        return head
+    lines = source.splitlines()
+    if not 1 <= span.line <= len(lines):
+        return head
+    text = lines[span.line - 1].expandtabs(4)
+    width = span.end_column - span.column if span.end_line == span.line else len(text) - span.column + 1
+    caret = " " * (span.column - 1) + "^" * max(1, width)
+    return f"{head}\n    {text}\n    {caret}"
+
+
+class ProtoRulesError(Exception):
+    """Base of every error the CLI turns into exit code 2 with a readable message."""
+
+
+@dataclass
+class ProtocolError(ProtoRulesError):
+    """A protocol file that cannot be parsed or does not pass its checks."""
+
+    diagnostics: list[Diagnostic]
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return "\n".join(render(d, self.source) for d in self.diagnostics)
+
+
+@dataclass(frozen=True)
+class FactProblem:
+    """One problem in a fact file: which record, which fact, which field, and what is wrong."""
+
+    file: str
+    record: int
+    patient: str | None
+    fact: int | None
+    field: str | None
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = [f"{self.file}:{self.record}"]
+        if self.patient is not None:
+            where.append(f"patient {self.patient}")
+        if self.fact is not None:
+            where.append(f"fact #{self.fact}")
+        if self.field is not None:
+            where.append(f"field '{self.field}'")
+        return f"{', '.join(where)}: {self.severity.value}: {self.message}"
+
+
+@dataclass
+class FactError(ProtoRulesError):
+    """A fact file (or one patient in it) that cannot be used; carries every problem found."""
+
+    problems: list[FactProblem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+class UsageError(ProtoRulesError):
+    """A command line that asks for something impossible (missing file, bad date option)."""
+
+
+class EngineError(ProtoRulesError):
+    """The rule engine misbehaved (an action raised, a verdict went missing): never a silent result."""

@@ -1,0 +1,331 @@
+"""The typed model of a protocol: what the parser builds and every later stage reads.
+
+Frozen dataclasses, each with the `Span` it came from, so nothing after parsing depends on lark and every
+diagnostic, rule and trail line can point back at `file:line`. Names follow the protocol's own words:
+inclusion/exclusion criteria with the protocol's ids and verbatim sentences, concepts, definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Union
+
+from protocol.errors import Span
+
+
+class Kind(Enum):
+    """What a concept is, which decides how facts about it are read and which conditions apply.
+
+    quantity/lab/score/age are measured numbers (the most recent value on or before screening counts);
+    lab adds the laboratory's reference range; category is one value of a declared set; flag is a yes/no
+    recorded by a clinician; judgment is an investigator's attestation (pending = NEEDS_REVIEW);
+    event is a dated occurrence (history); medication is a list of dated courses of named drugs.
+    """
+
+    QUANTITY = "quantity"
+    LAB = "lab"
+    SCORE = "score"
+    AGE = "age"
+    CATEGORY = "category"
+    FLAG = "flag"
+    JUDGMENT = "judgment"
+    EVENT = "event"
+    MEDICATION = "medication"
+
+
+MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.AGE)
+LISTED = (Kind.EVENT, Kind.MEDICATION)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number as written, with its unit as written (None for plain numbers and scores)."""
+
+    span: Span
+    value: Decimal
+    unit: str | None
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.unit}" if self.unit else str(self.value)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A calendar duration: `60 days`, `4 weeks`, `6 months`, `1 year`."""
+
+    span: Span
+    amount: int
+    unit: str  # days | weeks | months | years
+
+    def __str__(self) -> str:
+        unit = self.unit[:-1] if self.amount == 1 else self.unit
+        return f"{self.amount} {unit}"
+
+
+@dataclass(frozen=True)
+class Value:
+    """One member of a value set, with the synonyms a fact file may use for it (MMF = mycophenolate)."""
+
+    span: Span
+    name: str
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A substance-specific factor pint cannot know: `1 mg/dL = 17.1 umol/L` for bilirubin."""
+
+    span: Span
+    source: Quantity
+    target: Quantity
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A declared concept: facts name it, conditions compare it."""
+
+    span: Span
+    name: str
+    kind: Kind
+    unit: str | None = None
+    values: tuple[Value, ...] = ()
+    valid_for: Duration | None = None
+    graded: bool = False
+    dosed_in: str | None = None
+    equivalence: str | None = None
+    conversions: tuple[Conversion, ...] = ()
+    label: str | None = None
+
+    def canonical(self, name: str) -> str | None:
+        """The declared value a fact's wording stands for, case-insensitively, or None."""
+        wanted = name.casefold()
+        for value in self.values:
+            if wanted == value.name.casefold() or wanted in (s.casefold() for s in value.synonyms):
+                return value.name
+        return None
+
+
+@dataclass(frozen=True)
+class EquivalenceEntry:
+    """`methylprednisolone 4 mg = 5 mg`: so many mg of this drug equal so many of the reference."""
+
+    span: Span
+    drug: str
+    amount: Quantity
+    equals: Quantity
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """A documented dose-equivalence table, e.g. glucocorticoids to prednisone."""
+
+    span: Span
+    name: str
+    source: str | None
+    entries: tuple[EquivalenceEntry, ...]
+
+
+# --- conditions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A name used in a condition: a concept or a definition."""
+
+    span: Span
+    name: str
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A flag, judgment or definition used as a condition on its own: `childbearing_potential`."""
+
+    span: Span
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class Compare:
+    """`egfr >= 30 mL/min/1.73m2`: a measured concept against a threshold, converted to its unit."""
+
+    span: Span
+    ref: Ref
+    op: str
+    threshold: Quantity
+
+
+@dataclass(frozen=True)
+class CompareReference:
+    """`ast <= 3.0 x ULN`, `hbv_dna > upper reference`: against the lab's own reference range."""
+
+    span: Span
+    ref: Ref
+    op: str
+    factor: Decimal
+    bound: str  # "upper" | "lower"
+
+
+@dataclass(frozen=True)
+class Is:
+    """`ecg is "no obvious abnormality"`, `disease_activity is one of {moderate, severe}`."""
+
+    span: Span
+    ref: Ref
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Window:
+    """When an event must have happened: ever, at screening, or within a duration before screening."""
+
+    span: Span
+    kind: str  # "ever" | "at_screening" | "within"
+    duration: Duration | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "within":
+            return f"within {self.duration} before screening"
+        return "ever" if self.kind == "ever" else "at screening"
+
+
+@dataclass(frozen=True)
+class Occurred:
+    """`cns_lupus_intervention within 60 days before screening`, `gvhd with grade >= 2 ...`."""
+
+    span: Span
+    ref: Ref
+    window: Window
+    grade: tuple[str, Decimal] | None = None
+
+
+@dataclass(frozen=True)
+class Includes:
+    """`antimalarial includes hydroxychloroquine`: the medication history names this drug."""
+
+    span: Span
+    ref: Ref
+    drug: Value
+
+
+@dataclass(frozen=True)
+class Course:
+    """`glucocorticoid dose >= 1 mg/kg/d for at least 3 months`: one course meets dose and length."""
+
+    span: Span
+    ref: Ref
+    op: str
+    dose: Quantity
+    duration: Duration | None
+
+
+@dataclass(frozen=True)
+class And:
+    span: Span
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    span: Span
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    span: Span
+    item: Condition
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """`at least 2 of [...]`; `any of` is at least 1, `all of` is at least all."""
+
+    span: Span
+    count: int
+    items: tuple[Condition, ...]
+
+
+Atom = Union[Truth, Compare, CompareReference, Is, Occurred, Includes, Course]
+Condition = Union[Atom, And, Or, Not, AtLeast]
+ATOMS = (Truth, Compare, CompareReference, Is, Occurred, Includes, Course)
+
+
+def atoms(condition: Condition) -> list[Atom]:
+    """The atoms of a condition, left to right."""
+    if isinstance(condition, (And, Or, AtLeast)):
+        return [a for item in condition.items for a in atoms(item)]
+    if isinstance(condition, Not):
+        return atoms(condition.item)
+    return [condition]
+
+
+# --- definitions and criteria ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Definition:
+    """`define refractory_sle "...": ...`: a derived concept, true, false or unknown per patient."""
+
+    span: Span
+    name: str
+    text: str | None
+    condition: Condition
+
+
+class Role(Enum):
+    INCLUSION = "inclusion"
+    EXCLUSION = "exclusion"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """An inclusion or exclusion criterion with the protocol's id and verbatim sentence.
+
+    A criterion has either a condition or parts (I4: cardiac, renal, liver, lung), each part a criterion
+    of its own with id `I4.cardiac` and its own verdict. `applies` is the applies-when condition.
+    """
+
+    span: Span
+    role: Role
+    id: str
+    text: str | None
+    applies: Condition | None
+    condition: Condition | None
+    parts: tuple[Criterion, ...] = ()
+
+    def leaves(self) -> list[Criterion]:
+        """The criteria that get a verdict of their own: the parts, or the criterion itself."""
+        return [leaf for part in self.parts for leaf in part.leaves()] if self.parts else [self]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A whole `.proto-rules` file: header, concepts, tables, definitions and criteria."""
+
+    span: Span
+    path: str
+    source: str
+    id: str | None
+    title: str | None
+    version: str | None
+    origin: str | None
+    concepts: tuple[Concept, ...]
+    equivalences: tuple[Equivalence, ...]
+    definitions: tuple[Definition, ...]
+    criteria: tuple[Criterion, ...]
+
+    def concept(self, name: str) -> Concept | None:
+        return next((c for c in self.concepts if c.name == name), None)
+
+    def definition(self, name: str) -> Definition | None:
+        return next((d for d in self.definitions if d.name == name), None)
+
+    def equivalence(self, name: str) -> Equivalence | None:
+        return next((e for e in self.equivalences if e.name == name), None)
+
+    def leaves(self) -> list[Criterion]:
+        """Every criterion that gets a verdict, in file order: what a decision is made of."""
+        return [leaf for criterion in self.criteria for leaf in criterion.leaves()]
