@@ -43,6 +43,7 @@ EXPECTED_WORDS = {
     "RSQB": "']'",
     "COMMA": "','",
     "EQUAL": "'='",
+    "$END": "the end of the file",
 }
 
 
@@ -95,16 +96,31 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diag
         found = "the end of the file"
     elif isinstance(error, UnexpectedCharacters):
         found = f"'{text[error.pos_in_stream]}'"
+    elif error.token.type == "$END":  # type: ignore[attr-defined]
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+        found = "the end of the file"
     else:
-        token = error.token  # type: ignore[attr-defined]
-        found = "the end of the file" if token.type == "$END" else f"'{token}'"
-    expected = sorted({_words(name) for name in (getattr(error, "expected", None) or ())})
+        found = f"'{error.token}'"  # type: ignore[attr-defined]
+    expected = sorted({_words(name) for name in _expected(error)})
     message = f"unexpected {found}"
     if expected:
         shown = expected if len(expected) <= 6 else expected[:6] + [f"{len(expected) - 6} more"]
         message += "; expected " + ", ".join(shown)
     span = Span(filename, line, column, line, column + 1)
     return Diagnostic(span, Severity.ERROR, "syntax", message)
+
+
+def _expected(error: UnexpectedInput) -> set[str]:
+    """Every terminal the parser could take here.
+
+    Lark's own `expected` (and the lexer's `allowed`) omit keywords the lexer folds into NAME or UNIT
+    ('and', 'or', 'define'), so ask the interactive parser, which tries each terminal in turn.
+    """
+    interactive = getattr(error, "interactive_parser", None)
+    if interactive is not None:
+        return set(interactive.accepts())
+    return set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
 
 
 def _words(terminal: str) -> str:

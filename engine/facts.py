@@ -1,0 +1,511 @@
+"""Patient fact files: read, validate and normalise them into what the rule network matches.
+
+A fact file is JSON (one patient) or JSON Lines (one patient per line); its schema is
+`engine/facts.schema.json`. Each patient becomes one *record*: a flat JSON object with one field per
+concept the protocol references, values converted to the concept's declared unit in exact decimals,
+dates as day numbers, and the window bounds of the protocol (`w__60d` = the screening date minus 60
+days, calendar-aware). The network compares; this module only converts and selects, by rules written
+down in the README:
+
+- a measured concept uses its most recent value on or before the screening date; if the concept is
+  declared `valid for N`, an older value is stale and the concept is UNKNOWN;
+- an event or medication is the list of its occurrences; `"present": false` records that the patient has
+  none; no fact at all is missing data, never "absent";
+- facts dated after the screening date are set aside with a warning;
+- a problem in a patient's facts sets that patient aside (reported with record, fact index and field); the
+  other patients are still decided.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+from dateutil.relativedelta import relativedelta
+
+from protocol import model as m
+from protocol.errors import FactError, FactProblem, Severity
+from protocol.units import UnitProblem, convert, quantize
+
+SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
+_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+#: Stands for "still going" in an occurrence's end day: later than any screening date.
+ONGOING = 10**7
+
+
+@dataclass(frozen=True)
+class UsedFact:
+    """A fact as the trail shows it: what the file said, and what the network was given."""
+
+    index: int
+    concept: str
+    value: Any
+    unit: str | None
+    date: str | None
+    converted: str | None
+    note: str | None = None
+
+
+@dataclass
+class Patient:
+    """One patient's facts, normalised: the record for the network plus what the trail needs."""
+
+    id: str
+    line: int
+    screening: date
+    record: dict[str, Any]
+    used: dict[str, list[UsedFact]] = field(default_factory=dict)
+    unusable: dict[str, str] = field(default_factory=dict)
+    warnings: list[FactProblem] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def window_field(duration: m.Duration) -> str:
+    """The record field holding the first day of `within <duration> before screening`."""
+    return f"w__{duration.amount}{duration.unit[0]}"
+
+
+def shift(day: date, duration: m.Duration) -> date:
+    """`day` minus a calendar duration; months and years clamp to the month's end (Aug 31 - 6 months
+    is Feb 28 or 29), so a window always has a first day."""
+    unit = {"days": "days", "weeks": "weeks", "months": "months", "years": "years"}[duration.unit]
+    return day - relativedelta(**{unit: duration.amount})
+
+
+def completed_months(start: date, end: date) -> int:
+    """Whole calendar months from start to end: 2026-01-15 to 2026-04-15 is 3, to 2026-04-14 is 2."""
+    delta = relativedelta(end, start)
+    return delta.years * 12 + delta.months
+
+
+def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:
+    """Yield (line number, parsed JSON or problem) for a JSON file or a JSON Lines file; `-` is stdin.
+
+    A JSON file holding one object (possibly spread over lines) is one patient; otherwise every
+    non-blank line is one patient. Numbers are read as exact decimals.
+    """
+    import sys
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
+        return
+    stripped = text.strip()
+    if not stripped:
+        yield 0, FactProblem(path, 0, None, None, None, "the fact file is empty")
+        return
+    try:
+        whole = json.loads(stripped, parse_float=Decimal)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        yield 1, whole
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line, parse_float=Decimal)
+        except json.JSONDecodeError as error:
+            message = f"not valid JSON: {error.msg} at column {error.colno}"
+            yield number, FactProblem(path, number, None, None, None, message)
+
+
+class Normaliser:
+    """Turns one patient's JSON into a `Patient` for one protocol; built once per protocol."""
+
+    def __init__(self, protocol: m.Protocol, referenced: set[str], windows: list[m.Duration]) -> None:
+        self.protocol = protocol
+        self.referenced = referenced
+        self.windows = windows
+        self.concepts = {c.name: c for c in protocol.concepts}
+
+    def patient(self, data: Any, path: str, line: int, screening: date | None) -> Patient:
+        """Validate and normalise one patient; raise `FactError` with every problem found."""
+        problems: list[FactProblem] = []
+        if not isinstance(data, dict):
+            raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
+        patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
+        for error in sorted(_VALIDATOR.iter_errors(_plain(data)), key=lambda e: list(e.path)):
+            problems.append(_schema_problem(error, path, line, patient_id))
+        if problems:
+            raise FactError(problems)
+        day = _date(data.get("screening_date")) if data.get("screening_date") else screening
+        if day is None:
+            raise FactError(
+                [FactProblem(path, line, patient_id, None, "screening_date",
+                             "no screening date: give it in the record or with --screening-date")]
+            )
+        builder = _Builder(self, path, line, patient_id or "?", day, data)
+        return builder.build()
+
+
+class _Builder:
+    """Collects one patient's record and problems; one method per concept kind."""
+
+    def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data) -> None:
+        self.n = normaliser
+        self.path, self.line, self.pid = path, line, pid
+        self.screening = day
+        self.data = data
+        self.problems: list[FactProblem] = []
+        self.patient = Patient(pid, line, day, {"t": "p"}, raw=data)
+
+    def problem(self, index: int | None, fieldname: str | None, message: str, warning=False) -> None:
+        severity = Severity.WARNING if warning else Severity.ERROR
+        entry = FactProblem(self.path, self.line, self.pid, index, fieldname, message, severity)
+        (self.patient.warnings if warning else self.problems).append(entry)
+
+    def build(self) -> Patient:
+        record = self.patient.record
+        record["sd"] = self.screening.toordinal()
+        for duration in self.n.windows:
+            record[window_field(duration)] = shift(self.screening, duration).toordinal()
+        grouped = self._grouped()
+        # Measured concepts first: a dose per kg reads the weight.
+        order = sorted(self.n.referenced, key=lambda n: (self.n.concepts[n].kind in m.LISTED, n))
+        for name in order:
+            concept = self.n.concepts[name]
+            facts = grouped.get(name, [])
+            handler = getattr(self, f"_{concept.kind.value}")
+            handler(concept, facts)
+            if name not in self.patient.used and name not in self.patient.unusable:
+                self.patient.unusable[name] = "no fact recorded"
+        if self.problems:
+            raise FactError(self.problems)
+        return self.patient
+
+    def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
+        grouped: dict[str, list[tuple[int, dict]]] = {}
+        seen: dict[str, int] = {}
+        for index, fact in enumerate(self.data.get("facts", [])):
+            name = fact["concept"]
+            key = json.dumps(_plain(fact), sort_keys=True)
+            if key in seen:
+                self.problem(index, None, f"duplicate of fact #{seen[key]}")
+                continue
+            seen[key] = index
+            if name not in self.n.concepts:
+                self.problem(index, "concept", f"unknown concept '{name}': not declared by the protocol",
+                             warning=True)
+                continue
+            if name not in self.n.referenced:
+                self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
+                continue
+            when = fact.get("date")
+            if when is not None and _date(when) is None:
+                self.problem(index, "date", f"not a date (YYYY-MM-DD): {when!r}")
+                continue
+            if when is not None and _date(when) > self.screening:
+                self.problem(index, "date", f"dated {when}, after the screening date "
+                             f"{self.screening}: set aside", warning=True)
+                continue
+            if fact.get("end") is not None and _date(fact["end"]) is None:
+                self.problem(index, "end", f"not a date (YYYY-MM-DD): {fact['end']!r}")
+                continue
+            grouped.setdefault(name, []).append((index, fact))
+        if "birth_date" in self.data:
+            self._birth_date(grouped)
+        return grouped
+
+    def _birth_date(self, grouped) -> None:
+        born = _date(self.data["birth_date"])
+        if born is None:
+            self.problem(None, "birth_date", f"not a date (YYYY-MM-DD): {self.data['birth_date']!r}")
+        elif born > self.screening:
+            self.problem(None, "birth_date", f"born {born}, after the screening date {self.screening}")
+        else:
+            ages = [c for c in self.n.referenced if self.n.concepts[c].kind is m.Kind.AGE]
+            for name in ages:
+                if name in grouped:
+                    self.problem(grouped[name][0][0], "concept",
+                                 f"'{name}' is given both as a fact and by birth_date")
+                years = relativedelta(self.screening, born).years
+                grouped[name] = [(-1, {"concept": name, "value": Decimal(years), "unit": "years",
+                                       "date": self.screening.isoformat(), "from_birth_date": True})]
+
+    # -- measured concepts --------------------------------------------------------------------------
+    def _latest(self, concept: m.Concept, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
+        """The fact that counts: the most recent on or before screening (undated only if alone)."""
+        if not facts:
+            return None
+        undated = [f for f in facts if f[1].get("date") is None]
+        needs_date = concept.valid_for is not None or concept.kind in (m.Kind.LAB, m.Kind.QUANTITY)
+        if undated and (needs_date or len(facts) > 1):
+            index = undated[0][0]
+            reason = "is declared 'valid for'" if concept.valid_for else "has several values"
+            self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
+            return None
+        chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[0]))
+        same_day = [f for f in facts if f[1].get("date") == chosen[1].get("date") and f is not chosen]
+        if same_day and not concept.kind is m.Kind.AGE:
+            self.problem(chosen[0], "date", f"two values of '{concept.name}' on {chosen[1].get('date')} "
+                         f"(facts #{same_day[0][0]} and #{chosen[0]}): which one counts is unclear")
+            return None
+        if concept.valid_for is not None and chosen[1].get("date") is not None:
+            first_day = shift(self.screening, concept.valid_for)
+            if _date(chosen[1]["date"]) < first_day:
+                self.patient.unusable[concept.name] = (
+                    f"stale: latest {concept.name} is from {chosen[1]['date']}, before {first_day} "
+                    f"(valid for {concept.valid_for})"
+                )
+                return None
+        return chosen
+
+    def _number(self, index: int, fact: dict, key: str = "value") -> Decimal | None:
+        value = fact.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            self.problem(index, key, f"expected a number, found {json.dumps(_plain(value))}")
+            return None
+        return Decimal(value)
+
+    def _converted(self, concept: m.Concept, index: int, fact: dict, value: Decimal) -> Decimal | None:
+        unit = fact.get("unit")
+        if unit is None:
+            self.problem(index, "unit", f"'{concept.name}' is measured in {concept.unit}: give a unit")
+            return None
+        try:
+            return convert(value, unit, concept.unit, _conversions(concept))
+        except UnitProblem as error:
+            self.problem(index, "unit", f"{concept.name}: {error}")
+            return None
+
+    def _use(self, concept: m.Concept, index: int, fact: dict, converted: Any, note=None) -> None:
+        shown = None if converted is None else f"{converted} {concept.unit or ''}".strip()
+        used = UsedFact(index, concept.name, _plain(fact.get("value")), fact.get("unit"),
+                        fact.get("date"), shown, note)
+        self.patient.used.setdefault(concept.name, []).append(used)
+
+    def _measured(self, concept: m.Concept, facts) -> None:
+        for index, fact in facts:
+            value = self._number(index, fact)
+            if value is not None and value < 0:
+                self.problem(index, "value", f"{concept.name} cannot be negative: {value}")
+        if self.problems:
+            return
+        chosen = self._latest(concept, facts)
+        if chosen is None:
+            return
+        index, fact = chosen
+        value = self._number(index, fact)
+        if value is None:
+            return
+        converted = quantize(value) if concept.kind is m.Kind.SCORE else self._converted(
+            concept, index, fact, value)
+        if converted is None:
+            return
+        self.patient.record[concept.name] = float(converted)
+        note = "age in completed years, from birth_date" if fact.get("from_birth_date") else None
+        self._use(concept, index, fact, converted, note)
+        if concept.kind is m.Kind.LAB:
+            self._reference(concept, index, fact, value)
+
+    _quantity = _score = _age = _measured
+
+    def _lab(self, concept: m.Concept, facts) -> None:
+        self._measured(concept, facts)
+
+    def _reference(self, concept: m.Concept, index: int, fact: dict, value: Decimal) -> None:
+        reference = fact.get("reference_range") or {}
+        for bound, suffix in (("high", "__uln"), ("low", "__lln")):
+            limit = reference.get(bound)
+            if limit is None:
+                continue
+            limit = Decimal(limit)
+            if limit <= 0:
+                if bound == "high":
+                    self.problem(index, "reference_range.high", "the upper reference must be > 0")
+                continue
+            self.patient.record[concept.name + suffix] = float(quantize(value / limit))
+        if "high" not in reference:
+            self.patient.unusable.setdefault(f"{concept.name} x ULN", "no upper reference given")
+
+    # -- values -------------------------------------------------------------------------------------
+    def _category(self, concept: m.Concept, facts) -> None:
+        chosen = self._latest(concept, facts)
+        if chosen is None:
+            return
+        index, fact = chosen
+        value = fact.get("value")
+        canonical = concept.canonical(value) if isinstance(value, str) else None
+        if canonical is None:
+            allowed = ", ".join(v.name for v in concept.values)
+            self.problem(index, "value", f"{concept.name} must be one of {{{allowed}}}, "
+                         f"found {json.dumps(_plain(value))}")
+            return
+        self.patient.record[concept.name] = canonical
+        self._use(concept, index, fact, canonical)
+
+    def _flag(self, concept: m.Concept, facts) -> None:
+        chosen = self._latest(concept, facts)
+        if chosen is None:
+            return
+        index, fact = chosen
+        value = fact.get("value")
+        if not isinstance(value, bool):
+            self.problem(index, "value", f"{concept.name} is yes/no: expected true or false, "
+                         f"found {json.dumps(_plain(value))}")
+            return
+        if concept.kind is m.Kind.JUDGMENT and not fact.get("recorded_by"):
+            self.problem(index, "recorded_by", "an investigator judgment needs who attested it")
+            return
+        self.patient.record[concept.name] = int(value)
+        note = None
+        if concept.kind is m.Kind.JUDGMENT:
+            note = f"attested by {fact['recorded_by']}" + (f": {fact['reason']}" if fact.get("reason") else "")
+        self._use(concept, index, fact, value, note)
+
+    _judgment = _flag
+
+    # -- occurrences --------------------------------------------------------------------------------
+    def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:
+        """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
+        nones = [(i, f) for i, f in facts if f.get("present") is False]
+        present = [(i, f) for i, f in facts if f.get("present") is not False]
+        if nones and present:
+            self.problem(present[0][0], "present", f"{concept.name} is recorded as none "
+                         f"(fact #{nones[0][0]}) and as present (fact #{present[0][0]})")
+            return None
+        if nones:
+            self.patient.record[concept.name + "__none"] = 1
+            self._use(concept, nones[0][0], {**nones[0][1], "value": "none recorded"}, None)
+            return None
+        items = []
+        for index, fact in present:
+            if fact.get("date") is None:
+                self.problem(index, "date", f"an occurrence of {concept.name} needs a date")
+                continue
+            start = _date(fact["date"])
+            end = _date(fact["end"]) if fact.get("end") else None
+            if end is not None and end < start:
+                self.problem(index, "end", f"ends {end}, before it starts {start}")
+                continue
+            last = ONGOING if fact.get("ongoing") else (end or start).toordinal()
+            item: dict[str, Any] = {"s": start.toordinal(), "e": last}
+            if concept.graded:
+                grade = fact.get("grade")
+                if isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
+                    self.problem(index, "grade", f"{concept.name} is graded: give a numeric grade")
+                    continue
+                item["g"] = float(grade)
+            items.append((index, fact, item))
+        return items
+
+    def _event(self, concept: m.Concept, facts) -> None:
+        items = self._occurrences(concept, facts)
+        if not items:
+            return
+        self.patient.record[concept.name] = [item for _, _, item in items]
+        for index, fact, _ in items:
+            span = fact["date"] + (f" to {fact['end']}" if fact.get("end") else "")
+            span += " (ongoing)" if fact.get("ongoing") else ""
+            self._use(concept, index, {**fact, "value": "occurred", "date": span}, None)
+
+    def _medication(self, concept: m.Concept, facts) -> None:
+        items = self._occurrences(concept, facts)
+        if not items:
+            return
+        courses = []
+        for index, fact, item in items:
+            drug = concept.canonical(fact.get("drug", "")) if isinstance(fact.get("drug"), str) else None
+            if drug is None:
+                allowed = ", ".join(v.name for v in concept.values)
+                self.problem(index, "drug", f"{concept.name} must name one of {{{allowed}}}, "
+                             f"found {json.dumps(_plain(fact.get('drug')))}")
+                continue
+            item["drug"] = drug
+            end = date.fromordinal(min(item["e"], self.screening.toordinal()))
+            start = date.fromordinal(item["s"])
+            item["months"] = completed_months(start, end)
+            item["days"] = (end - start).days
+            dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
+            if dose is not None:
+                item["dose"] = float(dose)
+            courses.append(item)
+            shown = f"{dose} {concept.dosed_in}" if dose is not None else None
+            span = fact["date"] + (f" to {fact['end']}" if fact.get("end") else " (ongoing)"
+                                   if fact.get("ongoing") else "")
+            used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
+                            if fact.get("dose") is not None else ""), fact.get("unit"), span, shown, note)
+            self.patient.used.setdefault(concept.name, []).append(used)
+        self.patient.record[concept.name] = courses
+
+    def _dose(self, concept: m.Concept, index: int, fact: dict, drug: str):
+        """A course's daily dose per kg in the concept's unit, through the equivalence table."""
+        if fact.get("dose") is None:
+            return None, "no dose recorded"
+        dose = self._number(index, fact, "dose")
+        unit = fact.get("unit")
+        if dose is None or unit is None:
+            if unit is None:
+                self.problem(index, "unit", "a dose needs a unit, e.g. mg/d or mg/kg/d")
+            return None, None
+        table = self.n.protocol.equivalence(concept.equivalence) if concept.equivalence else None
+        if table is not None:
+            entry = next((e for e in table.entries if concept.canonical(e.drug) == drug), None)
+            if entry is None:
+                return None, f"{drug} has no entry in {table.name}"
+            dose = dose * entry.equals.value / entry.amount.value
+        try:
+            return convert(dose, unit, concept.dosed_in), None
+        except UnitProblem:
+            pass
+        weight = self.patient.record.get("weight")
+        per_kg = f"{unit}/kg"
+        if weight is None:
+            return None, "dose per kg needs the patient's weight"
+        try:
+            return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in), (
+                f"divided by weight {weight} kg")
+        except UnitProblem as error:
+            self.problem(index, "unit", f"{concept.name} dose: {error}")
+            return None, None
+
+
+def _conversions(concept: m.Concept):
+    return tuple((c.source.value, c.source.unit, c.target.value, c.target.unit) for c in concept.conversions)
+
+
+def _date(text: Any) -> date | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: exact decimals become ints or floats only for validation and display."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid) -> FactProblem:
+    where = list(error.absolute_path)
+    index = where[1] if len(where) > 1 and where[0] == "facts" and isinstance(where[1], int) else None
+    fieldname = ".".join(str(p) for p in (where[2:] if index is not None else where)) or None
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        fieldname = f"{fieldname}.{missing}" if fieldname else missing
+        message = "is required"
+    elif error.validator == "additionalProperties":
+        message = error.message.replace("Additional properties are not allowed", "unknown field")
+    else:
+        message = error.message
+    return FactProblem(path, line, pid, index, fieldname, message)
+
+
+__all__ = ["Normaliser", "Patient", "UsedFact", "read_records", "window_field", "InvalidOperation"]

@@ -1,0 +1,103 @@
+"""Our own host for durable_rules: the C engine, fed the ruleset definition, drained in a tight loop.
+
+durable.engine.Host wraps each firing in a Closure, serialises the session state to JSON and runs a
+timer thread; per firing that costs more than the matching itself. This host keeps the engine's own
+ruleset format (`{name: {rule: {'all': [...], 'run': action}}}`, what `durable.lang` builds) and the C
+engine's semantics, but reads the firing's rule name without parsing it, lets the action say which fact
+to assert, and asserts one agenda cycle's consequences in one batch. It also turns the engine's quiet
+failure modes into errors: an unhandled or twice-asserted fact, a session left behind.
+
+Sessions: one per patient (`sid`), always deleted, because the engine holds at most 1024 live sessions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import durable_rules_engine as _engine
+
+from protocol.errors import EngineError
+
+#: durable_rules' result codes for assert calls (durable/engine.py, Ruleset._handle_result).
+_NOT_HANDLED, _OBSERVED = 1, 2
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule firing: its name and, for the rules whose matched facts we read, the message."""
+
+    rule: str
+    message: str
+
+
+class Host:
+    """Holds one compiled ruleset in the C engine; `session` runs one patient to quiescence.
+
+    Two hosts may hold rulesets of the same name: each has its own engine handle.
+    """
+
+    def __init__(self, ruleset: dict[str, dict]) -> None:
+        ((name, rules),) = ruleset.items()
+        self.name = name
+        self.actions = {rule: body["run"] for rule, body in rules.items()}
+        definition = {rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()}
+        self._handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+
+    def session(self, sid: str, facts: list[dict], strata: int) -> list[Firing]:
+        """Assert `facts` for one session and fire to quiescence; then, for each stratum in turn,
+        assert its end marker and fire again. The session is deleted whatever happens.
+
+        Each action names the fact it concludes; the host asserts one cycle's conclusions together,
+        keeps the first of equal conclusions (several rules may prove the same verdict) and refuses
+        two different conclusions about the same thing.
+        """
+        firings: list[Firing] = []
+        concluded: dict[tuple[str, str], str] = {}
+        try:
+            self._run(sid, self._assert(facts), firings, concluded)
+            for stratum in range(strata):
+                state = self._assert([{"sid": sid, "t": "end", "s": stratum}])
+                self._run(sid, state, firings, concluded)
+        finally:
+            _engine.delete_state(self._handle, sid)
+        return firings
+
+    def _run(self, sid: str, state: int, firings: list[Firing], concluded: dict) -> None:
+        while True:
+            conclusions = self._drain(state, firings, concluded)
+            if not conclusions:
+                return
+            state = self._assert([{**fact, "sid": sid} for fact in conclusions])
+
+    def _assert(self, facts: list[dict]) -> int:
+        result = _engine.assert_facts(self._handle, json.dumps(facts, ensure_ascii=False))
+        if result[0] == _NOT_HANDLED:
+            raise EngineError(f"no rule of {self.name} matches a fact in {_brief(facts)}")
+        if result[0] == _OBSERVED:
+            raise EngineError(f"a fact was asserted twice in {_brief(facts)}")
+        return result[1]
+
+    def _drain(self, state: int, firings: list[Firing], concluded: dict) -> list[dict]:
+        conclusions: list[dict] = []
+        result = _engine.start_action_for_state(self._handle, state)
+        message = result[1] if result else None
+        while message:
+            rule = message[2 : message.index('"', 2)]
+            firings.append(Firing(rule, message))
+            fact = self.actions[rule].fact
+            if fact is not None:
+                key = (fact["t"], fact.get("c") or fact.get("n"))
+                value = fact.get("verdict") or fact.get("v")
+                if key not in concluded:
+                    concluded[key] = value
+                    conclusions.append(fact)
+                elif concluded[key] != value:
+                    raise EngineError(f"{key[1]}: rules concluded both {concluded[key]} and {value}")
+            message = _engine.complete_and_start_action(self._handle, state)
+        return conclusions
+
+
+def _brief(facts: list[dict]) -> str:
+    text = json.dumps(facts, ensure_ascii=False)
+    return text if len(text) < 200 else text[:200] + "..."

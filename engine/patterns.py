@@ -1,0 +1,136 @@
+"""A small algebra of durable_rules conditions on one fact, with constants and simplification.
+
+durable_rules matches one fact against a nested `$and`/`$or` of field tests. Strong Kleene logic needs
+each sub-condition three times (true, false, unknown); building those as values here, with TRUE and
+FALSE folded away, keeps every compiled rule small and lets the compiler drop rules that can never fire.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Const:
+    value: bool
+
+
+@dataclass(frozen=True)
+class Test:
+    """One durable_rules field test, kept as canonical JSON text so equal tests compare equal."""
+
+    json: str
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Pattern, ...]
+
+
+@dataclass(frozen=True)
+class Any_:
+    items: tuple[Pattern, ...]
+
+
+Pattern = Union[Const, Test, All, Any_]
+TRUE, FALSE = Const(True), Const(False)
+
+
+def test(op: str | None, field: str, value: Any) -> Test:
+    """`test(">=", "egfr", 30.0)` is `{"$gte": {"egfr": 30.0}}`; op None is equality."""
+    names = {"==": None, "!=": "$neq", ">=": "$gte", ">": "$gt", "<=": "$lte", "<": "$lt",
+             "$ex": "$ex", "$nex": "$nex"}
+    code = names[op] if op in names else op
+    body = {field: value} if code is None else {code: {field: value}}
+    return Test(json.dumps(body, sort_keys=True))
+
+
+def raw(body: dict) -> Test:
+    return Test(json.dumps(body, sort_keys=True))
+
+
+def all_of(*items: Pattern) -> Pattern:
+    flat: list[Pattern] = []
+    for item in items:
+        if item == FALSE:
+            return FALSE
+        if item == TRUE:
+            continue
+        for sub in item.items if isinstance(item, All) else (item,):
+            if sub not in flat:
+                flat.append(sub)
+    if not flat:
+        return TRUE
+    return flat[0] if len(flat) == 1 else All(tuple(flat))
+
+
+def any_of(*items: Pattern) -> Pattern:
+    flat: list[Pattern] = []
+    for item in items:
+        if item == TRUE:
+            return TRUE
+        if item == FALSE:
+            continue
+        for sub in item.items if isinstance(item, Any_) else (item,):
+            if sub not in flat:
+                flat.append(sub)
+    if not flat:
+        return FALSE
+    return flat[0] if len(flat) == 1 else Any_(tuple(flat))
+
+
+def at_least(k: int, items: list[Pattern]) -> Pattern:
+    """At least k of the items hold: a disjunction over k-subsets (the checker bounds its size)."""
+    if k <= 0:
+        return TRUE
+    if k > len(items):
+        return FALSE
+    return any_of(*(all_of(*subset) for subset in combinations(items, k)))
+
+
+def to_json(pattern: Pattern) -> Any:
+    """The durable_rules JSON of a pattern (a Const must have been folded away by then)."""
+    if isinstance(pattern, Test):
+        return json.loads(pattern.json)
+    if isinstance(pattern, All):
+        return {"$and": [to_json(p) for p in pattern.items]}
+    if isinstance(pattern, Any_):
+        return {"$or": [to_json(p) for p in pattern.items]}
+    raise ValueError(f"constant pattern {pattern} cannot be matched")
+
+
+#: durable_rules keeps at most 32 expressions per pattern (MAX_SEQUENCE_EXPRESSIONS in rete.h): each
+#: `$and`/`$or` group costs two (open and end) and each test against another field (`$m`) one;
+#: tests against constants live in the alpha network and cost nothing. Two are kept for the rule's
+#: own `t == "p"` conjunction and one to stay below the limit.
+BUDGET = 29
+
+
+def cost(pattern: Pattern) -> int:
+    """What a pattern spends of the engine's per-pattern expression budget."""
+    if isinstance(pattern, (All, Any_)):
+        return 2 + sum(cost(p) for p in pattern.items)
+    if isinstance(pattern, Test):
+        return 2 * (pattern.json.count('"$and"') + pattern.json.count('"$or"')) + pattern.json.count('"$m"')
+    return 0
+
+
+def split(pattern: Pattern) -> list[Pattern]:
+    """Disjuncts that together mean `pattern`, each within the engine's budget.
+
+    A disjunction splits into its alternatives (one rule each); a conjunction that is too large
+    distributes over its largest disjunction. The host keeps the first of equal conclusions.
+    """
+    if cost(pattern) <= BUDGET or isinstance(pattern, (Test, Const)):
+        return [pattern]
+    if isinstance(pattern, Any_):
+        return [part for item in pattern.items for part in split(item)]
+    assert isinstance(pattern, All)
+    widest = max((p for p in pattern.items if isinstance(p, Any_)), key=cost, default=None)
+    if widest is None:
+        raise ValueError("a condition on one record is too large for the engine; split it into definitions")
+    rest = [p for p in pattern.items if p is not widest]
+    return split(any_of(*(all_of(*rest, alternative) for alternative in widest.items)))

@@ -1,0 +1,115 @@
+"""Run a compiled network over patients: normalise each, fire the network, read the decision.
+
+`screen` takes an iterator of fact records and yields one outcome per patient, so memory stays flat in
+the number of patients; the network and its host are built once and keep no patient state between
+calls (each patient's session is deleted), so the same function runs unchanged inside worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Iterable, Iterator
+
+from engine.compile import Network
+from engine.facts import Normaliser, Patient
+from engine.host import Firing, Host
+from protocol.errors import EngineError, FactError, FactProblem
+
+BAD = {"inclusion": "NOT_MET", "exclusion": "MET"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One criterion's verdict for one patient, with the rule firings that concluded it."""
+
+    criterion: str
+    role: str
+    verdict: str
+    rules: tuple[str, ...]
+
+
+@dataclass
+class Decision:
+    """A patient's decision with every reason, as the network concluded it."""
+
+    patient: Patient
+    decision: str
+    reasons: list[Verdict]
+    verdicts: dict[str, Verdict]
+    derived: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    firings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Rejected:
+    """A patient set aside because its facts could not be used; the problems say where and why."""
+
+    line: int
+    patient: str | None
+    problems: list[FactProblem]
+
+
+class Screening:
+    """A network loaded into its own host, with the normaliser for its concepts."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.host = Host(network.ruleset())
+        self.normaliser = Normaliser(network.protocol, network.referenced, network.windows)
+        self._sessions = 0
+
+    def decide(self, patient: Patient) -> Decision:
+        """Fire the network for one normalised patient and read verdicts and decision off it."""
+        self._sessions += 1
+        sid = str(self._sessions)
+        firings = self.host.session(sid, [{**patient.record, "sid": sid}], self.network.strata)
+        return self._read(patient, firings)
+
+    def _read(self, patient: Patient, firings: list[Firing]) -> Decision:
+        actions = self.host.actions
+        fired: dict[tuple[str, str], list[str]] = {}
+        values: dict[tuple[str, str], str] = {}
+        decisions: set[str] = set()
+        reasons: list[str] = []
+        for firing in firings:
+            action = actions[firing.rule]
+            if action.kind == "decision":
+                decisions.add(action.value)
+                if action.value != "ELIGIBLE":
+                    reasons.append(json.loads(firing.message)[firing.rule]["v"]["c"])
+                continue
+            key = (action.kind, action.target)
+            values.setdefault(key, action.value)
+            fired.setdefault(key, []).append(firing.rule)
+        if len(decisions) != 1:
+            raise EngineError(f"patient {patient.id}: the network decided {sorted(decisions) or 'nothing'}")
+        verdicts = {}
+        for leaf in self.network.leaves:
+            key = ("verdict", leaf.id)
+            if key not in values:
+                raise EngineError(f"patient {patient.id}: no verdict for {leaf.id}")
+            verdicts[leaf.id] = Verdict(leaf.id, leaf.role.value, values[key], tuple(fired[key]))
+        derived = {name: (values[("derived", name)], tuple(fired[("derived", name)]))
+                   for name in self.network.definitions if ("derived", name) in values}
+        order = {leaf.id: i for i, leaf in enumerate(self.network.leaves)}
+        listed = [verdicts[c] for c in sorted(set(reasons), key=order.__getitem__)]
+        return Decision(patient, decisions.pop(), listed, verdicts, derived,
+                        [f.rule for f in firings])
+
+    def screen(
+        self, records: Iterable[tuple[int, object]], path: str, screening: date | None = None
+    ) -> Iterator[Decision | Rejected]:
+        """Decide each record in turn; a record whose facts are unusable is yielded as `Rejected`."""
+        for line, data in records:
+            if isinstance(data, FactProblem):
+                yield Rejected(line, None, [data])
+                continue
+            try:
+                patient = self.normaliser.patient(data, path, line, screening)
+            except FactError as error:
+                pid = data.get("patient") if isinstance(data, dict) else None
+                yield Rejected(line, pid if isinstance(pid, str) else None, error.problems)
+                continue
+            yield self.decide(patient)

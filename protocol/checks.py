@@ -1,0 +1,546 @@
+"""Static checks on a parsed protocol: every problem at once, each pointing at its `file:line:col`.
+
+A protocol that parses can still be wrong in ways the engine would only show as a silent NOT_MET: a
+misspelt concept, a threshold in the wrong unit, a drug missing from its equivalence table. Like
+pyflakes, checking runs in two phases: `_Scope` records every declaration first (so the order of
+sections in the file does not matter), then each check in `CHECKS` reads the uses against it. Checks
+collect and never raise, so an author sees every problem in one run; the CLI decides what an error
+costs. Each kind of diagnostic has one message template in `TEMPLATES`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import networkx as nx
+
+from protocol import model as m
+from protocol import units
+from protocol.errors import Diagnostic, Severity, Span
+from protocol.model import Kind
+
+#: One message template per kind of diagnostic. A kind is its code, or `code/case` when one code
+#: needs more than one sentence; the diagnostic carries only the code.
+TEMPLATES: dict[str, str] = {
+    "undefined-name": "unknown name '{name}'{hint}",
+    "undefined-name/equivalence": "unknown equivalence table '{name}'{hint}",
+    "duplicate-criterion": "criterion id '{name}' is already used at line {line}",
+    "duplicate-concept": "concept '{name}' is already declared at line {line}",
+    "duplicate-definition": "definition '{name}' is already declared at line {line}",
+    "duplicate-equivalence": "equivalence table '{name}' is already declared at line {line}",
+    "duplicate-value": "'{name}' is already listed at line {line}",
+    "name-clash": "definition '{name}' has the name of the concept declared at line {line}",
+    "unit-unknown": "unknown unit '{unit}'",
+    "unit-unknown/missing": "'{quantity}' needs a unit, like 1 mg/dL = 17.1 umol/L",
+    "unit-dimension": "{name} is measured in {unit}; {quantity} is {what}",
+    "unit-dimension/missing": "{name} needs a unit, e.g. {example}",
+    "unit-dimension/score": "{name} is a score: write a plain number or 'points', not {unit}",
+    "unit-dimension/dose": "{name} is dosed in {unit}; {quantity} is {what}",
+    "type-mismatch": "'{name}' is {kind}: {advice}",
+    "unknown-value": "'{value}' is not a value of '{name}'{hint}",
+    "at-least": "'at least {count} of' needs a count from 1 to {n}, the number of items listed",
+    "expansion-too-large": "'at least {count} of {n}' expands to {size} rule conditions, more than "
+    "the engine's {limit}; group the items into definitions",
+    "equivalence": "in '{table}', '{drug} {amount} = {equals}' must be two masses above 0, "
+    "like 4 mg = 5 mg",
+    "missing-equivalence": "'{drug}' of {name} has no entry in '{table}'; its doses cannot be "
+    "compared",
+    "cycle": "definitions refer to each other in a cycle: {path}",
+    "zero-duration": "'{duration}' is an empty span of time; it must be at least 1",
+    "unused-definition": "definition '{name}' is never used",
+    "unused-concept": "concept '{name}' is never used",
+    "missing-text": "criterion {name} has no protocol text; auditors need the protocol's own sentence",
+    "missing-header": "no '{field}' line at the top; every decision must name the protocol {why}",
+}
+
+#: Codes that do not stop a protocol from running; everything else is an error.
+WARNINGS = frozenset(
+    {"missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header"}
+)
+
+#: `at least k of n` compiles to C(n, k) conjunctions of k for MET and C(n, n-k+1) of n-k+1 for
+#: NOT_MET; beyond this many conditions in all, durable_rules builds slowly and the trail is unreadable.
+EXPANSION_LIMIT = 4000
+
+#: A dose per kg of body weight (`dosed in mg/kg/d`) is worked out from the patient's `weight`.
+BODY_WEIGHT = "weight"
+
+#: Which concept kinds each atom applies to (a definition only stands alone, as a `Truth`).
+ACCEPTS: dict[type, tuple[Kind, ...]] = {
+    m.Truth: (Kind.FLAG, Kind.JUDGMENT),
+    m.Compare: m.MEASURED,
+    m.CompareReference: (Kind.LAB,),
+    m.Is: (Kind.CATEGORY,),
+    m.Occurred: (Kind.EVENT,),
+    m.Includes: (Kind.MEDICATION,),
+    m.Course: (Kind.MEDICATION,),
+}
+
+#: What to say when an atom is used on the wrong kind of name.
+ADVICE: dict[type, str] = {
+    m.Truth: "only a flag, judgment or definition stands alone as a condition",
+    m.Compare: "only a quantity, lab, score or age compares with a number",
+    m.CompareReference: "only a lab has a reference range for 'x ULN' or 'upper/lower reference'",
+    m.Is: "only a category takes 'is' and a value",
+    m.Occurred: "only an event happens 'ever', 'at screening' or 'within ... before screening'",
+    m.Includes: "only a medication 'includes' a drug",
+    m.Course: "only a medication declared 'dosed in' a unit has a dose",
+}
+WHEN = "say when: 'ever', 'at screening' or 'within N days before screening'"
+
+#: How a unit's dimension reads in a message; others are spelled out from pint's dimensionality.
+DIMENSIONS = {
+    "[mass]": "a mass",
+    "[time]": "a time",
+    "[length]": "a length",
+    "[length] ** 3": "a volume",
+    "dimensionless": "a plain number or percentage",
+    "[mass] / [length] ** 3": "a mass concentration",
+    "[substance] / [length] ** 3": "a molar concentration",
+    "[length] / [time]": "a flow per body surface area",
+    "[mass] / [time]": "a dose per time",
+    "1 / [time]": "a dose per kg per time",
+    "[enzyme_activity] / [length] ** 3": "an enzyme activity",
+    "[international_unit] / [length] ** 3": "international units per volume",
+    "[copies] / [length] ** 3": "copies per volume",
+    "[cells] / [length] ** 3": "a cell count per volume",
+}
+
+Target = m.Concept | m.Definition
+
+
+def check(protocol: m.Protocol) -> list[Diagnostic]:
+    """Every problem in `protocol`, sorted by position; an empty list means it may be compiled.
+
+    >>> from grammar.parser import parse
+    >>> text = 'protocol "t"\\nversion "1"\\nconcepts:\\n  egfr: quantity in mL/min\\n'
+    >>> text += 'inclusion I1 "Kidney function": egrf >= 30 mL/min'
+    >>> for d in check(parse(text, "t.proto-rules")):
+    ...     print(d.span, d.severity.value, d.code, d.message)
+    t.proto-rules:4:3 warning unused-concept concept 'egfr' is never used
+    t.proto-rules:5:33 error undefined-name unknown name 'egrf'; did you mean 'egfr'?
+    """
+    scope = _Scope.of(protocol)
+    found = [diagnostic for rule in CHECKS for diagnostic in rule(protocol, scope)]
+    unique = dict.fromkeys(found)  # atoms that share a Ref (includes at least k of {...}) say it once
+    return sorted(unique, key=lambda d: (d.span.file, d.span.line, d.span.column))
+
+
+def dependency_graph(protocol: m.Protocol) -> nx.DiGraph:
+    """Concepts, definitions and leaf criteria, with an edge from what is used to what uses it.
+
+    The engine evaluates in topological order, so a definition is ready before any criterion reads
+    it. Nodes and edges are added in file order, so every traversal is the same from run to run.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n a: flag\\ndefine b: a\\ninclusion I1 "x": b')
+    >>> list(dependency_graph(p).edges), dependency_graph(p).nodes["I1"]["kind"]
+    ([('a', 'b'), ('b', 'I1')], 'criterion')
+    """
+    graph = nx.DiGraph()
+    for concept in protocol.concepts:
+        _add_node(graph, concept.name, "concept", concept.span)
+    for definition in protocol.definitions:
+        _add_node(graph, definition.name, "definition", definition.span)
+    for leaf in protocol.leaves():
+        _add_node(graph, leaf.id, "criterion", leaf.span)
+    for concept in protocol.concepts:
+        if _per_kg(concept) and BODY_WEIGHT in graph:
+            graph.add_edge(BODY_WEIGHT, concept.name)
+    for definition in protocol.definitions:
+        _add_edges(graph, definition.condition, definition.name)
+    for leaf in protocol.leaves():
+        for condition in (leaf.applies, leaf.condition):
+            _add_edges(graph, condition, leaf.id)
+    return graph
+
+
+def _add_node(graph: nx.DiGraph, name: str, kind: str, span: Span) -> None:
+    if name not in graph:  # a duplicate declaration is reported by check; the first one counts
+        graph.add_node(name, kind=kind, span=span)
+
+
+def _add_edges(graph: nx.DiGraph, condition: m.Condition | None, user: str) -> None:
+    for name in _refs(condition):
+        if name in graph and graph.nodes[name]["kind"] != "criterion":
+            graph.add_edge(name, user)
+
+
+# --- phase one: declarations ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Every declared name, first declaration first: what uses are checked against."""
+
+    concepts: dict[str, m.Concept]
+    definitions: dict[str, m.Definition]
+    equivalences: dict[str, m.Equivalence]
+
+    @classmethod
+    def of(cls, protocol: m.Protocol) -> _Scope:
+        return cls(
+            concepts=_first_by_name(protocol.concepts),
+            definitions=_first_by_name(protocol.definitions),
+            equivalences=_first_by_name(protocol.equivalences),
+        )
+
+    def lookup(self, name: str) -> Target | None:
+        return self.concepts.get(name) or self.definitions.get(name)
+
+    def names(self) -> list[str]:
+        return [*self.concepts, *self.definitions]
+
+
+def _first_by_name(items: Iterable[Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for item in items:
+        found.setdefault(item.name, item)
+    return found
+
+
+def _diag(kind: str, span: Span, **fields: object) -> Diagnostic:
+    code = kind.split("/")[0]
+    severity = Severity.WARNING if code in WARNINGS else Severity.ERROR
+    return Diagnostic(span, severity, code, TEMPLATES[kind].format(**fields))
+
+
+def _hint(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# --- header, duplicates and declarations ----------------------------------------------------------
+
+
+def _header(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """A trail that cannot say which protocol and version decided is useless to an auditor."""
+    start = Span(protocol.path, 1, 1, 1, 1)
+    if protocol.id is None:
+        yield _diag("missing-header", start, field="protocol", why="it came from")
+    if protocol.version is None:
+        yield _diag("missing-header", start, field="version", why="version it came from")
+
+
+def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """A second declaration would silently lose to the first; a shared id merges two verdicts."""
+    yield from _repeats("duplicate-concept", ((c.name, c.span) for c in protocol.concepts))
+    yield from _repeats("duplicate-definition", ((d.name, d.span) for d in protocol.definitions))
+    yield from _repeats("duplicate-equivalence", ((e.name, e.span) for e in protocol.equivalences))
+    yield from _repeats("duplicate-criterion", _criterion_ids(protocol))
+    for definition in protocol.definitions:
+        if definition.name in scope.concepts:
+            line = scope.concepts[definition.name].span.line
+            yield _diag("name-clash", definition.span, name=definition.name, line=line)
+    for concept in protocol.concepts:
+        names = ((n, v.span) for v in concept.values for n in (v.name, *v.synonyms))
+        yield from _repeats("duplicate-value", names, fold=True)
+    for table in protocol.equivalences:
+        yield from _repeats("duplicate-value", ((e.drug, e.span) for e in table.entries), fold=True)
+
+
+def _repeats(kind: str, items: Iterable[tuple[str, Span]], fold: bool = False) -> Iterator[Diagnostic]:
+    seen: dict[str, Span] = {}
+    for name, span in items:
+        key = name.casefold() if fold else name
+        if key in seen:
+            yield _diag(kind, span, name=name, line=seen[key].line)
+        else:
+            seen[key] = span
+
+
+def _criterion_ids(protocol: m.Protocol) -> Iterator[tuple[str, Span]]:
+    """Top-level ids, then part ids; the parts of a repeated criterion are not reported again."""
+    top: set[str] = set()
+    for criterion in protocol.criteria:
+        yield criterion.id, criterion.span
+        if criterion.id not in top:
+            yield from ((leaf.id, leaf.span) for leaf in criterion.leaves() if leaf is not criterion)
+        top.add(criterion.id)
+
+
+def _declarations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """Units and validity windows of concepts, read once here so uses need not repeat them."""
+    for concept in protocol.concepts:
+        for unit in (concept.unit, concept.dosed_in):
+            if unit is not None and not _parses(unit):
+                yield _diag("unit-unknown", concept.span, unit=unit)
+        for conversion in concept.conversions:
+            for quantity in (conversion.source, conversion.target):
+                if quantity.unit is None:
+                    yield _diag("unit-unknown/missing", quantity.span, quantity=quantity)
+                elif not _parses(quantity.unit):
+                    yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
+        yield from _zero(concept.valid_for)
+
+
+def _equivalences(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """A dosed medication converts every drug's dose through its table; a gap makes a dose unreadable."""
+    for table in protocol.equivalences:
+        for entry in table.entries:
+            yield from _equivalence_entry(table, entry)
+    for concept in protocol.concepts:
+        if concept.equivalence is None:
+            continue
+        table = scope.equivalences.get(concept.equivalence)
+        if table is None:
+            hint = _hint(concept.equivalence, scope.equivalences)
+            yield _diag("undefined-name/equivalence", concept.span, name=concept.equivalence, hint=hint)
+            continue
+        drugs = {entry.drug.casefold() for entry in table.entries}
+        for value in concept.values:
+            if not any(n.casefold() in drugs for n in (value.name, *value.synonyms)):
+                yield _diag(
+                    "missing-equivalence", value.span, drug=value.name, name=concept.name, table=table.name
+                )
+
+
+def _equivalence_entry(table: m.Equivalence, entry: m.EquivalenceEntry) -> Iterator[Diagnostic]:
+    sides = (entry.amount, entry.equals)
+    unknown = [q for q in sides if q.unit is not None and not _parses(q.unit)]
+    for quantity in unknown:
+        yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
+    if not unknown and not all(_is_mass(q) for q in sides):
+        yield _diag(
+            "equivalence", entry.span, table=table.name, drug=entry.drug, amount=entry.amount,
+            equals=entry.equals,
+        )
+
+
+def _is_mass(quantity: m.Quantity) -> bool:
+    return quantity.unit is not None and quantity.value > 0 and units.same_dimension(quantity.unit, "mg")
+
+
+# --- phase two: uses ------------------------------------------------------------------------------
+
+
+def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """Every condition in definitions, applies-when clauses and criteria, node by node."""
+    for condition in _uses(protocol):
+        for node in _nodes(condition):
+            if isinstance(node, m.AtLeast):
+                yield from _at_least(node)
+            elif isinstance(node, m.ATOMS):
+                yield from _atom(node, scope)
+                yield from _zero(_duration_of(node))
+
+
+def _uses(protocol: m.Protocol) -> list[m.Condition]:
+    """Leaves carry their parent's applies-when too, so the parent's is checked through them."""
+    found = [definition.condition for definition in protocol.definitions]
+    for leaf in protocol.leaves():
+        found += [c for c in (leaf.applies, leaf.condition) if c is not None]
+    return found
+
+
+def _nodes(condition: m.Condition) -> Iterator[m.Condition]:
+    yield condition
+    if isinstance(condition, (m.And, m.Or, m.AtLeast)):
+        for item in condition.items:
+            yield from _nodes(item)
+    elif isinstance(condition, m.Not):
+        yield from _nodes(condition.item)
+
+
+def _refs(condition: m.Condition | None) -> list[str]:
+    return [] if condition is None else [atom.ref.name for atom in m.atoms(condition)]
+
+
+def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
+    target = scope.lookup(atom.ref.name)
+    if target is None:
+        hint = _hint(atom.ref.name, scope.names())
+        yield _diag("undefined-name", atom.ref.span, name=atom.ref.name, hint=hint)
+        return
+    mismatch = _mismatch(atom, target)
+    if mismatch is not None:
+        yield mismatch
+    elif isinstance(target, m.Concept) and type(atom) in ATOM_CHECKS:
+        yield from ATOM_CHECKS[type(atom)](atom, target)
+
+
+def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
+    """The one sentence that says why this kind of name cannot be used this way."""
+    kind, advice = _kind_words(target), ADVICE[type(atom)]
+    if isinstance(target, m.Definition):
+        if isinstance(atom, m.Truth):
+            return None
+    elif target.kind not in ACCEPTS[type(atom)]:
+        if isinstance(atom, m.Truth) and target.kind is Kind.EVENT:
+            advice = WHEN
+    elif isinstance(atom, m.Occurred) and atom.grade is not None and not target.graded:
+        kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
+    elif isinstance(atom, m.Course) and target.dosed_in is None:
+        kind, advice = "a medication without a dose unit", "declare it 'dosed in UNIT' to compare doses"
+    else:
+        return None
+    return _diag("type-mismatch", atom.span, name=atom.ref.name, kind=kind, advice=advice)
+
+
+def _kind_words(target: Target) -> str:
+    if isinstance(target, m.Definition):
+        return "a definition"
+    word = target.kind.value
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A threshold is converted into the concept's unit, so it must have one of the same dimension."""
+    threshold = atom.threshold
+    if concept.kind is Kind.SCORE:
+        if threshold.unit is not None and threshold.unit not in ("point", "points"):
+            yield _diag("unit-dimension/score", threshold.span, name=concept.name, unit=threshold.unit)
+    elif threshold.unit is None:
+        example = f"{threshold.value} {concept.unit}"
+        yield _diag("unit-dimension/missing", threshold.span, name=concept.name, example=example)
+    elif concept.unit is not None:
+        yield from _convertible("unit-dimension", threshold, concept, concept.unit)
+
+
+def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A course's dose is compared in the medication's `dosed in` unit."""
+    if atom.dose.unit is None:
+        example = f"{atom.dose.value} {concept.dosed_in}"
+        yield _diag("unit-dimension/missing", atom.dose.span, name=concept.name, example=example)
+    elif concept.dosed_in is not None:
+        yield from _convertible("unit-dimension/dose", atom.dose, concept, concept.dosed_in)
+
+
+def _convertible(kind: str, quantity: m.Quantity, concept: m.Concept, unit: str) -> Iterator[Diagnostic]:
+    assert quantity.unit is not None
+    if not _parses(quantity.unit):
+        yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
+    elif _parses(unit) and not units.same_dimension(quantity.unit, unit, _conversions(concept)):
+        what = _dimension_words(quantity.unit)
+        yield _diag(kind, quantity.span, name=concept.name, unit=unit, quantity=quantity, what=what)
+
+
+def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]:
+    """Facts use the declared words (or synonyms); any other word could never match a fact."""
+    wanted = atom.values if isinstance(atom, m.Is) else (atom.drug,)
+    known = [name for value in concept.values for name in (value.name, *value.synonyms)]
+    for value in wanted:
+        if concept.canonical(value.name) is None:
+            hint = _hint(value.name, known) or "; its values are " + ", ".join(
+                v.name for v in concept.values
+            )
+            yield _diag("unknown-value", value.span, value=value.name, name=concept.name, hint=hint)
+
+
+ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
+    m.Compare: _compare,
+    m.Course: _course,
+    m.Is: _values,
+    m.Includes: _values,
+}
+
+
+def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
+    n, k = len(node.items), node.count
+    if not 1 <= k <= n:
+        yield _diag("at-least", node.span, count=k, n=n)
+        return
+    size = math.comb(n, k) * k + math.comb(n, n - k + 1) * (n - k + 1)
+    if size > EXPANSION_LIMIT:
+        yield _diag("expansion-too-large", node.span, count=k, n=n, size=size, limit=EXPANSION_LIMIT)
+
+
+def _duration_of(atom: m.Atom) -> m.Duration | None:
+    if isinstance(atom, m.Occurred):
+        return atom.window.duration
+    if isinstance(atom, m.Course):
+        return atom.duration
+    return None
+
+
+def _zero(duration: m.Duration | None) -> Iterator[Diagnostic]:
+    """`within 0 days` can never hold and `valid for 0 days` drops every fact: surely a typo."""
+    if duration is not None and duration.amount == 0:
+        yield _diag("zero-duration", duration.span, duration=duration)
+
+
+# --- whole-protocol checks ------------------------------------------------------------------------
+
+
+def _cycles(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """A definition that depends on itself has no value; the engine would never settle it."""
+    order = {name: index for index, name in enumerate(scope.definitions)}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(order)
+    for definition in protocol.definitions:
+        for name in _refs(definition.condition):
+            if name in scope.definitions and name not in scope.concepts:
+                graph.add_edge(definition.name, name)
+    for cycle in nx.simple_cycles(graph):
+        start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+        path = cycle[start:] + cycle[:start] + [cycle[start]]
+        yield _diag("cycle", scope.definitions[path[0]].span, path=" -> ".join(path))
+
+
+def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """An unused declaration is usually a criterion that forgot to say something."""
+    used = {name for condition in _uses(protocol) for name in _refs(condition)}
+    if any(_per_kg(concept) for concept in protocol.concepts):
+        used.add(BODY_WEIGHT)
+    for definition in protocol.definitions:
+        if definition.name not in used:
+            yield _diag("unused-definition", definition.span, name=definition.name)
+    for concept in protocol.concepts:
+        if concept.name not in used:
+            yield _diag("unused-concept", concept.span, name=concept.name)
+
+
+def _texts(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """The verbatim sentence is what a reviewer checks the encoding against."""
+    for criterion in protocol.criteria:
+        for each in (criterion, *criterion.parts):
+            if not each.text:
+                yield _diag("missing-text", each.span, name=each.id)
+
+
+# --- units ------------------------------------------------------------------------------------------
+
+
+def _parses(unit: str) -> bool:
+    try:
+        units.parse_unit(unit)
+    except units.UnitProblem:
+        return False
+    return True
+
+
+def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str], ...]:
+    """The concept's own factors, as `units.convert` takes them; unreadable ones are reported apart."""
+    return tuple(
+        (c.source.value, c.source.unit, c.target.value, c.target.unit)
+        for c in concept.conversions
+        if c.source.unit and c.target.unit and _parses(c.source.unit) and _parses(c.target.unit)
+    )
+
+
+def _dimension_words(unit: str) -> str:
+    dimensionality = str(units.registry().Quantity(1, units.parse_unit(unit)).dimensionality)
+    words = dimensionality.replace("[", "").replace("]", "")
+    return DIMENSIONS.get(dimensionality, f"a quantity of {words}")
+
+
+def _per_kg(concept: m.Concept) -> bool:
+    return concept.dosed_in is not None and "/kg" in concept.dosed_in.replace(" ", "")
+
+
+#: The checks, in the order they run; each reads the protocol and the recorded declarations.
+CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
+    _header,
+    _duplicates,
+    _declarations,
+    _equivalences,
+    _conditions,
+    _cycles,
+    _unused,
+    _texts,
+)
