@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import combinations
 
 import networkx as nx
@@ -250,17 +251,9 @@ class _Compiler:
 
     def _compare(self, atom: m.Compare) -> Kleene:
         concept = self.concepts[atom.ref.name]
-        threshold = self.threshold(concept, atom.threshold)
+        threshold = float(threshold_of(concept, atom.threshold))
         name = concept.name
         return _scalar(P.test(atom.op, name, threshold), P.test(NEGATE[atom.op], name, threshold), name)
-
-    def threshold(self, concept: m.Concept, quantity: m.Quantity) -> float:
-        """A threshold in the concept's unit, rounded by the same rule as the facts."""
-        if concept.kind is m.Kind.SCORE or quantity.unit is None or quantity.unit == "points":
-            return float(quantize(quantity.value))
-        conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
-                            for c in concept.conversions)
-        return float(convert(quantity.value, quantity.unit, concept.unit or quantity.unit, conversions))
 
     def _comparereference(self, atom: m.CompareReference) -> Kleene:
         name = atom.ref.name + ("__uln" if atom.bound == "upper" else "__lln")
@@ -303,7 +296,7 @@ class _Compiler:
         assert concept.dosed_in is not None
         if "/kg" in concept.dosed_in.replace(" ", "") and "weight" in self.concepts:
             self.referenced.add("weight")  # a dose per kg is computed with the patient's weight
-        dose = float(convert(atom.dose.value, atom.dose.unit or concept.dosed_in, concept.dosed_in))
+        dose = float(dose_threshold_of(concept, atom))
         long_enough, too_short = P.TRUE, P.FALSE
         if atom.duration is not None:
             field_, amount = _duration_field(atom.duration)
@@ -363,6 +356,21 @@ def _body(joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> dict:
         for i, (name, value) in enumerate(sorted(joins))
     ]
     return {"all": [*derived, _record(pattern)]}
+
+
+def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:
+    """A threshold in the concept's unit, rounded by the same rule as the facts."""
+    if concept.kind is m.Kind.SCORE or quantity.unit is None or quantity.unit == "points":
+        return quantize(quantity.value)
+    conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
+                        for c in concept.conversions)
+    return convert(quantity.value, quantity.unit, concept.unit or quantity.unit, conversions)
+
+
+def dose_threshold_of(concept: m.Concept, atom: m.Course) -> Decimal:
+    """A course's dose threshold in the unit the medication is dosed in."""
+    assert concept.dosed_in is not None
+    return convert(atom.dose.value, atom.dose.unit or concept.dosed_in, concept.dosed_in)
 
 
 def _duration_field(duration: m.Duration) -> tuple[str, int]:

@@ -278,7 +278,7 @@ class _Builder:
             return None
 
     def _use(self, concept: m.Concept, index: int, fact: dict, converted: Any, note=None) -> None:
-        shown = None if converted is None else f"{converted} {concept.unit or ''}".strip()
+        shown = None if converted is None else f"{plain_number(converted)} {concept.unit or ''}".strip()
         used = UsedFact(index, concept.name, _plain(fact.get("value")), fact.get("unit"),
                         fact.get("date"), shown, note)
         self.patient.used.setdefault(concept.name, []).append(used)
@@ -429,7 +429,7 @@ class _Builder:
             if dose is not None:
                 item["dose"] = float(dose)
             courses.append(item)
-            shown = f"{dose} {concept.dosed_in}" if dose is not None else None
+            shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
             span = fact["date"] + (f" to {fact['end']}" if fact.get("end") else " (ongoing)"
                                    if fact.get("ongoing") else "")
             used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
@@ -467,6 +467,14 @@ class _Builder:
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")
             return None, None
+
+
+def plain_number(value: Any) -> str:
+    """A decimal as people write it: 30, 20.007, 0.5 (no exponent, no trailing zeros)."""
+    if not isinstance(value, Decimal):
+        return str(value)
+    text = format(value.normalize(), "f")
+    return text
 
 
 def _conversions(concept: m.Concept):

@@ -204,7 +204,7 @@ def _first_by_name(items: Iterable[Any]) -> dict[str, Any]:
     return found
 
 
-def _diag(kind: str, span: Span, **fields: object) -> Diagnostic:
+def _diag(kind: str, span: Span, /, **fields: object) -> Diagnostic:
     code = kind.split("/")[0]
     severity = Severity.WARNING if code in WARNINGS else Severity.ERROR
     return Diagnostic(span, severity, code, TEMPLATES[kind].format(**fields))
@@ -379,7 +379,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
         kind, advice = "a medication without a dose unit", "declare it 'dosed in UNIT' to compare doses"
     else:
         return None
-    return _diag("type-mismatch", atom.span, name=atom.ref.name, kind=kind, advice=advice)
+    return _diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
 
 
 def _kind_words(target: Target) -> str:
