@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from decimal import Decimal
 from itertools import combinations
 
@@ -118,7 +119,18 @@ class Network:
     definitions: list[str]
     leaves: list[m.Criterion]
     strata: int
+    fields: dict[str, tuple[str, ...]]
+    counts: dict[str, tuple[str, tuple[str, ...]]]
     digest: str = field(default="")
+
+    def facts(self, sid: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """A patient's record cut into one fact per node (definition or criterion), each holding only
+        the fields that node's rules read: the engine walks its alpha network with a fixed stack of
+        64 (events.c), which one wide record overflows; narrow facts also make less JSON to match."""
+        return [
+            {"t": "p", "g": node, "sid": sid, **{f: record[f] for f in fields if f in record}}
+            for node, fields in self.fields.items()
+        ]
 
     def ruleset(self) -> dict[str, dict]:
         """The engine's own definition `{name: {rule: {'all': [...], 'run': action}}}`."""
@@ -149,6 +161,12 @@ def compile_protocol(protocol: m.Protocol) -> Network:
     for leaf in protocol.leaves():
         add(compiler.criterion_rules(leaf))
     final = max(compiler.stratum.values(), default=0) + 1
+    fields: dict[str, set[str]] = {}
+    for rule, body in rules.items():
+        for pattern in body["all"]:
+            if "p" in pattern:
+                node = actions[rule].target
+                fields.setdefault(node, set()).update(fields_of(pattern["p"]) - {"t", "g"})
     add(_decision_rules(final))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}#{digest[:12]}"
@@ -162,6 +180,8 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         definitions=compiler.used_definitions,
         leaves=protocol.leaves(),
         strata=final + 1,
+        fields={node: tuple(sorted(names)) for node, names in fields.items()},
+        counts=compiler.counts,
         digest=digest,
     )
 
@@ -173,6 +193,7 @@ class _Compiler:
         self.windows: dict[str, m.Duration] = {}
         self.referenced: set[str] = set()
         self.stratum: dict[str, int] = {}
+        self.counts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.used_definitions = self._used_definitions()
 
     def _used_definitions(self) -> list[str]:
@@ -208,8 +229,9 @@ class _Compiler:
         line = definition.span.line
         make = lambda value, rule: Action(rule, "derived", definition.name, value, line)  # noqa: E731
         own = {"$and": [{"t": "d"}, {"n": definition.name}]}
-        yield from _conclusions(f"d:{definition.name}", {"T": k.t, "F": k.f}, make)
-        yield from _open_rules(f"d:{definition.name}", level, own, k, {"U": "U", "R": "R"}, make)
+        node = definition.name
+        yield from _conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make)
+        yield from _open_rules(node, f"d:{node}", level, own, k, {"U": "U", "R": "R"}, make)
 
     def criterion_rules(self, leaf: m.Criterion):
         a = self.kleene(leaf.applies) if leaf.applies is not None else KNOWN_TRUE
@@ -221,8 +243,8 @@ class _Compiler:
         make = lambda value, rule: Action(rule, "verdict", leaf.id, value, leaf.span.line, role)  # noqa: E731
         outcomes = {"MET": _and(a.t, c.t), "NOT_MET": _and(a.t, c.f), "NOT_APPLICABLE": a.f}
         own = {"$and": [{"t": "v"}, {"c": leaf.id}]}
-        yield from _conclusions(f"v:{leaf.id}", outcomes, make)
-        yield from _open_rules(f"v:{leaf.id}", level, own, both,
+        yield from _conclusions(leaf.id, f"v:{leaf.id}", outcomes, make)
+        yield from _open_rules(leaf.id, f"v:{leaf.id}", level, own, both,
                                {"U": "UNKNOWN", "R": "NEEDS_REVIEW"}, make)
 
     # -- conditions ---------------------------------------------------------------------------------
@@ -235,6 +257,8 @@ class _Compiler:
         if isinstance(condition, m.Not):
             return self.kleene(condition.item).negated()
         if isinstance(condition, m.AtLeast):
+            if _same_list(condition):
+                return self._count(condition)
             return _at_least(condition.count, [self.kleene(i) for i in condition.items])
         name = condition.ref.name
         if isinstance(condition, m.Truth) and self.protocol.definition(name) is not None:
@@ -291,6 +315,20 @@ class _Compiler:
         yes, no = P.test("==", "$i.drug", drug), P.test("!=", "$i.drug", drug)
         return _listed(concept.name, yes, no, P.FALSE, P.TRUE)
 
+    def _count(self, condition: m.AtLeast) -> Kleene:
+        """`X includes at least k of {...}`: compared against the number of distinct drugs of the set
+        on the patient's (complete) list, which the record carries; one test instead of C(n, k)."""
+        first = condition.items[0]
+        assert isinstance(first, m.Includes)
+        concept = self.concepts[first.ref.name]
+        drugs = tuple(sorted({concept.canonical(i.drug.name) or i.drug.name
+                              for i in condition.items if isinstance(i, m.Includes)}))
+        name = count_field(concept.name, drugs)
+        self.counts[name] = (concept.name, drugs)
+        self.referenced.add(concept.name)
+        k = condition.count
+        return _scalar(P.test(">=", name, k), P.test("<", name, k), name)
+
     def _course(self, atom: m.Course) -> Kleene:
         concept = self.concepts[atom.ref.name]
         assert concept.dosed_in is not None
@@ -308,7 +346,7 @@ class _Compiler:
         return _listed(concept.name, yes, no, unknown, known)
 
 
-def _conclusions(prefix: str, outcomes: dict[str, Terms], make):
+def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):
     """One rule per (term, budget-sized disjunct) for each definite outcome."""
     for value, terms in outcomes.items():
         index = 0
@@ -316,10 +354,11 @@ def _conclusions(prefix: str, outcomes: dict[str, Terms], make):
             for part in P.split(pattern):
                 rule = f"{prefix}:{value}#{index}"
                 index += 1
-                yield rule, _body(joins, part), make(value, rule)
+                yield rule, _body(node, joins, part), make(value, rule)
 
 
-def _open_rules(prefix: str, level: int, own: dict, k: Kleene, values: dict[str, str], make):
+def _open_rules(node: str, prefix: str, level: int, own: dict, k: Kleene, values: dict[str, str],
+                make):
     """The open outcomes, judged at end marker `level` when no definite conclusion was drawn.
 
     Open because data is missing (the record says so, or a definition used is unknown) is the first
@@ -332,7 +371,7 @@ def _open_rules(prefix: str, level: int, own: dict, k: Kleene, values: dict[str,
     for part in P.split(k.d) if k.d != P.FALSE else []:
         rule = f"{prefix}:{missing}#{index}"
         index += 1
-        yield rule, {"all": [end, unsettled, _record(part)]}, make(missing, rule)
+        yield rule, {"all": [end, unsettled, _record(node, part)]}, make(missing, rule)
     for name in sorted(k.uses):
         rule = f"{prefix}:{missing}#{index}"
         index += 1
@@ -343,19 +382,53 @@ def _open_rules(prefix: str, level: int, own: dict, k: Kleene, values: dict[str,
     ]
     for index, part in enumerate(P.split(k.nd) if k.nd != P.FALSE else []):
         rule = f"{prefix}:{review}#{index}"
-        yield rule, {"all": [end, unsettled, _record(part), *no_unknown_uses]}, make(review, rule)
+        yield rule, {"all": [end, unsettled, _record(node, part), *no_unknown_uses]}, make(review, rule)
 
 
-def _record(pattern: P.Pattern) -> dict:
-    return {"p": P.to_json(P.all_of(P.test("==", "t", "p"), pattern))}
+def _record(node: str, pattern: P.Pattern) -> dict:
+    """The pattern on the node's own slice of the patient record (see `Network.fields`)."""
+    return {"p": P.to_json(P.all_of(P.test("==", "t", "p"), P.test("==", "g", node), pattern))}
 
 
-def _body(joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> dict:
+def _body(node: str, joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> dict:
     derived = [
         {f"d{i}": {"$and": [{"t": "d"}, {"n": name}, {"v": value}]}}
         for i, (name, value) in enumerate(sorted(joins))
     ]
-    return {"all": [*derived, _record(pattern)]}
+    return {"all": [*derived, _record(node, pattern)]}
+
+
+def fields_of(condition: Any) -> set[str]:
+    """The record fields a durable_rules condition reads, including `$m` references."""
+    found: set[str] = set()
+    if isinstance(condition, list):
+        for item in condition:
+            found |= fields_of(item)
+    elif isinstance(condition, dict):
+        for key, value in condition.items():
+            if key in ("$and", "$or"):
+                found |= fields_of(value)
+            elif key in ("$iany", "$iall"):
+                ((name, inner),) = value.items()
+                found |= {name} | {f for f in fields_of(inner) if not f.startswith("$i.")}
+            elif key in ("$gte", "$gt", "$lte", "$lt", "$neq", "$ex", "$nex"):
+                ((name, operand),) = value.items()
+                found.add(name)
+                if isinstance(operand, dict) and "$m" in operand:
+                    found.add(operand["$m"])
+            else:
+                found.add(key)
+    return {f for f in found if not f.startswith("$i.")}
+
+
+def _same_list(condition: m.AtLeast) -> bool:
+    names = {i.ref.name for i in condition.items if isinstance(i, m.Includes)}
+    return len(names) == 1 and all(isinstance(i, m.Includes) for i in condition.items)
+
+
+def count_field(concept: str, drugs: tuple[str, ...]) -> str:
+    """The record field counting a list's distinct drugs of one set (named by the set's digest)."""
+    return f"{concept}__of_{hashlib.sha256('|'.join(drugs).encode()).hexdigest()[:8]}"
 
 
 def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:

@@ -8,6 +8,7 @@ unit, date and converted value) and what was required, so an auditor can see why
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from typing import Any
 
@@ -37,7 +38,12 @@ class Evidence:
 
 def source_text(protocol: m.Protocol, span) -> str:
     """The protocol text a span covers, on one line."""
-    lines = protocol.source.splitlines()[span.line - 1 : span.end_line]
+    return _source_text(protocol.source, span)
+
+
+@lru_cache(maxsize=8192)
+def _source_text(source: str, span) -> str:
+    lines = source.splitlines()[span.line - 1 : span.end_line]
     if not lines:
         return ""
     if len(lines) == 1:

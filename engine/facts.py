@@ -22,9 +22,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
+import fastjsonschema
 import jsonschema
 from dateutil.relativedelta import relativedelta
 
@@ -34,6 +36,8 @@ from protocol.units import UnitProblem, convert, quantize
 
 SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+#: Compiled once: answers "valid?" fast; only an invalid record pays for jsonschema's full report.
+_IS_VALID = fastjsonschema.compile(SCHEMA)
 
 #: Stands for "still going" in an occurrence's end day: later than any screening date.
 ONGOING = 10**7
@@ -74,10 +78,15 @@ def window_field(duration: m.Duration) -> str:
 def shift(day: date, duration: m.Duration) -> date:
     """`day` minus a calendar duration; months and years clamp to the month's end (Aug 31 - 6 months
     is Feb 28 or 29), so a window always has a first day."""
-    unit = {"days": "days", "weeks": "weeks", "months": "months", "years": "years"}[duration.unit]
-    return day - relativedelta(**{unit: duration.amount})
+    return _shift(day, duration.amount, duration.unit)
 
 
+@lru_cache(maxsize=4096)
+def _shift(day: date, amount: int, unit: str) -> date:
+    return day - relativedelta(**{unit: amount})
+
+
+@lru_cache(maxsize=4096)
 def completed_months(start: date, end: date) -> int:
     """Whole calendar months from start to end: 2026-01-15 to 2026-04-15 is 3, to 2026-04-14 is 2."""
     delta = relativedelta(end, start)
@@ -121,11 +130,15 @@ def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:
 class Normaliser:
     """Turns one patient's JSON into a `Patient` for one protocol; built once per protocol."""
 
-    def __init__(self, protocol: m.Protocol, referenced: set[str], windows: list[m.Duration]) -> None:
+    def __init__(self, protocol: m.Protocol, referenced: set[str], windows: list[m.Duration],
+                 counts: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> None:
         self.protocol = protocol
         self.referenced = referenced
         self.windows = windows
+        self.counts = counts or {}
         self.concepts = {c.name: c for c in protocol.concepts}
+        # Measured concepts first: a dose per kg reads the weight.
+        self.order = sorted(referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
 
     def patient(self, data: Any, path: str, line: int, screening: date | None) -> Patient:
         """Validate and normalise one patient; raise `FactError` with every problem found."""
@@ -133,8 +146,12 @@ class Normaliser:
         if not isinstance(data, dict):
             raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
         patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
-        for error in sorted(_VALIDATOR.iter_errors(_plain(data)), key=lambda e: list(e.path)):
-            problems.append(_schema_problem(error, path, line, patient_id))
+        plain = _plain(data)
+        try:
+            _IS_VALID(plain)
+        except fastjsonschema.JsonSchemaException:
+            for error in sorted(_VALIDATOR.iter_errors(plain), key=lambda e: [str(p) for p in e.path]):
+                problems.append(_schema_problem(error, path, line, patient_id))
         if problems:
             raise FactError(problems)
         day = _date(data.get("screening_date")) if data.get("screening_date") else screening
@@ -143,15 +160,17 @@ class Normaliser:
                 [FactProblem(path, line, patient_id, None, "screening_date",
                              "no screening date: give it in the record or with --screening-date")]
             )
-        builder = _Builder(self, path, line, patient_id or "?", day, data)
+        builder = _Builder(self, path, line, patient_id or "?", day, data, plain)
         return builder.build()
 
 
 class _Builder:
     """Collects one patient's record and problems; one method per concept kind."""
 
-    def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data) -> None:
+    def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data,
+                 plain) -> None:
         self.n = normaliser
+        self.plain = plain
         self.path, self.line, self.pid = path, line, pid
         self.screening = day
         self.data = data
@@ -169,15 +188,14 @@ class _Builder:
         for duration in self.n.windows:
             record[window_field(duration)] = shift(self.screening, duration).toordinal()
         grouped = self._grouped()
-        # Measured concepts first: a dose per kg reads the weight.
-        order = sorted(self.n.referenced, key=lambda n: (self.n.concepts[n].kind in m.LISTED, n))
-        for name in order:
+        used, unusable = self.patient.used, self.patient.unusable
+        for name in self.n.order:
             concept = self.n.concepts[name]
-            facts = grouped.get(name, [])
-            handler = getattr(self, f"_{concept.kind.value}")
-            handler(concept, facts)
-            if name not in self.patient.used and name not in self.patient.unusable:
-                self.patient.unusable[name] = "no fact recorded"
+            facts = grouped.get(name)
+            if facts:
+                getattr(self, "_" + concept.kind.value)(concept, facts)
+            if name not in used and name not in unusable:
+                unusable[name] = "no fact recorded"
         if self.problems:
             raise FactError(self.problems)
         return self.patient
@@ -187,7 +205,7 @@ class _Builder:
         seen: dict[str, int] = {}
         for index, fact in enumerate(self.data.get("facts", [])):
             name = fact["concept"]
-            key = json.dumps(_plain(fact), sort_keys=True)
+            key = str(self.plain["facts"][index])
             if key in seen:
                 self.problem(index, None, f"duplicate of fact #{seen[key]}")
                 continue
@@ -236,6 +254,10 @@ class _Builder:
         """The fact that counts: the most recent on or before screening (undated only if alone)."""
         if not facts:
             return None
+        if len(facts) == 1 and concept.valid_for is None and (
+            facts[0][1].get("date") is not None or concept.kind not in (m.Kind.LAB, m.Kind.QUANTITY)
+        ):
+            return facts[0]
         undated = [f for f in facts if f[1].get("date") is None]
         needs_date = concept.valid_for is not None or concept.kind in (m.Kind.LAB, m.Kind.QUANTITY)
         if undated and (needs_date or len(facts) > 1):
@@ -375,6 +397,7 @@ class _Builder:
             return None
         if nones:
             self.patient.record[concept.name + "__none"] = 1
+            self._count(concept, [])
             self._use(concept, nones[0][0], {**nones[0][1], "value": "none recorded"}, None)
             return None
         items = []
@@ -436,6 +459,14 @@ class _Builder:
                             if fact.get("dose") is not None else ""), fact.get("unit"), span, shown, note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
+        self._count(concept, courses)
+
+    def _count(self, concept: m.Concept, courses: list[dict]) -> None:
+        """Distinct drugs of each counted set on a recorded list (see compile.count_field)."""
+        taken = {course["drug"] for course in courses}
+        for field_name, (name, drugs) in self.n.counts.items():
+            if name == concept.name:
+                self.patient.record[field_name] = len(taken.intersection(drugs))
 
     def _dose(self, concept: m.Concept, index: int, fact: dict, drug: str):
         """A course's daily dose per kg in the concept's unit, through the equivalence table."""
@@ -484,6 +515,11 @@ def _conversions(concept: m.Concept):
 def _date(text: Any) -> date | None:
     if not isinstance(text, str):
         return None
+    return _parse_date(text)
+
+
+@lru_cache(maxsize=65536)
+def _parse_date(text: str) -> date | None:
     try:
         return date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:

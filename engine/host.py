@@ -54,14 +54,29 @@ class Host:
         """
         firings: list[Firing] = []
         concluded: dict[tuple[str, str], str] = {}
+        state = None
         try:
-            self._run(sid, self._assert(facts), firings, concluded)
+            state = self._assert(facts)
+            self._run(sid, state, firings, concluded)
             for stratum in range(strata):
                 state = self._assert([{"sid": sid, "t": "end", "s": stratum}])
                 self._run(sid, state, firings, concluded)
+        except BaseException:
+            self._discard(state)
+            raise
         finally:
             _engine.delete_state(self._handle, sid)
         return firings
+
+    def _discard(self, state: int | None) -> None:
+        """Take every queued action off a failed session: the engine crashes (munmap_chunk) when a
+        session is deleted with actions still queued."""
+        if state is None:
+            return
+        result = _engine.start_action_for_state(self._handle, state)
+        message = result[1] if result else None
+        while message:
+            message = _engine.complete_and_start_action(self._handle, state)
 
     def _run(self, sid: str, state: int, firings: list[Firing], concluded: dict) -> None:
         while True:

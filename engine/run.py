@@ -57,14 +57,15 @@ class Screening:
     def __init__(self, network: Network) -> None:
         self.network = network
         self.host = Host(network.ruleset())
-        self.normaliser = Normaliser(network.protocol, network.referenced, network.windows)
+        self.normaliser = Normaliser(network.protocol, network.referenced, network.windows,
+                                     network.counts)
         self._sessions = 0
 
     def decide(self, patient: Patient) -> Decision:
         """Fire the network for one normalised patient and read verdicts and decision off it."""
         self._sessions += 1
         sid = str(self._sessions)
-        firings = self.host.session(sid, [{**patient.record, "sid": sid}], self.network.strata)
+        firings = self.host.session(sid, self.network.facts(sid, patient.record), self.network.strata)
         return self._read(patient, firings)
 
     def _read(self, patient: Patient, firings: list[Firing]) -> Decision:

@@ -114,7 +114,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diag
 def _expected(error: UnexpectedInput) -> set[str]:
     """Every terminal the parser could take here.
 
-    Lark's own `expected` (and the lexer's `allowed`) omit keywords the lexer folds into NAME or UNIT
+    Lark's `expected` (and the lexer's `allowed`) omit keywords the lexer folds into NAME or UNIT
     ('and', 'or', 'define'), so ask the interactive parser, which tries each terminal in turn.
     """
     interactive = getattr(error, "interactive_parser", None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -44,52 +44,40 @@ TEMPLATES: dict[str, str] = {
     "type-mismatch": "'{name}' is {kind}: {advice}",
     "unknown-value": "'{value}' is not a value of '{name}'{hint}",
     "at-least": "'at least {count} of' needs a count from 1 to {n}, the number of items listed",
-    "expansion-too-large": "'at least {count} of {n}' expands to {size} rule conditions, more than "
-    "the engine's {limit}; group the items into definitions",
-    "equivalence": "in '{table}', '{drug} {amount} = {equals}' must be two masses above 0, "
-    "like 4 mg = 5 mg",
-    "missing-equivalence": "'{drug}' of {name} has no entry in '{table}'; its doses cannot be "
-    "compared",
+    "expansion-too-large": "'at least {count} of {n}' makes {size} rule conditions (limit {limit})",
+    "equivalence": "'{drug} {amount} = {equals}' must be two masses above 0, like 4 mg = 5 mg",
+    "missing-equivalence": "'{drug}' of {name} has no entry in '{table}' to convert its doses",
     "cycle": "definitions refer to each other in a cycle: {path}",
     "zero-duration": "'{duration}' is an empty span of time; it must be at least 1",
     "unused-definition": "definition '{name}' is never used",
     "unused-concept": "concept '{name}' is never used",
-    "missing-text": "criterion {name} has no protocol text; auditors need the protocol's own sentence",
-    "missing-header": "no '{field}' line at the top; every decision must name the protocol {why}",
+    "missing-text": "criterion {name} has no protocol text; "
+    "auditors need the protocol's own sentence",
+    "missing-header": "no '{field}' line; decisions must name the protocol and its version",
 }
 
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
-    {"missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header"}
+    ("missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header")
 )
 
 #: `at least k of n` compiles to C(n, k) conjunctions of k for MET and C(n, n-k+1) of n-k+1 for
-#: NOT_MET; beyond this many conditions in all, durable_rules builds slowly and the trail is unreadable.
+#: NOT_MET; beyond this many conditions, durable_rules builds slowly and the trail is unreadable.
 EXPANSION_LIMIT = 4000
 
 #: A dose per kg of body weight (`dosed in mg/kg/d`) is worked out from the patient's `weight`.
 BODY_WEIGHT = "weight"
 
-#: Which concept kinds each atom applies to (a definition only stands alone, as a `Truth`).
-ACCEPTS: dict[type, tuple[Kind, ...]] = {
-    m.Truth: (Kind.FLAG, Kind.JUDGMENT),
-    m.Compare: m.MEASURED,
-    m.CompareReference: (Kind.LAB,),
-    m.Is: (Kind.CATEGORY,),
-    m.Occurred: (Kind.EVENT,),
-    m.Includes: (Kind.MEDICATION,),
-    m.Course: (Kind.MEDICATION,),
-}
-
-#: What to say when an atom is used on the wrong kind of name.
-ADVICE: dict[type, str] = {
-    m.Truth: "only a flag, judgment or definition stands alone as a condition",
-    m.Compare: "only a quantity, lab, score or age compares with a number",
-    m.CompareReference: "only a lab has a reference range for 'x ULN' or 'upper/lower reference'",
-    m.Is: "only a category takes 'is' and a value",
-    m.Occurred: "only an event happens 'ever', 'at screening' or 'within ... before screening'",
-    m.Includes: "only a medication 'includes' a drug",
-    m.Course: "only a medication declared 'dosed in' a unit has a dose",
+#: Which concept kinds each atom applies to (a definition only stands alone, as a `Truth`), and
+#: what to say when it is used on another kind of name.
+ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
+    m.Truth: ((Kind.FLAG, Kind.JUDGMENT), "only a flag, judgment or definition stands alone"),
+    m.Compare: (m.MEASURED, "only a quantity, lab, score or age compares with a number"),
+    m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
+    m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
+    m.Occurred: ((Kind.EVENT,), "only an event happens 'ever', 'at screening' or 'within ...'"),
+    m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
+    m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
 }
 WHEN = "say when: 'ever', 'at screening' or 'within N days before screening'"
 
@@ -97,7 +85,6 @@ WHEN = "say when: 'ever', 'at screening' or 'within N days before screening'"
 DIMENSIONS = {
     "[mass]": "a mass",
     "[time]": "a time",
-    "[length]": "a length",
     "[length] ** 3": "a volume",
     "dimensionless": "a plain number or percentage",
     "[mass] / [length] ** 3": "a mass concentration",
@@ -107,15 +94,13 @@ DIMENSIONS = {
     "1 / [time]": "a dose per kg per time",
     "[enzyme_activity] / [length] ** 3": "an enzyme activity",
     "[international_unit] / [length] ** 3": "international units per volume",
-    "[copies] / [length] ** 3": "copies per volume",
-    "[cells] / [length] ** 3": "a cell count per volume",
 }
 
 Target = m.Concept | m.Definition
 
 
 def check(protocol: m.Protocol) -> list[Diagnostic]:
-    """Every problem in `protocol`, sorted by position; an empty list means it may be compiled.
+    """Every problem in `protocol`, sorted by position; with no errors it may be compiled.
 
     >>> from grammar.parser import parse
     >>> text = 'protocol "t"\\nversion "1"\\nconcepts:\\n  egfr: quantity in mL/min\\n'
@@ -127,7 +112,7 @@ def check(protocol: m.Protocol) -> list[Diagnostic]:
     """
     scope = _Scope.of(protocol)
     found = [diagnostic for rule in CHECKS for diagnostic in rule(protocol, scope)]
-    unique = dict.fromkeys(found)  # atoms that share a Ref (includes at least k of {...}) say it once
+    unique = dict.fromkeys(found)  # atoms sharing a Ref (includes at least k of {...}) say it once
     return sorted(unique, key=lambda d: (d.span.file, d.span.line, d.span.column))
 
 
@@ -204,10 +189,10 @@ def _first_by_name(items: Iterable[Any]) -> dict[str, Any]:
     return found
 
 
-def _diag(kind: str, span: Span, /, **fields: object) -> Diagnostic:
+def _diag(kind: str, span: Span, /, **info: object) -> Diagnostic:
     code = kind.split("/")[0]
     severity = Severity.WARNING if code in WARNINGS else Severity.ERROR
-    return Diagnostic(span, severity, code, TEMPLATES[kind].format(**fields))
+    return Diagnostic(span, severity, code, TEMPLATES[kind].format(**info))
 
 
 def _hint(word: str, choices: Iterable[str]) -> str:
@@ -220,11 +205,9 @@ def _hint(word: str, choices: Iterable[str]) -> str:
 
 def _header(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """A trail that cannot say which protocol and version decided is useless to an auditor."""
-    start = Span(protocol.path, 1, 1, 1, 1)
-    if protocol.id is None:
-        yield _diag("missing-header", start, field="protocol", why="it came from")
-    if protocol.version is None:
-        yield _diag("missing-header", start, field="version", why="version it came from")
+    for field, value in (("protocol", protocol.id), ("version", protocol.version)):
+        if value is None:
+            yield _diag("missing-header", Span(protocol.path, 1, 1, 1, 1), field=field)
 
 
 def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
@@ -244,7 +227,9 @@ def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         yield from _repeats("duplicate-value", ((e.drug, e.span) for e in table.entries), fold=True)
 
 
-def _repeats(kind: str, items: Iterable[tuple[str, Span]], fold: bool = False) -> Iterator[Diagnostic]:
+def _repeats(
+    kind: str, items: Iterable[tuple[str, Span]], fold: bool = False
+) -> Iterator[Diagnostic]:
     seen: dict[str, Span] = {}
     for name, span in items:
         key = name.casefold() if fold else name
@@ -260,7 +245,7 @@ def _criterion_ids(protocol: m.Protocol) -> Iterator[tuple[str, Span]]:
     for criterion in protocol.criteria:
         yield criterion.id, criterion.span
         if criterion.id not in top:
-            yield from ((leaf.id, leaf.span) for leaf in criterion.leaves() if leaf is not criterion)
+            yield from ((part.id, part.span) for part in criterion.parts)
         top.add(criterion.id)
 
 
@@ -276,11 +261,10 @@ def _declarations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
                     yield _diag("unit-unknown/missing", quantity.span, quantity=quantity)
                 elif not _parses(quantity.unit):
                     yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
-        yield from _zero(concept.valid_for)
 
 
 def _equivalences(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """A dosed medication converts every drug's dose through its table; a gap makes a dose unreadable."""
+    """A dosed medication converts each drug's dose through its table; a gap leaves it unread."""
     for table in protocol.equivalences:
         for entry in table.entries:
             yield from _equivalence_entry(table, entry)
@@ -290,14 +274,14 @@ def _equivalences(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         table = scope.equivalences.get(concept.equivalence)
         if table is None:
             hint = _hint(concept.equivalence, scope.equivalences)
-            yield _diag("undefined-name/equivalence", concept.span, name=concept.equivalence, hint=hint)
+            name = concept.equivalence
+            yield _diag("undefined-name/equivalence", concept.span, name=name, hint=hint)
             continue
         drugs = {entry.drug.casefold() for entry in table.entries}
         for value in concept.values:
             if not any(n.casefold() in drugs for n in (value.name, *value.synonyms)):
-                yield _diag(
-                    "missing-equivalence", value.span, drug=value.name, name=concept.name, table=table.name
-                )
+                info = {"drug": value.name, "name": concept.name, "table": table.name}
+                yield _diag("missing-equivalence", value.span, **info)
 
 
 def _equivalence_entry(table: m.Equivalence, entry: m.EquivalenceEntry) -> Iterator[Diagnostic]:
@@ -306,14 +290,13 @@ def _equivalence_entry(table: m.Equivalence, entry: m.EquivalenceEntry) -> Itera
     for quantity in unknown:
         yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
     if not unknown and not all(_is_mass(q) for q in sides):
-        yield _diag(
-            "equivalence", entry.span, table=table.name, drug=entry.drug, amount=entry.amount,
-            equals=entry.equals,
-        )
+        info = {"table": table.name, "drug": entry.drug, "amount": entry.amount}
+        yield _diag("equivalence", entry.span, equals=entry.equals, **info)
 
 
 def _is_mass(quantity: m.Quantity) -> bool:
-    return quantity.unit is not None and quantity.value > 0 and units.same_dimension(quantity.unit, "mg")
+    unit = quantity.unit
+    return unit is not None and quantity.value > 0 and units.same_dimension(unit, "mg")
 
 
 # --- phase two: uses ------------------------------------------------------------------------------
@@ -321,30 +304,16 @@ def _is_mass(quantity: m.Quantity) -> bool:
 
 def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """Every condition in definitions, applies-when clauses and criteria, node by node."""
-    for condition in _uses(protocol):
-        for node in _nodes(condition):
-            if isinstance(node, m.AtLeast):
-                yield from _at_least(node)
-            elif isinstance(node, m.ATOMS):
-                yield from _atom(node, scope)
-                yield from _zero(_duration_of(node))
+    for node in _every((m.AtLeast, *m.ATOMS), _uses(protocol)):
+        yield from _at_least(node) if isinstance(node, m.AtLeast) else _atom(node, scope)
 
 
-def _uses(protocol: m.Protocol) -> list[m.Condition]:
+def _uses(protocol: m.Protocol) -> tuple[m.Condition, ...]:
     """Leaves carry their parent's applies-when too, so the parent's is checked through them."""
     found = [definition.condition for definition in protocol.definitions]
     for leaf in protocol.leaves():
         found += [c for c in (leaf.applies, leaf.condition) if c is not None]
-    return found
-
-
-def _nodes(condition: m.Condition) -> Iterator[m.Condition]:
-    yield condition
-    if isinstance(condition, (m.And, m.Or, m.AtLeast)):
-        for item in condition.items:
-            yield from _nodes(item)
-    elif isinstance(condition, m.Not):
-        yield from _nodes(condition.item)
+    return tuple(found)
 
 
 def _refs(condition: m.Condition | None) -> list[str]:
@@ -366,17 +335,19 @@ def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
 
 def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     """The one sentence that says why this kind of name cannot be used this way."""
-    kind, advice = _kind_words(target), ADVICE[type(atom)]
+    kinds, advice = ACCEPTS[type(atom)]
+    kind = _kind_words(target)
     if isinstance(target, m.Definition):
         if isinstance(atom, m.Truth):
             return None
-    elif target.kind not in ACCEPTS[type(atom)]:
+    elif target.kind not in kinds:
         if isinstance(atom, m.Truth) and target.kind is Kind.EVENT:
             advice = WHEN
     elif isinstance(atom, m.Occurred) and atom.grade is not None and not target.graded:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
     elif isinstance(atom, m.Course) and target.dosed_in is None:
-        kind, advice = "a medication without a dose unit", "declare it 'dosed in UNIT' to compare doses"
+        kind = "a medication without a dose unit"
+        advice = "declare it 'dosed in UNIT' to compare doses"
     else:
         return None
     return _diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
@@ -390,11 +361,12 @@ def _kind_words(target: Target) -> str:
 
 
 def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
-    """A threshold is converted into the concept's unit, so it must have one of the same dimension."""
+    """A threshold is converted into the concept's unit, so it needs a unit of that dimension."""
     threshold = atom.threshold
     if concept.kind is Kind.SCORE:
-        if threshold.unit is not None and threshold.unit not in ("point", "points"):
-            yield _diag("unit-dimension/score", threshold.span, name=concept.name, unit=threshold.unit)
+        if threshold.unit not in (None, "points"):
+            info = {"name": concept.name, "unit": threshold.unit}
+            yield _diag("unit-dimension/score", threshold.span, **info)
     elif threshold.unit is None:
         example = f"{threshold.value} {concept.unit}"
         yield _diag("unit-dimension/missing", threshold.span, name=concept.name, example=example)
@@ -411,7 +383,9 @@ def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
         yield from _convertible("unit-dimension/dose", atom.dose, concept, concept.dosed_in)
 
 
-def _convertible(kind: str, quantity: m.Quantity, concept: m.Concept, unit: str) -> Iterator[Diagnostic]:
+def _convertible(
+    kind: str, quantity: m.Quantity, concept: m.Concept, unit: str
+) -> Iterator[Diagnostic]:
     assert quantity.unit is not None
     if not _parses(quantity.unit):
         yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
@@ -426,9 +400,9 @@ def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]
     known = [name for value in concept.values for name in (value.name, *value.synonyms)]
     for value in wanted:
         if concept.canonical(value.name) is None:
-            hint = _hint(value.name, known) or "; its values are " + ", ".join(
-                v.name for v in concept.values
-            )
+            names = [v.name for v in concept.values]
+            listed = "; its values are " + ", ".join(names[:8]) + (", ..." if names[8:] else "")
+            hint = _hint(value.name, known) or listed
             yield _diag("unknown-value", value.span, value=value.name, name=concept.name, hint=hint)
 
 
@@ -447,21 +421,27 @@ def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
         return
     size = math.comb(n, k) * k + math.comb(n, n - k + 1) * (n - k + 1)
     if size > EXPANSION_LIMIT:
-        yield _diag("expansion-too-large", node.span, count=k, n=n, size=size, limit=EXPANSION_LIMIT)
+        info = {"count": k, "n": n, "size": size, "limit": EXPANSION_LIMIT}
+        yield _diag("expansion-too-large", node.span, **info)
 
 
-def _duration_of(atom: m.Atom) -> m.Duration | None:
-    if isinstance(atom, m.Occurred):
-        return atom.window.duration
-    if isinstance(atom, m.Course):
-        return atom.duration
-    return None
-
-
-def _zero(duration: m.Duration | None) -> Iterator[Diagnostic]:
+def _durations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """`within 0 days` can never hold and `valid for 0 days` drops every fact: surely a typo."""
-    if duration is not None and duration.amount == 0:
-        yield _diag("zero-duration", duration.span, duration=duration)
+    for duration in _every(m.Duration, protocol):
+        if duration.amount == 0:
+            yield _diag("zero-duration", duration.span, duration=duration)
+
+
+def _every(wanted: type | tuple[type, ...], node: object) -> Iterator[Any]:
+    """Every node of type `wanted` in `node` and under it, depth first, in file order."""
+    if isinstance(node, wanted):
+        yield node
+    if isinstance(node, tuple):
+        for item in node:
+            yield from _every(wanted, item)
+    elif is_dataclass(node):
+        for field in fields(node):
+            yield from _every(wanted, getattr(node, field.name))
 
 
 # --- whole-protocol checks ------------------------------------------------------------------------
@@ -503,7 +483,7 @@ def _texts(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
                 yield _diag("missing-text", each.span, name=each.id)
 
 
-# --- units ------------------------------------------------------------------------------------------
+# --- units ----------------------------------------------------------------------------------------
 
 
 def _parses(unit: str) -> bool:
@@ -515,7 +495,7 @@ def _parses(unit: str) -> bool:
 
 
 def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str], ...]:
-    """The concept's own factors, as `units.convert` takes them; unreadable ones are reported apart."""
+    """The concept's own factors as `units.convert` takes them; bad ones are reported apart."""
     return tuple(
         (c.source.value, c.source.unit, c.target.value, c.target.unit)
         for c in concept.conversions
@@ -540,6 +520,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _declarations,
     _equivalences,
     _conditions,
+    _durations,
     _cycles,
     _unused,
     _texts,

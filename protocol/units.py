@@ -102,15 +102,22 @@ def convert(
     >>> convert(Decimal("0.5"), "mL/s/1.73m2", "mL/min/1.73m2")
     Decimal('30.000000')
     """
+    return quantize(value * factor(source, target, conversions))
+
+
+@cache
+def factor(source: str, target: str, conversions: tuple = ()) -> Decimal:
+    """The exact factor from `source` to `target` (every unit here is a pure multiple of another);
+    computed by pint once per pair of units, then reused for every patient."""
     source_unit, target_unit = parse_unit(source), parse_unit(target)
-    exact = _direct(value, source_unit, target_unit)
+    exact = _direct(Decimal(1), source_unit, target_unit)
     if exact is None:
-        exact = _bridged(value, source_unit, target_unit, conversions)
+        exact = _bridged(Decimal(1), source_unit, target_unit, conversions)
     if exact is None:
         raise UnitProblem(
             f"cannot convert {source} ({_dimension(source_unit)}) to {target} ({_dimension(target_unit)})"
         )
-    return quantize(exact)
+    return exact
 
 
 def _direct(value: Decimal, source: pint.Unit, target: pint.Unit) -> Decimal | None:

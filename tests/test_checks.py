@@ -1,7 +1,8 @@
 """The check stage: one test per diagnostic code, each a small protocol and where the problem is.
 
-Every source starts with a one-line header, so line numbers read as in the text. `assert_diagnostics`
-requires the exact list of reports: a check that also fires somewhere it should not fails the test.
+Every source starts with a one-line header, so line numbers read as in the text.
+`assert_diagnostics` requires the exact list of reports, so a check that also fires where it
+should not fails the test.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ def diagnostics(src: str) -> list[Diagnostic]:
 
 
 def assert_diagnostics(src: str, code: str, at: str, message: str = "") -> list[Diagnostic]:
-    """Assert that `src` gets exactly one report, `code` at `at` ("line:col"), whose text has `message`."""
+    """Assert that `src` gets one report only, `code` at `at` ("line:col"), saying `message`."""
     found = diagnostics(src)
     actual = "\n".join(f"  {d.span.line}:{d.span.column} {d.code}: {d.message}" for d in found)
-    shown = f"input:\n{src}\nexpected:\n  {at} {code}: ...{message}...\nactual:\n{actual or '  nothing'}"
+    expected = f"{at} {code}: ...{message}..."
+    shown = f"input:\n{src}\nexpected:\n  {expected}\nactual:\n{actual or '  nothing'}"
     assert [f"{d.span.line}:{d.span.column} {d.code}" for d in found] == [f"{at} {code}"], shown
     assert message in found[0].message, shown
     return found
@@ -40,7 +42,7 @@ def test_helper_reports_input_expected_and_actual() -> None:
     assert "actual:" in shown and "3:2 unused-concept: concept 'a' is never used" in shown
 
 
-# --- the seed and the shape of the result -----------------------------------------------------------
+# --- the seed and the shape of the result ---------------------------------------------------------
 
 
 def test_seed_has_no_errors_and_no_warnings() -> None:
@@ -66,8 +68,8 @@ def test_all_problems_at_once_sorted_by_position() -> None:
         "concepts:\n"
         " egfr: quantity in mL/min\n"
         " sex: category {female, male}\n"
-        "inclusion I1 \"t\": egfr >= 30 mg and sex is femail\n"
-        "inclusion I1 \"u\": egrf >= 30 mL/min\n"
+        'inclusion I1 "t": egfr >= 30 mg and sex is femail\n'
+        'inclusion I1 "u": egrf >= 30 mL/min\n'
     )
     found = diagnostics(src)
     assert [(d.span.line, d.span.column, d.code) for d in found] == [
@@ -79,7 +81,7 @@ def test_all_problems_at_once_sorted_by_position() -> None:
 
 
 def test_render_points_a_caret_at_the_span() -> None:
-    src = HEAD + "concepts:\n egfr: quantity in mL/min/1.73m2\ninclusion I1 \"t\": egfr >= 30 mg\n"
+    src = HEAD + 'concepts:\n egfr: quantity in mL/min/1.73m2\ninclusion I1 "t": egfr >= 30 mg\n'
     (diagnostic,) = diagnostics(src)
     assert render(diagnostic, src) == (
         "t.pr:4:27: error: egfr is measured in mL/min/1.73m2; 30 mg is a mass\n"
@@ -88,12 +90,14 @@ def test_render_points_a_caret_at_the_span() -> None:
     )
 
 
-# --- names ------------------------------------------------------------------------------------------
+# --- names ----------------------------------------------------------------------------------------
 
 
 def test_undefined_name_suggests_the_nearest() -> None:
-    src = HEAD + "concepts:\n egfr: flag\ninclusion I1 \"t\": egfr and egrf\n"
-    assert_diagnostics(src, "undefined-name", at="4:28", message="unknown name 'egrf'; did you mean 'egfr'?")
+    src = HEAD + 'concepts:\n egfr: flag\ninclusion I1 "t": egfr and egrf\n'
+    assert_diagnostics(
+        src, "undefined-name", at="4:28", message="unknown name 'egrf'; did you mean 'egfr'?"
+    )
 
 
 def test_undefined_name_without_a_near_name() -> None:
@@ -119,18 +123,29 @@ def test_undefined_equivalence_table() -> None:
         "equivalence pred_equiv:\n prednisone 5 mg = 5 mg\n"
         'inclusion I1 "t": gc dose >= 5 mg/d\n'
     )
-    assert_diagnostics(src, "undefined-name", at="3:2", message="unknown equivalence table 'pred_eq'; "
-                       "did you mean 'pred_equiv'?")
+    assert_diagnostics(
+        src,
+        "undefined-name",
+        at="3:2",
+        message="unknown equivalence table 'pred_eq'; did you mean 'pred_equiv'?",
+    )
 
 
 def test_duplicate_criterion() -> None:
     src = HEAD + 'concepts:\n a: flag\ninclusion I3 "t": a\n\nexclusion I3 "u": a\n'
-    assert_diagnostics(src, "duplicate-criterion", at="6:1", message="criterion id 'I3' is already used at line 4")
+    assert_diagnostics(
+        src, "duplicate-criterion", at="6:1", message="criterion id 'I3' is already used at line 4"
+    )
 
 
 def test_duplicate_part() -> None:
-    src = HEAD + 'concepts:\n a: flag\ninclusion I4 "t":\n part cardiac "c": a\n part cardiac "d": a\n'
-    assert_diagnostics(src, "duplicate-criterion", at="6:2", message="'I4.cardiac' is already used at line 5")
+    src = (
+        HEAD
+        + 'concepts:\n a: flag\ninclusion I4 "t":\n part cardiac "c": a\n part cardiac "d": a\n'
+    )
+    assert_diagnostics(
+        src, "duplicate-criterion", at="6:2", message="'I4.cardiac' is already used at line 5"
+    )
 
 
 def test_duplicate_criterion_with_parts_is_reported_once() -> None:
@@ -141,12 +156,19 @@ def test_duplicate_criterion_with_parts_is_reported_once() -> None:
 
 def test_duplicate_concept() -> None:
     src = HEAD + 'concepts:\n a: flag\n a: event\ninclusion I1 "t": a\n'
-    assert_diagnostics(src, "duplicate-concept", at="4:2", message="concept 'a' is already declared at line 3")
+    assert_diagnostics(
+        src, "duplicate-concept", at="4:2", message="concept 'a' is already declared at line 3"
+    )
 
 
 def test_duplicate_definition() -> None:
     src = HEAD + 'concepts:\n a: flag\ndefine d: a\ndefine d: not a\ninclusion I1 "t": d\n'
-    assert_diagnostics(src, "duplicate-definition", at="5:1", message="definition 'd' is already declared at line 4")
+    assert_diagnostics(
+        src,
+        "duplicate-definition",
+        at="5:1",
+        message="definition 'd' is already declared at line 4",
+    )
 
 
 def test_duplicate_equivalence_table() -> None:
@@ -160,12 +182,23 @@ def test_duplicate_equivalence_table() -> None:
 
 def test_name_clash() -> None:
     src = HEAD + 'concepts:\n a: flag\ndefine a: not a\ninclusion I1 "t": a\n'
-    assert_diagnostics(src, "name-clash", at="4:1", message="definition 'a' has the name of the concept declared at line 3")
+    assert_diagnostics(
+        src,
+        "name-clash",
+        at="4:1",
+        message="definition 'a' has the name of the concept declared at line 3",
+    )
 
 
 def test_duplicate_value_via_synonym() -> None:
-    src = HEAD + 'concepts:\n m: medication {MMF = mycophenolate, Mycophenolate}\ninclusion I1 "t": m includes MMF\n'
-    assert_diagnostics(src, "duplicate-value", at="3:38", message="'Mycophenolate' is already listed at line 3")
+    src = (
+        HEAD
+        + "concepts:\n m: medication {MMF = mycophenolate, Mycophenolate}\n"
+        + 'inclusion I1 "t": m includes MMF\n'
+    )
+    assert_diagnostics(
+        src, "duplicate-value", at="3:38", message="'Mycophenolate' is already listed at line 3"
+    )
 
 
 def test_duplicate_drug_in_equivalence_table() -> None:
@@ -177,7 +210,7 @@ def test_duplicate_drug_in_equivalence_table() -> None:
     assert_diagnostics(src, "duplicate-value", at="6:2")
 
 
-# --- units ------------------------------------------------------------------------------------------
+# --- units ----------------------------------------------------------------------------------------
 
 
 def test_unknown_threshold_unit() -> None:
@@ -191,23 +224,38 @@ def test_unknown_concept_unit() -> None:
 
 
 def test_unknown_conversion_unit() -> None:
-    src = HEAD + 'concepts:\n x: lab in umol/L convert 1 mg/dx = 17.1 umol/L\ninclusion I1 "t": x <= 2 x ULN\n'
+    src = (
+        HEAD
+        + "concepts:\n x: lab in umol/L convert 1 mg/dx = 17.1 umol/L\n"
+        + 'inclusion I1 "t": x <= 2 x ULN\n'
+    )
     assert_diagnostics(src, "unit-unknown", at="3:27", message="unknown unit 'mg/dx'")
 
 
 def test_conversion_without_unit() -> None:
-    src = HEAD + 'concepts:\n x: lab in umol/L convert 1 = 17.1 umol/L\ninclusion I1 "t": x <= 2 x ULN\n'
+    src = (
+        HEAD
+        + 'concepts:\n x: lab in umol/L convert 1 = 17.1 umol/L\ninclusion I1 "t": x <= 2 x ULN\n'
+    )
     assert_diagnostics(src, "unit-unknown", at="3:27", message="'1' needs a unit")
 
 
 def test_unknown_dose_unit() -> None:
-    src = HEAD + 'concepts:\n gc: medication {p} dosed in mg/d\ninclusion I1 "t": gc dose >= 5 mgg/d\n'
+    src = (
+        HEAD
+        + 'concepts:\n gc: medication {p} dosed in mg/d\ninclusion I1 "t": gc dose >= 5 mgg/d\n'
+    )
     assert_diagnostics(src, "unit-unknown", at="4:30")
 
 
 def test_unit_dimension_names_both_sides() -> None:
     src = HEAD + 'concepts:\n egfr: quantity in mL/min/1.73m2\ninclusion I1 "t": egfr >= 30 mg\n'
-    assert_diagnostics(src, "unit-dimension", at="4:27", message="egfr is measured in mL/min/1.73m2; 30 mg is a mass")
+    assert_diagnostics(
+        src,
+        "unit-dimension",
+        at="4:27",
+        message="egfr is measured in mL/min/1.73m2; 30 mg is a mass",
+    )
 
 
 def test_converts_within_a_dimension_and_by_declared_factor() -> None:
@@ -221,16 +269,23 @@ def test_converts_within_a_dimension_and_by_declared_factor() -> None:
 
 def test_unit_dimension_without_declared_factor() -> None:
     src = HEAD + 'concepts:\n tbil: lab in umol/L\ninclusion I1 "t": tbil <= 1.2 mg/dL\n'
-    assert_diagnostics(src, "unit-dimension", at="4:27", message="1.2 mg/dL is a mass concentration")
+    assert_diagnostics(
+        src, "unit-dimension", at="4:27", message="1.2 mg/dL is a mass concentration"
+    )
 
 
 def test_age_threshold_must_be_a_time() -> None:
     src = HEAD + 'concepts:\n age: age\ninclusion I1 "t": age >= 18 kg\n'
-    assert_diagnostics(src, "unit-dimension", at="4:26", message="age is measured in years; 18 kg is a mass")
+    assert_diagnostics(
+        src, "unit-dimension", at="4:26", message="age is measured in years; 18 kg is a mass"
+    )
     assert diagnostics(src.replace("18 kg", "216 months")) == []
 
 
-@pytest.mark.parametrize(("kind", "example"), [("age", "18 years"), ("lab in U/L", "18 U/L"), ("quantity in kg", "18 kg")])
+@pytest.mark.parametrize(
+    ("kind", "example"),
+    [("age", "18 years"), ("lab in U/L", "18 U/L"), ("quantity in kg", "18 kg")],
+)
 def test_measured_compare_needs_a_unit(kind: str, example: str) -> None:
     src = HEAD + f'concepts:\n x: {kind}\ninclusion I1 "t": x >= 18\n'
     assert_diagnostics(src, "unit-dimension", at="4:24", message=f"x needs a unit, e.g. {example}")
@@ -244,8 +299,13 @@ def test_score_takes_no_unit_but_points() -> None:
 
 
 def test_dose_unit_must_convert_to_dosed_in() -> None:
-    src = HEAD + 'concepts:\n gc: medication {p} dosed in mg/kg/d\ninclusion I1 "t": gc dose >= 60 mg\n'
-    assert_diagnostics(src, "unit-dimension", at="4:30", message="gc is dosed in mg/kg/d; 60 mg is a mass")
+    src = (
+        HEAD
+        + 'concepts:\n gc: medication {p} dosed in mg/kg/d\ninclusion I1 "t": gc dose >= 60 mg\n'
+    )
+    assert_diagnostics(
+        src, "unit-dimension", at="4:30", message="gc is dosed in mg/kg/d; 60 mg is a mass"
+    )
     assert diagnostics(src.replace("60 mg", "1000 ug/kg/d")) == []
 
 
@@ -254,7 +314,7 @@ def test_dose_needs_a_unit() -> None:
     assert_diagnostics(src, "unit-dimension", at="4:30", message="e.g. 60 mg/d")
 
 
-# --- type mismatches --------------------------------------------------------------------------------
+# --- type mismatches ------------------------------------------------------------------------------
 
 DECLARED = (
     "concepts:\n"
@@ -265,7 +325,7 @@ DECLARED = (
     " m: medication {a}\n"
     " j: judgment\n"
     "define d: f and j\n"
-    "inclusion I0 \"uses\": q >= 1 kg and c is yes and f and e ever and m includes a and d\n"
+    'inclusion I0 "uses": q >= 1 kg and c is yes and f and e ever and m includes a and d\n'
 )
 MISMATCHES = [
     ("c >= 3", "'c' is a category: only a quantity, lab, score or age compares with a number"),
@@ -276,12 +336,18 @@ MISMATCHES = [
     ("q is one of {yes}", "'q' is a quantity: only a category takes 'is'"),
     ("f ever", "'f' is a flag: only an event happens 'ever'"),
     ("c within 3 days before screening", "'c' is a category: only an event happens"),
-    ("e with grade >= 2 ever", "'e' is an event without grades: declare it 'event graded' to use 'with grade'"),
+    (
+        "e with grade >= 2 ever",
+        "'e' is an event without grades: declare it 'event graded' to use 'with grade'",
+    ),
     ("e includes a", "'e' is an event: only a medication 'includes' a drug"),
     ("c includes at least 1 of {yes}", "'c' is a category: only a medication 'includes' a drug"),
     ("m dose >= 5 mg", "'m' is a medication without a dose unit: declare it 'dosed in UNIT'"),
-    ("q dose >= 5 mg", "'q' is a quantity: only a medication declared 'dosed in' a unit has a dose"),
-    ("q", "'q' is a quantity: only a flag, judgment or definition stands alone as a condition"),
+    (
+        "q dose >= 5 mg",
+        "'q' is a quantity: only a medication declared 'dosed in' a unit has a dose",
+    ),
+    ("q", "'q' is a quantity: only a flag, judgment or definition stands alone"),
     ("m", "'m' is a medication: only a flag, judgment or definition stands alone"),
     ("e", "'e' is an event: say when: 'ever', 'at screening' or 'within N days before screening'"),
 ]
@@ -297,7 +363,8 @@ def test_type_mismatch_for_car_t_message() -> None:
     src = HEAD + 'concepts:\n car_t_therapy: event\nexclusion E1 "t": car_t_therapy\n'
     found = assert_diagnostics(src, "type-mismatch", at="4:19")
     assert found[0].message == (
-        "'car_t_therapy' is an event: say when: 'ever', 'at screening' or 'within N days before screening'"
+        "'car_t_therapy' is an event: "
+        "say when: 'ever', 'at screening' or 'within N days before screening'"
     )
 
 
@@ -305,7 +372,8 @@ def test_well_typed_atoms_pass() -> None:
     src = HEAD + (
         "concepts:\n l: lab in U/L\n s: score\n g: event graded\n"
         " m: medication {a = alpha} dosed in mg/d\n"
-        'inclusion I1 "t": l <= 3 x ULN and l > lower reference and s >= 8 and g with grade >= 2 ever\n'
+        'inclusion I1 "t": l <= 3 x ULN and l > lower reference and s >= 8\n'
+        "    and g with grade >= 2 ever\n"
         "    and m includes Alpha and m dose >= 5 mg/d for at least 2 weeks\n"
     )
     assert diagnostics(src) == []
@@ -313,43 +381,71 @@ def test_well_typed_atoms_pass() -> None:
 
 def test_unknown_value_suggests_the_nearest() -> None:
     src = HEAD + 'concepts:\n sex: category {female, male}\ninclusion I1 "t": sex is femail\n'
-    assert_diagnostics(src, "unknown-value", at="4:26", message="'femail' is not a value of 'sex'; did you mean 'female'?")
+    assert_diagnostics(
+        src,
+        "unknown-value",
+        at="4:26",
+        message="'femail' is not a value of 'sex'; did you mean 'female'?",
+    )
 
 
 def test_unknown_value_lists_the_values() -> None:
-    src = HEAD + 'concepts:\n sex: category {female, male}\ninclusion I1 "t": sex is not one of {x}\n'
+    src = (
+        HEAD + 'concepts:\n sex: category {female, male}\ninclusion I1 "t": sex is not one of {x}\n'
+    )
     assert_diagnostics(src, "unknown-value", at="4:38", message="; its values are female, male")
 
 
 def test_values_accept_synonyms_case_insensitively() -> None:
-    src = HEAD + 'concepts:\n r: category {"no obvious abnormality" = normal, abnormal}\ninclusion I1 "t": r is NORMAL\n'
+    src = (
+        HEAD
+        + 'concepts:\n r: category {"no obvious abnormality" = normal, abnormal}\n'
+        + 'inclusion I1 "t": r is NORMAL\n'
+    )
     assert diagnostics(src) == []
 
 
 def test_unknown_drug() -> None:
-    src = HEAD + 'concepts:\n am: medication {hydroxychloroquine = HCQ}\ninclusion I1 "t": am includes HQC\n'
+    src = (
+        HEAD
+        + "concepts:\n am: medication {hydroxychloroquine = HCQ}\n"
+        + 'inclusion I1 "t": am includes HQC\n'
+    )
     assert_diagnostics(src, "unknown-value", at="4:31", message="did you mean 'HCQ'?")
 
 
 def test_unknown_drug_in_includes_at_least() -> None:
-    src = HEAD + 'concepts:\n im: medication {azathioprine, methotrexate}\ninclusion I1 "t": im includes any of {azathioprin, mtx}\n'
+    src = (
+        HEAD
+        + "concepts:\n im: medication {azathioprine, methotrexate}\n"
+        + 'inclusion I1 "t": im includes any of {azathioprin, mtx}\n'
+    )
     found = diagnostics(src)
-    assert [(d.span.column, d.code) for d in found] == [(39, "unknown-value"), (52, "unknown-value")]
+    assert [(d.span.column, d.code) for d in found] == [
+        (39, "unknown-value"),
+        (52, "unknown-value"),
+    ]
 
 
-# --- at least ---------------------------------------------------------------------------------------
+# --- at least -------------------------------------------------------------------------------------
 
-FLAGS = 'concepts:\n a: flag\n b: flag\n c: flag\n'
+FLAGS = "concepts:\n a: flag\n b: flag\n c: flag\n"
 
 
 @pytest.mark.parametrize("count", [0, 4])
 def test_at_least_count_out_of_range(count: int) -> None:
     src = HEAD + FLAGS + f'inclusion I1 "t": at least {count} of [a, b, c]\n'
-    assert_diagnostics(src, "at-least", at="6:19", message=f"'at least {count} of' needs a count from 1 to 3")
+    assert_diagnostics(
+        src, "at-least", at="6:19", message=f"'at least {count} of' needs a count from 1 to 3"
+    )
 
 
 def test_at_least_within_range() -> None:
-    src = HEAD + FLAGS + 'inclusion I1 "t": at least 3 of [a, b, c] or any of [a, b] or all of [a, c]\n'
+    src = (
+        HEAD
+        + FLAGS
+        + 'inclusion I1 "t": at least 3 of [a, b, c] or any of [a, b] or all of [a, c]\n'
+    )
     assert diagnostics(src) == []
 
 
@@ -359,22 +455,33 @@ def _drugs(n: int) -> str:
 
 def test_expansion_too_large() -> None:
     # C(13,6)*6 + C(13,8)*8 = 10296 + 10296
-    src = HEAD + f'concepts:\n m: medication {{{_drugs(13)}}}\ninclusion I1 "t": m includes at least 6 of {{{_drugs(13)}}}\n'
-    assert_diagnostics(src, "expansion-too-large", at="4:19", message="expands to 20592 rule conditions")
+    src = (
+        HEAD
+        + f"concepts:\n m: medication {{{_drugs(13)}}}\n"
+        + f'inclusion I1 "t": m includes at least 6 of {{{_drugs(13)}}}\n'
+    )
+    assert_diagnostics(
+        src, "expansion-too-large", at="4:19", message="makes 20592 rule conditions (limit 4000)"
+    )
 
 
 def test_expansion_at_the_limit_passes() -> None:
     # C(10,4)*4 + C(10,7)*7 = 840 + 840 is well under; C(11,5)*5 + C(11,7)*7 = 2310 + 2310 is over
-    src = HEAD + f'concepts:\n m: medication {{{_drugs(11)}}}\ninclusion I1 "t": m includes at least 4 of {{{_drugs(10)}}}\n'
+    src = (
+        HEAD
+        + f"concepts:\n m: medication {{{_drugs(11)}}}\n"
+        + f'inclusion I1 "t": m includes at least 4 of {{{_drugs(10)}}}\n'
+    )
     assert diagnostics(src) == []
     over = src.replace("at least 4 of {" + _drugs(10), "at least 5 of {" + _drugs(11))
     assert_diagnostics(over, "expansion-too-large", at="4:19", message="4620")
 
 
-# --- equivalence tables -----------------------------------------------------------------------------
+# --- equivalence tables ---------------------------------------------------------------------------
 
 DOSED = (
-    "concepts:\n gc: medication {prednisone, methylprednisolone = Medrol} dosed in mg/kg/d as pred\n"
+    "concepts:\n"
+    " gc: medication {prednisone, methylprednisolone = Medrol} dosed in mg/kg/d as pred\n"
     " weight: quantity in kg\n"
     'inclusion I1 "t": gc dose >= 1 mg/kg/d for at least 3 months\n'
     "equivalence pred:\n prednisone 5 mg = 5 mg\n"
@@ -386,27 +493,42 @@ def test_dosed_medication_with_complete_table_passes() -> None:
 
 
 def test_missing_equivalence_is_a_warning() -> None:
-    found = assert_diagnostics(HEAD + DOSED, "missing-equivalence", at="3:30",
-                               message="'methylprednisolone' of gc has no entry in 'pred'")
+    found = assert_diagnostics(
+        HEAD + DOSED,
+        "missing-equivalence",
+        at="3:30",
+        message="'methylprednisolone' of gc has no entry in 'pred'",
+    )
     assert found[0].severity is Severity.WARNING
 
 
-@pytest.mark.parametrize("entry", ["methylprednisolone 4 mL = 5 mg", "methylprednisolone 4 = 5 mg",
-                                   "methylprednisolone 0 mg = 5 mg", "methylprednisolone 4 mg = 5 mg/kg"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "methylprednisolone 4 mL = 5 mg",
+        "methylprednisolone 4 = 5 mg",
+        "methylprednisolone 0 mg = 5 mg",
+        "methylprednisolone 4 mg = 5 mg/kg",
+    ],
+)
 def test_equivalence_entries_must_be_masses(entry: str) -> None:
-    assert_diagnostics(HEAD + DOSED + f" {entry}\n", "equivalence", at="8:2", message="must be two masses")
+    assert_diagnostics(
+        HEAD + DOSED + f" {entry}\n", "equivalence", at="8:2", message="must be two masses"
+    )
 
 
 def test_equivalence_entry_unknown_unit() -> None:
     assert_diagnostics(HEAD + DOSED + " Medrol 4 mgg = 5 mg\n", "unit-unknown", at="8:9")
 
 
-# --- cycles and durations ---------------------------------------------------------------------------
+# --- cycles and durations -------------------------------------------------------------------------
 
 
 def test_cycle_reported_once_at_its_first_definition() -> None:
     src = HEAD + 'concepts:\n f: flag\ndefine b: a and f\ndefine a: b or f\ninclusion I1 "t": a\n'
-    assert_diagnostics(src, "cycle", at="4:1", message="definitions refer to each other in a cycle: b -> a -> b")
+    assert_diagnostics(
+        src, "cycle", at="4:1", message="definitions refer to each other in a cycle: b -> a -> b"
+    )
 
 
 def test_self_reference_is_a_cycle() -> None:
@@ -415,7 +537,7 @@ def test_self_reference_is_a_cycle() -> None:
 
 
 def test_two_cycles() -> None:
-    src = HEAD + "define a: b\ndefine b: a or c\ndefine c: b\ninclusion I1 \"t\": a\n"
+    src = HEAD + 'define a: b\ndefine b: a or c\ndefine c: b\ninclusion I1 "t": a\n'
     messages = sorted(d.message.split(": ")[1] for d in diagnostics(src))
     assert messages == ["a -> b -> a", "b -> c -> b"]
 
@@ -424,7 +546,11 @@ def test_two_cycles() -> None:
     ("text", "at"),
     [
         ('concepts:\n e: event\ninclusion I1 "t": e within 0 days before screening\n', "4:28"),
-        ('concepts:\n m: medication {a} dosed in mg/d\ninclusion I1 "t": m dose >= 5 mg/d for at least 0 months\n', "4:49"),
+        (
+            "concepts:\n m: medication {a} dosed in mg/d\n"
+            'inclusion I1 "t": m dose >= 5 mg/d for at least 0 months\n',
+            "4:49",
+        ),
         ('concepts:\n f: flag valid for 0 days\ninclusion I1 "t": f\n', "3:20"),
     ],
 )
@@ -432,7 +558,7 @@ def test_zero_duration(text: str, at: str) -> None:
     assert_diagnostics(HEAD + text, "zero-duration", at=at, message="'0 ")
 
 
-# --- warnings ---------------------------------------------------------------------------------------
+# --- warnings -------------------------------------------------------------------------------------
 
 
 def test_unused_definition() -> None:
@@ -455,13 +581,19 @@ def test_weight_is_used_by_a_dose_per_kg() -> None:
     src = HEAD + DOSED + " Medrol 4 mg = 5 mg\n"
     assert diagnostics(src) == []
     per_day = src.replace("mg/kg/d", "mg/d")
-    assert_diagnostics(per_day, "unused-concept", at="4:2", message="concept 'weight' is never used")
+    assert_diagnostics(
+        per_day, "unused-concept", at="4:2", message="concept 'weight' is never used"
+    )
 
 
 def test_missing_text_on_criterion() -> None:
-    src = HEAD + 'concepts:\n f: flag\ninclusion I9: f\n'
-    assert_diagnostics(src, "missing-text", at="4:1",
-                       message="criterion I9 has no protocol text; auditors need the protocol's own sentence")
+    src = HEAD + "concepts:\n f: flag\ninclusion I9: f\n"
+    assert_diagnostics(
+        src,
+        "missing-text",
+        at="4:1",
+        message="criterion I9 has no protocol text; auditors need the protocol's own sentence",
+    )
 
 
 def test_missing_text_on_part() -> None:
@@ -469,27 +601,41 @@ def test_missing_text_on_part() -> None:
     assert_diagnostics(src, "missing-text", at="6:2", message="criterion I4.b has no protocol text")
 
 
-@pytest.mark.parametrize(("header", "field"), [('version "1"\n', "protocol"), ('protocol "t"\n', "version")])
+@pytest.mark.parametrize(
+    ("header", "field"), [('version "1"\n', "protocol"), ('protocol "t"\n', "version")]
+)
 def test_missing_header(header: str, field: str) -> None:
     src = header + 'concepts:\n f: flag\ninclusion I1 "t": f\n'
     found = assert_diagnostics(src, "missing-header", at="1:1", message=f"no '{field}' line")
     assert found[0].span == Span("t.pr", 1, 1, 1, 1)
 
 
-# --- the dependency graph ---------------------------------------------------------------------------
+# --- the dependency graph -------------------------------------------------------------------------
 
 
 def test_dependency_graph_from_used_to_user_in_file_order() -> None:
-    protocol = parse(HEAD + DOSED + " Medrol 4 mg = 5 mg\n"
-                     "define steroid: gc dose >= 2 mg/kg/d\n"
-                     'exclusion E1 "e":\n part a "a": steroid\n part b "b" applies when steroid: gc includes Medrol\n')
+    protocol = parse(
+        HEAD + DOSED + " Medrol 4 mg = 5 mg\n"
+        "define steroid: gc dose >= 2 mg/kg/d\n"
+        'exclusion E1 "e":\n part a "a": steroid\n'
+        ' part b "b" applies when steroid: gc includes Medrol\n'
+    )
     graph = dependency_graph(protocol)
     assert [(n, graph.nodes[n]["kind"]) for n in graph.nodes] == [
-        ("gc", "concept"), ("weight", "concept"), ("steroid", "definition"),
-        ("I1", "criterion"), ("E1.a", "criterion"), ("E1.b", "criterion"),
+        ("gc", "concept"),
+        ("weight", "concept"),
+        ("steroid", "definition"),
+        ("I1", "criterion"),
+        ("E1.a", "criterion"),
+        ("E1.b", "criterion"),
     ]
     assert list(graph.edges) == [
-        ("gc", "steroid"), ("gc", "I1"), ("gc", "E1.b"), ("weight", "gc"), ("steroid", "E1.a"), ("steroid", "E1.b"),
+        ("gc", "steroid"),
+        ("gc", "I1"),
+        ("gc", "E1.b"),
+        ("weight", "gc"),
+        ("steroid", "E1.a"),
+        ("steroid", "E1.b"),
     ]
     assert graph.nodes["steroid"]["span"].line == 9
 
@@ -497,8 +643,26 @@ def test_dependency_graph_from_used_to_user_in_file_order() -> None:
 def test_dependency_graph_of_the_seed() -> None:
     graph = dependency_graph(parse_file(SEED))
     kinds = [graph.nodes[n]["kind"] for n in graph.nodes]
-    assert (kinds.count("concept"), kinds.count("definition"), kinds.count("criterion")) == (52, 1, 23)
-    assert list(graph.predecessors("I2")) == ["sle_classification_2019", "refractory_sle", "intolerant_to_standard_treatment"]
-    assert set(graph.predecessors("refractory_sle")) == {"disease_activity", "glucocorticoid", "antimalarial", "immunosuppressant"}
-    assert list(graph.predecessors("I6")) == ["sex", "childbearing_potential", "pregnancy_test", "agrees_to_contraception"]
+    assert (kinds.count("concept"), kinds.count("definition"), kinds.count("criterion")) == (
+        52,
+        1,
+        23,
+    )
+    assert list(graph.predecessors("I2")) == [
+        "sle_classification_2019",
+        "refractory_sle",
+        "intolerant_to_standard_treatment",
+    ]
+    assert set(graph.predecessors("refractory_sle")) == {
+        "disease_activity",
+        "glucocorticoid",
+        "antimalarial",
+        "immunosuppressant",
+    }
+    assert list(graph.predecessors("I6")) == [
+        "sex",
+        "childbearing_potential",
+        "pregnancy_test",
+        "agrees_to_contraception",
+    ]
     assert dependency_graph(parse_file(SEED)).edges == graph.edges

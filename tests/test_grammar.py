@@ -67,7 +67,7 @@ def concept(text: str) -> m.Concept:
     return parse(f"concepts:\n    c: {text}").concepts[0]
 
 
-# --- header -----------------------------------------------------------------------------------------
+# --- header ---------------------------------------------------------------------------------------
 
 
 def test_header_fields_and_text_concatenation() -> None:
@@ -85,7 +85,7 @@ def test_escaped_quote_in_text() -> None:
     assert parse('title "the \\"best\\" trial"').title == 'the "best" trial'
 
 
-# --- concepts ---------------------------------------------------------------------------------------
+# --- concepts -------------------------------------------------------------------------------------
 
 CONCEPTS = [
     ("age", dict(kind=m.Kind.AGE, unit="years")),
@@ -100,8 +100,14 @@ CONCEPTS = [
     ("judgment", dict(kind=m.Kind.JUDGMENT)),
     ("event", dict(kind=m.Kind.EVENT, graded=False)),
     ("event graded", dict(kind=m.Kind.EVENT, graded=True)),
-    ("category {negative, positive}", dict(kind=m.Kind.CATEGORY, values=(val("negative"), val("positive")))),
-    ('category {"no obvious abnormality", abnormal,}', dict(values=(val("no obvious abnormality"), val("abnormal")))),
+    (
+        "category {negative, positive}",
+        dict(kind=m.Kind.CATEGORY, values=(val("negative"), val("positive"))),
+    ),
+    (
+        'category {"no obvious abnormality", abnormal,}',
+        dict(values=(val("no obvious abnormality"), val("abnormal"))),
+    ),
     ("category {a} valid for 2 days", dict(values=(val("a"),), valid_for=dur(2, "days"))),
     ("medication {a, b}", dict(kind=m.Kind.MEDICATION, dosed_in=None, equivalence=None)),
     ("medication {a} dosed in mg/d", dict(dosed_in="mg/d", equivalence=None)),
@@ -134,11 +140,15 @@ def test_conversions() -> None:
 
 
 def test_names_may_start_with_keywords() -> None:
-    p = parse("concepts:\n a: event\n graded_x: flag\n inclusion_body: flag\n upper_gi: flag\n"
-              "define d: notable and not upper_gi")
+    p = parse(
+        "concepts:\n a: event\n graded_x: flag\n inclusion_body: flag\n upper_gi: flag\n"
+        "define d: notable and not upper_gi"
+    )
     assert [c.name for c in p.concepts] == ["a", "graded_x", "inclusion_body", "upper_gi"]
     assert p.concepts[0].graded is False
-    assert p.definitions[0].condition == m.And(ANY, (truth("notable"), m.Not(ANY, truth("upper_gi"))))
+    assert p.definitions[0].condition == m.And(
+        ANY, (truth("notable"), m.Not(ANY, truth("upper_gi")))
+    )
 
 
 def test_several_concepts_sections() -> None:
@@ -146,12 +156,14 @@ def test_several_concepts_sections() -> None:
     assert [c.name for c in p.concepts] == ["a", "b"]
 
 
-# --- equivalence tables and definitions -------------------------------------------------------------
+# --- equivalence tables and definitions -----------------------------------------------------------
 
 
 def test_equivalence_table() -> None:
-    p = parse('equivalence pred "equipotent doses":\n  prednisone 5 mg = 5 mg\n'
-              '  "methyl-prednisolone" 4 mg = 5 mg\n  dexamethasone 0.75 mg = 5 mg')
+    p = parse(
+        'equivalence pred "equipotent doses":\n  prednisone 5 mg = 5 mg\n'
+        '  "methyl-prednisolone" 4 mg = 5 mg\n  dexamethasone 0.75 mg = 5 mg'
+    )
     table = p.equivalences[0]
     assert (table.name, table.source) == ("pred", "equipotent doses")
     assert table.entries == (
@@ -174,17 +186,23 @@ def test_definition_with_and_without_text() -> None:
     ]
 
 
-# --- criteria ---------------------------------------------------------------------------------------
+# --- criteria -------------------------------------------------------------------------------------
 
 
 def test_criterion_text_concatenation_and_applies_when() -> None:
-    p = parse('exclusion E10 "Tested positive " "in blood test;"\n'
-              "    applies when sex is female and childbearing:\n    test is positive")
+    p = parse(
+        'exclusion E10 "Tested positive " "in blood test;"\n'
+        "    applies when sex is female and childbearing:\n    test is positive"
+    )
     criterion = p.criteria[0]
     assert (criterion.role, criterion.id, criterion.text) == (
-        m.Role.EXCLUSION, "E10", "Tested positive in blood test;"
+        m.Role.EXCLUSION,
+        "E10",
+        "Tested positive in blood test;",
     )
-    assert criterion.applies == m.And(ANY, (m.Is(ANY, ref("sex"), (val("female"),)), truth("childbearing")))
+    assert criterion.applies == m.And(
+        ANY, (m.Is(ANY, ref("sex"), (val("female"),)), truth("childbearing"))
+    )
     assert criterion.condition == m.Is(ANY, ref("test"), (val("positive"),))
     assert criterion.parts == () and criterion.leaves() == [criterion]
 
@@ -192,21 +210,35 @@ def test_criterion_text_concatenation_and_applies_when() -> None:
 def test_criterion_without_text() -> None:
     criterion = parse("inclusion I9: a").criteria[0]
     assert (criterion.role, criterion.id, criterion.text, criterion.applies) == (
-        m.Role.INCLUSION, "I9", None, None
+        m.Role.INCLUSION,
+        "I9",
+        None,
+        None,
     )
 
 
 def test_parts_inherit_role_id_prefix_and_applies() -> None:
-    p = parse('exclusion E4 "organs" applies when adult:\n'
-              '    part heart "Heart": a\n'
-              '    part liver applies when b: c\n')
+    p = parse(
+        'exclusion E4 "organs" applies when adult:\n'
+        '    part heart "Heart": a\n'
+        "    part liver applies when b: c\n"
+    )
     criterion = p.criteria[0]
     assert criterion.condition is None
     heart, liver = criterion.parts
     assert (heart.role, heart.id, heart.text, heart.applies, heart.condition) == (
-        m.Role.EXCLUSION, "E4.heart", "Heart", truth("adult"), truth("a")
+        m.Role.EXCLUSION,
+        "E4.heart",
+        "Heart",
+        truth("adult"),
+        truth("a"),
     )
-    assert (liver.role, liver.id, liver.text, liver.condition) == (m.Role.EXCLUSION, "E4.liver", None, truth("c"))
+    assert (liver.role, liver.id, liver.text, liver.condition) == (
+        m.Role.EXCLUSION,
+        "E4.liver",
+        None,
+        truth("c"),
+    )
     assert liver.applies == m.And(ANY, (truth("adult"), truth("b")))
     assert [leaf.id for leaf in p.leaves()] == ["E4.heart", "E4.liver"]
 
@@ -216,7 +248,7 @@ def test_part_applies_without_parent_applies() -> None:
     assert (part.id, part.role, part.applies) == ("I4.p", m.Role.INCLUSION, truth("b"))
 
 
-# --- and / or / not ---------------------------------------------------------------------------------
+# --- and / or / not -------------------------------------------------------------------------------
 
 PRECEDENCE = [
     ("a or b and c", m.Or(ANY, (truth("a"), m.And(ANY, (truth("b"), truth("c")))))),
@@ -235,7 +267,7 @@ def test_and_or_not_precedence(text: str, expected: m.Condition) -> None:
     assert condition(text) == expected
 
 
-# --- atoms ------------------------------------------------------------------------------------------
+# --- atoms ----------------------------------------------------------------------------------------
 
 ATOMS = [
     ("flag_a", truth("flag_a")),
@@ -251,13 +283,19 @@ ATOMS = [
     ("ast <= 3.0 x ULN", m.CompareReference(ANY, ref("ast"), "<=", Decimal("3.0"), "upper")),
     ("tbil <= 2.0×ULN", m.CompareReference(ANY, ref("tbil"), "<=", Decimal("2.0"), "upper")),
     ("tbil ≤ 2 × ULN", m.CompareReference(ANY, ref("tbil"), "<=", Decimal("2"), "upper")),
-    ("hbv_dna > upper reference", m.CompareReference(ANY, ref("hbv_dna"), ">", Decimal(1), "upper")),
+    (
+        "hbv_dna > upper reference",
+        m.CompareReference(ANY, ref("hbv_dna"), ">", Decimal(1), "upper"),
+    ),
     ("plt < lower reference", m.CompareReference(ANY, ref("plt"), "<", Decimal(1), "lower")),
     ("sex is female", m.Is(ANY, ref("sex"), (val("female"),))),
     ('ecg is "no obvious abnormality"', m.Is(ANY, ref("ecg"), (val("no obvious abnormality"),))),
     ("sex is not male", m.Is(ANY, ref("sex"), (val("male"),), negated=True)),
     ("act is one of {moderate, severe}", m.Is(ANY, ref("act"), (val("moderate"), val("severe")))),
-    ('act is not one of {mild, "very mild"}', m.Is(ANY, ref("act"), (val("mild"), val("very mild")), True)),
+    (
+        'act is not one of {mild, "very mild"}',
+        m.Is(ANY, ref("act"), (val("mild"), val("very mild")), True),
+    ),
     ("car_t ever", m.Occurred(ANY, ref("car_t"), m.Window(ANY, "ever"))),
     ("tb at screening", m.Occurred(ANY, ref("tb"), m.Window(ANY, "at_screening"))),
     ("x within 60 days before screening", m.Occurred(ANY, ref("x"), within(60, "days"))),
@@ -266,24 +304,48 @@ ATOMS = [
     ("x within 6 months before screening", m.Occurred(ANY, ref("x"), within(6, "months"))),
     ("x within 1 year prior to screening", m.Occurred(ANY, ref("x"), within(1, "years"))),
     ("x within 2 years before screening", m.Occurred(ANY, ref("x"), within(2, "years"))),
-    ("gvhd with grade >= 2 at screening",
-     m.Occurred(ANY, ref("gvhd"), m.Window(ANY, "at_screening"), (">=", Decimal(2)))),
-    ("gvhd with grade ≥ 3 within 2 weeks before screening",
-     m.Occurred(ANY, ref("gvhd"), within(2, "weeks"), (">=", Decimal(3)))),
+    (
+        "gvhd with grade >= 2 at screening",
+        m.Occurred(ANY, ref("gvhd"), m.Window(ANY, "at_screening"), (">=", Decimal(2))),
+    ),
+    (
+        "gvhd with grade ≥ 3 within 2 weeks before screening",
+        m.Occurred(ANY, ref("gvhd"), within(2, "weeks"), (">=", Decimal(3))),
+    ),
     ("am includes hydroxychloroquine", m.Includes(ANY, ref("am"), val("hydroxychloroquine"))),
-    ('im includes "mycophenolate mofetil"', m.Includes(ANY, ref("im"), val("mycophenolate mofetil"))),
-    ("im includes at least 2 of {a, b, c}", m.AtLeast(ANY, 2, tuple(
-        m.Includes(ANY, ref("im"), val(d)) for d in "abc"))),
-    ("im includes any of {a, b}", m.AtLeast(ANY, 1, tuple(m.Includes(ANY, ref("im"), val(d)) for d in "ab"))),
-    ("im includes all of {a, b,}", m.AtLeast(ANY, 2, tuple(m.Includes(ANY, ref("im"), val(d)) for d in "ab"))),
+    (
+        'im includes "mycophenolate mofetil"',
+        m.Includes(ANY, ref("im"), val("mycophenolate mofetil")),
+    ),
+    (
+        "im includes at least 2 of {a, b, c}",
+        m.AtLeast(ANY, 2, tuple(m.Includes(ANY, ref("im"), val(d)) for d in "abc")),
+    ),
+    (
+        "im includes any of {a, b}",
+        m.AtLeast(ANY, 1, tuple(m.Includes(ANY, ref("im"), val(d)) for d in "ab")),
+    ),
+    (
+        "im includes all of {a, b,}",
+        m.AtLeast(ANY, 2, tuple(m.Includes(ANY, ref("im"), val(d)) for d in "ab")),
+    ),
     ("any of [a, b]", m.AtLeast(ANY, 1, (truth("a"), truth("b")))),
     ("all of [a, b, c]", m.AtLeast(ANY, 3, (truth("a"), truth("b"), truth("c")))),
-    ("at least 2 of [a, b and c, not d,]",
-     m.AtLeast(ANY, 2, (truth("a"), m.And(ANY, (truth("b"), truth("c"))), m.Not(ANY, truth("d"))))),
-    ("gc dose >= 1 mg/kg/d for at least 3 months",
-     m.Course(ANY, ref("gc"), ">=", qty("1", "mg/kg/d"), dur(3, "months"))),
+    (
+        "at least 2 of [a, b and c, not d,]",
+        m.AtLeast(
+            ANY, 2, (truth("a"), m.And(ANY, (truth("b"), truth("c"))), m.Not(ANY, truth("d")))
+        ),
+    ),
+    (
+        "gc dose >= 1 mg/kg/d for at least 3 months",
+        m.Course(ANY, ref("gc"), ">=", qty("1", "mg/kg/d"), dur(3, "months")),
+    ),
     ("gc dose > 20 mg/d", m.Course(ANY, ref("gc"), ">", qty("20", "mg/d"), None)),
-    ("gc dose ≥ 20 for at least 1 week", m.Course(ANY, ref("gc"), ">=", qty("20"), dur(1, "weeks"))),
+    (
+        "gc dose ≥ 20 for at least 1 week",
+        m.Course(ANY, ref("gc"), ">=", qty("20"), dur(1, "weeks")),
+    ),
 ]
 
 
@@ -295,7 +357,10 @@ def test_atom(text: str, expected: m.Condition) -> None:
 def test_atoms_followed_by_and() -> None:
     parsed = condition("x >= 5 and y >= 5 mg and z <= 1 x ULN and w ever")
     assert isinstance(parsed, m.And) and [type(i) for i in parsed.items] == [
-        m.Compare, m.Compare, m.CompareReference, m.Occurred
+        m.Compare,
+        m.Compare,
+        m.CompareReference,
+        m.Occurred,
     ]
 
 
@@ -304,7 +369,7 @@ def test_comments_and_layout() -> None:
     assert p.definitions[0].condition == m.Or(ANY, (truth("b"), truth("c")))
 
 
-# --- spans ------------------------------------------------------------------------------------------
+# --- spans ----------------------------------------------------------------------------------------
 
 
 def test_spans_point_at_the_source() -> None:
@@ -329,10 +394,13 @@ def test_seed_spans() -> None:
     course = p.definitions[0].condition.items[1]
     assert str(course.span) == f"{SEED}:102:9"
     assert (course.dose.span.column, course.duration.span.column) == (32, 55)
-    assert (p.concept("tbil").conversions[0].span.line, p.concept("tbil").conversions[0].span.column) == (45, 25)
+    assert (
+        p.concept("tbil").conversions[0].span.line,
+        p.concept("tbil").conversions[0].span.column,
+    ) == (45, 25)
 
 
-# --- the seed protocol ------------------------------------------------------------------------------
+# --- the seed protocol ----------------------------------------------------------------------------
 
 
 def test_seed_parses() -> None:
@@ -341,7 +409,9 @@ def test_seed_parses() -> None:
     assert len(p.criteria) == 20
     roles = [c.role for c in p.criteria]
     assert roles == [m.Role.INCLUSION] * 7 + [m.Role.EXCLUSION] * 13
-    assert [c.id for c in p.criteria] == [f"I{i}" for i in range(1, 8)] + [f"E{i}" for i in range(1, 14)]
+    assert [c.id for c in p.criteria] == [f"I{i}" for i in range(1, 8)] + [
+        f"E{i}" for i in range(1, 14)
+    ]
     leaves = [leaf.id for leaf in p.leaves()]
     assert len(leaves) == 23
     assert leaves[:8] == ["I1", "I2", "I3", "I4.cardiac", "I4.renal", "I4.liver", "I4.lung", "I5"]
@@ -352,12 +422,14 @@ def test_seed_parses() -> None:
     assert p.concept("glucocorticoid").canonical("Medrol") == "methylprednisolone"
 
 
-# --- syntax errors ----------------------------------------------------------------------------------
+# --- syntax errors --------------------------------------------------------------------------------
 
 
 def _bad_snippets() -> list[str]:
     lines = (DATA / "syntax_errors.txt").read_text(encoding="utf-8").splitlines()
-    return [line.replace("\\n", "\n") for line in lines if line.strip() and not line.startswith("#")]
+    return [
+        line.replace("\\n", "\n") for line in lines if line.strip() and not line.startswith("#")
+    ]
 
 
 #: Raw lark terminal names: none may reach an author (quoted words like 'x ULN' are the author's).
@@ -395,7 +467,10 @@ def test_unexpected_token_names_it() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("define a: x within 1.5 days before screening", "1:20: error: expected a whole number, found 1.5"),
+        (
+            "define a: x within 1.5 days before screening",
+            "1:20: error: expected a whole number, found 1.5",
+        ),
         ("define a: at least 2.5 of [b, c]", "1:20: error: expected a whole number, found 2.5"),
     ],
 )
