@@ -332,8 +332,8 @@ class _Compiler:
     def _course(self, atom: m.Course) -> Kleene:
         concept = self.concepts[atom.ref.name]
         assert concept.dosed_in is not None
-        if "/kg" in concept.dosed_in.replace(" ", "") and "weight" in self.concepts:
-            self.referenced.add("weight")  # a dose per kg is computed with the patient's weight
+        if concept.weight is not None:
+            self.referenced.add(concept.weight.name)  # a dose per kg reads the patient's weight
         dose = float(dose_threshold_of(concept, atom))
         long_enough, too_short = P.TRUE, P.FALSE
         if atom.duration is not None:

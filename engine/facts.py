@@ -488,13 +488,18 @@ class _Builder:
             return convert(dose, unit, concept.dosed_in), None
         except UnitProblem:
             pass
-        weight = self.patient.record.get("weight")
-        per_kg = f"{unit}/kg"
+        if concept.weight is None:
+            self.problem(index, "unit", f"{concept.name} is dosed in {concept.dosed_in}: give the dose "
+                         f"in that unit (the protocol names no weight to divide by)")
+            return None, None
+        weight = self.patient.record.get(concept.weight.name)
+        weight_unit = self.n.concepts[concept.weight.name].unit
+        per_kg = f"{unit}/{weight_unit}"
         if weight is None:
-            return None, "dose per kg needs the patient's weight"
+            return None, f"dose per {weight_unit} needs the patient's {concept.weight.name}"
         try:
             return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in), (
-                f"divided by weight {weight} kg")
+                f"divided by {concept.weight.name} {weight:g} {weight_unit}")
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")
             return None, None

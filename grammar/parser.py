@@ -243,8 +243,7 @@ class _Build(Transformer):
         return m.Kind.EVENT, {"graded": graded is not None}
 
     def medication_kind(self, meta, values, dosing=None):
-        unit, equivalence = dosing if dosing else (None, None)
-        return m.Kind.MEDICATION, {"values": values, "dosed_in": unit, "equivalence": equivalence}
+        return m.Kind.MEDICATION, {"values": values, **(dosing or {})}
 
     def conversion(self, meta, source, target):
         return m.Conversion(self._span(meta), source, target)
@@ -252,8 +251,14 @@ class _Build(Transformer):
     def validity(self, meta, duration):
         return duration
 
-    def dosing(self, meta, unit, equivalence=None):
-        return str(unit), (str(equivalence) if equivalence is not None else None)
+    def dosing(self, meta, unit, *options):
+        return {"dosed_in": str(unit), **dict(options)}
+
+    def dose_as(self, meta, name):
+        return ("equivalence", str(name))
+
+    def dose_per(self, meta, name):
+        return ("weight", m.Ref(self._token_span(name), str(name)))
 
     def value_set(self, meta, *values):
         return tuple(values)

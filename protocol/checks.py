@@ -65,9 +65,6 @@ WARNINGS = frozenset(
 #: NOT_MET; beyond this many conditions, durable_rules builds slowly and the trail is unreadable.
 EXPANSION_LIMIT = 4000
 
-#: A dose per kg of body weight (`dosed in mg/kg/d`) is worked out from the patient's `weight`.
-BODY_WEIGHT = "weight"
-
 #: Which concept kinds each atom applies to (a definition only stands alone, as a `Truth`), and
 #: what to say when it is used on another kind of name.
 ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
@@ -135,8 +132,8 @@ def dependency_graph(protocol: m.Protocol) -> nx.DiGraph:
     for leaf in protocol.leaves():
         _add_node(graph, leaf.id, "criterion", leaf.span)
     for concept in protocol.concepts:
-        if _per_kg(concept) and BODY_WEIGHT in graph:
-            graph.add_edge(BODY_WEIGHT, concept.name)
+        if concept.weight is not None and concept.weight.name in graph:
+            graph.add_edge(concept.weight.name, concept.name)
     for definition in protocol.definitions:
         _add_edges(graph, definition.condition, definition.name)
     for leaf in protocol.leaves():
@@ -284,6 +281,20 @@ def _equivalences(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
                 yield _diag("missing-equivalence", value.span, **info)
 
 
+def _weights(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """`dosed in mg/kg/d ... per weight`: the dose is divided by that concept, a body mass."""
+    for concept in protocol.concepts:
+        ref = concept.weight
+        if ref is None:
+            continue
+        target = scope.concepts.get(ref.name)
+        if target is None:
+            yield _diag("undefined-name", ref.span, name=ref.name, hint=_hint(ref.name, scope.concepts))
+        elif target.kind is not Kind.QUANTITY or not units.same_dimension(target.unit or "", "kg"):
+            yield _diag("type-mismatch", ref.span, name=ref.name, kind=f"a {target.kind.value}",
+                        advice="a dose per kg is divided by a quantity measured in kg")
+
+
 def _equivalence_entry(table: m.Equivalence, entry: m.EquivalenceEntry) -> Iterator[Diagnostic]:
     sides = (entry.amount, entry.equals)
     unknown = [q for q in sides if q.unit is not None and not _parses(q.unit)]
@@ -419,6 +430,8 @@ def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
     if not 1 <= k <= n:
         yield _diag("at-least", node.span, count=k, n=n)
         return
+    if _counted(node):
+        return
     size = math.comb(n, k) * k + math.comb(n, n - k + 1) * (n - k + 1)
     if size > EXPANSION_LIMIT:
         info = {"count": k, "n": n, "size": size, "limit": EXPANSION_LIMIT}
@@ -465,8 +478,7 @@ def _cycles(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
 def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """An unused declaration is usually a criterion that forgot to say something."""
     used = {name for condition in _uses(protocol) for name in _refs(condition)}
-    if any(_per_kg(concept) for concept in protocol.concepts):
-        used.add(BODY_WEIGHT)
+    used |= {c.weight.name for c in protocol.concepts if c.weight is not None}
     for definition in protocol.definitions:
         if definition.name not in used:
             yield _diag("unused-definition", definition.span, name=definition.name)
@@ -503,14 +515,16 @@ def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str],
     )
 
 
+def _counted(node: m.AtLeast) -> bool:
+    """`X includes at least k of {...}` compiles to one count on the record, not an expansion."""
+    refs = {item.ref.name for item in node.items if isinstance(item, m.Includes)}
+    return len(refs) == 1 and all(isinstance(item, m.Includes) for item in node.items)
+
+
 def _dimension_words(unit: str) -> str:
     dimensionality = str(units.registry().Quantity(1, units.parse_unit(unit)).dimensionality)
     words = dimensionality.replace("[", "").replace("]", "")
     return DIMENSIONS.get(dimensionality, f"a quantity of {words}")
-
-
-def _per_kg(concept: m.Concept) -> bool:
-    return concept.dosed_in is not None and "/kg" in concept.dosed_in.replace(" ", "")
 
 
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
@@ -519,6 +533,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _duplicates,
     _declarations,
     _equivalences,
+    _weights,
     _conditions,
     _durations,
     _cycles,

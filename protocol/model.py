@@ -83,6 +83,14 @@ class Conversion:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """A name used in a condition or declaration: a concept or a definition."""
+
+    span: Span
+    name: str
+
+
+@dataclass(frozen=True)
 class Concept:
     """A declared concept: facts name it, conditions compare it."""
 
@@ -95,6 +103,7 @@ class Concept:
     graded: bool = False
     dosed_in: str | None = None
     equivalence: str | None = None
+    weight: Ref | None = None  # the body-weight concept a dose per kg is divided by
     conversions: tuple[Conversion, ...] = ()
     label: str | None = None
 
@@ -128,14 +137,6 @@ class Equivalence:
 
 
 # --- conditions -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A name used in a condition: a concept or a definition."""
-
-    span: Span
-    name: str
 
 
 @dataclass(frozen=True)

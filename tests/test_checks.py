@@ -449,39 +449,47 @@ def test_at_least_within_range() -> None:
     assert diagnostics(src) == []
 
 
-def _drugs(n: int) -> str:
-    return ", ".join(f"d{i}" for i in range(n))
+def _flags(n: int) -> str:
+    return "".join(f" f{i}: flag\n" for i in range(n))
+
+
+def _items(n: int) -> str:
+    return ", ".join(f"f{i}" for i in range(n))
 
 
 def test_expansion_too_large() -> None:
     # C(13,6)*6 + C(13,8)*8 = 10296 + 10296
-    src = (
-        HEAD
-        + f"concepts:\n m: medication {{{_drugs(13)}}}\n"
-        + f'inclusion I1 "t": m includes at least 6 of {{{_drugs(13)}}}\n'
-    )
+    src = HEAD + "concepts:\n" + _flags(13) + f'inclusion I1 "t": at least 6 of [{_items(13)}]\n'
+    line = 3 + 13
     assert_diagnostics(
-        src, "expansion-too-large", at="4:19", message="makes 20592 rule conditions (limit 4000)"
+        src, "expansion-too-large", at=f"{line}:19", message="makes 20592 rule conditions (limit 4000)"
     )
 
 
 def test_expansion_at_the_limit_passes() -> None:
     # C(10,4)*4 + C(10,7)*7 = 840 + 840 is well under; C(11,5)*5 + C(11,7)*7 = 2310 + 2310 is over
+    src = HEAD + "concepts:\n" + _flags(11) + f'inclusion I1 "t": at least 4 of [{_items(10)}]\n'
+    assert [d for d in diagnostics(src) if d.is_error] == []
+    over = src.replace(f"at least 4 of [{_items(10)}]", f"at least 5 of [{_items(11)}]")
+    assert_diagnostics(over, "expansion-too-large", at="14:19", message="4620")
+
+
+def test_counted_drug_list_has_no_expansion_limit() -> None:
+    # `m includes at least k of {...}` compares a count on the record: no expansion at all.
+    drugs = ", ".join(f"d{i}" for i in range(13))
     src = (
         HEAD
-        + f"concepts:\n m: medication {{{_drugs(11)}}}\n"
-        + f'inclusion I1 "t": m includes at least 4 of {{{_drugs(10)}}}\n'
+        + f"concepts:\n m: medication {{{drugs}}}\n"
+        + f'inclusion I1 "t": m includes at least 6 of {{{drugs}}}\n'
     )
     assert diagnostics(src) == []
-    over = src.replace("at least 4 of {" + _drugs(10), "at least 5 of {" + _drugs(11))
-    assert_diagnostics(over, "expansion-too-large", at="4:19", message="4620")
 
 
 # --- equivalence tables ---------------------------------------------------------------------------
 
 DOSED = (
     "concepts:\n"
-    " gc: medication {prednisone, methylprednisolone = Medrol} dosed in mg/kg/d as pred\n"
+    " gc: medication {prednisone, methylprednisolone = Medrol} dosed in mg/kg/d as pred per weight\n"
     " weight: quantity in kg\n"
     'inclusion I1 "t": gc dose >= 1 mg/kg/d for at least 3 months\n'
     "equivalence pred:\n prednisone 5 mg = 5 mg\n"
@@ -580,10 +588,19 @@ def test_concept_used_only_in_applies_when_is_used() -> None:
 def test_weight_is_used_by_a_dose_per_kg() -> None:
     src = HEAD + DOSED + " Medrol 4 mg = 5 mg\n"
     assert diagnostics(src) == []
-    per_day = src.replace("mg/kg/d", "mg/d")
+    per_day = src.replace(" per weight", "")
     assert_diagnostics(
         per_day, "unused-concept", at="4:2", message="concept 'weight' is never used"
     )
+
+
+def test_weight_must_be_a_declared_body_mass() -> None:
+    src = HEAD + DOSED + " Medrol 4 mg = 5 mg\n"
+    errors = [d for d in diagnostics(src.replace("per weight", "per wieght")) if d.is_error]
+    assert [(d.span.line, d.span.column, d.code) for d in errors] == [(3, 88, "undefined-name")]
+    assert errors[0].message == "unknown name 'wieght'; did you mean 'weight'?"
+    assert_diagnostics(src.replace("weight: quantity in kg", "weight: quantity in cm"),
+                       "type-mismatch", at="3:88", message="divided by a quantity measured in kg")
 
 
 def test_missing_text_on_criterion() -> None:
