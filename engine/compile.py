@@ -160,6 +160,7 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         add(compiler.definition_rules(definition))
     for leaf in protocol.leaves():
         add(compiler.criterion_rules(leaf))
+    add(compiler.hidden_rules)
     final = max(compiler.stratum.values(), default=0) + 1
     fields: dict[str, set[str]] = {}
     for rule, body in rules.items():
@@ -194,6 +195,7 @@ class _Compiler:
         self.referenced: set[str] = set()
         self.stratum: dict[str, int] = {}
         self.counts: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.hidden_rules: list[tuple[str, dict, Action]] = []
         self.used_definitions = self._used_definitions()
 
     def _used_definitions(self) -> list[str]:
@@ -305,15 +307,46 @@ class _Compiler:
             yes, no = P.test(">=", "$i.e", {"$m": bound}), P.test("<", "$i.e", {"$m": bound})
         if atom.grade is not None:
             op, grade = atom.grade
-            yes = P.all_of(yes, P.test(op, "$i.g", float(grade)))
-            no = P.any_of(no, P.test(NEGATE[op], "$i.g", float(grade)))
-        return _listed(atom.ref.name, yes, no, P.FALSE, P.TRUE)
+            grade_yes = P.test(op, "$i.g", float(grade))
+            if window.kind != "ever":
+                return self._hidden(atom, P.all_of(yes, grade_yes), P.FALSE, P.TRUE)
+            yes, no = P.all_of(yes, grade_yes), P.test(NEGATE[op], "$i.g", float(grade))
+        return _listed(atom.ref.name, yes, no)
+
+    def _hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
+                decided: P.Pattern) -> Kleene:
+        """A list atom whose "no" would test two fields of an item at once: durable_rules gets
+        `$or` across item fields wrong (only the last field's test counts), so the atom becomes a
+        node of its own. True when some item says yes; at its end marker, false when the list is
+        recorded and no item is undecided, unknown otherwise. Undecided items (a course whose dose
+        could not be computed) are kept in `<name>__undosed`; `undecided`/`decided` test that list.
+        """
+        name = atom.ref.name
+        node = f"{name}@{atom.span.line}:{atom.span.column}"
+        self.stratum[node] = 0
+        own = {"$and": [{"t": "d"}, {"n": node}]}
+        make = lambda value, rule: Action(rule, "derived", node, value, atom.span.line)  # noqa: E731
+        listed = P.raw({"$iany": {name: P.to_json(yes)}})
+        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": ((listed, frozenset()),)}, make))
+        end = {"e": {"$and": [{"t": "end"}, {"s": 0}]}}
+        unsettled = {"o$not": own}
+        missing = P.all_of(P.test("$nex", name, 1), P.test("$nex", f"{name}__none", 1))
+        recorded = P.any_of(P.test("==", f"{name}__none", 1), P.test("$ex", name, 1))
+        cases = {"F": P.all_of(recorded, decided), "U": P.any_of(missing, undecided)}
+        for value, pattern in cases.items():
+            for index, part in enumerate(P.split(pattern) if pattern != P.FALSE else []):
+                rule = f"d:{node}:{value}#{index}"
+                self.hidden_rules.append(
+                    (rule, {"all": [end, unsettled, _record(node, part)]}, make(value, rule)))
+        t = ((P.TRUE, frozenset({(node, "T")})),)
+        f = ((P.TRUE, frozenset({(node, "F")})),)
+        return Kleene(t, f, P.FALSE, P.TRUE, frozenset({node}))
 
     def _includes(self, atom: m.Includes) -> Kleene:
         concept = self.concepts[atom.ref.name]
         drug = concept.canonical(atom.drug.name) or atom.drug.name
         yes, no = P.test("==", "$i.drug", drug), P.test("!=", "$i.drug", drug)
-        return _listed(concept.name, yes, no, P.FALSE, P.TRUE)
+        return _listed(concept.name, yes, no)
 
     def _count(self, condition: m.AtLeast) -> Kleene:
         """`X includes at least k of {...}`: compared against the number of distinct drugs of the set
@@ -340,10 +373,14 @@ class _Compiler:
             field_, amount = _duration_field(atom.duration)
             long_enough, too_short = P.test(">=", field_, amount), P.test("<", field_, amount)
         yes = P.all_of(P.test(atom.op, "$i.dose", dose), long_enough)
-        no = P.any_of(P.test(NEGATE[atom.op], "$i.dose", dose), too_short)
-        unknown = P.all_of(P.test("$nex", "$i.dose", 1), long_enough)
-        known = P.any_of(P.test("$ex", "$i.dose", 1), too_short)
-        return _listed(concept.name, yes, no, unknown, known)
+        undosed = f"{concept.name}__undosed"
+        if long_enough == P.TRUE:
+            undecided, decided = P.test("$ex", undosed, 1), P.test("$nex", undosed, 1)
+        else:
+            undecided = P.raw({"$iany": {undosed: P.to_json(long_enough)}})
+            decided = P.any_of(P.test("$nex", undosed, 1),
+                               P.raw({"$iall": {undosed: P.to_json(too_short)}}))
+        return self._hidden(atom, yes, undecided, decided)
 
 
 def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):
@@ -460,9 +497,9 @@ def _scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kl
     return Kleene(((t, frozenset()),), ((f, frozenset()),), missing, present, frozenset())
 
 
-def _listed(name: str, yes: P.Pattern, no: P.Pattern, unknown: P.Pattern, known: P.Pattern) -> Kleene:
-    """A list concept (events, courses): true if some item says yes; false if the patient has none
-    or every item says no; open if nothing is recorded, or no item says yes and some cannot tell."""
+def _listed(name: str, yes: P.Pattern, no: P.Pattern) -> Kleene:
+    """A list concept (events, drugs taken) tested on one item field: true if some item says yes;
+    false if the patient has none or every item says no; open if nothing is recorded."""
 
     def items(quantifier: str, pattern: P.Pattern) -> P.Pattern:
         if pattern == P.FALSE:
@@ -474,9 +511,8 @@ def _listed(name: str, yes: P.Pattern, no: P.Pattern, unknown: P.Pattern, known:
     missing = P.all_of(P.test("$nex", name, 1), P.test("$nex", f"{name}__none", 1))
     t = items("$iany", yes)
     f = P.any_of(none_recorded, items("$iall", no))
-    d = P.any_of(missing, items("$iany", unknown))
-    nd = P.any_of(none_recorded, items("$iall", known))
-    return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
+    nd = P.any_of(none_recorded, P.test("$ex", name, 1))
+    return Kleene(((t, frozenset()),), ((f, frozenset()),), missing, nd, frozenset())
 
 
 def _conjunction(items: list[Kleene]) -> Kleene:

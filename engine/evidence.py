@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from engine.compile import dose_threshold_of, threshold_of
@@ -123,7 +124,7 @@ class Explainer:
             return self._missing(patient, name)
         held = OPS[atom.op](ratio, float(atom.factor))
         limit = "ULN" if atom.bound == "upper" else "LLN"
-        return _status(held), (f"{self._shown(patient, name)} = {ratio:g} x {limit}; "
+        return _status(held), (f"{self._shown(patient, name)} = {_exact(ratio)} x {limit}; "
                                f"needs {atom.op} {atom.factor} x {limit}")
 
     def _is(self, atom: m.Is, patient: Patient) -> tuple[str, str]:
@@ -197,6 +198,11 @@ class Explainer:
         ) or "none recorded"
         return status, f"{concept.name}: {shown}; needs {atom.op} {threshold:g} {concept.dosed_in}" + (
             f" for at least {atom.duration}" if atom.duration else "")
+
+
+def _exact(number: float) -> str:
+    """A record number as the network compared it (its shortest repr is the quantized decimal)."""
+    return plain_number(Decimal(repr(number)))
 
 
 def _status(held: bool) -> str:

@@ -154,7 +154,11 @@ class Normaliser:
                 problems.append(_schema_problem(error, path, line, patient_id))
         if problems:
             raise FactError(problems)
-        day = _date(data.get("screening_date")) if data.get("screening_date") else screening
+        given = data.get("screening_date")
+        day = _date(given) if given is not None else screening
+        if given is not None and day is None:
+            raise FactError([FactProblem(path, line, patient_id, None, "screening_date",
+                                         f"not a date (YYYY-MM-DD): {given!r}")])
         if day is None:
             raise FactError(
                 [FactProblem(path, line, patient_id, None, "screening_date",
@@ -459,6 +463,9 @@ class _Builder:
                             if fact.get("dose") is not None else ""), fact.get("unit"), span, shown, note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
+        undosed = [{"months": c["months"], "days": c["days"]} for c in courses if "dose" not in c]
+        if concept.dosed_in and undosed:
+            self.patient.record[concept.name + "__undosed"] = undosed
         self._count(concept, courses)
 
     def _count(self, concept: m.Concept, courses: list[dict]) -> None:
@@ -474,6 +481,9 @@ class _Builder:
             return None, "no dose recorded"
         dose = self._number(index, fact, "dose")
         unit = fact.get("unit")
+        if dose is not None and dose < 0:
+            self.problem(index, "dose", f"a dose cannot be negative: {dose}")
+            return None, None
         if dose is None or unit is None:
             if unit is None:
                 self.problem(index, "unit", "a dose needs a unit, e.g. mg/d or mg/kg/d")
@@ -551,6 +561,8 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
         fieldname = f"{fieldname}.{missing}" if fieldname else missing
         message = "is required"
     elif error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        fieldname = ".".join([*([fieldname] if fieldname else []), extra[0]]) if extra else fieldname
         message = error.message.replace("Additional properties are not allowed", "unknown field")
     else:
         message = error.message

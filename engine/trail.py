@@ -70,8 +70,13 @@ class Trail:
                 definition = self.protocol.definition(atom.ref.name)
                 if definition is not None:
                     pending.append(definition.condition)
-                elif atom.ref.name not in seen:
-                    seen.append(atom.ref.name)
+                    continue
+                concept = self.protocol.concept(atom.ref.name)
+                weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
+                    concept.weight else None
+                for name in (atom.ref.name, weight):
+                    if name is not None and name not in seen:
+                        seen.append(name)
         return seen
 
     def write(self, outcome: Decision | Rejected) -> None:

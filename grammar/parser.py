@@ -81,7 +81,7 @@ def parse_file(path: str | Path) -> m.Protocol:
     """Read and parse a protocol file; a file that cannot be read is a `ProtocolError` too."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # no newline translation: the hash is the file's
     except (OSError, UnicodeDecodeError) as error:
         span = Span(str(path), 1, 1, 1, 1)
         raise ProtocolError([Diagnostic(span, Severity.ERROR, "unreadable", str(error))]) from None

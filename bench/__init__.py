@@ -1,0 +1,1 @@
+"""Benchmark and differential-testing tools for the seed protocol (not installed)."""
