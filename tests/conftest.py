@@ -1,0 +1,189 @@
+"""Shared fixtures: the seed protocol compiled once, and helpers that decide one patient dict.
+
+Everything here runs the real pipeline (parse, check, compile, durable_rules, fact loader) on
+the real files in examples/; nothing is mocked. A patient dict is turned into JSON text and read
+back the way the fact loader reads a file (numbers as exact decimals), so what a test builds is
+exactly what a fact file holding it would give.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from engine.compile import Network, compile_protocol
+from engine.run import Decision, Rejected, Screening
+from grammar.parser import parse, parse_file
+from protocol.checks import check
+from protocol.errors import ProtocolError
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
+PATIENTS = ROOT / "examples" / "patients.jsonl"
+
+
+def checked(protocol):
+    """A parsed protocol that passed its checks (errors raise, as the CLI does)."""
+    errors = [d for d in check(protocol) if d.is_error]
+    if errors:
+        raise ProtocolError(errors, protocol.source)
+    return protocol
+
+
+def network_from_text(text: str, filename: str = "modified.proto-rules") -> Network:
+    return compile_protocol(checked(parse(text, filename)))
+
+
+def as_read(data: Any) -> Any:
+    """A patient dict as the fact loader reads it from a file: floats become exact decimals."""
+    return json.loads(json.dumps(data), parse_float=Decimal)
+
+
+def example_patients() -> dict[str, dict]:
+    """examples/patients.jsonl by patient id, in file order."""
+    lines = PATIENTS.read_text(encoding="utf-8").splitlines()
+    return {record["patient"]: record for record in map(json.loads, lines)}
+
+
+class Facts:
+    """An immutable patient dict with one-line edits: each method returns a changed copy.
+
+    >>> p = Facts({"patient": "x", "facts": [{"concept": "egfr", "value": 80}]})
+    >>> p.fact("egfr", value=29.9).data["facts"]
+    [{'concept': 'egfr', 'value': 29.9}]
+    >>> p.drop("egfr").data["facts"]
+    []
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = copy.deepcopy(data)
+
+    def _with(self, facts: list[dict], **top: Any) -> Facts:
+        data = copy.deepcopy(self.data)
+        data["facts"] = facts
+        data.update(top)
+        return Facts(data)
+
+    def facts(self, concept: str) -> list[dict]:
+        return [f for f in self.data["facts"] if f["concept"] == concept]
+
+    def fact(self, concept: str, **fields: Any) -> Facts:
+        """Replace every fact about `concept` by one fact with `fields`; when the concept had
+        facts, unspecified fields (date, unit, reference range) are kept from its first one."""
+        old = self.facts(concept)
+        new = {**(old[0] if old else {"concept": concept}), **fields}
+        new = {k: v for k, v in new.items() if v is not None}
+        return self.only(concept, new)
+
+    def only(self, concept: str, *facts: dict) -> Facts:
+        """Replace every fact about `concept` by these (concept filled in), at the same place."""
+        kept = self.data["facts"]
+        at = next((i for i, f in enumerate(kept) if f["concept"] == concept), len(kept))
+        rest = [f for f in kept if f["concept"] != concept]
+        placed = [{"concept": concept, **f} for f in facts]
+        at = min(at, len(rest))
+        return self._with(rest[:at] + placed + rest[at:])
+
+    def event(self, concept: str, **fields: Any) -> Facts:
+        """One occurrence of an event (replacing its `present: false`)."""
+        return self.only(concept, fields)
+
+    def drop(self, *concepts: str) -> Facts:
+        return self._with([f for f in self.data["facts"] if f["concept"] not in concepts])
+
+    def add(self, concept: str, **fields: Any) -> Facts:
+        return self._with([*self.data["facts"], {"concept": concept, **fields}])
+
+    def top(self, **fields: Any) -> Facts:
+        """Change top-level fields (patient, screening_date, birth_date); None removes one."""
+        data = copy.deepcopy(self.data)
+        for key, value in fields.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        return Facts(data)
+
+    def screened_on(self, day: date) -> Facts:
+        """The same patient screened on `day`: every fact date moves by the same number of days,
+        so each fact stays as old relative to screening (the birth date stays)."""
+        delta = day - date.fromisoformat(self.data["screening_date"])
+
+        def moved(text: str) -> str:
+            return (date.fromisoformat(text) + delta).isoformat()
+
+        facts = [{k: moved(v) if k in ("date", "end") else v for k, v in f.items()}
+                 for f in self.data["facts"]]
+        return self._with(facts, screening_date=day.isoformat())
+
+
+@pytest.fixture(scope="session")
+def seed_network() -> Network:
+    return compile_protocol(checked(parse_file(SEED)))
+
+
+@pytest.fixture(scope="session")
+def compile_text() -> Callable[..., Network]:
+    """Compile protocol text (checked first): `compile_text(text, filename)`."""
+    return network_from_text
+
+
+@pytest.fixture(scope="session")
+def loaded() -> Callable[[Any], Any]:
+    """`loaded(patient_dict)`: the dict as the fact loader reads it from a file."""
+    return as_read
+
+
+@pytest.fixture(scope="module")
+def screening(seed_network: Network) -> Screening:
+    """One Screening (one engine host) per test module, shared by every test in it."""
+    return Screening(seed_network)
+
+
+@pytest.fixture
+def baseline() -> Facts:
+    """P01-eligible from examples/patients.jsonl: every criterion decided, ELIGIBLE."""
+    return Facts(example_patients()["P01-eligible"])
+
+
+@pytest.fixture(scope="module")
+def outcome(screening: Screening) -> Callable[..., Decision | Rejected]:
+    """Decide one patient (a dict or `Facts`) with the module's Screening; returns what
+    `Screening.screen` yields, a `Decision` or a `Rejected`."""
+
+    def run(patient: Facts | dict, screening_date: date | None = None,
+            line: int = 1) -> Decision | Rejected:
+        data = patient.data if isinstance(patient, Facts) else patient
+        (result,) = screening.screen([(line, as_read(data))], "test.jsonl", screening_date)
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def decide(outcome) -> Callable[..., Decision]:
+    """Like `outcome`, but the patient must be decided (a rejection fails with its problems)."""
+
+    def run(patient: Facts | dict, screening_date: date | None = None) -> Decision:
+        result = outcome(patient, screening_date)
+        if isinstance(result, Rejected):
+            pytest.fail("rejected:\n" + "\n".join(str(p) for p in result.problems))
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def verdicts(decide) -> Callable[..., dict[str, str]]:
+    """{criterion id: verdict} for one patient."""
+
+    def run(patient: Facts | dict, screening_date: date | None = None) -> dict[str, str]:
+        return {k: v.verdict for k, v in decide(patient, screening_date).verdicts.items()}
+
+    return run

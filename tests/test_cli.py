@@ -1,0 +1,275 @@
+"""The command line, in-process through `cli.main` (exit codes, stdout, stderr), and once installed.
+
+Every test runs from the repository root (paths in messages are as typed) on the real example files.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = "examples/cd19-ucart-sle.proto-rules"
+PATIENTS = "examples/patients.jsonl"
+BAD_FACTS = "examples/bad/facts.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def trail_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# -- check -----------------------------------------------------------------------------------------
+
+def test_check_seed(capsys):
+    code, out, err = run(capsys, "check", SEED)
+    assert code == 0
+    assert out == (f"{SEED}: ok: 7 inclusion and 13 exclusion criteria (23 with verdicts), "
+                   "1 definitions, 52 concepts; 0 warnings\n")
+    assert err == ""
+
+
+def test_check_seed_strict(capsys):
+    assert run(capsys, "check", "--strict", SEED)[0] == 0
+
+
+def test_check_syntax_error_points_at_it(capsys):
+    code, out, err = run(capsys, "check", "examples/bad/syntax-error.proto-rules")
+    assert code == 2
+    assert out == ""
+    head, source, caret = err.splitlines()
+    assert head.startswith("examples/bad/syntax-error.proto-rules:8:33: error: unexpected the end "
+                           "of the file; expected ")
+    assert source == "    " + "    egfr >= 30 mL/min/1.73m2 and"
+    assert caret == " " * (4 + 32) + "^"
+    assert "Traceback" not in err
+
+
+def test_check_undefined_name_points_at_it(capsys):
+    code, out, err = run(capsys, "check", "examples/bad/undefined-name.proto-rules")
+    assert code == 2
+    lines = err.splitlines()
+    at = lines.index("examples/bad/undefined-name.proto-rules:8:5: error: unknown name 'egrf'; "
+                     "did you mean 'egfr'?")
+    assert lines[at + 1:at + 3] == ["        egrf >= 30 mL/min/1.73m2", "        ^^^^"]
+
+
+def test_check_warning_is_exit_1_under_strict(capsys):
+    path = "examples/bad/unused-concept.proto-rules"
+    code, out, err = run(capsys, "check", path)
+    assert code == 0
+    assert out.endswith("; 1 warnings\n")
+    assert err.startswith(f"{path}:6:5: warning: concept 'spo2' is never used\n")
+    code, out, err = run(capsys, "check", "--strict", path)
+    assert code == 1
+    assert "warning: concept 'spo2' is never used" in err
+
+
+def test_check_dump_ast(capsys):
+    code, out, err = run(capsys, "check", "--dump-ast", SEED)
+    assert code == 0
+    assert out.startswith(f"Protocol @6:1 path='{SEED}' id='cd19-ucart-sle'")
+    assert "Concept @12:5 name='age'" in out
+    assert out.rstrip().endswith("23 with verdicts), 1 definitions, 52 concepts; 0 warnings")
+
+
+def test_check_missing_protocol_file(capsys):
+    code, out, err = run(capsys, "check", "examples/nope.proto-rules")
+    assert code == 2
+    assert err.startswith("examples/nope.proto-rules:1:1: error: ")
+    assert "No such file" in err and "Traceback" not in err
+
+
+# -- run -------------------------------------------------------------------------------------------
+
+def test_run_text(capsys):
+    code, out, err = run(capsys, "run", SEED, PATIENTS)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 23
+    assert lines[0].split() == ["P01-eligible", "ELIGIBLE"]
+    assert lines[5].split() == ["P06-not-refractory-sledai-6", "INELIGIBLE", "I2", "NOT_MET,", "I3",
+                                "NOT_MET"]
+    assert lines[8].split() == ["P09-judgment-pending", "NEEDS_REVIEW", "E13", "NEEDS_REVIEW"]
+    # the warning of P07 (a weight dated after screening) goes to stderr
+    assert err == (f"{PATIENTS}:7, patient P07-male-not-applicable, fact #46, field 'date': "
+                   "warning: dated 2026-06-03, after the screening date 2026-06-01: set aside\n")
+
+
+def test_run_json(capsys):
+    code, out, err = run(capsys, "run", SEED, PATIENTS, "--format", "json")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 23
+    first = records[0]
+    assert set(first) == {"patient", "record", "decision", "reasons", "verdicts"}
+    assert (first["patient"], first["record"], first["decision"]) == ("P01-eligible", 1, "ELIGIBLE")
+    assert len(first["verdicts"]) == 23
+    pregnant = next(r for r in records if r["patient"] == "P15-pregnant")
+    assert pregnant["reasons"] == [{"criterion": "I6", "verdict": "NOT_MET"},
+                                   {"criterion": "E10", "verdict": "MET"}]
+
+
+def test_run_screening_date_option(capsys):
+    facts = "examples/bad/no-screening-date.jsonl"
+    code, out, err = run(capsys, "run", SEED, facts)
+    assert code == 2
+    assert out == ""
+    assert "field 'screening_date': error: no screening date" in err
+    code, out, err = run(capsys, "run", SEED, facts, "--screening-date", "2026-06-01",
+                         "--format", "json")
+    assert code == 0
+    (record,) = map(json.loads, out.splitlines())
+    assert record["patient"] == "N01-no-screening-date"
+    assert record["verdicts"]["I4.renal"] == "MET"
+
+
+def test_run_bad_screening_date_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", SEED, PATIENTS, "--screening-date", "1/6/2026"])
+    assert exit_.value.code == 2
+    assert "not a date (YYYY-MM-DD): '1/6/2026'" in capsys.readouterr().err
+
+
+def test_run_rejected_record_exit_2_others_printed_and_in_trail(capsys, tmp_path):
+    trail = tmp_path / "bad-trail.jsonl"
+    code, out, err = run(capsys, "run", SEED, BAD_FACTS, "--trail", str(trail), "--format", "json")
+    assert code == 2
+    printed = [json.loads(line) for line in out.splitlines()]
+    decided = [r["patient"] for r in printed if r["decision"]]
+    assert decided[0] == "B01-good-before" and decided[-1] == "B30-good-after"
+    assert "B13-unknown-concept" in decided and "B22-fact-after-screening" in decided
+    rejected = [r for r in printed if r["decision"] is None]
+    assert {r["record"] for r in rejected} >= {2, 3, 4, 5, 7, 28, 29}
+    assert f"{BAD_FACTS}:7, patient B07-egfr-in-mg, fact #1, field 'unit': error: egfr: cannot " \
+           "convert mg (mass) to mL/min/1.73m2" in err
+    records = trail_records(trail)
+    assert [r["patient"] for r in records if r["type"] == "decision"] == decided
+    in_trail = [r["record"] for r in records if r["type"] == "rejected"]
+    assert in_trail == [r["record"] for r in rejected]
+    summary = records[-1]
+    assert summary["type"] == "summary"
+    assert summary["patients"] == len(printed)
+    assert summary["decisions"]["REJECTED"] == len(rejected)
+
+
+def test_run_text_format_shows_rejections_on_stderr_only(capsys):
+    code, out, err = run(capsys, "run", SEED, BAD_FACTS)
+    assert code == 2
+    assert "B03" not in out and "a patient must be a JSON object" not in out
+    assert f"{BAD_FACTS}:3: error: a patient must be a JSON object" in err
+    assert out.splitlines()[0].split()[0] == "B01-good-before"
+
+
+def test_run_missing_fact_file(capsys, tmp_path):
+    trail = tmp_path / "t.jsonl"
+    code, out, err = run(capsys, "run", SEED, "examples/nope.jsonl", "--trail", str(trail))
+    assert code == 2
+    assert out == ""
+    assert err == ("proto-rules: cannot read fact file examples/nope.jsonl: "
+                   "No such file or directory\n")
+    assert not trail.exists()
+
+
+def test_run_broken_protocol(capsys):
+    code, out, err = run(capsys, "run", "examples/bad/undefined-name.proto-rules", PATIENTS)
+    assert code == 2
+    assert out == ""
+    assert "8:5: error: unknown name 'egrf'" in err
+
+
+def test_run_empty_fact_file(capsys):
+    code, out, err = run(capsys, "run", SEED, "examples/bad/empty.jsonl")
+    assert code == 2
+    assert err == "examples/bad/empty.jsonl:0: error: the fact file is empty\n"
+
+
+# -- explain ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def demo_trail(capsys, tmp_path) -> Path:
+    trail = tmp_path / "trail.jsonl"
+    assert run(capsys, "run", SEED, PATIENTS, "--trail", str(trail))[0] == 0
+    return trail
+
+
+def test_explain_patient(capsys, demo_trail):
+    code, out, err = run(capsys, "explain", str(demo_trail), "--patient", "P04-liver-at-threshold")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"run: cd19-ucart-sle v1.0 ({SEED}, sha256 ")
+    assert lines[2] == "patient P04-liver-at-threshold (record 4, screening 2026-06-01)"
+    assert sum(line.startswith("patient ") for line in lines) == 1
+    liver = next(line for line in lines if line.startswith("  I4.liver "))
+    assert liver.startswith('  I4.liver MET: "Liver function: Asparagus cochinchinensis transase')
+    assert ("      + ast <= 3.0 x ULN  [ast 105 U/L, 2026-05-26 = 3 x ULN; needs <= 3.0 x ULN]"
+            in out)
+    assert lines[-1] == "  => ELIGIBLE"
+    assert "summary:" not in out
+
+
+def test_explain_criterion(capsys, demo_trail):
+    code, out, err = run(capsys, "explain", str(demo_trail), "--criterion", "I4.renal")
+    assert code == 0
+    verdicts = [line for line in out.splitlines() if line.startswith("  I")]
+    assert len(verdicts) == 23 and all(line.startswith("  I4.renal ") for line in verdicts)
+    assert "define refractory_sle" not in out
+    assert "  I4.renal NOT_MET" in out  # P08, eGFR 25
+    assert ("[egfr 0.75 mL/s/1.73m2 (= 45 mL/min/1.73m2), 2026-05-21; "
+            "needs >= 30 mL/min/1.73m2]") in out
+    summary = out.rstrip().splitlines()[-1]
+    assert summary.startswith("summary: 23 records: ELIGIBLE 4, INELIGIBLE 15, ")
+
+
+def test_explain_patient_and_criterion(capsys, demo_trail):
+    code, out, err = run(capsys, "explain", str(demo_trail), "--patient", "P11-stale-lvef",
+                         "--criterion", "I4.cardiac")
+    assert code == 0
+    assert "  I4.cardiac UNKNOWN" in out
+    assert ("      missing: lvef (stale: latest lvef is from 2026-04-20, before 2026-05-04 "
+            "(valid for 28 days))") in out
+    assert "  => NEEDS_REVIEW because I4.cardiac UNKNOWN" in out
+
+
+def test_explain_missing_trail(capsys, tmp_path):
+    code, out, err = run(capsys, "explain", str(tmp_path / "none.jsonl"))
+    assert code == 2
+    assert err.startswith(f"proto-rules: cannot read trail {tmp_path / 'none.jsonl'}: ")
+    assert "Traceback" not in err
+
+
+def test_explain_not_a_trail(capsys):
+    code, out, err = run(capsys, "explain", SEED)
+    assert code == 2
+    assert err.startswith(f"proto-rules: cannot read trail {SEED}: ")
+
+
+# -- installed -------------------------------------------------------------------------------------
+
+def test_installed_command_reads_stdin(tmp_path):
+    """The console script the package installs, facts on stdin, a trail written."""
+    exe = Path(sys.executable).with_name("proto-rules")
+    assert exe.exists(), f"{exe}: run `make test` (it installs the package)"
+    trail = tmp_path / "t.jsonl"
+    first = (ROOT / PATIENTS).read_text(encoding="utf-8").splitlines()[0]
+    done = subprocess.run([str(exe), "run", SEED, "-", "--format", "json", "--trail", str(trail)],
+                          input=first + "\n", capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout)["decision"] == "ELIGIBLE"
+    assert trail_records(trail)[0]["facts"]["file"] == "-"

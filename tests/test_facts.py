@@ -1,0 +1,197 @@
+"""The fact loader on bad input: every problem says where (file:record, patient, fact, field), and
+what.
+
+examples/bad/facts.jsonl holds one bad patient per line, its id naming the problem, between a good
+patient on the first line and one on the last: a bad record is reported and set aside, the others
+are still decided. Warnings (an unknown concept, a fact dated after screening) do not set a patient
+aside.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from engine.facts import read_records
+from engine.run import Decision, Rejected
+from protocol.errors import FactProblem, Severity
+
+BAD = Path(__file__).resolve().parents[1] / "examples" / "bad"
+FACTS = BAD / "facts.jsonl"
+
+#: line, patient id, fact index, field, severity, words the message must contain
+CASES = [
+    (2, None, None, None, "error", "not valid JSON"),
+    (3, None, None, None, "error", "a patient must be a JSON object"),
+    (4, None, None, "patient", "error", "is required"),
+    (5, "B05-no-facts", None, "facts", "error", "is required"),
+    (6, "B06-unknown-field", 1, "units", "error", "unknown field ('units' was unexpected)"),
+    (7, "B07-egfr-in-mg", 1, "unit", "error", "egfr: cannot convert mg (mass) to mL/min/1.73m2"),
+    (8, "B08-unknown-unit", 1, "unit", "error", "unknown unit 'percent-ish'"),
+    (9, "B09-unparseable-date", 1, "date", "error", "not a date (YYYY-MM-DD): '18/05/2026'"),
+    (10, "B10-negative-age", 1, "value", "error", "age cannot be negative: -3"),
+    (11, "B11-negative-value", 1, "value", "error", "spo2 cannot be negative: -95"),
+    (12, "B12-born-after-screening", None, "birth_date", "error",
+     "born 2026-07-01, after the screening date 2026-06-01"),
+    (13, "B13-unknown-concept", 1, "concept", "warning",
+     "unknown concept 'ferritin': not declared by the protocol"),
+    (14, "B14-duplicate-fact", 2, None, "error", "duplicate of fact #1"),
+    (15, "B15-two-values-same-day", 2, "date", "error", "two values of 'lvef' on 2026-05-18"),
+    (16, "B16-category-value-not-in-set", 1, "value", "error",
+     'ecg must be one of {no obvious abnormality, abnormal}, found "normal"'),
+    (17, "B17-flag-not-boolean", 1, "value", "error", 'expected true or false, found "yes"'),
+    (18, "B18-judgment-without-recorded-by", 1, "recorded_by", "error",
+     "an investigator judgment needs who attested it"),
+    (19, "B19-event-ends-before-start", 1, "end", "error",
+     "ends 2018-05-01, before it starts 2019-05-01"),
+    (20, "B20-none-and-present", 2, "present", "error",
+     "live_vaccine is recorded as none (fact #1) and as present (fact #2)"),
+    (21, "B21-unknown-drug", 1, "drug", "error",
+     'immunosuppressant must name one of {cyclophosphamide'),
+    (22, "B22-fact-after-screening", 1, "date", "warning",
+     "dated 2026-06-02, after the screening date 2026-06-01: set aside"),
+    (23, "B23-top-level-unknown-field", None, "sreening_date", "error",
+     "unknown field ('sreening_date' was unexpected)"),
+    (24, "B24-negative-dose", 2, "dose", "error", "a dose cannot be negative: -60"),
+    (25, "B25-unparseable-screening-date", None, "screening_date", "error",
+     "not a date (YYYY-MM-DD): '2026-06-31'"),
+    (26, "B26-occurrence-without-date", 1, "date", "error",
+     "an occurrence of malignancy needs a date"),
+    (27, "B27-number-as-text", 1, "value", "error", 'expected a number, found "97"'),
+    (28, "B28-undated-lab", 1, "date", "error",
+     "'ast' is declared 'valid for': each fact needs a date"),
+]
+WARNED = {13, 22}
+
+
+@pytest.fixture(scope="module")
+def outcomes(screening) -> dict[int, Decision | Rejected]:
+    """Every record of examples/bad/facts.jsonl, by line number."""
+    found: dict[int, Decision | Rejected] = {}
+    for outcome in screening.screen(read_records(str(FACTS)), str(FACTS)):
+        line = outcome.line if isinstance(outcome, Rejected) else outcome.patient.line
+        found[line] = outcome
+    return found
+
+
+def problems_of(outcome: Decision | Rejected) -> list[FactProblem]:
+    return outcome.problems if isinstance(outcome, Rejected) else outcome.patient.warnings
+
+
+@pytest.mark.parametrize("line, patient, fact, field, severity, words", CASES)
+def test_problem_says_where_and_what(outcomes, line, patient, fact, field, severity, words):
+    outcome = outcomes[line]
+    assert isinstance(outcome, Decision if severity == "warning" else Rejected)
+    (problem,) = problems_of(outcome)
+    assert (problem.file, problem.record, problem.patient, problem.fact, problem.field) == \
+           (str(FACTS), line, patient, fact, field)
+    assert problem.severity is Severity(severity)
+    assert words in problem.message
+    # as printed: file:line, patient, fact #, field, severity, message
+    where = [f"{FACTS}:{line}"] + ([f"patient {patient}"] if patient else []) \
+        + ([f"fact #{fact}"] if fact is not None else []) + ([f"field '{field}'"] if field else [])
+    assert str(problem) == f"{', '.join(where)}: {severity}: {problem.message}"
+
+
+def test_every_problem_of_a_record_is_reported(outcomes):
+    outcome = outcomes[29]
+    assert isinstance(outcome, Rejected) and outcome.patient == "B29-several-problems"
+    found = sorted((p.fact, p.field, p.message) for p in outcome.problems)
+    assert found == [
+        (1, "value", 'ecg must be one of {no obvious abnormality, abnormal}, found "normal"'),
+        (2, "date", "not a date (YYYY-MM-DD): '2026-13-01'"),
+    ]
+
+
+def test_bad_records_are_set_aside_and_the_others_decided(outcomes):
+    lines = FACTS.read_text(encoding="utf-8").splitlines()
+    assert sorted(outcomes) == list(range(1, len(lines) + 1)), "one outcome per record, in order"
+    decided = {line for line, o in outcomes.items() if isinstance(o, Decision)}
+    assert decided == {1, len(lines)} | WARNED
+    for line in (1, len(lines)):  # the good patients around the bad ones: eGFR 78 read as usual
+        decision = outcomes[line]
+        assert decision.patient.warnings == []
+        assert decision.verdicts["I4.renal"].verdict == "MET"
+
+
+def test_unknown_concept_is_a_warning_and_the_patient_is_decided(outcomes):
+    decision = outcomes[13]
+    assert decision.patient.id == "B13-unknown-concept"
+    assert decision.verdicts["I4.renal"].verdict == "MET"
+    assert "ferritin" not in decision.patient.record
+
+
+def test_fact_after_screening_is_set_aside(outcomes):
+    """eGFR 20 dated the day after screening is not used: the eGFR 78 before it counts."""
+    decision = outcomes[22]
+    assert [u.value for u in decision.patient.used["egfr"]] == [78]
+    assert decision.verdicts["I4.renal"].verdict == "MET"
+
+
+def test_missing_screening_date_without_option(screening):
+    path = BAD / "no-screening-date.jsonl"
+    (outcome,) = screening.screen(read_records(str(path)), str(path))
+    assert isinstance(outcome, Rejected)
+    (problem,) = outcome.problems
+    assert str(problem) == (
+        f"{path}:1, patient N01-no-screening-date, field 'screening_date': error: "
+        "no screening date: give it in the record or with --screening-date")
+
+
+def test_missing_screening_date_with_option(screening):
+    path = BAD / "no-screening-date.jsonl"
+    (outcome,) = screening.screen(read_records(str(path)), str(path), date(2026, 6, 1))
+    assert isinstance(outcome, Decision)
+    assert outcome.patient.screening == date(2026, 6, 1)
+    assert outcome.verdicts["I4.renal"].verdict == "MET"
+
+
+def test_the_record_screening_date_wins_over_the_option(screening, tmp_path, baseline):
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(baseline.data) + "\n", encoding="utf-8")
+    (outcome,) = screening.screen(read_records(str(path)), str(path), date(2030, 1, 1))
+    assert outcome.patient.screening == date(2026, 6, 1)
+    assert outcome.decision == "ELIGIBLE"
+
+
+def test_empty_file(screening):
+    path = BAD / "empty.jsonl"
+    (outcome,) = screening.screen(read_records(str(path)), str(path))
+    assert isinstance(outcome, Rejected)
+    assert [str(p) for p in outcome.problems] == [f"{path}:0: error: the fact file is empty"]
+
+
+def test_blank_only_file_is_empty(screening, tmp_path):
+    path = tmp_path / "blank.jsonl"
+    path.write_text("\n  \n\n", encoding="utf-8")
+    (outcome,) = screening.screen(read_records(str(path)), str(path))
+    assert "the fact file is empty" in outcome.problems[0].message
+
+
+def test_unreadable_file(screening, tmp_path):
+    missing = tmp_path / "nope.jsonl"
+    (outcome,) = screening.screen(read_records(str(missing)), str(missing))
+    assert isinstance(outcome, Rejected)
+    assert outcome.problems[0].message.startswith("cannot read fact file")
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"patient": "Müller", "facts": []}\n'.encode("latin-1"))
+    (outcome,) = screening.screen(read_records(str(latin1)), str(latin1))
+    assert outcome.problems[0].message.startswith("cannot read fact file")
+
+
+def test_one_json_object_over_several_lines_is_one_patient(screening, tmp_path, baseline):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(baseline.data, indent=2), encoding="utf-8")
+    outcomes = list(screening.screen(read_records(str(path)), str(path)))
+    assert [(o.patient.id, o.decision) for o in outcomes] == [("P01-eligible", "ELIGIBLE")]
+
+
+def test_blank_lines_keep_line_numbers(screening, tmp_path, baseline):
+    path = tmp_path / "gaps.jsonl"
+    path.write_text("\n" + json.dumps(baseline.data) + "\n\n{oops\n", encoding="utf-8")
+    first, second = screening.screen(read_records(str(path)), str(path))
+    assert first.patient.line == 2
+    assert isinstance(second, Rejected) and second.line == 4
