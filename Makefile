@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOCOL := examples/cd19-ucart-sle.proto-rules
 PATIENTS := examples/patients.jsonl
+COHORT := examples/cohort.json
 SCREENING := 2026-06-01
 
 .PHONY: demo test bench prerequisites clean
@@ -12,8 +13,9 @@ SCREENING := 2026-06-01
 demo: $(STAMP)
 	@mkdir -p out
 	$(BIN)/proto-rules check $(PROTOCOL)
-	-$(BIN)/proto-rules run $(PROTOCOL) $(PATIENTS) --trail out/trail.jsonl
+	$(BIN)/proto-rules run $(PROTOCOL) $(PATIENTS) --trail out/trail.jsonl
 	$(BIN)/proto-rules explain out/trail.jsonl --patient P04-liver-at-threshold
+	$(BIN)/proto-rules escalate $(PROTOCOL) $(COHORT) --trail out/escalation.jsonl
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

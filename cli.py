@@ -1,4 +1,5 @@
-"""The proto-rules command line: check a protocol, run it on patient facts, explain a trail.
+"""The proto-rules command line: check a protocol, run it on patient facts, explain a trail, decide
+a dose escalation, print BOIN's boundaries, simulate a design's operating characteristics.
 
 Thin on purpose: each command strings the pipeline's stages together (parse, check, compile, screen,
 trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict,
@@ -13,12 +14,17 @@ import json
 import sys
 from contextlib import nullcontext
 from datetime import date
+from pathlib import Path
 from typing import TextIO
 
+from engine.cohort import read_cohort
 from engine.compile import compile_protocol
+from engine.escalation import EscalationNetwork, Escalator, compile_escalation
+from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.facts import read_records
 from engine.run import Decision, Rejected, Screening
-from engine.trail import Trail, read, render
+from engine.simulate import plot, report, simulate
+from engine.trail import Trail, canonical, read, render
 from grammar.parser import dump, parse_file
 from protocol.checks import check
 from protocol.errors import ProtocolError, ProtoRulesError, UsageError
@@ -60,6 +66,26 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("--patient")
     explain_cmd.add_argument("--criterion")
     explain_cmd.set_defaults(command=_explain)
+
+    escalate_cmd = commands.add_parser("escalate", help="decide the next dose-escalation step")
+    escalate_cmd.add_argument("protocol")
+    escalate_cmd.add_argument("cohort", help="cohort fact file (JSON)")
+    escalate_cmd.add_argument("--trail", help="write the decision trail (JSON Lines) here")
+    escalate_cmd.set_defaults(command=_escalate)
+
+    boundaries_cmd = commands.add_parser("boundaries", help="print a BOIN design's decision table")
+    boundaries_cmd.add_argument("protocol")
+    boundaries_cmd.set_defaults(command=_boundaries)
+
+    simulate_cmd = commands.add_parser("simulate", help="operating characteristics by simulation")
+    simulate_cmd.add_argument("protocol")
+    simulate_cmd.add_argument("--true-tox", required=True, type=_rates,
+                              help="true DLT rate of each dose level, lowest first: 0.05,0.15,0.35")
+    simulate_cmd.add_argument("--trials", type=int, default=10000)
+    simulate_cmd.add_argument("--seed", type=int, default=1)
+    simulate_cmd.add_argument("--plot", default="out/simulation.png",
+                              help="PNG to write (default out/simulation.png); 'none' for no plot")
+    simulate_cmd.set_defaults(command=_simulate)
     return parser
 
 
@@ -70,14 +96,37 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",")]
+    except ValueError:
+        message = f"not a list of rates like 0.05,0.15,0.35: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not all(0 <= rate <= 1 for rate in rates):
+        raise argparse.ArgumentTypeError(f"rates lie between 0 and 1: {text!r}")
+    return rates
+
+
 def _load(path: str):
     """Parse and check a protocol; errors stop here, warnings go to stderr."""
     protocol = parse_file(path)
     diagnostics = check(protocol)
     errors = [d for d in diagnostics if d.is_error]
     if errors:
-        raise ProtocolError(diagnostics, protocol.source)
+        sources = {module.path: module.source for module in protocol.modules}
+        raise ProtocolError(diagnostics, protocol.source, sources)
     return protocol, diagnostics
+
+
+def _escalation(path: str) -> EscalationNetwork:
+    """A protocol's escalation network; a protocol without escalation is a usage error."""
+    protocol, diagnostics = _load(path)
+    for diagnostic in diagnostics:
+        source = protocol.source_of(diagnostic.span.file)
+        print(render_diagnostic(diagnostic, source), file=sys.stderr)
+    if protocol.escalation is None:
+        raise UsageError(f"{path} has no escalation section")
+    return compile_escalation(protocol)
 
 
 def _check(args) -> int:
@@ -143,8 +192,46 @@ def _show(outcome: Decision | Rejected, form: str, out: TextIO) -> None:
                           "verdicts": {k: v.verdict for k, v in outcome.verdicts.items()}},
                          sort_keys=True, ensure_ascii=False), file=out)
         return
-    because = ", ".join(f"{r['criterion']} {r['verdict']}" for r in reasons)
-    print(f"{outcome.patient.id:<28} {outcome.decision:<13} {because}".rstrip(), file=out)
+    because = "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)
+    print(f"{outcome.patient.id}: {outcome.decision}" + (f" ({because})" if because else ""), file=out)
+
+
+def _escalate(args) -> int:
+    network = _escalation(args.protocol)
+    decision = decide(Escalator(network), read_cohort(args.cohort, network.protocol))
+    for warning in decision.cohort.warnings:
+        print(warning, file=sys.stderr)
+    sys.stdout.write(explain(decision))
+    if args.trail:
+        with open(args.trail, "w", encoding="utf-8") as out:
+            out.writelines(canonical(record) + "\n" for record in trail_records(decision,
+                                                                                args.protocol))
+    return 0
+
+
+def _boundaries(args) -> int:
+    network = _escalation(args.protocol)
+    if network.boundaries is None:
+        raise UsageError(f"{args.protocol}: the design '{network.design.name}' is written as "
+                         "rules, with no boundaries; BOIN designs have them")
+    sys.stdout.write(boundaries_report(Escalator(network)))
+    return 0
+
+
+def _simulate(args) -> int:
+    escalator = Escalator(_escalation(args.protocol))
+    levels = len(escalator.network.levels)
+    if len(args.true_tox) != levels:
+        raise UsageError(f"--true-tox gives {len(args.true_tox)} rates for {levels} dose levels")
+    if args.trials < 1:
+        raise UsageError("--trials must be at least 1")
+    characteristics = simulate(escalator, args.true_tox, args.trials, args.seed)
+    sys.stdout.write(report(escalator, characteristics))
+    if args.plot != "none":
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        plot(escalator, characteristics, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
 
 
 def _explain(args) -> int:

@@ -264,9 +264,8 @@ class Facts:
         for fact, (start, last, _) in zip(facts, items):
             drug = synonyms[fact["drug"].casefold()]
             end = date.fromordinal(min(last, self.sd_ord))
-            delta = relativedelta(end, date.fromordinal(start))
             dose = self._dose(drug, fact) if concept == "glucocorticoid" else None
-            courses.append((drug, delta.years * 12 + delta.months, dose))
+            courses.append((drug, _months(date.fromordinal(start), end), dose))
         return courses
 
     def _dose(self, drug: str, fact: dict) -> Decimal | None:
@@ -373,3 +372,11 @@ def evaluate(data: dict[str, Any]) -> tuple[dict[str, str], str]:
     """
     verdicts = criteria(Facts(data))
     return verdicts, decide(verdicts)
+
+
+def _months(start: date, end: date) -> int:
+    """Completed calendar months: the most k with start + k months (day clamped) on or before end."""
+    k = 0
+    while start + relativedelta(months=k + 1) <= end:
+        k += 1
+    return k

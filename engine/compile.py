@@ -124,12 +124,12 @@ class Network:
     digest: str = field(default="")
 
     def facts(self, sid: str, record: dict[str, Any]) -> list[dict[str, Any]]:
-        """A patient's record cut into one fact per node (definition or criterion), each holding only
-        the fields that node's rules read: the engine walks its alpha network with a fixed stack of
-        64 (events.c), which one wide record overflows; narrow facts also make less JSON to match."""
+        """A patient's record cut into one fact per group of nodes (definitions, criteria), each
+        holding only the fields its rules read: one wide record read by every rule overflows the
+        engine's alpha stack (see `RULES_PER_FACT`); narrow facts also make less JSON to match."""
         return [
-            {"t": "p", "g": node, "sid": sid, **{f: record[f] for f in fields if f in record}}
-            for node, fields in self.fields.items()
+            {"t": "p", "g": group, "sid": sid, **{f: record[f] for f in fields if f in record}}
+            for group, fields in self.fields.items()
         ]
 
     def ruleset(self) -> dict[str, dict]:
@@ -162,12 +162,7 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         add(compiler.criterion_rules(leaf))
     add(compiler.hidden_rules)
     final = max(compiler.stratum.values(), default=0) + 1
-    fields: dict[str, set[str]] = {}
-    for rule, body in rules.items():
-        for pattern in body["all"]:
-            if "p" in pattern:
-                node = actions[rule].target
-                fields.setdefault(node, set()).update(fields_of(pattern["p"]) - {"t", "g"})
+    fields = _group_record_patterns(rules, actions)
     add(_decision_rules(final))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}#{digest[:12]}"
@@ -259,7 +254,7 @@ class _Compiler:
         if isinstance(condition, m.Not):
             return self.kleene(condition.item).negated()
         if isinstance(condition, m.AtLeast):
-            if _same_list(condition):
+            if counted(condition):
                 return self._count(condition)
             return _at_least(condition.count, [self.kleene(i) for i in condition.items])
         name = condition.ref.name
@@ -435,6 +430,34 @@ def _body(node: str, joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> d
     return {"all": [*derived, _record(node, pattern)]}
 
 
+#: Rules per record fact. The engine walks a fact's alpha network with a stack of 64 entries
+#: (events.c), filled by the matching tests below one node: a fact read by too many rules overflows
+#: it (error 303). Several small criteria share one fact; every fact costs parsing and storage.
+RULES_PER_FACT = 24
+
+
+def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action]) -> dict[str, set[str]]:
+    """Pack the nodes' record patterns into facts of at most `RULES_PER_FACT` rules, in file order,
+    rewrite each pattern's `g` test to its fact's group, and return the fields each group reads."""
+    per_node: dict[str, list[dict]] = {}
+    for rule, body in rules.items():
+        for pattern in body["all"]:
+            if "p" in pattern:
+                per_node.setdefault(actions[rule].target, []).append(pattern["p"])
+    groups: dict[str, set[str]] = {}
+    group, size = "", RULES_PER_FACT
+    for node, patterns in per_node.items():
+        if size + len(patterns) > RULES_PER_FACT:
+            group, size = f"g{len(groups)}", 0
+            groups[group] = set()
+        size += len(patterns)
+        for pattern in patterns:
+            tests = pattern["$and"]
+            tests[tests.index({"g": node})] = {"g": group}
+            groups[group] |= fields_of(pattern) - {"t", "g"}
+    return groups
+
+
 def fields_of(condition: Any) -> set[str]:
     """The record fields a durable_rules condition reads, including `$m` references."""
     found: set[str] = set()
@@ -458,7 +481,8 @@ def fields_of(condition: Any) -> set[str]:
     return {f for f in found if not f.startswith("$i.")}
 
 
-def _same_list(condition: m.AtLeast) -> bool:
+def counted(condition: m.AtLeast) -> bool:
+    """`X includes at least k of {...}`: compiled to one count on the record, not an expansion."""
     names = {i.ref.name for i in condition.items if isinstance(i, m.Includes)}
     return len(names) == 1 and all(isinstance(i, m.Includes) for i in condition.items)
 

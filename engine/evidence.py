@@ -1,20 +1,22 @@
 """Evidence for the trail: what each part of a criterion saw in the patient's record, in words.
 
-The network decides; this module only explains. For every atom of a criterion (and of its
-applies-when) it reports whether the atom held, failed or could not be judged, the actual value (with
-unit, date and converted value) and what was required, so an auditor can see why a rule did not fire.
+The network decides; this module only explains. For every part of a criterion's condition (and of
+its applies-when) it says whether the part held, failed or could not be judged, with the actual value
+(unit, date, converted value, reference range) and what was required, so an auditor can see why a
+rule fired or did not. A part is an atom (`egfr >= 30 mL/min/1.73m2`), or a whole counted list
+(`immunosuppressant includes at least 2 of {...}`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, Union
 
-from engine.compile import dose_threshold_of, threshold_of
-from engine.facts import ONGOING, Patient, plain_number, window_field
+from engine.compile import count_field, counted, dose_threshold_of, threshold_of
+from engine.facts import ONGOING, Patient, UsedFact, plain_number, window_field
 from protocol import model as m
 
 OPS = {
@@ -22,28 +24,42 @@ OPS = {
     "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
 
+Part = Union[m.Atom, m.AtLeast, m.Not]
+
 
 @dataclass(frozen=True)
-class Evidence:
-    """One atom, judged: status is true, false or unknown."""
+class Condition:
+    """One part of a criterion as written: where, and the protocol text."""
 
     line: int
-    condition: str
-    status: str
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "condition": self.condition, "status": self.status,
-                "detail": self.detail}
+    text: str
 
 
-def source_text(protocol: m.Protocol, span) -> str:
-    """The protocol text a span covers, on one line."""
-    return _source_text(protocol.source, span)
+def parts(condition: m.Condition | None) -> list[Part]:
+    """The parts of a condition, left to right: atoms, and counted lists as one part."""
+    if condition is None:
+        return []
+    if isinstance(condition, m.AtLeast) and counted(condition):
+        return [condition]
+    if isinstance(condition, (m.And, m.Or, m.AtLeast)):
+        return [p for item in condition.items for p in parts(item)]
+    if isinstance(condition, m.Not):
+        inner = parts(condition.item)
+        return [condition] if len(inner) == 1 and inner[0] is condition.item else inner
+    return [condition]
+
+
+def criterion_parts(criterion: m.Criterion) -> list[Part]:
+    return parts(criterion.applies) + parts(criterion.condition)
+
+
+def describe(protocol: m.Protocol, part: Part) -> Condition:
+    return Condition(part.span.line, _source_text(protocol.source, part.span))
 
 
 @lru_cache(maxsize=8192)
 def _source_text(source: str, span) -> str:
+    """The protocol text a span covers, on one line."""
     lines = source.splitlines()[span.line - 1 : span.end_line]
     if not lines:
         return ""
@@ -55,48 +71,35 @@ def _source_text(source: str, span) -> str:
 
 
 class Explainer:
-    """Judges atoms against one patient's record, for the trail only."""
+    """Judges the parts of criteria against one patient's record, for the trail only."""
 
     def __init__(self, protocol: m.Protocol, derived: dict[str, tuple[str, tuple[str, ...]]]) -> None:
         self.protocol = protocol
         self.concepts = {c.name: c for c in protocol.concepts}
         self.derived = derived
 
-    def atoms(self, criterion: m.Criterion, patient: Patient) -> list[Evidence]:
-        found = []
-        for condition in (criterion.applies, criterion.condition):
-            if condition is not None:
-                found.extend(self.judge(atom, patient) for atom in m.atoms(condition))
-        return found
+    def judge(self, part: Part, patient: Patient) -> dict[str, Any]:
+        """`{"status": true|false|unknown, "detail": "..."}` for one part."""
+        status, detail = _JUDGES[type(part)](self, part, patient)
+        return {"status": status, "detail": detail}
 
-    def judge(self, atom: m.Atom, patient: Patient) -> Evidence:
-        status, detail = getattr(self, f"_{type(atom).__name__.lower()}")(atom, patient)
-        return Evidence(atom.span.line, source_text(self.protocol, atom.span), status, detail)
-
-    # -- one method per atom kind -------------------------------------------------------------------
+    # -- how facts read -----------------------------------------------------------------------------
     def _missing(self, patient: Patient, name: str) -> tuple[str, str]:
         return "unknown", f"{name}: {patient.unusable.get(name, 'no usable fact')}"
 
     def _shown(self, patient: Patient, name: str) -> str:
         used = patient.used.get(name, [])
-        if not used:
-            return name
-        fact = used[-1]
-        value = f"{fact.value} {fact.unit}" if fact.unit and fact.value is not None else f"{fact.value}"
-        if fact.converted and fact.unit and fact.converted != f"{fact.value} {fact.unit}".strip():
-            value += f" (= {fact.converted})"
-        when = f", {fact.date}" if fact.date else ""
-        note = f", {fact.note}" if fact.note else ""
-        return f"{name} {value}{when}{note}"
+        return f"{name} {shown(used[-1])}" if used else name
 
+    # -- one method per kind of part ----------------------------------------------------------------
     def _truth(self, atom: m.Truth, patient: Patient) -> tuple[str, str]:
         name = atom.ref.name
         if name in self.derived:
             value = self.derived[name][0]
             status = {"T": "true", "F": "false"}.get(value, "unknown")
-            label = {"T": "true", "F": "false", "U": "unknown (data missing)",
-                     "R": "open (awaiting investigator judgment)"}[value]
-            return status, f"definition {name} is {label}"
+            words = {"T": "true", "F": "false", "U": "unknown: data it reads is missing",
+                     "R": "open: awaiting an investigator's judgment"}[value]
+            return status, f"definition {name} is {words}"
         value = patient.record.get(name)
         if value is None:
             if self.concepts[name].kind is m.Kind.JUDGMENT:
@@ -112,19 +115,19 @@ class Explainer:
         threshold = threshold_of(concept, atom.threshold)
         held = OPS[atom.op](value, float(threshold))
         unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
-        return _status(held), f"{self._shown(patient, concept.name)}; needs {atom.op} {plain_number(threshold)}{unit}"
+        required = f"needs {atom.op} {plain_number(threshold)}{unit}"
+        return _status(held), f"{self._shown(patient, concept.name)}; {required}"
 
     def _comparereference(self, atom: m.CompareReference, patient: Patient) -> tuple[str, str]:
         name = atom.ref.name
-        field = name + ("__uln" if atom.bound == "upper" else "__lln")
-        ratio = patient.record.get(field)
+        ratio = patient.record.get(name + ("__uln" if atom.bound == "upper" else "__lln"))
         if ratio is None:
             if name in patient.record:
                 return "unknown", f"{self._shown(patient, name)}: no {atom.bound} reference given"
             return self._missing(patient, name)
         held = OPS[atom.op](ratio, float(atom.factor))
         limit = "ULN" if atom.bound == "upper" else "LLN"
-        return _status(held), (f"{self._shown(patient, name)} = {_exact(ratio)} x {limit}; "
+        return _status(held), (f"{self._shown(patient, name)} = {exact(ratio)} x {limit}; "
                                f"needs {atom.op} {atom.factor} x {limit}")
 
     def _is(self, atom: m.Is, patient: Patient) -> tuple[str, str]:
@@ -133,30 +136,27 @@ class Explainer:
         if value is None:
             return self._missing(patient, concept.name)
         wanted = {concept.canonical(v.name) or v.name for v in atom.values}
-        held = (value in wanted) != atom.negated
-        return _status(held), self._shown(patient, concept.name)
+        return _status((value in wanted) != atom.negated), self._shown(patient, concept.name)
 
-    def _items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str | None]:
+    def _items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]:
+        """The occurrences, [] when recorded as none, None when missing; and how they read."""
         if patient.record.get(f"{name}__none") == 1:
-            return [], None
+            return [], f"{name}: recorded as none"
         items = patient.record.get(name)
         if items is None:
-            return None, f"{name}: {patient.unusable.get(name, 'nothing recorded')}"
-        return items, None
+            return None, f"{name}: {patient.unusable.get(name, 'no fact given')}"
+        return items, f"{name}: " + "; ".join(shown(f) for f in patient.used.get(name, []))
 
     def _occurred(self, atom: m.Occurred, patient: Patient) -> tuple[str, str]:
-        name = atom.ref.name
-        items, missing = self._items(name, patient)
+        items, text = self._items(atom.ref.name, patient)
         if items is None:
-            return "unknown", missing or name
-        if not items:
-            return "false", f"{name}: none recorded"
+            return "unknown", text
         first = self._first_day(atom.window, patient)
         hits = [i for i in items if (first is None or i["e"] >= first.toordinal())
                 and (atom.grade is None or OPS[atom.grade[0]](i["g"], float(atom.grade[1])))]
-        shown = "; ".join(_occurrence(i) for i in items)
-        window = f" (window from {first})" if first is not None else ""
-        return _status(bool(hits)), f"{name}: {shown}{window}"
+        window = "" if first is None else " (on the screening date)" if first == patient.screening \
+            else f" (window from {first} to {patient.screening})"
+        return _status(bool(hits)), f"{text}{window}"
 
     def _first_day(self, window: m.Window, patient: Patient) -> date | None:
         if window.kind == "ever":
@@ -168,39 +168,79 @@ class Explainer:
 
     def _includes(self, atom: m.Includes, patient: Patient) -> tuple[str, str]:
         concept = self.concepts[atom.ref.name]
-        items, missing = self._items(concept.name, patient)
+        items, text = self._items(concept.name, patient)
         if items is None:
-            return "unknown", missing or concept.name
+            return "unknown", text
         drug = concept.canonical(atom.drug.name) or atom.drug.name
-        drugs = sorted({i["drug"] for i in items})
-        listed = ", ".join(drugs) if drugs else "none recorded"
-        return _status(drug in drugs), f"{concept.name}: {listed}"
+        return _status(any(i["drug"] == drug for i in items)), text
+
+    def _not(self, node: m.Not, patient: Patient) -> tuple[str, str]:
+        """`not x`: judged as written, so "+" means the negated part holds."""
+        status, detail = _JUDGES[type(node.item)](self, node.item, patient)
+        return {"true": "false", "false": "true"}.get(status, status), detail
+
+    def _atleast(self, node: m.AtLeast, patient: Patient) -> tuple[str, str]:
+        """A counted list: how many distinct drugs of the set the patient's list holds."""
+        first = node.items[0]
+        assert isinstance(first, m.Includes)
+        concept = self.concepts[first.ref.name]
+        drugs = tuple(sorted({concept.canonical(i.drug.name) or i.drug.name
+                              for i in node.items if isinstance(i, m.Includes)}))
+        count = patient.record.get(count_field(concept.name, drugs))
+        items, text = self._items(concept.name, patient)
+        if count is None or items is None:
+            return "unknown", text
+        taken = sorted({i["drug"] for i in items} & set(drugs))
+        listed = f" ({', '.join(taken)})" if taken else ""
+        return _status(count >= node.count), (f"{count} of the set{listed}; needs at least "
+                                              f"{node.count}; {text}")
 
     def _course(self, atom: m.Course, patient: Patient) -> tuple[str, str]:
         concept = self.concepts[atom.ref.name]
-        items, missing = self._items(concept.name, patient)
+        items, text = self._items(concept.name, patient)
         if items is None:
-            return "unknown", missing or concept.name
+            return "unknown", text
         threshold = float(dose_threshold_of(concept, atom))
-        need_months = atom.duration.amount * (12 if atom.duration.unit == "years" else 1) \
-            if atom.duration and atom.duration.unit in ("months", "years") else None
-        statuses = []
-        for item in items:
-            dose_ok = None if "dose" not in item else OPS[atom.op](item["dose"], threshold)
-            long_ok = True if atom.duration is None else (
-                item["months"] >= need_months if need_months is not None else
-                item["days"] >= atom.duration.amount * (7 if atom.duration.unit == "weeks" else 1))
-            statuses.append(False if not long_ok or dose_ok is False else dose_ok)
+        statuses = [self._course_status(atom, item, threshold) for item in items]
         status = "true" if True in statuses else "false" if all(s is False for s in statuses) \
             else "unknown"
-        shown = "; ".join(
-            f"{i['drug']} {i.get('dose', '?')} {concept.dosed_in} for {i['months']} months" for i in items
-        ) or "none recorded"
-        return status, f"{concept.name}: {shown}; needs {atom.op} {threshold:g} {concept.dosed_in}" + (
-            f" for at least {atom.duration}" if atom.duration else "")
+        needs = f"needs {atom.op} {plain_number(Decimal(repr(threshold)))} {concept.dosed_in}"
+        needs += f" for at least {atom.duration}" if atom.duration else ""
+        return status, f"{text}; {needs}"
+
+    @staticmethod
+    def _course_status(atom: m.Course, item: dict, threshold: float) -> bool | None:
+        long_enough = True
+        if atom.duration is not None:
+            amount, unit = atom.duration.amount, atom.duration.unit
+            long_enough = item["months"] >= amount * (12 if unit == "years" else 1) \
+                if unit in ("months", "years") else item["days"] >= amount * (7 if unit == "weeks" else 1)
+        if not long_enough:
+            return False
+        return None if "dose" not in item else OPS[atom.op](item["dose"], threshold)
 
 
-def _exact(number: float) -> str:
+_JUDGES = {
+    m.Truth: Explainer._truth, m.Compare: Explainer._compare,
+    m.CompareReference: Explainer._comparereference, m.Is: Explainer._is,
+    m.Occurred: Explainer._occurred, m.Includes: Explainer._includes,
+    m.AtLeast: Explainer._atleast, m.Course: Explainer._course, m.Not: Explainer._not,
+}
+
+
+def shown(fact: UsedFact) -> str:
+    """A fact as an auditor reads it: value and unit, the converted value, date, and notes."""
+    value = fact.value
+    text = {True: "yes", False: "no"}.get(value, str(value)) if isinstance(value, bool) else str(value)
+    if fact.unit and not isinstance(value, str):
+        text += f" {fact.unit}"
+    if fact.converted and fact.converted != text:
+        text += f" = {fact.converted}"
+    details = [d for d in (fact.date, fact.note) if d]
+    return text + (f" ({'; '.join(details)})" if details else "")
+
+
+def exact(number: float) -> str:
     """A record number as the network compared it (its shortest repr is the quantized decimal)."""
     return plain_number(Decimal(repr(number)))
 
@@ -209,13 +249,4 @@ def _status(held: bool) -> str:
     return "true" if held else "false"
 
 
-def _occurrence(item: dict) -> str:
-    start = date.fromordinal(item["s"])
-    text = f"from {start}" if item["e"] != item["s"] else f"on {start}"
-    if item["e"] == ONGOING:
-        text += ", ongoing"
-    elif item["e"] != item["s"]:
-        text += f" to {date.fromordinal(item['e'])}"
-    if "g" in item:
-        text += f", grade {item['g']:g}"
-    return text
+__all__ = ["Explainer", "parts", "criterion_parts", "describe", "shown", "ONGOING"]

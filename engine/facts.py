@@ -20,30 +20,73 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from calendar import monthrange
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-import fastjsonschema
 import jsonschema
 from dateutil.relativedelta import relativedelta
 
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import UnitProblem, convert, quantize
+from protocol.units import UnitProblem, convert, factor, quantize
 
 SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-#: Compiled once: answers "valid?" fast; only an invalid record pays for jsonschema's full report.
-_IS_VALID = fastjsonschema.compile(SCHEMA)
+_JSON_TYPES = {"string": (str,), "number": (int, Decimal), "boolean": (bool,), "object": (dict,),
+               "array": (list,)}
+
+
+def _types(schema: dict) -> dict[str, tuple[type, ...]]:
+    """Python types per property of a schema object: the fast path's reading of the schema."""
+    table = {}
+    for name, spec in schema["properties"].items():
+        kinds = spec.get("type", "boolean" if "const" in spec else "object")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        table[name] = tuple(t for kind in kinds for t in _JSON_TYPES[kind])
+    return table
+
+
+_PATIENT_TYPES = _types(SCHEMA)
+_FACT_TYPES = _types(SCHEMA["properties"]["facts"]["items"])
+
+
+def _plainly_valid(data: dict) -> bool:
+    """True when a record obviously fits the schema (fields known, required, of their JSON types).
+
+    Runs for every patient, so it reads only what jsonschema would; anything doubtful returns False
+    and jsonschema, slower, reports every problem with its path. A boolean is not a number here.
+    """
+    if "patient" not in data or "facts" not in data:
+        return False
+    for key, value in data.items():
+        types = _PATIENT_TYPES.get(key)
+        if types is None or not isinstance(value, types) or (key != "facts" and value == ""):
+            return False
+    for fact in data["facts"]:
+        if not isinstance(fact, dict) or not isinstance(fact.get("concept"), str) or not fact["concept"]:
+            return False
+        for key, value in fact.items():
+            types = _FACT_TYPES.get(key)
+            if types is None or not isinstance(value, types) or (
+                    bool not in types and isinstance(value, bool)):
+                return False
+        if fact.get("present", False) is not False or not all(
+                isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+                for v in fact.get("reference_range", {}).values()):
+            return False
+        if set(fact.get("reference_range", {})) - {"low", "high"}:
+            return False
+    return True
 
 #: Stands for "still going" in an occurrence's end day: later than any screening date.
 ONGOING = 10**7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UsedFact:
     """A fact as the trail shows it: what the file said, and what the network was given."""
 
@@ -86,11 +129,20 @@ def _shift(day: date, amount: int, unit: str) -> date:
     return day - relativedelta(**{unit: amount})
 
 
-@lru_cache(maxsize=4096)
 def completed_months(start: date, end: date) -> int:
-    """Whole calendar months from start to end: 2026-01-15 to 2026-04-15 is 3, to 2026-04-14 is 2."""
-    delta = relativedelta(end, start)
-    return delta.years * 12 + delta.months
+    """Whole calendar months from start to end: the largest k with start + k months <= end, the day
+    clamped to the month's end as in windows. 2026-01-15 to 2026-04-15 is 3, to 2026-04-14 is 2;
+    2026-01-31 to 2026-04-30 is 3 (Jan 31 + 3 months is Apr 30)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months > 0 and _add_months(start, months) > end:
+        months -= 1
+    return max(months, 0)
+
+
+def _add_months(day: date, months: int) -> date:
+    years, month = divmod(day.month - 1 + months, 12)
+    year = day.year + years
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
 def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:
@@ -138,7 +190,17 @@ class Normaliser:
         self.counts = counts or {}
         self.concepts = {c.name: c for c in protocol.concepts}
         # Measured concepts first: a dose per kg reads the weight.
-        self.order = sorted(referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
+        names = sorted(referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
+        self.order = [(n, self.concepts[n], "_" + self.concepts[n].kind.value) for n in names]
+        self._factors: dict[tuple[str, str], Decimal] = {}
+
+    def factor(self, concept: m.Concept, unit: str) -> Decimal:
+        """The exact factor from a fact's unit to the concept's, once per (concept, unit)."""
+        key = (concept.name, unit)
+        if key not in self._factors:
+            assert concept.unit is not None
+            self._factors[key] = factor(unit, concept.unit, _conversions(concept))
+        return self._factors[key]
 
     def patient(self, data: Any, path: str, line: int, screening: date | None) -> Patient:
         """Validate and normalise one patient; raise `FactError` with every problem found."""
@@ -146,10 +208,8 @@ class Normaliser:
         if not isinstance(data, dict):
             raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
         patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
-        plain = _plain(data)
-        try:
-            _IS_VALID(plain)
-        except fastjsonschema.JsonSchemaException:
+        if not _plainly_valid(data):
+            plain = _plain(data)
             for error in sorted(_VALIDATOR.iter_errors(plain), key=lambda e: [str(p) for p in e.path]):
                 problems.append(_schema_problem(error, path, line, patient_id))
         if problems:
@@ -164,17 +224,15 @@ class Normaliser:
                 [FactProblem(path, line, patient_id, None, "screening_date",
                              "no screening date: give it in the record or with --screening-date")]
             )
-        builder = _Builder(self, path, line, patient_id or "?", day, data, plain)
+        builder = _Builder(self, path, line, patient_id or "?", day, data)
         return builder.build()
 
 
 class _Builder:
     """Collects one patient's record and problems; one method per concept kind."""
 
-    def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data,
-                 plain) -> None:
+    def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data) -> None:
         self.n = normaliser
-        self.plain = plain
         self.path, self.line, self.pid = path, line, pid
         self.screening = day
         self.data = data
@@ -193,13 +251,12 @@ class _Builder:
             record[window_field(duration)] = shift(self.screening, duration).toordinal()
         grouped = self._grouped()
         used, unusable = self.patient.used, self.patient.unusable
-        for name in self.n.order:
-            concept = self.n.concepts[name]
+        for name, concept, handler in self.n.order:
             facts = grouped.get(name)
             if facts:
-                getattr(self, "_" + concept.kind.value)(concept, facts)
+                getattr(self, handler)(concept, facts)
             if name not in used and name not in unusable:
-                unusable[name] = "no fact recorded"
+                unusable[name] = "no fact given"
         if self.problems:
             raise FactError(self.problems)
         return self.patient
@@ -209,7 +266,7 @@ class _Builder:
         seen: dict[str, int] = {}
         for index, fact in enumerate(self.data.get("facts", [])):
             name = fact["concept"]
-            key = str(self.plain["facts"][index])
+            key = str(fact)
             if key in seen:
                 self.problem(index, None, f"duplicate of fact #{seen[key]}")
                 continue
@@ -222,10 +279,11 @@ class _Builder:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
             when = fact.get("date")
-            if when is not None and _date(when) is None:
+            day = _date(when) if when is not None else None
+            if when is not None and day is None:
                 self.problem(index, "date", f"not a date (YYYY-MM-DD): {when!r}")
                 continue
-            if when is not None and _date(when) > self.screening:
+            if day is not None and day > self.screening:
                 self.problem(index, "date", f"dated {when}, after the screening date "
                              f"{self.screening}: set aside", warning=True)
                 continue
@@ -251,7 +309,7 @@ class _Builder:
                                  f"'{name}' is given both as a fact and by birth_date")
                 years = relativedelta(self.screening, born).years
                 grouped[name] = [(-1, {"concept": name, "value": Decimal(years), "unit": "years",
-                                       "date": self.screening.isoformat(), "from_birth_date": True})]
+                                       "from_birth_date": True})]
 
     # -- measured concepts --------------------------------------------------------------------------
     def _latest(self, concept: m.Concept, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
@@ -298,7 +356,7 @@ class _Builder:
             self.problem(index, "unit", f"'{concept.name}' is measured in {concept.unit}: give a unit")
             return None
         try:
-            return convert(value, unit, concept.unit, _conversions(concept))
+            return quantize(value * self.n.factor(concept, unit))
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name}: {error}")
             return None
@@ -328,7 +386,14 @@ class _Builder:
         if converted is None:
             return
         self.patient.record[concept.name] = float(converted)
-        note = "age in completed years, from birth_date" if fact.get("from_birth_date") else None
+        note = None
+        if fact.get("from_birth_date"):
+            note = f"completed years at screening, born {self.data['birth_date']}"
+        elif concept.kind is m.Kind.LAB:
+            reference = fact.get("reference_range") or {}
+            limits = [f"{word} {plain_number(Decimal(reference[key]))}" for key, word in
+                      (("low", "lower reference"), ("high", "upper reference")) if key in reference]
+            note = ", ".join(limits) + f" {fact.get('unit')}" if limits else "no reference range given"
         self._use(concept, index, fact, converted, note)
         if concept.kind is m.Kind.LAB:
             self._reference(concept, index, fact, value)
@@ -386,7 +451,7 @@ class _Builder:
         note = None
         if concept.kind is m.Kind.JUDGMENT:
             note = f"attested by {fact['recorded_by']}" + (f": {fact['reason']}" if fact.get("reason") else "")
-        self._use(concept, index, fact, value, note)
+        self._use(concept, index, fact, None, note)
 
     _judgment = _flag
 
@@ -402,7 +467,7 @@ class _Builder:
         if nones:
             self.patient.record[concept.name + "__none"] = 1
             self._count(concept, [])
-            self._use(concept, nones[0][0], {**nones[0][1], "value": "none recorded"}, None)
+            self._use(concept, nones[0][0], {**nones[0][1], "value": "recorded as none"}, None)
             return None
         items = []
         for index, fact in present:
@@ -430,10 +495,9 @@ class _Builder:
         if not items:
             return
         self.patient.record[concept.name] = [item for _, _, item in items]
-        for index, fact, _ in items:
-            span = fact["date"] + (f" to {fact['end']}" if fact.get("end") else "")
-            span += " (ongoing)" if fact.get("ongoing") else ""
-            self._use(concept, index, {**fact, "value": "occurred", "date": span}, None)
+        for index, fact, item in items:
+            what = f"grade {plain_number(Decimal(repr(item['g'])))}" if "g" in item else "occurred"
+            self._use(concept, index, {**fact, "value": what}, None, _period(fact))
 
     def _medication(self, concept: m.Concept, facts) -> None:
         items = self._occurrences(concept, facts)
@@ -457,10 +521,11 @@ class _Builder:
                 item["dose"] = float(dose)
             courses.append(item)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
-            span = fact["date"] + (f" to {fact['end']}" if fact.get("end") else " (ongoing)"
-                                   if fact.get("ongoing") else "")
+            period = f"{_period(fact)}, {item['months']} completed months"
+            dose_note = "; ".join(n for n in (period, note) if n)
             used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
-                            if fact.get("dose") is not None else ""), fact.get("unit"), span, shown, note)
+                            if fact.get("dose") is not None else ""), fact.get("unit"), fact["date"],
+                            shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
         undosed = [{"months": c["months"], "days": c["days"]} for c in courses if "dose" not in c]
@@ -494,8 +559,9 @@ class _Builder:
             if entry is None:
                 return None, f"{drug} has no entry in {table.name}"
             dose = dose * entry.equals.value / entry.amount.value
+        equivalent = f"as {table.name}" if table is not None else None
         try:
-            return convert(dose, unit, concept.dosed_in), None
+            return convert(dose, unit, concept.dosed_in), equivalent
         except UnitProblem:
             pass
         if concept.weight is None:
@@ -508,11 +574,19 @@ class _Builder:
         if weight is None:
             return None, f"dose per {weight_unit} needs the patient's {concept.weight.name}"
         try:
+            divided = f"divided by {concept.weight.name} {weight:g} {weight_unit}"
             return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in), (
-                f"divided by {concept.weight.name} {weight:g} {weight_unit}")
+                f"{equivalent}, {divided}" if equivalent else divided)
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")
             return None, None
+
+
+def _period(fact: dict) -> str:
+    """How long an occurrence or course lasted, as recorded."""
+    if fact.get("end"):
+        return f"to {fact['end']}"
+    return "ongoing" if fact.get("ongoing") else "single day"
 
 
 def plain_number(value: Any) -> str:

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 import durable_rules_engine as _engine
+import orjson
 
 from protocol.errors import EngineError
 
@@ -23,7 +24,7 @@ from protocol.errors import EngineError
 _NOT_HANDLED, _OBSERVED = 1, 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Firing:
     """One rule firing: its name and, for the rules whose matched facts we read, the message."""
 
@@ -86,7 +87,7 @@ class Host:
             state = self._assert([{**fact, "sid": sid} for fact in conclusions])
 
     def _assert(self, facts: list[dict]) -> int:
-        result = _engine.assert_facts(self._handle, json.dumps(facts, ensure_ascii=False))
+        result = _engine.assert_facts(self._handle, orjson.dumps(facts).decode())
         if result[0] == _NOT_HANDLED:
             raise EngineError(f"no rule of {self.name} matches a fact in {_brief(facts)}")
         if result[0] == _OBSERVED:

@@ -20,7 +20,7 @@ from protocol.errors import EngineError, FactError, FactProblem
 BAD = {"inclusion": "NOT_MET", "exclusion": "MET"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """One criterion's verdict for one patient, with the rule firings that concluded it."""
 

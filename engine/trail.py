@@ -5,10 +5,13 @@ holds this is RFC 8785 canonical JSON, so the same inputs give byte-identical tr
 against the rfc8785 library). Numbers a fact carried are written as the exact decimal text, never floats.
 
 Records, in order: `run` (versions, protocol and fact-file SHA-256, network digest, screening date);
-then per patient `patient`, one `definition` per derived concept, one `criterion` per leaf criterion
-(verdict, protocol sentence, file:line, rules fired, evidence per condition part, facts used, what is
-missing or awaits judgment) and `decision` (with every reason); `rejected` for a patient whose facts
-could not be used; finally `summary`.
+`protocol` (once: every criterion's and definition's id, verbatim sentence, rule `file:line` and the
+text and line of each part of its condition, so per-patient records need not repeat them); then per
+patient `patient` (the facts used, once, with value, unit, date, converted value), one `definition`
+per derived concept, one `criterion` per leaf criterion (verdict, the rules that fired, the evidence
+for each part in the order of the protocol record, the facts it read by index, what is missing or
+awaits judgment) and `decision` (with every reason); `rejected` for a patient whose facts could not
+be used; finally `summary`.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ from datetime import date
 from importlib.metadata import version
 from typing import Any, Iterable, TextIO
 
+import orjson
+
 from engine.compile import Network
-from engine.evidence import Explainer
+from engine.evidence import Explainer, criterion_parts, describe, parts
 from engine.facts import UsedFact
 from engine.run import Decision, Rejected
 from protocol import model as m
 
 
 def canonical(record: dict[str, Any]) -> str:
-    """One trail line."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """One trail line: orjson with sorted keys is RFC 8785 for our ASCII keys, strings and integers,
+    and several times faster than the standard library's encoder."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def sha256_file(path: str) -> str:
@@ -47,6 +53,12 @@ class Trail:
         self.protocol = network.protocol
         self.counts: Counter[str] = Counter()
         self._reads = {leaf.id: self._concepts_read(leaf) for leaf in network.leaves}
+        self._parts = {leaf.id: criterion_parts(leaf) for leaf in network.leaves}
+        for name in network.definitions:
+            definition = self.protocol.definition(name)
+            assert definition is not None
+            self._parts[name] = parts(definition.condition)
+        self._kinds = {c.name: c.kind for c in self.protocol.concepts}
         self._write({
             "type": "run",
             "tool": f"proto-rules {version('proto-rules')}",
@@ -57,9 +69,20 @@ class Trail:
             "network": {"name": network.name, "sha256": network.digest, "rules": len(network.rules)},
             "screening_date": screening.isoformat() if screening else None,
         })
+        self._write({"type": "protocol", "definitions": [
+            self._static(name, None, self.protocol.definition(name)) for name in network.definitions
+        ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]})
 
-    def _write(self, record: dict[str, Any]) -> None:
-        self.out.write(canonical(record) + "\n")
+    def _static(self, key: str, leaf: m.Criterion | None, node: Any) -> dict[str, Any]:
+        conditions = [describe(self.protocol, part) for part in self._parts[key]]
+        return {
+            "id": key, "role": leaf.role.value if leaf else None, "text": node.text,
+            "rule": f"{node.span.file}:{node.span.line}",
+            "conditions": [{"line": c.line, "text": c.text} for c in conditions],
+        }
+
+    def _write(self, *records: dict[str, Any]) -> None:
+        self.out.write("".join(canonical(record) + "\n" for record in records))
 
     def _concepts_read(self, leaf: m.Criterion) -> list[str]:
         """Concepts a criterion reads, directly or through definitions, in first-use order."""
@@ -88,42 +111,39 @@ class Trail:
         patient = outcome.patient
         self.counts[outcome.decision] += 1
         pid = patient.id
-        self._write({"type": "patient", "patient": pid, "record": patient.line,
-                     "screening_date": patient.screening.isoformat(),
-                     "warnings": [str(w) for w in patient.warnings]})
+        used = [f for facts in patient.used.values() for f in facts]
+        records = [{"type": "patient", "patient": pid, "record": patient.line,
+                    "screening_date": patient.screening.isoformat(),
+                    "warnings": [str(w) for w in patient.warnings],
+                    "facts": [_fact(f) for f in sorted(used, key=lambda f: (f.index, f.concept))]}]
         explainer = Explainer(self.protocol, outcome.derived)
         for name in self.network.definitions:
-            definition = self.protocol.definition(name)
-            assert definition is not None
             value, rules = outcome.derived[name]
-            self._write({"type": "definition", "patient": pid, "definition": name, "value": value,
-                         "text": definition.text, "line": definition.span.line, "fired": list(rules),
-                         "evidence": [e.as_dict() for e in explainer.atoms(
-                             m.Criterion(definition.span, m.Role.INCLUSION, name, None, None,
-                                         definition.condition), patient)]})
-        for leaf in self.network.leaves:
-            self._write(self._criterion(leaf, outcome, explainer))
-        self._write({"type": "decision", "patient": pid, "decision": outcome.decision,
-                     "reasons": [{"criterion": v.criterion, "verdict": v.verdict}
-                                 for v in outcome.reasons]})
+            records.append({"type": "definition", "patient": pid, "definition": name, "value": value,
+                            "fired": list(rules),
+                            "evidence": [explainer.judge(p, patient) for p in self._parts[name]]})
+        records.extend(self._criterion(leaf, outcome, explainer) for leaf in self.network.leaves)
+        records.append({"type": "decision", "patient": pid, "decision": outcome.decision,
+                        "reasons": [{"criterion": v.criterion, "role": v.role, "verdict": v.verdict}
+                                    for v in outcome.reasons]})
+        self._write(*records)
 
     def _criterion(self, leaf: m.Criterion, outcome: Decision, explainer: Explainer) -> dict:
         patient = outcome.patient
         verdict = outcome.verdicts[leaf.id]
         reads = self._reads[leaf.id]
-        facts = [_fact(f) for name in reads for f in patient.used.get(name, [])]
         record: dict[str, Any] = {
             "type": "criterion", "patient": patient.id, "criterion": leaf.id, "role": verdict.role,
-            "verdict": verdict.verdict, "text": leaf.text,
-            "rule": f"{leaf.span.file}:{leaf.span.line}", "fired": list(verdict.rules),
-            "evidence": [e.as_dict() for e in explainer.atoms(leaf, patient)], "facts": facts,
+            "verdict": verdict.verdict, "fired": list(verdict.rules),
+            "evidence": [explainer.judge(p, patient) for p in self._parts[leaf.id]],
+            "facts": [f.index for name in reads for f in patient.used.get(name, [])],
         }
         if verdict.verdict in ("UNKNOWN", "NEEDS_REVIEW"):
-            concepts = {c.name: c for c in self.protocol.concepts}
             absent = [n for n in reads if n not in patient.used]
+            judged = [n for n in absent if self._kinds[n] is m.Kind.JUDGMENT]
             record["missing"] = [{"concept": n, "reason": patient.unusable.get(n, "no usable fact")}
-                                 for n in absent if concepts[n].kind is not m.Kind.JUDGMENT]
-            record["pending"] = [n for n in absent if concepts[n].kind is m.Kind.JUDGMENT]
+                                 for n in absent if n not in judged]
+            record["pending"] = judged
         return record
 
     def close(self) -> None:
@@ -146,6 +166,9 @@ def _text(value: Any) -> Any:
 # -- rendering ------------------------------------------------------------------------------------
 
 MARK = {"true": "+", "false": "-", "unknown": "?"}
+LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
+DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is missing)",
+                 "R": "open (awaiting an investigator's judgment)"}
 
 
 def read(path: str) -> list[dict[str, Any]]:
@@ -155,51 +178,69 @@ def read(path: str) -> list[dict[str, Any]]:
 
 def render(records: Iterable[dict[str, Any]], patient: str | None = None,
            criterion: str | None = None) -> str:
-    """The trail as text an auditor reads: per patient the decision and its reasons, then each
-    criterion with its verdict, the protocol sentence, the rule's line, and what each part saw."""
+    """The trail as text an auditor reads: per patient the decision with its reasons first, then
+    every definition and criterion with its verdict, the protocol sentence, the rule's place, and for
+    each part of its condition whether it held, with the facts it saw and what it needed."""
     lines: list[str] = []
+    static: dict[str, dict[str, Any]] = {}
+    block: list[str] = []
+    head = ""
     for record in records:
         kind = record["type"]
-        if patient is not None and record.get("patient") != patient and kind not in ("run",):
-            continue
         if kind == "run":
-            p = record["protocol"]
-            lines.append(f"run: {p['id']} v{p['version']} ({p['file']}, sha256 {p['sha256'][:12]}); "
-                         f"facts {record['facts']['file']} (sha256 {record['facts']['sha256'][:12]}); "
-                         f"{record['engine']}")
+            lines.extend(_run(record))
+        elif kind == "protocol":
+            static = {e["id"]: e for e in record["definitions"] + record["criteria"]}
+        elif kind not in ("summary",) and patient not in (None, record.get("patient")):
+            continue
         elif kind == "patient":
-            lines.append(f"\npatient {record['patient']} (record {record['record']}, screening "
-                         f"{record['screening_date']})")
-            lines.extend(f"  warning: {w}" for w in record["warnings"])
+            head = (f"\npatient {record['patient']} (fact file line {record['record']}, "
+                    f"screening date {record['screening_date']})")
+            block = [f"  {w}" for w in record["warnings"]]
         elif kind == "definition" and criterion is None:
-            lines.append(f"  define {record['definition']} = {record['value']} (line {record['line']})")
-            lines.extend(_evidence(record["evidence"]))
+            entry = static[record["definition"]]
+            block.append(f"  definition {record['definition']} = {DERIVED_WORDS[record['value']]}"
+                         f"  ({entry['rule']})")
+            block.extend(_evidence(entry, record["evidence"]))
         elif kind == "criterion" and criterion in (None, record["criterion"]):
-            lines.append(f"  {record['criterion']} {record['verdict']}: {_sentence(record['text'])} "
-                         f"({record['rule']})")
-            lines.extend(_evidence(record["evidence"]))
-            for item in record.get("missing", []):
-                lines.append(f"      missing: {item['concept']} ({item['reason']})")
-            for name in record.get("pending", []):
-                lines.append(f"      awaiting investigator judgment: {name}")
+            block.extend(_criterion(static[record["criterion"]], record))
         elif kind == "decision":
-            reasons = ", ".join(f"{r['criterion']} {r['verdict']}" for r in record["reasons"])
-            lines.append(f"  => {record['decision']}" + (f" because {reasons}" if reasons else ""))
+            reasons = "; ".join(f"{r['role']} {r['criterion']} {r['verdict']}" for r in record["reasons"])
+            lines.extend([head, f"  decision: {record['decision']}" + (f": {reasons}" if reasons else ""),
+                          *block])
         elif kind == "rejected":
-            lines.append(f"\nrecord {record['record']} rejected ({record['patient'] or 'no patient id'}):")
+            lines.append(f"\nfact file line {record['record']} rejected "
+                         f"({record['patient'] or 'no patient id'}):")
             lines.extend(f"  {p}" for p in record["problems"])
         elif kind == "summary" and patient is None:
-            counts = ", ".join(f"{k} {v}" for k, v in record["decisions"].items())
-            lines.append(f"\nsummary: {record['patients']} records: {counts}")
+            counts = dict(record["decisions"])
+            rejected = counts.pop("REJECTED", 0)
+            decided = ", ".join(f"{k} {v}" for k, v in counts.items())
+            lines.append(f"\nsummary: {sum(counts.values())} patients decided ({decided}); "
+                         f"{rejected} records rejected")
     return "\n".join(lines) + "\n"
 
 
-def _sentence(text: str | None) -> str:
-    if not text:
-        return "(no protocol text)"
-    return f'"{text}"' if len(text) <= 90 else f'"{text[:87]}..."'
+def _run(record: dict[str, Any]) -> list[str]:
+    p, facts = record["protocol"], record["facts"]
+    date_ = record["screening_date"] or "from each record"
+    return [f"protocol {p['id']} version {p['version']} ({p['file']}, sha256 {p['sha256']})",
+            f"facts {facts['file']} (sha256 {facts['sha256']}); screening date {date_}",
+            f"{record['tool']}, {record['engine']}, network {record['network']['sha256'][:16]}",
+            LEGEND]
 
 
-def _evidence(evidence: list[dict[str, Any]]) -> list[str]:
-    return [f"      {MARK[e['status']]} {e['condition']}  [{e['detail']}] (line {e['line']})"
-            for e in evidence]
+def _criterion(entry: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    lines = [f"  {record['criterion']} {record['verdict']}  ({entry['role']}, {entry['rule']})",
+             f"      \"{entry['text']}\"" if entry["text"] else "      (no protocol text)"]
+    lines.extend(_evidence(entry, record["evidence"]))
+    for item in record.get("missing", []):
+        lines.append(f"      missing: {item['concept']} ({item['reason']})")
+    for name in record.get("pending", []):
+        lines.append(f"      awaiting investigator judgment: {name}")
+    return lines
+
+
+def _evidence(entry: dict[str, Any], evidence: list[dict[str, Any]]) -> list[str]:
+    return [f"      {MARK[e['status']]} {c['text']} (line {c['line']}): {e['detail']}"
+            for c, e in zip(entry["conditions"], evidence)]

@@ -7,6 +7,8 @@ what was expected said in a protocol author's words rather than token names.
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -34,6 +36,8 @@ EXPECTED_WORDS = {
     "BOUND": "'upper' or 'lower'",
     "NOT": "'not'",
     "GRADED": "'graded'",
+    "SCI": "a number like 1x10^7 or 1e7",
+    "LEVEL_ID": "a dose level id (like DL1)",
     "COLON": "':'",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -61,10 +65,18 @@ def _lark() -> Lark:
 def parse(text: str, filename: str = "<string>") -> m.Protocol:
     """Parse protocol text into a `Protocol`; raise `ProtocolError` with a positioned message.
 
+    Imported modules are read relative to `filename` and their escalation rules joined in.
+
     >>> p = parse('protocol "t"\\ninclusion I1 "Adults": age >= 18 years', "t.proto-rules")
     >>> p.criteria[0].id, str(p.criteria[0].condition.threshold)
     ('I1', '18 years')
     """
+    protocol = _parse_one(text, filename)
+    return _with_imports(protocol, (os.path.normpath(filename),)) if protocol.imports else protocol
+
+
+def _parse_one(text: str, filename: str) -> m.Protocol:
+    """One file's text into its model, its imports not yet resolved."""
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
@@ -86,6 +98,44 @@ def parse_file(path: str | Path) -> m.Protocol:
         span = Span(str(path), 1, 1, 1, 1)
         raise ProtocolError([Diagnostic(span, Severity.ERROR, "unreadable", str(error))]) from None
     return parse(text, str(path))
+
+
+def _with_imports(protocol: m.Protocol, chain: tuple[str, ...]) -> m.Protocol:
+    """The protocol with the escalation rules of every file it imports (and they import).
+
+    A module is resolved relative to the file that imports it and keeps its own file name in its
+    spans, so a trail line says `three-plus-three.proto-rules:12`. A module declares escalation
+    rules only: a module with criteria would change eligibility without showing in the protocol.
+    """
+    designs, modules = list(protocol.designs), list(protocol.modules)
+    for imported in protocol.imports:
+        path = os.path.normpath(Path(protocol.path).parent / imported.path)
+        if path in chain:
+            cycle = " -> ".join((*chain, path))
+            raise _import_error(protocol, imported, f"import cycle: {cycle}")
+        try:
+            text = Path(path).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise _import_error(protocol, imported, f"cannot import {path}: {reason}") from None
+        module = _parse_one(text, path)
+        if module.imports:
+            module = _with_imports(module, (*chain, path))
+        stray = (*module.concepts, *module.equivalences, *module.definitions, *module.criteria,
+                 *module.escalations)
+        if stray:
+            first = min(stray, key=lambda node: (node.span.line, node.span.column))
+            diagnostic = Diagnostic(first.span, Severity.ERROR, "import",
+                                    "an imported module may only declare escalation rules")
+            raise ProtocolError([diagnostic], text)
+        designs += module.designs
+        modules += [m.Module(path, text), *module.modules]
+    return replace(protocol, designs=tuple(designs), modules=tuple(dict.fromkeys(modules)))
+
+
+def _import_error(protocol: m.Protocol, imported: m.Import, message: str) -> ProtocolError:
+    return ProtocolError([Diagnostic(imported.span, Severity.ERROR, "import", message)],
+                         protocol.source)
 
 
 def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diagnostic:
@@ -188,6 +238,9 @@ class _Build(Transformer):
             equivalences=tuple(s for s in sections if isinstance(s, m.Equivalence)),
             definitions=tuple(s for s in sections if isinstance(s, m.Definition)),
             criteria=tuple(s for s in sections if isinstance(s, m.Criterion)),
+            imports=tuple(s for s in sections if isinstance(s, m.Import)),
+            designs=tuple(s for s in sections if isinstance(s, m.Design)),
+            escalations=tuple(s for s in sections if isinstance(s, m.Escalation)),
         )
 
     def text(self, meta, *strings):
@@ -324,6 +377,129 @@ class _Build(Transformer):
             part.span, role, f"{parent}.{part.id}", part.text, combined, part.condition
         )
 
+    # -- dose escalation ---------------------------------------------------------------------------
+    def import_(self, meta, path):
+        return m.Import(self._span(meta), _text(path))
+
+    def escalation(self, meta, *items):
+        """Settings come as (name, value, span); the first of a repeated setting counts."""
+        text = items[0] if items and isinstance(items[0], str) else None
+        settings: dict[str, object] = {}
+        first: dict[str, Span] = {}
+        repeated: list[tuple[str, Span, int]] = []
+        levels = []
+        for name, value, span in items[1:] if text is not None else items:
+            if name == "level":
+                levels.append(value)
+            elif name in settings:
+                repeated.append((name, span, first[name].line))
+            else:
+                settings[name], first[name] = value, span
+        if "dlt" in settings:
+            settings["dlt_text"], settings["dlt_window"] = settings.pop("dlt")  # type: ignore[misc]
+        return m.Escalation(self._span(meta), text, tuple(levels), repeated=tuple(repeated),
+                            **settings)
+
+    def dose_level(self, meta, ident, amount, unit, backup=None):
+        value, written = amount
+        level = m.DoseLevel(self._span(meta), str(ident), value, str(unit), f"{written} {unit}",
+                            backup is not None)
+        return ("level", level, self._span(meta))
+
+    def dose_amount(self, meta, token):
+        """`1x10^7` and `1e7` are exact: the mantissa times a power of ten, as a Decimal."""
+        written = " ".join(str(token).split())
+        mantissa, _, exponent = written.replace("×", "x").replace("*", "x").partition("x")
+        if exponent:
+            value = Decimal(mantissa.strip()).scaleb(int(exponent.strip().split("^")[1]))
+        else:
+            value = Decimal(written)
+        return value, written
+
+    def start_level(self, meta, ident):
+        return ("start", m.Ref(self._token_span(ident), str(ident)), self._span(meta))
+
+    def cohort_size(self, meta, number):
+        return ("cohort_size", self._integer(number), self._span(meta))
+
+    def max_patients(self, meta, number):
+        return ("maximum", self._integer(number), self._span(meta))
+
+    def dlt_definition(self, meta, *rest):
+        text = rest[0] if len(rest) == 2 else None
+        return ("dlt", (text, rest[-1]), self._span(meta))
+
+    def stagger(self, meta, duration, text=None):
+        return ("stagger", duration, self._span(meta))
+
+    def safety_review(self, meta, text=None):
+        return ("review", True, self._span(meta))
+
+    def partial_received(self, meta):
+        return ("partial_dose", "received", self._span(meta))
+
+    def partial_not_evaluable(self, meta, _not):
+        return ("partial_dose", "not_evaluable", self._span(meta))
+
+    def design_ref(self, meta, name):
+        return ("design", m.Ref(self._token_span(name), str(name)), self._span(meta))
+
+    def design_boin(self, meta, target, *phis):
+        options = dict(phis)
+        boin = m.Boin(self._span(meta), _number(target), options.get("phi1"), options.get("phi2"))
+        return ("design", boin, self._span(meta))
+
+    def phi1(self, meta, number):
+        return ("phi1", _number(number))
+
+    def phi2(self, meta, number):
+        return ("phi2", _number(number))
+
+    def rule_set(self, meta, name, *rest):
+        text = rest[0] if rest and isinstance(rest[0], str) else None
+        rules = tuple(r for r in rest if isinstance(r, m.EscalationRule))
+        return m.Design(self._span(meta), str(name), text, rules)
+
+    def escalation_rule(self, meta, ident, *rest):
+        text = rest[0] if len(rest) == 3 else None
+        return m.EscalationRule(self._span(meta), str(ident), text, rest[-2], rest[-1])
+
+    def escalate(self, meta):
+        return m.Move(self._span(meta), "ESCALATE")
+
+    def stay(self, meta):
+        return m.Move(self._span(meta), "STAY")
+
+    def expand(self, meta):
+        return m.Move(self._span(meta), "EXPAND")
+
+    def de_escalate(self, meta):
+        return m.Move(self._span(meta), "DE-ESCALATE")
+
+    def eliminate(self, meta):
+        return m.Move(self._span(meta), "ELIMINATE")
+
+    def stop(self, meta, mtd=None):
+        return m.Move(self._span(meta), "STOP", mtd)
+
+    def mtd_this(self, meta):
+        return "this"
+
+    def mtd_lower(self, meta):
+        return "lower"
+
+    def mtd_not_reached(self, meta, _not):
+        return "not_reached"
+
+    def mtd_undetermined(self, meta, _not):
+        return "undetermined"
+
+    def mtd_select(self, meta):
+        return "select"
+
+    def mtd_none(self, meta):
+        return "none"
+
     # -- conditions ---------------------------------------------------------------------------------
     def or_cond(self, meta, *items):
         return m.Or(self._span(meta), tuple(items))
@@ -419,7 +595,7 @@ def dump(node, indent: int = 0) -> str:
         return "\n".join(dump(item, indent) for item in node)
     if not hasattr(node, "__dataclass_fields__"):
         return f"{pad}{node!r}"
-    fields = [f for f in node.__dataclass_fields__ if f not in ("span", "source")]
+    fields = [f for f in node.__dataclass_fields__ if f not in ("span", "source", "modules")]
     simple = {f: getattr(node, f) for f in fields if not _is_node(getattr(node, f))}
     head = f"{pad}{type(node).__name__} @{node.span.line}:{node.span.column}"
     head += "".join(f" {k}={v!r}" for k, v in simple.items() if v not in (None, (), ""))

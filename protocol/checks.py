@@ -19,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 
+from protocol import escalation_checks
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, Severity, Span
@@ -55,6 +56,8 @@ TEMPLATES: dict[str, str] = {
     "auditors need the protocol's own sentence",
     "missing-header": "no '{field}' line; decisions must name the protocol and its version",
 }
+
+TEMPLATES.update(escalation_checks.TEMPLATES)
 
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
@@ -438,6 +441,11 @@ def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
         yield _diag("expansion-too-large", node.span, **info)
 
 
+def _escalation(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """Dose levels, cohorts, the design and its rules (protocol/escalation_checks.py)."""
+    return escalation_checks.check(protocol)
+
+
 def _durations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """`within 0 days` can never hold and `valid for 0 days` drops every fact: surely a typo."""
     for duration in _every(m.Duration, protocol):
@@ -535,6 +543,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _equivalences,
     _weights,
     _conditions,
+    _escalation,
     _durations,
     _cycles,
     _unused,

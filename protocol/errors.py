@@ -76,9 +76,11 @@ class ProtocolError(ProtoRulesError):
 
     diagnostics: list[Diagnostic]
     source: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # imported files' text, by path
 
     def __str__(self) -> str:
-        return "\n".join(render(d, self.source) for d in self.diagnostics)
+        return "\n".join(render(d, self.sources.get(d.span.file, self.source))
+                         for d in self.diagnostics)
 
 
 @dataclass(frozen=True)

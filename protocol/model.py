@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from functools import cached_property
 from typing import Union
 
 from protocol.errors import Span
@@ -109,11 +110,15 @@ class Concept:
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
-        wanted = name.casefold()
+        return self._names.get(name.casefold())
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
         for value in self.values:
-            if wanted == value.name.casefold() or wanted in (s.casefold() for s in value.synonyms):
-                return value.name
-        return None
+            for word in (*value.synonyms, value.name):
+                names.setdefault(word.casefold(), value.name)
+        return names
 
 
 @dataclass(frozen=True)
@@ -302,6 +307,146 @@ class Criterion:
         return [leaf for part in self.parts for leaf in part.leaves()] if self.parts else [self]
 
 
+# --- dose escalation ------------------------------------------------------------------------------
+
+#: The names an escalation rule's condition may use: counts of patients at the current dose level
+#: (the level the most recent patient was allocated to) and its neighbours, and a few yes/no facts.
+#: The engine builds one state fact with these fields; a condition compares them with numbers.
+ESCALATION_COUNTS: dict[str, str] = {
+    "treated": "patients infused at the current level",
+    "evaluable": "patients at the current level evaluable for DLT (a DLT, or the window completed)",
+    "dlt": "patients at the current level with a DLT",
+    "pending": "patients at the current level whose DLT window is still open",
+    "lower_treated": "patients infused at the next lower level (0 if there is none)",
+    "lower_evaluable": "patients evaluable at the next lower level",
+    "lower_dlt": "patients with a DLT at the next lower level",
+    "higher_treated": "patients infused at the next higher level (0 if there is none)",
+    "higher_evaluable": "patients evaluable at the next higher level",
+    "higher_dlt": "patients with a DLT at the next higher level",
+    "total": "patients infused in the trial",
+}
+ESCALATION_FLAGS: dict[str, str] = {
+    "lowest": "the current level is the lowest declared level",
+    "highest": "the current level is the highest declared level",
+    "full": "the maximum sample size has been reached",
+    "cohort_complete": "the current cohort has all its patients (evaluable or pending)",
+}
+
+#: What an escalation rule may conclude; STOP carries what it says about the MTD.
+MOVES = ("ESCALATE", "STAY", "EXPAND", "DE-ESCALATE", "ELIMINATE", "STOP")
+MTD_OUTCOMES = {
+    "this": "MTD is this level",
+    "lower": "MTD is the lower level",
+    "not_reached": "MTD not reached",
+    "none": "no MTD",
+    "undetermined": "MTD not determined",
+    "select": "MTD by isotonic regression",
+}
+
+
+@dataclass(frozen=True)
+class Move:
+    """What an escalation rule decides: `escalate`, `expand`, `stop, MTD is the lower level`, ..."""
+
+    span: Span
+    kind: str  # one of MOVES
+    mtd: str | None = None  # for STOP: a key of MTD_OUTCOMES
+
+    def __str__(self) -> str:
+        word = self.kind.lower()
+        return f"{word}, {MTD_OUTCOMES[self.mtd]}" if self.mtd else word
+
+
+@dataclass(frozen=True)
+class EscalationRule:
+    """`rule R5 "1 of 3 with a DLT: treat 3 more": evaluable == 3 and dlt == 1 -> expand`."""
+
+    span: Span
+    id: str
+    text: str | None
+    condition: Condition
+    move: Move
+
+
+@dataclass(frozen=True)
+class Design:
+    """A named set of escalation rules, read top to bottom: the first rule that holds decides.
+
+    `exclusive` designs (generated ones, like BOIN's) have rules that never overlap by construction,
+    so the compiler need not exclude earlier rules from later ones.
+    """
+
+    span: Span
+    name: str
+    text: str | None
+    rules: tuple[EscalationRule, ...]
+    exclusive: bool = False
+
+
+@dataclass(frozen=True)
+class DoseLevel:
+    """`level DL1 1x10^7 cells/kg`: a level's id and dose; `backup` levels lie below the start."""
+
+    span: Span
+    id: str
+    amount: Decimal
+    unit: str
+    written: str  # the dose as written, for messages and tables
+    backup: bool = False
+
+
+@dataclass(frozen=True)
+class Boin:
+    """`design boin target 0.3 phi1 0.18 phi2 0.42`: the BOIN design by its target DLT rate."""
+
+    span: Span
+    target: Decimal
+    phi1: Decimal | None = None
+    phi2: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """The `escalation` section: dose levels, cohorts, the DLT definition and the design.
+
+    A setting written twice is kept once (the first) and its repeat listed in `repeated` (setting,
+    where, line of the first), for the checker to report.
+    """
+
+    span: Span
+    text: str | None
+    levels: tuple[DoseLevel, ...]
+    start: Ref | None = None
+    cohort_size: int | None = None
+    maximum: int | None = None
+    dlt_text: str | None = None
+    dlt_window: Duration | None = None
+    stagger: Duration | None = None
+    review: bool = False
+    partial_dose: str | None = None  # "received" | "not_evaluable"
+    design: Ref | Boin | None = None
+    repeated: tuple[tuple[str, Span, int], ...] = ()
+
+    def level(self, ident: str) -> DoseLevel | None:
+        return next((lv for lv in self.levels if lv.id == ident), None)
+
+
+@dataclass(frozen=True)
+class Import:
+    """`import "lib/three-plus-three.proto-rules"`, resolved relative to the importing file."""
+
+    span: Span
+    path: str
+
+
+@dataclass(frozen=True)
+class Module:
+    """An imported file: its path as resolved and its text (for carets and the trail's hashes)."""
+
+    path: str
+    source: str
+
+
 @dataclass(frozen=True)
 class Protocol:
     """A whole `.proto-rules` file: header, concepts, tables, definitions and criteria."""
@@ -317,6 +462,23 @@ class Protocol:
     equivalences: tuple[Equivalence, ...]
     definitions: tuple[Definition, ...]
     criteria: tuple[Criterion, ...]
+    imports: tuple[Import, ...] = ()
+    designs: tuple[Design, ...] = ()  # declared here or in imported modules
+    escalations: tuple[Escalation, ...] = ()  # one is allowed; the checker reports a second
+    modules: tuple[Module, ...] = ()
+
+    @property
+    def escalation(self) -> Escalation | None:
+        return self.escalations[0] if self.escalations else None
+
+    def design(self, name: str) -> Design | None:
+        return next((d for d in self.designs if d.name == name), None)
+
+    def source_of(self, path: str) -> str | None:
+        """The text of this file or of an imported module, for rendering a diagnostic there."""
+        if path == self.path:
+            return self.source
+        return next((mod.source for mod in self.modules if mod.path == path), None)
 
     def concept(self, name: str) -> Concept | None:
         return next((c for c in self.concepts if c.name == name), None)

@@ -5,7 +5,9 @@ Every test runs from the repository root (paths in messages are as typed) on the
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,10 +105,10 @@ def test_run_text(capsys):
     assert code == 0
     lines = out.splitlines()
     assert len(lines) == 23
-    assert lines[0].split() == ["P01-eligible", "ELIGIBLE"]
-    assert lines[5].split() == ["P06-not-refractory-sledai-6", "INELIGIBLE", "I2", "NOT_MET,", "I3",
-                                "NOT_MET"]
-    assert lines[8].split() == ["P09-judgment-pending", "NEEDS_REVIEW", "E13", "NEEDS_REVIEW"]
+    assert lines[0] == "P01-eligible: ELIGIBLE"
+    assert lines[5] == ("P06-not-refractory-sledai-6: INELIGIBLE "
+                        "(inclusion I2 NOT_MET; inclusion I3 NOT_MET)")
+    assert lines[8] == "P09-judgment-pending: NEEDS_REVIEW (exclusion E13 NEEDS_REVIEW)"
     # the warning of P07 (a weight dated after screening) goes to stderr
     assert err == (f"{PATIENTS}:7, patient P07-male-not-applicable, fact #46, field 'date': "
                    "warning: dated 2026-06-03, after the screening date 2026-06-01: set aside\n")
@@ -174,7 +176,7 @@ def test_run_text_format_shows_rejections_on_stderr_only(capsys):
     assert code == 2
     assert "B03" not in out and "a patient must be a JSON object" not in out
     assert f"{BAD_FACTS}:3: error: a patient must be a JSON object" in err
-    assert out.splitlines()[0].split()[0] == "B01-good-before"
+    assert out.splitlines()[0].split(":")[0] == "B01-good-before"
 
 
 def test_run_missing_fact_file(capsys, tmp_path):
@@ -202,6 +204,23 @@ def test_run_empty_fact_file(capsys):
 
 # -- explain ---------------------------------------------------------------------------------------
 
+LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
+LIVER_TEXT = ("Liver function: Asparagus cochinchinensis transase (AST) and Alanine Aminotransferase "
+              "(ALT)≤3.0 ULN, Total Bilirubin (TBIL) in serum ≤2.0×ULN;")
+
+
+def seed_line(start: str) -> int:
+    """The number of the one seed line that starts (after indentation) with `start`; the rendered
+    trail's places are checked against the protocol file, not against numbers that move with it."""
+    source = (ROOT / SEED).read_text(encoding="utf-8").splitlines()
+    (number,) = [n for n, line in enumerate(source, start=1) if line.lstrip().startswith(start)]
+    return number
+
+
+def sha256_of(path: str) -> str:
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+
+
 @pytest.fixture
 def demo_trail(capsys, tmp_path) -> Path:
     trail = tmp_path / "trail.jsonl"
@@ -209,42 +228,146 @@ def demo_trail(capsys, tmp_path) -> Path:
     return trail
 
 
+def test_explain_header(capsys, demo_trail):
+    code, out, err = run(capsys, "explain", str(demo_trail))
+    assert (code, err) == (0, "")
+    network = trail_records(demo_trail)[0]["network"]["sha256"]
+    assert out.splitlines()[:5] == [
+        f"protocol cd19-ucart-sle version 1.0 ({SEED}, sha256 {sha256_of(SEED)})",
+        f"facts {PATIENTS} (sha256 {sha256_of(PATIENTS)}); screening date from each record",
+        f"proto-rules 0.1.0, durable_rules 2.0.28, network {network[:16]}",
+        LEGEND,
+        ""]
+
+
+def test_explain_header_screening_date_option(capsys, tmp_path):
+    trail = tmp_path / "t.jsonl"
+    facts = "examples/bad/no-screening-date.jsonl"
+    assert run(capsys, "run", SEED, facts, "--screening-date", "2026-06-01", "--trail",
+               str(trail))[0] == 0
+    code, out, err = run(capsys, "explain", str(trail))
+    lines = out.splitlines()
+    assert lines[1] == f"facts {facts} (sha256 {sha256_of(facts)}); screening date 2026-06-01"
+    assert lines[5] == "patient N01-no-screening-date (fact file line 1, screening date 2026-06-01)"
+
+
 def test_explain_patient(capsys, demo_trail):
     code, out, err = run(capsys, "explain", str(demo_trail), "--patient", "P04-liver-at-threshold")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith(f"run: cd19-ucart-sle v1.0 ({SEED}, sha256 ")
-    assert lines[2] == "patient P04-liver-at-threshold (record 4, screening 2026-06-01)"
+    assert lines[0].startswith(f"protocol cd19-ucart-sle version 1.0 ({SEED}, sha256 ")
+    assert lines[3] == LEGEND
+    assert lines[5:7] == ["patient P04-liver-at-threshold (fact file line 4, screening date 2026-06-01)",
+                          "  decision: ELIGIBLE"]
     assert sum(line.startswith("patient ") for line in lines) == 1
-    liver = next(line for line in lines if line.startswith("  I4.liver "))
-    assert liver.startswith('  I4.liver MET: "Liver function: Asparagus cochinchinensis transase')
-    assert ("      + ast <= 3.0 x ULN  [ast 105 U/L, 2026-05-26 = 3 x ULN; needs <= 3.0 x ULN]"
-            in out)
-    assert lines[-1] == "  => ELIGIBLE"
-    assert "summary:" not in out
+    define = seed_line("define refractory_sle")
+    assert lines[7] == f"  definition refractory_sle = true  ({SEED}:{define})"
+    heads = [line.split()[0] for line in lines if re.match(r"  [IE]\d", line)]
+    assert heads == ["I1", "I2", "I3", "I4.cardiac", "I4.renal", "I4.liver", "I4.lung", "I5", "I6",
+                     "I7", *(f"E{n}" for n in range(1, 14))]
+    liver = seed_line('part liver "')
+    at = lines.index(f"  I4.liver MET  (inclusion, {SEED}:{liver})")
+    assert lines[at + 1:at + 5] == [
+        f'      "{LIVER_TEXT}"',
+        f"      + ast <= 3.0 x ULN (line {liver + 1}): ast 105 U/L (2026-05-26; lower reference 13, "
+        "upper reference 35 U/L) = 3 x ULN; needs <= 3.0 x ULN",
+        f"      + alt <= 3.0 x ULN (line {liver + 1}): alt 96 U/L (2026-05-26; lower reference 7, "
+        "upper reference 40 U/L) = 2.4 x ULN; needs <= 3.0 x ULN",
+        f"      + tbil <= 2.0 x ULN (line {liver + 1}): tbil 11.2 umol/L (2026-05-20; lower reference "
+        "3.4, upper reference 20.5 umol/L) = 0.546341 x ULN; needs <= 2.0 x ULN"]
+    # flags read yes/no, lists given as none 'recorded as none', a fact not given 'no fact given'
+    i2 = seed_line("inclusion I2 ") + 2
+    assert (f"      - intolerant_to_standard_treatment (line {i2}): intolerant_to_standard_treatment "
+            "no (2026-05-20)") in lines
+    assert f"      - car_t_therapy ever (line {seed_line('exclusion E1 ') + 1}): car_t_therapy: " \
+           "recorded as none" in lines
+    assert f"      ? hbv_dna > upper reference (line {seed_line('exclusion E8 ') + 1}): hbv_dna: " \
+           "no fact given" in lines
+    assert "summary:" not in out and "missing:" not in out and "rejected" not in out
 
 
 def test_explain_criterion(capsys, demo_trail):
     code, out, err = run(capsys, "explain", str(demo_trail), "--criterion", "I4.renal")
     assert code == 0
-    verdicts = [line for line in out.splitlines() if line.startswith("  I")]
+    lines = out.splitlines()
+    renal = seed_line('part renal "')
+    verdicts = [line for line in lines if re.match(r"  [IE]\d", line)]
     assert len(verdicts) == 23 and all(line.startswith("  I4.renal ") for line in verdicts)
-    assert "define refractory_sle" not in out
-    assert "  I4.renal NOT_MET" in out  # P08, eGFR 25
-    assert ("[egfr 0.75 mL/s/1.73m2 (= 45 mL/min/1.73m2), 2026-05-21; "
-            "needs >= 30 mL/min/1.73m2]") in out
-    summary = out.rstrip().splitlines()[-1]
-    assert summary.startswith("summary: 23 records: ELIGIBLE 4, INELIGIBLE 15, ")
+    assert sum(line.startswith("  decision: ") for line in lines) == 23
+    assert "definition refractory_sle" not in out
+    assert f"  I4.renal NOT_MET  (inclusion, {SEED}:{renal})" in lines  # P08, eGFR 25
+    assert (f"      + egfr >= 30 mL/min/1.73m2 (line {renal + 1}): egfr 0.75 mL/s/1.73m2 = 45 "
+            "mL/min/1.73m2 (2026-05-21); needs >= 30 mL/min/1.73m2") in lines
+    assert lines[-1] == ("summary: 23 patients decided (ELIGIBLE 4, INELIGIBLE 15, NEEDS_REVIEW 4); "
+                         "0 records rejected")
 
 
 def test_explain_patient_and_criterion(capsys, demo_trail):
     code, out, err = run(capsys, "explain", str(demo_trail), "--patient", "P11-stale-lvef",
                          "--criterion", "I4.cardiac")
     assert code == 0
-    assert "  I4.cardiac UNKNOWN" in out
-    assert ("      missing: lvef (stale: latest lvef is from 2026-04-20, before 2026-05-04 "
-            "(valid for 28 days))") in out
-    assert "  => NEEDS_REVIEW because I4.cardiac UNKNOWN" in out
+    cardiac = seed_line('part cardiac "')
+    assert out.splitlines()[5:] == [
+        "patient P11-stale-lvef (fact file line 11, screening date 2026-06-01)",
+        "  decision: NEEDS_REVIEW: inclusion I4.cardiac UNKNOWN",
+        f"  I4.cardiac UNKNOWN  (inclusion, {SEED}:{cardiac})",
+        '      "Cardiac function: Left ventricular ejection fraction (LVEF) ≥55% with no obvious '
+        'abnormality in electrocardiogram;"',
+        f"      ? lvef >= 55 % (line {cardiac + 1}): lvef: stale: latest lvef is from 2026-04-20, "
+        "before 2026-05-04 (valid for 28 days)",
+        f'      + ecg is "no obvious abnormality" (line {cardiac + 1}): ecg no obvious abnormality '
+        "(2026-05-18)",
+        "      missing: lvef (stale: latest lvef is from 2026-04-20, before 2026-05-04 "
+        "(valid for 28 days))"]
+
+
+def test_explain_pending_judgment_and_attestation(capsys, demo_trail):
+    e13 = seed_line("exclusion E13 ")
+    code, out, err = run(capsys, "explain", str(demo_trail), "--patient", "P09-judgment-pending",
+                         "--criterion", "E13")
+    assert out.splitlines()[6:] == [
+        "  decision: NEEDS_REVIEW: exclusion E13 NEEDS_REVIEW",
+        f"  E13 NEEDS_REVIEW  (exclusion, {SEED}:{e13})",
+        '      "Any other conditions that the investigators deem it unsuitable for the study."',
+        f"      ? investigator_deems_unsuitable (line {e13 + 1}): investigator_deems_unsuitable: "
+        "not yet attested by an investigator",
+        "      awaiting investigator judgment: investigator_deems_unsuitable"]
+    code, out, err = run(capsys, "explain", str(demo_trail), "--patient",
+                         "P22-investigator-unsuitable", "--criterion", "E13")
+    assert (f"      + investigator_deems_unsuitable (line {e13 + 1}): investigator_deems_unsuitable "
+            "yes (2026-05-29; attested by Dr. X. He: lives 900 km away and cannot attend weekly "
+            "follow-up in the first 3 months)") in out.splitlines()
+
+
+def test_explain_warnings_and_not_applicable(capsys, demo_trail):
+    code, out, err = run(capsys, "explain", str(demo_trail), "--patient", "P07-male-not-applicable",
+                         "--criterion", "I6")
+    assert out.splitlines()[6:10] == [
+        "  decision: ELIGIBLE",
+        f"  {PATIENTS}:7, patient P07-male-not-applicable, fact #46, field 'date': warning: dated "
+        "2026-06-03, after the screening date 2026-06-01: set aside",
+        f"  I6 NOT_APPLICABLE  (inclusion, {SEED}:{seed_line('inclusion I6 ')})",
+        '      "Negative pregnancy test for female Subjects of childbearing age, agree to take '
+        'effective contraceptive measures the first year after CAR-T infusion;"']
+    assert f"      - sex is female (line {seed_line('inclusion I6 ') + 1}): sex male" in out
+
+
+def test_explain_rejected_records(capsys, tmp_path):
+    trail = tmp_path / "bad-trail.jsonl"
+    assert run(capsys, "run", SEED, BAD_FACTS, "--trail", str(trail))[0] == 2
+    records = trail_records(trail)
+    code, out, err = run(capsys, "explain", str(trail))
+    assert code == 0
+    lines = out.splitlines()
+    at = lines.index("fact file line 2 rejected (no patient id):")
+    assert lines[at + 1] == f"  {BAD_FACTS}:2: error: not valid JSON: Expecting value at column 75"
+    several = next(r for r in records if r.get("patient") == "B29-several-problems")
+    at = lines.index(f"fact file line {several['record']} rejected (B29-several-problems):")
+    assert lines[at + 1:at + 3] == [f"  {p}" for p in several["problems"]]
+    rejected = sum(r["type"] == "rejected" for r in records)
+    assert sum(" rejected (" in line for line in lines) == rejected
+    assert records[-1]["decisions"] == {"NEEDS_REVIEW": 4, "REJECTED": rejected}
+    assert lines[-1] == f"summary: 4 patients decided (NEEDS_REVIEW 4); {rejected} records rejected"
 
 
 def test_explain_missing_trail(capsys, tmp_path):

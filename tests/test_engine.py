@@ -389,7 +389,7 @@ def test_missing_fact_is_unknown(baseline, decide, concept, criterion):
     assert decision.decision == "NEEDS_REVIEW"
     assert reasons(decision) == [(c, "UNKNOWN") for c in criterion.split()]
     name = "age" if concept == "birth_date" else concept
-    assert decision.patient.unusable[name] == "no fact recorded"
+    assert decision.patient.unusable[name] == "no fact given"
 
 
 def test_missing_reference_range_is_unknown(baseline, decide):
@@ -538,7 +538,7 @@ def modified_seed() -> str:
 
 
 def test_two_networks_in_one_process(seed_network, baseline, compile_text, loaded):
-    modified = compile_text(modified_seed())
+    modified = compile_text(modified_seed(), str(SEED.with_name("modified.proto-rules")))
     assert (seed_network.protocol.version, modified.protocol.version) == ("1.0", "2.0")
     assert seed_network.name != modified.name
     first, second = Screening(seed_network), Screening(modified)
@@ -618,7 +618,7 @@ def test_examples_show_stale_and_missing_unknowns(examples):
     stale = examples["P11-stale-lvef"]
     assert stale.patient.unusable["lvef"].startswith("stale:")
     missing = examples["P13-hiv-result-missing"]
-    assert missing.patient.unusable["hiv_antibody"] == "no fact recorded"
+    assert missing.patient.unusable["hiv_antibody"] == "no fact given"
 
 
 def test_demo_patient_is_eligible_at_the_ast_threshold(examples):

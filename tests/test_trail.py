@@ -3,12 +3,19 @@
 The demo run (`proto-rules run` on examples/patients.jsonl, from the repository root) is made once
 per module; `proto-rules explain` of it is compared with tests/data/golden/demo-trail.txt. After a
 deliberate change, regenerate the golden file with `UPDATE_GOLDEN=1 make test` and read the diff.
+
+The trail says what does not change per patient once, in the `protocol` record (each criterion's and
+definition's sentence, rule place and condition parts), and each fact a patient's decision used once,
+in the `patient` record; `criterion` records point into both (evidence aligned with the protocol
+record's conditions, facts by index). The tests join them back, as an auditor's tool would.
+Protocol line numbers are looked up in the seed file, so edits elsewhere in it do not break them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import os
 import re
 from pathlib import Path
@@ -24,6 +31,14 @@ PATIENTS = "examples/patients.jsonl"
 BAD_FACTS = "examples/bad/facts.jsonl"
 GOLDEN = ROOT / "tests" / "data" / "golden" / "demo-trail.txt"
 
+#: The seed's leaf criteria, in protocol order: one `criterion` record each, per patient.
+LEAVES = ["I1", "I2", "I3", "I4.cardiac", "I4.renal", "I4.liver", "I4.lung", "I5", "I6", "I7",
+          *(f"E{n}" for n in range(1, 14))]
+STATUSES = {"true", "false", "unknown"}
+FACT_KEYS = {"index", "concept", "value", "unit", "date", "converted", "note"}
+LIVER_TEXT = ("Liver function: Asparagus cochinchinensis transase (AST) and Alanine Aminotransferase "
+              "(ALT)≤3.0 ULN, Total Bilirubin (TBIL) in serum ≤2.0×ULN;")
+
 
 def run_cli(tmp: Path, name: str, *argv: str) -> Path:
     """`proto-rules run ... --trail tmp/name` from the repository root; returns the trail path."""
@@ -37,6 +52,13 @@ def run_cli(tmp: Path, name: str, *argv: str) -> Path:
 
 def lines_of(trail: Path) -> list[str]:
     return trail.read_text(encoding="utf-8").splitlines()
+
+
+def seed_line(start: str) -> int:
+    """The number of the one seed line that starts (after indentation) with `start`."""
+    source = (ROOT / SEED).read_text(encoding="utf-8").splitlines()
+    (number,) = [n for n, line in enumerate(source, start=1) if line.lstrip().startswith(start)]
+    return number
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +82,28 @@ def one(records: list[dict], kind: str, patient: str | None = None, **match) -> 
     return record
 
 
+def static(records: list[dict], key: str) -> dict:
+    """The protocol record's entry for a criterion or definition."""
+    protocol = one(records, "protocol")
+    (entry,) = [e for e in protocol["criteria"] + protocol["definitions"] if e["id"] == key]
+    return entry
+
+
+def facts_of(records: list[dict], record: dict) -> list[dict]:
+    """The facts a criterion record read, looked up by index in its patient's record, in order."""
+    by_index = {f["index"]: f for f in one(records, "patient", record["patient"])["facts"]}
+    return [by_index[i] for i in record["facts"]]
+
+
+def evidence_of(records: list[dict], record: dict) -> list[dict]:
+    """A criterion's or definition's evidence joined with the protocol's condition parts:
+    `{"line", "text", "status", "detail"}` per part."""
+    entry = static(records, record.get("criterion") or record["definition"])
+    assert len(record["evidence"]) == len(entry["conditions"])
+    return [{**condition, **evidence}
+            for condition, evidence in zip(entry["conditions"], record["evidence"])]
+
+
 # -- determinism and form --------------------------------------------------------------------------
 
 def test_byte_identical_across_runs(demo, tmp_path, capsys):
@@ -73,7 +117,7 @@ def test_every_line_is_canonical_json(demo):
 
 
 def test_no_floats_in_the_trail(records):
-    """Numbers a fact carried are exact decimal text; the only numbers are counts and lines."""
+    """Numbers a fact carried are exact decimal text; the only numbers are counts, lines, indexes."""
 
     def walk(value, where):
         assert not isinstance(value, float), where
@@ -90,9 +134,37 @@ def test_no_floats_in_the_trail(records):
 
 def test_record_order(records):
     kinds = [r["type"] for r in records]
-    assert kinds[0] == "run" and kinds[-1] == "summary"
+    assert kinds[:2] == ["run", "protocol"] and kinds[-1] == "summary"
     per_patient = ["patient", "definition"] + ["criterion"] * 23 + ["decision"]
-    assert kinds[1:-1] == per_patient * 23
+    assert kinds[2:-1] == per_patient * 23
+    for patient in of(records, "patient"):
+        assert [r["criterion"] for r in of(records, "criterion", patient["patient"])] == LEAVES
+
+
+def test_record_fields(records):
+    """Each kind of record has exactly its fields: what lives in the protocol record (sentence, rule
+    place, condition texts and lines) is not repeated per patient."""
+    expected = {
+        "run": {"type", "tool", "engine", "protocol", "facts", "network", "screening_date"},
+        "protocol": {"type", "criteria", "definitions"},
+        "patient": {"type", "patient", "record", "screening_date", "warnings", "facts"},
+        "definition": {"type", "patient", "definition", "value", "fired", "evidence"},
+        "decision": {"type", "patient", "decision", "reasons"},
+        "summary": {"type", "patients", "decisions"},
+    }
+    decided = {"type", "patient", "criterion", "role", "verdict", "fired", "evidence", "facts"}
+    for record in records:
+        if record["type"] == "criterion":
+            open_ = record["verdict"] in ("UNKNOWN", "NEEDS_REVIEW")
+            assert set(record) == decided | ({"missing", "pending"} if open_ else set()), record
+        else:
+            assert set(record) == expected[record["type"]], record
+        for evidence in record.get("evidence", []):
+            assert set(evidence) == {"status", "detail"} and evidence["status"] in STATUSES
+        for fact in record.get("facts", []) if record["type"] == "patient" else []:
+            assert set(fact) == FACT_KEYS, fact
+        for reason in record.get("reasons", []):
+            assert set(reason) == {"criterion", "role", "verdict"}
 
 
 # -- header ----------------------------------------------------------------------------------------
@@ -115,7 +187,8 @@ def test_header(records):
 def test_header_screening_date_option(tmp_path):
     trail = run_cli(tmp_path, "t.jsonl", SEED, "examples/bad/no-screening-date.jsonl",
                     "--screening-date", "2026-06-01")
-    run, patient = (json.loads(line) for line in lines_of(trail)[:2])
+    run, protocol, patient = (json.loads(line) for line in lines_of(trail)[:3])
+    assert (run["type"], protocol["type"], patient["type"]) == ("run", "protocol", "patient")
     assert run["screening_date"] == "2026-06-01"
     assert patient["screening_date"] == "2026-06-01"
 
@@ -124,44 +197,164 @@ def test_header_protocol_sha256_is_of_the_file_bytes(tmp_path):
     """What `sha256sum` says, CRLF line ends included (was the hash of newline-normalised text)."""
     crlf = tmp_path / "crlf.proto-rules"
     crlf.write_bytes((ROOT / SEED).read_bytes().replace(b"\n", b"\r\n"))
+    if (ROOT / "examples" / "lib").exists():  # the seed imports its escalation rules from lib/
+        shutil.copytree(ROOT / "examples" / "lib", tmp_path / "lib")
     trail = run_cli(tmp_path, "t.jsonl", str(crlf), PATIENTS)
     run = json.loads(lines_of(trail)[0])
     assert run["protocol"]["sha256"] == hashlib.sha256(crlf.read_bytes()).hexdigest()
+
+
+# -- the protocol record ---------------------------------------------------------------------------
+
+def test_protocol_record_once(records):
+    protocol = one(records, "protocol")
+    assert [e["id"] for e in protocol["criteria"]] == LEAVES
+    assert [e["id"] for e in protocol["definitions"]] == ["refractory_sle"]
+    for entry in protocol["criteria"] + protocol["definitions"]:
+        assert set(entry) == {"id", "role", "text", "rule", "conditions"}, entry["id"]
+        assert entry["conditions"], entry["id"]
+        for condition in entry["conditions"]:
+            assert set(condition) == {"line", "text"}
+    for entry in protocol["criteria"]:
+        assert entry["role"] == ("inclusion" if entry["id"].startswith("I") else "exclusion")
+    assert protocol["definitions"][0]["role"] is None
+
+
+def test_protocol_record_criterion(records):
+    line = seed_line('part liver "')
+    assert static(records, "I4.liver") == {
+        "id": "I4.liver", "role": "inclusion", "text": LIVER_TEXT, "rule": f"{SEED}:{line}",
+        "conditions": [{"line": line + 1, "text": "ast <= 3.0 x ULN"},
+                       {"line": line + 1, "text": "alt <= 3.0 x ULN"},
+                       {"line": line + 1, "text": "tbil <= 2.0 x ULN"}]}
+    applies = seed_line("inclusion I6 ") + 1  # its applies-when: those parts come first
+    assert static(records, "I6")["conditions"][:2] == [
+        {"line": applies, "text": "sex is female"},
+        {"line": applies, "text": "childbearing_potential"}]
+
+
+def test_protocol_record_definition(records):
+    line = seed_line("define refractory_sle")
+    source = (ROOT / SEED).read_text(encoding="utf-8").splitlines()
+    entry = static(records, "refractory_sle")
+    assert entry["rule"] == f"{SEED}:{line}"
+    assert entry["text"] == re.fullmatch(r'\s*"(.*)":', source[line]).group(1)
+    assert entry["conditions"] == [
+        {"line": line + 2, "text": "disease_activity is one of {moderate, severe}"},
+        {"line": line + 3, "text": "glucocorticoid dose >= 1 mg/kg/d for at least 3 months"},
+        {"line": line + 4, "text": "antimalarial includes hydroxychloroquine"},
+        # a counted list is one part, its drugs on one line
+        {"line": line + 5, "text": "immunosuppressant includes at least 2 of { cyclophosphamide, MMF, "
+                                   "azathioprine, methotrexate, cyclosporin, tacrolimus, sirolimus, "
+                                   "leflunomide, telitacicept, belimumab, rituximab }"}]
+
+
+def test_protocol_texts_are_verbatim(records):
+    """Each sentence is the quoted protocol text (joined when written in several strings), and each
+    condition part is the protocol text at its line."""
+    source = (ROOT / SEED).read_text(encoding="utf-8").splitlines()
+    protocol = one(records, "protocol")
+    for entry in protocol["criteria"] + protocol["definitions"]:
+        start = int(entry["rule"].rsplit(":", 1)[1])
+        end = next(n for n in range(start, len(source) + 1) if source[n - 1].rstrip().endswith(":"))
+        quoted = re.findall(r'"([^"]*)"', "\n".join(source[start - 1:end]))
+        assert "".join(quoted) == entry["text"], entry["id"]
+        for condition in entry["conditions"]:
+            first = condition["text"].split()[0]
+            assert first in source[condition["line"] - 1], (entry["id"], condition)
+            following = " ".join(" ".join(source[condition["line"] - 1:condition["line"] + 5]).split())
+            assert " ".join(condition["text"].split()) in following, (entry["id"], condition)
+
+
+def test_rule_lines_point_at_the_criteria(records):
+    source = (ROOT / SEED).read_text(encoding="utf-8").splitlines()
+    protocol = one(records, "protocol")
+    starts = []
+    for entry in protocol["criteria"]:
+        file, line = entry["rule"].rsplit(":", 1)
+        assert file == SEED
+        own = entry["id"].split(".")[-1]
+        pattern = rf"\s*(inclusion|exclusion|part) {re.escape(own)} "
+        assert re.match(pattern, source[int(line) - 1]), entry
+        starts.append(int(line))
+    assert starts == sorted(starts)
+    # every condition part lies in its own criterion: after its head, before the next one's
+    for entry, start, end in zip(protocol["criteria"], starts, starts[1:] + [len(source) + 1]):
+        for condition in entry["conditions"]:
+            assert start <= condition["line"] < end, (entry["id"], condition)
+    (definition,) = protocol["definitions"]
+    assert re.match(r"define refractory_sle\b", source[int(definition["rule"].rsplit(":", 1)[1]) - 1])
 
 
 # -- per patient and criterion ---------------------------------------------------------------------
 
 def test_patient_record(records):
     patient = one(records, "patient", "P07-male-not-applicable")
-    assert patient == {
+    assert {k: v for k, v in patient.items() if k != "facts"} == {
         "type": "patient", "patient": "P07-male-not-applicable", "record": 7,
         "screening_date": "2026-06-01",
         "warnings": [f"{PATIENTS}:7, patient P07-male-not-applicable, fact #46, field 'date': "
                      "warning: dated 2026-06-03, after the screening date 2026-06-01: set aside"]}
+    facts = patient["facts"]
+    assert facts[:3] == [
+        {"index": -1, "concept": "age", "value": "25", "unit": "years", "date": None,
+         "converted": "25 years", "note": "completed years at screening, born 2001-05-30"},
+        {"index": 0, "concept": "sex", "value": "male", "unit": None, "date": None,
+         "converted": "male", "note": None},
+        {"index": 1, "concept": "weight", "value": "72", "unit": "kg", "date": "2026-05-20",
+         "converted": "72 kg", "note": None}]
+    assert 46 not in [f["index"] for f in facts]  # the weight dated after screening, set aside
+
+
+def test_patient_facts_are_each_used_once(records):
+    """Sorted by index, each once; every fact a criterion read is there, and every fact there was
+    read by some criterion (directly or through a definition)."""
+    for patient in of(records, "patient"):
+        pid = patient["patient"]
+        indexes = [f["index"] for f in patient["facts"]]
+        assert indexes == sorted(set(indexes)), pid
+        read = set()
+        for record in of(records, "criterion", pid):
+            assert len(record["facts"]) == len(set(record["facts"])), (pid, record["criterion"])
+            read.update(record["facts"])
+        assert read == set(indexes), pid
 
 
 def test_criterion_record_fields(records):
     liver = one(records, "criterion", "P04-liver-at-threshold", criterion="I4.liver")
-    assert liver["verdict"] == "MET" and liver["role"] == "inclusion"
-    assert liver["text"].startswith("Liver function: Asparagus cochinchinensis transase (AST)")
-    assert liver["rule"] == f"{SEED}:126"
-    assert liver["fired"] == ["v:I4.liver:MET#0"]
-    assert liver["evidence"][0] == {
-        "line": 127, "condition": "ast <= 3.0 x ULN", "status": "true",
-        "detail": "ast 105 U/L, 2026-05-26 = 3 x ULN; needs <= 3.0 x ULN"}
-    ast = next(f for f in liver["facts"] if f["concept"] == "ast")
-    assert ast == {"index": 14, "concept": "ast", "value": "105", "unit": "U/L",
-                   "date": "2026-05-26", "converted": "105 U/L", "note": None}
-    assert "missing" not in liver and "pending" not in liver
+    assert liver == {
+        "type": "criterion", "patient": "P04-liver-at-threshold", "criterion": "I4.liver",
+        "role": "inclusion", "verdict": "MET", "fired": ["v:I4.liver:MET#0"],
+        "evidence": [
+            {"status": "true", "detail": "ast 105 U/L (2026-05-26; lower reference 13, upper reference "
+                                         "35 U/L) = 3 x ULN; needs <= 3.0 x ULN"},
+            {"status": "true", "detail": "alt 96 U/L (2026-05-26; lower reference 7, upper reference "
+                                         "40 U/L) = 2.4 x ULN; needs <= 3.0 x ULN"},
+            {"status": "true", "detail": "tbil 11.2 umol/L (2026-05-20; lower reference 3.4, upper "
+                                         "reference 20.5 umol/L) = 0.546341 x ULN; needs <= 2.0 x ULN"}],
+        "facts": [14, 15, 16]}
+    assert evidence_of(records, liver)[0] == {
+        "line": seed_line('part liver "') + 1, "text": "ast <= 3.0 x ULN", "status": "true",
+        "detail": "ast 105 U/L (2026-05-26; lower reference 13, upper reference 35 U/L) = 3 x ULN; "
+                  "needs <= 3.0 x ULN"}
+    assert static(records, "I4.liver")["text"] == LIVER_TEXT
+    assert facts_of(records, liver)[0] == {
+        "index": 14, "concept": "ast", "value": "105", "unit": "U/L", "date": "2026-05-26",
+        "converted": "105 U/L", "note": "lower reference 13, upper reference 35 U/L"}
 
 
-def test_rule_lines_point_at_the_criteria(records):
-    source = (ROOT / SEED).read_text(encoding="utf-8").splitlines()
-    for record in of(records, "criterion", "P01-eligible"):
-        line = int(record["rule"].rsplit(":", 1)[1])
-        own = record["criterion"].split(".")[-1]
-        pattern = rf"\s*(inclusion|exclusion|part) {re.escape(own)} "
-        assert re.match(pattern, source[line - 1]), record
+def test_evidence_is_aligned_with_the_protocol_conditions(records):
+    """One evidence item per condition part of the protocol record, in its order: each names what
+    its part reads (a definition's evidence too)."""
+    for record in of(records, "criterion") + of(records, "definition"):
+        for part in evidence_of(records, record):
+            name = re.match(r"(?:not )?(\w+)", part["text"]).group(1)
+            assert name in part["detail"], (record["patient"], part)
+
+
+def test_criterion_role_is_the_protocols(records):
+    for record in of(records, "criterion"):
+        assert record["role"] == static(records, record["criterion"])["role"]
 
 
 def test_fired_rules_conclude_the_verdict(records):
@@ -169,44 +362,96 @@ def test_fired_rules_conclude_the_verdict(records):
         assert record["fired"], record["criterion"]
         for rule in record["fired"]:
             assert rule.startswith(f"v:{record['criterion']}:{record['verdict']}#")
+    for record in of(records, "definition"):
+        assert record["fired"], record["patient"]
+        for rule in record["fired"]:
+            assert rule.startswith(f"d:{record['definition']}:{record['value']}#")
 
 
 def test_converted_facts(records):
     egfr = one(records, "criterion", "P02-eligible-postmenopausal", criterion="I4.renal")
-    assert egfr["facts"] == [{"index": 14, "concept": "egfr", "value": "0.75",
-                              "unit": "mL/s/1.73m2", "date": "2026-05-21",
-                              "converted": "45 mL/min/1.73m2", "note": None}]
+    assert egfr["facts"] == [14]
+    assert facts_of(records, egfr) == [{"index": 14, "concept": "egfr", "value": "0.75",
+                                        "unit": "mL/s/1.73m2", "date": "2026-05-21",
+                                        "converted": "45 mL/min/1.73m2", "note": None}]
+    assert egfr["evidence"] == [{"status": "true", "detail": "egfr 0.75 mL/s/1.73m2 = 45 mL/min/1.73m2 "
+                                 "(2026-05-21); needs >= 30 mL/min/1.73m2"}]
     tbil = one(records, "criterion", "P05-tbil-mg-dL", criterion="I4.liver")
-    (fact,) = [f for f in tbil["facts"] if f["concept"] == "tbil"]
+    assert tbil["verdict"] == "NOT_MET"
+    (fact,) = [f for f in facts_of(records, tbil) if f["concept"] == "tbil"]
     assert (fact["value"], fact["unit"], fact["converted"]) == ("2.6", "mg/dL", "44.46 umol/L")
-    assert tbil["evidence"][2] == {
-        "line": 127, "condition": "tbil <= 2.0 x ULN", "status": "false",
-        "detail": "tbil 2.6 mg/dL (= 44.46 umol/L), 2026-05-22 = 2.166667 x ULN; "
-                  "needs <= 2.0 x ULN"}
+    assert fact["note"] == "lower reference 0.2, upper reference 1.2 mg/dL"
+    assert evidence_of(records, tbil)[2] == {
+        "line": seed_line('part liver "') + 1, "text": "tbil <= 2.0 x ULN", "status": "false",
+        "detail": "tbil 2.6 mg/dL = 44.46 umol/L (2026-05-22; lower reference 0.2, upper reference "
+                  "1.2 mg/dL) = 2.166667 x ULN; needs <= 2.0 x ULN"}
     age = one(records, "criterion", "P03-age-4-under-minimum", criterion="I1")
-    assert age["facts"][0]["note"] == "age in completed years, from birth_date"
-    assert age["evidence"][0]["status"] == "false"
+    assert age["verdict"] == "NOT_MET"
+    assert age["facts"] == [-1]
+    assert facts_of(records, age) == [{"index": -1, "concept": "age", "value": "4", "unit": "years",
+                                       "date": None, "converted": "4 years",
+                                       "note": "completed years at screening, born 2022-01-10"}]
+    assert evidence_of(records, age) == [{
+        "line": seed_line("inclusion I1 ") + 1, "text": "age >= 5 years", "status": "false",
+        "detail": "age 4 years (completed years at screening, born 2022-01-10); needs >= 5 years"}]
 
 
 def test_medication_facts(records):
     i2 = one(records, "criterion", "P01-eligible", criterion="I2")
-    steroid = next(f for f in i2["facts"] if f["concept"] == "glucocorticoid")
+    # what I2 read, through refractory_sle too (the weight a dose per kg is divided by), in the
+    # order the protocol first reads each concept
+    concepts = [f["concept"] for f in facts_of(records, i2)]
+    assert concepts == ["sle_classification_2019", "intolerant_to_standard_treatment",
+                        "disease_activity", "glucocorticoid", "weight", "antimalarial",
+                        "immunosuppressant", "immunosuppressant"]
+    steroid = next(f for f in facts_of(records, i2) if f["concept"] == "glucocorticoid")
     assert steroid == {"index": 7, "concept": "glucocorticoid", "value": "prednisone 60 mg/d",
-                       "unit": "mg/d", "date": "2025-11-03 (ongoing)",
-                       "converted": "1.034483 mg/kg/d", "note": "divided by weight 58 kg"}
-    drugs = [f["value"] for f in i2["facts"] if f["concept"] == "immunosuppressant"]
-    assert drugs == ["MMF 2000 mg/d", "tacrolimus 3 mg/d"]
+                       "unit": "mg/d", "date": "2025-11-03",
+                       "converted": "1.034483 mg/kg/d",
+                       "note": "ongoing, 6 completed months; as prednisone_equivalent, "
+                               "divided by weight 58 kg"}
+    weight = next(f for f in facts_of(records, i2) if f["concept"] == "weight")
+    assert (weight["index"], weight["value"], weight["unit"]) == (2, "58", "kg")
+    drugs = [(f["value"], f["date"], f["note"]) for f in facts_of(records, i2)
+             if f["concept"] == "immunosuppressant"]
+    assert drugs == [("MMF 2000 mg/d", "2024-01-15", "to 2025-06-30, 17 completed months"),
+                     ("tacrolimus 3 mg/d", "2025-07-01", "ongoing, 11 completed months")]
 
 
 def test_definition_record(records):
     definition = one(records, "definition", "P06-not-refractory-sledai-6")
-    assert (definition["definition"], definition["value"], definition["line"]) == (
-        "refractory_sle", "F", 99)
+    assert (definition["definition"], definition["value"]) == ("refractory_sle", "F")
     assert definition["fired"]
     assert all(rule.startswith("d:refractory_sle:F#") for rule in definition["fired"])
-    course = next(e for e in definition["evidence"] if e["condition"].startswith("glucocorticoid"))
-    assert course["status"] == "false"
-    assert "for 2 months" in course["detail"]
+    parts = evidence_of(records, definition)
+    course = next(p for p in parts if p["text"].startswith("glucocorticoid"))
+    assert course == {
+        "line": seed_line("define refractory_sle") + 3,
+        "text": "glucocorticoid dose >= 1 mg/kg/d for at least 3 months", "status": "false",
+        "detail": "glucocorticoid: prednisone 55 mg/d = 1.078431 mg/kg/d (2026-03-20; ongoing, "
+                  "2 completed months; as prednisone_equivalent, divided by weight 51 kg); "
+                  "needs >= 1 mg/kg/d for at least "
+                  "3 months"}
+    counted = parts[3]
+    assert counted["status"] == "false"
+    assert counted["detail"] == ("1 of the set (MMF); needs at least 2; immunosuppressant: MMF "
+                                 "2000 mg/d (2025-09-01; ongoing, 9 completed months)")
+    i2 = one(records, "criterion", "P06-not-refractory-sledai-6", criterion="I2")
+    assert evidence_of(records, i2)[1] == {
+        "line": seed_line("inclusion I2 ") + 2, "text": "refractory_sle", "status": "false",
+        "detail": "definition refractory_sle is false"}
+
+
+def test_definition_values_agree_with_the_criteria(records):
+    """The value a definition record gives is what the criteria reading it saw."""
+    values = {r["patient"]: r["value"] for r in of(records, "definition")}
+    assert set(values.values()) == {"T", "F", "U"}
+    status = {"T": "true", "F": "false", "U": "unknown", "R": "unknown"}
+    for pid, value in values.items():
+        i2 = one(records, "criterion", pid, criterion="I2")
+        (part,) = [p for p in evidence_of(records, i2) if p["text"] == "refractory_sle"]
+        assert part["status"] == status[value], pid
+    assert values["P23-weight-missing-dose-per-kg"] == "U"
 
 
 def test_ratio_to_uln_is_shown_as_compared(tmp_path, baseline):
@@ -219,8 +464,29 @@ def test_ratio_to_uln_is_shown_as_compared(tmp_path, baseline):
     records = [json.loads(line) for line in lines_of(trail)]
     liver = one(records, "criterion", "X-ast", criterion="I4.liver")
     assert liver["verdict"] == "NOT_MET"
-    assert liver["evidence"][0]["status"] == "false"
-    assert "= 3.000001 x ULN" in liver["evidence"][0]["detail"]
+    first = evidence_of(records, liver)[0]
+    assert (first["text"], first["status"]) == ("ast <= 3.0 x ULN", "false")
+    assert "= 3.000001 x ULN" in first["detail"]
+
+
+def test_flags_and_lists_read_plainly(records):
+    """Flags read yes/no (the trail keeps the JSON boolean); a list given as none reads 'recorded
+    as none'; a concept with no fact reads 'no fact given'."""
+    i2 = one(records, "criterion", "P01-eligible", criterion="I2")
+    assert [(p["status"], p["detail"]) for p in evidence_of(records, i2)] == [
+        ("true", "sle_classification_2019 yes (2023-04-11)"),
+        ("true", "definition refractory_sle is true"),
+        ("false", "intolerant_to_standard_treatment no (2026-05-20)")]
+    assert [f["value"] for f in facts_of(records, i2)][:2] == [True, False]
+    e1 = one(records, "criterion", "P01-eligible", criterion="E1")
+    assert e1["evidence"] == [{"status": "false", "detail": "car_t_therapy: recorded as none"}]
+    assert facts_of(records, e1) == [{"index": 22, "concept": "car_t_therapy",
+                                      "value": "recorded as none", "unit": None, "date": None,
+                                      "converted": None, "note": None}]
+    e8 = one(records, "criterion", "P01-eligible", criterion="E8")
+    assert e8["verdict"] == "NOT_MET"
+    (hbv,) = [p for p in evidence_of(records, e8) if p["text"] == "hbv_dna > upper reference"]
+    assert (hbv["status"], hbv["detail"]) == ("unknown", "hbv_dna: no fact given")
 
 
 def test_unknown_lists_what_is_missing(records):
@@ -229,20 +495,30 @@ def test_unknown_lists_what_is_missing(records):
     assert stale["missing"] == [{"concept": "lvef", "reason": "stale: latest lvef is from "
                                  "2026-04-20, before 2026-05-04 (valid for 28 days)"}]
     assert stale["pending"] == []
+    assert evidence_of(records, stale)[0]["status"] == "unknown"
+    assert [f["concept"] for f in facts_of(records, stale)] == ["ecg"]  # the stale lvef is not used
     hiv = one(records, "criterion", "P13-hiv-result-missing", criterion="E8")
     assert hiv["verdict"] == "UNKNOWN"
-    assert {"concept": "hiv_antibody", "reason": "no fact recorded"} in hiv["missing"]
+    assert {"concept": "hiv_antibody", "reason": "no fact given"} in hiv["missing"]
     dose = one(records, "criterion", "P23-weight-missing-dose-per-kg", criterion="I2")
     assert dose["verdict"] == "UNKNOWN"
-    (steroid,) = [f for f in dose["facts"] if f["concept"] == "glucocorticoid"]
+    assert dose["missing"] == [{"concept": "weight", "reason": "no fact given"}]
+    (steroid,) = [f for f in facts_of(records, dose) if f["concept"] == "glucocorticoid"]
     assert steroid["converted"] is None
     assert "weight" in steroid["note"]
 
 
 def test_every_unknown_names_what_is_missing(records):
-    """Including a weight needed for a dose per kg (was an UNKNOWN with nothing listed)."""
+    """Including a weight needed for a dose per kg (was an UNKNOWN with nothing listed); what is
+    missing or pending is no fact the patient's record used."""
     for record in of(records, "criterion", verdict="UNKNOWN"):
         assert record["missing"], f"{record['patient']} {record['criterion']}: nothing missing"
+    for record in of(records, "criterion"):
+        if record["verdict"] not in ("UNKNOWN", "NEEDS_REVIEW"):
+            continue
+        used = {f["concept"] for f in one(records, "patient", record["patient"])["facts"]}
+        absent = [m["concept"] for m in record["missing"]] + record["pending"]
+        assert not used & set(absent), (record["patient"], record["criterion"])
     dose = one(records, "criterion", "P23-weight-missing-dose-per-kg", criterion="I2")
     assert "weight" in [m["concept"] for m in dose["missing"]]
 
@@ -252,31 +528,47 @@ def test_needs_review_lists_the_pending_judgment(records):
     assert e13["verdict"] == "NEEDS_REVIEW"
     assert e13["pending"] == ["investigator_deems_unsuitable"]
     assert e13["missing"] == []
-    assert e13["evidence"][0]["detail"] == (
-        "investigator_deems_unsuitable: not yet attested by an investigator")
+    assert e13["facts"] == []
+    assert evidence_of(records, e13) == [{
+        "line": seed_line("exclusion E13 ") + 1, "text": "investigator_deems_unsuitable",
+        "status": "unknown", "detail": "investigator_deems_unsuitable: not yet attested by an "
+                                       "investigator"}]
 
 
 def test_attested_judgment_shows_who_and_why(records):
     e13 = one(records, "criterion", "P22-investigator-unsuitable", criterion="E13")
     assert e13["verdict"] == "MET"
-    assert e13["facts"][0]["note"] == ("attested by Dr. X. He: lives 900 km away and cannot attend "
-                                       "weekly follow-up in the first 3 months")
+    (fact,) = facts_of(records, e13)
+    assert (fact["concept"], fact["value"], fact["date"]) == (
+        "investigator_deems_unsuitable", True, "2026-05-29")
+    assert fact["note"] == ("attested by Dr. X. He: lives 900 km away and cannot attend "
+                            "weekly follow-up in the first 3 months")
+    assert e13["evidence"] == [{"status": "true", "detail": (
+        "investigator_deems_unsuitable yes (2026-05-29; attested by Dr. X. He: lives 900 km away "
+        "and cannot attend weekly follow-up in the first 3 months)")}]
 
 
 def test_not_applicable(records):
     i6 = one(records, "criterion", "P07-male-not-applicable", criterion="I6")
     assert i6["verdict"] == "NOT_APPLICABLE"
-    assert i6["evidence"][0] == {"line": 135, "condition": "sex is female", "status": "false",
-                                 "detail": "sex male"}
+    assert "missing" not in i6 and "pending" not in i6
+    assert evidence_of(records, i6)[0] == {"line": seed_line("inclusion I6 ") + 1,
+                                           "text": "sex is female", "status": "false",
+                                           "detail": "sex male"}
+    assert facts_of(records, i6) == [{"index": 0, "concept": "sex", "value": "male", "unit": None,
+                                      "date": None, "converted": "male", "note": None}]
 
 
 def test_decision_with_reasons(records):
     assert one(records, "decision", "P06-not-refractory-sledai-6") == {
         "type": "decision", "patient": "P06-not-refractory-sledai-6", "decision": "INELIGIBLE",
-        "reasons": [{"criterion": "I2", "verdict": "NOT_MET"},
-                    {"criterion": "I3", "verdict": "NOT_MET"}]}
+        "reasons": [{"criterion": "I2", "role": "inclusion", "verdict": "NOT_MET"},
+                    {"criterion": "I3", "role": "inclusion", "verdict": "NOT_MET"}]}
     assert one(records, "decision", "P10-lung-lesions-spo2-90")["reasons"] == [
-        {"criterion": "I4.lung", "verdict": "NOT_MET"}]
+        {"criterion": "I4.lung", "role": "inclusion", "verdict": "NOT_MET"}]
+    assert one(records, "decision", "P15-pregnant")["reasons"] == [
+        {"criterion": "I6", "role": "inclusion", "verdict": "NOT_MET"},
+        {"criterion": "E10", "role": "exclusion", "verdict": "MET"}]
     assert one(records, "decision", "P01-eligible")["reasons"] == []
 
 
@@ -284,10 +576,10 @@ def test_reasons_match_the_verdicts(records):
     bad = {"inclusion": "NOT_MET", "exclusion": "MET"}
     for decision in of(records, "decision"):
         verdicts = of(records, "criterion", decision["patient"])
-        failing = [{"criterion": v["criterion"], "verdict": v["verdict"]} for v in verdicts
-                   if v["verdict"] == bad[v["role"]]]
-        open_ = [{"criterion": v["criterion"], "verdict": v["verdict"]} for v in verdicts
-                 if v["verdict"] in ("UNKNOWN", "NEEDS_REVIEW")]
+        failing = [{"criterion": v["criterion"], "role": v["role"], "verdict": v["verdict"]}
+                   for v in verdicts if v["verdict"] == bad[v["role"]]]
+        open_ = [{"criterion": v["criterion"], "role": v["role"], "verdict": v["verdict"]}
+                 for v in verdicts if v["verdict"] in ("UNKNOWN", "NEEDS_REVIEW")]
         expected = ("INELIGIBLE", failing) if failing else ("NEEDS_REVIEW", open_) if open_ \
             else ("ELIGIBLE", [])
         assert (decision["decision"], decision["reasons"]) == expected, decision["patient"]
@@ -301,12 +593,14 @@ def test_summary(records):
 def test_rejected_records(tmp_path):
     trail = run_cli(tmp_path, "bad.jsonl", SEED, BAD_FACTS)
     records = [json.loads(line) for line in lines_of(trail)]
+    assert [r["type"] for r in records[:2]] == ["run", "protocol"]
     rejected = of(records, "rejected")
     assert rejected[0] == {"type": "rejected", "record": 2, "patient": None,
                            "problems": [f"{BAD_FACTS}:2: error: not valid JSON: Expecting value at "
                                         "column 75"]}
     several = next(r for r in rejected if r["patient"] == "B29-several-problems")
     assert len(several["problems"]) == 2
+    assert not of(records, "patient", "B29-several-problems")  # nothing else about it
     summary = records[-1]
     assert summary["decisions"]["REJECTED"] == len(rejected)
     assert summary["patients"] == len(rejected) + len(of(records, "decision"))

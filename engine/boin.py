@@ -1,0 +1,344 @@
+"""BOIN, the Bayesian optimal interval design (Liu and Yuan, JRSS C 2015): its numbers, and the
+escalation rules they make.
+
+The numbers are mathematics and live here: the escalation and de-escalation boundaries lambda_e and
+lambda_d from the published formulas, the elimination cut-offs (posterior P(p > target) > 0.95 under
+a beta(1, 1) prior, with at least 3 patients), and the MTD selection by isotonic regression, all as
+the reference R package `BOIN` computes them (`get.boundary`, `select.mtd`). The decision for a
+state is not made here: `design` turns the boundaries into escalation rules, one per number of
+evaluable patients and outcome, with the boundary values written into their conditions, and the
+rule network decides from those like from any other rules.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from protocol import model as m
+
+#: The elimination rule's posterior cut-off and the fewest patients it needs, as in the reference.
+CUTOFF = Fraction(95, 100)
+ELIMINATION_MIN_N = 3
+#: A yes/no fact the rule network derives (it is not counted): the next higher level's own counts
+#: meet the elimination rule. Only BOIN's generated rules use it.
+ELIMINATED_ABOVE = "higher_eliminated"
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """The boundaries for n = 1..maximum patients at a level; index 0 stands for n = 1."""
+
+    target: Decimal
+    phi1: Decimal
+    phi2: Decimal
+    lambda_e: float
+    lambda_d: float
+    escalate: tuple[int, ...]  # escalate if DLTs <= this
+    deescalate: tuple[int, ...]  # de-escalate if DLTs >= this
+    eliminate: tuple[int | None, ...]  # eliminate if DLTs >= this (None: never, n < 3)
+
+    def at(self, n: int) -> dict[str, object]:
+        """The boundaries used with `n` evaluable patients, as the trail records them."""
+        return {
+            "n": n,
+            "escalate_if_dlt_at_most": self.escalate[n - 1],
+            "deescalate_if_dlt_at_least": self.deescalate[n - 1],
+            "eliminate_if_dlt_at_least": self.eliminate[n - 1],
+            "lambda_e": f"{self.lambda_e:.4f}",
+            "lambda_d": f"{self.lambda_d:.4f}",
+        }
+
+
+def intervals(
+    target: Decimal, phi1: Decimal | None = None, phi2: Decimal | None = None
+) -> tuple[Decimal, Decimal, float, float]:
+    """phi1, phi2 (defaults 0.6 and 1.4 times the target) and the boundaries lambda_e, lambda_d.
+
+    >>> [f"{x:.4f}" for x in intervals(Decimal("0.3"))[2:]]
+    ['0.2365', '0.3585']
+    """
+    phi1 = phi1 if phi1 is not None else Decimal("0.6") * target
+    phi2 = phi2 if phi2 is not None else Decimal("1.4") * target
+    phi, p1, p2 = float(target), float(phi1), float(phi2)
+    lambda_e = math.log((1 - p1) / (1 - phi)) / math.log(phi * (1 - p1) / (p1 * (1 - phi)))
+    lambda_d = math.log((1 - phi) / (1 - p2)) / math.log(p2 * (1 - phi) / (phi * (1 - p2)))
+    return phi1, phi2, lambda_e, lambda_d
+
+
+def posterior_above(dlt: int, n: int, target: Fraction) -> Fraction:
+    """P(p > target | dlt of n) under a beta(1, 1) prior, exactly.
+
+    The posterior is beta(dlt + 1, n - dlt + 1); for whole parameters its tail is a binomial sum:
+    P(p > t) = P(Binomial(n + 1, t) <= dlt).
+
+    >>> float(posterior_above(3, 3, Fraction(3, 10)))
+    0.9919
+    """
+    return sum(
+        (math.comb(n + 1, k) * target**k * (1 - target) ** (n + 1 - k) for k in range(dlt + 1)),
+        Fraction(0),
+    )
+
+
+def elimination_boundary(n: int, target: Decimal) -> int | None:
+    """The fewest DLTs of `n` that eliminate a level, or None (fewer than 3 patients, or none do).
+
+    >>> [elimination_boundary(n, Decimal("0.3")) for n in (2, 3, 6, 9, 12)]
+    [None, 3, 4, 5, 7]
+    """
+    if n < ELIMINATION_MIN_N:
+        return None
+    exact = Fraction(target)
+    return next((y for y in range(1, n + 1) if posterior_above(y, n, exact) > CUTOFF), None)
+
+
+def boundaries(design: m.Boin, maximum: int) -> Boundaries:
+    """Every boundary for 1..maximum patients at a level (the reference's `full_boundary_tab`).
+
+    As there, the de-escalation boundary never exceeds the elimination boundary.
+    """
+    phi1, phi2, lambda_e, lambda_d = intervals(design.target, design.phi1, design.phi2)
+    escalate, deescalate, eliminate = [], [], []
+    for n in range(1, maximum + 1):
+        elim = elimination_boundary(n, design.target)
+        escalate.append(math.floor(lambda_e * n))
+        deescalate.append(min(math.ceil(lambda_d * n), elim) if elim else math.ceil(lambda_d * n))
+        eliminate.append(elim)
+    return Boundaries(
+        design.target,
+        phi1,
+        phi2,
+        lambda_e,
+        lambda_d,
+        tuple(escalate),
+        tuple(deescalate),
+        tuple(eliminate),
+    )
+
+
+# --- MTD selection --------------------------------------------------------------------------------
+
+
+def pava(values: list[float], weights: list[float]) -> list[float]:
+    """Weighted isotonic (non-decreasing) regression by pooling adjacent violators.
+
+    >>> pava([0.1, 0.4, 0.2], [1.0, 1.0, 1.0])
+    [0.1, 0.30000000000000004, 0.30000000000000004]
+    """
+    blocks: list[list[float]] = []  # [value, weight, count]
+    for value, weight in zip(values, weights):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            v2, w2, c2 = blocks.pop()
+            v1, w1, c1 = blocks.pop()
+            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    return [value for value, _, count in blocks for _ in range(count)]
+
+
+def select_mtd(counts: list[tuple[int, int]], eliminated: set[int], target: Decimal) -> int | None:
+    """The index of the level selected as MTD from (patients, DLTs) per level, or None.
+
+    As the reference `select.mtd`: levels at or above the lowest eliminated one are out; the
+    others with patients get the isotonic estimate of (DLTs + 0.05) / (n + 0.1), weighted by the
+    inverse of its variance; the level closest to the target wins (ties: the lower level when the
+    estimates are above the target, the higher when below). None when the lowest level is out.
+
+    >>> select_mtd([(3, 0), (3, 0), (15, 4), (9, 4), (0, 0)], set(), Decimal("0.3"))
+    2
+    """
+    first_out = min(eliminated, default=len(counts))
+    admissible = [i for i, (n, _) in enumerate(counts) if n > 0 and i < first_out]
+    if first_out == 0 or not admissible:
+        return None
+    estimates, weights = [], []
+    for i in admissible:
+        n, y = counts[i]
+        estimates.append((y + 0.05) / (n + 0.1))
+        weights.append(1 / ((y + 0.05) * (n - y + 0.05) / ((n + 0.1) ** 2 * (n + 0.1 + 1))))
+    pooled = [p + (k + 1) * 1e-10 for k, p in enumerate(pava(estimates, weights))]
+    distance = [abs(p - float(target)) for p in pooled]
+    return admissible[distance.index(min(distance))]
+
+
+# --- the rules ------------------------------------------------------------------------------------
+
+
+def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, object]]]:
+    """BOIN as escalation rules, and the boundary each rule uses (by rule id) for the trail.
+
+    The rules partition every state, so exactly one holds (`exclusive`): the sample is full; the
+    cohort is incomplete; or, for each number n of evaluable patients, the DLT count lies in the
+    elimination, de-escalation, stay or escalation band of n, each split by whether the level is
+    the lowest / the highest (or the next one is eliminated).
+    """
+    bounds = boundaries(boin, maximum)
+    span = boin.span
+    rules = [
+        _rule(
+            span,
+            "BOIN.full",
+            f"The maximum sample size ({maximum}) is reached: stop; the MTD is "
+            "selected by isotonic regression.",
+            [_flag(span, "full")],
+            "STOP",
+            "select",
+        ),
+        _rule(
+            span,
+            "BOIN.cohort",
+            "The current cohort is not complete: treat the next patient at this level.",
+            [_flag(span, "full", False), _flag(span, "cohort_complete", False)],
+            "STAY",
+        ),
+    ]
+    used: dict[str, dict[str, object]] = {}
+    higher_out = _flag(span, ELIMINATED_ABOVE)
+    for n in range(1, maximum + 1):
+        base = [
+            _count(span, "evaluable", "==", n),
+            _flag(span, "full", False),
+            _flag(span, "cohort_complete"),
+        ]
+        esc, de, elim = bounds.escalate[n - 1], bounds.deescalate[n - 1], bounds.eliminate[n - 1]
+        cases: list[tuple[str, str, list[m.Condition], str, str | None]] = []
+        if elim is not None:
+            too_toxic = (
+                f"{n} evaluable, at least {elim} with a DLT: P(DLT rate > {boin.target}) > 0.95"
+            )
+            cases += [
+                (
+                    "stop",
+                    f"{too_toxic} at the lowest level; stop, no MTD.",
+                    [_count(span, "dlt", ">=", elim), _flag(span, "lowest")],
+                    "STOP",
+                    "none",
+                ),
+                (
+                    "eliminate",
+                    f"{too_toxic}; eliminate this level and those above, de-escalate.",
+                    [_count(span, "dlt", ">=", elim), _flag(span, "lowest", False)],
+                    "ELIMINATE",
+                    None,
+                ),
+            ]
+        band = [_count(span, "dlt", ">=", de)] + ([_count(span, "dlt", "<", elim)] if elim else [])
+        if elim is None or de < elim:
+            rate = (
+                f"{n} evaluable, at least {de} with a DLT (rate >= lambda_d {bounds.lambda_d:.3f})"
+            )
+            cases += [
+                (
+                    "stay-lowest",
+                    f"{rate} at the lowest level: stay.",
+                    [*band, _flag(span, "lowest")],
+                    "STAY",
+                    None,
+                ),
+                (
+                    "de-escalate",
+                    f"{rate}: de-escalate.",
+                    [*band, _flag(span, "lowest", False)],
+                    "DE-ESCALATE",
+                    None,
+                ),
+            ]
+        low = f"{n} evaluable, at most {esc} with a DLT (rate <= lambda_e {bounds.lambda_e:.3f})"
+        cases += [
+            (
+                "stay-top",
+                f"{low}, at the highest level: stay.",
+                [_count(span, "dlt", "<=", esc), _flag(span, "highest")],
+                "STAY",
+                None,
+            ),
+            (
+                "stay-below-eliminated",
+                f"{low}, below an eliminated level: stay.",
+                [_count(span, "dlt", "<=", esc), _flag(span, "highest", False), higher_out],
+                "STAY",
+                None,
+            ),
+            (
+                "escalate",
+                f"{low}: escalate.",
+                [
+                    _count(span, "dlt", "<=", esc),
+                    _flag(span, "highest", False),
+                    m.Not(span, higher_out),
+                ],
+                "ESCALATE",
+                None,
+            ),
+        ]
+        if esc + 1 < de:
+            cases.append(
+                (
+                    "stay",
+                    f"{n} evaluable, {esc + 1} to {de - 1} with a DLT (rate between "
+                    "lambda_e and lambda_d): stay.",
+                    [_count(span, "dlt", ">", esc), _count(span, "dlt", "<", de)],
+                    "STAY",
+                    None,
+                )
+            )
+        for suffix, text, conditions, move, mtd in cases:
+            rule = _rule(span, f"BOIN.n{n}.{suffix}", text, [*base, *conditions], move, mtd)
+            rules.append(rule)
+            used[rule.id] = bounds.at(n)
+    text = f"BOIN, target DLT rate {boin.target}"
+    return m.Design(span, "boin", text, tuple(rules), exclusive=True), used
+
+
+def elimination_groups(bounds: Boundaries) -> list[tuple[int, int, int]]:
+    """(first n, last n, cut-off) for each run of n sharing an elimination cut-off.
+
+    >>> elimination_groups(boundaries(m.Boin(None, Decimal("0.3")), 8))
+    [(3, 4, 3), (5, 6, 4), (7, 8, 5)]
+    """
+    groups: list[tuple[int, int, int]] = []
+    for n, cut in enumerate(bounds.eliminate, start=1):
+        if cut is None:
+            continue
+        if groups and groups[-1][2] == cut and groups[-1][1] == n - 1:
+            groups[-1] = (groups[-1][0], n, cut)
+        else:
+            groups.append((n, n, cut))
+    return groups
+
+
+def _rule(
+    span, ident: str, text: str, conditions: list[m.Condition], move: str, mtd: str | None = None
+) -> m.EscalationRule:
+    return m.EscalationRule(
+        span, ident, text, m.And(span, tuple(conditions)), m.Move(span, move, mtd)
+    )
+
+
+def _count(span, name: str, op: str, value: int) -> m.Compare:
+    return m.Compare(span, m.Ref(span, name), op, m.Quantity(span, Decimal(value), None))
+
+
+def _flag(span, name: str, value: bool = True) -> m.Condition:
+    truth = m.Truth(span, m.Ref(span, name))
+    return truth if value else m.Not(span, truth)
+
+
+def table(bounds: Boundaries, cohort_size: int) -> str:
+    """The boundary table as the reference software prints it, at multiples of the cohort size."""
+    ns = list(range(cohort_size, len(bounds.escalate) + 1, cohort_size)) or [len(bounds.escalate)]
+    rows = [
+        ("Number of patients treated", [str(n) for n in ns]),
+        ("Escalate if # of DLT <=", [str(bounds.escalate[n - 1]) for n in ns]),
+        ("De-escalate if # of DLT >=", [str(bounds.deescalate[n - 1]) for n in ns]),
+        ("Eliminate if # of DLT >=", [_or_dash(bounds.eliminate[n - 1]) for n in ns]),
+    ]
+    return "\n".join(
+        f"{label:<28}" + "".join(f"{cell:>4}" for cell in cells) for label, cells in rows
+    )
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)

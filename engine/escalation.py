@@ -1,0 +1,370 @@
+"""Dose escalation decided by the rule network: escalation rules compiled to durable_rules.
+
+The same approach as engine/compile.py: the engine's own ruleset dict, loaded by engine/host.Host;
+Python only counts and validates the facts (engine/cohort.py) and builds one *state* fact. Per
+decision, one session:
+
+1. the state fact `{t: s, treated, evaluable, dlt, ...}`: counts at the current level and its
+   neighbours, and yes/no facts as 0/1 (the names of `model.ESCALATION_COUNTS` and `_FLAGS`);
+2. the engine's own PENDING rule: a complete cohort whose DLT windows are still open (or an open
+   window at another level) gets no decision;
+3. one rule per escalation rule of the design (more if the engine's expression budget splits it),
+   whose pattern is its condition; for a design read top to bottom (3+3 as written) rule i's pattern
+   also excludes rules 1..i-1, so at most one holds. It asserts the decision `{t: x, v: MOVE}`;
+4. HOLD: an ESCALATE decision while a required safety review is not signed;
+5. at the end marker, NO_RULE when nothing decided: a gap in the design, reported as an error;
+6. for BOIN, one fact per dose level and one rule per elimination cut-off flag the levels whose own
+   counts meet the elimination rule (the MTD selection leaves them and those above out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from engine import boin as B
+from engine import patterns as P
+from engine.host import Host
+from protocol import model as m
+from protocol.errors import Diagnostic, ProtocolError, Severity
+
+NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
+STATE = {"t": "s"}
+#: Decisions wait for end marker 0, when everything derived from the state is there; NO_RULE
+#: looks for a decision at end marker 1.
+END = ({"e": {"$and": [{"t": "end"}, {"s": 0}]}}, {"e": {"$and": [{"t": "end"}, {"s": 1}]}})
+ABOVE = {"$and": [{"t": "d"}, {"n": B.ELIMINATED_ABOVE}]}
+PENDING_WHEN = P.any_of(
+    P.test(">", "pending_elsewhere", 0),
+    P.all_of(P.test(">", "pending", 0), P.test("==", "cohort_complete", 1)),
+)
+DECIDABLE = P.all_of(
+    P.test("==", "pending_elsewhere", 0),
+    P.any_of(P.test("==", "pending", 0), P.test("==", "cohort_complete", 0)),
+)
+
+
+@dataclass(frozen=True)
+class EscalationAction:
+    """What an engine rule concludes; the host reads `fact`, the report reads the rest."""
+
+    rule: str
+    kind: str  # "decision" | "hold" | "none" | "eliminated" | "level" | "derived"
+    value: str = ""  # the decision: a move, "STOP:<mtd>" or "PENDING"
+    source: m.EscalationRule | None = None
+    boundary: dict[str, object] | None = None
+
+    @property
+    def fact(self) -> dict | None:
+        if self.kind == "derived":
+            return {"t": "d", "n": B.ELIMINATED_ABOVE, "v": "T"}
+        return {"t": "x", "n": "decision", "v": self.value} if self.kind == "decision" else None
+
+
+@dataclass
+class EscalationNetwork:
+    """A protocol's escalation, compiled: the ruleset and what decisions and reports need."""
+
+    protocol: m.Protocol
+    escalation: m.Escalation
+    design: m.Design
+    boundaries: B.Boundaries | None
+    name: str
+    rules: dict[str, dict]
+    actions: dict[str, EscalationAction]
+    digest: str = field(default="")
+
+    def ruleset(self) -> dict[str, dict]:
+        return {
+            self.name: {
+                rule: {**body, "run": self.actions[rule]} for rule, body in self.rules.items()
+            }
+        }
+
+    @property
+    def levels(self) -> tuple[m.DoseLevel, ...]:
+        return self.escalation.levels
+
+
+def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
+    """Compile a checked protocol's escalation section (built once per process, no trial state).
+
+    >>> from grammar.parser import parse_file
+    >>> net = compile_escalation(parse_file("examples/cd19-ucart-sle.proto-rules"))
+    >>> net.design.name, sorted({a.value for a in net.actions.values() if a.kind == "decision"})[:3]
+    ('three_plus_three', ['DE-ESCALATE', 'ESCALATE', 'EXPAND'])
+    """
+    escalation = protocol.escalation
+    assert escalation is not None and escalation.maximum is not None
+    bounds, used = None, {}
+    if isinstance(escalation.design, m.Boin):
+        design, used = B.design(escalation.design, escalation.maximum)
+        bounds = B.boundaries(escalation.design, escalation.maximum)
+    else:
+        assert escalation.design is not None
+        found = protocol.design(escalation.design.name)
+        assert found is not None
+        design = found
+    rules: dict[str, dict] = {}
+    actions: dict[str, EscalationAction] = {}
+
+    def add(rule: str, body: list[dict], action: EscalationAction) -> None:
+        rules[rule], actions[rule] = {"all": body}, action
+
+    add(
+        "esc:PENDING",
+        [END[0], _state(PENDING_WHEN)],
+        EscalationAction("esc:PENDING", "decision", "PENDING"),
+    )
+    earlier: list[m.Condition] = []
+    for rule in design.rules:
+        own, derived = _own_and_derived(rule.condition)
+        excluded = [] if design.exclusive else [pattern(c, negate=True) for c in earlier]
+        earlier.append(rule.condition)
+        whole = P.all_of(own, DECIDABLE, *excluded)
+        for index, part in enumerate(P.split(whole) if whole != P.FALSE else []):
+            name = f"r:{rule.id}#{index}"
+            add(
+                name,
+                [END[0], _state(part), *derived],
+                EscalationAction(name, "decision", value_of(rule.move), rule, used.get(rule.id)),
+            )
+    add(
+        "esc:HOLD",
+        [
+            {"d": {"$and": [{"t": "x"}, {"v": "ESCALATE"}]}},
+            _state(P.all_of(P.test("==", "review_required", 1), P.test("==", "reviewed", 0))),
+        ],
+        EscalationAction("esc:HOLD", "hold"),
+    )
+    add(
+        "esc:NO_RULE",
+        [END[1], {"s": STATE}, {"d$not": {"t": "x"}}],
+        EscalationAction("esc:NO_RULE", "none"),
+    )
+    if bounds is not None:
+        add("esc:level", [{"l": {"t": "l"}}], EscalationAction("esc:level", "level"))
+        for index, (lo, hi, cut) in enumerate(B.elimination_groups(bounds)):
+            band = [P.test(">=", "n", lo), P.test("<=", "n", hi), P.test(">=", "y", cut)]
+            name = f"esc:eliminated#{index}"
+            add(
+                name,
+                [{"l": P.to_json(P.all_of(P.test("==", "t", "l"), *band))}],
+                EscalationAction(name, "eliminated"),
+            )
+            above = [
+                P.test(">=", "higher_evaluable", lo),
+                P.test("<=", "higher_evaluable", hi),
+                P.test(">=", "higher_dlt", cut),
+            ]
+            name = f"esc:eliminated-above#{index}"
+            add(name, [_state(P.all_of(*above))], EscalationAction(name, "derived"))
+    digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+    name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}/escalation#{digest[:12]}"
+    return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest)
+
+
+def value_of(move: m.Move) -> str:
+    return f"STOP:{move.mtd}" if move.kind == "STOP" and move.mtd else move.kind
+
+
+def pattern(condition: m.Condition, negate: bool = False) -> P.Pattern:
+    """A two-valued condition on the state fact (every field is always there: no Kleene logic)."""
+    if isinstance(condition, (m.And, m.Or)):
+        items = [pattern(item, negate) for item in condition.items]
+        conjunction = isinstance(condition, m.And) != negate
+        return P.all_of(*items) if conjunction else P.any_of(*items)
+    if isinstance(condition, m.Not):
+        return pattern(condition.item, not negate)
+    if isinstance(condition, m.AtLeast):
+        count = len(condition.items) - condition.count + 1 if negate else condition.count
+        return P.at_least(count, [pattern(item, negate) for item in condition.items])
+    if isinstance(condition, m.Truth):
+        return P.test("==", condition.ref.name, 0 if negate else 1)
+    assert isinstance(condition, m.Compare)
+    op = NEGATE[condition.op] if negate else condition.op
+    return P.test(op, condition.ref.name, int(condition.threshold.value))
+
+
+def _state(pattern_: P.Pattern) -> dict:
+    return {"s": P.to_json(P.all_of(P.test("==", "t", "s"), pattern_))}
+
+
+def _own_and_derived(condition: m.Condition) -> tuple[P.Pattern, list[dict]]:
+    """A rule's pattern on the state fact, and its joins on the derived "eliminated above" fact
+    (only BOIN's generated rules test it, as a top-level item of their conjunction)."""
+    items = condition.items if isinstance(condition, m.And) else (condition,)
+    own, derived = [], []
+    for item in items:
+        negated = isinstance(item, m.Not)
+        atom = item.item if isinstance(item, m.Not) else item
+        if isinstance(atom, m.Truth) and atom.ref.name == B.ELIMINATED_ABOVE:
+            derived.append({"h$not": ABOVE} if negated else {"h": ABOVE})
+        else:
+            own.append(pattern(item))
+    return P.all_of(*own), derived
+
+
+# --- asking the network ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the network concluded for one state."""
+
+    value: str
+    action: EscalationAction
+    hold: bool
+    eliminated: frozenset[int]  # levels whose own counts meet the elimination rule
+    fired: tuple[str, ...]
+
+
+class Escalator:
+    """A compiled escalation loaded into its own host; `ask` decides one state."""
+
+    def __init__(self, network: EscalationNetwork) -> None:
+        self.network = network
+        self.host = Host(network.ruleset())
+        self._sessions = 0
+
+    def ask(self, state: dict[str, int], counts: list[tuple[int, int]] | None = None) -> Answer:
+        """The decision for a state fact. `counts`, (evaluable, DLTs) per level, are asserted too
+        when given, for BOIN's elimination flags. A state no rule decides is the design's gap:
+        a `ProtocolError` at the design."""
+        self._sessions += 1
+        sid = f"e{self._sessions}"
+        facts = [{**state, "sid": sid}]
+        if self.network.boundaries is not None and counts:
+            facts += [
+                {"t": "l", "i": i, "n": n, "y": y, "sid": sid} for i, (n, y) in enumerate(counts)
+            ]
+        firings = self.host.session(sid, facts, len(END))
+        actions = self.host.actions
+        decided = [actions[f.rule] for f in firings if actions[f.rule].kind == "decision"]
+        eliminated = frozenset(
+            json.loads(f.message)[f.rule]["l"]["i"]
+            for f in firings
+            if actions[f.rule].kind == "eliminated"
+        )
+        if not decided:
+            raise self._gap(state)
+        return Answer(
+            decided[0].value,
+            decided[0],
+            any(actions[f.rule].kind == "hold" for f in firings),
+            eliminated,
+            tuple(f.rule for f in firings),
+        )
+
+    def _gap(self, state: dict[str, int]) -> ProtocolError:
+        design = self.network.design
+        shown = ", ".join(
+            f"{k} = {v}"
+            for k, v in state.items()
+            if k in m.ESCALATION_COUNTS or k in m.ESCALATION_FLAGS
+        )
+        message = f"no rule of '{design.name}' decides this state: {shown}"
+        diagnostic = Diagnostic(design.span, Severity.ERROR, "escalation-gap", message)
+        protocol = self.network.protocol
+        return ProtocolError([diagnostic], protocol.source_of(design.span.file))
+
+
+# --- from an answer to the next step --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """An answer read against the trial: where the next cohort goes, or what the study found."""
+
+    move: str  # ESCALATE, STAY, EXPAND, DE-ESCALATE, ELIMINATE, STOP, PENDING
+    mtd_kind: str | None  # for STOP: a key of model.MTD_OUTCOMES
+    next_level: int | None  # None when the study stops (or waits)
+    mtd: int | None  # the level declared MTD (index), when one is
+    eliminated: tuple[int, ...]  # levels out of the trial (BOIN), lowest first
+
+
+def step(
+    network: EscalationNetwork, answer: Answer, current: int, counts: list[tuple[int, int]]
+) -> Step:
+    """Read an answer at level `current`, with (evaluable, DLTs) per level.
+
+    A move a design cannot make here (escalate from the highest level, de-escalate from the
+    lowest) is the design's error, reported at the rule.
+    """
+    move, _, mtd_kind = answer.value.partition(":")
+    top = len(network.levels) - 1
+    out = min(answer.eliminated, default=None)
+    if move == "ELIMINATE":
+        out = current if out is None else min(out, current)
+    eliminated = tuple(range(out, top + 1)) if out is not None else ()
+    impossible = {
+        "ESCALATE": current == top,
+        "DE-ESCALATE": current == 0,
+        "ELIMINATE": current == 0,
+        "STOP": mtd_kind == "lower" and current == 0,
+    }
+    if impossible.get(move):
+        raise _impossible(network, answer.action, current)
+    if move == "PENDING":
+        return Step(move, None, None, None, eliminated)
+    if move != "STOP":
+        delta = {"ESCALATE": 1, "DE-ESCALATE": -1, "ELIMINATE": -1}.get(move, 0)
+        return Step(move, None, current + delta, None, eliminated)
+    mtd = {"this": current, "lower": current - 1}.get(mtd_kind)
+    if mtd_kind == "select":
+        if network.boundaries is None:
+            raise _impossible(network, answer.action, current)
+        mtd = B.select_mtd(counts, set(answer.eliminated), network.boundaries.target)
+    return Step(move, mtd_kind or None, None, mtd, eliminated)
+
+
+def _impossible(
+    network: EscalationNetwork, action: EscalationAction, current: int
+) -> ProtocolError:
+    rule = action.source
+    level = network.levels[current].id
+    where = (
+        "the only"
+        if len(network.levels) == 1
+        else ("the highest" if current == len(network.levels) - 1 else "the lowest")
+    )
+    words = {
+        "ESCALATE": "escalates from",
+        "DE-ESCALATE": "de-escalates from",
+        "ELIMINATE": "de-escalates from",
+        "STOP": "declares the level below",
+    }
+    move = action.value.partition(":")[0]
+    if action.value == "STOP:select":
+        text = (
+            f"rule {rule.id if rule else action.rule} selects the MTD by isotonic regression, "
+            "which needs BOIN's target DLT rate"
+        )
+    else:
+        text = f"rule {rule.id if rule else action.rule} {words[move]} {level}, {where} level"
+    span = rule.span if rule else network.design.span
+    diagnostic = Diagnostic(span, Severity.ERROR, "escalation-move", text)
+    return ProtocolError([diagnostic], network.protocol.source_of(span.file))
+
+
+def render_condition(condition: m.Condition, top: bool = True) -> str:
+    """A condition as an author would write it, for the trail and the explanation."""
+    if isinstance(condition, (m.And, m.Or)):
+        word = " and " if isinstance(condition, m.And) else " or "
+        text = word.join(render_condition(item, False) for item in condition.items)
+        return text if top or isinstance(condition, m.And) else f"({text})"
+    if isinstance(condition, m.Not):
+        return f"not {render_condition(condition.item, False)}"
+    if isinstance(condition, m.AtLeast):
+        items = ", ".join(render_condition(item) for item in condition.items)
+        return f"at least {condition.count} of [{items}]"
+    if isinstance(condition, m.Truth):
+        return condition.ref.name
+    assert isinstance(condition, m.Compare)
+    return f"{condition.ref.name} {condition.op} {condition.threshold.value}"
+
+
+def names_in(condition: m.Condition) -> list[str]:
+    """The state names a condition reads, in first-use order."""
+    return list(dict.fromkeys(atom.ref.name for atom in m.atoms(condition)))

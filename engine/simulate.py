@@ -1,0 +1,262 @@
+"""Operating characteristics of an escalation design, by simulated trials run on the rule network.
+
+The decision is a function of the state fact alone, so the network need not be asked once per
+simulated cohort. `chart` walks every trial the design can produce from the start level, with all
+patients evaluable: each state (current level, patients and DLTs per level) is turned into its state
+fact, the network is asked once per distinct fact (memoised) and its answer read by the same
+`escalation.step` as `proto-rules escalate` uses. That gives a finite chart: per state, the
+level the next cohort goes to and the state each number of DLTs leads to, or the stop and its
+MTD. The Monte Carlo then moves all trials through the chart at once with numpy: one binomial draw
+per trial and cohort, from one seeded generator, so the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from engine.cohort import state_of
+from engine.escalation import Answer, Escalator, step
+from protocol.errors import EngineError
+
+#: Levels of the elimination-table probe per session (the engine bounds a session's work).
+CHUNK = 128
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Every reachable state, as arrays indexed by state number (state 0 is the start)."""
+
+    level: np.ndarray  # where the next cohort goes (-1 when the trial has stopped)
+    size: np.ndarray  # its size
+    successor: np.ndarray  # [state, DLTs in the cohort] -> next state (-1: impossible)
+    stopped: np.ndarray  # the trial has stopped here
+    mtd: np.ndarray  # the level declared MTD (-1: none)
+    outcome: np.ndarray  # for a stop: index into OUTCOMES
+    patients: np.ndarray  # [state, level]
+    dlts: np.ndarray  # [state, level]
+    asked: int  # distinct state facts the network decided
+
+
+OUTCOMES = ("this", "lower", "select", "not_reached", "none", "undetermined")
+
+
+def chart(escalator: Escalator) -> Chart:
+    """Walk every trial the design can produce (all patients evaluable, reviews signed)."""
+    network = escalator.network
+    escalation = network.escalation
+    assert escalation.cohort_size and escalation.maximum and escalation.start
+    cohort, maximum = escalation.cohort_size, escalation.maximum
+    n_levels = len(network.levels)
+    start = [lv.id for lv in network.levels].index(escalation.start.name)
+    eliminating = _elimination_table(escalator, maximum) if network.boundaries else set()
+    memo: dict[tuple, Answer] = {}
+    index: dict[tuple, int] = {}
+    order: list[tuple[int, tuple[tuple[int, int], ...]]] = []
+    rows: list[tuple[int, int, list[int], bool, int, int]] = []
+
+    def visit(current: int, counts: tuple[tuple[int, int], ...]) -> int:
+        key = (current, counts)
+        if key not in index:
+            index[key] = len(order)
+            order.append(key)
+        return index[key]
+
+    visit(start, ((0, 0),) * n_levels)
+    position = 0
+    while position < len(order):
+        current, counts = order[position]
+        position += 1
+        state = state_of([(n, n, y, 0) for n, y in counts], current, escalation)
+        fact = tuple(state.values())
+        if fact not in memo:
+            memo[fact] = escalator.ask(state)
+        eliminated = frozenset(i for i, pair in enumerate(counts) if pair in eliminating)
+        answer = replace(memo[fact], eliminated=eliminated)
+        taken = step(network, answer, current, list(counts))
+        if taken.move == "STOP":
+            outcome = OUTCOMES.index(taken.mtd_kind or "undetermined")
+            mtd = -1 if taken.mtd is None else taken.mtd
+            rows.append((-1, 0, [], True, mtd, outcome))
+            continue
+        assert taken.next_level is not None
+        size = min(cohort, maximum - sum(n for n, _ in counts))
+        if size <= 0:
+            rule = answer.action.source
+            raise EngineError(
+                f"rule {rule.id if rule else answer.action.rule} of "
+                f"{network.design.name} treats more patients than the maximum "
+                f"sample size ({maximum}): the design must stop there"
+            )
+        level = taken.next_level
+        successors = []
+        for k in range(size + 1):
+            n, y = counts[level]
+            following = counts[:level] + ((n + size, y + k),) + counts[level + 1 :]
+            successors.append(visit(level, following))
+        rows.append((level, size, successors, False, -1, -1))
+    successor = np.full((len(rows), cohort + 1), -1, dtype=np.int64)
+    for number, row in enumerate(rows):
+        successor[number, : len(row[2])] = row[2]
+    return Chart(
+        level=np.array([r[0] for r in rows], dtype=np.int64),
+        size=np.array([r[1] for r in rows], dtype=np.int64),
+        successor=successor,
+        stopped=np.array([r[3] for r in rows], dtype=bool),
+        mtd=np.array([r[4] for r in rows], dtype=np.int64),
+        outcome=np.array([r[5] for r in rows], dtype=np.int64),
+        patients=np.array([[n for n, _ in key[1]] for key in order], dtype=np.int64),
+        dlts=np.array([[y for _, y in key[1]] for key in order], dtype=np.int64),
+        asked=len(memo),
+    )
+
+
+def _elimination_table(escalator: Escalator, maximum: int) -> set[tuple[int, int]]:
+    """The (patients, DLTs) pairs the network's elimination rules flag, asked in a few sessions."""
+    escalation = escalator.network.escalation
+    probe = state_of([(0, 0, 0, 0)], 0, escalation)
+    pairs = [(n, y) for n in range(1, maximum + 1) for y in range(n + 1)]
+    flagged: set[tuple[int, int]] = set()
+    for first in range(0, len(pairs), CHUNK):
+        chunk = pairs[first : first + CHUNK]
+        flagged |= {chunk[i] for i in escalator.ask(probe, chunk).eliminated}
+    return flagged
+
+
+@dataclass(frozen=True)
+class Characteristics:
+    """What the simulated trials did, per level and overall."""
+
+    trials: int
+    seed: int
+    true_tox: tuple[float, ...]
+    selected: np.ndarray  # P(level selected as MTD)
+    patients: np.ndarray  # mean patients treated per level
+    dlts: np.ndarray  # mean DLTs per level
+    reached: np.ndarray  # P(the level treated anyone)
+    outcomes: dict[str, float]  # P(each kind of stop)
+    early: float  # P(stopped before the maximum sample size)
+    sample: float  # mean sample size
+    states: int
+    asked: int
+
+
+def simulate(
+    escalator: Escalator, true_tox: list[float], trials: int, seed: int
+) -> Characteristics:
+    """Run `trials` simulated trials of the design, seeded, all at once through its chart.
+
+    >>> from grammar.parser import parse_file
+    >>> from engine.escalation import compile_escalation
+    >>> esc = Escalator(compile_escalation(parse_file("examples/cd19-ucart-sle.proto-rules")))
+    >>> oc = simulate(esc, [0.0, 0.0, 0.0], 10, 1)
+    >>> oc.outcomes["not_reached"], list(oc.patients)
+    (1.0, [3.0, 3.0, 3.0])
+    """
+    escalation = escalator.network.escalation
+    if len(true_tox) != len(escalator.network.levels):
+        raise ValueError(
+            f"{len(true_tox)} true toxicity rates for {len(escalator.network.levels)} dose levels"
+        )
+    found = chart(escalator)
+    tox = np.array(true_tox, dtype=float)
+    rng = np.random.default_rng(seed)
+    at = np.zeros(trials, dtype=np.int64)
+    running = np.nonzero(~found.stopped[at])[0]
+    while running.size:
+        here = at[running]
+        cohort_dlts = rng.binomial(found.size[here], tox[found.level[here]])
+        at[running] = found.successor[here, cohort_dlts]
+        running = running[~found.stopped[at[running]]]
+    patients, dlts, mtd = found.patients[at], found.dlts[at], found.mtd[at]
+    levels = len(true_tox)
+    assert escalation.maximum is not None
+    return Characteristics(
+        trials=trials,
+        seed=seed,
+        true_tox=tuple(true_tox),
+        selected=np.array([np.mean(mtd == j) for j in range(levels)]),
+        patients=patients.mean(axis=0),
+        dlts=dlts.mean(axis=0),
+        reached=(patients > 0).mean(axis=0),
+        outcomes={kind: float(np.mean(found.outcome[at] == i)) for i, kind in enumerate(OUTCOMES)},
+        early=float(np.mean(patients.sum(axis=1) < escalation.maximum)),
+        sample=float(patients.sum(axis=1).mean()),
+        states=len(found.level),
+        asked=found.asked,
+    )
+
+
+def report(escalator: Escalator, oc: Characteristics) -> str:
+    """The operating characteristics as a table (fixed decimals: the same seed, the same bytes)."""
+    network = escalator.network
+    escalation = network.escalation
+    design = network.design.text or network.design.name
+    lines = [
+        f"{design}: {len(network.levels)} dose levels, cohorts of {escalation.cohort_size}, "
+        f"at most {escalation.maximum} patients",
+        f"{oc.trials} simulated trials, seed {oc.seed}; {oc.states} trial states, "
+        f"{oc.asked} decided by the rule network",
+        "",
+        f"{'level':<7}{'dose':<18}{'true DLT rate':>14}{'selected as MTD':>17}"
+        f"{'patients':>10}{'DLTs':>8}",
+    ]
+    for j, level in enumerate(network.levels):
+        lines.append(
+            f"{level.id:<7}{level.written:<18}{oc.true_tox[j]:>14.2f}"
+            f"{100 * oc.selected[j]:>16.1f}%{oc.patients[j]:>10.2f}{oc.dlts[j]:>8.2f}"
+        )
+    lines.append(
+        f"{'total':<39}{100 * sum(oc.selected):>16.1f}%{sum(oc.patients):>10.2f}"
+        f"{sum(oc.dlts):>8.2f}"
+    )
+    words = {
+        "none": "stopped for toxicity, no MTD",
+        "not_reached": "MTD not reached (highest level tolerated)",
+        "undetermined": "stopped with the MTD not determined",
+    }
+    lines.append("")
+    for kind, text in words.items():
+        if oc.outcomes[kind] or kind == "none":
+            lines.append(f"{text + ':':<44}{100 * oc.outcomes[kind]:>6.1f}%")
+    lines.append(
+        f"{'stopped before ' + str(escalation.maximum) + ' patients:':<44}{100 * oc.early:>6.1f}%"
+    )
+    lines.append(f"{'mean sample size:':<44}{oc.sample:>7.2f}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(escalator: Escalator, oc: Characteristics, path: str) -> None:
+    """Selection, patients and DLTs per level as a PNG (matplotlib's Agg backend, no timestamp)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    network = escalator.network
+    labels = [f"{lv.id}\n{lv.written}\np = {p:.2f}" for lv, p in zip(network.levels, oc.true_tox)]
+    x = np.arange(len(labels))
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4), constrained_layout=True)
+    panels = (
+        (100 * oc.selected, "selected as MTD (%)"),
+        (oc.patients, "mean patients treated"),
+        (oc.dlts, "mean DLTs"),
+    )
+    for axis, (values, title) in zip(axes, panels):
+        axis.bar(x, values, color="#4c72b0")
+        ticks, names = list(x), list(labels)
+        if axis is axes[0]:  # the trials that selected no level, beside those that did
+            others = (("no MTD", oc.outcomes["none"]), ("MTD not\nreached", oc.outcomes["not_reached"]))
+            extra = np.arange(len(labels), len(labels) + len(others))
+            axis.bar(extra, [100 * share for _, share in others], color="#999999")
+            ticks, names = ticks + list(extra), names + [name for name, _ in others]
+            values = np.concatenate([values, [100 * share for _, share in others]])
+        axis.set_xticks(ticks, names, fontsize=8)
+        axis.set_title(title)
+        for xi, value in zip(ticks, values):
+            axis.annotate(f"{value:.1f}", (xi, value), ha="center", va="bottom", fontsize=8)
+    design = network.design.text or network.design.name
+    figure.suptitle(f"{design}: {oc.trials} simulated trials (seed {oc.seed})")
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(figure)

@@ -1,0 +1,581 @@
+"""A semantic diff of two protocols: what an amendment changes, criterion by criterion, in the
+protocol author's 
+
+A line diff of two `.proto-rules` files mixes layout, comments and meaning; an amendment review needs
+to know which rules now decide differently and which sentences changed. This compares two parsed
+`Protocol`s (pure: no lark, no engine): criteria by the protocol's ids (leaf ids like `I4.renal`,
+each with a verdict of its own), definitions, concepts, dose-equivalence tables and escalation rules
+by name. Conditions are compared as structures with spans stripped, so moving or reflowing a rule
+changes nothing, and `and`/`or` as sets of clauses, since their order changes no verdict. What
+changed is quoted from the source (`egfr >= 30 mL/min/1.73m2 -> egfr >= 45 mL/min/1.73m2`). A
+sentence changed while its rule did not, or the reverse, is a warning: text and encoding drifted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Iterable
+
+from protocol import model as m
+from protocol.wording import condition_text as text_of
+from protocol.wording import (
+    dosing, graded, quoted, shown, source_text, validity, values_text, word_diff,
+)
+from protocol.errors import Diagnostic, Severity, Span
+
+#: How each kind of change is named in a report; kinds in TEXT_KINDS change no decision.
+LABELS = {
+    "rule": "rule", "declaration": "declaration", "text": "text", "label": "label", "role": "role", "applies": "applies when",
+    "threshold": "threshold", "comparator": "comparator", "window": "window", "grade": "grade",
+    "values": "value set", "added": "condition added", "removed": "condition removed",
+    "rewritten": "condition rewritten", "kind": "kind", "unit": "unit", "validity": "validity",
+    "dosing": "dosing", "conversion": "conversion", "equivalence": "equivalence", "move": "move",
+    "id": "protocol id", "title": "title", "version": "version", "origin": "source",
+}
+TEXT_KINDS = frozenset({"text", "label", "id", "title", "version", "origin"})
+TEXT_ONLY = "text changed but rule did not"
+RULE_ONLY = "rule changed but text did not"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing that changed: its kind, the old and the new in the author's words, and a note."""
+
+    kind: str
+    old: str | None
+    new: str | None
+    note: str | None = None
+
+    @property
+    def semantic(self) -> bool:
+        """Whether this change can change a decision (a sentence or a label cannot)."""
+        return self.kind not in TEXT_KINDS
+
+    def __str__(self) -> str:
+        label = " and ".join(LABELS.get(k, k.replace("_", " ")) for k in self.kind.split("+"))
+        if self.kind in ("values", "text") and self.note:
+            return f"{label}: {self.note}"
+        shown = " -> ".join(s for s in (self.old, self.new) if s is not None)
+        return f"{label}: {shown}" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Everything that changed about one criterion, definition, concept, table or rule."""
+
+    subject: str  # criterion | definition | concept | equivalence | header | escalation | design | rule
+    name: str
+    status: str  # added | removed | changed
+    changes: tuple[Change, ...]
+    role: str | None = None
+    old_span: Span | None = None
+    new_span: Span | None = None
+    warnings: tuple[str, ...] = ()
+    affects: tuple[str, ...] = ()  # the criteria whose verdicts this can change
+
+    @property
+    def label(self) -> str:
+        """How reports name it: a criterion by its id, anything else by subject and name."""
+        return self.name if self.subject in ("criterion", "header") else f"{self.subject} {self.name}"
+
+    @property
+    def semantic(self) -> bool:
+        return self.status != "changed" or any(c.semantic for c in self.changes)
+
+    @property
+    def text_changed(self) -> bool:
+        return any(not c.semantic for c in self.changes)
+
+    def summary(self) -> str:
+        """`added`, `rule changed`, `text changed`, `rule and text changed` (meaning, for concepts)."""
+        if self.status != "changed" or self.subject == "header":
+            return self.status
+        what = "rule" if self.subject in ("criterion", "definition", "rule") else "meaning"
+        parts = [what] * any(c.semantic for c in self.changes) + ["text"] * self.text_changed
+        return " and ".join(parts) + " changed"
+
+    def reasons(self) -> list[str]:
+        """What in this entry can change a verdict, one line each (for rescreen's "because")."""
+        if self.status != "changed":
+            return [f"{self.label} {self.status}" + "".join(f": {c.new or c.old}" for c in
+                                                          self.changes[:1])]
+        return [f"{self.label} {c}" for c in self.changes if c.semantic]
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The entries of a diff, in the new file's order then removed ones, and what explains what."""
+
+    old_path: str
+    new_path: str
+    old_version: str | None
+    new_version: str | None
+    entries: tuple[Entry, ...]
+    uses: dict[str, frozenset[str]] = field(default_factory=dict)  # criterion id -> labels it uses
+
+    @property
+    def warnings(self) -> list[tuple[Entry, str]]:
+        return [(entry, warning) for entry in self.entries for warning in entry.warnings]
+
+    def entry(self, label: str) -> Entry | None:
+        return next((e for e in self.entries if e.label == label), None)
+
+    def explaining(self, criterion: str) -> list[Entry]:
+        """The entries that can explain a change of this criterion's verdict: its own, and those of
+        the definitions, concepts and tables it reads (directly or through definitions)."""
+        used = self.uses.get(criterion, frozenset())
+        return [e for e in self.entries
+                if e.semantic and (e.label == criterion or e.label in used)]
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """The drift warnings as diagnostics at the criterion in the new file, for the author."""
+        return [Diagnostic(entry.new_span or entry.old_span, Severity.WARNING, "drift",
+                           f"{entry.label}: {warning}")
+                for entry, warning in self.warnings if entry.new_span or entry.old_span]
+
+
+def diff(old: m.Protocol, new: m.Protocol) -> Diff:
+    """Compare two protocols entry by entry; identical meaning and text give no entries.
+
+    >>> from grammar.parser import parse
+    >>> head = 'protocol "t"\\nconcepts: egfr: quantity in mL/min\\n'
+    >>> a = parse(head + 'inclusion I1 "Kidneys": egfr >= 30 mL/min', "a.proto-rules")
+    >>> b = parse(head + 'inclusion I1 "Kidneys": egfr >= 45 mL/min', "b.proto-rules")
+    >>> [(e.label, str(c), e.warnings) for e in diff(a, b).entries for c in e.changes]
+    [('I1', 'threshold: egfr >= 30 mL/min -> egfr >= 45 mL/min', ('rule changed but text did not',))]
+    """
+    found: list[Entry] = []
+    found += _header(old, new)
+    found += _named("concept", old.concepts, new.concepts, old, new, _concept)
+    found += _named("equivalence", old.equivalences, new.equivalences, old, new, _equivalence)
+    found += _named("definition", old.definitions, new.definitions, old, new, _definition)
+    found += _named("criterion", old.leaves(), new.leaves(), old, new, _criterion)
+    found += _parents(old, new, found)
+    found += _escalation(old, new)
+    found += _named("rule", _rules(old), _rules(new), old, new, _rule)
+    before, after = _uses(old), _uses(new)
+    uses = {leaf: before.get(leaf, frozenset()) | after.get(leaf, frozenset())
+            for leaf in dict.fromkeys([*after, *before])}
+    found = [_with_affects(entry, uses) for entry in found]
+    mains = {old.path, new.path}
+    kept = sorted((e for e in found if e.status != "removed"),
+                  key=lambda e: _position(e, e.new_span, mains))
+    gone = sorted((e for e in found if e.status == "removed"),
+                  key=lambda e: _position(e, e.old_span, mains))
+    return Diff(old.path, new.path, old.version, new.version, (*kept, *gone), uses)
+
+
+def render(result: Diff) -> str:
+    """The diff as text: one heading per entry, then what changed, its warnings, what it affects.
+
+    >>> print(render(Diff("a.proto-rules", "b.proto-rules", "1", "1", ())), end="")
+    --- a.proto-rules (version 1)
+    +++ b.proto-rules (version 1)
+    no changes
+    """
+    lines = [f"--- {result.old_path} (version {result.old_version or '?'})",
+             f"+++ {result.new_path} (version {result.new_version or '?'})"]
+    for entry in result.entries:
+        span = entry.new_span or entry.old_span
+        where = [entry.role] * bool(entry.role) + [f"line {span.line}"] * (
+            span is not None and entry.subject != "header")
+        lines.append(f"{entry.label}" + (f" ({', '.join(where)})" if where else "")
+                     + f": {entry.summary()}")
+        lines += [f"    {change}" for change in entry.changes]
+        lines += [f"    warning: {warning}" for warning in entry.warnings]
+        if entry.affects:
+            lines.append(f"    affects: {', '.join(entry.affects)}")
+    lines.append(_totals(result))
+    return "\n".join(lines) + "\n"
+
+
+def _totals(result: Diff) -> str:
+    if not result.entries:
+        return "no changes"
+    count = {s: sum(e.status == s for e in result.entries) for s in ("added", "removed", "changed")}
+    return (f"{len(result.entries)} changes: {count['added']} added, {count['removed']} removed, "
+            f"{count['changed']} changed; {len(result.warnings)} warnings")
+
+
+def as_json(result: Diff) -> dict[str, Any]:
+    """The diff as a JSON-ready dict: every entry with its changes, old and new text in full."""
+    def line(span: Span | None) -> int | None:
+        return span.line if span is not None else None
+
+    return {
+        "old": {"file": result.old_path, "version": result.old_version},
+        "new": {"file": result.new_path, "version": result.new_version},
+        "entries": [
+            {"subject": e.subject, "name": e.name, "role": e.role, "status": e.status,
+             "summary": e.summary(), "line": {"old": line(e.old_span), "new": line(e.new_span)},
+             "changes": [{"kind": c.kind, "old": c.old, "new": c.new, "note": c.note,
+                          "message": str(c)} for c in e.changes],
+             "warnings": list(e.warnings), "affects": list(e.affects)}
+            for e in result.entries
+        ],
+        "summary": _totals(result),
+    }
+
+
+# -- entries ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Named:
+    """An escalation rule under the name reports use for it (`three_plus_three R4`)."""
+
+    name: str
+    node: m.EscalationRule
+
+    @property
+    def span(self) -> Span:
+        return self.node.span
+
+
+def _rules(protocol: m.Protocol) -> list[_Named]:
+    return [_Named(f"{design.name} {rule.id}", rule) for design in protocol.designs
+            for rule in design.rules]
+
+
+def _name(node: Any) -> str:
+    return node.name if hasattr(node, "name") else node.id
+
+
+def _named(subject: str, olds: Iterable[Any], news: Iterable[Any], old: m.Protocol,
+           new: m.Protocol, compare) -> list[Entry]:
+    """Pair nodes by name (the first of a repeated name counts); unpaired ones are added/removed."""
+    before = {}
+    for node in olds:
+        before.setdefault(_name(node), node)
+    after = {}
+    for node in news:
+        after.setdefault(_name(node), node)
+    entries = []
+    for name, node in after.items():
+        if name not in before:
+            entries.append(_one_sided(subject, name, node, new, "added"))
+        elif entry := compare(before[name], node, old, new):
+            entries.append(entry)
+    entries += [_one_sided(subject, name, node, old, "removed")
+                for name, node in before.items() if name not in after]
+    return entries
+
+
+def _one_sided(subject: str, name: str, node: Any, protocol: m.Protocol, status: str) -> Entry:
+    """An added or removed node, shown as it reads: its rule (or declaration) and its sentence."""
+    inner = node.node if isinstance(node, _Named) else node
+    shown: list[tuple[str, str]] = []
+    if getattr(inner, "applies", None) is not None:
+        shown.append(("applies", text_of(protocol, inner.applies)))
+    if hasattr(inner, "condition"):
+        shown.append(("rule", text_of(protocol, inner.condition)))
+    else:
+        shown.append(("declaration", source_text(protocol, inner.span)))
+    if getattr(inner, "text", None):
+        shown.append(("text", quoted(inner.text)))
+    if status == "removed":
+        changes = tuple(Change(kind, text, None) for kind, text in shown)
+        spans: tuple[Span | None, Span | None] = (inner.span, None)
+    else:
+        changes, spans = tuple(Change(kind, None, text) for kind, text in shown), (None, inner.span)
+    role = inner.role.value if isinstance(inner, m.Criterion) else None
+    return Entry(subject, name, status, changes, role, *spans)
+
+
+def _criterion(a: m.Criterion, b: m.Criterion, old: m.Protocol, new: m.Protocol) -> Entry | None:
+    rule: list[Change] = []
+    if a.role != b.role:
+        rule.append(Change("role", a.role.value, b.role.value))
+    if _plain(a.applies) != _plain(b.applies):
+        rule.append(Change("applies", text_of(old, a.applies), text_of(new, b.applies)))
+    rule += _changes(a.condition, b.condition, old, new)
+    return _entry("criterion", b.id, rule, a.text, b.text, a.span, b.span, b.role.value)
+
+
+def _definition(a: m.Definition, b: m.Definition, old: m.Protocol, new: m.Protocol) -> Entry | None:
+    return _entry("definition", b.name, _changes(a.condition, b.condition, old, new), a.text,
+                  b.text, a.span, b.span)
+
+
+def _rule(a: _Named, b: _Named, old: m.Protocol, new: m.Protocol) -> Entry | None:
+    rule = _changes(a.node.condition, b.node.condition, old, new)
+    if str(a.node.move) != str(b.node.move):
+        rule.append(Change("move", str(a.node.move), str(b.node.move)))
+    return _entry("rule", b.name, rule, a.node.text, b.node.text, a.span, b.span)
+
+
+def _entry(subject: str, name: str, rule: list[Change], old_text: str | None, new_text: str | None,
+           old_span: Span, new_span: Span, role: str | None = None) -> Entry | None:
+    """An entry for a node with a sentence and a rule; the drift between the two is a warning."""
+    changes = list(rule)
+    if old_text != new_text:
+        changes.append(_text_change(old_text, new_text))
+    if not changes:
+        return None
+    warnings = (TEXT_ONLY,) if not rule else (RULE_ONLY,) if old_text == new_text else ()
+    return Entry(subject, name, "changed", tuple(changes), role, old_span, new_span, warnings)
+
+
+def _parents(old: m.Protocol, new: m.Protocol, found: list[Entry]) -> list[Entry]:
+    """Criteria with parts (I4) have a sentence but no rule of their own: their text is compared,
+    and it drifted if none of their parts' rules changed."""
+    before = {c.id: c for c in old.criteria if c.parts}
+    entries = []
+    for b in new.criteria:
+        a = before.get(b.id)
+        if not b.parts or a is None or a.text == b.text:
+            continue
+        ids = {leaf.id for leaf in (*a.leaves(), *b.leaves())}
+        ruled = any(e.subject == "criterion" and e.name in ids and e.semantic for e in found)
+        entries.append(Entry("criterion", b.id, "changed", (_text_change(a.text, b.text),),
+                             b.role.value, a.span, b.span, () if ruled else (TEXT_ONLY,)))
+    return entries
+
+
+def _header(old: m.Protocol, new: m.Protocol) -> list[Entry]:
+    changes = [Change(key, f'"{getattr(old, key)}"', f'"{getattr(new, key)}"')
+               for key in ("id", "title", "version", "origin") if getattr(old, key) != getattr(new, key)]
+    return [Entry("header", "header", "changed", tuple(changes), None, old.span,
+                  new.span)] if changes else []
+
+
+def _concept(a: m.Concept, b: m.Concept, old: m.Protocol, new: m.Protocol) -> Entry | None:
+    """A concept's kind, unit, validity, values and dosing decide how facts are read, so a change
+    there changes verdicts even when no criterion was edited."""
+    changes = []
+    for kind, show in (("kind", lambda c: c.kind.value), ("unit", lambda c: c.unit or "(none)"),
+                       ("validity", validity), ("dosing", dosing), ("grade", graded),
+                       ("conversion", lambda c: shown(old if c is a else new, c.conversions))):
+        if show(a) != show(b) and (kind != "validity" or _plain(a.valid_for) != _plain(b.valid_for)):
+            changes.append(Change(kind, show(a), show(b)))
+    if _plain(a.values) != _plain(b.values):
+        changes.append(Change("values", values_text(a.values), values_text(b.values),
+                              f"{b.name}: {_value_note(a.values, b.values)}"))
+    if a.label != b.label:
+        changes.append(Change("label", quoted(a.label), quoted(b.label)))
+    return Entry("concept", b.name, "changed", tuple(changes), None, a.span, b.span) if changes else None
+
+
+def _equivalence(a: m.Equivalence, b: m.Equivalence, old: m.Protocol,
+                 new: m.Protocol) -> Entry | None:
+    changes = []
+    before = {e.drug.casefold(): e for e in a.entries}
+    after = {e.drug.casefold(): e for e in b.entries}
+    for drug in dict.fromkeys([*after, *before]):
+        x, y = before.get(drug), after.get(drug)
+        if _plain(x) != _plain(y):
+            changes.append(Change("equivalence", x and source_text(old, x.span), y and source_text(new, y.span)))
+    if a.source != b.source:
+        changes.append(Change("label", quoted(a.source), quoted(b.source)))
+    return Entry("equivalence", b.name, "changed", tuple(changes), None, a.span,
+                 b.span) if changes else None
+
+
+def _escalation(old: m.Protocol, new: m.Protocol) -> list[Entry]:
+    """The escalation section setting by setting (its rules are compared as rules)."""
+    a, b = old.escalation, new.escalation
+    if a is None and b is None:
+        return []
+    if a is None or b is None:
+        node = b if a is None else a
+        what = f"escalation, {len(node.levels)} dose levels"
+        if a is None:
+            return [Entry("escalation", "section", "added", (Change("declaration", None, what),),
+                          None, None, node.span)]
+        return [Entry("escalation", "section", "removed", (Change("declaration", what, None),),
+                      None, node.span, None)]
+    changes = []
+    for setting in (f.name for f in fields(a) if f.name not in ("span", "repeated")):
+        x, y = getattr(a, setting), getattr(b, setting)
+        if _plain(x) != _plain(y):
+            kind = "text" if setting in ("text", "dlt_text") else setting
+            changes.append(Change(kind, shown(old, x), shown(new, y)))
+    return [Entry("escalation", "section", "changed", tuple(changes), None, a.span,
+                  b.span)] if changes else []
+
+
+def _with_affects(entry: Entry, uses: dict[str, frozenset[str]]) -> Entry:
+    if entry.subject not in ("concept", "definition", "equivalence"):
+        return entry
+    return replace(entry, affects=tuple(leaf for leaf, used in uses.items() if entry.label in used))
+
+
+def _position(entry: Entry, span: Span | None, mains: set[str]) -> tuple[int, int, int]:
+    """File order: the header first, then the protocol file, then imported modules."""
+    if entry.subject == "header" or span is None:
+        return (0, 0, 0)
+    return (1 if span.file in mains else 2, span.line, span.column)
+
+
+# -- conditions ------------------------------------------------------------------------------------
+
+
+def _changes(a: m.Condition | None, b: m.Condition | None, old: m.Protocol,
+             new: m.Protocol) -> list[Change]:
+    """What differs between two conditions, as precisely as their shapes allow."""
+    if _plain(a) == _plain(b):
+        return []
+    found: list[Change] = []
+    if a is None or b is None or type(a) is not type(b):
+        pass
+    elif isinstance(a, (m.And, m.Or)):
+        found = _clauses(_flat(a), _flat(b), old, new)
+    elif isinstance(a, m.Not):
+        found = _changes(a.item, b.item, old, new)
+    elif isinstance(a, m.AtLeast):
+        if a.count != b.count:
+            found.append(Change("threshold", f"at least {a.count} of", f"at least {b.count} of"))
+        if _counted(a) and _counted(b) and a.items[0].ref.name == b.items[0].ref.name:
+            olds, news = tuple(i.drug for i in a.items), tuple(i.drug for i in b.items)
+            if _plain(olds) != _plain(news):
+                found.append(Change("values", text_of(old, a), text_of(new, b),
+                                    f"{b.items[0].ref.name}: {_value_note(olds, news)}"))
+        else:
+            found += _clauses(list(a.items), list(b.items), old, new)
+    elif _head(a) == _head(b):
+        kinds = _atom_kinds(a, b)
+        note = _value_note(a.values, b.values) if "values" in kinds and isinstance(a, m.Is) else None
+        if isinstance(a, m.Includes):
+            note = _value_note((a.drug,), (b.drug,))
+        if kinds:
+            found.append(Change("+".join(kinds), text_of(old, a), text_of(new, b),
+                                note and f"{a.ref.name}: {note}"))
+    return found or [Change("rewritten", text_of(old, a), text_of(new, b))]
+
+
+def _clauses(olds: list, news: list, old: m.Protocol, new: m.Protocol) -> list[Change]:
+    """Clauses of `and`/`or`: equal ones match whatever their order; the rest pair by concept,
+    then in order; what is left was added or removed."""
+    news = list(news)
+    unmatched = []
+    for item in olds:
+        twin = next((i for i, other in enumerate(news) if _plain(other) == _plain(item)), None)
+        if twin is None:
+            unmatched.append(item)
+        else:
+            del news[twin]
+    pairs = []
+    for item in list(unmatched):
+        twin = next((i for i, other in enumerate(news) if _head(other) == _head(item)), None)
+        if twin is not None:
+            pairs.append((item, news.pop(twin)))
+            unmatched.remove(item)
+    while unmatched and news:
+        pairs.append((unmatched.pop(0), news.pop(0)))
+    found = [change for a, b in pairs for change in _changes(a, b, old, new)]
+    found += [Change("removed", text_of(old, item), None) for item in unmatched]
+    found += [Change("added", None, text_of(new, item)) for item in news]
+    return found
+
+
+def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
+    """Which aspects of two atoms about the same concept differ, in the order a reader meets them."""
+    def differs(*names: str) -> bool:
+        return any(_plain(getattr(a, n)) != _plain(getattr(b, n)) for n in names)
+
+    if isinstance(a, (m.Compare, m.CompareReference, m.Course)):
+        kinds = ["comparator"] * differs("op")
+        kinds += ["threshold"] * differs(*{m.Compare: ("threshold",), m.Course: ("dose",)}.get(
+            type(a), ("factor", "bound")))
+        return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration"))
+    if isinstance(a, m.Occurred):
+        return ["window"] * differs("window") + ["grade"] * differs("grade")
+    if isinstance(a, m.Is):
+        return ["comparator"] * differs("negated") + ["values"] * differs("values")
+    return ["values"] * (isinstance(a, m.Includes) and differs("drug"))
+
+
+def _head(node: Any) -> tuple[str, ...]:
+    ref = getattr(node, "ref", None)
+    return (type(node).__name__, ref.name) if ref is not None else (type(node).__name__,)
+
+
+def _flat(node: m.And | m.Or) -> list[m.Condition]:
+    """`a and (b and c)` is `a and b and c`."""
+    return [x for item in node.items
+            for x in (_flat(item) if type(item) is type(node) else [item])]
+
+
+def _counted(node: m.AtLeast) -> bool:
+    return all(isinstance(i, m.Includes) for i in node.items) and len(
+        {i.ref.name for i in node.items}) == 1
+
+
+def _plain(node: Any) -> Any:
+    """A node as nested tuples without spans, equal exactly when the meaning is: and/or clauses and
+    value sets unordered, names of values case-insensitive (as facts are matched), weeks as 7 days
+    and years as 12 months (as windows are computed), `30.0` as `30`."""
+    if isinstance(node, (m.And, m.Or)):
+        return (type(node).__name__, tuple(sorted({_plain(i) for i in _flat(node)}, key=repr)))
+    if isinstance(node, m.AtLeast):
+        return ("AtLeast", node.count, tuple(sorted((_plain(i) for i in node.items), key=repr)))
+    if isinstance(node, m.Value):
+        return ("Value", node.name.casefold(), tuple(sorted({s.casefold() for s in node.synonyms})))
+    if isinstance(node, m.Duration):
+        scale = {"weeks": (7, "days"), "years": (12, "months")}.get(node.unit, (1, node.unit))
+        return ("Duration", node.amount * scale[0], scale[1])
+    if isinstance(node, Decimal):
+        return node.normalize()
+    if isinstance(node, Enum):
+        return node.value
+    if isinstance(node, tuple) and node and all(isinstance(v, m.Value) for v in node):
+        return tuple(sorted({_plain(v) for v in node}, key=repr))
+    if isinstance(node, (tuple, list)):
+        return tuple(_plain(v) for v in node)
+    if is_dataclass(node):
+        return (type(node).__name__,
+                *(_plain(getattr(node, f.name)) for f in fields(node) if f.name != "span"))
+    return node
+
+
+# -- wording ------------------------------------------------------------------------------------
+def _value_note(olds: tuple[m.Value, ...], news: tuple[m.Value, ...]) -> str:
+    """`added mild; removed severe; synonyms of MMF: added mycophenolate` for two value sets."""
+    before = {v.name.casefold(): v for v in olds}
+    after = {v.name.casefold(): v for v in news}
+    notes = []
+    if added := [v.name for k, v in after.items() if k not in before]:
+        notes.append("added " + ", ".join(added))
+    if removed := [v.name for k, v in before.items() if k not in after]:
+        notes.append("removed " + ", ".join(removed))
+    for key in after.keys() & before.keys():
+        if _plain(after[key]) != _plain(before[key]):
+            notes.append(f"synonyms of {after[key].name}: {values_text((before[key],))} -> "
+                         f"{values_text((after[key],))}")
+    return "; ".join(notes)
+
+
+def _text_change(old: str | None, new: str | None) -> Change:
+    note = word_diff(old, new) if old is not None and new is not None else None
+    return Change("text", quoted(old), quoted(new), note and f'"{note}"')
+
+
+
+def _uses(protocol: m.Protocol) -> dict[str, frozenset[str]]:
+    """For each criterion: the labels of every definition, concept and table its verdict reads."""
+    concepts = {c.name: c for c in reversed(protocol.concepts)}
+    definitions = {d.name: d for d in reversed(protocol.definitions)}
+
+    def reads(condition: m.Condition | None, seen: set[str]) -> set[str]:
+        names: set[str] = set()
+        for atom in m.atoms(condition) if condition is not None else ():
+            names |= name_reads(atom.ref.name, seen)
+        return names
+
+    def name_reads(name: str, seen: set[str]) -> set[str]:
+        if name in seen:
+            return set()
+        seen.add(name)
+        if name in definitions:
+            return {f"definition {name}"} | reads(definitions[name].condition, seen)
+        concept = concepts.get(name)
+        if concept is None:
+            return set()
+        found = {f"concept {name}"} | ({f"equivalence {concept.equivalence}"}
+                                       if concept.equivalence else set())
+        return found | (name_reads(concept.weight.name, seen) if concept.weight else set())
+
+    return {leaf.id: frozenset(reads(leaf.applies, set()) | reads(leaf.condition, set()))
+            for leaf in protocol.leaves()}

@@ -1,0 +1,130 @@
+"""The author's words for parts of the model: what reports quote instead of model dumps.
+
+A report about a protocol (a diff, an explanation) is read by the protocol's author, so it quotes the
+protocol as written, sliced from the source by a node's span (`egfr >= 30 mL/min/1.73m2`, not
+`Compare(op='>=', ...)`), on one line and without comments, and shows a changed sentence as one line
+with the changed words marked. Pure text functions on the model; no lark, no engine.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+from typing import Any
+
+from protocol import model as m
+from protocol.errors import Span
+
+
+def condition_text(protocol: m.Protocol, node: m.Condition | None) -> str:
+    """A condition as the author wrote it, on one line; `(always)` for no applies-when."""
+    if node is None:
+        return "(always)"
+    if isinstance(node, (m.And, m.Or)) and not all(_inside(i.span, node.span) for i in node.items):
+        # A part's applies-when joined to its parent's (grammar `_as_part`): no one span covers it.
+        word = " and " if isinstance(node, m.And) else " or "
+        return word.join(f"({condition_text(protocol, i)})" if isinstance(i, (m.And, m.Or)) else
+                         condition_text(protocol, i) for i in node.items)
+    return source_text(protocol, node.span)
+
+
+def _inside(inner: Span, outer: Span) -> bool:
+    return (outer.file == inner.file and (outer.line, outer.column) <= (inner.line, inner.column)
+            and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column))
+
+
+def source_text(protocol: m.Protocol, span: Span) -> str:
+    """The source text a span covers, on one line, comments dropped."""
+    lines = (protocol.source_of(span.file) or "").splitlines()[span.line - 1 : span.end_line]
+    if not lines:
+        return ""
+    lines[-1] = lines[-1][: span.end_column - 1]
+    lines[0] = lines[0][span.column - 1 :]
+    return " ".join(_uncommented(line).strip() for line in lines).strip()
+
+
+def _uncommented(line: str) -> str:
+    quoted = False
+    for i, char in enumerate(line):
+        if char == '"' and line[i - 1 : i] != "\\":
+            quoted = not quoted
+        elif char == "#" and not quoted:
+            return line[:i]
+    return line
+
+
+def shown(protocol: m.Protocol, value: Any) -> str:
+    """Any model value in words: nodes as their source, tuples joined, nothing as `(none)`."""
+    if value is None or value == ():
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return ", ".join(shown(protocol, v) for v in value)
+    if isinstance(value, m.Ref):
+        return value.name
+    if hasattr(value, "span"):
+        return source_text(protocol, value.span)
+    return str(value)
+
+
+def validity(concept: m.Concept) -> str:
+    return f"valid for {concept.valid_for}" if concept.valid_for else "(no limit)"
+
+
+def dosing(concept: m.Concept) -> str:
+    if concept.dosed_in is None:
+        return "(none)"
+    words = [f"dosed in {concept.dosed_in}"]
+    words += [f"as {concept.equivalence}"] * bool(concept.equivalence)
+    words += [f"per {concept.weight.name}"] * bool(concept.weight)
+    return " ".join(words)
+
+
+def graded(concept: m.Concept) -> str:
+    return "graded" if concept.graded else "not graded"
+
+
+def quoted(text: str | None) -> str:
+    return f'"{text}"' if text is not None else "(none)"
+
+
+def values_text(values: tuple[m.Value, ...]) -> str:
+    def word(name: str) -> str:
+        return name if re.fullmatch(r"[\w.+-]+", name) else f'"{name}"'
+    return "{" + ", ".join(" = ".join(word(n) for n in (v.name, *v.synonyms)) for v in values) + "}"
+
+
+def word_diff(old: str, new: str, context: int = 8) -> str:
+    """Two sentences as one, `[-removed-]{+added+}`, long unchanged runs cut to a few words.
+
+    >>> word_diff("Renal function: eGFR≥30ML/min/1.73m2;", "Renal function: eGFR≥45ML/min/1.73m2;")
+    'Renal function: eGFR≥[-30ML-]{+45ML+}/min/1.73m2;'
+    """
+    a, b = _tokens(old), _tokens(new)
+    ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    out = []
+    for index, (tag, i1, i2, j1, j2) in enumerate(ops):
+        if tag == "equal":
+            run, first, last = a[i1:i2], index == 0, index == len(ops) - 1
+            if first and not last:
+                out.append(("..." if len(run) > context else "") + "".join(run[-context:]))
+            elif last and not first:
+                out.append("".join(run[:context]) + ("..." if len(run) > context else ""))
+            elif len(run) > 2 * context and not first:
+                out.append("".join(run[:context]) + "..." + "".join(run[-context:]))
+            else:
+                out.append("".join(run))
+            continue
+        for marks, words in (("[--]", a[i1:i2]), ("{++}", b[j1:j2])):
+            text = "".join(words)
+            if text.strip():
+                lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+                out.append(f"{lead}{marks[:2]}{text.strip()}{marks[2:]}{trail}")
+            elif text and tag != "replace":
+                out.append(f"{marks[:2]}{text}{marks[2:]}")
+    return "".join(out)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+|\s+|[^\w\s]", text)
