@@ -1,5 +1,6 @@
 """The proto-rules command line: check a protocol, run it on patient facts, explain a trail, decide
-a dose escalation, print BOIN's boundaries, simulate a design's operating characteristics.
+a dose escalation, print BOIN's boundaries, simulate a design's operating characteristics, diff
+an amendment and rescreen patients under it.
 
 Thin on purpose: each command strings the pipeline's stages together (parse, check, compile, screen,
 trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict,
@@ -22,11 +23,17 @@ from engine.compile import compile_protocol
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.facts import read_records
+from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
+from engine.rescreen import as_json as comparison_json
+from engine.rescreen import render as render_comparison
 from engine.run import Decision, Rejected, Screening
 from engine.simulate import plot, report, simulate
 from engine.trail import Trail, canonical, read, render
 from grammar.parser import dump, parse_file
 from protocol.checks import check
+from protocol.diff import as_json as diff_json
+from protocol.diff import diff, totals
+from protocol.diff import render as render_diff
 from protocol.errors import ProtocolError, ProtoRulesError, UsageError
 from protocol.errors import render as render_diagnostic
 
@@ -66,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("--patient")
     explain_cmd.add_argument("--criterion")
     explain_cmd.set_defaults(command=_explain)
+
+    diff_cmd = commands.add_parser("diff", help="what an amendment changes, criterion by criterion")
+    diff_cmd.add_argument("old")
+    diff_cmd.add_argument("new")
+    diff_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    diff_cmd.set_defaults(command=_diff)
+
+    rescreen_cmd = commands.add_parser("rescreen", help="which patients an amendment decides "
+                                       "differently, and why")
+    rescreen_cmd.add_argument("old")
+    rescreen_cmd.add_argument("new")
+    rescreen_cmd.add_argument("facts", help="JSON (one patient) or JSON Lines file; - for stdin")
+    rescreen_cmd.add_argument("--screening-date", type=_date,
+                              help="YYYY-MM-DD, for records without one")
+    rescreen_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    rescreen_cmd.set_defaults(command=_rescreen)
 
     escalate_cmd = commands.add_parser("escalate", help="decide the next dose-escalation step")
     escalate_cmd.add_argument("protocol")
@@ -241,6 +264,64 @@ def _explain(args) -> int:
         raise UsageError(f"cannot read trail {args.trail}: {error}") from None
     sys.stdout.write(render(records, args.patient, args.criterion))
     return 0
+
+
+def _amended(path: str):
+    """A protocol for diff and rescreen: loaded and checked, its warnings to stderr."""
+    protocol, diagnostics = _load(path)
+    for diagnostic in diagnostics:
+        print(render_diagnostic(diagnostic, protocol.source_of(diagnostic.span.file)),
+              file=sys.stderr)
+    return protocol
+
+
+def _diff(args) -> int:
+    """Exit 0 when both files mean and say the same (layout and comments aside), 1 when they
+    differ, as diff(1) does; text and rule drifting apart is also a warning on stderr."""
+    old, new = _amended(args.old), _amended(args.new)
+    result = diff(old, new)
+    for diagnostic in result.diagnostics():
+        source = new.source_of(diagnostic.span.file) or old.source_of(diagnostic.span.file)
+        print(render_diagnostic(diagnostic, source), file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(diff_json(result), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(render_diff(result))
+    return 1 if result.entries else 0
+
+
+def _rescreen(args) -> int:
+    """Exit 0, or 2 if a record was rejected under either protocol (as `run` does)."""
+    old, new = _amended(args.old), _amended(args.new)
+    if args.facts != "-":
+        try:
+            open(args.facts, "rb").close()
+        except OSError as error:
+            raise UsageError(f"cannot read fact file {args.facts}: {error.strerror}") from None
+    rescreening = Rescreening(old, new)
+    summary, rejected = Summary(), 0
+    if args.format == "text":
+        print(f"--- {args.old} (version {old.version or '?'})\n"
+              f"+++ {args.new} (version {new.version or '?'})\n"
+              f"amendment: {totals(rescreening.diff)}\n"
+              f"patients of {args.facts} whose verdicts change:")
+    records = read_records(args.facts)
+    for comparison in rescreening.compare(records, args.facts, args.screening_date):
+        summary.add(comparison)
+        rejected += REJECTED in (comparison.old, comparison.new)
+        for problem in comparison.problems:
+            print(problem, file=sys.stderr)
+        if not (comparison.changed or comparison.problems):
+            continue
+        if args.format == "json":
+            print(json.dumps(comparison_json(comparison), sort_keys=True, ensure_ascii=False))
+        else:
+            sys.stdout.write(render_comparison(comparison))
+    if args.format == "json":
+        print(json.dumps(summary_json(summary), sort_keys=True))
+    else:
+        sys.stdout.write(render_summary(summary))
+    return 2 if rejected else 0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,10 @@ def _types(schema: dict) -> dict[str, tuple[type, ...]]:
 
 _PATIENT_TYPES = _types(SCHEMA)
 _FACT_TYPES = _types(SCHEMA["properties"]["facts"]["items"])
+_FACT_KEYS = frozenset(_FACT_TYPES)
+#: Fields whose type the normaliser checks itself, with a message of its own, when it reads them.
+_READ_LATER = frozenset({"value", "date", "end", "dose", "grade"})
+_CHECKED_HERE = tuple((k, t) for k, t in _FACT_TYPES.items() if k not in _READ_LATER)
 
 
 def _plainly_valid(data: dict) -> bool:
@@ -67,14 +71,14 @@ def _plainly_valid(data: dict) -> bool:
         if types is None or not isinstance(value, types) or (key != "facts" and value == ""):
             return False
     for fact in data["facts"]:
-        if not isinstance(fact, dict) or not isinstance(fact.get("concept"), str) or not fact["concept"]:
+        if not isinstance(fact, dict) or not fact.keys() <= _FACT_KEYS:
             return False
-        for key, value in fact.items():
-            types = _FACT_TYPES.get(key)
-            if types is None or not isinstance(value, types) or (
-                    bool not in types and isinstance(value, bool)):
+        for key, types in _CHECKED_HERE:
+            value = fact.get(key)
+            if value is not None and (not isinstance(value, types) or (
+                    bool not in types and isinstance(value, bool))):
                 return False
-        if fact.get("present", False) is not False or not all(
+        if not fact.get("concept") or fact.get("present", False) is not False or not all(
                 isinstance(v, (int, Decimal)) and not isinstance(v, bool)
                 for v in fact.get("reference_range", {}).values()):
             return False
@@ -263,10 +267,14 @@ class _Builder:
 
     def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
         grouped: dict[str, list[tuple[int, dict]]] = {}
-        seen: dict[str, int] = {}
+        seen: dict[Any, int] = {}
         for index, fact in enumerate(self.data.get("facts", [])):
             name = fact["concept"]
-            key = str(fact)
+            try:
+                key: Any = tuple(fact.items())
+                hash(key)
+            except TypeError:  # a reference range (a dict) inside
+                key = str(fact)
             if key in seen:
                 self.problem(index, None, f"duplicate of fact #{seen[key]}")
                 continue

@@ -60,6 +60,8 @@ class Screening:
         self.normaliser = Normaliser(network.protocol, network.referenced, network.windows,
                                      network.counts)
         self._sessions = 0
+        self._leaves = [(leaf.id, leaf.role.value) for leaf in network.leaves]
+        self._order = {leaf.id: i for i, leaf in enumerate(network.leaves)}
 
     def decide(self, patient: Patient) -> Decision:
         """Fire the network for one normalised patient and read verdicts and decision off it."""
@@ -87,15 +89,14 @@ class Screening:
         if len(decisions) != 1:
             raise EngineError(f"patient {patient.id}: the network decided {sorted(decisions) or 'nothing'}")
         verdicts = {}
-        for leaf in self.network.leaves:
-            key = ("verdict", leaf.id)
+        for leaf_id, role in self._leaves:
+            key = ("verdict", leaf_id)
             if key not in values:
-                raise EngineError(f"patient {patient.id}: no verdict for {leaf.id}")
-            verdicts[leaf.id] = Verdict(leaf.id, leaf.role.value, values[key], tuple(fired[key]))
+                raise EngineError(f"patient {patient.id}: no verdict for {leaf_id}")
+            verdicts[leaf_id] = Verdict(leaf_id, role, values[key], tuple(fired[key]))
         derived = {name: (values[("derived", name)], tuple(fired[("derived", name)]))
                    for name in self.network.definitions if ("derived", name) in values}
-        order = {leaf.id: i for i, leaf in enumerate(self.network.leaves)}
-        listed = [verdicts[c] for c in sorted(set(reasons), key=order.__getitem__)]
+        listed = [verdicts[c] for c in sorted(set(reasons), key=self._order.__getitem__)]
         return Decision(patient, decisions.pop(), listed, verdicts, derived,
                         [f.rule for f in firings])
 

@@ -151,7 +151,7 @@ def simulate(
     >>> from engine.escalation import compile_escalation
     >>> esc = Escalator(compile_escalation(parse_file("examples/cd19-ucart-sle.proto-rules")))
     >>> oc = simulate(esc, [0.0, 0.0, 0.0], 10, 1)
-    >>> oc.outcomes["not_reached"], list(oc.patients)
+    >>> oc.outcomes["not_reached"], oc.patients.tolist()
     (1.0, [3.0, 3.0, 3.0])
     """
     escalation = escalator.network.escalation
@@ -228,7 +228,11 @@ def report(escalator: Escalator, oc: Characteristics) -> str:
 
 
 def plot(escalator: Escalator, oc: Characteristics, path: str) -> None:
-    """Selection, patients and DLTs per level as a PNG (matplotlib's Agg backend, no timestamp)."""
+    """Selection, patients and DLTs per level as a PNG (matplotlib's Agg backend, no timestamp).
+
+    matplotlib is imported here, not at the top: it costs a third of a second that every other
+    command would pay at start.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -237,7 +241,9 @@ def plot(escalator: Escalator, oc: Characteristics, path: str) -> None:
     network = escalator.network
     labels = [f"{lv.id}\n{lv.written}\np = {p:.2f}" for lv, p in zip(network.levels, oc.true_tox)]
     x = np.arange(len(labels))
-    figure, axes = plt.subplots(1, 3, figsize=(12, 4), constrained_layout=True)
+    widths = [len(labels) + 2, len(labels), len(labels)]
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True,
+                                gridspec_kw={"width_ratios": widths})
     panels = (
         (100 * oc.selected, "selected as MTD (%)"),
         (oc.patients, "mean patients treated"),
@@ -247,7 +253,8 @@ def plot(escalator: Escalator, oc: Characteristics, path: str) -> None:
         axis.bar(x, values, color="#4c72b0")
         ticks, names = list(x), list(labels)
         if axis is axes[0]:  # the trials that selected no level, beside those that did
-            others = (("no MTD", oc.outcomes["none"]), ("MTD not\nreached", oc.outcomes["not_reached"]))
+            others = (("no MTD", oc.outcomes["none"]),
+                      ("MTD not\nreached", oc.outcomes["not_reached"]))
             extra = np.arange(len(labels), len(labels) + len(others))
             axis.bar(extra, [100 * share for _, share in others], color="#999999")
             ticks, names = ticks + list(extra), names + [name for name, _ in others]

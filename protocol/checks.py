@@ -10,7 +10,6 @@ costs. Each kind of diagnostic has one message template in `TEMPLATES`.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
@@ -22,7 +21,7 @@ import networkx as nx
 from protocol import escalation_checks
 from protocol import model as m
 from protocol import units
-from protocol.errors import Diagnostic, Severity, Span
+from protocol.errors import Diagnostic, Severity, Span, hint, templated
 from protocol.model import Kind
 
 #: One message template per kind of diagnostic. A kind is its code, or `code/case` when one code
@@ -190,14 +189,10 @@ def _first_by_name(items: Iterable[Any]) -> dict[str, Any]:
 
 
 def _diag(kind: str, span: Span, /, **info: object) -> Diagnostic:
-    code = kind.split("/")[0]
-    severity = Severity.WARNING if code in WARNINGS else Severity.ERROR
-    return Diagnostic(span, severity, code, TEMPLATES[kind].format(**info))
+    return templated(TEMPLATES, WARNINGS, kind, span, **info)
 
 
-def _hint(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+_hint = hint
 
 
 # --- header, duplicates and declarations ----------------------------------------------------------

@@ -1,8 +1,8 @@
 """A semantic diff of two protocols: what an amendment changes, criterion by criterion, in the
-protocol author's 
+protocol author's words.
 
-A line diff of two `.proto-rules` files mixes layout, comments and meaning; an amendment review needs
-to know which rules now decide differently and which sentences changed. This compares two parsed
+A line diff of two `.proto-rules` files mixes layout, comments and meaning; reviewing an amendment
+needs which rules now decide differently and which sentences changed. This compares two parsed
 `Protocol`s (pure: no lark, no engine): criteria by the protocol's ids (leaf ids like `I4.renal`,
 each with a verdict of its own), definitions, concepts, dose-equivalence tables and escalation rules
 by name. Conditions are compared as structures with spans stripped, so moving or reflowing a rule
@@ -13,26 +13,22 @@ sentence changed while its rule did not, or the reverse, is a warning: text and 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 from protocol import model as m
-from protocol.wording import condition_text as text_of
-from protocol.wording import (
-    dosing, graded, quoted, shown, source_text, validity, values_text, word_diff,
-)
 from protocol.errors import Diagnostic, Severity, Span
+from protocol.wording import condition_text as text_of
+from protocol.wording import quoted, shown, source_text, value_changes, values_text, word_diff
 
-#: How each kind of change is named in a report; kinds in TEXT_KINDS change no decision.
+#: How a report names each kind of change; the kinds in TEXT_KINDS change no verdict.
 LABELS = {
-    "rule": "rule", "declaration": "declaration", "text": "text", "label": "label", "role": "role", "applies": "applies when",
-    "threshold": "threshold", "comparator": "comparator", "window": "window", "grade": "grade",
-    "values": "value set", "added": "condition added", "removed": "condition removed",
-    "rewritten": "condition rewritten", "kind": "kind", "unit": "unit", "validity": "validity",
-    "dosing": "dosing", "conversion": "conversion", "equivalence": "equivalence", "move": "move",
-    "id": "protocol id", "title": "title", "version": "version", "origin": "source",
+    "applies": "applies when", "values": "value set", "added": "condition added",
+    "removed": "condition removed", "rewritten": "condition rewritten", "id": "protocol id",
+    "origin": "source",
 }
 TEXT_KINDS = frozenset({"text", "label", "id", "title", "version", "origin"})
 TEXT_ONLY = "text changed but rule did not"
@@ -41,7 +37,8 @@ RULE_ONLY = "rule changed but text did not"
 
 @dataclass(frozen=True)
 class Change:
-    """One thing that changed: its kind, the old and the new in the author's words, and a note."""
+    """One thing that changed: its kind (`threshold`, `window+grade`, ...), the old and the new in
+    the author's words, and a note (what a value set gained and lost, a sentence's changes)."""
 
     kind: str
     old: str | None
@@ -50,22 +47,22 @@ class Change:
 
     @property
     def semantic(self) -> bool:
-        """Whether this change can change a decision (a sentence or a label cannot)."""
+        """Whether this change can change a verdict (a sentence or a label cannot)."""
         return self.kind not in TEXT_KINDS
 
     def __str__(self) -> str:
         label = " and ".join(LABELS.get(k, k.replace("_", " ")) for k in self.kind.split("+"))
         if self.kind in ("values", "text") and self.note:
             return f"{label}: {self.note}"
-        shown = " -> ".join(s for s in (self.old, self.new) if s is not None)
-        return f"{label}: {shown}" + (f" ({self.note})" if self.note else "")
+        said = " -> ".join(s for s in (self.old, self.new) if s is not None)
+        return f"{label}: {said}" + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True)
 class Entry:
     """Everything that changed about one criterion, definition, concept, table or rule."""
 
-    subject: str  # criterion | definition | concept | equivalence | header | escalation | design | rule
+    subject: str  # criterion | definition | concept | equivalence | header | escalation | rule
     name: str
     status: str  # added | removed | changed
     changes: tuple[Change, ...]
@@ -73,34 +70,33 @@ class Entry:
     old_span: Span | None = None
     new_span: Span | None = None
     warnings: tuple[str, ...] = ()
-    affects: tuple[str, ...] = ()  # the criteria whose verdicts this can change
+    affects: tuple[str, ...] = ()  # the criteria whose verdicts a concept or definition decides
 
     @property
     def label(self) -> str:
         """How reports name it: a criterion by its id, anything else by subject and name."""
-        return self.name if self.subject in ("criterion", "header") else f"{self.subject} {self.name}"
+        if self.subject in ("criterion", "header"):
+            return self.name
+        return f"{self.subject} {self.name}"
 
     @property
     def semantic(self) -> bool:
         return self.status != "changed" or any(c.semantic for c in self.changes)
 
-    @property
-    def text_changed(self) -> bool:
-        return any(not c.semantic for c in self.changes)
-
     def summary(self) -> str:
-        """`added`, `rule changed`, `text changed`, `rule and text changed` (meaning, for concepts)."""
+        """`added`, `rule changed`, `text changed`, `rule and text changed` (or meaning)."""
         if self.status != "changed" or self.subject == "header":
             return self.status
         what = "rule" if self.subject in ("criterion", "definition", "rule") else "meaning"
-        parts = [what] * any(c.semantic for c in self.changes) + ["text"] * self.text_changed
-        return " and ".join(parts) + " changed"
+        said = [what] * any(c.semantic for c in self.changes)
+        said += ["text"] * any(not c.semantic for c in self.changes)
+        return " and ".join(said) + " changed"
 
     def reasons(self) -> list[str]:
-        """What in this entry can change a verdict, one line each (for rescreen's "because")."""
+        """What in this entry can change a verdict, one line each (rescreen's "because")."""
         if self.status != "changed":
-            return [f"{self.label} {self.status}" + "".join(f": {c.new or c.old}" for c in
-                                                          self.changes[:1])]
+            said = [f": {c.new or c.old}" for c in self.changes[:1]]
+            return [f"{self.label} {self.status}" + "".join(said)]
         return [f"{self.label} {c}" for c in self.changes if c.semantic]
 
 
@@ -113,7 +109,7 @@ class Diff:
     old_version: str | None
     new_version: str | None
     entries: tuple[Entry, ...]
-    uses: dict[str, frozenset[str]] = field(default_factory=dict)  # criterion id -> labels it uses
+    uses: dict[str, frozenset[str]] = field(default_factory=dict)  # criterion id -> labels it reads
 
     @property
     def warnings(self) -> list[tuple[Entry, str]]:
@@ -126,28 +122,28 @@ class Diff:
         """The entries that can explain a change of this criterion's verdict: its own, and those of
         the definitions, concepts and tables it reads (directly or through definitions)."""
         used = self.uses.get(criterion, frozenset())
-        return [e for e in self.entries
-                if e.semantic and (e.label == criterion or e.label in used)]
+        return [e for e in self.entries if e.semantic and (e.label == criterion or e.label in used)]
 
     def diagnostics(self) -> list[Diagnostic]:
         """The drift warnings as diagnostics at the criterion in the new file, for the author."""
-        return [Diagnostic(entry.new_span or entry.old_span, Severity.WARNING, "drift",
-                           f"{entry.label}: {warning}")
-                for entry, warning in self.warnings if entry.new_span or entry.old_span]
+        return [Diagnostic(span, Severity.WARNING, "drift", f"{entry.label}: {warning}")
+                for entry, warning in self.warnings
+                if (span := entry.new_span or entry.old_span) is not None]
 
 
 def diff(old: m.Protocol, new: m.Protocol) -> Diff:
-    """Compare two protocols entry by entry; identical meaning and text give no entries.
+    """Compare two protocols entry by entry; the same meaning and text give no entries.
 
     >>> from grammar.parser import parse
     >>> head = 'protocol "t"\\nconcepts: egfr: quantity in mL/min\\n'
     >>> a = parse(head + 'inclusion I1 "Kidneys": egfr >= 30 mL/min', "a.proto-rules")
     >>> b = parse(head + 'inclusion I1 "Kidneys": egfr >= 45 mL/min', "b.proto-rules")
-    >>> [(e.label, str(c), e.warnings) for e in diff(a, b).entries for c in e.changes]
-    [('I1', 'threshold: egfr >= 30 mL/min -> egfr >= 45 mL/min', ('rule changed but text did not',))]
+    >>> [(e.label, str(c)) for e in diff(a, b).entries for c in e.changes]
+    [('I1', 'threshold: egfr >= 30 mL/min -> egfr >= 45 mL/min')]
+    >>> diff(a, b).entries[0].warnings
+    ('rule changed but text did not',)
     """
-    found: list[Entry] = []
-    found += _header(old, new)
+    found = _header(old, new)
     found += _named("concept", old.concepts, new.concepts, old, new, _concept)
     found += _named("equivalence", old.equivalences, new.equivalences, old, new, _equivalence)
     found += _named("definition", old.definitions, new.definitions, old, new, _definition)
@@ -160,15 +156,13 @@ def diff(old: m.Protocol, new: m.Protocol) -> Diff:
             for leaf in dict.fromkeys([*after, *before])}
     found = [_with_affects(entry, uses) for entry in found]
     mains = {old.path, new.path}
-    kept = sorted((e for e in found if e.status != "removed"),
-                  key=lambda e: _position(e, e.new_span, mains))
-    gone = sorted((e for e in found if e.status == "removed"),
-                  key=lambda e: _position(e, e.old_span, mains))
+    kept = sorted((e for e in found if e.status != "removed"), key=lambda e: _at(e, mains))
+    gone = sorted((e for e in found if e.status == "removed"), key=lambda e: _at(e, mains))
     return Diff(old.path, new.path, old.version, new.version, (*kept, *gone), uses)
 
 
 def render(result: Diff) -> str:
-    """The diff as text: one heading per entry, then what changed, its warnings, what it affects.
+    """The diff as text: per entry a heading, what changed, its warnings and what it affects.
 
     >>> print(render(Diff("a.proto-rules", "b.proto-rules", "1", "1", ())), end="")
     --- a.proto-rules (version 1)
@@ -179,19 +173,17 @@ def render(result: Diff) -> str:
              f"+++ {result.new_path} (version {result.new_version or '?'})"]
     for entry in result.entries:
         span = entry.new_span or entry.old_span
-        where = [entry.role] * bool(entry.role) + [f"line {span.line}"] * (
-            span is not None and entry.subject != "header")
-        lines.append(f"{entry.label}" + (f" ({', '.join(where)})" if where else "")
+        where = [entry.role] * bool(entry.role)
+        where += [f"line {span.line}"] * (span is not None and entry.subject != "header")
+        lines.append(entry.label + (f" ({', '.join(where)})" if where else "")
                      + f": {entry.summary()}")
         lines += [f"    {change}" for change in entry.changes]
         lines += [f"    warning: {warning}" for warning in entry.warnings]
-        if entry.affects:
-            lines.append(f"    affects: {', '.join(entry.affects)}")
-    lines.append(_totals(result))
-    return "\n".join(lines) + "\n"
+        lines += [f"    affects: {', '.join(entry.affects)}"] * bool(entry.affects)
+    return "\n".join([*lines, totals(result)]) + "\n"
 
 
-def _totals(result: Diff) -> str:
+def totals(result: Diff) -> str:
     if not result.entries:
         return "no changes"
     count = {s: sum(e.status == s for e in result.entries) for s in ("added", "removed", "changed")}
@@ -215,7 +207,7 @@ def as_json(result: Diff) -> dict[str, Any]:
              "warnings": list(e.warnings), "affects": list(e.affects)}
             for e in result.entries
         ],
-        "summary": _totals(result),
+        "summary": totals(result),
     }
 
 
@@ -228,60 +220,47 @@ class _Named:
 
     name: str
     node: m.EscalationRule
-
-    @property
-    def span(self) -> Span:
-        return self.node.span
+    span: Span
 
 
 def _rules(protocol: m.Protocol) -> list[_Named]:
-    return [_Named(f"{design.name} {rule.id}", rule) for design in protocol.designs
+    return [_Named(f"{design.name} {rule.id}", rule, rule.span) for design in protocol.designs
             for rule in design.rules]
 
 
-def _name(node: Any) -> str:
-    return node.name if hasattr(node, "name") else node.id
-
-
 def _named(subject: str, olds: Iterable[Any], news: Iterable[Any], old: m.Protocol,
-           new: m.Protocol, compare) -> list[Entry]:
+           new: m.Protocol, compare: Callable[..., Entry | None]) -> list[Entry]:
     """Pair nodes by name (the first of a repeated name counts); unpaired ones are added/removed."""
-    before = {}
-    for node in olds:
-        before.setdefault(_name(node), node)
-    after = {}
-    for node in news:
-        after.setdefault(_name(node), node)
-    entries = []
-    for name, node in after.items():
-        if name not in before:
-            entries.append(_one_sided(subject, name, node, new, "added"))
-        elif entry := compare(before[name], node, old, new):
-            entries.append(entry)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for side, nodes in ((before, olds), (after, news)):
+        for node in nodes:
+            side.setdefault(getattr(node, "name", None) or node.id, node)
+    entries = [_one_sided(subject, name, node, new, "added") if name not in before
+               else compare(before[name], node, old, new) for name, node in after.items()]
     entries += [_one_sided(subject, name, node, old, "removed")
                 for name, node in before.items() if name not in after]
-    return entries
+    return [entry for entry in entries if entry is not None]
 
 
 def _one_sided(subject: str, name: str, node: Any, protocol: m.Protocol, status: str) -> Entry:
     """An added or removed node, shown as it reads: its rule (or declaration) and its sentence."""
     inner = node.node if isinstance(node, _Named) else node
-    shown: list[tuple[str, str]] = []
+    said: list[tuple[str, str]] = []
     if getattr(inner, "applies", None) is not None:
-        shown.append(("applies", text_of(protocol, inner.applies)))
+        said.append(("applies", text_of(protocol, inner.applies)))
     if hasattr(inner, "condition"):
-        shown.append(("rule", text_of(protocol, inner.condition)))
+        said.append(("rule", text_of(protocol, inner.condition)))
     else:
-        shown.append(("declaration", source_text(protocol, inner.span)))
+        said.append(("declaration", source_text(protocol, inner.span)))
     if getattr(inner, "text", None):
-        shown.append(("text", quoted(inner.text)))
-    if status == "removed":
-        changes = tuple(Change(kind, text, None) for kind, text in shown)
-        spans: tuple[Span | None, Span | None] = (inner.span, None)
-    else:
-        changes, spans = tuple(Change(kind, None, text) for kind, text in shown), (None, inner.span)
+        said.append(("text", quoted(inner.text)))
+    gone = status == "removed"
+    changes = tuple(Change(kind, text, None) if gone else Change(kind, None, text)
+                    for kind, text in said)
     role = inner.role.value if isinstance(inner, m.Criterion) else None
-    return Entry(subject, name, status, changes, role, *spans)
+    return Entry(subject, name, status, changes, role, *((inner.span, None) if gone else
+                                                         (None, inner.span)))
 
 
 def _criterion(a: m.Criterion, b: m.Criterion, old: m.Protocol, new: m.Protocol) -> Entry | None:
@@ -291,31 +270,29 @@ def _criterion(a: m.Criterion, b: m.Criterion, old: m.Protocol, new: m.Protocol)
     if _plain(a.applies) != _plain(b.applies):
         rule.append(Change("applies", text_of(old, a.applies), text_of(new, b.applies)))
     rule += _changes(a.condition, b.condition, old, new)
-    return _entry("criterion", b.id, rule, a.text, b.text, a.span, b.span, b.role.value)
+    return _entry("criterion", b.id, rule, (a.text, b.text), (a.span, b.span), b.role.value)
 
 
 def _definition(a: m.Definition, b: m.Definition, old: m.Protocol, new: m.Protocol) -> Entry | None:
-    return _entry("definition", b.name, _changes(a.condition, b.condition, old, new), a.text,
-                  b.text, a.span, b.span)
+    rule = _changes(a.condition, b.condition, old, new)
+    return _entry("definition", b.name, rule, (a.text, b.text), (a.span, b.span))
 
 
 def _rule(a: _Named, b: _Named, old: m.Protocol, new: m.Protocol) -> Entry | None:
     rule = _changes(a.node.condition, b.node.condition, old, new)
     if str(a.node.move) != str(b.node.move):
         rule.append(Change("move", str(a.node.move), str(b.node.move)))
-    return _entry("rule", b.name, rule, a.node.text, b.node.text, a.span, b.span)
+    return _entry("rule", b.name, rule, (a.node.text, b.node.text), (a.span, b.span))
 
 
-def _entry(subject: str, name: str, rule: list[Change], old_text: str | None, new_text: str | None,
-           old_span: Span, new_span: Span, role: str | None = None) -> Entry | None:
+def _entry(subject: str, name: str, rule: list[Change], texts: tuple[str | None, str | None],
+           spans: tuple[Span, Span], role: str | None = None) -> Entry | None:
     """An entry for a node with a sentence and a rule; the drift between the two is a warning."""
-    changes = list(rule)
-    if old_text != new_text:
-        changes.append(_text_change(old_text, new_text))
+    changes = [*rule, *[_text_change(*texts)] * (texts[0] != texts[1])]
     if not changes:
         return None
-    warnings = (TEXT_ONLY,) if not rule else (RULE_ONLY,) if old_text == new_text else ()
-    return Entry(subject, name, "changed", tuple(changes), role, old_span, new_span, warnings)
+    warnings = (TEXT_ONLY,) if not rule else (RULE_ONLY,) if texts[0] == texts[1] else ()
+    return Entry(subject, name, "changed", tuple(changes), role, *spans, warnings)
 
 
 def _parents(old: m.Protocol, new: m.Protocol, found: list[Entry]) -> list[Entry]:
@@ -335,38 +312,56 @@ def _parents(old: m.Protocol, new: m.Protocol, found: list[Entry]) -> list[Entry
 
 
 def _header(old: m.Protocol, new: m.Protocol) -> list[Entry]:
-    changes = [Change(key, f'"{getattr(old, key)}"', f'"{getattr(new, key)}"')
-               for key in ("id", "title", "version", "origin") if getattr(old, key) != getattr(new, key)]
-    return [Entry("header", "header", "changed", tuple(changes), None, old.span,
-                  new.span)] if changes else []
+    changes = tuple(Change(key, quoted(getattr(old, key)), quoted(getattr(new, key)))
+                    for key in ("id", "title", "version", "origin")
+                    if getattr(old, key) != getattr(new, key))
+    return [Entry("header", "header", "changed", changes, None, old.span, new.span)] * bool(changes)
 
 
 def _concept(a: m.Concept, b: m.Concept, old: m.Protocol, new: m.Protocol) -> Entry | None:
-    """A concept's kind, unit, validity, values and dosing decide how facts are read, so a change
-    there changes verdicts even when no criterion was edited."""
-    changes = []
-    for kind, show in (("kind", lambda c: c.kind.value), ("unit", lambda c: c.unit or "(none)"),
-                       ("validity", validity), ("dosing", dosing), ("grade", graded),
-                       ("conversion", lambda c: shown(old if c is a else new, c.conversions))):
-        if show(a) != show(b) and (kind != "validity" or _plain(a.valid_for) != _plain(b.valid_for)):
-            changes.append(Change(kind, show(a), show(b)))
+    """A concept's kind, unit, validity, values and dosing decide how facts are read: a change there
+    changes verdicts even when no criterion was edited."""
+    changes = [Change(kind, _concept_said(old, a, kind), _concept_said(new, b, kind))
+               for kind in ("kind", "unit", "validity", "dosing", "grade", "conversion")
+               if _plain(_concept_field(a, kind)) != _plain(_concept_field(b, kind))]
     if _plain(a.values) != _plain(b.values):
         changes.append(Change("values", values_text(a.values), values_text(b.values),
-                              f"{b.name}: {_value_note(a.values, b.values)}"))
+                              f"{b.name}: {value_changes(a.values, b.values)}"))
     if a.label != b.label:
         changes.append(Change("label", quoted(a.label), quoted(b.label)))
-    return Entry("concept", b.name, "changed", tuple(changes), None, a.span, b.span) if changes else None
+    if not changes:
+        return None
+    return Entry("concept", b.name, "changed", tuple(changes), None, a.span, b.span)
+
+
+def _concept_field(concept: m.Concept, kind: str) -> Any:
+    weight = concept.weight.name if concept.weight else None
+    return {"kind": concept.kind, "unit": concept.unit, "validity": concept.valid_for,
+            "dosing": (concept.dosed_in, concept.equivalence, weight),
+            "grade": concept.graded, "conversion": concept.conversions}[kind]
+
+
+def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
+    if kind == "validity":
+        return f"valid for {concept.valid_for}" if concept.valid_for else "(no limit)"
+    if kind == "dosing" and concept.dosed_in:
+        return " ".join([f"dosed in {concept.dosed_in}"]
+                        + [f"as {concept.equivalence}"] * bool(concept.equivalence)
+                        + [f"per {concept.weight.name}"] * bool(concept.weight))
+    if kind == "grade":
+        return "graded" if concept.graded else "not graded"
+    if kind == "kind":
+        return concept.kind.value
+    return shown(protocol, _concept_field(concept, kind) if kind != "dosing" else None)
 
 
 def _equivalence(a: m.Equivalence, b: m.Equivalence, old: m.Protocol,
                  new: m.Protocol) -> Entry | None:
-    changes = []
     before = {e.drug.casefold(): e for e in a.entries}
     after = {e.drug.casefold(): e for e in b.entries}
-    for drug in dict.fromkeys([*after, *before]):
-        x, y = before.get(drug), after.get(drug)
-        if _plain(x) != _plain(y):
-            changes.append(Change("equivalence", x and source_text(old, x.span), y and source_text(new, y.span)))
+    changes = [Change("equivalence", shown(old, before.get(drug)), shown(new, after.get(drug)))
+               for drug in dict.fromkeys([*after, *before])
+               if _plain(before.get(drug)) != _plain(after.get(drug))]
     if a.source != b.source:
         changes.append(Change("label", quoted(a.source), quoted(b.source)))
     return Entry("equivalence", b.name, "changed", tuple(changes), None, a.span,
@@ -376,24 +371,22 @@ def _equivalence(a: m.Equivalence, b: m.Equivalence, old: m.Protocol,
 def _escalation(old: m.Protocol, new: m.Protocol) -> list[Entry]:
     """The escalation section setting by setting (its rules are compared as rules)."""
     a, b = old.escalation, new.escalation
-    if a is None and b is None:
-        return []
     if a is None or b is None:
-        node = b if a is None else a
-        what = f"escalation, {len(node.levels)} dose levels"
+        one = a or b
+        if one is None:
+            return []
+        said = f"escalation, {len(one.levels)} dose levels"
         if a is None:
-            return [Entry("escalation", "section", "added", (Change("declaration", None, what),),
-                          None, None, node.span)]
-        return [Entry("escalation", "section", "removed", (Change("declaration", what, None),),
-                      None, node.span, None)]
-    changes = []
-    for setting in (f.name for f in fields(a) if f.name not in ("span", "repeated")):
-        x, y = getattr(a, setting), getattr(b, setting)
-        if _plain(x) != _plain(y):
-            kind = "text" if setting in ("text", "dlt_text") else setting
-            changes.append(Change(kind, shown(old, x), shown(new, y)))
-    return [Entry("escalation", "section", "changed", tuple(changes), None, a.span,
-                  b.span)] if changes else []
+            return [Entry("escalation", "section", "added", (Change("declaration", None, said),),
+                          None, None, one.span)]
+        return [Entry("escalation", "section", "removed", (Change("declaration", said, None),),
+                      None, one.span, None)]
+    changes = tuple(Change("text" if name in ("text", "dlt_text") else name,
+                           shown(old, getattr(a, name)), shown(new, getattr(b, name)))
+                    for name in (f.name for f in fields(a) if f.name not in ("span", "repeated"))
+                    if _plain(getattr(a, name)) != _plain(getattr(b, name)))
+    entry = Entry("escalation", "section", "changed", changes, None, a.span, b.span)
+    return [entry] * bool(changes)
 
 
 def _with_affects(entry: Entry, uses: dict[str, frozenset[str]]) -> Entry:
@@ -402,11 +395,41 @@ def _with_affects(entry: Entry, uses: dict[str, frozenset[str]]) -> Entry:
     return replace(entry, affects=tuple(leaf for leaf, used in uses.items() if entry.label in used))
 
 
-def _position(entry: Entry, span: Span | None, mains: set[str]) -> tuple[int, int, int]:
+def _at(entry: Entry, mains: set[str]) -> tuple[int, int, int]:
     """File order: the header first, then the protocol file, then imported modules."""
+    span = entry.new_span or entry.old_span
     if entry.subject == "header" or span is None:
         return (0, 0, 0)
     return (1 if span.file in mains else 2, span.line, span.column)
+
+
+def _uses(protocol: m.Protocol) -> dict[str, frozenset[str]]:
+    """For each criterion: the labels of every definition, concept and table its verdict reads."""
+    concepts = {c.name: c for c in reversed(protocol.concepts)}
+    definitions = {d.name: d for d in reversed(protocol.definitions)}
+
+    def reads(condition: m.Condition | None, seen: set[str]) -> set[str]:
+        names: set[str] = set()
+        for atom in m.atoms(condition) if condition is not None else ():
+            names |= name_reads(atom.ref.name, seen)
+        return names
+
+    def name_reads(name: str, seen: set[str]) -> set[str]:
+        if name in seen:
+            return set()
+        seen.add(name)
+        if name in definitions:
+            return {f"definition {name}"} | reads(definitions[name].condition, seen)
+        concept = concepts.get(name)
+        if concept is None:
+            return set()
+        found = {f"concept {name}"}
+        if concept.equivalence:
+            found.add(f"equivalence {concept.equivalence}")
+        return found | (name_reads(concept.weight.name, seen) if concept.weight else set())
+
+    return {leaf.id: frozenset(reads(leaf.applies, set()) | reads(leaf.condition, set()))
+            for leaf in protocol.leaves()}
 
 
 # -- conditions ------------------------------------------------------------------------------------
@@ -414,40 +437,46 @@ def _position(entry: Entry, span: Span | None, mains: set[str]) -> tuple[int, in
 
 def _changes(a: m.Condition | None, b: m.Condition | None, old: m.Protocol,
              new: m.Protocol) -> list[Change]:
-    """What differs between two conditions, as precisely as their shapes allow."""
+    """What differs between two conditions, as precisely as their shapes allow; when they differ in
+    shape, the whole condition was rewritten."""
     if _plain(a) == _plain(b):
         return []
     found: list[Change] = []
-    if a is None or b is None or type(a) is not type(b):
+    compound = (m.And, m.Or)
+    if a is None or b is None:
         pass
-    elif isinstance(a, (m.And, m.Or)):
-        found = _clauses(_flat(a), _flat(b), old, new)
+    elif isinstance(a, compound) and (type(a) is type(b) or not isinstance(b, compound)):
+        found = _clauses(_flat(a), _flat(b) if type(a) is type(b) else [b], old, new, a)
+    elif isinstance(b, compound) and not isinstance(a, compound):  # `x` became `x and y`
+        found = _clauses([a], _flat(b), old, new, b)
+    elif type(a) is not type(b):
+        pass
     elif isinstance(a, m.Not):
         found = _changes(a.item, b.item, old, new)
     elif isinstance(a, m.AtLeast):
         if a.count != b.count:
             found.append(Change("threshold", f"at least {a.count} of", f"at least {b.count} of"))
-        if _counted(a) and _counted(b) and a.items[0].ref.name == b.items[0].ref.name:
-            olds, news = tuple(i.drug for i in a.items), tuple(i.drug for i in b.items)
-            if _plain(olds) != _plain(news):
+        if _counted(a) and _counted(b) and _head(a.items[0]) == _head(b.items[0]):
+            drugs = tuple(i.drug for i in a.items), tuple(i.drug for i in b.items)
+            if _plain(drugs[0]) != _plain(drugs[1]):
                 found.append(Change("values", text_of(old, a), text_of(new, b),
-                                    f"{b.items[0].ref.name}: {_value_note(olds, news)}"))
+                                    f"{b.items[0].ref.name}: {value_changes(*drugs)}"))
         else:
-            found += _clauses(list(a.items), list(b.items), old, new)
-    elif _head(a) == _head(b):
-        kinds = _atom_kinds(a, b)
-        note = _value_note(a.values, b.values) if "values" in kinds and isinstance(a, m.Is) else None
-        if isinstance(a, m.Includes):
-            note = _value_note((a.drug,), (b.drug,))
-        if kinds:
-            found.append(Change("+".join(kinds), text_of(old, a), text_of(new, b),
-                                note and f"{a.ref.name}: {note}"))
+            found += _clauses(list(a.items), list(b.items), old, new, b)
+    elif _head(a) == _head(b) and (kinds := _atom_kinds(a, b)):
+        note = None
+        if isinstance(a, (m.Is, m.Includes)) and "values" in kinds:
+            drugs = (a.values, b.values) if isinstance(a, m.Is) else ((a.drug,), (b.drug,))
+            note = f"{a.ref.name}: {value_changes(*drugs)}"
+        found.append(Change("+".join(kinds), text_of(old, a), text_of(new, b), note))
     return found or [Change("rewritten", text_of(old, a), text_of(new, b))]
 
 
-def _clauses(olds: list, news: list, old: m.Protocol, new: m.Protocol) -> list[Change]:
-    """Clauses of `and`/`or`: equal ones match whatever their order; the rest pair by concept,
-    then in order; what is left was added or removed."""
+def _clauses(olds: list, news: list, old: m.Protocol, new: m.Protocol,
+             node: m.Condition) -> list[Change]:
+    """Clauses of `and`/`or` (`node`): equal ones match whatever their order; the rest pair by
+    concept, then in order; what is left was added (`and x`) or removed."""
+    joint = {m.And: "and ", m.Or: "or "}.get(type(node), "")
     news = list(news)
     unmatched = []
     for item in olds:
@@ -465,20 +494,18 @@ def _clauses(olds: list, news: list, old: m.Protocol, new: m.Protocol) -> list[C
     while unmatched and news:
         pairs.append((unmatched.pop(0), news.pop(0)))
     found = [change for a, b in pairs for change in _changes(a, b, old, new)]
-    found += [Change("removed", text_of(old, item), None) for item in unmatched]
-    found += [Change("added", None, text_of(new, item)) for item in news]
-    return found
+    found += [Change("removed", joint + text_of(old, item), None) for item in unmatched]
+    return found + [Change("added", None, joint + text_of(new, item)) for item in news]
 
 
 def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
-    """Which aspects of two atoms about the same concept differ, in the order a reader meets them."""
+    """Which aspects of two atoms about one concept differ, in the order a reader meets them."""
     def differs(*names: str) -> bool:
         return any(_plain(getattr(a, n)) != _plain(getattr(b, n)) for n in names)
 
     if isinstance(a, (m.Compare, m.CompareReference, m.Course)):
-        kinds = ["comparator"] * differs("op")
-        kinds += ["threshold"] * differs(*{m.Compare: ("threshold",), m.Course: ("dose",)}.get(
-            type(a), ("factor", "bound")))
+        limits = {m.Compare: ("threshold",), m.Course: ("dose",)}.get(type(a), ("factor", "bound"))
+        kinds = ["comparator"] * differs("op") + ["threshold"] * differs(*limits)
         return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration"))
     if isinstance(a, m.Occurred):
         return ["window"] * differs("window") + ["grade"] * differs("grade")
@@ -494,8 +521,7 @@ def _head(node: Any) -> tuple[str, ...]:
 
 def _flat(node: m.And | m.Or) -> list[m.Condition]:
     """`a and (b and c)` is `a and b and c`."""
-    return [x for item in node.items
-            for x in (_flat(item) if type(item) is type(node) else [item])]
+    return [x for item in node.items for x in (_flat(item) if type(item) is type(node) else [item])]
 
 
 def _counted(node: m.AtLeast) -> bool:
@@ -530,52 +556,6 @@ def _plain(node: Any) -> Any:
     return node
 
 
-# -- wording ------------------------------------------------------------------------------------
-def _value_note(olds: tuple[m.Value, ...], news: tuple[m.Value, ...]) -> str:
-    """`added mild; removed severe; synonyms of MMF: added mycophenolate` for two value sets."""
-    before = {v.name.casefold(): v for v in olds}
-    after = {v.name.casefold(): v for v in news}
-    notes = []
-    if added := [v.name for k, v in after.items() if k not in before]:
-        notes.append("added " + ", ".join(added))
-    if removed := [v.name for k, v in before.items() if k not in after]:
-        notes.append("removed " + ", ".join(removed))
-    for key in after.keys() & before.keys():
-        if _plain(after[key]) != _plain(before[key]):
-            notes.append(f"synonyms of {after[key].name}: {values_text((before[key],))} -> "
-                         f"{values_text((after[key],))}")
-    return "; ".join(notes)
-
-
 def _text_change(old: str | None, new: str | None) -> Change:
     note = word_diff(old, new) if old is not None and new is not None else None
     return Change("text", quoted(old), quoted(new), note and f'"{note}"')
-
-
-
-def _uses(protocol: m.Protocol) -> dict[str, frozenset[str]]:
-    """For each criterion: the labels of every definition, concept and table its verdict reads."""
-    concepts = {c.name: c for c in reversed(protocol.concepts)}
-    definitions = {d.name: d for d in reversed(protocol.definitions)}
-
-    def reads(condition: m.Condition | None, seen: set[str]) -> set[str]:
-        names: set[str] = set()
-        for atom in m.atoms(condition) if condition is not None else ():
-            names |= name_reads(atom.ref.name, seen)
-        return names
-
-    def name_reads(name: str, seen: set[str]) -> set[str]:
-        if name in seen:
-            return set()
-        seen.add(name)
-        if name in definitions:
-            return {f"definition {name}"} | reads(definitions[name].condition, seen)
-        concept = concepts.get(name)
-        if concept is None:
-            return set()
-        found = {f"concept {name}"} | ({f"equivalence {concept.equivalence}"}
-                                       if concept.equivalence else set())
-        return found | (name_reads(concept.weight.name, seen) if concept.weight else set())
-
-    return {leaf.id: frozenset(reads(leaf.applies, set()) | reads(leaf.condition, set()))
-            for leaf in protocol.leaves()}

@@ -7,6 +7,8 @@ problems (fact files) have no source line; they point at a patient, a fact index
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -42,6 +44,20 @@ class Diagnostic:
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+
+def templated(templates: dict[str, str], warnings: frozenset[str], kind: str, span: Span,
+              /, **info: object) -> Diagnostic:
+    """A diagnostic from a table of message templates; `kind` is a code or `code/case`."""
+    code = kind.split("/")[0]
+    severity = Severity.WARNING if code in warnings else Severity.ERROR
+    return Diagnostic(span, severity, code, templates[kind].format(**info))
+
+
+def hint(word: str, choices: Iterable[str]) -> str:
+    """`; did you mean 'egfr'?` for the nearest of `choices`, or nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def render(diagnostic: Diagnostic, source: str | None) -> str:

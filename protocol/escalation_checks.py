@@ -9,13 +9,12 @@ every problem and never raise; each kind has one message template in `TEMPLATES`
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 from protocol import model as m
 from protocol import units
-from protocol.errors import Diagnostic, Severity, Span
+from protocol.errors import Diagnostic, Severity, Span, hint, templated
 
 TEMPLATES: dict[str, str] = {
     "escalation-repeated": "'{setting}' is already given at line {line}",
@@ -80,14 +79,10 @@ def check(protocol: m.Protocol) -> Iterator[Diagnostic]:
 
 
 def _diag(kind: str, span: Span, /, **info: object) -> Diagnostic:
-    code = kind.split("/")[0]
-    severity = Severity.WARNING if code in WARNING_CODES else Severity.ERROR
-    return Diagnostic(span, severity, code, TEMPLATES[kind].format(**info))
+    return templated(TEMPLATES, WARNING_CODES, kind, span, **info)
 
 
-def _hint(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+_hint = hint
 
 
 # --- the escalation section -----------------------------------------------------------------------

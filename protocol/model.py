@@ -332,8 +332,7 @@ ESCALATION_FLAGS: dict[str, str] = {
     "cohort_complete": "the current cohort has all its patients (evaluable or pending)",
 }
 
-#: What an escalation rule may conclude; STOP carries what it says about the MTD.
-MOVES = ("ESCALATE", "STAY", "EXPAND", "DE-ESCALATE", "ELIMINATE", "STOP")
+#: What a STOP says about the MTD, by the key `Move.mtd` holds.
 MTD_OUTCOMES = {
     "this": "MTD is this level",
     "lower": "MTD is the lower level",
@@ -349,7 +348,7 @@ class Move:
     """What an escalation rule decides: `escalate`, `expand`, `stop, MTD is the lower level`, ..."""
 
     span: Span
-    kind: str  # one of MOVES
+    kind: str  # ESCALATE, STAY, EXPAND, DE-ESCALATE, ELIMINATE or STOP
     mtd: str | None = None  # for STOP: a key of MTD_OUTCOMES
 
     def __str__(self) -> str:

@@ -1,7 +1,7 @@
 """The author's words for parts of the model: what reports quote instead of model dumps.
 
-A report about a protocol (a diff, an explanation) is read by the protocol's author, so it quotes the
-protocol as written, sliced from the source by a node's span (`egfr >= 30 mL/min/1.73m2`, not
+A report about a protocol (a diff, an explanation) is read by the protocol's author, so it quotes
+the protocol as written, sliced from the source by a node's span (`egfr >= 30 mL/min/1.73m2`, not
 `Compare(op='>=', ...)`), on one line and without comments, and shows a changed sentence as one line
 with the changed words marked. Pure text functions on the model; no lark, no engine.
 """
@@ -17,7 +17,13 @@ from protocol.errors import Span
 
 
 def condition_text(protocol: m.Protocol, node: m.Condition | None) -> str:
-    """A condition as the author wrote it, on one line; `(always)` for no applies-when."""
+    """A condition as the author wrote it, on one line; `(always)` for no applies-when.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('protocol "t"\\ninclusion I1 "Adults": age >= 18 years  # law', "t.proto-rules")
+    >>> condition_text(p, p.criteria[0].condition)
+    'age >= 18 years'
+    """
     if node is None:
         return "(always)"
     if isinstance(node, (m.And, m.Or)) and not all(_inside(i.span, node.span) for i in node.items):
@@ -34,7 +40,8 @@ def _inside(inner: Span, outer: Span) -> bool:
 
 
 def source_text(protocol: m.Protocol, span: Span) -> str:
-    """The source text a span covers, on one line, comments dropped."""
+    """The source text a span covers (in the protocol or an imported module), on one line, comments
+    dropped: a condition written over several lines is quoted as one."""
     lines = (protocol.source_of(span.file) or "").splitlines()[span.line - 1 : span.end_line]
     if not lines:
         return ""
@@ -63,26 +70,9 @@ def shown(protocol: m.Protocol, value: Any) -> str:
         return ", ".join(shown(protocol, v) for v in value)
     if isinstance(value, m.Ref):
         return value.name
-    if hasattr(value, "span"):
+    if isinstance(getattr(value, "span", None), Span):
         return source_text(protocol, value.span)
     return str(value)
-
-
-def validity(concept: m.Concept) -> str:
-    return f"valid for {concept.valid_for}" if concept.valid_for else "(no limit)"
-
-
-def dosing(concept: m.Concept) -> str:
-    if concept.dosed_in is None:
-        return "(none)"
-    words = [f"dosed in {concept.dosed_in}"]
-    words += [f"as {concept.equivalence}"] * bool(concept.equivalence)
-    words += [f"per {concept.weight.name}"] * bool(concept.weight)
-    return " ".join(words)
-
-
-def graded(concept: m.Concept) -> str:
-    return "graded" if concept.graded else "not graded"
 
 
 def quoted(text: str | None) -> str:
@@ -90,13 +80,38 @@ def quoted(text: str | None) -> str:
 
 
 def values_text(values: tuple[m.Value, ...]) -> str:
+    """A value set as declared: `{MMF = "mycophenolate mofetil", tacrolimus}`."""
     def word(name: str) -> str:
         return name if re.fullmatch(r"[\w.+-]+", name) else f'"{name}"'
+
     return "{" + ", ".join(" = ".join(word(n) for n in (v.name, *v.synonyms)) for v in values) + "}"
 
 
+def value_changes(olds: tuple[m.Value, ...], news: tuple[m.Value, ...]) -> str:
+    """What a value set gained and lost, names compared as facts are matched (case-insensitively).
+
+    >>> v = lambda name, *synonyms: m.Value(None, name, synonyms)
+    >>> value_changes((v("mild"), v("MMF")), (v("severe"), v("mmf", "mycophenolate")))
+    'added severe; removed mild; synonyms of mmf: {MMF} -> {mmf = mycophenolate}'
+    """
+    before = {v.name.casefold(): v for v in olds}
+    after = {v.name.casefold(): v for v in news}
+    notes = []
+    if added := [v.name for k, v in after.items() if k not in before]:
+        notes.append("added " + ", ".join(added))
+    if removed := [v.name for k, v in before.items() if k not in after]:
+        notes.append("removed " + ", ".join(removed))
+    for key in (k for k in after if k in before):
+        if {s.casefold() for s in after[key].synonyms} != {
+                s.casefold() for s in before[key].synonyms}:
+            notes.append(f"synonyms of {after[key].name}: {values_text((before[key],))} -> "
+                         f"{values_text((after[key],))}")
+    return "; ".join(notes)
+
+
 def word_diff(old: str, new: str, context: int = 8) -> str:
-    """Two sentences as one, `[-removed-]{+added+}`, long unchanged runs cut to a few words.
+    """Two sentences as one, `[-removed-]{+added+}`; long unchanged runs are cut to a few words, so
+    a change deep in a long criterion sentence shows on one line.
 
     >>> word_diff("Renal function: eGFR≥30ML/min/1.73m2;", "Renal function: eGFR≥45ML/min/1.73m2;")
     'Renal function: eGFR≥[-30ML-]{+45ML+}/min/1.73m2;'
@@ -107,22 +122,23 @@ def word_diff(old: str, new: str, context: int = 8) -> str:
     for index, (tag, i1, i2, j1, j2) in enumerate(ops):
         if tag == "equal":
             run, first, last = a[i1:i2], index == 0, index == len(ops) - 1
+            long = len(run) > context + 6  # a few words more are shown rather than cut
             if first and not last:
-                out.append(("..." if len(run) > context else "") + "".join(run[-context:]))
+                out.append("..." * long + "".join(run[-context:] if long else run))
             elif last and not first:
-                out.append("".join(run[:context]) + ("..." if len(run) > context else ""))
+                out.append("".join(run[:context] if long else run) + "..." * long)
             elif len(run) > 2 * context and not first:
                 out.append("".join(run[:context]) + "..." + "".join(run[-context:]))
             else:
                 out.append("".join(run))
             continue
-        for marks, words in (("[--]", a[i1:i2]), ("{++}", b[j1:j2])):
+        for (opening, closing), words in ((("[-", "-]"), a[i1:i2]), (("{+", "+}"), b[j1:j2])):
             text = "".join(words)
-            if text.strip():
-                lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
-                out.append(f"{lead}{marks[:2]}{text.strip()}{marks[2:]}{trail}")
+            if text.strip():  # whitespace at either end goes outside the marks
+                lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+                out.append(f"{lead}{opening}{text.strip()}{closing}{trail}")
             elif text and tag != "replace":
-                out.append(f"{marks[:2]}{text}{marks[2:]}")
+                out.append(f"{opening}{text}{closing}")
     return "".join(out)
 
 

@@ -22,7 +22,7 @@ from grammar.parser import parse_file
 from protocol import model as m
 
 ROOT = Path(__file__).parents[1]
-PROTOCOL = ROOT / "tests" / "data" / "escalation" / "boin.proto-rules"
+PROTOCOL = ROOT / "examples" / "boin.proto-rules"
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from tests.cohorts import cohort, patients
 ROOT = Path(__file__).parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
 MODULE = "examples/lib/three-plus-three.proto-rules"
-BOIN = "tests/data/escalation/boin.proto-rules"
+BOIN = "examples/boin.proto-rules"
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ message in an author's words.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from protocol import model as m
 from protocol.errors import ProtocolError
 
 ROOT = Path(__file__).parents[1]
-DATA = Path(__file__).parent / "data" / "escalation"
 SEED = "examples/cd19-ucart-sle.proto-rules"
 MODULE = "examples/lib/three-plus-three.proto-rules"
 SECTION = """escalation "Three dose groups.":
@@ -210,26 +208,4 @@ def test_a_syntax_error_in_a_module_points_into_the_module(tmp_path):
     assert line == '        rule R1 "x": full ->'
 
 
-def _bad_snippets() -> list[str]:
-    lines = (DATA / "syntax_errors.txt").read_text(encoding="utf-8").splitlines()
-    return [
-        line.replace("\\n", "\n") for line in lines if line.strip() and not line.startswith("#")
-    ]
-
-
-#: Raw lark terminal names: none may reach an author.
-RAW_NAME = re.compile(r"\$END|__ANON|\b[A-Z][A-Z_]{2,}\b")
-
-
-@pytest.mark.parametrize("text", _bad_snippets())
-def test_syntax_error(text: str) -> None:
-    with pytest.raises(ProtocolError) as raised:
-        parse(text, "bad.pr")
-    head, source_line, caret = str(raised.value).split("\n")
-    match = re.match(r"bad\.pr:(\d+):(\d+): error: unexpected (.+); expected (.+)$", head)
-    assert match, head
-    line, column = int(match[1]), int(match[2])
-    assert source_line == "    " + text.splitlines()[line - 1]
-    assert caret.strip() == "^" and caret.index("^") - 4 == column - 1
-    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", match[4].replace("MTD", ""))
-    assert not RAW_NAME.search(unquoted), head
+# Its syntax errors are in tests/data/escalation/syntax_errors.txt, run by test_grammar.py.

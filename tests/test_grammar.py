@@ -426,7 +426,9 @@ def test_seed_parses() -> None:
 
 
 def _bad_snippets() -> list[str]:
-    lines = (DATA / "syntax_errors.txt").read_text(encoding="utf-8").splitlines()
+    """Bad snippets, one per line: the language's, and the escalation section's."""
+    lines = [line for path in (DATA / "syntax_errors.txt", DATA / "escalation" / "syntax_errors.txt")
+             for line in path.read_text(encoding="utf-8").splitlines()]
     return [
         line.replace("\\n", "\n") for line in lines if line.strip() and not line.startswith("#")
     ]
@@ -446,7 +448,7 @@ def test_syntax_error(text: str) -> None:
     line, column = int(match[1]), int(match[2])
     assert source_line == "    " + text.splitlines()[line - 1]
     assert caret.strip() == "^" and caret.index("^") - 4 == column - 1
-    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", match[4])
+    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", match[4].replace("MTD", ""))
     assert not RAW_NAME.search(unquoted), head
 
 

@@ -20,7 +20,7 @@ from grammar.parser import parse_file
 
 ROOT = Path(__file__).parents[1]
 SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
-BOIN = ROOT / "tests" / "data" / "escalation" / "boin.proto-rules"
+BOIN = ROOT / "examples" / "boin.proto-rules"
 TRIALS = 10000
 
 
