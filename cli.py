@@ -31,11 +31,13 @@ from engine.simulate import plot, report, simulate
 from engine.trail import Trail, canonical, read, render
 from grammar.parser import dump, parse_file
 from protocol.checks import check
-from protocol.diff import as_json as diff_json
-from protocol.diff import diff, totals
-from protocol.diff import render as render_diff
+from protocol.diff import diff
 from protocol.errors import ProtocolError, ProtoRulesError, UsageError
 from protocol.errors import render as render_diagnostic
+from protocol.model import Protocol
+from protocol.wording import as_json as diff_json
+from protocol.wording import render as render_diff
+from protocol.wording import totals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +268,7 @@ def _explain(args) -> int:
     return 0
 
 
-def _amended(path: str):
+def _amended(path: str) -> Protocol:
     """A protocol for diff and rescreen: loaded and checked, its warnings to stderr."""
     protocol, diagnostics = _load(path)
     for diagnostic in diagnostics:

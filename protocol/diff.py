@@ -1,14 +1,15 @@
 """A semantic diff of two protocols: what an amendment changes, criterion by criterion, in the
 protocol author's words.
 
-A line diff of two `.proto-rules` files mixes layout, comments and meaning; reviewing an amendment
-needs which rules now decide differently and which sentences changed. This compares two parsed
-`Protocol`s (pure: no lark, no engine): criteria by the protocol's ids (leaf ids like `I4.renal`,
-each with a verdict of its own), definitions, concepts, dose-equivalence tables and escalation rules
-by name. Conditions are compared as structures with spans stripped, so moving or reflowing a rule
-changes nothing, and `and`/`or` as sets of clauses, since their order changes no verdict. What
-changed is quoted from the source (`egfr >= 30 mL/min/1.73m2 -> egfr >= 45 mL/min/1.73m2`). A
-sentence changed while its rule did not, or the reverse, is a warning: text and encoding drifted.
+A line diff of two `.proto-rules` files mixes layout, comments and meaning; whoever reviews an
+amendment needs to see which rules now decide differently and which sentences changed. This
+compares two parsed `Protocol`s (pure: no lark, no engine): criteria by the protocol's ids (leaf
+ids like `I4.renal`, each with a verdict of its own), definitions, concepts, dose-equivalence tables
+and escalation rules by name. Conditions are compared as structures with spans stripped, so moving
+or reflowing a rule changes nothing, and `and`/`or` as sets of clauses, since their order changes
+no verdict. What changed is quoted from the source (`egfr >= 30 mL/min/1.73m2 -> egfr >= 45
+mL/min/1.73m2`). A sentence changed while its rule did not, or the reverse, is a warning: the text
+and its encoding have drifted apart.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from protocol.wording import quoted, shown, source_text, value_changes, values_t
 LABELS = {
     "applies": "applies when", "values": "value set", "added": "condition added",
     "removed": "condition removed", "rewritten": "condition rewritten", "id": "protocol id",
-    "origin": "source",
+    "origin": "source", "dlt_text": "DLT definition",
 }
-TEXT_KINDS = frozenset({"text", "label", "id", "title", "version", "origin"})
+TEXT_KINDS = frozenset({"text", "label", "id", "title", "version", "origin", "dlt_text"})
 TEXT_ONLY = "text changed but rule did not"
 RULE_ONLY = "rule changed but text did not"
 
@@ -52,7 +53,7 @@ class Change:
 
     def __str__(self) -> str:
         label = " and ".join(LABELS.get(k, k.replace("_", " ")) for k in self.kind.split("+"))
-        if self.kind in ("values", "text") and self.note:
+        if self.kind in ("values", "text", "dlt_text") and self.note:
             return f"{label}: {self.note}"
         said = " -> ".join(s for s in (self.old, self.new) if s is not None)
         return f"{label}: {said}" + (f" ({self.note})" if self.note else "")
@@ -62,7 +63,8 @@ class Change:
 class Entry:
     """Everything that changed about one criterion, definition, concept, table or rule."""
 
-    subject: str  # criterion | definition | concept | equivalence | header | escalation | rule
+    subject: str  # criterion | definition | concept | equivalence | header | escalation | design
+    #               | rule (an escalation rule)
     name: str
     status: str  # added | removed | changed
     changes: tuple[Change, ...]
@@ -150,6 +152,7 @@ def diff(old: m.Protocol, new: m.Protocol) -> Diff:
     found += _named("criterion", old.leaves(), new.leaves(), old, new, _criterion)
     found += _parents(old, new, found)
     found += _escalation(old, new)
+    found += _named("design", old.designs, new.designs, old, new, _design)
     found += _named("rule", _rules(old), _rules(new), old, new, _rule)
     before, after = _uses(old), _uses(new)
     uses = {leaf: before.get(leaf, frozenset()) | after.get(leaf, frozenset())
@@ -159,56 +162,6 @@ def diff(old: m.Protocol, new: m.Protocol) -> Diff:
     kept = sorted((e for e in found if e.status != "removed"), key=lambda e: _at(e, mains))
     gone = sorted((e for e in found if e.status == "removed"), key=lambda e: _at(e, mains))
     return Diff(old.path, new.path, old.version, new.version, (*kept, *gone), uses)
-
-
-def render(result: Diff) -> str:
-    """The diff as text: per entry a heading, what changed, its warnings and what it affects.
-
-    >>> print(render(Diff("a.proto-rules", "b.proto-rules", "1", "1", ())), end="")
-    --- a.proto-rules (version 1)
-    +++ b.proto-rules (version 1)
-    no changes
-    """
-    lines = [f"--- {result.old_path} (version {result.old_version or '?'})",
-             f"+++ {result.new_path} (version {result.new_version or '?'})"]
-    for entry in result.entries:
-        span = entry.new_span or entry.old_span
-        where = [entry.role] * bool(entry.role)
-        where += [f"line {span.line}"] * (span is not None and entry.subject != "header")
-        lines.append(entry.label + (f" ({', '.join(where)})" if where else "")
-                     + f": {entry.summary()}")
-        lines += [f"    {change}" for change in entry.changes]
-        lines += [f"    warning: {warning}" for warning in entry.warnings]
-        lines += [f"    affects: {', '.join(entry.affects)}"] * bool(entry.affects)
-    return "\n".join([*lines, totals(result)]) + "\n"
-
-
-def totals(result: Diff) -> str:
-    if not result.entries:
-        return "no changes"
-    count = {s: sum(e.status == s for e in result.entries) for s in ("added", "removed", "changed")}
-    return (f"{len(result.entries)} changes: {count['added']} added, {count['removed']} removed, "
-            f"{count['changed']} changed; {len(result.warnings)} warnings")
-
-
-def as_json(result: Diff) -> dict[str, Any]:
-    """The diff as a JSON-ready dict: every entry with its changes, old and new text in full."""
-    def line(span: Span | None) -> int | None:
-        return span.line if span is not None else None
-
-    return {
-        "old": {"file": result.old_path, "version": result.old_version},
-        "new": {"file": result.new_path, "version": result.new_version},
-        "entries": [
-            {"subject": e.subject, "name": e.name, "role": e.role, "status": e.status,
-             "summary": e.summary(), "line": {"old": line(e.old_span), "new": line(e.new_span)},
-             "changes": [{"kind": c.kind, "old": c.old, "new": c.new, "note": c.note,
-                          "message": str(c)} for c in e.changes],
-             "warnings": list(e.warnings), "affects": list(e.affects)}
-            for e in result.entries
-        ],
-        "summary": totals(result),
-    }
 
 
 # -- entries ---------------------------------------------------------------------------------------
@@ -251,8 +204,12 @@ def _one_sided(subject: str, name: str, node: Any, protocol: m.Protocol, status:
         said.append(("applies", text_of(protocol, inner.applies)))
     if hasattr(inner, "condition"):
         said.append(("rule", text_of(protocol, inner.condition)))
+    elif isinstance(inner, m.Design):  # its rules are entries of their own
+        said.append(("declaration", f"escalation rules {inner.name} ({len(inner.rules)} rules)"))
     else:
         said.append(("declaration", source_text(protocol, inner.span)))
+    if isinstance(inner, m.EscalationRule):
+        said.append(("move", str(inner.move)))
     if getattr(inner, "text", None):
         said.append(("text", quoted(inner.text)))
     gone = status == "removed"
@@ -276,6 +233,13 @@ def _criterion(a: m.Criterion, b: m.Criterion, old: m.Protocol, new: m.Protocol)
 def _definition(a: m.Definition, b: m.Definition, old: m.Protocol, new: m.Protocol) -> Entry | None:
     rule = _changes(a.condition, b.condition, old, new)
     return _entry("definition", b.name, rule, (a.text, b.text), (a.span, b.span))
+
+
+def _design(a: m.Design, b: m.Design, old: m.Protocol, new: m.Protocol) -> Entry | None:
+    rule = [Change("exclusive", shown(old, a.exclusive), shown(new, b.exclusive))] * (
+        a.exclusive != b.exclusive)
+    entry = _entry("design", b.name, rule, (a.text, b.text), (a.span, b.span))
+    return entry and replace(entry, warnings=())  # its rules are compared, and warned, one by one
 
 
 def _rule(a: _Named, b: _Named, old: m.Protocol, new: m.Protocol) -> Entry | None:
@@ -381,8 +345,9 @@ def _escalation(old: m.Protocol, new: m.Protocol) -> list[Entry]:
                           None, None, one.span)]
         return [Entry("escalation", "section", "removed", (Change("declaration", said, None),),
                       None, one.span, None)]
-    changes = tuple(Change("text" if name in ("text", "dlt_text") else name,
-                           shown(old, getattr(a, name)), shown(new, getattr(b, name)))
+    changes = tuple(replace(_text_change(getattr(a, name), getattr(b, name)), kind=name)
+                    if name in TEXT_KINDS else
+                    Change(name, shown(old, getattr(a, name)), shown(new, getattr(b, name)))
                     for name in (f.name for f in fields(a) if f.name not in ("span", "repeated"))
                     if _plain(getattr(a, name)) != _plain(getattr(b, name)))
     entry = Entry("escalation", "section", "changed", changes, None, a.span, b.span)

@@ -1,19 +1,23 @@
-"""The author's words for parts of the model: what reports quote instead of model dumps.
+"""The author's words for parts of the model, as reports quote them, and a diff as text.
 
 A report about a protocol (a diff, an explanation) is read by the protocol's author, so it quotes
 the protocol as written, sliced from the source by a node's span (`egfr >= 30 mL/min/1.73m2`, not
 `Compare(op='>=', ...)`), on one line and without comments, and shows a changed sentence as one line
-with the changed words marked. Pure text functions on the model; no lark, no engine.
+with the changed words marked; and a protocol diff as its author reads it. Pure text functions on
+the model; no lark, no engine.
 """
 
 from __future__ import annotations
 
 import re
 from difflib import SequenceMatcher
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol import model as m
 from protocol.errors import Span
+
+if TYPE_CHECKING:
+    from protocol.diff import Diff
 
 
 def condition_text(protocol: m.Protocol, node: m.Condition | None) -> str:
@@ -144,3 +148,57 @@ def word_diff(old: str, new: str, context: int = 8) -> str:
 
 def _tokens(text: str) -> list[str]:
     return re.findall(r"\w+|\s+|[^\w\s]", text)
+
+
+# -- a diff, for its author ------------------------------------------------------------------------
+
+
+def render(result: Diff) -> str:
+    """The diff as text: per entry a heading, what changed, its warnings and what it affects.
+
+    >>> from protocol.diff import Diff
+    >>> print(render(Diff("a.proto-rules", "b.proto-rules", "1", "1", ())), end="")
+    --- a.proto-rules (version 1)
+    +++ b.proto-rules (version 1)
+    no changes
+    """
+    lines = [f"--- {result.old_path} (version {result.old_version or '?'})",
+             f"+++ {result.new_path} (version {result.new_version or '?'})"]
+    for entry in result.entries:
+        span = entry.new_span or entry.old_span
+        where = [entry.role] * bool(entry.role)
+        where += [f"line {span.line}"] * (span is not None and entry.subject != "header")
+        lines.append(entry.label + (f" ({', '.join(where)})" if where else "")
+                     + f": {entry.summary()}")
+        lines += [f"    {change}" for change in entry.changes]
+        lines += [f"    warning: {warning}" for warning in entry.warnings]
+        lines += [f"    affects: {', '.join(entry.affects)}"] * bool(entry.affects)
+    return "\n".join([*lines, totals(result)]) + "\n"
+
+
+def totals(result: Diff) -> str:
+    if not result.entries:
+        return "no changes"
+    count = {s: sum(e.status == s for e in result.entries) for s in ("added", "removed", "changed")}
+    return (f"{len(result.entries)} changes: {count['added']} added, {count['removed']} removed, "
+            f"{count['changed']} changed; {len(result.warnings)} warnings")
+
+
+def as_json(result: Diff) -> dict[str, Any]:
+    """The diff as a JSON-ready dict: every entry with its changes, old and new text in full."""
+    def line(span: Span | None) -> int | None:
+        return span.line if span is not None else None
+
+    return {
+        "old": {"file": result.old_path, "version": result.old_version},
+        "new": {"file": result.new_path, "version": result.new_version},
+        "entries": [
+            {"subject": e.subject, "name": e.name, "role": e.role, "status": e.status,
+             "summary": e.summary(), "line": {"old": line(e.old_span), "new": line(e.new_span)},
+             "changes": [{"kind": c.kind, "old": c.old, "new": c.new, "note": c.note,
+                          "message": str(c)} for c in e.changes],
+             "warnings": list(e.warnings), "affects": list(e.affects)}
+            for e in result.entries
+        ],
+        "summary": totals(result),
+    }

@@ -15,8 +15,8 @@ import pytest
 
 import cli
 from grammar.parser import parse, parse_file
-from protocol.diff import RULE_ONLY, TEXT_ONLY, Diff, diff, render
-from protocol.wording import word_diff
+from protocol.diff import RULE_ONLY, TEXT_ONLY, Diff, diff
+from protocol.wording import render, word_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -371,7 +371,7 @@ def test_example_amendment_against_the_seed():
 def test_render_names_files_roles_and_lines():
     text = render(diff(parse_file(SEED), parse_file(AMENDED)))
     assert text.startswith(f"--- {SEED} (version 1.0)\n+++ {AMENDED} (version 1.1)\n")
-    line = next(n for n, s in enumerate(Path(AMENDED).read_text().splitlines(), 1)
+    line = next(n for n, s in enumerate(Path(AMENDED).read_text(encoding="utf-8").splitlines(), 1)
                 if s.startswith("exclusion E14"))
     assert f"E14 (exclusion, line {line}): added\n" in text
     assert text.endswith("; 2 warnings\n")
@@ -443,3 +443,28 @@ def test_cli_diff_check_error_exits_2(capsys):
     code, _, err = run(capsys, "diff", SEED, "examples/bad/undefined-name.proto-rules")
     assert code == 2
     assert "examples/bad/undefined-name.proto-rules:8:5: error: unknown name 'egrf'" in err
+
+
+# -- dose escalation -------------------------------------------------------------------------------
+
+def test_escalation_settings_designs_and_rules():
+    text = (ROOT / SEED).read_text(encoding="utf-8")
+    design = ('escalation rules mine "Mine":\n'
+              '    rule R1 "Two DLTs: stop.": dlt >= 2 -> stop, no MTD\n\n')
+    before = text.replace('escalation "This trial', design + 'escalation "This trial')
+    after = (before.replace("cohort size 3", "cohort size 6")
+             .replace('"Mine"', '"Mine, amended"')
+             .replace("dlt >= 2 -> stop", "dlt >= 3 -> stop"))
+    seed = str(ROOT / SEED)  # imports resolve relative to the file name
+    result = diff(parse(before, seed), parse(after, seed))
+    assert lines(result) == [
+        "design mine: text changed",
+        '  text: "Mine{+, amended+}"',
+        "rule mine R1: rule changed",
+        "  threshold: dlt >= 2 -> dlt >= 3",
+        f"  warning: {RULE_ONLY}",
+        "escalation section: meaning changed",
+        "  cohort size: 3 -> 6",
+    ]
+    assert [e.label for e in diff(parse(after, seed), parse(text, seed)).entries] == [
+        "escalation section", "design mine", "rule mine R1"]
