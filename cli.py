@@ -28,7 +28,9 @@ from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
 from engine.run import Decision, Rejected, Screening
 from engine.simulate import plot, report, simulate
+from engine.replay import replay
 from engine.trail import Trail, canonical, read, render
+from engine.verify import verify
 from grammar.parser import dump, parse_file
 from protocol.checks import check
 from protocol.diff import diff
@@ -75,6 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("--patient")
     explain_cmd.add_argument("--criterion")
     explain_cmd.set_defaults(command=_explain)
+
+    verify_cmd = commands.add_parser("verify", help="check a trail's hash chain and seal")
+    verify_cmd.add_argument("trail")
+    verify_cmd.add_argument("--protocol", help="check it is the protocol file the run read")
+    verify_cmd.add_argument("--facts", help="check it is the fact file the run read")
+    verify_cmd.set_defaults(command=_verify)
+
+    replay_cmd = commands.add_parser("replay", help="re-run a recorded run and compare")
+    replay_cmd.add_argument("trail")
+    replay_cmd.add_argument("--protocol", required=True)
+    replay_cmd.add_argument("--facts", required=True)
+    replay_cmd.set_defaults(command=_replay)
 
     diff_cmd = commands.add_parser("diff", help="what an amendment changes, criterion by criterion")
     diff_cmd.add_argument("old")
@@ -186,7 +200,8 @@ def _run(args) -> int:
             rejected += isinstance(outcome, Rejected)
             _show(outcome, args.format, sys.stdout)
         if trail:
-            trail.close()
+            sealed = trail.close()
+            print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
     return 2 if rejected else 0
 
 
@@ -266,6 +281,23 @@ def _explain(args) -> int:
         raise UsageError(f"cannot read trail {args.trail}: {error}") from None
     sys.stdout.write(render(records, args.patient, args.criterion))
     return 0
+
+
+def _verify(args) -> int:
+    result = verify(args.trail, args.protocol, args.facts)
+    print(result)
+    return 0 if result.ok else 1
+
+
+def _replay(args) -> int:
+    try:
+        records = read(args.trail)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read trail {args.trail}: {error}") from None
+    protocol, _ = _load(args.protocol)
+    result = replay(records, compile_protocol(protocol), args.facts)
+    print(result)
+    return 0 if result.identical else 1
 
 
 def _amended(path: str) -> Protocol:

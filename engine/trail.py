@@ -11,7 +11,11 @@ patient `patient` (the facts used, once, with value, unit, date, converted value
 per derived concept, one `criterion` per leaf criterion (verdict, the rules that fired, the evidence
 for each part in the order of the protocol record, the facts it read by index, what is missing or
 awaits judgment) and `decision` (with every reason); `rejected` for a patient whose facts could not
-be used; finally `summary`.
+be used; then `summary`; last the `seal` (how many records precede it, and the last one's hash).
+
+Tamper evidence: every record carries `prev`, the SHA-256 of the previous line (`GENESIS` for the
+first), so an edited, inserted, deleted, reordered or truncated record breaks the chain, and
+`engine/verify.py` names the first one that does.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ from engine.run import Decision, Rejected
 from protocol import model as m
 
 
+#: The `prev` of the first record: no predecessor.
+GENESIS = "0" * 64
+
+
 def canonical(record: dict[str, Any]) -> str:
     """One trail line: orjson with sorted keys is RFC 8785 for our ASCII keys, strings and integers,
     and several times faster than the standard library's encoder."""
@@ -49,6 +57,7 @@ class Trail:
     def __init__(self, out: TextIO, network: Network, protocol_path: str, facts_path: str,
                  facts_sha256: str, screening: date | None) -> None:
         self.out = out
+        self._last, self._count = GENESIS, 0
         self.network = network
         self.protocol = network.protocol
         self.counts: Counter[str] = Counter()
@@ -61,8 +70,7 @@ class Trail:
         self._kinds = {c.name: c.kind for c in self.protocol.concepts}
         self._write({
             "type": "run",
-            "tool": f"proto-rules {version('proto-rules')}",
-            "engine": f"durable_rules {version('durable_rules')}",
+            **self.versions(),
             "protocol": {"file": protocol_path, "id": self.protocol.id, "version": self.protocol.version,
                          "sha256": hashlib.sha256(self.protocol.source.encode()).hexdigest()},
             "facts": {"file": facts_path, "sha256": facts_sha256},
@@ -73,6 +81,12 @@ class Trail:
             self._static(name, None, self.protocol.definition(name)) for name in network.definitions
         ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]})
 
+    @staticmethod
+    def versions() -> dict[str, str]:
+        """What ran: a replay compares these with its own."""
+        return {"tool": f"proto-rules {version('proto-rules')}",
+                "engine": f"durable_rules {version('durable_rules')}"}
+
     def _static(self, key: str, leaf: m.Criterion | None, node: Any) -> dict[str, Any]:
         conditions = [describe(self.protocol, part) for part in self._parts[key]]
         return {
@@ -82,7 +96,15 @@ class Trail:
         }
 
     def _write(self, *records: dict[str, Any]) -> None:
-        self.out.write("".join(canonical(record) + "\n" for record in records))
+        """Chain each record to its predecessor: `prev` is the SHA-256 of the previous line."""
+        lines = []
+        for record in records:
+            record["prev"] = self._last
+            line = canonical(record)
+            self._last = hashlib.sha256(line.encode()).hexdigest()
+            self._count += 1
+            lines.append(line + "\n")
+        self.out.write("".join(lines))
 
     def _concepts_read(self, leaf: m.Criterion) -> list[str]:
         """Concepts a criterion reads, directly or through definitions, in first-use order."""
@@ -146,9 +168,14 @@ class Trail:
             record["pending"] = judged
         return record
 
-    def close(self) -> None:
+    def close(self) -> str:
+        """Write the summary and the seal; return the final hash, to be kept apart from the file
+        (a chain shows any change that was not followed by recomputing every later hash; the final
+        hash, kept elsewhere, shows that too)."""
         self._write({"type": "summary", "patients": sum(self.counts.values()),
                      "decisions": dict(sorted(self.counts.items()))})
+        self._write({"type": "seal", "records": self._count, "last": self._last})
+        return self._last
 
 
 def _fact(fact: UsedFact) -> dict[str, Any]:

@@ -165,8 +165,8 @@ def test_run_rejected_record_exit_2_others_printed_and_in_trail(capsys, tmp_path
     assert [r["patient"] for r in records if r["type"] == "decision"] == decided
     in_trail = [r["record"] for r in records if r["type"] == "rejected"]
     assert in_trail == [r["record"] for r in rejected]
-    summary = records[-1]
-    assert summary["type"] == "summary"
+    summary, seal = records[-2:]
+    assert (summary["type"], seal["type"]) == ("summary", "seal")
     assert summary["patients"] == len(printed)
     assert summary["decisions"]["REJECTED"] == len(rejected)
 
@@ -366,7 +366,7 @@ def test_explain_rejected_records(capsys, tmp_path):
     assert lines[at + 1:at + 3] == [f"  {p}" for p in several["problems"]]
     rejected = sum(r["type"] == "rejected" for r in records)
     assert sum(" rejected (" in line for line in lines) == rejected
-    assert records[-1]["decisions"] == {"NEEDS_REVIEW": 4, "REJECTED": rejected}
+    assert records[-2]["decisions"] == {"NEEDS_REVIEW": 4, "REJECTED": rejected}
     assert lines[-1] == f"summary: 4 patients decided (NEEDS_REVIEW 4); {rejected} records rejected"
 
 
@@ -393,6 +393,8 @@ def test_installed_command_reads_stdin(tmp_path):
     first = (ROOT / PATIENTS).read_text(encoding="utf-8").splitlines()[0]
     done = subprocess.run([str(exe), "run", SEED, "-", "--format", "json", "--trail", str(trail)],
                           input=first + "\n", capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert (done.returncode, done.stderr) == (0, "")
+    assert done.returncode == 0
+    final = hashlib.sha256(trail.read_bytes().splitlines()[-1]).hexdigest()  # of the seal line
+    assert done.stderr == f"trail {trail} sealed, final sha256 {final}\n"
     assert json.loads(done.stdout)["decision"] == "ELIGIBLE"
     assert trail_records(trail)[0]["facts"]["file"] == "-"

@@ -68,7 +68,12 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def records(demo) -> list[dict]:
-    return [json.loads(line) for line in lines_of(demo)]
+    """The demo trail's records without the hash chain (`prev`), which tests/test_audit.py checks."""
+    return [content(json.loads(line)) for line in lines_of(demo)]
+
+
+def content(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key != "prev"}
 
 
 def of(records: list[dict], kind: str, patient: str | None = None, **match) -> list[dict]:
@@ -134,9 +139,9 @@ def test_no_floats_in_the_trail(records):
 
 def test_record_order(records):
     kinds = [r["type"] for r in records]
-    assert kinds[:2] == ["run", "protocol"] and kinds[-1] == "summary"
+    assert kinds[:2] == ["run", "protocol"] and kinds[-2:] == ["summary", "seal"]
     per_patient = ["patient", "definition"] + ["criterion"] * 23 + ["decision"]
-    assert kinds[2:-1] == per_patient * 23
+    assert kinds[2:-2] == per_patient * 23
     for patient in of(records, "patient"):
         assert [r["criterion"] for r in of(records, "criterion", patient["patient"])] == LEAVES
 
@@ -151,6 +156,7 @@ def test_record_fields(records):
         "definition": {"type", "patient", "definition", "value", "fired", "evidence"},
         "decision": {"type", "patient", "decision", "reasons"},
         "summary": {"type", "patients", "decisions"},
+        "seal": {"type", "records", "last"},
     }
     decided = {"type", "patient", "criterion", "role", "verdict", "fired", "evidence", "facts"}
     for record in records:
@@ -586,22 +592,24 @@ def test_reasons_match_the_verdicts(records):
 
 
 def test_summary(records):
-    assert records[-1] == {"type": "summary", "patients": 23,
+    assert records[-2] == {"type": "summary", "patients": 23,
                            "decisions": {"ELIGIBLE": 4, "INELIGIBLE": 15, "NEEDS_REVIEW": 4}}
+    assert records[-1]["type"] == "seal" and records[-1]["records"] == len(records) - 1
 
 
 def test_rejected_records(tmp_path):
     trail = run_cli(tmp_path, "bad.jsonl", SEED, BAD_FACTS)
-    records = [json.loads(line) for line in lines_of(trail)]
+    records = [content(json.loads(line)) for line in lines_of(trail)]
     assert [r["type"] for r in records[:2]] == ["run", "protocol"]
     rejected = of(records, "rejected")
-    assert rejected[0] == {"type": "rejected", "record": 2, "patient": None,
+    assert rejected[0] == {
+                           "type": "rejected", "record": 2, "patient": None,
                            "problems": [f"{BAD_FACTS}:2: error: not valid JSON: Expecting value at "
                                         "column 75"]}
     several = next(r for r in rejected if r["patient"] == "B29-several-problems")
     assert len(several["problems"]) == 2
     assert not of(records, "patient", "B29-several-problems")  # nothing else about it
-    summary = records[-1]
+    summary = records[-2]
     assert summary["decisions"]["REJECTED"] == len(rejected)
     assert summary["patients"] == len(rejected) + len(of(records, "decision"))
     assert all(line.encode() == rfc8785.dumps(json.loads(line)) for line in lines_of(trail))

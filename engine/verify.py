@@ -1,0 +1,103 @@
+"""Verify a decision trail: is every record as written, in its place, and the file complete?
+
+Each record's `prev` must be the SHA-256 of the line before it (canonical JSON, RFC 8785, checked
+with the `rfc8785` library: a record re-serialised differently is an edit too), the first must start
+from `GENESIS`, and the last must be a `seal` counting the records before it. The first record that
+breaks any of this is named with its line and the reason. Given the protocol and fact files, their
+SHA-256 must match the run header's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rfc8785
+
+from engine.trail import GENESIS
+from protocol.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdict on a trail file: ok, or the first problem and the line where it is."""
+
+    ok: bool
+    records: int
+    problem: str | None = None
+    line: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"intact: {self.records} records, sealed" + "".join(f"\n{n}" for n in self.notes)
+        return f"TAMPERED: line {self.line}: {self.problem}"
+
+
+def verify(path: str, protocol: str | None = None, facts: str | None = None) -> Verification:
+    """Check a trail's chain and seal; with `protocol`/`facts`, check their hashes too.
+
+    Raises `UsageError` when the file cannot be read at all (exit 2); a file that reads but does
+    not hold up is a `Verification` with `ok` false (exit 1).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        return Verification(False, 0, "the trail is empty", 1)
+    previous, header = GENESIS, None
+    for number, line in enumerate(lines, start=1):
+        problem, record = _check(line, previous, number)
+        if problem:
+            return Verification(False, number - 1, problem, number)
+        if number == 1:
+            header = record
+        if record.get("type") == "seal":
+            if number != len(lines):
+                return Verification(False, number, "records follow the seal", number + 1)
+            if record.get("records") != number - 1 or record.get("last") != previous:
+                return Verification(False, number - 1, "the seal does not match the records "
+                                    f"({record.get('records')} claimed, {number - 1} found)", number)
+            return _files(header or {}, number - 1, protocol, facts)
+        previous = hashlib.sha256(line).hexdigest()
+    return Verification(False, len(lines), "no seal: the trail is truncated", len(lines))
+
+
+def _check(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "not a JSON record", {}
+    if not isinstance(record, dict):
+        return "not a JSON record", {}
+    if rfc8785.dumps(record) != line:
+        return "not in canonical form: the record was edited", record
+    if record.get("prev") != previous:
+        if number == 1:
+            return "the first record is not the start of a trail (records before it deleted?)", record
+        return (f"does not follow line {number - 1}: line {number - 1} was edited, or records were "
+                "inserted, deleted or reordered there", record)
+    return None, record
+
+
+def _files(header: dict, records: int, protocol: str | None, facts: str | None) -> Verification:
+    notes = []
+    for label, path, recorded in (("protocol", protocol, header.get("protocol", {}).get("sha256")),
+                                  ("facts", facts, header.get("facts", {}).get("sha256"))):
+        if path is None:
+            continue
+        try:
+            actual = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError as error:
+            raise UsageError(f"cannot read {label} file {path}: {error.strerror}") from None
+        if actual != recorded:
+            return Verification(False, records, f"the {label} file {path} is not the one the run "
+                                f"read (sha256 {actual[:16]}..., the trail says {str(recorded)[:16]}...)", 1)
+        notes.append(f"{label} file {path} matches the run header")
+    return Verification(True, records, notes=tuple(notes))
