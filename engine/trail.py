@@ -10,7 +10,7 @@ text and line of each part of its condition, so per-patient records need not rep
 patient `patient` (the facts used, once, with value, unit, date, converted value), one `definition`
 per derived concept, one `criterion` per leaf criterion (verdict, the rules that fired, the evidence
 for each part in the order of the protocol record, the facts it read by index, what is missing or
-awaits judgment) and `decision` (with every reason); `rejected` for a patient whose facts could not
+awaits judgment and the fewest open parts whose values would let it pass) and `decision` (with every reason); `rejected` for a patient whose facts could not
 be used; then `summary`; last the `seal` (how many records precede it, and the last one's hash).
 
 Tamper evidence: every record carries `prev`, the SHA-256 of the previous line (`GENESIS` for the
@@ -32,6 +32,7 @@ import orjson
 from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts, describe, parts
 from engine.facts import UsedFact
+from engine.whynot import needs
 from engine.run import Decision, Rejected
 from protocol import model as m
 
@@ -144,10 +145,15 @@ class Trail:
             records.append({"type": "definition", "patient": pid, "definition": name, "value": value,
                             "fired": list(rules),
                             "evidence": [explainer.judge(p, patient) for p in self._parts[name]]})
-        records.extend(self._criterion(leaf, outcome, explainer) for leaf in self.network.leaves)
-        records.append({"type": "decision", "patient": pid, "decision": outcome.decision,
-                        "reasons": [{"criterion": v.criterion, "role": v.role, "verdict": v.verdict}
-                                    for v in outcome.reasons]})
+        criteria = [self._criterion(leaf, outcome, explainer) for leaf in self.network.leaves]
+        records.extend(criteria)
+        decision = {"type": "decision", "patient": pid, "decision": outcome.decision,
+                    "reasons": [{"criterion": v.criterion, "role": v.role, "verdict": v.verdict}
+                                for v in outcome.reasons]}
+        if outcome.decision == "NEEDS_REVIEW":
+            decision["to_settle"] = [{"criterion": c["criterion"], **need}
+                                     for c in criteria for need in c.get("to_pass", [])]
+        records.append(decision)
         self._write(*records)
 
     def _criterion(self, leaf: m.Criterion, outcome: Decision, explainer: Explainer) -> dict:
@@ -166,6 +172,8 @@ class Trail:
             record["missing"] = [{"concept": n, "reason": patient.unusable.get(n, "no usable fact")}
                                  for n in absent if n not in judged]
             record["pending"] = judged
+            record["to_pass"] = [{"line": n.line, "condition": n.condition, "needs": n.needs}
+                                 for n in needs(self.protocol, leaf, patient, explainer)]
         return record
 
     def close(self) -> str:
@@ -233,8 +241,10 @@ def render(records: Iterable[dict[str, Any]], patient: str | None = None,
             block.extend(_criterion(static[record["criterion"]], record))
         elif kind == "decision":
             reasons = "; ".join(f"{r['role']} {r['criterion']} {r['verdict']}" for r in record["reasons"])
-            lines.extend([head, f"  decision: {record['decision']}" + (f": {reasons}" if reasons else ""),
-                          *block])
+            lines.extend([head, f"  decision: {record['decision']}" + (f": {reasons}" if reasons else "")])
+            lines.extend(f"    to be eligible, {n['criterion']} needs {n['needs']} (line {n['line']})"
+                         for n in record.get("to_settle", []))
+            lines.extend(block)
         elif kind == "rejected":
             lines.append(f"\nfact file line {record['record']} rejected "
                          f"({record['patient'] or 'no patient id'}):")
@@ -265,6 +275,10 @@ def _criterion(entry: dict[str, Any], record: dict[str, Any]) -> list[str]:
         lines.append(f"      missing: {item['concept']} ({item['reason']})")
     for name in record.get("pending", []):
         lines.append(f"      awaiting investigator judgment: {name}")
+    if record.get("to_pass"):
+        wanted = "MET" if entry["role"] == "inclusion" else "NOT_MET"
+        settle = "; and ".join(f"{n['needs']} (line {n['line']})" for n in record["to_pass"])
+        lines.append(f"      would be {wanted} with: {settle}")
     return lines
 
 

@@ -310,6 +310,7 @@ def test_explain_patient_and_criterion(capsys, demo_trail):
     assert out.splitlines()[5:] == [
         "patient P11-stale-lvef (fact file line 11, screening date 2026-06-01)",
         "  decision: NEEDS_REVIEW: inclusion I4.cardiac UNKNOWN",
+        f"    to be eligible, I4.cardiac needs lvef >= 55 % (line {cardiac + 1})",
         f"  I4.cardiac UNKNOWN  (inclusion, {SEED}:{cardiac})",
         '      "Cardiac function: Left ventricular ejection fraction (LVEF) ≥55% with no obvious '
         'abnormality in electrocardiogram;"',
@@ -318,7 +319,8 @@ def test_explain_patient_and_criterion(capsys, demo_trail):
         f'      + ecg is "no obvious abnormality" (line {cardiac + 1}): ecg no obvious abnormality '
         "(2026-05-18)",
         "      missing: lvef (stale: latest lvef is from 2026-04-20, before 2026-05-04 "
-        "(valid for 28 days))"]
+        "(valid for 28 days))",
+        f"      would be MET with: lvef >= 55 % (line {cardiac + 1})"]
 
 
 def test_explain_pending_judgment_and_attestation(capsys, demo_trail):
@@ -327,11 +329,13 @@ def test_explain_pending_judgment_and_attestation(capsys, demo_trail):
                          "--criterion", "E13")
     assert out.splitlines()[6:] == [
         "  decision: NEEDS_REVIEW: exclusion E13 NEEDS_REVIEW",
+        f"    to be eligible, E13 needs not (investigator_deems_unsuitable) (line {e13 + 1})",
         f"  E13 NEEDS_REVIEW  (exclusion, {SEED}:{e13})",
         '      "Any other conditions that the investigators deem it unsuitable for the study."',
         f"      ? investigator_deems_unsuitable (line {e13 + 1}): investigator_deems_unsuitable: "
         "not yet attested by an investigator",
-        "      awaiting investigator judgment: investigator_deems_unsuitable"]
+        "      awaiting investigator judgment: investigator_deems_unsuitable",
+        f"      would be NOT_MET with: not (investigator_deems_unsuitable) (line {e13 + 1})"]
     code, out, err = run(capsys, "explain", str(demo_trail), "--patient",
                          "P22-investigator-unsuitable", "--criterion", "E13")
     assert (f"      + investigator_deems_unsuitable (line {e13 + 1}): investigator_deems_unsuitable "

@@ -162,7 +162,10 @@ def test_record_fields(records):
     for record in records:
         if record["type"] == "criterion":
             open_ = record["verdict"] in ("UNKNOWN", "NEEDS_REVIEW")
-            assert set(record) == decided | ({"missing", "pending"} if open_ else set()), record
+            assert set(record) == decided | ({"missing", "pending", "to_pass"} if open_ else set()), \
+                record
+        elif record["type"] == "decision" and record["decision"] == "NEEDS_REVIEW":
+            assert set(record) == expected["decision"] | {"to_settle"}, record
         else:
             assert set(record) == expected[record["type"]], record
         for evidence in record.get("evidence", []):
@@ -627,3 +630,20 @@ def test_golden_explain(demo, capsys):
     assert text == GOLDEN.read_text(encoding="utf-8"), (
         "explain output differs from tests/data/golden/demo-trail.txt; if the change is intended, "
         "regenerate it with UPDATE_GOLDEN=1 and review the diff")
+
+
+def test_why_not_names_the_fewest_facts_that_would_settle(records):
+    """For every open verdict: the open parts whose values would let it pass, in its own words."""
+    p13 = one(records, "criterion", "P13-hiv-result-missing", criterion="E8")
+    assert p13["to_pass"] == [{"line": seed_line("    or hiv_antibody is positive"),
+                               "condition": "hiv_antibody is positive",
+                               "needs": "not (hiv_antibody is positive)"}]
+    p23 = one(records, "criterion", "P23-weight-missing-dose-per-kg", criterion="I2")
+    assert [n["condition"] for n in p23["to_pass"]] == [
+        "glucocorticoid dose >= 1 mg/kg/d for at least 3 months"]
+    decision = one(records, "decision", "P11-stale-lvef")
+    assert [(n["criterion"], n["needs"]) for n in decision["to_settle"]] == [
+        ("I4.cardiac", "lvef >= 55 %")]
+    for record in of(records, "criterion"):
+        if record["verdict"] in ("UNKNOWN", "NEEDS_REVIEW"):
+            assert record["to_pass"], (record["patient"], record["criterion"])

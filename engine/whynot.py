@@ -1,0 +1,111 @@
+"""What would change a verdict: for an open criterion, the fewest missing facts that could settle it.
+
+The network has decided; this only explains, for a coordinator who must chase data. For a criterion
+left UNKNOWN or NEEDS_REVIEW it asks, in the same strong Kleene logic the network compiles, which
+smallest sets of open parts, given a value, would let the criterion pass (MET for an inclusion,
+NOT_MET for an exclusion), and says what each part would need: "lvef >= 55 %" or "not
+hbv_dna > upper reference". Definitions are opened up, so a missing weight under `refractory_sle`
+is found from I2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations, product
+from typing import Callable
+
+from engine.evidence import Explainer, Part, describe, parts
+from engine.facts import Patient
+from protocol import model as m
+
+#: Larger searches are cut short: a coordinator needs the first few facts, not every combination.
+MOST_OPEN_PARTS = 12
+
+
+@dataclass(frozen=True)
+class Need:
+    """One open part and the value that would let its criterion pass."""
+
+    line: int
+    condition: str
+    needs: str
+
+
+def needs(protocol: m.Protocol, criterion: m.Criterion, patient: Patient,
+          explainer: Explainer) -> list[Need]:
+    """The fewest open parts that, with the right values, would let `criterion` pass."""
+    wanted = "true" if criterion.role is m.Role.INCLUSION else "false"
+    status: dict[int, str] = {}
+
+    def judged(part: Part) -> str:
+        if id(part) not in status:
+            status[id(part)] = explainer.judge(part, patient)["status"]
+        return status[id(part)]
+
+    tree = _Tree(protocol, judged)
+    applies = tree.evaluate(criterion.applies, {}) if criterion.applies else "true"
+    if applies == "false":
+        return []
+    open_parts = [p for c in (criterion.applies, criterion.condition) for p in tree.open_parts(c)]
+    open_parts = list(dict.fromkeys(open_parts))[:MOST_OPEN_PARTS]
+    for size in range(1, len(open_parts) + 1):
+        for chosen in combinations(open_parts, size):
+            for values in product(("true", "false"), repeat=size):
+                given = {id(p): v for p, v in zip(chosen, values)}
+                if tree.passes(criterion, given, wanted):
+                    return [_need(protocol, p, v) for p, v in zip(chosen, values)]
+    return []
+
+
+def _need(protocol: m.Protocol, part: Part, value: str) -> Need:
+    text = describe(protocol, part)
+    return Need(text.line, text.text, text.text if value == "true" else f"not ({text.text})")
+
+
+class _Tree:
+    """Strong Kleene evaluation of a condition over judged parts, definitions opened up."""
+
+    def __init__(self, protocol: m.Protocol, judged: Callable[[Part], str]) -> None:
+        self.protocol = protocol
+        self.judged = judged
+
+    def passes(self, criterion: m.Criterion, given: dict[int, str], wanted: str) -> bool:
+        applies = self.evaluate(criterion.applies, given) if criterion.applies else "true"
+        if applies == "false":
+            return True
+        return applies == "true" and self.evaluate(criterion.condition, given) == wanted
+
+    def open_parts(self, condition: m.Condition | None) -> list[Part]:
+        found: list[Part] = []
+        for part in parts(condition):
+            definition = self._definition(part)
+            if definition is not None:
+                found.extend(self.open_parts(definition.condition))
+            elif self.judged(part) == "unknown":
+                found.append(part)
+        return found
+
+    def _definition(self, part: Part) -> m.Definition | None:
+        return self.protocol.definition(part.ref.name) if isinstance(part, m.Truth) else None
+
+    def evaluate(self, condition: m.Condition | None, given: dict[int, str]) -> str:
+        if condition is None:
+            return "true"
+        if isinstance(condition, m.Not) and condition in parts(condition):
+            return given.get(id(condition)) or self.judged(condition)
+        if isinstance(condition, m.Not):
+            return {"true": "false", "false": "true"}.get(self.evaluate(condition.item, given),
+                                                          "unknown")
+        if isinstance(condition, m.AtLeast) and parts(condition) == [condition]:
+            return given.get(id(condition)) or self.judged(condition)
+        if isinstance(condition, (m.And, m.Or, m.AtLeast)):
+            values = [self.evaluate(item, given) for item in condition.items]
+            need = {m.And: len(values), m.Or: 1}.get(type(condition), getattr(condition, "count", 0))
+            true, false = values.count("true"), values.count("false")
+            if true >= need:
+                return "true"
+            return "false" if false > len(values) - need else "unknown"
+        definition = self._definition(condition)
+        if definition is not None:
+            return self.evaluate(definition.condition, given)
+        return given.get(id(condition)) or self.judged(condition)
