@@ -635,7 +635,7 @@ def test_golden_explain(demo, capsys):
 def test_why_not_names_the_fewest_facts_that_would_settle(records):
     """For every open verdict: the open parts whose values would let it pass, in its own words."""
     p13 = one(records, "criterion", "P13-hiv-result-missing", criterion="E8")
-    assert p13["to_pass"] == [{"line": seed_line("    or hiv_antibody is positive"),
+    assert p13["to_pass"] == [{"line": seed_line("or hiv_antibody is positive"),
                                "condition": "hiv_antibody is positive",
                                "needs": "not (hiv_antibody is positive)"}]
     p23 = one(records, "criterion", "P23-weight-missing-dose-per-kg", criterion="I2")
