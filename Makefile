@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/proto-rules escalate $(PROTOCOL) $(COHORT) --trail out/escalation.jsonl
 
 test: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "chromium could not be installed (apt-get install chromium): the report's browser tests will be skipped"
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

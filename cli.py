@@ -23,6 +23,7 @@ from engine.compile import compile_protocol
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.facts import read_records
+from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("--patient")
     explain_cmd.add_argument("--criterion")
     explain_cmd.set_defaults(command=_explain)
+
+    report_cmd = commands.add_parser("report", help="render a decision trail as one "
+                                     "self-contained HTML page")
+    report_cmd.add_argument("trail")
+    report_cmd.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report_cmd.set_defaults(command=_report)
 
     verify_cmd = commands.add_parser("verify", help="check a trail's hash chain and seal")
     verify_cmd.add_argument("trail")
@@ -280,6 +287,19 @@ def _explain(args) -> int:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read trail {args.trail}: {error}") from None
     sys.stdout.write(render(records, args.patient, args.criterion))
+    return 0
+
+
+def _report(args) -> int:
+    """Exit 0 with the page written (a tampered trail is reported in the page, prominently, and
+    here); 2 if the trail cannot be read as a decision trail or the page cannot be written."""
+    page = build_report(args.trail)
+    try:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(page.html, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write report {args.output}: {error.strerror}") from None
+    print(f"report: {args.output}: {page.patients} patients; trail {page.status.text}")
     return 0
 
 

@@ -1,0 +1,894 @@
+"""The decision trail as one self-contained HTML page, for an auditor.
+
+`build(path)` reads a trail written by `proto-rules run --trail` (no engine run: the trail holds
+everything) and returns the page as one string (with the verification it shows): the run header
+and whether the trail verifies (`engine/verify.py`: its hash chain and seal), a cohort summary
+(counts by decision, and the criteria that excluded most patients as an inline SVG bar chart),
+then per patient every criterion with its verdict, the protocol's sentence, the rule's source lines
+with their numbers, the evidence for each part of its condition, the facts it read and, when it
+blocks or holds the decision open, why not.
+
+Self-contained: inline CSS and JavaScript (vanilla), no fonts, images or requests; a
+Content-Security-Policy allows only the page's own script and style (by hash), so nothing loads from
+the network and a string that slipped through escaping could not run. Every string from the trail is
+escaped with `html.escape`. The same trail (and the same protocol file beside it) gives the same
+bytes: nothing reads the clock, and everything is emitted in trail order or a fixed order.
+
+The script filters patients and criteria: a search box (patient id, criterion, sentence, evidence,
+facts), a decision, a criterion and a verdict. The filter lives in the URL fragment
+(`report.html#criterion=E8&verdict=MET`, also `q=` and `decision=`), so a filtered view is a link;
+the chart's bars are such links.
+
+The source lines come from the protocol file named in each rule's `file:line`, read relative to the
+current directory, but only if its SHA-256 is the one the run header recorded; otherwise (moved,
+edited) the page shows the condition parts the trail itself records, and says why.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from engine.trail import DERIVED_WORDS
+from engine.verify import Verification, verify
+from protocol.errors import UsageError
+
+ROLES = ("inclusion", "exclusion")
+DECISIONS = ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW", "REJECTED")
+VERDICTS = ("MET", "NOT_MET", "UNKNOWN", "NEEDS_REVIEW", "NOT_APPLICABLE")
+MARKS = {"true": ("+", "holds"), "false": ("\u2212", "does not hold"),
+         "unknown": ("?", "cannot be judged")}
+
+#: What each record kind the report reads must hold, and of which JSON type; other kinds (a `seal`,
+#: kinds added later) and other fields (`prev`) are ignored.
+REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "run": {"protocol": dict, "facts": dict, "tool": str, "engine": str, "network": dict},
+    "protocol": {"criteria": list, "definitions": list},
+    "patient": {"patient": str, "record": int, "screening_date": str, "warnings": list,
+                "facts": list},
+    "definition": {"patient": str, "definition": str, "value": str, "evidence": list},
+    "criterion": {"patient": str, "criterion": str, "role": str, "verdict": str, "evidence": list,
+                  "facts": list},
+    "decision": {"patient": str, "decision": str, "reasons": list},
+    "rejected": {"record": int, "problems": list},
+    "summary": {"decisions": dict},
+}
+
+#: Source lines shown for one criterion at most (a rule is a few lines; this only bounds the page).
+EXCERPT_LINES = 40
+
+
+@dataclass(frozen=True)
+class Status:
+    """The trail's verification as the page shows it: `state` is intact, tampered or unverified."""
+
+    state: str
+    text: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Report:
+    html: str
+    status: Status
+    patients: int
+
+
+def build(path: str) -> Report:
+    """The report of the trail at `path`; `UsageError` if it cannot be read as a decision trail."""
+    records = load(path)
+    with open(path, "rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    status = check(path)
+    patients = sum(r["type"] in ("patient", "rejected") for r in records)
+    return Report(render(records, trail=path, trail_sha256=digest, status=status), status, patients)
+
+
+def check(path: str) -> Status:
+    """Verify the trail's hash chain and seal (engine/verify.py)."""
+    return status_of(verify(path))
+
+
+def status_of(result: Verification) -> Status:
+    """What the page says for a verification: ok or not, how many records, where it broke."""
+    if result.ok:
+        return Status("intact", f"intact ({result.records} records)",
+                      "every record is chained to the one before it by SHA-256 and the seal "
+                      "counts them: nothing was edited, inserted, deleted, reordered or cut off")
+    return Status("tampered", f"TAMPERED: {result.problem} at line {result.line}",
+                  "the trail is not as it was written: what follows is what the file says now, "
+                  "and cannot be relied on")
+
+
+UNVERIFIED = Status("unverified", "not verified", "the trail's integrity was not checked")
+
+
+def load(path: str) -> list[dict[str, Any]]:
+    """The trail's records, checked enough to render: every problem is a `UsageError` naming the
+    line, so a file that is not a decision trail says so instead of failing halfway."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as error:
+        raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"cannot read trail {path}: not UTF-8 text ({error.reason})") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"cannot read trail {path}: line {number}: not JSON "
+                             f"({error.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+            raise UsageError(f"cannot read trail {path}: line {number}: not a trail record "
+                             "(a JSON object with a type)")
+        for key, kind in REQUIRED.get(record["type"], {}).items():
+            if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+                raise UsageError(f"cannot read trail {path}: line {number}: the "
+                                 f"{record['type']} record has no valid '{key}'")
+        records.append(record)
+    kinds = {record["type"] for record in records}
+    if not {"run", "protocol"} <= kinds:
+        raise UsageError(f"cannot read trail {path}: not the decision trail of `proto-rules run "
+                         "--trail` (it has no run and protocol records)")
+    return records
+
+
+# -- the model of the page -------------------------------------------------------------------------
+
+@dataclass
+class Patient:
+    id: str
+    record: dict[str, Any] | None = None
+    definitions: list[dict[str, Any]] | None = None
+    criteria: list[dict[str, Any]] | None = None
+    decision: dict[str, Any] | None = None
+    rejected: dict[str, Any] | None = None
+
+    @property
+    def outcome(self) -> str:
+        if self.rejected is not None:
+            return "REJECTED"
+        return str(self.decision["decision"]) if self.decision else "UNDECIDED"
+
+
+def _patients(records: Iterable[dict[str, Any]]) -> list[Patient]:
+    """Patients in trail order; a patient's records follow its `patient` record."""
+    patients: list[Patient] = []
+    current: Patient | None = None
+    for record in records:
+        kind = record["type"]
+        if kind == "patient":
+            current = Patient(record["patient"], record, [], [], None)
+            patients.append(current)
+        elif kind == "rejected":
+            patients.append(Patient(str(record.get("patient") or ""), rejected=record))
+            current = None
+        elif kind in ("definition", "criterion", "decision"):
+            if current is None or current.id != record["patient"]:
+                current = Patient(record["patient"], None, [], [], None)
+                patients.append(current)
+            if kind == "definition":
+                current.definitions.append(record)
+            elif kind == "criterion":
+                current.criteria.append(record)
+            else:
+                current.decision = record
+    return patients
+
+
+def effect(role: str, verdict: str) -> str:
+    """What a verdict does to the decision: blocks (inclusion NOT_MET, exclusion MET), open
+    (UNKNOWN, NEEDS_REVIEW), na (NOT_APPLICABLE) or passes."""
+    if verdict in ("UNKNOWN", "NEEDS_REVIEW"):
+        return "open"
+    if verdict == "NOT_APPLICABLE":
+        return "na"
+    blocking = "NOT_MET" if role == "inclusion" else "MET"
+    return "blocks" if verdict == blocking else "passes"
+
+
+class Sources:
+    """Protocol files read relative to the current directory, used only when their SHA-256 is one
+    the run header recorded (the protocol, and any module it lists with a hash)."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        known = [run.get("protocol", {})] + [m for m in run.get("modules", []) or []
+                                             if isinstance(m, dict)]
+        self.expected = {str(m.get("file")): m.get("sha256") for m in known if m.get("file")}
+        self.lines: dict[str, list[str] | None] = {}
+        self.notes: dict[str, str] = {}
+
+    def get(self, file: str) -> list[str] | None:
+        if file not in self.lines:
+            self.lines[file] = self._read(file)
+        return self.lines[file]
+
+    def _read(self, file: str) -> list[str] | None:
+        try:
+            data = Path(file).read_bytes()
+        except OSError:
+            self.notes[file] = "not found from the current directory"
+            return None
+        expected = self.expected.get(file)
+        if expected is None:
+            self.notes[file] = "its SHA-256 is not in the run header"
+            return None
+        if hashlib.sha256(data).hexdigest() != expected:
+            self.notes[file] = "its SHA-256 differs from the run header's: changed since the run"
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.notes[file] = "not UTF-8 text"
+            return None
+        self.notes[file] = "SHA-256 matches the run header"
+        return text.splitlines()
+
+
+def excerpt(lines: list[str], line: int, conditions: Iterable[int]) -> list[int]:
+    """The numbers of the source lines that show one criterion: the comments just above it, its
+    header (a part's also its parent's header) and its condition with any continuation lines."""
+    if not 1 <= line <= len(lines):
+        return []
+
+    def indent(number: int) -> int:
+        text = lines[number - 1]
+        return len(text) - len(text.lstrip())
+
+    def blank(number: int) -> bool:
+        return not lines[number - 1].strip()
+
+    own = indent(line)
+    last = max([line, *(n for n in conditions if line <= n <= len(lines))])
+    while last < len(lines) and not blank(last + 1) and indent(last + 1) > own:
+        last += 1
+    first = line
+    while first > 1 and not blank(first - 1) and lines[first - 2].lstrip().startswith("#") \
+            and indent(first - 1) == own:
+        first -= 1
+    shown = list(range(first, last + 1))
+    if own > 0:
+        parent = line - 1
+        while parent >= 1 and (blank(parent) or indent(parent) >= own
+                               or lines[parent - 1].lstrip().startswith("#")):
+            parent -= 1
+        if parent >= 1:
+            end = parent
+            while end + 1 < line and not lines[end].lstrip().startswith("part "):
+                end += 1
+            shown = list(range(parent, end + 1)) + [n for n in shown if n > end]
+    return shown[:EXCERPT_LINES]
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+def e(value: Any) -> str:
+    """Any trail value as escaped HTML text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return escape(str(value), quote=True)
+
+
+def render(records: list[dict[str, Any]], trail: str = "trail", trail_sha256: str | None = None,
+           status: Status = UNVERIFIED) -> str:
+    """The page for these trail records (as `load` returns them)."""
+    run = next(r for r in records if r["type"] == "run")
+    protocol = next(r for r in records if r["type"] == "protocol")
+    entries = [x for x in protocol["definitions"] + protocol["criteria"] if isinstance(x, dict)]
+    static = {str(entry.get("id")): entry for entry in entries}
+    order = [str(entry.get("id")) for entry in protocol["criteria"] if isinstance(entry, dict)]
+    summary = next((r for r in records if r["type"] == "summary"), None)
+    patients = _patients(records)
+    sources = Sources(run)
+    body = [
+        _header(run, trail, trail_sha256, status),
+        _cohort(patients, static, order, summary),
+        _filters(order, static),
+        '<section id="patients" aria-label="patients">',
+        *(_patient(n, p, static, sources) for n, p in enumerate(patients, start=1)),
+        "</section>",
+        _files_note(sources),
+    ]
+    title = f"Decision trail report: {run['protocol'].get('id', '?')} " \
+            f"version {run['protocol'].get('version', '?')}"
+    policy = (f"default-src 'none'; style-src '{_hash(CSS)}'; script-src '{_hash(SCRIPT)}'; "
+              "img-src data:; base-uri 'none'; form-action 'none'")
+    return "".join([
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>\n",
+        f'<body data-verification="{status.state}">\n<main>\n',
+        "\n".join(body),
+        f"\n</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
+    ])
+
+
+def _hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+def _header(run: dict[str, Any], trail: str, digest: str | None, status: Status) -> str:
+    p, facts, network = run["protocol"], run["facts"], run["network"]
+    rows = [
+        ("protocol", f"{e(p.get('id'))} version {e(p.get('version'))}",
+         f"{e(p.get('file'))}<br><code>sha256 {e(p.get('sha256'))}</code>"),
+        ("facts", e(facts.get("file")), f"<code>sha256 {e(facts.get('sha256'))}</code>"),
+        ("screening date", e(run.get("screening_date") or "from each patient record"), ""),
+        ("engine", f"{e(run['tool'])}, {e(run['engine'])}",
+         f"network {e(network.get('name'))}, {e(network.get('rules'))} rules<br>"
+         f"<code>sha256 {e(network.get('sha256'))}</code>"),
+        ("trail", e(trail), f"<code>sha256 {e(digest)}</code>" if digest else ""),
+    ]
+    table = "".join(f'<tr><th scope="row">{label}</th><td>{value}</td><td class="aside">{more}</td>'
+                    "</tr>" for label, value, more in rows)
+    return (f'<header>\n<h1>Eligibility decisions: {e(p.get("id"))} '
+            f'<span class="version">version {e(p.get("version"))}</span></h1>\n'
+            f'<p id="verification" class="verification {status.state}" role="status">'
+            f'<strong>Trail verification: {e(status.text)}</strong>'
+            f'<span>{e(status.detail)}</span></p>\n'
+            f'<table class="run">{table}</table>\n</header>')
+
+
+def _cohort(patients: list[Patient], static: dict[str, dict[str, Any]], order: list[str],
+            summary: dict[str, Any] | None) -> str:
+    counts = Counter(p.outcome for p in patients)
+    cards = "".join(f'<div class="card {d.lower()}"><span class="count">{counts.get(d, 0)}</span>'
+                    f'<span class="label">{e(d.replace("_", " ").lower())}</span></div>'
+                    for d in DECISIONS)
+    decided = sum(counts.get(d, 0) for d in DECISIONS[:3])
+    notes = []
+    if summary is not None:
+        claimed = {str(k): v for k, v in summary["decisions"].items()}
+        found = {d: counts[d] for d in sorted(counts) if counts[d]}
+        if claimed != found:
+            notes.append('<p class="warning">The trail\'s summary record says '
+                         f'{e(_counts(claimed))}, but its patient records give '
+                         f'{e(_counts(found))}.</p>')
+    else:
+        notes.append('<p class="warning">The trail has no summary record: it may be cut '
+                     "short.</p>")
+    excluded: Counter[str] = Counter()
+    held: Counter[tuple[str, str]] = Counter()
+    for patient in patients:
+        for record in patient.criteria or []:
+            result = effect(record["role"], record["verdict"])
+            if result == "blocks":
+                excluded[record["criterion"]] += 1
+            elif result == "open":
+                held[record["criterion"], record["verdict"]] += 1
+    rank = {c: n for n, c in enumerate(order)}
+    bars = sorted(excluded, key=lambda c: (-excluded[c], rank.get(c, len(rank)), c))
+    chart = _chart(bars, excluded, static, decided)
+    if held:
+        items = "".join(f'<li><a href="#criterion={e(_fragment(c))}&amp;verdict='
+                        f'{e(_fragment(v))}">{e(c)} {e(v)}</a>: {n}</li>' for (c, v), n in
+                        sorted(held.items(), key=lambda i: (rank.get(i[0][0], len(rank)), i[0])))
+        notes.append('<div class="held"><h3>Verdicts left open</h3><p class="hint">Patients '
+                     f"whose criterion could not be decided, by verdict:</p><ul>{items}</ul></div>")
+    return (f'<section id="cohort" aria-label="cohort summary">\n<h2>Cohort</h2>\n'
+            f'<div class="cohort"><div class="counts"><div class="cards">{cards}</div>\n'
+            f'<p class="decided">{decided} patients decided, {counts.get("REJECTED", 0)} '
+            "records rejected (their facts could not be used).</p>\n"
+            f'{"".join(notes)}</div>\n<div class="excluded">'
+            "<h3>Criteria that excluded most patients</h3>\n"
+            '<p class="hint">Inclusion criteria NOT_MET and exclusion criteria MET, counted over '
+            "patients (one patient can be excluded by several). A bar links to its patients.</p>\n"
+            f"{chart}</div></div>\n</section>")
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing"
+
+
+def _fragment(text: str) -> str:
+    """A value for the URL fragment the script reads (percent-encoded; escape it as well)."""
+    return quote(text, safe="")
+
+
+def _chart(bars: list[str], counts: Counter[str], static: dict[str, dict[str, Any]],
+           decided: int) -> str:
+    """Horizontal bars, one per criterion that excluded a patient, most first; each bar links to
+    the filtered list of those patients and carries the criterion's sentence as its tooltip."""
+    width, label_w, bar_w, row_h, top = 780, 190, 540, 19, 8
+    if not bars:
+        return (f'<svg id="chart" class="chart" role="img" width="{width}" height="40" '
+                f'viewBox="0 0 {width} 40" aria-label="no criterion excluded a patient">'
+                '<text x="12" y="24" class="empty">No criterion excluded a patient.</text></svg>')
+    most = max(counts[c] for c in bars)
+    bottom = top + row_h * len(bars)
+    height = bottom + 24
+    parts = [f'<svg id="chart" class="chart" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" aria-labelledby="chart-title">'
+             '<title id="chart-title">Criteria that excluded most patients</title>']
+    for tick in range(0, most + 1, max(1, (most + 4) // 5)):
+        x = label_w + bar_w * tick / most
+        parts.append(f'<line class="grid" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{bottom}"/>'
+                     f'<text class="tick" x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
+                     f"{tick}</text>")
+    for n, criterion in enumerate(bars):
+        entry = static.get(criterion, {})
+        role = entry.get("role") if entry.get("role") in ROLES else "inclusion"
+        verdict = "NOT_MET" if role == "inclusion" else "MET"
+        y = top + n * row_h
+        length = max(2.0, bar_w * counts[criterion] / most)
+        words = f"{criterion} ({role} {verdict}): {counts[criterion]} of {decided} patients"
+        parts.append(
+            f'<a class="bar {role}" href="#criterion={e(_fragment(criterion))}&amp;verdict='
+            f'{verdict}" data-criterion="{e(criterion)}" data-count="{counts[criterion]}">'
+            f'<title>{e(words)}\n{e(entry.get("text") or "")}</title>'
+            f'<text class="label" x="{label_w - 10}" y="{y + 14}" text-anchor="end">{e(criterion)}'
+            f' <tspan class="role">{role[:4]}. {verdict}</tspan></text>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{length:.1f}" height="{row_h - 5}" rx="2"/>'
+            f'<text class="value" x="{label_w + length + 8:.1f}" y="{y + 14}">{counts[criterion]}'
+            "</text></a>")
+    parts.append("</svg>")
+    legend = ('<p class="legend"><span class="swatch inclusion"></span>inclusion not met '
+              '<span class="swatch exclusion"></span>exclusion met</p>')
+    return "".join(parts) + legend
+
+
+def _filters(order: list[str], static: dict[str, dict[str, Any]]) -> str:
+    def options(values: Iterable[tuple[str, str]], everything: str) -> str:
+        return f'<option value="">{everything}</option>' + "".join(
+            f'<option value="{e(v)}">{e(label)}</option>' for v, label in values)
+
+    criteria = [(c, f"{c} ({static[c].get('role') or '?'})") for c in order]
+    return (
+        '<section id="filters" aria-label="filters">\n<h2>Patients</h2>\n<form id="filter" '
+        'class="filters" role="search">'
+        '<label>Search <input id="f-q" type="search" placeholder="patient id, criterion, '
+        'sentence, fact ..." autocomplete="off"></label>'
+        f'<label>Decision <select id="f-decision">{options(((d, d) for d in DECISIONS), "any")}'
+        "</select></label>"
+        f'<label>Criterion <select id="f-criterion">{options(criteria, "any")}</select></label>'
+        f'<label>Verdict <select id="f-verdict">{options(((v, v) for v in VERDICTS), "any")}'
+        "</select></label>"
+        '<button type="button" id="f-reset">Reset</button>'
+        '<button type="button" id="f-open">Expand all</button>'
+        '<button type="button" id="f-close">Collapse all</button>'
+        '<output id="f-shown" aria-live="polite"></output></form>\n'
+        '<p class="legend">Evidence: <span class="mark true">+</span> holds '
+        '<span class="mark false">\u2212</span> does not hold '
+        '<span class="mark unknown">?</span> cannot be judged (data missing, stale or unusable). '
+        "Verdict colours say what the verdict does to the decision: "
+        '<span class="verdict blocks">excludes</span> <span class="verdict open">holds open'
+        '</span> <span class="verdict passes">passes</span> <span class="verdict na">does not '
+        "apply</span>.</p>\n</section>")
+
+
+def _patient(number: int, patient: Patient, static: dict[str, dict[str, Any]],
+             sources: Sources) -> str:
+    outcome = patient.outcome
+    head = (f'<summary class="phead"><span class="pid">{e(patient.id) or "(no patient id)"}'
+            f'</span><span class="decision {e(outcome.lower())}">{e(outcome)}</span>')
+    if patient.rejected is not None:
+        record = patient.rejected
+        problems = "".join(f"<li>{e(p)}</li>" for p in record["problems"])
+        return (f'<section class="patient" id="p{number}" data-patient="{e(patient.id)}" '
+                f'data-decision="REJECTED"><details>{head}<span class="why">fact file line '
+                f'{e(record["record"])}: the facts could not be used</span></summary>'
+                f'<div class="pbody"><ul class="problems">{problems}</ul></div></details>'
+                "</section>")
+    reasons = patient.decision["reasons"] if patient.decision else []
+    because = "; ".join(f"{r.get('role')} {r.get('criterion')} {r.get('verdict')}"
+                        for r in reasons if isinstance(r, dict))
+    record = patient.record or {}
+    where = (f'fact file line {e(record.get("record"))}, screening date '
+             f'{e(record.get("screening_date"))}') if record else "no patient record"
+    head += (f'<span class="why">{e(because)}</span><span class="where">{where}</span>'
+             "</summary>")
+    facts = {f.get("index"): f for f in record.get("facts", []) if isinstance(f, dict)}
+    body = ['<div class="pbody">']
+    warnings = record.get("warnings", [])
+    if warnings:
+        body.append('<ul class="warnings">' + "".join(f"<li>{e(w)}</li>" for w in warnings)
+                    + "</ul>")
+    anchors: dict[str, str] = {}
+    for k, criterion in enumerate(patient.criteria or [], start=1):
+        anchors.setdefault(criterion["criterion"], f"p{number}-c{k}")
+    if reasons:
+        links = ", ".join(
+            f'<a href="#{anchors[r.get("criterion")]}">{e(r.get("role"))} {e(r.get("criterion"))} '
+            f'{e(r.get("verdict"))}</a>' if r.get("criterion") in anchors else
+            f'{e(r.get("role"))} {e(r.get("criterion"))} {e(r.get("verdict"))}'
+            for r in reasons if isinstance(r, dict))
+        body.append(f'<p class="reasons">{e(outcome)} because of: {links}</p>')
+    settle = [n for n in (patient.decision or {}).get("to_settle") or [] if isinstance(n, dict)]
+    if settle:
+        body.append('<ul class="settle">' + "".join(
+            f'<li>to be eligible, {e(n.get("criterion"))} needs <code>{e(n.get("needs"))}</code> '
+            f'(line {e(n.get("line"))})</li>' for n in settle) + "</ul>")
+    for definition in patient.definitions or []:
+        body.append(_definition(definition, static, sources))
+    for k, criterion in enumerate(patient.criteria or [], start=1):
+        body.append(_criterion(criterion, static, facts, sources, f"p{number}-c{k}"))
+    body.append("</div>")
+    return (f'<section class="patient" id="p{number}" data-patient="{e(patient.id)}" '
+            f'data-decision="{e(outcome)}"><details>{head}{"".join(body)}</details></section>')
+
+
+def _definition(record: dict[str, Any], static: dict[str, dict[str, Any]],
+                sources: Sources) -> str:
+    entry = static.get(record["definition"], {})
+    value = DERIVED_WORDS.get(record["value"], record["value"])
+    return (f'<article class="def" data-definition="{e(record["definition"])}">'
+            f'<h4><span class="kind">definition</span> {e(record["definition"])} = {e(value)} '
+            f'<span class="rule">{e(entry.get("rule"))}</span></h4>'
+            f'{_sentence(entry)}<div class="cols">{_evidence(entry, record["evidence"])}'
+            f"{_source(entry, sources)}</div></article>")
+
+
+def _criterion(record: dict[str, Any], static: dict[str, dict[str, Any]],
+               facts: dict[Any, dict[str, Any]], sources: Sources, anchor: str) -> str:
+    entry = static.get(record["criterion"], {})
+    verdict, role = record["verdict"], record["role"]
+    result = effect(role, verdict)
+    used = [facts[i] for i in record["facts"] if i in facts]
+    fired = record.get("fired") or []
+    parts = [
+        f'<article class="crit {result}" id="{anchor}" data-criterion="{e(record["criterion"])}" '
+        f'data-verdict="{e(verdict)}" data-role="{e(role)}">',
+        f'<h4><span class="verdict {result}">{e(verdict)}</span> {e(record["criterion"])} '
+        f'<span class="kind">{e(role)}</span> <span class="rule">{e(entry.get("rule"))}</span>'
+        "</h4>",
+        _sentence(entry),
+        _why(record, entry, result),
+        f'<div class="cols">{_evidence(entry, record["evidence"])}{_source(entry, sources)}</div>',
+        _facts(used),
+    ]
+    if fired:
+        parts.append(f'<p class="fired">rules fired: {e(", ".join(map(str, fired)))}</p>')
+    parts.append("</article>")
+    return "".join(parts)
+
+
+def _sentence(entry: dict[str, Any]) -> str:
+    if not entry:
+        return '<p class="warning">Not in the trail\'s protocol record.</p>'
+    if not entry.get("text"):
+        return '<blockquote class="sentence none">(no protocol text)</blockquote>'
+    return f'<blockquote class="sentence">{e(entry["text"])}</blockquote>'
+
+
+def _joined(entry: dict[str, Any], evidence: list[Any]) -> list[tuple[dict, dict]]:
+    conditions = entry.get("conditions") or []
+    joined = []
+    for n, item in enumerate(evidence):
+        condition = conditions[n] if n < len(conditions) and isinstance(conditions[n], dict) else {}
+        joined.append((condition, item if isinstance(item, dict) else {}))
+    return joined
+
+
+def _evidence(entry: dict[str, Any], evidence: list[Any]) -> str:
+    rows = []
+    for condition, item in _joined(entry, evidence):
+        status = item.get("status") if item.get("status") in MARKS else "unknown"
+        mark, words = MARKS[status]
+        rows.append(f'<li class="{status}"><span class="mark {status}" title="{words}">{mark}'
+                    f'</span><code>{e(condition.get("text", "?"))}</code> '
+                    f'<span class="line">line {e(condition.get("line", "?"))}</span>'
+                    f'<div class="detail">{e(item.get("detail"))}</div></li>')
+    return (f'<div class="evidence"><h5>Evidence, part by part</h5><ul>{"".join(rows)}</ul>'
+            "</div>")
+
+
+def _source(entry: dict[str, Any], sources: Sources) -> str:
+    rule = str(entry.get("rule") or "")
+    file, _, line = rule.rpartition(":")
+    conditions = {c.get("line") for c in entry.get("conditions") or [] if isinstance(c, dict)}
+    lines = sources.get(file) if file and line.isdigit() else None
+    shown = excerpt(lines, int(line), [n for n in conditions if isinstance(n, int)]) \
+        if lines is not None else []
+    if shown:
+        rows, previous = [], None
+        for number in shown:
+            if previous is not None and number != previous + 1:
+                rows.append('<span class="gap">\u22ee</span>')
+            kind = "cond" if number in conditions else ("head" if number == int(line) else "")
+            rows.append(f'<span class="sl {kind}"><span class="ln">{number}</span>'
+                        f"{e(lines[number - 1])}</span>")
+            previous = number
+        return (f'<div class="source"><h5>Rule source <span class="file">{e(file)}</span></h5>'
+                f'<pre class="dsl">{"".join(rows)}</pre></div>')
+    why = sources.notes.get(file, "no rule place in the trail")
+    rows = "".join(f'<span class="sl cond"><span class="ln">{e(c.get("line"))}</span>'
+                   f'{e(c.get("text"))}</span>'
+                   for c in entry.get("conditions") or [] if isinstance(c, dict))
+    return (f'<div class="source"><h5>Rule conditions, as the trail records them</h5>'
+            f'<pre class="dsl">{rows}</pre><p class="note">{e(file or rule)}: source not shown '
+            f"({e(why)})</p></div>")
+
+
+def _why(record: dict[str, Any], entry: dict[str, Any], result: str) -> str:
+    """Why the verdict is not the one that lets the patient through, from the evidence."""
+    joined = _joined(entry, record["evidence"])
+
+    def parts(status: str) -> str:
+        return "; ".join(f'<code>{e(c.get("text", "?"))}</code> ({e(i.get("detail"))})'
+                         for c, i in joined if i.get("status") == status)
+
+    lines = []
+    if result == "blocks" and record["role"] == "inclusion":
+        lines.append(f"not met: these parts do not hold: {parts('false') or 'none recorded'}")
+    elif result == "blocks":
+        lines.append(f"excludes: these parts hold: {parts('true') or 'none recorded'}")
+    elif result == "na":
+        lines.append("does not apply: these parts do not hold: "
+                     f"{parts('false') or 'none recorded'}")
+    elif result == "open":
+        missing = [m for m in record.get("missing") or [] if isinstance(m, dict)]
+        if missing:
+            lines.append("cannot be decided: missing " + "; ".join(
+                f'{e(m.get("concept"))} ({e(m.get("reason"))})' for m in missing))
+        pending = record.get("pending") or []
+        if pending:
+            lines.append("awaiting an investigator's judgment: " + ", ".join(map(e, pending)))
+        if not lines:
+            lines.append(f"cannot be judged: {parts('unknown') or 'none recorded'}")
+        to_pass = [n for n in record.get("to_pass") or [] if isinstance(n, dict)]
+        if to_pass:
+            wanted = "MET" if record["role"] == "inclusion" else "NOT_MET"
+            lines.append(f"would be {wanted} with: " + "; and ".join(
+                f'<code>{e(n.get("needs"))}</code> (line {e(n.get("line"))})' for n in to_pass))
+    if not lines:
+        return ""
+    return ('<div class="whynot"><h5>Why not</h5>' + "".join(f"<p>{line}</p>" for line in lines)
+            + "</div>")
+
+
+def _facts(used: list[dict[str, Any]]) -> str:
+    if not used:
+        return '<p class="nofacts">No fact of the patient\'s was read (see why not).</p>'
+    rows = "".join(
+        f'<tr><td>{"derived" if f.get("index") == -1 else "#" + e(f.get("index"))}</td>'
+        f'<td>{e(f.get("concept"))}</td><td>{e(f.get("value"))}</td><td>{e(f.get("unit"))}</td>'
+        f'<td>{e(f.get("date"))}</td><td>{e(f.get("converted"))}</td><td>{e(f.get("note"))}</td>'
+        "</tr>" for f in used)
+    return ('<table class="facts"><caption>Facts used</caption><thead><tr><th>fact</th>'
+            "<th>concept</th><th>value</th><th>unit</th><th>date</th><th>converted</th>"
+            f"<th>note</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _files_note(sources: Sources) -> str:
+    if not sources.notes:
+        return ""
+    items = "".join(f"<li><code>{e(file)}</code>: {e(note)}</li>"
+                    for file, note in sorted(sources.notes.items()))
+    return (f'<footer><h2>Protocol source files</h2><ul class="files">{items}</ul>'
+            "<p>Generated by <code>proto-rules report</code> from the trail alone; the page loads "
+            "nothing from the network.</p></footer>")
+
+
+CSS = """
+:root{--ink:#1d2430;--muted:#5b6575;--line:#d9dee7;--bg:#f6f7f9;--card:#fff;
+--green:#1f7a4d;--green-bg:#e5f4ec;--red:#b42318;--red-bg:#fdeceb;--amber:#8a5a00;
+--amber-bg:#fff4d6;--grey:#5b6575;--grey-bg:#eef0f3;--blue:#2b59c3;--violet:#6941c6;
+--violet-bg:#f1ecfb}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);
+font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
+main{max-width:1200px;margin:0 auto;padding:20px 28px 48px}
+h1{font-size:24px;margin:0 0 12px}h1 .version{color:var(--muted);font-weight:400;font-size:18px}
+h2{font-size:18px;margin:22px 0 8px}h3{font-size:15px;margin:18px 0 4px}
+h4{font-size:14px;margin:0 0 6px;font-weight:600}h5{font-size:12px;margin:0 0 4px;
+color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+code,pre{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12.5px}
+.verification{margin:0 0 14px;padding:12px 16px;border-radius:8px;border:2px solid;
+display:flex;flex-direction:column;gap:2px}
+.verification strong{font-size:17px}.verification span{color:var(--muted)}
+.verification.intact{border-color:var(--green);background:var(--green-bg);color:var(--green)}
+.verification.tampered{border-color:var(--red);background:var(--red-bg);color:var(--red)}
+.verification.tampered strong{font-size:20px}
+.verification.unverified{border-color:var(--grey);background:var(--grey-bg);color:var(--grey)}
+table.run{border-collapse:collapse;background:var(--card);border:1px solid var(--line);
+border-radius:8px;width:100%}
+table.run th,table.run td{text-align:left;vertical-align:top;padding:4px 12px;
+border-bottom:1px solid var(--line)}
+table.run th{width:130px;color:var(--muted);font-weight:500}
+table.run td.aside{color:var(--muted);font-size:12.5px;word-break:break-all}
+.cohort{display:grid;grid-template-columns:330px minmax(0,1fr);gap:24px;align-items:start}
+.cohort h3{margin-top:0}.excluded .hint{margin-top:0}
+.cards{display:grid;grid-template-columns:1fr 1fr;gap:10px}
+.card{background:var(--card);border:1px solid var(--line);border-left-width:6px;border-radius:8px;
+padding:8px 16px;display:flex;flex-direction:column}
+.card .count{font-size:28px;font-weight:700}
+.card .label{color:var(--muted);text-transform:capitalize}
+.card.eligible{border-left-color:var(--green)}.card.ineligible{border-left-color:var(--red)}
+.card.needs_review{border-left-color:#d69e00}.card.rejected{border-left-color:var(--violet)}
+.decided,.hint{color:var(--muted);margin:8px 0}
+.held h3{margin:14px 0 4px}.held ul{margin:0;padding-left:18px}.held a{color:var(--amber)}
+.warning{color:var(--red);font-weight:600}
+svg.chart{background:var(--card);border:1px solid var(--line);border-radius:8px;display:block;
+max-width:100%;height:auto}
+svg.chart .label{font-size:13px;font-weight:600;fill:var(--ink)}
+svg.chart .role{font-weight:400;fill:var(--muted);font-size:11px}
+svg.chart .value{font-size:12px;fill:var(--ink)}svg.chart .tick{font-size:11px;fill:var(--muted)}
+svg.chart .grid{stroke:var(--line)}svg.chart .empty{font-size:14px;fill:var(--muted)}
+svg.chart .bar.inclusion rect{fill:var(--blue)}svg.chart .bar.exclusion rect{fill:#c4452f}
+svg.chart .bar:hover rect{opacity:.8}
+.legend{color:var(--muted);font-size:12.5px}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin:0 4px -1px 8px}
+.swatch.inclusion{background:var(--blue)}.swatch.exclusion{background:#c4452f}
+.filters{display:flex;flex-wrap:wrap;gap:10px 16px;align-items:end;background:var(--card);
+border:1px solid var(--line);border-radius:8px;padding:10px 14px;position:sticky;top:0;z-index:2}
+.filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted);gap:2px}
+.filters input,.filters select,.filters button{font:inherit;padding:5px 8px;border:1px solid
+var(--line);border-radius:6px;background:#fff;color:var(--ink)}
+.filters input{width:210px}.filters button{cursor:pointer}
+#f-shown{margin-left:auto;color:var(--muted);align-self:center}
+.patient{background:var(--card);border:1px solid var(--line);border-radius:8px;margin:8px 0}
+.phead{cursor:pointer;padding:9px 14px;display:flex;gap:12px;align-items:baseline;flex-wrap:wrap}
+.phead .pid{font-weight:700;font-family:ui-monospace,"DejaVu Sans Mono",monospace;min-width:330px}
+.phead .why{color:var(--ink)}.phead .where{color:var(--muted);margin-left:auto;font-size:12px}
+.decision{font-size:12px;font-weight:700;border-radius:999px;padding:1px 10px;min-width:110px;
+text-align:center}
+.decision.eligible{background:var(--green-bg);color:var(--green)}
+.decision.ineligible{background:var(--red-bg);color:var(--red)}
+.decision.needs_review{background:var(--amber-bg);color:var(--amber)}
+.decision.rejected,.decision.undecided{background:var(--violet-bg);color:var(--violet)}
+.pbody{padding:4px 14px 14px;border-top:1px solid var(--line)}
+.warnings,.problems{color:var(--amber);margin:8px 0}
+article.crit,article.def{border:1px solid var(--line);border-left-width:5px;border-radius:6px;
+padding:10px 12px;margin:10px 0}
+article.crit.blocks{border-left-color:var(--red)}article.crit.open{border-left-color:#d69e00}
+article.crit.passes{border-left-color:var(--green)}article.crit.na{border-left-color:#aab2bf}
+article.def{border-left-color:var(--violet)}
+.verdict{font-size:12px;font-weight:700;border-radius:4px;padding:1px 7px}
+.verdict.blocks{background:var(--red-bg);color:var(--red)}
+.verdict.open{background:var(--amber-bg);color:var(--amber)}
+.verdict.passes{background:var(--green-bg);color:var(--green)}
+.verdict.na{background:var(--grey-bg);color:var(--grey)}
+.kind{color:var(--muted);font-weight:400}.rule{color:var(--muted);font-weight:400;
+font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;margin-left:8px}
+blockquote.sentence{margin:4px 0 8px;padding:4px 10px;border-left:3px solid var(--line);
+color:#343c49;font-style:italic}
+.whynot{background:#fff8f6;border:1px solid #f3d4cf;border-radius:6px;padding:6px 10px;
+margin:6px 0}
+article.open .whynot{background:#fffbeb;border-color:#f1dfa6}
+article.na .whynot{background:var(--grey-bg);border-color:var(--line)}
+.whynot p{margin:2px 0}
+.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:12px;margin:6px 0}
+.evidence ul{list-style:none;margin:0;padding:0}.evidence li{margin:0 0 5px;padding-left:24px;
+position:relative}
+.mark{position:absolute;left:0;top:0;width:18px;height:18px;border-radius:50%;text-align:center;
+font-weight:700;line-height:18px;font-size:13px}
+.legend .mark{position:static;display:inline-block;margin-left:6px}
+.mark.true{background:var(--green-bg);color:var(--green)}
+.mark.false{background:var(--red-bg);color:var(--red)}
+.mark.unknown{background:var(--amber-bg);color:var(--amber)}
+.evidence .line{color:var(--muted);font-size:12px}.evidence .detail{color:#3c4553}
+pre.dsl{margin:0;background:#f3f5f8;border:1px solid var(--line);border-radius:6px;
+padding:6px 0;white-space:pre-wrap;overflow-wrap:anywhere}
+pre.dsl .sl{display:block;padding:0 10px 0 58px;text-indent:-48px}
+pre.dsl .sl.cond{background:#e8eefc}pre.dsl .sl.head{background:#eef0f3}
+pre.dsl .ln{display:inline-block;width:40px;text-indent:0;text-align:right;margin-right:8px;
+color:#8a93a3;user-select:none}
+pre.dsl .gap{display:block;padding-left:22px;color:#8a93a3}
+.source .file{text-transform:none;letter-spacing:0;font-weight:400}
+.note,.nofacts,.fired{color:var(--muted);font-size:12px;margin:4px 0}
+table.facts{border-collapse:collapse;width:100%;font-size:12.5px;margin-top:6px}
+table.facts caption{text-align:left;font-size:12px;color:var(--muted);text-transform:uppercase;
+letter-spacing:.04em;font-weight:600;padding-bottom:2px}
+table.facts th,table.facts td{border:1px solid var(--line);padding:3px 6px;text-align:left;
+vertical-align:top}
+table.facts th{background:#f3f5f8;font-weight:600}table.facts td:nth-child(5){white-space:nowrap}
+.reasons{margin:10px 0 0;font-weight:600}.settle{margin:4px 0 0;color:var(--amber)}
+footer{margin-top:28px;color:var(--muted)}
+[hidden]{display:none!important}
+@media (max-width:800px){.cols,.cohort{grid-template-columns:1fr}.phead .pid{min-width:0}}
+@media print{.filters{display:none}body{background:#fff}}
+"""
+
+SCRIPT = """
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var controls = {q: $("f-q"), decision: $("f-decision"), criterion: $("f-criterion"),
+                  verdict: $("f-verdict")};
+  var lower = function (el) { return (el.textContent || "").toLowerCase(); };
+  var patients = Array.prototype.map.call(document.querySelectorAll("section.patient"),
+    function (el) {
+      var rows = function (selector) {
+        return Array.prototype.map.call(el.querySelectorAll(selector), function (row) {
+          return {el: row, criterion: row.getAttribute("data-criterion"),
+                  verdict: row.getAttribute("data-verdict"), text: lower(row)};
+        });
+      };
+      return {el: el, details: el.querySelector("details"),
+              id: (el.getAttribute("data-patient") || "").toLowerCase(),
+              decision: el.getAttribute("data-decision"),
+              criteria: rows("article.crit"), definitions: rows("article.def")};
+    });
+  function read() {
+    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    Object.keys(controls).forEach(function (key) {
+      var value = params.get(key) || "", el = controls[key];
+      if (el.tagName === "SELECT" && value &&
+          !Array.prototype.some.call(el.options, function (o) { return o.value === value; })) {
+        value = "";
+      }
+      el.value = value;
+    });
+  }
+  function write() {
+    var params = new URLSearchParams();
+    Object.keys(controls).forEach(function (key) {
+      if (controls[key].value) { params.set(key, controls[key].value); }
+    });
+    var hash = params.toString();
+    try {
+      history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+    } catch (ignored) { /* a page opened from a file may refuse; the filter still applies */ }
+  }
+  function apply() {
+    var q = controls.q.value.trim().toLowerCase(), decision = controls.decision.value,
+        criterion = controls.criterion.value, verdict = controls.verdict.value;
+    var narrowed = Boolean(criterion || verdict), shown = 0;
+    patients.forEach(function (p) {
+      var byId = !q || p.id.indexOf(q) >= 0, any = false;
+      p.criteria.forEach(function (row) {
+        var hit = (!criterion || row.criterion === criterion) &&
+                  (!verdict || row.verdict === verdict) && (byId || row.text.indexOf(q) >= 0);
+        row.el.hidden = !hit;
+        any = any || hit;
+      });
+      p.definitions.forEach(function (row) {
+        var hit = !narrowed && (byId || row.text.indexOf(q) >= 0);
+        row.el.hidden = !hit;
+        any = any || hit;
+      });
+      var visible = (!decision || p.decision === decision) && (any || (!narrowed && byId));
+      p.el.hidden = !visible;
+      if (visible) { shown += 1; }
+      if (p.details && (narrowed || q)) {
+        p.details.open = visible;
+        p.details.setAttribute("data-auto", "");
+      } else if (p.details && p.details.hasAttribute("data-auto")) {
+        p.details.open = false;
+        p.details.removeAttribute("data-auto");
+      }
+    });
+    $("f-shown").textContent = shown + " of " + patients.length + " patients shown";
+    document.body.setAttribute("data-shown", String(shown));
+  }
+  function all(open) {
+    patients.forEach(function (p) { if (p.details && !p.el.hidden) { p.details.open = open; } });
+  }
+  Object.keys(controls).forEach(function (key) {
+    controls[key].addEventListener(key === "q" ? "input" : "change", function () {
+      write(); apply();
+    });
+  });
+  $("filter").addEventListener("submit", function (event) { event.preventDefault(); });
+  $("f-reset").addEventListener("click", function () {
+    Object.keys(controls).forEach(function (key) { controls[key].value = ""; });
+    write(); apply();
+  });
+  $("f-open").addEventListener("click", function () { all(true); });
+  $("f-close").addEventListener("click", function () { all(false); });
+  window.addEventListener("hashchange", function () {
+    if (location.hash.indexOf("=") < 0) { return; }  /* a link to a criterion, not a filter */
+    read();
+    apply();
+    $("filters").scrollIntoView();
+  });
+  window.addEventListener("beforeprint", function () { all(true); });
+  read();
+  apply();
+  document.body.setAttribute("data-ready", "true");
+}());
+"""
