@@ -127,10 +127,14 @@ class Network:
         """A patient's record cut into one fact per group of nodes (definitions, criteria), each
         holding only the fields its rules read: one wide record read by every rule overflows the
         engine's alpha stack (see `RULES_PER_FACT`); narrow facts also make less JSON to match."""
-        return [
-            {"t": "p", "g": group, "sid": sid, **{f: record[f] for f in fields if f in record}}
-            for group, fields in self.fields.items()
-        ]
+        facts = []
+        for group, fields in self.fields.items():
+            fact = {"t": "p", "g": group, "sid": sid}
+            for name in fields:
+                if name in record:
+                    fact[name] = record[name]
+            facts.append(fact)
+        return facts
 
     def ruleset(self) -> dict[str, dict]:
         """The engine's own definition `{name: {rule: {'all': [...], 'run': action}}}`."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+import weakref
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from engine.compile import count_field, counted, dose_threshold_of, threshold_of
 from engine.facts import ONGOING, Patient, UsedFact, plain_number, window_field
@@ -70,26 +71,84 @@ def _source_text(source: str, span) -> str:
     return " ".join(part.strip() for part in lines)
 
 
+class _Constants:
+    """What judging a protocol's parts needs that depends only on the protocol: the concepts by
+    name and, per part of a condition, its constants (a threshold in the concept's unit, a value
+    set, the words of a requirement), worked out on first use.
+
+    An explainer is made per patient, so these are kept per protocol object (see `_constants_of`)
+    and parts are found by identity: the model's frozen dataclasses hash by walking their whole
+    tree. Holds no reference to the protocol itself, so that it can go when the protocol does."""
+
+    def __init__(self, protocol: m.Protocol) -> None:
+        self.concepts = {c.name: c for c in protocol.concepts}
+        self.parts: dict[int, tuple] = {}
+
+
+_CONSTANTS: dict[int, _Constants] = {}
+
+
+def _constants_of(protocol: m.Protocol) -> _Constants:
+    """The protocol's `_Constants`; the entry is dropped when the protocol is garbage."""
+    key = id(protocol)
+    found = _CONSTANTS.get(key)
+    if found is None:
+        found = _CONSTANTS[key] = _Constants(protocol)
+        weakref.finalize(protocol, _CONSTANTS.pop, key, None)
+    return found
+
+
 class Explainer:
-    """Judges the parts of criteria against one patient's record, for the trail only."""
+    """Judges the parts of criteria against one patient's record, for the trail only.
+
+    Made per patient. What a part needs from the protocol alone (a threshold in the concept's
+    unit, a value set, the words of a requirement) is worked out once per protocol (`_Constants`),
+    and how a concept's facts read once per patient, however many parts show them."""
 
     def __init__(self, protocol: m.Protocol, derived: dict[str, tuple[str, tuple[str, ...]]]) -> None:
         self.protocol = protocol
-        self.concepts = {c.name: c for c in protocol.concepts}
+        self._constants = _constants_of(protocol)
+        self.concepts = self._constants.concepts
         self.derived = derived
+        self._texts: dict[str, str] = {}
+        self._lists: dict[str, tuple[list[dict] | None, str]] = {}
+        self._windows: dict[int, str] = {}
 
     def judge(self, part: Part, patient: Patient) -> dict[str, Any]:
         """`{"status": true|false|unknown, "detail": "..."}` for one part."""
         status, detail = _JUDGES[type(part)](self, part, patient)
         return {"status": status, "detail": detail}
 
+    def _constant(self, part: Part, compute: Callable[[Part], tuple]) -> tuple:
+        """`compute(part)`, once per part of the protocol."""
+        constants = self._constants.parts
+        if id(part) not in constants:
+            constants[id(part)] = compute(part)
+        return constants[id(part)]
+
     # -- how facts read -----------------------------------------------------------------------------
     def _missing(self, patient: Patient, name: str) -> tuple[str, str]:
         return "unknown", f"{name}: {patient.unusable.get(name, 'no usable fact')}"
 
     def _shown(self, patient: Patient, name: str) -> str:
-        used = patient.used.get(name, [])
-        return f"{name} {shown(used[-1])}" if used else name
+        """The concept's value as the network used it (its last fact), after the concept's name."""
+        if name not in self._texts:
+            used = patient.used.get(name, [])
+            self._texts[name] = f"{name} {shown(used[-1])}" if used else name
+        return self._texts[name]
+
+    def _items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]:
+        """The occurrences, [] when recorded as none, None when missing; and how they read."""
+        if name not in self._lists:
+            items = patient.record.get(name)
+            if patient.record.get(f"{name}__none") == 1:
+                self._lists[name] = [], f"{name}: recorded as none"
+            elif items is None:
+                self._lists[name] = None, f"{name}: {patient.unusable.get(name, 'no fact given')}"
+            else:
+                self._lists[name] = items, f"{name}: " + "; ".join(
+                    shown(f) for f in patient.used.get(name, []))
+        return self._lists[name]
 
     # -- one method per kind of part ----------------------------------------------------------------
     def _truth(self, atom: m.Truth, patient: Patient) -> tuple[str, str]:
@@ -108,71 +167,87 @@ class Explainer:
         return ("true" if value == 1 else "false"), self._shown(patient, name)
 
     def _compare(self, atom: m.Compare, patient: Patient) -> tuple[str, str]:
-        concept = self.concepts[atom.ref.name]
-        value = patient.record.get(concept.name)
+        name, holds, required = self._constant(atom, self._compare_constants)
+        value = patient.record.get(name)
         if value is None:
-            return self._missing(patient, concept.name)
+            return self._missing(patient, name)
+        return _status(holds(value)), f"{self._shown(patient, name)}; {required}"
+
+    def _compare_constants(self, atom: m.Compare) -> tuple[str, Callable[[float], bool], str]:
+        concept = self.concepts[atom.ref.name]
         threshold = threshold_of(concept, atom.threshold)
-        held = OPS[atom.op](value, float(threshold))
         unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
-        required = f"needs {atom.op} {plain_number(threshold)}{unit}"
-        return _status(held), f"{self._shown(patient, concept.name)}; {required}"
+        return concept.name, _against(atom.op, float(threshold)), \
+            f"needs {atom.op} {plain_number(threshold)}{unit}"
 
     def _comparereference(self, atom: m.CompareReference, patient: Patient) -> tuple[str, str]:
-        name = atom.ref.name
-        ratio = patient.record.get(name + ("__uln" if atom.bound == "upper" else "__lln"))
+        name, field, holds, limit, required = self._constant(atom, self._reference_constants)
+        ratio = patient.record.get(field)
         if ratio is None:
             if name in patient.record:
                 return "unknown", f"{self._shown(patient, name)}: no {atom.bound} reference given"
             return self._missing(patient, name)
-        held = OPS[atom.op](ratio, float(atom.factor))
+        return _status(holds(ratio)), f"{self._shown(patient, name)} = {exact(ratio)} x {limit}; {required}"
+
+    @staticmethod
+    def _reference_constants(atom: m.CompareReference) -> tuple[str, str, Callable[[float], bool],
+                                                                str, str]:
+        name = atom.ref.name
+        field = name + ("__uln" if atom.bound == "upper" else "__lln")
         limit = "ULN" if atom.bound == "upper" else "LLN"
-        return _status(held), (f"{self._shown(patient, name)} = {exact(ratio)} x {limit}; "
-                               f"needs {atom.op} {atom.factor} x {limit}")
+        return name, field, _against(atom.op, float(atom.factor)), limit, \
+            f"needs {atom.op} {atom.factor} x {limit}"
 
     def _is(self, atom: m.Is, patient: Patient) -> tuple[str, str]:
-        concept = self.concepts[atom.ref.name]
-        value = patient.record.get(concept.name)
+        name, wanted = self._constant(atom, self._is_constants)
+        value = patient.record.get(name)
         if value is None:
-            return self._missing(patient, concept.name)
-        wanted = {concept.canonical(v.name) or v.name for v in atom.values}
-        return _status((value in wanted) != atom.negated), self._shown(patient, concept.name)
+            return self._missing(patient, name)
+        return _status((value in wanted) != atom.negated), self._shown(patient, name)
 
-    def _items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]:
-        """The occurrences, [] when recorded as none, None when missing; and how they read."""
-        if patient.record.get(f"{name}__none") == 1:
-            return [], f"{name}: recorded as none"
-        items = patient.record.get(name)
-        if items is None:
-            return None, f"{name}: {patient.unusable.get(name, 'no fact given')}"
-        return items, f"{name}: " + "; ".join(shown(f) for f in patient.used.get(name, []))
+    def _is_constants(self, atom: m.Is) -> tuple[str, frozenset[str]]:
+        concept = self.concepts[atom.ref.name]
+        return concept.name, frozenset(concept.canonical(v.name) or v.name for v in atom.values)
 
     def _occurred(self, atom: m.Occurred, patient: Patient) -> tuple[str, str]:
-        items, text = self._items(atom.ref.name, patient)
+        name, field, graded = self._constant(atom, self._occurred_constants)
+        items, text = self._items(name, patient)
         if items is None:
             return "unknown", text
-        first = self._first_day(atom.window, patient)
-        hits = [i for i in items if (first is None or i["e"] >= first.toordinal())
-                and (atom.grade is None or OPS[atom.grade[0]](i["g"], float(atom.grade[1])))]
-        window = "" if first is None else " (on the screening date)" if first == patient.screening \
-            else f" (window from {first} to {patient.screening})"
-        return _status(bool(hits)), f"{text}{window}"
+        first = None if field is None else patient.record[field] if field else \
+            patient.screening.toordinal()
+        held = any((first is None or i["e"] >= first) and (graded is None or graded(i["g"]))
+                   for i in items)
+        return _status(held), text + ("" if first is None else self._window(patient, first))
 
-    def _first_day(self, window: m.Window, patient: Patient) -> date | None:
-        if window.kind == "ever":
-            return None
-        if window.kind == "at_screening":
-            return patient.screening
-        assert window.duration is not None
-        return date.fromordinal(patient.record[window_field(window.duration)])
+    def _window(self, patient: Patient, first: int) -> str:
+        """How a window from day `first` (an ordinal) to the screening date reads."""
+        if first not in self._windows:
+            self._windows[first] = " (on the screening date)" if first == patient.screening.toordinal() \
+                else f" (window from {date.fromordinal(first)} to {patient.screening})"
+        return self._windows[first]
+
+    @staticmethod
+    def _occurred_constants(atom: m.Occurred) -> tuple[str, str | None,
+                                                        Callable[[float], bool] | None]:
+        """The list, the record field of the window's first day ('' for the screening day itself,
+        None for ever) and the grade test."""
+        window = atom.window
+        field = None if window.kind == "ever" else "" if window.kind == "at_screening" else \
+            window_field(window.duration)
+        graded = None if atom.grade is None else _against(atom.grade[0], float(atom.grade[1]))
+        return atom.ref.name, field, graded
 
     def _includes(self, atom: m.Includes, patient: Patient) -> tuple[str, str]:
-        concept = self.concepts[atom.ref.name]
-        items, text = self._items(concept.name, patient)
+        name, drug = self._constant(atom, self._includes_constants)
+        items, text = self._items(name, patient)
         if items is None:
             return "unknown", text
-        drug = concept.canonical(atom.drug.name) or atom.drug.name
         return _status(any(i["drug"] == drug for i in items)), text
+
+    def _includes_constants(self, atom: m.Includes) -> tuple[str, str]:
+        concept = self.concepts[atom.ref.name]
+        return concept.name, concept.canonical(atom.drug.name) or atom.drug.name
 
     def _not(self, node: m.Not, patient: Patient) -> tuple[str, str]:
         """`not x`: judged as written, so "+" means the negated part holds."""
@@ -181,32 +256,40 @@ class Explainer:
 
     def _atleast(self, node: m.AtLeast, patient: Patient) -> tuple[str, str]:
         """A counted list: how many distinct drugs of the set the patient's list holds."""
+        name, drugs, field = self._constant(node, self._atleast_constants)
+        count = patient.record.get(field)
+        items, text = self._items(name, patient)
+        if count is None or items is None:
+            return "unknown", text
+        taken = sorted({i["drug"] for i in items} & drugs)
+        listed = f" ({', '.join(taken)})" if taken else ""
+        return _status(count >= node.count), (f"{count} of the set{listed}; needs at least "
+                                              f"{node.count}; {text}")
+
+    def _atleast_constants(self, node: m.AtLeast) -> tuple[str, frozenset[str], str]:
         first = node.items[0]
         assert isinstance(first, m.Includes)
         concept = self.concepts[first.ref.name]
         drugs = tuple(sorted({concept.canonical(i.drug.name) or i.drug.name
                               for i in node.items if isinstance(i, m.Includes)}))
-        count = patient.record.get(count_field(concept.name, drugs))
-        items, text = self._items(concept.name, patient)
-        if count is None or items is None:
-            return "unknown", text
-        taken = sorted({i["drug"] for i in items} & set(drugs))
-        listed = f" ({', '.join(taken)})" if taken else ""
-        return _status(count >= node.count), (f"{count} of the set{listed}; needs at least "
-                                              f"{node.count}; {text}")
+        return concept.name, frozenset(drugs), count_field(concept.name, drugs)
 
     def _course(self, atom: m.Course, patient: Patient) -> tuple[str, str]:
-        concept = self.concepts[atom.ref.name]
-        items, text = self._items(concept.name, patient)
+        name, threshold, needs = self._constant(atom, self._course_constants)
+        items, text = self._items(name, patient)
         if items is None:
             return "unknown", text
-        threshold = float(dose_threshold_of(concept, atom))
         statuses = [self._course_status(atom, item, threshold) for item in items]
         status = "true" if True in statuses else "false" if all(s is False for s in statuses) \
             else "unknown"
+        return status, f"{text}; {needs}"
+
+    def _course_constants(self, atom: m.Course) -> tuple[str, float, str]:
+        concept = self.concepts[atom.ref.name]
+        threshold = float(dose_threshold_of(concept, atom))
         needs = f"needs {atom.op} {plain_number(Decimal(repr(threshold)))} {concept.dosed_in}"
         needs += f" for at least {atom.duration}" if atom.duration else ""
-        return status, f"{text}; {needs}"
+        return concept.name, threshold, needs
 
     @staticmethod
     def _course_status(atom: m.Course, item: dict, threshold: float) -> bool | None:
@@ -220,6 +303,12 @@ class Explainer:
         return None if "dose" not in item else OPS[atom.op](item["dose"], threshold)
 
 
+def _against(op: str, threshold: float) -> Callable[[float], bool]:
+    """The test `value <op> threshold` as a one-argument function."""
+    compare = OPS[op]
+    return lambda value: compare(value, threshold)
+
+
 _JUDGES = {
     m.Truth: Explainer._truth, m.Compare: Explainer._compare,
     m.CompareReference: Explainer._comparereference, m.Is: Explainer._is,
@@ -231,13 +320,16 @@ _JUDGES = {
 def shown(fact: UsedFact) -> str:
     """A fact as an auditor reads it: value and unit, the converted value, date, and notes."""
     value = fact.value
-    text = {True: "yes", False: "no"}.get(value, str(value)) if isinstance(value, bool) else str(value)
+    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
     if fact.unit and not isinstance(value, str):
         text += f" {fact.unit}"
     if fact.converted and fact.converted != text:
         text += f" = {fact.converted}"
-    details = [d for d in (fact.date, fact.note) if d]
-    return text + (f" ({'; '.join(details)})" if details else "")
+    if fact.date and fact.note:
+        return f"{text} ({fact.date}; {fact.note})"
+    if fact.date or fact.note:
+        return f"{text} ({fact.date or fact.note})"
+    return text
 
 
 def exact(number: float) -> str:

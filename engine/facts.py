@@ -21,14 +21,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from calendar import monthrange
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import jsonschema
-from dateutil.relativedelta import relativedelta
 
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
@@ -55,14 +54,16 @@ _FACT_TYPES = _types(SCHEMA["properties"]["facts"]["items"])
 _FACT_KEYS = frozenset(_FACT_TYPES)
 #: Fields whose type the normaliser checks itself, with a message of its own, when it reads them.
 _READ_LATER = frozenset({"value", "date", "end", "dose", "grade"})
-_CHECKED_HERE = tuple((k, t) for k, t in _FACT_TYPES.items() if k not in _READ_LATER)
+_CHECKED_HERE = {k: t for k, t in _FACT_TYPES.items() if k not in _READ_LATER}
+_RANGE_KEYS = frozenset({"low", "high"})
 
 
 def _plainly_valid(data: dict) -> bool:
     """True when a record obviously fits the schema (fields known, required, of their JSON types).
 
-    Runs for every patient, so it reads only what jsonschema would; anything doubtful returns False
-    and jsonschema, slower, reports every problem with its path. A boolean is not a number here.
+    Runs for every patient, so it reads only what jsonschema would, and only the fields a fact has;
+    anything doubtful returns False and jsonschema, slower, reports every problem with its path. A
+    boolean is not a number here.
     """
     if "patient" not in data or "facts" not in data:
         return False
@@ -73,26 +74,29 @@ def _plainly_valid(data: dict) -> bool:
     for fact in data["facts"]:
         if not isinstance(fact, dict) or not fact.keys() <= _FACT_KEYS:
             return False
-        for key, types in _CHECKED_HERE:
-            value = fact.get(key)
-            if value is not None and (not isinstance(value, types) or (
+        for key, value in fact.items():
+            types = _CHECKED_HERE.get(key)
+            if types is not None and value is not None and (not isinstance(value, types) or (
                     bool not in types and isinstance(value, bool))):
                 return False
-        if not fact.get("concept") or fact.get("present", False) is not False or not all(
-                isinstance(v, (int, Decimal)) and not isinstance(v, bool)
-                for v in fact.get("reference_range", {}).values()):
+        if not fact.get("concept") or fact.get("present", False) is not False:
             return False
-        if set(fact.get("reference_range", {})) - {"low", "high"}:
-            return False
+        if "reference_range" in fact:
+            reference = fact["reference_range"]
+            if not all(isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+                       for v in reference.values()) or not reference.keys() <= _RANGE_KEYS:
+                return False
     return True
 
 #: Stands for "still going" in an occurrence's end day: later than any screening date.
 ONGOING = 10**7
 
 
-@dataclass(frozen=True, slots=True)
-class UsedFact:
-    """A fact as the trail shows it: what the file said, and what the network was given."""
+class UsedFact(NamedTuple):
+    """A fact as the trail shows it: what the file said, and what the network was given.
+
+    A named tuple, not a frozen dataclass: a patient has dozens, and a frozen dataclass costs
+    several times as much to build."""
 
     index: int
     concept: str
@@ -124,19 +128,21 @@ def window_field(duration: m.Duration) -> str:
 
 def shift(day: date, duration: m.Duration) -> date:
     """`day` minus a calendar duration; months and years clamp to the month's end (Aug 31 - 6 months
-    is Feb 28 or 29), so a window always has a first day."""
-    return _shift(day, duration.amount, duration.unit)
-
-
-@lru_cache(maxsize=4096)
-def _shift(day: date, amount: int, unit: str) -> date:
-    return day - relativedelta(**{unit: amount})
+    is Feb 28 or 29), so a window always has a first day. This is what `day - relativedelta(...)`
+    gives, in plain date arithmetic: it runs for every window and every dated measurement of every
+    patient, where relativedelta costs several microseconds a call."""
+    if duration.unit == "days":
+        return day - timedelta(days=duration.amount)
+    if duration.unit == "weeks":
+        return day - timedelta(weeks=duration.amount)
+    return _add_months(day, -duration.amount * (12 if duration.unit == "years" else 1))
 
 
 def completed_months(start: date, end: date) -> int:
     """Whole calendar months from start to end: the largest k with start + k months <= end, the day
     clamped to the month's end as in windows. 2026-01-15 to 2026-04-15 is 3, to 2026-04-14 is 2;
-    2026-01-31 to 2026-04-30 is 3 (Jan 31 + 3 months is Apr 30)."""
+    2026-01-31 to 2026-04-30 is 3 (Jan 31 + 3 months is Apr 30). Divided by 12, the completed years
+    (`relativedelta(end, start).years`: born 2004-02-29, 1 year old on 2005-02-28)."""
     months = (end.year - start.year) * 12 + end.month - start.month
     if months > 0 and _add_months(start, months) > end:
         months -= 1
@@ -195,8 +201,11 @@ class Normaliser:
         self.concepts = {c.name: c for c in protocol.concepts}
         # Measured concepts first: a dose per kg reads the weight.
         names = sorted(referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
-        self.order = [(n, self.concepts[n], "_" + self.concepts[n].kind.value) for n in names]
+        self.order = [(n, self.concepts[n], getattr(_Builder, "_" + self.concepts[n].kind.value))
+                      for n in names]
+        self.ages = [n for n in names if self.concepts[n].kind is m.Kind.AGE]
         self._factors: dict[tuple[str, str], Decimal] = {}
+        self._dose_factors: dict[tuple[str, str], Decimal | None] = {}
 
     def factor(self, concept: m.Concept, unit: str) -> Decimal:
         """The exact factor from a fact's unit to the concept's, once per (concept, unit)."""
@@ -205,6 +214,18 @@ class Normaliser:
             assert concept.unit is not None
             self._factors[key] = factor(unit, concept.unit, _conversions(concept))
         return self._factors[key]
+
+    def dose_factor(self, unit: str, dosed_in: str) -> Decimal | None:
+        """The exact factor from a dose's unit to the unit its medication is dosed in, or None when
+        they do not convert directly (mg/d into mg/kg/d needs the weight): once per pair of units,
+        because `units.factor` caches only successes and pint's failure costs as much as a success."""
+        key = (unit, dosed_in)
+        if key not in self._dose_factors:
+            try:
+                self._dose_factors[key] = factor(unit, dosed_in)
+            except UnitProblem:
+                self._dose_factors[key] = None
+        return self._dose_factors[key]
 
     def patient(self, data: Any, path: str, line: int, screening: date | None) -> Patient:
         """Validate and normalise one patient; raise `FactError` with every problem found."""
@@ -258,7 +279,7 @@ class _Builder:
         for name, concept, handler in self.n.order:
             facts = grouped.get(name)
             if facts:
-                getattr(self, handler)(concept, facts)
+                handler(self, concept, facts)
             if name not in used and name not in unusable:
                 unusable[name] = "no fact given"
         if self.problems:
@@ -267,38 +288,44 @@ class _Builder:
 
     def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
         grouped: dict[str, list[tuple[int, dict]]] = {}
-        seen: dict[Any, int] = {}
+        # Earlier facts, not duplicates, by concept and date: only a fact of the same concept and
+        # date can be a duplicate, so only those are compared in full (see `_identity`).
+        earlier: dict[tuple[str, Any], list[tuple[int, dict]]] = {}
+        concepts, referenced, screening = self.n.concepts, self.n.referenced, self.screening
         for index, fact in enumerate(self.data.get("facts", [])):
             name = fact["concept"]
-            try:
-                key: Any = tuple(fact.items())
-                hash(key)
-            except TypeError:  # a reference range (a dict) inside
-                key = str(fact)
-            if key in seen:
-                self.problem(index, None, f"duplicate of fact #{seen[key]}")
-                continue
-            seen[key] = index
-            if name not in self.n.concepts:
+            alike = earlier.setdefault((name, fact.get("date")), [])
+            if alike:
+                identity = _identity(fact)
+                first = next((i for i, other in alike if _identity(other) == identity), None)
+                if first is not None:
+                    self.problem(index, None, f"duplicate of fact #{first}")
+                    continue
+            alike.append((index, fact))
+            if name not in concepts:
                 self.problem(index, "concept", f"unknown concept '{name}': not declared by the protocol",
                              warning=True)
                 continue
-            if name not in self.n.referenced:
+            if name not in referenced:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
             when = fact.get("date")
-            day = _date(when) if when is not None else None
-            if when is not None and day is None:
-                self.problem(index, "date", f"not a date (YYYY-MM-DD): {when!r}")
-                continue
-            if day is not None and day > self.screening:
-                self.problem(index, "date", f"dated {when}, after the screening date "
-                             f"{self.screening}: set aside", warning=True)
-                continue
+            if when is not None:
+                day = _date(when)
+                if day is None:
+                    self.problem(index, "date", f"not a date (YYYY-MM-DD): {when!r}")
+                    continue
+                if day > screening:
+                    self.problem(index, "date", f"dated {when}, after the screening date "
+                                 f"{screening}: set aside", warning=True)
+                    continue
             if fact.get("end") is not None and _date(fact["end"]) is None:
                 self.problem(index, "end", f"not a date (YYYY-MM-DD): {fact['end']!r}")
                 continue
-            grouped.setdefault(name, []).append((index, fact))
+            if name in grouped:
+                grouped[name].append((index, fact))
+            else:
+                grouped[name] = [(index, fact)]
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -310,12 +337,11 @@ class _Builder:
         elif born > self.screening:
             self.problem(None, "birth_date", f"born {born}, after the screening date {self.screening}")
         else:
-            ages = [c for c in self.n.referenced if self.n.concepts[c].kind is m.Kind.AGE]
-            for name in ages:
+            years = completed_months(born, self.screening) // 12
+            for name in self.n.ages:
                 if name in grouped:
                     self.problem(grouped[name][0][0], "concept",
                                  f"'{name}' is given both as a fact and by birth_date")
-                years = relativedelta(self.screening, born).years
                 grouped[name] = [(-1, {"concept": name, "value": Decimal(years), "unit": "years",
                                        "from_birth_date": True})]
 
@@ -324,23 +350,26 @@ class _Builder:
         """The fact that counts: the most recent on or before screening (undated only if alone)."""
         if not facts:
             return None
-        if len(facts) == 1 and concept.valid_for is None and (
-            facts[0][1].get("date") is not None or concept.kind not in (m.Kind.LAB, m.Kind.QUANTITY)
-        ):
+        if len(facts) == 1 and facts[0][1].get("date") is not None:
+            chosen = facts[0]  # the common case: one dated fact, which counts unless stale
+        elif len(facts) == 1 and concept.valid_for is None and concept.kind not in (m.Kind.LAB,
+                                                                                 m.Kind.QUANTITY):
             return facts[0]
-        undated = [f for f in facts if f[1].get("date") is None]
-        needs_date = concept.valid_for is not None or concept.kind in (m.Kind.LAB, m.Kind.QUANTITY)
-        if undated and (needs_date or len(facts) > 1):
-            index = undated[0][0]
-            reason = "is declared 'valid for'" if concept.valid_for else "has several values"
-            self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
-            return None
-        chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[0]))
-        same_day = [f for f in facts if f[1].get("date") == chosen[1].get("date") and f is not chosen]
-        if same_day and not concept.kind is m.Kind.AGE:
-            self.problem(chosen[0], "date", f"two values of '{concept.name}' on {chosen[1].get('date')} "
-                         f"(facts #{same_day[0][0]} and #{chosen[0]}): which one counts is unclear")
-            return None
+        else:
+            undated = [f for f in facts if f[1].get("date") is None]
+            needs_date = concept.valid_for is not None or concept.kind in (m.Kind.LAB, m.Kind.QUANTITY)
+            if undated and (needs_date or len(facts) > 1):
+                index = undated[0][0]
+                reason = "is declared 'valid for'" if concept.valid_for else "has several values"
+                self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
+                return None
+            chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[0]))
+            same_day = [f for f in facts if f[1].get("date") == chosen[1].get("date") and f is not chosen]
+            if same_day and not concept.kind is m.Kind.AGE:
+                self.problem(chosen[0], "date", f"two values of '{concept.name}' on "
+                             f"{chosen[1].get('date')} (facts #{same_day[0][0]} and #{chosen[0]}): "
+                             f"which one counts is unclear")
+                return None
         if concept.valid_for is not None and chosen[1].get("date") is not None:
             first_day = shift(self.screening, concept.valid_for)
             if _date(chosen[1]["date"]) < first_day:
@@ -369,10 +398,13 @@ class _Builder:
             self.problem(index, "unit", f"{concept.name}: {error}")
             return None
 
-    def _use(self, concept: m.Concept, index: int, fact: dict, converted: Any, note=None) -> None:
+    def _use(self, concept: m.Concept, index: int, fact: dict, converted: Any, note=None,
+             value: Any = None) -> None:
+        """Record a fact the network was given, as the trail shows it: `value` in words, or else
+        the fact's own value."""
         shown = None if converted is None else f"{plain_number(converted)} {concept.unit or ''}".strip()
-        used = UsedFact(index, concept.name, _plain(fact.get("value")), fact.get("unit"),
-                        fact.get("date"), shown, note)
+        used = UsedFact(index, concept.name, _plain(fact.get("value")) if value is None else value,
+                        fact.get("unit"), fact.get("date"), shown, note)
         self.patient.used.setdefault(concept.name, []).append(used)
 
     def _measured(self, concept: m.Concept, facts) -> None:
@@ -386,9 +418,7 @@ class _Builder:
         if chosen is None:
             return
         index, fact = chosen
-        value = self._number(index, fact)
-        if value is None:
-            return
+        value = Decimal(fact["value"])  # every value is a number: checked above
         converted = quantize(value) if concept.kind is m.Kind.SCORE else self._converted(
             concept, index, fact, value)
         if converted is None:
@@ -475,7 +505,7 @@ class _Builder:
         if nones:
             self.patient.record[concept.name + "__none"] = 1
             self._count(concept, [])
-            self._use(concept, nones[0][0], {**nones[0][1], "value": "recorded as none"}, None)
+            self._use(concept, nones[0][0], nones[0][1], None, value="recorded as none")
             return None
         items = []
         for index, fact in present:
@@ -505,7 +535,7 @@ class _Builder:
         self.patient.record[concept.name] = [item for _, _, item in items]
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item['g'])))}" if "g" in item else "occurred"
-            self._use(concept, index, {**fact, "value": what}, None, _period(fact))
+            self._use(concept, index, fact, None, _period(fact), value=what)
 
     def _medication(self, concept: m.Concept, facts) -> None:
         items = self._occurrences(concept, facts)
@@ -568,10 +598,9 @@ class _Builder:
                 return None, f"{drug} has no entry in {table.name}"
             dose = dose * entry.equals.value / entry.amount.value
         equivalent = f"as {table.name}" if table is not None else None
-        try:
-            return convert(dose, unit, concept.dosed_in), equivalent
-        except UnitProblem:
-            pass
+        direct = self.n.dose_factor(unit, concept.dosed_in)
+        if direct is not None:
+            return quantize(dose * direct), equivalent
         if concept.weight is None:
             self.problem(index, "unit", f"{concept.name} is dosed in {concept.dosed_in}: give the dose "
                          f"in that unit (the protocol names no weight to divide by)")
@@ -588,6 +617,12 @@ class _Builder:
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")
             return None, None
+
+
+def _identity(fact: dict) -> Any:
+    """What makes two facts duplicates: the same fields in the same order with equal values; a
+    reference range (a valid fact's only unhashable field) compared as written."""
+    return str(fact) if "reference_range" in fact else tuple(fact.items())
 
 
 def _period(fact: dict) -> str:

@@ -13,7 +13,7 @@ Sessions: one per patient (`sid`), always deleted, because the engine holds at m
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import durable_rules_engine as _engine
 import orjson
@@ -24,9 +24,11 @@ from protocol.errors import EngineError
 _NOT_HANDLED, _OBSERVED = 1, 2
 
 
-@dataclass(frozen=True, slots=True)
-class Firing:
-    """One rule firing: its name and, for the rules whose matched facts we read, the message."""
+class Firing(NamedTuple):
+    """One rule firing: its name and, for the rules whose matched facts we read, the message.
+
+    A named tuple, not a frozen dataclass: a patient's session makes dozens, and a frozen
+    dataclass costs several times as much to build."""
 
     rule: str
     message: str
@@ -42,6 +44,13 @@ class Host:
         ((name, rules),) = ruleset.items()
         self.name = name
         self.actions = {rule: body["run"] for rule, body in rules.items()}
+        # What each rule concludes, read once here rather than per firing: (what the conclusion is
+        # about, its value, the fact to assert), or None for a rule that asserts nothing.
+        self._conclusions: dict[str, tuple[tuple[str, str], str, dict] | None] = {}
+        for rule, action in self.actions.items():
+            fact = action.fact
+            self._conclusions[rule] = None if fact is None else (
+                (fact["t"], fact.get("c") or fact.get("n")), fact.get("verdict") or fact.get("v"), fact)
         definition = {rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()}
         self._handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
 
@@ -96,21 +105,21 @@ class Host:
 
     def _drain(self, state: int, firings: list[Firing], concluded: dict) -> list[dict]:
         conclusions: list[dict] = []
-        result = _engine.start_action_for_state(self._handle, state)
+        handle, conclusion_of = self._handle, self._conclusions
+        result = _engine.start_action_for_state(handle, state)
         message = result[1] if result else None
         while message:
             rule = message[2 : message.index('"', 2)]
             firings.append(Firing(rule, message))
-            fact = self.actions[rule].fact
-            if fact is not None:
-                key = (fact["t"], fact.get("c") or fact.get("n"))
-                value = fact.get("verdict") or fact.get("v")
+            conclusion = conclusion_of[rule]
+            if conclusion is not None:
+                key, value, fact = conclusion
                 if key not in concluded:
                     concluded[key] = value
                     conclusions.append(fact)
                 elif concluded[key] != value:
                     raise EngineError(f"{key[1]}: rules concluded both {concluded[key]} and {value}")
-            message = _engine.complete_and_start_action(self._handle, state)
+            message = _engine.complete_and_start_action(handle, state)
         return conclusions
 
 

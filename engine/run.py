@@ -7,10 +7,11 @@ calls (each patient's session is deleted), so the same function runs unchanged i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
+
+import orjson
 
 from engine.compile import Network
 from engine.facts import Normaliser, Patient
@@ -20,9 +21,11 @@ from protocol.errors import EngineError, FactError, FactProblem
 BAD = {"inclusion": "NOT_MET", "exclusion": "MET"}
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One criterion's verdict for one patient, with the rule firings that concluded it."""
+class Verdict(NamedTuple):
+    """One criterion's verdict for one patient, with the rule firings that concluded it.
+
+    A named tuple, not a frozen dataclass: every patient has one per criterion, and a frozen
+    dataclass costs several times as much to build."""
 
     criterion: str
     role: str
@@ -60,8 +63,13 @@ class Screening:
         self.normaliser = Normaliser(network.protocol, network.referenced, network.windows,
                                      network.counts)
         self._sessions = 0
-        self._leaves = [(leaf.id, leaf.role.value) for leaf in network.leaves]
+        self._leaves = [(leaf.id, leaf.role.value, ("verdict", leaf.id)) for leaf in network.leaves]
         self._order = {leaf.id: i for i, leaf in enumerate(network.leaves)}
+        self._derived = [(name, ("derived", name)) for name in network.definitions]
+        # Per rule, what its firing says: the (kind, target) it concludes about, None for a
+        # decision rule, and the value; read once here rather than per firing.
+        self._says = {rule: (None if action.kind == "decision" else (action.kind, action.target),
+                             action.value) for rule, action in network.actions.items()}
 
     def decide(self, patient: Patient) -> Decision:
         """Fire the network for one normalised patient and read verdicts and decision off it."""
@@ -71,31 +79,30 @@ class Screening:
         return self._read(patient, firings)
 
     def _read(self, patient: Patient, firings: list[Firing]) -> Decision:
-        actions = self.host.actions
         fired: dict[tuple[str, str], list[str]] = {}
-        values: dict[tuple[str, str], str] = {}
+        values: dict[tuple[str, str], str] = {}  # the first value concluded about each
         decisions: set[str] = set()
         reasons: list[str] = []
-        for firing in firings:
-            action = actions[firing.rule]
-            if action.kind == "decision":
-                decisions.add(action.value)
-                if action.value != "ELIGIBLE":
-                    reasons.append(json.loads(firing.message)[firing.rule]["v"]["c"])
-                continue
-            key = (action.kind, action.target)
-            values.setdefault(key, action.value)
-            fired.setdefault(key, []).append(firing.rule)
+        for rule, message in firings:
+            key, value = self._says[rule]
+            if key is None:
+                decisions.add(value)
+                if value != "ELIGIBLE":
+                    reasons.append(orjson.loads(message)[rule]["v"]["c"])
+            elif key in fired:
+                fired[key].append(rule)
+            else:
+                fired[key] = [rule]
+                values[key] = value
         if len(decisions) != 1:
             raise EngineError(f"patient {patient.id}: the network decided {sorted(decisions) or 'nothing'}")
         verdicts = {}
-        for leaf_id, role in self._leaves:
-            key = ("verdict", leaf_id)
+        for leaf_id, role, key in self._leaves:
             if key not in values:
                 raise EngineError(f"patient {patient.id}: no verdict for {leaf_id}")
             verdicts[leaf_id] = Verdict(leaf_id, role, values[key], tuple(fired[key]))
-        derived = {name: (values[("derived", name)], tuple(fired[("derived", name)]))
-                   for name in self.network.definitions if ("derived", name) in values}
+        derived = {name: (values[key], tuple(fired[key])) for name, key in self._derived
+                   if key in values}
         listed = [verdicts[c] for c in sorted(set(reasons), key=self._order.__getitem__)]
         return Decision(patient, decisions.pop(), listed, verdicts, derived,
                         [f.rule for f in firings])
