@@ -127,7 +127,7 @@ class Network:
         """A patient's record cut into one fact per group of nodes (definitions, criteria), each
         holding only the fields its rules read: one wide record read by every rule overflows the
         engine's alpha stack (see `RULES_PER_FACT`); narrow facts also make less JSON to match."""
-        facts = []
+        facts = []  # built field by field: one dict per group, for every patient
         for group, fields in self.fields.items():
             fact = {"t": "p", "g": group, "sid": sid}
             for name in fields:

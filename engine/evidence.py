@@ -9,10 +9,10 @@ rule fired or did not. A part is an atom (`egfr >= 30 mL/min/1.73m2`), or a whol
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-import weakref
 from functools import lru_cache
 from typing import Any, Callable, Union
 
@@ -26,6 +26,10 @@ OPS = {
 }
 
 Part = Union[m.Atom, m.AtLeast, m.Not]
+_DERIVED_STATUS = {"T": "true", "F": "false"}
+_DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown: data it reads is missing",
+                  "R": "open: awaiting an investigator's judgment"}
+_NEGATED = {"true": "false", "false": "true"}
 
 
 @dataclass(frozen=True)
@@ -101,30 +105,36 @@ def _constants_of(protocol: m.Protocol) -> _Constants:
 class Explainer:
     """Judges the parts of criteria against one patient's record, for the trail only.
 
-    Made per patient. What a part needs from the protocol alone (a threshold in the concept's
-    unit, a value set, the words of a requirement) is worked out once per protocol (`_Constants`),
-    and how a concept's facts read once per patient, however many parts show them."""
+    Made per patient (the definitions' values are that patient's). What a part needs from the
+    protocol alone (a threshold in the concept's unit, a value set, the words of a requirement) is
+    worked out once per protocol (`_Constants`), and how a concept's facts read once per patient,
+    however many parts show them."""
 
     def __init__(self, protocol: m.Protocol, derived: dict[str, tuple[str, tuple[str, ...]]]) -> None:
         self.protocol = protocol
         self._constants = _constants_of(protocol)
         self.concepts = self._constants.concepts
         self.derived = derived
+        # How the patient's facts read, by concept (and windows by first day), once per patient.
+        self._patient: Patient | None = None
         self._texts: dict[str, str] = {}
         self._lists: dict[str, tuple[list[dict] | None, str]] = {}
         self._windows: dict[int, str] = {}
 
     def judge(self, part: Part, patient: Patient) -> dict[str, Any]:
         """`{"status": true|false|unknown, "detail": "..."}` for one part."""
+        if patient is not self._patient:  # what was read from another patient's facts is no use
+            self._patient = patient
+            self._texts, self._lists, self._windows = {}, {}, {}
         status, detail = _JUDGES[type(part)](self, part, patient)
         return {"status": status, "detail": detail}
 
     def _constant(self, part: Part, compute: Callable[[Part], tuple]) -> tuple:
         """`compute(part)`, once per part of the protocol."""
-        constants = self._constants.parts
-        if id(part) not in constants:
-            constants[id(part)] = compute(part)
-        return constants[id(part)]
+        found = self._constants.parts.get(id(part))
+        if found is None:
+            found = self._constants.parts[id(part)] = compute(part)
+        return found
 
     # -- how facts read -----------------------------------------------------------------------------
     def _missing(self, patient: Patient, name: str) -> tuple[str, str]:
@@ -155,10 +165,8 @@ class Explainer:
         name = atom.ref.name
         if name in self.derived:
             value = self.derived[name][0]
-            status = {"T": "true", "F": "false"}.get(value, "unknown")
-            words = {"T": "true", "F": "false", "U": "unknown: data it reads is missing",
-                     "R": "open: awaiting an investigator's judgment"}[value]
-            return status, f"definition {name} is {words}"
+            status = _DERIVED_STATUS.get(value, "unknown")
+            return status, f"definition {name} is {_DERIVED_WORDS[value]}"
         value = patient.record.get(name)
         if value is None:
             if self.concepts[name].kind is m.Kind.JUDGMENT:
@@ -187,7 +195,8 @@ class Explainer:
             if name in patient.record:
                 return "unknown", f"{self._shown(patient, name)}: no {atom.bound} reference given"
             return self._missing(patient, name)
-        return _status(holds(ratio)), f"{self._shown(patient, name)} = {exact(ratio)} x {limit}; {required}"
+        return _status(holds(ratio)), (f"{self._shown(patient, name)} = {exact(ratio)} x {limit}; "
+                                       f"{required}")
 
     @staticmethod
     def _reference_constants(atom: m.CompareReference) -> tuple[str, str, Callable[[float], bool],
@@ -223,8 +232,9 @@ class Explainer:
     def _window(self, patient: Patient, first: int) -> str:
         """How a window from day `first` (an ordinal) to the screening date reads."""
         if first not in self._windows:
-            self._windows[first] = " (on the screening date)" if first == patient.screening.toordinal() \
-                else f" (window from {date.fromordinal(first)} to {patient.screening})"
+            on_the_day = first == patient.screening.toordinal()
+            self._windows[first] = " (on the screening date)" if on_the_day else \
+                f" (window from {date.fromordinal(first)} to {patient.screening})"
         return self._windows[first]
 
     @staticmethod
@@ -252,7 +262,7 @@ class Explainer:
     def _not(self, node: m.Not, patient: Patient) -> tuple[str, str]:
         """`not x`: judged as written, so "+" means the negated part holds."""
         status, detail = _JUDGES[type(node.item)](self, node.item, patient)
-        return {"true": "false", "false": "true"}.get(status, status), detail
+        return _NEGATED.get(status, status), detail
 
     def _atleast(self, node: m.AtLeast, patient: Patient) -> tuple[str, str]:
         """A counted list: how many distinct drugs of the set the patient's list holds."""

@@ -152,6 +152,8 @@ def completed_months(start: date, end: date) -> int:
 def _add_months(day: date, months: int) -> date:
     years, month = divmod(day.month - 1 + months, 12)
     year = day.year + years
+    if day.day <= 28:  # a day every month has
+        return date(year, month + 1, day.day)
     return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
@@ -197,7 +199,11 @@ class Normaliser:
         self.protocol = protocol
         self.referenced = referenced
         self.windows = windows
+        self.window_fields = [(window_field(duration), duration) for duration in windows]
         self.counts = counts or {}
+        self.counted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by list concept
+        for field_name, (name, drugs) in self.counts.items():
+            self.counted.setdefault(name, []).append((field_name, drugs))
         self.concepts = {c.name: c for c in protocol.concepts}
         # Measured concepts first: a dose per kg reads the weight.
         names = sorted(referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
@@ -218,7 +224,8 @@ class Normaliser:
     def dose_factor(self, unit: str, dosed_in: str) -> Decimal | None:
         """The exact factor from a dose's unit to the unit its medication is dosed in, or None when
         they do not convert directly (mg/d into mg/kg/d needs the weight): once per pair of units,
-        because `units.factor` caches only successes and pint's failure costs as much as a success."""
+        because `units.factor` caches only successes, and pint's failure costs as much as a
+        success."""
         key = (unit, dosed_in)
         if key not in self._dose_factors:
             try:
@@ -262,6 +269,7 @@ class _Builder:
         self.screening = day
         self.data = data
         self.problems: list[FactProblem] = []
+        self._first_days: dict[tuple[int, str], date] = {}
         self.patient = Patient(pid, line, day, {"t": "p"}, raw=data)
 
     def problem(self, index: int | None, fieldname: str | None, message: str, warning=False) -> None:
@@ -272,8 +280,8 @@ class _Builder:
     def build(self) -> Patient:
         record = self.patient.record
         record["sd"] = self.screening.toordinal()
-        for duration in self.n.windows:
-            record[window_field(duration)] = shift(self.screening, duration).toordinal()
+        for name, duration in self.n.window_fields:
+            record[name] = self._first_day(duration).toordinal()
         grouped = self._grouped()
         used, unusable = self.patient.used, self.patient.unusable
         for name, concept, handler in self.n.order:
@@ -285,6 +293,14 @@ class _Builder:
         if self.problems:
             raise FactError(self.problems)
         return self.patient
+
+    def _first_day(self, duration: m.Duration) -> date:
+        """The screening date minus `duration`, once per duration for this patient: windows and
+        `valid for` checks mostly share a few (28 days, 3 months)."""
+        key = (duration.amount, duration.unit)
+        if key not in self._first_days:
+            self._first_days[key] = shift(self.screening, duration)
+        return self._first_days[key]
 
     def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
         grouped: dict[str, list[tuple[int, dict]]] = {}
@@ -322,10 +338,7 @@ class _Builder:
             if fact.get("end") is not None and _date(fact["end"]) is None:
                 self.problem(index, "end", f"not a date (YYYY-MM-DD): {fact['end']!r}")
                 continue
-            if name in grouped:
-                grouped[name].append((index, fact))
-            else:
-                grouped[name] = [(index, fact)]
+            grouped.setdefault(name, []).append((index, fact))
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -350,28 +363,29 @@ class _Builder:
         """The fact that counts: the most recent on or before screening (undated only if alone)."""
         if not facts:
             return None
+        measured = concept.kind in (m.Kind.LAB, m.Kind.QUANTITY)
         if len(facts) == 1 and facts[0][1].get("date") is not None:
             chosen = facts[0]  # the common case: one dated fact, which counts unless stale
-        elif len(facts) == 1 and concept.valid_for is None and concept.kind not in (m.Kind.LAB,
-                                                                                 m.Kind.QUANTITY):
+        elif len(facts) == 1 and concept.valid_for is None and not measured:
             return facts[0]
         else:
             undated = [f for f in facts if f[1].get("date") is None]
-            needs_date = concept.valid_for is not None or concept.kind in (m.Kind.LAB, m.Kind.QUANTITY)
+            needs_date = concept.valid_for is not None or measured
             if undated and (needs_date or len(facts) > 1):
                 index = undated[0][0]
                 reason = "is declared 'valid for'" if concept.valid_for else "has several values"
                 self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
                 return None
             chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[0]))
-            same_day = [f for f in facts if f[1].get("date") == chosen[1].get("date") and f is not chosen]
+            same_day = [f for f in facts
+                        if f[1].get("date") == chosen[1].get("date") and f is not chosen]
             if same_day and not concept.kind is m.Kind.AGE:
                 self.problem(chosen[0], "date", f"two values of '{concept.name}' on "
                              f"{chosen[1].get('date')} (facts #{same_day[0][0]} and #{chosen[0]}): "
                              f"which one counts is unclear")
                 return None
         if concept.valid_for is not None and chosen[1].get("date") is not None:
-            first_day = shift(self.screening, concept.valid_for)
+            first_day = self._first_day(concept.valid_for)
             if _date(chosen[1]["date"]) < first_day:
                 self.patient.unusable[concept.name] = (
                     f"stale: latest {concept.name} is from {chosen[1]['date']}, before {first_day} "
@@ -496,8 +510,9 @@ class _Builder:
     # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        nones = [(i, f) for i, f in facts if f.get("present") is False]
-        present = [(i, f) for i, f in facts if f.get("present") is not False]
+        nones, present = [], []
+        for index, fact in facts:
+            (nones if fact.get("present") is False else present).append((index, fact))
         if nones and present:
             self.problem(present[0][0], "present", f"{concept.name} is recorded as none "
                          f"(fact #{nones[0][0]}) and as present (fact #{present[0][0]})")
@@ -573,9 +588,10 @@ class _Builder:
 
     def _count(self, concept: m.Concept, courses: list[dict]) -> None:
         """Distinct drugs of each counted set on a recorded list (see compile.count_field)."""
-        taken = {course["drug"] for course in courses}
-        for field_name, (name, drugs) in self.n.counts.items():
-            if name == concept.name:
+        counted = self.n.counted.get(concept.name, ())
+        if counted:
+            taken = {course["drug"] for course in courses}
+            for field_name, drugs in counted:
                 self.patient.record[field_name] = len(taken.intersection(drugs))
 
     def _dose(self, concept: m.Concept, index: int, fact: dict, drug: str):
@@ -621,7 +637,7 @@ class _Builder:
 
 def _identity(fact: dict) -> Any:
     """What makes two facts duplicates: the same fields in the same order with equal values; a
-    reference range (a valid fact's only unhashable field) compared as written."""
+    fact with a reference range (a dict) is compared by its text."""
     return str(fact) if "reference_range" in fact else tuple(fact.items())
 
 

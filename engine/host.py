@@ -50,7 +50,10 @@ class Host:
         for rule, action in self.actions.items():
             fact = action.fact
             self._conclusions[rule] = None if fact is None else (
-                (fact["t"], fact.get("c") or fact.get("n")), fact.get("verdict") or fact.get("v"), fact)
+                (fact["t"], fact.get("c") or fact.get("n")),
+                fact.get("verdict") or fact.get("v"),
+                fact,
+            )
         definition = {rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()}
         self._handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
 
