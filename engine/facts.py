@@ -76,7 +76,7 @@ def _plainly_valid(data: dict) -> bool:
             return False
         for key, value in fact.items():
             types = _CHECKED_HERE.get(key)
-            if types is not None and value is not None and (not isinstance(value, types) or (
+            if types is not None and (not isinstance(value, types) or (
                     bool not in types and isinstance(value, bool))):
                 return False
         if not fact.get("concept") or fact.get("present", False) is not False:

@@ -195,3 +195,16 @@ def test_blank_lines_keep_line_numbers(screening, tmp_path, baseline):
     first, second = screening.screen(read_records(str(path)), str(path))
     assert first.patient.line == 2
     assert isinstance(second, Rejected) and second.line == 4
+
+
+def test_null_where_the_schema_wants_a_value_is_a_problem_not_a_crash(screening):
+    """`"reference_range": null` once raised AttributeError; every field's JSON type is checked."""
+    data = {"patient": "N2-nulls", "screening_date": "2026-06-01", "facts": [
+        {"concept": "ast", "value": 30, "unit": "U/L", "date": "2026-05-20", "reference_range": None},
+        {"concept": "sex", "value": "male", "unit": None}]}
+    (outcome,) = screening.screen([(1, data)], "nulls.jsonl")
+    assert isinstance(outcome, Rejected)
+    assert [str(p) for p in outcome.problems] == [
+        "nulls.jsonl:1, patient N2-nulls, fact #0, field 'reference_range': error: "
+        "None is not of type 'object'",
+        "nulls.jsonl:1, patient N2-nulls, fact #1, field 'unit': error: None is not of type 'string'"]
