@@ -282,10 +282,7 @@ def _simulate(args) -> int:
 
 
 def _explain(args) -> int:
-    try:
-        records = read(args.trail)
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read trail {args.trail}: {error}") from None
+    records = _trail(args.trail)
     sys.stdout.write(render(records, args.patient, args.criterion))
     return 0
 
@@ -303,6 +300,14 @@ def _report(args) -> int:
     return 0
 
 
+def _trail(path: str) -> list[dict]:
+    """A trail's records, or a usage error (exit 2) saying why they cannot be read."""
+    try:
+        return read(path)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read trail {path}: {error}") from None
+
+
 def _verify(args) -> int:
     result = verify(args.trail, args.protocol, args.facts)
     print(result)
@@ -310,10 +315,7 @@ def _verify(args) -> int:
 
 
 def _replay(args) -> int:
-    try:
-        records = read(args.trail)
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read trail {args.trail}: {error}") from None
+    records = _trail(args.trail)
     protocol, _ = _load(args.protocol)
     result = replay(records, compile_protocol(protocol), args.facts)
     print(result)
