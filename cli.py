@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.cohort import read_cohort
-from engine.compile import compile_protocol
+from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.facts import read_records
@@ -32,10 +32,9 @@ from engine.simulate import plot, report, simulate
 from engine.replay import replay
 from engine.trail import Trail, canonical, read, render
 from engine.verify import verify
-from grammar.parser import dump, parse_file
-from protocol.checks import check
+from grammar.parser import dump
 from protocol.diff import diff
-from protocol.errors import ProtocolError, ProtoRulesError, UsageError
+from protocol.errors import ProtoRulesError, UsageError
 from protocol.errors import render as render_diagnostic
 from protocol.model import Protocol
 from protocol.wording import as_json as diff_json
@@ -153,32 +152,26 @@ def _rates(text: str) -> list[float]:
     return rates
 
 
-def _load(path: str):
-    """Parse and check a protocol; errors stop here, warnings go to stderr."""
-    protocol = parse_file(path)
-    diagnostics = check(protocol)
-    errors = [d for d in diagnostics if d.is_error]
-    if errors:
-        sources = {module.path: module.source for module in protocol.modules}
-        raise ProtocolError(diagnostics, protocol.source, sources)
-    return protocol, diagnostics
+def _load(path: str) -> Protocol:
+    """Parse and check a protocol; errors stop here (exit 2), warnings go to stderr."""
+    protocol, diagnostics = pipeline.load(path)
+    for text in pipeline.rendered(protocol, diagnostics):
+        print(text, file=sys.stderr)
+    return protocol
 
 
 def _escalation(path: str) -> EscalationNetwork:
     """A protocol's escalation network; a protocol without escalation is a usage error."""
-    protocol, diagnostics = _load(path)
-    for diagnostic in diagnostics:
-        source = protocol.source_of(diagnostic.span.file)
-        print(render_diagnostic(diagnostic, source), file=sys.stderr)
+    protocol = _load(path)
     if protocol.escalation is None:
         raise UsageError(f"{path} has no escalation section")
     return compile_escalation(protocol)
 
 
 def _check(args) -> int:
-    protocol, diagnostics = _load(args.protocol)
-    for diagnostic in diagnostics:
-        print(render_diagnostic(diagnostic, protocol.source), file=sys.stderr)
+    protocol, diagnostics = pipeline.load(args.protocol)
+    for text in pipeline.rendered(protocol, diagnostics):
+        print(text, file=sys.stderr)
     if args.dump_ast:
         print(dump(protocol))
     leaves = protocol.leaves()
@@ -190,10 +183,7 @@ def _check(args) -> int:
 
 
 def _run(args) -> int:
-    protocol, diagnostics = _load(args.protocol)
-    for diagnostic in diagnostics:
-        print(render_diagnostic(diagnostic, protocol.source), file=sys.stderr)
-    screening = Screening(compile_protocol(protocol))
+    screening = Screening(pipeline.compile(_load(args.protocol)))
     records = list(read_records(args.facts)) if args.facts == "-" else read_records(args.facts)
     digest = _sha256(args.facts)
     rejected = 0
@@ -316,25 +306,15 @@ def _verify(args) -> int:
 
 def _replay(args) -> int:
     records = _trail(args.trail)
-    protocol, _ = _load(args.protocol)
-    result = replay(records, compile_protocol(protocol), args.facts)
+    result = replay(records, pipeline.compile(_load(args.protocol)), args.facts)
     print(result)
     return 0 if result.identical else 1
-
-
-def _amended(path: str) -> Protocol:
-    """A protocol for diff and rescreen: loaded and checked, its warnings to stderr."""
-    protocol, diagnostics = _load(path)
-    for diagnostic in diagnostics:
-        print(render_diagnostic(diagnostic, protocol.source_of(diagnostic.span.file)),
-              file=sys.stderr)
-    return protocol
 
 
 def _diff(args) -> int:
     """Exit 0 when both files mean and say the same (layout and comments aside), 1 when they
     differ, as diff(1) does; text and rule drifting apart is also a warning on stderr."""
-    old, new = _amended(args.old), _amended(args.new)
+    old, new = _load(args.old), _load(args.new)
     result = diff(old, new)
     for diagnostic in result.diagnostics():
         source = new.source_of(diagnostic.span.file) or old.source_of(diagnostic.span.file)
@@ -348,7 +328,7 @@ def _diff(args) -> int:
 
 def _rescreen(args) -> int:
     """Exit 0, or 2 if a record was rejected under either protocol (as `run` does)."""
-    old, new = _amended(args.old), _amended(args.new)
+    old, new = _load(args.old), _load(args.new)
     if args.facts != "-":
         try:
             open(args.facts, "rb").close()

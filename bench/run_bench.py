@@ -43,11 +43,10 @@ if str(ROOT) not in sys.path:
 
 from bench.baseline import evaluate
 from bench.generate import generate, to_json
-from engine.compile import compile_protocol
+from engine import pipeline
 from engine.facts import read_records
 from engine.run import Rejected, Screening
 from engine.trail import Trail, sha256_file
-from grammar.parser import parse_file
 
 PROTOCOL = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
 ANCHOR = ROOT.parent / "shared" / "bench" / "durable_anchor.py"
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load = [os.getloadavg()[0]]
     anchors = [anchor(args.anchor_patients)]
-    screening = Screening(compile_protocol(parse_file(str(PROTOCOL))))
+    screening = Screening(pipeline.compile(pipeline.load(str(PROTOCOL))[0]))
     with tempfile.TemporaryDirectory(prefix="proto-rules-bench-") as tmp:
         facts = Path(tmp) / "patients.jsonl"
         with facts.open("w", encoding="utf-8") as out:

@@ -29,6 +29,8 @@ from typing import Any, Iterator, NamedTuple
 
 import jsonschema
 
+from engine import record as R
+from engine.record import ONGOING, Layout
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert, factor, quantize
@@ -88,10 +90,6 @@ def _plainly_valid(data: dict) -> bool:
                 return False
     return True
 
-#: Stands for "still going" in an occurrence's end day: later than any screening date.
-ONGOING = 10**7
-
-
 class UsedFact(NamedTuple):
     """A fact as the trail shows it: what the file said, and what the network was given.
 
@@ -119,11 +117,6 @@ class Patient:
     unusable: dict[str, str] = field(default_factory=dict)
     warnings: list[FactProblem] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
-
-
-def window_field(duration: m.Duration) -> str:
-    """The record field holding the first day of `within <duration> before screening`."""
-    return f"w__{duration.amount}{duration.unit[0]}"
 
 
 def shift(day: date, duration: m.Duration) -> date:
@@ -194,19 +187,17 @@ def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:
 class Normaliser:
     """Turns one patient's JSON into a `Patient` for one protocol; built once per protocol."""
 
-    def __init__(self, protocol: m.Protocol, referenced: set[str], windows: list[m.Duration],
-                 counts: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> None:
+    def __init__(self, protocol: m.Protocol, layout: Layout) -> None:
         self.protocol = protocol
-        self.referenced = referenced
-        self.windows = windows
-        self.window_fields = [(window_field(duration), duration) for duration in windows]
-        self.counts = counts or {}
+        self.referenced = layout.concepts
+        self.window_fields = sorted(layout.windows.items(),
+                                    key=lambda item: (item[1].unit, item[1].amount))
         self.counted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by list concept
-        for field_name, (name, drugs) in self.counts.items():
+        for field_name, (name, drugs) in layout.counts.items():
             self.counted.setdefault(name, []).append((field_name, drugs))
         self.concepts = {c.name: c for c in protocol.concepts}
         # Measured concepts first: a dose per kg reads the weight.
-        names = sorted(referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
+        names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
         self.order = [(n, self.concepts[n], getattr(_Builder, "_" + self.concepts[n].kind.value))
                       for n in names]
         self.ages = [n for n in names if self.concepts[n].kind is m.Kind.AGE]
@@ -279,7 +270,7 @@ class _Builder:
 
     def build(self) -> Patient:
         record = self.patient.record
-        record["sd"] = self.screening.toordinal()
+        record[R.SCREENING] = self.screening.toordinal()
         for name, duration in self.n.window_fields:
             record[name] = self._first_day(duration).toordinal()
         grouped = self._grouped()
@@ -457,7 +448,7 @@ class _Builder:
 
     def _reference(self, concept: m.Concept, index: int, fact: dict, value: Decimal) -> None:
         reference = fact.get("reference_range") or {}
-        for bound, suffix in (("high", "__uln"), ("low", "__lln")):
+        for bound, side in (("high", "upper"), ("low", "lower")):
             limit = reference.get(bound)
             if limit is None:
                 continue
@@ -466,7 +457,7 @@ class _Builder:
                 if bound == "high":
                     self.problem(index, "reference_range.high", "the upper reference must be > 0")
                 continue
-            self.patient.record[concept.name + suffix] = float(quantize(value / limit))
+            self.patient.record[R.reference_field(concept.name, side)] = float(quantize(value / limit))
         if "high" not in reference:
             self.patient.unusable.setdefault(f"{concept.name} x ULN", "no upper reference given")
 
@@ -518,7 +509,7 @@ class _Builder:
                          f"(fact #{nones[0][0]}) and as present (fact #{present[0][0]})")
             return None
         if nones:
-            self.patient.record[concept.name + "__none"] = 1
+            self.patient.record[R.none_field(concept.name)] = 1
             self._count(concept, [])
             self._use(concept, nones[0][0], nones[0][1], None, value="recorded as none")
             return None
@@ -533,13 +524,13 @@ class _Builder:
                 self.problem(index, "end", f"ends {end}, before it starts {start}")
                 continue
             last = ONGOING if fact.get("ongoing") else (end or start).toordinal()
-            item: dict[str, Any] = {"s": start.toordinal(), "e": last}
+            item: dict[str, Any] = {R.START: start.toordinal(), R.END: last}
             if concept.graded:
                 grade = fact.get("grade")
                 if isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
                     self.problem(index, "grade", f"{concept.name} is graded: give a numeric grade")
                     continue
-                item["g"] = float(grade)
+                item[R.GRADE] = float(grade)
             items.append((index, fact, item))
         return items
 
@@ -549,7 +540,8 @@ class _Builder:
             return
         self.patient.record[concept.name] = [item for _, _, item in items]
         for index, fact, item in items:
-            what = f"grade {plain_number(Decimal(repr(item['g'])))}" if "g" in item else "occurred"
+            what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
+                else "occurred"
             self._use(concept, index, fact, None, _period(fact), value=what)
 
     def _medication(self, concept: m.Concept, facts) -> None:
@@ -564,33 +556,33 @@ class _Builder:
                 self.problem(index, "drug", f"{concept.name} must name one of {{{allowed}}}, "
                              f"found {json.dumps(_plain(fact.get('drug')))}")
                 continue
-            item["drug"] = drug
-            end = date.fromordinal(min(item["e"], self.screening.toordinal()))
-            start = date.fromordinal(item["s"])
-            item["months"] = completed_months(start, end)
-            item["days"] = (end - start).days
+            item[R.DRUG] = drug
+            end = date.fromordinal(min(item[R.END], self.screening.toordinal()))
+            start = date.fromordinal(item[R.START])
+            item[R.MONTHS] = completed_months(start, end)
+            item[R.DAYS] = (end - start).days
             dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
             if dose is not None:
-                item["dose"] = float(dose)
+                item[R.DOSE] = float(dose)
             courses.append(item)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
-            period = f"{_period(fact)}, {item['months']} completed months"
+            period = f"{_period(fact)}, {item[R.MONTHS]} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
             used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
                             if fact.get("dose") is not None else ""), fact.get("unit"), fact["date"],
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
-        undosed = [{"months": c["months"], "days": c["days"]} for c in courses if "dose" not in c]
+        undosed = [{R.MONTHS: c[R.MONTHS], R.DAYS: c[R.DAYS]} for c in courses if R.DOSE not in c]
         if concept.dosed_in and undosed:
-            self.patient.record[concept.name + "__undosed"] = undosed
+            self.patient.record[R.undosed_field(concept.name)] = undosed
         self._count(concept, courses)
 
     def _count(self, concept: m.Concept, courses: list[dict]) -> None:
-        """Distinct drugs of each counted set on a recorded list (see compile.count_field)."""
+        """Distinct drugs of each counted set on a recorded list (see record.count_field)."""
         counted = self.n.counted.get(concept.name, ())
         if counted:
-            taken = {course["drug"] for course in courses}
+            taken = {course[R.DRUG] for course in courses}
             for field_name, drugs in counted:
                 self.patient.record[field_name] = len(taken.intersection(drugs))
 
@@ -702,4 +694,4 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
     return FactProblem(path, line, pid, index, fieldname, message)
 
 
-__all__ = ["Normaliser", "Patient", "UsedFact", "read_records", "window_field", "InvalidOperation"]
+__all__ = ["Normaliser", "Patient", "UsedFact", "read_records", "ONGOING", "InvalidOperation"]

@@ -60,8 +60,7 @@ class Screening:
     def __init__(self, network: Network) -> None:
         self.network = network
         self.host = Host(network.ruleset())
-        self.normaliser = Normaliser(network.protocol, network.referenced, network.windows,
-                                     network.counts)
+        self.normaliser = Normaliser(network.protocol, network.layout)
         self._sessions = 0
         self._leaves = [(leaf.id, leaf.role.value, ("verdict", leaf.id)) for leaf in network.leaves]
         self._order = {leaf.id: i for i, leaf in enumerate(network.leaves)}

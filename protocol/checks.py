@@ -428,7 +428,7 @@ def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
     if not 1 <= k <= n:
         yield _diag("at-least", node.span, count=k, n=n)
         return
-    if _counted(node):
+    if node.counts_one_list:
         return
     size = math.comb(n, k) * k + math.comb(n, n - k + 1) * (n - k + 1)
     if size > EXPANSION_LIMIT:
@@ -516,12 +516,6 @@ def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str],
         for c in concept.conversions
         if c.source.unit and c.target.unit and _parses(c.source.unit) and _parses(c.target.unit)
     )
-
-
-def _counted(node: m.AtLeast) -> bool:
-    """`X includes at least k of {...}` compiles to one count on the record, not an expansion."""
-    refs = {item.ref.name for item in node.items if isinstance(item, m.Includes)}
-    return len(refs) == 1 and all(isinstance(item, m.Includes) for item in node.items)
 
 
 def _dimension_words(unit: str) -> str:

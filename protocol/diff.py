@@ -421,7 +421,7 @@ def _changes(a: m.Condition | None, b: m.Condition | None, old: m.Protocol,
     elif isinstance(a, m.AtLeast):
         if a.count != b.count:
             found.append(Change("threshold", f"at least {a.count} of", f"at least {b.count} of"))
-        if _counted(a) and _counted(b) and _head(a.items[0]) == _head(b.items[0]):
+        if a.counts_one_list and b.counts_one_list and _head(a.items[0]) == _head(b.items[0]):
             drugs = tuple(i.drug for i in a.items), tuple(i.drug for i in b.items)
             if _plain(drugs[0]) != _plain(drugs[1]):
                 found.append(Change("values", text_of(old, a), text_of(new, b),
@@ -487,11 +487,6 @@ def _head(node: Any) -> tuple[str, ...]:
 def _flat(node: m.And | m.Or) -> list[m.Condition]:
     """`a and (b and c)` is `a and b and c`."""
     return [x for item in node.items for x in (_flat(item) if type(item) is type(node) else [item])]
-
-
-def _counted(node: m.AtLeast) -> bool:
-    return all(isinstance(i, m.Includes) for i in node.items) and len(
-        {i.ref.name for i in node.items}) == 1
 
 
 def _plain(node: Any) -> Any:

@@ -253,6 +253,13 @@ class AtLeast:
     count: int
     items: tuple[Condition, ...]
 
+    @property
+    def counts_one_list(self) -> bool:
+        """`X includes at least k of {...}`: a count of distinct drugs on one list, compiled to one
+        comparison rather than an expansion into conjunctions."""
+        names = {i.ref.name for i in self.items if isinstance(i, Includes)}
+        return len(names) == 1 and all(isinstance(i, Includes) for i in self.items)
+
 
 Atom = Union[Truth, Compare, CompareReference, Is, Occurred, Includes, Course]
 Condition = Union[Atom, And, Or, Not, AtLeast]

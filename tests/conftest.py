@@ -17,27 +17,18 @@ from typing import Any, Callable
 
 import pytest
 
-from engine.compile import Network, compile_protocol
+from engine import pipeline
+from engine.compile import Network
 from engine.run import Decision, Rejected, Screening
-from grammar.parser import parse, parse_file
-from protocol.checks import check
-from protocol.errors import ProtocolError
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
 PATIENTS = ROOT / "examples" / "patients.jsonl"
 
 
-def checked(protocol):
-    """A parsed protocol that passed its checks (errors raise, as the CLI does)."""
-    errors = [d for d in check(protocol) if d.is_error]
-    if errors:
-        raise ProtocolError(errors, protocol.source)
-    return protocol
-
-
 def network_from_text(text: str, filename: str = "modified.proto-rules") -> Network:
-    return compile_protocol(checked(parse(text, filename)))
+    """Protocol text through the pipeline as the CLI runs it: parsed, checked, compiled."""
+    return pipeline.compile(pipeline.load_text(text, filename)[0])
 
 
 def as_read(data: Any) -> Any:
@@ -125,7 +116,7 @@ class Facts:
 
 @pytest.fixture(scope="session")
 def seed_network() -> Network:
-    return compile_protocol(checked(parse_file(SEED)))
+    return pipeline.compile(pipeline.load(str(SEED))[0])
 
 
 @pytest.fixture(scope="session")

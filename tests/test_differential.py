@@ -24,9 +24,8 @@ from typing import Any
 
 import pytest
 
-from engine.compile import compile_protocol
+from engine import pipeline
 from engine.run import Decision, Screening
-from grammar.parser import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -49,7 +48,7 @@ class Run:
 
 @pytest.fixture(scope="module")
 def screening() -> Screening:
-    return Screening(compile_protocol(parse_file(ROOT / "examples" / "cd19-ucart-sle.proto-rules")))
+    return Screening(pipeline.compile(pipeline.load(str(ROOT / "examples" / "cd19-ucart-sle.proto-rules"))[0]))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,47 @@
+"""The kinds of condition, one class each: the one home of a construct's run-time meaning.
+
+`of(part)` finds the atom kind for a part of a condition; `parts(condition)` lists the parts the
+trail judges one by one. Adding a construct means: grammar, model, its checks, one atom here, docs
+and tests.
+"""
+
+from __future__ import annotations
+
+from engine.atoms.base import Atom, Build, Judged, Reader
+from engine.atoms.history import CountedIncludes, Course, Includes, Occurred
+from engine.atoms.measured import Compare, CompareReference
+from engine.atoms.values import Is, Truth
+from protocol import model as m
+
+KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
+    Truth, Compare, CompareReference, Is, Occurred, Includes, Course,
+)}
+COUNTED = CountedIncludes()
+
+
+def of(part: m.Condition) -> Atom | None:
+    """The atom kind that decides `part`, or None for a connective (and, or, not, at least)."""
+    if isinstance(part, m.AtLeast):
+        return COUNTED if part.counts_one_list else None
+    return KINDS.get(type(part))
+
+
+#: A part of a condition as the trail shows it: an atom, a counted list, or `not` of one.
+Part = m.Atom | m.AtLeast | m.Not
+
+
+def parts(condition: m.Condition | None) -> list[Part]:
+    """The parts of a condition, left to right: atoms, and counted lists as one part."""
+    if condition is None:
+        return []
+    if of(condition) is not None:
+        return [condition]
+    if isinstance(condition, (m.And, m.Or, m.AtLeast)):
+        return [p for item in condition.items for p in parts(item)]
+    if isinstance(condition, m.Not):
+        inner = parts(condition.item)
+        return [condition] if len(inner) == 1 and inner[0] is condition.item else inner
+    raise TypeError(f"no atom kind for {type(condition).__name__}")
+
+
+__all__ = ["Atom", "Build", "Judged", "Reader", "Part", "of", "parts"]

@@ -1,0 +1,93 @@
+"""What every kind of condition provides, and the two services it is given.
+
+An atom kind (`Compare`, `Occurred`, ...) is the one home of a construct's meaning at run time: how it
+compiles into network patterns (`compile`) and how it reads as evidence in the trail (`judge`).
+The compiler hands `compile` a `Build` (the concepts, the record layout to ask fields of, and hidden
+nodes); the trail hands `judge` a `Reader` (how one patient's facts read, and per-part constants).
+Its static checks live with the other checks in `protocol/checks.py`, which must not import the
+engine; its why-not needs nothing of its own, since `engine/whynot.py` works on judged parts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+
+from engine.kleene import Kleene
+from protocol import model as m
+from protocol.units import convert, quantize
+
+if TYPE_CHECKING:
+    from engine import patterns as P
+    from engine.facts import Patient
+    from engine.record import Layout
+
+OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+
+#: What `judge` returns: "true", "false" or "unknown", and the detail an auditor reads.
+Judged = tuple[str, str]
+
+
+class Build(Protocol):
+    """What the compiler offers an atom while it compiles."""
+
+    protocol: m.Protocol
+    concepts: dict[str, m.Concept]
+    layout: Layout
+
+    def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
+               decided: P.Pattern) -> Kleene: ...
+
+
+class Reader(Protocol):
+    """What the trail offers an atom while it judges one patient."""
+
+    concepts: dict[str, m.Concept]
+    derived: dict[str, tuple[str, tuple[str, ...]]]
+
+    def constant(self, part: Any, compute: Callable[[Any], tuple]) -> tuple: ...
+    def missing(self, patient: Patient, name: str) -> Judged: ...
+    def shown(self, patient: Patient, name: str) -> str: ...
+    def items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]: ...
+    def window(self, patient: Patient, first: int) -> str: ...
+
+
+class Atom:
+    """One kind of condition. Subclasses name the model class they handle in `handles`."""
+
+    handles: ClassVar[type]
+
+    def compile(self, atom: Any, build: Build) -> Kleene:
+        raise NotImplementedError
+
+    def judge(self, atom: Any, reader: Reader, patient: Patient) -> Judged:
+        raise NotImplementedError
+
+
+def against(op: str, threshold: Any) -> Callable[[Any], bool]:
+    """The test `value <op> threshold` as a one-argument function."""
+    compare = OPS[op]
+    return lambda value: compare(value, threshold)
+
+
+def status(held: bool) -> str:
+    return "true" if held else "false"
+
+
+def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:
+    """A threshold in the concept's unit, rounded by the same rule as the facts."""
+    if concept.kind is m.Kind.SCORE or quantity.unit is None or quantity.unit == "points":
+        return quantize(quantity.value)
+    conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
+                        for c in concept.conversions)
+    return convert(quantity.value, quantity.unit, concept.unit or quantity.unit, conversions)
+
+
+def exact(number: float) -> str:
+    """A record number as the network compared it (its shortest repr is the quantized decimal)."""
+    from engine.facts import plain_number
+
+    return plain_number(Decimal(repr(number)))

@@ -1,0 +1,68 @@
+"""Conditions on one recorded value: a flag, judgment or definition on its own, a category's value."""
+
+from __future__ import annotations
+
+from engine import patterns as P
+from engine.atoms.base import Atom, Build, Judged, Reader, status
+from engine.facts import Patient
+from engine.kleene import Kleene, joined, scalar
+from protocol import model as m
+
+_DERIVED_STATUS = {"T": "true", "F": "false"}
+#: How a definition's value reads in a part's evidence.
+_DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown: data it reads is missing",
+                 "R": "open: awaiting an investigator's judgment"}
+
+
+class Truth(Atom):
+    """`childbearing_potential`, `investigator_deems_unsuitable`, `refractory_sle`: a flag (1/0), a
+    judgment (open until attested: NEEDS_REVIEW, never UNKNOWN) or a definition, whose value the
+    network derives as a fact of its own and joins (forward chaining)."""
+
+    handles = m.Truth
+
+    def compile(self, atom: m.Truth, build: Build) -> Kleene:
+        name = atom.ref.name
+        if build.protocol.definition(name) is not None:
+            return joined(name)
+        judgment = build.concepts[name].kind is m.Kind.JUDGMENT
+        return scalar(P.test("==", name, 1), P.test("==", name, 0), name, judgment)
+
+    def judge(self, atom: m.Truth, reader: Reader, patient: Patient) -> Judged:
+        name = atom.ref.name
+        if name in reader.derived:
+            value = reader.derived[name][0]
+            return _DERIVED_STATUS.get(value, "unknown"), \
+                f"definition {name} is {_DERIVED_WORDS[value]}"
+        value = patient.record.get(name)
+        if value is None:
+            if reader.concepts[name].kind is m.Kind.JUDGMENT:
+                return "unknown", f"{name}: not yet attested by an investigator"
+            return reader.missing(patient, name)
+        return ("true" if value == 1 else "false"), reader.shown(patient, name)
+
+
+class Is(Atom):
+    """`ecg is "no obvious abnormality"`, `disease_activity is one of {moderate, severe}`: the
+    values compared by their declared names, so a fact's synonym matches its value."""
+
+    handles = m.Is
+
+    def compile(self, atom: m.Is, build: Build) -> Kleene:
+        concept = build.concepts[atom.ref.name]
+        values = [concept.canonical(v.name) or v.name for v in atom.values]
+        t = P.any_of(*(P.test("==", concept.name, v) for v in values))
+        f = P.all_of(*(P.test("!=", concept.name, v) for v in values))
+        k = scalar(t, f, concept.name)
+        return k.negated() if atom.negated else k
+
+    def judge(self, atom: m.Is, reader: Reader, patient: Patient) -> Judged:
+        def constants(atom: m.Is) -> tuple[str, frozenset[str]]:
+            concept = reader.concepts[atom.ref.name]
+            return concept.name, frozenset(concept.canonical(v.name) or v.name for v in atom.values)
+
+        name, wanted = reader.constant(atom, constants)
+        value = patient.record.get(name)
+        if value is None:
+            return reader.missing(patient, name)
+        return status((value in wanted) != atom.negated), reader.shown(patient, name)

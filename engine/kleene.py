@@ -1,0 +1,137 @@
+"""Strong Kleene logic as durable_rules patterns: when a condition is true, when false, when open.
+
+Every sub-condition is compiled to a "true" and a "false" disjunction of terms (a pattern on the
+patient record plus the derived facts it joins); the open case is what is left, and `d` says whether
+it is open because data is missing (UNKNOWN) rather than a pending judgment (NEEDS_REVIEW). Atoms
+(`engine/atoms/`) build their `Kleene` with `scalar` or `listed`; `conjunction`, `disjunction` and
+`at_least` combine them, so a missing value is never read as absent and no Python decides beside
+the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+from engine import patterns as P
+from engine import record as R
+
+NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
+
+#: A disjunction of terms; a term is a pattern on the record plus the derived facts it joins.
+Terms = tuple[tuple[P.Pattern, frozenset[tuple[str, str]]], ...]
+NEVER: Terms = ()
+ALWAYS: Terms = ((P.TRUE, frozenset()),)
+
+
+def _merge(terms) -> Terms:
+    """Terms with the same joins become one term (their patterns or-ed); contradictions drop out."""
+    grouped: dict[frozenset, list[P.Pattern]] = {}
+    for pattern, joins in terms:
+        names = [name for name, _ in joins]
+        if pattern == P.FALSE or len(names) != len(set(names)):
+            continue
+        grouped.setdefault(joins, []).append(pattern)
+    merged = [(P.any_of(*patterns), joins) for joins, patterns in grouped.items()]
+    return tuple(sorted(((p, j) for p, j in merged if p != P.FALSE), key=lambda t: sorted(t[1])))
+
+
+def both(*items: Terms) -> Terms:
+    """Terms that hold when every one of `items` holds."""
+    result = ALWAYS
+    for terms in items:
+        result = _merge((P.all_of(pa, pb), ja | jb) for pa, ja in result for pb, jb in terms)
+    return result
+
+
+def either(*items: Terms) -> Terms:
+    """Terms that hold when one of `items` holds."""
+    return _merge(term for terms in items for term in terms)
+
+
+@dataclass(frozen=True)
+class Kleene:
+    """A condition compiled: when it is true, when false; the open case is what is left.
+
+    `d` holds on the record when data the condition reads is missing (then open means UNKNOWN, else
+    NEEDS_REVIEW); `nd` is its complement; `uses` are the nodes (definitions, hidden atoms) whose
+    facts it joins.
+    """
+
+    t: Terms
+    f: Terms
+    d: P.Pattern
+    nd: P.Pattern
+    uses: frozenset[str]
+
+    def negated(self) -> Kleene:
+        return Kleene(self.f, self.t, self.d, self.nd, self.uses)
+
+
+KNOWN_TRUE = Kleene(ALWAYS, NEVER, P.FALSE, P.TRUE, frozenset())
+
+
+def joined(node: str) -> Kleene:
+    """A condition decided by a node of its own (a definition, a hidden atom): its fact's value."""
+    t = ((P.TRUE, frozenset({(node, "T")})),)
+    f = ((P.TRUE, frozenset({(node, "F")})),)
+    return Kleene(t, f, P.FALSE, P.TRUE, frozenset({node}))
+
+
+def scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kleene:
+    """A single-valued concept: open exactly when its field is absent from the record (for a
+    judgment, open means awaiting attestation, not missing data)."""
+    if judgment:
+        return Kleene(((t, frozenset()),), ((f, frozenset()),), P.FALSE, P.TRUE, frozenset())
+    missing, present = P.test("$nex", name, 1), P.test("$ex", name, 1)
+    return Kleene(((t, frozenset()),), ((f, frozenset()),), missing, present, frozenset())
+
+
+def listed(name: str, yes: P.Pattern, no: P.Pattern) -> Kleene:
+    """A list concept (events, drugs taken) tested on one item field: true if some item says yes;
+    false if the patient has none or every item says no; open if nothing is recorded."""
+
+    def items(quantifier: str, pattern: P.Pattern) -> P.Pattern:
+        if pattern == P.FALSE:
+            return P.FALSE
+        inner = P.to_json(pattern) if pattern != P.TRUE else {"$gte": {R.ITEM[R.START]: 0}}
+        return P.raw({quantifier: {name: inner}})
+
+    none_recorded = P.test("==", R.none_field(name), 1)
+    t = items("$iany", yes)
+    f = P.any_of(none_recorded, items("$iall", no))
+    nd = P.any_of(none_recorded, P.test("$ex", name, 1))
+    return Kleene(((t, frozenset()),), ((f, frozenset()),), missing_list(name), nd, frozenset())
+
+
+def missing_list(name: str) -> P.Pattern:
+    """Nothing recorded about a list concept: neither occurrences nor a recorded "none"."""
+    return P.all_of(P.test("$nex", name, 1), P.test("$nex", R.none_field(name), 1))
+
+
+def conjunction(items: list[Kleene]) -> Kleene:
+    return Kleene(
+        t=both(*(k.t for k in items)),
+        f=either(*(k.f for k in items)),
+        d=P.any_of(*(k.d for k in items)),
+        nd=P.all_of(*(k.nd for k in items)),
+        uses=frozenset().union(*(k.uses for k in items)),
+    )
+
+
+def disjunction(items: list[Kleene]) -> Kleene:
+    return conjunction([k.negated() for k in items]).negated()
+
+
+def at_least(count: int, items: list[Kleene]) -> Kleene:
+    """At least `count` true; false when more than n - count are false."""
+    n = len(items)
+    true_sets = combinations(items, count)
+    false_sets = combinations(items, n - count + 1)
+    return Kleene(
+        t=either(*(both(*(k.t for k in subset)) for subset in true_sets)),
+        f=either(*(both(*(k.f for k in subset)) for subset in false_sets)),
+        d=P.any_of(*(k.d for k in items)),
+        nd=P.all_of(*(k.nd for k in items)),
+        uses=frozenset().union(*(k.uses for k in items)),
+    )

@@ -1,0 +1,68 @@
+"""The pipeline, written down once: parse and check (`load`), `compile`, `screen`.
+
+The CLI, replay, rescreen, the benchmarks and the tests all go through these functions, so a stage
+added or changed here is added or changed for every caller. This module sits above the parser and
+the engine (it is the one place in `engine/` that reads protocol text); nothing below imports it.
+
+>>> protocol, warnings = load_text('protocol "t"\\nversion "1"\\nconcepts: egfr: quantity in mL/min\\n'
+...     'inclusion I1 "eGFR >= 30": egfr >= 30 mL/min', "t.proto-rules")
+>>> [d.code for d in warnings]
+[]
+>>> network = compile(protocol)
+>>> [o.decision for o in screen(network, [(1, {"patient": "p", "screening_date": "2026-01-01",
+...     "facts": [{"concept": "egfr", "value": 45, "unit": "mL/min"}]})], "inline")]
+['ELIGIBLE']
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterable, Iterator
+
+from engine.compile import Network, compile_protocol
+from engine.run import Decision, Rejected, Screening
+from grammar.parser import parse, parse_file
+from protocol.checks import check
+from protocol.errors import Diagnostic, ProtocolError
+from protocol.errors import render as render_diagnostic
+from protocol.model import Protocol
+
+
+def load(path: str) -> tuple[Protocol, list[Diagnostic]]:
+    """Parse and check a protocol file: errors raise `ProtocolError` (every one of them, each
+    rendered against the file it is in), warnings are returned."""
+    return _checked(parse_file(path))
+
+
+def load_text(text: str, filename: str = "<string>") -> tuple[Protocol, list[Diagnostic]]:
+    """`load` for protocol text already in memory (tests, editors)."""
+    return _checked(parse(text, filename))
+
+
+def _checked(protocol: Protocol) -> tuple[Protocol, list[Diagnostic]]:
+    diagnostics = check(protocol)
+    if any(d.is_error for d in diagnostics):
+        sources = {module.path: module.source for module in protocol.modules}
+        raise ProtocolError(diagnostics, protocol.source, sources)
+    return protocol, diagnostics
+
+
+def rendered(protocol: Protocol, diagnostics: Iterable[Diagnostic]) -> list[str]:
+    """Each diagnostic as `file:line:col: message` with its source line and caret, drawn from the
+    file it points into (the protocol or an imported module)."""
+    return [render_diagnostic(d, protocol.source_of(d.span.file)) for d in diagnostics]
+
+
+def compile(protocol: Protocol) -> Network:  # noqa: A001 - the stage's name
+    """The rule network of a checked protocol (built once per process)."""
+    return compile_protocol(protocol)
+
+
+def screen(network: Network | Screening, records: Iterable[tuple[int, object]], path: str,
+           screening: date | None = None) -> Iterator[Decision | Rejected]:
+    """Decide each record in turn (streaming); pass a `Screening` to reuse its loaded host."""
+    screener = network if isinstance(network, Screening) else Screening(network)
+    return screener.screen(records, path, screening)
+
+
+__all__ = ["load", "load_text", "rendered", "compile", "screen"]

@@ -1,0 +1,88 @@
+"""The patient record's layout: the one place that names the fields the network matches.
+
+The normaliser (`engine/facts.py`) writes a record, the atoms (`engine/atoms/`) compile patterns that
+read it and judge evidence from it; both take every field name from here, so a field is spelt once.
+
+A record is one flat JSON object per patient:
+
+- `sd`: the screening date as a day number (`date.toordinal()`);
+- `<concept>`: a measured value as a float of its exact decimal in the concept's unit, a category
+  value, 1/0 for a flag or an attested judgment, or the list of occurrences of an event or medication;
+- `<concept>__none`: 1 when the patient is recorded as having none of a listed concept;
+- `<lab>__uln`, `<lab>__lln`: the value as a multiple of the laboratory's upper / lower reference;
+- `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
+- `w__<n><u>`: the first day of a window `within <n> <unit>s before screening` (calendar-aware);
+- `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds.
+
+An occurrence (an item of a list) holds `s` and `e` (first and last day; `e` is `ONGOING` for a
+course still running), `g` (grade, graded events) and, for medications, `drug`, `dose` (daily, in
+the unit the medication is dosed in), `months` and `days` (its length up to screening).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from protocol import model as m
+
+SCREENING = "sd"
+#: Stands for "still going" in an occurrence's end day: later than any screening date.
+ONGOING = 10**7
+
+# Item fields of an occurrence, as patterns name them inside `$iany` / `$iall` ...
+START, END, GRADE, DRUG, DOSE, MONTHS, DAYS = "s", "e", "g", "drug", "dose", "months", "days"
+# ... and as a pattern on one item writes them.
+ITEM = {key: f"$i.{key}" for key in (START, END, GRADE, DRUG, DOSE, MONTHS, DAYS)}
+
+
+def none_field(concept: str) -> str:
+    """Set to 1 when the patient is recorded as having no occurrence of `concept`."""
+    return f"{concept}__none"
+
+
+def reference_field(concept: str, bound: str) -> str:
+    """The value as a multiple of its upper (`bound="upper"`) or lower reference limit."""
+    return concept + ("__uln" if bound == "upper" else "__lln")
+
+
+def undosed_field(concept: str) -> str:
+    """The courses of a medication whose daily dose could not be worked out."""
+    return f"{concept}__undosed"
+
+
+def window_field(duration: m.Duration) -> str:
+    """The record field holding the first day of `within <duration> before screening`."""
+    return f"w__{duration.amount}{duration.unit[0]}"
+
+
+def count_field(concept: str, drugs: tuple[str, ...]) -> str:
+    """The record field counting a list's distinct drugs of one set (named by the set's digest)."""
+    return f"{concept}__of_{hashlib.sha256('|'.join(drugs).encode()).hexdigest()[:8]}"
+
+
+@dataclass
+class Layout:
+    """What a compiled network needs in each record beyond the screening date.
+
+    The compiler fills it while atoms compile (each atom asks for the fields it reads); the
+    normaliser reads it to know which concepts to normalise and which derived numbers (window
+    first days, counts of drugs) to work out per patient.
+    """
+
+    concepts: set[str] = field(default_factory=set)
+    windows: dict[str, m.Duration] = field(default_factory=dict)
+    counts: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def window(self, duration: m.Duration) -> str:
+        """Ask for the first day of a window before screening; return its field."""
+        name = window_field(duration)
+        self.windows[name] = duration
+        return name
+
+    def count(self, concept: str, drugs: tuple[str, ...]) -> str:
+        """Ask for the number of distinct `drugs` on the list `concept`; return its field."""
+        name = count_field(concept, drugs)
+        self.counts[name] = (concept, drugs)
+        self.concepts.add(concept)
+        return name
