@@ -214,19 +214,20 @@ class _Compiler:
         return at_least(condition.count, [self.kleene(i) for i in condition.items])
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
-                decided: P.Pattern) -> Kleene:
+               decided: P.Pattern, needs: P.Pattern = P.TRUE) -> Kleene:
         """A list atom whose "no" would test two fields of an item at once: durable_rules gets
         `$or` across item fields wrong (only the last field's test counts), so the atom becomes a
         node of its own. True when some item says yes; at its end marker, false when the list is
         recorded and no item is undecided, unknown otherwise. Undecided items (a course whose dose
         could not be computed) are kept in `<name>__undosed`; `undecided`/`decided` test that list.
+        `needs` is what the item test reads beside the list (a window's anchor day).
         """
         name = atom.ref.name
         node = f"{name}@{atom.span.line}:{atom.span.column}"
         self.stratum[node] = 0
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, atom.span.line)  # noqa: E731
-        listed = P.raw({"$iany": {name: P.to_json(yes)}})
+        listed = P.all_of(needs, P.raw({"$iany": {name: P.to_json(yes)}}))
         self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": ((listed, frozenset()),)}, make))
         end = {"e": {"$and": [{"t": "end"}, {"s": 0}]}}
         unsettled = {"o$not": own}

@@ -119,16 +119,20 @@ class Patient:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-def shift(day: date, duration: m.Duration) -> date:
-    """`day` minus a calendar duration; months and years clamp to the month's end (Aug 31 - 6 months
-    is Feb 28 or 29), so a window always has a first day. This is what `day - relativedelta(...)`
-    gives, in plain date arithmetic: it runs for every window and every dated measurement of every
-    patient, where relativedelta costs several microseconds a call."""
-    if duration.unit == "days":
-        return day - timedelta(days=duration.amount)
-    if duration.unit == "weeks":
-        return day - timedelta(weeks=duration.amount)
-    return _add_months(day, -duration.amount * (12 if duration.unit == "years" else 1))
+def shift(day: date, duration: m.Duration, sign: int = -1) -> date:
+    """`day` minus (`sign` -1) or plus (+1) a calendar duration; months and years clamp to the
+    month's end (Aug 31 - 6 months is Feb 28 or 29; Jan 31 + 1 month is Feb 28 or 29), so a window
+    always has a first and a last day. This is what `day -/+ relativedelta(...)` gives, in plain
+    date arithmetic: it runs for every window and every dated measurement of every patient, where
+    relativedelta costs several microseconds a call. Beyond the calendar (year 1 or 9999) it stops
+    at the calendar's first or last day."""
+    try:
+        if duration.unit in ("days", "weeks"):
+            days = duration.amount * (7 if duration.unit == "weeks" else 1)
+            return day + timedelta(days=sign * days)
+        return _add_months(day, sign * duration.amount * (12 if duration.unit == "years" else 1))
+    except (OverflowError, ValueError):
+        return date.min if sign < 0 else date.max
 
 
 def completed_months(start: date, end: date) -> int:
@@ -190,8 +194,11 @@ class Normaliser:
     def __init__(self, protocol: m.Protocol, layout: Layout) -> None:
         self.protocol = protocol
         self.referenced = layout.concepts
-        self.window_fields = sorted(layout.windows.items(),
-                                    key=lambda item: (item[1].unit, item[1].amount))
+        self.bounds = [(name, anchor, duration, 1 if direction == "after" else -1)
+                       for name, (anchor, duration, direction) in sorted(layout.bounds.items())]
+        self.edges: dict[str, list[tuple[str, str]]] = {}  # by list concept
+        for field_name, (name, edge) in sorted(layout.edges.items()):
+            self.edges.setdefault(name, []).append((field_name, edge))
         self.counted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by list concept
         for field_name, (name, drugs) in layout.counts.items():
             self.counted.setdefault(name, []).append((field_name, drugs))
@@ -271,8 +278,6 @@ class _Builder:
     def build(self) -> Patient:
         record = self.patient.record
         record[R.SCREENING] = self.screening.toordinal()
-        for name, duration in self.n.window_fields:
-            record[name] = self._first_day(duration).toordinal()
         grouped = self._grouped()
         used, unusable = self.patient.used, self.patient.unusable
         for name, concept, handler in self.n.order:
@@ -281,9 +286,21 @@ class _Builder:
                 handler(self, concept, facts)
             if name not in used and name not in unusable:
                 unusable[name] = "no fact given"
+        self._bounds()
         if self.problems:
             raise FactError(self.problems)
         return self.patient
+
+    def _bounds(self) -> None:
+        """Each window bound the network compares with: the anchor day shifted by the window's
+        calendar duration. An anchor the record lacks (a missing first-dose date) has no bound:
+        the network then finds the window UNKNOWN."""
+        record = self.patient.record
+        for name, anchor, duration, sign in self.n.bounds:
+            if anchor == R.SCREENING and sign < 0:
+                record[name] = self._first_day(duration).toordinal()
+            elif anchor in record:
+                record[name] = shift(date.fromordinal(record[anchor]), duration, sign).toordinal()
 
     def _first_day(self, duration: m.Duration) -> date:
         """The screening date minus `duration`, once per duration for this patient: windows and
@@ -498,6 +515,33 @@ class _Builder:
 
     _judgment = _flag
 
+    def _date(self, concept: m.Concept, facts) -> None:
+        """A day a window may count from, given as the fact's value (YYYY-MM-DD); a planned date
+        (the first dose) may lie after the screening date."""
+        chosen = self._latest(concept, facts)
+        if chosen is None:
+            return
+        index, fact = chosen
+        day = _date(fact.get("value"))
+        if day is None:
+            self.problem(index, "value", f"{concept.name} is a date: expected YYYY-MM-DD, "
+                         f"found {json.dumps(_plain(fact.get('value')))}")
+            return
+        self.patient.record[concept.name] = day.toordinal()
+        self._use(concept, index, fact, None)
+
+    def _edges(self, concept: m.Concept, items: list[dict]) -> None:
+        """The start and end of the most recent occurrence, for windows anchored on them."""
+        if not items or concept.name not in self.n.edges:
+            return
+        latest = max(items, key=lambda item: (item[R.START], item[R.END]))
+        for field_name, edge in self.n.edges[concept.name]:
+            day = latest[R.START] if edge == "start" else latest[R.END]
+            if day == ONGOING:
+                self.patient.unusable[field_name] = f"the most recent {concept.name} has not ended"
+            else:
+                self.patient.record[field_name] = day
+
     # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
@@ -539,6 +583,7 @@ class _Builder:
         if not items:
             return
         self.patient.record[concept.name] = [item for _, _, item in items]
+        self._edges(concept, self.patient.record[concept.name])
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
                 else "occurred"
@@ -573,6 +618,7 @@ class _Builder:
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
+        self._edges(concept, courses)
         undosed = [{R.MONTHS: c[R.MONTHS], R.DAYS: c[R.DAYS]} for c in courses if R.DOSE not in c]
         if concept.dosed_in and undosed:
             self.patient.record[R.undosed_field(concept.name)] = undosed

@@ -10,6 +10,7 @@ the network.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -87,9 +88,12 @@ def scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kle
     return Kleene(((t, frozenset()),), ((f, frozenset()),), missing, present, frozenset())
 
 
-def listed(name: str, yes: P.Pattern, no: P.Pattern) -> Kleene:
+def listed(name: str, yes: P.Pattern, no: P.Pattern, needs: P.Pattern = P.TRUE,
+           void: P.Pattern = P.FALSE) -> Kleene:
     """A list concept (events, drugs taken) tested on one item field: true if some item says yes;
-    false if the patient has none or every item says no; open if nothing is recorded."""
+    false if the patient has none or every item says no; open if nothing is recorded. `needs` is
+    what the item test reads beside the list (a window's anchor day): without it, open, unless
+    `void` holds (the anchor can never exist: no course of the therapy it is the end of)."""
 
     def items(quantifier: str, pattern: P.Pattern) -> P.Pattern:
         if pattern == P.FALSE:
@@ -98,10 +102,37 @@ def listed(name: str, yes: P.Pattern, no: P.Pattern) -> Kleene:
         return P.raw({quantifier: {name: inner}})
 
     none_recorded = P.test("==", R.none_field(name), 1)
-    t = items("$iany", yes)
-    f = P.any_of(none_recorded, items("$iall", no))
-    nd = P.any_of(none_recorded, P.test("$ex", name, 1))
-    return Kleene(((t, frozenset()),), ((f, frozenset()),), missing_list(name), nd, frozenset())
+    t = P.all_of(needs, items("$iany", yes))
+    f = P.any_of(none_recorded, void, P.all_of(needs, items("$iall", no)))
+    d = P.any_of(missing_list(name), lacking(name, needs, void))
+    nd = P.any_of(none_recorded, void, P.all_of(P.test("$ex", name, 1), needs))
+    return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
+
+
+def lacking(name: str, needs: P.Pattern, void: P.Pattern) -> P.Pattern:
+    """The list `name` is recorded but what its test needs beside it is not (and not void)."""
+    if needs == P.TRUE:
+        return P.FALSE
+    return P.all_of(P.test("$ex", name, 1), absent(needs), _not(void))
+
+
+def _not(pattern: P.Pattern) -> P.Pattern:
+    """The negation of FALSE or of one `{"field": 1}` equality test (a recorded "none")."""
+    if pattern == P.FALSE:
+        return P.TRUE
+    ((field, _),) = json.loads(pattern.json).items()
+    return P.test("$nex", field, 1)
+
+
+def present(*fields: str) -> P.Pattern:
+    """Every one of `fields` is on the record."""
+    return P.all_of(*(P.test("$ex", name, 1) for name in fields))
+
+
+def absent(needs: P.Pattern) -> P.Pattern:
+    """Some field that `needs` (made by `present`) requires is not on the record."""
+    tests = needs.items if isinstance(needs, P.All) else (needs,)
+    return P.any_of(*(P.raw({"$nex": json.loads(t.json)["$ex"]}) for t in tests))
 
 
 def missing_list(name: str) -> P.Pattern:

@@ -11,7 +11,11 @@ A record is one flat JSON object per patient:
 - `<concept>__none`: 1 when the patient is recorded as having none of a listed concept;
 - `<lab>__uln`, `<lab>__lln`: the value as a multiple of the laboratory's upper / lower reference;
 - `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
-- `w__<n><u>`: the first day of a window `within <n> <unit>s before screening` (calendar-aware);
+- `<date concept>`: a day number;
+- `<list>__start`, `<list>__end`: first and last day of the list's most recent occurrence, for
+  windows anchored on it (absent while it is still going on);
+- `w__<n><u>`: the first day of a window `within <n> <unit>s before screening` (calendar-aware), and
+  `b__<anchor>__<n><u>-` / `+` the day `<n> <unit>s` before / after another anchor day;
 - `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds.
 
 An occurrence (an item of a list) holds `s` and `e` (first and last day; `e` is `ONGOING` for a
@@ -56,6 +60,21 @@ def window_field(duration: m.Duration) -> str:
     return f"w__{duration.amount}{duration.unit[0]}"
 
 
+def anchor_field(anchor: m.Anchor | None) -> str:
+    """The record field holding a window's anchor day."""
+    if anchor is None or anchor.ref is None:
+        return SCREENING
+    return f"{anchor.ref.name}__{anchor.edge}" if anchor.edge else anchor.ref.name
+
+
+def bound_field(anchor: str, duration: m.Duration, direction: str) -> str:
+    """The record field holding the day `duration` before or after the day in field `anchor`."""
+    if anchor == SCREENING and direction == "before":
+        return window_field(duration)
+    sign = "-" if direction == "before" else "+"
+    return f"b__{anchor}__{duration.amount}{duration.unit[0]}{sign}"
+
+
 def count_field(concept: str, drugs: tuple[str, ...]) -> str:
     """The record field counting a list's distinct drugs of one set (named by the set's digest)."""
     return f"{concept}__of_{hashlib.sha256('|'.join(drugs).encode()).hexdigest()[:8]}"
@@ -71,13 +90,23 @@ class Layout:
     """
 
     concepts: set[str] = field(default_factory=set)
-    windows: dict[str, m.Duration] = field(default_factory=dict)
+    bounds: dict[str, tuple[str, m.Duration, str]] = field(default_factory=dict)
+    edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     counts: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
-    def window(self, duration: m.Duration) -> str:
-        """Ask for the first day of a window before screening; return its field."""
-        name = window_field(duration)
-        self.windows[name] = duration
+    def anchor(self, anchor: m.Anchor | None) -> str:
+        """Ask for a window's anchor day; return its field."""
+        name = anchor_field(anchor)
+        if anchor is not None and anchor.ref is not None:
+            self.concepts.add(anchor.ref.name)
+            if anchor.edge:
+                self.edges[name] = (anchor.ref.name, anchor.edge)
+        return name
+
+    def bound(self, anchor: str, duration: m.Duration, direction: str) -> str:
+        """Ask for the day `duration` before or after the anchor day in field `anchor`."""
+        name = bound_field(anchor, duration, direction)
+        self.bounds[name] = (anchor, duration, direction)
         return name
 
     def count(self, concept: str, drugs: tuple[str, ...]) -> str:

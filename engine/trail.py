@@ -120,7 +120,7 @@ class Trail:
                 concept = self.protocol.concept(atom.ref.name)
                 weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
                     concept.weight else None
-                for name in (atom.ref.name, weight):
+                for name in (*(ref.name for ref in m.refs(atom)), weight):
                     if name is not None and name not in seen:
                         seen.append(name)
         return seen

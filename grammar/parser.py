@@ -155,7 +155,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diag
     expected = sorted({_words(name) for name in _expected(error)})
     message = f"unexpected {found}"
     if expected:
-        shown = expected if len(expected) <= 6 else expected[:6] + [f"{len(expected) - 6} more"]
+        shown = expected if len(expected) <= 8 else expected[:8] + [f"{len(expected) - 8} more"]
         message += "; expected " + ", ".join(shown)
     span = Span(filename, line, column, line, column + 1)
     return Diagnostic(span, Severity.ERROR, "syntax", message)
@@ -291,6 +291,9 @@ class _Build(Transformer):
 
     def category_kind(self, meta, values, validity=None):
         return m.Kind.CATEGORY, {"values": values, "valid_for": validity}
+
+    def date_kind(self, meta):
+        return m.Kind.DATE, {}
 
     def event_kind(self, meta, graded=None):
         return m.Kind.EVENT, {"graded": graded is not None}
@@ -544,11 +547,55 @@ class _Build(Transformer):
     def ever(self, meta):
         return m.Window(self._span(meta), "ever")
 
-    def at_screening(self, meta):
-        return m.Window(self._span(meta), "at_screening")
+    def at_anchor(self, meta, anchor):
+        return m.Window(self._span(meta), "at", anchor=anchor)
 
-    def within(self, meta, duration):
-        return m.Window(self._span(meta), "within", duration)
+    def _window(self, meta, kind, duration, direction, anchor) -> m.Window:
+        return m.Window(self._span(meta), kind, duration, direction, anchor)
+
+    def within(self, meta, *rest):
+        return self._window(meta, "within", *rest)
+
+    def less_than(self, meta, *rest):
+        return self._window(meta, "less_than", *rest)
+
+    def at_least_window(self, meta, *rest):
+        return self._window(meta, "at_least", *rest)
+
+    def more_than(self, meta, *rest):
+        return self._window(meta, "more_than", *rest)
+
+    def before(self, meta):
+        return "before"
+
+    def after(self, meta):
+        return "after"
+
+    def screening(self, meta):
+        """The screening date: no anchor of its own (`Window.anchor` None)."""
+        return None
+
+    def date_anchor(self, meta, name):
+        return m.Anchor(self._span(meta), self._ref(name))
+
+    def edge_anchor(self, meta, edge, name):
+        return m.Anchor(self._span(meta), self._ref(name), str(edge))
+
+    def no_known(self, meta, name, *rest):
+        grade = next((r for r in rest if isinstance(r, tuple)), None)
+        window = next((r for r in rest if isinstance(r, m.Window)), None)
+        occurred = m.Occurred(self._span(meta), self._ref(name),
+                              window or m.Window(self._span(meta), "ever"), grade)
+        return m.NoKnown(self._span(meta), occurred)
+
+    def in_range(self, meta, name, low, *rest):
+        """`age 12 to 17 years`: a low bound without a unit takes the high bound's."""
+        high = rest[-1]
+        unit = str(rest[0]) if len(rest) == 2 else high.unit
+        start, end = self._token_span(low), rest[0] if len(rest) == 2 else low
+        span = Span(start.file, start.line, start.column, end.end_line, end.end_column)
+        low_q = m.Quantity(span, _number(low), unit)
+        return m.InRange(self._span(meta), self._ref(name), low_q, high)
 
     def includes(self, meta, name, drug):
         return m.Includes(self._span(meta), self._ref(name), self._single_value(drug))

@@ -54,6 +54,8 @@ TEMPLATES: dict[str, str] = {
     "missing-text": "criterion {name} has no protocol text; "
     "auditors need the protocol's own sentence",
     "missing-header": "no '{field}' line; decisions must name the protocol and its version",
+    "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
+    "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
 }
 
 TEMPLATES.update(escalation_checks.TEMPLATES)
@@ -74,11 +76,15 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Compare: (m.MEASURED, "only a quantity, lab, score or age compares with a number"),
     m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
     m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
-    m.Occurred: ((Kind.EVENT,), "only an event happens 'ever', 'at screening' or 'within ...'"),
+    m.Occurred: (m.LISTED, "only an event or medication happens 'ever', 'at screening' or "
+                 "'within ...'"),
+    m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
+    m.InRange: (m.MEASURED, "only a quantity, lab, score or age lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
 }
-WHEN = "say when: 'ever', 'at screening' or 'within N days before screening'"
+WHEN = ("say when: 'ever', 'at screening', 'within N days before screening' or "
+        "'at least N months before first_dose'")
 
 #: How a unit's dimension reads in a message; others are spelled out from pint's dimensionality.
 DIMENSIONS = {
@@ -326,10 +332,12 @@ def _uses(protocol: m.Protocol) -> tuple[m.Condition, ...]:
 
 
 def _refs(condition: m.Condition | None) -> list[str]:
-    return [] if condition is None else [atom.ref.name for atom in m.atoms(condition)]
+    return [] if condition is None else [ref.name for ref in m.refs(condition)]
 
 
 def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
+    if isinstance(atom, m.Occurred) and atom.window.anchor is not None:
+        yield from _anchor(atom.window.anchor, scope)
     target = scope.lookup(atom.ref.name)
     if target is None:
         hint = _hint(atom.ref.name, scope.names())
@@ -383,6 +391,38 @@ def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
         yield from _convertible("unit-dimension", threshold, concept, concept.unit)
 
 
+def _anchor(anchor: m.Anchor, scope: _Scope) -> Iterator[Diagnostic]:
+    """A window counts from a day: a date concept's, or the start or end of an occurrence."""
+    if anchor.ref is None:
+        return
+    name = anchor.ref.name
+    target = scope.lookup(name)
+    if target is None:
+        hint = _hint(name, scope.names())
+        yield _diag("undefined-name", anchor.ref.span, name=name, hint=hint)
+        return
+    if anchor.edge is None and not (isinstance(target, m.Concept) and target.kind is Kind.DATE):
+        what = "the screening date or a date concept (declare it 'NAME: date')"
+        hint = "; or write 'the start of' / 'the end of' an event or medication" if isinstance(
+            target, m.Concept) and target.kind in m.LISTED else ""
+        yield _diag("anchor", anchor.ref.span, what=what, name=name,
+                    kind=_kind_words(target), hint=hint)
+    elif anchor.edge is not None and not (isinstance(target, m.Concept)
+                                          and target.kind in m.LISTED):
+        what = f"the {anchor.edge} of an event or medication"
+        yield _diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
+                    hint="")
+
+
+def _in_range(atom: m.InRange, concept: m.Concept) -> Iterator[Diagnostic]:
+    """Both bounds are thresholds (`_compare`), and the low one is not above the high one."""
+    for bound in (atom.low, atom.high):
+        yield from _compare(m.Compare(atom.span, atom.ref, ">=", bound), concept)
+    same = atom.low.unit == atom.high.unit or None in (atom.low.unit, atom.high.unit)
+    if same and atom.low.value > atom.high.value:
+        yield _diag("range-order", atom.low.span, low=atom.low, high=atom.high)
+
+
 def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
     """A course's dose is compared in the medication's `dosed in` unit."""
     if atom.dose.unit is None:
@@ -417,6 +457,7 @@ def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]
 
 ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.Compare: _compare,
+    m.InRange: _in_range,
     m.Course: _course,
     m.Is: _values,
     m.Includes: _values,

@@ -22,7 +22,8 @@ class Kind(Enum):
     quantity/lab/score/age are measured numbers (the most recent value on or before screening counts);
     lab adds the laboratory's reference range; category is one value of a declared set; flag is a yes/no
     recorded by a clinician; judgment is an investigator's attestation (pending = NEEDS_REVIEW);
-    event is a dated occurrence (history); medication is a list of dated courses of named drugs.
+    event is a dated occurrence (history); medication is a list of dated courses of named drugs;
+    date is one day a window may count from (first dose, enrolment, consent).
     """
 
     QUANTITY = "quantity"
@@ -34,6 +35,7 @@ class Kind(Enum):
     JUDGMENT = "judgment"
     EVENT = "event"
     MEDICATION = "medication"
+    DATE = "date"
 
 
 MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.AGE)
@@ -184,17 +186,46 @@ class Is:
 
 
 @dataclass(frozen=True)
-class Window:
-    """When an event must have happened: ever, at screening, or within a duration before screening."""
+class Anchor:
+    """The day a window counts from: the screening date (`ref` None), a date concept (`first_dose`),
+    or the start or end of the most recent occurrence of an event or medication (`edge`)."""
 
     span: Span
-    kind: str  # "ever" | "at_screening" | "within"
-    duration: Duration | None = None
+    ref: Ref | None = None
+    edge: str | None = None  # "start" | "end" of a listed concept's most recent occurrence
 
     def __str__(self) -> str:
-        if self.kind == "within":
-            return f"within {self.duration} before screening"
-        return "ever" if self.kind == "ever" else "at screening"
+        if self.ref is None:
+            return "screening"
+        return f"the {self.edge} of {self.ref.name}" if self.edge else self.ref.name
+
+
+#: Window kinds and how they read; `at` is on the anchor's day.
+WINDOW_WORDS = {"within": "within", "less_than": "less than", "at_least": "at least",
+                "more_than": "more than"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """When an occurrence must have happened, relative to an anchor day (the screening date unless
+    another is named): `ever`; `at` the anchor's day; `within` (inclusive) or `less than` (strict) a
+    duration before or after it, which an occurrence meets by overlapping that span; `at least`
+    (inclusive) or `more than` (strict) a duration before or after it, which an occurrence meets by
+    its start. Durations are calendar-aware (see `engine/facts.shift`)."""
+
+    span: Span
+    kind: str  # "ever" | "at" | "within" | "less_than" | "at_least" | "more_than"
+    duration: Duration | None = None
+    direction: str = "before"  # "before" | "after"
+    anchor: Anchor | None = None  # None: the screening date
+
+    def __str__(self) -> str:
+        anchor = str(self.anchor) if self.anchor else "screening"
+        if self.kind == "ever":
+            return "ever"
+        if self.kind == "at":
+            return f"at {anchor}"
+        return f"{WINDOW_WORDS[self.kind]} {self.duration} {self.direction} {anchor}"
 
 
 @dataclass(frozen=True)
@@ -205,6 +236,29 @@ class Occurred:
     ref: Ref
     window: Window
     grade: tuple[str, Decimal] | None = None
+
+
+@dataclass(frozen=True)
+class NoKnown:
+    """`no known history of hepatitis`, `no known chemotherapy within 4 weeks before first_dose`:
+    the open-world reading, as the protocol says it: true when nothing is recorded."""
+
+    span: Span
+    occurred: Occurred
+
+    @property
+    def ref(self) -> Ref:
+        return self.occurred.ref
+
+
+@dataclass(frozen=True)
+class InRange:
+    """`age 12 to 17 years`: a measured value between two bounds, both inclusive."""
+
+    span: Span
+    ref: Ref
+    low: Quantity
+    high: Quantity
 
 
 @dataclass(frozen=True)
@@ -261,9 +315,9 @@ class AtLeast:
         return len(names) == 1 and all(isinstance(i, Includes) for i in self.items)
 
 
-Atom = Union[Truth, Compare, CompareReference, Is, Occurred, Includes, Course]
+Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, InRange, Includes, Course]
 Condition = Union[Atom, And, Or, Not, AtLeast]
-ATOMS = (Truth, Compare, CompareReference, Is, Occurred, Includes, Course)
+ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, InRange, Includes, Course)
 
 
 def atoms(condition: Condition) -> list[Atom]:
@@ -273,6 +327,18 @@ def atoms(condition: Condition) -> list[Atom]:
     if isinstance(condition, Not):
         return atoms(condition.item)
     return [condition]
+
+
+def refs(condition: Condition) -> list[Ref]:
+    """Every name a condition reads, left to right: each atom's concept or definition, and the
+    concept a window is anchored on."""
+    found = []
+    for atom in atoms(condition):
+        found.append(atom.ref)
+        window = atom.occurred.window if isinstance(atom, NoKnown) else getattr(atom, "window", None)
+        if window is not None and window.anchor is not None and window.anchor.ref is not None:
+            found.append(window.anchor.ref)
+    return found
 
 
 # --- definitions and criteria ---------------------------------------------------------------------

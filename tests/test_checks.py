@@ -334,8 +334,8 @@ MISMATCHES = [
     ("f > upper reference", "'f' is a flag: only a lab has a reference range"),
     ("f is yes", "'f' is a flag: only a category takes 'is'"),
     ("q is one of {yes}", "'q' is a quantity: only a category takes 'is'"),
-    ("f ever", "'f' is a flag: only an event happens 'ever'"),
-    ("c within 3 days before screening", "'c' is a category: only an event happens"),
+    ("f ever", "'f' is a flag: only an event or medication happens 'ever'"),
+    ("c within 3 days before screening", "'c' is a category: only an event or medication happens"),
     (
         "e with grade >= 2 ever",
         "'e' is an event without grades: declare it 'event graded' to use 'with grade'",
@@ -349,7 +349,7 @@ MISMATCHES = [
     ),
     ("q", "'q' is a quantity: only a flag, judgment or definition stands alone"),
     ("m", "'m' is a medication: only a flag, judgment or definition stands alone"),
-    ("e", "'e' is an event: say when: 'ever', 'at screening' or 'within N days before screening'"),
+    ("e", "'e' is an event: say when: 'ever', 'at screening', 'within N days before screening' or 'at least N months before first_dose'"),
 ]
 
 
@@ -364,7 +364,8 @@ def test_type_mismatch_for_car_t_message() -> None:
     found = assert_diagnostics(src, "type-mismatch", at="4:19")
     assert found[0].message == (
         "'car_t_therapy' is an event: "
-        "say when: 'ever', 'at screening' or 'within N days before screening'"
+        "say when: 'ever', 'at screening', 'within N days before screening' or "
+        "'at least N months before first_dose'"
     )
 
 

@@ -297,7 +297,7 @@ ATOMS = [
         m.Is(ANY, ref("act"), (val("mild"), val("very mild")), True),
     ),
     ("car_t ever", m.Occurred(ANY, ref("car_t"), m.Window(ANY, "ever"))),
-    ("tb at screening", m.Occurred(ANY, ref("tb"), m.Window(ANY, "at_screening"))),
+    ("tb at screening", m.Occurred(ANY, ref("tb"), m.Window(ANY, "at"))),
     ("x within 60 days before screening", m.Occurred(ANY, ref("x"), within(60, "days"))),
     ("x within 1 day before screening", m.Occurred(ANY, ref("x"), within(1, "days"))),
     ("x within 2 weeks prior to screening", m.Occurred(ANY, ref("x"), within(2, "weeks"))),
@@ -306,7 +306,7 @@ ATOMS = [
     ("x within 2 years before screening", m.Occurred(ANY, ref("x"), within(2, "years"))),
     (
         "gvhd with grade >= 2 at screening",
-        m.Occurred(ANY, ref("gvhd"), m.Window(ANY, "at_screening"), (">=", Decimal(2))),
+        m.Occurred(ANY, ref("gvhd"), m.Window(ANY, "at"), (">=", Decimal(2))),
     ),
     (
         "gvhd with grade ≥ 3 within 2 weeks before screening",

@@ -8,13 +8,13 @@ and tests.
 from __future__ import annotations
 
 from engine.atoms.base import Atom, Build, Judged, Reader
-from engine.atoms.history import CountedIncludes, Course, Includes, Occurred
-from engine.atoms.measured import Compare, CompareReference
+from engine.atoms.history import CountedIncludes, Course, Includes, NoKnown, Occurred
+from engine.atoms.measured import Compare, CompareReference, InRange
 from engine.atoms.values import Is, Truth
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
-    Truth, Compare, CompareReference, Is, Occurred, Includes, Course,
+    Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Includes, Course,
 )}
 COUNTED = CountedIncludes()
 

@@ -39,7 +39,7 @@ class Build(Protocol):
     layout: Layout
 
     def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
-               decided: P.Pattern) -> Kleene: ...
+               decided: P.Pattern, needs: P.Pattern = ...) -> Kleene: ...
 
 
 class Reader(Protocol):

@@ -6,63 +6,162 @@ item says no, and UNKNOWN when nothing is recorded: missing data is never read a
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import Callable
 
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
 from engine.facts import Patient, plain_number
-from engine.kleene import NEGATE, Kleene, listed, scalar
+from engine.kleene import (NEGATE, Kleene, either, lacking, listed, missing_list, present,
+                           scalar)
 from protocol import model as m
 from protocol.units import convert
 
 
 class Occurred(Atom):
     """`car_t_therapy ever`, `active_tuberculosis at screening`, `gvhd with grade >= 2 within 2 weeks
-    before screening`: an occurrence overlapping the window (its last day on or after the window's
-    first day; facts after screening are set aside by the normaliser)."""
+    before screening`, `chemotherapy within 4 weeks before first_dose`: some occurrence meets the
+    window's item tests (`window_tests`) against the record's anchor and bound days."""
 
     handles = m.Occurred
 
     def compile(self, atom: m.Occurred, build: Build) -> Kleene:
-        window = atom.window
-        if window.kind == "ever":
-            yes, no = P.test(">=", R.ITEM[R.START], 0), P.FALSE
-        else:
-            bound = R.SCREENING
-            if window.kind == "within":
-                assert window.duration is not None
-                bound = build.layout.window(window.duration)
-            end = R.ITEM[R.END]
-            yes, no = P.test(">=", end, {"$m": bound}), P.test("<", end, {"$m": bound})
+        window, name = atom.window, atom.ref.name
+        tests = window_tests(window)
+        if window.kind != "ever":
+            anchor = build.layout.anchor(window.anchor)
+            if window.duration is not None:
+                build.layout.bound(anchor, window.duration, window.direction)
+        needs = _needs(window, tests)
+        void = P.FALSE if window.anchor is None or window.anchor.edge is None else \
+            P.test("==", R.none_field(window.anchor.ref.name), 1)
+        checks = [P.test(op, R.ITEM[key], {"$m": field}) for key, op, field in tests]
         if atom.grade is not None:
             op, grade = atom.grade
-            grade_yes = P.test(op, R.ITEM[R.GRADE], float(grade))
-            if window.kind != "ever":
-                return build.hidden(atom, P.all_of(yes, grade_yes), P.FALSE, P.TRUE)
-            yes, no = P.all_of(yes, grade_yes), P.test(NEGATE[op], R.ITEM[R.GRADE], float(grade))
-        return listed(atom.ref.name, yes, no)
+            checks.append(P.test(op, R.ITEM[R.GRADE], float(grade)))
+        if len(checks) > 1:  # its "no" would be an `$or` over item fields: a node of its own
+            undecided = lacking(name, needs, void)
+            decided = P.TRUE if needs == P.TRUE else P.any_of(
+                P.test("==", R.none_field(name), 1), needs, void)
+            return build.hidden(atom, P.all_of(*checks), undecided, decided, needs)
+        if not checks:
+            return listed(name, P.test(">=", R.ITEM[R.START], 0), P.FALSE)
+        (only,) = checks
+        if window.kind == "ever":  # graded: written as a start test and a grade, as ever was
+            yes = P.all_of(P.test(">=", R.ITEM[R.START], 0), only)
+        else:
+            yes = only
+        key, op, field = (*tests[0],) if tests else (R.GRADE, atom.grade[0], None)
+        negated = P.test(NEGATE[op], R.ITEM[key], {"$m": field} if field else float(atom.grade[1]))
+        return listed(name, yes, negated, needs, void)
 
     def judge(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.Occurred) -> tuple[str, str | None, Callable | None]:
-            """The list, the record field of the window's first day ('' for the screening day
-            itself, None for ever) and the grade test."""
-            window = atom.window
-            field = None if window.kind == "ever" else "" if window.kind == "at_screening" else \
-                R.window_field(window.duration)
+        def constants(atom: m.Occurred) -> tuple:
             graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
-            return atom.ref.name, field, graded
+            return atom.ref.name, window_tests(atom.window), graded
 
-        name, field, graded = reader.constant(atom, constants)
+        name, tests, graded = reader.constant(atom, constants)
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
-        first = None if field is None else patient.record[field] if field else \
-            patient.screening.toordinal()
-        held = any((first is None or i[R.END] >= first) and (graded is None or graded(i[R.GRADE]))
-                   for i in items)
-        return status(held), text + ("" if first is None else reader.window(patient, first))
+        record = patient.record
+        if any(field not in record for _, _, field in tests):
+            anchor = atom.window.anchor
+            assert anchor is not None and anchor.ref is not None
+            if anchor.edge and record.get(R.none_field(anchor.ref.name)) == 1:
+                return "false", f"{text}; {anchor}: none, {anchor.ref.name} is recorded as none"
+            if not items:
+                return "false", text
+            reason = patient.unusable.get(R.anchor_field(anchor)) or patient.unusable.get(
+                anchor.ref.name, "no fact given")
+            return "unknown", f"{text}; {anchor}: {reason}"
+        held = any(all(OPS[op](i[key], record[field]) for key, op, field in tests)
+                   and (graded is None or graded(i[R.GRADE])) for i in items)
+        return status(held), text + _window_words(atom.window, reader, patient)
+
+
+def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
+    """The tests an occurrence meets to fall in `window`: (item key, comparison, record field).
+
+    Let A be the anchor day and B the day the duration reaches from it, calendar-aware.
+    `at A` and `within`/`less than D before|after A` ask the occurrence to overlap the span from A
+    to B (inclusive, or open at B); `at least`/`more than D before|after A` ask its start to lie
+    on or beyond (or strictly beyond) B. Facts after the screening date are set aside, so with the
+    screening date as anchor "started on or before A" always holds and is not tested.
+    """
+    if window.kind == "ever":
+        return ()
+    anchor = R.anchor_field(window.anchor)
+    if window.kind == "at":
+        tests = [(R.END, ">=", anchor), (R.START, "<=", anchor)]
+    else:
+        assert window.duration is not None
+        bound = R.bound_field(anchor, window.duration, window.direction)
+        strict = window.kind in ("less_than", "more_than")
+        before = window.direction == "before"
+        if window.kind in ("within", "less_than"):
+            tests = [(R.END, ">" if strict else ">=", bound), (R.START, "<=", anchor)] if before \
+                else [(R.START, "<" if strict else "<=", bound), (R.END, ">=", anchor)]
+        else:
+            tests = [(R.START, ("<" if strict else "<=") if before else (">" if strict else ">="),
+                      bound)]
+    if anchor == R.SCREENING:
+        tests = [t for t in tests if t != (R.START, "<=", R.SCREENING)]
+    return tuple(tests)
+
+
+def _needs(window: m.Window, tests: tuple[tuple[str, str, str], ...]) -> P.Pattern:
+    """The record fields a window reads that a patient may lack: those of an anchor other than
+    the screening date (which every record has, with its bounds)."""
+    if R.anchor_field(window.anchor) == R.SCREENING:
+        return P.TRUE
+    return present(*sorted({field for _, _, field in tests}))
+
+
+def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
+    """How the window reads for this patient, with its days."""
+    if window.kind == "ever":
+        return ""
+    record = patient.record
+    anchor = R.anchor_field(window.anchor)
+    if anchor == R.SCREENING and (window.kind == "at" or (
+            window.kind == "within" and window.direction == "before")):
+        field = R.SCREENING if window.kind == "at" else R.bound_field(
+            anchor, window.duration, window.direction)
+        return reader.window(patient, record[field])
+    day, named = date.fromordinal(record[anchor]), window.anchor or "screening"
+    if window.kind == "at":
+        return f" (on {named} {day})"
+    bound = date.fromordinal(record[R.bound_field(anchor, window.duration, window.direction)])
+    if window.kind in ("within", "less_than"):
+        first, last = (bound, day) if window.direction == "before" else (day, bound)
+        strict = f", {bound} itself not counted" if window.kind == "less_than" else ""
+        return f" (window from {first} to {last}{strict}; {named} {day})"
+    word = {("at_least", "before"): "on or before", ("more_than", "before"): "before",
+            ("at_least", "after"): "on or after", ("more_than", "after"): "after"}
+    return f" (started {word[window.kind, window.direction]} {bound}; {named} {day})"
+
+
+class NoKnown(Atom):
+    """`no known history of X`, `no known X within 6 months before screening`: the open-world
+    reading a protocol asks for in so many words. True when nothing is recorded about X, when X is
+    recorded as none, or when no occurrence falls in the window; false when one does; open only
+    when an occurrence is recorded but the window's anchor day is missing."""
+
+    handles = m.NoKnown
+
+    def compile(self, atom: m.NoKnown, build: Build) -> Kleene:
+        k = Occurred().compile(atom.occurred, build)
+        nothing_recorded = ((missing_list(atom.ref.name), frozenset()),)
+        return Kleene(either(k.f, nothing_recorded), k.t, k.d, k.nd, k.uses)
+
+    def judge(self, atom: m.NoKnown, reader: Reader, patient: Patient) -> Judged:
+        items, text = reader.items(atom.ref.name, patient)
+        if items is None:
+            return "true", f"{atom.ref.name}: nothing recorded (no known history)"
+        held, detail = Occurred().judge(atom.occurred, reader, patient)
+        return {"true": "false", "false": "true"}.get(held, held), detail
 
 
 class Includes(Atom):

@@ -67,3 +67,32 @@ class CompareReference(Atom):
         return status(holds(ratio)), (f"{reader.shown(patient, name)} = {exact(ratio)} x {limit}; "
                                       f"{required}")
 
+
+
+class InRange(Atom):
+    """`age 12 to 17 years`, `weight 40 to 150 kg`: both bounds inclusive, each converted to the
+    concept's unit as a threshold is; true inside, false below the low or above the high bound."""
+
+    handles = m.InRange
+
+    def compile(self, atom: m.InRange, build: Build) -> Kleene:
+        concept = build.concepts[atom.ref.name]
+        low, high = (float(threshold_of(concept, q)) for q in (atom.low, atom.high))
+        name = concept.name
+        inside = P.all_of(P.test(">=", name, low), P.test("<=", name, high))
+        outside = P.any_of(P.test("<", name, low), P.test(">", name, high))
+        return scalar(inside, outside, name)
+
+    def judge(self, atom: m.InRange, reader: Reader, patient: Patient) -> Judged:
+        def constants(atom: m.InRange) -> tuple:
+            concept = reader.concepts[atom.ref.name]
+            low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
+            unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
+            return concept.name, float(low), float(high), \
+                f"needs {plain_number(low)} to {plain_number(high)}{unit}"
+
+        name, low, high, required = reader.constant(atom, constants)
+        value = patient.record.get(name)
+        if value is None:
+            return reader.missing(patient, name)
+        return status(low <= value <= high), f"{reader.shown(patient, name)}; {required}"
