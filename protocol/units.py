@@ -1,8 +1,20 @@
 """Units of measure: pint with exact decimals, plus the clinical units pint does not ship.
 
-Every conversion is done in `Decimal` (pint's `non_int_type`) and the result is rounded once, half to
-even, to `PLACES` decimal places in the target unit. Thresholds go through the same function, so a value
-exactly at a threshold after conversion stays exactly at it: no binary-float drift.
+Every conversion is done in `Decimal` (pint's `non_int_type`) and the result is rounded once, half
+to even, to `PLACES` decimal places in the target unit. Thresholds go through the same function, so
+a value exactly at a threshold after conversion stays exactly at it: no binary-float drift.
+
+Units are read as laboratories print them (`x10^9/L`, `10*3/uL`, `/mm3`, `g/24h`, `kg/m2`): a few
+rewrites turn them into what pint reads, and a power of ten with nothing counted before the slash,
+or a bare "per volume", counts cells. Letters pint would silently misread (`G/L` as gauss per litre,
+`K/uL` as kelvin) are refused with the spelling to write instead; a protocol accepts such a spelling
+explicitly by declaring an alias, which `parse_unit` takes as a parameter.
+
+UCUM library: `ucumvert` (maintained, pint-based, Python 3.11-3.14) was tried and is not used. It
+converts in floats (its transformer binds pint's application registry), drops annotations silently
+(`mL/min/{1.73_m2}` becomes mL/min), reads `G` and `K` as gauss and kelvin as UCUM says, does not
+read lab spellings (`x10^9/L`, `cells/uL`, `IU/mL`, `years`) and would import lark outside grammar/.
+The dozen rewrites below are smaller, exact, and refuse what they do not know.
 """
 
 from __future__ import annotations
@@ -17,8 +29,15 @@ import pint
 PLACES = 6
 QUANTUM = Decimal(1).scaleb(-PLACES)
 
-#: Clinical units pint lacks. Enzyme activity (U), international units (IU) and copies are counted
-#: in dimensions of their own so that they convert among their prefixes but never into mass or moles.
+#: A substance-specific factor a protocol declares: (amount, unit, amount, unit).
+Conversions = tuple[tuple[Decimal, str, Decimal, str], ...]
+
+#: Unit spellings a protocol declares: (spelling, meaning), e.g. ("K/uL", "10^3/uL").
+Aliases = tuple[tuple[str, str], ...]
+
+#: Clinical units pint lacks. Enzyme activity (U), international units (IU), copies and cells are
+#: counted in dimensions of their own so that they convert among their prefixes but never into mass
+#: or moles. `ten` carries the power of ten labs write before a count (10^9/L) as an exact factor.
 _DEFINITIONS = (
     "enzyme_unit = [enzyme_activity] = U",
     "international_unit = [international_unit] = IU",
@@ -26,16 +45,45 @@ _DEFINITIONS = (
     "cells = [cells] = cell",
     "points = [] = point",
     "bsa173 = 1.73 * meter ** 2",
+    "ten = 10",
 )
 
-#: How units are written on lab reports, rewritten to what pint reads.
-_ALIASES = (
-    (re.compile(r"/?\s*1\.73\s*m(2|²|\^2|\*\*2)"), "/bsa173"),
-    (re.compile(r"µ|μ"), "u"),
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+
+#: How units are written on lab reports, rewritten in this order to what pint reads.
+_REWRITES = (
+    # an exponent written without a caret after a unit letter: m2, mm3 (1.73m2 is caught below)
+    (re.compile(r"(?<=[A-Za-z])([23])\b"), r"^\1"),
+    # 10^9, 10*9 (UCUM), 10**9, 10E9, with or without a leading x: an exact power of ten
+    (re.compile(r"(?<![\w.])(?:x\s*)?10\s*(?:\*\*|\^|\*|[eE])\s*([+-]?\d+)\s*"), r"ten**\1 "),
+    (re.compile(r"/?\s*1\.73\s*m(\^2|\*\*2)"), "/bsa173"),
+    (re.compile(r"/\s*24\s*-?\s*h(?:rs?|ours?)?\b"), "/day"),
     (re.compile(r"%"), "percent"),
     (re.compile(r"\bmcg\b"), "ug"),
     (re.compile(r"\bd\b"), "day"),
+    (re.compile(r"^\s*/"), "1/"),
 )
+
+#: A power of ten with nothing counted before the slash (10^9/L, 10^6/kg, 10^8) counts cells.
+_COUNTED_POWER = re.compile(r"^(ten\*\*[+-]?\d+)\s*(?=/|$)")
+
+#: Letters labs print for a power of ten (or for U) that pint reads as something else, silently:
+#: the letter, what pint makes of it, and what the lab meant.
+_MISREAD = {
+    "G": ("gauss", "10^9"),
+    "Gpt": ("gigapint", "10^9"),
+    "T": ("tesla", "10^12"),
+    "Tpt": ("terapint", "10^12"),
+    "M": ("molar", "10^6"),
+    "K": ("kelvin", "10^3"),
+    "k": ("the Boltzmann constant", "10^3"),
+    "u": ("the atomic mass unit", "U"),
+}
+_WORD = re.compile(r"[A-Za-z_]+")
+
+#: Dimensions no lab value has; a unit that reaches one is a misread letter (or an offset unit such
+#: as degC, which is not a pure multiple of another and so has no exact factor here).
+_IMPLAUSIBLE = {"[temperature]": "a temperature", "[current]": "an electric current"}
 
 
 class UnitProblem(ValueError):
@@ -44,31 +92,133 @@ class UnitProblem(ValueError):
 
 @cache
 def registry() -> pint.UnitRegistry:
+    """The one Decimal registry, with the clinical units defined.
+
+    `U` redefines pint's own enzyme unit (micromole per minute): pint's dimension cache still holds
+    the old one until it is rebuilt, and `U` alone would then differ from `kU`.
+    """
     ureg = pint.UnitRegistry(non_int_type=Decimal)
     for definition in _DEFINITIONS:
         ureg.define(definition)
+    ureg._build_cache()
     return ureg
 
 
-def _pint_text(text: str) -> str:
-    text = text.strip()
-    for pattern, replacement in _ALIASES:
-        text = pattern.sub(replacement, text)
-    return text.replace("//", "/")
+def _spelling(text: str) -> str:
+    """The text with the micro sign, the times sign and superscripts in plain ASCII."""
+    text = re.sub(r"µ|μ", "u", text.strip()).replace("×", "x")
+    return re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+", lambda run: "^" + run[0].translate(_SUPERSCRIPTS), text)
+
+
+def _refuse_logarithmic(text: str, spelling: str) -> None:
+    """`log10 IU/mL` is not a multiple of IU/mL: no exact factor exists, so none is guessed."""
+    if re.search(r"\blog", spelling, re.IGNORECASE):
+        raise UnitProblem(
+            f"unit '{text}' is logarithmic, not a multiple of another unit; "
+            "give the value itself (IU/mL, copies/mL)"
+        )
+
+
+def _refuse_percent_of_unit(text: str, spelling: str) -> None:
+    """A lab's `mg%` is mg/dL; pint's is a hundredth of a milligram, a mass."""
+    if re.search(r"[A-Za-z]\s*%", spelling):
+        fixed = re.sub(r"\s*%", "/dL", text.strip())
+        raise UnitProblem(
+            f"unit '{text}' is ambiguous: pint reads % after a unit as a hundredth of it; "
+            f"write {fixed} (or a ratio such as g/g)"
+        )
+
+
+def _refuse_misread_letters(text: str, spelling: str) -> None:
+    """A lab's `K/uL` is 10^3/uL; pint's is kelvin per microlitre, and converts without a word."""
+    for word in _WORD.findall(spelling):
+        if word in _MISREAD:
+            reading, meant = _MISREAD[word]
+            fixed = re.sub(rf"(?<![A-Za-z]){word}(?![A-Za-z])", meant, text.strip())
+            raise UnitProblem(
+                f"unit '{text}' is ambiguous: pint reads {word} as {reading}; write {fixed}"
+            )
+
+
+#: Spellings refused before pint reads them, in the order they are tried.
+_REFUSALS = (_refuse_logarithmic, _refuse_percent_of_unit, _refuse_misread_letters)
+
+
+def _pint_text(spelling: str) -> str:
+    for pattern, replacement in _REWRITES:
+        spelling = pattern.sub(replacement, spelling)
+    spelling = _COUNTED_POWER.sub(r"\1*cell", spelling.strip())
+    return spelling.replace("//", "/")
+
+
+def _counted(unit: pint.Unit) -> pint.Unit:
+    """A bare count per volume (/uL, /mm3) is cells per volume, so it converts to cells/uL."""
+    dimensionality = unit.dimensionality
+    if dict(dimensionality) == {"[length]": -3}:
+        return unit * registry().Unit("cell")
+    return unit
+
+
+def _refuse_implausible(text: str, unit: pint.Unit) -> None:
+    """Refuse what no lab value is measured in (gauss has half-integer exponents in pint)."""
+    dimensionality = unit.dimensionality
+    for dimension, words in _IMPLAUSIBLE.items():
+        if dimension in dimensionality:
+            raise UnitProblem(
+                f"unit '{text}' involves {words} ({_dimension(unit)}), which no lab value is "
+                "measured in; is a letter misread (G gauss, K kelvin, T tesla)?"
+            )
+    if any(exponent % 1 for exponent in dimensionality.values()):
+        raise UnitProblem(
+            f"unit '{text}' has fractional dimensions ({_dimension(unit)}), as gauss does; "
+            "is a letter misread (G/L means 10^9/L)?"
+        )
 
 
 @cache
-def parse_unit(text: str) -> pint.Unit:
+def _read(text: str) -> pint.Unit:
+    spelling = _spelling(text)
+    for refuse in _REFUSALS:
+        refuse(text, spelling)
+    try:
+        unit = registry().parse_units(_pint_text(spelling))
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
+        raise UnitProblem(f"unknown unit '{text}'") from error
+    unit = _counted(unit)
+    _refuse_implausible(text, unit)
+    return unit
+
+
+def _resolve(text: str, aliases: Aliases) -> str | None:
+    """The meaning a declared alias gives `text`, or None; spellings compare as `_spelling` does."""
+    spelling = _spelling(text)
+    for declared, meaning in aliases:
+        if _spelling(declared) == spelling:
+            return meaning
+    return None
+
+
+@cache
+def parse_unit(text: str, aliases: Aliases = ()) -> pint.Unit:
     """The pint unit a clinical unit string stands for.
+
+    `aliases` are the protocol's declared spellings, (spelling, meaning): they are how an author
+    accepts a spelling refused here (`K/uL`), and they apply to this call only.
 
     >>> str(parse_unit("mL/min/1.73m2"))
     'milliliter / bsa173 / minute'
+    >>> str(parse_unit("x10^9/L"))
+    'cells * ten ** 9 / liter'
+    >>> str(parse_unit("K/uL", aliases=(("K/uL", "10^3/uL"),)))
+    'cells * ten ** 3 / microliter'
     """
+    meaning = _resolve(text, aliases)
+    if meaning is None:
+        return _read(text)
     try:
-        unit = registry().parse_units(_pint_text(text))
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
-        raise UnitProblem(f"unknown unit '{text}'") from error
-    return unit
+        return _read(meaning)
+    except UnitProblem as problem:
+        raise UnitProblem(f"alias '{text}' = '{meaning}': {problem}") from problem
 
 
 def quantize(value: Decimal) -> Decimal:
@@ -77,10 +227,14 @@ def quantize(value: Decimal) -> Decimal:
     return rounded + 0 if rounded else Decimal(0).quantize(QUANTUM)
 
 
-def same_dimension(a: str, b: str, conversions: tuple[tuple[Decimal, str, Decimal, str], ...] = ()) -> bool:
-    """Whether a value in unit `a` can be converted to unit `b` (directly or by a declared factor)."""
+def same_dimension(a: str, b: str, conversions: Conversions = (), *, aliases: Aliases = ()) -> bool:
+    """Whether a value in unit `a` can be converted to unit `b` (directly or by a declared factor).
+
+    >>> same_dimension("/mm3", "x10^9/L"), same_dimension("U/L", "IU/L")
+    (True, False)
+    """
     try:
-        convert(Decimal(1), a, b, conversions)
+        factor(a, b, conversions, aliases=aliases)
     except UnitProblem:
         return False
     return True
@@ -90,32 +244,44 @@ def convert(
     value: Decimal,
     source: str,
     target: str,
-    conversions: tuple[tuple[Decimal, str, Decimal, str], ...] = (),
+    conversions: Conversions = (),
+    *,
+    aliases: Aliases = (),
 ) -> Decimal:
     """Convert `value` from unit `source` to `target`, exactly, then round once.
 
     `conversions` are substance-specific factors a protocol declares (`1 mg/dL = 17.1 umol/L` for
     bilirubin), given as (amount, unit, amount, unit); they bridge dimensions pint cannot.
 
-    >>> convert(Decimal("1.17"), "mg/dL", "umol/L", ((Decimal(1), "mg/dL", Decimal("17.1"), "umol/L"),))
+    >>> bilirubin = ((Decimal(1), "mg/dL", Decimal("17.1"), "umol/L"),)
+    >>> convert(Decimal("1.17"), "mg/dL", "umol/L", bilirubin)
     Decimal('20.007000')
     >>> convert(Decimal("0.5"), "mL/s/1.73m2", "mL/min/1.73m2")
     Decimal('30.000000')
+    >>> convert(Decimal("1.5"), "x10^9/L", "/uL")
+    Decimal('1500.000000')
     """
-    return quantize(value * factor(source, target, conversions))
+    return quantize(value * factor(source, target, conversions, aliases=aliases))
 
 
 @cache
-def factor(source: str, target: str, conversions: tuple = ()) -> Decimal:
+def factor(
+    source: str, target: str, conversions: Conversions = (), *, aliases: Aliases = ()
+) -> Decimal:
     """The exact factor from `source` to `target` (every unit here is a pure multiple of another);
-    computed by pint once per pair of units, then reused for every patient."""
-    source_unit, target_unit = parse_unit(source), parse_unit(target)
+    computed by pint once per pair of units, then reused for every patient.
+
+    >>> factor("10^3/uL", "10*9/L")
+    Decimal('1')
+    """
+    source_unit, target_unit = parse_unit(source, aliases), parse_unit(target, aliases)
     exact = _direct(Decimal(1), source_unit, target_unit)
     if exact is None:
-        exact = _bridged(Decimal(1), source_unit, target_unit, conversions)
+        exact = _bridged(Decimal(1), source_unit, target_unit, conversions, aliases)
     if exact is None:
         raise UnitProblem(
-            f"cannot convert {source} ({_dimension(source_unit)}) to {target} ({_dimension(target_unit)})"
+            f"cannot convert {source} ({_dimension(source_unit)}) "
+            f"to {target} ({_dimension(target_unit)})"
         )
     return exact
 
@@ -128,13 +294,20 @@ def _direct(value: Decimal, source: pint.Unit, target: pint.Unit) -> Decimal | N
         return None
 
 
-def _bridged(value, source, target, conversions) -> Decimal | None:
+def _bridged(
+    value: Decimal,
+    source: pint.Unit,
+    target: pint.Unit,
+    conversions: Conversions,
+    aliases: Aliases,
+) -> Decimal | None:
     for amount, unit_a, equals, unit_b in conversions:
-        for (x, ux), (y, uy) in (((amount, unit_a), (equals, unit_b)), ((equals, unit_b), (amount, unit_a))):
-            into_x = _direct(value, source, parse_unit(ux))
+        sides = ((amount, unit_a), (equals, unit_b))
+        for (x, ux), (y, uy) in (sides, sides[::-1]):
+            into_x = _direct(value, source, parse_unit(ux, aliases))
             if into_x is None:
                 continue
-            bridged = _direct(into_x * y / x, parse_unit(uy), target)
+            bridged = _direct(into_x * y / x, parse_unit(uy, aliases), target)
             if bridged is not None:
                 return bridged
     return None
@@ -142,4 +315,6 @@ def _bridged(value, source, target, conversions) -> Decimal | None:
 
 def _dimension(unit: pint.Unit) -> str:
     dimensionality = registry().Quantity(1, unit).dimensionality
-    return "dimensionless" if not dimensionality else str(dimensionality).replace("[", "").replace("]", "")
+    if not dimensionality:
+        return "dimensionless"
+    return str(dimensionality).replace("[", "").replace("]", "")
