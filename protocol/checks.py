@@ -319,8 +319,11 @@ def _is_mass(quantity: m.Quantity) -> bool:
 
 def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """Every condition in definitions, applies-when clauses and criteria, node by node."""
-    for node in _every((m.AtLeast, *m.ATOMS), _uses(protocol)):
-        yield from _at_least(node) if isinstance(node, m.AtLeast) else _atom(node, scope)
+    nodes = list(_every((m.AtLeast, *m.ATOMS), _uses(protocol)))
+    wrapped = {id(node.occurred) for node in nodes if isinstance(node, m.NoKnown)}
+    for node in nodes:
+        if id(node) not in wrapped:  # `no known X ...` is checked as a whole, once
+            yield from _at_least(node) if isinstance(node, m.AtLeast) else _atom(node, scope)
 
 
 def _uses(protocol: m.Protocol) -> tuple[m.Condition, ...]:
@@ -336,8 +339,9 @@ def _refs(condition: m.Condition | None) -> list[str]:
 
 
 def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
-    if isinstance(atom, m.Occurred) and atom.window.anchor is not None:
-        yield from _anchor(atom.window.anchor, scope)
+    occurred = atom.occurred if isinstance(atom, m.NoKnown) else atom
+    if isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
+        yield from _anchor(occurred.window.anchor, scope)
     target = scope.lookup(atom.ref.name)
     if target is None:
         hint = _hint(atom.ref.name, scope.names())
@@ -360,7 +364,8 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif target.kind not in kinds:
         if isinstance(atom, m.Truth) and target.kind is Kind.EVENT:
             advice = WHEN
-    elif isinstance(atom, m.Occurred) and atom.grade is not None and not target.graded:
+    elif isinstance(atom, (m.Occurred, m.NoKnown)) and _grade(atom) is not None \
+            and not target.graded:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
     elif isinstance(atom, m.Course) and target.dosed_in is None:
         kind = "a medication without a dose unit"
@@ -368,6 +373,10 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     else:
         return None
     return _diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
+
+
+def _grade(atom: m.Occurred | m.NoKnown) -> tuple[str, Decimal] | None:
+    return (atom.occurred if isinstance(atom, m.NoKnown) else atom).grade
 
 
 def _kind_words(target: Target) -> str:

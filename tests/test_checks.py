@@ -684,3 +684,54 @@ def test_dependency_graph_of_the_seed() -> None:
         "agrees_to_contraception",
     ]
     assert dependency_graph(parse_file(SEED)).edges == graph.edges
+
+
+# --- windows, open world and ranges ---------------------------------------------------------------
+
+ANCHORS = HEAD + "concepts:\n d: date\n w: quantity in kg\n e: event\n m: medication {a}\n"
+
+
+@pytest.mark.parametrize("condition, at, message", [
+    ("e within 7 days before w", "7:42",
+     "a window counts from the screening date or a date concept (declare it 'NAME: date'); "
+     "'w' is a quantity"),
+    ("e within 7 days before m", "7:42", "'m' is a medication; or write 'the start of' / "
+     "'the end of' an event or medication"),
+    ("e within 7 days after the end of d", "7:52",
+     "a window counts from the end of an event or medication; 'd' is a date"),
+])
+def test_anchor_must_be_a_day(condition: str, at: str, message: str) -> None:
+    src = ANCHORS + f'inclusion I1 "t": {condition}\n'
+    found = diagnostics(src)
+    assert [(f"{d.span.line}:{d.span.column}", d.code) for d in found if d.is_error] == [
+        (at, "anchor")], found
+    assert message in next(d.message for d in found if d.is_error)
+
+
+def test_undefined_anchor() -> None:
+    src = ANCHORS + 'inclusion I1 "t": e within 7 days before first_dos\n'
+    found = [d for d in diagnostics(src) if d.is_error]
+    assert [(d.code, d.span.column) for d in found] == [("undefined-name", 42)]
+
+
+def test_anchor_counts_as_a_use() -> None:
+    src = HEAD + 'concepts:\n d: date\n e: event\ninclusion I1 "t": e within 7 days before d\n'
+    assert diagnostics(src) == []
+
+
+def test_empty_range() -> None:
+    src = HEAD + 'concepts:\n a: age\ninclusion I1 "t": a 17 to 12 years\n'
+    assert_diagnostics(src, "range-order", at="4:21", message="'17 years to 12 years' is empty")
+
+
+def test_range_bounds_are_thresholds() -> None:
+    src = HEAD + 'concepts:\n w: quantity in kg\ninclusion I1 "t": w 40 to 150 mL\n'
+    found = diagnostics(src)
+    assert [d.code for d in found] == ["unit-dimension", "unit-dimension"]
+
+
+def test_no_known_needs_a_history() -> None:
+    src = HEAD + 'concepts:\n f: flag\ninclusion I1 "t": no known history of f\n'
+    found = diagnostics(src)
+    assert [d.code for d in found] == ["type-mismatch"]
+    assert "only an event or medication has a history to be unknown" in found[0].message

@@ -1,0 +1,264 @@
+"""Windows from any anchor, open-world histories and ranges, each at its boundary.
+
+One small protocol, one inclusion criterion per condition, so each verdict shows the condition's
+own value: MET true, NOT_MET false, UNKNOWN open. The run's as-of (screening) date is 2026-06-30
+and the first dose 2026-06-15 unless a case says otherwise; facts dated after the screening date
+are set aside, so windows after an anchor are tested with anchors before it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.run import Decision, Screening
+from grammar.parser import parse
+from protocol import model as m
+from protocol.errors import ProtocolError
+from tests.conftest import as_read, network_from_text
+
+PROTOCOL = """protocol "windows" version "1"
+concepts:
+  age: age
+  weight: quantity in kg
+  first_dose: date "planned date of the first dose"
+  chemo: medication {cisplatin, carboplatin}
+  adjuvant: medication {capecitabine}
+  progression: event
+  diabetes: event
+  hepatitis: event
+  infection: event graded
+inclusion W1 "w": progression within 7 days before first_dose
+inclusion W2 "l": progression less than 7 days before first_dose
+inclusion W3 "a": diabetes at least 1 year before screening
+inclusion W4 "m": diabetes more than 1 year before screening
+inclusion W5 "a": progression within 6 months after the end of adjuvant
+inclusion W6 "t": infection at first_dose
+inclusion W7 "g": infection with grade >= 3 within 14 days before first_dose
+inclusion W8 "c": chemo within 4 weeks before first_dose
+inclusion N1 "n": no known history of hepatitis
+inclusion N2 "n": no known chemo within 4 weeks before first_dose
+inclusion R1 "r": age 12 to 17 years
+inclusion R2 "r": weight 40 to 150 kg
+"""
+
+SCREENING = "2026-06-30"
+FIRST_DOSE = {"concept": "first_dose", "value": "2026-06-15"}
+
+
+@pytest.fixture(scope="module")
+def screening() -> Screening:
+    return Screening(network_from_text(PROTOCOL, "windows.proto-rules"))
+
+
+def decide(screening: Screening, *facts: dict[str, Any], day: str = SCREENING,
+           born: str | None = None) -> Decision:
+    data: dict[str, Any] = {"patient": "p", "screening_date": day, "facts": list(facts)}
+    if born:
+        data["birth_date"] = born
+    (outcome,) = screening.screen([(1, as_read(data))], "windows.jsonl")
+    assert isinstance(outcome, Decision), outcome
+    return outcome
+
+
+def verdict(screening: Screening, criterion: str, *facts: dict[str, Any], **kw: Any) -> str:
+    return decide(screening, *facts, **kw).verdicts[criterion].verdict
+
+
+def event(concept: str, start: str, end: str | None = None, **more: Any) -> dict[str, Any]:
+    return {"concept": concept, "date": start, **({"end": end} if end else {}), **more}
+
+
+def none(concept: str) -> dict[str, Any]:
+    return {"concept": concept, "present": False}
+
+
+CASES = [
+    # within 7 days before first_dose: the span 2026-06-08 .. 2026-06-15, both days counted
+    ("first day inside", "W1", [FIRST_DOSE, event("progression", "2026-06-08")], "MET"),
+    ("day before the window", "W1", [FIRST_DOSE, event("progression", "2026-06-07")], "NOT_MET"),
+    ("on the anchor day", "W1", [FIRST_DOSE, event("progression", "2026-06-15")], "MET"),
+    ("day after the anchor", "W1", [FIRST_DOSE, event("progression", "2026-06-16")], "NOT_MET"),
+    ("a course overlapping the window", "W1",
+     [FIRST_DOSE, event("progression", "2026-05-01", "2026-06-08")], "MET"),
+    ("recorded as none", "W1", [FIRST_DOSE, none("progression")], "NOT_MET"),
+    ("nothing recorded", "W1", [FIRST_DOSE], "UNKNOWN"),
+    ("no anchor date", "W1", [event("progression", "2026-06-10")], "UNKNOWN"),
+    ("no anchor, recorded as none", "W1", [none("progression")], "NOT_MET"),
+    # less than 7 days before: the first day is not counted
+    ("strict: on the bound", "W2", [FIRST_DOSE, event("progression", "2026-06-08")], "NOT_MET"),
+    ("strict: a day later", "W2", [FIRST_DOSE, event("progression", "2026-06-09")], "MET"),
+    # at least / more than 1 year before screening: by the start, bound 2025-06-30
+    ("diagnosed on the bound", "W3", [event("diabetes", "2025-06-30")], "MET"),
+    ("diagnosed a day too late", "W3", [event("diabetes", "2025-07-01")], "NOT_MET"),
+    ("strict: on the bound", "W4", [event("diabetes", "2025-06-30")], "NOT_MET"),
+    ("strict: a day earlier", "W4", [event("diabetes", "2025-06-29")], "MET"),
+    ("leap day screening", "W3", [event("diabetes", "2027-02-28")], "MET"),
+    ("leap day screening, a day late", "W3", [event("diabetes", "2027-03-01")], "NOT_MET"),
+    # within 6 months after the end of adjuvant (2025-08-31): to 2026-02-28, the month's end
+    ("last day of the clamped month", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08-31", drug="capecitabine"),
+      event("progression", "2026-02-28")], "MET"),
+    ("first day after it", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08-31", drug="capecitabine"),
+      event("progression", "2026-03-01")], "NOT_MET"),
+    ("on the last day of therapy", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08-31", drug="capecitabine"),
+      event("progression", "2025-08-31")], "MET"),
+    ("before therapy ended", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08-31", drug="capecitabine"),
+      event("progression", "2025-08-30")], "NOT_MET"),
+    ("the most recent course counts", "W5",
+     [event("adjuvant", "2024-01-01", "2024-03-31", drug="capecitabine"),
+      event("adjuvant", "2025-01-01", "2025-08-31", drug="capecitabine"),
+      event("progression", "2024-05-01")], "NOT_MET"),
+    ("no adjuvant therapy at all", "W5", [none("adjuvant"), event("progression", "2026-01-01")],
+     "NOT_MET"),
+    ("therapy still going", "W5",
+     [event("adjuvant", "2025-01-01", ongoing=True, drug="capecitabine"),
+      event("progression", "2026-01-01")], "UNKNOWN"),
+    ("therapy not recorded", "W5", [event("progression", "2026-01-01")], "UNKNOWN"),
+    # at first_dose: overlapping its day
+    ("going on that day", "W6", [FIRST_DOSE, event("infection", "2026-06-10", "2026-06-20",
+                                                   grade=1)], "MET"),
+    ("ended the day before", "W6", [FIRST_DOSE, event("infection", "2026-06-10", "2026-06-14",
+                                                      grade=1)], "NOT_MET"),
+    # graded and anchored: a node of its own
+    ("grade 3 inside", "W7", [FIRST_DOSE, event("infection", "2026-06-05", grade=3)], "MET"),
+    ("grade 2 inside", "W7", [FIRST_DOSE, event("infection", "2026-06-05", grade=2)], "NOT_MET"),
+    ("grade 3 before", "W7", [FIRST_DOSE, event("infection", "2026-05-31", grade=3)], "NOT_MET"),
+    ("grade 3, no anchor", "W7", [event("infection", "2026-06-05", grade=3)], "UNKNOWN"),
+    # medications in windows
+    ("ongoing course", "W8", [FIRST_DOSE, event("chemo", "2026-01-01", ongoing=True,
+                                                drug="cisplatin")], "MET"),
+    ("ended on the bound", "W8", [FIRST_DOSE, event("chemo", "2026-01-01", "2026-05-18",
+                                                    drug="cisplatin")], "MET"),
+    ("ended the day before", "W8", [FIRST_DOSE, event("chemo", "2026-01-01", "2026-05-17",
+                                                      drug="carboplatin")], "NOT_MET"),
+    # the open world, as the protocol says it
+    ("nothing recorded", "N1", [], "MET"),
+    ("recorded as none", "N1", [none("hepatitis")], "MET"),
+    ("recorded", "N1", [event("hepatitis", "2001-01-01")], "NOT_MET"),
+    ("no chemo recorded", "N2", [FIRST_DOSE], "MET"),
+    ("chemo inside", "N2", [FIRST_DOSE, event("chemo", "2026-01-01", "2026-05-18",
+                                              drug="cisplatin")], "NOT_MET"),
+    ("chemo before", "N2", [FIRST_DOSE, event("chemo", "2026-01-01", "2026-05-17",
+                                              drug="cisplatin")], "MET"),
+    ("chemo, no anchor", "N2", [event("chemo", "2026-01-01", "2026-05-17", drug="cisplatin")],
+     "UNKNOWN"),
+    # ranges, both bounds counted, in the concept's unit after conversion
+    ("weight at the top", "R2", [{"concept": "weight", "value": 150, "unit": "kg",
+                                  "date": "2026-06-01"}], "MET"),
+    ("a gram over", "R2", [{"concept": "weight", "value": 150001, "unit": "g",
+                            "date": "2026-06-01"}], "NOT_MET"),
+    ("at the bottom in grams", "R2", [{"concept": "weight", "value": 40000, "unit": "g",
+                                       "date": "2026-06-01"}], "MET"),
+    ("a gram under", "R2", [{"concept": "weight", "value": 39999, "unit": "g",
+                             "date": "2026-06-01"}], "NOT_MET"),
+    ("no weight", "R2", [], "UNKNOWN"),
+]
+
+
+@pytest.mark.parametrize("case, criterion, facts, expected", CASES,
+                         ids=[f"{c[1]}: {c[0]}" for c in CASES])
+def test_boundary(screening: Screening, case: str, criterion: str, facts: list, expected: str):
+    day = "2028-02-29" if case.startswith("leap") else SCREENING
+    assert verdict(screening, criterion, *facts, day=day) == expected
+
+
+@pytest.mark.parametrize("born, expected", [
+    ("2014-06-30", "MET"),  # 12 on the day
+    ("2014-07-01", "NOT_MET"),  # 11 until tomorrow
+    ("2008-07-01", "MET"),  # 17, a day before 18
+    ("2008-06-30", "NOT_MET"),  # 18 on the day
+])
+def test_age_range(screening: Screening, born: str, expected: str):
+    assert verdict(screening, "R1", born=born) == expected
+
+
+def test_month_end_anchor(compile_text):
+    """`within 1 month before` 2026-03-31 starts on 2026-02-28: the month is clamped."""
+    text = ('protocol "t" version "1"\nconcepts:\n d: date\n e: event\n'
+            'inclusion I1 "x": e within 1 month before d\n')
+    screening = Screening(compile_text(text))
+
+    def at(day: str) -> str:
+        facts = [{"concept": "d", "value": "2026-03-31"}, event("e", day)]
+        (outcome,) = screening.screen([(1, as_read({"patient": "p", "screening_date": "2026-04-30",
+                                                    "facts": facts}))], "x")
+        return outcome.verdicts["I1"].verdict
+
+    assert (at("2026-02-28"), at("2026-02-27")) == ("MET", "NOT_MET")
+
+
+def test_evidence_names_the_window_and_the_missing_anchor(screening: Screening, tmp_path):
+    from engine.evidence import Explainer, criterion_parts
+
+    network = screening.network
+    leaf = {c.id: c for c in network.leaves}
+
+    def detail(criterion: str, *facts) -> str:
+        decision = decide(screening, *facts)
+        explainer = Explainer(network.protocol, decision.derived)
+        return explainer.judge(criterion_parts(leaf[criterion])[0], decision.patient)["detail"]
+
+    assert detail("W1", FIRST_DOSE, event("progression", "2026-06-08")).endswith(
+        "(window from 2026-06-08 to 2026-06-15; first_dose 2026-06-15)")
+    assert detail("W1", event("progression", "2026-06-08")).endswith(
+        "; first_dose: no fact given")
+    assert detail("W3", event("diabetes", "2025-06-30")).endswith(
+        "(started on or before 2025-06-30; screening 2026-06-30)")
+    assert detail("W5", event("adjuvant", "2025-01-01", ongoing=True, drug="capecitabine"),
+                  event("progression", "2026-01-01")).endswith(
+        "the end of adjuvant: the most recent adjuvant has not ended")
+    assert detail("N1") == "hepatitis: nothing recorded (no known history)"
+
+
+# -- grammar ---------------------------------------------------------------------------------------
+
+def condition(text: str) -> m.Condition:
+    head = 'protocol "t"\nconcepts:\n d: date\n e: event\n m: medication {a}\n'
+    criterion = parse(head + f'inclusion I1 "x": {text}', "t").criteria[0]
+    assert criterion.condition is not None
+    return criterion.condition
+
+
+@pytest.mark.parametrize("text, kind, direction, anchor", [
+    ("e within 7 days before d", "within", "before", "d"),
+    ("e within 7 days prior to d", "within", "before", "d"),
+    ("e less than 2 weeks after the end of m", "less_than", "after", "the end of m"),
+    ("e at least 1 year before screening", "at_least", "before", "screening"),
+    ("e more than 3 months after start of m", "more_than", "after", "the start of m"),
+    ("e at d", "at", "before", "d"),
+    ("e at screening", "at", "before", "screening"),
+])
+def test_window_forms(text: str, kind: str, direction: str, anchor: str):
+    atom = condition(text)
+    assert isinstance(atom, m.Occurred)
+    assert (atom.window.kind, atom.window.direction, str(atom.window.anchor or "screening")) == (
+        kind, direction, anchor)
+
+
+def test_window_words_round_trip():
+    assert str(condition("e less than 2 weeks after the end of m").window) == \
+        "less than 2 weeks after the end of m"
+    assert str(condition("e within 1 day before screening").window) == \
+        "within 1 day before screening"
+
+
+def test_no_known_and_ranges_parse():
+    atom = condition("no known history of e")
+    assert isinstance(atom, m.NoKnown) and atom.occurred.window.kind == "ever"
+    atom = condition("no known e within 4 weeks before d")
+    assert isinstance(atom, m.NoKnown) and atom.occurred.window.kind == "within"
+    head = 'protocol "t"\nconcepts:\n a: age\n w: quantity in kg\n'
+    rng = parse(head + 'inclusion I1 "x": a 12 to 17 years and w 40 kg to 150 kg', "t")
+    low, high = rng.criteria[0].condition.items
+    assert (str(low.low), str(low.high)) == ("12 years", "17 years")
+    assert (str(high.low), str(high.high)) == ("40 kg", "150 kg")
+
+
+def test_between_is_not_a_word_of_the_language():
+    with pytest.raises(ProtocolError):
+        condition("e between 1 and 2 days before d")
