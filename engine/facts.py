@@ -19,6 +19,7 @@ down in the README:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from calendar import monthrange
 from datetime import date, timedelta
@@ -424,28 +425,78 @@ class _Builder:
              value: Any = None) -> None:
         """Record a fact the network was given, as the trail shows it: `value` in words, or else
         the fact's own value."""
-        shown = None if converted is None else f"{plain_number(converted)} {concept.unit or ''}".strip()
+        shown = converted if isinstance(converted, str) or converted is None else \
+            f"{plain_number(converted)} {concept.unit or ''}".strip()
         used = UsedFact(index, concept.name, _plain(fact.get("value")) if value is None else value,
                         fact.get("unit"), fact.get("date"), shown, note)
         self.patient.used.setdefault(concept.name, []).append(used)
 
+    def _reading(self, concept: m.Concept, index: int, fact: dict) -> Reading | None:
+        """What a measured fact says: `("=", 30)`, or a bound `("<", 20)` for "< 20" (or a
+        FHIR-style `comparator`), `("<", 10)` for "not detected" below a given limit, and
+        `("nd", None)` for "not detected" with no limit (only "not negative" is known)."""
+        value, comparator = fact.get("value"), fact.get("comparator")
+        if isinstance(value, str):
+            text = " ".join(value.split())
+            if text.casefold() in NOT_DETECTED:
+                if fact.get("limit") is None:
+                    return "nd", None
+                limit = self._number(index, fact, "limit")
+                reading: Reading | None = None if limit is None else ("<", limit)
+            else:
+                match = _BOUNDED.match(text)
+                if match is None:
+                    self.problem(index, "value", f"{concept.name} is measured: expected a number "
+                                 f"or a bound like '< 20', found {json.dumps(value)}")
+                    return None
+                reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
+        else:
+            number = self._number(index, fact)
+            reading = None if number is None else (comparator or "=", number)
+        if reading is not None and reading[1] is not None and reading[1] < 0:
+            self.problem(index, "value", f"{concept.name} cannot be negative: {reading[1]}")
+            return None
+        return reading
+
+    def _put(self, field: str, op: str, number: Decimal | None) -> None:
+        """A reading in the record: the value itself, or its bounds (`record.bounds`)."""
+        record = self.patient.record
+        if op == "=":
+            record[field] = float(number)
+            return
+        low, high, low_open, high_open = R.bounds(field)
+        if op in ("<", "<=", "nd"):
+            record[low] = 0.0  # a measured value is never negative
+            if number is not None:
+                record[high] = float(number)
+                if op == "<":
+                    record[high_open] = 1
+        else:
+            record[low] = float(number)
+            if op == ">":
+                record[low_open] = 1
+
     def _measured(self, concept: m.Concept, facts) -> None:
-        for index, fact in facts:
-            value = self._number(index, fact)
-            if value is not None and value < 0:
-                self.problem(index, "value", f"{concept.name} cannot be negative: {value}")
+        readings = {index: self._reading(concept, index, fact) for index, fact in facts}
         if self.problems:
             return
         chosen = self._latest(concept, facts)
         if chosen is None:
             return
         index, fact = chosen
-        value = Decimal(fact["value"])  # every value is a number: checked above
-        converted = quantize(value) if concept.kind is m.Kind.SCORE else self._converted(
-            concept, index, fact, value)
-        if converted is None:
-            return
-        self.patient.record[concept.name] = float(converted)
+        op, value = readings[index]
+        if value is None:
+            converted = None
+        else:
+            converted = quantize(value) if concept.kind is m.Kind.SCORE else self._converted(
+                concept, index, fact, value)
+            if converted is None:
+                return
+        self._put(concept.name, op, converted)
+        if op != "=":
+            unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
+            converted = "not detected" if converted is None else \
+                f"{op} {plain_number(converted)}{unit}"
         note = None
         if fact.get("from_birth_date"):
             note = f"completed years at screening, born {self.data['birth_date']}"
@@ -456,14 +507,15 @@ class _Builder:
             note = ", ".join(limits) + f" {fact.get('unit')}" if limits else "no reference range given"
         self._use(concept, index, fact, converted, note)
         if concept.kind is m.Kind.LAB:
-            self._reference(concept, index, fact, value)
+            self._reference(concept, index, fact, op, value)
 
     _quantity = _score = _age = _measured
 
     def _lab(self, concept: m.Concept, facts) -> None:
         self._measured(concept, facts)
 
-    def _reference(self, concept: m.Concept, index: int, fact: dict, value: Decimal) -> None:
+    def _reference(self, concept: m.Concept, index: int, fact: dict, op: str,
+                   value: Decimal | None) -> None:
         reference = fact.get("reference_range") or {}
         for bound, side in (("high", "upper"), ("low", "lower")):
             limit = reference.get(bound)
@@ -474,7 +526,8 @@ class _Builder:
                 if bound == "high":
                     self.problem(index, "reference_range.high", "the upper reference must be > 0")
                 continue
-            self.patient.record[R.reference_field(concept.name, side)] = float(quantize(value / limit))
+            ratio = None if value is None else quantize(value / limit)
+            self._put(R.reference_field(concept.name, side), op, ratio)
         if "high" not in reference:
             self.patient.unusable.setdefault(f"{concept.name} x ULN", "no upper reference given")
 
@@ -671,6 +724,14 @@ class _Builder:
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")
             return None, None
+
+
+#: What a measured fact may say: ("=", 30), a bound ("<", 20), or ("nd", None).
+Reading = tuple[str, Decimal | None]
+_BOUNDED = re.compile(r"^(<=|>=|≤|≥|<|>) ?([0-9]+(?:\.[0-9]+)?)$")
+_OPS = {"≤": "<=", "≥": ">="}
+#: How laboratories report a result below what they can detect.
+NOT_DETECTED = frozenset({"not detected", "undetectable", "undetected", "below detection limit"})
 
 
 def _identity(fact: dict) -> Any:

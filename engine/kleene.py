@@ -79,6 +79,22 @@ def joined(node: str) -> Kleene:
     return Kleene(t, f, P.FALSE, P.TRUE, frozenset({node}))
 
 
+def compared(name: str, op: str, value: float) -> tuple[P.Pattern, P.Pattern]:
+    """When `name op value` is true and when false, for an exact value (the field `name`) or for
+    one known only within bounds (`record.bounds`): true when every possible value passes, false
+    when none does, so "< 20" is decided against 30 and open against 10."""
+    lo, hi, lx, hx = R.bounds(name)
+    above = P.test(">=", lo, value)  # every possible value >= value
+    over = P.any_of(P.test(">", lo, value), P.all_of(above, P.test("==", lx, 1)))  # every > value
+    below = P.test("<=", hi, value)  # every possible value <= value
+    under = P.any_of(P.test("<", hi, value), P.all_of(below, P.test("==", hx, 1)))  # every < value
+    uncertain = {">=": (above, under), ">": (over, below), "<=": (below, over),
+                 "<": (under, above), "==": (P.FALSE, P.any_of(under, over)),
+                 "!=": (P.any_of(under, over), P.FALSE)}[op]
+    exact = (P.test(op, name, value), P.test(NEGATE[op], name, value))
+    return P.any_of(exact[0], uncertain[0]), P.any_of(exact[1], uncertain[1])
+
+
 def scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kleene:
     """A single-valued concept: open exactly when its field is absent from the record (for a
     judgment, open means awaiting attestation, not missing data)."""

@@ -8,6 +8,9 @@ A record is one flat JSON object per patient:
 - `sd`: the screening date as a day number (`date.toordinal()`);
 - `<concept>`: a measured value as a float of its exact decimal in the concept's unit, a category
   value, 1/0 for a flag or an attested judgment, or the list of occurrences of an event or medication;
+- `<field>__lo`, `<field>__hi`, `<field>__lx`, `<field>__hx`: for a value known only within
+  bounds ("< 20 IU/mL", "> 1000", "not detected"), in place of `<field>`: the lower and upper bound
+  (an absent upper bound is unbounded) and 1 where a bound is open (not itself possible);
 - `<concept>__none`: 1 when the patient is recorded as having none of a listed concept;
 - `<lab>__uln`, `<lab>__lln`: the value as a multiple of the laboratory's upper / lower reference;
 - `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
@@ -38,6 +41,11 @@ ONGOING = 10**7
 START, END, GRADE, DRUG, DOSE, MONTHS, DAYS = "s", "e", "g", "drug", "dose", "months", "days"
 # ... and as a pattern on one item writes them.
 ITEM = {key: f"$i.{key}" for key in (START, END, GRADE, DRUG, DOSE, MONTHS, DAYS)}
+
+
+def bounds(field: str) -> tuple[str, str, str, str]:
+    """The fields of a value known only within bounds: lower, upper, lower open, upper open."""
+    return f"{field}__lo", f"{field}__hi", f"{field}__lx", f"{field}__hx"
 
 
 def none_field(concept: str) -> str:

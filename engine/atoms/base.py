@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
+from engine import record as R
 from engine.kleene import Kleene
 from protocol import model as m
 from protocol.units import convert, quantize
@@ -91,3 +92,27 @@ def exact(number: float) -> str:
     from engine.facts import plain_number
 
     return plain_number(Decimal(repr(number)))
+
+
+def compared(record: dict[str, Any], field: str, op: str, value: float) -> str | None:
+    """`field op value` on a patient's record: "true", "false" or "unknown", or None when the
+    record has no value at all. The twin of `kleene.compared`, for the trail: a value known only
+    within bounds is decided when every possible value gives the same answer."""
+    exact_value = record.get(field)
+    if exact_value is not None:
+        return status(OPS[op](exact_value, value))
+    low, high, low_open, high_open = R.bounds(field)
+    if low not in record:
+        return None
+    lo, hi = record[low], record.get(high)
+    above = lo >= value
+    over = lo > value or (above and record.get(low_open) == 1)
+    below = hi is not None and hi <= value
+    under = hi is not None and (hi < value or (below and record.get(high_open) == 1))
+    t, f = {">=": (above, under), ">": (over, below), "<=": (below, over), "<": (under, above),
+            "==": (False, under or over), "!=": (under or over, False)}[op]
+    return "true" if t else "false" if f else "unknown"
+
+
+#: Said of a value known only within bounds that they do not decide.
+WITHIN_BOUNDS = "its bounds do not decide it"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from engine import patterns as P
 from engine import record as R
-from engine.atoms.base import Atom, Build, Judged, Reader, against, exact, status, threshold_of
+from engine.atoms.base import (WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact,
+                               threshold_of)
 from engine.facts import Patient, plain_number
-from engine.kleene import NEGATE, Kleene, scalar
+from engine import kleene
+from engine.kleene import Kleene, scalar
 from protocol import model as m
 from protocol.units import quantize
 
@@ -22,23 +22,21 @@ class Compare(Atom):
     def compile(self, atom: m.Compare, build: Build) -> Kleene:
         concept = build.concepts[atom.ref.name]
         threshold = float(threshold_of(concept, atom.threshold))
-        name = concept.name
-        return scalar(P.test(atom.op, name, threshold), P.test(NEGATE[atom.op], name, threshold),
-                      name)
+        return scalar(*kleene.compared(concept.name, atom.op, threshold), concept.name)
 
     def judge(self, atom: m.Compare, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.Compare) -> tuple[str, Callable[[float], bool], str]:
+        def constants(atom: m.Compare) -> tuple[str, float, str]:
             concept = reader.concepts[atom.ref.name]
             threshold = threshold_of(concept, atom.threshold)
             unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
-            return concept.name, against(atom.op, float(threshold)), \
+            return concept.name, float(threshold), \
                 f"needs {atom.op} {plain_number(threshold)}{unit}"
 
-        name, holds, required = reader.constant(atom, constants)
-        value = patient.record.get(name)
-        if value is None:
+        name, threshold, required = reader.constant(atom, constants)
+        held = compared(patient.record, name, atom.op, threshold)
+        if held is None:
             return reader.missing(patient, name)
-        return status(holds(value)), f"{reader.shown(patient, name)}; {required}"
+        return held, _bounded(f"{reader.shown(patient, name)}; {required}", held)
 
 
 class CompareReference(Atom):
@@ -49,23 +47,23 @@ class CompareReference(Atom):
 
     def compile(self, atom: m.CompareReference, build: Build) -> Kleene:
         name = R.reference_field(atom.ref.name, atom.bound)
-        factor = float(quantize(atom.factor))
-        return scalar(P.test(atom.op, name, factor), P.test(NEGATE[atom.op], name, factor), name)
+        return scalar(*kleene.compared(name, atom.op, float(quantize(atom.factor))), name)
 
     def judge(self, atom: m.CompareReference, reader: Reader, patient: Patient) -> Judged:
         def constants(atom: m.CompareReference) -> tuple:
             limit = "ULN" if atom.bound == "upper" else "LLN"
             return atom.ref.name, R.reference_field(atom.ref.name, atom.bound), \
-                against(atom.op, float(atom.factor)), limit, f"needs {atom.op} {atom.factor} x {limit}"
+                float(atom.factor), limit, f"needs {atom.op} {atom.factor} x {limit}"
 
-        name, field, holds, limit, required = reader.constant(atom, constants)
-        ratio = patient.record.get(field)
-        if ratio is None:
-            if name in patient.record:
+        name, field, factor, limit, required = reader.constant(atom, constants)
+        record = patient.record
+        held = compared(record, field, atom.op, factor)
+        if held is None:
+            if name in record or R.bounds(name)[0] in record:
                 return "unknown", f"{reader.shown(patient, name)}: no {atom.bound} reference given"
             return reader.missing(patient, name)
-        return status(holds(ratio)), (f"{reader.shown(patient, name)} = {exact(ratio)} x {limit}; "
-                                      f"{required}")
+        ratio = f" = {exact(record[field])} x {limit}" if field in record else ""
+        return held, _bounded(f"{reader.shown(patient, name)}{ratio}; {required}", held)
 
 
 
@@ -78,10 +76,9 @@ class InRange(Atom):
     def compile(self, atom: m.InRange, build: Build) -> Kleene:
         concept = build.concepts[atom.ref.name]
         low, high = (float(threshold_of(concept, q)) for q in (atom.low, atom.high))
-        name = concept.name
-        inside = P.all_of(P.test(">=", name, low), P.test("<=", name, high))
-        outside = P.any_of(P.test("<", name, low), P.test(">", name, high))
-        return scalar(inside, outside, name)
+        (above, under), (below, over) = kleene.compared(concept.name, ">=", low), \
+            kleene.compared(concept.name, "<=", high)
+        return scalar(P.all_of(above, below), P.any_of(under, over), concept.name)
 
     def judge(self, atom: m.InRange, reader: Reader, patient: Patient) -> Judged:
         def constants(atom: m.InRange) -> tuple:
@@ -92,7 +89,15 @@ class InRange(Atom):
                 f"needs {plain_number(low)} to {plain_number(high)}{unit}"
 
         name, low, high, required = reader.constant(atom, constants)
-        value = patient.record.get(name)
-        if value is None:
+        above, below = (compared(patient.record, name, op, bound)
+                        for op, bound in ((">=", low), ("<=", high)))
+        if above is None:
             return reader.missing(patient, name)
-        return status(low <= value <= high), f"{reader.shown(patient, name)}; {required}"
+        held = "false" if "false" in (above, below) else "true" if above == below == "true" \
+            else "unknown"
+        return held, _bounded(f"{reader.shown(patient, name)}; {required}", held)
+
+
+def _bounded(detail: str, held: str) -> str:
+    """A detail, saying so when a value known only within bounds leaves the part open."""
+    return f"{detail} ({WITHIN_BOUNDS})" if held == "unknown" else detail
