@@ -15,7 +15,8 @@ and engine/compile.py:
   data; an occurrence counts in `within N before screening` if its end (its start when it has
   no end; never, when ongoing) is on or after screening minus N (calendar-aware); `at
   screening` is within 0 days;
-- a course lasts its completed calendar months from start to min(end, screening);
+- a course lasts its completed calendar months from start to min(end, screening); a course with
+  neither end nor `ongoing` may still be going on: it lasts from none to all of those months;
 - strong Kleene logic; an open verdict is UNKNOWN when some atom the criterion (or its
   applies-when) reads has missing data or a definition it uses is unknown, else NEEDS_REVIEW (a
   pending judgment); NOT_APPLICABLE when applies-when is false.
@@ -175,10 +176,10 @@ def course(courses: Any, dose: Decimal, months: int) -> K:
         return None, True
     if courses is NONE:
         return False, False
-    unknown = any(d is None and m >= months for _, m, d in courses)
-    if any(d is not None and d >= dose and m >= months for _, m, d in courses):
+    unknown = any((d is None or d >= dose) and most >= months for _, _, most, d in courses)
+    if any(d is not None and d >= dose and least >= months for _, least, _, d in courses):
         return True, unknown
-    if all((d is not None and d < dose) or m < months for _, m, d in courses):
+    if all((d is not None and d < dose) or most < months for _, _, most, d in courses):
         return False, unknown
     return None, unknown
 
@@ -256,7 +257,8 @@ class Facts:
         return items
 
     def _courses(self, concept: str, facts: list[dict] | None) -> Any:
-        """(drug, completed months, prednisone-equivalent mg/kg/d or None) per course."""
+        """(drug, completed months at least and at most, prednisone-equivalent mg/kg/d or None)
+        per course."""
         items = self._occurrences(facts)
         if items is None or items is NONE:
             return items
@@ -264,8 +266,10 @@ class Facts:
         for fact, (start, last, _) in zip(facts, items):
             drug = synonyms[fact["drug"].casefold()]
             end = date.fromordinal(min(last, self.sd_ord))
+            most = end if fact.get("end") or fact.get("ongoing") else self.sd
             dose = self._dose(drug, fact) if concept == "glucocorticoid" else None
-            courses.append((drug, _months(date.fromordinal(start), end), dose))
+            courses.append((drug, _months(date.fromordinal(start), end),
+                            _months(date.fromordinal(start), most), dose))
         return courses
 
     def _dose(self, drug: str, fact: dict) -> Decimal | None:

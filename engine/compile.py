@@ -214,32 +214,67 @@ class _Compiler:
         return at_least(condition.count, [self.kleene(i) for i in condition.items])
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
-               decided: P.Pattern, needs: P.Pattern = P.TRUE) -> Kleene:
+               decided: P.Pattern, needs: P.Pattern = P.TRUE,
+               possible: P.Pattern | None = None) -> Kleene:
         """A list atom whose "no" would test two fields of an item at once: durable_rules gets
         `$or` across item fields wrong (only the last field's test counts), so the atom becomes a
         node of its own. True when some item says yes; at its end marker, false when the list is
         recorded and no item is undecided, unknown otherwise. Undecided items (a course whose dose
         could not be computed) are kept in `<name>__undosed`; `undecided`/`decided` test that list.
         `needs` is what the item test reads beside the list (a window's anchor day).
+
+        `possible`, when an item's days or length are known only within bounds, is what an item
+        that may say yes meets: a second node (`<node>?`, true when some item may) is settled
+        first, and the atom is unknown rather than false while it is true.
         """
         name = atom.ref.name
         node = f"{name}@{atom.span.line}:{atom.span.column}"
-        self.stratum[node] = 0
-        own = {"$and": [{"t": "d"}, {"n": node}]}
-        make = lambda value, rule: Action(rule, "derived", node, value, atom.span.line)  # noqa: E731
-        listed = P.all_of(needs, P.raw({"$iany": {name: P.to_json(yes)}}))
-        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": ((listed, frozenset()),)}, make))
-        end = {"e": {"$and": [{"t": "end"}, {"s": 0}]}}
-        unsettled = {"o$not": own}
+        level = 0
+        opened = P.FALSE
+        if possible is not None and possible != yes:
+            maybe = f"{node}?"
+            self._node(maybe, atom.span.line, 0, P.all_of(needs, _any_item(name, possible)),
+                       {"F": [P.TRUE]})
+            level, opened = 1, maybe
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
-        cases = {"F": P.all_of(recorded, decided), "U": P.any_of(missing, undecided)}
-        for value, pattern in cases.items():
-            for index, part in enumerate(P.split(pattern) if pattern != P.FALSE else []):
-                rule = f"d:{node}:{value}#{index}"
-                self.hidden_rules.append(
-                    (rule, {"all": [end, unsettled, _record(node, part)]}, make(value, rule)))
+        self._node(node, atom.span.line, level, P.all_of(needs, _any_item(name, yes)),
+                   {"F": [P.all_of(recorded, decided)], "U": [P.any_of(missing, undecided)]},
+                   opened)
         return joined(node)
+
+    def _node(self, node: str, line: int, level: int, true: P.Pattern,
+              settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE) -> None:
+        """A hidden node's rules: T when `true` holds on the record; at end marker `level`, if
+        nothing was concluded, each value of `settled` whose record pattern holds. With a
+        possibility node `opened`, F also needs it false and U follows from it being true."""
+        self.stratum[node] = level
+        own = {"$and": [{"t": "d"}, {"n": node}]}
+        make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
+        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": ((true, frozenset()),)}, make))
+        end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
+        unsettled = {"o$not": own}
+        for value, patterns in settled.items():
+            index = 0
+            joins = [] if opened == P.FALSE else [
+                {"q": {"$and": [{"t": "d"}, {"n": opened}, {"v": "F" if value == "F" else "T"}]}}]
+            for pattern in patterns:
+                for part in P.split(pattern) if pattern != P.FALSE else []:
+                    rule = f"d:{node}:{value}#{index}"
+                    index += 1
+                    body = [end, unsettled, _record(node, part)] if part != P.TRUE else \
+                        [end, unsettled]
+                    self.hidden_rules.append((rule, {"all": [*body, *(
+                        joins if value == "F" else [])]}, make(value, rule)))
+            if value == "U" and joins:
+                rule = f"d:{node}:{value}#{index}"
+                self.hidden_rules.append((rule, {"all": [end, unsettled, *joins]},
+                                          make(value, rule)))
+
+
+def _any_item(name: str, pattern: P.Pattern) -> P.Pattern:
+    """Some item of the list `name` meets `pattern`."""
+    return P.raw({"$iany": {name: P.to_json(pattern)}})
 
 
 def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):

@@ -334,18 +334,22 @@ class _Builder:
             if name not in referenced:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
+            listed = concepts[name].kind in m.LISTED
             when = fact.get("date")
             if when is not None:
-                day = _date(when)
+                days = _days(when) if listed else None
+                day = days[0] if days else _date(when)
                 if day is None:
-                    self.problem(index, "date", f"not a date (YYYY-MM-DD): {when!r}")
+                    form = "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
+                    self.problem(index, "date", f"not a date ({form}): {when!r}")
                     continue
                 if day > screening:
                     self.problem(index, "date", f"dated {when}, after the screening date "
                                  f"{screening}: set aside", warning=True)
                     continue
-            if fact.get("end") is not None and _date(fact["end"]) is None:
-                self.problem(index, "end", f"not a date (YYYY-MM-DD): {fact['end']!r}")
+            end = fact.get("end")
+            if end is not None and (_days(end) if listed else _date(end)) is None:
+                self.problem(index, "end", f"not a date (YYYY-MM-DD, YYYY-MM or YYYY): {end!r}")
                 continue
             grouped.setdefault(name, []).append((index, fact))
         if "birth_date" in self.data:
@@ -589,11 +593,18 @@ class _Builder:
             return
         latest = max(items, key=lambda item: (item[R.START], item[R.END]))
         for field_name, edge in self.n.edges[concept.name]:
-            day = latest[R.START] if edge == "start" else latest[R.END]
-            if day == ONGOING:
+            early, late = (latest[R.START], latest[R.START_LATEST]) if edge == "start" else \
+                (latest[R.END_EARLIEST], latest[R.END])
+            if early == ONGOING:
                 self.patient.unusable[field_name] = f"the most recent {concept.name} has not ended"
+            elif late == ONGOING and early != late:
+                self.patient.unusable[field_name] = \
+                    f"the end of the most recent {concept.name} is not recorded"
+            elif early != late:
+                self.patient.unusable[field_name] = \
+                    f"the {edge} of the most recent {concept.name} is known only to the month or year"
             else:
-                self.patient.record[field_name] = day
+                self.patient.record[field_name] = early
 
     # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:
@@ -612,16 +623,9 @@ class _Builder:
             return None
         items = []
         for index, fact in present:
-            if fact.get("date") is None:
-                self.problem(index, "date", f"an occurrence of {concept.name} needs a date")
+            item = self._occurrence(concept, index, fact)
+            if item is None:
                 continue
-            start = _date(fact["date"])
-            end = _date(fact["end"]) if fact.get("end") else None
-            if end is not None and end < start:
-                self.problem(index, "end", f"ends {end}, before it starts {start}")
-                continue
-            last = ONGOING if fact.get("ongoing") else (end or start).toordinal()
-            item: dict[str, Any] = {R.START: start.toordinal(), R.END: last}
             if concept.graded:
                 grade = fact.get("grade")
                 if isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
@@ -630,6 +634,36 @@ class _Builder:
                 item[R.GRADE] = float(grade)
             items.append((index, fact, item))
         return items
+
+    def _occurrence(self, concept: m.Concept, index: int, fact: dict) -> dict[str, Any] | None:
+        """An occurrence's first and last day, each as the earliest and latest it can be.
+
+        A date known to the month or year spans its days; with no date at all the occurrence
+        happened on some day up to screening. A course of a medication with neither an end nor
+        `ongoing` may still be going on: its end is unknown (an event with one date is a
+        single day). Nothing can have started after screening, so latest days stop there."""
+        screening = self.screening.toordinal()
+        starts = _days(fact["date"]) if fact.get("date") is not None else (date.min, self.screening)
+        assert starts is not None  # checked when grouped
+        first, latest_first = starts[0].toordinal(), min(starts[1].toordinal(), screening)
+        if fact.get("ongoing"):
+            earliest_last = last = ONGOING
+        elif fact.get("end"):
+            ends = _days(fact["end"])
+            assert ends is not None
+            earliest_last, last = ends[0].toordinal(), ends[1].toordinal()
+            if last < first:
+                self.problem(index, "end", f"ends {fact['end']}, before it starts {fact['date']}")
+                return None
+            earliest_last = max(earliest_last, first)
+        elif concept.kind is m.Kind.MEDICATION:
+            earliest_last, last = first, ONGOING
+        elif fact.get("date") is None:
+            earliest_last, last = first, screening
+        else:
+            earliest_last, last = first, latest_first
+        return {R.START: first, R.START_LATEST: latest_first, R.END: last,
+                R.END_EARLIEST: earliest_last}
 
     def _event(self, concept: m.Concept, facts) -> None:
         items = self._occurrences(concept, facts)
@@ -655,16 +689,19 @@ class _Builder:
                              f"found {json.dumps(_plain(fact.get('drug')))}")
                 continue
             item[R.DRUG] = drug
-            end = date.fromordinal(min(item[R.END], self.screening.toordinal()))
-            start = date.fromordinal(item[R.START])
-            item[R.MONTHS] = completed_months(start, end)
-            item[R.DAYS] = (end - start).days
+            screening = self.screening.toordinal()
+            shortest = _length(item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
+            longest = _length(item[R.START], min(item[R.END], screening))
+            item[R.MONTHS], item[R.DAYS] = shortest
+            item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
             dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
             if dose is not None:
                 item[R.DOSE] = float(dose)
             courses.append(item)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
-            period = f"{_period(fact)}, {item[R.MONTHS]} completed months"
+            months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
+                f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
+            period = f"{_period(fact, course=True)}, {months} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
             used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
                             if fact.get("dose") is not None else ""), fact.get("unit"), fact["date"],
@@ -672,7 +709,8 @@ class _Builder:
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
         self._edges(concept, courses)
-        undosed = [{R.MONTHS: c[R.MONTHS], R.DAYS: c[R.DAYS]} for c in courses if R.DOSE not in c]
+        lengths = (R.MONTHS, R.DAYS, R.MONTHS_MOST, R.DAYS_MOST)
+        undosed = [{key: c[key] for key in lengths} for c in courses if R.DOSE not in c]
         if concept.dosed_in and undosed:
             self.patient.record[R.undosed_field(concept.name)] = undosed
         self._count(concept, courses)
@@ -740,11 +778,40 @@ def _identity(fact: dict) -> Any:
     return str(fact) if "reference_range" in fact else tuple(fact.items())
 
 
-def _period(fact: dict) -> str:
+def _period(fact: dict, course: bool = False) -> str:
     """How long an occurrence or course lasted, as recorded."""
     if fact.get("end"):
         return f"to {fact['end']}"
-    return "ongoing" if fact.get("ongoing") else "single day"
+    if fact.get("ongoing"):
+        return "ongoing"
+    return "end not recorded" if course else "single day" if fact.get("date") else "date unknown"
+
+
+def _length(first: int, last: int) -> tuple[int, int]:
+    """Completed calendar months and days from day `first` to day `last` (0 if before it)."""
+    if last < first:
+        return 0, 0
+    return completed_months(date.fromordinal(first), date.fromordinal(last)), last - first
+
+
+@lru_cache(maxsize=65536)
+def _days(text: Any) -> tuple[date, date] | None:
+    """The first and last day a date may be: YYYY-MM-DD is one day, YYYY-MM its month's days,
+    YYYY its year's."""
+    if not isinstance(text, str):
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return day, day
+        if len(text) == 7 and text[4] == "-":
+            year, month = int(text[:4]), int(text[5:])
+            return date(year, month, 1), date(year, month, monthrange(year, month)[1])
+        if len(text) == 4:
+            return date(int(text), 1, 1), date(int(text), 12, 31)
+    except ValueError:
+        return None
+    return None
 
 
 def plain_number(value: Any) -> str:

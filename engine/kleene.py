@@ -105,24 +105,42 @@ def scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kle
 
 
 def listed(name: str, yes: P.Pattern, no: P.Pattern, needs: P.Pattern = P.TRUE,
-           void: P.Pattern = P.FALSE) -> Kleene:
+           void: P.Pattern = P.FALSE, maybe: P.Pattern | None = None) -> Kleene:
     """A list concept (events, drugs taken) tested on one item field: true if some item says yes;
     false if the patient has none or every item says no; open if nothing is recorded. `needs` is
     what the item test reads beside the list (a window's anchor day): without it, open, unless
-    `void` holds (the anchor can never exist: no course of the therapy it is the end of)."""
+    `void` holds (the anchor can never exist: no course of the therapy it is the end of).
 
-    def items(quantifier: str, pattern: P.Pattern) -> P.Pattern:
-        if pattern == P.FALSE:
-            return P.FALSE
-        inner = P.to_json(pattern) if pattern != P.TRUE else {"$gte": {R.ITEM[R.START]: 0}}
-        return P.raw({quantifier: {name: inner}})
-
+    When items' days are known only within bounds, `yes` is what an item surely meets and `no`
+    what it surely fails; `maybe` (what it may meet) then says when the list is open because of
+    such dates, which is UNKNOWN, never a pending judgment."""
     none_recorded = P.test("==", R.none_field(name), 1)
-    t = P.all_of(needs, items("$iany", yes))
-    f = P.any_of(none_recorded, void, P.all_of(needs, items("$iall", no)))
-    d = P.any_of(missing_list(name), lacking(name, needs, void))
-    nd = P.any_of(none_recorded, void, P.all_of(P.test("$ex", name, 1), needs))
+    t = P.all_of(needs, _items("$iany", name, yes))
+    f = P.any_of(none_recorded, void, P.all_of(needs, _items("$iall", name, no)))
+    unsure = P.FALSE if maybe is None else P.all_of(
+        P.test("$ex", name, 1), needs, _items("$iany", name, maybe),
+        _items("$iall", name, _negation(yes)))
+    d = P.any_of(missing_list(name), lacking(name, needs, void), unsure)
+    settled = P.TRUE if maybe is None else P.any_of(_items("$iall", name, no),
+                                                    _items("$iany", name, yes))
+    nd = P.any_of(none_recorded, void, P.all_of(P.test("$ex", name, 1), needs, settled))
     return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
+
+
+def _items(quantifier: str, name: str, pattern: P.Pattern) -> P.Pattern:
+    """`$iany` / `$iall` of a pattern over the items of the list `name` (TRUE: any item)."""
+    if pattern == P.FALSE:
+        return P.FALSE
+    inner = P.to_json(pattern) if pattern != P.TRUE else {"$gte": {R.ITEM[R.START]: 0}}
+    return P.raw({quantifier: {name: inner}})
+
+
+def _negation(test: P.Pattern) -> P.Pattern:
+    """The negation of one comparison test."""
+    ((op, body),) = json.loads(test.json).items()
+    ((field, value),) = body.items()
+    names = {"$gte": "$lt", "$gt": "$lte", "$lte": "$gt", "$lt": "$gte"}
+    return P.raw({names[op]: {field: value}})
 
 
 def lacking(name: str, needs: P.Pattern, void: P.Pattern) -> P.Pattern:

@@ -21,9 +21,12 @@ A record is one flat JSON object per patient:
   `b__<anchor>__<n><u>-` / `+` the day `<n> <unit>s` before / after another anchor day;
 - `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds.
 
-An occurrence (an item of a list) holds `s` and `e` (first and last day; `e` is `ONGOING` for a
-course still running), `g` (grade, graded events) and, for medications, `drug`, `dose` (daily, in
-the unit the medication is dosed in), `months` and `days` (its length up to screening).
+An occurrence (an item of a list) holds its first day as the earliest and latest it can be, `s` and
+`sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
+spans its days; `e` is `ONGOING` for a course still running or whose end is not recorded), `g`
+(grade, graded events) and, for medications, `drug`, `dose` (daily, in the unit the medication is
+dosed in), and its length up to screening, at least `months` / `days` and at most `months_most` /
+`days_most`.
 """
 
 from __future__ import annotations
@@ -38,9 +41,15 @@ SCREENING = "sd"
 ONGOING = 10**7
 
 # Item fields of an occurrence, as patterns name them inside `$iany` / `$iall` ...
-START, END, GRADE, DRUG, DOSE, MONTHS, DAYS = "s", "e", "g", "drug", "dose", "months", "days"
+START, START_LATEST, END, END_EARLIEST = "s", "sl", "e", "el"
+GRADE, DRUG, DOSE = "g", "drug", "dose"
+MONTHS, DAYS, MONTHS_MOST, DAYS_MOST = "months", "days", "months_most", "days_most"
 # ... and as a pattern on one item writes them.
-ITEM = {key: f"$i.{key}" for key in (START, END, GRADE, DRUG, DOSE, MONTHS, DAYS)}
+ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRADE, DRUG, DOSE,
+                                     MONTHS, DAYS, MONTHS_MOST, DAYS_MOST)}
+#: An item's first and last day each lie between two fields (equal when the dates are exact):
+#: (earliest, latest).
+BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
 
 
 def bounds(field: str) -> tuple[str, str, str, str]:

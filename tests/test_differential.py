@@ -183,7 +183,7 @@ def _edges(data: dict[str, Any]) -> set[str]:
         if fact.get("ongoing"):
             found.add("ongoing")
     if isinstance(facts.v["glucocorticoid"], list):
-        found |= {"1 mg/kg/d exactly" for _, _, dose in facts.v["glucocorticoid"] if dose == 1}
+        found |= {"1 mg/kg/d exactly" for *_, dose in facts.v["glucocorticoid"] if dose == 1}
     if isinstance(facts.v["immunosuppressant"], list):
         found.add(f"{len({c[0] for c in facts.v['immunosuppressant']})} immunosuppressants")
     return found

@@ -58,9 +58,10 @@ CASES = [
     (24, "B24-negative-dose", 2, "dose", "error", "a dose cannot be negative: -60"),
     (25, "B25-unparseable-screening-date", None, "screening_date", "error",
      "not a date (YYYY-MM-DD): '2026-06-31'"),
-    (26, "B26-occurrence-without-date", 1, "date", "error",
-     "an occurrence of malignancy needs a date"),
-    (27, "B27-number-as-text", 1, "value", "error", 'expected a number or a bound like \'< 20\', found "97"'),
+    (26, "B26-occurrence-month-13", 1, "date", "error",
+     "not a date (YYYY-MM-DD, YYYY-MM or YYYY): '2025-13'"),
+    (27, "B27-number-as-text", 1, "value", "error",
+     'expected a number or a bound like \'< 20\', found "97"'),
     (28, "B28-undated-lab", 1, "date", "error",
      "'ast' is declared 'valid for': each fact needs a date"),
 ]

@@ -137,3 +137,108 @@ def test_unreadable_bounds_are_input_errors(screening: Screening, fact: dict, me
     result = outcome(screening, fact)
     assert isinstance(result, Rejected)
     assert any(message in str(problem) for problem in result.problems), result.problems
+
+
+# -- dates known to the month or year, no date at all, a course whose end is not recorded ----------
+
+HISTORY = """protocol "dates" version "1"
+concepts:
+  mi: event
+  first_dose: date
+  steroid: medication {prednisone} dosed in mg/d
+  infection: event graded
+  adjuvant: medication {capecitabine}
+  relapse: event
+inclusion D1 "MI within 6 months": mi within 6 months before screening
+inclusion D2 "MI ever": mi ever
+inclusion D3 "steroid": steroid dose >= 10 mg/d for at least 3 months
+inclusion D4 "MI a year ago": mi at least 1 year before screening
+inclusion D5 "infection": infection with grade >= 3 within 30 days before first_dose
+inclusion D6 "relapse after adjuvant": relapse within 6 months after the end of adjuvant
+"""
+
+
+@pytest.fixture(scope="module")
+def history() -> Screening:
+    return Screening(network_from_text(HISTORY, "dates.proto-rules"))
+
+
+def dated(screening: Screening, criterion: str, *facts: dict[str, Any]) -> str:
+    data = {"patient": "p", "screening_date": "2026-06-30", "facts": list(facts)}
+    (result,) = screening.screen([(1, as_read(data))], "dates.jsonl")
+    assert isinstance(result, Decision), result
+    return result.verdicts[criterion].verdict
+
+
+def mi(**fields: Any) -> dict[str, Any]:
+    return {"concept": "mi", **fields}
+
+
+def steroid(**fields: Any) -> dict[str, Any]:
+    return {"concept": "steroid", "drug": "prednisone", "dose": 20, "unit": "mg/d", **fields}
+
+
+FIRST = {"concept": "first_dose", "value": "2026-06-15"}
+
+DATED = [
+    # within 6 months before 2026-06-30: from 2025-12-30
+    ("D1", [mi(date="2026-01")], "MET"),  # every day of January is inside
+    ("D1", [mi(date="2025-12")], "UNKNOWN"),  # the 30th and 31st are, the rest are not
+    ("D1", [mi(date="2025-11")], "NOT_MET"),
+    ("D1", [mi(date="2025")], "UNKNOWN"),
+    ("D1", [mi(date="2024")], "NOT_MET"),
+    ("D1", [mi(date="2025-12-29", end="2026-01")], "MET"),  # it lasted into the window
+    ("D1", [mi()], "UNKNOWN"),  # happened, no date: when is not known
+    ("D2", [mi()], "MET"),  # ... but it did happen
+    ("D2", [mi(date="2019")], "MET"),
+    # at least 1 year before screening: started on or before 2025-06-30
+    ("D4", [mi(date="2025-06")], "MET"),
+    ("D4", [mi(date="2025-07")], "NOT_MET"),
+    ("D4", [mi(date="2025")], "UNKNOWN"),
+    ("D4", [mi()], "UNKNOWN"),
+    # a course with neither end nor ongoing may still be going on
+    ("D3", [steroid(date="2026-01-01")], "UNKNOWN"),
+    ("D3", [steroid(date="2026-01-01", end="2026-04-01")], "MET"),
+    ("D3", [steroid(date="2026-01-01", ongoing=True)], "MET"),
+    ("D3", [steroid(date="2026-05-01")], "NOT_MET"),  # at most 1 month to screening
+    ("D3", [steroid(date="2026-01-01", dose=5)], "NOT_MET"),  # too low however long
+    ("D3", [steroid(date="2026-01", end="2026-04-15")], "UNKNOWN"),  # 3 months only from Jan 15
+    ("D3", [steroid(date="2026-01", end="2026-05")], "MET"),
+    # a graded window from another anchor: a node of its own, with a possibility node
+    ("D5", [FIRST, {"concept": "infection", "date": "2026-05", "grade": 3}], "UNKNOWN"),
+    ("D5", [FIRST, {"concept": "infection", "date": "2026-06", "grade": 3}], "UNKNOWN"),
+    ("D5", [FIRST, {"concept": "infection", "date": "2026-06-01", "grade": 3}], "MET"),
+    ("D5", [FIRST, {"concept": "infection", "date": "2026-04", "grade": 3}], "NOT_MET"),
+    ("D5", [FIRST, {"concept": "infection", "date": "2026-05", "grade": 2}], "NOT_MET"),
+    # an anchor known only to the month is no anchor day
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025-06"},
+            {"concept": "relapse", "date": "2025-09-01"}], "UNKNOWN"),
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01",
+             "end": "2025-06-30"}, {"concept": "relapse", "date": "2025-09-01"}], "MET"),
+]
+
+
+@pytest.mark.parametrize("criterion, facts, expected", DATED,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(DATED)])
+def test_dates_known_within_bounds(history: Screening, criterion: str, facts: list,
+                                   expected: str):
+    assert dated(history, criterion, *facts) == expected
+
+
+def test_evidence_says_the_dates_do_not_decide(history: Screening):
+    network = history.network
+    leaf = next(c for c in network.leaves if c.id == "D1")
+    data = {"patient": "p", "screening_date": "2026-06-30", "facts": [mi(date="2025-12")]}
+    (result,) = history.screen([(1, as_read(data))], "dates.jsonl")
+    explainer = Explainer(network.protocol, result.derived)
+    judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
+    assert judged == {"status": "unknown", "detail": "mi: occurred (2025-12; single day) (window "
+                      "from 2025-12-30 to 2026-06-30) (its dates do not decide it)"}
+
+
+def test_partial_dates_only_for_histories(history: Screening):
+    data = {"patient": "p", "screening_date": "2026-06-30",
+            "facts": [{"concept": "first_dose", "value": "2026-06-15", "date": "2026-06"}]}
+    (result,) = history.screen([(1, as_read(data))], "dates.jsonl")
+    assert isinstance(result, Rejected)
+    assert "not a date (YYYY-MM-DD): '2026-06'" in str(result.problems[0])

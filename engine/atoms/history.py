@@ -36,25 +36,27 @@ class Occurred(Atom):
         needs = _needs(window, tests)
         void = P.FALSE if window.anchor is None or window.anchor.edge is None else \
             P.test("==", R.none_field(window.anchor.ref.name), 1)
-        checks = [P.test(op, R.ITEM[key], {"$m": field}) for key, op, field in tests]
+        certain, possible = ([P.test(op, R.ITEM[_between(key, op, sure)], {"$m": field})
+                              for key, op, field in tests] for sure in (True, False))
         if atom.grade is not None:
-            op, grade = atom.grade
-            checks.append(P.test(op, R.ITEM[R.GRADE], float(grade)))
-        if len(checks) > 1:  # its "no" would be an `$or` over item fields: a node of its own
-            undecided = lacking(name, needs, void)
+            graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
+            certain, possible = certain + [graded], possible + [graded]
+        if len(certain) > 1:  # its "no" would be an `$or` over item fields: a node of its own
             decided = P.TRUE if needs == P.TRUE else P.any_of(
                 P.test("==", R.none_field(name), 1), needs, void)
-            return build.hidden(atom, P.all_of(*checks), undecided, decided, needs)
-        if not checks:
+            return build.hidden(atom, P.all_of(*certain), lacking(name, needs, void), decided,
+                                needs, P.all_of(*possible))
+        if not certain:
             return listed(name, P.test(">=", R.ITEM[R.START], 0), P.FALSE)
-        (only,) = checks
         if window.kind == "ever":  # graded: written as a start test and a grade, as ever was
-            yes = P.all_of(P.test(">=", R.ITEM[R.START], 0), only)
+            yes = P.all_of(P.test(">=", R.ITEM[R.START], 0), certain[0])
+            no = P.test(NEGATE[atom.grade[0]], R.ITEM[R.GRADE], float(atom.grade[1]))
         else:
-            yes = only
-        key, op, field = (*tests[0],) if tests else (R.GRADE, atom.grade[0], None)
-        negated = P.test(NEGATE[op], R.ITEM[key], {"$m": field} if field else float(atom.grade[1]))
-        return listed(name, yes, negated, needs, void)
+            (key, op, field), = tests
+            yes = certain[0]
+            no = P.test(NEGATE[op], R.ITEM[_between(key, op, False)], {"$m": field})
+            return listed(name, yes, no, needs, void, maybe=possible[0])
+        return listed(name, yes, no, needs, void)
 
     def judge(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
         def constants(atom: m.Occurred) -> tuple:
@@ -76,9 +78,14 @@ class Occurred(Atom):
             reason = patient.unusable.get(R.anchor_field(anchor)) or patient.unusable.get(
                 anchor.ref.name, "no fact given")
             return "unknown", f"{text}; {anchor}: {reason}"
-        held = any(all(OPS[op](i[key], record[field]) for key, op, field in tests)
-                   and (graded is None or graded(i[R.GRADE])) for i in items)
-        return status(held), text + _window_words(atom.window, reader, patient)
+        def meets(item: dict, sure: bool) -> bool:
+            return all(OPS[op](item[_between(key, op, sure)], record[field])
+                       for key, op, field in tests) and (graded is None or graded(item[R.GRADE]))
+
+        held = "true" if any(meets(i, True) for i in items) else \
+            "false" if not any(meets(i, False) for i in items) else "unknown"
+        words = _window_words(atom.window, reader, patient)
+        return held, text + words + (" (its dates do not decide it)" if held == "unknown" else "")
 
 
 def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
@@ -109,6 +116,14 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     if anchor == R.SCREENING:
         tests = [t for t in tests if t != (R.START, "<=", R.SCREENING)]
     return tuple(tests)
+
+
+def _between(key: str, op: str, sure: bool) -> str:
+    """The item field a test reads: an item surely passes `day >= bound` when its earliest
+    possible day does, and may pass when its latest does (and the other way round for <=)."""
+    earliest, latest = R.BETWEEN[key]
+    upward = op in (">=", ">")
+    return (earliest if upward else latest) if sure else (latest if upward else earliest)
 
 
 def _needs(window: m.Window, tests: tuple[tuple[str, str, str], ...]) -> P.Pattern:
@@ -241,20 +256,18 @@ class Course(Atom):
         if concept.weight is not None:
             build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
         dose = float(dose_threshold_of(concept, atom))
-        long_enough, too_short = P.TRUE, P.FALSE
-        if atom.duration is not None:
-            key, amount = _length(atom.duration)
-            long_enough = P.test(">=", R.ITEM[key], amount)
-            too_short = P.test("<", R.ITEM[key], amount)
-        yes = P.all_of(P.test(atom.op, R.ITEM[R.DOSE], dose), long_enough)
+        dosed = P.test(atom.op, R.ITEM[R.DOSE], dose)
         undosed = R.undosed_field(concept.name)
-        if long_enough == P.TRUE:
+        if atom.duration is None:
             undecided, decided = P.test("$ex", undosed, 1), P.test("$nex", undosed, 1)
-        else:
-            undecided = P.raw({"$iany": {undosed: P.to_json(long_enough)}})
-            decided = P.any_of(P.test("$nex", undosed, 1),
-                               P.raw({"$iall": {undosed: P.to_json(too_short)}}))
-        return build.hidden(atom, yes, undecided, decided)
+            return build.hidden(atom, dosed, undecided, decided)
+        (shortest, longest), amount = _length(atom.duration)
+        maybe_long = P.test(">=", R.ITEM[longest], amount)
+        undecided = P.raw({"$iany": {undosed: P.to_json(maybe_long)}})
+        decided = P.any_of(P.test("$nex", undosed, 1), P.raw({"$iall": {undosed: P.to_json(
+            P.test("<", R.ITEM[longest], amount))}}))
+        return build.hidden(atom, P.all_of(dosed, P.test(">=", R.ITEM[shortest], amount)),
+                            undecided, decided, possible=P.all_of(dosed, maybe_long))
 
     def judge(self, atom: m.Course, reader: Reader, patient: Patient) -> Judged:
         def constants(atom: m.Course) -> tuple[str, float, str]:
@@ -269,8 +282,8 @@ class Course(Atom):
         if items is None:
             return "unknown", text
         statuses = [_course_status(atom, item, threshold) for item in items]
-        held = "true" if True in statuses else "false" if all(s is False for s in statuses) \
-            else "unknown"
+        held = "true" if "true" in statuses else \
+            "false" if all(s == "false" for s in statuses) else "unknown"
         return held, f"{text}; {needs}"
 
 
@@ -280,17 +293,23 @@ def dose_threshold_of(concept: m.Concept, atom: m.Course) -> Decimal:
     return convert(atom.dose.value, atom.dose.unit or concept.dosed_in, concept.dosed_in)
 
 
-def _length(duration: m.Duration) -> tuple[str, int]:
-    """The item key and amount a course's length is compared in: completed calendar months for
-    months and years, days for days and weeks."""
+def _length(duration: m.Duration) -> tuple[tuple[str, str], int]:
+    """The item keys a course's length is compared in (at least, at most) and the amount:
+    completed calendar months for months and years, days for days and weeks."""
     if duration.unit in ("months", "years"):
-        return R.MONTHS, duration.amount * (12 if duration.unit == "years" else 1)
-    return R.DAYS, duration.amount * (7 if duration.unit == "weeks" else 1)
+        return (R.MONTHS, R.MONTHS_MOST), duration.amount * (12 if duration.unit == "years" else 1)
+    return (R.DAYS, R.DAYS_MOST), duration.amount * (7 if duration.unit == "weeks" else 1)
 
 
-def _course_status(atom: m.Course, item: dict, threshold: float) -> bool | None:
+def _course_status(atom: m.Course, item: dict, threshold: float) -> str:
+    """Whether one course surely meets, may meet, or cannot meet dose and length."""
+    dose = None if R.DOSE not in item else OPS[atom.op](item[R.DOSE], threshold)
+    if dose is False:
+        return "false"
     if atom.duration is not None:
-        key, amount = _length(atom.duration)
-        if item[key] < amount:
-            return False
-    return None if R.DOSE not in item else OPS[atom.op](item[R.DOSE], threshold)
+        (shortest, longest), amount = _length(atom.duration)
+        if item[longest] < amount:
+            return "false"
+        if item[shortest] < amount:
+            return "unknown"
+    return "true" if dose else "unknown"
