@@ -562,7 +562,9 @@ class _Builder:
                          f"found {json.dumps(_plain(value))}")
             return
         if concept.kind is m.Kind.JUDGMENT and not fact.get("recorded_by"):
-            self.problem(index, "recorded_by", "an investigator judgment needs who attested it")
+            self.problem(index, "recorded_by", "an investigator judgment needs who attested it: "
+                         "not attested, it stays open (NEEDS_REVIEW)", warning=True)
+            self.patient.unusable[concept.name] = "not attested: no recorded_by"
             return
         self.patient.record[concept.name] = int(value)
         note = None

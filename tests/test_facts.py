@@ -43,8 +43,8 @@ CASES = [
     (16, "B16-category-value-not-in-set", 1, "value", "error",
      'ecg must be one of {no obvious abnormality, abnormal}, found "normal"'),
     (17, "B17-flag-not-boolean", 1, "value", "error", 'expected true or false, found "yes"'),
-    (18, "B18-judgment-without-recorded-by", 1, "recorded_by", "error",
-     "an investigator judgment needs who attested it"),
+    (18, "B18-judgment-without-recorded-by", 1, "recorded_by", "warning",
+     "an investigator judgment needs who attested it: not attested, it stays open (NEEDS_REVIEW)"),
     (19, "B19-event-ends-before-start", 1, "end", "error",
      "ends 2018-05-01, before it starts 2019-05-01"),
     (20, "B20-none-and-present", 2, "present", "error",
@@ -65,7 +65,7 @@ CASES = [
     (28, "B28-undated-lab", 1, "date", "error",
      "'ast' is declared 'valid for': each fact needs a date"),
 ]
-WARNED = {13, 22}
+WARNED = {13, 18, 22}
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,12 @@ def test_bad_records_are_set_aside_and_the_others_decided(outcomes):
         decision = outcomes[line]
         assert decision.patient.warnings == []
         assert decision.verdicts["I4.renal"].verdict == "MET"
+
+
+def test_unattested_judgment_is_open_not_rejected(outcomes):
+    decision = outcomes[18]
+    assert decision.verdicts["E13"].verdict == "NEEDS_REVIEW"
+    assert "investigator_deems_unsuitable" not in decision.patient.record
 
 
 def test_unknown_concept_is_a_warning_and_the_patient_is_decided(outcomes):
