@@ -460,6 +460,13 @@ class _Builder:
         if reading is not None and reading[1] is not None and reading[1] < 0:
             self.problem(index, "value", f"{concept.name} cannot be negative: {reading[1]}")
             return None
+        if reading is not None and reading[1] is not None and concept.steps is not None:
+            low, high = concept.steps
+            number = reading[1]
+            if number != number.to_integral_value() or not low <= number <= high:
+                self.problem(index, "value", f"{concept.name} is a scale of whole steps from "
+                             f"{low} to {high}: {plain_number(number)} is not one of them")
+                return None
         return reading
 
     def _put(self, field: str, op: str, number: Decimal | None) -> None:
@@ -492,13 +499,13 @@ class _Builder:
         if value is None:
             converted = None
         else:
-            converted = quantize(value) if concept.kind is m.Kind.SCORE else self._converted(
+            converted = quantize(value) if concept.kind in m.UNITLESS else self._converted(
                 concept, index, fact, value)
             if converted is None:
                 return
         self._put(concept.name, op, converted)
         if op != "=":
-            unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
+            unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
             converted = "not detected" if converted is None else \
                 f"{op} {plain_number(converted)}{unit}"
         note = None
@@ -513,7 +520,7 @@ class _Builder:
         if concept.kind is m.Kind.LAB:
             self._reference(concept, index, fact, op, value)
 
-    _quantity = _score = _age = _measured
+    _quantity = _score = _scale = _age = _measured
 
     def _lab(self, concept: m.Concept, facts) -> None:
         self._measured(concept, facts)
@@ -542,6 +549,8 @@ class _Builder:
             return
         index, fact = chosen
         value = fact.get("value")
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            value = plain_number(Decimal(value))  # a category whose values are numbers or codes
         canonical = concept.canonical(value) if isinstance(value, str) else None
         if canonical is None:
             allowed = ", ".join(v.name for v in concept.values)

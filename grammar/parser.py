@@ -280,6 +280,9 @@ class _Build(Transformer):
     def score_kind(self, meta, validity=None):
         return m.Kind.SCORE, {"valid_for": validity}
 
+    def scale_kind(self, meta, low, high, validity=None):
+        return m.Kind.SCALE, {"valid_for": validity, "steps": (_number(low), _number(high))}
+
     def age_kind(self, meta):
         return m.Kind.AGE, {"unit": "years"}
 

@@ -56,6 +56,9 @@ TEMPLATES: dict[str, str] = {
     "missing-header": "no '{field}' line; decisions must name the protocol and its version",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
+    "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
+    "of them{hint}",
+    "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
 }
 
 TEMPLATES.update(escalation_checks.TEMPLATES)
@@ -73,13 +76,13 @@ EXPANSION_LIMIT = 4000
 #: what to say when it is used on another kind of name.
 ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Truth: ((Kind.FLAG, Kind.JUDGMENT), "only a flag, judgment or definition stands alone"),
-    m.Compare: (m.MEASURED, "only a quantity, lab, score or age compares with a number"),
+    m.Compare: (m.MEASURED, "only a quantity, lab, score, scale or age compares with a number"),
     m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
     m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
     m.Occurred: (m.LISTED, "only an event or medication happens 'ever', 'at screening' or "
                  "'within ...'"),
     m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
-    m.InRange: (m.MEASURED, "only a quantity, lab, score or age lies in a range"),
+    m.InRange: (m.MEASURED, "only a quantity, lab, score, scale or age lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
 }
@@ -389,10 +392,12 @@ def _kind_words(target: Target) -> str:
 def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
     """A threshold is converted into the concept's unit, so it needs a unit of that dimension."""
     threshold = atom.threshold
-    if concept.kind is Kind.SCORE:
+    if concept.kind in m.UNITLESS:
         if threshold.unit not in (None, "points"):
             info = {"name": concept.name, "unit": threshold.unit}
             yield _diag("unit-dimension/score", threshold.span, **info)
+        elif concept.steps is not None:
+            yield from _step(threshold, concept)
     elif threshold.unit is None:
         example = f"{threshold.value} {concept.unit}"
         yield _diag("unit-dimension/missing", threshold.span, name=concept.name, example=example)
@@ -421,6 +426,19 @@ def _anchor(anchor: m.Anchor, scope: _Scope) -> Iterator[Diagnostic]:
         what = f"the {anchor.edge} of an event or medication"
         yield _diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
                     hint="")
+
+
+def _step(threshold: m.Quantity, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A scale has whole steps between its bounds: another threshold is surely a typo."""
+    assert concept.steps is not None
+    low, high = concept.steps
+    value = threshold.value
+    info = {"name": concept.name, "low": low, "high": high, "value": threshold}
+    if value != value.to_integral_value():
+        below = value.to_integral_value(rounding="ROUND_FLOOR")
+        yield _diag("scale-step", threshold.span, hint=f"; write {below} or {below + 1}", **info)
+    elif not low <= value <= high:
+        yield _diag("scale-step/outside", threshold.span, **info)
 
 
 def _in_range(atom: m.InRange, concept: m.Concept) -> Iterator[Diagnostic]:

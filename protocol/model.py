@@ -19,7 +19,8 @@ from protocol.errors import Span
 class Kind(Enum):
     """What a concept is, which decides how facts about it are read and which conditions apply.
 
-    quantity/lab/score/age are measured numbers (the most recent value on or before screening counts);
+    quantity/lab/score/scale/age are measured numbers (a scale has whole steps within declared
+    bounds, ECOG 0 to 5) (the most recent value on or before screening counts);
     lab adds the laboratory's reference range; category is one value of a declared set; flag is a yes/no
     recorded by a clinician; judgment is an investigator's attestation (pending = NEEDS_REVIEW);
     event is a dated occurrence (history); medication is a list of dated courses of named drugs;
@@ -29,6 +30,7 @@ class Kind(Enum):
     QUANTITY = "quantity"
     LAB = "lab"
     SCORE = "score"
+    SCALE = "scale"
     AGE = "age"
     CATEGORY = "category"
     FLAG = "flag"
@@ -38,7 +40,9 @@ class Kind(Enum):
     DATE = "date"
 
 
-MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.AGE)
+MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.AGE)
+#: Measured kinds whose values are plain numbers, without a unit.
+UNITLESS = (Kind.SCORE, Kind.SCALE)
 LISTED = (Kind.EVENT, Kind.MEDICATION)
 
 
@@ -109,6 +113,7 @@ class Concept:
     weight: Ref | None = None  # the body-weight concept a dose per kg is divided by
     conversions: tuple[Conversion, ...] = ()
     label: str | None = None
+    steps: tuple[Decimal, Decimal] | None = None  # a scale's lowest and highest value
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""

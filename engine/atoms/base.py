@@ -80,7 +80,7 @@ def status(held: bool) -> str:
 
 def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:
     """A threshold in the concept's unit, rounded by the same rule as the facts."""
-    if concept.kind is m.Kind.SCORE or quantity.unit is None or quantity.unit == "points":
+    if concept.kind in m.UNITLESS or quantity.unit is None or quantity.unit == "points":
         return quantize(quantity.value)
     conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
                         for c in concept.conversions)

@@ -28,7 +28,7 @@ class Compare(Atom):
         def constants(atom: m.Compare) -> tuple[str, float, str]:
             concept = reader.concepts[atom.ref.name]
             threshold = threshold_of(concept, atom.threshold)
-            unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
+            unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
             return concept.name, float(threshold), \
                 f"needs {atom.op} {plain_number(threshold)}{unit}"
 
@@ -84,7 +84,7 @@ class InRange(Atom):
         def constants(atom: m.InRange) -> tuple:
             concept = reader.concepts[atom.ref.name]
             low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
-            unit = f" {concept.unit}" if concept.unit and concept.kind is not m.Kind.SCORE else ""
+            unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
             return concept.name, float(low), float(high), \
                 f"needs {plain_number(low)} to {plain_number(high)}{unit}"
 
