@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from calendar import monthrange
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
@@ -503,6 +503,8 @@ class _Builder:
                 concept, index, fact, value)
             if converted is None:
                 return
+            if concept.kind is m.Kind.AGE:  # an age is in completed years, however it is given
+                converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
         self._put(concept.name, op, converted)
         if op != "=":
             unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""

@@ -275,13 +275,14 @@ def factor(
     Decimal('1')
     """
     source_unit, target_unit = parse_unit(source, aliases), parse_unit(target, aliases)
-    exact = _direct(Decimal(1), source_unit, target_unit)
+    ratios = _ratio_of(source, aliases), _ratio_of(target, aliases)
+    exact = _direct(Decimal(1), source_unit, target_unit) if ratios[0] == ratios[1] else None
     if exact is None:
         exact = _bridged(Decimal(1), source_unit, target_unit, conversions, aliases)
     if exact is None:
         raise UnitProblem(
-            f"cannot convert {source} ({_dimension(source_unit)}) "
-            f"to {target} ({_dimension(target_unit)})"
+            f"cannot convert {source} ({_dimension(source_unit, ratios[0])}) "
+            f"to {target} ({_dimension(target_unit, ratios[1])})"
         )
     return exact
 
@@ -292,6 +293,25 @@ def _direct(value: Decimal, source: pint.Unit, target: pint.Unit) -> Decimal | N
         return Decimal(ureg.Quantity(value, source).to(target).magnitude)
     except pint.errors.DimensionalityError:
         return None
+
+
+@cache
+def _ratio_of(text: str, aliases: Aliases = ()) -> frozenset[str] | None:
+    """What a dimensionless unit is a ratio of, read from its spelling before pint cancels it:
+    {'substance'} for mmol/mol, {'mass'} for mg/g or mg/mg, {} for % or a plain number; None for
+    a unit with a dimension. Two ratios of different things are different things: HbA1c in
+    mmol/mol (IFCC) is not a tenth of HbA1c in % (NGSP), and mg/g is not %."""
+    ureg = registry()
+    if ureg.Quantity(1, parse_unit(text, aliases)).dimensionality:
+        return None
+    spelling = _pint_text(_spelling(_resolve(text, aliases) or text))
+    found: set[str] = set()
+    for word in re.findall(r"[A-Za-z_]+", spelling):
+        try:
+            found |= {d.strip("[]") for d in ureg.get_dimensionality(word)}
+        except (pint.errors.PintError, AttributeError, ValueError):
+            continue
+    return frozenset(found)
 
 
 def _bridged(
@@ -313,8 +333,8 @@ def _bridged(
     return None
 
 
-def _dimension(unit: pint.Unit) -> str:
+def _dimension(unit: pint.Unit, ratio: frozenset[str] | None = None) -> str:
     dimensionality = registry().Quantity(1, unit).dimensionality
     if not dimensionality:
-        return "dimensionless"
+        return f"a ratio of {' and '.join(sorted(ratio))}" if ratio else "dimensionless"
     return str(dimensionality).replace("[", "").replace("]", "")

@@ -1,0 +1,276 @@
+"""Four public protocols encoded from their registry text, each with boundary patients.
+
+examples/keynote-001-pembrolizumab (NCT01295827), ensign-ctl019-pediatric-all (NCT02228096),
+bliss-sc-belimumab-sle (NCT01484496) and empa-reg-outcome (NCT01131676): each protocol parses and
+checks without a diagnostic, and each patient of its `.patients.jsonl` gets the decision and the
+key verdicts written in the table below. The expected values were worked out by hand from the
+protocol sentences and the language's meaning (README "Meaning"), not copied from a run: a
+disagreement is a question about the tool or the encoding, to be investigated, not re-recorded.
+Every patient's id says what it tests; examples/<name>.md says it in a sentence, and its rows must
+agree with this table. Running an example twice gives byte-identical trails.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+import re
+from pathlib import Path
+
+import pytest
+
+import cli
+from engine import pipeline
+from engine.facts import read_records
+from engine.run import Decision
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+YES, NO, OPEN = "ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW"
+
+#: Where the tool disagrees with the hand computation: the row keeps the hand value and is marked
+#: as an expected failure (strict: the mark must be removed once the tool is fixed). None today:
+#: the two found while encoding (an age fact of 21.5 years not read as 21 completed years; HbA1c in
+#: mmol/mol converted to % by a factor) are fixed, the second by refusing the unit (below).
+
+#: example name -> [(patient id, decision, {criterion: verdict, ...}[, tool disagreement]), ...]
+#: in file order.
+#: Screening 2026-06-01 unless a comment says otherwise.
+EXPECTED: dict[str, list[tuple]] = {
+    # first dose 2026-06-08: "within 4 weeks before" = 2026-05-11..06-08, "30 days" from 2026-05-09
+    "keynote-001-pembrolizumab": [
+        ("K01-eligible-part-f", YES, {"I1": "MET", "I3": "MET", "I4": "MET", "I5": "MET",
+                                      "E1": "NOT_MET", "E2": "NOT_MET"}),
+        ("K02-ecog-2-past-threshold", NO, {"I5": "NOT_MET"}),
+        ("K03-ecog-missing", OPEN, {"I5": "UNKNOWN"}),
+        ("K04-ecog-28-days-old-still-valid", YES, {"I5": "MET"}),
+        ("K05-ecog-29-days-old-stale", OPEN, {"I5": "UNKNOWN"}),
+        ("K06-chemo-ended-first-day-of-4-week-window", NO, {"E1": "MET"}),
+        ("K07-chemo-ended-day-before-window", YES, {"E1": "NOT_MET"}),
+        ("K08-radiotherapy-ongoing", NO, {"E1": "MET"}),
+        ("K09-adverse-event-grade-2-unrecovered", NO, {"E1": "MET"}),
+        ("K10-adverse-event-grade-1", YES, {"E1": "NOT_MET"}),
+        ("K11-adverse-event-grade-2-resolved-day-before", YES, {"E1": "NOT_MET"}),
+        ("K12-investigational-agent-30-days-before-dose", NO, {"E2": "MET"}),
+        ("K13-investigational-agent-31-days-before-dose", YES, {"E2": "NOT_MET"}),
+        ("K14-investigational-follow-up-phase-only", YES, {"E2": "NOT_MET"}),
+        # therapy recorded but no first-dose day: E1 open; no investigational use at all: E2 false
+        ("K15-first-dose-date-missing", OPEN, {"E1": "UNKNOWN", "E2": "NOT_MET"}),
+        ("K16-pdl1-negative", NO, {"I4": "NOT_MET"}),
+        ("K17-part-b-melanoma", YES, {"I1": "MET", "I3": "MET", "I4": "NOT_APPLICABLE"}),
+        ("K18-part-a-carcinoma-not-measurable", YES, {"I1": "MET", "I3": "NOT_APPLICABLE",
+                                                      "I4": "NOT_APPLICABLE"}),
+        ("K19-part-b-nsclc-wrong-histology", NO, {"I1": "NOT_MET", "I4": "NOT_APPLICABLE"}),
+        ("K20-part-f-stage-iv-first-line", YES, {"I1": "MET", "I2": "MET", "E1": "NOT_MET"}),
+        ("K21-organ-function-inadequate", NO, {"I6": "NOT_MET"}),
+        # in the window, but whether it is the follow-up phase is not recorded: true and unknown
+        ("K22-investigational-agent-phase-not-recorded", OPEN, {"E2": "UNKNOWN"}),
+    ],
+    # first dose (infusion) 2026-06-15: "> 6 months from SCT" = the SCT started before 2025-12-15;
+    # CD19 "within 3 months" = 2026-03-01..2026-06-01
+    "ensign-ctl019-pediatric-all": [
+        ("N01-eligible-second-relapse", YES, {"I1": "MET", "I2": "MET", "I3.renal": "MET",
+                                              "I3.liver": "MET", "I3.bilirubin": "MET",
+                                              "I3.lung": "MET", "I4": "MET"}),
+        ("N02-age-3-on-screening-day", YES, {"I4": "MET"}),
+        ("N03-age-2-turns-3-tomorrow", NO, {"I4": "NOT_MET"}),
+        ("N04-age-21-day-before-22nd-birthday", YES, {"I4": "MET"}),
+        ("N05-age-22-on-screening-day", NO, {"I4": "NOT_MET"}),
+        ("N06-sct-6-months-and-1-day-before-infusion", YES, {"I1": "MET"}),
+        ("N07-sct-exactly-6-months-before-infusion", NO, {"I1": "NOT_MET"}),
+        ("N08-sct-infusion-date-missing", OPEN, {"I1": "UNKNOWN"}),
+        ("N09-cd19-first-day-of-3-month-window", YES, {"I2": "MET"}),
+        ("N10-cd19-day-before-window", NO, {"I2": "NOT_MET"}),
+        ("N11-primary-refractory-cd19-not-applicable", YES, {"I1": "MET", "I2": "NOT_APPLICABLE"}),
+        ("N12-gfr-60-at-threshold-creatinine-high", NO, {"I3.renal": "NOT_MET"}),
+        ("N13-gfr-1.01-mL-s-is-60.6", YES, {"I3.renal": "MET"}),
+        ("N14-gfr-missing-creatinine-normal", YES, {"I3.renal": "MET"}),
+        ("N15-renal-results-missing", OPEN, {"I3.renal": "UNKNOWN"}),
+        ("N16-alt-exactly-5x-uln", NO, {"I3.liver": "NOT_MET"}),
+        ("N17-alt-just-under-5x-uln", YES, {"I3.liver": "MET"}),
+        ("N18-bilirubin-34.2-umol-L-is-2.0-mg-dL", NO, {"I3.bilirubin": "NOT_MET"}),
+        ("N19-bilirubin-34.1-umol-L-under-2.0", YES, {"I3.bilirubin": "MET"}),
+        ("N20-bilirubin-missing", OPEN, {"I3.bilirubin": "UNKNOWN"}),
+        ("N21-bilirubin-29-days-old-stale", OPEN, {"I3.bilirubin": "UNKNOWN"}),
+        ("N22-dyspnea-grade-2", NO, {"I3.lung": "NOT_MET"}),
+        ("N23-ph-positive-failed-2-tki-lines", YES, {"I1": "MET"}),
+        ("N24-ph-positive-failed-1-tki-line", NO, {"I1": "NOT_MET"}),
+        # screened 2026-05-31: 3 months back clamps to 2026-02-28, the month's end
+        ("N25-cd19-month-end-clamp-first-day", YES, {"I2": "MET"}),
+        ("N26-cd19-month-end-clamp-day-before", NO, {"I2": "NOT_MET"}),
+        # An age fact instead of a birth date. "Age is completed years at the screening date": a
+        # 21.5-year-old is 21, inside "3 Years - 21 Years". The tool compares 21.5 with 21 and
+        # says NOT_MET: only an age from birth_date is floored to completed years.
+        ("N27-age-fact-21.5-years-no-birth-date", YES, {"I4": "MET"}),
+        ("N28-age-fact-36-months-no-birth-date", YES, {"I4": "MET"}),
+    ],
+    # Day 0 2026-06-10: "within 90 days of Day 0" from 2026-03-12; "past year" from 2025-06-01;
+    # "past 60 days" from 2026-04-02
+    "bliss-sc-belimumab-sle": [
+        ("B01-eligible", YES, {"I1": "MET", "I3": "MET", "E1": "NOT_MET", "E2": "NOT_MET",
+                               "E4": "NOT_MET", "E9": "NOT_MET"}),
+        ("B02-age-18-on-screening-day", YES, {"I1": "MET"}),
+        ("B03-age-17-turns-18-tomorrow", NO, {"I1": "NOT_MET"}),
+        ("B04-sledai-8-not-above-8", NO, {"I3": "NOT_MET"}),
+        ("B05-sledai-9-just-above", YES, {"I3": "MET"}),
+        ("B06-sledai-missing", OPEN, {"I3": "UNKNOWN"}),
+        ("B07-sledai-29-days-old-stale", OPEN, {"I3": "UNKNOWN"}),
+        ("B08-rituximab-ended-first-day-of-past-year", NO, {"E2": "MET"}),
+        ("B09-rituximab-ended-day-before-past-year", YES, {"E2": "NOT_MET"}),
+        ("B10-investigational-biologic-on-first-day-of-past-year", NO, {"E3": "MET"}),
+        ("B11-iv-cyclophosphamide-90-days-before-day-0", NO, {"E4": "MET"}),
+        ("B12-iv-cyclophosphamide-91-days-before-day-0", YES, {"E4": "NOT_MET"}),
+        ("B13-iv-cyclophosphamide-day-0-not-set", OPEN, {"E4": "UNKNOWN"}),
+        ("B14-infection-managed-60-days-before", NO, {"E7": "MET"}),
+        ("B15-infection-managed-61-days-before", YES, {"E7": "NOT_MET"}),
+        ("B16-male-pregnancy-not-applicable", YES, {"E1": "NOT_APPLICABLE"}),
+        ("B17-pregnant", NO, {"E1": "MET"}),
+        ("B18-nursing", NO, {"E1": "MET"}),
+        ("B19-hepatitis-c-positive", NO, {"E9": "MET"}),
+        ("B20-hepatitis-b-result-missing", OPEN, {"E9": "UNKNOWN"}),
+        ("B21-autoantibody-negative", NO, {"I4": "NOT_MET"}),
+        ("B22-alcohol-dependence-current", NO, {"E8": "MET"}),
+        ("B23-alcohol-abuse-ended-2024", YES, {"E8": "NOT_MET"}),
+    ],
+    # informed consent 2026-05-25: "> 2 months prior" = started before 2026-03-25, "within 2
+    # months" from 2026-03-25, "30 days" from 2026-04-25, "6 weeks" from 2026-04-13, "3 months"
+    # from 2026-02-25; from screening: "two years" from 2024-06-01, "5 years" from 2021-06-01
+    "empa-reg-outcome": [
+        ("E01-eligible", YES, {"I1": "MET", "I3": "MET", "I7": "MET", "E1": "NOT_MET",
+                               "E15": "NOT_MET"}),
+        ("E02-hba1c-7.0-at-lower-bound", YES, {"I3": "MET"}),
+        ("E03-hba1c-6.9-under-lower-bound", NO, {"I3": "NOT_MET"}),
+        ("E04-hba1c-10.0-background-upper-bound", YES, {"I3": "MET"}),
+        ("E05-hba1c-10.1-background-over", NO, {"I3": "NOT_MET"}),
+        ("E06-drug-naive-hba1c-9.0-upper-bound", YES, {"I3": "MET"}),
+        ("E07-drug-naive-hba1c-9.1-over", NO, {"I3": "NOT_MET"}),
+        ("E08-hba1c-missing", OPEN, {"I3": "UNKNOWN"}),
+        ("E09-age-18-today-bmi-45.0", YES, {"I4": "MET", "I5": "MET"}),
+        ("E10-age-17-bmi-45.1", NO, {"I4": "NOT_MET", "I5": "NOT_MET"}),
+        ("E11-t2dm-diagnosed-day-before-consent", YES, {"I1": "MET"}),
+        ("E12-t2dm-diagnosed-on-consent-day", NO, {"I1": "NOT_MET"}),
+        ("E13-stroke-2-months-and-1-day-before-consent", YES, {"I7": "MET", "E15": "NOT_MET"}),
+        # the stroke branch of I7 is false, the other branches are not recorded: open
+        ("E14-stroke-exactly-2-months-before-consent", NO, {"I7": "UNKNOWN", "E15": "MET"}),
+        ("E15-abi-0.89-only-risk", YES, {"I7": "MET"}),
+        ("E16-abi-0.90-no-other-risk", NO, {"I7": "NOT_MET"}),
+        ("E17-glucose-241-mg-dL-confirmed", NO, {"E1": "MET"}),
+        ("E18-glucose-240-mg-dL-confirmed", YES, {"E1": "NOT_MET"}),
+        ("E19-glucose-13.3-mmol-L-is-239.4-mg-dL", YES, {"E1": "NOT_MET"}),
+        ("E20-glucose-13.4-mmol-L-is-241.2-mg-dL", NO, {"E1": "MET"}),
+        ("E21-alt-exactly-3x-uln", YES, {"E2": "NOT_MET"}),
+        ("E22-alp-just-over-3x-uln", NO, {"E2": "MET"}),
+        ("E23-egfr-30-at-threshold", YES, {"E4": "NOT_MET"}),
+        ("E24-egfr-0.49-mL-s-is-29.4", NO, {"E4": "MET"}),
+        ("E25-windows-first-day-inside", NO, {"E5": "MET", "E7": "MET", "E9": "MET",
+                                              "E10": "MET", "E13": "MET", "E15": "NOT_MET"}),
+        ("E26-windows-first-day-outside", YES, {"E5": "NOT_MET", "E7": "NOT_MET", "E9": "NOT_MET",
+                                                "E10": "NOT_MET", "E13": "NOT_MET"}),
+        ("E27-steroid-course-ends-on-consent-day", NO, {"E10": "MET"}),
+        ("E28-last-day-inside-consent-day-events", NO, {"E13": "MET", "E15": "MET"}),
+        # every consent-anchored window is open where something is recorded, false where the
+        # history is recorded as none
+        ("E29-consent-date-missing", OPEN, {"I1": "UNKNOWN", "I7": "UNKNOWN", "E9": "NOT_MET",
+                                            "E13": "NOT_MET", "E15": "NOT_MET"}),
+        ("E30-contraindication-not-attested", OPEN, {"E8": "NEEDS_REVIEW"}),
+        ("E31-cancer-diagnosed-before-window-treated-into-it", NO, {"E7": "MET"}),
+        # HbA1c 53 mmol/mol (IFCC) is 7.0 % (NGSP: 0.09148 x 53 + 2.152 = 7.0). The tool reads
+        # both units as dimensionless and converts 53 mmol/mol to 5.3 %: I3 NOT_MET, INELIGIBLE.
+        ("E33-alt-1.8-ukat-L-exactly-3x-uln", YES, {"E2": "NOT_MET"}),
+        ("E34-alt-1.81-ukat-L-over-3x-uln", NO, {"E2": "MET"}),
+    ],
+}
+
+CASES = [pytest.param(name, row[0], row[1], row[2], id=row[0], marks=[
+              pytest.mark.xfail(strict=True, reason=row[3])] if len(row) > 3 else [])
+         for name, rows in EXPECTED.items() for row in rows]
+
+
+def paths(name: str) -> tuple[Path, Path]:
+    return EXAMPLES / f"{name}.proto-rules", EXAMPLES / f"{name}.patients.jsonl"
+
+
+_decided: dict[str, dict[str, Decision]] = {}
+
+
+def decisions(name: str) -> dict[str, Decision]:
+    """Every patient of an example through the real pipeline, once per test session."""
+    if name not in _decided:
+        protocol_path, patients_path = paths(name)
+        protocol, _ = pipeline.load(str(protocol_path))
+        network = pipeline.compile(protocol)
+        outcomes = list(pipeline.screen(network, read_records(str(patients_path)),
+                                        str(patients_path)))
+        rejected = [o for o in outcomes if not isinstance(o, Decision)]
+        assert not rejected, rejected
+        _decided[name] = {o.patient.id: o for o in outcomes}
+    return _decided[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_protocol_checks_without_diagnostics(name: str):
+    protocol, diagnostics = pipeline.load(str(paths(name)[0]))
+    assert [str(d) for d in diagnostics] == []
+    assert protocol.criteria
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_patient_is_in_the_table_in_file_order_without_fact_warnings(name: str):
+    decided = decisions(name)
+    assert list(decided) == [row[0] for row in EXPECTED[name]]
+    for pid, decision in decided.items():
+        assert [str(w) for w in decision.patient.warnings] == [], pid
+
+
+@pytest.mark.parametrize("name, patient, decision, verdicts", CASES)
+def test_patient(name: str, patient: str, decision: str, verdicts: dict[str, str]):
+    outcome = decisions(name)[patient]
+    got = {criterion: outcome.verdicts[criterion].verdict for criterion in verdicts}
+    assert (outcome.decision, got) == (decision, verdicts)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_eligible_patients_have_no_open_criterion(name: str):
+    """An ELIGIBLE decision (the tool's) settles everything: nothing is UNKNOWN or NEEDS_REVIEW."""
+    for pid, outcome in decisions(name).items():
+        if outcome.decision == YES:
+            open_ = [c for c, v in outcome.verdicts.items()
+                     if v.verdict in ("UNKNOWN", "NEEDS_REVIEW")]
+            assert open_ == [], pid
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_markdown_table_agrees(name: str):
+    """examples/<name>.md has one row per patient, in file order, with the same decision."""
+    rows = re.findall(r"^\| *([A-Z]\d\d[^ |]*) *\| *(ELIGIBLE|INELIGIBLE|NEEDS_REVIEW) *\|",
+                      (EXAMPLES / f"{name}.md").read_text(encoding="utf-8"), re.MULTILINE)
+    assert rows == [(row[0], row[1]) for row in EXPECTED[name]]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_trail_is_byte_identical_across_runs(name: str, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    protocol_path, patients_path = (str(p.relative_to(ROOT)) for p in paths(name))
+    trails = []
+    for run in ("first", "second"):
+        trail = tmp_path / f"{run}.jsonl"
+        assert cli.main(["run", protocol_path, patients_path, "--trail", str(trail)]) == 0
+        trails.append(trail.read_bytes())
+    assert trails[0] == trails[1]
+    assert trails[0].count(b"\n") > len(EXPECTED[name])
+
+
+def test_hba1c_in_mmol_per_mol_is_refused_not_converted():
+    """HbA1c 53 mmol/mol (IFCC) is 7.0 % (NGSP) by an affine relation, not a factor: pint would
+    read both as dimensionless and make it 5.3 %. A ratio of amounts of substance is not a
+    percentage: the record is an input error, never a guess."""
+    protocol_path, _ = paths("empa-reg-outcome")
+    network = pipeline.compile(pipeline.load(str(protocol_path))[0])
+    text = (ROOT / "tests" / "data" / "hba1c-ifcc.json").read_text(encoding="utf-8")
+    record = (1, json.loads(text, parse_float=Decimal))
+    (outcome,) = pipeline.screen(network, [record], "e32.jsonl")
+    assert not isinstance(outcome, Decision)
+    assert [p.message for p in outcome.problems] == [
+        "hba1c: cannot convert mmol/mol (a ratio of substance) to % (dimensionless)"]
+
