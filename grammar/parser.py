@@ -8,6 +8,7 @@ what was expected said in a protocol author's words rather than token names.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from decimal import Decimal
 from functools import cache
@@ -154,11 +155,48 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diag
         found = f"'{error.token}'"  # type: ignore[attr-defined]
     expected = sorted({_words(name) for name in _expected(error)})
     message = f"unexpected {found}"
-    if expected:
+    at_end = found == "the end of the file"
+    offered = None if at_end else _offered(text, getattr(error, "pos_in_stream", None))
+    if offered:
+        message += f"; {offered}"
+    elif expected:
         shown = expected if len(expected) <= 8 else expected[:8] + [f"{len(expected) - 8} more"]
         message += "; expected " + ", ".join(shown)
     span = Span(filename, line, column, line, column + 1)
     return Diagnostic(span, Severity.ERROR, "syntax", message)
+
+
+#: Words and signs authors reach for that the language does not have, and what it offers instead:
+#: (pattern at the error, pattern just before it, what to write).
+OFFERS = (
+    (r"between\b", "", "the language has no 'between': write 'age 12 to 17 years' (both ends "
+     "counted)"),
+    (r"=<", "", "write '<=' (at most)"),
+    (r"=>", "", "write '>=' (at least)"),
+    (r"=(?!=)", "", "write '==' to compare, or 'is' for a category"),
+    (r"(except|excluding)\b", "", "write 'unless ...' for an exception"),
+    (r"since\b", "", "write 'at least 4 weeks before screening' or 'within 4 weeks before "
+     "first_dose'"),
+    (r"(during|prior\b(?! to))", "", "write 'within N days before ANCHOR' (or after)"),
+    (r"history\b", r"\bno\s+$", "write 'no known history of X' (true when nothing is "
+     "recorded) or 'not X ever' (needs a recorded negative)"),
+    (r"than\b", r"\bis\s+(greater|more|less|fewer)\s+$", "write '>' or '<' (and '>=' or "
+     "'<=' for 'or equal')"),
+    (r"if\b", "", "a criterion that applies only sometimes says 'applies when ...' before its "
+     "':'"),
+)
+
+
+def _offered(text: str, position: int | None) -> str | None:
+    """What the language offers instead of the word at `position`, if it is a known one."""
+    if position is None:
+        return None
+    ahead, behind = text[position:position + 40], text[max(0, position - 20):position]
+    for pattern, before, offer in OFFERS:
+        if re.match(pattern, ahead, re.IGNORECASE) and (
+                not before or re.search(before, behind, re.IGNORECASE)):
+            return offer
+    return None
 
 
 def _expected(error: UnexpectedInput) -> set[str]:
@@ -507,6 +545,10 @@ class _Build(Transformer):
         return "none"
 
     # -- conditions ---------------------------------------------------------------------------------
+    def unless(self, meta, condition, exception):
+        """`X unless Y` is `X and not Y`: an exception the protocol states after its rule."""
+        return m.And(self._span(meta), (condition, m.Not(exception.span, exception)))
+
     def or_cond(self, meta, *items):
         return m.Or(self._span(meta), tuple(items))
 

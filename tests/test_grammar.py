@@ -488,3 +488,36 @@ def test_missing_file(tmp_path: Path) -> None:
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.code == "unreadable"
     assert str(raised.value).startswith(f"{missing}:1:1: error: ")
+
+
+# --- what the language offers instead -------------------------------------------------------------
+
+@pytest.mark.parametrize("condition, offer", [
+    ("x between 1 and 2", "the language has no 'between': write 'age 12 to 17 years'"),
+    ("x =< 5", "write '<=' (at most)"),
+    ("x => 5", "write '>=' (at least)"),
+    ("x = 5 mg", "write '==' to compare, or 'is' for a category"),
+    ("x except y", "write 'unless ...' for an exception"),
+    ("w since 4 weeks", "write 'at least 4 weeks before screening'"),
+    ("w during 4 weeks", "write 'within N days before ANCHOR' (or after)"),
+    ("no history of w", "write 'no known history of X' (true when nothing is recorded)"),
+    ("x is greater than 5 mg", "write '>' or '<'"),
+    ("x >= 5 mg if y", "says 'applies when ...' before its ':'"),
+])
+def test_syntax_error_offers_what_the_language_has(condition: str, offer: str) -> None:
+    head = 'protocol "t"\nconcepts:\n x: quantity in mg\n y: flag\n w: event\n'
+    text = head + f'inclusion I1 "t": {condition}\n'
+    with pytest.raises(ProtocolError) as raised:
+        parse(text, "t.pr")
+    (diagnostic,) = raised.value.diagnostics
+    assert offer in diagnostic.message
+
+
+def test_unless_is_and_not() -> None:
+    head = 'protocol "t"\nconcepts:\n y: flag\n z: flag\n w: event\n'
+    text = head + 'inclusion I1 "t": y or w ever unless z\n'
+    condition = parse(text, "t.pr").criteria[0].condition
+    assert isinstance(condition, m.And)
+    rule, exception = condition.items
+    assert isinstance(rule, m.Or) and isinstance(exception, m.Not)
+    assert isinstance(exception.item, m.Truth) and exception.item.ref.name == "z"
