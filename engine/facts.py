@@ -217,7 +217,8 @@ class Normaliser:
         key = (concept.name, unit)
         if key not in self._factors:
             assert concept.unit is not None
-            self._factors[key] = factor(unit, concept.unit, _conversions(concept))
+            self._factors[key] = factor(unit, concept.unit, _conversions(concept),
+                                        aliases=self.protocol.aliases)
         return self._factors[key]
 
     def dose_factor(self, unit: str, dosed_in: str) -> Decimal | None:
@@ -228,7 +229,7 @@ class Normaliser:
         key = (unit, dosed_in)
         if key not in self._dose_factors:
             try:
-                self._dose_factors[key] = factor(unit, dosed_in)
+                self._dose_factors[key] = factor(unit, dosed_in, aliases=self.protocol.aliases)
             except UnitProblem:
                 self._dose_factors[key] = None
         return self._dose_factors[key]
@@ -331,7 +332,10 @@ class _Builder:
                 self.problem(index, "concept", f"unknown concept '{name}': not declared by the protocol",
                              warning=True)
                 continue
-            if name not in referenced:
+            broader = concepts[name].counts_as
+            homes = [home for home in (name, broader.name if broader else None)
+                     if home is not None and home in referenced]
+            if not homes:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
             listed = concepts[name].kind in m.LISTED
@@ -351,7 +355,8 @@ class _Builder:
             if end is not None and (_days(end) if listed else _date(end)) is None:
                 self.problem(index, "end", f"not a date (YYYY-MM-DD, YYYY-MM or YYYY): {end!r}")
                 continue
-            grouped.setdefault(name, []).append((index, fact))
+            for home in homes:  # a fact of a narrower concept is a fact of the broader one too
+                grouped.setdefault(home, []).append((index, fact))
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -431,6 +436,9 @@ class _Builder:
         the fact's own value."""
         shown = converted if isinstance(converted, str) or converted is None else \
             f"{plain_number(converted)} {concept.unit or ''}".strip()
+        if fact.get("concept", concept.name) != concept.name:  # a narrower concept's fact
+            recorded = f"recorded as {fact['concept']}"
+            note = f"{note}; {recorded}" if note else recorded
         used = UsedFact(index, concept.name, _plain(fact.get("value")) if value is None else value,
                         fact.get("unit"), fact.get("date"), shown, note)
         self.patient.used.setdefault(concept.name, []).append(used)
@@ -770,7 +778,8 @@ class _Builder:
             return None, f"dose per {weight_unit} needs the patient's {concept.weight.name}"
         try:
             divided = f"divided by {concept.weight.name} {weight:g} {weight_unit}"
-            return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in), (
+            return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in,
+                           aliases=self.n.protocol.aliases), (
                 f"{equivalent}, {divided}" if equivalent else divided)
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")

@@ -279,7 +279,14 @@ class _Build(Transformer):
             imports=tuple(s for s in sections if isinstance(s, m.Import)),
             designs=tuple(s for s in sections if isinstance(s, m.Design)),
             escalations=tuple(s for s in sections if isinstance(s, m.Escalation)),
+            unit_aliases=tuple(s for s in sections if isinstance(s, m.UnitAlias)),
         )
+
+    def unit_alias(self, meta, spelling, meaning):
+        return m.UnitAlias(self._span(meta), _text(spelling), str(meaning))
+
+    def counts_as(self, meta, name):
+        return self._ref(name)
 
     def text(self, meta, *strings):
         return "".join(_text(s) for s in strings)
@@ -300,9 +307,12 @@ class _Build(Transformer):
     def concepts(self, meta, *concepts):
         return list(concepts)
 
-    def concept(self, meta, name, spec, label=None):
+    def concept(self, meta, name, spec, *rest):
         kind, options = spec
-        return m.Concept(span=self._span(meta), name=str(name), kind=kind, label=label, **options)
+        label = next((r for r in rest if isinstance(r, str)), None)
+        broader = next((r for r in rest if isinstance(r, m.Ref)), None)
+        return m.Concept(span=self._span(meta), name=str(name), kind=kind, label=label,
+                         counts_as=broader, **options)
 
     def _measured(self, kind, unit, rest):
         conversions = tuple(r for r in rest if isinstance(r, m.Conversion))

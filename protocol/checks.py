@@ -56,6 +56,7 @@ TEMPLATES: dict[str, str] = {
     "missing-header": "no '{field}' line; decisions must name the protocol and its version",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
+    "counts-as": "'{name}' counts as '{broader}', {why}",
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
     "of them{hint}",
     "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
@@ -509,6 +510,41 @@ def _escalation(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     return escalation_checks.check(protocol)
 
 
+def _broader(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """`blood_pregnancy_test: ... counts as pregnancy_test`: each fact of the narrower concept is a
+    fact of the broader one too, so it must read as one (same kind, its values among the broader
+    one's, its unit of the same dimension)."""
+    for concept in scope.concepts.values():
+        ref = concept.counts_as
+        if ref is None:
+            continue
+        broader = scope.concepts.get(ref.name)
+        if broader is None:
+            hint = _hint(ref.name, list(scope.concepts))
+            yield _diag("undefined-name", ref.span, name=ref.name, hint=hint)
+            continue
+        why = None
+        if broader.kind is not concept.kind:
+            why = f"but it is {_kind_words(concept)} and '{broader.name}' {_kind_words(broader)}"
+        elif broader.counts_as is not None:
+            why = f"which counts as '{broader.counts_as.name}' in turn: name the broadest directly"
+        elif any(broader.canonical(v.name) is None for v in concept.values):
+            missing = [v.name for v in concept.values if broader.canonical(v.name) is None]
+            why = f"but '{broader.name}' has no value {', '.join(missing)}"
+        elif concept.unit and broader.unit and _parses(concept.unit) and _parses(broader.unit) \
+                and not units.same_dimension(concept.unit, broader.unit):
+            why = f"but {concept.unit} does not convert to {broader.unit}"
+        if why:
+            yield _diag("counts-as", ref.span, name=concept.name, broader=broader.name, why=why)
+
+
+def _aliases(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """A declared unit spelling must mean a unit the library reads."""
+    for alias in protocol.unit_aliases:
+        if not _parses(alias.meaning):
+            yield _diag("unit-unknown", alias.span, unit=alias.meaning)
+
+
 def _durations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """`within 0 days` can never hold and `valid for 0 days` drops every fact: surely a typo."""
     for duration in _every(m.Duration, protocol):
@@ -550,6 +586,7 @@ def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """An unused declaration is usually a criterion that forgot to say something."""
     used = {name for condition in _uses(protocol) for name in _refs(condition)}
     used |= {c.weight.name for c in protocol.concepts if c.weight is not None}
+    used |= {c.name for c in protocol.concepts if c.counts_as and c.counts_as.name in used}
     for definition in protocol.definitions:
         if definition.name not in used:
             yield _diag("unused-definition", definition.span, name=definition.name)
@@ -599,6 +636,8 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _declarations,
     _equivalences,
     _weights,
+    _broader,
+    _aliases,
     _conditions,
     _escalation,
     _durations,

@@ -114,6 +114,7 @@ class Concept:
     conversions: tuple[Conversion, ...] = ()
     label: str | None = None
     steps: tuple[Decimal, Decimal] | None = None  # a scale's lowest and highest value
+    counts_as: Ref | None = None  # a broader concept each of its facts is also a fact of
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
@@ -126,6 +127,16 @@ class Concept:
             for word in (*value.synonyms, value.name):
                 names.setdefault(word.casefold(), value.name)
         return names
+
+
+@dataclass(frozen=True)
+class UnitAlias:
+    """`unit "K/uL" means 10^3/uL`: how this protocol's fact files spell a unit the units
+    library refuses or would misread."""
+
+    span: Span
+    spelling: str
+    meaning: str
 
 
 @dataclass(frozen=True)
@@ -543,6 +554,12 @@ class Protocol:
     designs: tuple[Design, ...] = ()  # declared here or in imported modules
     escalations: tuple[Escalation, ...] = ()  # one is allowed; the checker reports a second
     modules: tuple[Module, ...] = ()
+    unit_aliases: tuple[UnitAlias, ...] = ()
+
+    @property
+    def aliases(self) -> tuple[tuple[str, str], ...]:
+        """The declared unit spellings as the units library takes them: (spelling, meaning)."""
+        return tuple((alias.spelling, alias.meaning) for alias in self.unit_aliases)
 
     @property
     def escalation(self) -> Escalation | None:

@@ -1,0 +1,100 @@
+"""Declarations that change how facts are read: a narrower concept that `counts as` a broader one
+(one recorded result used by several criteria), and unit spellings a protocol declares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.run import Decision, Rejected, Screening
+from grammar.parser import parse
+from protocol.checks import check
+from tests.conftest import as_read, network_from_text
+
+PROTOCOL = """protocol "c" version "1"
+unit "K/uL" means 10^3/uL
+concepts:
+  pregnancy_test: category {negative, positive} valid for 28 days
+  blood_pregnancy_test: category {negative, positive} valid for 28 days counts as pregnancy_test
+  anc: lab in 10^9/L
+inclusion I1 "Negative pregnancy test": pregnancy_test is negative
+exclusion E1 "Positive blood pregnancy test": blood_pregnancy_test is positive
+inclusion I2 "ANC >= 1.5": anc >= 1.5 x10^9/L
+"""
+
+
+@pytest.fixture(scope="module")
+def screening() -> Screening:
+    return Screening(network_from_text(PROTOCOL, "c.proto-rules"))
+
+
+def decide(screening: Screening, *facts: dict[str, Any]) -> Decision | Rejected:
+    data = {"patient": "p", "screening_date": "2026-06-01", "facts": list(facts)}
+    (outcome,) = screening.screen([(1, as_read(data))], "c.jsonl")
+    return outcome
+
+
+def test_a_blood_test_is_also_a_pregnancy_test(screening):
+    outcome = decide(screening, {"concept": "blood_pregnancy_test", "value": "negative",
+                                 "date": "2026-05-20"})
+    assert isinstance(outcome, Decision)
+    assert (outcome.verdicts["I1"].verdict, outcome.verdicts["E1"].verdict) == ("MET", "NOT_MET")
+    (used,) = outcome.patient.used["pregnancy_test"]
+    assert used.note == "recorded as blood_pregnancy_test"
+
+
+def test_the_latest_of_either_counts(screening):
+    outcome = decide(screening,
+                     {"concept": "pregnancy_test", "value": "negative", "date": "2026-05-20"},
+                     {"concept": "blood_pregnancy_test", "value": "positive", "date": "2026-05-25"})
+    assert isinstance(outcome, Decision)
+    assert (outcome.verdicts["I1"].verdict, outcome.verdicts["E1"].verdict) == (
+        "NOT_MET", "MET")
+
+
+def test_a_urine_test_is_not_a_blood_test(screening):
+    outcome = decide(screening, {"concept": "pregnancy_test", "value": "positive",
+                                 "date": "2026-05-20"})
+    assert isinstance(outcome, Decision)
+    assert (outcome.verdicts["I1"].verdict, outcome.verdicts["E1"].verdict) == (
+        "NOT_MET", "UNKNOWN")
+
+
+@pytest.mark.parametrize("value, unit, verdict", [
+    (1.5, "K/uL", "MET"), (1.4, "K/uL", "NOT_MET"), (1.5, "K/µL", "MET"), (1500, "/uL", "MET")])
+def test_a_declared_spelling(screening, value, unit, verdict):
+    outcome = decide(screening, {"concept": "anc", "value": value, "unit": unit,
+                                 "date": "2026-05-20"})
+    assert isinstance(outcome, Decision)
+    assert outcome.verdicts["I2"].verdict == verdict
+
+
+def test_an_undeclared_misreading_is_refused():
+    network = network_from_text(PROTOCOL.replace('unit "K/uL" means 10^3/uL\n', ""))
+    (outcome,) = Screening(network).screen([(1, as_read({
+        "patient": "p", "screening_date": "2026-06-01",
+        "facts": [{"concept": "anc", "value": 1.5, "unit": "K/uL", "date": "2026-05-20"}]}))], "x")
+    assert isinstance(outcome, Rejected)
+    assert "pint reads K as kelvin; write 10^3/uL" in str(outcome.problems[0])
+
+
+@pytest.mark.parametrize("declaration, message", [
+    ("  b: flag counts as a\n", "'b' counts as 'a', but it is a flag and 'a' a category"),
+    ("  b: category {negative, weak} counts as a\n", "but 'a' has no value weak"),
+    ("  b: category {negative} counts as c\n  c: category {negative} counts as a\n",
+     "which counts as 'a' in turn"),
+    ("  b: category {negative} counts as z\n", "unknown name 'z'"),
+])
+def test_counts_as_checks(declaration, message):
+    text = ('protocol "t" version "1"\nconcepts:\n  a: category {negative, positive}\n'
+            + declaration + 'inclusion I1 "t": a is negative\n')
+    errors = [d for d in check(parse(text, "t")) if d.is_error]
+    assert len(errors) == 1 and message in errors[0].message, errors
+
+
+def test_alias_meaning_must_be_a_unit():
+    text = 'protocol "t" version "1"\nunit "K/uL" means 10^3/uLL\nconcepts:\n  a: flag\n' \
+           'inclusion I1 "t": a\n'
+    errors = [d for d in check(parse(text, "t")) if d.is_error]
+    assert [(d.code, d.span.line) for d in errors] == [("unit-unknown", 2)]
