@@ -465,8 +465,10 @@ class _Builder:
         else:
             number = self._number(index, fact)
             reading = None if number is None else (comparator or "=", number)
-        if reading is not None and reading[1] is not None and reading[1] < 0:
-            self.problem(index, "value", f"{concept.name} cannot be negative: {reading[1]}")
+        if reading is not None and reading[1] is not None and (
+                reading[1] < 0 or reading == ("<", 0)):
+            self.problem(index, "value", f"{concept.name} cannot be negative: "
+                         f"{'' if reading[0] == '=' else reading[0] + ' '}{reading[1]}")
             return None
         if reading is not None and reading[1] is not None and concept.steps is not None:
             low, high = concept.steps

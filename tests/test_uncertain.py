@@ -129,7 +129,8 @@ def test_evidence_says_what_is_known(screening: Screening):
 @pytest.mark.parametrize("fact, message", [
     (crp("about 10"), "crp is measured: expected a number or a bound like '< 20', found \"about 10\""),
     (crp("< -5"), "expected a number or a bound like '< 20'"),
-    (crp(-5, comparator="<"), "crp cannot be negative: -5"),
+    (crp(-5, comparator="<"), "crp cannot be negative: < -5"),
+    (crp("< 0"), "crp cannot be negative: < 0"),
     (crp("not detected", limit="five"), "'five' is not of type 'number'"),
     (crp(10, comparator="~"), "'~' is not one of"),
 ])
