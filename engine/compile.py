@@ -203,6 +203,9 @@ class _Compiler:
         if kind is not None:
             if isinstance(condition, m.ATOMS) and self.protocol.definition(condition.ref.name) is None:
                 self.layout.concepts.add(condition.ref.name)
+                at = self.concepts[condition.ref.name].at  # an age at another date reads it
+                if at is not None:
+                    self.layout.concepts.add(at.name)
             return kind.compile(condition, self)
         if isinstance(condition, m.And):
             return conjunction([self.kleene(i) for i in condition.items])

@@ -368,13 +368,30 @@ class _Builder:
         elif born > self.screening:
             self.problem(None, "birth_date", f"born {born}, after the screening date {self.screening}")
         else:
-            years = completed_months(born, self.screening) // 12
             for name in self.n.ages:
                 if name in grouped:
                     self.problem(grouped[name][0][0], "concept",
                                  f"'{name}' is given both as a fact and by birth_date")
+                on = self._age_day(self.n.concepts[name], grouped)
+                if on is None:
+                    continue
+                if on < born:
+                    self.problem(None, "birth_date", f"born {born}, after {name}'s day {on}")
+                    continue
+                years = completed_months(born, on) // 12
                 grouped[name] = [(-1, {"concept": name, "value": Decimal(years), "unit": "years",
-                                       "from_birth_date": True})]
+                                       "from_birth_date": on.isoformat()})]
+
+    def _age_day(self, concept: m.Concept, grouped) -> date | None:
+        """The day an age is counted at: the screening date, or the day of its date concept
+        (`age at enrolment`), or None when that day is not given."""
+        if concept.at is None:
+            return self.screening
+        given = [f for _, f in grouped.get(concept.at.name, ())]
+        day = _date(given[-1].get("value")) if given else None
+        if day is None:
+            self.patient.unusable[concept.name] = f"no usable {concept.at.name} to count it at"
+        return day
 
     # -- measured concepts --------------------------------------------------------------------------
     def _latest(self, concept: m.Concept, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
@@ -522,7 +539,9 @@ class _Builder:
                 f"{op} {plain_number(converted)}{unit}"
         note = None
         if fact.get("from_birth_date"):
-            note = f"completed years at screening, born {self.data['birth_date']}"
+            on = "screening" if fact["from_birth_date"] == self.screening.isoformat() else \
+                fact["from_birth_date"]
+            note = f"completed years at {on}, born {self.data['birth_date']}"
         elif concept.kind is m.Kind.LAB:
             reference = fact.get("reference_range") or {}
             limits = [f"{word} {plain_number(Decimal(reference[key]))}" for key, word in

@@ -331,8 +331,8 @@ class _Build(Transformer):
     def scale_kind(self, meta, low, high, validity=None):
         return m.Kind.SCALE, {"valid_for": validity, "steps": (_number(low), _number(high))}
 
-    def age_kind(self, meta):
-        return m.Kind.AGE, {"unit": "years"}
+    def age_kind(self, meta, at=None):
+        return m.Kind.AGE, {"unit": "years", "at": self._ref(at) if at is not None else None}
 
     def flag_kind(self, meta, validity=None):
         return m.Kind.FLAG, {"valid_for": validity}

@@ -538,6 +538,20 @@ def _broader(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
             yield _diag("counts-as", ref.span, name=concept.name, broader=broader.name, why=why)
 
 
+def _ages(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """`age at enrolment`: the day an age is counted at is a date concept's."""
+    for concept in scope.concepts.values():
+        if concept.at is None:
+            continue
+        target = scope.lookup(concept.at.name)
+        if target is None:
+            hint = _hint(concept.at.name, scope.names())
+            yield _diag("undefined-name", concept.at.span, name=concept.at.name, hint=hint)
+        elif not (isinstance(target, m.Concept) and target.kind is Kind.DATE):
+            yield _diag("anchor", concept.at.span, name=concept.at.name, hint="",
+                        what="a date concept (declare it 'NAME: date')", kind=_kind_words(target))
+
+
 def _aliases(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """A declared unit spelling must mean a unit the library reads."""
     for alias in protocol.unit_aliases:
@@ -587,6 +601,7 @@ def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     used = {name for condition in _uses(protocol) for name in _refs(condition)}
     used |= {c.weight.name for c in protocol.concepts if c.weight is not None}
     used |= {c.name for c in protocol.concepts if c.counts_as and c.counts_as.name in used}
+    used |= {c.at.name for c in protocol.concepts if c.at and c.name in used}
     for definition in protocol.definitions:
         if definition.name not in used:
             yield _diag("unused-definition", definition.span, name=definition.name)
@@ -637,6 +652,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _equivalences,
     _weights,
     _broader,
+    _ages,
     _aliases,
     _conditions,
     _escalation,

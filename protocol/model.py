@@ -115,6 +115,7 @@ class Concept:
     label: str | None = None
     steps: tuple[Decimal, Decimal] | None = None  # a scale's lowest and highest value
     counts_as: Ref | None = None  # a broader concept each of its facts is also a fact of
+    at: Ref | None = None  # an age's date concept (enrolment, consent); None: the screening date
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""

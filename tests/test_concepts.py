@@ -98,3 +98,31 @@ def test_alias_meaning_must_be_a_unit():
            'inclusion I1 "t": a\n'
     errors = [d for d in check(parse(text, "t")) if d.is_error]
     assert [(d.code, d.span.line) for d in errors] == [("unit-unknown", 2)]
+
+
+AGE_AT = """protocol "a" version "1"
+concepts:
+  enrolment: date
+  age_at_enrolment: age at enrolment
+inclusion I1 "Aged 12 to 17 years at enrolment": age_at_enrolment 12 to 17 years
+"""
+
+
+@pytest.mark.parametrize("facts, verdict", [
+    ([{"concept": "enrolment", "value": "2026-06-09"}], "MET"),  # the day before the 18th birthday
+    ([{"concept": "enrolment", "value": "2026-06-10"}], "NOT_MET"),  # 18 on the day
+    ([], "UNKNOWN"),  # no enrolment date to count the age at
+])
+def test_age_at_another_date(facts, verdict):
+    screening = Screening(network_from_text(AGE_AT))
+    data = {"patient": "p", "screening_date": "2026-06-01", "birth_date": "2008-06-10",
+            "facts": facts}
+    (outcome,) = screening.screen([(1, as_read(data))], "a.jsonl")
+    assert outcome.verdicts["I1"].verdict == verdict
+
+
+def test_age_at_needs_a_date_concept():
+    text = AGE_AT.replace("enrolment: date", "enrolment: flag")
+    errors = [d for d in check(parse(text, "t")) if d.is_error]
+    assert [d.code for d in errors] == ["anchor"]
+    assert "a date concept (declare it 'NAME: date'); 'enrolment' is a flag" in errors[0].message
