@@ -22,7 +22,8 @@ class Kind(Enum):
     quantity/lab/score/age are measured numbers (the most recent value on or before screening counts);
     lab adds the laboratory's reference range; category is one value of a declared set; flag is a yes/no
     recorded by a clinician; judgment is an investigator's attestation (pending = NEEDS_REVIEW);
-    event is a dated occurrence (history); medication is a list of dated courses of named drugs.
+    event is a dated occurrence (history); medication is a list of dated courses of named drugs;
+    derived is a number the network computes from other concepts by a formula (`crcl`, `bmi`).
     """
 
     QUANTITY = "quantity"
@@ -34,6 +35,7 @@ class Kind(Enum):
     JUDGMENT = "judgment"
     EVENT = "event"
     MEDICATION = "medication"
+    DERIVED = "derived"
 
 
 MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.AGE)
@@ -107,6 +109,7 @@ class Concept:
     weight: Ref | None = None  # the body-weight concept a dose per kg is divided by
     conversions: tuple[Conversion, ...] = ()
     label: str | None = None
+    formula: Expr | None = None  # a derived value's formula, in `unit`
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
@@ -273,6 +276,100 @@ def atoms(condition: Condition) -> list[Atom]:
     if isinstance(condition, Not):
         return atoms(condition.item)
     return [condition]
+
+
+# --- formulas of derived values -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Number:
+    """A numeric literal in a formula, as written (`75,000` keeps its comma in `text`)."""
+
+    span: Span
+    value: Decimal
+    text: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A concept's value in a formula: bare, the quantity in its declared unit; `in UNIT`, the plain
+    number of that quantity in UNIT (for empirical formulas written in fixed units)."""
+
+    span: Span
+    ref: Ref
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """`left op right` with op one of `+ - * /`."""
+
+    span: Span
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Power:
+    """`height^2`: a whole power."""
+
+    span: Span
+    base: Expr
+    exponent: Number
+
+
+@dataclass(frozen=True)
+class Choice:
+    """`(0.85 if sex is female else 1)`: a conditional term, decided in the network."""
+
+    span: Span
+    condition: Condition
+    then: Expr
+    otherwise: Expr
+
+
+@dataclass(frozen=True)
+class Call:
+    """`min(a, b, ...)`, `max(a, b, ...)`, `sqrt(a)`."""
+
+    span: Span
+    function: str
+    args: tuple[Expr, ...]
+
+
+Expr = Union[Number, Reading, Arithmetic, Power, Choice, Call]
+
+
+def subexpressions(expr: Expr) -> list[Expr]:
+    """`expr` and every expression under it, depth first, left to right (conditions not entered)."""
+    if isinstance(expr, Arithmetic):
+        inner = [expr.left, expr.right]
+    elif isinstance(expr, Power):
+        inner = [expr.base]
+    elif isinstance(expr, Choice):
+        inner = [expr.then, expr.otherwise]
+    elif isinstance(expr, Call):
+        inner = list(expr.args)
+    else:
+        inner = []
+    return [expr, *(e for i in inner for e in subexpressions(i))]
+
+
+def formula_names(expr: Expr) -> list[str]:
+    """The names a formula reads, values and conditions alike, in first-use order."""
+    names: list[str] = []
+    for node in subexpressions(expr):
+        if isinstance(node, Reading):
+            found = [node.ref.name]
+        elif isinstance(node, Choice):
+            found = [a.ref.name for a in atoms(node.condition)]
+        else:
+            found = []
+        for name in found:
+            if name not in names:
+                names.append(name)
+    return names
 
 
 # --- definitions and criteria ---------------------------------------------------------------------
