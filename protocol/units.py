@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 from functools import cache
 
 import pint
@@ -35,6 +36,8 @@ _ALIASES = (
     (re.compile(r"%"), "percent"),
     (re.compile(r"\bmcg\b"), "ug"),
     (re.compile(r"\bd\b"), "day"),
+    (re.compile(r"(?<=[A-Za-z])([23])\b"), r"**\1"),  # m2, cm2, mm3: a power of the unit
+    (re.compile(r"²"), "**2"),
 )
 
 
@@ -48,6 +51,72 @@ def registry() -> pint.UnitRegistry:
     for definition in _DEFINITIONS:
         ureg.define(definition)
     return ureg
+
+
+@cache
+def exact_registry() -> pint.UnitRegistry:
+    """The same units with `Fraction` magnitudes: formulas of derived values compute in exact
+    rationals, so their unit factors (mL/min to L/h is 3/50) must be exact too."""
+    ureg = pint.UnitRegistry(non_int_type=Fraction)
+    for definition in _DEFINITIONS:
+        ureg.define(definition)
+    return ureg
+
+
+@cache
+def exact_unit(text: str) -> pint.Unit:
+    """`parse_unit` in the exact registry.
+
+    >>> exact_unit("kg/m2") == exact_unit("kg/m**2") == exact_unit("kg/m²")
+    True
+    """
+    try:
+        return exact_registry().parse_units(_pint_text(text))
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
+        raise UnitProblem(f"unknown unit '{text}'") from error
+
+
+def exact_factor(source: pint.Unit, target: pint.Unit,
+                 conversions: tuple[tuple[Decimal, str, Decimal, str], ...] = ()) -> Fraction | None:
+    """The exact factor from `source` to `target` (units of the exact registry), bridged by a
+    concept's own conversions if need be; None when they do not convert.
+
+    >>> exact_factor(exact_unit("kg/cm^2"), exact_unit("kg/m2")), exact_factor(exact_unit("kg"), exact_unit("m"))
+    (Fraction(10000, 1), None)
+    """
+    ureg = exact_registry()
+
+    def direct(a: pint.Unit, b: pint.Unit) -> Fraction | None:
+        try:
+            return Fraction(ureg.Quantity(Fraction(1), a).to(b).magnitude)
+        except pint.errors.DimensionalityError:
+            return None
+
+    found = direct(source, target)
+    for amount, unit_a, equals, unit_b in conversions if found is None else ():
+        for (x, ux), (y, uy) in (((amount, unit_a), (equals, unit_b)),
+                                 ((equals, unit_b), (amount, unit_a))):
+            into_x = direct(source, exact_unit(ux))
+            onward = direct(exact_unit(uy), target) if into_x is not None else None
+            if onward is not None:
+                return into_x * Fraction(y) / Fraction(x) * onward
+    return found
+
+
+def dimension_of(unit: pint.Unit) -> str:
+    """pint's dimensionality of a unit of the exact registry as text, as the decimal registry
+    writes it (`[mass] / [length] ** 2`, or `dimensionless`): Python 3.11 cannot format the
+    exact registry's Fraction exponents.
+
+    >>> dimension_of(exact_unit("kg/m2")), dimension_of(exact_unit("%"))
+    ('[mass] / [length] ** 2', 'dimensionless')
+    """
+    ureg = registry()
+    same = ureg.Unit("")
+    for name, power in unit._units.items():  # noqa: SLF001 - pint offers no public accessor
+        same = same * ureg.Unit(name) ** int(power)
+    dimensionality = ureg.Quantity(1, same).dimensionality
+    return str(dimensionality) if dimensionality else "dimensionless"
 
 
 def _pint_text(text: str) -> str:
