@@ -18,18 +18,35 @@ from engine import record as R
 
 NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
-#: A disjunction of terms; a term is a pattern on the record plus the derived facts it joins.
+#: A disjunction of terms; a term is a pattern on the record plus the derived facts it joins. A
+#: join is (node, key): the node's fact has value `key` (T, F, or N for a known number), or, for a
+#: key that is a test's JSON (`is_test`), a derived number `q` that passes the test.
 Terms = tuple[tuple[P.Pattern, frozenset[tuple[str, str]]], ...]
 NEVER: Terms = ()
 ALWAYS: Terms = ((P.TRUE, frozenset()),)
+#: The field of a derived number in its node's fact, and the value that says it is known.
+NUMBER, KNOWN = "q", "N"
+
+
+def is_test(key: str) -> bool:
+    return key.startswith("{")
+
+
+def contradicts(joins: frozenset[tuple[str, str]]) -> bool:
+    """Two different values asked of one node's fact (T and F) can never both hold; tests on a
+    number are kept together (one fact binds one pattern of a rule, so they are matched at once)."""
+    values: dict[str, str] = {}
+    for name, key in joins:
+        if not is_test(key) and values.setdefault(name, key) != key:
+            return True
+    return False
 
 
 def _merge(terms) -> Terms:
     """Terms with the same joins become one term (their patterns or-ed); contradictions drop out."""
     grouped: dict[frozenset, list[P.Pattern]] = {}
     for pattern, joins in terms:
-        names = [name for name, _ in joins]
-        if pattern == P.FALSE or len(names) != len(set(names)):
+        if pattern == P.FALSE or contradicts(joins):
             continue
         grouped.setdefault(joins, []).append(pattern)
     merged = [(P.any_of(*patterns), joins) for joins, patterns in grouped.items()]
@@ -76,6 +93,19 @@ def joined(node: str) -> Kleene:
     t = ((P.TRUE, frozenset({(node, "T")})),)
     f = ((P.TRUE, frozenset({(node, "F")})),)
     return Kleene(t, f, P.FALSE, P.TRUE, frozenset({node}))
+
+
+def measured(node: str, op: str, threshold: float) -> Kleene:
+    """A comparison decided on a derived number, a node of its own: its fact's `q` against the
+    threshold; open when the node is (its fact is then U or R, with no number)."""
+    t = ((P.TRUE, frozenset({(node, P.test(op, NUMBER, threshold).json)})),)
+    f = ((P.TRUE, frozenset({(node, P.test(NEGATE[op], NUMBER, threshold).json)})),)
+    return Kleene(t, f, P.FALSE, P.TRUE, frozenset({node}))
+
+
+def known(node: str) -> Terms:
+    """A derived number some formula reads: its node has concluded a number."""
+    return ((P.TRUE, frozenset({(node, KNOWN)})),)
 
 
 def scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kleene:

@@ -120,7 +120,10 @@ class Trail:
                 concept = self.protocol.concept(atom.ref.name)
                 weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
                     concept.weight else None
-                for name in (atom.ref.name, weight):
+                names = [atom.ref.name, weight]
+                if concept is not None and concept.formula is not None:
+                    names = _formula_reads(self.protocol, concept, pending)
+                for name in names:
                     if name is not None and name not in seen:
                         seen.append(name)
         return seen
@@ -184,6 +187,24 @@ class Trail:
                      "decisions": dict(sorted(self.counts.items()))})
         self._write({"type": "seal", "records": self._count, "last": self._last})
         return self._last
+
+
+def _formula_reads(protocol: m.Protocol, concept: m.Concept,
+                   pending: list[m.Condition]) -> list[str]:
+    """The concepts a derived value reads, through the derived values it reads; the conditions
+    of its conditional terms go to `pending`, to be read as conditions."""
+    names: list[str] = []
+    assert concept.formula is not None
+    for node in m.subexpressions(concept.formula):
+        if isinstance(node, m.Choice):
+            pending.append(node.condition)
+        elif isinstance(node, m.Reading):
+            inner = protocol.concept(node.ref.name)
+            if inner is not None and inner.formula is not None:
+                names.extend(_formula_reads(protocol, inner, pending))
+            else:
+                names.append(node.ref.name)
+    return names
 
 
 def _fact(fact: UsedFact) -> dict[str, Any]:

@@ -171,9 +171,7 @@ class _Walk:
         if target is None:
             self.problems.append(Problem("unit-unknown", node.span, {"unit": node.unit}))
             return ("r", name, Fraction(1)), UNKNOWN
-        conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
-                            for c in concept.conversions)
-        factor = units.exact_factor(_unit("") if own is PLAIN else own, target, conversions)
+        factor = reading_factor(concept, node.unit)
         if factor is None:
             self.problems.append(Problem("formula-unit", node.span, {
                 "name": name, "unit": concept.unit or "plain numbers", "target": node.unit,
@@ -195,6 +193,17 @@ class _Walk:
                 first, factor = UNKNOWN, Fraction(1)
             plans.append(plan if factor == 1 else ("*", plan, ("n", factor)))
         return plans, first
+
+
+def reading_factor(concept: m.Concept, unit: str) -> Fraction | None:
+    """The exact factor from the concept's declared unit into `unit` (`creatinine in mg/dL`),
+    through the concept's own conversions if need be; None if they do not convert."""
+    own, target = _unit(concept.unit) if concept.unit else _unit(""), _unit(unit)
+    if own is None or target is None:
+        return None
+    conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
+                        for c in concept.conversions)
+    return units.exact_factor(own, target, conversions)
 
 
 def _factor(source: Any, target: Any) -> Fraction | None:

@@ -187,3 +187,190 @@ def test_cycle_between_derived_values() -> None:
 def test_comparison_needs_the_declared_dimension() -> None:
     assert problems("v: derived in kg = weight x 2", uses="v > 60 mL/min") == [
         "10:23 unit-dimension: v is measured in kg; 60 mL/min is a volume per time"]
+
+
+# --- engine: decided in the rule network ----------------------------------------------------------
+
+PROTOCOL = HEAD + """\
+  age: age
+  weight: quantity in kg valid for 28 days
+  height: quantity in cm
+  height_m: quantity in m
+  creatinine: lab in mg/dL
+  sex: category {male, female}
+  wbc: lab in cells/uL
+  neutrophils: quantity in %
+  crcl: derived in mL/min "Cockcroft-Gault creatinine clearance" = (140 - age in years)
+      x (weight in kg) / (72 x (creatinine in mg/dL)) x (0.85 if sex is female else 1)
+  bmi: derived in kg/m2 = weight / height^2
+  bmi_m: derived in kg/m2 = weight / (height_m x height_m)
+  anc: derived in cells/uL = wbc x (neutrophils in %) / 100
+  anc_bare: derived in cells/uL = wbc x neutrophils
+  obese: derived in kg/m2 = max(bmi, bmi_m)
+inclusion I1 "Creatinine clearance >= 60 mL/min": crcl >= 60 mL/min
+inclusion I2 "Creatinine clearance above 60 mL/min": crcl > 60 mL/min
+inclusion I3 "BMI under 30": bmi < 30 kg/m2
+inclusion I4 "BMI under 30, height in m": bmi_m < 30 kg/m2
+inclusion I5 "ANC >= 1,500/uL": anc >= 1,500 cells/uL and anc_bare >= 1,500 cells/uL
+inclusion I6 "Not obese": obese < 30 kg/m2
+"""
+
+
+@pytest.fixture(scope="module")
+def network():
+    from engine import pipeline
+
+    return pipeline.compile(pipeline.load_text(PROTOCOL, "t.pr")[0])
+
+
+def patient(sex: str = "female", born: str = "1972-01-01", **values: str) -> dict:
+    """A patient screened 2026-06-01, born 1972-01-01 (54 at screening), with these values
+    (`"72 stale"`: measured before the 28 days weight is valid for)."""
+    units = {"weight": "kg", "height": "cm", "height_m": "m", "creatinine": "mg/dL",
+             "wbc": "cells/uL", "neutrophils": "%"}
+    facts: list[dict] = [{"concept": "sex", "value": sex}]
+    for name, value in values.items():
+        when = "2026-01-20" if value.endswith(" stale") else "2026-05-20"
+        facts.append({"concept": name, "value": Decimal(value.split()[0]), "unit": units[name],
+                      "date": when})
+    return {"patient": "p", "screening_date": "2026-06-01", "birth_date": born, "facts": facts}
+
+
+def run(network, *patients: dict) -> tuple[list, str]:
+    """The decisions and the trail's text of a run over `patients`."""
+    import io
+    import json
+
+    from engine import pipeline
+    from engine.trail import Trail
+
+    out = io.StringIO()
+    trail = Trail(out, network, "t.pr", "inline", "0" * 64, None)
+    decisions = list(pipeline.screen(network, list(enumerate(patients, 1)), "inline"))
+    for decision in decisions:
+        trail.write(decision)
+    trail.close()
+    return decisions, out.getvalue()
+
+
+def evidence(trail: str, criterion: str) -> list[str]:
+    import json
+
+    records = [json.loads(line) for line in trail.splitlines()]
+    return [e["detail"] for r in records if r["type"] == "criterion" and r["criterion"] == criterion
+            for e in r["evidence"]]
+
+
+WOMAN = dict(weight="72", height="170", height_m="1.7", creatinine="1.1", wbc="5000",
+             neutrophils="60")
+
+
+def test_cockcroft_gault_for_a_woman(network) -> None:
+    (decision,), trail = run(network, patient("female", **WOMAN))
+    assert decision.derived["crcl"][0] == "66.454545"
+    assert decision.verdicts["I1"].verdict == "MET"
+    assert evidence(trail, "I1") == [
+        "crcl = (140 - 54) x 72 / (72 x 1.1) x 0.85 = 66.454545 mL/min (age 54 years, weight 72 kg,"
+        " creatinine 1.1 mg/dL, sex female); needs >= 60 mL/min"]
+
+
+def test_cockcroft_gault_for_a_man(network) -> None:
+    (decision,), trail = run(network, patient("male", **{**WOMAN, "creatinine": "1.5"}))
+    assert decision.derived["crcl"][0] == "57.333333"  # 86 x 72 / 108: no 0.85 for a man
+    assert decision.verdicts["I1"].verdict == "NOT_MET"
+    assert evidence(trail, "I1") == [
+        "crcl = (140 - 54) x 72 / (72 x 1.5) x 1 = 57.333333 mL/min (age 54 years, weight 72 kg,"
+        " creatinine 1.5 mg/dL, sex male); needs >= 60 mL/min"]
+
+
+def test_bmi_with_height_in_cm_and_in_m(network) -> None:
+    (decision,), trail = run(network, patient(**WOMAN))
+    assert decision.derived["bmi"][0] == decision.derived["bmi_m"][0] == "24.913495"
+    assert evidence(trail, "I3") == [
+        "bmi = 72 / 170^2 = 24.913495 kg/m2 (weight 72 kg, height 170 cm); needs < 30 kg/m2"]
+    assert evidence(trail, "I4") == [
+        "bmi_m = 72 / (1.7 x 1.7) = 24.913495 kg/m2 (weight 72 kg, height_m 1.7 m); "
+        "needs < 30 kg/m2"]
+    assert decision.derived["obese"][0] == "24.913495"  # max of two derived values
+    assert decision.verdicts["I6"].verdict == "MET"
+
+
+def test_anc_from_wbc_and_percent(network) -> None:
+    (decision,), trail = run(network, patient(**WOMAN))
+    assert decision.derived["anc"][0] == decision.derived["anc_bare"][0] == "3000"
+    assert decision.verdicts["I5"].verdict == "MET"
+    assert evidence(trail, "I5")[0] == ("anc = 5000 x 60 / 100 = 3000 cells/uL (wbc 5000 "
+                                        "cells/uL, neutrophils 60 %); needs >= 1500 cells/uL")
+
+
+def test_exactly_at_the_threshold_is_met_for_ge_and_not_met_for_gt(network) -> None:
+    # A man of 50 with 72 kg and creatinine 1.5 mg/dL: (140 - 50) x 72 / (72 x 1.5) = 60 exactly.
+    (decision,), trail = run(network, patient("male", born="1976-01-01",
+                                              **{**WOMAN, "creatinine": "1.5"}))
+    assert decision.derived["crcl"][0] == "60"
+    assert decision.verdicts["I1"].verdict == "MET"
+    assert decision.verdicts["I2"].verdict == "NOT_MET"
+    assert evidence(trail, "I2") == [
+        "crcl = (140 - 50) x 72 / (72 x 1.5) x 1 = 60 mL/min (age 50 years, weight 72 kg,"
+        " creatinine 1.5 mg/dL, sex male); needs > 60 mL/min"]
+
+
+def test_a_missing_input_gives_unknown_naming_the_input(network) -> None:
+    facts = {k: v for k, v in WOMAN.items() if k != "creatinine"}
+    (decision,), trail = run(network, patient(**facts))
+    assert decision.derived["crcl"][0] == "U"
+    assert decision.verdicts["I1"].verdict == "UNKNOWN"
+    assert evidence(trail, "I1") == ["crcl: unknown: creatinine: no fact given"]
+    record = [json_line for json_line in trail.splitlines() if '"criterion":"I1"' in json_line]
+    assert '"missing":[{"concept":"creatinine","reason":"no fact given"}]' in record[0]
+
+
+def test_a_stale_input_gives_unknown_naming_the_input(network) -> None:
+    (decision,), trail = run(network, patient(**{**WOMAN, "weight": "72 stale"}))
+    assert decision.verdicts["I1"].verdict == decision.verdicts["I3"].verdict == "UNKNOWN"
+    assert evidence(trail, "I3") == [
+        "bmi: unknown: weight: stale: latest weight is from 2026-01-20, before 2026-05-04 "
+        "(valid for 28 days)"]
+
+
+def test_a_missing_input_of_a_derived_input_is_named(network) -> None:
+    facts = {k: v for k, v in WOMAN.items() if k != "height_m"}
+    (decision,), trail = run(network, patient(**facts))
+    assert decision.verdicts["I6"].verdict == "UNKNOWN"
+    assert evidence(trail, "I6") == ["obese: unknown: height_m: no fact given"]
+
+
+def test_an_unknown_condition_gives_unknown_naming_its_concept(network) -> None:
+    data = patient(**WOMAN)
+    data["facts"] = [fact for fact in data["facts"] if fact["concept"] != "sex"]
+    (decision,), trail = run(network, data)
+    assert decision.verdicts["I1"].verdict == "UNKNOWN"
+    assert evidence(trail, "I1") == ["crcl: unknown: sex: no fact given"]
+
+
+def test_division_by_zero_in_a_patient_is_unknown(network) -> None:
+    (decision,), trail = run(network, patient(**{**WOMAN, "creatinine": "0"}))
+    assert decision.verdicts["I1"].verdict == "UNKNOWN"
+    assert evidence(trail, "I1") == [
+        "crcl: unknown: cannot be computed from age 54 years, weight 72 kg, creatinine 0 mg/dL, "
+        "sex female"]
+
+
+def test_the_trail_is_byte_identical_twice(network) -> None:
+    patients = [patient(**WOMAN), patient("male", **{**WOMAN, "weight": "72 stale"})]
+    assert run(network, *patients)[1] == run(network, *patients)[1]
+
+
+def test_exact_arithmetic_where_floats_drift() -> None:
+    from engine import pipeline
+
+    text = HEAD + ("  a: quantity in kg\n  b: quantity in kg\n  s: derived in kg = a + b\n"
+                   'inclusion I1 "above": s > 0.3 kg\ninclusion I2 "at least": s >= 0.3 kg\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    data = {"patient": "p", "screening_date": "2026-06-01", "facts": [
+        {"concept": "a", "value": Decimal("0.1"), "unit": "kg", "date": "2026-05-01"},
+        {"concept": "b", "value": Decimal("0.2"), "unit": "kg", "date": "2026-05-01"}]}
+    (decision,), _ = run(net, data)
+    assert 0.1 + 0.2 > 0.3  # what binary floats would have said
+    assert decision.derived["s"][0] == "0.3"
+    assert (decision.verdicts["I1"].verdict, decision.verdicts["I2"].verdict) == ("NOT_MET", "MET")

@@ -40,11 +40,13 @@ class Build(Protocol):
 
     def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern) -> Kleene: ...
+    def kleene(self, condition: m.Condition) -> Kleene: ...
 
 
 class Reader(Protocol):
     """What the trail offers an atom while it judges one patient."""
 
+    protocol: m.Protocol
     concepts: dict[str, m.Concept]
     derived: dict[str, tuple[str, tuple[str, ...]]]
 
