@@ -374,3 +374,21 @@ def test_exact_arithmetic_where_floats_drift() -> None:
     assert 0.1 + 0.2 > 0.3  # what binary floats would have said
     assert decision.derived["s"][0] == "0.3"
     assert (decision.verdicts["I1"].verdict, decision.verdicts["I2"].verdict) == ("NOT_MET", "MET")
+
+
+# --- amendments -----------------------------------------------------------------------------------
+
+
+def test_a_changed_formula_is_a_change_to_the_criteria_that_compare_it() -> None:
+    from protocol.diff import diff
+
+    text = HEAD + ("  w: quantity in kg\n  h: quantity in cm\n  bmi: derived in kg/m2 = w / h^2\n"
+                   'inclusion I1 "BMI under 30": bmi < 30 kg/m2\n')
+    changed = diff(parse(text, "a.pr"), parse(text.replace("w / h^2", "w / (h x h) x 1.1"), "b.pr"))
+    (entry,) = changed.entries
+    assert (entry.name, entry.affects) == ("bmi", ("I1",))
+    assert [(c.kind, c.old, c.new) for c in entry.changes] == [
+        ("formula", "w / h^2", "w / (h x h) x 1.1")]
+    same = diff(parse(text, "a.pr"), parse(text.replace("w / h^2", "w / h^2 x 1,000 / 1000"),
+                                           "b.pr"))
+    assert same.entries[0].changes[0].kind == "formula"  # a rewritten formula is a change too
