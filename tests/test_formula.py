@@ -303,6 +303,21 @@ def test_anc_from_wbc_and_percent(network) -> None:
                                         "cells/uL, neutrophils 60 %); needs >= 1500 cells/uL")
 
 
+def test_body_surface_area_with_a_square_root() -> None:
+    from engine import pipeline
+
+    text = HEAD + ("  weight: quantity in kg\n  height: quantity in cm\n"
+                   "  bsa: derived in m2 = sqrt((height in cm) x (weight in kg) / 3600)\n"
+                   'inclusion I1 "BSA of at least 2 m2": bsa >= 2 m2\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    decisions, trail = run(net, patient(height="180", weight="80"), patient(height="170",
+                                                                            weight="72"))
+    assert [d.derived["bsa"][0] for d in decisions] == ["2", "1.843909"]
+    assert [d.verdicts["I1"].verdict for d in decisions] == ["MET", "NOT_MET"]
+    assert evidence(trail, "I1")[0] == ("bsa = sqrt(180 x 80 / 3600) = 2 m2 (height 180 cm, "
+                                        "weight 80 kg); needs >= 2 m2")
+
+
 def test_exactly_at_the_threshold_is_met_for_ge_and_not_met_for_gt(network) -> None:
     # A man of 50 with 72 kg and creatinine 1.5 mg/dL: (140 - 50) x 72 / (72 x 1.5) = 60 exactly.
     (decision,), trail = run(network, patient("male", born="1976-01-01",
