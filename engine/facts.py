@@ -313,6 +313,10 @@ class _Builder:
                 self.problem(index, "concept", f"unknown concept '{name}': not declared by the protocol",
                              warning=True)
                 continue
+            if concepts[name].kind is m.Kind.DERIVED:
+                self.problem(index, "concept", f"'{name}' is derived: the network computes it "
+                             "from its formula; this fact is set aside", warning=True)
+                continue
             if name not in referenced:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue

@@ -57,6 +57,8 @@ TEMPLATES: dict[str, str] = {
     "'name in UNIT'",
     "formula-unit": "{name} is measured in {unit}; it cannot be read in {target} ({what})",
     "division-by-zero": "division by zero",
+    "formula-too-large": "{name} has {ways} ways to decide its conditional terms, one rule each "
+    "(limit {limit}): compute parts of it as derived values of their own",
     "zero-duration": "'{duration}' is an empty span of time; it must be at least 1",
     "unused-definition": "definition '{name}' is never used",
     "unused-concept": "concept '{name}' is never used",
@@ -75,6 +77,10 @@ WARNINGS = frozenset(
 #: `at least k of n` compiles to C(n, k) conjunctions of k for MET and C(n, n-k+1) of n-k+1 for
 #: NOT_MET; beyond this many conditions, durable_rules builds slowly and the trail is unreadable.
 EXPANSION_LIMIT = 4000
+
+#: A derived value gets one rule per way of deciding its conditional terms (2 ** n for n terms
+#: side by side): beyond this many, compiling is slow and the rules are unreadable.
+FORMULA_WAYS_LIMIT = 256
 
 #: Which concept kinds each atom applies to (a definition only stands alone, as a `Truth`), and
 #: what to say when it is used on another kind of name.
@@ -463,9 +469,12 @@ def _formulas(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
             continue
         if concept.unit is not None and not _parses(concept.unit):
             continue  # reported with the declarations
-        _, problems = f.analyse(concept, scope.concepts, scope.definitions)
+        plan, problems = f.analyse(concept, scope.concepts, scope.definitions)
         for problem in problems:
             yield _formula_diagnostic(problem, scope)
+        if plan is not None and f.ways(plan) > FORMULA_WAYS_LIMIT:
+            yield _diag("formula-too-large", concept.span, name=concept.name, ways=f.ways(plan),
+                        limit=FORMULA_WAYS_LIMIT)
 
 
 def _formula_diagnostic(problem: f.Problem, scope: _Scope) -> Diagnostic:

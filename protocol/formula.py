@@ -294,6 +294,28 @@ def paths(plan: Plan) -> list[tuple[dict[int, bool], tuple[str, ...]]]:
     return [(chosen, tuple(dict.fromkeys(names))) for chosen, names in _paths(plan.root)]
 
 
+def ways(plan: Plan) -> int:
+    """How many ways `paths` lists, counted without listing them (each is a rule).
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n s: flag\\n t: flag\\n'
+    ...           ' v: derived in kg = (1 if s else 2) x (3 if t else (4 if s else 5))')
+    >>> ways(analyse(p.concept("v"), {c.name: c for c in p.concepts}, {})[0])
+    6
+    """
+    return _ways(plan.root)
+
+
+def _ways(node: tuple) -> int:
+    if node[0] == "?":
+        return _ways(node[2]) + _ways(node[3])
+    count = 1
+    for item in node[1:]:
+        if isinstance(item, tuple):
+            count *= _ways(item)
+    return count
+
+
 def _paths(node: tuple) -> list[tuple[dict[int, bool], list[str]]]:
     code = node[0]
     if code == "n":

@@ -184,6 +184,13 @@ def test_cycle_between_derived_values() -> None:
         "9:3 cycle: derived values and definitions refer to each other in a cycle: v -> w -> v"]
 
 
+def test_too_many_conditional_terms() -> None:
+    terms = " x ".join(f"(2 if sex is female else {i})" for i in range(1, 10))
+    assert problems(f"v: derived in kg = (weight in kg) x {terms}") == [
+        "9:3 formula-too-large: v has 512 ways to decide its conditional terms, one rule each "
+        "(limit 256): compute parts of it as derived values of their own"]
+
+
 def test_comparison_needs_the_declared_dimension() -> None:
     assert problems("v: derived in kg = weight x 2", uses="v > 60 mL/min") == [
         "10:23 unit-dimension: v is measured in kg; 60 mL/min is a volume per time"]
@@ -369,6 +376,48 @@ def test_division_by_zero_in_a_patient_is_unknown(network) -> None:
     assert evidence(trail, "I1") == [
         "crcl: unknown: cannot be computed from age 54 years, weight 72 kg, creatinine 0 mg/dL, "
         "sex female"]
+
+
+def test_a_fact_for_a_derived_value_is_set_aside(network) -> None:
+    data = patient(**WOMAN)
+    data["facts"].append({"concept": "crcl", "value": Decimal(10), "unit": "mL/min"})
+    (decision,), _ = run(network, data)
+    assert decision.derived["crcl"][0] == "66.454545"
+    assert [w.message for w in decision.patient.warnings] == [
+        "'crcl' is derived: the network computes it from its formula; this fact is set aside"]
+
+
+def test_derived_values_in_definitions_applies_when_and_judged_conditions() -> None:
+    from engine import pipeline
+
+    text = HEAD + """\
+  weight: quantity in kg
+  frail: judgment
+  dose_weight: derived in kg = (weight x 0.9 if frail else weight)
+  heavy: flag
+define renal_ok "CrCl-like": dose_weight >= 60 kg
+inclusion I1 "Dosing weight": renal_ok
+inclusion I2 "Heavy patients" applies when dose_weight > 100 kg: heavy
+"""
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+
+    def facts(weight: str, frail: bool | None) -> dict:
+        found: list[dict] = [{"concept": "weight", "value": Decimal(weight), "unit": "kg",
+                              "date": "2026-05-01"}, {"concept": "heavy", "value": True}]
+        if frail is not None:
+            found.append({"concept": "frail", "value": frail, "recorded_by": "Dr. A"})
+        return {"patient": "p", "screening_date": "2026-06-01", "facts": found}
+
+    decisions, trail = run(net, facts("66", True), facts("120", False), facts("66", None))
+    assert [d.derived["dose_weight"][0] for d in decisions] == ["59.4", "120", "R"]
+    assert [d.derived["renal_ok"][0] for d in decisions] == ["F", "T", "R"]
+    assert [d.verdicts["I2"].verdict for d in decisions] == ["NOT_APPLICABLE", "MET",
+                                                             "NEEDS_REVIEW"]
+    assert [d.decision for d in decisions] == ["INELIGIBLE", "ELIGIBLE", "NEEDS_REVIEW"]
+    assert evidence(trail, "I2")[0] == ("dose_weight = 66 x 0.9 = 59.4 kg (weight 66 kg, frail "
+                                        "yes); needs > 100 kg")
+    assert evidence(trail, "I2")[4] == ("dose_weight: open: a condition awaits an "
+                                         "investigator's judgment")
 
 
 def test_the_trail_is_byte_identical_twice(network) -> None:
