@@ -456,3 +456,25 @@ def test_a_changed_formula_is_a_change_to_the_criteria_that_compare_it() -> None
     same = diff(parse(text, "a.pr"), parse(text.replace("w / h^2", "w / h^2 x 1,000 / 1000"),
                                            "b.pr"))
     assert same.entries[0].changes[0].kind == "formula"  # a rewritten formula is a change too
+
+
+def test_unknown_because_a_derived_input_cannot_be_computed() -> None:
+    from engine import pipeline
+
+    text = HEAD + ("  a: quantity in kg\n  b: quantity in kg\n  event_x: event\n"
+                   "  ratio: derived in kg = (a in kg) / (b in kg)\n"
+                   "  twice: derived in kg = ratio x (2 if event_x ever else 1)\n"
+                   'inclusion I1 "x": twice > 1 kg\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+
+    def facts(b: str) -> dict:
+        return {"patient": "p", "screening_date": "2026-06-01", "facts": [
+            {"concept": "a", "value": Decimal(3), "unit": "kg", "date": "2026-05-01"},
+            {"concept": "b", "value": Decimal(b), "unit": "kg", "date": "2026-05-01"},
+            {"concept": "event_x", "present": False}]}
+
+    decisions, trail = run(net, facts("0"), facts("2"))
+    assert [d.verdicts["I1"].verdict for d in decisions] == ["UNKNOWN", "MET"]
+    assert evidence(trail, "I1") == [
+        "twice: unknown: ratio cannot be computed",
+        "twice = 1.5 x 1 = 1.5 kg (ratio 1.5 kg, event_x recorded as none); needs > 1 kg"]

@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from engine import patterns as P
+from engine import record as R
 from engine.atoms.base import Judged, Reader, against, exact, status, threshold_of
 from engine.kleene import KNOWN, NUMBER, Kleene, Terms, both, conjunction, known, measured
 from protocol import formula as f
@@ -152,16 +153,23 @@ def explain(concept: m.Concept, plan: f.Plan, reader: Reader,
     value, rules = reader.derived.get(concept.name, ("U", ()))
     if value == "R":
         return None, f"{concept.name}: open: a condition awaits an investigator's judgment"
-    chosen = _chosen(rules[0]) if rules else {}
+    computed = bool(rules) and _computed(concept.name, rules[0])
+    chosen = _chosen(rules[0]) if computed else {}
     if value == "U":
-        reasons = _missing(concept, reader, patient, set())
-        if not reasons and rules:  # computed, but the formula has no value for these inputs
+        if computed:  # every input was there, but the formula has no value for them
             reasons = [f"cannot be computed from {_inputs(plan, chosen, reader, patient)}"]
+        else:
+            reasons = _missing(concept, reader, patient, set())
         return None, f"{concept.name}: unknown: " + "; ".join(reasons or ["no value"])
     numbers = _numbers(plan, reader, patient)
     text = _substituted(concept.formula, plan, numbers, chosen, reader.concepts)
     return Decimal(value), (f"{concept.name} = {text} = {value} {concept.unit} "
                             f"({_inputs(plan, chosen, reader, patient)})")
+
+
+def _computed(name: str, rule: str) -> bool:
+    """Whether `rule` is one of the rules that compute `name` (rather than leave it open)."""
+    return rule.startswith(f"q:{name}:{KNOWN}")
 
 
 def _chosen(rule: str) -> dict[int, bool]:
@@ -181,11 +189,14 @@ def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str
         seen.add(name)
         inner = reader.concepts.get(name)
         if inner is not None and inner.kind is m.Kind.DERIVED:
-            if reader.derived.get(name, ("U",))[0] == "U":
+            value, rules = reader.derived.get(name, ("U", ()))
+            if value == "U" and rules and _computed(name, rules[0]):
+                reasons.append(f"{name} cannot be computed")
+            elif value == "U":
                 reasons.extend(_missing(inner, reader, patient, seen))
         elif inner is not None and name not in patient.record:
-            if inner.kind is m.Kind.JUDGMENT:
-                continue
+            if inner.kind is m.Kind.JUDGMENT or R.none_field(name) in patient.record:
+                continue  # awaiting attestation (R, not U), or a list recorded as empty
             reasons.append(reader.missing(patient, name)[1])
         elif inner is None and reader.derived.get(name, ("U",))[0] == "U":
             reasons.append(f"definition {name} is unknown")
@@ -214,6 +225,8 @@ def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Pati
             shown.append(f"{name} {'true' if reader.derived[name][0] == 'T' else 'false'}")
         elif name in patient.record and concept is not None:
             shown.append(f"{name} {_recorded(concept, patient.record[name])}")
+        elif R.none_field(name) in patient.record:
+            shown.append(f"{name} recorded as none")
     return ", ".join(dict.fromkeys(shown))
 
 
@@ -231,6 +244,8 @@ def _condition_names(plan: f.Plan, chosen: dict[int, bool]) -> list[str]:
 def _recorded(concept: m.Concept, value: Any) -> str:
     if concept.kind in (m.Kind.FLAG, m.Kind.JUDGMENT):
         return "yes" if value == 1 else "no"
+    if isinstance(value, list):
+        return f"{len(value)} recorded"
     if isinstance(value, float):
         return f"{exact(value)} {concept.unit}" if concept.unit else exact(value)
     return str(value)
