@@ -2,11 +2,12 @@
 
 durable.engine.Host wraps each firing in a Closure, serialises the session state to JSON and runs a
 timer thread; per firing that costs more than the matching itself. This host keeps the engine's own
-ruleset format (`{name: {rule: {'all': [...], 'run': action}}}`, what `durable.lang` builds) and the C
-engine's semantics, but reads the firing's rule name without parsing it, lets the action say which fact
-to assert (an action with a `compute` makes its fact from the facts the firing matched: the only
-firings whose message is parsed), and asserts one agenda cycle's consequences in one batch. It also turns the engine's quiet
-failure modes into errors: an unhandled or twice-asserted fact, a session left behind.
+ruleset format (`{name: {rule: {'all': [...], 'run': action}}}`, what `durable.lang` builds) and the
+C engine's semantics, but reads the firing's rule name without parsing it, lets the action say which
+fact to assert (an action with a `compute` makes its fact from the facts the firing matched: the
+only firings whose message is parsed), and asserts one agenda cycle's consequences in one batch. It
+also turns the engine's quiet failure modes into errors: an unhandled or twice-asserted fact, a
+session left behind.
 
 Sessions: one per patient (`sid`), always deleted, because the engine holds at most 1024 live sessions.
 """

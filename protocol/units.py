@@ -77,12 +77,15 @@ def exact_unit(text: str) -> pint.Unit:
 
 
 def exact_factor(source: pint.Unit, target: pint.Unit,
-                 conversions: tuple[tuple[Decimal, str, Decimal, str], ...] = ()) -> Fraction | None:
+                 conversions: tuple[tuple[Decimal, str, Decimal, str], ...] = ()
+                 ) -> Fraction | None:
     """The exact factor from `source` to `target` (units of the exact registry), bridged by a
     concept's own conversions if need be; None when they do not convert.
 
-    >>> exact_factor(exact_unit("kg/cm^2"), exact_unit("kg/m2")), exact_factor(exact_unit("kg"), exact_unit("m"))
-    (Fraction(10000, 1), None)
+    >>> exact_factor(exact_unit("kg/cm^2"), exact_unit("kg/m2"))
+    Fraction(10000, 1)
+    >>> exact_factor(exact_unit("kg"), exact_unit("m")) is None
+    True
     """
     ureg = exact_registry()
 

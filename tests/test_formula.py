@@ -1,4 +1,4 @@
-"""Derived values: formulas with units, from the grammar through the checks to the network's verdict.
+"""Derived values: formulas with units, from the grammar through the checks to the verdict.
 
 Each stage has its section; protocols are inline and small, and the engine tests run the real
 network (no mocks) through the pipeline.

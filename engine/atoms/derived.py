@@ -5,8 +5,8 @@ the facts of derived values it reads): one rule per way of deciding the formula 
 whose patterns require every input the formula reads on that way and each conditional term's
 condition decided true or false (strong Kleene, as any condition). Its action (`Compute`) works the
 formula out in exact rationals from the values in the firing's message, rounds once
-(`formula.rounded`), and concludes `{t: d, n: crcl, v: N, q: 66.454545}`. When no such rule fires, the
-node concludes U at its end marker (an input missing or stale, a condition unknown) or R (a
+(`formula.rounded`), and concludes `{t: d, n: crcl, v: N, q: 66.454545}`. When no such rule fires,
+the node concludes U at its end marker (an input missing or stale, a condition unknown) or R (a
 condition awaits an investigator's judgment), as a definition does.
 
 A comparison `crcl >= 60 mL/min` joins that fact with a test on `q` (`kleene.measured`), the

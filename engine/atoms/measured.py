@@ -17,7 +17,7 @@ from protocol.units import quantize
 class Compare(Atom):
     """`egfr >= 30 mL/min/1.73m2`: the threshold converted to the concept's unit at compile time,
     by the rounding rule the facts go through, so a value at the threshold on paper is at it here.
-    A derived value (`crcl >= 60 mL/min`) is compared on its node's fact (engine/atoms/derived.py)."""
+    A derived value (`crcl >= 60 mL/min`) is compared on its node's fact (atoms/derived.py)."""
 
     handles = m.Compare
 
