@@ -52,6 +52,10 @@ EXPECTED_WORDS = {
 }
 
 
+#: Said with a syntax error at a conditional term written without its parentheses or `else`.
+CONDITIONAL_TERM = "a conditional term is written (A if CONDITION else B), with its parentheses"
+
+
 @cache
 def _lark() -> Lark:
     return Lark(
@@ -158,6 +162,8 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diag
     if expected:
         shown = expected if len(expected) <= 6 else expected[:6] + [f"{len(expected) - 6} more"]
         message += "; expected " + ", ".join(shown)
+    if found == "'if'" or expected == ["'else'"]:
+        message += f" ({CONDITIONAL_TERM})"
     span = Span(filename, line, column, line, column + 1)
     return Diagnostic(span, Severity.ERROR, "syntax", message)
 

@@ -91,6 +91,13 @@ def test_thousands_separator_in_thresholds_and_lists() -> None:
     assert [i.threshold.value for i in items] == [Decimal(75000), Decimal(1000)]
 
 
+def test_a_conditional_term_without_parentheses_or_else_says_how_to_write_it() -> None:
+    for text in ("a x 0.85 if sex is female", "a x (0.85 if sex is female)"):
+        with pytest.raises(ProtocolError) as raised:
+            formula(text)
+        assert "a conditional term is written (A if CONDITION else B)" in str(raised.value)
+
+
 @pytest.mark.parametrize("text", [
     "a x 0.85 if sex is female",
     "(0.85 if sex is female)",
