@@ -352,6 +352,7 @@ def test_a_missing_input_gives_unknown_naming_the_input(network) -> None:
     assert evidence(trail, "I1") == ["crcl: unknown: creatinine: no fact given"]
     record = [json_line for json_line in trail.splitlines() if '"criterion":"I1"' in json_line]
     assert '"missing":[{"concept":"creatinine","reason":"no fact given"}]' in record[0]
+    assert '"needs":"crcl >= 60 mL/min (crcl needs creatinine)"' in record[0]
 
 
 def test_a_stale_input_gives_unknown_naming_the_input(network) -> None:
@@ -430,6 +431,25 @@ inclusion I2 "Heavy patients" applies when dose_weight > 100 kg: heavy
 def test_the_trail_is_byte_identical_twice(network) -> None:
     patients = [patient(**WOMAN), patient("male", **{**WOMAN, "weight": "72 stale"})]
     assert run(network, *patients)[1] == run(network, *patients)[1]
+
+
+def test_corrected_calcium_an_empirical_formula() -> None:
+    from engine import pipeline
+
+    text = HEAD + ("  calcium: lab in mmol/L convert 1 mmol/L = 4.008 mg/dL valid for 28 days\n"
+                   "  albumin: lab in g/L\n"
+                   "  corrected_calcium: derived in mg/dL \"corrected for albumin\" ="
+                   " (calcium in mg/dL) + 0.8 x (4 - (albumin in g/dL))\n"
+                   'inclusion I1 "Corrected calcium <= 10 mg/dL": corrected_calcium <= 10 mg/dL\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    data = {"patient": "p", "screening_date": "2026-06-01", "facts": [
+        {"concept": "calcium", "value": Decimal("2.2"), "unit": "mmol/L", "date": "2026-05-20"},
+        {"concept": "albumin", "value": Decimal(30), "unit": "g/L", "date": "2026-05-20"}]}
+    (decision,), trail = run(net, data)
+    assert decision.derived["corrected_calcium"][0] == "9.6176"  # 8.8176 + 0.8 x (4 - 3)
+    assert evidence(trail, "I1") == [
+        "corrected_calcium = 8.8176 + 0.8 x (4 - 3) = 9.6176 mg/dL (calcium 2.2 mmol/L, "
+        "albumin 30 g/L); needs <= 10 mg/dL"]
 
 
 def test_exact_arithmetic_where_floats_drift() -> None:

@@ -203,6 +203,21 @@ def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str
     return reasons
 
 
+def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list[str]:
+    """The concepts a derived value reads (through the derived values it reads) that the
+    patient's record lacks: what a coordinator would chase to settle it."""
+    assert concept.formula is not None
+    found: list[str] = []
+    for name in m.formula_names(concept.formula):
+        inner = reader.concepts.get(name)
+        if inner is not None and inner.formula is not None:
+            found.extend(n for n in missing_inputs(inner, reader, patient) if n not in found)
+        elif inner is not None and name not in patient.record and \
+                R.none_field(name) not in patient.record and name not in found:
+            found.append(name)
+    return found
+
+
 def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, Fraction]:
     numbers = {}
     for _, names in f.paths(plan):
