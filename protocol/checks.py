@@ -59,6 +59,8 @@ TEMPLATES: dict[str, str] = {
     "division-by-zero": "division by zero",
     "formula-too-large": "{name} has {ways} ways to decide its conditional terms, one rule each "
     "(limit {limit}): compute parts of it as derived values of their own",
+    "formula-too-large/joins": "{name} reads {count} derived values and definitions; a rule of the "
+    "engine joins at most {limit}: compute some of them in a derived value of their own",
     "zero-duration": "'{duration}' is an empty span of time; it must be at least 1",
     "unused-definition": "definition '{name}' is never used",
     "unused-concept": "concept '{name}' is never used",
@@ -81,6 +83,9 @@ EXPANSION_LIMIT = 4000
 #: A derived value gets one rule per way of deciding its conditional terms (2 ** n for n terms
 #: side by side): beyond this many, compiling is slow and the rules are unreadable.
 FORMULA_WAYS_LIMIT = 256
+#: durable_rules fails (error 307 or 304) on a rule of more than 16 patterns: the record's and at
+#: most 15 facts of derived values and definitions.
+JOINS_LIMIT = 15
 
 #: Which concept kinds each atom applies to (a definition only stands alone, as a `Truth`), and
 #: what to say when it is used on another kind of name.
@@ -475,6 +480,11 @@ def _formulas(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         if plan is not None and f.ways(plan) > FORMULA_WAYS_LIMIT:
             yield _diag("formula-too-large", concept.span, name=concept.name, ways=f.ways(plan),
                         limit=FORMULA_WAYS_LIMIT)
+        joined = [n for n in m.formula_names(concept.formula)
+                  if n in scope.definitions or getattr(scope.concepts.get(n), "formula", None)]
+        if len(joined) > JOINS_LIMIT:
+            yield _diag("formula-too-large/joins", concept.span, name=concept.name,
+                        count=len(joined), limit=JOINS_LIMIT)
 
 
 def _formula_diagnostic(problem: f.Problem, scope: _Scope) -> Diagnostic:

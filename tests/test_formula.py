@@ -198,6 +198,14 @@ def test_too_many_conditional_terms() -> None:
         "(limit 256): compute parts of it as derived values of their own"]
 
 
+def test_too_many_derived_values_in_one_formula() -> None:
+    parts = [f"w{i}: derived in kg = weight x {i + 1}" for i in range(16)]
+    total = "v: derived in kg = max(" + ", ".join(f"w{i}" for i in range(16)) + ")"
+    assert problems(*parts, total) == [
+        "25:3 formula-too-large: v reads 16 derived values and definitions; a rule of the engine "
+        "joins at most 15: compute some of them in a derived value of their own"]
+
+
 def test_comparison_needs_the_declared_dimension() -> None:
     assert problems("v: derived in kg = weight x 2", uses="v > 60 mL/min") == [
         "10:23 unit-dimension: v is measured in kg; 60 mL/min is a volume per time"]
