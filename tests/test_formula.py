@@ -436,6 +436,19 @@ inclusion I2 "Heavy patients" applies when dose_weight > 100 kg: heavy
                                          "investigator's judgment")
 
 
+def test_an_input_of_the_branch_not_taken_may_be_missing() -> None:
+    from engine import pipeline
+
+    text = HEAD + ("  weight: quantity in kg\n  height: quantity in cm\n"
+                   "  sex: category {male, female}\n  bmi: derived in kg/m2 = weight / height^2\n"
+                   "  v: derived in kg/m2 = ((bmi in kg/m2) if sex is female else 20)\n"
+                   'inclusion I1 "x": v < 25 kg/m2\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    (decision,), trail = run(net, patient("male", weight="72"))
+    assert (decision.derived["bmi"][0], decision.derived["v"][0]) == ("U", "20")
+    assert evidence(trail, "I1") == ["v = 20 = 20 kg/m2 (sex male); needs < 25 kg/m2"]
+
+
 def test_the_trail_is_byte_identical_twice(network) -> None:
     patients = [patient(**WOMAN), patient("male", **{**WOMAN, "weight": "72 stale"})]
     assert run(network, *patients)[1] == run(network, *patients)[1]

@@ -219,10 +219,11 @@ def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list
 
 
 def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, Fraction]:
+    """The numbers the formula's inputs had (an input of a branch not taken may have none)."""
     numbers = {}
     for _, names in f.paths(plan):
         for name in names:
-            if name in reader.derived:
+            if name in reader.derived and reader.derived[name][0] not in ("U", "R"):
                 numbers[name] = Fraction(reader.derived[name][0])
             elif name in patient.record:
                 numbers[name] = _exact(patient.record[name])
