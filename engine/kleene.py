@@ -10,6 +10,7 @@ the network.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -33,13 +34,41 @@ def is_test(key: str) -> bool:
 
 
 def contradicts(joins: frozenset[tuple[str, str]]) -> bool:
-    """Two different values asked of one node's fact (T and F) can never both hold; tests on a
-    number are kept together (one fact binds one pattern of a rule, so they are matched at once)."""
+    """Two different values asked of one node's fact (T and F), or tests on its number that no
+    number passes (`< 60` and `> 100`), can never hold together. Tests that can are kept together
+    (one fact binds one pattern of a rule, so they are matched at once).
+
+    >>> contradicts(frozenset({("d", "T"), ("d", "F")}))
+    True
+    >>> low, high = P.test(">=", NUMBER, 60.0).json, P.test("<", NUMBER, 60.0).json
+    >>> contradicts(frozenset({("n", low), ("n", high)})), contradicts(frozenset({("n", low)}))
+    (True, False)
+    """
     values: dict[str, str] = {}
+    bounds: dict[str, list[tuple[float, bool, float, bool]]] = {}
     for name, key in joins:
-        if not is_test(key) and values.setdefault(name, key) != key:
+        if is_test(key):
+            bounds.setdefault(name, []).append(_interval(key))
+        elif values.setdefault(name, key) != key:
+            return True
+    for intervals in bounds.values():
+        low, low_excluded = max((i[0], not i[1]) for i in intervals)  # the strictest bounds
+        high, high_included = min((i[2], i[3]) for i in intervals)
+        if low > high or (low == high and (low_excluded or not high_included)):
             return True
     return False
+
+
+def _interval(key: str) -> tuple[float, bool, float, bool]:
+    """The numbers a test on `q` passes: (low, low included, high, high included)."""
+    ((code, body),) = json.loads(key).items()
+    if code == NUMBER:
+        return body, True, body, True
+    ((_, number),) = body.items()
+    inf = float("inf")
+    return {"$gte": (number, True, inf, True), "$gt": (number, False, inf, True),
+            "$lte": (-inf, True, number, True), "$lt": (-inf, True, number, False),
+            }.get(code, (-inf, True, inf, True))
 
 
 def _merge(terms) -> Terms:

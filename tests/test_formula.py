@@ -555,3 +555,23 @@ def test_generated_patients_against_plain_arithmetic(network) -> None:
         expected.append((format(value.normalize(), "f"), "MET" if value >= 60 else "NOT_MET"))
     decisions, _ = run(network, *patients)
     assert [(d.derived["crcl"][0], d.verdicts["I1"].verdict) for d in decisions] == expected
+
+
+def test_two_comparisons_on_one_derived_value_in_one_rule() -> None:
+    """Tests on one derived value's number share its fact's pattern (a fact binds one pattern of a
+    rule); in `or`, each comparison is a rule of its own."""
+    from engine import pipeline
+
+    text = HEAD + ("  weight: quantity in kg\n  double: derived in kg = weight x 2\n"
+                   'inclusion I1 "between": double >= 60 kg and double <= 100 kg\n'
+                   'inclusion I2 "outside": double < 60 kg or double > 100 kg\n'
+                   'inclusion I3 "never": double < 60 kg and double > 100 kg\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    met = [rule for rule in net.rules if rule.startswith("v:I1:MET")]
+    assert len(met) == 1 and len(net.rules[met[0]]["all"]) == 2  # the number's fact, the record
+    assert not [rule for rule in net.rules if rule.startswith("v:I3:MET")]  # contradiction
+    decisions, _ = run(net, *(patient(weight=w) for w in ("20", "30", "40", "50", "60")))
+    assert [[d.verdicts[c].verdict for c in ("I1", "I2", "I3")] for d in decisions] == [
+        ["NOT_MET", "MET", "NOT_MET"], ["MET", "NOT_MET", "NOT_MET"],
+        ["MET", "NOT_MET", "NOT_MET"], ["MET", "NOT_MET", "NOT_MET"],
+        ["NOT_MET", "MET", "NOT_MET"]]
