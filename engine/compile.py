@@ -6,6 +6,9 @@ The network, per patient:
    concept, already in its declared unit, cut into facts per group of nodes;
 2. each used definition has four rules on the record (and on the facts of definitions it uses) that
    assert exactly one derived fact `{t: d, n: name, v: T|F|U|R}` (R: open only for a pending judgment);
+   each used derived value has one rule per way of deciding its formula, whose action computes the
+   number `{t: d, n: name, v: N, q: 66.454545}`, and U/R rules like a definition's
+   (engine/atoms/derived.py); definitions and derived values are compiled in dependency order;
 3. each leaf criterion has five rules, one per verdict (MET, NOT_MET, UNKNOWN, NOT_APPLICABLE,
    NEEDS_REVIEW), whose patterns are mutually exclusive, so exactly one fires and asserts the verdict
    fact `{t: v, c: id, role, verdict}`; a criterion using definitions gets one such rule set per
