@@ -575,3 +575,11 @@ def test_two_comparisons_on_one_derived_value_in_one_rule() -> None:
         ["NOT_MET", "MET", "NOT_MET"], ["MET", "NOT_MET", "NOT_MET"],
         ["MET", "NOT_MET", "NOT_MET"], ["MET", "NOT_MET", "NOT_MET"],
         ["NOT_MET", "MET", "NOT_MET"]]
+
+
+def test_a_concept_may_follow_a_conversion() -> None:
+    """`convert 1 mg/dL = 88.4 umol/L` then the next concept: its name once lexed as a drug name."""
+    protocol = parse(HEAD + "  creatinine: lab in umol/L convert 1 mg/dL = 88.4 umol/L\n"
+                     "  sex: category {male, female}\n", "t.pr")
+    assert [c.name for c in protocol.concepts] == ["creatinine", "sex"]
+    assert str(protocol.concepts[0].conversions[0].target) == "88.4 umol/L"
