@@ -34,8 +34,8 @@ import networkx as nx
 
 from engine import atoms
 from engine import patterns as P
-from engine.atoms import derived
 from engine import record as R
+from engine.atoms import derived
 from engine.kleene import (KNOWN, KNOWN_TRUE, NEVER, Kleene, Terms, at_least, both, conjunction,
                            disjunction, is_test, joined, missing_list)
 from engine.record import Layout

@@ -123,7 +123,7 @@ class Host:
             if conclusion is not None and conclusion[3] is not None:
                 key, _, _, compute = conclusion
                 fact = compute(orjson.loads(message)[rule])
-                conclusion = key, (fact["v"], fact.get("q")), fact, compute
+                conclusion = key, tuple(sorted(fact.items())), fact, compute
                 firings.append(Firing(rule, message, fact))
             else:
                 firings.append(Firing(rule, message))
