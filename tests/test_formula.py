@@ -583,3 +583,29 @@ def test_a_concept_may_follow_a_conversion() -> None:
                      "  sex: category {male, female}\n", "t.pr")
     assert [c.name for c in protocol.concepts] == ["creatinine", "sex"]
     assert str(protocol.concepts[0].conversions[0].target) == "88.4 umol/L"
+
+
+@pytest.mark.parametrize("text, declared, values, expected", [
+    ("min(a, b)", "g", {"a": "1500", "b": "2"}, "1.5"),  # a in mg, b in g: into a's unit, then g
+    ("a + b", "mg", {"a": "1", "b": "0.001"}, "2"),
+    ("(a in mg) / (b in g)", "mg", {"a": "3", "b": "2"}, "1.5"),  # empirical: a number in mg
+    ("b / a", "%", {"a": "500", "b": "1"}, "200"),  # 1 g / 500 mg is 2, which is 200 %
+    ("sqrt((a in mg) x (b in mg))", "mg", {"a": "2", "b": "0.008"}, "4"),
+    ("a^2 / a", "mg", {"a": "3"}, "3"),
+    ("(1 if 0 > 1 kg else 2)", "mg", {}, None),  # a condition needs a concept: parse error
+])
+def test_evaluate_with_units(text: str, declared: str, values: dict, expected: str | None) -> None:
+    from fractions import Fraction
+
+    from protocol import formula as f
+
+    source = HEAD + f"  a: quantity in mg\n  b: quantity in g\n  v: derived in {declared} = {text}\n"
+    if expected is None:
+        with pytest.raises(ProtocolError):
+            parse(source, "t.pr")
+        return
+    protocol = parse(source, "t.pr")
+    plan, problems = f.analyse(protocol.concept("v"), {c.name: c for c in protocol.concepts}, {})
+    assert problems == [] and plan is not None
+    value = f.evaluate(plan, {k: Fraction(v) for k, v in values.items()}, {})
+    assert format(f.rounded(value).normalize(), "f") == expected
