@@ -6,7 +6,8 @@ against the rfc8785 library). Numbers a fact carried are written as the exact de
 
 Records, in order: `run` (versions, protocol and fact-file SHA-256, network digest, screening date);
 `protocol` (once: every criterion's and definition's id, verbatim sentence, rule `file:line` and the
-text and line of each part of its condition, so per-patient records need not repeat them); then per
+text and line of each part of its condition, so per-patient records need not repeat them; and, when
+the protocol has derived values, each one's unit, formula and place); then per
 patient `patient` (the facts used, once, with value, unit, date, converted value), one `definition`
 per derived concept, one `criterion` per leaf criterion (verdict, the rules that fired, the evidence
 for each part in the order of the protocol record, the facts it read by index, what is missing or
@@ -78,9 +79,12 @@ class Trail:
             "network": {"name": network.name, "sha256": network.digest, "rules": len(network.rules)},
             "screening_date": screening.isoformat() if screening else None,
         })
-        self._write({"type": "protocol", "definitions": [
+        static = {"type": "protocol", "definitions": [
             self._static(name, None, self.protocol.definition(name)) for name in network.definitions
-        ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]})
+        ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]}
+        if network.values:  # only then, so that trails of protocols without them are unchanged
+            static["values"] = [self._formula(name) for name in network.values]
+        self._write(static)
 
     @staticmethod
     def versions() -> dict[str, str]:
@@ -95,6 +99,14 @@ class Trail:
             "rule": f"{node.span.file}:{node.span.line}",
             "conditions": [{"line": c.line, "text": c.text} for c in conditions],
         }
+
+    def _formula(self, name: str) -> dict[str, Any]:
+        """A derived value as the protocol writes it: its unit, formula and place."""
+        concept = self.protocol.concept(name)
+        assert concept is not None and concept.formula is not None
+        return {"id": name, "unit": concept.unit, "text": concept.label,
+                "formula": describe(self.protocol, concept.formula).text,
+                "rule": f"{concept.span.file}:{concept.span.line}"}
 
     def _write(self, *records: dict[str, Any]) -> None:
         """Chain each record to its predecessor: `prev` is the SHA-256 of the previous line."""
@@ -247,6 +259,8 @@ def render(records: Iterable[dict[str, Any]], patient: str | None = None,
             lines.extend(_run(record))
         elif kind == "protocol":
             static = {e["id"]: e for e in record["definitions"] + record["criteria"]}
+            lines.extend(f"derived {v['id']} in {v['unit']} = {v['formula']}  ({v['rule']})"
+                         for v in record.get("values", []))
         elif kind not in ("summary",) and patient not in (None, record.get("patient")):
             continue
         elif kind == "patient":

@@ -449,6 +449,21 @@ def test_an_input_of_the_branch_not_taken_may_be_missing() -> None:
     assert evidence(trail, "I1") == ["v = 20 = 20 kg/m2 (sex male); needs < 25 kg/m2"]
 
 
+def test_the_protocol_record_shows_each_formula(network) -> None:
+    import json
+
+    from engine.trail import render
+
+    _, trail = run(network, patient(**WOMAN))
+    (static,) = [json.loads(line) for line in trail.splitlines() if '"type":"protocol"' in line]
+    crcl = next(v for v in static["values"] if v["id"] == "crcl")
+    assert crcl == {"id": "crcl", "unit": "mL/min", "text": "Cockcroft-Gault creatinine clearance",
+                    "formula": "(140 - age in years) x (weight in kg) / (72 x (creatinine in "
+                    "mg/dL)) x (0.85 if sex is female else 1)", "rule": "t.pr:12"}
+    text = render(json.loads(line) for line in trail.splitlines())
+    assert "derived bmi in kg/m2 = weight / height^2  (t.pr:14)" in text
+
+
 def test_the_trail_is_byte_identical_twice(network) -> None:
     patients = [patient(**WOMAN), patient("male", **{**WOMAN, "weight": "72 stale"})]
     assert run(network, *patients)[1] == run(network, *patients)[1]
