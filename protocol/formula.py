@@ -13,11 +13,12 @@ The checks report the problems found; the engine evaluates the `Plan` in exact r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from itertools import product
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from protocol import model as m
 from protocol import units

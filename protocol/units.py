@@ -116,7 +116,7 @@ def dimension_of(unit: pint.Unit) -> str:
     """
     ureg = registry()
     same = ureg.Unit("")
-    for name, power in unit._units.items():  # noqa: SLF001 - pint offers no public accessor
+    for name, power in unit._units.items():  # pint offers no public accessor
         same = same * ureg.Unit(name) ** int(power)
     dimensionality = ureg.Quantity(1, same).dimensionality
     return str(dimensionality) if dimensionality else "dimensionless"

@@ -6,13 +6,23 @@ network (no mocks) through the pipeline.
 
 from __future__ import annotations
 
+import io
+import json
+import random
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
+from engine import pipeline
+from engine.trail import Trail, render
 from grammar.parser import parse
+from protocol import formula as f
 from protocol import model as m
+from protocol.checks import check
+from protocol.diff import diff
 from protocol.errors import ProtocolError
+from protocol.formula import rounded
 
 HEAD = 'protocol "t"\nversion "1"\nconcepts:\n'
 
@@ -125,8 +135,6 @@ CONCEPTS = """\
 def problems(*lines: str, uses: str = "v > 1 kg") -> list[str]:
     """`line:col code: message` of every report but unused-concept warnings, for concepts
     `CONCEPTS` (lines 4 to 8) followed by `lines` (line 9 on), used by one criterion."""
-    from protocol.checks import check
-
     text = HEAD + CONCEPTS + "".join(f"  {line}\n" for line in lines)
     text += f'inclusion I1 "x": {uses}\n'
     return [f"{d.span.line}:{d.span.column} {d.code}: {d.message}"
@@ -144,8 +152,8 @@ def test_cockcroft_gault_and_bmi_check_clean() -> None:
 
 def test_wrong_dimension_names_both_dimensions() -> None:
     assert problems("v: derived in mL/min = weight / height^2", uses="v > 1 mL/min") == [
-        "9:26 formula-dimension: v is declared in mL/min (a volume per time); its formula "
-        "gives a mass per area; for an empirical formula, read every input as 'name in UNIT'"]
+        ("9:26 formula-dimension: v is declared in mL/min (a volume per time); its formula "
+         "gives a mass per area; for an empirical formula, read every input as 'name in UNIT'")]
 
 
 def test_empirical_dimensionless_formula_is_accepted() -> None:
@@ -164,15 +172,15 @@ def test_plain_number_added_to_a_quantity() -> None:
 
 def test_conditional_branches_need_one_dimension() -> None:
     assert problems("v: derived in kg = (weight if sex is female else 1)") == [
-        "9:52 formula-dimension: a conditional term needs values of one dimension, "
-        "not a mass and a plain number"]
+        ("9:52 formula-dimension: a conditional term needs values of one dimension, "
+         "not a mass and a plain number")]
 
 
 def test_unknown_and_non_numeric_names() -> None:
     assert problems("v: derived in kg = wieght x (sex in kg)") == [
         "9:22 undefined-name: unknown name 'wieght'; did you mean 'weight'?",
-        "9:32 type-mismatch: 'sex' is a category: a formula computes with the numbers of "
-        "quantities, labs, scores, ages and derived values"]
+        ("9:32 type-mismatch: 'sex' is a category: a formula computes with the numbers of "
+         "quantities, labs, scores, ages and derived values")]
 
 
 def test_reading_in_a_unit_of_another_dimension() -> None:
@@ -194,16 +202,16 @@ def test_cycle_between_derived_values() -> None:
 def test_too_many_conditional_terms() -> None:
     terms = " x ".join(f"(2 if sex is female else {i})" for i in range(1, 10))
     assert problems(f"v: derived in kg = (weight in kg) x {terms}") == [
-        "9:3 formula-too-large: v has 512 ways to decide its conditional terms, one rule each "
-        "(limit 256): compute parts of it as derived values of their own"]
+        ("9:3 formula-too-large: v has 512 ways to decide its conditional terms, one rule each "
+         "(limit 256): compute parts of it as derived values of their own")]
 
 
 def test_too_many_derived_values_in_one_formula() -> None:
     parts = [f"w{i}: derived in kg = weight x {i + 1}" for i in range(16)]
     total = "v: derived in kg = max(" + ", ".join(f"w{i}" for i in range(16)) + ")"
     assert problems(*parts, total) == [
-        "25:3 formula-too-large: v reads 16 derived values and definitions; a rule of the engine "
-        "joins at most 15: compute some of them in a derived value of their own"]
+        ("25:3 formula-too-large: v reads 16 derived values and definitions; a rule of the engine "
+         "joins at most 15: compute some of them in a derived value of their own")]
 
 
 def test_comparison_needs_the_declared_dimension() -> None:
@@ -240,7 +248,6 @@ inclusion I6 "Not obese": obese < 30 kg/m2
 
 @pytest.fixture(scope="module")
 def network():
-    from engine import pipeline
 
     return pipeline.compile(pipeline.load_text(PROTOCOL, "t.pr")[0])
 
@@ -260,11 +267,7 @@ def patient(sex: str = "female", born: str = "1972-01-01", **values: str) -> dic
 
 def run(network, *patients: dict) -> tuple[list, str]:
     """The decisions and the trail's text of a run over `patients`."""
-    import io
-    import json
 
-    from engine import pipeline
-    from engine.trail import Trail
 
     out = io.StringIO()
     trail = Trail(out, network, "t.pr", "inline", "0" * 64, None)
@@ -276,15 +279,13 @@ def run(network, *patients: dict) -> tuple[list, str]:
 
 
 def evidence(trail: str, criterion: str) -> list[str]:
-    import json
-
     records = [json.loads(line) for line in trail.splitlines()]
     return [e["detail"] for r in records if r["type"] == "criterion" and r["criterion"] == criterion
             for e in r["evidence"]]
 
 
-WOMAN = dict(weight="72", height="170", height_m="1.7", creatinine="1.1", wbc="5000",
-             neutrophils="60")
+WOMAN = {"weight": "72", "height": "170", "height_m": "1.7", "creatinine": "1.1", "wbc": "5000",
+         "neutrophils": "60"}
 
 
 def test_cockcroft_gault_for_a_woman(network) -> None:
@@ -292,8 +293,8 @@ def test_cockcroft_gault_for_a_woman(network) -> None:
     assert decision.derived["crcl"][0] == "66.454545"
     assert decision.verdicts["I1"].verdict == "MET"
     assert evidence(trail, "I1") == [
-        "crcl = (140 - 54) x 72 / (72 x 1.1) x 0.85 = 66.454545 mL/min (age 54 years, weight 72 kg,"
-        " creatinine 1.1 mg/dL, sex female); needs >= 60 mL/min"]
+        ("crcl = (140 - 54) x 72 / (72 x 1.1) x 0.85 = 66.454545 mL/min (age 54 years, "
+         "weight 72 kg, creatinine 1.1 mg/dL, sex female); needs >= 60 mL/min")]
 
 
 def test_cockcroft_gault_for_a_man(network) -> None:
@@ -301,8 +302,8 @@ def test_cockcroft_gault_for_a_man(network) -> None:
     assert decision.derived["crcl"][0] == "57.333333"  # 86 x 72 / 108: no 0.85 for a man
     assert decision.verdicts["I1"].verdict == "NOT_MET"
     assert evidence(trail, "I1") == [
-        "crcl = (140 - 54) x 72 / (72 x 1.5) x 1 = 57.333333 mL/min (age 54 years, weight 72 kg,"
-        " creatinine 1.5 mg/dL, sex male); needs >= 60 mL/min"]
+        ("crcl = (140 - 54) x 72 / (72 x 1.5) x 1 = 57.333333 mL/min (age 54 years, weight 72 kg,"
+         " creatinine 1.5 mg/dL, sex male); needs >= 60 mL/min")]
 
 
 def test_bmi_with_height_in_cm_and_in_m(network) -> None:
@@ -311,8 +312,8 @@ def test_bmi_with_height_in_cm_and_in_m(network) -> None:
     assert evidence(trail, "I3") == [
         "bmi = 72 / 170^2 = 24.913495 kg/m2 (weight 72 kg, height 170 cm); needs < 30 kg/m2"]
     assert evidence(trail, "I4") == [
-        "bmi_m = 72 / (1.7 x 1.7) = 24.913495 kg/m2 (weight 72 kg, height_m 1.7 m); "
-        "needs < 30 kg/m2"]
+        ("bmi_m = 72 / (1.7 x 1.7) = 24.913495 kg/m2 (weight 72 kg, height_m 1.7 m); "
+         "needs < 30 kg/m2")]
     assert decision.derived["obese"][0] == "24.913495"  # max of two derived values
     assert decision.verdicts["I6"].verdict == "MET"
 
@@ -326,8 +327,6 @@ def test_anc_from_wbc_and_percent(network) -> None:
 
 
 def test_body_surface_area_with_a_square_root() -> None:
-    from engine import pipeline
-
     text = HEAD + ("  weight: quantity in kg\n  height: quantity in cm\n"
                    "  bsa: derived in m2 = sqrt((height in cm) x (weight in kg) / 3600)\n"
                    'inclusion I1 "BSA of at least 2 m2": bsa >= 2 m2\n')
@@ -348,8 +347,8 @@ def test_exactly_at_the_threshold_is_met_for_ge_and_not_met_for_gt(network) -> N
     assert decision.verdicts["I1"].verdict == "MET"
     assert decision.verdicts["I2"].verdict == "NOT_MET"
     assert evidence(trail, "I2") == [
-        "crcl = (140 - 50) x 72 / (72 x 1.5) x 1 = 60 mL/min (age 50 years, weight 72 kg,"
-        " creatinine 1.5 mg/dL, sex male); needs > 60 mL/min"]
+        ("crcl = (140 - 50) x 72 / (72 x 1.5) x 1 = 60 mL/min (age 50 years, weight 72 kg,"
+         " creatinine 1.5 mg/dL, sex male); needs > 60 mL/min")]
 
 
 def test_a_missing_input_gives_unknown_naming_the_input(network) -> None:
@@ -367,8 +366,8 @@ def test_a_stale_input_gives_unknown_naming_the_input(network) -> None:
     (decision,), trail = run(network, patient(**{**WOMAN, "weight": "72 stale"}))
     assert decision.verdicts["I1"].verdict == decision.verdicts["I3"].verdict == "UNKNOWN"
     assert evidence(trail, "I3") == [
-        "bmi: unknown: weight: stale: latest weight is from 2026-01-20, before 2026-05-04 "
-        "(valid for 28 days)"]
+        ("bmi: unknown: weight: stale: latest weight is from 2026-01-20, before 2026-05-04 "
+         "(valid for 28 days)")]
 
 
 def test_a_missing_input_of_a_derived_input_is_named(network) -> None:
@@ -390,8 +389,8 @@ def test_division_by_zero_in_a_patient_is_unknown(network) -> None:
     (decision,), trail = run(network, patient(**{**WOMAN, "creatinine": "0"}))
     assert decision.verdicts["I1"].verdict == "UNKNOWN"
     assert evidence(trail, "I1") == [
-        "crcl: unknown: cannot be computed from age 54 years, weight 72 kg, creatinine 0 mg/dL, "
-        "sex female"]
+        ("crcl: unknown: cannot be computed from age 54 years, weight 72 kg, creatinine 0 mg/dL, "
+         "sex female")]
 
 
 def test_a_fact_for_a_derived_value_is_set_aside(network) -> None:
@@ -404,8 +403,6 @@ def test_a_fact_for_a_derived_value_is_set_aside(network) -> None:
 
 
 def test_derived_values_in_definitions_applies_when_and_judged_conditions() -> None:
-    from engine import pipeline
-
     text = HEAD + """\
   weight: quantity in kg
   frail: judgment
@@ -437,8 +434,6 @@ inclusion I2 "Heavy patients" applies when dose_weight > 100 kg: heavy
 
 
 def test_an_input_of_the_branch_not_taken_may_be_missing() -> None:
-    from engine import pipeline
-
     text = HEAD + ("  weight: quantity in kg\n  height: quantity in cm\n"
                    "  sex: category {male, female}\n  bmi: derived in kg/m2 = weight / height^2\n"
                    "  v: derived in kg/m2 = ((bmi in kg/m2) if sex is female else 20)\n"
@@ -450,9 +445,6 @@ def test_an_input_of_the_branch_not_taken_may_be_missing() -> None:
 
 
 def test_the_protocol_record_shows_each_formula(network) -> None:
-    import json
-
-    from engine.trail import render
 
     _, trail = run(network, patient(**WOMAN))
     (static,) = [json.loads(line) for line in trail.splitlines() if '"type":"protocol"' in line]
@@ -470,8 +462,6 @@ def test_the_trail_is_byte_identical_twice(network) -> None:
 
 
 def test_corrected_calcium_an_empirical_formula() -> None:
-    from engine import pipeline
-
     text = HEAD + ("  calcium: lab in mmol/L convert 1 mmol/L = 4.008 mg/dL valid for 28 days\n"
                    "  albumin: lab in g/L\n"
                    "  corrected_calcium: derived in mg/dL \"corrected for albumin\" ="
@@ -484,13 +474,11 @@ def test_corrected_calcium_an_empirical_formula() -> None:
     (decision,), trail = run(net, data)
     assert decision.derived["corrected_calcium"][0] == "9.6176"  # 8.8176 + 0.8 x (4 - 3)
     assert evidence(trail, "I1") == [
-        "corrected_calcium = 8.8176 + 0.8 x (4 - 3) = 9.6176 mg/dL (calcium 2.2 mmol/L, "
-        "albumin 30 g/L); needs <= 10 mg/dL"]
+        ("corrected_calcium = 8.8176 + 0.8 x (4 - 3) = 9.6176 mg/dL (calcium 2.2 mmol/L, "
+         "albumin 30 g/L); needs <= 10 mg/dL")]
 
 
 def test_exact_arithmetic_where_floats_drift() -> None:
-    from engine import pipeline
-
     text = HEAD + ("  a: quantity in kg\n  b: quantity in kg\n  s: derived in kg = a + b\n"
                    'inclusion I1 "above": s > 0.3 kg\ninclusion I2 "at least": s >= 0.3 kg\n')
     net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
@@ -507,8 +495,6 @@ def test_exact_arithmetic_where_floats_drift() -> None:
 
 
 def test_a_changed_formula_is_a_change_to_the_criteria_that_compare_it() -> None:
-    from protocol.diff import diff
-
     text = HEAD + ("  w: quantity in kg\n  h: quantity in cm\n  bmi: derived in kg/m2 = w / h^2\n"
                    'inclusion I1 "BMI under 30": bmi < 30 kg/m2\n')
     changed = diff(parse(text, "a.pr"), parse(text.replace("w / h^2", "w / (h x h) x 1.1"), "b.pr"))
@@ -522,8 +508,6 @@ def test_a_changed_formula_is_a_change_to_the_criteria_that_compare_it() -> None
 
 
 def test_unknown_because_a_derived_input_cannot_be_computed() -> None:
-    from engine import pipeline
-
     text = HEAD + ("  a: quantity in kg\n  b: quantity in kg\n  event_x: event\n"
                    "  ratio: derived in kg = (a in kg) / (b in kg)\n"
                    "  twice: derived in kg = ratio x (2 if event_x ever else 1)\n"
@@ -546,10 +530,7 @@ def test_unknown_because_a_derived_input_cannot_be_computed() -> None:
 def test_generated_patients_against_plain_arithmetic(network) -> None:
     """Cockcroft-Gault in the network against the formula written out in Python, for seeded
     random patients, some without sex or creatinine: value, branch and verdict."""
-    import random
-    from fractions import Fraction
 
-    from protocol.formula import rounded
 
     generator = random.Random(7)
     patients, expected = [], []
@@ -575,7 +556,6 @@ def test_generated_patients_against_plain_arithmetic(network) -> None:
 def test_two_comparisons_on_one_derived_value_in_one_rule() -> None:
     """Tests on one derived value's number share its fact's pattern (a fact binds one pattern of a
     rule); in `or`, each comparison is a rule of its own."""
-    from engine import pipeline
 
     text = HEAD + ("  weight: quantity in kg\n  double: derived in kg = weight x 2\n"
                    'inclusion I1 "between": double >= 60 kg and double <= 100 kg\n'
@@ -610,11 +590,9 @@ def test_a_concept_may_follow_a_conversion() -> None:
     ("(1 if 0 > 1 kg else 2)", "mg", {}, None),  # a condition needs a concept: parse error
 ])
 def test_evaluate_with_units(text: str, declared: str, values: dict, expected: str | None) -> None:
-    from fractions import Fraction
 
-    from protocol import formula as f
-
-    source = HEAD + f"  a: quantity in mg\n  b: quantity in g\n  v: derived in {declared} = {text}\n"
+    source = HEAD + "  a: quantity in mg\n  b: quantity in g\n"
+    source += f"  v: derived in {declared} = {text}\n"
     if expected is None:
         with pytest.raises(ProtocolError):
             parse(source, "t.pr")

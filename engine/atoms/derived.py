@@ -117,7 +117,7 @@ class Compute:
         return {"t": "d", "n": self.name, "v": KNOWN, NUMBER: float(value)}
 
 
-def _exact(number: float | int) -> Fraction:
+def _exact(number: float) -> Fraction:
     """A record number as the exact decimal it stands for (its shortest repr)."""
     return Fraction(repr(number))
 
@@ -303,5 +303,5 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-__all__ = ["Node", "Way", "Compute", "compile_node", "compile_compare", "judge_compare",
-           "explain"]
+__all__ = ["Compute", "Node", "Way", "compile_compare", "compile_node", "explain", "judge_compare",
+           "missing_inputs"]
