@@ -6,6 +6,9 @@ The network, per patient:
    concept, already in its declared unit, cut into facts per group of nodes;
 2. each used definition has four rules on the record (and on the facts of definitions it uses) that
    assert exactly one derived fact `{t: d, n: name, v: T|F|U|R}` (R: open only for a pending judgment);
+   each used derived value has one rule per way of deciding its formula, whose action computes the
+   number `{t: d, n: name, v: N, q: 66.454545}`, and U/R rules like a definition's
+   (engine/atoms/derived.py); definitions and derived values are compiled in dependency order;
 3. each leaf criterion has five rules, one per verdict (MET, NOT_MET, UNKNOWN, NOT_APPLICABLE,
    NEEDS_REVIEW), whose patterns are mutually exclusive, so exactly one fires and asserts the verdict
    fact `{t: v, c: id, role, verdict}`; a criterion using definitions gets one such rule set per
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +36,9 @@ import networkx as nx
 from engine import atoms
 from engine import patterns as P
 from engine import record as R
-from engine.kleene import (KNOWN_TRUE, NEVER, Kleene, Terms, at_least, both, conjunction,
-                           disjunction, joined, missing_list)
+from engine.atoms import derived
+from engine.kleene import (KNOWN, KNOWN_TRUE, NEVER, Kleene, Terms, at_least, both, conjunction,
+                           disjunction, is_test, joined, missing_list)
 from engine.record import Layout
 from protocol import model as m
 
@@ -50,6 +55,8 @@ class Action:
     value: str
     line: int
     role: str | None = None
+    #: For a derived value: computes the fact from the facts the firing matched (see host.py).
+    compute: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
 
     @property
     def fact(self) -> dict | None:
@@ -74,6 +81,7 @@ class Network:
     strata: int
     fields: dict[str, tuple[str, ...]]
     digest: str = field(default="")
+    values: list[str] = field(default_factory=list)  # derived values, in dependency order
 
     def facts(self, sid: str, record: dict[str, Any]) -> list[dict[str, Any]]:
         """A patient's record cut into one fact per group of nodes (definitions, criteria), each
@@ -110,10 +118,12 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         for rule, body, action in generated:
             rules[rule], actions[rule] = body, action
 
-    for name in compiler.used_definitions:
+    for name in compiler.used_nodes:
         definition = protocol.definition(name)
-        assert definition is not None
-        add(compiler.definition_rules(definition))
+        if definition is not None:
+            add(compiler.definition_rules(definition))
+        else:
+            add(compiler.value_rules(compiler.concepts[name]))
     for leaf in protocol.leaves():
         add(compiler.criterion_rules(leaf))
     add(compiler.hidden_rules)
@@ -133,6 +143,7 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         strata=final + 1,
         fields={node: tuple(sorted(names)) for node, names in fields.items()},
         digest=digest,
+        values=[name for name in compiler.used_nodes if name not in compiler.used_definitions],
     )
 
 
@@ -143,28 +154,50 @@ class _Compiler:
         self.layout = Layout()
         self.stratum: dict[str, int] = {}
         self.hidden_rules: list[tuple[str, dict, Action]] = []
-        self.used_definitions = self._used_definitions()
+        self.used_nodes = self._used_nodes()
+        self.used_definitions = [n for n in self.used_nodes if protocol.definition(n) is not None]
 
-    def _used_definitions(self) -> list[str]:
-        """Definitions some criterion needs, directly or through others, in dependency order."""
+    def _used_nodes(self) -> list[str]:
+        """Definitions and derived values some criterion needs, directly or through others, in
+        dependency order."""
         graph = nx.DiGraph()
         for definition in self.protocol.definitions:
             graph.add_node(definition.name)
-            for name in self._definition_refs(definition.condition):
+            for name in self._node_refs(definition.condition):
                 graph.add_edge(name, definition.name)
+        for concept in self.protocol.concepts:
+            if concept.formula is not None:
+                graph.add_node(concept.name)
+                for name in self._formula_refs(concept.formula):
+                    graph.add_edge(name, concept.name)
         needed: set[str] = set()
         for leaf in self.protocol.leaves():
             for condition in (leaf.applies, leaf.condition):
-                for name in self._definition_refs(condition):
+                for name in self._node_refs(condition):
                     needed |= {name} | nx.ancestors(graph, name)
         order = list(nx.lexicographical_topological_sort(graph))
         return [name for name in order if name in needed]
 
-    def _definition_refs(self, condition: m.Condition | None) -> list[str]:
+    def _node_refs(self, condition: m.Condition | None) -> list[str]:
+        """The nodes a condition joins: definitions it names, derived values it compares."""
         if condition is None:
             return []
-        names = [a.ref.name for a in m.atoms(condition) if isinstance(a, m.Truth)]
-        return sorted({n for n in names if self.protocol.definition(n) is not None})
+        names = [a.ref.name for a in m.atoms(condition)
+                 if isinstance(a, m.Truth) or self._is_derived(a.ref.name)]
+        return sorted({n for n in names
+                       if self.protocol.definition(n) is not None or self._is_derived(n)})
+
+    def _formula_refs(self, formula: m.Expr) -> list[str]:
+        """The nodes a formula joins: derived values it reads, and those its conditions join."""
+        found = {n for n in m.formula_names(formula) if self._is_derived(n)}
+        for node in m.subexpressions(formula):
+            if isinstance(node, m.Choice):
+                found |= set(self._node_refs(node.condition))
+        return sorted(found)
+
+    def _is_derived(self, name: str) -> bool:
+        concept = self.concepts.get(name)
+        return concept is not None and concept.kind is m.Kind.DERIVED
 
     def _stratum_of(self, uses: frozenset[str]) -> int:
         """A node is settled one end marker after every definition it uses is settled."""
@@ -181,6 +214,24 @@ class _Compiler:
         node = definition.name
         yield from _conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make)
         yield from _open_rules(node, f"d:{node}", level, own, k, {"U": "U", "R": "R"}, make)
+
+    def value_rules(self, concept: m.Concept):
+        """A derived value's node: one rule per way of deciding its formula, whose action computes
+        the number; U or R at its end marker when none fired (engine/atoms/derived.py)."""
+        node = derived.compile_node(concept, self)
+        name, line = concept.name, concept.span.line
+        self.stratum[name] = level = self._stratum_of(node.open.uses)
+        make = lambda value, rule: Action(rule, "derived", name, value, line)  # noqa: E731
+        index = 0
+        for way in node.ways:
+            for pattern, joins in way.terms:
+                for part in P.split(pattern):
+                    rule = f"q:{name}:{KNOWN}{way.bits}#{index}"
+                    index += 1
+                    yield rule, _body(name, joins, part), Action(rule, "derived", name, KNOWN, line,
+                                                                 compute=way.compute)
+        own = {"$and": [{"t": "d"}, {"n": name}]}
+        yield from _open_rules(name, f"q:{name}", level, own, node.open, {"U": "U", "R": "R"}, make)
 
     def criterion_rules(self, leaf: m.Criterion):
         a = self.kleene(leaf.applies) if leaf.applies is not None else KNOWN_TRUE
@@ -201,9 +252,10 @@ class _Compiler:
         """When a condition is true and when false, in strong Kleene logic."""
         kind = atoms.of(condition)
         if kind is not None:
-            if isinstance(condition, m.ATOMS) and self.protocol.definition(condition.ref.name) is None:
-                self.layout.concepts.add(condition.ref.name)
-                at = self.concepts[condition.ref.name].at  # an age at another date reads it
+            name = getattr(condition, "ref", None) and condition.ref.name
+            if name and self.protocol.definition(name) is None and not self._is_derived(name):
+                self.layout.concepts.add(name)
+                at = self.concepts[name].at  # an age at another date reads it
                 if at is not None:
                     self.layout.concepts.add(at.name)
             return kind.compile(condition, self)
@@ -325,10 +377,17 @@ def _record(node: str, pattern: P.Pattern) -> dict:
 
 
 def _body(node: str, joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> dict:
-    derived = [
-        {f"d{i}": {"$and": [{"t": "d"}, {"n": name}, {"v": value}]}}
-        for i, (name, value) in enumerate(sorted(joins))
-    ]
+    """A rule's patterns: one per node whose fact it joins (its value, or tests on its number:
+    one fact binds one pattern of a rule), then the node's slice of the record."""
+    facts: dict[str, list[dict]] = {}
+    for name, key in sorted(joins):
+        tests = facts.setdefault(name, [{"t": "d"}, {"n": name}])
+        value = {"v": KNOWN} if is_test(key) else {"v": key}
+        if value not in tests:
+            tests.append(value)
+        if is_test(key):
+            tests.append(json.loads(key))
+    derived = [{f"d{i}": {"$and": tests}} for i, tests in enumerate(facts.values())]
     return {"all": [*derived, _record(node, pattern)]}
 
 

@@ -332,6 +332,10 @@ class _Builder:
                 self.problem(index, "concept", f"unknown concept '{name}': not declared by the protocol",
                              warning=True)
                 continue
+            if concepts[name].kind is m.Kind.DERIVED:
+                self.problem(index, "concept", f"'{name}' is derived: the network computes it "
+                             "from its formula; this fact is set aside", warning=True)
+                continue
             broader = concepts[name].counts_as
             homes = [home for home in (name, broader.name if broader else None)
                      if home is not None and home in referenced]

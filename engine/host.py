@@ -2,10 +2,12 @@
 
 durable.engine.Host wraps each firing in a Closure, serialises the session state to JSON and runs a
 timer thread; per firing that costs more than the matching itself. This host keeps the engine's own
-ruleset format (`{name: {rule: {'all': [...], 'run': action}}}`, what `durable.lang` builds) and the C
-engine's semantics, but reads the firing's rule name without parsing it, lets the action say which fact
-to assert, and asserts one agenda cycle's consequences in one batch. It also turns the engine's quiet
-failure modes into errors: an unhandled or twice-asserted fact, a session left behind.
+ruleset format (`{name: {rule: {'all': [...], 'run': action}}}`, what `durable.lang` builds) and the
+C engine's semantics, but reads the firing's rule name without parsing it, lets the action say which
+fact to assert (an action with a `compute` makes its fact from the facts the firing matched: the
+only firings whose message is parsed), and asserts one agenda cycle's consequences in one batch. It
+also turns the engine's quiet failure modes into errors: an unhandled or twice-asserted fact, a
+session left behind.
 
 Sessions: one per patient (`sid`), always deleted, because the engine holds at most 1024 live sessions.
 """
@@ -13,7 +15,7 @@ Sessions: one per patient (`sid`), always deleted, because the engine holds at m
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import durable_rules_engine as _engine
 import orjson
@@ -25,13 +27,15 @@ _NOT_HANDLED, _OBSERVED = 1, 2
 
 
 class Firing(NamedTuple):
-    """One rule firing: its name and, for the rules whose matched facts we read, the message.
+    """One rule firing: its name and, for the rules whose matched facts we read, the message; for
+    an action that computes its fact, the fact it computed.
 
     A named tuple, not a frozen dataclass: a patient's session makes dozens, and a frozen
     dataclass costs several times as much to build."""
 
     rule: str
     message: str
+    fact: dict | None = None
 
 
 class Host:
@@ -45,14 +49,16 @@ class Host:
         self.name = name
         self.actions = {rule: body["run"] for rule, body in rules.items()}
         # What each rule concludes, read once here rather than per firing: (what the conclusion is
-        # about, its value, the fact to assert), or None for a rule that asserts nothing.
-        self._conclusions: dict[str, tuple[tuple[str, str], str, dict] | None] = {}
+        # about, its value, the fact to assert, and the action's `compute` when the fact is made
+        # from the matched facts), or None for a rule that asserts nothing.
+        self._conclusions: dict[str, tuple[tuple[str, str], Any, dict, Any] | None] = {}
         for rule, action in self.actions.items():
             fact = action.fact
             self._conclusions[rule] = None if fact is None else (
                 (fact["t"], fact.get("c") or fact.get("n")),
                 fact.get("verdict") or fact.get("v"),
                 fact,
+                getattr(action, "compute", None),
             )
         definition = {rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()}
         self._handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
@@ -113,10 +119,16 @@ class Host:
         message = result[1] if result else None
         while message:
             rule = message[2 : message.index('"', 2)]
-            firings.append(Firing(rule, message))
             conclusion = conclusion_of[rule]
+            if conclusion is not None and conclusion[3] is not None:
+                key, _, _, compute = conclusion
+                fact = compute(orjson.loads(message)[rule])
+                conclusion = key, tuple(sorted(fact.items())), fact, compute
+                firings.append(Firing(rule, message, fact))
+            else:
+                firings.append(Firing(rule, message))
             if conclusion is not None:
-                key, value, fact = conclusion
+                key, value, fact, _ = conclusion
                 if key not in concluded:
                     concluded[key] = value
                     conclusions.append(fact)

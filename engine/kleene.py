@@ -19,18 +19,63 @@ from engine import record as R
 
 NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
-#: A disjunction of terms; a term is a pattern on the record plus the derived facts it joins.
+#: A disjunction of terms; a term is a pattern on the record plus the derived facts it joins. A
+#: join is (node, key): the node's fact has value `key` (T, F, or N for a known number), or, for a
+#: key that is a test's JSON (`is_test`), a derived number `q` that passes the test.
 Terms = tuple[tuple[P.Pattern, frozenset[tuple[str, str]]], ...]
 NEVER: Terms = ()
 ALWAYS: Terms = ((P.TRUE, frozenset()),)
+#: The field of a derived number in its node's fact, and the value that says it is known.
+NUMBER, KNOWN = "q", "N"
+
+
+def is_test(key: str) -> bool:
+    return key.startswith("{")
+
+
+def contradicts(joins: frozenset[tuple[str, str]]) -> bool:
+    """Two different values asked of one node's fact (T and F), or tests on its number that no
+    number passes (`< 60` and `> 100`), can never hold together. Tests that can are kept together
+    (one fact binds one pattern of a rule, so they are matched at once).
+
+    >>> contradicts(frozenset({("d", "T"), ("d", "F")}))
+    True
+    >>> low, high = P.test(">=", NUMBER, 60.0).json, P.test("<", NUMBER, 60.0).json
+    >>> contradicts(frozenset({("n", low), ("n", high)})), contradicts(frozenset({("n", low)}))
+    (True, False)
+    """
+    values: dict[str, str] = {}
+    bounds: dict[str, list[tuple[float, bool, float, bool]]] = {}
+    for name, key in joins:
+        if is_test(key):
+            bounds.setdefault(name, []).append(_interval(key))
+        elif values.setdefault(name, key) != key:
+            return True
+    for intervals in bounds.values():
+        low, low_excluded = max((i[0], not i[1]) for i in intervals)  # the strictest bounds
+        high, high_included = min((i[2], i[3]) for i in intervals)
+        if low > high or (low == high and (low_excluded or not high_included)):
+            return True
+    return False
+
+
+def _interval(key: str) -> tuple[float, bool, float, bool]:
+    """The numbers a test on `q` passes: (low, low included, high, high included)."""
+    ((code, body),) = json.loads(key).items()
+    if code == NUMBER:
+        return body, True, body, True
+    ((_, number),) = body.items()
+    inf = float("inf")
+    return {"$gte": (number, True, inf, True), "$gt": (number, False, inf, True),
+            "$lte": (-inf, True, number, True), "$lt": (-inf, True, number, False),
+            }.get(code, (-inf, True, inf, True))
 
 
 def _merge(terms) -> Terms:
     """Terms with the same joins become one term (their patterns or-ed); contradictions drop out."""
     grouped: dict[frozenset, list[P.Pattern]] = {}
     for pattern, joins in terms:
-        names = [name for name, _ in joins]
-        if pattern == P.FALSE or len(names) != len(set(names)):
+        if pattern == P.FALSE or contradicts(joins):
             continue
         grouped.setdefault(joins, []).append(pattern)
     merged = [(P.any_of(*patterns), joins) for joins, patterns in grouped.items()]
@@ -93,6 +138,19 @@ def compared(name: str, op: str, value: float) -> tuple[P.Pattern, P.Pattern]:
                  "!=": (P.any_of(under, over), P.FALSE)}[op]
     exact = (P.test(op, name, value), P.test(NEGATE[op], name, value))
     return P.any_of(exact[0], uncertain[0]), P.any_of(exact[1], uncertain[1])
+
+
+def measured(node: str, op: str, threshold: float) -> Kleene:
+    """A comparison decided on a derived number, a node of its own: its fact's `q` against the
+    threshold; open when the node is (its fact is then U or R, with no number)."""
+    t = ((P.TRUE, frozenset({(node, P.test(op, NUMBER, threshold).json)})),)
+    f = ((P.TRUE, frozenset({(node, P.test(NEGATE[op], NUMBER, threshold).json)})),)
+    return Kleene(t, f, P.FALSE, P.TRUE, frozenset({node}))
+
+
+def known(node: str) -> Terms:
+    """A derived number some formula reads: its node has concluded a number."""
+    return ((P.TRUE, frozenset({(node, KNOWN)})),)
 
 
 def scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kleene:

@@ -10,7 +10,8 @@ the engine (it is the one place in `engine/` that reads protocol text); nothing 
 []
 >>> network = compile(protocol)
 >>> [o.decision for o in screen(network, [(1, {"patient": "p", "screening_date": "2026-01-01",
-...     "facts": [{"concept": "egfr", "value": 45, "unit": "mL/min"}]})], "inline")]
+...     "facts": [{"concept": "egfr", "value": 45, "unit": "mL/min", "date": "2025-12-30"}]})],
+...     "inline")]
 ['ELIGIBLE']
 """
 

@@ -13,9 +13,11 @@ from typing import Iterable, Iterator, NamedTuple
 
 import orjson
 
+from engine.atoms.base import exact
 from engine.compile import Network
 from engine.facts import Normaliser, Patient
 from engine.host import Firing, Host
+from engine.kleene import NUMBER
 from protocol.errors import EngineError, FactError, FactProblem
 
 BAD = {"inclusion": "NOT_MET", "exclusion": "MET"}
@@ -64,7 +66,8 @@ class Screening:
         self._sessions = 0
         self._leaves = [(leaf.id, leaf.role.value, ("verdict", leaf.id)) for leaf in network.leaves]
         self._order = {leaf.id: i for i, leaf in enumerate(network.leaves)}
-        self._derived = [(name, ("derived", name)) for name in network.definitions]
+        self._derived = [(name, ("derived", name)) for name in (*network.definitions,
+                                                                 *network.values)]
         # Per rule, what its firing says: the (kind, target) it concludes about, None for a
         # decision rule, and the value; read once here rather than per firing.
         self._says = {rule: (None if action.kind == "decision" else (action.kind, action.target),
@@ -82,8 +85,10 @@ class Screening:
         values: dict[tuple[str, str], str] = {}  # the first value concluded about each
         decisions: set[str] = set()
         reasons: list[str] = []
-        for rule, message in firings:
+        for rule, message, fact in firings:
             key, value = self._says[rule]
+            if fact is not None:  # a derived value: its number, as exact decimal text
+                value = fact["v"] if NUMBER not in fact else exact(fact[NUMBER])
             if key is None:
                 decisions.add(value)
                 if value != "ELIGIBLE":

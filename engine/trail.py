@@ -6,7 +6,8 @@ against the rfc8785 library). Numbers a fact carried are written as the exact de
 
 Records, in order: `run` (versions, protocol and fact-file SHA-256, network digest, screening date);
 `protocol` (once: every criterion's and definition's id, verbatim sentence, rule `file:line` and the
-text and line of each part of its condition, so per-patient records need not repeat them); then per
+text and line of each part of its condition, so per-patient records need not repeat them; and, when
+the protocol has derived values, each one's unit, formula and place); then per
 patient `patient` (the facts used, once, with value, unit, date, converted value), one `definition`
 per derived concept, one `criterion` per leaf criterion (verdict, the rules that fired, the evidence
 for each part in the order of the protocol record, the facts it read by index, what is missing or
@@ -78,9 +79,12 @@ class Trail:
             "network": {"name": network.name, "sha256": network.digest, "rules": len(network.rules)},
             "screening_date": screening.isoformat() if screening else None,
         })
-        self._write({"type": "protocol", "definitions": [
+        static = {"type": "protocol", "definitions": [
             self._static(name, None, self.protocol.definition(name)) for name in network.definitions
-        ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]})
+        ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]}
+        if network.values:  # only then, so that trails of protocols without them are unchanged
+            static["values"] = [self._formula(name) for name in network.values]
+        self._write(static)
 
     @staticmethod
     def versions() -> dict[str, str]:
@@ -95,6 +99,14 @@ class Trail:
             "rule": f"{node.span.file}:{node.span.line}",
             "conditions": [{"line": c.line, "text": c.text} for c in conditions],
         }
+
+    def _formula(self, name: str) -> dict[str, Any]:
+        """A derived value as the protocol writes it: its unit, formula and place."""
+        concept = self.protocol.concept(name)
+        assert concept is not None and concept.formula is not None
+        return {"id": name, "unit": concept.unit, "text": concept.label,
+                "formula": describe(self.protocol, concept.formula).text,
+                "rule": f"{concept.span.file}:{concept.span.line}"}
 
     def _write(self, *records: dict[str, Any]) -> None:
         """Chain each record to its predecessor: `prev` is the SHA-256 of the previous line."""
@@ -120,7 +132,10 @@ class Trail:
                 concept = self.protocol.concept(atom.ref.name)
                 weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
                     concept.weight else None
-                for name in (*(ref.name for ref in m.refs(atom)), weight):
+                names = [*(ref.name for ref in m.refs(atom)), weight]
+                if concept is not None and concept.formula is not None:
+                    names = _formula_reads(self.protocol, concept, pending)
+                for name in names:
                     if name is not None and name not in seen:
                         seen.append(name)
         return seen
@@ -186,6 +201,24 @@ class Trail:
         return self._last
 
 
+def _formula_reads(protocol: m.Protocol, concept: m.Concept,
+                   pending: list[m.Condition]) -> list[str]:
+    """The concepts a derived value reads, through the derived values it reads; the conditions
+    of its conditional terms go to `pending`, to be read as conditions."""
+    names: list[str] = []
+    assert concept.formula is not None
+    for node in m.subexpressions(concept.formula):
+        if isinstance(node, m.Choice):
+            pending.append(node.condition)
+        elif isinstance(node, m.Reading):
+            inner = protocol.concept(node.ref.name)
+            if inner is not None and inner.formula is not None:
+                names.extend(_formula_reads(protocol, inner, pending))
+            else:
+                names.append(node.ref.name)
+    return names
+
+
 def _fact(fact: UsedFact) -> dict[str, Any]:
     return {"index": fact.index, "concept": fact.concept, "value": _text(fact.value), "unit": fact.unit,
             "date": fact.date, "converted": fact.converted, "note": fact.note}
@@ -226,6 +259,8 @@ def render(records: Iterable[dict[str, Any]], patient: str | None = None,
             lines.extend(_run(record))
         elif kind == "protocol":
             static = {e["id"]: e for e in record["definitions"] + record["criteria"]}
+            lines.extend(f"derived {v['id']} in {v['unit']} = {v['formula']}  ({v['rule']})"
+                         for v in record.get("values", []))
         elif kind not in ("summary",) and patient not in (None, record.get("patient")):
             continue
         elif kind == "patient":

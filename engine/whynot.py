@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import combinations, product
 from typing import Callable
 
+from engine.atoms.derived import missing_inputs
 from engine.evidence import Explainer, Part, describe, parts
 from engine.facts import Patient
 from protocol import model as m
@@ -53,13 +54,21 @@ def needs(protocol: m.Protocol, criterion: m.Criterion, patient: Patient,
             for values in product(("true", "false"), repeat=size):
                 given = {id(p): v for p, v in zip(chosen, values)}
                 if tree.passes(criterion, given, wanted):
-                    return [_need(protocol, p, v) for p, v in zip(chosen, values)]
+                    return [_need(protocol, p, v, explainer, patient)
+                            for p, v in zip(chosen, values)]
     return []
 
 
-def _need(protocol: m.Protocol, part: Part, value: str) -> Need:
+def _need(protocol: m.Protocol, part: Part, value: str, explainer: Explainer,
+          patient: Patient) -> Need:
     text = describe(protocol, part)
-    return Need(text.line, text.text, text.text if value == "true" else f"not ({text.text})")
+    needs = text.text if value == "true" else f"not ({text.text})"
+    concept = protocol.concept(part.ref.name) if isinstance(part, m.Compare) else None
+    if concept is not None and concept.formula is not None:  # a derived value: name its inputs
+        inputs = missing_inputs(concept, explainer, patient)
+        if inputs:
+            needs += f" ({concept.name} needs {', '.join(inputs)})"
+    return Need(text.line, text.text, needs)
 
 
 class _Tree:

@@ -39,6 +39,7 @@ EXPECTED_WORDS = {
     "GRADED": "'graded'",
     "SCI": "a number like 1x10^7 or 1e7",
     "LEVEL_ID": "a dose level id (like DL1)",
+    "FUNCTION": "min(...), max(...) or sqrt(...)",
     "COLON": "':'",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -50,6 +51,10 @@ EXPECTED_WORDS = {
     "EQUAL": "'='",
     "$END": "the end of the file",
 }
+
+
+#: Said with a syntax error at a conditional term written without its parentheses or `else`.
+CONDITIONAL_TERM = "a conditional term is written (A if CONDITION else B), with its parentheses"
 
 
 @cache
@@ -162,6 +167,8 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diag
     elif expected:
         shown = expected if len(expected) <= 8 else expected[:8] + [f"{len(expected) - 8} more"]
         message += "; expected " + ", ".join(shown)
+    if found == "'if'" or expected == ["'else'"]:
+        message += f" ({CONDITIONAL_TERM})"
     span = Span(filename, line, column, line, column + 1)
     return Diagnostic(span, Severity.ERROR, "syntax", message)
 
@@ -226,7 +233,8 @@ def _terminal_names() -> frozenset[str]:
 
 
 def _number(token: Token) -> Decimal:
-    return Decimal(str(token))
+    """`75,000` is 75000: a comma followed by three digits separates thousands."""
+    return Decimal(str(token).replace(",", ""))
 
 
 def _text(token: Token) -> str:
@@ -313,6 +321,46 @@ class _Build(Transformer):
         broader = next((r for r in rest if isinstance(r, m.Ref)), None)
         return m.Concept(span=self._span(meta), name=str(name), kind=kind, label=label,
                          counts_as=broader, **options)
+
+    def derived_concept(self, meta, name, unit, *rest):
+        label = rest[0] if len(rest) == 2 else None
+        return m.Concept(span=self._span(meta), name=str(name), kind=m.Kind.DERIVED,
+                         unit=str(unit), label=label, formula=rest[-1])
+
+    # -- formulas ---------------------------------------------------------------------------------
+    def _arithmetic(self, meta, op, left, right):
+        return m.Arithmetic(self._span(meta), op, left, right)
+
+    def add(self, meta, left, right):
+        return self._arithmetic(meta, "+", left, right)
+
+    def sub(self, meta, left, right):
+        return self._arithmetic(meta, "-", left, right)
+
+    def mul(self, meta, left, right):
+        return self._arithmetic(meta, "*", left, right)
+
+    def div(self, meta, left, right):
+        return self._arithmetic(meta, "/", left, right)
+
+    def power(self, meta, base, exponent):
+        self._integer(exponent)
+        return m.Power(self._span(meta), base, self.number(None, exponent))
+
+    def number(self, meta, token):
+        return m.Number(self._token_span(token), _number(token), str(token))
+
+    def reading(self, meta, name, unit=None):
+        return m.Reading(self._span(meta), self._ref(name), str(unit) if unit else None)
+
+    def choice(self, meta, then, condition, otherwise):
+        return m.Choice(self._span(meta), condition, then, otherwise)
+
+    def call(self, meta, function, *args):
+        name = str(function)
+        if name == "sqrt" and len(args) != 1:
+            raise self._fail(self._span(meta), "sqrt(...) takes one value")
+        return m.Call(self._span(meta), name, tuple(args))
 
     def _measured(self, kind, unit, rest):
         conversions = tuple(r for r in rest if isinstance(r, m.Conversion))

@@ -19,6 +19,7 @@ from typing import Any
 import networkx as nx
 
 from protocol import escalation_checks
+from protocol import formula as f
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, Severity, Span, hint, templated
@@ -48,6 +49,18 @@ TEMPLATES: dict[str, str] = {
     "equivalence": "'{drug} {amount} = {equals}' must be two masses above 0, like 4 mg = 5 mg",
     "missing-equivalence": "'{drug}' of {name} has no entry in '{table}' to convert its doses",
     "cycle": "definitions refer to each other in a cycle: {path}",
+    "cycle/derived": "derived values and definitions refer to each other in a cycle: {path}",
+    "formula-dimension": "{name} is declared in {unit} ({declared}); its formula gives {what}"
+    "{hint}",
+    "formula-dimension/mix": "{what} needs values of one dimension, not {left} and {right}",
+    "formula-dimension/sqrt": "sqrt(...) takes a plain number, not {what}: read its inputs as "
+    "'name in UNIT'",
+    "formula-unit": "{name} is measured in {unit}; it cannot be read in {target} ({what})",
+    "division-by-zero": "division by zero",
+    "formula-too-large": "{name} has {ways} ways to decide its conditional terms, one rule each "
+    "(limit {limit}): compute parts of it as derived values of their own",
+    "formula-too-large/joins": "{name} reads {count} derived values and definitions; a rule of the "
+    "engine joins at most {limit}: compute some of them in a derived value of their own",
     "zero-duration": "'{duration}' is an empty span of time; it must be at least 1",
     "unused-definition": "definition '{name}' is never used",
     "unused-concept": "concept '{name}' is never used",
@@ -73,11 +86,19 @@ WARNINGS = frozenset(
 #: NOT_MET; beyond this many conditions, durable_rules builds slowly and the trail is unreadable.
 EXPANSION_LIMIT = 4000
 
+#: A derived value gets one rule per way of deciding its conditional terms (2 ** n for n terms
+#: side by side): beyond this many, compiling is slow and the rules are unreadable.
+FORMULA_WAYS_LIMIT = 256
+#: durable_rules fails (error 307 or 304) on a rule of more than 16 patterns: the record's and at
+#: most 15 facts of derived values and definitions.
+JOINS_LIMIT = 15
+
 #: Which concept kinds each atom applies to (a definition only stands alone, as a `Truth`), and
 #: what to say when it is used on another kind of name.
 ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Truth: ((Kind.FLAG, Kind.JUDGMENT), "only a flag, judgment or definition stands alone"),
-    m.Compare: (m.MEASURED, "only a quantity, lab, score, scale or age compares with a number"),
+    m.Compare: ((*m.MEASURED, Kind.DERIVED),
+                "only a quantity, lab, score, scale, age or derived value compares with a number"),
     m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
     m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
     m.Occurred: (m.LISTED, "only an event or medication happens 'ever', 'at screening' or "
@@ -103,6 +124,10 @@ DIMENSIONS = {
     "1 / [time]": "a dose per kg per time",
     "[enzyme_activity] / [length] ** 3": "an enzyme activity",
     "[international_unit] / [length] ** 3": "international units per volume",
+    "[length]": "a length",
+    "[length] ** 2": "an area",
+    "[length] ** 3 / [time]": "a volume per time",
+    "[mass] / [length] ** 2": "a mass per area",
 }
 
 Target = m.Concept | m.Definition
@@ -146,6 +171,9 @@ def dependency_graph(protocol: m.Protocol) -> nx.DiGraph:
     for concept in protocol.concepts:
         if concept.weight is not None and concept.weight.name in graph:
             graph.add_edge(concept.weight.name, concept.name)
+        for name in m.formula_names(concept.formula) if concept.formula is not None else ():
+            if name in graph and graph.nodes[name]["kind"] != "criterion":
+                graph.add_edge(name, concept.name)
     for definition in protocol.definitions:
         _add_edges(graph, definition.condition, definition.name)
     for leaf in protocol.leaves():
@@ -331,8 +359,11 @@ def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
 
 
 def _uses(protocol: m.Protocol) -> tuple[m.Condition, ...]:
-    """Leaves carry their parent's applies-when too, so the parent's is checked through them."""
+    """Leaves carry their parent's applies-when too, so the parent's is checked through them.
+    The conditions of formulas' conditional terms are conditions too."""
     found = [definition.condition for definition in protocol.definitions]
+    found += [node.condition for concept in protocol.concepts if concept.formula is not None
+              for node in m.subexpressions(concept.formula) if isinstance(node, m.Choice)]
     for leaf in protocol.leaves():
         found += [c for c in (leaf.applies, leaf.condition) if c is not None]
     return tuple(found)
@@ -505,6 +536,46 @@ def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
         yield _diag("expansion-too-large", node.span, **info)
 
 
+def _formulas(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """A derived value's formula: names it reads, units and dimensions (protocol/formula.py)."""
+    for concept in protocol.concepts:
+        if concept.formula is None or scope.concepts.get(concept.name) is not concept:
+            continue
+        if concept.unit is not None and not _parses(concept.unit):
+            continue  # reported with the declarations
+        plan, problems = f.analyse(concept, scope.concepts, scope.definitions)
+        for problem in problems:
+            yield _formula_diagnostic(problem, scope)
+        if plan is not None and f.ways(plan) > FORMULA_WAYS_LIMIT:
+            yield _diag("formula-too-large", concept.span, name=concept.name, ways=f.ways(plan),
+                        limit=FORMULA_WAYS_LIMIT)
+        joined = [n for n in m.formula_names(concept.formula)
+                  if n in scope.definitions or getattr(scope.concepts.get(n), "formula", None)]
+        if len(joined) > JOINS_LIMIT:
+            yield _diag("formula-too-large/joins", concept.span, name=concept.name,
+                        count=len(joined), limit=JOINS_LIMIT)
+
+
+def _formula_diagnostic(problem: f.Problem, scope: _Scope) -> Diagnostic:
+    info = dict(problem.info)
+    if problem.kind == "undefined-name":
+        info["hint"] = _hint(info["name"], info.pop("names"))
+    for key in f.DIMENSION_KEYS:
+        said = key == "what" and problem.kind == "formula-dimension/mix"  # names the operation
+        if key in info and not said:
+            info[key] = _dimensionality_words(info[key])
+    if problem.kind == "formula-dimension":
+        info["hint"] = "; for an empirical formula, read every input as 'name in UNIT'"
+    return _diag(problem.kind, problem.span, **info)
+
+
+def _dimensionality_words(dimensionality: str | None) -> str:
+    if dimensionality is None:
+        return "a plain number"
+    words = dimensionality.replace("[", "").replace("]", "")
+    return DIMENSIONS.get(dimensionality, f"a quantity of {words}")
+
+
 def _escalation(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """Dose levels, cohorts, the design and its rules (protocol/escalation_checks.py)."""
     return escalation_checks.check(protocol)
@@ -582,24 +653,33 @@ def _every(wanted: type | tuple[type, ...], node: object) -> Iterator[Any]:
 
 
 def _cycles(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """A definition that depends on itself has no value; the engine would never settle it."""
-    order = {name: index for index, name in enumerate(scope.definitions)}
+    """A definition or derived value that depends on itself has no value; the engine would never
+    settle it."""
+    derived = {c.name: c for c in scope.concepts.values() if c.formula is not None}
+    nodes: dict[str, Any] = {**scope.definitions, **derived}
+    nodes = dict(sorted(nodes.items(), key=lambda item: (item[1].span.line, item[1].span.column)))
+    order = {name: index for index, name in enumerate(nodes)}
     graph = nx.DiGraph()
     graph.add_nodes_from(order)
-    for definition in protocol.definitions:
-        for name in _refs(definition.condition):
-            if name in scope.definitions and name not in scope.concepts:
-                graph.add_edge(definition.name, name)
+    for name, node in nodes.items():
+        used = _refs(node.condition) if isinstance(node, m.Definition) else \
+            m.formula_names(node.formula)
+        for other in used:
+            if other in nodes and (other in derived or other not in scope.concepts):
+                graph.add_edge(name, other)
     for cycle in nx.simple_cycles(graph):
         start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
         path = cycle[start:] + cycle[:start] + [cycle[start]]
-        yield _diag("cycle", scope.definitions[path[0]].span, path=" -> ".join(path))
+        kind = "cycle/derived" if any(n in derived for n in path) else "cycle"
+        yield _diag(kind, nodes[path[0]].span, path=" -> ".join(path))
 
 
 def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """An unused declaration is usually a criterion that forgot to say something."""
     used = {name for condition in _uses(protocol) for name in _refs(condition)}
     used |= {c.weight.name for c in protocol.concepts if c.weight is not None}
+    used |= {name for c in protocol.concepts if c.formula is not None
+             for name in m.formula_names(c.formula)}
     used |= {c.name for c in protocol.concepts if c.counts_as and c.counts_as.name in used}
     used |= {c.at.name for c in protocol.concepts if c.at and c.name in used}
     for definition in protocol.definitions:
@@ -640,8 +720,7 @@ def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str],
 
 def _dimension_words(unit: str) -> str:
     dimensionality = str(units.registry().Quantity(1, units.parse_unit(unit)).dimensionality)
-    words = dimensionality.replace("[", "").replace("]", "")
-    return DIMENSIONS.get(dimensionality, f"a quantity of {words}")
+    return DIMENSIONS.get(dimensionality, _dimensionality_words(dimensionality))
 
 
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
@@ -655,6 +734,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _ages,
     _aliases,
     _conditions,
+    _formulas,
     _escalation,
     _durations,
     _cycles,

@@ -286,7 +286,7 @@ def _concept(a: m.Concept, b: m.Concept, old: m.Protocol, new: m.Protocol) -> En
     """A concept's kind, unit, validity, values and dosing decide how facts are read: a change there
     changes verdicts even when no criterion was edited."""
     changes = [Change(kind, _concept_said(old, a, kind), _concept_said(new, b, kind))
-               for kind in ("kind", "unit", "validity", "dosing", "grade", "conversion")
+               for kind in ("kind", "unit", "validity", "dosing", "grade", "conversion", "formula")
                if _plain(_concept_field(a, kind)) != _plain(_concept_field(b, kind))]
     if _plain(a.values) != _plain(b.values):
         changes.append(Change("values", values_text(a.values), values_text(b.values),
@@ -302,7 +302,8 @@ def _concept_field(concept: m.Concept, kind: str) -> Any:
     weight = concept.weight.name if concept.weight else None
     return {"kind": concept.kind, "unit": concept.unit, "validity": concept.valid_for,
             "dosing": (concept.dosed_in, concept.equivalence, weight),
-            "grade": concept.graded, "conversion": concept.conversions}[kind]
+            "grade": concept.graded, "conversion": concept.conversions,
+            "formula": concept.formula}[kind]
 
 
 def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
@@ -391,6 +392,9 @@ def _uses(protocol: m.Protocol) -> dict[str, frozenset[str]]:
         found = {f"concept {name}"}
         if concept.equivalence:
             found.add(f"equivalence {concept.equivalence}")
+        if concept.formula is not None:  # a derived value reads its formula's names
+            for read in m.formula_names(concept.formula):
+                found |= name_reads(read, seen)
         return found | (name_reads(concept.weight.name, seen) if concept.weight else set())
 
     return {leaf.id: frozenset(reads(leaf.applies, set()) | reads(leaf.condition, set()))
@@ -504,6 +508,8 @@ def _plain(node: Any) -> Any:
         return ("Duration", node.amount * scale[0], scale[1])
     if isinstance(node, Decimal):
         return node.normalize()
+    if isinstance(node, m.Number):  # 75,000 is 75000
+        return ("Number", node.value.normalize())
     if isinstance(node, Enum):
         return node.value
     if isinstance(node, tuple) and node and all(isinstance(v, m.Value) for v in node):

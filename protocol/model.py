@@ -25,6 +25,7 @@ class Kind(Enum):
     recorded by a clinician; judgment is an investigator's attestation (pending = NEEDS_REVIEW);
     event is a dated occurrence (history); medication is a list of dated courses of named drugs;
     date is one day a window may count from (first dose, enrolment, consent).
+    derived is a number the network computes from other concepts by a formula (`crcl`, `bmi`).
     """
 
     QUANTITY = "quantity"
@@ -38,6 +39,7 @@ class Kind(Enum):
     EVENT = "event"
     MEDICATION = "medication"
     DATE = "date"
+    DERIVED = "derived"
 
 
 MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.AGE)
@@ -116,6 +118,7 @@ class Concept:
     steps: tuple[Decimal, Decimal] | None = None  # a scale's lowest and highest value
     counts_as: Ref | None = None  # a broader concept each of its facts is also a fact of
     at: Ref | None = None  # an age's date concept (enrolment, consent); None: the screening date
+    formula: Expr | None = None  # a derived value's formula, in `unit`
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
@@ -356,6 +359,98 @@ def refs(condition: Condition) -> list[Ref]:
         if window is not None and window.anchor is not None and window.anchor.ref is not None:
             found.append(window.anchor.ref)
     return found
+# --- formulas of derived values -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Number:
+    """A numeric literal in a formula, as written (`75,000` keeps its comma in `text`)."""
+
+    span: Span
+    value: Decimal
+    text: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A concept's value in a formula: bare, the quantity in its declared unit; `in UNIT`, the plain
+    number of that quantity in UNIT (for empirical formulas written in fixed units)."""
+
+    span: Span
+    ref: Ref
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """`left op right` with op one of `+ - * /`."""
+
+    span: Span
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Power:
+    """`height^2`: a whole power."""
+
+    span: Span
+    base: Expr
+    exponent: Number
+
+
+@dataclass(frozen=True)
+class Choice:
+    """`(0.85 if sex is female else 1)`: a conditional term, decided in the network."""
+
+    span: Span
+    condition: Condition
+    then: Expr
+    otherwise: Expr
+
+
+@dataclass(frozen=True)
+class Call:
+    """`min(a, b, ...)`, `max(a, b, ...)`, `sqrt(a)`."""
+
+    span: Span
+    function: str
+    args: tuple[Expr, ...]
+
+
+Expr = Union[Number, Reading, Arithmetic, Power, Choice, Call]
+
+
+def subexpressions(expr: Expr) -> list[Expr]:
+    """`expr` and every expression under it, depth first, left to right (conditions not entered)."""
+    if isinstance(expr, Arithmetic):
+        inner = [expr.left, expr.right]
+    elif isinstance(expr, Power):
+        inner = [expr.base]
+    elif isinstance(expr, Choice):
+        inner = [expr.then, expr.otherwise]
+    elif isinstance(expr, Call):
+        inner = list(expr.args)
+    else:
+        inner = []
+    return [expr, *(e for i in inner for e in subexpressions(i))]
+
+
+def formula_names(expr: Expr) -> list[str]:
+    """The names a formula reads, values and conditions alike, in first-use order."""
+    names: list[str] = []
+    for node in subexpressions(expr):
+        if isinstance(node, Reading):
+            found = [node.ref.name]
+        elif isinstance(node, Choice):
+            found = [a.ref.name for a in atoms(node.condition)]
+        else:
+            found = []
+        for name in found:
+            if name not in names:
+                names.append(name)
+    return names
 
 
 # --- definitions and criteria ---------------------------------------------------------------------

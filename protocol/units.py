@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+from fractions import Fraction
 from functools import cache
 
 import pint
@@ -102,6 +104,79 @@ def registry() -> pint.UnitRegistry:
         ureg.define(definition)
     ureg._build_cache()
     return ureg
+
+
+@cache
+def exact_registry() -> pint.UnitRegistry:
+    """The same units with `Fraction` magnitudes: formulas of derived values compute in exact
+    rationals, so their unit factors (mL/min to L/h is 3/50) must be exact too."""
+    ureg = pint.UnitRegistry(non_int_type=Fraction)
+    for definition in _DEFINITIONS:
+        ureg.define(definition)
+    ureg._build_cache()
+    return ureg
+
+
+@cache
+def exact_unit(text: str) -> pint.Unit:
+    """`parse_unit` in the exact registry: the same spellings read, the same ones refused.
+
+    >>> exact_unit("kg/m2") == exact_unit("kg/m**2") == exact_unit("kg/m²")
+    True
+    """
+    parse_unit(text)  # refuses what the decimal registry refuses, with the same message
+    try:
+        unit = exact_registry().parse_units(_pint_text(_spelling(text)))
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
+        raise UnitProblem(f"unknown unit '{text}'") from error
+    if dict(unit.dimensionality) == {"[length]": -3}:  # a bare count per volume counts cells
+        unit = unit * exact_registry().Unit("cell")
+    return unit
+
+
+def exact_factor(source: pint.Unit, target: pint.Unit, conversions: Conversions = ()
+                 ) -> Fraction | None:
+    """The exact factor from `source` to `target` (units of the exact registry), bridged by a
+    concept's own conversions if need be; None when they do not convert.
+
+    >>> exact_factor(exact_unit("kg/cm^2"), exact_unit("kg/m2"))
+    Fraction(10000, 1)
+    >>> exact_factor(exact_unit("kg"), exact_unit("m")) is None
+    True
+    """
+    ureg = exact_registry()
+
+    def direct(a: pint.Unit, b: pint.Unit) -> Fraction | None:
+        try:
+            return Fraction(ureg.Quantity(Fraction(1), a).to(b).magnitude)
+        except pint.errors.DimensionalityError:
+            return None
+
+    found = direct(source, target)
+    for amount, unit_a, equals, unit_b in conversions if found is None else ():
+        for (x, ux), (y, uy) in (((amount, unit_a), (equals, unit_b)),
+                                 ((equals, unit_b), (amount, unit_a))):
+            into_x = direct(source, exact_unit(ux))
+            onward = direct(exact_unit(uy), target) if into_x is not None else None
+            if onward is not None:
+                return into_x * Fraction(y) / Fraction(x) * onward
+    return found
+
+
+def dimension_of(unit: pint.Unit) -> str:
+    """pint's dimensionality of a unit of the exact registry as text, as the decimal registry
+    writes it (`[mass] / [length] ** 2`, or `dimensionless`): Python 3.11 cannot format the
+    exact registry's Fraction exponents.
+
+    >>> dimension_of(exact_unit("kg/m2")), dimension_of(exact_unit("%"))
+    ('[mass] / [length] ** 2', 'dimensionless')
+    """
+    ureg = registry()
+    same = ureg.Unit("")
+    for name, power in unit._units.items():  # pint offers no public accessor
+        same = same * ureg.Unit(name) ** int(power)
+    dimensionality = ureg.Quantity(1, same).dimensionality
+    return str(dimensionality) if dimensionality else "dimensionless"
 
 
 def _spelling(text: str) -> str:

@@ -40,12 +40,15 @@ class Build(Protocol):
     layout: Layout
 
     def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
-               decided: P.Pattern, needs: P.Pattern = ...) -> Kleene: ...
+               decided: P.Pattern, needs: P.Pattern = ...,
+               possible: P.Pattern | None = ...) -> Kleene: ...
+    def kleene(self, condition: m.Condition) -> Kleene: ...
 
 
 class Reader(Protocol):
     """What the trail offers an atom while it judges one patient."""
 
+    protocol: m.Protocol
     concepts: dict[str, m.Concept]
     derived: dict[str, tuple[str, tuple[str, ...]]]
 

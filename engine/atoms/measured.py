@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine import patterns as P
 from engine import record as R
+from engine.atoms import derived
 from engine.atoms.base import (WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact,
                                threshold_of)
 from engine.facts import Patient, plain_number
@@ -15,16 +16,22 @@ from protocol.units import quantize
 
 class Compare(Atom):
     """`egfr >= 30 mL/min/1.73m2`: the threshold converted to the concept's unit at compile time,
-    by the rounding rule the facts go through, so a value at the threshold on paper is at it here."""
+    by the rounding rule the facts go through, so a value at the threshold on paper is at it here.
+    A derived value (`crcl >= 60 mL/min`) is compared on its node's fact (atoms/derived.py)."""
 
     handles = m.Compare
 
     def compile(self, atom: m.Compare, build: Build) -> Kleene:
         concept = build.concepts[atom.ref.name]
+        if concept.kind is m.Kind.DERIVED:
+            return derived.compile_compare(atom, concept)
         threshold = float(threshold_of(concept, atom.threshold))
         return scalar(*kleene.compared(concept.name, atom.op, threshold), concept.name)
 
     def judge(self, atom: m.Compare, reader: Reader, patient: Patient) -> Judged:
+        if reader.concepts[atom.ref.name].kind is m.Kind.DERIVED:
+            return derived.judge_compare(atom, reader, patient)
+
         def constants(atom: m.Compare) -> tuple[str, float, str]:
             concept = reader.concepts[atom.ref.name]
             threshold = threshold_of(concept, atom.threshold)

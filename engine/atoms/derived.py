@@ -1,0 +1,307 @@
+"""Derived values: a number the network computes from other concepts by a formula (`crcl`, `bmi`).
+
+A derived value is a node of its own, like a definition. Its rules match the patient record (and
+the facts of derived values it reads): one rule per way of deciding the formula (`formula.paths`),
+whose patterns require every input the formula reads on that way and each conditional term's
+condition decided true or false (strong Kleene, as any condition). Its action (`Compute`) works the
+formula out in exact rationals from the values in the firing's message, rounds once
+(`formula.rounded`), and concludes `{t: d, n: crcl, v: N, q: 66.454545}`. When no such rule fires,
+the node concludes U at its end marker (an input missing or stale, a condition unknown) or R (a
+condition awaits an investigator's judgment), as a definition does.
+
+A comparison `crcl >= 60 mL/min` joins that fact with a test on `q` (`kleene.measured`), the
+threshold converted into the declared unit by the facts' rounding rule; its evidence shows the
+formula with the patient's numbers, the result, and the inputs it read, or names the inputs that
+are missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from engine import patterns as P
+from engine import record as R
+from engine.atoms.base import Judged, Reader, against, exact, status, threshold_of
+from engine.kleene import KNOWN, NUMBER, Kleene, Terms, both, conjunction, known, measured
+from protocol import formula as f
+from protocol import model as m
+
+if TYPE_CHECKING:
+    from engine.atoms.base import Build
+    from engine.facts import Patient
+
+#: How a conditional term's outcome is spelt in a rule's name: `q:crcl:N1#0` took the first term's
+#: `then`, `N0` its `else`, `-` a term not needed on that way.
+OUTCOME = {True: "1", False: "0", None: "-"}
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way of deciding a formula: the outcome of each conditional term, the terms (patterns
+    and joins) that must hold, and the action that computes the value."""
+
+    bits: str
+    terms: Terms
+    compute: Compute
+
+
+@dataclass(frozen=True)
+class Node:
+    """A derived value compiled: its ways, and when it stays open (`open.d`: data missing)."""
+
+    ways: tuple[Way, ...]
+    open: Kleene
+
+
+def plan_of(concept: m.Concept, protocol: m.Protocol) -> f.Plan:
+    """The formula's evaluation plan; the protocol has been checked, so there is one."""
+    concepts = {c.name: c for c in protocol.concepts}
+    definitions = {d.name: d for d in protocol.definitions}
+    plan, problems = f.analyse(concept, concepts, definitions)
+    assert plan is not None, problems
+    return plan
+
+
+def compile_node(concept: m.Concept, build: Build) -> Node:
+    """The rules' ingredients for the node of derived value `concept`."""
+    plan = plan_of(concept, build.protocol)
+    conditions = [build.kleene(choice.condition) for choice in plan.choices]
+    derived = {c.name for c in build.protocol.concepts if c.kind is m.Kind.DERIVED}
+    ways = []
+    for chosen, names in f.paths(plan):
+        present = [known(n) if n in derived else ((P.test("$ex", n, 1), frozenset()),)
+                   for n in names]
+        decided = [conditions[i].t if outcome else conditions[i].f for i, outcome in chosen.items()]
+        bits = "".join(OUTCOME[chosen.get(i)] for i in range(len(plan.choices)))
+        ways.append(Way(bits, both(*present, *decided),
+                        Compute(concept.name, plan, chosen, tuple(n for n in names if n in derived),
+                                tuple(n for n in names if n not in derived))))
+    inputs = list(dict.fromkeys(n for _, names in f.paths(plan) for n in names))
+    for name in inputs:
+        if name not in derived:
+            build.layout.concepts.add(name)
+    read = [Kleene((), (), P.test("$nex", n, 1), P.test("$ex", n, 1), frozenset())
+            for n in inputs if n not in derived]
+    uses = frozenset(n for n in inputs if n in derived)
+    opened = conjunction([*read, *conditions, Kleene((), (), P.FALSE, P.TRUE, uses)])
+    return Node(tuple(ways), opened)
+
+
+class Compute:
+    """An action's computation: the derived fact from the facts a firing matched.
+
+    A class rather than a closure so that a compiled network can be pickled to worker processes.
+    """
+
+    def __init__(self, name: str, plan: f.Plan, chosen: dict[int, bool], derived: tuple[str, ...],
+                 recorded: tuple[str, ...]) -> None:
+        self.name, self.plan, self.chosen = name, plan, chosen
+        self.derived, self.recorded = derived, recorded
+
+    def __call__(self, matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        values = {}
+        for fact in matched.values():
+            if fact.get("t") == "p":
+                for name in self.recorded:
+                    if name in fact:
+                        values[name] = _exact(fact[name])
+            elif fact.get("t") == "d" and fact.get("n") in self.derived:
+                values[fact["n"]] = _exact(fact[NUMBER])
+        try:
+            value = f.rounded(f.evaluate(self.plan, values, self.chosen))
+        except (ZeroDivisionError, ValueError):
+            return {"t": "d", "n": self.name, "v": "U"}
+        return {"t": "d", "n": self.name, "v": KNOWN, NUMBER: float(value)}
+
+
+def _exact(number: float) -> Fraction:
+    """A record number as the exact decimal it stands for (its shortest repr)."""
+    return Fraction(repr(number))
+
+
+# --- comparisons ----------------------------------------------------------------------------------
+
+
+def compile_compare(atom: m.Compare, concept: m.Concept) -> Kleene:
+    return measured(concept.name, atom.op, float(threshold_of(concept, atom.threshold)))
+
+
+def judge_compare(atom: m.Compare, reader: Reader, patient: Patient) -> Judged:
+    """`crcl = (140 - 54) x 72 / (72 x 1.1) x 0.85 = 66.454545 mL/min (age 54 years, ...);
+    needs >= 60 mL/min`, or `crcl: unknown: creatinine: no fact given`."""
+
+    def constants(atom: m.Compare) -> tuple:
+        concept = reader.concepts[atom.ref.name]
+        threshold = threshold_of(concept, atom.threshold)
+        required = f"needs {atom.op} {_plain(threshold)} {concept.unit}"
+        return concept, plan_of(concept, reader.protocol), against(atom.op, float(threshold)), \
+            required
+
+    concept, plan, holds, required = reader.constant(atom, constants)
+    value, detail = explain(concept, plan, reader, patient)
+    if value is None:
+        return "unknown", detail
+    return status(holds(float(value))), f"{detail}; {required}"
+
+
+def explain(concept: m.Concept, plan: f.Plan, reader: Reader,
+            patient: Patient) -> tuple[Decimal | None, str]:
+    """The network's value of a derived concept for this patient, and how it came about."""
+    value, rules = reader.derived.get(concept.name, ("U", ()))
+    if value == "R":
+        return None, f"{concept.name}: open: a condition awaits an investigator's judgment"
+    computed = bool(rules) and _computed(concept.name, rules[0])
+    chosen = _chosen(rules[0]) if computed else {}
+    if value == "U":
+        if computed:  # every input was there, but the formula has no value for them
+            reasons = [f"cannot be computed from {_inputs(plan, chosen, reader, patient)}"]
+        else:
+            reasons = _missing(concept, reader, patient, set())
+        return None, f"{concept.name}: unknown: " + "; ".join(reasons or ["no value"])
+    numbers = _numbers(plan, reader, patient)
+    text = _substituted(concept.formula, plan, numbers, chosen, reader.concepts)
+    return Decimal(value), (f"{concept.name} = {text} = {value} {concept.unit} "
+                            f"({_inputs(plan, chosen, reader, patient)})")
+
+
+def _computed(name: str, rule: str) -> bool:
+    """Whether `rule` is one of the rules that compute `name` (rather than leave it open)."""
+    return rule.startswith(f"q:{name}:{KNOWN}")
+
+
+def _chosen(rule: str) -> dict[int, bool]:
+    """The outcome of each conditional term, from the name of the rule that computed the value."""
+    bits = rule.split(":")[2].split("#")[0][1:]
+    return {i: bit == "1" for i, bit in enumerate(bits) if bit != "-"}
+
+
+def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str]) -> list[str]:
+    """Why a derived value is unknown: each input (or condition's concept) that is missing or
+    stale, found through the derived values it reads."""
+    reasons = []
+    assert concept.formula is not None
+    for name in m.formula_names(concept.formula):
+        if name in seen:
+            continue
+        seen.add(name)
+        inner = reader.concepts.get(name)
+        if inner is not None and inner.kind is m.Kind.DERIVED:
+            value, rules = reader.derived.get(name, ("U", ()))
+            if value == "U" and rules and _computed(name, rules[0]):
+                reasons.append(f"{name} cannot be computed")
+            elif value == "U":
+                reasons.extend(_missing(inner, reader, patient, seen))
+        elif inner is not None and name not in patient.record:
+            if inner.kind is m.Kind.JUDGMENT or R.none_field(name) in patient.record:
+                continue  # awaiting attestation (R, not U), or a list recorded as empty
+            reasons.append(reader.missing(patient, name)[1])
+        elif inner is None and reader.derived.get(name, ("U",))[0] == "U":
+            reasons.append(f"definition {name} is unknown")
+    return reasons
+
+
+def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list[str]:
+    """The concepts a derived value reads (through the derived values it reads) that the
+    patient's record lacks: what a coordinator would chase to settle it."""
+    assert concept.formula is not None
+    found: list[str] = []
+    for name in m.formula_names(concept.formula):
+        inner = reader.concepts.get(name)
+        if inner is not None and inner.formula is not None:
+            found.extend(n for n in missing_inputs(inner, reader, patient) if n not in found)
+        elif inner is not None and name not in patient.record and \
+                R.none_field(name) not in patient.record and name not in found:
+            found.append(name)
+    return found
+
+
+def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, Fraction]:
+    """The numbers the formula's inputs had (an input of a branch not taken may have none)."""
+    numbers = {}
+    for _, names in f.paths(plan):
+        for name in names:
+            if name in reader.derived and reader.derived[name][0] not in ("U", "R"):
+                numbers[name] = Fraction(reader.derived[name][0])
+            elif name in patient.record:
+                numbers[name] = _exact(patient.record[name])
+    return numbers
+
+
+def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Patient) -> str:
+    """The inputs as the network read them, with their units, and the conditions' concepts."""
+    shown = []
+    for name in _read_on(plan, chosen) + _condition_names(plan, chosen):
+        concept = reader.concepts.get(name)
+        if name in reader.derived and concept is not None:
+            shown.append(f"{name} {reader.derived[name][0]} {concept.unit}")
+        elif name in reader.derived:
+            shown.append(f"{name} {'true' if reader.derived[name][0] == 'T' else 'false'}")
+        elif name in patient.record and concept is not None:
+            shown.append(f"{name} {_recorded(concept, patient.record[name])}")
+        elif R.none_field(name) in patient.record:
+            shown.append(f"{name} recorded as none")
+    return ", ".join(dict.fromkeys(shown))
+
+
+def _read_on(plan: f.Plan, chosen: dict[int, bool]) -> list[str]:
+    for way, names in f.paths(plan):
+        if way == chosen:
+            return list(names)
+    return []
+
+
+def _condition_names(plan: f.Plan, chosen: dict[int, bool]) -> list[str]:
+    return [a.ref.name for i in sorted(chosen) for a in m.atoms(plan.choices[i].condition)]
+
+
+def _recorded(concept: m.Concept, value: Any) -> str:
+    if concept.kind in (m.Kind.FLAG, m.Kind.JUDGMENT):
+        return "yes" if value == 1 else "no"
+    if isinstance(value, list):
+        return f"{len(value)} recorded"
+    if isinstance(value, float):
+        return f"{exact(value)} {concept.unit}" if concept.unit else exact(value)
+    return str(value)
+
+
+#: Binding strength of each operation, for the parentheses the evidence needs.
+_STRENGTH = {"+": 1, "-": 1, "*": 2, "/": 2}
+_SHOWN_OP = {"+": "+", "-": "-", "*": "x", "/": "/"}
+
+
+def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
+                 chosen: dict[int, bool], concepts: dict[str, m.Concept]) -> str:
+    """The formula with the patient's numbers in the units it reads them in, and each
+    conditional term replaced by the branch the network took."""
+    choices = {id(choice): i for i, choice in enumerate(plan.choices)}
+
+    def shown(node: m.Expr, outer: int = 0, right: bool = False) -> str:
+        if isinstance(node, m.Number):
+            return node.text
+        if isinstance(node, m.Reading):
+            factor = f.reading_factor(concepts[node.ref.name], node.unit) if node.unit else 1
+            return f.exact_text(numbers[node.ref.name] * (factor or 1))
+        if isinstance(node, m.Choice):
+            branch = node.then if chosen.get(choices[id(node)]) else node.otherwise
+            return shown(branch, outer, right)
+        if isinstance(node, m.Power):
+            return f"{shown(node.base, 3)}^{node.exponent.text}"
+        if isinstance(node, m.Call):
+            return f"{node.function}({', '.join(shown(a) for a in node.args)})"
+        strength = _STRENGTH[node.op]
+        text = f"{shown(node.left, strength)} {_SHOWN_OP[node.op]} " \
+               f"{shown(node.right, strength, True)}"
+        return f"({text})" if strength < outer or (right and strength == outer) else text
+
+    return shown(expr)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+__all__ = ["Compute", "Node", "Way", "compile_compare", "compile_node", "explain", "judge_compare",
+           "missing_inputs"]

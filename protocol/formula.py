@@ -1,0 +1,359 @@
+"""Formulas of derived values: the unit of every part, and an exact plan to evaluate them.
+
+`analyse` walks a formula once with pint's exact registry (`units.exact_registry`). A bare name is
+its concept's quantity in the declared unit; `name in UNIT` is the plain number of that quantity in
+UNIT; a numeric literal is a plain number. Products and quotients multiply units; sums, differences,
+conditional terms and min/max need one dimension on every side (the right side is converted into
+the left side's unit by an exact factor). The result is converted into the declared unit, or, for an
+empirical formula whose result is a plain number, taken as a number in the declared unit.
+
+The checks report the problems found; the engine evaluates the `Plan` in exact rationals
+(`fractions.Fraction`: no rounding until the result), then rounds once with `units.quantize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from itertools import product
+from typing import Any
+
+from protocol import model as m
+from protocol import units
+from protocol.errors import Span
+
+#: The kinds of concept whose value is a number a formula computes with.
+NUMERIC = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.AGE, m.Kind.DERIVED)
+#: Significant digits of a square root before the result is rounded (sqrt is the one operation
+#: whose result is not a rational number).
+SQRT_DIGITS = 50
+PLAIN = None  # the unit of a plain number
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What the checks report: a kind (a template key of `protocol.checks`), where, and details.
+    Values under `DIMENSION_KEYS` are pint dimensionalities (or None for a plain number)."""
+
+    kind: str
+    span: Span
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+DIMENSION_KEYS = ("left", "right", "what", "declared")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A formula ready to evaluate: a tree of tuples (see `evaluate`), the factor from the
+    formula's unit into the declared one, and the conditional terms in formula order."""
+
+    root: tuple
+    out: Fraction
+    choices: tuple[m.Choice, ...]
+
+
+class _Unknown:
+    """The unit of a part already reported as wrong: it mixes with anything, silently."""
+
+
+UNKNOWN = _Unknown()
+
+
+def analyse(concept: m.Concept, concepts: Mapping[str, m.Concept],
+            definitions: Mapping[str, Any]) -> tuple[Plan | None, list[Problem]]:
+    """The plan of a derived concept's formula, or None with the problems that prevent one.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n w: quantity in kg\\n h: quantity in cm\\n'
+    ...           ' bmi: derived in kg/m2 = w / h^2')
+    >>> plan, problems = analyse(p.concept("bmi"), {c.name: c for c in p.concepts}, {})
+    >>> plan.out, problems
+    (Fraction(10000, 1), [])
+    """
+    assert concept.formula is not None and concept.unit is not None
+    walk = _Walk(concepts, definitions)
+    root, unit = walk.expr(concept.formula)
+    declared = _unit(concept.unit)
+    out = Fraction(1)
+    if declared is None:
+        walk.problems.append(Problem("unit-unknown", concept.span, {"unit": concept.unit}))
+    elif unit is not PLAIN and unit is not UNKNOWN:
+        factor = units.exact_factor(unit, declared)
+        if factor is None:
+            info = {"name": concept.name, "unit": concept.unit, "declared": _dim(declared),
+                    "what": _dim(unit)}
+            walk.problems.append(Problem("formula-dimension", concept.formula.span, info))
+        else:
+            out = factor
+    if walk.problems:
+        return None, walk.problems
+    return Plan(root, out, tuple(walk.choices)), []
+
+
+def _unit(text: str) -> Any:
+    try:
+        return units.exact_unit(text)
+    except units.UnitProblem:
+        return None
+
+
+def _dim(unit: Any) -> str | None:
+    return None if unit is PLAIN else units.dimension_of(unit)
+
+
+class _Walk:
+    """One pass over a formula: the plan of each part, its unit, and the problems found."""
+
+    def __init__(self, concepts: Mapping[str, m.Concept], definitions: Mapping[str, Any]) -> None:
+        self.concepts, self.definitions = concepts, definitions
+        self.problems: list[Problem] = []
+        self.choices: list[m.Choice] = []
+
+    def expr(self, node: m.Expr) -> tuple[tuple, Any]:
+        if isinstance(node, m.Number):
+            return ("n", Fraction(node.value)), PLAIN
+        if isinstance(node, m.Reading):
+            return self.reading(node)
+        if isinstance(node, m.Arithmetic):
+            if node.op in "+-":
+                (left, right), unit = self.mixed(f"'{node.op}'", (node.left, node.right))
+                return (node.op, left, right), unit
+            (left, lu), (right, ru) = self.expr(node.left), self.expr(node.right)
+            if node.op == "/" and isinstance(node.right, m.Number) and node.right.value == 0:
+                self.problems.append(Problem("division-by-zero", node.right.span))
+            return (node.op, left, right), _combine(node.op, lu, ru)
+        if isinstance(node, m.Power):
+            base, unit = self.expr(node.base)
+            power = int(node.exponent.value)
+            return ("^", base, power), unit if unit in (PLAIN, UNKNOWN) else unit ** power
+        if isinstance(node, m.Choice):
+            index = len(self.choices)
+            self.choices.append(node)
+            (then, otherwise), unit = self.mixed("a conditional term",
+                                                 (node.then, node.otherwise))
+            return ("?", index, then, otherwise), unit
+        assert isinstance(node, m.Call)
+        if node.function == "sqrt":
+            arg, unit = self.expr(node.args[0])
+            if unit is not PLAIN and unit is not UNKNOWN and units.dimension_of(unit) != \
+                    "dimensionless":
+                self.problems.append(Problem("formula-dimension/sqrt", node.span,
+                                             {"what": _dim(unit)}))
+                unit = UNKNOWN
+            elif unit is not PLAIN and unit is not UNKNOWN:
+                arg, unit = ("*", arg, ("n", units.exact_factor(unit, _unit("")))), PLAIN
+            return ("sqrt", arg), unit
+        args, unit = self.mixed(f"{node.function}(...)", node.args)
+        return (node.function, *args), unit
+
+    def reading(self, node: m.Reading) -> tuple[tuple, Any]:
+        name = node.ref.name
+        concept = self.concepts.get(name)
+        if concept is None or concept.kind not in NUMERIC:
+            if concept is None and name not in self.definitions:
+                names = [*self.concepts, *self.definitions]
+                self.problems.append(Problem("undefined-name", node.ref.span,
+                                             {"name": name, "names": names}))
+            else:
+                kind = "a definition" if concept is None else _article(concept.kind.value)
+                self.problems.append(Problem("type-mismatch", node.ref.span, {
+                    "name": name, "kind": kind, "advice": "a formula computes with the numbers "
+                    "of quantities, labs, scores, ages and derived values"}))
+            return ("r", name, Fraction(1)), UNKNOWN
+        own = _unit(concept.unit) if concept.unit else PLAIN
+        if own is None:
+            return ("r", name, Fraction(1)), UNKNOWN  # its declaration is reported
+        if node.unit is None:
+            return ("r", name, Fraction(1)), own
+        target = _unit(node.unit)
+        if target is None:
+            self.problems.append(Problem("unit-unknown", node.span, {"unit": node.unit}))
+            return ("r", name, Fraction(1)), UNKNOWN
+        factor = reading_factor(concept, node.unit)
+        if factor is None:
+            self.problems.append(Problem("formula-unit", node.span, {
+                "name": name, "unit": concept.unit or "plain numbers", "target": node.unit,
+                "what": units.dimension_of(target)}))
+            return ("r", name, Fraction(1)), UNKNOWN
+        return ("r", name, factor), PLAIN
+
+    def mixed(self, what: str, items: tuple[m.Expr, ...]) -> tuple[list[tuple], Any]:
+        """Parts that must share a dimension; each after the first converted into its unit (a
+        part that does not fit is reported where it is written)."""
+        walked = [self.expr(item) for item in items]
+        first = walked[0][1]
+        plans = [walked[0][0]]
+        for item, (plan, unit) in zip(items[1:], walked[1:]):
+            factor = _factor(unit, first)
+            if factor is None:
+                info = {"what": what, "left": _dim(first), "right": _dim(unit)}
+                self.problems.append(Problem("formula-dimension/mix", item.span, info))
+                first, factor = UNKNOWN, Fraction(1)
+            plans.append(plan if factor == 1 else ("*", plan, ("n", factor)))
+        return plans, first
+
+
+def reading_factor(concept: m.Concept, unit: str) -> Fraction | None:
+    """The exact factor from the concept's declared unit into `unit` (`creatinine in mg/dL`),
+    through the concept's own conversions if need be; None if they do not convert."""
+    own, target = _unit(concept.unit) if concept.unit else _unit(""), _unit(unit)
+    if own is None or target is None:
+        return None
+    conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
+                        for c in concept.conversions)
+    return units.exact_factor(own, target, conversions)
+
+
+def _factor(source: Any, target: Any) -> Fraction | None:
+    """From one part's unit into another's; a plain number and a dimensionless unit (%) mix."""
+    if source is UNKNOWN or target is UNKNOWN or source is target:
+        return Fraction(1)
+    dimensionless = _unit("")
+    return units.exact_factor(dimensionless if source is PLAIN else source,
+                              dimensionless if target is PLAIN else target)
+
+
+def _combine(op: str, left: Any, right: Any) -> Any:
+    if UNKNOWN in (left, right):
+        return UNKNOWN
+    if left is PLAIN and right is PLAIN:
+        return PLAIN
+    if right is PLAIN:
+        return left
+    if left is PLAIN:
+        return right if op == "*" else right ** -1
+    return left * right if op == "*" else left / right
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+
+def evaluate(plan: Plan, values: Mapping[str, Fraction], chosen: Mapping[int, bool]) -> Fraction:
+    """The formula's exact value in the declared unit, from its inputs' values (each in its
+    concept's declared unit) and the outcome of each conditional term the network decided.
+    Raises ZeroDivisionError when a divisor is 0.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n w: quantity in kg\\n h: quantity in cm\\n'
+    ...           ' bmi: derived in kg/m2 = w / h^2')
+    >>> plan, _ = analyse(p.concept("bmi"), {c.name: c for c in p.concepts}, {})
+    >>> evaluate(plan, {"w": Fraction(72), "h": Fraction(180)}, {})
+    Fraction(200, 9)
+    """
+    return _value(plan.root, values, chosen) * plan.out
+
+
+def _value(node: tuple, values: Mapping[str, Fraction], chosen: Mapping[int, bool]) -> Fraction:
+    code = node[0]
+    if code == "n":
+        return node[1]
+    if code == "r":
+        return values[node[1]] * node[2]
+    if code == "?":
+        return _value(node[2] if chosen[node[1]] else node[3], values, chosen)
+    if code == "^":
+        return _value(node[1], values, chosen) ** node[2]
+    if code == "sqrt":
+        return _sqrt(_value(node[1], values, chosen))
+    args = [_value(item, values, chosen) for item in node[1:]]
+    return _OPS[code](args)
+
+
+def _sqrt(value: Fraction) -> Fraction:
+    if value < 0:
+        raise ValueError("the square root of a negative number")
+    with localcontext() as context:
+        context.prec = SQRT_DIGITS
+        root = (Decimal(value.numerator) / Decimal(value.denominator)).sqrt()
+    return Fraction(root)
+
+
+_OPS: dict[str, Callable[[list[Fraction]], Fraction]] = {
+    "+": lambda a: a[0] + a[1], "-": lambda a: a[0] - a[1], "*": lambda a: a[0] * a[1],
+    "/": lambda a: a[0] / a[1], "min": min, "max": max,
+}
+
+
+def paths(plan: Plan) -> list[tuple[dict[int, bool], tuple[str, ...]]]:
+    """Every way the formula can be decided: the outcome of each conditional term on the way (a
+    term in a branch not taken is not needed) and the names whose values it then reads.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n w: quantity in kg\\n s: flag\\n'
+    ...           ' v: derived in kg = (w in kg if s else 0)')
+    >>> plan, _ = analyse(p.concept("v"), {c.name: c for c in p.concepts}, {})
+    >>> paths(plan)
+    [({0: True}, ('w',)), ({0: False}, ())]
+    """
+    return [(chosen, tuple(dict.fromkeys(names))) for chosen, names in _paths(plan.root)]
+
+
+def ways(plan: Plan) -> int:
+    """How many ways `paths` lists, counted without listing them (each is a rule).
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n s: flag\\n t: flag\\n'
+    ...           ' v: derived in kg = (1 if s else 2) x (3 if t else (4 if s else 5))')
+    >>> ways(analyse(p.concept("v"), {c.name: c for c in p.concepts}, {})[0])
+    6
+    """
+    return _ways(plan.root)
+
+
+def _ways(node: tuple) -> int:
+    if node[0] == "?":
+        return _ways(node[2]) + _ways(node[3])
+    count = 1
+    for item in node[1:]:
+        if isinstance(item, tuple):
+            count *= _ways(item)
+    return count
+
+
+def _paths(node: tuple) -> list[tuple[dict[int, bool], list[str]]]:
+    code = node[0]
+    if code == "n":
+        return [({}, [])]
+    if code == "r":
+        return [({}, [node[1]])]
+    if code == "?":
+        return [({node[1]: outcome, **chosen}, names) for outcome, branch in
+                ((True, node[2]), (False, node[3])) for chosen, names in _paths(branch)]
+    parts = [_paths(item) for item in node[1:] if isinstance(item, tuple)]
+    return [({k: v for chosen, _ in combo for k, v in chosen.items()},
+             [n for _, names in combo for n in names]) for combo in product(*parts)]
+
+
+def exact_text(value: Fraction) -> str:
+    """A rational as decimal text when it has a finite expansion, else to 6 places with `~`.
+
+    >>> exact_text(Fraction(3, 8)), exact_text(Fraction(2, 3)), exact_text(Fraction(72))
+    ('0.375', '~0.666667', '72')
+    """
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator == 1:
+        with localcontext() as context:
+            context.prec = 100
+            text = format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), "f")
+        return text
+    return "~" + format(rounded(value).normalize(), "f")
+
+
+def rounded(value: Fraction) -> Decimal:
+    """The one rounding of a derived value: half to even, to `units.PLACES` places.
+
+    >>> rounded(Fraction(5, 10**7)), rounded(Fraction(15, 10**7)), rounded(Fraction(2, 3))
+    (Decimal('0.000000'), Decimal('0.000002'), Decimal('0.666667'))
+    """
+    scaled = round(value * 10**units.PLACES)  # round() on a Fraction rounds half to even
+    return units.quantize(Decimal(scaled).scaleb(-units.PLACES))
