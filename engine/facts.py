@@ -708,6 +708,7 @@ class _Builder:
             earliest_last, last = first, screening
         else:
             earliest_last, last = first, latest_first
+        latest_first = min(latest_first, last)  # it started no later than it ended
         return {R.START: first, R.START_LATEST: latest_first, R.END: last,
                 R.END_EARLIEST: earliest_last}
 
@@ -750,7 +751,7 @@ class _Builder:
             period = f"{_period(fact, course=True)}, {months} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
             used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
-                            if fact.get("dose") is not None else ""), fact.get("unit"), fact["date"],
+                            if fact.get("dose") is not None else ""), fact.get("unit"), fact.get("date"),
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses

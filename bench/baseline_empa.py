@@ -1,0 +1,402 @@
+"""EMPA-REG OUTCOME (examples/empa-reg-outcome.proto-rules) hand-written in plain Python.
+
+Why: an independent second implementation of the protocol whose criteria use most of the language's
+newer constructs, for tests/test_differential_examples.py. It reads the raw patient dict and imports
+nothing from engine/, grammar/ or protocol/: concepts, units, synonyms and criteria are written out
+again from the protocol text and the README ("The language", "Histories", "Meaning", "Fact files"):
+
+- ranges count both ends (`hba1c 7.0 to 10.0 %`); `X at least 1 day before A` and `more than 2
+  months before A` test the occurrence's start against A minus the duration (`<=`, `<`); `within N
+  before A` asks the occurrence to overlap A - N .. A; `at A` to overlap A itself; months and years
+  are calendar months that clamp to the month's end (relativedelta);
+- an anchor (the informed-consent date) that is missing leaves a window open when occurrences are
+  recorded; a history recorded as none makes it false whatever the anchor;
+- results known only as bounds ("< 20", "<= 20", "> 1000", comparator, "not detected" with or
+  without a limit) are sets of values: a comparison is decided only when all of them agree; a
+  measured value is never negative;
+- dates known to the month or year cover their days; an occurrence with no date happened on some day
+  up to screening; a course with neither end nor ongoing may still be going on; nothing recorded
+  started after screening (facts whose earliest day is after it are set aside). Unlike the engine,
+  a course's start is also bounded by its end: "started 2026-02, ended 2026-02-10" surely started
+  by 2026-02-10;
+- values are converted to the declared unit in exact decimals and rounded once, half to even, to 6
+  places (a tiny unit table below); ratios to the upper reference are value / high in the fact's own
+  unit, rounded the same way;
+- strong Kleene logic. Every criterion except the three judgments can be open only for missing data
+  (UNKNOWN); a judgment not given or not attested (no `recorded_by`) is NEEDS_REVIEW.
+
+Records are assumed valid (as bench/generate_empa.py makes them): no checking beyond units.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+#: A Kleene value: True, False or None (open).
+K = bool | None
+Q = Decimal("0.000001")
+FAR = date.max  # "still going on"
+
+DAYS28 = timedelta(days=28)
+#: Measured concepts: {unit as written: factor into the declared unit}; None for a unitless score.
+UNITS: dict[str, dict[str, Decimal] | None] = {
+    "hba1c": {"%": Decimal(1)},
+    "bmi": {"kg/m2": Decimal(1), "kg/m^2": Decimal(1)},
+    "abi_lowest": None,
+    "fasting_glucose": {"mg/dL": Decimal(1), "mmol/L": Decimal(18)},
+    "alt": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
+    "ast": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
+    "alp": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
+    "egfr": {"mL/min/1.73m2": Decimal(1), "mL/s/1.73m2": Decimal(60)},
+    "age": {"years": Decimal(1), "months": Decimal(1) / Decimal(12)},
+}
+LABS = ("alt", "ast", "alp", "fasting_glucose")
+#: Flags and judgments: declared `valid for 28 days` or not.
+FLAGS = {
+    "informed_consent_signed": False, "drug_naive": False, "antidiabetic_unchanged_12_weeks": False,
+    "multivessel_stenosis": False, "revascularization_plus_stenosis": False,
+    "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
+    "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
+    "planned_cardiac_surgery_or_angioplasty": False, "blood_dyscrasia_or_haemolysis": True,
+    "uncontrolled_endocrine_disorder": True,
+}
+JUDGMENTS = ("background_therapy_contraindicated", "abuse_interfering_with_participation",
+             "jeopardizing_condition")
+VALID_28 = {"hba1c", "bmi", "abi_lowest", "fasting_glucose", "alt", "ast", "alp", "egfr",
+            *(n for n, v in FLAGS.items() if v)}
+EVENTS = (
+    "t2dm_diagnosis", "myocardial_infarction", "multivessel_revascularization",
+    "unstable_angina_discharge", "unstable_angina", "stroke", "limb_revascularization",
+    "amputation_circulatory", "bariatric_surgery", "malabsorptive_gi_surgery", "cancer",
+    "cancer_treatment", "weight_destabilizing_treatment", "thyroid_hormone_dose_change",
+    "investigational_drug_trial", "acute_coronary_syndrome", "tia",
+)
+DRUGS = {
+    "anti_obesity_drug": {s.casefold() for s in (
+        "sibutramine", "Reductil", "Meridia", "orlistat", "Xenical", "alli", "rimonabant",
+        "phentermine", "lorcaserin")},
+    "systemic_steroid": {s.casefold() for s in (
+        "prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone",
+        "betamethasone")},
+}
+ROLES = {**{f"I{i}": "inclusion" for i in range(1, 8)},
+         **{f"E{i}": "exclusion" for i in (*range(1, 11), 12, 13, 14, 15)}}
+NONE = "none"
+
+
+def q(value: Decimal) -> Decimal:
+    return value.quantize(Q, rounding=ROUND_HALF_EVEN)
+
+
+# -- Kleene ---------------------------------------------------------------------------------------
+def k_and(*items: K) -> K:
+    return False if False in items else None if None in items else True
+
+
+def k_or(*items: K) -> K:
+    return True if True in items else None if None in items else False
+
+
+def k_not(item: K) -> K:
+    return None if item is None else not item
+
+
+def at_least(count: int, items: list[K]) -> K:
+    if items.count(True) >= count:
+        return True
+    return False if items.count(False) > len(items) - count else None
+
+
+# -- measured values as intervals -----------------------------------------------------------------
+class Interval:
+    """The values a result may have: low .. high (None: no limit), each end open or closed."""
+
+    def __init__(self, low: Decimal, high: Decimal | None, low_open=False, high_open=False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def test(self, op: str, t: Decimal) -> K:
+        """Every possible value passes: True; none does: False; else None."""
+        lo, hi = self.low, self.high
+        all_ge = lo >= t
+        all_gt = lo > t or (lo == t and self.low_open)
+        all_le = hi is not None and hi <= t
+        all_lt = hi is not None and (hi < t or (hi == t and self.high_open))
+        yes, no = {">=": (all_ge, all_lt), ">": (all_gt, all_le), "<=": (all_le, all_gt),
+                   "<": (all_lt, all_ge)}[op]
+        return True if yes else False if no else None
+
+
+def reading(fact: dict) -> tuple[str, Decimal | None]:
+    """("=", 30), a bound ("<", 20), or ("nd", None)."""
+    value = fact["value"]
+    if isinstance(value, str):
+        text = " ".join(value.split())
+        if text.casefold() in ("not detected", "undetectable", "undetected",
+                               "below detection limit"):
+            return ("nd", None) if fact.get("limit") is None else ("<", Decimal(fact["limit"]))
+        text = text.replace("≤", "<=").replace("≥", ">=")
+        for op in ("<=", ">=", "<", ">"):
+            if text.startswith(op):
+                return op, Decimal(text[len(op):].strip())
+        raise ValueError(f"unreadable value {value!r}")
+    return fact.get("comparator", "="), Decimal(value)
+
+
+def interval(op: str, number: Decimal | None) -> Interval:
+    if op == "=":
+        return Interval(number, number)
+    if op in ("<", "<=", "nd"):
+        return Interval(Decimal(0), number, False, op == "<")
+    return Interval(number, None, op == ">", False)
+
+
+# -- dates and histories --------------------------------------------------------------------------
+def days_of(text: str) -> tuple[date, date]:
+    """First and last day a (partial) date may be."""
+    if len(text) == 10:
+        d = date.fromisoformat(text)
+        return d, d
+    if len(text) == 7:
+        first = date(int(text[:4]), int(text[5:]), 1)
+        return first, first + relativedelta(months=1) - timedelta(days=1)
+    return date(int(text), 1, 1), date(int(text), 12, 31)
+
+
+class Occurrence:
+    """An occurrence's start and end, each a range of possible days, consistent (start <= end)."""
+
+    def __init__(self, fact: dict, screening: date, medication: bool) -> None:
+        if fact.get("date") is None:
+            s_lo, s_hi = date.min, screening
+        else:
+            s_lo, s_hi = days_of(fact["date"])
+        s_hi = min(s_hi, screening)  # nothing recorded started after screening
+        if fact.get("ongoing"):
+            e_lo, e_hi = FAR, FAR
+        elif fact.get("end"):
+            e_lo, e_hi = days_of(fact["end"])
+        elif medication:
+            e_lo, e_hi = s_lo, FAR  # may still be going on
+        else:
+            e_lo, e_hi = s_lo, s_hi  # a single day
+        # the start is on or before the end, whatever their precision
+        self.s_lo, self.s_hi = s_lo, min(s_hi, e_hi)
+        self.e_lo, self.e_hi = max(e_lo, s_lo), e_hi
+        self.drug = fact.get("drug")
+
+    def overlaps(self, first: date, last: date) -> K:
+        """Does [start, end] meet [first, last]? (single-day events: start == end, and then the
+        two tests below are the same as asking whether the day lies in [first, last])"""
+        sure = self.e_lo >= first and self.s_hi <= last
+        possible = self.e_hi >= first and self.s_lo <= last
+        return True if sure else None if possible else False
+
+    def started_by(self, bound: date, strict: bool) -> K:
+        sure = self.s_hi < bound if strict else self.s_hi <= bound
+        possible = self.s_lo < bound if strict else self.s_lo <= bound
+        return True if sure else None if possible else False
+
+
+def history(items: Any, test) -> K:
+    """Some occurrence counts: true; none recorded or none can count: false; else open.
+    `test` is None when the window's anchor is missing."""
+    if items is None:
+        return None
+    if items is NONE:
+        return False
+    if test is None:
+        return None
+    return k_or(*(test(o) for o in items))
+
+
+def minus(day: date, n: int, unit: str) -> date:
+    return day - {"days": relativedelta(days=n), "weeks": relativedelta(weeks=n),
+                  "months": relativedelta(months=n), "years": relativedelta(years=n)}[unit]
+
+
+# -- the patient ----------------------------------------------------------------------------------
+class Facts:
+    """A patient's facts as the criteria read them."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.sd = sd = date.fromisoformat(data["screening_date"])
+        grouped: dict[str, list[dict]] = {}
+        for fact in data.get("facts", ()):
+            when = fact.get("date")
+            if when is None or days_of(when)[0] <= sd:
+                grouped.setdefault(fact["concept"], []).append(fact)
+        self.measured: dict[str, Interval | None] = {}
+        self.uln: dict[str, Interval | None] = {}
+        for name, units in UNITS.items():
+            fact = self._latest(grouped.get(name), name in VALID_28)
+            self.measured[name] = self.uln[name] = None
+            if fact is None:
+                continue
+            op, number = reading(fact)
+            if number is not None:
+                number = number if units is None else q(number * units[fact["unit"]])
+                if name == "age":
+                    number = number.to_integral_value(rounding=ROUND_FLOOR)
+                number = q(number)
+            self.measured[name] = interval(op, number)
+            high = (fact.get("reference_range") or {}).get("high")
+            if name in LABS and high is not None:
+                ratio = None if number is None else q(reading(fact)[1] / Decimal(high))
+                self.uln[name] = interval(op, ratio)
+        if "birth_date" in data:
+            born, k = date.fromisoformat(data["birth_date"]), 0
+            while born + relativedelta(years=k + 1) <= sd:
+                k += 1
+            self.measured["age"] = interval("=", Decimal(k))
+        self.flags: dict[str, K] = {}
+        for name, valid in FLAGS.items():
+            fact = self._latest(grouped.get(name), valid)
+            self.flags[name] = None if fact is None else fact["value"]
+        self.judgments: dict[str, K] = {}
+        for name in JUDGMENTS:
+            fact = self._latest(grouped.get(name), False)
+            ok = fact is not None and fact.get("recorded_by")
+            self.judgments[name] = fact["value"] if ok else None
+        fact = self._latest(grouped.get("informed_consent"), False)
+        self.consent = None if fact is None else date.fromisoformat(fact["value"])
+        self.lists: dict[str, Any] = {}
+        for name in (*EVENTS, *DRUGS):
+            facts = grouped.get(name)
+            if not facts:
+                self.lists[name] = None
+            elif any(f.get("present") is False for f in facts):
+                self.lists[name] = NONE
+            else:
+                for f in facts:
+                    if name in DRUGS and f["drug"].casefold() not in DRUGS[name]:
+                        raise ValueError(f"{name}: drug {f['drug']} not handled")
+                self.lists[name] = [Occurrence(f, sd, name in DRUGS) for f in facts]
+
+    def _latest(self, facts: list[dict] | None, valid_28: bool) -> dict | None:
+        if not facts:
+            return None
+        chosen = max(enumerate(facts), key=lambda p: (p[1].get("date") or "", p[0]))[1]
+        when = chosen.get("date")
+        if valid_28 and when is not None and date.fromisoformat(when) < self.sd - DAYS28:
+            return None  # stale
+        return chosen
+
+    # -- atoms --
+    def cmp(self, name: str, op: str, threshold: str) -> K:
+        value = self.measured[name]
+        return None if value is None else value.test(op, Decimal(threshold))
+
+    def in_range(self, name: str, low: str, high: str) -> K:
+        return k_and(self.cmp(name, ">=", low), self.cmp(name, "<=", high))
+
+    def ratio(self, name: str, op: str, factor: str) -> K:
+        value = self.uln[name]
+        return None if value is None else value.test(op, Decimal(factor))
+
+    def ever(self, name: str) -> K:
+        return history(self.lists[name], lambda o: True)
+
+    def within_before(self, name: str, n: int, unit: str, anchor: str) -> K:
+        day = self.sd if anchor == "screening" else self.consent
+        test = None if day is None else (
+            lambda o: o.overlaps(minus(day, n, unit), day))
+        return history(self.lists[name], test)
+
+    def at(self, name: str, anchor: str) -> K:
+        day = self.sd if anchor == "screening" else self.consent
+        return history(self.lists[name], None if day is None else lambda o: o.overlaps(day, day))
+
+    def started_before(self, name: str, n: int, unit: str, strict: bool) -> K:
+        """`at least` (strict False) / `more than` (True) N before the informed consent."""
+        day = self.consent
+        test = None if day is None else (
+            lambda o: o.started_by(minus(day, n, unit), strict))
+        return history(self.lists[name], test)
+
+
+# -- the protocol ---------------------------------------------------------------------------------
+def definitions(f: Facts) -> dict[str, K]:
+    fl = f.flags
+    cad_multivessel = k_or(fl["multivessel_stenosis"],
+                           f.started_before("multivessel_revascularization", 2, "months", True),
+                           fl["revascularization_plus_stenosis"])
+    cad_single_vessel = k_and(
+        fl["single_vessel_stenosis_unrevascularized"],
+        at_least(1, [fl["positive_stress_test"],
+                     f.within_before("unstable_angina_discharge", 12, "months", "consent")]))
+    pad = k_or(f.ever("limb_revascularization"), f.ever("amputation_circulatory"),
+               fl["peripheral_stenosis"], f.cmp("abi_lowest", "<", "0.9"))
+    high_risk = at_least(1, [
+        f.started_before("myocardial_infarction", 2, "months", True),
+        cad_multivessel,
+        cad_single_vessel,
+        k_and(f.started_before("unstable_angina", 2, "months", True),
+              k_or(cad_multivessel, fl["single_vessel_stenosis_unrevascularized"])),
+        f.started_before("stroke", 2, "months", True),
+        pad,
+    ])
+    return {"cad_multivessel": cad_multivessel, "cad_single_vessel": cad_single_vessel,
+            "peripheral_artery_disease": pad, "high_cardiovascular_risk": high_risk}
+
+
+def conditions(f: Facts) -> dict[str, K]:
+    fl, naive = f.flags, f.flags["drug_naive"]
+    return {
+        "I1": f.started_before("t2dm_diagnosis", 1, "days", False),
+        "I2": k_or(naive, fl["antidiabetic_unchanged_12_weeks"]),
+        "I3": k_or(k_and(k_not(naive), f.in_range("hba1c", "7.0", "10.0")),
+                   k_and(naive, f.in_range("hba1c", "7.0", "9.0"))),
+        "I4": f.cmp("age", ">=", "18"),
+        "I5": f.cmp("bmi", "<=", "45"),
+        "I6": fl["informed_consent_signed"],
+        "I7": definitions(f)["high_cardiovascular_risk"],
+        "E1": k_and(f.cmp("fasting_glucose", ">", "240"), fl["fasting_glucose_confirmed"]),
+        "E2": k_or(f.ratio("alt", ">", "3"), f.ratio("ast", ">", "3"), f.ratio("alp", ">", "3")),
+        "E3": fl["planned_cardiac_surgery_or_angioplasty"],
+        "E4": f.cmp("egfr", "<", "30"),
+        "E5": k_or(f.within_before("bariatric_surgery", 2, "years", "screening"),
+                   f.ever("malabsorptive_gi_surgery")),
+        "E6": fl["blood_dyscrasia_or_haemolysis"],
+        "E7": k_or(f.within_before("cancer", 5, "years", "screening"),
+                   f.within_before("cancer_treatment", 5, "years", "screening")),
+        "E8": f.judgments["background_therapy_contraindicated"],
+        "E9": k_or(f.within_before("anti_obesity_drug", 3, "months", "consent"),
+                   f.at("weight_destabilizing_treatment", "screening")),
+        "E10": k_or(f.at("systemic_steroid", "consent"),
+                    f.within_before("thyroid_hormone_dose_change", 6, "weeks", "consent"),
+                    fl["uncontrolled_endocrine_disorder"]),
+        "E12": f.judgments["abuse_interfering_with_participation"],
+        "E13": f.within_before("investigational_drug_trial", 30, "days", "consent"),
+        "E14": f.judgments["jeopardizing_condition"],
+        "E15": k_or(*(f.within_before(n, 2, "months", "consent")
+                      for n in ("acute_coronary_syndrome", "stroke", "tia"))),
+    }
+
+
+def verdict(criterion: str, value: K) -> str:
+    if value is not None:
+        return "MET" if value else "NOT_MET"
+    return "NEEDS_REVIEW" if criterion in ("E8", "E12", "E14") else "UNKNOWN"
+
+
+def decide(verdicts: dict[str, str]) -> str:
+    bad = {"inclusion": "NOT_MET", "exclusion": "MET"}
+    if any(bad[ROLES[c]] == v for c, v in verdicts.items()):
+        return "INELIGIBLE"
+    if any(v in ("UNKNOWN", "NEEDS_REVIEW") for v in verdicts.values()):
+        return "NEEDS_REVIEW"
+    return "ELIGIBLE"
+
+
+def evaluate(data: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """({criterion id: verdict}, decision) for one patient record.
+
+    >>> evaluate({"patient": "x", "screening_date": "2026-06-01", "facts": []})[1]
+    'NEEDS_REVIEW'
+    """
+    verdicts = {c: verdict(c, v) for c, v in conditions(Facts(data)).items()}
+    return verdicts, decide(verdicts)
