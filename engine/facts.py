@@ -21,16 +21,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from calendar import monthrange
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 import jsonschema
 
 from engine import record as R
+from engine.dates import completed_months, day_of, days_of, length, shift
 from engine.record import ONGOING, Layout
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
@@ -118,41 +117,6 @@ class Patient:
     unusable: dict[str, str] = field(default_factory=dict)
     warnings: list[FactProblem] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
-
-
-def shift(day: date, duration: m.Duration, sign: int = -1) -> date:
-    """`day` minus (`sign` -1) or plus (+1) a calendar duration; months and years clamp to the
-    month's end (Aug 31 - 6 months is Feb 28 or 29; Jan 31 + 1 month is Feb 28 or 29), so a window
-    always has a first and a last day. This is what `day -/+ relativedelta(...)` gives, in plain
-    date arithmetic: it runs for every window and every dated measurement of every patient, where
-    relativedelta costs several microseconds a call. Beyond the calendar (year 1 or 9999) it stops
-    at the calendar's first or last day."""
-    try:
-        if duration.unit in ("days", "weeks"):
-            days = duration.amount * (7 if duration.unit == "weeks" else 1)
-            return day + timedelta(days=sign * days)
-        return _add_months(day, sign * duration.amount * (12 if duration.unit == "years" else 1))
-    except (OverflowError, ValueError):
-        return date.min if sign < 0 else date.max
-
-
-def completed_months(start: date, end: date) -> int:
-    """Whole calendar months from start to end: the largest k with start + k months <= end, the day
-    clamped to the month's end as in windows. 2026-01-15 to 2026-04-15 is 3, to 2026-04-14 is 2;
-    2026-01-31 to 2026-04-30 is 3 (Jan 31 + 3 months is Apr 30). Divided by 12, the completed years
-    (`relativedelta(end, start).years`: born 2004-02-29, 1 year old on 2005-02-28)."""
-    months = (end.year - start.year) * 12 + end.month - start.month
-    if months > 0 and _add_months(start, months) > end:
-        months -= 1
-    return max(months, 0)
-
-
-def _add_months(day: date, months: int) -> date:
-    years, month = divmod(day.month - 1 + months, 12)
-    year = day.year + years
-    if day.day <= 28:  # a day every month has
-        return date(year, month + 1, day.day)
-    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
 def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:
@@ -247,7 +211,7 @@ class Normaliser:
         if problems:
             raise FactError(problems)
         given = data.get("screening_date")
-        day = _date(given) if given is not None else screening
+        day = day_of(given) if given is not None else screening
         if given is not None and day is None:
             raise FactError([FactProblem(path, line, patient_id, None, "screening_date",
                                          f"not a date (YYYY-MM-DD): {given!r}")])
@@ -345,8 +309,8 @@ class _Builder:
             listed = concepts[name].kind in m.LISTED
             when = fact.get("date")
             if when is not None:
-                days = _days(when) if listed else None
-                day = days[0] if days else _date(when)
+                days = days_of(when) if listed else None
+                day = days[0] if days else day_of(when)
                 if day is None:
                     form = "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
                     self.problem(index, "date", f"not a date ({form}): {when!r}")
@@ -356,7 +320,7 @@ class _Builder:
                                  f"{screening}: set aside", warning=True)
                     continue
             end = fact.get("end")
-            if end is not None and (_days(end) if listed else _date(end)) is None:
+            if end is not None and (days_of(end) if listed else day_of(end)) is None:
                 self.problem(index, "end", f"not a date (YYYY-MM-DD, YYYY-MM or YYYY): {end!r}")
                 continue
             for home in homes:  # a fact of a narrower concept is a fact of the broader one too
@@ -366,7 +330,7 @@ class _Builder:
         return grouped
 
     def _birth_date(self, grouped) -> None:
-        born = _date(self.data["birth_date"])
+        born = day_of(self.data["birth_date"])
         if born is None:
             self.problem(None, "birth_date", f"not a date (YYYY-MM-DD): {self.data['birth_date']!r}")
         elif born > self.screening:
@@ -392,7 +356,7 @@ class _Builder:
         if concept.at is None:
             return self.screening
         given = [f for _, f in grouped.get(concept.at.name, ())]
-        day = _date(given[-1].get("value")) if given else None
+        day = day_of(given[-1].get("value")) if given else None
         if day is None:
             self.patient.unusable[concept.name] = f"no usable {concept.at.name} to count it at"
         return day
@@ -425,7 +389,7 @@ class _Builder:
                 return None
         if concept.valid_for is not None and chosen[1].get("date") is not None:
             first_day = self._first_day(concept.valid_for)
-            if _date(chosen[1]["date"]) < first_day:
+            if day_of(chosen[1]["date"]) < first_day:
                 self.patient.unusable[concept.name] = (
                     f"stale: latest {concept.name} is from {chosen[1]['date']}, before {first_day} "
                     f"(valid for {concept.valid_for})"
@@ -625,7 +589,7 @@ class _Builder:
         if chosen is None:
             return
         index, fact = chosen
-        day = _date(fact.get("value"))
+        day = day_of(fact.get("value"))
         if day is None:
             self.problem(index, "value", f"{concept.name} is a date: expected YYYY-MM-DD, "
                          f"found {json.dumps(_plain(fact.get('value')))}")
@@ -689,13 +653,13 @@ class _Builder:
         `ongoing` may still be going on: its end is unknown (an event with one date is a
         single day). Nothing can have started after screening, so latest days stop there."""
         screening = self.screening.toordinal()
-        starts = _days(fact["date"]) if fact.get("date") is not None else (date.min, self.screening)
+        starts = days_of(fact["date"]) if fact.get("date") is not None else (date.min, self.screening)
         assert starts is not None  # checked when grouped
         first, latest_first = starts[0].toordinal(), min(starts[1].toordinal(), screening)
         if fact.get("ongoing"):
             earliest_last = last = ONGOING
         elif fact.get("end"):
-            ends = _days(fact["end"])
+            ends = days_of(fact["end"])
             assert ends is not None
             earliest_last, last = ends[0].toordinal(), ends[1].toordinal()
             if last < first:
@@ -737,8 +701,8 @@ class _Builder:
                 continue
             item[R.DRUG] = drug
             screening = self.screening.toordinal()
-            shortest = _length(item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
-            longest = _length(item[R.START], min(item[R.END], screening))
+            shortest = length(item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
+            longest = length(item[R.START], min(item[R.END], screening))
             item[R.MONTHS], item[R.DAYS] = shortest
             item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
             dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
@@ -835,33 +799,6 @@ def _period(fact: dict, course: bool = False) -> str:
     return "end not recorded" if course else "single day" if fact.get("date") else "date unknown"
 
 
-def _length(first: int, last: int) -> tuple[int, int]:
-    """Completed calendar months and days from day `first` to day `last` (0 if before it)."""
-    if last < first:
-        return 0, 0
-    return completed_months(date.fromordinal(first), date.fromordinal(last)), last - first
-
-
-@lru_cache(maxsize=65536)
-def _days(text: Any) -> tuple[date, date] | None:
-    """The first and last day a date may be: YYYY-MM-DD is one day, YYYY-MM its month's days,
-    YYYY its year's."""
-    if not isinstance(text, str):
-        return None
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return day, day
-        if len(text) == 7 and text[4] == "-":
-            year, month = int(text[:4]), int(text[5:])
-            return date(year, month, 1), date(year, month, monthrange(year, month)[1])
-        if len(text) == 4:
-            return date(int(text), 1, 1), date(int(text), 12, 31)
-    except ValueError:
-        return None
-    return None
-
-
 def plain_number(value: Any) -> str:
     """A decimal as people write it: 30, 20.007, 0.5 (no exponent, no trailing zeros)."""
     if not isinstance(value, Decimal):
@@ -872,20 +809,6 @@ def plain_number(value: Any) -> str:
 
 def _conversions(concept: m.Concept):
     return tuple((c.source.value, c.source.unit, c.target.value, c.target.unit) for c in concept.conversions)
-
-
-def _date(text: Any) -> date | None:
-    if not isinstance(text, str):
-        return None
-    return _parse_date(text)
-
-
-@lru_cache(maxsize=65536)
-def _parse_date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        return None
 
 
 def _plain(value: Any) -> Any:

@@ -231,7 +231,7 @@ class Window:
     another is named): `ever`; `at` the anchor's day; `within` (inclusive) or `less than` (strict) a
     duration before or after it, which an occurrence meets by overlapping that span; `at least`
     (inclusive) or `more than` (strict) a duration before or after it, which an occurrence meets by
-    its start. Durations are calendar-aware (see `engine/facts.shift`)."""
+    its start. Durations are calendar-aware (see `engine/dates.shift`)."""
 
     span: Span
     kind: str  # "ever" | "at" | "within" | "less_than" | "at_least" | "more_than"
