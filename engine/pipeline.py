@@ -4,7 +4,8 @@ The CLI, replay, rescreen, the benchmarks and the tests all go through these fun
 added or changed here is added or changed for every caller. This module sits above the parser and
 the engine (it is the one place in `engine/` that reads protocol text); nothing below imports it.
 
->>> protocol, warnings = load_text('protocol "t"\\nversion "1"\\nconcepts: egfr: quantity in mL/min\\n'
+>>> protocol, warnings = load_text('protocol "t"\\nversion "1"\\n'
+...     'concepts: egfr: quantity in mL/min\\n'
 ...     'inclusion I1 "eGFR >= 30": egfr >= 30 mL/min', "t.proto-rules")
 >>> [d.code for d in warnings]
 []

@@ -1,13 +1,15 @@
 """The patient record's layout: the one place that names the fields the network matches.
 
-The normaliser (`engine/facts.py`) writes a record, the atoms (`engine/atoms/`) compile patterns that
-read it and judge evidence from it; both take every field name from here, so a field is spelt once.
+The normaliser (`engine/facts.py`) writes a record, the atoms (`engine/atoms/`) compile patterns
+that read it and judge evidence from it; both take every field name from here, so a field is spelt
+once.
 
 A record is one flat JSON object per patient:
 
 - `sd`: the screening date as a day number (`date.toordinal()`);
 - `<concept>`: a measured value as a float of its exact decimal in the concept's unit, a category
-  value, 1/0 for a flag or an attested judgment, or the list of occurrences of an event or medication;
+  value, 1/0 for a flag or an attested judgment, or the list of occurrences of an event or
+  medication;
 - `<field>__lo`, `<field>__hi`, `<field>__lx`, `<field>__hx`: for a value known only within
   bounds ("< 20 IU/mL", "> 1000", "not detected"), in place of `<field>`: the lower and upper bound
   (an absent upper bound is unbounded) and 1 where a bound is open (not itself possible);

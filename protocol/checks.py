@@ -22,7 +22,7 @@ from protocol import escalation_checks
 from protocol import formula as f
 from protocol import model as m
 from protocol import units
-from protocol.errors import Diagnostic, Severity, Span, hint, templated
+from protocol.errors import Diagnostic, Span, hint, templated
 from protocol.model import Kind
 
 #: One message template per kind of diagnostic. A kind is its code, or `code/case` when one code

@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from fractions import Fraction
 from functools import cache
 
 import pint

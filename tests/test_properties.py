@@ -60,7 +60,8 @@ def test_any_text_value_is_decided_or_rejected(screening, value):
 @given(start=dates, end=st.one_of(st.none(), dates), ongoing=st.booleans())
 def test_any_dates_are_decided_or_rejected(screening, start, end, ongoing):
     course = {"concept": "steroid", "drug": "prednisone", "dose": 20, "unit": "mg/d",
-              "date": start, **({"end": end} if end else {}), **({"ongoing": True} if ongoing else {})}
+              "date": start, **({"end": end} if end else {}),
+              **({"ongoing": True} if ongoing else {})}
     event = {"concept": "mi", "date": start, **({"end": end} if end else {})}
     result = outcome(screening, [course, event, {"concept": "first_dose", "value": "2026-06-15"}])
     assert isinstance(result, (Decision, Rejected))

@@ -127,7 +127,8 @@ def test_evidence_says_what_is_known(screening: Screening):
 
 
 @pytest.mark.parametrize("fact, message", [
-    (crp("about 10"), "crp is measured: expected a number or a bound like '< 20', found \"about 10\""),
+    (crp("about 10"),
+     "crp is measured: expected a number or a bound like '< 20', found \"about 10\""),
     (crp("< -5"), "expected a number or a bound like '< 20'"),
     (crp(-5, comparator="<"), "crp cannot be negative: < -5"),
     (crp("< 0"), "crp cannot be negative: < 0"),

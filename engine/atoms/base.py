@@ -1,7 +1,8 @@
 """What every kind of condition provides, and the two services it is given.
 
-An atom kind (`Compare`, `Occurred`, ...) is the one home of a construct's meaning at run time: how it
-compiles into network patterns (`compile`) and how it reads as evidence in the trail (`judge`).
+An atom kind (`Compare`, `Occurred`, ...) is the one home of a construct's meaning at run time:
+how it compiles into network patterns (`compile`) and how it reads as evidence in the trail
+(`judge`).
 The compiler hands `compile` a `Build` (the concepts, the record layout to ask fields of, and hidden
 nodes); the trail hands `judge` a `Reader` (how one patient's facts read, and per-part constants).
 Its static checks live with the other checks in `protocol/checks.py`, which must not import the

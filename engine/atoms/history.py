@@ -20,8 +20,8 @@ from protocol.units import convert
 
 
 class Occurred(Atom):
-    """`car_t_therapy ever`, `active_tuberculosis at screening`, `gvhd with grade >= 2 within 2 weeks
-    before screening`, `chemotherapy within 4 weeks before first_dose`: some occurrence meets the
+    """`car_t_therapy ever`, `active_tuberculosis at screening`, `gvhd with grade >= 2 within 2
+    weeks before screening`, `chemotherapy within 4 weeks before first_dose`: some occurrence meets the
     window's item tests (`window_tests`) against the record's anchor and bound days."""
 
     handles = m.Occurred
@@ -180,7 +180,8 @@ class NoKnown(Atom):
 
 
 class Includes(Atom):
-    """`antimalarial includes hydroxychloroquine`: some course of this drug (by its declared name)."""
+    """`antimalarial includes hydroxychloroquine`: some course of this drug (by its declared
+    name)."""
 
     handles = m.Includes
 
@@ -244,8 +245,9 @@ class Course(Atom):
     dose (through the equivalence table and the patient's weight) and the length.
 
     Its "no" would test two fields of an item at once, which durable_rules gets wrong inside
-    `$iall`, so it is a hidden node of its own (see `Build.hidden`). A course whose dose could not be
-    worked out is undecided: it can neither prove nor refute the condition unless too short anyway.
+    `$iall`, so it is a hidden node of its own (see `Build.hidden`). A course whose dose could not
+    be worked out is undecided: it can neither prove nor refute the condition unless too short
+    anyway.
     """
 
     handles = m.Course

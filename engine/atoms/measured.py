@@ -1,4 +1,5 @@
-"""Measured values against numbers: a threshold in the concept's unit, or the lab's reference range."""
+"""Measured values against numbers: a threshold in the concept's unit, or the lab's reference
+range."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Conditions on one recorded value: a flag, judgment or definition on its own, a category's value."""
+"""Conditions on one recorded value: a flag, judgment or definition on its own, a category's
+value."""
 
 from __future__ import annotations
 
