@@ -21,8 +21,8 @@ from protocol.units import convert
 
 class Occurred(Atom):
     """`car_t_therapy ever`, `active_tuberculosis at screening`, `gvhd with grade >= 2 within 2
-    weeks before screening`, `chemotherapy within 4 weeks before first_dose`: some occurrence meets the
-    window's item tests (`window_tests`) against the record's anchor and bound days."""
+    weeks before screening`, `chemotherapy within 4 weeks before first_dose`: some occurrence
+    meets the window's item tests (`window_tests`) against the record's anchor and bound days."""
 
     handles = m.Occurred
 
