@@ -22,7 +22,7 @@ from engine.cohort import read_cohort
 from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
-from engine.facts import read_records
+from engine.factfile import read_records
 from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json

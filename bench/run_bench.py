@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from bench.baseline import evaluate
 from bench.generate import generate, to_json
 from engine import pipeline
-from engine.facts import read_records
+from engine.factfile import read_records
 from engine.run import Rejected, Screening
 from engine.trail import Trail, sha256_file
 

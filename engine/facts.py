@@ -1,19 +1,19 @@
-"""Patient fact files: read, validate and normalise them into what the rule network matches.
+"""Patient facts normalised into what the rule network matches (the record, `engine/record.py`).
 
-A fact file is JSON (one patient) or JSON Lines (one patient per line); its schema is
-`engine/facts.schema.json`. Each patient becomes one *record*: a flat JSON object with one field per
-concept the protocol references, values converted to the concept's declared unit in exact decimals,
-dates as day numbers, and the window bounds of the protocol (`w__60d` = the screening date minus 60
-days, calendar-aware). The network compares; this module only converts and selects, by rules written
-down in the README:
+A record read from a fact file (`engine/factfile.py`) becomes one flat JSON object with one field
+per concept the protocol references: values converted to the concept's declared unit in exact
+decimals (or their bounds, for a result known only as "< 20"), dates as day numbers (or their
+earliest and latest, for a date known to the month), and the window bounds of the protocol (`w__60d`
+= the screening date minus 60 days, calendar-aware: `engine/dates.py`). The network compares; this
+module only converts and selects, by rules written down in the README:
 
 - a measured concept uses its most recent value on or before the screening date; if the concept is
   declared `valid for N`, an older value is stale and the concept is UNKNOWN;
-- an event or medication is the list of its occurrences; `"present": false` records that the patient has
-  none; no fact at all is missing data, never "absent";
+- an event or medication is the list of its occurrences; `"present": false` records that the
+  patient has none; no fact at all is missing data, never "absent";
 - facts dated after the screening date are set aside with a warning;
-- a problem in a patient's facts sets that patient aside (reported with record, fact index and field); the
-  other patients are still decided.
+- a problem in a patient's facts sets that patient aside (reported with record, fact index and
+  field); the other patients are still decided.
 """
 
 from __future__ import annotations
@@ -23,72 +23,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from pathlib import Path
-from typing import Any, Iterator, NamedTuple
-
-import jsonschema
+from typing import Any, NamedTuple
 
 from engine import record as R
+from engine.factfile import plain, schema_problems
 from engine.dates import completed_months, day_of, days_of, length, shift
 from engine.record import ONGOING, Layout
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert, factor, quantize
-
-SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-_JSON_TYPES = {"string": (str,), "number": (int, Decimal), "boolean": (bool,), "object": (dict,),
-               "array": (list,)}
-
-
-def _types(schema: dict) -> dict[str, tuple[type, ...]]:
-    """Python types per property of a schema object: the fast path's reading of the schema."""
-    table = {}
-    for name, spec in schema["properties"].items():
-        kinds = spec.get("type", "boolean" if "const" in spec else "object")
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        table[name] = tuple(t for kind in kinds for t in _JSON_TYPES[kind])
-    return table
-
-
-_PATIENT_TYPES = _types(SCHEMA)
-_FACT_TYPES = _types(SCHEMA["properties"]["facts"]["items"])
-_FACT_KEYS = frozenset(_FACT_TYPES)
-#: Fields whose type the normaliser checks itself, with a message of its own, when it reads them.
-_READ_LATER = frozenset({"value", "date", "end", "dose", "grade"})
-_CHECKED_HERE = {k: t for k, t in _FACT_TYPES.items() if k not in _READ_LATER}
-_RANGE_KEYS = frozenset({"low", "high"})
-
-
-def _plainly_valid(data: dict) -> bool:
-    """True when a record obviously fits the schema (fields known, required, of their JSON types).
-
-    Runs for every patient, so it reads only what jsonschema would, and only the fields a fact has;
-    anything doubtful returns False and jsonschema, slower, reports every problem with its path. A
-    boolean is not a number here.
-    """
-    if "patient" not in data or "facts" not in data:
-        return False
-    for key, value in data.items():
-        types = _PATIENT_TYPES.get(key)
-        if types is None or not isinstance(value, types) or (key != "facts" and value == ""):
-            return False
-    for fact in data["facts"]:
-        if not isinstance(fact, dict) or not fact.keys() <= _FACT_KEYS:
-            return False
-        for key, value in fact.items():
-            types = _CHECKED_HERE.get(key)
-            if types is not None and (not isinstance(value, types) or (
-                    bool not in types and isinstance(value, bool))):
-                return False
-        if not fact.get("concept") or fact.get("present", False) is not False:
-            return False
-        if "reference_range" in fact:
-            reference = fact["reference_range"]
-            if not all(isinstance(v, (int, Decimal)) and not isinstance(v, bool)
-                       for v in reference.values()) or not reference.keys() <= _RANGE_KEYS:
-                return False
-    return True
 
 class UsedFact(NamedTuple):
     """A fact as the trail shows it: what the file said, and what the network was given.
@@ -117,40 +60,6 @@ class Patient:
     unusable: dict[str, str] = field(default_factory=dict)
     warnings: list[FactProblem] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
-
-
-def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:
-    """Yield (line number, parsed JSON or problem) for a JSON file or a JSON Lines file; `-` is stdin.
-
-    A JSON file holding one object (possibly spread over lines) is one patient; otherwise every
-    non-blank line is one patient. Numbers are read as exact decimals.
-    """
-    import sys
-
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
-        return
-    stripped = text.strip()
-    if not stripped:
-        yield 0, FactProblem(path, 0, None, None, None, "the fact file is empty")
-        return
-    try:
-        whole = json.loads(stripped, parse_float=Decimal)
-    except json.JSONDecodeError:
-        whole = None
-    if isinstance(whole, dict):
-        yield 1, whole
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line, parse_float=Decimal)
-        except json.JSONDecodeError as error:
-            message = f"not valid JSON: {error.msg} at column {error.colno}"
-            yield number, FactProblem(path, number, None, None, None, message)
 
 
 class Normaliser:
@@ -204,10 +113,7 @@ class Normaliser:
         if not isinstance(data, dict):
             raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
         patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
-        if not _plainly_valid(data):
-            plain = _plain(data)
-            for error in sorted(_VALIDATOR.iter_errors(plain), key=lambda e: [str(p) for p in e.path]):
-                problems.append(_schema_problem(error, path, line, patient_id))
+        problems.extend(schema_problems(data, path, line, patient_id))
         if problems:
             raise FactError(problems)
         given = data.get("screening_date")
@@ -400,7 +306,7 @@ class _Builder:
     def _number(self, index: int, fact: dict, key: str = "value") -> Decimal | None:
         value = fact.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            self.problem(index, key, f"expected a number, found {json.dumps(_plain(value))}")
+            self.problem(index, key, f"expected a number, found {json.dumps(plain(value))}")
             return None
         return Decimal(value)
 
@@ -424,7 +330,7 @@ class _Builder:
         if fact.get("concept", concept.name) != concept.name:  # a narrower concept's fact
             recorded = f"recorded as {fact['concept']}"
             note = f"{note}; {recorded}" if note else recorded
-        used = UsedFact(index, concept.name, _plain(fact.get("value")) if value is None else value,
+        used = UsedFact(index, concept.name, plain(fact.get("value")) if value is None else value,
                         fact.get("unit"), fact.get("date"), shown, note)
         self.patient.used.setdefault(concept.name, []).append(used)
 
@@ -554,7 +460,7 @@ class _Builder:
         if canonical is None:
             allowed = ", ".join(v.name for v in concept.values)
             self.problem(index, "value", f"{concept.name} must be one of {{{allowed}}}, "
-                         f"found {json.dumps(_plain(value))}")
+                         f"found {json.dumps(plain(value))}")
             return
         self.patient.record[concept.name] = canonical
         self._use(concept, index, fact, canonical)
@@ -567,7 +473,7 @@ class _Builder:
         value = fact.get("value")
         if not isinstance(value, bool):
             self.problem(index, "value", f"{concept.name} is yes/no: expected true or false, "
-                         f"found {json.dumps(_plain(value))}")
+                         f"found {json.dumps(plain(value))}")
             return
         if concept.kind is m.Kind.JUDGMENT and not fact.get("recorded_by"):
             self.problem(index, "recorded_by", "an investigator judgment needs who attested it: "
@@ -592,7 +498,7 @@ class _Builder:
         day = day_of(fact.get("value"))
         if day is None:
             self.problem(index, "value", f"{concept.name} is a date: expected YYYY-MM-DD, "
-                         f"found {json.dumps(_plain(fact.get('value')))}")
+                         f"found {json.dumps(plain(fact.get('value')))}")
             return
         self.patient.record[concept.name] = day.toordinal()
         self._use(concept, index, fact, None)
@@ -697,7 +603,7 @@ class _Builder:
             if drug is None:
                 allowed = ", ".join(v.name for v in concept.values)
                 self.problem(index, "drug", f"{concept.name} must name one of {{{allowed}}}, "
-                             f"found {json.dumps(_plain(fact.get('drug')))}")
+                             f"found {json.dumps(plain(fact.get('drug')))}")
                 continue
             item[R.DRUG] = drug
             screening = self.screening.toordinal()
@@ -714,7 +620,7 @@ class _Builder:
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{_period(fact, course=True)}, {months} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
-            used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
+            used = UsedFact(index, concept.name, drug + (f" {plain(fact.get('dose'))} {fact.get('unit')}"
                             if fact.get("dose") is not None else ""), fact.get("unit"), fact.get("date"),
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
@@ -811,32 +717,4 @@ def _conversions(concept: m.Concept):
     return tuple((c.source.value, c.source.unit, c.target.value, c.target.unit) for c in concept.conversions)
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: exact decimals become ints or floats only for validation and display."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid) -> FactProblem:
-    where = list(error.absolute_path)
-    index = where[1] if len(where) > 1 and where[0] == "facts" and isinstance(where[1], int) else None
-    fieldname = ".".join(str(p) for p in (where[2:] if index is not None else where)) or None
-    if error.validator == "required":
-        missing = error.message.split("'")[1]
-        fieldname = f"{fieldname}.{missing}" if fieldname else missing
-        message = "is required"
-    elif error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        fieldname = ".".join([*([fieldname] if fieldname else []), extra[0]]) if extra else fieldname
-        message = error.message.replace("Additional properties are not allowed", "unknown field")
-    else:
-        message = error.message
-    return FactProblem(path, line, pid, index, fieldname, message)
-
-
-__all__ = ["Normaliser", "Patient", "UsedFact", "read_records", "ONGOING", "InvalidOperation"]
+__all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING", "InvalidOperation"]

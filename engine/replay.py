@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.compile import Network
-from engine.facts import read_records
+from engine.factfile import read_records
 from engine.run import Decision, Rejected, Screening
 from engine.trail import Trail
 from protocol.errors import UsageError

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.facts import read_records
+from engine.factfile import read_records
 from engine.run import Decision, Screening
 
 ROOT = Path(__file__).resolve().parents[1]

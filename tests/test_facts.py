@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.facts import read_records
+from engine.factfile import read_records
 from engine.run import Decision, Rejected
 from protocol.errors import FactProblem, Severity
 

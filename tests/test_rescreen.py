@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine.facts import read_records
+from engine.factfile import read_records
 from engine.rescreen import REJECTED, Comparison, Rescreening, Summary, render
 from grammar.parser import parse, parse_file
 from protocol.diff import RULE_ONLY
