@@ -21,7 +21,7 @@ import pytest
 
 import cli
 from engine import pipeline
-from engine.facts import read_records
+from engine.factfile import read_records
 from engine.run import Decision
 
 ROOT = Path(__file__).resolve().parents[1]
