@@ -368,6 +368,10 @@ class _Builder:
                 self.problem(index, "value", f"{concept.name} is a scale of whole steps from "
                              f"{low} to {high}: {plain_number(number)} is not one of them")
                 return None
+            if (reading[0] == ">" and number >= high) or (reading[0] == "<" and number <= low):
+                self.problem(index, "value", f"{concept.name} is a scale from {low} to {high}: "
+                             f"no step of it is {reading[0]} {plain_number(number)}")
+                return None
         return reading
 
     def _put(self, field: str, op: str, number: Decimal | None) -> None:
@@ -388,6 +392,21 @@ class _Builder:
             if op == ">":
                 record[low_open] = 1
 
+    def _put_steps(self, concept: m.Concept, op: str, number: Decimal | None) -> None:
+        """A bound on a scale of whole steps is the steps it allows: "< 2" on ECOG 0 to 5 is 0 or
+        1 (so `ecog <= 1` holds), "> 4" is 5 itself."""
+        assert concept.steps is not None
+        low, high = concept.steps
+        first = {">": number + 1, ">=": number}.get(op, low) if number is not None else low
+        last = {"<": number - 1, "<=": number}.get(op, high) if number is not None else high
+        first, last = max(first, low), min(last, high)
+        if first == last:
+            self._put(concept.name, "=", quantize(first))
+            return
+        lowest, highest, _, _ = R.bounds(concept.name)
+        self.patient.record[lowest] = float(first)
+        self.patient.record[highest] = float(last)
+
     def _measured(self, concept: m.Concept, facts) -> None:
         readings = {index: self._reading(concept, index, fact) for index, fact in facts}
         if self.problems:
@@ -406,7 +425,10 @@ class _Builder:
                 return
             if concept.kind is m.Kind.AGE:  # an age is in completed years, however it is given
                 converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
-        self._put(concept.name, op, converted)
+        if concept.steps is not None and op != "=":
+            self._put_steps(concept, op, converted)
+        else:
+            self._put(concept.name, op, converted)
         if op != "=":
             unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
             converted = "not detected" if converted is None else \

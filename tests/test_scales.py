@@ -73,3 +73,23 @@ def test_thresholds_on_a_scale(condition, code, at, words):
         return
     assert [(d.code, f"{d.span.line}:{d.span.column}") for d in found] == [(code, at)]
     assert found[0].message == words
+
+
+@pytest.mark.parametrize("value, verdicts", [
+    ("< 2", ("MET", "MET")),  # 0 or 1
+    ("<= 2", ("UNKNOWN", "MET")),  # 0, 1 or 2
+    ("> 4", ("NOT_MET", "NOT_MET")),  # 5 itself
+    (">= 1", ("UNKNOWN", "UNKNOWN")),  # 1 to 5
+    ("< 1", ("MET", "MET")),  # 0 itself
+])
+def test_a_bound_on_a_scale_allows_whole_steps(screening, value, verdicts):
+    outcome = decide(screening, {"concept": "ecog", "value": value, "date": "2026-05-20"},
+                     {"concept": "nyha", "value": 2})
+    assert isinstance(outcome, Decision)
+    assert (outcome.verdicts["I1"].verdict, outcome.verdicts["I3"].verdict) == verdicts
+
+
+@pytest.mark.parametrize("value", ["> 5", "< 0", "> 7"])
+def test_a_bound_no_step_meets_is_an_input_error(screening, value):
+    outcome = decide(screening, {"concept": "ecog", "value": value, "date": "2026-05-20"})
+    assert isinstance(outcome, Rejected)
