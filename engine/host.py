@@ -61,7 +61,10 @@ class Host:
                 getattr(action, "compute", None),
             )
         definition = {rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()}
-        self._handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+        try:
+            self._handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+        except _engine.error as error:
+            raise EngineError(_too_large(len(definition), error)) from None
 
     def session(self, sid: str, facts: list[dict], strata: int) -> list[Firing]:
         """Assert `facts` for one session and fire to quiescence; then, for each stratum in turn,
@@ -136,6 +139,15 @@ class Host:
                     raise EngineError(f"{key[1]}: rules concluded both {concluded[key]} and {value}")
             message = _engine.complete_and_start_action(handle, state)
         return conclusions
+
+
+def _too_large(rules: int, error: Exception) -> str:
+    """What the engine's refusal to build a ruleset means to a protocol author."""
+    if "108" in str(error):
+        return (f"the protocol compiles to {rules} rules, more than durable_rules' network can hold "
+                f"(error 108, its beta-node table); split it into definitions, or into two "
+                f"protocols screened in turn")
+    return f"durable_rules could not build the network of {rules} rules: {error}"
 
 
 def _brief(facts: list[dict]) -> str:

@@ -262,3 +262,28 @@ def test_no_known_and_ranges_parse():
 def test_between_is_not_a_word_of_the_language():
     with pytest.raises(ProtocolError):
         condition("e between 1 and 2 days before d")
+
+
+# -- sizes -----------------------------------------------------------------------------------------
+
+def _many(n: int) -> str:
+    lines = ['protocol "big" version "1"', "concepts:"]
+    lines += [f"  x{i}: quantity in mg\n  e{i}: event\n  d{i}: date" for i in range(n)]
+    lines += [f'inclusion I{i} "c{i}": x{i} >= 5 mg and not e{i} within 7 days before d{i}'
+              for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+def test_eighty_anchored_criteria_compile_and_decide():
+    screening = Screening(network_from_text(_many(80)))
+    (outcome,) = screening.screen([(1, {"patient": "p", "screening_date": "2026-06-01",
+                                        "facts": []})], "x")
+    assert outcome.decision == "NEEDS_REVIEW" and len(outcome.verdicts) == 80
+
+
+def test_a_network_too_large_for_the_engine_is_a_clear_error():
+    from protocol.errors import EngineError
+
+    with pytest.raises(EngineError, match=r"compiles to \d+ rules, more than durable_rules' "
+                                          r"network can hold \(error 108"):
+        Screening(network_from_text(_many(150)))
