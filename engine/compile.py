@@ -233,25 +233,26 @@ class _Compiler:
         opened = P.FALSE
         if possible is not None and possible != yes:
             maybe = f"{node}?"
-            self._node(maybe, atom.span.line, 0, P.all_of(needs, _any_item(name, possible)),
+            self._node(maybe, atom.span.line, 0, _some_item(name, possible, needs),
                        {"F": [P.TRUE]})
             level, opened = 1, maybe
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
-        self._node(node, atom.span.line, level, P.all_of(needs, _any_item(name, yes)),
+        self._node(node, atom.span.line, level, _some_item(name, yes, needs),
                    {"F": [P.all_of(recorded, decided)], "U": [P.any_of(missing, undecided)]},
                    opened)
         return joined(node)
 
-    def _node(self, node: str, line: int, level: int, true: P.Pattern,
+    def _node(self, node: str, line: int, level: int, true: Terms,
               settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE) -> None:
-        """A hidden node's rules: T when `true` holds on the record; at end marker `level`, if
-        nothing was concluded, each value of `settled` whose record pattern holds. With a
-        possibility node `opened`, F also needs it false and U follows from it being true."""
+        """A hidden node's rules: T when one of the `true` terms holds on the record; at end
+        marker `level`, if nothing was concluded, each value of `settled` whose record pattern
+        holds. With a possibility node `opened`, F also needs it false and U follows from it
+        being true."""
         self.stratum[node] = level
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
-        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": ((true, frozenset()),)}, make))
+        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": true}, make))
         end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
         unsettled = {"o$not": own}
         for value, patterns in settled.items():
@@ -272,9 +273,11 @@ class _Compiler:
                                           make(value, rule)))
 
 
-def _any_item(name: str, pattern: P.Pattern) -> P.Pattern:
-    """Some item of the list `name` meets `pattern`."""
-    return P.raw({"$iany": {name: P.to_json(pattern)}})
+def _some_item(name: str, pattern: P.Pattern, needs: P.Pattern) -> Terms:
+    """Some item of the list `name` meets `pattern` (and the record meets `needs`): one term per
+    alternative of the pattern, each a rule of its own, so no `$or` ever spans item fields."""
+    return tuple((P.all_of(needs, P.raw({"$iany": {name: P.to_json(alt)}})), frozenset())
+                 for alt in P.alternatives(pattern))
 
 
 def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):

@@ -240,7 +240,7 @@ class Normaliser:
             raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
         patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
         if not _plainly_valid(data):
-            plain = _plain(data)
+            plain = _plain(self._without_attributes(data))
             for error in sorted(_VALIDATOR.iter_errors(plain), key=lambda e: [str(p) for p in e.path]):
                 problems.append(_schema_problem(error, path, line, patient_id))
         if problems:
@@ -257,6 +257,21 @@ class Normaliser:
             )
         builder = _Builder(self, path, line, patient_id or "?", day, data)
         return builder.build()
+
+    def _without_attributes(self, data: dict) -> dict:
+        """The record without the attributes its facts' concepts declare (`"route":
+        "intravenous"`), which the schema cannot know; their values are read per item."""
+        facts = data.get("facts")
+        if not isinstance(facts, list):
+            return data
+        stripped = []
+        for fact in facts:
+            concept = self.concepts.get(fact.get("concept")) if isinstance(fact, dict) else None
+            declared = {a.name for a in concept.attributes} if concept is not None else set()
+            if declared and not fact.keys() <= _FACT_KEYS:
+                fact = {k: v for k, v in fact.items() if k in _FACT_KEYS or k not in declared}
+            stripped.append(fact)
+        return {**data, "facts": stripped}
 
 
 class _Builder:
@@ -639,6 +654,8 @@ class _Builder:
             item = self._occurrence(concept, index, fact)
             if item is None:
                 continue
+            if concept.attributes and not self._attributes(concept, index, fact, item):
+                continue
             if concept.graded:
                 grade = fact.get("grade")
                 if isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
@@ -678,6 +695,28 @@ class _Builder:
         return {R.START: first, R.START_LATEST: latest_first, R.END: last,
                 R.END_EARLIEST: earliest_last}
 
+    def _attributes(self, concept: m.Concept, index: int, fact: dict, item: dict) -> bool:
+        """Each declared attribute into the item, as its declared value, or `UNRECORDED` when
+        the fact does not give it (a filter on it then may or may not pass); a value not
+        declared is an input error."""
+        good = True
+        for attribute in concept.attributes:
+            given = fact.get(attribute.name)
+            if given is None:
+                item[R.attribute_field(attribute.name)] = R.UNRECORDED
+                continue
+            word = None if isinstance(given, bool) else given if isinstance(given, str) else \
+                plain_number(Decimal(given)) if isinstance(given, (int, Decimal)) else None
+            value = attribute.canonical(word) if word is not None else None
+            if value is None:
+                allowed = ", ".join(v.name for v in attribute.values)
+                self.problem(index, attribute.name, f"{concept.name}'s {attribute.name} must be "
+                             f"one of {{{allowed}}}, found {json.dumps(_plain(given))}")
+                good = False
+            else:
+                item[R.attribute_field(attribute.name)] = value
+        return good
+
     def _event(self, concept: m.Concept, facts) -> None:
         items = self._occurrences(concept, facts)
         if not items:
@@ -687,6 +726,7 @@ class _Builder:
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
                 else "occurred"
+            what += _attributes_text(concept, item)
             self._use(concept, index, fact, None, _period(fact), value=what)
 
     def _medication(self, concept: m.Concept, facts) -> None:
@@ -710,6 +750,8 @@ class _Builder:
             dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
             if dose is not None:
                 item[R.DOSE] = float(dose)
+            elif concept.dosed_in:
+                item[R.UNDOSED_ITEM] = 1
             courses.append(item)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
             months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
@@ -717,7 +759,8 @@ class _Builder:
             period = f"{_period(fact, course=True)}, {months} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
             used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
-                            if fact.get("dose") is not None else ""), fact.get("unit"), fact["date"],
+                            if fact.get("dose") is not None else "") + _attributes_text(concept, item),
+                            fact.get("unit"), fact["date"],
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
@@ -789,6 +832,13 @@ def _identity(fact: dict) -> Any:
     """What makes two facts duplicates: the same fields in the same order with equal values; a
     fact with a reference range (a dict) is compared by its text."""
     return str(fact) if "reference_range" in fact else tuple(fact.items())
+
+
+def _attributes_text(concept: m.Concept, item: dict) -> str:
+    """An item's declared attributes as the trail shows them: `, route intravenous`."""
+    return "".join(f", {a.name} {item[R.attribute_field(a.name)]}" if item[
+        R.attribute_field(a.name)] != R.UNRECORDED else f", {a.name} not recorded"
+        for a in concept.attributes)
 
 
 def _period(fact: dict, course: bool = False) -> str:

@@ -25,7 +25,9 @@ An occurrence (an item of a list) holds its first day as the earliest and latest
 `sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
 spans its days; `e` is `ONGOING` for a course still running or whose end is not recorded), `g`
 (grade, graded events) and, for medications, `drug`, `dose` (daily, in the unit the medication is
-dosed in), and its length up to screening, at least `months` / `days` and at most `months_most` /
+dosed in; a course of a dosed medication whose dose could not be worked out has `nd` 1 instead),
+each declared attribute as `a_<name>` (its declared value, or `UNRECORDED` when the fact does not
+say), and its length up to screening, at least `months` / `days` and at most `months_most` /
 `days_most`.
 """
 
@@ -44,12 +46,20 @@ ONGOING = 10**7
 START, START_LATEST, END, END_EARLIEST = "s", "sl", "e", "el"
 GRADE, DRUG, DOSE = "g", "drug", "dose"
 MONTHS, DAYS, MONTHS_MOST, DAYS_MOST = "months", "days", "months_most", "days_most"
+UNDOSED_ITEM = "nd"
+#: An item's attribute the fact does not give: it may or may not pass a filter on it.
+UNRECORDED = "?"
 # ... and as a pattern on one item writes them.
 ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRADE, DRUG, DOSE,
-                                     MONTHS, DAYS, MONTHS_MOST, DAYS_MOST)}
+                                     MONTHS, DAYS, MONTHS_MOST, DAYS_MOST, UNDOSED_ITEM)}
 #: An item's first and last day each lie between two fields (equal when the dates are exact):
 #: (earliest, latest).
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
+
+
+def attribute_field(attribute: str) -> str:
+    """The item field holding a declared attribute; a medication's drug and dose keep their own."""
+    return attribute if attribute in (DRUG, DOSE) else f"a_{attribute}"
 
 
 def bounds(field: str) -> tuple[str, str, str, str]:

@@ -59,6 +59,12 @@ TEMPLATES: dict[str, str] = {
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
     "of them{hint}",
     "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
+    "undefined-attribute": "'{name}' records no attribute '{attribute}'{hint}",
+    "undefined-attribute/other-than": "'other than' reads an attribute, and '{name}' declares "
+    "none; declare one, like '{name}: event with type {{...}}'",
+    "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
+    "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
+    "attribute otherwise",
 }
 
 TEMPLATES.update(escalation_checks.TEMPLATES)
@@ -229,6 +235,11 @@ def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         yield from _repeats("duplicate-value", names, fold=True)
     for table in protocol.equivalences:
         yield from _repeats("duplicate-value", ((e.drug, e.span) for e in table.entries), fold=True)
+    for concept in protocol.concepts:
+        yield from _repeats("duplicate-value", ((a.name, a.span) for a in concept.attributes))
+        for attribute in concept.attributes:
+            names = ((n, v.span) for v in attribute.values for n in (v.name, *v.synonyms))
+            yield from _repeats("duplicate-value", names, fold=True)
 
 
 def _repeats(
@@ -265,6 +276,15 @@ def _declarations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
                     yield _diag("unit-unknown/missing", quantity.span, quantity=quantity)
                 elif not _parses(quantity.unit):
                     yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
+
+
+def _attributes(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """An attribute is read from a fact's field of its name: not one every fact already has."""
+    for concept in protocol.concepts:
+        for attribute in concept.attributes:
+            if attribute.name in m.RESERVED_ATTRIBUTES:
+                yield _diag("reserved-attribute", attribute.span, attribute=attribute.name,
+                            kind=concept.kind.value)
 
 
 def _equivalences(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
@@ -482,7 +502,45 @@ def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]
             yield _diag("unknown-value", value.span, value=value.name, name=concept.name, hint=hint)
 
 
+def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A filter reads an attribute the concept declares (a medication's drug and dose too), and
+    only its declared values: any other word could never match a fact."""
+    for clause in atom.filters:
+        if clause.dose is not None:
+            if concept.dosed_in is None:
+                yield _diag("undefined-attribute/dose", clause.span, name=concept.name)
+            else:
+                yield from _course(m.Course(clause.span, atom.ref, clause.op or ">=",
+                                            clause.dose, None), concept)
+            continue
+        attribute = concept.attribute(clause.attribute.name if clause.attribute else None)
+        if attribute is None and clause.attribute is None:
+            yield _diag("undefined-attribute/other-than", clause.span, name=concept.name)
+            continue
+        if attribute is None:
+            assert clause.attribute is not None
+            declared = [a.name for a in concept.attributes] + (
+                [m.DRUG, m.DOSE] if concept.kind is Kind.MEDICATION else [])
+            hint = _hint(clause.attribute.name, declared) or (
+                f"; its attributes are {', '.join(declared)}" if declared else
+                f"; declare it: '{concept.name}: {concept.kind.value} ... with "
+                f"{clause.attribute.name} {{...}}'")
+            yield _diag("undefined-attribute", clause.attribute.span, name=concept.name,
+                        attribute=clause.attribute.name, hint=hint)
+            continue
+        known = [n for value in attribute.values for n in (value.name, *value.synonyms)]
+        for value in clause.values:
+            if attribute.canonical(value.name) is None:
+                names = [v.name for v in attribute.values]
+                listed = "; its values are " + ", ".join(names[:8]) + (", ..." if names[8:] else "")
+                yield _diag("unknown-value", value.span, value=value.name,
+                            name=f"{concept.name} {attribute.name}",
+                            hint=_hint(value.name, known) or listed)
+
+
 ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
+    m.Occurred: _filters,
+    m.NoKnown: lambda atom, concept: _filters(atom.occurred, concept),
     m.Compare: _compare,
     m.InRange: _in_range,
     m.Course: _course,
@@ -597,6 +655,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _header,
     _duplicates,
     _declarations,
+    _attributes,
     _equivalences,
     _weights,
     _conditions,

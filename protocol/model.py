@@ -81,6 +81,28 @@ class Value:
 
 
 @dataclass(frozen=True)
+class Attribute:
+    """What an occurrence or course may record beside its dates, from a declared set of values:
+    `malignancy: event with type {basal_cell_carcinoma = "basal cell carcinoma", melanoma}`."""
+
+    span: Span
+    name: str
+    values: tuple[Value, ...]
+
+    def canonical(self, name: str) -> str | None:
+        """The declared value a fact's wording stands for, case-insensitively, or None."""
+        folded = name.casefold()
+        return next((v.name for v in self.values
+                     if any(w.casefold() == folded for w in (*v.synonyms, v.name))), None)
+
+
+#: Item fields a filter reads that are not declared attributes: a medication's drug, its dose.
+DRUG, DOSE = "drug", "dose"
+RESERVED_ATTRIBUTES = frozenset({DRUG, DOSE, "grade", "date", "end", "ongoing", "present",
+                                 "concept", "unit", "value", "source", "recorded_by", "reason"})
+
+
+@dataclass(frozen=True)
 class Conversion:
     """A substance-specific factor pint cannot know: `1 mg/dL = 17.1 umol/L` for bilirubin."""
 
@@ -114,6 +136,19 @@ class Concept:
     conversions: tuple[Conversion, ...] = ()
     label: str | None = None
     steps: tuple[Decimal, Decimal] | None = None  # a scale's lowest and highest value
+    attributes: tuple[Attribute, ...] = ()  # what an event's occurrence or a course records
+
+    def attribute(self, name: str | None) -> Attribute | None:
+        """A declared attribute by name; a medication's `drug` is one too (its value set), and
+        None names what `other than {...}` reads: the drug, or an event's first attribute."""
+        if name is None:
+            if self.kind is Kind.MEDICATION:
+                name = DRUG
+            elif self.attributes:
+                return self.attributes[0]
+        if name == DRUG and self.kind is Kind.MEDICATION:
+            return Attribute(self.span, DRUG, self.values)
+        return next((a for a in self.attributes if a.name == name), None)
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
@@ -234,13 +269,41 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Where:
+    """One clause of a filter on a history's items: `type is not basal_cell_carcinoma`, `drug is
+    one of {pembrolizumab, nivolumab}`, `dose > 10 mg/d`. `attribute` None is `other than {...}`
+    (the drug of a medication, an event's first declared attribute, negated)."""
+
+    span: Span
+    attribute: Ref | None
+    values: tuple[Value, ...] = ()
+    negated: bool = False
+    op: str | None = None  # a dose clause: its comparison and dose
+    dose: Quantity | None = None
+
+    def __str__(self) -> str:
+        if self.dose is not None:
+            return f"dose {self.op} {self.dose}"
+        names = ", ".join(v.name for v in self.values)
+        if self.attribute is None:
+            return f"other than {{{names}}}"
+        word = "is not" if self.negated else "is"
+        if len(self.values) == 1:
+            return f"{self.attribute.name} {word} {names}"
+        return f"{self.attribute.name} {word} one of {{{names}}}"
+
+
+@dataclass(frozen=True)
 class Occurred:
-    """`cns_lupus_intervention within 60 days before screening`, `gvhd with grade >= 2 ...`."""
+    """`cns_lupus_intervention within 60 days before screening`, `gvhd with grade >= 2 ...`,
+    `malignancy where type is not basal_cell_carcinoma within 5 years before screening`: some
+    item that passes every filter clause falls in the window."""
 
     span: Span
     ref: Ref
     window: Window
     grade: tuple[str, Decimal] | None = None
+    filters: tuple[Where, ...] = ()
 
 
 @dataclass(frozen=True)

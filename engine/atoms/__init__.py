@@ -8,6 +8,7 @@ and tests.
 from __future__ import annotations
 
 from engine.atoms.base import Atom, Build, Judged, Reader
+from engine.atoms.filters import Filtered
 from engine.atoms.history import CountedIncludes, Course, Includes, NoKnown, Occurred
 from engine.atoms.measured import Compare, CompareReference, InRange
 from engine.atoms.values import Is, Truth
@@ -17,12 +18,15 @@ KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
     Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Includes, Course,
 )}
 COUNTED = CountedIncludes()
+FILTERED = Filtered()
 
 
 def of(part: m.Condition) -> Atom | None:
     """The atom kind that decides `part`, or None for a connective (and, or, not, at least)."""
     if isinstance(part, m.AtLeast):
         return COUNTED if part.counts_one_list else None
+    if isinstance(part, m.Occurred) and part.filters:
+        return FILTERED
     return KINDS.get(type(part))
 
 
