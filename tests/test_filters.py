@@ -114,8 +114,8 @@ CASES = [
     ("oral only", "F3", [chemo("capecitabine", "2020-01-01", route="oral")], "NOT_MET"),
     ("route not recorded", "F3", [chemo("cisplatin", "2020-01-01")], "UNKNOWN"),
     ("route not recorded beside an intravenous", "F3",
-     [chemo("cisplatin", "2020-01-01"), chemo("carboplatin", "2021-01-01", route="IV")
-      | {"route": "intravenous"}], "MET"),
+     [chemo("cisplatin", "2020-01-01"), chemo("carboplatin", "2021-01-01", route="Intravenous")],
+     "MET"),
     ("no chemo", "F3", [none("chemo")], "NOT_MET"),
     # drug is one of {pembrolizumab, nivolumab} within 4 weeks before first_dose (2026-05-18)
     ("nivolumab on the first day", "F4", [FIRST_DOSE, io("nivolumab", "2026-05-18")], "MET"),
@@ -279,3 +279,14 @@ def test_filters_parse_only_where_they_belong() -> None:
     parsed = parse(HEAD + 'concepts:\n  f: flag\n'
                    'inclusion I1 "x": no known malignancy where type is melanoma and f')
     assert type(parsed.criteria[0].condition).__name__ == "And"
+
+
+def test_amendment_diff_sees_filters_and_attributes() -> None:
+    from grammar.parser import parse
+    from protocol.diff import diff
+
+    old = parse(HEAD + 'inclusion I1 "x": chemo where route is oral ever\n', "old.pr")
+    new = parse(HEAD.replace("{oral, intravenous}", "{oral, intravenous, subcutaneous}")
+                + 'inclusion I1 "x": chemo where route is intravenous ever\n', "new.pr")
+    kinds = {change.kind for entry in diff(old, new).entries for change in entry.changes}
+    assert {"filter", "attributes"} <= kinds
