@@ -74,6 +74,9 @@ class Network:
     strata: int
     fields: dict[str, tuple[str, ...]]
     digest: str = field(default="")
+    #: Lists whose items are counted (`at least 2 chemo ...`): each item becomes a fact of its own,
+    #: with these record fields beside its own (the window's days its tests compare with).
+    items: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def facts(self, sid: str, record: dict[str, Any]) -> list[dict[str, Any]]:
         """A patient's record cut into one fact per group of nodes (definitions, criteria), each
@@ -86,6 +89,13 @@ class Network:
                 if name in record:
                     fact[name] = record[name]
             facts.append(fact)
+        for name, fields in self.items.items():
+            for index, item in enumerate(record.get(name) or ()):
+                fact = {"t": "i", "l": name, "sid": sid, "k": index, **item}
+                for read in fields:
+                    if read in record:
+                        fact[read] = record[read]
+                facts.append(fact)
         return facts
 
     def ruleset(self) -> dict[str, dict]:
@@ -133,6 +143,7 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         strata=final + 1,
         fields={node: tuple(sorted(names)) for node, names in fields.items()},
         digest=digest,
+        items={name: tuple(sorted(names)) for name, names in sorted(compiler.items.items())},
     )
 
 
@@ -143,6 +154,7 @@ class _Compiler:
         self.layout = Layout()
         self.stratum: dict[str, int] = {}
         self.hidden_rules: list[tuple[str, dict, Action]] = []
+        self.items: dict[str, set[str]] = {}
         self.used_definitions = self._used_definitions()
 
     def _used_definitions(self) -> list[str]:
@@ -243,8 +255,37 @@ class _Compiler:
                    opened)
         return joined(node)
 
+    def counted(self, atom: m.Counted, yes: P.Pattern, undecided: P.Pattern,
+                decided: P.Pattern, needs: P.Pattern, possible: P.Pattern) -> Kleene:
+        """`at least N ...`: N distinct items meet `yes`. One fact cannot hold two items in one
+        rule, so each item of a counted list is a fact of its own (`t: i`, its list, its index
+        `k`, and the record fields its tests read) and the rule joins N of them in increasing
+        index. Like `hidden`: a possibility node (N items that may meet `possible`) settles
+        first; the atom is false when the list is recorded (and its window decided) and fewer
+        than N items may meet, unknown otherwise."""
+        name, line = atom.ref.name, atom.span.line
+        node = f"{name}#{atom.count}@{line}:{atom.span.column}"
+        read = self.items.setdefault(name, set())
+        for pattern in (yes, possible, needs):
+            if pattern not in (P.TRUE, P.FALSE):
+                read |= fields_of(P.to_json(pattern))
+        maybe = f"{node}?"
+        self._node(maybe, line, 0, (), {"F": [P.TRUE]},
+                   joined_items=_items_joined(name, possible, needs, atom.count))
+        self.hidden_rules.append((f"d:{node}:items", {"all": [
+            {"e": {"$and": [{"t": "end"}, {"s": -1}]}},  # never: every item fact is matched
+            {"i": {"$and": [{"t": "i"}, {"l": name}]}}]}, Action(f"d:{node}:items", "derived",
+                                                                 node, "T", line)))
+        missing = missing_list(name)
+        recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
+        self._node(node, line, 1, (), {"F": [P.all_of(recorded, decided)],
+                                       "U": [P.any_of(missing, undecided)]}, maybe,
+                   joined_items=_items_joined(name, yes, needs, atom.count))
+        return joined(node)
+
     def _node(self, node: str, line: int, level: int, true: Terms,
-              settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE) -> None:
+              settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE,
+              joined_items: list[dict] | None = None) -> None:
         """A hidden node's rules: T when one of the `true` terms holds on the record; at end
         marker `level`, if nothing was concluded, each value of `settled` whose record pattern
         holds. With a possibility node `opened`, F also needs it false and U follows from it
@@ -253,6 +294,9 @@ class _Compiler:
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
         self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": true}, make))
+        for index, body in enumerate(joined_items or ()):
+            rule = f"d:{node}:T#i{index}"
+            self.hidden_rules.append((rule, body, make("T", rule)))
         end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
         unsettled = {"o$not": own}
         for value, patterns in settled.items():
@@ -271,6 +315,31 @@ class _Compiler:
                 rule = f"d:{node}:{value}#{index}"
                 self.hidden_rules.append((rule, {"all": [end, unsettled, *joins]},
                                           make(value, rule)))
+
+
+def _items_joined(name: str, pattern: P.Pattern, needs: P.Pattern, count: int) -> list[dict]:
+    """The rule body joining `count` item facts of the list `name`, in increasing index, each
+    meeting `pattern` and `needs` (item fields by their plain names on an item fact). Each item
+    may meet another alternative of the pattern, so it stays one pattern per item: on a fact of
+    its own, an `$or` over item fields is matched correctly (only inside `$iany` it is not)."""
+    tested = P.all_of(needs, pattern)
+    if tested == P.FALSE:
+        return []
+    tests = [] if tested == P.TRUE else [_plain_items(P.to_json(tested))]
+    body = []
+    for i in range(count):
+        after = [{"$gt": {"k": {f"i{i - 1}": "k"}}}] if i else []
+        body.append({f"i{i}": {"$and": [{"t": "i"}, {"l": name}, *after, *tests]}})
+    return [{"all": body}]
+
+
+def _plain_items(condition: Any) -> Any:
+    """An item test as it reads on an item fact: `$i.s` is the field `s`."""
+    if isinstance(condition, list):
+        return [_plain_items(c) for c in condition]
+    if isinstance(condition, dict):
+        return {(k[3:] if k.startswith("$i.") else k): _plain_items(v) for k, v in condition.items()}
+    return condition
 
 
 def _some_item(name: str, pattern: P.Pattern, needs: P.Pattern) -> Terms:

@@ -554,6 +554,11 @@ class _Build(Transformer):
                         isinstance(r[0], m.Where)), ())
         return m.Occurred(self._span(meta), self._ref(name), rest[-1], grade, filters)
 
+    def counted(self, meta, number, name, *rest):
+        """`at least 2 chemo where route is intravenous ever`: an occurrence condition counted."""
+        occurred = self.occurred(meta, name, *rest)
+        return m.Counted(self._span(meta), self._integer(number), occurred)
+
     def filter(self, meta, *clauses):
         return tuple(clauses)
 

@@ -63,6 +63,8 @@ TEMPLATES: dict[str, str] = {
     "undefined-attribute/other-than": "'other than' reads an attribute, and '{name}' declares "
     "none; declare one, like '{name}: event with type {{...}}'",
     "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
+    "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
+    "'at least 1'",
     "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
     "attribute otherwise",
 }
@@ -88,6 +90,7 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Occurred: (m.LISTED, "only an event or medication happens 'ever', 'at screening' or "
                  "'within ...'"),
     m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
+    m.Counted: (m.LISTED, "only an event's occurrences or a medication's courses are counted"),
     m.InRange: (m.MEASURED, "only a quantity, lab, score, scale or age lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
@@ -343,7 +346,7 @@ def _is_mass(quantity: m.Quantity) -> bool:
 def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """Every condition in definitions, applies-when clauses and criteria, node by node."""
     nodes = list(_every((m.AtLeast, *m.ATOMS), _uses(protocol)))
-    wrapped = {id(node.occurred) for node in nodes if isinstance(node, m.NoKnown)}
+    wrapped = {id(node.occurred) for node in nodes if isinstance(node, (m.NoKnown, m.Counted))}
     for node in nodes:
         if id(node) not in wrapped:  # `no known X ...` is checked as a whole, once
             yield from _at_least(node) if isinstance(node, m.AtLeast) else _atom(node, scope)
@@ -362,7 +365,7 @@ def _refs(condition: m.Condition | None) -> list[str]:
 
 
 def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
-    occurred = atom.occurred if isinstance(atom, m.NoKnown) else atom
+    occurred = atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom
     if isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
     target = scope.lookup(atom.ref.name)
@@ -387,7 +390,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif target.kind not in kinds:
         if isinstance(atom, m.Truth) and target.kind is Kind.EVENT:
             advice = WHEN
-    elif isinstance(atom, (m.Occurred, m.NoKnown)) and _grade(atom) is not None \
+    elif isinstance(atom, (m.Occurred, m.NoKnown, m.Counted)) and _grade(atom) is not None \
             and not target.graded:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
     elif isinstance(atom, m.Course) and target.dosed_in is None:
@@ -398,8 +401,8 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     return _diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
 
 
-def _grade(atom: m.Occurred | m.NoKnown) -> tuple[str, Decimal] | None:
-    return (atom.occurred if isinstance(atom, m.NoKnown) else atom).grade
+def _grade(atom: m.Occurred | m.NoKnown | m.Counted) -> tuple[str, Decimal] | None:
+    return (atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom).grade
 
 
 def _kind_words(target: Target) -> str:
@@ -538,9 +541,17 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
                             hint=_hint(value.name, known) or listed)
 
 
+def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
+    """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
+    if atom.count < 2:
+        yield _diag("count", atom.span, count=atom.count, name=concept.name)
+    yield from _filters(atom.occurred, concept)
+
+
 ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.Occurred: _filters,
     m.NoKnown: lambda atom, concept: _filters(atom.occurred, concept),
+    m.Counted: lambda atom, concept: _counted(atom, concept),
     m.Compare: _compare,
     m.InRange: _in_range,
     m.Course: _course,

@@ -320,6 +320,20 @@ class NoKnown:
 
 
 @dataclass(frozen=True)
+class Counted:
+    """`at least 2 chemo where line is one of {2, 3} ever`: at least `count` distinct items (each
+    occurrence or course once) meet the occurrence condition."""
+
+    span: Span
+    count: int
+    occurred: Occurred
+
+    @property
+    def ref(self) -> Ref:
+        return self.occurred.ref
+
+
+@dataclass(frozen=True)
 class InRange:
     """`age 12 to 17 years`: a measured value between two bounds, both inclusive."""
 
@@ -383,9 +397,10 @@ class AtLeast:
         return len(names) == 1 and all(isinstance(i, Includes) for i in self.items)
 
 
-Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, InRange, Includes, Course]
+Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
+             Course]
 Condition = Union[Atom, And, Or, Not, AtLeast]
-ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, InRange, Includes, Course)
+ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes, Course)
 
 
 def atoms(condition: Condition) -> list[Atom]:
@@ -403,7 +418,8 @@ def refs(condition: Condition) -> list[Ref]:
     found = []
     for atom in atoms(condition):
         found.append(atom.ref)
-        window = atom.occurred.window if isinstance(atom, NoKnown) else getattr(atom, "window", None)
+        window = atom.occurred.window if isinstance(atom, (NoKnown, Counted)) else \
+            getattr(atom, "window", None)
         if window is not None and window.anchor is not None and window.anchor.ref is not None:
             found.append(window.anchor.ref)
     return found

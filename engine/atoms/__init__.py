@@ -8,6 +8,7 @@ and tests.
 from __future__ import annotations
 
 from engine.atoms.base import Atom, Build, Judged, Reader
+from engine.atoms.counts import Counted
 from engine.atoms.filters import Filtered
 from engine.atoms.history import CountedIncludes, Course, Includes, NoKnown, Occurred
 from engine.atoms.measured import Compare, CompareReference, InRange
@@ -15,7 +16,7 @@ from engine.atoms.values import Is, Truth
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
-    Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Includes, Course,
+    Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Includes, Course,
 )}
 COUNTED = CountedIncludes()
 FILTERED = Filtered()

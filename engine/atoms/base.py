@@ -41,6 +41,8 @@ class Build(Protocol):
 
     def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = ...) -> Kleene: ...
+    def counted(self, atom: Any, yes: P.Pattern, undecided: P.Pattern, decided: P.Pattern,
+                needs: P.Pattern, possible: P.Pattern) -> Kleene: ...
 
 
 class Reader(Protocol):

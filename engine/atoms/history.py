@@ -52,7 +52,9 @@ class Occurred(Atom):
         grade: nothing here; a filter (`engine/atoms/filters.py`) asks more."""
         return True
 
-    def judge(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
+    def judge(self, atom: m.Occurred, reader: Reader, patient: Patient,
+              count: int = 1) -> Judged:
+        """Some item (or `count` items, for `at least N ...`) meets the atom."""
         def constants(atom: m.Occurred) -> tuple:
             graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
             return atom.ref.name, window_tests(atom.window), graded
@@ -77,9 +79,16 @@ class Occurred(Atom):
                        for key, op, field in tests) and (graded is None or graded(
                            item[R.GRADE])) and self.passes(atom, reader, item, sure)
 
-        held = "true" if any(meets(i, True) for i in items) else \
-            "false" if not any(meets(i, False) for i in items) else "unknown"
-        words = _window_words(atom.window, reader, patient)
+        if count == 1:
+            held = "true" if any(meets(i, True) for i in items) else \
+                "false" if not any(meets(i, False) for i in items) else "unknown"
+            words = _window_words(atom.window, reader, patient)
+        else:
+            sure, maybe = (sum(meets(i, s) for i in items) for s in (True, False))
+            held = "true" if sure >= count else "false" if maybe < count else "unknown"
+            words = _window_words(atom.window, reader, patient) + (
+                f"; {sure} count" + (f", {maybe - sure} may" if maybe > sure else "")
+                + f"; needs at least {count}")
         return held, text + words + (self.undecided(atom, reader, items)
                                      if held == "unknown" else "")
 
