@@ -203,6 +203,9 @@ class Normaliser:
         self.counted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by list concept
         for field_name, (name, drugs) in layout.counts.items():
             self.counted.setdefault(name, []).append((field_name, drugs))
+        self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
+        for field_name, (name, anchor) in sorted(layout.doses.items()):
+            self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
         # Measured concepts first: a dose per kg reads the weight.
         names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
@@ -647,6 +650,7 @@ class _Builder:
         if nones:
             self.patient.record[R.none_field(concept.name)] = 1
             self._count(concept, [])
+            self._doses(concept, [])
             self._use(concept, nones[0][0], nones[0][1], None, value="recorded as none")
             return None
         items = []
@@ -770,6 +774,38 @@ class _Builder:
         if concept.dosed_in and undosed:
             self.patient.record[R.undosed_field(concept.name)] = undosed
         self._count(concept, courses)
+        self._doses(concept, courses)
+
+    def _doses(self, concept: m.Concept, courses: list[dict]) -> None:
+        """The daily dose on each anchor day asked for, summed over the courses covering it: a
+        number the network compares, exact when every course surely covers the day or surely
+        not; otherwise bounds, the courses that may cover it adding to the upper one, and a course
+        without a dose leaving it unbounded (see record.dose_field)."""
+        record = self.patient.record
+        for field_name, anchor in self.n.doses.get(concept.name, ()):
+            day = record.get(anchor)
+            if day is None:
+                self.patient.unusable[field_name] = \
+                    f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
+                continue
+            low = high = Decimal(0)
+            unbounded = False
+            for course in courses:
+                if not course[R.START] <= day <= course[R.END]:
+                    continue  # surely not on that day
+                surely = course[R.START_LATEST] <= day <= course[R.END_EARLIEST]
+                if R.DOSE not in course:
+                    unbounded = True
+                    continue
+                dose = Decimal(repr(course[R.DOSE]))
+                low, high = (low + dose, high + dose) if surely else (low, high + dose)
+            if not unbounded and low == high:
+                record[field_name] = float(quantize(low))
+                continue
+            lo, hi, _, _ = R.bounds(field_name)
+            record[lo] = float(quantize(low))
+            if not unbounded:
+                record[hi] = float(quantize(high))
 
     def _count(self, concept: m.Concept, courses: list[dict]) -> None:
         """Distinct drugs of each counted set on a recorded list (see record.count_field)."""

@@ -19,7 +19,10 @@ A record is one flat JSON object per patient:
   windows anchored on it (absent while it is still going on);
 - `w__<n><u>`: the first day of a window `within <n> <unit>s before screening` (calendar-aware), and
   `b__<anchor>__<n><u>-` / `+` the day `<n> <unit>s` before / after another anchor day;
-- `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds.
+- `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds;
+- `<medication>__dose_at_<anchor>`: the daily dose on the anchor day, summed over the courses
+  covering it (0 when none does), or its `bounds` when a course may or may not cover it (an end
+  known only to the month) or has no dose (no upper bound).
 
 An occurrence (an item of a list) holds its first day as the earliest and latest it can be, `s` and
 `sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
@@ -102,6 +105,12 @@ def bound_field(anchor: str, duration: m.Duration, direction: str) -> str:
     return f"b__{anchor}__{duration.amount}{duration.unit[0]}{sign}"
 
 
+def dose_field(concept: str, anchor: str) -> str:
+    """The record field holding a medication's daily dose on the day in field `anchor`, summed
+    over the courses that cover it (with `bounds` when some course may or may not cover it)."""
+    return f"{concept}__dose_at_{anchor}"
+
+
 def count_field(concept: str, drugs: tuple[str, ...]) -> str:
     """The record field counting a list's distinct drugs of one set (named by the set's digest)."""
     return f"{concept}__of_{hashlib.sha256('|'.join(drugs).encode()).hexdigest()[:8]}"
@@ -120,6 +129,7 @@ class Layout:
     bounds: dict[str, tuple[str, m.Duration, str]] = field(default_factory=dict)
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     counts: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    doses: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""
@@ -134,6 +144,14 @@ class Layout:
         """Ask for the day `duration` before or after the anchor day in field `anchor`."""
         name = bound_field(anchor, duration, direction)
         self.bounds[name] = (anchor, duration, direction)
+        return name
+
+    def dose(self, concept: str, anchor: m.Anchor | None) -> str:
+        """Ask for a medication's daily dose on an anchor day; return its field."""
+        day = self.anchor(anchor)
+        name = dose_field(concept, day)
+        self.doses[name] = (concept, day)
+        self.concepts.add(concept)
         return name
 
     def count(self, concept: str, drugs: tuple[str, ...]) -> str:

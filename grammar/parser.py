@@ -647,6 +647,9 @@ class _Build(Transformer):
     def course(self, meta, name, op, dose, duration=None):
         return m.Course(self._span(meta), self._ref(name), _op(op), dose, duration)
 
+    def current_dose(self, meta, name, anchor, op, dose):
+        return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)
+
     def for_at_least(self, meta, duration):
         return duration
 

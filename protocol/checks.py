@@ -94,6 +94,7 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.InRange: (m.MEASURED, "only a quantity, lab, score, scale or age lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
+    m.CurrentDose: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
 }
 WHEN = ("say when: 'ever', 'at screening', 'within N days before screening' or "
         "'at least N months before first_dose'")
@@ -368,6 +369,8 @@ def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
     occurred = atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom
     if isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
+    if isinstance(atom, m.CurrentDose) and atom.anchor is not None:
+        yield from _anchor(atom.anchor, scope, edges=False)
     target = scope.lookup(atom.ref.name)
     if target is None:
         hint = _hint(atom.ref.name, scope.names())
@@ -393,7 +396,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif isinstance(atom, (m.Occurred, m.NoKnown, m.Counted)) and _grade(atom) is not None \
             and not target.graded:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
-    elif isinstance(atom, m.Course) and target.dosed_in is None:
+    elif isinstance(atom, (m.Course, m.CurrentDose)) and target.dosed_in is None:
         kind = "a medication without a dose unit"
         advice = "declare it 'dosed in UNIT' to compare doses"
     else:
@@ -428,9 +431,15 @@ def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
         yield from _convertible("unit-dimension", threshold, concept, concept.unit)
 
 
-def _anchor(anchor: m.Anchor, scope: _Scope) -> Iterator[Diagnostic]:
-    """A window counts from a day: a date concept's, or the start or end of an occurrence."""
+def _anchor(anchor: m.Anchor, scope: _Scope, edges: bool = True) -> Iterator[Diagnostic]:
+    """A window counts from a day: a date concept's, or the start or end of an occurrence (a
+    dose is read on the screening date or a date concept's day only, `edges` False)."""
     if anchor.ref is None:
+        return
+    if anchor.edge is not None and not edges:
+        yield _diag("anchor", anchor.span, what="the screening date or a date concept",
+                    name=f"the {anchor.edge} of {anchor.ref.name}", kind="an occurrence's day",
+                    hint="")
         return
     name = anchor.ref.name
     target = scope.lookup(name)
@@ -555,6 +564,7 @@ ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.Compare: _compare,
     m.InRange: _in_range,
     m.Course: _course,
+    m.CurrentDose: _course,
     m.Is: _values,
     m.Includes: _values,
 }

@@ -364,6 +364,18 @@ class Course:
 
 
 @dataclass(frozen=True)
+class CurrentDose:
+    """`glucocorticoid dose at screening <= 10 mg/d`: the daily dose on the anchor day, summed
+    over the courses that cover it (in the unit the medication is dosed in)."""
+
+    span: Span
+    ref: Ref
+    anchor: Anchor | None  # None: the screening date
+    op: str
+    dose: Quantity
+
+
+@dataclass(frozen=True)
 class And:
     span: Span
     items: tuple[Condition, ...]
@@ -398,9 +410,10 @@ class AtLeast:
 
 
 Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
-             Course]
+             Course, CurrentDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
-ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes, Course)
+ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes, Course,
+         CurrentDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:
@@ -420,8 +433,10 @@ def refs(condition: Condition) -> list[Ref]:
         found.append(atom.ref)
         window = atom.occurred.window if isinstance(atom, (NoKnown, Counted)) else \
             getattr(atom, "window", None)
-        if window is not None and window.anchor is not None and window.anchor.ref is not None:
-            found.append(window.anchor.ref)
+        anchor = atom.anchor if isinstance(atom, CurrentDose) else \
+            window.anchor if window is not None else None
+        if anchor is not None and anchor.ref is not None:
+            found.append(anchor.ref)
     return found
 
 
