@@ -227,7 +227,7 @@ class _Compiler:
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = P.TRUE,
-               possible: P.Pattern | None = None) -> Kleene:
+               possible: P.Pattern | None = None, suffix: str = "") -> Kleene:
         """A list atom whose "no" would test two fields of an item at once: durable_rules gets
         `$or` across item fields wrong (only the last field's test counts), so the atom becomes a
         node of its own. True when some item says yes; at its end marker, false when the list is
@@ -235,12 +235,14 @@ class _Compiler:
         could not be computed) are kept in `<name>__undosed`; `undecided`/`decided` test that list.
         `needs` is what the item test reads beside the list (a window's anchor day).
 
+        `suffix` tells apart two nodes of one atom.
+
         `possible`, when an item's days or length are known only within bounds, is what an item
         that may say yes meets: a second node (`<node>?`, true when some item may) is settled
         first, and the atom is unknown rather than false while it is true.
         """
         name = atom.ref.name
-        node = f"{name}@{atom.span.line}:{atom.span.column}"
+        node = f"{name}@{atom.span.line}:{atom.span.column}{suffix}"
         level = 0
         opened = P.FALSE
         if possible is not None and possible != yes:

@@ -650,6 +650,9 @@ class _Build(Transformer):
     def current_dose(self, meta, name, anchor, op, dose):
         return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)
 
+    def stable_dose(self, meta, name, duration, anchor):
+        return m.StableDose(self._span(meta), self._ref(name), duration, anchor)
+
     def for_at_least(self, meta, duration):
         return duration
 

@@ -95,6 +95,7 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
     m.CurrentDose: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
+    m.StableDose: ((Kind.MEDICATION,), "only a medication's courses have a dose to keep stable"),
 }
 WHEN = ("say when: 'ever', 'at screening', 'within N days before screening' or "
         "'at least N months before first_dose'")
@@ -369,7 +370,7 @@ def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
     occurred = atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom
     if isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
-    if isinstance(atom, m.CurrentDose) and atom.anchor is not None:
+    if isinstance(atom, (m.CurrentDose, m.StableDose)) and atom.anchor is not None:
         yield from _anchor(atom.anchor, scope, edges=False)
     target = scope.lookup(atom.ref.name)
     if target is None:

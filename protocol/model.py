@@ -376,6 +376,18 @@ class CurrentDose:
 
 
 @dataclass(frozen=True)
+class StableDose:
+    """`glucocorticoid dose stable for at least 30 days before screening`: a course covers every
+    day from `anchor - duration` to the anchor, and no course starts or ends in between (a
+    course is one daily dose, so a change of dose is a course ending and another starting)."""
+
+    span: Span
+    ref: Ref
+    duration: Duration
+    anchor: Anchor | None  # None: the screening date
+
+
+@dataclass(frozen=True)
 class And:
     span: Span
     items: tuple[Condition, ...]
@@ -410,10 +422,10 @@ class AtLeast:
 
 
 Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
-             Course, CurrentDose]
+             Course, CurrentDose, StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
 ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes, Course,
-         CurrentDose)
+         CurrentDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:
@@ -433,7 +445,7 @@ def refs(condition: Condition) -> list[Ref]:
         found.append(atom.ref)
         window = atom.occurred.window if isinstance(atom, (NoKnown, Counted)) else \
             getattr(atom, "window", None)
-        anchor = atom.anchor if isinstance(atom, CurrentDose) else \
+        anchor = atom.anchor if isinstance(atom, (CurrentDose, StableDose)) else \
             window.anchor if window is not None else None
         if anchor is not None and anchor.ref is not None:
             found.append(anchor.ref)

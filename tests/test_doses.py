@@ -121,3 +121,77 @@ def test_dose_diagnostics() -> None:
         'inclusion D7 "x": glucocorticoid dose at screening <= 10 mmol/L\n')
     found = [f"{d.span.line}:{d.span.column} {d.code}" for d in check(parse(src, "d.pr"))]
     assert found == ["15:19 type-mismatch", "16:42 anchor", "17:55 unit-dimension"]
+
+
+# --- a stable dose ----------------------------------------------------------------------------------
+
+STABLE = """protocol "stable" version "1"
+concepts:
+  first_dose: date
+  glucocorticoid: medication {prednisone, methylprednisolone}
+inclusion S1 "stable 30 days": glucocorticoid dose stable for at least 30 days before screening
+inclusion S2 "stable 4 weeks before the first dose":
+    glucocorticoid dose stable for at least 4 weeks prior to first_dose
+"""
+
+
+@pytest.fixture(scope="module")
+def stable_network():
+    return network_from_text(STABLE, "stable.proto-rules")
+
+
+def course(start: str, end: str | None = None, ongoing: bool = False) -> dict[str, Any]:
+    return {"concept": "glucocorticoid", "drug": "prednisone", "date": start,
+            **({"end": end} if end else {}), **({"ongoing": True} if ongoing else {})}
+
+
+# S1: from 2026-05-31 to 2026-06-30; S2: from 2026-05-18 to 2026-06-15
+STABLE_CASES = [
+    ("started on the first day", "S1", [course("2026-05-31", ongoing=True)], "MET"),
+    ("started the day after", "S1", [course("2026-06-01", ongoing=True)], "NOT_MET"),
+    ("ends on the screening day", "S1", [course("2026-01-01", "2026-06-30")], "MET"),
+    ("ended the day before", "S1", [course("2026-01-01", "2026-06-29")], "NOT_MET"),
+    ("a change inside", "S1", [course("2026-01-01", "2026-06-09"), course("2026-06-10",
+                                                                           ongoing=True)],
+     "NOT_MET"),
+    ("a change on the first day", "S1", [course("2026-01-01", "2026-05-30"),
+                                         course("2026-05-31", ongoing=True)], "MET"),
+    ("a second course added inside", "S1", [course("2026-01-01", ongoing=True),
+                                            course("2026-06-10", ongoing=True)], "NOT_MET"),
+    ("an earlier course, long over", "S1", [course("2025-01-01", "2025-02-01"),
+                                            course("2026-01-01", ongoing=True)], "MET"),
+    ("start known to the month, the month ending on the first day", "S1",
+     [course("2026-05", ongoing=True)], "MET"),
+    ("start known to the month across the first day", "S2",
+     [FIRST_DOSE, course("2026-05", ongoing=True)], "UNKNOWN"),
+    ("end not recorded", "S1", [course("2026-01-01")], "UNKNOWN"),
+    ("none recorded", "S1", [{"concept": "glucocorticoid", "present": False}], "NOT_MET"),
+    ("nothing recorded", "S1", [], "UNKNOWN"),
+    ("before the first dose", "S2", [FIRST_DOSE, course("2026-05-18", "2026-06-15")], "MET"),
+    ("changed after the first dose only", "S2",
+     [FIRST_DOSE, course("2026-01-01", "2026-06-20"), course("2026-06-21", ongoing=True)], "MET"),
+    ("no first dose", "S2", [course("2026-01-01", ongoing=True)], "UNKNOWN"),
+]
+
+
+@pytest.mark.parametrize("name, criterion, facts, expected", STABLE_CASES,
+                         ids=[c[0] for c in STABLE_CASES])
+def test_stable_dose_boundaries(stable_network, name: str, criterion: str,
+                                facts: list[dict[str, Any]], expected: str) -> None:
+    result = outcome(Screening(stable_network), *facts)
+    assert result.verdicts[criterion].verdict == expected
+    leaf = next(c for c in stable_network.leaves if c.id == criterion)
+    judged = Explainer(stable_network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)
+    assert judged["status"] == {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[expected]
+
+
+def test_stable_dose_diagnostics() -> None:
+    from grammar.parser import parse
+    from protocol.checks import check
+
+    src = STABLE.replace("  first_dose: date\n", "  first_dose: date\n  mi: event\n") + (
+        'inclusion S9 "x": mi dose stable for at least 30 days before screening\n'
+        'inclusion S8 "x": glucocorticoid dose stable for at least 0 days before the end of mi\n')
+    found = [f"{d.span.line}:{d.span.column} {d.code}" for d in check(parse(src, "s.pr"))]
+    assert found == ["9:19 type-mismatch", "10:59 zero-duration", "10:73 anchor"]

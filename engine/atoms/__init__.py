@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.counts import Counted
-from engine.atoms.doses import CurrentDose
+from engine.atoms.doses import CurrentDose, StableDose
 from engine.atoms.filters import Filtered
 from engine.atoms.history import CountedIncludes, Course, Includes, NoKnown, Occurred
 from engine.atoms.measured import Compare, CompareReference, InRange
@@ -18,7 +18,7 @@ from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
     Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Includes, Course,
-    CurrentDose,
+    CurrentDose, StableDose,
 )}
 COUNTED = CountedIncludes()
 FILTERED = Filtered()

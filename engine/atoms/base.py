@@ -40,7 +40,8 @@ class Build(Protocol):
     layout: Layout
 
     def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
-               decided: P.Pattern, needs: P.Pattern = ...) -> Kleene: ...
+               decided: P.Pattern, needs: P.Pattern = ..., possible: P.Pattern | None = ...,
+               suffix: str = ...) -> Kleene: ...
     def counted(self, atom: Any, yes: P.Pattern, undecided: P.Pattern, decided: P.Pattern,
                 needs: P.Pattern, possible: P.Pattern) -> Kleene: ...
 
