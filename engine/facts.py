@@ -61,12 +61,13 @@ _CHECKED_HERE = {k: t for k, t in _FACT_TYPES.items() if k not in _READ_LATER}
 _RANGE_KEYS = frozenset({"low", "high"})
 
 
-def _plainly_valid(data: dict) -> bool:
+def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = None) -> bool:
     """True when a record obviously fits the schema (fields known, required, of their JSON types).
 
     Runs for every patient, so it reads only what jsonschema would, and only the fields a fact has;
     anything doubtful returns False and jsonschema, slower, reports every problem with its path. A
-    boolean is not a number here.
+    boolean is not a number here. `attributes` are the fields each concept declares beside the
+    schema's (their values the normaliser reads and checks).
     """
     if "patient" not in data or "facts" not in data:
         return False
@@ -75,7 +76,11 @@ def _plainly_valid(data: dict) -> bool:
         if types is None or not isinstance(value, types) or (key != "facts" and value == ""):
             return False
     for fact in data["facts"]:
-        if not isinstance(fact, dict) or not fact.keys() <= _FACT_KEYS:
+        if not isinstance(fact, dict):
+            return False
+        if not fact.keys() <= _FACT_KEYS and not (
+                attributes and isinstance(fact.get("concept"), str)
+                and fact.keys() - _FACT_KEYS <= attributes.get(fact["concept"], frozenset())):
             return False
         for key, value in fact.items():
             types = _CHECKED_HERE.get(key)
@@ -207,6 +212,8 @@ class Normaliser:
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
+        self.attribute_keys = {c.name: frozenset(a.name for a in c.attributes)
+                               for c in protocol.concepts if c.attributes}
         # Measured concepts first: a dose per kg reads the weight.
         names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
         self.order = [(n, self.concepts[n], getattr(_Builder, "_" + self.concepts[n].kind.value))
@@ -242,7 +249,7 @@ class Normaliser:
         if not isinstance(data, dict):
             raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
         patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
-        if not _plainly_valid(data):
+        if not _plainly_valid(data, self.attribute_keys):
             plain = _plain(self._without_attributes(data))
             for error in sorted(_VALIDATOR.iter_errors(plain), key=lambda e: [str(p) for p in e.path]):
                 problems.append(_schema_problem(error, path, line, patient_id))
@@ -269,7 +276,8 @@ class Normaliser:
             return data
         stripped = []
         for fact in facts:
-            concept = self.concepts.get(fact.get("concept")) if isinstance(fact, dict) else None
+            concept = self.concepts.get(fact.get("concept")) if isinstance(fact, dict) and \
+                isinstance(fact.get("concept"), str) else None
             declared = {a.name for a in concept.attributes} if concept is not None else set()
             if declared and not fact.keys() <= _FACT_KEYS:
                 fact = {k: v for k, v in fact.items() if k in _FACT_KEYS or k not in declared}

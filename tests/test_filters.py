@@ -290,3 +290,12 @@ def test_amendment_diff_sees_filters_and_attributes() -> None:
                 + 'inclusion I1 "x": chemo where route is intravenous ever\n', "new.pr")
     kinds = {change.kind for entry in diff(old, new).entries for change in entry.changes}
     assert {"filter", "attributes"} <= kinds
+
+
+def test_evidence_names_the_attribute_other_than_reads(network, screening: Screening) -> None:
+    result = outcome(screening, cancer("2001-01-01"))
+    leaf = next(c for c in network.leaves if c.id == "F2")
+    judged = Explainer(network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)
+    assert judged["detail"].endswith("(not every item records its type: the items do not "
+                                     "decide it)")

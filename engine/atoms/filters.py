@@ -51,7 +51,8 @@ class Filtered(Occurred):
 
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         tests = self._tests(atom, reader)
-        unrecorded = [str(clause.attribute.name if clause.attribute else "attribute")
+        concept = reader.concepts[atom.ref.name]
+        unrecorded = [m.DOSE if clause.dose is not None else attribute_of(clause, concept).name
                       for clause, test in zip(atom.filters, tests)
                       if any(test(item) == "unknown" for item in items)]
         if unrecorded:
