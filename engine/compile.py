@@ -91,11 +91,7 @@ class Network:
             facts.append(fact)
         for name, fields in self.items.items():
             for index, item in enumerate(record.get(name) or ()):
-                fact = {"t": "i", "l": name, "sid": sid, "k": index, **item}
-                for read in fields:
-                    if read in record:
-                        fact[read] = record[read]
-                facts.append(fact)
+                facts.append(R.item_fact(sid, name, index, item, record, fields))
         return facts
 
     def ruleset(self) -> dict[str, dict]:
@@ -276,8 +272,8 @@ class _Compiler:
                    joined_items=_items_joined(name, possible, needs, atom.count))
         self.hidden_rules.append((f"d:{node}:items", {"all": [
             {"e": {"$and": [{"t": "end"}, {"s": -1}]}},  # never: every item fact is matched
-            {"i": {"$and": [{"t": "i"}, {"l": name}]}}]}, Action(f"d:{node}:items", "derived",
-                                                                 node, "T", line)))
+            {"i": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: name}]}}]},
+            Action(f"d:{node}:items", "derived", node, "T", line)))
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
         self._node(node, line, 1, (), {"F": [P.all_of(recorded, decided)],
@@ -330,8 +326,8 @@ def _items_joined(name: str, pattern: P.Pattern, needs: P.Pattern, count: int) -
     tests = [] if tested == P.TRUE else [_plain_items(P.to_json(tested))]
     body = []
     for i in range(count):
-        after = [{"$gt": {"k": {f"i{i - 1}": "k"}}}] if i else []
-        body.append({f"i{i}": {"$and": [{"t": "i"}, {"l": name}, *after, *tests]}})
+        after = [{"$gt": {R.INDEX: {f"i{i - 1}": R.INDEX}}}] if i else []
+        body.append({f"i{i}": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: name}, *after, *tests]}})
     return [{"all": body}]
 
 
@@ -340,7 +336,8 @@ def _plain_items(condition: Any) -> Any:
     if isinstance(condition, list):
         return [_plain_items(c) for c in condition]
     if isinstance(condition, dict):
-        return {(k[3:] if k.startswith("$i.") else k): _plain_items(v) for k, v in condition.items()}
+        return {(k[3:] if k.startswith("$i.") else k): _plain_items(v)
+                for k, v in condition.items()}
     return condition
 
 

@@ -770,8 +770,9 @@ class _Builder:
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{_period(fact, course=True)}, {months} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
-            used = UsedFact(index, concept.name, drug + (f" {_plain(fact.get('dose'))} {fact.get('unit')}"
-                            if fact.get("dose") is not None else "") + _attributes_text(concept, item),
+            given = f" {_plain(fact.get('dose'))} {fact.get('unit')}" \
+                if fact.get("dose") is not None else ""
+            used = UsedFact(index, concept.name, drug + given + _attributes_text(concept, item),
                             fact.get("unit"), fact["date"],
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)

@@ -424,8 +424,8 @@ class AtLeast:
 Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
              Course, CurrentDose, StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
-ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes, Course,
-         CurrentDose, StableDose)
+ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
+         Course, CurrentDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:

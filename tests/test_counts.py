@@ -28,8 +28,8 @@ inclusion C3 "3 severe infections in a year":
     at least 3 infection with grade >= 3 within 1 year before screening
 inclusion C4 "two courses in the 4 weeks before the first dose":
     at least 2 therapy within 4 weeks before first_dose
-inclusion C5 "not two TKIs, and a flag": not at least 2 therapy other than {cisplatin, carboplatin} ever
-    and flag_a
+inclusion C5 "not two TKIs, and a flag":
+    not at least 2 therapy other than {cisplatin, carboplatin} ever and flag_a
 """
 
 

@@ -123,7 +123,7 @@ def test_dose_diagnostics() -> None:
     assert found == ["15:19 type-mismatch", "16:42 anchor", "17:55 unit-dimension"]
 
 
-# --- a stable dose ----------------------------------------------------------------------------------
+# --- a stable dose ------------------------------------------------------------------------------
 
 STABLE = """protocol "stable" version "1"
 concepts:
