@@ -473,10 +473,16 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
     def differs(*names: str) -> bool:
         return any(_plain(getattr(a, n)) != _plain(getattr(b, n)) for n in names)
 
-    if isinstance(a, (m.Compare, m.CompareReference, m.Course)):
-        limits = {m.Compare: ("threshold",), m.Course: ("dose",)}.get(type(a), ("factor", "bound"))
+    if isinstance(a, (m.Compare, m.CompareReference, m.Course, m.CurrentDose)):
+        limits = {m.Compare: ("threshold",), m.Course: ("dose",), m.CurrentDose: ("dose",)}.get(
+            type(a), ("factor", "bound"))
         kinds = ["comparator"] * differs("op") + ["threshold"] * differs(*limits)
-        return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration"))
+        return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration") or
+                                     isinstance(a, m.CurrentDose) and differs("anchor"))
+    if isinstance(a, m.Counted):
+        return ["count"] * differs("count") + _atom_kinds(a.occurred, b.occurred)
+    if isinstance(a, m.StableDose):
+        return ["window"] * differs("duration", "anchor")
     if isinstance(a, m.Occurred):
         return ["filter"] * differs("filters") + ["window"] * differs("window") + \
             ["grade"] * differs("grade")

@@ -99,7 +99,8 @@ class Attribute:
 #: Item fields a filter reads that are not declared attributes: a medication's drug, its dose.
 DRUG, DOSE = "drug", "dose"
 RESERVED_ATTRIBUTES = frozenset({DRUG, DOSE, "grade", "date", "end", "ongoing", "present",
-                                 "concept", "unit", "value", "source", "recorded_by", "reason"})
+                                 "concept", "unit", "value", "source", "recorded_by", "reason",
+                                 "comparator", "limit", "reference_range"})
 
 
 @dataclass(frozen=True)

@@ -146,3 +146,22 @@ def test_count_diagnostics() -> None:
         "16:19 count: 'at least 1 therapy ...' needs a count of 2 or more; for one, leave out "
         "'at least 1'",
         "16:52 unknown-value: 'tkl' is not a value of 'therapy kind'; did you mean 'tki'?"]
+
+
+def test_amendment_diff_names_count_changes() -> None:
+    from grammar.parser import parse
+    from protocol.diff import diff
+
+    head = 'protocol "t"\nconcepts:\n  chemo: medication {a, b} dosed in mg/d\n'
+    changes = [(old, new) for old, new in [
+        ("at least 2 chemo ever", "at least 3 chemo where drug is a ever"),
+        ("chemo dose at screening <= 10 mg/d", "chemo dose at screening <= 12 mg/d"),
+        ("chemo dose stable for at least 30 days before screening",
+         "chemo dose stable for at least 60 days before first_dose"),
+    ]]
+    kinds = []
+    for old, new in changes:
+        found = diff(parse(head + f'inclusion I1 "x": {old}', "a"),
+                     parse(head + f'inclusion I1 "x": {new}', "b"))
+        kinds.append([change.kind for entry in found.entries for change in entry.changes])
+    assert kinds == [["count+filter"], ["threshold"], ["window"]]
