@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import product
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,9 +75,10 @@ class Network:
     strata: int
     fields: dict[str, tuple[str, ...]]
     digest: str = field(default="")
-    #: Lists whose items are counted (`at least 2 chemo ...`): each item becomes a fact of its own,
-    #: with these record fields beside its own (the window's days its tests compare with).
-    items: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Lists whose items are counted (`at least 2 chemo ...`): each item becomes a fact of its own
+    #: per group of counting nodes (named `<list>#<n>`), with the record fields beside its own that
+    #: the group's tests compare with (the window's days): group -> (list, fields).
+    items: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def facts(self, sid: str, record: dict[str, Any]) -> list[dict[str, Any]]:
         """A patient's record cut into one fact per group of nodes (definitions, criteria), each
@@ -89,9 +91,9 @@ class Network:
                 if name in record:
                     fact[name] = record[name]
             facts.append(fact)
-        for name, fields in self.items.items():
+        for group, (name, fields) in self.items.items():
             for index, item in enumerate(record.get(name) or ()):
-                facts.append(R.item_fact(sid, name, index, item, record, fields))
+                facts.append(R.item_fact(sid, group, index, item, record, fields))
         return facts
 
     def ruleset(self) -> dict[str, dict]:
@@ -139,7 +141,8 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         strata=final + 1,
         fields={node: tuple(sorted(names)) for node, names in fields.items()},
         digest=digest,
-        items={name: tuple(sorted(names)) for name, names in sorted(compiler.items.items())},
+        items={group: (group.split("#")[0], tuple(sorted(names)))
+               for group, names in compiler.items.items()},
     )
 
 
@@ -150,7 +153,8 @@ class _Compiler:
         self.layout = Layout()
         self.stratum: dict[str, int] = {}
         self.hidden_rules: list[tuple[str, dict, Action]] = []
-        self.items: dict[str, set[str]] = {}
+        self.items: dict[str, set[str]] = {}  # item-fact group -> record fields it reads
+        self._item_budget: dict[str, int] = {}  # item-fact group -> patterns reading it
         self.used_definitions = self._used_definitions()
 
     def _used_definitions(self) -> list[str]:
@@ -263,23 +267,37 @@ class _Compiler:
         than N items may meet, unknown otherwise."""
         name, line = atom.ref.name, atom.span.line
         node = f"{name}#{atom.count}@{line}:{atom.span.column}"
-        read = self.items.setdefault(name, set())
+        maybe = f"{node}?"
+        found = _items_joined(possible, needs, atom.count), _items_joined(yes, needs, atom.count)
+        group = self._item_group(name, sum(len(b["all"]) for bodies in found for b in bodies), node)
         for pattern in (yes, possible, needs):
             if pattern not in (P.TRUE, P.FALSE):
-                read |= fields_of(P.to_json(pattern))
-        maybe = f"{node}?"
-        self._node(maybe, line, 0, (), {"F": [P.TRUE]},
-                   joined_items=_items_joined(name, possible, needs, atom.count))
-        self.hidden_rules.append((f"d:{node}:items", {"all": [
-            {"e": {"$and": [{"t": "end"}, {"s": -1}]}},  # never: every item fact is matched
-            {"i": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: name}]}}]},
-            Action(f"d:{node}:items", "derived", node, "T", line)))
+                self.items[group] |= fields_of(P.to_json(pattern))
+        in_group = [[_in_group(body, group) for body in bodies] for bodies in found]
+        self._node(maybe, line, 0, (), {"F": [P.TRUE]}, joined_items=in_group[0])
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
         self._node(node, line, 1, (), {"F": [P.all_of(recorded, decided)],
                                        "U": [P.any_of(missing, undecided)]}, maybe,
-                   joined_items=_items_joined(name, yes, needs, atom.count))
+                   joined_items=in_group[1])
         return joined(node)
+
+    def _item_group(self, name: str, patterns: int, node: str) -> str:
+        """The item facts a counting node reads: a group of the list's item facts read by at most
+        `RULES_PER_FACT` patterns (the engine's alpha stack, as for record facts); a new group
+        asserts the items once more, with a rule that matches them all but never fires (a fact
+        no rule matches is refused)."""
+        groups = [g for g in self.items if g.split("#")[0] == name]
+        if groups and self._item_budget[groups[-1]] + patterns <= RULES_PER_FACT:
+            self._item_budget[groups[-1]] += patterns
+            return groups[-1]
+        group = f"{name}#{len(groups)}"
+        self.items[group], self._item_budget[group] = set(), patterns + 1
+        self.hidden_rules.append((f"d:{group}:items", {"all": [
+            {"e": {"$and": [{"t": "end"}, {"s": -1}]}},  # never: every item fact is matched
+            {"i": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}]}}]},
+            Action(f"d:{group}:items", "derived", node, "T", 0)))
+        return group
 
     def _node(self, node: str, line: int, level: int, true: Terms,
               settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE,
@@ -315,20 +333,31 @@ class _Compiler:
                                           make(value, rule)))
 
 
-def _items_joined(name: str, pattern: P.Pattern, needs: P.Pattern, count: int) -> list[dict]:
-    """The rule body joining `count` item facts of the list `name`, in increasing index, each
+def _in_group(body: dict, group: str) -> dict:
+    """A rule body on item facts, reading those of one group."""
+    return {"all": [{key: {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}, *tests["$and"][1:]]}}
+                    for pattern in body["all"] for key, tests in pattern.items()]}
+
+
+def _items_joined(pattern: P.Pattern, needs: P.Pattern, count: int) -> list[dict]:
+    """The rule bodies joining `count` item facts, in increasing index, each
     meeting `pattern` and `needs` (item fields by their plain names on an item fact). Each item
     may meet another alternative of the pattern, so it stays one pattern per item: on a fact of
     its own, an `$or` over item fields is matched correctly (only inside `$iany` it is not)."""
     tested = P.all_of(needs, pattern)
     if tested == P.FALSE:
         return []
-    tests = [] if tested == P.TRUE else [_plain_items(P.to_json(tested))]
-    body = []
-    for i in range(count):
-        after = [{"$gt": {R.INDEX: {f"i{i - 1}": R.INDEX}}}] if i else []
-        body.append({f"i{i}": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: name}, *after, *tests]}})
-    return [{"all": body}]
+    # Too large for one pattern (the engine's budget): one rule per choice of alternatives.
+    alternatives = [tested] if P.cost(tested) <= P.BUDGET - 3 else P.alternatives(tested)
+    bodies = []
+    for choice in product(alternatives, repeat=count):
+        body = []
+        for i, alternative in enumerate(choice):
+            tests = [] if alternative == P.TRUE else [_plain_items(P.to_json(alternative))]
+            after = [{"$gt": {R.INDEX: {f"i{i - 1}": R.INDEX}}}] if i else []
+            body.append({f"i{i}": {"$and": [{"t": R.ITEM_FACT}, *after, *tests]}})
+        bodies.append({"all": body})
+    return bodies
 
 
 def _plain_items(condition: Any) -> Any:

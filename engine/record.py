@@ -21,8 +21,9 @@ A record is one flat JSON object per patient:
   `b__<anchor>__<n><u>-` / `+` the day `<n> <unit>s` before / after another anchor day;
 - `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds;
 - for a list whose items are counted (`at least 2 ...`), each item is also a fact of its own:
-  `t` `ITEM_FACT`, its list's name in `LIST`, its position in `INDEX`, its own fields, and the
-  record fields its tests compare with (see `item_fact`);
+  `t` `ITEM_FACT`, its group in `LIST` (`<list>#<n>`: the counting nodes that read it, few
+  enough for the engine's alpha stack), its position in `INDEX`, its own fields, and the record
+  fields the group's tests compare with (see `item_fact`);
 - `<medication>__dose_at_<anchor>`: the daily dose on the anchor day, summed over the courses
   covering it (0 when none does), or its `bounds` when a course may or may not cover it (an end
   known only to the month) or has no dose (no upper bound).
@@ -66,14 +67,14 @@ BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
 ITEM_FACT, LIST, INDEX = "i", "l", "k"
 
 
-def item_fact(sid: str, name: str, index: int, item: dict, record: dict,
+def item_fact(sid: str, group: str, index: int, item: dict, record: dict,
               fields: tuple[str, ...]) -> dict:
-    """An item of the list `name` as a fact of its own, with the record `fields` it reads.
+    """An item of a list as a fact of its own for one `group`, with the record `fields` it reads.
 
-    >>> item_fact("s", "chemo", 0, {"s": 5, "e": 9}, {"sd": 10, "w__4w": 3}, ("w__4w",))
-    {'t': 'i', 'l': 'chemo', 'sid': 's', 'k': 0, 's': 5, 'e': 9, 'w__4w': 3}
+    >>> item_fact("s", "chemo#0", 0, {"s": 5, "e": 9}, {"sd": 10, "w__4w": 3}, ("w__4w",))
+    {'t': 'i', 'l': 'chemo#0', 'sid': 's', 'k': 0, 's': 5, 'e': 9, 'w__4w': 3}
     """
-    fact = {"t": ITEM_FACT, LIST: name, "sid": sid, INDEX: index, **item}
+    fact = {"t": ITEM_FACT, LIST: group, "sid": sid, INDEX: index, **item}
     for read in fields:
         if read in record:
             fact[read] = record[read]

@@ -165,3 +165,32 @@ def test_amendment_diff_names_count_changes() -> None:
                      parse(head + f'inclusion I1 "x": {new}', "b"))
         kinds.append([change.kind for entry in found.entries for change in entry.changes])
     assert kinds == [["count+filter"], ["threshold"], ["window"]]
+
+
+def test_many_counts_on_one_list_fit_the_engine() -> None:
+    """Thirty counting criteria on one list, filters large enough to be split: the item facts are
+    grouped so none is read by more patterns than the engine's alpha stack holds (one fact read
+    by all of them aborts the process), and the verdicts are the trail's."""
+    text = ('protocol "many" version "1"\nconcepts:\n  first_dose: date\n'
+            '  therapy: medication {a, b, c, d, e, f} with kind {x, y, z, w}'
+            ' with route {oral, iv, sc}\n')
+    for i in range(30):
+        text += (f'inclusion C{i} "c": at least {2 + i % 3} therapy where kind is one of '
+                 f'{{x, y, z}} and route is not oral and drug is one of {{a, b, c, d, e}} '
+                 f'within {i + 1} months before first_dose\n')
+    network = network_from_text(text, "many.proto-rules")
+    facts = [{"concept": "first_dose", "value": "2026-06-15"}] + [
+        {"concept": "therapy", "drug": "abcdef"[i % 6], "date": f"2026-0{1 + i % 6}-0{1 + i % 9}",
+         "end": f"2026-0{1 + i % 6}-0{1 + i % 9}", "kind": "xyzw"[i % 4],
+         "route": ["oral", "iv", "sc"][i % 3]} for i in range(12)]
+    result = outcome(Screening(network), *facts)
+    explainer = Explainer(network.protocol, result.derived)
+    seen = set()
+    for leaf in network.leaves:
+        judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
+        verdict = result.verdicts[leaf.id].verdict
+        assert {"true": "MET", "false": "NOT_MET", "unknown": "UNKNOWN"}[judged["status"]] == \
+            verdict, (leaf.id, judged)
+        seen.add(verdict)
+    assert seen == {"MET", "NOT_MET"}
+    assert len({group for group in network.items}) > 1
