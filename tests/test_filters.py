@@ -37,6 +37,7 @@ inclusion F6 "n": no known malignancy where type is melanoma
 inclusion F7 "c": chemo where route is intravenous and line is one of {2, 3} ever
 inclusion F8 "s": infection where site is lung with grade >= 3 within 14 days before first_dose
 inclusion F9 "x": immunotherapy other than {ipilimumab} ever
+inclusion F10 "e": malignancy where type is melanoma within 1 year after the end of chemo
 """
 
 SCREENING = "2026-06-30"
@@ -156,6 +157,17 @@ CASES = [
      "NOT_MET"),
     ("site unrecorded, grade 3", "F8",
      [FIRST_DOSE, {"concept": "infection", "date": "2026-06-01", "grade": 3}], "UNKNOWN"),
+    # from the end of another history: none of it means the window can never exist
+    ("after the end of chemo", "F10", [chemo("cisplatin", "2025-01-01"),
+                                       cancer("2025-06-01", "melanoma")], "MET"),
+    ("after the end of chemo, other type", "F10", [chemo("cisplatin", "2025-01-01"),
+                                                   cancer("2025-06-01", "other")], "NOT_MET"),
+    ("more than a year after", "F10", [chemo("cisplatin", "2024-01-01"),
+                                       cancer("2025-06-01", "melanoma")], "NOT_MET"),
+    ("chemo recorded as none", "F10", [none("chemo"), cancer("2025-06-01", "melanoma")],
+     "NOT_MET"),
+    ("chemo still going", "F10", [{"concept": "chemo", "drug": "cisplatin", "date": "2025-01-01",
+                                   "ongoing": True}, cancer("2025-06-01", "melanoma")], "UNKNOWN"),
     # other than on a medication is its drug
     ("other than: nivolumab", "F9", [io("nivolumab", "2020-01-01")], "MET"),
     ("other than: ipilimumab only", "F9", [io("ipilimumab", "2020-01-01")], "NOT_MET"),
