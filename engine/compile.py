@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from itertools import product
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,10 @@ class Network:
     fields: dict[str, tuple[str, ...]]
     digest: str = field(default="")
     values: list[str] = field(default_factory=list)  # derived values, in dependency order
+    #: Lists whose items are counted (`at least 2 chemo ...`): each item becomes a fact of its own
+    #: per group of counting nodes (named `<list>#<n>`), with the record fields beside its own that
+    #: the group's tests compare with (the window's days): group -> (list, fields).
+    items: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def facts(self, sid: str, record: dict[str, Any]) -> list[dict[str, Any]]:
         """A patient's record cut into one fact per group of nodes (definitions, criteria), each
@@ -94,6 +99,9 @@ class Network:
                 if name in record:
                     fact[name] = record[name]
             facts.append(fact)
+        for group, (name, fields) in self.items.items():
+            for index, item in enumerate(record.get(name) or ()):
+                facts.append(R.item_fact(sid, group, index, item, record, fields))
         return facts
 
     def ruleset(self) -> dict[str, dict]:
@@ -144,6 +152,8 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         fields={node: tuple(sorted(names)) for node, names in fields.items()},
         digest=digest,
         values=[name for name in compiler.used_nodes if name not in compiler.used_definitions],
+        items={group: (group.split("#")[0], tuple(sorted(names)))
+               for group, names in compiler.items.items()},
     )
 
 
@@ -156,6 +166,8 @@ class _Compiler:
         self.hidden_rules: list[tuple[str, dict, Action]] = []
         self.used_nodes = self._used_nodes()
         self.used_definitions = [n for n in self.used_nodes if protocol.definition(n) is not None]
+        self.items: dict[str, set[str]] = {}  # item-fact group -> record fields it reads
+        self._item_budget: dict[str, int] = {}  # item-fact group -> patterns reading it
 
     def _used_nodes(self) -> list[str]:
         """Definitions and derived values some criterion needs, directly or through others, in
@@ -270,7 +282,7 @@ class _Compiler:
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = P.TRUE,
-               possible: P.Pattern | None = None) -> Kleene:
+               possible: P.Pattern | None = None, suffix: str = "") -> Kleene:
         """A list atom whose "no" would test two fields of an item at once: durable_rules gets
         `$or` across item fields wrong (only the last field's test counts), so the atom becomes a
         node of its own. True when some item says yes; at its end marker, false when the list is
@@ -278,35 +290,84 @@ class _Compiler:
         could not be computed) are kept in `<name>__undosed`; `undecided`/`decided` test that list.
         `needs` is what the item test reads beside the list (a window's anchor day).
 
+        `suffix` tells apart two nodes of one atom.
+
         `possible`, when an item's days or length are known only within bounds, is what an item
         that may say yes meets: a second node (`<node>?`, true when some item may) is settled
         first, and the atom is unknown rather than false while it is true.
         """
         name = atom.ref.name
-        node = f"{name}@{atom.span.line}:{atom.span.column}"
+        node = f"{name}@{atom.span.line}:{atom.span.column}{suffix}"
         level = 0
         opened = P.FALSE
         if possible is not None and possible != yes:
             maybe = f"{node}?"
-            self._node(maybe, atom.span.line, 0, P.all_of(needs, _any_item(name, possible)),
+            self._node(maybe, atom.span.line, 0, _some_item(name, possible, needs),
                        {"F": [P.TRUE]})
             level, opened = 1, maybe
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
-        self._node(node, atom.span.line, level, P.all_of(needs, _any_item(name, yes)),
+        self._node(node, atom.span.line, level, _some_item(name, yes, needs),
                    {"F": [P.all_of(recorded, decided)], "U": [P.any_of(missing, undecided)]},
                    opened)
         return joined(node)
 
-    def _node(self, node: str, line: int, level: int, true: P.Pattern,
-              settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE) -> None:
-        """A hidden node's rules: T when `true` holds on the record; at end marker `level`, if
-        nothing was concluded, each value of `settled` whose record pattern holds. With a
-        possibility node `opened`, F also needs it false and U follows from it being true."""
+    def counted(self, atom: m.Counted, yes: P.Pattern, undecided: P.Pattern,
+                decided: P.Pattern, needs: P.Pattern, possible: P.Pattern) -> Kleene:
+        """`at least N ...`: N distinct items meet `yes`. One fact cannot hold two items in one
+        rule, so each item of a counted list is a fact of its own (`t: i`, its list, its index
+        `k`, and the record fields its tests read) and the rule joins N of them in increasing
+        index. Like `hidden`: a possibility node (N items that may meet `possible`) settles
+        first; the atom is false when the list is recorded (and its window decided) and fewer
+        than N items may meet, unknown otherwise."""
+        name, line = atom.ref.name, atom.span.line
+        node = f"{name}#{atom.count}@{line}:{atom.span.column}"
+        maybe = f"{node}?"
+        found = _items_joined(possible, needs, atom.count), _items_joined(yes, needs, atom.count)
+        group = self._item_group(name, sum(len(b["all"]) for bodies in found for b in bodies), node)
+        for pattern in (yes, possible, needs):
+            if pattern not in (P.TRUE, P.FALSE):
+                self.items[group] |= fields_of(P.to_json(pattern))
+        in_group = [[_in_group(body, group) for body in bodies] for bodies in found]
+        self._node(maybe, line, 0, (), {"F": [P.TRUE]}, joined_items=in_group[0])
+        missing = missing_list(name)
+        recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
+        self._node(node, line, 1, (), {"F": [P.all_of(recorded, decided)],
+                                       "U": [P.any_of(missing, undecided)]}, maybe,
+                   joined_items=in_group[1])
+        return joined(node)
+
+    def _item_group(self, name: str, patterns: int, node: str) -> str:
+        """The item facts a counting node reads: a group of the list's item facts read by at most
+        `RULES_PER_FACT` patterns (the engine's alpha stack, as for record facts); a new group
+        asserts the items once more, with a rule that matches them all but never fires (a fact
+        no rule matches is refused)."""
+        groups = [g for g in self.items if g.split("#")[0] == name]
+        if groups and self._item_budget[groups[-1]] + patterns <= RULES_PER_FACT:
+            self._item_budget[groups[-1]] += patterns
+            return groups[-1]
+        group = f"{name}#{len(groups)}"
+        self.items[group], self._item_budget[group] = set(), patterns + 1
+        self.hidden_rules.append((f"d:{group}:items", {"all": [
+            {"e": {"$and": [{"t": "end"}, {"s": -1}]}},  # never: every item fact is matched
+            {"i": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}]}}]},
+            Action(f"d:{group}:items", "derived", node, "T", 0)))
+        return group
+
+    def _node(self, node: str, line: int, level: int, true: Terms,
+              settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE,
+              joined_items: list[dict] | None = None) -> None:
+        """A hidden node's rules: T when one of the `true` terms holds on the record; at end
+        marker `level`, if nothing was concluded, each value of `settled` whose record pattern
+        holds. With a possibility node `opened`, F also needs it false and U follows from it
+        being true."""
         self.stratum[node] = level
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
-        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": ((true, frozenset()),)}, make))
+        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": true}, make))
+        for index, body in enumerate(joined_items or ()):
+            rule = f"d:{node}:T#i{index}"
+            self.hidden_rules.append((rule, body, make("T", rule)))
         end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
         unsettled = {"o$not": own}
         for value, patterns in settled.items():
@@ -327,9 +388,48 @@ class _Compiler:
                                           make(value, rule)))
 
 
-def _any_item(name: str, pattern: P.Pattern) -> P.Pattern:
-    """Some item of the list `name` meets `pattern`."""
-    return P.raw({"$iany": {name: P.to_json(pattern)}})
+def _in_group(body: dict, group: str) -> dict:
+    """A rule body on item facts, reading those of one group."""
+    return {"all": [{key: {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}, *tests["$and"][1:]]}}
+                    for pattern in body["all"] for key, tests in pattern.items()]}
+
+
+def _items_joined(pattern: P.Pattern, needs: P.Pattern, count: int) -> list[dict]:
+    """The rule bodies joining `count` item facts, in increasing index, each
+    meeting `pattern` and `needs` (item fields by their plain names on an item fact). Each item
+    may meet another alternative of the pattern, so it stays one pattern per item: on a fact of
+    its own, an `$or` over item fields is matched correctly (only inside `$iany` it is not)."""
+    tested = P.all_of(needs, pattern)
+    if tested == P.FALSE:
+        return []
+    # Too large for one pattern (the engine's budget): one rule per choice of alternatives.
+    alternatives = [tested] if P.cost(tested) <= P.BUDGET - 3 else P.alternatives(tested)
+    bodies = []
+    for choice in product(alternatives, repeat=count):
+        body = []
+        for i, alternative in enumerate(choice):
+            tests = [] if alternative == P.TRUE else [_plain_items(P.to_json(alternative))]
+            after = [{"$gt": {R.INDEX: {f"i{i - 1}": R.INDEX}}}] if i else []
+            body.append({f"i{i}": {"$and": [{"t": R.ITEM_FACT}, *after, *tests]}})
+        bodies.append({"all": body})
+    return bodies
+
+
+def _plain_items(condition: Any) -> Any:
+    """An item test as it reads on an item fact: `$i.s` is the field `s`."""
+    if isinstance(condition, list):
+        return [_plain_items(c) for c in condition]
+    if isinstance(condition, dict):
+        return {(k[3:] if k.startswith("$i.") else k): _plain_items(v)
+                for k, v in condition.items()}
+    return condition
+
+
+def _some_item(name: str, pattern: P.Pattern, needs: P.Pattern) -> Terms:
+    """Some item of the list `name` meets `pattern` (and the record meets `needs`): one term per
+    alternative of the pattern, each a rule of its own, so no `$or` ever spans item fields."""
+    return tuple((P.all_of(needs, P.raw({"$iany": {name: P.to_json(alt)}})), frozenset())
+                 for alt in P.alternatives(pattern))
 
 
 def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):

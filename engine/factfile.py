@@ -43,12 +43,13 @@ _CHECKED_HERE = {k: t for k, t in _FACT_TYPES.items() if k not in _READ_LATER}
 _RANGE_KEYS = frozenset({"low", "high"})
 
 
-def _plainly_valid(data: dict) -> bool:
+def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = None) -> bool:
     """True when a record obviously fits the schema (fields known, required, of their JSON types).
 
     Runs for every patient, so it reads only what jsonschema would, and only the fields a fact has;
     anything doubtful returns False and jsonschema, slower, reports every problem with its path. A
-    boolean is not a number here.
+    boolean is not a number here. `attributes` are the fields each concept declares beside the
+    schema's (their values the normaliser reads and checks).
     """
     if "patient" not in data or "facts" not in data:
         return False
@@ -57,7 +58,11 @@ def _plainly_valid(data: dict) -> bool:
         if types is None or not isinstance(value, types) or (key != "facts" and value == ""):
             return False
     for fact in data["facts"]:
-        if not isinstance(fact, dict) or not fact.keys() <= _FACT_KEYS:
+        if not isinstance(fact, dict):
+            return False
+        if not fact.keys() <= _FACT_KEYS and not (
+                attributes and isinstance(fact.get("concept"), str)
+                and fact.keys() - _FACT_KEYS <= attributes.get(fact["concept"], frozenset())):
             return False
         for key, value in fact.items():
             types = _CHECKED_HERE.get(key)
@@ -74,13 +79,31 @@ def _plainly_valid(data: dict) -> bool:
     return True
 
 
-def schema_problems(data: dict, path: str, line: int, pid: str | None) -> list[FactProblem]:
+def schema_problems(data: dict, path: str, line: int, pid: str | None,
+                    attributes: dict[str, frozenset[str]] | None = None) -> list[FactProblem]:
     """Every way a patient record departs from the schema, with its path; none for the plainly
-    valid (checked first, fast)."""
-    if _plainly_valid(data):
+    valid (checked first, fast). `attributes` are the fields each concept declares beside the
+    schema's (`"route": "intravenous"`): the schema cannot know them; the normaliser reads them."""
+    if _plainly_valid(data, attributes):
         return []
-    errors = sorted(_VALIDATOR.iter_errors(plain(data)), key=lambda e: [str(p) for p in e.path])
+    stripped = plain(_without(data, attributes or {}))
+    errors = sorted(_VALIDATOR.iter_errors(stripped), key=lambda e: [str(p) for p in e.path])
     return [_schema_problem(error, path, line, pid) for error in errors]
+
+
+def _without(data: dict, attributes: dict[str, frozenset[str]]) -> dict:
+    """The record without the attributes its facts' concepts declare."""
+    facts = data.get("facts")
+    if not attributes or not isinstance(facts, list):
+        return data
+    stripped = []
+    for fact in facts:
+        declared = attributes.get(fact.get("concept"), frozenset()) if isinstance(fact, dict) \
+            and isinstance(fact.get("concept"), str) else frozenset()
+        if declared and not fact.keys() <= _FACT_KEYS:
+            fact = {k: v for k, v in fact.items() if k in _FACT_KEYS or k not in declared}
+        stripped.append(fact)
+    return {**data, "facts": stripped}
 
 
 def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:

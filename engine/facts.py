@@ -76,7 +76,12 @@ class Normaliser:
         self.counted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by list concept
         for field_name, (name, drugs) in layout.counts.items():
             self.counted.setdefault(name, []).append((field_name, drugs))
+        self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
+        for field_name, (name, anchor) in sorted(layout.doses.items()):
+            self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
+        self.attribute_keys = {c.name: frozenset(a.name for a in c.attributes)
+                               for c in protocol.concepts if c.attributes}
         # Measured concepts first: a dose per kg reads the weight.
         names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
         self.order = [(n, self.concepts[n], getattr(_Builder, "_" + self.concepts[n].kind.value))
@@ -113,7 +118,7 @@ class Normaliser:
         if not isinstance(data, dict):
             raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
         patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
-        problems.extend(schema_problems(data, path, line, patient_id))
+        problems.extend(schema_problems(data, path, line, patient_id, self.attribute_keys))
         if problems:
             raise FactError(problems)
         given = data.get("screening_date")
@@ -557,12 +562,15 @@ class _Builder:
         if nones:
             self.patient.record[R.none_field(concept.name)] = 1
             self._count(concept, [])
+            self._doses(concept, [])
             self._use(concept, nones[0][0], nones[0][1], None, value="recorded as none")
             return None
         items = []
         for index, fact in present:
             item = self._occurrence(concept, index, fact)
             if item is None:
+                continue
+            if concept.attributes and not self._attributes(concept, index, fact, item):
                 continue
             if concept.graded:
                 grade = fact.get("grade")
@@ -604,6 +612,28 @@ class _Builder:
         return {R.START: first, R.START_LATEST: latest_first, R.END: last,
                 R.END_EARLIEST: earliest_last}
 
+    def _attributes(self, concept: m.Concept, index: int, fact: dict, item: dict) -> bool:
+        """Each declared attribute into the item, as its declared value, or `UNRECORDED` when
+        the fact does not give it (a filter on it then may or may not pass); a value not
+        declared is an input error."""
+        good = True
+        for attribute in concept.attributes:
+            given = fact.get(attribute.name)
+            if given is None:
+                item[R.attribute_field(attribute.name)] = R.UNRECORDED
+                continue
+            word = None if isinstance(given, bool) else given if isinstance(given, str) else \
+                plain_number(Decimal(given)) if isinstance(given, (int, Decimal)) else None
+            value = attribute.canonical(word) if word is not None else None
+            if value is None:
+                allowed = ", ".join(v.name for v in attribute.values)
+                self.problem(index, attribute.name, f"{concept.name}'s {attribute.name} must be "
+                             f"one of {{{allowed}}}, found {json.dumps(plain(given))}")
+                good = False
+            else:
+                item[R.attribute_field(attribute.name)] = value
+        return good
+
     def _event(self, concept: m.Concept, facts) -> None:
         items = self._occurrences(concept, facts)
         if not items:
@@ -613,6 +643,7 @@ class _Builder:
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
                 else "occurred"
+            what += _attributes_text(concept, item)
             self._use(concept, index, fact, None, _period(fact), value=what)
 
     def _medication(self, concept: m.Concept, facts) -> None:
@@ -636,14 +667,18 @@ class _Builder:
             dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
             if dose is not None:
                 item[R.DOSE] = float(dose)
+            elif concept.dosed_in:
+                item[R.UNDOSED_ITEM] = 1
             courses.append(item)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
             months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{_period(fact, course=True)}, {months} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
-            used = UsedFact(index, concept.name, drug + (f" {plain(fact.get('dose'))} {fact.get('unit')}"
-                            if fact.get("dose") is not None else ""), fact.get("unit"), fact.get("date"),
+            given = f" {plain(fact.get('dose'))} {fact.get('unit')}" \
+                if fact.get("dose") is not None else ""
+            used = UsedFact(index, concept.name, drug + given + _attributes_text(concept, item),
+                            fact.get("unit"), fact.get("date"),
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
         self.patient.record[concept.name] = courses
@@ -653,6 +688,38 @@ class _Builder:
         if concept.dosed_in and undosed:
             self.patient.record[R.undosed_field(concept.name)] = undosed
         self._count(concept, courses)
+        self._doses(concept, courses)
+
+    def _doses(self, concept: m.Concept, courses: list[dict]) -> None:
+        """The daily dose on each anchor day asked for, summed over the courses covering it: a
+        number the network compares, exact when every course surely covers the day or surely
+        not; otherwise bounds, the courses that may cover it adding to the upper one, and a course
+        without a dose leaving it unbounded (see record.dose_field)."""
+        record = self.patient.record
+        for field_name, anchor in self.n.doses.get(concept.name, ()):
+            day = record.get(anchor)
+            if day is None:
+                self.patient.unusable[field_name] = \
+                    f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
+                continue
+            low = high = Decimal(0)
+            unbounded = False
+            for course in courses:
+                if not course[R.START] <= day <= course[R.END]:
+                    continue  # surely not on that day
+                surely = course[R.START_LATEST] <= day <= course[R.END_EARLIEST]
+                if R.DOSE not in course:
+                    unbounded = True
+                    continue
+                dose = Decimal(repr(course[R.DOSE]))
+                low, high = (low + dose, high + dose) if surely else (low, high + dose)
+            if not unbounded and low == high:
+                record[field_name] = float(quantize(low))
+                continue
+            lo, hi, _, _ = R.bounds(field_name)
+            record[lo] = float(quantize(low))
+            if not unbounded:
+                record[hi] = float(quantize(high))
 
     def _count(self, concept: m.Concept, courses: list[dict]) -> None:
         """Distinct drugs of each counted set on a recorded list (see record.count_field)."""
@@ -716,6 +783,13 @@ def _identity(fact: dict) -> Any:
     """What makes two facts duplicates: the same fields in the same order with equal values; a
     fact with a reference range (a dict) is compared by its text."""
     return str(fact) if "reference_range" in fact else tuple(fact.items())
+
+
+def _attributes_text(concept: m.Concept, item: dict) -> str:
+    """An item's declared attributes as the trail shows them: `, route intravenous`."""
+    return "".join(f", {a.name} {item[R.attribute_field(a.name)]}" if item[
+        R.attribute_field(a.name)] != R.UNRECORDED else f", {a.name} not recorded"
+        for a in concept.attributes)
 
 
 def _period(fact: dict, course: bool = False) -> str:

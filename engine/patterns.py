@@ -91,6 +91,25 @@ def at_least(k: int, items: list[Pattern]) -> Pattern:
     return any_of(*(all_of(*subset) for subset in combinations(items, k)))
 
 
+def alternatives(pattern: Pattern) -> list[Pattern]:
+    """The pattern as a disjunction of conjunctions (each item of the list an `All` or a test):
+    what an item test inside `$iany` must be, since durable_rules gets an `$or` over item fields
+    wrong there. A pattern without a disjunction is its own one alternative.
+
+    >>> [to_json(p) for p in alternatives(all_of(test("==", "a", 1), any_of(test("==", "b", 1),
+    ...     test("==", "b", 2))))]
+    [{'$and': [{'a': 1}, {'b': 1}]}, {'$and': [{'a': 1}, {'b': 2}]}]
+    """
+    if isinstance(pattern, Any_):
+        return [alt for item in pattern.items for alt in alternatives(item)]
+    if isinstance(pattern, All):
+        found = [TRUE]
+        for item in pattern.items:
+            found = [all_of(done, alt) for done in found for alt in alternatives(item)]
+        return [alt for alt in found if alt != FALSE]
+    return [] if pattern == FALSE else [pattern]
+
+
 def to_json(pattern: Pattern) -> Any:
     """The durable_rules JSON of a pattern (a Const must have been folded away by then)."""
     if isinstance(pattern, Test):

@@ -21,13 +21,22 @@ A record is one flat JSON object per patient:
   windows anchored on it (absent while it is still going on);
 - `w__<n><u>`: the first day of a window `within <n> <unit>s before screening` (calendar-aware), and
   `b__<anchor>__<n><u>-` / `+` the day `<n> <unit>s` before / after another anchor day;
-- `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds.
+- `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds;
+- for a list whose items are counted (`at least 2 ...`), each item is also a fact of its own:
+  `t` `ITEM_FACT`, its group in `LIST` (`<list>#<n>`: the counting nodes that read it, few
+  enough for the engine's alpha stack), its position in `INDEX`, its own fields, and the record
+  fields the group's tests compare with (see `item_fact`);
+- `<medication>__dose_at_<anchor>`: the daily dose on the anchor day, summed over the courses
+  covering it (0 when none does), or its `bounds` when a course may or may not cover it (an end
+  known only to the month) or has no dose (no upper bound).
 
 An occurrence (an item of a list) holds its first day as the earliest and latest it can be, `s` and
 `sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
 spans its days; `e` is `ONGOING` for a course still running or whose end is not recorded), `g`
 (grade, graded events) and, for medications, `drug`, `dose` (daily, in the unit the medication is
-dosed in), and its length up to screening, at least `months` / `days` and at most `months_most` /
+dosed in; a course of a dosed medication whose dose could not be worked out has `nd` 1 instead),
+each declared attribute as `a_<name>` (its declared value, or `UNRECORDED` when the fact does not
+say), and its length up to screening, at least `months` / `days` and at most `months_most` /
 `days_most`.
 """
 
@@ -46,12 +55,37 @@ ONGOING = 10**7
 START, START_LATEST, END, END_EARLIEST = "s", "sl", "e", "el"
 GRADE, DRUG, DOSE = "g", "drug", "dose"
 MONTHS, DAYS, MONTHS_MOST, DAYS_MOST = "months", "days", "months_most", "days_most"
+UNDOSED_ITEM = "nd"
+#: An item's attribute the fact does not give: it may or may not pass a filter on it.
+UNRECORDED = "?"
 # ... and as a pattern on one item writes them.
 ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRADE, DRUG, DOSE,
-                                     MONTHS, DAYS, MONTHS_MOST, DAYS_MOST)}
+                                     MONTHS, DAYS, MONTHS_MOST, DAYS_MOST, UNDOSED_ITEM)}
 #: An item's first and last day each lie between two fields (equal when the dates are exact):
 #: (earliest, latest).
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
+
+
+ITEM_FACT, LIST, INDEX = "i", "l", "k"
+
+
+def item_fact(sid: str, group: str, index: int, item: dict, record: dict,
+              fields: tuple[str, ...]) -> dict:
+    """An item of a list as a fact of its own for one `group`, with the record `fields` it reads.
+
+    >>> item_fact("s", "chemo#0", 0, {"s": 5, "e": 9}, {"sd": 10, "w__4w": 3}, ("w__4w",))
+    {'t': 'i', 'l': 'chemo#0', 'sid': 's', 'k': 0, 's': 5, 'e': 9, 'w__4w': 3}
+    """
+    fact = {"t": ITEM_FACT, LIST: group, "sid": sid, INDEX: index, **item}
+    for read in fields:
+        if read in record:
+            fact[read] = record[read]
+    return fact
+
+
+def attribute_field(attribute: str) -> str:
+    """The item field holding a declared attribute; a medication's drug and dose keep their own."""
+    return attribute if attribute in (DRUG, DOSE) else f"a_{attribute}"
 
 
 def bounds(field: str) -> tuple[str, str, str, str]:
@@ -94,6 +128,12 @@ def bound_field(anchor: str, duration: m.Duration, direction: str) -> str:
     return f"b__{anchor}__{duration.amount}{duration.unit[0]}{sign}"
 
 
+def dose_field(concept: str, anchor: str) -> str:
+    """The record field holding a medication's daily dose on the day in field `anchor`, summed
+    over the courses that cover it (with `bounds` when some course may or may not cover it)."""
+    return f"{concept}__dose_at_{anchor}"
+
+
 def count_field(concept: str, drugs: tuple[str, ...]) -> str:
     """The record field counting a list's distinct drugs of one set (named by the set's digest)."""
     return f"{concept}__of_{hashlib.sha256('|'.join(drugs).encode()).hexdigest()[:8]}"
@@ -112,6 +152,7 @@ class Layout:
     bounds: dict[str, tuple[str, m.Duration, str]] = field(default_factory=dict)
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     counts: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    doses: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""
@@ -126,6 +167,14 @@ class Layout:
         """Ask for the day `duration` before or after the anchor day in field `anchor`."""
         name = bound_field(anchor, duration, direction)
         self.bounds[name] = (anchor, duration, direction)
+        return name
+
+    def dose(self, concept: str, anchor: m.Anchor | None) -> str:
+        """Ask for a medication's daily dose on an anchor day; return its field."""
+        day = self.anchor(anchor)
+        name = dose_field(concept, day)
+        self.doses[name] = (concept, day)
+        self.concepts.add(concept)
         return name
 
     def count(self, concept: str, drugs: tuple[str, ...]) -> str:

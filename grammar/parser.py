@@ -394,11 +394,18 @@ class _Build(Transformer):
     def date_kind(self, meta):
         return m.Kind.DATE, {}
 
-    def event_kind(self, meta, graded=None):
-        return m.Kind.EVENT, {"graded": graded is not None}
+    def event_kind(self, meta, *rest):
+        graded = any(isinstance(r, Token) for r in rest)
+        attributes = tuple(r for r in rest if isinstance(r, m.Attribute))
+        return m.Kind.EVENT, {"graded": graded, "attributes": attributes}
 
-    def medication_kind(self, meta, values, dosing=None):
-        return m.Kind.MEDICATION, {"values": values, **(dosing or {})}
+    def medication_kind(self, meta, values, *rest):
+        dosing = next((r for r in rest if isinstance(r, dict)), {})
+        attributes = tuple(r for r in rest if isinstance(r, m.Attribute))
+        return m.Kind.MEDICATION, {"values": values, "attributes": attributes, **dosing}
+
+    def attribute(self, meta, name, values):
+        return m.Attribute(self._span(meta), str(name), values)
 
     def conversion(self, meta, source, target):
         return m.Conversion(self._span(meta), source, target)
@@ -641,8 +648,34 @@ class _Build(Transformer):
         return m.Is(self._span(meta), self._ref(name), rest[-1], negated)
 
     def occurred(self, meta, name, *rest):
-        grade = rest[0] if len(rest) == 2 else None
-        return m.Occurred(self._span(meta), self._ref(name), rest[-1], grade)
+        grade = next((r for r in rest if isinstance(r, tuple) and not isinstance(r[0], m.Where)),
+                     None)
+        filters = next((r for r in rest if isinstance(r, tuple) and r and
+                        isinstance(r[0], m.Where)), ())
+        return m.Occurred(self._span(meta), self._ref(name), rest[-1], grade, filters)
+
+    def counted(self, meta, number, name, *rest):
+        """`at least 2 chemo where route is intravenous ever`: an occurrence condition counted."""
+        occurred = self.occurred(meta, name, *rest)
+        return m.Counted(self._span(meta), self._integer(number), occurred)
+
+    def filter(self, meta, *clauses):
+        return tuple(clauses)
+
+    lone_filter = filter
+
+    def other_than(self, meta, values):
+        return m.Where(self._span(meta), None, values, negated=True)
+
+    def clause_is(self, meta, name, *rest):
+        value = self._single_value(rest[-1])
+        return m.Where(self._span(meta), self._ref(name), (value,), len(rest) == 2)
+
+    def clause_one_of(self, meta, name, *rest):
+        return m.Where(self._span(meta), self._ref(name), rest[-1], len(rest) == 2)
+
+    def clause_dose(self, meta, op, dose):
+        return m.Where(self._span(meta), m.Ref(self._span(meta), m.DOSE), op=_op(op), dose=dose)
 
     def grade(self, meta, op, value):
         return (_op(op), _number(value))
@@ -685,10 +718,13 @@ class _Build(Transformer):
         return m.Anchor(self._span(meta), self._ref(name), str(edge))
 
     def no_known(self, meta, name, *rest):
-        grade = next((r for r in rest if isinstance(r, tuple)), None)
+        grade = next((r for r in rest if isinstance(r, tuple) and not isinstance(r[0], m.Where)),
+                     None)
+        filters = next((r for r in rest if isinstance(r, tuple) and r and
+                        isinstance(r[0], m.Where)), ())
         window = next((r for r in rest if isinstance(r, m.Window)), None)
         occurred = m.Occurred(self._span(meta), self._ref(name),
-                              window or m.Window(self._span(meta), "ever"), grade)
+                              window or m.Window(self._span(meta), "ever"), grade, filters)
         return m.NoKnown(self._span(meta), occurred)
 
     def in_range(self, meta, name, low, *rest):
@@ -710,6 +746,12 @@ class _Build(Transformer):
 
     def course(self, meta, name, op, dose, duration=None):
         return m.Course(self._span(meta), self._ref(name), _op(op), dose, duration)
+
+    def current_dose(self, meta, name, anchor, op, dose):
+        return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)
+
+    def stable_dose(self, meta, name, duration, anchor):
+        return m.StableDose(self._span(meta), self._ref(name), duration, anchor)
 
     def for_at_least(self, meta, duration):
         return duration

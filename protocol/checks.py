@@ -73,6 +73,14 @@ TEMPLATES: dict[str, str] = {
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
     "of them{hint}",
     "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
+    "undefined-attribute": "'{name}' records no attribute '{attribute}'{hint}",
+    "undefined-attribute/other-than": "'other than' reads an attribute, and '{name}' declares "
+    "none; declare one, like '{name}: event with type {{...}}'",
+    "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
+    "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
+    "'at least 1'",
+    "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
+    "attribute otherwise",
 }
 
 TEMPLATES.update(escalation_checks.TEMPLATES)
@@ -104,9 +112,12 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Occurred: (m.LISTED, "only an event or medication happens 'ever', 'at screening' or "
                  "'within ...'"),
     m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
+    m.Counted: (m.LISTED, "only an event's occurrences or a medication's courses are counted"),
     m.InRange: (m.MEASURED, "only a quantity, lab, score, scale or age lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
+    m.CurrentDose: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
+    m.StableDose: ((Kind.MEDICATION,), "only a medication's courses have a dose to keep stable"),
 }
 WHEN = ("say when: 'ever', 'at screening', 'within N days before screening' or "
         "'at least N months before first_dose'")
@@ -258,6 +269,11 @@ def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         yield from _repeats("duplicate-value", names, fold=True)
     for table in protocol.equivalences:
         yield from _repeats("duplicate-value", ((e.drug, e.span) for e in table.entries), fold=True)
+    for concept in protocol.concepts:
+        yield from _repeats("duplicate-value", ((a.name, a.span) for a in concept.attributes))
+        for attribute in concept.attributes:
+            names = ((n, v.span) for v in attribute.values for n in (v.name, *v.synonyms))
+            yield from _repeats("duplicate-value", names, fold=True)
 
 
 def _repeats(
@@ -294,6 +310,15 @@ def _declarations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
                     yield _diag("unit-unknown/missing", quantity.span, quantity=quantity)
                 elif not _parses(quantity.unit):
                     yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
+
+
+def _attributes(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """An attribute is read from a fact's field of its name: not one every fact already has."""
+    for concept in protocol.concepts:
+        for attribute in concept.attributes:
+            if attribute.name in m.RESERVED_ATTRIBUTES:
+                yield _diag("reserved-attribute", attribute.span, attribute=attribute.name,
+                            kind=concept.kind.value)
 
 
 def _equivalences(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
@@ -352,7 +377,7 @@ def _is_mass(quantity: m.Quantity) -> bool:
 def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """Every condition in definitions, applies-when clauses and criteria, node by node."""
     nodes = list(_every((m.AtLeast, *m.ATOMS), _uses(protocol)))
-    wrapped = {id(node.occurred) for node in nodes if isinstance(node, m.NoKnown)}
+    wrapped = {id(node.occurred) for node in nodes if isinstance(node, (m.NoKnown, m.Counted))}
     for node in nodes:
         if id(node) not in wrapped:  # `no known X ...` is checked as a whole, once
             yield from _at_least(node) if isinstance(node, m.AtLeast) else _atom(node, scope)
@@ -374,9 +399,11 @@ def _refs(condition: m.Condition | None) -> list[str]:
 
 
 def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
-    occurred = atom.occurred if isinstance(atom, m.NoKnown) else atom
+    occurred = atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom
     if isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
+    if isinstance(atom, (m.CurrentDose, m.StableDose)) and atom.anchor is not None:
+        yield from _anchor(atom.anchor, scope, edges=False)
     target = scope.lookup(atom.ref.name)
     if target is None:
         hint = _hint(atom.ref.name, scope.names())
@@ -399,10 +426,10 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif target.kind not in kinds:
         if isinstance(atom, m.Truth) and target.kind is Kind.EVENT:
             advice = WHEN
-    elif isinstance(atom, (m.Occurred, m.NoKnown)) and _grade(atom) is not None \
+    elif isinstance(atom, (m.Occurred, m.NoKnown, m.Counted)) and _grade(atom) is not None \
             and not target.graded:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
-    elif isinstance(atom, m.Course) and target.dosed_in is None:
+    elif isinstance(atom, (m.Course, m.CurrentDose)) and target.dosed_in is None:
         kind = "a medication without a dose unit"
         advice = "declare it 'dosed in UNIT' to compare doses"
     else:
@@ -410,8 +437,8 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     return _diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
 
 
-def _grade(atom: m.Occurred | m.NoKnown) -> tuple[str, Decimal] | None:
-    return (atom.occurred if isinstance(atom, m.NoKnown) else atom).grade
+def _grade(atom: m.Occurred | m.NoKnown | m.Counted) -> tuple[str, Decimal] | None:
+    return (atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom).grade
 
 
 def _kind_words(target: Target) -> str:
@@ -437,9 +464,15 @@ def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
         yield from _convertible("unit-dimension", threshold, concept, concept.unit)
 
 
-def _anchor(anchor: m.Anchor, scope: _Scope) -> Iterator[Diagnostic]:
-    """A window counts from a day: a date concept's, or the start or end of an occurrence."""
+def _anchor(anchor: m.Anchor, scope: _Scope, edges: bool = True) -> Iterator[Diagnostic]:
+    """A window counts from a day: a date concept's, or the start or end of an occurrence (a
+    dose is read on the screening date or a date concept's day only, `edges` False)."""
     if anchor.ref is None:
+        return
+    if anchor.edge is not None and not edges:
+        yield _diag("anchor", anchor.span, what="the screening date or a date concept",
+                    name=f"the {anchor.edge} of {anchor.ref.name}", kind="an occurrence's day",
+                    hint="")
         return
     name = anchor.ref.name
     target = scope.lookup(name)
@@ -514,10 +547,57 @@ def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]
             yield _diag("unknown-value", value.span, value=value.name, name=concept.name, hint=hint)
 
 
+def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A filter reads an attribute the concept declares (a medication's drug and dose too), and
+    only its declared values: any other word could never match a fact."""
+    for clause in atom.filters:
+        if clause.dose is not None:
+            if concept.dosed_in is None:
+                yield _diag("undefined-attribute/dose", clause.span, name=concept.name)
+            else:
+                yield from _course(m.Course(clause.span, atom.ref, clause.op or ">=",
+                                            clause.dose, None), concept)
+            continue
+        attribute = concept.attribute(clause.attribute.name if clause.attribute else None)
+        if attribute is None and clause.attribute is None:
+            yield _diag("undefined-attribute/other-than", clause.span, name=concept.name)
+            continue
+        if attribute is None:
+            assert clause.attribute is not None
+            declared = [a.name for a in concept.attributes] + (
+                [m.DRUG, m.DOSE] if concept.kind is Kind.MEDICATION else [])
+            hint = _hint(clause.attribute.name, declared) or (
+                f"; its attributes are {', '.join(declared)}" if declared else
+                f"; declare it: '{concept.name}: {concept.kind.value} ... with "
+                f"{clause.attribute.name} {{...}}'")
+            yield _diag("undefined-attribute", clause.attribute.span, name=concept.name,
+                        attribute=clause.attribute.name, hint=hint)
+            continue
+        known = [n for value in attribute.values for n in (value.name, *value.synonyms)]
+        for value in clause.values:
+            if attribute.canonical(value.name) is None:
+                names = [v.name for v in attribute.values]
+                listed = "; its values are " + ", ".join(names[:8]) + (", ..." if names[8:] else "")
+                yield _diag("unknown-value", value.span, value=value.name,
+                            name=f"{concept.name} {attribute.name}",
+                            hint=_hint(value.name, known) or listed)
+
+
+def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
+    """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
+    if atom.count < 2:
+        yield _diag("count", atom.span, count=atom.count, name=concept.name)
+    yield from _filters(atom.occurred, concept)
+
+
 ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
+    m.Occurred: _filters,
+    m.NoKnown: lambda atom, concept: _filters(atom.occurred, concept),
+    m.Counted: lambda atom, concept: _counted(atom, concept),
     m.Compare: _compare,
     m.InRange: _in_range,
     m.Course: _course,
+    m.CurrentDose: _course,
     m.Is: _values,
     m.Includes: _values,
 }
@@ -728,6 +808,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _header,
     _duplicates,
     _declarations,
+    _attributes,
     _equivalences,
     _weights,
     _broader,

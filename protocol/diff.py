@@ -286,7 +286,8 @@ def _concept(a: m.Concept, b: m.Concept, old: m.Protocol, new: m.Protocol) -> En
     """A concept's kind, unit, validity, values and dosing decide how facts are read: a change there
     changes verdicts even when no criterion was edited."""
     changes = [Change(kind, _concept_said(old, a, kind), _concept_said(new, b, kind))
-               for kind in ("kind", "unit", "validity", "dosing", "grade", "conversion", "formula")
+               for kind in ("kind", "unit", "validity", "dosing", "grade", "conversion",
+                            "formula", "attributes")
                if _plain(_concept_field(a, kind)) != _plain(_concept_field(b, kind))]
     if _plain(a.values) != _plain(b.values):
         changes.append(Change("values", values_text(a.values), values_text(b.values),
@@ -303,7 +304,7 @@ def _concept_field(concept: m.Concept, kind: str) -> Any:
     return {"kind": concept.kind, "unit": concept.unit, "validity": concept.valid_for,
             "dosing": (concept.dosed_in, concept.equivalence, weight),
             "grade": concept.graded, "conversion": concept.conversions,
-            "formula": concept.formula}[kind]
+            "formula": concept.formula, "attributes": concept.attributes}[kind]
 
 
 def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
@@ -317,6 +318,9 @@ def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
         return "graded" if concept.graded else "not graded"
     if kind == "kind":
         return concept.kind.value
+    if kind == "attributes":
+        return " ".join(f"with {a.name} {values_text(a.values)}" for a in concept.attributes) \
+            or "(no attributes)"
     return shown(protocol, _concept_field(concept, kind) if kind != "dosing" else None)
 
 
@@ -472,12 +476,19 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
     def differs(*names: str) -> bool:
         return any(_plain(getattr(a, n)) != _plain(getattr(b, n)) for n in names)
 
-    if isinstance(a, (m.Compare, m.CompareReference, m.Course)):
-        limits = {m.Compare: ("threshold",), m.Course: ("dose",)}.get(type(a), ("factor", "bound"))
+    if isinstance(a, (m.Compare, m.CompareReference, m.Course, m.CurrentDose)):
+        limits = {m.Compare: ("threshold",), m.Course: ("dose",), m.CurrentDose: ("dose",)}.get(
+            type(a), ("factor", "bound"))
         kinds = ["comparator"] * differs("op") + ["threshold"] * differs(*limits)
-        return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration"))
+        return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration") or
+                                     isinstance(a, m.CurrentDose) and differs("anchor"))
+    if isinstance(a, m.Counted):
+        return ["count"] * differs("count") + _atom_kinds(a.occurred, b.occurred)
+    if isinstance(a, m.StableDose):
+        return ["window"] * differs("duration", "anchor")
     if isinstance(a, m.Occurred):
-        return ["window"] * differs("window") + ["grade"] * differs("grade")
+        return ["filter"] * differs("filters") + ["window"] * differs("window") + \
+            ["grade"] * differs("grade")
     if isinstance(a, m.Is):
         return ["comparator"] * differs("negated") + ["values"] * differs("values")
     return ["values"] * (isinstance(a, m.Includes) and differs("drug"))

@@ -83,6 +83,29 @@ class Value:
 
 
 @dataclass(frozen=True)
+class Attribute:
+    """What an occurrence or course may record beside its dates, from a declared set of values:
+    `malignancy: event with type {basal_cell_carcinoma = "basal cell carcinoma", melanoma}`."""
+
+    span: Span
+    name: str
+    values: tuple[Value, ...]
+
+    def canonical(self, name: str) -> str | None:
+        """The declared value a fact's wording stands for, case-insensitively, or None."""
+        folded = name.casefold()
+        return next((v.name for v in self.values
+                     if any(w.casefold() == folded for w in (*v.synonyms, v.name))), None)
+
+
+#: Item fields a filter reads that are not declared attributes: a medication's drug, its dose.
+DRUG, DOSE = "drug", "dose"
+RESERVED_ATTRIBUTES = frozenset({DRUG, DOSE, "grade", "date", "end", "ongoing", "present",
+                                 "concept", "unit", "value", "source", "recorded_by", "reason",
+                                 "comparator", "limit", "reference_range"})
+
+
+@dataclass(frozen=True)
 class Conversion:
     """A substance-specific factor pint cannot know: `1 mg/dL = 17.1 umol/L` for bilirubin."""
 
@@ -119,6 +142,19 @@ class Concept:
     counts_as: Ref | None = None  # a broader concept each of its facts is also a fact of
     at: Ref | None = None  # an age's date concept (enrolment, consent); None: the screening date
     formula: Expr | None = None  # a derived value's formula, in `unit`
+    attributes: tuple[Attribute, ...] = ()  # what an event's occurrence or a course records
+
+    def attribute(self, name: str | None) -> Attribute | None:
+        """A declared attribute by name; a medication's `drug` is one too (its value set), and
+        None names what `other than {...}` reads: the drug, or an event's first attribute."""
+        if name is None:
+            if self.kind is Kind.MEDICATION:
+                name = DRUG
+            elif self.attributes:
+                return self.attributes[0]
+        if name == DRUG and self.kind is Kind.MEDICATION:
+            return Attribute(self.span, DRUG, self.values)
+        return next((a for a in self.attributes if a.name == name), None)
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
@@ -249,13 +285,41 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Where:
+    """One clause of a filter on a history's items: `type is not basal_cell_carcinoma`, `drug is
+    one of {pembrolizumab, nivolumab}`, `dose > 10 mg/d`. `attribute` None is `other than {...}`
+    (the drug of a medication, an event's first declared attribute, negated)."""
+
+    span: Span
+    attribute: Ref | None
+    values: tuple[Value, ...] = ()
+    negated: bool = False
+    op: str | None = None  # a dose clause: its comparison and dose
+    dose: Quantity | None = None
+
+    def __str__(self) -> str:
+        if self.dose is not None:
+            return f"dose {self.op} {self.dose}"
+        names = ", ".join(v.name for v in self.values)
+        if self.attribute is None:
+            return f"other than {{{names}}}"
+        word = "is not" if self.negated else "is"
+        if len(self.values) == 1:
+            return f"{self.attribute.name} {word} {names}"
+        return f"{self.attribute.name} {word} one of {{{names}}}"
+
+
+@dataclass(frozen=True)
 class Occurred:
-    """`cns_lupus_intervention within 60 days before screening`, `gvhd with grade >= 2 ...`."""
+    """`cns_lupus_intervention within 60 days before screening`, `gvhd with grade >= 2 ...`,
+    `malignancy where type is not basal_cell_carcinoma within 5 years before screening`: some
+    item that passes every filter clause falls in the window."""
 
     span: Span
     ref: Ref
     window: Window
     grade: tuple[str, Decimal] | None = None
+    filters: tuple[Where, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -264,6 +328,20 @@ class NoKnown:
     the open-world reading, as the protocol says it: true when nothing is recorded."""
 
     span: Span
+    occurred: Occurred
+
+    @property
+    def ref(self) -> Ref:
+        return self.occurred.ref
+
+
+@dataclass(frozen=True)
+class Counted:
+    """`at least 2 chemo where line is one of {2, 3} ever`: at least `count` distinct items (each
+    occurrence or course once) meet the occurrence condition."""
+
+    span: Span
+    count: int
     occurred: Occurred
 
     @property
@@ -302,6 +380,30 @@ class Course:
 
 
 @dataclass(frozen=True)
+class CurrentDose:
+    """`glucocorticoid dose at screening <= 10 mg/d`: the daily dose on the anchor day, summed
+    over the courses that cover it (in the unit the medication is dosed in)."""
+
+    span: Span
+    ref: Ref
+    anchor: Anchor | None  # None: the screening date
+    op: str
+    dose: Quantity
+
+
+@dataclass(frozen=True)
+class StableDose:
+    """`glucocorticoid dose stable for at least 30 days before screening`: a course covers every
+    day from `anchor - duration` to the anchor, and no course starts or ends in between (a
+    course is one daily dose, so a change of dose is a course ending and another starting)."""
+
+    span: Span
+    ref: Ref
+    duration: Duration
+    anchor: Anchor | None  # None: the screening date
+
+
+@dataclass(frozen=True)
 class And:
     span: Span
     items: tuple[Condition, ...]
@@ -335,9 +437,11 @@ class AtLeast:
         return len(names) == 1 and all(isinstance(i, Includes) for i in self.items)
 
 
-Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, InRange, Includes, Course]
+Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
+             Course, CurrentDose, StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
-ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, InRange, Includes, Course)
+ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
+         Course, CurrentDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:
@@ -355,9 +459,12 @@ def refs(condition: Condition) -> list[Ref]:
     found = []
     for atom in atoms(condition):
         found.append(atom.ref)
-        window = atom.occurred.window if isinstance(atom, NoKnown) else getattr(atom, "window", None)
-        if window is not None and window.anchor is not None and window.anchor.ref is not None:
-            found.append(window.anchor.ref)
+        window = atom.occurred.window if isinstance(atom, (NoKnown, Counted)) else \
+            getattr(atom, "window", None)
+        anchor = atom.anchor if isinstance(atom, (CurrentDose, StableDose)) else \
+            window.anchor if window is not None else None
+        if anchor is not None and anchor.ref is not None:
+            found.append(anchor.ref)
     return found
 # --- formulas of derived values -------------------------------------------------------------------
 

@@ -8,21 +8,28 @@ and tests.
 from __future__ import annotations
 
 from engine.atoms.base import Atom, Build, Judged, Reader
+from engine.atoms.counts import Counted
+from engine.atoms.doses import CurrentDose, StableDose
+from engine.atoms.filters import Filtered
 from engine.atoms.history import CountedIncludes, Course, Includes, NoKnown, Occurred
 from engine.atoms.measured import Compare, CompareReference, InRange
 from engine.atoms.values import Is, Truth
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
-    Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Includes, Course,
+    Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Includes, Course,
+    CurrentDose, StableDose,
 )}
 COUNTED = CountedIncludes()
+FILTERED = Filtered()
 
 
 def of(part: m.Condition) -> Atom | None:
     """The atom kind that decides `part`, or None for a connective (and, or, not, at least)."""
     if isinstance(part, m.AtLeast):
         return COUNTED if part.counts_one_list else None
+    if isinstance(part, m.Occurred) and part.filters:
+        return FILTERED
     return KINDS.get(type(part))
 
 

@@ -29,18 +29,7 @@ class Occurred(Atom):
     def compile(self, atom: m.Occurred, build: Build) -> Kleene:
         window, name = atom.window, atom.ref.name
         tests = window_tests(window)
-        if window.kind != "ever":
-            anchor = build.layout.anchor(window.anchor)
-            if window.duration is not None:
-                build.layout.bound(anchor, window.duration, window.direction)
-        needs = _needs(window, tests)
-        void = P.FALSE if window.anchor is None or window.anchor.edge is None else \
-            P.test("==", R.none_field(window.anchor.ref.name), 1)
-        certain, possible = ([P.test(op, R.ITEM[_between(key, op, sure)], {"$m": field})
-                              for key, op, field in tests] for sure in (True, False))
-        if atom.grade is not None:
-            graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
-            certain, possible = certain + [graded], possible + [graded]
+        needs, void, certain, possible = item_tests(atom, build)
         if len(certain) > 1:  # its "no" would be an `$or` over item fields: a node of its own
             decided = P.TRUE if needs == P.TRUE else P.any_of(
                 P.test("==", R.none_field(name), 1), needs, void)
@@ -58,7 +47,14 @@ class Occurred(Atom):
             return listed(name, yes, no, needs, void, maybe=possible[0])
         return listed(name, yes, no, needs, void)
 
-    def judge(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
+    def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
+        """Whether an item surely (or possibly) passes what the atom asks beside its window and
+        grade: nothing here; a filter (`engine/atoms/filters.py`) asks more."""
+        return True
+
+    def judge(self, atom: m.Occurred, reader: Reader, patient: Patient,
+              count: int = 1) -> Judged:
+        """Some item (or `count` items, for `at least N ...`) meets the atom."""
         def constants(atom: m.Occurred) -> tuple:
             graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
             return atom.ref.name, window_tests(atom.window), graded
@@ -80,12 +76,46 @@ class Occurred(Atom):
             return "unknown", f"{text}; {anchor}: {reason}"
         def meets(item: dict, sure: bool) -> bool:
             return all(OPS[op](item[_between(key, op, sure)], record[field])
-                       for key, op, field in tests) and (graded is None or graded(item[R.GRADE]))
+                       for key, op, field in tests) and (graded is None or graded(
+                           item[R.GRADE])) and self.passes(atom, reader, item, sure)
 
-        held = "true" if any(meets(i, True) for i in items) else \
-            "false" if not any(meets(i, False) for i in items) else "unknown"
-        words = _window_words(atom.window, reader, patient)
-        return held, text + words + (" (its dates do not decide it)" if held == "unknown" else "")
+        if count == 1:
+            held = "true" if any(meets(i, True) for i in items) else \
+                "false" if not any(meets(i, False) for i in items) else "unknown"
+            words = _window_words(atom.window, reader, patient)
+        else:
+            sure, maybe = (sum(meets(i, s) for i in items) for s in (True, False))
+            held = "true" if sure >= count else "false" if maybe < count else "unknown"
+            words = _window_words(atom.window, reader, patient) + (
+                f"; {sure} count" + (f", {maybe - sure} may" if maybe > sure else "")
+                + f"; needs at least {count}")
+        return held, text + words + (self.undecided(atom, reader, items)
+                                     if held == "unknown" else "")
+
+    def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
+        """Why an open history is open, when its items are recorded."""
+        return " (its dates do not decide it)"
+
+
+def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, list, list]:
+    """What an occurrence's window and grade ask of the record and of one item: the record
+    fields the window needs beside the list (`needs`), when the anchor can never exist (`void`),
+    and the item tests an item surely meets (`certain`) and may meet (`possible`)."""
+    window = atom.window
+    tests = window_tests(window)
+    if window.kind != "ever":
+        anchor = build.layout.anchor(window.anchor)
+        if window.duration is not None:
+            build.layout.bound(anchor, window.duration, window.direction)
+    needs = _needs(window, tests)
+    void = P.FALSE if window.anchor is None or window.anchor.edge is None else \
+        P.test("==", R.none_field(window.anchor.ref.name), 1)
+    certain, possible = ([P.test(op, R.ITEM[_between(key, op, sure)], {"$m": field})
+                          for key, op, field in tests] for sure in (True, False))
+    if atom.grade is not None:
+        graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
+        certain, possible = certain + [graded], possible + [graded]
+    return needs, void, certain, possible
 
 
 def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
@@ -167,7 +197,7 @@ class NoKnown(Atom):
     handles = m.NoKnown
 
     def compile(self, atom: m.NoKnown, build: Build) -> Kleene:
-        k = Occurred().compile(atom.occurred, build)
+        k = _occurred(atom.occurred).compile(atom.occurred, build)
         nothing_recorded = ((missing_list(atom.ref.name), frozenset()),)
         return Kleene(either(k.f, nothing_recorded), k.t, k.d, k.nd, k.uses)
 
@@ -175,8 +205,17 @@ class NoKnown(Atom):
         items, text = reader.items(atom.ref.name, patient)
         if items is None:
             return "true", f"{atom.ref.name}: nothing recorded (no known history)"
-        held, detail = Occurred().judge(atom.occurred, reader, patient)
+        held, detail = _occurred(atom.occurred).judge(atom.occurred, reader, patient)
         return {"true": "false", "false": "true"}.get(held, held), detail
+
+
+def _occurred(atom: m.Occurred) -> Occurred:
+    """The atom kind of an occurrence condition: filtered or not."""
+    if atom.filters:
+        from engine.atoms.filters import Filtered
+
+        return Filtered()
+    return Occurred()
 
 
 class Includes(Atom):
@@ -291,8 +330,13 @@ class Course(Atom):
 
 def dose_threshold_of(concept: m.Concept, atom: m.Course) -> Decimal:
     """A course's dose threshold in the unit the medication is dosed in."""
+    return dose_threshold_of_quantity(concept, atom.dose)
+
+
+def dose_threshold_of_quantity(concept: m.Concept, dose: m.Quantity) -> Decimal:
+    """A dose as written, in the unit the medication is dosed in."""
     assert concept.dosed_in is not None
-    return convert(atom.dose.value, atom.dose.unit or concept.dosed_in, concept.dosed_in)
+    return convert(dose.value, dose.unit or concept.dosed_in, concept.dosed_in)
 
 
 def _length(duration: m.Duration) -> tuple[tuple[str, str], int]:

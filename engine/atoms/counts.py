@@ -1,0 +1,46 @@
+"""Counted histories: `at least 2 chemo where line is one of {2, 3} ever`, `at least 3
+infection with grade >= 3 within 1 year before screening`: at least N distinct items (each
+occurrence or course once) meet the occurrence condition, filter, grade and window included.
+
+Decided in the network, never counted by the normaliser: a count of items that meet a condition
+is itself a condition. Each item of a counted list is a fact of its own, and a rule joins N item
+facts in increasing index (`Build.counted`). True when N items surely meet; false when the list is
+recorded as none or fewer than N items may meet (an item with a date known only to the month, or
+without a filtered attribute, may); UNKNOWN otherwise.
+"""
+
+from __future__ import annotations
+
+from engine import patterns as P
+from engine import record as R
+from engine.atoms.base import Atom, Build, Judged, Reader
+from engine.atoms.filters import clause_patterns
+from engine.atoms.history import _occurred, item_tests
+from engine.facts import Patient
+from engine.kleene import Kleene, lacking
+from protocol import model as m
+
+
+class Counted(Atom):
+    """`at least N X [where ...] [with grade ...] <window>`; see the module's docstring."""
+
+    handles = m.Counted
+
+    def compile(self, atom: m.Counted, build: Build) -> Kleene:
+        occurred, name = atom.occurred, atom.ref.name
+        concept = build.concepts[name]
+        needs, void, certain, possible = item_tests(occurred, build)
+        sure, maybe = [], []
+        for clause in occurred.filters:
+            yes, may = clause_patterns(clause, concept)
+            sure.append(yes)
+            maybe.append(may)
+            if clause.dose is not None and concept.weight is not None:
+                build.layout.concepts.add(concept.weight.name)
+        decided = P.TRUE if needs == P.TRUE else P.any_of(
+            P.test("==", R.none_field(name), 1), needs, void)
+        return build.counted(atom, P.all_of(*certain, *sure), lacking(name, needs, void),
+                             decided, needs, P.all_of(*possible, *maybe))
+
+    def judge(self, atom: m.Counted, reader: Reader, patient: Patient) -> Judged:
+        return _occurred(atom.occurred).judge(atom.occurred, reader, patient, count=atom.count)

@@ -1,0 +1,146 @@
+"""The dose a patient takes on a day: `glucocorticoid dose at screening <= 10 mg/d`,
+`glucocorticoid dose at first_dose < 7.5 mg/d`; and whether it stayed the same over a span:
+`glucocorticoid dose stable for at least 30 days before screening` (see `StableDose`).
+
+The normaliser sums, in the unit the medication is dosed in (through its equivalence table and the
+patient's weight, as for `dose >= ...`), the daily doses of the courses that cover the anchor day:
+a number the network compares, like any measured value. Courses that may or may not cover the day
+(an end known only to the month) make it a value known within bounds, and a course without a dose
+leaves it unbounded above, so the network decides it only where every possible total agrees.
+No course on that day is a dose of 0; nothing recorded, or no anchor day, is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from engine import kleene
+from engine import patterns as P
+from engine import record as R
+from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
+from engine.atoms.history import dose_threshold_of_quantity
+from engine.facts import Patient, plain_number
+from engine.kleene import Kleene, conjunction, lacking, present, scalar
+from protocol import model as m
+
+
+class CurrentDose(Atom):
+    """`X dose at <anchor> <op> <dose>`; see the module's docstring."""
+
+    handles = m.CurrentDose
+
+    def compile(self, atom: m.CurrentDose, build: Build) -> Kleene:
+        concept = build.concepts[atom.ref.name]
+        if concept.weight is not None:
+            build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
+        field = build.layout.dose(concept.name, atom.anchor)
+        threshold = float(dose_threshold_of_quantity(concept, atom.dose))
+        return scalar(*kleene.compared(field, atom.op, threshold), field)
+
+    def judge(self, atom: m.CurrentDose, reader: Reader, patient: Patient) -> Judged:
+        def constants(atom: m.CurrentDose) -> tuple:
+            concept = reader.concepts[atom.ref.name]
+            threshold = dose_threshold_of_quantity(concept, atom.dose)
+            field = R.dose_field(concept.name, R.anchor_field(atom.anchor))
+            return concept.name, field, float(threshold), concept.dosed_in, \
+                f"needs {atom.op} {plain_number(threshold)} {concept.dosed_in}"
+
+        name, field, threshold, unit, needs = reader.constant(atom, constants)
+        items, text = reader.items(name, patient)
+        record = patient.record
+        held = compared(record, field, atom.op, threshold)
+        if held is None:
+            reason = patient.unusable.get(field)
+            return "unknown", f"{text}; {reason}" if reason and items is not None else text
+        anchor = R.anchor_field(atom.anchor)
+        day = date.fromordinal(record[anchor])
+        low, high, _, _ = R.bounds(field)
+        if field in record:
+            value = f"{exact(record[field])} {unit}"
+        elif high in record:
+            value = f"between {exact(record[low])} and {exact(record[high])} {unit}"
+        else:
+            value = f"at least {exact(record[low])} {unit} (a course has no dose)"
+        detail = f"daily dose on {atom.anchor or 'screening'} {day}: {value}; {text}; {needs}"
+        return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
+
+
+class StableDose(Atom):
+    """`X dose stable for at least D before <anchor>`. With A the anchor day and B = A - D
+    (calendar-aware): some course covers every day from B to A (it started on or before B and
+    ends on or after A, or is ongoing), and no course starts after B up to A, or ends from B to
+    the day before A. A course is one daily dose, so a dose changes only where a course starts
+    or ends; two courses at the same dose one after the other count as a change.
+
+    Two hidden nodes, "covered" and "changed", each true when some item surely meets it and
+    false when none may (dates known only to the month may), joined in Kleene logic: stable is
+    covered and not changed. No anchor day is UNKNOWN; recorded as none is false."""
+
+    handles = m.StableDose
+
+    def compile(self, atom: m.StableDose, build: Build) -> Kleene:
+        name = atom.ref.name
+        anchor = build.layout.anchor(atom.anchor)
+        bound = build.layout.bound(anchor, atom.duration, "before")
+        needs = P.TRUE if anchor == R.SCREENING else present(anchor, bound)
+        decided = P.TRUE if needs == P.TRUE else P.any_of(P.test("==", R.none_field(name), 1),
+                                                          needs)
+        undecided = lacking(name, needs, P.FALSE)
+        (covered_sure, covered_maybe), (changed_sure, changed_maybe) = _spans(anchor, bound)
+        covered = build.hidden(atom, covered_sure, undecided, decided, needs, covered_maybe,
+                               suffix="=")
+        changed = build.hidden(atom, changed_sure, undecided, decided, needs, changed_maybe,
+                               suffix="~")
+        return conjunction([covered, changed.negated()])
+
+    def judge(self, atom: m.StableDose, reader: Reader, patient: Patient) -> Judged:
+        name = atom.ref.name
+        items, text = reader.items(name, patient)
+        if items is None:
+            return "unknown", text
+        record = patient.record
+        anchor = R.anchor_field(atom.anchor)
+        bound = R.bound_field(anchor, atom.duration, "before")
+        if items and (anchor not in record or bound not in record):
+            reason = patient.unusable.get(anchor, "no fact given")
+            return "unknown", f"{text}; {atom.anchor}: {reason}"
+        if not items:
+            return "false", text
+        a, b = record[anchor], record[bound]
+        covered = _status(items, lambda i: i[R.START_LATEST] <= b and i[R.END_EARLIEST] >= a,
+                          lambda i: i[R.START] <= b and i[R.END] >= a)
+        changed = _status(items, lambda i: (i[R.START] > b and i[R.START_LATEST] <= a) or (
+            i[R.END_EARLIEST] >= b and i[R.END] < a), lambda i: (
+            i[R.START_LATEST] > b and i[R.START] <= a) or (i[R.END] >= b and i[R.END_EARLIEST] < a))
+        held = "false" if covered == "false" or changed == "true" else \
+            "true" if covered == "true" and changed == "false" else "unknown"
+        words = {"true": "a course covers", "false": "no course covers",
+                 "unknown": "a course may cover"}[covered]
+        change = {"true": "a course starts or ends in between", "false": "no course starts or "
+                  "ends in between", "unknown": "a course may start or end in between"}[changed]
+        span = f"{date.fromordinal(b)} to {date.fromordinal(a)}"
+        return held, f"{text}; {words} {span}, {change}"
+
+
+def _status(items: list[dict], sure, maybe) -> str:
+    return "true" if any(sure(i) for i in items) else \
+        "false" if not any(maybe(i) for i in items) else "unknown"
+
+
+def _spans(anchor: str, bound: str) -> tuple[tuple[P.Pattern, P.Pattern], ...]:
+    """Item tests (surely, possibly) for a course covering the days from the bound to the anchor,
+    and for a course starting after the bound up to the anchor or ending from the bound to the
+    day before the anchor. An item's first day lies between `s` and `sl`, its last between `el`
+    and `e`."""
+    I, a, b = R.ITEM, {"$m": anchor}, {"$m": bound}  # noqa: E741
+    covered = (P.all_of(P.test("<=", I[R.START_LATEST], b), P.test(">=", I[R.END_EARLIEST], a)),
+               P.all_of(P.test("<=", I[R.START], b), P.test(">=", I[R.END], a)))
+    changed = (P.any_of(P.all_of(P.test(">", I[R.START], b), P.test("<=", I[R.START_LATEST], a)),
+                        P.all_of(P.test(">=", I[R.END_EARLIEST], b), P.test("<", I[R.END], a))),
+               P.any_of(P.all_of(P.test(">", I[R.START_LATEST], b), P.test("<=", I[R.START], a)),
+                        P.all_of(P.test(">=", I[R.END], b), P.test("<", I[R.END_EARLIEST], a))))
+    return covered, changed
+
+
+__all__ = ["CurrentDose", "StableDose", "Decimal"]

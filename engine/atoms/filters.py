@@ -1,0 +1,120 @@
+"""Histories filtered by what their items record: `malignancy where type is not
+basal_cell_carcinoma within 5 years before screening`, `chemo where route is intravenous ever`,
+`immunotherapy where drug is one of {pembrolizumab, nivolumab} ...`, `glucocorticoid where dose >
+10 mg/d at screening`, `malignancy other than {basal_cell_carcinoma} ever`.
+
+An item counts when it falls in the window (with the grade asked) and passes every clause. An item
+whose fact does not record a filtered attribute (or whose dose could not be worked out) may or may
+not pass: it cannot make the condition true, and it keeps it open unless another item decides it.
+So the atom is true when some item surely counts, false when the list is recorded as none or no
+item can count, and UNKNOWN otherwise, never read as absent.
+
+The network: a filter tests item fields beside the window's, so the atom is a hidden node of its
+own (`Build.hidden`) with a possibility node for items that may count; a clause over several
+values is one rule per value (no `$or` spans item fields inside `$iany`).
+"""
+
+from __future__ import annotations
+
+from engine import patterns as P
+from engine import record as R
+from engine.atoms.base import OPS, Build, Reader
+from engine.atoms.history import Occurred, dose_threshold_of_quantity, item_tests
+from engine.kleene import Kleene, lacking
+from protocol import model as m
+
+
+class Filtered(Occurred):
+    """An occurrence condition with a filter (`m.Occurred.filters`); see the module's docstring."""
+
+    handles = m.Occurred
+
+    def compile(self, atom: m.Occurred, build: Build) -> Kleene:
+        name = atom.ref.name
+        concept = build.concepts[name]
+        needs, void, certain, possible = item_tests(atom, build)
+        sure, maybe = [], []
+        for clause in atom.filters:
+            yes, may = clause_patterns(clause, concept)
+            sure.append(yes)
+            maybe.append(may)
+            if clause.dose is not None and concept.weight is not None:
+                build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
+        decided = P.TRUE if needs == P.TRUE else P.any_of(
+            P.test("==", R.none_field(name), 1), needs, void)
+        return build.hidden(atom, P.all_of(*certain, *sure), lacking(name, needs, void), decided,
+                            needs, P.all_of(*possible, *maybe))
+
+    def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
+        allowed = ("true",) if sure else ("true", "unknown")
+        return all(test(item) in allowed for test in self._tests(atom, reader))
+
+    def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
+        tests = self._tests(atom, reader)
+        concept = reader.concepts[atom.ref.name]
+        unrecorded = [m.DOSE if clause.dose is not None else attribute_of(clause, concept).name
+                      for clause, test in zip(atom.filters, tests)
+                      if any(test(item) == "unknown" for item in items)]
+        if unrecorded:
+            return f" (not every item records its {' or '.join(unrecorded)}: the items do not " \
+                   f"decide it)"
+        return super().undecided(atom, reader, items)
+
+    @staticmethod
+    def _tests(atom: m.Occurred, reader: Reader) -> tuple:
+        """The clauses as item tests, once per atom (keyed by its filter tuple)."""
+        def constants(filters: tuple[m.Where, ...]) -> tuple:
+            concept = reader.concepts[atom.ref.name]
+            return tuple(clause_test(clause, concept) for clause in filters)
+
+        return reader.constant(atom.filters, constants)
+
+
+def attribute_of(clause: m.Where, concept: m.Concept) -> m.Attribute:
+    """The attribute a clause reads (the checker has made sure there is one)."""
+    attribute = concept.attribute(clause.attribute.name if clause.attribute else None)
+    assert attribute is not None, clause
+    return attribute
+
+
+def _values(clause: m.Where, attribute: m.Attribute) -> list[str]:
+    return sorted({attribute.canonical(v.name) or v.name for v in clause.values})
+
+
+def clause_patterns(clause: m.Where, concept: m.Concept) -> tuple[P.Pattern, P.Pattern]:
+    """What an item surely passes and what it may pass, as item tests."""
+    if clause.dose is not None:
+        assert clause.op is not None
+        dosed = P.test(clause.op, R.ITEM[R.DOSE], float(dose_threshold_of_quantity(
+            concept, clause.dose)))
+        return dosed, P.any_of(dosed, P.test("==", R.ITEM[R.UNDOSED_ITEM], 1))
+    attribute = attribute_of(clause, concept)
+    field = f"$i.{R.attribute_field(attribute.name)}"
+    values = _values(clause, attribute)
+    recorded = attribute.name != m.DRUG  # a course always names its drug
+    if clause.negated:
+        differs = [P.test("!=", field, v) for v in values]
+        unrecorded = [P.test("!=", field, R.UNRECORDED)] if recorded else []
+        return P.all_of(*differs, *unrecorded), P.all_of(*differs)
+    equal = [P.test("==", field, v) for v in values]
+    unrecorded = [P.test("==", field, R.UNRECORDED)] if recorded else []
+    return P.any_of(*equal), P.any_of(*equal, *unrecorded)
+
+
+def clause_test(clause: m.Where, concept: m.Concept):
+    """The clause on one item, for the trail: "true", "false" or "unknown"."""
+    if clause.dose is not None:
+        assert clause.op is not None
+        threshold, compare = float(dose_threshold_of_quantity(concept, clause.dose)), OPS[clause.op]
+        return lambda item: "unknown" if R.DOSE not in item else \
+            "true" if compare(item[R.DOSE], threshold) else "false"
+    attribute = attribute_of(clause, concept)
+    field, values = R.attribute_field(attribute.name), frozenset(_values(clause, attribute))
+
+    def test(item: dict) -> str:
+        value = item.get(field, R.UNRECORDED)
+        if value == R.UNRECORDED:
+            return "unknown"
+        return "true" if (value in values) != clause.negated else "false"
+
+    return test

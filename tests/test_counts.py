@@ -1,0 +1,196 @@
+"""Counted histories (`at least N X where ... <window>`) at their boundaries: N - 1, N and N + 1
+items, items outside the window or failing the filter, items that may count (a date known to the
+month, an attribute not recorded), open world, a missing anchor; and the trail agrees.
+
+Screening date 2026-06-30, first dose 2026-06-15.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.evidence import Explainer, criterion_parts
+from engine.run import Decision, Screening
+from tests.conftest import as_read, network_from_text
+
+PROTOCOL = """protocol "counts" version "1"
+concepts:
+  first_dose: date
+  therapy: medication {cisplatin, carboplatin, imatinib, dasatinib}
+      with kind {chemotherapy, tki} with setting {first_line, relapse}
+  infection: event graded
+  flag_a: flag
+inclusion C1 "at least 2 prior lines of systemic therapy": at least 2 therapy ever
+inclusion C2 "failed 2 lines of TKI": at least 2 therapy where kind is tki ever
+inclusion C3 "3 severe infections in a year":
+    at least 3 infection with grade >= 3 within 1 year before screening
+inclusion C4 "two courses in the 4 weeks before the first dose":
+    at least 2 therapy within 4 weeks before first_dose
+inclusion C5 "not two TKIs, and a flag":
+    not at least 2 therapy other than {cisplatin, carboplatin} ever and flag_a
+"""
+
+
+@pytest.fixture(scope="module")
+def network():
+    return network_from_text(PROTOCOL, "counts.proto-rules")
+
+
+@pytest.fixture(scope="module")
+def screening(network) -> Screening:
+    return Screening(network)
+
+
+def outcome(screening: Screening, *facts: dict[str, Any]) -> Decision:
+    data = {"patient": "p", "screening_date": "2026-06-30", "facts": list(facts)}
+    (result,) = screening.screen([(1, as_read(data))], "counts.jsonl")
+    assert isinstance(result, Decision), result
+    return result
+
+
+def course(drug: str, day: str, **more: Any) -> dict[str, Any]:
+    return {"concept": "therapy", "drug": drug, "date": day, "end": day, **more}
+
+
+def tki(day: str, **more: Any) -> dict[str, Any]:
+    return course("imatinib", day, kind="tki", **more)
+
+
+def infection(day: str, grade: int = 3) -> dict[str, Any]:
+    return {"concept": "infection", "date": day, "grade": grade}
+
+
+FIRST_DOSE = {"concept": "first_dose", "value": "2026-06-15"}
+FLAG = {"concept": "flag_a", "value": True}
+
+CASES = [
+    ("one course", "C1", [course("cisplatin", "2020-01-01")], "NOT_MET"),
+    ("two courses", "C1", [course("cisplatin", "2020-01-01"), course("carboplatin", "2021-01-01")],
+     "MET"),
+    ("two courses of one drug count twice", "C1",
+     [course("cisplatin", "2020-01-01"), course("cisplatin", "2021-01-01")], "MET"),
+    ("three courses", "C1", [course("cisplatin", "2020-01-01"), course("cisplatin", "2021-01-01"),
+                             course("imatinib", "2022-01-01")], "MET"),
+    ("none recorded", "C1", [{"concept": "therapy", "present": False}], "NOT_MET"),
+    ("nothing recorded", "C1", [], "UNKNOWN"),
+    # filtered count
+    ("two TKIs", "C2", [tki("2020-01-01"), tki("2021-01-01")], "MET"),
+    ("one TKI and a chemotherapy", "C2",
+     [tki("2020-01-01"), course("cisplatin", "2021-01-01", kind="chemotherapy")], "NOT_MET"),
+    ("one TKI and one of unrecorded kind", "C2",
+     [tki("2020-01-01"), course("dasatinib", "2021-01-01")], "UNKNOWN"),
+    ("two TKIs beside one of unrecorded kind", "C2",
+     [tki("2020-01-01"), tki("2021-01-01"), course("dasatinib", "2022-01-01")], "MET"),
+    ("one chemotherapy and one of unrecorded kind", "C2",
+     [course("cisplatin", "2020-01-01", kind="chemotherapy"), course("dasatinib", "2021-01-01")],
+     "NOT_MET"),
+    # graded events in a window: 2025-06-30 .. 2026-06-30
+    ("three in the window", "C3",
+     [infection("2025-06-30"), infection("2026-01-01"), infection("2026-06-30")], "MET"),
+    ("one the day before the window", "C3",
+     [infection("2025-06-29"), infection("2026-01-01"), infection("2026-06-30")], "NOT_MET"),
+    ("one of grade 2", "C3",
+     [infection("2025-07-01"), infection("2026-01-01", 2), infection("2026-06-30")], "NOT_MET"),
+    ("one known only to the month across the edge", "C3",
+     [infection("2025-06"), infection("2026-01-01"), infection("2026-06-30")], "UNKNOWN"),
+    ("four, one across the edge", "C3",
+     [infection("2025-06"), infection("2025-08-01"), infection("2026-01-01"),
+      infection("2026-06-30")], "MET"),
+    # from another anchor: 2026-05-18 .. 2026-06-15
+    ("two in the window", "C4", [FIRST_DOSE, course("cisplatin", "2026-05-18"),
+                                 course("cisplatin", "2026-06-01")], "MET"),
+    ("one a day early", "C4", [FIRST_DOSE, course("cisplatin", "2026-05-17"),
+                               course("cisplatin", "2026-06-01")], "NOT_MET"),
+    ("no first dose", "C4", [course("cisplatin", "2026-06-01"), course("cisplatin", "2026-06-02")],
+     "UNKNOWN"),
+    ("no first dose, none recorded", "C4", [{"concept": "therapy", "present": False}], "NOT_MET"),
+    # negated, with other than
+    ("not: one TKI", "C5", [FLAG, tki("2020-01-01"), course("cisplatin", "2021-01-01")], "MET"),
+    ("not: two TKIs", "C5", [FLAG, tki("2020-01-01"), course("dasatinib", "2021-01-01")],
+     "NOT_MET"),
+]
+
+
+@pytest.mark.parametrize("name, criterion, facts, expected", CASES, ids=[c[0] for c in CASES])
+def test_count_boundaries(network, screening: Screening, name: str, criterion: str,
+                          facts: list[dict[str, Any]], expected: str) -> None:
+    result = outcome(screening, *facts)
+    assert result.verdicts[criterion].verdict == expected
+    leaf = next(c for c in network.leaves if c.id == criterion)
+    judged = Explainer(network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)
+    held = {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[expected]
+    assert judged["status"] == held, judged
+
+
+def test_evidence_counts(network, screening: Screening) -> None:
+    result = outcome(screening, tki("2020-01-01"), course("dasatinib", "2021-01-01"))
+    leaf = next(c for c in network.leaves if c.id == "C2")
+    judged = Explainer(network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)
+    assert judged["status"] == "unknown"
+    assert "; 1 count, 1 may; needs at least 2" in judged["detail"]
+    assert "not every item records its kind" in judged["detail"]
+
+
+def test_count_diagnostics() -> None:
+    from grammar.parser import parse
+    from protocol.checks import check
+
+    src = PROTOCOL + 'inclusion C9 "x": at least 1 therapy where kind is tkl ever\n'
+    found = [f"{d.span.line}:{d.span.column} {d.code}: {d.message}"
+             for d in check(parse(src, "c.pr"))]
+    assert found == [
+        "16:19 count: 'at least 1 therapy ...' needs a count of 2 or more; for one, leave out "
+        "'at least 1'",
+        "16:52 unknown-value: 'tkl' is not a value of 'therapy kind'; did you mean 'tki'?"]
+
+
+def test_amendment_diff_names_count_changes() -> None:
+    from grammar.parser import parse
+    from protocol.diff import diff
+
+    head = 'protocol "t"\nconcepts:\n  chemo: medication {a, b} dosed in mg/d\n'
+    changes = [(old, new) for old, new in [
+        ("at least 2 chemo ever", "at least 3 chemo where drug is a ever"),
+        ("chemo dose at screening <= 10 mg/d", "chemo dose at screening <= 12 mg/d"),
+        ("chemo dose stable for at least 30 days before screening",
+         "chemo dose stable for at least 60 days before first_dose"),
+    ]]
+    kinds = []
+    for old, new in changes:
+        found = diff(parse(head + f'inclusion I1 "x": {old}', "a"),
+                     parse(head + f'inclusion I1 "x": {new}', "b"))
+        kinds.append([change.kind for entry in found.entries for change in entry.changes])
+    assert kinds == [["count+filter"], ["threshold"], ["window"]]
+
+
+def test_many_counts_on_one_list_fit_the_engine() -> None:
+    """Thirty counting criteria on one list, filters large enough to be split: the item facts are
+    grouped so none is read by more patterns than the engine's alpha stack holds (one fact read
+    by all of them aborts the process), and the verdicts are the trail's."""
+    text = ('protocol "many" version "1"\nconcepts:\n  first_dose: date\n'
+            '  therapy: medication {a, b, c, d, e, f} with kind {x, y, z, w}'
+            ' with route {oral, iv, sc}\n')
+    for i in range(30):
+        text += (f'inclusion C{i} "c": at least {2 + i % 3} therapy where kind is one of '
+                 f'{{x, y, z}} and route is not oral and drug is one of {{a, b, c, d, e}} '
+                 f'within {i + 1} months before first_dose\n')
+    network = network_from_text(text, "many.proto-rules")
+    facts = [{"concept": "first_dose", "value": "2026-06-15"}] + [
+        {"concept": "therapy", "drug": "abcdef"[i % 6], "date": f"2026-0{1 + i % 6}-0{1 + i % 9}",
+         "end": f"2026-0{1 + i % 6}-0{1 + i % 9}", "kind": "xyzw"[i % 4],
+         "route": ["oral", "iv", "sc"][i % 3]} for i in range(12)]
+    result = outcome(Screening(network), *facts)
+    explainer = Explainer(network.protocol, result.derived)
+    seen = set()
+    for leaf in network.leaves:
+        judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
+        verdict = result.verdicts[leaf.id].verdict
+        assert {"true": "MET", "false": "NOT_MET", "unknown": "UNKNOWN"}[judged["status"]] == \
+            verdict, (leaf.id, judged)
+        seen.add(verdict)
+    assert seen == {"MET", "NOT_MET"}
+    assert len({group for group in network.items}) > 1

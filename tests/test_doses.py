@@ -1,0 +1,197 @@
+"""The dose taken on a day (`X dose at <anchor> <op> <dose>`) at its boundaries: at, above and
+below the threshold, courses summed, a course ended the day before, an end known only to the
+month (bounds), a course without a dose, none recorded, nothing recorded, a missing anchor.
+
+Screening date 2026-06-30, first dose 2026-06-15.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.evidence import Explainer, criterion_parts
+from engine.run import Decision, Screening
+from tests.conftest import as_read, network_from_text
+
+PROTOCOL = """protocol "doses" version "1"
+concepts:
+  first_dose: date
+  weight: quantity in kg
+  glucocorticoid: medication {prednisone, methylprednisolone}
+      dosed in mg/d as prednisone_equivalent
+  steroid_per_kg: medication {prednisone} dosed in mg/kg/d per weight
+equivalence prednisone_equivalent "prednisone 5 mg":
+  prednisone 5 mg = 5 mg
+  methylprednisolone 4 mg = 5 mg
+inclusion D1 "at most 10 mg/d at screening": glucocorticoid dose at screening <= 10 mg/d
+inclusion D2 "below 7.5 mg/d at the first dose": glucocorticoid dose at first_dose < 7.5 mg/d
+inclusion D3 "at most 0.5 mg/kg/d": steroid_per_kg dose at screening <= 0.5 mg/kg/d
+"""
+
+
+@pytest.fixture(scope="module")
+def network():
+    return network_from_text(PROTOCOL, "doses.proto-rules")
+
+
+@pytest.fixture(scope="module")
+def screening(network) -> Screening:
+    return Screening(network)
+
+
+def outcome(screening: Screening, *facts: dict[str, Any]) -> Decision:
+    data = {"patient": "p", "screening_date": "2026-06-30", "facts": list(facts)}
+    (result,) = screening.screen([(1, as_read(data))], "doses.jsonl")
+    assert isinstance(result, Decision), result
+    return result
+
+
+def gc(dose: Any, start: str = "2026-01-01", end: str | None = None,
+       drug: str = "prednisone") -> dict[str, Any]:
+    fact = {"concept": "glucocorticoid", "drug": drug, "date": start,
+            **({"end": end} if end else {"ongoing": True})}
+    return {**fact, **({"dose": dose, "unit": "mg/d"} if dose is not None else {})}
+
+
+FIRST_DOSE = {"concept": "first_dose", "value": "2026-06-15"}
+
+CASES = [
+    ("at the threshold", "D1", [gc(10)], "MET"),
+    ("above", "D1", [gc(10.5)], "NOT_MET"),
+    ("two courses summed", "D1", [gc(5), gc(6, "2026-03-01")], "NOT_MET"),
+    ("through the equivalence table", "D1", [gc(8, drug="methylprednisolone")], "MET"),
+    ("methylprednisolone 12 mg is 15 mg prednisone", "D1", [gc(12, drug="methylprednisolone")],
+     "NOT_MET"),
+    ("high dose ended the day before", "D1", [gc(40, end="2026-06-29")], "MET"),
+    ("high dose ending on screening day", "D1", [gc(40, end="2026-06-30")], "NOT_MET"),
+    ("end known to the month", "D1", [gc(40, end="2026-06")], "UNKNOWN"),
+    ("end known to the month, low dose", "D1", [gc(4, end="2026-06"), gc(5, "2026-06-01")],
+     "MET"),
+    ("a course without a dose", "D1", [gc(None)], "UNKNOWN"),
+    ("undosed, ended before", "D1", [gc(None, end="2026-01-31"), gc(5)], "MET"),
+    ("already above, beside an undosed course", "D1", [gc(None), gc(20)], "NOT_MET"),
+    ("none recorded: no dose", "D1", [{"concept": "glucocorticoid", "present": False}], "MET"),
+    ("nothing recorded", "D1", [], "UNKNOWN"),
+    # on the first-dose day
+    ("on the first dose day", "D2", [FIRST_DOSE, gc(10, end="2026-06-20")], "NOT_MET"),
+    ("stopped before it", "D2", [FIRST_DOSE, gc(10, end="2026-06-14")], "MET"),
+    ("no first dose", "D2", [gc(5)], "UNKNOWN"),
+    # divided by the weight
+    ("per kg at the threshold", "D3",
+     [{"concept": "weight", "value": 60, "unit": "kg", "date": "2026-06-01"},
+      {"concept": "steroid_per_kg", "drug": "prednisone", "dose": 30, "unit": "mg/d",
+       "date": "2026-01-01", "ongoing": True}], "MET"),
+    ("per kg, weight missing", "D3",
+     [{"concept": "steroid_per_kg", "drug": "prednisone", "dose": 30, "unit": "mg/d",
+       "date": "2026-01-01", "ongoing": True}], "UNKNOWN"),
+]
+
+
+@pytest.mark.parametrize("name, criterion, facts, expected", CASES, ids=[c[0] for c in CASES])
+def test_dose_boundaries(network, screening: Screening, name: str, criterion: str,
+                         facts: list[dict[str, Any]], expected: str) -> None:
+    result = outcome(screening, *facts)
+    assert result.verdicts[criterion].verdict == expected
+    leaf = next(c for c in network.leaves if c.id == criterion)
+    judged = Explainer(network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)
+    assert judged["status"] == {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[expected]
+
+
+def test_dose_evidence(network, screening: Screening) -> None:
+    result = outcome(screening, gc(4, end="2026-06"), gc(5, "2026-06-01"))
+    leaf = next(c for c in network.leaves if c.id == "D1")
+    judged = Explainer(network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)
+    assert judged["detail"].startswith(
+        "daily dose on screening 2026-06-30: between 5 and 9 mg/d; glucocorticoid: ")
+    assert judged["detail"].endswith("; needs <= 10 mg/d")
+
+
+def test_dose_diagnostics() -> None:
+    from grammar.parser import parse
+    from protocol.checks import check
+
+    src = PROTOCOL.replace("  weight: quantity in kg\n", "  weight: quantity in kg\n"
+                           "  hcq: medication {hydroxychloroquine}\n") + (
+        'inclusion D9 "x": hcq dose at screening <= 400 mg/d\n'
+        'inclusion D8 "x": glucocorticoid dose at the end of hcq <= 10 mg/d\n'
+        'inclusion D7 "x": glucocorticoid dose at screening <= 10 mmol/L\n')
+    found = [f"{d.span.line}:{d.span.column} {d.code}" for d in check(parse(src, "d.pr"))]
+    assert found == ["15:19 type-mismatch", "16:42 anchor", "17:55 unit-dimension"]
+
+
+# --- a stable dose ------------------------------------------------------------------------------
+
+STABLE = """protocol "stable" version "1"
+concepts:
+  first_dose: date
+  glucocorticoid: medication {prednisone, methylprednisolone}
+inclusion S1 "stable 30 days": glucocorticoid dose stable for at least 30 days before screening
+inclusion S2 "stable 4 weeks before the first dose":
+    glucocorticoid dose stable for at least 4 weeks prior to first_dose
+"""
+
+
+@pytest.fixture(scope="module")
+def stable_network():
+    return network_from_text(STABLE, "stable.proto-rules")
+
+
+def course(start: str, end: str | None = None, ongoing: bool = False) -> dict[str, Any]:
+    return {"concept": "glucocorticoid", "drug": "prednisone", "date": start,
+            **({"end": end} if end else {}), **({"ongoing": True} if ongoing else {})}
+
+
+# S1: from 2026-05-31 to 2026-06-30; S2: from 2026-05-18 to 2026-06-15
+STABLE_CASES = [
+    ("started on the first day", "S1", [course("2026-05-31", ongoing=True)], "MET"),
+    ("started the day after", "S1", [course("2026-06-01", ongoing=True)], "NOT_MET"),
+    ("ends on the screening day", "S1", [course("2026-01-01", "2026-06-30")], "MET"),
+    ("ended the day before", "S1", [course("2026-01-01", "2026-06-29")], "NOT_MET"),
+    ("a change inside", "S1", [course("2026-01-01", "2026-06-09"), course("2026-06-10",
+                                                                           ongoing=True)],
+     "NOT_MET"),
+    ("a change on the first day", "S1", [course("2026-01-01", "2026-05-30"),
+                                         course("2026-05-31", ongoing=True)], "MET"),
+    ("a second course added inside", "S1", [course("2026-01-01", ongoing=True),
+                                            course("2026-06-10", ongoing=True)], "NOT_MET"),
+    ("an earlier course, long over", "S1", [course("2025-01-01", "2025-02-01"),
+                                            course("2026-01-01", ongoing=True)], "MET"),
+    ("start known to the month, the month ending on the first day", "S1",
+     [course("2026-05", ongoing=True)], "MET"),
+    ("start known to the month across the first day", "S2",
+     [FIRST_DOSE, course("2026-05", ongoing=True)], "UNKNOWN"),
+    ("end not recorded", "S1", [course("2026-01-01")], "UNKNOWN"),
+    ("none recorded", "S1", [{"concept": "glucocorticoid", "present": False}], "NOT_MET"),
+    ("nothing recorded", "S1", [], "UNKNOWN"),
+    ("before the first dose", "S2", [FIRST_DOSE, course("2026-05-18", "2026-06-15")], "MET"),
+    ("changed after the first dose only", "S2",
+     [FIRST_DOSE, course("2026-01-01", "2026-06-20"), course("2026-06-21", ongoing=True)], "MET"),
+    ("no first dose", "S2", [course("2026-01-01", ongoing=True)], "UNKNOWN"),
+]
+
+
+@pytest.mark.parametrize("name, criterion, facts, expected", STABLE_CASES,
+                         ids=[c[0] for c in STABLE_CASES])
+def test_stable_dose_boundaries(stable_network, name: str, criterion: str,
+                                facts: list[dict[str, Any]], expected: str) -> None:
+    result = outcome(Screening(stable_network), *facts)
+    assert result.verdicts[criterion].verdict == expected
+    leaf = next(c for c in stable_network.leaves if c.id == criterion)
+    judged = Explainer(stable_network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)
+    assert judged["status"] == {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[expected]
+
+
+def test_stable_dose_diagnostics() -> None:
+    from grammar.parser import parse
+    from protocol.checks import check
+
+    src = STABLE.replace("  first_dose: date\n", "  first_dose: date\n  mi: event\n") + (
+        'inclusion S9 "x": mi dose stable for at least 30 days before screening\n'
+        'inclusion S8 "x": glucocorticoid dose stable for at least 0 days before the end of mi\n')
+    found = [f"{d.span.line}:{d.span.column} {d.code}" for d in check(parse(src, "s.pr"))]
+    assert found == ["9:19 type-mismatch", "10:59 zero-duration", "10:73 anchor"]
