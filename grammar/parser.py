@@ -1,61 +1,26 @@
 """Parse `.proto-rules` text into the typed model, once, with our own spans.
 
 The grammar lives in `proto_rules.lark`; one Transformer turns lark's tree into frozen dataclasses, so
-lark is imported here and nowhere else. Lark's exceptions become a `ProtocolError` at this boundary, with
-what was expected said in a protocol author's words rather than token names.
+lark is imported in grammar/ and nowhere else. Lark's exceptions become a `ProtocolError` at this
+boundary, with what was expected said in a protocol author's words (`grammar/syntax.py`).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 
+from grammar.syntax import syntax_diagnostic
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 
 GRAMMAR = Path(__file__).with_name("proto_rules.lark")
-
-#: What each terminal means to a protocol author, for "expected ..." in syntax errors.
-EXPECTED_WORDS = {
-    "NAME": "a name (lower case, like egfr)",
-    "WORD": "a value (like positive)",
-    "NUMBER": "a number",
-    "STRING": 'a quoted text ("...")',
-    "UNIT": "a unit (like mg/dL)",
-    "TIME_UNIT": "days, weeks, months or years",
-    "COMPARATOR": "a comparison (>=, <=, >, <, ==, !=)",
-    "CRITERION_ID": "a criterion id (like I1 or E8)",
-    "ROLE": "'inclusion' or 'exclusion'",
-    "ULN": "'x ULN'",
-    "BOUND": "'upper' or 'lower'",
-    "NOT": "'not'",
-    "GRADED": "'graded'",
-    "SCI": "a number like 1x10^7 or 1e7",
-    "LEVEL_ID": "a dose level id (like DL1)",
-    "FUNCTION": "min(...), max(...) or sqrt(...)",
-    "COLON": "':'",
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "LBRACE": "'{'",
-    "RBRACE": "'}'",
-    "LSQB": "'['",
-    "RSQB": "']'",
-    "COMMA": "','",
-    "EQUAL": "'='",
-    "$END": "the end of the file",
-}
-
-
-#: Said with a syntax error at a conditional term written without its parentheses or `else`.
-CONDITIONAL_TERM = "a conditional term is written (A if CONDITION else B), with its parentheses"
-
 
 @cache
 def _lark() -> Lark:
@@ -86,7 +51,7 @@ def _parse_one(text: str, filename: str) -> m.Protocol:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
-        raise ProtocolError([_syntax_diagnostic(error, text, filename)], text) from None
+        raise ProtocolError([syntax_diagnostic(error, text, filename, _lark())], text) from None
     try:
         return _Build(filename, text).transform(tree)
     except VisitError as error:
@@ -142,94 +107,6 @@ def _with_imports(protocol: m.Protocol, chain: tuple[str, ...]) -> m.Protocol:
 def _import_error(protocol: m.Protocol, imported: m.Import, message: str) -> ProtocolError:
     return ProtocolError([Diagnostic(imported.span, Severity.ERROR, "import", message)],
                          protocol.source)
-
-
-def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diagnostic:
-    line, column = getattr(error, "line", 0) or 0, getattr(error, "column", 0) or 0
-    if isinstance(error, UnexpectedEOF) or line <= 0:
-        lines = text.splitlines() or [""]
-        line, column = len(lines), len(lines[-1]) + 1
-        found = "the end of the file"
-    elif isinstance(error, UnexpectedCharacters):
-        found = f"'{text[error.pos_in_stream]}'"
-    elif error.token.type == "$END":  # type: ignore[attr-defined]
-        lines = text.splitlines() or [""]
-        line, column = len(lines), len(lines[-1]) + 1
-        found = "the end of the file"
-    else:
-        found = f"'{error.token}'"  # type: ignore[attr-defined]
-    expected = sorted({_words(name) for name in _expected(error)})
-    message = f"unexpected {found}"
-    at_end = found == "the end of the file"
-    offered = None if at_end else _offered(text, getattr(error, "pos_in_stream", None))
-    if offered:
-        message += f"; {offered}"
-    elif expected:
-        shown = expected if len(expected) <= 8 else expected[:8] + [f"{len(expected) - 8} more"]
-        message += "; expected " + ", ".join(shown)
-    if found == "'if'" or expected == ["'else'"]:
-        message += f" ({CONDITIONAL_TERM})"
-    span = Span(filename, line, column, line, column + 1)
-    return Diagnostic(span, Severity.ERROR, "syntax", message)
-
-
-#: Words and signs authors reach for that the language does not have, and what it offers instead:
-#: (pattern at the error, pattern just before it, what to write).
-OFFERS = (
-    (r"between\b", "", "the language has no 'between': write 'age 12 to 17 years' (both ends "
-     "counted)"),
-    (r"=<", "", "write '<=' (at most)"),
-    (r"=>", "", "write '>=' (at least)"),
-    (r"=(?!=)", "", "write '==' to compare, or 'is' for a category"),
-    (r"(except|excluding)\b", "", "write 'unless ...' for an exception"),
-    (r"since\b", "", "write 'at least 4 weeks before screening' or 'within 4 weeks before "
-     "first_dose'"),
-    (r"(during|prior\b(?! to))", "", "write 'within N days before ANCHOR' (or after)"),
-    (r"history\b", r"\bno\s+$", "write 'no known history of X' (true when nothing is "
-     "recorded) or 'not X ever' (needs a recorded negative)"),
-    (r"than\b", r"\bis\s+(greater|more|less|fewer)\s+$", "write '>' or '<' (and '>=' or "
-     "'<=' for 'or equal')"),
-    (r"if\b", "", "a criterion that applies only sometimes says 'applies when ...' before its "
-     "':'"),
-)
-
-
-def _offered(text: str, position: int | None) -> str | None:
-    """What the language offers instead of the word at `position`, if it is a known one."""
-    if position is None:
-        return None
-    ahead, behind = text[position:position + 40], text[max(0, position - 20):position]
-    for pattern, before, offer in OFFERS:
-        if re.match(pattern, ahead, re.IGNORECASE) and (
-                not before or re.search(before, behind, re.IGNORECASE)):
-            return offer
-    return None
-
-
-def _expected(error: UnexpectedInput) -> set[str]:
-    """Every terminal the parser could take here.
-
-    Lark's `expected` (and the lexer's `allowed`) omit keywords the lexer folds into NAME or UNIT
-    ('and', 'or', 'define'), so ask the interactive parser, which tries each terminal in turn.
-    """
-    interactive = getattr(error, "interactive_parser", None)
-    if interactive is not None:
-        return set(interactive.accepts())
-    return set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
-
-
-def _words(terminal: str) -> str:
-    if terminal in EXPECTED_WORDS:
-        return EXPECTED_WORDS[terminal]
-    pattern = _lark().get_terminal(terminal).pattern if terminal in _terminal_names() else None
-    if pattern is not None and pattern.type == "str":
-        return f"'{pattern.value}'"
-    return terminal.lower()
-
-
-@cache
-def _terminal_names() -> frozenset[str]:
-    return frozenset(t.name for t in _lark().terminals)
 
 
 def _number(token: Token) -> Decimal:
