@@ -23,72 +23,8 @@ from protocol import formula as f
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, Span, hint, templated
+from protocol.messages import TEMPLATES, WARNINGS
 from protocol.model import Kind
-
-#: One message template per kind of diagnostic. A kind is its code, or `code/case` when one code
-#: needs more than one sentence; the diagnostic carries only the code.
-TEMPLATES: dict[str, str] = {
-    "undefined-name": "unknown name '{name}'{hint}",
-    "undefined-name/equivalence": "unknown equivalence table '{name}'{hint}",
-    "duplicate-criterion": "criterion id '{name}' is already used at line {line}",
-    "duplicate-concept": "concept '{name}' is already declared at line {line}",
-    "duplicate-definition": "definition '{name}' is already declared at line {line}",
-    "duplicate-equivalence": "equivalence table '{name}' is already declared at line {line}",
-    "duplicate-value": "'{name}' is already listed at line {line}",
-    "name-clash": "definition '{name}' has the name of the concept declared at line {line}",
-    "unit-unknown": "unknown unit '{unit}'",
-    "unit-unknown/missing": "'{quantity}' needs a unit, like 1 mg/dL = 17.1 umol/L",
-    "unit-dimension": "{name} is measured in {unit}; {quantity} is {what}",
-    "unit-dimension/missing": "{name} needs a unit, e.g. {example}",
-    "unit-dimension/score": "{name} is a score: write a plain number or 'points', not {unit}",
-    "unit-dimension/dose": "{name} is dosed in {unit}; {quantity} is {what}",
-    "type-mismatch": "'{name}' is {kind}: {advice}",
-    "unknown-value": "'{value}' is not a value of '{name}'{hint}",
-    "at-least": "'at least {count} of' needs a count from 1 to {n}, the number of items listed",
-    "expansion-too-large": "'at least {count} of {n}' makes {size} rule conditions (limit {limit})",
-    "equivalence": "'{drug} {amount} = {equals}' must be two masses above 0, like 4 mg = 5 mg",
-    "missing-equivalence": "'{drug}' of {name} has no entry in '{table}' to convert its doses",
-    "cycle": "definitions refer to each other in a cycle: {path}",
-    "cycle/derived": "derived values and definitions refer to each other in a cycle: {path}",
-    "formula-dimension": "{name} is declared in {unit} ({declared}); its formula gives {what}"
-    "{hint}",
-    "formula-dimension/mix": "{what} needs values of one dimension, not {left} and {right}",
-    "formula-dimension/sqrt": "sqrt(...) takes a plain number, not {what}: read its inputs as "
-    "'name in UNIT'",
-    "formula-unit": "{name} is measured in {unit}; it cannot be read in {target} ({what})",
-    "division-by-zero": "division by zero",
-    "formula-too-large": "{name} has {ways} ways to decide its conditional terms, one rule each "
-    "(limit {limit}): compute parts of it as derived values of their own",
-    "formula-too-large/joins": "{name} reads {count} derived values and definitions; a rule of the "
-    "engine joins at most {limit}: compute some of them in a derived value of their own",
-    "zero-duration": "'{duration}' is an empty span of time; it must be at least 1",
-    "unused-definition": "definition '{name}' is never used",
-    "unused-concept": "concept '{name}' is never used",
-    "missing-text": "criterion {name} has no protocol text; "
-    "auditors need the protocol's own sentence",
-    "missing-header": "no '{field}' line; decisions must name the protocol and its version",
-    "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
-    "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
-    "counts-as": "'{name}' counts as '{broader}', {why}",
-    "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
-    "of them{hint}",
-    "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
-    "undefined-attribute": "'{name}' records no attribute '{attribute}'{hint}",
-    "undefined-attribute/other-than": "'other than' reads an attribute, and '{name}' declares "
-    "none; declare one, like '{name}: event with type {{...}}'",
-    "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
-    "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
-    "'at least 1'",
-    "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
-    "attribute otherwise",
-}
-
-TEMPLATES.update(escalation_checks.TEMPLATES)
-
-#: Codes that do not stop a protocol from running; everything else is an error.
-WARNINGS = frozenset(
-    ("missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header")
-)
 
 #: `at least k of n` compiles to C(n, k) conjunctions of k for MET and C(n, n-k+1) of n-k+1 for
 #: NOT_MET; beyond this many conditions, durable_rules builds slowly and the trail is unreadable.
