@@ -28,8 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from itertools import product
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
 import networkx as nx
@@ -38,8 +38,20 @@ from engine import atoms
 from engine import patterns as P
 from engine import record as R
 from engine.atoms import derived
-from engine.kleene import (KNOWN, KNOWN_TRUE, NEVER, Kleene, Terms, at_least, both, conjunction,
-                           disjunction, is_test, joined, missing_list)
+from engine.kleene import (
+    KNOWN,
+    KNOWN_TRUE,
+    NEVER,
+    Kleene,
+    Terms,
+    at_least,
+    both,
+    conjunction,
+    disjunction,
+    is_test,
+    joined,
+    missing_list,
+)
 from engine.record import Layout
 from protocol import model as m
 

@@ -19,7 +19,7 @@ from engine import atoms
 from engine import record as R
 from engine.atoms import Part, parts
 from engine.atoms.base import exact
-from engine.facts import Patient, UsedFact
+from engine.record import Patient, UsedFact
 from protocol import model as m
 
 _NEGATED = {"true": "false", "false": "true"}

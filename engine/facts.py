@@ -20,46 +20,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any
 
 from engine import record as R
-from engine.factfile import plain, schema_problems
 from engine.dates import completed_months, day_of, days_of, length, shift
-from engine.record import ONGOING, Layout
+from engine.factfile import plain, schema_problems
+from engine.record import ONGOING, Layout, Patient, UsedFact, plain_number
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert, factor, quantize
-
-class UsedFact(NamedTuple):
-    """A fact as the trail shows it: what the file said, and what the network was given.
-
-    A named tuple, not a frozen dataclass: a patient has dozens, and a frozen dataclass costs
-    several times as much to build."""
-
-    index: int
-    concept: str
-    value: Any
-    unit: str | None
-    date: str | None
-    converted: str | None
-    note: str | None = None
-
-
-@dataclass
-class Patient:
-    """One patient's facts, normalised: the record for the network plus what the trail needs."""
-
-    id: str
-    line: int
-    screening: date
-    record: dict[str, Any]
-    used: dict[str, list[UsedFact]] = field(default_factory=dict)
-    unusable: dict[str, str] = field(default_factory=dict)
-    warnings: list[FactProblem] = field(default_factory=list)
-    raw: dict[str, Any] = field(default_factory=dict)
 
 
 class Normaliser:
@@ -799,14 +770,6 @@ def _period(fact: dict, course: bool = False) -> str:
     if fact.get("ongoing"):
         return "ongoing"
     return "end not recorded" if course else "single day" if fact.get("date") else "date unknown"
-
-
-def plain_number(value: Any) -> str:
-    """A decimal as people write it: 30, 20.007, 0.5 (no exponent, no trailing zeros)."""
-    if not isinstance(value, Decimal):
-        return str(value)
-    text = format(value.normalize(), "f")
-    return text
 
 
 def _conversions(concept: m.Concept):

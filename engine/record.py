@@ -1,4 +1,5 @@
-"""The patient record's layout: the one place that names the fields the network matches.
+"""The patient record: its layout, the one place that names the fields the network matches, and
+the normalised patient (`Patient`, `UsedFact`) that the network and the trail read.
 
 The normaliser (`engine/facts.py`) writes a record, the atoms (`engine/atoms/`) compile patterns
 that read it and judge evidence from it; both take every field name from here, so a field is spelt
@@ -44,8 +45,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from protocol import model as m
+from protocol.errors import FactProblem
 
 SCREENING = "sd"
 #: Stands for "still going" in an occurrence's end day: later than any screening date.
@@ -183,3 +188,40 @@ class Layout:
         self.counts[name] = (concept, drugs)
         self.concepts.add(concept)
         return name
+
+
+class UsedFact(NamedTuple):
+    """A fact as the trail shows it: what the file said, and what the network was given.
+
+    A named tuple, not a frozen dataclass: a patient has dozens, and a frozen dataclass costs
+    several times as much to build."""
+
+    index: int
+    concept: str
+    value: Any
+    unit: str | None
+    date: str | None
+    converted: str | None
+    note: str | None = None
+
+
+@dataclass
+class Patient:
+    """One patient's facts, normalised: the record for the network plus what the trail needs."""
+
+    id: str
+    line: int
+    screening: date
+    record: dict[str, Any]
+    used: dict[str, list[UsedFact]] = field(default_factory=dict)
+    unusable: dict[str, str] = field(default_factory=dict)
+    warnings: list[FactProblem] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def plain_number(value: Any) -> str:
+    """A decimal as people write it: 30, 20.007, 0.5 (no exponent, no trailing zeros)."""
+    if not isinstance(value, Decimal):
+        return str(value)
+    text = format(value.normalize(), "f")
+    return text

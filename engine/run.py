@@ -15,9 +15,10 @@ import orjson
 
 from engine.atoms.base import exact
 from engine.compile import Network
-from engine.facts import Normaliser, Patient
+from engine.facts import Normaliser
 from engine.host import Firing, Host
 from engine.kleene import NUMBER
+from engine.record import Patient
 from protocol.errors import EngineError, FactError, FactProblem
 
 BAD = {"inclusion": "NOT_MET", "exclusion": "MET"}

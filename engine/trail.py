@@ -32,11 +32,10 @@ import orjson
 
 from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts, describe, parts
-from engine.facts import UsedFact
-from engine.whynot import needs
+from engine.record import UsedFact
 from engine.run import Decision, Rejected
+from engine.whynot import needs
 from protocol import model as m
-
 
 #: The `prev` of the first record: no predecessor.
 GENESIS = "0" * 64

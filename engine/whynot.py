@@ -16,7 +16,7 @@ from typing import Callable
 
 from engine.atoms.derived import missing_inputs
 from engine.evidence import Explainer, Part, describe, parts
-from engine.facts import Patient
+from engine.record import Patient
 from protocol import model as m
 
 #: Larger searches are cut short: a coordinator needs the first few facts, not every combination.

@@ -21,8 +21,7 @@ from protocol.units import convert, quantize
 
 if TYPE_CHECKING:
     from engine import patterns as P
-    from engine.facts import Patient
-    from engine.record import Layout
+    from engine.record import Layout, Patient
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
@@ -95,7 +94,7 @@ def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:
 
 def exact(number: float) -> str:
     """A record number as the network compared it (its shortest repr is the quantized decimal)."""
-    from engine.facts import plain_number
+    from engine.record import plain_number
 
     return plain_number(Decimal(repr(number)))
 

@@ -16,8 +16,8 @@ from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.filters import clause_patterns
 from engine.atoms.history import _occurred, item_tests
-from engine.facts import Patient
 from engine.kleene import Kleene, lacking
+from engine.record import Patient
 from protocol import model as m
 
 

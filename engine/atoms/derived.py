@@ -31,7 +31,7 @@ from protocol import model as m
 
 if TYPE_CHECKING:
     from engine.atoms.base import Build
-    from engine.facts import Patient
+    from engine.record import Patient
 
 #: How a conditional term's outcome is spelt in a rule's name: `q:crcl:N1#0` took the first term's
 #: `then`, `N0` its `else`, `-` a term not needed on that way.

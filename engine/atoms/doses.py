@@ -20,8 +20,8 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
 from engine.atoms.history import dose_threshold_of_quantity
-from engine.facts import Patient, plain_number
 from engine.kleene import Kleene, conjunction, lacking, present, scalar
+from engine.record import Patient, plain_number
 from protocol import model as m
 
 

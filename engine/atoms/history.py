@@ -12,9 +12,8 @@ from decimal import Decimal
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
-from engine.facts import Patient, plain_number
-from engine.kleene import (NEGATE, Kleene, either, lacking, listed, missing_list, present,
-                           scalar)
+from engine.kleene import NEGATE, Kleene, either, lacking, listed, missing_list, present, scalar
+from engine.record import Patient, plain_number
 from protocol import model as m
 from protocol.units import convert
 

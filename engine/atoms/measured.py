@@ -3,14 +3,22 @@ range."""
 
 from __future__ import annotations
 
+from engine import kleene
 from engine import patterns as P
 from engine import record as R
 from engine.atoms import derived
-from engine.atoms.base import (WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact,
-                               threshold_of)
-from engine.facts import Patient, plain_number
-from engine import kleene
+from engine.atoms.base import (
+    WITHIN_BOUNDS,
+    Atom,
+    Build,
+    Judged,
+    Reader,
+    compared,
+    exact,
+    threshold_of,
+)
 from engine.kleene import Kleene, scalar
+from engine.record import Patient, plain_number
 from protocol import model as m
 from protocol.units import quantize
 

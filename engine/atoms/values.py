@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from engine import patterns as P
 from engine.atoms.base import Atom, Build, Judged, Reader, status
-from engine.facts import Patient
 from engine.kleene import Kleene, joined, scalar
+from engine.record import Patient
 from protocol import model as m
 
 _DERIVED_STATUS = {"T": "true", "F": "false"}
