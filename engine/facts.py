@@ -51,6 +51,16 @@ class Normaliser:
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
+        # How each declared concept's facts are filed, read once here rather than per fact: the
+        # concepts they are facts of (itself and what it counts as, where a rule reads them) and
+        # whether it is a history (whose dates may be partial). Derived values take no facts.
+        self.readings: dict[str, tuple[tuple[str, ...], bool]] = {}
+        for concept in protocol.concepts:
+            if concept.kind is m.Kind.DERIVED:
+                continue
+            broader = concept.counts_as.name if concept.counts_as else None
+            homes = tuple(h for h in (concept.name, broader) if h and h in self.referenced)
+            self.readings[concept.name] = (homes, concept.kind in m.LISTED)
         self.attribute_keys = {c.name: frozenset(a.name for a in c.attributes)
                                for c in protocol.concepts if c.attributes}
         # Measured concepts first: a dose per kg reads the weight.
@@ -163,7 +173,7 @@ class _Builder:
         # Earlier facts, not duplicates, by concept and date: only a fact of the same concept and
         # date can be a duplicate, so only those are compared in full (see `_identity`).
         earlier: dict[tuple[str, Any], list[tuple[int, dict]]] = {}
-        concepts, referenced, screening = self.n.concepts, self.n.referenced, self.screening
+        concepts, readings, screening = self.n.concepts, self.n.readings, self.screening
         for index, fact in enumerate(self.data.get("facts", [])):
             name = fact["concept"]
             alike = earlier.setdefault((name, fact.get("date")), [])
@@ -174,25 +184,21 @@ class _Builder:
                     self.problem(index, None, f"duplicate of fact #{first}")
                     continue
             alike.append((index, fact))
-            if name not in concepts:
-                self.problem(index, "concept", f"unknown concept '{name}': not declared by the protocol",
+            reading = readings.get(name)
+            if reading is None:
+                self.problem(index, "concept", f"unknown concept '{name}': not declared by the "
+                             "protocol" if name not in concepts else f"'{name}' is derived: the "
+                             "network computes it from its formula; this fact is set aside",
                              warning=True)
                 continue
-            if concepts[name].kind is m.Kind.DERIVED:
-                self.problem(index, "concept", f"'{name}' is derived: the network computes it "
-                             "from its formula; this fact is set aside", warning=True)
-                continue
-            broader = concepts[name].counts_as
-            homes = [home for home in (name, broader.name if broader else None)
-                     if home is not None and home in referenced]
+            homes, listed = reading
             if not homes:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
-            listed = concepts[name].kind in m.LISTED
             when = fact.get("date")
             if when is not None:
                 days = days_of(when) if listed else None
-                day = days[0] if days else day_of(when)
+                day = days[0] if days else None if listed else day_of(when)
                 if day is None:
                     form = "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
                     self.problem(index, "date", f"not a date ({form}): {when!r}")
