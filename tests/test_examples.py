@@ -72,6 +72,16 @@ EXPECTED: dict[str, list[tuple]] = {
         ("K24-ecog-reported-below-2", YES, {"I5": "MET"}),  # grades 0, 1
         ("K25-ecog-reported-2-or-worse", NO, {"I5": "NOT_MET"}),  # grades 2-5
         ("K26-ecog-reported-above-0", OPEN, {"I5": "UNKNOWN"}),  # grades 1-5: 1 passes, 2 fails
+        # I2's Part F exception, "without prior systemic therapy": anticancer_therapy by scope
+        ("K27-part-f-stage-iv-prior-radiotherapy-only", YES, {"I2": "MET", "E1": "NOT_MET"}),
+        ("K28-part-f-stage-iv-prior-systemic-chemotherapy", NO, {"I2": "NOT_MET"}),
+        ("K29-part-f-stage-iv-therapy-scope-not-recorded", OPEN, {"I2": "UNKNOWN"}),
+        # the systemic course decides it; the unrecorded one cannot undo that
+        ("K30-part-f-stage-iv-systemic-and-scope-not-recorded", NO, {"I2": "NOT_MET"}),
+        # E2 by phase: a treatment phase on the window's first day beside a follow-up phase
+        ("K31-investigational-treatment-30-days-and-follow-up", NO, {"E2": "MET"}),
+        ("K32-investigational-phase-not-recorded-31-days-before", YES, {"E2": "NOT_MET"}),
+        ("K33-investigational-treatment-31-days-then-follow-up", YES, {"E2": "NOT_MET"}),
     ],
     # first dose (infusion) 2026-06-15: "> 6 months from SCT" = the SCT started before 2025-12-15;
     # CD19 "within 3 months" = 2026-03-01..2026-06-01
@@ -114,6 +124,12 @@ EXPECTED: dict[str, list[tuple]] = {
         ("N29-dyspnea-grade-1-at-threshold", YES, {"I3.lung": "MET"}),
         ("N30-dyspnea-grade-missing", OPEN, {"I3.lung": "UNKNOWN"}),
         ("N31-dyspnea-reported-below-grade-2", YES, {"I3.lung": "MET"}),  # 0, 1
+        # "failed 2 lines of TKI": at least 2 tki courses whose outcome is failure (N23: exactly
+        # 2, N24: 1); the other alternatives of I1 are false in N24 and N32-N35
+        ("N32-ph-positive-1-failed-1-with-response", NO, {"I1": "NOT_MET"}),
+        ("N33-ph-positive-1-failed-1-outcome-not-recorded", OPEN, {"I1": "UNKNOWN"}),
+        ("N34-ph-positive-2-failed-1-outcome-not-recorded", YES, {"I1": "MET"}),
+        ("N35-ph-positive-tki-recorded-as-none", NO, {"I1": "NOT_MET"}),
     ],
     # Day 0 2026-06-10: "within 90 days of Day 0" from 2026-03-12; "past year" from 2025-06-01;
     # "past 60 days" from 2026-04-02
@@ -142,6 +158,16 @@ EXPECTED: dict[str, list[tuple]] = {
         ("B21-autoantibody-negative", NO, {"I4": "NOT_MET"}),
         ("B22-alcohol-dependence-current", NO, {"E8": "MET"}),
         ("B23-alcohol-abuse-ended-2024", YES, {"E8": "NOT_MET"}),
+        # E4 by route (window 2026-03-12..06-10)
+        ("B24-oral-cyclophosphamide-within-90-days", YES, {"E4": "NOT_MET"}),
+        ("B25-cyclophosphamide-route-not-recorded-within-90-days", OPEN, {"E4": "UNKNOWN"}),
+        ("B26-route-not-recorded-and-iv-90-days-before-day-0", NO, {"E4": "MET"}),
+        ("B27-oral-within-90-days-route-not-recorded-91-days-before", YES, {"E4": "NOT_MET"}),
+        # E2 by class (window 2025-06-01..2026-06-01)
+        ("B28-inebilizumab-b-cell-targeted-within-past-year", NO, {"E2": "MET"}),
+        ("B29-abatacept-other-class-within-past-year", YES, {"E2": "NOT_MET"}),
+        ("B30-rituximab-class-not-recorded-within-past-year", OPEN, {"E2": "UNKNOWN"}),
+        ("B31-other-in-year-class-not-recorded-before-year", YES, {"E2": "NOT_MET"}),
     ],
     # informed consent 2026-05-25: "> 2 months prior" = started before 2026-03-25, "within 2
     # months" from 2026-03-25, "30 days" from 2026-04-25, "6 weeks" from 2026-04-13, "3 months"
