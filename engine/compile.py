@@ -305,8 +305,8 @@ class _Compiler:
         `suffix` tells apart two nodes of one atom.
 
         `possible`, when an item's days or length are known only within bounds, is what an item
-        that may say yes meets: a second node (`<node>?`, true when some item may) is settled
-        first, and the atom is unknown rather than false while it is true.
+        that may say yes meets: a second node (`<node>?`, true when some item may, concluded
+        with the record's own rules), and the atom is unknown rather than false while it is true.
         """
         name = atom.ref.name
         node = f"{name}@{atom.span.line}:{atom.span.column}{suffix}"
@@ -315,8 +315,8 @@ class _Compiler:
         if possible is not None and possible != yes:
             maybe = f"{node}?"
             self._node(maybe, atom.span.line, 0, _some_item(name, possible, needs),
-                       {"F": [P.TRUE]})
-            level, opened = 1, maybe
+                       {})
+            opened = maybe
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
         self._node(node, atom.span.line, level, _some_item(name, yes, needs),
@@ -341,10 +341,10 @@ class _Compiler:
             if pattern not in (P.TRUE, P.FALSE):
                 self.items[group] |= fields_of(P.to_json(pattern))
         in_group = [[_in_group(body, group) for body in bodies] for bodies in found]
-        self._node(maybe, line, 0, (), {"F": [P.TRUE]}, joined_items=in_group[0])
+        self._node(maybe, line, 0, (), {}, joined_items=in_group[0])
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
-        self._node(node, line, 1, (), {"F": [P.all_of(recorded, decided)],
+        self._node(node, line, 0, (), {"F": [P.all_of(recorded, decided)],
                                        "U": [P.any_of(missing, undecided)]}, maybe,
                    joined_items=in_group[1])
         return joined(node)
@@ -371,8 +371,10 @@ class _Compiler:
               joined_items: list[dict] | None = None) -> None:
         """A hidden node's rules: T when one of the `true` terms holds on the record; at end
         marker `level`, if nothing was concluded, each value of `settled` whose record pattern
-        holds. With a possibility node `opened`, F also needs it false and U follows from it
-        being true."""
+        holds. With a possibility node `opened` (only ever true, concluded before any end marker),
+        F also needs it not true and U follows from it being true: a rule at an end marker may
+        only read facts concluded before that marker (the marker is spent by the rules it fires),
+        so the possibility node is read by its absence, not by a "false" of its own."""
         self.stratum[node] = level
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
@@ -384,8 +386,8 @@ class _Compiler:
         unsettled = {"o$not": own}
         for value, patterns in settled.items():
             index = 0
-            joins = [] if opened == P.FALSE else [
-                {"q": {"$and": [{"t": "d"}, {"n": opened}, {"v": "F" if value == "F" else "T"}]}}]
+            may = {"$and": [{"t": "d"}, {"n": opened}, {"v": "T"}]}
+            joins = [] if opened == P.FALSE else [{"q$not": may} if value == "F" else {"q": may}]
             for pattern in patterns:
                 for part in P.split(pattern) if pattern != P.FALSE else []:
                     rule = f"d:{node}:{value}#{index}"
