@@ -66,6 +66,7 @@ class _Constants:
     def __init__(self, protocol: m.Protocol) -> None:
         self.concepts = {c.name: c for c in protocol.concepts}
         self.parts: dict[int, tuple] = {}
+        self.kinds: dict[int, atoms.Atom | None] = {}  # the atom kind of each part, by identity
 
 
 _CONSTANTS: dict[int, _Constants] = {}
@@ -113,7 +114,10 @@ class Explainer:
         if isinstance(part, m.Not):
             status, detail = self._judged(part.item, patient)
             return _NEGATED.get(status, status), detail
-        kind = atoms.of(part)
+        kinds = self._constants.kinds
+        kind = kinds.get(id(part))
+        if kind is None:
+            kind = kinds[id(part)] = atoms.of(part)
         assert kind is not None
         return kind.judge(part, self, patient)
 
