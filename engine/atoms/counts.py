@@ -11,12 +11,10 @@ without a filtered attribute, may); UNKNOWN otherwise.
 
 from __future__ import annotations
 
-from engine import patterns as P
-from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader
-from engine.atoms.filters import clause_patterns
-from engine.atoms.history import _occurred, item_tests
-from engine.kleene import Kleene, lacking
+from engine.atoms.filters import filtered_tests
+from engine.atoms.history import _occurred
+from engine.kleene import Kleene
 from engine.record import Patient
 from protocol import model as m
 
@@ -27,20 +25,7 @@ class Counted(Atom):
     handles = m.Counted
 
     def compile(self, atom: m.Counted, build: Build) -> Kleene:
-        occurred, name = atom.occurred, atom.ref.name
-        concept = build.concepts[name]
-        needs, void, certain, possible = item_tests(occurred, build)
-        sure, maybe = [], []
-        for clause in occurred.filters:
-            yes, may = clause_patterns(clause, concept)
-            sure.append(yes)
-            maybe.append(may)
-            if clause.dose is not None and concept.weight is not None:
-                build.layout.concepts.add(concept.weight.name)
-        decided = P.TRUE if needs == P.TRUE else P.any_of(
-            P.test("==", R.none_field(name), 1), needs, void)
-        return build.counted(atom, P.all_of(*certain, *sure), lacking(name, needs, void),
-                             decided, needs, P.all_of(*possible, *maybe))
+        return build.counted(atom, *filtered_tests(atom.occurred, build))
 
     def judge(self, atom: m.Counted, reader: Reader, patient: Patient) -> Judged:
         return _occurred(atom.occurred).judge(atom.occurred, reader, patient, count=atom.count)

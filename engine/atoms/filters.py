@@ -24,26 +24,34 @@ from engine.kleene import Kleene, lacking
 from protocol import model as m
 
 
+def filtered_tests(atom: m.Occurred, build: Build
+                   ) -> tuple[P.Pattern, P.Pattern, P.Pattern, P.Pattern, P.Pattern]:
+    """What an item surely meets (window, grade and every clause), when the list is undecided and
+    decided, what it needs beside the list (the anchor day), and what an item may meet: the
+    arguments of `Build.hidden` and `Build.counted` alike."""
+    name = atom.ref.name
+    concept = build.concepts[name]
+    needs, void, certain, possible = item_tests(atom, build)
+    sure, maybe = [], []
+    for clause in atom.filters:
+        yes, may = clause_patterns(clause, concept)
+        sure.append(yes)
+        maybe.append(may)
+        if clause.dose is not None and concept.weight is not None:
+            build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
+    decided = P.TRUE if needs == P.TRUE else P.any_of(
+        P.test("==", R.none_field(name), 1), needs, void)
+    return (P.all_of(*certain, *sure), lacking(name, needs, void), decided, needs,
+            P.all_of(*possible, *maybe))
+
+
 class Filtered(Occurred):
     """An occurrence condition with a filter (`m.Occurred.filters`); see the module's docstring."""
 
     handles = m.Occurred
 
     def compile(self, atom: m.Occurred, build: Build) -> Kleene:
-        name = atom.ref.name
-        concept = build.concepts[name]
-        needs, void, certain, possible = item_tests(atom, build)
-        sure, maybe = [], []
-        for clause in atom.filters:
-            yes, may = clause_patterns(clause, concept)
-            sure.append(yes)
-            maybe.append(may)
-            if clause.dose is not None and concept.weight is not None:
-                build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
-        decided = P.TRUE if needs == P.TRUE else P.any_of(
-            P.test("==", R.none_field(name), 1), needs, void)
-        return build.hidden(atom, P.all_of(*certain, *sure), lacking(name, needs, void), decided,
-                            needs, P.all_of(*possible, *maybe))
+        return build.hidden(atom, *filtered_tests(atom, build))
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
         allowed = ("true",) if sure else ("true", "unknown")
