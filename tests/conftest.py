@@ -31,6 +31,17 @@ def network_from_text(text: str, filename: str = "modified.proto-rules") -> Netw
     return pipeline.compile(pipeline.load_text(text, filename)[0])
 
 
+def screen_one(screening: Screening, facts: Any, *, day: str = "2026-06-30",
+               birth_date: str | None = None, path: str = "patient.jsonl") -> Decision | Rejected:
+    """One patient with `facts`, screened on `day` through the real normaliser and network: what
+    `Screening.screen` yields for it (a `Decision`, or a `Rejected` with its problems)."""
+    data: dict[str, Any] = {"patient": "p", "screening_date": day, "facts": list(facts)}
+    if birth_date is not None:
+        data["birth_date"] = birth_date
+    (result,) = screening.screen([(1, as_read(data))], path)
+    return result
+
+
 def as_read(data: Any) -> Any:
     """A patient dict as the fact loader reads it from a file: floats become exact decimals."""
     return json.loads(json.dumps(data), parse_float=Decimal)

@@ -10,7 +10,7 @@ import pytest
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import as_read, network_from_text
+from tests.conftest import as_read, network_from_text, screen_one
 
 PROTOCOL = """protocol "c" version "1"
 unit "K/uL" means 10^3/uL
@@ -30,9 +30,7 @@ def screening() -> Screening:
 
 
 def decide(screening: Screening, *facts: dict[str, Any]) -> Decision | Rejected:
-    data = {"patient": "p", "screening_date": "2026-06-01", "facts": list(facts)}
-    (outcome,) = screening.screen([(1, as_read(data))], "c.jsonl")
-    return outcome
+    return screen_one(screening, facts, day="2026-06-01", path="c.jsonl")
 
 
 def test_a_blood_test_is_also_a_pregnancy_test(screening):

@@ -13,7 +13,7 @@ import pytest
 
 from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
-from tests.conftest import as_read, network_from_text
+from tests.conftest import network_from_text, screen_one
 
 PROTOCOL = """protocol "counts" version "1"
 concepts:
@@ -44,8 +44,7 @@ def screening(network) -> Screening:
 
 
 def outcome(screening: Screening, *facts: dict[str, Any]) -> Decision:
-    data = {"patient": "p", "screening_date": "2026-06-30", "facts": list(facts)}
-    (result,) = screening.screen([(1, as_read(data))], "counts.jsonl")
+    result = screen_one(screening, facts, path="counts.jsonl")
     assert isinstance(result, Decision), result
     return result
 

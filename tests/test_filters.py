@@ -14,7 +14,7 @@ import pytest
 
 from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Rejected, Screening
-from tests.conftest import as_read, network_from_text
+from tests.conftest import network_from_text, screen_one
 
 PROTOCOL = """protocol "filters" version "1"
 concepts:
@@ -55,9 +55,7 @@ def screening(network) -> Screening:
 
 
 def outcome(screening: Screening, *facts: dict[str, Any]) -> Decision | Rejected:
-    data = {"patient": "p", "screening_date": SCREENING, "facts": list(facts)}
-    (result,) = screening.screen([(1, as_read(data))], "filters.jsonl")
-    return result
+    return screen_one(screening, facts, day=SCREENING, path="filters.jsonl")
 
 
 def verdict(screening: Screening, criterion: str, *facts: dict[str, Any]) -> str:

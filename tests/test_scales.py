@@ -10,7 +10,7 @@ import pytest
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import as_read, network_from_text
+from tests.conftest import network_from_text, screen_one
 
 PROTOCOL = """protocol "scales" version "1"
 concepts:
@@ -28,9 +28,7 @@ def screening() -> Screening:
 
 
 def decide(screening: Screening, *facts: dict[str, Any]) -> Decision | Rejected:
-    data = {"patient": "p", "screening_date": "2026-06-01", "facts": list(facts)}
-    (outcome,) = screening.screen([(1, as_read(data))], "scales.jsonl")
-    return outcome
+    return screen_one(screening, facts, day="2026-06-01", path="scales.jsonl")
 
 
 @pytest.mark.parametrize("ecog, nyha, verdicts", [
