@@ -82,6 +82,14 @@ EXPECTED: dict[str, list[tuple]] = {
         ("K31-investigational-treatment-30-days-and-follow-up", NO, {"E2": "MET"}),
         ("K32-investigational-phase-not-recorded-31-days-before", YES, {"E2": "NOT_MET"}),
         ("K33-investigational-treatment-31-days-then-follow-up", YES, {"E2": "NOT_MET"}),
+        # uncertain dates (README "Uncertain data is decided where every possible value agrees"):
+        # a course with no date happened on some day up to screening (ever true, E1's window
+        # open); a month covers its days (04: all before 05-11; 05: 01-10 out, 11-31 in)
+        ("K34-local-therapy-date-not-recorded", OPEN, {"I2": "MET", "E1": "UNKNOWN"}),
+        ("K35-part-f-stage-iv-systemic-therapy-date-not-recorded", NO, {"I2": "NOT_MET",
+                                                                        "E1": "UNKNOWN"}),
+        ("K36-radiotherapy-in-2026-04-before-window", YES, {"E1": "NOT_MET"}),
+        ("K37-radiotherapy-in-2026-05-straddles-window", OPEN, {"E1": "UNKNOWN"}),
     ],
     # first dose (infusion) 2026-06-15: "> 6 months from SCT" = the SCT started before 2025-12-15;
     # CD19 "within 3 months" = 2026-03-01..2026-06-01
@@ -130,6 +138,17 @@ EXPECTED: dict[str, list[tuple]] = {
         ("N33-ph-positive-1-failed-1-outcome-not-recorded", OPEN, {"I1": "UNKNOWN"}),
         ("N34-ph-positive-2-failed-1-outcome-not-recorded", YES, {"I1": "MET"}),
         ("N35-ph-positive-tki-recorded-as-none", NO, {"I1": "NOT_MET"}),
+        # results known only as a bound: "< 2.0" is all below 2.0 (MET); "<= 2.0" may be 2.0
+        # (fails) or 1.9 (passes); "< 45" is never "> 60" and creatinine is not normal
+        ("N36-bilirubin-reported-below-2.0", YES, {"I3.bilirubin": "MET"}),
+        ("N37-bilirubin-reported-at-most-2.0", OPEN, {"I3.bilirubin": "UNKNOWN"}),
+        ("N38-gfr-reported-below-45-creatinine-high", NO, {"I3.renal": "NOT_MET"}),
+        # SCT known to the month ("> 6 months" = before 2025-12-15): November is wholly before,
+        # December straddles it (01-14 pass, 15-31 fail); the other alternatives of I1 are false
+        ("N39-sct-in-2025-11-before-cutoff", YES, {"I1": "MET"}),
+        ("N40-sct-in-2025-12-straddles-cutoff", OPEN, {"I1": "UNKNOWN"}),
+        # CD19 flow with no date: on some day up to screening, the 3-month window is open
+        ("N41-cd19-flow-date-not-recorded", OPEN, {"I2": "UNKNOWN"}),
     ],
     # Day 0 2026-06-10: "within 90 days of Day 0" from 2026-03-12; "past year" from 2025-06-01;
     # "past 60 days" from 2026-04-02
@@ -168,6 +187,19 @@ EXPECTED: dict[str, list[tuple]] = {
         ("B29-abatacept-other-class-within-past-year", YES, {"E2": "NOT_MET"}),
         ("B30-rituximab-class-not-recorded-within-past-year", OPEN, {"E2": "UNKNOWN"}),
         ("B31-other-in-year-class-not-recorded-before-year", YES, {"E2": "NOT_MET"}),
+        # uncertain data: a date known to the month or year covers its days (2025-05 is wholly
+        # before 2025-06-01, 2025 straddles it); an event with no date happened on some day up
+        # to screening (ever true, windows open); a course with neither end nor ongoing may still
+        # be going on (from 2025-03-02 it may have ended before the past year or run into it;
+        # from 2025-07-01 it is in the past year whatever its end; from 2026-01-05 it may have
+        # ended before 2026-03-12 or not)
+        ("B32-investigational-biologic-in-2025-05-before-past-year", YES, {"E3": "NOT_MET"}),
+        ("B33-investigational-biologic-in-2025-straddles-past-year", OPEN, {"E3": "UNKNOWN"}),
+        ("B34-infection-managed-date-not-recorded", OPEN, {"E7": "UNKNOWN"}),
+        ("B35-hypersensitivity-date-not-recorded", NO, {"E10": "MET"}),
+        ("B36-rituximab-from-2025-03-end-not-recorded", OPEN, {"E2": "UNKNOWN"}),
+        ("B37-rituximab-from-2025-07-end-not-recorded", NO, {"E2": "MET"}),
+        ("B38-iv-cyclophosphamide-from-2026-01-end-not-recorded", OPEN, {"E4": "UNKNOWN"}),
     ],
     # informed consent 2026-05-25: "> 2 months prior" = started before 2026-03-25, "within 2
     # months" from 2026-03-25, "30 days" from 2026-04-25, "6 weeks" from 2026-04-13, "3 months"
