@@ -76,7 +76,7 @@ class Normaliser:
         key = (concept.name, unit)
         if key not in self._factors:
             assert concept.unit is not None
-            self._factors[key] = factor(unit, concept.unit, _conversions(concept),
+            self._factors[key] = factor(unit, concept.unit, concept.factors,
                                         aliases=self.protocol.aliases)
         return self._factors[key]
 
@@ -776,10 +776,6 @@ def _period(fact: dict, course: bool = False) -> str:
     if fact.get("ongoing"):
         return "ongoing"
     return "end not recorded" if course else "single day" if fact.get("date") else "date unknown"
-
-
-def _conversions(concept: m.Concept):
-    return tuple((c.source.value, c.source.unit, c.target.value, c.target.unit) for c in concept.conversions)
 
 
 __all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING", "InvalidOperation"]

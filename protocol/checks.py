@@ -727,11 +727,7 @@ def _parses(unit: str) -> bool:
 
 def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str], ...]:
     """The concept's own factors as `units.convert` takes them; bad ones are reported apart."""
-    return tuple(
-        (c.source.value, c.source.unit, c.target.value, c.target.unit)
-        for c in concept.conversions
-        if c.source.unit and c.target.unit and _parses(c.source.unit) and _parses(c.target.unit)
-    )
+    return tuple(f for f in concept.factors if f[1] and f[3] and _parses(f[1]) and _parses(f[3]))
 
 
 def _dimension_words(unit: str) -> str:

@@ -202,9 +202,7 @@ def reading_factor(concept: m.Concept, unit: str) -> Fraction | None:
     own, target = _unit(concept.unit) if concept.unit else _unit(""), _unit(unit)
     if own is None or target is None:
         return None
-    conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
-                        for c in concept.conversions)
-    return units.exact_factor(own, target, conversions)
+    return units.exact_factor(own, target, concept.factors)
 
 
 def _factor(source: Any, target: Any) -> Fraction | None:

@@ -156,6 +156,12 @@ class Concept:
             return Attribute(self.span, DRUG, self.values)
         return next((a for a in self.attributes if a.name == name), None)
 
+    @property
+    def factors(self) -> tuple[tuple[Decimal, str | None, Decimal, str | None], ...]:
+        """Its `convert` factors as the units module takes them: (amount, unit, amount, unit)."""
+        return tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
+                     for c in self.conversions)
+
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
         return self._names.get(name.casefold())

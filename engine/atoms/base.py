@@ -87,9 +87,7 @@ def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:
     """A threshold in the concept's unit, rounded by the same rule as the facts."""
     if concept.kind in m.UNITLESS or quantity.unit is None or quantity.unit == "points":
         return quantize(quantity.value)
-    conversions = tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
-                        for c in concept.conversions)
-    return convert(quantity.value, quantity.unit, concept.unit or quantity.unit, conversions)
+    return convert(quantity.value, quantity.unit, concept.unit or quantity.unit, concept.factors)
 
 
 def exact(number: float) -> str:

@@ -19,7 +19,7 @@ from engine import kleene
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
-from engine.atoms.history import dose_threshold_of_quantity
+from engine.atoms.history import dose_threshold_of
 from engine.kleene import Kleene, conjunction, lacking, present, scalar
 from engine.record import Patient, plain_number
 from protocol import model as m
@@ -35,13 +35,13 @@ class CurrentDose(Atom):
         if concept.weight is not None:
             build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
         field = build.layout.dose(concept.name, atom.anchor)
-        threshold = float(dose_threshold_of_quantity(concept, atom.dose))
+        threshold = float(dose_threshold_of(concept, atom.dose))
         return scalar(*kleene.compared(field, atom.op, threshold), field)
 
     def judge(self, atom: m.CurrentDose, reader: Reader, patient: Patient) -> Judged:
         def constants(atom: m.CurrentDose) -> tuple:
             concept = reader.concepts[atom.ref.name]
-            threshold = dose_threshold_of_quantity(concept, atom.dose)
+            threshold = dose_threshold_of(concept, atom.dose)
             field = R.dose_field(concept.name, R.anchor_field(atom.anchor))
             return concept.name, field, float(threshold), concept.dosed_in, \
                 f"needs {atom.op} {plain_number(threshold)} {concept.dosed_in}"

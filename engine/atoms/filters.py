@@ -19,7 +19,7 @@ from __future__ import annotations
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Build, Reader
-from engine.atoms.history import Occurred, dose_threshold_of_quantity, item_tests
+from engine.atoms.history import Occurred, dose_threshold_of, item_tests
 from engine.kleene import Kleene, lacking
 from protocol import model as m
 
@@ -93,7 +93,7 @@ def clause_patterns(clause: m.Where, concept: m.Concept) -> tuple[P.Pattern, P.P
     """What an item surely passes and what it may pass, as item tests."""
     if clause.dose is not None:
         assert clause.op is not None
-        dosed = P.test(clause.op, R.ITEM[R.DOSE], float(dose_threshold_of_quantity(
+        dosed = P.test(clause.op, R.ITEM[R.DOSE], float(dose_threshold_of(
             concept, clause.dose)))
         return dosed, P.any_of(dosed, P.test("==", R.ITEM[R.UNDOSED_ITEM], 1))
     attribute = attribute_of(clause, concept)
@@ -113,7 +113,7 @@ def clause_test(clause: m.Where, concept: m.Concept):
     """The clause on one item, for the trail: "true", "false" or "unknown"."""
     if clause.dose is not None:
         assert clause.op is not None
-        threshold, compare = float(dose_threshold_of_quantity(concept, clause.dose)), OPS[clause.op]
+        threshold, compare = float(dose_threshold_of(concept, clause.dose)), OPS[clause.op]
         return lambda item: "unknown" if R.DOSE not in item else \
             "true" if compare(item[R.DOSE], threshold) else "false"
     attribute = attribute_of(clause, concept)

@@ -295,7 +295,7 @@ class Course(Atom):
         assert concept.dosed_in is not None
         if concept.weight is not None:
             build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
-        dose = float(dose_threshold_of(concept, atom))
+        dose = float(dose_threshold_of(concept, atom.dose))
         dosed = P.test(atom.op, R.ITEM[R.DOSE], dose)
         undosed = R.undosed_field(concept.name)
         if atom.duration is None:
@@ -312,7 +312,7 @@ class Course(Atom):
     def judge(self, atom: m.Course, reader: Reader, patient: Patient) -> Judged:
         def constants(atom: m.Course) -> tuple[str, float, str]:
             concept = reader.concepts[atom.ref.name]
-            threshold = float(dose_threshold_of(concept, atom))
+            threshold = float(dose_threshold_of(concept, atom.dose))
             needs = f"needs {atom.op} {plain_number(Decimal(repr(threshold)))} {concept.dosed_in}"
             needs += f" for at least {atom.duration}" if atom.duration else ""
             return concept.name, threshold, needs
@@ -327,12 +327,7 @@ class Course(Atom):
         return held, f"{text}; {needs}"
 
 
-def dose_threshold_of(concept: m.Concept, atom: m.Course) -> Decimal:
-    """A course's dose threshold in the unit the medication is dosed in."""
-    return dose_threshold_of_quantity(concept, atom.dose)
-
-
-def dose_threshold_of_quantity(concept: m.Concept, dose: m.Quantity) -> Decimal:
+def dose_threshold_of(concept: m.Concept, dose: m.Quantity) -> Decimal:
     """A dose as written, in the unit the medication is dosed in."""
     assert concept.dosed_in is not None
     return convert(dose.value, dose.unit or concept.dosed_in, concept.dosed_in)
