@@ -15,7 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from engine import pipeline
 from engine.compile import Network
@@ -24,6 +27,14 @@ from engine.run import Decision, Rejected, Screening
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
 PATIENTS = ROOT / "examples" / "patients.jsonl"
+
+# Property and fuzz tests take their budget from a profile: "suite" (the default) keeps `make test`
+# short and the same on every run; `make fuzz` sets PROTO_RULES_FUZZ=long for a longer search.
+settings.register_profile("suite", max_examples=60, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("PROTO_RULES_FUZZ", "suite"))
 
 
 def network_from_text(text: str, filename: str = "modified.proto-rules") -> Network:
