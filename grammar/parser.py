@@ -221,7 +221,6 @@ class _Build(Transformer):
         return self._arithmetic(meta, "/", left, right)
 
     def power(self, meta, base, exponent):
-        self._integer(exponent)
         return m.Power(self._span(meta), base, self.number(None, exponent))
 
     def number(self, meta, token):

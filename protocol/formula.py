@@ -26,9 +26,9 @@ from protocol.errors import Span
 
 #: The kinds of concept whose value is a number a formula computes with.
 NUMERIC = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.AGE, m.Kind.DERIVED)
-#: Significant digits of a square root before the result is rounded (sqrt is the one operation
-#: whose result is not a rational number).
-SQRT_DIGITS = 50
+#: Significant digits of a square root or a fractional power before the result is rounded (the
+#: operations whose result is not a rational number).
+ROOT_DIGITS = 50
 PLAIN = None  # the unit of a plain number
 
 
@@ -126,8 +126,11 @@ class _Walk:
                 self.problems.append(Problem("division-by-zero", node.right.span))
             return (node.op, left, right), _combine(node.op, lu, ru)
         if isinstance(node, m.Power):
+            exponent = Fraction(node.exponent.value)
+            if exponent.denominator != 1:  # a unit to a fractional power has no meaning
+                return ("^", self.plain(node.base, f"^{node.exponent.text}"), exponent), PLAIN
             base, unit = self.expr(node.base)
-            power = int(node.exponent.value)
+            power = int(exponent)
             return ("^", base, power), unit if unit in (PLAIN, UNKNOWN) else unit ** power
         if isinstance(node, m.Choice):
             index = len(self.choices)
@@ -137,17 +140,21 @@ class _Walk:
             return ("?", index, then, otherwise), unit
         assert isinstance(node, m.Call)
         if node.function == "sqrt":
-            arg, unit = self.expr(node.args[0])
-            if unit is not PLAIN and unit is not UNKNOWN and units.dimension_of(unit) != \
-                    "dimensionless":
-                self.problems.append(Problem("formula-dimension/sqrt", node.span,
-                                             {"what": _dim(unit)}))
-                unit = UNKNOWN
-            elif unit is not PLAIN and unit is not UNKNOWN:
-                arg, unit = ("*", arg, ("n", units.exact_factor(unit, _unit("")))), PLAIN
-            return ("sqrt", arg), unit
+            return ("^", self.plain(node.args[0], "sqrt(...)"), Fraction(1, 2)), PLAIN
         args, unit = self.mixed(f"{node.function}(...)", node.args)
         return (node.function, *args), unit
+
+    def plain(self, node: m.Expr, operation: str) -> tuple:
+        """A part that must be a plain number (a square root's, a fractional power's base): a
+        dimensionless quantity is taken as its number; anything else is reported."""
+        plan, unit = self.expr(node)
+        if unit is PLAIN or unit is UNKNOWN:
+            return plan
+        if units.dimension_of(unit) != "dimensionless":
+            self.problems.append(Problem("formula-dimension/plain", node.span,
+                                         {"operation": operation, "what": _dim(unit)}))
+            return plan
+        return ("*", plan, ("n", units.exact_factor(unit, _unit(""))))
 
     def reading(self, node: m.Reading) -> tuple[tuple, Any]:
         name = node.ref.name
@@ -257,20 +264,25 @@ def _value(node: tuple, values: Mapping[str, Fraction], chosen: Mapping[int, boo
     if code == "?":
         return _value(node[2] if chosen[node[1]] else node[3], values, chosen)
     if code == "^":
-        return _value(node[1], values, chosen) ** node[2]
-    if code == "sqrt":
-        return _sqrt(_value(node[1], values, chosen))
+        return _power(_value(node[1], values, chosen), node[2])
     args = [_value(item, values, chosen) for item in node[1:]]
     return _OPS[code](args)
 
 
-def _sqrt(value: Fraction) -> Fraction:
-    if value < 0:
-        raise ValueError("the square root of a negative number")
+def _power(base: Fraction, exponent: int | Fraction) -> Fraction:
+    """A whole power exactly (a negative one of 0 raises ZeroDivisionError); a fractional one
+    (a square root, MDRD's ^-1.154) to `ROOT_DIGITS` significant digits, of a positive base only
+    (ValueError otherwise)."""
+    if isinstance(exponent, int):
+        return base ** exponent
+    if base <= 0:
+        raise ValueError("a fractional power of a number that is not positive")
     with localcontext() as context:
-        context.prec = SQRT_DIGITS
-        root = (Decimal(value.numerator) / Decimal(value.denominator)).sqrt()
-    return Fraction(root)
+        context.prec = ROOT_DIGITS
+        plain = Decimal(base.numerator) / Decimal(base.denominator)
+        if exponent == Fraction(1, 2):
+            return Fraction(plain.sqrt())
+        return Fraction(plain ** (Decimal(exponent.numerator) / Decimal(exponent.denominator)))
 
 
 _OPS: dict[str, Callable[[list[Fraction]], Fraction]] = {

@@ -36,7 +36,7 @@ TEMPLATES: dict[str, str] = {
     "formula-dimension": "{name} is declared in {unit} ({declared}); its formula gives {what}"
     "{hint}",
     "formula-dimension/mix": "{what} needs values of one dimension, not {left} and {right}",
-    "formula-dimension/sqrt": "sqrt(...) takes a plain number, not {what}: read its inputs as "
+    "formula-dimension/plain": "{operation} takes a plain number, not {what}: read its inputs as "
     "'name in UNIT'",
     "formula-unit": "{name} is measured in {unit}; it cannot be read in {target} ({what})",
     "division-by-zero": "division by zero",

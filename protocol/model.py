@@ -506,7 +506,7 @@ class Arithmetic:
 
 @dataclass(frozen=True)
 class Power:
-    """`height^2`: a whole power."""
+    """`height^2`, `(creatinine in mg/dL)^-1.154`: a power; a fractional one needs a plain base."""
 
     span: Span
     base: Expr

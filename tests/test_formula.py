@@ -111,7 +111,7 @@ def test_a_conditional_term_without_parentheses_or_else_says_how_to_write_it() -
 @pytest.mark.parametrize("text", [
     "a x 0.85 if sex is female",
     "(0.85 if sex is female)",
-    "a ^ 0.5",
+    "a ^ x",
     "sqrt(a, b)",
     "a b",
     "a +",
@@ -148,6 +148,19 @@ def test_cockcroft_gault_and_bmi_check_clean() -> None:
         "bmi: derived in kg/m2 = weight / height^2",
         "bsa: derived in m2 = sqrt((height in cm) x (weight in kg) / 3600)",
         uses="crcl >= 60 mL/min and bmi < 30 kg/m2 and bsa > 1 m2") == []
+
+
+def test_mdrd_with_fractional_powers_checks_clean() -> None:
+    assert problems(
+        'egfr: derived in mL/min/1.73m2 "MDRD" = 175 x (creatinine in mg/dL)^-1.154'
+        " x (age in years)^-0.203 x (0.742 if sex is female else 1)",
+        uses="egfr < 30 mL/min/1.73m2") == []
+
+
+def test_a_fractional_power_of_a_quantity_is_refused() -> None:
+    assert problems("v: derived in kg = weight^0.5", uses="v > 1 kg")[:1] == [
+        "9:22 formula-dimension: ^0.5 takes a plain number, not a mass: read its inputs "
+        "as 'name in UNIT'"]
 
 
 def test_wrong_dimension_names_both_dimensions() -> None:
@@ -587,6 +600,11 @@ def test_a_concept_may_follow_a_conversion() -> None:
     ("b / a", "%", {"a": "500", "b": "1"}, "200"),  # 1 g / 500 mg is 2, which is 200 %
     ("sqrt((a in mg) x (b in mg))", "mg", {"a": "2", "b": "0.008"}, "4"),
     ("a^2 / a", "mg", {"a": "3"}, "3"),
+    ("(a in mg)^0.5", "mg", {"a": "16"}, "4"),  # the same as sqrt
+    ("1 / (a in mg)^-2", "mg", {"a": "3"}, "9"),  # a negative whole power is exact
+    ("(a in mg)^-1.154", "mg", {"a": "1"}, "1"),
+    ("(a in mg)^-1.154", "mg", {"a": "2"}, "0.449378"),  # 2^-1.154 = 0.44937756...
+    ("(b / a)^0.25", "mg", {"a": "1", "b": "16"}, "11.246827"),  # 16 g / 1 mg is 16000
     ("(1 if 0 > 1 kg else 2)", "mg", {}, None),  # a condition needs a concept: parse error
 ])
 def test_evaluate_with_units(text: str, declared: str, values: dict, expected: str | None) -> None:
