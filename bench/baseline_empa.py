@@ -22,6 +22,9 @@ again from the protocol text and the README ("The language", "Histories", "Meani
 - values are converted to the declared unit in exact decimals and rounded once, half to even, to 6
   places (a tiny unit table below); ratios to the upper reference are value / high in the fact's own
   unit, rounded the same way;
+- BMI and eGFR are worked out from their inputs' converted values: BMI exactly, MDRD's fractional
+  powers to 50 significant digits, each result rounded like a value; an input that is missing,
+  stale or known only as bounds leaves the result open;
 - strong Kleene logic. Every criterion except the three judgments can be open only for missing data
   (UNKNOWN); a judgment not given or not attested (no `recorded_by`) is NEEDS_REVIEW.
 
@@ -31,7 +34,7 @@ Records are assumed valid (as bench/generate_empa.py makes them): no checking be
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -45,13 +48,14 @@ DAYS28 = timedelta(days=28)
 #: Measured concepts: {unit as written: factor into the declared unit}; None for a unitless score.
 UNITS: dict[str, dict[str, Decimal] | None] = {
     "hba1c": {"%": Decimal(1)},
-    "bmi": {"kg/m2": Decimal(1), "kg/m^2": Decimal(1)},
+    "weight": {"kg": Decimal(1), "lb": Decimal("0.45359237"), "g": Decimal("0.001")},
+    "height": {"cm": Decimal(1), "m": Decimal(100), "mm": Decimal("0.1")},
+    "creatinine": {"mg/dL": Decimal(1), "umol/L": Decimal(1) / Decimal("88.4")},
     "abi_lowest": None,
     "fasting_glucose": {"mg/dL": Decimal(1), "mmol/L": Decimal(18)},
     "alt": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
     "ast": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
     "alp": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
-    "egfr": {"mL/min/1.73m2": Decimal(1), "mL/s/1.73m2": Decimal(60)},
     "age": {"years": Decimal(1), "months": Decimal(1) / Decimal(12)},
 }
 LABS = ("alt", "ast", "alp", "fasting_glucose")
@@ -62,11 +66,11 @@ FLAGS = {
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
     "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
     "planned_cardiac_surgery_or_angioplasty": False, "blood_dyscrasia_or_haemolysis": True,
-    "uncontrolled_endocrine_disorder": True,
+    "uncontrolled_endocrine_disorder": True, "black_race": False,
 }
 JUDGMENTS = ("background_therapy_contraindicated", "abuse_interfering_with_participation",
              "jeopardizing_condition")
-VALID_28 = {"hba1c", "bmi", "abi_lowest", "fasting_glucose", "alt", "ast", "alp", "egfr",
+VALID_28 = {"hba1c", "weight", "creatinine", "abi_lowest", "fasting_glucose", "alt", "ast", "alp",
             *(n for n, v in FLAGS.items() if v)}
 EVENTS = (
     "t2dm_diagnosis", "myocardial_infarction", "multivessel_revascularization",
@@ -261,6 +265,10 @@ class Facts:
             fact = self._latest(grouped.get(name), False)
             ok = fact is not None and fact.get("recorded_by")
             self.judgments[name] = fact["value"] if ok else None
+        fact = self._latest(grouped.get("sex"), False)
+        self.sex = None if fact is None else fact["value"]
+        self.measured["bmi"] = self._derived(self._bmi)
+        self.measured["egfr"] = self._derived(self._mdrd)
         fact = self._latest(grouped.get("informed_consent"), False)
         self.consent = None if fact is None else date.fromisoformat(fact["value"])
         self.lists: dict[str, Any] = {}
@@ -275,6 +283,31 @@ class Facts:
                     if name in DRUGS and f["drug"].casefold() not in DRUGS[name]:
                         raise ValueError(f"{name}: drug {f['drug']} not handled")
                 self.lists[name] = [Occurrence(f, sd, name in DRUGS) for f in facts]
+
+    def _exact(self, name: str) -> Decimal | None:
+        value = self.measured[name]
+        return None if value is None or value.low != value.high else value.low
+
+    def _derived(self, formula) -> Interval | None:
+        with localcontext() as context:
+            context.prec = 50
+            value = formula()
+        return None if value is None else interval("=", q(value))
+
+    def _bmi(self) -> Decimal | None:
+        weight, height = self._exact("weight"), self._exact("height")
+        if weight is None or height is None:
+            return None
+        return weight / (height / 100) ** 2
+
+    def _mdrd(self) -> Decimal | None:
+        creatinine, age = self._exact("creatinine"), self._exact("age")
+        black = self.flags["black_race"]
+        if creatinine is None or age is None or self.sex is None or black is None:
+            return None
+        value = 175 * creatinine ** Decimal("-1.154") * age ** Decimal("-0.203")
+        return value * (Decimal("0.742") if self.sex == "female" else 1) * (
+            Decimal("1.212") if black else 1)
 
     def _latest(self, facts: list[dict] | None, valid_28: bool) -> dict | None:
         if not facts:

@@ -1,9 +1,10 @@
 """Seeded synthetic patients for EMPA-REG OUTCOME (examples/empa-reg-outcome.proto-rules).
 
 Why: the differential test against bench/baseline_empa.py needs patients on, just beside and far
-from every threshold and window edge of that protocol: HbA1c at 7.0 / 9.0 / 10.0 %, BMI 45, ABI
-0.9, glucose 240 mg/dL also in mmol/L (13.3 and 13.4 by the declared 18), enzymes at 3 x ULN also in
-ukat/L, eGFR 30 also in mL/s, the 18th birthday (a 29 February one too), results known only as
+from every threshold and window edge of that protocol: HbA1c at 7.0 / 9.0 / 10.0 %, BMI exactly 45
+from weight and height (also in lb and m), ABI 0.9, glucose 240 mg/dL also in mmol/L (13.3 and 13.4
+by the declared 18), enzymes at 3 x ULN also in ukat/L, MDRD eGFR just over and just under 30 (by
+creatinine, also in umol/L, sex and race), the 18th birthday (a 29 February one too), results known only as
 bounds or "not detected", windows counted from the informed-consent date (often a month's end, so
 "2 months before" clamps) with occurrences on, the day before and the day after each edge, dates
 known only to the month or year, occurrences with no date, courses with no end, stale results and
@@ -50,18 +51,21 @@ MEASURED: dict[str, list[tuple[Any, str | None]]] = {
                                     "10.0", "10.1", "12.4", "5.2")]
     + [(t, "%") for t in ("< 7.0", "<= 7.0", "> 10.0", ">= 10.0", "> 9.0", "< 6.5", ">= 7.0",
                           "<= 9.0", "> 14")],
-    "bmi": [(D(v), u) for v in ("44.9", "45", "45.0", "45.1", "31.2", "52") for u in ("kg/m2",)]
-    + [(D("45"), "kg/m^2")]
-    + [(t, "kg/m2") for t in ("> 45", ">= 45", "< 45", "<= 45", "> 50", "< 40")],
+    "weight": [(D(v), "kg") for v in ("145.8", "145.80", "145.9", "146.2", "92", "160", "60")]
+    + [(D(v), "lb") for v in ("321.4", "321.5", "203")] + [(D("145800"), "g")],
+    "height": [(D(v), "cm") for v in ("180", "172", "165")] + [(D("1.8"), "m"), (D("1800"), "mm")],
     "abi_lowest": [(D(v), None) for v in ("0.89", "0.9", "0.90", "0.91", "1.1", "0.5")]
     + [(t, None) for t in ("< 0.9", "<= 0.9", "> 0.9", ">= 0.9", "< 0.7", "> 1.0")],
     "fasting_glucose": [(D(v), "mg/dL") for v in ("239", "240", "240.1", "241", "162", "310")]
     + [(D(v), "mmol/L") for v in ("13.3", "13.4", "13.33", "13.34", "9.0", "15")]
     + [("> 240", "mg/dL"), (">= 240", "mg/dL"), ("< 240", "mg/dL"), ("<= 240", "mg/dL"),
        ("> 13.3", "mmol/L"), ("> 13.4", "mmol/L"), ("< 13.4", "mmol/L"), ("not detected", "mg/dL")],
-    "egfr": [(D(v), "mL/min/1.73m2") for v in ("30", "29.9", "30.1", "68", "15")]
-    + [(D(v), "mL/s/1.73m2") for v in ("0.5", "0.49", "0.51", "1.2")]
-    + [(t, "mL/min/1.73m2") for t in ("< 30", "<= 30", "> 60", ">= 30", "< 60", "> 29")],
+    # MDRD near 30 at 66 or 67 years: 2.2 / 2.21 mg/dL (male), 1.7 / 1.71 (female), 2.6 / 2.61
+    # (Black, male); 194.5 umol/L is 2.200226 mg/dL.
+    "creatinine": [(D(v), "mg/dL") for v in ("2.19", "2.2", "2.21", "1.69", "1.7", "1.71", "2.6",
+                                             "2.61", "1.0", "0.9", "4.5")]
+    + [(D(v), "umol/L") for v in ("194.5", "195.4", "150.3", "88.4")]
+    + [(t, "mg/dL") for t in ("< 0.5", "> 2.2")],
 }
 #: Enzymes: (value, unit, upper reference); 3 x ULN on, beside and far, also in ukat/L.
 ENZYMES = [(D(v), "U/L", D(h)) for v, h in (("120", "40"), ("119", "40"), ("121", "40"),
@@ -70,8 +74,9 @@ ENZYMES = [(D(v), "U/L", D(h)) for v, h in (("120", "40"), ("119", "40"), ("121"
     + [(D(v), "ukat/L", D("0.6")) for v in ("1.8", "1.81", "1.79", "0.5", "2.5")] \
     + [(t, "U/L", D("40")) for t in ("> 120", ">= 120", "< 120", "<= 120", "> 200", "< 20")] \
     + [("not detected", "U/L", D("40"))]
-GOOD = {"hba1c": (D("8.1"), "%"), "bmi": (D("31.2"), "kg/m2"), "abi_lowest": (D("1.1"), None),
-        "fasting_glucose": (D("162"), "mg/dL"), "egfr": (D("68"), "mL/min/1.73m2")}
+GOOD = {"hba1c": (D("8.1"), "%"), "weight": (D("92"), "kg"), "height": (D("172"), "cm"),
+        "abi_lowest": (D("1.1"), None), "fasting_glucose": (D("162"), "mg/dL"),
+        "creatinine": (D("1.0"), "mg/dL")}
 
 FLAGS_GOOD = {
     "informed_consent_signed": True, "drug_naive": False, "antidiabetic_unchanged_12_weeks": True,
@@ -79,7 +84,7 @@ FLAGS_GOOD = {
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
     "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
     "planned_cardiac_surgery_or_angioplasty": False, "blood_dyscrasia_or_haemolysis": False,
-    "uncontrolled_endocrine_disorder": False,
+    "uncontrolled_endocrine_disorder": False, "black_race": False,
 }
 VALID_28 = {"fasting_glucose_confirmed", "blood_dyscrasia_or_haemolysis",
             "uncontrolled_endocrine_disorder"}
@@ -306,6 +311,10 @@ def patient(index: int, seed: int) -> dict[str, Any]:
         facts.append(fact)
     for name in MEASURED:
         facts += _measured(rng, name, sd, perturb())
+    if not perturb():
+        facts.append({"concept": "sex", "value": "male", "date": d(sd - timedelta(days=6))})
+    elif rng.random() < 0.7:
+        facts.append({"concept": "sex", "value": "female", "date": d(sd - timedelta(days=6))})
     for name in ("alt", "ast", "alp"):
         facts += _enzyme(rng, name, sd, perturb())
     anchor = consent if consent is not None else sd - timedelta(days=7)

@@ -4,8 +4,9 @@ Why: tests/test_differential.py checks the seed protocol, which uses none of the
 EMPA-REG OUTCOME (examples/empa-reg-outcome.proto-rules) uses the most of them: a range on both
 ends (`hba1c 7.0 to 10.0 %`), windows counted from a date concept (`more than 2 months before
 informed_consent`, `at least 1 day before`, `within 12 months before`, `at informed_consent`),
-calendar months from month ends, units as laboratories print them (mmol/L, ukat/L by declared
-factors, mL/s/1.73m2), results known only as bounds, dates known to the month or year, occurrences
+calendar months from month ends, units as laboratories print them (mmol/L, ukat/L and umol/L by
+declared factors, lb, m), derived values (BMI from weight and height, MDRD eGFR with fractional
+powers and conditional terms for sex and race), results known only as bounds, dates known to the month or year, occurrences
 with no date, courses with no end, stale results and unattested judgments. bench/baseline_empa.py
 decides it again in plain Python from the README; bench/generate_empa.py makes patients on and
 beside every edge. Both must agree on every verdict and decision.
@@ -259,13 +260,19 @@ def _edges(data: dict[str, Any]) -> set[str]:
     if born and born[5:] == sd[5:] and int(sd[:4]) - int(born[:4]) == 18:
         found.add("18th birthday")
     for name, edges in {"hba1c": ("6.9", "7.0", "9.0", "9.1", "10.0", "10.1"),
-                        "bmi": ("45", "45.1"), "abi_lowest": ("0.9", "0.89"),
-                        "fasting_glucose": ("240", "239.4", "241.2"),
-                        "egfr": ("30", "29.4", "29.9"), "age": ("17", "18")}.items():
+                        "bmi": ("45",), "abi_lowest": ("0.9", "0.89"),
+                        "fasting_glucose": ("240", "239.4", "241.2"), "age": ("17", "18")}.items():
         value = facts.measured[name]
         if value is not None and value.low == value.high and value.low in {
                 Decimal(e) for e in edges}:
             found.add(f"{name}={format(value.low.normalize(), 'f')}")
+    for name, edge, label in (("bmi", Decimal(45), "bmi just over 45"),
+                              ("egfr", Decimal(30), "egfr just over 30")):
+        value = facts.measured[name]
+        if value is not None and edge < value.low < edge + Decimal("0.2"):
+            found.add(label)
+        if value is not None and edge - Decimal("0.2") < value.low < edge:
+            found.add(label.replace("over", "under"))
     for name in ("alt", "ast", "alp"):
         ratio = facts.uln[name]
         if ratio is not None and ratio.low == ratio.high == 3:
@@ -274,7 +281,7 @@ def _edges(data: dict[str, Any]) -> set[str]:
             found.add("x ULN just over 3")
     for fact in data["facts"]:
         name, value = fact["concept"], fact.get("value")
-        if fact.get("unit") in ("mmol/L", "ukat/L", "mL/s/1.73m2", "kg/m^2", "months"):
+        if fact.get("unit") in ("mmol/L", "ukat/L", "umol/L", "lb", "m", "months"):
             found.add(f"{name} in {fact['unit']}")
         if isinstance(value, str) and value[:1] in "<>":
             found.add(f"bound {value.split()[0]}")
@@ -314,11 +321,12 @@ def test_generator_reaches_the_edges(run: Run) -> None:
         "month-end screening", "month-end consent", "consent missing", "born 29 February",
         "29 February birthday on 28 February",
         "18th birthday", "hba1c=6.9", "hba1c=7", "hba1c=9", "hba1c=9.1", "hba1c=10", "hba1c=10.1",
-        "bmi=45", "bmi=45.1", "abi_lowest=0.9", "abi_lowest=0.89", "fasting_glucose=240",
-        "fasting_glucose=239.4", "fasting_glucose=241.2", "egfr=30", "egfr=29.4", "egfr=29.9",
+        "bmi=45", "bmi just over 45", "bmi just under 45", "abi_lowest=0.9", "abi_lowest=0.89",
+        "fasting_glucose=240", "fasting_glucose=239.4", "fasting_glucose=241.2",
+        "egfr just over 30", "egfr just under 30",
         "age=17", "age=18", "x ULN = 3", "x ULN just over 3",
         "fasting_glucose in mmol/L", "alt in ukat/L", "ast in ukat/L", "alp in ukat/L",
-        "egfr in mL/s/1.73m2", "bmi in kg/m^2", "age in months",
+        "creatinine in umol/L", "weight in lb", "height in m", "age in months",
         "bound <", "bound <=", "bound >", "bound >=", "comparator", "not detected",
         "not detected with limit", "present false", "judgment not attested", "28 days old",
         "29 days old", "undated occurrence", "year date", "month date", "day date", "ongoing",

@@ -214,8 +214,8 @@ EXPECTED: dict[str, list[tuple]] = {
         ("E06-drug-naive-hba1c-9.0-upper-bound", YES, {"I3": "MET"}),
         ("E07-drug-naive-hba1c-9.1-over", NO, {"I3": "NOT_MET"}),
         ("E08-hba1c-missing", OPEN, {"I3": "UNKNOWN"}),
-        ("E09-age-18-today-bmi-45.0", YES, {"I4": "MET", "I5": "MET"}),
-        ("E10-age-17-bmi-45.1", NO, {"I4": "NOT_MET", "I5": "NOT_MET"}),
+        ("E09-age-18-today-bmi-exactly-45", YES, {"I4": "MET", "I5": "MET"}),
+        ("E10-age-17-bmi-45.123457", NO, {"I4": "NOT_MET", "I5": "NOT_MET"}),
         ("E11-t2dm-diagnosed-day-before-consent", YES, {"I1": "MET"}),
         ("E12-t2dm-diagnosed-on-consent-day", NO, {"I1": "NOT_MET"}),
         ("E13-stroke-2-months-and-1-day-before-consent", YES, {"I7": "MET", "E15": "NOT_MET"}),
@@ -229,8 +229,8 @@ EXPECTED: dict[str, list[tuple]] = {
         ("E20-glucose-13.4-mmol-L-is-241.2-mg-dL", NO, {"E1": "MET"}),
         ("E21-alt-exactly-3x-uln", YES, {"E2": "NOT_MET"}),
         ("E22-alp-just-over-3x-uln", NO, {"E2": "MET"}),
-        ("E23-egfr-30-at-threshold", YES, {"E4": "NOT_MET"}),
-        ("E24-egfr-0.49-mL-s-is-29.4", NO, {"E4": "MET"}),
+        ("E23-creatinine-2.2-egfr-30.004686-not-under-30", YES, {"E4": "NOT_MET"}),
+        ("E24-creatinine-196-umol-L-egfr-29.736323", NO, {"E4": "MET"}),
         ("E25-windows-first-day-inside", NO, {"E5": "MET", "E7": "MET", "E9": "MET",
                                               "E10": "MET", "E13": "MET", "E15": "NOT_MET"}),
         ("E26-windows-first-day-outside", YES, {"E5": "NOT_MET", "E7": "NOT_MET", "E9": "NOT_MET",
@@ -247,6 +247,10 @@ EXPECTED: dict[str, list[tuple]] = {
         # both units as dimensionless and converts 53 mmol/mol to 5.3 %: I3 NOT_MET, INELIGIBLE.
         ("E33-alt-1.8-ukat-L-exactly-3x-uln", YES, {"E2": "NOT_MET"}),
         ("E34-alt-1.81-ukat-L-over-3x-uln", NO, {"E2": "MET"}),
+        ("E35-female-creatinine-1.7-egfr-29.978556", NO, {"E4": "MET"}),
+        ("E36-creatinine-missing", OPEN, {"E4": "UNKNOWN"}),
+        ("E37-weight-321.4-lb-height-1.8-m-bmi-44.9952", YES, {"I5": "MET"}),
+        ("E38-weight-stale", OPEN, {"I5": "UNKNOWN"}),
     ],
 }
 
