@@ -535,6 +535,10 @@ class _Build(Transformer):
         occurred = self.occurred(meta, name, *rest)
         return m.Counted(self._span(meta), self._integer(number), occurred)
 
+    def latest(self, meta, name, *rest):
+        """`the latest allo_sct more than 6 months before first_dose`."""
+        return m.Latest(self._span(meta), self.occurred(meta, name, *rest))
+
     def filter(self, meta, *clauses):
         return tuple(clauses)
 

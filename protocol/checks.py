@@ -49,6 +49,7 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
                  "'within ...'"),
     m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
     m.Counted: (m.LISTED, "only an event's occurrences or a medication's courses are counted"),
+    m.Latest: (m.LISTED, "only an event or medication has a latest occurrence"),
     m.InRange: (m.MEASURED, "only a quantity, lab, score, scale or age lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
@@ -313,7 +314,7 @@ def _is_mass(quantity: m.Quantity) -> bool:
 def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """Every condition in definitions, applies-when clauses and criteria, node by node."""
     nodes = list(_every((m.AtLeast, *m.ATOMS), _uses(protocol)))
-    wrapped = {id(node.occurred) for node in nodes if isinstance(node, (m.NoKnown, m.Counted))}
+    wrapped = {id(node.occurred) for node in nodes if isinstance(node, m.WRAPPERS)}
     for node in nodes:
         if id(node) not in wrapped:  # `no known X ...` is checked as a whole, once
             yield from _at_least(node) if isinstance(node, m.AtLeast) else _atom(node, scope)
@@ -335,7 +336,7 @@ def _refs(condition: m.Condition | None) -> list[str]:
 
 
 def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
-    occurred = atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom
+    occurred = atom.occurred if isinstance(atom, m.WRAPPERS) else atom
     if isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
     if isinstance(atom, (m.CurrentDose, m.StableDose)) and atom.anchor is not None:
@@ -362,7 +363,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif target.kind not in kinds:
         if isinstance(atom, m.Truth) and target.kind is Kind.EVENT:
             advice = WHEN
-    elif isinstance(atom, (m.Occurred, m.NoKnown, m.Counted)) and _grade(atom) is not None \
+    elif isinstance(atom, (m.Occurred, *m.WRAPPERS)) and _grade(atom) is not None \
             and not target.graded:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
     elif isinstance(atom, (m.Course, m.CurrentDose)) and target.dosed_in is None:
@@ -373,8 +374,8 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     return _diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
 
 
-def _grade(atom: m.Occurred | m.NoKnown | m.Counted) -> tuple[str, Decimal] | None:
-    return (atom.occurred if isinstance(atom, (m.NoKnown, m.Counted)) else atom).grade
+def _grade(atom: m.Occurred | m.NoKnown | m.Counted | m.Latest) -> tuple[str, Decimal] | None:
+    return (atom.occurred if isinstance(atom, m.WRAPPERS) else atom).grade
 
 
 def _kind_words(target: Target) -> str:
@@ -526,10 +527,20 @@ def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     yield from _filters(atom.occurred, concept)
 
 
+def _latest(atom: m.Latest, concept: m.Concept) -> Iterator[Diagnostic]:
+    """`the latest X` reads when the most recent item started: only a window on the start, before
+    its anchor, asks something that `X <window>` does not."""
+    window = atom.occurred.window
+    if window.kind not in ("at_least", "more_than") or window.direction != "before":
+        yield _diag("latest-window", window.span, name=concept.name, window=str(window))
+    yield from _filters(atom.occurred, concept)
+
+
 ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.Occurred: _filters,
     m.NoKnown: lambda atom, concept: _filters(atom.occurred, concept),
     m.Counted: lambda atom, concept: _counted(atom, concept),
+    m.Latest: _latest,
     m.Compare: _compare,
     m.InRange: _in_range,
     m.Course: _course,

@@ -484,6 +484,8 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
                                      isinstance(a, m.CurrentDose) and differs("anchor"))
     if isinstance(a, m.Counted):
         return ["count"] * differs("count") + _atom_kinds(a.occurred, b.occurred)
+    if isinstance(a, (m.Latest, m.NoKnown)):
+        return _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, m.StableDose):
         return ["window"] * differs("duration", "anchor")
     if isinstance(a, m.Occurred):

@@ -62,6 +62,9 @@ TEMPLATES: dict[str, str] = {
     "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
     "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
     "'at least 1'",
+    "latest-window": "'the latest {name}' asks when the most recent one started: write 'more "
+    "than' or 'at least' a duration before an anchor, not '{window}' (for that, leave out 'the "
+    "latest')",
     "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
     "attribute otherwise",
 }

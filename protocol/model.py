@@ -356,6 +356,24 @@ class Counted:
 
 
 @dataclass(frozen=True)
+class Latest:
+    """`the latest allo_sct more than 6 months before first_dose`: the most recent item (by its
+    start) that passes the filter started at least / more than a duration before the anchor; so
+    every such item did, and there is one."""
+
+    span: Span
+    occurred: Occurred
+
+    @property
+    def ref(self) -> Ref:
+        return self.occurred.ref
+
+
+#: Atoms that wrap an occurrence condition and ask something else of it.
+WRAPPERS = (NoKnown, Counted, Latest)
+
+
+@dataclass(frozen=True)
 class InRange:
     """`age 12 to 17 years`: a measured value between two bounds, both inclusive."""
 
@@ -443,11 +461,11 @@ class AtLeast:
         return len(names) == 1 and all(isinstance(i, Includes) for i in self.items)
 
 
-Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
-             Course, CurrentDose, StableDose]
+Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
+             Includes, Course, CurrentDose, StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
-ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, InRange, Includes,
-         Course, CurrentDose, StableDose)
+ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
+         Includes, Course, CurrentDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:
@@ -465,7 +483,7 @@ def refs(condition: Condition) -> list[Ref]:
     found = []
     for atom in atoms(condition):
         found.append(atom.ref)
-        window = atom.occurred.window if isinstance(atom, (NoKnown, Counted)) else \
+        window = atom.occurred.window if isinstance(atom, WRAPPERS) else \
             getattr(atom, "window", None)
         anchor = atom.anchor if isinstance(atom, (CurrentDose, StableDose)) else \
             window.anchor if window is not None else None

@@ -149,6 +149,7 @@ EXPECTED: dict[str, list[tuple]] = {
         ("N40-sct-in-2025-12-straddles-cutoff", OPEN, {"I1": "UNKNOWN"}),
         # CD19 flow with no date: on some day up to screening, the 3-month window is open
         ("N41-cd19-flow-date-not-recorded", OPEN, {"I2": "UNKNOWN"}),
+        ("N42-second-sct-too-recent", NO, {"I1": "NOT_MET"}),
     ],
     # Day 0 2026-06-10: "within 90 days of Day 0" from 2026-03-12; "past year" from 2025-06-01;
     # "past 60 days" from 2026-04-02

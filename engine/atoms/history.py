@@ -6,13 +6,15 @@ item says no, and UNKNOWN when nothing is recorded: missing data is never read a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
-from engine.kleene import NEGATE, Kleene, either, lacking, listed, missing_list, present, scalar
+from engine.kleene import (NEGATE, Kleene, conjunction, either, lacking, listed, missing_list,
+                           present, scalar)
 from engine.record import Patient, plain_number
 from protocol import model as m
 from protocol.units import convert
@@ -123,7 +125,8 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     Let A be the anchor day and B the day the duration reaches from it, calendar-aware.
     `at A` and `within`/`less than D before|after A` ask the occurrence to overlap the span from A
     to B (inclusive, or open at B); `at least`/`more than D before|after A` ask its start to lie
-    on or beyond (or strictly beyond) B. Facts after the screening date are set aside, so with the
+    on or beyond (or strictly beyond) B; `LATER` kinds (never written, see `Latest`) ask its start
+    to lie after (or on or after) B. Facts after the screening date are set aside, so with the
     screening date as anchor "started on or before A" always holds and is not tested.
     """
     if window.kind == "ever":
@@ -139,6 +142,8 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
         if window.kind in ("within", "less_than"):
             tests = [(R.END, ">" if strict else ">=", bound), (R.START, "<=", anchor)] if before \
                 else [(R.START, "<" if strict else "<=", bound), (R.END, ">=", anchor)]
+        elif window.kind in LATER.values():
+            tests = [(R.START, ">" if window.kind == "after_bound" else ">=", bound)]
         else:
             tests = [(R.START, ("<" if strict else "<=") if before else (">" if strict else ">="),
                       bound)]
@@ -183,8 +188,53 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
         strict = f", {bound} itself not counted" if window.kind == "less_than" else ""
         return f" (window from {first} to {last}{strict}; {named} {day})"
     word = {("at_least", "before"): "on or before", ("more_than", "before"): "before",
-            ("at_least", "after"): "on or after", ("more_than", "after"): "after"}
+            ("at_least", "after"): "on or after", ("more_than", "after"): "after",
+            ("after_bound", "before"): "after", ("from_bound", "before"): "on or after"}
     return f" (started {word[window.kind, window.direction]} {bound}; {named} {day})"
+
+
+#: The window an item's start falls in when it does not fall in `at least` / `more than D before
+#: A`: after B, or on or after B.
+LATER = {"at_least": "after_bound", "more_than": "from_bound"}
+
+
+class Latest(Atom):
+    """`the latest allo_sct more than 6 months before first_dose`: the most recent item started
+    beyond the bound. In Kleene terms, some item exists and no item started later than the bound
+    allows: `X ever and not X <started after the bound>`, both compiled as occurrences (so filters,
+    grades and dates known to the month work as they do there). True when an item exists and every
+    item surely started in time; false when none is recorded or one surely started later; UNKNOWN
+    when an item's date straddles the bound or the anchor is missing."""
+
+    handles = m.Latest
+
+    @staticmethod
+    def halves(atom: m.Latest) -> tuple[m.Occurred, m.Occurred]:
+        """Some item exists; some item started after the bound (a span of its own for its
+        nodes)."""
+        occurred, window = atom.occurred, atom.occurred.window
+        later = replace(window, kind=LATER[window.kind])
+        return (replace(occurred, window=m.Window(window.span, "ever")),
+                replace(occurred, span=window.span, window=later))
+
+    def compile(self, atom: m.Latest, build: Build) -> Kleene:
+        some, later = self.halves(atom)
+        return conjunction([build.kleene(some), build.kleene(later).negated()])
+
+    def judge(self, atom: m.Latest, reader: Reader, patient: Patient) -> Judged:
+        some, later = reader.constant(atom, self.halves)  # the trail caches by the halves' ids
+        exists, text = _occurred(some).judge(some, reader, patient)
+        if exists != "true":
+            return exists, text
+        held, detail = _occurred(later).judge(later, reader, patient)
+        verdict = {"true": "false", "false": "true"}.get(held, held)
+        if any(field not in patient.record for _, _, field in window_tests(later.window)):
+            return verdict, detail  # the anchor day is missing, and the detail says so
+        said = {"true": "none, so the latest is earlier", "false": "one, the latest is too recent",
+                "unknown": "perhaps one (its dates do not decide it)"}[verdict]
+        started, _, anchor = _window_words(later.window, reader, patient).strip(" ()").partition(
+            "; ")
+        return verdict, f"{reader.items(atom.ref.name, patient)[1]}; {started} ({anchor}): {said}"
 
 
 class NoKnown(Atom):
