@@ -57,6 +57,32 @@ def length(first: int, last: int) -> tuple[int, int]:
     return completed_months(date.fromordinal(first), date.fromordinal(last)), last - first
 
 
+def runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """For each span of days (first, last), the first and last day of the run of consecutive
+    spans it belongs to: spans join when the next one starts on or before the day after the run's
+    last day. An empty span (last < first) is a run of its own.
+
+    >>> runs([(1, 10), (11, 20), (30, 40), (5, 4)])
+    [(1, 20), (1, 20), (30, 40), (5, 4)]
+    >>> runs([(10, 20), (1, 12)])  # in any order
+    [(1, 20), (1, 20)]
+    """
+    found = list(spans)
+    order = sorted((i for i, (first, last) in enumerate(spans) if first <= last),
+                   key=lambda i: spans[i])
+    group: list[int] = []
+    end = None
+    for i in order + [None]:
+        if i is None or (end is not None and spans[i][0] > end + 1):
+            for j in group:
+                found[j] = (spans[group[0]][0], end)
+            group, end = [], None
+        if i is not None:
+            group.append(i)
+            end = spans[i][1] if end is None else max(end, spans[i][1])
+    return found
+
+
 @lru_cache(maxsize=65536)
 def days_of(text: Any) -> tuple[date, date] | None:
     """The first and last day a date may be: YYYY-MM-DD is one day, YYYY-MM its month's days,

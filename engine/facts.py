@@ -25,7 +25,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from engine import record as R
-from engine.dates import completed_months, day_of, days_of, length, shift
+from engine.dates import completed_months, day_of, days_of, length, runs, shift
 from engine.factfile import plain, schema_problems
 from engine.record import ONGOING, Layout, Patient, UsedFact, plain_number
 from protocol import model as m
@@ -47,6 +47,7 @@ class Normaliser:
         self.counted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by list concept
         for field_name, (name, drugs) in layout.counts.items():
             self.counted.setdefault(name, []).append((field_name, drugs))
+        self.runs = layout.runs
         self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
@@ -664,8 +665,22 @@ class _Builder:
         undosed = [{key: c[key] for key in lengths} for c in courses if R.DOSE not in c]
         if concept.dosed_in and undosed:
             self.patient.record[R.undosed_field(concept.name)] = undosed
+        if concept.name in self.n.runs:
+            self._runs(courses)
         self._count(concept, courses)
         self._doses(concept, courses)
+
+    def _runs(self, courses: list[dict]) -> None:
+        """Each course's run of consecutive courses, its length up to screening: at least (the
+        days each course surely covers, joined where they surely meet) and at most (the days each
+        may cover, joined where they may meet)."""
+        screening = self.screening.toordinal()
+        for sure, first, last in ((True, R.START_LATEST, R.END_EARLIEST),
+                                  (False, R.START, R.END)):
+            spans = runs([(c[first], min(c[last], screening)) for c in courses])
+            keys = (R.MONTHS, R.DAYS) if sure else (R.MONTHS_MOST, R.DAYS_MOST)
+            for course, span in zip(courses, spans):
+                course[R.RUN[keys[0]]], course[R.RUN[keys[1]]] = length(*span)
 
     def _doses(self, concept: m.Concept, courses: list[dict]) -> None:
         """The daily dose on each anchor day asked for, summed over the courses covering it: a

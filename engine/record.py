@@ -38,7 +38,8 @@ spans its days; `e` is `ONGOING` for a course still running or whose end is not 
 dosed in; a course of a dosed medication whose dose could not be worked out has `nd` 1 instead),
 each declared attribute as `a_<name>` (its declared value, or `UNRECORDED` when the fact does not
 say), and its length up to screening, at least `months` / `days` and at most `months_most` /
-`days_most`.
+`days_most`; for a medication asked `for at least` (`Layout.runs`), the same four lengths of the
+run of consecutive courses it belongs to, prefixed `run_` (see `engine/facts.py`).
 """
 
 from __future__ import annotations
@@ -60,12 +61,15 @@ ONGOING = 10**7
 START, START_LATEST, END, END_EARLIEST = "s", "sl", "e", "el"
 GRADE, DRUG, DOSE = "g", "drug", "dose"
 MONTHS, DAYS, MONTHS_MOST, DAYS_MOST = "months", "days", "months_most", "days_most"
+#: The same lengths of the run of consecutive courses a course belongs to (`runs` in `Layout`).
+RUN = {key: f"run_{key}" for key in (MONTHS, DAYS, MONTHS_MOST, DAYS_MOST)}
 UNDOSED_ITEM = "nd"
 #: An item's attribute the fact does not give: it may or may not pass a filter on it.
 UNRECORDED = "?"
 # ... and as a pattern on one item writes them.
 ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRADE, DRUG, DOSE,
-                                     MONTHS, DAYS, MONTHS_MOST, DAYS_MOST, UNDOSED_ITEM)}
+                                     MONTHS, DAYS, MONTHS_MOST, DAYS_MOST, UNDOSED_ITEM,
+                                     *RUN.values())}
 #: An item's first and last day each lie between two fields (equal when the dates are exact):
 #: (earliest, latest).
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
@@ -158,6 +162,7 @@ class Layout:
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     counts: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     doses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    runs: set[str] = field(default_factory=set)
 
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""

@@ -627,6 +627,9 @@ class _Build(Transformer):
     def course(self, meta, name, op, dose, duration=None):
         return m.Course(self._span(meta), self._ref(name), _op(op), dose, duration)
 
+    def continuous(self, meta, name, duration):
+        return m.Continuous(self._span(meta), self._ref(name), duration)
+
     def current_dose(self, meta, name, anchor, op, dose):
         return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)
 

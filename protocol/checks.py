@@ -53,6 +53,7 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.InRange: (m.MEASURED, "only a quantity, lab, score, scale or age lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
+    m.Continuous: ((Kind.MEDICATION,), "only a medication's courses last 'for at least' a time"),
     m.CurrentDose: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
     m.StableDose: ((Kind.MEDICATION,), "only a medication's courses have a dose to keep stable"),
 }

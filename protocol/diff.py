@@ -486,8 +486,9 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
         return ["count"] * differs("count") + _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.Latest, m.NoKnown)):
         return _atom_kinds(a.occurred, b.occurred)
-    if isinstance(a, m.StableDose):
-        return ["window"] * differs("duration", "anchor")
+    if isinstance(a, (m.StableDose, m.Continuous)):
+        return ["window"] * differs(*(("duration", "anchor") if isinstance(a, m.StableDose)
+                                      else ("duration",)))
     if isinstance(a, m.Occurred):
         return ["filter"] * differs("filters") + ["window"] * differs("window") + \
             ["grade"] * differs("grade")

@@ -404,6 +404,17 @@ class Course:
 
 
 @dataclass(frozen=True)
+class Continuous:
+    """`metformin for at least 12 weeks`: treated without a break for that long up to screening,
+    across consecutive courses (a dose change or a switch between the list's drugs is a new
+    course, not a break)."""
+
+    span: Span
+    ref: Ref
+    duration: Duration
+
+
+@dataclass(frozen=True)
 class CurrentDose:
     """`glucocorticoid dose at screening <= 10 mg/d`: the daily dose on the anchor day, summed
     over the courses that cover it (in the unit the medication is dosed in)."""
@@ -462,10 +473,10 @@ class AtLeast:
 
 
 Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
-             Includes, Course, CurrentDose, StableDose]
+             Includes, Course, Continuous, CurrentDose, StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
 ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
-         Includes, Course, CurrentDose, StableDose)
+         Includes, Course, Continuous, CurrentDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:

@@ -11,14 +11,15 @@ from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.counts import Counted
 from engine.atoms.doses import CurrentDose, StableDose
 from engine.atoms.filters import Filtered
-from engine.atoms.history import CountedIncludes, Course, Includes, Latest, NoKnown, Occurred
+from engine.atoms.history import (Continuous, CountedIncludes, Course, Includes, Latest, NoKnown,
+                                 Occurred)
 from engine.atoms.measured import Compare, CompareReference, InRange
 from engine.atoms.values import Is, Truth
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
     Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Latest, Includes,
-    Course, CurrentDose, StableDose,
+    Course, Continuous, CurrentDose, StableDose,
 )}
 COUNTED = CountedIncludes()
 FILTERED = Filtered()

@@ -377,6 +377,37 @@ class Course(Atom):
         return held, f"{text}; {needs}"
 
 
+class Continuous(Atom):
+    """`metformin for at least 12 weeks`: some run of consecutive courses (the next starting on or
+    before the day after the last ends, whatever the drug of the list or its dose) lasted that
+    long up to screening. The normaliser measures each course's run from its dates (`_runs` in
+    `engine/facts.py`, the least and the most it can be); the network compares the lengths: true
+    when some run surely lasted long enough, false when none can have, UNKNOWN between."""
+
+    handles = m.Continuous
+
+    def compile(self, atom: m.Continuous, build: Build) -> Kleene:
+        build.layout.runs.add(atom.ref.name)
+        (shortest, longest), amount = _length(atom.duration)
+        shortest, longest = R.ITEM[R.RUN[shortest]], R.ITEM[R.RUN[longest]]
+        return listed(atom.ref.name, P.test(">=", shortest, amount), P.test("<", longest, amount),
+                      maybe=P.test(">=", longest, amount))
+
+    def judge(self, atom: m.Continuous, reader: Reader, patient: Patient) -> Judged:
+        items, text = reader.items(atom.ref.name, patient)
+        if not items:
+            return "unknown" if items is None else "false", text
+        (shortest, longest), amount = _length(atom.duration)
+        least = max(item[R.RUN[shortest]] for item in items)
+        most = max(item[R.RUN[longest]] for item in items)
+        unit = atom.duration.unit if atom.duration.unit in ("months", "days") else \
+            {"years": "months", "weeks": "days"}[atom.duration.unit]
+        held = "true" if least >= amount else "false" if most < amount else "unknown"
+        run = f"{least}" if least == most else f"{least} to {most}"
+        return held, f"{text}; the longest run of consecutive courses: {run} completed {unit} " \
+                     f"up to screening; needs at least {atom.duration}"
+
+
 def dose_threshold_of(concept: m.Concept, dose: m.Quantity) -> Decimal:
     """A dose as written, in the unit the medication is dosed in."""
     assert concept.dosed_in is not None
