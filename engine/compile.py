@@ -331,11 +331,17 @@ class _Compiler:
         `k`, and the record fields its tests read) and the rule joins N of them in increasing
         index. Like `hidden`: a possibility node (N items that may meet `possible`) settles
         first; the atom is false when the list is recorded (and its window decided) and fewer
-        than N items may meet, unknown otherwise."""
+        than N items may meet, unknown otherwise.
+
+        Counted by an attribute (`at least 2 lines of ...`), the joined items also differ in it:
+        surely when both record it, possibly when either does not."""
         name, line = atom.ref.name, atom.span.line
         node = f"{name}#{atom.count}@{line}:{atom.span.column}"
         maybe = f"{node}?"
-        found = _items_joined(possible, needs, atom.count), _items_joined(yes, needs, atom.count)
+        attribute = atom.attribute(self.concepts[name])
+        by = None if attribute is None else R.attribute_field(attribute.name)
+        found = (_items_joined(possible, needs, atom.count, by, sure=False),
+                 _items_joined(yes, needs, atom.count, by, sure=True))
         group = self._item_group(name, sum(len(b["all"]) for bodies in found for b in bodies), node)
         for pattern in (yes, possible, needs):
             if pattern not in (P.TRUE, P.FALSE):
@@ -408,11 +414,15 @@ def _in_group(body: dict, group: str) -> dict:
                     for pattern in body["all"] for key, tests in pattern.items()]}
 
 
-def _items_joined(pattern: P.Pattern, needs: P.Pattern, count: int) -> list[dict]:
+def _items_joined(pattern: P.Pattern, needs: P.Pattern, count: int, by: str | None = None,
+                  sure: bool = True) -> list[dict]:
     """The rule bodies joining `count` item facts, in increasing index, each
     meeting `pattern` and `needs` (item fields by their plain names on an item fact). Each item
     may meet another alternative of the pattern, so it stays one pattern per item: on a fact of
-    its own, an `$or` over item fields is matched correctly (only inside `$iany` it is not)."""
+    its own, an `$or` over item fields is matched correctly (only inside `$iany` it is not).
+    With `by`, each item's field `by` differs from every earlier one's and is recorded (`sure`);
+    or (possibly) differs, or is not recorded: one body each, since an `$or` whose branch reads
+    another fact never matches in durable_rules."""
     tested = P.all_of(needs, pattern)
     if tested == P.FALSE:
         return []
@@ -420,12 +430,20 @@ def _items_joined(pattern: P.Pattern, needs: P.Pattern, count: int) -> list[dict
     alternatives = [tested] if P.cost(tested) <= P.BUDGET - 3 else P.alternatives(tested)
     bodies = []
     for choice in product(alternatives, repeat=count):
-        body = []
-        for i, alternative in enumerate(choice):
-            tests = [] if alternative == P.TRUE else [_plain_items(P.to_json(alternative))]
-            after = [{"$gt": {R.INDEX: {f"i{i - 1}": R.INDEX}}}] if i else []
-            body.append({f"i{i}": {"$and": [{"t": R.ITEM_FACT}, *after, *tests]}})
-        bodies.append({"all": body})
+        for kinds in product(("differs",) if sure or not by else ("differs", "unrecorded"),
+                             repeat=count - 1):
+            body = []
+            for i, alternative in enumerate(choice):
+                tests = [] if alternative == P.TRUE else [_plain_items(P.to_json(alternative))]
+                after = [{"$gt": {R.INDEX: {f"i{i - 1}": R.INDEX}}}] if i else []
+                if by and sure:
+                    after += [{"$neq": {by: R.UNRECORDED}}]
+                if by and i and kinds[i - 1] == "unrecorded":
+                    after += [{by: R.UNRECORDED}]
+                elif by and i:
+                    after += [{"$neq": {by: {f"i{j}": by}}} for j in range(i)]
+                body.append({f"i{i}": {"$and": [{"t": R.ITEM_FACT}, *after, *tests]}})
+            bodies.append({"all": body})
     return bodies
 
 

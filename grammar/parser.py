@@ -535,6 +535,12 @@ class _Build(Transformer):
         occurred = self.occurred(meta, name, *rest)
         return m.Counted(self._span(meta), self._integer(number), occurred)
 
+    def counted_by(self, meta, number, by, name, *rest):
+        """`at least 2 lines of tki where outcome is failure ever`: distinct values of an
+        attribute (`line`, or written in the plural) among the items that count."""
+        occurred = self.occurred(meta, name, *rest)
+        return m.Counted(self._span(meta), self._integer(number), occurred, self._ref(by))
+
     def latest(self, meta, name, *rest):
         """`the latest allo_sct more than 6 months before first_dose`."""
         return m.Latest(self._span(meta), self.occurred(meta, name, *rest))

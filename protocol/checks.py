@@ -525,6 +525,14 @@ def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
     if atom.count < 2:
         yield _diag("count", atom.span, count=atom.count, name=concept.name)
+    if atom.by is not None and atom.attribute(concept) is None:
+        declared = [a.name for a in concept.attributes]
+        hint = _hint(atom.by.name, declared) or (
+            f"; its attributes are {', '.join(declared)}" if declared else
+            f"; declare it: '{concept.name}: {concept.kind.value} ... with "
+            f"{atom.by.name.removesuffix('s')} {{...}}'")
+        yield _diag("undefined-attribute", atom.by.span, name=concept.name,
+                    attribute=atom.by.name, hint=hint)
     yield from _filters(atom.occurred, concept)
 
 

@@ -483,7 +483,7 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
         return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration") or
                                      isinstance(a, m.CurrentDose) and differs("anchor"))
     if isinstance(a, m.Counted):
-        return ["count"] * differs("count") + _atom_kinds(a.occurred, b.occurred)
+        return ["count"] * differs("count", "by") + _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.Latest, m.NoKnown)):
         return _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.StableDose, m.Continuous)):

@@ -344,11 +344,21 @@ class NoKnown:
 @dataclass(frozen=True)
 class Counted:
     """`at least 2 chemo where line is one of {2, 3} ever`: at least `count` distinct items (each
-    occurrence or course once) meet the occurrence condition."""
+    occurrence or course once) meet the occurrence condition; `at least 2 lines of chemo ever`
+    (`by`): items with at least `count` distinct values of an attribute."""
 
     span: Span
     count: int
     occurred: Occurred
+    by: Ref | None = None
+
+    def attribute(self, concept: Concept) -> Attribute | None:
+        """The attribute `by` names, as written or in the plural (`lines` for `line`)."""
+        if self.by is None:
+            return None
+        name = self.by.name
+        return concept.attribute(name) or (concept.attribute(name[:-1])
+                                           if name.endswith("s") else None)
 
     @property
     def ref(self) -> Ref:

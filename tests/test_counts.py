@@ -193,3 +193,84 @@ def test_many_counts_on_one_list_fit_the_engine() -> None:
         seen.add(verdict)
     assert seen == {"MET", "NOT_MET"}
     assert len({group for group in network.items}) > 1
+
+
+# --- counted by an attribute: `at least 2 lines of ...` ------------------------------------------
+
+LINES = """protocol "lines" version "1"
+concepts:
+  tki: medication {imatinib, dasatinib, nilotinib} with outcome {failure, response}
+      with line {1, 2, 3, 4}
+inclusion L1 "failed 2 lines of TKI": at least 2 lines of tki where outcome is failure ever
+inclusion L2 "3 lines of TKI": at least 3 line of tki ever
+"""
+
+
+def tki_line(drug: str, day: str, outcome: str | None = "failure", line: int | None = None) -> dict:
+    fact = {"concept": "tki", "drug": drug, "date": day, "end": day}
+    return {**fact, **({"outcome": outcome} if outcome else {}),
+            **({"line": line} if line is not None else {})}
+
+
+LINE_CASES = [
+    ("two failed lines", [tki_line("imatinib", "2024-01-01", line=1),
+                          tki_line("dasatinib", "2024-07-01", line=2)], ("MET", "NOT_MET")),
+    ("a restart in the same line counts once", [tki_line("imatinib", "2024-01-01", line=1),
+                                                tki_line("imatinib", "2024-07-01", line=1)],
+     ("NOT_MET", "NOT_MET")),
+    ("the second line not recorded", [tki_line("imatinib", "2024-01-01", line=1),
+                                      tki_line("dasatinib", "2024-07-01")], ("UNKNOWN", "NOT_MET")),
+    ("no line recorded", [tki_line("imatinib", "2024-01-01"), tki_line("dasatinib", "2024-07-01")],
+     ("UNKNOWN", "NOT_MET")),
+    ("the second line responded", [tki_line("imatinib", "2024-01-01", line=1),
+                                   tki_line("nilotinib", "2024-07-01", "response", 2)],
+     ("NOT_MET", "NOT_MET")),
+    ("three lines, one restarted", [tki_line("imatinib", "2023-01-01", line=1),
+                                    tki_line("imatinib", "2023-06-01", line=1),
+                                    tki_line("dasatinib", "2024-01-01", line=2),
+                                    tki_line("nilotinib", "2025-01-01", "response", 3)],
+     ("MET", "MET")),
+    ("two lines and one unrecorded", [tki_line("imatinib", "2023-01-01", line=1),
+                                      tki_line("dasatinib", "2024-01-01", line=2),
+                                      tki_line("nilotinib", "2025-01-01", "response")],
+     ("MET", "UNKNOWN")),
+    ("none recorded", [{"concept": "tki", "present": False}], ("NOT_MET", "NOT_MET")),
+]
+
+
+@pytest.fixture(scope="module")
+def lines_network():
+    return network_from_text(LINES, "lines.proto-rules")
+
+
+@pytest.mark.parametrize("name, facts, expected", LINE_CASES, ids=[c[0] for c in LINE_CASES])
+def test_counted_by_line(lines_network, name: str, facts: list[dict[str, Any]],
+                         expected: tuple[str, str]) -> None:
+    result = screen_one(Screening(lines_network), facts, path="lines.jsonl")
+    assert isinstance(result, Decision), result
+    assert (result.verdicts["L1"].verdict, result.verdicts["L2"].verdict) == expected
+    explainer = Explainer(lines_network.protocol, result.derived)
+    for criterion, verdict in zip(("L1", "L2"), expected):
+        leaf = next(c for c in lines_network.leaves if c.id == criterion)
+        judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
+        assert judged["status"] == {"MET": "true", "NOT_MET": "false",
+                                    "UNKNOWN": "unknown"}[verdict], (criterion, judged)
+
+
+def test_counted_by_line_evidence(lines_network) -> None:
+    result = screen_one(Screening(lines_network), [tki_line("imatinib", "2024-01-01", line=1),
+                                                   tki_line("dasatinib", "2024-07-01")])
+    leaf = next(c for c in lines_network.leaves if c.id == "L1")
+    detail = Explainer(lines_network.protocol, result.derived).judge(
+        criterion_parts(leaf)[0], result.patient)["detail"]
+    assert "; 1 different line (1), 1 more may; needs at least 2" in detail
+
+
+def test_counted_by_an_attribute_not_declared() -> None:
+    from grammar.parser import parse
+    from protocol.checks import check
+
+    found = [f"{d.span.line}:{d.span.column} {d.code}: {d.message}" for d in check(parse(
+        LINES + 'inclusion L3 "x": at least 2 cycles of tki ever\n', "l.pr"))]
+    assert found == ["7:30 undefined-attribute: 'tki' records no attribute 'cycles'; its "
+                     "attributes are outcome, line"]

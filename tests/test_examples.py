@@ -132,8 +132,8 @@ EXPECTED: dict[str, list[tuple]] = {
         ("N29-dyspnea-grade-1-at-threshold", YES, {"I3.lung": "MET"}),
         ("N30-dyspnea-grade-missing", OPEN, {"I3.lung": "UNKNOWN"}),
         ("N31-dyspnea-reported-below-grade-2", YES, {"I3.lung": "MET"}),  # 0, 1
-        # "failed 2 lines of TKI": at least 2 tki courses whose outcome is failure (N23: exactly
-        # 2, N24: 1); the other alternatives of I1 are false in N24 and N32-N35
+        # "failed 2 lines of TKI": at least 2 different lines among the failed tki courses (N23:
+        # exactly 2, N24: 1); the other alternatives of I1 are false in N24 and N32-N35
         ("N32-ph-positive-1-failed-1-with-response", NO, {"I1": "NOT_MET"}),
         ("N33-ph-positive-1-failed-1-outcome-not-recorded", OPEN, {"I1": "UNKNOWN"}),
         ("N34-ph-positive-2-failed-1-outcome-not-recorded", YES, {"I1": "MET"}),
@@ -150,6 +150,7 @@ EXPECTED: dict[str, list[tuple]] = {
         # CD19 flow with no date: on some day up to screening, the 3-month window is open
         ("N41-cd19-flow-date-not-recorded", OPEN, {"I2": "UNKNOWN"}),
         ("N42-second-sct-too-recent", NO, {"I1": "NOT_MET"}),
+        ("N43-ph-positive-imatinib-restarted-in-line-1", NO, {"I1": "NOT_MET"}),
     ],
     # Day 0 2026-06-10: "within 90 days of Day 0" from 2026-03-12; "past year" from 2025-06-01;
     # "past 60 days" from 2026-04-02

@@ -28,4 +28,6 @@ class Counted(Atom):
         return build.counted(atom, *filtered_tests(atom.occurred, build))
 
     def judge(self, atom: m.Counted, reader: Reader, patient: Patient) -> Judged:
-        return _occurred(atom.occurred).judge(atom.occurred, reader, patient, count=atom.count)
+        by = atom.attribute(reader.concepts[atom.ref.name])
+        return _occurred(atom.occurred).judge(atom.occurred, reader, patient, count=atom.count,
+                                              by=by)

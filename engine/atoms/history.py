@@ -54,8 +54,9 @@ class Occurred(Atom):
         return True
 
     def judge(self, atom: m.Occurred, reader: Reader, patient: Patient,
-              count: int = 1) -> Judged:
-        """Some item (or `count` items, for `at least N ...`) meets the atom."""
+              count: int = 1, by: m.Attribute | None = None) -> Judged:
+        """Some item (or `count` items, for `at least N ...`; items of `count` different values
+        of the attribute `by`, for `at least N lines of ...`) meets the atom."""
         def constants(atom: m.Occurred) -> tuple:
             graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
             return atom.ref.name, window_tests(atom.window), graded
@@ -84,11 +85,22 @@ class Occurred(Atom):
             held = "true" if any(meets(i, True) for i in items) else \
                 "false" if not any(meets(i, False) for i in items) else "unknown"
             words = _window_words(atom.window, reader, patient)
-        else:
+        elif by is None:
             sure, maybe = (sum(meets(i, s) for i in items) for s in (True, False))
             held = "true" if sure >= count else "false" if maybe < count else "unknown"
             words = _window_words(atom.window, reader, patient) + (
                 f"; {sure} count" + (f", {maybe - sure} may" if maybe > sure else "")
+                + f"; needs at least {count}")
+        else:
+            field = R.attribute_field(by.name)
+            values = sorted({i[field] for i in items if meets(i, True)} - {R.UNRECORDED})
+            may = [i[field] for i in items if meets(i, False)]
+            maybe = len(set(may) - {R.UNRECORDED}) + may.count(R.UNRECORDED)
+            held = "true" if len(values) >= count else "false" if maybe < count else "unknown"
+            words = _window_words(atom.window, reader, patient) + (
+                f"; {len(values)} different {by.name}" + (f" ({', '.join(values)})" if values
+                                                          else "")
+                + (f", {maybe - len(values)} more may" if maybe > len(values) else "")
                 + f"; needs at least {count}")
         return held, text + words + (self.undecided(atom, reader, items)
                                      if held == "unknown" else "")
