@@ -1,0 +1,49 @@
+"""Protocols `check` accepts must run (issue 14): what the engine and the calendar can represent.
+
+Each limit has a check-time diagnostic (file:line:col, a caret, a hint) and each number the engine
+reads is written so it reads it: nothing `check` passes crashes `compile` or `run`.
+"""
+
+from __future__ import annotations
+
+
+import pytest
+
+from engine import pipeline
+from engine.host import engine_json
+from engine.run import Screening
+from tests.conftest import screen_one
+
+HEAD = 'protocol "t" version "1"\n'
+
+
+def decide(text: str, facts: list[dict], day: str = "2026-01-01") -> str:
+    """Parse, check, compile and run one patient: the decision, or the rejection's problems."""
+    network = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    result = screen_one(Screening(network), facts, day=day)
+    return getattr(result, "decision", None) or str(result)
+
+
+# --- numbers the engine reads -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1e-10, 1e-5, 1e16, 1e20, -1e-7, 2.5e-8])
+def test_numbers_in_exponent_form_are_written_with_a_decimal_point(value: float) -> None:
+    """durable_rules refuses `1e-10` (error 204) and reads `1.0e-10`; orjson writes the former."""
+    text = engine_json({"v": value})
+    assert "." in text.split(":")[1].split("e")[0]
+    assert float(text[5:-1]) == value
+
+
+def test_a_grade_threshold_below_1e_4_compiles_and_decides() -> None:
+    text = HEAD + ('concepts:\n mi: event graded\n'
+                   'inclusion I1 "t": mi with grade >= 0.00001 ever\n')
+    assert decide(text, [{"concept": "mi", "date": "2025-01-01", "grade": 1}]) == "ELIGIBLE"
+
+
+def test_a_patient_value_of_1e20_is_decided_not_a_crash() -> None:
+    """orjson writes 1e20 as `1e+20`: the engine failed the batch and the process died."""
+    text = HEAD + 'concepts:\n egfr: quantity in mL/min\ninclusion I1 "t": egfr >= 30 mL/min\n'
+    fact = {"concept": "egfr", "unit": "mL/min", "date": "2025-12-30"}
+    assert decide(text, [{**fact, "value": 1e20}]) == "ELIGIBLE"
+    assert decide(text, [{**fact, "value": 0.00001}]) == "INELIGIBLE"
