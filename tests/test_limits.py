@@ -12,6 +12,9 @@ import pytest
 from engine import pipeline
 from engine.host import engine_json
 from engine.run import Screening
+from grammar.parser import parse
+from protocol import units
+from protocol.checks import check
 from tests.conftest import screen_one
 
 HEAD = 'protocol "t" version "1"\n'
@@ -47,3 +50,26 @@ def test_a_patient_value_of_1e20_is_decided_not_a_crash() -> None:
     fact = {"concept": "egfr", "unit": "mL/min", "date": "2025-12-30"}
     assert decide(text, [{**fact, "value": 1e20}]) == "ELIGIBLE"
     assert decide(text, [{**fact, "value": 0.00001}]) == "INELIGIBLE"
+
+
+# --- units pint cannot read -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["U/0", "U/", "mg/0.0", "/", "mg/(0)"])
+def test_a_unit_pint_fails_on_is_an_unknown_unit(unit: str) -> None:
+    """pint divided by zero (`U/0`) or failed an assertion (`U/`): a traceback from `check`."""
+    with pytest.raises(units.UnitProblem, match="unknown unit"):
+        units.parse_unit(unit)
+
+
+@pytest.mark.parametrize("unit", ["U/0", "U/"])
+def test_check_reports_a_unit_pint_fails_on(unit: str) -> None:
+    found = check(parse(HEAD + f'concepts:\n e: quantity in mL/min\ninclusion I1 "t": e >= 30 {unit}\n',
+                        "t.pr"))
+    assert [(d.span.line, d.span.column, d.code) for d in found] == [(4, 25, "unit-unknown")]
+
+
+@pytest.mark.parametrize("unit", ["10^400/L", "x10^-99/L", "mg^99999"])
+def test_a_power_beyond_the_si_prefixes_is_refused(unit: str) -> None:
+    with pytest.raises(units.UnitProblem, match="power beyond"):
+        units.parse_unit(unit)
