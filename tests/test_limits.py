@@ -66,7 +66,7 @@ def test_a_unit_pint_fails_on_is_an_unknown_unit(unit: str) -> None:
 def test_check_reports_a_unit_pint_fails_on(unit: str) -> None:
     found = check(parse(HEAD + f'concepts:\n e: quantity in mL/min\ninclusion I1 "t": e >= 30 {unit}\n',
                         "t.pr"))
-    assert [(d.span.line, d.span.column, d.code) for d in found] == [(4, 25, "unit-unknown")]
+    assert [(d.span.line, d.span.column, d.code) for d in found] == [(4, 24, "unit-unknown")]
 
 
 @pytest.mark.parametrize("unit", ["10^400/L", "x10^-99/L", "mg^99999"])
