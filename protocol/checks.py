@@ -183,8 +183,27 @@ _hint = hint
 # --- header, duplicates and declarations ----------------------------------------------------------
 
 
+def _contents(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """An empty file, or a header alone, compiled to a network with no rules, which crashed the
+    engine; a protocol of escalation only (or a module of escalation rules) is not run."""
+    here = Span(protocol.path, 1, 1, 1, 1)
+    if _is_empty(protocol):
+        yield _diag("empty", here)
+    elif not (protocol.criteria or protocol.escalations or protocol.designs):
+        yield _diag("no-criteria", here, name=protocol.id or protocol.path)
+
+
+def _is_empty(protocol: m.Protocol) -> bool:
+    """Nothing but layout and comments: no header line and no section."""
+    header = (protocol.id, protocol.title, protocol.version, protocol.origin)
+    return all(v is None for v in header) and not any(
+        getattr(protocol, f.name) for f in fields(protocol) if f.type.startswith("tuple"))
+
+
 def _header(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """A trail that cannot say which protocol and version decided is useless to an auditor."""
+    if _is_empty(protocol):
+        return  # said once, by `_contents`
     for field, value in (("protocol", protocol.id), ("version", protocol.version)):
         if value is None:
             yield _diag("missing-header", Span(protocol.path, 1, 1, 1, 1), field=field)
@@ -737,6 +756,7 @@ def _dimension_words(unit: str) -> str:
 
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
 CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
+    _contents,
     _header,
     _duplicates,
     _declarations,

@@ -50,6 +50,11 @@ TEMPLATES: dict[str, str] = {
     "missing-text": "criterion {name} has no protocol text; "
     "auditors need the protocol's own sentence",
     "missing-header": "no '{field}' line; decisions must name the protocol and its version",
+    "empty": "the file declares nothing; a protocol starts with 'protocol \"ID\"' and "
+    "'version \"V\"', then its criteria",
+    "no-criteria": "protocol '{name}' has no criteria and no escalation: nothing to decide; "
+    "write its 'inclusion' and 'exclusion' criteria",
+    "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
     "counts-as": "'{name}' counts as '{broader}', {why}",

@@ -11,11 +11,13 @@ import pytest
 
 from engine import pipeline
 from engine.host import engine_json
+from cli import main
 from engine.run import Screening
 from grammar.parser import parse
 from protocol import units
 from protocol.checks import check
-from tests.conftest import screen_one
+from protocol.errors import ProtocolError
+from tests.conftest import ROOT, screen_one
 
 HEAD = 'protocol "t" version "1"\n'
 
@@ -73,3 +75,61 @@ def test_check_reports_a_unit_pint_fails_on(unit: str) -> None:
 def test_a_power_beyond_the_si_prefixes_is_refused(unit: str) -> None:
     with pytest.raises(units.UnitProblem, match="power beyond"):
         units.parse_unit(unit)
+
+
+# --- empty files, protocols without criteria, a byte order mark ------------------------------
+
+
+def codes(src: str) -> list[tuple[int, int, str]]:
+    return [(d.span.line, d.span.column, d.code) for d in check(parse(src, "t.pr"))]
+
+
+@pytest.mark.parametrize("src", ["", "\n\n", "# a comment only\n", "\ufeff"])
+def test_an_empty_file_is_an_error_said_once(src: str) -> None:
+    assert codes(src) == [(1, 1, "empty")]
+
+
+def test_a_header_alone_has_no_criteria() -> None:
+    """`protocol "x"` alone passed check, then `run` crashed (exit 139) leaving an empty trail."""
+    found = check(parse(HEAD, "t.pr"))
+    assert [(d.span.line, d.span.column, d.code, d.is_error) for d in found] == [
+        (1, 1, "no-criteria", True)]
+    assert "protocol 't' has no criteria and no escalation" in found[0].message
+
+
+def test_escalation_only_passes_check_and_run_refuses_it(tmp_path) -> None:
+    """BOIN's example has no criteria: `escalate` runs it; `run` says why it does not."""
+    protocol, warnings = pipeline.load(str(ROOT / "examples" / "boin.proto-rules"))
+    assert warnings == []
+    with pytest.raises(ProtocolError) as raised:
+        pipeline.compile(protocol)
+    assert "has no criteria: 'run' has nothing to decide; its escalation is decided by " \
+        "'proto-rules escalate'" in str(raised.value)
+    trail = tmp_path / "trail.jsonl"
+    facts = tmp_path / "p.jsonl"
+    facts.write_text('{"patient": "p", "screening_date": "2026-01-01", "facts": []}\n')
+    assert main(["run", str(ROOT / "examples" / "boin.proto-rules"), str(facts),
+                 "--trail", str(trail)]) == 2
+    assert not trail.exists()
+
+
+def test_a_module_of_escalation_rules_passes_check() -> None:
+    found = check(parse((ROOT / "examples" / "lib" / "three-plus-three.proto-rules").read_text(),
+                        "lib.pr"))
+    assert not [d for d in found if d.is_error]
+
+
+def test_a_byte_order_mark_is_accepted_and_the_hash_keeps_it(tmp_path) -> None:
+    path = tmp_path / "bom.proto-rules"
+    text = HEAD + 'concepts:\n a: flag\ninclusion I1 "a": a\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    protocol, warnings = pipeline.load(str(path))
+    assert warnings == [] and protocol.id == "t"
+    assert protocol.source.encode() == path.read_bytes()  # the trail hashes the file's bytes
+    bad = tmp_path / "bad.proto-rules"
+    bad.write_bytes(b"\xef\xbb\xbf" + b'protocol "t" version "1" oops\n')
+    with pytest.raises(ProtocolError) as raised:
+        pipeline.load(str(bad))
+    shown = str(raised.value).splitlines()
+    assert shown[0].startswith(f"{bad}:1:27: error: unexpected 'oops'")  # the BOM is column 1
+    assert shown[2].index("^") == shown[1].index("oops")
