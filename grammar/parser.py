@@ -403,7 +403,8 @@ class _Build(Transformer):
         written = " ".join(str(token).split())
         mantissa, _, exponent = written.replace("×", "x").replace("*", "x").partition("x")
         if exponent:
-            value = Decimal(mantissa.strip()).scaleb(int(exponent.strip().split("^")[1]))
+            # read exactly, whatever the exponent: `check` says which doses are out of range
+            value = Decimal(f"{mantissa.strip()}E{int(exponent.strip().split('^')[1])}")
         else:
             value = Decimal(written)
         return value, written

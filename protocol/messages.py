@@ -67,6 +67,16 @@ TEMPLATES: dict[str, str] = {
     "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
     "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
     "'at least 1'",
+    "number-limit": "{value} has {what}{hint}",
+    "number-limit/converted": "{value} is {converted} {unit}, the concept's unit; the engine "
+    "compares numbers below 10^{limit}: write a smaller threshold or declare a larger unit",
+    "number-limit/power": "a power of {value}: formulas raise to at most the {limit}th power",
+    "duration-limit": "'{duration}' is longer than the calendar reads: at most {limit} "
+    "({years} years); for any time, write 'ever' (or leave out 'valid for')",
+    "count-limit": "'at least {count} ...' joins {count} items in one rule; the engine joins at "
+    "most {limit}",
+    "boin-limit": "BOIN with {maximum} patients: its rules are built for a maximum sample size "
+    "up to {limit}",
     "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
     "attribute otherwise",
 }

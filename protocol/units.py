@@ -20,7 +20,7 @@ The dozen rewrites below are smaller, exact, and refuse what they do not know.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cache
 
@@ -321,8 +321,12 @@ def parse_unit(text: str, aliases: Aliases = ()) -> pint.Unit:
 
 def quantize(value: Decimal) -> Decimal:
     """Round once, half to even, to `PLACES` places; -0 becomes 0 so output is byte-stable."""
-    rounded = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
-    return rounded + 0 if rounded else Decimal(0).quantize(QUANTUM)
+    try:
+        rounded = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than the context's 28: a value of 10^22 or more
+        wide = Context(prec=value.adjusted() + PLACES + 2, rounding=ROUND_HALF_EVEN)
+        rounded = value.quantize(QUANTUM, context=wide)
+    return rounded if rounded else Decimal(0).quantize(QUANTUM)
 
 
 def same_dimension(a: str, b: str, conversions: Conversions = (), *, aliases: Aliases = ()) -> bool:

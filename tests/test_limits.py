@@ -133,3 +133,87 @@ def test_a_byte_order_mark_is_accepted_and_the_hash_keeps_it(tmp_path) -> None:
     shown = str(raised.value).splitlines()
     assert shown[0].startswith(f"{bad}:1:27: error: unexpected 'oops'")  # the BOM is column 1
     assert shown[2].index("^") == shown[1].index("oops")
+
+
+# --- limits checked at check time ---------------------------------------------------------------
+
+LIMITED = HEAD + ("concepts:\n"
+                  " egfr: quantity in mL/min{valid}\n"
+                  " mi: event graded\n"
+                  " u: lab in U/L\n"
+                  'inclusion I1 "t": {condition}\n')
+
+
+def limited(condition: str, valid: str = "") -> list[tuple[int, int, str, str]]:
+    found = check(parse(LIMITED.format(condition=condition, valid=valid), "t.pr"))
+    return [(d.span.line, d.span.column, d.code, d.message) for d in found if d.is_error]
+
+
+@pytest.mark.parametrize("condition, at, message", [
+    ("egfr >= 123456789012345678901234567890 mL/min", 27,
+     "123456789012345678901234567890 has 30 digits before the point; the engine compares numbers "
+     "below 10^15: write it in a larger unit"),
+    ("egfr >= 123456789.1234567 mL/min", 27, "has 7 decimal places; values are rounded to 6, so "
+     "it would be read as 123456789.123457"),
+    ("egfr >= 123456789.123456 mL/min", 27, ""),  # 15 significant digits: accepted
+    ("mi with grade >= 0.0000000001 ever", 19, "0.0000000001 has 10 decimal places; values are "
+     "rounded to 6, so it would be read as 0"),
+    ("u <= 3.0000001 x ULN", 19, "3.0000001 has 7 decimal places"),
+    ("egfr >= 100000000000000 L/s", 27, "100000000000000 L/s is 6000000000000000000 mL/min, the "
+     "concept's unit; the engine compares numbers below 10^15"),
+    ("mi within 99999999999 months before screening", 29, "'99999999999 months' is longer than "
+     "the calendar reads: at most 1,200 months (100 years); for any time, write 'ever'"),
+    ("mi within 3000000 days before screening", 29, "at most 36,525 days (100 years)"),
+    ("mi less than 5219 weeks before screening", 32, "at most 5,218 weeks (100 years)"),
+    ("at least 31 mi ever", 19, "'at least 31 ...' joins 31 items in one rule; the engine joins "
+     "at most 30"),
+])
+def test_a_limit_is_an_error_at_its_position(condition: str, at: int, message: str) -> None:
+    found = limited(condition)
+    if not message:  # at the limits: accepted
+        assert found == []
+        return
+    assert [(line, column) for line, column, _, _ in found] == [(6, at)], found
+    assert message in found[0][3]
+
+
+def test_a_validity_beyond_100_years_is_refused() -> None:
+    assert limited("egfr >= 30 mL/min", " valid for 4294967296 days") == [
+        (3, 37, "duration-limit", "'4294967296 days' is longer than the calendar reads: at most "
+         "36,525 days (100 years); for any time, write 'ever' (or leave out 'valid for')")]
+
+
+def test_at_the_limits_everything_compiles_and_runs() -> None:
+    """The largest accepted numbers, spans and counts run: nothing `check` passes crashes."""
+    text = LIMITED.format(valid=" valid for 100 years", condition=(
+        "egfr <= 999999999999999 mL/min and u <= 999999.999999 x ULN"
+        " and mi with grade >= 0.000001 within 36525 days before screening"
+        " and not at least 30 mi within 1200 months before screening"))
+    facts = [{"concept": "egfr", "value": 45, "unit": "mL/min", "date": "2025-12-30"},
+             {"concept": "u", "value": 3, "unit": "U/L", "date": "2025-12-30",
+              "reference_range": {"high": 40}},
+             {"concept": "mi", "date": "1930-01-01", "grade": 1}]
+    assert decide(text, facts) == "ELIGIBLE"
+
+
+def test_a_dose_level_of_a_million_digits_is_reported_not_a_crash() -> None:
+    src = (ROOT / "examples" / "boin.proto-rules").read_text().replace(
+        "level DL4 1.2e8 cells/kg", "level DL4 1x10^4496729 cells/kg")
+    found = [d for d in check(parse(src, "boin.pr")) if d.is_error]
+    assert [(d.span.line, d.code) for d in found] == [(11, "number-limit")]
+    assert found[0].message.startswith("1E+4496729 has 4496730 digits before the point")
+
+
+def test_boin_beyond_200_patients_is_refused() -> None:
+    src = (ROOT / "examples" / "boin.proto-rules").read_text().replace(
+        "maximum 30 patients", "maximum 201 patients")
+    found = [d for d in check(parse(src, "boin.pr")) if d.is_error]
+    assert [(d.span.line, d.code) for d in found] == [(6, "boin-limit")]
+
+
+def test_a_formula_power_beyond_the_6th_is_refused() -> None:
+    src = HEAD + ("concepts:\n h: quantity in cm\n b: derived in cm = (h in cm)^99\n"
+                  'inclusion I1 "t": b > 3 cm\n')
+    found = [(d.span.line, d.span.column, d.code) for d in check(parse(src, "t.pr"))
+             if d.code.endswith("limit")]
+    assert found == [(4, 31, "number-limit")]
