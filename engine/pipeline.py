@@ -61,7 +61,8 @@ def compile(protocol: Protocol) -> Network:  # noqa: A001 - the stage's name
     only passes `check` (`escalate` runs it) but has nothing for a network of criteria to decide:
     refused here, before a trail is opened, where the engine crashed on a network without rules."""
     if not protocol.criteria:
-        hint = "; its escalation is decided by 'proto-rules escalate'" if protocol.escalation else ""
+        hint = "; its escalation is decided by 'proto-rules escalate'" \
+            if protocol.escalation else ""
         span = Span(protocol.path, 1, 1, 1, 1)
         name = protocol.id or protocol.path
         diagnostic = templated(TEMPLATES, WARNINGS, "no-criteria/run", span, name=name, hint=hint)

@@ -66,8 +66,8 @@ def test_a_unit_pint_fails_on_is_an_unknown_unit(unit: str) -> None:
 
 @pytest.mark.parametrize("unit", ["U/0", "U/"])
 def test_check_reports_a_unit_pint_fails_on(unit: str) -> None:
-    found = check(parse(HEAD + f'concepts:\n e: quantity in mL/min\ninclusion I1 "t": e >= 30 {unit}\n',
-                        "t.pr"))
+    src = HEAD + f'concepts:\n e: quantity in mL/min\ninclusion I1 "t": e >= 30 {unit}\n'
+    found = check(parse(src, "t.pr"))
     assert [(d.span.line, d.span.column, d.code) for d in found] == [(4, 24, "unit-unknown")]
 
 
