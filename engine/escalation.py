@@ -62,9 +62,21 @@ class EscalationAction:
         return {"t": "x", "n": "decision", "v": self.value} if self.kind == "decision" else None
 
 
+#: How many numbers of evaluable patients one ruleset decides. Every decision rule joins the end
+#: marker, and durable_rules links at most 256 rules to one alpha node (BETA_LIST_LENGTH; error
+#: 108): BOIN's up to 8 rules per number of patients fit 24 numbers to a ruleset, with room.
+PATIENTS_PER_RULESET = 24
+
+
 @dataclass
 class EscalationNetwork:
-    """A protocol's escalation, compiled: the ruleset and what decisions and reports need."""
+    """A protocol's escalation, compiled: the ruleset and what decisions and reports need.
+
+    A design whose rules are per number of evaluable patients (BOIN: `bands`, rule -> n) is split
+    into rulesets of `PATIENTS_PER_RULESET` numbers each, every one with the rules that hold for
+    any number (pending, the full sample, an incomplete cohort, the review hold, elimination); a
+    state is decided by the ruleset of its number of evaluable patients. `rules` is all of them.
+    """
 
     protocol: m.Protocol
     escalation: m.Escalation
@@ -74,13 +86,24 @@ class EscalationNetwork:
     rules: dict[str, dict]
     actions: dict[str, EscalationAction]
     digest: str = field(default="")
+    bands: dict[str, int] = field(default_factory=dict)
 
-    def ruleset(self) -> dict[str, dict]:
-        return {
-            self.name: {
-                rule: {**body, "run": self.actions[rule]} for rule, body in self.rules.items()
-            }
-        }
+    @property
+    def parts(self) -> int:
+        """How many rulesets the network is loaded as."""
+        return 1 + (max(self.bands.values(), default=1) - 1) // PATIENTS_PER_RULESET
+
+    def part_of(self, state: dict[str, int]) -> int:
+        """The ruleset that decides `state`: the one holding its number of evaluable patients."""
+        n = max(1, state.get("evaluable", 0))
+        return min(self.parts - 1, (n - 1) // PATIENTS_PER_RULESET)
+
+    def ruleset(self, part: int = 0) -> dict[str, dict]:
+        """Ruleset `part` (of `parts`), under a name of its own."""
+        held = {rule: body for rule, body in self.rules.items()
+                if rule not in self.bands or (self.bands[rule] - 1) // PATIENTS_PER_RULESET == part}
+        name = self.name if self.parts == 1 else f"{self.name}/part{part}"
+        return {name: {rule: {**body, "run": self.actions[rule]} for rule, body in held.items()}}
 
     @property
     def levels(self) -> tuple[m.DoseLevel, ...]:
@@ -108,6 +131,7 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         design = found
     rules: dict[str, dict] = {}
     actions: dict[str, EscalationAction] = {}
+    bands: dict[str, int] = {}
 
     def add(rule: str, body: list[dict], action: EscalationAction) -> None:
         rules[rule], actions[rule] = {"all": body}, action
@@ -130,6 +154,8 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
                 [END[0], _state(part), *derived],
                 EscalationAction(name, "decision", value_of(rule.move), rule, used.get(rule.id)),
             )
+            if rule.id in used:
+                bands[name] = int(used[rule.id]["n"])  # type: ignore[call-overload]
     add(
         "esc:HOLD",
         [
@@ -162,7 +188,8 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
             add(name, [_state(P.all_of(*above))], EscalationAction(name, "derived"))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}/escalation#{digest[:12]}"
-    return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest)
+    return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest,
+                             bands)
 
 
 def value_of(move: m.Move) -> str:
@@ -225,7 +252,7 @@ class Escalator:
 
     def __init__(self, network: EscalationNetwork) -> None:
         self.network = network
-        self.host = Host(network.ruleset())
+        self.hosts = [Host(network.ruleset(part)) for part in range(network.parts)]
         self._sessions = 0
 
     def ask(self, state: dict[str, int], counts: list[tuple[int, int]] | None = None) -> Answer:
@@ -239,8 +266,9 @@ class Escalator:
             facts += [
                 {"t": "l", "i": i, "n": n, "y": y, "sid": sid} for i, (n, y) in enumerate(counts)
             ]
-        firings = self.host.session(sid, facts, len(END))
-        actions = self.host.actions
+        host = self.hosts[self.network.part_of(state)]
+        firings = host.session(sid, facts, len(END))
+        actions = host.actions
         decided = [actions[f.rule] for f in firings if actions[f.rule].kind == "decision"]
         eliminated = frozenset(
             json.loads(f.message)[f.rule]["l"]["i"]

@@ -25,8 +25,9 @@ from engine.compile import Network, compile_protocol
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse, parse_file
 from protocol.checks import check
-from protocol.errors import Diagnostic, ProtocolError
+from protocol.errors import Diagnostic, ProtocolError, Span, templated
 from protocol.errors import render as render_diagnostic
+from protocol.messages import TEMPLATES, WARNINGS
 from protocol.model import Protocol
 
 
@@ -56,7 +57,16 @@ def rendered(protocol: Protocol, diagnostics: Iterable[Diagnostic]) -> list[str]
 
 
 def compile(protocol: Protocol) -> Network:  # noqa: A001 - the stage's name
-    """The rule network of a checked protocol (built once per process)."""
+    """The rule network of a checked protocol (built once per process). A protocol of escalation
+    only passes `check` (`escalate` runs it) but has nothing for a network of criteria to decide:
+    refused here, before a trail is opened, where the engine crashed on a network without rules."""
+    if not protocol.criteria:
+        hint = "; its escalation is decided by 'proto-rules escalate'" \
+            if protocol.escalation else ""
+        span = Span(protocol.path, 1, 1, 1, 1)
+        name = protocol.id or protocol.path
+        diagnostic = templated(TEMPLATES, WARNINGS, "no-criteria/run", span, name=name, hint=hint)
+        raise ProtocolError([diagnostic], protocol.source)
     return compile_protocol(protocol)
 
 

@@ -49,7 +49,7 @@ def parse(text: str, filename: str = "<string>") -> m.Protocol:
 def _parse_one(text: str, filename: str) -> m.Protocol:
     """One file's text into its model, its imports not yet resolved."""
     try:
-        tree = _lark().parse(text)
+        tree = _lark().parse(_without_bom(text))
     except UnexpectedInput as error:
         raise ProtocolError([syntax_diagnostic(error, text, filename, _lark())], text) from None
     try:
@@ -58,6 +58,12 @@ def _parse_one(text: str, filename: str) -> m.Protocol:
         if isinstance(error.orig_exc, ProtocolError):
             raise ProtocolError(error.orig_exc.diagnostics, text) from None
         raise
+
+
+def _without_bom(text: str) -> str:
+    """Editors on Windows start a UTF-8 file with a byte order mark: it is read as a space, so
+    columns stay those of the file and the protocol's text (and its hash) keeps its bytes."""
+    return " " + text[1:] if text.startswith("\ufeff") else text
 
 
 def parse_file(path: str | Path) -> m.Protocol:
@@ -396,7 +402,8 @@ class _Build(Transformer):
         written = " ".join(str(token).split())
         mantissa, _, exponent = written.replace("×", "x").replace("*", "x").partition("x")
         if exponent:
-            value = Decimal(mantissa.strip()).scaleb(int(exponent.strip().split("^")[1]))
+            # read exactly, whatever the exponent: `check` says which doses are out of range
+            value = Decimal(f"{mantissa.strip()}E{int(exponent.strip().split('^')[1])}")
         else:
             value = Decimal(written)
         return value, written

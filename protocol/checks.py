@@ -20,6 +20,7 @@ import networkx as nx
 
 from protocol import escalation_checks
 from protocol import formula as f
+from protocol import limits
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, Span, hint, templated
@@ -185,8 +186,27 @@ _hint = hint
 # --- header, duplicates and declarations ----------------------------------------------------------
 
 
+def _contents(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """An empty file, or a header alone, compiled to a network with no rules, which crashed the
+    engine; a protocol of escalation only (or a module of escalation rules) is not run."""
+    here = Span(protocol.path, 1, 1, 1, 1)
+    if _is_empty(protocol):
+        yield _diag("empty", here)
+    elif not (protocol.criteria or protocol.escalations or protocol.designs):
+        yield _diag("no-criteria", here, name=protocol.id or protocol.path)
+
+
+def _is_empty(protocol: m.Protocol) -> bool:
+    """Nothing but layout and comments: no header line and no section."""
+    header = (protocol.id, protocol.title, protocol.version, protocol.origin)
+    return all(v is None for v in header) and not any(
+        getattr(protocol, f.name) for f in fields(protocol) if f.type.startswith("tuple"))
+
+
 def _header(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     """A trail that cannot say which protocol and version decided is useless to an auditor."""
+    if _is_empty(protocol):
+        return  # said once, by `_contents`
     for field, value in (("protocol", protocol.id), ("version", protocol.version)):
         if value is None:
             yield _diag("missing-header", Span(protocol.path, 1, 1, 1, 1), field=field)
@@ -471,6 +491,8 @@ def _convertible(
     elif _parses(unit) and not units.same_dimension(quantity.unit, unit, _conversions(concept)):
         what = _dimension_words(quantity.unit)
         yield _diag(kind, quantity.span, name=concept.name, unit=unit, quantity=quantity, what=what)
+    elif _parses(unit):
+        yield from limits.converted(quantity, unit, _conversions(concept), _diag)
 
 
 def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]:
@@ -673,6 +695,32 @@ def _durations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
             yield _diag("zero-duration", duration.span, duration=duration)
 
 
+def _limits(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """Numbers, spans of time and counts the engine and the calendar can represent
+    (protocol/limits.py); a threshold converted into its concept's unit is checked with it."""
+    for quantity in _every((m.Quantity, m.Number), protocol):
+        yield from limits.number(quantity.value, quantity.span, _diag)
+    for node in _every((m.CompareReference, m.Occurred, m.DoseLevel, m.Power, m.Counted),
+                       protocol):
+        if isinstance(node, m.CompareReference):
+            yield from limits.number(node.factor, node.span, _diag)
+        elif isinstance(node, m.Occurred) and node.grade is not None:
+            yield from limits.number(node.grade[1], node.span, _diag)
+        elif isinstance(node, m.DoseLevel):
+            yield from limits.number(node.amount, node.span, _diag)
+        elif isinstance(node, m.Power):
+            yield from limits.power(node, _diag)
+        elif isinstance(node, m.Counted):
+            yield from limits.count(node, _diag)
+    for concept in protocol.concepts:
+        for bound in concept.steps or ():
+            yield from limits.number(bound, concept.span, _diag)
+    for duration in _every(m.Duration, protocol):
+        yield from limits.duration(duration, _diag)
+    for escalation in protocol.escalations:
+        yield from limits.boin_patients(escalation, _diag)
+
+
 def _every(wanted: type | tuple[type, ...], node: object) -> Iterator[Any]:
     """Every node of type `wanted` in `node` and under it, depth first, in file order."""
     if isinstance(node, wanted):
@@ -757,6 +805,7 @@ def _dimension_words(unit: str) -> str:
 
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
 CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
+    _contents,
     _header,
     _duplicates,
     _declarations,
@@ -770,6 +819,7 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _formulas,
     _escalation,
     _durations,
+    _limits,
     _cycles,
     _unused,
     _texts,

@@ -76,7 +76,7 @@ def render(diagnostic: Diagnostic, source: str | None) -> str:
     lines = source.splitlines()
     if not 1 <= span.line <= len(lines):
         return head
-    text = lines[span.line - 1].expandtabs(4)
+    text = lines[span.line - 1].replace("\ufeff", " ").expandtabs(4)  # a BOM shows as nothing
     width = span.end_column - span.column if span.end_line == span.line else len(text) - span.column + 1
     caret = " " * (span.column - 1) + "^" * max(1, width)
     return f"{head}\n    {text}\n    {caret}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
+from protocol import limits
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, Severity, Span, hint, templated
@@ -188,7 +189,10 @@ def _doses(levels: list[m.DoseLevel]) -> Iterator[Diagnostic]:
                     first_unit=previous.unit,
                 )
                 continue
-            if units.convert(level.amount, level.unit, previous.unit) <= previous.amount:
+            comparable = limits.representable(level.amount) and limits.representable(
+                previous.amount)  # a dose beyond the limits is reported there
+            if comparable and units.convert(level.amount, level.unit, previous.unit) \
+                    <= previous.amount:
                 yield _diag(
                     "level-order",
                     level.span,

@@ -50,6 +50,11 @@ TEMPLATES: dict[str, str] = {
     "missing-text": "criterion {name} has no protocol text; "
     "auditors need the protocol's own sentence",
     "missing-header": "no '{field}' line; decisions must name the protocol and its version",
+    "empty": "the file declares nothing; a protocol starts with 'protocol \"ID\"' and "
+    "'version \"V\"', then its criteria",
+    "no-criteria": "protocol '{name}' has no criteria and no escalation: nothing to decide; "
+    "write its 'inclusion' and 'exclusion' criteria",
+    "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
     "counts-as": "'{name}' counts as '{broader}', {why}",
@@ -65,6 +70,16 @@ TEMPLATES: dict[str, str] = {
     "latest-window": "'the latest {name}' asks when the most recent one started: write 'more "
     "than' or 'at least' a duration before an anchor, not '{window}' (for that, leave out 'the "
     "latest')",
+    "number-limit": "{value} has {what}{hint}",
+    "number-limit/converted": "{value} is {converted} {unit}, the concept's unit; the engine "
+    "compares numbers below 10^{limit}: write a smaller threshold or declare a larger unit",
+    "number-limit/power": "a power of {value}: formulas raise to at most the {limit}th power",
+    "duration-limit": "'{duration}' is longer than the calendar reads: at most {limit} "
+    "({years} years); for any time, write 'ever' (or leave out 'valid for')",
+    "count-limit": "'at least {count} ...' joins {count} items in one rule; the engine joins at "
+    "most {limit}",
+    "boin-limit": "BOIN with {maximum} patients: its rules are built for a maximum sample size "
+    "up to {limit}",
     "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
     "attribute otherwise",
 }

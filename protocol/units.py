@@ -20,7 +20,7 @@ The dozen rewrites below are smaller, exact, and refuse what they do not know.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cache
 
@@ -91,6 +91,14 @@ class UnitProblem(ValueError):
     """A unit that cannot be read, or a conversion between different dimensions."""
 
 
+#: What pint raises on text that is no unit: `U/` fails an assertion, `U/0` divides by zero.
+_UNREADABLE = (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError,
+               ArithmeticError, AssertionError)
+#: The largest power a unit may raise ten to (the SI prefixes end at 10^24), and any other unit.
+MAX_POWER_OF_TEN = 24
+MAX_POWER = 6
+
+
 @cache
 def registry() -> pint.UnitRegistry:
     """The one Decimal registry, with the clinical units defined.
@@ -126,7 +134,7 @@ def exact_unit(text: str) -> pint.Unit:
     parse_unit(text)  # refuses what the decimal registry refuses, with the same message
     try:
         unit = exact_registry().parse_units(_pint_text(_spelling(text)))
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
+    except _UNREADABLE as error:
         raise UnitProblem(f"unknown unit '{text}'") from error
     if dict(unit.dimensionality) == {"[length]": -3}:  # a bare count per volume counts cells
         unit = unit * exact_registry().Unit("cell")
@@ -256,11 +264,27 @@ def _read(text: str) -> pint.Unit:
         refuse(text, spelling)
     try:
         unit = registry().parse_units(_pint_text(spelling))
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
+    except _UNREADABLE as error:
+        raise UnitProblem(f"unknown unit '{text}'") from error
+    _refuse_large_powers(text, unit)
+    try:
+        registry().Quantity(Decimal(1), unit).to_base_units()  # its factor exists: not 1/0
+    except _UNREADABLE as error:
         raise UnitProblem(f"unknown unit '{text}'") from error
     unit = _counted(unit)
     _refuse_implausible(text, unit)
     return unit
+
+
+def _refuse_large_powers(text: str, unit: pint.Unit) -> None:
+    """`10^400/L` or `mg^99999` has no factor the 28 digits of a Decimal can hold: no lab writes
+    a power beyond the SI prefixes' (10^24)."""
+    for name, power in unit._units.items():  # pint offers no public accessor
+        if abs(power) > (MAX_POWER_OF_TEN if name == "ten" else MAX_POWER):
+            raise UnitProblem(
+                f"unit '{text}' has a power beyond what a unit can hold ({name} ** {power}); "
+                f"powers of ten go up to 10^{MAX_POWER_OF_TEN}, other powers up to {MAX_POWER}"
+            )
 
 
 def _resolve(text: str, aliases: Aliases) -> str | None:
@@ -297,8 +321,12 @@ def parse_unit(text: str, aliases: Aliases = ()) -> pint.Unit:
 
 def quantize(value: Decimal) -> Decimal:
     """Round once, half to even, to `PLACES` places; -0 becomes 0 so output is byte-stable."""
-    rounded = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
-    return rounded + 0 if rounded else Decimal(0).quantize(QUANTUM)
+    try:
+        rounded = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than the context's 28: a value of 10^22 or more
+        wide = Context(prec=value.adjusted() + PLACES + 2, rounding=ROUND_HALF_EVEN)
+        rounded = value.quantize(QUANTUM, context=wide)
+    return rounded if rounded else Decimal(0).quantize(QUANTUM)
 
 
 def same_dimension(a: str, b: str, conversions: Conversions = (), *, aliases: Aliases = ()) -> bool:

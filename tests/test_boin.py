@@ -17,8 +17,8 @@ import pytest
 import cli
 from engine import boin as B
 from engine.cohort import state_of
-from engine.escalation import Escalator, compile_escalation
-from grammar.parser import parse_file
+from engine.escalation import PATIENTS_PER_RULESET, Escalator, compile_escalation
+from grammar.parser import parse, parse_file
 from protocol import model as m
 
 ROOT = Path(__file__).parents[1]
@@ -111,17 +111,38 @@ def test_the_network_decides_as_the_boundaries_say(escalator):
     bounds = escalator.network.boundaries
     for n in range(1, 31):
         for y in range(n + 1):
-            elim = bounds.eliminate[n - 1]
-            expected = (
-                "ELIMINATE"
-                if elim is not None and y >= elim
-                else "DE-ESCALATE"
-                if y >= bounds.deescalate[n - 1]
-                else "ESCALATE"
-                if y <= bounds.escalate[n - 1]
-                else "STAY"
-            )
-            assert decision(escalator, n, y) == expected, (n, y)
+            assert decision(escalator, n, y) == expected(bounds, n, y), (n, y)
+
+
+def expected(bounds: B.Boundaries, n: int, y: int) -> str:
+    """What the boundary table says for `y` DLTs among `n` evaluable patients, at a middle level."""
+    elim = bounds.eliminate[n - 1]
+    if elim is not None and y >= elim:
+        return "ELIMINATE"
+    if y >= bounds.deescalate[n - 1]:
+        return "DE-ESCALATE"
+    return "ESCALATE" if y <= bounds.escalate[n - 1] else "STAY"
+
+
+@pytest.mark.parametrize("maximum, target", [(33, "0.3"), (36, "0.2"), (60, "0.3"),
+                                             (200, "0.25")])
+def test_large_sample_sizes_build_and_decide_as_the_table(maximum, target):
+    """From 33 patients (36 for a target of 0.2) one ruleset held more rules on the end marker
+    than durable_rules links to one node (error 108): the network is split by patients treated."""
+    text = PROTOCOL.read_text().replace("maximum 30 patients", f"maximum {maximum} patients")
+    text = text.replace("design boin target 0.3", f"design boin target {target}")
+    escalator = Escalator(compile_escalation(parse(text, str(PROTOCOL))))
+    bounds = escalator.network.boundaries
+    assert len(escalator.hosts) == 1 + (maximum - 1) // PATIENTS_PER_RULESET
+    for n in range(1, maximum + 1):
+        edges = {bounds.escalate[n - 1], bounds.deescalate[n - 1], bounds.eliminate[n - 1] or 0}
+        for y in sorted({y + d for y in edges for d in (-1, 0, 1)} & set(range(n + 1))):
+            assert decision(escalator, n, y) == expected(bounds, n, y), (n, y)
+    assert decision(escalator, maximum, 0, level=4) == "STAY"
+    assert decision(escalator, maximum, 0, higher=(maximum, maximum)) == "STAY"
+    eliminated = escalator.ask(state_of([(0, 0, 0, 0)], 0, escalator.network.escalation),
+                               [(3, 0), (maximum, maximum), (maximum, 0), (3, 0), (3, 0)])
+    assert eliminated.eliminated == frozenset({1})
 
 
 def test_at_the_edges(escalator):

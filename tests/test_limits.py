@@ -1,0 +1,219 @@
+"""Protocols `check` accepts must run (issue 14): what the engine and the calendar can represent.
+
+Each limit has a check-time diagnostic (file:line:col, a caret, a hint) and each number the engine
+reads is written so it reads it: nothing `check` passes crashes `compile` or `run`.
+"""
+
+from __future__ import annotations
+
+
+import pytest
+
+from engine import pipeline
+from engine.host import engine_json
+from cli import main
+from engine.run import Screening
+from grammar.parser import parse
+from protocol import units
+from protocol.checks import check
+from protocol.errors import ProtocolError
+from tests.conftest import ROOT, screen_one
+
+HEAD = 'protocol "t" version "1"\n'
+
+
+def decide(text: str, facts: list[dict], day: str = "2026-01-01") -> str:
+    """Parse, check, compile and run one patient: the decision, or the rejection's problems."""
+    network = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    result = screen_one(Screening(network), facts, day=day)
+    return getattr(result, "decision", None) or str(result)
+
+
+# --- numbers the engine reads -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1e-10, 1e-5, 1e16, 1e20, -1e-7, 2.5e-8])
+def test_numbers_in_exponent_form_are_written_with_a_decimal_point(value: float) -> None:
+    """durable_rules refuses `1e-10` (error 204) and reads `1.0e-10`; orjson writes the former."""
+    text = engine_json({"v": value})
+    assert "." in text.split(":")[1].split("e")[0]
+    assert float(text[5:-1]) == value
+
+
+def test_a_grade_threshold_below_1e_4_compiles_and_decides() -> None:
+    text = HEAD + ('concepts:\n mi: event graded\n'
+                   'inclusion I1 "t": mi with grade >= 0.00001 ever\n')
+    assert decide(text, [{"concept": "mi", "date": "2025-01-01", "grade": 1}]) == "ELIGIBLE"
+
+
+def test_a_patient_value_of_1e20_is_decided_not_a_crash() -> None:
+    """orjson writes 1e20 as `1e+20`: the engine failed the batch and the process died."""
+    text = HEAD + 'concepts:\n egfr: quantity in mL/min\ninclusion I1 "t": egfr >= 30 mL/min\n'
+    fact = {"concept": "egfr", "unit": "mL/min", "date": "2025-12-30"}
+    assert decide(text, [{**fact, "value": 1e20}]) == "ELIGIBLE"
+    assert decide(text, [{**fact, "value": 0.00001}]) == "INELIGIBLE"
+
+
+# --- units pint cannot read -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["U/0", "U/", "mg/0.0", "/", "mg/(0)"])
+def test_a_unit_pint_fails_on_is_an_unknown_unit(unit: str) -> None:
+    """pint divided by zero (`U/0`) or failed an assertion (`U/`): a traceback from `check`."""
+    with pytest.raises(units.UnitProblem, match="unknown unit"):
+        units.parse_unit(unit)
+
+
+@pytest.mark.parametrize("unit", ["U/0", "U/"])
+def test_check_reports_a_unit_pint_fails_on(unit: str) -> None:
+    src = HEAD + f'concepts:\n e: quantity in mL/min\ninclusion I1 "t": e >= 30 {unit}\n'
+    found = check(parse(src, "t.pr"))
+    assert [(d.span.line, d.span.column, d.code) for d in found] == [(4, 24, "unit-unknown")]
+
+
+@pytest.mark.parametrize("unit", ["10^400/L", "x10^-99/L", "mg^99999"])
+def test_a_power_beyond_the_si_prefixes_is_refused(unit: str) -> None:
+    with pytest.raises(units.UnitProblem, match="power beyond"):
+        units.parse_unit(unit)
+
+
+# --- empty files, protocols without criteria, a byte order mark ------------------------------
+
+
+def codes(src: str) -> list[tuple[int, int, str]]:
+    return [(d.span.line, d.span.column, d.code) for d in check(parse(src, "t.pr"))]
+
+
+@pytest.mark.parametrize("src", ["", "\n\n", "# a comment only\n", "\ufeff"])
+def test_an_empty_file_is_an_error_said_once(src: str) -> None:
+    assert codes(src) == [(1, 1, "empty")]
+
+
+def test_a_header_alone_has_no_criteria() -> None:
+    """`protocol "x"` alone passed check, then `run` crashed (exit 139) leaving an empty trail."""
+    found = check(parse(HEAD, "t.pr"))
+    assert [(d.span.line, d.span.column, d.code, d.is_error) for d in found] == [
+        (1, 1, "no-criteria", True)]
+    assert "protocol 't' has no criteria and no escalation" in found[0].message
+
+
+def test_escalation_only_passes_check_and_run_refuses_it(tmp_path) -> None:
+    """BOIN's example has no criteria: `escalate` runs it; `run` says why it does not."""
+    protocol, warnings = pipeline.load(str(ROOT / "examples" / "boin.proto-rules"))
+    assert warnings == []
+    with pytest.raises(ProtocolError) as raised:
+        pipeline.compile(protocol)
+    assert "has no criteria: 'run' has nothing to decide; its escalation is decided by " \
+        "'proto-rules escalate'" in str(raised.value)
+    trail = tmp_path / "trail.jsonl"
+    facts = tmp_path / "p.jsonl"
+    facts.write_text('{"patient": "p", "screening_date": "2026-01-01", "facts": []}\n')
+    assert main(["run", str(ROOT / "examples" / "boin.proto-rules"), str(facts),
+                 "--trail", str(trail)]) == 2
+    assert not trail.exists()
+
+
+def test_a_module_of_escalation_rules_passes_check() -> None:
+    found = check(parse((ROOT / "examples" / "lib" / "three-plus-three.proto-rules").read_text(),
+                        "lib.pr"))
+    assert not [d for d in found if d.is_error]
+
+
+def test_a_byte_order_mark_is_accepted_and_the_hash_keeps_it(tmp_path) -> None:
+    path = tmp_path / "bom.proto-rules"
+    text = HEAD + 'concepts:\n a: flag\ninclusion I1 "a": a\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    protocol, warnings = pipeline.load(str(path))
+    assert warnings == [] and protocol.id == "t"
+    assert protocol.source.encode() == path.read_bytes()  # the trail hashes the file's bytes
+    bad = tmp_path / "bad.proto-rules"
+    bad.write_bytes(b"\xef\xbb\xbf" + b'protocol "t" version "1" oops\n')
+    with pytest.raises(ProtocolError) as raised:
+        pipeline.load(str(bad))
+    shown = str(raised.value).splitlines()
+    assert shown[0].startswith(f"{bad}:1:27: error: unexpected 'oops'")  # the BOM is column 1
+    assert shown[2].index("^") == shown[1].index("oops")
+
+
+# --- limits checked at check time ---------------------------------------------------------------
+
+LIMITED = HEAD + ("concepts:\n"
+                  " egfr: quantity in mL/min{valid}\n"
+                  " mi: event graded\n"
+                  " u: lab in U/L\n"
+                  'inclusion I1 "t": {condition}\n')
+
+
+def limited(condition: str, valid: str = "") -> list[tuple[int, int, str, str]]:
+    found = check(parse(LIMITED.format(condition=condition, valid=valid), "t.pr"))
+    return [(d.span.line, d.span.column, d.code, d.message) for d in found if d.is_error]
+
+
+@pytest.mark.parametrize("condition, at, message", [
+    ("egfr >= 123456789012345678901234567890 mL/min", 27,
+     "123456789012345678901234567890 has 30 digits before the point; the engine compares numbers "
+     "below 10^15: write it in a larger unit"),
+    ("egfr >= 123456789.1234567 mL/min", 27, "has 7 decimal places; values are rounded to 6, so "
+     "it would be read as 123456789.123457"),
+    ("egfr >= 123456789.123456 mL/min", 27, ""),  # 15 significant digits: accepted
+    ("mi with grade >= 0.0000000001 ever", 19, "0.0000000001 has 10 decimal places; values are "
+     "rounded to 6, so it would be read as 0"),
+    ("u <= 3.0000001 x ULN", 19, "3.0000001 has 7 decimal places"),
+    ("egfr >= 100000000000000 L/s", 27, "100000000000000 L/s is 6000000000000000000 mL/min, the "
+     "concept's unit; the engine compares numbers below 10^15"),
+    ("mi within 99999999999 months before screening", 29, "'99999999999 months' is longer than "
+     "the calendar reads: at most 1,200 months (100 years); for any time, write 'ever'"),
+    ("mi within 3000000 days before screening", 29, "at most 36,525 days (100 years)"),
+    ("mi less than 5219 weeks before screening", 32, "at most 5,218 weeks (100 years)"),
+    ("at least 31 mi ever", 19, "'at least 31 ...' joins 31 items in one rule; the engine joins "
+     "at most 30"),
+])
+def test_a_limit_is_an_error_at_its_position(condition: str, at: int, message: str) -> None:
+    found = limited(condition)
+    if not message:  # at the limits: accepted
+        assert found == []
+        return
+    assert [(line, column) for line, column, _, _ in found] == [(6, at)], found
+    assert message in found[0][3]
+
+
+def test_a_validity_beyond_100_years_is_refused() -> None:
+    assert limited("egfr >= 30 mL/min", " valid for 4294967296 days") == [
+        (3, 37, "duration-limit", "'4294967296 days' is longer than the calendar reads: at most "
+         "36,525 days (100 years); for any time, write 'ever' (or leave out 'valid for')")]
+
+
+def test_at_the_limits_everything_compiles_and_runs() -> None:
+    """The largest accepted numbers, spans and counts run: nothing `check` passes crashes."""
+    text = LIMITED.format(valid=" valid for 100 years", condition=(
+        "egfr <= 999999999999999 mL/min and u <= 999999.999999 x ULN"
+        " and mi with grade >= 0.000001 within 36525 days before screening"
+        " and not at least 30 mi within 1200 months before screening"))
+    facts = [{"concept": "egfr", "value": 45, "unit": "mL/min", "date": "2025-12-30"},
+             {"concept": "u", "value": 3, "unit": "U/L", "date": "2025-12-30",
+              "reference_range": {"high": 40}},
+             {"concept": "mi", "date": "1930-01-01", "grade": 1}]
+    assert decide(text, facts) == "ELIGIBLE"
+
+
+def test_a_dose_level_of_a_million_digits_is_reported_not_a_crash() -> None:
+    src = (ROOT / "examples" / "boin.proto-rules").read_text().replace(
+        "level DL4 1.2e8 cells/kg", "level DL4 1x10^4496729 cells/kg")
+    found = [d for d in check(parse(src, "boin.pr")) if d.is_error]
+    assert [(d.span.line, d.code) for d in found] == [(11, "number-limit")]
+    assert found[0].message.startswith("1E+4496729 has 4496730 digits before the point")
+
+
+def test_boin_beyond_200_patients_is_refused() -> None:
+    src = (ROOT / "examples" / "boin.proto-rules").read_text().replace(
+        "maximum 30 patients", "maximum 201 patients")
+    found = [d for d in check(parse(src, "boin.pr")) if d.is_error]
+    assert [(d.span.line, d.code) for d in found] == [(6, "boin-limit")]
+
+
+def test_a_formula_power_beyond_the_6th_is_refused() -> None:
+    src = HEAD + ("concepts:\n h: quantity in cm\n b: derived in cm = (h in cm)^99\n"
+                  'inclusion I1 "t": b > 3 cm\n')
+    found = [(d.span.line, d.span.column, d.code) for d in check(parse(src, "t.pr"))
+             if d.code.endswith("limit")]
+    assert found == [(4, 31, "number-limit")]
