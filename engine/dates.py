@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from protocol import model as m
+from protocol.messages import FACT_MESSAGES
 
 #: The first and last day a fact file may name: well before any living patient's birth, well
 #: after any trial now planned.
@@ -132,4 +133,4 @@ def outside_calendar(given: Any) -> bool:
 
 def calendar_problem(shown: str) -> str:
     """The calendar's limits, as a date outside them is refused."""
-    return f"{shown!r} lies outside the calendar this tool reads ({FIRST_DAY} to {LAST_DAY})"
+    return FACT_MESSAGES["calendar"].format(date=shown, first=FIRST_DAY, last=LAST_DAY)

@@ -250,37 +250,64 @@ def patient_id(data: Any) -> str | None:
 
 def _untrusted(data: Any, path: str, line: int, pid: str | None) -> list[FactProblem]:
     """What in a record no later stage could read or write: nesting deeper than `MAX_DEPTH`,
-    text with a lone surrogate (a field name or a value), numbers beyond `MAX_DIGITS`. One
-    problem per field of a fact; the walk keeps its own stack, so depth cannot exhaust Python's."""
-    found: dict[tuple[int, str], FactProblem] = {}
-    stack: list[tuple[Any, tuple]] = [(data, ())]
-    while stack:
-        value, where = stack.pop()
-        message = None
-        if isinstance(value, (dict, list)):
-            if len(where) >= MAX_DEPTH:
-                message = FACT_MESSAGES["too-deep"].format(limit=MAX_DEPTH)
-            else:
-                items = value.items() if isinstance(value, dict) else enumerate(value)
-                for key, item in items:
-                    if isinstance(key, str) and _text_problem(key):
-                        message = _text_problem(key, f"the field name {_escaped(key)!r}")
-                        break
-                    stack.append((item, (*where, key)))
-        elif isinstance(value, str):
-            message = _text_problem(value)
-        else:
-            message = _number_problem(value)
-        if message is None:
-            continue
-        index = where[1] if len(where) > 1 and where[0] == "facts" and \
-            isinstance(where[1], int) else None
-        inner = where[2:] if index is not None else where
-        fieldname = ".".join(_escaped(str(p)) for p in inner) or None
-        key = (-1 if index is None else index, str(inner[:1]))
-        if key not in found:
-            found[key] = FactProblem(path, line, pid, index, fieldname, message)
-    return [found[key] for key in sorted(found)]
+    text with a lone surrogate (a field name or a value), numbers beyond `MAX_DIGITS`; the first
+    such thing in each field. Runs for every patient: plain ASCII text, small integers, booleans
+    and nulls (nearly every value) are passed over without a call."""
+    if not isinstance(data, dict):
+        return []
+    problems = []
+    for key, value in data.items():
+        facts = value if key == "facts" and isinstance(value, list) else ()
+        found = None if facts else _suspect((key,), value, 1)
+        if found:
+            problems.append(FactProblem(path, line, pid, None, _field(found[0]), found[1]))
+        for index, fact in enumerate(facts):
+            if not isinstance(fact, dict):
+                found = _suspect((), fact, 3)
+                if found:
+                    problems.append(FactProblem(path, line, pid, index, _field(found[0]) or None,
+                                                found[1]))
+                continue
+            for name, item in fact.items():
+                kind = type(item)
+                if name.isascii() and (kind is str and item.isascii() or kind is bool or
+                                       item is None or kind is int and -_BOUND < item < _BOUND):
+                    continue
+                found = _suspect((name,), item, 3)
+                if found:
+                    problems.append(FactProblem(path, line, pid, index, _field(found[0]),
+                                                found[1]))
+    return problems
+
+
+#: Integers below this, in magnitude, are within `MAX_DIGITS`.
+_BOUND = 10 ** MAX_DIGITS
+
+
+def _suspect(where: tuple, value: Any, depth: int) -> tuple[tuple, str] | None:
+    """The first thing at or under `where` no later stage could survive: its path and what is
+    wrong; recursion stops at `MAX_DEPTH`."""
+    key = where[-1] if where else None
+    if isinstance(key, str) and _text_problem(key):
+        return where, _text_problem(key, f"the field name '{_escaped(key)}'")
+    if isinstance(value, str):
+        message = _text_problem(value)
+        return (where, message) if message else None
+    if not isinstance(value, (dict, list)):
+        message = _number_problem(value)
+        return (where, message) if message else None
+    if depth >= MAX_DEPTH:
+        return where, FACT_MESSAGES["too-deep"].format(limit=MAX_DEPTH)
+    for inner, item in value.items() if isinstance(value, dict) else enumerate(value):
+        found = _suspect((*where, inner), item, depth + 1)
+        if found:
+            return found
+    return None
+
+
+def _field(where: tuple) -> str:
+    """A path within a record as a field name: `reference_range.high`, `source.0`."""
+    return ".".join(_escaped(str(step)) for step in where)
 
 
 def _text_problem(text: str, what: str = "the text") -> str | None:

@@ -336,7 +336,7 @@ def parse_unit(text: str, aliases: Aliases = ()) -> pint.Unit:
 def quantize(value: Decimal) -> Decimal:
     """Round once, half to even, to `PLACES` places; -0 becomes 0 so output is byte-stable."""
     rounded = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_ROOMY)
-    return rounded + 0 if rounded else Decimal(0).quantize(QUANTUM)
+    return _ROOMY.add(rounded, 0) if rounded else Decimal(0).quantize(QUANTUM)
 
 
 def same_dimension(a: str, b: str, conversions: Conversions = (), *, aliases: Aliases = ()) -> bool:

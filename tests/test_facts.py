@@ -186,7 +186,7 @@ def test_unreadable_file(screening, tmp_path):
     latin1 = tmp_path / "latin1.jsonl"
     latin1.write_bytes('{"patient": "Müller", "facts": []}\n'.encode("latin-1"))
     (outcome,) = screening.screen(read_records(str(latin1)), str(latin1))
-    assert [str(p) for p in outcome.problems] == [  # the line, not the file (see test_hostile_facts)
+    assert [str(p) for p in outcome.problems] == [  # the line, not the file: test_hostile_facts
         f"{latin1}:1: error: not UTF-8 text: byte 0xfc at column 15 (invalid start byte)"]
 
 
