@@ -22,7 +22,7 @@ from engine.cohort import read_cohort
 from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
-from engine.factfile import read_records
+from engine.factfile import read_bytes, read_records
 from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
@@ -184,8 +184,11 @@ def _check(args) -> int:
 
 def _run(args) -> int:
     screening = Screening(pipeline.compile(_load(args.protocol)))
-    records = list(read_records(args.facts)) if args.facts == "-" else read_records(args.facts)
-    digest = _sha256(args.facts)
+    if args.facts == "-":  # stdin is read once: the trail records the hash of the bytes read
+        data = read_bytes("-")
+        digest, records = hashlib.sha256(data).hexdigest(), read_records("-", data)
+    else:
+        digest, records = _sha256(args.facts), read_records(args.facts)
     rejected = 0
     sink = open(args.trail, "w", encoding="utf-8") if args.trail else nullcontext()
     with sink as out:
@@ -203,8 +206,6 @@ def _run(args) -> int:
 
 
 def _sha256(path: str) -> str:
-    if path == "-":
-        return "stdin"
     try:
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read()).hexdigest()

@@ -3,16 +3,26 @@
 One documented meaning, used by the normaliser for every window bound, staleness check, age and
 course length: months and years keep the day of month and clamp to the month's end; a date may be
 known to the day (YYYY-MM-DD), the month (YYYY-MM) or the year (YYYY), and then spans its days.
+
+The calendar this tool reads runs from `FIRST_DAY` to `LAST_DAY`: a date outside it is refused
+(`date_problem` says so), never read, so that no window, age or course length computed from it
+reaches the ends of Python's calendar (year 1, year 9999) where arithmetic overflows.
 """
 
 from __future__ import annotations
 
 from calendar import monthrange
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from protocol import model as m
+from protocol.messages import FACT_MESSAGES
+
+#: The first and last day a fact file may name: well before any living patient's birth, well
+#: after any trial now planned.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)
 
 
 def shift(day: date, duration: m.Duration, sign: int = -1) -> date:
@@ -83,12 +93,28 @@ def runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return found
 
 
-@lru_cache(maxsize=65536)
 def days_of(text: Any) -> tuple[date, date] | None:
     """The first and last day a date may be: YYYY-MM-DD is one day, YYYY-MM its month's days,
-    YYYY its year's."""
-    if not isinstance(text, str):
+    YYYY its year's; None for anything else, or for a date outside the calendar."""
+    return _parse_days(text) if isinstance(text, str) else None
+
+
+def day_of(text: Any) -> date | None:
+    """The day a YYYY-MM-DD date names; None for anything else, or outside the calendar."""
+    if not isinstance(text, str) or len(text) != 10:
         return None
+    days = _parse_days(text)
+    return days[0] if days else None
+
+
+@lru_cache(maxsize=65536)
+def _parse_days(text: str) -> tuple[date, date] | None:
+    span = _span(text)
+    return span if span and FIRST_DAY <= span[0] and span[1] <= LAST_DAY else None
+
+
+def _span(text: str) -> tuple[date, date] | None:
+    """The days `text` names in Python's own calendar (years 1 to 9999), limits aside."""
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
@@ -103,15 +129,34 @@ def days_of(text: Any) -> tuple[date, date] | None:
     return None
 
 
-def day_of(text: Any) -> date | None:
-    if not isinstance(text, str):
-        return None
-    return _parse_day(text)
+#: What a JSON value that is not text is, for messages.
+_JSON_KINDS = ((bool, "true or false"), (dict, "an object"), (list, "an array"),
+               ((int, float, Decimal), "a number"))
 
 
-@lru_cache(maxsize=65536)
-def _parse_day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        return None
+def date_problem(given: Any, form: str = "YYYY-MM-DD") -> str:
+    """Why `given` is not a date `day_of` or `days_of` reads, in the reader's words: a date
+    outside the calendar says so, rather than "not a date"; anything else shows the form.
+
+    >>> date_problem("1800-01-01")
+    "'1800-01-01' lies outside the calendar this tool reads (1900-01-01 to 2200-12-31)"
+    >>> date_problem("18/05/2026")
+    "not a date (YYYY-MM-DD): '18/05/2026'"
+    """
+    if not isinstance(given, str):
+        kind = next((word for kinds, word in _JSON_KINDS if isinstance(given, kinds)), "null")
+        return f"not a date ({form}): found {kind}"
+    if outside_calendar(given):
+        return calendar_problem(given)
+    return f"not a date ({form}): {given!r}"
+
+
+def outside_calendar(given: Any) -> bool:
+    """Whether `given` is a date Python reads (to the day, month or year) that lies outside the
+    calendar of this tool."""
+    return isinstance(given, str) and _span(given) is not None and _parse_days(given) is None
+
+
+def calendar_problem(shown: str) -> str:
+    """The calendar's limits, as a date outside them is refused."""
+    return FACT_MESSAGES["calendar"].format(date=shown, first=FIRST_DAY, last=LAST_DAY)

@@ -4,19 +4,28 @@ numbers as exact decimals, each record's shape checked against `engine/facts.sch
 Reading and shape are one job, apart from normalisation (`engine/facts.py`): every problem of a
 record's shape is reported with its path, and a record that cannot be read at all becomes a
 `FactProblem` in the stream, so the records after it are still read.
+
+A fact file is read as bytes and split on b"\n" only, each line decoded on its own: a byte that is
+not UTF-8 (or a character JSON allows inside a string that some readers take for a line break,
+U+2028) costs that record, never the file. Before its shape, a record is checked for what no
+later stage could survive or write: nesting deeper than a record has, text that is not text (a
+lone surrogate, which JSON's `\ud800` escape can make), and numbers beyond what the engine
+compares exactly (`MAX_DIGITS`). A patient id seen before is refused, naming its first record.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import jsonschema
 
 from protocol.errors import FactProblem
+from protocol.messages import FACT_MESSAGES
 
 SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -41,6 +50,17 @@ _FACT_KEYS = frozenset(_FACT_TYPES)
 _READ_LATER = frozenset({"value", "date", "end", "dose", "grade"})
 _CHECKED_HERE = {k: t for k, t in _FACT_TYPES.items() if k not in _READ_LATER}
 _RANGE_KEYS = frozenset({"low", "high"})
+
+#: Digits a number may have before its decimal point, and places after it before its first
+#: significant digit: the network compares numbers as doubles (exact to 15 digits) after they are
+#: rounded to 6 places in decimals (28 digits), and a unit factor or a ratio to the reference range
+#: may add several digits more.
+MAX_DIGITS = 15
+#: How deep a record may nest; its own shape needs 4 levels. Deeper input would exhaust Python's
+#: recursion in the JSON reader or the schema validator, which read it recursively.
+MAX_DEPTH = 16
+#: The byte-order mark some editors write at the start of a UTF-8 file.
+BOM = b"\xef\xbb\xbf"
 
 
 def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = None) -> bool:
@@ -84,6 +104,9 @@ def schema_problems(data: dict, path: str, line: int, pid: str | None,
     """Every way a patient record departs from the schema, with its path; none for the plainly
     valid (checked first, fast). `attributes` are the fields each concept declares beside the
     schema's (`"route": "intravenous"`): the schema cannot know them; the normaliser reads them."""
+    untrusted = _untrusted(data, path, line, pid)
+    if untrusted:  # validating such a record (or showing its values) is what would fail
+        return untrusted
     if _plainly_valid(data, attributes):
         return []
     stripped = plain(_without(data, attributes or {}))
@@ -106,36 +129,221 @@ def _without(data: dict, attributes: dict[str, frozenset[str]]) -> dict:
     return {**data, "facts": stripped}
 
 
-def read_records(path: str) -> Iterator[tuple[int, Any | FactProblem]]:
+def read_records(path: str, data: bytes | None = None) -> Iterator[tuple[int, Any | FactProblem]]:
     """Yield (line number, parsed JSON or problem) for a JSON file or a JSON Lines file; `-` is stdin.
 
     A JSON file holding one object (possibly spread over lines) is one patient; otherwise every
-    non-blank line is one patient. Numbers are read as exact decimals.
+    non-blank line is one patient. Numbers are read as exact decimals. `data` is the file's bytes
+    when the caller has read them already (stdin is read once, to be hashed and read).
     """
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
-        return
-    stripped = text.strip()
-    if not stripped:
+    if data is None:
+        try:
+            data = read_bytes(path)
+        except OSError as error:
+            yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
+            return
+    yield from _one_record_per_patient(_records(data.removeprefix(BOM), path), path)
+
+
+def read_bytes(path: str) -> bytes:
+    """A fact file's bytes, or stdin's for `-` (a text stream without bytes, as tests give, is
+    encoded back: a lone surrogate in it stays, to be refused with its line)."""
+    if path != "-":
+        return Path(path).read_bytes()
+    stream = getattr(sys.stdin, "buffer", None)
+    return stream.read() if stream is not None else \
+        sys.stdin.read().encode("utf-8", "surrogatepass")
+
+
+def _records(data: bytes, path: str) -> Iterator[tuple[int, Any | FactProblem]]:
+    if not data.strip():
         yield 0, FactProblem(path, 0, None, None, None, "the fact file is empty")
         return
-    try:
-        whole = json.loads(stripped, parse_float=Decimal)
-    except json.JSONDecodeError:
-        whole = None
+    whole = _whole(data)
     if isinstance(whole, dict):
         yield 1, whole
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.strip():
+            yield number, _parsed(line, path, number)
+
+
+def _whole(data: bytes) -> Any:
+    """The file as one JSON value, or None when it is not one (JSON Lines, or unreadable)."""
+    try:
+        return _loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, _Refused):
+        return None
+
+
+def _parsed(line: bytes, path: str, number: int) -> Any | FactProblem:
+    """One line's JSON, or the problem that stops it being read (with its column)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        message = FACT_MESSAGES["not-utf8"].format(
+            byte=f"0x{line[error.start]:02x}", column=error.start + 1, reason=error.reason)
+        return FactProblem(path, number, None, None, None, message)
+    try:
+        return _loads(text)
+    except json.JSONDecodeError as error:
+        message = FACT_MESSAGES["not-json"].format(reason=error.msg, column=error.colno)
+    except RecursionError:
+        message = FACT_MESSAGES["too-deep"].format(limit=MAX_DEPTH)
+    except _Refused as refused:
+        message = str(refused)
+    return FactProblem(path, number, None, None, None, message)
+
+
+class _Refused(ValueError):
+    """A number the JSON reader cannot make into a decimal at all: its line is refused."""
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_float=_decimal, parse_int=_integer, parse_constant=_constant)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent of more than 18 digits
+        raise _Refused(FACT_MESSAGES["number-range"].format(number=_shown_text(text),
+                                                            digits=MAX_DIGITS)) from None
+
+
+def _integer(text: str) -> int | Decimal:
+    """An int, or a decimal when it is too long for Python to read as an int (4300 digits):
+    `_untrusted` then reports it with its field."""
+    return int(text) if len(text) <= 20 else Decimal(text)
+
+
+def _constant(text: str) -> Any:
+    """NaN and Infinity, which Python's JSON reader accepts and JSON does not."""
+    raise _Refused(FACT_MESSAGES["number-not-finite"].format(number=text))
+
+
+def _one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], path: str
+                            ) -> Iterator[tuple[int, Any | FactProblem]]:
+    """The records, a patient id seen before refused (naming the line of its first record): a
+    second record would be decided again and its trail would read as the same patient's."""
+    first: dict[str, int] = {}
+    for number, data in records:
+        pid = data.get("patient") if isinstance(data, dict) else None
+        if isinstance(pid, str) and pid in first:
+            message = FACT_MESSAGES["duplicate-patient"].format(patient=patient_id(data),
+                                                                line=first[pid])
+            yield number, FactProblem(path, number, patient_id(data), None, "patient", message)
             continue
-        try:
-            yield number, json.loads(line, parse_float=Decimal)
-        except json.JSONDecodeError as error:
-            message = f"not valid JSON: {error.msg} at column {error.colno}"
-            yield number, FactProblem(path, number, None, None, None, message)
+        if isinstance(pid, str):
+            first[pid] = number
+        yield number, data
+
+
+def patient_id(data: Any) -> str | None:
+    """The record's patient id as it can be shown and written: a lone surrogate escaped (the
+    record is refused for it, and the refusal names the patient)."""
+    pid = data.get("patient") if isinstance(data, dict) else None
+    if not isinstance(pid, str):
+        return None
+    return pid if _text_problem(pid) is None else _escaped(pid)
+
+
+def _untrusted(data: Any, path: str, line: int, pid: str | None) -> list[FactProblem]:
+    """What in a record no later stage could read or write: nesting deeper than `MAX_DEPTH`,
+    text with a lone surrogate (a field name or a value), numbers beyond `MAX_DIGITS`; the first
+    such thing in each field. Runs for every patient: plain ASCII text, small integers, booleans
+    and nulls (nearly every value) are passed over without a call."""
+    if not isinstance(data, dict):
+        return []
+    problems = []
+    for key, value in data.items():
+        facts = value if key == "facts" and isinstance(value, list) else ()
+        found = None if facts else _suspect((key,), value, 1)
+        if found:
+            problems.append(FactProblem(path, line, pid, None, _field(found[0]), found[1]))
+        for index, fact in enumerate(facts):
+            if not isinstance(fact, dict):
+                found = _suspect((), fact, 3)
+                if found:
+                    problems.append(FactProblem(path, line, pid, index, _field(found[0]) or None,
+                                                found[1]))
+                continue
+            for name, item in fact.items():
+                kind = type(item)
+                if name.isascii() and (kind is str and item.isascii() or kind is bool or
+                                       item is None or kind is int and -_BOUND < item < _BOUND):
+                    continue
+                found = _suspect((name,), item, 3)
+                if found:
+                    problems.append(FactProblem(path, line, pid, index, _field(found[0]),
+                                                found[1]))
+    return problems
+
+
+#: Integers below this, in magnitude, are within `MAX_DIGITS`.
+_BOUND = 10 ** MAX_DIGITS
+
+
+def _suspect(where: tuple, value: Any, depth: int) -> tuple[tuple, str] | None:
+    """The first thing at or under `where` no later stage could survive: its path and what is
+    wrong; recursion stops at `MAX_DEPTH`."""
+    key = where[-1] if where else None
+    if isinstance(key, str) and _text_problem(key):
+        return where, _text_problem(key, f"the field name '{_escaped(key)}'")
+    if isinstance(value, str):
+        message = _text_problem(value)
+        return (where, message) if message else None
+    if not isinstance(value, (dict, list)):
+        message = _number_problem(value)
+        return (where, message) if message else None
+    if depth >= MAX_DEPTH:
+        return where, FACT_MESSAGES["too-deep"].format(limit=MAX_DEPTH)
+    for inner, item in value.items() if isinstance(value, dict) else enumerate(value):
+        found = _suspect((*where, inner), item, depth + 1)
+        if found:
+            return found
+    return None
+
+
+def _field(where: tuple) -> str:
+    """A path within a record as a field name: `reference_range.high`, `source.0`."""
+    return ".".join(_escaped(str(step)) for step in where)
+
+
+def _text_problem(text: str, what: str = "the text") -> str | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        char = f"\\u{ord(text[error.start]):04x}"
+        return FACT_MESSAGES["not-text"].format(what=what, char=char)
+    return None
+
+
+def _escaped(text: str) -> str:
+    """Text with each lone surrogate written as its escape, `\\ud800`."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _number_problem(value: Any) -> str | None:
+    """Whether a number is beyond what the engine compares exactly (`MAX_DIGITS`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value) or \
+            isinstance(value, Decimal) and not value.is_finite():
+        return FACT_MESSAGES["number-not-finite"].format(number=value)
+    number = Decimal(value)
+    if not number or -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
+        return None
+    return FACT_MESSAGES["number-range"].format(number=_shown_text(str(number)),
+                                                digits=MAX_DIGITS)
+
+
+def _shown_text(text: str) -> str:
+    """A number's text for a message: a long run of digits is cut, with its length."""
+    digits = sum(c.isdigit() for c in text)
+    return text if len(text) <= 24 else f"{text[:12]}...{text[-6:]} ({digits} digits)"
 
 
 def plain(value: Any) -> Any:

@@ -25,8 +25,9 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from engine import record as R
-from engine.dates import completed_months, day_of, days_of, length, runs, shift
-from engine.factfile import plain, schema_problems
+from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
+                          day_of, days_of, length, outside_calendar, runs, shift)
+from engine.factfile import patient_id, plain, schema_problems
 from engine.record import ONGOING, Layout, Patient, UsedFact, plain_number
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
@@ -99,21 +100,24 @@ class Normaliser:
         problems: list[FactProblem] = []
         if not isinstance(data, dict):
             raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
-        patient_id = data.get("patient") if isinstance(data.get("patient"), str) else None
-        problems.extend(schema_problems(data, path, line, patient_id, self.attribute_keys))
+        pid = patient_id(data)
+        problems.extend(schema_problems(data, path, line, pid, self.attribute_keys))
         if problems:
             raise FactError(problems)
         given = data.get("screening_date")
         day = day_of(given) if given is not None else screening
         if given is not None and day is None:
-            raise FactError([FactProblem(path, line, patient_id, None, "screening_date",
-                                         f"not a date (YYYY-MM-DD): {given!r}")])
+            raise FactError([FactProblem(path, line, pid, None, "screening_date",
+                                         date_problem(given))])
+        if given is None and day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise FactError([FactProblem(path, line, pid, None, "screening_date",
+                                         "--screening-date " + calendar_problem(day.isoformat()))])
         if day is None:
             raise FactError(
-                [FactProblem(path, line, patient_id, None, "screening_date",
+                [FactProblem(path, line, pid, None, "screening_date",
                              "no screening date: give it in the record or with --screening-date")]
             )
-        builder = _Builder(self, path, line, patient_id or "?", day, data)
+        builder = _Builder(self, path, line, pid or "?", day, data)
         return builder.build()
 
 
@@ -176,8 +180,9 @@ class _Builder:
         earlier: dict[tuple[str, Any], list[tuple[int, dict]]] = {}
         concepts, readings, screening = self.n.concepts, self.n.readings, self.screening
         for index, fact in enumerate(self.data.get("facts", [])):
-            name = fact["concept"]
-            alike = earlier.setdefault((name, fact.get("date")), [])
+            name, when = fact["concept"], fact.get("date")
+            # a date that is not text is reported below; as a key it is None (a dict is no key)
+            alike = earlier.setdefault((name, when if isinstance(when, str) else None), [])
             if alike:
                 identity = _identity(fact)
                 first = next((i for i, other in alike if _identity(other) == identity), None)
@@ -196,13 +201,12 @@ class _Builder:
             if not homes:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
-            when = fact.get("date")
+            form = "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
             if when is not None:
                 days = days_of(when) if listed else None
                 day = days[0] if days else None if listed else day_of(when)
                 if day is None:
-                    form = "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
-                    self.problem(index, "date", f"not a date ({form}): {when!r}")
+                    self.problem(index, "date", date_problem(when, form))
                     continue
                 if day > screening:
                     self.problem(index, "date", f"dated {when}, after the screening date "
@@ -210,7 +214,7 @@ class _Builder:
                     continue
             end = fact.get("end")
             if end is not None and (days_of(end) if listed else day_of(end)) is None:
-                self.problem(index, "end", f"not a date (YYYY-MM-DD, YYYY-MM or YYYY): {end!r}")
+                self.problem(index, "end", date_problem(end, form))
                 continue
             for home in homes:  # a fact of a narrower concept is a fact of the broader one too
                 grouped.setdefault(home, []).append((index, fact))
@@ -221,7 +225,7 @@ class _Builder:
     def _birth_date(self, grouped) -> None:
         born = day_of(self.data["birth_date"])
         if born is None:
-            self.problem(None, "birth_date", f"not a date (YYYY-MM-DD): {self.data['birth_date']!r}")
+            self.problem(None, "birth_date", date_problem(self.data["birth_date"]))
         elif born > self.screening:
             self.problem(None, "birth_date", f"born {born}, after the screening date {self.screening}")
         else:
@@ -500,10 +504,12 @@ class _Builder:
         if chosen is None:
             return
         index, fact = chosen
-        day = day_of(fact.get("value"))
+        value = fact.get("value")
+        day = day_of(value)
         if day is None:
-            self.problem(index, "value", f"{concept.name} is a date: expected YYYY-MM-DD, "
-                         f"found {json.dumps(plain(fact.get('value')))}")
+            self.problem(index, "value", f"{concept.name}: {calendar_problem(value)}"
+                         if outside_calendar(value) else f"{concept.name} is a date: expected "
+                         f"YYYY-MM-DD, found {json.dumps(plain(value))}")
             return
         self.patient.record[concept.name] = day.toordinal()
         self._use(concept, index, fact, None)
@@ -753,6 +759,9 @@ class _Builder:
         per_kg = f"{unit}/{weight_unit}"
         if weight is None:
             return None, f"dose per {weight_unit} needs the patient's {concept.weight.name}"
+        if weight <= 0:  # nothing to divide by: the dose per kg stays open, as without a weight
+            return None, f"dose per {weight_unit} needs a {concept.weight.name} above 0, " \
+                f"not {weight:g} {weight_unit}"
         try:
             divided = f"divided by {concept.weight.name} {weight:g} {weight_unit}"
             return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in,

@@ -115,7 +115,7 @@ def load(path: str) -> list[dict[str, Any]]:
     line, so a file that is not a decision trail says so instead of failing halfway."""
     try:
         with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+            lines = handle.read().split("\n")  # JSON Lines: U+2028 in a string is no break
     except OSError as error:
         raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
     except UnicodeDecodeError as error:

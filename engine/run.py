@@ -15,6 +15,7 @@ import orjson
 
 from engine.atoms.base import exact
 from engine.compile import Network
+from engine.factfile import patient_id
 from engine.facts import Normaliser
 from engine.host import Firing, Host
 from engine.kleene import NUMBER
@@ -118,12 +119,11 @@ class Screening:
         """Decide each record in turn; a record whose facts are unusable is yielded as `Rejected`."""
         for line, data in records:
             if isinstance(data, FactProblem):
-                yield Rejected(line, None, [data])
+                yield Rejected(line, data.patient, [data])
                 continue
             try:
                 patient = self.normaliser.patient(data, path, line, screening)
             except FactError as error:
-                pid = data.get("patient") if isinstance(data, dict) else None
-                yield Rejected(line, pid if isinstance(pid, str) else None, error.problems)
+                yield Rejected(line, patient_id(data), error.problems)
                 continue
             yield self.decide(patient)

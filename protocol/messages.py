@@ -90,3 +90,20 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header")
 )
+
+#: What the fact reader says of a record it cannot trust, before reading what it means: each
+#: refuses that record only (file:line, patient, fact, field), never the file.
+FACT_MESSAGES: dict[str, str] = {
+    "not-utf8": "not UTF-8 text: byte {byte} at column {column} ({reason})",
+    "not-json": "not valid JSON: {reason} at column {column}",
+    "too-deep": "nested more than {limit} levels deep: a patient record is at most 4 (record, "
+    "facts, fact, reference range)",
+    "not-text": "{what} holds {char}, half of a surrogate pair, which is not text: it cannot be "
+    "written to the trail",
+    "number-range": "{number} is beyond what the engine compares exactly: at most {digits} digits "
+    "before the decimal point, and nothing nearer 0 than 1e-{digits} (0 itself is fine)",
+    "number-not-finite": "{number} is not a number JSON allows",
+    "duplicate-patient": "patient {patient} is already the record at line {line}: one record per "
+    "patient",
+    "calendar": "{date!r} lies outside the calendar this tool reads ({first} to {last})",
+}

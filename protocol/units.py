@@ -20,7 +20,7 @@ The dozen rewrites below are smaller, exact, and refuse what they do not know.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from functools import cache
 
@@ -29,6 +29,9 @@ import pint
 #: Decimal places kept after a conversion, a ratio to the reference range or a dose equivalence.
 PLACES = 6
 QUANTUM = Decimal(1).scaleb(-PLACES)
+#: Room to round in: the default context's 28 digits would refuse to round a value of 22 digits
+#: or more before the point (a large count times a unit factor, a ratio to a tiny reference).
+_ROOMY = Context(prec=100)
 
 #: A substance-specific factor a protocol declares: (amount, unit, amount, unit).
 Conversions = tuple[tuple[Decimal, str, Decimal, str], ...]
@@ -98,6 +101,39 @@ _UNREADABLE = (pint.errors.PintError, AttributeError, TypeError, ValueError, Syn
 MAX_POWER_OF_TEN = 24
 MAX_POWER = 6
 
+#: What a unit may be written with: letters, digits, spaces, the signs of a unit expression and
+#: the micro, times and superscript signs `_spelling` rewrites. Anything else (a quote, a bracket,
+#: a control character) is no part of a unit, and pint's parser fails on it in its own ways.
+_UNIT_TEXT = re.compile(r"[\w\s/*^.()%+\-×·µμ²³⁰¹⁴⁵⁶⁷⁸⁹⁻⁺]*")
+
+
+def _shown(text: str) -> str:
+    """A unit as a message quotes it: control characters escaped, so the message stays one line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def _refuse_unreadable(text: str, spelling: str) -> None:
+    """A character no unit has: said before pint's parser, which evaluates the text with
+    Python's tokenizer and fails on such input with TokenError, AssertionError and the like."""
+    if _UNIT_TEXT.fullmatch(spelling) is None:
+        bad = next(c for c in spelling if _UNIT_TEXT.fullmatch(c) is None)
+        raise UnitProblem(f"cannot read unit '{_shown(text)}': {_shown(repr(bad))} "
+                          f"(U+{ord(bad):04X}) is no part of a unit")
+
+
+def _pint_parse(ureg: pint.UnitRegistry, text: str, spelling: str) -> pint.Unit:
+    """pint's reading of a unit expression, each way it fails in our words: a name it does not
+    know is an unknown unit; an expression it cannot evaluate (`1/0`, `(`, `1/0**`) cannot be
+    read. pint's parser is a third party's on hostile text, so anything it raises is caught."""
+    try:
+        unit = ureg.parse_units(_pint_text(spelling))
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
+        raise UnitProblem(f"unknown unit '{_shown(text)}'") from error
+    except Exception as error:  # noqa: BLE001 - see above
+        raise UnitProblem(f"cannot read unit '{_shown(text)}': not a unit expression "
+                          "(write it as a laboratory prints it, like mg/dL or 10^9/L)") from error
+    return unit
+
 
 @cache
 def registry() -> pint.UnitRegistry:
@@ -132,10 +168,7 @@ def exact_unit(text: str) -> pint.Unit:
     True
     """
     parse_unit(text)  # refuses what the decimal registry refuses, with the same message
-    try:
-        unit = exact_registry().parse_units(_pint_text(_spelling(text)))
-    except _UNREADABLE as error:
-        raise UnitProblem(f"unknown unit '{text}'") from error
+    unit = _pint_parse(exact_registry(), text, _spelling(text))
     if dict(unit.dimensionality) == {"[length]": -3}:  # a bare count per volume counts cells
         unit = unit * exact_registry().Unit("cell")
     return unit
@@ -223,7 +256,8 @@ def _refuse_misread_letters(text: str, spelling: str) -> None:
 
 
 #: Spellings refused before pint reads them, in the order they are tried.
-_REFUSALS = (_refuse_logarithmic, _refuse_percent_of_unit, _refuse_misread_letters)
+_REFUSALS = (_refuse_unreadable, _refuse_logarithmic, _refuse_percent_of_unit,
+             _refuse_misread_letters)
 
 
 def _pint_text(spelling: str) -> str:
@@ -262,15 +296,12 @@ def _read(text: str) -> pint.Unit:
     spelling = _spelling(text)
     for refuse in _REFUSALS:
         refuse(text, spelling)
-    try:
-        unit = registry().parse_units(_pint_text(spelling))
-    except _UNREADABLE as error:
-        raise UnitProblem(f"unknown unit '{text}'") from error
+    unit = _pint_parse(registry(), text, spelling)
     _refuse_large_powers(text, unit)
     try:
         registry().Quantity(Decimal(1), unit).to_base_units()  # its factor exists: not 1/0
     except _UNREADABLE as error:
-        raise UnitProblem(f"unknown unit '{text}'") from error
+        raise UnitProblem(f"unknown unit '{_shown(text)}'") from error
     unit = _counted(unit)
     _refuse_implausible(text, unit)
     return unit
@@ -321,12 +352,8 @@ def parse_unit(text: str, aliases: Aliases = ()) -> pint.Unit:
 
 def quantize(value: Decimal) -> Decimal:
     """Round once, half to even, to `PLACES` places; -0 becomes 0 so output is byte-stable."""
-    try:
-        rounded = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
-    except InvalidOperation:  # more digits than the context's 28: a value of 10^22 or more
-        wide = Context(prec=value.adjusted() + PLACES + 2, rounding=ROUND_HALF_EVEN)
-        rounded = value.quantize(QUANTUM, context=wide)
-    return rounded if rounded else Decimal(0).quantize(QUANTUM)
+    rounded = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_ROOMY)
+    return _ROOMY.add(rounded, 0) if rounded else Decimal(0).quantize(QUANTUM)
 
 
 def same_dimension(a: str, b: str, conversions: Conversions = (), *, aliases: Aliases = ()) -> bool:

@@ -186,7 +186,8 @@ def test_unreadable_file(screening, tmp_path):
     latin1 = tmp_path / "latin1.jsonl"
     latin1.write_bytes('{"patient": "Müller", "facts": []}\n'.encode("latin-1"))
     (outcome,) = screening.screen(read_records(str(latin1)), str(latin1))
-    assert outcome.problems[0].message.startswith("cannot read fact file")
+    assert [str(p) for p in outcome.problems] == [  # the line, not the file: test_hostile_facts
+        f"{latin1}:1: error: not UTF-8 text: byte 0xfc at column 15 (invalid start byte)"]
 
 
 def test_one_json_object_over_several_lines_is_one_patient(screening, tmp_path, baseline):

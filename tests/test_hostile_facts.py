@@ -1,0 +1,291 @@
+"""Hostile fact files (issue 14): each case once raised a traceback or stopped the whole run.
+
+Every case is a fact file of three records run through the CLI in-process: a good patient, the
+hostile record, and a good patient after it. The hostile record is refused with where and what
+(file:line, patient, fact, field), the run exits 2, both good patients are decided and written to
+the trail, and the trail verifies. The cases hypothesis found are kept in test_fuzz_facts.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import cli
+from engine.trail import read
+from tests.conftest import PATIENTS, SEED
+
+GOOD = json.loads(PATIENTS.read_text(encoding="utf-8").splitlines()[0])  # P01-eligible
+WEIGHT = 2  # the index of P01's weight fact
+
+
+def record(pid: str, change: Callable[[dict], Any] = lambda data: None) -> dict:
+    """P01's record under another id, changed in place by `change`."""
+    data = copy.deepcopy(GOOD)
+    data["patient"] = pid
+    change(data)
+    return data
+
+
+def line(data: dict) -> bytes:
+    """One JSON Lines record as a file holds it (lone surrogates written as JSON escapes)."""
+    return json.dumps(data).encode("utf-8") + b"\n"
+
+
+def weight(**fields: Any) -> Callable[[dict], None]:
+    return lambda data: data["facts"][WEIGHT].update(fields)
+
+
+def top(**fields: Any) -> Callable[[dict], None]:
+    return lambda data: data.update(fields)
+
+
+def run(tmp_path: Path, capsys, middle: bytes, *options: str) -> tuple[int, str, str, list]:
+    """`proto-rules run` on good, `middle`, good; exit code, stdout, stderr and the trail."""
+    facts = tmp_path / "facts.jsonl"
+    facts.write_bytes(line(GOOD) + middle + line(record("P-after")))
+    trail = tmp_path / "trail.jsonl"
+    code = cli.main(["run", str(SEED), str(facts), "--trail", str(trail), *options])
+    out, err = capsys.readouterr()
+    return code, out, err, read(str(trail))
+
+
+def assert_refused(tmp_path: Path, capsys, middle: bytes, problem: str, *options: str) -> None:
+    """The middle record is refused with `problem` (after `facts.jsonl:2`); the others decided."""
+    code, out, err, trail = run(tmp_path, capsys, middle, *options)
+    assert code == 2
+    assert out.splitlines() == ["P01-eligible: ELIGIBLE", "P-after: ELIGIBLE"]
+    assert f"{tmp_path / 'facts.jsonl'}:2{problem}\n" in err
+    (rejected,) = [r for r in trail if r["type"] == "rejected"]
+    assert rejected["record"] == 2 and rejected["problems"] == [
+        f"{tmp_path / 'facts.jsonl'}:2{problem}"]
+    assert [r["patient"] for r in trail if r["type"] == "decision"] == ["P01-eligible", "P-after"]
+    assert cli.main(["verify", str(tmp_path / "trail.jsonl")]) == 0
+    capsys.readouterr()
+
+
+# -- values the reader once let through ----------------------------------------------------------
+
+CALENDAR = "lies outside the calendar this tool reads (1900-01-01 to 2200-12-31)"
+RANGE = ("is beyond what the engine compares exactly: at most 15 digits before the decimal point, "
+         "and nothing nearer 0 than 1e-15 (0 itself is fine)")
+UNREADABLE = "not a unit expression (write it as a laboratory prints it, like mg/dL or 10^9/L)"
+
+#: id, the change to the middle record, and its problem after `file:2`
+CASES = [
+    ("date-object", weight(date={}),
+     ", patient B, fact #2, field 'date': error: not a date (YYYY-MM-DD): found an object"),
+    ("end-array", lambda d: d["facts"][9].update(end=[]),
+     ", patient B, fact #9, field 'end': error: not a date (YYYY-MM-DD, YYYY-MM or YYYY): "
+     "found an array"),
+    ("unit-nul", weight(unit="\u0000"),
+     ", patient B, fact #2, field 'unit': error: weight: cannot read unit '\\x00': '\\x00' "
+     "(U+0000) is no part of a unit"),
+    ("unit-division-by-zero", weight(unit="1/0"),
+     f", patient B, fact #2, field 'unit': error: weight: cannot read unit '1/0': {UNREADABLE}"),
+    ("unit-open-parenthesis", weight(unit="("),
+     f", patient B, fact #2, field 'unit': error: weight: cannot read unit '(': {UNREADABLE}"),
+    ("unit-dangling-power", weight(unit="1/0**"),
+     f", patient B, fact #2, field 'unit': error: weight: cannot read unit '1/0**': {UNREADABLE}"),
+    ("unit-python", weight(unit="__import__('os')"),
+     ", patient B, fact #2, field 'unit': error: weight: cannot read unit '__import__('os')': "
+     "\"'\" (U+0027) is no part of a unit"),
+    ("unit-huge-power", weight(unit="10^1000/L"),
+     ", patient B, fact #2, field 'unit': error: weight: unit '10^1000/L' has a power beyond "
+     "what a unit can hold (ten ** 1000); powers of ten go up to 10^24, other powers up to 6"),
+    ("screening-date-year-1", top(screening_date="0001-01-01"),
+     f", patient B, field 'screening_date': error: '0001-01-01' {CALENDAR}"),
+    ("screening-date-before-1900", top(screening_date="1899-12-31"),
+     f", patient B, field 'screening_date': error: '1899-12-31' {CALENDAR}"),
+    ("screening-date-after-2200", top(screening_date="2201-01-01"),
+     f", patient B, field 'screening_date': error: '2201-01-01' {CALENDAR}"),
+    ("birth-date-year-1", top(birth_date="0001-01-01"),
+     f", patient B, field 'birth_date': error: '0001-01-01' {CALENDAR}"),
+    ("fact-date-year-1", weight(date="0001-01-01"),
+     f", patient B, fact #2, field 'date': error: '0001-01-01' {CALENDAR}"),
+    ("course-start-year-only", lambda d: d["facts"][9].update(date="1850"),
+     f", patient B, fact #9, field 'date': error: '1850' {CALENDAR}"),
+    ("course-end-month-only", lambda d: d["facts"][9].update(end="9999-12"),
+     f", patient B, fact #9, field 'end': error: '9999-12' {CALENDAR}"),
+    ("lone-surrogate-in-a-concept", lambda d: d["facts"].append({"concept": "x\udc80"}),
+     ", patient B, fact #50, field 'concept': error: the text holds \\udc80, half of a surrogate "
+     "pair, which is not text: it cannot be written to the trail"),
+    ("lone-surrogate-in-a-field-name", weight(**{"s\ud800": 1}),
+     ", patient B, fact #2, field 's\\ud800': error: the field name 's\\ud800' holds \\ud800, "
+     "half of a surrogate pair, which is not text: it cannot be written to the trail"),
+    ("nested-too-deep-to-use", weight(source=json.loads("[" * 40 + "]" * 40)),
+     ", patient B, fact #2, field 'source.0.0.0.0.0.0.0.0.0.0.0.0.0': error: nested more than "
+     "16 levels deep: a patient record is at most 4 (record, facts, fact, reference range)"),
+]
+
+
+@pytest.mark.parametrize(("change", "problem"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_value_is_refused_and_the_others_decided(tmp_path, capsys, change, problem):
+    assert_refused(tmp_path, capsys, line(record("B", change)), problem)
+
+
+#: id, the weight's value as the file writes it, and how the problem shows it
+NUMBERS = [
+    ("exponent-400", "1e400", "1E+400"),
+    ("400-digits", "9" * 400, "999999999999...999999 (400 digits)"),
+    ("5000-digit-integer", "9" * 5000, "999999999999...999999 (5000 digits)"),
+    ("16-digits", "1000000000000000", "1000000000000000"),
+    ("below-1e-15", "1e-400", "1E-400"),
+    ("400-places", "0." + "0" * 399 + "1", "1E-400"),
+]
+
+
+@pytest.mark.parametrize(("text", "shown"), [n[1:] for n in NUMBERS], ids=[n[0] for n in NUMBERS])
+def test_number_beyond_the_engine_is_a_field_error(tmp_path, capsys, text, shown):
+    middle = line(record("B")).replace(b'"value": 58,', f'"value": {text},'.encode())
+    assert_refused(tmp_path, capsys, middle, f", patient B, fact #2, field 'value': error: "
+                                             f"{shown} {RANGE}")
+
+
+def test_numbers_within_the_limits_are_read(tmp_path, capsys):
+    """15 digits before the point, float noise after it, 1e-15: all read, nothing refused."""
+    middle = line(record("B")).replace(b'"value": 58,', b'"value": 58.000000000000004,')
+    middle = middle.replace(b'"value": 14,', b'"value": 999999999999999,')  # the SLEDAI score
+    code, out, err, trail = run(tmp_path, capsys, middle)
+    assert code == 0 and "B: ELIGIBLE" in out
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(tmp_path, capsys, constant):
+    middle = line(record("B")).replace(b'"value": 58,', f'"value": {constant},'.encode())
+    assert_refused(tmp_path, capsys, middle, f": error: {constant} is not a number JSON allows")
+
+
+def test_an_exponent_decimals_cannot_hold_refuses_the_line(tmp_path, capsys):
+    middle = line(record("B")).replace(b'"value": 58,', b'"value": 1e99999999999999999999,')
+    assert_refused(tmp_path, capsys, middle, f": error: 1e99999999999999999999 {RANGE}")
+
+
+def test_nesting_deeper_than_python_reads_refuses_the_line(tmp_path, capsys):
+    """100,000 brackets: the JSON reader's RecursionError becomes the line's problem."""
+    middle = line(record("B")).replace(b'"source": "rheumatology clinic"',
+                                       b'"source": ' + b"[" * 100_000 + b"]" * 100_000)
+    assert_refused(tmp_path, capsys, middle, ": error: nested more than 16 levels deep: a patient "
+                                             "record is at most 4 (record, facts, fact, reference "
+                                             "range)")
+
+
+def test_lone_surrogate_in_the_patient_id_refuses_the_record_naming_it(tmp_path, capsys):
+    assert_refused(tmp_path, capsys, line(record("P\ud800")),
+                   ", patient P\\ud800, field 'patient': error: the text holds \\ud800, half of a "
+                   "surrogate pair, which is not text: it cannot be written to the trail")
+
+
+def test_screening_date_option_outside_the_calendar(tmp_path, capsys):
+    assert_refused(tmp_path, capsys, line(record("B", lambda d: d.pop("screening_date"))),
+                   f", patient B, field 'screening_date': error: --screening-date '0001-01-01' "
+                   f"{CALENDAR}", "--screening-date", "0001-01-01")
+
+
+def test_date_concept_outside_the_calendar(compile_text, tmp_path):
+    """A date concept's value (a planned first dose) is a date like any other."""
+    from engine.factfile import read_records
+    from engine.run import Rejected, Screening
+
+    network = compile_text('protocol "t"\nversion "1"\nconcepts:\n    first_dose: date\n'
+                           '    chemo: medication {cisplatin}\n'
+                           'inclusion I1 "No chemo in the 4 weeks before the first dose":\n'
+                           '    not chemo within 4 weeks before first_dose\n')
+    facts = tmp_path / "d.jsonl"
+    facts.write_text(json.dumps({"patient": "D", "screening_date": "2026-06-01", "facts": [
+        {"concept": "first_dose", "value": "2300-01-01"},
+        {"concept": "chemo", "present": False}]}) + "\n", encoding="utf-8")
+    (outcome,) = Screening(network).screen(read_records(str(facts)), str(facts))
+    assert isinstance(outcome, Rejected)
+    assert [str(p) for p in outcome.problems] == [
+        f"{facts}:1, patient D, fact #0, field 'value': error: first_dose: '2300-01-01' {CALENDAR}"]
+
+
+def test_zero_weight_leaves_a_dose_per_kg_open(tmp_path, capsys):
+    """A dose per kg divided by a weight of 0 was a DivisionByZero: now the dose is open, as
+    without a weight, and says why."""
+    code, out, err, trail = run(tmp_path, capsys, line(record("B", weight(value=0))))
+    assert code == 0 and "B: NEEDS_REVIEW (inclusion I2 UNKNOWN)" in out
+    (used,) = [f for r in trail if r["type"] == "patient" and r["patient"] == "B"
+               for f in r["facts"] if f["concept"] == "glucocorticoid"]
+    assert used["note"] == ("ongoing, 6 completed months; dose per kg needs a weight above 0, "
+                            "not 0 kg")
+
+
+# -- the file as bytes --------------------------------------------------------------------------
+
+def test_one_invalid_byte_refuses_its_line_only(tmp_path, capsys):
+    middle = line(record("B")).replace(b"rheumatology", b"rheumat\xffology")
+    assert_refused(tmp_path, capsys, middle, ": error: not UTF-8 text: byte 0xff at column 369 "
+                                             "(invalid start byte)")
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path, capsys):
+    facts = tmp_path / "bom.jsonl"
+    facts.write_bytes(b"\xef\xbb\xbf" + line(GOOD) + line(record("P-after")))
+    assert cli.main(["run", str(SEED), str(facts)]) == 0
+    assert capsys.readouterr().out == "P01-eligible: ELIGIBLE\nP-after: ELIGIBLE\n"
+
+
+def test_a_byte_order_mark_before_one_json_object(tmp_path, capsys):
+    facts = tmp_path / "bom.json"
+    facts.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD, indent=2).encode())
+    assert cli.main(["run", str(SEED), str(facts)]) == 0
+    assert capsys.readouterr().out == "P01-eligible: ELIGIBLE\n"
+
+
+def test_a_second_record_of_a_patient_is_refused(tmp_path, capsys):
+    assert_refused(tmp_path, capsys, line(record("P01-eligible", weight(value=70))),
+                   ", patient P01-eligible, field 'patient': error: patient P01-eligible is "
+                   "already the record at line 1: one record per patient")
+
+
+def test_line_separator_in_a_patient_id(tmp_path, capsys):
+    """U+2028 is a line break to str.splitlines, not to JSON Lines: the trail verifies, and
+    report and explain read it."""
+    facts = tmp_path / "facts.jsonl"
+    facts.write_text(json.dumps(record("P\u2028two"), ensure_ascii=False) + "\n" +
+                     json.dumps(record("P\u2029three"), ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    trail = tmp_path / "trail.jsonl"
+    assert cli.main(["run", str(SEED), str(facts), "--trail", str(trail)]) == 0
+    assert cli.main(["verify", str(trail), "--facts", str(facts)]) == 0
+    assert cli.main(["report", str(trail), "-o", str(tmp_path / "r.html")]) == 0
+    assert cli.main(["explain", str(trail), "--patient", "P\u2028two"]) == 0
+    out = capsys.readouterr().out
+    assert "report: " in out and "2 patients; trail intact" in out
+    assert "patient P\u2028two (fact file line 1" in out
+
+
+# -- stdin ---------------------------------------------------------------------------------------
+
+def test_facts_from_stdin_are_hashed_as_read(tmp_path, capsys, monkeypatch):
+    """The trail records the SHA-256 of the bytes read from stdin, so `verify --facts` checks
+    the file that was piped in (it once recorded "stdin", and verify reported tampering)."""
+    data = line(GOOD) + line(record("P-after"))
+    facts = tmp_path / "facts.jsonl"
+    facts.write_bytes(data)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    trail = tmp_path / "trail.jsonl"
+    assert cli.main(["run", str(SEED), "-", "--trail", str(trail)]) == 0
+    assert read(str(trail))[0]["facts"] == {"file": "-",
+                                            "sha256": hashlib.sha256(data).hexdigest()}
+    assert cli.main(["verify", str(trail), "--facts", str(facts)]) == 0
+    facts.write_bytes(data.replace(b"P-after", b"P-other"))
+    assert cli.main(["verify", str(trail), "--facts", str(facts)]) == 1
+    assert "the facts file" in capsys.readouterr().out
+
+
+def test_invalid_byte_on_stdin_refuses_its_line(tmp_path, capsys, monkeypatch):
+    data = line(GOOD) + b'{"patient": "\xff"}\n' + line(record("P-after"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    assert cli.main(["run", str(SEED), "-"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "P01-eligible: ELIGIBLE\nP-after: ELIGIBLE\n"
+    assert err == "-:2: error: not UTF-8 text: byte 0xff at column 14 (invalid start byte)\n"
