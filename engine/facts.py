@@ -187,7 +187,7 @@ class _Builder:
                 identity = _identity(fact)
                 first = next((i for i, other in alike if _identity(other) == identity), None)
                 if first is not None:
-                    self.problem(index, None, f"duplicate of fact #{first}")
+                    self.problem(index, None, f"duplicate of fact #{first + 1}")
                     continue
             alike.append((index, fact))
             reading = readings.get(name)
@@ -541,7 +541,7 @@ class _Builder:
             (nones if fact.get("present") is False else present).append((index, fact))
         if nones and present:
             self.problem(present[0][0], "present", f"{concept.name} is recorded as none "
-                         f"(fact #{nones[0][0]}) and as present (fact #{present[0][0]})")
+                         f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1})")
             return None
         if nones:
             self.patient.record[R.none_field(concept.name)] = 1

@@ -101,7 +101,10 @@ class ProtocolError(ProtoRulesError):
 
 @dataclass(frozen=True)
 class FactProblem:
-    """One problem in a fact file: which record, which fact, which field, and what is wrong."""
+    """One problem in a fact file: which record, which fact, which field, and what is wrong.
+
+    `fact` is the fact's position in the record's `facts` array, from 0 as the trail stores it;
+    a message counts from 1 (`fact #1` is the first), as people do."""
 
     file: str
     record: int
@@ -116,7 +119,7 @@ class FactProblem:
         if self.patient is not None:
             where.append(f"patient {self.patient}")
         if self.fact is not None:
-            where.append(f"fact #{self.fact}")
+            where.append(f"fact #{self.fact + 1}")
         if self.field is not None:
             where.append(f"field '{self.field}'")
         return f"{', '.join(where)}: {self.severity.value}: {self.message}"

@@ -110,7 +110,7 @@ def test_run_text(capsys):
                         "(inclusion I2 NOT_MET; inclusion I3 NOT_MET)")
     assert lines[8] == "P09-judgment-pending: NEEDS_REVIEW (exclusion E13 NEEDS_REVIEW)"
     # the warning of P07 (a weight dated after screening) goes to stderr
-    assert err == (f"{PATIENTS}:7, patient P07-male-not-applicable, fact #46, field 'date': "
+    assert err == (f"{PATIENTS}:7, patient P07-male-not-applicable, fact #47, field 'date': "
                    "warning: dated 2026-06-03, after the screening date 2026-06-01: set aside\n")
 
 
@@ -159,7 +159,7 @@ def test_run_rejected_record_exit_2_others_printed_and_in_trail(capsys, tmp_path
     assert "B13-unknown-concept" in decided and "B22-fact-after-screening" in decided
     rejected = [r for r in printed if r["decision"] is None]
     assert {r["record"] for r in rejected} >= {2, 3, 4, 5, 7, 28, 29}
-    assert f"{BAD_FACTS}:7, patient B07-egfr-in-mg, fact #1, field 'unit': error: egfr: cannot " \
+    assert f"{BAD_FACTS}:7, patient B07-egfr-in-mg, fact #2, field 'unit': error: egfr: cannot " \
            "convert mg (mass) to mL/min/1.73m2" in err
     records = trail_records(trail)
     assert [r["patient"] for r in records if r["type"] == "decision"] == decided
@@ -348,7 +348,7 @@ def test_explain_warnings_and_not_applicable(capsys, demo_trail):
                          "--criterion", "I6")
     assert out.splitlines()[6:10] == [
         "  decision: ELIGIBLE",
-        f"  {PATIENTS}:7, patient P07-male-not-applicable, fact #46, field 'date': warning: dated "
+        f"  {PATIENTS}:7, patient P07-male-not-applicable, fact #47, field 'date': warning: dated "
         "2026-06-03, after the screening date 2026-06-01: set aside",
         f"  I6 NOT_APPLICABLE  (inclusion, {SEED}:{seed_line('inclusion I6 ')})",
         '      "Negative pregnancy test for female Subjects of childbearing age, agree to take '

@@ -38,7 +38,7 @@ CASES = [
      "born 2026-07-01, after the screening date 2026-06-01"),
     (13, "B13-unknown-concept", 1, "concept", "warning",
      "unknown concept 'ferritin': not declared by the protocol"),
-    (14, "B14-duplicate-fact", 2, None, "error", "duplicate of fact #1"),
+    (14, "B14-duplicate-fact", 2, None, "error", "duplicate of fact #2"),
     (15, "B15-two-values-same-day", 2, "date", "error", "two values of 'lvef' on 2026-05-18"),
     (16, "B16-category-value-not-in-set", 1, "value", "error",
      'ecg must be one of {no obvious abnormality, abnormal}, found "normal"'),
@@ -48,7 +48,7 @@ CASES = [
     (19, "B19-event-ends-before-start", 1, "end", "error",
      "ends 2018-05-01, before it starts 2019-05-01"),
     (20, "B20-none-and-present", 2, "present", "error",
-     "live_vaccine is recorded as none (fact #1) and as present (fact #2)"),
+     "live_vaccine is recorded as none (fact #2) and as present (fact #3)"),
     (21, "B21-unknown-drug", 1, "drug", "error",
      'immunosuppressant must name one of {cyclophosphamide'),
     (22, "B22-fact-after-screening", 1, "date", "warning",
@@ -93,7 +93,7 @@ def test_problem_says_where_and_what(outcomes, line, patient, fact, field, sever
     assert words in problem.message
     # as printed: file:line, patient, fact #, field, severity, message
     where = [f"{FACTS}:{line}"] + ([f"patient {patient}"] if patient else []) \
-        + ([f"fact #{fact}"] if fact is not None else []) + ([f"field '{field}'"] if field else [])
+        + ([f"fact #{fact + 1}"] if fact is not None else []) + ([f"field '{field}'"] if field else [])
     assert str(problem) == f"{', '.join(where)}: {severity}: {problem.message}"
 
 
@@ -213,6 +213,6 @@ def test_null_where_the_schema_wants_a_value_is_a_problem_not_a_crash(screening)
     (outcome,) = screening.screen([(1, data)], "nulls.jsonl")
     assert isinstance(outcome, Rejected)
     assert [str(p) for p in outcome.problems] == [
-        "nulls.jsonl:1, patient N2-nulls, fact #0, field 'reference_range': error: "
+        "nulls.jsonl:1, patient N2-nulls, fact #1, field 'reference_range': error: "
         "None is not of type 'object'",
-        "nulls.jsonl:1, patient N2-nulls, fact #1, field 'unit': error: None is not of type 'string'"]
+        "nulls.jsonl:1, patient N2-nulls, fact #2, field 'unit': error: None is not of type 'string'"]

@@ -80,24 +80,24 @@ UNREADABLE = "not a unit expression (write it as a laboratory prints it, like mg
 #: id, the change to the middle record, and its problem after `file:2`
 CASES = [
     ("date-object", weight(date={}),
-     ", patient B, fact #2, field 'date': error: not a date (YYYY-MM-DD): found an object"),
+     ", patient B, fact #3, field 'date': error: not a date (YYYY-MM-DD): found an object"),
     ("end-array", lambda d: d["facts"][9].update(end=[]),
-     ", patient B, fact #9, field 'end': error: not a date (YYYY-MM-DD, YYYY-MM or YYYY): "
+     ", patient B, fact #10, field 'end': error: not a date (YYYY-MM-DD, YYYY-MM or YYYY): "
      "found an array"),
     ("unit-nul", weight(unit="\u0000"),
-     ", patient B, fact #2, field 'unit': error: weight: cannot read unit '\\x00': '\\x00' "
+     ", patient B, fact #3, field 'unit': error: weight: cannot read unit '\\x00': '\\x00' "
      "(U+0000) is no part of a unit"),
     ("unit-division-by-zero", weight(unit="1/0"),
-     f", patient B, fact #2, field 'unit': error: weight: cannot read unit '1/0': {UNREADABLE}"),
+     f", patient B, fact #3, field 'unit': error: weight: cannot read unit '1/0': {UNREADABLE}"),
     ("unit-open-parenthesis", weight(unit="("),
-     f", patient B, fact #2, field 'unit': error: weight: cannot read unit '(': {UNREADABLE}"),
+     f", patient B, fact #3, field 'unit': error: weight: cannot read unit '(': {UNREADABLE}"),
     ("unit-dangling-power", weight(unit="1/0**"),
-     f", patient B, fact #2, field 'unit': error: weight: cannot read unit '1/0**': {UNREADABLE}"),
+     f", patient B, fact #3, field 'unit': error: weight: cannot read unit '1/0**': {UNREADABLE}"),
     ("unit-python", weight(unit="__import__('os')"),
-     ", patient B, fact #2, field 'unit': error: weight: cannot read unit '__import__('os')': "
+     ", patient B, fact #3, field 'unit': error: weight: cannot read unit '__import__('os')': "
      "\"'\" (U+0027) is no part of a unit"),
     ("unit-huge-power", weight(unit="10^1000/L"),
-     ", patient B, fact #2, field 'unit': error: weight: unit '10^1000/L' has a power beyond "
+     ", patient B, fact #3, field 'unit': error: weight: unit '10^1000/L' has a power beyond "
      "what a unit can hold (ten ** 1000); powers of ten go up to 10^24, other powers up to 6"),
     ("screening-date-year-1", top(screening_date="0001-01-01"),
      f", patient B, field 'screening_date': error: '0001-01-01' {CALENDAR}"),
@@ -108,19 +108,19 @@ CASES = [
     ("birth-date-year-1", top(birth_date="0001-01-01"),
      f", patient B, field 'birth_date': error: '0001-01-01' {CALENDAR}"),
     ("fact-date-year-1", weight(date="0001-01-01"),
-     f", patient B, fact #2, field 'date': error: '0001-01-01' {CALENDAR}"),
+     f", patient B, fact #3, field 'date': error: '0001-01-01' {CALENDAR}"),
     ("course-start-year-only", lambda d: d["facts"][9].update(date="1850"),
-     f", patient B, fact #9, field 'date': error: '1850' {CALENDAR}"),
+     f", patient B, fact #10, field 'date': error: '1850' {CALENDAR}"),
     ("course-end-month-only", lambda d: d["facts"][9].update(end="9999-12"),
-     f", patient B, fact #9, field 'end': error: '9999-12' {CALENDAR}"),
+     f", patient B, fact #10, field 'end': error: '9999-12' {CALENDAR}"),
     ("lone-surrogate-in-a-concept", lambda d: d["facts"].append({"concept": "x\udc80"}),
-     ", patient B, fact #50, field 'concept': error: the text holds \\udc80, half of a surrogate "
+     ", patient B, fact #51, field 'concept': error: the text holds \\udc80, half of a surrogate "
      "pair, which is not text: it cannot be written to the trail"),
     ("lone-surrogate-in-a-field-name", weight(**{"s\ud800": 1}),
-     ", patient B, fact #2, field 's\\ud800': error: the field name 's\\ud800' holds \\ud800, "
+     ", patient B, fact #3, field 's\\ud800': error: the field name 's\\ud800' holds \\ud800, "
      "half of a surrogate pair, which is not text: it cannot be written to the trail"),
     ("nested-too-deep-to-use", weight(source=json.loads("[" * 40 + "]" * 40)),
-     ", patient B, fact #2, field 'source.0.0.0.0.0.0.0.0.0.0.0.0.0': error: nested more than "
+     ", patient B, fact #3, field 'source.0.0.0.0.0.0.0.0.0.0.0.0.0': error: nested more than "
      "16 levels deep: a patient record is at most 4 (record, facts, fact, reference range)"),
 ]
 
@@ -144,7 +144,7 @@ NUMBERS = [
 @pytest.mark.parametrize(("text", "shown"), [n[1:] for n in NUMBERS], ids=[n[0] for n in NUMBERS])
 def test_number_beyond_the_engine_is_a_field_error(tmp_path, capsys, text, shown):
     middle = line(record("B")).replace(b'"value": 58,', f'"value": {text},'.encode())
-    assert_refused(tmp_path, capsys, middle, f", patient B, fact #2, field 'value': error: "
+    assert_refused(tmp_path, capsys, middle, f", patient B, fact #3, field 'value': error: "
                                              f"{shown} {RANGE}")
 
 
@@ -204,7 +204,7 @@ def test_date_concept_outside_the_calendar(compile_text, tmp_path):
     (outcome,) = Screening(network).screen(read_records(str(facts)), str(facts))
     assert isinstance(outcome, Rejected)
     assert [str(p) for p in outcome.problems] == [
-        f"{facts}:1, patient D, fact #0, field 'value': error: first_dose: '2300-01-01' {CALENDAR}"]
+        f"{facts}:1, patient D, fact #1, field 'value': error: first_dose: '2300-01-01' {CALENDAR}"]
 
 
 def test_zero_weight_leaves_a_dose_per_kg_open(tmp_path, capsys):

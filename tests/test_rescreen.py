@@ -216,7 +216,7 @@ def test_cli_rescreen_bad_records_exit_2_each_problem_once(capsys):
     code, out, err = run(capsys, "rescreen", SEED, AMENDED, "examples/bad/facts.jsonl")
     assert code == 2
     assert "B07-egfr-in-mg (line 7): rejected under both protocols" in out
-    assert err.count("patient B07-egfr-in-mg, fact #1, field 'unit': error: egfr: cannot "
+    assert err.count("patient B07-egfr-in-mg, fact #2, field 'unit': error: egfr: cannot "
                      "convert mg") == 1
 
 

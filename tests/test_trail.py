@@ -302,7 +302,7 @@ def test_patient_record(records):
     assert {k: v for k, v in patient.items() if k != "facts"} == {
         "type": "patient", "patient": "P07-male-not-applicable", "record": 7,
         "screening_date": "2026-06-01",
-        "warnings": [f"{PATIENTS}:7, patient P07-male-not-applicable, fact #46, field 'date': "
+        "warnings": [f"{PATIENTS}:7, patient P07-male-not-applicable, fact #47, field 'date': "
                      "warning: dated 2026-06-03, after the screening date 2026-06-01: set aside"]}
     facts = patient["facts"]
     assert facts[:3] == [
