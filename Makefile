@@ -76,7 +76,7 @@ install: $(STAMP)
 # durable-rules builds a C extension: it needs a C compiler and Python's headers.
 prerequisites:
 	@command -v $(PYTHON) >/dev/null || { echo "proto-rules needs python3 (>= 3.11) on PATH"; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "proto-rules needs Python >= 3.11, found $$($(PYTHON) --version)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "proto-rules needs Python >= 3.11; $(PYTHON) --version says: $$($(PYTHON) --version 2>&1)"; exit 1; }
 	@command -v cc >/dev/null || command -v gcc >/dev/null || { echo "durable-rules builds a C extension: install a C compiler (Debian: apt-get install build-essential)"; exit 1; }
 	@$(PYTHON) -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || { echo "durable-rules builds a C extension: install Python's headers (Debian: apt-get install python3-dev)"; exit 1; }
 
