@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import platform
 import sys
 from contextlib import nullcontext
 from datetime import date
@@ -54,8 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _version() -> str:
+    """What ran, as a trail's header says it, and on which Python (the engine is a C extension)."""
+    versions = Trail.versions()
+    return f"{versions['tool']} ({versions['engine']}, Python {platform.python_version()})"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proto-rules", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check_cmd = commands.add_parser("check", help="parse and check a .proto-rules file")

@@ -36,7 +36,8 @@ def _lark() -> Lark:
 def parse(text: str, filename: str = "<string>") -> m.Protocol:
     """Parse protocol text into a `Protocol`; raise `ProtocolError` with a positioned message.
 
-    Imported modules are read relative to `filename` and their escalation rules joined in.
+    Imported modules are read relative to `filename` (or are designs proto-rules ships) and their
+    escalation rules joined in.
 
     >>> p = parse('protocol "t"\\ninclusion I1 "Adults": age >= 18 years', "t.proto-rules")
     >>> p.criteria[0].id, str(p.criteria[0].condition.threshold)
@@ -77,24 +78,27 @@ def parse_file(path: str | Path) -> m.Protocol:
     return parse(text, str(path))
 
 
+#: The escalation designs proto-rules ships, importable by name from any protocol.
+DESIGNS = Path(m.__file__).with_name("designs")
+#: How spans and trails name a shipped design: its place in the package, so that a trail written
+#: with one installation reads the same as with another (and resolves from a checkout's root).
+DESIGNS_NAME = "protocol/designs"
+
+
 def _with_imports(protocol: m.Protocol, chain: tuple[str, ...]) -> m.Protocol:
     """The protocol with the escalation rules of every file it imports (and they import).
 
-    A module is resolved relative to the file that imports it and keeps its own file name in its
-    spans, so a trail line says `three-plus-three.proto-rules:12`. A module declares escalation
-    rules only: a module with criteria would change eligibility without showing in the protocol.
+    A module is resolved relative to the file that imports it, then among the shipped designs, and
+    keeps its own file name in its spans, so a trail line says `three-plus-three.proto-rules:12`. A
+    module declares escalation rules only: a module with criteria would change eligibility without
+    showing in the protocol.
     """
     designs, modules = list(protocol.designs), list(protocol.modules)
     for imported in protocol.imports:
-        path = os.path.normpath(Path(protocol.path).parent / imported.path)
+        path, text = _read_import(protocol, imported)
         if path in chain:
             cycle = " -> ".join((*chain, path))
             raise _import_error(protocol, imported, f"import cycle: {cycle}")
-        try:
-            text = Path(path).read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise _import_error(protocol, imported, f"cannot import {path}: {reason}") from None
         module = _parse_one(text, path)
         if module.imports:
             module = _with_imports(module, (*chain, path))
@@ -108,6 +112,48 @@ def _with_imports(protocol: m.Protocol, chain: tuple[str, ...]) -> m.Protocol:
         designs += module.designs
         modules += [m.Module(path, text), *module.modules]
     return replace(protocol, designs=tuple(designs), modules=tuple(dict.fromkeys(modules)))
+
+
+def _read_import(protocol: m.Protocol, imported: m.Import) -> tuple[str, str]:
+    """The name and text of the first file an import finds: next to the importing file, then, for a
+    bare name (`"three-plus-three"`), among the shipped designs. `.proto-rules` may be left off.
+
+    Only a missing file moves on to the next place: one that is there but unreadable is an error,
+    never a silent fall-back to another file of the same name.
+    """
+    spelled = imported.path
+    if not spelled.endswith(".proto-rules"):
+        spelled += ".proto-rules"
+    candidates = _candidates(protocol.path, spelled)
+    for name, place in candidates:
+        try:
+            return name, place.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise _import_error(protocol, imported, f"cannot import {place}: {reason}") from None
+    if len(candidates) == 1:
+        message = f"cannot import {candidates[0][1]}: No such file or directory"
+    else:
+        shipped = ", ".join(sorted(p.name.removesuffix(".proto-rules")
+                                   for p in DESIGNS.glob("*.proto-rules")))
+        message = (f"cannot import '{imported.path}': no file {candidates[0][1]}, nor among the "
+                   f"designs proto-rules ships ({candidates[1][1]}; they are: {shipped})")
+    raise _import_error(protocol, imported, message)
+
+
+def _candidates(importer: str, spelled: str) -> list[tuple[str, Path]]:
+    """Where an import is looked for, in order, each as (its name in spans, the file to read).
+
+    A shipped design's own imports are among the shipped designs only.
+    """
+    shipped = (f"{DESIGNS_NAME}/{spelled}", DESIGNS / spelled)
+    if importer.startswith(f"{DESIGNS_NAME}/"):
+        return [shipped]
+    local = os.path.normpath(Path(importer).parent / spelled)
+    bare = "/" not in spelled and "\\" not in spelled
+    return [(local, Path(local)), shipped] if bare else [(local, Path(local))]
 
 
 def _import_error(protocol: m.Protocol, imported: m.Import, message: str) -> ProtocolError:

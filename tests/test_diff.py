@@ -8,7 +8,6 @@ the edits, the expected and the actual lines on failure. The CLI tests run on re
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -403,7 +402,6 @@ def test_cli_diff_identical_exits_0(capsys):
 
 
 def test_cli_diff_layout_only_exits_0(capsys, tmp_path):
-    shutil.copytree(ROOT / "examples" / "lib", tmp_path / "lib")
     reflowed = tmp_path / "reflowed.proto-rules"
     text = Path(SEED).read_text(encoding="utf-8")
     reflowed.write_text("# reflowed\n" + text.replace("\n    or ", "  # or\n    or   "),

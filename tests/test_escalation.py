@@ -1,10 +1,10 @@
 """Escalation decisions by the rule network, through `proto-rules escalate` on real cohort files.
 
-Every branch of the 3+3 rule set (examples/lib/three-plus-three.proto-rules, imported by the seed
-protocol) is one case: a cohort written to a file, the command's text checked for the decision and
-the rule that fired with its sentence and `file:line`, the trail record for the same. Then BOIN's
-moves (elimination, stop, the boundary used), the engine's own PENDING and HOLD, staggering, the
-partial-dose policies, and a design with a gap or an impossible move.
+Every branch of the 3+3 rule set (protocol/designs/three-plus-three.proto-rules, which the seed
+protocol imports) is one case: a cohort written to a file, the command's text checked for the
+decision and the rule that fired with its sentence and `file:line`, the trail record for the same.
+Then BOIN's moves (elimination, stop, the boundary used), the engine's own PENDING and HOLD,
+staggering, the partial-dose policies, and a design with a gap or an impossible move.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.cohorts import cohort, patients
 
 ROOT = Path(__file__).parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
-MODULE = "examples/lib/three-plus-three.proto-rules"
+MODULE = "protocol/designs/three-plus-three.proto-rules"
 BOIN = "examples/boin.proto-rules"
 
 

@@ -7,7 +7,6 @@ Each case edits a valid cohort (3 patients at DL1 without a DLT, one at DL2) and
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -226,7 +225,6 @@ def test_unreadable_file(capsys, tmp_path):
 
 def test_a_partial_dose_needs_a_declared_policy(capsys, tmp_path):
     text = (ROOT / SEED).read_text(encoding="utf-8").replace("    partial dose not evaluable\n", "")
-    shutil.copytree(ROOT / "examples" / "lib", tmp_path / "lib")  # the seed imports from lib/
     protocol = tmp_path / "no-policy.proto-rules"
     protocol.write_text(text, encoding="utf-8")
     path = cohort(tmp_path, edited(0, dose_received={"value": 0.5e7, "unit": "cells/kg"}))

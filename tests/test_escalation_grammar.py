@@ -20,7 +20,8 @@ from protocol.errors import ProtocolError
 
 ROOT = Path(__file__).parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
-MODULE = "examples/lib/three-plus-three.proto-rules"
+MODULE = "protocol/designs/three-plus-three.proto-rules"
+RULES_B = 'escalation rules b "B":\n    rule B1 "x": full -> stop\n'
 SECTION = """escalation "Three dose groups.":
     level DL1 {dose} cells/kg
     start at DL1
@@ -151,9 +152,7 @@ def test_import_keeps_the_module_file_in_spans():
 def test_import_is_relative_to_the_importing_file(tmp_path):
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "a.proto-rules").write_text('import "b.proto-rules"\n', encoding="utf-8")
-    (tmp_path / "lib" / "b.proto-rules").write_text(
-        'escalation rules b "B":\n    rule B1 "x": full -> stop\n', encoding="utf-8"
-    )
+    (tmp_path / "lib" / "b.proto-rules").write_text(RULES_B, encoding="utf-8")
     main = tmp_path / "main.proto-rules"
     main.write_text('import "lib/a.proto-rules"\n', encoding="utf-8")
     protocol = parse_file(main)
@@ -176,6 +175,51 @@ def test_import_of_a_missing_file(tmp_path):
         "No such file or directory"
     )
     assert line == '    import "lib/nothing.proto-rules"' and caret == "    " + "^" * 32
+
+
+def test_a_shipped_design_is_imported_by_name_from_anywhere(tmp_path):
+    """3+3 ships with proto-rules: a protocol in any folder imports it without a copy, and the
+    trail names it by its place in the package, the same on every machine."""
+    main = tmp_path / "main.proto-rules"
+    main.write_text('import "three-plus-three"\n', encoding="utf-8")
+    protocol = parse_file(main)
+    assert [d.name for d in protocol.designs] == ["three_plus_three"]
+    assert [module.path for module in protocol.modules] == [MODULE]
+    assert str(protocol.designs[0].rules[0].span) == f"{MODULE}:18:5"
+    assert protocol.source_of(MODULE) == (ROOT / MODULE).read_text(encoding="utf-8")
+
+
+def test_a_file_next_to_the_protocol_comes_before_a_shipped_design(tmp_path):
+    """An author amends 3+3 by copying it beside the protocol under the same name."""
+    (tmp_path / "three-plus-three.proto-rules").write_text(RULES_B, encoding="utf-8")
+    main = tmp_path / "main.proto-rules"
+    main.write_text('import "three-plus-three.proto-rules"\n', encoding="utf-8")
+    protocol = parse_file(main)
+    assert [d.name for d in protocol.designs] == ["b"]
+    assert [module.path for module in protocol.modules] == [
+        str(tmp_path / "three-plus-three.proto-rules")]
+
+
+def test_an_unreadable_file_next_to_the_protocol_is_an_error_not_a_fall_back(tmp_path):
+    (tmp_path / "three-plus-three.proto-rules").write_bytes(b"\xff\n")
+    main = tmp_path / "main.proto-rules"
+    main.write_text('import "three-plus-three"\n', encoding="utf-8")
+    head = error_of(main).splitlines()[0]
+    assert head.startswith(
+        f"{main}:1:1: error: cannot import {tmp_path}/three-plus-three.proto-rules: 'utf-8' codec")
+
+
+def test_import_of_a_missing_name_says_where_it_looked(tmp_path):
+    main = tmp_path / "main.proto-rules"
+    main.write_text('protocol "t"\n\nimport "three-plus-thre"\n', encoding="utf-8")
+    head, line, caret = error_of(main).splitlines()
+    designs = ROOT / "protocol" / "designs"
+    assert head == (
+        f"{main}:3:1: error: cannot import 'three-plus-thre': no file "
+        f"{tmp_path}/three-plus-thre.proto-rules, nor among the designs proto-rules ships "
+        f"({designs}/three-plus-thre.proto-rules; they are: three-plus-three)"
+    )
+    assert line == '    import "three-plus-thre"' and caret == "    " + "^" * 24
 
 
 def test_import_cycle(tmp_path):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import os
 import re
 from pathlib import Path
@@ -206,8 +205,6 @@ def test_header_protocol_sha256_is_of_the_file_bytes(tmp_path):
     """What `sha256sum` says, CRLF line ends included (was the hash of newline-normalised text)."""
     crlf = tmp_path / "crlf.proto-rules"
     crlf.write_bytes((ROOT / SEED).read_bytes().replace(b"\n", b"\r\n"))
-    if (ROOT / "examples" / "lib").exists():  # the seed imports its escalation rules from lib/
-        shutil.copytree(ROOT / "examples" / "lib", tmp_path / "lib")
     trail = run_cli(tmp_path, "t.jsonl", str(crlf), PATIENTS)
     run = json.loads(lines_of(trail)[0])
     assert run["protocol"]["sha256"] == hashlib.sha256(crlf.read_bytes()).hexdigest()
