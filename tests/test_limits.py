@@ -117,8 +117,8 @@ def test_escalation_only_passes_check_and_run_refuses_it(tmp_path) -> None:
 
 
 def test_a_module_of_escalation_rules_passes_check() -> None:
-    found = check(parse((ROOT / "protocol" / "designs" / "three-plus-three.proto-rules").read_text(),
-                        "lib.pr"))
+    design = ROOT / "protocol" / "designs" / "three-plus-three.proto-rules"
+    found = check(parse(design.read_text(), "lib.pr"))
     assert not [d for d in found if d.is_error]
 
 
