@@ -160,9 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate_cmd.add_argument("protocol")
     simulate_cmd.add_argument("--true-tox", required=True, type=_rates,
                               help="true DLT rate of each dose level, lowest first: 0.05,0.15,0.35")
-    simulate_cmd.add_argument("--trials", type=_bounded("trials", 1, MAX_TRIALS), default=10000,
+    simulate_cmd.add_argument("--trials", type=_bounded(1, MAX_TRIALS), default=10000,
                               help=f"how many trials to simulate, 1 to {MAX_TRIALS:,}")
-    simulate_cmd.add_argument("--seed", type=_bounded("seed", 0, MAX_SEED), default=1,
+    simulate_cmd.add_argument("--seed", type=_bounded(0, MAX_SEED), default=1,
                               help="the random generator's seed, a whole number from 0")
     simulate_cmd.add_argument("--plot", default="out/simulation.png",
                               help="PNG to write (default out/simulation.png); 'none' for no plot")
@@ -177,7 +177,7 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def _bounded(name: str, low: int, high: int):
+def _bounded(low: int, high: int):
     """An argparse type: a whole number from `low` to `high` (a typo such as 10000000000 trials
     would otherwise ask for tens of gigabytes)."""
 
@@ -187,7 +187,7 @@ def _bounded(name: str, low: int, high: int):
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
         if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"the {name} must be from {low:,} to {high:,}, not "
+            raise argparse.ArgumentTypeError(f"a whole number from {low:,} to {high:,}, not "
                                              f"{text}")
         return number
 
