@@ -270,5 +270,5 @@ def plot(escalator: Escalator, oc: Characteristics, path: str) -> None:
             axis.annotate(f"{value:.1f}", (xi, value), ha="center", va="bottom", fontsize=8)
     design = network.design.text or network.design.name
     figure.suptitle(f"{design}: {oc.trials} simulated trials (seed {oc.seed})")
-    figure.savefig(path, dpi=100, metadata={"Software": None})
+    figure.savefig(path, dpi=100, format="png", metadata={"Software": None})  # path as given
     plt.close(figure)
