@@ -272,10 +272,12 @@ class _Reader:
         if value is None:
             self.problem(line, patient, where, "a date (YYYY-MM-DD) is required")
             return None
+        found = None
         try:
-            found = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+            if isinstance(value, str) and len(value) == 10:
+                found = date.fromisoformat(value)
         except ValueError:
-            found = None
+            pass
         if found is None:
             self.problem(line, patient, where, f"not a date (YYYY-MM-DD): {value!r}")
             return None

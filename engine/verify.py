@@ -4,8 +4,8 @@ Each record's `prev` must be the SHA-256 of the line before it (canonical JSON, 
 with the `rfc8785` library: a record re-serialised differently is an edit too), the first must start
 from `GENESIS`, and the last must be a `seal` counting the records before it. The first record that
 breaks any of this is named with its line and the reason. Given the protocol and fact files, their
-SHA-256 must match the run header's. The escalation trail carries the same chain (`engine/trail.Chain`)
-and is verified the same way; its cohort file is checked as `--facts`.
+SHA-256 must match the run header's. The escalation trail carries the same chain
+(`engine/trail.Chain`) and is verified the same way; its cohort file is checked as `--facts`.
 
 A trail whose run was cut short (Ctrl-C) is intact up to its `cut` record: it verifies, and the
 verification says how far the run got.
