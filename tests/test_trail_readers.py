@@ -104,6 +104,20 @@ def test_a_record_with_a_field_missing_or_wrong(capsys, tmp_path, demo, kind, ch
                    f"no valid '{field}' ({why})\n")
 
 
+@pytest.mark.parametrize("kind, change, field", [
+    ("patient", lambda r: r["facts"][0].update(index=[]), "facts[1].index"),
+    ("criterion", lambda r: r.update(facts=[[0]]), "facts[1]"),
+])
+def test_report_of_fact_indexes_that_are_not_numbers(capsys, tmp_path, demo, kind, change, field):
+    """Found by tests/test_fuzz_trails.py: the report keyed the facts by an index that was a
+    list (an internal error, exit 70)."""
+    lines, number = edited(demo, kind, change)
+    path = written(tmp_path, lines)
+    assert cli.main(["report", path, "-o", str(tmp_path / "r.html")]) == 2
+    assert capsys.readouterr().err == (f"proto-rules: cannot read trail {path}: line {number}: "
+                                       f"the {kind} record has no valid '{field}' (not integer)\n")
+
+
 def test_a_criterion_the_protocol_record_does_not_have(capsys, tmp_path, demo):
     lines, number = edited(demo, "criterion", lambda r: r.update(criterion="I99"))
     code, _, err = explain(capsys, written(tmp_path, lines))
