@@ -170,7 +170,7 @@ class Sources:
     def _read(self, file: str) -> list[str] | None:
         try:
             data = Path(file).read_bytes()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a name no file can have (a NUL in it)
             self.notes[file] = "not found from the current directory"
             return None
         expected = self.expected.get(file)
@@ -543,7 +543,8 @@ def _source(entry: dict[str, Any], sources: Sources) -> str:
     rule = str(entry.get("rule") or "")
     file, _, line = rule.rpartition(":")
     conditions = {c.get("line") for c in entry.get("conditions") or [] if isinstance(c, dict)}
-    lines = sources.get(file) if file and line.isdigit() else None
+    number = line.isascii() and line.isdigit() and len(line) < 10  # a line number, not 10^5000
+    lines = sources.get(file) if file and number else None
     shown = excerpt(lines, int(line), [n for n in conditions if isinstance(n, int)]) \
         if lines is not None else []
     if shown:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import cli
+from engine import report
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -116,6 +117,25 @@ def test_report_of_fact_indexes_that_are_not_numbers(capsys, tmp_path, demo, kin
     assert cli.main(["report", path, "-o", str(tmp_path / "r.html")]) == 2
     assert capsys.readouterr().err == (f"proto-rules: cannot read trail {path}: line {number}: "
                                        f"the {kind} record has no valid '{field}' (not integer)\n")
+
+
+def test_report_of_fired_rules_that_are_not_a_list(capsys, tmp_path, demo):
+    """Found by tests/test_fuzz_trails.py (`"fired": true`: an internal error, exit 70)."""
+    lines, number = edited(demo, "criterion", lambda r: r.update(fired=True))
+    path = written(tmp_path, lines)
+    assert cli.main(["report", path, "-o", str(tmp_path / "r.html")]) == 2
+    assert capsys.readouterr().err.endswith(f"line {number}: the criterion record has no valid "
+                                            "'fired' (not array)\n")
+
+
+def test_report_of_a_rule_place_no_file_can_have(tmp_path, demo):
+    """A rule's `file:line` with a NUL in the name, or a line number of 5000 digits: the page
+    shows the recorded conditions and says the file was not found."""
+    records = [json.loads(line) for line in lines_of(demo)]
+    protocol = next(r for r in records if r["type"] == "protocol")
+    protocol["criteria"][0]["rule"] = "a\u0000b:12"
+    protocol["criteria"][1]["rule"] = f"{SEED}:{'9' * 5000}"
+    assert "not found from the current directory" in report.render(records)
 
 
 def test_a_criterion_the_protocol_record_does_not_have(capsys, tmp_path, demo):
