@@ -3,8 +3,9 @@ a dose escalation, print BOIN's boundaries, simulate a design's operating charac
 an amendment and rescreen patients under it.
 
 Thin on purpose: each command strings the pipeline's stages together (parse, check, compile, screen,
-trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict,
-2 bad input (every problem printed, file:line:col with a caret, or record, fact and field).
+trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict (or a
+tampered trail), 2 bad input (every problem printed, file:line:col with a caret, or record, fact
+and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a bug of ours.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import hashlib
 import json
 import platform
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
 from engine.cohort import read_cohort
 from engine import pipeline
@@ -29,13 +30,13 @@ from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summ
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
 from engine.run import Decision, Rejected, Screening
-from engine.simulate import plot, report, simulate
+from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import Trail, canonical, read, render
-from engine.verify import verify
+from engine.trail import Chain, Trail, patients, read, render
+from engine.verify import Verification, verify
 from grammar.parser import dump
 from protocol.diff import diff
-from protocol.errors import ProtoRulesError, UsageError
+from protocol.errors import ProtoRulesError, UsageError, hint
 from protocol.errors import render as render_diagnostic
 from protocol.model import Protocol
 from protocol.wording import as_json as diff_json
@@ -43,8 +44,13 @@ from protocol.wording import render as render_diff
 from protocol.wording import totals
 
 
+#: Exit codes beyond 0, 1 and 2: a bug of ours (sysexits' EX_SOFTWARE), and Ctrl-C (128 + SIGINT).
+INTERNAL_ERROR, INTERRUPTED = 70, 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (tests call this in-process)."""
+    _safe_streams()
     args = _parser().parse_args(argv)
     try:
         return args.command(args)
@@ -53,6 +59,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt as stop:
+        print("proto-rules: interrupted" + (f": {stop}" if str(stop) else ""), file=sys.stderr)
+        return INTERRUPTED
+    except Exception as error:  # noqa: BLE001 -- the last line of defence, see internal_error
+        return internal_error(error)
+
+
+def internal_error(error: Exception) -> int:
+    """Any exception no command expected is a bug of ours, not the user's input: one line that
+    says so and how to report it, instead of a traceback (exit 70)."""
+    where = error.__traceback__
+    while where is not None and where.tb_next is not None:
+        where = where.tb_next
+    place = f" at {Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where else ""
+    print(f"proto-rules: internal error ({type(error).__name__}{place}: {error}); this is a bug "
+          "of proto-rules: please report it with the command and its input files",
+          file=sys.stderr)
+    return INTERNAL_ERROR
+
+
+def _safe_streams() -> None:
+    """Protocol sentences and facts are Unicode (`≥`, `×`); under a C or ASCII locale the
+    standard streams cannot encode them, so characters they cannot take are written as
+    backslash escapes instead of stopping the command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def _version() -> str:
@@ -134,8 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     simulate_cmd.add_argument("protocol")
     simulate_cmd.add_argument("--true-tox", required=True, type=_rates,
                               help="true DLT rate of each dose level, lowest first: 0.05,0.15,0.35")
-    simulate_cmd.add_argument("--trials", type=int, default=10000)
-    simulate_cmd.add_argument("--seed", type=int, default=1)
+    simulate_cmd.add_argument("--trials", type=_bounded(1, MAX_TRIALS), default=10000,
+                              help=f"how many trials to simulate, 1 to {MAX_TRIALS:,}")
+    simulate_cmd.add_argument("--seed", type=_bounded(0, MAX_SEED), default=1,
+                              help="the random generator's seed, a whole number from 0")
     simulate_cmd.add_argument("--plot", default="out/simulation.png",
                               help="PNG to write (default out/simulation.png); 'none' for no plot")
     simulate_cmd.set_defaults(command=_simulate)
@@ -147,6 +183,23 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _bounded(low: int, high: int):
+    """An argparse type: a whole number from `low` to `high` (a typo such as 10000000000 trials
+    would otherwise ask for tens of gigabytes)."""
+
+    def read(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"a whole number from {low:,} to {high:,}, not "
+                                             f"{text}")
+        return number
+
+    return read
 
 
 def _rates(text: str) -> list[float]:
@@ -198,19 +251,48 @@ def _run(args) -> int:
     else:
         digest, records = _sha256(args.facts), read_records(args.facts)
     rejected = 0
-    sink = open(args.trail, "w", encoding="utf-8") if args.trail else nullcontext()
+    sink = _writing(args.trail, "trail") if args.trail else nullcontext()
     with sink as out:
         trail = Trail(out, screening.network, args.protocol, args.facts, digest,
                       args.screening_date) if out else None
-        for outcome in screening.screen(records, args.facts, args.screening_date):
-            if trail:
-                trail.write(outcome)
-            rejected += isinstance(outcome, Rejected)
-            _show(outcome, args.format, sys.stdout)
+        try:
+            for outcome in screening.screen(records, args.facts, args.screening_date):
+                if trail:
+                    trail.write(outcome)
+                rejected += isinstance(outcome, Rejected)
+                _show(outcome, args.format, sys.stdout)
+        except KeyboardInterrupt:
+            if trail is None:
+                raise
+            sealed = trail.cut("interrupted")
+            raise KeyboardInterrupt(f"the trail {args.trail} holds the patients decided so far, "
+                                    f"marked as cut and sealed, final sha256 {sealed}") from None
         if trail:
             sealed = trail.close()
             print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
     return 2 if rejected else 0
+
+
+@contextmanager
+def _writing(path: str, what: str) -> Iterator[TextIO]:
+    """An output file, its directories created: one that cannot be opened or closed (a directory,
+    no permission, a full disk) is a one-line error naming it (exit 2); what was written before
+    stays. Errors while writing are the writer's to name (`engine.trail.Chain`)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        out = open(path, "w", encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
+    try:
+        yield out
+    except BaseException:
+        with suppress(OSError):
+            out.close()
+        raise
+    try:
+        out.close()
+    except OSError as error:
+        raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
 
 
 def _sha256(path: str) -> str:
@@ -249,9 +331,11 @@ def _escalate(args) -> int:
         print(warning, file=sys.stderr)
     sys.stdout.write(explain(decision))
     if args.trail:
-        with open(args.trail, "w", encoding="utf-8") as out:
-            out.writelines(canonical(record) + "\n" for record in trail_records(decision,
-                                                                                args.protocol))
+        with _writing(args.trail, "trail") as out:
+            chain = Chain(out)
+            chain.write(*trail_records(decision, args.protocol))
+            sealed = chain.seal()
+        print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
     return 0
 
 
@@ -269,42 +353,62 @@ def _simulate(args) -> int:
     levels = len(escalator.network.levels)
     if len(args.true_tox) != levels:
         raise UsageError(f"--true-tox gives {len(args.true_tox)} rates for {levels} dose levels")
-    if args.trials < 1:
-        raise UsageError("--trials must be at least 1")
     characteristics = simulate(escalator, args.true_tox, args.trials, args.seed)
     sys.stdout.write(report(escalator, characteristics))
     if args.plot != "none":
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        plot(escalator, characteristics, args.plot)
+        try:
+            Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+            plot(escalator, characteristics, args.plot)
+        except OSError as error:
+            raise UsageError(f"cannot write plot {args.plot}: {error.strerror or error}") from None
         print(f"plot: {args.plot}")
     return 0
 
 
 def _explain(args) -> int:
-    records = _trail(args.trail)
+    """Exit 0, 1 for a tampered trail (rendered after the line that says so), 2 unreadable."""
+    records, checked = _audited(args.trail)
+    if args.patient is not None and args.patient not in patients(records):
+        raise UsageError(f"no patient {args.patient!r} in the trail {args.trail}"
+                         f"{hint(args.patient, patients(records))}")
+    if args.criterion is not None:
+        protocol = next(r for r in records if r["type"] == "protocol")
+        ids = [entry["id"] for entry in protocol["criteria"]]
+        if args.criterion not in ids:
+            raise UsageError(f"no criterion {args.criterion!r} in the trail {args.trail}"
+                             f"{hint(args.criterion, ids)}")
     sys.stdout.write(render(records, args.patient, args.criterion))
-    return 0
+    return 0 if checked.ok else 1
+
+
+def _audited(path: str) -> tuple[list[dict], Verification]:
+    """A screening trail's records and the verification of its chain, which every reader of a
+    trail says first: a tampered trail is still shown (an auditor wants to see what the file
+    claims), under a first line that says it is tampered, where, and that it cannot be relied on;
+    a cut one under the line that says how far the run got."""
+    records = read(path)
+    checked = verify(path)
+    if not checked.ok:
+        print(f"{checked}; what follows is what the file says now, and cannot be relied on")
+    elif checked.cut:
+        print(f"incomplete: {checked.cut}")
+    return records, checked
 
 
 def _report(args) -> int:
-    """Exit 0 with the page written (a tampered trail is reported in the page, prominently, and
-    here); 2 if the trail cannot be read as a decision trail or the page cannot be written."""
+    """Exit 0 with the page written, 1 if the trail is tampered (the page and this command say
+    so first), 2 if the trail cannot be read as a decision trail or the page cannot be written."""
     page = build_report(args.trail)
     try:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(page.html, encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot write report {args.output}: {error.strerror}") from None
+    tampered = page.status.state == "tampered"
+    if tampered:
+        print(f"trail {page.status.text}; the page shows what the file says now")
     print(f"report: {args.output}: {page.patients} patients; trail {page.status.text}")
-    return 0
-
-
-def _trail(path: str) -> list[dict]:
-    """A trail's records, or a usage error (exit 2) saying why they cannot be read."""
-    try:
-        return read(path)
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read trail {path}: {error}") from None
+    return 1 if tampered else 0
 
 
 def _verify(args) -> int:
@@ -314,10 +418,11 @@ def _verify(args) -> int:
 
 
 def _replay(args) -> int:
-    records = _trail(args.trail)
+    """Exit 0 identical, 1 different or the trail tampered (said first), 2 unreadable."""
+    records, checked = _audited(args.trail)
     result = replay(records, pipeline.compile(_load(args.protocol)), args.facts)
     print(result)
-    return 0 if result.identical else 1
+    return 0 if result.identical and checked.ok else 1
 
 
 def _diff(args) -> int:

@@ -27,7 +27,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -267,16 +267,29 @@ class _Reader:
         return Cohort(self.path, sha256, as_of, treated, counts, current, reviewed, self.warnings)
 
     def date(self, value: Any, line: int, patient: str | None, where: str) -> date | None:
+        """A date of the file, with room after it for the DLT window and the stagger, which are
+        counted from it (the calendar ends on 9999-12-31)."""
         if value is None:
             self.problem(line, patient, where, "a date (YYYY-MM-DD) is required")
             return None
+        found = None
         try:
             if isinstance(value, str) and len(value) == 10:
-                return date.fromisoformat(value)
+                found = date.fromisoformat(value)
         except ValueError:
             pass
-        self.problem(line, patient, where, f"not a date (YYYY-MM-DD): {value!r}")
-        return None
+        if found is None:
+            self.problem(line, patient, where, f"not a date (YYYY-MM-DD): {value!r}")
+            return None
+        for span in (self.escalation.dlt_window, self.escalation.stagger):
+            try:
+                if span is not None:
+                    window_end(found, span)
+            except OverflowError:
+                self.problem(line, patient, where, f"{value}: no date of the calendar lies "
+                             f"{span} after it (the DLT window and stagger count from it)")
+                return None
+        return found
 
     def patient(self, record: Any, line: int, as_of: date) -> Treated | None:
         if not isinstance(record, dict):
@@ -385,10 +398,20 @@ class _Reader:
                 line, pid, "dose_received", 'an object like {"value": 0.8e7, "unit": "cells/kg"}'
             )
             return level, None
+        if amount <= 0:
+            self.problem(line, pid, "dose_received.value",
+                         f"{amount} {unit}: a dose received is more than 0 (a patient who "
+                         "received none was not infused)")
+            return level, None
         try:
             received = convert(Decimal(amount), unit, declared.unit)
         except UnitProblem as error:
             self.problem(line, pid, "dose_received.unit", str(error))
+            return level, None
+        except (DecimalException, OverflowError):
+            self.problem(line, pid, "dose_received.value",
+                         f"not a dose that can be compared with {level}'s exactly (too large, "
+                         "or too many digits)")
             return level, None
         if received > declared.amount:
             self.problem(

@@ -53,7 +53,10 @@ def replay(records: list[dict[str, Any]], network: Network, facts_path: str) -> 
     result = Replay()
     result.notes.extend(_header_notes(header, network, facts_path))
     given = header.get("screening_date")
-    screening = date.fromisoformat(given) if given else None
+    try:
+        screening = date.fromisoformat(given) if given else None
+    except ValueError:
+        raise UsageError(f"the run header's screening date is not a date: {given!r}") from None
     recorded = _outcomes(records)
     replayed: dict[int, dict[str, Any]] = {}
     for outcome in Screening(network).screen(read_records(facts_path), facts_path, screening):
@@ -123,8 +126,9 @@ def _compare(line: int, old: dict[str, Any] | None, new: dict[str, Any] | None) 
             after = "rejected" if new.get("rejected") else new.get("decision")
             return [f"{where}: {before} -> {after}"]
         return []
-    found = [f"{where}: decision {old['decision']} -> {new['decision']}"] \
-        if old.get("decision") != new.get("decision") else []
+    recorded = old.get("decision", "absent (the trail stops inside this patient)")
+    found = [f"{where}: decision {recorded} -> {new['decision']}"] \
+        if recorded != new.get("decision") else []
     for criterion in sorted(set(old["verdicts"]) | set(new["verdicts"])):
         before, after = old["verdicts"].get(criterion, "absent"), new["verdicts"].get(criterion, "absent")
         if before != after:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from html import escape
@@ -36,30 +35,14 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from engine.trail import DERIVED_WORDS
+from engine.trail import DERIVED_WORDS, read
 from engine.verify import Verification, verify
-from protocol.errors import UsageError
 
 ROLES = ("inclusion", "exclusion")
 DECISIONS = ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW", "REJECTED")
 VERDICTS = ("MET", "NOT_MET", "UNKNOWN", "NEEDS_REVIEW", "NOT_APPLICABLE")
 MARKS = {"true": ("+", "holds"), "false": ("\u2212", "does not hold"),
          "unknown": ("?", "cannot be judged")}
-
-#: What each record kind the report reads must hold, and of which JSON type; other kinds (a `seal`,
-#: kinds added later) and other fields (`prev`) are ignored.
-REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "run": {"protocol": dict, "facts": dict, "tool": str, "engine": str, "network": dict},
-    "protocol": {"criteria": list, "definitions": list},
-    "patient": {"patient": str, "record": int, "screening_date": str, "warnings": list,
-                "facts": list},
-    "definition": {"patient": str, "definition": str, "value": str, "evidence": list},
-    "criterion": {"patient": str, "criterion": str, "role": str, "verdict": str, "evidence": list,
-                  "facts": list},
-    "decision": {"patient": str, "decision": str, "reasons": list},
-    "rejected": {"record": int, "problems": list},
-    "summary": {"decisions": dict},
-}
 
 #: Source lines shown for one criterion at most (a rule is a few lines; this only bounds the page).
 EXCERPT_LINES = 40
@@ -83,7 +66,7 @@ class Report:
 
 def build(path: str) -> Report:
     """The report of the trail at `path`; `UsageError` if it cannot be read as a decision trail."""
-    records = load(path)
+    records = read(path)
     with open(path, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
     status = check(path)
@@ -98,6 +81,10 @@ def check(path: str) -> Status:
 
 def status_of(result: Verification) -> Status:
     """What the page says for a verification: ok or not, how many records, where it broke."""
+    if result.ok and result.cut:
+        return Status("intact", f"intact ({result.records} records), incomplete: {result.cut}",
+                      "every record is chained to the one before it by SHA-256 and the seal "
+                      "counts them; the run itself stopped early")
     if result.ok:
         return Status("intact", f"intact ({result.records} records)",
                       "every record is chained to the one before it by SHA-256 and the seal "
@@ -108,40 +95,6 @@ def status_of(result: Verification) -> Status:
 
 
 UNVERIFIED = Status("unverified", "not verified", "the trail's integrity was not checked")
-
-
-def load(path: str) -> list[dict[str, Any]]:
-    """The trail's records, checked enough to render: every problem is a `UsageError` naming the
-    line, so a file that is not a decision trail says so instead of failing halfway."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().split("\n")  # JSON Lines: U+2028 in a string is no break
-    except OSError as error:
-        raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise UsageError(f"cannot read trail {path}: not UTF-8 text ({error.reason})") from None
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"cannot read trail {path}: line {number}: not JSON "
-                             f"({error.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("type"), str):
-            raise UsageError(f"cannot read trail {path}: line {number}: not a trail record "
-                             "(a JSON object with a type)")
-        for key, kind in REQUIRED.get(record["type"], {}).items():
-            if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
-                raise UsageError(f"cannot read trail {path}: line {number}: the "
-                                 f"{record['type']} record has no valid '{key}'")
-        records.append(record)
-    kinds = {record["type"] for record in records}
-    if not {"run", "protocol"} <= kinds:
-        raise UsageError(f"cannot read trail {path}: not the decision trail of `proto-rules run "
-                         "--trail` (it has no run and protocol records)")
-    return records
 
 
 # -- the model of the page -------------------------------------------------------------------------
@@ -217,7 +170,7 @@ class Sources:
     def _read(self, file: str) -> list[str] | None:
         try:
             data = Path(file).read_bytes()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a name no file can have (a NUL in it)
             self.notes[file] = "not found from the current directory"
             return None
         expected = self.expected.get(file)
@@ -284,7 +237,7 @@ def e(value: Any) -> str:
 
 def render(records: list[dict[str, Any]], trail: str = "trail", trail_sha256: str | None = None,
            status: Status = UNVERIFIED) -> str:
-    """The page for these trail records (as `load` returns them)."""
+    """The page for these trail records (as `engine.trail.read` returns them)."""
     run = next(r for r in records if r["type"] == "run")
     protocol = next(r for r in records if r["type"] == "protocol")
     entries = [x for x in protocol["definitions"] + protocol["criteria"] if isinstance(x, dict)]
@@ -590,7 +543,8 @@ def _source(entry: dict[str, Any], sources: Sources) -> str:
     rule = str(entry.get("rule") or "")
     file, _, line = rule.rpartition(":")
     conditions = {c.get("line") for c in entry.get("conditions") or [] if isinstance(c, dict)}
-    lines = sources.get(file) if file and line.isdigit() else None
+    number = line.isascii() and line.isdigit() and len(line) < 10  # a line number, not 10^5000
+    lines = sources.get(file) if file and number else None
     shown = excerpt(lines, int(line), [n for n in conditions if isinstance(n, int)]) \
         if lines is not None else []
     if shown:

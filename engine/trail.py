@@ -14,9 +14,16 @@ for each part in the order of the protocol record, the facts it read by index, w
 awaits judgment and the fewest open parts whose values would let it pass) and `decision` (with every reason); `rejected` for a patient whose facts could not
 be used; then `summary`; last the `seal` (how many records precede it, and the last one's hash).
 
-Tamper evidence: every record carries `prev`, the SHA-256 of the previous line (`GENESIS` for the
-first), so an edited, inserted, deleted, reordered or truncated record breaks the chain, and
-`engine/verify.py` names the first one that does.
+Tamper evidence (`Chain`, for this trail and the escalation trail alike): every record carries
+`prev`, the SHA-256 of the previous line (`GENESIS` for the first), so an edited, inserted, deleted,
+reordered or truncated record breaks the chain, and `engine/verify.py` names the first one that
+does. A run stopped before its last patient (Ctrl-C) ends with a `cut` record (why, after how many
+patients), then the summary and the seal: the trail is whole up to the last whole patient and says
+it is incomplete.
+
+Reading (`read`): every reader (explain, replay, report) takes the records through one loader that
+checks them against `engine/trail.schema.json` and their order, so a file that is not a decision
+trail is refused naming its line, instead of failing halfway through rendering it.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ import json
 from collections import Counter
 from datetime import date
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+import jsonschema
 import orjson
 
 from engine.compile import Network
@@ -36,6 +45,7 @@ from engine.record import UsedFact
 from engine.run import Decision, Rejected
 from engine.whynot import needs
 from protocol import model as m
+from protocol.errors import UsageError
 
 #: The `prev` of the first record: no predecessor.
 GENESIS = "0" * 64
@@ -52,13 +62,68 @@ def sha256_file(path: str) -> str:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
+class Chain:
+    """Writes trail records, each chained to the line before it, and seals them: the one home of
+    the tamper evidence that the screening and the escalation trail carry and `verify` checks.
+
+    A batch of records (one patient's) is written and flushed whole, and the chain moves on only
+    once it is written: a run stopped between batches leaves whole records, and `rewind` drops
+    what a run stopped inside a batch left of it, so a cut trail still ends on a whole patient.
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> chain = Chain(out)
+    >>> chain.write({"type": "run"})
+    >>> final = chain.seal()
+    >>> out.getvalue().splitlines()[1].startswith('{"last":"')
+    True
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.name = getattr(out, "name", "trail")
+        self.last, self.count = GENESIS, 0
+        self._end = out.tell() if out.seekable() else None
+
+    def write(self, *records: dict[str, Any]) -> None:
+        """Chain each record to its predecessor: `prev` is the SHA-256 of the previous line."""
+        last, lines = self.last, []
+        for record in records:
+            record["prev"] = last
+            line = canonical(record)
+            last = hashlib.sha256(line.encode()).hexdigest()
+            lines.append(line + "\n")
+        try:
+            self.out.write("".join(lines))
+            self.out.flush()
+        except OSError as error:  # a full disk, a device gone: what was written before stays
+            raise UsageError(f"cannot write trail {self.name}: {error.strerror or error}") from None
+        self.last, self.count = last, self.count + len(lines)
+        if self._end is not None:
+            self._end = self.out.tell()
+
+    def seal(self) -> str:
+        """The last record: how many precede it and the last one's hash. Returns the seal's own
+        hash, to be kept apart from the file (a chain shows any change that was not followed by
+        recomputing every later hash; the final hash, kept elsewhere, shows that too)."""
+        self.write({"type": "seal", "records": self.count, "last": self.last})
+        return self.last
+
+    def rewind(self) -> None:
+        """Drop whatever a write stopped midway left of its batch: the file ends after the last
+        whole batch again (a stream that cannot seek keeps it; `verify` then names the line)."""
+        if self._end is not None:
+            self.out.seek(self._end)
+            self.out.truncate()
+
+
 class Trail:
     """Writes a run's trail as it goes (streaming: nothing is kept per patient)."""
 
     def __init__(self, out: TextIO, network: Network, protocol_path: str, facts_path: str,
                  facts_sha256: str, screening: date | None) -> None:
-        self.out = out
-        self._last, self._count = GENESIS, 0
+        self.chain = Chain(out)
+        self.last_line: int | None = None  # the fact-file line of the last patient written
         self.network = network
         self.protocol = network.protocol
         self.counts: Counter[str] = Counter()
@@ -69,7 +134,7 @@ class Trail:
             assert definition is not None
             self._parts[name] = parts(definition.condition)
         self._kinds = {c.name: c.kind for c in self.protocol.concepts}
-        self._write({
+        self.chain.write({
             "type": "run",
             **self.versions(),
             "protocol": {"file": protocol_path, "id": self.protocol.id, "version": self.protocol.version,
@@ -83,7 +148,7 @@ class Trail:
         ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]}
         if network.values:  # only then, so that trails of protocols without them are unchanged
             static["values"] = [self._formula(name) for name in network.values]
-        self._write(static)
+        self.chain.write(static)
 
     @staticmethod
     def versions() -> dict[str, str]:
@@ -107,17 +172,6 @@ class Trail:
                 "formula": describe(self.protocol, concept.formula).text,
                 "rule": f"{concept.span.file}:{concept.span.line}"}
 
-    def _write(self, *records: dict[str, Any]) -> None:
-        """Chain each record to its predecessor: `prev` is the SHA-256 of the previous line."""
-        lines = []
-        for record in records:
-            record["prev"] = self._last
-            line = canonical(record)
-            self._last = hashlib.sha256(line.encode()).hexdigest()
-            self._count += 1
-            lines.append(line + "\n")
-        self.out.write("".join(lines))
-
     def _concepts_read(self, leaf: m.Criterion) -> list[str]:
         """Concepts a criterion reads, directly or through definitions, in first-use order."""
         seen: list[str] = []
@@ -140,13 +194,15 @@ class Trail:
         return seen
 
     def write(self, outcome: Decision | Rejected) -> None:
+        """One patient's records, written whole; counted once written."""
         if isinstance(outcome, Rejected):
+            self.chain.write({"type": "rejected", "record": outcome.line,
+                              "patient": outcome.patient,
+                              "problems": [str(p) for p in outcome.problems]})
             self.counts["REJECTED"] += 1
-            self._write({"type": "rejected", "record": outcome.line, "patient": outcome.patient,
-                         "problems": [str(p) for p in outcome.problems]})
+            self.last_line = outcome.line
             return
         patient = outcome.patient
-        self.counts[outcome.decision] += 1
         pid = patient.id
         used = [f for facts in patient.used.values() for f in facts]
         records = [{"type": "patient", "patient": pid, "record": patient.line,
@@ -168,7 +224,9 @@ class Trail:
             decision["to_settle"] = [{"criterion": c["criterion"], **need}
                                      for c in criteria for need in c.get("to_pass", [])]
         records.append(decision)
-        self._write(*records)
+        self.chain.write(*records)
+        self.counts[outcome.decision] += 1
+        self.last_line = patient.line
 
     def _criterion(self, leaf: m.Criterion, outcome: Decision, explainer: Explainer) -> dict:
         patient = outcome.patient
@@ -191,13 +249,19 @@ class Trail:
         return record
 
     def close(self) -> str:
-        """Write the summary and the seal; return the final hash, to be kept apart from the file
-        (a chain shows any change that was not followed by recomputing every later hash; the final
-        hash, kept elsewhere, shows that too)."""
-        self._write({"type": "summary", "patients": sum(self.counts.values()),
-                     "decisions": dict(sorted(self.counts.items()))})
-        self._write({"type": "seal", "records": self._count, "last": self._last})
-        return self._last
+        """Write the summary and the seal; return the final hash (`Chain.seal`)."""
+        self.chain.write({"type": "summary", "patients": sum(self.counts.values()),
+                          "decisions": dict(sorted(self.counts.items()))})
+        return self.chain.seal()
+
+    def cut(self, reason: str) -> str:
+        """Close a run stopped before its last patient: the trail keeps the whole patients
+        written, says why and how far it got (a `cut` record), then is summed up and sealed as
+        usual, so that it verifies and every reader says it is incomplete."""
+        self.chain.rewind()
+        self.chain.write({"type": "cut", "reason": reason, "patients": sum(self.counts.values()),
+                          "record": self.last_line})
+        return self.close()
 
 
 def _formula_reads(protocol: m.Protocol, concept: m.Concept,
@@ -238,9 +302,115 @@ DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is miss
                  "R": "open (awaiting an investigator's judgment)"}
 
 
+SCHEMA = json.loads(Path(__file__).with_name("trail.schema.json").read_text(encoding="utf-8"))
+#: One validator per record type the readers read; other types (`seal`, kinds added later) pass.
+VALIDATORS = {kind: jsonschema.Draft202012Validator({**SCHEMA, "$ref": f"#/$defs/{kind}"})
+              for kind in ("run", "protocol", "patient", "definition", "criterion", "decision",
+                           "rejected", "cut", "summary")}
+#: Records that belong to the patient record before them.
+OF_A_PATIENT = ("definition", "criterion", "decision")
+
+
 def read(path: str) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """A screening trail's records, checked enough to render: every problem is a `UsageError`
+    naming the line, so a file that is not a decision trail says so instead of failing halfway.
+
+    A last line cut off mid-record (no newline: the disk filled, the run was killed) is left out:
+    what was written before it still reads, and `verify` reports the truncation.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
+    lines = data.split(b"\n")
+    unfinished = lines.pop() if len(lines) > 1 else b""  # a line alone is read, however it ends
+    try:
+        data[:len(data) - len(unfinished)].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"cannot read trail {path}: not UTF-8 text ({error.reason})") from None
+    numbered = [(number, _record(path, number, line))
+                for number, line in enumerate(lines, start=1) if line.strip()]
+    if unfinished.strip():
+        try:
+            numbered.append((len(lines) + 1, _record(path, len(lines) + 1, unfinished)))
+        except UsageError:
+            pass  # the truncated tail: verify names it
+    _check_order(path, numbered, data)
+    return [record for _, record in numbered]
+
+
+def _record(path: str, number: int, line: bytes) -> dict[str, Any]:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise UsageError(f"cannot read trail {path}: line {number}: not JSON ({error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        raise UsageError(f"cannot read trail {path}: line {number}: not a trail record "
+                         "(a JSON object with a type)")
+    validator = VALIDATORS.get(record["type"])
+    error = jsonschema.exceptions.best_match(validator.iter_errors(record)) if validator else None
+    if error is not None:
+        raise UsageError(f"cannot read trail {path}: line {number}: the {record['type']} record "
+                         f"has no valid {_field(error)} ({_why(error)})")
+    return record
+
+
+def _field(error: jsonschema.ValidationError) -> str:
+    """Where in a record the schema failed: `'evidence[2].status'`."""
+    where = "".join(f"[{p + 1}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    if error.validator == "required":
+        missing = next((k for k in error.validator_value if k not in error.instance), "?")
+        where += f".{missing}"
+    return f"'{where.lstrip('.')}'"
+
+
+def _why(error: jsonschema.ValidationError) -> str:
+    """Why, in a few words (jsonschema's own message quotes the whole value, however large)."""
+    if error.validator == "required":
+        return "missing"
+    if error.validator == "enum":
+        return "not one of " + ", ".join(map(str, error.validator_value))
+    if error.validator == "type":
+        kinds = error.validator_value
+        return "not " + (" or ".join(kinds) if isinstance(kinds, list) else kinds)
+    if error.validator == "pattern":
+        return "not a date (YYYY-MM-DD)"
+    return f"fails '{error.validator}'"
+
+
+def _check_order(path: str, numbered: list[tuple[int, dict[str, Any]]], data: bytes) -> None:
+    """The records in an order the readers can follow: the run and protocol records first, and
+    each patient's records after its `patient` record, naming only criteria the protocol has."""
+    kinds = {record["type"] for _, record in numbered}
+    if "escalation-run" in kinds:
+        raise UsageError(f"cannot read trail {path}: it is the trail of `proto-rules escalate`, "
+                         "not of `proto-rules run`; `proto-rules verify` checks it")
+    if not numbered:
+        empty = "the file is empty" if not data else "it holds no record"
+        raise UsageError(f"cannot read trail {path}: {empty}")
+    if not {"run", "protocol"} <= kinds:
+        raise UsageError(f"cannot read trail {path}: not the decision trail of `proto-rules run "
+                         "--trail` (it has no run and protocol records)")
+    known: set[str] = set()
+    patient: str | None = None
+    for number, record in numbered:
+        kind = record["type"]
+        if kind == "protocol":
+            known = {e["id"] for e in record["definitions"] + record["criteria"]}
+        elif kind in ("patient", "rejected"):
+            patient = record["patient"] if kind == "patient" else None
+        elif kind in OF_A_PATIENT and record["patient"] != patient:
+            raise UsageError(f"cannot read trail {path}: line {number}: the {kind} "
+                             f"record of patient {record['patient']} does not follow that "
+                             "patient's record (records missing or out of order)")
+        if kind in ("definition", "criterion") and record[kind] not in known:
+            raise UsageError(f"cannot read trail {path}: line {number}: {kind} "
+                             f"{record[kind]} is not in the trail's protocol record")
+
+
+def patients(records: Iterable[dict[str, Any]]) -> list[str]:
+    """The patients a trail decided or rejected, in order (a rejected record may have no id)."""
+    return [r["patient"] for r in records if r["type"] in ("patient", "rejected") and r["patient"]]
 
 
 def render(records: Iterable[dict[str, Any]], patient: str | None = None,
@@ -283,6 +453,8 @@ def render(records: Iterable[dict[str, Any]], patient: str | None = None,
             lines.append(f"\nfact file line {record['record']} rejected "
                          f"({record['patient'] or 'no patient id'}):")
             lines.extend(f"  {p}" for p in record["problems"])
+        elif kind == "cut":
+            lines.append(f"\n{cut(record)}")
         elif kind == "summary" and patient is None:
             counts = dict(record["decisions"])
             rejected = counts.pop("REJECTED", 0)
@@ -290,6 +462,13 @@ def render(records: Iterable[dict[str, Any]], patient: str | None = None,
             lines.append(f"\nsummary: {sum(counts.values())} patients decided ({decided}); "
                          f"{rejected} records rejected")
     return "\n".join(lines) + "\n"
+
+
+def cut(record: dict[str, Any]) -> str:
+    """How far a cut run got, in words (explain, verify and the report say it alike)."""
+    where = f", fact file line {record['record']}" if record.get("record") else ""
+    return (f"the run was cut ({record['reason']}) after {record['patients']} patients{where}: "
+            "the patients after it were not decided")
 
 
 def _run(record: dict[str, Any]) -> list[str]:

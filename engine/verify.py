@@ -4,19 +4,24 @@ Each record's `prev` must be the SHA-256 of the line before it (canonical JSON, 
 with the `rfc8785` library: a record re-serialised differently is an edit too), the first must start
 from `GENESIS`, and the last must be a `seal` counting the records before it. The first record that
 breaks any of this is named with its line and the reason. Given the protocol and fact files, their
-SHA-256 must match the run header's.
+SHA-256 must match the run header's. The escalation trail carries the same chain
+(`engine/trail.Chain`) and is verified the same way; its cohort file is checked as `--facts`.
+
+A trail whose run was cut short (Ctrl-C) is intact up to its `cut` record: it verifies, and the
+verification says how far the run got.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 import rfc8785
 
-from engine.trail import GENESIS
+from engine.trail import GENESIS, cut
 from protocol.errors import UsageError
 
 
@@ -29,10 +34,14 @@ class Verification:
     problem: str | None = None
     line: int | None = None
     notes: tuple[str, ...] = field(default=())
+    cut: str | None = None  # how far a run cut short got (its trail is intact, but incomplete)
 
     def __str__(self) -> str:
         if self.ok:
-            return f"intact: {self.records} records, sealed" + "".join(f"\n{n}" for n in self.notes)
+            head = f"intact: {self.records} records, sealed"
+            if self.cut:
+                head += f"; incomplete: {self.cut}"
+            return head + "".join(f"\n{n}" for n in self.notes)
         return f"TAMPERED: line {self.line}: {self.problem}"
 
 
@@ -51,32 +60,40 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
         lines.pop()
     if not lines:
         return Verification(False, 0, "the trail is empty", 1)
-    previous, header = GENESIS, None
+    previous, header, stopped = GENESIS, None, None
     for number, line in enumerate(lines, start=1):
         problem, record = _check(line, previous, number)
+        if problem and number == len(lines) and not data.endswith(b"\n"):
+            problem = "the last record is cut off: the trail is truncated"
         if problem:
             return Verification(False, number - 1, problem, number)
         if number == 1:
             header = record
+        if record.get("type") == "cut":
+            stopped = _cut(record)
         if record.get("type") == "seal":
             if number != len(lines):
                 return Verification(False, number, "records follow the seal", number + 1)
             if record.get("records") != number - 1 or record.get("last") != previous:
                 return Verification(False, number - 1, "the seal does not match the records "
                                     f"({record.get('records')} claimed, {number - 1} found)", number)
-            return _files(header or {}, number - 1, protocol, facts)
+            return _files(header or {}, number - 1, protocol, facts, stopped)
         previous = hashlib.sha256(line).hexdigest()
     return Verification(False, len(lines), "no seal: the trail is truncated", len(lines))
 
 
 def _check(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:
     try:
-        record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        record = orjson.loads(line)  # bounded nesting, unlike the json module's recursion
+    except orjson.JSONDecodeError:
         return "not a JSON record", {}
     if not isinstance(record, dict):
         return "not a JSON record", {}
-    if rfc8785.dumps(record) != line:
+    try:
+        canonical = rfc8785.dumps(record) == line
+    except rfc8785.CanonicalizationError:  # a number RFC 8785 cannot write: never ours
+        canonical = False
+    if not canonical:
         return "not in canonical form: the record was edited", record
     if record.get("prev") != previous:
         if number == 1:
@@ -86,10 +103,29 @@ def _check(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:
     return None, record
 
 
-def _files(header: dict, records: int, protocol: str | None, facts: str | None) -> Verification:
+def _cut(record: dict[str, Any]) -> str:
+    """How far a cut run got, or what is wrong with a `cut` record that cannot say it."""
+    try:
+        return cut(record)
+    except (KeyError, TypeError):
+        return "the run was cut short (its cut record does not say how far it got)"
+
+
+def _recorded(header: dict, *keys: str) -> str | None:
+    """The SHA-256 the run header records for the first of `keys` it has (the escalation trail
+    records its cohort file where the screening trail records its fact file)."""
+    for key in keys:
+        entry = header.get(key)
+        if isinstance(entry, dict):
+            return str(entry.get("sha256"))
+    return None
+
+
+def _files(header: dict, records: int, protocol: str | None, facts: str | None,
+           stopped: str | None) -> Verification:
     notes = []
-    for label, path, recorded in (("protocol", protocol, header.get("protocol", {}).get("sha256")),
-                                  ("facts", facts, header.get("facts", {}).get("sha256"))):
+    for label, path, recorded in (("protocol", protocol, _recorded(header, "protocol")),
+                                  ("facts", facts, _recorded(header, "facts", "cohort"))):
         if path is None:
             continue
         try:
@@ -100,4 +136,4 @@ def _files(header: dict, records: int, protocol: str | None, facts: str | None) 
             return Verification(False, records, f"the {label} file {path} is not the one the run "
                                 f"read (sha256 {actual[:16]}..., the trail says {str(recorded)[:16]}...)", 1)
         notes.append(f"{label} file {path} matches the run header")
-    return Verification(True, records, notes=tuple(notes))
+    return Verification(True, records, notes=tuple(notes), cut=stopped)

@@ -137,8 +137,8 @@ def test_replay_lists_differences(trail, capsys):
 
 def test_replay_of_a_non_trail(tmp_path, capsys):
     bogus = tmp_path / "bogus.jsonl"
-    bogus.write_text('{"type": "summary"}\n')
+    bogus.write_text('{"type": "summary", "decisions": {}}\n')
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ROOT)
         assert cli.main(["replay", str(bogus), "--protocol", SEED, "--facts", PATIENTS]) == 2
-    assert "not a decision trail" in capsys.readouterr().err
+    assert "not the decision trail of `proto-rules run --trail`" in capsys.readouterr().err

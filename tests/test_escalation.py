@@ -9,6 +9,7 @@ staggering, the partial-dose policies, and a design with a gap or an impossible 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -33,7 +34,11 @@ def escalate(capsys, protocol: str, path: str, tmp_path: Path) -> tuple[int, str
     code = cli.main(["escalate", protocol, path, "--trail", str(trail)])
     out, err = capsys.readouterr()
     records = [json.loads(line) for line in trail.read_text().splitlines()] if code == 0 else []
-    return code, out, err, records[-1] if records else {}
+    if records:
+        assert err.endswith(f"trail {trail} sealed, final sha256 "
+                            f"{hashlib.sha256(trail.read_bytes().splitlines()[-1]).hexdigest()}\n")
+        err = err[: err.rindex(f"trail {trail} sealed")]
+    return code, out, err, records[1] if records else {}
 
 
 def line_of(rule: str, path: str = MODULE) -> int:
@@ -172,8 +177,9 @@ def test_trail_is_canonical_and_repeatable(capsys, tmp_path):
     for trail in (first, second):
         assert cli.main(["escalate", SEED, path, "--trail", str(trail)]) == 0
     assert first.read_bytes() == second.read_bytes()
-    run, decision = [json.loads(line) for line in first.read_text().splitlines()]
+    run, decision, seal = [json.loads(line) for line in first.read_text().splitlines()]
     assert run["type"] == "escalation-run" and decision["type"] == "escalation"
+    assert seal["type"] == "seal"
     assert run["modules"][0]["file"] == MODULE
     assert run["network"]["name"].startswith("cd19-ucart-sle@1.0/escalation#")
     for line in first.read_text().splitlines():

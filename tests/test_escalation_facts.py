@@ -148,6 +148,34 @@ PATIENT_CASES = [
         'an object like {"date": "2026-05-06", "event": "..."}',
     ),
     ("unknown field", edited(0, grade=3), "S01", "grade", "unknown field"),
+    (
+        "a negative dose",
+        edited(0, dose_received={"value": -1, "unit": "cells/kg"}),
+        "S01",
+        "dose_received.value",
+        "-1 cells/kg: a dose received is more than 0",
+    ),
+    (
+        "no dose at all",
+        edited(0, dose_received={"value": 0, "unit": "cells/kg"}),
+        "S01",
+        "dose_received.value",
+        "0 cells/kg: a dose received is more than 0",
+    ),
+    (
+        "a dose of 400 digits",
+        edited(0, dose_received={"value": 10**400 - 1, "unit": "cells/kg"}),
+        "S01",
+        "dose_received.value",
+        "not a dose that can be compared with DL1's exactly (too large, or too many digits)",
+    ),
+    (
+        "an infusion at the end of the calendar",
+        edited(3, infused="9999-12-30"),
+        "S04",
+        "infused",
+        "9999-12-30: no date of the calendar lies 28 days after it",
+    ),
 ]
 
 
@@ -240,3 +268,26 @@ def test_the_sample_file_is_json(tmp_path):
     """The helper writes what a site would: plain JSON with one key per line."""
     path = cohort(tmp_path, base())
     assert json.loads(Path(path).read_text(encoding="utf-8"))["patients"][0]["patient"] == "S01"
+
+
+def test_a_dose_beyond_any_float_is_refused(capsys, tmp_path):
+    """1e999 reads as an exact decimal (never a float's infinity) and is refused where it is."""
+    path = cohort(tmp_path, edited(0, dose_received={"value": 1, "unit": "cells/kg"}))
+    text = Path(path).read_text(encoding="utf-8").replace('"value": 1,', '"value": 1e999,')
+    Path(path).write_text(text, encoding="utf-8")
+    assert refused(capsys, path) == [
+        f"{path}:{line_of(path, 'S01')}, patient S01, field 'dose_received.value': error: not a "
+        "dose that can be compared with DL1's exactly (too large, or too many digits)"
+    ]
+
+
+def test_a_decision_date_at_the_end_of_the_calendar_is_refused(capsys, tmp_path):
+    """as_of 9999-12-31 leaves no room for the DLT window counted from it."""
+    path = cohort(tmp_path, base())
+    text = Path(path).read_text(encoding="utf-8").replace('"as_of": "2027-06-01"',
+                                                          '"as_of": "9999-12-31"')
+    Path(path).write_text(text, encoding="utf-8")
+    assert refused(capsys, path) == [
+        f"{path}:1, field 'as_of': error: 9999-12-31: no date of the calendar lies 28 days after "
+        "it (the DLT window and stagger count from it)"
+    ]

@@ -257,7 +257,10 @@ def test_verification_status(demo, tmp_path):
     (b'[1, 2]\n', "cannot read trail {path}: line 1: not a trail record"),
     (b'{"type": "run", "protocol": {}, "facts": {}, "tool": "t", "engine": "e"}\n',
      "cannot read trail {path}: line 1: the run record has no valid 'network'"),
-    (b"", "cannot read trail {path}: not the decision trail of `proto-rules run --trail`"),
+    (b"", "cannot read trail {path}: the file is empty"),
+    (b"\n\n", "cannot read trail {path}: it holds no record"),
+    (b'{"type": "summary", "decisions": {}}\n',
+     "cannot read trail {path}: not the decision trail of `proto-rules run --trail`"),
 ])
 def test_unreadable_trail(tmp_path, capsys, content, message):
     path = tmp_path / "trail.jsonl"
@@ -277,7 +280,7 @@ def test_escalation_trail_is_not_a_decision_trail(tmp_path, capsys):
     assert cli.main(["escalate", SEED, "examples/cohort.json", "--trail", str(trail)]) == 0
     capsys.readouterr()
     assert cli.main(["report", str(trail), "-o", str(tmp_path / "r.html")]) == 2
-    assert "not the decision trail of `proto-rules run --trail`" in capsys.readouterr().err
+    assert "it is the trail of `proto-rules escalate`" in capsys.readouterr().err
 
 
 def test_cli_writes_the_page(demo, tmp_path, capsys):

@@ -133,7 +133,6 @@ def test_simulate_command_writes_the_table_and_the_plot(capsys, tmp_path, monkey
     "argv, message",
     [
         (["--true-tox", "0.1,0.2"], "--true-tox gives 2 rates for 3 dose levels"),
-        (["--true-tox", "0.1,0.2,0.3", "--trials", "0"], "--trials must be at least 1"),
     ],
 )
 def test_simulate_refuses(capsys, monkeypatch, argv, message):
