@@ -143,7 +143,9 @@ def test_ctrl_c_seals_what_was_decided(tmp_path):
     every patient decided so far, whole, and says where the run stopped."""
     source = (ROOT / PATIENTS).read_text(encoding="utf-8").splitlines()
     facts = tmp_path / "many.jsonl"
-    facts.write_text("\n".join(source * 60) + "\n", encoding="utf-8")
+    copies = [line.replace('{"patient": "', f'{{"patient": "copy{n}-', 1)
+              for n in range(60) for line in source]  # one record per patient id
+    facts.write_text("\n".join(copies) + "\n", encoding="utf-8")
     trail = tmp_path / "trail.jsonl"
     process = subprocess.Popen([str(EXE), "run", SEED, str(facts), "--trail", str(trail)],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
