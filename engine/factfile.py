@@ -9,7 +9,7 @@ A fact file is read as bytes and split on b"\n" only, each line decoded on its o
 not UTF-8 (or a character JSON allows inside a string that some readers take for a line break,
 U+2028) costs that record, never the file. Before its shape, a record is checked for what no
 later stage could survive or write: nesting deeper than a record has, text that is not text (a
-lone surrogate, which JSON's `\ud800` escape can make), and numbers beyond what the engine
+lone surrogate, which JSON's `\\ud800` escape can make), and numbers beyond what the engine
 compares exactly (`MAX_DIGITS`). A patient id seen before is refused, naming its first record.
 """
 
