@@ -524,14 +524,7 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
             continue
         if attribute is None:
             assert clause.attribute is not None
-            declared = [a.name for a in concept.attributes] + (
-                [m.DRUG, m.DOSE] if concept.kind is Kind.MEDICATION else [])
-            hint = _hint(clause.attribute.name, declared) or (
-                f"; its attributes are {', '.join(declared)}" if declared else
-                f"; declare it: '{concept.name}: {concept.kind.value} ... with "
-                f"{clause.attribute.name} {{...}}'")
-            yield _diag("undefined-attribute", clause.attribute.span, name=concept.name,
-                        attribute=clause.attribute.name, hint=hint)
+            yield _undefined_attribute(clause.attribute, concept, m.Kind.MEDICATION)
             continue
         known = [n for value in attribute.values for n in (value.name, *value.synonyms)]
         for value in clause.values:
@@ -548,14 +541,23 @@ def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     if atom.count < 2:
         yield _diag("count", atom.span, count=atom.count, name=concept.name)
     if atom.by is not None and atom.attribute(concept) is None:
-        declared = [a.name for a in concept.attributes]
-        hint = _hint(atom.by.name, declared) or (
-            f"; its attributes are {', '.join(declared)}" if declared else
-            f"; declare it: '{concept.name}: {concept.kind.value} ... with "
-            f"{atom.by.name.removesuffix('s')} {{...}}'")
-        yield _diag("undefined-attribute", atom.by.span, name=concept.name,
-                    attribute=atom.by.name, hint=hint)
+        yield _undefined_attribute(atom.by, concept)
     yield from _filters(atom.occurred, concept)
+
+
+def _undefined_attribute(name: m.Ref, concept: m.Concept,
+                         drug_and_dose: m.Kind | None = None) -> Diagnostic:
+    """`name` is no attribute of `concept`: the nearest one, the declared ones, or how to declare
+    it. A filter may also read a medication's drug and dose (`drug_and_dose`); a count by an
+    attribute may not."""
+    declared = [a.name for a in concept.attributes] + (
+        [m.DRUG, m.DOSE] if concept.kind is drug_and_dose else [])
+    hint = _hint(name.name, declared) or (
+        f"; its attributes are {', '.join(declared)}" if declared else
+        f"; declare it: '{concept.name}: {concept.kind.value} ... with "
+        f"{name.name.removesuffix('s') if drug_and_dose is None else name.name} {{...}}'")
+    return _diag("undefined-attribute", name.span, name=concept.name, attribute=name.name,
+                 hint=hint)
 
 
 def _latest(atom: m.Latest, concept: m.Concept) -> Iterator[Diagnostic]:

@@ -78,6 +78,8 @@ TEMPLATES: dict[str, str] = {
     "({years} years); for any time, write 'ever' (or leave out 'valid for')",
     "count-limit": "'at least {count} ...' joins {count} items in one rule; the engine joins at "
     "most {limit}",
+    "count-limit/by": "'at least {count} {by} of ...' is decided by one rule for each way {count} "
+    "items may differ; the engine holds at most {limit}",
     "boin-limit": "BOIN with {maximum} patients: its rules are built for a maximum sample size "
     "up to {limit}",
     "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "

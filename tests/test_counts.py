@@ -274,3 +274,23 @@ def test_counted_by_an_attribute_not_declared() -> None:
         LINES + 'inclusion L3 "x": at least 2 cycles of tki ever\n', "l.pr"))]
     assert found == ["7:30 undefined-attribute: 'tki' records no attribute 'cycles'; its "
                      "attributes are outcome, line"]
+
+
+def test_counted_by_an_attribute_up_to_its_limit_runs(lines_network) -> None:
+    """`at least 4 lines of ...` (8 rules of 4 joined items) runs; 5 aborted the engine, so
+    `check` refuses it."""
+    from grammar.parser import parse
+    from protocol.checks import check
+
+    text = LINES.replace("{1, 2, 3, 4}", "{1, 2, 3, 4, 5}") + (
+        'inclusion L4 "4 lines": at least 4 lines of tki where outcome is one of {failure, '
+        'response} ever\n')
+    network = network_from_text(text, "lines4.proto-rules")
+    four = [tki_line("imatinib", f"202{i}-01-01", line=i + 1) for i in range(4)]
+    result = screen_one(Screening(network), four)
+    assert isinstance(result, Decision) and result.verdicts["L4"].verdict == "MET"
+    result = screen_one(Screening(network), four[:3] + [tki_line("dasatinib", "2025-01-01")])
+    assert isinstance(result, Decision) and result.verdicts["L4"].verdict == "UNKNOWN"
+    found = [d.code for d in check(parse(text.replace("at least 4 lines", "at least 5 lines"),
+                                         "l.pr")) if d.is_error]
+    assert found == ["count-limit"]
