@@ -38,7 +38,13 @@ def criterion_parts(criterion: m.Criterion) -> list[Part]:
 
 
 def describe(protocol: m.Protocol, part: Part) -> Condition:
-    return Condition(part.span.line, _source_text(protocol.source, part.span))
+    """The part as written; the exception of `X unless Y` is `not Y`, which no text spells out,
+    so its `not` is said here."""
+    text = _source_text(protocol.source, part.span)
+    if isinstance(part, m.Not) and part.span == part.item.span:
+        compound = isinstance(part.item, (m.And, m.Or, m.AtLeast))
+        text = f"not ({text})" if compound else f"not {text}"
+    return Condition(part.span.line, text)
 
 
 @lru_cache(maxsize=8192)

@@ -430,10 +430,6 @@ def test_a_value_off_a_scale_is_an_input_error(name, patient, concept, value, me
     assert any(message in p.message for p in outcome.problems), outcome.problems
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tool bug, reported: the exception of `X unless Y` is shown and asked for without its `not` "
-    "(`- intolerant_to_first_line` for a patient who is intolerant; 'needs "
-    "intolerant_to_first_line'); the verdicts are right"))
 def test_why_not_of_an_unless_exception_asks_for_its_negation(tmp_path, monkeypatch, capsys):
     """Z16 has progressive disease and no record of tolerating first-line therapy; refractory is
     `any of [...] unless intolerant_to_first_line`, so what would let I2 pass is the patient *not*
