@@ -14,7 +14,9 @@ import argparse
 import hashlib
 import json
 import platform
+import signal
 import sys
+import threading
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import date
 from pathlib import Path
@@ -256,11 +258,14 @@ def _run(args) -> int:
         trail = Trail(out, screening.network, args.protocol, args.facts, digest,
                       args.screening_date) if out else None
         try:
-            for outcome in screening.screen(records, args.facts, args.screening_date):
-                if trail:
-                    trail.write(outcome)
-                rejected += isinstance(outcome, Rejected)
-                _show(outcome, args.format, sys.stdout)
+            with _between_patients() as interrupted:
+                for outcome in screening.screen(records, args.facts, args.screening_date):
+                    if trail:
+                        trail.write(outcome)
+                    rejected += isinstance(outcome, Rejected)
+                    _show(outcome, args.format, sys.stdout)
+                    if interrupted.is_set():
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             if trail is None:
                 raise
@@ -271,6 +276,22 @@ def _run(args) -> int:
             sealed = trail.close()
             print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
     return 2 if rejected else 0
+
+
+@contextmanager
+def _between_patients() -> Iterator[threading.Event]:
+    """Ctrl-C during a run is taken between two patients: raised inside the engine's C code, it
+    would leave a session with queued actions, and deleting one crashes the process. The event is
+    set by the signal; the loop stops after the patient in hand."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # only the main thread can take signals: nothing to defer
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

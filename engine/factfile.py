@@ -271,7 +271,8 @@ def _untrusted(data: Any, path: str, line: int, pid: str | None) -> list[FactPro
             for name, item in fact.items():
                 kind = type(item)
                 if name.isascii() and (kind is str and item.isascii() or kind is bool or
-                                       item is None or kind is int and -_BOUND < item < _BOUND):
+                                       item is None or kind is int and -_BOUND < item < _BOUND
+                                       or kind is Decimal and _within_digits(item)):
                     continue
                 found = _suspect((name,), item, 3)
                 if found:
@@ -282,6 +283,12 @@ def _untrusted(data: Any, path: str, line: int, pid: str | None) -> list[FactPro
 
 #: Integers below this, in magnitude, are within `MAX_DIGITS`.
 _BOUND = 10 ** MAX_DIGITS
+
+
+def _within_digits(number: Decimal) -> bool:
+    """A finite decimal the engine compares exactly: 0, or at most `MAX_DIGITS` digits on either
+    side of the point (`_number_problem`'s test, without its call for nearly every value)."""
+    return number.is_finite() and (not number or -MAX_DIGITS <= number.adjusted() < MAX_DIGITS)
 
 
 def _suspect(where: tuple, value: Any, depth: int) -> tuple[tuple, str] | None:
@@ -334,7 +341,7 @@ def _number_problem(value: Any) -> str | None:
             isinstance(value, Decimal) and not value.is_finite():
         return FACT_MESSAGES["number-not-finite"].format(number=value)
     number = Decimal(value)
-    if not number or -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
+    if _within_digits(number):
         return None
     return FACT_MESSAGES["number-range"].format(number=_shown_text(str(number)),
                                                 digits=MAX_DIGITS)

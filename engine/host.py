@@ -148,6 +148,8 @@ class Host:
 #: session is deleted), though it reads `1.0e-10`. Python and orjson write every float below 1e-4
 #: or from 1e16 up this way.
 _BARE_EXPONENT = re.compile(rb"(?<![\w.])(-?[0-9]+)([eE][+-]?[0-9]+)")
+#: What any number in exponent form has, found three times faster: a digit before an `e`.
+_EXPONENT = re.compile(rb"[0-9][eE]")
 
 
 def engine_json(value: Any) -> str:
@@ -166,7 +168,7 @@ def engine_json(value: Any) -> str:
         text = orjson.dumps(value)
     except orjson.JSONEncodeError:  # a whole number beyond 64 bits, which the engine reads
         return _written(value)
-    if _BARE_EXPONENT.search(text) is None:
+    if _EXPONENT.search(text) is None or _BARE_EXPONENT.search(text) is None:
         return text.decode()
     return _written(value)
 
