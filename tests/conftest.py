@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, settings
 
 from engine import pipeline
 from engine.compile import Network
+from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Rejected, Screening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,3 +201,22 @@ def verdicts(decide) -> Callable[..., dict[str, str]]:
         return {k: v.verdict for k, v in decide(patient, screening_date).verdicts.items()}
 
     return run
+
+
+#: A verdict as the trail's reading of a part says it.
+STATUS = {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}
+
+
+def judged(network: Network, result: Decision, criterion: str) -> dict[str, Any]:
+    """The trail's evidence for the first part of `criterion`: its status and detail."""
+    leaf = next(c for c in network.leaves if c.id == criterion)
+    return Explainer(network.protocol, result.derived).judge(criterion_parts(leaf)[0],
+                                                             result.patient)
+
+
+def assert_trail_agrees(network: Network, result: Decision, verdicts: dict[str, str]) -> None:
+    """The network's verdict of each criterion is `verdicts`', and the trail reads it alike."""
+    assert {c: result.verdicts[c].verdict for c in verdicts} == verdicts
+    for criterion, verdict in verdicts.items():
+        evidence = judged(network, result, criterion)
+        assert evidence["status"] == STATUS[verdict], (criterion, evidence)

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
-from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import network_from_text, screen_one
+from tests.conftest import assert_trail_agrees, judged, network_from_text, screen_one
 
 PROTOCOL = """protocol "continuous" version "1"
 concepts:
@@ -80,22 +79,14 @@ def test_continuous_boundaries(network, screening: Screening, name: str, facts: 
                                expected: tuple[str, str]) -> None:
     result = screen_one(screening, facts, day="2026-06-01", path="continuous.jsonl")
     assert isinstance(result, Decision), result
-    assert (result.verdicts["W12"].verdict, result.verdicts["M3"].verdict) == expected
-    explainer = Explainer(network.protocol, result.derived)
-    for criterion, verdict in zip(("W12", "M3"), expected):
-        leaf = next(c for c in network.leaves if c.id == criterion)
-        judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
-        assert judged["status"] == {"MET": "true", "NOT_MET": "false",
-                                    "UNKNOWN": "unknown"}[verdict], (criterion, judged)
+    assert_trail_agrees(network, result, dict(zip(("W12", "M3"), expected)))
 
 
 def test_evidence_gives_the_longest_run(network, screening: Screening) -> None:
     result = screen_one(screening, [course("2026-01-01", "2026-03"), course("2026-04-01",
                                                                            "ongoing")],
                         day="2026-06-01")
-    leaf = next(c for c in network.leaves if c.id == "M3")
-    detail = Explainer(network.protocol, result.derived).judge(
-        criterion_parts(leaf)[0], result.patient)["detail"]
+    detail = judged(network, result, "M3")["detail"]
     assert detail.endswith("the longest run of consecutive courses: 2 to 5 completed months up "
                            "to screening; needs at least 3 months")
 

@@ -13,7 +13,7 @@ import pytest
 
 from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
-from tests.conftest import network_from_text, screen_one
+from tests.conftest import assert_trail_agrees, judged, network_from_text, screen_one
 
 PROTOCOL = """protocol "counts" version "1"
 concepts:
@@ -248,21 +248,13 @@ def test_counted_by_line(lines_network, name: str, facts: list[dict[str, Any]],
                          expected: tuple[str, str]) -> None:
     result = screen_one(Screening(lines_network), facts, path="lines.jsonl")
     assert isinstance(result, Decision), result
-    assert (result.verdicts["L1"].verdict, result.verdicts["L2"].verdict) == expected
-    explainer = Explainer(lines_network.protocol, result.derived)
-    for criterion, verdict in zip(("L1", "L2"), expected):
-        leaf = next(c for c in lines_network.leaves if c.id == criterion)
-        judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
-        assert judged["status"] == {"MET": "true", "NOT_MET": "false",
-                                    "UNKNOWN": "unknown"}[verdict], (criterion, judged)
+    assert_trail_agrees(lines_network, result, dict(zip(("L1", "L2"), expected)))
 
 
 def test_counted_by_line_evidence(lines_network) -> None:
     result = screen_one(Screening(lines_network), [tki_line("imatinib", "2024-01-01", line=1),
                                                    tki_line("dasatinib", "2024-07-01")])
-    leaf = next(c for c in lines_network.leaves if c.id == "L1")
-    detail = Explainer(lines_network.protocol, result.derived).judge(
-        criterion_parts(leaf)[0], result.patient)["detail"]
+    detail = judged(lines_network, result, "L1")["detail"]
     assert "; 1 different line (1), 1 more may; needs at least 2" in detail
 
 

@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 
-from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol import model as m
 from protocol.checks import check
 from protocol.diff import diff
-from tests.conftest import network_from_text, screen_one
+from tests.conftest import assert_trail_agrees, judged, network_from_text, screen_one
 
 PROTOCOL = """protocol "latest" version "1"
 concepts:
@@ -82,20 +81,12 @@ def test_latest_boundaries(network, screening: Screening, name: str,
                            facts: list[dict[str, Any]], expected: tuple[str, ...]) -> None:
     result = screen_one(screening, facts, path="latest.jsonl")
     assert isinstance(result, Decision), result
-    assert tuple(result.verdicts[c].verdict for c in ("L1", "L2", "A1")) == expected
-    explainer = Explainer(network.protocol, result.derived)
-    for criterion, verdict in zip(("L1", "L2", "A1"), expected):
-        leaf = next(c for c in network.leaves if c.id == criterion)
-        judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
-        assert judged["status"] == {"MET": "true", "NOT_MET": "false",
-                                    "UNKNOWN": "unknown"}[verdict], (criterion, judged)
+    assert_trail_agrees(network, result, dict(zip(("L1", "L2", "A1"), expected)))
 
 
 def test_evidence_names_the_bound_and_what_decided(network, screening: Screening) -> None:
     result = screen_one(screening, [FIRST_DOSE, sct("2019-03-02"), sct("2026-01-10")])
-    leaf = next(c for c in network.leaves if c.id == "L1")
-    detail = Explainer(network.protocol, result.derived).judge(
-        criterion_parts(leaf)[0], result.patient)["detail"]
+    detail = judged(network, result, "L1")["detail"]
     assert detail.endswith("started on or after 2025-12-15 (first_dose 2026-06-15): one, "
                            "the latest is too recent")
 
