@@ -5,6 +5,8 @@ newer constructs, for tests/test_differential_examples.py. It reads the raw pati
 nothing from engine/, grammar/ or protocol/: concepts, units, synonyms and criteria are written out
 again from the protocol text and the README ("The language", "Histories", "Meaning", "Fact files"):
 
+- `cancer other than {basal_cell_carcinoma}` counts a cancer whose type is recorded and is not a
+  basal cell carcinoma; one whose type is not recorded may count;
 - ranges count both ends (`hba1c 7.0 to 10.0 %`); `X at least 1 day before A` and `more than 2
   months before A` test the occurrence's start against A minus the duration (`<=`, `<`); `within N
   before A` asks the occurrence to overlap A - N .. A; `at A` to overlap A itself; months and years
@@ -191,6 +193,13 @@ class Occurrence:
         self.s_lo, self.s_hi = s_lo, min(s_hi, e_hi)
         self.e_lo, self.e_hi = max(e_lo, s_lo), e_hi
         self.drug = fact.get("drug")
+        self.type = fact.get("type")
+
+    def not_basal_cell(self) -> K:
+        """`cancer other than {basal_cell_carcinoma}`: a type not recorded may be one."""
+        if self.type is None:
+            return None
+        return self.type.casefold() not in ("basal_cell_carcinoma", "basal cell carcinoma")
 
     def overlaps(self, first: date, last: date) -> K:
         """Does [start, end] meet [first, last]? (single-day events: start == end, and then the
@@ -333,10 +342,13 @@ class Facts:
     def ever(self, name: str) -> K:
         return history(self.lists[name], lambda o: True)
 
-    def within_before(self, name: str, n: int, unit: str, anchor: str) -> K:
+    def within_before(self, name: str, n: int, unit: str, anchor: str, where=None) -> K:
+        """`where`, a filter on each occurrence: it counts when it passes and falls in the
+        window, surely or perhaps (Kleene and)."""
         day = self.sd if anchor == "screening" else self.consent
         test = None if day is None else (
-            lambda o: o.overlaps(minus(day, n, unit), day))
+            lambda o: k_and(o.overlaps(minus(day, n, unit), day),
+                            True if where is None else where(o)))
         return history(self.lists[name], test)
 
     def at(self, name: str, anchor: str) -> K:
@@ -394,7 +406,8 @@ def conditions(f: Facts) -> dict[str, K]:
         "E5": k_or(f.within_before("bariatric_surgery", 2, "years", "screening"),
                    f.ever("malabsorptive_gi_surgery")),
         "E6": fl["blood_dyscrasia_or_haemolysis"],
-        "E7": k_or(f.within_before("cancer", 5, "years", "screening"),
+        "E7": k_or(f.within_before("cancer", 5, "years", "screening",
+                                   where=Occurrence.not_basal_cell),
                    f.within_before("cancer_treatment", 5, "years", "screening")),
         "E8": f.judgments["background_therapy_contraindicated"],
         "E9": k_or(f.within_before("anti_obesity_drug", 3, "months", "consent"),

@@ -140,6 +140,11 @@ def _occurrence(rng: random.Random, name: str, pivots: list[date], sd: date) -> 
     fact: dict[str, Any] = {"concept": name}
     if name in MEDICATIONS:
         fact["drug"] = rng.choice(MEDICATIONS[name])
+    if name == "cancer":  # its type: another cancer, a basal cell carcinoma, or not recorded
+        kind = rng.choice(("other", "other", "other", "basal_cell_carcinoma",
+                           "basal cell carcinoma", None))
+        if kind is not None:
+            fact["type"] = kind
     pivot = rng.choice(pivots)
     r = rng.random()
     if r < 0.08 and name not in MEDICATIONS:  # no date: it happened on some day up to screening

@@ -5,7 +5,7 @@ EMPA-REG OUTCOME (examples/empa-reg-outcome.proto-rules) uses the most of them: 
 ends (`hba1c 7.0 to 10.0 %`), windows counted from a date concept (`more than 2 months before
 informed_consent`, `at least 1 day before`, `within 12 months before`, `at informed_consent`),
 calendar months from month ends, units as laboratories print them (mmol/L, ukat/L and umol/L by
-declared factors, lb, m), derived values (BMI from weight and height, MDRD eGFR with fractional
+declared factors, lb, m), a filter with `other than` (E7), derived values (BMI from weight and height, MDRD eGFR with fractional
 powers and conditional terms for sex and race), results known only as bounds, dates known to the month or year, occurrences
 with no date, courses with no end, stale results and unattested judgments. bench/baseline_empa.py
 decides it again in plain Python from the README; bench/generate_empa.py makes patients on and
@@ -291,6 +291,8 @@ def _edges(data: dict[str, Any]) -> set[str]:
             found.add("not detected" + (" with limit" if "limit" in fact else ""))
         if fact.get("present") is False:
             found.add("present false")
+        elif name == "cancer":
+            found.add(f"cancer type {fact.get('type', 'not recorded')}")
         if fact.get("recorded_by") is None and name in baseline.JUDGMENTS:
             found.add("judgment not attested")
         if fact.get("date") and name in baseline.VALID_28:
@@ -330,7 +332,8 @@ def test_generator_reaches_the_edges(run: Run) -> None:
         "bound <", "bound <=", "bound >", "bound >=", "comparator", "not detected",
         "not detected with limit", "present false", "judgment not attested", "28 days old",
         "29 days old", "undated occurrence", "year date", "month date", "day date", "ongoing",
-        "course end unknown", *_wanted_window_edges(),
+        "course end unknown", "cancer type other", "cancer type basal_cell_carcinoma",
+        "cancer type basal cell carcinoma", "cancer type not recorded", *_wanted_window_edges(),
     }
     assert wanted <= seen, sorted(wanted - seen)
 

@@ -254,6 +254,8 @@ EXPECTED: dict[str, list[tuple]] = {
         ("E36-creatinine-missing", OPEN, {"E4": "UNKNOWN"}),
         ("E37-weight-321.4-lb-height-1.8-m-bmi-44.9952", YES, {"I5": "MET"}),
         ("E38-weight-stale", OPEN, {"I5": "UNKNOWN"}),
+        ("E39-basal-cell-carcinoma-in-window-does-not-count", YES, {"E7": "NOT_MET"}),
+        ("E40-cancer-type-not-recorded-in-window", OPEN, {"E7": "UNKNOWN"}),
     ],
     # first-line therapy from 2025-09-01 (Z06, Z07, Z13, Z14: 2025-05-15): "≤ 12 months" after it
     "zuma-7-axicabtagene-lbcl": [
