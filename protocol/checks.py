@@ -26,6 +26,7 @@ from protocol import units
 from protocol.errors import Diagnostic, Span, hint, templated
 from protocol.messages import TEMPLATES, WARNINGS
 from protocol.model import Kind
+from protocol.wording import source_text
 
 #: `at least k of n` compiles to C(n, k) conjunctions of k for MET and C(n, n-k+1) of n-k+1 for
 #: NOT_MET; beyond this many conditions, durable_rules builds slowly and the trail is unreadable.
@@ -805,6 +806,19 @@ def _dimension_words(unit: str) -> str:
     return DIMENSIONS.get(dimensionality, _dimensionality_words(dimensionality))
 
 
+def _waivers(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+    """`X unless Y` in an inclusion criterion fails every patient with Y. Protocols mostly mean
+    a waiver there ("bilirubin <= 1.5 x ULN unless Gilbert's syndrome": then it does not apply),
+    which is `X or Y`: said as a warning, since narrowing is sometimes what is meant."""
+    for leaf in protocol.leaves():
+        if leaf.role is not m.Role.INCLUSION or leaf.condition is None:
+            continue
+        for node in _every(m.Not, leaf.condition):
+            if node.span == node.item.span:  # the exception of `unless`: no `not` was written
+                yield _diag("unless-in-inclusion", node.span, id=leaf.id,
+                            exception=source_text(protocol, node.span))
+
+
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
 CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _contents,
@@ -825,4 +839,5 @@ CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
     _cycles,
     _unused,
     _texts,
+    _waivers,
 )

@@ -78,6 +78,8 @@ TEMPLATES: dict[str, str] = {
     "({years} years); for any time, write 'ever' (or leave out 'valid for')",
     "count-limit": "'at least {count} ...' joins {count} items in one rule; the engine joins at "
     "most {limit}",
+    "unless-in-inclusion": "in an inclusion, 'unless {exception}' fails {id} for every patient with "
+    "it; if the protocol waives the requirement for them, write 'or {exception}'",
     "count-limit/by": "'at least {count} {by} of ...' is decided by one rule for each way {count} "
     "items may differ; the engine holds at most {limit}",
     "boin-limit": "BOIN with {maximum} patients: its rules are built for a maximum sample size "
@@ -90,7 +92,8 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
-    ("missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header")
+    ("missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header",
+     "unless-in-inclusion")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

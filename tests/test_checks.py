@@ -737,3 +737,19 @@ def test_no_known_needs_a_history() -> None:
     found = diagnostics(src)
     assert [d.code for d in found] == ["type-mismatch"]
     assert "only an event or medication has a history to be unknown" in found[0].message
+
+
+def test_unless_in_an_inclusion_is_a_warning_with_the_or_it_likely_means() -> None:
+    """`X unless Y` fails an inclusion for every patient with Y: protocols mostly mean a waiver
+    there (`X or Y`). An exclusion's and a definition's `unless` narrow as meant: no warning."""
+    found = diagnostics(
+        'protocol "w" version "1"\nconcepts:\n  bilirubin: lab in mg/dL\n'
+        '  gilbert_syndrome: flag\n  malignancy: event\n  cured: flag\n'
+        'define active "x": malignancy ever unless cured\n'
+        'inclusion I1 "x": bilirubin <= 1.5 mg/dL unless gilbert_syndrome\n'
+        'exclusion E1 "x": malignancy ever unless cured or active\n')
+    assert [(d.code, d.span.line, d.span.column, d.severity.value) for d in found] == [
+        ("unless-in-inclusion", 8, 49, "warning")]
+    assert found[0].message == (
+        "in an inclusion, 'unless gilbert_syndrome' fails I1 for every patient with it; if the "
+        "protocol waives the requirement for them, write 'or gilbert_syndrome'")
