@@ -7,6 +7,9 @@ again from the protocol text and the README ("The language", "Histories", "Meani
 
 - `cancer other than {basal_cell_carcinoma}` counts a cancer whose type is recorded and is not a
   basal cell carcinoma; one whose type is not recorded may count;
+- `antidiabetic dose stable for at least 12 weeks before randomisation`: some course covers the 12
+  weeks up to the randomisation date, and no course starts after their first day or ends before
+  their last (README "A stable dose");
 - ranges count both ends (`hba1c 7.0 to 10.0 %`); `X at least 1 day before A` and `more than 2
   months before A` test the occurrence's start against A minus the duration (`<=`, `<`); `within N
   before A` asks the occurrence to overlap A - N .. A; `at A` to overlap A itself; months and years
@@ -63,7 +66,7 @@ UNITS: dict[str, dict[str, Decimal] | None] = {
 LABS = ("alt", "ast", "alp", "fasting_glucose")
 #: Flags and judgments: declared `valid for 28 days` or not.
 FLAGS = {
-    "informed_consent_signed": False, "drug_naive": False, "antidiabetic_unchanged_12_weeks": False,
+    "informed_consent_signed": False, "drug_naive": False,
     "multivessel_stenosis": False, "revascularization_plus_stenosis": False,
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
     "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
@@ -88,6 +91,9 @@ DRUGS = {
     "systemic_steroid": {s.casefold() for s in (
         "prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone",
         "betamethasone")},
+    "antidiabetic": {s.casefold() for s in (
+        "metformin", "glimepiride", "gliclazide", "sitagliptin", "pioglitazone",
+        "insulin_glargine", "insulin glargine")},
 }
 ROLES = {**{f"I{i}": "inclusion" for i in range(1, 8)},
          **{f"E{i}": "exclusion" for i in (*range(1, 11), 12, 13, 14, 15)}}
@@ -280,6 +286,8 @@ class Facts:
         self.measured["egfr"] = self._derived(self._mdrd)
         fact = self._latest(grouped.get("informed_consent"), False)
         self.consent = None if fact is None else date.fromisoformat(fact["value"])
+        fact = self._latest(grouped.get("randomisation"), False)
+        self.randomisation = None if fact is None else date.fromisoformat(fact["value"])
         self.lists: dict[str, Any] = {}
         for name in (*EVENTS, *DRUGS):
             facts = grouped.get(name)
@@ -355,6 +363,26 @@ class Facts:
         day = self.sd if anchor == "screening" else self.consent
         return history(self.lists[name], None if day is None else lambda o: o.overlaps(day, day))
 
+    def unchanged(self, name: str, n: int, unit: str) -> K:
+        """`dose stable for at least N before randomisation`: with A that day and B = A - N, some
+        course covers B..A, and no course starts in B+1..A or ends in B..A-1."""
+        items, day = self.lists[name], self.randomisation
+        if items is None or items is NONE:
+            return None if items is None else False
+        if day is None:
+            return None
+        b = minus(day, n, unit)
+
+        def some(sure, maybe) -> K:
+            return True if any(sure(o) for o in items) else \
+                False if not any(maybe(o) for o in items) else None
+
+        covered = some(lambda o: o.s_hi <= b and o.e_lo >= day,
+                       lambda o: o.s_lo <= b and o.e_hi >= day)
+        changed = some(lambda o: b < o.s_lo and o.s_hi <= day or b <= o.e_lo and o.e_hi < day,
+                       lambda o: b < o.s_hi and o.s_lo <= day or b <= o.e_hi and o.e_lo < day)
+        return k_and(covered, k_not(changed))
+
     def started_before(self, name: str, n: int, unit: str, strict: bool) -> K:
         """`at least` (strict False) / `more than` (True) N before the informed consent."""
         day = self.consent
@@ -392,7 +420,7 @@ def conditions(f: Facts) -> dict[str, K]:
     fl, naive = f.flags, f.flags["drug_naive"]
     return {
         "I1": f.started_before("t2dm_diagnosis", 1, "days", False),
-        "I2": k_or(naive, fl["antidiabetic_unchanged_12_weeks"]),
+        "I2": k_or(naive, f.unchanged("antidiabetic", 12, "weeks")),
         "I3": k_or(k_and(k_not(naive), f.in_range("hba1c", "7.0", "10.0")),
                    k_and(naive, f.in_range("hba1c", "7.0", "9.0"))),
         "I4": f.cmp("age", ">=", "18"),

@@ -79,7 +79,7 @@ GOOD = {"hba1c": (D("8.1"), "%"), "weight": (D("92"), "kg"), "height": (D("172")
         "creatinine": (D("1.0"), "mg/dL")}
 
 FLAGS_GOOD = {
-    "informed_consent_signed": True, "drug_naive": False, "antidiabetic_unchanged_12_weeks": True,
+    "informed_consent_signed": True, "drug_naive": False,
     "multivessel_stenosis": False, "revascularization_plus_stenosis": False,
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
     "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
@@ -267,6 +267,44 @@ def _age(rng: random.Random, sd: date, perturb: bool) -> tuple[str | None, list[
     return d(born), []
 
 
+#: The antidiabetic drugs, as facts may name them.
+ANTIDIABETIC = ("metformin", "glimepiride", "gliclazide", "sitagliptin", "pioglitazone",
+                "insulin glargine", "insulin_glargine", "Metformin")
+
+
+def _background(rng: random.Random, sd: date, randomisation: date | None,
+                perturb: bool) -> list[dict]:
+    """Antidiabetic courses: metformin for years (unchanged), or (perturbed) none recorded, none at
+    all, or courses that start or end on, before or after the first day of the 12 weeks before
+    randomisation (or its day), with dates known to the month now and then."""
+    if not perturb:
+        return [{"concept": "antidiabetic", "drug": "metformin", "date": "2015-04-01",
+                 "ongoing": True}]
+    r = rng.random()
+    if r < 0.1:
+        return []
+    if r < 0.2:
+        return [{"concept": "antidiabetic", "present": False}]
+    a = randomisation or sd + timedelta(days=14)
+    pivots = [a - relativedelta(weeks=12), a, sd - timedelta(days=2000)]
+    found: list[dict] = []
+    for _ in range(rng.choice((1, 1, 2, 2, 3))):
+        pivot = rng.choice(pivots)
+        start = min(pivot + timedelta(days=rng.choice((-1, 0, 1, -40, 2))), sd)
+        fact: dict[str, Any] = {"concept": "antidiabetic", "drug": rng.choice(ANTIDIABETIC),
+                                "date": _partial(rng, start)}
+        how = rng.random()
+        if how < 0.45:
+            fact["ongoing"] = True
+        elif how < 0.9:  # an end beside a pivot, on or after the start, by screening
+            end = min(max(start, rng.choice(pivots) + timedelta(days=rng.choice((-1, 0, 1, -2)))),
+                      sd)
+            fact["end"] = _partial(rng, end) if rng.random() < 0.8 else d(end)
+        if fact not in found:
+            found.append(fact)
+    return found
+
+
 def _consent(rng: random.Random, sd: date, perturb: bool) -> date | None:
     if perturb and rng.random() < 0.3:
         return None
@@ -322,6 +360,11 @@ def patient(index: int, seed: int) -> dict[str, Any]:
         facts.append({"concept": "sex", "value": "female", "date": d(sd - timedelta(days=6))})
     for name in ("alt", "ast", "alp"):
         facts += _enzyme(rng, name, sd, perturb())
+    randomisation = None if perturb() and rng.random() < 0.3 else \
+        sd + timedelta(days=rng.choice((14, 14, 15, 0, 1)))
+    if randomisation is not None:
+        facts.append({"concept": "randomisation", "value": d(randomisation)})
+    facts += _background(rng, sd, randomisation, perturb())
     anchor = consent if consent is not None else sd - timedelta(days=7)
     for name in WINDOWS:
         facts += _history(rng, name, sd, anchor, perturb())

@@ -5,7 +5,8 @@ EMPA-REG OUTCOME (examples/empa-reg-outcome.proto-rules) uses the most of them: 
 ends (`hba1c 7.0 to 10.0 %`), windows counted from a date concept (`more than 2 months before
 informed_consent`, `at least 1 day before`, `within 12 months before`, `at informed_consent`),
 calendar months from month ends, units as laboratories print them (mmol/L, ukat/L and umol/L by
-declared factors, lb, m), a filter with `other than` (E7), derived values (BMI from weight and height, MDRD eGFR with fractional
+declared factors, lb, m), a filter with `other than` (E7), a stable regimen before the
+randomisation date (I2), derived values (BMI from weight and height, MDRD eGFR with fractional
 powers and conditional terms for sex and race), results known only as bounds, dates known to the month or year, occurrences
 with no date, courses with no end, stale results and unattested judgments. bench/baseline_empa.py
 decides it again in plain Python from the README; bench/generate_empa.py makes patients on and
@@ -248,6 +249,8 @@ def _edges(data: dict[str, Any]) -> set[str]:
         found.add("month-end screening")
     facts = baseline.Facts(data)
     consent = facts.consent
+    if facts.randomisation is None:
+        found.add("randomisation missing")
     if consent is None:
         found.add("consent missing")
     elif (consent + timedelta(days=1)).day == 1:
@@ -293,6 +296,12 @@ def _edges(data: dict[str, Any]) -> set[str]:
             found.add("present false")
         elif name == "cancer":
             found.add(f"cancer type {fact.get('type', 'not recorded')}")
+        elif name == "antidiabetic" and facts.randomisation is not None:
+            first = facts.randomisation - relativedelta(weeks=12)  # the 12 weeks' first day
+            for key in ("date", "end"):
+                day = fact.get(key)
+                if day and len(day) == 10 and abs((date.fromisoformat(day) - first).days) <= 1:
+                    found.add(f"antidiabetic {key} edge{(date.fromisoformat(day) - first).days:+d}")
         if fact.get("recorded_by") is None and name in baseline.JUDGMENTS:
             found.add("judgment not attested")
         if fact.get("date") and name in baseline.VALID_28:
@@ -333,7 +342,9 @@ def test_generator_reaches_the_edges(run: Run) -> None:
         "not detected with limit", "present false", "judgment not attested", "28 days old",
         "29 days old", "undated occurrence", "year date", "month date", "day date", "ongoing",
         "course end unknown", "cancer type other", "cancer type basal_cell_carcinoma",
-        "cancer type basal cell carcinoma", "cancer type not recorded", *_wanted_window_edges(),
+        "cancer type basal cell carcinoma", "cancer type not recorded", "randomisation missing",
+        *(f"antidiabetic {key} edge{delta:+d}" for key in ("date", "end") for delta in (-1, 0, 1)),
+        *_wanted_window_edges(),
     }
     assert wanted <= seen, sorted(wanted - seen)
 

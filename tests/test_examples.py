@@ -256,6 +256,10 @@ EXPECTED: dict[str, list[tuple]] = {
         ("E38-weight-stale", OPEN, {"I5": "UNKNOWN"}),
         ("E39-basal-cell-carcinoma-in-window-does-not-count", YES, {"E7": "NOT_MET"}),
         ("E40-cancer-type-not-recorded-in-window", OPEN, {"E7": "UNKNOWN"}),
+        ("E41-regimen-changed-on-the-first-day-of-the-12-weeks", YES, {"I2": "MET"}),
+        ("E42-regimen-changed-a-day-into-the-12-weeks", NO, {"I2": "NOT_MET"}),
+        ("E43-sitagliptin-added-in-april", NO, {"I2": "NOT_MET"}),
+        ("E44-randomisation-date-missing", OPEN, {"I2": "UNKNOWN"}),
     ],
     # first-line therapy from 2025-09-01 (Z06, Z07, Z13, Z14: 2025-05-15): "≤ 12 months" after it
     "zuma-7-axicabtagene-lbcl": [
