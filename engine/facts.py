@@ -277,7 +277,7 @@ class _Builder:
                         if f[1].get("date") == chosen[1].get("date") and f is not chosen]
             if same_day and not concept.kind is m.Kind.AGE:
                 self.problem(chosen[0], "date", f"two values of '{concept.name}' on "
-                             f"{chosen[1].get('date')} (facts #{same_day[0][0]} and #{chosen[0]}): "
+                             f"{chosen[1].get('date')} (facts #{same_day[0][0] + 1} and #{chosen[0] + 1}): "
                              f"which one counts is unclear")
                 return None
         if concept.valid_for is not None and chosen[1].get("date") is not None:
