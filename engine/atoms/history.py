@@ -199,10 +199,19 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
         first, last = (bound, day) if window.direction == "before" else (day, bound)
         strict = f", {bound} itself not counted" if window.kind == "less_than" else ""
         return f" (window from {first} to {last}{strict}; {named} {day})"
+    return " ({}; {})".format(*_started(window, patient))
+
+
+def _started(window: m.Window, patient: Patient) -> tuple[str, str]:
+    """A window on an occurrence's start, for this patient: what the start must be, and the
+    anchor day (`started before 2025-12-15`, `first_dose 2026-06-15`)."""
+    record, anchor = patient.record, R.anchor_field(window.anchor)
+    bound = date.fromordinal(record[R.bound_field(anchor, window.duration, window.direction)])
     word = {("at_least", "before"): "on or before", ("more_than", "before"): "before",
             ("at_least", "after"): "on or after", ("more_than", "after"): "after",
             ("after_bound", "before"): "after", ("from_bound", "before"): "on or after"}
-    return f" (started {word[window.kind, window.direction]} {bound}; {named} {day})"
+    return (f"started {word[window.kind, window.direction]} {bound}",
+            f"{window.anchor or 'screening'} {date.fromordinal(record[anchor])}")
 
 
 #: The window an item's start falls in when it does not fall in `at least` / `more than D before
@@ -244,8 +253,7 @@ class Latest(Atom):
             return verdict, detail  # the anchor day is missing, and the detail says so
         said = {"true": "none, so the latest is earlier", "false": "one, the latest is too recent",
                 "unknown": "perhaps one (its dates do not decide it)"}[verdict]
-        started, _, anchor = _window_words(later.window, reader, patient).strip(" ()").partition(
-            "; ")
+        started, anchor = _started(later.window, patient)
         return verdict, f"{reader.items(atom.ref.name, patient)[1]}; {started} ({anchor}): {said}"
 
 
