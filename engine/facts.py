@@ -21,14 +21,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
                           day_of, days_of, length, outside_calendar, runs, shift)
 from engine.factfile import patient_id, plain, schema_problems
-from engine.record import ONGOING, Layout, Patient, UsedFact, plain_number
+from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
+                           plain_number)
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert, factor, quantize
@@ -627,8 +628,8 @@ class _Builder:
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
                 else "occurred"
-            what += _attributes_text(concept, item)
-            self._use(concept, index, fact, None, _period(fact), value=what)
+            what += attributes_text(concept, item)
+            self._use(concept, index, fact, None, period_text(fact), value=what)
 
     def _medication(self, concept: m.Concept, facts) -> None:
         items = self._occurrences(concept, facts)
@@ -657,11 +658,11 @@ class _Builder:
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
             months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
-            period = f"{_period(fact, course=True)}, {months} completed months"
+            period = f"{period_text(fact, course=True)}, {months} completed months"
             dose_note = "; ".join(n for n in (period, note) if n)
             given = f" {plain(fact.get('dose'))} {fact.get('unit')}" \
                 if fact.get("dose") is not None else ""
-            used = UsedFact(index, concept.name, drug + given + _attributes_text(concept, item),
+            used = UsedFact(index, concept.name, drug + given + attributes_text(concept, item),
                             fact.get("unit"), fact.get("date"),
                             shown, dose_note)
             self.patient.used.setdefault(concept.name, []).append(used)
@@ -786,20 +787,4 @@ def _identity(fact: dict) -> Any:
     return str(fact) if "reference_range" in fact else tuple(fact.items())
 
 
-def _attributes_text(concept: m.Concept, item: dict) -> str:
-    """An item's declared attributes as the trail shows them: `, route intravenous`."""
-    return "".join(f", {a.name} {item[R.attribute_field(a.name)]}" if item[
-        R.attribute_field(a.name)] != R.UNRECORDED else f", {a.name} not recorded"
-        for a in concept.attributes)
-
-
-def _period(fact: dict, course: bool = False) -> str:
-    """How long an occurrence or course lasted, as recorded."""
-    if fact.get("end"):
-        return f"to {fact['end']}"
-    if fact.get("ongoing"):
-        return "ongoing"
-    return "end not recorded" if course else "single day" if fact.get("date") else "date unknown"
-
-
-__all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING", "InvalidOperation"]
+__all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING"]

@@ -1,5 +1,6 @@
 """The patient record: its layout, the one place that names the fields the network matches, and
-the normalised patient (`Patient`, `UsedFact`) that the network and the trail read.
+the normalised patient (`Patient`, `UsedFact`) that the network and the trail read, and how a used
+fact reads in the trail.
 
 The normaliser (`engine/facts.py`) writes a record, the atoms (`engine/atoms/`) compile patterns
 that read it and judge evidence from it; both take every field name from here, so a field is spelt
@@ -230,3 +231,19 @@ def plain_number(value: Any) -> str:
         return str(value)
     text = format(value.normalize(), "f")
     return text
+
+
+def attributes_text(concept: m.Concept, item: dict) -> str:
+    """An item's declared attributes as the trail shows them: `, route intravenous`."""
+    return "".join(f", {a.name} {item[attribute_field(a.name)]}" if item[
+        attribute_field(a.name)] != UNRECORDED else f", {a.name} not recorded"
+        for a in concept.attributes)
+
+
+def period_text(fact: dict, course: bool = False) -> str:
+    """How long an occurrence or course lasted, as recorded."""
+    if fact.get("end"):
+        return f"to {fact['end']}"
+    if fact.get("ongoing"):
+        return "ongoing"
+    return "end not recorded" if course else "single day" if fact.get("date") else "date unknown"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from grammar.parser import parse, parse_file
-from protocol.checks import TEMPLATES, WARNINGS, check, dependency_graph
+from protocol.checks import TEMPLATES, WARNINGS, check
+from protocol.dependencies import dependency_graph
 from protocol.errors import Diagnostic, Severity, Span, render
 
 SEED = Path(__file__).parents[1] / "examples" / "cd19-ucart-sle.proto-rules"
