@@ -17,21 +17,25 @@ import platform
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import date
 from pathlib import Path
 from typing import Iterator, TextIO
 
+from tqdm import tqdm
+
 from engine.cohort import read_cohort
 from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
-from engine.factfile import read_bytes, read_records
+from engine.factfile import count_records, read_bytes, read_records
 from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
 from engine.run import Decision, Rejected, Screening
+from engine.summary import SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
 from engine.trail import Chain, Trail, patients, read, render
@@ -114,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--screening-date", type=_date, help="YYYY-MM-DD, for records without one")
     run_cmd.add_argument("--trail", help="write the decision trail (JSON Lines) here")
     run_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    run_cmd.add_argument("--quiet", action="store_true", help="no line per patient: only "
+                         "rejected records and the summary")
+    run_cmd.add_argument("--warnings", metavar="FILE", help="write every fact warning here, "
+                         "one a line (stderr shows the first 20 and counts them by kind)")
+    run_cmd.add_argument("--table", metavar="OUT.csv", help="write the decisions table (CSV): "
+                         "one row per patient and criterion, and one per decision")
     run_cmd.set_defaults(command=_run)
 
     explain_cmd = commands.add_parser("explain", help="render a decision trail as text")
@@ -252,18 +262,24 @@ def _run(args) -> int:
         digest, records = hashlib.sha256(data).hexdigest(), read_records("-", data)
     else:
         digest, records = _sha256(args.facts), read_records(args.facts)
-    rejected = 0
+    tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     sink = _writing(args.trail, "trail") if args.trail else nullcontext()
-    with sink as out:
+    with sink as out, _optional(args.warnings, "warnings") as warnings_out, \
+            _optional(args.table, "table") as table_out, _progress(args.facts) as console:
         trail = Trail(out, screening.network, args.protocol, args.facts, digest,
                       args.screening_date) if out else None
+        table = Table(table_out) if table_out else None
         try:
             with _between_patients() as interrupted:
                 for outcome in screening.screen(records, args.facts, args.screening_date):
                     if trail:
                         trail.write(outcome)
-                    rejected += isinstance(outcome, Rejected)
-                    _show(outcome, args.format, sys.stdout)
+                    if table:
+                        table.write(outcome)
+                    _tell(outcome, tally, args, warnings_out, console)
+                    if not args.quiet:
+                        _show(outcome, args.format, sys.stdout, console)
+                    console.advance()
                     if interrupted.is_set():
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
@@ -275,7 +291,84 @@ def _run(args) -> int:
         if trail:
             sealed = trail.close()
             print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
-    return 2 if rejected else 0
+    sys.stderr.write(tally.render(time.perf_counter() - started))
+    for path, what in ((args.warnings, "every warning"), (args.table, "decisions table")):
+        if path:
+            print(f"{what}: {path}", file=sys.stderr)
+    return 2 if tally.rejected else 0
+
+
+def _tell(outcome: Decision | Rejected, tally: Tally, args, warnings_out: TextIO | None,
+          console: _Console) -> None:
+    """Count a patient, and say on stderr what the user must fix: every rejected record (each is
+    theirs to fix), and the warnings one by one only up to `SHOWN` (beyond, a large run's warnings
+    would bury everything else; the summary counts them by kind, `--warnings FILE` lists all)."""
+    before = tally.warnings
+    tally.add(outcome)
+    if isinstance(outcome, Rejected):
+        for problem in outcome.problems:
+            console.say(str(problem), sys.stderr)
+        return
+    for number, warning in enumerate(outcome.patient.warnings, start=before + 1):
+        if warnings_out:
+            print(warning, file=warnings_out)
+        if args.quiet:
+            continue
+        if number <= SHOWN:
+            console.say(str(warning), sys.stderr)
+        elif number == SHOWN + 1:
+            listed = f", and all are in {args.warnings}" if args.warnings else ""
+            console.say(f"proto-rules: more than {SHOWN} warnings: the others are counted by kind "
+                        f"at the end{listed}", sys.stderr)
+
+
+@contextmanager
+def _optional(path: str | None, what: str) -> Iterator[TextIO | None]:
+    """An output the command line may ask for (`_writing`), or None."""
+    if path is None:
+        yield None
+        return
+    with _writing(path, what) as out:
+        yield out
+
+
+class _Console:
+    """Where a run's lines go: printed, or on a terminal around a progress line on stderr
+    (patients done, patients/s, and the time left when the number of records is known: not for
+    stdin, read as it comes). No progress line when stderr is a file or a pipe: it would only add
+    noise to a log. tqdm clears the line, prints, and draws it again."""
+
+    def __init__(self, bar: tqdm | None) -> None:
+        self.bar = bar
+        self.on_terminal = {sys.stderr} | ({sys.stdout} if sys.stdout.isatty() else set())
+
+    def say(self, text: str, stream: TextIO) -> None:
+        if self.bar is None or stream not in self.on_terminal:
+            print(text, file=stream)
+        else:
+            tqdm.write(text, file=stream)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+
+@contextmanager
+def _progress(facts: str) -> Iterator[_Console]:
+    if not sys.stderr.isatty():
+        yield _Console(None)
+        return
+    total = None if facts == "-" else _counted(facts)
+    with tqdm(total=total, unit=" patients", file=sys.stderr, leave=False,
+              dynamic_ncols=True) as bar:
+        yield _Console(bar)
+
+
+def _counted(facts: str) -> int | None:
+    try:
+        return count_records(Path(facts).read_bytes())
+    except OSError:
+        return None  # the reading says why, with its line
 
 
 @contextmanager
@@ -324,25 +417,24 @@ def _sha256(path: str) -> str:
         raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
 
 
-def _show(outcome: Decision | Rejected, form: str, out: TextIO) -> None:
+def _show(outcome: Decision | Rejected, form: str, out: TextIO, console: _Console) -> None:
+    """A patient's decision line (its problems and warnings are `_tell`'s to print)."""
     if isinstance(outcome, Rejected):
-        for problem in outcome.problems:
-            print(problem, file=sys.stderr)
         if form == "json":
-            print(json.dumps({"patient": outcome.patient, "record": outcome.line, "decision": None,
-                              "problems": [str(p) for p in outcome.problems]}, sort_keys=True), file=out)
+            problems = [str(p) for p in outcome.problems]
+            console.say(json.dumps({"patient": outcome.patient, "record": outcome.line,
+                                    "decision": None, "problems": problems}, sort_keys=True), out)
         return
-    for warning in outcome.patient.warnings:
-        print(warning, file=sys.stderr)
     reasons = [{"criterion": v.criterion, "verdict": v.verdict} for v in outcome.reasons]
     if form == "json":
-        print(json.dumps({"patient": outcome.patient.id, "record": outcome.patient.line,
-                          "decision": outcome.decision, "reasons": reasons,
-                          "verdicts": {k: v.verdict for k, v in outcome.verdicts.items()}},
-                         sort_keys=True, ensure_ascii=False), file=out)
+        console.say(json.dumps({"patient": outcome.patient.id, "record": outcome.patient.line,
+                                "decision": outcome.decision, "reasons": reasons,
+                                "verdicts": {k: v.verdict for k, v in outcome.verdicts.items()}},
+                               sort_keys=True, ensure_ascii=False), out)
         return
     because = "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)
-    print(f"{outcome.patient.id}: {outcome.decision}" + (f" ({because})" if because else ""), file=out)
+    console.say(f"{outcome.patient.id}: {outcome.decision}" + (f" ({because})" if because else ""),
+                out)
 
 
 def _escalate(args) -> int:

@@ -168,6 +168,16 @@ def _records(data: bytes, path: str) -> Iterator[tuple[int, Any | FactProblem]]:
             yield number, _parsed(line, path, number)
 
 
+def count_records(data: bytes) -> int:
+    """How many records `read_records` will yield for these bytes, without reading them: what a
+    progress line needs for its ETA (a whole-file JSON object is one; else its non-blank lines).
+    """
+    data = data.removeprefix(BOM)
+    if not data.strip() or isinstance(_whole(data), dict):
+        return 1
+    return sum(1 for line in data.split(b"\n") if line.strip())
+
+
 def _whole(data: bytes) -> Any:
     """The file as one JSON value, or None when it is not one (JSON Lines, or unreadable)."""
     try:

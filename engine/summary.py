@@ -1,0 +1,132 @@
+"""What a run tells the people who run it, beside the decisions: a summary at the end (counts by
+decision, records rejected, speed), the fact warnings gathered by kind, and a decisions table.
+
+A data team screening 20,000 patients cannot read 68,000 warning lines: the same few kinds of
+warning ("dated after the screening date: set aside") recur for thousands of patients. Here they
+are counted by kind, with the first few patients of each, so the summary says what to fix in the
+export and where to look first; the full list goes to a file on request. None of this is written
+into the trail: the trail records decisions, and its bytes must not depend on how long a run took.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from engine.run import Decision, Rejected
+from protocol.errors import FactProblem
+
+#: Warnings printed one by one as they come, up to this many; a coordinator checking a small file
+#: reads each, as before. Beyond it, they are only counted, by kind, in the summary.
+SHOWN = 20
+
+#: Patients named after each kind of warning in the summary.
+EXAMPLES = 3
+
+#: Decisions in the order the summary names them.
+DECISIONS = ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW")
+
+#: The parts of a warning that belong to one fact, not to its kind: its dates (`dated
+#: 2026-06-03, after the screening date 2026-06-01`); concept names stay, they are what to fix.
+_DATE = re.compile(r" ?\b\d{4}(?:-\d{2}){0,2}\b,?")
+
+
+def kind(warning: FactProblem) -> str:
+    """A warning's kind: its message without the dates of the fact at hand.
+
+    >>> kind(FactProblem("p.jsonl", 7, "P07", 46, "date", "dated 2026-06-03, after the "
+    ...                  "screening date 2026-06-01: set aside"))
+    'dated after the screening date: set aside'
+    """
+    return _DATE.sub("", warning.message)
+
+
+@dataclass
+class Kind:
+    """How often one kind of warning came, and where first."""
+
+    count: int = 0
+    first: list[FactProblem] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    """A run's counts, added to patient by patient (memory flat in the number of patients)."""
+
+    decisions: Counter = field(default_factory=Counter)
+    rejected: int = 0
+    warnings: int = 0
+    kinds: dict[str, Kind] = field(default_factory=dict)
+
+    def add(self, outcome: Decision | Rejected) -> None:
+        if isinstance(outcome, Rejected):
+            self.rejected += 1
+            return
+        self.decisions[outcome.decision] += 1
+        for warning in outcome.patient.warnings:
+            self.warnings += 1
+            seen = self.kinds.setdefault(kind(warning), Kind())
+            seen.count += 1
+            if len(seen.first) < EXAMPLES:
+                seen.first.append(warning)
+
+    @property
+    def patients(self) -> int:
+        return sum(self.decisions.values()) + self.rejected
+
+    def render(self, seconds: float) -> str:
+        """The summary's lines; `seconds` is only printed (and the rate worked out from it).
+
+        >>> tally = Tally(Counter(ELIGIBLE=2, INELIGIBLE=1), rejected=1)
+        >>> for part in tally.render(2.0).split(": "):
+        ...     print(part.strip())
+        4 patients in 2.0 s (2 patients/s)
+        2 ELIGIBLE, 1 INELIGIBLE, 0 NEEDS_REVIEW; 1 record rejected
+        """
+        rate = f"{self.patients / seconds:,.0f}" if seconds > 0 else "-"
+        counts = ", ".join(f"{self.decisions[d]:,} {d}" for d in DECISIONS)
+        rejected = f"{self.rejected:,} record{'' if self.rejected == 1 else 's'} rejected"
+        patients = f"{self.patients:,} patient{'' if self.patients == 1 else 's'}"
+        lines = [f"{patients} in {seconds:.1f} s ({rate} patients/s): {counts}; {rejected}"]
+        if self.warnings:
+            lines.append(f"{self.warnings:,} warning{'' if self.warnings == 1 else 's'} "
+                         f"in {len(self.kinds)} kind{'' if len(self.kinds) == 1 else 's'}:")
+        for text, seen in sorted(self.kinds.items(), key=lambda item: -item[1].count):
+            where = ", ".join(f"{w.patient} (line {w.record})" for w in seen.first)
+            more = seen.count - len(seen.first)
+            lines.append(f"  {seen.count:,} x {text}: {where}"
+                         + (f" and {more:,} more" if more else ""))
+        return "".join(line + "\n" for line in lines)
+
+
+#: The decisions table's columns.
+COLUMNS = ("patient", "criterion", "role", "verdict", "reason")
+
+
+class Table:
+    """The decisions table for analysis: one CSV row per patient and criterion, then one for the
+    patient's decision (its criterion empty), patients in input order; a rejected record is one
+    row whose verdict is REJECTED and whose reason is its problems. The same inputs give the same
+    bytes (`\\n` line ends on every platform)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.writer.writerow(COLUMNS)
+
+    def write(self, outcome: Decision | Rejected) -> None:
+        if isinstance(outcome, Rejected):
+            self.writer.writerow((outcome.patient or "", "", "", "REJECTED",
+                                  "; ".join(str(p) for p in outcome.problems)))
+            return
+        pid = outcome.patient.id
+        deciding = {v.criterion for v in outcome.reasons}
+        self.writer.writerows(
+            (pid, v.criterion, v.role, v.verdict,
+             f"decides {outcome.decision}" if v.criterion in deciding else "")
+            for v in outcome.verdicts.values())
+        self.writer.writerow((pid, "", "", outcome.decision,
+                              "; ".join(f"{v.role} {v.criterion} {v.verdict}"
+                                        for v in outcome.reasons)))
