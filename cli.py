@@ -11,7 +11,6 @@ and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a b
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import signal
@@ -26,7 +25,7 @@ from engine.cohort import read_cohort
 from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
-from engine.factfile import read_bytes, read_records
+from engine.factfile import opened, read_records
 from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
@@ -247,19 +246,17 @@ def _check(args) -> int:
 
 def _run(args) -> int:
     screening = Screening(pipeline.compile(_load(args.protocol)))
-    if args.facts == "-":  # stdin is read once: the trail records the hash of the bytes read
-        data = read_bytes("-")
-        digest, records = hashlib.sha256(data).hexdigest(), read_records("-", data)
-    else:
-        digest, records = _sha256(args.facts), read_records(args.facts)
+    # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
+    facts = opened(args.facts)
     rejected = 0
     sink = _writing(args.trail, "trail") if args.trail else nullcontext()
-    with sink as out:
-        trail = Trail(out, screening.network, args.protocol, args.facts, digest,
+    with facts, sink as out:
+        trail = Trail(out, screening.network, args.protocol, args.facts,
                       args.screening_date) if out else None
         try:
             with _between_patients() as interrupted:
-                for outcome in screening.screen(records, args.facts, args.screening_date):
+                for outcome in screening.screen(facts.records(), args.facts,
+                                                args.screening_date):
                     if trail:
                         trail.write(outcome)
                     rejected += isinstance(outcome, Rejected)
@@ -269,11 +266,11 @@ def _run(args) -> int:
         except KeyboardInterrupt:
             if trail is None:
                 raise
-            sealed = trail.cut("interrupted")
+            sealed = trail.cut("interrupted", facts.sha256())
             raise KeyboardInterrupt(f"the trail {args.trail} holds the patients decided so far, "
                                     f"marked as cut and sealed, final sha256 {sealed}") from None
         if trail:
-            sealed = trail.close()
+            sealed = trail.close(facts.sha256())
             print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
     return 2 if rejected else 0
 
@@ -314,14 +311,6 @@ def _writing(path: str, what: str) -> Iterator[TextIO]:
         out.close()
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
-
-
-def _sha256(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError as error:
-        raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
 
 
 def _show(outcome: Decision | Rejected, form: str, out: TextIO) -> None:

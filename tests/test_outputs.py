@@ -124,11 +124,11 @@ def test_a_trail_cut_inside_a_patient_ends_on_the_last_whole_one(seed_network, t
              enumerate((ROOT / PATIENTS).read_text(encoding="utf-8").splitlines()[:3], start=1)]
     path = tmp_path / "trail.jsonl"
     with open(path, "w", encoding="utf-8") as out:
-        trail = Trail(out, seed_network, SEED, PATIENTS, "0" * 64, None)
+        trail = Trail(out, seed_network, SEED, PATIENTS, None)
         for outcome in Screening(seed_network).screen(lines[:2], PATIENTS):
             trail.write(outcome)
         out.write('{"evidence":[{"detail":"half a rec')  # the batch a Ctrl-C stopped midway
-        trail.cut("interrupted")
+        trail.cut("interrupted", "0" * 64)
     result = verify(str(path))
     assert result.ok, result
     assert result.cut == ("the run was cut (interrupted) after 2 patients, fact file line 2: the "
