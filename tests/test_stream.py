@@ -46,14 +46,15 @@ def peak_rss_kib(argv: list[str]) -> int:
 def test_peak_memory_does_not_grow_with_the_patients(tmp_path):
     """N and 10 x N generated patients, trail on: the peak grows by less than 10% plus 6 MiB.
 
-    Why N = 300: 3,000 patients are a 12 MB fact file, so a reader holding the whole file (the
+    Why N = 200: 2,000 patients are an 8 MB fact file, so a reader holding the whole file (the
     bytes, their lines and the decoded text: 3.2 x the file, as the reader before streaming did)
-    would add about 35 MB, far past the allowance, while both runs take about 10 s together on
-    one core. The interpreter, the compiled network and durable_rules make up the base (~75 MB)."""
-    small = peak_rss_kib([str(EXE), "run", str(SEED), str(generated(tmp_path / "n.jsonl", 300)),
+    would add about 23 MB, well past the allowance (the interpreter, the compiled network and
+    durable_rules make a base of about 75 MB), while generating and running both take about 15 s
+    on one core."""
+    small = peak_rss_kib([str(EXE), "run", str(SEED), str(generated(tmp_path / "n.jsonl", 200)),
                           "--trail", str(tmp_path / "n-trail.jsonl")])
     large = peak_rss_kib([str(EXE), "run", str(SEED),
-                          str(generated(tmp_path / "10n.jsonl", 3000)),
+                          str(generated(tmp_path / "10n.jsonl", 2000)),
                           "--trail", str(tmp_path / "10n-trail.jsonl")])
     assert large < small * 1.10 + 6 * 1024, (small, large)
     assert verify(str(tmp_path / "10n-trail.jsonl"), facts=str(tmp_path / "10n.jsonl")).ok
