@@ -11,7 +11,6 @@ and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a b
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import signal
@@ -29,7 +28,7 @@ from engine.cohort import read_cohort
 from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
-from engine.factfile import count_records, read_bytes, read_records
+from engine.factfile import count_records, opened, read_records
 from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
@@ -257,21 +256,19 @@ def _check(args) -> int:
 
 def _run(args) -> int:
     screening = Screening(pipeline.compile(_load(args.protocol)))
-    if args.facts == "-":  # stdin is read once: the trail records the hash of the bytes read
-        data = read_bytes("-")
-        digest, records = hashlib.sha256(data).hexdigest(), read_records("-", data)
-    else:
-        digest, records = _sha256(args.facts), read_records(args.facts)
+    # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
+    facts = opened(args.facts)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     sink = _writing(args.trail, "trail") if args.trail else nullcontext()
-    with sink as out, _optional(args.warnings, "warnings") as warnings_out, \
+    with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
             _optional(args.table, "table") as table_out, _progress(args.facts) as console:
-        trail = Trail(out, screening.network, args.protocol, args.facts, digest,
+        trail = Trail(out, screening.network, args.protocol, args.facts,
                       args.screening_date) if out else None
         table = Table(table_out) if table_out else None
         try:
             with _between_patients() as interrupted:
-                for outcome in screening.screen(records, args.facts, args.screening_date):
+                for outcome in screening.screen(facts.records(), args.facts,
+                                                args.screening_date):
                     if trail:
                         trail.write(outcome)
                     if table:
@@ -285,11 +282,11 @@ def _run(args) -> int:
         except KeyboardInterrupt:
             if trail is None:
                 raise
-            sealed = trail.cut("interrupted")
+            sealed = trail.cut("interrupted", facts.sha256())
             raise KeyboardInterrupt(f"the trail {args.trail} holds the patients decided so far, "
                                     f"marked as cut and sealed, final sha256 {sealed}") from None
         if trail:
-            sealed = trail.close()
+            sealed = trail.close(facts.sha256())
             print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
     sys.stderr.write(tally.render(time.perf_counter() - started))
     for path, what in ((args.warnings, "every warning"), (args.table, "decisions table")):
@@ -366,7 +363,8 @@ def _progress(facts: str) -> Iterator[_Console]:
 
 def _counted(facts: str) -> int | None:
     try:
-        return count_records(Path(facts).read_bytes())
+        with open(facts, "rb") as lines:
+            return count_records(lines)
     except OSError:
         return None  # the reading says why, with its line
 
@@ -407,14 +405,6 @@ def _writing(path: str, what: str) -> Iterator[TextIO]:
         out.close()
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
-
-
-def _sha256(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError as error:
-        raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
 
 
 def _show(outcome: Decision | Rejected, form: str, out: TextIO, console: _Console) -> None:

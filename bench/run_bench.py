@@ -105,9 +105,9 @@ def screen(screening: Screening, records: list, path: str, trail: Trail | None =
 
 def with_trail(screening: Screening, records: list, facts: str, digest: str, out_path: Path) -> int:
     with out_path.open("w", encoding="utf-8", newline="\n") as out:
-        trail = Trail(out, screening.network, str(PROTOCOL.relative_to(ROOT)), facts, digest, None)
+        trail = Trail(out, screening.network, str(PROTOCOL.relative_to(ROOT)), facts, None)
         count = screen(screening, records, facts, trail)
-        trail.close()
+        trail.close(digest)
     return count
 
 

@@ -15,16 +15,18 @@ compares exactly (`MAX_DIGITS`). A patient id seen before is refused, naming its
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import jsonschema
 
-from protocol.errors import FactProblem
+from protocol.errors import FactProblem, UsageError
 from protocol.messages import FACT_MESSAGES
 
 SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
@@ -134,31 +136,137 @@ def read_records(path: str, data: bytes | None = None) -> Iterator[tuple[int, An
 
     A JSON file holding one object (possibly spread over lines) is one patient; otherwise every
     non-blank line is one patient. Numbers are read as exact decimals. `data` is the file's bytes
-    when the caller has read them already (stdin is read once, to be hashed and read).
+    when the caller has them in memory (tests); otherwise the file is read as a stream
+    (`FactStream`). A file that cannot be opened is one problem, at line 0.
     """
-    if data is None:
-        try:
-            data = read_bytes(path)
-        except OSError as error:
-            yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
+    try:
+        facts = FactStream(path, io.BytesIO(data) if data is not None else None)
+    except OSError as error:
+        yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
+        return
+    with facts:
+        yield from facts.records()
+
+
+def opened(path: str) -> FactStream:
+    """A fact file opened to be streamed; one that cannot be opened is a one-line error (exit 2),
+    before anything is written."""
+    try:
+        return FactStream(path)
+    except OSError as error:
+        raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
+
+
+class FactStream:
+    """A fact file read once, line by line, and hashed as it is read: a run over millions of
+    records holds one record at a time (and the set of patient ids seen, for the duplicate
+    check), and knows the file's SHA-256 when the last record has been read (`sha256`).
+
+    Only a file whose first record does not end on its first line (a pretty-printed patient, or
+    a first line cut short) is read whole before its first record, to tell one JSON value spread
+    over lines from JSON Lines: the reading `read_records` always had. `-` is stdin.
+    """
+
+    def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
+        self.path = path
+        self._digest = hashlib.sha256()
+        self._stream = stream if stream is not None else _opened(path)
+
+    def __enter__(self) -> FactStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._stream is not _stdin():
+            self._stream.close()
+
+    def _lines(self) -> Iterator[bytes]:
+        """The file's lines (split on b"\n" only, the byte-order mark dropped), each hashed as
+        it is read."""
+        first = True
+        for line in self._stream:
+            self._digest.update(line)
+            if first:
+                line, first = line.removeprefix(BOM), False
+            yield line.removesuffix(b"\n")
+
+    def sha256(self) -> str:
+        """The SHA-256 of the file's bytes: the rest of the file (when a run was cut short) is
+        read for it, a chunk at a time, and not decided."""
+        for chunk in iter(lambda: self._stream.read(1 << 20), b""):
+            self._digest.update(chunk)
+        return self._digest.hexdigest()
+
+    def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
+        """Yield (line number, parsed JSON or problem), as `read_records` says."""
+        yield from _one_record_per_patient(self._records(), self.path)
+
+    def _records(self) -> Iterator[tuple[int, Any | FactProblem]]:
+        lines = enumerate(self._lines(), start=1)
+        blank: list[bytes] = []  # the lines before the first record
+        for number, line in lines:
+            if line.strip():
+                break
+            blank.append(line)
+        else:
+            yield 0, FactProblem(self.path, 0, None, None, None, "the fact file is empty")
             return
-    yield from _one_record_per_patient(_records(data.removeprefix(BOM), path), path)
+        first = _parsed(line, self.path, number)
+        if isinstance(first, FactProblem) and _stops_early(line):
+            # perhaps one JSON value spread over lines: read whole, as a whole file is
+            yield from _records(b"\n".join([*blank, line, *(rest for _, rest in lines)]), self.path)
+            return
+        # One value on the first line: the file is that one patient when only JSON's white
+        # space surrounds it (reported at line 1, as a whole file is), else one patient per line.
+        whole = isinstance(first, dict) and not any(b.strip(_JSON_SPACE) for b in blank)
+        for following, line in lines:
+            if line.strip(_JSON_SPACE):
+                yield number, first
+                if line.strip():
+                    yield following, _parsed(line, self.path, following)
+                break
+        else:
+            yield (1 if whole else number), first
+            return
+        for number, line in lines:
+            if line.strip():
+                yield number, _parsed(line, self.path, number)
 
 
-def read_bytes(path: str) -> bytes:
-    """A fact file's bytes, or stdin's for `-` (a text stream without bytes, as tests give, is
-    encoded back: a lone surrogate in it stays, to be refused with its line)."""
+#: What JSON takes for white space (bytes.strip takes a form feed and a vertical tab too).
+_JSON_SPACE = b" \t\r\n"
+
+
+def _stops_early(line: bytes) -> bool:
+    """Whether a first line that is not JSON may be the start of one JSON value spread over
+    lines: it is not JSON only because it ends too early (a JSON reader reads left to right, so
+    an error before the line's end is an error of the whole file too)."""
+    try:
+        text = line.decode("utf-8")
+        _loads(text)
+    except json.JSONDecodeError as error:
+        return error.pos >= len(text.rstrip(" \t\r"))
+    except (UnicodeDecodeError, RecursionError, _Refused):
+        return False
+    return False
+
+
+def _opened(path: str) -> BinaryIO:
+    """The fact file's bytes as a stream, or stdin's for `-` (a text stream without bytes, as
+    tests give, is encoded back: a lone surrogate in it stays, to be refused with its line).
+    Raises OSError when the file cannot be opened."""
     if path != "-":
-        return Path(path).read_bytes()
-    stream = getattr(sys.stdin, "buffer", None)
-    return stream.read() if stream is not None else \
-        sys.stdin.read().encode("utf-8", "surrogatepass")
+        return open(path, "rb")
+    stream = getattr(_stdin(), "buffer", None)
+    return stream if stream is not None else \
+        io.BytesIO(_stdin().read().encode("utf-8", "surrogatepass"))
+
+
+def _stdin() -> Any:
+    return sys.stdin
 
 
 def _records(data: bytes, path: str) -> Iterator[tuple[int, Any | FactProblem]]:
-    if not data.strip():
-        yield 0, FactProblem(path, 0, None, None, None, "the fact file is empty")
-        return
+    """A fact file held whole: one JSON object, or one record per non-blank line."""
     whole = _whole(data)
     if isinstance(whole, dict):
         yield 1, whole
@@ -168,14 +276,19 @@ def _records(data: bytes, path: str) -> Iterator[tuple[int, Any | FactProblem]]:
             yield number, _parsed(line, path, number)
 
 
-def count_records(data: bytes) -> int:
-    """How many records `read_records` will yield for these bytes, without reading them: what a
-    progress line needs for its ETA (a whole-file JSON object is one; else its non-blank lines).
-    """
-    data = data.removeprefix(BOM)
-    if not data.strip() or isinstance(_whole(data), dict):
-        return 1
-    return sum(1 for line in data.split(b"\n") if line.strip())
+def count_records(lines: Iterable[bytes]) -> int:
+    """How many records `read_records` will yield, counted line by line (a registry's file is not
+    held in memory for it): what a progress line needs for its ETA. A first line that stops
+    partway through a JSON value starts one patient written over several lines; else each
+    non-blank line is one."""
+    count = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        if count == 0 and _stops_early(line.removeprefix(BOM)):
+            return 1
+        count += 1
+    return max(count, 1)
 
 
 def _whole(data: bytes) -> Any:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from engine.compile import Network
-from engine.factfile import read_records
+from engine.factfile import opened
 from engine.run import Decision, Rejected, Screening
-from engine.trail import Trail
+from engine.trail import Trail, facts_sha256
 from protocol.errors import UsageError
 
 
@@ -51,7 +50,6 @@ def replay(records: list[dict[str, Any]], network: Network, facts_path: str) -> 
     if header is None:
         raise UsageError("not a decision trail: its first record is not a run header")
     result = Replay()
-    result.notes.extend(_header_notes(header, network, facts_path))
     given = header.get("screening_date")
     try:
         screening = date.fromisoformat(given) if given else None
@@ -59,8 +57,11 @@ def replay(records: list[dict[str, Any]], network: Network, facts_path: str) -> 
         raise UsageError(f"the run header's screening date is not a date: {given!r}") from None
     recorded = _outcomes(records)
     replayed: dict[int, dict[str, Any]] = {}
-    for outcome in Screening(network).screen(read_records(facts_path), facts_path, screening):
-        replayed[_line(outcome)] = _summary(outcome)
+    with opened(facts_path) as facts:
+        for outcome in Screening(network).screen(facts.records(), facts_path, screening):
+            replayed[_line(outcome)] = _summary(outcome)
+        read = facts.sha256()
+    result.notes.extend(_header_notes(header, network, facts_sha256(records) == read))
     for line in sorted(set(recorded) | set(replayed)):
         result.patients += 1
         old, new = recorded.get(line), replayed.get(line)
@@ -69,16 +70,12 @@ def replay(records: list[dict[str, Any]], network: Network, facts_path: str) -> 
     return result
 
 
-def _header_notes(header: dict[str, Any], network: Network, facts_path: str) -> list[str]:
+def _header_notes(header: dict[str, Any], network: Network, same_facts: bool) -> list[str]:
     notes = []
     protocol_sha = hashlib.sha256(network.protocol.source.encode()).hexdigest()
     if header["protocol"]["sha256"] != protocol_sha:
         notes.append("note: the protocol is not the file the run read (sha256 differs)")
-    try:
-        facts_sha = hashlib.sha256(Path(facts_path).read_bytes()).hexdigest()
-    except OSError as error:
-        raise UsageError(f"cannot read fact file {facts_path}: {error.strerror}") from None
-    if header["facts"]["sha256"] != facts_sha:
+    if not same_facts:
         notes.append("note: the fact file is not the file the run read (sha256 differs)")
     now = Trail.versions()
     for key in ("tool", "engine"):

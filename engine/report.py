@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from engine.trail import DERIVED_WORDS, read
+from engine.trail import DERIVED_WORDS, NO_FACTS_SHA256, facts_sha256, read
 from engine.verify import Verification, verify
 
 ROLES = ("inclusion", "exclusion")
@@ -247,7 +247,7 @@ def render(records: list[dict[str, Any]], trail: str = "trail", trail_sha256: st
     patients = _patients(records)
     sources = Sources(run)
     body = [
-        _header(run, trail, trail_sha256, status),
+        _header(run, facts_sha256(records), trail, trail_sha256, status),
         _cohort(patients, static, order, summary),
         _filters(order, static),
         '<section id="patients" aria-label="patients">',
@@ -274,12 +274,14 @@ def _hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
-def _header(run: dict[str, Any], trail: str, digest: str | None, status: Status) -> str:
+def _header(run: dict[str, Any], facts_digest: str | None, trail: str, digest: str | None,
+            status: Status) -> str:
     p, facts, network = run["protocol"], run["facts"], run["network"]
     rows = [
         ("protocol", f"{e(p.get('id'))} version {e(p.get('version'))}",
          f"{e(p.get('file'))}<br><code>sha256 {e(p.get('sha256'))}</code>"),
-        ("facts", e(facts.get("file")), f"<code>sha256 {e(facts.get('sha256'))}</code>"),
+        ("facts", e(facts.get("file")),
+         f"<code>sha256 {e(facts_digest)}</code>" if facts_digest else e(NO_FACTS_SHA256)),
         ("screening date", e(run.get("screening_date") or "from each patient record"), ""),
         ("engine", f"{e(run['tool'])}, {e(run['engine'])}",
          f"network {e(network.get('name'))}, {e(network.get('rules'))} rules<br>"

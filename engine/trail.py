@@ -4,7 +4,7 @@ One line per record, keys sorted, compact separators, UTF-8: for the strings and
 holds this is RFC 8785 canonical JSON, so the same inputs give byte-identical trails (a test checks it
 against the rfc8785 library). Numbers a fact carried are written as the exact decimal text, never floats.
 
-Records, in order: `run` (versions, protocol and fact-file SHA-256, network digest, screening date);
+Records, in order: `run` (versions, protocol SHA-256, fact file, network digest, screening date);
 `protocol` (once: every criterion's and definition's id, verbatim sentence, rule `file:line` and the
 text and line of each part of its condition, so per-patient records need not repeat them; and, when
 the protocol has derived values, each one's unit, formula and place); then per
@@ -12,7 +12,8 @@ patient `patient` (the facts used, once, with value, unit, date, converted value
 per derived concept, one `criterion` per leaf criterion (verdict, the rules that fired, the evidence
 for each part in the order of the protocol record, the facts it read by index, what is missing or
 awaits judgment and the fewest open parts whose values would let it pass) and `decision` (with every reason); `rejected` for a patient whose facts could not
-be used; then `summary`; last the `seal` (how many records precede it, and the last one's hash).
+be used; then `summary` (the counts, and the fact file's SHA-256: the file is hashed as it is read,
+so its hash is known at the end; a trail written before that has it in `run`); last the `seal` (how many records precede it, and the last one's hash).
 
 Tamper evidence (`Chain`, for this trail and the escalation trail alike): every record carries
 `prev`, the SHA-256 of the previous line (`GENESIS` for the first), so an edited, inserted, deleted,
@@ -121,7 +122,7 @@ class Trail:
     """Writes a run's trail as it goes (streaming: nothing is kept per patient)."""
 
     def __init__(self, out: TextIO, network: Network, protocol_path: str, facts_path: str,
-                 facts_sha256: str, screening: date | None) -> None:
+                 screening: date | None) -> None:
         self.chain = Chain(out)
         self.last_line: int | None = None  # the fact-file line of the last patient written
         self.network = network
@@ -139,7 +140,7 @@ class Trail:
             **self.versions(),
             "protocol": {"file": protocol_path, "id": self.protocol.id, "version": self.protocol.version,
                          "sha256": hashlib.sha256(self.protocol.source.encode()).hexdigest()},
-            "facts": {"file": facts_path, "sha256": facts_sha256},
+            "facts": {"file": facts_path},  # its sha256 is known at the end: see `close`
             "network": {"name": network.name, "sha256": network.digest, "rules": len(network.rules)},
             "screening_date": screening.isoformat() if screening else None,
         })
@@ -248,20 +249,23 @@ class Trail:
                                  for n in needs(self.protocol, leaf, patient, explainer)]
         return record
 
-    def close(self) -> str:
-        """Write the summary and the seal; return the final hash (`Chain.seal`)."""
+    def close(self, facts_sha256: str) -> str:
+        """Write the summary and the seal; return the final hash (`Chain.seal`). The summary
+        records the fact file's SHA-256: the file is read as a stream and hashed as it is read,
+        so its hash is known only once it has been read through (`engine.factfile.FactStream`)."""
         self.chain.write({"type": "summary", "patients": sum(self.counts.values()),
-                          "decisions": dict(sorted(self.counts.items()))})
+                          "decisions": dict(sorted(self.counts.items())),
+                          "facts_sha256": facts_sha256})
         return self.chain.seal()
 
-    def cut(self, reason: str) -> str:
+    def cut(self, reason: str, facts_sha256: str) -> str:
         """Close a run stopped before its last patient: the trail keeps the whole patients
         written, says why and how far it got (a `cut` record), then is summed up and sealed as
         usual, so that it verifies and every reader says it is incomplete."""
         self.chain.rewind()
         self.chain.write({"type": "cut", "reason": reason, "patients": sum(self.counts.values()),
                           "record": self.last_line})
-        return self.close()
+        return self.close(facts_sha256)
 
 
 def _formula_reads(protocol: m.Protocol, concept: m.Concept,
@@ -300,6 +304,10 @@ MARK = {"true": "+", "false": "-", "unknown": "?"}
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
 DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is missing)",
                  "R": "open (awaiting an investigator's judgment)"}
+
+
+#: What the readers say of the fact file's hash in a trail that stops before its summary.
+NO_FACTS_SHA256 = "sha256 not recorded: the trail stops before its summary"
 
 
 SCHEMA = json.loads(Path(__file__).with_name("trail.schema.json").read_text(encoding="utf-8"))
@@ -413,11 +421,24 @@ def patients(records: Iterable[dict[str, Any]]) -> list[str]:
     return [r["patient"] for r in records if r["type"] in ("patient", "rejected") and r["patient"]]
 
 
+def facts_sha256(records: Iterable[dict[str, Any]]) -> str | None:
+    """The SHA-256 of the fact file the run read: in the summary, or, in a trail written before
+    the fact file was streamed, in the run header; None when a trail stops before its summary."""
+    recorded = None
+    for record in records:
+        if record.get("type") == "run" and isinstance(record.get("facts"), dict):
+            recorded = record["facts"].get("sha256")
+        elif record.get("type") == "summary":
+            return record.get("facts_sha256", recorded)
+    return recorded
+
+
 def render(records: Iterable[dict[str, Any]], patient: str | None = None,
            criterion: str | None = None) -> str:
     """The trail as text an auditor reads: per patient the decision with its reasons first, then
     every definition and criterion with its verdict, the protocol sentence, the rule's place, and for
     each part of its condition whether it held, with the facts it saw and what it needed."""
+    records = list(records)  # the fact file's hash, shown first, is in the summary, at the end
     lines: list[str] = []
     static: dict[str, dict[str, Any]] = {}
     block: list[str] = []
@@ -425,7 +446,7 @@ def render(records: Iterable[dict[str, Any]], patient: str | None = None,
     for record in records:
         kind = record["type"]
         if kind == "run":
-            lines.extend(_run(record))
+            lines.extend(_run(record, facts_sha256(records)))
         elif kind == "protocol":
             static = {e["id"]: e for e in record["definitions"] + record["criteria"]}
             lines.extend(f"derived {v['id']} in {v['unit']} = {v['formula']}  ({v['rule']})"
@@ -471,11 +492,12 @@ def cut(record: dict[str, Any]) -> str:
             "the patients after it were not decided")
 
 
-def _run(record: dict[str, Any]) -> list[str]:
+def _run(record: dict[str, Any], facts_digest: str | None) -> list[str]:
     p, facts = record["protocol"], record["facts"]
     date_ = record["screening_date"] or "from each record"
+    digest = f"sha256 {facts_digest}" if facts_digest else NO_FACTS_SHA256
     return [f"protocol {p['id']} version {p['version']} ({p['file']}, sha256 {p['sha256']})",
-            f"facts {facts['file']} (sha256 {facts['sha256']}); screening date {date_}",
+            f"facts {facts['file']} ({digest}); screening date {date_}",
             f"{record['tool']}, {record['engine']}, network {record['network']['sha256'][:16]}",
             LEGEND]
 

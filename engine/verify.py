@@ -4,7 +4,9 @@ Each record's `prev` must be the SHA-256 of the line before it (canonical JSON, 
 with the `rfc8785` library: a record re-serialised differently is an edit too), the first must start
 from `GENESIS`, and the last must be a `seal` counting the records before it. The first record that
 breaks any of this is named with its line and the reason. Given the protocol and fact files, their
-SHA-256 must match the run header's. The escalation trail carries the same chain
+SHA-256 must match what the trail records: the protocol's in the run header, the fact file's in the
+summary (the run hashes the file as it streams it; an older trail has it in the header). The
+escalation trail carries the same chain
 (`engine/trail.Chain`) and is verified the same way; its cohort file is checked as `--facts`.
 
 A trail whose run was cut short (Ctrl-C) is intact up to its `cut` record: it verifies, and the
@@ -60,7 +62,7 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
         lines.pop()
     if not lines:
         return Verification(False, 0, "the trail is empty", 1)
-    previous, header, stopped = GENESIS, None, None
+    previous, header, stopped, facts_recorded = GENESIS, None, None, None
     for number, line in enumerate(lines, start=1):
         problem, record = _check(line, previous, number)
         if problem and number == len(lines) and not data.endswith(b"\n"):
@@ -69,6 +71,8 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
             return Verification(False, number - 1, problem, number)
         if number == 1:
             header = record
+        if record.get("type") == "summary" and "facts_sha256" in record:
+            facts_recorded = record["facts_sha256"]  # read as a stream: hashed to its end
         if record.get("type") == "cut":
             stopped = _cut(record)
         if record.get("type") == "seal":
@@ -77,7 +81,9 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
             if record.get("records") != number - 1 or record.get("last") != previous:
                 return Verification(False, number - 1, "the seal does not match the records "
                                     f"({record.get('records')} claimed, {number - 1} found)", number)
-            return _files(header or {}, number - 1, protocol, facts, stopped)
+            recorded = {"protocol": _recorded(header or {}, "protocol"),
+                        "facts": facts_recorded or _recorded(header or {}, "facts", "cohort")}
+            return _files(recorded, number - 1, protocol, facts, stopped)
         previous = hashlib.sha256(line).hexdigest()
     return Verification(False, len(lines), "no seal: the trail is truncated", len(lines))
 
@@ -121,19 +127,21 @@ def _recorded(header: dict, *keys: str) -> str | None:
     return None
 
 
-def _files(header: dict, records: int, protocol: str | None, facts: str | None,
-           stopped: str | None) -> Verification:
+def _files(recorded: dict[str, str | None], records: int, protocol: str | None,
+           facts: str | None, stopped: str | None) -> Verification:
+    """Check the files given against the hashes the trail records (`recorded`, per label)."""
     notes = []
-    for label, path, recorded in (("protocol", protocol, _recorded(header, "protocol")),
-                                  ("facts", facts, _recorded(header, "facts", "cohort"))):
+    for label, path in (("protocol", protocol), ("facts", facts)):
         if path is None:
             continue
         try:
-            actual = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            with open(path, "rb") as handle:  # a chunk at a time: a fact file may be large
+                actual = hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError as error:
             raise UsageError(f"cannot read {label} file {path}: {error.strerror}") from None
-        if actual != recorded:
+        if actual != recorded[label]:
+            said = str(recorded[label])[:16]
             return Verification(False, records, f"the {label} file {path} is not the one the run "
-                                f"read (sha256 {actual[:16]}..., the trail says {str(recorded)[:16]}...)", 1)
+                                f"read (sha256 {actual[:16]}..., the trail says {said}...)", 1)
         notes.append(f"{label} file {path} matches the run header")
     return Verification(True, records, notes=tuple(notes), cut=stopped)

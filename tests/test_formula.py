@@ -283,11 +283,11 @@ def run(network, *patients: dict) -> tuple[list, str]:
 
 
     out = io.StringIO()
-    trail = Trail(out, network, "t.pr", "inline", "0" * 64, None)
+    trail = Trail(out, network, "t.pr", "inline", None)
     decisions = list(pipeline.screen(network, list(enumerate(patients, 1)), "inline"))
     for decision in decisions:
         trail.write(decision)
-    trail.close()
+    trail.close("0" * 64)
     return decisions, out.getvalue()
 
 

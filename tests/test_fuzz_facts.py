@@ -188,13 +188,12 @@ def test_a_hostile_record_never_stops_the_others(example):
     with tempfile.TemporaryDirectory() as folder:
         trail_path = Path(folder) / "trail.jsonl"
         with open(trail_path, "w", encoding="utf-8") as out:
-            trail = Trail(out, screening(facts).network, str(EXAMPLES[facts]), "f.jsonl",
-                          "0" * 64, None)
+            trail = Trail(out, screening(facts).network, str(EXAMPLES[facts]), "f.jsonl", None)
             outcomes = []
             for outcome in screening(facts).screen(read_records("f.jsonl", data), "f.jsonl"):
                 trail.write(outcome)
                 outcomes.append(outcome)
-            trail.close()
+            trail.close("0" * 64)
         assert verify(str(trail_path)).ok
     first, *middle, last = outcomes
     assert isinstance(first, Decision) and first.patient.id == FIRST

@@ -274,8 +274,9 @@ def test_facts_from_stdin_are_hashed_as_read(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
     trail = tmp_path / "trail.jsonl"
     assert cli.main(["run", str(SEED), "-", "--trail", str(trail)]) == 0
-    assert read(str(trail))[0]["facts"] == {"file": "-",
-                                            "sha256": hashlib.sha256(data).hexdigest()}
+    records = read(str(trail))
+    assert records[0]["facts"] == {"file": "-"}
+    assert records[-2]["facts_sha256"] == hashlib.sha256(data).hexdigest()  # the summary
     assert cli.main(["verify", str(trail), "--facts", str(facts)]) == 0
     facts.write_bytes(data.replace(b"P-after", b"P-other"))
     assert cli.main(["verify", str(trail), "--facts", str(facts)]) == 1

@@ -246,6 +246,9 @@ def test_no_progress_line_off_a_terminal(capsys):
 
 
 def test_count_records_as_the_reader_splits_them():
-    assert count_records(b'{"patient": "a"}\n\n{"patient": "b"}\n') == 2
-    assert count_records(b'{\n  "patient": "a",\n  "facts": []\n}\n') == 1
-    assert count_records(b"not json\n{}\n") == 2
+    def lines(data: bytes) -> list[bytes]:
+        return data.splitlines(keepends=True)
+
+    assert count_records(lines(b'{"patient": "a"}\n\n{"patient": "b"}\n')) == 2
+    assert count_records(lines(b'{\n  "patient": "a",\n  "facts": []\n}\n')) == 1
+    assert count_records(lines(b"not json\n{}\n")) == 2
