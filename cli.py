@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import signal
 import sys
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProtoRulesError as error:
         print(f"proto-rules: {error}" if isinstance(error, UsageError) else str(error), file=sys.stderr)
         return 2
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader closed the pipe: no more output, and no error about it
+        with suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt as stop:
         print("proto-rules: interrupted" + (f": {stop}" if str(stop) else ""), file=sys.stderr)
@@ -285,6 +288,10 @@ def _run(args) -> int:
             sealed = trail.cut("interrupted", facts.sha256())
             raise KeyboardInterrupt(f"the trail {args.trail} holds the patients decided so far, "
                                     f"marked as cut and sealed, final sha256 {sealed}") from None
+        except BrokenPipeError:  # `run ... | head`: the reader has seen enough
+            if trail is not None:
+                trail.cut("output closed", facts.sha256())
+            raise
         if trail:
             sealed = trail.close(facts.sha256())
             print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)

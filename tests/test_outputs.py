@@ -197,3 +197,29 @@ def test_an_unexpected_exception_is_a_bug_report(capsys):
     assert line.startswith("proto-rules: internal error (KeyError at test_outputs.py:")
     assert line.endswith("this is a bug of proto-rules: please report it with the command and "
                          "its input files")
+
+
+@pytest.mark.skipif(not EXE.exists(), reason="the console script is installed by `make test`")
+def test_a_reader_that_closes_the_pipe_leaves_a_cut_sealed_trail(tmp_path):
+    """`run ... | head -1`: the reader has seen enough. Exit 0 with nothing said about the pipe,
+    and a trail that verifies and says where the run was cut."""
+    source = (ROOT / PATIENTS).read_text(encoding="utf-8").splitlines()
+    facts = tmp_path / "many.jsonl"
+    copies = [line.replace('{"patient": "', f'{{"patient": "copy{n}-', 1)
+              for n in range(20) for line in source]
+    facts.write_text("\n".join(copies) + "\n", encoding="utf-8")
+    trail = tmp_path / "trail.jsonl"
+    process = subprocess.Popen([str(EXE), "run", SEED, str(facts), "--trail", str(trail)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `head -1` does
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "BrokenPipe" not in err and "Traceback" not in err
+    result = verify(str(trail))
+    assert result.ok and result.cut is not None, result
+    records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
+    (cut,) = [r for r in records if r["type"] == "cut"]
+    assert cut["reason"] == "output closed" and 1 <= cut["patients"] < len(copies)
