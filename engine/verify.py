@@ -16,8 +16,8 @@ verification says how far the run got.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -54,18 +54,23 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
     not hold up is a `Verification` with `ok` false (exit 1).
     """
     try:
-        data = Path(path).read_bytes()
+        handle = open(path, "rb")
     except OSError as error:
         raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
-        return Verification(False, 0, "the trail is empty", 1)
+    with handle:  # line by line: a registry's trail is never held in memory
+        return _verified(handle, protocol, facts)
+
+
+def _verified(lines: Iterable[bytes], protocol: str | None, facts: str | None) -> Verification:
     previous, header, stopped, facts_recorded = GENESIS, None, None, None
-    for number, line in enumerate(lines, start=1):
+    seal: tuple[int, dict, str] | None = None  # where the seal is, and what it follows
+    number = 0
+    for number, raw in enumerate(lines, start=1):
+        if seal is not None:
+            return Verification(False, seal[0], "records follow the seal", seal[0] + 1)
+        line = raw.removesuffix(b"\n")
         problem, record = _check(line, previous, number)
-        if problem and number == len(lines) and not data.endswith(b"\n"):
+        if problem and line == raw:  # the last line, without its end: written halfway
             problem = "the last record is cut off: the trail is truncated"
         if problem:
             return Verification(False, number - 1, problem, number)
@@ -76,16 +81,19 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
         if record.get("type") == "cut":
             stopped = _cut(record)
         if record.get("type") == "seal":
-            if number != len(lines):
-                return Verification(False, number, "records follow the seal", number + 1)
-            if record.get("records") != number - 1 or record.get("last") != previous:
-                return Verification(False, number - 1, "the seal does not match the records "
-                                    f"({record.get('records')} claimed, {number - 1} found)", number)
-            recorded = {"protocol": _recorded(header or {}, "protocol"),
-                        "facts": facts_recorded or _recorded(header or {}, "facts", "cohort")}
-            return _files(recorded, number - 1, protocol, facts, stopped)
+            seal = number, record, previous
         previous = hashlib.sha256(line).hexdigest()
-    return Verification(False, len(lines), "no seal: the trail is truncated", len(lines))
+    if number == 0:
+        return Verification(False, 0, "the trail is empty", 1)
+    if seal is None:
+        return Verification(False, number, "no seal: the trail is truncated", number)
+    at, record, before = seal
+    if record.get("records") != at - 1 or record.get("last") != before:
+        return Verification(False, at - 1, "the seal does not match the records "
+                            f"({record.get('records')} claimed, {at - 1} found)", at)
+    recorded = {"protocol": _recorded(header or {}, "protocol"),
+                "facts": facts_recorded or _recorded(header or {}, "facts", "cohort")}
+    return _files(recorded, at - 1, protocol, facts, stopped)
 
 
 def _check(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:

@@ -44,7 +44,8 @@ def peak_rss_kib(argv: list[str]) -> int:
 
 
 def test_peak_memory_does_not_grow_with_the_patients(tmp_path):
-    """N and 10 x N generated patients, trail on: the peak grows by less than 10% plus 6 MiB.
+    """N and 10 x N generated patients, trail on: the peak grows by less than 10% plus 6 MiB,
+    for `run` and for `verify` of its trail.
 
     Why N = 200: 2,000 patients are an 8 MB fact file, so a reader holding the whole file (the
     bytes, their lines and the decoded text: 3.2 x the file, as the reader before streaming did)
@@ -58,6 +59,10 @@ def test_peak_memory_does_not_grow_with_the_patients(tmp_path):
                           "--trail", str(tmp_path / "10n-trail.jsonl")])
     assert large < small * 1.10 + 6 * 1024, (small, large)
     assert verify(str(tmp_path / "10n-trail.jsonl"), facts=str(tmp_path / "10n.jsonl")).ok
+    # `verify` reads a trail line by line too: the 10 x N trail (about 38 MB) adds nothing
+    small, large = (peak_rss_kib([str(EXE), "verify", str(tmp_path / name)])
+                    for name in ("n-trail.jsonl", "10n-trail.jsonl"))
+    assert large < small * 1.10 + 6 * 1024, (small, large)
 
 
 class Watched(io.BytesIO):
