@@ -19,12 +19,15 @@ import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Iterator, TextIO
 
 from tqdm import tqdm
 
+from engine.attrition import attrition
+from engine.attrition import render as render_attrition
 from engine.cohort import read_cohort
 from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
@@ -133,6 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("--patient")
     explain_cmd.add_argument("--criterion")
     explain_cmd.set_defaults(command=_explain)
+
+    attrition_cmd = commands.add_parser("attrition", help="per criterion, in protocol order: "
+                                        "patients turned away, remaining, and left open")
+    attrition_cmd.add_argument("trail")
+    attrition_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    attrition_cmd.set_defaults(command=_attrition)
 
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
                                      "self-contained HTML page")
@@ -488,6 +497,17 @@ def _explain(args) -> int:
             raise UsageError(f"no criterion {args.criterion!r} in the trail {args.trail}"
                              f"{hint(args.criterion, ids)}")
     sys.stdout.write(render(records, args.patient, args.criterion))
+    return 0 if checked.ok else 1
+
+
+def _attrition(args) -> int:
+    """Exit 0, 1 for a tampered trail (counted after the line that says so), 2 unreadable."""
+    records, checked = _audited(args.trail)
+    table = attrition(records)
+    if args.format == "json":
+        print(json.dumps(asdict(table), sort_keys=True))
+    else:
+        sys.stdout.write(render_attrition(table))
     return 0 if checked.ok else 1
 
 

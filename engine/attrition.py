@@ -1,0 +1,101 @@
+"""Attrition, as cohort tools show it: the criteria in protocol order, how many patients each turns
+away, how many are still in after it, how many it alone turns away, and how many it leaves open
+(which missing data or pending judgment costs most).
+
+Read from a screening trail's criterion and decision records: the same verdicts the patients
+were decided by, never decided again. A rejected record (its facts unusable) is counted apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The verdict by which a criterion turns a patient away, per role.
+FAILS = {"inclusion": "NOT_MET", "exclusion": "MET"}
+OPEN = ("UNKNOWN", "NEEDS_REVIEW")
+
+
+@dataclass
+class Row:
+    """One criterion's line of the table."""
+
+    criterion: str
+    role: str
+    fails: int = 0
+    alone: int = 0
+    remaining: int = 0
+    open: int = 0
+
+
+@dataclass
+class Attrition:
+    """The table, and the patients it counts."""
+
+    rows: list[Row]
+    patients: int
+    rejected: int
+    decisions: dict[str, int] = field(default_factory=dict)
+
+
+def attrition(records: Iterable[dict[str, Any]]) -> Attrition:
+    """The attrition of a trail's records (`engine.trail.read`).
+
+    >>> trail = [{"type": "protocol", "criteria": [{"id": "I1"}, {"id": "E1"}]},
+    ...          {"type": "criterion", "patient": "a", "criterion": "I1", "role": "inclusion",
+    ...           "verdict": "NOT_MET"},
+    ...          {"type": "criterion", "patient": "a", "criterion": "E1", "role": "exclusion",
+    ...           "verdict": "MET"},
+    ...          {"type": "decision", "patient": "a", "decision": "INELIGIBLE"}]
+    >>> [(r.criterion, r.fails, r.alone, r.remaining) for r in attrition(trail).rows]
+    [('I1', 1, 0, 0), ('E1', 1, 0, 0)]
+    """
+    order: list[str] = []
+    roles: dict[str, str] = {}
+    failed: dict[str, set[str]] = {}  # patient -> the criteria that turn it away
+    opened: dict[str, int] = {}
+    decisions: dict[str, int] = {}
+    rejected = 0
+    for record in records:
+        kind = record.get("type")
+        if kind == "protocol":
+            order = [entry["id"] for entry in record.get("criteria", ())]
+        elif kind == "criterion":
+            criterion, verdict = record["criterion"], record["verdict"]
+            roles[criterion] = record["role"]
+            failing = failed.setdefault(record["patient"], set())
+            if verdict == FAILS.get(record["role"]):
+                failing.add(criterion)
+            elif verdict in OPEN:
+                opened[criterion] = opened.get(criterion, 0) + 1
+        elif kind == "decision":
+            decisions[record["decision"]] = decisions.get(record["decision"], 0) + 1
+        elif kind == "rejected":
+            rejected += 1
+    leaves = [c for c in order if c in roles] + [c for c in roles if c not in order]
+    out = set()  # patients turned away by a criterion so far
+    rows = []
+    for criterion in leaves:
+        turned = {p for p, criteria in failed.items() if criterion in criteria}
+        out |= turned
+        rows.append(Row(criterion, roles[criterion], len(turned),
+                        sum(1 for p in turned if failed[p] == {criterion}),
+                        len(failed) - len(out), opened.get(criterion, 0)))
+    return Attrition(rows, len(failed), rejected, decisions)
+
+
+def render(table: Attrition) -> str:
+    """The table as text."""
+    lines = [f"attrition: {table.patients} patients decided"
+             + (f", {table.rejected} records rejected (not counted)" if table.rejected else ""),
+             f"{'criterion':<12} {'role':<9} {'turns away':>10} {'alone':>6} {'remaining':>9} "
+             f"{'open':>5}"]
+    lines += [f"{row.criterion:<12} {row.role:<9} {row.fails:>10} {row.alone:>6} "
+              f"{row.remaining:>9} {row.open:>5}" for row in table.rows]
+    counts = ", ".join(f"{n} {decision}" for decision, n in sorted(table.decisions.items()))
+    lines.append(f"decisions: {counts}" if counts else "decisions: none")
+    lines.append("turns away: inclusion NOT_MET or exclusion MET; alone: and no other criterion; "
+                 "remaining: not turned away by it or any before it; open: UNKNOWN or "
+                 "NEEDS_REVIEW")
+    return "\n".join(lines) + "\n"
