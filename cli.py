@@ -22,11 +22,12 @@ from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Callable, Iterator, TextIO
 
 from tqdm import tqdm
 
 from engine.attrition import attrition
+from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
 from engine.cohort import read_cohort
 from engine import pipeline
@@ -141,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
                                         "patients turned away, remaining, and left open")
     attrition_cmd.add_argument("trail")
     attrition_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    attrition_cmd.add_argument("--plot", metavar="OUT.png", help="draw it as a PNG too")
     attrition_cmd.set_defaults(command=_attrition)
 
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
@@ -475,13 +477,19 @@ def _simulate(args) -> int:
     characteristics = simulate(escalator, args.true_tox, args.trials, args.seed)
     sys.stdout.write(report(escalator, characteristics))
     if args.plot != "none":
-        try:
-            Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-            plot(escalator, characteristics, args.plot)
-        except OSError as error:
-            raise UsageError(f"cannot write plot {args.plot}: {error.strerror or error}") from None
-        print(f"plot: {args.plot}")
+        _plotted(args.plot, lambda path: plot(escalator, characteristics, path))
     return 0
+
+
+def _plotted(path: str, draw: Callable[[str], None]) -> None:
+    """A PNG drawn at `path`, its directories created; one that cannot be written is one line
+    naming it (exit 2)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        draw(path)
+    except OSError as error:
+        raise UsageError(f"cannot write plot {path}: {error.strerror or error}") from None
+    print(f"plot: {path}")
 
 
 def _explain(args) -> int:
@@ -508,6 +516,8 @@ def _attrition(args) -> int:
         print(json.dumps(asdict(table), sort_keys=True))
     else:
         sys.stdout.write(render_attrition(table))
+    if args.plot:
+        _plotted(args.plot, lambda path: plot_attrition(table, path))
     return 0 if checked.ok else 1
 
 

@@ -99,3 +99,27 @@ def render(table: Attrition) -> str:
                  "remaining: not turned away by it or any before it; open: UNKNOWN or "
                  "NEEDS_REVIEW")
     return "\n".join(lines) + "\n"
+
+
+def plot(table: Attrition, path: str) -> None:
+    """The attrition as a PNG: patients remaining after each criterion, in protocol order, and a
+    thinner bar for those it leaves open, among all patients (matplotlib's Agg backend, no timestamp; imported here, as
+    `engine.simulate.plot` does, so other commands do not pay for it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    rows = table.rows
+    height = max(2.5, 0.32 * len(rows) + 1.2)
+    figure, axis = plt.subplots(figsize=(8, height), constrained_layout=True)
+    y = list(range(len(rows)))[::-1]  # the first criterion on top
+    axis.barh(y, [row.remaining for row in rows], color="#4c72b0", label="remaining after it")
+    axis.barh(y, [row.open for row in rows], height=0.3, color="#dd8452",
+              label="left open by it (UNKNOWN, NEEDS_REVIEW)")
+    axis.set_yticks(y, [f"{row.criterion} (-{row.fails})" for row in rows])
+    axis.set_xlim(0, max(table.patients, 1))
+    axis.set_xlabel(f"patients (of {table.patients} decided); (-n): turned away by the criterion")
+    axis.legend(loc="lower right", fontsize="small")
+    figure.savefig(path, dpi=100, format="png", metadata={"Software": None})
+    plt.close(figure)

@@ -73,3 +73,14 @@ def test_a_tampered_trail_says_so_first(tmp_path, capsys) -> None:
     trail.write_text("".join(lines), encoding="utf-8")
     assert cli.main(["attrition", str(trail)]) == 1
     assert capsys.readouterr().out.startswith("TAMPERED")
+
+
+def test_the_plot_is_a_png_and_the_same_bytes_twice(tmp_path, capsys) -> None:
+    trail, _ = screened(tmp_path, capsys, *EXAMPLES[0])
+    first, second = tmp_path / "a" / "one.png", tmp_path / "two.png"
+    for path in (first, second):
+        assert cli.main(["attrition", str(trail), "--plot", str(path)]) == 0
+    assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first.read_bytes() == second.read_bytes()
+    assert cli.main(["attrition", str(trail), "--plot", str(tmp_path)]) == 2  # a directory
+    assert "cannot write plot" in capsys.readouterr().err
