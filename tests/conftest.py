@@ -220,3 +220,19 @@ def assert_trail_agrees(network: Network, result: Decision, verdicts: dict[str, 
     for criterion, verdict in verdicts.items():
         evidence = judged(network, result, criterion)
         assert evidence["status"] == STATUS[verdict], (criterion, evidence)
+
+
+@pytest.fixture
+def at_root(monkeypatch):
+    """Relative paths as the README writes them (`examples/...`), and as trails record them: the
+    test runs in the repository's root. A module asks for it with `pytestmark`."""
+    monkeypatch.chdir(ROOT)
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """`proto-rules ARGV` in-process: its exit code, stdout and stderr."""
+    import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import cli
+from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -22,15 +23,9 @@ PATIENTS = "examples/patients.jsonl"
 BAD_FACTS = "examples/bad/facts.jsonl"
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def trail_records(path: Path) -> list[dict]:

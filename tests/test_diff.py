@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import cli
 from grammar.parser import parse, parse_file
 from protocol.diff import RULE_ONLY, TEXT_ONLY, Diff, diff
 from protocol.wording import render, word_diff
+from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -61,9 +61,7 @@ exclusion E3 "High-dose steroids;": glucocorticoid dose >= 1 mg/kg/d for at leas
 """
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def amended(*edits: tuple[str, str]) -> str:
@@ -378,10 +376,6 @@ def test_render_names_files_roles_and_lines():
 
 # -- the command -----------------------------------------------------------------------------------
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_diff_of_the_example_exits_1_with_warnings_on_stderr(capsys):

@@ -24,9 +24,7 @@ MODULE = "protocol/designs/three-plus-three.proto-rules"
 BOIN = "examples/boin.proto-rules"
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def escalate(capsys, protocol: str, path: str, tmp_path: Path) -> tuple[int, str, str, dict]:

@@ -18,9 +18,7 @@ ROOT = Path(__file__).parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def refused(capsys, path: str, protocol: str = SEED) -> list[str]:

@@ -32,9 +32,7 @@ SECTION = """escalation "Three dose groups.":
 """
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def test_seed_escalation_section():

@@ -33,9 +33,7 @@ EXE = Path(sys.executable).with_name("proto-rules")
 FULL = Path("/dev/full")
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def one_line_error(capsys, argv: list[str], words: str) -> None:

@@ -40,10 +40,7 @@ DECIDED = {"P01-eligible": "ELIGIBLE", "P05-tbil-mg-dL": "INELIGIBLE",
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    """Paths in the trail (the protocol file) are relative to the repository root."""
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def run_trail(path: Path, facts: str = PATIENTS) -> Path:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-import cli
 from engine.factfile import read_records
 from engine.rescreen import REJECTED, Comparison, Rescreening, Summary, render
 from grammar.parser import parse, parse_file
 from protocol.diff import RULE_ONLY
+from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -26,9 +26,7 @@ PATIENTS = "examples/patients.jsonl"
 RENAL = "I4.renal threshold: egfr >= 30 mL/min/1.73m2 -> egfr >= 45 mL/min/1.73m2"
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 @pytest.fixture(scope="module")
@@ -149,10 +147,6 @@ def test_rejected_under_one_protocol_only_is_a_change(baseline, loaded):
 
 # -- the command -----------------------------------------------------------------------------------
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_rescreen_text(capsys):

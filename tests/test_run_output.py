@@ -18,6 +18,7 @@ import pytest
 import cli
 from engine.factfile import count_records
 from engine.summary import SHOWN
+from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -36,15 +37,9 @@ EXAMPLES = [(SEED, PATIENTS)] + [
     if p.with_name(p.name.replace(".proto-rules", ".patients.jsonl")).exists()]
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def summary(err: str) -> dict[str, int]:

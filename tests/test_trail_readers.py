@@ -21,9 +21,7 @@ PATIENTS = "examples/patients.jsonl"
 COHORT = "examples/cohort.json"
 
 
-@pytest.fixture(autouse=True)
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 @pytest.fixture(scope="module")
