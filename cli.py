@@ -46,7 +46,7 @@ from engine.trail import Chain, Trail, patients, read, render
 from engine.verify import Verification, verify
 from grammar.parser import dump
 from protocol.diff import diff
-from protocol.errors import ProtoRulesError, UsageError, hint
+from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
 from protocol.errors import render as render_diagnostic
 from protocol.model import Protocol
 from protocol.wording import as_json as diff_json
@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("protocol")
     check_cmd.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
     check_cmd.add_argument("--dump-ast", action="store_true", help="print the parsed model")
+    check_cmd.add_argument("--format", choices=("text", "json"), default="text",
+                           help="json: every diagnostic with its range, one document on stdout")
     check_cmd.set_defaults(command=_check)
 
     run_cmd = commands.add_parser("run", help="decide every patient of a fact file")
@@ -255,17 +257,43 @@ def _escalation(path: str) -> EscalationNetwork:
 
 
 def _check(args) -> int:
-    protocol, diagnostics = pipeline.load(args.protocol)
+    try:
+        protocol, diagnostics = pipeline.load(args.protocol)
+    except ProtocolError as error:
+        if args.format != "json":
+            raise
+        print(_checked_json(args.protocol, error.diagnostics))
+        return 2
+    leaves = protocol.leaves()
+    inclusion = sum(1 for c in protocol.criteria if c.role.value == "inclusion")
+    if args.format == "json":
+        print(_checked_json(args.protocol, diagnostics, inclusion=inclusion,
+                            exclusion=len(protocol.criteria) - inclusion, verdicts=len(leaves),
+                            definitions=len(protocol.definitions),
+                            concepts=len(protocol.concepts)))
+        return 1 if diagnostics and args.strict else 0
     for text in pipeline.rendered(protocol, diagnostics):
         print(text, file=sys.stderr)
     if args.dump_ast:
         print(dump(protocol))
-    leaves = protocol.leaves()
-    inclusion = sum(1 for c in protocol.criteria if c.role.value == "inclusion")
     print(f"{args.protocol}: ok: {inclusion} inclusion and {len(protocol.criteria) - inclusion} "
           f"exclusion criteria ({len(leaves)} with verdicts), {len(protocol.definitions)} definitions, "
           f"{len(protocol.concepts)} concepts; {len(diagnostics)} warnings")
     return 1 if diagnostics and args.strict else 0
+
+
+def _checked_json(path: str, diagnostics: list[Diagnostic], **counts: int) -> str:
+    """`check --format json`, for CI and editors: every diagnostic with its range (lines and
+    columns from 1, the end exclusive, as the caret shows it), and the protocol's counts when it
+    passed; one JSON document, keys sorted, the same bytes for the same file."""
+    found = [{"file": d.span.file, "line": d.span.line, "column": d.span.column,
+              "end_line": d.span.end_line, "end_column": d.span.end_column,
+              "severity": d.severity.value, "code": d.code, "message": d.message}
+             for d in diagnostics]
+    errors = sum(1 for d in diagnostics if d.is_error)
+    return json.dumps({"file": path, "ok": not errors, "errors": errors,
+                       "warnings": len(diagnostics) - errors, "diagnostics": found, **counts},
+                      sort_keys=True, ensure_ascii=False)
 
 
 def _run(args) -> int:

@@ -66,8 +66,8 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
     else:
         found = f"'{error.token}'"  # type: ignore[attr-defined]
     expected = sorted({_words(name, lark) for name in _expected(error)})
-    message = f"unexpected {found}"
     at_end = found == "the end of the file"
+    message = "the file ends too early" if at_end else f"unexpected {found}"
     offered = None if at_end else _offered(text, getattr(error, "pos_in_stream", None))
     if offered:
         message += f"; {offered}"

@@ -51,8 +51,8 @@ def test_check_syntax_error_points_at_it(capsys):
     assert code == 2
     assert out == ""
     head, source, caret = err.splitlines()
-    assert head.startswith("examples/bad/syntax-error.proto-rules:8:33: error: unexpected the end "
-                           "of the file; expected ")
+    assert head.startswith("examples/bad/syntax-error.proto-rules:8:33: error: the file ends too "
+                           "early; expected ")
     assert source == "    " + "    egfr >= 30 mL/min/1.73m2 and"
     assert caret == " " * (4 + 32) + "^"
     assert "Traceback" not in err
@@ -400,3 +400,29 @@ def test_installed_command_reads_stdin(tmp_path):
     assert done.stderr.startswith(f"trail {trail} sealed, final sha256 {final}\n1 patient in ")
     assert json.loads(done.stdout)["decision"] == "ELIGIBLE"
     assert trail_records(trail)[0]["facts"]["file"] == "-"
+
+
+def test_check_format_json_for_ci_and_editors(tmp_path, capsys):
+    """One JSON document on stdout: every diagnostic with its range, the counts when the protocol
+    passes; the exit codes of the text form; the same bytes twice."""
+    good = tmp_path / "w.proto-rules"
+    good.write_text('protocol "w" version "1"\nconcepts:\n  bilirubin: lab in mg/dL\n'
+                    '  gilbert: flag\ninclusion I1 "x": bilirubin <= 1.5 mg/dL unless gilbert\n',
+                    encoding="utf-8")
+    code, out, err = run(capsys, "check", str(good), "--format", "json")
+    assert (code, err) == (0, "")
+    found = json.loads(out)
+    assert {k: found[k] for k in ("ok", "errors", "warnings", "inclusion", "exclusion",
+                                  "verdicts")} == {"ok": True, "errors": 0, "warnings": 1,
+                                                   "inclusion": 1, "exclusion": 0, "verdicts": 1}
+    (warning,) = found["diagnostics"]
+    assert (warning["code"], warning["severity"], warning["line"], warning["column"],
+            warning["end_line"]) == ("unless-in-inclusion", "warning", 5, 49, 5)
+    assert run(capsys, "check", str(good), "--format", "json")[1] == out
+    assert run(capsys, "check", str(good), "--format", "json", "--strict")[0] == 1
+    code, out, err = run(capsys, "check", "examples/bad/syntax-error.proto-rules", "--format",
+                         "json")
+    assert code == 2 and err == ""
+    bad = json.loads(out)
+    assert bad["ok"] is False and bad["errors"] == 1 and "inclusion" not in bad
+    assert bad["diagnostics"][0]["code"] == "syntax" and bad["diagnostics"][0]["line"] == 8

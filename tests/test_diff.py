@@ -427,7 +427,7 @@ def test_cli_diff_syntax_error_exits_2_with_a_caret(capsys):
     code, out, err = run(capsys, "diff", "examples/bad/syntax-error.proto-rules", SEED)
     assert (code, out) == (2, "")
     head, source, caret = err.splitlines()
-    assert head.startswith("examples/bad/syntax-error.proto-rules:8:33: error: unexpected ")
+    assert head.startswith("examples/bad/syntax-error.proto-rules:8:33: error: the file ends ")
     assert caret == " " * (4 + 32) + "^"
 
 

@@ -444,7 +444,8 @@ def test_syntax_error(text: str) -> None:
         parse(text, "bad.pr")
     head, source_line, caret = str(raised.value).split("\n")
     # what was expected, or what the language offers instead of a word it does not have
-    match = re.match(r"bad\.pr:(\d+):(\d+): error: unexpected (.+?); (?:expected )?(.+)$", head)
+    match = re.match(r"bad\.pr:(\d+):(\d+): error: (?:unexpected (.+?)|the file ends too early); "
+                     r"(?:expected )?(.+)$", head)
     assert match, head
     line, column = int(match[1]), int(match[2])
     assert source_line == "    " + text.splitlines()[line - 1]
@@ -458,7 +459,7 @@ def test_syntax_error_is_structured() -> None:
         parse("define a: x >= 5 mg or", "bad.pr")
     (diagnostic,) = raised.value.diagnostics
     assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("syntax", 1, 23)
-    assert diagnostic.message.startswith("unexpected the end of the file; expected ")
+    assert diagnostic.message.startswith("the file ends too early; expected ")
     assert "a name (lower case, like egfr)" in diagnostic.message
 
 

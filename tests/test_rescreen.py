@@ -226,4 +226,4 @@ def test_cli_rescreen_missing_or_broken_protocol_exits_2(capsys):
     broken = "examples/bad/syntax-error.proto-rules"
     code, out, err = run(capsys, "rescreen", SEED, broken, PATIENTS)
     assert (code, out) == (2, "")
-    assert err.startswith("examples/bad/syntax-error.proto-rules:8:33: error: unexpected ")
+    assert err.startswith("examples/bad/syntax-error.proto-rules:8:33: error: the file ends ")
