@@ -196,13 +196,25 @@ class Trail:
 
     def write(self, outcome: Decision | Rejected) -> None:
         """One patient's records, written whole; counted once written."""
+        self.written(outcome, self.records(outcome))
+
+    def written(self, outcome: Decision | Rejected, records: list[dict[str, Any]]) -> None:
+        """Chain and write one patient's records (`records`, built here or in a worker process),
+        and count the patient once they are on disk."""
+        self.chain.write(*records)
         if isinstance(outcome, Rejected):
-            self.chain.write({"type": "rejected", "record": outcome.line,
-                              "patient": outcome.patient,
-                              "problems": [str(p) for p in outcome.problems]})
             self.counts["REJECTED"] += 1
             self.last_line = outcome.line
-            return
+        else:
+            self.counts[outcome.decision] += 1
+            self.last_line = outcome.patient.line
+
+    def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
+        """One patient's trail records, not yet chained: a pure function of the outcome, so that
+        it can run where the patient was decided."""
+        if isinstance(outcome, Rejected):
+            return [{"type": "rejected", "record": outcome.line, "patient": outcome.patient,
+                     "problems": [str(p) for p in outcome.problems]}]
         patient = outcome.patient
         pid = patient.id
         used = [f for facts in patient.used.values() for f in facts]
@@ -225,9 +237,7 @@ class Trail:
             decision["to_settle"] = [{"criterion": c["criterion"], **need}
                                      for c in criteria for need in c.get("to_pass", [])]
         records.append(decision)
-        self.chain.write(*records)
-        self.counts[outcome.decision] += 1
-        self.last_line = patient.line
+        return records
 
     def _criterion(self, leaf: m.Criterion, outcome: Decision, explainer: Explainer) -> dict:
         patient = outcome.patient
