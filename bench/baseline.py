@@ -58,6 +58,8 @@ CATEGORIES = {
     "blood_pregnancy_test": DAYS28, "hbsag": DAYS28, "hbcab": DAYS28, "hcv_antibody": DAYS28,
     "hiv_antibody": DAYS28, "syphilis_test": DAYS28, "cmv_dna": DAYS28,
 }
+#: What "a pregnancy test" reads: either kind.
+PREGNANCY_TESTS = ("pregnancy_test", "blood_pregnancy_test")
 FLAGS = {
     "childbearing_potential": None, "sle_classification_2019": None,
     "intolerant_to_standard_treatment": None, "serious_lung_lesions": DAYS28,
@@ -224,6 +226,16 @@ class Facts:
         for name, valid in CATEGORIES.items():
             fact = self._latest(grouped.get(name), valid)
             self.v[name] = None if fact is None else fact["value"].casefold()
+        # I6's "pregnancy test, urine or blood": a blood test is a pregnancy test too (the
+        # protocol's `counts as`); two of one day that disagree leave it unknown.
+        either = [f for f in data.get("facts", ()) if f["concept"] in PREGNANCY_TESTS
+                  and (f.get("date") is None or f["date"] <= today)]
+        fact = self._latest(either, DAYS28)
+        said = None if fact is None else fact["value"].casefold()
+        if any(f.get("date") == fact.get("date") and f["value"].casefold() != said
+               for f in either if fact is not None):
+            said = None
+        self.v["pregnancy_test"] = said
         for name, valid in FLAGS.items():
             fact = self._latest(grouped.get(name), valid)
             self.v[name] = None if fact is None else fact["value"]

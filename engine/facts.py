@@ -122,6 +122,15 @@ class Normaliser:
         return builder.build()
 
 
+
+def _said(concept: m.Concept, fact: dict) -> tuple:
+    """What a fact says of its concept's value, to tell two results of one day that agree (the
+    same value, as the concept reads its wording, in the same unit) from two that do not."""
+    value = fact.get("value")
+    if isinstance(value, str) and concept.kind is m.Kind.CATEGORY:
+        value = concept.canonical(value) or value
+    return (repr(value), *(repr(fact.get(key)) for key in ("unit", "uln", "comparator", "limit")))
+
 class _Builder:
     """Collects one patient's record and problems; one method per concept kind."""
 
@@ -273,13 +282,23 @@ class _Builder:
                 reason = "is declared 'valid for'" if concept.valid_for else "has several values"
                 self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
                 return None
-            chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[0]))
-            same_day = [f for f in facts
-                        if f[1].get("date") == chosen[1].get("date") and f is not chosen]
-            if same_day and not concept.kind is m.Kind.AGE:
-                self.problem(chosen[0], "date", f"two values of '{concept.name}' on "
-                             f"{chosen[1].get('date')} (facts #{same_day[0][0] + 1} and #{chosen[0] + 1}): "
-                             f"which one counts is unclear")
+            # The latest; of one day, the concept's own result before one that counts as it.
+            chosen = max(facts, key=lambda f: (f[1].get("date") or "",
+                                               f[1].get("concept") == concept.name, f[0]))
+            said = _said(concept, chosen[1])
+            other = next((f for f in facts if f[1].get("date") == chosen[1].get("date")
+                          and f is not chosen and _said(concept, f[1]) != said), None)
+            if other is not None and concept.kind is not m.Kind.AGE:
+                where = f"on {chosen[1].get('date')} (facts #{other[0] + 1} and #{chosen[0] + 1})"
+                if other[1].get("concept") == chosen[1].get("concept"):
+                    self.problem(chosen[0], "date", f"two values of '{concept.name}' {where}: "
+                                 f"which one counts is unclear")
+                else:  # two results that both count (`counts as`): the record is not wrong
+                    first, second = sorted((other, chosen), key=lambda f: f[0])
+                    self.patient.unusable[concept.name] = (
+                        f"{first[1].get('concept')} (fact #{first[0] + 1}) and "
+                        f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on "
+                        f"{chosen[1].get('date')}")
                 return None
         if concept.valid_for is not None and chosen[1].get("date") is not None:
             first_day = self._first_day(concept.valid_for)

@@ -51,6 +51,27 @@ def test_the_latest_of_either_counts(screening):
         "NOT_MET", "MET")
 
 
+
+def test_two_tests_of_one_day_that_agree_count_as_one_result(screening):
+    outcome = decide(screening,
+                     {"concept": "pregnancy_test", "value": "negative", "date": "2026-05-25"},
+                     {"concept": "blood_pregnancy_test", "value": "Negative", "date": "2026-05-25"})
+    assert isinstance(outcome, Decision)
+    assert (outcome.verdicts["I1"].verdict, outcome.verdicts["E1"].verdict) == ("MET", "NOT_MET")
+
+
+def test_two_tests_of_one_day_that_disagree_leave_the_broader_concept_unknown(screening):
+    """A urine test negative and a blood test positive on the same day: both are recorded
+    results (the record is not wrong), but which one "a pregnancy test" means is not known."""
+    outcome = decide(screening,
+                     {"concept": "pregnancy_test", "value": "negative", "date": "2026-05-25"},
+                     {"concept": "blood_pregnancy_test", "value": "positive", "date": "2026-05-25"})
+    assert isinstance(outcome, Decision)
+    assert (outcome.verdicts["I1"].verdict, outcome.verdicts["E1"].verdict) == ("UNKNOWN", "MET")
+    assert outcome.patient.unusable["pregnancy_test"] == (
+        "pregnancy_test (fact #1) and blood_pregnancy_test (fact #2) disagree on 2026-05-25")
+
+
 def test_a_urine_test_is_not_a_blood_test(screening):
     outcome = decide(screening, {"concept": "pregnancy_test", "value": "positive",
                                  "date": "2026-05-20"})

@@ -179,9 +179,9 @@ THRESHOLDS = [
     ("live vaccine 29 days before", lambda p: p.event("live_vaccine", date=ago(29)), "E9",
      "NOT_MET"),
     # E10 and I6
-    ("blood pregnancy test positive", lambda p: p.fact("blood_pregnancy_test", value="positive"),
-     "E10", "MET"),
-    ("pregnancy test positive", lambda p: p.fact("pregnancy_test", value="positive"), "I6",
+    # a day after the (negative) blood test: the latest result of either counts
+    ("pregnancy test positive",
+     lambda p: p.fact("pregnancy_test", value="positive", date="2026-05-29"), "I6",
      "NOT_MET"),
     ("no agreement to contraception", lambda p: p.fact("agrees_to_contraception", value=False),
      "I6", "NOT_MET"),
@@ -218,6 +218,20 @@ def test_threshold(baseline, verdicts, edit, criterion, expected):
     assert found[criterion] == expected
     changed = {c for c, v in found.items() if v != ("MET" if c in INCLUSION else "NOT_MET")}
     assert changed <= {criterion}, f"only {criterion} may change, found {changed}"
+
+
+@pytest.mark.parametrize("urine, i6", [
+    ("positive", "NOT_MET"),  # both positive: one result
+    ("negative", "UNKNOWN"),  # a negative urine and a positive blood test of one day disagree
+    (None, "NOT_MET"),  # the blood test alone is a pregnancy test too (`counts as`)
+])
+def test_e10_blood_pregnancy_test_positive_answers_i6_too(baseline, verdicts, urine, i6):
+    patient = baseline.fact("blood_pregnancy_test", value="positive")
+    patient = patient.fact("pregnancy_test", value=urine) if urine else patient.drop("pregnancy_test")
+    found = verdicts(patient)
+    assert (found["E10"], found["I6"]) == ("MET", i6)
+    assert {c for c, v in found.items() if v != ("MET" if c in INCLUSION else "NOT_MET")} <= {
+        "E10", "I6"}
 
 
 @pytest.mark.parametrize("day, expected", [("2026-02-28", "MET"), ("2026-02-27", "NOT_MET")])
@@ -365,7 +379,8 @@ MISSING = [
     ("spo2", "I4.lung"), ("leukapheresis_standards_met", "I5"),
     ("cell_collection_contraindication", "I5"), ("childbearing_potential", "I6 E10"),
     ("sex", "I6 E10"),
-    ("pregnancy_test", "I6"), ("agrees_to_contraception", "I6"), ("informed_consent_signed", "I7"),
+    # (no urine pregnancy_test: the blood test answers I6: test_e10_blood_pregnancy_test_...)
+    ("agrees_to_contraception", "I6"), ("informed_consent_signed", "I7"),
     ("car_t_therapy", "E1"), ("cns_lupus_intervention", "E2"), ("active_tuberculosis", "E3"),
     ("congenital_heart_disease", "E4"), ("acute_myocardial_infarction", "E4"),
     ("severe_arrhythmia", "E4"), ("pericardial_effusion", "E4"), ("serious_myocarditis", "E4"),

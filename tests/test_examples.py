@@ -1,8 +1,8 @@
-"""Five public protocols encoded from their registry text, each with boundary patients.
+"""Six public protocols encoded from their registry text, each with boundary patients.
 
 examples/keynote-001-pembrolizumab (NCT01295827), ensign-ctl019-pediatric-all (NCT02228096),
-bliss-sc-belimumab-sle (NCT01484496), empa-reg-outcome (NCT01131676) and zuma-7-axicabtagene-lbcl
-(NCT03391466): each protocol parses and
+bliss-sc-belimumab-sle (NCT01484496), empa-reg-outcome (NCT01131676), zuma-7-axicabtagene-lbcl
+(NCT03391466) and toasst-glucocorticoid-withdrawal (NCT03153527): each protocol parses and
 checks without a diagnostic, and each patient of its `.patients.jsonl` gets the decision and the
 key verdicts written in the table below. The expected values were worked out by hand from the
 protocol sentences and the language's meaning (README "Meaning"), not copied from a run: a
@@ -314,6 +314,59 @@ EXPECTED: dict[str, list[tuple]] = {
         ("Z46-lvef-50-at-threshold", YES, {"I7.cardiac": "MET"}),
         ("Z47-lvef-49", NO, {"I7.cardiac": "NOT_MET"}),
         ("Z48-pericardial-effusion", NO, {"I7.cardiac": "NOT_MET"}),
+    ],
+    # inclusion day 2026-06-01 (T15: 2026-06-15): "the 30 days preceding" = 2026-05-02..06-01
+    "toasst-glucocorticoid-withdrawal": [
+        ("T01-eligible", YES, {"I1": "MET", "I2": "MET", "I3": "MET", "I4": "MET", "I5": "MET",
+                               "E1": "NOT_MET", "E2": "NOT_MET", "E5": "NOT_MET", "E7": "NOT_MET",
+                               "E10": "NOT_MET"}),
+        ("T02-age-18-on-the-day-of-inclusion", YES, {"I2": "MET"}),
+        ("T03-age-17-turns-18-the-next-day", NO, {"I2": "NOT_MET"}),
+        ("T04-birth-date-missing", OPEN, {"I2": "UNKNOWN"}),
+        ("T05-dose-7.5-at-the-threshold", YES, {"I3": "MET", "I4": "MET"}),
+        ("T06-dose-7.4-just-under", NO, {"I3": "NOT_MET"}),
+        ("T07-methylprednisolone-6-mg-is-7.5-prednisone", YES, {"I3": "MET"}),
+        ("T08-hydrocortisone-30-mg-is-7.5-prednisone", YES, {"I3": "MET"}),
+        ("T09-two-courses-summed-to-7.5", YES, {"I3": "MET"}),
+        ("T10-dose-in-grams-per-day", YES, {"I3": "MET"}),
+        ("T11-course-ended-the-day-before-inclusion", NO, {"I3": "NOT_MET", "I4": "MET"}),
+        ("T12-course-ends-on-the-day-of-inclusion", YES, {"I3": "MET"}),
+        ("T13-glucocorticoid-recorded-as-none", NO, {"I3": "NOT_MET", "I4": "NOT_MET",
+                                                     "E2": "NOT_MET"}),
+        ("T14-glucocorticoid-not-recorded", OPEN, {"I3": "UNKNOWN", "I4": "UNKNOWN",
+                                                   "E2": "UNKNOWN"}),
+        ("T15-end-known-only-to-the-month", OPEN, {"I3": "UNKNOWN", "I4": "MET"}),
+        ("T16-course-without-a-dose", OPEN, {"I3": "UNKNOWN"}),
+        ("T17-undosed-course-beside-7.5", YES, {"I3": "MET"}),
+        ("T18-run-of-exactly-28-days", YES, {"I4": "MET"}),
+        ("T19-run-of-27-days", NO, {"I4": "NOT_MET"}),
+        ("T20-dose-change-is-not-a-break", YES, {"I4": "MET"}),
+        ("T21-a-day-without-a-course-breaks-the-run", NO, {"I4": "NOT_MET"}),
+        ("T22-start-known-only-to-the-month-may", OPEN, {"I4": "UNKNOWN"}),
+        ("T23-start-known-only-to-the-month-april", YES, {"I4": "MET"}),
+        ("T24-cumulative-420-at-the-threshold", YES, {"I4": "MET"}),
+        ("T25-cumulative-419-just-under", NO, {"I4": "NOT_MET"}),
+        ("T26-cumulative-in-grams", YES, {"I4": "MET"}),
+        ("T27-average-7.4-just-under", NO, {"I4": "NOT_MET"}),
+        ("T28-cumulative-dose-missing", OPEN, {"I4": "UNKNOWN"}),
+        ("T29-tapering-judgment-pending", OPEN, {"I5": "NEEDS_REVIEW"}),
+        ("T30-tapering-still-mandatory", NO, {"I5": "NOT_MET"}),
+        ("T31-primary-adrenal-failure", NO, {"E1": "MET"}),
+        ("T32-adrenal-history-not-recorded", OPEN, {"E1": "UNKNOWN"}),
+        ("T33-intramuscular-depot-now", NO, {"E2": "MET", "I3": "MET"}),
+        ("T34-epidural-injection-before", YES, {"E2": "NOT_MET"}),
+        ("T35-pregnancy-test-positive", NO, {"E5": "MET"}),
+        ("T36-pregnancy-test-8-days-old-stale", OPEN, {"E5": "UNKNOWN"}),
+        ("T37-pregnancy-test-7-days-old", YES, {"E5": "NOT_MET"}),
+        ("T38-man", YES, {"E5": "NOT_APPLICABLE", "E6": "NOT_APPLICABLE",
+                          "E7": "NOT_APPLICABLE"}),
+        ("T39-no-reliable-contraception", NO, {"E7": "MET"}),
+        ("T40-not-of-childbearing-potential", YES, {"E7": "NOT_APPLICABLE"}),
+        ("T41-non-compliance-attested", NO, {"E8": "MET"}),
+        ("T42-study-ended-30-days-before", NO, {"E10": "MET"}),
+        ("T43-study-ended-31-days-before", YES, {"E10": "NOT_MET"}),
+        ("T44-study-ongoing", NO, {"E10": "MET"}),
+        ("T45-study-date-known-only-to-the-month", OPEN, {"E10": "UNKNOWN"}),
     ],
 }
 
