@@ -46,6 +46,7 @@ from engine.trail import Chain, Trail, patients, read, render
 from engine.verify import Verification, verify
 from grammar.parser import dump
 from protocol.diff import diff
+from protocol import dependencies
 from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
 from protocol.errors import render as render_diagnostic
 from protocol.model import Protocol
@@ -146,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
     attrition_cmd.add_argument("--format", choices=("text", "json"), default="text")
     attrition_cmd.add_argument("--plot", metavar="OUT.png", help="draw it as a PNG too")
     attrition_cmd.set_defaults(command=_attrition)
+
+    graph_cmd = commands.add_parser("graph", help="draw what each criterion reads: concepts -> "
+                                    "derived values -> definitions -> criteria")
+    graph_cmd.add_argument("protocol")
+    graph_cmd.add_argument("-o", "--output", required=True, metavar="OUT.svg|.png|.dot")
+    graph_cmd.set_defaults(command=_graph)
 
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
                                      "self-contained HTML page")
@@ -509,15 +516,15 @@ def _simulate(args) -> int:
     return 0
 
 
-def _plotted(path: str, draw: Callable[[str], None]) -> None:
-    """A PNG drawn at `path`, its directories created; one that cannot be written is one line
-    naming it (exit 2)."""
+def _plotted(path: str, draw: Callable[[str], None], what: str = "plot") -> None:
+    """A drawing written at `path`, its directories created; one that cannot be written is one
+    line naming it (exit 2)."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         draw(path)
     except OSError as error:
-        raise UsageError(f"cannot write plot {path}: {error.strerror or error}") from None
-    print(f"plot: {path}")
+        raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
+    print(f"{what}: {path}")
 
 
 def _explain(args) -> int:
@@ -547,6 +554,16 @@ def _attrition(args) -> int:
     if args.plot:
         _plotted(args.plot, lambda path: plot_attrition(table, path))
     return 0 if checked.ok else 1
+
+
+def _graph(args) -> int:
+    form = args.output.rsplit(".", 1)[-1].lower() if "." in Path(args.output).name else ""
+    if form not in dependencies.FORMATS:
+        raise UsageError(f"cannot draw {args.output}: the graph is written as "
+                         f"{', '.join('.' + f for f in dependencies.FORMATS)}")
+    protocol = _load(args.protocol)
+    _plotted(args.output, lambda path: dependencies.write(protocol, path), "graph")
+    return 0
 
 
 def _audited(path: str) -> tuple[list[dict], Verification]:

@@ -51,3 +51,80 @@ def _add_edges(graph: nx.DiGraph, condition: m.Condition | None, user: str) -> N
     for name in [] if condition is None else [ref.name for ref in m.refs(condition)]:
         if name in graph and graph.nodes[name]["kind"] != "criterion":
             graph.add_edge(name, user)
+
+
+#: Columns of the drawing, left to right: what a criterion reads, then what reads it.
+COLUMNS = {"concept": 0, "derived": 1, "definition": 2, "criterion": 3}
+COLOURS = {"concept": "#dbe9f6", "derived": "#fde9c9", "definition": "#e3f1dc",
+           "criterion": "#f6d8d8"}
+FORMATS = ("dot", "svg", "png")
+
+
+def write(protocol: m.Protocol, path: str) -> None:
+    """Write the graph as DOT (pydot, through networkx), or drawn as SVG or PNG (matplotlib: no
+    Graphviz needed) in columns: concepts, derived values, definitions, criteria; the format is
+    the file's extension. The same protocol gives the same bytes (no date in the metadata, fixed
+    SVG ids)."""
+    graph = _labelled(protocol)
+    form = path.rsplit(".", 1)[-1].lower()
+    if form == "dot":
+        nx.nx_pydot.write_dot(graph, path)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "proto-rules"
+    positions = _columns(graph)
+    rows = max(sum(1 for _, d in graph.nodes(data=True) if COLUMNS[d["kind"]] == c)
+               for c in COLUMNS.values())
+    figure, axes = plt.subplots(figsize=(16, max(4.0, rows * 0.32)))
+    nx.draw_networkx_edges(graph, positions, ax=axes, edge_color="#8a8a8a", arrowsize=8,
+                           width=0.7, node_size=0)
+    for kind, colour in COLOURS.items():
+        names = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
+        nx.draw_networkx_labels(graph.subgraph(names), positions, ax=axes, font_size=7,
+                                bbox={"boxstyle": "round,pad=0.25", "fc": colour,
+                                      "ec": "#555555", "lw": 0.5})
+    axes.set_title(f"{protocol.id or protocol.path}: concepts -> derived values -> definitions "
+                   f"-> criteria (an arrow from what is read to what reads it)", fontsize=9)
+    axes.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, format=form, dpi=110,
+                   metadata={"Date": None} if form == "svg" else {"Software": None})
+    plt.close(figure)
+
+
+def _labelled(protocol: m.Protocol) -> nx.DiGraph:
+    """The dependency graph with what a reader sees: derived values apart from other concepts,
+    each node's place in the file, and, for DOT, a shape and a colour per kind."""
+    graph = dependency_graph(protocol)
+    derived = {c.name for c in protocol.concepts if c.formula is not None}
+    for name, data in graph.nodes(data=True):
+        kind = "derived" if name in derived else data["kind"]
+        span = data.pop("span")
+        data.clear()
+        data.update(kind=kind, tooltip=f"{span.file}:{span.line}", style="filled",
+                    fillcolor=COLOURS[kind],
+                    shape="box" if kind == "criterion" else "ellipse")
+    return graph
+
+
+def _columns(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+    """Where each node is drawn: its kind's column, and in it the criteria in protocol order top
+    to bottom, every other node at the height of the mean of the nodes that read it (then spread
+    out evenly), so that most arrows run level instead of crossing the page."""
+    height: dict[str, float] = {}
+    positions: dict[str, tuple[float, float]] = {}
+    for column in sorted(COLUMNS.values(), reverse=True):
+        names = [n for n, d in graph.nodes(data=True) if COLUMNS[d["kind"]] == column]
+        for name in names:
+            users = [height[u] for u in graph.successors(name) if u in height]
+            height[name] = sum(users) / len(users) if users else float(len(height))
+        names.sort(key=lambda n: height[n])  # stable: file order among equals
+        for row, name in enumerate(names):
+            spread = row * (len(graph) / max(len(names), 1))
+            height[name] = spread
+            positions[name] = (float(column), -spread)
+    return positions
