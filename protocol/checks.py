@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from protocol import escalation_checks
+from protocol import escalation_checks, fidelity
 from protocol import formula as f
 from protocol import limits
 from protocol import model as m
@@ -776,25 +776,15 @@ def _waivers(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
                             exception=source_text(protocol, node.span))
 
 
+def _fidelity(protocol: m.Protocol, _: _Scope) -> Iterator[Diagnostic]:
+    """Warnings where a rule's number, comparator or window is not its sentence's."""
+    for slip in fidelity.slips(protocol):
+        yield _diag(slip.kind, slip.span, **slip.info)
+
+
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
 CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
-    _contents,
-    _header,
-    _duplicates,
-    _declarations,
-    _attributes,
-    _equivalences,
-    _weights,
-    _broader,
-    _ages,
-    _aliases,
-    _conditions,
-    _formulas,
-    _escalation,
-    _durations,
-    _limits,
-    _cycles,
-    _unused,
-    _texts,
-    _waivers,
+    _contents, _header, _duplicates, _declarations, _attributes, _equivalences, _weights, _broader,
+    _ages, _aliases, _conditions, _formulas, _escalation, _durations, _limits, _cycles, _unused,
+    _texts, _waivers, _fidelity,
 )

@@ -80,6 +80,12 @@ TEMPLATES: dict[str, str] = {
     "most {limit}",
     "unless-in-inclusion": "in an inclusion, 'unless {exception}' fails {id} for every patient with "
     "it; if the protocol waives the requirement for them, write 'or {exception}'",
+    "fidelity/number": "{id}: the rule's {what} is not in its sentence (line {line}: \"{sentence}\"), "
+    "which has {numbers}: write the rule as the sentence does",
+    "fidelity/comparator": "{id}: the rule reads '{op}' where its sentence (line {line}: "
+    "\"{sentence}\") writes '{written}' at that number",
+    "fidelity/window": "{id}: the rule's window of {what} reads otherwise than its sentence "
+    "(line {line}: \"{sentence}\"), which says {words}",
     "count-limit/by": "'at least {count} {by} of ...' is decided by one rule for each way {count} "
     "items may differ; the engine holds at most {limit}",
     "boin-limit": "BOIN with {maximum} patients: its rules are built for a maximum sample size "
@@ -93,7 +99,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header",
-     "unless-in-inclusion")
+     "unless-in-inclusion", "fidelity")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

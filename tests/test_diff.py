@@ -384,7 +384,10 @@ def test_cli_diff_of_the_example_exits_1_with_warnings_on_stderr(capsys):
     assert "I4.renal (inclusion, line " in out
     assert "    threshold: egfr >= 30 mL/min/1.73m2 -> egfr >= 45 mL/min/1.73m2\n" in out
     warnings = [line for line in err.splitlines() if ": warning: " in line]
+    # the amended file's own check says it too: E9's rule is not its sentence (fidelity)
     assert [w.split(": ", 1)[1] for w in warnings] == [
+        "warning: E9: the rule's 2 weeks is not in its sentence (line 184: \"Received live vaccine "
+        "within 4 weeks before screening;\"), which has 4: write the rule as the sentence does",
         f"warning: E3: {TEXT_ONLY}", f"warning: E9: {RULE_ONLY}"]
     assert all(w.startswith(f"{AMENDED}:") for w in warnings)
 

@@ -149,9 +149,17 @@ def test_rejected_under_one_protocol_only_is_a_change(baseline, loaded):
 
 
 
+#: The amended file's own warning (its E9 rule left its sentence), printed when it is loaded.
+E9_FIDELITY = (
+    f"{AMENDED}:185:25: warning: E9: the rule's 2 weeks is not in its sentence (line 184: "
+    "\"Received live vaccine within 4 weeks before screening;\"), which has 4: write the rule as "
+    "the sentence does\n        live_vaccine within 2 weeks before screening\n"
+    "                            ^^^^^^^\n")
+
+
 def test_cli_rescreen_text(capsys):
     code, out, err = run(capsys, "rescreen", SEED, AMENDED, PATIENTS)
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, E9_FIDELITY)
     lines = out.splitlines()
     assert lines[:2] == [f"--- {SEED} (version 1.0)", f"+++ {AMENDED} (version 1.1)"]
     at = lines.index("P07-male-not-applicable: ELIGIBLE -> INELIGIBLE")
@@ -215,8 +223,8 @@ def test_cli_rescreen_bad_records_exit_2_each_problem_once(capsys):
 def test_cli_rescreen_missing_fact_file_exits_2(capsys):
     code, out, err = run(capsys, "rescreen", SEED, AMENDED, "examples/no-such.jsonl")
     assert (code, out) == (2, "")
-    assert err == ("proto-rules: cannot read fact file examples/no-such.jsonl: "
-                   "No such file or directory\n")
+    assert err == E9_FIDELITY + ("proto-rules: cannot read fact file examples/no-such.jsonl: "
+                                 "No such file or directory\n")
 
 
 def test_cli_rescreen_missing_or_broken_protocol_exits_2(capsys):

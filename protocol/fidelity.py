@@ -1,0 +1,263 @@
+"""Does the rule still say what the sentence says? Numbers, comparators and windows, compared.
+
+A criterion (or part, or definition) carries the protocol's verbatim sentence and the rule an
+author wrote for it. The most common encoding slips are a number that is not the sentence's (`>=
+45` for "eGFR≥30"), a comparator turned (`>` for "≥") and a window changed (`within 2 weeks` for
+"within 4 weeks"); each is a warning pointing at the rule's number, quoting the sentence and its
+line. The reading is deliberately literal, so that it stays quiet on faithful encodings (the
+examples give no warning; `tests/test_fidelity.py` keeps it so and measures what it catches on
+altered copies):
+
+- a sentence with no number at all ("Adequate organ function", whose numbers are in a table
+  elsewhere) says nothing to compare;
+- a number of the rule (a threshold, a bound of a range, a multiple of the ULN other than 1, a
+  grade, a count above 1 other than "all of", a dose, a duration) must appear in the sentence as a
+  number, written with or without thousands separators, or as a word (`two`); a duration may
+  appear in another unit of the same kind (4 weeks as 28 days, 1 year as 12 months);
+- where the sentence puts a comparator right before that number (`≥`, `<=`, `at least`, `more
+  than`, `up to`, ...) or right after it (`or more`, `or less`), it must be the rule's, read
+  through any `not` around the comparison; a sentence with the number but no comparator at it
+  says nothing either way;
+- a window's kind must not contradict the sentence's word at its number: "within", "≤" or "up
+  to" for a rule `at least`/`more than` a duration, "at least", "≥" or "more than" for `within`.
+
+A sentence that says its number another way (9 g/dL written as `90 g/L`) is worth writing as the
+sentence does; the warning says what the sentence has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+from protocol import model as m
+from protocol.errors import Span
+
+#: Comparators a sentence writes before a number, longest first, and the rule's operator.
+BEFORE = [
+    ("no more than", "<="), ("not more than", "<="), ("no less than", ">="),
+    ("not less than", ">="), ("greater than or equal to", ">="), ("less than or equal to", "<="),
+    ("at least", ">="), ("a minimum of", ">="), ("minimum of", ">="), ("more than", ">"),
+    ("greater than", ">"), ("less than", "<"), ("fewer than", "<"), ("up to", "<="),
+    ("at most", "<="), ("above", ">"), ("exceeding", ">"), ("below", "<"), ("\\>/=", ">="), ("\\</=", "<="), (">/=", ">="), ("</=", "<="), ("≥", ">="),
+    (">=", ">="), ("=>", ">="), ("≤", "<="), ("<=", "<="), ("=<", "<="), ("⩾", ">="),
+    ("⩽", "<="), (">", ">"), ("<", "<"),
+]
+#: ... and after it.
+AFTER = [("or more", ">="), ("or greater", ">="), ("or above", ">="), ("or higher", ">="),
+         ("or less", "<="), ("or lower", "<="), ("or below", "<="), ("or fewer", "<=")]
+NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+         "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30}
+#: Number words in front of a number that make a window's kind: `within` or `at least`.
+WITHIN_WORDS = ("within", "≤", "<=", "up to", "less than", "in the past", "in the last", "<")
+AT_LEAST_WORDS = ("at least", "≥", ">=", "more than", ">", "or more", "minimum")
+_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d])")
+_WORD = re.compile(r"\b(" + "|".join(WORDS) + r")\b", re.IGNORECASE)
+#: "the past year", "a month": one of the unit.
+_ONE = re.compile(r"\b(?:a|an|the past|the last|past|last|the previous|previous)\s+"
+                  r"(?=(?:year|month|week|day)\b)", re.IGNORECASE)
+#: How a sentence says "at least a day before" without a number.
+_BEFORE = re.compile(r"\b(?:prior to|before)\b", re.IGNORECASE)
+#: How far before a number a comparator may stand (spaces and a unit-free gap such as "×").
+REACH = 16
+
+
+class Said(NamedTuple):
+    """A number of the sentence, where it stands, and the comparator written at it (or None)."""
+
+    value: Decimal
+    start: int
+    end: int
+    op: str | None
+
+
+class Slip(NamedTuple):
+    """What the lint reports: the template key, where in the rule, and the details."""
+
+    kind: str
+    span: Span
+    info: dict[str, Any]
+
+
+def slips(protocol: m.Protocol) -> Iterator[Slip]:
+    """Every disagreement between a sentence and its rule, in file order."""
+    for definition in protocol.definitions:
+        if definition.text:
+            yield from _compare(definition.name, definition.text, definition.span,
+                                [definition.condition])
+    for criterion in protocol.criteria:
+        for node in _criteria(criterion):
+            if node.text:
+                yield from _compare(node.id, node.text, node.span, [node.applies, node.condition])
+
+
+def _criteria(criterion: m.Criterion) -> Iterator[m.Criterion]:
+    yield criterion
+    for part in criterion.parts:
+        yield from _criteria(part)
+
+
+def said(text: str) -> list[Said]:
+    """The numbers of a sentence, each with the comparator written at it.
+
+    >>> [(str(s.value), s.op) for s in said("eGFR≥30ML/min; platelets ≥ 75,000/uL, two or more")]
+    [('30', '>='), ('75000', '>='), ('2', '>=')]
+    """
+    found = []
+    for match in [*_NUMBER.finditer(text), *_WORD.finditer(text)]:
+        word = match.group(1).lower()
+        try:
+            value = Decimal(WORDS[word]) if word in WORDS else Decimal(word.replace(",", ""))
+        except InvalidOperation:
+            continue
+        found.append(Said(value, match.start(), match.end(), _comparator(text, match)))
+    found += [Said(Decimal(1), match.start(), match.end(), None) for match in _ONE.finditer(text)]
+    return sorted(found, key=lambda s: s.start)
+
+
+def _comparator(text: str, match: re.Match[str]) -> str | None:
+    before = text[max(0, match.start() - REACH):match.start()].lower().rstrip()
+    before = re.sub(r"\s*grade$", "", before)  # "≤ Grade 1"
+    after = text[match.end():match.end() + REACH + 12].lower()
+    for words, op in BEFORE:
+        if before.endswith(words):
+            return op
+    skipped = re.sub(r"^\s*[^\s\d]+", "", after, count=1)  # a unit between: "18 years or older"
+    for words, op in AFTER:
+        if after.lstrip().startswith(words) or skipped.lstrip().startswith(words):
+            return op
+    return None
+
+
+def _compare(name: str, text: str, span: Span, conditions: list[Any]) -> Iterator[Slip]:
+    numbers = said(text)
+    if not numbers:
+        return  # "Adequate organ function": its numbers are elsewhere (a table, an appendix)
+    line = span.line
+    for value, op, where, what in _numbers(conditions):
+        graded = isinstance(what, m.Occurred)
+        if graded and "grade" not in text.lower():
+            continue  # grades said in words ("moderate to massive"): nothing to compare
+        accepted = _grade_equivalents(value, op) if graded else {value}
+        matches = [s for s in numbers if s.value in accepted]
+        if isinstance(what, m.Duration):
+            matches = matches or [s for s in numbers if s.value in _same_time(what)]
+            if not matches and (what.amount, what.unit) == (1, "days") and _BEFORE.search(text):
+                continue  # "prior to consent": at least a day before it
+        info = {"id": name, "what": _what(what), "sentence": _excerpt(text), "line": line}
+        if not matches:
+            others = ", ".join(dict.fromkeys(_plain(s.value) for s in numbers)) or "no number"
+            yield Slip("fidelity/number", where, {**info, "numbers": others})
+            continue
+        if isinstance(what, m.Duration):
+            kinds = {_window_word(text, s) for s in matches} - {None}
+            if op is not None and kinds and _window_family(op) not in kinds:
+                yield Slip("fidelity/window", where, {**info, "words": " / ".join(sorted(kinds))})
+            continue
+        written = {s.op for s in matches} - {None}
+        if op is not None and written and op not in written and not graded:
+            shown = " or ".join(sorted(written))
+            yield Slip("fidelity/comparator", where, {**info, "op": op, "written": shown})
+
+
+def _numbers(conditions: list[Any]) -> Iterator[tuple[Decimal, str | None, Span, Any]]:
+    """(value, the rule's comparator at it or None, where, the node) for each number a rule
+    writes, left to right, comparators read through the `not`s around them."""
+    for condition in conditions:
+        yield from _walk(condition, False, None)
+
+
+def _walk(node: Any, negated: bool, window: str | None) -> Iterator[tuple]:
+    if not dataclasses.is_dataclass(node) or isinstance(node, LEAVES):
+        return
+    if isinstance(node, m.Not):
+        yield from _walk(node.item, not negated, window)
+        return
+    if isinstance(node, m.Duration):
+        yield Decimal(node.amount), window, node.span, node
+        return
+    if isinstance(node, m.Compare | m.Course | m.CurrentDose | m.Where):
+        quantity = node.threshold if isinstance(node, m.Compare) else node.dose
+        if quantity is not None and node.op is not None:
+            yield quantity.value, _turned(node.op, negated), quantity.span, quantity
+    elif isinstance(node, m.CompareReference) and node.factor != 1:
+        yield node.factor, _turned(node.op, negated), node.span, node
+    elif isinstance(node, m.InRange):
+        yield node.low.value, None, node.low.span, node.low
+        yield node.high.value, None, node.high.span, node.high
+    elif isinstance(node, m.AtLeast | m.Counted) and node.count > 1 and not (
+            isinstance(node, m.AtLeast) and node.count == len(node.items)):
+        yield Decimal(node.count), None, node.span, node
+    elif isinstance(node, m.Occurred) and node.grade is not None:
+        yield node.grade[1], _turned(node.grade[0], negated), node.span, node
+    elif isinstance(node, m.Window):
+        window = node.kind
+    for item in dataclasses.fields(node):
+        value = getattr(node, item.name)
+        for child in value if isinstance(value, tuple) else (value,):
+            yield from _walk(child, negated, window)
+
+
+#: Nodes with no number of their own to compare (quantities are read through their comparison).
+LEAVES = (m.Quantity, m.Ref, m.Value, m.Anchor, Span)
+
+
+def _grade_equivalents(value: Decimal, op: str | None) -> set[Decimal]:
+    """A grade as the sentence may write it: grades are whole, so `>= 2` is "> 1" (or, negated,
+    "recovered to grade 1 or better") and `<= 1` is "< 2"."""
+    step = {">=": -1, "<": -1, "<=": 1, ">": 1}.get(op or "", 0)
+    return {value, value + step}
+
+
+def _turned(op: str, negated: bool) -> str:
+    return NEGATED.get(op, op) if negated else op
+
+
+def _same_time(duration: m.Duration) -> set[Decimal]:
+    """The amount in the other units of the same kind: 4 weeks is 28 days, 1 year 12 months."""
+    amount = Decimal(duration.amount)
+    return {"days": {amount / 7}, "weeks": {amount * 7}, "months": {amount / 12},
+            "years": {amount * 12}}[duration.unit]
+
+
+def _window_word(text: str, number: Said) -> str | None:
+    before = text[max(0, number.start - REACH - 8):number.start].lower()
+    after = text[number.end:number.end + 24].lower()
+    if any(before.rstrip().endswith(w) or f"{w} " in before for w in ("within", "in the past",
+                                                                       "in the last")):
+        return "within"
+    if number.op in (">=", ">") or "or more" in after or "or longer" in after:
+        return "at least"
+    if number.op in ("<=", "<"):
+        return "within"
+    return None
+
+
+def _window_family(kind: str) -> str | None:
+    return {"within": "within", "less_than": "within", "at_least": "at least",
+            "more_than": "at least"}.get(kind)
+
+
+def _what(node: Any) -> str:
+    if isinstance(node, m.Duration):
+        return str(node)
+    if isinstance(node, m.Quantity):
+        return str(node)
+    if isinstance(node, m.CompareReference):
+        return f"{_plain(node.factor)} x ULN"
+    if isinstance(node, m.Occurred) and node.grade is not None:
+        return f"grade {_plain(node.grade[1])}"
+    return f"count {node.count}"
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."

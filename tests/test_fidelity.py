@@ -1,0 +1,157 @@
+"""The text fidelity lint (`protocol/fidelity.py`, warnings of `check`): quiet on every faithful
+encoding in examples/, and loud on altered copies of them: every threshold and window of every
+rule changed by one step, and every comparator turned (inclusive to strict and back) where the
+sentence writes one at that number. The counts are in the README ("Writing a protocol")."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from grammar.parser import parse, parse_file
+from protocol import fidelity
+from protocol import model as m
+from protocol.checks import check
+
+ROOT = Path(__file__).resolve().parents[1]
+FAITHFUL = sorted(p for p in (ROOT / "examples").glob("*.proto-rules")
+                  if p.name != "cd19-ucart-sle-v1.1.proto-rules")
+TWIN = {">=": ">", ">": ">=", "<=": "<", "<": "<="}
+
+
+def lint(text: str, name: str = "t.proto-rules") -> list[str]:
+    return [f"{d.span.line}:{d.code}" for d in check(parse(text, name)) if d.code == "fidelity"]
+
+
+@pytest.mark.parametrize("path", FAITHFUL, ids=[p.stem for p in FAITHFUL])
+def test_no_warning_on_a_faithful_example(path):
+    assert [d for d in check(parse_file(str(path))) if d.code == "fidelity"] == []
+
+
+def test_the_amendment_whose_rule_left_its_sentence_is_flagged():
+    """Amendment 1.1 narrowed E9's window to 2 weeks; its sentence still says 4 weeks."""
+    found = [d for d in check(parse_file(str(ROOT / "examples/cd19-ucart-sle-v1.1.proto-rules")))
+             if d.code == "fidelity"]
+    assert [(d.span.line, d.message) for d in found] == [(185, (
+        'E9: the rule\'s 2 weeks is not in its sentence (line 184: "Received live vaccine within '
+        '4 weeks before screening;"), which has 4: write the rule as the sentence does'))]
+
+
+HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  vaccine: event\n'
+
+
+@pytest.mark.parametrize("criterion, found", [
+    ('inclusion I1 "eGFR≥30ML/min": egfr >= 30 mL/min', []),
+    ('inclusion I1 "eGFR≥30ML/min": egfr >= 45 mL/min', ["6:fidelity"]),
+    ('inclusion I1 "eGFR≥30ML/min": egfr > 30 mL/min', ["6:fidelity"]),
+    ('exclusion E1 "eGFR < 30 mL/min": not egfr >= 30 mL/min', []),  # read through the `not`
+    ('exclusion E1 "eGFR < 30 mL/min": not egfr > 30 mL/min', ["6:fidelity"]),
+    ('inclusion I1 "eGFR 30 mL/min or more": egfr >= 30 mL/min', []),
+    ('inclusion I1 "eGFR of at least 30": egfr > 30 mL/min', ["6:fidelity"]),
+    ('inclusion I1 "eGFR 30": egfr > 30 mL/min', []),  # no comparator written: nothing to say
+    ('exclusion E1 "vaccine within 4 weeks": vaccine within 28 days before screening', []),
+    ('exclusion E1 "vaccine in the past year": vaccine within 12 months before screening', []),
+    ('exclusion E1 "vaccine within two weeks": vaccine within 2 weeks before screening', []),
+    ('exclusion E1 "vaccine within 4 weeks": vaccine within 2 weeks before screening',
+     ["6:fidelity"]),
+    ('exclusion E1 "vaccine at least 4 weeks before": vaccine within 4 weeks before screening',
+     ["6:fidelity"]),
+])
+def test_the_readings(criterion, found):
+    assert lint(HEADER + criterion) == found
+
+
+def _rule_numbers(protocol: m.Protocol):
+    """(span, node) of every threshold and window duration a criterion or definition writes."""
+    conditions = [d.condition for d in protocol.definitions]
+    conditions += [c for leaf in protocol.leaves() for c in (leaf.applies, leaf.condition)]
+    for value, op, span, node in fidelity._numbers([c for c in conditions if c is not None]):
+        if isinstance(node, m.Quantity | m.Duration):
+            yield span, node, op
+
+
+def _altered(source: str, span, replace) -> str:
+    lines = source.split("\n")
+    line = lines[span.line - 1]
+    start = span.column - 1
+    end = span.end_column - 1 if span.end_line == span.line else len(line)
+    lines[span.line - 1] = line[:start] + replace(line[start:end]) + line[end:]
+    return "\n".join(lines)
+
+
+def _step(text: str) -> str:
+    """The first number of `text` moved by one step of its last digit ("30" -> "31", "1.5" -> "1.6")."""
+    match = re.search(r"\d[\d,]*(?:\.\d+)?", text)
+    assert match is not None, text
+    number = match.group().replace(",", "")
+    step = Decimal(1).scaleb(Decimal(number).as_tuple().exponent)
+    return text[:match.start()] + str(Decimal(number) + step) + text[match.end():]
+
+
+def _alterations():
+    """Every altered copy: (example, line, kind, the altered text)."""
+    for path in FAITHFUL:
+        source = path.read_text(encoding="utf-8")
+        protocol = parse(source, path.name)
+        for span, node, op in _rule_numbers(protocol):
+            yield path.stem, span.line, "number", _altered(source, span, _step)
+            if isinstance(node, m.Quantity) and op in TWIN:
+                yield path.stem, span.line, "comparator", _turn(source, span, op)
+
+
+def _turn(source: str, span, op: str) -> str:
+    """The comparator just before the threshold at `span`, turned to its strict/inclusive twin."""
+    lines = source.split("\n")
+    line = lines[span.line - 1]
+    at = line.rfind(op, 0, span.column - 1)
+    lines[span.line - 1] = line[:at] + TWIN[op] + line[at + len(op):]
+    return "\n".join(lines)
+
+
+ALTERED = list(_alterations())
+
+
+def caught(kind: str) -> tuple[int, int, int]:
+    """Of the altered copies of this kind: how many there are, how many the sentence can tell
+    (a changed number the sentence does not have; a turned comparator where the sentence writes
+    one at that number), and how many of those the lint flags on the altered line."""
+    total = telling = hits = 0
+    for name, line, what, text in ALTERED:
+        if what != kind:
+            continue
+        total += 1
+        if not _tells(text, line, kind):
+            continue
+        telling += 1
+        hits += f"{line}:fidelity" in lint(text, f"{name}.proto-rules")
+    return total, telling, hits
+
+
+def _tells(text: str, line: int, kind: str) -> bool:
+    protocol = parse(text, "t.proto-rules")
+    for node in [*protocol.definitions, *protocol.leaves()]:
+        sentence = node.text or ""
+        conditions = [node.condition] if isinstance(node, m.Definition) else [node.applies,
+                                                                             node.condition]
+        for value, op, span, _ in fidelity._numbers([c for c in conditions if c is not None]):
+            if span.line != line:
+                continue
+            said = [s for s in fidelity.said(sentence) if s.value == value]
+            if kind == "number" and not said:
+                return True
+            if kind == "comparator" and any(s.op is not None for s in said):
+                return True
+    return False
+
+
+def test_every_changed_number_the_sentence_does_not_have_is_caught():
+    total, telling, hits = caught("number")
+    assert hits == telling and telling >= 0.9 * total and total >= 70, (total, telling, hits)
+
+
+def test_every_turned_comparator_the_sentence_writes_is_caught():
+    total, telling, hits = caught("comparator")
+    assert hits == telling and telling >= 0.8 * total and total >= 30, (total, telling, hits)
