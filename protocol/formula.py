@@ -314,7 +314,7 @@ def _power(base: Fraction, exponent: int | Fraction) -> Fraction:
             return Fraction(plain.sqrt())
         try:
             return Fraction(plain ** (Decimal(exponent.numerator) / Decimal(exponent.denominator)))
-        except ArithmeticError as error:  # decimal's Overflow: a power of a power of a power
+        except ArithmeticError as error:  # decimal's Overflow: (10^1000)^1000.5
             raise ValueError("a power beyond what a decimal holds") from error
 
 

@@ -731,6 +731,7 @@ def test_a_worked_out_fractional_exponent_to_50_digits() -> None:
     (POWER, {"b": "1", "a": "1000.000001"}, ValueError),  # beyond the largest exponent
     (POWER, {"b": "1", "a": "-1001"}, ValueError),
     ("10^((a in mg))", {"a": "15"}, ValueError),  # 10^15: beyond what the engine compares
+    ("(10^((a in mg)))^((a in mg) + 0.5)", {"a": "1000"}, ValueError),  # beyond a decimal
 ])
 def test_a_worked_out_power_that_cannot_be_computed(text: str, values: dict, error: type) -> None:
     with pytest.raises(error):
@@ -795,3 +796,13 @@ def test_a_power_that_cannot_be_computed_for_a_patient_is_unknown() -> None:
         "v: unknown: cannot be computed from creatinine 0.5 mg/dL, age 60 years",
         "v = (3 - 1)^(60 / 7) = 380.414538 mg/dL (creatinine 3 mg/dL, age 60 years); "
         "needs > 1 mg/dL"]
+
+
+def test_a_negative_base_is_shown_in_brackets() -> None:
+    text = HEAD + ("  age: age\n  v: derived in mg/dL = (-2)^(age in years / 20)\n"
+                   'inclusion I1 "x": v < 0 mg/dL\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    (decision,), trail = run(net, patient(born="1966-01-01"))
+    assert decision.verdicts["I1"].verdict == "MET"
+    assert evidence(trail, "I1") == [
+        "v = (-2)^(60 / 20) = -8 mg/dL (age 60 years); needs < 0 mg/dL"]
