@@ -272,8 +272,18 @@ class _Build(Transformer):
     def div(self, meta, left, right):
         return self._arithmetic(meta, "/", left, right)
 
+    def negative(self, meta, operand):
+        """`-0.329`: a negative number. Only a number: `-2^2` would read as 4 to some authors
+        and -4 to others, so a minus before anything else is refused, with what to write."""
+        if not isinstance(operand, m.Number):
+            raise self._fail(self._span(meta), "a minus sign goes before a number only; "
+                             "write '0 - ...' or '(-1) x ...'")
+        return m.Number(self._span(meta), -operand.value, f"-{operand.text}")
+
     def power(self, meta, base, exponent):
-        return m.Power(self._span(meta), base, self.number(None, exponent))
+        if isinstance(exponent, Token):  # `^2`, `^-1.154`
+            exponent = self.number(None, exponent)
+        return m.Power(self._span(meta), base, exponent)
 
     def number(self, meta, token):
         return m.Number(self._token_span(token), _number(token), str(token))

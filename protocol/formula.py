@@ -20,6 +20,7 @@ from fractions import Fraction
 from itertools import product
 from typing import Any
 
+from protocol import limits
 from protocol import model as m
 from protocol import units
 from protocol.errors import Span
@@ -29,6 +30,10 @@ NUMERIC = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.AGE, m.Kind.DERIVED
 #: Significant digits of a square root or a fractional power before the result is rounded (the
 #: operations whose result is not a rational number).
 ROOT_DIGITS = 50
+#: The largest exponent, either sign, that an exponent worked out per patient may reach
+#: (`0.993^(age in years)`): ages and scores stay far below it, and a record that goes beyond
+#: (an age of 5000 years) leaves the value unknown rather than an exact power of millions of digits.
+MAX_WORKED_EXPONENT = 1000
 PLAIN = None  # the unit of a plain number
 
 
@@ -126,9 +131,14 @@ class _Walk:
                 self.problems.append(Problem("division-by-zero", node.right.span))
             return (node.op, left, right), _combine(node.op, lu, ru)
         if isinstance(node, m.Power):
+            if not isinstance(node.exponent, m.Number):  # worked out per patient: plain numbers
+                base = self.plain(node.base, "formula-dimension/base")
+                exponent_plan = self.plain(node.exponent, "formula-dimension/exponent")
+                return ("^", base, exponent_plan), PLAIN
             exponent = Fraction(node.exponent.value)
             if exponent.denominator != 1:  # a unit to a fractional power has no meaning
-                return ("^", self.plain(node.base, f"^{node.exponent.text}"), exponent), PLAIN
+                return ("^", self.plain(node.base, "formula-dimension/plain",
+                                        operation=f"^{node.exponent.text}"), exponent), PLAIN
             base, unit = self.expr(node.base)
             power = int(exponent)
             return ("^", base, power), unit if unit in (PLAIN, UNKNOWN) else unit ** power
@@ -140,19 +150,20 @@ class _Walk:
             return ("?", index, then, otherwise), unit
         assert isinstance(node, m.Call)
         if node.function == "sqrt":
-            return ("^", self.plain(node.args[0], "sqrt(...)"), Fraction(1, 2)), PLAIN
+            return ("^", self.plain(node.args[0], "formula-dimension/plain",
+                                    operation="sqrt(...)"), Fraction(1, 2)), PLAIN
         args, unit = self.mixed(f"{node.function}(...)", node.args)
         return (node.function, *args), unit
 
-    def plain(self, node: m.Expr, operation: str) -> tuple:
-        """A part that must be a plain number (a square root's, a fractional power's base): a
-        dimensionless quantity is taken as its number; anything else is reported."""
+    def plain(self, node: m.Expr, kind: str, **info: str) -> tuple:
+        """A part that must be a plain number (a square root's, a fractional power's base, an
+        exponent worked out and its base): a dimensionless quantity is taken as its number;
+        anything else is reported as `kind`."""
         plan, unit = self.expr(node)
         if unit is PLAIN or unit is UNKNOWN:
             return plan
         if units.dimension_of(unit) != "dimensionless":
-            self.problems.append(Problem("formula-dimension/plain", node.span,
-                                         {"operation": operation, "what": _dim(unit)}))
+            self.problems.append(Problem(kind, node.span, {**info, "what": _dim(unit)}))
             return plan
         return ("*", plan, ("n", units.exact_factor(unit, _unit(""))))
 
@@ -243,7 +254,8 @@ def _article(word: str) -> str:
 def evaluate(plan: Plan, values: Mapping[str, Fraction], chosen: Mapping[int, bool]) -> Fraction:
     """The formula's exact value in the declared unit, from its inputs' values (each in its
     concept's declared unit) and the outcome of each conditional term the network decided.
-    Raises ZeroDivisionError when a divisor is 0.
+    Raises ZeroDivisionError when a divisor is 0, and ValueError for a value the engine cannot
+    compare (from 10^15 on: a power of a patient's numbers may reach it) or cannot compute.
 
     >>> from grammar.parser import parse
     >>> p = parse('concepts:\\n w: quantity in kg\\n h: quantity in cm\\n'
@@ -252,7 +264,10 @@ def evaluate(plan: Plan, values: Mapping[str, Fraction], chosen: Mapping[int, bo
     >>> evaluate(plan, {"w": Fraction(72), "h": Fraction(180)}, {})
     Fraction(200, 9)
     """
-    return _value(plan.root, values, chosen) * plan.out
+    value = _value(plan.root, values, chosen) * plan.out
+    if abs(value) >= 10 ** limits.MAX_EXPONENT:
+        raise ValueError(f"a value of 10^{limits.MAX_EXPONENT} or more")
+    return value
 
 
 def _value(node: tuple, values: Mapping[str, Fraction], chosen: Mapping[int, bool]) -> Fraction:
@@ -264,15 +279,30 @@ def _value(node: tuple, values: Mapping[str, Fraction], chosen: Mapping[int, boo
     if code == "?":
         return _value(node[2] if chosen[node[1]] else node[3], values, chosen)
     if code == "^":
-        return _power(_value(node[1], values, chosen), node[2])
+        exponent = node[2]
+        if isinstance(exponent, tuple):
+            exponent = _worked_exponent(_value(exponent, values, chosen))
+        return _power(_value(node[1], values, chosen), exponent)
     args = [_value(item, values, chosen) for item in node[1:]]
     return _OPS[code](args)
+
+
+def _worked_exponent(value: Fraction) -> int | Fraction:
+    """An exponent worked out for a patient, as `_power` takes it: whole (exact) or fractional;
+    beyond `MAX_WORKED_EXPONENT` a ValueError (the value is unknown).
+
+    >>> _worked_exponent(Fraction(67)), _worked_exponent(Fraction(-329, 1000))
+    (67, Fraction(-329, 1000))
+    """
+    if abs(value) > MAX_WORKED_EXPONENT:
+        raise ValueError(f"an exponent beyond {MAX_WORKED_EXPONENT}")
+    return int(value) if value.denominator == 1 else value
 
 
 def _power(base: Fraction, exponent: int | Fraction) -> Fraction:
     """A whole power exactly (a negative one of 0 raises ZeroDivisionError); a fractional one
     (a square root, MDRD's ^-1.154) to `ROOT_DIGITS` significant digits, of a positive base only
-    (ValueError otherwise)."""
+    (ValueError otherwise, and for a result beyond what a decimal holds)."""
     if isinstance(exponent, int):
         return base ** exponent
     if base <= 0:
@@ -282,7 +312,10 @@ def _power(base: Fraction, exponent: int | Fraction) -> Fraction:
         plain = Decimal(base.numerator) / Decimal(base.denominator)
         if exponent == Fraction(1, 2):
             return Fraction(plain.sqrt())
-        return Fraction(plain ** (Decimal(exponent.numerator) / Decimal(exponent.denominator)))
+        try:
+            return Fraction(plain ** (Decimal(exponent.numerator) / Decimal(exponent.denominator)))
+        except ArithmeticError as error:  # decimal's Overflow: (10^1000)^1000.5
+            raise ValueError("a power beyond what a decimal holds") from error
 
 
 _OPS: dict[str, Callable[[list[Fraction]], Fraction]] = {

@@ -106,8 +106,10 @@ def duration(span_of_time: m.Duration, diag: Diag) -> Iterator[Diagnostic]:
 
 
 def power(node: m.Power, diag: Diag) -> Iterator[Diagnostic]:
-    """`h^99` in a formula: a unit or a number raised beyond what a unit can hold."""
-    if abs(node.exponent.value) > units.MAX_POWER:
+    """`h^99` in a formula: a unit or a number raised beyond what a unit can hold. An exponent
+    worked out per patient (`0.993^(age in years)`) has a plain base and no bound here: see
+    `formula.MAX_WORKED_EXPONENT`."""
+    if isinstance(node.exponent, m.Number) and abs(node.exponent.value) > units.MAX_POWER:
         yield diag("number-limit/power", node.exponent.span, value=node.exponent.text,
                    limit=units.MAX_POWER)
 

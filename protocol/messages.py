@@ -38,6 +38,11 @@ TEMPLATES: dict[str, str] = {
     "formula-dimension/mix": "{what} needs values of one dimension, not {left} and {right}",
     "formula-dimension/plain": "{operation} takes a plain number, not {what}: read its inputs as "
     "'name in UNIT'",
+    "formula-dimension/base": "a power whose exponent is worked out, '^(...)', takes a plain "
+    "number as its base, not {what} (a unit to a power that varies has no dimension): read its "
+    "inputs as 'name in UNIT', like '(creatinine in mg/dL)^(...)'",
+    "formula-dimension/exponent": "an exponent is a plain number, not {what}: read its inputs as "
+    "'name in UNIT', like '0.993^(age in years)'",
     "formula-unit": "{name} is measured in {unit}; it cannot be read in {target} ({what})",
     "division-by-zero": "division by zero",
     "formula-too-large": "{name} has {ways} ways to decide its conditional terms, one rule each "

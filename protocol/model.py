@@ -545,11 +545,13 @@ class Arithmetic:
 
 @dataclass(frozen=True)
 class Power:
-    """`height^2`, `(creatinine in mg/dL)^-1.154`: a power; a fractional one needs a plain base."""
+    """`height^2`, `(creatinine in mg/dL)^-1.154`: a power of a written number; a fractional one
+    needs a plain base. `0.993^(age in years)`: an exponent worked out per patient, so both base
+    and exponent are plain numbers (a unit to a power that varies has no dimension)."""
 
     span: Span
     base: Expr
-    exponent: Number
+    exponent: Expr
 
 
 @dataclass(frozen=True)
@@ -579,7 +581,7 @@ def subexpressions(expr: Expr) -> list[Expr]:
     if isinstance(expr, Arithmetic):
         inner = [expr.left, expr.right]
     elif isinstance(expr, Power):
-        inner = [expr.base]
+        inner = [expr.base, expr.exponent]
     elif isinstance(expr, Choice):
         inner = [expr.then, expr.otherwise]
     elif isinstance(expr, Call):

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = [("examples/cd19-ucart-sle.proto-rules", "examples/patients.jsonl")] + [
     (f"examples/{name}.proto-rules", f"examples/{name}.patients.jsonl")
     for name in ("keynote-001-pembrolizumab", "ensign-ctl019-pediatric-all",
-                 "bliss-sc-belimumab-sle", "empa-reg-outcome", "zuma-7-axicabtagene-lbcl")]
+                 "bliss-sc-belimumab-sle", "empa-reg-outcome", "zuma-7-axicabtagene-lbcl",
+                 "dapa-ckd-dapagliflozin")]
 
 
 def screened(tmp_path: Path, capsys, protocol: str, facts: str) -> tuple[Path, str]:

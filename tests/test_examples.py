@@ -1,8 +1,9 @@
-"""Six public protocols encoded from their registry text, each with boundary patients.
+"""Seven public protocols encoded from their registry text, each with boundary patients.
 
 examples/keynote-001-pembrolizumab (NCT01295827), ensign-ctl019-pediatric-all (NCT02228096),
 bliss-sc-belimumab-sle (NCT01484496), empa-reg-outcome (NCT01131676), zuma-7-axicabtagene-lbcl
-(NCT03391466) and toasst-glucocorticoid-withdrawal (NCT03153527): each protocol parses and
+(NCT03391466), toasst-glucocorticoid-withdrawal (NCT03153527) and dapa-ckd-dapagliflozin
+(NCT03036150): each protocol parses and
 checks without a diagnostic, and each patient of its `.patients.jsonl` gets the decision and the
 key verdicts written in the table below. The expected values were worked out by hand from the
 protocol sentences and the language's meaning (README "Meaning"), not copied from a run: a
@@ -368,6 +369,109 @@ EXPECTED: dict[str, list[tuple]] = {
         ("T44-study-ongoing", NO, {"E10": "MET"}),
         ("T45-study-date-known-only-to-the-month", OPEN, {"E10": "UNKNOWN"}),
     ],
+    # visit 1 and consent 2026-05-18, enrolment 2026-06-01 (the screening date): "3 months or more
+    # before visit 1" = on or before 2026-02-18; "4 weeks before visit 1" from 2026-04-20; before
+    # enrolment, "6 months" from 2025-12-01, "8 weeks" from 2026-04-06, "12 weeks" from 2026-03-09
+    "dapa-ckd-dapagliflozin": [
+        ("D01-eligible", YES, {"I1": "MET", "I2": "MET", "I3": "MET", "I4": "MET", "I5": "MET",
+                               "E1": "NOT_MET", "E2": "NOT_MET", "E3": "NOT_MET", "E4": "NOT_MET",
+                               "E5": "NOT_MET", "E6": "NOT_MET", "E7": "NOT_MET"}),
+        ("D02-consent-not-signed", NO, {"I1": "NOT_MET"}),
+        ("D03-age-18-on-consent-day", YES, {"I2": "MET"}),
+        ("D04-age-17-turns-18-day-after-consent", NO, {"I2": "NOT_MET"}),
+        # no age at consent, and none at visit 1 for the eGFR equation
+        ("D05-birth-date-missing", OPEN, {"I2": "UNKNOWN", "I3": "UNKNOWN"}),
+        ("D06-consent-date-missing", OPEN, {"I2": "UNKNOWN", "I3": "MET"}),
+        # CKD-EPI values: see DAPA_EGFR below
+        ("D07-egfr-exactly-25-woman-60", YES, {"I3": "MET"}),
+        ("D08-egfr-24.999985-creatinine-a-millionth-more", NO, {"I3": "NOT_MET"}),
+        ("D09-egfr-exactly-25-black-man-67", YES, {"I3": "MET"}),
+        ("D10-egfr-exactly-75-man-52", YES, {"I3": "MET"}),
+        ("D11-egfr-75.000081-creatinine-a-millionth-less", NO, {"I3": "NOT_MET"}),
+        ("D12-egfr-exactly-75-black-woman-63", YES, {"I3": "MET"}),
+        ("D13-creatinine-99.138832-umol-L-egfr-75", YES, {"I3": "MET"}),
+        ("D14-creatinine-99-umol-L-egfr-75.127136", NO, {"I3": "NOT_MET"}),
+        ("D15-creatinine-100-umol-L-egfr-74.219818", YES, {"I3": "MET"}),
+        ("D16-woman-creatinine-under-k-egfr-114.015087", NO, {"I3": "NOT_MET"}),
+        ("D17-man-90-creatinine-equal-to-k-egfr-74.929266", YES, {"I3": "MET"}),
+        ("D18-creatinine-missing", OPEN, {"I3": "UNKNOWN"}),
+        ("D19-creatinine-29-days-old-stale", OPEN, {"I3": "UNKNOWN"}),
+        ("D20-sex-missing", OPEN, {"I3": "UNKNOWN"}),
+        ("D21-black-race-not-recorded", OPEN, {"I3": "UNKNOWN"}),
+        ("D22-albuminuria-exactly-3-months-before-visit-1", YES, {"I4": "MET"}),
+        ("D23-albuminuria-3-months-less-a-day", NO, {"I4": "NOT_MET"}),
+        # February 2026: the 1st to the 18th meet it, the 19th to the 28th do not
+        ("D24-albuminuria-known-to-the-month-february", OPEN, {"I4": "UNKNOWN"}),
+        ("D25-albuminuria-known-to-the-month-january", YES, {"I4": "MET"}),
+        ("D26-albuminuria-history-not-recorded", OPEN, {"I4": "UNKNOWN"}),
+        ("D27-uacr-200-at-lower-bound", YES, {"I4": "MET"}),
+        ("D28-uacr-199.9", NO, {"I4": "NOT_MET"}),
+        ("D29-uacr-5000-at-upper-bound", YES, {"I4": "MET"}),
+        ("D30-uacr-5000.1", NO, {"I4": "NOT_MET"}),
+        # 1 mg/mmol = 8.84 mg/g: 22.63 x 8.84 = 200.0492, 22.62 x 8.84 = 199.9608
+        ("D31-uacr-22.63-mg-mmol-is-200.0492-mg-g", YES, {"I4": "MET"}),
+        ("D32-uacr-22.62-mg-mmol-is-199.9608-mg-g", NO, {"I4": "NOT_MET"}),
+        ("D33-uacr-200-ug-mg-is-200-mg-g", YES, {"I4": "MET"}),
+        ("D34-uacr-565.7-mg-mmol-is-5000.788-mg-g", NO, {"I4": "NOT_MET"}),
+        ("D35-uacr-missing", OPEN, {"I4": "UNKNOWN"}),
+        ("D36-uacr-29-days-old-stale", OPEN, {"I4": "UNKNOWN"}),
+        ("D37-ras-started-exactly-4-weeks-before-visit-1", YES, {"I5": "MET"}),
+        # not stable, contraindication judged absent: false or false
+        ("D38-ras-started-4-weeks-less-a-day", NO, {"I5": "NOT_MET"}),
+        ("D39-dose-changed-on-the-first-day-of-the-4-weeks", YES, {"I5": "MET"}),
+        ("D40-dose-changed-a-day-into-the-4-weeks", NO, {"I5": "NOT_MET"}),
+        ("D41-dose-not-maximum-tolerated", NO, {"I5": "NOT_MET"}),
+        ("D42-no-ras-inhibitor-contraindicated", YES, {"I5": "MET"}),
+        # not on treatment, and nobody has judged the contraindication yet
+        ("D43-no-ras-inhibitor-contraindication-not-judged", OPEN, {"I5": "NEEDS_REVIEW"}),
+        # every visit 1 anchor is missing: age at visit 1, the albuminuria and stable-dose windows
+        ("D44-visit-1-date-missing", OPEN, {"I2": "MET", "I3": "UNKNOWN", "I4": "UNKNOWN",
+                                            "I5": "UNKNOWN"}),
+        ("D45-adpkd", NO, {"E1": "MET"}),
+        ("D46-anca-vasculitis-by-its-full-name", NO, {"E1": "MET"}),
+        ("D47-kidney-disease-kind-not-recorded", OPEN, {"E1": "UNKNOWN"}),
+        ("D48-mmf-for-renal-disease-ended-6-months-before-enrolment", NO, {"E2": "MET"}),
+        ("D49-mmf-for-renal-disease-ended-a-day-earlier", YES, {"E2": "NOT_MET"}),
+        ("D50-methotrexate-for-arthritis-ongoing", YES, {"E2": "NOT_MET"}),
+        ("D51-rituximab-indication-not-recorded", OPEN, {"E2": "UNKNOWN"}),
+        ("D52-kidney-transplant", NO, {"E3": "MET"}),
+        ("D53-sglt2-inhibitor-ended-8-weeks-before-enrolment", NO, {"E4": "MET"}),
+        ("D54-sglt2-inhibitor-ended-a-day-earlier", YES, {"E4": "NOT_MET"}),
+        # an end in April 2026: from the 6th on inside the 8 weeks, before it outside
+        ("D55-sglt2-inhibitor-end-known-to-the-month", OPEN, {"E4": "UNKNOWN"}),
+        ("D56-sglt2-inhibitor-intolerance-in-2020", NO, {"E4": "MET"}),
+        ("D57-type-1-diabetes", NO, {"E5": "MET"}),
+        ("D58-nyha-iv-at-enrolment", NO, {"E6": "MET"}),
+        ("D59-nyha-iv-ended-nyha-iii-at-enrolment", YES, {"E6": "NOT_MET"}),
+        ("D60-mi-12-weeks-before-enrolment", NO, {"E7": "MET"}),
+        ("D61-stroke-12-weeks-and-a-day-before", YES, {"E7": "NOT_MET"}),
+        ("D62-tia-known-to-the-month-march", OPEN, {"E7": "UNKNOWN"}),
+        ("D63-unstable-angina-known-to-the-month-february", YES, {"E7": "NOT_MET"}),
+        # the enrolment windows are open where something is recorded, false where none is
+        ("D64-enrolment-date-missing-mi-in-2020", OPEN, {"E2": "NOT_MET", "E4": "NOT_MET",
+                                                         "E6": "NOT_MET", "E7": "UNKNOWN"}),
+    ],
+}
+
+#: DAPA-CKD's eGFR by the CKD-EPI 2009 equation for the patients whose creatinine, sex, race and
+#: age at visit 1 are all recorded, worked out apart from the tool: Python's decimal module at 80
+#: digits, powers as exp(e x ln(b)), creatinine in umol/L first converted by 88.4 and rounded to 6
+#: places as the record holds it, the result rounded half to even to 6 places
+#: (examples/dapa-ckd-dapagliflozin.md shows the computation).
+DAPA_EGFR = {
+    "D01-eligible": "39.45729", "D03-age-18-on-consent-day": "53.747754",
+    "D04-age-17-turns-18-day-after-consent": "54.12664",
+    "D07-egfr-exactly-25-woman-60": "25",  # 24.99999978846906...
+    "D08-egfr-24.999985-creatinine-a-millionth-more": "24.999985",
+    "D09-egfr-exactly-25-black-man-67": "25",  # 25.00000029041040...
+    "D10-egfr-exactly-75-man-52": "75",  # 75.00000027324398...
+    "D11-egfr-75.000081-creatinine-a-millionth-less": "75.000081",
+    "D12-egfr-exactly-75-black-woman-63": "75",  # 75.00000035415302...
+    "D13-creatinine-99.138832-umol-L-egfr-75": "75",  # 1.12148 mg/dL, as D10
+    "D14-creatinine-99-umol-L-egfr-75.127136": "75.127136",  # 1.119910 mg/dL
+    "D15-creatinine-100-umol-L-egfr-74.219818": "74.219818",  # 1.131222 mg/dL
+    "D16-woman-creatinine-under-k-egfr-114.015087": "114.015087",
+    "D17-man-90-creatinine-equal-to-k-egfr-74.929266": "74.929266",  # 141 x 0.993^90
 }
 
 CASES = [pytest.param(name, row[0], row[1], row[2], id=row[0], marks=[
@@ -447,6 +551,12 @@ def test_trail_is_byte_identical_across_runs(name: str, tmp_path, monkeypatch):
         trails.append(trail.read_bytes())
     assert trails[0] == trails[1]
     assert trails[0].count(b"\n") > len(EXPECTED[name])
+
+
+@pytest.mark.parametrize("patient, value", DAPA_EGFR.items())
+def test_dapa_ckd_egfr_as_worked_out_by_hand(patient: str, value: str):
+    """The CKD-EPI equation in the network, at and beside 25 and 75 and in each branch."""
+    assert decisions("dapa-ckd-dapagliflozin")[patient].derived["egfr"][0] == value
 
 
 def test_hba1c_in_mmol_per_mol_is_refused_not_converted():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import random
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -43,8 +43,10 @@ def shape(expr: m.Expr) -> str:
         return expr.ref.name + (f"[{expr.unit}]" if expr.unit else "")
     if isinstance(expr, m.Arithmetic):
         return f"({shape(expr.left)} {expr.op} {shape(expr.right)})"
-    if isinstance(expr, m.Power):
+    if isinstance(expr, m.Power) and isinstance(expr.exponent, m.Number):
         return f"{shape(expr.base)}^{expr.exponent.value}"
+    if isinstance(expr, m.Power):
+        return f"{shape(expr.base)}^({shape(expr.exponent)})"
     if isinstance(expr, m.Choice):
         return f"({shape(expr.then)} if {expr.condition.ref.name} else {shape(expr.otherwise)})"
     assert isinstance(expr, m.Call)
@@ -76,6 +78,15 @@ GRAMMAR = [
     ("sqrt((height in cm) x (weight in kg) / 3600)",
      "sqrt(((height[cm] * weight[kg]) / 3600))"),
     ("maximum x minimum", "(maximum * minimum)"),
+    ("0.993^(age in years)", "0.993^(age[years])"),
+    ("a^(b - 1) x c", "(a^((b - 1)) * c)"),
+    ("min(a, 1)^(-0.329 if sex is female else -0.411)",
+     "min(a, 1)^((-0.329 if sex else -0.411))"),
+    ("a^(2)", "a^2"),  # a parenthesised number is a written exponent
+    ("-0.5 + a", "(-0.5 + a)"),
+    ("-0.5 x a", "(-0.5 * a)"),  # (-0.5) x a and -(0.5 x a) are one number
+    ("a - -2", "(a - -2)"),
+    ("a x (-2)", "(a * -2)"),
 ]
 
 
@@ -115,10 +126,21 @@ def test_a_conditional_term_without_parentheses_or_else_says_how_to_write_it() -
     "sqrt(a, b)",
     "a b",
     "a +",
+    "a^(b",
+    "a x -2",  # a negative number in a product is bracketed: a x (-2)
 ])
 def test_formula_syntax_errors(text: str) -> None:
     with pytest.raises(ProtocolError):
         formula(text)
+
+
+@pytest.mark.parametrize("text", ["-a", "-2^2", "-min(a, 1)"])
+def test_a_minus_sign_goes_before_a_number_only(text: str) -> None:
+    """-2^2 is 4 to some readers and -4 to others: the language takes no side."""
+    with pytest.raises(ProtocolError) as raised:
+        formula(text)
+    assert "a minus sign goes before a number only; write '0 - ...' or '(-1) x ...'" in str(
+        raised.value)
 
 
 # --- checks ---------------------------------------------------------------------------------------
@@ -155,6 +177,45 @@ def test_mdrd_with_fractional_powers_checks_clean() -> None:
         'egfr: derived in mL/min/1.73m2 "MDRD" = 175 x (creatinine in mg/dL)^-1.154'
         " x (age in years)^-0.203 x (0.742 if sex is female else 1)",
         uses="egfr < 30 mL/min/1.73m2") == []
+
+
+CKD_EPI = ('egfr: derived in mL/min/1.73m2 "CKD-EPI 2009" = 141'
+           " x min((creatinine in mg/dL) / (0.7 if sex is female else 0.9), 1)"
+           "^(-0.329 if sex is female else -0.411)"
+           " x max((creatinine in mg/dL) / (0.7 if sex is female else 0.9), 1)^-1.209"
+           " x 0.993^(age in years) x (1.018 if sex is female else 1)")
+
+
+def test_ckd_epi_with_worked_out_exponents_checks_clean() -> None:
+    assert problems(CKD_EPI, uses="egfr >= 25 mL/min/1.73m2 and egfr <= 75 mL/min/1.73m2") == []
+
+
+def test_a_worked_out_exponent_needs_a_plain_base() -> None:
+    assert problems("v: derived in kg = weight^(age in years)") == [
+        "9:22 formula-dimension: a power whose exponent is worked out, '^(...)', takes a plain "
+        "number as its base, not a mass (a unit to a power that varies has no dimension): read "
+        "its inputs as 'name in UNIT', like '(creatinine in mg/dL)^(...)'"]
+
+
+def test_a_worked_out_exponent_is_a_plain_number() -> None:
+    assert problems("v: derived in kg = 0.993^(age) x (weight in kg)") == [
+        "9:29 formula-dimension: an exponent is a plain number, not a time: read its inputs as "
+        "'name in UNIT', like '0.993^(age in years)'"]
+    assert problems("v: derived in kg = 2^((weight in kg) / height) x (weight in kg)") == [
+        "9:25 formula-dimension: an exponent is a plain number, not a quantity of 1 / length: read "
+        "its inputs as 'name in UNIT', like '0.993^(age in years)'"]
+
+
+def test_both_base_and_exponent_with_units_are_both_reported() -> None:
+    assert [p.split(":")[:2] for p in problems("v: derived in kg = weight^(height)")] == [
+        ["9", "22 formula-dimension"], ["9", "30 formula-dimension"]]
+
+
+def test_a_worked_out_exponent_has_no_written_power_limit() -> None:
+    """`^7` is refused (a unit holds at most the 6th power); `^(age in years)` reaches 130."""
+    assert problems("v: derived in kg = 2^((weight in kg) + 100) x (weight in kg)") == []
+    assert [p.split(" ")[1] for p in problems("v: derived in kg = 2^(7) x (weight in kg)")] == [
+        "number-limit:"]
 
 
 def test_a_fractional_power_of_a_quantity_is_refused() -> None:
@@ -620,3 +681,128 @@ def test_evaluate_with_units(text: str, declared: str, values: dict, expected: s
     assert problems == [] and plan is not None
     value = f.evaluate(plan, {k: Fraction(v) for k, v in values.items()}, {})
     assert format(f.rounded(value).normalize(), "f") == expected
+
+
+def worked_out(text: str, declared: str = "mg", **values: str) -> Fraction:
+    """`v: derived in <declared> = <text>` evaluated for `a` in mg, `b` in g and `p` in %."""
+    protocol = parse(HEAD + "  a: quantity in mg\n  b: quantity in g\n  p: quantity in %\n"
+                     f"  v: derived in {declared} = {text}\n", "t.pr")
+    plan, problems = f.analyse(protocol.concept("v"), {c.name: c for c in protocol.concepts}, {})
+    assert problems == [] and plan is not None
+    return f.evaluate(plan, {k: Fraction(v) for k, v in values.items()}, {})
+
+
+POWER = "(b in g)^((a in mg))"
+
+
+@pytest.mark.parametrize("values, expected", [
+    ({"b": "0.993", "a": "67"}, Fraction(993, 1000) ** 67),  # whole: exact, every digit
+    ({"b": "0.993", "a": "-3"}, Fraction(1000, 993) ** 3),
+    ({"b": "0.993", "a": "0"}, Fraction(1)),
+    ({"b": "16", "a": "0.5"}, Fraction(4)),  # fractional: to 50 digits, here exact
+    ({"b": "0", "a": "2"}, Fraction(0)),
+    ({"b": "1", "a": "1000"}, Fraction(1)),  # the largest exponent worked out
+    ({"b": "1", "a": "-1000"}, Fraction(1)),
+])
+def test_a_worked_out_exponent(values: dict, expected: Fraction) -> None:
+    assert worked_out(POWER, **values) == expected
+
+
+def test_a_worked_out_whole_exponent_on_a_negative_base_is_exact() -> None:
+    assert worked_out("(0 - (b in g))^((a in mg))", b="2", a="3") == -8
+    assert worked_out("(-2)^((a in mg))", a="2") == 4
+
+
+def test_a_worked_out_fractional_exponent_to_50_digits() -> None:
+    """1.5^-0.411 against the decimal module's exp and ln at 80 digits."""
+    value = worked_out(POWER, b="1.5", a="-0.411")
+    with localcontext() as context:
+        context.prec = 80
+        reference = (Decimal("-0.411") * Decimal("1.5").ln()).exp()
+        assert abs(Decimal(value.numerator) / Decimal(value.denominator) - reference) < Decimal(
+            "1e-49")
+    assert str(rounded(value)) == "0.846499"
+
+
+@pytest.mark.parametrize("text, values, error", [
+    (POWER, {"b": "0", "a": "-1"}, ZeroDivisionError),  # a negative whole power of 0
+    (POWER, {"b": "0", "a": "0.5"}, ValueError),  # a fractional power of 0
+    ("(0 - (b in g))^((a in mg))", {"b": "2", "a": "0.5"}, ValueError),  # of a negative number
+    (POWER, {"b": "1", "a": "1000.000001"}, ValueError),  # beyond the largest exponent
+    (POWER, {"b": "1", "a": "-1001"}, ValueError),
+    ("10^((a in mg))", {"a": "15"}, ValueError),  # 10^15: beyond what the engine compares
+    ("(10^((a in mg)))^((a in mg) + 0.5)", {"a": "1000"}, ValueError),  # beyond a decimal
+])
+def test_a_worked_out_power_that_cannot_be_computed(text: str, values: dict, error: type) -> None:
+    with pytest.raises(error):
+        worked_out(text, **values)
+
+
+def test_a_worked_out_exponent_just_below_the_engine_limit() -> None:
+    assert worked_out("10^((a in mg))", a="14") == 10 ** 14
+    assert worked_out("2^(p)", p="50") == worked_out("sqrt(2)")  # 50 % is 0.5
+
+
+def ckd_epi(creatinine: str, sex: str, age: int, black: bool) -> str:
+    """CKD-EPI 2009 in the decimal module at 60 digits (exp and ln), rounded half to even to 6
+    places: a second reading, independent of `formula`."""
+    with localcontext() as context:
+        context.prec = 60
+        scr, female = Decimal(creatinine), sex == "female"
+        k, a = (Decimal("0.7"), Decimal("-0.329")) if female else (Decimal("0.9"),
+                                                                  Decimal("-0.411"))
+
+        def power(base: Decimal, exponent: Decimal) -> Decimal:
+            return (exponent * base.ln()).exp()
+
+        value = (141 * power(min(scr / k, Decimal(1)), a)
+                 * power(max(scr / k, Decimal(1)), Decimal("-1.209"))
+                 * Decimal("0.993") ** age * (Decimal("1.018") if female else 1)
+                 * (Decimal("1.159") if black else 1))
+        return format(value.quantize(Decimal("0.000001")).normalize(), "f")
+
+
+def test_ckd_epi_in_the_network_with_worked_out_exponents() -> None:
+    text = HEAD + ("  age: age\n  creatinine: lab in mg/dL\n  sex: category {female, male}\n"
+                   "  black_race: flag\n  " + CKD_EPI + " x (1.159 if black_race else 1)\n"
+                   'inclusion I1 "eGFR 25 to 75": egfr >= 25 mL/min/1.73m2 '
+                   "and egfr <= 75 mL/min/1.73m2\n")
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    cases = [("1.0", "male", False), ("0.6", "female", True), ("2.5", "female", False),
+             ("0.7", "female", False), ("3.1", "male", True)]
+    patients = []
+    for creatinine, sex, black in cases:
+        data = patient(sex, born="1966-01-01", creatinine=creatinine)  # 60 at screening
+        data["facts"].append({"concept": "black_race", "value": black})
+        patients.append(data)
+    decisions, trail = run(net, *patients)
+    assert [d.derived["egfr"][0] for d in decisions] == [ckd_epi(c, s, 60, b)
+                                                          for c, s, b in cases]
+    assert evidence(trail, "I1")[1] == (
+        "egfr = 141 x min(1 / 0.9, 1)^-0.411 x max(1 / 0.9, 1)^-1.209 x 0.993^60 x 1 x 1 = "
+        "81.442898 mL/min/1.73m2 (creatinine 1 mg/dL, age 60 years, sex male, black_race no); "
+        "needs <= 75 mL/min/1.73m2")
+
+
+def test_a_power_that_cannot_be_computed_for_a_patient_is_unknown() -> None:
+    text = HEAD + ("  age: age\n  creatinine: lab in mg/dL\n"
+                   "  v: derived in mg/dL = (creatinine in mg/dL - 1)^(age in years / 7)\n"
+                   'inclusion I1 "x": v > 1 mg/dL\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    decisions, trail = run(net, patient(born="1966-01-01", creatinine="0.5"),
+                           patient(born="1966-01-01", creatinine="3"))
+    assert [d.verdicts["I1"].verdict for d in decisions] == ["UNKNOWN", "MET"]
+    assert evidence(trail, "I1") == [
+        "v: unknown: cannot be computed from creatinine 0.5 mg/dL, age 60 years",
+        "v = (3 - 1)^(60 / 7) = 380.414538 mg/dL (creatinine 3 mg/dL, age 60 years); "
+        "needs > 1 mg/dL"]
+
+
+def test_a_negative_base_is_shown_in_brackets() -> None:
+    text = HEAD + ("  age: age\n  v: derived in mg/dL = (-2)^(age in years / 20)\n"
+                   'inclusion I1 "x": v < 0 mg/dL\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    (decision,), trail = run(net, patient(born="1966-01-01"))
+    assert decision.verdicts["I1"].verdict == "MET"
+    assert evidence(trail, "I1") == [
+        "v = (-2)^(60 / 20) = -8 mg/dL (age 60 years); needs < 0 mg/dL"]

@@ -279,16 +279,20 @@ def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
     choices = {id(choice): i for i, choice in enumerate(plan.choices)}
 
     def shown(node: m.Expr, outer: int = 0, right: bool = False) -> str:
-        if isinstance(node, m.Number):
-            return node.text
-        if isinstance(node, m.Reading):
-            factor = f.reading_factor(concepts[node.ref.name], node.unit) if node.unit else 1
-            return f.exact_text(numbers[node.ref.name] * (factor or 1))
+        if isinstance(node, (m.Number, m.Reading)):
+            if isinstance(node, m.Number):
+                text = node.text
+            else:
+                factor = f.reading_factor(concepts[node.ref.name], node.unit) if node.unit else 1
+                text = f.exact_text(numbers[node.ref.name] * (factor or 1))
+            # a negative base is bracketed: -2^2 would read as -(2^2)
+            return f"({text})" if text.startswith("-") and outer == 3 and not right else text
         if isinstance(node, m.Choice):
             branch = node.then if chosen.get(choices[id(node)]) else node.otherwise
             return shown(branch, outer, right)
-        if isinstance(node, m.Power):
-            return f"{shown(node.base, 3)}^{node.exponent.text}"
+        if isinstance(node, m.Power):  # bracketed in another power: a^2^3 reads either way
+            text = f"{shown(node.base, 3)}^{shown(node.exponent, 3, True)}"
+            return f"({text})" if outer == 3 else text
         if isinstance(node, m.Call):
             return f"{node.function}({', '.join(shown(a) for a in node.args)})"
         strength = _STRENGTH[node.op]
