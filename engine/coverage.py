@@ -23,7 +23,7 @@ from decimal import Decimal
 from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts, describe, parts
 from engine.run import Decision
-from engine.trail import concepts_read
+from engine import atoms
 from protocol import model as m
 from protocol.errors import Span
 
@@ -77,21 +77,38 @@ class Coverage:
 
     def _add_parts(self, owner: str, found: list) -> None:
         for part in found:
-            item = Item(owner, "part", describe(self.protocol, part).text, part.span, STATUSES)
+            item = Item(owner, "part", describe(self.protocol, part).text, part.span,
+                        _outcomes(part))
             self._parts.append((part, item))
             self.items.append(item)
 
     def _verdicts(self, leaf: m.Criterion) -> tuple[str, ...]:
-        kinds = {self.protocol.concept(name).kind for name in concepts_read(self.protocol, leaf)
-                 if self.protocol.concept(name) is not None}
+        opens = self._opens(criterion_parts(leaf))
         possible = ["MET", "NOT_MET"]
-        if kinds - {m.Kind.JUDGMENT}:
+        if "U" in opens:
             possible.append("UNKNOWN")
         if leaf.applies is not None:
             possible.append("NOT_APPLICABLE")
-        if m.Kind.JUDGMENT in kinds:
+        if "R" in opens:
             possible.append("NEEDS_REVIEW")
         return tuple(possible)
+
+    def _opens(self, found: list) -> set[str]:
+        """How a criterion's parts can leave it open, through the definitions they read: "U"
+        for data missing, "R" for a judgment pending (its verdict is then NEEDS_REVIEW)."""
+        opens: set[str] = set()
+        for part in found:
+            inner = _atom(part)
+            if "unknown" not in _outcomes(inner):
+                continue
+            ref = getattr(inner, "ref", None)
+            definition = self.protocol.definition(ref.name) if ref is not None else None
+            concept = self.protocol.concept(ref.name) if ref is not None else None
+            if definition is not None:
+                opens |= self._opens(parts(definition.condition))
+            else:
+                opens.add("R" if concept is not None and concept.kind is m.Kind.JUDGMENT else "U")
+        return opens
 
     def add(self, outcome: Decision) -> None:
         """What one decided patient showed: each part as the trail judges it, each verdict."""
@@ -113,6 +130,21 @@ class Coverage:
         """Whether the coverage of parts and verdicts together is at least `minimum` percent."""
         seen, possible = self.counts()
         return seen * 100 >= minimum * possible
+
+
+def _atom(part: m.Condition) -> m.Condition:
+    while isinstance(part, m.Not):
+        part = part.item
+    return part
+
+
+def _outcomes(part: m.Condition) -> tuple[str, ...]:
+    """What the trail can judge a part: its atom kind says (`no known history of X` is never
+    unknown); `not` swaps true and false, which leaves the set as it is."""
+    inner = _atom(part)
+    kind = atoms.of(inner)
+    assert kind is not None, f"a part with no atom kind: {type(inner).__name__}"
+    return kind.outcomes(inner)
 
 
 def percent(seen: int, possible: int) -> str:

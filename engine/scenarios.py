@@ -256,7 +256,7 @@ class _Builder:
             case = self._case(entry, ("cases", index))
             if case is not None:
                 cases.append(case)
-                self.bases.setdefault(case.name, case.record)
+                self.bases.setdefault(case.name, case.record)  # a patient keeps its name
         if self.problems:
             raise ScenarioError(self.problems)
         return cases
@@ -288,8 +288,8 @@ class _Builder:
         cannot read) its line is its number in the list."""
         index = at[1]
         name = entry["name"]
-        if name in self.bases or any(n == name for n in self._names_before(at)):
-            self._problem((*at, "name"), f"the name '{name}' is taken (a patient or an earlier case)")
+        if any(n == name for n in self._names_before(at)):
+            self._problem((*at, "name"), f"an earlier case is named '{name}' too")
             return None
         before = len(self.problems)
         record = self._patient(entry, at)

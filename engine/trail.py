@@ -128,7 +128,7 @@ class Trail:
         self.network = network
         self.protocol = network.protocol
         self.counts: Counter[str] = Counter()
-        self._reads = {leaf.id: concepts_read(self.protocol, leaf) for leaf in network.leaves}
+        self._reads = {leaf.id: self._concepts_read(leaf) for leaf in network.leaves}
         self._parts = {leaf.id: criterion_parts(leaf) for leaf in network.leaves}
         for name in network.definitions:
             definition = self.protocol.definition(name)
@@ -174,6 +174,27 @@ class Trail:
         return {"id": name, "unit": concept.unit, "text": concept.label,
                 "formula": describe(self.protocol, concept.formula).text,
                 "rule": f"{concept.span.file}:{concept.span.line}"}
+
+    def _concepts_read(self, leaf: m.Criterion) -> list[str]:
+        """Concepts a criterion reads, directly or through definitions, in first-use order."""
+        seen: list[str] = []
+        pending = [c for c in (leaf.applies, leaf.condition) if c is not None]
+        while pending:
+            for atom in m.atoms(pending.pop(0)):
+                definition = self.protocol.definition(atom.ref.name)
+                if definition is not None:
+                    pending.append(definition.condition)
+                    continue
+                concept = self.protocol.concept(atom.ref.name)
+                weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
+                    concept.weight else None
+                names = [*(ref.name for ref in m.refs(atom)), weight]
+                if concept is not None and concept.formula is not None:
+                    names = _formula_reads(self.protocol, concept, pending)
+                for name in names:
+                    if name is not None and name not in seen:
+                        seen.append(name)
+        return seen
 
     def write(self, outcome: Decision | Rejected) -> None:
         """One patient's records, written whole; counted once written."""
@@ -257,29 +278,6 @@ class Trail:
         self.chain.write({"type": "cut", "reason": reason, "patients": sum(self.counts.values()),
                           "record": self.last_line})
         return self.close(facts_sha256)
-
-
-def concepts_read(protocol: m.Protocol, leaf: m.Criterion) -> list[str]:
-    """Concepts a criterion reads, directly or through definitions, in first-use order: what the
-    trail lists as missing, and what tells which open verdicts a criterion can have."""
-    seen: list[str] = []
-    pending = [c for c in (leaf.applies, leaf.condition) if c is not None]
-    while pending:
-        for atom in m.atoms(pending.pop(0)):
-            definition = protocol.definition(atom.ref.name)
-            if definition is not None:
-                pending.append(definition.condition)
-                continue
-            concept = protocol.concept(atom.ref.name)
-            weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
-                concept.weight else None
-            names = [*(ref.name for ref in m.refs(atom)), weight]
-            if concept is not None and concept.formula is not None:
-                names = _formula_reads(protocol, concept, pending)
-            for name in names:
-                if name is not None and name not in seen:
-                    seen.append(name)
-    return seen
 
 
 def _formula_reads(protocol: m.Protocol, concept: m.Concept,
