@@ -1,6 +1,6 @@
-"""The proto-rules command line: check a protocol, run it on patient facts, test it on scenarios, explain a trail, decide
+"""The proto-rules command line: check a protocol, run it on patient facts, explain a trail, decide
 a dose escalation, print BOIN's boundaries, simulate a design's operating characteristics, diff
-an amendment and rescreen patients under it.
+an amendment and rescreen patients under it, and test it on scenarios with rule coverage.
 
 Thin on purpose: each command strings the pipeline's stages together (parse, check, compile, screen,
 trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict (or a
@@ -548,9 +548,9 @@ def _test(args) -> int:
     the coverage fell short, 2 a scenario file or its patients could not be used."""
     network = pipeline.compile(_load(args.protocol))
     files = [(path, scenarios.read(path, network.protocol)) for path in args.scenarios]
-    tester = scenarios.Tester(network)
-    runs = [(path, tester.run(path, cases)) for path, cases in files]
-    sys.stdout.write(scenarios.render(runs, tester))
+    runner = scenarios.Runner(network)
+    runs = [(path, runner.run(path, cases)) for path, cases in files]
+    sys.stdout.write(scenarios.render(runs, runner))
     coverage = rule_coverage.Coverage(network)
     for _, results in runs:
         for result in results:

@@ -58,8 +58,10 @@ class Coverage:
     ...     'concepts: egfr: quantity in mL/min\\n'
     ...     'inclusion I1 "eGFR >= 30": egfr >= 30 mL/min', "t.proto-rules")
     >>> coverage = Coverage(pipeline.compile(protocol))
-    >>> [(item.kind, item.text, item.possible) for item in coverage.items]
-    [('part', 'egfr >= 30 mL/min', ('true', 'false', 'unknown')), ('verdict', 'I1', ('MET', 'NOT_MET', 'UNKNOWN'))]
+    >>> for item in coverage.items:
+    ...     print(item.kind, item.text, item.possible)
+    part egfr >= 30 mL/min ('true', 'false', 'unknown')
+    verdict I1 ('MET', 'NOT_MET', 'UNKNOWN')
     """
 
     def __init__(self, network: Network) -> None:

@@ -4,7 +4,7 @@ A scenario file (YAML or JSON, `engine/scenarios.schema.json`) lists cases; each
 written out, or a base patient (from `patients`, or an earlier case) with facts removed, replaced
 and added, and the decision and/or criterion verdicts expected. `read` turns a file into `Case`s,
 with every problem of the file at once (`ScenarioError`: file:line:col in YAML, the case and field
-in JSON), before anything runs; `Tester.run` decides each case through the same normaliser and
+in JSON), before anything runs; `Runner.run` decides each case through the same normaliser and
 network as `proto-rules run`, and `render` says what passed and, for what failed, the trail lines
 that explain the verdict the network gave.
 
@@ -78,7 +78,7 @@ class Result:
         return not self.differences
 
 
-# -- reading ----------------------------------------------------------------------------------------
+# -- reading ---------------------------------------------------------------------------------------
 
 def read(path: str, protocol: m.Protocol) -> list[Case]:
     """The cases of a scenario file, checked against the schema and the protocol (criterion ids,
@@ -364,9 +364,9 @@ class _Builder:
                               f"'{fact['concept']}'{hint(fact['concept'], self.concepts)}")
 
 
-# -- running ----------------------------------------------------------------------------------------
+# -- running ---------------------------------------------------------------------------------------
 
-class Tester:
+class Runner:
     """Decides cases with one network (its host loaded once) and compares them with what was
     expected; a case whose facts cannot be used is bad input, with the fact loader's problems."""
 
@@ -416,7 +416,7 @@ def _differences(case: Case, outcome: Decision) -> list[str]:
     return found
 
 
-def render(runs: list[tuple[str, list[Result]]], tester: Tester) -> str:
+def render(runs: list[tuple[str, list[Result]]], runner: Runner) -> str:
     """Each case PASSED or FAILED, as pytest says it; then each failure, expected against actual
     and the trail lines that explain the actual; then the count."""
     lines = [f"{path}::{r.case.name} {'PASSED' if r.passed else 'FAILED'}"
@@ -428,7 +428,7 @@ def render(runs: list[tuple[str, list[Result]]], tester: Tester) -> str:
         lines.append(f"\n___ {result.case.name} ({result.case.where}) ___")
         lines.extend(f"  {difference}" for difference in result.differences)
         lines.append("  the trail says:")
-        lines.extend(f"  {line}" for line in tester.explained(result))
+        lines.extend(f"  {line}" for line in runner.explained(result))
     total = sum(len(results) for _, results in runs)
     files = f"{len(runs)} scenario file" + ("s" if len(runs) != 1 else "")
     counts = f"{len(failed)} failed, {total - len(failed)} passed" if failed else \
@@ -437,4 +437,4 @@ def render(runs: list[tuple[str, list[Result]]], tester: Tester) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["Case", "Result", "Tester", "read", "parse_yaml", "parse_json", "render"]
+__all__ = ["Case", "Result", "Runner", "read", "parse_yaml", "parse_json", "render"]
