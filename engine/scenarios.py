@@ -111,7 +111,11 @@ def parse_yaml(text: str, path: str) -> tuple[Any, Where]:
     if node is None:
         raise ScenarioError([f"{path}: the file is empty: a scenario file holds 'cases'"])
     positions = _Positions(path)
-    return positions.value(node, ()), positions.where
+    try:
+        return positions.value(node, ()), positions.where
+    except RecursionError:  # an alias inside what it names (`&a [*a]`), or nesting as deep
+        raise ScenarioError([f"{path}: nests too deep (does an alias refer to itself?)"]) \
+            from None
 
 
 def parse_json(text: str, path: str) -> tuple[Any, Where]:
@@ -334,6 +338,9 @@ class _Builder:
                 record[key] = entry[key]
         if "screening_date" not in record and "screening_date" in self.data:
             record["screening_date"] = self.data["screening_date"]
+        if "screening_date" not in record:
+            self._problem(at, "no screening date: give one to the case, its base patient or "
+                          "the whole file")
         if record.get("birth_date", "") is None:
             del record["birth_date"]
         record["facts"] = self._changed(record["facts"], entry, at)

@@ -242,8 +242,12 @@ BAD = [
     (BASE + "  - name: x\n    base: P01-eligible\n    replace: [{concept: egfr, value: .inf}]\n"
             "    expect: {decision: ELIGIBLE}\n",
      "s.yaml:7:38: .inf is not a finite number"),
-    ("patients: [nowhere.jsonl]\ncases:\n  - name: x\n    facts: []\n"
-     "    expect: {decision: ELIGIBLE}\n",
+    ("cases: &a [*a]\n", "s.yaml: nests too deep (does an alias refer to itself?)"),
+    ("cases:\n  - name: x\n    facts: []\n    expect: {decision: ELIGIBLE}\n",
+     "s.yaml:2:5: case 'x': no screening date: give one to the case, its base patient or the "
+     "whole file"),
+    ("patients: [nowhere.jsonl]\nscreening_date: 2026-06-01\ncases:\n  - name: x\n"
+     "    facts: []\n    expect: {decision: ELIGIBLE}\n",
      "s.yaml:1:12: field 'patients[1]': no fact file {dir}/nowhere.jsonl"),
     (BASE + "  - name: x\n    base: P01-eligible\n    replace: [{concept: egfr, value: high}]\n"
             "    expect: {decision: ELIGIBLE}\n",
