@@ -32,6 +32,7 @@ from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
 from engine.cohort import read_cohort
 from engine import coverage as rule_coverage
+from engine import edgecases
 from engine import pipeline
 from engine import scenarios
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
@@ -146,6 +147,15 @@ def _parser() -> argparse.ArgumentParser:
     test_cmd.add_argument("--coverage-html", metavar="OUT.html",
                           help="write the protocol source coloured by coverage")
     test_cmd.set_defaults(command=_test)
+
+    edge_cmd = commands.add_parser("edge-cases", help="write the boundary patients of every "
+                                   "threshold and window as scenarios to review")
+    edge_cmd.add_argument("protocol")
+    edge_cmd.add_argument("--base", required=True, metavar="FACTS",
+                          help="the fact file holding the patient each case changes")
+    edge_cmd.add_argument("--patient", help="its id (default: the file's first patient)")
+    edge_cmd.add_argument("-o", "--output", required=True, metavar="SCENARIOS.yaml")
+    edge_cmd.set_defaults(command=_edge_cases)
 
     explain_cmd = commands.add_parser("explain", help="render a decision trail as text")
     explain_cmd.add_argument("trail")
@@ -565,6 +575,30 @@ def _test(args) -> int:
     if short:
         print(f"coverage under --min-coverage {args.min_coverage}%")
     return 0 if passed and not short else 1
+
+
+def _edge_cases(args) -> int:
+    """Exit 0 with the scenario file written, 2 if the base patient cannot be used."""
+    network = pipeline.compile(_load(args.protocol))
+    records = [(line, data) for line, data in read_records(args.base)]
+    for line, data in records:
+        if not isinstance(data, dict):
+            raise UsageError(f"cannot read the base patient: {data}")
+    patients = {data.get("patient"): data for _, data in records}
+    if not patients:
+        raise UsageError(f"no patient in {args.base}")
+    chosen = args.patient or next(iter(patients))
+    if chosen not in patients:
+        raise UsageError(f"no patient {chosen!r} in {args.base}{hint(chosen, map(str, patients))}")
+    generator = edgecases.EdgeCases(network, patients[chosen], args.base)
+    cases = generator.cases()
+    base_file = os.path.relpath(Path(args.base).resolve(), Path(args.output).resolve().parent)
+    with _writing(args.output, "scenarios") as out:
+        out.write(edgecases.render(cases, args.protocol, base_file, generator.skipped))
+    print(f"{args.output}: {len(cases)} boundary cases from {chosen}"
+          + (f"; {generator.skipped} left out (no verdict could be worked out)"
+             if generator.skipped else ""))
+    return 0
 
 
 def _explain(args) -> int:
