@@ -121,7 +121,8 @@ class EdgeCases:
         step = Decimal(1) if concept.kind is m.Kind.SCALE else QUANTUM
         unit = concept.unit if concept.kind not in m.UNITLESS else None
         old = [f for f in self.base["facts"] if f.get("concept") == concept.name]
-        kept = {k: v for k, v in (old[-1] if old else {}).items() if k in ("date", "reference_range")}
+        kept = {k: v for k, v in (old[-1] if old else {}).items()
+                if k in ("date", "reference_range")}
         kept.setdefault("date", (self.screening - timedelta(days=1)).isoformat())
         written = f"{atom.ref.name} {atom.op} {atom.threshold}"
         out = []
@@ -351,7 +352,8 @@ def render(cases: list[dict[str, Any]], protocol_path: str, base_file: str, skip
         "# concept of the base patient; its expected verdicts are",
         "# worked out without the network: the part under test by exact decimal comparison or",
         "# calendar arithmetic (each case's description says how), the criterion's other parts as",
-        "# the trail judges them, the whole by Kleene logic over the criterion and its definitions.",
+        "# the trail judges them, the whole by Kleene logic over the criterion and its",
+        "# definitions.",
     ]
     if skipped:
         lines.append(f"# {skipped} changes are left out: no verdict they lead to could be worked "
