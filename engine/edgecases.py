@@ -44,7 +44,6 @@ from protocol.units import QUANTUM, UnitProblem, factor, quantize
 #: Measured kinds whose threshold a case can sit on (age comes from a birth date; derived values
 #: from their formula's inputs: neither is one fact to set).
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
-_STEPS = {"days": "days", "weeks": "weeks", "months": "months", "years": "years"}
 
 
 class _Unsettled(Exception):
@@ -161,7 +160,7 @@ class EdgeCases:
         written = f"{atom.ref.name} within {duration} before screening"
         out = []
         for screening, note in days:
-            first = screening - relativedelta(**{_STEPS[duration.unit]: duration.amount})
+            first = screening - relativedelta(**{duration.unit: duration.amount})
             suffix = f", {note} {screening}" if note else ""
             for day, where, held in ((first, "the window's first day", True),
                                      (screening, "the screening day", True),
