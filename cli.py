@@ -1,6 +1,6 @@
 """The proto-rules command line: check a protocol, run it on patient facts, explain a trail, decide
 a dose escalation, print BOIN's boundaries, simulate a design's operating characteristics, diff
-an amendment and rescreen patients under it.
+an amendment and rescreen patients under it, and test it on scenarios with rule coverage.
 
 Thin on purpose: each command strings the pipeline's stages together (parse, check, compile, screen,
 trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict (or a
@@ -21,6 +21,7 @@ import time
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
@@ -30,7 +31,10 @@ from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
 from engine.cohort import read_cohort
+from engine import coverage as rule_coverage
+from engine import edgecases
 from engine import pipeline
+from engine import scenarios
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.factfile import count_records, opened, read_records
@@ -135,6 +139,25 @@ def _parser() -> argparse.ArgumentParser:
                          "one row per patient and criterion, and one per decision")
     run_cmd.set_defaults(command=_run)
 
+    test_cmd = commands.add_parser("test", help="run scenario tests on a protocol, with rule "
+                                   "coverage")
+    test_cmd.add_argument("protocol")
+    test_cmd.add_argument("scenarios", nargs="+", help="scenario files (YAML or JSON)")
+    test_cmd.add_argument("--min-coverage", metavar="P", type=_percentage,
+                          help="exit 1 when under P percent of the rules' outcomes were seen")
+    test_cmd.add_argument("--coverage-html", metavar="OUT.html",
+                          help="write the protocol source coloured by coverage")
+    test_cmd.set_defaults(command=_test)
+
+    edge_cmd = commands.add_parser("edge-cases", help="write the boundary patients of every "
+                                   "threshold and window as scenarios to review")
+    edge_cmd.add_argument("protocol")
+    edge_cmd.add_argument("--base", required=True, metavar="FACTS",
+                          help="the fact file holding the patient each case changes")
+    edge_cmd.add_argument("--patient", help="its id (default: the file's first patient)")
+    edge_cmd.add_argument("-o", "--output", required=True, metavar="SCENARIOS.yaml")
+    edge_cmd.set_defaults(command=_edge_cases)
+
     explain_cmd = commands.add_parser("explain", help="render a decision trail as text")
     explain_cmd.add_argument("trail")
     explain_cmd.add_argument("--patient")
@@ -217,6 +240,16 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _percentage(text: str) -> Decimal:
+    try:
+        number = Decimal(text.rstrip("%"))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or not 0 <= number <= 100:
+        raise argparse.ArgumentTypeError(f"a percentage from 0 to 100, not {text!r}")
+    return number
 
 
 def _bounded(low: int, high: int):
@@ -525,6 +558,54 @@ def _plotted(path: str, draw: Callable[[str], None], what: str = "plot") -> None
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
     print(f"{what}: {path}")
+
+
+def _test(args) -> int:
+    """Exit 0 every case passed (and the coverage reached --min-coverage), 1 a case failed or
+    the coverage fell short, 2 a scenario file or its patients could not be used."""
+    network = pipeline.compile(_load(args.protocol))
+    files = [(path, scenarios.read(path, network.protocol)) for path in args.scenarios]
+    runner = scenarios.Runner(network)
+    runs = [(path, runner.run(path, cases)) for path, cases in files]
+    sys.stdout.write(scenarios.render(runs, runner))
+    coverage = rule_coverage.Coverage(network)
+    for _, results in runs:
+        for result in results:
+            coverage.add(result.outcome)
+    sys.stdout.write("\n" + rule_coverage.render(coverage))
+    if args.coverage_html:
+        with _writing(args.coverage_html, "coverage page") as out:
+            out.write(rule_coverage.page(coverage))
+        print(f"coverage page: {args.coverage_html}")
+    passed = all(r.passed for _, results in runs for r in results)
+    short = args.min_coverage is not None and not coverage.reaches(args.min_coverage)
+    if short:
+        print(f"coverage under --min-coverage {args.min_coverage}%")
+    return 0 if passed and not short else 1
+
+
+def _edge_cases(args) -> int:
+    """Exit 0 with the scenario file written, 2 if the base patient cannot be used."""
+    network = pipeline.compile(_load(args.protocol))
+    records = [(line, data) for line, data in read_records(args.base)]
+    for line, data in records:
+        if not isinstance(data, dict):
+            raise UsageError(f"cannot read the base patient: {data}")
+    patients = {data.get("patient"): data for _, data in records}
+    if not patients:
+        raise UsageError(f"no patient in {args.base}")
+    chosen = args.patient or next(iter(patients))
+    if chosen not in patients:
+        raise UsageError(f"no patient {chosen!r} in {args.base}{hint(chosen, map(str, patients))}")
+    generator = edgecases.EdgeCases(network, patients[chosen], args.base)
+    cases = generator.cases()
+    base_file = os.path.relpath(Path(args.base).resolve(), Path(args.output).resolve().parent)
+    with _writing(args.output, "scenarios") as out:
+        out.write(edgecases.render(cases, args.protocol, base_file, generator.skipped))
+    print(f"{args.output}: {len(cases)} boundary cases from {chosen}"
+          + (f"; {generator.skipped} left out (no verdict could be worked out)"
+             if generator.skipped else ""))
+    return 0
 
 
 def _explain(args) -> int:

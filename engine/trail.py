@@ -149,6 +149,8 @@ class Trail:
         ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]}
         if network.values:  # only then, so that trails of protocols without them are unchanged
             static["values"] = [self._formula(name) for name in network.values]
+        #: The protocol record: `render` needs it beside a patient's records (scenario failures).
+        self.protocol_record = static
         self.chain.write(static)
 
     @staticmethod

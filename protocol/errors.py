@@ -139,5 +139,14 @@ class UsageError(ProtoRulesError):
     """A command line that asks for something impossible (missing file, bad date option)."""
 
 
+class ScenarioError(ProtoRulesError):
+    """A scenario file that cannot be read as one: every problem, one line each, naming the file,
+    line and column (YAML) or the case and field (JSON)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 class EngineError(ProtoRulesError):
     """The rule engine misbehaved (an action raised, a verdict went missing): never a silent result."""

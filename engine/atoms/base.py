@@ -72,6 +72,10 @@ class Atom:
     def judge(self, atom: Any, reader: Reader, patient: Patient) -> Judged:
         raise NotImplementedError
 
+    def outcomes(self, atom: Any) -> tuple[str, ...]:
+        """What `judge` can say of `atom`: rule coverage asks scenarios to show each of them."""
+        return ("true", "false", "unknown")
+
 
 def against(op: str, threshold: Any) -> Callable[[Any], bool]:
     """The test `value <op> threshold` as a one-argument function."""

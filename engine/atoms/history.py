@@ -277,6 +277,13 @@ class NoKnown(Atom):
         held, detail = _occurred(atom.occurred).judge(atom.occurred, reader, patient)
         return {"true": "false", "false": "true"}.get(held, held), detail
 
+    def outcomes(self, atom: m.NoKnown) -> tuple[str, ...]:
+        """Never open unless the window counts from a day the patient's facts give (consent),
+        which may be missing: nothing recorded is no known history."""
+        anchor = atom.occurred.window.anchor
+        return ("true", "false", "unknown") if anchor is not None and anchor.ref is not None \
+            else ("true", "false")
+
 
 def _occurred(atom: m.Occurred) -> Occurred:
     """The atom kind of an occurrence condition: filtered or not."""
