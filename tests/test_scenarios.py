@@ -28,6 +28,8 @@ EXAMPLES = {
     "ensign-ctl019-pediatric-all": "88 of 88 outcomes seen, 100.0%",
     "keynote-001-pembrolizumab": "91 of 92 outcomes seen, 98.9%",  # see its scenario file
     "zuma-7-axicabtagene-lbcl": "",
+    "toasst-glucocorticoid-withdrawal": "114 of 114 outcomes seen, 100.0%",
+    "dapa-ckd-dapagliflozin": "97 of 97 outcomes seen, 100.0%",
 }
 
 
@@ -43,7 +45,7 @@ def test_every_example_protocol_with_criteria_has_a_scenario_file():
 def test_the_example_scenarios_pass_at_their_coverage(capsys, name):
     code, out, err = run_cli(capsys, "test", f"examples/{name}.proto-rules",
                              f"examples/{name}.scenarios.yaml", "--min-coverage", "98.9")
-    assert (code, err) == (0, ""), out
+    assert code == 0 and ": error: " not in err, out  # 1.1 warns of its own E9 (fidelity)
     assert "FAILED" not in out and " passed (1 scenario file) ===" in out
     total = next(line for line in out.splitlines() if line.startswith("  all: "))
     assert total == f"  all: {EXAMPLES[name] or total.split(': ', 1)[1]}"
