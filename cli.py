@@ -339,7 +339,7 @@ def _checked_json(path: str, diagnostics: list[Diagnostic], **counts: int) -> st
 def _run(args) -> int:
     screening = Screening(pipeline.compile(_load(args.protocol)))
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
-    facts = opened(args.facts)
+    facts = opened(args.facts, screening.network.protocol)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     sink = _writing(args.trail, "trail") if args.trail else nullcontext()
     with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
@@ -721,7 +721,7 @@ def _rescreen(args) -> int:
               f"+++ {args.new} (version {new.version or '?'})\n"
               f"amendment: {totals(rescreening.diff)}\n"
               f"patients of {args.facts} whose verdicts change:")
-    records = read_records(args.facts)
+    records = read_records(args.facts, protocol=new)
     for comparison in rescreening.compare(records, args.facts, args.screening_date):
         summary.add(comparison)
         rejected += REJECTED in (comparison.old, comparison.new)
