@@ -278,7 +278,7 @@ class _Patient:
         """An Observation's value as a fact's fields, by the concept's kind; None when it has
         none the concept can read (the concept is then withheld, the reason named)."""
         kind = concept.kind
-        if kind in (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE):
+        if kind in (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE, m.Kind.AGE):
             return self._measured(name, obs, concept)
         if kind is m.Kind.DATE and obs.valueDateTime is not None:
             return {"value": _day(obs.valueDateTime)}

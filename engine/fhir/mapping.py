@@ -184,9 +184,8 @@ class _Reader:
 
     def _concept(self, key: yaml.ScalarNode, node: yaml.Node) -> None:
         concept = self.protocol.concept(key.value)
-        if concept is None or concept.kind is m.Kind.DERIVED or concept.kind is m.Kind.AGE:
-            why = "derived" if concept is not None and concept.kind is m.Kind.DERIVED else \
-                "an age (Patient.birthDate gives it)" if concept is not None else "not declared"
+        if concept is None or concept.kind is m.Kind.DERIVED:
+            why = "derived" if concept is not None else "not declared"
             self.problem(key, f"'{key.value}' is {why}: a map names concepts facts are given for")
             return
         if not isinstance(node, yaml.MappingNode):
