@@ -146,7 +146,8 @@ def read_records(path: str, data: bytes | None = None, protocol: m.Protocol | No
     `protocol`, FHIR Bundles are read as its patients' records (`engine/fhir`).
     """
     try:
-        facts = FactStream(path, io.BytesIO(data) if data is not None else None, protocol)
+        facts = FolderStream(path, protocol) if data is None and _is_folder(path) else \
+            FactStream(path, io.BytesIO(data) if data is not None else None, protocol)
     except OSError as error:
         yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
         return
@@ -160,7 +161,8 @@ def opened(path: str, protocol: m.Protocol | None = None) -> FactStream:
     file's one JSON value) is read as a patient through the protocol's map, read here, before
     anything is written."""
     try:
-        return FactStream(path, protocol=protocol)
+        return FolderStream(path, protocol) if _is_folder(path) else \
+            FactStream(path, protocol=protocol)
     except OSError as error:
         raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
 
@@ -248,6 +250,62 @@ class FactStream:
         for number, line in lines:
             if line.strip():
                 yield number, _parsed(line, self.path, number)
+
+
+class FolderStream(FactStream):
+    """A folder of patient files, as a FHIR export gives them (one Bundle per file, or NDJSON of
+    Bundles), read in file-name order: its `.json`, `.ndjson` and `.jsonl` files, each read as a
+    fact file is (one JSON value, or one per line), patients numbered in order across files; a
+    problem names the file and its line. Its SHA-256 is that of the list of each file's name and
+    SHA-256, one `name  sha256` line each (`sha256sum`'s order reversed), so a file renamed,
+    added or changed changes it."""
+
+    SUFFIXES = (".json", ".ndjson", ".jsonl")
+
+    def __init__(self, path: str, protocol: m.Protocol | None = None) -> None:
+        self.path = path
+        self.protocol = protocol
+        self._mapping = fhir.load_map(protocol) if protocol is not None else None
+        self._files = sorted((f for f in Path(path).iterdir()
+                              if f.is_file() and f.suffix in self.SUFFIXES), key=lambda f: f.name)
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def sha256(self) -> str:
+        listing = hashlib.sha256()
+        for file in self._files:
+            listing.update(f"{file.name}  {hashlib.sha256(file.read_bytes()).hexdigest()}\n"
+                           .encode("utf-8"))
+        return listing.hexdigest()
+
+    def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
+        yield from _one_record_per_patient(self._numbered(), self.path)
+
+    def _numbered(self) -> Iterator[tuple[int, Any | FactProblem]]:
+        if not self._files:
+            yield 0, FactProblem(self.path, 0, None, None, None,
+                                 f"no {', '.join(self.SUFFIXES)} file in the folder")
+            return
+        number = 0
+        for file in self._files:
+            try:
+                data = file.read_bytes().removeprefix(BOM)
+            except OSError as error:
+                number += 1
+                yield number, FactProblem(str(file), 0, None, None, None,
+                                          f"cannot read: {error.strerror}")
+                continue
+            records = _records(data, str(file))
+            if self.protocol is not None:
+                records = fhir.records(records, self.protocol, self._mapping, str(file))
+            for _, record in records:
+                number += 1
+                yield number, record
+
+
+def _is_folder(path: str) -> bool:
+    return path != "-" and Path(path).is_dir()
 
 
 #: What JSON takes for white space (bytes.strip takes a form feed and a vertical tab too).
