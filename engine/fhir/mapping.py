@@ -86,8 +86,11 @@ def parse_map(protocol: m.Protocol, text: str, path: str) -> Mapping:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        span = Span(path, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) \
-            if mark else Span(path, 1, 1, 1, 1)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        lines = text.splitlines() or [""]
+        if line > len(lines):  # at the end of the file: shown after its last line's text
+            line, column = len(lines), len(lines[-1]) + 1
+        span = Span(path, line, column, line, column + 1)
         raise ProtocolError([Diagnostic(span, Severity.ERROR, "fhir-map",
                                         f"not YAML: {error.problem}")], text) from None
     if root is not None:
