@@ -185,7 +185,7 @@ class FactStream:
                  protocol: m.Protocol | None = None) -> None:
         self.path = path
         self.protocol = protocol
-        self._mapping = fhir.load_map(protocol) if protocol is not None else None
+        self._mapping = fhir.load_map(protocol, missing_ok=True) if protocol else None
         self._digest = hashlib.sha256()
         self._stream = stream if stream is not None else _opened(path)
 
@@ -265,7 +265,7 @@ class FolderStream(FactStream):
     def __init__(self, path: str, protocol: m.Protocol | None = None) -> None:
         self.path = path
         self.protocol = protocol
-        self._mapping = fhir.load_map(protocol) if protocol is not None else None
+        self._mapping = fhir.load_map(protocol, missing_ok=True) if protocol else None
         self._files = sorted((f for f in Path(path).iterdir()
                               if f.is_file() and f.suffix in self.SUFFIXES), key=lambda f: f.name)
 

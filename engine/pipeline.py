@@ -44,12 +44,13 @@ def load_text(text: str, filename: str = "<string>") -> tuple[Protocol, list[Dia
 
 
 def _checked(protocol: Protocol) -> tuple[Protocol, list[Diagnostic]]:
-    """Checked, and the FHIR map it names read against it (a bad map is an error of `check`)."""
+    """Checked, and the FHIR map it names read against it (a bad map is an error of `check`; a
+    missing one only when a Bundle is read)."""
     diagnostics = check(protocol)
     if any(d.is_error for d in diagnostics):
         sources = {module.path: module.source for module in protocol.modules}
         raise ProtocolError(diagnostics, protocol.source, sources)
-    load_map(protocol)
+    load_map(protocol, missing_ok=True)
     return protocol, diagnostics
 
 

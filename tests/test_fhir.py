@@ -339,11 +339,7 @@ def test_a_hostile_bundle_is_one_line_and_the_others_are_decided(tmp_path, capsy
     assert "2 ELIGIBLE" in err and "1 record rejected" in err
 
 
-def test_a_bundle_without_a_map_is_refused(tmp_path, capsys, writer):
-    protocol = tmp_path / "no-map.proto-rules"
-    protocol.write_text(SEED.read_text(encoding="utf-8").replace('map "', '# map "'),
-                        encoding="utf-8")
-    (tmp_path / "three-plus-three.proto-rules").write_text("", encoding="utf-8")
+def test_a_bundle_without_a_map_is_refused(tmp_path, writer):
     path = tmp_path / "b.json"
     path.write_text(json.dumps(good(writer, "p")), encoding="utf-8")
     text = SEED.read_text(encoding="utf-8").replace('map "', '# map "')
@@ -351,16 +347,16 @@ def test_a_bundle_without_a_map_is_refused(tmp_path, capsys, writer):
     (outcome,) = Screening(network).screen(
         read_records(str(path), protocol=network.protocol), str(path))
     assert isinstance(outcome, Rejected)
-    assert outcome.problems[0].message.startswith(
-        "a FHIR Bundle: the protocol names no FHIR map to read it with")
+    assert outcome.problems[0].message == "a FHIR Bundle, and the protocol cannot read it: it " \
+        "names no FHIR map to read it with (map \"FILE.yaml\")"
 
 
-def test_the_same_patient_twice_is_refused(tmp_path, capsys, screening, seed, writer):
+def test_the_same_patient_twice_is_refused(tmp_path, screening, seed, writer):
     path = ndjson(tmp_path / "twice.ndjson", [good(writer, "p"), good(writer, "p")])
-    outcomes = list(screening.screen(read_records(str(path), protocol=seed), str(path)))
-    assert isinstance(outcomes[1], Rejected)
-    assert "already" in outcomes[1].problems[0].message or "line 1" in \
-        outcomes[1].problems[0].message
+    first, second = screening.screen(read_records(str(path), protocol=seed), str(path))
+    assert isinstance(first, Decision) and isinstance(second, Rejected)
+    assert str(second.problems[0]) == f"{path}:2, patient p, field 'patient': error: " \
+        "patient p is already the record at line 1: one record per patient"
 
 
 # -- the map -----------------------------------------------------------------------------------
@@ -394,14 +390,17 @@ def test_a_bad_map_is_one_line_at_its_place(tmp_path, capsys, text):
     assert "^" in err.splitlines()[2]
 
 
-def test_a_missing_map_names_the_protocol_line(tmp_path, capsys):
+def test_a_missing_map_stops_bundles_only(tmp_path, capsys, writer):
+    """A protocol copied without its map still reads fact files; its Bundles are refused."""
     protocol = tmp_path / "seed.proto-rules"
     protocol.write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
-    assert cli.main(["run", str(protocol), str(PATIENTS)]) == 2
+    assert cli.main(["check", str(protocol)]) == 0
+    assert cli.main(["run", str(protocol), str(PATIENTS), "--quiet"]) == 0
+    bundled = ndjson(tmp_path / "b.ndjson", [p01(writer)])
+    assert cli.main(["run", str(protocol), str(bundled), "--quiet"]) == 2
     err = capsys.readouterr().err
-    line = protocol.read_text(encoding="utf-8").splitlines().index(
-        'map "cd19-ucart-sle.fhir-map.yaml"') + 1
-    assert err.startswith(f"{protocol}:{line}:1: error: cannot read the FHIR map "), err
+    assert f"field 'resourceType': error: a FHIR Bundle, and the protocol cannot read it: its " \
+        f"FHIR map {tmp_path / 'cd19-ucart-sle.fhir-map.yaml'} is not there" in err
 
 
 def test_two_maps_are_an_error(compile_text):
@@ -460,3 +459,16 @@ def test_the_record_fields_a_bundle_adds_are_checked_in_fact_files(screening):
     (outcome,) = screening.screen([(1, record)], "p.jsonl")
     assert isinstance(outcome, Rejected)
     assert outcome.problems[0].field == "set_aside.0.reason"
+
+
+def test_the_example_bundle_is_p04_as_the_writer_writes_it(screening, seed):
+    """examples/P04-liver-at-threshold.fhir.json, the README's FHIR run, is P04 of
+    examples/patients.jsonl as bench/fhir_bundles.py writes it, and decides as P04 does."""
+    example = SEED.parent / "P04-liver-at-threshold.fhir.json"
+    written = next(b for b in bundles(str(SEED), str(PATIENTS))
+                   if b["id"] == "P04-liver-at-threshold")
+    assert as_read(json.loads(example.read_text(encoding="utf-8"))) == as_read(
+        json.loads(to_json(written)))
+    assert decided(screening, seed, example) == {
+        k: v for k, v in decided(screening, seed, PATIENTS).items()
+        if k == "P04-liver-at-threshold"}

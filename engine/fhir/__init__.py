@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-from engine.fhir.mapping import Mapping, load_map
+from engine.fhir.mapping import Mapping, load_map, map_path
 from protocol import model as m
 from protocol.errors import FactProblem
 
@@ -21,9 +21,12 @@ def records(stream: Iterable[tuple[int, Any]], protocol: m.Protocol, mapping: Ma
     for number, data in stream:
         if isinstance(data, dict) and "resourceType" in data:
             if mapping is None:
+                named = map_path(protocol)
+                why = f"its FHIR map {named} is not there" if named else \
+                    "it names no FHIR map to read it with (map \"FILE.yaml\")"
                 data = FactProblem(path, number, None, None, "resourceType",
-                                   f"a FHIR {data.get('resourceType')}: the protocol names no "
-                                   "FHIR map to read it with (map \"FILE.yaml\")")
+                                   f"a FHIR {data.get('resourceType')}, and the protocol cannot "
+                                   f"read it: {why}")
             else:
                 if reader is None:
                     from engine.fhir.bundle import BundleReader
@@ -32,4 +35,4 @@ def records(stream: Iterable[tuple[int, Any]], protocol: m.Protocol, mapping: Ma
         yield number, data
 
 
-__all__ = ["Mapping", "load_map", "records"]
+__all__ = ["Mapping", "load_map", "map_path", "records"]

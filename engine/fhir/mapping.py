@@ -62,13 +62,20 @@ class Mapping:
         return own[code] if code in own else self.values.get("", {}).get(code)
 
 
-def load_map(protocol: m.Protocol) -> Mapping | None:
-    """The map the protocol names, read and checked; None when it names none. A map that cannot
-    be read or does not fit the protocol raises `ProtocolError` (each problem at file:line:col)."""
-    if not protocol.maps:
+def map_path(protocol: m.Protocol) -> str | None:
+    """Where the map the protocol names is: from the protocol file's folder."""
+    return str(Path(protocol.path).parent / protocol.maps[0].path) if protocol.maps else None
+
+
+def load_map(protocol: m.Protocol, missing_ok: bool = False) -> Mapping | None:
+    """The map the protocol names, read and checked; None when it names none (or, `missing_ok`,
+    when its file is not there: a protocol copied without its map still reads fact files, and a
+    Bundle then says the map is missing). A map that cannot be read or does not fit the protocol
+    raises `ProtocolError` (each problem at file:line:col)."""
+    path = map_path(protocol)
+    if path is None or missing_ok and not Path(path).exists():
         return None
     named = protocol.maps[0]
-    path = str(Path(protocol.path).parent / named.path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
