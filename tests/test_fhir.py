@@ -472,3 +472,54 @@ def test_the_example_bundle_is_p04_as_the_writer_writes_it(screening, seed):
     assert decided(screening, seed, example) == {
         k: v for k, v in decided(screening, seed, PATIENTS).items()
         if k == "P04-liver-at-threshold"}
+
+
+# -- FHIR out ----------------------------------------------------------------------------------
+
+def test_a_trail_as_fhir(tmp_path, capsys):
+    """`fhir TRAIL -o DIR`: the criteria as an EvidenceVariable, each decision as a Bundle of a
+    ResearchSubject and an Observation with a component per criterion; all read back by the FHIR
+    library, every verdict as the trail has it, the same bytes twice."""
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.evidencevariable import EvidenceVariable
+
+    trail = tmp_path / "trail.jsonl"
+    assert cli.main(["run", str(SEED), str(PATIENTS), "--trail", str(trail), "--quiet"]) == 0
+    assert cli.main(["fhir", str(trail), "-o", str(tmp_path / "fhir")]) == 0
+    assert "decisions.ndjson (23 patients)" in capsys.readouterr().out
+    criteria = EvidenceVariable.model_validate_json(
+        (tmp_path / "fhir" / "EvidenceVariable.json").read_text(encoding="utf-8"))
+    assert [(c.definitionCodeableConcept.coding[0].code, c.exclude)
+            for c in criteria.characteristic][:2] == [("I1", False), ("I2", False)]
+    assert sum(c.exclude for c in criteria.characteristic) == 13
+    lines = (tmp_path / "fhir" / "decisions.ndjson").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
+    decided = {r["patient"]: r["decision"] for r in records if r["type"] == "decision"}
+    verdicts = {(r["patient"], r["criterion"]): r["verdict"] for r in records
+                if r["type"] == "criterion"}
+    status = {"ELIGIBLE": "eligible", "INELIGIBLE": "ineligible", "NEEDS_REVIEW": "screening"}
+    for line in lines:
+        subject, observation = (e.resource for e in Bundle.model_validate_json(line).entry)
+        pid = subject.individual.identifier.value
+        assert subject.status == status[decided[pid]]
+        assert observation.valueCodeableConcept.coding[0].code == decided[pid]
+        assert {(pid, c.code.coding[0].code): c.valueCodeableConcept.coding[0].code
+                for c in observation.component} == {k: v for k, v in verdicts.items()
+                                                     if k[0] == pid}
+    assert len(lines) == 23
+    first = (tmp_path / "fhir" / "decisions.ndjson").read_bytes()
+    assert cli.main(["fhir", str(trail), "-o", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "decisions.ndjson").read_bytes() == first
+
+
+def test_fhir_out_of_a_tampered_trail_says_so(tmp_path, capsys):
+    trail = tmp_path / "trail.jsonl"
+    assert cli.main(["run", str(SEED), str(PATIENTS), "--trail", str(trail), "--quiet"]) == 0
+    trail.write_text(trail.read_text(encoding="utf-8").replace('"ELIGIBLE"', '"INELIGIBLE"', 1),
+                     encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["fhir", str(trail), "-o", str(tmp_path / "fhir")]) == 1
+    assert "tampered" in capsys.readouterr().out
+    (tmp_path / "facts.txt").write_text("not a trail\n", encoding="utf-8")
+    assert cli.main(["fhir", str(tmp_path / "facts.txt"), "-o", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
