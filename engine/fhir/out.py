@@ -1,10 +1,10 @@
-"""A decision trail as FHIR R4B, so other FHIR tools read the screening: the protocol's criteria
-as an EvidenceVariable, and per patient a Bundle of a ResearchSubject (its status the decision)
-and an Observation of the decision with one component per criterion (its verdict).
+"""A decision trail as FHIR R4B, so other FHIR tools read the screening: the protocol's
+criteria as an EvidenceVariable, and per patient a Bundle of a ResearchSubject (its status the
+decision) and an Observation of the decision with one component per criterion (its verdict).
 
 Everything is read from the trail, not from the protocol or the facts: what is written is what
-was decided, and the trail file's SHA-256 is named in each Observation. Every resource is validated with
-`fhir.resources` before it is written; the same trail gives the same bytes.
+was decided, and the trail file's SHA-256 is named in each Observation. Every resource is
+validated with `fhir.resources` before it is written; the same trail gives the same bytes.
 
 Codes are of proto-rules' own systems (`urn:proto-rules:...`): a decision and a verdict have no
 standard code, and a criterion is coded by its id within its protocol.
