@@ -282,6 +282,35 @@ def test_a_coded_value_the_map_lacks_leaves_the_concept_unknown(tmp_path, screen
         "http://snomed.info/sct|419984006 is not in the FHIR map"
 
 
+def test_a_course_names_its_drug_by_a_medication_reference(tmp_path, screening, seed, writer):
+    """Prednisone as a Medication in the Bundle, HCQ as one contained in its statement."""
+    bundle = p01(writer)
+    prednisone, hcq = resource(bundle, "8640"), resource(bundle, "5521")
+    bundle["entry"].append({"resource": {"resourceType": "Medication", "id": "pred",
+                                         "code": prednisone.pop("medicationCodeableConcept")}})
+    prednisone["medicationReference"] = {"reference": "Medication/pred"}
+    hcq["contained"] = [{"resourceType": "Medication", "id": "hcq",
+                         "code": hcq.pop("medicationCodeableConcept")}]
+    hcq["medicationReference"] = {"reference": "#hcq"}
+    outcome = decide_one(screening, seed, tmp_path, bundle)
+    assert outcome.decision == "ELIGIBLE"
+    assert outcome.patient.used["glucocorticoid"][0].value == "prednisone 60 mg/d"
+    assert outcome.patient.used["antimalarial"][0].value == "hydroxychloroquine 400 mg/d"
+
+
+def test_a_result_absent_for_a_reason_leaves_the_concept_unknown(tmp_path, screening, seed,
+                                                                  writer):
+    bundle = p01(writer)
+    lvef = resource(bundle, "10230-1")
+    lvef.pop("valueQuantity")
+    lvef["dataAbsentReason"] = {"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "error"}]}
+    outcome = decide_one(screening, seed, tmp_path, bundle)
+    assert outcome.verdicts["I4.cardiac"].verdict == "UNKNOWN"
+    assert outcome.patient.unusable["lvef"] == \
+        f"Observation/{lvef['id']}: no value (dataAbsentReason error)"
+
+
 # -- hostile input -----------------------------------------------------------------------------
 
 def good(writer: Writer, pid: str) -> dict:

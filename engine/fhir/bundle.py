@@ -401,9 +401,7 @@ class _Patient:
                 end: Any) -> None:
         code = resource.medicationCodeableConcept
         if code is None and resource.medicationReference is not None:
-            reference = (resource.medicationReference.reference or "").split("/")[-1]
-            medication = self.medications.get(reference.lstrip("#"))
-            code = medication.code if medication is not None else None
+            code = self._medication_code(resource, resource.medicationReference.reference or "")
         meaning = self.meaning(name, code)
         if meaning is None:
             return
@@ -417,6 +415,17 @@ class _Patient:
         ongoing = resource.status in ONGOING_COURSE and end is None
         self.fact(concept, name, drug=meaning.drug, dose=dose, unit=unit, date=_day(start),
                   end=_day(end), ongoing=ongoing or None)
+
+
+    def _medication_code(self, resource: Any, reference: str) -> Any:
+        """The code of the Medication a course refers to: contained in it (`#med`), or in the
+        Bundle (`Medication/med`); None when it is in neither."""
+        if reference.startswith("#"):
+            medication = next((c for c in resource.contained or ()
+                               if c.id == reference[1:]), None)
+        else:
+            medication = self.medications.get(reference.split("/")[-1])
+        return getattr(medication, "code", None)
 
 
 def _absent(obs: Any) -> str:
