@@ -46,7 +46,7 @@ from engine.run import Decision, Rejected, Screening
 from engine.summary import SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import Chain, Trail, patients, read, render
+from engine.trail import Chain, Trail, patients, read, render, sha256_file
 from engine.verify import Verification, verify
 from grammar.parser import dump
 from protocol.diff import diff
@@ -182,6 +182,14 @@ def _parser() -> argparse.ArgumentParser:
     report_cmd.add_argument("trail")
     report_cmd.add_argument("-o", "--output", required=True, help="the HTML file to write")
     report_cmd.set_defaults(command=_report)
+
+    fhir_cmd = commands.add_parser("fhir", help="write a decision trail as FHIR: the criteria as "
+                                   "an EvidenceVariable, each decision as a ResearchSubject and "
+                                   "an Observation")
+    fhir_cmd.add_argument("trail")
+    fhir_cmd.add_argument("-o", "--output", required=True, metavar="DIR",
+                          help="the folder to write EvidenceVariable.json and decisions.ndjson in")
+    fhir_cmd.set_defaults(command=_fhir)
 
     verify_cmd = commands.add_parser("verify", help="check a trail's hash chain and seal")
     verify_cmd.add_argument("trail")
@@ -339,7 +347,7 @@ def _checked_json(path: str, diagnostics: list[Diagnostic], **counts: int) -> st
 def _run(args) -> int:
     screening = Screening(pipeline.compile(_load(args.protocol)))
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
-    facts = opened(args.facts)
+    facts = opened(args.facts, screening.network.protocol)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     sink = _writing(args.trail, "trail") if args.trail else nullcontext()
     with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
@@ -677,6 +685,28 @@ def _report(args) -> int:
     return 1 if tampered else 0
 
 
+def _fhir(args) -> int:
+    """Exit 0 with both files written, 1 if the trail is tampered (said first; the files say
+    what it says now), 2 if it cannot be read as a decision trail or a file cannot be written."""
+    from engine.fhir import out as fhir_out  # the FHIR library, only for this command
+
+    records, checked = _audited(args.trail)
+    if not records or records[0].get("type") != "run":
+        raise UsageError(f"{args.trail} is not a decision trail: its first record is not a run")
+    folder = Path(args.output)
+    with _writing(str(folder / "EvidenceVariable.json"), "FHIR output") as out:
+        out.write(json.dumps(fhir_out.evidence_variable(records), indent=2, sort_keys=True,
+                             ensure_ascii=False) + "\n")
+    count = 0
+    with _writing(str(folder / "decisions.ndjson"), "FHIR output") as out:
+        for bundle in fhir_out.decisions(records, sha256_file(args.trail)):
+            out.write(json.dumps(bundle, sort_keys=True, ensure_ascii=False) + "\n")
+            count += 1
+    print(f"{folder}: EvidenceVariable.json ({len(records[1]['criteria'])} criteria), "
+          f"decisions.ndjson ({count} patients)")
+    return 0 if checked.ok else 1
+
+
 def _verify(args) -> int:
     result = verify(args.trail, args.protocol, args.facts)
     print(result)
@@ -721,7 +751,7 @@ def _rescreen(args) -> int:
               f"+++ {args.new} (version {new.version or '?'})\n"
               f"amendment: {totals(rescreening.diff)}\n"
               f"patients of {args.facts} whose verdicts change:")
-    records = read_records(args.facts)
+    records = read_records(args.facts, protocol=new)
     for comparison in rescreening.compare(records, args.facts, args.screening_date):
         summary.add(comparison)
         rejected += REJECTED in (comparison.old, comparison.new)

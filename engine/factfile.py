@@ -26,6 +26,8 @@ from typing import Any, BinaryIO, Iterable, Iterator
 
 import jsonschema
 
+from engine import fhir
+from protocol import model as m
 from protocol.errors import FactProblem, UsageError
 from protocol.messages import FACT_MESSAGES
 
@@ -52,6 +54,8 @@ _FACT_KEYS = frozenset(_FACT_TYPES)
 _READ_LATER = frozenset({"value", "date", "end", "dose", "grade"})
 _CHECKED_HERE = {k: t for k, t in _FACT_TYPES.items() if k not in _READ_LATER}
 _RANGE_KEYS = frozenset({"low", "high"})
+#: Patient fields whose insides only jsonschema checks (rare: what a FHIR Bundle could not give).
+_NESTED = frozenset({"unknown", "set_aside"})
 
 #: Digits a number may have before its decimal point, and places after it before its first
 #: significant digit: the network compares numbers as doubles (exact to 15 digits) after they are
@@ -73,7 +77,7 @@ def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = No
     boolean is not a number here. `attributes` are the fields each concept declares beside the
     schema's (their values the normaliser reads and checks).
     """
-    if "patient" not in data or "facts" not in data:
+    if "patient" not in data or "facts" not in data or not data.keys().isdisjoint(_NESTED):
         return False
     for key, value in data.items():
         types = _PATIENT_TYPES.get(key)
@@ -131,16 +135,19 @@ def _without(data: dict, attributes: dict[str, frozenset[str]]) -> dict:
     return {**data, "facts": stripped}
 
 
-def read_records(path: str, data: bytes | None = None) -> Iterator[tuple[int, Any | FactProblem]]:
+def read_records(path: str, data: bytes | None = None, protocol: m.Protocol | None = None
+                 ) -> Iterator[tuple[int, Any | FactProblem]]:
     """Yield (line number, parsed JSON or problem) for a JSON file or a JSON Lines file; `-` is stdin.
 
     A JSON file holding one object (possibly spread over lines) is one patient; otherwise every
     non-blank line is one patient. Numbers are read as exact decimals. `data` is the file's bytes
     when the caller has them in memory (tests); otherwise the file is read as a stream
-    (`FactStream`). A file that cannot be opened is one problem, at line 0.
+    (`FactStream`). A file that cannot be opened is one problem, at line 0. With the
+    `protocol`, FHIR Bundles are read as its patients' records (`engine/fhir`).
     """
     try:
-        facts = FactStream(path, io.BytesIO(data) if data is not None else None)
+        facts = FolderStream(path, protocol) if data is None and _is_folder(path) else \
+            FactStream(path, io.BytesIO(data) if data is not None else None, protocol)
     except OSError as error:
         yield 0, FactProblem(path, 0, None, None, None, f"cannot read fact file: {error}")
         return
@@ -148,11 +155,14 @@ def read_records(path: str, data: bytes | None = None) -> Iterator[tuple[int, An
         yield from facts.records()
 
 
-def opened(path: str) -> FactStream:
+def opened(path: str, protocol: m.Protocol | None = None) -> FactStream:
     """A fact file opened to be streamed; one that cannot be opened is a one-line error (exit 2),
-    before anything is written."""
+    before anything is written. With the `protocol`, a FHIR Bundle in it (one per line, or the
+    file's one JSON value) is read as a patient through the protocol's map, read here, before
+    anything is written."""
     try:
-        return FactStream(path)
+        return FolderStream(path, protocol) if _is_folder(path) else \
+            FactStream(path, protocol=protocol)
     except OSError as error:
         raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
 
@@ -165,10 +175,17 @@ class FactStream:
     Only a file whose first record does not end on its first line (a pretty-printed patient, or
     a first line cut short) is read whole before its first record, to tell one JSON value spread
     over lines from JSON Lines: the reading `read_records` always had. `-` is stdin.
+
+    Given the protocol, a record that is a FHIR Bundle is read through its map (`engine/fhir`),
+    so every command that reads facts reads FHIR too; its map is read first (a bad one raises
+    `ProtocolError` before the file is opened).
     """
 
-    def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
+    def __init__(self, path: str, stream: BinaryIO | None = None,
+                 protocol: m.Protocol | None = None) -> None:
         self.path = path
+        self.protocol = protocol
+        self._mapping = fhir.load_map(protocol, missing_ok=True) if protocol else None
         self._digest = hashlib.sha256()
         self._stream = stream if stream is not None else _opened(path)
 
@@ -198,7 +215,10 @@ class FactStream:
 
     def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
         """Yield (line number, parsed JSON or problem), as `read_records` says."""
-        yield from _one_record_per_patient(self._records(), self.path)
+        records = self._records()
+        if self.protocol is not None:
+            records = fhir.records(records, self.protocol, self._mapping, self.path)
+        yield from _one_record_per_patient(records, self.path)
 
     def _records(self) -> Iterator[tuple[int, Any | FactProblem]]:
         lines = enumerate(self._lines(), start=1)
@@ -230,6 +250,62 @@ class FactStream:
         for number, line in lines:
             if line.strip():
                 yield number, _parsed(line, self.path, number)
+
+
+class FolderStream(FactStream):
+    """A folder of patient files, as a FHIR export gives them (one Bundle per file, or NDJSON of
+    Bundles), read in file-name order: its `.json`, `.ndjson` and `.jsonl` files, each read as a
+    fact file is (one JSON value, or one per line), patients numbered in order across files; a
+    problem names the file and its line. Its SHA-256 is that of the list of each file's name and
+    SHA-256, one `name  sha256` line each (`sha256sum`'s order reversed), so a file renamed,
+    added or changed changes it."""
+
+    SUFFIXES = (".json", ".ndjson", ".jsonl")
+
+    def __init__(self, path: str, protocol: m.Protocol | None = None) -> None:
+        self.path = path
+        self.protocol = protocol
+        self._mapping = fhir.load_map(protocol, missing_ok=True) if protocol else None
+        self._files = sorted((f for f in Path(path).iterdir()
+                              if f.is_file() and f.suffix in self.SUFFIXES), key=lambda f: f.name)
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def sha256(self) -> str:
+        listing = hashlib.sha256()
+        for file in self._files:
+            listing.update(f"{file.name}  {hashlib.sha256(file.read_bytes()).hexdigest()}\n"
+                           .encode("utf-8"))
+        return listing.hexdigest()
+
+    def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
+        yield from _one_record_per_patient(self._numbered(), self.path)
+
+    def _numbered(self) -> Iterator[tuple[int, Any | FactProblem]]:
+        if not self._files:
+            yield 0, FactProblem(self.path, 0, None, None, None,
+                                 f"no {', '.join(self.SUFFIXES)} file in the folder")
+            return
+        number = 0
+        for file in self._files:
+            try:
+                data = file.read_bytes().removeprefix(BOM)
+            except OSError as error:
+                number += 1
+                yield number, FactProblem(str(file), 0, None, None, None,
+                                          f"cannot read: {error.strerror}")
+                continue
+            records = _records(data, str(file))
+            if self.protocol is not None:
+                records = fhir.records(records, self.protocol, self._mapping, str(file))
+            for _, record in records:
+                number += 1
+                yield number, record
+
+
+def _is_folder(path: str) -> bool:
+    return path != "-" and Path(path).is_dir()
 
 
 #: What JSON takes for white space (bytes.strip takes a form feed and a vertical tab too).

@@ -153,9 +153,14 @@ class _Builder:
         record[R.SCREENING] = self.screening.toordinal()
         grouped = self._grouped()
         used, unusable = self.patient.used, self.patient.unusable
+        withheld = self.data.get("unknown", {})
+        for entry in self.data.get("set_aside", ()):
+            self.problem(None, entry["resource"], entry["reason"], warning=True)
         for name, concept, handler in self.n.order:
             facts = grouped.get(name)
-            if facts:
+            if name in withheld:  # the source says its value is open: none of its facts counts
+                unusable[name] = withheld[name]
+            elif facts:
                 handler(self, concept, facts)
             if name not in used and name not in unusable:
                 unusable[name] = "no fact given"

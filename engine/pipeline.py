@@ -22,6 +22,7 @@ from datetime import date
 from typing import Iterable, Iterator
 
 from engine.compile import Network, compile_protocol
+from engine.fhir import load_map
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse, parse_file
 from protocol.checks import check
@@ -43,10 +44,13 @@ def load_text(text: str, filename: str = "<string>") -> tuple[Protocol, list[Dia
 
 
 def _checked(protocol: Protocol) -> tuple[Protocol, list[Diagnostic]]:
+    """Checked, and the FHIR map it names read against it (a bad map is an error of `check`; a
+    missing one only when a Bundle is read)."""
     diagnostics = check(protocol)
     if any(d.is_error for d in diagnostics):
         sources = {module.path: module.source for module in protocol.modules}
         raise ProtocolError(diagnostics, protocol.source, sources)
+    load_map(protocol, missing_ok=True)
     return protocol, diagnostics
 
 

@@ -57,7 +57,7 @@ def replay(records: list[dict[str, Any]], network: Network, facts_path: str) -> 
         raise UsageError(f"the run header's screening date is not a date: {given!r}") from None
     recorded = _outcomes(records)
     replayed: dict[int, dict[str, Any]] = {}
-    with opened(facts_path) as facts:
+    with opened(facts_path, network.protocol) as facts:
         for outcome in Screening(network).screen(facts.records(), facts_path, screening):
             replayed[_line(outcome)] = _summary(outcome)
         read = facts.sha256()

@@ -18,11 +18,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 import rfc8785
 
+from engine.factfile import FolderStream
 from engine.trail import GENESIS, cut
 from protocol.errors import UsageError
 
@@ -143,8 +145,11 @@ def _files(recorded: dict[str, str | None], records: int, protocol: str | None,
         if path is None:
             continue
         try:
-            with open(path, "rb") as handle:  # a chunk at a time: a fact file may be large
-                actual = hashlib.file_digest(handle, "sha256").hexdigest()
+            if label == "facts" and Path(path).is_dir():  # a folder of Bundles: its listing's
+                actual = FolderStream(path).sha256()
+            else:
+                with open(path, "rb") as handle:  # a chunk at a time: a fact file may be large
+                    actual = hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError as error:
             raise UsageError(f"cannot read {label} file {path}: {error.strerror}") from None
         if actual != recorded[label]:

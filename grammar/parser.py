@@ -217,10 +217,14 @@ class _Build(Transformer):
             designs=tuple(s for s in sections if isinstance(s, m.Design)),
             escalations=tuple(s for s in sections if isinstance(s, m.Escalation)),
             unit_aliases=tuple(s for s in sections if isinstance(s, m.UnitAlias)),
+            maps=tuple(s for s in sections if isinstance(s, m.FhirMap)),
         )
 
     def unit_alias(self, meta, spelling, meaning):
         return m.UnitAlias(self._span(meta), _text(spelling), str(meaning))
+
+    def fhir_map(self, meta, path):
+        return m.FhirMap(self._span(meta), _text(path))
 
     def counts_as(self, meta, name):
         return self._ref(name)

@@ -176,6 +176,7 @@ def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     yield from _repeats("duplicate-definition", ((d.name, d.span) for d in protocol.definitions))
     yield from _repeats("duplicate-equivalence", ((e.name, e.span) for e in protocol.equivalences))
     yield from _repeats("duplicate-criterion", _criterion_ids(protocol))
+    yield from _repeats("duplicate-map", (("map", fhir_map.span) for fhir_map in protocol.maps))
     for definition in protocol.definitions:
         if definition.name in scope.concepts:
             line = scope.concepts[definition.name].span.line

@@ -17,6 +17,7 @@ TEMPLATES: dict[str, str] = {
     "duplicate-concept": "concept '{name}' is already declared at line {line}",
     "duplicate-definition": "definition '{name}' is already declared at line {line}",
     "duplicate-equivalence": "equivalence table '{name}' is already declared at line {line}",
+    "duplicate-map": "a FHIR map is already named at line {line}; a protocol reads one",
     "duplicate-value": "'{name}' is already listed at line {line}",
     "name-clash": "definition '{name}' has the name of the concept declared at line {line}",
     "unit-unknown": "unknown unit '{unit}'",

@@ -186,6 +186,16 @@ class UnitAlias:
 
 
 @dataclass(frozen=True)
+class FhirMap:
+    """`map "cd19-ucart-sle.fhir-map.yaml"`: the file that says which FHIR codes are which of
+    this protocol's concepts, so a patient given as a FHIR Bundle reads as facts. `path` is as
+    written, from the protocol file's folder."""
+
+    span: Span
+    path: str
+
+
+@dataclass(frozen=True)
 class EquivalenceEntry:
     """`methylprednisolone 4 mg = 5 mg`: so many mg of this drug equal so many of the reference."""
 
@@ -805,6 +815,7 @@ class Protocol:
     escalations: tuple[Escalation, ...] = ()  # one is allowed; the checker reports a second
     modules: tuple[Module, ...] = ()
     unit_aliases: tuple[UnitAlias, ...] = ()
+    maps: tuple[FhirMap, ...] = ()  # one is allowed; the checker reports a second
 
     @property
     def aliases(self) -> tuple[tuple[str, str], ...]:
