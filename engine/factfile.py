@@ -22,12 +22,15 @@ import math
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
 import jsonschema
 
 from protocol.errors import FactProblem, UsageError
 from protocol.messages import FACT_MESSAGES
+
+if TYPE_CHECKING:
+    from engine.tables import CsvFacts, ParquetFacts
 
 SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -139,6 +142,10 @@ def read_records(path: str, data: bytes | None = None) -> Iterator[tuple[int, An
     when the caller has them in memory (tests); otherwise the file is read as a stream
     (`FactStream`). A file that cannot be opened is one problem, at line 0.
     """
+    if data is None and _tables().is_table(path):
+        with _tables().opened(path) as table:
+            yield from table.records()
+        return
     try:
         facts = FactStream(path, io.BytesIO(data) if data is not None else None)
     except OSError as error:
@@ -148,13 +155,24 @@ def read_records(path: str, data: bytes | None = None) -> Iterator[tuple[int, An
         yield from facts.records()
 
 
-def opened(path: str) -> FactStream:
+def opened(path: str) -> FactStream | CsvFacts | ParquetFacts:
     """A fact file opened to be streamed; one that cannot be opened is a one-line error (exit 2),
-    before anything is written."""
+    before anything is written. A `.csv` or `.parquet` file is a long fact table
+    (`engine.tables`), read into the same stream of records."""
+    if _tables().is_table(path):
+        return _tables().opened(path)
     try:
         return FactStream(path)
     except OSError as error:
         raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
+
+
+def _tables():
+    """`engine.tables`, which builds on this module (its schema, the duplicate check): imported
+    when a path is looked at, not when this module is."""
+    from engine import tables
+
+    return tables
 
 
 class FactStream:
@@ -198,7 +216,7 @@ class FactStream:
 
     def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
         """Yield (line number, parsed JSON or problem), as `read_records` says."""
-        yield from _one_record_per_patient(self._records(), self.path)
+        yield from one_record_per_patient(self._records(), self.path)
 
     def _records(self) -> Iterator[tuple[int, Any | FactProblem]]:
         lines = enumerate(self._lines(), start=1)
@@ -345,7 +363,7 @@ def _constant(text: str) -> Any:
     raise _Refused(FACT_MESSAGES["number-not-finite"].format(number=text))
 
 
-def _one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], path: str
+def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], path: str
                             ) -> Iterator[tuple[int, Any | FactProblem]]:
     """The records, a patient id seen before refused (naming the line of its first record): a
     second record would be decided again and its trail would read as the same patient's."""
