@@ -125,6 +125,7 @@ def test_a_trail_from_a_table_verifies_against_it(capsys, tmp_path):
     assert cli.main(["run", SEED, table, "--trail", trail, "--quiet"]) == 0
     assert cli.main(["verify", trail, "--facts", table]) == 0
     assert "intact" in capsys.readouterr().out
+    assert cli.main(["replay", trail, "--protocol", SEED, "--facts", table]) == 0
 
 
 # -- bad tables: the patient refused with its line, or the file in one line ------------------------
