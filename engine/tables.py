@@ -27,13 +27,16 @@ import hashlib
 import io
 import re
 from decimal import Decimal
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
 from engine.factfile import SCHEMA, one_record_per_patient
 from protocol.errors import FactProblem, UsageError
 
-#: The fact file suffixes read as tables.
-SUFFIXES = (".csv", ".parquet")
+if TYPE_CHECKING:
+    from engine.omop import OmopFacts
+
+#: The fact file suffixes read as tables; an OMOP database is read through its mapping file.
+SUFFIXES = (".csv", ".parquet", ".omop.yaml", ".omop.yml")
 PATIENT_FIELDS = ("screening_date", "birth_date")
 #: `reference_range` in two columns.
 RANGE = {"reference_low": "low", "reference_high": "high"}
@@ -50,11 +53,18 @@ def is_table(path: str) -> bool:
     return path.lower().endswith(SUFFIXES)
 
 
-def opened(path: str) -> CsvFacts | ParquetFacts:
+def opened(path: str) -> CsvFacts | ParquetFacts | OmopFacts:
     """A fact table opened to be streamed; one that cannot be opened, or whose header lacks a
     `patient` or `concept` column, is a one-line error (exit 2)."""
+    name = path.lower()
     try:
-        return ParquetFacts(path) if path.lower().endswith(".parquet") else CsvFacts(path)
+        if name.endswith(".parquet"):
+            return ParquetFacts(path)
+        if name.endswith((".omop.yaml", ".omop.yml")):
+            from engine.omop import OmopFacts  # it builds on this module
+
+            return OmopFacts(path)
+        return CsvFacts(path)
     except OSError as error:
         raise UsageError(f"cannot read fact file {path}: {error.strerror or error}") from None
 
@@ -103,9 +113,9 @@ class CsvFacts:
         if header is None:
             yield 0, FactProblem(self.path, 0, None, None, None, "the fact file is empty")
             return
-        columns = _columns(header, self.path)
+        columns = header_columns(header, self.path)
         rows = ((reader.line_num, cells) for cells in reader if cells)
-        yield from one_record_per_patient(_patients(rows, columns, self.path), self.path)
+        yield from one_record_per_patient(patients_of(rows, columns, self.path), self.path)
 
 
 class ParquetFacts:
@@ -131,7 +141,7 @@ class ParquetFacts:
                 message = "the table has no 'patient' column"
             raise UsageError(f"cannot read fact file {path}: {message}") from None
         names = [d[0] for d in self._cursor.description]
-        self._columns = _columns([n for n in names if n != "file_row_number"], path)
+        self._columns = header_columns([n for n in names if n != "file_row_number"], path)
 
     def __enter__(self) -> ParquetFacts:
         return self
@@ -143,17 +153,17 @@ class ParquetFacts:
         return self._sha256
 
     def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
-        yield from one_record_per_patient(_patients(self._rows(), self._columns, self.path),
+        yield from one_record_per_patient(patients_of(self._rows(), self._columns, self.path),
                                           self.path)
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
         while batch := self._cursor.fetchmany(self.BATCH):
             for row in batch:
                 *cells, number = row
-                yield number + 1, [_cell_text(cell) for cell in cells]
+                yield number + 1, [cell_text(cell) for cell in cells]
 
 
-def _cell_text(cell: Any) -> str:
+def cell_text(cell: Any) -> str:
     """A typed Parquet cell as the text a CSV would hold: what `_record` reads. A double is
     written as its shortest round-trip text (0.1, not 0.1000000000000000055...)."""
     if cell is None:
@@ -165,7 +175,7 @@ def _cell_text(cell: Any) -> str:
     return repr(cell) if isinstance(cell, float) else str(cell)
 
 
-def _columns(header: list[str], path: str) -> list[str]:
+def header_columns(header: list[str], path: str) -> list[str]:
     names = [name.strip() for name in header]
     for needed in ("patient", "concept"):
         if needed not in names:
@@ -178,7 +188,7 @@ def _columns(header: list[str], path: str) -> list[str]:
     return names
 
 
-def _patients(rows: Iterable[tuple[int, list[str]]], columns: list[str], path: str
+def patients_of(rows: Iterable[tuple[int, list[str]]], columns: list[str], path: str
               ) -> Iterator[tuple[int, dict[str, Any] | FactProblem]]:
     """Adjacent rows of one patient as one record, at the position of its first row."""
     patient: str | None = None
