@@ -55,7 +55,7 @@ def seed_trail(tmp_path_factory) -> Path:
     return trail
 
 
-# -- TI ---------------------------------------------------------------------------------------------
+# -- TI --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_the_ti_of_every_example_reads_back_and_conforms(capsys, tmp_path, example):
@@ -74,6 +74,9 @@ def test_the_ti_of_every_example_reads_back_and_conforms(capsys, tmp_path, examp
     assert [c["text"] for c in described["criteria"]] == [leaf.text for leaf in leaves]
     assert [c["IETESTCD"] for c in described["criteria"]] == [r["IETESTCD"] for r in back.rows]
     assert described["dataset"]["records"] == len(leaves)
+    _, meta = pyreadstat.read_xport(str(tmp_path / "ti.xpt"), metadataonly=True)
+    assert {v["name"]: v["length"] for v in described["variables"]} == \
+        meta.variable_storage_width
 
 
 def test_the_seed_ti_row_by_row(capsys, tmp_path):
@@ -143,7 +146,7 @@ def test_texts_in_ascii_and_cut_where_the_ig_says():
     assert ietest("I9", None) == ("I9", ["criterion I9 has no sentence: IETEST holds its id"])
 
 
-# -- IE ---------------------------------------------------------------------------------------------
+# -- IE --------------------------------------------------------------------------------------------
 
 def test_the_ie_of_the_seed_run_reads_back_and_conforms(capsys, tmp_path, seed_trail):
     code, out, _ = sdtm(capsys, "sdtm-ie", str(seed_trail), "-o", str(tmp_path))
@@ -211,7 +214,7 @@ def _protocol(trail: Path) -> dict:
     return next(r for r in read(str(trail)) if r["type"] == "protocol")
 
 
-# -- what cannot give a dataset: one line, exit 2 ---------------------------------------------------
+# -- what cannot give a dataset: one line, exit 2 --------------------------------------------------
 
 def _lines(trail: Path) -> list[str]:
     return trail.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -298,7 +301,7 @@ def test_a_protocol_with_errors(capsys, tmp_path):
     assert code == 2 and f"{bad}:4:" in err
 
 
-# -- the IG's rules, one case each ------------------------------------------------------------------
+# -- the IG's rules, one case each -----------------------------------------------------------------
 
 TI_ROW = {"STUDYID": "S", "DOMAIN": "TI", "IETESTCD": "I1", "IETEST": "Adult", "IECAT":
           "INCLUSION", "TIVERS": "1"}

@@ -128,7 +128,7 @@ def test_a_trail_from_a_table_verifies_against_it(capsys, tmp_path):
     assert cli.main(["replay", trail, "--protocol", SEED, "--facts", table]) == 0
 
 
-# -- bad tables: the patient refused with its line, or the file in one line ------------------------
+# -- bad tables: the patient refused with its line, or the file in one line ------------------------ 
 
 HEADER = "patient,screening_date,concept,value,unit,date,dose\n"
 
