@@ -38,6 +38,8 @@ demo: $(STAMP)
 	$(BIN)/proto-rules run $(PROTOCOL) $(PATIENTS) --trail $(OUT)/trail.jsonl
 	$(BIN)/proto-rules explain $(OUT)/trail.jsonl --patient P04-liver-at-threshold
 	$(BIN)/proto-rules escalate $(PROTOCOL) $(COHORT) --trail $(OUT)/escalation.jsonl
+	$(BIN)/proto-rules sdtm $(PROTOCOL) -o $(OUT)/sdtm
+	$(BIN)/proto-rules sdtm-ie $(OUT)/trail.jsonl -o $(OUT)/sdtm
 
 test: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "chromium could not be installed (apt-get install chromium): the report's browser tests will be skipped"
@@ -58,7 +60,7 @@ other-pythons:
 	    echo "python$$version ($$python): demo and fast tests"; \
 	    [ -n "$$compared" ] || $(MAKE) --no-print-directory OUT=$(OUT) demo >/dev/null || exit 1; compared=yes; \
 	    $(MAKE) --no-print-directory PYTHON=$$python VENV=.venv-$$version OUT=$(OUT)/$$version demo >/dev/null || exit 1; \
-	    for trail in trail.jsonl escalation.jsonl; do \
+	    for trail in trail.jsonl escalation.jsonl sdtm/ti.xpt sdtm/ie.xpt; do \
 	        cmp $(OUT)/$$trail $(OUT)/$$version/$$trail || { echo "python$$version writes another $$trail"; exit 1; }; \
 	    done; \
 	    .venv-$$version/bin/python -m pytest -p no:cacheprovider $(FAST_TESTS) || exit 1; \

@@ -35,6 +35,7 @@ from engine import coverage as rule_coverage
 from engine import edgecases
 from engine import pipeline
 from engine import scenarios
+from engine.sdtm import export as sdtm
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.factfile import count_records, opened, read_records
@@ -176,6 +177,17 @@ def _parser() -> argparse.ArgumentParser:
     graph_cmd.add_argument("protocol")
     graph_cmd.add_argument("-o", "--output", required=True, metavar="OUT.svg|.png|.dot")
     graph_cmd.set_defaults(command=_graph)
+
+    sdtm_cmd = commands.add_parser("sdtm", help="the protocol's criteria as the SDTM TI "
+                                   "dataset (XPT, CSV and a define-style JSON)")
+    sdtm_cmd.add_argument("protocol")
+    sdtm_ie_cmd = commands.add_parser("sdtm-ie", help="a run's criteria not met, per subject, as "
+                                      "the SDTM IE dataset (XPT, CSV and a define-style JSON)")
+    sdtm_ie_cmd.add_argument("trail")
+    for cmd, command in ((sdtm_cmd, _sdtm), (sdtm_ie_cmd, _sdtm_ie)):
+        cmd.add_argument("-o", "--output", required=True, metavar="DIR")
+        cmd.add_argument("--study-id", help="STUDYID (default: the protocol's id)")
+        cmd.set_defaults(command=command)
 
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
                                      "self-contained HTML page")
@@ -652,6 +664,21 @@ def _graph(args) -> int:
                          f"{', '.join('.' + f for f in dependencies.FORMATS)}")
     protocol = _load(args.protocol)
     _plotted(args.output, lambda path: dependencies.write(protocol, path), "graph")
+    return 0
+
+
+def _sdtm(args) -> int:
+    return _exported(sdtm.trial(_load(args.protocol), args.study_id, args.output))
+
+
+def _sdtm_ie(args) -> int:
+    return _exported(sdtm.subjects(args.trail, args.study_id, args.output))
+
+
+def _exported(export: sdtm.Export) -> int:
+    for warning in export.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(export.summary)
     return 0
 
 

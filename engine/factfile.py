@@ -22,7 +22,7 @@ import math
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
 import jsonschema
 
@@ -30,6 +30,9 @@ from engine import fhir
 from protocol import model as m
 from protocol.errors import FactProblem, UsageError
 from protocol.messages import FACT_MESSAGES
+
+if TYPE_CHECKING:
+    from engine.tables import CsvFacts, ParquetFacts
 
 SCHEMA = json.loads(Path(__file__).with_name("facts.schema.json").read_text(encoding="utf-8"))
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -145,6 +148,10 @@ def read_records(path: str, data: bytes | None = None, protocol: m.Protocol | No
     (`FactStream`). A file that cannot be opened is one problem, at line 0. With the
     `protocol`, FHIR Bundles are read as its patients' records (`engine/fhir`).
     """
+    if data is None and _tables().is_table(path):
+        with _tables().opened(path) as table:
+            yield from table.records()
+        return
     try:
         facts = FolderStream(path, protocol) if data is None and _is_folder(path) else \
             FactStream(path, io.BytesIO(data) if data is not None else None, protocol)
@@ -155,16 +162,27 @@ def read_records(path: str, data: bytes | None = None, protocol: m.Protocol | No
         yield from facts.records()
 
 
-def opened(path: str, protocol: m.Protocol | None = None) -> FactStream:
+def opened(path: str, protocol: m.Protocol | None = None) -> FactStream | CsvFacts | ParquetFacts:
     """A fact file opened to be streamed; one that cannot be opened is a one-line error (exit 2),
-    before anything is written. With the `protocol`, a FHIR Bundle in it (one per line, or the
-    file's one JSON value) is read as a patient through the protocol's map, read here, before
-    anything is written."""
+    before anything is written. A `.csv` or `.parquet` file is a long fact table
+    (`engine.tables`), read into the same stream of records. With the `protocol`, a FHIR Bundle in
+    the file (one per line, or the file's one JSON value) is read as a patient through the
+    protocol's map, read here, before anything is written."""
+    if _tables().is_table(path):
+        return _tables().opened(path)
     try:
         return FolderStream(path, protocol) if _is_folder(path) else \
             FactStream(path, protocol=protocol)
     except OSError as error:
         raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
+
+
+def _tables():
+    """`engine.tables`, which builds on this module (its schema, the duplicate check): imported
+    when a path is looked at, not when this module is."""
+    from engine import tables
+
+    return tables
 
 
 class FactStream:
@@ -218,7 +236,7 @@ class FactStream:
         records = self._records()
         if self.protocol is not None:
             records = fhir.records(records, self.protocol, self._mapping, self.path)
-        yield from _one_record_per_patient(records, self.path)
+        yield from one_record_per_patient(records, self.path)
 
     def _records(self) -> Iterator[tuple[int, Any | FactProblem]]:
         lines = enumerate(self._lines(), start=1)
@@ -280,7 +298,7 @@ class FolderStream(FactStream):
         return listing.hexdigest()
 
     def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
-        yield from _one_record_per_patient(self._numbered(), self.path)
+        yield from one_record_per_patient(self._numbered(), self.path)
 
     def _numbered(self) -> Iterator[tuple[int, Any | FactProblem]]:
         if not self._files:
@@ -421,7 +439,7 @@ def _constant(text: str) -> Any:
     raise _Refused(FACT_MESSAGES["number-not-finite"].format(number=text))
 
 
-def _one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], path: str
+def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], path: str
                             ) -> Iterator[tuple[int, Any | FactProblem]]:
     """The records, a patient id seen before refused (naming the line of its first record): a
     second record would be decided again and its trail would read as the same patient's."""

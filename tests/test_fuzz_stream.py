@@ -11,7 +11,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.factfile import BOM, FactStream, _one_record_per_patient, _records
+from engine.factfile import BOM, FactStream, one_record_per_patient, _records
 from protocol.errors import FactProblem
 
 LINES = [b"", b"  ", b"\r", b"\x0c", b"\t", b"{", b"}", b"[1,", b"2]", b'{"a":', b"1}",
@@ -25,7 +25,7 @@ def whole_file(data: bytes) -> list:
     data = data.removeprefix(BOM)
     if not data.strip():
         return [(0, "the fact file is empty")]
-    return [shown(r) for r in _one_record_per_patient(_records(data, "f"), "f")]
+    return [shown(r) for r in one_record_per_patient(_records(data, "f"), "f")]
 
 
 def streamed(data: bytes) -> list:

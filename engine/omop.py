@@ -1,0 +1,258 @@
+"""OMOP CDM in: the persons of a DuckDB database with their rows in measurement,
+condition_occurrence, drug_exposure, procedure_occurrence and observation, read as patient records
+through a mapping file (`NAME.omop.yaml`) that says which concept ids are which protocol concept.
+
+The mapping is the only source of meaning: a row whose concept id the file does not name is not
+read, and a value concept it does not map is no value. DuckDB turns the tables into one long
+table sorted by person (`SELECT ... UNION ALL ... ORDER BY person_id`), read in batches into the
+records a long fact table gives (`engine.tables.patients_of`): one person at a time in memory.
+
+>>> sorted(TABLES)
+['condition_occurrence', 'drug_exposure', 'measurement', 'observation', 'procedure_occurrence']
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from engine.factfile import one_record_per_patient
+from engine.tables import cell_text, patients_of
+from protocol.errors import FactProblem, UsageError
+
+#: Per table: its row id, concept id and date columns, the end date's, and what else it gives.
+TABLES = {
+    "measurement": ("measurement_id", "measurement_concept_id", "measurement_date", None),
+    "condition_occurrence": ("condition_occurrence_id", "condition_concept_id",
+                             "condition_start_date", "condition_end_date"),
+    "drug_exposure": ("drug_exposure_id", "drug_concept_id", "drug_exposure_start_date",
+                      "drug_exposure_end_date"),
+    "procedure_occurrence": ("procedure_occurrence_id", "procedure_concept_id", "procedure_date",
+                             None),
+    "observation": ("observation_id", "observation_concept_id", "observation_date", None),
+}
+#: The person table's coded fields a category or flag concept may be read from.
+PERSON_FIELDS = {"gender": "gender_concept_id", "race": "race_concept_id",
+                 "ethnicity": "ethnicity_concept_id"}
+#: operator_concept_id (the Meas Value Operator concepts) as the fact format's comparator.
+COMPARATORS = {4171756: "<", 4171754: "<=", 4172704: ">", 4171755: ">="}
+#: The records' columns, as a long fact table's (`engine.tables`).
+COLUMNS = ["patient", "screening_date", "birth_date", "concept", "value", "unit", "date", "end",
+           "drug", "reference_low", "reference_high", "comparator"]
+
+
+class OmopFacts:
+    """An OMOP database read through its mapping file, as a stream of patient records. The
+    trail's fact hash is the mapping file's: it names the database, whose file DuckDB may
+    rewrite as it opens it."""
+
+    BATCH = 2048
+
+    def __init__(self, path: str) -> None:
+        import duckdb  # only for OMOP and Parquet sources
+
+        self.path = path
+        data = Path(path).read_bytes()
+        self._sha256 = hashlib.sha256(data).hexdigest()
+        self.mapping = Mapping.read(path, data)
+        try:
+            self._connection = duckdb.connect(str(self.mapping.database), read_only=True)
+        except duckdb.Error as error:
+            raise UsageError(f"{path}: cannot open the OMOP database {self.mapping.database}: "
+                             f"{str(error).splitlines()[0]}") from None
+        try:
+            self._cursor = self.mapping.query(self._connection)
+        except duckdb.Error as error:
+            self._connection.close()
+            raise UsageError(f"{path}: cannot read the OMOP database {self.mapping.database}: "
+                             f"{str(error).splitlines()[0]}") from None
+
+    def __enter__(self) -> OmopFacts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._connection.close()
+
+    def sha256(self) -> str:
+        return self._sha256
+
+    def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
+        people = patients_of(self._rows(), COLUMNS, self.path)
+        yield from one_record_per_patient(self._completed(people), self.path)
+
+    def _completed(self, people: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """Each person's record with `present: false` for every concept the mapping calls
+        complete (`complete: true`) of which the person has no row."""
+        for number, record in people:
+            if isinstance(record, dict):
+                seen = {fact["concept"] for fact in record["facts"]}
+                record["facts"].extend({"concept": concept, "present": False}
+                                       for concept in self.mapping.complete if concept not in seen)
+            yield number, record
+
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Each row as a long table's cells, numbered by its person's place (from 1)."""
+        screening = self.mapping.screening or ""
+        person, number = None, 0
+        while batch := self._cursor.fetchmany(self.BATCH):
+            for (key, birth, concept, number_value, text_value, unit, day, end, drug, low, high,
+                 comparator) in batch:
+                if key != person:
+                    person, number = key, number + 1
+                value = cell_text(number_value) if number_value is not None else text_value
+                yield number, [str(key), screening, cell_text(birth), cell_text(concept),
+                               value or "", cell_text(unit), cell_text(day), cell_text(end),
+                               cell_text(drug), cell_text(low), cell_text(high),
+                               cell_text(comparator)]
+
+
+class Mapping:
+    """What a mapping file says: the database, the screening date, and per protocol concept the
+    concept ids it is read from (per table), its value concepts, and its unit."""
+
+    def __init__(self, path: str, database: Path, screening: str | None) -> None:
+        self.path, self.database, self.screening = path, database, screening
+        self.ids: list[tuple[str, int, str, str | None]] = []  # table, id, concept, drug
+        self.values: list[tuple[str, int, str]] = []  # concept, value concept id, value
+        self.units: dict[str, str] = {}
+        self.person: list[tuple[str, str]] = []  # concept, person field
+        self.complete: list[str] = []  # concepts of which no row is no occurrence
+
+    @classmethod
+    def read(cls, path: str, data: bytes) -> Mapping:
+        try:
+            spec = yaml.safe_load(data)
+        except yaml.YAMLError as error:
+            raise UsageError(f"{path}: not YAML: {str(error).splitlines()[0]}") from None
+        if not isinstance(spec, dict) or not isinstance(spec.get("omop"), str):
+            raise UsageError(f"{path}: a mapping file names its database: omop: FILE.duckdb")
+        _known(path, "", spec, {"omop", "screening_date", "person", "concepts"})
+        screening = spec.get("screening_date")
+        if screening is not None and not isinstance(screening, date):
+            raise UsageError(f"{path}: screening_date: {screening!r} is not a date (YYYY-MM-DD)")
+        mapping = cls(path, Path(path).parent / spec["omop"],
+                      screening.isoformat() if screening else None)
+        for concept, field in _mapping(path, "person", spec.get("person", {})).items():
+            field = _mapping(path, f"person.{concept}", field)
+            _known(path, f"person.{concept}.", field, set(PERSON_FIELDS))
+            for name, values in field.items():
+                mapping.person.append((concept, name))
+                mapping._values(f"person.{concept}.{name}", concept, values)
+        for concept, entry in _mapping(path, "concepts", spec.get("concepts", {})).items():
+            mapping._concept(str(concept), _mapping(path, f"concepts.{concept}", entry))
+        return mapping
+
+    def _concept(self, concept: str, entry: dict) -> None:
+        where = f"concepts.{concept}"
+        _known(self.path, f"{where}.", entry, {*TABLES, "values", "unit", "complete"})
+        if not set(entry) & set(TABLES):
+            raise UsageError(f"{self.path}: {where}: names no table to read it from "
+                             f"({', '.join(TABLES)})")
+        for table in TABLES:
+            if table in entry:
+                ids = entry[table]
+                named = ids if isinstance(ids, dict) else {i: None for i in _listed(ids)}
+                for key, drug in named.items():
+                    self.ids.append((table, _id(self.path, f"{where}.{table}", key), concept,
+                                     None if drug is None else str(drug)))
+        if "values" in entry:
+            self._values(f"{where}.values", concept, entry["values"])
+        if "unit" in entry:
+            self.units[concept] = str(entry["unit"])
+        if entry.get("complete") is True:
+            self.complete.append(concept)
+        elif "complete" in entry and entry["complete"] is not False:
+            raise UsageError(f"{self.path}: {where}.complete: true or false, not "
+                             f"{entry['complete']!r}")
+
+    def _values(self, where: str, concept: str, values: Any) -> None:
+        for key, value in _mapping(self.path, where, values).items():
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            self.values.append((concept, _id(self.path, where, key), text))
+
+    def query(self, connection: Any) -> Any:
+        """The long table, sorted by person: its maps loaded as temporary tables."""
+        tables = {row[0] for row in connection.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        used = ["person", *(t for t in TABLES if t in {table for table, _, _, _ in self.ids})]
+        missing = [t for t in used if t not in tables]
+        if missing:
+            raise UsageError(f"{self.path}: the OMOP database {self.database} has no "
+                             f"{missing[0]} table")
+        connection.execute("CREATE TEMP TABLE proto_ids(tab VARCHAR, id BIGINT, concept VARCHAR, "
+                           "drug VARCHAR, unit VARCHAR)")
+        connection.execute("CREATE TEMP TABLE proto_values(concept VARCHAR, id BIGINT, "
+                           "value VARCHAR)")
+        connection.execute("CREATE TEMP TABLE proto_operators(id BIGINT, comparator VARCHAR)")
+        if self.ids:
+            connection.executemany("INSERT INTO proto_ids VALUES (?, ?, ?, ?, ?)", [
+                (t, i, c, d, self.units.get(c)) for t, i, c, d in self.ids])
+        if self.values:
+            connection.executemany("INSERT INTO proto_values VALUES (?, ?, ?)", self.values)
+        connection.executemany("INSERT INTO proto_operators VALUES (?, ?)",
+                               sorted(COMPARATORS.items()))
+        parts = ["SELECT person_id AS key, 0 AS part, 0 AS row, make_date(year_of_birth, "
+                 "month_of_birth, day_of_birth) AS birth_date FROM person"]
+        for number, (concept, field) in enumerate(self.person, start=1):
+            parts.append(
+                f"SELECT p.person_id AS key, 1 AS part, {number} AS row, v.concept, "
+                f"v.value AS text_value FROM person p JOIN proto_values v ON v.concept = "
+                f"'{_quoted(concept)}' AND v.id = p.{PERSON_FIELDS[field]}")
+        for number, table in enumerate(used[1:], start=2):
+            parts.append(_select(table, number))
+        sql = ("SELECT key, birth_date, concept, number_value, text_value, unit, day, \"end\", "
+               "drug, low, high, comparator FROM (" + " UNION ALL BY NAME ".join(parts)
+               + ") ORDER BY key, part, row")
+        return connection.execute(sql)
+
+
+def _select(table: str, part: int) -> str:
+    """One table's mapped rows in the long table's columns."""
+    row_id, concept_id, day, end = TABLES[table]
+    columns = ["x.person_id AS key", f"{part} AS part", f"x.{row_id} AS row", "m.concept",
+               f"x.{day} AS day", "m.drug"]
+    joins = ""
+    if end:
+        columns.append(f'x.{end} AS "end"')
+    if table in ("measurement", "observation"):
+        columns += ["x.value_as_number AS number_value", "COALESCE(x.unit_source_value, m.unit) "
+                    "AS unit", "v.value AS text_value" if table == "measurement" else
+                    "COALESCE(v.value, x.value_as_string) AS text_value"]
+        joins = (" LEFT JOIN proto_values v ON v.concept = m.concept"
+                 " AND v.id = x.value_as_concept_id")
+    if table == "measurement":
+        columns += ["x.range_low AS low", "x.range_high AS high", "o.comparator"]
+        joins += " LEFT JOIN proto_operators o ON o.id = x.operator_concept_id"
+    return (f"SELECT {', '.join(columns)} FROM {table} x JOIN proto_ids m ON m.tab = '{table}' "
+            f"AND m.id = x.{concept_id}{joins}")
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _known(path: str, where: str, entry: dict, keys: set[str]) -> None:
+    unknown = sorted(str(k) for k in entry if k not in keys)
+    if unknown:
+        raise UsageError(f"{path}: {where}{unknown[0]}: not a key here (known: "
+                         f"{', '.join(sorted(keys))})")
+
+
+def _mapping(path: str, where: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise UsageError(f"{path}: {where}: a mapping was expected, not {value!r}")
+    return value
+
+
+def _listed(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _id(path: str, where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{path}: {where}: {value!r} is not a concept id (a whole number)")
+    return value
