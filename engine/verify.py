@@ -37,6 +37,7 @@ class Verification:
     line: int | None = None
     notes: tuple[str, ...] = field(default=())
     cut: str | None = None  # how far a run cut short got (its trail is intact, but incomplete)
+    patient: str | None = None  # whose record the line is, when it is a patient's
 
     def __str__(self) -> str:
         if self.ok:
@@ -44,7 +45,8 @@ class Verification:
             if self.cut:
                 head += f"; incomplete: {self.cut}"
             return head + "".join(f"\n{n}" for n in self.notes)
-        return f"TAMPERED: line {self.line}: {self.problem}"
+        whose = f" (patient {self.patient})" if self.patient else ""
+        return f"TAMPERED: line {self.line}{whose}: {self.problem}"
 
 
 def verify(path: str, protocol: str | None = None, facts: str | None = None) -> Verification:
@@ -63,17 +65,18 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
 
 def _verified(lines: Iterable[bytes], protocol: str | None, facts: str | None) -> Verification:
     previous, header, stopped, facts_recorded = GENESIS, None, None, None
+    before: str | None = None  # the patient of the line before, to name it
     seal: tuple[int, dict, str] | None = None  # where the seal is, and what it follows
     number = 0
     for number, raw in enumerate(lines, start=1):
         if seal is not None:
             return Verification(False, seal[0], "records follow the seal", seal[0] + 1)
         line = raw.removesuffix(b"\n")
-        problem, record = _check(line, previous, number)
+        problem, record = _check(line, previous, number, before)
         if problem and line == raw:  # the last line, without its end: written halfway
             problem = "the last record is cut off: the trail is truncated"
         if problem:
-            return Verification(False, number - 1, problem, number)
+            return Verification(False, number - 1, problem, number, patient=_patient(record))
         if number == 1:
             header = record
         if record.get("type") == "summary" and "facts_sha256" in record:
@@ -82,7 +85,7 @@ def _verified(lines: Iterable[bytes], protocol: str | None, facts: str | None) -
             stopped = _cut(record)
         if record.get("type") == "seal":
             seal = number, record, previous
-        previous = hashlib.sha256(line).hexdigest()
+        previous, before = hashlib.sha256(line).hexdigest(), _patient(record)
     if number == 0:
         return Verification(False, 0, "the trail is empty", 1)
     if seal is None:
@@ -96,7 +99,14 @@ def _verified(lines: Iterable[bytes], protocol: str | None, facts: str | None) -
     return _files(recorded, at - 1, protocol, facts, stopped)
 
 
-def _check(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:
+def _patient(record: dict) -> str | None:
+    """The patient a record is about, if it says so plainly."""
+    patient = record.get("patient")
+    return patient if isinstance(patient, str) else None
+
+
+def _check(line: bytes, previous: str, number: int,
+           before: str | None) -> tuple[str | None, dict]:
     try:
         record = orjson.loads(line)  # bounded nesting, unlike the json module's recursion
     except orjson.JSONDecodeError:
@@ -112,8 +122,9 @@ def _check(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:
     if record.get("prev") != previous:
         if number == 1:
             return "the first record is not the start of a trail (records before it deleted?)", record
-        return (f"does not follow line {number - 1}: line {number - 1} was edited, or records were "
-                "inserted, deleted or reordered there", record)
+        whose = f" (patient {before})" if before else ""
+        return (f"does not follow line {number - 1}{whose}: line {number - 1} was edited, or "
+                "records were inserted, deleted or reordered there", record)
     return None, record
 
 
