@@ -43,7 +43,9 @@ from engine.summary import SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
 from engine.trail import Chain, Trail, patients, read, render
-from engine.verify import Verification, verify
+from engine.trail import records as records_of
+from engine.trailfile import created
+from engine.verify import Verification, located, verify
 from grammar.parser import dump
 from protocol.diff import diff
 from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
@@ -301,7 +303,7 @@ def _run(args) -> int:
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
     facts = opened(args.facts)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
-    sink = _writing(args.trail, "trail") if args.trail else nullcontext()
+    sink = _writing(args.trail, "trail", created) if args.trail else nullcontext()
     with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
             _optional(args.table, "table") as table_out, _progress(args.facts) as console:
         trail = Trail(out, screening.network, args.protocol, args.facts,
@@ -432,13 +434,16 @@ def _between_patients() -> Iterator[threading.Event]:
 
 
 @contextmanager
-def _writing(path: str, what: str) -> Iterator[TextIO]:
-    """An output file, its directories created: one that cannot be opened or closed (a directory,
-    no permission, a full disk) is a one-line error naming it (exit 2); what was written before
-    stays. Errors while writing are the writer's to name (`engine.trail.Chain`)."""
+def _writing(path: str, what: str,
+             create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8")
+             ) -> Iterator[TextIO]:
+    """An output file, its directories created (`create` opens it: a trail may be compressed):
+    one that cannot be opened or closed (a directory, no permission, a full disk) is a one-line
+    error naming it (exit 2); what was written before stays. Errors while writing are the
+    writer's to name (`engine.trail.Chain`)."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        out = open(path, "w", encoding="utf-8")
+        out = create(path)
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
     try:
@@ -480,7 +485,7 @@ def _escalate(args) -> int:
         print(warning, file=sys.stderr)
     sys.stdout.write(explain(decision))
     if args.trail:
-        with _writing(args.trail, "trail") as out:
+        with _writing(args.trail, "trail", created) as out:
             chain = Chain(out)
             chain.write(*trail_records(decision, args.protocol))
             sealed = chain.seal()
@@ -521,11 +526,21 @@ def _plotted(path: str, draw: Callable[[str], None]) -> None:
 
 
 def _explain(args) -> int:
-    """Exit 0, 1 for a tampered trail (rendered after the line that says so), 2 unreadable."""
-    records, checked = _audited(args.trail)
-    if args.patient is not None and args.patient not in patients(records):
+    """Exit 0, 1 for a tampered trail (rendered after the line that says so), 2 unreadable.
+    One patient of a compressed trail is read through its seek table (`located`)."""
+    found = located(args.trail, args.patient) if args.patient is not None else None
+    if found is None:
+        records, checked = _audited(args.trail)
+        everyone = patients(records)
+    else:
+        records, checked, everyone = list(records_of(found.lines, args.trail, args.patient)), \
+            found.checked, found.patients
+        _say(checked)
+        print("checked: the frames read, against the trail's seek table and seal; "
+              f"`proto-rules verify {args.trail}` checks every record", file=sys.stderr)
+    if args.patient is not None and args.patient not in everyone:
         raise UsageError(f"no patient {args.patient!r} in the trail {args.trail}"
-                         f"{hint(args.patient, patients(records))}")
+                         f"{hint(args.patient, everyone)}")
     if args.criterion is not None:
         protocol = next(r for r in records if r["type"] == "protocol")
         ids = [entry["id"] for entry in protocol["criteria"]]
@@ -556,11 +571,16 @@ def _audited(path: str) -> tuple[list[dict], Verification]:
     a cut one under the line that says how far the run got."""
     records = read(path)
     checked = verify(path)
+    _say(checked)
+    return records, checked
+
+
+def _say(checked: Verification) -> None:
+    """The line every reader of a trail prints first when it is tampered or incomplete."""
     if not checked.ok:
         print(f"{checked}; what follows is what the file says now, and cannot be relied on")
     elif checked.cut:
         print(f"incomplete: {checked.cut}")
-    return records, checked
 
 
 def _report(args) -> int:

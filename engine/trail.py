@@ -49,6 +49,7 @@ from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts, describe, parts
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
+from engine.trailfile import Frames, lines
 from engine.whynot import needs
 from protocol import model as m
 from protocol.errors import UsageError
@@ -206,6 +207,9 @@ class Trail:
     def written(self, outcome: Decision | Rejected, records: list[dict[str, Any]]) -> None:
         """Chain and write one patient's records (`records`, built here or in a worker process),
         and count the patient once they are on disk."""
+        if isinstance(self.chain.out, Frames):  # for its seek table
+            self.chain.out.holds(outcome.patient if isinstance(outcome, Rejected)
+                                 else outcome.patient.id)
         self.chain.write(*records)
         if isinstance(outcome, Rejected):
             self.counts["REJECTED"] += 1
@@ -344,6 +348,8 @@ SCHEMA = json.loads(Path(__file__).with_name("trail.schema.json").read_text(enco
 VALIDATORS = {kind: jsonschema.Draft202012Validator({**SCHEMA, "$ref": f"#/$defs/{kind}"})
               for kind in ("run", "protocol", "decided", "patient", "definition", "criterion",
                            "decision", "rejected", "cut", "summary")}
+#: Records about one patient.
+PATIENTS_OWN = ("decided", "rejected", "patient", "definition", "criterion", "decision")
 #: Records that belong to the patient record before them (in a trail written before `decided`).
 OF_A_PATIENT = ("definition", "criterion", "decision")
 
@@ -365,31 +371,34 @@ def stream(path: str) -> Iterator[dict[str, Any]]:
     instead of failing halfway; a reader that must not show anything of such a file reads it
     through once first (`records`).
     """
-    try:
-        handle = open(path, "rb")
-    except OSError as error:
-        raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
-    with handle:
-        yield from records(handle, path)
+    with lines(path) as handle:
+        yield from records(enumerate(handle, start=1), path)
 
 
-def records(lines: Iterable[bytes], path: str) -> Iterator[dict[str, Any]]:
-    """The trail records of `lines` (as `stream` reads them from the file `path`).
+def records(numbered: Iterable[tuple[int, bytes]], path: str,
+            patient: str | None = None) -> Iterator[dict[str, Any]]:
+    """The trail records of the `numbered` lines of the file `path` (all of them, as `stream`
+    reads them, or those of some frames of a compressed trail: `engine.verify.located`); with
+    `patient`, the records of other patients are left out unchecked (checking a decided record
+    against the schema takes milliseconds: `explain --patient` checks only what it shows).
 
     A last line cut off mid-record (no newline: the disk filled, the run was killed) is left out:
     what was written before it still reads, and `verify` reports the truncation.
     """
     order = _Order(path)
     number = 0
-    for number, line in enumerate(lines, start=1):
+    for number, line in numbered:
         if not line.strip():
             continue
         try:
-            record = _record(path, number, line)
+            record = _record(path, number, line, patient)
         except UsageError:
             if number > 1 and not line.endswith(b"\n"):
                 break  # the truncated tail: verify names it
             raise
+        if record is None:
+            order.seen += 1
+            continue
         order.check(number, record)
         if record["type"] == "decided":
             yield from expand(record, order.protocol)
@@ -398,7 +407,9 @@ def records(lines: Iterable[bytes], path: str) -> Iterator[dict[str, Any]]:
     order.end(number)
 
 
-def _record(path: str, number: int, line: bytes) -> dict[str, Any]:
+def _record(path: str, number: int, line: bytes,
+            patient: str | None = None) -> dict[str, Any] | None:
+    """A line's record, checked against the schema; None for another patient's than `patient`."""
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as error:
@@ -407,6 +418,8 @@ def _record(path: str, number: int, line: bytes) -> dict[str, Any]:
     if not isinstance(record, dict) or not isinstance(record.get("type"), str):
         raise UsageError(f"cannot read trail {path}: line {number}: not a trail record "
                          "(a JSON object with a type)")
+    if patient is not None and record["type"] in PATIENTS_OWN and record.get("patient") != patient:
+        return None
     validator = VALIDATORS.get(record["type"])
     error = jsonschema.exceptions.best_match(validator.iter_errors(record)) if validator else None
     if error is not None:

@@ -293,7 +293,7 @@ def run(network, *patients: dict) -> tuple[list, str]:
 
 def read(trail: str) -> list[dict]:
     """The trail's records as its readers read them."""
-    return list(records(trail.encode().splitlines(keepends=True), "trail"))
+    return list(records(enumerate(trail.encode().splitlines(keepends=True), 1), "trail"))
 
 
 def evidence(trail: str, criterion: str) -> list[str]:

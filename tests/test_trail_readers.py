@@ -158,12 +158,12 @@ def test_a_criterion_the_protocol_record_does_not_have(capsys, tmp_path, demo):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda r: r["criteria"].pop(), "patient P01-eligible has 22 criteria, the trail's protocol "
-     "record 23"),
-    (lambda r: r["definitions"].append(r["definitions"][0]), "patient P01-eligible has 2 "
-     "definitions, the trail's protocol record 1"),
-    (lambda r: r.update(reasons=["I99"]), "patient P01-eligible's decision names criterion I99, "
-     "which is not in the trail's protocol record"),
+    (lambda r: r["criteria"].pop(),
+     "patient P01-eligible has 22 criteria, the trail's protocol record 23"),
+    (lambda r: r["definitions"].append(r["definitions"][0]),
+     "patient P01-eligible has 2 definitions, the trail's protocol record 1"),
+    (lambda r: r.update(reasons=["I99"]), ("patient P01-eligible's decision names criterion I99, "
+                                           "which is not in the trail's protocol record")),
 ])
 def test_a_decided_record_that_does_not_fit_the_protocol_record(capsys, tmp_path, demo, change,
                                                                 message):
