@@ -42,7 +42,7 @@ from engine.run import Decision, Rejected, Screening
 from engine.summary import SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import Chain, Trail, patients, read, render
+from engine.trail import Chain, Trail, opening, patients, render, rendered, scan, stream
 from engine.trail import records as records_of
 from engine.trailfile import created
 from engine.verify import Verification, located, verify
@@ -527,34 +527,45 @@ def _plotted(path: str, draw: Callable[[str], None]) -> None:
 
 def _explain(args) -> int:
     """Exit 0, 1 for a tampered trail (rendered after the line that says so), 2 unreadable.
-    One patient of a compressed trail is read through its seek table (`located`)."""
+    The trail is read as a stream, a patient at a time; one patient of a compressed trail is read
+    through its seek table (`located`)."""
     found = located(args.trail, args.patient) if args.patient is not None else None
-    if found is None:
-        records, checked = _audited(args.trail)
-        everyone = patients(records)
-    else:
-        records, checked, everyone = list(records_of(found.lines, args.trail, args.patient)), \
-            found.checked, found.patients
-        _say(checked)
+    if found is not None:
+        _criterion_held(args, next(r for r in records_of(found.lines, args.trail, args.patient)
+                                   if r["type"] == "protocol"))
+        _say(found.checked)
         print("checked: the frames read, against the trail's seek table and seal; "
               f"`proto-rules verify {args.trail}` checks every record", file=sys.stderr)
-    if args.patient is not None and args.patient not in everyone:
+        records = records_of(found.lines, args.trail, args.patient)
+        sys.stdout.write(render(records, args.patient, args.criterion))
+        return 0 if found.checked.ok else 1
+    _criterion_held(args, opening(args.trail))
+    digest, held = scan(args.trail, args.patient)
+    if not held:
+        everyone = patients(stream(args.trail))
         raise UsageError(f"no patient {args.patient!r} in the trail {args.trail}"
                          f"{hint(args.patient, everyone)}")
-    if args.criterion is not None:
-        protocol = next(r for r in records if r["type"] == "protocol")
-        ids = [entry["id"] for entry in protocol["criteria"]]
-        if args.criterion not in ids:
-            raise UsageError(f"no criterion {args.criterion!r} in the trail {args.trail}"
-                             f"{hint(args.criterion, ids)}")
-    sys.stdout.write(render(records, args.patient, args.criterion))
+    checked = verify(args.trail)
+    _say(checked)
+    sys.stdout.writelines(rendered(stream(args.trail, args.patient), args.patient,
+                                   args.criterion, digest))
     return 0 if checked.ok else 1
+
+
+def _criterion_held(args, protocol: dict) -> None:
+    """`--criterion` names one of the trail's protocol record."""
+    ids = [entry["id"] for entry in protocol["criteria"]]
+    if args.criterion is not None and args.criterion not in ids:
+        raise UsageError(f"no criterion {args.criterion!r} in the trail {args.trail}"
+                         f"{hint(args.criterion, ids)}")
 
 
 def _attrition(args) -> int:
     """Exit 0, 1 for a tampered trail (counted after the line that says so), 2 unreadable."""
-    records, checked = _audited(args.trail)
-    table = attrition(records)
+    opening(args.trail)
+    checked = verify(args.trail)
+    _say(checked)
+    table = attrition(stream(args.trail))
     if args.format == "json":
         print(json.dumps(asdict(table), sort_keys=True))
     else:
@@ -564,19 +575,11 @@ def _attrition(args) -> int:
     return 0 if checked.ok else 1
 
 
-def _audited(path: str) -> tuple[list[dict], Verification]:
-    """A screening trail's records and the verification of its chain, which every reader of a
-    trail says first: a tampered trail is still shown (an auditor wants to see what the file
-    claims), under a first line that says it is tampered, where, and that it cannot be relied on;
-    a cut one under the line that says how far the run got."""
-    records = read(path)
-    checked = verify(path)
-    _say(checked)
-    return records, checked
-
-
 def _say(checked: Verification) -> None:
-    """The line every reader of a trail prints first when it is tampered or incomplete."""
+    """The line every reader of a trail prints first (after refusing a file that is not a trail:
+    `opening`) when it is tampered or incomplete: a tampered trail is still shown (an auditor
+    wants to see what the file claims), under a first line that says it is tampered, where, and
+    that it cannot be relied on; a cut one under the line that says how far the run got."""
     if not checked.ok:
         print(f"{checked}; what follows is what the file says now, and cannot be relied on")
     elif checked.cut:
@@ -607,8 +610,10 @@ def _verify(args) -> int:
 
 def _replay(args) -> int:
     """Exit 0 identical, 1 different or the trail tampered (said first), 2 unreadable."""
-    records, checked = _audited(args.trail)
-    result = replay(records, pipeline.compile(_load(args.protocol)), args.facts)
+    opening(args.trail)
+    checked = verify(args.trail)
+    _say(checked)
+    result = replay(stream(args.trail), pipeline.compile(_load(args.protocol)), args.facts)
     print(result)
     return 0 if result.identical and checked.ok else 1
 
