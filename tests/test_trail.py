@@ -198,6 +198,24 @@ def test_an_old_trail_explains_as_before(capsys):
     assert capsys.readouterr().out == GOLDEN.read_text(encoding="utf-8")
 
 
+def test_every_reader_reads_an_old_trail_as_the_new_one(demo, capsys, tmp_path):
+    """verify, attrition, replay, explain --patient and report give for the old demo trail what
+    they give for the same run written now (the record counts aside: verify's, the report's)."""
+    def said(*argv: str) -> tuple[int, str]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(ROOT)
+            code = cli.main(list(argv))
+        return code, capsys.readouterr().out
+
+    for argv in (["attrition", "{}"], ["explain", "{}", "--patient", "P13-hiv-result-missing"],
+                 ["replay", "{}", "--protocol", SEED, "--facts", PATIENTS]):
+        old, new = (said(*(a.format(trail) for a in argv)) for trail in (OLD_DEMO, demo))
+        assert old == new and old[0] == 0, argv
+    assert said("verify", str(OLD_DEMO)) == (0, "intact: 601 records, sealed\n")
+    code, out = said("report", str(OLD_DEMO), "-o", str(tmp_path / "old.html"))
+    assert code == 0 and "23 patients; trail intact (601 records)" in out
+
+
 def test_record_fields(records):
     """As read, each kind of record has exactly its fields: what lives in the protocol record
     (sentence, rule place, condition texts and lines) is not repeated per patient."""
