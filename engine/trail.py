@@ -26,9 +26,10 @@ patients), then the summary and the seal: the trail is whole up to the last whol
 it is incomplete.
 
 Reading (`stream`, `read`): every reader (explain, replay, report, attrition) takes the records
-through one loader that checks them against `engine/trail.schema.json` and their order, so a file
-that is not a decision trail is refused naming its line, instead of failing halfway through
-rendering it. It opens each `decided` record up into the records a trail wrote per patient before
+through one loader that checks them against `engine/trail.schema.json` and their order, as a
+stream: a record that does not fit stops the reader with a message naming its line, never a
+traceback, and a file that is not a decision trail at all is refused at its first records, before
+anything is shown (`opening`). It opens each `decided` record up into the records a trail wrote per patient before
 (`patient`, `definition`, `criterion`, `decision`: `expand`), so that old trails and new read alike.
 """
 

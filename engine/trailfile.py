@@ -22,11 +22,13 @@ are independent and its skippable frames carry the seek table, both defined by t
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 import orjson
 import zstandard
@@ -74,7 +76,9 @@ class Frames(io.TextIOBase):
         self.pending: list[str] = []
         self.size = 0
         self.lines = 0  # lines written before the pending ones
-        self.table: list[list[Any]] = []  # [offset, first line, prev, patients] per frame
+        # one line per frame, [offset, first line, prev, patients], kept on disk until the end:
+        # a registry's patient ids would otherwise grow the writer's memory
+        self.table = tempfile.TemporaryFile()
         self.patients: list[str] = []
 
     def writable(self) -> bool:
@@ -103,7 +107,8 @@ class Frames(io.TextIOBase):
             return
         text = "".join(self.pending)
         prev = orjson.loads(text[:text.index("\n")])["prev"]  # where the chain stands
-        self.table.append([self.raw.tell(), self.lines + 1, prev, self.patients])
+        self.table.write(orjson.dumps([self.raw.tell(), self.lines + 1, prev, self.patients])
+                         + b"\n")
         self.raw.write(self.compressor.compress(text.encode()))
         self.raw.flush()
         self.lines += text.count("\n")
@@ -112,9 +117,12 @@ class Frames(io.TextIOBase):
     def close_frames(self) -> None:
         """Write what is pending as the last frame, then the seek table."""
         self._frame()
-        table = orjson.dumps({"frames": self.table})
-        payload = table + FOOTER.pack(FOOTER_MARK, len(table))
-        self.raw.write(struct.pack("<II", SKIPPABLE, len(payload)) + payload)
+        length = self.table.tell()
+        self.raw.write(struct.pack("<II", SKIPPABLE, length + FOOTER.size))
+        self.table.seek(0)
+        shutil.copyfileobj(self.table, self.raw)
+        self.table.close()
+        self.raw.write(FOOTER.pack(FOOTER_MARK, length))
         self.raw.flush()
 
     def close(self) -> None:
@@ -164,7 +172,36 @@ class Frame:
     patients: tuple[str, ...]
 
 
-def seek_table(path: str) -> list[Frame] | None:
+@dataclass(frozen=True)
+class Table:
+    """Where a compressed trail's seek table lies: its lines, one per frame, are read as they are
+    needed (`frames`), never all at once: a registry's table names every patient."""
+
+    path: str
+    start: int
+    length: int
+
+    def frames(self) -> Iterator[Frame]:
+        """The frames in order. Raises `ValueError` at an entry this tool did not write."""
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            left, entry = self.length, None
+            while left > 0:
+                line = handle.readline(left)
+                left -= len(line)
+                try:
+                    offset, first, prev, patients = orjson.loads(line)
+                    offset, first = int(offset), int(first)
+                except TypeError as error:  # a number or a list where the entry is not
+                    raise ValueError(str(error)) from None
+                if entry is not None:
+                    yield Frame(entry[0], offset, entry[1], entry[2], entry[3])
+                entry = (offset, first, str(prev), tuple(map(str, patients)))
+            if entry is not None:
+                yield Frame(entry[0], self.start - 8, entry[1], entry[2], entry[3])
+
+
+def seek_table(path: str) -> Table | None:
     """The seek table at the end of a compressed trail; None for a plain trail, or one whose
     writer was stopped before its end (the frames are there, the table is not: read it through).
     """
@@ -173,25 +210,14 @@ def seek_table(path: str) -> list[Frame] | None:
             if handle.read(4) != ZSTD_MAGIC:
                 return None
             size = handle.seek(0, io.SEEK_END)
-            if size < 4 + FOOTER.size:
+            if size < 4 + 8 + FOOTER.size:
                 return None
             handle.seek(size - FOOTER.size)
             mark, length = FOOTER.unpack(handle.read(FOOTER.size))
-            start = size - FOOTER.size - length
-            if mark != FOOTER_MARK or start < 8:
-                return None
-            handle.seek(start)
-            table = orjson.loads(handle.read(length))["frames"]
     except OSError as error:
         raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return None  # not a table this tool wrote: the trail is read through instead
-    ends = [entry[0] for entry in table[1:]] + [start - 8]
-    try:
-        return [Frame(int(offset), int(end), int(first), str(prev), tuple(map(str, patients)))
-                for (offset, first, prev, patients), end in zip(table, ends)]
-    except (TypeError, ValueError):
-        return None
+    start = size - FOOTER.size - length
+    return Table(path, start, length) if mark == FOOTER_MARK and start >= 4 + 8 else None
 
 
 def frame_lines(path: str, frame: Frame) -> list[bytes]:

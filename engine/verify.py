@@ -17,7 +17,7 @@ verification says how far the run got.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ def verify(path: str, protocol: str | None = None, facts: str | None = None) -> 
     """
     table = seek_table(path)
     with lines(path) as handle:  # line by line: a registry's trail is never held in memory
-        return _verified(handle, protocol, facts, _Seek(table or []))
+        return _verified(handle, protocol, facts, _Seek(table.frames() if table else iter(())))
 
 
 def _verified(lines: Iterable[bytes], protocol: str | None, facts: str | None,
@@ -107,25 +107,35 @@ class _Seek:
     """A compressed trail's seek table checked against its records as they are read: each frame
     starts at the line the table says, whose `prev` is the table's, and holds the records of the
     patients it lists, in order. The table is not chained (it is written after the seal); checked
-    here, it cannot send `explain --patient` to the wrong place unnoticed."""
+    here, it cannot send `explain --patient` to the wrong place unnoticed. Its entries are read
+    one at a time, as the records come to them."""
 
-    def __init__(self, table: list[Frame]) -> None:
-        self.starts = {frame.first: frame for frame in table}
+    def __init__(self, frames: Iterator[Frame]) -> None:
+        self.frames = frames
         self.frame: Frame | None = None
         self.held: list[str] = []
+        self.problem: str | None = None
+        self.coming = self._next()
+
+    def _next(self) -> Frame | None:
+        try:
+            return next(self.frames, None)
+        except ValueError as error:
+            self.problem = f"the seek table cannot be read ({error})"
+            return None
 
     def line(self, number: int, record: dict, previous: str) -> str | None:
-        problem = None
-        if number in self.starts:
+        problem = self.problem
+        if self.coming is not None and number == self.coming.first:
             problem = self._close()
-            self.frame = self.starts.pop(number)
+            self.frame, self.coming = self.coming, self._next()
             if problem is None and self.frame.prev != previous:
                 problem = (f"the seek table gives the frame that starts at line {number} another "
                            "prev than its first record's")
         patient = _patient(record)
         if record.get("type") in ("decided", "rejected") and patient:
             self.held.append(patient)
-        return problem
+        return problem or self.problem
 
     def _close(self) -> str | None:
         frame, held, self.held = self.frame, self.held, []
@@ -136,9 +146,9 @@ class _Seek:
 
     def end(self) -> str | None:
         """After the last record: the last frame's patients, and no frame past the records."""
-        problem = self._close()
-        if problem is None and self.starts:
-            problem = f"the seek table has a frame at line {min(self.starts)}, past the seal"
+        problem = self._close() or self.problem
+        if problem is None and self.coming is not None:
+            problem = f"the seek table has a frame at line {self.coming.first}, past the seal"
         return problem
 
 
@@ -146,11 +156,10 @@ class _Seek:
 class Located:
     """What `located` found of a patient in a compressed trail: the numbered lines of the frames
     read (the first, with the run and protocol records; the patient's; the last, with the
-    summary and the seal), their verification, and every patient of the seek table."""
+    summary and the seal), and their verification."""
 
     lines: list[tuple[int, bytes]]
     checked: Verification
-    patients: list[str]
 
 
 def located(path: str, patient: str) -> Located | None:
@@ -163,27 +172,45 @@ def located(path: str, patient: str) -> Located | None:
     name the patient): then the trail is to be read through, and `verify` names any problem.
     """
     table = seek_table(path)
-    if not table:
+    if table is None:
         return None
-    holding = {i for i, frame in enumerate(table) if patient in frame.patients}
-    # the frames before the first patient's (run, protocol) and after the last's (summary, seal)
-    held = [i for i, frame in enumerate(table) if frame.patients] or [0]
-    wanted = {*range(held[0] + 1), *range(held[-1], len(table)), *holding}
+    try:
+        wanted = _wanted(table.frames(), patient)
+    except ValueError:
+        return None
     numbered: list[tuple[int, bytes]] = []
     found: set[str] = set()
     end: tuple[int, str | None] | None = None
-    for i in sorted(wanted):
-        frame = table[i]
+    for frame, following in wanted:
         lines_ = frame_lines(path, frame)
-        end = _chained(frame, lines_, table[i + 1] if i + 1 < len(table) else None, found)
+        end = _chained(frame, lines_, following, found)
         if end is None:
             return None
         numbered.extend(enumerate(lines_, start=frame.first))
-    if not holding or patient not in found or end is None:
+    if patient not in found or end is None or not wanted or wanted[-1][1] is not None:
         return None
     records, stopped = end
-    return Located(numbered, Verification(True, records, cut=stopped),
-                   [p for frame in table for p in frame.patients])
+    return Located(numbered, Verification(True, records, cut=stopped))
+
+
+def _wanted(frames: Iterator[Frame], patient: str) -> list[tuple[Frame, Frame | None]]:
+    """The frames to read for a patient, each with the one after it: those before the first
+    frame of patients (the run and protocol records), the patient's, and those after the last
+    frame of patients (summary, seal), in one pass over the table."""
+    wanted: list[tuple[Frame, Frame | None]] = []
+    tail: list[tuple[Frame, Frame | None]] = []  # the frames since the last one of patients
+    heading = True
+    frame = next(frames, None)
+    while frame is not None:
+        following = next(frames, None)
+        if frame.patients:
+            heading, tail = False, []
+        if heading or patient in frame.patients:
+            wanted.append((frame, following))
+        elif not frame.patients:
+            tail.append((frame, following))
+        frame = following
+    return wanted + tail
 
 
 def _chained(frame: Frame, found: list[bytes], following: Frame | None,

@@ -66,7 +66,8 @@ def packed_from(lines: list[bytes], path: Path, table: list[list] | None = None)
         entries.append([len(data), number, record.get("prev", previous),
                         [patient] if patient else []])
         data += compressor.compress(line)
-    encoded = orjson.dumps({"frames": entries if table is None else table})
+    encoded = b"".join(orjson.dumps(entry) + b"\n" for entry in
+                       (entries if table is None else table))
     payload = encoded + FOOTER.pack(FOOTER_MARK, len(encoded))
     path.write_bytes(data + struct.pack("<II", SKIPPABLE, len(payload)) + payload)
     return path
@@ -86,7 +87,7 @@ def test_the_frames_hold_the_plain_trail_byte_for_byte(plain, packed, tmp_path):
 def test_the_seek_table_names_each_frame(plain, packed):
     """Each frame decompresses alone, starts at the line the table says with the `prev` it says,
     and holds the records of the patients it lists."""
-    table = seek_table(str(packed))
+    table = list(seek_table(str(packed)).frames())
     lines = plain.read_bytes().splitlines(keepends=True)
     patients = [json.loads(line)["patient"] for line in lines if b'"type":"decided"' in line]
     assert [p for frame in table for p in frame.patients] == patients
@@ -151,7 +152,7 @@ def test_a_table_that_lies_is_named_by_verify(plain, tmp_path, capsys):
     """The table sends P04 to another patient's frame: `explain` does not find it there and reads
     the whole trail (which is intact); `verify` names the frame the table gets wrong."""
     lines = plain.read_bytes().splitlines(keepends=True)
-    honest = seek_table(str(packed_from(lines, tmp_path / "honest.jsonl.zst")))
+    honest = seek_table(str(packed_from(lines, tmp_path / "honest.jsonl.zst"))).frames()
     table = [[f.offset, f.first, f.prev, list(f.patients)] for f in honest]
     at = next(i for i, frame in enumerate(table) if frame[3] == [P04])
     table[at][3], table[at + 1][3] = table[at + 1][3], table[at][3]
@@ -167,7 +168,7 @@ def test_a_writer_stopped_before_the_table_leaves_frames_that_read(plain, packed
                                                                    capsys):
     """Killed mid-write: whole frames, part of one, no table. The readers read what is there;
     `verify` says it is truncated."""
-    table = seek_table(str(packed))
+    table = list(seek_table(str(packed)).frames())
     cut = tmp_path / "cut.jsonl.zst"
     cut.write_bytes(packed.read_bytes()[:table[8].offset + 40])
     assert seek_table(str(cut)) is None
@@ -183,3 +184,12 @@ def test_a_file_that_is_not_a_whole_zstd_stream(tmp_path, capsys):
         code, out, err = said(capsys, *argv)
         assert (code, out) == (2, "")
         assert err.startswith(f"proto-rules: cannot read trail {bad}: not a whole zstd stream")
+
+
+def test_a_table_that_cannot_be_read_is_named_by_verify(plain, tmp_path, capsys):
+    lines = plain.read_bytes().splitlines(keepends=True)
+    broken = packed_from(lines, tmp_path / "broken.jsonl.zst", [["not an entry"]])
+    assert located(str(broken), P04) is None
+    code, out, _ = said(capsys, "explain", str(broken), "--patient", P04)
+    assert code == 1 and out.startswith("TAMPERED: line 1: the seek table cannot be read (")
+    assert f"patient {P04}" in out
