@@ -7,10 +7,13 @@ the plain trail, byte for byte). The hash chain is over the lines, as in a plain
 changes nothing that `verify` checks.
 
 After the last frame comes the seek table, in a zstd skippable frame (which decompressors pass
-over): per frame its byte offset, the number of its first line, the `prev` its first line must
-carry, and the patients whose records it holds. `explain --patient` reads only the table and the
-one frame that holds the patient; the table is checked against the chain: the frame found must
-start at that line with that `prev` and chain through, and `verify` checks every entry.
+over): one JSON line per frame, `[offset, first line, prev, [patients]]` (its byte offset, the
+number of its first line, the `prev` that line carries, and the patients whose records it holds),
+then a footer (`FOOTER_MARK` and the table's length) that ends the file. The table is read a line
+at a time, so no reader holds a registry's patient ids. `explain --patient` reads only the table
+and the frames it needs; the table is checked against the chain: the frames read must start at
+those lines with those `prev`s and chain through (`engine.verify.located`), and `verify` checks
+every entry.
 
 Why zstd (the `zstandard` package, bindings to the reference C library): on the seed protocol's
 trail it compresses to the same size as gzip -6 (about 1.3 KiB a patient) five times faster,
