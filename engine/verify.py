@@ -194,23 +194,24 @@ def located(path: str, patient: str) -> Located | None:
 
 
 def _wanted(frames: Iterator[Frame], patient: str) -> list[tuple[Frame, Frame | None]]:
-    """The frames to read for a patient, each with the one after it: those before the first
-    frame of patients (the run and protocol records), the patient's, and those after the last
-    frame of patients (summary, seal), in one pass over the table."""
+    """The frames to read for a patient, each with the one after it, in order: from the first to
+    the first that holds patients (the run and protocol records are before those), the patient's,
+    and from the last that holds patients to the end (the summary and the seal are after those);
+    in one pass over the table."""
     wanted: list[tuple[Frame, Frame | None]] = []
-    tail: list[tuple[Frame, Frame | None]] = []  # the frames since the last one of patients
+    tail: list[tuple[Frame, Frame | None]] = []  # from the last frame of patients so far
     heading = True
     frame = next(frames, None)
     while frame is not None:
         following = next(frames, None)
-        if frame.patients:
-            heading, tail = False, []
+        pair = (frame, following)
+        tail = [pair] if frame.patients else [*tail, pair]
         if heading or patient in frame.patients:
-            wanted.append((frame, following))
-        elif not frame.patients:
-            tail.append((frame, following))
+            wanted.append(pair)
+        heading = heading and not frame.patients
         frame = following
-    return wanted + tail
+    read = {f.first for f, _ in wanted}
+    return wanted + [pair for pair in tail if pair[0].first not in read]
 
 
 def _chained(frame: Frame, found: list[bytes], following: Frame | None,
