@@ -12,6 +12,10 @@ escalation trail carries the same chain
 
 A trail whose run was cut short (Ctrl-C) is intact up to its `cut` record: it verifies, and the
 verification says how far the run got.
+
+A compressed trail (`engine/trailfile.py`) is verified on its lines as they decompress; its seek
+table, which is not chained, is checked against them entry by entry (`_Seek`). `located` reads one
+patient through the table, checking only the frames it reads.
 """
 
 from __future__ import annotations
@@ -182,7 +186,10 @@ def located(path: str, patient: str) -> Located | None:
     found: set[str] = set()
     end: tuple[int, str | None] | None = None
     for frame, following in wanted:
-        lines_ = frame_lines(path, frame)
+        try:
+            lines_ = frame_lines(path, frame)
+        except UsageError:  # not a frame where the table says: read the trail through
+            return None
         end = _chained(frame, lines_, following, found)
         if end is None:
             return None

@@ -199,3 +199,16 @@ def test_a_table_that_cannot_be_read_is_named_by_verify(plain, tmp_path, capsys)
     code, out, _ = said(capsys, "explain", str(broken), "--patient", P04)
     assert code == 1 and out.startswith("TAMPERED: line 1: the seek table cannot be read (")
     assert f"patient {P04}" in out
+
+
+def test_a_table_whose_offsets_are_wrong_sends_explain_through_the_trail(plain, tmp_path,
+                                                                          capsys):
+    """Offsets only spare reading: a frame not where the table says is not read, the whole trail
+    is (and it is intact: the records are all there)."""
+    lines = plain.read_bytes().splitlines(keepends=True)
+    honest = seek_table(str(packed_from(lines, tmp_path / "honest.jsonl.zst"))).frames()
+    table = [[f.offset + 3, f.first, f.prev, list(f.patients)] for f in honest]
+    shifted = packed_from(lines, tmp_path / "shifted.jsonl.zst", table)
+    assert located(str(shifted), P04) is None
+    code, out, err = said(capsys, "explain", str(shifted), "--patient", P04)
+    assert code == 0 and f"patient {P04}" in out and err == ""
