@@ -42,7 +42,8 @@ from engine.run import Decision, Rejected, Screening
 from engine.summary import SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import Chain, Trail, opening, patients, render, rendered, scan, stream
+from engine.trail import Chain, Trail, opening, patients, render, rendered, scan
+from engine.trail import stream as stream_trail
 from engine.trail import records as records_of
 from engine.trailfile import created
 from engine.verify import Verification, located, verify
@@ -542,12 +543,12 @@ def _explain(args) -> int:
     _criterion_held(args, opening(args.trail))
     digest, held = scan(args.trail, args.patient)
     if not held:
-        everyone = patients(stream(args.trail))
+        everyone = patients(stream_trail(args.trail))
         raise UsageError(f"no patient {args.patient!r} in the trail {args.trail}"
                          f"{hint(args.patient, everyone)}")
     checked = verify(args.trail)
     _say(checked)
-    sys.stdout.writelines(rendered(stream(args.trail, args.patient), args.patient,
+    sys.stdout.writelines(rendered(stream_trail(args.trail, args.patient), args.patient,
                                    args.criterion, digest))
     return 0 if checked.ok else 1
 
@@ -565,7 +566,7 @@ def _attrition(args) -> int:
     opening(args.trail)
     checked = verify(args.trail)
     _say(checked)
-    table = attrition(stream(args.trail))
+    table = attrition(stream_trail(args.trail))
     if args.format == "json":
         print(json.dumps(asdict(table), sort_keys=True))
     else:
@@ -613,7 +614,7 @@ def _replay(args) -> int:
     opening(args.trail)
     checked = verify(args.trail)
     _say(checked)
-    result = replay(stream(args.trail), pipeline.compile(_load(args.protocol)), args.facts)
+    result = replay(stream_trail(args.trail), pipeline.compile(_load(args.protocol)), args.facts)
     print(result)
     return 0 if result.identical and checked.ok else 1
 
