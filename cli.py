@@ -34,7 +34,7 @@ from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.factfile import count_records, opened, read_records
-from engine.report import build as build_report
+from engine.report import write as write_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
@@ -589,17 +589,25 @@ def _say(checked: Verification) -> None:
 
 def _report(args) -> int:
     """Exit 0 with the page written, 1 if the trail is tampered (the page and this command say
-    so first), 2 if the trail cannot be read as a decision trail or the page cannot be written."""
-    page = build_report(args.trail)
+    so first), 2 if the trail cannot be read as a decision trail or the page cannot be written.
+    The page is written a patient at a time beside its name and renamed once whole, so that a
+    trail found unreadable halfway leaves no page."""
+    output = Path(args.output)
+    part = output.with_name(output.name + ".part")
     try:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(page.html, encoding="utf-8")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "w", encoding="utf-8") as out:
+            status, patients = write_report(args.trail, out)
+        part.replace(output)
     except OSError as error:
         raise UsageError(f"cannot write report {args.output}: {error.strerror}") from None
-    tampered = page.status.state == "tampered"
+    finally:
+        with suppress(OSError):  # where no part could be made, there is none to remove
+            part.unlink(missing_ok=True)
+    tampered = status.state == "tampered"
     if tampered:
-        print(f"trail {page.status.text}; the page shows what the file says now")
-    print(f"report: {args.output}: {page.patients} patients; trail {page.status.text}")
+        print(f"trail {status.text}; the page shows what the file says now")
+    print(f"report: {args.output}: {patients} patients; trail {status.text}")
     return 1 if tampered else 0
 
 

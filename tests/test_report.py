@@ -474,3 +474,28 @@ def test_browser_screenshot(chromium, page_file, tmp_path):
         SCREENSHOT.parent.mkdir(exist_ok=True)
         SCREENSHOT.write_bytes(data)
     assert png_size(SCREENSHOT.read_bytes()) == (1280, 1600)
+
+
+def test_a_page_that_cannot_be_written(demo, tmp_path, capsys):
+    """An output under a file, not a directory: one line naming it, exit 2, nothing left."""
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    out = tmp_path / "file" / "report.html"
+    assert cli.main(["report", str(demo), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"proto-rules: cannot write report {out}: File exists\n"
+    assert list(tmp_path.iterdir()) == [tmp_path / "file"]
+
+
+def test_a_trail_unreadable_halfway_leaves_no_page(demo, tmp_path, capsys):
+    """The page is written as the trail streams: a record found unreadable on the way stops it,
+    exit 2, and neither the page nor its part is left."""
+    lines = demo.read_text(encoding="utf-8").splitlines(keepends=True)
+    record = json.loads(lines[10])
+    record["criteria"][0]["verdict"] = None
+    lines[10] = json.dumps(record) + "\n"
+    trail = tmp_path / "broken.jsonl"
+    trail.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "report.html"
+    assert cli.main(["report", str(trail), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.endswith("line 11: the decided record has no valid "
+                                            "'criteria[1].verdict' (not string)\n")
+    assert list(tmp_path.iterdir()) == [trail]
