@@ -334,7 +334,7 @@ class _Page:
                     self.cohort.excluded[record["criterion"]] += 1
                 elif result == "open":
                     self.cohort.held[record["criterion"], record["verdict"]] += 1
-        assert run is not None and protocol is not None  # the reader refuses a trail without
+        assert run is not None and protocol is not None  # the reader refuses a trail without them
         return run, protocol, summary
 
 
