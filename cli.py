@@ -39,7 +39,7 @@ from engine.sdtm import export as sdtm
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.factfile import count_records, opened, read_records
-from engine.report import build as build_report
+from engine.report import write as write_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
@@ -47,8 +47,11 @@ from engine.run import Decision, Rejected, Screening
 from engine.summary import SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import Chain, Trail, patients, read, render, sha256_file
-from engine.verify import Verification, verify
+from engine.trail import Chain, Trail, opening, patients, read, render, rendered, scan, sha256_file
+from engine.trail import stream as stream_trail
+from engine.trail import records as records_of
+from engine.trailfile import created
+from engine.verify import Verification, located, verify
 from grammar.parser import dump
 from protocol.diff import diff
 from protocol import dependencies
@@ -361,7 +364,7 @@ def _run(args) -> int:
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
     facts = opened(args.facts, screening.network.protocol)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
-    sink = _writing(args.trail, "trail") if args.trail else nullcontext()
+    sink = _writing(args.trail, "trail", created) if args.trail else nullcontext()
     with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
             _optional(args.table, "table") as table_out, _progress(args.facts) as console:
         trail = Trail(out, screening.network, args.protocol, args.facts,
@@ -492,13 +495,16 @@ def _between_patients() -> Iterator[threading.Event]:
 
 
 @contextmanager
-def _writing(path: str, what: str) -> Iterator[TextIO]:
-    """An output file, its directories created: one that cannot be opened or closed (a directory,
-    no permission, a full disk) is a one-line error naming it (exit 2); what was written before
-    stays. Errors while writing are the writer's to name (`engine.trail.Chain`)."""
+def _writing(path: str, what: str,
+             create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8")
+             ) -> Iterator[TextIO]:
+    """An output file, its directories created (`create` opens it: a trail may be compressed):
+    one that cannot be opened or closed (a directory, no permission, a full disk) is a one-line
+    error naming it (exit 2); what was written before stays. Errors while writing are the
+    writer's to name (`engine.trail.Chain`)."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        out = open(path, "w", encoding="utf-8")
+        out = create(path)
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
     try:
@@ -540,7 +546,7 @@ def _escalate(args) -> int:
         print(warning, file=sys.stderr)
     sys.stdout.write(explain(decision))
     if args.trail:
-        with _writing(args.trail, "trail") as out:
+        with _writing(args.trail, "trail", created) as out:
             chain = Chain(out)
             chain.write(*trail_records(decision, args.protocol))
             sealed = chain.seal()
@@ -629,25 +635,46 @@ def _edge_cases(args) -> int:
 
 
 def _explain(args) -> int:
-    """Exit 0, 1 for a tampered trail (rendered after the line that says so), 2 unreadable."""
-    records, checked = _audited(args.trail)
-    if args.patient is not None and args.patient not in patients(records):
+    """Exit 0, 1 for a tampered trail (rendered after the line that says so), 2 unreadable.
+    The trail is read as a stream, a patient at a time; one patient of a compressed trail is read
+    through its seek table (`located`)."""
+    found = located(args.trail, args.patient) if args.patient is not None else None
+    if found is not None:
+        _criterion_held(args, next(r for r in records_of(found.lines, args.trail, args.patient)
+                                   if r["type"] == "protocol"))
+        _say(found.checked)
+        print("checked: the frames read, against the trail's seek table and seal; "
+              f"`proto-rules verify {args.trail}` checks every record", file=sys.stderr)
+        records = records_of(found.lines, args.trail, args.patient)
+        sys.stdout.write(render(records, args.patient, args.criterion))
+        return 0 if found.checked.ok else 1
+    _criterion_held(args, opening(args.trail))
+    digest, held = scan(args.trail, args.patient)
+    if not held:
+        everyone = patients(stream_trail(args.trail))
         raise UsageError(f"no patient {args.patient!r} in the trail {args.trail}"
-                         f"{hint(args.patient, patients(records))}")
-    if args.criterion is not None:
-        protocol = next(r for r in records if r["type"] == "protocol")
-        ids = [entry["id"] for entry in protocol["criteria"]]
-        if args.criterion not in ids:
-            raise UsageError(f"no criterion {args.criterion!r} in the trail {args.trail}"
-                             f"{hint(args.criterion, ids)}")
-    sys.stdout.write(render(records, args.patient, args.criterion))
+                         f"{hint(args.patient, everyone)}")
+    checked = verify(args.trail)
+    _say(checked)
+    sys.stdout.writelines(rendered(stream_trail(args.trail, args.patient), args.patient,
+                                   args.criterion, digest))
     return 0 if checked.ok else 1
+
+
+def _criterion_held(args, protocol: dict) -> None:
+    """`--criterion` names one of the trail's protocol record."""
+    ids = [entry["id"] for entry in protocol["criteria"]]
+    if args.criterion is not None and args.criterion not in ids:
+        raise UsageError(f"no criterion {args.criterion!r} in the trail {args.trail}"
+                         f"{hint(args.criterion, ids)}")
 
 
 def _attrition(args) -> int:
     """Exit 0, 1 for a tampered trail (counted after the line that says so), 2 unreadable."""
-    records, checked = _audited(args.trail)
-    table = attrition(records)
+    opening(args.trail)
+    checked = verify(args.trail)
+    _say(checked)
+    table = attrition(stream_trail(args.trail))
     if args.format == "json":
         print(json.dumps(asdict(table), sort_keys=True))
     else:
@@ -682,33 +709,38 @@ def _exported(export: sdtm.Export) -> int:
     return 0
 
 
-def _audited(path: str) -> tuple[list[dict], Verification]:
-    """A screening trail's records and the verification of its chain, which every reader of a
-    trail says first: a tampered trail is still shown (an auditor wants to see what the file
-    claims), under a first line that says it is tampered, where, and that it cannot be relied on;
-    a cut one under the line that says how far the run got."""
-    records = read(path)
-    checked = verify(path)
+def _say(checked: Verification) -> None:
+    """The line every reader of a trail prints first (after refusing a file that is not a trail:
+    `opening`) when it is tampered or incomplete: a tampered trail is still shown (an auditor
+    wants to see what the file claims), under a first line that says it is tampered, where, and
+    that it cannot be relied on; a cut one under the line that says how far the run got."""
     if not checked.ok:
         print(f"{checked}; what follows is what the file says now, and cannot be relied on")
     elif checked.cut:
         print(f"incomplete: {checked.cut}")
-    return records, checked
 
 
 def _report(args) -> int:
     """Exit 0 with the page written, 1 if the trail is tampered (the page and this command say
-    so first), 2 if the trail cannot be read as a decision trail or the page cannot be written."""
-    page = build_report(args.trail)
+    so first), 2 if the trail cannot be read as a decision trail or the page cannot be written.
+    The page is written a patient at a time beside its name and renamed once whole, so that a
+    trail found unreadable halfway leaves no page."""
+    output = Path(args.output)
+    part = output.with_name(output.name + ".part")
     try:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(page.html, encoding="utf-8")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "w", encoding="utf-8") as out:
+            status, patients = write_report(args.trail, out)
+        part.replace(output)
     except OSError as error:
         raise UsageError(f"cannot write report {args.output}: {error.strerror}") from None
-    tampered = page.status.state == "tampered"
+    finally:
+        with suppress(OSError):  # where no part could be made, there is none to remove
+            part.unlink(missing_ok=True)
+    tampered = status.state == "tampered"
     if tampered:
-        print(f"trail {page.status.text}; the page shows what the file says now")
-    print(f"report: {args.output}: {page.patients} patients; trail {page.status.text}")
+        print(f"trail {status.text}; the page shows what the file says now")
+    print(f"report: {args.output}: {patients} patients; trail {status.text}")
     return 1 if tampered else 0
 
 
@@ -717,9 +749,10 @@ def _fhir(args) -> int:
     what it says now), 2 if it cannot be read as a decision trail or a file cannot be written."""
     from engine.fhir import out as fhir_out  # the FHIR library, only for this command
 
-    records, checked = _audited(args.trail)
-    if not records or records[0].get("type") != "run":
-        raise UsageError(f"{args.trail} is not a decision trail: its first record is not a run")
+    opening(args.trail)  # refuses a file that is not a decision trail
+    checked = verify(args.trail)
+    _say(checked)
+    records = read(args.trail)
     folder = Path(args.output)
     with _writing(str(folder / "EvidenceVariable.json"), "FHIR output") as out:
         out.write(json.dumps(fhir_out.evidence_variable(records), indent=2, sort_keys=True,
@@ -742,8 +775,10 @@ def _verify(args) -> int:
 
 def _replay(args) -> int:
     """Exit 0 identical, 1 different or the trail tampered (said first), 2 unreadable."""
-    records, checked = _audited(args.trail)
-    result = replay(records, pipeline.compile(_load(args.protocol)), args.facts)
+    opening(args.trail)
+    checked = verify(args.trail)
+    _say(checked)
+    result = replay(stream_trail(args.trail), pipeline.compile(_load(args.protocol)), args.facts)
     print(result)
     return 0 if result.identical and checked.ok else 1
 

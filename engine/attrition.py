@@ -8,6 +8,7 @@ were decided by, never decided again. A rejected record (its facts unusable) is 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +54,10 @@ def attrition(records: Iterable[dict[str, Any]]) -> Attrition:
     """
     order: list[str] = []
     roles: dict[str, str] = {}
-    failed: dict[str, set[str]] = {}  # patient -> the criteria that turn it away
+    # the criteria that turn a patient away, counted per set: a registry's patients fall into a
+    # few hundred sets, so memory does not grow with them (the records are read as a stream)
+    sets: Counter[frozenset[str]] = Counter()
+    patient, failing = None, set()
     opened: dict[str, int] = {}
     decisions: dict[str, int] = {}
     rejected = 0
@@ -62,9 +66,12 @@ def attrition(records: Iterable[dict[str, Any]]) -> Attrition:
         if kind == "protocol":
             order = [entry["id"] for entry in record.get("criteria", ())]
         elif kind == "criterion":
+            if record["patient"] != patient:
+                if patient is not None:
+                    sets[frozenset(failing)] += 1
+                patient, failing = record["patient"], set()
             criterion, verdict = record["criterion"], record["verdict"]
             roles[criterion] = record["role"]
-            failing = failed.setdefault(record["patient"], set())
             if verdict == FAILS.get(record["role"]):
                 failing.add(criterion)
             elif verdict in OPEN:
@@ -73,16 +80,19 @@ def attrition(records: Iterable[dict[str, Any]]) -> Attrition:
             decisions[record["decision"]] = decisions.get(record["decision"], 0) + 1
         elif kind == "rejected":
             rejected += 1
+    if patient is not None:
+        sets[frozenset(failing)] += 1
     leaves = [c for c in order if c in roles] + [c for c in roles if c not in order]
-    out = set()  # patients turned away by a criterion so far
+    out: set[frozenset[str]] = set()  # the sets turned away by a criterion so far
+    decided = sum(sets.values())
     rows = []
     for criterion in leaves:
-        turned = {p for p, criteria in failed.items() if criterion in criteria}
+        turned = {f for f in sets if criterion in f}
         out |= turned
-        rows.append(Row(criterion, roles[criterion], len(turned),
-                        sum(1 for p in turned if failed[p] == {criterion}),
-                        len(failed) - len(out), opened.get(criterion, 0)))
-    return Attrition(rows, len(failed), rejected, decisions)
+        rows.append(Row(criterion, roles[criterion], sum(sets[f] for f in turned),
+                        sets[frozenset({criterion})], decided - sum(sets[f] for f in out),
+                        opened.get(criterion, 0)))
+    return Attrition(rows, decided, rejected, decisions)
 
 
 def render(table: Attrition) -> str:

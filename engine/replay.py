@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from engine.compile import Network
 from engine.factfile import opened
@@ -44,10 +44,13 @@ class Replay:
         return "\n".join(lines)
 
 
-def replay(records: list[dict[str, Any]], network: Network, facts_path: str) -> Replay:
-    """Re-decide `facts_path` with `network` and compare with the trail `records`."""
-    header = records[0] if records and records[0].get("type") == "run" else None
-    if header is None:
+def replay(records: Iterable[dict[str, Any]], network: Network, facts_path: str) -> Replay:
+    """Re-decide `facts_path` with `network` and compare with the trail `records`. Both are read
+    as streams, in fact-file order, and joined on the fact-file line, so memory does not grow
+    with the patients."""
+    records = iter(records)
+    header = next(records, None)
+    if header is None or header.get("type") != "run":
         raise UsageError("not a decision trail: its first record is not a run header")
     result = Replay()
     given = header.get("screening_date")
@@ -55,19 +58,38 @@ def replay(records: list[dict[str, Any]], network: Network, facts_path: str) -> 
         screening = date.fromisoformat(given) if given else None
     except ValueError:
         raise UsageError(f"the run header's screening date is not a date: {given!r}") from None
-    recorded = _outcomes(records)
-    replayed: dict[int, dict[str, Any]] = {}
+    recorded = _Recorded(header)
     with opened(facts_path, network.protocol) as facts:
-        for outcome in Screening(network).screen(facts.records(), facts_path, screening):
-            replayed[_line(outcome)] = _summary(outcome)
+        replayed = ((_line(outcome), _summary(outcome)) for outcome in
+                    Screening(network).screen(facts.records(), facts_path, screening))
+        for line, old, new in _joined(recorded.outcomes(records), replayed):
+            result.patients += 1
+            result.verdicts += len((new or {}).get("verdicts", {}))
+            result.differences.extend(_compare(line, old, new))
         read = facts.sha256()
-    result.notes.extend(_header_notes(header, network, facts_sha256(records) == read))
-    for line in sorted(set(recorded) | set(replayed)):
-        result.patients += 1
-        old, new = recorded.get(line), replayed.get(line)
-        result.verdicts += len((new or {}).get("verdicts", {}))
-        result.differences.extend(_compare(line, old, new))
+    result.notes.extend(_header_notes(header, network, recorded.facts_sha256 == read))
     return result
+
+
+def _joined(old: Iterator[tuple[int, dict]], new: Iterator[tuple[int, dict]]
+            ) -> Iterator[tuple[int, dict | None, dict | None]]:
+    """Two streams of (line, outcome) in line order, joined on the line: a line missing from
+    one of them comes with None there.
+
+    >>> list(_joined(iter([(1, "a"), (3, "c")]), iter([(1, "A"), (2, "B")])))
+    [(1, 'a', 'A'), (2, None, 'B'), (3, 'c', None)]
+    """
+    a, b = next(old, None), next(new, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[0] < b[0]):
+            yield a[0], a[1], None
+            a = next(old, None)
+        elif a is None or b[0] < a[0]:
+            yield b[0], None, b[1]
+            b = next(new, None)
+        else:
+            yield a[0], a[1], b[1]
+            a, b = next(old, None), next(new, None)
 
 
 def _header_notes(header: dict[str, Any], network: Network, same_facts: bool) -> list[str]:
@@ -84,22 +106,34 @@ def _header_notes(header: dict[str, Any], network: Network, same_facts: bool) ->
     return notes
 
 
-def _outcomes(records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Per fact-file line: the recorded decision (or rejection) and verdicts."""
-    found: dict[int, dict[str, Any]] = {}
-    line_of: dict[str, int] = {}
-    for record in records:
-        kind = record.get("type")
-        if kind == "patient":
-            line_of[record["patient"]] = record["record"]
-            found[record["record"]] = {"patient": record["patient"], "verdicts": {}}
-        elif kind == "criterion":
-            found[line_of[record["patient"]]]["verdicts"][record["criterion"]] = record["verdict"]
-        elif kind == "decision":
-            found[line_of[record["patient"]]]["decision"] = record["decision"]
-        elif kind == "rejected":
-            found[record["record"]] = {"patient": record["patient"], "rejected": True}
-    return found
+class _Recorded:
+    """What the trail recorded, read as it streams by: each patient's outcome in turn, and the
+    fact file's SHA-256 (in the summary, at the end; in the run header of an older trail)."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.facts_sha256 = facts_sha256([header])
+
+    def outcomes(self, records: Iterator[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+        """Per fact-file line, in order: the recorded decision (or rejection) and verdicts; a
+        patient is done at the next one's record, or at the end of the trail."""
+        current: tuple[int, dict[str, Any]] | None = None
+        for record in records:
+            kind = record.get("type")
+            if kind in ("patient", "rejected") and current is not None:
+                yield current
+                current = None
+            if kind == "patient":
+                current = record["record"], {"patient": record["patient"], "verdicts": {}}
+            elif kind == "criterion" and current is not None:
+                current[1]["verdicts"][record["criterion"]] = record["verdict"]
+            elif kind == "decision" and current is not None:
+                current[1]["decision"] = record["decision"]
+            elif kind == "rejected":
+                current = record["record"], {"patient": record["patient"], "rejected": True}
+            elif kind == "summary":
+                self.facts_sha256 = facts_sha256([record]) or self.facts_sha256
+        if current is not None:
+            yield current
 
 
 def _line(outcome: Decision | Rejected) -> int:

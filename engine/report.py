@@ -1,7 +1,8 @@
 """The decision trail as one self-contained HTML page, for an auditor.
 
-`build(path)` reads a trail written by `proto-rules run --trail` (no engine run: the trail holds
-everything) and returns the page as one string (with the verification it shows): the run header
+`write(path, out)` reads a trail written by `proto-rules run --trail` (no engine run: the trail
+holds everything) as a stream and writes the page a patient at a time (`build(path)`: the page as
+one string), with the verification it shows: the run header
 and whether the trail verifies (`engine/verify.py`: its hash chain and seal), a cohort summary
 (counts by decision, and the criteria that excluded most patients as an inline SVG bar chart),
 then per patient every criterion with its verdict, the protocol's sentence, the rule's source lines
@@ -28,15 +29,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from collections import Counter
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator, TextIO
 from urllib.parse import quote
 
 from engine.report_page import CSS, SCRIPT
-from engine.trail import DERIVED_WORDS, NO_FACTS_SHA256, facts_sha256, read
+from engine.trail import DERIVED_WORDS, NO_FACTS_SHA256, facts_sha256, opening, stream
 from engine.verify import Verification, verify
 
 ROLES = ("inclusion", "exclusion")
@@ -66,13 +68,26 @@ class Report:
 
 
 def build(path: str) -> Report:
-    """The report of the trail at `path`; `UsageError` if it cannot be read as a decision trail."""
-    records = read(path)
+    """The report of the trail at `path` in one string (`write`); `UsageError` if it cannot be
+    read as a decision trail."""
+    out = io.StringIO()
+    status, patients = write(path, out)
+    return Report(out.getvalue(), status, patients)
+
+
+def write(path: str, out: TextIO) -> tuple[Status, int]:
+    """Write the page of the trail at `path` to `out`, a patient at a time: the trail is read as
+    a stream, twice (the cohort summary at the top counts the patients shown below it), so memory
+    does not grow with the patients. Returns the verification the page shows and the number of
+    patients. A file that is not a decision trail is refused before anything is written."""
+    opening(path)
     with open(path, "rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
     status = check(path)
-    patients = sum(r["type"] in ("patient", "rejected") for r in records)
-    return Report(render(records, trail=path, trail_sha256=digest, status=status), status, patients)
+    page = _Page(lambda: stream(path), trail=path, trail_sha256=digest, status=status)
+    for chunk in page.chunks():
+        out.write(chunk)
+    return status, page.patients
 
 
 def check(path: str) -> Status:
@@ -116,29 +131,34 @@ class Patient:
         return str(self.decision["decision"]) if self.decision else "UNDECIDED"
 
 
-def _patients(records: Iterable[dict[str, Any]]) -> list[Patient]:
-    """Patients in trail order; a patient's records follow its `patient` record."""
-    patients: list[Patient] = []
+def _patients(records: Iterable[dict[str, Any]]) -> Iterator[Patient]:
+    """Patients in trail order, each once its records are read; a patient's records follow its
+    `patient` record."""
     current: Patient | None = None
     for record in records:
         kind = record["type"]
         if kind == "patient":
+            if current is not None:
+                yield current
             current = Patient(record["patient"], record, [], [], None)
-            patients.append(current)
         elif kind == "rejected":
-            patients.append(Patient(str(record.get("patient") or ""), rejected=record))
+            if current is not None:
+                yield current
             current = None
+            yield Patient(str(record.get("patient") or ""), rejected=record)
         elif kind in ("definition", "criterion", "decision"):
             if current is None or current.id != record["patient"]:
+                if current is not None:
+                    yield current
                 current = Patient(record["patient"], None, [], [], None)
-                patients.append(current)
             if kind == "definition":
                 current.definitions.append(record)
             elif kind == "criterion":
                 current.criteria.append(record)
             else:
                 current.decision = record
-    return patients
+    if current is not None:
+        yield current
 
 
 def effect(role: str, verdict: str) -> str:
@@ -239,36 +259,83 @@ def e(value: Any) -> str:
 def render(records: list[dict[str, Any]], trail: str = "trail", trail_sha256: str | None = None,
            status: Status = UNVERIFIED) -> str:
     """The page for these trail records (as `engine.trail.read` returns them)."""
-    run = next(r for r in records if r["type"] == "run")
-    protocol = next(r for r in records if r["type"] == "protocol")
-    entries = [x for x in protocol["definitions"] + protocol["criteria"] if isinstance(x, dict)]
-    static = {str(entry.get("id")): entry for entry in entries}
-    order = [str(entry.get("id")) for entry in protocol["criteria"] if isinstance(entry, dict)]
-    summary = next((r for r in records if r["type"] == "summary"), None)
-    patients = _patients(records)
-    sources = Sources(run)
-    body = [
-        _header(run, facts_sha256(records), trail, trail_sha256, status),
-        _cohort(patients, static, order, summary),
-        _filters(order, static),
-        '<section id="patients" aria-label="patients">',
-        *(_patient(n, p, static, sources) for n, p in enumerate(patients, start=1)),
-        "</section>",
-        _files_note(sources),
-    ]
-    title = f"Decision trail report: {run['protocol'].get('id', '?')} " \
-            f"version {run['protocol'].get('version', '?')}"
-    policy = (f"default-src 'none'; style-src '{_hash(CSS)}'; script-src '{_hash(SCRIPT)}'; "
-              "img-src data:; base-uri 'none'; form-action 'none'")
-    return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>\n",
-        f'<body data-verification="{status.state}">\n<main>\n',
-        "\n".join(body),
-        f"\n</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
-    ])
+    return "".join(_Page(lambda: records, trail, trail_sha256, status).chunks())
+
+
+@dataclass
+class _Cohort:
+    """What the cohort summary counts, over every patient (the first pass of `_Page`)."""
+
+    outcomes: Counter[str]
+    excluded: Counter[str]
+    held: Counter[tuple[str, str]]
+
+
+class _Page:
+    """The page, written in order from two passes over the records (`records()` gives them
+    again each time): the first reads the run, protocol and summary records and counts the
+    cohort; the second renders the patients one by one."""
+
+    def __init__(self, records: Callable[[], Iterable[dict[str, Any]]], trail: str,
+                 trail_sha256: str | None, status: Status) -> None:
+        self.records, self.trail, self.trail_sha256, self.status = \
+            records, trail, trail_sha256, status
+        self.patients = 0
+
+    def chunks(self) -> Iterator[str]:
+        run, protocol, summary = self._survey()
+        entries = [x for x in protocol["definitions"] + protocol["criteria"] if isinstance(x, dict)]
+        static = {str(entry.get("id")): entry for entry in entries}
+        order = [str(entry.get("id")) for entry in protocol["criteria"] if isinstance(entry, dict)]
+        sources = Sources(run)
+        title = f"Decision trail report: {run['protocol'].get('id', '?')} " \
+                f"version {run['protocol'].get('version', '?')}"
+        policy = (f"default-src 'none'; style-src '{_hash(CSS)}'; script-src '{_hash(SCRIPT)}'; "
+                  "img-src data:; base-uri 'none'; form-action 'none'")
+        yield ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+               f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
+               '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+               f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>\n"
+               f'<body data-verification="{self.status.state}">\n<main>\n')
+        yield _header(run, facts_sha256([run, *([summary] if summary else [])]), self.trail,
+                      self.trail_sha256, self.status) + "\n"
+        yield _cohort(self.cohort, static, order, summary) + "\n"
+        yield _filters(order, static) + "\n"
+        yield '<section id="patients" aria-label="patients">\n'
+        for n, patient in enumerate(_patients(self.records()), start=1):
+            yield _patient(n, patient, static, sources) + "\n"
+        yield "</section>\n"
+        yield _files_note(sources)
+        yield f"\n</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
+
+    def _survey(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """The first pass: the run, protocol and summary records, and the cohort's counts."""
+        run = protocol = summary = None
+        self.cohort = _Cohort(Counter(), Counter(), Counter())
+
+        def kept(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            nonlocal run, protocol, summary
+            for record in records:
+                kind = record["type"]
+                if kind == "run" and run is None:
+                    run = record
+                elif kind == "protocol" and protocol is None:
+                    protocol = record
+                elif kind == "summary" and summary is None:
+                    summary = record
+                self.patients += kind in ("patient", "rejected")
+                yield record
+
+        for patient in _patients(kept(self.records())):
+            self.cohort.outcomes[patient.outcome] += 1
+            for record in patient.criteria or []:
+                result = effect(record["role"], record["verdict"])
+                if result == "blocks":
+                    self.cohort.excluded[record["criterion"]] += 1
+                elif result == "open":
+                    self.cohort.held[record["criterion"], record["verdict"]] += 1
+        assert run is not None and protocol is not None  # the reader refuses a trail without them
+        return run, protocol, summary
 
 
 def _hash(text: str) -> str:
@@ -299,9 +366,9 @@ def _header(run: dict[str, Any], facts_digest: str | None, trail: str, digest: s
             f'<table class="run">{table}</table>\n</header>')
 
 
-def _cohort(patients: list[Patient], static: dict[str, dict[str, Any]], order: list[str],
+def _cohort(cohort: _Cohort, static: dict[str, dict[str, Any]], order: list[str],
             summary: dict[str, Any] | None) -> str:
-    counts = Counter(p.outcome for p in patients)
+    counts, excluded, held = cohort.outcomes, cohort.excluded, cohort.held
     cards = "".join(f'<div class="card {d.lower()}"><span class="count">{counts.get(d, 0)}</span>'
                     f'<span class="label">{e(d.replace("_", " ").lower())}</span></div>'
                     for d in DECISIONS)
@@ -317,15 +384,6 @@ def _cohort(patients: list[Patient], static: dict[str, dict[str, Any]], order: l
     else:
         notes.append('<p class="warning">The trail has no summary record: it may be cut '
                      "short.</p>")
-    excluded: Counter[str] = Counter()
-    held: Counter[tuple[str, str]] = Counter()
-    for patient in patients:
-        for record in patient.criteria or []:
-            result = effect(record["role"], record["verdict"])
-            if result == "blocks":
-                excluded[record["criterion"]] += 1
-            elif result == "open":
-                held[record["criterion"], record["verdict"]] += 1
     rank = {c: n for n, c in enumerate(order)}
     bars = sorted(excluded, key=lambda c: (-excluded[c], rank.get(c, len(rank)), c))
     chart = _chart(bars, excluded, static, decided)

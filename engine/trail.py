@@ -7,13 +7,16 @@ against the rfc8785 library). Numbers a fact carried are written as the exact de
 Records, in order: `run` (versions, protocol SHA-256, fact file, network digest, screening date);
 `protocol` (once: every criterion's and definition's id, verbatim sentence, rule `file:line` and the
 text and line of each part of its condition, so per-patient records need not repeat them; and, when
-the protocol has derived values, each one's unit, formula and place); then per
-patient `patient` (the facts used, once, with value, unit, date, converted value), one `definition`
-per derived concept, one `criterion` per leaf criterion (verdict, the rules that fired, the evidence
-for each part in the order of the protocol record, the facts it read by index, what is missing or
-awaits judgment and the fewest open parts whose values would let it pass) and `decision` (with every reason); `rejected` for a patient whose facts could not
-be used; then `summary` (the counts, and the fact file's SHA-256: the file is hashed as it is read,
-so its hash is known at the end; a trail written before that has it in `run`); last the `seal` (how many records precede it, and the last one's hash).
+the protocol has derived values, each one's unit, formula and place); then per patient one
+`decided` record (`Trail.decided`: the facts used, once; per definition and criterion, in the
+protocol record's order, the value or verdict, the rules that fired, each part's evidence marked,
+the facts it read by index, what is missing or awaits judgment and the fewest open parts whose
+values would let it pass; the decision and its reasons), or `rejected` for a patient whose facts
+could not be used; then `summary` (the counts, and the fact file's SHA-256: the file is hashed as
+it is read, so its hash is known at the end; a trail written before that has it in `run`); last
+the `seal` (how many records precede it, and the last one's hash). One record per patient, not one
+per criterion each repeating its type, patient and `prev`: the trail is a third smaller, and its
+records compress well (issue 10).
 
 Tamper evidence (`Chain`, for this trail and the escalation trail alike): every record carries
 `prev`, the SHA-256 of the previous line (`GENESIS` for the first), so an edited, inserted, deleted,
@@ -22,21 +25,26 @@ does. A run stopped before its last patient (Ctrl-C) ends with a `cut` record (w
 patients), then the summary and the seal: the trail is whole up to the last whole patient and says
 it is incomplete.
 
-Reading (`read`): every reader (explain, replay, report) takes the records through one loader that
-checks them against `engine/trail.schema.json` and their order, so a file that is not a decision
-trail is refused naming its line, instead of failing halfway through rendering it.
+Reading (`stream`, `read`): every reader (explain, replay, report, attrition) takes the records
+through one loader that checks them against `engine/trail.schema.json` and their order, as a
+stream: a record that does not fit stops the reader with a message naming its line, never a
+traceback, and a file that is not a decision trail at all is refused at its first records, before
+anything is shown (`opening`). It opens each `decided` record up into the records a trail wrote per patient before
+(`patient`, `definition`, `criterion`, `decision`: `expand`), so that old trails and new read alike.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
+import fastjsonschema
 import jsonschema
 import orjson
 
@@ -44,6 +52,7 @@ from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts, describe, parts
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
+from engine.trailfile import Frames, lines
 from engine.whynot import needs
 from protocol import model as m
 from protocol.errors import UsageError
@@ -203,6 +212,9 @@ class Trail:
     def written(self, outcome: Decision | Rejected, records: list[dict[str, Any]]) -> None:
         """Chain and write one patient's records (`records`, built here or in a worker process),
         and count the patient once they are on disk."""
+        if isinstance(self.chain.out, Frames):  # for its seek table
+            self.chain.out.holds(outcome.patient if isinstance(outcome, Rejected)
+                                 else outcome.patient.id)
         self.chain.write(*records)
         if isinstance(outcome, Rejected):
             self.counts["REJECTED"] += 1
@@ -213,42 +225,44 @@ class Trail:
 
     def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
         """One patient's trail records, not yet chained: a pure function of the outcome, so that
-        it can run where the patient was decided."""
+        it can run where the patient was decided. A decided patient is one `decided` record
+        (see `decided`)."""
         if isinstance(outcome, Rejected):
             return [{"type": "rejected", "record": outcome.line, "patient": outcome.patient,
                      "problems": [str(p) for p in outcome.problems]}]
+        return [self.decided(outcome)]
+
+    def decided(self, outcome: Decision) -> dict[str, Any]:
+        """A decided patient in one record: the facts used, each once, then the definitions and
+        the criteria in the order of the protocol record, which says their ids, roles, sentences
+        and condition parts, so that none of it is repeated per patient. Each part's evidence is
+        its mark (+ holds, - does not, ? cannot be judged) and the detail, and the facts a
+        criterion read are indexes into the patient's facts; the decision's reasons name the
+        criteria, whose verdicts say the rest."""
         patient = outcome.patient
-        pid = patient.id
-        used = [f for facts in patient.used.values() for f in facts]
-        records = [{"type": "patient", "patient": pid, "record": patient.line,
-                    "screening_date": patient.screening.isoformat(),
-                    "warnings": [str(w) for w in patient.warnings],
-                    "facts": [_fact(f) for f in sorted(used, key=lambda f: (f.index, f.concept))]}]
+        used = sorted((f for facts in patient.used.values() for f in facts),
+                      key=lambda f: (f.index, f.concept))
         explainer = Explainer(self.protocol, outcome.derived)
+        definitions = []
         for name in self.network.definitions:
             value, rules = outcome.derived[name]
-            records.append({"type": "definition", "patient": pid, "definition": name, "value": value,
-                            "fired": list(rules),
-                            "evidence": [explainer.judge(p, patient) for p in self._parts[name]]})
-        criteria = [self._criterion(leaf, outcome, explainer) for leaf in self.network.leaves]
-        records.extend(criteria)
-        decision = {"type": "decision", "patient": pid, "decision": outcome.decision,
-                    "reasons": [{"criterion": v.criterion, "role": v.role, "verdict": v.verdict}
-                                for v in outcome.reasons]}
-        if outcome.decision == "NEEDS_REVIEW":
-            decision["to_settle"] = [{"criterion": c["criterion"], **need}
-                                     for c in criteria for need in c.get("to_pass", [])]
-        records.append(decision)
-        return records
+            definitions.append({"value": value, "fired": list(rules), "evidence": [
+                _marked(explainer.judge(p, patient)) for p in self._parts[name]]})
+        return {"type": "decided", "patient": patient.id, "record": patient.line,
+                "screening_date": patient.screening.isoformat(),
+                "warnings": [str(w) for w in patient.warnings],
+                "facts": [_fact(f) for f in used], "definitions": definitions,
+                "criteria": [self._criterion(leaf, outcome, explainer)
+                             for leaf in self.network.leaves],
+                "decision": outcome.decision, "reasons": [v.criterion for v in outcome.reasons]}
 
     def _criterion(self, leaf: m.Criterion, outcome: Decision, explainer: Explainer) -> dict:
         patient = outcome.patient
         verdict = outcome.verdicts[leaf.id]
         reads = self._reads[leaf.id]
         record: dict[str, Any] = {
-            "type": "criterion", "patient": patient.id, "criterion": leaf.id, "role": verdict.role,
             "verdict": verdict.verdict, "fired": list(verdict.rules),
-            "evidence": [explainer.judge(p, patient) for p in self._parts[leaf.id]],
+            "evidence": [_marked(explainer.judge(p, patient)) for p in self._parts[leaf.id]],
             "facts": [f.index for name in reads for f in patient.used.get(name, [])],
         }
         if verdict.verdict in ("UNKNOWN", "NEEDS_REVIEW"):
@@ -299,8 +313,19 @@ def _formula_reads(protocol: m.Protocol, concept: m.Concept,
 
 
 def _fact(fact: UsedFact) -> dict[str, Any]:
-    return {"index": fact.index, "concept": fact.concept, "value": _text(fact.value), "unit": fact.unit,
-            "date": fact.date, "converted": fact.converted, "note": fact.note}
+    """A fact used, its empty fields left out (`FACT_FIELDS` puts them back as null)."""
+    fields = {"index": fact.index, "concept": fact.concept, "value": _text(fact.value),
+              "unit": fact.unit, "date": fact.date, "converted": fact.converted, "note": fact.note}
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+#: A fact's fields, in the order the older trail wrote them, all present (null when empty).
+FACT_FIELDS = ("index", "concept", "value", "unit", "date", "converted", "note")
+
+
+def _marked(evidence: dict[str, str]) -> str:
+    """A part's evidence as one string: its mark, then the detail (`+age 22 years ...`)."""
+    return MARK[evidence["status"]] + evidence["detail"]
 
 
 def _text(value: Any) -> Any:
@@ -313,6 +338,7 @@ def _text(value: Any) -> Any:
 # -- rendering ------------------------------------------------------------------------------------
 
 MARK = {"true": "+", "false": "-", "unknown": "?"}
+STATUS = {mark: status for status, mark in MARK.items()}
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
 DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is missing)",
                  "R": "open (awaiting an investigator's judgment)"}
@@ -325,54 +351,141 @@ NO_FACTS_SHA256 = "sha256 not recorded: the trail stops before its summary"
 SCHEMA = json.loads(Path(__file__).with_name("trail.schema.json").read_text(encoding="utf-8"))
 #: One validator per record type the readers read; other types (`seal`, kinds added later) pass.
 VALIDATORS = {kind: jsonschema.Draft202012Validator({**SCHEMA, "$ref": f"#/$defs/{kind}"})
-              for kind in ("run", "protocol", "patient", "definition", "criterion", "decision",
-                           "rejected", "cut", "summary")}
-#: Records that belong to the patient record before them.
+              for kind in ("run", "protocol", "decided", "patient", "definition", "criterion",
+                           "decision", "rejected", "cut", "summary")}
+#: Records about one patient.
+PATIENTS_OWN = ("decided", "rejected", "patient", "definition", "criterion", "decision")
+#: Records that belong to the patient record before them (in a trail written before `decided`).
 OF_A_PATIENT = ("definition", "criterion", "decision")
 
 
+#: What each pattern of the schema means, as the readers say it.
+MEANT = {"^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "not a date (YYYY-MM-DD)",
+         "^[-+?]": "not marked + (holds), - (does not hold) or ? (cannot be judged)"}
+
+
 def read(path: str) -> list[dict[str, Any]]:
-    """A screening trail's records, checked enough to render: every problem is a `UsageError`
-    naming the line, so a file that is not a decision trail says so instead of failing halfway.
+    """A screening trail's records, checked enough to render (`stream`), in a list."""
+    return list(stream(path))
+
+
+def stream(path: str, patient: str | None = None) -> Iterator[dict[str, Any]]:
+    """A screening trail's records one by one, checked enough to render, as every reader reads
+    them (a decided patient opened up by `expand`): memory does not grow with the trail. Every
+    problem is a `UsageError` naming the line, so a file that is not a decision trail says so
+    instead of failing halfway; a reader that must not show anything of such a file reads it
+    through once first (`records`).
+    """
+    with lines(path) as handle:
+        yield from records(enumerate(handle, start=1), path, patient)
+
+
+def opening(path: str) -> dict[str, Any]:
+    """The protocol record, read from the start of the trail: a file that is not a decision trail
+    is refused (`UsageError`) before a reader that streams it shows anything."""
+    for record in stream(path):
+        if record["type"] == "protocol":
+            return record
+    raise AssertionError("a trail without a protocol record is refused by `records`")
+
+
+def scan(path: str, patient: str | None = None) -> tuple[str | None, bool]:
+    """The fact file's SHA-256 as the trail records it (`facts_sha256`), and whether the trail
+    holds `patient`'s records, from a quick pass over its lines: what a streaming reader must know
+    before it shows the first line. Only the run and summary records are parsed: in the trail's
+    canonical form they are the lines that begin with `{"engine":` and `{"decisions":`; a patient
+    is looked for as its top-level `"patient":` key and id, which a string value cannot hold
+    unescaped."""
+    wanted = b'"patient":' + orjson.dumps(patient) if patient is not None else None
+    header, summary, held = None, None, patient is None
+    with lines(path) as handle:
+        for line in handle:
+            if line.startswith(b'{"engine":') and header is None:
+                header = _parsed(line)
+            elif line.startswith(b'{"decisions":'):
+                summary = _parsed(line)
+            elif not held and wanted in line:
+                held = True
+    return facts_sha256(r for r in (header, summary) if r is not None), held
+
+
+def _parsed(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def records(numbered: Iterable[tuple[int, bytes]], path: str,
+            patient: str | None = None) -> Iterator[dict[str, Any]]:
+    """The trail records of the `numbered` lines of the file `path` (all of them, as `stream`
+    reads them, or those of some frames of a compressed trail: `engine.verify.located`); with
+    `patient`, the records of other patients are left out unchecked (checking a decided record
+    against the schema takes milliseconds: `explain --patient` checks only what it shows).
 
     A last line cut off mid-record (no newline: the disk filled, the run was killed) is left out:
     what was written before it still reads, and `verify` reports the truncation.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
-    lines = data.split(b"\n")
-    unfinished = lines.pop() if len(lines) > 1 else b""  # a line alone is read, however it ends
-    try:
-        data[:len(data) - len(unfinished)].decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise UsageError(f"cannot read trail {path}: not UTF-8 text ({error.reason})") from None
-    numbered = [(number, _record(path, number, line))
-                for number, line in enumerate(lines, start=1) if line.strip()]
-    if unfinished.strip():
+    order = _Order(path)
+    number = 0
+    for number, line in numbered:
+        if not line.strip():
+            continue
         try:
-            numbered.append((len(lines) + 1, _record(path, len(lines) + 1, unfinished)))
+            record = _record(path, number, line, patient)
         except UsageError:
-            pass  # the truncated tail: verify names it
-    _check_order(path, numbered, data)
-    return [record for _, record in numbered]
+            if number > 1 and not line.endswith(b"\n"):
+                break  # the truncated tail: verify names it
+            raise
+        if record is None:
+            order.seen += 1
+            continue
+        order.check(number, record)
+        if record["type"] == "decided":
+            yield from expand(record, order.protocol)
+        else:
+            yield record
+    order.end(number)
 
 
-def _record(path: str, number: int, line: bytes) -> dict[str, Any]:
+def _record(path: str, number: int, line: bytes,
+            patient: str | None = None) -> dict[str, Any] | None:
+    """A line's record, checked against the schema; None for another patient's than `patient`."""
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as error:
-        raise UsageError(f"cannot read trail {path}: line {number}: not JSON ({error})") from None
+        what = "not UTF-8 text" if "not valid UTF-8" in str(error) else f"not JSON ({error})"
+        raise UsageError(f"cannot read trail {path}: line {number}: {what}") from None
     if not isinstance(record, dict) or not isinstance(record.get("type"), str):
         raise UsageError(f"cannot read trail {path}: line {number}: not a trail record "
                          "(a JSON object with a type)")
+    if patient is not None and record["type"] in PATIENTS_OWN and record.get("patient") != patient:
+        return None
     validator = VALIDATORS.get(record["type"])
-    error = jsonschema.exceptions.best_match(validator.iter_errors(record)) if validator else None
+    if validator is None or _valid(record):
+        return record
+    error = jsonschema.exceptions.best_match(validator.iter_errors(record))
     if error is not None:
         raise UsageError(f"cannot read trail {path}: line {number}: the {record['type']} record "
                          f"has no valid {_field(error)} ({_why(error)})")
     return record
+
+
+@functools.cache
+def _compiled(kind: str) -> Callable[[Any], Any]:
+    return fastjsonschema.compile({**SCHEMA, "$ref": f"#/$defs/{kind}"})
+
+
+def _valid(record: dict[str, Any]) -> bool:
+    """Whether a record fits the schema, by the schema compiled to Python (`fastjsonschema`:
+    a decided record in a tenth of jsonschema's time, which matters on a registry's trail);
+    jsonschema, the reference, says why one does not."""
+    try:
+        _compiled(record["type"])(record)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def _field(error: jsonschema.ValidationError) -> str:
@@ -394,38 +507,119 @@ def _why(error: jsonschema.ValidationError) -> str:
         kinds = error.validator_value
         return "not " + (" or ".join(kinds) if isinstance(kinds, list) else kinds)
     if error.validator == "pattern":
-        return "not a date (YYYY-MM-DD)"
+        return MEANT[error.validator_value]
     return f"fails '{error.validator}'"
 
 
-def _check_order(path: str, numbered: list[tuple[int, dict[str, Any]]], data: bytes) -> None:
-    """The records in an order the readers can follow: the run and protocol records first, and
-    each patient's records after its `patient` record, naming only criteria the protocol has."""
-    kinds = {record["type"] for _, record in numbered}
-    if "escalation-run" in kinds:
-        raise UsageError(f"cannot read trail {path}: it is the trail of `proto-rules escalate`, "
-                         "not of `proto-rules run`; `proto-rules verify` checks it")
-    if not numbered:
-        empty = "the file is empty" if not data else "it holds no record"
-        raise UsageError(f"cannot read trail {path}: {empty}")
-    if not {"run", "protocol"} <= kinds:
-        raise UsageError(f"cannot read trail {path}: not the decision trail of `proto-rules run "
-                         "--trail` (it has no run and protocol records)")
-    known: set[str] = set()
-    patient: str | None = None
-    for number, record in numbered:
+class _Order:
+    """The records in an order the readers can follow, checked as they come: the run and protocol
+    records first, and each patient's records after its `patient` record (in a trail written
+    before `decided`), naming only criteria the protocol has."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.protocol: dict[str, Any] = {}
+        self.known: set[str] = set()
+        self.patient: str | None = None
+        self.seen = 0
+
+    def refuse(self, why: str) -> UsageError:
+        return UsageError(f"cannot read trail {self.path}: {why}")
+
+    def check(self, number: int, record: dict[str, Any]) -> None:
         kind = record["type"]
+        self.seen += 1
+        if kind == "escalation-run":
+            raise self.refuse("it is the trail of `proto-rules escalate`, not of `proto-rules "
+                              "run`; `proto-rules verify` checks it")
         if kind == "protocol":
-            known = {e["id"] for e in record["definitions"] + record["criteria"]}
+            self.protocol = record
+            self.known = {e["id"] for e in record["definitions"] + record["criteria"]}
+        elif not self.protocol and kind != "run":
+            raise self.refuse("not the decision trail of `proto-rules run --trail` (it has no run "
+                              "and protocol records before its patients)")
+        elif kind == "decided":
+            _check_decided(self.path, number, record, self.protocol)
         elif kind in ("patient", "rejected"):
-            patient = record["patient"] if kind == "patient" else None
-        elif kind in OF_A_PATIENT and record["patient"] != patient:
-            raise UsageError(f"cannot read trail {path}: line {number}: the {kind} "
-                             f"record of patient {record['patient']} does not follow that "
-                             "patient's record (records missing or out of order)")
-        if kind in ("definition", "criterion") and record[kind] not in known:
-            raise UsageError(f"cannot read trail {path}: line {number}: {kind} "
-                             f"{record[kind]} is not in the trail's protocol record")
+            self.patient = record["patient"] if kind == "patient" else None
+        elif kind in OF_A_PATIENT and record["patient"] != self.patient:
+            raise self.refuse(f"line {number}: the {kind} record of patient {record['patient']} "
+                              "does not follow that patient's record (records missing or out of "
+                              "order)")
+        if kind in ("definition", "criterion") and record[kind] not in self.known:
+            raise self.refuse(f"line {number}: {kind} {record[kind]} is not in the trail's "
+                              "protocol record")
+
+    def end(self, lines: int) -> None:
+        """At the end of the file: it held a trail's run and protocol records."""
+        if not lines:
+            raise self.refuse("the file is empty")
+        if not self.seen:
+            raise self.refuse("it holds no record")
+        if not self.protocol:
+            raise self.refuse("not the decision trail of `proto-rules run --trail` (it has no "
+                              "run and protocol records)")
+
+
+def _check_decided(path: str, number: int, record: dict[str, Any],
+                   protocol: dict[str, Any]) -> None:
+    """A decided record says its definitions and criteria by position in the protocol record's
+    lists, and its reasons by criterion id: they must line up with that record."""
+    for key in ("definitions", "criteria"):
+        if len(record[key]) != len(protocol[key]):
+            raise UsageError(f"cannot read trail {path}: line {number}: patient "
+                             f"{record['patient']} has {len(record[key])} {key}, the trail's "
+                             f"protocol record {len(protocol[key])}")
+    ids = {entry["id"] for entry in protocol["criteria"]}
+    for reason in record["reasons"]:
+        if reason not in ids:
+            raise UsageError(f"cannot read trail {path}: line {number}: patient "
+                             f"{record['patient']}'s decision names criterion {reason}, which is "
+                             "not in the trail's protocol record")
+
+
+def expand(record: dict[str, Any], protocol: dict[str, Any]) -> list[dict[str, Any]]:
+    """A `decided` record as the records a trail wrote for a patient before it (`patient`, one
+    `definition` and one `criterion` each, `decision`): what every reader reads, so that old and
+    new trails read alike. The ids, roles and condition parts come from the protocol record.
+
+    >>> protocol = {"definitions": [], "criteria": [{"id": "I1", "role": "inclusion"}]}
+    >>> decided = {"type": "decided", "patient": "p", "record": 1, "screening_date": "2025-01-01",
+    ...            "warnings": [], "facts": [{"index": 0, "concept": "age", "value": "40"}],
+    ...            "definitions": [], "decision": "INELIGIBLE", "reasons": ["I1"],
+    ...            "criteria": [{"verdict": "NOT_MET", "fired": [], "facts": [0],
+    ...                          "evidence": ["-age 40 years; needs >= 50 years"]}]}
+    >>> [r["type"] for r in expand(decided, protocol)]
+    ['patient', 'criterion', 'decision']
+    >>> expand(decided, protocol)[1]["evidence"]
+    [{'status': 'false', 'detail': 'age 40 years; needs >= 50 years'}]
+    """
+    pid = record["patient"]
+    records = [{"type": "patient", "patient": pid, "record": record["record"],
+                "screening_date": record["screening_date"], "warnings": record["warnings"],
+                "facts": [{key: fact.get(key) for key in FACT_FIELDS} for fact in record["facts"]]}]
+    for entry, definition in zip(protocol["definitions"], record["definitions"]):
+        records.append({"type": "definition", "patient": pid, "definition": entry["id"],
+                        "value": definition["value"], "fired": definition.get("fired", []),
+                        "evidence": _unmarked(definition["evidence"])})
+    criteria = {}
+    for entry, criterion in zip(protocol["criteria"], record["criteria"]):
+        criteria[entry["id"]] = {**criterion, "type": "criterion", "patient": pid,
+                                 "criterion": entry["id"], "role": entry["role"],
+                                 "evidence": _unmarked(criterion["evidence"])}
+    records.extend(criteria.values())
+    decision = {"type": "decision", "patient": pid, "decision": record["decision"],
+                "reasons": [{"criterion": c, "role": criteria[c]["role"],
+                             "verdict": criteria[c]["verdict"]} for c in record["reasons"]]}
+    if record["decision"] == "NEEDS_REVIEW":
+        decision["to_settle"] = [{"criterion": c["criterion"], **need}
+                                 for c in criteria.values() for need in c.get("to_pass", [])]
+    records.append(decision)
+    return records
+
+
+def _unmarked(evidence: list[str]) -> list[dict[str, str]]:
+    return [{"status": STATUS[text[0]], "detail": text[1:]} for text in evidence]
 
 
 def patients(records: Iterable[dict[str, Any]]) -> list[str]:
@@ -447,18 +641,26 @@ def facts_sha256(records: Iterable[dict[str, Any]]) -> str | None:
 
 def render(records: Iterable[dict[str, Any]], patient: str | None = None,
            criterion: str | None = None) -> str:
-    """The trail as text an auditor reads: per patient the decision with its reasons first, then
-    every definition and criterion with its verdict, the protocol sentence, the rule's place, and for
-    each part of its condition whether it held, with the facts it saw and what it needed."""
+    """The trail as text an auditor reads (`rendered`), of records in a list."""
     records = list(records)  # the fact file's hash, shown first, is in the summary, at the end
-    lines: list[str] = []
+    return "".join(rendered(records, patient, criterion, facts_sha256(records)))
+
+
+def rendered(records: Iterable[dict[str, Any]], patient: str | None, criterion: str | None,
+             facts_digest: str | None) -> Iterator[str]:
+    """The trail as text an auditor reads, a patient at a time as the records stream in: per
+    patient the decision with its reasons first, then every definition and criterion with its
+    verdict, the protocol sentence, the rule's place, and for each part of its condition whether
+    it held, with the facts it saw and what it needed. The fact file's hash, in the header, is
+    recorded at the end of the trail: the caller has it (`facts_sha256`, `scan`)."""
     static: dict[str, dict[str, Any]] = {}
     block: list[str] = []
     head = ""
     for record in records:
+        lines: list[str] = []
         kind = record["type"]
         if kind == "run":
-            lines.extend(_run(record, facts_sha256(records)))
+            lines.extend(_run(record, facts_digest))
         elif kind == "protocol":
             static = {e["id"]: e for e in record["definitions"] + record["criteria"]}
             lines.extend(f"derived {v['id']} in {v['unit']} = {v['formula']}  ({v['rule']})"
@@ -494,7 +696,8 @@ def render(records: Iterable[dict[str, Any]], patient: str | None = None,
             decided = ", ".join(f"{k} {v}" for k, v in counts.items())
             lines.append(f"\nsummary: {sum(counts.values())} patients decided ({decided}); "
                          f"{rejected} records rejected")
-    return "\n".join(lines) + "\n"
+        if lines:
+            yield "".join(line + "\n" for line in lines)
 
 
 def cut(record: dict[str, Any]) -> str:

@@ -81,7 +81,7 @@ def test_tampering_is_caught_and_named(trail, tmp_path, kind, capsys):
     assert not result.ok
     assert words in result.problem
     assert cli.main(["verify", path]) == 1
-    assert capsys.readouterr().out.startswith(f"TAMPERED: line {result.line}: ")
+    assert capsys.readouterr().out.startswith(f"TAMPERED: line {result.line}")
 
 
 def test_edit_is_named_at_the_next_record(trail, tmp_path):
@@ -89,7 +89,10 @@ def test_edit_is_named_at_the_next_record(trail, tmp_path):
     at = next(i for i, line in enumerate(lines) if '"verdict":"NOT_MET"' in line)
     result = verify(tampered(trail, tmp_path, _edit_value))
     assert result.line == at + 2  # 1-based: the record after the edited one breaks the chain
-    assert result.problem.startswith(f"does not follow line {at + 1}: line {at + 1} was edited")
+    edited, after = (json.loads(lines[i])["patient"] for i in (at, at + 1))
+    assert result.problem.startswith(f"does not follow line {at + 1} (patient {edited}): "
+                                     f"line {at + 1} was edited")
+    assert str(result).startswith(f"TAMPERED: line {at + 2} (patient {after}): ")
 
 
 def test_protocol_and_facts_must_be_the_files_read(trail, tmp_path, capsys):

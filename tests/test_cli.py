@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import cli
+from engine.trail import read
 from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,8 @@ pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def trail_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The trail's records as its readers read them."""
+    return read(str(path))
 
 
 # -- check -----------------------------------------------------------------------------------------

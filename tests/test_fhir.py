@@ -22,6 +22,7 @@ from engine import pipeline
 from engine.factfile import read_records
 from engine.fhir import load_map
 from engine.run import Decision, Rejected, Screening
+from engine.trail import read as read_trail
 from tests.conftest import PATIENTS, SEED, as_read
 
 SITE = "https://proto-rules.example/fhir/cd19-ucart-sle"
@@ -522,7 +523,7 @@ def test_a_trail_as_fhir(tmp_path, capsys):
             for c in criteria.characteristic][:2] == [("I1", False), ("I2", False)]
     assert sum(c.exclude for c in criteria.characteristic) == 13
     lines = (tmp_path / "fhir" / "decisions.ndjson").read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
+    records = read_trail(str(trail))  # each decided patient opened into its old records
     decided = {r["patient"]: r["decision"] for r in records if r["type"] == "decision"}
     verdicts = {(r["patient"], r["criterion"]): r["verdict"] for r in records
                 if r["type"] == "criterion"}

@@ -15,7 +15,7 @@ from fractions import Fraction
 import pytest
 
 from engine import pipeline
-from engine.trail import Trail, render
+from engine.trail import Trail, records, render
 from grammar.parser import parse
 from protocol import formula as f
 from protocol import model as m
@@ -352,10 +352,14 @@ def run(network, *patients: dict) -> tuple[list, str]:
     return decisions, out.getvalue()
 
 
+def read(trail: str) -> list[dict]:
+    """The trail's records as its readers read them."""
+    return list(records(enumerate(trail.encode().splitlines(keepends=True), 1), "trail"))
+
+
 def evidence(trail: str, criterion: str) -> list[str]:
-    records = [json.loads(line) for line in trail.splitlines()]
-    return [e["detail"] for r in records if r["type"] == "criterion" and r["criterion"] == criterion
-            for e in r["evidence"]]
+    return [e["detail"] for r in read(trail) if r["type"] == "criterion"
+            and r["criterion"] == criterion for e in r["evidence"]]
 
 
 WOMAN = {"weight": "72", "height": "170", "height_m": "1.7", "creatinine": "1.1", "wbc": "5000",
@@ -431,9 +435,9 @@ def test_a_missing_input_gives_unknown_naming_the_input(network) -> None:
     assert decision.derived["crcl"][0] == "U"
     assert decision.verdicts["I1"].verdict == "UNKNOWN"
     assert evidence(trail, "I1") == ["crcl: unknown: creatinine: no fact given"]
-    record = [json_line for json_line in trail.splitlines() if '"criterion":"I1"' in json_line]
-    assert '"missing":[{"concept":"creatinine","reason":"no fact given"}]' in record[0]
-    assert '"needs":"crcl >= 60 mL/min (crcl needs creatinine)"' in record[0]
+    (record,) = [r for r in read(trail) if r.get("criterion") == "I1"]
+    assert record["missing"] == [{"concept": "creatinine", "reason": "no fact given"}]
+    assert [n["needs"] for n in record["to_pass"]] == ["crcl >= 60 mL/min (crcl needs creatinine)"]
 
 
 def test_a_stale_input_gives_unknown_naming_the_input(network) -> None:
@@ -526,7 +530,7 @@ def test_the_protocol_record_shows_each_formula(network) -> None:
     assert crcl == {"id": "crcl", "unit": "mL/min", "text": "Cockcroft-Gault creatinine clearance",
                     "formula": "(140 - age in years) x (weight in kg) / (72 x (creatinine in "
                     "mg/dL)) x (0.85 if sex is female else 1)", "rule": "t.pr:12"}
-    text = render(json.loads(line) for line in trail.splitlines())
+    text = render(read(trail))
     assert "derived bmi in kg/m2 = weight / height^2  (t.pr:14)" in text
 
 

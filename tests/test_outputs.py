@@ -132,7 +132,7 @@ def test_a_trail_cut_inside_a_patient_ends_on_the_last_whole_one(seed_network, t
     assert result.cut == ("the run was cut (interrupted) after 2 patients, fact file line 2: the "
                           "patients after it were not decided")
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    assert [r["type"] for r in records[-4:]] == ["decision", "cut", "summary", "seal"]
+    assert [r["type"] for r in records[-4:]] == ["decided", "cut", "summary", "seal"]
 
 
 @pytest.mark.skipif(not EXE.exists(), reason="the console script is installed by `make test`")
@@ -150,7 +150,7 @@ def test_ctrl_c_seals_what_was_decided(tmp_path):
                                text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if trail.exists() and trail.read_bytes().count(b'"type":"decision"') >= 3:
+        if trail.exists() and trail.read_bytes().count(b'"type":"decided"') >= 3:
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
@@ -164,8 +164,8 @@ def test_ctrl_c_seals_what_was_decided(tmp_path):
     assert result.ok and result.cut and result.cut.startswith("the run was cut (interrupted)")
     records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
     assert [r["type"] for r in records[-3:]] == ["cut", "summary", "seal"]
-    assert records[-4]["type"] in ("decision", "rejected")
-    decided = sum(r["type"] in ("decision", "rejected") for r in records)
+    assert records[-4]["type"] in ("decided", "rejected")
+    decided = sum(r["type"] in ("decided", "rejected") for r in records)
     assert records[-3]["patients"] == decided < len(source) * 60
 
 

@@ -24,6 +24,7 @@ import pytest
 
 import cli
 from engine import report
+from engine.trail import read
 from engine.verify import Verification
 from protocol.errors import UsageError
 
@@ -63,7 +64,8 @@ def page(demo) -> str:
 
 
 def records_of(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The trail's records as the report reads them."""
+    return read(str(path))
 
 
 def write_records(path: Path, records: list[dict]) -> Path:
@@ -100,7 +102,8 @@ def test_page_holds_the_run_the_cohort_and_every_patient(demo, page):
     run = records[0]
     assert run["protocol"]["sha256"] in page and records[-2]["facts_sha256"] in page
     assert hashlib.sha256(demo.read_bytes()).hexdigest() in page
-    assert f"Trail verification: intact ({len(records) - 1} records)" in page
+    stored = len(demo.read_bytes().splitlines())
+    assert f"Trail verification: intact ({stored - 1} records)" in page
     tree = Tree(page)
     patients = tree.all("section", **{"class": "patient"})
     assert [p["data-patient"] for p in patients] == [r["patient"] for r in records
@@ -224,8 +227,7 @@ def test_same_trail_same_bytes(demo, tmp_path):
 
 
 def test_verification_status(demo, tmp_path):
-    records = [json.loads(line) for line in demo.read_text(encoding="utf-8").splitlines()]
-    assert "Trail verification: not verified" in report.render(records)
+    assert "Trail verification: not verified" in report.render(records_of(demo))
     lines = demo.read_text(encoding="utf-8").splitlines(keepends=True)
     assert report.check(str(demo)) == report.Status(
         "intact", f"intact ({len(lines) - 1} records)", report.check(str(demo)).detail)
@@ -249,7 +251,7 @@ def test_verification_status(demo, tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (None, "cannot read trail {path}: No such file or directory"),
-    (b"\xff\xfe not text", "cannot read trail {path}: not UTF-8 text"),
+    (b"\xff\xfe not text", "cannot read trail {path}: line 1: not UTF-8 text"),
     (b'{"type": "run"\n', "cannot read trail {path}: line 1: not JSON"),
     (b'[1, 2]\n', "cannot read trail {path}: line 1: not a trail record"),
     (b'{"type": "run", "protocol": {}, "facts": {}, "tool": "t", "engine": "e"}\n',
@@ -472,3 +474,28 @@ def test_browser_screenshot(chromium, page_file, tmp_path):
         SCREENSHOT.parent.mkdir(exist_ok=True)
         SCREENSHOT.write_bytes(data)
     assert png_size(SCREENSHOT.read_bytes()) == (1280, 1600)
+
+
+def test_a_page_that_cannot_be_written(demo, tmp_path, capsys):
+    """An output under a file, not a directory: one line naming it, exit 2, nothing left."""
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    out = tmp_path / "file" / "report.html"
+    assert cli.main(["report", str(demo), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"proto-rules: cannot write report {out}: File exists\n"
+    assert list(tmp_path.iterdir()) == [tmp_path / "file"]
+
+
+def test_a_trail_unreadable_halfway_leaves_no_page(demo, tmp_path, capsys):
+    """The page is written as the trail streams: a record found unreadable on the way stops it,
+    exit 2, and neither the page nor its part is left."""
+    lines = demo.read_text(encoding="utf-8").splitlines(keepends=True)
+    record = json.loads(lines[10])
+    record["criteria"][0]["verdict"] = None
+    lines[10] = json.dumps(record) + "\n"
+    trail = tmp_path / "broken.jsonl"
+    trail.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "report.html"
+    assert cli.main(["report", str(trail), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.endswith("line 11: the decided record has no valid "
+                                            "'criteria[1].verdict' (not string)\n")
+    assert list(tmp_path.iterdir()) == [trail]

@@ -18,6 +18,7 @@ import pytest
 import cli
 from engine.factfile import count_records
 from engine.summary import SHOWN
+from engine.trail import read
 from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def summary(err: str) -> dict[str, int]:
 
 
 def trail_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The trail's records as its readers read them."""
+    return read(str(path))
 
 
 def late_patients(tmp_path: Path, copies: int) -> str:

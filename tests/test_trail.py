@@ -23,12 +23,16 @@ import pytest
 import rfc8785
 
 import cli
+from engine import trail as trail_
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
 PATIENTS = "examples/patients.jsonl"
 BAD_FACTS = "examples/bad/facts.jsonl"
 GOLDEN = ROOT / "tests" / "data" / "golden" / "demo-trail.txt"
+#: The demo trail as the tool wrote it before a decided patient was one record (one record per
+#: definition, criterion and decision): every reader must still read it.
+OLD_DEMO = ROOT / "tests" / "data" / "trails" / "v1-demo.jsonl"
 
 #: The seed's leaf criteria, in protocol order: one `criterion` record each, per patient.
 LEAVES = ["I1", "I2", "I3", "I4.cardiac", "I4.renal", "I4.liver", "I4.lung", "I5", "I6", "I7",
@@ -66,9 +70,21 @@ def demo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def records(demo) -> list[dict]:
-    """The demo trail's records without the hash chain (`prev`), which tests/test_audit.py checks."""
+def stored(demo) -> list[dict]:
+    """The demo trail's records as stored, without the hash chain (`prev`), which
+    tests/test_audit.py checks."""
     return [content(json.loads(line)) for line in lines_of(demo)]
+
+
+@pytest.fixture(scope="module")
+def records(demo) -> list[dict]:
+    """The demo trail's records as every reader reads them (`engine.trail.read`): a decided
+    patient opened up into its patient, definition, criterion and decision records."""
+    return read(demo)
+
+
+def read(trail: Path) -> list[dict]:
+    return [content(record) for record in trail_.read(str(trail))]
 
 
 def content(record: dict) -> dict:
@@ -136,7 +152,8 @@ def test_no_floats_in_the_trail(records):
         walk(record, f"record {i + 1}")
 
 
-def test_record_order(records):
+def test_record_order(stored, records):
+    assert [r["type"] for r in stored] == ["run", "protocol", *["decided"] * 23, "summary", "seal"]
     kinds = [r["type"] for r in records]
     assert kinds[:2] == ["run", "protocol"] and kinds[-2:] == ["summary", "seal"]
     per_patient = ["patient", "definition"] + ["criterion"] * 23 + ["decision"]
@@ -145,9 +162,63 @@ def test_record_order(records):
         assert [r["criterion"] for r in of(records, "criterion", patient["patient"])] == LEAVES
 
 
+def test_decided_record_fields(stored):
+    """A decided patient is one record: the facts used, each once with its empty fields left
+    out; per definition and criterion (in the protocol record's order, whose ids, roles, sentences
+    and condition parts are not repeated) what was concluded, each part's evidence marked; the
+    decision's reasons by criterion id."""
+    protocol = one(stored, "protocol")
+    for record in of(stored, "decided"):
+        assert set(record) == {"type", "patient", "record", "screening_date", "warnings", "facts",
+                               "definitions", "criteria", "decision", "reasons"}
+        for fact in record["facts"]:
+            assert {"index", "concept"} <= set(fact) <= FACT_KEYS and None not in fact.values()
+        assert len(record["definitions"]) == len(protocol["definitions"])
+        assert len(record["criteria"]) == len(LEAVES)
+        for definition in record["definitions"]:
+            assert set(definition) == {"value", "fired", "evidence"}
+        for criterion in record["criteria"]:
+            open_ = criterion["verdict"] in ("UNKNOWN", "NEEDS_REVIEW")
+            assert set(criterion) == {"verdict", "fired", "evidence", "facts"} | (
+                {"missing", "pending", "to_pass"} if open_ else set())
+        for part in (e for entry in record["definitions"] + record["criteria"]
+                     for e in entry["evidence"]):
+            assert part[0] in "+-?" and part[1:]
+        assert set(record["reasons"]) <= set(LEAVES)
+
+
+def test_an_old_trail_reads_as_a_new_one(records):
+    """A trail written before a decided patient was one record reads, record for record, as the
+    same run written now (the seal aside: it counts the records stored)."""
+    assert read(OLD_DEMO)[:-1] == records[:-1]
+
+
+def test_an_old_trail_explains_as_before(capsys):
+    assert cli.main(["explain", str(OLD_DEMO)]) == 0
+    assert capsys.readouterr().out == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_every_reader_reads_an_old_trail_as_the_new_one(demo, capsys, tmp_path):
+    """verify, attrition, replay, explain --patient and report give for the old demo trail what
+    they give for the same run written now (the record counts aside: verify's, the report's)."""
+    def said(*argv: str) -> tuple[int, str]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(ROOT)
+            code = cli.main(list(argv))
+        return code, capsys.readouterr().out
+
+    for argv in (["attrition", "{}"], ["explain", "{}", "--patient", "P13-hiv-result-missing"],
+                 ["replay", "{}", "--protocol", SEED, "--facts", PATIENTS]):
+        old, new = (said(*(a.format(trail) for a in argv)) for trail in (OLD_DEMO, demo))
+        assert old == new and old[0] == 0, argv
+    assert said("verify", str(OLD_DEMO)) == (0, "intact: 601 records, sealed\n")
+    code, out = said("report", str(OLD_DEMO), "-o", str(tmp_path / "old.html"))
+    assert code == 0 and "23 patients; trail intact (601 records)" in out
+
+
 def test_record_fields(records):
-    """Each kind of record has exactly its fields: what lives in the protocol record (sentence, rule
-    place, condition texts and lines) is not repeated per patient."""
+    """As read, each kind of record has exactly its fields: what lives in the protocol record
+    (sentence, rule place, condition texts and lines) is not repeated per patient."""
     expected = {
         "run": {"type", "tool", "engine", "protocol", "facts", "network", "screening_date"},
         "protocol": {"type", "criteria", "definitions"},
@@ -194,7 +265,7 @@ def test_header(records):
 def test_header_screening_date_option(tmp_path):
     trail = run_cli(tmp_path, "t.jsonl", SEED, "examples/bad/no-screening-date.jsonl",
                     "--screening-date", "2026-06-01")
-    run, protocol, patient = (json.loads(line) for line in lines_of(trail)[:3])
+    run, protocol, patient = read(trail)[:3]
     assert (run["type"], protocol["type"], patient["type"]) == ("run", "protocol", "patient")
     assert run["screening_date"] == "2026-06-01"
     assert patient["screening_date"] == "2026-06-01"
@@ -468,7 +539,7 @@ def test_ratio_to_uln_is_shown_as_compared(tmp_path, baseline):
     facts = tmp_path / "ast.jsonl"
     facts.write_text(json.dumps(patient.data) + "\n", encoding="utf-8")
     trail = run_cli(tmp_path, "t.jsonl", SEED, str(facts))
-    records = [json.loads(line) for line in lines_of(trail)]
+    records = read(trail)
     liver = one(records, "criterion", "X-ast", criterion="I4.liver")
     assert liver["verdict"] == "NOT_MET"
     first = evidence_of(records, liver)[0]
@@ -592,7 +663,8 @@ def test_reasons_match_the_verdicts(records):
         assert (decision["decision"], decision["reasons"]) == expected, decision["patient"]
 
 
-def test_summary(records):
+def test_summary(stored):
+    records = stored
     assert records[-2] == {"type": "summary", "patients": 23,
                            "decisions": {"ELIGIBLE": 4, "INELIGIBLE": 15, "NEEDS_REVIEW": 4},
                            "facts_sha256": hashlib.sha256((ROOT / PATIENTS).read_bytes()).hexdigest()}
@@ -601,7 +673,7 @@ def test_summary(records):
 
 def test_rejected_records(tmp_path):
     trail = run_cli(tmp_path, "bad.jsonl", SEED, BAD_FACTS)
-    records = [content(json.loads(line)) for line in lines_of(trail)]
+    records = read(trail)
     assert [r["type"] for r in records[:2]] == ["run", "protocol"]
     rejected = of(records, "rejected")
     assert rejected[0] == {

@@ -14,11 +14,16 @@ import pytest
 
 import cli
 from engine import report
+from engine.trail import read
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
 PATIENTS = "examples/patients.jsonl"
 COHORT = "examples/cohort.json"
+#: The demo trail as written before a decided patient was one record: one record per definition,
+#: criterion and decision, which the readers read still.
+OLD_DEMO = ROOT / "tests" / "data" / "trails" / "v1-demo.jsonl"
+OLD_KINDS = ("patient", "definition", "criterion", "decision")
 
 
 pytestmark = pytest.mark.usefixtures("at_root")
@@ -52,8 +57,8 @@ def explain(capsys, *argv: str) -> tuple[int, str, str]:
 
 def edited(trail: Path, kind: str, change) -> tuple[list[str], int]:
     """The trail's lines with the first record of `kind` changed by `change(record)`; and its
-    line number."""
-    lines = lines_of(trail)
+    line number. The kinds of record a trail has no longer are edited in the old demo trail."""
+    lines = lines_of(OLD_DEMO if kind in OLD_KINDS else trail)
     at = next(i for i, line in enumerate(lines) if f'"type":"{kind}"' in line)
     record = json.loads(lines[at])
     change(record)
@@ -93,6 +98,13 @@ def test_not_a_trail(capsys, tmp_path, text, message):
     ("definition", lambda r: r.update(value="maybe"), "value", "not one of T, F, U, R"),
     ("summary", lambda r: r.update(decisions={"ELIGIBLE": "many"}), "decisions.ELIGIBLE",
      "not integer"),
+    ("decided", lambda r: r["criteria"][2].pop("verdict"), "criteria[3].verdict", "missing"),
+    ("decided", lambda r: r["criteria"][0]["evidence"].insert(0, "holds"),
+     "criteria[1].evidence[1]", "not marked + (holds), - (does not hold) or ? (cannot be judged)"),
+    ("decided", lambda r: r["definitions"][0].update(value="maybe"), "definitions[1].value",
+     "not one of T, F, U, R"),
+    ("decided", lambda r: r.update(reasons=[None]), "reasons[1]", "not string"),
+    ("decided", lambda r: r["facts"][0].pop("concept"), "facts[1].concept", "missing"),
 ])
 def test_a_record_with_a_field_missing_or_wrong(capsys, tmp_path, demo, kind, change, field, why):
     lines, number = edited(demo, kind, change)
@@ -106,6 +118,8 @@ def test_a_record_with_a_field_missing_or_wrong(capsys, tmp_path, demo, kind, ch
 @pytest.mark.parametrize("kind, change, field", [
     ("patient", lambda r: r["facts"][0].update(index=[]), "facts[1].index"),
     ("criterion", lambda r: r.update(facts=[[0]]), "facts[1]"),
+    ("decided", lambda r: r["facts"][0].update(index=[]), "facts[1].index"),
+    ("decided", lambda r: r["criteria"][0].update(facts=[[0]]), "criteria[1].facts[1]"),
 ])
 def test_report_of_fact_indexes_that_are_not_numbers(capsys, tmp_path, demo, kind, change, field):
     """Found by tests/test_fuzz_trails.py: the report keyed the facts by an index that was a
@@ -129,7 +143,7 @@ def test_report_of_fired_rules_that_are_not_a_list(capsys, tmp_path, demo):
 def test_report_of_a_rule_place_no_file_can_have(tmp_path, demo):
     """A rule's `file:line` with a NUL in the name, or a line number of 5000 digits: the page
     shows the recorded conditions and says the file was not found."""
-    records = [json.loads(line) for line in lines_of(demo)]
+    records = read(str(demo))
     protocol = next(r for r in records if r["type"] == "protocol")
     protocol["criteria"][0]["rule"] = "a\u0000b:12"
     protocol["criteria"][1]["rule"] = f"{SEED}:{'9' * 5000}"
@@ -143,8 +157,25 @@ def test_a_criterion_the_protocol_record_does_not_have(capsys, tmp_path, demo):
                                       "protocol record\n")
 
 
-def test_records_out_of_their_patient(capsys, tmp_path, demo):
-    lines = lines_of(demo)
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["criteria"].pop(),
+     "patient P01-eligible has 22 criteria, the trail's protocol record 23"),
+    (lambda r: r["definitions"].append(r["definitions"][0]),
+     "patient P01-eligible has 2 definitions, the trail's protocol record 1"),
+    (lambda r: r.update(reasons=["I99"]), ("patient P01-eligible's decision names criterion I99, "
+                                           "which is not in the trail's protocol record")),
+])
+def test_a_decided_record_that_does_not_fit_the_protocol_record(capsys, tmp_path, demo, change,
+                                                                message):
+    """A decided record says its criteria by position in the protocol record: too few or too
+    many, or a reason no criterion has, cannot be read against it."""
+    lines, number = edited(demo, "decided", change)
+    code, _, err = explain(capsys, written(tmp_path, lines))
+    assert code == 2 and err.endswith(f"line {number}: {message}\n")
+
+
+def test_records_out_of_their_patient(capsys, tmp_path):
+    lines = lines_of(OLD_DEMO)
     first = next(i for i, line in enumerate(lines) if '"type":"patient"' in line)
     del lines[first]
     code, _, err = explain(capsys, written(tmp_path, lines))
@@ -186,10 +217,11 @@ def test_explain_a_tampered_trail_says_so_first(capsys, tmp_path, demo):
     lines[at] = lines[at].replace('"verdict":"NOT_MET"', '"verdict":"MET"', 1)
     code, out, _ = explain(capsys, written(tmp_path, lines))
     assert code == 1
+    edited, after = (json.loads(lines[i])["patient"] for i in (at, at + 1))
     assert out.splitlines()[0] == (
-        f"TAMPERED: line {at + 2}: does not follow line {at + 1}: line {at + 1} was edited, or "
-        "records were inserted, deleted or reordered there; what follows is what the file says "
-        "now, and cannot be relied on")
+        f"TAMPERED: line {at + 2} (patient {after}): does not follow line {at + 1} (patient "
+        f"{edited}): line {at + 1} was edited, or records were inserted, deleted or reordered "
+        "there; what follows is what the file says now, and cannot be relied on")
     assert out.splitlines()[1].startswith("protocol cd19-ucart-sle version 1.0")
 
 
@@ -197,7 +229,7 @@ def test_a_trail_cut_off_mid_record_still_reads(capsys, tmp_path, demo):
     """What a full disk leaves: whole records, then part of one. Every reader shows what was
     written and says first that the trail is truncated."""
     text = demo.read_text(encoding="utf-8")
-    path = written(tmp_path, text[: text.index('"type":"decision"', len(text) // 2) + 5])
+    path = written(tmp_path, text[: text.index('"type":"decided"', len(text) // 2) + 5])
     lines = Path(path).read_text(encoding="utf-8").count("\n")
     head = f"TAMPERED: line {lines + 1}: the last record is cut off: the trail is truncated"
     code, out, _ = explain(capsys, path)
@@ -210,10 +242,11 @@ def test_a_trail_cut_off_mid_record_still_reads(capsys, tmp_path, demo):
         f"trail TAMPERED: the last record is cut off: the trail is truncated at line {lines + 1}")
 
 
-def test_replay_a_trail_cut_inside_a_patient(capsys, tmp_path, demo):
+def test_replay_a_trail_cut_inside_a_patient(capsys, tmp_path):
     """The patient whose decision the trail lost is a difference, named with its line; the other
-    patients the trail never reached are listed as not in the trail."""
-    lines = lines_of(demo)
+    patients the trail never reached are listed as not in the trail (a patient is cut into
+    records only in an old trail: a decided record is one line)."""
+    lines = lines_of(OLD_DEMO)
     third = [i for i, line in enumerate(lines) if '"type":"patient"' in line][2]
     path = written(tmp_path, lines[: third + 5])
     assert cli.main(["replay", path, "--protocol", SEED, "--facts", PATIENTS]) == 1
