@@ -42,7 +42,7 @@ import yaml
 from engine.compile import Network
 from engine.factfile import plain, read_records
 from engine.run import Decision, Rejected, Screening
-from engine.trail import Trail, render as render_trail
+from engine.trail import Trail, expand, render as render_trail
 from protocol import model as m
 from protocol.errors import FactProblem, ScenarioError, hint
 
@@ -403,7 +403,9 @@ class Runner:
         conditions = [c for leaf in self.network.leaves if leaf.id in shown
                       for c in (leaf.applies, leaf.condition) if c is not None]
         read = {atom.ref.name for condition in conditions for atom in m.atoms(condition)}
-        records = [r for r in self.trail.records(outcome)
+        written = [r for record in self.trail.records(outcome)
+                   for r in expand(record, self.trail.protocol_record)]
+        records = [r for r in written
                    if r["type"] in ("patient", "decision")
                    or r["type"] == "criterion" and r["criterion"] in shown
                    or r["type"] == "definition" and r["definition"] in read]
