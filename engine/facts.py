@@ -26,13 +26,14 @@ from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_of, days_of, length, outside_calendar, runs, shift)
+                          day_of, days_of, outside_calendar, shift)
+from engine.courses import Courses
 from engine.factfile import patient_id, plain, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
                            plain_number)
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import UnitProblem, convert, factor, quantize
+from protocol.units import UnitProblem, factor, quantize
 
 
 class Normaliser:
@@ -131,7 +132,7 @@ def _said(concept: m.Concept, fact: dict) -> tuple:
         value = concept.canonical(value) or value
     return (repr(value), *(repr(fact.get(key)) for key in ("unit", "uln", "comparator", "limit")))
 
-class _Builder:
+class _Builder(Courses):
     """Collects one patient's record and problems; one method per concept kind."""
 
     def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data) -> None:
@@ -654,148 +655,6 @@ class _Builder:
                 else "occurred"
             what += attributes_text(concept, item)
             self._use(concept, index, fact, None, period_text(fact), value=what)
-
-    def _medication(self, concept: m.Concept, facts) -> None:
-        items = self._occurrences(concept, facts)
-        if not items:
-            return
-        courses = []
-        for index, fact, item in items:
-            drug = concept.canonical(fact.get("drug", "")) if isinstance(fact.get("drug"), str) else None
-            if drug is None:
-                allowed = ", ".join(v.name for v in concept.values)
-                self.problem(index, "drug", f"{concept.name} must name one of {{{allowed}}}, "
-                             f"found {json.dumps(plain(fact.get('drug')))}")
-                continue
-            item[R.DRUG] = drug
-            screening = self.screening.toordinal()
-            shortest = length(item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
-            longest = length(item[R.START], min(item[R.END], screening))
-            item[R.MONTHS], item[R.DAYS] = shortest
-            item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
-            dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
-            if dose is not None:
-                item[R.DOSE] = float(dose)
-            elif concept.dosed_in:
-                item[R.UNDOSED_ITEM] = 1
-            courses.append(item)
-            shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
-            months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
-                f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
-            period = f"{period_text(fact, course=True)}, {months} completed months"
-            dose_note = "; ".join(n for n in (period, note) if n)
-            given = f" {plain(fact.get('dose'))} {fact.get('unit')}" \
-                if fact.get("dose") is not None else ""
-            used = UsedFact(index, concept.name, drug + given + attributes_text(concept, item),
-                            fact.get("unit"), fact.get("date"),
-                            shown, dose_note)
-            self.patient.used.setdefault(concept.name, []).append(used)
-        self.patient.record[concept.name] = courses
-        self._edges(concept, courses)
-        lengths = (R.MONTHS, R.DAYS, R.MONTHS_MOST, R.DAYS_MOST)
-        undosed = [{key: c[key] for key in lengths} for c in courses if R.DOSE not in c]
-        if concept.dosed_in and undosed:
-            self.patient.record[R.undosed_field(concept.name)] = undosed
-        if concept.name in self.n.runs:
-            self._runs(courses)
-        self._count(concept, courses)
-        self._doses(concept, courses)
-
-    def _runs(self, courses: list[dict]) -> None:
-        """Each course's run of consecutive courses, its length up to screening: at least (the
-        days each course surely covers, joined where they surely meet) and at most (the days each
-        may cover, joined where they may meet)."""
-        screening = self.screening.toordinal()
-        for sure, first, last in ((True, R.START_LATEST, R.END_EARLIEST),
-                                  (False, R.START, R.END)):
-            spans = runs([(c[first], min(c[last], screening)) for c in courses])
-            keys = (R.MONTHS, R.DAYS) if sure else (R.MONTHS_MOST, R.DAYS_MOST)
-            for course, span in zip(courses, spans):
-                course[R.RUN[keys[0]]], course[R.RUN[keys[1]]] = length(*span)
-
-    def _doses(self, concept: m.Concept, courses: list[dict]) -> None:
-        """The daily dose on each anchor day asked for, summed over the courses covering it: a
-        number the network compares, exact when every course surely covers the day or surely
-        not; otherwise bounds, the courses that may cover it adding to the upper one, and a course
-        without a dose leaving it unbounded (see record.dose_field)."""
-        record = self.patient.record
-        for field_name, anchor in self.n.doses.get(concept.name, ()):
-            day = record.get(anchor)
-            if day is None:
-                self.patient.unusable[field_name] = \
-                    f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
-                continue
-            low = high = Decimal(0)
-            unbounded = False
-            for course in courses:
-                if not course[R.START] <= day <= course[R.END]:
-                    continue  # surely not on that day
-                surely = course[R.START_LATEST] <= day <= course[R.END_EARLIEST]
-                if R.DOSE not in course:
-                    unbounded = True
-                    continue
-                dose = Decimal(repr(course[R.DOSE]))
-                low, high = (low + dose, high + dose) if surely else (low, high + dose)
-            if not unbounded and low == high:
-                record[field_name] = float(quantize(low))
-                continue
-            lo, hi, _, _ = R.bounds(field_name)
-            record[lo] = float(quantize(low))
-            if not unbounded:
-                record[hi] = float(quantize(high))
-
-    def _count(self, concept: m.Concept, courses: list[dict]) -> None:
-        """Distinct drugs of each counted set on a recorded list (see record.count_field)."""
-        counted = self.n.counted.get(concept.name, ())
-        if counted:
-            taken = {course[R.DRUG] for course in courses}
-            for field_name, drugs in counted:
-                self.patient.record[field_name] = len(taken.intersection(drugs))
-
-    def _dose(self, concept: m.Concept, index: int, fact: dict, drug: str):
-        """A course's daily dose per kg in the concept's unit, through the equivalence table."""
-        if fact.get("dose") is None:
-            return None, "no dose recorded"
-        dose = self._number(index, fact, "dose")
-        unit = fact.get("unit")
-        if dose is not None and dose < 0:
-            self.problem(index, "dose", f"a dose cannot be negative: {dose}")
-            return None, None
-        if dose is None or unit is None:
-            if unit is None:
-                self.problem(index, "unit", "a dose needs a unit, e.g. mg/d or mg/kg/d")
-            return None, None
-        table = self.n.protocol.equivalence(concept.equivalence) if concept.equivalence else None
-        if table is not None:
-            entry = next((e for e in table.entries if concept.canonical(e.drug) == drug), None)
-            if entry is None:
-                return None, f"{drug} has no entry in {table.name}"
-            dose = dose * entry.equals.value / entry.amount.value
-        equivalent = f"as {table.name}" if table is not None else None
-        direct = self.n.dose_factor(unit, concept.dosed_in)
-        if direct is not None:
-            return quantize(dose * direct), equivalent
-        if concept.weight is None:
-            self.problem(index, "unit", f"{concept.name} is dosed in {concept.dosed_in}: give the dose "
-                         f"in that unit (the protocol names no weight to divide by)")
-            return None, None
-        weight = self.patient.record.get(concept.weight.name)
-        weight_unit = self.n.concepts[concept.weight.name].unit
-        per_kg = f"{unit}/{weight_unit}"
-        if weight is None:
-            return None, f"dose per {weight_unit} needs the patient's {concept.weight.name}"
-        if weight <= 0:  # nothing to divide by: the dose per kg stays open, as without a weight
-            return None, f"dose per {weight_unit} needs a {concept.weight.name} above 0, " \
-                f"not {weight:g} {weight_unit}"
-        try:
-            divided = f"divided by {concept.weight.name} {weight:g} {weight_unit}"
-            return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in,
-                           aliases=self.n.protocol.aliases), (
-                f"{equivalent}, {divided}" if equivalent else divided)
-        except UnitProblem as error:
-            self.problem(index, "unit", f"{concept.name} dose: {error}")
-            return None, None
-
 
 #: What a measured fact may say: ("=", 30), a bound ("<", 20), or ("nd", None).
 Reading = tuple[str, Decimal | None]
