@@ -48,6 +48,7 @@ from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
 from engine.trail import Chain, Trail, patients, read, render
 from engine.verify import Verification, verify
+from grammar import layout
 from grammar.parser import dump
 from protocol.diff import diff
 from protocol import dependencies
@@ -176,6 +177,12 @@ def _parser() -> argparse.ArgumentParser:
     graph_cmd.add_argument("protocol")
     graph_cmd.add_argument("-o", "--output", required=True, metavar="OUT.svg|.png|.dot")
     graph_cmd.set_defaults(command=_graph)
+
+    fmt_cmd = commands.add_parser("fmt", help="rewrite .proto-rules files in the canonical layout")
+    fmt_cmd.add_argument("files", nargs="+", metavar="FILE", help="- reads stdin, writes stdout")
+    fmt_cmd.add_argument("--check", action="store_true", help="change nothing; exit 1 naming the "
+                         "files that would change")
+    fmt_cmd.set_defaults(command=lambda args: layout.format_files(args.files, args.check))
 
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
                                      "self-contained HTML page")
