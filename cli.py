@@ -184,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
                          "files that would change")
     fmt_cmd.set_defaults(command=lambda args: layout.format_files(args.files, args.check))
 
+    lsp_cmd = commands.add_parser("lsp", help="a language server for editors, over stdin/stdout")
+    lsp_cmd.set_defaults(command=_lsp)
+
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
                                      "self-contained HTML page")
     report_cmd.add_argument("trail")
@@ -652,6 +655,12 @@ def _graph(args) -> int:
     protocol = _load(args.protocol)
     _plotted(args.output, lambda path: dependencies.write(protocol, path), "graph")
     return 0
+
+
+def _lsp(args) -> int:
+    from lsp.server import serve  # pygls loads only for the editor
+
+    return serve()
 
 
 def _audited(path: str) -> tuple[list[dict], Verification]:

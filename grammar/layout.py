@@ -83,6 +83,38 @@ def lexemes(text: str, filename: str = "<string>", partial: bool = False) -> lis
     return [_lexeme(t) for t in _tokens(_without_bom(text), filename, partial)[0]]
 
 
+#: The words a terminal written as a pattern stands for, for completion.
+PATTERN_WORDS = {"ROLE": ("inclusion", "exclusion"), "NOT": ("not",), "BOUND": ("upper", "lower"),
+                 "EDGE": ("start", "end"), "GRADED": ("graded",), "FUNCTION": ("min", "max", "sqrt"),
+                 "TIME_UNIT": ("days", "weeks", "months", "years"), "ULN": ("x ULN",)}
+
+
+def expected(text: str) -> tuple[list[str], frozenset[str]]:
+    """What the grammar takes after `text`: its keywords (sorted) and the kinds of token it takes
+    (`NAME` where a concept goes, `WORD` or `STRING` where a value goes). Text that does not parse
+    up to its end takes every keyword and any name.
+
+    >>> words, kinds = expected('concepts:\\n    sex: category {female, male}\\ninclusion I1: sex is ')
+    >>> words, sorted(kinds)
+    (['not', 'one'], ['NOT', 'NUMBER', 'ONE', 'STRING', 'WORD'])
+    """
+    parser = _lark().parse_interactive(_without_bom(text))
+    try:
+        for _ in parser.iter_parse():
+            pass
+        kinds = frozenset(parser.accepts())
+    except UnexpectedInput:
+        kinds = frozenset(t.name for t in _lark().terminals) | {"NAME"}
+    words = set()
+    for kind in kinds:
+        words.update(PATTERN_WORDS.get(kind, ()))
+        names = {t.name: t for t in _lark().terminals}
+        pattern = names[kind].pattern if kind in names else None
+        if pattern is not None and pattern.type == "str" and pattern.value[:1].isalpha():
+            words.add(pattern.value)
+    return sorted(words), kinds
+
+
 def format_files(paths: list[str], check: bool = False, stdin: TextIO | None = None,
                  stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """`proto-rules fmt`: rewrite each file in the canonical layout (`-`: stdin to stdout), or with
