@@ -1,4 +1,4 @@
-"""`proto-rules fmt`: one canonical layout for `.proto-rules` files, and the file's tokens for editors.
+"""`proto-rules fmt`: one canonical layout for `.proto-rules` files; the file's tokens for editors.
 
 The layout is the one the examples are written in by hand, so that formatting leaves a carefully
 written file alone. Like gofmt it keeps the author's line breaks (a condition runs over as many
@@ -55,6 +55,7 @@ TIGHT_AFTER = frozenset({"LPAR", "LSQB", "LBRACE", "CIRCUMFLEX", "FUNCTION"})
 CLOSING = frozenset({"RPAR", "RSQB", "RBRACE"})
 #: After these a minus sign subtracts; after anything else it makes a number negative.
 OPERANDS = frozenset({"NUMBER", "NAME", "UNIT", "RPAR", "EXPONENT"})
+NEWLINES = re.compile(r"\r\n?|\n")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def lexemes(text: str, filename: str = "<string>", partial: bool = False) -> lis
 
 #: The words a terminal written as a pattern stands for, for completion.
 PATTERN_WORDS = {"ROLE": ("inclusion", "exclusion"), "NOT": ("not",), "BOUND": ("upper", "lower"),
-                 "EDGE": ("start", "end"), "GRADED": ("graded",), "FUNCTION": ("min", "max", "sqrt"),
+                 "EDGE": ("start", "end"), "GRADED": ("graded",),
+                 "FUNCTION": ("min", "max", "sqrt"),
                  "TIME_UNIT": ("days", "weeks", "months", "years"), "ULN": ("x ULN",)}
 
 
@@ -94,7 +96,7 @@ def expected(text: str) -> tuple[list[str], frozenset[str]]:
     (`NAME` where a concept goes, `WORD` or `STRING` where a value goes). Text that does not parse
     up to its end takes every keyword and any name.
 
-    >>> words, kinds = expected('concepts:\\n    sex: category {female, male}\\ninclusion I1: sex is ')
+    >>> words, kinds = expected('concepts:\\n sex: category {female, male}\\ninclusion I1: sex is ')
     >>> words, sorted(kinds)
     (['not', 'one'], ['NOT', 'NUMBER', 'ONE', 'STRING', 'WORD'])
     """
@@ -153,7 +155,7 @@ def format_files(paths: list[str], check: bool = False, stdin: TextIO | None = N
 def format_text(text: str, filename: str = "<string>") -> str:
     """`text` in the canonical layout; raises `ProtocolError` if it does not parse.
 
-    >>> print(format_text('concepts:\\n  age: age\\ninclusion I1 "Adults" :age>=18 years\\n\\n\\n'), end="")
+    >>> print(format_text('concepts:\\n age: age\\ninclusion I1 "Adults" :age>=18 years'), end="")
     concepts:
         age: age
     inclusion I1 "Adults": age >= 18 years
@@ -222,10 +224,11 @@ def _layout(text: str, tokens: list[Token], starts: dict[int, tuple[int, bool]],
     out: list[str] = []
     owner = (0, 0, True)  # the line a continuation line continues: old indent, new indent, head
     previous: Token | None = None
-    for token in tokens:
+    for index, token in enumerate(tokens):
         gap = text[previous.end_pos if previous else 0:token.start_pos]
         if previous is not None and "\n" not in gap:
-            out.append(spacing(previous, token, tokens, gap))
+            before = tokens[index - 2] if index >= 2 else None
+            out.append(spacing(before, previous, token, gap))
         else:
             old = _indent_of(text, token.start_pos)
             if token.start_pos in starts:
@@ -247,7 +250,7 @@ def _gap(gap: str, indent: int, where: str) -> str:
     "last" after the last): a comment on the line of the code before it stays there, two spaces
     after the code; each comment line is indented as the code after it (column 0 at the end); at
     most one blank line in a row, none at the start or end of the file."""
-    lines = _NEWLINES.split(gap)
+    lines = NEWLINES.split(gap)
     trailing = lines[0].strip() if where != "first" else ""
     full = lines[:-1] if where == "first" else lines[1:-1] if where == "middle" else lines[1:]
     rows: list[str] = []
@@ -265,7 +268,7 @@ def _gap(gap: str, indent: int, where: str) -> str:
 
 def _comments_only(text: str) -> str:
     """A file of comments alone (or nothing): each comment at column 0, blank lines kept once."""
-    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
+    lines = [line.strip() for line in NEWLINES.split(text)]
     kept: list[str] = []
     for line in lines:
         if line or (kept and kept[-1]):
@@ -275,29 +278,24 @@ def _comments_only(text: str) -> str:
     return "".join(line + "\n" for line in kept)
 
 
-def _spacing(previous: Token, token: Token, tokens: list[Token], gap: str) -> str:
-    """The space between two tokens on one line (see the module's docstring)."""
+def _spacing(before: Token | None, previous: Token, token: Token, gap: str) -> str:
+    """The space between two tokens on one line (see the module's docstring); `before` is the
+    token before them, which tells a subtracting minus from a negating one."""
     if gap.strip():  # a comment inside a line cannot be: '#' runs to the end of the line
         return gap
     if token.type in TIGHT_BEFORE or previous.type in TIGHT_AFTER:
         return ""
     if token.type == "CIRCUMFLEX" and previous.type != "UNIT":  # `mg/dL^2` would be one unit
         return ""
-    if previous.type == "MINUS" and _negates(previous, tokens):
-        return ""
+    if previous.type == "MINUS" and (before is None or before.type not in OPERANDS):
+        return ""  # a negative number: the first token of a formula or of a term
     return " "
 
 
-def _kept_spacing(previous: Token, token: Token, tokens: list[Token], gap: str) -> str:
+def _kept_spacing(before: Token | None, previous: Token, token: Token, gap: str) -> str:
     """The author's spacing within a line, for the rare line whose canonical spacing would make
     the lexer read other tokens."""
     return gap
-
-
-def _negates(minus: Token, tokens: list[Token]) -> bool:
-    """A minus sign that makes the next number negative: the first token of a formula or term."""
-    index = next(i for i, t in enumerate(tokens) if t is minus)
-    return index == 0 or tokens[index - 1].type not in OPERANDS
 
 
 def _indent_of(text: str, offset: int) -> int:
@@ -312,5 +310,3 @@ def _same_tokens(formatted: str, tokens: list[Token], filename: str) -> bool:
         return False
     return [(t.type, str(t)) for t in again] == [(t.type, str(t)) for t in tokens]
 
-
-_NEWLINES = re.compile(r"\r\n?|\n")

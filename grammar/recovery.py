@@ -28,9 +28,9 @@ NESTED = re.compile(r"[ \t]+(part\b|[a-z_][a-z0-9_]*[ \t]*:)")
 def syntax_errors(text: str, filename: str = "<string>", limit: int = 20) -> list[Diagnostic]:
     """Every syntax error of `text` that construct-by-construct recovery finds (see `recover`).
 
-    >>> broken = 'concepts:\\n  a: flag\\ninclusion I1: a and\\ninclusion I2: a >=\\ninclusion I3: a'
+    >>> broken = 'concepts:\\n a: flag\\ninclusion I1: a and\\ninclusion I2: a >=\\nexclusion E1: a'
     >>> [(d.span.line, d.message.split(";")[0]) for d in syntax_errors(broken)]
-    [(4, "unexpected 'I2'"), (5, "unexpected 'inclusion'")]
+    [(4, "unexpected 'I2'"), (5, "unexpected 'exclusion'")]
     """
     return recover(text, filename, limit)[0]
 

@@ -189,11 +189,11 @@ def _thresholds(protocol: m.Protocol):
 
 
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    """132.600000 as 132.6: the converted value without the padding of its rounding."""
+    return format(value.normalize(), "f")
 
 
-# --- definition and references ----------------------------------------------------------------------
+# --- definition and references --------------------------------------------------------------------
 
 
 def definition(analysis: Analysis, line: int, column: int) -> t.Range | None:
@@ -252,8 +252,9 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
     if protocol is not None and kinds & {"WORD", "STRING"}:
         concept = _concept_before(protocol, analysis.lexemes, start)
         if concept is not None:
-            items += [t.CompletionItem(label=_value_text(v.name), kind=t.CompletionItemKind.EnumMember,
-                                       detail=f"a value of {concept.name}")
+            items += [t.CompletionItem(label=_value_text(v.name),
+                                       detail=f"a value of {concept.name}",
+                                       kind=t.CompletionItemKind.EnumMember)
                       for v in concept.values]
     items += [t.CompletionItem(label=word, kind=t.CompletionItemKind.Keyword) for word in words]
     return items
@@ -324,7 +325,7 @@ def formatting(analysis: Analysis) -> list[t.TextEdit]:
     return [t.TextEdit(range=t.Range(t.Position(0, 0), end), new_text=formatted)]
 
 
-# --- positions --------------------------------------------------------------------------------------
+# --- positions ------------------------------------------------------------------------------------
 
 
 def _lexeme_at(found: list[Lexeme], line: int, column: int) -> Lexeme | None:

@@ -1,5 +1,5 @@
-"""The VS Code extension (editors/vscode/): its TextMate grammar tokenises every example as the parser
-reads it, and the extension's files hang together.
+"""The VS Code extension (editors/vscode/): its TextMate grammar tokenises every example as the
+parser reads it, and the extension's files hang together.
 
 A TextMate grammar is a list of regexes; `Highlighter` below interprets the part of the format the
 grammar uses (`match` with `name` and `captures`, `begin`/`end` with their captures and inner
@@ -158,8 +158,8 @@ def test_every_comment_is_a_comment(highlighter, path):
     tokens = lexemes(text, str(path))
     code = {(t.line, c) for t in tokens for c in range(t.column, t.end_column)}
     for number, line in enumerate(text.split("\n"), 1):
-        start = next((i for i in range(len(line)) if line[i] == "#" and (number, i + 1) not in code),
-                     None)
+        start = next((i for i, char in enumerate(line)
+                      if char == "#" and (number, i + 1) not in code), None)
         if start is not None:
             assert all(s[-1].startswith("comment.line") for s in painted[number - 1][start:]), \
                 f"{path.name}:{number}"

@@ -153,7 +153,8 @@ def test_several_syntax_errors_at_once(client):
 
 def test_a_fidelity_warning_is_a_warning(client):
     text = SEED.read_text(encoding="utf-8").replace(
-        "live_vaccine within 4 weeks before screening", "live_vaccine within 2 weeks before screening")
+        "live_vaccine within 4 weeks before screening",
+        "live_vaccine within 2 weeks before screening")
     uri = client.open(SEED, text)
     (warning,) = client.diagnostics(uri, 1)
     assert warning["severity"] == 2 and warning["code"] == "fidelity"

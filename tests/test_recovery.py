@@ -49,7 +49,7 @@ def test_the_whole_constructs_still_parse():
 
 
 def test_a_broken_only_concept_takes_its_section_with_it():
-    errors, kept = recover("concepts:\n    a: flag valid 3 days\ninclusion I1: b\n", "t.proto-rules")
+    errors, kept = recover("concepts:\n    a: flag valid 3 days\ninclusion I1: b\n", "t")
     assert [(d.span.line, d.span.column) for d in errors] == [(2, 19)]
     assert kept.split("\n")[:2] == [" " * 9, " " * 24]
 
