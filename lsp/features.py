@@ -46,20 +46,19 @@ def analyse(text: str, path: str, previous: m.Protocol | None = None) -> Analysi
     """Diagnostics, tokens and model of `text`. While the text does not parse, the model is that of
     its whole constructs (recovery blanks the broken ones, every position kept), or failing that
     `previous`, the last model that parsed: names still complete and hover."""
-    diagnostics, kept = recover(text, path)
     protocol = None
-    if diagnostics:
-        try:
-            protocol = parse(kept, path)
-        except ProtocolError:
-            protocol = None
+    try:
+        protocol = parse(text, path)
+    except ProtocolError as error:  # syntax errors, or an import that cannot be read or parsed
+        found, kept = recover(text, path)
+        diagnostics = [_here(d, path) for d in found or error.diagnostics]
+        if found:
+            try:
+                protocol = parse(kept, path)
+            except ProtocolError:
+                protocol = None
     else:
-        try:
-            protocol = parse(text, path)
-        except ProtocolError as error:  # an import that cannot be read or parsed
-            diagnostics = [_here(d, path) for d in error.diagnostics]
-        else:
-            diagnostics = [_here(d, path) for d in check(protocol)]
+        diagnostics = [_here(d, path) for d in check(protocol)]
     return Analysis(text, path, diagnostics, lexemes(text, path, partial=True),
                     protocol or previous)
 

@@ -128,8 +128,11 @@ def test_a_clean_example_has_no_diagnostics_and_a_typo_is_an_error_at_its_place(
     uri = client.open(SEED)
     assert client.diagnostics(uri, 1) == []
     changed = text.replace("    sledai_2k >= 8", "    sledaj_2k >= 8")
-    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
-                                             "contentChanges": [{"text": changed}]})
+    start = at(text, "i_2k >= 8")  # one character changed, as editors send it
+    end = {**start, "character": start["character"] + 1}
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 2},
+        "contentChanges": [{"range": {"start": start, "end": end}, "text": "j"}]})
     unused, error = client.diagnostics(uri, 2)  # in file order: sledai_2k is read by nothing now
     assert unused["code"] == "unused-concept" and unused["severity"] == 2
     assert error["message"] == "unknown name 'sledaj_2k'; did you mean 'sledai_2k'?"
