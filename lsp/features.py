@@ -90,7 +90,7 @@ def hover(analysis: Analysis, line: int, column: int) -> t.Hover | None:
     if lexeme is None or protocol is None:
         return None
     text = None
-    if lexeme.kind in ("NUMBER", "UNIT") and analysis.protocol is not None:
+    if lexeme.kind in ("NUMBER", "UNIT"):
         text = _threshold(protocol, lexeme)
     if text is None and lexeme.kind == "NAME":
         text = _name(protocol, lexeme.text) or _part(protocol, analysis.lexemes, lexeme)

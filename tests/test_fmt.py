@@ -17,7 +17,7 @@ from grammar.layout import format_text, lexemes
 from grammar.parser import _parse_one
 from protocol.errors import ProtocolError, Span
 from tests.conftest import run_cli as run
-from tests.test_fuzz_protocols import grammar_mutation
+from tests.test_fuzz_protocols import byte_mutation, grammar_mutation
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOLS = sorted([*ROOT.glob("examples/*.proto-rules"), *ROOT.glob("examples/bad/*.proto-rules"),
@@ -85,10 +85,11 @@ def test_layout_rules(source, expected):
     assert assert_formats_faithfully(source) == expected
 
 
-@given(grammar_mutation())
+@given(grammar_mutation() | byte_mutation())
 def test_mutated_examples_format_faithfully(text):
-    """Examples with tokens and lines replaced (tests/test_fuzz_protocols.py): each one that
-    parses formats to the same model, and formatting it again changes nothing."""
+    """Examples with tokens and lines replaced, or bytes inserted, deleted or flipped
+    (tests/test_fuzz_protocols.py): each one that parses formats to the same model, and
+    formatting it again changes nothing."""
     try:
         _parse_one(text, "t.proto-rules")
     except ProtocolError:
