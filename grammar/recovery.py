@@ -46,18 +46,21 @@ def recover(text: str, filename: str = "<string>", limit: int = 20) -> tuple[lis
     """
     current = _without_bom(text)
     found: list[Diagnostic] = []
-    last = None
+    last = -1
     while len(found) < limit:
         try:
             _lark().parse(current)
         except UnexpectedInput as error:
+            # The parser reads left to right: an error at or before the last one reported is that
+            # one again, moved by a construct blanked in vain; its own construct goes next.
             offset = _offset(error, current)
-            if offset != last:
+            new = offset > last
+            if new:
                 found.append(syntax_diagnostic(error, current, filename, _lark()))
-            blanked = _blank(current, offset, blame_previous=offset != last)
+            blanked = _blank(current, offset, blame_previous=new)
             if blanked == current:
                 break
-            current, last = blanked, offset
+            current, last = blanked, max(last, offset)
             continue
         if not found:  # what lark accepts, the model may still refuse (a count of 2.5 patients)
             try:
