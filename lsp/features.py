@@ -43,24 +43,27 @@ class Analysis:
 
 
 def analyse(text: str, path: str, previous: m.Protocol | None = None) -> Analysis:
-    """Diagnostics, tokens and model of `text`. While the text does not parse, the model is that of
-    its whole constructs (recovery blanks the broken ones, every position kept), or failing that
-    `previous`, the last model that parsed: names still complete and hover."""
+    """Diagnostics, tokens and model of `text`. While the text does not parse, the model and the
+    tokens after the first error are those of its whole constructs (recovery blanks the broken
+    ones, every position kept), or failing that the model is `previous`, the last that parsed:
+    names still complete, hover and jump."""
     protocol = None
+    tokens = lexemes(text, path, partial=True)
     try:
         protocol = parse(text, path)
     except ProtocolError as error:  # syntax errors, or an import that cannot be read or parsed
         found, kept = recover(text, path)
         diagnostics = [_here(d, path) for d in found or error.diagnostics]
         if found:
+            read = tokens[-1].end if tokens else 0
+            tokens += [x for x in lexemes(kept, path, partial=True) if x.start >= read]
             try:
                 protocol = parse(kept, path)
             except ProtocolError:
                 protocol = None
     else:
         diagnostics = [_here(d, path) for d in check(protocol)]
-    return Analysis(text, path, diagnostics, lexemes(text, path, partial=True),
-                    protocol or previous)
+    return Analysis(text, path, diagnostics, tokens, protocol or previous)
 
 
 def _here(diagnostic: Diagnostic, path: str) -> Diagnostic:
@@ -249,7 +252,7 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
                                    detail="definition", documentation=d.text)
                   for d in protocol.definitions]
     if protocol is not None and kinds & {"WORD", "STRING"}:
-        concept = _concept_before(protocol, analysis.lexemes, start)
+        concept = _concept_before(protocol, lexemes(analysis.text[:start], partial=True))
         if concept is not None:
             items += [t.CompletionItem(label=_value_text(v.name),
                                        detail=f"a value of {concept.name}",
@@ -259,9 +262,10 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
     return items
 
 
-def _concept_before(protocol: m.Protocol, found: list[Lexeme], offset: int) -> m.Concept | None:
-    """The nearest concept with a value set named before `offset` (`sex is |`)."""
-    for lexeme in reversed([x for x in found if x.end <= offset]):
+def _concept_before(protocol: m.Protocol, found: list[Lexeme]) -> m.Concept | None:
+    """The nearest concept with a value set named in `found`, the tokens before the cursor
+    (`sex is |`)."""
+    for lexeme in reversed(found):
         concept = protocol.concept(lexeme.text) if lexeme.kind == "NAME" else None
         if concept is not None and concept.values:
             return concept

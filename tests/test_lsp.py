@@ -251,3 +251,14 @@ def test_formatting_is_fmt(client):
 
 def test_shutdown_and_exit_end_the_server_with_0(client):
     assert client.close() == 0
+
+
+def test_a_broken_criterion_leaves_the_others_to_hover_and_jump(client):
+    text = SEED.read_text(encoding="utf-8").replace("    age >= 5 years", "    age => 5 years")
+    uri = client.open(SEED, text)
+    assert len(client.diagnostics(uri, 1)) == 1
+    use = at(text, "tbil <= 2.0")  # after the error: read from the constructs that are whole
+    assert client.request("textDocument/definition", doc(uri, use))["range"]["start"] == \
+        at(text, "tbil: lab")
+    value = client.request("textDocument/hover", doc(uri, use))["contents"]["value"]
+    assert value.startswith("**tbil**: lab value")
