@@ -52,6 +52,7 @@ from engine.trail import stream as stream_trail
 from engine.trail import records as records_of
 from engine.trailfile import created
 from engine.verify import Verification, located, verify
+from grammar import layout
 from grammar.parser import dump
 from protocol.diff import diff
 from protocol import dependencies
@@ -191,6 +192,15 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("-o", "--output", required=True, metavar="DIR")
         cmd.add_argument("--study-id", help="STUDYID (default: the protocol's id)")
         cmd.set_defaults(command=command)
+
+    fmt_cmd = commands.add_parser("fmt", help="rewrite .proto-rules files in the canonical layout")
+    fmt_cmd.add_argument("files", nargs="+", metavar="FILE", help="- reads stdin, writes stdout")
+    fmt_cmd.add_argument("--check", action="store_true", help="change nothing; exit 1 naming the "
+                         "files that would change")
+    fmt_cmd.set_defaults(command=lambda args: layout.format_files(args.files, args.check))
+
+    lsp_cmd = commands.add_parser("lsp", help="a language server for editors, over stdin/stdout")
+    lsp_cmd.set_defaults(command=_lsp)
 
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
                                      "self-contained HTML page")
@@ -692,6 +702,12 @@ def _graph(args) -> int:
     protocol = _load(args.protocol)
     _plotted(args.output, lambda path: dependencies.write(protocol, path), "graph")
     return 0
+
+
+def _lsp(args) -> int:
+    from lsp.server import serve  # pygls loads only for the editor
+
+    return serve()
 
 
 def _sdtm(args) -> int:

@@ -465,7 +465,7 @@ class _Build(Transformer):
             # read exactly, whatever the exponent: `check` says which doses are out of range
             value = Decimal(f"{mantissa.strip()}E{int(exponent.strip().split('^')[1])}")
         else:
-            value = Decimal(written)
+            value = _number(token)
         return value, written
 
     def start_level(self, meta, ident):

@@ -67,6 +67,7 @@ def test_seed_escalation_section():
         ("6", "6"),
         ("0.5", "0.5"),
         ("3x10^-2", "0.03"),
+        ("175,000", "175000"),  # a thousands separator, as anywhere else
     ],
 )
 def test_dose_numbers(written, value):

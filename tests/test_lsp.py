@@ -1,0 +1,264 @@
+"""`proto-rules lsp`: the real server as a subprocess, driven over stdio with LSP JSON-RPC messages.
+
+Each test starts `python -m cli lsp`, says initialize and initialized, opens a document and asks
+what an editor asks (hover, definition, references, completion, documentSymbol, formatting), then
+says shutdown and exit and checks that the server ends with 0. The reader waits at most a minute
+for a message, so a server that stops answering fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
+DAPA = ROOT / "examples" / "dapa-ckd-dapagliflozin.proto-rules"
+
+
+class Client:
+    """A minimal LSP client: Content-Length framed JSON-RPC over the server's stdin and stdout."""
+
+    def __init__(self) -> None:
+        self.server = subprocess.Popen([sys.executable, "-m", "cli", "lsp"], cwd=ROOT,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE)
+        self.messages: queue.Queue = queue.Queue()
+        self.notifications: list[dict] = []
+        self.next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        stream = self.server.stdout
+        while True:
+            headers = {}
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("ascii").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            if not headers:
+                self.messages.put(None)
+                return
+            self.messages.put(json.loads(stream.read(int(headers["content-length"]))))
+
+    def send(self, message: dict) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+        self.server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.server.stdin.flush()
+
+    def request(self, method: str, params: dict | None = None):
+        self.next_id += 1
+        self.send({"id": self.next_id, "method": method, "params": params})
+        while True:
+            message = self.messages.get(timeout=60)
+            assert message is not None, "the server closed its output"
+            if message.get("id") == self.next_id and "method" not in message:
+                assert "error" not in message, message
+                return message["result"]
+            if "method" in message and "id" in message:  # a request of the server's: say ok
+                self.send({"id": message["id"], "result": None})
+            elif "method" in message:
+                self.notifications.append(message)
+
+    def notify(self, method: str, params: dict) -> None:
+        self.send({"method": method, "params": params})
+
+    def diagnostics(self, uri: str, version: int) -> list[dict]:
+        """The diagnostics the server published for this version of the document."""
+        while True:
+            for note in self.notifications:
+                params = note["params"]
+                if note["method"] == "textDocument/publishDiagnostics" and \
+                        params["uri"] == uri and params.get("version") == version:
+                    return params["diagnostics"]
+            message = self.messages.get(timeout=60)
+            assert message is not None, "the server closed its output"
+            if "method" in message:
+                self.notifications.append(message)
+
+    def open(self, path: Path, text: str | None = None) -> str:
+        uri = path.as_uri()
+        self.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "proto-rules", "version": 1,
+            "text": path.read_text(encoding="utf-8") if text is None else text}})
+        return uri
+
+    def close(self) -> int:
+        assert self.request("shutdown") is None
+        self.notify("exit", {})
+        return self.server.wait(timeout=60)
+
+
+@pytest.fixture
+def client():
+    started = Client()
+    capabilities = started.request("initialize", {"processId": None, "rootUri": ROOT.as_uri(),
+                                                  "capabilities": {}})["capabilities"]
+    assert capabilities["hoverProvider"] and capabilities["definitionProvider"]
+    assert capabilities["referencesProvider"] and capabilities["documentFormattingProvider"]
+    assert capabilities["documentSymbolProvider"] and capabilities["completionProvider"]
+    started.notify("initialized", {})
+    yield started
+    if started.server.poll() is None:
+        assert started.close() == 0
+    started.server.stdout.close()
+    started.server.stderr.close()
+    started.server.stdin.close()
+
+
+def at(text: str, needle: str, offset: int = 0) -> dict:
+    """The LSP position of the first `needle` in `text` (plus `offset` characters); the examples
+    are in the Basic Multilingual Plane, so code points and UTF-16 units agree."""
+    index = text.index(needle) + offset
+    line = text.count("\n", 0, index)
+    return {"line": line, "character": index - (text.rfind("\n", 0, index) + 1)}
+
+
+def doc(uri: str, position: dict, **more) -> dict:
+    return {"textDocument": {"uri": uri}, "position": position, **more}
+
+
+def test_a_clean_example_has_no_diagnostics_and_a_typo_is_an_error_at_its_place(client):
+    text = SEED.read_text(encoding="utf-8")
+    uri = client.open(SEED)
+    assert client.diagnostics(uri, 1) == []
+    changed = text.replace("    sledai_2k >= 8", "    sledaj_2k >= 8")
+    start = at(text, "i_2k >= 8")  # one character changed, as editors send it
+    end = {**start, "character": start["character"] + 1}
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 2},
+        "contentChanges": [{"range": {"start": start, "end": end}, "text": "j"}]})
+    unused, error = client.diagnostics(uri, 2)  # in file order: sledai_2k is read by nothing now
+    assert unused["code"] == "unused-concept" and unused["severity"] == 2
+    assert error["message"] == "unknown name 'sledaj_2k'; did you mean 'sledai_2k'?"
+    assert error["severity"] == 1 and error["code"] == "undefined-name"
+    assert error["range"]["start"] == at(changed, "sledaj_2k >= 8")
+
+
+def test_several_syntax_errors_at_once(client):
+    text = SEED.read_text(encoding="utf-8")
+    broken = (text.replace("sledai_2k: score valid for 3 months", "sledai_2k: score valid 3 months")
+              .replace("    age >= 5 years", "    age => 5 years")
+              .replace('inclusion I3 "SLEDAI', 'inclusion 3 "SLEDAI'))
+    uri = client.open(SEED, broken)
+    found = client.diagnostics(uri, 1)
+    assert [(d["range"]["start"], d["message"].split(";")[0]) for d in found] == [
+        (at(broken, "valid 3 months", 6), "unexpected '3'"),
+        (at(broken, "=> 5 years"), "unexpected '='"),
+        (at(broken, '3 "SLEDAI'), "unexpected '3'")]
+    assert "write '>=' (at least)" in found[1]["message"]
+
+
+def test_a_fidelity_warning_is_a_warning(client):
+    text = SEED.read_text(encoding="utf-8").replace(
+        "live_vaccine within 4 weeks before screening",
+        "live_vaccine within 2 weeks before screening")
+    uri = client.open(SEED, text)
+    (warning,) = client.diagnostics(uri, 1)
+    assert warning["severity"] == 2 and warning["code"] == "fidelity"
+    assert warning["range"]["start"] == at(text, "live_vaccine within 2 weeks", 20)
+
+
+def test_hover_says_what_a_concept_is(client):
+    text = SEED.read_text(encoding="utf-8")
+    uri = client.open(SEED)
+    answer = client.request("textDocument/hover", doc(uri, at(text, "tbil <= 2.0", 1)))
+    value = answer["contents"]["value"]
+    assert value.splitlines()[:3] == ["**tbil**: lab value  ", "unit: umol/L  ",
+                                      "convert: 1 mg/dL = 17.1 umol/L  "]
+    assert "valid for 28 days before the screening date" in value
+    assert value.endswith("> total bilirubin, serum")
+    assert answer["range"] == {"start": at(text, "tbil <= 2.0"), "end": at(text, "tbil <= 2.0", 4)}
+
+
+def test_hover_on_a_criterion_shows_its_sentence(client):
+    text = SEED.read_text(encoding="utf-8")
+    uri = client.open(SEED)
+    value = client.request("textDocument/hover", doc(uri, at(text, "E9 "), ))["contents"]["value"]
+    assert value == ("**exclusion E9**\n\n> Received live vaccine within 4 weeks before "
+                     "screening;")
+    part = client.request("textDocument/hover", doc(uri, at(text, "renal \"Renal")))
+    assert part["contents"]["value"].startswith("**inclusion I4.renal**\n\n> Renal function:")
+
+
+def test_hover_converts_a_threshold_into_its_concepts_unit(client):
+    text = ('concepts:\n    creatinine: lab in umol/L convert 1 mg/dL = 88.4 umol/L\n'
+            'inclusion I1 "Creatinine at most 1.5 mg/dL": creatinine <= 1.5 mg/dL\n')
+    uri = client.open(ROOT / "t.proto-rules", text)
+    value = client.request("textDocument/hover", doc(uri, at(text, "1.5 mg/dL\n")))
+    assert value["contents"]["value"] == "**1.5 mg/dL** = 132.6 umol/L (creatinine's unit)"
+
+
+def test_definition_and_references(client):
+    text = SEED.read_text(encoding="utf-8")
+    uri = client.open(SEED)
+    use = at(text, "refractory_sle or")
+    location = client.request("textDocument/definition", doc(uri, use))
+    assert location == {"uri": uri, "range": {"start": at(text, "refractory_sle\n"),
+                                              "end": at(text, "refractory_sle\n", 14)}}
+    found = client.request("textDocument/references",
+                           doc(uri, use, context={"includeDeclaration": True}))
+    assert [f["range"]["start"] for f in found] == [at(text, "refractory_sle\n"), use]
+    concept = at(text, "weight: quantity")
+    found = client.request("textDocument/references",
+                           doc(uri, concept, context={"includeDeclaration": False}))
+    assert [f["range"]["start"] for f in found] == [at(text, "per weight", 4)]
+
+
+def test_completion_offers_names_values_and_keywords(client):
+    text = SEED.read_text(encoding="utf-8")
+    typed = text.replace("    sledai_2k >= 8", "    sex is ")
+    uri = client.open(SEED, typed)
+    items = client.request("textDocument/completion", doc(uri, at(typed, "sex is ", 7)))["items"]
+    assert {i["label"] for i in items} == {"female", "male", "not", "one"}
+    typed = text.replace("    sledai_2k >= 8", "    sle")
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                             "contentChanges": [{"text": typed}]})
+    items = client.request("textDocument/completion", doc(uri, at(typed, "    sle\n", 7)))["items"]
+    labels = {i["label"] for i in items}
+    assert {"sledai_2k", "sle_classification_2019", "refractory_sle", "not", "no"} <= labels
+    assert "female" not in labels
+
+
+def test_document_symbols_are_the_criteria_outline(client):
+    uri = client.open(SEED)
+    found = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    names = [s["name"] for s in found]
+    assert names[:3] == ["concepts", "refractory_sle", "inclusion I1"]
+    assert names[-1] == "exclusion E13" and len(names) == 2 + 20
+    i4 = next(s for s in found if s["name"] == "inclusion I4")
+    assert [c["name"] for c in i4["children"]] == ["I4.cardiac", "I4.renal", "I4.liver", "I4.lung"]
+    assert len(found[0]["children"]) == 52
+
+
+def test_formatting_is_fmt(client):
+    messy = (ROOT / "tests" / "data" / "fmt" / "messy.proto-rules").read_text(encoding="utf-8")
+    formatted = (ROOT / "tests" / "data" / "fmt" / "messy.formatted.proto-rules").read_text(
+        encoding="utf-8")
+    uri = client.open(ROOT / "messy.proto-rules", messy)
+    params = {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}}
+    (edit,) = client.request("textDocument/formatting", params)
+    assert edit["newText"] == formatted and edit["range"]["start"] == {"line": 0, "character": 0}
+    uri = client.open(DAPA)
+    assert client.request("textDocument/formatting", {**params, "textDocument": {"uri": uri}}) \
+        == []
+
+
+def test_shutdown_and_exit_end_the_server_with_0(client):
+    assert client.close() == 0
+
+
+def test_a_broken_criterion_leaves_the_others_to_hover_and_jump(client):
+    text = SEED.read_text(encoding="utf-8").replace("    age >= 5 years", "    age => 5 years")
+    uri = client.open(SEED, text)
+    assert len(client.diagnostics(uri, 1)) == 1
+    use = at(text, "tbil <= 2.0")  # after the error: read from the constructs that are whole
+    assert client.request("textDocument/definition", doc(uri, use))["range"]["start"] == \
+        at(text, "tbil: lab")
+    value = client.request("textDocument/hover", doc(uri, use))["contents"]["value"]
+    assert value.startswith("**tbil**: lab value")
