@@ -5,7 +5,8 @@ an amendment and rescreen patients under it.
 Thin on purpose: each command strings the pipeline's stages together (parse, check, compile, screen,
 trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict (or a
 tampered trail), 2 bad input (every problem printed, file:line:col with a caret, or record, fact
-and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a bug of ours.
+and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a bug of ours (or a
+worker process of `run --workers` lost: killed, out of memory).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -38,12 +39,13 @@ from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
-from engine.run import Decision, Rejected, Screening
+from engine.screened import Outputs, Screened
 from engine.summary import SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
 from engine.trail import Chain, Trail, patients, read, render
 from engine.verify import Verification, verify
+from engine.workers import SMALL, WorkerLost, available, decided
 from grammar.parser import dump
 from protocol.diff import diff
 from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         with suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except WorkerLost as lost:  # neither the user's input nor (likely) a bug of ours
+        print(f"proto-rules: {lost}", file=sys.stderr)
+        return INTERNAL_ERROR
     except KeyboardInterrupt as stop:
         print("proto-rules: interrupted" + (f": {stop}" if str(stop) else ""), file=sys.stderr)
         return INTERRUPTED
@@ -132,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
                          "one a line (stderr shows the first 20 and counts them by kind)")
     run_cmd.add_argument("--table", metavar="OUT.csv", help="write the decisions table (CSV): "
                          "one row per patient and criterion, and one per decision")
+    run_cmd.add_argument("--workers", type=_bounded(1, 1024), metavar="N",
+                         help="decide patients in N processes (default: every core this process "
+                         f"may use, one for a file of fewer than {SMALL} records)")
     run_cmd.set_defaults(command=_run)
 
     explain_cmd = commands.add_parser("explain", help="render a decision trail as text")
@@ -297,30 +305,34 @@ def _checked_json(path: str, diagnostics: list[Diagnostic], **counts: int) -> st
 
 
 def _run(args) -> int:
-    screening = Screening(pipeline.compile(_load(args.protocol)))
+    network = pipeline.compile(_load(args.protocol))
+    outputs = Outputs(network, args.facts, args.screening_date, trail=bool(args.trail),
+                      form=None if args.quiet else args.format, table=bool(args.table))
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
     facts = opened(args.facts)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
+    workers = args.workers or available()
     sink = _writing(args.trail, "trail") if args.trail else nullcontext()
     with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
             _optional(args.table, "table") as table_out, _progress(args.facts) as console:
-        trail = Trail(out, screening.network, args.protocol, args.facts,
+        trail = Trail(out, network, args.protocol, args.facts,
                       args.screening_date) if out else None
         table = Table(table_out) if table_out else None
         try:
-            with _between_patients() as interrupted:
-                for outcome in screening.screen(facts.records(), args.facts,
-                                                args.screening_date):
+            with _between_patients() as interrupted, closing(decided(
+                    outputs, facts.records(), workers, interrupted,
+                    small=0 if args.workers else SMALL)) as screened:
+                for done in screened:
                     if trail:
-                        trail.write(outcome)
+                        trail.written(done.decision, done.line, done.records)
                     if table:
-                        table.write(outcome)
-                    _tell(outcome, tally, args, warnings_out, console)
-                    if not args.quiet:
-                        _show(outcome, args.format, sys.stdout, console)
+                        table.add(done.rows)
+                    _tell(done, tally, args, warnings_out, console)
+                    if done.shown is not None:
+                        console.say(done.shown, sys.stdout)
                     console.advance()
-                    if interrupted.is_set():
-                        raise KeyboardInterrupt
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             if trail is None:
                 raise
@@ -330,6 +342,13 @@ def _run(args) -> int:
         except BrokenPipeError:  # `run ... | head`: the reader has seen enough
             if trail is not None:
                 trail.cut("output closed", facts.sha256())
+            raise
+        except WorkerLost as lost:
+            if trail is not None:
+                sealed = trail.cut("a worker process stopped", facts.sha256())
+                raise WorkerLost(f"{lost}; the trail {args.trail} holds the patients decided "
+                                 f"before it, marked as cut and sealed, final sha256 {sealed}: "
+                                 "run again with --resume to finish") from None
             raise
         if trail:
             sealed = trail.close(facts.sha256())
@@ -341,18 +360,16 @@ def _run(args) -> int:
     return 2 if tally.rejected else 0
 
 
-def _tell(outcome: Decision | Rejected, tally: Tally, args, warnings_out: TextIO | None,
+def _tell(done: Screened, tally: Tally, args, warnings_out: TextIO | None,
           console: _Console) -> None:
     """Count a patient, and say on stderr what the user must fix: every rejected record (each is
     theirs to fix), and the warnings one by one only up to `SHOWN` (beyond, a large run's warnings
     would bury everything else; the summary counts them by kind, `--warnings FILE` lists all)."""
     before = tally.warnings
-    tally.add(outcome)
-    if isinstance(outcome, Rejected):
-        for problem in outcome.problems:
-            console.say(str(problem), sys.stderr)
-        return
-    for number, warning in enumerate(outcome.patient.warnings, start=before + 1):
+    tally.add(done.decision, done.warnings)
+    for problem in done.problems:
+        console.say(str(problem), sys.stderr)
+    for number, warning in enumerate(done.warnings, start=before + 1):
         if warnings_out:
             print(warning, file=warnings_out)
         if args.quiet:
@@ -451,26 +468,6 @@ def _writing(path: str, what: str) -> Iterator[TextIO]:
         out.close()
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
-
-
-def _show(outcome: Decision | Rejected, form: str, out: TextIO, console: _Console) -> None:
-    """A patient's decision line (its problems and warnings are `_tell`'s to print)."""
-    if isinstance(outcome, Rejected):
-        if form == "json":
-            problems = [str(p) for p in outcome.problems]
-            console.say(json.dumps({"patient": outcome.patient, "record": outcome.line,
-                                    "decision": None, "problems": problems}, sort_keys=True), out)
-        return
-    reasons = [{"criterion": v.criterion, "verdict": v.verdict} for v in outcome.reasons]
-    if form == "json":
-        console.say(json.dumps({"patient": outcome.patient.id, "record": outcome.patient.line,
-                                "decision": outcome.decision, "reasons": reasons,
-                                "verdicts": {k: v.verdict for k, v in outcome.verdicts.items()}},
-                               sort_keys=True, ensure_ascii=False), out)
-        return
-    because = "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)
-    console.say(f"{outcome.patient.id}: {outcome.decision}" + (f" ({because})" if because else ""),
-                out)
 
 
 def _escalate(args) -> int:
