@@ -39,11 +39,13 @@ from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
+from engine.compile import Network
+from engine.resume import Before, Point, before, skipped, where
 from engine.screened import Outputs, Screened
-from engine.summary import SHOWN, Table, Tally
+from engine.summary import REJECTED, SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import Chain, Trail, patients, read, render
+from engine.trail import Chain, Recorder, Trail, patients, read, render
 from engine.verify import Verification, verify
 from engine.workers import SMALL, WorkerLost, available, decided
 from grammar.parser import dump
@@ -140,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--workers", type=_bounded(1, 1024), metavar="N",
                          help="decide patients in N processes (default: every core this process "
                          f"may use, one for a file of fewer than {SMALL} records)")
+    run_cmd.add_argument("--resume", action="store_true", help="finish the stopped run that "
+                         "wrote --trail: the patients it decided are not decided again")
     run_cmd.set_defaults(command=_run)
 
     explain_cmd = commands.add_parser("explain", help="render a decision trail as text")
@@ -308,19 +312,28 @@ def _run(args) -> int:
     network = pipeline.compile(_load(args.protocol))
     outputs = Outputs(network, args.facts, args.screening_date, trail=bool(args.trail),
                       form=None if args.quiet else args.format, table=bool(args.table))
+    point = _resume_point(args, network) if args.resume else None
+    if point is not None and point.finished:
+        print(f"proto-rules: the trail {args.trail} is finished (summed up and sealed after "
+              f"{point.patients} patients): nothing to do", file=sys.stderr)
+        return 0
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
     facts = opened(args.facts)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     workers = args.workers or available()
-    sink = _writing(args.trail, "trail") if args.trail else nullcontext()
+    sink = _writing(args.trail, "trail", point.end if point and point.state else None) \
+        if args.trail else nullcontext()
     with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
             _optional(args.table, "table") as table_out, _progress(args.facts) as console:
-        trail = Trail(out, network, args.protocol, args.facts,
-                      args.screening_date) if out else None
+        trail = Trail(out, network, args.protocol, args.facts, args.screening_date,
+                      point.state if point else None) if out else None
         table = Table(table_out) if table_out else None
+        records = facts.records()
+        if point is not None and point.state is not None:
+            records = _resumed(args, point, records, table, warnings_out)
         try:
             with _between_patients() as interrupted, closing(decided(
-                    outputs, facts.records(), workers, interrupted,
+                    outputs, records, workers, interrupted,
                     small=0 if args.workers else SMALL)) as screened:
                 for done in screened:
                     if trail:
@@ -357,7 +370,34 @@ def _run(args) -> int:
     for path, what in ((args.warnings, "every warning"), (args.table, "decisions table")):
         if path:
             print(f"{what}: {path}", file=sys.stderr)
-    return 2 if tally.rejected else 0
+    return 2 if tally.rejected or (point and point.state and point.state.counts.get(REJECTED)) \
+        else 0
+
+
+def _resume_point(args, network: Network) -> Point:
+    """How far the stopped run of `--trail` got (`engine/resume.py`)."""
+    if not args.trail:
+        raise UsageError("run --resume needs --trail: the trail is what says how far the "
+                         "stopped run got")
+    return where(args.trail, Recorder(network).header(args.protocol, args.facts,
+                                                      args.screening_date))
+
+
+def _resumed(args, point: Point, records: Iterator, table: Table | None,
+             warnings_out: TextIO | None) -> Iterator:
+    """The fact records after those the trail holds; the table and the warnings file get the
+    rows and warnings of those again, from the trail, so that each is whole."""
+    where_ = f" (fact file line {point.state.line})" if point.state.line else ""
+    print(f"proto-rules: resuming the trail {args.trail} after {point.patients} records{where_}; "
+          "only the patients decided now are printed", file=sys.stderr)
+
+    def keep(kept: Before) -> None:
+        if table:
+            table.add(kept.rows)
+        for warning in kept.warnings if warnings_out else ():
+            print(warning, file=warnings_out)
+
+    return skipped(records, before(args.trail, point), args.facts, args.trail, keep)
 
 
 def _tell(done: Screened, tally: Tally, args, warnings_out: TextIO | None,
@@ -449,13 +489,16 @@ def _between_patients() -> Iterator[threading.Event]:
 
 
 @contextmanager
-def _writing(path: str, what: str) -> Iterator[TextIO]:
+def _writing(path: str, what: str, keep: int | None = None) -> Iterator[TextIO]:
     """An output file, its directories created: one that cannot be opened or closed (a directory,
     no permission, a full disk) is a one-line error naming it (exit 2); what was written before
-    stays. Errors while writing are the writer's to name (`engine.trail.Chain`)."""
+    stays. Errors while writing are the writer's to name (`engine.trail.Chain`). With `keep`, the
+    file's first `keep` bytes are kept and written after (a resumed trail)."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        out = open(path, "w", encoding="utf-8")
+        if keep is not None:
+            os.truncate(path, keep)
+        out = open(path, "w" if keep is None else "a", encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
     try:

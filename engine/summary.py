@@ -146,6 +146,23 @@ class Table:
                      "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)))
         return rows
 
+    @staticmethod
+    def recorded(criteria: list[dict], last: dict) -> list[Row]:
+        """A patient's rows as `rows` makes them, from its trail records (the `criterion` records
+        and its `decision`, or its `rejected` record): a resumed run writes the table again for
+        the patients decided before it stopped."""
+        if last["type"] == "rejected":
+            return [(last["patient"] or "", "", "", REJECTED, "; ".join(last["problems"]))]
+        pid, decision = last["patient"], last["decision"]
+        deciding = {r["criterion"] for r in last["reasons"]}
+        rows: list[Row] = [(pid, c["criterion"], c["role"], c["verdict"],
+                            f"decides {decision}" if c["criterion"] in deciding else "")
+                           for c in criteria]
+        rows.append((pid, "", "", decision,
+                     "; ".join(f"{r['role']} {r['criterion']} {r['verdict']}"
+                               for r in last["reasons"])))
+        return rows
+
 
 def shown(outcome: Decision | Rejected, form: str) -> str | None:
     """A patient's line on stdout, `text` or `json` (a rejected record has none in text: its

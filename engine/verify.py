@@ -69,7 +69,7 @@ def _verified(lines: Iterable[bytes], protocol: str | None, facts: str | None) -
         if seal is not None:
             return Verification(False, seal[0], "records follow the seal", seal[0] + 1)
         line = raw.removesuffix(b"\n")
-        problem, record = _check(line, previous, number)
+        problem, record = checked(line, previous, number)
         if problem and line == raw:  # the last line, without its end: written halfway
             problem = "the last record is cut off: the trail is truncated"
         if problem:
@@ -96,7 +96,9 @@ def _verified(lines: Iterable[bytes], protocol: str | None, facts: str | None) -
     return _files(recorded, at - 1, protocol, facts, stopped)
 
 
-def _check(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:
+def checked(line: bytes, previous: str, number: int) -> tuple[str | None, dict]:
+    """One trail line (number `number`) against the hash of the line before it: the problem, if
+    any, and the record read. `verify` and `engine/resume.py` check a chain with it alike."""
     try:
         record = orjson.loads(line)  # bounded nesting, unlike the json module's recursion
     except orjson.JSONDecodeError:
