@@ -375,12 +375,18 @@ def _run(args) -> int:
 
 
 def _resume_point(args, network: Network) -> Point:
-    """How far the stopped run of `--trail` got (`engine/resume.py`)."""
+    """How far the stopped run of `--trail` got (`engine/resume.py`), checked before any output
+    is opened: a refused resume leaves every file as it was. The fact file is checked against
+    the trail's patients here too, unless it is stdin (read once: checked as it is read)."""
     if not args.trail:
         raise UsageError("run --resume needs --trail: the trail is what says how far the "
                          "stopped run got")
-    return where(args.trail, Recorder(network).header(args.protocol, args.facts,
-                                                      args.screening_date))
+    point = where(args.trail, Recorder(network).header(args.protocol, args.facts,
+                                                       args.screening_date))
+    if point.state is not None and not point.finished and args.facts != "-":
+        with opened(args.facts) as facts:
+            skipped(facts.records(), before(args.trail, point), args.facts, args.trail)
+    return point
 
 
 def _resumed(args, point: Point, records: Iterator, table: Table | None,

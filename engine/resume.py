@@ -179,13 +179,13 @@ class _Limited(io.RawIOBase):
 
 
 def skipped(records: Iterable[tuple[int, object]], done: Iterable[Before], facts: str,
-            trail: str, keep: Callable[[Before], None]) -> Iterator[tuple[int, object]]:
-    """The fact records after those the trail holds: each record passed over must be the
-    trail's patient at the same place (its line, and its id), else the fact file is not the one
-    the trail was written from; `keep` is given each patient passed over."""
+            trail: str, keep: Callable[[Before], None] = lambda _: None
+            ) -> Iterator[tuple[int, object]]:
+    """The fact records after those the trail holds, the others read now: each record passed
+    over must be the trail's patient at the same place (its line, and its id), else the fact
+    file is not the one the trail was written from; `keep` is given each patient passed over."""
     records = iter(records)
     for number, kept in enumerate(done, start=1):
-        keep(kept)
         found = next(records, None)
         if found is None:
             raise UsageError(f"cannot resume: the fact file {facts} ends before the trail "
@@ -197,4 +197,5 @@ def skipped(records: Iterable[tuple[int, object]], done: Iterable[Before], facts
             raise UsageError(f"cannot resume: the fact file {facts} holds patient {pid} at line "
                              f"{line} where the trail {trail} has patient {kept.patient} (line "
                              f"{kept.line}): not the file the trail was written from")
-    yield from records
+        keep(kept)
+    return records
