@@ -5,7 +5,6 @@ byte for byte, with its table and warnings; what cannot be resumed is refused in
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import subprocess
@@ -137,7 +136,7 @@ def test_a_missing_trail_is_a_run_from_the_start(capsys, tmp_path, clean):
     assert files(out) == expected
 
 
-# -- refusals: one line, exit 2, the trail left as it is --------------------------------------------
+# -- refusals: one line, exit 2, the trail left as it is ------------------------------------------
 
 def stopped_trail(tmp_path: Path, expected: dict[str, bytes]) -> Path:
     out = tmp_path / "stopped"
@@ -169,6 +168,8 @@ def test_another_protocol_is_refused(capsys, tmp_path, clean):
 
 def test_another_protocol_text_under_the_same_name_is_refused(capsys, tmp_path, clean,
                                                               monkeypatch):
+    """The same file name, edited since (a criterion changed mid-run would mix two protocols
+    in one trail)."""
     facts, expected = clean
     out = stopped_trail(tmp_path, expected)
     (tmp_path / "examples").mkdir()
@@ -237,4 +238,3 @@ def test_resume_needs_a_trail(capsys, tmp_path, clean):
     assert code == 2
     assert err.strip() == ("proto-rules: run --resume needs --trail: the trail is what says "
                            "how far the stopped run got")
-    assert json  # the module reads JSON records elsewhere
