@@ -315,7 +315,7 @@ def _run(args) -> int:
     point = _resume_point(args, network) if args.resume else None
     if point is not None and point.finished:
         print(f"proto-rules: the trail {args.trail} is finished (summed up and sealed after "
-              f"{point.patients} patients): nothing to do", file=sys.stderr)
+              f"{point.patients:,} patients): nothing to do", file=sys.stderr)
         return 0
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
     facts = opened(args.facts)
@@ -394,7 +394,7 @@ def _resumed(args, point: Point, records: Iterator, table: Table | None,
     """The fact records after those the trail holds; the table and the warnings file get the
     rows and warnings of those again, from the trail, so that each is whole."""
     where_ = f" (fact file line {point.state.line})" if point.state.line else ""
-    print(f"proto-rules: resuming the trail {args.trail} after {point.patients} records{where_}; "
+    print(f"proto-rules: resuming the trail {args.trail} after {point.patients:,} records{where_}; "
           "only the patients decided now are printed", file=sys.stderr)
 
     def keep(kept: Before) -> None:
