@@ -147,8 +147,6 @@ def before(path: str, point: Point) -> Iterator[Before]:
         patient: dict[str, Any] = {}
         criteria: list[dict[str, Any]] = []
         for raw in kept:
-            if b'"type":"' not in raw:
-                continue
             record = orjson.loads(raw)
             kind = record["type"]
             if kind == "patient":

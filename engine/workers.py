@@ -24,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -117,6 +118,8 @@ def _pool(outputs: Outputs, workers: int) -> Iterator[ProcessPoolExecutor]:
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
                                initargs=(outputs,))
     try:
+        for stream in (sys.stdout, sys.stderr):  # a forked worker flushes its copy as it ends
+            stream.flush()
         with _sigint_blocked():
             pool.submit(int).result()  # with fork, every worker is started by the first task
         yield pool
