@@ -31,15 +31,15 @@ from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
 from engine.cohort import read_cohort
+from engine.compile import Network
 from engine import pipeline
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.factfile import count_records, opened, read_records
 from engine.report import build as build_report
-from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
+from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
-from engine.compile import Network
 from engine.resume import Before, Point, before, skipped, where
 from engine.screened import Outputs, Screened
 from engine.summary import REJECTED, SHOWN, Table, Tally

@@ -27,6 +27,9 @@ SHOWN = 20
 #: Patients named after each kind of warning in the summary.
 EXAMPLES = 3
 
+#: The decision of a record set aside, as the trail's counts, the table and rescreen name it.
+REJECTED = "REJECTED"
+
 #: Decisions in the order the summary names them.
 DECISIONS = ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW")
 
@@ -103,9 +106,6 @@ class Tally:
                          + (f" and {more:,} more" if more else ""))
         return "".join(line + "\n" for line in lines)
 
-
-#: The decision of a record set aside, as the trail's counts and the table name it.
-REJECTED = "REJECTED"
 
 #: The decisions table's columns.
 COLUMNS = ("patient", "criterion", "role", "verdict", "reason")

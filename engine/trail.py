@@ -45,6 +45,7 @@ from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts, describe, parts
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
+from engine.summary import REJECTED
 from engine.whynot import needs
 from protocol import model as m
 from protocol.errors import UsageError
@@ -308,7 +309,7 @@ class Trail:
 
     def write(self, outcome: Decision | Rejected) -> None:
         """One patient's records, written whole; counted once written."""
-        decision = "REJECTED" if isinstance(outcome, Rejected) else outcome.decision
+        decision = REJECTED if isinstance(outcome, Rejected) else outcome.decision
         line = outcome.line if isinstance(outcome, Rejected) else outcome.patient.line
         self.written(decision, line, [unchained(r) for r in self.records(outcome)])
 
