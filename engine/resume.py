@@ -8,8 +8,8 @@ from there:
 
 1. `where` reads the trail line by line (constant memory) and checks it: the header must be the
    one this run would write (same protocol file and SHA-256, network digest, fact file name,
-   screening date, versions), and the hash chain must hold (`engine.verify.checked`: a tampered
-   trail is refused, naming its line). It finds the end of the last whole patient: a torn last
+   screening date, versions), and the hash chain must hold (`engine.verify.checked`, each record
+   in the writer's canonical form: a tampered trail is refused, naming its line). It finds the end of the last whole patient: a torn last
    line, the records of a patient without its decision, and a cut run's closing records are
    after it, to be dropped. A trail summed up and sealed without a cut is finished.
 2. The run truncates the trail there and takes its chain back (`Trail(..., resumed=...)`).
@@ -33,7 +33,7 @@ import orjson
 
 from engine.factfile import patient_id
 from engine.summary import REJECTED, Row, Table
-from engine.trail import GENESIS, Chain, Resumed
+from engine.trail import GENESIS, Chain, Resumed, canonical
 from engine.verify import checked
 from protocol.errors import FactProblem, UsageError
 
@@ -86,7 +86,7 @@ def _scanned(path: str, lines: Iterable[bytes], header: list[bytes]) -> Point:
                 raise UsageError(f"cannot resume: {path} is not a decision trail (its line "
                                  f"{number} is not the header this run writes)")
             break
-        problem, record = checked(line, previous, number)
+        problem, record = checked(line, previous, number, _written)
         if problem:
             raise UsageError(f"cannot resume: trail {path}: line {number}: {problem} (the trail "
                              "is left as it is; `proto-rules verify` checks it)")
@@ -107,6 +107,10 @@ def _scanned(path: str, lines: Iterable[bytes], header: list[bytes]) -> Point:
         elif kind == "seal" and not closing:
             return Point(offset, point.state, finished=True)
     return point
+
+
+def _written(record: Any) -> bytes:
+    return canonical(record).encode()
 
 
 def _other(record: dict[str, Any], expected: bytes) -> str:
