@@ -61,7 +61,11 @@ class Point:
 
 def where(path: str, header: list[dict[str, Any]]) -> Point:
     """How far the trail at `path` got, checked against the `header` this run writes. A missing
-    or empty trail starts the run afresh."""
+    or empty trail starts the run afresh.
+
+    >>> where("no-such-trail.jsonl", [{"type": "run"}])
+    Point(end=0, state=None, finished=False)
+    """
     try:
         handle = open(path, "rb")
     except FileNotFoundError:

@@ -238,3 +238,24 @@ def test_resume_needs_a_trail(capsys, tmp_path, clean):
     assert code == 2
     assert err.strip() == ("proto-rules: run --resume needs --trail: the trail is what says "
                            "how far the stopped run got")
+
+
+def test_cut_at_every_kind_of_place(capsys, tmp_path):
+    """The trail of a small run cut at each kind of place a kill can leave it: nothing, mid-way
+    through the header's lines, after the header, mid-patient, after the last patient, in the
+    summary, before the seal. Resumed, each is the uninterrupted run's trail and table."""
+    facts = tmp_path / "facts.jsonl"
+    facts.write_bytes((ROOT / "examples/patients.jsonl").read_bytes())
+    whole = tmp_path / "whole"
+    run_cli(capsys, *argv(facts, whole))
+    expected = files(whole)
+    trail = expected["trail.jsonl"]
+    ends = [n + 1 for n, byte in enumerate(trail) if byte == ord("\n")]
+    places = {0, 100, ends[0], ends[0] + 7, ends[1], ends[1] + 20, ends[3] + 5, ends[-3],
+              ends[-2] - 1, ends[-2]}
+    for place in sorted(places):
+        out = tmp_path / f"cut{place}"
+        out.mkdir()
+        (out / "trail.jsonl").write_bytes(trail[:place])
+        code, _, err = run_cli(capsys, *argv(facts, out), "--resume")
+        assert (code, files(out)) == (0, expected), (place, err)
