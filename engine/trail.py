@@ -20,7 +20,8 @@ Tamper evidence (`Chain`, for this trail and the escalation trail alike): every 
 reordered or truncated record breaks the chain, and `engine/verify.py` names the first one that
 does. A run stopped before its last patient (Ctrl-C) ends with a `cut` record (why, after how many
 patients), then the summary and the seal: the trail is whole up to the last whole patient and says
-it is incomplete.
+it is incomplete. `run --resume` (`engine/resume.py`) finishes such a trail, or one whose run was
+killed, into the bytes an uninterrupted run writes.
 
 Reading (`read`): every reader (explain, replay, report) takes the records through one loader that
 checks them against `engine/trail.schema.json` and their order, so a file that is not a decision
