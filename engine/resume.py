@@ -82,7 +82,7 @@ def _scanned(path: str, lines: Iterable[bytes], header: list[bytes]) -> Point:
     previous, offset, point = GENESIS, 0, Point(0, None)
     counts: Counter[str] = Counter()
     line_of_patient: int | None = None
-    closing = False  # after a cut, or a summary: the records that close a run
+    closing = False  # after a cut: the records that close a stopped run, to be dropped
     for number, raw in enumerate(lines, start=1):
         line = raw.removesuffix(b"\n")
         if line == raw:  # written halfway when the run was killed: dropped

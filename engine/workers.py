@@ -9,11 +9,18 @@ the same order, so the trail's chain, the table and the stdout lines are the byt
 writes. What crosses between processes is small: the parsed records out, and per patient the
 `Screened` the outputs need (the trail lines are serialised in the worker).
 
+Each worker has a pipe of its own each way, and batches go round: batch i to worker i mod N, so
+the results are read back in order from one worker after the other. Not `concurrent.futures`:
+its workers share one result pipe, and a worker killed halfway through sending its results (a
+batch's trail is hundreds of KiB) leaves the reader waiting for the rest forever, and workers
+whose parent was killed wait for work forever. Here a worker's death is the end of its pipe
+(`WorkerLost`, said in one line), and a parent's death the end of its workers' (they finish the
+batch in hand and leave).
+
 Ctrl-C belongs to the parent (`cli._between_patients`): the workers ignore SIGINT, because a
 session deleted with actions queued crashes the engine's process, so a worker must never be
 interrupted mid-patient. The parent stops handing out batches, writes what was handed out, in
-order, and the trail is cut as in a one-process run. A worker that dies (killed, out of memory)
-is reported as such (`WorkerLost`), never waited for.
+order, and the trail is cut as in a one-process run.
 
 >>> available() >= 1
 True
@@ -23,15 +30,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from itertools import chain, islice
+from multiprocessing.connection import Connection
+from typing import Any
 
 from engine.run import Screening
 from engine.screened import Outputs, Screened
@@ -50,7 +58,8 @@ SMALL = 200
 
 
 class WorkerLost(Exception):
-    """A worker process died before it sent its patients back: killed, or out of memory."""
+    """A worker process died before it sent its patients back: killed by hand or by the system
+    when memory ran out."""
 
 
 def available() -> int:
@@ -75,16 +84,19 @@ def decided(outputs: Outputs, records: Iterable[tuple[int, object]], workers: in
     if workers <= 1:
         yield from outputs.screened(_until(records, stop))
         return
-    with _pool(outputs, workers) as pool:
-        pending: deque[Future[list[Screened]]] = deque()
+    with _started(outputs, workers) as pool:
+        pending: deque[_Worker] = deque()
+        turn = 0
         for batch in _batches(records):
             if stop.is_set():
                 break
-            pending.append(pool.submit(_decide, batch))
+            pool[turn].send(batch)
+            pending.append(pool[turn])
+            turn = (turn + 1) % workers
             if len(pending) >= AHEAD * workers:
-                yield from _results(pending.popleft())
+                yield from pending.popleft().results()
         while pending:
-            yield from _results(pending.popleft())
+            yield from pending.popleft().results()
 
 
 def _until(records: Iterable[tuple[int, object]], stop: threading.Event
@@ -100,33 +112,69 @@ def _batches(records: Iterator[tuple[int, object]]) -> Iterator[list[tuple[int, 
         yield batch
 
 
-def _results(future: Future[list[Screened]]) -> list[Screened]:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise WorkerLost("a worker process stopped before it sent its patients back "
-                         "(killed, or out of memory)") from None
+class _Worker:
+    """A worker process as its parent sees it: the pipe that takes its batches, the one that
+    brings its results back (it is their only writer: its death is their end)."""
+
+    def __init__(self, process: Any, tasks: Connection, results: Connection) -> None:
+        self.process, self.tasks, self.results_in = process, tasks, results
+
+    def send(self, batch: list[tuple[int, object]]) -> None:
+        try:
+            self.tasks.send(batch)
+        except OSError:
+            raise self._lost() from None
+
+    def results(self) -> list[Screened]:
+        try:
+            return self.results_in.recv()
+        except (EOFError, OSError):
+            raise self._lost() from None
+
+    def _lost(self) -> WorkerLost:
+        self.process.join(timeout=5)
+        code = self.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else \
+            f"exit status {code}" if code is not None else "its pipe closed"
+        return WorkerLost(f"a worker process stopped before it sent its patients back ({how})")
+
+    def close(self) -> None:
+        """No more batches, and no results wanted: the worker ends after the batch in hand."""
+        for end in (self.tasks, self.results_in):
+            end.close()
 
 
 @contextmanager
-def _pool(outputs: Outputs, workers: int) -> Iterator[ProcessPoolExecutor]:
+def _started(outputs: Outputs, workers: int) -> Iterator[list[_Worker]]:
     """Started workers, each with its own host. SIGINT is blocked while they are forked, so that
-    none takes a Ctrl-C before it has set it aside; on the way out the pool is shut down after the
-    batches that are running (a worker is never stopped mid-patient)."""
+    none takes a Ctrl-C before it has set it aside. On the way out every pipe is closed and every
+    worker waited for: each ends after the batch in hand (never mid-patient)."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                               initargs=(outputs,))
+    for stream in (sys.stdout, sys.stderr):  # a forked worker flushes its copy as it ends
+        stream.flush()
+    pool: list[_Worker] = []
     try:
-        for stream in (sys.stdout, sys.stderr):  # a forked worker flushes its copy as it ends
-            stream.flush()
         with _sigint_blocked():
-            pool.submit(int).result()  # with fork, every worker is started by the first task
+            for _ in range(workers):
+                task_reader, task_writer = context.Pipe(duplex=False)
+                result_reader, result_writer = context.Pipe(duplex=False)
+                # the parent's ends, of this worker's pipes and the earlier workers', are closed
+                # in this one: its pipes end when the parent's ends are closed
+                inherited = [task_writer, result_reader,
+                             *(end for w in pool for end in (w.tasks, w.results_in))]
+                process = context.Process(target=_serve, daemon=True,
+                                          args=(outputs, task_reader, result_writer, inherited))
+                process.start()
+                task_reader.close()  # the worker's ends: the parent keeps none of them
+                result_writer.close()
+                pool.append(_Worker(process, task_writer, result_reader))
         yield pool
-    except BrokenProcessPool:
-        raise WorkerLost("a worker process stopped as it started") from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for worker in pool:
+            worker.close()
+        for worker in pool:
+            worker.process.join()
 
 
 @contextmanager
@@ -142,20 +190,30 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-#: In a worker process: what the run asks for, and the host built for it.
-_worker: tuple[Outputs, Screening] | None = None
-
-
-def _start(outputs: Outputs) -> None:
-    """A worker's start: Ctrl-C is the parent's to take, then the host is built, once."""
-    global _worker
+def _serve(outputs: Outputs, tasks: Connection, results: Connection,
+           inherited: list[Connection]) -> None:
+    """A worker: Ctrl-C is the parent's to take; the host is built once; then each batch that
+    comes is decided and sent back, until the parent closes the pipe (or is gone). Batches are
+    taken off the pipe as they come, by a thread, so that the parent never waits to hand one out
+    while this worker waits to send its results."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _worker = outputs, Screening(outputs.network)
+    for end in inherited:
+        end.close()
+    screening = Screening(outputs.network)
+    inbox: queue.SimpleQueue[list[tuple[int, object]] | None] = queue.SimpleQueue()
 
+    def take() -> None:
+        try:
+            while True:
+                inbox.put(tasks.recv())
+        except (EOFError, OSError):
+            inbox.put(None)
 
-def _decide(batch: list[tuple[int, object]]) -> list[Screened]:
-    assert _worker is not None, "a worker decides only after _start"
-    outputs, screening = _worker
-    return list(outputs.screened(batch, screening))
+    threading.Thread(target=take, daemon=True).start()
+    try:
+        while (batch := inbox.get()) is not None:
+            results.send(list(outputs.screened(batch, screening)))
+    except OSError:  # the parent is gone, or wants no more: leave between two batches
+        pass

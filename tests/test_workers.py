@@ -27,6 +27,8 @@ from engine.workers import decided
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
 EXE = Path(sys.executable).with_name("proto-rules")
+needs_exe = pytest.mark.skipif(not EXE.exists(),
+                               reason="the console script is installed by `make test`")
 
 #: Each example protocol with its patients.
 EXAMPLES = [(SEED, "examples/patients.jsonl")] + [
@@ -126,7 +128,7 @@ def workers_of(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.skipif(not EXE.exists(), reason="the console script is installed by `make test`")
+@needs_exe
 def test_ctrl_c_to_the_process_group_stops_after_the_patients_handed_out(tmp_path):
     """A terminal's Ctrl-C reaches every process of the group: the workers ignore it and finish
     their batches, the parent writes every patient handed out, in input order, and cuts the
@@ -150,11 +152,10 @@ def test_ctrl_c_to_the_process_group_stops_after_the_patients_handed_out(tmp_pat
     decided_ids = [r["patient"] for r in records if r["type"] == "patient"]
     in_order = [json.loads(line)["patient"] for line in facts.read_text().splitlines()]
     assert decided_ids == in_order[:len(decided_ids)] and 40 <= len(decided_ids) < len(in_order)
-    assert all(not Path(f"/proc/{child}").exists() or
-               Path(f"/proc/{child}/stat").read_text().split()[2] == "Z" for child in children)
+    assert not any(running(child) for child in children)
 
 
-@pytest.mark.skipif(not EXE.exists(), reason="the console script is installed by `make test`")
+@needs_exe
 def test_a_worker_killed_is_one_line_and_a_cut_trail(tmp_path):
     """A worker killed (the OOM killer, an operator): the run says so in one line, exit 70, and
     the trail holds the patients written before, cut and sealed; no hang."""
@@ -169,7 +170,38 @@ def test_a_worker_killed_is_one_line_and_a_cut_trail(tmp_path):
     assert process.returncode == 70, err
     (line,) = [line for line in err.splitlines() if ": warning: " not in line]
     assert line.startswith("proto-rules: a worker process stopped before it sent its patients "
-                           "back (killed, or out of memory); the trail ")
+                           "back (killed by signal 9); the trail ")
     assert line.endswith("run again with --resume to finish")
     result = verify(str(trail), facts=str(facts))
     assert result.ok and result.cut and "a worker process stopped" in result.cut
+
+
+@needs_exe
+@pytest.mark.parametrize("victim", ["the run", "a worker"])
+def test_nothing_waits_forever_when_a_process_is_killed(tmp_path, victim):
+    """SIGKILL to the run (its workers find their pipe closed and leave after the batch in hand)
+    or to a worker at random moments, halfway through sending its results as well (the run
+    finds its pipe closed): no process is left waiting."""
+    facts = many(tmp_path, 60)
+    for attempt in range(3):
+        trail = tmp_path / f"trail{attempt}.jsonl"
+        process = subprocess.Popen([str(EXE), "run", SEED, str(facts), "--trail", str(trail),
+                                    "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        wait_for_patients(trail, process, 10 + 17 * attempt)
+        children = workers_of(process.pid)
+        os.kill(process.pid if victim == "the run" else children[attempt % 2], signal.SIGKILL)
+        code = process.wait(timeout=60)
+        assert code == (-signal.SIGKILL if victim == "the run" else 70)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(running(child) for child in children):
+            time.sleep(0.05)
+        assert not any(running(child) for child in children)
+
+
+def running(pid: int) -> bool:
+    """Whether a process is alive (an ended child not yet reaped by its parent is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
