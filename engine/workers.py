@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -126,10 +127,14 @@ class _Worker:
             raise self._lost() from None
 
     def results(self) -> list[Screened]:
+        """The next batch's results; an error raised deciding it is raised here."""
         try:
-            return self.results_in.recv()
+            done = self.results_in.recv()
         except (EOFError, OSError):
             raise self._lost() from None
+        if isinstance(done, Exception):
+            raise done
+        return done
 
     def _lost(self) -> WorkerLost:
         self.process.join(timeout=5)
@@ -214,6 +219,13 @@ def _serve(outputs: Outputs, tasks: Connection, results: Connection,
     threading.Thread(target=take, daemon=True).start()
     try:
         while (batch := inbox.get()) is not None:
-            results.send(list(outputs.screened(batch, screening)))
+            try:
+                done: list[Screened] | Exception = list(outputs.screened(batch, screening))
+            except Exception as error:  # noqa: BLE001 -- the parent raises it, as one process would
+                done = error
+            try:
+                results.send(done)
+            except (TypeError, ValueError, AttributeError, pickle.PicklingError):
+                results.send(RuntimeError(f"{type(done).__name__}: {done}"))  # not picklable
     except OSError:  # the parent is gone, or wants no more: leave between two batches
         pass

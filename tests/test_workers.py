@@ -20,9 +20,11 @@ import pytest
 
 from tests.conftest import run_cli
 from engine import pipeline
+from engine.run import Rejected
 from engine.screened import Outputs
 from engine.verify import verify
 from engine.workers import decided
+from protocol.errors import EngineError
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -205,3 +207,22 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+class Failing(Outputs):
+    """Outputs whose making fails as a bug of the engine would, in whichever process."""
+
+    def _made(self, outcome):
+        line = outcome.line if isinstance(outcome, Rejected) else outcome.patient.line
+        raise EngineError(f"record {line}: no verdict for I1")
+
+
+def test_an_error_in_a_worker_is_raised_as_one_process_raises_it():
+    network = pipeline.compile(pipeline.load(SEED)[0])
+    records = [(n, json.loads(line)) for n, line in enumerate(
+        (ROOT / "examples/patients.jsonl").read_text(encoding="utf-8").splitlines(), start=1)]
+    for workers in (1, 2):
+        outputs = Failing(network, "inline", None, form="text", trail=False, table=False)
+        with pytest.raises(EngineError, match="^record 1: no verdict for I1$"):
+            list(decided(outputs, records, workers, threading.Event()))
+    assert multiprocessing.active_children() == []
