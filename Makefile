@@ -30,7 +30,7 @@ source.write_text(text.replace("PyEval_CallObject(", "PyObject_CallObject("), en
 endef
 export PATCH_DURABLE_RULES
 
-.PHONY: demo test other-pythons fuzz bench install prerequisites clean
+.PHONY: demo test other-pythons fuzz bench bench-workers install prerequisites clean
 
 demo: $(STAMP)
 	@mkdir -p $(OUT)
@@ -72,6 +72,9 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+
+bench-workers: $(STAMP)
+	$(BIN)/python bench/run_workers.py
 
 install: $(STAMP)
 

@@ -5,7 +5,8 @@ an amendment and rescreen patients under it, and test it on scenarios with rule 
 Thin on purpose: each command strings the pipeline's stages together (parse, check, compile, screen,
 trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict (or a
 tampered trail), 2 bad input (every problem printed, file:line:col with a caret, or record, fact
-and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a bug of ours.
+and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a bug of ours (or a
+worker process of `run --workers` lost: killed, out of memory).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,7 @@ from engine.attrition import render as render_attrition
 from engine.cohort import read_cohort
 from engine import coverage as rule_coverage
 from engine import edgecases
+from engine.compile import Network
 from engine import pipeline
 from engine import scenarios
 from engine.sdtm import export as sdtm
@@ -40,18 +42,21 @@ from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.factfile import count_records, opened, read_records
 from engine.report import write as write_report
-from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
+from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
-from engine.run import Decision, Rejected, Screening
-from engine.summary import SHOWN, Table, Tally
+from engine.resume import Before, Point, before, skipped, where
+from engine.screened import Outputs, Screened
+from engine.summary import REJECTED, SHOWN, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import Chain, Trail, opening, patients, read, render, rendered, scan, sha256_file
+from engine.trail import (Chain, Recorder, Trail, opening, patients, read, render, rendered, scan,
+                          sha256_file)
 from engine.trail import stream as stream_trail
 from engine.trail import records as records_of
 from engine.trailfile import created
 from engine.verify import Verification, located, verify
+from engine.workers import SMALL, WorkerLost, available, decided
 from grammar import layout
 from grammar.parser import dump
 from protocol.diff import diff
@@ -81,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         with suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except WorkerLost as lost:  # neither the user's input nor (likely) a bug of ours
+        print(f"proto-rules: {lost}", file=sys.stderr)
+        return INTERNAL_ERROR
     except KeyboardInterrupt as stop:
         print("proto-rules: interrupted" + (f": {stop}" if str(stop) else ""), file=sys.stderr)
         return INTERRUPTED
@@ -142,6 +150,11 @@ def _parser() -> argparse.ArgumentParser:
                          "one a line (stderr shows the first 20 and counts them by kind)")
     run_cmd.add_argument("--table", metavar="OUT.csv", help="write the decisions table (CSV): "
                          "one row per patient and criterion, and one per decision")
+    run_cmd.add_argument("--workers", type=_bounded(1, 1024), metavar="N",
+                         help="decide patients in N processes (default: every core this process "
+                         f"may use, one for a file of fewer than {SMALL} records)")
+    run_cmd.add_argument("--resume", action="store_true", help="finish the stopped run that "
+                         "wrote --trail: the patients it decided are not decided again")
     run_cmd.set_defaults(command=_run)
 
     test_cmd = commands.add_parser("test", help="run scenario tests on a protocol, with rule "
@@ -370,30 +383,43 @@ def _checked_json(path: str, diagnostics: list[Diagnostic], **counts: int) -> st
 
 
 def _run(args) -> int:
-    screening = Screening(pipeline.compile(_load(args.protocol)))
+    network = pipeline.compile(_load(args.protocol))
+    outputs = Outputs(network, args.facts, args.screening_date, trail=bool(args.trail),
+                      form=None if args.quiet else args.format, table=bool(args.table))
+    point = _resume_point(args, network) if args.resume else None
+    if point is not None and point.finished:
+        print(f"proto-rules: the trail {args.trail} is finished (summed up and sealed after "
+              f"{point.patients:,} patients): nothing to do", file=sys.stderr)
+        return 0
     # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
-    facts = opened(args.facts, screening.network.protocol)
+    facts = opened(args.facts, network.protocol)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
-    sink = _writing(args.trail, "trail", created) if args.trail else nullcontext()
+    workers = args.workers or available()
+    sink = _writing(args.trail, "trail", created, point.end if point and point.state else None) \
+        if args.trail else nullcontext()
     with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
             _optional(args.table, "table") as table_out, _progress(args.facts) as console:
-        trail = Trail(out, screening.network, args.protocol, args.facts,
-                      args.screening_date) if out else None
+        trail = Trail(out, network, args.protocol, args.facts, args.screening_date,
+                      point.state if point else None) if out else None
         table = Table(table_out) if table_out else None
+        records = facts.records()
+        if point is not None and point.state is not None:
+            records = _resumed(args, point, records, table, warnings_out)
         try:
-            with _between_patients() as interrupted:
-                for outcome in screening.screen(facts.records(), args.facts,
-                                                args.screening_date):
+            with _between_patients() as interrupted, closing(decided(
+                    outputs, records, workers, interrupted,
+                    small=0 if args.workers else SMALL)) as screened:
+                for done in screened:
                     if trail:
-                        trail.write(outcome)
+                        trail.written(done.patient, done.decision, done.line, done.records)
                     if table:
-                        table.write(outcome)
-                    _tell(outcome, tally, args, warnings_out, console)
-                    if not args.quiet:
-                        _show(outcome, args.format, sys.stdout, console)
+                        table.add(done.rows)
+                    _tell(done, tally, args, warnings_out, console)
+                    if done.shown is not None:
+                        console.say(done.shown, sys.stdout)
                     console.advance()
-                    if interrupted.is_set():
-                        raise KeyboardInterrupt
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             if trail is None:
                 raise
@@ -404,6 +430,13 @@ def _run(args) -> int:
             if trail is not None:
                 trail.cut("output closed", facts.sha256())
             raise
+        except WorkerLost as lost:
+            if trail is not None:
+                sealed = trail.cut("a worker process stopped", facts.sha256())
+                raise WorkerLost(f"{lost}; the trail {args.trail} holds the patients decided "
+                                 f"before it, marked as cut and sealed, final sha256 {sealed}: "
+                                 "run again with --resume to finish") from None
+            raise
         if trail:
             sealed = trail.close(facts.sha256())
             print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
@@ -411,21 +444,52 @@ def _run(args) -> int:
     for path, what in ((args.warnings, "every warning"), (args.table, "decisions table")):
         if path:
             print(f"{what}: {path}", file=sys.stderr)
-    return 2 if tally.rejected else 0
+    return 2 if tally.rejected or (point and point.state and point.state.counts.get(REJECTED)) \
+        else 0
 
 
-def _tell(outcome: Decision | Rejected, tally: Tally, args, warnings_out: TextIO | None,
+def _resume_point(args, network: Network) -> Point:
+    """How far the stopped run of `--trail` got (`engine/resume.py`), checked before any output
+    is opened: a refused resume leaves every file as it was. The fact file is checked against
+    the trail's patients here too, unless it is stdin (read once: checked as it is read)."""
+    if not args.trail:
+        raise UsageError("run --resume needs --trail: the trail is what says how far the "
+                         "stopped run got")
+    point = where(args.trail, Recorder(network).header(args.protocol, args.facts,
+                                                       args.screening_date))
+    if point.state is not None and not point.finished and args.facts != "-":
+        with opened(args.facts) as facts:
+            skipped(facts.records(), before(args.trail, point), args.facts, args.trail)
+    return point
+
+
+def _resumed(args, point: Point, records: Iterator, table: Table | None,
+             warnings_out: TextIO | None) -> Iterator:
+    """The fact records after those the trail holds; the table and the warnings file get the
+    rows and warnings of those again, from the trail, so that each is whole."""
+    where_ = f" (fact file line {point.state.line})" if point.state.line else ""
+    print(f"proto-rules: resuming the trail {args.trail} after {point.patients:,} records{where_}; "
+          "only the patients decided now are printed", file=sys.stderr)
+
+    def keep(kept: Before) -> None:
+        if table:
+            table.add(kept.rows)
+        for warning in kept.warnings if warnings_out else ():
+            print(warning, file=warnings_out)
+
+    return skipped(records, before(args.trail, point), args.facts, args.trail, keep)
+
+
+def _tell(done: Screened, tally: Tally, args, warnings_out: TextIO | None,
           console: _Console) -> None:
     """Count a patient, and say on stderr what the user must fix: every rejected record (each is
     theirs to fix), and the warnings one by one only up to `SHOWN` (beyond, a large run's warnings
     would bury everything else; the summary counts them by kind, `--warnings FILE` lists all)."""
     before = tally.warnings
-    tally.add(outcome)
-    if isinstance(outcome, Rejected):
-        for problem in outcome.problems:
-            console.say(str(problem), sys.stderr)
-        return
-    for number, warning in enumerate(outcome.patient.warnings, start=before + 1):
+    tally.add(done.decision, done.warnings)
+    for problem in done.problems:
+        console.say(str(problem), sys.stderr)
+    for number, warning in enumerate(done.warnings, start=before + 1):
         if warnings_out:
             print(warning, file=warnings_out)
         if args.quiet:
@@ -506,15 +570,20 @@ def _between_patients() -> Iterator[threading.Event]:
 
 @contextmanager
 def _writing(path: str, what: str,
-             create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8")
-             ) -> Iterator[TextIO]:
+             create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8"),
+             keep: int | None = None) -> Iterator[TextIO]:
     """An output file, its directories created (`create` opens it: a trail may be compressed):
     one that cannot be opened or closed (a directory, no permission, a full disk) is a one-line
     error naming it (exit 2); what was written before stays. Errors while writing are the
-    writer's to name (`engine.trail.Chain`)."""
+    writer's to name (`engine.trail.Chain`). With `keep`, the file's first `keep` bytes are kept
+    and written after (a resumed trail: plain, `engine/resume.py` refuses a compressed one)."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        out = create(path)
+        if keep is not None:
+            os.truncate(path, keep)
+            out = open(path, "a", encoding="utf-8")
+        else:
+            out = create(path)
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
     try:
@@ -527,26 +596,6 @@ def _writing(path: str, what: str,
         out.close()
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
-
-
-def _show(outcome: Decision | Rejected, form: str, out: TextIO, console: _Console) -> None:
-    """A patient's decision line (its problems and warnings are `_tell`'s to print)."""
-    if isinstance(outcome, Rejected):
-        if form == "json":
-            problems = [str(p) for p in outcome.problems]
-            console.say(json.dumps({"patient": outcome.patient, "record": outcome.line,
-                                    "decision": None, "problems": problems}, sort_keys=True), out)
-        return
-    reasons = [{"criterion": v.criterion, "verdict": v.verdict} for v in outcome.reasons]
-    if form == "json":
-        console.say(json.dumps({"patient": outcome.patient.id, "record": outcome.patient.line,
-                                "decision": outcome.decision, "reasons": reasons,
-                                "verdicts": {k: v.verdict for k, v in outcome.verdicts.items()}},
-                               sort_keys=True, ensure_ascii=False), out)
-        return
-    because = "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)
-    console.say(f"{outcome.patient.id}: {outcome.decision}" + (f" ({because})" if because else ""),
-                out)
 
 
 def _escalate(args) -> int:

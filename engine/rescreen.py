@@ -20,11 +20,10 @@ from typing import Any
 
 from engine.compile import compile_protocol
 from engine.run import Decision, Rejected, Screening
+from engine.summary import REJECTED
 from protocol import model as m
 from protocol.diff import Diff, Entry, diff
 from protocol.errors import FactProblem
-
-REJECTED = "REJECTED"
 
 #: The verdicts that let a patient through: a criterion added with one of these for a patient, or
 #: removed, changes nothing for that patient (an absent criterion lets everyone through).

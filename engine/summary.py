@@ -11,10 +11,11 @@ into the trail: the trail records decisions, and its bytes must not depend on ho
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Iterable, TextIO
 
 from engine.run import Decision, Rejected
 from protocol.errors import FactProblem
@@ -25,6 +26,9 @@ SHOWN = 20
 
 #: Patients named after each kind of warning in the summary.
 EXAMPLES = 3
+
+#: The decision of a record set aside, as the trail's counts, the table and rescreen name it.
+REJECTED = "REJECTED"
 
 #: Decisions in the order the summary names them.
 DECISIONS = ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW")
@@ -61,12 +65,13 @@ class Tally:
     warnings: int = 0
     kinds: dict[str, Kind] = field(default_factory=dict)
 
-    def add(self, outcome: Decision | Rejected) -> None:
-        if isinstance(outcome, Rejected):
+    def add(self, decision: str, warnings: Iterable[FactProblem]) -> None:
+        """Count one record: its decision (`REJECTED` for a record set aside) and its warnings."""
+        if decision == REJECTED:
             self.rejected += 1
             return
-        self.decisions[outcome.decision] += 1
-        for warning in outcome.patient.warnings:
+        self.decisions[decision] += 1
+        for warning in warnings:
             self.warnings += 1
             seen = self.kinds.setdefault(kind(warning), Kind())
             seen.count += 1
@@ -105,6 +110,9 @@ class Tally:
 #: The decisions table's columns.
 COLUMNS = ("patient", "criterion", "role", "verdict", "reason")
 
+#: One row of the decisions table.
+Row = tuple[str, str, str, str, str]
+
 
 class Table:
     """The decisions table for analysis: one CSV row per patient and criterion, then one for the
@@ -117,16 +125,58 @@ class Table:
         self.writer.writerow(COLUMNS)
 
     def write(self, outcome: Decision | Rejected) -> None:
+        self.add(self.rows(outcome))
+
+    def add(self, rows: Iterable[Row]) -> None:
+        """Write rows built by `rows` (here, or in the worker process that decided the patient)."""
+        self.writer.writerows(rows)
+
+    @staticmethod
+    def rows(outcome: Decision | Rejected) -> list[Row]:
+        """One patient's rows: a pure function of the outcome."""
         if isinstance(outcome, Rejected):
-            self.writer.writerow((outcome.patient or "", "", "", "REJECTED",
-                                  "; ".join(str(p) for p in outcome.problems)))
-            return
+            return [(outcome.patient or "", "", "", REJECTED,
+                     "; ".join(str(p) for p in outcome.problems))]
         pid = outcome.patient.id
         deciding = {v.criterion for v in outcome.reasons}
-        self.writer.writerows(
-            (pid, v.criterion, v.role, v.verdict,
-             f"decides {outcome.decision}" if v.criterion in deciding else "")
-            for v in outcome.verdicts.values())
-        self.writer.writerow((pid, "", "", outcome.decision,
-                              "; ".join(f"{v.role} {v.criterion} {v.verdict}"
-                                        for v in outcome.reasons)))
+        rows: list[Row] = [(pid, v.criterion, v.role, v.verdict,
+                            f"decides {outcome.decision}" if v.criterion in deciding else "")
+                           for v in outcome.verdicts.values()]
+        rows.append((pid, "", "", outcome.decision,
+                     "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)))
+        return rows
+
+    @staticmethod
+    def recorded(criteria: list[dict], last: dict) -> list[Row]:
+        """A patient's rows as `rows` makes them, from its trail records (the `criterion` records
+        and its `decision`, or its `rejected` record): a resumed run writes the table again for
+        the patients decided before it stopped."""
+        if last["type"] == "rejected":
+            return [(last["patient"] or "", "", "", REJECTED, "; ".join(last["problems"]))]
+        pid, decision = last["patient"], last["decision"]
+        deciding = {r["criterion"] for r in last["reasons"]}
+        rows: list[Row] = [(pid, c["criterion"], c["role"], c["verdict"],
+                            f"decides {decision}" if c["criterion"] in deciding else "")
+                           for c in criteria]
+        rows.append((pid, "", "", decision,
+                     "; ".join(f"{r['role']} {r['criterion']} {r['verdict']}"
+                               for r in last["reasons"])))
+        return rows
+
+
+def shown(outcome: Decision | Rejected, form: str) -> str | None:
+    """A patient's line on stdout, `text` or `json` (a rejected record has none in text: its
+    problems go to stderr)."""
+    if isinstance(outcome, Rejected):
+        if form != "json":
+            return None
+        return json.dumps({"patient": outcome.patient, "record": outcome.line, "decision": None,
+                           "problems": [str(p) for p in outcome.problems]}, sort_keys=True)
+    if form == "json":
+        reasons = [{"criterion": v.criterion, "verdict": v.verdict} for v in outcome.reasons]
+        return json.dumps({"patient": outcome.patient.id, "record": outcome.patient.line,
+                           "decision": outcome.decision, "reasons": reasons,
+                           "verdicts": {k: v.verdict for k, v in outcome.verdicts.items()}},
+                          sort_keys=True, ensure_ascii=False)
+    because = "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)
+    return f"{outcome.patient.id}: {outcome.decision}" + (f" ({because})" if because else "")

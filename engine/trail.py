@@ -23,7 +23,8 @@ Tamper evidence (`Chain`, for this trail and the escalation trail alike): every 
 reordered or truncated record breaks the chain, and `engine/verify.py` names the first one that
 does. A run stopped before its last patient (Ctrl-C) ends with a `cut` record (why, after how many
 patients), then the summary and the seal: the trail is whole up to the last whole patient and says
-it is incomplete.
+it is incomplete. `run --resume` (`engine/resume.py`) finishes such a trail, or one whose run was
+killed, into the bytes an uninterrupted run writes.
 
 Reading (`stream`, `read`): every reader (explain, replay, report, attrition) takes the records
 through one loader that checks them against `engine/trail.schema.json` and their order, as a
@@ -39,6 +40,7 @@ import functools
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -52,6 +54,7 @@ from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts, describe, parts
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
+from engine.summary import REJECTED
 from engine.trailfile import Frames, lines
 from engine.whynot import needs
 from protocol import model as m
@@ -65,6 +68,22 @@ def canonical(record: dict[str, Any]) -> str:
     """One trail line: orjson with sorted keys is RFC 8785 for our ASCII keys, strings and integers,
     and several times faster than the standard library's encoder."""
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def unchained(record: dict[str, Any]) -> tuple[str, str]:
+    """A record's trail line without its `prev`: the text before the hash and after it, so that
+    the line can be built where the patient was decided (a worker process) and chained where the
+    trail is written; `head + prev + tail` is `canonical` of the record with its `prev`.
+
+    >>> head, tail = unchained({"type": "seal", "records": 2})
+    >>> head + GENESIS + tail == canonical({"type": "seal", "records": 2, "prev": GENESIS})
+    True
+    """
+    before = {key: value for key, value in record.items() if key < "prev"}
+    after = {key: value for key, value in record.items() if key > "prev"}
+    head = canonical(before)[:-1] + ("," if before else "")
+    tail = "," + canonical(after)[1:] if after else "}"
+    return head + '"prev":"', '"' + tail
 
 
 def sha256_file(path: str) -> str:
@@ -97,10 +116,13 @@ class Chain:
 
     def write(self, *records: dict[str, Any]) -> None:
         """Chain each record to its predecessor: `prev` is the SHA-256 of the previous line."""
+        self.extend([unchained(record) for record in records])
+
+    def extend(self, records: Iterable[tuple[str, str]]) -> None:
+        """Chain and write records already serialised around their `prev` (`unchained`)."""
         last, lines = self.last, []
-        for record in records:
-            record["prev"] = last
-            line = canonical(record)
+        for head, tail in records:
+            line = f"{head}{last}{tail}"
             last = hashlib.sha256(line.encode()).hexdigest()
             lines.append(line + "\n")
         try:
@@ -127,16 +149,15 @@ class Chain:
             self.out.truncate()
 
 
-class Trail:
-    """Writes a run's trail as it goes (streaming: nothing is kept per patient)."""
+class Recorder:
+    """What a run's trail says, as pure functions of the network: its header (`header`) and each
+    patient's records (`records`), not yet chained. Apart from `Trail`, which chains and writes
+    them, so that a worker process can build a patient's records where it decided the patient
+    (`engine/workers.py`) and a resumed run can rebuild the header it must find."""
 
-    def __init__(self, out: TextIO, network: Network, protocol_path: str, facts_path: str,
-                 screening: date | None) -> None:
-        self.chain = Chain(out)
-        self.last_line: int | None = None  # the fact-file line of the last patient written
+    def __init__(self, network: Network) -> None:
         self.network = network
         self.protocol = network.protocol
-        self.counts: Counter[str] = Counter()
         self._reads = {leaf.id: self._concepts_read(leaf) for leaf in network.leaves}
         self._parts = {leaf.id: criterion_parts(leaf) for leaf in network.leaves}
         for name in network.definitions:
@@ -144,29 +165,26 @@ class Trail:
             assert definition is not None
             self._parts[name] = parts(definition.condition)
         self._kinds = {c.name: c.kind for c in self.protocol.concepts}
-        self.chain.write({
+
+    def header(self, protocol_path: str, facts_path: str,
+               screening: date | None) -> list[dict[str, Any]]:
+        """The `run` and `protocol` records that open the trail."""
+        network = self.network
+        run = {
             "type": "run",
-            **self.versions(),
+            **Trail.versions(),
             "protocol": {"file": protocol_path, "id": self.protocol.id, "version": self.protocol.version,
                          "sha256": hashlib.sha256(self.protocol.source.encode()).hexdigest()},
-            "facts": {"file": facts_path},  # its sha256 is known at the end: see `close`
+            "facts": {"file": facts_path},  # its sha256 is known at the end: see `Trail.close`
             "network": {"name": network.name, "sha256": network.digest, "rules": len(network.rules)},
             "screening_date": screening.isoformat() if screening else None,
-        })
+        }
         static = {"type": "protocol", "definitions": [
             self._static(name, None, self.protocol.definition(name)) for name in network.definitions
         ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]}
         if network.values:  # only then, so that trails of protocols without them are unchanged
             static["values"] = [self._formula(name) for name in network.values]
-        #: The protocol record: `render` needs it beside a patient's records (scenario failures).
-        self.protocol_record = static
-        self.chain.write(static)
-
-    @staticmethod
-    def versions() -> dict[str, str]:
-        """What ran: a replay compares these with its own."""
-        return {"tool": f"proto-rules {version('proto-rules')}",
-                "engine": f"durable_rules {version('durable_rules')}"}
+        return [run, static]
 
     def _static(self, key: str, leaf: m.Criterion | None, node: Any) -> dict[str, Any]:
         conditions = [describe(self.protocol, part) for part in self._parts[key]]
@@ -204,24 +222,6 @@ class Trail:
                     if name is not None and name not in seen:
                         seen.append(name)
         return seen
-
-    def write(self, outcome: Decision | Rejected) -> None:
-        """One patient's records, written whole; counted once written."""
-        self.written(outcome, self.records(outcome))
-
-    def written(self, outcome: Decision | Rejected, records: list[dict[str, Any]]) -> None:
-        """Chain and write one patient's records (`records`, built here or in a worker process),
-        and count the patient once they are on disk."""
-        if isinstance(self.chain.out, Frames):  # for its seek table
-            self.chain.out.holds(outcome.patient if isinstance(outcome, Rejected)
-                                 else outcome.patient.id)
-        self.chain.write(*records)
-        if isinstance(outcome, Rejected):
-            self.counts["REJECTED"] += 1
-            self.last_line = outcome.line
-        else:
-            self.counts[outcome.decision] += 1
-            self.last_line = outcome.patient.line
 
     def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
         """One patient's trail records, not yet chained: a pure function of the outcome, so that
@@ -274,6 +274,72 @@ class Trail:
             record["to_pass"] = [{"line": n.line, "condition": n.condition, "needs": n.needs}
                                  for n in needs(self.protocol, leaf, patient, explainer)]
         return record
+
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Where a stopped run's trail is taken back: the last whole patient's record hash, how many
+    records precede it, the patients counted by decision, and the fact-file line of the last."""
+
+    last: str
+    records: int
+    counts: dict[str, int]
+    line: int | None
+
+
+class Trail:
+    """Writes a run's trail as it goes (streaming: nothing is kept per patient).
+
+    A new trail starts with its header; `resumed` takes one back where a stopped run left it
+    (`engine/resume.py` finds that point), so that the finished file is the one an uninterrupted
+    run writes."""
+
+    def __init__(self, out: TextIO, network: Network, protocol_path: str, facts_path: str,
+                 screening: date | None, resumed: Resumed | None = None) -> None:
+        self.chain = Chain(out)
+        self.recorder = Recorder(network)
+        self.network = network
+        self.counts: Counter[str] = Counter()
+        self.last_line: int | None = None  # the fact-file line of the last patient written
+        header = self.recorder.header(protocol_path, facts_path, screening)
+        #: The protocol record: `render` needs it beside a patient's records (scenario failures).
+        self.protocol_record = header[1]
+        if resumed is None:
+            self.chain.write(*header)
+        else:
+            self.chain.last, self.chain.count = resumed.last, resumed.records
+            self.counts.update(resumed.counts)
+            self.last_line = resumed.line
+
+    @staticmethod
+    def versions() -> dict[str, str]:
+        """What ran: a replay compares these with its own."""
+        return {"tool": f"proto-rules {version('proto-rules')}",
+                "engine": f"durable_rules {version('durable_rules')}"}
+
+    def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
+        """One patient's records, not yet chained (`Recorder.records`)."""
+        return self.recorder.records(outcome)
+
+    def write(self, outcome: Decision | Rejected) -> None:
+        """One patient's records, written whole; counted once written."""
+        rejected = isinstance(outcome, Rejected)
+        patient = outcome.patient if rejected else outcome.patient.id
+        decision = REJECTED if rejected else outcome.decision
+        line = outcome.line if rejected else outcome.patient.line
+        self.written(patient, decision, line, [unchained(r) for r in self.records(outcome)])
+
+    def written(self, patient: str | None, decision: str, line: int,
+                records: list[tuple[str, str]]) -> None:
+        """Chain and write one patient's records (`unchained`, built here or in a worker
+        process), and count the patient once they are on disk. A compressed trail is told whose
+        lines come next, for its seek table (`engine/trailfile.Frames`)."""
+        if isinstance(self.chain.out, Frames):
+            self.chain.out.holds(patient)
+        self.chain.extend(records)
+        self.counts[decision] += 1
+        self.last_line = line
 
     def close(self, facts_sha256: str) -> str:
         """Write the summary and the seal; return the final hash (`Chain.seal`). The summary

@@ -1,0 +1,79 @@
+"""A decided (or rejected) record as a run's outputs need it: what is printed, tabled, counted
+and chained into the trail, built where the patient was decided.
+
+Why a record of its own: with `run --workers N` a patient is decided in a worker process and
+written by the parent, in input order. A `Decision` holds the normalised record and every fact
+used (large, slow to send between processes); the parent needs only the text that goes out. So
+the work that depends on the patient (the trail records, serialised up to their `prev`; the stdout
+line; the table rows) is done here, in the worker, and the parent only chains, writes and counts.
+A one-process run goes through the same function, so its outputs are the same bytes by
+construction.
+
+>>> from engine import pipeline
+>>> network = pipeline.compile(pipeline.load_text('protocol "t"\\nversion "1"\\n'
+...     'concepts: egfr: quantity in mL/min\\n'
+...     'inclusion I1 "eGFR >= 30": egfr >= 30 mL/min', "t.proto-rules")[0])
+>>> outputs = Outputs(network, "inline", None, form="text", trail=False, table=False)
+>>> [s.shown for s in outputs.screened([(1, {"patient": "p", "screening_date": "2026-01-01",
+...     "facts": [{"concept": "egfr", "value": 45, "unit": "mL/min", "date": "2025-12-30"}]})])]
+['p: ELIGIBLE']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable, Iterator
+
+from engine.compile import Network
+from engine.run import Decision, Rejected, Screening
+from engine.summary import REJECTED, Row, Table, shown
+from engine.trail import Recorder, unchained
+from protocol.errors import FactProblem
+
+
+@dataclass(frozen=True)
+class Screened:
+    """One fact-file record, decided or rejected, as the outputs take it: small and picklable."""
+
+    patient: str | None  # its id (None: a record without one, rejected)
+    decision: str  # ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, or REJECTED
+    line: int  # the fact-file line of its record
+    warnings: tuple[FactProblem, ...]  # the facts set aside or read with a caveat
+    problems: tuple[FactProblem, ...]  # why a rejected record could not be used
+    shown: str | None  # its stdout line (None: nothing to print)
+    rows: tuple[Row, ...]  # its decisions-table rows (none unless asked for)
+    records: tuple[tuple[str, str], ...]  # its trail lines, unchained (none unless asked for)
+
+
+class Outputs:
+    """What a run asks for (trail, table, the stdout format), and the network that decides: the
+    same in every process, so that each builds the same `Screened` for the same record."""
+
+    def __init__(self, network: Network, path: str, screening: date | None, *, form: str | None,
+                 trail: bool, table: bool) -> None:
+        self.network = network
+        self.path = path  # the fact file's name, as problems and warnings name it
+        self.screening = screening
+        self.form = form  # `text` or `json`; None prints nothing (--quiet)
+        self.recorder = Recorder(network) if trail else None
+        self.table = table
+
+    def screened(self, records: Iterable[tuple[int, object]],
+                 screening: Screening | None = None) -> Iterator[Screened]:
+        """Decide each record in turn with `screening` (a new one when not given: it builds the
+        durable_rules host, once per process) and make it ready for the outputs."""
+        screening = screening or Screening(self.network)
+        for outcome in screening.screen(records, self.path, self.screening):
+            yield self._made(outcome)
+
+    def _made(self, outcome: Decision | Rejected) -> Screened:
+        records = tuple(unchained(r) for r in self.recorder.records(outcome)) \
+            if self.recorder else ()
+        rows = tuple(Table.rows(outcome)) if self.table else ()
+        text = shown(outcome, self.form) if self.form else None
+        if isinstance(outcome, Rejected):
+            return Screened(outcome.patient, REJECTED, outcome.line, (), tuple(outcome.problems),
+                            text, rows, records)
+        return Screened(outcome.patient.id, outcome.decision, outcome.patient.line,
+                        tuple(outcome.patient.warnings), (), text, rows, records)

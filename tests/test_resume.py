@@ -1,0 +1,276 @@
+"""`run ... --resume`: a run killed at any point (a real SIGKILL to a real process, at seeded
+random points), or stopped by Ctrl-C, is finished into the trail an uninterrupted run writes,
+byte for byte, with its table and warnings; what cannot be resumed is refused in one line.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.verify import verify
+from tests.conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = "examples/cd19-ucart-sle.proto-rules"
+PATIENTS = "examples/patients.jsonl"
+EXE = Path(sys.executable).with_name("proto-rules")
+needs_exe = pytest.mark.skipif(not EXE.exists(),
+                               reason="the console script is installed by `make test`")
+
+pytestmark = pytest.mark.usefixtures("at_root")
+
+
+def many(tmp_path: Path, copies: int) -> Path:
+    """The example patients `copies` times over (each copy's ids its own), with a rejected
+    record and a patient with a warning among them."""
+    source = (ROOT / "examples/patients.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = [line.replace('{"patient": "', f'{{"patient": "copy{n}-', 1)
+             for n in range(copies) for line in source]
+    lines.insert(5, '["not-an-object"]')
+    facts = tmp_path / "many.jsonl"
+    facts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return facts
+
+
+def argv(facts: Path, out: Path) -> list[str]:
+    return ["run", SEED, str(facts), "--trail", str(out / "trail.jsonl"), "--table",
+            str(out / "table.csv"), "--warnings", str(out / "warnings.txt"), "--quiet"]
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in ("trail.jsonl", "table.csv",
+                                                         "warnings.txt")}
+
+
+@pytest.fixture
+def clean(capsys, tmp_path) -> tuple[Path, dict[str, bytes]]:
+    """A fact file and what an uninterrupted run of it writes."""
+    facts = many(tmp_path, 8)
+    out = tmp_path / "clean"
+    assert run_cli(capsys, *argv(facts, out))[0] == 2  # a record is rejected
+    return facts, files(out)
+
+
+def killed(args: list[str], trail: Path, at: int, sig: int = signal.SIGKILL) -> int:
+    """Start a real run and send it `sig` once its trail has reached `at` bytes; its exit code."""
+    process = subprocess.Popen([str(EXE), *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if trail.exists() and trail.stat().st_size >= at:
+            break
+        time.sleep(0.005)
+    process.send_signal(sig)
+    return process.wait(timeout=120)
+
+
+@needs_exe
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_killed_anywhere_then_resumed_is_the_uninterrupted_run(capsys, tmp_path, clean, seed):
+    """SIGKILL at a seeded random size of the trail (mid-line, mid-patient, mid-header), with
+    one or two workers; resumed (with the other count), the trail, the table and the warnings
+    are the uninterrupted run's, and the trail verifies."""
+    facts, expected = clean
+    rng = random.Random(seed)
+    out = tmp_path / "killed"
+    at = rng.randrange(200, len(expected["trail.jsonl"]) * 9 // 10)
+    workers = rng.choice(["1", "2"])
+    code = killed([*argv(facts, out), "--workers", workers], out / "trail.jsonl", at)
+    assert code == -signal.SIGKILL
+    assert (out / "trail.jsonl").read_bytes() != expected["trail.jsonl"]
+    other = "2" if workers == "1" else "1"
+    code, stdout, err = run_cli(capsys, *argv(facts, out), "--resume", "--workers", other)
+    assert code == 2, err  # the rejected record, decided before or after the kill
+    assert files(out) == expected
+    assert verify(str(out / "trail.jsonl"), facts=str(facts)).ok
+
+
+@needs_exe
+def test_ctrl_c_then_resumed_is_the_uninterrupted_run(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = tmp_path / "stopped"
+    code = killed([*argv(facts, out), "--workers", "2"], out / "trail.jsonl",
+                  len(expected["trail.jsonl"]) // 3, signal.SIGINT)
+    assert code == 130
+    assert verify(str(out / "trail.jsonl")).cut
+    code, _, err = run_cli(capsys, *argv(facts, out), "--resume")
+    assert "proto-rules: resuming the trail " in err
+    assert files(out) == expected
+
+
+def test_resumed_prints_only_the_patients_decided_now(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = tmp_path / "cut"
+    out.mkdir()
+    lines = expected["trail.jsonl"].splitlines(keepends=True)
+    at = [n for n, line in enumerate(lines) if b'"type":"decided"' in line][9] + 1
+    (out / "trail.jsonl").write_bytes(b"".join(lines[:at]) + lines[at][:50])  # torn mid-line
+    code, stdout, err = run_cli(capsys, *[a for a in argv(facts, out) if a != "--quiet"],
+                                "--resume")
+    assert files(out) == expected
+    assert "after 11 records (fact file line 11)" in err  # ten patients and the rejected record
+    printed = [line.split(":")[0] for line in stdout.splitlines()]
+    assert printed[0] == "copy0-P11-stale-lvef" and len(printed) == 8 * 23 - 10
+
+
+def test_a_finished_trail_has_nothing_to_do(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = tmp_path / "clean"  # the fixture's own outputs
+    code, stdout, err = run_cli(capsys, *argv(facts, out), "--resume")
+    assert (code, stdout) == (0, "")
+    assert err.strip() == (f"proto-rules: the trail {out / 'trail.jsonl'} is finished (summed "
+                           f"up and sealed after {8 * 23 + 1} patients): nothing to do")
+    assert files(out) == expected
+
+
+def test_a_missing_trail_is_a_run_from_the_start(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = tmp_path / "fresh"
+    assert run_cli(capsys, *argv(facts, out), "--resume")[0] == 2
+    assert files(out) == expected
+
+
+# -- refusals: one line, exit 2, the trail left as it is ------------------------------------------
+
+def stopped_trail(tmp_path: Path, expected: dict[str, bytes]) -> Path:
+    out = tmp_path / "stopped"
+    out.mkdir(exist_ok=True)
+    (out / "trail.jsonl").write_bytes(expected["trail.jsonl"][:100_000])
+    return out
+
+
+def refused(capsys, args: list[str], out: Path) -> str:
+    before = (out / "trail.jsonl").read_bytes()
+    code, _, err = run_cli(capsys, *args)
+    lines = [line for line in err.splitlines() if ": warning: " not in line]
+    assert code == 2 and len(lines) == 1, err
+    assert (out / "trail.jsonl").read_bytes() == before
+    return lines[0]
+
+
+def test_another_protocol_is_refused(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = stopped_trail(tmp_path, expected)
+    other = tmp_path / "seed.proto-rules"
+    other.write_text((ROOT / SEED).read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    args = argv(facts, out)
+    args[1] = str(other)
+    line = refused(capsys, [*args, "--resume"], out)
+    assert line.startswith(f"proto-rules: cannot resume: trail {out / 'trail.jsonl'} was "
+                           "written with another protocol file (examples/cd19-ucart-sle")
+
+
+def test_another_protocol_text_under_the_same_name_is_refused(capsys, tmp_path, clean,
+                                                              monkeypatch):
+    """The same file name, edited since (a criterion changed mid-run would mix two protocols
+    in one trail)."""
+    facts, expected = clean
+    out = stopped_trail(tmp_path, expected)
+    (tmp_path / "examples").mkdir()
+    (tmp_path / SEED).write_text((ROOT / SEED).read_text(encoding="utf-8") + "\n",
+                                 encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    line = refused(capsys, [*argv(facts, out), "--resume"], out)
+    assert "was written with another protocol (sha256)" in line
+
+
+def test_another_fact_file_is_refused(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = stopped_trail(tmp_path, expected)
+    renamed = tmp_path / "renamed.jsonl"
+    renamed.write_bytes(facts.read_bytes())
+    line = refused(capsys, [*argv(renamed, out), "--resume"], out)
+    assert "was written with another fact file (" in line
+
+
+def test_other_facts_under_the_same_name_are_refused(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = stopped_trail(tmp_path, expected)
+    lines = facts.read_text(encoding="utf-8").splitlines()
+    facts.write_text("\n".join([lines[1], lines[0], *lines[2:]]) + "\n", encoding="utf-8")
+    line = refused(capsys, [*argv(facts, out), "--resume"], out)
+    assert line == (f"proto-rules: cannot resume: the fact file {facts} holds patient "
+                    f"copy0-P02-eligible-postmenopausal at line 1 where the trail "
+                    f"{out / 'trail.jsonl'} has patient copy0-P01-eligible (line 1): not the "
+                    "file the trail was written from")
+
+
+def test_another_screening_date_is_refused(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = stopped_trail(tmp_path, expected)
+    line = refused(capsys, [*argv(facts, out), "--resume", "--screening-date", "2026-06-01"],
+                   out)
+    assert "was written with another screening date (None; this run: 2026-06-01)" in line
+
+
+def test_a_tampered_trail_is_refused_naming_the_record(capsys, tmp_path, clean):
+    facts, expected = clean
+    out = stopped_trail(tmp_path, expected)
+    lines = (out / "trail.jsonl").read_bytes().splitlines(keepends=True)
+    lines[4] = lines[4].replace(b'"verdict":"MET"', b'"verdict":"NOT_MET"', 1)
+    assert b"NOT_MET" in lines[4]
+    (out / "trail.jsonl").write_bytes(b"".join(lines))
+    line = refused(capsys, [*argv(facts, out), "--resume"], out)
+    assert line == (f"proto-rules: cannot resume: trail {out / 'trail.jsonl'}: line 6: does not "
+                    "follow line 5: line 5 was edited, or records were inserted, deleted or "
+                    "reordered there (the trail is left as it is; `proto-rules verify` checks it)")
+
+
+def test_a_file_that_is_not_a_trail_is_refused(capsys, tmp_path, clean):
+    facts, _ = clean
+    out = tmp_path / "wrong"
+    out.mkdir()
+    (out / "trail.jsonl").write_bytes(facts.read_bytes()[:300])  # the facts, by mistake
+    line = refused(capsys, [*argv(facts, out), "--resume"], out)
+    assert line == (f"proto-rules: cannot resume: {out / 'trail.jsonl'} is not a decision trail "
+                    "(its line 1 is not the header this run writes)")
+
+
+def test_resume_needs_a_trail(capsys, tmp_path, clean):
+    facts, _ = clean
+    code, _, err = run_cli(capsys, "run", SEED, str(facts), "--resume")
+    assert code == 2
+    assert err.strip() == ("proto-rules: run --resume needs --trail: the trail is what says "
+                           "how far the stopped run got")
+
+
+def test_cut_at_every_kind_of_place(capsys, tmp_path):
+    """The trail of a small run cut at each kind of place a kill can leave it: nothing, mid-way
+    through the header's lines, after the header, mid-patient, after the last patient, in the
+    summary, before the seal. Resumed, each is the uninterrupted run's trail and table."""
+    facts = tmp_path / "facts.jsonl"
+    facts.write_bytes((ROOT / "examples/patients.jsonl").read_bytes())
+    whole = tmp_path / "whole"
+    run_cli(capsys, *argv(facts, whole))
+    expected = files(whole)
+    trail = expected["trail.jsonl"]
+    ends = [n + 1 for n, byte in enumerate(trail) if byte == ord("\n")]
+    places = {0, 100, ends[0], ends[0] + 7, ends[1], ends[1] + 20, ends[3] + 5, ends[-3],
+              ends[-2] - 1, ends[-2]}
+    for place in sorted(places):
+        out = tmp_path / f"cut{place}"
+        out.mkdir()
+        (out / "trail.jsonl").write_bytes(trail[:place])
+        code, _, err = run_cli(capsys, *argv(facts, out), "--resume")
+        assert (code, files(out)) == (0, expected), (place, err)
+
+
+def test_a_compressed_trail_is_not_resumed(capsys, tmp_path):
+    """A .zst trail's frames and seek table are written whole: resuming one is refused in one
+    line, the file left as it is; a plain trail resumes (and compresses after)."""
+    trail = tmp_path / "trail.jsonl.zst"
+    assert run_cli(capsys, "run", SEED, PATIENTS, "--trail", str(trail), "--quiet")[0] == 0
+    written = trail.read_bytes()
+    code, out, err = run_cli(capsys, "run", SEED, PATIENTS, "--trail", str(trail), "--resume")
+    assert (code, out) == (2, "")
+    assert err == (f"proto-rules: cannot resume {trail}: a compressed trail's frames and seek "
+                   "table are written whole; resume into a plain trail (.jsonl), and compress it "
+                   "once finished (zstd)\n")
+    assert trail.read_bytes() == written
