@@ -15,18 +15,15 @@ import argparse
 import json
 import os
 import platform
-import signal
 import sys
-import threading
 import time
-from contextlib import closing, contextmanager, nullcontext, suppress
+from contextlib import closing, nullcontext, suppress
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import Iterator, TextIO
 
-from tqdm import tqdm
 
 from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
@@ -40,17 +37,19 @@ from engine import scenarios
 from engine.sdtm import export as sdtm
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
-from engine.factfile import count_records, opened, read_records
+from engine.factfile import opened, read_records
 from engine.report import write as write_report
 from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
 from engine.resume import Before, Point, before, skipped, where
-from engine.screened import Outputs, Screened
-from engine.summary import REJECTED, SHOWN, Table, Tally
+from engine.screened import Outputs
+from engine.summary import REJECTED, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from engine.replay import replay
-from engine.trail import (Chain, Recorder, Trail, opening, patients, read, render, rendered, scan,
+from engine.console import between_patients, optional, plotted, progress, tell, writing
+from engine.explain import render, rendered
+from engine.trail import (Chain, Recorder, Trail, opening, patients, read, scan,
                           sha256_file)
 from engine.trail import stream as stream_trail
 from engine.trail import records as records_of
@@ -395,10 +394,10 @@ def _run(args) -> int:
     facts = opened(args.facts, network.protocol)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     workers = args.workers or available()
-    sink = _writing(args.trail, "trail", created, point.end if point and point.state else None) \
+    sink = writing(args.trail, "trail", created, point.end if point and point.state else None) \
         if args.trail else nullcontext()
-    with facts, sink as out, _optional(args.warnings, "warnings") as warnings_out, \
-            _optional(args.table, "table") as table_out, _progress(args.facts) as console:
+    with facts, sink as out, optional(args.warnings, "warnings") as warnings_out, \
+            optional(args.table, "table") as table_out, progress(args.facts) as console:
         trail = Trail(out, network, args.protocol, args.facts, args.screening_date,
                       point.state if point else None) if out else None
         table = Table(table_out) if table_out else None
@@ -406,7 +405,7 @@ def _run(args) -> int:
         if point is not None and point.state is not None:
             records = _resumed(args, point, records, table, warnings_out)
         try:
-            with _between_patients() as interrupted, closing(decided(
+            with between_patients() as interrupted, closing(decided(
                     outputs, records, workers, interrupted,
                     small=0 if args.workers else SMALL)) as screened:
                 for done in screened:
@@ -414,7 +413,7 @@ def _run(args) -> int:
                         trail.written(done.patient, done.decision, done.line, done.records)
                     if table:
                         table.add(done.rows)
-                    _tell(done, tally, args, warnings_out, console)
+                    tell(done, tally, args, warnings_out, console)
                     if done.shown is not None:
                         console.say(done.shown, sys.stdout)
                     console.advance()
@@ -480,124 +479,6 @@ def _resumed(args, point: Point, records: Iterator, table: Table | None,
     return skipped(records, before(args.trail, point), args.facts, args.trail, keep)
 
 
-def _tell(done: Screened, tally: Tally, args, warnings_out: TextIO | None,
-          console: _Console) -> None:
-    """Count a patient, and say on stderr what the user must fix: every rejected record (each is
-    theirs to fix), and the warnings one by one only up to `SHOWN` (beyond, a large run's warnings
-    would bury everything else; the summary counts them by kind, `--warnings FILE` lists all)."""
-    before = tally.warnings
-    tally.add(done.decision, done.warnings)
-    for problem in done.problems:
-        console.say(str(problem), sys.stderr)
-    for number, warning in enumerate(done.warnings, start=before + 1):
-        if warnings_out:
-            print(warning, file=warnings_out)
-        if args.quiet:
-            continue
-        if number <= SHOWN:
-            console.say(str(warning), sys.stderr)
-        elif number == SHOWN + 1:
-            listed = f", and all are in {args.warnings}" if args.warnings else ""
-            console.say(f"proto-rules: more than {SHOWN} warnings: the others are counted by kind "
-                        f"at the end{listed}", sys.stderr)
-
-
-@contextmanager
-def _optional(path: str | None, what: str) -> Iterator[TextIO | None]:
-    """An output the command line may ask for (`_writing`), or None."""
-    if path is None:
-        yield None
-        return
-    with _writing(path, what) as out:
-        yield out
-
-
-class _Console:
-    """Where a run's lines go: printed, or on a terminal around a progress line on stderr
-    (patients done, patients/s, and the time left when the number of records is known: not for
-    stdin, read as it comes). No progress line when stderr is a file or a pipe: it would only add
-    noise to a log. tqdm clears the line, prints, and draws it again."""
-
-    def __init__(self, bar: tqdm | None) -> None:
-        self.bar = bar
-        self.on_terminal = {sys.stderr} | ({sys.stdout} if sys.stdout.isatty() else set())
-
-    def say(self, text: str, stream: TextIO) -> None:
-        if self.bar is None or stream not in self.on_terminal:
-            print(text, file=stream)
-        else:
-            tqdm.write(text, file=stream)
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            self.bar.update()
-
-
-@contextmanager
-def _progress(facts: str) -> Iterator[_Console]:
-    if not sys.stderr.isatty():
-        yield _Console(None)
-        return
-    total = None if facts == "-" else _counted(facts)
-    with tqdm(total=total, unit=" patients", file=sys.stderr, leave=False,
-              dynamic_ncols=True) as bar:
-        yield _Console(bar)
-
-
-def _counted(facts: str) -> int | None:
-    try:
-        with open(facts, "rb") as lines:
-            return count_records(lines)
-    except OSError:
-        return None  # the reading says why, with its line
-
-
-@contextmanager
-def _between_patients() -> Iterator[threading.Event]:
-    """Ctrl-C during a run is taken between two patients: raised inside the engine's C code, it
-    would leave a session with queued actions, and deleting one crashes the process. The event is
-    set by the signal; the loop stops after the patient in hand."""
-    interrupted = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted  # only the main thread can take signals: nothing to defer
-        return
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def _writing(path: str, what: str,
-             create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8"),
-             keep: int | None = None) -> Iterator[TextIO]:
-    """An output file, its directories created (`create` opens it: a trail may be compressed):
-    one that cannot be opened or closed (a directory, no permission, a full disk) is a one-line
-    error naming it (exit 2); what was written before stays. Errors while writing are the
-    writer's to name (`engine.trail.Chain`). With `keep`, the file's first `keep` bytes are kept
-    and written after (a resumed trail: plain, `engine/resume.py` refuses a compressed one)."""
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if keep is not None:
-            os.truncate(path, keep)
-            out = open(path, "a", encoding="utf-8")
-        else:
-            out = create(path)
-    except OSError as error:
-        raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
-    try:
-        yield out
-    except BaseException:
-        with suppress(OSError):
-            out.close()
-        raise
-    try:
-        out.close()
-    except OSError as error:
-        raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
-
-
 def _escalate(args) -> int:
     network = _escalation(args.protocol)
     decision = decide(Escalator(network), read_cohort(args.cohort, network.protocol))
@@ -605,7 +486,7 @@ def _escalate(args) -> int:
         print(warning, file=sys.stderr)
     sys.stdout.write(explain(decision))
     if args.trail:
-        with _writing(args.trail, "trail", created) as out:
+        with writing(args.trail, "trail", created) as out:
             chain = Chain(out)
             chain.write(*trail_records(decision, args.protocol))
             sealed = chain.seal()
@@ -630,19 +511,8 @@ def _simulate(args) -> int:
     characteristics = simulate(escalator, args.true_tox, args.trials, args.seed)
     sys.stdout.write(report(escalator, characteristics))
     if args.plot != "none":
-        _plotted(args.plot, lambda path: plot(escalator, characteristics, path))
+        plotted(args.plot, lambda path: plot(escalator, characteristics, path))
     return 0
-
-
-def _plotted(path: str, draw: Callable[[str], None], what: str = "plot") -> None:
-    """A drawing written at `path`, its directories created; one that cannot be written is one
-    line naming it (exit 2)."""
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        draw(path)
-    except OSError as error:
-        raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
-    print(f"{what}: {path}")
 
 
 def _test(args) -> int:
@@ -659,7 +529,7 @@ def _test(args) -> int:
             coverage.add(result.outcome)
     sys.stdout.write("\n" + rule_coverage.render(coverage))
     if args.coverage_html:
-        with _writing(args.coverage_html, "coverage page") as out:
+        with writing(args.coverage_html, "coverage page") as out:
             out.write(rule_coverage.page(coverage))
         print(f"coverage page: {args.coverage_html}")
     passed = all(r.passed for _, results in runs for r in results)
@@ -685,7 +555,7 @@ def _edge_cases(args) -> int:
     generator = edgecases.EdgeCases(network, patients[chosen], args.base)
     cases = generator.cases()
     base_file = os.path.relpath(Path(args.base).resolve(), Path(args.output).resolve().parent)
-    with _writing(args.output, "scenarios") as out:
+    with writing(args.output, "scenarios") as out:
         out.write(edgecases.render(cases, args.protocol, base_file, generator.skipped))
     print(f"{args.output}: {len(cases)} boundary cases from {chosen}"
           + (f"; {generator.skipped} left out (no verdict could be worked out)"
@@ -739,7 +609,7 @@ def _attrition(args) -> int:
     else:
         sys.stdout.write(render_attrition(table))
     if args.plot:
-        _plotted(args.plot, lambda path: plot_attrition(table, path))
+        plotted(args.plot, lambda path: plot_attrition(table, path))
     return 0 if checked.ok else 1
 
 
@@ -749,7 +619,7 @@ def _graph(args) -> int:
         raise UsageError(f"cannot draw {args.output}: the graph is written as "
                          f"{', '.join('.' + f for f in dependencies.FORMATS)}")
     protocol = _load(args.protocol)
-    _plotted(args.output, lambda path: dependencies.write(protocol, path), "graph")
+    plotted(args.output, lambda path: dependencies.write(protocol, path), "graph")
     return 0
 
 
@@ -819,11 +689,11 @@ def _fhir(args) -> int:
     _say(checked)
     records = read(args.trail)
     folder = Path(args.output)
-    with _writing(str(folder / "EvidenceVariable.json"), "FHIR output") as out:
+    with writing(str(folder / "EvidenceVariable.json"), "FHIR output") as out:
         out.write(json.dumps(fhir_out.evidence_variable(records), indent=2, sort_keys=True,
                              ensure_ascii=False) + "\n")
     count = 0
-    with _writing(str(folder / "decisions.ndjson"), "FHIR output") as out:
+    with writing(str(folder / "decisions.ndjson"), "FHIR output") as out:
         for bundle in fhir_out.decisions(records, sha256_file(args.trail)):
             out.write(json.dumps(bundle, sort_keys=True, ensure_ascii=False) + "\n")
             count += 1

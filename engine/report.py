@@ -38,7 +38,8 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 from urllib.parse import quote
 
 from engine.report_page import CSS, SCRIPT
-from engine.trail import DERIVED_WORDS, NO_FACTS_SHA256, facts_sha256, opening, stream
+from engine.explain import DERIVED_WORDS, NO_FACTS_SHA256
+from engine.trail import facts_sha256, opening, stream
 from engine.verify import Verification, verify
 
 ROLES = ("inclusion", "exclusion")

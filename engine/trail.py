@@ -1,4 +1,5 @@
-"""The decision trail: a deterministic JSON Lines record of a run, and its rendering as text.
+"""The decision trail: a deterministic JSON Lines record of a run; `engine/explain.py` renders
+it as text.
 
 One line per record, keys sorted, compact separators, UTF-8: for the strings and integers the trail
 holds this is RFC 8785 canonical JSON, so the same inputs give byte-identical trails (a test checks it
@@ -401,17 +402,9 @@ def _text(value: Any) -> Any:
     return value
 
 
-# -- rendering ------------------------------------------------------------------------------------
-
+#: A part's evidence as one mark: holds, does not hold, cannot be judged.
 MARK = {"true": "+", "false": "-", "unknown": "?"}
 STATUS = {mark: status for status, mark in MARK.items()}
-LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
-DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is missing)",
-                 "R": "open (awaiting an investigator's judgment)"}
-
-
-#: What the readers say of the fact file's hash in a trail that stops before its summary.
-NO_FACTS_SHA256 = "sha256 not recorded: the trail stops before its summary"
 
 
 SCHEMA = json.loads(Path(__file__).with_name("trail.schema.json").read_text(encoding="utf-8"))
@@ -705,99 +698,8 @@ def facts_sha256(records: Iterable[dict[str, Any]]) -> str | None:
     return recorded
 
 
-def render(records: Iterable[dict[str, Any]], patient: str | None = None,
-           criterion: str | None = None) -> str:
-    """The trail as text an auditor reads (`rendered`), of records in a list."""
-    records = list(records)  # the fact file's hash, shown first, is in the summary, at the end
-    return "".join(rendered(records, patient, criterion, facts_sha256(records)))
-
-
-def rendered(records: Iterable[dict[str, Any]], patient: str | None, criterion: str | None,
-             facts_digest: str | None) -> Iterator[str]:
-    """The trail as text an auditor reads, a patient at a time as the records stream in: per
-    patient the decision with its reasons first, then every definition and criterion with its
-    verdict, the protocol sentence, the rule's place, and for each part of its condition whether
-    it held, with the facts it saw and what it needed. The fact file's hash, in the header, is
-    recorded at the end of the trail: the caller has it (`facts_sha256`, `scan`)."""
-    static: dict[str, dict[str, Any]] = {}
-    block: list[str] = []
-    head = ""
-    for record in records:
-        lines: list[str] = []
-        kind = record["type"]
-        if kind == "run":
-            lines.extend(_run(record, facts_digest))
-        elif kind == "protocol":
-            static = {e["id"]: e for e in record["definitions"] + record["criteria"]}
-            lines.extend(f"derived {v['id']} in {v['unit']} = {v['formula']}  ({v['rule']})"
-                         for v in record.get("values", []))
-        elif kind not in ("summary",) and patient not in (None, record.get("patient")):
-            continue
-        elif kind == "patient":
-            head = (f"\npatient {record['patient']} (fact file line {record['record']}, "
-                    f"screening date {record['screening_date']})")
-            block = [f"  {w}" for w in record["warnings"]]
-        elif kind == "definition" and criterion is None:
-            entry = static[record["definition"]]
-            block.append(f"  definition {record['definition']} = {DERIVED_WORDS[record['value']]}"
-                         f"  ({entry['rule']})")
-            block.extend(_evidence(entry, record["evidence"]))
-        elif kind == "criterion" and criterion in (None, record["criterion"]):
-            block.extend(_criterion(static[record["criterion"]], record))
-        elif kind == "decision":
-            reasons = "; ".join(f"{r['role']} {r['criterion']} {r['verdict']}" for r in record["reasons"])
-            lines.extend([head, f"  decision: {record['decision']}" + (f": {reasons}" if reasons else "")])
-            lines.extend(f"    to be eligible, {n['criterion']} needs {n['needs']} (line {n['line']})"
-                         for n in record.get("to_settle", []))
-            lines.extend(block)
-        elif kind == "rejected":
-            lines.append(f"\nfact file line {record['record']} rejected "
-                         f"({record['patient'] or 'no patient id'}):")
-            lines.extend(f"  {p}" for p in record["problems"])
-        elif kind == "cut":
-            lines.append(f"\n{cut(record)}")
-        elif kind == "summary" and patient is None:
-            counts = dict(record["decisions"])
-            rejected = counts.pop("REJECTED", 0)
-            decided = ", ".join(f"{k} {v}" for k, v in counts.items())
-            lines.append(f"\nsummary: {sum(counts.values())} patients decided ({decided}); "
-                         f"{rejected} records rejected")
-        if lines:
-            yield "".join(line + "\n" for line in lines)
-
-
 def cut(record: dict[str, Any]) -> str:
     """How far a cut run got, in words (explain, verify and the report say it alike)."""
     where = f", fact file line {record['record']}" if record.get("record") else ""
     return (f"the run was cut ({record['reason']}) after {record['patients']} patients{where}: "
             "the patients after it were not decided")
-
-
-def _run(record: dict[str, Any], facts_digest: str | None) -> list[str]:
-    p, facts = record["protocol"], record["facts"]
-    date_ = record["screening_date"] or "from each record"
-    digest = f"sha256 {facts_digest}" if facts_digest else NO_FACTS_SHA256
-    return [f"protocol {p['id']} version {p['version']} ({p['file']}, sha256 {p['sha256']})",
-            f"facts {facts['file']} ({digest}); screening date {date_}",
-            f"{record['tool']}, {record['engine']}, network {record['network']['sha256'][:16]}",
-            LEGEND]
-
-
-def _criterion(entry: dict[str, Any], record: dict[str, Any]) -> list[str]:
-    lines = [f"  {record['criterion']} {record['verdict']}  ({entry['role']}, {entry['rule']})",
-             f"      \"{entry['text']}\"" if entry["text"] else "      (no protocol text)"]
-    lines.extend(_evidence(entry, record["evidence"]))
-    for item in record.get("missing", []):
-        lines.append(f"      missing: {item['concept']} ({item['reason']})")
-    for name in record.get("pending", []):
-        lines.append(f"      awaiting investigator judgment: {name}")
-    if record.get("to_pass"):
-        wanted = "MET" if entry["role"] == "inclusion" else "NOT_MET"
-        settle = "; and ".join(f"{n['needs']} (line {n['line']})" for n in record["to_pass"])
-        lines.append(f"      would be {wanted} with: {settle}")
-    return lines
-
-
-def _evidence(entry: dict[str, Any], evidence: list[dict[str, Any]]) -> list[str]:
-    return [f"      {MARK[e['status']]} {c['text']} (line {c['line']}): {e['detail']}"
-            for c, e in zip(entry["conditions"], evidence)]

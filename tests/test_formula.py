@@ -15,7 +15,8 @@ from fractions import Fraction
 import pytest
 
 from engine import pipeline
-from engine.trail import Trail, records, render
+from engine.explain import render
+from engine.trail import Trail, records
 from grammar.parser import parse
 from protocol import formula as f
 from protocol import model as m

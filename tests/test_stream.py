@@ -18,7 +18,8 @@ from bench.generate import generate, to_json
 from engine import pipeline
 from engine.factfile import FactStream, read_records
 from engine.replay import replay
-from engine.trail import Chain, read, render
+from engine.explain import render
+from engine.trail import Chain, read
 from engine.trailfile import Frames, created
 from engine.verify import verify
 from tests.conftest import PATIENTS, ROOT, SEED
