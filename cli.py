@@ -33,6 +33,7 @@ from engine.attrition import render as render_attrition
 from engine.cohort import read_cohort
 from engine import coverage as rule_coverage
 from engine import edgecases
+from engine import interval_designs
 from engine import pipeline
 from engine import scenarios
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
@@ -229,6 +230,17 @@ def _parser() -> argparse.ArgumentParser:
     boundaries_cmd.add_argument("protocol")
     boundaries_cmd.set_defaults(command=_boundaries)
 
+    table_cmd = commands.add_parser(
+        "design-table", help="write an i3+3 or mTPI-2 rules module for a target DLT rate")
+    table_cmd.add_argument("design", choices=sorted(interval_designs.DESIGNS))
+    table_cmd.add_argument("--target", type=interval_designs.rate, default=Decimal("0.3"),
+                           help="target DLT rate (default 0.3)")
+    table_cmd.add_argument("--interval", type=interval_designs.interval, default=None,
+                           help="equivalence interval LOW,HIGH (default target -/+ 0.05)")
+    table_cmd.add_argument("--patients", type=_bounded(1, 200), default=30,
+                           help="rows of the table: the most patients one level can have")
+    table_cmd.set_defaults(command=_design_table)
+
     simulate_cmd = commands.add_parser("simulate", help="operating characteristics by simulation")
     simulate_cmd.add_argument("protocol")
     simulate_cmd.add_argument("--true-tox", required=True, type=_rates,
@@ -286,6 +298,16 @@ def _rates(text: str) -> list[float]:
     if not all(0 <= rate <= 1 for rate in rates):
         raise argparse.ArgumentTypeError(f"rates lie between 0 and 1: {text!r}")
     return rates
+
+
+def _design_table(args) -> int:
+    try:
+        text = interval_designs.module_text(args.design, args.target, args.interval,
+                                            args.patients)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    sys.stdout.write(text)
+    return 0
 
 
 def _load(path: str) -> Protocol:

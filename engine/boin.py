@@ -13,7 +13,7 @@ rule network decides from those like from any other rules.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -29,27 +29,32 @@ ELIMINATED_ABOVE = "higher_eliminated"
 
 @dataclass(frozen=True)
 class Boundaries:
-    """The boundaries for n = 1..maximum patients at a level; index 0 stands for n = 1."""
+    """The boundaries for n = 1..maximum patients at a level; index 0 stands for n = 1.
+
+    BOIN's come from its formulas (with phi1, phi2, lambda_e and lambda_d); a decision table's
+    (i3+3, mTPI-2) are read off its rows (`from_table`) and have no lambdas.
+    """
 
     target: Decimal
-    phi1: Decimal
-    phi2: Decimal
-    lambda_e: float
-    lambda_d: float
+    phi1: Decimal | None
+    phi2: Decimal | None
+    lambda_e: float | None
+    lambda_d: float | None
     escalate: tuple[int, ...]  # escalate if DLTs <= this
     deescalate: tuple[int, ...]  # de-escalate if DLTs >= this
     eliminate: tuple[int | None, ...]  # eliminate if DLTs >= this (None: never, n < 3)
 
     def at(self, n: int) -> dict[str, object]:
         """The boundaries used with `n` evaluable patients, as the trail records them."""
-        return {
+        used: dict[str, object] = {
             "n": n,
             "escalate_if_dlt_at_most": self.escalate[n - 1],
             "deescalate_if_dlt_at_least": self.deescalate[n - 1],
             "eliminate_if_dlt_at_least": self.eliminate[n - 1],
-            "lambda_e": f"{self.lambda_e:.4f}",
-            "lambda_d": f"{self.lambda_d:.4f}",
         }
+        if self.lambda_e is not None and self.lambda_d is not None:
+            used |= {"lambda_e": f"{self.lambda_e:.4f}", "lambda_d": f"{self.lambda_d:.4f}"}
+        return used
 
 
 def intervals(
@@ -119,6 +124,27 @@ def boundaries(design: m.Boin, maximum: int) -> Boundaries:
     )
 
 
+def from_table(table: m.DecisionTable, maximum: int) -> Boundaries:
+    """A decision table's rows as boundaries: escalate up to the last E, de-escalate from the
+    first D (or DU), eliminate from the first DU. The checker has made sure every row reads
+    E.., S.., D.., DU.. in that order and that rows 1..maximum are there.
+
+    >>> rows = (m.TableRow(None, 1, ("E", "S")), m.TableRow(None, 2, ("E", "S", "DU")))
+    >>> b = from_table(m.DecisionTable(Decimal("0.3"), (Decimal("0.2"), Decimal("0.4")), rows), 2)
+    >>> b.escalate, b.deescalate, b.eliminate
+    ((0, 0), (2, 2), (None, 2))
+    """
+    rows = {row.n: row.cells for row in table.rows}
+    escalate, deescalate, eliminate = [], [], []
+    for n in range(1, maximum + 1):
+        cells = rows[n]
+        escalate.append(cells.count("E") - 1)
+        deescalate.append(next((y for y, c in enumerate(cells) if c in ("D", "DU")), n + 1))
+        eliminate.append(next((y for y, c in enumerate(cells) if c == "DU"), None))
+    return Boundaries(table.target, None, None, None, None, tuple(escalate), tuple(deescalate),
+                      tuple(eliminate))
+
+
 # --- MTD selection --------------------------------------------------------------------------------
 
 
@@ -167,19 +193,39 @@ def select_mtd(counts: list[tuple[int, int]], eliminated: set[int], target: Deci
 
 
 def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, object]]]:
-    """BOIN as escalation rules, and the boundary each rule uses (by rule id) for the trail.
+    """BOIN as escalation rules, and the boundary each rule uses (by rule id) for the trail."""
+    bounds = boundaries(boin, maximum)
+    rules, used = _rules(bounds, maximum, boin.span, "BOIN")
+    text = f"BOIN, target DLT rate {boin.target}"
+    return m.Design(boin.span, "boin", text, tuple(rules), exclusive=True), used
+
+
+def table_design(
+    table_design: m.Design, maximum: int
+) -> tuple[m.Design, Boundaries, dict[str, dict[str, object]]]:
+    """A decision-table design (i3+3, mTPI-2) as escalation rules, generated like BOIN's."""
+    assert table_design.table is not None
+    bounds = from_table(table_design.table, maximum)
+    rules, used = _rules(bounds, maximum, table_design.span, table_design.name)
+    return replace(table_design, rules=tuple(rules)), bounds, used
+
+
+def _rules(
+    bounds: Boundaries, maximum: int, span, prefix: str
+) -> tuple[list[m.EscalationRule], dict[str, dict[str, object]]]:
+    """The rules, and the boundary each uses (by rule id) for the trail.
 
     The rules partition every state, so exactly one holds (`exclusive`): the sample is full; the
     cohort is incomplete; or, for each number n of evaluable patients, the DLT count lies in the
     elimination, de-escalation, stay or escalation band of n, each split by whether the level is
-    the lowest / the highest (or the next one is eliminated).
+    the lowest / the highest (or the next one is eliminated). A band no DLT count falls in (a
+    table row without an E, or without a D) has no rule.
     """
-    bounds = boundaries(boin, maximum)
-    span = boin.span
+    formula = bounds.lambda_e is not None
     rules = [
         _rule(
             span,
-            "BOIN.full",
+            f"{prefix}.full",
             f"The maximum sample size ({maximum}) is reached: stop; the MTD is "
             "selected by isotonic regression.",
             [_flag(span, "full")],
@@ -188,7 +234,7 @@ def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, ob
         ),
         _rule(
             span,
-            "BOIN.cohort",
+            f"{prefix}.cohort",
             "The current cohort is not complete: treat the next patient at this level.",
             [_flag(span, "full", False), _flag(span, "cohort_complete", False)],
             "STAY",
@@ -206,7 +252,7 @@ def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, ob
         cases: list[tuple[str, str, list[m.Condition], str, str | None]] = []
         if elim is not None:
             too_toxic = (
-                f"{n} evaluable, at least {elim} with a DLT: P(DLT rate > {boin.target}) > 0.95"
+                f"{n} evaluable, at least {elim} with a DLT: P(DLT rate > {bounds.target}) > 0.95"
             )
             cases += [
                 (
@@ -225,10 +271,9 @@ def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, ob
                 ),
             ]
         band = [_count(span, "dlt", ">=", de)] + ([_count(span, "dlt", "<", elim)] if elim else [])
-        if elim is None or de < elim:
-            rate = (
-                f"{n} evaluable, at least {de} with a DLT (rate >= lambda_d {bounds.lambda_d:.3f})"
-            )
+        if de <= n and (elim is None or de < elim):
+            why = f"rate >= lambda_d {bounds.lambda_d:.3f}" if formula else "D in the table"
+            rate = f"{n} evaluable, at least {de} with a DLT ({why})"
             cases += [
                 (
                     "stay-lowest",
@@ -245,8 +290,9 @@ def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, ob
                     None,
                 ),
             ]
-        low = f"{n} evaluable, at most {esc} with a DLT (rate <= lambda_e {bounds.lambda_e:.3f})"
-        cases += [
+        why = f"rate <= lambda_e {bounds.lambda_e:.3f}" if formula else "E in the table"
+        low = f"{n} evaluable, at most {esc} with a DLT ({why})"
+        cases += [] if esc < 0 else [
             (
                 "stay-top",
                 f"{low}, at the highest level: stay.",
@@ -277,19 +323,19 @@ def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, ob
             cases.append(
                 (
                     "stay",
-                    f"{n} evaluable, {esc + 1} to {de - 1} with a DLT (rate between "
-                    "lambda_e and lambda_d): stay.",
+                    f"{n} evaluable, {esc + 1} to {de - 1} with a DLT ("
+                    + ("rate between lambda_e and lambda_d" if formula else "S in the table")
+                    + "): stay.",
                     [_count(span, "dlt", ">", esc), _count(span, "dlt", "<", de)],
                     "STAY",
                     None,
                 )
             )
         for suffix, text, conditions, move, mtd in cases:
-            rule = _rule(span, f"BOIN.n{n}.{suffix}", text, [*base, *conditions], move, mtd)
+            rule = _rule(span, f"{prefix}.n{n}.{suffix}", text, [*base, *conditions], move, mtd)
             rules.append(rule)
             used[rule.id] = bounds.at(n)
-    text = f"BOIN, target DLT rate {boin.target}"
-    return m.Design(span, "boin", text, tuple(rules), exclusive=True), used
+    return rules, used
 
 
 def elimination_groups(bounds: Boundaries) -> list[tuple[int, int, int]]:

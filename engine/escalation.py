@@ -13,8 +13,9 @@ decision, one session:
    also excludes rules 1..i-1, so at most one holds. It asserts the decision `{t: x, v: MOVE}`;
 4. HOLD: an ESCALATE decision while a required safety review is not signed;
 5. at the end marker, NO_RULE when nothing decided: a gap in the design, reported as an error;
-6. for BOIN, one fact per dose level and one rule per elimination cut-off flag the levels whose own
-   counts meet the elimination rule (the MTD selection leaves them and those above out).
+6. for BOIN and decision tables (i3+3, mTPI-2), one fact per dose level and one rule per
+   elimination cut-off flag the levels whose own counts meet the elimination rule (the MTD
+   selection leaves them and those above out).
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         found = protocol.design(escalation.design.name)
         assert found is not None
         design = found
+        if found.table is not None:
+            design, bounds, used = B.table_design(found, escalation.maximum)
     rules: dict[str, dict] = {}
     actions: dict[str, EscalationAction] = {}
     bands: dict[str, int] = {}

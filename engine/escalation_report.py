@@ -143,8 +143,8 @@ def explain(decision: EscalationDecision) -> str:
         lines.append(
             f"  boundary: {b['n']} evaluable: escalate if DLT <= "
             f"{b['escalate_if_dlt_at_most']}, de-escalate if >= "
-            f"{b['deescalate_if_dlt_at_least']}, eliminate if >= {elim or '-'} "
-            f"(lambda_e {b['lambda_e']}, lambda_d {b['lambda_d']})"
+            f"{b['deescalate_if_dlt_at_least']}, eliminate if >= {elim or '-'}"
+            + (f" (lambda_e {b['lambda_e']}, lambda_d {b['lambda_d']})" if "lambda_e" in b else "")
         )
     for patient in cohort.patients:
         if patient.status == "dlt":
@@ -269,13 +269,26 @@ def boundaries_report(escalator: Escalator) -> str:
     bounds = network.boundaries
     assert bounds is not None and escalation.maximum and escalation.cohort_size
     target = bounds.target
-    lines = [
-        f"BOIN, target DLT rate {target} (phi1 {bounds.phi1}, phi2 {bounds.phi2}); cohorts of "
-        f"{escalation.cohort_size}, at most {escalation.maximum} patients",
-        f"escalate if the observed DLT rate <= lambda_e = {bounds.lambda_e:.4f}; de-escalate "
-        f"if >= lambda_d = {bounds.lambda_d:.4f}",
-        f"eliminate a level (and those above) if P(DLT rate > {target} | data) > 0.95 under a "
-        "beta(1, 1) prior, with at least 3 patients",
+    sizes = f"cohorts of {escalation.cohort_size}, at most {escalation.maximum} patients"
+    table_ = network.design.table
+    if table_ is None:
+        assert bounds.lambda_e is not None and bounds.lambda_d is not None
+        lines = [
+            f"BOIN, target DLT rate {target} (phi1 {bounds.phi1}, phi2 {bounds.phi2}); {sizes}",
+            f"escalate if the observed DLT rate <= lambda_e = {bounds.lambda_e:.4f}; de-escalate "
+            f"if >= lambda_d = {bounds.lambda_d:.4f}",
+            f"eliminate a level (and those above) if P(DLT rate > {target} | data) > 0.95 under a "
+            "beta(1, 1) prior, with at least 3 patients",
+        ]
+    else:
+        low, high = table_.interval
+        lines = [
+            f"{network.design.text or network.design.name} ({network.design.name}, "
+            f"equivalence interval {low} to {high}); {sizes}",
+            f"the decision table of {network.design.span.file}; the MTD is selected for a target "
+            f"DLT rate of {target}",
+        ]
+    lines += [
         "",
         table(bounds, escalation.cohort_size),
         "",

@@ -512,6 +512,16 @@ class _Build(Transformer):
         rules = tuple(r for r in rest if isinstance(r, m.EscalationRule))
         return m.Design(self._span(meta), str(name), text, rules)
 
+    def decision_table(self, meta, name, *rest):
+        text = None if isinstance(rest[0], Token) else rest[0]
+        target, low, high = (_number(t) for t in rest if isinstance(t, Token))
+        rows = tuple(r for r in rest if isinstance(r, m.TableRow))
+        table = m.DecisionTable(target, (low, high), rows)
+        return m.Design(self._span(meta), str(name), text, (), exclusive=True, table=table)
+
+    def table_row(self, meta, n, *cells):
+        return m.TableRow(self._span(meta), int(n), tuple(str(cell) for cell in cells))
+
     def escalation_rule(self, meta, ident, *rest):
         text = rest[0] if len(rest) == 3 else None
         return m.EscalationRule(self._span(meta), str(ident), text, rest[-2], rest[-1])

@@ -717,11 +717,32 @@ class EscalationRule:
 
 
 @dataclass(frozen=True)
+class TableRow:
+    """`n 3: E S D DU`: the decision for 0, 1, ..., n DLTs of n evaluable patients."""
+
+    span: Span
+    n: int
+    cells: tuple[str, ...]  # "E", "S", "D" or "DU", for y = 0..n
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """`escalation table i3plus3 "..." target 0.3 interval 0.25 0.35:` and its rows: a design
+    decided by the DLTs at the current level alone (i3+3, mTPI-2), as its paper tabulates it.
+    The target is the MTD selection's, the interval what the table was computed for."""
+
+    target: Decimal
+    interval: tuple[Decimal, Decimal]
+    rows: tuple[TableRow, ...]
+
+
+@dataclass(frozen=True)
 class Design:
     """A named set of escalation rules, read top to bottom: the first rule that holds decides.
 
     `exclusive` designs (generated ones, like BOIN's) have rules that never overlap by construction,
-    so the compiler need not exclude earlier rules from later ones.
+    so the compiler need not exclude earlier rules from later ones. A design written as a decision
+    table has no rules of its own: the engine generates them from `table`.
     """
 
     span: Span
@@ -729,6 +750,7 @@ class Design:
     text: str | None
     rules: tuple[EscalationRule, ...]
     exclusive: bool = False
+    table: DecisionTable | None = None
 
 
 @dataclass(frozen=True)
