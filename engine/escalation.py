@@ -346,7 +346,9 @@ def step(
     if mtd_kind == "select":
         if network.boundaries is None:
             raise _impossible(network, answer.action, current)
-        mtd = B.select_mtd(counts, set(answer.eliminated), network.boundaries.target)
+        bounds = network.boundaries
+        out = set(answer.eliminated) | ({0} if bounds.unsafe_lowest(*counts[0]) else set())
+        mtd = B.select_mtd(counts, out, bounds.target)
     return Step(move, mtd_kind or None, None, mtd, eliminated)
 
 

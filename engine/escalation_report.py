@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
 
-from engine.boin import table
+from engine.boin import summary, table
 from engine.cohort import Cohort, state_of, window_end
 from engine.escalation import Answer, EscalationNetwork, Escalator, Step, names_in, render_condition
 from engine.escalation import step as step_of
@@ -275,10 +275,8 @@ def boundaries_report(escalator: Escalator) -> str:
         assert bounds.lambda_e is not None and bounds.lambda_d is not None
         lines = [
             f"BOIN, target DLT rate {target} (phi1 {bounds.phi1}, phi2 {bounds.phi2}); {sizes}",
-            f"escalate if the observed DLT rate <= lambda_e = {bounds.lambda_e:.4f}; de-escalate "
-            f"if >= lambda_d = {bounds.lambda_d:.4f}",
-            f"eliminate a level (and those above) if P(DLT rate > {target} | data) > 0.95 under a "
-            "beta(1, 1) prior, with at least 3 patients",
+            "",
+            summary(bounds, escalation.cohort_size),
         ]
     else:
         low, high = table_.interval
@@ -287,17 +285,19 @@ def boundaries_report(escalator: Escalator) -> str:
             f"equivalence interval {low} to {high}); {sizes}",
             f"the decision table of {network.design.span.file}; the MTD is selected for a target "
             f"DLT rate of {target}",
+            "",
+            table(bounds, escalation.cohort_size),
         ]
     lines += [
         "",
-        table(bounds, escalation.cohort_size),
-        "",
         "Decision by patients treated at the current level (rows) and DLTs (columns), from "
         "the rule network:",
-        "E escalate, S stay, D de-escalate, X eliminate and de-escalate",
+        "E escalate, S stay, D de-escalate, X eliminate and de-escalate"
+        + (", M stop and select the MTD (n.earlystop)" if bounds.n_earlystop else ""),
         "  n " + "".join(f"{y:>3}" for y in range(escalation.maximum + 1)),
     ]
-    letters = {"ESCALATE": "E", "STAY": "S", "DE-ESCALATE": "D", "ELIMINATE": "X"}
+    letters = {"ESCALATE": "E", "STAY": "S", "DE-ESCALATE": "D", "ELIMINATE": "X",
+               "STOP:select": "M"}
     middle = [(0, 0, 0, 0)] * 3
     grid = replace(escalation, cohort_size=1, maximum=None)  # every n a whole cohort, never full
     for n in range(1, escalation.maximum + 1):

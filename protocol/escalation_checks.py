@@ -38,12 +38,15 @@ TEMPLATES: dict[str, str] = {
     "boin-target": "{advice}",
     "missing-text/rule": "escalation rule {name} has no text; auditors need the design's own "
     "sentence",
+    "boin-option": "{advice}",
+    "boin-earlystop": "n.earlystop {early} is too low to ensure good operating characteristics; "
+    "the reference software recommends 9 to 18",
     "table-row": "{advice}",
     "table-short": "the decision table '{name}' stops at {last} patients, the escalation allows "
     "{maximum}: write it for {maximum} ('proto-rules design-table ... --patients {maximum}')",
     "table-target": "{advice}",
 }
-WARNING_CODES = frozenset(("missing-text",))
+WARNING_CODES = frozenset(("missing-text", "boin-earlystop"))
 
 #: What must be written for the engine to decide, in the words the message uses.
 REQUIRED = (
@@ -238,6 +241,25 @@ def _boin(design: m.Boin) -> Iterator[Diagnostic]:
             design.span,
             advice="phi1 and phi2 must differ from the target by at least a tenth of it",
         )
+    yield from _boin_options(design)
+
+
+def _boin_options(design: m.Boin) -> Iterator[Diagnostic]:
+    """cutoff.eli and offset as the reference accepts them; n.earlystop as it warns."""
+    cutoff = design.cutoff_eli if design.cutoff_eli is not None else Decimal("0.95")
+    if not 0 < cutoff < 1:
+        yield _diag("boin-option", design.span,
+                    advice=f"cutoff.eli ({cutoff}) is a probability between 0 and 1")
+    offset = design.offset
+    if offset is not None and not (0 < offset < Decimal("0.5") and offset < cutoff):
+        yield _diag("boin-option", design.span, advice=f"offset ({offset}) must lie between 0 "
+                    "and 0.5, and below cutoff.eli")
+    early = design.n_earlystop
+    if early is not None and early < 1:
+        yield _diag("boin-option", design.span, advice=f"n.earlystop ({early}) must be at "
+                    "least 1")
+    elif early is not None and early <= 6:
+        yield _diag("boin-earlystop", design.span, early=early)
 
 
 # --- escalation rules -----------------------------------------------------------------------------

@@ -767,12 +767,17 @@ class DoseLevel:
 
 @dataclass(frozen=True)
 class Boin:
-    """`design boin target 0.3 phi1 0.18 phi2 0.42`: the BOIN design by its target DLT rate."""
+    """`design boin target 0.3 phi1 0.18 phi2 0.42 n.earlystop 12 cutoff.eli 0.95 extrasafe
+    offset 0.05`: the BOIN design by its target DLT rate, with the reference software's options."""
 
     span: Span
     target: Decimal
     phi1: Decimal | None = None
     phi2: Decimal | None = None
+    n_earlystop: int | None = None  # stop when this many are at the current level and it stays
+    cutoff_eli: Decimal | None = None  # the elimination's posterior cut-off (default 0.95)
+    extrasafe: bool = False  # stop when P(lowest level's rate > target) > cutoff_eli - offset
+    offset: Decimal | None = None  # default 0.05
 
 
 @dataclass(frozen=True)
