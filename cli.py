@@ -30,7 +30,7 @@ from tqdm import tqdm
 from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
-from engine.cohort import read_cohort
+from engine.cohort import outcomes_cohort, read_cohort
 from engine import coverage as rule_coverage
 from engine import edgecases
 from engine import interval_designs
@@ -38,6 +38,8 @@ from engine import pipeline
 from engine import scenarios
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
+from engine.pathways import MAX_COHORTS
+from engine.pathways import report as pathways_report
 from engine.factfile import count_records, opened, read_records
 from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
@@ -222,9 +224,18 @@ def _parser() -> argparse.ArgumentParser:
 
     escalate_cmd = commands.add_parser("escalate", help="decide the next dose-escalation step")
     escalate_cmd.add_argument("protocol")
-    escalate_cmd.add_argument("cohort", help="cohort fact file (JSON)")
+    escalate_cmd.add_argument("cohort", nargs="?", help="cohort fact file (JSON)")
+    escalate_cmd.add_argument("--outcomes", help='what if: outcome strings, "1NNN 2NTT"')
     escalate_cmd.add_argument("--trail", help="write the decision trail (JSON Lines) here")
     escalate_cmd.set_defaults(command=_escalate)
+
+    pathways_cmd = commands.add_parser("pathways", help="dose-transition pathways, as a table")
+    pathways_cmd.add_argument("protocol")
+    pathways_cmd.add_argument("--cohorts", type=_bounded(1, MAX_COHORTS), default=2,
+                              help=f"how many cohorts ahead, 1 to {MAX_COHORTS} (default 2)")
+    pathways_cmd.add_argument("--outcomes", default="",
+                              help='from the trial as these outcomes leave it: "1NNN 2NTT"')
+    pathways_cmd.set_defaults(command=_pathways)
 
     boundaries_cmd = commands.add_parser("boundaries", help="print a BOIN design's decision table")
     boundaries_cmd.add_argument("protocol")
@@ -545,7 +556,16 @@ def _show(outcome: Decision | Rejected, form: str, out: TextIO, console: _Consol
 
 def _escalate(args) -> int:
     network = _escalation(args.protocol)
-    decision = decide(Escalator(network), read_cohort(args.cohort, network.protocol))
+    if (args.cohort is None) == (args.outcomes is None):
+        raise UsageError("escalate takes a cohort file or --outcomes, one of them")
+    if args.outcomes is not None and args.trail:
+        raise UsageError("--trail records a cohort file; --outcomes is a what-if")
+    try:
+        cohort = (read_cohort(args.cohort, network.protocol) if args.outcomes is None
+                  else outcomes_cohort(args.outcomes, network.escalation))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    decision = decide(Escalator(network), cohort)
     for warning in decision.cohort.warnings:
         print(warning, file=sys.stderr)
     sys.stdout.write(explain(decision))
@@ -555,6 +575,15 @@ def _escalate(args) -> int:
             chain.write(*trail_records(decision, args.protocol))
             sealed = chain.seal()
         print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
+    return 0
+
+
+def _pathways(args) -> int:
+    try:
+        text = pathways_report(Escalator(_escalation(args.protocol)), args.outcomes, args.cohorts)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    sys.stdout.write(text)
     return 0
 
 

@@ -92,10 +92,11 @@ def notes(decision: EscalationDecision) -> list[str]:
             "its last DLT assessment; none is recorded"
         )
     taken = decision.step
-    if escalation.stagger is None or taken.next_level is None:
-        return found
+    if escalation.stagger is None or taken.next_level is None or decision.cohort.as_of is None:
+        return found  # a what-if from outcome strings has no dates to stagger
     level = decision.network.levels[taken.next_level]
-    infused = sorted(p.infused for p in decision.cohort.patients if p.level == level.id)
+    infused = sorted(p.infused for p in decision.cohort.patients
+                     if p.level == level.id and p.infused is not None)
     if not infused:
         found.append(
             f"staggered: infuse one patient at {level.id}, then observe {escalation.stagger}"
@@ -117,8 +118,9 @@ def explain(decision: EscalationDecision) -> str:
     escalation = network.escalation
     protocol = network.protocol
     design = network.design
+    when = f"as of {cohort.as_of}" if cohort.as_of else "what if"
     lines = [
-        f"{protocol.id} v{protocol.version}: dose escalation as of {cohort.as_of} ({cohort.path})",
+        f"{protocol.id} v{protocol.version}: dose escalation {when} ({cohort.path})",
         f"design: {design.text or design.name}; cohorts of {escalation.cohort_size}, at most "
         f"{escalation.maximum} patients, DLT window {escalation.dlt_window}",
         "",
@@ -149,7 +151,8 @@ def explain(decision: EscalationDecision) -> str:
     for patient in cohort.patients:
         if patient.status == "dlt":
             event = f" ({patient.event})" if patient.event else ""
-            lines.append(f"  DLT: {patient.id} at {patient.counted_at}, {patient.dlt}{event}")
+            dated = f", {patient.dlt}" if patient.dlt else ""
+            lines.append(f"  DLT: {patient.id} at {patient.counted_at}{dated}{event}")
         elif patient.status == "pending":
             lines.append(
                 f"  pending: {patient.id} at {patient.counted_at}, window ends {patient.window_end}"
@@ -194,8 +197,10 @@ def _rule(decision: EscalationDecision) -> dict[str, Any]:
 
 
 def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict[str, Any]]:
-    """The decision as trail records: the run (versions and hashes), then the decision."""
+    """The decision as trail records: the run (versions and hashes), then the decision. Only a
+    cohort file's decision has one (a what-if from outcome strings has no dates to record)."""
     network, cohort = decision.network, decision.cohort
+    assert cohort.as_of is not None
     protocol = network.protocol
     levels = network.levels
     taken = decision.step
