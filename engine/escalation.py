@@ -90,6 +90,17 @@ class EscalationNetwork:
     bands: dict[str, int] = field(default_factory=dict)
 
     @property
+    def reads(self) -> tuple[str, ...]:
+        """The state fact's fields some rule tests: two states equal on these get the same
+        answer, so a caller may ask once for all of them (`simulate.chart` does)."""
+        found: set[str] = set()
+        for body in self.rules.values():
+            for part in body["all"]:
+                if "s" in part:
+                    _fields(part["s"], found)
+        return tuple(sorted(found))
+
+    @property
     def parts(self) -> int:
         """How many rulesets the network is loaded as."""
         return 1 + (max(self.bands.values(), default=1) - 1) // PATIENTS_PER_RULESET
@@ -193,6 +204,18 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}/escalation#{digest[:12]}"
     return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest,
                              bands)
+
+
+def _fields(pattern: dict, found: set[str]) -> None:
+    """The field names a durable_rules pattern tests (`{"$gte": {"dlt": 2}}` tests `dlt`)."""
+    for key, value in pattern.items():
+        if key in ("$and", "$or"):
+            for item in value:
+                _fields(item, found)
+        elif key.startswith("$"):
+            found.update(value)
+        else:
+            found.add(key)
 
 
 def value_of(move: m.Move) -> str:

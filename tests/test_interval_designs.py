@@ -236,3 +236,16 @@ def test_generated_names_keep_the_default_for_the_papers_setting():
     assert "escalation table i3plus3 " in module_text("i3plus3", *DEFAULTS, 3)
     other = module_text("mtpi2", Decimal("0.2"), (Decimal("0.15"), Decimal("0.25")), 3)
     assert "escalation table mtpi2_02 " in other
+
+
+def test_diff_quotes_a_changed_row(tmp_path, capsys):
+    old = module_text("mtpi2", *DEFAULTS, 6)
+    new = old.replace("n  5: E E D D DU DU", "n  5: E E S D DU DU")
+    for name, module, text in (("pa", "a", old), ("pb", "b", new)):
+        (tmp_path / f"{module}.proto-rules").write_text(text)
+        (tmp_path / f"{name}.proto-rules").write_text(f'protocol "x"\nimport "{module}"\n')
+    paths = [str(tmp_path / "pa.proto-rules"), str(tmp_path / "pb.proto-rules")]
+    assert cli.main(["diff", *paths]) == 1
+    out = capsys.readouterr().out
+    assert ("design mtpi2 (line 12): meaning changed\n"
+            "    row n 5: E E D D DU DU -> E E S D DU DU") in out
