@@ -39,7 +39,9 @@ from engine import scenarios
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
 from engine.pathways import MAX_COHORTS
-from engine.pathways import report as pathways_report
+from engine.pathways import from_outcomes as paths_from
+from engine.pathways import plot as plot_pathways
+from engine.pathways import table as pathways_table
 from engine.factfile import count_records, opened, read_records
 from engine.report import build as build_report
 from engine.rescreen import REJECTED, Rescreening, Summary, render_summary, summary_json
@@ -235,6 +237,7 @@ def _parser() -> argparse.ArgumentParser:
                               help=f"how many cohorts ahead, 1 to {MAX_COHORTS} (default 2)")
     pathways_cmd.add_argument("--outcomes", default="",
                               help='from the trial as these outcomes leave it: "1NNN 2NTT"')
+    pathways_cmd.add_argument("--plot", default="none", help="PNG of the tree to write")
     pathways_cmd.set_defaults(command=_pathways)
 
     boundaries_cmd = commands.add_parser("boundaries", help="print a BOIN design's decision table")
@@ -579,11 +582,14 @@ def _escalate(args) -> int:
 
 
 def _pathways(args) -> int:
+    escalator = Escalator(_escalation(args.protocol))
     try:
-        text = pathways_report(Escalator(_escalation(args.protocol)), args.outcomes, args.cohorts)
+        root, nodes = paths_from(escalator, args.outcomes, args.cohorts)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    sys.stdout.write(text)
+    sys.stdout.write(pathways_table(escalator, root, nodes))
+    if args.plot != "none":
+        _plotted(args.plot, lambda path: plot_pathways(escalator, root, nodes, path))
     return 0
 
 

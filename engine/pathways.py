@@ -107,10 +107,65 @@ def _row(levels, node: Node) -> tuple[str, str, str, str]:
     return shown, node.move, nxt, node.outcomes
 
 
-def report(escalator: Escalator, outcomes: str, cohorts: int) -> str:
-    """`proto-rules pathways`: the table from the trial as `outcomes` leave it (a ValueError
-    says what is wrong with them)."""
+def from_outcomes(escalator: Escalator, outcomes: str, cohorts: int) -> tuple[Node, list[Node]]:
+    """The pathways from the trial as `outcomes` leave it (a ValueError says what is wrong with
+    them)."""
     cohort = outcomes_cohort(outcomes, escalator.network.escalation)
     counts = [(c.evaluable, c.dlt) for c in cohort.counts]
-    root, nodes = pathways(escalator, counts, cohort.current, " ".join(outcomes.split()), cohorts)
-    return table(escalator, root, nodes)
+    return pathways(escalator, counts, cohort.current, " ".join(outcomes.split()), cohorts)
+
+
+def plot(escalator: Escalator, root: Node, nodes: list[Node], path: str) -> None:
+    """The pathways as a tree, left to right, a cohort per column: each node its outcome and the
+    next level (PNG, matplotlib's Agg backend, no timestamp: the same pathways, the same bytes).
+    matplotlib is imported here: it costs a third of a second every other command would pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    children: dict[int, list[int]] = {-1: []}
+    stack = [-1]  # index into nodes; -1 is the root
+    for index, node in enumerate(nodes):
+        del stack[node.depth:]
+        children.setdefault(stack[-1], []).append(index)
+        children[index] = []
+        stack.append(index)
+    place: dict[int, tuple[float, float]] = {}
+    leaves = 0
+
+    def layout(index: int, depth: int) -> float:
+        nonlocal leaves
+        if not children[index]:
+            y, leaves = float(leaves), leaves + 1
+        else:
+            ys = [layout(child, depth + 1) for child in children[index]]
+            y = sum(ys) / len(ys)
+        place[index] = (float(depth), y)
+        return y
+
+    layout(-1, 0)
+    levels = escalator.network.levels
+    depth = max((n.depth for n in nodes), default=0)
+    figure, axis = plt.subplots(figsize=(3 + 2.6 * depth, 1 + 0.32 * max(leaves, 2)))
+    for parent, kids in children.items():
+        for kid in kids:
+            (x0, y0), (x1, y1) = place[parent], place[kid]
+            axis.plot([x0, x1], [y0, y1], color="#999999", linewidth=0.8, zorder=1)
+    for index, (x, y) in place.items():
+        node = root if index == -1 else nodes[index]
+        group = node.outcomes.split()[-1] if node.depth else "now"
+        shown = _row(levels, node)[2]
+        color = "#c44e52" if node.move == "STOP" else "#4c72b0"
+        axis.annotate(f"{group}  {node.move.lower()} \u2192 {shown}" if node.depth else
+                      f"{group} \u2192 {shown}", (x, y), fontsize=7, va="center", ha="left",
+                      color=color, bbox={"boxstyle": "round", "fc": "white", "ec": color,
+                                         "lw": 0.6}, zorder=2)
+    axis.set_xlim(-0.1, depth + 1.2)
+    axis.set_ylim(leaves, -1)
+    axis.axis("off")
+    design = escalator.network.design
+    axis.set_title(f"{design.text or design.name}: dose-transition pathways, {depth} cohorts",
+                   fontsize=9)
+    figure.savefig(path, dpi=100, format="png", metadata={"Software": None}, bbox_inches="tight")
+    plt.close(figure)

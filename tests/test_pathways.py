@@ -130,3 +130,19 @@ def test_pathways_cohorts_bounded(capsys, cohorts):
     with pytest.raises(SystemExit) as stop:
         cli.main(["pathways", SEED, "--cohorts", cohorts])
     assert stop.value.code == 2
+
+
+def test_the_tree_plot_is_the_same_bytes_each_time(tmp_path, capsys):
+    first, second = tmp_path / "a" / "tree.png", tmp_path / "tree.png"
+    for path in (first, second):
+        code, _, err = run(capsys, "pathways", SEED, "--cohorts", "2", "--plot", str(path))
+        assert (code, err) == (0, "")
+    assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_plot_that_cannot_be_written(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out, err = run(capsys, "pathways", SEED, "--plot", str(blocker / "tree.png"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
