@@ -240,7 +240,8 @@ def _parser() -> argparse.ArgumentParser:
     pathways_cmd.add_argument("--plot", default="none", help="PNG of the tree to write")
     pathways_cmd.set_defaults(command=_pathways)
 
-    boundaries_cmd = commands.add_parser("boundaries", help="print a BOIN design's decision table")
+    boundaries_cmd = commands.add_parser("boundaries",
+                                         help="print a BOIN or decision-table design's boundaries")
     boundaries_cmd.add_argument("protocol")
     boundaries_cmd.set_defaults(command=_boundaries)
 
@@ -597,7 +598,7 @@ def _boundaries(args) -> int:
     network = _escalation(args.protocol)
     if network.boundaries is None:
         raise UsageError(f"{args.protocol}: the design '{network.design.name}' is written as "
-                         "rules, with no boundaries; BOIN designs have them")
+                         "rules, with no boundaries; BOIN and decision-table designs have them")
     sys.stdout.write(boundaries_report(Escalator(network)))
     return 0
 
