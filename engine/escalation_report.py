@@ -147,6 +147,10 @@ def explain(decision: EscalationDecision) -> str:
             f"{b['escalate_if_dlt_at_most']}, de-escalate if >= "
             f"{b['deescalate_if_dlt_at_least']}, eliminate if >= {elim or '-'}"
             + (f" (lambda_e {b['lambda_e']}, lambda_d {b['lambda_d']})" if "lambda_e" in b else "")
+            + (f"; extrasafe: stop at the lowest level if >= "
+               f"{b['extrasafe_stop_if_dlt_at_least'] or '-'}"
+               if "extrasafe_stop_if_dlt_at_least" in b else "")
+            + (f"; n.earlystop {b['n_earlystop']}" if "n_earlystop" in b else "")
         )
     for patient in cohort.patients:
         if patient.status == "dlt":

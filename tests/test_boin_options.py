@@ -187,3 +187,22 @@ def test_options_that_do_not_parse(tmp_path, capsys, options, words):
     assert cli.main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_escalate_explains_the_options_used(tmp_path, capsys):
+    path = tmp_path / "boin.proto-rules"
+    path.write_text(BASE.format(options=ALL))
+    cohort = tmp_path / "cohort.json"
+    cohort.write_text(
+        '{"protocol": "t", "as_of": "2026-09-28", "patients": [\n'
+        '  {"patient": "P1", "level": "DL1", "infused": "2026-05-01"},\n'
+        '  {"patient": "P2", "level": "DL1", "infused": "2026-05-02",\n'
+        '   "dlt": {"date": "2026-05-10", "event": "grade 3 CRS"}},\n'
+        '  {"patient": "P3", "level": "DL1", "infused": "2026-05-03",\n'
+        '   "dlt": {"date": "2026-05-12", "event": "grade 4 neutropenia"}}]}\n'
+    )
+    assert cli.main(["escalate", str(path), str(cohort)]) == 0
+    out = capsys.readouterr().out
+    assert "STOP: no MTD: the lowest dose level is too toxic" in out
+    assert "rule BOIN.n3.extrasafe:" in out and "> 0.9 (extrasafe)" in out
+    assert "; extrasafe: stop at the lowest level if >= 2; n.earlystop 12" in out
