@@ -28,15 +28,20 @@ from typing import Iterator, TextIO
 from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
-from engine.cohort import read_cohort
+from engine.cohort import outcomes_cohort, read_cohort
 from engine import coverage as rule_coverage
 from engine import edgecases
+from engine import interval_designs
 from engine.compile import Network
 from engine import pipeline
 from engine import scenarios
 from engine.sdtm import export as sdtm
 from engine.escalation import EscalationNetwork, Escalator, compile_escalation
 from engine.escalation_report import boundaries_report, decide, explain, trail_records
+from engine.pathways import MAX_COHORTS
+from engine.pathways import from_outcomes as paths_from
+from engine.pathways import plot as plot_pathways
+from engine.pathways import table as pathways_table
 from engine.factfile import opened, read_records
 from engine.report import write as write_report
 from engine.rescreen import Rescreening, Summary, render_summary, summary_json
@@ -258,13 +263,35 @@ def _parser() -> argparse.ArgumentParser:
 
     escalate_cmd = commands.add_parser("escalate", help="decide the next dose-escalation step")
     escalate_cmd.add_argument("protocol")
-    escalate_cmd.add_argument("cohort", help="cohort fact file (JSON)")
+    escalate_cmd.add_argument("cohort", nargs="?", help="cohort fact file (JSON)")
+    escalate_cmd.add_argument("--outcomes", help='what if: outcome strings, "1NNN 2NTT"')
     escalate_cmd.add_argument("--trail", help="write the decision trail (JSON Lines) here")
     escalate_cmd.set_defaults(command=_escalate)
 
-    boundaries_cmd = commands.add_parser("boundaries", help="print a BOIN design's decision table")
+    pathways_cmd = commands.add_parser("pathways", help="dose-transition pathways, as a table")
+    pathways_cmd.add_argument("protocol")
+    pathways_cmd.add_argument("--cohorts", type=_bounded(1, MAX_COHORTS), default=2,
+                              help=f"how many cohorts ahead, 1 to {MAX_COHORTS} (default 2)")
+    pathways_cmd.add_argument("--outcomes", default="",
+                              help='from the trial as these outcomes leave it: "1NNN 2NTT"')
+    pathways_cmd.add_argument("--plot", default="none", help="PNG of the tree to write")
+    pathways_cmd.set_defaults(command=_pathways)
+
+    boundaries_cmd = commands.add_parser("boundaries",
+                                         help="print a BOIN or decision-table design's boundaries")
     boundaries_cmd.add_argument("protocol")
     boundaries_cmd.set_defaults(command=_boundaries)
+
+    table_cmd = commands.add_parser(
+        "design-table", help="write an i3+3 or mTPI-2 rules module for a target DLT rate")
+    table_cmd.add_argument("design", choices=sorted(interval_designs.DESIGNS))
+    table_cmd.add_argument("--target", type=interval_designs.rate, default=Decimal("0.3"),
+                           help="target DLT rate (default 0.3)")
+    table_cmd.add_argument("--interval", type=interval_designs.interval, default=None,
+                           help="equivalence interval LOW,HIGH (default target -/+ 0.05)")
+    table_cmd.add_argument("--patients", type=_bounded(1, 200), default=30,
+                           help="rows of the table: the most patients one level can have")
+    table_cmd.set_defaults(command=_design_table)
 
     simulate_cmd = commands.add_parser("simulate", help="operating characteristics by simulation")
     simulate_cmd.add_argument("protocol")
@@ -323,6 +350,16 @@ def _rates(text: str) -> list[float]:
     if not all(0 <= rate <= 1 for rate in rates):
         raise argparse.ArgumentTypeError(f"rates lie between 0 and 1: {text!r}")
     return rates
+
+
+def _design_table(args) -> int:
+    try:
+        text = interval_designs.module_text(args.design, args.target, args.interval,
+                                            args.patients)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    sys.stdout.write(text)
+    return 0
 
 
 def _load(path: str) -> Protocol:
@@ -481,7 +518,16 @@ def _resumed(args, point: Point, records: Iterator, table: Table | None,
 
 def _escalate(args) -> int:
     network = _escalation(args.protocol)
-    decision = decide(Escalator(network), read_cohort(args.cohort, network.protocol))
+    if (args.cohort is None) == (args.outcomes is None):
+        raise UsageError("escalate takes a cohort file or --outcomes, one of them")
+    if args.outcomes is not None and args.trail:
+        raise UsageError("--trail records a cohort file; --outcomes is a what-if")
+    try:
+        cohort = (read_cohort(args.cohort, network.protocol) if args.outcomes is None
+                  else outcomes_cohort(args.outcomes, network.escalation))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    decision = decide(Escalator(network), cohort)
     for warning in decision.cohort.warnings:
         print(warning, file=sys.stderr)
     sys.stdout.write(explain(decision))
@@ -494,11 +540,23 @@ def _escalate(args) -> int:
     return 0
 
 
+def _pathways(args) -> int:
+    escalator = Escalator(_escalation(args.protocol))
+    try:
+        root, nodes = paths_from(escalator, args.outcomes, args.cohorts)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    sys.stdout.write(pathways_table(escalator, root, nodes))
+    if args.plot != "none":
+        plotted(args.plot, lambda path: plot_pathways(escalator, root, nodes, path))
+    return 0
+
+
 def _boundaries(args) -> int:
     network = _escalation(args.protocol)
     if network.boundaries is None:
         raise UsageError(f"{args.protocol}: the design '{network.design.name}' is written as "
-                         "rules, with no boundaries; BOIN designs have them")
+                         "rules, with no boundaries; BOIN and decision-table designs have them")
     sys.stdout.write(boundaries_report(Escalator(network)))
     return 0
 

@@ -13,14 +13,17 @@ rule network decides from those like from any other rules.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
 from protocol import model as m
 
-#: The elimination rule's posterior cut-off and the fewest patients it needs, as in the reference.
+#: The elimination rule's posterior cut-off (`cutoff.eli`) and the fewest patients it needs, and
+#: extrasafe's `offset`, the reference's defaults.
 CUTOFF = Fraction(95, 100)
+DEFAULT_CUTOFF = Decimal("0.95")
+DEFAULT_OFFSET = Decimal("0.05")
 ELIMINATION_MIN_N = 3
 #: A yes/no fact the rule network derives (it is not counted): the next higher level's own counts
 #: meet the elimination rule. Only BOIN's generated rules use it.
@@ -29,27 +32,47 @@ ELIMINATED_ABOVE = "higher_eliminated"
 
 @dataclass(frozen=True)
 class Boundaries:
-    """The boundaries for n = 1..maximum patients at a level; index 0 stands for n = 1."""
+    """The boundaries for n = 1..maximum patients at a level; index 0 stands for n = 1.
+
+    BOIN's come from its formulas (with phi1, phi2, lambda_e and lambda_d); a decision table's
+    (i3+3, mTPI-2) are read off its rows (`from_table`) and have no lambdas.
+    """
 
     target: Decimal
-    phi1: Decimal
-    phi2: Decimal
-    lambda_e: float
-    lambda_d: float
+    phi1: Decimal | None
+    phi2: Decimal | None
+    lambda_e: float | None
+    lambda_d: float | None
     escalate: tuple[int, ...]  # escalate if DLTs <= this
     deescalate: tuple[int, ...]  # de-escalate if DLTs >= this
     eliminate: tuple[int | None, ...]  # eliminate if DLTs >= this (None: never, n < 3)
+    cutoff: Decimal = DEFAULT_CUTOFF  # the elimination's cut-off
+    stop: tuple[int | None, ...] | None = None  # extrasafe: stop if DLTs >= this at the lowest
+    stop_cutoff: Decimal | None = None  # extrasafe's cut-off, cutoff - offset
+    n_earlystop: int | None = None  # stop at this many patients when the decision is to stay
+
+    def unsafe_lowest(self, n: int, dlt: int) -> bool:
+        """Extrasafe: the lowest level's counts stop the trial (and it selects no MTD)."""
+        cut = self.stop[n - 1] if self.stop and 0 < n <= len(self.stop) else None
+        return cut is not None and dlt >= cut
 
     def at(self, n: int) -> dict[str, object]:
         """The boundaries used with `n` evaluable patients, as the trail records them."""
-        return {
+        used: dict[str, object] = {
             "n": n,
             "escalate_if_dlt_at_most": self.escalate[n - 1],
             "deescalate_if_dlt_at_least": self.deescalate[n - 1],
             "eliminate_if_dlt_at_least": self.eliminate[n - 1],
-            "lambda_e": f"{self.lambda_e:.4f}",
-            "lambda_d": f"{self.lambda_d:.4f}",
         }
+        if self.lambda_e is not None and self.lambda_d is not None:
+            used |= {"lambda_e": f"{self.lambda_e:.4f}", "lambda_d": f"{self.lambda_d:.4f}"}
+        if self.cutoff != DEFAULT_CUTOFF:
+            used["cutoff_eli"] = str(self.cutoff)
+        if self.stop is not None:
+            used["extrasafe_stop_if_dlt_at_least"] = self.stop[n - 1]
+        if self.n_earlystop is not None:
+            used["n_earlystop"] = self.n_earlystop
+        return used
 
 
 def intervals(
@@ -83,30 +106,43 @@ def posterior_above(dlt: int, n: int, target: Fraction) -> Fraction:
     )
 
 
-def elimination_boundary(n: int, target: Decimal) -> int | None:
-    """The fewest DLTs of `n` that eliminate a level, or None (fewer than 3 patients, or none do).
+def elimination_boundary(
+    n: int, target: Decimal, cutoff: Decimal | Fraction = CUTOFF
+) -> int | None:
+    """The fewest DLTs of `n` that eliminate a level, or None (fewer than 3 patients, or none do):
+    the first with P(DLT rate > target | data) > cutoff. Extrasafe's stopping boundary is the
+    same with the cut-off lowered by the offset.
 
     >>> [elimination_boundary(n, Decimal("0.3")) for n in (2, 3, 6, 9, 12)]
     [None, 3, 4, 5, 7]
     """
     if n < ELIMINATION_MIN_N:
         return None
-    exact = Fraction(target)
-    return next((y for y in range(1, n + 1) if posterior_above(y, n, exact) > CUTOFF), None)
+    exact, cut = Fraction(target), Fraction(cutoff)
+    return next((y for y in range(1, n + 1) if posterior_above(y, n, exact) > cut), None)
 
 
 def boundaries(design: m.Boin, maximum: int) -> Boundaries:
-    """Every boundary for 1..maximum patients at a level (the reference's `full_boundary_tab`).
+    """Every boundary for 1..maximum patients at a level (the reference's `full_boundary_tab`),
+    with the options: `cutoff.eli` for the elimination, extrasafe's stopping boundary
+    (`stop_boundary`, cut-off `cutoff.eli - offset`), `n.earlystop`.
 
     As there, the de-escalation boundary never exceeds the elimination boundary.
     """
     phi1, phi2, lambda_e, lambda_d = intervals(design.target, design.phi1, design.phi2)
-    escalate, deescalate, eliminate = [], [], []
+    cutoff = design.cutoff_eli if design.cutoff_eli is not None else DEFAULT_CUTOFF
+    stop_cutoff = None
+    if design.extrasafe:
+        offset = design.offset if design.offset is not None else DEFAULT_OFFSET
+        stop_cutoff = (cutoff - offset).normalize()  # 0.9 as the reference prints it, not 0.90
+    escalate, deescalate, eliminate, stop = [], [], [], []
     for n in range(1, maximum + 1):
-        elim = elimination_boundary(n, design.target)
+        elim = elimination_boundary(n, design.target, cutoff)
         escalate.append(math.floor(lambda_e * n))
         deescalate.append(min(math.ceil(lambda_d * n), elim) if elim else math.ceil(lambda_d * n))
         eliminate.append(elim)
+        if stop_cutoff is not None:
+            stop.append(elimination_boundary(n, design.target, stop_cutoff))
     return Boundaries(
         design.target,
         phi1,
@@ -116,7 +152,32 @@ def boundaries(design: m.Boin, maximum: int) -> Boundaries:
         tuple(escalate),
         tuple(deescalate),
         tuple(eliminate),
+        cutoff,
+        tuple(stop) if stop_cutoff is not None else None,
+        stop_cutoff,
+        design.n_earlystop,
     )
+
+
+def from_table(table: m.DecisionTable, maximum: int) -> Boundaries:
+    """A decision table's rows as boundaries: escalate up to the last E, de-escalate from the
+    first D (or DU), eliminate from the first DU. The checker has made sure every row reads
+    E.., S.., D.., DU.. in that order and that rows 1..maximum are there.
+
+    >>> rows = (m.TableRow(None, 1, ("E", "S")), m.TableRow(None, 2, ("E", "S", "DU")))
+    >>> b = from_table(m.DecisionTable(Decimal("0.3"), (Decimal("0.2"), Decimal("0.4")), rows), 2)
+    >>> b.escalate, b.deescalate, b.eliminate
+    ((0, 0), (2, 2), (None, 2))
+    """
+    rows = {row.n: row.cells for row in table.rows}
+    escalate, deescalate, eliminate = [], [], []
+    for n in range(1, maximum + 1):
+        cells = rows[n]
+        escalate.append(cells.count("E") - 1)
+        deescalate.append(next((y for y, c in enumerate(cells) if c in ("D", "DU")), n + 1))
+        eliminate.append(next((y for y, c in enumerate(cells) if c == "DU"), None))
+    return Boundaries(table.target, None, None, None, None, tuple(escalate), tuple(deescalate),
+                      tuple(eliminate))
 
 
 # --- MTD selection --------------------------------------------------------------------------------
@@ -167,19 +228,38 @@ def select_mtd(counts: list[tuple[int, int]], eliminated: set[int], target: Deci
 
 
 def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, object]]]:
-    """BOIN as escalation rules, and the boundary each rule uses (by rule id) for the trail.
+    """BOIN as escalation rules, and the boundary each rule uses (by rule id) for the trail."""
+    bounds = boundaries(boin, maximum)
+    rules, used = _rules(bounds, maximum, boin.span, "BOIN")
+    text = f"BOIN, target DLT rate {boin.target}"
+    return m.Design(boin.span, "boin", text, tuple(rules), exclusive=True), used
+
+
+def table_design(
+    table_design: m.Design, maximum: int
+) -> tuple[m.Design, Boundaries, dict[str, dict[str, object]]]:
+    """A decision-table design (i3+3, mTPI-2) as escalation rules, generated like BOIN's."""
+    assert table_design.table is not None
+    bounds = from_table(table_design.table, maximum)
+    rules, used = _rules(bounds, maximum, table_design.span, table_design.name)
+    return replace(table_design, rules=tuple(rules)), bounds, used
+
+
+def _rules(
+    bounds: Boundaries, maximum: int, span, prefix: str
+) -> tuple[list[m.EscalationRule], dict[str, dict[str, object]]]:
+    """The rules, and the boundary each uses (by rule id) for the trail.
 
     The rules partition every state, so exactly one holds (`exclusive`): the sample is full; the
     cohort is incomplete; or, for each number n of evaluable patients, the DLT count lies in the
     elimination, de-escalation, stay or escalation band of n, each split by whether the level is
-    the lowest / the highest (or the next one is eliminated).
+    the lowest / the highest (or the next one is eliminated). A band no DLT count falls in (a
+    table row without an E, or without a D) has no rule.
     """
-    bounds = boundaries(boin, maximum)
-    span = boin.span
     rules = [
         _rule(
             span,
-            "BOIN.full",
+            f"{prefix}.full",
             f"The maximum sample size ({maximum}) is reached: stop; the MTD is "
             "selected by isotonic regression.",
             [_flag(span, "full")],
@@ -188,108 +268,124 @@ def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, ob
         ),
         _rule(
             span,
-            "BOIN.cohort",
+            f"{prefix}.cohort",
             "The current cohort is not complete: treat the next patient at this level.",
             [_flag(span, "full", False), _flag(span, "cohort_complete", False)],
             "STAY",
         ),
     ]
     used: dict[str, dict[str, object]] = {}
-    higher_out = _flag(span, ELIMINATED_ABOVE)
     for n in range(1, maximum + 1):
         base = [
             _count(span, "evaluable", "==", n),
             _flag(span, "full", False),
             _flag(span, "cohort_complete"),
         ]
-        esc, de, elim = bounds.escalate[n - 1], bounds.deescalate[n - 1], bounds.eliminate[n - 1]
-        cases: list[tuple[str, str, list[m.Condition], str, str | None]] = []
-        if elim is not None:
-            too_toxic = (
-                f"{n} evaluable, at least {elim} with a DLT: P(DLT rate > {boin.target}) > 0.95"
-            )
-            cases += [
-                (
-                    "stop",
-                    f"{too_toxic} at the lowest level; stop, no MTD.",
-                    [_count(span, "dlt", ">=", elim), _flag(span, "lowest")],
-                    "STOP",
-                    "none",
-                ),
-                (
-                    "eliminate",
-                    f"{too_toxic}; eliminate this level and those above, de-escalate.",
-                    [_count(span, "dlt", ">=", elim), _flag(span, "lowest", False)],
-                    "ELIMINATE",
-                    None,
-                ),
-            ]
-        band = [_count(span, "dlt", ">=", de)] + ([_count(span, "dlt", "<", elim)] if elim else [])
-        if elim is None or de < elim:
-            rate = (
-                f"{n} evaluable, at least {de} with a DLT (rate >= lambda_d {bounds.lambda_d:.3f})"
-            )
-            cases += [
-                (
-                    "stay-lowest",
-                    f"{rate} at the lowest level: stay.",
-                    [*band, _flag(span, "lowest")],
-                    "STAY",
-                    None,
-                ),
-                (
-                    "de-escalate",
-                    f"{rate}: de-escalate.",
-                    [*band, _flag(span, "lowest", False)],
-                    "DE-ESCALATE",
-                    None,
-                ),
-            ]
-        low = f"{n} evaluable, at most {esc} with a DLT (rate <= lambda_e {bounds.lambda_e:.3f})"
+        cases = _options(bounds, n, span, _cases(bounds, n, span))
+        for suffix, text, conditions, move, mtd in cases:
+            rule = _rule(span, f"{prefix}.n{n}.{suffix}", text, [*base, *conditions], move, mtd)
+            rules.append(rule)
+            used[rule.id] = bounds.at(n)
+    return rules, used
+
+
+Case = tuple[str, str, list[m.Condition], str, "str | None"]  # suffix, text, conditions, move, mtd
+
+
+def _cases(bounds: Boundaries, n: int, span) -> list[Case]:
+    """The bands of the DLT count for n evaluable patients, without the options."""
+    formula = bounds.lambda_e is not None
+    higher_out = _flag(span, ELIMINATED_ABOVE)
+    esc, de, elim = bounds.escalate[n - 1], bounds.deescalate[n - 1], bounds.eliminate[n - 1]
+    cases: list[Case] = []
+    if elim is not None:
+        too_toxic = (
+            f"{n} evaluable, at least {elim} with a DLT: P(DLT rate > {bounds.target}) > "
+            f"{bounds.cutoff}"
+        )
         cases += [
             (
-                "stay-top",
-                f"{low}, at the highest level: stay.",
-                [_count(span, "dlt", "<=", esc), _flag(span, "highest")],
-                "STAY",
-                None,
+                "stop",
+                f"{too_toxic} at the lowest level; stop, no MTD.",
+                [_count(span, "dlt", ">=", elim), _flag(span, "lowest")],
+                "STOP",
+                "none",
             ),
             (
-                "stay-below-eliminated",
-                f"{low}, below an eliminated level: stay.",
-                [_count(span, "dlt", "<=", esc), _flag(span, "highest", False), higher_out],
-                "STAY",
-                None,
-            ),
-            (
-                "escalate",
-                f"{low}: escalate.",
-                [
-                    _count(span, "dlt", "<=", esc),
-                    _flag(span, "highest", False),
-                    m.Not(span, higher_out),
-                ],
-                "ESCALATE",
+                "eliminate",
+                f"{too_toxic}; eliminate this level and those above, de-escalate.",
+                [_count(span, "dlt", ">=", elim), _flag(span, "lowest", False)],
+                "ELIMINATE",
                 None,
             ),
         ]
-        if esc + 1 < de:
-            cases.append(
-                (
-                    "stay",
-                    f"{n} evaluable, {esc + 1} to {de - 1} with a DLT (rate between "
-                    "lambda_e and lambda_d): stay.",
-                    [_count(span, "dlt", ">", esc), _count(span, "dlt", "<", de)],
-                    "STAY",
-                    None,
-                )
-            )
-        for suffix, text, conditions, move, mtd in cases:
-            rule = _rule(span, f"BOIN.n{n}.{suffix}", text, [*base, *conditions], move, mtd)
-            rules.append(rule)
-            used[rule.id] = bounds.at(n)
-    text = f"BOIN, target DLT rate {boin.target}"
-    return m.Design(span, "boin", text, tuple(rules), exclusive=True), used
+    band = [_count(span, "dlt", ">=", de)] + ([_count(span, "dlt", "<", elim)] if elim else [])
+    if de <= n and (elim is None or de < elim):
+        why = f"rate >= lambda_d {bounds.lambda_d:.3f}" if formula else "D in the table"
+        rate = f"{n} evaluable, at least {de} with a DLT ({why})"
+        cases += [
+            ("stay-lowest", f"{rate} at the lowest level: stay.",
+             [*band, _flag(span, "lowest")], "STAY", None),
+            ("de-escalate", f"{rate}: de-escalate.",
+             [*band, _flag(span, "lowest", False)], "DE-ESCALATE", None),
+        ]
+    why = f"rate <= lambda_e {bounds.lambda_e:.3f}" if formula else "E in the table"
+    low = f"{n} evaluable, at most {esc} with a DLT ({why})"
+    cases += [] if esc < 0 else [
+        ("stay-top", f"{low}, at the highest level: stay.",
+         [_count(span, "dlt", "<=", esc), _flag(span, "highest")], "STAY", None),
+        ("stay-below-eliminated", f"{low}, below an eliminated level: stay.",
+         [_count(span, "dlt", "<=", esc), _flag(span, "highest", False), higher_out],
+         "STAY", None),
+        ("escalate", f"{low}: escalate.",
+         [_count(span, "dlt", "<=", esc), _flag(span, "highest", False), m.Not(span, higher_out)],
+         "ESCALATE", None),
+    ]
+    if esc + 1 < de:
+        between = "rate between lambda_e and lambda_d" if formula else "S in the table"
+        cases.append(
+            ("stay", f"{n} evaluable, {esc + 1} to {de - 1} with a DLT ({between}): stay.",
+             [_count(span, "dlt", ">", esc), _count(span, "dlt", "<", de)], "STAY", None)
+        )
+    return cases
+
+
+def _options(bounds: Boundaries, n: int, span, cases: list[Case]) -> list[Case]:
+    """BOIN's options, as the reference's get.oc applies them after the elimination rule.
+
+    extrasafe: at the lowest level, `stop` DLTs of n (P(DLT rate > target) > cutoff.eli - offset)
+    stop the trial with no MTD, before any other decision; every other band excludes that.
+    n.earlystop: with at least that many patients at the current level, a decision to stay (in
+    the interval; de-escalate at the lowest; escalate at the highest or below an eliminated level)
+    stops the trial, and the MTD is selected.
+    """
+    stop = bounds.stop[n - 1] if bounds.stop else None
+    elim = bounds.eliminate[n - 1]
+    if stop is not None and (elim is None or stop < elim):
+        lowest, unsafe = _flag(span, "lowest"), _count(span, "dlt", ">=", stop)
+        guard = m.Not(span, m.And(span, (lowest, unsafe)))
+        strict = (
+            "extrasafe",
+            f"{n} evaluable at the lowest level, at least {stop} with a DLT: P(DLT rate > "
+            f"{bounds.target}) > {bounds.stop_cutoff} (extrasafe); stop, no MTD.",
+            [unsafe, lowest], "STOP", "none",
+        )
+        kept = [case for case in cases if case[0] != "stop"]
+        cases = [strict] + [
+            case if _flag(span, "lowest", False) in case[2] else (*case[:2], [*case[2], guard],
+                                                                  *case[3:])
+            for case in kept
+        ]
+    early = bounds.n_earlystop
+    if early is None or n < early:
+        return cases
+    reached = f"n.earlystop ({early}) is reached with a decision to stay: stop; the MTD is " \
+        "selected by isotonic regression."
+    return [
+        (suffix, text.removesuffix("stay.") + reached, conditions, "STOP", "select")
+        if move == "STAY" else (suffix, text, conditions, move, mtd)
+        for suffix, text, conditions, move, mtd in cases
+    ]
 
 
 def elimination_groups(bounds: Boundaries) -> list[tuple[int, int, int]]:
@@ -327,18 +423,74 @@ def _flag(span, name: str, value: bool = True) -> m.Condition:
 
 
 def table(bounds: Boundaries, cohort_size: int) -> str:
-    """The boundary table as the reference software prints it, at multiples of the cohort size."""
-    ns = list(range(cohort_size, len(bounds.escalate) + 1, cohort_size)) or [len(bounds.escalate)]
+    """The boundary table as the reference software prints it (`get.boundary`'s `boundary_tab`),
+    at multiples of the cohort size up to the maximum or n.earlystop; with cohorts of 1, every n
+    (`full_boundary_tab`)."""
+    ns = _columns(bounds, cohort_size)
     rows = [
         ("Number of patients treated", [str(n) for n in ns]),
         ("Escalate if # of DLT <=", [str(bounds.escalate[n - 1]) for n in ns]),
-        ("De-escalate if # of DLT >=", [str(bounds.deescalate[n - 1]) for n in ns]),
-        ("Eliminate if # of DLT >=", [_or_dash(bounds.eliminate[n - 1]) for n in ns]),
+        ("Deescalate if # of DLT >=", [str(bounds.deescalate[n - 1]) for n in ns]),
+        ("Eliminate if # of DLT >=", [_or_na(bounds.eliminate[n - 1]) for n in ns]),
     ]
+    return _rows(rows, 28)
+
+
+def summary(bounds: Boundaries, cohort_size: int) -> str:
+    """The boundaries with every option, laid out as the reference's `summary(get.boundary(...))`
+    prints them (the de-escalation boundary with `>=`, which is what its tables apply).
+
+    >>> print(summary(boundaries(m.Boin(None, Decimal("0.3"), extrasafe=True), 6), 3))
+    ... # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    Escalate dose if the observed DLT rate at the current dose <= 0.2365
+    ...
+    Stop the trial if # of DLT >=                       2   4
+    """
+    assert bounds.lambda_e is not None and bounds.lambda_d is not None
+    lines = [
+        f"Escalate dose if the observed DLT rate at the current dose <= {bounds.lambda_e:.4f}",
+        f"Deescalate dose if the observed DLT rate at the current dose >= {bounds.lambda_d:.4f}",
+        "",
+        "This is equivalent to the following decision boundaries",
+        table(bounds, cohort_size),
+    ]
+    if cohort_size > 1:
+        lines += ["", "A more completed version of the decision boundaries is given by",
+                  table(bounds, 1)]
+    lines += ["", f"Eliminate a dose and those above if Pr(its DLT rate > {bounds.target} | "
+              f"data) > {bounds.cutoff} (cutoff.eli) and n >= 3"]
+    if bounds.stop is None:
+        lines.append("Default stopping rule: stop the trial if the lowest dose is eliminated.")
+    else:
+        ns = _columns(bounds, cohort_size)
+        lines += [
+            "In addition to the default stopping rule (i.e., stop the trial if the lowest dose is "
+            "eliminated),",
+            "the following more strict stopping safety rule will be used for extra safety:",
+            " stop the trial if (1) the number of patients treated at the lowest dose >= 3 AND",
+            f" (2) Pr(the DLT rate of the lowest dose > {bounds.target} | data) > "
+            f"{bounds.stop_cutoff},",
+            " which corresponds to the following stopping boundaries:",
+            _rows([("The number of patients treated at the lowest dose", [str(n) for n in ns]),
+                   ("Stop the trial if # of DLT >=", [_or_na(bounds.stop[n - 1]) for n in ns])],
+                  49),
+        ]
+    if bounds.n_earlystop is not None:
+        lines.append(f"Stop the trial and select the MTD when {bounds.n_earlystop} patients "
+                     "(n.earlystop) are treated at the current dose and the decision is to stay.")
+    return "\n".join(lines)
+
+
+def _columns(bounds: Boundaries, cohort_size: int) -> list[int]:
+    last = min(len(bounds.escalate), bounds.n_earlystop or len(bounds.escalate))
+    return list(range(cohort_size, last + 1, cohort_size)) or [last]
+
+
+def _rows(rows: list[tuple[str, list[str]]], width: int) -> str:
     return "\n".join(
-        f"{label:<28}" + "".join(f"{cell:>4}" for cell in cells) for label, cells in rows
+        f"{label:<{width}}" + "".join(f"{cell:>4}" for cell in cells) for label, cells in rows
     )
 
 
-def _or_dash(value: int | None) -> str:
-    return "-" if value is None else str(value)
+def _or_na(value: int | None) -> str:
+    return "NA" if value is None else str(value)

@@ -58,11 +58,11 @@ class Treated:
     """One infused patient as counted: where, and whether evaluable, with a DLT, or pending."""
 
     id: str
-    line: int
+    line: int  # in the cohort file (0 for an outcome string)
     level: str  # allocated
     counted_at: str  # the level the patient counts at (differs only for a partial dose)
-    infused: date
-    window_end: date
+    infused: date | None  # None for an outcome string (`outcomes_cohort`)
+    window_end: date | None
     status: str  # "dlt" | "evaluable" | "pending" | "not evaluable"
     dlt: date | None = None
     event: str | None = None
@@ -85,7 +85,7 @@ class Cohort:
 
     path: str
     sha256: str
-    as_of: date
+    as_of: date | None  # None for a what-if from outcome strings
     patients: list[Treated]
     counts: list[Count]
     current: int  # index of the level of the most recent infusion (the start level if none)
@@ -151,6 +151,76 @@ def state_of(
         "review_required": int(escalation.review),
         "reviewed": int(reviewed),
     }
+
+
+#: `1NNN 2NTT`: a dose level's number (1 the lowest declared) and one letter per patient.
+OUTCOME_GROUP = re.compile(r"(\d+)(\S*)")
+
+
+def parse_outcomes(text: str, levels: int) -> list[tuple[int, str]]:
+    """Outcome strings as the R packages `escalation` and `BOIN` take them: groups separated by
+    spaces, each a dose level's number (1 the lowest declared level) and N (no DLT) or T (a DLT)
+    per patient, in the order they were treated. A ValueError says what is wrong, and where.
+
+    >>> parse_outcomes("1NNN 2NTT", 3)
+    [(0, 'NNN'), (1, 'NTT')]
+    """
+    groups, position = [], 0
+    for word in text.split():
+        position = text.index(word, position)
+        found = OUTCOME_GROUP.fullmatch(word)
+        if found is None:
+            raise ValueError(f"outcomes {text!r}: {word!r} at column {position + 1} does not "
+                             "start with a dose level's number, as in 1NNN")
+        number, letters = int(found.group(1)), found.group(2)
+        if not 1 <= number <= levels:
+            raise ValueError(f"outcomes {text!r}: dose level {number} at column {position + 1}; "
+                             f"the protocol declares {levels} (1 is the lowest)")
+        wrong = next((i for i, c in enumerate(letters) if c not in "NT"), None)
+        if not letters:
+            raise ValueError(f"outcomes {text!r}: {word!r} at column {position + 1} names no "
+                             "patient; each is N (no DLT) or T (a DLT) after the level")
+        if wrong is not None:
+            where = position + 1 + len(found.group(1)) + wrong
+            raise ValueError(f"outcomes {text!r}: {letters[wrong]!r} at column {where}; each "
+                             "patient is N (no DLT) or T (a DLT)")
+        groups.append((number - 1, letters))
+        position += len(word)
+    return groups
+
+
+def outcomes_cohort(text: str, escalation: m.Escalation) -> Cohort:
+    """A what-if cohort from outcome strings: every patient evaluable, no dates, no reviews
+    needed (the review rule is the trial's, not the what-if's). The current level is the last
+    group's.
+
+    >>> from grammar.parser import parse
+    >>> e = parse('escalation: level A1 1 mg level A2 2 mg cohort size 3').escalation
+    >>> c = outcomes_cohort("1NNN 2NT", e)
+    >>> [(k.treated, k.dlt) for k in c.counts], c.current
+    ([(3, 0), (2, 1)], 1)
+    """
+    groups = parse_outcomes(text, len(escalation.levels))
+    counts = [Count() for _ in escalation.levels]
+    patients = []
+    for level, letters in groups:
+        for letter in letters:
+            ident = f"P{len(patients) + 1}"
+            at = escalation.levels[level].id
+            status = "dlt" if letter == "T" else "evaluable"
+            patients.append(Treated(ident, 0, at, at, None, None, status))
+            count = counts[level]
+            count.treated, count.evaluable = count.treated + 1, count.evaluable + 1
+            count.dlt += letter == "T"
+    if escalation.maximum is not None and len(patients) > escalation.maximum:
+        raise ValueError(f"outcomes {text!r}: {len(patients)} patients, more than the maximum "
+                         f"sample size ({escalation.maximum})")
+    start = [lv.id for lv in escalation.levels].index(escalation.start.name) \
+        if escalation.start is not None else 0
+    current = groups[-1][0] if groups else start
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Cohort(f"--outcomes {' '.join(text.split())}", digest, None, patients, counts,
+                  current, True)
 
 
 def window_end(infused: date, window: m.Duration) -> date:

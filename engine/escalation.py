@@ -13,8 +13,9 @@ decision, one session:
    also excludes rules 1..i-1, so at most one holds. It asserts the decision `{t: x, v: MOVE}`;
 4. HOLD: an ESCALATE decision while a required safety review is not signed;
 5. at the end marker, NO_RULE when nothing decided: a gap in the design, reported as an error;
-6. for BOIN, one fact per dose level and one rule per elimination cut-off flag the levels whose own
-   counts meet the elimination rule (the MTD selection leaves them and those above out).
+6. for BOIN and decision tables (i3+3, mTPI-2), one fact per dose level and one rule per
+   elimination cut-off flag the levels whose own counts meet the elimination rule (the MTD
+   selection leaves them and those above out).
 """
 
 from __future__ import annotations
@@ -89,6 +90,17 @@ class EscalationNetwork:
     bands: dict[str, int] = field(default_factory=dict)
 
     @property
+    def reads(self) -> tuple[str, ...]:
+        """The state fact's fields some rule tests: two states equal on these get the same
+        answer, so a caller may ask once for all of them (`simulate.chart` does)."""
+        found: set[str] = set()
+        for body in self.rules.values():
+            for part in body["all"]:
+                if "s" in part:
+                    _fields(part["s"], found)
+        return tuple(sorted(found))
+
+    @property
     def parts(self) -> int:
         """How many rulesets the network is loaded as."""
         return 1 + (max(self.bands.values(), default=1) - 1) // PATIENTS_PER_RULESET
@@ -129,6 +141,8 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         found = protocol.design(escalation.design.name)
         assert found is not None
         design = found
+        if found.table is not None:
+            design, bounds, used = B.table_design(found, escalation.maximum)
     rules: dict[str, dict] = {}
     actions: dict[str, EscalationAction] = {}
     bands: dict[str, int] = {}
@@ -190,6 +204,18 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}/escalation#{digest[:12]}"
     return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest,
                              bands)
+
+
+def _fields(pattern: dict, found: set[str]) -> None:
+    """The field names a durable_rules pattern tests (`{"$gte": {"dlt": 2}}` tests `dlt`)."""
+    for key, value in pattern.items():
+        if key in ("$and", "$or"):
+            for item in value:
+                _fields(item, found)
+        elif key.startswith("$"):
+            found.update(value)
+        else:
+            found.add(key)
 
 
 def value_of(move: m.Move) -> str:
@@ -343,7 +369,9 @@ def step(
     if mtd_kind == "select":
         if network.boundaries is None:
             raise _impossible(network, answer.action, current)
-        mtd = B.select_mtd(counts, set(answer.eliminated), network.boundaries.target)
+        bounds = network.boundaries
+        out = set(answer.eliminated) | ({0} if bounds.unsafe_lowest(*counts[0]) else set())
+        mtd = B.select_mtd(counts, out, bounds.target)
     return Step(move, mtd_kind or None, None, mtd, eliminated)
 
 

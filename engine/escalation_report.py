@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
 
-from engine.boin import table
+from engine.boin import summary, table
 from engine.cohort import Cohort, state_of, window_end
 from engine.escalation import Answer, EscalationNetwork, Escalator, Step, names_in, render_condition
 from engine.escalation import step as step_of
@@ -92,10 +92,11 @@ def notes(decision: EscalationDecision) -> list[str]:
             "its last DLT assessment; none is recorded"
         )
     taken = decision.step
-    if escalation.stagger is None or taken.next_level is None:
-        return found
+    if escalation.stagger is None or taken.next_level is None or decision.cohort.as_of is None:
+        return found  # a what-if from outcome strings has no dates to stagger
     level = decision.network.levels[taken.next_level]
-    infused = sorted(p.infused for p in decision.cohort.patients if p.level == level.id)
+    infused = sorted(p.infused for p in decision.cohort.patients
+                     if p.level == level.id and p.infused is not None)
     if not infused:
         found.append(
             f"staggered: infuse one patient at {level.id}, then observe {escalation.stagger}"
@@ -117,8 +118,9 @@ def explain(decision: EscalationDecision) -> str:
     escalation = network.escalation
     protocol = network.protocol
     design = network.design
+    when = f"as of {cohort.as_of}" if cohort.as_of else "what if"
     lines = [
-        f"{protocol.id} v{protocol.version}: dose escalation as of {cohort.as_of} ({cohort.path})",
+        f"{protocol.id} v{protocol.version}: dose escalation {when} ({cohort.path})",
         f"design: {design.text or design.name}; cohorts of {escalation.cohort_size}, at most "
         f"{escalation.maximum} patients, DLT window {escalation.dlt_window}",
         "",
@@ -143,13 +145,18 @@ def explain(decision: EscalationDecision) -> str:
         lines.append(
             f"  boundary: {b['n']} evaluable: escalate if DLT <= "
             f"{b['escalate_if_dlt_at_most']}, de-escalate if >= "
-            f"{b['deescalate_if_dlt_at_least']}, eliminate if >= {elim or '-'} "
-            f"(lambda_e {b['lambda_e']}, lambda_d {b['lambda_d']})"
+            f"{b['deescalate_if_dlt_at_least']}, eliminate if >= {elim or '-'}"
+            + (f" (lambda_e {b['lambda_e']}, lambda_d {b['lambda_d']})" if "lambda_e" in b else "")
+            + (f"; extrasafe: stop at the lowest level if >= "
+               f"{b['extrasafe_stop_if_dlt_at_least'] or '-'}"
+               if "extrasafe_stop_if_dlt_at_least" in b else "")
+            + (f"; n.earlystop {b['n_earlystop']}" if "n_earlystop" in b else "")
         )
     for patient in cohort.patients:
         if patient.status == "dlt":
             event = f" ({patient.event})" if patient.event else ""
-            lines.append(f"  DLT: {patient.id} at {patient.counted_at}, {patient.dlt}{event}")
+            dated = f", {patient.dlt}" if patient.dlt else ""
+            lines.append(f"  DLT: {patient.id} at {patient.counted_at}{dated}{event}")
         elif patient.status == "pending":
             lines.append(
                 f"  pending: {patient.id} at {patient.counted_at}, window ends {patient.window_end}"
@@ -194,8 +201,10 @@ def _rule(decision: EscalationDecision) -> dict[str, Any]:
 
 
 def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict[str, Any]]:
-    """The decision as trail records: the run (versions and hashes), then the decision."""
+    """The decision as trail records: the run (versions and hashes), then the decision. Only a
+    cohort file's decision has one (a what-if from outcome strings has no dates to record)."""
     network, cohort = decision.network, decision.cohort
+    assert cohort.as_of is not None
     protocol = network.protocol
     levels = network.levels
     taken = decision.step
@@ -269,22 +278,35 @@ def boundaries_report(escalator: Escalator) -> str:
     bounds = network.boundaries
     assert bounds is not None and escalation.maximum and escalation.cohort_size
     target = bounds.target
-    lines = [
-        f"BOIN, target DLT rate {target} (phi1 {bounds.phi1}, phi2 {bounds.phi2}); cohorts of "
-        f"{escalation.cohort_size}, at most {escalation.maximum} patients",
-        f"escalate if the observed DLT rate <= lambda_e = {bounds.lambda_e:.4f}; de-escalate "
-        f"if >= lambda_d = {bounds.lambda_d:.4f}",
-        f"eliminate a level (and those above) if P(DLT rate > {target} | data) > 0.95 under a "
-        "beta(1, 1) prior, with at least 3 patients",
-        "",
-        table(bounds, escalation.cohort_size),
+    sizes = f"cohorts of {escalation.cohort_size}, at most {escalation.maximum} patients"
+    table_ = network.design.table
+    if table_ is None:
+        assert bounds.lambda_e is not None and bounds.lambda_d is not None
+        lines = [
+            f"BOIN, target DLT rate {target} (phi1 {bounds.phi1}, phi2 {bounds.phi2}); {sizes}",
+            "",
+            summary(bounds, escalation.cohort_size),
+        ]
+    else:
+        low, high = table_.interval
+        lines = [
+            f"{network.design.text or network.design.name} ({network.design.name}, "
+            f"equivalence interval {low} to {high}); {sizes}",
+            f"the decision table of {network.design.span.file}; the MTD is selected for a target "
+            f"DLT rate of {target}",
+            "",
+            table(bounds, escalation.cohort_size),
+        ]
+    lines += [
         "",
         "Decision by patients treated at the current level (rows) and DLTs (columns), from "
         "the rule network:",
-        "E escalate, S stay, D de-escalate, X eliminate and de-escalate",
+        "E escalate, S stay, D de-escalate, X eliminate and de-escalate"
+        + (", M stop and select the MTD (n.earlystop)" if bounds.n_earlystop else ""),
         "  n " + "".join(f"{y:>3}" for y in range(escalation.maximum + 1)),
     ]
-    letters = {"ESCALATE": "E", "STAY": "S", "DE-ESCALATE": "D", "ELIMINATE": "X"}
+    letters = {"ESCALATE": "E", "STAY": "S", "DE-ESCALATE": "D", "ELIMINATE": "X",
+               "STOP:select": "M"}
     middle = [(0, 0, 0, 0)] * 3
     grid = replace(escalation, cohort_size=1, maximum=None)  # every n a whole cohort, never full
     for n in range(1, escalation.maximum + 1):

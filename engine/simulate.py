@@ -3,7 +3,9 @@
 The decision is a function of the state fact alone, so the network need not be asked once per
 simulated cohort. `chart` walks every trial the design can produce from the start level, with all
 patients evaluable: each state (current level, patients and DLTs per level) is turned into its state
-fact, the network is asked once per distinct fact (memoised) and its answer read by the same
+fact, the network is asked once per distinct value of the fields its rules test
+(`EscalationNetwork.reads`: BOIN reads neither `total` nor the lower level's counts, so most
+trial states share an answer) and its answer read by the same
 `escalation.step` as `proto-rules escalate` uses. That gives a finite chart: per state, the
 level the next cohort goes to and the state each number of DLTs leads to, or the stop and its
 MTD. The Monte Carlo then moves all trials through the chart at once with numpy: one binomial draw
@@ -56,6 +58,7 @@ def chart(escalator: Escalator) -> Chart:
     n_levels = len(network.levels)
     start = [lv.id for lv in network.levels].index(escalation.start.name)
     eliminating = _elimination_table(escalator, maximum) if network.boundaries else set()
+    reads = network.reads  # the decision depends on these fields of the state fact only
     memo: dict[tuple, Answer] = {}
     index: dict[tuple, int] = {}
     order: list[tuple[int, tuple[tuple[int, int], ...]]] = []
@@ -74,7 +77,7 @@ def chart(escalator: Escalator) -> Chart:
         current, counts = order[position]
         position += 1
         state = state_of([(n, n, y, 0) for n, y in counts], current, escalation)
-        fact = tuple(state.values())
+        fact = tuple(state[name] for name in reads)
         if fact not in memo:
             memo[fact] = escalator.ask(state)
         eliminated = frozenset(i for i, pair in enumerate(counts) if pair in eliminating)

@@ -496,10 +496,21 @@ class _Build(Transformer):
     def design_ref(self, meta, name):
         return ("design", m.Ref(self._token_span(name), str(name)), self._span(meta))
 
-    def design_boin(self, meta, target, *phis):
-        options = dict(phis)
-        boin = m.Boin(self._span(meta), _number(target), options.get("phi1"), options.get("phi2"))
+    def design_boin(self, meta, target, *given):
+        options = dict(given)
+        boin = m.Boin(self._span(meta), _number(target), options.get("phi1"), options.get("phi2"),
+                      options.get("n_earlystop"), options.get("cutoff_eli"),
+                      "extrasafe" in options, options.get("extrasafe"))
         return ("design", boin, self._span(meta))
+
+    def n_earlystop(self, meta, number):
+        return ("n_earlystop", self._integer(number))
+
+    def cutoff_eli(self, meta, number):
+        return ("cutoff_eli", _number(number))
+
+    def extrasafe(self, meta, *offset):
+        return ("extrasafe", _number(offset[0]) if offset else None)
 
     def phi1(self, meta, number):
         return ("phi1", _number(number))
@@ -511,6 +522,16 @@ class _Build(Transformer):
         text = rest[0] if rest and isinstance(rest[0], str) else None
         rules = tuple(r for r in rest if isinstance(r, m.EscalationRule))
         return m.Design(self._span(meta), str(name), text, rules)
+
+    def decision_table(self, meta, name, *rest):
+        text = None if isinstance(rest[0], Token) else rest[0]
+        target, low, high = (_number(t) for t in rest if isinstance(t, Token))
+        rows = tuple(r for r in rest if isinstance(r, m.TableRow))
+        table = m.DecisionTable(target, (low, high), rows)
+        return m.Design(self._span(meta), str(name), text, (), exclusive=True, table=table)
+
+    def table_row(self, meta, n, *cells):
+        return m.TableRow(self._span(meta), int(n), tuple(str(cell) for cell in cells))
 
     def escalation_rule(self, meta, ident, *rest):
         text = rest[0] if len(rest) == 3 else None

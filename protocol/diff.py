@@ -238,8 +238,25 @@ def _definition(a: m.Definition, b: m.Definition, old: m.Protocol, new: m.Protoc
 def _design(a: m.Design, b: m.Design, old: m.Protocol, new: m.Protocol) -> Entry | None:
     rule = [Change("exclusive", shown(old, a.exclusive), shown(new, b.exclusive))] * (
         a.exclusive != b.exclusive)
+    rule += _table(a.table, b.table)
     entry = _entry("design", b.name, rule, (a.text, b.text), (a.span, b.span))
     return entry and replace(entry, warnings=())  # its rules are compared, and warned, one by one
+
+
+def _table(a: m.DecisionTable | None, b: m.DecisionTable | None) -> list[Change]:
+    """A decision table's target, interval and rows, each changed one quoted from both sides."""
+    if a is None or b is None:
+        return [] if a is b else [Change("decision table", "none" if a is None else "a table",
+                                         "none" if b is None else "a table")]
+    changes = [Change(what, str(x), str(y)) for what, x, y in (
+        ("target", a.target, b.target),
+        ("interval", " ".join(map(str, a.interval)), " ".join(map(str, b.interval)))) if x != y]
+    rows_a = {row.n: " ".join(row.cells) for row in a.rows}
+    rows_b = {row.n: " ".join(row.cells) for row in b.rows}
+    for n in sorted(rows_a.keys() | rows_b.keys()):
+        if rows_a.get(n) != rows_b.get(n):
+            changes.append(Change(f"row n {n}", rows_a.get(n, "none"), rows_b.get(n, "none")))
+    return changes
 
 
 def _rule(a: _Named, b: _Named, old: m.Protocol, new: m.Protocol) -> Entry | None:

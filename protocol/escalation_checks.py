@@ -38,8 +38,15 @@ TEMPLATES: dict[str, str] = {
     "boin-target": "{advice}",
     "missing-text/rule": "escalation rule {name} has no text; auditors need the design's own "
     "sentence",
+    "boin-option": "{advice}",
+    "boin-earlystop": "n.earlystop {early} is too low to ensure good operating characteristics; "
+    "the reference software recommends 9 to 18",
+    "table-row": "{advice}",
+    "table-short": "the decision table '{name}' stops at {last} patients, the escalation allows "
+    "{maximum}: write it for {maximum} ('proto-rules design-table ... --patients {maximum}')",
+    "table-target": "{advice}",
 }
-WARNING_CODES = frozenset(("missing-text",))
+WARNING_CODES = frozenset(("missing-text", "boin-earlystop"))
 
 #: What must be written for the engine to decide, in the words the message uses.
 REQUIRED = (
@@ -115,6 +122,12 @@ def _section(section: m.Escalation, protocol: m.Protocol) -> Iterator[Diagnostic
         yield _diag("undefined-name/design", design.span, name=design.name, hint=hint)
     elif isinstance(design, m.Boin):
         yield from _boin(design)
+    found = protocol.design(design.name) if isinstance(design, m.Ref) else None
+    if found is not None and found.table is not None and section.maximum is not None:
+        last = _table_rows(found.table)
+        if last < section.maximum:
+            yield _diag("table-short", design.span, name=found.name, last=last,
+                        maximum=section.maximum)
 
 
 def _levels(section: m.Escalation) -> Iterator[Diagnostic]:
@@ -228,6 +241,25 @@ def _boin(design: m.Boin) -> Iterator[Diagnostic]:
             design.span,
             advice="phi1 and phi2 must differ from the target by at least a tenth of it",
         )
+    yield from _boin_options(design)
+
+
+def _boin_options(design: m.Boin) -> Iterator[Diagnostic]:
+    """cutoff.eli and offset as the reference accepts them; n.earlystop as it warns."""
+    cutoff = design.cutoff_eli if design.cutoff_eli is not None else Decimal("0.95")
+    if not 0 < cutoff < 1:
+        yield _diag("boin-option", design.span,
+                    advice=f"cutoff.eli ({cutoff}) is a probability between 0 and 1")
+    offset = design.offset
+    if offset is not None and not (0 < offset < Decimal("0.5") and offset < cutoff):
+        yield _diag("boin-option", design.span, advice=f"offset ({offset}) must lie between 0 "
+                    "and 0.5, and below cutoff.eli")
+    early = design.n_earlystop
+    if early is not None and early < 1:
+        yield _diag("boin-option", design.span, advice=f"n.earlystop ({early}) must be at "
+                    "least 1")
+    elif early is not None and early <= 6:
+        yield _diag("boin-earlystop", design.span, early=early)
 
 
 # --- escalation rules -----------------------------------------------------------------------------
@@ -245,6 +277,8 @@ def _designs(designs: tuple[m.Design, ...]) -> Iterator[Diagnostic]:
             )
             continue
         first[design.name] = design
+        if design.table is not None:
+            yield from _table(design)
         ids: dict[str, Span] = {}
         for rule in design.rules:
             if rule.id in ids:
@@ -253,6 +287,39 @@ def _designs(designs: tuple[m.Design, ...]) -> Iterator[Diagnostic]:
             if not rule.text:
                 yield _diag("missing-text/rule", rule.span, name=rule.id)
             yield from _condition(rule.condition)
+
+
+#: A decision table's letters, in the order they must appear along a row (more DLTs, never a
+#: bolder move).
+TABLE_ORDER = ("E", "S", "D", "DU")
+
+
+def _table(design: m.Design) -> Iterator[Diagnostic]:
+    """A row per number of patients from 1 up, each with a letter for 0..n DLTs, in the order
+    E, S, D, DU: then the table is boundaries, like BOIN's, and the engine generates its rules."""
+    table = design.table
+    assert table is not None
+    low, high = table.interval
+    if not 0 < low < table.target < high < 1:
+        yield _diag("table-target", design.span, advice=f"the interval ({low} to {high}) must "
+                    f"hold the target ({table.target}), all between 0 and 1")
+    for expected, row in enumerate(table.rows, start=1):
+        if row.n != expected:
+            yield _diag("table-row", row.span, advice=f"row n {row.n} where row n {expected} "
+                        "belongs: rows go from 1 patient up, one for each number")
+            return
+        if len(row.cells) != row.n + 1:
+            yield _diag("table-row", row.span, advice=f"row n {row.n} needs {row.n + 1} letters "
+                        f"(for 0 to {row.n} DLTs), not {len(row.cells)}")
+        ranks = [TABLE_ORDER.index(cell) for cell in row.cells]
+        if ranks != sorted(ranks):
+            yield _diag("table-row", row.span, advice=f"row n {row.n} goes back from a bolder "
+                        "move to a milder one: more DLTs must read E, S, D, DU in that order")
+
+
+def _table_rows(table: m.DecisionTable) -> int:
+    """The patients the table's consecutive rows cover."""
+    return next((i for i, row in enumerate(table.rows) if row.n != i + 1), len(table.rows))
 
 
 def _condition(condition: m.Condition) -> Iterator[Diagnostic]:

@@ -624,11 +624,32 @@ class EscalationRule:
 
 
 @dataclass(frozen=True)
+class TableRow:
+    """`n 3: E S D DU`: the decision for 0, 1, ..., n DLTs of n evaluable patients."""
+
+    span: Span
+    n: int
+    cells: tuple[str, ...]  # "E", "S", "D" or "DU", for y = 0..n
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """`escalation table i3plus3 "..." target 0.3 interval 0.25 0.35:` and its rows: a design
+    decided by the DLTs at the current level alone (i3+3, mTPI-2), as its paper tabulates it.
+    The target is the MTD selection's, the interval what the table was computed for."""
+
+    target: Decimal
+    interval: tuple[Decimal, Decimal]
+    rows: tuple[TableRow, ...]
+
+
+@dataclass(frozen=True)
 class Design:
     """A named set of escalation rules, read top to bottom: the first rule that holds decides.
 
     `exclusive` designs (generated ones, like BOIN's) have rules that never overlap by construction,
-    so the compiler need not exclude earlier rules from later ones.
+    so the compiler need not exclude earlier rules from later ones. A design written as a decision
+    table has no rules of its own: the engine generates them from `table`.
     """
 
     span: Span
@@ -636,6 +657,7 @@ class Design:
     text: str | None
     rules: tuple[EscalationRule, ...]
     exclusive: bool = False
+    table: DecisionTable | None = None
 
 
 @dataclass(frozen=True)
@@ -652,12 +674,17 @@ class DoseLevel:
 
 @dataclass(frozen=True)
 class Boin:
-    """`design boin target 0.3 phi1 0.18 phi2 0.42`: the BOIN design by its target DLT rate."""
+    """`design boin target 0.3 phi1 0.18 phi2 0.42 n.earlystop 12 cutoff.eli 0.95 extrasafe
+    offset 0.05`: the BOIN design by its target DLT rate, with the reference software's options."""
 
     span: Span
     target: Decimal
     phi1: Decimal | None = None
     phi2: Decimal | None = None
+    n_earlystop: int | None = None  # stop when this many are at the current level and it stays
+    cutoff_eli: Decimal | None = None  # the elimination's posterior cut-off (default 0.95)
+    extrasafe: bool = False  # stop when P(lowest level's rate > target) > cutoff_eli - offset
+    offset: Decimal | None = None  # default 0.05
 
 
 @dataclass(frozen=True)

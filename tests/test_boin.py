@@ -165,20 +165,22 @@ def test_boundaries_command(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert cli.main(["boundaries", str(PROTOCOL.relative_to(ROOT))]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[:3] == [
+    assert out[:4] == [
         "BOIN, target DLT rate 0.3 (phi1 0.18, phi2 0.42); cohorts of 3, at most 30 patients",
-        "escalate if the observed DLT rate <= lambda_e = 0.2365; de-escalate if >= lambda_d = "
-        "0.3585",
-        "eliminate a level (and those above) if P(DLT rate > 0.3 | data) > 0.95 under a beta(1, 1) "
-        "prior, with at least 3 patients",
+        "",
+        "Escalate dose if the observed DLT rate at the current dose <= 0.2365",
+        "Deescalate dose if the observed DLT rate at the current dose >= 0.3585",
     ]
-    assert out[4:8] == [
+    assert out[5:10] == [
+        "This is equivalent to the following decision boundaries",
         "Number of patients treated     3   6   9  12  15  18  21  24  27  30",
         "Escalate if # of DLT <=        0   1   2   2   3   4   4   5   6   7",
-        "De-escalate if # of DLT >=     2   3   4   5   6   7   8   9  10  11",
+        "Deescalate if # of DLT >=      2   3   4   5   6   7   8   9  10  11",
         "Eliminate if # of DLT >=       3   4   5   7   8   9  10  11  12  14",
     ]
-    grid = {int(line.split()[0]): line.split()[1:] for line in out[12:]}
+    assert "Default stopping rule: stop the trial if the lowest dose is eliminated." in out
+    start = out.index("E escalate, S stay, D de-escalate, X eliminate and de-escalate") + 2
+    grid = {int(line.split()[0]): line.split()[1:] for line in out[start:]}
     assert grid[3] == ["E", "S", "D", "X"]
     assert grid[12] == ["E", "E", "E", "S", "S", "D", "D"] + ["X"] * 6
     assert len(grid) == 30

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import cli
+from engine.cohort import state_of
 from engine.escalation import Escalator, compile_escalation
 from engine.simulate import chart, report, simulate
 from grammar.parser import parse_file
@@ -149,3 +150,19 @@ def test_simulate_refuses_rates_that_are_not_rates(capsys, monkeypatch):
         cli.main(["simulate", "examples/cd19-ucart-sle.proto-rules", "--true-tox", "0.1,x,0.3"])
     assert raised.value.code == 2
     assert "not a list of rates like 0.05,0.15,0.35" in capsys.readouterr().err
+
+
+def test_asking_by_the_fields_the_rules_read_changes_no_decision(tmp_path, monkeypatch):
+    """The chart asks once per value of `network.reads`; asked per whole state fact instead, it
+    is the same chart (a small BOIN, so the whole-fact chart stays quick)."""
+    text = BOIN.read_text().replace("maximum 30 patients", "maximum 15 patients")
+    path = tmp_path / "small.proto-rules"
+    path.write_text(text)
+    escalator = Escalator(compile_escalation(parse_file(path)))
+    by_reads = chart(escalator)
+    fields = tuple(state_of([(0, 0, 0, 0)], 0, escalator.network.escalation))
+    monkeypatch.setattr(type(escalator.network), "reads", property(lambda self: fields))
+    whole = chart(escalator)
+    assert whole.asked > by_reads.asked
+    for name in ("level", "size", "successor", "stopped", "mtd", "outcome", "patients", "dlts"):
+        assert np.array_equal(getattr(whole, name), getattr(by_reads, name)), name
