@@ -22,7 +22,6 @@ from dataclasses import asdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterator, TextIO
 
 
 from engine.attrition import attrition
@@ -32,7 +31,6 @@ from engine.cohort import outcomes_cohort, read_cohort
 from engine import coverage as rule_coverage
 from engine import edgecases
 from engine import interval_designs
-from engine.compile import Network
 from engine import pipeline
 from engine import scenarios
 from engine.sdtm import export as sdtm
@@ -47,7 +45,7 @@ from engine.report import write as write_report
 from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
-from engine.resume import Before, Point, before, skipped, where
+from engine.resume import resume_point, resumed
 from engine.screened import Outputs
 from engine.summary import REJECTED, Table, Tally
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
@@ -422,7 +420,8 @@ def _run(args) -> int:
     network = pipeline.compile(_load(args.protocol))
     outputs = Outputs(network, args.facts, args.screening_date, trail=bool(args.trail),
                       form=None if args.quiet else args.format, table=bool(args.table))
-    point = _resume_point(args, network) if args.resume else None
+    point = resume_point(args.trail, args.facts, Recorder(network).header(
+        args.protocol, args.facts, args.screening_date)) if args.resume else None
     if point is not None and point.finished:
         print(f"proto-rules: the trail {args.trail} is finished (summed up and sealed after "
               f"{point.patients:,} patients): nothing to do", file=sys.stderr)
@@ -440,7 +439,7 @@ def _run(args) -> int:
         table = Table(table_out) if table_out else None
         records = facts.records()
         if point is not None and point.state is not None:
-            records = _resumed(args, point, records, table, warnings_out)
+            records = resumed(args.trail, args.facts, point, records, table, warnings_out)
         try:
             with between_patients() as interrupted, closing(decided(
                     outputs, records, workers, interrupted,
@@ -482,38 +481,6 @@ def _run(args) -> int:
             print(f"{what}: {path}", file=sys.stderr)
     return 2 if tally.rejected or (point and point.state and point.state.counts.get(REJECTED)) \
         else 0
-
-
-def _resume_point(args, network: Network) -> Point:
-    """How far the stopped run of `--trail` got (`engine/resume.py`), checked before any output
-    is opened: a refused resume leaves every file as it was. The fact file is checked against
-    the trail's patients here too, unless it is stdin (read once: checked as it is read)."""
-    if not args.trail:
-        raise UsageError("run --resume needs --trail: the trail is what says how far the "
-                         "stopped run got")
-    point = where(args.trail, Recorder(network).header(args.protocol, args.facts,
-                                                       args.screening_date))
-    if point.state is not None and not point.finished and args.facts != "-":
-        with opened(args.facts) as facts:
-            skipped(facts.records(), before(args.trail, point), args.facts, args.trail)
-    return point
-
-
-def _resumed(args, point: Point, records: Iterator, table: Table | None,
-             warnings_out: TextIO | None) -> Iterator:
-    """The fact records after those the trail holds; the table and the warnings file get the
-    rows and warnings of those again, from the trail, so that each is whole."""
-    where_ = f" (fact file line {point.state.line})" if point.state.line else ""
-    print(f"proto-rules: resuming the trail {args.trail} after {point.patients:,} records{where_}; "
-          "only the patients decided now are printed", file=sys.stderr)
-
-    def keep(kept: Before) -> None:
-        if table:
-            table.add(kept.rows)
-        for warning in kept.warnings if warnings_out else ():
-            print(warning, file=warnings_out)
-
-    return skipped(records, before(args.trail, point), args.facts, args.trail, keep)
 
 
 def _escalate(args) -> int:
@@ -745,18 +712,7 @@ def _fhir(args) -> int:
     opening(args.trail)  # refuses a file that is not a decision trail
     checked = verify(args.trail)
     _say(checked)
-    records = read(args.trail)
-    folder = Path(args.output)
-    with writing(str(folder / "EvidenceVariable.json"), "FHIR output") as out:
-        out.write(json.dumps(fhir_out.evidence_variable(records), indent=2, sort_keys=True,
-                             ensure_ascii=False) + "\n")
-    count = 0
-    with writing(str(folder / "decisions.ndjson"), "FHIR output") as out:
-        for bundle in fhir_out.decisions(records, sha256_file(args.trail)):
-            out.write(json.dumps(bundle, sort_keys=True, ensure_ascii=False) + "\n")
-            count += 1
-    print(f"{folder}: EvidenceVariable.json ({len(records[1]['criteria'])} criteria), "
-          f"decisions.ndjson ({count} patients)")
+    print(fhir_out.write(read(args.trail), sha256_file(args.trail), Path(args.output)))
     return 0 if checked.ok else 1
 
 

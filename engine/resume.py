@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
-from engine.factfile import patient_id
+from engine.factfile import opened, patient_id
 from engine.summary import REJECTED, Row, Table
 from engine.trail import GENESIS, Chain, Resumed, expand
 from engine.trailfile import ZSTD_MAGIC
@@ -202,3 +203,36 @@ def skipped(records: Iterable[tuple[int, object]], done: Iterable[Before], facts
                              f"{kept.line}): not the file the trail was written from")
         keep(kept)
     return records
+
+
+def resume_point(trail: str | None, facts: str, header: list[dict[str, Any]]) -> Point:
+    """How far the stopped run of `trail` got (`where`), checked before any output is opened: a
+    refused resume leaves every file as it was. The fact file is checked against the trail's
+    patients here too, unless it is stdin (read once: checked as it is read)."""
+    if not trail:
+        raise UsageError("run --resume needs --trail: the trail is what says how far the "
+                         "stopped run got")
+    point = where(trail, header)
+    if point.state is not None and not point.finished and facts != "-":
+        with opened(facts) as records:
+            skipped(records.records(), before(trail, point), facts, trail)
+    return point
+
+
+def resumed(trail: str, facts: str, point: Point, records: Iterator[tuple[int, object]],
+            table: Table | None, warnings_out: TextIO | None) -> Iterator[tuple[int, object]]:
+    """The fact records after those the trail holds; the table and the warnings file get the
+    rows and warnings of those again, from the trail, so that each is whole."""
+    state = point.state
+    assert state is not None
+    where_ = f" (fact file line {state.line})" if state.line else ""
+    print(f"proto-rules: resuming the trail {trail} after {point.patients:,} records{where_}; "
+          "only the patients decided now are printed", file=sys.stderr)
+
+    def keep(kept: Before) -> None:
+        if table:
+            table.add(kept.rows)
+        for warning in kept.warnings if warnings_out else ():
+            print(warning, file=warnings_out)
+
+    return skipped(records, before(trail, point), facts, trail, keep)

@@ -13,10 +13,14 @@ standard code, and a criterion is coded by its id within its protocol.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
+
+from engine.console import writing
 
 DECISIONS = "urn:proto-rules:decision"
 VERDICTS = "urn:proto-rules:verdict"
@@ -121,3 +125,18 @@ def _valid(document: dict[str, Any]) -> dict[str, Any]:
     of ours, raised as the library's error)."""
     get_fhir_model_class(document["resourceType"]).model_validate(document)
     return document
+
+
+def write(records: list[dict[str, Any]], trail_sha256: str, folder: Path) -> str:
+    """`EvidenceVariable.json` and `decisions.ndjson` of a trail's records into `folder`; what
+    was written, in a line."""
+    with writing(str(folder / "EvidenceVariable.json"), "FHIR output") as out:
+        out.write(json.dumps(evidence_variable(records), indent=2, sort_keys=True,
+                             ensure_ascii=False) + "\n")
+    count = 0
+    with writing(str(folder / "decisions.ndjson"), "FHIR output") as out:
+        for bundle in decisions(records, trail_sha256):
+            out.write(json.dumps(bundle, sort_keys=True, ensure_ascii=False) + "\n")
+            count += 1
+    return (f"{folder}: EvidenceVariable.json ({len(records[1]['criteria'])} criteria), "
+            f"decisions.ndjson ({count} patients)")
