@@ -113,7 +113,7 @@ def module_text(
         f'escalation table {name} "{DESIGNS[design].split(" (")[0]}, target DLT rate {target}"'
         f" target {target} interval {ei[0]} {ei[1]}:",
     ]
-    lines += [f"    n {n:>2}: " + " ".join(row) for n, row in enumerate(rows, start=1)]
+    lines += [f"    n {n}: " + " ".join(row) for n, row in enumerate(rows, start=1)]
     return "\n".join(lines) + "\n"
 
 

@@ -223,7 +223,7 @@ def test_a_table_shorter_than_the_trial(tmp_path, capsys):
 def test_design_table_arguments(capsys):
     assert cli.main(["design-table", "i3plus3", "--target", "0.25", "--patients", "3"]) == 0
     text = capsys.readouterr().out
-    assert "target 0.25 interval 0.20 0.30:" in text and text.endswith("n  3: E S D DU\n")
+    assert "target 0.25 interval 0.20 0.30:" in text and text.endswith("n 3: E S D DU\n")
     assert module_diagnostics(text) == []
     assert cli.main(["design-table", "i3plus3", "--target", "0.2", "--interval", "0.25,0.3"]) == 2
     assert "must hold the target 0.2" in capsys.readouterr().err
@@ -240,7 +240,7 @@ def test_generated_names_keep_the_default_for_the_papers_setting():
 
 def test_diff_quotes_a_changed_row(tmp_path, capsys):
     old = module_text("mtpi2", *DEFAULTS, 6)
-    new = old.replace("n  5: E E D D DU DU", "n  5: E E S D DU DU")
+    new = old.replace("n 5: E E D D DU DU", "n 5: E E S D DU DU")
     for name, module, text in (("pa", "a", old), ("pb", "b", new)):
         (tmp_path / f"{module}.proto-rules").write_text(text)
         (tmp_path / f"{name}.proto-rules").write_text(f'protocol "x"\nimport "{module}"\n')
