@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import yaml
 
 from engine.factfile import one_record_per_patient
-from engine.tables import cell_text, patients_of
+from engine.tables import DuckFacts, cell_text, patients_of
 from protocol.errors import FactProblem, UsageError
 
 #: Per table: its row id, concept id and date columns, the end date's, and what else it gives.
@@ -45,12 +45,10 @@ COLUMNS = ["patient", "screening_date", "birth_date", "concept", "value", "unit"
            "drug", "reference_low", "reference_high", "comparator"]
 
 
-class OmopFacts:
+class OmopFacts(DuckFacts):
     """An OMOP database read through its mapping file, as a stream of patient records. The
     trail's fact hash is the mapping file's: it names the database, whose file DuckDB may
     rewrite as it opens it."""
-
-    BATCH = 2048
 
     def __init__(self, path: str) -> None:
         import duckdb  # only for OMOP and Parquet sources
@@ -70,15 +68,6 @@ class OmopFacts:
             self._connection.close()
             raise UsageError(f"{path}: cannot read the OMOP database {self.mapping.database}: "
                              f"{str(error).splitlines()[0]}") from None
-
-    def __enter__(self) -> OmopFacts:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._connection.close()
-
-    def sha256(self) -> str:
-        return self._sha256
 
     def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
         people = patients_of(self._rows(), COLUMNS, self.path)

@@ -118,10 +118,26 @@ class CsvFacts:
         yield from one_record_per_patient(patients_of(rows, columns, self.path), self.path)
 
 
-class ParquetFacts:
-    """A Parquet fact table, sorted by patient in DuckDB and read in batches."""
+class DuckFacts:
+    """A fact source read through a DuckDB connection (Parquet, OMOP): closed with the
+    connection, its SHA-256 taken when it is opened, its rows fetched `BATCH` at a time."""
 
     BATCH = 2048
+    _connection: Any
+    _sha256: str
+
+    def __enter__(self) -> DuckFacts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._connection.close()
+
+    def sha256(self) -> str:
+        return self._sha256
+
+
+class ParquetFacts(DuckFacts):
+    """A Parquet fact table, sorted by patient in DuckDB and read in batches."""
 
     def __init__(self, path: str) -> None:
         import duckdb  # only for Parquet: the other inputs do not load it
@@ -142,15 +158,6 @@ class ParquetFacts:
             raise UsageError(f"cannot read fact file {path}: {message}") from None
         names = [d[0] for d in self._cursor.description]
         self._columns = header_columns([n for n in names if n != "file_row_number"], path)
-
-    def __enter__(self) -> ParquetFacts:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._connection.close()
-
-    def sha256(self) -> str:
-        return self._sha256
 
     def records(self) -> Iterator[tuple[int, Any | FactProblem]]:
         yield from one_record_per_patient(patients_of(self._rows(), self._columns, self.path),

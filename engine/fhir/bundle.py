@@ -370,14 +370,8 @@ class _Patient:
 
     def _occurrence(self, name: str, resource: Any, kind: str, code: Any, when: Any,
                     period: Any) -> None:
-        meaning = self.meaning(name, code)
-        if meaning is None:
-            return
-        concept = self.reader.concepts[meaning.concept]
-        if not self.status(name, kind, resource.status, concept):
-            return
-        if concept.kind is not m.Kind.EVENT:
-            self.aside(name, f"a {kind} cannot give {concept.kind.value} {concept.name}")
+        _, concept = self._mapped(name, resource, kind, code, m.Kind.EVENT)
+        if concept is None:
             return
         start = when or (period.start if period else None)
         end = period.end if period else None
@@ -402,20 +396,29 @@ class _Patient:
         code = resource.medicationCodeableConcept
         if code is None and resource.medicationReference is not None:
             code = self._medication_code(resource, resource.medicationReference.reference or "")
-        meaning = self.meaning(name, code)
-        if meaning is None:
-            return
-        concept = self.reader.concepts[meaning.concept]
-        if not self.status(name, kind, resource.status, concept):
-            return
-        if concept.kind is not m.Kind.MEDICATION:
-            self.aside(name, f"a {kind} cannot give {concept.kind.value} {concept.name}")
+        meaning, concept = self._mapped(name, resource, kind, code, m.Kind.MEDICATION)
+        if concept is None:
             return
         dose, unit = _daily(dosages)
         ongoing = resource.status in ONGOING_COURSE and end is None
         self.fact(concept, name, drug=meaning.drug, dose=dose, unit=unit, date=_day(start),
                   end=_day(end), ongoing=ongoing or None)
 
+    def _mapped(self, name: str, resource: Any, kind: str, code: Any,
+                expected: m.Kind) -> tuple[Any, m.Concept | None]:
+        """The map's meaning of a resource's code and the concept it gives, None where the code
+        is not mapped, the status leaves nothing to read, or the concept is not of the kind this
+        resource can give (each said by `meaning`, `status` or here)."""
+        meaning = self.meaning(name, code)
+        if meaning is None:
+            return None, None
+        concept = self.reader.concepts[meaning.concept]
+        if not self.status(name, kind, resource.status, concept):
+            return meaning, None
+        if concept.kind is not expected:
+            self.aside(name, f"a {kind} cannot give {concept.kind.value} {concept.name}")
+            return meaning, None
+        return meaning, concept
 
     def _medication_code(self, resource: Any, reference: str) -> Any:
         """The code of the Medication a course refers to: contained in it (`#med`), or in the
