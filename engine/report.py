@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 from urllib.parse import quote
 
 from engine.report_page import CSS, SCRIPT
+from engine.attrition import Attrition, attrition
 from engine.explain import DERIVED_WORDS, NO_FACTS_SHA256
 from engine.trail import facts_sha256, opening, stream
 from engine.verify import Verification, verify
@@ -301,6 +302,7 @@ class _Page:
         yield _header(run, facts_sha256([run, *([summary] if summary else [])]), self.trail,
                       self.trail_sha256, self.status) + "\n"
         yield _cohort(self.cohort, static, order, summary) + "\n"
+        yield _attrition(attrition(self.records()), static) + "\n"
         yield _filters(order, static) + "\n"
         yield '<section id="patients" aria-label="patients">\n'
         for n, patient in enumerate(_patients(self.records()), start=1):
@@ -403,6 +405,25 @@ def _cohort(cohort: _Cohort, static: dict[str, dict[str, Any]], order: list[str]
             '<p class="hint">Inclusion criteria NOT_MET and exclusion criteria MET, counted over '
             "patients (one patient can be excluded by several). A bar links to its patients.</p>\n"
             f"{chart}</div></div>\n</section>")
+
+
+def _attrition(table: Attrition, static: dict[str, dict[str, Any]]) -> str:
+    """The attrition table (`engine/attrition.py`, as `proto-rules attrition` prints it): the
+    criteria in protocol order, the patients each turns away, alone, remaining after it, and the
+    verdicts it leaves open; each criterion links to its patients."""
+    rows = "".join(
+        f'<tr><td><a href="#criterion={e(_fragment(row.criterion))}" title="'
+        f'{e(static.get(row.criterion, {}).get("text") or "")}">{e(row.criterion)}</a></td>'
+        f"<td>{e(row.role)}</td><td>{row.fails}</td><td>{row.alone}</td>"
+        f"<td>{row.remaining}</td><td>{row.open}</td></tr>" for row in table.rows)
+    rejected = f", {table.rejected} records rejected (not counted)" if table.rejected else ""
+    return (f'<section id="attrition" aria-label="attrition">\n<h2>Attrition</h2>\n'
+            f'<p class="hint">{table.patients} patients decided{rejected}. Criteria in protocol '
+            "order: turns away (inclusion NOT_MET or exclusion MET), alone (and no other "
+            "criterion), remaining (turned away by neither it nor any before it), open (UNKNOWN "
+            "or NEEDS_REVIEW).</p>\n<table class=\"attrition\"><thead><tr><th>criterion</th>"
+            "<th>role</th><th>turns away</th><th>alone</th><th>remaining</th><th>open</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>\n</section>")
 
 
 def _counts(counts: dict[str, Any]) -> str:

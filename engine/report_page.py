@@ -29,6 +29,12 @@ table.run th,table.run td{text-align:left;vertical-align:top;padding:4px 12px;
 border-bottom:1px solid var(--line)}
 table.run th{width:130px;color:var(--muted);font-weight:500}
 table.run td.aside{color:var(--muted);font-size:12.5px;word-break:break-all}
+table.attrition{border-collapse:collapse;background:var(--card);border:1px solid var(--line);
+border-radius:8px;font-size:13px}
+table.attrition th,table.attrition td{padding:4px 12px;border-bottom:1px solid var(--line);
+text-align:right}
+table.attrition th:nth-child(-n+2),table.attrition td:nth-child(-n+2){text-align:left}
+table.attrition th{color:var(--muted);font-weight:500}
 .cohort{display:grid;grid-template-columns:330px minmax(0,1fr);gap:24px;align-items:start}
 .cohort h3{margin-top:0}.excluded .hint{margin-top:0}
 .cards{display:grid;grid-template-columns:1fr 1fr;gap:10px}

@@ -95,6 +95,21 @@ class Tree(HTMLParser):
                 and all(a.get(k.replace("_", "-")) == v for k, v in match.items())]
 
 
+def test_page_has_the_attrition_of_the_attrition_command(demo, page, capsys):
+    """The attrition section says what `proto-rules attrition` says: the same rows, in protocol
+    order, each criterion linked to its patients."""
+    from engine.attrition import attrition
+
+    table = attrition(records_of(demo))
+    section = page.split('<section id="attrition"', 1)[1].split("</section>", 1)[0]
+    assert f"{table.patients} patients decided" in section
+    rows = re.findall(r'<tr><td><a href="#criterion=([^"]+)"[^>]*>[^<]+</a></td><td>(\w+)</td>'
+                      r"<td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>", section)
+    assert rows == [(r.criterion, r.role, str(r.fails), str(r.alone), str(r.remaining),
+                     str(r.open)) for r in table.rows]
+    assert len(rows) == 23 and rows[0][0] == "I1"
+
+
 # -- content ---------------------------------------------------------------------------------------
 
 def test_page_holds_the_run_the_cohort_and_every_patient(demo, page):
