@@ -52,9 +52,6 @@ AFTER = [("or more", ">="), ("or greater", ">="), ("or above", ">="), ("or highe
 NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
          "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30}
-#: Number words in front of a number that make a window's kind: `within` or `at least`.
-WITHIN_WORDS = ("within", "≤", "<=", "up to", "less than", "in the past", "in the last", "<")
-AT_LEAST_WORDS = ("at least", "≥", ">=", "more than", ">", "or more", "minimum")
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d])")
 _WORD = re.compile(r"\b(" + "|".join(WORDS) + r")\b", re.IGNORECASE)
 #: "the past year", "a month": one of the unit.
@@ -243,9 +240,7 @@ def _window_family(kind: str) -> str | None:
 
 
 def _what(node: Any) -> str:
-    if isinstance(node, m.Duration):
-        return str(node)
-    if isinstance(node, m.Quantity):
+    if isinstance(node, m.Duration | m.Quantity):
         return str(node)
     if isinstance(node, m.CompareReference):
         return f"{_plain(node.factor)} x ULN"
@@ -255,8 +250,7 @@ def _what(node: Any) -> str:
 
 
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _excerpt(text: str, limit: int = 60) -> str:

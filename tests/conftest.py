@@ -24,6 +24,7 @@ from engine import pipeline
 from engine.compile import Network
 from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Rejected, Screening
+from engine.trail import Trail
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
@@ -236,3 +237,18 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def cut_trail(network: Network, path: Path, torn: str = "") -> Path:
+    """The trail of the seed's first two example patients, cut as Ctrl-C cuts it (`torn`: what a
+    write stopped midway left of a third patient's line, dropped by the cut)."""
+    records = [(n, json.loads(text, parse_float=Decimal)) for n, text in
+               enumerate(PATIENTS.read_text(encoding="utf-8").splitlines()[:2], start=1)]
+    with open(path, "w", encoding="utf-8") as out:
+        trail = Trail(out, network, "examples/cd19-ucart-sle.proto-rules",
+                      "examples/patients.jsonl", None)
+        for outcome in Screening(network).screen(records, "examples/patients.jsonl"):
+            trail.write(outcome)
+        out.write(torn)
+        trail.cut("interrupted", "0" * 64)
+    return path

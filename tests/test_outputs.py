@@ -15,15 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 import cli
-from engine.run import Screening
-from engine.trail import Trail
 from engine.verify import verify
+from tests.conftest import cut_trail
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -118,15 +116,8 @@ def test_simulate_arguments_out_of_bounds(capsys, option, value):
 def test_a_trail_cut_inside_a_patient_ends_on_the_last_whole_one(seed_network, tmp_path):
     """What a write stopped midway left of its patient is dropped when the trail is cut: the file
     ends with whole patients, says it was cut and how far it got, and verifies."""
-    lines = [(n, json.loads(text, parse_float=Decimal)) for n, text in
-             enumerate((ROOT / PATIENTS).read_text(encoding="utf-8").splitlines()[:3], start=1)]
-    path = tmp_path / "trail.jsonl"
-    with open(path, "w", encoding="utf-8") as out:
-        trail = Trail(out, seed_network, SEED, PATIENTS, None)
-        for outcome in Screening(seed_network).screen(lines[:2], PATIENTS):
-            trail.write(outcome)
-        out.write('{"evidence":[{"detail":"half a rec')  # the batch a Ctrl-C stopped midway
-        trail.cut("interrupted", "0" * 64)
+    # the batch a Ctrl-C stopped midway
+    path = cut_trail(seed_network, tmp_path / "trail.jsonl", '{"evidence":[{"detail":"half a rec')
     result = verify(str(path))
     assert result.ok, result
     assert result.cut == ("the run was cut (interrupted) after 2 patients, fact file line 2: the "

@@ -20,6 +20,7 @@ from engine.sdtm.domains import ascii_text, short_names, ietest
 from engine.sdtm.files import read_xpt
 from engine.sdtm.ig import IE, TI, Dataset, conformance
 from engine.trail import read
+from tests.conftest import cut_trail
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -247,19 +248,7 @@ def test_a_truncated_trail(capsys, tmp_path, seed_trail):
 
 
 def test_a_run_cut_before_its_last_patient(capsys, tmp_path, seed_network):
-    from decimal import Decimal
-
-    from engine.run import Screening
-    from engine.trail import Trail
-
-    lines = [(n, json.loads(text, parse_float=Decimal)) for n, text in
-             enumerate((ROOT / PATIENTS).read_text(encoding="utf-8").splitlines()[:3], start=1)]
-    path = tmp_path / "trail.jsonl"
-    with open(path, "w", encoding="utf-8") as out:
-        trail = Trail(out, seed_network, SEED, PATIENTS, None)
-        for outcome in Screening(seed_network).screen(lines[:2], PATIENTS):
-            trail.write(outcome)
-        trail.cut("interrupted", "0" * 64)
+    path = cut_trail(seed_network, tmp_path / "trail.jsonl")
     err = _refused(capsys, tmp_path, "sdtm-ie", str(path), "-o", str(tmp_path / "out"))
     assert err == (f"proto-rules: cannot make IE from {path}: the run was cut (interrupted) "
                    "after 2 patients, fact file line 2: the patients after it were not decided; "
