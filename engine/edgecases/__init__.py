@@ -1,66 +1,72 @@
-"""Boundary patients: for each threshold and window of a protocol, the patients at its edges, with
-the verdicts they must get, written as scenarios for the author to review and keep.
+"""Boundary patients: for each threshold, range, multiple of a limit, age, derived value and
+window of a protocol, the patients at its edges, with the verdicts they must get, written as
+scenarios for the author to review and keep.
 
-From one base patient, each generated case changes one concept:
-- a measured value against a threshold (`egfr >= 30 mL/min/1.73m2`): at the threshold, one step
-  below and one above (the step is the rounding rule's, 0.000001 of the concept's unit; 1 for a
-  scale), the threshold as the protocol writes it when that is another unit of the same dimension,
-  and no value at all;
-- an occurrence against a window before screening (`live_vaccine within 4 weeks before
-  screening`): on the window's first day, on the screening day, on the day before the first day,
-  and, for windows in months or years, the same three with the patient screened on a month's last
-  day (every date of the patient moved alike), where the calendar clamps the window's first day.
-
-The expected verdicts are worked out here, never by the network: the part under test by exact
-decimal comparison or calendar arithmetic (`dateutil.relativedelta`) on what the case writes; the
-criterion's other parts as the trail judges them for that patient (`engine.evidence`, the atoms'
-`judge`, which is not the network's compiled patterns); the whole by strong Kleene logic over the
-criterion's and/or/not/at-least tree, through its definitions. A criterion whose verdict this
-cannot settle (a derived value read, a pending judgment beside missing data) gets no expectation;
-a case with none is left out and counted.
+From one base patient, each generated case changes one thing (one concept, the birth date, or the
+whole patient moved in time); each construct has a module of its own that lists the changes and
+works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
+`x ULN`), `ages`, `windows`, `formulas` (derived values). This module picks the construct, and
+works out the verdict of every criterion reading the atom: the atom under test as its module
+says, the criterion's other parts as the trail judges them for that patient (`engine.evidence`,
+the atoms' `judge`, which is not the network's compiled patterns; a derived value by
+`formulas.value_of`), the whole by strong Kleene logic over the criterion's and/or/not/at-least
+tree, through its definitions. A case whose verdict this cannot settle (a pending judgment beside
+missing data) is left out and counted; a construct without an independent expectation (a filtered
+or counted history, a course, a dose) is listed in the file as `not generated`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import re
-from dataclasses import dataclass
-from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Iterator
-
-from dateutil.relativedelta import relativedelta
+from typing import Any, Callable, Iterator
 
 from engine import atoms
 from engine.atoms.base import OPS, threshold_of
 from engine.compile import Network
+from engine.edgecases.ages import ages
+from engine.edgecases.base import KEEP, Skip, Variant, moved
+from engine.edgecases.formulas import Open, formulas, value_of
+from engine.edgecases.measured import ranges, references, thresholds
+from engine.edgecases.render import render
+from engine.edgecases.windows import occurred_of, windows
 from engine.evidence import Explainer
 from engine.facts import Normaliser
+from engine.record import Patient
 from protocol import model as m
 from protocol.errors import FactError, UsageError
-from protocol.units import QUANTUM, UnitProblem, factor, quantize
 
-#: Measured kinds whose threshold a case can sit on (age comes from a birth date; derived values
-#: from their formula's inputs: neither is one fact to set).
+#: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
+#: Constructs with edges that no module here gives an independent expectation yet.
+NOT_YET = {m.Counted: "a counted history (`at least N ...`)", m.Course: "a course's dose and "
+           "length", m.Continuous: "treatment without a break", m.CurrentDose: "the dose on a day",
+           m.StableDose: "a stable dose"}
 
 
 class _Unsettled(Exception):
     """A criterion's verdict this module cannot work out on its own."""
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One change to the base patient, and what it makes of the atom under test."""
-
-    name: str
-    how: str  # how the expected status of the atom was worked out
-    atom: Any
-    status: str  # "true" | "false" | "unknown"
-    replace: tuple[dict, ...] = ()
-    remove: tuple[str, ...] = ()
-    moved_to: date | None = None  # screened on this day instead, every date moved alike
+def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
+    """The module function that varies `atom`, None for an atom without edges (a flag, a value
+    set, `ever`); raises `Skip` for one with edges that has none yet."""
+    if type(atom) in NOT_YET:
+        raise Skip(NOT_YET[type(atom)])
+    kind = concept.kind if concept is not None else None
+    if isinstance(atom, (m.Compare, m.InRange)):
+        if kind is m.Kind.AGE:
+            return ages
+        if kind is m.Kind.DERIVED:
+            if isinstance(atom, m.InRange):
+                raise Skip("a range on a derived value")
+            return formulas
+        return thresholds if isinstance(atom, m.Compare) else ranges
+    if isinstance(atom, m.CompareReference):
+        return references
+    if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
+        return None if occurred_of(atom).window.kind == "ever" else windows
+    return None
 
 
 class EdgeCases:
@@ -72,23 +78,38 @@ class EdgeCases:
         self.normaliser = Normaliser(network.protocol, network.layout)
         self.base, self.base_path = base, base_path
         self.screening = self._patient(base).screening
+        self.concepts = {c.name: c for c in self.protocol.concepts}
+        self.explainer = Explainer(self.protocol, {})
         self.skipped = 0
+        self.not_generated: list[str] = []
 
-    def _patient(self, data: dict[str, Any]):
+    def _patient(self, data: dict[str, Any]) -> Patient:
         try:
             return self.normaliser.patient(copy.deepcopy(data), self.base_path, 1, None)
         except FactError as error:
             raise UsageError(f"the base patient cannot be used: {error.problems[0]}") from None
 
+    def base_patient(self) -> Patient:
+        return self._patient(self.base)
+
+    def concept(self, atom: Any) -> m.Concept:
+        return self.concepts[atom.ref.name]
+
+    def number(self, patient: Patient, name: str) -> Decimal | None:
+        """A recorded number as the record holds it (in its concept's unit), None when missing,
+        stale or known only within bounds."""
+        value = patient.record.get(name)
+        return Decimal(repr(value)) if isinstance(value, (int, float)) else None
+
     # -- what to vary ------------------------------------------------------------------------------
     def targets(self) -> list[tuple[Any, m.Criterion]]:
-        """Every threshold and window atom, with each leaf criterion that reads it (directly or
-        through definitions), in protocol order."""
+        """Every atom, with each leaf criterion that reads it (directly or through
+        definitions), in protocol order."""
         found: list[tuple[Any, m.Criterion]] = []
         for leaf in self.network.leaves:
             for condition in (leaf.applies, leaf.condition):
                 for atom in self._atoms(condition):
-                    if self._varied(atom) and (atom, leaf) not in found:
+                    if (atom, leaf) not in found:
                         found.append((atom, leaf))
         return found
 
@@ -99,84 +120,6 @@ class EdgeCases:
                 yield from self._atoms(definition.condition)
             else:
                 yield atom
-
-    def _varied(self, atom: Any) -> bool:
-        concept = self.protocol.concept(atom.ref.name)
-        if isinstance(atom, m.Compare):
-            return concept is not None and concept.kind in THRESHOLDED
-        if isinstance(atom, m.Occurred) and not atom.filters and atom.grade is None:
-            window = atom.window
-            return window.kind == "within" and window.direction == "before" and \
-                window.anchor is None and concept is not None and concept.kind is m.Kind.EVENT
-        return False
-
-    def variants(self, atom: Any) -> list[Variant]:
-        return self._thresholds(atom) if isinstance(atom, m.Compare) else self._windows(atom)
-
-    def _thresholds(self, atom: m.Compare) -> list[Variant]:
-        concept = self.protocol.concept(atom.ref.name)
-        assert concept is not None
-        threshold = threshold_of(concept, atom.threshold)
-        step = Decimal(1) if concept.kind is m.Kind.SCALE else QUANTUM
-        unit = concept.unit if concept.kind not in m.UNITLESS else None
-        old = [f for f in self.base["facts"] if f.get("concept") == concept.name]
-        kept = {k: v for k, v in (old[-1] if old else {}).items()
-                if k in ("date", "reference_range")}
-        kept.setdefault("date", (self.screening - timedelta(days=1)).isoformat())
-        written = f"{atom.ref.name} {atom.op} {atom.threshold}"
-        out = []
-        for value, where in ((threshold - step, "one step under"), (threshold, "at"),
-                             (threshold + step, "one step over")):
-            value = _tidy(value)
-            held = OPS[atom.op](value, threshold)
-            shown = f"{value} {unit}" if unit else str(value)
-            out.append(Variant(
-                f"{concept.name} {shown}: {where} {written}",
-                f"{value} {atom.op} {_tidy(threshold)} is {str(held).lower()} "
-                f"(step {_tidy(step)})",
-                atom, "true" if held else "false",
-                replace=({"concept": concept.name, "value": value,
-                          **({"unit": unit} if unit else {}), **kept},)))
-        other = _other_unit(concept, threshold, atom.threshold.unit, self.protocol.aliases)
-        if other is not None:
-            value, other_unit = other
-            out.append(Variant(
-                f"{concept.name} {value} {other_unit}: at {written}, in another unit",
-                f"{value} {other_unit} is exactly {_tidy(threshold)} {unit}: at the threshold, "
-                f"{atom.op} is {str(OPS[atom.op](threshold, threshold)).lower()}", atom,
-                "true" if OPS[atom.op](threshold, threshold) else "false",
-                replace=({"concept": concept.name, "value": value, "unit": other_unit, **kept},)))
-        if old:
-            out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom,
-                               "unknown", remove=(concept.name,)))
-        return out
-
-    def _windows(self, atom: m.Occurred) -> list[Variant]:
-        duration = atom.window.duration
-        assert duration is not None
-        days = [(self.screening, None)]
-        if duration.unit in ("months", "years"):
-            days.append((_month_end(self.screening, duration.unit), "screened on a month's end"))
-        written = f"{atom.ref.name} within {duration} before screening"
-        out = []
-        for screening, note in days:
-            first = screening - relativedelta(**{duration.unit: duration.amount})
-            suffix = f", {note} {screening}" if note else ""
-            for day, where, held in ((first, "the window's first day", True),
-                                     (screening, "the screening day", True),
-                                     (first - timedelta(days=1), "the day before the window",
-                                      False)):
-                out.append(Variant(
-                    f"{atom.ref.name} on {day}: {where} of {written}{suffix}",
-                    f"screening {screening} - {duration} = {first} (dateutil); {day} is "
-                    f"{'inside' if held else 'outside'}", atom, "true" if held else "false",
-                    replace=({"concept": atom.ref.name, "date": day.isoformat(),
-                              "end": day.isoformat()},),
-                    moved_to=screening if note else None))
-        if any(f.get("concept") == atom.ref.name for f in self.base["facts"]):
-            out.append(Variant(f"no {atom.ref.name}: {written}", "nothing recorded: unknown",
-                               atom, "unknown", remove=(atom.ref.name,)))
-        return out
 
     # -- what to expect ----------------------------------------------------------------------------
     def cases(self) -> list[dict[str, Any]]:
@@ -190,36 +133,53 @@ class EdgeCases:
             readers.setdefault(id(atom), []).append(leaf)
         cases: dict[str, dict[str, Any]] = {}
         for atom in order:
-            for variant in self.variants(atom):
-                if variant.name in cases:
-                    continue
-                data = self._applied(variant)
-                verdicts = {}
-                for leaf in readers[id(atom)]:
-                    try:
-                        verdicts[leaf.id] = self._verdict(leaf, variant, data)
-                    except _Unsettled:
-                        continue
-                if not verdicts:
-                    self.skipped += 1
-                    continue
-                cases[variant.name] = self._case(variant, data, verdicts)
+            try:
+                vary = generator(atom, self.concepts.get(atom.ref.name))
+                variants = vary(self, atom) if vary is not None else []
+            except Skip as why:
+                self.not_generated.append(f"line {atom.span.line}, {atom.ref.name}: {why}")
+                continue
+            for variant in variants:
+                if variant.name not in cases:
+                    self._add(cases, variant, readers[id(atom)])
         return list(cases.values())
+
+    def _add(self, cases: dict[str, dict], variant: Variant, readers: list[m.Criterion]) -> None:
+        data = self._applied(variant)
+        try:
+            patient = self.normaliser.patient(copy.deepcopy(data), self.base_path, 1, None)
+        except FactError as error:  # a change the fact loader refuses: said, never guessed
+            self.not_generated.append(f"{variant.name}: {error.problems[0]}")
+            return
+        verdicts = {}
+        for leaf in readers:
+            try:
+                verdicts[leaf.id] = self._verdict(leaf, variant, patient)
+            except _Unsettled:
+                continue
+        if not verdicts:
+            self.skipped += 1
+            return
+        cases[variant.name] = self._case(variant, data, verdicts)
 
     def _applied(self, variant: Variant) -> dict[str, Any]:
         data = copy.deepcopy(self.base)
         if variant.moved_to is not None:  # the change is dated for the day it moves to
-            data = _moved(data, variant.moved_to - self.screening, self.protocol)
+            data = moved(data, variant.moved_to - self.screening, self.protocol)
+        if variant.birth_date is None:
+            data.pop("birth_date", None)
+        elif variant.birth_date != KEEP:
+            data["birth_date"] = variant.birth_date
         changed = {f["concept"] for f in variant.replace} | set(variant.remove)
         data["facts"] = [f for f in data["facts"] if f.get("concept") not in changed]
         data["facts"] += copy.deepcopy(list(variant.replace))
         return data
 
-    def _verdict(self, leaf: m.Criterion, variant: Variant, data: dict[str, Any]) -> str:
-        patient = self._patient(data)
-        explainer = Explainer(self.protocol, {})
-        opens: set[str] = set()
-
+    def truth_on(self, patient: Patient, variant: Variant | None = None,
+                 opens: set[str] | None = None) -> Callable[[m.Condition], str]:
+        """Strong Kleene over a condition for one patient: each atom as the trail judges it (a
+        derived value by `formulas.value_of`), the atom under test as `variant` says; `opens`
+        collects what leaves a part open: "U" data, "R" a pending judgment."""
         def value(condition: m.Condition) -> str:
             if atoms.of(condition) is not None:
                 return atom(condition)
@@ -239,18 +199,30 @@ class EdgeCases:
             definition = self.protocol.definition(ref.name) if ref is not None else None
             if definition is not None:
                 return value(definition.condition)
-            if part is variant.atom:
+            concept = self.concepts.get(ref.name) if ref is not None else None
+            if variant is not None and part is variant.atom:
                 status = variant.status
+            elif concept is not None and concept.kind is m.Kind.DERIVED:
+                status = self._derived(part, concept, patient, value)
             else:
-                concept = self.protocol.concept(part.ref.name) if hasattr(part, "ref") else None
-                if concept is not None and concept.kind is m.Kind.DERIVED:
-                    raise _Unsettled
-                status = explainer.judge(part, patient)["status"]
-            if status == "unknown":
-                concept = self.protocol.concept(part.ref.name) if hasattr(part, "ref") else None
+                status = self.explainer.judge(part, patient)["status"]
+            if status == "unknown" and opens is not None:
                 opens.add("R" if concept is not None and concept.kind is m.Kind.JUDGMENT else "U")
             return status
+        return value
 
+    def _derived(self, part: Any, concept: m.Concept, patient: Patient, truth) -> str:
+        if not isinstance(part, m.Compare):
+            raise _Unsettled
+        try:
+            number = value_of(concept, lambda n: self.number(patient, n), truth, self.concepts)
+        except Open:
+            return "unknown"
+        return "true" if OPS[part.op](number, threshold_of(concept, part.threshold)) else "false"
+
+    def _verdict(self, leaf: m.Criterion, variant: Variant, patient: Patient) -> str:
+        opens: set[str] = set()
+        value = self.truth_on(patient, variant, opens)
         applies = value(leaf.applies) if leaf.applies is not None else "true"
         if applies == "false":
             return "NOT_APPLICABLE"
@@ -270,117 +242,14 @@ class EdgeCases:
                 case["birth_date"] = data["birth_date"]
         else:
             case["base"] = self.base["patient"]
+            if variant.birth_date != KEEP:
+                case["birth_date"] = variant.birth_date
             if variant.remove:
                 case["remove"] = list(variant.remove)
             if variant.replace:
                 case["replace"] = list(variant.replace)
         case["expect"] = {"verdicts": verdicts}
         return case
-
-
-#: Units a threshold may be restated in, tried in order after the one the protocol writes and
-#: those its concept declares conversions to: the first of the concept's dimension in which the
-#: threshold is an exact number of at most six places is used.
-OTHER_UNITS = ("mL/s/1.73m2", "mL/min/1.73m2", "mg/dL", "umol/L", "g/L", "g/dL", "mmol/L",
-               "x10^9/L", "/uL", "mL/s", "mL/min", "lb", "kg", "cm", "m")
-
-
-def _other_unit(concept: m.Concept, threshold: Decimal, written: str | None,
-                aliases: tuple) -> tuple[Decimal, str] | None:
-    """The threshold in another unit of the concept's dimension, exactly, or None."""
-    if concept.unit is None or concept.kind in m.UNITLESS:
-        return None
-    declared = [u for c in concept.conversions for u in (c.source.unit, c.target.unit)]
-    for unit in dict.fromkeys([written, *declared, *OTHER_UNITS]):
-        if unit is None or unit == concept.unit:
-            continue
-        try:
-            rate = factor(unit, concept.unit, concept.factors, aliases=aliases)
-        except (UnitProblem, ValueError):
-            continue
-        value = threshold / rate
-        if value == quantize(value) and quantize(value * rate) == threshold:
-            return _tidy(value), unit
-    return None
-
-
-def _tidy(number: Decimal) -> Decimal:
-    """A decimal without trailing zeros or an exponent: 30.000000 is written 30, not 3E+1."""
-    return Decimal(format(number.normalize(), "f"))
-
-
-def _month_end(screening: date, unit: str) -> date:
-    """A screening day where subtracting months or years clamps: March 31 (a month back is
-    February's end), or for years February 29 of the next leap year."""
-    if unit == "months":
-        return date(screening.year, 3, 31)
-    year = screening.year
-    while not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
-        year += 1
-    return date(year, 2, 29)
-
-
-def _moved(data: dict[str, Any], delta: timedelta, protocol: m.Protocol) -> dict[str, Any]:
-    """The patient screened `delta` later, every date moved alike (facts stay as old)."""
-    def day(text: Any) -> Any:
-        try:
-            return (date.fromisoformat(text) + delta).isoformat()
-        except (TypeError, ValueError):
-            return text
-
-    dated = {c.name for c in protocol.concepts if c.kind is m.Kind.DATE}
-    moved = copy.deepcopy(data)
-    for key in ("screening_date", "birth_date"):
-        if key in moved:
-            moved[key] = day(moved[key])
-    for fact in moved["facts"]:
-        for key in ("date", "end"):
-            if key in fact:
-                fact[key] = day(fact[key])
-        if fact.get("concept") in dated and "value" in fact:
-            fact["value"] = day(fact["value"])
-    return moved
-
-
-def render(cases: list[dict[str, Any]], protocol_path: str, base_file: str, skipped: int) -> str:
-    """The cases as a scenario file: YAML whose values are written as JSON (a YAML subset), so
-    that text stays text and numbers stay exact."""
-    lines = [
-        f"# Boundary cases of {protocol_path},",
-        "# made by `proto-rules edge-cases`: review them, then keep them. Each case changes one",
-        "# concept of the base patient; its expected verdicts are",
-        "# worked out without the network: the part under test by exact decimal comparison or",
-        "# calendar arithmetic (each case's description says how), the criterion's other parts as",
-        "# the trail judges them, the whole by Kleene logic over the criterion and its",
-        "# definitions.",
-    ]
-    if skipped:
-        lines.append(f"# {skipped} changes are left out: no verdict they lead to could be worked "
-                     "out here.")
-    lines += [f"patients: [{json.dumps(base_file)}]", "cases:"]
-    for case in cases:
-        lines.append(f"  - name: {_json(case['name'])}")
-        for key in ("description", "base", "screening_date", "birth_date", "remove"):
-            if key in case:
-                lines.append(f"    {key}: {_json(case[key])}")
-        for key in ("replace", "facts"):
-            if key in case:
-                lines.append(f"    {key}:")
-                lines.extend(f"      - {_json(fact)}" for fact in case[key])
-        verdicts = ", ".join(f"{k}: {v}" for k, v in case["expect"]["verdicts"].items())
-        lines.append(f"    expect: {{verdicts: {{{verdicts}}}}}")
-    return "\n".join(lines) + "\n"
-
-
-def _json(value: Any) -> str:
-    """JSON text, exact decimals written digit for digit as numbers (json would go through float,
-    which rounds long ones): each is marked as text, then unquoted."""
-    text = json.dumps(value, ensure_ascii=False,
-                      default=lambda d: f"{_MARK}{format(d, 'f')}{_MARK}")
-    return re.sub(f'"{_MARK}([-0-9.]+){_MARK}"', r"\1", text)
-
-
-_MARK = "\u00a7"  # a character no number has; json writes it as itself (ensure_ascii off)
 
 
 __all__ = ["EdgeCases", "Variant", "render"]
