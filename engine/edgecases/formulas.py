@@ -37,6 +37,12 @@ class Open(Exception):
 def value_of(concept: m.Concept, number: Callable[[str], Decimal | None],
              truth: Callable[[m.Condition], str], concepts: dict[str, m.Concept]) -> Decimal:
     """The derived value, rounded once to 6 places in its declared unit; raises `Open`."""
+    return quantize(unrounded(concept, number, truth, concepts))
+
+
+def unrounded(concept: m.Concept, number: Callable[[str], Decimal | None],
+              truth: Callable[[m.Condition], str], concepts: dict[str, m.Concept]) -> Decimal:
+    """The derived value to 80 digits, before its one rounding; raises `Open`."""
     bare: list[bool] = []
     assert concept.formula is not None and concept.unit is not None
     try:
@@ -45,7 +51,7 @@ def value_of(concept: m.Concept, number: Callable[[str], Decimal | None],
             result = CONTEXT.divide(result, _base(concept.unit))
     except (ArithmeticError, ValueError) as error:
         raise Open(str(error)) from None
-    return quantize(result)
+    return result
 
 
 def _base(unit: str) -> Decimal:
@@ -134,30 +140,35 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
             def number(n: str) -> Decimal | None:
                 return x if n == name else gen.number(patient, n)
             try:
-                return value_of(concept, number, truth, concepts)
+                return unrounded(concept, number, truth, concepts)
             except Open:
                 return None
 
-        pair = _turn(lambda x: None if worked(x) is None else
-                     OPS[atom.op](worked(x), threshold), start)
+        def held(x: Decimal) -> bool | None:
+            value = worked(x)
+            return None if value is None else OPS[atom.op](quantize(value), threshold)
+
+        pair = _turn(held, start)
         if pair is None:
             gen.not_generated.append(f"{concept.name}'s input {name}: no value from 0 to "
                                      f"{LIMIT} turns {written}, at " + _where(atom))
             continue
         unit = source.unit
         fields = kept(gen, name)
-        for x in pair:
-            value = worked(x)
-            assert value is not None
-            held = OPS[atom.op](value, threshold)
-            where = "exactly at" if value == threshold else "just under" \
-                if value < threshold else "just over"
+        for x in _exactly(worked, pair, threshold):
+            exact = worked(x)
+            assert exact is not None
+            value = quantize(exact)
+            ok = OPS[atom.op](value, threshold)
+            where = "exactly at" if exact == threshold else "rounds onto" if value == threshold \
+                else "just under" if value < threshold else "just over"
+            said = f"{tidy(value)}" if exact == value else f"{_digits(exact)}, rounded {tidy(value)}"
             out.append(Variant(
                 f"{name} {tidy(x)} {unit}: {concept.name} {tidy(value)} {concept.unit}, {where} "
                 f"{written}",
                 f"{concept.name} from its formula with {name} {tidy(x)} {unit} (Python decimal at "
-                f"80 digits, rounded half to even to 6 places) = {tidy(value)}; {atom.op} "
-                f"{tidy(threshold)} is {str(held).lower()}", atom, "true" if held else "false",
+                f"80 digits, rounded half to even to 6 places) = {said}; {atom.op} "
+                f"{tidy(threshold)} is {str(ok).lower()}", atom, "true" if ok else "false",
                 replace=({"concept": name, "value": tidy(x), "unit": unit, **fields},)))
             other = other_unit(source, x, unit, None, gen.protocol.aliases)
             if other is not None:
@@ -167,11 +178,33 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
                     f"{where} {written}, in another unit",
                     f"{shown} {other_name} is exactly {tidy(x)} {unit} (exact factor); "
                     f"{concept.name} = {tidy(value)}; {atom.op} {tidy(threshold)} is "
-                    f"{str(held).lower()}", atom, "true" if held else "false",
+                    f"{str(ok).lower()}", atom, "true" if ok else "false",
                     replace=({"concept": name, "value": shown, "unit": other_name, **fields},)))
         out.append(Variant(f"no {name}: {written}", f"{concept.name} reads {name}: unknown",
                            atom, "unknown", remove=(name,)))
     return out
+
+
+#: How many values beside the turning point are tried for one that lands exactly on it.
+NEAR = 200
+
+
+def _exactly(worked: Callable[[Decimal], Decimal | None], pair: tuple[Decimal, Decimal],
+             threshold: Decimal) -> list[Decimal]:
+    """The pair, and the nearest value that lands exactly (before rounding) on the threshold
+    when one lies within `NEAR` steps of it: exact decimals allow it for some formulas (a
+    product, a quotient) and never for a fractional power."""
+    out = list(pair)
+    for k in range(NEAR):
+        for x in (pair[0] - k * QUANTUM, pair[1] + k * QUANTUM):
+            if x > 0 and worked(x) == threshold:
+                return sorted({*out, x})
+    return out
+
+
+def _digits(value: Decimal) -> str:
+    """An unrounded value to 12 places, marked as cut."""
+    return f"{value.quantize(Decimal(1).scaleb(-12), rounding='ROUND_DOWN')}..."
 
 
 def _inputs(concept: m.Concept, concepts: dict[str, m.Concept]) -> list[str]:
