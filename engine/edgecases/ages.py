@@ -87,14 +87,15 @@ def _born(atom, concept: m.Concept, anchor: date, on: str, born: date, which: st
 
 def _leap_day(gen: EdgeCases, atom, concept: m.Concept, anchor: date, on: str, years: int,
               written: str, held) -> list[Variant]:
-    """Born on 29 February, counted on 28 February and 1 March of the year of the birthday `years`
+    """Born on 29 February, counted on 27 and 28 February and 1 March of the year of the birthday `years`
     that has no 29 February (the patient moved so that its anchor falls there)."""
     born_year = anchor.year - years
     while not leap(born_year) or leap(born_year + years):
         born_year -= 1
     born = date(born_year, 2, 29)
     out = []
-    for day in (date(born_year + years, 2, 28), date(born_year + years, 3, 1)):
+    for day in (date(born_year + years, 2, 27), date(born_year + years, 2, 28),
+                date(born_year + years, 3, 1)):
         screening = gen.screening + (day - anchor)
         out.append(_born(atom, concept, day, on, born, "a birthday on 29 February", written,
                          held, moved_to=screening))

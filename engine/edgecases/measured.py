@@ -62,7 +62,7 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
     fields = kept(gen, concept.name)
     out = []
     for bound, op, written_unit in bounds:
-        word = "" if len(bounds) == 1 else (" low end" if op == ">=" else " high end")
+        word = " " if len(bounds) == 1 else (" low end of " if op == ">=" else " high end of ")
         for value, where in ((bound - step, "one step under"), (bound, "at"),
                              (bound + step, "one step over")):
             value = tidy(value)
@@ -70,7 +70,7 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
                 continue
             shown = f"{value} {unit}" if unit else str(value)
             out.append(Variant(
-                f"{concept.name} {shown}: {where}{word} of {written}",
+                f"{concept.name} {shown}: {where}{word}{written}",
                 f"{said(value)} (step {tidy(step)})", atom,
                 "true" if held(value) else "false",
                 replace=(_fact(concept, value, unit, fields),)))
@@ -78,7 +78,7 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
         if other is not None:
             value, other_name = other
             out.append(Variant(
-                f"{concept.name} {value} {other_name}: at{word} of {written}, in another unit",
+                f"{concept.name} {value} {other_name}: at{word}{written}, in another unit",
                 f"{value} {other_name} is exactly {tidy(bound)} {unit} (exact factor): at the "
                 f"bound, {'inside' if held(bound) else 'outside'}", atom,
                 "true" if held(bound) else "false",
