@@ -11,8 +11,8 @@ says, the criterion's other parts as the trail judges them for that patient (`en
 the atoms' `judge`, which is not the network's compiled patterns; a derived value by
 `formulas.value_of`), the whole by strong Kleene logic over the criterion's and/or/not/at-least
 tree, through its definitions. A case whose verdict this cannot settle (a pending judgment beside
-missing data) is left out and counted; a construct without an independent expectation (a filtered
-or counted history, a course, a dose) is listed in the file as `not generated`.
+missing data) is left out and counted; a construct without an independent expectation (a counted
+history, a course, a dose) is listed in the file as `not generated`.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, m.CompareReference):
         return references
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
-        return None if occurred_of(atom).window.kind == "ever" else windows
+        occurred = occurred_of(atom)
+        return None if occurred.window.kind == "ever" and not occurred.filters else windows
     return None
 
 

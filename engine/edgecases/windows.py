@@ -1,7 +1,8 @@
 """Boundary cases of windows on a history: `live_vaccine within 4 weeks before screening`,
 `progression within 12 months after first_line_start`, `stroke more than 2 months before
-informed_consent`, `no known x ...`, `the latest x more than 6 months before first_dose`, and a
-grade (`with grade >= 2`).
+informed_consent`, `no known x ...`, `the latest x more than 6 months before first_dose`, a
+grade (`with grade >= 2`) and a filter (`where route is intravenous`, `other than {...}`: the
+item passes it, and `filters` adds the item that fails it or does not record it).
 
 Each window gets one occurrence (or a one-day course) on every day where being inside changes:
 the first and last day inside and the first day outside, on each side the window has; the same
@@ -26,6 +27,7 @@ from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, day_given, leap
+from engine.edgecases.filters import item_values, written_filters
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -42,9 +44,14 @@ def occurred_of(atom: Any) -> m.Occurred:
 
 def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Variant]:
     occurred = occurred_of(atom)
-    window, concept = occurred.window, gen.concept(occurred)
-    if occurred.filters:
-        raise Skip("a filtered history (`where ...`)")
+    window = occurred.window
+    passing, failing = item_values(gen, occurred)
+    written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
+    grade = _passing_grade(occurred)
+    if window.kind == "ever":  # no edge in time: the filter's, on the day before screening
+        day = gen.screening - timedelta(days=1)
+        return _unique([*_filtered(gen, atom, occurred, day, written, grade, passing, failing,
+                                   True), *_nothing(gen, atom, occurred, written)])
     if window.anchor is not None and window.anchor.edge is not None:
         raise Skip("a window anchored on another history's start or end")
     anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
@@ -52,8 +59,6 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     if anchor is None:
         raise Skip(f"the base patient gives no {on} day")
     inside = _inside(window)
-    written = f"{occurred.ref.name}{_grade_text(occurred)} {window}"
-    grade = _passing_grade(occurred)
     out: list[Variant] = []
     places = [(anchor, gen.screening, None)]
     if window.duration is not None and window.duration.unit in ("months", "years"):
@@ -66,19 +71,53 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                                 f"{_which(day, held, inside, at)} of {written}{where}",
                                 f"{on} {at}: {_bounds(window, at)} (dateutil); {day} is "
                                 f"{'inside' if held else 'outside'}", held, day.isoformat(),
-                                grade, moved_to=screening if moved else None))
-    out += _months(gen, atom, occurred, inside, anchor, written, on, grade)
-    out += _grades(gen, atom, occurred, inside, anchor, written)
-    if any(f.get("concept") == occurred.ref.name for f in gen.base["facts"]):
-        nothing = "true" if isinstance(atom, m.NoKnown) else "unknown"
-        out.append(Variant(f"no {occurred.ref.name}: {written}", f"nothing recorded: {nothing}",
-                           atom, nothing, remove=(occurred.ref.name,)))
+                                grade, moved_to=screening if moved else None, fields=passing))
+    out += _months(gen, atom, occurred, inside, anchor, written, on, grade, passing)
+    out += _grades(gen, atom, occurred, inside, anchor, written, passing)
+    days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
+            if inside(d, anchor)]
+    if days:
+        out += _filtered(gen, atom, occurred, days[0], written, grade, passing, failing, False)
+    out += _nothing(gen, atom, occurred, written)
     if window.anchor is not None and window.anchor.ref is not None:
         day = min(anchor, gen.screening)
         out.append(_variant(gen, atom, occurred, f"no {on}, {occurred.ref.name} on {day}: "
                             f"{written}", f"no {on} day: the window has no edge: unknown", None,
-                            day.isoformat(), grade, remove=(window.anchor.ref.name,)))
+                            day.isoformat(), grade, remove=(window.anchor.ref.name,),
+                            fields=passing))
     return _unique(out)
+
+
+def _nothing(gen: EdgeCases, atom, occurred: m.Occurred, written: str) -> list[Variant]:
+    """Nothing recorded: unknown (the closed world), true for `no known`."""
+    if not any(f.get("concept") == occurred.ref.name for f in gen.base["facts"]):
+        return []
+    nothing = "true" if isinstance(atom, m.NoKnown) else "unknown"
+    return [Variant(f"no {occurred.ref.name}: {written}", f"nothing recorded: {nothing}", atom,
+                    nothing, remove=(occurred.ref.name,))]
+
+
+def _filtered(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: str, grade,
+              passing: dict, failing: list[tuple[str, str]], alone: bool) -> list[Variant]:
+    """On a day inside: the item that passes (when the window's cases do not give it), each
+    attribute at a value that fails, and each not recorded."""
+    if not passing:
+        return []
+    tried: list[tuple[str, dict, bool | None, str]] = []
+    if alone:
+        tried.append(("passes", passing, True, "passes every clause"))
+    for name, value in failing:
+        tried.append((f"{name} {value}", {**passing, name: value}, False,
+                      f"{name} {value} fails the filter"))
+    required = m.DRUG if gen.concept(occurred).kind is m.Kind.MEDICATION else None
+    for name in passing:
+        if name == required:  # every course names its drug
+            continue
+        tried.append((f"{name} not recorded", {**passing, name: None}, None,
+                      f"no {name} recorded: it may or may not pass"))
+    return [_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: {written}",
+                     f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields)
+            for what, fields, held, how in tried]
 
 
 def _inside(window: m.Window) -> Callable[[date, date], bool]:
@@ -148,7 +187,7 @@ def _month_ends(anchor: date) -> list[date]:
 
 
 def _months(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date, written: str,
-            on: str, grade) -> list[Variant]:
+            on: str, grade, passing: dict) -> list[Variant]:
     """A date known to the month: the month of each edge day, and the first month beside one
     that lies wholly inside."""
     edges = _edges(lambda d: inside(d, anchor), anchor, occurred.window, gen.screening)
@@ -171,12 +210,12 @@ def _months(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date, wr
                             f"to the month): {written}",
                             f"{on} {anchor}: {_bounds(occurred.window, anchor)} (dateutil); "
                             f"{first:%Y-%m} up to {days[-1]} {said}", held,
-                            first.strftime("%Y-%m"), grade))
+                            first.strftime("%Y-%m"), grade, fields=passing))
     return out
 
 
 def _grades(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
-            written: str) -> list[Variant]:
+            written: str, passing: dict) -> list[Variant]:
     """For `with grade >= g`: on a day inside, the grade at g and a whole step on either side."""
     if occurred.grade is None:
         return []
@@ -193,17 +232,17 @@ def _grades(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
         out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} grade {grade} on "
                             f"{days[0]}: {written}", f"{days[0]} is inside; grade {grade} {op} "
                             f"{threshold} is {str(held).lower()}", held, days[0].isoformat(),
-                            grade))
+                            grade, fields=passing))
     return out
 
 
 def _variant(gen: EdgeCases, atom, occurred: m.Occurred, name: str, how: str,
              held: bool | None, day: str, grade, moved_to: date | None = None,
-             remove: tuple[str, ...] = ()) -> Variant:
+             remove: tuple[str, ...] = (), fields: dict | None = None) -> Variant:
     status = _wrapped(atom, held)
     return Variant(name, f"{how}: {status}" if status != str(held).lower() else how, atom, status,
-                   replace=(_occurrence(gen, occurred, day, grade),), remove=remove,
-                   moved_to=moved_to)
+                   replace=(_occurrence(gen, occurred, day, grade, fields or {}),),
+                   remove=remove, moved_to=moved_to)
 
 
 def _wrapped(atom, held: bool | None) -> str:
@@ -214,9 +253,11 @@ def _wrapped(atom, held: bool | None) -> str:
     return "unknown" if held is None else "true" if held else "false"
 
 
-def _occurrence(gen: EdgeCases, occurred: m.Occurred, day: str, grade) -> dict[str, Any]:
+def _occurrence(gen: EdgeCases, occurred: m.Occurred, day: str, grade,
+                fields_: dict) -> dict[str, Any]:
     """One occurrence on `day` (a one-day course for a medication), with the fields the base's
-    latest one gives beside its dates (its drug, dose, grade)."""
+    latest one gives beside its dates (its drug, dose, grade), and the filter's (None: not
+    recorded)."""
     concept = gen.concept(occurred)
     old = [f for f in gen.base["facts"] if f.get("concept") == concept.name and
            f.get("present") is not False]
@@ -229,7 +270,8 @@ def _occurrence(gen: EdgeCases, occurred: m.Occurred, day: str, grade) -> dict[s
     fact = {"concept": concept.name, "date": day}
     if concept.kind is m.Kind.MEDICATION or len(day) == 10:
         fact["end"] = day
-    return {**fact, **fields}
+    merged = {**fact, **fields, **fields_}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
 def _grade_text(occurred: m.Occurred) -> str:
