@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
-from engine.edgecases.base import Skip, Variant, day_given, leap, tidy
+from engine.edgecases.base import Skip, Variant, day_given, leap
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -59,17 +59,15 @@ def ages(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
                 out.append(_born(atom, concept, anchor, on, born, f"{which} of age {age}",
                                  written, held))
     out.extend(_leap_day(gen, atom, concept, anchor, on, int(bounds[0].value), written, held))
-    if concept.at is None or concept.at.name not in {c.name for c in gen.protocol.concepts
-                                                      if c.kind is m.Kind.AGE}:
-        months = int(bounds[0].value) * 12
-        for value in (months - 1, months):
-            years = value // 12
-            out.append(Variant(
-                f"{concept.name} {value} months (no birth date): {written}, in another unit",
-                f"{value} months is {years} completed years (floor of {value}/12); "
-                f"{'inside' if held(years) else 'outside'}", atom, _status(held(years)),
-                replace=({"concept": concept.name, "value": value, "unit": "months"},),
-                birth_date=None))
+    months = int(bounds[0].value) * 12
+    for value in (months - 1, months):
+        years = value // 12
+        out.append(Variant(
+            f"{concept.name} {value} months (no birth date): {written}, in another unit",
+            f"{value} months is {years} completed years (floor of {value}/12); "
+            f"{'inside' if held(years) else 'outside'}", atom, _status(held(years)),
+            replace=({"concept": concept.name, "value": value, "unit": "months"},),
+            birth_date=None))
     out.append(Variant(f"no birth date: {written}", "no birth date, no age: unknown", atom,
                        "unknown", birth_date=None, remove=_ages_given(gen, concept)))
     return _unique(out)
@@ -87,8 +85,8 @@ def _born(atom, concept: m.Concept, anchor: date, on: str, born: date, which: st
 
 def _leap_day(gen: EdgeCases, atom, concept: m.Concept, anchor: date, on: str, years: int,
               written: str, held) -> list[Variant]:
-    """Born on 29 February, counted on 27 and 28 February and 1 March of the year of the birthday `years`
-    that has no 29 February (the patient moved so that its anchor falls there)."""
+    """Born on 29 February, counted on 27 and 28 February and 1 March of the year of birthday
+    `years` that has no 29 February (the patient moved so that its anchor falls there)."""
     born_year = anchor.year - years
     while not leap(born_year) or leap(born_year + years):
         born_year -= 1
@@ -117,5 +115,3 @@ def _unique(variants: list[Variant]) -> list[Variant]:
         seen.setdefault(variant.name, variant)
     return list(seen.values())
 
-
-__all__ = ["ages", "tidy"]

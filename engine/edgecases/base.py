@@ -98,11 +98,20 @@ def other_unit(concept: m.Concept, number: Decimal, unit: str | None, written: s
 
 
 def tidy(number: Decimal) -> Decimal:
-    """A decimal without trailing zeros or an exponent: 30.000000 is written 30, not 3E+1."""
+    """A decimal without trailing zeros or an exponent: 30.000000 is written 30, not 3E+1.
+
+    >>> tidy(Decimal("30.000000")), tidy(Decimal("0.500"))
+    (Decimal('30'), Decimal('0.5'))
+    """
     return Decimal(format(number.normalize(), "f"))
 
 
 def leap(year: int) -> bool:
+    """Whether the year has a 29 February.
+
+    >>> leap(2028), leap(2100), leap(2000)
+    (True, False, True)
+    """
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 

@@ -13,11 +13,14 @@ Each such value is also given in another unit, and the input is removed (UNKNOWN
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation
 from typing import TYPE_CHECKING, Callable
 
+from dateutil.relativedelta import relativedelta
+
 from engine.atoms.base import OPS, threshold_of
-from engine.edgecases.base import Skip, Variant, kept, other_unit, tidy
+from engine.edgecases.base import Variant, day_given, kept, other_unit, tidy
 from protocol import model as m
 from protocol.units import QUANTUM, UnitProblem, factor, parse_unit, quantize, registry
 
@@ -27,6 +30,10 @@ if TYPE_CHECKING:
 CONTEXT = Context(prec=80, traps=[DivisionByZero, InvalidOperation])
 #: How far an input is moved, at most, looking for the value where the comparison turns.
 LIMIT = Decimal(10) ** 6
+#: Ages tried for a formula's age input, in whole years.
+OLDEST = 130
+#: The calendar's first day (`engine.dates`): no one is born before it.
+FIRST_DAY = date(1900, 1, 1)
 
 
 class Open(Exception):
@@ -125,10 +132,10 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
     out: list[Variant] = []
     for name in _inputs(concept, concepts):
         source = concepts[name]
+        if source.kind is m.Kind.AGE:
+            out += _ages(gen, atom, concept, source, threshold, written, patient, truth)
+            continue
         if source.kind not in (m.Kind.QUANTITY, m.Kind.LAB):
-            if source.kind is m.Kind.AGE:
-                gen.not_generated.append(f"{concept.name}'s input {name} (an age: whole years "
-                                         "from a birth date) at " + _where(atom))
             continue
         start = gen.number(patient, name)
         if start is None:
@@ -162,7 +169,8 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
             ok = OPS[atom.op](value, threshold)
             where = "exactly at" if exact == threshold else "rounds onto" if value == threshold \
                 else "just under" if value < threshold else "just over"
-            said = f"{tidy(value)}" if exact == value else f"{_digits(exact)}, rounded {tidy(value)}"
+            said = _digits(exact) if exact == value else \
+                f"{_digits(exact)}, rounded {tidy(value)}"
             out.append(Variant(
                 f"{name} {tidy(x)} {unit}: {concept.name} {tidy(value)} {concept.unit}, {where} "
                 f"{written}",
@@ -203,8 +211,75 @@ def _exactly(worked: Callable[[Decimal], Decimal | None], pair: tuple[Decimal, D
 
 
 def _digits(value: Decimal) -> str:
-    """An unrounded value to 12 places, marked as cut."""
+    """An unrounded value to 12 places, marked as cut (an exact one as it is)."""
+    if value == quantize(value):
+        return f"exactly {tidy(value)}"
     return f"{value.quantize(Decimal(1).scaleb(-12), rounding='ROUND_DOWN')}..."
+
+
+def _ages(gen: EdgeCases, atom: m.Compare, concept: m.Concept, source: m.Concept,
+          threshold: Decimal, written: str, patient, truth) -> list[Variant]:
+    """An age the formula reads: the two neighbouring ages where the comparison turns, each as
+    a birth date (the last day of the younger age, the first day of the older), and no birth
+    date. The age each birth date gives is `relativedelta(day, born).years`."""
+    concepts = {c.name: c for c in gen.protocol.concepts}
+    ages = [n for n in _inputs(concept, concepts) if concepts[n].kind is m.Kind.AGE]
+    anchor = gen.screening if source.at is None else day_given(gen, source.at.name)
+    start = gen.number(patient, source.name)
+    why = "it reads more than one age (one birth date moves them all)" if len(ages) > 1 else \
+        f"the base patient gives no {source.at.name if source.at else 'screening'} day" \
+        if anchor is None else "the base patient gives no age" if start is None else None
+    if why is not None:
+        gen.not_generated.append(f"{concept.name}'s input {source.name}: {why}, at "
+                                 + _where(atom))
+        return []
+    assert anchor is not None and start is not None
+
+    def worked(years: int) -> Decimal | None:
+        try:
+            return unrounded(concept, lambda n: Decimal(years) if n == source.name else
+                             gen.number(patient, n), truth, concepts)
+        except Open:
+            return None
+
+    def held(years: int) -> bool | None:
+        value = worked(years)
+        return None if value is None else OPS[atom.op](quantize(value), threshold)
+
+    origin = int(start)
+    oldest = min(OLDEST, relativedelta(anchor, FIRST_DAY).years)  # born within the calendar
+    pair = next(((a, a + 1) for d in range(oldest) for a in (origin + d, origin - d - 1)
+                 if 0 <= a < oldest and None not in (held(a), held(a + 1))
+                 and held(a) != held(a + 1)), None)
+    if pair is None:
+        gen.not_generated.append(f"{concept.name}'s input {source.name}: no age from 0 to "
+                                 f"{oldest} turns {written}, at " + _where(atom))
+        return []
+    on = source.at.name if source.at else "screening"
+    out = []
+    for years, born, which in (
+            (pair[0], anchor - relativedelta(years=pair[0] + 1) + timedelta(days=1), "last"),
+            (pair[1], anchor - relativedelta(years=pair[1]), "first")):
+        assert relativedelta(anchor, born).years == years
+        value = worked(years)
+        assert value is not None
+        ok = OPS[atom.op](quantize(value), threshold)
+        out.append(Variant(
+            f"born {born}, {source.name} {years} at {on} {anchor}: {concept.name} "
+            f"{tidy(quantize(value))} {concept.unit}, {written}",
+            f"relativedelta({anchor}, {born}).years = {years} (dateutil), the {which} day of "
+            f"that age; {concept.name} from its formula (Python decimal at 80 digits, rounded "
+            f"half to even to 6 places) = {_digits(value)}; {atom.op} {tidy(threshold)} is "
+            f"{str(ok).lower()}", atom, "true" if ok else "false", birth_date=born.isoformat(),
+            remove=_given(gen, ages)))
+    out.append(Variant(f"no birth date: {written}", f"{concept.name} reads {source.name}: "
+                       "unknown", atom, "unknown", birth_date=None, remove=_given(gen, ages)))
+    return out
+
+
+def _given(gen: EdgeCases, names: list[str]) -> tuple[str, ...]:
+    """Those of `names` the base gives as facts (an age fact goes when a birth date is set)."""
+    return tuple(n for n in names if any(f.get("concept") == n for f in gen.base["facts"]))
 
 
 def _inputs(concept: m.Concept, concepts: dict[str, m.Concept]) -> list[str]:
@@ -221,16 +296,20 @@ def _inputs(concept: m.Concept, concepts: dict[str, m.Concept]) -> list[str]:
 
 def _turn(held: Callable[[Decimal], bool | None], start: Decimal) -> tuple[Decimal, Decimal] | None:
     """Two neighbouring values (a step of 0.000001 apart) where `held` turns, searched from
-    `start` upwards, then downwards, by doubling steps then bisection; None if it never turns."""
+    `start` upwards, then downwards, by doubling steps then bisection; None if it never turns.
+
+    >>> _turn(lambda x: x * 3 >= 1, Decimal(5))
+    (Decimal('0.333333'), Decimal('0.333334'))
+    """
     first = held(start)
     if first is None:
         return None
     origin = int(start / QUANTUM)
     for sign in (1, -1):
         previous, k = origin, 1
-        while True:
-            n = origin + sign * k
-            if n <= 0 or n * QUANTUM > LIMIT:
+        while True:  # doubling steps, the last clamped to the smallest value or to the limit
+            n = min(max(origin + sign * k, 1), int(LIMIT / QUANTUM))
+            if n == previous:
                 break
             now = held(n * QUANTUM)
             if now is None:

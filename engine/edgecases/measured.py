@@ -19,6 +19,8 @@ from protocol.units import QUANTUM, UnitProblem, factor, quantize
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
 
+#: The reference range a case gives when the base patient's fact of the lab has none.
+OWN_RANGE = (("low", Decimal(10)), ("high", Decimal(40)))
 #: How far a value at a multiple of the limit is moved, at most, to find the first one whose
 #: ratio rounds past it (a limit of 1,000 needs 500 steps).
 MOST_STEPS = 100_000
@@ -90,19 +92,23 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
 
 
 def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
-    """`ast <= 3.0 x ULN`: the value whose ratio to the base's limit is the factor, the nearest
-    values on either side whose ratio (rounded half to even to 6 places, as every number) is
-    past it, the same in another unit (value and range alike), no reference range, no value."""
+    """`ast <= 3.0 x ULN`: the value whose ratio to the base's limit is the factor (a range of
+    10 to 40 in the concept's unit when the base gives none), the nearest values on either side
+    whose ratio (rounded half to even to 6 places, as every number) is past it, the same in
+    another unit (value and range alike), no reference range, no value."""
     concept = gen.concept(atom)
     facts = [f for f in gen.base["facts"] if f.get("concept") == concept.name]
     key = "high" if atom.bound == "upper" else "low"
-    if not facts or key not in (facts[-1].get("reference_range") or {}):
-        raise Skip(f"the base patient gives no {atom.bound} reference for {concept.name}")
-    fact = facts[-1]
-    limit, unit = Decimal(str(fact["reference_range"][key])), fact.get("unit", concept.unit)
+    fact = facts[-1] if facts else {}
+    unit = fact.get("unit", concept.unit)
+    if key not in (fact.get("reference_range") or {}):  # the case gives a range of its own
+        fact = {**kept(gen, concept.name), "reference_range": dict(OWN_RANGE)}
+        unit = concept.unit
+    limit = Decimal(str(fact["reference_range"][key]))
     factor_ = quantize(atom.factor)
     name = "ULN" if atom.bound == "upper" else "LLN"
-    written = f"{atom.ref.name} {atom.op} {atom.factor} x {name}"
+    written = f"{atom.ref.name} {atom.op} " + (f"{atom.bound} reference" if atom.factor == 1
+                                                 else f"{atom.factor} x {name}")
     at = factor_ * limit
     if at != quantize(at):
         raise Skip(f"{atom.factor} x {limit} {unit} has more than 6 places")
@@ -139,8 +145,9 @@ def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
     out.append(Variant(f"{concept.name} {tidy(at)} {unit} without a reference range: {written}",
                        f"no {atom.bound} reference: unknown", atom, "unknown",
                        replace=(_fact(concept, tidy(at), unit, unranged),)))
-    out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom, "unknown",
-                       remove=(concept.name,)))
+    if facts:
+        out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom,
+                           "unknown", remove=(concept.name,)))
     return out
 
 
