@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 from engine import boin as B
@@ -150,8 +151,7 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         if tite:
             window = T.window_days(escalation.dlt_window)
             assert window is not None
-            design, used, sizes = T.design(escalation.design, escalation.maximum, window)
-            per_ruleset = max(1, T.RULES_PER_RULESET // max(sizes.values()))
+            design, used = T.design(escalation.design, escalation.maximum, window)
         else:
             design, used = B.design(escalation.design, escalation.maximum)
         bounds = B.boundaries(escalation.design, escalation.maximum)
@@ -220,6 +220,11 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
             ]
             name = f"esc:eliminated-above#{index}"
             add(name, [_state(P.all_of(*above))], EscalationAction(name, "derived"))
+    if tite:  # TITE-BOIN has many more rules per number of patients than BOIN
+        per_n = Counter(bands.values())
+        if max(per_n.values()) > T.RULES_PER_RULESET:
+            raise T.too_large(protocol, per_n)
+        per_ruleset = max(1, T.RULES_PER_RULESET // max(per_n.values()))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}/escalation#{digest[:12]}"
     return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest,

@@ -328,8 +328,17 @@ def boundaries_report(escalator: Escalator) -> str:
             "",
             table(bounds, escalation.cohort_size),
         ]
+    window = T.window_days(escalation.dlt_window)
+    if network.band_by == "counted" and window is not None:
+        assert isinstance(escalation.design, m.Boin)
+        lines += ["", f"TITE-BOIN: with outcomes pending (STFT: the pending patients' days of "
+                  f"follow-up over the {window}-day window)",
+                  T.table(escalation.design, escalation.maximum, escalation.cohort_size, window)]
     lines += [
         "",
+        "Decision by patients treated at the current level (rows) and DLTs (columns), from "
+        "the rule network (every outcome known):" if window is not None and
+        network.band_by == "counted" else
         "Decision by patients treated at the current level (rows) and DLTs (columns), from "
         "the rule network:",
         "E escalate, S stay, D de-escalate, X eliminate and de-escalate"

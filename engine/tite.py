@@ -36,6 +36,7 @@ from fractions import Fraction
 
 from engine import boin as B
 from protocol import model as m
+from protocol.errors import Diagnostic, ProtocolError, Severity
 
 #: The state fact's fields a TITE-BOIN network reads besides BOIN's (engine/cohort.state_of).
 COUNTS = {
@@ -153,9 +154,8 @@ def stft(days: int, window: int) -> Fraction:
 
 
 def design(boin: m.Boin, maximum: int, window: int
-           ) -> tuple[m.Design, dict[str, dict[str, object]], dict[int, int]]:
-    """TITE-BOIN as escalation rules, the boundary each uses (by rule id) for the trail, and how
-    many rules each number of patients has (the network is loaded in parts by it)."""
+           ) -> tuple[m.Design, dict[str, dict[str, object]]]:
+    """TITE-BOIN as escalation rules, and the boundary each uses (by rule id) for the trail."""
     bounds = B.boundaries(boin, maximum)
     exact = lambdas(boin)
     span = boin.span
@@ -168,19 +168,17 @@ def design(boin: m.Boin, maximum: int, window: int
                 [B._flag(span, "full", False), B._flag(span, "cohort_complete", False)], "STAY"),
     ]
     used: dict[str, dict[str, object]] = {}
-    sizes: dict[int, int] = {}
     for n in range(1, maximum + 1):
         base = [B._count(span, "counted", "==", n), B._flag(span, "full", False),
                 B._flag(span, "cohort_complete")]
         cases = _earlystop(span, B._options(bounds, n, span, _cases(boin, bounds, exact, n,
                                                                      window, span)))
-        sizes[n] = len(cases)
         for suffix, text, conditions, move, mtd in cases:
             rule = B._rule(span, f"TITE.n{n}.{suffix}", text, [*base, *conditions], move, mtd)
             rules.append(rule)
             used[rule.id] = {**bounds.at(n), "window_days": window}
     text = f"TITE-BOIN, target DLT rate {boin.target}"
-    return m.Design(span, "tite-boin", text, tuple(rules), exclusive=True), used, sizes
+    return m.Design(span, "tite-boin", text, tuple(rules), exclusive=True), used
 
 
 def _cases(boin: m.Boin, bounds: B.Boundaries, exact: tuple[Decimal, Decimal], n: int,
@@ -211,6 +209,20 @@ def _cases(boin: m.Boin, bounds: B.Boundaries, exact: tuple[Decimal, Decimal], n
     for y in range(min(de, n)):
         cases += _pending(boin, exact, n, y, window, span)
     return cases
+
+
+def too_large(protocol: m.Protocol, per_n: dict[int, int]) -> ProtocolError:
+    """TITE-BOIN's rules for one number of patients grow with its square: past what one ruleset
+    holds, the design is refused with the largest maximum that compiles."""
+    escalation = protocol.escalation
+    assert escalation is not None and isinstance(escalation.design, m.Boin)
+    fits = next(n for n in range(1, len(per_n) + 2) if per_n.get(n, 0) > RULES_PER_RULESET) - 1
+    span = escalation.design.span
+    message = (f"TITE-BOIN with target {escalation.design.target} generates more rules for "
+               f"{fits + 1} patients at a level than the engine holds in one ruleset "
+               f"({RULES_PER_RULESET}): 'maximum {fits} patients' at most")
+    diagnostic = Diagnostic(span, Severity.ERROR, "tite-size", message)
+    return ProtocolError([diagnostic], protocol.source_of(span.file))
 
 
 def _pending(boin: m.Boin, exact: tuple[Decimal, Decimal], n: int, y: int, window: int,
