@@ -38,13 +38,6 @@ from engine import boin as B
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity
 
-#: The state fact's fields a TITE-BOIN network reads besides BOIN's (engine/cohort.state_of).
-COUNTS = {
-    "counted": "patients at the current level whose outcome counts: evaluable or pending (n)",
-    "higher_counted": "the same at the next higher level",
-    "followup": "days of follow-up of the current level's pending patients, summed (STFT times "
-    "the window's days)",
-}
 #: The window's units whose length in days is fixed.
 DAYS = {"days": 1, "weeks": 7}
 #: Rules joined to one alpha node of a ruleset, at most (durable_rules' limit is 256; error 108).
@@ -73,8 +66,10 @@ def lambdas(boin: m.Boin) -> tuple[Decimal, Decimal]:
     with localcontext() as ctx:
         ctx.prec = PRECISION
         phi, one = boin.target, Decimal(1)
-        lambda_e = ((one - phi1) / (one - phi)).ln() / (phi * (one - phi1) / (phi1 * (one - phi))).ln()
-        lambda_d = ((one - phi) / (one - phi2)).ln() / (phi2 * (one - phi) / (phi * (one - phi2))).ln()
+        lambda_e = (((one - phi1) / (one - phi)).ln()
+                    / (phi * (one - phi1) / (phi1 * (one - phi))).ln())
+        lambda_d = (((one - phi) / (one - phi2)).ln()
+                    / (phi2 * (one - phi) / (phi * (one - phi2))).ln())
     return lambda_e, lambda_d
 
 
@@ -403,7 +398,8 @@ def evidence(boin: m.Boin, state: dict[str, int], followups: list[tuple[str, int
 
 def lines(found: dict[str, object], level: str) -> list[str]:
     """The evidence as the explanation prints it."""
-    followed = ", ".join(f"{f['patient']} {f['fraction']}" for f in found["followup"])  # type: ignore[attr-defined]
+    patients: list[dict[str, object]] = found["followup"]  # type: ignore[assignment]
+    followed = ", ".join(f"{f['patient']} {f['fraction']}" for f in patients)
     if not followed:
         return []
     text = [f"  follow-up at {level}: {followed}; STFT {found['followup_days']}/"
