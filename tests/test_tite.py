@@ -303,3 +303,23 @@ def test_weeks_count_as_days():
     text = BASE.format(maximum=18, window="4 weeks", target="0.2")
     escalation = parse(text, "t.pr").escalation
     assert escalation is not None and T.window_days(escalation.dlt_window) == 28
+
+
+def test_options_with_outcomes_pending(tmp_path):
+    """n.earlystop 9: 2 DLTs of 9 at target 0.2 stays, so it stops and selects the MTD, once
+    every outcome is known; with one pending followed 27 days it waits (SUSPEND), with one just
+    infused the imputed rate de-escalates (p_hat = (2 + 21/59 (1 - 0)) / 9 >= 0.2385).
+    extrasafe (cut-off 0.9): 2 DLTs of 3 at the lowest level stop the trial, n counting the
+    pending patient (P(p > 0.2 | 2 of 3) = 0.9728 > 0.9)."""
+    path = tmp_path / "t.proto-rules"
+    path.write_text(BASE.format(maximum=18, window="28 days", target="0.2").replace(
+        " tite", " n.earlystop 9 extrasafe tite"))
+    protocol = parse_file(path)
+    escalator = Escalator(compile_escalation(protocol))
+    assert protocol.escalation is not None
+    for c, days, want in [(0, 0, "STOP:select"), (1, 27, "SUSPEND"), (1, 0, "DE-ESCALATE")]:
+        state = state_of([(3, 3, 0, 0), (9, 9 - c, 2, c), (0, 0, 0, 0)], 1, protocol.escalation,
+                         True, days)
+        assert escalator.ask(state).value == want, (c, days)
+    state = state_of([(3, 2, 2, 1), (0, 0, 0, 0), (0, 0, 0, 0)], 0, protocol.escalation, True, 10)
+    assert escalator.ask(state).value == "STOP:none"
