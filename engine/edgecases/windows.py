@@ -39,10 +39,13 @@ MONTH_ENDS = ((1, 31), (2, 29), (3, 31), (12, 31))
 
 
 def occurred_of(atom: Any) -> m.Occurred:
+    """The occurrence condition an atom asks about (`no known x ...` and `the latest x ...`
+    wrap one)."""
     return atom.occurred if isinstance(atom, (m.NoKnown, m.Latest)) else atom
 
 
 def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Variant]:
+    """The cases of one history condition (see the module's docstring); raises `Skip`."""
     occurred = occurred_of(atom)
     window = occurred.window
     passing, failing = item_values(gen, occurred)
