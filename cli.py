@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 
+from cli_simulate import add_commands as add_simulation_commands
 from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
@@ -49,7 +50,6 @@ from engine.resume import resume_point, resumed
 from engine.screened import Outputs
 from engine.summary import REJECTED, Table, Tally
 from engine.replay import replay
-from cli_simulate import add_commands as add_simulation_commands
 from engine.console import between_patients, optional, plotted, progress, tell, writing
 from engine.explain import render, rendered
 from engine.trail import (Chain, Recorder, Trail, opening, patients, read, scan,

@@ -136,7 +136,8 @@ def table(runs: list[Run], trials: int, seed: int) -> str:
         lines.append(
             f"{r.scenario.name:<10}{r.design.label:<{width}}{100 * risk.correct:>8.1f}"
             f"{100 * risk.above:>7.1f}{100 * risk.treated_above:>9.1f}"
-            f"{100 * _no_mtd(r.oc):>8.1f}{r.oc.sample:>9.2f}{float(sum(r.oc.dlts)):>6.2f}   {chosen}"
+            f"{100 * _no_mtd(r.oc):>8.1f}{r.oc.sample:>9.2f}{float(sum(r.oc.dlts)):>6.2f}"
+            f"   {chosen}"
         )
     lines += ["", "correct MTD %: the true MTD selected; above MTD %: a level above it selected;",
               "treated above %: the share of all patients treated above it; no MTD %: no level",

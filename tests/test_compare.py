@@ -261,3 +261,16 @@ def test_options_that_do_not_read(capsys, monkeypatch, option, value):
         cli.main(["simulate", DESIGNS[0], option, value])
     assert raised.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_readme_shows_what_compare_designs_prints(capsys, monkeypatch):
+    """The README's comparison is this command's output, not a copy that drifted."""
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("$ proto-rules compare-designs ")
+    block = readme[start:readme.index("```", start)]
+    command, _, shown = block.partition("--plot docs/comparison.png\n")
+    argv = command.replace("\\\n", " ").split()[2:] + ["--plot", "none"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert shown == out + "plot: docs/comparison.png\n"
