@@ -221,6 +221,8 @@ def test_compare_designs(capsys, monkeypatch, tmp_path):
     (["compare-designs", DESIGNS[0], "examples/boin.proto-rules", "--true-tox", "0.1,0.2,0.3"],
      "--true-tox: scenario S1 gives 3 rates for the 5 dose levels of boin 0.3 (boin)"),
     (["simulate", SEED, "--scenarios", "missing.txt"], "cannot read scenarios missing.txt"),
+    (["compare-designs", DESIGNS[0], "examples/empa-reg-outcome.proto-rules", "--true-tox",
+      "0.1,0.2,0.3"], "examples/empa-reg-outcome.proto-rules has no escalation section"),
 ])
 def test_refused(capsys, monkeypatch, argv, message):
     monkeypatch.chdir(ROOT)
@@ -248,6 +250,10 @@ def test_a_scenarios_file_line_that_does_not_read(capsys, monkeypatch, tmp_path)
     assert cli.main(["simulate", DESIGNS[0], "--scenarios", str(scenarios), "--plot", "none"]) == 2
     assert capsys.readouterr().err == (f"proto-rules: {scenarios}:3: not a list of DLT rates "
                                        "from 0 to 1 like 0.05,0.15,0.35: '0.1,x,0.3'\n")
+    scenarios.write_bytes(b"0.1,0.2,0.3 \xff\n")
+    assert cli.main(["simulate", DESIGNS[0], "--scenarios", str(scenarios), "--plot", "none"]) == 2
+    assert capsys.readouterr().err == f"proto-rules: cannot read scenarios {scenarios}: not " \
+        "UTF-8 text\n"
     scenarios.write_text("# nothing\n")
     assert cli.main(["simulate", DESIGNS[0], "--scenarios", str(scenarios), "--plot", "none"]) == 2
     assert "no scenario in the file" in capsys.readouterr().err
