@@ -88,14 +88,15 @@ def _compare(args, network: Loader) -> int:
         lines.append(f"  {design.label}: {net.design.text or net.design.name} ({path}; "
                      f"{len(net.levels)} levels, cohorts of {net.escalation.cohort_size}, at most "
                      f"{net.escalation.maximum} patients)")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return _compared(designs, _scenarios(args), args)
+    return _compared(designs, _scenarios(args), args, "\n".join(lines) + "\n")
 
 
-def _compared(designs: list[compare.Design], scenarios: list[compare.Scenario], args) -> int:
+def _compared(designs: list[compare.Design], scenarios: list[compare.Scenario], args,
+              header: str = "") -> int:
+    """Run and show the comparison; nothing is printed before every input has been accepted."""
     target = compare.target_of(designs, args.target)
     runs = compare.run(designs, scenarios, target, args.trials, args.seed)
-    sys.stdout.write(compare.table(runs, args.trials, args.seed))
+    sys.stdout.write(header + compare.table(runs, args.trials, args.seed))
     if args.plot != "none":
         plotted(args.plot, lambda path: compare.plot(runs, args.trials, args.seed, path))
     return 0
