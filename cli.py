@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 
-from cli_simulate import add_commands as add_simulation_commands
+from engine.simulate_commands import add_commands as add_simulation_commands
 from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
