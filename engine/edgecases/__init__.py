@@ -27,6 +27,7 @@ from engine.atoms.base import OPS, threshold_of
 from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
+from engine.edgecases.counts import counts
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.measured import ranges, references, thresholds
 from engine.edgecases.render import render
@@ -40,9 +41,8 @@ from protocol.errors import FactError, UsageError
 #: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
 #: Constructs with edges that no module here gives an independent expectation yet.
-NOT_YET = {m.Counted: "a counted history (`at least N ...`)", m.Course: "a course's dose and "
-           "length", m.Continuous: "treatment without a break", m.CurrentDose: "the dose on a day",
-           m.StableDose: "a stable dose"}
+NOT_YET = {m.Course: "a course's dose and length", m.Continuous: "treatment without a break",
+           m.CurrentDose: "the dose on a day", m.StableDose: "a stable dose"}
 
 
 class _Unsettled(Exception):
@@ -65,9 +65,12 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return thresholds if isinstance(atom, m.Compare) else ranges
     if isinstance(atom, m.CompareReference):
         return references
+    if isinstance(atom, m.Counted):
+        return counts
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
-        return None if occurred.window.kind == "ever" and not occurred.filters else windows
+        edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade
+        return None if edgeless else windows
     return None
 
 

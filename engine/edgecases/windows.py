@@ -51,10 +51,11 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     passing, failing = item_values(gen, occurred)
     written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade = _passing_grade(occurred)
-    if window.kind == "ever":  # no edge in time: the filter's, on the day before screening
+    if window.kind == "ever":  # no edge in time: the filter's and grade's, the day before screening
         day = gen.screening - timedelta(days=1)
         return _unique([*_filtered(gen, atom, occurred, day, written, grade, passing, failing,
-                                   True), *_nothing(gen, atom, occurred, written)])
+                                   True), *_graded(gen, atom, occurred, day, written, passing),
+                        *_nothing(gen, atom, occurred, written)])
     if window.anchor is not None and window.anchor.edge is not None:
         raise Skip("a window anchored on another history's start or end")
     anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
@@ -219,22 +220,27 @@ def _months(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date, wr
 
 def _grades(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
             written: str, passing: dict) -> list[Variant]:
-    """For `with grade >= g`: on a day inside, the grade at g and a whole step on either side."""
+    """For `with grade >= g`: on the first day inside, the grade at g and a whole step on either
+    side."""
+    days = [d for d in _edges(lambda d: inside(d, anchor), anchor, occurred.window,
+                              gen.screening) if inside(d, anchor)]
+    return _graded(gen, atom, occurred, days[0], written, passing) if days else []
+
+
+def _graded(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: str,
+            passing: dict) -> list[Variant]:
+    """On `day`, inside the window, the grade at g and a whole step on either side."""
     if occurred.grade is None:
         return []
     op, threshold = occurred.grade
-    days = [d for d in _edges(lambda d: inside(d, anchor), anchor, occurred.window,
-                              gen.screening) if inside(d, anchor)]
-    if not days:
-        return []
     out = []
     for grade in (threshold - 1, threshold, threshold + 1):
         if grade < 0:
             continue
         held = OPS[op](grade, threshold)
         out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} grade {grade} on "
-                            f"{days[0]}: {written}", f"{days[0]} is inside; grade {grade} {op} "
-                            f"{threshold} is {str(held).lower()}", held, days[0].isoformat(),
+                            f"{day}: {written}", f"{day} is inside; grade {grade} {op} "
+                            f"{threshold} is {str(held).lower()}", held, day.isoformat(),
                             grade, fields=passing))
     return out
 
