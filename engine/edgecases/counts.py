@@ -102,7 +102,7 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
     if window.anchor is not None and window.anchor.ref is not None:
         n_items = variants[1].replace  # N items that count (N >= 2: the first case is N-1)
         variants.append(Variant(f"{_items(n)} that count, no {window.anchor}: {written}",
-                                f"no {window.anchor} day: the window has no edge: unknown", atom,
+                                f"{window.anchor}: no day, the window has no edge: unknown", atom,
                                 "unknown", replace=n_items, remove=(window.anchor.ref.name,)))
     if any(f.get("concept") == occurred.ref.name for f in gen.base["facts"]):
         variants.append(Variant(f"no {occurred.ref.name}: {written}",

@@ -20,6 +20,7 @@ day for a month: inside on every day is true, on none false, otherwise unknown.
 from __future__ import annotations
 
 from calendar import monthrange
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -56,16 +57,19 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
         return _unique([*_filtered(gen, atom, occurred, day, written, grade, passing, failing,
                                    True), *_graded(gen, atom, occurred, day, written, passing),
                         *_nothing(gen, atom, occurred, written)])
+    course = None  # an anchor course the cases give, when the base has none to count from
     if window.anchor is not None and window.anchor.edge is not None:
-        raise Skip("a window anchored on another history's start or end")
-    anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
+        anchor, course = _history_anchor(gen, window.anchor)
+    else:
+        anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
     on = str(window.anchor) if window.anchor else "screening"
     if anchor is None:
         raise Skip(f"the base patient gives no {on} day")
     inside = _inside(window)
     out: list[Variant] = []
     places = [(anchor, gen.screening, None)]
-    if window.duration is not None and window.duration.unit in ("months", "years"):
+    if window.duration is not None and window.duration.unit in ("months", "years") and \
+            course is None:  # moved, the base's anchor course moves too
         places += [(end, gen.screening + (end - anchor), end) for end in _month_ends(anchor)]
     for at, screening, moved in places:
         where = f", {on} on {at}" if moved else ""
@@ -84,12 +88,84 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
         out += _filtered(gen, atom, occurred, days[0], written, grade, passing, failing, False)
     out += _nothing(gen, atom, occurred, written)
     if window.anchor is not None and window.anchor.ref is not None:
-        day = min(anchor, gen.screening)
-        out.append(_variant(gen, atom, occurred, f"no {on}, {occurred.ref.name} on {day}: "
-                            f"{written}", f"no {on} day: the window has no edge: unknown", None,
+        day, none = min(anchor, gen.screening), window.anchor.ref.name
+        out.append(_variant(gen, atom, occurred, f"no {none}, {occurred.ref.name} on {day}: "
+                            f"{written}", f"{on}: no day, the window has no edge", None,
                             day.isoformat(), grade, remove=(window.anchor.ref.name,),
                             fields=passing))
+    if window.anchor is not None and window.anchor.edge is not None:
+        out += _anchor_cases(gen, atom, occurred, inside, anchor, course, written, grade, passing)
+    if course is not None:
+        out = [_given(v, course) for v in out]
     return _unique(out)
+
+
+def _given(variant: Variant, course: dict) -> Variant:
+    """A case with the anchor course the base lacks, unless it replaces it or goes without."""
+    name = course["concept"]
+    if name in variant.remove:  # the base has none to remove
+        return replace(variant, remove=tuple(r for r in variant.remove if r != name))
+    if any(f["concept"] == name for f in variant.replace):
+        return variant
+    return replace(variant, replace=(*variant.replace, course))
+
+
+def _history_anchor(gen: EdgeCases, anchor: m.Anchor) -> tuple[date | None, dict | None]:
+    """The anchor day of `the start (end) of x`: the base's most recent x with whole dates, or,
+    when it has none, a course of the cases' own (from 90 to 60 days before screening, or to
+    screening when the anchor lies in the future of the window)."""
+    assert anchor.ref is not None
+    given = [f for f in gen.base["facts"] if f.get("concept") == anchor.ref.name and
+             f.get("present") is not False]
+    try:
+        latest = max(given, key=lambda f: f["date"])
+        start, end = date.fromisoformat(latest["date"]), date.fromisoformat(latest["end"])
+    except (KeyError, TypeError, ValueError):  # none, or not whole dates: the cases give one
+        start, end = gen.screening - timedelta(days=90), gen.screening - timedelta(days=60)
+        course = {"concept": anchor.ref.name, "date": start.isoformat(), "end": end.isoformat()}
+        values = gen.concepts[anchor.ref.name].values
+        if gen.concepts[anchor.ref.name].kind is m.Kind.MEDICATION and values:
+            course["drug"] = values[0].name
+        return (start if anchor.edge == "start" else end), course
+    if len(given) > 1:  # which one is the most recent is the README's to say, not guessed here
+        raise Skip(f"the base patient gives more than one {anchor.ref.name}")
+    return (start if anchor.edge == "start" else end), None
+
+
+def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
+                  course: dict | None, written: str, grade, passing: dict) -> list[Variant]:
+    """For a window on the start or end of x: an occurrence on the anchor course's other edge
+    day; the anchor course still going on (no end: unknown); x recorded as none (false)."""
+    window = occurred.window
+    assert window.anchor is not None and window.anchor.ref is not None
+    name = window.anchor.ref.name
+    anchor_course = course or next(f for f in gen.base["facts"] if f.get("concept") == name and
+                                   f.get("present") is not False)
+    other = "date" if window.anchor.edge == "end" else "end"
+    day = date.fromisoformat(anchor_course[other])
+    out = []
+    if day <= gen.screening:
+        held = inside(day, anchor)
+        out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, the "
+                            f"{'first' if other == 'date' else 'last'} day of {name}: "
+                            f"{written}", f"{window.anchor} {anchor}: {_bounds(window, anchor)} "
+                            f"(dateutil); {day} is {'inside' if held else 'outside'}", held,
+                            day.isoformat(), grade, fields=passing))
+    days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
+            if inside(d, anchor)]
+    if days and window.anchor.edge == "end":
+        going = {k: v for k, v in anchor_course.items() if k != "end"}
+        out.append(_variant(gen, atom, occurred, f"{name} still going on, {occurred.ref.name} "
+                            f"on {days[0]}: {written}", f"{name} has no end yet: no anchor day",
+                            None, days[0].isoformat(), grade, fields=passing,
+                            also=({**going, "ongoing": True},)))
+    if days and isinstance(atom, m.Occurred):
+        out.append(_variant(gen, atom, occurred, f"no {name} (recorded as none), "
+                            f"{occurred.ref.name} on {days[0]}: {written}",
+                            f"{name} is recorded as none: the anchor can never exist", False,
+                            days[0].isoformat(), grade, fields=passing,
+                            also=({"concept": name, "present": False},)))
+    return out
 
 
 def _nothing(gen: EdgeCases, atom, occurred: m.Occurred, written: str) -> list[Variant]:
@@ -247,10 +323,12 @@ def _graded(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: str,
 
 def _variant(gen: EdgeCases, atom, occurred: m.Occurred, name: str, how: str,
              held: bool | None, day: str, grade, moved_to: date | None = None,
-             remove: tuple[str, ...] = (), fields: dict | None = None) -> Variant:
+             remove: tuple[str, ...] = (), fields: dict | None = None,
+             also: tuple[dict, ...] = ()) -> Variant:
+    """One occurrence on `day` (and the facts `also` gives: another concept's, replacing its)."""
     status = _wrapped(atom, held)
     return Variant(name, f"{how}: {status}" if status != str(held).lower() else how, atom, status,
-                   replace=(_occurrence(gen, occurred, day, grade, fields or {}),),
+                   replace=(_occurrence(gen, occurred, day, grade, fields or {}), *also),
                    remove=remove, moved_to=moved_to)
 
 
