@@ -22,7 +22,7 @@ EXAMPLES = {
     "cd19-ucart-sle-v1.1": ("patients.jsonl", 151),
     "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 75),
     "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 330),
-    "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 73),
+    "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 80),
     "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 30),
     "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 102),
     "toasst-glucocorticoid-withdrawal": ("toasst-glucocorticoid-withdrawal.patients.jsonl", 34),
@@ -164,6 +164,50 @@ def test_an_age_in_a_formula_and_a_filter(capsys, tmp_path):
     assert "route oral fails the filter" in oral and '"route": "oral"' in oral
     unrecorded = cases[f"cyclophosphamide on 2026-03-12, route not recorded: {written}"]
     assert "may or may not pass: unknown" in unrecorded and '"route"' not in unrecorded
+
+
+def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
+    """A count at N-1, N and N+1 items, and N-1 beside one that does not count or may; a count by
+    an attribute with two items sharing a value; a grade that holds for ever; windows after the
+    end of a course the base gives and before the start of one the cases give. Every expectation
+    is a count or calendar arithmetic worked out here; `proto-rules test` has the network agree."""
+    protocol = "tests/data/edgecases/histories.proto-rules"
+    out = tmp_path / "edges.yaml"
+    argv = ("edge-cases", protocol, "--base", "tests/data/edgecases/histories.patients.jsonl",
+            "-o", str(out))
+    code, said, _ = run_cli(capsys, *argv)
+    assert code == 0 and said.startswith(f"{out}: 53 boundary cases from C01")
+    text = out.read_text(encoding="utf-8")
+    assert "# not generated" not in text
+    code, said, _ = run_cli(capsys, "test", protocol, str(out))
+    assert code == 0 and "=== 53 passed (1 scenario file) ===" in said, said
+    cases = _cases(text)
+    infections = "at least 3 infection with grade >= 3 within 1 year before screening"
+    for k, verdict in ((2, "NOT_MET"), (3, "MET"), (4, "MET")):
+        assert f"E1: {verdict}" in cases[f"{k} items that count: {infections}"]
+    assert "2 count, 0 more may; needs 3: false" in cases[f"one of grade 2: {infections}"]
+    flares = "at least 2 flare within 6 months before day_0"
+    month = cases[f"one known to the month 2025-12: {flares}"]
+    assert "1 count, 1 more may; needs 2: unknown" in month and "E2: UNKNOWN" in month
+    assert "E2: NOT_MET" in cases[f"one outside the window: {flares}"]
+    assert "E2: MET" in cases[f"one on 2025-12-10, the window's edge: {flares}"]
+    assert "E2: UNKNOWN" in cases[f"2 items that count, no day_0: {flares}"]
+    lines = "at least 2 lines of chemo where route is intravenous ever"
+    assert "I1: NOT_MET" in cases[f"2 items, two with line 1: {lines}"]
+    assert "I1: UNKNOWN" in cases[f"one without line: {lines}"]
+    assert "I1: NOT_MET" in cases[f"one with route oral: {lines}"]
+    graded = "anaphylaxis with grade >= 3 ever"
+    assert "E3: MET" in cases[f"anaphylaxis grade 3 on 2026-05-31: {graded}"]
+    assert "E3: NOT_MET" in cases[f"anaphylaxis grade 2 on 2026-05-31: {graded}"]
+    relapse = "relapse within 6 months after the end of adjuvant"
+    assert "E4: MET" in cases[f"relapse on 2026-02-15: the first day inside of {relapse}"]
+    assert "E4: NOT_MET" in cases[f"relapse on 2026-02-14: the day before the window of {relapse}"]
+    assert "E4: UNKNOWN" in cases[f"adjuvant still going on, relapse on 2026-02-15: {relapse}"]
+    assert "E4: NOT_MET" in cases[f"no adjuvant (recorded as none), relapse on 2026-02-15: "
+                                  f"{relapse}"]
+    radiotherapy = "neuropathy less than 4 weeks before the start of radiotherapy"
+    given = cases[f"neuropathy on 2026-02-03: the day before the window of {radiotherapy}"]
+    assert '{"concept": "radiotherapy", "date": "2026-03-03", "end": "2026-04-02"}' in given
 
 
 @pytest.mark.parametrize("argv, message", [

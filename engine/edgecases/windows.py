@@ -10,7 +10,11 @@ with the patient moved so that the anchor falls on 31 January, 29 February, 31 M
 December (windows in months or years, where the calendar clamps); the month of each edge day as a
 date known only to the month (UNKNOWN when it straddles the edge, decided when it lies wholly on
 one side) and a month wholly inside; for a grade, the grade at its threshold and a step past it;
-nothing recorded; and, for a window on a date concept, no anchor day.
+nothing recorded; and, for a window on a date concept, no anchor day. A window on the start or end
+of another history counts from the base's one course of it (or, when the base has none, a course
+of the cases' own, 90 to 60 days before screening, given in every case): also an occurrence on
+that course's other edge day, the course still going on (no end: unknown), and the history
+recorded as none (the anchor can never exist: false).
 
 The status is calendar arithmetic with `dateutil.relativedelta` on the window as the README
 defines it (overlap for `within` / `less than`, the start for `at least` / `more than`), day by
