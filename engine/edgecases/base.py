@@ -1,8 +1,8 @@
 """What every kind of boundary case shares: the change a case makes to the base patient, the
 step a value can move by, a number restated in another unit, and a patient moved in time.
 
-Each construct's module (`measured`, `ages`, `windows`, `formulas`) turns one atom into
-`Variant`s, each with the status of that atom worked out on its own (exact decimals, calendar
+Each construct's module (`measured`, `ages`, `windows`, `counts`, `formulas`) turns one atom
+into `Variant`s, each with the status of that atom worked out on its own (exact decimals, calendar
 arithmetic): never by the network, which the scenarios then test.
 """
 
