@@ -28,6 +28,7 @@ from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
+from engine.edgecases.doses import current_doses
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.measured import ranges, references, thresholds
 from engine.edgecases.render import render
@@ -42,7 +43,7 @@ from protocol.errors import FactError, UsageError
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
 #: Constructs with edges that no module here gives an independent expectation yet.
 NOT_YET = {m.Course: "a course's dose and length", m.Continuous: "treatment without a break",
-           m.CurrentDose: "the dose on a day", m.StableDose: "a stable dose"}
+           m.StableDose: "a stable dose"}
 
 
 class _Unsettled(Exception):
@@ -67,6 +68,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return references
     if isinstance(atom, m.Counted):
         return counts
+    if isinstance(atom, m.CurrentDose):
+        return current_doses
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade

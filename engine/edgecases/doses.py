@@ -1,0 +1,171 @@
+"""Boundary cases of the dose on a day: `glucocorticoid dose at screening >= 7.5 mg/d`.
+
+Each case replaces the medication's courses: one course of the table's reference drug (the one
+whose equivalent is itself) at the threshold, one step (0.000001 of the dosed unit) under and
+over; the threshold in another unit (g/d for mg/d); every other drug of the equivalence table at
+its equivalent, when that is exact to six places (methylprednisolone 6 mg/d is 7.5 mg/d of
+prednisone); two courses of half the threshold each; a course at the threshold ending the day
+before the anchor (it does not count), ending on it (it does; the others are ongoing); a dose
+change on the anchor day (up to the threshold, and down from it); the medication recorded as none
+(a dose of 0); and nothing recorded.
+
+The status is the README's sum, worked out here in exact decimals: each course that covers the
+anchor day (started on or before it, ended on or after it or ongoing) adds its dose times its
+drug's ratio in the equivalence table (and the unit's factor, by pint); the total compared with
+the threshold. A dose per kg of body weight is not generated (it goes through a weight fact).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.atoms.base import OPS
+from engine.edgecases.base import Skip, Variant, day_given, tidy
+from protocol import model as m
+from protocol.units import QUANTUM, UnitProblem, factor, quantize
+
+if TYPE_CHECKING:
+    from engine.edgecases import EdgeCases
+
+#: One course of a case: drug, daily dose, its unit, first day, last day (None: ongoing).
+Course = tuple[str, Decimal, str, date, date | None]
+
+
+def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
+    """The cases of one `X dose at A <op> D` (see the module's docstring); raises `Skip`."""
+    concept = gen.concept(atom)
+    if concept.weight is not None:
+        raise Skip("a dose per kg of body weight")
+    if concept.dosed_in is None:  # pragma: no cover - the checker refuses it
+        raise Skip(f"{concept.name} is not dosed")
+    if atom.anchor is not None and atom.anchor.edge is not None:
+        raise Skip("a dose on another history's start or end")
+    anchor = gen.screening if atom.anchor is None else day_given(gen, atom.anchor.ref.name)
+    on = str(atom.anchor) if atom.anchor is not None else "screening"
+    if anchor is None:
+        raise Skip(f"the base patient gives no {on} day")
+    unit = concept.dosed_in
+    ratios = _ratios(gen, concept)
+    reference = next((d for d, r in ratios.items() if r == 1), None)
+    if reference is None:
+        raise Skip("no drug of the list is its own equivalent")
+    threshold = atom.dose.value * _rate(gen, atom.dose.unit or unit, unit)
+    written = f"{concept.name} dose at {on} {atom.op} {atom.dose}"
+    before, after = anchor - timedelta(days=1), anchor + timedelta(days=1)
+    start = min(anchor, gen.screening) - timedelta(days=30)
+    step = QUANTUM
+
+    def one(dose: Decimal, drug: str = reference, dose_unit: str = unit, first: date = start,
+            last: date | None = None) -> list[Course]:
+        return [(drug, dose, dose_unit, first, last)]
+
+    cases: list[tuple[str, list[Course]]] = [
+        (f"{reference} {tidy(threshold)} {unit}", one(threshold)),
+        (f"{reference} {tidy(threshold - step)} {unit}", one(threshold - step)),
+        (f"{reference} {tidy(threshold + step)} {unit}", one(threshold + step)),
+    ]
+    other = _in_other_unit(gen, threshold, unit)
+    if other is not None:
+        cases.append((f"{reference} {other[0]} {other[1]}", one(other[0], dose_unit=other[1])))
+    for drug, ratio in ratios.items():
+        dose = threshold / ratio
+        if drug != reference and dose == quantize(dose) and quantize(dose * ratio) == threshold:
+            cases.append((f"{drug} {tidy(dose)} {unit}", one(tidy(dose), drug)))
+    half = threshold / 2
+    if half == quantize(half):
+        cases.append((f"two courses of {reference} {tidy(half)} {unit}",
+                      [*one(tidy(half)), *one(tidy(half), first=start + timedelta(days=1))]))
+    cases += [
+        (f"{reference} {tidy(threshold)} {unit} ending {before}", one(threshold, last=before)),
+        (f"{reference} {tidy(threshold)} {unit} ending {anchor}", one(threshold, last=anchor)),
+    ]
+    if anchor <= gen.screening:
+        for old, new in ((threshold - step, threshold), (threshold, threshold - step)):
+            cases.append((f"{reference} {tidy(old)} {unit} to {before}, {tidy(new)} from "
+                          f"{anchor}", [*one(old, last=before), *one(new, first=anchor)]))
+    fields = _kept(gen, concept)
+    variants = [_variant(gen, atom, f"{what}: {written}", courses, anchor, on, threshold,
+                         ratios, unit, fields) for what, courses in cases]
+    given = [f for f in gen.base["facts"] if f.get("concept") == concept.name]
+    held = OPS[atom.op](Decimal(0), threshold)
+    variants.append(Variant(f"no {concept.name} (recorded as none): {written}",
+                            f"recorded as none: a dose of 0; 0 {atom.op} {tidy(threshold)} is "
+                            f"{str(held).lower()}", atom, str(held).lower(),
+                            replace=({"concept": concept.name, "present": False},)))
+    if given:
+        variants.append(Variant(f"no {concept.name}: {written}", "nothing recorded: unknown",
+                                atom, "unknown", remove=(concept.name,)))
+    return variants
+
+
+def _variant(gen: EdgeCases, atom: m.CurrentDose, name: str, courses: list[Course],
+             anchor: date, on: str, threshold: Decimal, ratios: dict[str, Decimal], unit: str,
+             fields: dict[str, Any]) -> Variant:
+    total, said = Decimal(0), []
+    facts = []
+    for drug, dose, dose_unit, first, last in courses:
+        covers = first <= anchor and (last is None or last >= anchor)
+        amount = dose * _rate(gen, dose_unit, unit) * ratios[drug]
+        if covers:
+            total += amount
+        taken = f"{tidy(quantize(amount))} {unit} {_restated(drug, ratios)}on" if covers \
+            else "not on"
+        said.append(f"{drug} {tidy(dose)} {dose_unit} from {first} "
+                    f"{'ongoing' if last is None else f'to {last}'}: {taken} {anchor}")
+        fact = {"concept": atom.ref.name, **fields, "drug": drug, "dose": dose,
+                "unit": dose_unit, "date": first.isoformat()}
+        fact.update({"end": last.isoformat()} if last is not None else {"ongoing": True})
+        facts.append(fact)
+    total = quantize(total)
+    held = OPS[atom.op](total, threshold)
+    how = (f"{'; '.join(said)} ({on}); total {tidy(total)} {unit} {atom.op} {tidy(threshold)} "
+           f"is {str(held).lower()}")
+    return Variant(name, how, atom, str(held).lower(), replace=tuple(facts))
+
+
+def _restated(drug: str, ratios: dict[str, Decimal]) -> str:
+    """How a drug's dose was restated: `(x 1.25) ` for one not its own equivalent."""
+    return "" if ratios[drug] == 1 else f"(x {tidy(ratios[drug])}) "
+
+
+def _ratios(gen: EdgeCases, concept: m.Concept) -> dict[str, Decimal]:
+    """Each drug's ratio to the reference in the equivalence table (1 for all without one)."""
+    drugs = [v.name for v in concept.values]
+    table = gen.protocol.equivalence(concept.equivalence) if concept.equivalence else None
+    if table is None:
+        return dict.fromkeys(drugs, Decimal(1))
+    ratios = {}
+    for entry in table.entries:
+        drug = concept.canonical(entry.drug) or entry.drug
+        if entry.amount.unit != entry.equals.unit:
+            raise Skip(f"an equivalence of {entry.drug} across units")
+        ratios[drug] = entry.equals.value / entry.amount.value
+    return {d: ratios[d] for d in drugs if d in ratios}
+
+
+def _rate(gen: EdgeCases, source: str, target: str) -> Decimal:
+    try:
+        return factor(source, target, aliases=gen.protocol.aliases)
+    except (UnitProblem, ValueError):
+        raise Skip(f"a dose in {source}, not convertible to {target}") from None
+
+
+def _in_other_unit(gen: EdgeCases, dose: Decimal, unit: str) -> tuple[Decimal, str] | None:
+    """The dose in the unit a thousand times larger or smaller (g/d for mg/d), when exact."""
+    for prefix, other in (("mg", "g"), ("ug", "mg"), ("g", "mg")):
+        if unit.startswith(prefix + "/"):
+            name = other + unit[len(prefix):]
+            value = dose / _rate(gen, name, unit)
+            if value == quantize(value):
+                return tidy(value), name
+    return None
+
+
+def _kept(gen: EdgeCases, concept: m.Concept) -> dict[str, Any]:
+    """What the base's latest course records beside drug, dose and dates (its route)."""
+    old = [f for f in gen.base["facts"] if f.get("concept") == concept.name and
+           f.get("present") is not False]
+    return {k: v for k, v in (old[-1] if old else {}).items()
+            if k not in ("concept", "drug", "dose", "unit", "date", "end", "ongoing", "present")}
