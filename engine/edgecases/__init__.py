@@ -28,7 +28,7 @@ from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
-from engine.edgecases.doses import current_doses
+from engine.edgecases.doses import current_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.measured import ranges, references, thresholds
 from engine.edgecases.render import render
@@ -42,8 +42,7 @@ from protocol.errors import FactError, UsageError
 #: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
 #: Constructs with edges that no module here gives an independent expectation yet.
-NOT_YET = {m.Course: "a course's dose and length", m.Continuous: "treatment without a break",
-           m.StableDose: "a stable dose"}
+NOT_YET = {m.Course: "a course's dose and length", m.StableDose: "a stable dose"}
 
 
 class _Unsettled(Exception):
@@ -70,6 +69,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return counts
     if isinstance(atom, m.CurrentDose):
         return current_doses
+    if isinstance(atom, m.Continuous):
+        return without_break
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade

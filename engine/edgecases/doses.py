@@ -1,4 +1,6 @@
-"""Boundary cases of the dose on a day: `glucocorticoid dose at screening >= 7.5 mg/d`.
+"""Boundary cases of medication courses: the dose on a day (`glucocorticoid dose at screening >=
+7.5 mg/d`) and treatment without a break (`glucocorticoid for at least 28 days`, see
+`without_break`).
 
 Each case replaces the medication's courses: one course of the table's reference drug (the one
 whose equivalent is itself) at the threshold, one step (0.000001 of the dosed unit) under and
@@ -20,6 +22,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, day_given, tidy
@@ -169,3 +173,80 @@ def _kept(gen: EdgeCases, concept: m.Concept) -> dict[str, Any]:
            f.get("present") is not False]
     return {k: v for k, v in (old[-1] if old else {}).items()
             if k not in ("concept", "drug", "dose", "unit", "date", "end", "ongoing", "present")}
+
+
+def without_break(gen: EdgeCases, atom: m.Continuous) -> list[Variant]:
+    """The cases of `X for at least D`: one course of exactly D up to screening, a day shorter
+    and a day longer (ended, and ongoing); two courses that join (the next starting the day after,
+    at another dose or drug) and two with a day between; an earlier run of D beside a later short
+    one; recorded as none; nothing recorded.
+
+    The status is worked out here: courses join into runs when the next starts on or before the
+    day after the run's last day (an ongoing course lasts up to screening); a run lasts D when its
+    first day plus D (`dateutil.relativedelta`, weeks as 7 days) is on or before its last day."""
+    concept = gen.concept(atom)
+    delta = relativedelta(**{atom.duration.unit: atom.duration.amount})
+    written = f"{concept.name} for at least {atom.duration}"
+    end = gen.screening
+    first = end - delta
+    drugs = [v.name for v in concept.values]
+    fields = _kept(gen, concept)
+    dose = _dose_of(gen, concept)
+    one_day = timedelta(days=1)
+    cases: list[tuple[str, list[tuple[str, date, date | None]]]] = [
+        (f"one course {first} to {end}", [(drugs[0], first, end)]),
+        (f"one course {first + one_day} to {end}", [(drugs[0], first + one_day, end)]),
+        (f"one course {first - one_day} to {end}", [(drugs[0], first - one_day, end)]),
+        (f"one course from {first}, ongoing", [(drugs[0], first, None)]),
+        (f"one course from {first + one_day}, ongoing", [(drugs[0], first + one_day, None)]),
+    ]
+    middle = first + (end - first) // 2
+    second = drugs[1] if len(drugs) > 1 else drugs[0]
+    cases += [
+        (f"{drugs[0]} {first} to {middle}, {second} {middle + one_day} to {end}",
+         [(drugs[0], first, middle), (second, middle + one_day, end)]),
+        (f"{drugs[0]} {first} to {middle}, {second} {middle + 2 * one_day} to {end}",
+         [(drugs[0], first, middle), (second, middle + 2 * one_day, end)]),
+    ]
+    early = first - delta - 10 * one_day  # a run of exactly D that ended before a short one
+    cases.append((f"one course {early} to {early + delta}, a later one {middle} to {end}",
+                   [(drugs[0], early, early + delta), (drugs[0], middle, end)]))
+    variants = []
+    for what, courses in cases:
+        held, how = _runs(courses, delta, atom.duration, gen.screening)
+        facts = tuple({"concept": concept.name, **fields, "drug": drug, **dose,
+                       "date": start.isoformat(),
+                       **({"end": last.isoformat()} if last is not None else {"ongoing": True})}
+                      for drug, start, last in courses)
+        variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
+                                replace=facts))
+    variants.append(Variant(f"no {concept.name} (recorded as none): {written}",
+                            "recorded as none: false", atom, "false",
+                            replace=({"concept": concept.name, "present": False},)))
+    if any(f.get("concept") == concept.name for f in gen.base["facts"]):
+        variants.append(Variant(f"no {concept.name}: {written}", "nothing recorded: unknown",
+                                atom, "unknown", remove=(concept.name,)))
+    return variants
+
+
+def _runs(courses: list[tuple[str, date, date | None]], delta: relativedelta,
+          duration: m.Duration, screening: date) -> tuple[bool, str]:
+    """Whether some run of consecutive courses lasts `delta`, and how that was worked out."""
+    spans = sorted((start, last or screening) for _, start, last in courses)
+    found: list[tuple[date, date]] = []
+    for start, last in spans:
+        if found and start <= found[-1][1] + timedelta(days=1):
+            found[-1] = (found[-1][0], max(found[-1][1], last))
+        else:
+            found.append((start, last))
+    said = [f"{a} to {b}: {a} + {duration} = {a + delta}, "
+            f"{'reached' if a + delta <= b else 'not reached'}" for a, b in found]
+    held = any(a + delta <= b for a, b in found)
+    return held, f"runs {'; '.join(said)}: {str(held).lower()}"
+
+
+def _dose_of(gen: EdgeCases, concept: m.Concept) -> dict[str, Any]:
+    """The base's latest course's dose and unit, kept on every course of a case."""
+    old = [f for f in gen.base["facts"] if f.get("concept") == concept.name and
+           f.get("present") is not False]
+    return {k: v for k, v in (old[-1] if old else {}).items() if k in ("dose", "unit")}
