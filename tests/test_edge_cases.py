@@ -25,7 +25,7 @@ EXAMPLES = {
     "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 80),
     "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 30),
     "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 102),
-    "toasst-glucocorticoid-withdrawal": ("toasst-glucocorticoid-withdrawal.patients.jsonl", 34),
+    "toasst-glucocorticoid-withdrawal": ("toasst-glucocorticoid-withdrawal.patients.jsonl", 59),
     "dapa-ckd-dapagliflozin": ("dapa-ckd-dapagliflozin.patients.jsonl", 108),
 }
 
@@ -208,6 +208,37 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
     radiotherapy = "neuropathy less than 4 weeks before the start of radiotherapy"
     given = cases[f"neuropathy on 2026-02-03: the day before the window of {radiotherapy}"]
     assert '{"concept": "radiotherapy", "date": "2026-03-03", "end": "2026-04-02"}' in given
+
+
+def test_the_dose_on_a_day_and_treatment_without_a_break(capsys, tmp_path):
+    """TOASST's I3 (`glucocorticoid dose at screening >= 7.5 mg/d`): prednisone at the threshold
+    and a step under, other drugs at their equivalent through the table (methylprednisolone 4 mg =
+    prednisone 5 mg), a course ending the day before screening (not on it); its I4 (`for at least
+    28 days`): a course of exactly 28 days and one a day shorter, two courses that join. Each
+    expectation is exact decimal and calendar arithmetic worked out here."""
+    out = tmp_path / "toasst.yaml"
+    argv = ("edge-cases", "examples/toasst-glucocorticoid-withdrawal.proto-rules", "--base",
+            "examples/toasst-glucocorticoid-withdrawal.patients.jsonl", "-o", str(out))
+    assert run_cli(capsys, *argv)[0] == 0
+    text = out.read_text(encoding="utf-8")
+    assert "# not generated: line 81" not in text and "# not generated: line 74" not in text
+    cases = _cases(text)
+    dose = "glucocorticoid dose at screening >= 7.5 mg/d"
+    assert "I3: MET" in cases[f"prednisone 7.5 mg/d: {dose}"]
+    assert "I3: NOT_MET" in cases[f"prednisone 7.499999 mg/d: {dose}"]
+    assert "I3: MET" in cases[f"prednisone 0.0075 g/d: {dose}"]
+    methyl = cases[f"methylprednisolone 6 mg/d: {dose}"]
+    assert "7.5 mg/d (x 1.25) on 2026-06-01" in methyl and "I3: MET" in methyl
+    assert "I3: NOT_MET" in cases[f"prednisone 7.5 mg/d ending 2026-05-31: {dose}"]
+    assert "I3: MET" in cases[f"prednisone 7.5 mg/d ending 2026-06-01: {dose}"]
+    assert "I3: NOT_MET" in cases[f"no glucocorticoid (recorded as none): {dose}"]
+    run = "glucocorticoid for at least 28 days"
+    assert "I4: MET" in cases[f"one course 2026-05-04 to 2026-06-01: {run}"]
+    assert "I4: NOT_MET" in cases[f"one course 2026-05-05 to 2026-06-01: {run}"]
+    assert "I4: MET" in cases[f"prednisone 2026-05-04 to 2026-05-18, prednisolone 2026-05-19 "
+                             f"to 2026-06-01: {run}"]
+    assert "I4: NOT_MET" in cases[f"prednisone 2026-05-04 to 2026-05-18, prednisolone "
+                                 f"2026-05-20 to 2026-06-01: {run}"]
 
 
 @pytest.mark.parametrize("argv, message", [
