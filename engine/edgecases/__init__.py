@@ -29,7 +29,7 @@ from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
-from engine.edgecases.doses import current_doses, without_break
+from engine.edgecases.doses import current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.measured import ranges, references, thresholds
 from engine.edgecases.render import render
@@ -43,7 +43,7 @@ from protocol.errors import FactError, UsageError
 #: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
 #: Constructs with edges that no module here gives an independent expectation yet.
-NOT_YET = {m.Course: "a course's dose and length", m.StableDose: "a stable dose"}
+NOT_YET = {m.Course: "a course's dose and length"}
 
 
 class _Unsettled(Exception):
@@ -72,6 +72,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return current_doses
     if isinstance(atom, m.Continuous):
         return without_break
+    if isinstance(atom, m.StableDose):
+        return stable_doses
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade

@@ -250,3 +250,73 @@ def _dose_of(gen: EdgeCases, concept: m.Concept) -> dict[str, Any]:
     old = [f for f in gen.base["facts"] if f.get("concept") == concept.name and
            f.get("present") is not False]
     return {k: v for k, v in (old[-1] if old else {}).items() if k in ("dose", "unit")}
+
+
+def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
+    """The cases of `X dose stable for at least D before A`, with B = A - D: one course from B,
+    the day before and the day after, ongoing; one from before B ending on A, and the day before
+    A; a course ending on B - 1 or on B beside the next starting on B; a dose change between B
+    and A; recorded as none; nothing recorded; no anchor day. Only courses whose days lie up to
+    screening are given (a fact after it is set aside).
+
+    The status is the README's, worked out here: some course covers every day from B to A (it
+    started on or before B, ends on or after A or is ongoing), and no course starts after B up to
+    A, nor ends from B to the day before A; B by `dateutil.relativedelta`."""
+    concept = gen.concept(atom)
+    if atom.anchor is not None and atom.anchor.edge is not None:
+        raise Skip("a stable dose up to another history's start or end")
+    anchor = gen.screening if atom.anchor is None else day_given(gen, atom.anchor.ref.name)
+    on = str(atom.anchor) if atom.anchor is not None else "screening"
+    if anchor is None:
+        raise Skip(f"the base patient gives no {on} day")
+    delta = relativedelta(**{atom.duration.unit: atom.duration.amount})
+    bound, day = anchor - delta, timedelta(days=1)
+    written = f"{concept.name} dose stable for at least {atom.duration} before {on}"
+    drug = concept.values[0].name
+    fields = {**_kept(gen, concept), **_dose_of(gen, concept)}
+    early = bound - 30 * day
+    cases: list[tuple[str, list[tuple[date, date | None]]]] = [
+        (f"one course from {start}, ongoing", [(start, None)])
+        for start in (bound - day, bound, bound + day)]
+    cases += [(f"one course {early} to {last}", [(early, last)]) for last in (anchor, anchor - day)]
+    cases += [(f"a course {early} to {last}, the next from {bound}, ongoing",
+               [(early, last), (bound, None)]) for last in (bound - day, bound)]
+    middle = bound + (anchor - bound) // 2
+    cases.append((f"a dose change on {middle}", [(early, middle - day), (middle, None)]))
+    variants = []
+    for what, courses in cases:
+        if any(start > gen.screening or (last is not None and last > gen.screening)
+               for start, last in courses):
+            continue
+        held, how = _stable(courses, bound, anchor, on, atom.duration)
+        # the same dose on every course: a new course is a change whatever its dose (README)
+        facts = tuple({"concept": concept.name, **fields, "drug": drug, "date": start.isoformat(),
+                       **({"end": last.isoformat()} if last is not None else {"ongoing": True})}
+                      for start, last in courses)
+        variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
+                                replace=facts))
+    variants.append(Variant(f"no {concept.name} (recorded as none): {written}",
+                            "recorded as none: not on a dose: false", atom, "false",
+                            replace=({"concept": concept.name, "present": False},)))
+    if any(f.get("concept") == concept.name for f in gen.base["facts"]):
+        variants.append(Variant(f"no {concept.name}: {written}", "nothing recorded: unknown",
+                                atom, "unknown", remove=(concept.name,)))
+    if atom.anchor is not None:
+        variants.append(Variant(f"one course from {early}, ongoing, no {on}: {written}",
+                                f"{on}: no day: unknown", atom, "unknown",
+                                replace=({"concept": concept.name, **fields, "drug": drug,
+                                          "date": early.isoformat(), "ongoing": True},),
+                                remove=(atom.anchor.ref.name,)))
+    return variants
+
+
+def _stable(courses: list[tuple[date, date | None]], bound: date, anchor: date, on: str,
+            duration: m.Duration) -> tuple[bool, str]:
+    """Whether the dose is stable from `bound` to `anchor`, and how that was worked out."""
+    covers = any(start <= bound and (last is None or last >= anchor) for start, last in courses)
+    changes = [f"starts {start}" for start, _ in courses if bound < start <= anchor] + \
+        [f"ends {last}" for _, last in courses if last is not None and bound <= last < anchor]
+    held = covers and not changes
+    return held, (f"{on} {anchor} - {duration} = {bound} (dateutil); a course covers "
+                  f"{bound} to {anchor}: {'yes' if covers else 'no'}; changes in between: "
+                  f"{', '.join(changes) or 'none'}: {str(held).lower()}")
