@@ -21,12 +21,12 @@ EXAMPLES = {
     "cd19-ucart-sle": ("patients.jsonl", 151),
     "cd19-ucart-sle-v1.1": ("patients.jsonl", 151),
     "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 75),
-    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 330),
+    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 339),
     "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 80),
     "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 30),
     "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 102),
     "toasst-glucocorticoid-withdrawal": ("toasst-glucocorticoid-withdrawal.patients.jsonl", 59),
-    "dapa-ckd-dapagliflozin": ("dapa-ckd-dapagliflozin.patients.jsonl", 108),
+    "dapa-ckd-dapagliflozin": ("dapa-ckd-dapagliflozin.patients.jsonl", 117),
 }
 
 
@@ -137,6 +137,15 @@ def test_derived_values_at_their_thresholds(capsys, tmp_path):
                                 "under egfr >= 25 mL/min/1.73m2"]
     assert "# not generated: egfr's input age_at_visit_1: no age from 0 to 126 turns egfr >= " \
            "25 mL/min/1.73m2, at line 109\n" in text
+    # a stable dose: B is visit_1 2026-05-18 - 4 weeks = 2026-04-20; a course ending on B is a
+    # change, one ending the day before it is not (I5 waits for a contraindication's review)
+    stable = "ras_inhibitor dose stable for at least 4 weeks before visit_1"
+    assert "covers 2026-04-20 to 2026-05-18: no; changes in between: starts 2026-04-21: false" \
+        in cases[f"one course from 2026-04-21, ongoing: {stable}"]
+    assert "changes in between: ends 2026-04-20: false" in cases[
+        f"a course 2026-03-21 to 2026-04-20, the next from 2026-04-20, ongoing: {stable}"]
+    assert "changes in between: none: true" in cases[
+        f"a course 2026-03-21 to 2026-04-19, the next from 2026-04-20, ongoing: {stable}"]
 
 
 def test_an_age_in_a_formula_and_a_filter(capsys, tmp_path):

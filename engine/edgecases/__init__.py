@@ -6,14 +6,14 @@ From one base patient, each generated case changes one thing (one concept, the b
 whole patient moved in time); each construct has a module of its own that lists the changes and
 works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
 `x ULN`), `ages`, `windows` (with `filters`), `counts` (`at least N ...`), `doses` (the dose on
-a day, treatment without a break), `formulas` (derived values). This module picks the
+a day, treatment without a break, a stable dose), `formulas` (derived values). This module picks the
 construct, and works out the verdict of every criterion reading the atom: the atom under test as
 its module says, the criterion's other parts as the trail judges them for that patient
 (`engine.evidence`, the atoms' `judge`, which is not the network's compiled patterns; a derived
 value by `formulas.value_of`), the whole by strong Kleene logic over the criterion's
 and/or/not/at-least tree, through its definitions. A case whose verdict this cannot settle (a
 pending judgment beside missing data) is left out and counted; a construct without an
-independent expectation (a course's dose and length, a stable dose) is listed in the file as
+independent expectation (a course's dose and length, a dose filter) is listed in the file as
 `not generated`.
 """
 

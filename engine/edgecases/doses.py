@@ -1,6 +1,6 @@
 """Boundary cases of medication courses: the dose on a day (`glucocorticoid dose at screening >=
-7.5 mg/d`) and treatment without a break (`glucocorticoid for at least 28 days`, see
-`without_break`).
+7.5 mg/d`), treatment without a break (`glucocorticoid for at least 28 days`, see
+`without_break`) and a stable dose (`stable_doses`).
 
 Each case replaces the medication's courses: one course of the table's reference drug (the one
 whose equivalent is itself) at the threshold, one step (0.000001 of the dosed unit) under and
