@@ -231,13 +231,7 @@ class Page:
         sources = Sources(run)
         title = f"Decision trail report: {run['protocol'].get('id', '?')} " \
                 f"version {run['protocol'].get('version', '?')}"
-        policy = (f"default-src 'none'; style-src '{csp_hash(CSS)}'; script-src '{csp_hash(SCRIPT)}'; "
-                  "img-src data:; base-uri 'none'; form-action 'none'")
-        yield ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-               f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
-               '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-               f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>\n"
-               f'<body data-verification="{self.status.state}">\n<main>\n')
+        yield page_head(title, CSS, SCRIPT, self.status)
         yield header(run, facts_sha256([run, *([summary] if summary else [])]), self.trail,
                       self.trail_sha256, self.status) + "\n"
         yield cohort_section(self.cohort, static, order, summary) + "\n"
@@ -283,7 +277,20 @@ class Page:
         return run, protocol, summary
 
 
-def csp_hash(text: str) -> str:
+def page_head(title: str, css: str, script: str, status: Status) -> str:
+    """A page's head, up to its `<main>`: the style inline, and a Content-Security-Policy that
+    allows only this style and this script (by hash), so nothing loads from the network."""
+    policy = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
+              f"script-src '{_csp_hash(script)}'; img-src data:; base-uri 'none'; "
+              "form-action 'none'")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{e(title)}</title>\n<style>{css}</style>\n</head>\n"
+            f'<body data-verification="{status.state}">\n<main>\n')
+
+
+def _csp_hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
@@ -312,7 +319,7 @@ def header(run: dict[str, Any], facts_digest: str | None, trail: str, digest: st
 
 
 def cohort_section(cohort: Cohort, static: dict[str, dict[str, Any]], order: list[str],
-            summary: dict[str, Any] | None) -> str:
+                   summary: dict[str, Any] | None) -> str:
     counts, excluded, held = cohort.outcomes, cohort.excluded, cohort.held
     cards = "".join(f'<div class="card {d.lower()}"><span class="count">{counts.get(d, 0)}</span>'
                     f'<span class="label">{e(d.replace("_", " ").lower())}</span></div>'
@@ -455,7 +462,7 @@ def filters(order: list[str], static: dict[str, dict[str, Any]], pages: bool = F
 
 
 def patient_section(number: int, patient: Patient, static: dict[str, dict[str, Any]],
-             sources: Sources, referred: bool = False) -> str:
+                    sources: Sources, referred: bool = False) -> str:
     """A patient's section. `referred` (the pages of a paged report) states the protocol's
     sentences, source lines and condition parts once per page (`report_pages.rules`) and links
     to them, and the facts once per patient, instead of once per criterion: a third of the
@@ -540,9 +547,8 @@ def rule_anchor(name: str) -> str:
     return "rule-" + quote(name, safe="")
 
 
-def _index(fact: dict[str, Any]) -> tuple[bool, Any]:
+def _index(index: Any) -> tuple[bool, int]:
     """Facts in the patient's order, the derived (index -1) last."""
-    index = fact.get("index")
     return (not isinstance(index, int) or index < 0, index if isinstance(index, int) else 0)
 
 
@@ -577,7 +583,8 @@ def _criterion(record: dict[str, Any], static: dict[str, dict[str, Any]],
         "</h4>",
         sentence(entry),
         _why(record, entry, result),
-        f'<div class="cols">{_evidence(entry, record["evidence"])}{source_lines(entry, sources)}</div>',
+        f'<div class="cols">{_evidence(entry, record["evidence"])}'
+        f"{source_lines(entry, sources)}</div>",
         _facts(used),
     ]
     if fired:
