@@ -22,7 +22,11 @@ the chart's bars are such links.
 
 The source lines come from the protocol file named in each rule's `file:line`, read relative to the
 current directory, but only if its SHA-256 is the one the run header recorded; otherwise (moved,
-edited) the page shows the condition parts the trail itself records, and says why.
+edited) the page shows the condition parts the trail itself records, and says why
+(`engine/report_source.py`).
+
+One page of every patient grows with the trail; a large trail's report is a summary page and pages
+of patients (`engine/report_pages.py`), which draw their sections with the functions here.
 """
 
 from __future__ import annotations
