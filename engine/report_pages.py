@@ -84,6 +84,7 @@ def write(trail: str, directory: Path, page_size: int = PAGE_SIZE) -> Written:
     with open(trail, "rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
     page = Page(lambda: stream(trail), trail=trail, trail_sha256=digest, status=check(trail))
+    made = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     part = directory / PART
     try:
@@ -97,8 +98,13 @@ def write(trail: str, directory: Path, page_size: int = PAGE_SIZE) -> Written:
             shutil.rmtree(directory / "patients")
         (part / "patients").rename(directory / "patients")
         (part / "index.html").replace(directory / "index.html")
-    finally:
+    except BaseException:
         shutil.rmtree(part, ignore_errors=True)
+        if made:  # a directory made for a report that could not be written is not left empty
+            with suppress(OSError):
+                directory.rmdir()
+        raise
+    part.rmdir()
     return Written(page.status, book.total, book.pages)
 
 

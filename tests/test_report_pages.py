@@ -218,7 +218,7 @@ def test_a_trail_unreadable_halfway_leaves_nothing(demo, tmp_path, capsys):
     trail.write_text("".join(lines), encoding="utf-8")
     code, _, err = run_cli(capsys, "report", str(trail), "-o", str(tmp_path / "r"))
     assert code == 2 and err.endswith("(not string)\n") and err.count("\n") == 1
-    assert list((tmp_path / "r").iterdir()) == []
+    assert list(tmp_path.iterdir()) == [trail]
 
 
 def test_one_page_of_too_many_patients_is_refused(demo, tmp_path, capsys, monkeypatch):
