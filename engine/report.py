@@ -511,15 +511,14 @@ def patient_section(number: int, patient: Patient, static: dict[str, dict[str, A
         body.append('<ul class="settle">' + "".join(
             f'<li>to be eligible, {e(n.get("criterion"))} needs <code>{e(n.get("needs"))}</code> '
             f'(line {e(n.get("line"))})</li>' for n in settle) + "</ul>")
-    if referred:
-        read = {i for r in patient.criteria or [] for i in r["facts"] if i in facts}
-        body.append(_facts([facts[i] for i in sorted(read, key=_index)], f"p{number}-f"))
-        facts = {}
     for definition in patient.definitions or []:
         body.append(_definition(definition, static, sources, referred))
     for k, criterion in enumerate(patient.criteria or [], start=1):
         body.append(_criterion(criterion, static, facts, sources, f"p{number}-c{k}",
                                f"p{number}-f" if referred else None))
+    if referred:  # after the criteria, which refer to them by number
+        read = {i for r in patient.criteria or [] for i in r["facts"] if i in facts}
+        body.append(_facts([facts[i] for i in sorted(read, key=_index)], f"p{number}-f"))
     body.append("</div>")
     return (f'<section class="patient" id="p{number}" data-patient="{e(patient.id)}" '
             f'data-decision="{e(outcome)}"><details>{head}{"".join(body)}</details></section>')
@@ -570,7 +569,7 @@ def _criterion(record: dict[str, Any], static: dict[str, dict[str, Any]],
             f'{e(record["criterion"])}" data-verdict="{e(verdict)}" data-role="{e(role)}">')
     if referred is not None:
         numbers = ", ".join(f'<a href="#{referred}-{e(i)}">{_fact_number(i)}</a>'
-                            for i in record["facts"])
+                            for i in record["facts"] if i in facts)
         parts = [head, f'<h4><span class="verdict {result}">{e(verdict)}</span> '
                  f'{_rule_link(record["criterion"])} <span class="kind">{e(role)}</span></h4>',
                  _why(record, entry, result), _evidence(entry, record["evidence"],
