@@ -19,8 +19,8 @@ import cli
 from engine import report, report_pages
 from engine.attrition import attrition
 from tests.conftest import cut_trail, run_cli
-from tests.test_report import (SEED, Tree, chromium, records_of, rendered,  # noqa: F401
-                               run_trail)
+from tests.test_report import (HOSTILE, Tree, chromium, hostile_trail,  # noqa: F401
+                               records_of, rendered, run_trail)
 
 pytestmark = pytest.mark.usefixtures("at_root")
 
@@ -133,6 +133,23 @@ def test_same_trail_same_bytes(demo, paged, tmp_path):
     again = tmp_path / "again"
     assert cli.main(["report", str(demo), "-o", str(again), "--page-size", "5"]) == 0
     assert files(again) == files(paged)
+
+
+def test_hostile_strings_are_text_on_every_page(demo, tmp_path):
+    """A script or an image tag in a patient id, a sentence, a fact, a warning or a rule's file
+    name stays text on the summary (its list of ids, its rejected records) and on the pages."""
+    trail = hostile_trail(demo, tmp_path / "hostile.jsonl")  # not chained anew: tampered, 1
+    assert cli.main(["report", str(trail), "-o", str(tmp_path / "r"), "--page-size", "5"]) == 1
+    pages = sorted((tmp_path / "r").rglob("*.html"))
+    assert len(pages) == 6
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        tree = Tree(html)
+        assert html.count("<script>") == 1 and not tree.all("img"), path.name
+    index = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert HOSTILE in "".join(Tree(index).text)
+    page = (tmp_path / "r" / "patients" / "page-0001.html").read_text(encoding="utf-8")
+    assert HOSTILE in [p["data-patient"] for p in Tree(page).all("section", **{"class": "patient"})]
 
 
 def test_a_compressed_trail_gives_the_same_pages(demo, paged, tmp_path):
