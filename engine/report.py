@@ -563,33 +563,30 @@ def _criterion(record: dict[str, Any], static: dict[str, dict[str, Any]],
     entry = static.get(record["criterion"], {})
     verdict, role = record["verdict"], record["role"]
     result = effect(role, verdict)
-    used = [facts[i] for i in record["facts"] if i in facts]
+    used = [i for i in record["facts"] if i in facts]
     fired = record.get("fired") or []
     head = (f'<article class="crit {result}" id="{anchor}" data-criterion="'
             f'{e(record["criterion"])}" data-verdict="{e(verdict)}" data-role="{e(role)}">')
     if referred is not None:
-        numbers = ", ".join(f'<a href="#{referred}-{e(i)}">{_fact_number(i)}</a>'
-                            for i in record["facts"] if i in facts)
+        numbers = ", ".join(f'<a href="#{referred}-{e(i)}">{_fact_number(i)}</a>' for i in used)
         parts = [head, f'<h4><span class="verdict {result}">{e(verdict)}</span> '
                  f'{_rule_link(record["criterion"])} <span class="kind">{e(role)}</span></h4>',
-                 _why(record, entry, result), _evidence(entry, record["evidence"],
-                                                        record["criterion"]),
+                 _why(record, entry, result),
+                 _evidence(entry, record["evidence"], record["criterion"]),
                  f'<p class="used">facts read: {numbers}</p>' if numbers else
                  '<p class="nofacts">No fact of the patient\'s was read.</p>']
-        if fired:
-            parts.append(f'<p class="fired">rules fired: {e(", ".join(map(str, fired)))}</p>')
-        return "".join(parts) + "</article>"
-    parts = [
-        head,
-        f'<h4><span class="verdict {result}">{e(verdict)}</span> {e(record["criterion"])} '
-        f'<span class="kind">{e(role)}</span> <span class="rule">{e(entry.get("rule"))}</span>'
-        "</h4>",
-        sentence(entry),
-        _why(record, entry, result),
-        f'<div class="cols">{_evidence(entry, record["evidence"])}'
-        f"{source_lines(entry, sources)}</div>",
-        _facts(used),
-    ]
+    else:
+        parts = [
+            head,
+            f'<h4><span class="verdict {result}">{e(verdict)}</span> {e(record["criterion"])} '
+            f'<span class="kind">{e(role)}</span> <span class="rule">{e(entry.get("rule"))}'
+            "</span></h4>",
+            sentence(entry),
+            _why(record, entry, result),
+            f'<div class="cols">{_evidence(entry, record["evidence"])}'
+            f"{source_lines(entry, sources)}</div>",
+            _facts([facts[i] for i in used]),
+        ]
     if fired:
         parts.append(f'<p class="fired">rules fired: {e(", ".join(map(str, fired)))}</p>')
     parts.append("</article>")
