@@ -67,6 +67,7 @@ class Treated:
     dlt: date | None = None
     event: str | None = None
     reason: str | None = None
+    partial: str | None = None  # a dose received below the level's, as written ("2.1e7 cells/kg")
 
 
 @dataclass
@@ -91,15 +92,18 @@ class Cohort:
     current: int  # index of the level of the most recent infusion (the start level if none)
     reviewed: bool  # a safety review of the current level signed after its last result
     warnings: list[FactProblem] = field(default_factory=list)
+    reviews: list[tuple[str, date]] = field(default_factory=list)  # (level, signed), file order
 
-    def state(self, escalation: m.Escalation) -> dict[str, int]:
+    def state(self, escalation: m.Escalation, out: frozenset[int] = frozenset()) -> dict[str, int]:
         """The state fact the network decides on: the counts at the current level and its
-        neighbours, and the yes/no facts (0/1) that escalation rules may test."""
+        neighbours, and the yes/no facts (0/1) that escalation rules may test; `out` the
+        levels an earlier decision eliminated."""
         return state_of(
             [(c.treated, c.evaluable, c.dlt, c.pending) for c in self.counts],
             self.current,
             escalation,
             self.reviewed,
+            self.current >= min(out, default=len(self.counts)),
         )
 
     def pending(self) -> list[Treated]:
@@ -111,9 +115,10 @@ def state_of(
     current: int,
     escalation: m.Escalation,
     reviewed: bool = True,
+    eliminated: bool = False,
 ) -> dict[str, int]:
     """The state fact from (treated, evaluable, dlt, pending) per level (the simulation
-    calls it too).
+    calls it too); `eliminated`: an earlier decision eliminated the current level.
 
     >>> from grammar.parser import parse
     >>> e = parse('escalation: level A1 1 mg level A2 2 mg cohort size 3').escalation
@@ -150,6 +155,7 @@ def state_of(
         "pending_elsewhere": sum(c[3] for i, c in enumerate(counts) if i != current),
         "review_required": int(escalation.review),
         "reviewed": int(reviewed),
+        "eliminated": int(eliminated),
     }
 
 
@@ -263,6 +269,7 @@ class _Reader:
         self.levels = [level.id for level in escalation.levels]
         self.problems: list[FactProblem] = []
         self.warnings: list[FactProblem] = []
+        self.signed: list[tuple[str, date]] = []
         self.lines = [
             text.count("\n", 0, match.start()) + 1 for match in PATIENT_KEY.finditer(text)
         ]
@@ -334,7 +341,8 @@ class _Reader:
             count.pending += patient.status == "pending"
         current = self.current(treated)
         reviewed = self.reviewed(data.get("reviews", []), treated, current, as_of)
-        return Cohort(self.path, sha256, as_of, treated, counts, current, reviewed, self.warnings)
+        return Cohort(self.path, sha256, as_of, treated, counts, current, reviewed, self.warnings,
+                      self.signed)
 
     def date(self, value: Any, line: int, patient: str | None, where: str) -> date | None:
         """A date of the file, with room after it for the DLT window and the stagger, which are
@@ -405,6 +413,9 @@ class _Reader:
         elif evaluable is False and dlt is not None:
             self.problem(line, pid, "evaluable", "a patient with a DLT is evaluable")
         counted_at, partial = self.dose(record.get("dose_received"), line, pid, level)
+        dose = record.get("dose_received")
+        under = (f"{dose['value']} {dose['unit']}"
+                 if counted_at != level or partial is not None else None)
         if len(self.problems) > errors:
             return None
         reason = record.get("reason") if isinstance(record.get("reason"), str) else None
@@ -418,7 +429,8 @@ class _Reader:
             status = "evaluable"
         else:
             status = "pending"
-        return Treated(pid, line, level, counted_at, infused, end, status, dlt, event, reason)
+        return Treated(pid, line, level, counted_at, infused, end, status, dlt, event, reason,
+                       under)
 
     def dlt(
         self, value: Any, line: int, pid: str, infused: date, end: date, as_of: date
@@ -557,6 +569,7 @@ class _Reader:
         ]
         last = max(results, default=None)
         signed = False
+        stale: list[tuple[str, date]] = []
         for index, review in enumerate(reviews):
             where = f"reviews[{index}]"
             if not isinstance(review, dict):
@@ -577,21 +590,19 @@ class _Reader:
             when = self.date(review.get("date"), 1, None, f"{where}.date")
             if not isinstance(review.get("signed_by"), str):
                 self.problem(1, None, f"{where}.signed_by", "who signed the review is required")
+            if when is not None and when <= as_of:
+                self.signed.append((review["level"], when))
             if when is None or review["level"] != level:
                 continue
             if when > as_of:
                 self.problem(1, None, f"{where}.date", f"signed {when}, after as_of {as_of}")
             elif last is not None and when < last:
-                self.problem(
-                    1,
-                    None,
-                    f"{where}.date",
-                    f"the review of {level} on {when} predates "
-                    f"its last DLT assessment ({last}); it does not count",
-                    Severity.WARNING,
-                )
+                stale.append((where, when))
             else:
                 signed = True
+        for where, when in [] if signed else stale:  # reviews of earlier steps need no word
+            self.problem(1, None, f"{where}.date", f"the review of {level} on {when} predates "
+                         f"its last DLT assessment ({last}); it does not count", Severity.WARNING)
         return signed
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.boin import summary, table
 from engine.cohort import Cohort, state_of, window_end
+from engine.deviations import Deviation, history
 from engine.escalation import Answer, EscalationNetwork, Escalator, Step, names_in, render_condition
 from engine.escalation import step as step_of
 
@@ -28,17 +29,21 @@ class EscalationDecision:
     state: dict[str, int]
     answer: Answer
     step: Step
+    deviations: tuple[Deviation, ...] = ()
 
 
 def decide(escalator: Escalator, cohort: Cohort) -> EscalationDecision:
-    """Ask the network about a validated cohort and read its answer against the trial."""
+    """Ask the network about a validated cohort and read its answer against the trial: first
+    the trial's history (its deviations, and the levels a decision eliminated, which stay
+    out), then the decision for the next cohort."""
     network = escalator.network
-    state = cohort.state(network.escalation)
+    found = history(escalator, cohort)
+    out = frozenset(found.out)
+    state = cohort.state(network.escalation, out)
     counts = [(c.evaluable, c.dlt) for c in cohort.counts]
-    answer = escalator.ask(state, counts)
-    return EscalationDecision(
-        network, cohort, state, answer, step_of(network, answer, cohort.current, counts)
-    )
+    answer = escalator.ask(state, counts, out, cohort.current)
+    taken = step_of(network, answer, cohort.current, counts)
+    return EscalationDecision(network, cohort, state, answer, taken, found.deviations)
 
 
 def headline(decision: EscalationDecision) -> str:
@@ -166,7 +171,21 @@ def explain(decision: EscalationDecision) -> str:
                 f"  not evaluable: {patient.id} at {patient.level}"
                 + (f", {patient.reason}" if patient.reason else "")
             )
+    if decision.deviations:
+        lines += ["", f"DEVIATIONS from the design ({len(decision.deviations)}):"]
+        lines += [f"  {d.kind}: {d.text} [{d.rule}]" for d in decision.deviations]
     return "\n".join(lines) + "\n"
+
+
+#: The engine's own decisions: (the id shown, the sentence).
+ENGINE_RULES = {
+    "esc:PENDING": ("PENDING", "no decision while a complete cohort (or another level) has DLT "
+                               "windows open"),
+    "esc:OUT": ("ELIMINATED", "the current level was eliminated by an earlier decision and stays "
+                              "out: treat the next cohort below the lowest level eliminated"),
+    "esc:OUT-lowest": ("ELIMINATED", "the lowest level was eliminated by an earlier decision: "
+                                     "no level is left; stop, no MTD"),
+}
 
 
 def _rule(decision: EscalationDecision) -> dict[str, Any]:
@@ -174,9 +193,9 @@ def _rule(decision: EscalationDecision) -> dict[str, Any]:
     action = decision.answer.action
     rule = action.source
     if rule is None:
-        text = "no decision while a complete cohort (or another level) has DLT windows open"
+        ident, text = ENGINE_RULES[action.rule]
         return {
-            "id": "PENDING",
+            "id": ident,
             "text": text,
             "at": "engine",
             "condition": None,
@@ -201,8 +220,9 @@ def _rule(decision: EscalationDecision) -> dict[str, Any]:
 
 
 def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict[str, Any]]:
-    """The decision as trail records: the run (versions and hashes), then the decision. Only a
-    cohort file's decision has one (a what-if from outcome strings has no dates to record)."""
+    """The decision as trail records: the run (versions and hashes), the decision, then one
+    record per deviation. Only a cohort file's decision has them (a what-if from outcome
+    strings has no dates to record)."""
     network, cohort = decision.network, decision.cohort
     assert cohort.as_of is not None
     protocol = network.protocol
@@ -262,8 +282,9 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
             for p in cohort.patients
         ],
         "warnings": [str(w) for w in cohort.warnings],
+        "deviations": len(decision.deviations),
     }
-    return [run, record]
+    return [run, record, *(d.record() for d in decision.deviations)]
 
 
 def _sha256(text: str) -> str:
