@@ -46,6 +46,7 @@ PATIENT_FIELDS = {
     "evaluable",
     "reason",
     "dose_received",
+    "grade",
     "note",
 }
 DLT_FIELDS = {"date", "event", "grade"}
@@ -68,6 +69,7 @@ class Treated:
     event: str | None = None
     reason: str | None = None
     partial: str | None = None  # a dose received below the level's, as written ("2.1e7 cells/kg")
+    grade: int | None = None  # the worst toxicity grade (CTCAE) in the DLT window, when recorded
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Cohort:
             escalation,
             self.reviewed,
             self.current >= min(out, default=len(self.counts)),
+            sum(p.status == "dlt" or (p.grade or 0) >= 2 for p in self.patients),
         )
 
     def pending(self) -> list[Treated]:
@@ -116,9 +119,11 @@ def state_of(
     escalation: m.Escalation,
     reviewed: bool = True,
     eliminated: bool = False,
+    grade2: int | None = None,
 ) -> dict[str, int]:
     """The state fact from (treated, evaluable, dlt, pending) per level (the simulation
-    calls it too); `eliminated`: an earlier decision eliminated the current level.
+    calls it too); `eliminated`: an earlier decision eliminated the current level; `grade2`:
+    patients with a toxicity of grade 2 or worse (without grades, those with a DLT).
 
     >>> from grammar.parser import parse
     >>> e = parse('escalation: level A1 1 mg level A2 2 mg cohort size 3').escalation
@@ -148,6 +153,8 @@ def state_of(
         "higher_evaluable": higher[1],
         "higher_dlt": higher[2],
         "total": total,
+        "total_dlt": sum(c[2] for c in counts),
+        "total_grade2": sum(c[2] for c in counts) if grade2 is None else grade2,
         "lowest": int(current == 0),
         "highest": int(current == len(counts) - 1),
         "full": int(escalation.maximum is not None and total >= escalation.maximum),
@@ -412,6 +419,10 @@ class _Reader:
             self.problem(line, pid, "evaluable", "true or false")
         elif evaluable is False and dlt is not None:
             self.problem(line, pid, "evaluable", "a patient with a DLT is evaluable")
+        grade = record.get("grade")
+        if grade is not None and (type(grade) is not int or not 0 <= grade <= 5):
+            self.problem(line, pid, "grade", f"{grade!r}: the worst toxicity grade (CTCAE) in "
+                         "the DLT window is a whole number from 0 to 5")
         counted_at, partial = self.dose(record.get("dose_received"), line, pid, level)
         dose = record.get("dose_received")
         under = (f"{dose['value']} {dose['unit']}"
@@ -430,7 +441,7 @@ class _Reader:
         else:
             status = "pending"
         return Treated(pid, line, level, counted_at, infused, end, status, dlt, event, reason,
-                       under)
+                       under, grade)
 
     def dlt(
         self, value: Any, line: int, pid: str, infused: date, end: date, as_of: date

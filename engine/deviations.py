@@ -209,13 +209,15 @@ class _Reading:
                 return (f"{here}, an escalation from {left}, before the safety review of {left} "
                         f"was signed on {date.fromordinal(signed)}")
             after = f" on or after its last DLT assessment ({last})" if last else ""
-            return f"{here}, an escalation from {left}, with no safety review of {left} signed{after}"
+            return (f"{here}, an escalation from {left}, with no safety review of {left} "
+                    f"signed{after}")
         assert rule == "dev:under-dosed"
         declared = self.network.levels[level]
         if self.network.escalation.partial_dose == "not_evaluable":
             policy = "not evaluable under 'partial dose not evaluable': to be replaced"
         elif patient.counted_at != patient.level:
-            policy = f"counted at {patient.counted_at} under 'partial dose counted at dose received'"
+            policy = (f"counted at {patient.counted_at} under 'partial dose counted at dose "
+                      "received'")
         else:
             policy = "below the lowest level: not evaluable, to be replaced"
         return f"{here} received {patient.partial} of {declared.written}; {policy}"

@@ -67,7 +67,7 @@ def headline(decision: EscalationDecision) -> str:
         return f"ELIMINATE {out}; DE-ESCALATE to {dose}"
     if taken.move == "EXPAND":
         size = decision.network.escalation.cohort_size
-        return f"EXPAND {dose}: treat {size} more patients at {nxt.id}"
+        return f"EXPAND {dose}: treat {size} more patient{'s' * (size != 1)} at {nxt.id}"
     return f"STAY at {dose}: the next patient receives {nxt.id}"
 
 
@@ -166,6 +166,8 @@ def explain(decision: EscalationDecision) -> str:
             lines.append(
                 f"  pending: {patient.id} at {patient.counted_at}, window ends {patient.window_end}"
             )
+        if patient.status != "dlt" and (patient.grade or 0) >= 2:
+            lines.append(f"  grade {patient.grade} toxicity: {patient.id} at {patient.counted_at}")
         elif patient.status == "not evaluable":
             lines.append(
                 f"  not evaluable: {patient.id} at {patient.level}"
@@ -278,6 +280,7 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
                 "event": p.event,
                 "window_end": p.window_end.isoformat(),
                 "reason": p.reason,
+                "grade": p.grade,
             }
             for p in cohort.patients
         ],
