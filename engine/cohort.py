@@ -13,6 +13,8 @@ written down in the README:
 - `"evaluable": false` (withdrawn for another reason) is treated but not evaluable;
 - a patient who received less than the level's dose follows the protocol's partial-dose policy:
   counted at the highest level whose dose they did receive (none: not evaluable), or not evaluable.
+- a patient's `grade`, the worst toxicity grade (CTCAE) in the DLT window, counts towards
+  `total_grade2` (accelerated titration); a DLT counts there without one.
 
 Inconsistent facts (a DLT before the infusion, an undeclared level, more patients than the
 maximum, ...) are input errors naming the patient's line, the patient and the field; protocol

@@ -30,8 +30,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.cohort import Cohort, Treated, state_of
-from engine.escalation import Escalator
+from engine.escalation import DEVIATIONS, Escalator
 from engine.escalation import step as step_of
+
+#: The network's deviation rules in the order a patient's deviations are listed.
+RULES = [rule for rule, _, _ in DEVIATIONS]
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ class _Reading:
             self.out_then[index] = min(self.out, default=len(self.levels))
             facts.append(self._fact(index, before))
             before.append(patient)
-        found = sorted(self.escalator.deviations(facts), key=lambda f: (order.index(f[0]), f[2]))
+        found = sorted(self.escalator.deviations(facts),
+                       key=lambda f: (order.index(f[0]), RULES.index(f[2])))
         return History(self.out, tuple(
             Deviation(kind, rule, cohort.patients[p], self._text(rule, p, order))
             for p, kind, rule in found

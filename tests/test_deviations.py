@@ -56,6 +56,22 @@ def test_the_bundled_cohort_follows_its_design(capsys, tmp_path):
     assert (code, deviations) == (0, [])
 
 
+def test_the_example_with_deviations(capsys, tmp_path):
+    code, out, deviations = escalate(capsys, SEED, "examples/cohort-deviations.json", tmp_path)
+    assert code == 1
+    assert [(d["patient"], d["rule"]) for d in deviations] == [
+        ("S04", "dev:window"), ("S04", "dev:review-late"), ("S05", "dev:under-dosed")]
+    assert shown(out) == [
+        "window: S04 infused at DL2 on 2026-04-13, an escalation from DL1, while DLT windows were "
+        "open: S02 at DL1 until 2026-04-14, S03 at DL1 until 2026-04-21 [dev:window]",
+        "review: S04 infused at DL2 on 2026-04-13, an escalation from DL1, before the safety "
+        "review of DL1 was signed on 2026-04-30 [dev:review-late]",
+        "under-dosed: S05 infused at DL2 on 2026-04-28 received 2.1E+7 cells/kg of 3x10^7 "
+        "cells/kg; not evaluable under 'partial dose not evaluable': to be replaced "
+        "[dev:under-dosed]",
+    ]
+
+
 def test_a_skipped_level(capsys, tmp_path):
     path = cohort(tmp_path, patients(("DL1", "000"), ("DL3", "0")))
     code, out, deviations = escalate(capsys, SEED, path, tmp_path)

@@ -104,6 +104,13 @@ def test_the_explanation_names_the_toxicities(capsys, tmp_path):
     ]
 
 
+def test_the_example_cohort(capsys):
+    assert cli.main(["escalate", PROTOCOL, "examples/cohort-titration.json"]) == 0
+    out = capsys.readouterr().out
+    assert "STAY at DL3 (4e6 cells/kg): the next patient receives DL3" in out
+    assert out.endswith("  grade 2 toxicity: T01 at DL1\n  grade 2 toxicity: T03 at DL3\n")
+
+
 def test_expand_by_one_patient(capsys, tmp_path):
     path = cohort(tmp_path, ("DL1", "0"), ("DL2", "T"), ("DL2", "0"), ("DL2", "0"))
     assert cli.main(["escalate", PROTOCOL, path]) == 0
