@@ -34,6 +34,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from engine import tite as T
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert
@@ -107,12 +108,23 @@ class Cohort:
             self.current,
             escalation,
             self.reviewed,
-            self.current >= min(out, default=len(self.counts)),
-            sum(p.status == "dlt" or (p.grade or 0) >= 2 for p in self.patients),
+            sum(days for _, days in self.followup(escalation)),
+            eliminated=self.current >= min(out, default=len(self.counts)),
+            grade2=sum(p.status == "dlt" or (p.grade or 0) >= 2 for p in self.patients),
         )
 
     def pending(self) -> list[Treated]:
         return [p for p in self.patients if p.status == "pending"]
+
+    def followup(self, escalation: m.Escalation) -> list[tuple[Treated, int]]:
+        """TITE-BOIN: the current level's pending patients and their days of follow-up (none
+        for other designs, or a what-if without dates)."""
+        window = T.window_days(escalation.dlt_window)
+        if not _tite(escalation) or window is None or self.as_of is None:
+            return []
+        level = escalation.levels[self.current].id
+        return [(p, T.followup(p.infused, self.as_of, window)) for p in self.pending()
+                if p.counted_at == level and p.infused is not None]
 
 
 def state_of(
@@ -120,12 +132,15 @@ def state_of(
     current: int,
     escalation: m.Escalation,
     reviewed: bool = True,
+    followup: int = 0,
     eliminated: bool = False,
     grade2: int | None = None,
 ) -> dict[str, int]:
     """The state fact from (treated, evaluable, dlt, pending) per level (the simulation
-    calls it too); `eliminated`: an earlier decision eliminated the current level; `grade2`:
-    patients with a toxicity of grade 2 or worse (without grades, those with a DLT).
+    calls it too); for TITE-BOIN also n (evaluable or pending) here and above, and `followup`,
+    the days the current level's pending patients have been followed; `eliminated`: an earlier
+    decision eliminated the current level; `grade2`: patients with a toxicity of grade 2 or
+    worse (without grades, those with a DLT).
 
     >>> from grammar.parser import parse
     >>> e = parse('escalation: level A1 1 mg level A2 2 mg cohort size 3').escalation
@@ -142,8 +157,11 @@ def state_of(
     total = sum(c[0] for c in counts)
     counted = evaluable + pending
     cohort = escalation.cohort_size or 1
+    tite = {"counted": counted, "higher_counted": higher[1] + higher[3], "followup": followup} \
+        if _tite(escalation) else {}
     return {
         "t": "s",
+        **tite,
         "treated": treated,
         "evaluable": evaluable,
         "dlt": dlt,
@@ -166,6 +184,10 @@ def state_of(
         "reviewed": int(reviewed),
         "eliminated": int(eliminated),
     }
+
+
+def _tite(escalation: m.Escalation) -> bool:
+    return isinstance(escalation.design, m.Boin) and escalation.design.tite
 
 
 #: `1NNN 2NTT`: a dose level's number (1 the lowest declared) and one letter per patient.

@@ -16,7 +16,8 @@ The kinds, each a `deviation` record of the trail, and exit code 1 of `escalate`
   counts look better, and the decision on `as_of` never sends the next cohort to it.
 - `skipped`: infused above the start level while the next lower level had no patient yet.
 - `window`: an escalation (a level above the previous infusion's) while a patient of a lower
-  level was in the DLT window that day (no DLT by then, the window not over).
+  level was in the DLT window that day (no DLT by then, the window not over); not for
+  TITE-BOIN, which decides with windows open.
 - `review`: with `safety review before escalation`, an escalation with no review of the level
   it leaves signed on or after that level's last DLT assessment, or one signed after the
   infusion.
@@ -29,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from engine import tite as T
 from engine.cohort import Cohort, Treated, state_of
 from engine.escalation import DEVIATIONS, Escalator
 from engine.escalation import step as step_of
@@ -142,11 +144,17 @@ class _Reading:
             elif done is not None:
                 count[3] += 1
         gone = frozenset(self.out)
-        state = state_of([tuple(c) for c in counts], current, self.network.escalation, True,
-                         current >= min(gone, default=len(counts)))
-        pairs = [(c[1], c[2]) for c in counts]
+        escalation = self.network.escalation
+        window = T.window_days(escalation.dlt_window)
+        tite = self.network.band_by == "counted"  # TITE-BOIN: pending patients count in n
+        followup = sum(T.followup(p.infused, day, window) for p in before
+                       if tite and window and p.infused and p.counted_at == self.levels[current]
+                       and (self._assessed(p) or date.min) > day)
+        state = state_of([tuple(c) for c in counts], current, escalation, True, followup,
+                         eliminated=current >= min(gone, default=len(counts)))
+        pairs = [(c[1] + c[3] * tite, c[2]) for c in counts]
         answer = self.escalator.ask(state, pairs, gone, current)
-        if answer.value != "PENDING":
+        if answer.value not in ("PENDING", "SUSPEND"):
             for level in step_of(self.network, answer, current, pairs).eliminated:
                 self.out.setdefault(level, day)
 
@@ -162,6 +170,7 @@ class _Reading:
             "level": level,
             "start": self.start,
             "escalates": int(level > previous),
+            "waits": int(self.network.band_by != "counted"),  # TITE-BOIN decides with windows open
             "tried_below": sum(self.levels.index(p.level) == level - 1 for p in before),
             "out_from": self.out_then[index],
             "infused": patient.infused.toordinal(),

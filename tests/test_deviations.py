@@ -234,3 +234,11 @@ def test_a_tampered_deviation_is_caught(capsys, tmp_path):
     trail.write_text("\n".join(lines) + "\n")
     capsys.readouterr()
     assert cli.main(["verify", str(trail)]) == 1
+
+
+def test_tite_boin_escalates_with_windows_open(capsys, tmp_path):
+    """The TITE-BOIN example escalates to DL2 (T04) while DL1's windows are open, as the design
+    allows: not a deviation."""
+    code, _, deviations = escalate(capsys, "examples/tite-boin.proto-rules",
+                                   "examples/tite-cohort.json", tmp_path)
+    assert (code, deviations) == (0, [])
