@@ -165,3 +165,14 @@ def test_simulations_with_a_certain_outcome(capsys):
     out = capsys.readouterr().out
     assert "stopped for toxicity, no MTD:                100.0%" in out
     assert "mean sample size:                              2.00" in out
+
+
+def test_a_withdrawn_patient_with_a_grade_2_toxicity(capsys, tmp_path):
+    path = Path(cohort(tmp_path, ("DL1", "2")))
+    data = json.loads(path.read_text())
+    data["patients"][0] |= {"evaluable": False, "reason": "withdrew on day 10"}
+    path.write_text(json.dumps(data, indent=1))
+    assert cli.main(["escalate", PROTOCOL, str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("  not evaluable: T01 at DL1, withdrew on day 10\n"
+                        "  grade 2 toxicity: T01 at DL1\n")
