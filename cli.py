@@ -491,7 +491,7 @@ def _escalate(args) -> int:
             chain.write(*trail_records(decision, args.protocol))
             sealed = chain.seal()
         print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
-    return 0
+    return 1 if decision.deviations else 0  # the trial did not follow its design
 
 
 def _pathways(args) -> int:
