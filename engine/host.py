@@ -148,8 +148,10 @@ class Host:
 #: session is deleted), though it reads `1.0e-10`. Python and orjson write every float below 1e-4
 #: or from 1e16 up this way.
 _BARE_EXPONENT = re.compile(rb"(?<![\w.])(-?[0-9]+)([eE][+-]?[0-9]+)")
-#: What any number in exponent form has, found three times faster: a digit before an `e`.
-_EXPONENT = re.compile(rb"[0-9][eE]")
+#: What any number in exponent form has: a digit before an `e`. Found by one search for `0e` in
+#: the bytes with every digit read as 0 and `E` as `e`: several times faster than a regular
+#: expression scanning the same bytes, and it runs on every fact the engine is given.
+_DIGIT_E = bytes.maketrans(b"123456789E", b"000000000e")
 
 
 def engine_json(value: Any) -> str:
@@ -168,7 +170,7 @@ def engine_json(value: Any) -> str:
         text = orjson.dumps(value)
     except orjson.JSONEncodeError:  # a whole number beyond 64 bits, which the engine reads
         return _written(value)
-    if _EXPONENT.search(text) is None or _BARE_EXPONENT.search(text) is None:
+    if b"0e" not in text.translate(_DIGIT_E) or _BARE_EXPONENT.search(text) is None:
         return text.decode()
     return _written(value)
 
