@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -241,8 +242,7 @@ class Recorder:
         criterion read are indexes into the patient's facts; the decision's reasons name the
         criteria, whose verdicts say the rest."""
         patient = outcome.patient
-        used = sorted((f for facts in patient.used.values() for f in facts),
-                      key=lambda f: (f.index, f.concept))
+        used = sorted((f for facts in patient.used.values() for f in facts), key=_BY_INDEX)
         explainer = Explainer(self.protocol, outcome.derived)
         definitions = []
         for name in self.network.definitions:
@@ -387,6 +387,9 @@ def _fact(fact: UsedFact) -> dict[str, Any]:
     return fields
 
 
+#: A used fact's place among the patient's facts: its index, then its concept (a fact of a
+#: narrower concept is used for the broader one too).
+_BY_INDEX = operator.itemgetter(0, 1)
 #: A fact's fields, in the order the older trail wrote them, all present (null when empty):
 #: `UsedFact`'s own (index, concept, value, unit, date, converted, note).
 FACT_FIELDS: tuple[str, ...] = UsedFact._fields
