@@ -39,6 +39,19 @@ def cluster():
         yield local
 
 
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """The example patients 20 times over (460 records), and the trail one process writes."""
+    folder = tmp_path_factory.mktemp("registry")
+    facts = many(folder, 20)
+    trail = folder / "one.jsonl"
+    import cli  # noqa: PLC0415 -- the command as a user types it, in-process
+
+    assert cli.main(["run", SEED, str(facts), "--quiet", "--trail", str(trail),
+                     "--workers", "1"]) == 0
+    return facts, trail.read_bytes()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -64,10 +77,10 @@ def test_a_local_cluster_started_for_the_run(capsys, tmp_path):
                       "--workers", "2") == one
 
 
-def test_a_worker_killed_midway_changes_nothing(capsys, tmp_path, cluster):
+def test_a_worker_killed_midway_changes_nothing(capsys, tmp_path, cluster, registry):
     """Dask decides a lost worker's batches again elsewhere (the nanny starts a new worker,
     which gets the run's network from the scheduler): deciding is pure, the bytes are the same."""
-    facts = many(tmp_path, 20)
+    facts, one = registry
     trail = tmp_path / "trail.jsonl"
     victim = next(iter(cluster.workers.values())).process.pid
 
@@ -82,9 +95,7 @@ def test_a_worker_killed_midway_changes_nothing(capsys, tmp_path, cluster):
                            "--scheduler", cluster.scheduler_address)
     assert code == 0, err
     assert not running(victim)
-    run_cli(capsys, "run", SEED, str(facts), "--quiet", "--trail", str(tmp_path / "one.jsonl"),
-            "--workers", "1")
-    assert trail.read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+    assert trail.read_bytes() == one
 
 
 @pytest.mark.parametrize("scheduler,options,said", [
@@ -118,11 +129,11 @@ def dask(*argv: str) -> subprocess.Popen:
 def test_a_scheduler_without_workers_or_lost_midway_is_one_line(tmp_path):
     """A running scheduler (`dask scheduler`, `dask worker` as the README starts them): first
     with no worker (exit 2, nothing written), then killed mid-run: exit 70 within the connect
-    timeout, the trail cut, and `--resume` on a local cluster finishes it as one run writes it."""
+    timeout, and the trail cut (for `--resume`)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}
-    facts = many(tmp_path, 20)
+    facts = many(tmp_path, 10)
     trail = tmp_path / "trail.jsonl"
     command = [str(EXE), "run", SEED, str(facts), "--quiet", "--trail", str(trail)]
     scheduler = dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")
@@ -150,20 +161,14 @@ def test_a_scheduler_without_workers_or_lost_midway_is_one_line(tmp_path):
     assert line.startswith(f"proto-rules: lost the Dask scheduler {address}")
     assert line.endswith("run again with --resume to finish")
     assert verify(str(trail), facts=str(facts)).cut
-    finished = subprocess.run(command + ["--scheduler", "local", "--workers", "2", "--resume"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr
-    one = tmp_path / "one.jsonl"
-    subprocess.run(command[:-1] + [str(one), "--workers", "1"], cwd=ROOT, check=True,
-                   capture_output=True, timeout=300)
-    assert trail.read_bytes() == one.read_bytes()
 
 
 @needs_exe
-def test_ctrl_c_to_the_process_group_of_a_local_cluster(tmp_path):
+def test_ctrl_c_to_the_process_group_of_a_local_cluster(capsys, tmp_path, cluster, registry):
     """A terminal's Ctrl-C reaches the local cluster's workers too: they ignore it, the run
-    writes the patients handed out, in order, cuts the trail, exit 130 in one line."""
-    facts = many(tmp_path, 20)
+    writes the patients handed out, in order, cuts the trail, exit 130 in one line; `--resume`
+    (here on another cluster) finishes the trail as one process writes it."""
+    facts, one = registry
     trail = tmp_path / "trail.jsonl"
     process = subprocess.Popen([str(EXE), "run", SEED, str(facts), "--trail", str(trail),
                                 "--scheduler", "local", "--workers", "2"], cwd=ROOT,
@@ -181,3 +186,7 @@ def test_ctrl_c_to_the_process_group_of_a_local_cluster(tmp_path):
                if '"type":"decided"' in line]
     in_order = [json.loads(line)["patient"] for line in facts.read_text().splitlines()]
     assert decided == in_order[:len(decided)] and 16 <= len(decided) < len(in_order)
+    code, _, err = run_cli(capsys, "run", SEED, str(facts), "--quiet", "--trail", str(trail),
+                           "--scheduler", cluster.scheduler_address, "--resume")
+    assert code == 0, err
+    assert trail.read_bytes() == one
