@@ -66,12 +66,16 @@ def connected(scheduler: str, workers: int | None) -> Iterator[Cluster]:
     timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
     with _quiet():
         if scheduler == "local":
-            with sigint_blocked():  # the workers start with Ctrl-C held back: see _Network
+            # the workers start with Ctrl-C held back (see _Network), and without Dask's
+            # sampling profiler (a thread that takes the GIL every 10 ms: a tenth of the time)
+            with sigint_blocked(), dask.config.set({"distributed.worker.profile.enabled": False}):
                 local = LocalCluster(n_workers=workers or available(), threads_per_worker=1,
                                      processes=True, host="127.0.0.1", dashboard_address=None,
                                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                      silence_logs=logging.CRITICAL)
-            with local, Client(local, set_as_default=False) as client:
+            # results straight from the workers, not through the scheduler: a batch's trail
+            # records are hundreds of KiB
+            with local, Client(local, set_as_default=False, direct_to_workers=True) as client:
                 yield Cluster(client, "a local Dask cluster", timeout, local=True)
             return
         if not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", scheduler):
@@ -159,20 +163,22 @@ class _Pool:
 
 
 class _Batch:
+    """A batch handed out. Its end is awaited on an event set by the future's callback, not with
+    `Future.result(timeout)`, whose timeouts race with the result under load (seen: a
+    cancellation that surfaced as an error inside Dask)."""
+
     def __init__(self, pool: _Pool, future: Future) -> None:
-        self.pool, self.future = pool, future
+        self.pool, self.future, self.back = pool, future, threading.Event()
+        future.add_done_callback(lambda _: self.back.set())
 
     def results(self) -> list[Screened]:
         """The batch's results, once they are back; an error raised deciding it is raised here."""
         pool = self.pool
         try:
-            while True:
-                try:
-                    done = self.future.result(timeout=POLL)
-                    pool.last = time.monotonic()
-                    return done
-                except TimeoutError:
-                    pool.cluster.check(pool.last)
+            while not self.back.wait(POLL):
+                pool.cluster.check(pool.last)
+            pool.last = time.monotonic()
+            return self.future.result()
         except KilledWorker:
             raise WorkerLost(f"the workers of {pool.cluster.named} died deciding the same batch "
                              "of patients on every try (killed, or out of memory: see their "

@@ -10,7 +10,9 @@ writes. What crosses between processes is small: the parsed records out, and per
 `Screened` the outputs need (the trail lines are serialised in the worker).
 
 Each worker has a pipe of its own each way, and batches go round: batch i to worker i mod N, so
-the results are read back in order from one worker after the other. Not `concurrent.futures`:
+the results are read back in order from one worker after the other. The loop that hands batches
+out and reads them back (`_in_order`) is the same for a Dask cluster (`run --scheduler`,
+`engine/cluster.py`): only the pool differs. Not `concurrent.futures`:
 its workers share one result pipe, and a worker killed halfway through sending its results (a
 batch's trail is hundreds of KiB) leaves the reader waiting for the rest forever, and workers
 whose parent was killed wait for work forever. Here a worker's death is the end of its pipe
