@@ -32,6 +32,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from engine import tite as T
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert
@@ -100,10 +101,21 @@ class Cohort:
             self.current,
             escalation,
             self.reviewed,
+            sum(days for _, days in self.followup(escalation)),
         )
 
     def pending(self) -> list[Treated]:
         return [p for p in self.patients if p.status == "pending"]
+
+    def followup(self, escalation: m.Escalation) -> list[tuple[Treated, int]]:
+        """TITE-BOIN: the current level's pending patients and their days of follow-up (none
+        for other designs, or a what-if without dates)."""
+        window = T.window_days(escalation.dlt_window)
+        if not _tite(escalation) or window is None or self.as_of is None:
+            return []
+        level = escalation.levels[self.current].id
+        return [(p, T.followup(p.infused, self.as_of, window)) for p in self.pending()
+                if p.counted_at == level and p.infused is not None]
 
 
 def state_of(
@@ -111,9 +123,11 @@ def state_of(
     current: int,
     escalation: m.Escalation,
     reviewed: bool = True,
+    followup: int = 0,
 ) -> dict[str, int]:
     """The state fact from (treated, evaluable, dlt, pending) per level (the simulation
-    calls it too).
+    calls it too); for TITE-BOIN also n (evaluable or pending) here and above, and `followup`,
+    the days the current level's pending patients have been followed.
 
     >>> from grammar.parser import parse
     >>> e = parse('escalation: level A1 1 mg level A2 2 mg cohort size 3').escalation
@@ -130,8 +144,11 @@ def state_of(
     total = sum(c[0] for c in counts)
     counted = evaluable + pending
     cohort = escalation.cohort_size or 1
+    tite = {"counted": counted, "higher_counted": higher[1] + higher[3], "followup": followup} \
+        if _tite(escalation) else {}
     return {
         "t": "s",
+        **tite,
         "treated": treated,
         "evaluable": evaluable,
         "dlt": dlt,
@@ -151,6 +168,10 @@ def state_of(
         "review_required": int(escalation.review),
         "reviewed": int(reviewed),
     }
+
+
+def _tite(escalation: m.Escalation) -> bool:
+    return isinstance(escalation.design, m.Boin) and escalation.design.tite
 
 
 #: `1NNN 2NTT`: a dose level's number (1 the lowest declared) and one letter per patient.

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 from engine import boin as B
 from engine import patterns as P
+from engine import tite as T
 from engine.host import Host
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity
@@ -43,6 +45,15 @@ PENDING_WHEN = P.any_of(
 DECIDABLE = P.all_of(
     P.test("==", "pending_elsewhere", 0),
     P.any_of(P.test("==", "pending", 0), P.test("==", "cohort_complete", 0)),
+)
+#: TITE-BOIN decides with outcomes pending; only the MTD's selection at the maximum waits.
+TITE_PENDING_WHEN = P.all_of(
+    P.test("==", "full", 1),
+    P.any_of(P.test(">", "pending", 0), P.test(">", "pending_elsewhere", 0)),
+)
+TITE_DECIDABLE = P.any_of(
+    P.test("==", "full", 0),
+    P.all_of(P.test("==", "pending", 0), P.test("==", "pending_elsewhere", 0)),
 )
 
 
@@ -88,6 +99,8 @@ class EscalationNetwork:
     actions: dict[str, EscalationAction]
     digest: str = field(default="")
     bands: dict[str, int] = field(default_factory=dict)
+    per_ruleset: int = PATIENTS_PER_RULESET  # numbers of patients per ruleset
+    band_by: str = "evaluable"  # the state's count the bands are of (TITE-BOIN: `counted`)
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -103,17 +116,17 @@ class EscalationNetwork:
     @property
     def parts(self) -> int:
         """How many rulesets the network is loaded as."""
-        return 1 + (max(self.bands.values(), default=1) - 1) // PATIENTS_PER_RULESET
+        return 1 + (max(self.bands.values(), default=1) - 1) // self.per_ruleset
 
     def part_of(self, state: dict[str, int]) -> int:
         """The ruleset that decides `state`: the one holding its number of evaluable patients."""
-        n = max(1, state.get("evaluable", 0))
-        return min(self.parts - 1, (n - 1) // PATIENTS_PER_RULESET)
+        n = max(1, state.get(self.band_by, 0))
+        return min(self.parts - 1, (n - 1) // self.per_ruleset)
 
     def ruleset(self, part: int = 0) -> dict[str, dict]:
         """Ruleset `part` (of `parts`), under a name of its own."""
         held = {rule: body for rule, body in self.rules.items()
-                if rule not in self.bands or (self.bands[rule] - 1) // PATIENTS_PER_RULESET == part}
+                if rule not in self.bands or (self.bands[rule] - 1) // self.per_ruleset == part}
         name = self.name if self.parts == 1 else f"{self.name}/part{part}"
         return {name: {rule: {**body, "run": self.actions[rule]} for rule, body in held.items()}}
 
@@ -132,9 +145,15 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
     """
     escalation = protocol.escalation
     assert escalation is not None and escalation.maximum is not None
-    bounds, used = None, {}
+    bounds, used, per_ruleset = None, {}, PATIENTS_PER_RULESET
+    tite = isinstance(escalation.design, m.Boin) and escalation.design.tite
     if isinstance(escalation.design, m.Boin):
-        design, used = B.design(escalation.design, escalation.maximum)
+        if tite:
+            window = T.window_days(escalation.dlt_window)
+            assert window is not None
+            design, used = T.design(escalation.design, escalation.maximum, window)
+        else:
+            design, used = B.design(escalation.design, escalation.maximum)
         bounds = B.boundaries(escalation.design, escalation.maximum)
     else:
         assert escalation.design is not None
@@ -152,7 +171,7 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
 
     add(
         "esc:PENDING",
-        [END[0], _state(PENDING_WHEN)],
+        [END[0], _state(TITE_PENDING_WHEN if tite else PENDING_WHEN)],
         EscalationAction("esc:PENDING", "decision", "PENDING"),
     )
     earlier: list[m.Condition] = []
@@ -160,7 +179,7 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         own, derived = _own_and_derived(rule.condition)
         excluded = [] if design.exclusive else [pattern(c, negate=True) for c in earlier]
         earlier.append(rule.condition)
-        whole = P.all_of(own, DECIDABLE, *excluded)
+        whole = P.all_of(own, TITE_DECIDABLE if tite else DECIDABLE, *excluded)
         for index, part in enumerate(P.split(whole) if whole != P.FALSE else []):
             name = f"r:{rule.id}#{index}"
             add(
@@ -193,17 +212,23 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
                 [{"l": P.to_json(P.all_of(P.test("==", "t", "l"), *band))}],
                 EscalationAction(name, "eliminated"),
             )
+            higher = "higher_counted" if tite else "higher_evaluable"
             above = [
-                P.test(">=", "higher_evaluable", lo),
-                P.test("<=", "higher_evaluable", hi),
+                P.test(">=", higher, lo),
+                P.test("<=", higher, hi),
                 P.test(">=", "higher_dlt", cut),
             ]
             name = f"esc:eliminated-above#{index}"
             add(name, [_state(P.all_of(*above))], EscalationAction(name, "derived"))
+    if tite:  # TITE-BOIN has many more rules per number of patients than BOIN
+        per_n = Counter(bands.values())
+        if max(per_n.values()) > T.RULES_PER_RULESET:
+            raise T.too_large(protocol, per_n)
+        per_ruleset = max(1, T.RULES_PER_RULESET // max(per_n.values()))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}/escalation#{digest[:12]}"
     return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest,
-                             bands)
+                             bands, per_ruleset, "counted" if tite else "evaluable")
 
 
 def _fields(pattern: dict, found: set[str]) -> None:
@@ -331,7 +356,7 @@ class Escalator:
 class Step:
     """An answer read against the trial: where the next cohort goes, or what the study found."""
 
-    move: str  # ESCALATE, STAY, EXPAND, DE-ESCALATE, ELIMINATE, STOP, PENDING
+    move: str  # ESCALATE, STAY, EXPAND, DE-ESCALATE, ELIMINATE, STOP, PENDING, SUSPEND
     mtd_kind: str | None  # for STOP: a key of model.MTD_OUTCOMES
     next_level: int | None  # None when the study stops (or waits)
     mtd: int | None  # the level declared MTD (index), when one is
@@ -360,7 +385,7 @@ def step(
     }
     if impossible.get(move):
         raise _impossible(network, answer.action, current)
-    if move == "PENDING":
+    if move in ("PENDING", "SUSPEND"):
         return Step(move, None, None, None, eliminated)
     if move != "STOP":
         delta = {"ESCALATE": 1, "DE-ESCALATE": -1, "ELIMINATE": -1}.get(move, 0)

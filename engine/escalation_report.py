@@ -13,10 +13,12 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
 
-from engine.boin import summary, table
+from engine import tite as T
+from engine.boin import Estimate, estimates, summary, table
 from engine.cohort import Cohort, state_of, window_end
 from engine.escalation import Answer, EscalationNetwork, Escalator, Step, names_in, render_condition
 from engine.escalation import step as step_of
+from protocol import model as m
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ def decide(escalator: Escalator, cohort: Cohort) -> EscalationDecision:
     """Ask the network about a validated cohort and read its answer against the trial."""
     network = escalator.network
     state = cohort.state(network.escalation)
-    counts = [(c.evaluable, c.dlt) for c in cohort.counts]
+    tite = network.band_by == "counted"  # TITE-BOIN: pending patients count in n
+    counts = [(c.evaluable + c.pending * tite, c.dlt) for c in cohort.counts]
     answer = escalator.ask(state, counts)
     return EscalationDecision(
         network, cohort, state, answer, step_of(network, answer, cohort.current, counts)
@@ -49,6 +52,10 @@ def headline(decision: EscalationDecision) -> str:
     if taken.move == "PENDING":
         names = ", ".join(p.id for p in decision.cohort.pending())
         return f"PENDING: no decision while DLT windows are open ({names})"
+    if taken.move == "SUSPEND":
+        names = ", ".join(p.id for p in decision.cohort.pending())
+        return (f"SUSPEND accrual at {here.id}: no patient is infused until more DLT outcomes "
+                f"are known ({names} pending)")
     if taken.move == "STOP":
         return "STOP: " + _found(decision)
     nxt = levels[taken.next_level] if taken.next_level is not None else here
@@ -143,7 +150,8 @@ def explain(decision: EscalationDecision) -> str:
         b = rule["boundary"]
         elim = b["eliminate_if_dlt_at_least"]
         lines.append(
-            f"  boundary: {b['n']} evaluable: escalate if DLT <= "
+            f"  boundary: {b['n']} {'patients' if 'window_days' in b else 'evaluable'}: "
+            "escalate if DLT <= "
             f"{b['escalate_if_dlt_at_most']}, de-escalate if >= "
             f"{b['deescalate_if_dlt_at_least']}, eliminate if >= {elim or '-'}"
             + (f" (lambda_e {b['lambda_e']}, lambda_d {b['lambda_d']})" if "lambda_e" in b else "")
@@ -152,6 +160,10 @@ def explain(decision: EscalationDecision) -> str:
                if "extrasafe_stop_if_dlt_at_least" in b else "")
             + (f"; n.earlystop {b['n_earlystop']}" if "n_earlystop" in b else "")
         )
+    found = _tite(decision)
+    if found is not None:
+        lines += T.lines(found, network.levels[cohort.current].id)
+    followed = {p.id: days for p, days in cohort.followup(escalation)}
     for patient in cohort.patients:
         if patient.status == "dlt":
             event = f" ({patient.event})" if patient.event else ""
@@ -160,13 +172,57 @@ def explain(decision: EscalationDecision) -> str:
         elif patient.status == "pending":
             lines.append(
                 f"  pending: {patient.id} at {patient.counted_at}, window ends {patient.window_end}"
+                + (f", followed {followed[patient.id]} days" if patient.id in followed else "")
             )
         elif patient.status == "not evaluable":
             lines.append(
                 f"  not evaluable: {patient.id} at {patient.level}"
                 + (f", {patient.reason}" if patient.reason else "")
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _estimates_table(decision)) + "\n"
+
+
+def mtd_estimates(decision: EscalationDecision) -> list[Estimate | None] | None:
+    """When the trial stops under a design with a target DLT rate (BOIN, i3+3, mTPI-2), what
+    BOIN's `select.mtd` reports beside the MTD, per level; otherwise None."""
+    bounds = decision.network.boundaries
+    if decision.step.move != "STOP" or bounds is None:
+        return None
+    return estimates([(c.evaluable, c.dlt) for c in decision.cohort.counts], bounds.target)
+
+
+def _estimates_table(decision: EscalationDecision) -> list[str]:
+    """The estimates as `summary(select.mtd(...))` lays them out (two decimals, ---- for a
+    level nobody received), with the level ids and counts beside them."""
+    found = mtd_estimates(decision)
+    if found is None:
+        return []
+    target = decision.network.boundaries.target  # type: ignore[union-attr]
+    lines = [
+        "",
+        "MTD selection (isotonic regression as BOIN's select.mtd, beta(0.05, 0.05) prior):",
+        f"{'level':<8}{'evaluable':>10}{'DLT':>5}{'estimate':>10}   {'95% credible interval':<23}"
+        f"P(DLT rate > {target} | data)",
+    ]
+    for level, count, estimate in zip(decision.network.levels, decision.cohort.counts, found):
+        head = f"{level.id:<8}{count.evaluable:>10}{count.dlt:>5}"
+        if estimate is None:
+            lines.append(f"{head}{'----':>10}   {'----':<23}----")
+            continue
+        interval = f"({estimate.low:.2f}, {estimate.high:.2f})"
+        lines.append(f"{head}{estimate.rate:>10.2f}   {interval:<23}{estimate.overdose:.2f}")
+    return lines
+
+
+def _tite(decision: EscalationDecision) -> dict[str, Any] | None:
+    """TITE-BOIN's numbers for the current level (None for other designs and what-ifs)."""
+    escalation = decision.network.escalation
+    window = T.window_days(escalation.dlt_window)
+    if decision.network.band_by != "counted" or decision.cohort.as_of is None or window is None:
+        return None
+    assert isinstance(escalation.design, m.Boin)
+    followups = [(p.id, days) for p, days in decision.cohort.followup(escalation)]
+    return T.evidence(escalation.design, decision.state, followups, window)
 
 
 def _rule(decision: EscalationDecision) -> dict[str, Any]:
@@ -232,6 +288,7 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
         "mtd": levels[taken.mtd].id if taken.mtd is not None else None,
         "mtd_outcome": taken.mtd_kind,
         "eliminated": [levels[i].id for i in taken.eliminated],
+        **_estimates_record(decision),
         "notes": notes(decision),
         "rule": _rule(decision),
         "state": {k: v for k, v in decision.state.items() if k != "t"},
@@ -263,7 +320,29 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
         ],
         "warnings": [str(w) for w in cohort.warnings],
     }
+    found = _tite(decision)
+    if found is not None:
+        record["tite"] = found
+        days = {f["patient"]: f["days"] for f in found["followup"]}
+        for patient in record["patients"]:
+            if patient["patient"] in days:
+                patient["followup_days"] = days[patient["patient"]]
     return [run, record]
+
+
+def _estimates_record(decision: EscalationDecision) -> dict[str, Any]:
+    """The MTD estimates for the trail, as decimal strings of 4 places (no floats in a trail);
+    nothing when the trial goes on or the design has no target."""
+    found = mtd_estimates(decision)
+    if found is None:
+        return {}
+    return {"mtd_estimates": [
+        {"level": level.id, "estimate": None}
+        if e is None else
+        {"level": level.id, "estimate": f"{e.rate:.4f}", "credible_interval_95":
+         [f"{e.low:.4f}", f"{e.high:.4f}"], "p_overdose": f"{e.overdose:.4f}"}
+        for level, e in zip(decision.network.levels, found)
+    ]}
 
 
 def _sha256(text: str) -> str:
@@ -297,8 +376,17 @@ def boundaries_report(escalator: Escalator) -> str:
             "",
             table(bounds, escalation.cohort_size),
         ]
+    window = T.window_days(escalation.dlt_window)
+    if network.band_by == "counted" and window is not None:
+        assert isinstance(escalation.design, m.Boin)
+        lines += ["", f"TITE-BOIN: with outcomes pending (STFT: the pending patients' days of "
+                  f"follow-up over the {window}-day window)",
+                  T.table(escalation.design, escalation.maximum, escalation.cohort_size, window)]
     lines += [
         "",
+        "Decision by patients treated at the current level (rows) and DLTs (columns), from "
+        "the rule network (every outcome known):" if window is not None and
+        network.band_by == "counted" else
         "Decision by patients treated at the current level (rows) and DLTs (columns), from "
         "the rule network:",
         "E escalate, S stay, D de-escalate, X eliminate and de-escalate"

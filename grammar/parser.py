@@ -500,8 +500,11 @@ class _Build(Transformer):
         options = dict(given)
         boin = m.Boin(self._span(meta), _number(target), options.get("phi1"), options.get("phi2"),
                       options.get("n_earlystop"), options.get("cutoff_eli"),
-                      "extrasafe" in options, options.get("extrasafe"))
+                      "extrasafe" in options, options.get("extrasafe"), "tite" in options)
         return ("design", boin, self._span(meta))
+
+    def tite(self, meta):
+        return ("tite", True)
 
     def n_earlystop(self, meta, number):
         return ("n_earlystop", self._integer(number))

@@ -39,6 +39,8 @@ TEMPLATES: dict[str, str] = {
     "missing-text/rule": "escalation rule {name} has no text; auditors need the design's own "
     "sentence",
     "boin-option": "{advice}",
+    "tite-window": "TITE-BOIN counts follow-up in days: the DLT window ({window}) must be in days "
+    "or weeks, as in 'within 28 days after infusion'",
     "boin-earlystop": "n.earlystop {early} is too low to ensure good operating characteristics; "
     "the reference software recommends 9 to 18",
     "table-row": "{advice}",
@@ -122,6 +124,9 @@ def _section(section: m.Escalation, protocol: m.Protocol) -> Iterator[Diagnostic
         yield _diag("undefined-name/design", design.span, name=design.name, hint=hint)
     elif isinstance(design, m.Boin):
         yield from _boin(design)
+        window = section.dlt_window
+        if design.tite and window is not None and window.unit not in ("days", "weeks"):
+            yield _diag("tite-window", window.span, window=window)
     found = protocol.design(design.name) if isinstance(design, m.Ref) else None
     if found is not None and found.table is not None and section.maximum is not None:
         last = _table_rows(found.table)

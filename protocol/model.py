@@ -685,6 +685,7 @@ class Boin:
     cutoff_eli: Decimal | None = None  # the elimination's posterior cut-off (default 0.95)
     extrasafe: bool = False  # stop when P(lowest level's rate > target) > cutoff_eli - offset
     offset: Decimal | None = None  # default 0.05
+    tite: bool = False  # TITE-BOIN: pending patients count by their follow-up (engine/tite.py)
 
 
 @dataclass(frozen=True)
