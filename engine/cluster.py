@@ -50,6 +50,12 @@ BATCH = 64
 #: Seconds between two looks at the cluster while a batch's results are awaited.
 POLL = 2.0
 
+#: Dask's settings for a run, in this process and a local cluster's: no log of the last thousand
+#: messages of each connection (each holds a batch: hundreds of MiB, growing with the run until
+#: full), no sampling profiler in the workers (a thread that takes the GIL every 10 ms). A running
+#: scheduler has its own settings: see the README.
+LEAN = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False}
+
 #: One batch at a time in a worker process, whatever its threads: the engine's state is the
 #: process's.
 _DECIDING = threading.Lock()
@@ -64,11 +70,9 @@ def connected(scheduler: str, workers: int | None) -> Iterator[Cluster]:
     `DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s`), that must have a worker within it too.
     A scheduler that cannot be reached is one line (exit 2), before any output is written."""
     timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
-    with _quiet():
+    with _quiet(), dask.config.set(LEAN):
         if scheduler == "local":
-            # the workers start with Ctrl-C held back (see _Network), and without Dask's
-            # sampling profiler (a thread that takes the GIL every 10 ms: a tenth of the time)
-            with sigint_blocked(), dask.config.set({"distributed.worker.profile.enabled": False}):
+            with sigint_blocked():  # the workers start with Ctrl-C held back: see _Network
                 local = LocalCluster(n_workers=workers or available(), threads_per_worker=1,
                                      processes=True, host="127.0.0.1", dashboard_address=None,
                                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
