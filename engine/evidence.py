@@ -73,6 +73,8 @@ class _Constants:
         self.concepts = {c.name: c for c in protocol.concepts}
         self.parts: dict[int, tuple] = {}
         self.kinds: dict[int, atoms.Atom | None] = {}  # the atom kind of each part, by identity
+        #: How the why-not search takes each condition apart, by identity (`engine/whynot.py`).
+        self.shapes: dict[int, tuple] = {}
 
 
 _CONSTANTS: dict[int, _Constants] = {}
@@ -106,14 +108,24 @@ class Explainer:
         self._texts: dict[str, str] = {}
         self._lists: dict[str, tuple[list[dict] | None, str]] = {}
         self._windows: dict[int, str] = {}
+        # Each part judged, by identity: the why-not search asks again for the parts the
+        # criterion's evidence judged, and for those of the definitions it opens up.
+        self._parts: dict[int, tuple[str, str]] = {}
 
     def judge(self, part: Part, patient: Patient) -> dict[str, Any]:
         """`{"status": true|false|unknown, "detail": "..."}` for one part."""
+        status, detail = self.judged(part, patient)
+        return {"status": status, "detail": detail}
+
+    def judged(self, part: Part, patient: Patient) -> tuple[str, str]:
+        """`judge` as (status, detail), once per part and patient."""
         if patient is not self._patient:  # what was read from another patient's facts is no use
             self._patient = patient
-            self._texts, self._lists, self._windows = {}, {}, {}
-        status, detail = self._judged(part, patient)
-        return {"status": status, "detail": detail}
+            self._texts, self._lists, self._windows, self._parts = {}, {}, {}, {}
+        found = self._parts.get(id(part))
+        if found is None:
+            found = self._parts[id(part)] = self._judged(part, patient)
+        return found
 
     def _judged(self, part: Part, patient: Patient) -> tuple[str, str]:
         """`not x` is judged as written, so "+" means the negated part holds."""
@@ -126,6 +138,11 @@ class Explainer:
             kind = kinds[id(part)] = atoms.of(part)
         assert kind is not None
         return kind.judge(part, self, patient)
+
+    @property
+    def shapes(self) -> dict[int, tuple]:
+        """The why-not search's reading of each condition, kept per protocol (`_Constants`)."""
+        return self._constants.shapes
 
     def constant(self, part: Part, compute: Callable[[Any], tuple]) -> tuple:
         """`compute(part)`, once per part of the protocol."""

@@ -217,12 +217,11 @@ class _Builder(Courses):
             if not homes:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
-            form = "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
             if when is not None:
                 days = days_of(when) if listed else None
                 day = days[0] if days else None if listed else day_of(when)
                 if day is None:
-                    self.problem(index, "date", date_problem(when, form))
+                    self.problem(index, "date", date_problem(when, _form(listed)))
                     continue
                 if day > screening:
                     self.problem(index, "date", f"dated {when}, after the screening date "
@@ -230,10 +229,13 @@ class _Builder(Courses):
                     continue
             end = fact.get("end")
             if end is not None and (days_of(end) if listed else day_of(end)) is None:
-                self.problem(index, "end", date_problem(end, form))
+                self.problem(index, "end", date_problem(end, _form(listed)))
                 continue
             for home in homes:  # a fact of a narrower concept is a fact of the broader one too
-                grouped.setdefault(home, []).append((index, fact))
+                if home in grouped:
+                    grouped[home].append((index, fact))
+                else:
+                    grouped[home] = [(index, fact)]
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -662,6 +664,11 @@ _BOUNDED = re.compile(r"^(<=|>=|≤|≥|<|>) ?([0-9]+(?:\.[0-9]+)?)$")
 _OPS = {"≤": "<=", "≥": ">="}
 #: How laboratories report a result below what they can detect.
 NOT_DETECTED = frozenset({"not detected", "undetectable", "undetected", "below detection limit"})
+
+
+def _form(listed: bool) -> str:
+    """The date forms a fact may take: a history's dates may be partial."""
+    return "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
 
 
 def _identity(fact: dict) -> Any:

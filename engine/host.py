@@ -62,6 +62,14 @@ class Host:
                 fact,
                 getattr(action, "compute", None),
             )
+        # A constant conclusion as the engine reads it, written once: its JSON up to the session
+        # id and after it (a computed fact is written when it is made).
+        self._written: dict[int, tuple[str, str]] = {}
+        for conclusion in self._conclusions.values():
+            if conclusion is not None and conclusion[3] is None:
+                text = engine_json({**conclusion[2], "sid": "0"})
+                assert text.endswith(',"sid":"0"}')
+                self._written[id(conclusion[2])] = text[:-3], text[-2:]
         definition = {rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()}
         try:
             self._handle = _engine.create_ruleset(name, engine_json(definition))
@@ -80,10 +88,11 @@ class Host:
         concluded: dict[tuple[str, str], str] = {}
         state = None
         try:
-            state = self._assert(facts)
+            state = self._assert(engine_json(facts), facts)
             self._run(sid, state, firings, concluded)
             for stratum in range(strata):
-                state = self._assert([{"sid": sid, "t": "end", "s": stratum}])
+                end = [{"sid": sid, "t": "end", "s": stratum}]
+                state = self._assert(engine_json(end), end)
                 self._run(sid, state, firings, concluded)
         except BaseException:
             self._discard(state)
@@ -107,14 +116,22 @@ class Host:
             conclusions = self._drain(state, firings, concluded)
             if not conclusions:
                 return
-            state = self._assert([{**fact, "sid": sid} for fact in conclusions])
+            texts = []
+            for fact in conclusions:
+                written = self._written.get(id(fact))
+                texts.append(written[0] + sid + written[1] if written
+                             else engine_json({**fact, "sid": sid}))
+            state = self._assert("[" + ",".join(texts) + "]", conclusions, sid)
 
-    def _assert(self, facts: list[dict]) -> int:
-        result = _engine.assert_facts(self._handle, engine_json(facts))
-        if result[0] == _NOT_HANDLED:
-            raise EngineError(f"no rule of {self.name} matches a fact in {_brief(facts)}")
-        if result[0] == _OBSERVED:
-            raise EngineError(f"a fact was asserted twice in {_brief(facts)}")
+    def _assert(self, text: str, facts: list[dict], sid: str | None = None) -> int:
+        """Assert facts written as the engine reads them (`text`); `facts` (with `sid`, when they
+        lack it) say which in an error."""
+        result = _engine.assert_facts(self._handle, text)
+        if result[0] in (_NOT_HANDLED, _OBSERVED):
+            asserted = facts if sid is None else [{**fact, "sid": sid} for fact in facts]
+            what = "no rule of " + self.name + " matches a fact" if result[0] == _NOT_HANDLED \
+                else "a fact was asserted twice"
+            raise EngineError(f"{what} in {_brief(asserted)}")
         return result[1]
 
     def _drain(self, state: int, firings: list[Firing], concluded: dict) -> list[dict]:
@@ -148,8 +165,10 @@ class Host:
 #: session is deleted), though it reads `1.0e-10`. Python and orjson write every float below 1e-4
 #: or from 1e16 up this way.
 _BARE_EXPONENT = re.compile(rb"(?<![\w.])(-?[0-9]+)([eE][+-]?[0-9]+)")
-#: What any number in exponent form has, found three times faster: a digit before an `e`.
-_EXPONENT = re.compile(rb"[0-9][eE]")
+#: What any number in exponent form has: a digit before an `e`. Found by one search for `0e` in
+#: the bytes with every digit read as 0 and `E` as `e`: several times faster than a regular
+#: expression scanning the same bytes, and it runs on every fact the engine is given.
+_DIGIT_E = bytes.maketrans(b"123456789E", b"000000000e")
 
 
 def engine_json(value: Any) -> str:
@@ -168,7 +187,7 @@ def engine_json(value: Any) -> str:
         text = orjson.dumps(value)
     except orjson.JSONEncodeError:  # a whole number beyond 64 bits, which the engine reads
         return _written(value)
-    if _EXPONENT.search(text) is None or _BARE_EXPONENT.search(text) is None:
+    if b"0e" not in text.translate(_DIGIT_E) or _BARE_EXPONENT.search(text) is None:
         return text.decode()
     return _written(value)
 

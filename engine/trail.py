@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -241,14 +242,13 @@ class Recorder:
         criterion read are indexes into the patient's facts; the decision's reasons name the
         criteria, whose verdicts say the rest."""
         patient = outcome.patient
-        used = sorted((f for facts in patient.used.values() for f in facts),
-                      key=lambda f: (f.index, f.concept))
+        used = sorted((f for facts in patient.used.values() for f in facts), key=_BY_INDEX)
         explainer = Explainer(self.protocol, outcome.derived)
         definitions = []
         for name in self.network.definitions:
             value, rules = outcome.derived[name]
             definitions.append({"value": value, "fired": list(rules), "evidence": [
-                _marked(explainer.judge(p, patient)) for p in self._parts[name]]})
+                _marked(*explainer.judged(p, patient)) for p in self._parts[name]]})
         return {"type": "decided", "patient": patient.id, "record": patient.line,
                 "screening_date": patient.screening.isoformat(),
                 "warnings": [str(w) for w in patient.warnings],
@@ -263,7 +263,7 @@ class Recorder:
         reads = self._reads[leaf.id]
         record: dict[str, Any] = {
             "verdict": verdict.verdict, "fired": list(verdict.rules),
-            "evidence": [_marked(explainer.judge(p, patient)) for p in self._parts[leaf.id]],
+            "evidence": [_marked(*explainer.judged(p, patient)) for p in self._parts[leaf.id]],
             "facts": [f.index for name in reads for f in patient.used.get(name, [])],
         }
         if verdict.verdict in ("UNKNOWN", "NEEDS_REVIEW"):
@@ -381,18 +381,23 @@ def _formula_reads(protocol: m.Protocol, concept: m.Concept,
 
 def _fact(fact: UsedFact) -> dict[str, Any]:
     """A fact used, its empty fields left out (`FACT_FIELDS` puts them back as null)."""
-    fields = {"index": fact.index, "concept": fact.concept, "value": _text(fact.value),
-              "unit": fact.unit, "date": fact.date, "converted": fact.converted, "note": fact.note}
-    return {key: value for key, value in fields.items() if value is not None}
+    fields = {key: value for key, value in zip(FACT_FIELDS, fact) if value is not None}
+    if "value" in fields:
+        fields["value"] = _text(fields["value"])
+    return fields
 
 
-#: A fact's fields, in the order the older trail wrote them, all present (null when empty).
-FACT_FIELDS = ("index", "concept", "value", "unit", "date", "converted", "note")
+#: A used fact's place among the patient's facts: its index, then its concept (a fact of a
+#: narrower concept is used for the broader one too).
+_BY_INDEX = operator.itemgetter(0, 1)
+#: A fact's fields, in the order the older trail wrote them, all present (null when empty):
+#: `UsedFact`'s own (index, concept, value, unit, date, converted, note).
+FACT_FIELDS: tuple[str, ...] = UsedFact._fields
 
 
-def _marked(evidence: dict[str, str]) -> str:
+def _marked(status: str, detail: str) -> str:
     """A part's evidence as one string: its mark, then the detail (`+age 22 years ...`)."""
-    return MARK[evidence["status"]] + evidence["detail"]
+    return MARK[status] + detail
 
 
 def _text(value: Any) -> Any:

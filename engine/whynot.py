@@ -36,14 +36,11 @@ def needs(protocol: m.Protocol, criterion: m.Criterion, patient: Patient,
           explainer: Explainer) -> list[Need]:
     """The fewest open parts that, with the right values, would let `criterion` pass."""
     wanted = "true" if criterion.role is m.Role.INCLUSION else "false"
-    status: dict[int, str] = {}
 
     def judged(part: Part) -> str:
-        if id(part) not in status:
-            status[id(part)] = explainer.judge(part, patient)["status"]
-        return status[id(part)]
+        return explainer.judged(part, patient)[0]
 
-    tree = _Tree(protocol, judged)
+    tree = _Tree(protocol, judged, explainer.shapes)
     applies = tree.evaluate(criterion.applies, {}) if criterion.applies else "true"
     if applies == "false":
         return []
@@ -72,11 +69,16 @@ def _need(protocol: m.Protocol, part: Part, value: str, explainer: Explainer,
 
 
 class _Tree:
-    """Strong Kleene evaluation of a condition over judged parts, definitions opened up."""
+    """Strong Kleene evaluation of a condition over judged parts, definitions opened up.
 
-    def __init__(self, protocol: m.Protocol, judged: Callable[[Part], str]) -> None:
+    The search evaluates a criterion's condition once per candidate set of values, so how each
+    node is taken apart (`_shape`) is worked out once per protocol, not per evaluation."""
+
+    def __init__(self, protocol: m.Protocol, judged: Callable[[Part], str],
+                 shapes: dict[int, tuple]) -> None:
         self.protocol = protocol
         self.judged = judged
+        self.shapes = shapes
 
     def passes(self, criterion: m.Criterion, given: dict[int, str], wanted: str) -> bool:
         applies = self.evaluate(criterion.applies, given) if criterion.applies else "true"
@@ -97,24 +99,43 @@ class _Tree:
     def _definition(self, part: Part) -> m.Definition | None:
         return self.protocol.definition(part.ref.name) if isinstance(part, m.Truth) else None
 
+    def _shape(self, condition: m.Condition) -> tuple:
+        """A judged part (`_PART`), `not` of a condition, a connective with its items and how many
+        must hold, or a definition's condition."""
+        if isinstance(condition, m.Not) and condition in parts(condition):
+            return (_PART,)
+        if isinstance(condition, m.Not):
+            return _NOT, condition.item
+        if isinstance(condition, m.AtLeast) and parts(condition) == [condition]:
+            return (_PART,)
+        if isinstance(condition, (m.And, m.Or, m.AtLeast)):
+            items = condition.items
+            need = {m.And: len(items), m.Or: 1}.get(type(condition), getattr(condition, "count", 0))
+            return _SOME, items, need
+        definition = self._definition(condition)
+        if definition is not None:
+            return _DEFINED, definition.condition
+        return (_PART,)
+
     def evaluate(self, condition: m.Condition | None, given: dict[int, str]) -> str:
         if condition is None:
             return "true"
-        if isinstance(condition, m.Not) and condition in parts(condition):
+        shape = self.shapes.get(id(condition))
+        if shape is None:
+            shape = self.shapes[id(condition)] = self._shape(condition)
+        kind = shape[0]
+        if kind is _PART:
             return given.get(id(condition)) or self.judged(condition)
-        if isinstance(condition, m.Not):
-            return {"true": "false", "false": "true"}.get(self.evaluate(condition.item, given),
-                                                          "unknown")
-        if isinstance(condition, m.AtLeast) and parts(condition) == [condition]:
-            return given.get(id(condition)) or self.judged(condition)
-        if isinstance(condition, (m.And, m.Or, m.AtLeast)):
-            values = [self.evaluate(item, given) for item in condition.items]
-            need = {m.And: len(values), m.Or: 1}.get(type(condition), getattr(condition, "count", 0))
-            true, false = values.count("true"), values.count("false")
-            if true >= need:
-                return "true"
-            return "false" if false > len(values) - need else "unknown"
-        definition = self._definition(condition)
-        if definition is not None:
-            return self.evaluate(definition.condition, given)
-        return given.get(id(condition)) or self.judged(condition)
+        if kind is _NOT:
+            return _NEGATED.get(self.evaluate(shape[1], given), "unknown")
+        if kind is _DEFINED:
+            return self.evaluate(shape[1], given)
+        _, items, need = shape
+        values = [self.evaluate(item, given) for item in items]
+        if values.count("true") >= need:
+            return "true"
+        return "false" if values.count("false") > len(values) - need else "unknown"
+
+
+_PART, _NOT, _SOME, _DEFINED = "part", "not", "some", "defined"
+_NEGATED = {"true": "false", "false": "true"}
