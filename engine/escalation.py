@@ -113,6 +113,26 @@ class EscalationNetwork:
                     _fields(part["s"], found)
         return tuple(sorted(found))
 
+    def cuts(self, name: str, band: int | None = None) -> list[int]:
+        """The values at which some rule's test of the whole-number field `name` changes truth,
+        sorted: two values with as many cuts at or below them (`bisect_right`) pass the same
+        tests (TITE-BOIN's simulation buckets the state so). With `band`, only the rules of that
+        number of patients and those of every number.
+
+        >>> from grammar.parser import parse_file
+        >>> net = compile_escalation(parse_file("examples/tite-boin.proto-rules"))
+        >>> net.cuts("followup", 9), net.cuts("pending_elsewhere")
+        ([15, 22, 45, 61, 75, 105], [0, 1])
+        """
+        found: set[int] = set()
+        for rule, body in self.rules.items():
+            if band is not None and self.bands.get(rule, band) != band:
+                continue
+            for part in body["all"]:
+                if "s" in part:
+                    _cuts(part["s"], name, found)
+        return sorted(found)
+
     @property
     def parts(self) -> int:
         """How many rulesets the network is loaded as."""
@@ -241,6 +261,19 @@ def _fields(pattern: dict, found: set[str]) -> None:
             found.update(value)
         else:
             found.add(key)
+
+
+def _cuts(pattern: dict, name: str, found: set[int]) -> None:
+    """Where a test of `name` changes truth: at v for >= and <, v + 1 for > and <=, both for ==."""
+    shift = {"$gte": (0,), "$lt": (0,), "$gt": (1,), "$lte": (1,), "$neq": (0, 1)}
+    for key, value in pattern.items():
+        if key in ("$and", "$or"):
+            for item in value:
+                _cuts(item, name, found)
+        elif key in shift and name in value:
+            found.update(value[name] + d for d in shift[key])
+        elif key == name:
+            found.update((value, value + 1))
 
 
 def value_of(move: m.Move) -> str:

@@ -15,10 +15,14 @@ per trial and cohort, from one seeded generator, so the same seed gives the same
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.cohort import state_of
+
+if TYPE_CHECKING:
+    from engine.tite_simulate import Timing
 from engine.escalation import Answer, Escalator, step
 from protocol.errors import EngineError
 
@@ -132,6 +136,21 @@ def _elimination_table(escalator: Escalator, maximum: int) -> set[tuple[int, int
     return flagged
 
 
+def rates(text: str) -> list[float]:
+    """True DLT rates as `--true-tox` takes them, lowest level first.
+
+    >>> rates("0.05,0.15,0.35")
+    [0.05, 0.15, 0.35]
+    """
+    try:
+        found = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"not a list of rates like 0.05,0.15,0.35: {text!r}") from None
+    if not all(0 <= rate <= 1 for rate in found):
+        raise ValueError(f"rates lie between 0 and 1: {text!r}")
+    return found
+
+
 @dataclass(frozen=True)
 class Characteristics:
     """What the simulated trials did, per level and overall."""
@@ -148,6 +167,7 @@ class Characteristics:
     sample: float  # mean sample size
     states: int
     asked: int
+    timing: Timing | None = None  # TITE-BOIN's simulation in time (engine/tite_simulate.py)
 
 
 def simulate(
@@ -232,7 +252,20 @@ def report(escalator: Escalator, oc: Characteristics) -> str:
         f"{'stopped before ' + str(escalation.maximum) + ' patients:':<44}{100 * oc.early:>6.1f}%"
     )
     lines.append(f"{'mean sample size:':<44}{oc.sample:>7.2f}")
+    if oc.timing is not None:
+        lines += _timing(oc.timing)
     return "\n".join(lines) + "\n"
+
+
+def _timing(timing: Timing) -> list[str]:
+    """TITE-BOIN's lines: how long the trials took and how often accrual waited."""
+    return [
+        f"{'mean trial duration (days):':<44}{timing.duration:>7.1f}  (sd {timing.duration_sd:.1f})",
+        f"{'accrual suspended (days per trial):':<44}{timing.suspended:>7.1f}",
+        f"{'cohorts assigned with outcomes pending:':<44}{100 * timing.pending_decisions:>6.1f}%",
+        f"(accrual {timing.accrual}, exponential gaps; DLT window {timing.window} days, "
+        f"{100 * timing.late_onset:.0f}% of DLTs in its second half, Weibull)",
+    ]
 
 
 def plot(escalator: Escalator, oc: Characteristics, path: str) -> None:
