@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 
+from engine.simulate_commands import add_commands as add_simulation_commands
 from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
@@ -48,8 +49,6 @@ from engine.rescreen import render as render_comparison
 from engine.resume import resume_point, resumed
 from engine.screened import Outputs
 from engine.summary import REJECTED, Table, Tally
-from engine import tite_simulate
-from engine.simulate import MAX_SEED, MAX_TRIALS, plot, rates, report, simulate
 from engine.replay import replay
 from engine.console import between_patients, optional, plotted, progress, tell, writing
 from engine.explain import render, rendered
@@ -292,21 +291,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="rows of the table: the most patients one level can have")
     table_cmd.set_defaults(command=_design_table)
 
-    simulate_cmd = commands.add_parser("simulate", help="operating characteristics by simulation")
-    simulate_cmd.add_argument("protocol")
-    simulate_cmd.add_argument("--true-tox", required=True, type=_read(rates),
-                              help="true DLT rate of each dose level, lowest first: 0.05,0.15,0.35")
-    simulate_cmd.add_argument("--trials", type=_bounded(1, MAX_TRIALS), default=10000,
-                              help=f"how many trials to simulate, 1 to {MAX_TRIALS:,}")
-    simulate_cmd.add_argument("--seed", type=_bounded(0, MAX_SEED), default=1,
-                              help="the random generator's seed, a whole number from 0")
-    simulate_cmd.add_argument("--accrual", type=_read(tite_simulate.accrual),
-                              help="TITE-BOIN: patients per day, week or month (30 days): 2/month")
-    simulate_cmd.add_argument("--late-onset", type=_read(tite_simulate.late_onset),
-                              help="TITE-BOIN: share of DLTs in the window's second half (0.5)")
-    simulate_cmd.add_argument("--plot", default="out/simulation.png",
-                              help="PNG to write (default out/simulation.png); 'none' for no plot")
-    simulate_cmd.set_defaults(command=_simulate)
+    add_simulation_commands(commands, _bounded, _escalation)
     return parser
 
 
@@ -341,16 +326,6 @@ def _bounded(low: int, high: int):
                                              f"{text}")
         return number
 
-    return read
-
-
-def _read(reader):
-    """An argparse type from a reader whose ValueError says what is wrong."""
-    def read(text: str):
-        try:
-            return reader(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
     return read
 
 
@@ -529,26 +504,6 @@ def _boundaries(args) -> int:
         raise UsageError(f"{args.protocol}: the design '{network.design.name}' is written as "
                          "rules, with no boundaries; BOIN and decision-table designs have them")
     sys.stdout.write(boundaries_report(Escalator(network)))
-    return 0
-
-
-def _simulate(args) -> int:
-    escalator = Escalator(_escalation(args.protocol))
-    levels = len(escalator.network.levels)
-    if len(args.true_tox) != levels:
-        raise UsageError(f"--true-tox gives {len(args.true_tox)} rates for {levels} dose levels")
-    tite = escalator.network.band_by == "counted"
-    if tite != (args.accrual is not None) or args.late_onset and not tite:
-        raise UsageError(f"{args.protocol}: " + (
-            "TITE-BOIN is simulated in time: give the accrual rate, --accrual 2/month" if tite
-            else "--accrual and --late-onset are for TITE-BOIN designs (design boin ... tite)"))
-    characteristics = tite_simulate.simulate(
-        escalator, args.true_tox, args.trials, args.seed, args.accrual,
-        args.late_onset or Decimal("0.5")) if tite else simulate(
-        escalator, args.true_tox, args.trials, args.seed)
-    sys.stdout.write(report(escalator, characteristics))
-    if args.plot != "none":
-        plotted(args.plot, lambda path: plot(escalator, characteristics, path))
     return 0
 
 

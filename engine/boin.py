@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
+from engine import beta
 from protocol import model as m
 
 #: The elimination rule's posterior cut-off (`cutoff.eli`) and the fewest patients it needs, and
@@ -222,6 +223,55 @@ def select_mtd(counts: list[tuple[int, int]], eliminated: set[int], target: Deci
     pooled = [p + (k + 1) * 1e-10 for k, p in enumerate(pava(estimates, weights))]
     distance = [abs(p - float(target)) for p in pooled]
     return admissible[distance.index(min(distance))]
+
+
+#: select.mtd's prior for its estimates, beta(0.05, 0.05), and its credible interval's tails.
+PRIOR = 0.05
+CREDIBLE = (0.025, 0.975)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What the reference's `select.mtd` reports for one level with patients: the isotonic
+    estimate of the DLT rate, its 95% credible interval, and the probability of overdosing."""
+
+    patients: int
+    dlt: int
+    rate: float  # isotonic estimate of the DLT rate
+    low: float  # 95% credible interval, each end made isotonic as the estimate is
+    high: float
+    overdose: float  # P(DLT rate > target | data), made non-decreasing over the levels
+
+
+def estimates(counts: list[tuple[int, int]], target: Decimal) -> list[Estimate | None]:
+    """Per level, from (patients, DLTs), what `select.mtd` reports beside the MTD; None for a
+    level nobody received. As the reference (BOIN 2.7, R/select.mtd.R) computes them, over every
+    level with patients, eliminated or not, with a beta(0.05, 0.05) prior: the posterior means
+    (y + 0.05) / (n + 0.1), and the beta quantiles 0.025 and 0.975 of beta(y + 0.05, n - y + 0.05),
+    each pooled by `pava` weighted by the inverse posterior variance; the posterior tails
+    P(rate > target) pooled by an unweighted `pava`. (The reference prints the interval of the
+    i-th treated level beside dose i, which shifts it when a level below nobody's is empty, a
+    backup level; here every level shows its own.)
+
+    >>> [round(e.rate, 2) for e in estimates([(3, 0), (6, 1), (3, 2)], Decimal("0.3"))]
+    [0.02, 0.17, 0.66]
+    """
+    treated = [i for i, (n, _) in enumerate(counts) if n > 0]
+    shown: list[Estimate | None] = [None] * len(counts)
+    if not treated:
+        return shown
+    y = [counts[i][1] for i in treated]
+    n = [counts[i][0] for i in treated]
+    a = [dlt + PRIOR for dlt in y]
+    b = [m - dlt + PRIOR for m, dlt in zip(n, y)]
+    weights = [1 / (p * q / ((p + q) ** 2 * (p + q + 1))) for p, q in zip(a, b)]
+    rate = pava([p / (p + q) for p, q in zip(a, b)], weights)
+    low = pava([beta.quantile(CREDIBLE[0], p, q) for p, q in zip(a, b)], weights)
+    high = pava([beta.quantile(CREDIBLE[1], p, q) for p, q in zip(a, b)], weights)
+    over = pava([beta.tail(float(target), p, q) for p, q in zip(a, b)], [1.0] * len(a))
+    for k, i in enumerate(treated):
+        shown[i] = Estimate(n[k], y[k], rate[k], low[k], high[k], over[k])
+    return shown
 
 
 # --- the rules ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from importlib.metadata import version
 from typing import Any
 
 from engine import tite as T
-from engine.boin import summary, table
+from engine.boin import Estimate, estimates, summary, table
 from engine.cohort import Cohort, state_of, window_end
 from engine.escalation import Answer, EscalationNetwork, Escalator, Step, names_in, render_condition
 from engine.escalation import step as step_of
@@ -179,7 +179,39 @@ def explain(decision: EscalationDecision) -> str:
                 f"  not evaluable: {patient.id} at {patient.level}"
                 + (f", {patient.reason}" if patient.reason else "")
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _estimates_table(decision)) + "\n"
+
+
+def mtd_estimates(decision: EscalationDecision) -> list[Estimate | None] | None:
+    """When the trial stops under a design with a target DLT rate (BOIN, i3+3, mTPI-2), what
+    BOIN's `select.mtd` reports beside the MTD, per level; otherwise None."""
+    bounds = decision.network.boundaries
+    if decision.step.move != "STOP" or bounds is None:
+        return None
+    return estimates([(c.evaluable, c.dlt) for c in decision.cohort.counts], bounds.target)
+
+
+def _estimates_table(decision: EscalationDecision) -> list[str]:
+    """The estimates as `summary(select.mtd(...))` lays them out (two decimals, ---- for a
+    level nobody received), with the level ids and counts beside them."""
+    found = mtd_estimates(decision)
+    if found is None:
+        return []
+    target = decision.network.boundaries.target  # type: ignore[union-attr]
+    lines = [
+        "",
+        "MTD selection (isotonic regression as BOIN's select.mtd, beta(0.05, 0.05) prior):",
+        f"{'level':<8}{'evaluable':>10}{'DLT':>5}{'estimate':>10}   {'95% credible interval':<23}"
+        f"P(DLT rate > {target} | data)",
+    ]
+    for level, count, estimate in zip(decision.network.levels, decision.cohort.counts, found):
+        head = f"{level.id:<8}{count.evaluable:>10}{count.dlt:>5}"
+        if estimate is None:
+            lines.append(f"{head}{'----':>10}   {'----':<23}----")
+            continue
+        interval = f"({estimate.low:.2f}, {estimate.high:.2f})"
+        lines.append(f"{head}{estimate.rate:>10.2f}   {interval:<23}{estimate.overdose:.2f}")
+    return lines
 
 
 def _tite(decision: EscalationDecision) -> dict[str, Any] | None:
@@ -256,6 +288,7 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
         "mtd": levels[taken.mtd].id if taken.mtd is not None else None,
         "mtd_outcome": taken.mtd_kind,
         "eliminated": [levels[i].id for i in taken.eliminated],
+        **_estimates_record(decision),
         "notes": notes(decision),
         "rule": _rule(decision),
         "state": {k: v for k, v in decision.state.items() if k != "t"},
@@ -295,6 +328,21 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
             if patient["patient"] in days:
                 patient["followup_days"] = days[patient["patient"]]
     return [run, record]
+
+
+def _estimates_record(decision: EscalationDecision) -> dict[str, Any]:
+    """The MTD estimates for the trail, as decimal strings of 4 places (no floats in a trail);
+    nothing when the trial goes on or the design has no target."""
+    found = mtd_estimates(decision)
+    if found is None:
+        return {}
+    return {"mtd_estimates": [
+        {"level": level.id, "estimate": None}
+        if e is None else
+        {"level": level.id, "estimate": f"{e.rate:.4f}", "credible_interval_95":
+         [f"{e.low:.4f}", f"{e.high:.4f}"], "p_overdose": f"{e.overdose:.4f}"}
+        for level, e in zip(decision.network.levels, found)
+    ]}
 
 
 def _sha256(text: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+from decimal import Decimal
 
 import numpy as np
 
@@ -136,21 +137,6 @@ def _elimination_table(escalator: Escalator, maximum: int) -> set[tuple[int, int
     return flagged
 
 
-def rates(text: str) -> list[float]:
-    """True DLT rates as `--true-tox` takes them, lowest level first.
-
-    >>> rates("0.05,0.15,0.35")
-    [0.05, 0.15, 0.35]
-    """
-    try:
-        found = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise ValueError(f"not a list of rates like 0.05,0.15,0.35: {text!r}") from None
-    if not all(0 <= rate <= 1 for rate in found):
-        raise ValueError(f"rates lie between 0 and 1: {text!r}")
-    return found
-
-
 @dataclass(frozen=True)
 class Characteristics:
     """What the simulated trials did, per level and overall."""
@@ -168,12 +154,45 @@ class Characteristics:
     states: int
     asked: int
     timing: Timing | None = None  # TITE-BOIN's simulation in time (engine/tite_simulate.py)
+    risk: Risk | None = None  # when a target DLT rate is known
+
+
+@dataclass(frozen=True)
+class Risk:
+    """The selection and the risk of overdosing, measured against the true MTD.
+
+    The true MTD is the level whose true DLT rate is closest to the target (of two as close, the
+    lower). BOIN's `get.oc` reports overdosing only when one level's true rate equals the target,
+    and then counts the patients at levels whose true rate is above the target: the levels
+    above that one, which is also the level closest to the target, so the two agree there.
+    """
+
+    target: Decimal
+    mtd: int  # index of the true MTD
+    correct: float  # P(the true MTD selected)
+    above: float  # P(a level above the true MTD selected)
+    treated_above: float  # share of all patients treated above the true MTD
+    overdose60: float  # P(more than 60% of the maximum sample size treated above it), get.oc's
+    overdose80: float  # the same, 80%
+
+
+def true_mtd(true_tox: list[float] | tuple[float, ...], target: Decimal) -> int:
+    """The level whose true DLT rate is closest to the target, the lower of two as close
+    (rates compared as the decimals they were written as, so 0.25 and 0.35 tie at 0.3).
+
+    >>> true_mtd([0.05, 0.25, 0.35], Decimal("0.3"))
+    1
+    """
+    distance = [abs(Decimal(str(rate)) - target) for rate in true_tox]
+    return distance.index(min(distance))
 
 
 def simulate(
-    escalator: Escalator, true_tox: list[float], trials: int, seed: int
+    escalator: Escalator, true_tox: list[float], trials: int, seed: int,
+    target: Decimal | None = None,
 ) -> Characteristics:
     """Run `trials` simulated trials of the design, seeded, all at once through its chart.
+    With a target DLT rate (the design's, unless given), also the risk of overdosing.
 
     >>> from grammar.parser import parse_file
     >>> from engine.escalation import compile_escalation
@@ -213,6 +232,27 @@ def simulate(
         sample=float(patients.sum(axis=1).mean()),
         states=len(found.level),
         asked=found.asked,
+        risk=_risk(true_tox, patients, mtd, target, escalation.maximum, escalator),
+    )
+
+
+def _risk(true_tox: list[float], patients: np.ndarray, mtd: np.ndarray, target: Decimal | None,
+          maximum: int, escalator: Escalator) -> Risk | None:
+    """The overdosing measures from each trial's patients per level and its MTD (-1: none)."""
+    bounds = escalator.network.boundaries
+    target = target if target is not None else (bounds.target if bounds is not None else None)
+    if target is None:
+        return None
+    best = true_mtd(true_tox, target)
+    above = patients[:, best + 1:].sum(axis=1)
+    return Risk(
+        target=target,
+        mtd=best,
+        correct=float(np.mean(mtd == best)),
+        above=float(np.mean(mtd > best)),
+        treated_above=float(above.sum() / patients.sum()),
+        overdose60=float(np.mean(10 * above > 6 * maximum)),
+        overdose80=float(np.mean(10 * above > 8 * maximum)),
     )
 
 
@@ -254,6 +294,21 @@ def report(escalator: Escalator, oc: Characteristics) -> str:
     lines.append(f"{'mean sample size:':<44}{oc.sample:>7.2f}")
     if oc.timing is not None:
         lines += _timing(oc.timing)
+    risk = oc.risk
+    if risk is not None:
+        mtd = network.levels[risk.mtd]
+        lines += [
+            "",
+            f"true MTD: {mtd.id}, true DLT rate {oc.true_tox[risk.mtd]:.2f}, the closest to the "
+            f"target {risk.target}",
+            f"{'correct selection (the true MTD):':<44}{100 * risk.correct:>6.1f}%",
+            f"{'selected a level above the true MTD:':<44}{100 * risk.above:>6.1f}%",
+            f"{'patients treated above the true MTD:':<44}{100 * risk.treated_above:>6.1f}%",
+            f"{'more than 60% of ' + str(escalation.maximum) + ' patients above it:':<44}"
+            f"{100 * risk.overdose60:>6.1f}%",
+            f"{'more than 80% of ' + str(escalation.maximum) + ' patients above it:':<44}"
+            f"{100 * risk.overdose80:>6.1f}%",
+        ]
     return "\n".join(lines) + "\n"
 
 

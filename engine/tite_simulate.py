@@ -40,7 +40,7 @@ import numpy as np
 from engine import tite as T
 from engine.cohort import state_of
 from engine.escalation import Answer, Escalator, step
-from engine.simulate import OUTCOMES, Characteristics, _elimination_table
+from engine.simulate import OUTCOMES, Characteristics, _elimination_table, _risk
 from protocol.errors import EngineError
 
 #: Days in an accrual rate's unit (a month is taken as 30 days).
@@ -135,7 +135,8 @@ class _Trial:
 
 
 def simulate(escalator: Escalator, true_tox: list[float], trials: int, seed: int,
-             rate: Accrual, share: Decimal = Decimal("0.5")) -> Characteristics:
+             rate: Accrual, share: Decimal = Decimal("0.5"),
+             target: Decimal | None = None) -> Characteristics:
     """Run `trials` TITE-BOIN trials in time, seeded: the same seed, the same numbers.
 
     >>> from grammar.parser import parse_file
@@ -240,6 +241,7 @@ def simulate(escalator: Escalator, true_tox: list[float], trials: int, seed: int
         sample=float(sample.mean()),
         states=len(seen),
         asked=len(memo),
+        risk=_risk(true_tox, patients, mtd, target, maximum, escalator),
         timing=timing,
     )
 

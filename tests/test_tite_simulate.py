@@ -146,3 +146,20 @@ def test_simulate_refuses_bad_options(capsys, option, value, message):
         cli.main(["simulate", TITE, "--true-tox", "0.1,0.2,0.3", option, value])
     assert raised.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_several_scenarios_are_refused(capsys):
+    argv = ["simulate", TITE, "--scenario", "0.1,0.2,0.3", "--scenario", "0.2,0.3,0.4",
+            "--accrual", "2/month", "--plot", "none"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "TITE-BOIN is simulated in time one scenario at a time" in err
+
+
+def test_the_readme_shows_the_command_output(capsys):
+    """The README's TITE-BOIN simulation is this command's output, not a copy that drifted."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("$ proto-rules simulate examples/tite-boin.proto-rules ")
+    command, _, shown = readme[start:readme.index("```", start)].partition("\n")
+    assert cli.main(command.split()[2:]) == 0
+    assert capsys.readouterr().out == shown
