@@ -171,7 +171,8 @@ def pack(pattern: Pattern) -> list[Pattern]:
     assert isinstance(pattern, All)
     widest = max((p for p in pattern.items if isinstance(p, Any_)), key=cost, default=None)
     if widest is None:
-        raise ValueError("a condition on one record is too large for the engine; split it into definitions")
+        raise ValueError("a condition on one record is too large for the engine; "
+                         "split it into definitions")
     rest = tuple(p for p in pattern.items if p is not widest)
     if cost(all_of(*rest, widest.items[0])) > BUDGET:  # another disjunction is too wide as well
         return [part for item in widest.items for part in pack(all_of(*rest, item))]

@@ -315,7 +315,8 @@ def report(escalator: Escalator, oc: Characteristics) -> str:
 def _timing(timing: Timing) -> list[str]:
     """TITE-BOIN's lines: how long the trials took and how often accrual waited."""
     return [
-        f"{'mean trial duration (days):':<44}{timing.duration:>7.1f}  (sd {timing.duration_sd:.1f})",
+        f"{'mean trial duration (days):':<44}{timing.duration:>7.1f}"
+        f"  (sd {timing.duration_sd:.1f})",
         f"{'accrual suspended (days per trial):':<44}{timing.suspended:>7.1f}",
         f"{'cohorts assigned with outcomes pending:':<44}{100 * timing.pending_decisions:>6.1f}%",
         f"(accrual {timing.accrual}, exponential gaps; DLT window {timing.window} days, "
