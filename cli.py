@@ -548,7 +548,8 @@ def _edge_cases(args) -> int:
     cases = generator.cases()
     base_file = os.path.relpath(Path(args.base).resolve(), Path(args.output).resolve().parent)
     with writing(args.output, "scenarios") as out:
-        out.write(edgecases.render(cases, args.protocol, base_file, generator.skipped))
+        out.write(edgecases.render(cases, args.protocol, base_file, generator.skipped,
+                                   generator.not_generated))
     print(f"{args.output}: {len(cases)} boundary cases from {chosen}"
           + (f"; {generator.skipped} left out (no verdict could be worked out)"
              if generator.skipped else ""))

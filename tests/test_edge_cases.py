@@ -1,4 +1,5 @@
-"""`proto-rules edge-cases`: boundary patients of every threshold and window, as scenarios.
+"""`proto-rules edge-cases`: boundary patients of every threshold, range, multiple of a limit, age,
+derived value and window, as scenarios.
 
 End to end through the CLI on the example protocols: the file written, and `proto-rules test` on
 it, which decides every case with the network: the expectations were worked out without it, so
@@ -17,13 +18,15 @@ pytestmark = pytest.mark.usefixtures("at_root")
 
 #: Each example protocol, its base patients, and how many boundary cases its first patient gives.
 EXAMPLES = {
-    "cd19-ucart-sle": ("patients.jsonl", 43),
-    "cd19-ucart-sle-v1.1": ("patients.jsonl", 43),
-    "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 15),
-    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 22),
-    "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 25),
-    "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 4),
-    "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 36),
+    "cd19-ucart-sle": ("patients.jsonl", 151),
+    "cd19-ucart-sle-v1.1": ("patients.jsonl", 151),
+    "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 75),
+    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 330),
+    "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 73),
+    "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 30),
+    "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 102),
+    "toasst-glucocorticoid-withdrawal": ("toasst-glucocorticoid-withdrawal.patients.jsonl", 34),
+    "dapa-ckd-dapagliflozin": ("dapa-ckd-dapagliflozin.patients.jsonl", 108),
 }
 
 
@@ -66,21 +69,101 @@ def test_what_the_cases_are(capsys, tmp_path):
         cases["egfr 0.5 mL/s/1.73m2: at egfr >= 30 mL/min/1.73m2, in another unit"]
     assert "remove: [\"egfr\"]" in cases["no egfr: egfr >= 30 mL/min/1.73m2"]
     # a window on a month's end: 6 months before March 31 is September 30
-    month_end = cases["acute_myocardial_infarction on 2025-09-30: the window's first day of "
-                      "acute_myocardial_infarction within 6 months before screening, screened "
-                      "on a month's end 2026-03-31"]
-    assert 'screening_date: "2026-03-31"' in month_end and "facts:" in month_end
-    assert '{"concept": "acute_myocardial_infarction", "date": "2025-09-30", "end": ' \
-           '"2025-09-30"}' in month_end
+    month_end = cases["acute_myocardial_infarction on 2026-09-30: the first day inside of "
+                      "acute_myocardial_infarction within 6 months before screening, screening "
+                      "on 2027-03-31"]
+    assert 'screening_date: "2027-03-31"' in month_end and "facts:" in month_end
+    assert '{"concept": "acute_myocardial_infarction", "date": "2026-09-30", "end": ' \
+           '"2026-09-30"}' in month_end
     assert "expect: {verdicts: {E4: MET}}" in month_end
-    outside = cases["acute_myocardial_infarction on 2025-09-29: the day before the window of "
-                    "acute_myocardial_infarction within 6 months before screening, screened on a "
-                    "month's end 2026-03-31"]
+    outside = cases["acute_myocardial_infarction on 2026-09-29: the day before the window of "
+                    "acute_myocardial_infarction within 6 months before screening, screening on "
+                    "2027-03-31"]
     assert "expect: {verdicts: {E4: NOT_MET}}" in outside
+    # a date known to the month that straddles the window's first day (2026-04-02) is open
+    month = cases["cns_lupus_intervention in 2026-04 (known to the month): "
+                  "cns_lupus_intervention within 60 days before screening"]
+    assert "straddles the edge: unknown" in month and '"date": "2026-04"}' in month
+    assert "UNKNOWN" in month
+    # a multiple of the laboratory's limit: the nearest value whose ratio rounds past 3
+    over = cases["ast 105.000018 U/L, ULN 35: the nearest over ast <= 3.0 x ULN"]
+    assert "105.000018 / 35 = 3.000001" in over and "I4.liver: NOT_MET" in over
+    assert "I4.liver: MET" in cases["ast 104.999982 U/L, ULN 35: the nearest under ast <= 3.0 "
+                                    "x ULN"]
+    assert "I4.liver: UNKNOWN" in cases["ast 105 U/L without a reference range: ast <= 3.0 x ULN"]
+    # an age is a birth date: the last day of age 4 and the first of age 5, and a leap birthday
+    assert "I1: NOT_MET" in cases["born 2021-06-02, age at screening 2026-06-01: the last day "
+                                  "of age 4, age >= 5 years"]
+    assert "I1: MET" in cases["born 2021-06-01, age at screening 2026-06-01: the first day of "
+                              "age 5, age >= 5 years"]
+    leap = cases["born 2020-02-29, age at screening 2025-02-27: a birthday on 29 February, "
+                  "age >= 5 years"]
+    assert "relativedelta(2025-02-27, 2020-02-29).years = 4" in leap and "I1: NOT_MET" in leap
+    assert "birth_date: null" in cases["no birth date: age >= 5 years"]
+    assert "I1: MET" in cases["age 60 months (no birth date): age >= 5 years, in another unit"]
+    # a lab the base gives without a reference range: the case gives one of its own
+    own = cases["hbv_dna 40.000021 IU/mL, ULN 40: the nearest over hbv_dna > upper reference"]
+    assert "1.000001 > 1 is true" in own and '"reference_range": {"low": 10, "high": 40}' in own
+    # what has no independent expectation is said, not guessed
+    assert "# not generated: line 102, glucocorticoid: a course's dose and length\n" in text
     # a postmenopausal woman: the applies-when of I6 and E10 is false, whatever the change
     assert not any("I6" in block for block in cases.values())
     assert run_cli(capsys, *argv)[0] == 0
     assert out.read_text(encoding="utf-8") == text
+
+
+def test_derived_values_at_their_thresholds(capsys, tmp_path):
+    """The inputs of a formula moved to where the comparison turns: BMI lands exactly on 45
+    (133.128 kg / 1.72^2 = 45, an exact decimal); CKD-EPI's fractional powers never do, so the
+    nearest values on both sides are given. Every expectation was worked out in Python decimal
+    at 80 digits; `proto-rules test` then has the network agree."""
+    out = tmp_path / "edges.yaml"
+    argv = ("edge-cases", "examples/empa-reg-outcome.proto-rules", "--base",
+            "examples/empa-reg-outcome.patients.jsonl", "-o", str(out))
+    assert run_cli(capsys, *argv)[0] == 0
+    cases = _cases(out.read_text(encoding="utf-8"))
+    exact = cases["weight 133.128 kg: bmi 45 kg/m2, exactly at bmi <= 45 kg/m2"]
+    assert "= exactly 45; <= 45 is true" in exact
+    assert "= 45.000000676041..., rounded 45.000001; <= 45 is false" in \
+        cases["weight 133.128002 kg: bmi 45.000001 kg/m2, just over bmi <= 45 kg/m2"]
+    assert "remove: [\"height\"]" in cases["no height: bmi <= 45 kg/m2"]
+    out = tmp_path / "dapa.yaml"
+    argv = ("edge-cases", "examples/dapa-ckd-dapagliflozin.proto-rules", "--base",
+            "examples/dapa-ckd-dapagliflozin.patients.jsonl", "-o", str(out))
+    assert run_cli(capsys, *argv)[0] == 0
+    text = out.read_text(encoding="utf-8")
+    cases = _cases(text)
+    assert "24.999998" in cases["creatinine 2.625422 mg/dL: egfr 24.999998 mL/min/1.73m2, just "
+                                "under egfr >= 25 mL/min/1.73m2"]
+    assert "# not generated: egfr's input age_at_visit_1: no age from 0 to 126 turns egfr >= " \
+           "25 mL/min/1.73m2, at line 109\n" in text
+
+
+def test_an_age_in_a_formula_and_a_filter(capsys, tmp_path):
+    """Cockcroft-Gault turns between ages 86 and 87 for ZUMA-7's first patient (72 kg,
+    creatinine as recorded): at 86 it is exactly 60 mL/min. A filtered history gets an item that
+    fails the filter (false) and one that does not record it (unknown)."""
+    out = tmp_path / "zuma.yaml"
+    argv = ("edge-cases", "examples/zuma-7-axicabtagene-lbcl.proto-rules", "--base",
+            "examples/zuma-7-axicabtagene-lbcl.patients.jsonl", "-o", str(out))
+    assert run_cli(capsys, *argv)[0] == 0
+    cases = _cases(out.read_text(encoding="utf-8"))
+    at = cases["born 1939-06-02, age 86 at screening 2026-06-01: crcl 60 mL/min, crcl >= 60 "
+               "mL/min"]
+    assert "relativedelta(2026-06-01, 1939-06-02).years = 86" in at and "= exactly 60;" in at
+    assert 'birth_date: "1939-06-02"' in at
+    assert "= 58.888888888888...; >= 60 is false" in cases[
+        "born 1939-06-01, age 87 at screening 2026-06-01: crcl 58.888889 mL/min, crcl >= 60 mL/min"]
+    out = tmp_path / "bliss.yaml"
+    argv = ("edge-cases", "examples/bliss-sc-belimumab-sle.proto-rules", "--base",
+            "examples/bliss-sc-belimumab-sle.patients.jsonl", "-o", str(out))
+    assert run_cli(capsys, *argv)[0] == 0
+    cases = _cases(out.read_text(encoding="utf-8"))
+    written = "cyclophosphamide where route is intravenous within 90 days before day_0"
+    oral = cases[f"cyclophosphamide on 2026-03-12, route oral: {written}"]
+    assert "route oral fails the filter" in oral and '"route": "oral"' in oral
+    unrecorded = cases[f"cyclophosphamide on 2026-03-12, route not recorded: {written}"]
+    assert "may or may not pass: unknown" in unrecorded and '"route"' not in unrecorded
 
 
 @pytest.mark.parametrize("argv, message", [

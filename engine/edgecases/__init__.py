@@ -1,0 +1,257 @@
+"""Boundary patients: for each threshold, range, multiple of a limit, age, derived value and
+window of a protocol, the patients at its edges, with the verdicts they must get, written as
+scenarios for the author to review and keep.
+
+From one base patient, each generated case changes one thing (one concept, the birth date, or the
+whole patient moved in time); each construct has a module of its own that lists the changes and
+works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
+`x ULN`), `ages`, `windows` (with `filters`), `formulas` (derived values). This module picks the
+construct, and works out the verdict of every criterion reading the atom: the atom under test as
+its module says, the criterion's other parts as the trail judges them for that patient
+(`engine.evidence`, the atoms' `judge`, which is not the network's compiled patterns; a derived
+value by `formulas.value_of`), the whole by strong Kleene logic over the criterion's
+and/or/not/at-least tree, through its definitions. A case whose verdict this cannot settle (a
+pending judgment beside missing data) is left out and counted; a construct without an
+independent expectation (a counted history, a course, a dose) is listed in the file as `not
+generated`.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any, Callable, Iterator
+
+from engine import atoms
+from engine.atoms.base import OPS, threshold_of
+from engine.compile import Network
+from engine.edgecases.ages import ages
+from engine.edgecases.base import KEEP, Skip, Variant, moved
+from engine.edgecases.formulas import Open, formulas, value_of
+from engine.edgecases.measured import ranges, references, thresholds
+from engine.edgecases.render import render
+from engine.edgecases.windows import occurred_of, windows
+from engine.evidence import Explainer
+from engine.facts import Normaliser
+from engine.record import Patient
+from protocol import model as m
+from protocol.errors import FactError, UsageError
+
+#: Measured kinds whose threshold a case sets as one fact.
+THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
+#: Constructs with edges that no module here gives an independent expectation yet.
+NOT_YET = {m.Counted: "a counted history (`at least N ...`)", m.Course: "a course's dose and "
+           "length", m.Continuous: "treatment without a break", m.CurrentDose: "the dose on a day",
+           m.StableDose: "a stable dose"}
+
+
+class _Unsettled(Exception):
+    """A criterion's verdict this module cannot work out on its own."""
+
+
+def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
+    """The module function that varies `atom`, None for an atom without edges (a flag, a value
+    set, `ever`); raises `Skip` for one with edges that has none yet."""
+    if type(atom) in NOT_YET:
+        raise Skip(NOT_YET[type(atom)])
+    kind = concept.kind if concept is not None else None
+    if isinstance(atom, (m.Compare, m.InRange)):
+        if kind is m.Kind.AGE:
+            return ages
+        if kind is m.Kind.DERIVED:
+            if isinstance(atom, m.InRange):
+                raise Skip("a range on a derived value")
+            return formulas
+        return thresholds if isinstance(atom, m.Compare) else ranges
+    if isinstance(atom, m.CompareReference):
+        return references
+    if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
+        occurred = occurred_of(atom)
+        return None if occurred.window.kind == "ever" and not occurred.filters else windows
+    return None
+
+
+class EdgeCases:
+    """Generates boundary cases for one network from one base patient (a fact-file record)."""
+
+    def __init__(self, network: Network, base: dict[str, Any], base_path: str) -> None:
+        self.network = network
+        self.protocol = network.protocol
+        self.normaliser = Normaliser(network.protocol, network.layout)
+        self.base, self.base_path = base, base_path
+        self.screening = self._patient(base).screening
+        self.concepts = {c.name: c for c in self.protocol.concepts}
+        self.explainer = Explainer(self.protocol, {})
+        self.skipped = 0
+        self.not_generated: list[str] = []
+
+    def _patient(self, data: dict[str, Any]) -> Patient:
+        try:
+            return self.normaliser.patient(copy.deepcopy(data), self.base_path, 1, None)
+        except FactError as error:
+            raise UsageError(f"the base patient cannot be used: {error.problems[0]}") from None
+
+    def base_patient(self) -> Patient:
+        return self._patient(self.base)
+
+    def concept(self, atom: Any) -> m.Concept:
+        return self.concepts[atom.ref.name]
+
+    def number(self, patient: Patient, name: str) -> Decimal | None:
+        """A recorded number as the record holds it (in its concept's unit), None when missing,
+        stale or known only within bounds."""
+        value = patient.record.get(name)
+        return Decimal(repr(value)) if isinstance(value, (int, float)) else None
+
+    # -- what to vary ------------------------------------------------------------------------------
+    def targets(self) -> list[tuple[Any, m.Criterion]]:
+        """Every atom, with each leaf criterion that reads it (directly or through
+        definitions), in protocol order."""
+        found: list[tuple[Any, m.Criterion]] = []
+        for leaf in self.network.leaves:
+            for condition in (leaf.applies, leaf.condition):
+                for atom in self._atoms(condition):
+                    if (atom, leaf) not in found:
+                        found.append((atom, leaf))
+        return found
+
+    def _atoms(self, condition: m.Condition | None) -> Iterator[Any]:
+        for atom in m.atoms(condition) if condition is not None else ():
+            definition = self.protocol.definition(atom.ref.name)
+            if definition is not None:
+                yield from self._atoms(definition.condition)
+            else:
+                yield atom
+
+    # -- what to expect ----------------------------------------------------------------------------
+    def cases(self) -> list[dict[str, Any]]:
+        """Each variant as a scenario case, with the verdict of every criterion reading the atom
+        that can be worked out; variants met twice (one threshold read by two criteria) once."""
+        readers: dict[int, list[m.Criterion]] = {}
+        order: list[Any] = []
+        for atom, leaf in self.targets():
+            if id(atom) not in readers:
+                order.append(atom)
+            readers.setdefault(id(atom), []).append(leaf)
+        cases: dict[str, dict[str, Any]] = {}
+        for atom in order:
+            try:
+                vary = generator(atom, self.concepts.get(atom.ref.name))
+                variants = vary(self, atom) if vary is not None else []
+            except Skip as why:
+                self.not_generated.append(f"line {atom.span.line}, {atom.ref.name}: {why}")
+                continue
+            for variant in variants:
+                if variant.name not in cases:
+                    self._add(cases, variant, readers[id(atom)])
+        return list(cases.values())
+
+    def _add(self, cases: dict[str, dict], variant: Variant, readers: list[m.Criterion]) -> None:
+        data = self._applied(variant)
+        try:
+            patient = self.normaliser.patient(copy.deepcopy(data), self.base_path, 1, None)
+        except FactError as error:  # a change the fact loader refuses: said, never guessed
+            self.not_generated.append(f"{variant.name}: {error.problems[0]}")
+            return
+        verdicts = {}
+        for leaf in readers:
+            try:
+                verdicts[leaf.id] = self._verdict(leaf, variant, patient)
+            except _Unsettled:
+                continue
+        if not verdicts:
+            self.skipped += 1
+            return
+        cases[variant.name] = self._case(variant, data, verdicts)
+
+    def _applied(self, variant: Variant) -> dict[str, Any]:
+        data = copy.deepcopy(self.base)
+        if variant.moved_to is not None:  # the change is dated for the day it moves to
+            data = moved(data, variant.moved_to - self.screening, self.protocol)
+        if variant.birth_date is None:
+            data.pop("birth_date", None)
+        elif variant.birth_date != KEEP:
+            data["birth_date"] = variant.birth_date
+        changed = {f["concept"] for f in variant.replace} | set(variant.remove)
+        data["facts"] = [f for f in data["facts"] if f.get("concept") not in changed]
+        data["facts"] += copy.deepcopy(list(variant.replace))
+        return data
+
+    def truth_on(self, patient: Patient, variant: Variant | None = None,
+                 opens: set[str] | None = None) -> Callable[[m.Condition], str]:
+        """Strong Kleene over a condition for one patient: each atom as the trail judges it (a
+        derived value by `formulas.value_of`), the atom under test as `variant` says; `opens`
+        collects what leaves a part open: "U" data, "R" a pending judgment."""
+        def value(condition: m.Condition) -> str:
+            if atoms.of(condition) is not None:
+                return atom(condition)
+            if isinstance(condition, m.Not):
+                return {"true": "false", "false": "true"}.get(value(condition.item), "unknown")
+            values = [value(item) for item in condition.items]
+            need = len(values) if isinstance(condition, m.And) else \
+                condition.count if isinstance(condition, m.AtLeast) else 1
+            if values.count("true") >= need:
+                return "true"
+            if values.count("true") + values.count("unknown") < need:
+                return "false"
+            return "unknown"
+
+        def atom(part: Any) -> str:
+            ref = getattr(part, "ref", None)
+            definition = self.protocol.definition(ref.name) if ref is not None else None
+            if definition is not None:
+                return value(definition.condition)
+            concept = self.concepts.get(ref.name) if ref is not None else None
+            if variant is not None and part is variant.atom:
+                status = variant.status
+            elif concept is not None and concept.kind is m.Kind.DERIVED:
+                status = self._derived(part, concept, patient, value)
+            else:
+                status = self.explainer.judge(part, patient)["status"]
+            if status == "unknown" and opens is not None:
+                opens.add("R" if concept is not None and concept.kind is m.Kind.JUDGMENT else "U")
+            return status
+        return value
+
+    def _derived(self, part: Any, concept: m.Concept, patient: Patient, truth) -> str:
+        if not isinstance(part, m.Compare):
+            raise _Unsettled
+        try:
+            number = value_of(concept, lambda n: self.number(patient, n), truth, self.concepts)
+        except Open:
+            return "unknown"
+        return "true" if OPS[part.op](number, threshold_of(concept, part.threshold)) else "false"
+
+    def _verdict(self, leaf: m.Criterion, variant: Variant, patient: Patient) -> str:
+        opens: set[str] = set()
+        value = self.truth_on(patient, variant, opens)
+        applies = value(leaf.applies) if leaf.applies is not None else "true"
+        if applies == "false":
+            return "NOT_APPLICABLE"
+        held = value(leaf.condition) if leaf.condition is not None else "true"
+        if applies == "true" and held != "unknown":
+            return "MET" if held == "true" else "NOT_MET"
+        if len(opens) != 1:
+            raise _Unsettled
+        return "UNKNOWN" if opens == {"U"} else "NEEDS_REVIEW"
+
+    def _case(self, variant: Variant, data: dict[str, Any], verdicts: dict[str, str]) -> dict:
+        case: dict[str, Any] = {"name": variant.name, "description": variant.how}
+        if variant.moved_to is not None:
+            case["facts"] = data["facts"]
+            case["screening_date"] = variant.moved_to.isoformat()
+            if "birth_date" in data:
+                case["birth_date"] = data["birth_date"]
+        else:
+            case["base"] = self.base["patient"]
+            if variant.birth_date != KEEP:
+                case["birth_date"] = variant.birth_date
+            if variant.remove:
+                case["remove"] = list(variant.remove)
+            if variant.replace:
+                case["replace"] = list(variant.replace)
+        case["expect"] = {"verdicts": verdicts}
+        return case
+
+
+__all__ = ["EdgeCases", "Variant", "render"]

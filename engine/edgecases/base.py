@@ -1,0 +1,137 @@
+"""What every kind of boundary case shares: the change a case makes to the base patient, the
+step a value can move by, a number restated in another unit, and a patient moved in time.
+
+Each construct's module (`measured`, `ages`, `windows`, `formulas`) turns one atom into
+`Variant`s, each with the status of that atom worked out on its own (exact decimals, calendar
+arithmetic): never by the network, which the scenarios then test.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from protocol import model as m
+from protocol.units import QUANTUM, UnitProblem, factor, quantize
+
+if TYPE_CHECKING:
+    from engine.edgecases import EdgeCases
+
+#: A birth date the case leaves as the base has it.
+KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One change to the base patient, and what it makes of the atom under test."""
+
+    name: str
+    how: str  # how the expected status of the atom was worked out
+    atom: Any
+    status: str  # "true" | "false" | "unknown"
+    replace: tuple[dict, ...] = ()
+    remove: tuple[str, ...] = ()
+    moved_to: date | None = None  # screened on this day instead, every date moved alike
+    birth_date: str | None = KEEP  # a new birth date, None for none
+
+
+class Skip(Exception):
+    """An atom (or one of its changes) this module cannot give an independent expectation: said
+    in the scenario file's header as `not generated: ...`, never guessed."""
+
+
+def step_of(concept: m.Concept) -> Decimal:
+    """The smallest step a value can move by: a scale's whole step, else the rounding rule's."""
+    return Decimal(1) if concept.kind is m.Kind.SCALE else QUANTUM
+
+
+def allowed(concept: m.Concept, value: Decimal) -> bool:
+    """Whether a fact file may give `value` (a scale's value lies within its declared steps)."""
+    return concept.steps is None or concept.steps[0] <= value <= concept.steps[1]
+
+
+def kept(gen: EdgeCases, concept: str) -> dict[str, Any]:
+    """The base's latest fact of `concept`, its date and reference range kept for the new value
+    (dated the day before screening when the base has none)."""
+    old = [f for f in gen.base["facts"] if f.get("concept") == concept]
+    fields = {k: v for k, v in (old[-1] if old else {}).items() if k in ("date", "reference_range")}
+    fields.setdefault("date", (gen.screening - timedelta(days=1)).isoformat())
+    return fields
+
+
+def day_given(gen: EdgeCases, concept: str) -> date | None:
+    """The day a date concept's latest base fact gives, or None."""
+    given = [f for f in gen.base["facts"] if f.get("concept") == concept]
+    try:
+        return date.fromisoformat(given[-1]["value"]) if given else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+#: Units a number may be restated in, tried in order after the one the protocol writes and
+#: those its concept declares conversions to: the first of the concept's dimension in which the
+#: number is exact to six places is used.
+OTHER_UNITS = ("mL/s/1.73m2", "mL/min/1.73m2", "mg/dL", "umol/L", "g/L", "g/dL", "mmol/L",
+               "x10^9/L", "/uL", "mL/s", "mL/min", "lb", "kg", "cm", "m")
+
+
+def other_unit(concept: m.Concept, number: Decimal, unit: str | None, written: str | None,
+               aliases: tuple) -> tuple[Decimal, str] | None:
+    """`number` of `unit` restated exactly in another unit of its dimension, or None."""
+    if unit is None or concept.kind in m.UNITLESS:
+        return None
+    declared = [u for c in concept.conversions for u in (c.source.unit, c.target.unit)]
+    for other in dict.fromkeys([written, *declared, *OTHER_UNITS]):
+        if other is None or other == unit:
+            continue
+        try:
+            rate = factor(other, unit, concept.factors, aliases=aliases)
+        except (UnitProblem, ValueError):
+            continue
+        value = number / rate
+        if value == quantize(value) and quantize(value * rate) == number:
+            return tidy(value), other
+    return None
+
+
+def tidy(number: Decimal) -> Decimal:
+    """A decimal without trailing zeros or an exponent: 30.000000 is written 30, not 3E+1.
+
+    >>> tidy(Decimal("30.000000")), tidy(Decimal("0.500"))
+    (Decimal('30'), Decimal('0.5'))
+    """
+    return Decimal(format(number.normalize(), "f"))
+
+
+def leap(year: int) -> bool:
+    """Whether the year has a 29 February.
+
+    >>> leap(2028), leap(2100), leap(2000)
+    (True, False, True)
+    """
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def moved(data: dict[str, Any], delta: timedelta, protocol: m.Protocol) -> dict[str, Any]:
+    """The patient screened `delta` later, every date moved alike (facts stay as old)."""
+    def day(text: Any) -> Any:
+        try:
+            return (date.fromisoformat(text) + delta).isoformat()
+        except (TypeError, ValueError):
+            return text
+
+    dated = {c.name for c in protocol.concepts if c.kind is m.Kind.DATE}
+    out = copy.deepcopy(data)
+    for key in ("screening_date", "birth_date"):
+        if key in out:
+            out[key] = day(out[key])
+    for fact in out["facts"]:
+        for key in ("date", "end"):
+            if key in fact:
+                fact[key] = day(fact[key])
+        if fact.get("concept") in dated and "value" in fact:
+            fact["value"] = day(fact["value"])
+    return out

@@ -1,0 +1,332 @@
+"""Boundary cases of derived values: `crcl >= 60 mL/min` where `crcl` is a formula of age,
+weight, creatinine and sex.
+
+A derived value is worked out here again, apart from the network's rational arithmetic: in
+Python `decimal` at 80 significant digits, a bare name's quantity through pint's base units, a
+fractional power by `Decimal.power`, then rounded once, half to even, to 6 places (the README's
+rule). For each number the formula reads (a quantity or a lab the base patient gives), the value
+is moved in steps of 0.000001 of its unit, doubling, until the comparison turns, then bisected to
+the two neighbouring values where it turns: one of them lands exactly on the threshold when exact
+decimals allow (`(140 - 50) x 72 / (72 x 1.5) = 60`), else they are the nearest on both sides.
+Each such value is also given in another unit, and the input is removed (UNKNOWN).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation
+from typing import TYPE_CHECKING, Callable
+
+from dateutil.relativedelta import relativedelta
+
+from engine.atoms.base import OPS, threshold_of
+from engine.edgecases.base import Variant, day_given, kept, other_unit, tidy
+from protocol import model as m
+from protocol.units import QUANTUM, UnitProblem, factor, parse_unit, quantize, registry
+
+if TYPE_CHECKING:
+    from engine.edgecases import EdgeCases
+
+CONTEXT = Context(prec=80, traps=[DivisionByZero, InvalidOperation])
+#: How far an input is moved, at most, looking for the value where the comparison turns.
+LIMIT = Decimal(10) ** 6
+#: Ages tried for a formula's age input, in whole years.
+OLDEST = 130
+#: The calendar's first day (`engine.dates`): no one is born before it.
+FIRST_DAY = date(1900, 1, 1)
+
+
+class Open(Exception):
+    """The value cannot be worked out: an input missing or stale, a condition unknown, a division
+    by zero or a power that cannot be taken."""
+
+
+def value_of(concept: m.Concept, number: Callable[[str], Decimal | None],
+             truth: Callable[[m.Condition], str], concepts: dict[str, m.Concept]) -> Decimal:
+    """The derived value, rounded once to 6 places in its declared unit; raises `Open`."""
+    return quantize(unrounded(concept, number, truth, concepts))
+
+
+def unrounded(concept: m.Concept, number: Callable[[str], Decimal | None],
+              truth: Callable[[m.Condition], str], concepts: dict[str, m.Concept]) -> Decimal:
+    """The derived value to 80 digits, before its one rounding; raises `Open`."""
+    bare: list[bool] = []
+    assert concept.formula is not None and concept.unit is not None
+    try:
+        result = _value(concept.formula, number, truth, concepts, bare)
+        if any(bare):
+            result = CONTEXT.divide(result, _base(concept.unit))
+    except (ArithmeticError, ValueError) as error:
+        raise Open(str(error)) from None
+    return result
+
+
+def _base(unit: str) -> Decimal:
+    """How many of pint's base units one `unit` is (kg/m2 is 1; cm is 0.01)."""
+    try:
+        quantity = registry().Quantity(Decimal(1), parse_unit(unit)).to_base_units()
+    except (UnitProblem, ValueError):  # pragma: no cover - checked units
+        raise Open(f"no base unit for {unit}") from None
+    return Decimal(quantity.magnitude)
+
+
+def _value(node: m.Expr, number, truth, concepts, bare: list[bool]) -> Decimal:
+    def go(e: m.Expr) -> Decimal:
+        return _value(e, number, truth, concepts, bare)
+
+    if isinstance(node, m.Number):
+        return node.value
+    if isinstance(node, m.Reading):
+        concept = concepts[node.ref.name]
+        if concept.kind is m.Kind.DERIVED:
+            value = value_of(concept, number, truth, concepts)
+        else:
+            given = number(node.ref.name)
+            if given is None:
+                raise Open(f"{node.ref.name}: no value")
+            value = given
+        unit = concept.unit or "years"
+        if node.unit is not None:
+            try:
+                rate = factor(unit, node.unit, concept.factors)
+            except UnitProblem:  # pragma: no cover - checked units
+                raise Open(f"{unit} does not convert to {node.unit}") from None
+            return CONTEXT.multiply(value, rate)
+        bare.append(True)
+        return CONTEXT.multiply(value, _base(unit))
+    if isinstance(node, m.Arithmetic):
+        left, right = go(node.left), go(node.right)
+        return {"+": CONTEXT.add, "-": CONTEXT.subtract, "*": CONTEXT.multiply,
+                "/": CONTEXT.divide}[node.op](left, right)
+    if isinstance(node, m.Power):
+        base, exponent = go(node.base), go(node.exponent)
+        if exponent == exponent.to_integral_value():
+            return CONTEXT.power(base, int(exponent))
+        if base <= 0:
+            raise Open("a fractional power of a number that is not positive")
+        return CONTEXT.power(base, exponent)
+    if isinstance(node, m.Choice):
+        said = truth(node.condition)
+        if said == "unknown":
+            raise Open("a conditional term's condition is unknown")
+        return go(node.then if said == "true" else node.otherwise)
+    if isinstance(node, m.Call):
+        args = [go(a) for a in node.args]
+        if node.function == "sqrt":
+            if args[0] < 0:
+                raise Open("the square root of a negative number")
+            return CONTEXT.sqrt(args[0])
+        return min(args) if node.function == "min" else max(args)
+    raise Open(f"no reading of {type(node).__name__}")  # pragma: no cover
+
+
+def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
+    """For each number the formula reads, the two neighbouring values where the comparison
+    turns, each in another unit, and the input removed."""
+    concept = gen.concept(atom)
+    threshold = threshold_of(concept, atom.threshold)
+    written = f"{atom.ref.name} {atom.op} {atom.threshold}"
+    concepts = {c.name: c for c in gen.protocol.concepts}
+    patient = gen.base_patient()
+    truth = gen.truth_on(patient)
+    out: list[Variant] = []
+    for name in _inputs(concept, concepts):
+        source = concepts[name]
+        if source.kind is m.Kind.AGE:
+            out += _ages(gen, atom, concept, source, threshold, written, patient, truth)
+            continue
+        if source.kind not in (m.Kind.QUANTITY, m.Kind.LAB):
+            continue
+        start = gen.number(patient, name)
+        if start is None:
+            gen.not_generated.append(f"{concept.name}'s input {name}, which the base patient "
+                                     "does not give, at " + _where(atom))
+            continue
+
+        def worked(x: Decimal, name: str = name) -> Decimal | None:
+            def number(n: str) -> Decimal | None:
+                return x if n == name else gen.number(patient, n)
+            try:
+                return unrounded(concept, number, truth, concepts)
+            except Open:
+                return None
+
+        def held(x: Decimal) -> bool | None:
+            value = worked(x)
+            return None if value is None else OPS[atom.op](quantize(value), threshold)
+
+        pair = _turn(held, start)
+        if pair is None:
+            gen.not_generated.append(f"{concept.name}'s input {name}: no value from 0 to "
+                                     f"{LIMIT} turns {written}, at " + _where(atom))
+            continue
+        unit = source.unit
+        fields = kept(gen, name)
+        for x in _exactly(worked, pair, threshold):
+            exact = worked(x)
+            assert exact is not None
+            value = quantize(exact)
+            ok = OPS[atom.op](value, threshold)
+            where = "exactly at" if exact == threshold else "rounds onto" if value == threshold \
+                else "just under" if value < threshold else "just over"
+            said = _digits(exact) if exact == value else \
+                f"{_digits(exact)}, rounded {tidy(value)}"
+            out.append(Variant(
+                f"{name} {tidy(x)} {unit}: {concept.name} {tidy(value)} {concept.unit}, {where} "
+                f"{written}",
+                f"{concept.name} from its formula with {name} {tidy(x)} {unit} (Python decimal at "
+                f"80 digits, rounded half to even to 6 places) = {said}; {atom.op} "
+                f"{tidy(threshold)} is {str(ok).lower()}", atom, "true" if ok else "false",
+                replace=({"concept": name, "value": tidy(x), "unit": unit, **fields},)))
+            other = other_unit(source, x, unit, None, gen.protocol.aliases)
+            if other is not None:
+                shown, other_name = other
+                out.append(Variant(
+                    f"{name} {shown} {other_name}: {concept.name} {tidy(value)} {concept.unit}, "
+                    f"{where} {written}, in another unit",
+                    f"{shown} {other_name} is exactly {tidy(x)} {unit} (exact factor); "
+                    f"{concept.name} = {tidy(value)}; {atom.op} {tidy(threshold)} is "
+                    f"{str(ok).lower()}", atom, "true" if ok else "false",
+                    replace=({"concept": name, "value": shown, "unit": other_name, **fields},)))
+        out.append(Variant(f"no {name}: {written}", f"{concept.name} reads {name}: unknown",
+                           atom, "unknown", remove=(name,)))
+    return out
+
+
+#: How many values beside the turning point are tried for one that lands exactly on it.
+NEAR = 200
+
+
+def _exactly(worked: Callable[[Decimal], Decimal | None], pair: tuple[Decimal, Decimal],
+             threshold: Decimal) -> list[Decimal]:
+    """The pair, and the nearest value that lands exactly (before rounding) on the threshold
+    when one lies within `NEAR` steps of it: exact decimals allow it for some formulas (a
+    product, a quotient) and never for a fractional power."""
+    out = list(pair)
+    for k in range(NEAR):
+        for x in (pair[0] - k * QUANTUM, pair[1] + k * QUANTUM):
+            if x > 0 and worked(x) == threshold:
+                return sorted({*out, x})
+    return out
+
+
+def _digits(value: Decimal) -> str:
+    """An unrounded value to 12 places, marked as cut (an exact one as it is)."""
+    if value == quantize(value):
+        return f"exactly {tidy(value)}"
+    return f"{value.quantize(Decimal(1).scaleb(-12), rounding='ROUND_DOWN')}..."
+
+
+def _ages(gen: EdgeCases, atom: m.Compare, concept: m.Concept, source: m.Concept,
+          threshold: Decimal, written: str, patient, truth) -> list[Variant]:
+    """An age the formula reads: the two neighbouring ages where the comparison turns, each as
+    a birth date (the last day of the younger age, the first day of the older), and no birth
+    date. The age each birth date gives is `relativedelta(day, born).years`."""
+    concepts = {c.name: c for c in gen.protocol.concepts}
+    ages = [n for n in _inputs(concept, concepts) if concepts[n].kind is m.Kind.AGE]
+    anchor = gen.screening if source.at is None else day_given(gen, source.at.name)
+    start = gen.number(patient, source.name)
+    why = "it reads more than one age (one birth date moves them all)" if len(ages) > 1 else \
+        f"the base patient gives no {source.at.name if source.at else 'screening'} day" \
+        if anchor is None else "the base patient gives no age" if start is None else None
+    if why is not None:
+        gen.not_generated.append(f"{concept.name}'s input {source.name}: {why}, at "
+                                 + _where(atom))
+        return []
+    assert anchor is not None and start is not None
+
+    def worked(years: int) -> Decimal | None:
+        try:
+            return unrounded(concept, lambda n: Decimal(years) if n == source.name else
+                             gen.number(patient, n), truth, concepts)
+        except Open:
+            return None
+
+    def held(years: int) -> bool | None:
+        value = worked(years)
+        return None if value is None else OPS[atom.op](quantize(value), threshold)
+
+    origin = int(start)
+    oldest = min(OLDEST, relativedelta(anchor, FIRST_DAY).years)  # born within the calendar
+    pair = next(((a, a + 1) for d in range(oldest) for a in (origin + d, origin - d - 1)
+                 if 0 <= a < oldest and None not in (held(a), held(a + 1))
+                 and held(a) != held(a + 1)), None)
+    if pair is None:
+        gen.not_generated.append(f"{concept.name}'s input {source.name}: no age from 0 to "
+                                 f"{oldest} turns {written}, at " + _where(atom))
+        return []
+    on = source.at.name if source.at else "screening"
+    out = []
+    for years, born, which in (
+            (pair[0], anchor - relativedelta(years=pair[0] + 1) + timedelta(days=1), "last"),
+            (pair[1], anchor - relativedelta(years=pair[1]), "first")):
+        assert relativedelta(anchor, born).years == years
+        value = worked(years)
+        assert value is not None
+        ok = OPS[atom.op](quantize(value), threshold)
+        out.append(Variant(
+            f"born {born}, {source.name} {years} at {on} {anchor}: {concept.name} "
+            f"{tidy(quantize(value))} {concept.unit}, {written}",
+            f"relativedelta({anchor}, {born}).years = {years} (dateutil), the {which} day of "
+            f"that age; {concept.name} from its formula (Python decimal at 80 digits, rounded "
+            f"half to even to 6 places) = {_digits(value)}; {atom.op} {tidy(threshold)} is "
+            f"{str(ok).lower()}", atom, "true" if ok else "false", birth_date=born.isoformat(),
+            remove=_given(gen, ages)))
+    out.append(Variant(f"no birth date: {written}", f"{concept.name} reads {source.name}: "
+                       "unknown", atom, "unknown", birth_date=None, remove=_given(gen, ages)))
+    return out
+
+
+def _given(gen: EdgeCases, names: list[str]) -> tuple[str, ...]:
+    """Those of `names` the base gives as facts (an age fact goes when a birth date is set)."""
+    return tuple(n for n in names if any(f.get("concept") == n for f in gen.base["facts"]))
+
+
+def _inputs(concept: m.Concept, concepts: dict[str, m.Concept]) -> list[str]:
+    """The recorded numbers a formula reads, through the derived values it reads."""
+    assert concept.formula is not None
+    found: list[str] = []
+    for node in m.subexpressions(concept.formula):
+        if isinstance(node, m.Reading):
+            inner = concepts[node.ref.name]
+            names = _inputs(inner, concepts) if inner.kind is m.Kind.DERIVED else [inner.name]
+            found += [n for n in names if n not in found]
+    return found
+
+
+def _turn(held: Callable[[Decimal], bool | None], start: Decimal) -> tuple[Decimal, Decimal] | None:
+    """Two neighbouring values (a step of 0.000001 apart) where `held` turns, searched from
+    `start` upwards, then downwards, by doubling steps then bisection; None if it never turns.
+
+    >>> _turn(lambda x: x * 3 >= 1, Decimal(5))
+    (Decimal('0.333333'), Decimal('0.333334'))
+    """
+    first = held(start)
+    if first is None:
+        return None
+    origin = int(start / QUANTUM)
+    for sign in (1, -1):
+        previous, k = origin, 1
+        while True:  # doubling steps, the last clamped to the smallest value or to the limit
+            n = min(max(origin + sign * k, 1), int(LIMIT / QUANTUM))
+            if n == previous:
+                break
+            now = held(n * QUANTUM)
+            if now is None:
+                break
+            if now != first:
+                a, b = previous, n
+                while abs(b - a) > 1:
+                    mid = (a + b) // 2
+                    said = held(mid * QUANTUM)
+                    if said is None:
+                        return None
+                    a, b = (mid, b) if said == first else (a, mid)
+                low, high = sorted((a, b))
+                return low * QUANTUM, high * QUANTUM
+            previous, k = n, k * 2
+    return None
+
+
+def _where(atom: m.Compare) -> str:
+    return f"line {atom.span.line}"

@@ -1,0 +1,162 @@
+"""Boundary cases of measured values: a threshold (`egfr >= 30 mL/min/1.73m2`), a range (`weight
+40 to 150 kg`, both ends counted) and a multiple of the lab's own limit (`ast <= 3.0 x ULN`).
+
+Each bound gets the value at it, one step past it on either side (0.000001 of the concept's unit,
+the rounding rule's step; 1 for a scale), the bound restated exactly in another unit of the same
+dimension, and no value. The status is exact decimal comparison on what the case writes.
+"""
+
+from __future__ import annotations
+
+from decimal import Context, Decimal
+from typing import TYPE_CHECKING, Callable
+
+from engine.atoms.base import OPS, threshold_of
+from engine.edgecases.base import Skip, Variant, allowed, kept, other_unit, step_of, tidy
+from protocol import model as m
+from protocol.units import QUANTUM, UnitProblem, factor, quantize
+
+if TYPE_CHECKING:
+    from engine.edgecases import EdgeCases
+
+#: The reference range a case gives when the base patient's fact of the lab has none.
+OWN_RANGE = (("low", Decimal(10)), ("high", Decimal(40)))
+#: How far a value at a multiple of the limit is moved, at most, to find the first one whose
+#: ratio rounds past it (a limit of 1,000 needs 500 steps).
+MOST_STEPS = 100_000
+#: Room for a ratio before it is rounded once: far beyond any number's 15 digits.
+ROOMY = Context(prec=100)
+
+
+def _fact(concept: m.Concept, value: Decimal, unit: str | None, fields: dict) -> dict:
+    return {"concept": concept.name, "value": value, **({"unit": unit} if unit else {}), **fields}
+
+
+def thresholds(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
+    """At the threshold, a step under and over, in another unit, and no value."""
+    concept = gen.concept(atom)
+    threshold = threshold_of(concept, atom.threshold)
+    written = f"{atom.ref.name} {atom.op} {atom.threshold}"
+    def held(value: Decimal) -> bool:
+        return OPS[atom.op](value, threshold)
+
+    return _around(gen, atom, concept, [(threshold, atom.op, atom.threshold.unit)], written, held,
+                   lambda v: f"{v} {atom.op} {tidy(threshold)} is {str(held(v)).lower()}")
+
+
+def ranges(gen: EdgeCases, atom: m.InRange) -> list[Variant]:
+    """Each end of `low to high`: at it, a step inside and outside, in another unit; no value."""
+    concept = gen.concept(atom)
+    low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
+    written = f"{atom.ref.name} {atom.low.value} to {atom.high}"
+    def held(value: Decimal) -> bool:
+        return low <= value <= high
+
+    return _around(gen, atom, concept, [(low, ">=", atom.low.unit), (high, "<=", atom.high.unit)],
+                   written, held, lambda v: f"{tidy(low)} <= {v} <= {tidy(high)} is "
+                   f"{str(held(v)).lower()}")
+
+
+def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
+            held: Callable[[Decimal], bool], said: Callable[[Decimal], str]) -> list[Variant]:
+    step = step_of(concept)
+    unit = concept.unit if concept.kind not in m.UNITLESS else None
+    fields = kept(gen, concept.name)
+    out = []
+    for bound, op, written_unit in bounds:
+        word = " " if len(bounds) == 1 else (" low end of " if op == ">=" else " high end of ")
+        for value, where in ((bound - step, "one step under"), (bound, "at"),
+                             (bound + step, "one step over")):
+            value = tidy(value)
+            if not allowed(concept, value):
+                continue
+            shown = f"{value} {unit}" if unit else str(value)
+            out.append(Variant(
+                f"{concept.name} {shown}: {where}{word}{written}",
+                f"{said(value)} (step {tidy(step)})", atom,
+                "true" if held(value) else "false",
+                replace=(_fact(concept, value, unit, fields),)))
+        other = other_unit(concept, bound, concept.unit, written_unit, gen.protocol.aliases)
+        if other is not None:
+            value, other_name = other
+            out.append(Variant(
+                f"{concept.name} {value} {other_name}: at{word}{written}, in another unit",
+                f"{value} {other_name} is exactly {tidy(bound)} {unit} (exact factor): at the "
+                f"bound, {'inside' if held(bound) else 'outside'}", atom,
+                "true" if held(bound) else "false",
+                replace=(_fact(concept, value, other_name, fields),)))
+    if any(f.get("concept") == concept.name for f in gen.base["facts"]):
+        out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom, "unknown",
+                           remove=(concept.name,)))
+    return out
+
+
+def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
+    """`ast <= 3.0 x ULN`: the value whose ratio to the base's limit is the factor (a range of
+    10 to 40 in the concept's unit when the base gives none), the nearest values on either side
+    whose ratio (rounded half to even to 6 places, as every number) is past it, the same in
+    another unit (value and range alike), no reference range, no value."""
+    concept = gen.concept(atom)
+    facts = [f for f in gen.base["facts"] if f.get("concept") == concept.name]
+    key = "high" if atom.bound == "upper" else "low"
+    fact = facts[-1] if facts else {}
+    unit = fact.get("unit", concept.unit)
+    if key not in (fact.get("reference_range") or {}):  # the case gives a range of its own
+        fact = {**kept(gen, concept.name), "reference_range": dict(OWN_RANGE)}
+        unit = concept.unit
+    limit = Decimal(str(fact["reference_range"][key]))
+    factor_ = quantize(atom.factor)
+    name = "ULN" if atom.bound == "upper" else "LLN"
+    written = f"{atom.ref.name} {atom.op} " + (f"{atom.bound} reference" if atom.factor == 1
+                                                 else f"{atom.factor} x {name}")
+    at = factor_ * limit
+    if at != quantize(at):
+        raise Skip(f"{atom.factor} x {limit} {unit} has more than 6 places")
+    fields = {k: v for k, v in fact.items() if k in ("date", "reference_range")}
+    out = []
+    for value, where in ((_nearest(at, limit, factor_, -1), "the nearest under"), (at, "at"),
+                         (_nearest(at, limit, factor_, +1), "the nearest over")):
+        ratio = quantize(ROOMY.divide(value, limit))
+        held = OPS[atom.op](ratio, factor_)
+        out.append(Variant(
+            f"{concept.name} {tidy(value)} {unit}, {name} {tidy(limit)}: {where} {written}",
+            f"{tidy(value)} / {tidy(limit)} = {tidy(ratio)} (decimal, rounded half to even to 6 "
+            f"places); {tidy(ratio)} {atom.op} {tidy(factor_)} is {str(held).lower()}",
+            atom, "true" if held else "false",
+            replace=(_fact(concept, tidy(value), unit, fields),)))
+    other = other_unit(concept, at, unit, None, gen.protocol.aliases)
+    if other is not None:
+        value, other_name = other
+        try:
+            rate = factor(other_name, unit, concept.factors, aliases=gen.protocol.aliases)
+        except (UnitProblem, ValueError):  # pragma: no cover - other_unit found it
+            rate = None
+        range_ = {k: tidy(Decimal(str(v)) / rate) for k, v in fact["reference_range"].items()} \
+            if rate is not None else {}
+        if rate is not None and all(v == quantize(v) for v in range_.values()):
+            held = OPS[atom.op](factor_, factor_)
+            out.append(Variant(
+                f"{concept.name} {value} {other_name}, {name} {range_[key]}: at {written}, in "
+                "another unit", f"{value} / {range_[key]} is exactly {tidy(factor_)}: at it, "
+                f"{atom.op} is {str(held).lower()}", atom, "true" if held else "false",
+                replace=(_fact(concept, value, other_name,
+                               {**fields, "reference_range": range_}),)))
+    unranged = {k: v for k, v in fields.items() if k != "reference_range"}
+    out.append(Variant(f"{concept.name} {tidy(at)} {unit} without a reference range: {written}",
+                       f"no {atom.bound} reference: unknown", atom, "unknown",
+                       replace=(_fact(concept, tidy(at), unit, unranged),)))
+    if facts:
+        out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom,
+                           "unknown", remove=(concept.name,)))
+    return out
+
+
+def _nearest(at: Decimal, limit: Decimal, factor_: Decimal, sign: int) -> Decimal:
+    """The value nearest `at`, on the side of `sign`, whose ratio to `limit` rounds past the
+    factor (6 places, half to even)."""
+    for k in range(1, MOST_STEPS):
+        value = at + sign * k * QUANTUM
+        ratio = quantize(ROOMY.divide(value, limit))
+        if (ratio > factor_) if sign > 0 else (ratio < factor_):
+            return value
+    raise Skip(f"no value within {MOST_STEPS} steps of {at} passes {factor_} x {limit}")
