@@ -42,7 +42,7 @@ from engine.pathways import from_outcomes as paths_from
 from engine.pathways import plot as plot_pathways
 from engine.pathways import table as pathways_table
 from engine.factfile import opened, read_records
-from engine.report import write as write_report
+from engine import report_pages
 from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
@@ -218,9 +218,17 @@ def _parser() -> argparse.ArgumentParser:
     lsp_cmd.set_defaults(command=_lsp)
 
     report_cmd = commands.add_parser("report", help="render a decision trail as one "
-                                     "self-contained HTML page")
+                                     "self-contained HTML page, or as a summary page and pages "
+                                     "of patients")
     report_cmd.add_argument("trail")
-    report_cmd.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report_cmd.add_argument("-o", "--output", required=True, metavar="OUT.html|DIR/",
+                            help="the HTML file to write (at most "
+                            f"{report_pages.ONE_PAGE} patients), or a directory: index.html, "
+                            "the summary, and patients/page-0001.html, ...")
+    report_cmd.add_argument("--page-size", type=_bounded(1, 100_000), metavar="K",
+                            default=report_pages.PAGE_SIZE,
+                            help="patients a page of a directory holds "
+                            f"(default {report_pages.PAGE_SIZE})")
     report_cmd.set_defaults(command=_report)
 
     fhir_cmd = commands.add_parser("fhir", help="write a decision trail as FHIR: the criteria as "
@@ -483,7 +491,7 @@ def _escalate(args) -> int:
             chain.write(*trail_records(decision, args.protocol))
             sealed = chain.seal()
         print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
-    return 0
+    return 1 if decision.deviations else 0  # the trial did not follow its design
 
 
 def _pathways(args) -> int:
@@ -649,26 +657,24 @@ def _say(checked: Verification) -> None:
 
 
 def _report(args) -> int:
-    """Exit 0 with the page written, 1 if the trail is tampered (the page and this command say
-    so first), 2 if the trail cannot be read as a decision trail or the page cannot be written.
-    The page is written a patient at a time beside its name and renamed once whole, so that a
-    trail found unreadable halfway leaves no page."""
-    output = Path(args.output)
-    part = output.with_name(output.name + ".part")
+    """Exit 0 with the page (or the directory of pages) written, 1 if the trail is tampered (the
+    pages and this command say so first), 2 if the trail cannot be read as a decision trail or the
+    report cannot be written (nothing is left then: `engine/report_pages.py`). A directory gets a
+    summary page and pages of patients; one page takes at most `ONE_PAGE` patients."""
+    paged = report_pages.directory_wanted(args.output)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, "w", encoding="utf-8") as out:
-            status, patients = write_report(args.trail, out)
-        part.replace(output)
+        written = (report_pages.write(args.trail, Path(args.output), args.page_size) if paged
+                   else report_pages.one_page(args.trail, Path(args.output)))
     except OSError as error:
         raise UsageError(f"cannot write report {args.output}: {error.strerror}") from None
-    finally:
-        with suppress(OSError):  # where no part could be made, there is none to remove
-            part.unlink(missing_ok=True)
-    tampered = status.state == "tampered"
+    tampered = written.status.state == "tampered"
     if tampered:
-        print(f"trail {status.text}; the page shows what the file says now")
-    print(f"report: {args.output}: {patients} patients; trail {status.text}")
+        print(f"trail {written.status.text}; the {'pages show' if paged else 'page shows'} "
+              "what the file says now")
+    where = (f"{Path(args.output) / 'index.html'}: {written.patients} patients on "
+             f"{written.pages} pages of {args.page_size}" if paged
+             else f"{args.output}: {written.patients} patients")
+    print(f"report: {where}; trail {written.status.text}")
     return 1 if tampered else 0
 
 

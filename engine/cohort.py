@@ -13,6 +13,8 @@ written down in the README:
 - `"evaluable": false` (withdrawn for another reason) is treated but not evaluable;
 - a patient who received less than the level's dose follows the protocol's partial-dose policy:
   counted at the highest level whose dose they did receive (none: not evaluable), or not evaluable.
+- a patient's `grade`, the worst toxicity grade (CTCAE) in the DLT window, counts towards
+  `total_grade2` (accelerated titration); a DLT counts there without one.
 
 Inconsistent facts (a DLT before the infusion, an undeclared level, more patients than the
 maximum, ...) are input errors naming the patient's line, the patient and the field; protocol
@@ -47,6 +49,7 @@ PATIENT_FIELDS = {
     "evaluable",
     "reason",
     "dose_received",
+    "grade",
     "note",
 }
 DLT_FIELDS = {"date", "event", "grade"}
@@ -68,6 +71,8 @@ class Treated:
     dlt: date | None = None
     event: str | None = None
     reason: str | None = None
+    partial: str | None = None  # a dose received below the level's, as written ("2.1e7 cells/kg")
+    grade: int | None = None  # the worst toxicity grade (CTCAE) in the DLT window, when recorded
 
 
 @dataclass
@@ -92,16 +97,20 @@ class Cohort:
     current: int  # index of the level of the most recent infusion (the start level if none)
     reviewed: bool  # a safety review of the current level signed after its last result
     warnings: list[FactProblem] = field(default_factory=list)
+    reviews: list[tuple[str, date]] = field(default_factory=list)  # (level, signed), file order
 
-    def state(self, escalation: m.Escalation) -> dict[str, int]:
+    def state(self, escalation: m.Escalation, out: frozenset[int] = frozenset()) -> dict[str, int]:
         """The state fact the network decides on: the counts at the current level and its
-        neighbours, and the yes/no facts (0/1) that escalation rules may test."""
+        neighbours, and the yes/no facts (0/1) that escalation rules may test; `out` the
+        levels an earlier decision eliminated."""
         return state_of(
             [(c.treated, c.evaluable, c.dlt, c.pending) for c in self.counts],
             self.current,
             escalation,
             self.reviewed,
             sum(days for _, days in self.followup(escalation)),
+            eliminated=self.current >= min(out, default=len(self.counts)),
+            grade2=sum(p.status == "dlt" or (p.grade or 0) >= 2 for p in self.patients),
         )
 
     def pending(self) -> list[Treated]:
@@ -124,10 +133,14 @@ def state_of(
     escalation: m.Escalation,
     reviewed: bool = True,
     followup: int = 0,
+    eliminated: bool = False,
+    grade2: int | None = None,
 ) -> dict[str, int]:
     """The state fact from (treated, evaluable, dlt, pending) per level (the simulation
     calls it too); for TITE-BOIN also n (evaluable or pending) here and above, and `followup`,
-    the days the current level's pending patients have been followed.
+    the days the current level's pending patients have been followed; `eliminated`: an earlier
+    decision eliminated the current level; `grade2`: patients with a toxicity of grade 2 or
+    worse (without grades, those with a DLT).
 
     >>> from grammar.parser import parse
     >>> e = parse('escalation: level A1 1 mg level A2 2 mg cohort size 3').escalation
@@ -160,6 +173,8 @@ def state_of(
         "higher_evaluable": higher[1],
         "higher_dlt": higher[2],
         "total": total,
+        "total_dlt": sum(c[2] for c in counts),
+        "total_grade2": sum(c[2] for c in counts) if grade2 is None else grade2,
         "lowest": int(current == 0),
         "highest": int(current == len(counts) - 1),
         "full": int(escalation.maximum is not None and total >= escalation.maximum),
@@ -167,6 +182,7 @@ def state_of(
         "pending_elsewhere": sum(c[3] for i, c in enumerate(counts) if i != current),
         "review_required": int(escalation.review),
         "reviewed": int(reviewed),
+        "eliminated": int(eliminated),
     }
 
 
@@ -284,6 +300,7 @@ class _Reader:
         self.levels = [level.id for level in escalation.levels]
         self.problems: list[FactProblem] = []
         self.warnings: list[FactProblem] = []
+        self.signed: list[tuple[str, date]] = []
         self.lines = [
             text.count("\n", 0, match.start()) + 1 for match in PATIENT_KEY.finditer(text)
         ]
@@ -355,7 +372,8 @@ class _Reader:
             count.pending += patient.status == "pending"
         current = self.current(treated)
         reviewed = self.reviewed(data.get("reviews", []), treated, current, as_of)
-        return Cohort(self.path, sha256, as_of, treated, counts, current, reviewed, self.warnings)
+        return Cohort(self.path, sha256, as_of, treated, counts, current, reviewed, self.warnings,
+                      self.signed)
 
     def date(self, value: Any, line: int, patient: str | None, where: str) -> date | None:
         """A date of the file, with room after it for the DLT window and the stagger, which are
@@ -425,7 +443,14 @@ class _Reader:
             self.problem(line, pid, "evaluable", "true or false")
         elif evaluable is False and dlt is not None:
             self.problem(line, pid, "evaluable", "a patient with a DLT is evaluable")
+        grade = record.get("grade")
+        if grade is not None and (type(grade) is not int or not 0 <= grade <= 5):
+            self.problem(line, pid, "grade", f"{grade!r}: the worst toxicity grade (CTCAE) in "
+                         "the DLT window is a whole number from 0 to 5")
         counted_at, partial = self.dose(record.get("dose_received"), line, pid, level)
+        dose = record.get("dose_received")
+        under = (f"{dose['value']} {dose['unit']}"
+                 if counted_at != level or partial is not None else None)
         if len(self.problems) > errors:
             return None
         reason = record.get("reason") if isinstance(record.get("reason"), str) else None
@@ -439,7 +464,8 @@ class _Reader:
             status = "evaluable"
         else:
             status = "pending"
-        return Treated(pid, line, level, counted_at, infused, end, status, dlt, event, reason)
+        return Treated(pid, line, level, counted_at, infused, end, status, dlt, event, reason,
+                       under, grade)
 
     def dlt(
         self, value: Any, line: int, pid: str, infused: date, end: date, as_of: date
@@ -578,6 +604,7 @@ class _Reader:
         ]
         last = max(results, default=None)
         signed = False
+        stale: list[tuple[str, date]] = []
         for index, review in enumerate(reviews):
             where = f"reviews[{index}]"
             if not isinstance(review, dict):
@@ -598,21 +625,19 @@ class _Reader:
             when = self.date(review.get("date"), 1, None, f"{where}.date")
             if not isinstance(review.get("signed_by"), str):
                 self.problem(1, None, f"{where}.signed_by", "who signed the review is required")
+            if when is not None and when <= as_of:
+                self.signed.append((review["level"], when))
             if when is None or review["level"] != level:
                 continue
             if when > as_of:
                 self.problem(1, None, f"{where}.date", f"signed {when}, after as_of {as_of}")
             elif last is not None and when < last:
-                self.problem(
-                    1,
-                    None,
-                    f"{where}.date",
-                    f"the review of {level} on {when} predates "
-                    f"its last DLT assessment ({last}); it does not count",
-                    Severity.WARNING,
-                )
+                stale.append((where, when))
             else:
                 signed = True
+        for where, when in [] if signed else stale:  # reviews of earlier steps need no word
+            self.problem(1, None, f"{where}.date", f"the review of {level} on {when} predates "
+                         f"its last DLT assessment ({last}); it does not count", Severity.WARNING)
         return signed
 
 

@@ -15,7 +15,14 @@ decision, one session:
 5. at the end marker, NO_RULE when nothing decided: a gap in the design, reported as an error;
 6. for BOIN and decision tables (i3+3, mTPI-2), one fact per dose level and one rule per
    elimination cut-off flag the levels whose own counts meet the elimination rule (the MTD
-   selection leaves them and those above out).
+   selection leaves them and those above out). A level an earlier decision eliminated comes
+   with `out` (engine/deviations.py finds them): it stays eliminated whatever its counts say
+   now (more patients infused there against the design), so the next level up is never
+   recommended past it, and from an eliminated current level the trial moves below it.
+
+Deviations from the design are decided in the same network, one session per cohort file:
+one *infusion* fact per patient with the day numbers and counts the trial's history gives
+(engine/deviations.py), and one rule per kind of deviation (`DEVIATIONS`).
 """
 
 from __future__ import annotations
@@ -47,6 +54,32 @@ DECIDABLE = P.all_of(
     P.test("==", "pending_elsewhere", 0),
     P.any_of(P.test("==", "pending", 0), P.test("==", "cohort_complete", 0)),
 )
+#: A level fact of a level an earlier decision eliminated (`at`: its place from the current level).
+OUT = P.all_of(P.test("==", "t", "l"), P.test("==", "out", 1))
+OUT_LOWEST = P.all_of(OUT, P.test("==", "i", 0))
+#: The state fact's `eliminated`: the current level is one an earlier decision eliminated.
+HERE_OUT = P.test("==", "eliminated", 1)
+
+
+def _on(field: str, op: str, other: str) -> P.Pattern:
+    """A test of one field of the infusion fact against another (day numbers, level indexes)."""
+    return P.test(op, field, {"$m": other})
+
+
+ESCALATES = P.test("==", "escalates", 1)
+REVIEW = P.all_of(ESCALATES, P.test("==", "review_required", 1))
+#: The deviations from the design, one rule each, on a patient's infusion fact: (rule, kind,
+#: pattern). The facts' numbers are the trial's history as engine/deviations.py reads it.
+DEVIATIONS = (
+    ("dev:eliminated", "eliminated", _on("level", ">=", "out_from")),
+    ("dev:skipped", "skipped", P.all_of(_on("level", ">", "start"),
+                                        P.test("==", "tried_below", 0))),
+    ("dev:window", "window", P.all_of(ESCALATES, P.test("==", "waits", 1),
+                                      _on("assessed_below", ">", "infused"))),
+    ("dev:review-missing", "review", P.all_of(REVIEW, P.test("==", "review", 0))),
+    ("dev:review-late", "review", P.all_of(REVIEW, _on("review", ">", "infused"))),
+    ("dev:under-dosed", "under-dosed", P.test("==", "partial", 1)),
+)
 #: TITE-BOIN decides with outcomes pending; only the MTD's selection at the maximum waits.
 TITE_PENDING_WHEN = P.all_of(
     P.test("==", "full", 1),
@@ -64,7 +97,8 @@ class EscalationAction:
 
     rule: str
     kind: str  # "decision" | "hold" | "none" | "eliminated" | "level" | "derived"
-    value: str = ""  # the decision: a move, "STOP:<mtd>" or "PENDING"
+    #          | "deviation" | "infusion"
+    value: str = ""  # the decision: a move, "STOP:<mtd>" or "PENDING"; a deviation's kind
     source: m.EscalationRule | None = None
     boundary: dict[str, object] | None = None
 
@@ -196,11 +230,13 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         EscalationAction("esc:PENDING", "decision", "PENDING"),
     )
     earlier: list[m.Condition] = []
+    # with elimination, a design's rules decide only while the current level is in the trial
+    gone = P.test("==", "eliminated", 0) if bounds is not None else P.TRUE
     for rule in design.rules:
         own, derived = _own_and_derived(rule.condition)
         excluded = [] if design.exclusive else [pattern(c, negate=True) for c in earlier]
         earlier.append(rule.condition)
-        whole = P.all_of(own, TITE_DECIDABLE if tite else DECIDABLE, *excluded)
+        whole = P.all_of(own, TITE_DECIDABLE if tite else DECIDABLE, gone, *excluded)
         for index, part in enumerate(P.pack(whole) if whole != P.FALSE else []):
             name = f"r:{rule.id}#{index}"
             add(
@@ -241,6 +277,11 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
             ]
             name = f"esc:eliminated-above#{index}"
             add(name, [_state(P.all_of(*above))], EscalationAction(name, "derived"))
+        _stays_out(add, TITE_DECIDABLE if tite else DECIDABLE)
+    for rule, kind, when in DEVIATIONS:
+        add(rule, [{"i": P.to_json(P.all_of(P.test("==", "t", "i"), when))}],
+            EscalationAction(rule, "deviation", kind))
+    add("dev:infusion", [{"i": {"t": "i"}}], EscalationAction("dev:infusion", "infusion"))
     if tite:  # TITE-BOIN has many more rules per number of patients than BOIN
         per_n = Counter(bands.values())
         if max(per_n.values()) > T.RULES_PER_RULESET:
@@ -265,6 +306,21 @@ def _starts(bands: dict[str, int], tite: bool) -> tuple[int, ...]:
             held = 0
         held += per_n[n]
     return tuple(starts)
+
+
+def _stays_out(add, decidable: P.Pattern) -> None:
+    """The engine's rules for levels an earlier decision eliminated: flagged like the levels
+    their counts eliminate; the level above the current one out keeps the design from
+    escalating into it; an eliminated current level moves the trial below the lowest level
+    out (ELIMINATE), and the lowest level out stops it with no MTD."""
+    add("esc:out", [{"l": P.to_json(OUT)}], EscalationAction("esc:out", "eliminated"))
+    add("esc:out-above", [{"l": P.to_json(P.all_of(OUT, P.test("==", "at", 1)))}],
+        EscalationAction("esc:out-above", "derived"))
+    here = _state(P.all_of(HERE_OUT, decidable))
+    add("esc:OUT", [END[0], here, {"z$not": P.to_json(OUT_LOWEST)}],
+        EscalationAction("esc:OUT", "decision", "ELIMINATE"))
+    add("esc:OUT-lowest", [END[0], here, {"o": P.to_json(OUT_LOWEST)}],
+        EscalationAction("esc:OUT-lowest", "decision", "STOP:none"))
 
 
 def _fields(pattern: dict, found: set[str]) -> None:
@@ -355,16 +411,25 @@ class Escalator:
         self.hosts = [Host(network.ruleset(part)) for part in range(network.parts)]
         self._sessions = 0
 
-    def ask(self, state: dict[str, int], counts: list[tuple[int, int]] | None = None) -> Answer:
+    def ask(
+        self,
+        state: dict[str, int],
+        counts: list[tuple[int, int]] | None = None,
+        out: frozenset[int] = frozenset(),
+        current: int = 0,
+    ) -> Answer:
         """The decision for a state fact. `counts`, (evaluable, DLTs) per level, are asserted too
-        when given, for BOIN's elimination flags. A state no rule decides is the design's gap:
-        a `ProtocolError` at the design."""
+        when given, for BOIN's elimination flags, with `out` the levels an earlier decision
+        eliminated (`current` the current level's index). A state no rule decides is the
+        design's gap: a `ProtocolError` at the design."""
         self._sessions += 1
         sid = f"e{self._sessions}"
         facts = [{**state, "sid": sid}]
         if self.network.boundaries is not None and counts:
             facts += [
-                {"t": "l", "i": i, "n": n, "y": y, "sid": sid} for i, (n, y) in enumerate(counts)
+                {"t": "l", "i": i, "n": n, "y": y, "sid": sid}
+                | ({"out": 1, "at": i - current} if i in out else {})
+                for i, (n, y) in enumerate(counts)
             ]
         host = self.hosts[self.network.part_of(state)]
         firings = host.session(sid, facts, len(END))
@@ -384,6 +449,23 @@ class Escalator:
             eliminated,
             tuple(f.rule for f in firings),
         )
+
+    def deviations(self, facts: list[dict]) -> list[tuple[int, str, str]]:
+        """The deviations the network finds in infusion facts (engine/deviations.py makes
+        them): (the fact's `p`, the deviation's kind, the rule), in firing order."""
+        if not facts:  # the engine crashes on a session of no facts
+            return []
+        self._sessions += 1
+        sid = f"e{self._sessions}"
+        host = self.hosts[0]
+        firings = host.session(sid, [{**fact, "sid": sid} for fact in facts], 0)
+        found = []
+        for firing in firings:
+            action = host.actions[firing.rule]
+            if action.kind == "deviation":
+                fact = json.loads(firing.message)[firing.rule]["i"]
+                found.append((fact["p"], action.value, firing.rule))
+        return found
 
     def _gap(self, state: dict[str, int]) -> ProtocolError:
         design = self.network.design
@@ -429,15 +511,18 @@ def step(
     impossible = {
         "ESCALATE": current == top,
         "DE-ESCALATE": current == 0,
-        "ELIMINATE": current == 0,
+        "ELIMINATE": out == 0,
         "STOP": mtd_kind == "lower" and current == 0,
     }
     if impossible.get(move):
         raise _impossible(network, answer.action, current)
     if move in ("PENDING", "SUSPEND"):
         return Step(move, None, None, None, eliminated)
+    if move == "ELIMINATE":  # below the lowest level out (the current one, unless it deviated)
+        assert out is not None
+        return Step(move, None, out - 1, None, eliminated)
     if move != "STOP":
-        delta = {"ESCALATE": 1, "DE-ESCALATE": -1, "ELIMINATE": -1}.get(move, 0)
+        delta = {"ESCALATE": 1, "DE-ESCALATE": -1}.get(move, 0)
         return Step(move, None, current + delta, None, eliminated)
     mtd = {"this": current, "lower": current - 1}.get(mtd_kind)
     if mtd_kind == "select":

@@ -16,6 +16,7 @@ from typing import Any
 from engine import tite as T
 from engine.boin import Estimate, estimates, summary, table
 from engine.cohort import Cohort, state_of, window_end
+from engine.deviations import Deviation, history
 from engine.escalation import Answer, EscalationNetwork, Escalator, Step, names_in, render_condition
 from engine.escalation import step as step_of
 from protocol import model as m
@@ -30,18 +31,22 @@ class EscalationDecision:
     state: dict[str, int]
     answer: Answer
     step: Step
+    deviations: tuple[Deviation, ...] = ()
 
 
 def decide(escalator: Escalator, cohort: Cohort) -> EscalationDecision:
-    """Ask the network about a validated cohort and read its answer against the trial."""
+    """Ask the network about a validated cohort and read its answer against the trial: first
+    the trial's history (its deviations, and the levels a decision eliminated, which stay
+    out), then the decision for the next cohort."""
     network = escalator.network
-    state = cohort.state(network.escalation)
+    found = history(escalator, cohort)
+    out = frozenset(found.out)
+    state = cohort.state(network.escalation, out)
     tite = network.band_by == "counted"  # TITE-BOIN: pending patients count in n
     counts = [(c.evaluable + c.pending * tite, c.dlt) for c in cohort.counts]
-    answer = escalator.ask(state, counts)
-    return EscalationDecision(
-        network, cohort, state, answer, step_of(network, answer, cohort.current, counts)
-    )
+    answer = escalator.ask(state, counts, out, cohort.current)
+    taken = step_of(network, answer, cohort.current, counts)
+    return EscalationDecision(network, cohort, state, answer, taken, found.deviations)
 
 
 def headline(decision: EscalationDecision) -> str:
@@ -69,7 +74,7 @@ def headline(decision: EscalationDecision) -> str:
         return f"ELIMINATE {out}; DE-ESCALATE to {dose}"
     if taken.move == "EXPAND":
         size = decision.network.escalation.cohort_size
-        return f"EXPAND {dose}: treat {size} more patients at {nxt.id}"
+        return f"EXPAND {dose}: treat {size} more patient{'s' * (size != 1)} at {nxt.id}"
     return f"STAY at {dose}: the next patient receives {nxt.id}"
 
 
@@ -179,7 +184,13 @@ def explain(decision: EscalationDecision) -> str:
                 f"  not evaluable: {patient.id} at {patient.level}"
                 + (f", {patient.reason}" if patient.reason else "")
             )
-    return "\n".join(lines + _estimates_table(decision)) + "\n"
+        if patient.status != "dlt" and (patient.grade or 0) >= 2:
+            lines.append(f"  grade {patient.grade} toxicity: {patient.id} at {patient.counted_at}")
+    lines += _estimates_table(decision)
+    if decision.deviations:
+        lines += ["", f"DEVIATIONS from the design ({len(decision.deviations)}):"]
+        lines += [f"  {d.kind}: {d.text} [{d.rule}]" for d in decision.deviations]
+    return "\n".join(lines) + "\n"
 
 
 def mtd_estimates(decision: EscalationDecision) -> list[Estimate | None] | None:
@@ -214,6 +225,17 @@ def _estimates_table(decision: EscalationDecision) -> list[str]:
     return lines
 
 
+#: The engine's own decisions: (the id shown, the sentence).
+ENGINE_RULES = {
+    "esc:PENDING": ("PENDING", "no decision while a complete cohort (or another level) has DLT "
+                               "windows open"),
+    "esc:OUT": ("ELIMINATED", "the current level was eliminated by an earlier decision and stays "
+                              "out: treat the next cohort below the lowest level eliminated"),
+    "esc:OUT-lowest": ("ELIMINATED", "the lowest level was eliminated by an earlier decision: "
+                                     "no level is left; stop, no MTD"),
+}
+
+
 def _tite(decision: EscalationDecision) -> dict[str, Any] | None:
     """TITE-BOIN's numbers for the current level (None for other designs and what-ifs)."""
     escalation = decision.network.escalation
@@ -230,9 +252,9 @@ def _rule(decision: EscalationDecision) -> dict[str, Any]:
     action = decision.answer.action
     rule = action.source
     if rule is None:
-        text = "no decision while a complete cohort (or another level) has DLT windows open"
+        ident, text = ENGINE_RULES[action.rule]
         return {
-            "id": "PENDING",
+            "id": ident,
             "text": text,
             "at": "engine",
             "condition": None,
@@ -257,8 +279,9 @@ def _rule(decision: EscalationDecision) -> dict[str, Any]:
 
 
 def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict[str, Any]]:
-    """The decision as trail records: the run (versions and hashes), then the decision. Only a
-    cohort file's decision has one (a what-if from outcome strings has no dates to record)."""
+    """The decision as trail records: the run (versions and hashes), the decision, then one
+    record per deviation. Only a cohort file's decision has them (a what-if from outcome
+    strings has no dates to record)."""
     network, cohort = decision.network, decision.cohort
     assert cohort.as_of is not None
     protocol = network.protocol
@@ -315,10 +338,12 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
                 "event": p.event,
                 "window_end": p.window_end.isoformat(),
                 "reason": p.reason,
+                "grade": p.grade,
             }
             for p in cohort.patients
         ],
         "warnings": [str(w) for w in cohort.warnings],
+        "deviations": len(decision.deviations),
     }
     found = _tite(decision)
     if found is not None:
@@ -327,7 +352,7 @@ def trail_records(decision: EscalationDecision, protocol_path: str) -> list[dict
         for patient in record["patients"]:
             if patient["patient"] in days:
                 patient["followup_days"] = days[patient["patient"]]
-    return [run, record]
+    return [run, record, *(d.record() for d in decision.deviations)]
 
 
 def _estimates_record(decision: EscalationDecision) -> dict[str, Any]:

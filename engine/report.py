@@ -22,7 +22,11 @@ the chart's bars are such links.
 
 The source lines come from the protocol file named in each rule's `file:line`, read relative to the
 current directory, but only if its SHA-256 is the one the run header recorded; otherwise (moved,
-edited) the page shows the condition parts the trail itself records, and says why.
+edited) the page shows the condition parts the trail itself records, and says why
+(`engine/report_source.py`).
+
+One page of every patient grows with the trail; a large trail's report is a summary page and pages
+of patients (`engine/report_pages.py`), which draw their sections with the functions here.
 """
 
 from __future__ import annotations
@@ -33,25 +37,22 @@ import io
 from collections import Counter
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 from urllib.parse import quote
 
 from engine.report_page import CSS, SCRIPT
+from engine.report_source import Sources, excerpt
 from engine.attrition import Attrition, attrition
 from engine.explain import DERIVED_WORDS, NO_FACTS_SHA256
 from engine.trail import facts_sha256, opening, stream
 from engine.verify import Verification, verify
+from protocol.errors import UsageError
 
 ROLES = ("inclusion", "exclusion")
 DECISIONS = ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW", "REJECTED")
 VERDICTS = ("MET", "NOT_MET", "UNKNOWN", "NEEDS_REVIEW", "NOT_APPLICABLE")
 MARKS = {"true": ("+", "holds"), "false": ("\u2212", "does not hold"),
          "unknown": ("?", "cannot be judged")}
-
-#: Source lines shown for one criterion at most (a rule is a few lines; this only bounds the page).
-EXCERPT_LINES = 40
-
 
 @dataclass(frozen=True)
 class Status:
@@ -77,16 +78,18 @@ def build(path: str) -> Report:
     return Report(out.getvalue(), status, patients)
 
 
-def write(path: str, out: TextIO) -> tuple[Status, int]:
+def write(path: str, out: TextIO, limit: int | None = None) -> tuple[Status, int]:
     """Write the page of the trail at `path` to `out`, a patient at a time: the trail is read as
     a stream, twice (the cohort summary at the top counts the patients shown below it), so memory
     does not grow with the patients. Returns the verification the page shows and the number of
-    patients. A file that is not a decision trail is refused before anything is written."""
+    patients. A file that is not a decision trail is refused before anything is written, and so
+    is a trail of more than `limit` patients (a page of them would not open: `report_pages`)."""
     opening(path)
     with open(path, "rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
     status = check(path)
-    page = _Page(lambda: stream(path), trail=path, trail_sha256=digest, status=status)
+    page = Page(lambda: stream(path), trail=path, trail_sha256=digest, status=status,
+                 limit=limit)
     for chunk in page.chunks():
         out.write(chunk)
     return status, page.patients
@@ -133,7 +136,7 @@ class Patient:
         return str(self.decision["decision"]) if self.decision else "UNDECIDED"
 
 
-def _patients(records: Iterable[dict[str, Any]]) -> Iterator[Patient]:
+def patients_of(records: Iterable[dict[str, Any]]) -> Iterator[Patient]:
     """Patients in trail order, each once its records are read; a patient's records follow its
     `patient` record."""
     current: Patient | None = None
@@ -174,79 +177,6 @@ def effect(role: str, verdict: str) -> str:
     return "blocks" if verdict == blocking else "passes"
 
 
-class Sources:
-    """Protocol files read relative to the current directory, used only when their SHA-256 is one
-    the run header recorded (the protocol, and any module it lists with a hash)."""
-
-    def __init__(self, run: dict[str, Any]) -> None:
-        known = [run.get("protocol", {})] + [m for m in run.get("modules", []) or []
-                                             if isinstance(m, dict)]
-        self.expected = {str(m.get("file")): m.get("sha256") for m in known if m.get("file")}
-        self.lines: dict[str, list[str] | None] = {}
-        self.notes: dict[str, str] = {}
-
-    def get(self, file: str) -> list[str] | None:
-        if file not in self.lines:
-            self.lines[file] = self._read(file)
-        return self.lines[file]
-
-    def _read(self, file: str) -> list[str] | None:
-        try:
-            data = Path(file).read_bytes()
-        except (OSError, ValueError):  # ValueError: a name no file can have (a NUL in it)
-            self.notes[file] = "not found from the current directory"
-            return None
-        expected = self.expected.get(file)
-        if expected is None:
-            self.notes[file] = "its SHA-256 is not in the run header"
-            return None
-        if hashlib.sha256(data).hexdigest() != expected:
-            self.notes[file] = "its SHA-256 differs from the run header's: changed since the run"
-            return None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            self.notes[file] = "not UTF-8 text"
-            return None
-        self.notes[file] = "SHA-256 matches the run header"
-        return text.splitlines()
-
-
-def excerpt(lines: list[str], line: int, conditions: Iterable[int]) -> list[int]:
-    """The numbers of the source lines that show one criterion: the comments just above it, its
-    header (a part's also its parent's header) and its condition with any continuation lines."""
-    if not 1 <= line <= len(lines):
-        return []
-
-    def indent(number: int) -> int:
-        text = lines[number - 1]
-        return len(text) - len(text.lstrip())
-
-    def blank(number: int) -> bool:
-        return not lines[number - 1].strip()
-
-    own = indent(line)
-    last = max([line, *(n for n in conditions if line <= n <= len(lines))])
-    while last < len(lines) and not blank(last + 1) and indent(last + 1) > own:
-        last += 1
-    first = line
-    while first > 1 and not blank(first - 1) and lines[first - 2].lstrip().startswith("#") \
-            and indent(first - 1) == own:
-        first -= 1
-    shown = list(range(first, last + 1))
-    if own > 0:
-        parent = line - 1
-        while parent >= 1 and (blank(parent) or indent(parent) >= own
-                               or lines[parent - 1].lstrip().startswith("#")):
-            parent -= 1
-        if parent >= 1:
-            end = parent
-            while end + 1 < line and not lines[end].lstrip().startswith("part "):
-                end += 1
-            shown = list(range(parent, end + 1)) + [n for n in shown if n > end]
-    return shown[:EXCERPT_LINES]
-
-
 # -- rendering -------------------------------------------------------------------------------------
 
 def e(value: Any) -> str:
@@ -261,60 +191,67 @@ def e(value: Any) -> str:
 def render(records: list[dict[str, Any]], trail: str = "trail", trail_sha256: str | None = None,
            status: Status = UNVERIFIED) -> str:
     """The page for these trail records (as `engine.trail.read` returns them)."""
-    return "".join(_Page(lambda: records, trail, trail_sha256, status).chunks())
+    return "".join(Page(lambda: records, trail, trail_sha256, status).chunks())
+
+
+#: Rejected records a summary page lists (the rest are on the pages of patients), so that a
+#: registry whose records are all unusable still gets a summary that opens.
+REJECTED_LISTED = 1000
 
 
 @dataclass
-class _Cohort:
-    """What the cohort summary counts, over every patient (the first pass of `_Page`)."""
+class Cohort:
+    """What the cohort summary counts, over every patient (the first pass of `Page`): the
+    decisions, the criteria that excluded and held open, each criterion's verdicts, and the first
+    `REJECTED_LISTED` rejected records with their patient numbers."""
 
     outcomes: Counter[str]
     excluded: Counter[str]
     held: Counter[tuple[str, str]]
+    verdicts: Counter[tuple[str, str]]
+    rejected: list[tuple[int, Patient]]
 
 
-class _Page:
+class Page:
     """The page, written in order from two passes over the records (`records()` gives them
     again each time): the first reads the run, protocol and summary records and counts the
     cohort; the second renders the patients one by one."""
 
     def __init__(self, records: Callable[[], Iterable[dict[str, Any]]], trail: str,
-                 trail_sha256: str | None, status: Status) -> None:
+                 trail_sha256: str | None, status: Status, limit: int | None = None) -> None:
         self.records, self.trail, self.trail_sha256, self.status = \
             records, trail, trail_sha256, status
-        self.patients = 0
+        self.patients, self.limit = 0, limit
 
     def chunks(self) -> Iterator[str]:
-        run, protocol, summary = self._survey()
+        run, protocol, summary = self.survey()
+        if self.limit is not None and self.patients > self.limit:
+            raise UsageError(f"{self.trail} holds {self.patients} patients, more than one page "
+                             f"shows ({self.limit}): give a directory (-o DIR/) for a summary "
+                             "page and pages of patients")
         entries = [x for x in protocol["definitions"] + protocol["criteria"] if isinstance(x, dict)]
         static = {str(entry.get("id")): entry for entry in entries}
         order = [str(entry.get("id")) for entry in protocol["criteria"] if isinstance(entry, dict)]
         sources = Sources(run)
         title = f"Decision trail report: {run['protocol'].get('id', '?')} " \
                 f"version {run['protocol'].get('version', '?')}"
-        policy = (f"default-src 'none'; style-src '{_hash(CSS)}'; script-src '{_hash(SCRIPT)}'; "
-                  "img-src data:; base-uri 'none'; form-action 'none'")
-        yield ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-               f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
-               '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-               f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>\n"
-               f'<body data-verification="{self.status.state}">\n<main>\n')
-        yield _header(run, facts_sha256([run, *([summary] if summary else [])]), self.trail,
+        yield page_head(title, CSS, SCRIPT, self.status)
+        yield header(run, facts_sha256([run, *([summary] if summary else [])]), self.trail,
                       self.trail_sha256, self.status) + "\n"
-        yield _cohort(self.cohort, static, order, summary) + "\n"
-        yield _attrition(attrition(self.records()), static) + "\n"
-        yield _filters(order, static) + "\n"
+        yield cohort_section(self.cohort, static, order, summary) + "\n"
+        yield attrition_section(attrition(self.records()), static) + "\n"
+        yield filters(order, static) + "\n"
         yield '<section id="patients" aria-label="patients">\n'
-        for n, patient in enumerate(_patients(self.records()), start=1):
-            yield _patient(n, patient, static, sources) + "\n"
+        for n, patient in enumerate(patients_of(self.records()), start=1):
+            yield patient_section(n, patient, static, sources) + "\n"
         yield "</section>\n"
-        yield _files_note(sources)
+        yield files_note(sources)
         yield f"\n</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
 
-    def _survey(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    def survey(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
         """The first pass: the run, protocol and summary records, and the cohort's counts."""
         run = protocol = summary = None
-        self.cohort = _Cohort(Counter(), Counter(), Counter())
+        self.cohort = Cohort(Counter(), Counter(), Counter(), Counter(), [])
 
         def kept(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             nonlocal run, protocol, summary
@@ -329,9 +266,12 @@ class _Page:
                 self.patients += kind in ("patient", "rejected")
                 yield record
 
-        for patient in _patients(kept(self.records())):
+        for n, patient in enumerate(patients_of(kept(self.records())), start=1):
             self.cohort.outcomes[patient.outcome] += 1
+            if patient.rejected is not None and len(self.cohort.rejected) < REJECTED_LISTED:
+                self.cohort.rejected.append((n, patient))
             for record in patient.criteria or []:
+                self.cohort.verdicts[record["criterion"], record["verdict"]] += 1
                 result = effect(record["role"], record["verdict"])
                 if result == "blocks":
                     self.cohort.excluded[record["criterion"]] += 1
@@ -341,11 +281,24 @@ class _Page:
         return run, protocol, summary
 
 
-def _hash(text: str) -> str:
+def page_head(title: str, css: str, script: str, status: Status) -> str:
+    """A page's head, up to its `<main>`: the style inline, and a Content-Security-Policy that
+    allows only this style and this script (by hash), so nothing loads from the network."""
+    policy = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
+              f"script-src '{_csp_hash(script)}'; img-src data:; base-uri 'none'; "
+              "form-action 'none'")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{e(title)}</title>\n<style>{css}</style>\n</head>\n"
+            f'<body data-verification="{status.state}">\n<main>\n')
+
+
+def _csp_hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
-def _header(run: dict[str, Any], facts_digest: str | None, trail: str, digest: str | None,
+def header(run: dict[str, Any], facts_digest: str | None, trail: str, digest: str | None,
             status: Status) -> str:
     p, facts, network = run["protocol"], run["facts"], run["network"]
     rows = [
@@ -369,8 +322,8 @@ def _header(run: dict[str, Any], facts_digest: str | None, trail: str, digest: s
             f'<table class="run">{table}</table>\n</header>')
 
 
-def _cohort(cohort: _Cohort, static: dict[str, dict[str, Any]], order: list[str],
-            summary: dict[str, Any] | None) -> str:
+def cohort_section(cohort: Cohort, static: dict[str, dict[str, Any]], order: list[str],
+                   summary: dict[str, Any] | None) -> str:
     counts, excluded, held = cohort.outcomes, cohort.excluded, cohort.held
     cards = "".join(f'<div class="card {d.lower()}"><span class="count">{counts.get(d, 0)}</span>'
                     f'<span class="label">{e(d.replace("_", " ").lower())}</span></div>'
@@ -391,8 +344,8 @@ def _cohort(cohort: _Cohort, static: dict[str, dict[str, Any]], order: list[str]
     bars = sorted(excluded, key=lambda c: (-excluded[c], rank.get(c, len(rank)), c))
     chart = _chart(bars, excluded, static, decided)
     if held:
-        items = "".join(f'<li><a href="#criterion={e(_fragment(c))}&amp;verdict='
-                        f'{e(_fragment(v))}">{e(c)} {e(v)}</a>: {n}</li>' for (c, v), n in
+        items = "".join(f'<li><a href="#criterion={e(fragment(c))}&amp;verdict='
+                        f'{e(fragment(v))}">{e(c)} {e(v)}</a>: {n}</li>' for (c, v), n in
                         sorted(held.items(), key=lambda i: (rank.get(i[0][0], len(rank)), i[0])))
         notes.append('<div class="held"><h3>Verdicts left open</h3><p class="hint">Patients '
                      f"whose criterion could not be decided, by verdict:</p><ul>{items}</ul></div>")
@@ -407,12 +360,12 @@ def _cohort(cohort: _Cohort, static: dict[str, dict[str, Any]], order: list[str]
             f"{chart}</div></div>\n</section>")
 
 
-def _attrition(table: Attrition, static: dict[str, dict[str, Any]]) -> str:
+def attrition_section(table: Attrition, static: dict[str, dict[str, Any]]) -> str:
     """The attrition table (`engine/attrition.py`, as `proto-rules attrition` prints it): the
     criteria in protocol order, the patients each turns away, alone, remaining after it, and the
     verdicts it leaves open; each criterion links to its patients."""
     rows = "".join(
-        f'<tr><td><a href="#criterion={e(_fragment(row.criterion))}" title="'
+        f'<tr><td><a href="#criterion={e(fragment(row.criterion))}" title="'
         f'{e(static.get(row.criterion, {}).get("text") or "")}">{e(row.criterion)}</a></td>'
         f"<td>{e(row.role)}</td><td>{row.fails}</td><td>{row.alone}</td>"
         f"<td>{row.remaining}</td><td>{row.open}</td></tr>" for row in table.rows)
@@ -430,7 +383,7 @@ def _counts(counts: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing"
 
 
-def _fragment(text: str) -> str:
+def fragment(text: str) -> str:
     """A value for the URL fragment the script reads (percent-encoded; escape it as well)."""
     return quote(text, safe="")
 
@@ -463,7 +416,7 @@ def _chart(bars: list[str], counts: Counter[str], static: dict[str, dict[str, An
         length = max(2.0, bar_w * counts[criterion] / most)
         words = f"{criterion} ({role} {verdict}): {counts[criterion]} of {decided} patients"
         parts.append(
-            f'<a class="bar {role}" href="#criterion={e(_fragment(criterion))}&amp;verdict='
+            f'<a class="bar {role}" href="#criterion={e(fragment(criterion))}&amp;verdict='
             f'{verdict}" data-criterion="{e(criterion)}" data-count="{counts[criterion]}">'
             f'<title>{e(words)}\n{e(entry.get("text") or "")}</title>'
             f'<text class="label" x="{label_w - 10}" y="{y + 14}" text-anchor="end">{e(criterion)}'
@@ -477,24 +430,30 @@ def _chart(bars: list[str], counts: Counter[str], static: dict[str, dict[str, An
     return "".join(parts) + legend
 
 
-def _filters(order: list[str], static: dict[str, dict[str, Any]]) -> str:
+def filters(order: list[str], static: dict[str, dict[str, Any]], pages: bool = False) -> str:
+    """The search and filter form of a page of patients; `pages`: the summary's, over its table
+    of pages (a patient id, no expand buttons, no legend of the evidence)."""
     def options(values: Iterable[tuple[str, str]], everything: str) -> str:
         return f'<option value="">{everything}</option>' + "".join(
             f'<option value="{e(v)}">{e(label)}</option>' for v, label in values)
 
     criteria = [(c, f"{c} ({static[c].get('role') or '?'})") for c in order]
-    return (
-        '<section id="filters" aria-label="filters">\n<h2>Patients</h2>\n<form id="filter" '
-        'class="filters" role="search">'
-        '<label>Search <input id="f-q" type="search" placeholder="patient id, criterion, '
-        'sentence, fact ..." autocomplete="off"></label>'
+    hint = "patient id" if pages else "patient id, criterion, sentence, fact ..."
+    form = (
+        f'<section id="filters" aria-label="filters">\n<h2>{"Pages" if pages else "Patients"}'
+        '</h2>\n<form id="filter" class="filters" role="search">'
+        f'<label>Search <input id="f-q" type="search" placeholder="{hint}" '
+        'autocomplete="off"></label>'
         f'<label>Decision <select id="f-decision">{options(((d, d) for d in DECISIONS), "any")}'
         "</select></label>"
         f'<label>Criterion <select id="f-criterion">{options(criteria, "any")}</select></label>'
         f'<label>Verdict <select id="f-verdict">{options(((v, v) for v in VERDICTS), "any")}'
         "</select></label>"
-        '<button type="button" id="f-reset">Reset</button>'
-        '<button type="button" id="f-open">Expand all</button>'
+        '<button type="button" id="f-reset">Reset</button>')
+    if pages:
+        return form + '<output id="f-shown" aria-live="polite"></output></form>\n</section>'
+    return (
+        form + '<button type="button" id="f-open">Expand all</button>'
         '<button type="button" id="f-close">Collapse all</button>'
         '<output id="f-shown" aria-live="polite"></output></form>\n'
         '<p class="legend">Evidence: <span class="mark true">+</span> holds '
@@ -506,8 +465,12 @@ def _filters(order: list[str], static: dict[str, dict[str, Any]]) -> str:
         "apply</span>.</p>\n</section>")
 
 
-def _patient(number: int, patient: Patient, static: dict[str, dict[str, Any]],
-             sources: Sources) -> str:
+def patient_section(number: int, patient: Patient, static: dict[str, dict[str, Any]],
+                    sources: Sources, referred: bool = False) -> str:
+    """A patient's section. `referred` (the pages of a paged report) states the protocol's
+    sentences, source lines and condition parts once per page (`report_pages.rules`) and links
+    to them, and the facts once per patient, instead of once per criterion: a third of the
+    bytes."""
     outcome = patient.outcome
     head = (f'<summary class="phead"><span class="pid">{e(patient.id) or "(no patient id)"}'
             f'</span><span class="decision {e(outcome.lower())}">{e(outcome)}</span>')
@@ -549,50 +512,88 @@ def _patient(number: int, patient: Patient, static: dict[str, dict[str, Any]],
             f'<li>to be eligible, {e(n.get("criterion"))} needs <code>{e(n.get("needs"))}</code> '
             f'(line {e(n.get("line"))})</li>' for n in settle) + "</ul>")
     for definition in patient.definitions or []:
-        body.append(_definition(definition, static, sources))
+        body.append(_definition(definition, static, sources, referred))
     for k, criterion in enumerate(patient.criteria or [], start=1):
-        body.append(_criterion(criterion, static, facts, sources, f"p{number}-c{k}"))
+        body.append(_criterion(criterion, static, facts, sources, f"p{number}-c{k}",
+                               f"p{number}-f" if referred else None))
+    if referred:  # after the criteria, which refer to them by number
+        read = {i for r in patient.criteria or [] for i in r["facts"] if i in facts}
+        body.append(_facts([facts[i] for i in sorted(read, key=_index)], f"p{number}-f"))
     body.append("</div>")
     return (f'<section class="patient" id="p{number}" data-patient="{e(patient.id)}" '
             f'data-decision="{e(outcome)}"><details>{head}{"".join(body)}</details></section>')
 
 
 def _definition(record: dict[str, Any], static: dict[str, dict[str, Any]],
-                sources: Sources) -> str:
+                sources: Sources, referred: bool = False) -> str:
     entry = static.get(record["definition"], {})
     value = DERIVED_WORDS.get(record["value"], record["value"])
+    if referred:
+        return (f'<article class="def" data-definition="{e(record["definition"])}">'
+                f'<h4><span class="kind">definition</span> {_rule_link(record["definition"])} = '
+                f'{e(value)}</h4>{_evidence(entry, record["evidence"], record["definition"])}'
+                "</article>")
     return (f'<article class="def" data-definition="{e(record["definition"])}">'
             f'<h4><span class="kind">definition</span> {e(record["definition"])} = {e(value)} '
             f'<span class="rule">{e(entry.get("rule"))}</span></h4>'
-            f'{_sentence(entry)}<div class="cols">{_evidence(entry, record["evidence"])}'
-            f"{_source(entry, sources)}</div></article>")
+            f'{sentence(entry)}<div class="cols">{_evidence(entry, record["evidence"])}'
+            f"{source_lines(entry, sources)}</div></article>")
+
+
+def _rule_link(name: str, text: str | None = None) -> str:
+    """A link to the statement of a criterion or definition on its page (`report_pages.rules`)."""
+    return f'<a href="#{e(rule_anchor(name))}">{e(name if text is None else text)}</a>'
+
+
+def rule_anchor(name: str) -> str:
+    """The id of a criterion's or definition's statement on a page of patients."""
+    return "rule-" + quote(name, safe="")
+
+
+def _index(index: Any) -> tuple[bool, int]:
+    """Facts in the patient's order, the derived (index -1) last."""
+    return (not isinstance(index, int) or index < 0, index if isinstance(index, int) else 0)
 
 
 def _criterion(record: dict[str, Any], static: dict[str, dict[str, Any]],
-               facts: dict[Any, dict[str, Any]], sources: Sources, anchor: str) -> str:
+               facts: dict[Any, dict[str, Any]], sources: Sources, anchor: str,
+               referred: str | None = None) -> str:
+    """A criterion's verdict and why; `referred`: the id of the patient's facts table, to which
+    it refers by fact number, its sentence and source stated once on the page."""
     entry = static.get(record["criterion"], {})
     verdict, role = record["verdict"], record["role"]
     result = effect(role, verdict)
-    used = [facts[i] for i in record["facts"] if i in facts]
+    used = [i for i in record["facts"] if i in facts]
     fired = record.get("fired") or []
-    parts = [
-        f'<article class="crit {result}" id="{anchor}" data-criterion="{e(record["criterion"])}" '
-        f'data-verdict="{e(verdict)}" data-role="{e(role)}">',
-        f'<h4><span class="verdict {result}">{e(verdict)}</span> {e(record["criterion"])} '
-        f'<span class="kind">{e(role)}</span> <span class="rule">{e(entry.get("rule"))}</span>'
-        "</h4>",
-        _sentence(entry),
-        _why(record, entry, result),
-        f'<div class="cols">{_evidence(entry, record["evidence"])}{_source(entry, sources)}</div>',
-        _facts(used),
-    ]
+    head = (f'<article class="crit {result}" id="{anchor}" data-criterion="'
+            f'{e(record["criterion"])}" data-verdict="{e(verdict)}" data-role="{e(role)}">')
+    if referred is not None:
+        numbers = ", ".join(f'<a href="#{referred}-{e(i)}">{_fact_number(i)}</a>' for i in used)
+        parts = [head, f'<h4><span class="verdict {result}">{e(verdict)}</span> '
+                 f'{_rule_link(record["criterion"])} <span class="kind">{e(role)}</span></h4>',
+                 _why(record, entry, result),
+                 _evidence(entry, record["evidence"], record["criterion"]),
+                 f'<p class="used">facts read: {numbers}</p>' if numbers else
+                 '<p class="nofacts">No fact of the patient\'s was read.</p>']
+    else:
+        parts = [
+            head,
+            f'<h4><span class="verdict {result}">{e(verdict)}</span> {e(record["criterion"])} '
+            f'<span class="kind">{e(role)}</span> <span class="rule">{e(entry.get("rule"))}'
+            "</span></h4>",
+            sentence(entry),
+            _why(record, entry, result),
+            f'<div class="cols">{_evidence(entry, record["evidence"])}'
+            f"{source_lines(entry, sources)}</div>",
+            _facts([facts[i] for i in used]),
+        ]
     if fired:
         parts.append(f'<p class="fired">rules fired: {e(", ".join(map(str, fired)))}</p>')
     parts.append("</article>")
     return "".join(parts)
 
 
-def _sentence(entry: dict[str, Any]) -> str:
+def sentence(entry: dict[str, Any]) -> str:
     if not entry:
         return '<p class="warning">Not in the trail\'s protocol record.</p>'
     if not entry.get("text"):
@@ -609,20 +610,27 @@ def _joined(entry: dict[str, Any], evidence: list[Any]) -> list[tuple[dict, dict
     return joined
 
 
-def _evidence(entry: dict[str, Any], evidence: list[Any]) -> str:
+def _evidence(entry: dict[str, Any], evidence: list[Any], referred: str | None = None) -> str:
+    """Each part of the condition, what it saw and needed; `referred` (the criterion's name):
+    the part by its line, linked to the condition stated once on the page."""
     rows = []
     for condition, item in _joined(entry, evidence):
         status = item.get("status") if item.get("status") in MARKS else "unknown"
         mark, words = MARKS[status]
+        line = f'line {e(condition.get("line", "?"))}'
+        said = (_rule_link(referred, f"line {condition.get('line', '?')}") if referred is not None
+                else f'<code>{e(condition.get("text", "?"))}</code> <span class="line">{line}'
+                "</span>")
         rows.append(f'<li class="{status}"><span class="mark {status}" title="{words}">{mark}'
-                    f'</span><code>{e(condition.get("text", "?"))}</code> '
-                    f'<span class="line">line {e(condition.get("line", "?"))}</span>'
-                    f'<div class="detail">{e(item.get("detail"))}</div></li>')
+                    f'</span>{said}<div class="detail">{e(item.get("detail"))}</div></li>')
+    if referred is not None:
+        return f'<ul class="evidence">{"".join(rows)}</ul>'
+
     return (f'<div class="evidence"><h5>Evidence, part by part</h5><ul>{"".join(rows)}</ul>'
             "</div>")
 
 
-def _source(entry: dict[str, Any], sources: Sources) -> str:
+def source_lines(entry: dict[str, Any], sources: Sources) -> str:
     rule = str(entry.get("rule") or "")
     file, _, line = rule.rpartition(":")
     conditions = {c.get("line") for c in entry.get("conditions") or [] if isinstance(c, dict)}
@@ -687,20 +695,28 @@ def _why(record: dict[str, Any], entry: dict[str, Any], result: str) -> str:
             + "</div>")
 
 
-def _facts(used: list[dict[str, Any]]) -> str:
+def _fact_number(index: Any) -> str:
+    return "derived" if index == -1 else "#" + e(index)
+
+
+def _facts(used: list[dict[str, Any]], anchor: str | None = None) -> str:
+    """The facts read, one row each; `anchor`: the table's id, each row's the fact's number after
+    it (`p7-f-12`), for the criteria that refer to them."""
     if not used:
         return '<p class="nofacts">No fact of the patient\'s was read (see why not).</p>'
     rows = "".join(
-        f'<tr><td>{"derived" if f.get("index") == -1 else "#" + e(f.get("index"))}</td>'
+        (f'<tr id="{anchor}-{e(f.get("index"))}">' if anchor else "<tr>")
+        + f'<td>{_fact_number(f.get("index"))}</td>'
         f'<td>{e(f.get("concept"))}</td><td>{e(f.get("value"))}</td><td>{e(f.get("unit"))}</td>'
         f'<td>{e(f.get("date"))}</td><td>{e(f.get("converted"))}</td><td>{e(f.get("note"))}</td>'
         "</tr>" for f in used)
-    return ('<table class="facts"><caption>Facts used</caption><thead><tr><th>fact</th>'
+    caption = "Facts read by the criteria" if anchor else "Facts used"
+    return (f'<table class="facts"><caption>{caption}</caption><thead><tr><th>fact</th>'
             "<th>concept</th><th>value</th><th>unit</th><th>date</th><th>converted</th>"
             f"<th>note</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def _files_note(sources: Sources) -> str:
+def files_note(sources: Sources) -> str:
     if not sources.notes:
         return ""
     items = "".join(f"<li><code>{e(file)}</code>: {e(note)}</li>"

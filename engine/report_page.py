@@ -227,3 +227,136 @@ SCRIPT = """
   document.body.setAttribute("data-ready", "true");
 }());
 """
+
+#: What a paged report adds to the style (`engine/report_pages.py`): the pager of a page of
+#: patients, the statements of its criteria, and the summary's tables.
+PAGED_CSS = """
+nav.pager{display:flex;gap:14px;align-items:baseline;margin:0 0 10px;flex-wrap:wrap}
+nav.pager .here{font-weight:700}
+section.rules article{background:var(--card);border:1px solid var(--line);border-radius:8px;
+padding:10px 12px;margin:10px 0}
+section.rules ol.parts{margin:4px 0 8px;padding-left:0;list-style:none}
+section.rules ol.parts li{margin:0 0 2px}section.rules ol.parts .line{color:var(--muted);
+font-size:12px;margin-right:8px}
+ul.evidence{list-style:none;margin:6px 0;padding:0}ul.evidence li{margin:0 0 5px;
+padding-left:24px;position:relative}ul.evidence a{font-size:12px}
+.used{font-size:12.5px;margin:4px 0}
+table.pages,table.verdicts,table.rejected{border-collapse:collapse;background:var(--card);
+border:1px solid var(--line);font-size:13px;width:100%}
+table.pages th,table.pages td,table.verdicts th,table.verdicts td,table.rejected th,
+table.rejected td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:right;
+vertical-align:top}
+table.pages th,table.verdicts th,table.rejected th{color:var(--muted);font-weight:500}
+table.pages td.ids,table.verdicts td:nth-child(-n+2),table.verdicts th:nth-child(-n+2),
+table.rejected td:nth-child(n+3),table.rejected th:nth-child(n+3){text-align:left}
+table.pages td.ids{max-width:520px}table.pages .idlist{white-space:pre-line;columns:11em;
+font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+table.pages td.match a{margin-right:8px}
+"""
+
+#: The summary page's script: the filter of its table of pages, from the same URL fragment as a
+#: page's (`q`, `decision`, `criterion`, `verdict`): a row stays when its page holds such
+#: patients, says how many, and links to its page filtered the same way.
+SUMMARY_SCRIPT = """
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var controls = {q: $("f-q"), decision: $("f-decision"), criterion: $("f-criterion"),
+                  verdict: $("f-verdict")};
+  var rows = Array.prototype.map.call(document.querySelectorAll("tr.page"), function (el) {
+    var list = el.querySelector(".idlist");
+    return {el: el, link: el.querySelector("a.page"), match: el.querySelector("td.match"),
+            counts: JSON.parse(el.getAttribute("data-counts") || "{}"),
+            ids: list ? list.textContent.split("\\n") : []};
+  });
+  function read() {
+    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    Object.keys(controls).forEach(function (key) {
+      var value = params.get(key) || "", el = controls[key];
+      if (el.tagName === "SELECT" && value &&
+          !Array.prototype.some.call(el.options, function (o) { return o.value === value; })) {
+        value = "";
+      }
+      el.value = value;
+    });
+  }
+  function fragment() {
+    var params = new URLSearchParams();
+    Object.keys(controls).forEach(function (key) {
+      if (controls[key].value) { params.set(key, controls[key].value); }
+    });
+    return params.toString();
+  }
+  function write() {
+    var hash = fragment();
+    try {
+      history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+    } catch (ignored) { /* a page opened from a file may refuse; the filter still applies */ }
+  }
+  function counted(row, decision, criterion, verdict) {
+    var n = 0;
+    Object.keys(row.counts).forEach(function (d) {
+      if (decision && d !== decision) { return; }
+      Object.keys(row.counts[d]).forEach(function (key) {
+        var parts = key.split("\\t");
+        if (criterion || verdict ? (key && (!criterion || parts[0] === criterion) &&
+                                    (!verdict || parts[1] === verdict)) : !key) {
+          n += row.counts[d][key];
+        }
+      });
+    });
+    return n;
+  }
+  function apply() {
+    var q = controls.q.value.trim().toLowerCase(), decision = controls.decision.value,
+        criterion = controls.criterion.value, verdict = controls.verdict.value;
+    var hash = fragment(), shown = 0, patients = 0;
+    rows.forEach(function (row) {
+      var n = counted(row, decision, criterion, verdict), found = [];
+      if (q) {
+        found = row.ids.filter(function (id) { return id.toLowerCase().indexOf(q) >= 0; });
+      }
+      var visible = n > 0 && (!q || found.length > 0);
+      row.el.hidden = !visible;
+      row.link.setAttribute("href", row.link.getAttribute("data-page") + (hash ? "#" + hash : ""));
+      row.match.textContent = "";
+      if (visible && q) {
+        found.slice(0, 10).forEach(function (id) {
+          var a = document.createElement("a");
+          a.href = row.link.getAttribute("data-page") + "#q=" + encodeURIComponent(id);
+          a.textContent = id;
+          row.match.appendChild(a);
+        });
+        if (found.length > 10) {
+          row.match.appendChild(document.createTextNode("and " + (found.length - 10) + " more"));
+        }
+      } else if (visible && (decision || criterion || verdict)) {
+        row.match.textContent = n + " patients";
+      }
+      if (visible) { shown += 1; patients += q ? found.length : n; }
+    });
+    $("f-shown").textContent = shown + " of " + rows.length + " pages shown" +
+      (q || decision || criterion || verdict ? ", " + patients + " patients match" : "");
+    document.body.setAttribute("data-shown", String(shown));
+  }
+  Object.keys(controls).forEach(function (key) {
+    controls[key].addEventListener(key === "q" ? "input" : "change", function () {
+      write(); apply();
+    });
+  });
+  $("filter").addEventListener("submit", function (event) { event.preventDefault(); });
+  $("f-reset").addEventListener("click", function () {
+    Object.keys(controls).forEach(function (key) { controls[key].value = ""; });
+    write(); apply();
+  });
+  window.addEventListener("hashchange", function () {
+    if (location.hash.indexOf("=") < 0) { return; }
+    read();
+    apply();
+    $("pages").scrollIntoView();
+  });
+  read();
+  apply();
+  document.body.setAttribute("data-ready", "true");
+}());
+"""

@@ -580,6 +580,9 @@ ESCALATION_COUNTS: dict[str, str] = {
     "higher_evaluable": "patients evaluable at the next higher level",
     "higher_dlt": "patients with a DLT at the next higher level",
     "total": "patients infused in the trial",
+    "total_dlt": "patients with a DLT in the trial",
+    "total_grade2": "patients in the trial with a toxicity of grade 2 or worse in the DLT window "
+                    "(their `grade`, or a DLT)",
 }
 ESCALATION_FLAGS: dict[str, str] = {
     "lowest": "the current level is the lowest declared level",

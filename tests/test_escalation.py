@@ -31,7 +31,8 @@ def escalate(capsys, protocol: str, path: str, tmp_path: Path) -> tuple[int, str
     trail = tmp_path / "trail.jsonl"
     code = cli.main(["escalate", protocol, path, "--trail", str(trail)])
     out, err = capsys.readouterr()
-    records = [json.loads(line) for line in trail.read_text().splitlines()] if code == 0 else []
+    records = ([json.loads(line) for line in trail.read_text().splitlines()]
+               if code in (0, 1) else [])
     if records:
         assert err.endswith(f"trail {trail} sealed, final sha256 "
                             f"{hashlib.sha256(trail.read_bytes().splitlines()[-1]).hexdigest()}\n")
@@ -146,7 +147,7 @@ def test_the_explanation_in_full(capsys, tmp_path):
         '  rule R8: "1 of 3 patients with a DLT: expand to 6, treating 3 more patients at the '
         f'same level." ({MODULE}:{line_of("R8")})',
         "  condition: evaluable == 3 and dlt == 1  [evaluable = 3, dlt = 1]",
-        "  DLT: S05 at DL2, 2026-03-13 (grade 3 CRS)",
+        "  DLT: S05 at DL2, 2026-03-28 (grade 3 CRS)",
     ]
     assert record["levels"][1] == {
         "level": "DL2",
@@ -250,7 +251,7 @@ def test_partial_dose_not_evaluable(capsys, tmp_path):
     records = patients(("DL1", "000"))
     records[2]["dose_received"] = {"value": 0.6e7, "unit": "cells/kg"}
     code, out, _, record = escalate(capsys, SEED, cohort(tmp_path, records), tmp_path)
-    assert code == 0
+    assert code == 1  # an under-dosed patient is a deviation
     assert "STAY at DL1" in out
     assert (
         "  not evaluable: S03 at DL1, partial dose (6000000.0 cells/kg of 1x10^7 cells/kg)" in out
@@ -307,7 +308,13 @@ BOIN_CASES = [
         "BOIN.n6.stay-below-eliminated",
         None,
     ),
-    ("0 of 3 at the highest: stay", [("DL4", "000")], "STAY at DL4", "BOIN.n3.stay-top", None),
+    (
+        "0 of 3 at the highest: stay",
+        [("DL1", "000"), ("DL2", "000"), ("DL3", "000"), ("DL4", "000")],
+        "STAY at DL4",
+        "BOIN.n3.stay-top",
+        None,
+    ),
     (
         "30 patients: select the MTD",
         [
@@ -341,7 +348,7 @@ def test_partial_dose_counted_at_the_dose_received(capsys, tmp_path):
     records = patients(("DL1", "000"), ("DL2", "000"))
     records[5]["dose_received"] = {"value": 1.5e7, "unit": "cells/kg"}
     code, out, _, record = escalate(capsys, BOIN, cohort(tmp_path, records), tmp_path)
-    assert code == 0
+    assert code == 1  # an under-dosed patient is a deviation
     assert [lv["treated"] for lv in record["levels"]] == [0, 4, 2, 0, 0]
     assert record["patients"][5]["counted_at"] == "DL1"
     assert "STAY at DL2" in out  # 2 of the cohort of 3 at DL2 count there: complete it

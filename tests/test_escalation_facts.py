@@ -145,7 +145,7 @@ PATIENT_CASES = [
         "dlt",
         'an object like {"date": "2026-05-06", "event": "..."}',
     ),
-    ("unknown field", edited(0, grade=3), "S01", "grade", "unknown field"),
+    ("unknown field", edited(0, severity=3), "S01", "severity", "unknown field"),
     (
         "a negative dose",
         edited(0, dose_received={"value": -1, "unit": "cells/kg"}),

@@ -216,7 +216,8 @@ def test_import_of_a_missing_name_says_where_it_looked(tmp_path):
     assert head == (
         f"{main}:3:1: error: cannot import 'three-plus-thre': no file "
         f"{tmp_path}/three-plus-thre.proto-rules, nor among the designs proto-rules ships "
-        f"({designs}/three-plus-thre.proto-rules; they are: i3plus3, mtpi2, three-plus-three)"
+        f"({designs}/three-plus-thre.proto-rules; they are: accelerated-titration, i3plus3, "
+        "mtpi2, three-plus-three)"
     )
     assert line == '    import "three-plus-thre"' and caret == "    " + "^" * 24
 

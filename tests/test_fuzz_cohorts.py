@@ -75,7 +75,7 @@ def test_escalate_decides_or_refuses(place, text):
     err = io.StringIO()
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
         code = cli.main(["escalate", SEED, str(place["cohort"]), "--trail", str(place["trail"])])
-    assert code in (0, 2), err.getvalue()
+    assert code in (0, 1, 2), err.getvalue()  # 1: decided, with deviations from the design
     assert "internal error" not in err.getvalue() and "Traceback" not in err.getvalue()
-    if code == 0:
+    if code in (0, 1):
         assert verify(str(place["trail"]), SEED, str(place["cohort"])).ok

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine import report
+from engine import report, report_source
 from engine.trail import read
 from engine.verify import Verification
 from protocol.errors import UsageError
@@ -342,11 +342,11 @@ def test_protocol_file_not_beside_the_trail(demo, tmp_path, monkeypatch):
 def test_excerpt_of_a_criterion_with_comments_and_continuation():
     lines = (ROOT / SEED).read_text(encoding="utf-8").splitlines()
     header = next(n for n, line in enumerate(lines, 1) if line.startswith("exclusion E4 "))
-    shown = report.excerpt(lines, header, [header + 1])
+    shown = report_source.excerpt(lines, header, [header + 1])
     assert lines[shown[0] - 1].startswith("#") and shown[-1] == header + 6
     assert lines[shown[-1] - 1].strip().startswith("or unstable_vital_signs")
     define = next(n for n, line in enumerate(lines, 1) if line.startswith("define refractory_sle"))
-    assert lines[report.excerpt(lines, define, [define + 2])[-1] - 1].strip() == "}"
+    assert lines[report_source.excerpt(lines, define, [define + 2])[-1] - 1].strip() == "}"
 
 
 # -- in a real browser -----------------------------------------------------------------------------

@@ -313,7 +313,7 @@ def test_the_network_decides_as_the_paper_at_60_patients(tmp_path, target, n):
     network = compile_escalation(protocol)
     on_end = [sum(END[0] in body["all"] for ruleset in network.ruleset(part).values()
                   for body in ruleset.values()) for part in range(network.parts)]
-    assert max(on_end) <= T.RULES_PER_RULESET + 3  # 256 rules per alpha node (error 108)
+    assert max(on_end) < 256  # durable_rules links at most 256 rules to an alpha node (error 108)
     escalator = Escalator(network)
     assert protocol.escalation is not None and isinstance(protocol.escalation.design, m.Boin)
     grid = replace(protocol.escalation, cohort_size=1, maximum=None)
