@@ -22,11 +22,16 @@ DURABLE_RULES := durable_rules-2.0.28
 DURABLE_RULES_BUILD := $(VENV)/build
 define PATCH_DURABLE_RULES
 import pathlib, sys
-source = pathlib.Path(sys.argv[1])
-text = source.read_text(encoding="utf-8")
-if text.count("PyEval_CallObject(") != 5:
-    sys.exit(f"{source}: expected 5 calls of PyEval_CallObject, the sdist is not the one patched")
-source.write_text(text.replace("PyEval_CallObject(", "PyObject_CallObject("), encoding="utf-8")
+root = pathlib.Path(sys.argv[1])
+def patched(name, old, new, count):
+    source = root / name
+    text = source.read_text(encoding="utf-8")
+    if text.count(old) != count:
+        sys.exit(f"{source}: expected {count} of {old!r}, the sdist is not the one patched")
+    source.write_text(text.replace(old, new), encoding="utf-8")
+patched("src/rulespy/rules.c", "PyEval_CallObject(", "PyObject_CallObject(", 5)
+for index in ("MESSAGE", "LEFT_FRAME", "RIGHT_FRAME"):
+    patched("src/rules/state.h", f"#define MAX_{index}_INDEX_LENGTH 512", f"#define MAX_{index}_INDEX_LENGTH 16", 1)
 endef
 export PATCH_DURABLE_RULES
 
@@ -90,7 +95,7 @@ $(STAMP): pyproject.toml | prerequisites
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip download --quiet --no-deps --no-binary :all: durable-rules==2.0.28 -d $(DURABLE_RULES_BUILD)
 	tar -xzf $(DURABLE_RULES_BUILD)/$(DURABLE_RULES).tar.gz -C $(DURABLE_RULES_BUILD)
-	$(BIN)/python -c "$$PATCH_DURABLE_RULES" $(DURABLE_RULES_BUILD)/$(DURABLE_RULES)/src/rulespy/rules.c
+	$(BIN)/python -c "$$PATCH_DURABLE_RULES" $(DURABLE_RULES_BUILD)/$(DURABLE_RULES)
 	$(BIN)/pip install --quiet $(DURABLE_RULES_BUILD)/$(DURABLE_RULES)
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
