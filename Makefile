@@ -35,7 +35,7 @@ for index in ("MESSAGE", "LEFT_FRAME", "RIGHT_FRAME"):
 endef
 export PATCH_DURABLE_RULES
 
-.PHONY: demo test other-pythons fuzz bench bench-workers install prerequisites clean
+.PHONY: demo test other-pythons fuzz bench bench-workers bench-million install prerequisites clean
 
 demo: $(STAMP)
 	@mkdir -p $(OUT)
@@ -80,6 +80,11 @@ bench: $(STAMP)
 
 bench-workers: $(STAMP)
 	$(BIN)/python bench/run_workers.py
+
+# A million generated patients (4 GB, kept in MILLION_DIR for the next run), about an hour on 2 cores.
+MILLION_DIR ?= $(OUT)/million
+bench-million: $(STAMP)
+	$(BIN)/python bench/run_million.py --workdir $(MILLION_DIR) $(MILLION_ARGS)
 
 install: $(STAMP)
 

@@ -6,7 +6,7 @@ Thin on purpose: each command strings the pipeline's stages together (parse, che
 trail) and turns our errors into messages and exit codes: 0 done, 1 warnings under --strict (or a
 tampered trail), 2 bad input (every problem printed, file:line:col with a caret, or record, fact
 and field) or an output that cannot be written, 130 interrupted (Ctrl-C), 70 a bug of ours (or a
-worker process of `run --workers` lost: killed, out of memory).
+worker process of `run --workers` lost: killed, out of memory; or a Dask scheduler lost).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from engine.trail import stream as stream_trail
 from engine.trail import records as records_of
 from engine.trailfile import created
 from engine.verify import Verification, located, verify
-from engine.workers import SMALL, WorkerLost, available, decided
+from engine.workers import SMALL, WorkerLost, available, decided, on_cluster
 from grammar import layout
 from grammar.parser import dump
 from protocol.diff import diff
@@ -155,6 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--workers", type=_bounded(1, 1024), metavar="N",
                          help="decide patients in N processes (default: every core this process "
                          f"may use, one for a file of fewer than {SMALL} records)")
+    run_cmd.add_argument("--scheduler", metavar="local|tcp://HOST:PORT", help="decide patients "
+                         "on a Dask cluster: one started here (--workers processes), or a "
+                         "running scheduler's")
     run_cmd.add_argument("--resume", action="store_true", help="finish the stopped run that "
                          "wrote --trail: the patients it decided are not decided again")
     run_cmd.set_defaults(command=_run)
@@ -419,7 +422,8 @@ def _run(args) -> int:
     workers = args.workers or available()
     sink = writing(args.trail, "trail", created, point.end if point and point.state else None) \
         if args.trail else nullcontext()
-    with facts, sink as out, optional(args.warnings, "warnings") as warnings_out, \
+    with on_cluster(args.scheduler, args.workers) as cluster, facts, sink as out, \
+            optional(args.warnings, "warnings") as warnings_out, \
             optional(args.table, "table") as table_out, progress(args.facts) as console:
         trail = Trail(out, network, args.protocol, args.facts, args.screening_date,
                       point.state if point else None) if out else None
@@ -429,8 +433,8 @@ def _run(args) -> int:
             records = resumed(args.trail, args.facts, point, records, table, warnings_out)
         try:
             with between_patients() as interrupted, closing(decided(
-                    outputs, records, workers, interrupted,
-                    small=0 if args.workers else SMALL)) as screened:
+                    outputs, records, workers, interrupted, small=0 if args.workers else SMALL,
+                    cluster=cluster)) as screened:
                 for done in screened:
                     if trail:
                         trail.written(done.patient, done.decision, done.line, done.records)

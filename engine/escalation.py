@@ -28,6 +28,7 @@ one *infusion* fact per patient with the day numbers and counts the trial's hist
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -119,7 +120,8 @@ class EscalationNetwork:
     """A protocol's escalation, compiled: the ruleset and what decisions and reports need.
 
     A design whose rules are per number of evaluable patients (BOIN: `bands`, rule -> n) is split
-    into rulesets of `PATIENTS_PER_RULESET` numbers each, every one with the rules that hold for
+    into rulesets beginning at `starts` (every `PATIENTS_PER_RULESET` numbers; TITE-BOIN, as many
+    as fit `tite.RULES_PER_RULESET` rules), every one with the rules that hold for
     any number (pending, the full sample, an incomplete cohort, the review hold, elimination); a
     state is decided by the ruleset of its number of evaluable patients. `rules` is all of them.
     """
@@ -133,7 +135,7 @@ class EscalationNetwork:
     actions: dict[str, EscalationAction]
     digest: str = field(default="")
     bands: dict[str, int] = field(default_factory=dict)
-    per_ruleset: int = PATIENTS_PER_RULESET  # numbers of patients per ruleset
+    starts: tuple[int, ...] = (1,)  # the first number of patients of each ruleset
     band_by: str = "evaluable"  # the state's count the bands are of (TITE-BOIN: `counted`)
 
     @property
@@ -147,20 +149,39 @@ class EscalationNetwork:
                     _fields(part["s"], found)
         return tuple(sorted(found))
 
+    def cuts(self, name: str, band: int | None = None) -> list[int]:
+        """The values at which some rule's test of the whole-number field `name` changes truth,
+        sorted: two values with as many cuts at or below them (`bisect_right`) pass the same
+        tests (TITE-BOIN's simulation buckets the state so). With `band`, only the rules of that
+        number of patients and those of every number.
+
+        >>> from grammar.parser import parse_file
+        >>> net = compile_escalation(parse_file("examples/tite-boin.proto-rules"))
+        >>> net.cuts("followup", 9), net.cuts("pending_elsewhere")
+        ([15, 22, 45, 61, 75, 105], [0, 1])
+        """
+        found: set[int] = set()
+        for rule, body in self.rules.items():
+            if band is not None and self.bands.get(rule, band) != band:
+                continue
+            for part in body["all"]:
+                if "s" in part:
+                    _cuts(part["s"], name, found)
+        return sorted(found)
+
     @property
     def parts(self) -> int:
         """How many rulesets the network is loaded as."""
-        return 1 + (max(self.bands.values(), default=1) - 1) // self.per_ruleset
+        return len(self.starts)
 
     def part_of(self, state: dict[str, int]) -> int:
         """The ruleset that decides `state`: the one holding its number of evaluable patients."""
-        n = max(1, state.get(self.band_by, 0))
-        return min(self.parts - 1, (n - 1) // self.per_ruleset)
+        return bisect_right(self.starts, max(1, state.get(self.band_by, 0))) - 1
 
     def ruleset(self, part: int = 0) -> dict[str, dict]:
         """Ruleset `part` (of `parts`), under a name of its own."""
         held = {rule: body for rule, body in self.rules.items()
-                if rule not in self.bands or (self.bands[rule] - 1) // self.per_ruleset == part}
+                if rule not in self.bands or self.part_of({self.band_by: self.bands[rule]}) == part}
         name = self.name if self.parts == 1 else f"{self.name}/part{part}"
         return {name: {rule: {**body, "run": self.actions[rule]} for rule, body in held.items()}}
 
@@ -179,7 +200,7 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
     """
     escalation = protocol.escalation
     assert escalation is not None and escalation.maximum is not None
-    bounds, used, per_ruleset = None, {}, PATIENTS_PER_RULESET
+    bounds, used = None, {}
     tite = isinstance(escalation.design, m.Boin) and escalation.design.tite
     if isinstance(escalation.design, m.Boin):
         if tite:
@@ -216,7 +237,7 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         excluded = [] if design.exclusive else [pattern(c, negate=True) for c in earlier]
         earlier.append(rule.condition)
         whole = P.all_of(own, TITE_DECIDABLE if tite else DECIDABLE, gone, *excluded)
-        for index, part in enumerate(P.split(whole) if whole != P.FALSE else []):
+        for index, part in enumerate(P.pack(whole) if whole != P.FALSE else []):
             name = f"r:{rule.id}#{index}"
             add(
                 name,
@@ -265,11 +286,26 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
         per_n = Counter(bands.values())
         if max(per_n.values()) > T.RULES_PER_RULESET:
             raise T.too_large(protocol, per_n)
-        per_ruleset = max(1, T.RULES_PER_RULESET // max(per_n.values()))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}/escalation#{digest[:12]}"
     return EscalationNetwork(protocol, escalation, design, bounds, name, rules, actions, digest,
-                             bands, per_ruleset, "counted" if tite else "evaluable")
+                             bands, _starts(bands, tite), "counted" if tite else "evaluable")
+
+
+def _starts(bands: dict[str, int], tite: bool) -> tuple[int, ...]:
+    """Where each ruleset begins: every 24 numbers of patients (BOIN), or as many numbers as
+    fit `tite.RULES_PER_RULESET` rules (TITE-BOIN's grow with the number: 20 at 6, 163 at 60)."""
+    largest = max(bands.values(), default=1)
+    if not tite:
+        return tuple(range(1, largest + 1, PATIENTS_PER_RULESET))
+    per_n = Counter(bands.values())
+    starts, held = [1], 0
+    for n in range(1, largest + 1):
+        if held + per_n[n] > T.RULES_PER_RULESET:
+            starts.append(n)
+            held = 0
+        held += per_n[n]
+    return tuple(starts)
 
 
 def _stays_out(add, decidable: P.Pattern) -> None:
@@ -297,6 +333,19 @@ def _fields(pattern: dict, found: set[str]) -> None:
             found.update(value)
         else:
             found.add(key)
+
+
+def _cuts(pattern: dict, name: str, found: set[int]) -> None:
+    """Where a test of `name` changes truth: at v for >= and <, v + 1 for > and <=, both for ==."""
+    shift = {"$gte": (0,), "$lt": (0,), "$gt": (1,), "$lte": (1,), "$neq": (0, 1)}
+    for key, value in pattern.items():
+        if key in ("$and", "$or"):
+            for item in value:
+                _cuts(item, name, found)
+        elif key in shift and name in value:
+            found.update(value[name] + d for d in shift[key])
+        elif key == name:
+            found.update((value, value + 1))
 
 
 def value_of(move: m.Move) -> str:

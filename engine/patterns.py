@@ -153,3 +153,46 @@ def split(pattern: Pattern) -> list[Pattern]:
         raise ValueError("a condition on one record is too large for the engine; split it into definitions")
     rest = [p for p in pattern.items if p is not widest]
     return split(any_of(*(all_of(*rest, alternative) for alternative in widest.items)))
+
+
+def pack(pattern: Pattern) -> list[Pattern]:
+    """As `split`, with as many alternatives to each part as the budget holds (split gives each
+    its own): TITE-BOIN's rules are disjunctions over pending counts, 30 of them at 60 patients,
+    and each part is a rule of the one ruleset that must hold them all.
+
+    >>> alternatives = [all_of(test("==", "c", c), test(">=", "f", c)) for c in range(20)]
+    >>> len(split(any_of(*alternatives))), len(pack(any_of(*alternatives)))
+    (20, 2)
+    """
+    if cost(pattern) <= BUDGET or isinstance(pattern, (Test, Const)):
+        return [pattern]
+    if isinstance(pattern, Any_):
+        return _chunks([part for item in pattern.items for part in pack(item)], ())
+    assert isinstance(pattern, All)
+    widest = max((p for p in pattern.items if isinstance(p, Any_)), key=cost, default=None)
+    if widest is None:
+        raise ValueError("a condition on one record is too large for the engine; "
+                         "split it into definitions")
+    rest = tuple(p for p in pattern.items if p is not widest)
+    if cost(all_of(*rest, widest.items[0])) > BUDGET:  # another disjunction is too wide as well
+        return [part for item in widest.items for part in pack(all_of(*rest, item))]
+    return _chunks(list(widest.items), rest)
+
+
+def _chunks(alternatives: list[Pattern], rest: tuple[Pattern, ...]) -> list[Pattern]:
+    """`rest` and any of `alternatives`, as few parts within the budget as greedily found."""
+    fixed = cost(All((*rest, Any_(()))))  # the conjunction, `rest`, and the disjunction's group
+    parts: list[Pattern] = []
+    chunk: list[Pattern] = []
+    spent = fixed
+    for item in alternatives:
+        if chunk and spent + cost(item) > BUDGET:
+            parts.append(all_of(*rest, any_of(*chunk)))
+            chunk, spent = [], fixed
+        chunk.append(item)
+        spent += cost(item)
+    parts.append(all_of(*rest, any_of(*chunk)))
+    if any(cost(part) > BUDGET for part in parts):  # the sums assume no item merges or folds
+        raise ValueError("a condition on one record is too large for the engine")
+    return parts
+

@@ -15,11 +15,15 @@ per trial and cohort, from one seeded generator, so the same seed gives the same
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from decimal import Decimal
 
 import numpy as np
 
 from engine.cohort import state_of
+
+if TYPE_CHECKING:
+    from engine.tite_simulate import Timing
 from engine.escalation import Answer, Escalator, step
 from protocol.errors import EngineError
 
@@ -149,6 +153,7 @@ class Characteristics:
     sample: float  # mean sample size
     states: int
     asked: int
+    timing: Timing | None = None  # TITE-BOIN's simulation in time (engine/tite_simulate.py)
     risk: Risk | None = None  # when a target DLT rate is known
 
 
@@ -287,6 +292,8 @@ def report(escalator: Escalator, oc: Characteristics) -> str:
         f"{'stopped before ' + str(escalation.maximum) + ' patients:':<44}{100 * oc.early:>6.1f}%"
     )
     lines.append(f"{'mean sample size:':<44}{oc.sample:>7.2f}")
+    if oc.timing is not None:
+        lines += _timing(oc.timing)
     risk = oc.risk
     if risk is not None:
         mtd = network.levels[risk.mtd]
@@ -303,6 +310,18 @@ def report(escalator: Escalator, oc: Characteristics) -> str:
             f"{100 * risk.overdose80:>6.1f}%",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _timing(timing: Timing) -> list[str]:
+    """TITE-BOIN's lines: how long the trials took and how often accrual waited."""
+    return [
+        f"{'mean trial duration (days):':<44}{timing.duration:>7.1f}"
+        f"  (sd {timing.duration_sd:.1f})",
+        f"{'accrual suspended (days per trial):':<44}{timing.suspended:>7.1f}",
+        f"{'cohorts assigned with outcomes pending:':<44}{100 * timing.pending_decisions:>6.1f}%",
+        f"(accrual {timing.accrual}, exponential gaps; DLT window {timing.window} days, "
+        f"{100 * timing.late_onset:.0f}% of DLTs in its second half, Weibull)",
+    ]
 
 
 def plot(escalator: Escalator, oc: Characteristics, path: str) -> None:

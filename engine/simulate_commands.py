@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
-from engine import compare
+from engine import compare, tite_simulate
 from engine.console import plotted
 from engine.escalation import EscalationNetwork, Escalator
 from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
@@ -30,6 +30,10 @@ def add_commands(commands, bounded: Callable, network: Loader) -> None:
     simulate_cmd = commands.add_parser("simulate", help="operating characteristics by simulation")
     simulate_cmd.add_argument("protocol")
     _scenario_options(simulate_cmd, bounded, "out/simulation.png")
+    simulate_cmd.add_argument("--accrual", type=_read(tite_simulate.accrual),
+                              help="TITE-BOIN: patients per day, week or month (30 days): 2/month")
+    simulate_cmd.add_argument("--late-onset", type=_read(tite_simulate.late_onset),
+                              help="TITE-BOIN: share of DLTs in the window's second half (0.5)")
     simulate_cmd.set_defaults(command=partial(_simulate, network=network))
 
     compare_cmd = commands.add_parser(
@@ -62,18 +66,47 @@ def _simulate(args, network: Loader) -> int:
     escalator = Escalator(network(args.protocol))
     scenarios = _scenarios(args)
     levels = len(escalator.network.levels)
+    tite = _tite(escalator, args, len(scenarios))
     if len(scenarios) == 1:
         (only,) = scenarios
         if len(only.rates) != levels:
             raise UsageError(f"{only.where} gives {len(only.rates)} rates for {levels} dose levels")
-        characteristics = simulate(escalator, list(only.rates), args.trials, args.seed,
-                                   args.target)
+        characteristics = tite_simulate.simulate(
+            escalator, list(only.rates), args.trials, args.seed, args.accrual,
+            args.late_onset or Decimal("0.5"), args.target) if tite else simulate(
+            escalator, list(only.rates), args.trials, args.seed, args.target)
         sys.stdout.write(report(escalator, characteristics))
         if args.plot != "none":
             plotted(args.plot, lambda path: plot(escalator, characteristics, path))
         return 0
     design = compare.Design(_name(escalator), escalator)
     return _compared([design], scenarios, args)
+
+
+def _tite(escalator: Escalator, args, scenarios: int) -> bool:
+    """Whether the design is TITE-BOIN, simulated in time: it needs `--accrual`, one scenario at
+    a time; the others take neither option."""
+    tite = escalator.network.band_by == "counted"
+    if tite and args.accrual is None:
+        raise UsageError(f"{args.protocol}: TITE-BOIN is simulated in time: give the accrual "
+                         "rate, --accrual 2/month")
+    if not tite and (args.accrual is not None or args.late_onset is not None):
+        raise UsageError(f"{args.protocol}: --accrual and --late-onset are for TITE-BOIN "
+                         "designs (design boin ... tite)")
+    if tite and scenarios > 1:
+        raise UsageError(f"{args.protocol}: TITE-BOIN is simulated in time one scenario at a "
+                         "time: give one --true-tox")
+    return tite
+
+
+def _read(reader: Callable):
+    """An argparse type from a reader whose ValueError says what is wrong."""
+    def read(text: str):
+        try:
+            return reader(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return read
 
 
 def _compare(args, network: Loader) -> int:

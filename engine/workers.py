@@ -10,7 +10,9 @@ writes. What crosses between processes is small: the parsed records out, and per
 `Screened` the outputs need (the trail lines are serialised in the worker).
 
 Each worker has a pipe of its own each way, and batches go round: batch i to worker i mod N, so
-the results are read back in order from one worker after the other. Not `concurrent.futures`:
+the results are read back in order from one worker after the other. The loop that hands batches
+out and reads them back (`_in_order`) is the same for a Dask cluster (`run --scheduler`,
+`engine/cluster.py`): only the pool differs. Not `concurrent.futures`:
 its workers share one result pipe, and a worker killed halfway through sending its results (a
 batch's trail is hundreds of KiB) leaves the reader waiting for the rest forever, and workers
 whose parent was killed wait for work forever. Here a worker's death is the end of its pipe
@@ -37,10 +39,10 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from itertools import chain, islice
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, ContextManager
 
 from engine.run import Screening
 from engine.screened import Outputs, Screened
@@ -71,12 +73,16 @@ def available() -> int:
 
 
 def decided(outputs: Outputs, records: Iterable[tuple[int, object]], workers: int,
-            stop: threading.Event, small: int = 0) -> Iterator[Screened]:
+            stop: threading.Event, small: int = 0, cluster: Any = None) -> Iterator[Screened]:
     """Every record decided and made ready for the outputs, in input order, in this process
-    (`workers` 1) or in `workers` processes. Once `stop` is set no more records are handed out;
-    those handed out are still yielded. With `small`, a stream that ends within its first `small`
-    records is decided here."""
+    (`workers` 1), in `workers` processes, or on a Dask `cluster` (`engine.cluster.Cluster`, from
+    `on_cluster`). Once `stop` is set no more records are handed out; those handed out are still
+    yielded. With `small`, a stream that ends within its first `small` records is decided here."""
     records = iter(records)
+    if cluster is not None:
+        with cluster.pool(outputs) as pool:
+            yield from _in_order(pool, records, stop)
+        return
     if workers > 1 and small:
         first = list(islice(records, small))
         if len(first) < small:
@@ -86,18 +92,47 @@ def decided(outputs: Outputs, records: Iterable[tuple[int, object]], workers: in
         yield from outputs.screened(_until(records, stop))
         return
     with _started(outputs, workers) as pool:
-        pending: deque[_Worker] = deque()
-        turn = 0
-        for batch in _batches(records):
-            if stop.is_set():
-                break
-            pool[turn].send(batch)
-            pending.append(pool[turn])
-            turn = (turn + 1) % workers
-            if len(pending) >= AHEAD * workers:
-                yield from pending.popleft().results()
-        while pending:
+        yield from _in_order(_RoundRobin(pool), records, stop)
+
+
+def on_cluster(scheduler: str | None, workers: int) -> ContextManager[Any]:
+    """The Dask cluster `run --scheduler` names (`engine.cluster.connected`), or None. Dask is
+    imported only then: it takes half a second to import, every other command would pay it."""
+    if scheduler is None:
+        return nullcontext()
+    from engine.cluster import connected  # noqa: PLC0415 -- see above
+    return connected(scheduler, workers)
+
+
+def _in_order(pool: Any, records: Iterator[tuple[int, object]], stop: threading.Event
+              ) -> Iterator[Screened]:
+    """The one loop of every pool: batches handed out in input order, at most `pool.ahead` of
+    them not yet written (memory flat whatever the input's size), their results taken back in
+    the same order. `pool.send(batch)` hands one out and returns what `.results()` it later."""
+    pending: deque[Any] = deque()
+    for batch in _batches(records, pool.batch):
+        if stop.is_set():
+            break
+        pending.append(pool.send(batch))
+        if len(pending) >= pool.ahead:
             yield from pending.popleft().results()
+    while pending:
+        yield from pending.popleft().results()
+
+
+class _RoundRobin:
+    """Local workers as a pool: batch i to worker i mod N, read back from each in turn."""
+
+    batch = BATCH
+
+    def __init__(self, workers: list[_Worker]) -> None:
+        self.workers, self.ahead, self.turn = workers, AHEAD * len(workers), 0
+
+    def send(self, batch: list[tuple[int, object]]) -> _Worker:
+        worker = self.workers[self.turn]
+        worker.send(batch)
+        self.turn = (self.turn + 1) % len(self.workers)
+        return worker
 
 
 def _until(records: Iterable[tuple[int, object]], stop: threading.Event
@@ -108,8 +143,9 @@ def _until(records: Iterable[tuple[int, object]], stop: threading.Event
         yield record
 
 
-def _batches(records: Iterator[tuple[int, object]]) -> Iterator[list[tuple[int, object]]]:
-    while batch := list(islice(records, BATCH)):
+def _batches(records: Iterator[tuple[int, object]], size: int
+             ) -> Iterator[list[tuple[int, object]]]:
+    while batch := list(islice(records, size)):
         yield batch
 
 
@@ -160,7 +196,7 @@ def _started(outputs: Outputs, workers: int) -> Iterator[list[_Worker]]:
         stream.flush()
     pool: list[_Worker] = []
     try:
-        with _sigint_blocked():
+        with sigint_blocked():
             for _ in range(workers):
                 task_reader, task_writer = context.Pipe(duplex=False)
                 result_reader, result_writer = context.Pipe(duplex=False)
@@ -183,7 +219,9 @@ def _started(outputs: Outputs, workers: int) -> Iterator[list[_Worker]]:
 
 
 @contextmanager
-def _sigint_blocked() -> Iterator[None]:
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT held back while worker processes are started: a process inherits the mask, so
+    none takes a Ctrl-C before it has set it aside (a pending one is dropped when ignored)."""
     if threading.current_thread() is not threading.main_thread() or \
             not hasattr(signal, "pthread_sigmask"):
         yield

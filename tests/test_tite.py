@@ -24,6 +24,7 @@ from logarithms at 60 digits, independently of engine/tite.py's thresholds in da
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
@@ -33,7 +34,7 @@ import pytest
 import cli
 from engine import tite as T
 from engine.cohort import state_of
-from engine.escalation import Escalator, compile_escalation
+from engine.escalation import END, Escalator, compile_escalation
 from grammar.parser import parse, parse_file
 from protocol import model as m
 
@@ -293,10 +294,42 @@ def test_a_missing_window_is_refused(tmp_path, capsys):
 
 def test_a_design_too_large_to_compile_is_refused(tmp_path, capsys):
     path = tmp_path / "t.proto-rules"
-    path.write_text(BASE.format(maximum=45, window="28 days", target="0.3"))
+    path.write_text(BASE.format(maximum=90, window="28 days", target="0.3"))
     code, _, err = run(["escalate", str(path), "examples/tite-cohort.json"], capsys)
     assert code == 2
-    assert "'maximum 30 patients' at most" in err and "Traceback" not in err
+    assert "'maximum 78 patients' at most" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("target, n", [("0.2", 60), ("0.3", 60), ("0.4", 60)])
+def test_the_network_decides_as_the_paper_at_60_patients(tmp_path, target, n):
+    """The largest designs the brief asks for (60 patients, targets 0.2 to 0.4) compile, in
+    rulesets of at most 200 rules, and decide as p_hat says at n patients: every number of DLTs
+    and pending count, on the follow-up days either side of the rules' threshold (found by
+    engine/tite.cell, judged by `expected` from p_hat), at the middle level."""
+    window = 28
+    path = tmp_path / "t.proto-rules"
+    path.write_text(BASE.format(maximum=60, window="28 days", target=target))
+    protocol = parse_file(path)
+    network = compile_escalation(protocol)
+    on_end = [sum(END[0] in body["all"] for ruleset in network.ruleset(part).values()
+                  for body in ruleset.values()) for part in range(network.parts)]
+    assert max(on_end) < 256  # durable_rules links at most 256 rules to an alpha node (error 108)
+    escalator = Escalator(network)
+    assert protocol.escalation is not None and isinstance(protocol.escalation.design, m.Boin)
+    grid = replace(protocol.escalation, cohort_size=1, maximum=None)
+    asked = 0
+    for y in range(n + 1):
+        for c in range(n - y + 1):
+            found = T.cell(protocol.escalation.design, n, y, c, window) if c else T.Cell("STAY")
+            days = {0, c * window} | ({found.days - 1, found.days, found.days + 1}
+                                      if found.days is not None else set())
+            for day in sorted(d for d in days if 0 <= d <= c * window):
+                counts = [(0, 0, 0, 0), (n, n - c, y, c), (0, 0, 0, 0)]
+                state = state_of(counts, 1, grid, True, day)
+                want = expected(target, n, y, c, day, window, False, False)
+                assert escalator.ask(state).value == want, (n, y, c, day)
+                asked += 1
+    assert asked > 1000
 
 
 def test_weeks_count_as_days():

@@ -59,12 +59,13 @@ def with_bad_records(patients: str, tmp_path: Path) -> Path:
     return path
 
 
-def outputs_of(capsys, tmp_path: Path, protocol: str, facts: Path, workers: int,
-               form: str) -> dict[str, object]:
-    """Everything a run writes, its timing line and the names of its files aside."""
-    out = tmp_path / f"w{workers}"
+def outputs_of(capsys, tmp_path: Path, protocol: str, facts: Path, form: str,
+               *options: str) -> dict[str, object]:
+    """Everything a run with `options` writes, its timing line and the names of its files
+    aside."""
+    out = tmp_path / "-".join(o.strip("-").replace("/", "").replace(":", "") for o in options)
     code, stdout, stderr = run_cli(
-        capsys, "run", protocol, str(facts), "--workers", str(workers), "--format", form,
+        capsys, "run", protocol, str(facts), *options, "--format", form,
         "--trail", str(out / "trail.jsonl"), "--table", str(out / "table.csv"),
         "--warnings", str(out / "warnings.txt"))
     said = [line.replace(str(out), "OUT") for line in stderr.splitlines()
@@ -78,12 +79,12 @@ def outputs_of(capsys, tmp_path: Path, protocol: str, facts: Path, workers: int,
 def test_every_output_is_the_bytes_of_one_process(capsys, tmp_path, protocol, patients):
     facts = with_bad_records(patients, tmp_path)
     form = "json" if "empa" in protocol or "zuma" in protocol else "text"
-    one = outputs_of(capsys, tmp_path, protocol, facts, 1, form)
+    one = outputs_of(capsys, tmp_path, protocol, facts, form, "--workers", "1")
     assert one["code"] == 2  # records were rejected
     assert b"2099-01-01" in one["warnings.txt"]
-    for workers in (2, 3):
-        assert outputs_of(capsys, tmp_path, protocol, facts, workers, form) == one, workers
-    assert verify(str(tmp_path / "w3" / "trail.jsonl"), facts=str(facts)).ok
+    for workers in ("2", "3"):
+        assert outputs_of(capsys, tmp_path, protocol, facts, form, "--workers", workers) == one
+    assert verify(str(tmp_path / "workers-3" / "trail.jsonl"), facts=str(facts)).ok
 
 
 def test_a_small_file_left_to_the_default_starts_no_worker():
