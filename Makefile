@@ -17,7 +17,10 @@ FAST_TESTS := tests/test_grammar.py tests/test_engine.py tests/test_trail.py tes
 
 # durable-rules 2.0.28 (unmaintained) calls PyEval_CallObject, which Python 3.13 removed; its direct
 # replacement, PyObject_CallObject, exists since Python 2. The set-up builds it from its sdist with
-# that one substitution, so every CPython from 3.11 on runs the same engine.
+# that one substitution, so every CPython from 3.11 on runs the same engine. It also builds the
+# per-session hash indexes with 16 buckets instead of 512: every new session (one per patient)
+# clears them for each beta node, which was over half the engine's work per patient; they are
+# chained tables, so the length only changes chain lengths (README: "as we found it").
 DURABLE_RULES := durable_rules-2.0.28
 DURABLE_RULES_BUILD := $(VENV)/build
 define PATCH_DURABLE_RULES
