@@ -17,24 +17,16 @@ FAST_TESTS := tests/test_grammar.py tests/test_engine.py tests/test_trail.py tes
 
 # durable-rules 2.0.28 (unmaintained) calls PyEval_CallObject, which Python 3.13 removed; its direct
 # replacement, PyObject_CallObject, exists since Python 2. The set-up builds it from its sdist with
-# that one substitution, so every CPython from 3.11 on runs the same engine. It also builds the
-# per-session hash indexes with 16 buckets instead of 512: every new session (one per patient)
-# clears them for each beta node, which was over half the engine's work per patient; they are
-# chained tables, so the length only changes chain lengths (README: "as we found it").
+# that one substitution, so every CPython from 3.11 on runs the same engine.
 DURABLE_RULES := durable_rules-2.0.28
 DURABLE_RULES_BUILD := $(VENV)/build
 define PATCH_DURABLE_RULES
 import pathlib, sys
-root = pathlib.Path(sys.argv[1])
-def patched(name, old, new, count):
-    source = root / name
-    text = source.read_text(encoding="utf-8")
-    if text.count(old) != count:
-        sys.exit(f"{source}: expected {count} of {old!r}, the sdist is not the one patched")
-    source.write_text(text.replace(old, new), encoding="utf-8")
-patched("src/rulespy/rules.c", "PyEval_CallObject(", "PyObject_CallObject(", 5)
-for index in ("MESSAGE", "LEFT_FRAME", "RIGHT_FRAME"):
-    patched("src/rules/state.h", f"#define MAX_{index}_INDEX_LENGTH 512", f"#define MAX_{index}_INDEX_LENGTH 16", 1)
+source = pathlib.Path(sys.argv[1])
+text = source.read_text(encoding="utf-8")
+if text.count("PyEval_CallObject(") != 5:
+    sys.exit(f"{source}: expected 5 calls of PyEval_CallObject, the sdist is not the one patched")
+source.write_text(text.replace("PyEval_CallObject(", "PyObject_CallObject("), encoding="utf-8")
 endef
 export PATCH_DURABLE_RULES
 
@@ -103,7 +95,7 @@ $(STAMP): pyproject.toml | prerequisites
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip download --quiet --no-deps --no-binary :all: durable-rules==2.0.28 -d $(DURABLE_RULES_BUILD)
 	tar -xzf $(DURABLE_RULES_BUILD)/$(DURABLE_RULES).tar.gz -C $(DURABLE_RULES_BUILD)
-	$(BIN)/python -c "$$PATCH_DURABLE_RULES" $(DURABLE_RULES_BUILD)/$(DURABLE_RULES)
+	$(BIN)/python -c "$$PATCH_DURABLE_RULES" $(DURABLE_RULES_BUILD)/$(DURABLE_RULES)/src/rulespy/rules.c
 	$(BIN)/pip install --quiet $(DURABLE_RULES_BUILD)/$(DURABLE_RULES)
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
