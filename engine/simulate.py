@@ -201,7 +201,6 @@ def simulate(
     >>> oc.outcomes["not_reached"], oc.patients.tolist()
     (1.0, [3.0, 3.0, 3.0])
     """
-    escalation = escalator.network.escalation
     if len(true_tox) != len(escalator.network.levels):
         raise ValueError(
             f"{len(true_tox)} true toxicity rates for {len(escalator.network.levels)} dose levels"
@@ -216,23 +215,36 @@ def simulate(
         cohort_dlts = rng.binomial(found.size[here], tox[found.level[here]])
         at[running] = found.successor[here, cohort_dlts]
         running = running[~found.stopped[at[running]]]
-    patients, dlts, mtd = found.patients[at], found.dlts[at], found.mtd[at]
-    levels = len(true_tox)
-    assert escalation.maximum is not None
+    return characteristics(
+        escalator, true_tox, seed, found.patients[at], found.dlts[at], found.mtd[at],
+        found.outcome[at], target, states=len(found.level), asked=found.asked)
+
+
+def characteristics(escalator: Escalator, true_tox: list[float], seed: int, patients: np.ndarray,
+                    dlts: np.ndarray, mtd: np.ndarray, outcome: np.ndarray,
+                    target: Decimal | None, states: int, asked: int,
+                    timing: Timing | None = None) -> Characteristics:
+    """The operating characteristics of simulated trials, from each trial's patients and DLTs per
+    level, its MTD (-1 for none) and its kind of stop (an index of OUTCOMES): one reading for the
+    chart's walk here and TITE-BOIN's simulation in time, so both report alike."""
+    maximum = escalator.network.escalation.maximum
+    assert maximum is not None
+    sample = patients.sum(axis=1)
     return Characteristics(
-        trials=trials,
+        trials=len(mtd),
         seed=seed,
         true_tox=tuple(true_tox),
-        selected=np.array([np.mean(mtd == j) for j in range(levels)]),
+        selected=np.array([np.mean(mtd == j) for j in range(len(true_tox))]),
         patients=patients.mean(axis=0),
         dlts=dlts.mean(axis=0),
         reached=(patients > 0).mean(axis=0),
-        outcomes={kind: float(np.mean(found.outcome[at] == i)) for i, kind in enumerate(OUTCOMES)},
-        early=float(np.mean(patients.sum(axis=1) < escalation.maximum)),
-        sample=float(patients.sum(axis=1).mean()),
-        states=len(found.level),
-        asked=found.asked,
-        risk=_risk(true_tox, patients, mtd, target, escalation.maximum, escalator),
+        outcomes={kind: float(np.mean(outcome == i)) for i, kind in enumerate(OUTCOMES)},
+        early=float(np.mean(sample < maximum)),
+        sample=float(sample.mean()),
+        states=states,
+        asked=asked,
+        risk=_risk(true_tox, patients, mtd, target, maximum, escalator),
+        timing=timing,
     )
 
 

@@ -40,7 +40,7 @@ import numpy as np
 from engine import tite as T
 from engine.cohort import state_of
 from engine.escalation import Answer, Escalator, step
-from engine.simulate import OUTCOMES, Characteristics, _elimination_table, _risk
+from engine.simulate import OUTCOMES, Characteristics, _elimination_table, characteristics
 from protocol.errors import EngineError
 
 #: Days in an accrual rate's unit (a month is taken as 30 days).
@@ -225,25 +225,10 @@ def simulate(escalator: Escalator, true_tox: list[float], trials: int, seed: int
         mtd[number] = -1 if taken.mtd is None else taken.mtd
         outcome[number] = OUTCOMES.index(taken.mtd_kind or "undetermined")
         duration[number] = t
-    sample = patients.sum(axis=1)
     timing = Timing(rate.text, window, share, float(duration.mean()),
                     float(duration.std()), float(suspended.mean()), with_pending / max(1, assigned))
-    return Characteristics(
-        trials=trials,
-        seed=seed,
-        true_tox=tuple(true_tox),
-        selected=np.array([np.mean(mtd == j) for j in range(levels)]),
-        patients=patients.mean(axis=0),
-        dlts=dlts.mean(axis=0),
-        reached=(patients > 0).mean(axis=0),
-        outcomes={kind: float(np.mean(outcome == i)) for i, kind in enumerate(OUTCOMES)},
-        early=float(np.mean(sample < maximum)),
-        sample=float(sample.mean()),
-        states=len(seen),
-        asked=len(memo),
-        risk=_risk(true_tox, patients, mtd, target, maximum, escalator),
-        timing=timing,
-    )
+    return characteristics(escalator, true_tox, seed, patients, dlts, mtd, outcome, target,
+                           states=len(seen), asked=len(memo), timing=timing)
 
 
 def _next_change(trial: _Trial, day: int, current: int, cuts: list[int]) -> int | None:
