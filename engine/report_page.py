@@ -128,13 +128,30 @@ footer{margin-top:28px;color:var(--muted)}
 @media print{.filters{display:none}body{background:#fff}}
 """
 
-SCRIPT = """
-(function () {
-  "use strict";
+#: What a page's script and the summary's share: the filter controls, and reading them from the
+#: URL fragment (`#q=...&decision=...`), so a link from the summary opens a page filtered alike.
+_CONTROLS = """  "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var controls = {q: $("f-q"), decision: $("f-decision"), criterion: $("f-criterion"),
                   verdict: $("f-verdict")};
-  var lower = function (el) { return (el.textContent || "").toLowerCase(); };
+"""
+
+_READ = """  function read() {
+    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    Object.keys(controls).forEach(function (key) {
+      var value = params.get(key) || "", el = controls[key];
+      if (el.tagName === "SELECT" && value &&
+          !Array.prototype.some.call(el.options, function (o) { return o.value === value; })) {
+        value = "";
+      }
+      el.value = value;
+    });
+  }
+"""
+
+SCRIPT = """
+(function () {
+""" + _CONTROLS + """  var lower = function (el) { return (el.textContent || "").toLowerCase(); };
   var patients = Array.prototype.map.call(document.querySelectorAll("section.patient"),
     function (el) {
       var rows = function (selector) {
@@ -148,18 +165,7 @@ SCRIPT = """
               decision: el.getAttribute("data-decision"),
               criteria: rows("article.crit"), definitions: rows("article.def")};
     });
-  function read() {
-    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    Object.keys(controls).forEach(function (key) {
-      var value = params.get(key) || "", el = controls[key];
-      if (el.tagName === "SELECT" && value &&
-          !Array.prototype.some.call(el.options, function (o) { return o.value === value; })) {
-        value = "";
-      }
-      el.value = value;
-    });
-  }
-  function write() {
+""" + _READ + """  function write() {
     var params = new URLSearchParams();
     Object.keys(controls).forEach(function (key) {
       if (controls[key].value) { params.set(key, controls[key].value); }
@@ -259,28 +265,13 @@ table.pages td.match a{margin-right:8px}
 #: patients, says how many, and links to its page filtered the same way.
 SUMMARY_SCRIPT = """
 (function () {
-  "use strict";
-  var $ = function (id) { return document.getElementById(id); };
-  var controls = {q: $("f-q"), decision: $("f-decision"), criterion: $("f-criterion"),
-                  verdict: $("f-verdict")};
-  var rows = Array.prototype.map.call(document.querySelectorAll("tr.page"), function (el) {
+""" + _CONTROLS + """  var rows = Array.prototype.map.call(document.querySelectorAll("tr.page"), function (el) {
     var list = el.querySelector(".idlist");
     return {el: el, link: el.querySelector("a.page"), match: el.querySelector("td.match"),
             counts: JSON.parse(el.getAttribute("data-counts") || "{}"),
             ids: list ? list.textContent.split("\\n") : []};
   });
-  function read() {
-    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    Object.keys(controls).forEach(function (key) {
-      var value = params.get(key) || "", el = controls[key];
-      if (el.tagName === "SELECT" && value &&
-          !Array.prototype.some.call(el.options, function (o) { return o.value === value; })) {
-        value = "";
-      }
-      el.value = value;
-    });
-  }
-  function fragment() {
+""" + _READ + """  function fragment() {
     var params = new URLSearchParams();
     Object.keys(controls).forEach(function (key) {
       if (controls[key].value) { params.set(key, controls[key].value); }
