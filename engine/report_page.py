@@ -149,6 +149,19 @@ _READ = """  function read() {
   }
 """
 
+#: ... and what a change of a control does: the fragment written, the filter applied again.
+_WIRED = """  Object.keys(controls).forEach(function (key) {
+    controls[key].addEventListener(key === "q" ? "input" : "change", function () {
+      write(); apply();
+    });
+  });
+  $("filter").addEventListener("submit", function (event) { event.preventDefault(); });
+  $("f-reset").addEventListener("click", function () {
+    Object.keys(controls).forEach(function (key) { controls[key].value = ""; });
+    write(); apply();
+  });
+"""
+
 SCRIPT = """
 (function () {
 """ + _CONTROLS + """  var lower = function (el) { return (el.textContent || "").toLowerCase(); };
@@ -209,17 +222,7 @@ SCRIPT = """
   function all(open) {
     patients.forEach(function (p) { if (p.details && !p.el.hidden) { p.details.open = open; } });
   }
-  Object.keys(controls).forEach(function (key) {
-    controls[key].addEventListener(key === "q" ? "input" : "change", function () {
-      write(); apply();
-    });
-  });
-  $("filter").addEventListener("submit", function (event) { event.preventDefault(); });
-  $("f-reset").addEventListener("click", function () {
-    Object.keys(controls).forEach(function (key) { controls[key].value = ""; });
-    write(); apply();
-  });
-  $("f-open").addEventListener("click", function () { all(true); });
+""" + _WIRED + """  $("f-open").addEventListener("click", function () { all(true); });
   $("f-close").addEventListener("click", function () { all(false); });
   window.addEventListener("hashchange", function () {
     if (location.hash.indexOf("=") < 0) { return; }  /* a link to a criterion, not a filter */
@@ -330,17 +333,7 @@ SUMMARY_SCRIPT = """
       (q || decision || criterion || verdict ? ", " + patients + " patients match" : "");
     document.body.setAttribute("data-shown", String(shown));
   }
-  Object.keys(controls).forEach(function (key) {
-    controls[key].addEventListener(key === "q" ? "input" : "change", function () {
-      write(); apply();
-    });
-  });
-  $("filter").addEventListener("submit", function (event) { event.preventDefault(); });
-  $("f-reset").addEventListener("click", function () {
-    Object.keys(controls).forEach(function (key) { controls[key].value = ""; });
-    write(); apply();
-  });
-  window.addEventListener("hashchange", function () {
+""" + _WIRED + """  window.addEventListener("hashchange", function () {
     if (location.hash.indexOf("=") < 0) { return; }
     read();
     apply();

@@ -57,7 +57,7 @@ def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
         raise Skip("no drug of the list is its own equivalent")
     threshold = atom.dose.value * _rate(gen, atom.dose.unit or unit, unit)
     written = f"{concept.name} dose at {on} {atom.op} {atom.dose}"
-    before, after = anchor - timedelta(days=1), anchor + timedelta(days=1)
+    before = anchor - timedelta(days=1)
     start = min(anchor, gen.screening) - timedelta(days=30)
     step = QUANTUM
 
@@ -92,16 +92,9 @@ def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
     fields = _kept(gen, concept)
     variants = [_variant(gen, atom, f"{what}: {written}", courses, anchor, on, threshold,
                          ratios, unit, fields) for what, courses in cases]
-    given = [f for f in gen.base["facts"] if f.get("concept") == concept.name]
     held = OPS[atom.op](Decimal(0), threshold)
-    variants.append(Variant(f"no {concept.name} (recorded as none): {written}",
-                            f"recorded as none: a dose of 0; 0 {atom.op} {tidy(threshold)} is "
-                            f"{str(held).lower()}", atom, str(held).lower(),
-                            replace=({"concept": concept.name, "present": False},)))
-    if given:
-        variants.append(Variant(f"no {concept.name}: {written}", "nothing recorded: unknown",
-                                atom, "unknown", remove=(concept.name,)))
-    return variants
+    return variants + _absent(gen, atom, concept, written, held,
+                              f"a dose of 0; 0 {atom.op} {tidy(threshold)} is {str(held).lower()}")
 
 
 def _variant(gen: EdgeCases, atom: m.CurrentDose, name: str, courses: list[Course],
@@ -220,13 +213,7 @@ def without_break(gen: EdgeCases, atom: m.Continuous) -> list[Variant]:
                       for drug, start, last in courses)
         variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
                                 replace=facts))
-    variants.append(Variant(f"no {concept.name} (recorded as none): {written}",
-                            "recorded as none: false", atom, "false",
-                            replace=({"concept": concept.name, "present": False},)))
-    if any(f.get("concept") == concept.name for f in gen.base["facts"]):
-        variants.append(Variant(f"no {concept.name}: {written}", "nothing recorded: unknown",
-                                atom, "unknown", remove=(concept.name,)))
-    return variants
+    return variants + _absent(gen, atom, concept, written, False, "false")
 
 
 def _runs(courses: list[tuple[str, date, date | None]], delta: relativedelta,
@@ -295,12 +282,7 @@ def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
                       for start, last in courses)
         variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
                                 replace=facts))
-    variants.append(Variant(f"no {concept.name} (recorded as none): {written}",
-                            "recorded as none: not on a dose: false", atom, "false",
-                            replace=({"concept": concept.name, "present": False},)))
-    if any(f.get("concept") == concept.name for f in gen.base["facts"]):
-        variants.append(Variant(f"no {concept.name}: {written}", "nothing recorded: unknown",
-                                atom, "unknown", remove=(concept.name,)))
+    variants += _absent(gen, atom, concept, written, False, "not on a dose: false")
     if atom.anchor is not None:
         variants.append(Variant(f"one course from {early}, ongoing, no {on}: {written}",
                                 f"{on}: no day: unknown", atom, "unknown",
@@ -320,3 +302,16 @@ def _stable(courses: list[tuple[date, date | None]], bound: date, anchor: date, 
     return held, (f"{on} {anchor} - {duration} = {bound} (dateutil); a course covers "
                   f"{bound} to {anchor}: {'yes' if covers else 'no'}; changes in between: "
                   f"{', '.join(changes) or 'none'}: {str(held).lower()}")
+
+
+def _absent(gen: EdgeCases, atom: Any, concept: m.Concept, written: str, held: bool,
+            why: str) -> list[Variant]:
+    """The two cases without a course: the medication recorded as none (`held` is what that
+    makes of the atom, `why` how it was worked out), and, where the base records it, nothing
+    recorded (unknown: missing data is never read as none)."""
+    return [Variant(f"no {concept.name} (recorded as none): {written}", f"recorded as none: {why}",
+                    atom, str(held).lower(),
+                    replace=({"concept": concept.name, "present": False},)),
+            *([Variant(f"no {concept.name}: {written}", "nothing recorded: unknown", atom,
+                       "unknown", remove=(concept.name,))]
+              if any(f.get("concept") == concept.name for f in gen.base["facts"]) else [])]

@@ -51,6 +51,3 @@ def _json(value: Any) -> str:
 
 
 _MARK = "\u00a7"  # a character no number has; json writes it as itself (ensure_ascii off)
-
-
-__all__ = ["EdgeCases", "Variant", "render"]
