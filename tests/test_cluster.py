@@ -8,7 +8,6 @@ so the examples share one, started here and reached by its address, as a user re
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -21,8 +20,8 @@ import pytest
 from dask import config as dask_config
 
 from tests.conftest import run_cli
-from tests.test_workers import (EXAMPLES, EXE, ROOT, SEED, many, needs_exe, outputs_of,
-                                running, wait_for_patients, with_bad_records)
+from tests.test_workers import (EXAMPLES, EXE, ROOT, SEED, interrupted, many, needs_exe,
+                                outputs_of, running, wait_for_patients, with_bad_records)
 from engine.verify import verify
 
 distributed = pytest.importorskip("distributed")
@@ -175,17 +174,7 @@ def test_ctrl_c_to_the_process_group_of_a_local_cluster(capsys, tmp_path, cluste
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     wait_for_patients(trail, process, 16)
-    os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    stopped = [line for line in err.splitlines() if ": warning: " not in line]
-    assert len(stopped) == 1 and stopped[0].startswith("proto-rules: interrupted: the trail ")
-    result = verify(str(trail), facts=str(facts))
-    assert result.ok and result.cut and result.cut.startswith("the run was cut (interrupted)")
-    decided = [json.loads(line)["patient"] for line in trail.read_text().splitlines()
-               if '"type":"decided"' in line]
-    in_order = [json.loads(line)["patient"] for line in facts.read_text().splitlines()]
-    assert decided == in_order[:len(decided)] and 16 <= len(decided) < len(in_order)
+    interrupted(process, trail, facts, 16)
     code, _, err = run_cli(capsys, "run", SEED, str(facts), "--quiet", "--trail", str(trail),
                            "--scheduler", cluster.scheduler_address, "--resume")
     assert code == 0, err

@@ -120,6 +120,23 @@ def wait_for_patients(trail: Path, process: subprocess.Popen, count: int) -> Non
         time.sleep(0.05)
 
 
+def interrupted(process: subprocess.Popen, trail: Path, facts: Path, at_least: int) -> None:
+    """Ctrl-C to a running `run`'s process group, and what it must leave: exit 130 and one line,
+    a trail that verifies, cut as interrupted, holding at least `at_least` patients, each in
+    input order and none past the end of the facts."""
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    stopped = [line for line in err.splitlines() if ": warning: " not in line]
+    assert len(stopped) == 1 and stopped[0].startswith("proto-rules: interrupted: the trail ")
+    result = verify(str(trail), facts=str(facts))
+    assert result.ok and result.cut and result.cut.startswith("the run was cut (interrupted)")
+    records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
+    decided = [r["patient"] for r in records if r["type"] == "decided"]
+    in_order = [json.loads(line)["patient"] for line in facts.read_text().splitlines()]
+    assert decided == in_order[:len(decided)] and at_least <= len(decided) < len(in_order)
+
+
 def workers_of(pid: int) -> list[int]:
     """The worker processes of a run: its children that run the same command."""
     found = []
@@ -144,17 +161,7 @@ def test_ctrl_c_to_the_process_group_stops_after_the_patients_handed_out(tmp_pat
     wait_for_patients(trail, process, 40)
     children = workers_of(process.pid)
     assert len(children) == 2
-    os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    stopped = [line for line in err.splitlines() if ": warning: " not in line]
-    assert len(stopped) == 1 and stopped[0].startswith("proto-rules: interrupted: the trail ")
-    result = verify(str(trail), facts=str(facts))
-    assert result.ok and result.cut and result.cut.startswith("the run was cut (interrupted)")
-    records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
-    decided_ids = [r["patient"] for r in records if r["type"] == "decided"]
-    in_order = [json.loads(line)["patient"] for line in facts.read_text().splitlines()]
-    assert decided_ids == in_order[:len(decided_ids)] and 40 <= len(decided_ids) < len(in_order)
+    interrupted(process, trail, facts, 40)
     assert not any(running(child) for child in children)
 
 
