@@ -185,11 +185,11 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
     argv = ("edge-cases", protocol, "--base", "tests/data/edgecases/histories.patients.jsonl",
             "-o", str(out))
     code, said, _ = run_cli(capsys, *argv)
-    assert code == 0 and said.startswith(f"{out}: 53 boundary cases from C01")
+    assert code == 0 and said.startswith(f"{out}: 55 boundary cases from C01")
     text = out.read_text(encoding="utf-8")
     assert "# not generated" not in text
     code, said, _ = run_cli(capsys, "test", protocol, str(out))
-    assert code == 0 and "=== 53 passed (1 scenario file) ===" in said, said
+    assert code == 0 and "=== 55 passed (1 scenario file) ===" in said, said
     cases = _cases(text)
     infections = "at least 3 infection with grade >= 3 within 1 year before screening"
     for k, verdict in ((2, "NOT_MET"), (3, "MET"), (4, "MET")):
