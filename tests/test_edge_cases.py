@@ -18,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("at_root")
 
 #: Each example protocol, its base patients, and how many boundary cases its first patient gives.
 EXAMPLES = {
-    "cd19-ucart-sle": ("patients.jsonl", 151),
-    "cd19-ucart-sle-v1.1": ("patients.jsonl", 151),
+    "cd19-ucart-sle": ("patients.jsonl", 158),
+    "cd19-ucart-sle-v1.1": ("patients.jsonl", 158),
     "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 75),
     "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 339),
     "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 80),
