@@ -11,10 +11,13 @@ December (windows in months or years, where the calendar clamps); the month of e
 date known only to the month (UNKNOWN when it straddles the edge, decided when it lies wholly on
 one side) and a month wholly inside; for a grade, the grade at its threshold and a step past it;
 nothing recorded; and, for a window on a date concept, no anchor day. A window on the start or end
-of another history counts from the base's one course of it (or, when the base has none, a course
-of the cases' own, 90 to 60 days before screening, given in every case): also an occurrence on
-that course's other edge day, the course still going on (no end: unknown), and the history
-recorded as none (the anchor can never exist: false).
+of another history counts from its most recent item, as the README says: the one that started
+last (of two that started on one day, the one that ended last), among the base's items when each
+has whole dates, else a course of the cases' own, 90 to 60 days before screening, given in every
+case. Also an occurrence on that item's other edge day; on the same edge of the item before it;
+on a day that tells it from an item beside it that started a day earlier and ends a day later
+(the latest to end, which is not the anchor); the item still going on (no end: unknown); and the
+history recorded as none (the anchor can never exist: false).
 
 The status is calendar arithmetic with `dateutil.relativedelta` on the window as the README
 defines it (overlap for `within` / `less than`, the start for `at least` / `more than`), day by
@@ -63,7 +66,8 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                         *_nothing(gen, atom, occurred, written)])
     course = None  # an anchor course the cases give, when the base has none to count from
     if window.anchor is not None and window.anchor.edge is not None:
-        anchor, course = _history_anchor(gen, window.anchor)
+        anchor, latest, own = _history_anchor(gen, window.anchor, occurred.ref.name)
+        course = latest if own else None
     else:
         anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
     on = str(window.anchor) if window.anchor else "screening"
@@ -98,7 +102,8 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                             day.isoformat(), grade, remove=(window.anchor.ref.name,),
                             fields=passing))
     if window.anchor is not None and window.anchor.edge is not None:
-        out += _anchor_cases(gen, atom, occurred, inside, anchor, course, written, grade, passing)
+        out += _anchor_cases(gen, atom, occurred, inside, anchor, latest, own, written, grade,
+                             passing)
     if course is not None:
         out = [_given(v, course) for v in out]
     return _unique(out)
@@ -114,55 +119,91 @@ def _given(variant: Variant, course: dict) -> Variant:
     return replace(variant, replace=(*variant.replace, course))
 
 
-def _history_anchor(gen: EdgeCases, anchor: m.Anchor) -> tuple[date | None, dict | None]:
-    """The anchor day of `the start (end) of x`: the base's most recent x with whole dates, or,
-    when it has none, a course of the cases' own (from 90 to 60 days before screening, or to
-    screening when the anchor lies in the future of the window)."""
+def _history_anchor(gen: EdgeCases, anchor: m.Anchor, of: str) -> tuple[date, dict, bool]:
+    """The anchor day of `the start (end) of x`, the item of x it is read from, and whether the
+    cases give that item. The README's most recent occurrence is the one that started last (of
+    two that started on one day, the one that ended last): among the base's items of x when each
+    has whole dates, else a course of the cases' own (from 90 to 60 days before screening)."""
     assert anchor.ref is not None
-    given = [f for f in gen.base["facts"] if f.get("concept") == anchor.ref.name and
-             f.get("present") is not False]
-    try:
-        latest = max(given, key=lambda f: f["date"])
-        start, end = date.fromisoformat(latest["date"]), date.fromisoformat(latest["end"])
-    except (KeyError, TypeError, ValueError):  # none, or not whole dates: the cases give one
-        start, end = gen.screening - timedelta(days=90), gen.screening - timedelta(days=60)
-        course = {"concept": anchor.ref.name, "date": start.isoformat(), "end": end.isoformat()}
-        values = gen.concepts[anchor.ref.name].values
-        if gen.concepts[anchor.ref.name].kind is m.Kind.MEDICATION and values:
-            course["drug"] = values[0].name
-        return (start if anchor.edge == "start" else end), course
-    if len(given) > 1:  # which one is the most recent is the README's to say, not guessed here
-        raise Skip(f"the base patient gives more than one {anchor.ref.name}")
-    return (start if anchor.edge == "start" else end), None
+    name = anchor.ref.name
+    if name == of:
+        raise Skip(f"a window on the {anchor.edge} of {name} itself (each case's {name} would "
+                   "move its anchor)")
+    spans = _spans(gen, name)
+    if spans:
+        start, end, latest = max(spans, key=lambda span: span[:2])
+        return (start if anchor.edge == "start" else end), latest, False
+    start, end = gen.screening - timedelta(days=90), gen.screening - timedelta(days=60)
+    course = {"concept": name, "date": start.isoformat(), "end": end.isoformat()}
+    values = gen.concepts[name].values
+    if gen.concepts[name].kind is m.Kind.MEDICATION and values:
+        course["drug"] = values[0].name
+    return (start if anchor.edge == "start" else end), course, True
+
+
+def _spans(gen: EdgeCases, name: str) -> list[tuple[date, date, dict]]:
+    """Each of the base's items of `name` with its first and last day; none when one of them
+    lacks a whole date (known to the month, or still going on): which is the most recent is then
+    not settled here."""
+    spans = []
+    for fact in gen.base["facts"]:
+        if fact.get("concept") != name or fact.get("present") is False:
+            continue
+        try:
+            spans.append((date.fromisoformat(fact["date"]), date.fromisoformat(fact["end"]), fact))
+        except (KeyError, TypeError, ValueError):
+            return []
+    return spans
 
 
 def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
-                  course: dict | None, written: str, grade, passing: dict) -> list[Variant]:
-    """For a window on the start or end of x: an occurrence on the anchor course's other edge
-    day; the anchor course still going on (no end: unknown); x recorded as none (false)."""
+                  latest: dict, own: bool, written: str, grade, passing: dict) -> list[Variant]:
+    """For a window on the start or end of x, an occurrence on: the other edge day of x's most
+    recent item; the same edge of the item before it (when the base gives more than one); a day
+    that tells the most recent item from one beside it that started a day earlier and ends a day
+    later. Then x's most recent item still going on (no end: unknown), and x recorded as none
+    (the anchor can never exist: false)."""
     window = occurred.window
     assert window.anchor is not None and window.anchor.ref is not None
-    name = window.anchor.ref.name
-    anchor_course = course or next(f for f in gen.base["facts"] if f.get("concept") == name and
-                                   f.get("present") is not False)
-    other = "date" if window.anchor.edge == "end" else "end"
-    day = date.fromisoformat(anchor_course[other])
-    out = []
-    if day <= gen.screening:
+    name, edge = window.anchor.ref.name, window.anchor.edge
+    before = [] if own else [span for span in _spans(gen, name) if span[2] is not latest]
+    others = [fact for _, _, fact in before]
+    first, last = date.fromisoformat(latest["date"]), date.fromisoformat(latest["end"])
+    said = f"{window.anchor} {anchor}: {_bounds(window, anchor)} (dateutil)"
+
+    def on(day: date, what: str, how: str = said, also: tuple[dict, ...] = ()) -> Variant:
         held = inside(day, anchor)
-        out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, the "
-                            f"{'first' if other == 'date' else 'last'} day of {name}: "
-                            f"{written}", f"{window.anchor} {anchor}: {_bounds(window, anchor)} "
-                            f"(dateutil); {day} is {'inside' if held else 'outside'}", held,
-                            day.isoformat(), grade, fields=passing))
+        return _variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: {written}",
+                        f"{how}; {day} is {'inside' if held else 'outside'}", held,
+                        day.isoformat(), grade, fields=passing, also=also)
+
+    out = []
+    other = first if edge == "end" else last
+    if other <= gen.screening:
+        out.append(on(other, f"the {'first' if edge == 'end' else 'last'} day of {name}"))
+    if before:
+        start, end, _ = max(before, key=lambda span: span[:2])
+        if (start if edge == "start" else end) != anchor:
+            out.append(on(start if edge == "start" else end, f"the {edge} of the {name} before "
+                          f"the most recent ({start} to {end})"))
+    start, end = first - timedelta(days=1), last + timedelta(days=1)
+    wrong = start if edge == "start" else end  # the anchor if the latest to end were read
+    days = sorted({*_edges(lambda d: inside(d, anchor), anchor, window, gen.screening),
+                   *_edges(lambda d: inside(d, wrong), wrong, window, gen.screening)})
+    told = next((d for d in days if inside(d, anchor) != inside(d, wrong)), None)
+    if end <= gen.screening and told is not None:
+        beside = {**latest, "date": start.isoformat(), "end": end.isoformat()}
+        out.append(on(told, f"beside another {name} from {start} to {end}", f"the {name} from "
+                      f"{first} started last, so it is the most recent (not the one from {start} "
+                      f"that ends later); {said}", also=(*others, latest, beside)))
     days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
             if inside(d, anchor)]
-    if days and window.anchor.edge == "end":
-        going = {k: v for k, v in anchor_course.items() if k != "end"}
+    if days and edge == "end":
+        going = {k: v for k, v in latest.items() if k != "end"}
         out.append(_variant(gen, atom, occurred, f"{name} still going on, {occurred.ref.name} "
                             f"on {days[0]}: {written}", f"{name} has no end yet: no anchor day",
                             None, days[0].isoformat(), grade, fields=passing,
-                            also=({**going, "ongoing": True},)))
+                            also=(*others, {**going, "ongoing": True})))
     if days and isinstance(atom, m.Occurred):
         out.append(_variant(gen, atom, occurred, f"no {name} (recorded as none), "
                             f"{occurred.ref.name} on {days[0]}: {written}",
