@@ -21,7 +21,7 @@ import cli
 from engine import report_index
 from engine.report import Patient
 from engine.report_index import Index
-from tests.test_report import Tree, chromium, rendered  # noqa: F401
+from tests.test_report import chromium, rendered  # noqa: F401
 from tests.test_stream import multiplied
 
 ONE_CRITERION = """protocol "one-criterion" version "1"
