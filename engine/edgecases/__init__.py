@@ -6,15 +6,15 @@ From one base patient, each generated case changes one thing (one concept, the b
 whole patient moved in time); each construct has a module of its own that lists the changes and
 works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
 `x ULN`), `ages`, `windows` (with `filters`), `counts` (`at least N ...`), `doses` (the dose on
-a day, treatment without a break, a stable dose), `formulas` (derived values). This module picks the
-construct, and works out the verdict of every criterion reading the atom: the atom under test as
-its module says, the criterion's other parts as the trail judges them for that patient
+a day, treatment without a break, a stable dose), `courses` (a course's dose and length), each
+dose through `amounts`, `formulas` (derived values). This module picks the construct, and
+works out the verdict of every criterion reading the atom: the atom under test as its module
+says, the criterion's other parts as the trail judges them for that patient
 (`engine.evidence`, the atoms' `judge`, which is not the network's compiled patterns; a derived
 value by `formulas.value_of`), the whole by strong Kleene logic over the criterion's
 and/or/not/at-least tree, through its definitions. A case whose verdict this cannot settle (a
 pending judgment beside missing data) is left out and counted; a construct without an
-independent expectation (a course's dose and length, a dose filter) is listed in the file as
-`not generated`.
+independent expectation is listed in the file as `not generated`, with why.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
+from engine.edgecases.courses import courses
 from engine.edgecases.doses import current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.measured import ranges, references, thresholds
@@ -42,8 +43,6 @@ from protocol.errors import FactError, UsageError
 
 #: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
-#: Constructs with edges that no module here gives an independent expectation yet.
-NOT_YET = {m.Course: "a course's dose and length"}
 
 
 class _Unsettled(Exception):
@@ -53,8 +52,6 @@ class _Unsettled(Exception):
 def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     """The module function that varies `atom`, None for an atom without edges (a flag, a value
     set, `ever`); raises `Skip` for one with edges that has none yet."""
-    if type(atom) in NOT_YET:
-        raise Skip(NOT_YET[type(atom)])
     kind = concept.kind if concept is not None else None
     if isinstance(atom, (m.Compare, m.InRange)):
         if kind is m.Kind.AGE:
@@ -68,6 +65,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return references
     if isinstance(atom, m.Counted):
         return counts
+    if isinstance(atom, m.Course):
+        return courses
     if isinstance(atom, m.CurrentDose):
         return current_doses
     if isinstance(atom, m.Continuous):
