@@ -84,9 +84,10 @@ def dosing(gen: EdgeCases, concept: m.Concept) -> Dosing:
     if concept.weight is None:
         return dosed
     weight = gen.concepts[concept.weight.name]
-    per_day = re.sub(rf"/{re.escape(weight.unit or 'kg')}(?=/|$)", "", dosed.unit)
-    if per_day == dosed.unit or _factor(f"{per_day}/{weight.unit}", dosed.unit, dosed) is None:
-        per_day = None  # a dose per kg no dose per day divides into: given per kg only
+    per_day = next((unit for unit in (re.sub(rf"/{re.escape(mass)}(?=/|$)", "", dosed.unit)
+                                      for mass in dict.fromkeys((weight.unit or "kg", "kg")))
+                    if unit != dosed.unit and
+                    _factor(f"{unit}/{weight.unit}", dosed.unit, dosed) is not None), None)
     base = gen.number(gen.base_patient(), weight.name)
     return Dosing(concept, dosed.unit, ratios, reference, dosed.aliases, weight.name,
                   weight.unit, per_day, base)
@@ -141,7 +142,9 @@ def daily(dosed: Dosing, drug: str, dose: Decimal | None, unit: str | None,
     kg)`); None and why, when it cannot be worked out."""
     if dose is None:
         return None, "no dose recorded"
-    ratio = dosed.ratios[drug]
+    ratio = dosed.ratios.get(drug)
+    if ratio is None:  # `check` warns of it; the normaliser cannot read the dose either
+        return None, f"{drug} has no entry in {dosed.concept.equivalence}"
     restated = [] if ratio == 1 else [f"x {_ratio_text(ratio)}"]
     rate = _factor(unit or "", dosed.unit, dosed)
     if rate is not None:
@@ -203,9 +206,9 @@ def around(dosed: Dosing, at: Decimal, op: str) -> list[Given]:
 def _per_day(dosed: Dosing, at: Decimal, op: str) -> list[Given]:
     """For a dose per kg given per day: at the threshold times the weight, the nearest doses
     where the rounded quotient turns, and no weight recorded."""
-    if dosed.per_day is None or dosed.reference is None:
-        return []
     reference, per_day = dosed.reference, dosed.per_day
+    if per_day is None or reference is None:  # `around` has made sure of the reference
+        return []
     weight = dosed.base_weight if dosed.base_weight else OWN_WEIGHT
     given = KEEP if dosed.base_weight else weight
     rate = _factor(f"{per_day}/{dosed.weight_unit}", dosed.unit, dosed)

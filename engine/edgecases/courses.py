@@ -102,6 +102,8 @@ def courses(gen: EdgeCases, atom: m.Course) -> list[Variant]:
 
 def _variant(gen: EdgeCases, dosed: Dosing, atom: m.Course, name: str, taken: list[Taken],
              at: Decimal, delta: relativedelta, fields: dict, given: Given | None) -> Variant:
+    """Each course's dose and length, each true, false or unknown, joined per course (both),
+    then over the courses (some course)."""
     weight = weight_of(dosed, given) if given is not None else dosed.base_weight
     statuses, said, facts = [], [], []
     for drug, dose, unit, first, last in taken:
@@ -123,8 +125,7 @@ def _variant(gen: EdgeCases, dosed: Dosing, atom: m.Course, name: str, taken: li
         "false" if all(s == "false" for s in statuses) else "unknown"
     replace, remove = weight_change(gen, dosed, given) if given is not None else ((), ())
     how = "; ".join(said) + (f"; some course meets both: {held}" if len(said) > 1 else "")
-    return Variant(name, how, atom, held,
-                   replace=(*facts, *replace), remove=remove)
+    return Variant(name, how, atom, held, replace=(*facts, *replace), remove=remove)
 
 
 def _length(first: date, last: date | str | None, delta: relativedelta,

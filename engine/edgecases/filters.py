@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from math import ceil
 from typing import TYPE_CHECKING, Any
 
 from engine.atoms.base import OPS
-from engine.edgecases.amounts import MOST_STEPS, daily, dosing, rounded, threshold
+from engine.edgecases.amounts import daily, dosing, rounded, threshold
 from engine.edgecases.base import Skip, tidy
 from protocol import model as m
 from protocol.units import QUANTUM
@@ -43,9 +44,9 @@ def _passes(clause: m.Where, attribute: m.Attribute, value: str) -> bool:
     return (value in named) != negated
 
 
-def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[str, str]]]:
+def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[str, Any]]]:
     """The fields of an item that passes every clause, and for each filtered attribute a
-    declared value that fails one of its clauses (when there is one)."""
+    declared value that fails one of its clauses (when there is one); a dose that fails."""
     concept = gen.concept(occurred)
     clauses: dict[str, list[m.Where]] = {}
     attributes: dict[str, m.Attribute] = {}
@@ -77,23 +78,28 @@ def _dose_values(gen: EdgeCases, concept: m.Concept, clauses: list[m.Where], dru
     """An item's drug, dose and unit that pass every dose clause, and the nearest dose that
     fails one (None: none within reach), each worked out by `amounts.daily`."""
     dosed = dosing(gen, concept)
-    drug = drug or dosed.reference or concept.values[0].name
+    drug = drug or dosed.reference or next(iter(dosed.ratios), concept.values[0].name)
+    if drug not in dosed.ratios:
+        raise Skip(f"{drug} has no entry in {concept.equivalence}: its dose cannot be read")
     limits = [(c.op, threshold(dosed, c.dose)) for c in clauses if c.dose is not None]
-    start = rounded(Fraction(limits[0][1]) / dosed.ratios[drug])
+    ratio = dosed.ratios[drug]
+    reach = ceil(1 / ratio) + 2  # a step of the drug's dose moves its equivalent by `ratio`
 
     def passes(dose: Decimal) -> bool:
         amount, _ = daily(dosed, drug, dose, dosed.unit, None)
         return amount is not None and all(OPS[op](amount, at) for op, at in limits)
 
     found: dict[bool, Decimal] = {}
-    for k in range(MOST_STEPS):
-        for value in (start + k * QUANTUM, start - k * QUANTUM):
-            if value >= 0:
-                found.setdefault(passes(value), tidy(value))
+    for _, at in limits:  # around each threshold in turn, the nearest first
+        start = rounded(Fraction(at) / ratio)
+        for k in range(reach):
+            for value in (start + k * QUANTUM, start - k * QUANTUM):
+                if value >= 0:
+                    found.setdefault(passes(value), tidy(value))
         if len(found) == 2:
             break
     if True not in found:
-        raise Skip("no dose within reach passes the filter")
+        raise Skip("no dose near the filter's thresholds passes it")
     return {m.DRUG: drug, m.DOSE: found[True], "unit": dosed.unit}, found.get(False)
 
 
