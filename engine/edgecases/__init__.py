@@ -7,15 +7,15 @@ whole patient moved in time); each construct has a module of its own that lists 
 works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
 `x ULN`), `ages`, `windows` (with `filters`), `counts` (`at least N ...`), `includes` (`X
 includes at least k of {...}`), `doses` (the dose on a day, treatment without a break, a stable
-dose), `formulas` (derived values). This module picks the construct, and works out the verdict
-of every criterion reading the atom: the atom under test as its module says, the criterion's
-other parts as the trail judges them for that patient (`engine.evidence`, the atoms' `judge`,
-which is not the network's compiled patterns; a derived value by `formulas.value_of`), the whole
-by strong Kleene logic over the criterion's and/or/not/at-least tree, through its definitions.
-A case whose verdict this cannot settle (a pending judgment beside missing data) is left out and
-counted; a construct without an independent expectation (a course's dose and length, a dose
-filter) is listed in the file as `not generated`, and so is any kind of atom `generator` does
-not know: only those without edges (`EDGELESS`) give no case and go unsaid.
+dose), `courses` (a course's dose and length), each dose through `amounts`, `formulas` (derived
+values). This module picks the construct, and works out the verdict of every criterion reading
+the atom: the atom under test as its module says, the criterion's other parts as the trail judges
+them for that patient (`engine.evidence`, the atoms' `judge`, which is not the network's compiled
+patterns; a derived value by `formulas.value_of`), the whole by strong Kleene logic over the
+criterion's and/or/not/at-least tree, through its definitions. A case whose verdict this cannot
+settle (a pending judgment beside missing data) is left out and counted; a construct without an
+independent expectation is listed in the file as `not generated`, with why, and so is any kind of
+atom `generator` does not know: only those without edges (`EDGELESS`) give no case and go unsaid.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
+from engine.edgecases.courses import courses
 from engine.edgecases.doses import current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
@@ -44,8 +45,6 @@ from protocol.errors import FactError, UsageError
 
 #: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
-#: Constructs with edges that no module here gives an independent expectation yet.
-NOT_YET = {m.Course: "a course's dose and length"}
 #: Atoms without edges: nothing in them moves by a step or a day (a flag, judgment or definition,
 #: a value set, a drug on the list; `x ever` without a filter or grade is one too).
 EDGELESS = (m.Truth, m.Is, m.Includes)
@@ -59,8 +58,6 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     """The module function that varies `atom`, None for an atom without edges (`EDGELESS`);
     raises `Skip` for one with edges that has none yet, so that no kind of atom is passed over
     unsaid."""
-    if type(atom) in NOT_YET:
-        raise Skip(NOT_YET[type(atom)])
     kind = concept.kind if concept is not None else None
     if isinstance(atom, (m.Compare, m.InRange)):  # `check` refuses a range on a derived value
         if kind is m.Kind.AGE:
@@ -74,6 +71,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return counts
     if isinstance(atom, m.AtLeast):  # `X includes at least k of {...}`, the one `targets` gives
         return includes
+    if isinstance(atom, m.Course):
+        return courses
     if isinstance(atom, m.CurrentDose):
         return current_doses
     if isinstance(atom, m.Continuous):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, day_given
-from engine.edgecases.filters import item_values, written_filters
+from engine.edgecases.filters import item_values, unrecorded, written_filters
 from engine.edgecases.windows import (_edges, _given, _grade_text, _history_anchor, _inside,
                                       _occurrence, _passing_grade)
 from protocol import model as m
@@ -78,11 +78,10 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
         for name, value in failing:
             out.append((f"one with {name} {value}", [*beside, (last, {**extra, name: value},
                         "false", f"{name} {value} fails the filter")]))
-        required = m.DRUG if concept.kind is m.Kind.MEDICATION else None
-        for name in [*passing, *([by.name] if by is not None else [])]:
-            if name != required:
-                out.append((f"one without {name}", [*beside, (last, {**extra, name: None},
-                            "unknown", f"no {name}: it may count")]))
+        for name, gone in [*unrecorded(concept, passing),
+                           *([(by.name, {by.name: None})] if by is not None else [])]:
+            out.append((f"one without {name}", [*beside, (last, {**extra, **gone}, "unknown",
+                                                        f"no {name}: it may count")]))
         if occurred.grade is not None:
             op, threshold = occurred.grade
             short = next((g for g in (threshold - 1, threshold + 1)

@@ -35,7 +35,7 @@ from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, day_given, leap
-from engine.edgecases.filters import item_values, written_filters
+from engine.edgecases.filters import item_values, unrecorded, written_filters
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -234,11 +234,8 @@ def _filtered(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: st
     for name, value in failing:
         tried.append((f"{name} {value}", {**passing, name: value}, False,
                       f"{name} {value} fails the filter"))
-    required = m.DRUG if gen.concept(occurred).kind is m.Kind.MEDICATION else None
-    for name in passing:
-        if name == required:  # every course names its drug
-            continue
-        tried.append((f"{name} not recorded", {**passing, name: None}, None,
+    for name, gone in unrecorded(gen.concept(occurred), passing):
+        tried.append((f"{name} not recorded", {**passing, **gone}, None,
                       f"no {name} recorded: it may or may not pass"))
     return [_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: {written}",
                      f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields)
