@@ -42,19 +42,34 @@ from engine.screened import Outputs, Screened
 from engine.workers import AHEAD, WorkerLost, available, sigint_blocked
 from protocol.errors import UsageError
 
-#: Records in a batch: a task costs the scheduler about a millisecond and a round trip, so a
-#: batch is larger than a local worker's, and still small enough (about 0.2 s of deciding) that
-#: a Ctrl-C is answered within a few.
+#: Records in a batch: a task costs about 4 ms of CPU beside its records (measured on a loaded
+#: machine: 2.5 ms in the run's process, which hosts a local cluster's scheduler, 2 ms in the
+#: worker), so a batch is larger than a local worker's: 0.07 ms a patient, against about 3 ms of
+#: deciding. Larger saves little (256: 0.05 ms) and keeps a Ctrl-C waiting four times as long;
+#: at 64 (about 0.2 s of deciding) it is answered within a few batches.
 BATCH = 64
 
 #: Seconds between two looks at the cluster while a batch's results are awaited.
 POLL = 2.0
 
-#: Dask's settings for a run, in this process and a local cluster's: no log of the last thousand
+#: Dask's settings for a run, in this process and a local cluster's. Each cuts CPU time that is
+#: Dask's, not deciding's (measured, see the README's "Speed"): no log of the last thousand
 #: messages of each connection (each holds a batch: hundreds of MiB, growing with the run until
-#: full), no sampling profiler in the workers (a thread that takes the GIL every 10 ms). A running
-#: scheduler has its own settings: see the README.
-LEAN = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False}
+#: full); no sampling profiler in the workers (a thread that takes the GIL every 10 ms); glibc's
+#: own trimming of the heap in the workers (Dask's `MALLOC_TRIM_THRESHOLD_` of 64 KiB gives the
+#: engine's freed memory back to the system and takes it again on every patient: 1.6 times the
+#: CPU time of deciding, a third of it in the kernel; the memory stays flat without it); and the
+#: periodic work a run does not use, 0.1 s of CPU a second on an idle cluster (0.014 after): the
+#: event loops' tick (every 20 ms in the scheduler, each nanny and each worker), the system
+#: monitor (every 0.5 s), work stealing (one thread per worker and two batches each: nothing to
+#: steal) and the memory monitor (every 0.1 s; a worker is still stopped near its limit). A
+#: running scheduler and its workers have their own settings: see the README.
+LEAN = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False,
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+        "distributed.admin.tick.interval": "1s",
+        "distributed.admin.system-monitor.interval": "10s",
+        "distributed.scheduler.work-stealing": False,
+        "distributed.worker.memory.monitor-interval": "1s"}
 
 #: One batch at a time in a worker process, whatever its threads: the engine's state is the
 #: process's.
