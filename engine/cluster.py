@@ -8,10 +8,11 @@ bytes.
 
 What crosses the wire: once per worker, the compiled network and the run's options (an
 `Outputs`, about 100 KiB pickled) in a worker plugin, which the scheduler also gives to workers
-that join or are restarted later; per batch, the parsed fact records out and their `Screened`
-back (per patient its stdout line, table rows, warnings and trail lines, serialised there). Each
-worker process builds the durable_rules host once, on its first batch, and decides one batch at a
-time whatever its number of threads: the engine's C state belongs to the process.
+that join or are restarted later; per batch, the parsed fact records out (pickled once, by the
+run: see `_Pool.send`) and their `Screened` back (per patient its stdout line, table rows,
+warnings and trail lines, serialised there). Each worker process builds the durable_rules host
+once, on its first batch, and decides one batch at a time whatever its number of threads: the
+engine's C state belongs to the process.
 
 A worker that dies (killed, out of memory) costs Dask a retry of its batches elsewhere: deciding
 is a pure function of the record, so the outputs do not change. A batch whose workers die on
@@ -22,6 +23,7 @@ every try, a scheduler lost, or a cluster left without workers, ends the run in 
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 import signal
 import threading
@@ -178,7 +180,11 @@ class _Pool:
         self.last = time.monotonic()
 
     def send(self, batch: list[tuple[int, object]]) -> _Batch:
-        return _Batch(self, self.cluster.client.submit(_decide, self.name, batch, pure=False))
+        """The batch goes out pickled by us, as one `bytes`: Dask walks a task's arguments down
+        to every value looking for futures (6 ms a batch of 64 records), and its scheduler
+        unpickles and pickles them again on the way to a worker; bytes it passes through."""
+        records = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        return _Batch(self, self.cluster.client.submit(_decide, self.name, records, pure=False))
 
 
 class _Batch:
@@ -231,6 +237,7 @@ class _Network(WorkerPlugin):
             return list(self.outputs.screened(batch, self.screening))
 
 
-def _decide(name: str, batch: list[tuple[int, object]]) -> list[Screened]:
-    """A task: one batch decided by the worker's copy of the run's network."""
-    return get_worker().plugins[name].decided(batch)
+def _decide(name: str, records: bytes) -> list[Screened]:
+    """A task: one batch (pickled, see `_Pool.send`) decided by the worker's copy of the run's
+    network."""
+    return get_worker().plugins[name].decided(pickle.loads(records))
