@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, day_given
-from engine.edgecases.filters import item_values, unrecorded, written_filters
+from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
+                                      written_filters)
 from engine.edgecases.anchors import Anchored, history_anchor
 from engine.edgecases.windows import (_edges, _given, _grade_text, _inside, _occurrence,
                                       _passing_grade)
@@ -61,9 +62,9 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
         fields = {by.name: keys[k]} if by is not None else {}
         return days[k], fields, "true", f"{days[k]}{_said(fields)} counts"
 
-    def cases() -> list[tuple[str, list[Item]]]:
-        out = [(f"{_items(k)} that count{'s' if k == 1 else ''}", [good(i) for i in range(k)])
-               for k in (n - 1, n, n + 1) if k > 0]
+    def cases() -> list[tuple[str, list[Item]] | tuple[str, list[Item], PerDay]]:
+        out: list = [(f"{_items(k)} that count{'s' if k == 1 else ''}",
+                      [good(i) for i in range(k)]) for k in (n - 1, n, n + 1) if k > 0]
         beside = [good(i) for i in range(n - 1)]
         last = days[n - 1]
         extra = {by.name: keys[n - 1]} if by is not None else {}
@@ -79,6 +80,9 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
         for name, value in failing:
             out.append((f"one with {name} {value}", [*beside, (last, {**extra, name: value},
                         "false", f"{name} {value} fails the filter")]))
+        for dose in through_weight(gen, occurred, passing):
+            out.append((f"one of {dose.label}", [*beside, (last, {**extra, **dose.fields},
+                        dose.passes, dose.how)], dose))
         for name, gone in [*unrecorded(concept, passing),
                            *([(by.name, {by.name: None})] if by is not None else [])]:
             out.append((f"one without {name}", [*beside, (last, {**extra, **gone}, "unknown",
@@ -99,11 +103,13 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
 
     grade = _passing_grade(occurred)
     variants = []
-    for what, items in cases():
+    for what, items, *weighed in cases():
         status, how = _status(items, n, by.name if by is not None else None)
         facts = tuple(_occurrence(gen, occurred, day, fields.get("grade", grade),
                                   {**passing, **fields}) for day, fields, _, _ in items)
-        variants.append(Variant(f"{what}: {written}", how, atom, status, replace=facts))
+        weight = weighed[0] if weighed else PerDay("", {}, "", "", (), ())
+        variants.append(Variant(f"{what}: {written}", how, atom, status,
+                                replace=(*facts, *weight.replace), remove=weight.remove))
     if window.anchor is not None and window.anchor.ref is not None:
         n_items = variants[1].replace  # N items that count (N >= 2: the first case is N-1)
         variants.append(Variant(f"{_items(n)} that count, no {window.anchor.ref.name}: {written}",

@@ -37,12 +37,14 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import Anchored, Span, history_anchor, most_recent, spans
 from engine.edgecases.base import Skip, Variant, day_given, leap
-from engine.edgecases.filters import item_values, unrecorded, written_filters
+from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
 
+#: Whether an item counts, from whether it passes: None when it may or may not.
+HELD = {"true": True, "false": False, "unknown": None}
 #: Where an anchor is moved to, for windows in months or years: month ends where adding or
 #: subtracting months clamps (a leap day for years).
 MONTH_ENDS = ((1, 31), (2, 29), (3, 31), (12, 31))
@@ -195,21 +197,26 @@ def _nothing(gen: EdgeCases, atom, occurred: m.Occurred, written: str) -> list[V
 def _filtered(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: str, grade,
               passing: dict, failing: list[tuple[str, str]], alone: bool) -> list[Variant]:
     """On a day inside: the item that passes (when the window's cases do not give it), each
-    attribute at a value that fails, and each not recorded."""
+    attribute at a value that fails, each not recorded, and a dose per kg given per day through
+    the weight."""
     if not passing:
         return []
-    tried: list[tuple[str, dict, bool | None, str]] = []
+    tried: list[tuple[str, dict, bool | None, str, tuple[dict, ...], tuple[str, ...]]] = []
     if alone:
-        tried.append(("passes", passing, True, "passes every clause"))
+        tried.append(("passes", passing, True, "passes every clause", (), ()))
     for name, value in failing:
         tried.append((f"{name} {value}", {**passing, name: value}, False,
-                      f"{name} {value} fails the filter"))
+                      f"{name} {value} fails the filter", (), ()))
     for name, gone in unrecorded(gen.concept(occurred), passing):
         tried.append((f"{name} not recorded", {**passing, **gone}, None,
-                      f"no {name} recorded: it may or may not pass"))
+                      f"no {name} recorded: it may or may not pass", (), ()))
+    for dose in through_weight(gen, occurred, passing):
+        tried.append((dose.label, {**passing, **dose.fields}, HELD[dose.passes], dose.how,
+                      dose.replace, dose.remove))
     return [_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: {written}",
-                     f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields)
-            for what, fields, held, how in tried]
+                     f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields,
+                     also=also, remove=remove)
+            for what, fields, held, how, also, remove in tried]
 
 
 def _spanned(window: m.Window) -> Callable[[date, date, date], bool]:
