@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -209,6 +210,11 @@ class UsedFact(NamedTuple):
     date: str | None
     converted: str | None
     note: str | None = None
+
+
+#: A `UsedFact` made from a tuple of its seven fields, in order, without the named tuple's own
+#: constructor (a function in Python): a patient has dozens.
+used_fact = partial(tuple.__new__, UsedFact)
 
 
 @dataclass
