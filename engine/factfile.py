@@ -41,9 +41,13 @@ _JSON_TYPES = {"string": (str,), "number": (int, Decimal), "boolean": (bool,), "
 
 
 def _types(schema: dict) -> dict[str, tuple[type, ...]]:
-    """Python types per property of a schema object: the fast path's reading of the schema."""
+    """Python types per property of a schema object: the fast path's reading of the schema. A
+    property with a list of values (`enum`: a comparator) passes no type: jsonschema reads it."""
     table = {}
     for name, spec in schema["properties"].items():
+        if "enum" in spec:
+            table[name] = ()
+            continue
         kinds = spec.get("type", "boolean" if "const" in spec else "object")
         kinds = kinds if isinstance(kinds, list) else [kinds]
         table[name] = tuple(t for kind in kinds for t in _JSON_TYPES[kind])
@@ -110,8 +114,8 @@ def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = No
 
 #: A fact's fields as nearly every record gives them, by field: the exact types `_plainly_sound`
 #: passes at a glance (a bool is not a number; a text must be ASCII, a number within
-#: `MAX_DIGITS`). A field read later takes any such value: the normaliser judges it. Anything else,
-#: a comparator among them (an enum), takes the careful path.
+#: `MAX_DIGITS`). A field read later takes any such value: the normaliser judges it. Anything else
+#: (a comparator among them, one of a list of values) takes the careful path.
 _SCALARS = frozenset({str, bool, int, Decimal, type(None)})
 _SOUND = {**{key: frozenset(types) for key, types in _CHECKED_HERE.items()},
           **dict.fromkeys(_READ_LATER, _SCALARS)}
