@@ -5,7 +5,7 @@ the distinct drugs of each counted set: numbers the network compares (`engine/at
 
 `Courses` is the part of the per-patient builder (`engine/facts._Builder`) that reads medication
 facts; it uses the builder's record, problems and occurrence reading (`_occurrences`, `_edges`,
-`_number`, `problem`, `patient`, `screening`, and the normaliser `n`).
+`_number`, `problem`, `patient`, `screening`, `screening_day`, and the normaliser `n`).
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ class Courses:
             dose_note = f"{period}; {note}" if note else period
             given = f" {plain(fact.get('dose'))} {fact.get('unit')}" \
                 if fact.get("dose") is not None else ""
-            used.append(used_fact((index, concept.name, drug + given + attributes_text(concept, item),
-                                   fact.get("unit"), fact.get("date"), shown, dose_note)))
+            what = drug + given + attributes_text(concept, item)
+            used.append(used_fact((index, concept.name, what, fact.get("unit"), fact.get("date"),
+                                   shown, dose_note)))
         if used:
             self.patient.used.setdefault(concept.name, []).extend(used)
         self.patient.record[concept.name] = courses

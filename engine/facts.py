@@ -317,7 +317,8 @@ class _Builder(Courses):
                 return None
         return chosen
 
-    def _chosen(self, concept: m.Concept, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
+    def _chosen(self, concept: m.Concept, facts: list[tuple[int, dict]]
+                ) -> tuple[int, dict] | None:
         """The latest of several facts (or of one undated that needs a date), or None with the
         problem when which one counts is unclear."""
         undated = [f for f in facts if f[1].get("date") is None]
