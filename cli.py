@@ -21,6 +21,7 @@ from contextlib import closing, nullcontext, suppress
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 
 
@@ -56,7 +57,7 @@ from engine.trail import (Chain, Recorder, Trail, opening, patients, read, scan,
                           sha256_file)
 from engine.trail import stream as stream_trail
 from engine.trail import records as records_of
-from engine.trailfile import created
+from engine.trailfile import created, reopened
 from engine.verify import Verification, located, verify
 from engine.workers import SMALL, WorkerLost, available, decided, on_cluster
 from grammar import layout
@@ -420,8 +421,8 @@ def _run(args) -> int:
     facts = opened(args.facts, network.protocol)
     tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     workers = args.workers or available()
-    sink = writing(args.trail, "trail", created, point.end if point and point.state else None) \
-        if args.trail else nullcontext()
+    create = partial(reopened, keep=point.end) if point and point.state else created
+    sink = writing(args.trail, "trail", create) if args.trail else nullcontext()
     with on_cluster(args.scheduler, args.workers) as cluster, facts, sink as out, \
             optional(args.warnings, "warnings") as warnings_out, \
             optional(args.table, "table") as table_out, progress(args.facts) as console:

@@ -5,7 +5,6 @@ written. The commands (`cli.py`) call these; nothing here decides anything."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -112,20 +111,16 @@ def between_patients() -> Iterator[threading.Event]:
 
 @contextmanager
 def writing(path: str, what: str,
-             create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8"),
-             keep: int | None = None) -> Iterator[TextIO]:
-    """An output file, its directories created (`create` opens it: a trail may be compressed):
-    one that cannot be opened or closed (a directory, no permission, a full disk) is a one-line
-    error naming it (exit 2); what was written before stays. Errors while writing are the
-    writer's to name (`engine.trail.Chain`). With `keep`, the file's first `keep` bytes are kept
-    and written after (a resumed trail: plain, `engine/resume.py` refuses a compressed one)."""
+            create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8")
+            ) -> Iterator[TextIO]:
+    """An output file, its directories created (`create` opens it: a trail may be compressed,
+    or taken back to be written on, `engine.trailfile.reopened`): one that cannot be opened or
+    closed (a directory, no permission, a full disk) is a one-line error naming it (exit 2);
+    what was written before stays. Errors while writing are the writer's to name
+    (`engine.trail.Chain`)."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if keep is not None:
-            os.truncate(path, keep)
-            out = open(path, "a", encoding="utf-8")
-        else:
-            out = create(path)
+        out = create(path)
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
     try:

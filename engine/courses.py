@@ -142,7 +142,9 @@ class Courses:
             entry = self.n.equivalent(concept, table, drug)
             if entry is None:
                 return None, f"{drug} has no entry in {table.name}"
-            dose = dose * entry.equals.value / entry.amount.value
+            # the entry's two sides in one unit: `dexamethasone 750 ug = 5 mg` is 5000 ug for 750
+            same = self.n.dose_factor(entry.equals.unit, entry.amount.unit)
+            dose = dose * entry.equals.value * same / entry.amount.value
         equivalent = f"as {table.name}" if table is not None else None
         direct = self.n.dose_factor(unit, concept.dosed_in)
         if direct is not None:

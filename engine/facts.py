@@ -587,10 +587,18 @@ class _Builder(Courses):
         if not items or concept.name not in self.n.edges:
             return
         latest = max(items, key=lambda item: (item[R.START], item[R.END]))
+        # An item known only to the month or year, or whose end is not recorded, may be the most
+        # recent instead: each that may is a candidate, and an edge they do not share is open.
+        least = (latest[R.START], latest[R.END_EARLIEST])
+        candidates = [latest] + [item for item in items if item is not latest
+                                 and (item[R.START_LATEST], item[R.END]) > least]
         for field_name, edge in self.n.edges[concept.name]:
-            early, late = (latest[R.START], latest[R.START_LATEST]) if edge == "start" else \
-                (latest[R.END_EARLIEST], latest[R.END])
-            if early == ONGOING:
+            early, late = _edge(latest, edge)
+            if any(_edge(item, edge) != (early, late) for item in candidates):
+                self.patient.unusable[field_name] = \
+                    f"which {concept.name} is the most recent is not settled (dates known only " \
+                    f"to the month or year, or an end not recorded), and their {edge}s differ"
+            elif early == ONGOING:
                 self.patient.unusable[field_name] = f"the most recent {concept.name} has not ended"
             elif late == ONGOING and early != late:
                 self.patient.unusable[field_name] = \
@@ -730,4 +738,11 @@ def _identity(fact: dict) -> Any:
     return str(fact) if "reference_range" in fact else tuple(fact.items())
 
 
+def _edge(item: dict, edge: str) -> tuple[int, int]:
+    """An occurrence's start or end as its earliest and latest possible days."""
+    return (item[R.START], item[R.START_LATEST]) if edge == "start" else \
+        (item[R.END_EARLIEST], item[R.END])
+
+
 __all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING"]
+

@@ -281,11 +281,14 @@ class Page:
         return run, protocol, summary
 
 
-def page_head(title: str, css: str, script: str, status: Status) -> str:
+def page_head(title: str, css: str, script: str, status: Status, beside: bool = False) -> str:
     """A page's head, up to its `<main>`: the style inline, and a Content-Security-Policy that
-    allows only this style and this script (by hash), so nothing loads from the network."""
+    allows only this style and this script (by hash), so nothing loads from the network;
+    `beside`: and the scripts of the page's own origin, the summary's index files beside it
+    (`engine/report_index.py`; for a page opened from a file, local files)."""
+    own = " 'self'" if beside else ""
     policy = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
-              f"script-src '{_csp_hash(script)}'; img-src data:; base-uri 'none'; "
+              f"script-src '{_csp_hash(script)}'{own}; img-src data:; base-uri 'none'; "
               "form-action 'none'")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
@@ -438,7 +441,7 @@ def filters(order: list[str], static: dict[str, dict[str, Any]], pages: bool = F
             f'<option value="{e(v)}">{e(label)}</option>' for v, label in values)
 
     criteria = [(c, f"{c} ({static[c].get('role') or '?'})") for c in order]
-    hint = "patient id" if pages else "patient id, criterion, sentence, fact ..."
+    hint = "start of a patient id" if pages else "patient id, criterion, sentence, fact ..."
     form = (
         f'<section id="filters" aria-label="filters">\n<h2>{"Pages" if pages else "Patients"}'
         '</h2>\n<form id="filter" class="filters" role="search">'

@@ -258,22 +258,50 @@ vertical-align:top}
 table.pages th,table.verdicts th,table.rejected th{color:var(--muted);font-weight:500}
 table.pages td.ids,table.verdicts td:nth-child(-n+2),table.verdicts th:nth-child(-n+2),
 table.rejected td:nth-child(n+3),table.rejected th:nth-child(n+3){text-align:left}
-table.pages td.ids{max-width:520px}table.pages .idlist{white-space:pre-line;columns:11em;
-font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+table.pages td.ids{max-width:520px;font-family:ui-monospace,"DejaVu Sans Mono",monospace;
+font-size:12px}
 table.pages td.match a{margin-right:8px}
+nav.window{display:flex;gap:12px;align-items:baseline;margin:10px 0 6px}
+nav.window button{font:inherit;padding:3px 8px;border:1px solid var(--line);border-radius:6px;
+background:#fff;cursor:pointer}nav.window button:disabled{cursor:default;opacity:.5}
 """
 
 #: The summary page's script: the filter of its table of pages, from the same URL fragment as a
-#: page's (`q`, `decision`, `criterion`, `verdict`): a row stays when its page holds such
-#: patients, says how many, and links to its page filtered the same way.
+#: page's (`q`, `decision`, `criterion`, `verdict`): the pages that hold such patients, how many,
+#: each linked to its page filtered the same way, `BLOCK` at a time. What it shows comes from the
+#: index beside the summary (`engine/report_index.py`), a file loaded by a script element (a page
+#: opened from a file may not fetch its neighbours) when a view first needs it: a search loads
+#: the files of ids that can hold ids starting so (at most `SEARCHED` of them), a filter the
+#: match files of its criterion and verdict, the table the blocks of the pages it shows.
 SUMMARY_SCRIPT = """
 (function () {
-""" + _CONTROLS + """  var rows = Array.prototype.map.call(document.querySelectorAll("tr.page"), function (el) {
-    var list = el.querySelector(".idlist");
-    return {el: el, link: el.querySelector("a.page"), match: el.querySelector("td.match"),
-            counts: JSON.parse(el.getAttribute("data-counts") || "{}"),
-            ids: list ? list.textContent.split("\\n") : []};
-  });
+""" + _CONTROLS + """  var contents = JSON.parse($("index").getAttribute("data-index"));
+  var body = $("pages-table").tBodies[0], SEARCHED = 4;
+  var files = {}, waiting = {}, view = null, at = 0, generation = 0;
+  window.proto_rules_index = function (name, data) {
+    if (waiting[name]) { waiting[name](data); delete waiting[name]; }
+  };
+  function load(name) {
+    if (!files[name]) {
+      files[name] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        waiting[name] = resolve;
+        script.src = "index/" + name + ".js";
+        script.onerror = function () { reject(new Error("index/" + name + ".js")); };
+        document.head.appendChild(script);
+      });
+    }
+    return files[name];
+  }
+  function padded(n, width) {
+    var text = String(n);
+    while (text.length < width) { text = "0" + text; }
+    return text;
+  }
+  function named(kind, n) { return kind + "-" + padded(n, 4); }
+  function pageName(n) {
+    return "patients/page-" + padded(n, Math.max(4, String(contents.pages).length)) + ".html";
+  }
 """ + _READ + """  function fragment() {
     var params = new URLSearchParams();
     Object.keys(controls).forEach(function (key) {
@@ -287,60 +315,182 @@ SUMMARY_SCRIPT = """
       history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
     } catch (ignored) { /* a page opened from a file may refuse; the filter still applies */ }
   }
-  function counted(row, decision, criterion, verdict) {
-    var n = 0;
-    Object.keys(row.counts).forEach(function (d) {
-      if (decision && d !== decision) { return; }
-      Object.keys(row.counts[d]).forEach(function (key) {
-        var parts = key.split("\\t");
-        if (criterion || verdict ? (key && (!criterion || parts[0] === criterion) &&
-                                    (!verdict || parts[1] === verdict)) : !key) {
-          n += row.counts[d][key];
+  /* The files of ids that can hold an id starting with q: those whose first id (cut to
+     `units`) is not past q, up to the first whose first id is past it. */
+  function idFiles(q) {
+    var firsts = contents.ids, key = q.slice(0, contents.units), found = [];
+    firsts.forEach(function (first, i) {
+      var next = i + 1 < firsts.length ? firsts[i + 1] : null;
+      if ((next === null || next >= key || key.indexOf(next) === 0) &&
+          (i === 0 || first <= key || first.indexOf(key) === 0)) {
+        found.push(named("ids", i + 1));
+      }
+    });
+    return found;
+  }
+  function search(q, decision) {
+    var names = idFiles(q);
+    return Promise.all(names.slice(0, SEARCHED).map(load)).then(function (lists) {
+      var found = [];
+      lists.forEach(function (rows) {
+        rows.forEach(function (row) {
+          if (row[0].toLowerCase().indexOf(q) === 0 &&
+              (!decision || contents.decisions[row[2]] === decision)) { found.push(row); }
+        });
+      });
+      return {found: found, cut: names.length > SEARCHED};
+    });
+  }
+  /* Patients by page who have the decision, criterion and verdict asked for. */
+  function matching(decision, criterion, verdict) {
+    var names = [];
+    contents.matches.forEach(function (match, i) {
+      if (criterion || verdict ? match[0] && (!criterion || match[0] === criterion) &&
+                                 (!verdict || match[1] === verdict) : !match[0]) {
+        names.push(named("match", i + 1));
+      }
+    });
+    return Promise.all(names.map(load)).then(function (lists) {
+      var counts = {};
+      lists.forEach(function (flat) {
+        for (var k = 0; k < flat.length; k += 3) {
+          if (!decision || contents.decisions[flat[k + 1]] === decision) {
+            counts[flat[k]] = (counts[flat[k]] || 0) + flat[k + 2];
+          }
         }
       });
+      return counts;
     });
-    return n;
+  }
+  function numbers(keys) {
+    return keys.map(Number).sort(function (a, b) { return a - b; });
+  }
+  function links(ids) {
+    var cell = document.createDocumentFragment();
+    ids.slice(0, 10).forEach(function (id) {
+      var a = document.createElement("a");
+      a.href = pageName(id[1]) + "#q=" + encodeURIComponent(id[0]);
+      a.textContent = id[0];
+      cell.appendChild(a);
+    });
+    if (ids.length > 10) {
+      cell.appendChild(document.createTextNode("and " + (ids.length - 10) + " more"));
+    }
+    return cell;
+  }
+  /* The view a filter asks for: the pages that hold such patients (null: every page), what a
+     page's match cell says, and how many patients match. */
+  function wanted(q, decision, criterion, verdict) {
+    var narrowed = criterion || verdict;
+    if (q) {
+      return Promise.all([search(q, decision),
+                          narrowed ? matching(decision, criterion, verdict) : null])
+        .then(function (both) {
+          var byPage = {}, n = 0;
+          both[0].found.forEach(function (row) {
+            if (both[1] && !both[1][row[1]]) { return; }
+            (byPage[row[1]] = byPage[row[1]] || []).push(row);
+            n += 1;
+          });
+          return {pages: numbers(Object.keys(byPage)), patients: n, cut: both[0].cut,
+                  match: function (page) { return links(byPage[page]); }};
+        });
+    }
+    if (decision || narrowed) {
+      return matching(decision, criterion, verdict).then(function (counts) {
+        var n = 0;
+        Object.keys(counts).forEach(function (page) { n += counts[page]; });
+        return {pages: numbers(Object.keys(counts)), patients: n, match: function (page) {
+          return document.createTextNode(counts[page] + " patients");
+        }};
+      });
+    }
+    return Promise.resolve({pages: null, patients: contents.patients, match: null});
+  }
+  function row(number, block, hash) {
+    var tr = document.createElement("tr"), data = block[(number - 1) % contents.block];
+    var first = (number - 1) * contents.size + 1;
+    var cells = [first + "\\u2013" + Math.min(first + contents.size - 1, contents.patients)];
+    for (var d = 0; d < contents.columns; d++) { cells.push(String(data[2][d] || 0)); }
+    var a = document.createElement("a"), td = document.createElement("td");
+    tr.className = "page";
+    a.className = "page";
+    a.setAttribute("data-page", pageName(number));
+    a.href = pageName(number) + (hash ? "#" + hash : "");
+    a.textContent = "page " + number;
+    td.appendChild(a);
+    tr.appendChild(td);
+    cells.forEach(function (text) {
+      var cell = document.createElement("td");
+      cell.textContent = text;
+      tr.appendChild(cell);
+    });
+    var match = document.createElement("td"), ids = document.createElement("td");
+    match.className = "match";
+    if (view.match) { match.appendChild(view.match(number)); }
+    ids.className = "ids";
+    ids.textContent = data[0] + " \\u2026 " + data[1];
+    tr.appendChild(match);
+    tr.appendChild(ids);
+    return tr;
+  }
+  /* The rows of the pages from `at`, `block` of them, drawn once their blocks are loaded. */
+  function draw(hash) {
+    var total = view.pages ? view.pages.length : contents.pages, shown = [], blocks = {};
+    for (var k = at; k < Math.min(total, at + contents.block); k++) {
+      shown.push(view.pages ? view.pages[k] : k + 1);
+    }
+    shown.forEach(function (n) { blocks[Math.ceil(n / contents.block)] = true; });
+    var wanted = numbers(Object.keys(blocks));
+    return Promise.all(wanted.map(function (b) { return load(named("pages", b)); }))
+      .then(function (loaded) {
+        var byBlock = {};
+        wanted.forEach(function (b, i) { byBlock[b] = loaded[i]; });
+        body.textContent = "";
+        shown.forEach(function (n) {
+          body.appendChild(row(n, byBlock[Math.ceil(n / contents.block)], hash));
+        });
+        $("w-here").textContent = total ? "pages " + (at + 1) + "\\u2013" + (at + shown.length) +
+          " of " + total : "no page";
+        $("w-back").disabled = at === 0;
+        $("w-on").disabled = at + contents.block >= total;
+      });
   }
   function apply() {
     var q = controls.q.value.trim().toLowerCase(), decision = controls.decision.value,
         criterion = controls.criterion.value, verdict = controls.verdict.value;
-    var hash = fragment(), shown = 0, patients = 0;
-    rows.forEach(function (row) {
-      var n = counted(row, decision, criterion, verdict), found = [];
-      if (q) {
-        found = row.ids.filter(function (id) { return id.toLowerCase().indexOf(q) >= 0; });
-      }
-      var visible = n > 0 && (!q || found.length > 0);
-      row.el.hidden = !visible;
-      row.link.setAttribute("href", row.link.getAttribute("data-page") + (hash ? "#" + hash : ""));
-      row.match.textContent = "";
-      if (visible && q) {
-        found.slice(0, 10).forEach(function (id) {
-          var a = document.createElement("a");
-          a.href = row.link.getAttribute("data-page") + "#q=" + encodeURIComponent(id);
-          a.textContent = id;
-          row.match.appendChild(a);
-        });
-        if (found.length > 10) {
-          row.match.appendChild(document.createTextNode("and " + (found.length - 10) + " more"));
-        }
-      } else if (visible && (decision || criterion || verdict)) {
-        row.match.textContent = n + " patients";
-      }
-      if (visible) { shown += 1; patients += q ? found.length : n; }
+    var hash = fragment(), mine = ++generation;
+    return wanted(q, decision, criterion, verdict).then(function (found) {
+      if (mine !== generation) { return null; }
+      view = found;
+      at = 0;
+      var pages = view.pages ? view.pages.length : contents.pages;
+      $("f-shown").textContent = !hash ? contents.pages + " pages" : pages + " of " +
+        contents.pages + " pages hold such patients, " + view.patients + " patients match" +
+        (view.cut ? " in the first " + SEARCHED + " files of ids that hold ids starting so " +
+         "(there are more): type more of the id" : "");
+      document.body.setAttribute("data-shown", String(pages));
+      return draw(hash);
+    }).catch(function (error) {
+      $("f-shown").textContent = "The index beside this page could not be read (" +
+        error.message + "): the summary needs its folder index/.";
     });
-    $("f-shown").textContent = shown + " of " + rows.length + " pages shown" +
-      (q || decision || criterion || verdict ? ", " + patients + " patients match" : "");
-    document.body.setAttribute("data-shown", String(shown));
   }
-""" + _WIRED + """  window.addEventListener("hashchange", function () {
+  function move(by) {
+    if (view) {
+      at += by * contents.block;
+      draw(fragment());
+    }
+  }
+""" + _WIRED + """  $("w-back").addEventListener("click", function () { move(-1); });
+  $("w-on").addEventListener("click", function () { move(1); });
+  window.addEventListener("hashchange", function () {
     if (location.hash.indexOf("=") < 0) { return; }
     read();
     apply();
     $("pages").scrollIntoView();
   });
   read();
-  apply();
-  document.body.setAttribute("data-ready", "true");
+  apply().then(function () { document.body.setAttribute("data-ready", "true"); });
 }());
 """

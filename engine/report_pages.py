@@ -6,10 +6,12 @@ gigabyte for 20,000, which no browser opens). `write(trail, directory)` writes i
 - `index.html`, the summary: the run header and the trail's verification, the cohort (counts by
   decision, the criteria that excluded most, the verdicts left open), the rejected records, the
   attrition table, each criterion's verdict counts, and the table of pages: each page's patient
-  numbers, decisions and ids. The table is filtered by the same URL fragment as a page of
-  patients (`#q=P13`, `#decision=REJECTED`, `#criterion=E8&verdict=MET`): which pages hold such
-  patients and how many, each linked to its page filtered alike. The chart's bars, the attrition
-  rows and the verdict counts are such links.
+  numbers, decisions and first and last ids, `report_index.BLOCK` pages at a time. The table is
+  filtered by the same URL fragment as a page of patients (`#q=P13`, `#decision=REJECTED`,
+  `#criterion=E8&verdict=MET`): which pages hold such patients and how many, each linked to its
+  page filtered alike. The chart's bars, the attrition rows and the verdict counts are such
+  links. What the table shows and what the filter reads is in `index/`, loaded when wanted
+  (`engine/report_index.py`): the summary's size does not grow with the trail.
 - `patients/page-0001.html`, ...: `page_size` patients each, in trail order, each page
   self-contained as the one-page report is (inline style and script, the same search and
   filters). A criterion's sentence, source lines and condition parts are stated once, at the foot
@@ -17,9 +19,9 @@ gigabyte for 20,000, which no browser opens). `write(trail, directory)` writes i
   patient's facts are listed once and the criteria refer to them by number.
 
 The trail is read as a stream three times (the counts, the attrition, the patients): what is held
-is one page's ids and counts, never the patients. The files are written into `DIR/.report.part`
-and moved into place once all are written, replacing a report written there before (its
-`index.html` and `patients/`) and nothing else.
+is a block of pages' counts and a run of ids to sort, never the patients. The files are written
+into `DIR/.report.part` and moved into place once all are written, replacing a report written
+there before (its `index.html`, `patients/` and `index/`) and nothing else.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import json
 import os
 import re
 import shutil
-from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
 from html import escape
@@ -42,6 +43,7 @@ from engine.report import (DECISIONS, VERDICTS, Cohort, Page, Patient, Status, a
                            check, cohort_section, e, files_note, filters, fragment, header,
                            page_head, patient_section, patients_of, rule_anchor, sentence,
                            source_lines)
+from engine.report_index import BLOCK, FILE_NAME, FOLDER, Index, Row
 from engine.report_page import CSS, PAGED_CSS, SCRIPT, SUMMARY_SCRIPT
 from engine.report_source import Sources
 from engine.trail import facts_sha256, opening, stream
@@ -94,9 +96,10 @@ def write(trail: str, directory: Path, page_size: int = PAGE_SIZE) -> Written:
         with open(part / "index.html", "w", encoding="utf-8") as index:
             for chunk in book.chunks():
                 index.write(chunk)
-        if (directory / "patients").exists():
-            shutil.rmtree(directory / "patients")
-        (part / "patients").rename(directory / "patients")
+        for folder in ("patients", FOLDER):
+            if (directory / folder).exists():
+                shutil.rmtree(directory / folder)
+            (part / folder).rename(directory / folder)
         (part / "index.html").replace(directory / "index.html")
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
@@ -125,16 +128,17 @@ def one_page(trail: str, output: Path) -> Written:
 
 
 def _refuse(directory: Path) -> None:
-    """A file where the directory should be, or a `patients` folder that holds other things than
-    the pages of a report, is not replaced."""
+    """A file where the directory should be, or a `patients` or `index` folder that holds other
+    things than the pages or the index of a report, is not replaced."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"cannot write report {directory}: a file is there, and a paged report "
                          "is a directory (or give -o NAME.html for one page)")
-    pages = directory / "patients"
-    if pages.exists() and (not pages.is_dir() or any(
-            not PAGE_NAME.fullmatch(entry.name) for entry in pages.iterdir())):
-        raise UsageError(f"cannot write report {directory}: {pages} holds other files than the "
-                         "pages of a report; not replaced")
+    for folder, names, what in (("patients", PAGE_NAME, "pages"), (FOLDER, FILE_NAME, "index")):
+        found = directory / folder
+        if found.exists() and (not found.is_dir() or any(
+                not names.fullmatch(entry.name) for entry in found.iterdir())):
+            raise UsageError(f"cannot write report {directory}: {found} holds other files than "
+                             f"the {what} of a report; not replaced")
 
 
 def page_name(number: int, pages: int) -> str:
@@ -143,8 +147,9 @@ def page_name(number: int, pages: int) -> str:
 
 
 class _Book:
-    """The summary page, written in order while the pages of patients are written beside it: a
-    row of its table of pages each time a page is complete."""
+    """The summary page, written in order while the pages of patients and the index are written
+    beside it: a row of its table of pages each time one of the first `BLOCK` pages is
+    complete, and the index's table of contents once all are."""
 
     def __init__(self, page: Page, part: Path, size: int) -> None:
         self.page, self.part, self.size = page, part, size
@@ -165,7 +170,7 @@ class _Book:
     def chunks(self) -> Iterator[str]:
         status = self.page.status
         yield page_head(f"Decision trail report: {self.name}", CSS + PAGED_CSS, SUMMARY_SCRIPT,
-                        status)
+                        status, beside=True)
         yield header(self.run, facts_sha256([self.run, *([self.summary] if self.summary else [])]),
                      self.page.trail, self.page.trail_sha256, status) + "\n"
         yield cohort_section(self.cohort, self.static, self.order, self.summary) + "\n"
@@ -173,21 +178,31 @@ class _Book:
         yield attrition_section(attrition(self.page.records()), self.static) + "\n"
         yield self._verdicts() + "\n"
         yield filters(self.order, self.static, pages=True) + "\n"
+        shown = min(self.pages, BLOCK)
         yield ('<section id="pages" aria-label="pages of patients">\n<p class="hint">'
                f"{self.total} patients in trail order on {self.pages} pages of {self.size}; each "
                "page shows its patients as the one-page report does, and states each criterion's "
-               "sentence and source once. Search a patient id, or filter by decision, criterion "
-               "and verdict: the pages that hold such patients stay, each linked to its page "
-               'filtered alike.</p>\n<table class="pages"><thead><tr><th>page</th><th>patients'
+               "sentence and source once. Search the start of a patient id, or filter by "
+               "decision, criterion and verdict: the pages that hold such patients are listed, "
+               "each linked to its page filtered alike.</p>\n"
+               '<nav class="window" aria-label="more pages"><button type="button" id="w-back">'
+               f'previous {BLOCK}</button><span id="w-here">pages 1\u2013{shown} of '
+               f'{self.pages}</span><button type="button" id="w-on">next {BLOCK}</button></nav>\n'
+               '<table class="pages" id="pages-table"><thead><tr><th>page</th><th>patients'
                "</th>" + "".join(f"<th>{d}</th>" for d in DECISIONS)
                + "<th>match</th><th>patient ids</th></tr></thead><tbody>\n")
-        yield from self._pages()
-        yield "</tbody></table>\n</section>\n"
+        index = Index(self.part / FOLDER, self.total, self.size)
+        yield from self._pages(index)
+        contents = json.dumps(index.close(), ensure_ascii=False, separators=(",", ":"))
+        quoted = escape(contents, quote=False).replace("'", "&#x27;")  # JSON's own quotes stay
+        yield (f"</tbody></table>\n<div id=\"index\" hidden data-index='{quoted}'></div>\n"
+               "</section>\n")
         yield files_note(self.sources)
         yield f"\n</main>\n<script>{SUMMARY_SCRIPT}</script>\n</body>\n</html>\n"
 
-    def _pages(self) -> Iterator[str]:
-        """Each page of patients written, and its row of the summary's table."""
+    def _pages(self, index: Index) -> Iterator[str]:
+        """Each page of patients written, its patients in the index, and the summary's rows of
+        the first `BLOCK` pages (the summary's script shows others from the index)."""
         out: TextIO | None = None
         try:
             for n, patient in enumerate(patients_of(self.page.records()), start=1):
@@ -196,17 +211,15 @@ class _Book:
                     out = open(self.part / "patients" / page_name(number, self.pages), "w",
                                encoding="utf-8")
                     out.write(self._page_head(number))
-                    ids: list[str] = []
-                    counts: dict[str, Counter[str]] = {}
                 out.write(patient_section(n, patient, self.static, self.sources, referred=True)
                           + "\n")
-                ids.append(patient.id)
-                _count(counts, patient)
-                if n % self.size == 0 or n == self.total:
+                row = index.add(patient)
+                if row is not None:
                     out.write(self._page_tail(number))
                     out.close()
                     out = None
-                    yield self._row(number, ids, counts)
+                    if number <= BLOCK:
+                        yield self._row(row)
         finally:
             if out is not None:
                 out.close()
@@ -266,18 +279,15 @@ class _Book:
                 "definitions and criteria</h2><p class=\"hint\">Stated once for the patients "
                 f"above, who link to them.</p>{''.join(items)}</section>")
 
-    def _row(self, number: int, ids: list[str], counts: dict[str, Counter[str]]) -> str:
-        first, last = self._span(number)
-        name = f"patients/{page_name(number, self.pages)}"
-        data = json.dumps({d: dict(sorted(c.items())) for d, c in sorted(counts.items())},
-                          ensure_ascii=False, separators=(",", ":"))
-        cells = "".join(f"<td>{counts[d][''] if d in counts else 0}</td>" for d in DECISIONS)
-        quoted = escape(data, quote=False).replace("'", "&#x27;")  # JSON's own quotes stay
-        return (f"<tr class=\"page\" data-counts='{quoted}'><td><a class=\"page\" "
-                f'data-page="{name}" href="{name}">page {number}</a></td><td>{first}\u2013{last}'
-                f'</td>{cells}<td class="match"></td><td class="ids"><details><summary>'
-                f"{e(ids[0])} \u2026 {e(ids[-1])}</summary><div class=\"idlist\">"
-                f'{e(chr(10).join(ids))}</div></details></td></tr>\n')
+    def _row(self, row: Row) -> str:
+        """A page's row of the table of pages, as the summary's script draws it from the index
+        (`engine/report_page.py`)."""
+        first, last = self._span(row.number)
+        name = f"patients/{page_name(row.number, self.pages)}"
+        cells = "".join(f"<td>{n}</td>" for n in row.counts[:len(DECISIONS)])
+        return (f'<tr class="page"><td><a class="page" data-page="{name}" href="{name}">page '
+                f"{row.number}</a></td><td>{first}\u2013{last}</td>{cells}<td class=\"match\">"
+                f'</td><td class="ids">{e(row.first)} \u2026 {e(row.last)}</td></tr>\n')
 
     def _rejected(self) -> str:
         """The rejected records, the first `REJECTED_LISTED` of them, each with its page."""
@@ -317,15 +327,6 @@ class _Book:
                 "<thead><tr><th>criterion</th><th>role</th>"
                 + "".join(f"<th>{v}</th>" for v in VERDICTS)
                 + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
-
-
-def _count(counts: dict[str, Counter[str]], patient: Patient) -> None:
-    """A patient in its page's counts: by decision (key ""), and by decision, criterion and
-    verdict (key "criterion<TAB>verdict"), which the summary's filter reads."""
-    tally = counts.setdefault(patient.outcome, Counter())
-    tally[""] += 1
-    for record in patient.criteria or []:
-        tally[f"{record['criterion']}\t{record['verdict']}"] += 1
 
 
 def _rejected_row(n: int, patient: Patient, page: str) -> str:

@@ -12,7 +12,12 @@ from there:
    in the writer's canonical form: a tampered trail is refused, naming its line). It finds the end of the last whole patient: a torn last
    line, the records of a patient without its decision, and a cut run's closing records are
    after it, to be dropped. A trail summed up and sealed without a cut is finished.
-2. The run truncates the trail there and takes its chain back (`Trail(..., resumed=...)`).
+2. The run truncates the trail there and takes its chain back (`Trail(..., resumed=...)`). A
+   compressed trail (`.zst`) is read through its frames alike, its point counted in its lines;
+   its writer is taken back there (`engine.trailfile.reopened`: the whole frames before it stay,
+   the rest of its frame is written again), so it too ends as the uninterrupted run's file. One
+   sealed without a cut but whose seek table was not written whole (killed while writing it) is
+   summed up and sealed again, to write the table.
 3. `skipped` passes over the fact records already decided (the file is still read and hashed
    whole, for the summary), checking each against the trail's patient at the same place, so a
    different fact file under the same name is refused rather than mixed in; and gives the table
@@ -35,7 +40,7 @@ import orjson
 from engine.factfile import opened, patient_id
 from engine.summary import REJECTED, Row, Table
 from engine.trail import GENESIS, Chain, Resumed, expand
-from engine.trailfile import ZSTD_MAGIC
+from engine.trailfile import ZSTD_MAGIC, compressed, lines, seek_table
 from engine.verify import checked
 from protocol.errors import FactProblem, UsageError
 
@@ -48,9 +53,10 @@ HEADER = (("protocol", "file", "protocol file"), ("protocol", "sha256", "protoco
 
 @dataclass(frozen=True)
 class Point:
-    """Where a stopped run goes on: the trail's bytes to keep (`end`), and the chain's state
-    there (None when not even the header was whole: the run starts again); `finished` when the
-    trail is summed up and sealed."""
+    """Where a stopped run goes on: the bytes of the trail's lines to keep (`end`: those of its
+    last whole patient; decompressed, for a compressed trail), and the chain's state there (None
+    when not even the header was whole: the run starts again); `finished` when the trail is
+    summed up and sealed."""
 
     end: int
     state: Resumed | None
@@ -69,20 +75,29 @@ def where(path: str, header: list[dict[str, Any]]) -> Point:
     Point(end=0, state=None, finished=False)
     """
     try:
-        handle = open(path, "rb")
+        with open(path, "rb") as handle:
+            start = handle.read(4)
     except FileNotFoundError:
         return Point(0, None)
     except OSError as error:
         raise UsageError(f"cannot read trail {path}: {error.strerror}") from None
+    framed = start == ZSTD_MAGIC
+    if start and framed != compressed(path):  # the writer goes by the name, the readers by this
+        raise UsageError(f"cannot resume: {path} " + (
+            "holds zstd frames, but its name does not end in .zst" if framed else
+            "is not a compressed trail (it does not start with a zstd frame), though its name "
+            "ends in .zst"))
     expected = io.StringIO()
     Chain(expected).write(*header)
-    with handle:
-        if handle.read(4) == ZSTD_MAGIC:
-            raise UsageError(f"cannot resume {path}: a compressed trail's frames and seek table "
-                             "are written whole; resume into a plain trail (.jsonl), and "
-                             "compress it once finished (zstd)")
-        handle.seek(0)
-        return _scanned(path, handle, expected.getvalue().encode().splitlines())
+    with lines(path) as stream:
+        point = _scanned(path, stream, expected.getvalue().encode().splitlines())
+    if framed and point.state is None:
+        raise UsageError(f"cannot resume: {path} holds no whole header of a trail (a compressed "
+                         "file cut inside its first frame, or not a trail): remove it to run "
+                         "afresh")
+    if framed and point.finished and seek_table(path) is None:
+        return Point(point.end, point.state)  # sealed, then killed writing the seek table
+    return point
 
 
 def _scanned(path: str, lines: Iterable[bytes], header: list[bytes]) -> Point:
@@ -112,7 +127,7 @@ def _scanned(path: str, lines: Iterable[bytes], header: list[bytes]) -> Point:
         elif kind in ("cut", "summary"):
             closing = closing or kind == "cut"
         elif kind == "seal" and not closing:
-            return Point(offset, point.state, finished=True)
+            return Point(point.end, point.state, finished=True)
     return point
 
 
@@ -149,7 +164,7 @@ def before(path: str, point: Point) -> Iterator[Before]:
     """The patients in the part of the trail a resumed run keeps, in order."""
     if point.state is None:
         return
-    with open(path, "rb") as handle:
+    with lines(path) as handle:
         kept = io.BufferedReader(_Limited(handle, point.end))
         protocol: dict[str, Any] = {}
         for raw in kept:

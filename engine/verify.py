@@ -31,7 +31,7 @@ import rfc8785
 
 from engine.factfile import FolderStream
 from engine.trail import GENESIS, canonical, cut
-from engine.trailfile import Frame, frame_lines, lines, seek_table
+from engine.trailfile import HOLDERS, Frame, frame_lines, lines, seek_table
 from protocol.errors import UsageError
 
 
@@ -139,7 +139,7 @@ class _Seek:
                 problem = (f"the seek table gives the frame that starts at line {number} another "
                            "prev than its first record's")
         patient = _patient(record)
-        if record.get("type") in ("decided", "rejected") and patient:
+        if record.get("type") in HOLDERS and patient:
             self.held.append(patient)
         return problem or self.problem
 

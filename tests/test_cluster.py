@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import zstandard
 from dask import config as dask_config
 
 from tests.conftest import run_cli
@@ -125,15 +126,16 @@ def dask(*argv: str) -> subprocess.Popen:
 
 
 @needs_exe
-def test_a_scheduler_without_workers_or_lost_midway_is_one_line(tmp_path):
+def test_a_scheduler_without_workers_or_lost_midway_is_one_line(capsys, tmp_path, registry):
     """A running scheduler (`dask scheduler`, `dask worker` as the README starts them): first
     with no worker (exit 2, nothing written), then killed mid-run: exit 70 within the connect
-    timeout, and the trail cut (for `--resume`)."""
+    timeout, and the trail, compressed, cut; `--resume` (on local workers) finishes it into the
+    lines one process writes."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}
-    facts = many(tmp_path, 10)
-    trail = tmp_path / "trail.jsonl"
+    facts, one = registry
+    trail = tmp_path / "trail.jsonl.zst"
     command = [str(EXE), "run", SEED, str(facts), "--quiet", "--trail", str(trail)]
     scheduler = dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")
     worker = None
@@ -147,7 +149,8 @@ def test_a_scheduler_without_workers_or_lost_midway_is_one_line(tmp_path):
         worker = dask("worker", address, "--nthreads", "1", "--no-dashboard")
         run = subprocess.Popen(command + ["--scheduler", address], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_for_patients(trail, run, 32)
+        while run.poll() is None and (not trail.exists() or not trail.stat().st_size):
+            threading.Event().wait(0.05)  # the first frame: about 100 patients of 460
         scheduler.kill()
         _, err = run.communicate(timeout=120)
     finally:
@@ -160,6 +163,12 @@ def test_a_scheduler_without_workers_or_lost_midway_is_one_line(tmp_path):
     assert line.startswith(f"proto-rules: lost the Dask scheduler {address}")
     assert line.endswith("run again with --resume to finish")
     assert verify(str(trail), facts=str(facts)).cut
+    code, _, err = run_cli(capsys, *command[1:], "--resume")
+    assert code == 0, err
+    with open(trail, "rb") as handle:
+        assert zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)\
+            .read() == one
+    assert verify(str(trail), facts=str(facts)).ok
 
 
 @needs_exe

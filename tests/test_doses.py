@@ -109,6 +109,25 @@ def test_dose_evidence(network, screening: Screening) -> None:
     assert judged["detail"].endswith("; needs <= 10 mg/d")
 
 
+ACROSS_UNITS = """protocol "across" version "1"
+concepts:
+  glucocorticoid: medication {prednisone, dexamethasone} dosed in mg/d as prednisone_equivalent
+equivalence prednisone_equivalent "prednisone 5 mg":
+  prednisone 5 mg = 5 mg
+  dexamethasone 750 ug = 5 mg
+inclusion D1 "at least 5 mg/d": glucocorticoid dose at screening >= 5 mg/d
+"""
+
+
+@pytest.mark.parametrize("dose, expected", [(0.75, "MET"), (0.749999, "NOT_MET")])
+def test_an_equivalence_across_units(dose: float, expected: str) -> None:
+    """`dexamethasone 750 ug = 5 mg`: each side read in its own unit, so 0.75 mg/d of
+    dexamethasone is 5 mg/d of prednisone (not 0.005, from the numbers alone)."""
+    result = outcome(Screening(network_from_text(ACROSS_UNITS, "across.proto-rules")),
+                     gc(dose, drug="dexamethasone"))
+    assert result.verdicts["D1"].verdict == expected
+
+
 def test_dose_diagnostics() -> None:
     from grammar.parser import parse
     from protocol.checks import check

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("at_root")
 
 #: Each example protocol, its base patients, and how many boundary cases its first patient gives.
 EXAMPLES = {
-    "cd19-ucart-sle": ("patients.jsonl", 151),
-    "cd19-ucart-sle-v1.1": ("patients.jsonl", 151),
+    "cd19-ucart-sle": ("patients.jsonl", 185),
+    "cd19-ucart-sle-v1.1": ("patients.jsonl", 185),
     "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 75),
     "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 339),
     "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 80),
@@ -104,8 +104,8 @@ def test_what_the_cases_are(capsys, tmp_path):
     # a lab the base gives without a reference range: the case gives one of its own
     own = cases["hbv_dna 40.000021 IU/mL, ULN 40: the nearest over hbv_dna > upper reference"]
     assert "1.000001 > 1 is true" in own and '"reference_range": {"low": 10, "high": 40}' in own
-    # what has no independent expectation is said, not guessed
-    assert "# not generated: line 102, glucocorticoid: a course's dose and length\n" in text
+    # a course's dose and length together (line 102) has its cases: nothing is left ungenerated
+    assert "# not generated" not in text
     # a postmenopausal woman: the applies-when of I6 and E10 is false, whatever the change
     assert not any("I6" in block for block in cases.values())
     assert run_cli(capsys, *argv)[0] == 0
@@ -185,11 +185,11 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
     argv = ("edge-cases", protocol, "--base", "tests/data/edgecases/histories.patients.jsonl",
             "-o", str(out))
     code, said, _ = run_cli(capsys, *argv)
-    assert code == 0 and said.startswith(f"{out}: 53 boundary cases from C01")
+    assert code == 0 and said.startswith(f"{out}: 55 boundary cases from C01")
     text = out.read_text(encoding="utf-8")
     assert "# not generated" not in text
     code, said, _ = run_cli(capsys, "test", protocol, str(out))
-    assert code == 0 and "=== 53 passed (1 scenario file) ===" in said, said
+    assert code == 0 and "=== 55 passed (1 scenario file) ===" in said, said
     cases = _cases(text)
     infections = "at least 3 infection with grade >= 3 within 1 year before screening"
     for k, verdict in ((2, "NOT_MET"), (3, "MET"), (4, "MET")):

@@ -2,7 +2,8 @@
 
 The demo trail (23 patients) is paged 5 a page, so that the last page is short; every patient is on
 exactly one page, every link resolves, the summary's numbers are the `attrition` command's and
-the run's tally, and the protocol's source lines are stated once a page, not once a patient.
+the run's tally, and the protocol's source lines are stated once a page, not once a patient. The
+index the summary searches is `tests/test_report_index.py`'s.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engine.attrition import attrition
 from tests.conftest import cut_trail, run_cli
 from tests.test_report import (HOSTILE, Tree, chromium, hostile_trail,  # noqa: F401
                                records_of, rendered, run_trail)
+from tests.test_report_index import contents, index_file
 
 pytestmark = pytest.mark.usefixtures("at_root")
 
@@ -46,8 +48,8 @@ def files(directory: Path) -> dict[str, bytes]:
 
 def test_every_patient_is_on_exactly_one_page(demo, paged):
     trail = [r["patient"] for r in records_of(demo) if r["type"] == "patient"]
-    assert sorted(files(paged)) == ["index.html"] + [f"patients/page-000{n}.html"
-                                                     for n in range(1, 6)]
+    assert [name for name in files(paged) if not name.startswith("index/")] == \
+        ["index.html"] + [f"patients/page-000{n}.html" for n in range(1, 6)]
     on_pages = []
     index = Tree((paged / "index.html").read_text(encoding="utf-8"))
     rows = index.all("tr", **{"class": "page"})
@@ -58,10 +60,10 @@ def test_every_patient_is_on_exactly_one_page(demo, paged):
         assert len(ids) == (5 if n < 5 else 3)
         on_pages += ids
     assert on_pages == trail
-    # the summary's row of each page lists the ids the page holds
-    text = (paged / "index.html").read_text(encoding="utf-8")
-    lists = re.findall(r'<div class="idlist">([^<]*)</div>', text)
-    assert [i for chunk in lists for i in chunk.split("\n")] == trail
+    # the summary's row of each page names its first and last patient
+    ends = [cell.split(" \u2026 ") for cell in re.findall(r'<td class="ids">([^<]*)</td>',
+                                                          index.source)]
+    assert ends == [[trail[k], trail[min(k + 4, 22)]] for k in range(0, 23, 5)]
 
 
 def test_every_link_resolves(paged):
@@ -107,13 +109,24 @@ def test_the_summary_has_the_tally_the_attrition_and_the_verdicts(demo, paged):
         for verdict, cell in zip(report.VERDICTS, re.findall(r"<td>(.*?)</td>", cells)):
             shown[unquote(criterion), verdict] = int(re.sub(r"<[^>]+>", "", cell))
     assert {k: v for k, v in shown.items() if v} == dict(verdicts)
-    # the pages' rows add up to the tally, decision by decision
-    counted: Counter[str] = Counter()
-    for _, attrs in Tree(page).elements:
-        if attrs.get("class") == "page" and "data-counts" in attrs:
-            for decision, counts in json.loads(attrs["data-counts"]).items():
-                counted[decision] += counts[""]
-    assert dict(counted) == summary["decisions"]
+    # the index's counts add up to the tally, decision by decision, and to the verdicts
+    table = contents(paged)
+    counted: Counter[tuple[str, str, str]] = Counter()
+    for number, (criterion, verdict) in enumerate(table["matches"], start=1):
+        flat = index_file(paged, f"match-{number:04d}")
+        for page, decision, n in zip(flat[::3], flat[1::3], flat[2::3]):
+            assert 1 <= page <= 5
+            counted[table["decisions"][decision], criterion, verdict] += n
+    assert {d: n for (d, c, _), n in counted.items() if not c} == summary["decisions"]
+    by_verdict: Counter[tuple[str, str]] = Counter()
+    for (_, criterion, verdict), n in counted.items():
+        if criterion:
+            by_verdict[criterion, verdict] += n
+    assert by_verdict == verdicts
+    # and so do the pages' rows
+    rows = index_file(paged, "pages-0001")
+    assert [sum(row[2][k] for row in rows) for k in range(4)] == \
+        [summary["decisions"].get(d, 0) for d in report.DECISIONS]
 
 
 def test_source_lines_are_stated_once_a_page(demo, paged):
@@ -201,25 +214,30 @@ def test_a_report_written_again_replaces_its_pages(demo, tmp_path, capsys):
     out = tmp_path / "r"
     assert run_cli(capsys, "report", str(demo), "-o", str(out), "--page-size", "2")[0] == 0
     assert len(list((out / "patients").iterdir())) == 12
+    assert contents(out)["pages"] == 12
     (out / "notes.txt").write_text("mine", encoding="utf-8")
     assert run_cli(capsys, "report", str(demo), "-o", str(out))[0] == 0
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "notes.txt", "patients"]
+    assert sorted(p.name for p in out.iterdir()) == ["index", "index.html", "notes.txt",
+                                                     "patients"]
     assert [p.name for p in (out / "patients").iterdir()] == ["page-0001.html"]
+    assert contents(out)["pages"] == 1 and index_file(out, "ids-0001")[-1][1] == 1
 
 
 @pytest.mark.parametrize("setup, output, message", [
     ("file", "{tmp}/report", "cannot write report {tmp}/report: a file is there, and a paged "
      "report is a directory (or give -o NAME.html for one page)"),
     ("file", "{tmp}/report/pages/", "cannot write report {tmp}/report/pages/: Not a directory"),
-    ("foreign", "{tmp}/out", "cannot write report {tmp}/out: {tmp}/out/patients holds other "
+    ("patients", "{tmp}/out", "cannot write report {tmp}/out: {tmp}/out/patients holds other "
      "files than the pages of a report; not replaced"),
+    ("index", "{tmp}/out", "cannot write report {tmp}/out: {tmp}/out/index holds other "
+     "files than the index of a report; not replaced"),
 ])
 def test_bad_outputs_are_one_line(demo, tmp_path, capsys, setup, output, message):
     if setup == "file":
         (tmp_path / "report").write_text("x", encoding="utf-8")
     else:
-        (tmp_path / "out" / "patients").mkdir(parents=True)
-        (tmp_path / "out" / "patients" / "mine.csv").write_text("x", encoding="utf-8")
+        (tmp_path / "out" / setup).mkdir(parents=True)
+        (tmp_path / "out" / setup / "mine.csv").write_text("x", encoding="utf-8")
     before = files(tmp_path)
     code, out, err = run_cli(capsys, "report", str(demo), "-o", output.format(tmp=tmp_path))
     assert (code, out, err) == (2, "", f"proto-rules: {message.format(tmp=tmp_path)}\n")

@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+import zstandard
 
+from engine import trailfile
+from engine.trailfile import ZSTD_MAGIC, frame_lines, seek_table
 from engine.verify import verify
 from tests.conftest import run_cli
 
@@ -39,14 +42,13 @@ def many(tmp_path: Path, copies: int) -> Path:
     return facts
 
 
-def argv(facts: Path, out: Path) -> list[str]:
-    return ["run", SEED, str(facts), "--trail", str(out / "trail.jsonl"), "--table",
+def argv(facts: Path, out: Path, trail: str = "trail.jsonl") -> list[str]:
+    return ["run", SEED, str(facts), "--trail", str(out / trail), "--table",
             str(out / "table.csv"), "--warnings", str(out / "warnings.txt"), "--quiet"]
 
 
-def files(out: Path) -> dict[str, bytes]:
-    return {name: (out / name).read_bytes() for name in ("trail.jsonl", "table.csv",
-                                                         "warnings.txt")}
+def files(out: Path, trail: str = "trail.jsonl") -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in (trail, "table.csv", "warnings.txt")}
 
 
 @pytest.fixture
@@ -58,8 +60,10 @@ def clean(capsys, tmp_path) -> tuple[Path, dict[str, bytes]]:
     return facts, files(out)
 
 
-def killed(args: list[str], trail: Path, at: int, sig: int = signal.SIGKILL) -> int:
-    """Start a real run and send it `sig` once its trail has reached `at` bytes; its exit code."""
+def killed(args: list[str], trail: Path, at: int, sig: int = signal.SIGKILL,
+           later: float = 0) -> int:
+    """Start a real run and send it `sig` once its trail has reached `at` bytes (and `later`
+    seconds more); its exit code."""
     process = subprocess.Popen([str(EXE), *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -67,6 +71,7 @@ def killed(args: list[str], trail: Path, at: int, sig: int = signal.SIGKILL) -> 
         if trail.exists() and trail.stat().st_size >= at:
             break
         time.sleep(0.005)
+    time.sleep(later)
     process.send_signal(sig)
     return process.wait(timeout=120)
 
@@ -146,12 +151,12 @@ def stopped_trail(tmp_path: Path, expected: dict[str, bytes]) -> Path:
     return out
 
 
-def refused(capsys, args: list[str], out: Path) -> str:
-    before = (out / "trail.jsonl").read_bytes()
+def refused(capsys, args: list[str], out: Path, trail: str = "trail.jsonl") -> str:
+    before = (out / trail).read_bytes()
     code, _, err = run_cli(capsys, *args)
     lines = [line for line in err.splitlines() if ": warning: " not in line]
     assert code == 2 and len(lines) == 1, err
-    assert (out / "trail.jsonl").read_bytes() == before
+    assert (out / trail).read_bytes() == before
     return lines[0]
 
 
@@ -262,15 +267,119 @@ def test_cut_at_every_kind_of_place(capsys, tmp_path):
         assert (code, files(out)) == (0, expected), (place, err)
 
 
-def test_a_compressed_trail_is_not_resumed(capsys, tmp_path):
-    """A .zst trail's frames and seek table are written whole: resuming one is refused in one
-    line, the file left as it is; a plain trail resumes (and compresses after)."""
-    trail = tmp_path / "trail.jsonl.zst"
-    assert run_cli(capsys, "run", SEED, PATIENTS, "--trail", str(trail), "--quiet")[0] == 0
-    written = trail.read_bytes()
-    code, out, err = run_cli(capsys, "run", SEED, PATIENTS, "--trail", str(trail), "--resume")
-    assert (code, out) == (2, "")
-    assert err == (f"proto-rules: cannot resume {trail}: a compressed trail's frames and seek "
-                   "table are written whole; resume into a plain trail (.jsonl), and compress it "
-                   "once finished (zstd)\n")
-    assert trail.read_bytes() == written
+# -- a compressed trail (.zst): its frames taken back, the same file again -------------------------
+
+ZST = "trail.jsonl.zst"
+
+
+@pytest.fixture(scope="module")
+def registry_zst(tmp_path_factory) -> tuple[Path, dict[str, bytes], list[int]]:
+    """A fact file of several frames (24 copies of the examples, about 5 MiB of lines, frames of
+    1 MiB), what an uninterrupted run writes with a compressed trail, and its frames' offsets."""
+    folder = tmp_path_factory.mktemp("registry")
+    facts = many(folder, 24)
+    out = folder / "clean"
+    import cli  # noqa: PLC0415 -- the command as a user types it, in-process
+
+    assert cli.main(argv(facts, out, ZST)) == 2  # a record is rejected
+    table = seek_table(str(out / ZST))
+    assert table is not None
+    offsets = [frame.offset for frame in table.frames()]
+    assert len(offsets) >= 4
+    return facts, files(out, ZST), offsets
+
+
+@needs_exe
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_compressed_trail_killed_anywhere_then_resumed(capsys, tmp_path, registry_zst, seed):
+    """SIGKILL a seeded moment after the run wrote a seeded number of frames (the patients since
+    are in its writer's memory, and there is no seek table), with one or two workers; resumed
+    (with the other count), the trail is the uninterrupted run's file, frames and seek table
+    byte for byte, the table and warnings too, and it verifies."""
+    facts, expected, offsets = registry_zst
+    rng = random.Random(seed)
+    out = tmp_path / "killed"
+    workers = rng.choice(["1", "2"])
+    code = killed([*argv(facts, out, ZST), "--workers", workers], out / ZST,
+                  offsets[rng.randrange(1, len(offsets) - 1)], later=rng.uniform(0, 0.1))
+    assert code == -signal.SIGKILL
+    assert seek_table(str(out / ZST)) is None
+    other = "2" if workers == "1" else "1"
+    code, _, err = run_cli(capsys, *argv(facts, out, ZST), "--resume", "--workers", other)
+    assert code == 2 and "proto-rules: resuming the trail " in err, err
+    assert files(out, ZST) == expected
+    assert verify(str(out / ZST), facts=str(facts)).ok
+
+
+@needs_exe
+def test_a_compressed_trail_stopped_by_ctrl_c_then_resumed(capsys, tmp_path, registry_zst):
+    """Ctrl-C closes the last frame early, with the cut, summary and seal in it, and writes the
+    seek table: resumed, that frame is written again as the uninterrupted run writes it."""
+    facts, expected, offsets = registry_zst
+    out = tmp_path / "stopped"
+    code = killed([*argv(facts, out, ZST), "--workers", "2"], out / ZST, offsets[1],
+                  signal.SIGINT, later=0.05)
+    assert code == 130
+    assert verify(str(out / ZST)).cut and seek_table(str(out / ZST)) is not None
+    code, _, err = run_cli(capsys, *argv(facts, out, ZST), "--resume")
+    assert code == 2 and "proto-rules: resuming the trail " in err, err
+    assert files(out, ZST) == expected
+
+
+def test_a_compressed_trail_cut_at_every_kind_of_place(capsys, tmp_path, monkeypatch):
+    """The compressed trail of a small run in frames of about 20 KB, cut where a stopped run can
+    leave it: between frames, inside one (a kill during its write), after the last frame,
+    inside the seek table and its footer (killed while closing); and ending in a frame closed
+    short (what a run stopped by an error writes). Resumed, each is the uninterrupted run's file,
+    byte for byte, with its table and warnings."""
+    monkeypatch.setattr(trailfile, "BLOCK", 20_000)
+    facts = tmp_path / "facts.jsonl"
+    facts.write_bytes((ROOT / PATIENTS).read_bytes())
+    whole = tmp_path / "whole"
+    assert run_cli(capsys, *argv(facts, whole, ZST))[0] == 0
+    expected = files(whole, ZST)
+    trail = expected[ZST]
+    table = seek_table(str(whole / ZST))
+    assert table is not None
+    frames = list(table.frames())
+    assert len(frames) >= 6
+    places = {frames[-1].end, frames[-1].end + 4, table.start + 5, len(trail) - 1}
+    for frame in frames[1:]:
+        places |= {frame.offset, (frame.offset + frame.end) // 2}
+    cuts = {place: trail[:place] for place in places}
+    lines = frame_lines(str(whole / ZST), frames[3])
+    short = zstandard.ZstdCompressor(level=trailfile.LEVEL).compress(b"".join(lines[:1]))
+    cuts["short"] = trail[:frames[3].offset] + short
+    for place, cut in sorted(cuts.items(), key=str):
+        out = tmp_path / f"cut{place}"
+        out.mkdir()
+        (out / ZST).write_bytes(cut)
+        code, _, err = run_cli(capsys, *argv(facts, out, ZST), "--resume")
+        assert (code, files(out, ZST)) == (0, expected), (place, err)
+
+
+def test_a_broken_or_foreign_compressed_trail_is_refused(capsys, tmp_path, registry_zst):
+    """What no stopped run leaves is refused in one line, exit 2, the file left as it is: not
+    zstd at all, zstd frames that do not decompress, a first frame cut before the header's
+    lines, a compressed file that is not a trail, and a trail whose name says the other kind."""
+    facts, expected, offsets = registry_zst
+    out = tmp_path / "broken"
+    out.mkdir()
+    packed = zstandard.ZstdCompressor().compress(facts.read_bytes())
+    plain = zstandard.ZstdDecompressor().decompressobj().decompress(expected[ZST][:offsets[1]])
+    path = out / ZST
+    for content, says in [
+            (b"garbage, not a trail\n" * 4, f"{path} is not a compressed trail (it does not "
+             "start with a zstd frame), though its name ends in .zst"),
+            (plain, f"{path} is not a compressed trail"),
+            (ZSTD_MAGIC + b"\x7f" * 40, f"cannot read trail {path}: not a whole zstd stream"),
+            (expected[ZST][:12], f"{path} holds no whole header of a trail (a compressed file "
+             "cut inside its first frame, or not a trail): remove it to run afresh"),
+            (packed, f"trail {path}: line 1: ")]:
+        path.write_bytes(content)
+        line = refused(capsys, [*argv(facts, out, ZST), "--resume"], out, ZST)
+        assert line.startswith("proto-rules: cannot ") and says in line, line
+    (out / "trail.jsonl").write_bytes(expected[ZST][:offsets[2]])
+    line = refused(capsys, [*argv(facts, out), "--resume"], out)
+    assert line == (f"proto-rules: cannot resume: {out / 'trail.jsonl'} holds zstd frames, but "
+                    "its name does not end in .zst")

@@ -5,16 +5,18 @@ scenarios for the author to review and keep.
 From one base patient, each generated case changes one thing (one concept, the birth date, or the
 whole patient moved in time); each construct has a module of its own that lists the changes and
 works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
-`x ULN`), `ages`, `windows` (with `filters`), `counts` (`at least N ...`), `doses` (the dose on
-a day, treatment without a break, a stable dose), `formulas` (derived values). This module picks the
-construct, and works out the verdict of every criterion reading the atom: the atom under test as
-its module says, the criterion's other parts as the trail judges them for that patient
-(`engine.evidence`, the atoms' `judge`, which is not the network's compiled patterns; a derived
-value by `formulas.value_of`), the whole by strong Kleene logic over the criterion's
-and/or/not/at-least tree, through its definitions. A case whose verdict this cannot settle (a
-pending judgment beside missing data) is left out and counted; a construct without an
-independent expectation (a course's dose and length, a dose filter) is listed in the file as
-`not generated`.
+`x ULN`), `ages`, `windows` (with `filters`; another history's most recent item by `anchors`),
+`itself` (a window on its own history's start or end), `counts` (`at least N ...`), `includes`
+(`X includes at least k of {...}`), `doses` (the dose on a day, treatment without a break, a
+stable dose), `courses` (a course's dose and length), each dose through `amounts`, `formulas`
+(derived values). This module picks the construct, and works out the verdict of every criterion
+reading the atom: the atom under test as its module says, the criterion's other parts as the trail
+judges them for that patient (`engine.evidence`, the atoms' `judge`, which is not the network's
+compiled patterns; a derived value by `formulas.value_of`), the whole by strong Kleene logic over
+the criterion's and/or/not/at-least tree, through its definitions. A case whose verdict this cannot
+settle (a pending judgment beside missing data) is left out and counted; a construct without an
+independent expectation is listed in the file as `not generated`, with why, and so is any kind of
+atom `generator` does not know: only those without edges (`EDGELESS`) give no case and go unsaid.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
+from engine.edgecases.courses import courses
 from engine.edgecases.doses import current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
+from engine.edgecases.includes import includes
+from engine.edgecases.itself import itself, on_itself
 from engine.edgecases.measured import ranges, references, thresholds
 from engine.edgecases.render import render
 from engine.edgecases.windows import occurred_of, windows
@@ -42,8 +47,9 @@ from protocol.errors import FactError, UsageError
 
 #: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
-#: Constructs with edges that no module here gives an independent expectation yet.
-NOT_YET = {m.Course: "a course's dose and length"}
+#: Atoms without edges: nothing in them moves by a step or a day (a flag, judgment or definition,
+#: a value set, a drug on the list; `x ever` without a filter or grade is one too).
+EDGELESS = (m.Truth, m.Is, m.Includes)
 
 
 class _Unsettled(Exception):
@@ -51,23 +57,24 @@ class _Unsettled(Exception):
 
 
 def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
-    """The module function that varies `atom`, None for an atom without edges (a flag, a value
-    set, `ever`); raises `Skip` for one with edges that has none yet."""
-    if type(atom) in NOT_YET:
-        raise Skip(NOT_YET[type(atom)])
+    """The module function that varies `atom`, None for an atom without edges (`EDGELESS`);
+    raises `Skip` for one with edges that has none yet, so that no kind of atom is passed over
+    unsaid."""
     kind = concept.kind if concept is not None else None
-    if isinstance(atom, (m.Compare, m.InRange)):
+    if isinstance(atom, (m.Compare, m.InRange)):  # `check` refuses a range on a derived value
         if kind is m.Kind.AGE:
             return ages
         if kind is m.Kind.DERIVED:
-            if isinstance(atom, m.InRange):
-                raise Skip("a range on a derived value")
             return formulas
         return thresholds if isinstance(atom, m.Compare) else ranges
     if isinstance(atom, m.CompareReference):
         return references
     if isinstance(atom, m.Counted):
-        return counts
+        return itself if on_itself(atom.occurred) else counts
+    if isinstance(atom, m.AtLeast):  # `X includes at least k of {...}`, the one `targets` gives
+        return includes
+    if isinstance(atom, m.Course):
+        return courses
     if isinstance(atom, m.CurrentDose):
         return current_doses
     if isinstance(atom, m.Continuous):
@@ -77,8 +84,15 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade
-        return None if edgeless else windows
-    return None
+        return None if edgeless else itself if on_itself(occurred) else windows
+    if isinstance(atom, EDGELESS):
+        return None
+    raise Skip(f"no boundary cases for a {type(atom).__name__} yet")
+
+
+def read_by(atom: Any) -> m.Ref:
+    """The name an atom reads: its concept's, or the list's for a count of drugs on one list."""
+    return atom.items[0].ref if isinstance(atom, m.AtLeast) else atom.ref
 
 
 class EdgeCases:
@@ -126,12 +140,21 @@ class EdgeCases:
         return found
 
     def _atoms(self, condition: m.Condition | None) -> Iterator[Any]:
-        for atom in m.atoms(condition) if condition is not None else ():
-            definition = self.protocol.definition(atom.ref.name)
-            if definition is not None:
-                yield from self._atoms(definition.condition)
-            else:
-                yield atom
+        """The atoms of a condition through its definitions; a count of drugs on one list
+        (`X includes at least k of {...}`) is one, as the network decides it."""
+        if condition is None:
+            return
+        if isinstance(condition, m.AtLeast) and condition.counts_one_list:
+            yield condition
+        elif isinstance(condition, (m.And, m.Or, m.AtLeast)):
+            for item in condition.items:
+                yield from self._atoms(item)
+        elif isinstance(condition, m.Not):
+            yield from self._atoms(condition.item)
+        elif (definition := self.protocol.definition(condition.ref.name)) is not None:
+            yield from self._atoms(definition.condition)
+        else:
+            yield condition
 
     # -- what to expect ----------------------------------------------------------------------------
     def cases(self) -> list[dict[str, Any]]:
@@ -146,10 +169,10 @@ class EdgeCases:
         cases: dict[str, dict[str, Any]] = {}
         for atom in order:
             try:
-                vary = generator(atom, self.concepts.get(atom.ref.name))
+                vary = generator(atom, self.concepts.get(read_by(atom).name))
                 variants = vary(self, atom) if vary is not None else []
             except Skip as why:
-                self.not_generated.append(f"line {atom.span.line}, {atom.ref.name}: {why}")
+                self.not_generated.append(f"line {atom.span.line}, {read_by(atom).name}: {why}")
                 continue
             for variant in variants:
                 if variant.name not in cases:

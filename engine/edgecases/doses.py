@@ -2,19 +2,19 @@
 7.5 mg/d`), treatment without a break (`glucocorticoid for at least 28 days`, see
 `without_break`) and a stable dose (`stable_doses`).
 
-Each case replaces the medication's courses: one course of the table's reference drug (the one
-whose equivalent is itself) at the threshold, one step (0.000001 of the dosed unit) under and
-over; the threshold in another unit (g/d for mg/d); every other drug of the equivalence table at
-its equivalent, when that is exact to six places (methylprednisolone 6 mg/d is 7.5 mg/d of
-prednisone); two courses of half the threshold each; a course at the threshold ending the day
-before the anchor (it does not count), ending on it (it does; the others are ongoing); a dose
-change on the anchor day (up to the threshold, and down from it); the medication recorded as none
-(a dose of 0); and nothing recorded.
+Each case replaces the medication's courses: one ongoing course at each of the doses `amounts`
+puts at the threshold (the table's reference drug at it, one step under and over, in another
+unit, every other drug at its exact equivalent, and for a dose per kg the dose per day through the
+weight); two courses of half the threshold each; a course at the threshold ending the day before
+the anchor (it does not count), ending on it (it does); a dose change on the anchor day (up to
+the threshold, and down from it); the medication recorded as none (a dose of 0); and nothing
+recorded.
 
-The status is the README's sum, worked out here in exact decimals: each course that covers the
-anchor day (started on or before it, ended on or after it or ongoing) adds its dose times its
-drug's ratio in the equivalence table (and the unit's factor, by pint); the total compared with
-the threshold. A dose per kg of body weight is not generated (it goes through a weight fact).
+The status is the README's sum, worked out here: each course that covers the anchor day (started
+on or before it, ended on or after it or ongoing) adds its daily dose (`amounts.daily`: through the
+equivalence table, pint and the weight); a course whose dose cannot be worked out (no weight)
+leaves the total unbounded above; the total compared with the threshold, decided where every
+possible total agrees.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 
-from engine.atoms.base import OPS
+from engine.edgecases.amounts import (DAY, Dosing, Given, around, bounded, course_fact, daily,
+                                      dosing, threshold, weight_change, weight_of)
 from engine.edgecases.base import Skip, Variant, day_given, tidy
 from protocol import model as m
-from protocol.units import QUANTUM, UnitProblem, factor, quantize
+from protocol.units import QUANTUM, quantize
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
@@ -40,124 +41,69 @@ Course = tuple[str, Decimal, str, date, date | None]
 def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
     """The cases of one `X dose at A <op> D` (see the module's docstring); raises `Skip`."""
     concept = gen.concept(atom)
-    if concept.weight is not None:
-        raise Skip("a dose per kg of body weight")
-    if concept.dosed_in is None:  # pragma: no cover - the checker refuses it
-        raise Skip(f"{concept.name} is not dosed")
-    if atom.anchor is not None and atom.anchor.edge is not None:
-        raise Skip("a dose on another history's start or end")
+    if atom.anchor is not None and atom.anchor.edge is not None:  # pragma: no cover
+        raise Skip("a dose on another history's start or end")  # the checker refuses it
     anchor = gen.screening if atom.anchor is None else day_given(gen, atom.anchor.ref.name)
     on = str(atom.anchor) if atom.anchor is not None else "screening"
     if anchor is None:
         raise Skip(f"the base patient gives no {on} day")
-    unit = concept.dosed_in
-    ratios = _ratios(gen, concept)
-    reference = next((d for d, r in ratios.items() if r == 1), None)
-    if reference is None:
-        raise Skip("no drug of the list is its own equivalent")
-    threshold = atom.dose.value * _rate(gen, atom.dose.unit or unit, unit)
+    dosed = dosing(gen, concept)
+    at = threshold(dosed, atom.dose)
+    givens = around(dosed, at, atom.op)
+    reference, unit = givens[0].drug, dosed.unit
     written = f"{concept.name} dose at {on} {atom.op} {atom.dose}"
-    before = anchor - timedelta(days=1)
+    before = anchor - DAY
     start = min(anchor, gen.screening) - timedelta(days=30)
-    step = QUANTUM
 
-    def one(dose: Decimal, drug: str = reference, dose_unit: str = unit, first: date = start,
-            last: date | None = None) -> list[Course]:
-        return [(drug, dose, dose_unit, first, last)]
+    def one(dose: Decimal, first: date = start, last: date | None = None) -> list[Course]:
+        return [(reference, dose, unit, first, last)]
 
-    cases: list[tuple[str, list[Course]]] = [
-        (f"{reference} {tidy(threshold)} {unit}", one(threshold)),
-        (f"{reference} {tidy(threshold - step)} {unit}", one(threshold - step)),
-        (f"{reference} {tidy(threshold + step)} {unit}", one(threshold + step)),
-    ]
-    other = _in_other_unit(gen, threshold, unit)
-    if other is not None:
-        cases.append((f"{reference} {other[0]} {other[1]}", one(other[0], dose_unit=other[1])))
-    for drug, ratio in ratios.items():
-        dose = threshold / ratio
-        if drug != reference and dose == quantize(dose) and quantize(dose * ratio) == threshold:
-            cases.append((f"{drug} {tidy(dose)} {unit}", one(tidy(dose), drug)))
-    half = threshold / 2
+    cases: list[tuple[str, list[Course], Given | None]] = [
+        (g.label, [(g.drug, g.dose, g.unit, start, None)], g) for g in givens]
+    half = at / 2
     if half == quantize(half):
         cases.append((f"two courses of {reference} {tidy(half)} {unit}",
-                      [*one(tidy(half)), *one(tidy(half), first=start + timedelta(days=1))]))
+                      [*one(tidy(half)), *one(tidy(half), first=start + DAY)], None))
     cases += [
-        (f"{reference} {tidy(threshold)} {unit} ending {before}", one(threshold, last=before)),
-        (f"{reference} {tidy(threshold)} {unit} ending {anchor}", one(threshold, last=anchor)),
+        (f"{reference} {tidy(at)} {unit} ending {before}", one(tidy(at), last=before), None),
+        (f"{reference} {tidy(at)} {unit} ending {anchor}", one(tidy(at), last=anchor), None),
     ]
     if anchor <= gen.screening:
-        for old, new in ((threshold - step, threshold), (threshold, threshold - step)):
+        for old, new in ((at - QUANTUM, at), (at, at - QUANTUM)):
             cases.append((f"{reference} {tidy(old)} {unit} to {before}, {tidy(new)} from "
-                          f"{anchor}", [*one(old, last=before), *one(new, first=anchor)]))
+                          f"{anchor}", [*one(tidy(old), last=before),
+                                        *one(tidy(new), first=anchor)], None))
     fields = _kept(gen, concept)
-    variants = [_variant(gen, atom, f"{what}: {written}", courses, anchor, on, threshold,
-                         ratios, unit, fields) for what, courses in cases]
-    held = OPS[atom.op](Decimal(0), threshold)
-    return variants + _absent(gen, atom, concept, written, held,
-                              f"a dose of 0; 0 {atom.op} {tidy(threshold)} is {str(held).lower()}")
+    variants = [_variant(gen, dosed, atom, f"{what}: {written}", courses, anchor, on, at,
+                         fields, given) for what, courses, given in cases]
+    zero = bounded(atom.op, at, Decimal(0), Decimal(0))
+    return variants + _absent(gen, atom, concept, written, zero == "true",
+                              f"a dose of 0; 0 {atom.op} {tidy(at)} is {zero}")
 
 
-def _variant(gen: EdgeCases, atom: m.CurrentDose, name: str, courses: list[Course],
-             anchor: date, on: str, threshold: Decimal, ratios: dict[str, Decimal], unit: str,
-             fields: dict[str, Any]) -> Variant:
-    total, said = Decimal(0), []
-    facts = []
+def _variant(gen: EdgeCases, dosed: Dosing, atom: m.CurrentDose, name: str,
+             courses: list[Course], anchor: date, on: str, at: Decimal, fields: dict[str, Any],
+             given: Given | None) -> Variant:
+    """The courses summed on the anchor day; a course whose dose cannot be worked out leaves the
+    total unbounded above."""
+    weight = weight_of(dosed, given) if given is not None else dosed.base_weight
+    total, unbounded, said, facts = Decimal(0), False, [], []
     for drug, dose, dose_unit, first, last in courses:
         covers = first <= anchor and (last is None or last >= anchor)
-        amount = dose * _rate(gen, dose_unit, unit) * ratios[drug]
+        amount, note = daily(dosed, drug, dose, dose_unit, weight)
         if covers:
-            total += amount
-        taken = f"{tidy(quantize(amount))} {unit} {_restated(drug, ratios)}on" if covers \
-            else "not on"
+            total += amount if amount is not None else 0
+            unbounded = unbounded or amount is None
+        taken = "not on" if not covers else f"{tidy(amount)} {dosed.unit} {note}on" \
+            if amount is not None else f"{note}, on"
         said.append(f"{drug} {tidy(dose)} {dose_unit} from {first} "
                     f"{'ongoing' if last is None else f'to {last}'}: {taken} {anchor}")
-        fact = {"concept": atom.ref.name, **fields, "drug": drug, "dose": dose,
-                "unit": dose_unit, "date": first.isoformat()}
-        fact.update({"end": last.isoformat()} if last is not None else {"ongoing": True})
-        facts.append(fact)
-    total = quantize(total)
-    held = OPS[atom.op](total, threshold)
-    how = (f"{'; '.join(said)} ({on}); total {tidy(total)} {unit} {atom.op} {tidy(threshold)} "
-           f"is {str(held).lower()}")
-    return Variant(name, how, atom, str(held).lower(), replace=tuple(facts))
-
-
-def _restated(drug: str, ratios: dict[str, Decimal]) -> str:
-    """How a drug's dose was restated: `(x 1.25) ` for one not its own equivalent."""
-    return "" if ratios[drug] == 1 else f"(x {tidy(ratios[drug])}) "
-
-
-def _ratios(gen: EdgeCases, concept: m.Concept) -> dict[str, Decimal]:
-    """Each drug's ratio to the reference in the equivalence table (1 for all without one)."""
-    drugs = [v.name for v in concept.values]
-    table = gen.protocol.equivalence(concept.equivalence) if concept.equivalence else None
-    if table is None:
-        return dict.fromkeys(drugs, Decimal(1))
-    ratios = {}
-    for entry in table.entries:
-        drug = concept.canonical(entry.drug) or entry.drug
-        if entry.amount.unit != entry.equals.unit:
-            raise Skip(f"an equivalence of {entry.drug} across units")
-        ratios[drug] = entry.equals.value / entry.amount.value
-    return {d: ratios[d] for d in drugs if d in ratios}
-
-
-def _rate(gen: EdgeCases, source: str, target: str) -> Decimal:
-    try:
-        return factor(source, target, aliases=gen.protocol.aliases)
-    except (UnitProblem, ValueError):
-        raise Skip(f"a dose in {source}, not convertible to {target}") from None
-
-
-def _in_other_unit(gen: EdgeCases, dose: Decimal, unit: str) -> tuple[Decimal, str] | None:
-    """The dose in the unit a thousand times larger or smaller (g/d for mg/d), when exact."""
-    for prefix, other in (("mg", "g"), ("ug", "mg"), ("g", "mg")):
-        if unit.startswith(prefix + "/"):
-            name = other + unit[len(prefix):]
-            value = dose / _rate(gen, name, unit)
-            if value == quantize(value):
-                return tidy(value), name
-    return None
+        facts.append(course_fact(dosed.concept, fields, drug, dose, dose_unit, first, last))
+    held = bounded(atom.op, at, total, None if unbounded else total)
+    sum_ = f"at least {tidy(total)}" if unbounded else f"{tidy(total)}"
+    how = f"{'; '.join(said)} ({on}); total {sum_} {dosed.unit} {atom.op} {tidy(at)} is {held}"
+    replace, remove = weight_change(gen, dosed, given) if given is not None else ((), ())
+    return Variant(name, how, atom, held, replace=(*facts, *replace), remove=remove)
 
 
 def _kept(gen: EdgeCases, concept: m.Concept) -> dict[str, Any]:
@@ -250,8 +196,8 @@ def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
     started on or before B, ends on or after A or is ongoing), and no course starts after B up to
     A, nor ends from B to the day before A; B by `dateutil.relativedelta`."""
     concept = gen.concept(atom)
-    if atom.anchor is not None and atom.anchor.edge is not None:
-        raise Skip("a stable dose up to another history's start or end")
+    if atom.anchor is not None and atom.anchor.edge is not None:  # pragma: no cover
+        raise Skip("a stable dose up to another history's start or end")  # the checker refuses it
     anchor = gen.screening if atom.anchor is None else day_given(gen, atom.anchor.ref.name)
     on = str(atom.anchor) if atom.anchor is not None else "screening"
     if anchor is None:

@@ -1,21 +1,36 @@
 """Boundary cases of a history's filter: `cancer other than {basal_cell_carcinoma} within 5 years
 before screening`, `cyclophosphamide where route is intravenous within 90 days before day_0`,
-`first_line_therapy where drug is one of {rituximab, obinutuzumab} ever`.
+`first_line_therapy where drug is one of {rituximab, obinutuzumab} ever`, `glucocorticoid where
+dose > 10 mg/d at screening`.
 
 The window's cases (`windows`) use an item that passes every clause; here, on a day inside the
 window, each filtered attribute is given a value that fails its clauses (false: the one item
 surely fails), and is left unrecorded (unknown: it may or may not pass). The values are read from
 the concept's declaration and the clause as the README says: `is` passes the values named, `is
-not` and `other than` every other declared value. A dose clause (`where dose > 10 mg/d`) goes
-through the equivalence table and the weight: not generated.
+not` and `other than` every other declared value. A dose clause is worked out by
+`amounts.daily` (through the equivalence table): the item passes with the dose nearest the first
+clause's threshold that passes every dose clause, in the unit the medication is dosed in, of the
+drug a drug clause passes (else the table's reference drug), and fails with the nearest dose that
+fails one; a course without a dose may or may not pass. For a medication dosed per kg of body
+weight, the item also gives its dose per day through the weight (`through_weight`, as
+`amounts.per_day` puts it at the first clause's threshold: at it times the weight, the nearest
+doses where the rounded quotient turns, and no weight recorded, which leaves it unknown).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from math import ceil
+from typing import TYPE_CHECKING, Any
 
-from engine.edgecases.base import Skip
+from engine.atoms.base import OPS
+from engine.edgecases.amounts import (daily, dosing, per_day, rounded, threshold, weight_change,
+                                      weight_of)
+from engine.edgecases.base import Skip, tidy
 from protocol import model as m
+from protocol.units import QUANTUM
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
@@ -34,15 +49,13 @@ def _passes(clause: m.Where, attribute: m.Attribute, value: str) -> bool:
     return (value in named) != negated
 
 
-def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[str, str]]]:
+def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[str, Any]]]:
     """The fields of an item that passes every clause, and for each filtered attribute a
-    declared value that fails one of its clauses (when there is one)."""
+    declared value that fails one of its clauses (when there is one); a dose that fails."""
     concept = gen.concept(occurred)
-    if any(clause.dose is not None for clause in occurred.filters):
-        raise Skip("a dose filter (`where dose ...`: through the equivalence table)")
     clauses: dict[str, list[m.Where]] = {}
     attributes: dict[str, m.Attribute] = {}
-    for clause in occurred.filters:
+    for clause in (c for c in occurred.filters if c.dose is None):
         attribute = _attribute(clause, concept)
         attributes[attribute.name] = attribute
         clauses.setdefault(attribute.name, []).append(clause)
@@ -56,11 +69,96 @@ def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[
         passing[name] = good[0]
         if bad:
             failing.append((name, bad[0]))
+    doses = [clause for clause in occurred.filters if clause.dose is not None]
+    if doses:
+        fields, fails = _dose_values(gen, concept, doses, passing.get(m.DRUG))
+        passing.update(fields)
+        if fails is not None:
+            failing.append((m.DOSE, fails))
     return passing, failing
+
+
+def _dose_values(gen: EdgeCases, concept: m.Concept, clauses: list[m.Where], drug: str | None
+                 ) -> tuple[dict[str, Any], Decimal | None]:
+    """An item's drug, dose and unit that pass every dose clause, and the nearest dose that
+    fails one (None: none within reach), each worked out by `amounts.daily`."""
+    dosed = dosing(gen, concept)
+    drug = drug or dosed.reference or next(iter(dosed.ratios), concept.values[0].name)
+    if drug not in dosed.ratios:
+        raise Skip(f"{drug} has no entry in {concept.equivalence}: its dose cannot be read")
+    limits = [(c.op, threshold(dosed, c.dose)) for c in clauses if c.dose is not None]
+    ratio = dosed.ratios[drug]
+    reach = ceil(1 / ratio) + 2  # a step of the drug's dose moves its equivalent by `ratio`
+
+    def passes(dose: Decimal) -> bool:
+        amount, _ = daily(dosed, drug, dose, dosed.unit, None)
+        return amount is not None and all(OPS[op](amount, at) for op, at in limits)
+
+    found: dict[bool, Decimal] = {}
+    for _, at in limits:  # around each threshold in turn, the nearest first
+        start = rounded(Fraction(at) / ratio)
+        for k in range(reach):
+            for value in (start + k * QUANTUM, start - k * QUANTUM):
+                if value >= 0:
+                    found.setdefault(passes(value), tidy(value))
+        if len(found) == 2:
+            break
+    if True not in found:
+        raise Skip("no dose near the filter's thresholds passes it")
+    return {m.DRUG: drug, m.DOSE: found[True], "unit": dosed.unit}, found.get(False)
+
+
+@dataclass(frozen=True)
+class PerDay:
+    """An item's dose given per day, through the weight: its label, the fields it gives, whether
+    it passes every dose clause ("true", "false", "unknown"), how that was worked out, and the
+    weight fact the case gives (`replace`) or takes away (`remove`)."""
+
+    label: str
+    fields: dict[str, Any]
+    passes: str
+    how: str
+    replace: tuple[dict, ...]
+    remove: tuple[str, ...]
+
+
+def through_weight(gen: EdgeCases, occurred: m.Occurred, passing: dict[str, Any]
+                   ) -> list[PerDay]:
+    """For a dose filter on a medication dosed per kg: the passing item's drug given per day,
+    each dose worked out by `amounts.daily` through the weight (see the module's docstring)."""
+    clauses = [clause for clause in occurred.filters if clause.dose is not None]
+    if not clauses:
+        return []
+    dosed = dosing(gen, gen.concept(occurred))
+    limits = [(c.op, threshold(dosed, c.dose)) for c in clauses if c.dose is not None]
+    out = []
+    for given in per_day(dosed, limits[0][1], limits[0][0], passing[m.DRUG]):
+        amount, note = daily(dosed, given.drug, given.dose, given.unit, weight_of(dosed, given))
+        if amount is None:
+            passes, how = "unknown", f"{note}: it may or may not pass"
+        else:
+            passes = str(all(OPS[op](amount, at) for op, at in limits)).lower()
+            how = f"{given.dose} {given.unit} is {tidy(amount)} {dosed.unit} {note}" + \
+                " and ".join(f"{op} {tidy(at)}" for op, at in limits) + f": {passes}"
+        out.append(PerDay(given.label, {m.DRUG: given.drug, m.DOSE: given.dose,
+                                         "unit": given.unit}, passes, how,
+                          *weight_change(gen, dosed, given)))
+    return out
+
+
+def unrecorded(concept: m.Concept, passing: dict[str, Any]) -> list[tuple[str, dict]]:
+    """Each filtered field an item may leave unrecorded, with the fields that go with it (a
+    dose's unit); never a course's drug, which every course names."""
+    out = []
+    for name in passing:
+        if name == "unit" or (name == m.DRUG and concept.kind is m.Kind.MEDICATION):
+            continue
+        out.append((name, {name: None, **({"unit": None} if name == m.DOSE else {})}))
+    return out
 
 
 def written_filters(occurred: m.Occurred) -> str:
     """The filter as the protocol writes it: ` other than {a}`, ` where x is y and z is w`."""
-    named = [str(c) for c in occurred.filters if c.attribute is not None]
-    other = "".join(f" {c}" for c in occurred.filters if c.attribute is None)
+    named = [str(c) for c in occurred.filters if c.attribute is not None or c.dose is not None]
+    other = "".join(f" {c}" for c in occurred.filters if c.attribute is None and c.dose is None)
     return other + (f" where {' and '.join(named)}" if named else "")

@@ -4,11 +4,13 @@ weight, creatinine and sex.
 A derived value is worked out here again, apart from the network's rational arithmetic: in
 Python `decimal` at 80 significant digits, a bare name's quantity through pint's base units, a
 fractional power by `Decimal.power`, then rounded once, half to even, to 6 places (the README's
-rule). For each number the formula reads (a quantity or a lab the base patient gives), the value
-is moved in steps of 0.000001 of its unit, doubling, until the comparison turns, then bisected to
-the two neighbouring values where it turns: one of them lands exactly on the threshold when exact
-decimals allow (`(140 - 50) x 72 / (72 x 1.5) = 60`), else they are the nearest on both sides.
-Each such value is also given in another unit, and the input is removed (UNKNOWN).
+rule). For each number the formula reads (a quantity, a lab or a score the base patient gives;
+a score is a plain number), the value is moved in steps of 0.000001 of its unit, doubling, until
+the comparison turns, then bisected to the two neighbouring values where it turns: one of them
+lands exactly on the threshold when exact decimals allow (`(140 - 50) x 72 / (72 x 1.5) = 60`),
+else they are the nearest on both sides. Each such value is also given in another unit, and the
+input is removed (UNKNOWN). A range on a derived value is not in the language (`check` refuses
+it: write `bmi >= 18.5 kg/m2 and bmi <= 30 kg/m2`, two thresholds, each varied here).
 """
 
 from __future__ import annotations
@@ -85,7 +87,11 @@ def _value(node: m.Expr, number, truth, concepts, bare: list[bool]) -> Decimal:
             if given is None:
                 raise Open(f"{node.ref.name}: no value")
             value = given
-        unit = concept.unit or "years"
+        unit = concept.unit
+        if unit is None:  # a score: a plain number (`formula.reading`)
+            if node.unit is not None:
+                raise Open(f"{node.ref.name}, a plain number, read in {node.unit}")
+            return value
         if node.unit is not None:
             try:
                 rate = factor(unit, node.unit, concept.factors)
@@ -135,8 +141,6 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
         if source.kind is m.Kind.AGE:
             out += _ages(gen, atom, concept, source, threshold, written, patient, truth)
             continue
-        if source.kind not in (m.Kind.QUANTITY, m.Kind.LAB):
-            continue
         start = gen.number(patient, name)
         if start is None:
             gen.not_generated.append(f"{concept.name}'s input {name}, which the base patient "
@@ -160,9 +164,10 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
             gen.not_generated.append(f"{concept.name}'s input {name}: no value from 0 to "
                                      f"{LIMIT} turns {written}, at " + _where(atom))
             continue
-        unit = source.unit
-        fields = kept(gen, name)
+        unit = source.unit if source.kind not in m.UNITLESS else None
+        fields = {**({"unit": unit} if unit else {}), **kept(gen, name)}
         for x in _exactly(worked, pair, threshold):
+            given = f"{tidy(x)} {unit}" if unit else f"{tidy(x)}"
             exact = worked(x)
             assert exact is not None
             value = quantize(exact)
@@ -172,12 +177,12 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
             said = _digits(exact) if exact == value else \
                 f"{_digits(exact)}, rounded {tidy(value)}"
             out.append(Variant(
-                f"{name} {tidy(x)} {unit}: {concept.name} {tidy(value)} {concept.unit}, {where} "
+                f"{name} {given}: {concept.name} {tidy(value)} {concept.unit}, {where} "
                 f"{written}",
-                f"{concept.name} from its formula with {name} {tidy(x)} {unit} (Python decimal at "
+                f"{concept.name} from its formula with {name} {given} (Python decimal at "
                 f"80 digits, rounded half to even to 6 places) = {said}; {atom.op} "
                 f"{tidy(threshold)} is {str(ok).lower()}", atom, "true" if ok else "false",
-                replace=({"concept": name, "value": tidy(x), "unit": unit, **fields},)))
+                replace=({"concept": name, "value": tidy(x), **fields},)))
             other = other_unit(source, x, unit, None, gen.protocol.aliases)
             if other is not None:
                 shown, other_name = other
@@ -187,7 +192,7 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
                     f"{shown} {other_name} is exactly {tidy(x)} {unit} (exact factor); "
                     f"{concept.name} = {tidy(value)}; {atom.op} {tidy(threshold)} is "
                     f"{str(ok).lower()}", atom, "true" if ok else "false",
-                    replace=({"concept": name, "value": shown, "unit": other_name, **fields},)))
+                    replace=({"concept": name, "value": shown, **fields, "unit": other_name},)))
         out.append(Variant(f"no {name}: {written}", f"{concept.name} reads {name}: unknown",
                            atom, "unknown", remove=(name,)))
     return out

@@ -11,10 +11,14 @@ December (windows in months or years, where the calendar clamps); the month of e
 date known only to the month (UNKNOWN when it straddles the edge, decided when it lies wholly on
 one side) and a month wholly inside; for a grade, the grade at its threshold and a step past it;
 nothing recorded; and, for a window on a date concept, no anchor day. A window on the start or end
-of another history counts from the base's one course of it (or, when the base has none, a course
-of the cases' own, 90 to 60 days before screening, given in every case): also an occurrence on
-that course's other edge day, the course still going on (no end: unknown), and the history
-recorded as none (the anchor can never exist: false).
+of another history counts from its most recent item, as the README says: the one that started
+last (of two that started on one day, the one that ended last), among the base's items when they
+settle which it is and give it a whole day there, else a course of the cases' own, 90 to 60 days
+before screening, given in every case (`anchors`; the file says why). Also an occurrence on that
+item's other edge day; on the same edge of the item before it; on a day that tells it from an
+item beside it that started a day earlier and ends a day later (the latest to end, which is not
+the anchor); the item still going on (no end: unknown); and the history recorded as none (the
+anchor can never exist: false). A window on the start or end of its own history is `itself`'s.
 
 The status is calendar arithmetic with `dateutil.relativedelta` on the window as the README
 defines it (overlap for `within` / `less than`, the start for `at least` / `more than`), day by
@@ -31,13 +35,16 @@ from typing import TYPE_CHECKING, Any, Callable
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
+from engine.edgecases.anchors import Anchored, Span, history_anchor, most_recent, spans
 from engine.edgecases.base import Skip, Variant, day_given, leap
-from engine.edgecases.filters import item_values, written_filters
+from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
 
+#: Whether an item counts, from whether it passes: None when it may or may not.
+HELD = {"true": True, "false": False, "unknown": None}
 #: Where an anchor is moved to, for windows in months or years: month ends where adding or
 #: subtracting months clamps (a leap day for years).
 MONTH_ENDS = ((1, 31), (2, 29), (3, 31), (12, 31))
@@ -61,9 +68,11 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
         return _unique([*_filtered(gen, atom, occurred, day, written, grade, passing, failing,
                                    True), *_graded(gen, atom, occurred, day, written, passing),
                         *_nothing(gen, atom, occurred, written)])
-    course = None  # an anchor course the cases give, when the base has none to count from
+    anchored = None  # for a window on another history: the item it counts from
     if window.anchor is not None and window.anchor.edge is not None:
-        anchor, course = _history_anchor(gen, window.anchor)
+        anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, "
+                                  f"{occurred.ref.name}")
+        anchor = anchored.day
     else:
         anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
     on = str(window.anchor) if window.anchor else "screening"
@@ -72,8 +81,9 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     inside = _inside(window)
     out: list[Variant] = []
     places = [(anchor, gen.screening, None)]
+    course = anchored.latest.fact if anchored is not None and anchored.own else None
     if window.duration is not None and window.duration.unit in ("months", "years") and \
-            course is None:  # moved, the base's anchor course moves too
+            (anchored is None or anchored.movable):  # moved, the base's anchor course too
         places += [(end, gen.screening + (end - anchor), end) for end in _month_ends(anchor)]
     for at, screening, moved in places:
         where = f", {on} on {at}" if moved else ""
@@ -97,72 +107,75 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                             f"{written}", f"{on}: no day, the window has no edge", None,
                             day.isoformat(), grade, remove=(window.anchor.ref.name,),
                             fields=passing))
-    if window.anchor is not None and window.anchor.edge is not None:
-        out += _anchor_cases(gen, atom, occurred, inside, anchor, course, written, grade, passing)
+    if anchored is not None:
+        out += _anchor_cases(gen, atom, occurred, inside, anchored, written, grade, passing)
     if course is not None:
-        out = [_given(v, course) for v in out]
+        out = [_given(gen, v, course) for v in out]
     return _unique(out)
 
 
-def _given(variant: Variant, course: dict) -> Variant:
-    """A case with the anchor course the base lacks, unless it replaces it or goes without."""
+def _given(gen: EdgeCases, variant: Variant, course: dict) -> Variant:
+    """A case with the anchor course the base does not settle, unless it replaces it or goes
+    without (what the base gives is removed, if anything)."""
     name = course["concept"]
-    if name in variant.remove:  # the base has none to remove
+    if name in variant.remove and not any(f.get("concept") == name for f in gen.base["facts"]):
         return replace(variant, remove=tuple(r for r in variant.remove if r != name))
-    if any(f["concept"] == name for f in variant.replace):
+    if name in variant.remove or any(f["concept"] == name for f in variant.replace):
         return variant
     return replace(variant, replace=(*variant.replace, course))
 
 
-def _history_anchor(gen: EdgeCases, anchor: m.Anchor) -> tuple[date | None, dict | None]:
-    """The anchor day of `the start (end) of x`: the base's most recent x with whole dates, or,
-    when it has none, a course of the cases' own (from 90 to 60 days before screening, or to
-    screening when the anchor lies in the future of the window)."""
-    assert anchor.ref is not None
-    given = [f for f in gen.base["facts"] if f.get("concept") == anchor.ref.name and
-             f.get("present") is not False]
-    try:
-        latest = max(given, key=lambda f: f["date"])
-        start, end = date.fromisoformat(latest["date"]), date.fromisoformat(latest["end"])
-    except (KeyError, TypeError, ValueError):  # none, or not whole dates: the cases give one
-        start, end = gen.screening - timedelta(days=90), gen.screening - timedelta(days=60)
-        course = {"concept": anchor.ref.name, "date": start.isoformat(), "end": end.isoformat()}
-        values = gen.concepts[anchor.ref.name].values
-        if gen.concepts[anchor.ref.name].kind is m.Kind.MEDICATION and values:
-            course["drug"] = values[0].name
-        return (start if anchor.edge == "start" else end), course
-    if len(given) > 1:  # which one is the most recent is the README's to say, not guessed here
-        raise Skip(f"the base patient gives more than one {anchor.ref.name}")
-    return (start if anchor.edge == "start" else end), None
-
-
-def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
-                  course: dict | None, written: str, grade, passing: dict) -> list[Variant]:
-    """For a window on the start or end of x: an occurrence on the anchor course's other edge
-    day; the anchor course still going on (no end: unknown); x recorded as none (false)."""
+def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchored: Anchored,
+                  written: str, grade, passing: dict) -> list[Variant]:
+    """For a window on the start or end of x, an occurrence on: the other edge day of x's most
+    recent item; the same edge of the item before it (when the base gives more than one); a day
+    that tells the most recent item from one beside it that started a day earlier and ends a day
+    later. Then x's most recent item still going on (no end: unknown), and x recorded as none
+    (the anchor can never exist: false). Each needs the days it reads to be whole."""
     window = occurred.window
     assert window.anchor is not None and window.anchor.ref is not None
-    name = window.anchor.ref.name
-    anchor_course = course or next(f for f in gen.base["facts"] if f.get("concept") == name and
-                                   f.get("present") is not False)
-    other = "date" if window.anchor.edge == "end" else "end"
-    day = date.fromisoformat(anchor_course[other])
-    out = []
-    if day <= gen.screening:
+    name, edge = window.anchor.ref.name, window.anchor.edge
+    anchor, latest = anchored.day, anchored.latest
+    before = [] if anchored.own else [s for s in spans(gen, name) or []
+                                      if s.fact is not latest.fact]
+    others = [span.fact for span in before]
+    first, last = latest.day("start"), latest.day("end")
+    said = f"{window.anchor} {anchor}: {_bounds(window, anchor)} (dateutil)"
+
+    def on(day: date, what: str, how: str = said, also: tuple[dict, ...] = ()) -> Variant:
         held = inside(day, anchor)
-        out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, the "
-                            f"{'first' if other == 'date' else 'last'} day of {name}: "
-                            f"{written}", f"{window.anchor} {anchor}: {_bounds(window, anchor)} "
-                            f"(dateutil); {day} is {'inside' if held else 'outside'}", held,
-                            day.isoformat(), grade, fields=passing))
+        return _variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: {written}",
+                        f"{how}; {day} is {'inside' if held else 'outside'}", held,
+                        day.isoformat(), grade, fields=passing, also=also)
+
+    out = []
+    other = first if edge == "end" else last
+    if other is not None and other <= gen.screening:
+        out.append(on(other, f"the {'first' if edge == 'end' else 'last'} day of {name}"))
+    previous = most_recent(before, edge) if before else None
+    day = previous.day(edge) if isinstance(previous, Span) else None
+    if day is not None and day != anchor:
+        out.append(on(day, f"the {edge} of the {name} before the most recent ({previous})"))
+    if first is not None and last is not None:
+        start, end = first - timedelta(days=1), last + timedelta(days=1)
+        wrong = start if edge == "start" else end  # the anchor if the latest to end were read
+        days = sorted({*_edges(lambda d: inside(d, anchor), anchor, window, gen.screening),
+                       *_edges(lambda d: inside(d, wrong), wrong, window, gen.screening)})
+        told = next((d for d in days if inside(d, anchor) != inside(d, wrong)), None)
+        if end <= gen.screening and told is not None:
+            beside = {**latest.fact, "date": start.isoformat(), "end": end.isoformat()}
+            out.append(on(told, f"beside another {name} from {start} to {end}", f"the {name} "
+                          f"from {first} started last, so it is the most recent (not the one "
+                          f"from {start} that ends later); {said}",
+                          also=(*others, latest.fact, beside)))
     days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
             if inside(d, anchor)]
-    if days and window.anchor.edge == "end":
-        going = {k: v for k, v in anchor_course.items() if k != "end"}
+    if days and edge == "end":
+        going = {k: v for k, v in latest.fact.items() if k != "end"}
         out.append(_variant(gen, atom, occurred, f"{name} still going on, {occurred.ref.name} "
                             f"on {days[0]}: {written}", f"{name} has no end yet: no anchor day",
                             None, days[0].isoformat(), grade, fields=passing,
-                            also=({**going, "ongoing": True},)))
+                            also=(*others, {**going, "ongoing": True})))
     if days and isinstance(atom, m.Occurred):
         out.append(_variant(gen, atom, occurred, f"no {name} (recorded as none), "
                             f"{occurred.ref.name} on {days[0]}: {written}",
@@ -184,28 +197,31 @@ def _nothing(gen: EdgeCases, atom, occurred: m.Occurred, written: str) -> list[V
 def _filtered(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: str, grade,
               passing: dict, failing: list[tuple[str, str]], alone: bool) -> list[Variant]:
     """On a day inside: the item that passes (when the window's cases do not give it), each
-    attribute at a value that fails, and each not recorded."""
+    attribute at a value that fails, each not recorded, and a dose per kg given per day through
+    the weight."""
     if not passing:
         return []
-    tried: list[tuple[str, dict, bool | None, str]] = []
+    tried: list[tuple[str, dict, bool | None, str, tuple[dict, ...], tuple[str, ...]]] = []
     if alone:
-        tried.append(("passes", passing, True, "passes every clause"))
+        tried.append(("passes", passing, True, "passes every clause", (), ()))
     for name, value in failing:
         tried.append((f"{name} {value}", {**passing, name: value}, False,
-                      f"{name} {value} fails the filter"))
-    required = m.DRUG if gen.concept(occurred).kind is m.Kind.MEDICATION else None
-    for name in passing:
-        if name == required:  # every course names its drug
-            continue
-        tried.append((f"{name} not recorded", {**passing, name: None}, None,
-                      f"no {name} recorded: it may or may not pass"))
+                      f"{name} {value} fails the filter", (), ()))
+    for name, gone in unrecorded(gen.concept(occurred), passing):
+        tried.append((f"{name} not recorded", {**passing, **gone}, None,
+                      f"no {name} recorded: it may or may not pass", (), ()))
+    for dose in through_weight(gen, occurred, passing):
+        tried.append((dose.label, {**passing, **dose.fields}, HELD[dose.passes], dose.how,
+                      dose.replace, dose.remove))
     return [_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: {written}",
-                     f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields)
-            for what, fields, held, how in tried]
+                     f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields,
+                     also=also, remove=remove)
+            for what, fields, held, how, also, remove in tried]
 
 
-def _inside(window: m.Window) -> Callable[[date, date], bool]:
-    """Whether a one-day occurrence on `day` counts, for anchor day `at` (README, Histories)."""
+def _spanned(window: m.Window) -> Callable[[date, date, date], bool]:
+    """Whether an occurrence from `first` to `last` (`anchors.OPEN`: going on) counts, for anchor
+    day `at` (README, Histories): it overlaps the window, or starts beyond its bound."""
     kind, after = window.kind, window.direction == "after"
 
     def edge(at: date) -> date:
@@ -213,20 +229,26 @@ def _inside(window: m.Window) -> Callable[[date, date], bool]:
         delta = relativedelta(**{window.duration.unit: window.duration.amount})
         return at + delta if after else at - delta
 
-    def inside(day: date, at: date) -> bool:
+    def counts(first: date, last: date, at: date) -> bool:
         if kind == "at":
-            return day == at
+            return first <= at <= last
         bound = edge(at)
         if kind == "within":
-            return at <= day <= bound if after else bound <= day <= at
+            return first <= bound and last >= at if after else last >= bound and first <= at
         if kind == "less_than":
-            return at <= day < bound if after else bound < day <= at
+            return first < bound and last >= at if after else last > bound and first <= at
         if kind == "at_least":
-            return day >= bound if after else day <= bound
+            return first >= bound if after else first <= bound
         if kind == "more_than":
-            return day > bound if after else day < bound
+            return first > bound if after else first < bound
         raise Skip(f"a window `{window}`")
-    return inside
+    return counts
+
+
+def _inside(window: m.Window) -> Callable[[date, date], bool]:
+    """Whether a one-day occurrence on `day` counts, for anchor day `at`."""
+    counts = _spanned(window)
+    return lambda day, at: counts(day, day, at)
 
 
 def _edges(inside: Callable[[date], bool], at: date, window: m.Window,
