@@ -461,9 +461,7 @@ class _Builder(Courses):
         self.patient.record[highest] = float(last)
 
     def _measured(self, concept: m.Concept, facts) -> None:
-        readings = {}
-        for index, fact in facts:
-            readings[index] = self._reading(concept, index, fact)
+        readings = {index: self._reading(concept, index, fact) for index, fact in facts}
         if self.problems:
             return
         chosen = self._latest(concept, facts)
@@ -612,12 +610,9 @@ class _Builder(Courses):
     # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        if len(facts) == 1:  # the common case
-            nones, present = (facts, ()) if facts[0][1].get("present") is False else ((), facts)
-        else:
-            nones, present = [], []
-            for entry in facts:
-                (nones if entry[1].get("present") is False else present).append(entry)
+        nones, present = [], []
+        for entry in facts:
+            (nones if entry[1].get("present") is False else present).append(entry)
         if nones and present:
             self.problem(present[0][0], "present", f"{concept.name} is recorded as none "
                          f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1})")
@@ -704,8 +699,7 @@ class _Builder(Courses):
         if not items:
             return
         self.patient.record[concept.name] = [item for _, _, item in items]
-        if concept.name in self.n.edges:
-            self._edges(concept, self.patient.record[concept.name])
+        self._edges(concept, self.patient.record[concept.name])
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
                 else "occurred"
@@ -745,4 +739,3 @@ def _edge(item: dict, edge: str) -> tuple[int, int]:
 
 
 __all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING"]
-
