@@ -57,16 +57,15 @@ class Occurred(Atom):
               count: int = 1, by: m.Attribute | None = None) -> Judged:
         """Some item (or `count` items, for `at least N ...`; items of `count` different values
         of the attribute `by`, for `at least N lines of ...`) meets the atom."""
-        def constants(atom: m.Occurred) -> tuple:
-            graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
-            return atom.ref.name, window_tests(atom.window), graded
-
-        name, tests, graded = reader.constant(atom, constants)
+        name, tests, graded, first = reader.constant(atom, _occurrence)
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
         record = patient.record
-        if any(field not in record for _, _, field in tests):
+        try:
+            days = [(compare, surely, maybe, record[field])
+                    for field, compare, surely, maybe in tests]
+        except KeyError:  # the window's anchor day is missing
             anchor = atom.window.anchor
             assert anchor is not None and anchor.ref is not None
             if anchor.edge and record.get(R.none_field(anchor.ref.name)) == 1:
@@ -77,14 +76,17 @@ class Occurred(Atom):
                 anchor.ref.name, "no fact given")
             return "unknown", f"{text}; {anchor}: {reason}"
         def meets(item: dict, sure: bool) -> bool:
-            return all(OPS[op](item[_between(key, op, sure)], record[field])
-                       for key, op, field in tests) and (graded is None or graded(
-                           item[R.GRADE])) and self.passes(atom, reader, item, sure)
+            for compare, surely, maybe, day in days:
+                if not compare(item[surely if sure else maybe], day):
+                    return False
+            return (graded is None or graded(item[R.GRADE])) and \
+                self.passes(atom, reader, item, sure)
 
         if count == 1:
             held = "true" if any(meets(i, True) for i in items) else \
                 "false" if not any(meets(i, False) for i in items) else "unknown"
-            words = _window_words(atom.window, reader, patient)
+            words = "" if first is None else reader.window(patient, record[first]) if first \
+                else _window_words(atom.window, reader, patient)
         elif by is None:
             sure, maybe = (sum(meets(i, s) for i in items) for s in (True, False))
             held = "true" if sure >= count else "false" if maybe < count else "unknown"
@@ -108,6 +110,23 @@ class Occurred(Atom):
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         """Why an open history is open, when its items are recorded."""
         return " (its dates do not decide it)"
+
+
+def _occurrence(atom: m.Occurred) -> tuple:
+    """What judging an occurrence needs of the protocol alone: the concept, each window test as
+    (record field, comparison, the item key an item surely passes it on, the key it may pass it
+    on), the grade test, and where its window's words come from: None for `ever`, the record
+    field of the first day of a window that ends on the screening date, "" for any other."""
+    graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
+    tests = tuple((field, OPS[op], _between(key, op, True), _between(key, op, False))
+                  for key, op, field in window_tests(atom.window))
+    window = atom.window
+    first = None if window.kind == "ever" else ""
+    if R.anchor_field(window.anchor) == R.SCREENING and (window.kind == "at" or (
+            window.kind == "within" and window.direction == "before")):
+        first = R.SCREENING if window.kind == "at" else R.bound_field(
+            R.SCREENING, window.duration, window.direction)
+    return atom.ref.name, tests, graded, first
 
 
 def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, list, list]:
