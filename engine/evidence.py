@@ -179,11 +179,12 @@ class Explainer:
             self._patient = patient
             self._texts, self._lists, self._windows, self._parts = {}, {}, {}, {}
 
-    def constant(self, part: Part, compute: Callable[[Any], tuple]) -> tuple:
-        """`compute(part)`, once per part of the protocol."""
+    def constant(self, part: Part, compute: Callable[[Any, Explainer], tuple]) -> tuple:
+        """`compute(part, self)`, once per part of the protocol: an atom's module-level or
+        static function, not a closure made on every call."""
         found = self._constant.get(id(part))
         if found is None:
-            found = self._constant[id(part)] = compute(part)
+            found = self._constant[id(part)] = compute(part, self)
         return found
 
     # -- how facts read -----------------------------------------------------------------------------
@@ -220,8 +221,15 @@ class Explainer:
         if text is None:
             on_the_day = first == patient.screening.toordinal()
             text = self._windows[first] = " (on the screening date)" if on_the_day else \
-                f" (window from {date.fromordinal(first)} to {patient.screening})"
+                f" (window from {day(first)} to {day(patient.screening.toordinal())})"
         return text
+
+
+@lru_cache(maxsize=8192)
+def day(ordinal: int) -> str:
+    """A day as the trail writes it (`2025-12-15`), from its ordinal: patients share their days,
+    and writing one out is slow."""
+    return date.fromordinal(ordinal).isoformat()
 
 
 def shown(fact: UsedFact) -> str:

@@ -45,6 +45,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import version
+from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
@@ -249,9 +250,10 @@ class Recorder:
         criterion read are indexes into the patient's facts; the decision's reasons name the
         criteria, whose verdicts say the rest."""
         patient = outcome.patient
-        used = sorted((f for facts in patient.used.values() for f in facts), key=_BY_INDEX)
+        used = sorted(chain.from_iterable(patient.used.values()), key=_BY_INDEX)
         explainer = Explainer(self.protocol, outcome.derived)
-        marked = [MARK[status] + detail for status, detail in explainer.every(self._judges, patient)]
+        judged = explainer.every(self._judges, patient)
+        marked = [MARK[status] + detail for status, detail in judged]
         places = self._places
         definitions = []
         for name in self.network.definitions:

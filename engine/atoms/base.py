@@ -56,7 +56,7 @@ class Reader(Protocol):
     concepts: dict[str, m.Concept]
     derived: dict[str, tuple[str, tuple[str, ...]]]
 
-    def constant(self, part: Any, compute: Callable[[Any], tuple]) -> tuple: ...
+    def constant(self, part: Any, compute: Callable[[Any, Reader], tuple]) -> tuple: ...
     def missing(self, patient: Patient, name: str) -> Judged: ...
     def shown(self, patient: Patient, name: str) -> str: ...
     def items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]: ...
@@ -98,9 +98,7 @@ def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:
 
 def exact(number: float) -> str:
     """A record number as the network compared it (its shortest repr is the quantized decimal)."""
-    from engine.record import plain_number
-
-    return plain_number(Decimal(repr(number)))
+    return R.plain_number(Decimal(repr(number)))
 
 
 def compared(record: dict[str, Any], field: str, op: str, value: float) -> str | None:

@@ -82,9 +82,14 @@ class Occurred(Atom):
             return (graded is None or graded(item[R.GRADE])) and \
                 self.passes(atom, reader, item, sure)
 
-        if count == 1:
-            held = "true" if any(meets(i, True) for i in items) else \
-                "false" if not any(meets(i, False) for i in items) else "unknown"
+        if count == 1:  # true if an item surely meets it, else open if one may, else false
+            held = "false"
+            for item in items:
+                if meets(item, True):
+                    held = "true"
+                    break
+                if held == "false" and meets(item, False):
+                    held = "unknown"
             words = "" if first is None else reader.window(patient, record[first]) if first \
                 else _window_words(atom.window, reader, patient)
         elif by is None:
@@ -112,7 +117,7 @@ class Occurred(Atom):
         return " (its dates do not decide it)"
 
 
-def _occurrence(atom: m.Occurred) -> tuple:
+def _occurrence(atom: m.Occurred, reader: Reader) -> tuple:
     """What judging an occurrence needs of the protocol alone: the concept, each window test as
     (record field, comparison, the item key an item surely passes it on, the key it may pass it
     on), the grade test, and where its window's words come from: None for `ever`, the record
@@ -257,12 +262,17 @@ class Latest(Atom):
         return (replace(occurred, window=m.Window(window.span, "ever")),
                 replace(occurred, span=window.span, window=later))
 
+    @staticmethod
+    def constants(atom: m.Latest, reader: Reader) -> tuple[m.Occurred, m.Occurred]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        return Latest.halves(atom)
+
     def compile(self, atom: m.Latest, build: Build) -> Kleene:
         some, later = self.halves(atom)
         return conjunction([build.kleene(some), build.kleene(later).negated()])
 
     def judge(self, atom: m.Latest, reader: Reader, patient: Patient) -> Judged:
-        some, later = reader.constant(atom, self.halves)  # the trail caches by the halves' ids
+        some, later = reader.constant(atom, self.constants)  # the trail caches by the halves' ids
         exists, text = _occurred(some).judge(some, reader, patient)
         if exists != "true":
             return exists, text
@@ -327,15 +337,17 @@ class Includes(Atom):
         return listed(concept.name, yes, no)
 
     def judge(self, atom: m.Includes, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.Includes) -> tuple[str, str]:
-            concept = reader.concepts[atom.ref.name]
-            return concept.name, concept.canonical(atom.drug.name) or atom.drug.name
-
-        name, drug = reader.constant(atom, constants)
+        name, drug = reader.constant(atom, self.constants)
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
         return status(any(i[R.DRUG] == drug for i in items)), text
+
+    @staticmethod
+    def constants(atom: m.Includes, reader: Reader) -> tuple[str, str]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        return concept.name, concept.canonical(atom.drug.name) or atom.drug.name
 
 
 class CountedIncludes(Atom):
@@ -359,11 +371,7 @@ class CountedIncludes(Atom):
         return scalar(P.test(">=", name, node.count), P.test("<", name, node.count), name)
 
     def judge(self, node: m.AtLeast, reader: Reader, patient: Patient) -> Judged:
-        def constants(node: m.AtLeast) -> tuple[str, frozenset[str], str]:
-            concept, drugs = self.drugs(node, reader.concepts)
-            return concept.name, frozenset(drugs), R.count_field(concept.name, drugs)
-
-        name, drugs, field = reader.constant(node, constants)
+        name, drugs, field = reader.constant(node, self.constants)
         count = patient.record.get(field)
         items, text = reader.items(name, patient)
         if count is None or items is None:
@@ -372,6 +380,12 @@ class CountedIncludes(Atom):
         listed_ = f" ({', '.join(taken)})" if taken else ""
         return status(count >= node.count), (f"{count} of the set{listed_}; needs at least "
                                              f"{node.count}; {text}")
+
+    @staticmethod
+    def constants(node: m.AtLeast, reader: Reader) -> tuple[str, frozenset[str], str]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept, drugs = CountedIncludes.drugs(node, reader.concepts)
+        return concept.name, frozenset(drugs), R.count_field(concept.name, drugs)
 
 
 class Course(Atom):
@@ -406,14 +420,7 @@ class Course(Atom):
                             undecided, decided, possible=P.all_of(dosed, maybe_long))
 
     def judge(self, atom: m.Course, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.Course) -> tuple[str, float, str]:
-            concept = reader.concepts[atom.ref.name]
-            threshold = float(dose_threshold_of(concept, atom.dose))
-            needs = f"needs {atom.op} {plain_number(Decimal(repr(threshold)))} {concept.dosed_in}"
-            needs += f" for at least {atom.duration}" if atom.duration else ""
-            return concept.name, threshold, needs
-
-        name, threshold, needs = reader.constant(atom, constants)
+        name, threshold, needs = reader.constant(atom, self.constants)
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
@@ -421,6 +428,15 @@ class Course(Atom):
         held = "true" if "true" in statuses else \
             "false" if all(s == "false" for s in statuses) else "unknown"
         return held, f"{text}; {needs}"
+
+    @staticmethod
+    def constants(atom: m.Course, reader: Reader) -> tuple[str, float, str]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        threshold = float(dose_threshold_of(concept, atom.dose))
+        needs = f"needs {atom.op} {plain_number(Decimal(repr(threshold)))} {concept.dosed_in}"
+        needs += f" for at least {atom.duration}" if atom.duration else ""
+        return concept.name, threshold, needs
 
 
 class Continuous(Atom):
