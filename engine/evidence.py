@@ -158,6 +158,14 @@ class Explainer:
             found = self._parts[id(part)] = self._judged(part, patient)
         return found
 
+    def statuses(self, parts: Iterable[Part], patient: Patient) -> tuple[str, ...]:
+        """How each part was judged (true, false, unknown), in one call: the why-not search
+        reads several parts for every open criterion, most of them judged already."""
+        if patient is not self._patient:
+            self._start(patient)
+        found = self._parts
+        return tuple([(found.get(id(part)) or self.judged(part, patient))[0] for part in parts])
+
     def _judged(self, part: Part, patient: Patient) -> tuple[str, str]:
         judges = self._constants.judges
         judge = judges.get(id(part))

@@ -55,7 +55,7 @@ import orjson
 
 from engine.compile import Network
 from engine.evidence import Explainer, Judges, criterion_parts, describe, parts
-from engine.record import UsedFact
+from engine.record import Patient, UsedFact
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
 from engine.trailfile import Frames, lines
@@ -175,6 +175,9 @@ class Recorder:
                               for p in self._parts[key])
         self._places = {key: [self._judges.place[id(p)] for p in found]
                         for key, found in self._parts.items()}
+        #: Each criterion, the concepts it reads and its parts' places, in the protocol's order.
+        self._leaves = [(leaf, self._reads[leaf.id], self._places[leaf.id])
+                        for leaf in network.leaves]
 
     def header(self, protocol_path: str, facts_path: str,
                screening: date | None) -> list[dict[str, Any]]:
@@ -260,33 +263,33 @@ class Recorder:
             value, rules = outcome.derived[name]
             definitions.append({"value": value, "fired": list(rules),
                                 "evidence": [marked[place] for place in places[name]]})
+        criteria = []
+        for leaf, reads, read in self._leaves:
+            verdict = outcome.verdicts[leaf.id]
+            criterion = {"verdict": verdict.verdict, "fired": list(verdict.rules),
+                         "evidence": [marked[place] for place in read],
+                         "facts": [f.index for name in reads for f in patient.used.get(name, ())]}
+            if verdict.verdict in ("UNKNOWN", "NEEDS_REVIEW"):
+                self._open(criterion, leaf, patient, explainer)
+            criteria.append(criterion)
         return {"type": "decided", "patient": patient.id, "record": patient.line,
                 "screening_date": patient.screening.isoformat(),
                 "warnings": [str(w) for w in patient.warnings],
-                "facts": [_fact(f) for f in used], "definitions": definitions,
-                "criteria": [self._criterion(leaf, outcome, explainer,
-                                             [marked[place] for place in places[leaf.id]])
-                             for leaf in self.network.leaves],
+                "facts": _facts(used), "definitions": definitions, "criteria": criteria,
                 "decision": outcome.decision, "reasons": [v.criterion for v in outcome.reasons]}
 
-    def _criterion(self, leaf: m.Criterion, outcome: Decision, explainer: Explainer,
-                   evidence: list[str]) -> dict:
-        patient = outcome.patient
-        verdict = outcome.verdicts[leaf.id]
+    def _open(self, criterion: dict[str, Any], leaf: m.Criterion, patient: Patient,
+              explainer: Explainer) -> None:
+        """What an open criterion lacks: the facts missing or awaiting judgment, and the fewest
+        open parts whose values would let it pass."""
         reads = self._reads[leaf.id]
-        record: dict[str, Any] = {
-            "verdict": verdict.verdict, "fired": list(verdict.rules), "evidence": evidence,
-            "facts": [f.index for name in reads for f in patient.used.get(name, [])],
-        }
-        if verdict.verdict in ("UNKNOWN", "NEEDS_REVIEW"):
-            absent = [n for n in reads if n not in patient.used]
-            judged = [n for n in absent if self._kinds[n] is m.Kind.JUDGMENT]
-            record["missing"] = [{"concept": n, "reason": patient.unusable.get(n, "no usable fact")}
-                                 for n in absent if n not in judged]
-            record["pending"] = judged
-            record["to_pass"] = [{"line": n.line, "condition": n.condition, "needs": n.needs}
-                                 for n in self._whynot.needs(leaf, patient, explainer)]
-        return record
+        absent = [n for n in reads if n not in patient.used]
+        judged = [n for n in absent if self._kinds[n] is m.Kind.JUDGMENT]
+        criterion["missing"] = [{"concept": n, "reason": patient.unusable.get(n, "no usable fact")}
+                                for n in absent if n not in judged]
+        criterion["pending"] = judged
+        criterion["to_pass"] = [{"line": n.line, "condition": n.condition, "needs": n.needs}
+                                for n in self._whynot.needs(leaf, patient, explainer)]
 
 
 
@@ -391,23 +394,25 @@ def _formula_reads(protocol: m.Protocol, concept: m.Concept,
     return names
 
 
-def _fact(fact: UsedFact) -> dict[str, Any]:
-    """A fact used, its empty fields left out (`FACT_FIELDS` puts them back as null), a number
-    as its exact text. Field by field: a patient has dozens of facts, and this is several times
-    quicker than a loop over the fields."""
-    index, concept, value, unit, day, converted, note = fact
-    fields = {"index": index, "concept": concept}
-    if value is not None:
-        fields["value"] = str(value) if type(value) in _NUMBERS else value
-    if unit is not None:
-        fields["unit"] = unit
-    if day is not None:
-        fields["date"] = day
-    if converted is not None:
-        fields["converted"] = converted
-    if note is not None:
-        fields["note"] = note
-    return fields
+def _facts(used: list[UsedFact]) -> list[dict[str, Any]]:
+    """The facts used, each with its empty fields left out (`FACT_FIELDS` puts them back as
+    null) and a number as its exact text. Field by field, in one loop: a patient has dozens of
+    facts, and this is several times quicker than a loop over each one's fields."""
+    written = []
+    for index, concept, value, unit, day, converted, note in used:
+        fields = {"index": index, "concept": concept}
+        if value is not None:
+            fields["value"] = str(value) if type(value) in _NUMBERS else value
+        if unit is not None:
+            fields["unit"] = unit
+        if day is not None:
+            fields["date"] = day
+        if converted is not None:
+            fields["converted"] = converted
+        if note is not None:
+            fields["note"] = note
+        written.append(fields)
+    return written
 
 
 #: The types of a fact's value written as text (not `bool`, which is an `int` but reads as

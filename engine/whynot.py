@@ -87,7 +87,7 @@ class WhyNot:
         plan = self._plans.get(criterion.id)
         if plan is None:
             plan = self._plans[criterion.id] = self._plan(criterion)
-        judged = tuple([explainer.judged(part, patient)[0] for part in plan.parts])
+        judged = explainer.statuses(plan.parts, patient)
         chosen = plan.found.get(judged)
         if chosen is None:
             chosen = _search(plan, dict(zip(map(id, plan.parts), judged)))
