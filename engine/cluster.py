@@ -8,10 +8,11 @@ bytes.
 
 What crosses the wire: once per worker, the compiled network and the run's options (an
 `Outputs`, about 100 KiB pickled) in a worker plugin, which the scheduler also gives to workers
-that join or are restarted later; per batch, the parsed fact records out and their `Screened`
-back (per patient its stdout line, table rows, warnings and trail lines, serialised there). Each
-worker process builds the durable_rules host once, on its first batch, and decides one batch at a
-time whatever its number of threads: the engine's C state belongs to the process.
+that join or are restarted later; per batch, the parsed fact records out (pickled once, by the
+run: see `_Pool.send`) and their `Screened` back (per patient its stdout line, table rows,
+warnings and trail lines, serialised there). Each worker process builds the durable_rules host
+once, on its first batch, and decides one batch at a time whatever its number of threads: the
+engine's C state belongs to the process.
 
 A worker that dies (killed, out of memory) costs Dask a retry of its batches elsewhere: deciding
 is a pure function of the record, so the outputs do not change. A batch whose workers die on
@@ -22,6 +23,7 @@ every try, a scheduler lost, or a cluster left without workers, ends the run in 
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 import signal
 import threading
@@ -42,19 +44,34 @@ from engine.screened import Outputs, Screened
 from engine.workers import AHEAD, WorkerLost, available, sigint_blocked
 from protocol.errors import UsageError
 
-#: Records in a batch: a task costs the scheduler about a millisecond and a round trip, so a
-#: batch is larger than a local worker's, and still small enough (about 0.2 s of deciding) that
-#: a Ctrl-C is answered within a few.
+#: Records in a batch: a task costs about 4 ms of CPU beside its records (measured on a loaded
+#: machine: 2.5 ms in the run's process, which hosts a local cluster's scheduler, 2 ms in the
+#: worker), so a batch is larger than a local worker's: 0.07 ms a patient, against about 3 ms of
+#: deciding. Larger saves little (256: 0.05 ms) and keeps a Ctrl-C waiting four times as long;
+#: at 64 (about 0.2 s of deciding) it is answered within a few batches.
 BATCH = 64
 
 #: Seconds between two looks at the cluster while a batch's results are awaited.
 POLL = 2.0
 
-#: Dask's settings for a run, in this process and a local cluster's: no log of the last thousand
+#: Dask's settings for a run, in this process and a local cluster's. Each cuts CPU time that is
+#: Dask's, not deciding's (measured, see the README's "Speed"): no log of the last thousand
 #: messages of each connection (each holds a batch: hundreds of MiB, growing with the run until
-#: full), no sampling profiler in the workers (a thread that takes the GIL every 10 ms). A running
-#: scheduler has its own settings: see the README.
-LEAN = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False}
+#: full); no sampling profiler in the workers (a thread that takes the GIL every 10 ms); glibc's
+#: own trimming of the heap in the workers (Dask's `MALLOC_TRIM_THRESHOLD_` of 64 KiB gives the
+#: engine's freed memory back to the system and takes it again on every patient: 1.6 times the
+#: CPU time of deciding, a third of it in the kernel; the memory stays flat without it); and the
+#: periodic work a run does not use, 0.1 s of CPU a second on an idle cluster (0.014 after): the
+#: event loops' tick (every 20 ms in the scheduler, each nanny and each worker), the system
+#: monitor (every 0.5 s), work stealing (one thread per worker and two batches each: nothing to
+#: steal) and the memory monitor (every 0.1 s; a worker is still stopped near its limit). A
+#: running scheduler and its workers have their own settings: see the README.
+LEAN = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False,
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+        "distributed.admin.tick.interval": "1s",
+        "distributed.admin.system-monitor.interval": "10s",
+        "distributed.scheduler.work-stealing": False,
+        "distributed.worker.memory.monitor-interval": "1s"}
 
 #: One batch at a time in a worker process, whatever its threads: the engine's state is the
 #: process's.
@@ -163,7 +180,11 @@ class _Pool:
         self.last = time.monotonic()
 
     def send(self, batch: list[tuple[int, object]]) -> _Batch:
-        return _Batch(self, self.cluster.client.submit(_decide, self.name, batch, pure=False))
+        """The batch goes out pickled by us, as one `bytes`: Dask walks a task's arguments down
+        to every value looking for futures (6 ms a batch of 64 records), and its scheduler
+        unpickles and pickles them again on the way to a worker; bytes it passes through."""
+        records = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        return _Batch(self, self.cluster.client.submit(_decide, self.name, records, pure=False))
 
 
 class _Batch:
@@ -216,6 +237,7 @@ class _Network(WorkerPlugin):
             return list(self.outputs.screened(batch, self.screening))
 
 
-def _decide(name: str, batch: list[tuple[int, object]]) -> list[Screened]:
-    """A task: one batch decided by the worker's copy of the run's network."""
-    return get_worker().plugins[name].decided(batch)
+def _decide(name: str, records: bytes) -> list[Screened]:
+    """A task: one batch (pickled, see `_Pool.send`) decided by the worker's copy of the run's
+    network."""
+    return get_worker().plugins[name].decided(pickle.loads(records))

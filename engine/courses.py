@@ -5,7 +5,7 @@ the distinct drugs of each counted set: numbers the network compares (`engine/at
 
 `Courses` is the part of the per-patient builder (`engine/facts._Builder`) that reads medication
 facts; it uses the builder's record, problems and occurrence reading (`_occurrences`, `_edges`,
-`_number`, `problem`, `patient`, `screening`, and the normaliser `n`).
+`_number`, `problem`, `patient`, `screening`, `screening_day`, and the normaliser `n`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from decimal import Decimal
 from engine import record as R
 from engine.dates import length, runs
 from engine.factfile import plain
-from engine.record import UsedFact, attributes_text, period_text, plain_number
+from engine.record import attributes_text, period_text, plain_number, used_fact
 from protocol import model as m
 from protocol.units import UnitProblem, convert, quantize
 
@@ -29,6 +29,7 @@ class Courses:
         if not items:
             return
         courses = []
+        used = []
         for index, fact, item in items:
             drug = concept.canonical(fact.get("drug", "")) if isinstance(fact.get("drug"), str) else None
             if drug is None:
@@ -37,7 +38,7 @@ class Courses:
                              f"found {json.dumps(plain(fact.get('drug')))}")
                 continue
             item[R.DRUG] = drug
-            screening = self.screening.toordinal()
+            screening = self.screening_day
             shortest = length(item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
             longest = length(item[R.START], min(item[R.END], screening))
             item[R.MONTHS], item[R.DAYS] = shortest
@@ -52,19 +53,21 @@ class Courses:
             months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{period_text(fact, course=True)}, {months} completed months"
-            dose_note = "; ".join(n for n in (period, note) if n)
+            dose_note = f"{period}; {note}" if note else period
             given = f" {plain(fact.get('dose'))} {fact.get('unit')}" \
                 if fact.get("dose") is not None else ""
-            used = UsedFact(index, concept.name, drug + given + attributes_text(concept, item),
-                            fact.get("unit"), fact.get("date"),
-                            shown, dose_note)
-            self.patient.used.setdefault(concept.name, []).append(used)
+            what = drug + given + attributes_text(concept, item)
+            used.append(used_fact((index, concept.name, what, fact.get("unit"), fact.get("date"),
+                                   shown, dose_note)))
+        if used:
+            self.patient.used.setdefault(concept.name, []).extend(used)
         self.patient.record[concept.name] = courses
         self._edges(concept, courses)
-        lengths = (R.MONTHS, R.DAYS, R.MONTHS_MOST, R.DAYS_MOST)
-        undosed = [{key: c[key] for key in lengths} for c in courses if R.DOSE not in c]
-        if concept.dosed_in and undosed:
-            self.patient.record[R.undosed_field(concept.name)] = undosed
+        if concept.dosed_in:
+            lengths = (R.MONTHS, R.DAYS, R.MONTHS_MOST, R.DAYS_MOST)
+            undosed = [{key: c[key] for key in lengths} for c in courses if R.DOSE not in c]
+            if undosed:
+                self.patient.record[R.undosed_field(concept.name)] = undosed
         if concept.name in self.n.runs:
             self._runs(courses)
         self._count(concept, courses)
@@ -74,7 +77,7 @@ class Courses:
         """Each course's run of consecutive courses, its length up to screening: at least (the
         days each course surely covers, joined where they surely meet) and at most (the days each
         may cover, joined where they may meet)."""
-        screening = self.screening.toordinal()
+        screening = self.screening_day
         for sure, first, last in ((True, R.START_LATEST, R.END_EARLIEST),
                                   (False, R.START, R.END)):
             spans = runs([(c[first], min(c[last], screening)) for c in courses])
@@ -136,7 +139,7 @@ class Courses:
             return None, None
         table = self.n.protocol.equivalence(concept.equivalence) if concept.equivalence else None
         if table is not None:
-            entry = next((e for e in table.entries if concept.canonical(e.drug) == drug), None)
+            entry = self.n.equivalent(concept, table, drug)
             if entry is None:
                 return None, f"{drug} has no entry in {table.name}"
             # the entry's two sides in one unit: `dexamethasone 750 ug = 5 mg` is 5000 ug for 750

@@ -47,7 +47,9 @@ def completed_months(start: date, end: date) -> int:
     2026-01-31 to 2026-04-30 is 3 (Jan 31 + 3 months is Apr 30). Divided by 12, the completed years
     (`relativedelta(end, start).years`: born 2004-02-29, 1 year old on 2005-02-28)."""
     months = (end.year - start.year) * 12 + end.month - start.month
-    if months > 0 and add_months(start, months) > end:
+    # start + months falls in end's month, on start's day clamped to that month's length
+    if months > 0 and (start.day if start.day <= 28 else
+                       min(start.day, monthrange(end.year, end.month)[1])) > end.day:
         months -= 1
     return max(months, 0)
 
@@ -96,19 +98,36 @@ def runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def days_of(text: Any) -> tuple[date, date] | None:
     """The first and last day a date may be: YYYY-MM-DD is one day, YYYY-MM its month's days,
     YYYY its year's; None for anything else, or for a date outside the calendar."""
-    return _parse_days(text) if isinstance(text, str) else None
+    return days_of_text(text) if isinstance(text, str) else None
 
 
 def day_of(text: Any) -> date | None:
     """The day a YYYY-MM-DD date names; None for anything else, or outside the calendar."""
     if not isinstance(text, str) or len(text) != 10:
         return None
-    days = _parse_days(text)
+    days = days_of_text(text)
     return days[0] if days else None
 
 
+def day_numbers(text: Any) -> tuple[int, int] | None:
+    """`days_of` as day numbers (`date.toordinal()`), as occurrences and the network count days.
+
+    >>> day_numbers("2026-02")
+    (739648, 739675)
+    """
+    return _parse_numbers(text) if isinstance(text, str) else None
+
+
 @lru_cache(maxsize=65536)
-def _parse_days(text: str) -> tuple[date, date] | None:
+def _parse_numbers(text: str) -> tuple[int, int] | None:
+    days = days_of_text(text)
+    return (days[0].toordinal(), days[1].toordinal()) if days else None
+
+
+@lru_cache(maxsize=65536)
+def days_of_text(text: str) -> tuple[date, date] | None:
+    """`days_of` for what is known to be text: the normaliser's per-fact path calls it without
+    the check; read once per distinct text."""
     span = _span(text)
     return span if span and FIRST_DAY <= span[0] and span[1] <= LAST_DAY else None
 
@@ -154,7 +173,7 @@ def date_problem(given: Any, form: str = "YYYY-MM-DD") -> str:
 def outside_calendar(given: Any) -> bool:
     """Whether `given` is a date Python reads (to the day, month or year) that lies outside the
     calendar of this tool."""
-    return isinstance(given, str) and _span(given) is not None and _parse_days(given) is None
+    return isinstance(given, str) and _span(given) is not None and days_of_text(given) is None
 
 
 def calendar_problem(shown: str) -> str:

@@ -41,9 +41,13 @@ _JSON_TYPES = {"string": (str,), "number": (int, Decimal), "boolean": (bool,), "
 
 
 def _types(schema: dict) -> dict[str, tuple[type, ...]]:
-    """Python types per property of a schema object: the fast path's reading of the schema."""
+    """Python types per property of a schema object: the fast path's reading of the schema. A
+    property with a list of values (`enum`: a comparator) passes no type: jsonschema reads it."""
     table = {}
     for name, spec in schema["properties"].items():
+        if "enum" in spec:
+            table[name] = ()
+            continue
         kinds = spec.get("type", "boolean" if "const" in spec else "object")
         kinds = kinds if isinstance(kinds, list) else [kinds]
         table[name] = tuple(t for kind in kinds for t in _JSON_TYPES[kind])
@@ -108,11 +112,68 @@ def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = No
     return True
 
 
+#: A fact's fields as nearly every record gives them, by field: the exact types `_plainly_sound`
+#: passes at a glance (a bool is not a number; a text must be ASCII, a number within
+#: `MAX_DIGITS`). A field read later takes any such value: the normaliser judges it. Anything else
+#: (a comparator among them, one of a list of values) takes the careful path.
+_SCALARS = frozenset({str, bool, int, Decimal, type(None)})
+_SOUND = {**{key: frozenset(types) for key, types in _CHECKED_HERE.items()},
+          **dict.fromkeys(_READ_LATER, _SCALARS)}
+_SOUND_PATIENT = frozenset({"patient", "screening_date", "birth_date"})
+_NOT_TEXT = frozenset(key for key, types in _SOUND.items() if str not in types)
+
+
+def _plainly_sound(data: dict, attributes: dict[str, frozenset[str]] | None) -> bool:
+    """True when a record passes both `_untrusted` and `_plainly_valid` at a glance, in one pass
+    over its fields: the common record (known fields of their usual types, ASCII text, numbers of
+    a few digits). False is no verdict: the careful checks then run, as they always did."""
+    if "patient" not in data or "facts" not in data:
+        return False
+    for key, value in data.items():
+        if key == "facts":
+            if type(value) is not list:
+                return False
+        elif key not in _SOUND_PATIENT or type(value) is not str or not value \
+                or not value.isascii():
+            return False
+    for fact in data["facts"]:
+        if type(fact) is not dict or not fact.get("concept") \
+                or fact.get("present", False) is not False:
+            return False
+        if not fact.keys() <= _FACT_KEYS:
+            extra = fact.keys() - _FACT_KEYS
+            concept = fact["concept"]
+            if not attributes or type(concept) is not str \
+                    or not extra <= attributes.get(concept, frozenset()) \
+                    or not all(name.isascii() for name in extra):
+                return False
+        for key, value in fact.items():
+            kind = type(value)
+            if kind is str:  # most fields: checked first, in the fewest steps
+                if not value.isascii() or key in _NOT_TEXT:
+                    return False
+            elif kind not in _SOUND.get(key, _SCALARS):
+                return False
+            elif kind is int:
+                if not -_BOUND < value < _BOUND:
+                    return False
+            elif kind is Decimal:
+                if not _within_digits(value):
+                    return False
+            elif kind is dict and not (value.keys() <= _RANGE_KEYS and all(
+                    type(v) is int and -_BOUND < v < _BOUND
+                    or type(v) is Decimal and _within_digits(v) for v in value.values())):
+                return False
+    return True
+
+
 def schema_problems(data: dict, path: str, line: int, pid: str | None,
                     attributes: dict[str, frozenset[str]] | None = None) -> list[FactProblem]:
     """Every way a patient record departs from the schema, with its path; none for the plainly
     valid (checked first, fast). `attributes` are the fields each concept declares beside the
     schema's (`"route": "intravenous"`): the schema cannot know them; the normaliser reads them."""
+    if _plainly_sound(data, attributes):
+        return []
     untrusted = _untrusted(data, path, line, pid)
     if untrusted:  # validating such a record (or showing its values) is what would fail
         return untrusted
@@ -417,7 +478,12 @@ class _Refused(ValueError):
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=_decimal, parse_int=_integer, parse_constant=_constant)
+    """`json.loads` with exact numbers, through one decoder made once (`json.loads` makes one per
+    call when given parsers); a text that starts with a byte-order mark is refused as it refuses
+    it."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def _decimal(text: str) -> Decimal:
@@ -437,6 +503,9 @@ def _integer(text: str) -> int | Decimal:
 def _constant(text: str) -> Any:
     """NaN and Infinity, which Python's JSON reader accepts and JSON does not."""
     raise _Refused(FACT_MESSAGES["number-not-finite"].format(number=text))
+
+
+_DECODER = json.JSONDecoder(parse_float=_decimal, parse_int=_integer, parse_constant=_constant)
 
 
 def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], path: str

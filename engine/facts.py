@@ -26,11 +26,11 @@ from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_of, days_of, outside_calendar, shift)
+                          day_numbers, day_of, days_of, days_of_text, outside_calendar, shift)
 from engine.courses import Courses
 from engine.factfile import patient_id, plain, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
-                           plain_number)
+                           plain_number, used_fact)
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, factor, quantize
@@ -55,6 +55,9 @@ class Normaliser:
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
+        self.none_fields = {name: R.none_field(name) for name in self.referenced}
+        # The lists with a count of drugs or a dose on a day the network compares (0 for none).
+        self.tallied = frozenset(self.counted) | {name for name, _ in layout.doses.values()}
         # How each declared concept's facts are filed, read once here rather than per fact: the
         # concepts they are facts of (itself and what it counts as, where a rule reads them) and
         # whether it is a history (whose dates may be partial). Derived values take no facts.
@@ -74,15 +77,17 @@ class Normaliser:
         self.ages = [n for n in names if self.concepts[n].kind is m.Kind.AGE]
         self._factors: dict[tuple[str, str], Decimal] = {}
         self._dose_factors: dict[tuple[str, str], Decimal | None] = {}
+        self._equivalents: dict[tuple[str, str], m.EquivalenceEntry | None] = {}
 
     def factor(self, concept: m.Concept, unit: str) -> Decimal:
         """The exact factor from a fact's unit to the concept's, once per (concept, unit)."""
         key = (concept.name, unit)
-        if key not in self._factors:
+        found = self._factors.get(key)
+        if found is None:
             assert concept.unit is not None
-            self._factors[key] = factor(unit, concept.unit, concept.factors,
-                                        aliases=self.protocol.aliases)
-        return self._factors[key]
+            found = self._factors[key] = factor(unit, concept.unit, concept.factors,
+                                                aliases=self.protocol.aliases)
+        return found
 
     def dose_factor(self, unit: str, dosed_in: str) -> Decimal | None:
         """The exact factor from a dose's unit to the unit its medication is dosed in, or None when
@@ -96,6 +101,16 @@ class Normaliser:
             except UnitProblem:
                 self._dose_factors[key] = None
         return self._dose_factors[key]
+
+    def equivalent(self, concept: m.Concept, table: m.Equivalence, drug: str
+                   ) -> m.EquivalenceEntry | None:
+        """The entry of an equivalence table for a course's drug, or None: once per (concept,
+        drug), a drug being one of the concept's declared values."""
+        key = (concept.name, drug)
+        if key not in self._equivalents:
+            self._equivalents[key] = next(
+                (e for e in table.entries if concept.canonical(e.drug) == drug), None)
+        return self._equivalents[key]
 
     def patient(self, data: Any, path: str, line: int, screening: date | None) -> Patient:
         """Validate and normalise one patient; raise `FactError` with every problem found."""
@@ -139,6 +154,7 @@ class _Builder(Courses):
         self.n = normaliser
         self.path, self.line, self.pid = path, line, pid
         self.screening = day
+        self.screening_day = day.toordinal()
         self.data = data
         self.problems: list[FactProblem] = []
         self._first_days: dict[tuple[int, str], date] = {}
@@ -151,7 +167,7 @@ class _Builder(Courses):
 
     def build(self) -> Patient:
         record = self.patient.record
-        record[R.SCREENING] = self.screening.toordinal()
+        record[R.SCREENING] = self.screening_day
         grouped = self._grouped()
         used, unusable = self.patient.used, self.patient.unusable
         withheld = self.data.get("unknown", {})
@@ -191,21 +207,26 @@ class _Builder(Courses):
 
     def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
         grouped: dict[str, list[tuple[int, dict]]] = {}
-        # Earlier facts, not duplicates, by concept and date: only a fact of the same concept and
-        # date can be a duplicate, so only those are compared in full (see `_identity`).
-        earlier: dict[tuple[str, Any], list[tuple[int, dict]]] = {}
+        # Earlier facts, not duplicates, by concept and date (the first, and any after it): only
+        # a fact of the same concept and date can be a duplicate, so only those are compared in
+        # full (see `_identity`).
+        earlier: dict[tuple[str, Any], tuple[int, dict]] = {}
+        later: dict[tuple[str, Any], list[tuple[int, dict]]] = {}
         concepts, readings, screening = self.n.concepts, self.n.readings, self.screening
         for index, fact in enumerate(self.data.get("facts", [])):
             name, when = fact["concept"], fact.get("date")
+            entry = (index, fact)
             # a date that is not text is reported below; as a key it is None (a dict is no key)
-            alike = earlier.setdefault((name, when if isinstance(when, str) else None), [])
-            if alike:
+            key = (name, when if isinstance(when, str) else None)
+            first = earlier.setdefault(key, entry)
+            if first is not entry:
                 identity = _identity(fact)
-                first = next((i for i, other in alike if _identity(other) == identity), None)
-                if first is not None:
-                    self.problem(index, None, f"duplicate of fact #{first + 1}")
+                alike = [first, *later.get(key, ())]
+                same = next((i for i, other in alike if _identity(other) == identity), None)
+                if same is not None:
+                    self.problem(index, None, f"duplicate of fact #{same + 1}")
                     continue
-            alike.append((index, fact))
+                later.setdefault(key, []).append(entry)
             reading = readings.get(name)
             if reading is None:
                 self.problem(index, "concept", f"unknown concept '{name}': not declared by the "
@@ -218,8 +239,9 @@ class _Builder(Courses):
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
             if when is not None:
-                days = days_of(when) if listed else None
-                day = days[0] if days else None if listed else day_of(when)
+                # a measurement's date is a day (as `day_of` reads it), not a month or a year
+                days = days_of_text(when) if isinstance(when, str) else None
+                day = days[0] if days and (listed or len(when) == 10) else None
                 if day is None:
                     self.problem(index, "date", date_problem(when, _form(listed)))
                     continue
@@ -232,10 +254,11 @@ class _Builder(Courses):
                 self.problem(index, "end", date_problem(end, _form(listed)))
                 continue
             for home in homes:  # a fact of a narrower concept is a fact of the broader one too
-                if home in grouped:
-                    grouped[home].append((index, fact))
+                facts = grouped.get(home)
+                if facts is None:
+                    grouped[home] = [entry]
                 else:
-                    grouped[home] = [(index, fact)]
+                    facts.append(entry)
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -275,47 +298,54 @@ class _Builder(Courses):
     # -- measured concepts --------------------------------------------------------------------------
     def _latest(self, concept: m.Concept, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
         """The fact that counts: the most recent on or before screening (undated only if alone)."""
-        if not facts:
-            return None
-        measured = concept.kind in (m.Kind.LAB, m.Kind.QUANTITY)
-        if len(facts) == 1 and facts[0][1].get("date") is not None:
-            chosen = facts[0]  # the common case: one dated fact, which counts unless stale
-        elif len(facts) == 1 and concept.valid_for is None and not measured:
-            return facts[0]
-        else:
-            undated = [f for f in facts if f[1].get("date") is None]
-            needs_date = concept.valid_for is not None or measured
-            if undated and (needs_date or len(facts) > 1):
-                index = undated[0][0]
-                reason = "is declared 'valid for'" if concept.valid_for else "has several values"
-                self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
+        chosen = facts[0]
+        when = chosen[1].get("date")
+        if len(facts) > 1 or when is None:  # the common case, one dated fact, needs no choice
+            if len(facts) == 1 and concept.valid_for is None and concept.kind not in _MEASURED:
+                return chosen
+            chosen = self._chosen(concept, facts)
+            if chosen is None:
                 return None
-            # The latest; of one day, the concept's own result before one that counts as it.
-            chosen = max(facts, key=lambda f: (f[1].get("date") or "",
-                                               f[1].get("concept") == concept.name, f[0]))
-            said = _said(concept, chosen[1])
-            other = next((f for f in facts if f[1].get("date") == chosen[1].get("date")
-                          and f is not chosen and _said(concept, f[1]) != said), None)
-            if other is not None and concept.kind is not m.Kind.AGE:
-                where = f"on {chosen[1].get('date')} (facts #{other[0] + 1} and #{chosen[0] + 1})"
-                if other[1].get("concept") == chosen[1].get("concept"):
-                    self.problem(chosen[0], "date", f"two values of '{concept.name}' {where}: "
-                                 f"which one counts is unclear")
-                else:  # two results that both count (`counts as`): the record is not wrong
-                    first, second = sorted((other, chosen), key=lambda f: f[0])
-                    self.patient.unusable[concept.name] = (
-                        f"{first[1].get('concept')} (fact #{first[0] + 1}) and "
-                        f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on "
-                        f"{chosen[1].get('date')}")
-                return None
-        if concept.valid_for is not None and chosen[1].get("date") is not None:
+            when = chosen[1].get("date")
+        if concept.valid_for is not None and when is not None:
             first_day = self._first_day(concept.valid_for)
-            if day_of(chosen[1]["date"]) < first_day:
+            if days_of_text(when)[0] < first_day:  # a day, as grouping found
                 self.patient.unusable[concept.name] = (
-                    f"stale: latest {concept.name} is from {chosen[1]['date']}, before {first_day} "
+                    f"stale: latest {concept.name} is from {when}, before {first_day} "
                     f"(valid for {concept.valid_for})"
                 )
                 return None
+        return chosen
+
+    def _chosen(self, concept: m.Concept, facts: list[tuple[int, dict]]
+                ) -> tuple[int, dict] | None:
+        """The latest of several facts (or of one undated that needs a date), or None with the
+        problem when which one counts is unclear."""
+        undated = [f for f in facts if f[1].get("date") is None]
+        needs_date = concept.valid_for is not None or concept.kind in _MEASURED
+        if undated and (needs_date or len(facts) > 1):
+            index = undated[0][0]
+            reason = "is declared 'valid for'" if concept.valid_for else "has several values"
+            self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
+            return None
+        # The latest; of one day, the concept's own result before one that counts as it.
+        chosen = max(facts, key=lambda f: (f[1].get("date") or "",
+                                           f[1].get("concept") == concept.name, f[0]))
+        said = _said(concept, chosen[1])
+        other = next((f for f in facts if f[1].get("date") == chosen[1].get("date")
+                      and f is not chosen and _said(concept, f[1]) != said), None)
+        if other is not None and concept.kind is not m.Kind.AGE:
+            where = f"on {chosen[1].get('date')} (facts #{other[0] + 1} and #{chosen[0] + 1})"
+            if other[1].get("concept") == chosen[1].get("concept"):
+                self.problem(chosen[0], "date", f"two values of '{concept.name}' {where}: "
+                             f"which one counts is unclear")
+            else:  # two results that both count (`counts as`): the record is not wrong
+                first, second = sorted((other, chosen), key=lambda f: f[0])
+                self.patient.unusable[concept.name] = (
+                    f"{first[1].get('concept')} (fact #{first[0] + 1}) and "
+                    f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on "
+                    f"{chosen[1].get('date')}")
+            return None
         return chosen
 
     def _number(self, index: int, fact: dict, key: str = "value") -> Decimal | None:
@@ -340,14 +370,22 @@ class _Builder(Courses):
              value: Any = None) -> None:
         """Record a fact the network was given, as the trail shows it: `value` in words, or else
         the fact's own value."""
-        shown = converted if isinstance(converted, str) or converted is None else \
+        name = concept.name
+        shown = converted if converted is None or isinstance(converted, str) else \
             f"{plain_number(converted)} {concept.unit or ''}".strip()
-        if fact.get("concept", concept.name) != concept.name:  # a narrower concept's fact
+        if fact.get("concept", name) != name:  # a narrower concept's fact
             recorded = f"recorded as {fact['concept']}"
             note = f"{note}; {recorded}" if note else recorded
-        used = UsedFact(index, concept.name, plain(fact.get("value")) if value is None else value,
-                        fact.get("unit"), fact.get("date"), shown, note)
-        self.patient.used.setdefault(concept.name, []).append(used)
+        if value is None:
+            value = fact.get("value")
+            if type(value) not in _PLAIN:
+                value = plain(value)
+        used = used_fact((index, name, value, fact.get("unit"), fact.get("date"), shown, note))
+        entries = self.patient.used.get(name)
+        if entries is None:
+            self.patient.used[name] = [used]
+        else:
+            entries.append(used)
 
     def _reading(self, concept: m.Concept, index: int, fact: dict) -> Reading | None:
         """What a measured fact says: `("=", 30)`, or a bound `("<", 20)` for "< 20" (or a
@@ -423,7 +461,9 @@ class _Builder(Courses):
         self.patient.record[highest] = float(last)
 
     def _measured(self, concept: m.Concept, facts) -> None:
-        readings = {index: self._reading(concept, index, fact) for index, fact in facts}
+        readings = {}
+        for index, fact in facts:
+            readings[index] = self._reading(concept, index, fact)
         if self.problems:
             return
         chosen = self._latest(concept, facts)
@@ -455,17 +495,17 @@ class _Builder(Courses):
             note = f"completed years at {on}, born {self.data['birth_date']}"
         elif concept.kind is m.Kind.LAB:
             reference = fact.get("reference_range") or {}
-            limits = [f"{word} {plain_number(Decimal(reference[key]))}" for key, word in
-                      (("low", "lower reference"), ("high", "upper reference")) if key in reference]
+            limits = []
+            if "low" in reference:
+                limits.append(f"lower reference {plain_number(Decimal(reference['low']))}")
+            if "high" in reference:
+                limits.append(f"upper reference {plain_number(Decimal(reference['high']))}")
             note = ", ".join(limits) + f" {fact.get('unit')}" if limits else "no reference range given"
         self._use(concept, index, fact, converted, note)
         if concept.kind is m.Kind.LAB:
             self._reference(concept, index, fact, op, value)
 
-    _quantity = _score = _scale = _age = _measured
-
-    def _lab(self, concept: m.Concept, facts) -> None:
-        self._measured(concept, facts)
+    _quantity = _score = _scale = _age = _lab = _measured
 
     def _reference(self, concept: m.Concept, index: int, fact: dict, op: str,
                    value: Decimal | None) -> None:
@@ -547,10 +587,18 @@ class _Builder(Courses):
         if not items or concept.name not in self.n.edges:
             return
         latest = max(items, key=lambda item: (item[R.START], item[R.END]))
+        # An item known only to the month or year, or whose end is not recorded, may be the most
+        # recent instead: each that may is a candidate, and an edge they do not share is open.
+        least = (latest[R.START], latest[R.END_EARLIEST])
+        candidates = [latest] + [item for item in items if item is not latest
+                                 and (item[R.START_LATEST], item[R.END]) > least]
         for field_name, edge in self.n.edges[concept.name]:
-            early, late = (latest[R.START], latest[R.START_LATEST]) if edge == "start" else \
-                (latest[R.END_EARLIEST], latest[R.END])
-            if early == ONGOING:
+            early, late = _edge(latest, edge)
+            if any(_edge(item, edge) != (early, late) for item in candidates):
+                self.patient.unusable[field_name] = \
+                    f"which {concept.name} is the most recent is not settled (dates known only " \
+                    f"to the month or year, or an end not recorded), and their {edge}s differ"
+            elif early == ONGOING:
                 self.patient.unusable[field_name] = f"the most recent {concept.name} has not ended"
             elif late == ONGOING and early != late:
                 self.patient.unusable[field_name] = \
@@ -564,17 +612,21 @@ class _Builder(Courses):
     # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        nones, present = [], []
-        for index, fact in facts:
-            (nones if fact.get("present") is False else present).append((index, fact))
+        if len(facts) == 1:  # the common case
+            nones, present = (facts, ()) if facts[0][1].get("present") is False else ((), facts)
+        else:
+            nones, present = [], []
+            for entry in facts:
+                (nones if entry[1].get("present") is False else present).append(entry)
         if nones and present:
             self.problem(present[0][0], "present", f"{concept.name} is recorded as none "
                          f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1})")
             return None
         if nones:
-            self.patient.record[R.none_field(concept.name)] = 1
-            self._count(concept, [])
-            self._doses(concept, [])
+            self.patient.record[self.n.none_fields[concept.name]] = 1
+            if concept.name in self.n.tallied:
+                self._count(concept, [])
+                self._doses(concept, [])
             self._use(concept, nones[0][0], nones[0][1], None, value="recorded as none")
             return None
         items = []
@@ -600,23 +652,24 @@ class _Builder(Courses):
         happened on some day up to screening. A course of a medication with neither an end nor
         `ongoing` may still be going on: its end is unknown (an event with one date is a
         single day). Nothing can have started after screening, so latest days stop there."""
-        screening = self.screening.toordinal()
-        starts = days_of(fact["date"]) if fact.get("date") is not None else (date.min, self.screening)
+        screening = self.screening_day
+        when = fact.get("date")
+        starts = day_numbers(when) if when is not None else (_FIRST_DAY_NUMBER, screening)
         assert starts is not None  # checked when grouped
-        first, latest_first = starts[0].toordinal(), min(starts[1].toordinal(), screening)
+        first, latest_first = starts[0], min(starts[1], screening)
         if fact.get("ongoing"):
             earliest_last = last = ONGOING
         elif fact.get("end"):
-            ends = days_of(fact["end"])
+            ends = day_numbers(fact["end"])
             assert ends is not None
-            earliest_last, last = ends[0].toordinal(), ends[1].toordinal()
+            earliest_last, last = ends
             if last < first:
                 self.problem(index, "end", f"ends {fact['end']}, before it starts {fact['date']}")
                 return None
             earliest_last = max(earliest_last, first)
         elif concept.kind is m.Kind.MEDICATION:
             earliest_last, last = first, ONGOING
-        elif fact.get("date") is None:
+        elif when is None:
             earliest_last, last = first, screening
         else:
             earliest_last, last = first, latest_first
@@ -651,13 +704,21 @@ class _Builder(Courses):
         if not items:
             return
         self.patient.record[concept.name] = [item for _, _, item in items]
-        self._edges(concept, self.patient.record[concept.name])
+        if concept.name in self.n.edges:
+            self._edges(concept, self.patient.record[concept.name])
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
                 else "occurred"
-            what += attributes_text(concept, item)
+            if concept.attributes:
+                what += attributes_text(concept, item)
             self._use(concept, index, fact, None, period_text(fact), value=what)
 
+#: The day number of an occurrence's first day when it has no date: any day up to screening.
+_FIRST_DAY_NUMBER = date.min.toordinal()
+#: Values `plain` returns as they are: a fact's value of these types is shown without the call.
+_PLAIN = frozenset({str, int, bool, type(None)})
+#: Measured kinds whose every fact needs a date when there are several or any is undated.
+_MEASURED = frozenset({m.Kind.LAB, m.Kind.QUANTITY})
 #: What a measured fact may say: ("=", 30), a bound ("<", 20), or ("nd", None).
 Reading = tuple[str, Decimal | None]
 _BOUNDED = re.compile(r"^(<=|>=|≤|≥|<|>) ?([0-9]+(?:\.[0-9]+)?)$")
@@ -677,4 +738,11 @@ def _identity(fact: dict) -> Any:
     return str(fact) if "reference_range" in fact else tuple(fact.items())
 
 
+def _edge(item: dict, edge: str) -> tuple[int, int]:
+    """An occurrence's start or end as its earliest and latest possible days."""
+    return (item[R.START], item[R.START_LATEST]) if edge == "start" else \
+        (item[R.END_EARLIEST], item[R.END])
+
+
 __all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING"]
+

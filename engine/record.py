@@ -49,6 +49,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 from protocol import model as m
@@ -209,6 +210,11 @@ class UsedFact(NamedTuple):
     date: str | None
     converted: str | None
     note: str | None = None
+
+
+#: A `UsedFact` made from a tuple of its seven fields, in order, without the named tuple's own
+#: constructor (a function in Python): a patient has dozens.
+used_fact = partial(tuple.__new__, UsedFact)
 
 
 @dataclass

@@ -77,6 +77,20 @@ def test_a_local_cluster_started_for_the_run(capsys, tmp_path):
                       "--workers", "2") == one
 
 
+def test_a_local_clusters_workers_run_lean(monkeypatch):
+    """A local cluster's workers keep glibc's own heap trimming (Dask's 64 KiB threshold costs
+    1.6 times the CPU time of deciding) and tick once a second, not every 20 ms (`LEAN`, see
+    the README's "Speed"). Dask's nannies write their variables into the run's own environment,
+    which every worker inherits: an earlier cluster's are taken out first."""
+    from engine.cluster import connected  # noqa: PLC0415 -- as `run --scheduler` imports it
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with connected("local", 1) as cluster:
+        trim = cluster.client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_")
+        tick = cluster.client.run(dask_config.get, "distributed.admin.tick.interval")
+    assert (list(trim.values()), list(tick.values())) == ([None], ["1s"])
+
+
 def test_a_worker_killed_midway_changes_nothing(capsys, tmp_path, cluster, registry):
     """Dask decides a lost worker's batches again elsewhere (the nanny starts a new worker,
     which gets the run's network from the scheduler): deciding is pure, the bytes are the same."""

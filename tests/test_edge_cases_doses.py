@@ -1,6 +1,7 @@
 """`proto-rules edge-cases` on doses: a course's dose and length together, a dose per kg of body
-weight through the weight fact, a dose filter through the equivalence table, an equivalence
-written in two units (`tests/data/edgecases/doses.proto-rules`).
+weight through the weight fact, a dose filter through the equivalence table (on a medication dosed
+per kg, its items also given per day through the weight), an equivalence written in two units
+(`tests/data/edgecases/doses.proto-rules`).
 
 End to end through the CLI: the file written, then `proto-rules test` on it, which decides every
 case with the network. The expectations were worked out without it (exact fractions, calendar
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("at_root")
 PROTOCOL = "tests/data/edgecases/doses.proto-rules"
 PATIENTS = "tests/data/edgecases/doses.patients.jsonl"
 #: Cases from each base patient: D01 records a weight, D02 none (the cases give 70 kg).
-COUNTS = {"D01": 87, "D02": 87}
+COUNTS = {"D01": 104, "D02": 104}
 
 COURSE = "glucocorticoid dose >= 20 mg/d for at least 4 weeks"
 PER_KG = "steroid dose >= 0.5 mg/kg/d for at least 3 months"
@@ -29,6 +30,9 @@ ON_A_DAY = "steroid dose at screening > 1 mg/kg/d"
 FILTER = "glucocorticoid where drug is dexamethasone and dose > 10 mg/d within 4 weeks before " \
          "screening"
 COUNTED = "at least 2 glucocorticoid where dose >= 40 mg/d within 1 year before screening"
+PER_KG_FILTER = "steroid where dose >= 2 mg/kg/d ever"
+PER_KG_COUNTED = "at least 2 steroid where drug is hydrocortisone and dose >= 1 mg/kg/d within 6 " \
+                 "months before screening"
 
 
 def _generate(capsys, tmp_path, patient: str) -> tuple[str, dict[str, str]]:
@@ -114,15 +118,44 @@ def test_a_dose_filter(capsys, tmp_path):
     assert "E4: UNKNOWN" in cases[f"one without dose: {COUNTED}"]
 
 
-def test_an_expectation_changed_on_purpose_fails(capsys, tmp_path):
-    """A course one day short expected MET: `proto-rules test` names the case and fails."""
+def test_a_dose_filter_per_kg_given_per_day(capsys, tmp_path):
+    """A dose filter on a medication dosed per kg: its item given in mg/d through the weight. D01
+    weighs 64 kg: 128 mg/d of prednisolone is 2 mg/kg/d, 127.999968 / 64 = 1.9999995 rounds
+    (half to even) to 2, 127.999967 to 1.999999; hydrocortisone counts a quarter (20 mg = 5 mg of
+    prednisolone): 256 mg/d is 1 mg/kg/d. No weight recorded: it may or may not pass. D02
+    records no weight: the case gives 70 kg."""
+    _, cases = _generate(capsys, tmp_path, "D01")
+    assert "E5: MET" in cases[f"steroid on 2026-05-31, prednisolone 128 mg/d: {PER_KG_FILTER}"]
+    assert "E5: MET" in cases[f"steroid on 2026-05-31, prednisolone 127.999968 mg/d: "
+                              f"{PER_KG_FILTER}"]
+    turned = cases[f"steroid on 2026-05-31, prednisolone 127.999967 mg/d: {PER_KG_FILTER}"]
+    assert "1.999999 mg/kg/d (/ 64 kg) >= 2: false" in turned and "E5: NOT_MET" in turned
+    unweighed = cases[f"steroid on 2026-05-31, prednisolone 128 mg/d (no weight): "
+                      f"{PER_KG_FILTER}"]
+    assert 'remove: ["weight"]' in unweighed and "E5: UNKNOWN" in unweighed
+    quarter = cases[f"one of hydrocortisone 256 mg/d: {PER_KG_COUNTED}"]
+    assert "1 mg/kg/d (x 0.25, / 64 kg) >= 1: true" in quarter and "E6: MET" in quarter
+    assert "E6: NOT_MET" in cases[f"one of hydrocortisone 255.999871 mg/d: {PER_KG_COUNTED}"]
+    assert "E6: UNKNOWN" in cases[f"one of hydrocortisone 256 mg/d (no weight): {PER_KG_COUNTED}"]
+    _, cases = _generate(capsys, tmp_path, "D02")
+    given = cases[f"one of hydrocortisone 280 mg/d (weight 70 kg): {PER_KG_COUNTED}"]
+    assert '{"concept": "weight", "value": 70, "unit": "kg", "date": "2026-05-31"}' in given
+    assert '"drug": "hydrocortisone", "dose": 280, "unit": "mg/d"' in given and "E6: MET" in given
+
+
+@pytest.mark.parametrize("name, turned", [
+    (f"prednisone 20 mg/d from 2026-05-05, ongoing: {COURSE}", ("I1: NOT_MET", "I1: MET")),
+    (f"one of hydrocortisone 255.999871 mg/d: {PER_KG_COUNTED}", ("E6: NOT_MET", "E6: MET")),
+])
+def test_an_expectation_changed_on_purpose_fails(capsys, tmp_path, name, turned):
+    """A course one day short, or a dose per day a step under the threshold through the weight,
+    expected MET: `proto-rules test` names the case and fails."""
     text, _ = _generate(capsys, tmp_path, "D01")
-    name = f"prednisone 20 mg/d from 2026-05-05, ongoing: {COURSE}"
     head, block = text.split(f"  - name: {json.dumps(name)}\n")
-    assert "expect: {verdicts: {I1: NOT_MET}}" in block.split("\n  - name: ")[0]
+    assert f"expect: {{verdicts: {{{turned[0]}}}}}" in block.split("\n  - name: ")[0]
     broken = tmp_path / "broken.yaml"
     broken.write_text(f"{head}  - name: {json.dumps(name)}\n" + block.replace(
-        "expect: {verdicts: {I1: NOT_MET}}", "expect: {verdicts: {I1: MET}}", 1),
+        f"expect: {{verdicts: {{{turned[0]}}}}}", f"expect: {{verdicts: {{{turned[1]}}}}}", 1),
         encoding="utf-8")
     code, said, _ = run_cli(capsys, "test", PROTOCOL, str(broken))
     assert code == 1

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import cli
 from engine import pipeline
-from engine.factfile import read_records
+from engine.factfile import _plainly_sound, _plainly_valid, _untrusted, read_records
 from engine.run import Decision, Rejected, Screening
 from engine.trail import Trail
 from engine.verify import verify
@@ -226,3 +226,16 @@ def test_the_cli_run_reports_a_hostile_record_and_decides_the_rest(example):
         assert lines[0] == f"{FIRST}: {decision}" or lines[0].startswith(f"{FIRST}: {decision} (")
         assert lines[-1] == f"{AFTER}: {decision}" or lines[-1].startswith(f"{AFTER}: {decision} (")
         assert verify(str(trail), facts=str(path)).ok
+
+
+@given(hostile_lines())
+def test_the_glance_passes_only_what_the_careful_checks_pass(example):
+    """`_plainly_sound`, the one pass nearly every record takes, passes a record only when the
+    careful checks behind it (`_untrusted`, `_plainly_valid`) pass it too: it may send a good
+    record the long way, never a bad one the short way."""
+    facts, line = example
+    attributes = screening(facts).normaliser.attribute_keys
+    for number, record in read_records("f.jsonl", line):
+        if isinstance(record, dict) and _plainly_sound(record, attributes):
+            assert _untrusted(record, "f.jsonl", number, None) == []
+            assert _plainly_valid(record, attributes)

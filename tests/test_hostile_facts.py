@@ -119,6 +119,8 @@ CASES = [
     ("lone-surrogate-in-a-field-name", weight(**{"s\ud800": 1}),
      ", patient B, fact #3, field 's\\ud800': error: the field name 's\\ud800' holds \\ud800, "
      "half of a surrogate pair, which is not text: it cannot be written to the trail"),
+    ("comparator-object", weight(comparator={}),  # once passed the quick check, unread
+     ", patient B, fact #3, field 'comparator': error: {} is not one of ['<', '<=', '>', '>=']"),
     ("nested-too-deep-to-use", weight(source=json.loads("[" * 40 + "]" * 40)),
      ", patient B, fact #3, field 'source.0.0.0.0.0.0.0.0.0.0.0.0.0': error: nested more than "
      "16 levels deep: a patient record is at most 4 (record, facts, fact, reference range)"),

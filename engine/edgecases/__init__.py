@@ -5,14 +5,15 @@ scenarios for the author to review and keep.
 From one base patient, each generated case changes one thing (one concept, the birth date, or the
 whole patient moved in time); each construct has a module of its own that lists the changes and
 works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
-`x ULN`), `ages`, `windows` (with `filters`), `counts` (`at least N ...`), `includes` (`X
-includes at least k of {...}`), `doses` (the dose on a day, treatment without a break, a stable
-dose), `courses` (a course's dose and length), each dose through `amounts`, `formulas` (derived
-values). This module picks the construct, and works out the verdict of every criterion reading
-the atom: the atom under test as its module says, the criterion's other parts as the trail judges
-them for that patient (`engine.evidence`, the atoms' `judge`, which is not the network's compiled
-patterns; a derived value by `formulas.value_of`), the whole by strong Kleene logic over the
-criterion's and/or/not/at-least tree, through its definitions. A case whose verdict this cannot
+`x ULN`), `ages`, `windows` (with `filters`; another history's most recent item by `anchors`),
+`itself` (a window on its own history's start or end), `counts` (`at least N ...`), `includes`
+(`X includes at least k of {...}`), `doses` (the dose on a day, treatment without a break, a
+stable dose), `courses` (a course's dose and length), each dose through `amounts`, `formulas`
+(derived values). This module picks the construct, and works out the verdict of every criterion
+reading the atom: the atom under test as its module says, the criterion's other parts as the trail
+judges them for that patient (`engine.evidence`, the atoms' `judge`, which is not the network's
+compiled patterns; a derived value by `formulas.value_of`), the whole by strong Kleene logic over
+the criterion's and/or/not/at-least tree, through its definitions. A case whose verdict this cannot
 settle (a pending judgment beside missing data) is left out and counted; a construct without an
 independent expectation is listed in the file as `not generated`, with why, and so is any kind of
 atom `generator` does not know: only those without edges (`EDGELESS`) give no case and go unsaid.
@@ -34,6 +35,7 @@ from engine.edgecases.courses import courses
 from engine.edgecases.doses import current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
+from engine.edgecases.itself import itself, on_itself
 from engine.edgecases.measured import ranges, references, thresholds
 from engine.edgecases.render import render
 from engine.edgecases.windows import occurred_of, windows
@@ -68,7 +70,7 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, m.CompareReference):
         return references
     if isinstance(atom, m.Counted):
-        return counts
+        return itself if on_itself(atom.occurred) else counts
     if isinstance(atom, m.AtLeast):  # `X includes at least k of {...}`, the one `targets` gives
         return includes
     if isinstance(atom, m.Course):
@@ -82,7 +84,7 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade
-        return None if edgeless else windows
+        return None if edgeless else itself if on_itself(occurred) else windows
     if isinstance(atom, EDGELESS):
         return None
     raise Skip(f"no boundary cases for a {type(atom).__name__} yet")

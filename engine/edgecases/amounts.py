@@ -200,30 +200,31 @@ def around(dosed: Dosing, at: Decimal, op: str) -> list[Given]:
         if drug != reference and rounded(dose) == dose:
             out.append(Given(f"{drug} {tidy(rounded(dose))} {unit}", drug, tidy(rounded(dose)),
                              unit))
-    return out + _per_day(dosed, at, op)
+    return out + per_day(dosed, at, op, reference)
 
 
-def _per_day(dosed: Dosing, at: Decimal, op: str) -> list[Given]:
-    """For a dose per kg given per day: at the threshold times the weight, the nearest doses
-    where the rounded quotient turns, and no weight recorded."""
-    reference, per_day = dosed.reference, dosed.per_day
-    if per_day is None or reference is None:  # `around` has made sure of the reference
+def per_day(dosed: Dosing, at: Decimal, op: str, drug: str) -> list[Given]:
+    """For a dose per kg given per day, of `drug`: at the threshold times the weight (through
+    the drug's ratio, when that is exact), the nearest doses where the rounded quotient turns, and
+    no weight recorded."""
+    unit, ratio = dosed.per_day, dosed.ratios.get(drug)
+    if unit is None or ratio is None:
         return []
     weight = dosed.base_weight if dosed.base_weight else OWN_WEIGHT
     given = KEEP if dosed.base_weight else weight
-    rate = _factor(f"{per_day}/{dosed.weight_unit}", dosed.unit, dosed)
+    rate = _factor(f"{unit}/{dosed.weight_unit}", dosed.unit, dosed)
     assert rate is not None  # `dosing` made sure
-    dose = Fraction(at) * Fraction(weight) / rate
+    dose = Fraction(at) * Fraction(weight) / rate / ratio
     if rounded(dose) != dose:
         return []
     where = f" (weight {tidy(weight)} {dosed.weight_unit})" if given != KEEP else ""
 
     def held(value: Decimal) -> bool:
-        amount, _ = daily(dosed, reference, value, per_day, weight)
+        amount, _ = daily(dosed, drug, value, unit, weight)
         return amount is not None and OPS[op](amount, at)
 
     start = tidy(rounded(dose))
-    out = [Given(f"{reference} {start} {per_day}{where}", reference, start, per_day, given)]
+    out = [Given(f"{drug} {start} {unit}{where}", drug, start, unit, given)]
     for sign in (-1, 1):
         if not _moves(op, held(start), sign):
             continue
@@ -232,12 +233,11 @@ def _per_day(dosed: Dosing, at: Decimal, op: str) -> list[Given]:
             if value < 0:
                 break
             if held(value) != held(start):  # the last dose before the turn, and the first
-                out += [Given(f"{reference} {tidy(v)} {per_day}{where}", reference, tidy(v),
-                              per_day, given)
+                out += [Given(f"{drug} {tidy(v)} {unit}{where}", drug, tidy(v), unit, given)
                         for v in (value - sign * QUANTUM, value) if v != start]
                 break
-    out.append(Given(f"{reference} {start} {per_day} (no {dosed.weight})", reference, start,
-                     per_day, None))
+    out.append(Given(f"{drug} {start} {unit} (no {dosed.weight})", drug, start, unit,
+                     None))
     return out
 
 

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, day_given
-from engine.edgecases.filters import item_values, unrecorded, written_filters
-from engine.edgecases.windows import (_edges, _given, _grade_text, _history_anchor, _inside,
-                                      _occurrence, _passing_grade)
+from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
+                                      written_filters)
+from engine.edgecases.anchors import Anchored, history_anchor
+from engine.edgecases.windows import (_edges, _given, _grade_text, _inside, _occurrence,
+                                      _passing_grade)
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
     of = f"{atom.by.name} of " if atom.by is not None else ""
     written = f"at least {n} {of}{occurred.ref.name}{written_filters(occurred)}" \
               f"{_grade_text(occurred)} {window}"
-    anchor, latest, own = _anchor(gen, occurred)
+    anchor, anchored = _anchor(gen, atom)
     days, edge_days, outside, month = _days(gen, occurred, n + 1, anchor)
     keys = [v.name for v in by.values] if by is not None else []
     if by is not None and len(keys) < n + 1:
@@ -60,9 +62,9 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
         fields = {by.name: keys[k]} if by is not None else {}
         return days[k], fields, "true", f"{days[k]}{_said(fields)} counts"
 
-    def cases() -> list[tuple[str, list[Item]]]:
-        out = [(f"{_items(k)} that count{'s' if k == 1 else ''}", [good(i) for i in range(k)])
-               for k in (n - 1, n, n + 1) if k > 0]
+    def cases() -> list[tuple[str, list[Item]] | tuple[str, list[Item], PerDay]]:
+        out: list = [(f"{_items(k)} that count{'s' if k == 1 else ''}",
+                      [good(i) for i in range(k)]) for k in (n - 1, n, n + 1) if k > 0]
         beside = [good(i) for i in range(n - 1)]
         last = days[n - 1]
         extra = {by.name: keys[n - 1]} if by is not None else {}
@@ -78,6 +80,9 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
         for name, value in failing:
             out.append((f"one with {name} {value}", [*beside, (last, {**extra, name: value},
                         "false", f"{name} {value} fails the filter")]))
+        for dose in through_weight(gen, occurred, passing):
+            out.append((f"one of {dose.label}", [*beside, (last, {**extra, **dose.fields},
+                        dose.passes, dose.how)], dose))
         for name, gone in [*unrecorded(concept, passing),
                            *([(by.name, {by.name: None})] if by is not None else [])]:
             out.append((f"one without {name}", [*beside, (last, {**extra, **gone}, "unknown",
@@ -98,40 +103,46 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
 
     grade = _passing_grade(occurred)
     variants = []
-    for what, items in cases():
+    for what, items, *weighed in cases():
         status, how = _status(items, n, by.name if by is not None else None)
         facts = tuple(_occurrence(gen, occurred, day, fields.get("grade", grade),
                                   {**passing, **fields}) for day, fields, _, _ in items)
-        variants.append(Variant(f"{what}: {written}", how, atom, status, replace=facts))
+        weight = weighed[0] if weighed else PerDay("", {}, "", "", (), ())
+        variants.append(Variant(f"{what}: {written}", how, atom, status,
+                                replace=(*facts, *weight.replace), remove=weight.remove))
     if window.anchor is not None and window.anchor.ref is not None:
         n_items = variants[1].replace  # N items that count (N >= 2: the first case is N-1)
         variants.append(Variant(f"{_items(n)} that count, no {window.anchor.ref.name}: {written}",
                                 f"{window.anchor}: no day, the window has no edge: unknown", atom,
                                 "unknown", replace=n_items, remove=(window.anchor.ref.name,)))
-        if latest is not None:
-            variants += _anchor_cases(window.anchor, latest, own, atom, n_items, written)
+        if anchored is not None:
+            variants += _anchor_cases(window.anchor, anchored, atom, n_items, written)
     if any(f.get("concept") == occurred.ref.name for f in gen.base["facts"]):
         variants.append(Variant(f"no {occurred.ref.name}: {written}",
                                 "nothing recorded: unknown", atom, "unknown",
                                 remove=(occurred.ref.name,)))
-    return [_given(v, latest) for v in variants] if own else variants
+    if anchored is not None and anchored.own:
+        return [_given(gen, v, anchored.latest.fact) for v in variants]
+    return variants
 
 
-def _anchor(gen: EdgeCases, occurred: m.Occurred) -> tuple[date | None, dict | None, bool]:
+def _anchor(gen: EdgeCases, atom: m.Counted) -> tuple[date | None, Anchored | None]:
     """The window's anchor day (None for `ever`), and for one on the start or end of another
-    history the item of it the anchor is read from and whether the cases give it (`windows`)."""
-    window = occurred.window
+    history the item of it the anchor is read from (`anchors`)."""
+    window = atom.occurred.window
     if window.kind == "ever":
-        return None, None, False
+        return None, None
     if window.anchor is not None and window.anchor.edge is not None:
-        return _history_anchor(gen, window.anchor, occurred.ref.name)
+        anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, "
+                                  f"{atom.occurred.ref.name}")
+        return anchored.day, anchored
     anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
     if anchor is None:
         raise Skip(f"the base patient gives no {window.anchor} day")
-    return anchor, None, False
+    return anchor, None
 
 
-def _anchor_cases(anchor: m.Anchor, latest: dict, own: bool, atom: m.Counted,
+def _anchor_cases(anchor: m.Anchor, anchored: Anchored, atom: m.Counted,
                   n_items: tuple[dict, ...], written: str) -> list[Variant]:
     """N items that count, beside the anchor's history recorded as none (it can never exist:
     false) and, for its end, its most recent item still going on (no anchor day: unknown)."""
@@ -141,7 +152,7 @@ def _anchor_cases(anchor: m.Anchor, latest: dict, own: bool, atom: m.Counted,
                    f"{name} is recorded as none: the anchor can never exist: false", atom,
                    "false", replace=(*n_items, {"concept": name, "present": False}))]
     if anchor.edge == "end":
-        going = {k: v for k, v in latest.items() if k != "end"}
+        going = {k: v for k, v in anchored.latest.fact.items() if k != "end"}
         out.append(Variant(f"{_items(atom.count)} that count, {name} still going on: {written}",
                            f"{name} has no end yet: no anchor day: unknown", atom, "unknown",
                            replace=(*n_items, {**going, "ongoing": True})))

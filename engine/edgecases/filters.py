@@ -11,18 +11,23 @@ not` and `other than` every other declared value. A dose clause is worked out by
 `amounts.daily` (through the equivalence table): the item passes with the dose nearest the first
 clause's threshold that passes every dose clause, in the unit the medication is dosed in, of the
 drug a drug clause passes (else the table's reference drug), and fails with the nearest dose that
-fails one; a course without a dose may or may not pass.
+fails one; a course without a dose may or may not pass. For a medication dosed per kg of body
+weight, the item also gives its dose per day through the weight (`through_weight`, as
+`amounts.per_day` puts it at the first clause's threshold: at it times the weight, the nearest
+doses where the rounded quotient turns, and no weight recorded, which leaves it unknown).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil
 from typing import TYPE_CHECKING, Any
 
 from engine.atoms.base import OPS
-from engine.edgecases.amounts import daily, dosing, rounded, threshold
+from engine.edgecases.amounts import (daily, dosing, per_day, rounded, threshold, weight_change,
+                                      weight_of)
 from engine.edgecases.base import Skip, tidy
 from protocol import model as m
 from protocol.units import QUANTUM
@@ -101,6 +106,44 @@ def _dose_values(gen: EdgeCases, concept: m.Concept, clauses: list[m.Where], dru
     if True not in found:
         raise Skip("no dose near the filter's thresholds passes it")
     return {m.DRUG: drug, m.DOSE: found[True], "unit": dosed.unit}, found.get(False)
+
+
+@dataclass(frozen=True)
+class PerDay:
+    """An item's dose given per day, through the weight: its label, the fields it gives, whether
+    it passes every dose clause ("true", "false", "unknown"), how that was worked out, and the
+    weight fact the case gives (`replace`) or takes away (`remove`)."""
+
+    label: str
+    fields: dict[str, Any]
+    passes: str
+    how: str
+    replace: tuple[dict, ...]
+    remove: tuple[str, ...]
+
+
+def through_weight(gen: EdgeCases, occurred: m.Occurred, passing: dict[str, Any]
+                   ) -> list[PerDay]:
+    """For a dose filter on a medication dosed per kg: the passing item's drug given per day,
+    each dose worked out by `amounts.daily` through the weight (see the module's docstring)."""
+    clauses = [clause for clause in occurred.filters if clause.dose is not None]
+    if not clauses:
+        return []
+    dosed = dosing(gen, gen.concept(occurred))
+    limits = [(c.op, threshold(dosed, c.dose)) for c in clauses if c.dose is not None]
+    out = []
+    for given in per_day(dosed, limits[0][1], limits[0][0], passing[m.DRUG]):
+        amount, note = daily(dosed, given.drug, given.dose, given.unit, weight_of(dosed, given))
+        if amount is None:
+            passes, how = "unknown", f"{note}: it may or may not pass"
+        else:
+            passes = str(all(OPS[op](amount, at) for op, at in limits)).lower()
+            how = f"{given.dose} {given.unit} is {tidy(amount)} {dosed.unit} {note}" + \
+                " and ".join(f"{op} {tidy(at)}" for op, at in limits) + f": {passes}"
+        out.append(PerDay(given.label, {m.DRUG: given.drug, m.DOSE: given.dose,
+                                         "unit": given.unit}, passes, how,
+                          *weight_change(gen, dosed, given)))
+    return out
 
 
 def unrecorded(concept: m.Concept, passing: dict[str, Any]) -> list[tuple[str, dict]]:

@@ -12,12 +12,13 @@ date known only to the month (UNKNOWN when it straddles the edge, decided when i
 one side) and a month wholly inside; for a grade, the grade at its threshold and a step past it;
 nothing recorded; and, for a window on a date concept, no anchor day. A window on the start or end
 of another history counts from its most recent item, as the README says: the one that started
-last (of two that started on one day, the one that ended last), among the base's items when each
-has whole dates, else a course of the cases' own, 90 to 60 days before screening, given in every
-case. Also an occurrence on that item's other edge day; on the same edge of the item before it;
-on a day that tells it from an item beside it that started a day earlier and ends a day later
-(the latest to end, which is not the anchor); the item still going on (no end: unknown); and the
-history recorded as none (the anchor can never exist: false).
+last (of two that started on one day, the one that ended last), among the base's items when they
+settle which it is and give it a whole day there, else a course of the cases' own, 90 to 60 days
+before screening, given in every case (`anchors`; the file says why). Also an occurrence on that
+item's other edge day; on the same edge of the item before it; on a day that tells it from an
+item beside it that started a day earlier and ends a day later (the latest to end, which is not
+the anchor); the item still going on (no end: unknown); and the history recorded as none (the
+anchor can never exist: false). A window on the start or end of its own history is `itself`'s.
 
 The status is calendar arithmetic with `dateutil.relativedelta` on the window as the README
 defines it (overlap for `within` / `less than`, the start for `at least` / `more than`), day by
@@ -34,13 +35,16 @@ from typing import TYPE_CHECKING, Any, Callable
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
+from engine.edgecases.anchors import Anchored, Span, history_anchor, most_recent, spans
 from engine.edgecases.base import Skip, Variant, day_given, leap
-from engine.edgecases.filters import item_values, unrecorded, written_filters
+from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
 
+#: Whether an item counts, from whether it passes: None when it may or may not.
+HELD = {"true": True, "false": False, "unknown": None}
 #: Where an anchor is moved to, for windows in months or years: month ends where adding or
 #: subtracting months clamps (a leap day for years).
 MONTH_ENDS = ((1, 31), (2, 29), (3, 31), (12, 31))
@@ -64,10 +68,11 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
         return _unique([*_filtered(gen, atom, occurred, day, written, grade, passing, failing,
                                    True), *_graded(gen, atom, occurred, day, written, passing),
                         *_nothing(gen, atom, occurred, written)])
-    course = None  # an anchor course the cases give, when the base has none to count from
+    anchored = None  # for a window on another history: the item it counts from
     if window.anchor is not None and window.anchor.edge is not None:
-        anchor, latest, own = _history_anchor(gen, window.anchor, occurred.ref.name)
-        course = latest if own else None
+        anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, "
+                                  f"{occurred.ref.name}")
+        anchor = anchored.day
     else:
         anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
     on = str(window.anchor) if window.anchor else "screening"
@@ -76,8 +81,9 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     inside = _inside(window)
     out: list[Variant] = []
     places = [(anchor, gen.screening, None)]
+    course = anchored.latest.fact if anchored is not None and anchored.own else None
     if window.duration is not None and window.duration.unit in ("months", "years") and \
-            course is None:  # moved, the base's anchor course moves too
+            (anchored is None or anchored.movable):  # moved, the base's anchor course too
         places += [(end, gen.screening + (end - anchor), end) for end in _month_ends(anchor)]
     for at, screening, moved in places:
         where = f", {on} on {at}" if moved else ""
@@ -101,74 +107,39 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                             f"{written}", f"{on}: no day, the window has no edge", None,
                             day.isoformat(), grade, remove=(window.anchor.ref.name,),
                             fields=passing))
-    if window.anchor is not None and window.anchor.edge is not None:
-        out += _anchor_cases(gen, atom, occurred, inside, anchor, latest, own, written, grade,
-                             passing)
+    if anchored is not None:
+        out += _anchor_cases(gen, atom, occurred, inside, anchored, written, grade, passing)
     if course is not None:
-        out = [_given(v, course) for v in out]
+        out = [_given(gen, v, course) for v in out]
     return _unique(out)
 
 
-def _given(variant: Variant, course: dict) -> Variant:
-    """A case with the anchor course the base lacks, unless it replaces it or goes without."""
+def _given(gen: EdgeCases, variant: Variant, course: dict) -> Variant:
+    """A case with the anchor course the base does not settle, unless it replaces it or goes
+    without (what the base gives is removed, if anything)."""
     name = course["concept"]
-    if name in variant.remove:  # the base has none to remove
+    if name in variant.remove and not any(f.get("concept") == name for f in gen.base["facts"]):
         return replace(variant, remove=tuple(r for r in variant.remove if r != name))
-    if any(f["concept"] == name for f in variant.replace):
+    if name in variant.remove or any(f["concept"] == name for f in variant.replace):
         return variant
     return replace(variant, replace=(*variant.replace, course))
 
 
-def _history_anchor(gen: EdgeCases, anchor: m.Anchor, of: str) -> tuple[date, dict, bool]:
-    """The anchor day of `the start (end) of x`, the item of x it is read from, and whether the
-    cases give that item. The README's most recent occurrence is the one that started last (of
-    two that started on one day, the one that ended last): among the base's items of x when each
-    has whole dates, else a course of the cases' own (from 90 to 60 days before screening)."""
-    assert anchor.ref is not None
-    name = anchor.ref.name
-    if name == of:
-        raise Skip(f"a window on the {anchor.edge} of {name} itself (each case's {name} would "
-                   "move its anchor)")
-    spans = _spans(gen, name)
-    if spans:
-        start, end, latest = max(spans, key=lambda span: span[:2])
-        return (start if anchor.edge == "start" else end), latest, False
-    start, end = gen.screening - timedelta(days=90), gen.screening - timedelta(days=60)
-    course = {"concept": name, "date": start.isoformat(), "end": end.isoformat()}
-    values = gen.concepts[name].values
-    if gen.concepts[name].kind is m.Kind.MEDICATION and values:
-        course["drug"] = values[0].name
-    return (start if anchor.edge == "start" else end), course, True
-
-
-def _spans(gen: EdgeCases, name: str) -> list[tuple[date, date, dict]]:
-    """Each of the base's items of `name` with its first and last day; none when one of them
-    lacks a whole date (known to the month, or still going on): which is the most recent is then
-    not settled here."""
-    spans = []
-    for fact in gen.base["facts"]:
-        if fact.get("concept") != name or fact.get("present") is False:
-            continue
-        try:
-            spans.append((date.fromisoformat(fact["date"]), date.fromisoformat(fact["end"]), fact))
-        except (KeyError, TypeError, ValueError):
-            return []
-    return spans
-
-
-def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
-                  latest: dict, own: bool, written: str, grade, passing: dict) -> list[Variant]:
+def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchored: Anchored,
+                  written: str, grade, passing: dict) -> list[Variant]:
     """For a window on the start or end of x, an occurrence on: the other edge day of x's most
     recent item; the same edge of the item before it (when the base gives more than one); a day
     that tells the most recent item from one beside it that started a day earlier and ends a day
     later. Then x's most recent item still going on (no end: unknown), and x recorded as none
-    (the anchor can never exist: false)."""
+    (the anchor can never exist: false). Each needs the days it reads to be whole."""
     window = occurred.window
     assert window.anchor is not None and window.anchor.ref is not None
     name, edge = window.anchor.ref.name, window.anchor.edge
-    before = [] if own else [span for span in _spans(gen, name) if span[2] is not latest]
-    others = [fact for _, _, fact in before]
-    first, last = date.fromisoformat(latest["date"]), date.fromisoformat(latest["end"])
+    anchor, latest = anchored.day, anchored.latest
+    before = [] if anchored.own else [s for s in spans(gen, name) or []
+                                      if s.fact is not latest.fact]
+    others = [span.fact for span in before]
+    first, last = latest.day("start"), latest.day("end")
     said = f"{window.anchor} {anchor}: {_bounds(window, anchor)} (dateutil)"
 
     def on(day: date, what: str, how: str = said, also: tuple[dict, ...] = ()) -> Variant:
@@ -179,27 +150,28 @@ def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: da
 
     out = []
     other = first if edge == "end" else last
-    if other <= gen.screening:
+    if other is not None and other <= gen.screening:
         out.append(on(other, f"the {'first' if edge == 'end' else 'last'} day of {name}"))
-    if before:
-        start, end, _ = max(before, key=lambda span: span[:2])
-        if (start if edge == "start" else end) != anchor:
-            out.append(on(start if edge == "start" else end, f"the {edge} of the {name} before "
-                          f"the most recent ({start} to {end})"))
-    start, end = first - timedelta(days=1), last + timedelta(days=1)
-    wrong = start if edge == "start" else end  # the anchor if the latest to end were read
-    days = sorted({*_edges(lambda d: inside(d, anchor), anchor, window, gen.screening),
-                   *_edges(lambda d: inside(d, wrong), wrong, window, gen.screening)})
-    told = next((d for d in days if inside(d, anchor) != inside(d, wrong)), None)
-    if end <= gen.screening and told is not None:
-        beside = {**latest, "date": start.isoformat(), "end": end.isoformat()}
-        out.append(on(told, f"beside another {name} from {start} to {end}", f"the {name} from "
-                      f"{first} started last, so it is the most recent (not the one from {start} "
-                      f"that ends later); {said}", also=(*others, latest, beside)))
+    previous = most_recent(before, edge) if before else None
+    day = previous.day(edge) if isinstance(previous, Span) else None
+    if day is not None and day != anchor:
+        out.append(on(day, f"the {edge} of the {name} before the most recent ({previous})"))
+    if first is not None and last is not None:
+        start, end = first - timedelta(days=1), last + timedelta(days=1)
+        wrong = start if edge == "start" else end  # the anchor if the latest to end were read
+        days = sorted({*_edges(lambda d: inside(d, anchor), anchor, window, gen.screening),
+                       *_edges(lambda d: inside(d, wrong), wrong, window, gen.screening)})
+        told = next((d for d in days if inside(d, anchor) != inside(d, wrong)), None)
+        if end <= gen.screening and told is not None:
+            beside = {**latest.fact, "date": start.isoformat(), "end": end.isoformat()}
+            out.append(on(told, f"beside another {name} from {start} to {end}", f"the {name} "
+                          f"from {first} started last, so it is the most recent (not the one "
+                          f"from {start} that ends later); {said}",
+                          also=(*others, latest.fact, beside)))
     days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
             if inside(d, anchor)]
     if days and edge == "end":
-        going = {k: v for k, v in latest.items() if k != "end"}
+        going = {k: v for k, v in latest.fact.items() if k != "end"}
         out.append(_variant(gen, atom, occurred, f"{name} still going on, {occurred.ref.name} "
                             f"on {days[0]}: {written}", f"{name} has no end yet: no anchor day",
                             None, days[0].isoformat(), grade, fields=passing,
@@ -225,25 +197,31 @@ def _nothing(gen: EdgeCases, atom, occurred: m.Occurred, written: str) -> list[V
 def _filtered(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: str, grade,
               passing: dict, failing: list[tuple[str, str]], alone: bool) -> list[Variant]:
     """On a day inside: the item that passes (when the window's cases do not give it), each
-    attribute at a value that fails, and each not recorded."""
+    attribute at a value that fails, each not recorded, and a dose per kg given per day through
+    the weight."""
     if not passing:
         return []
-    tried: list[tuple[str, dict, bool | None, str]] = []
+    tried: list[tuple[str, dict, bool | None, str, tuple[dict, ...], tuple[str, ...]]] = []
     if alone:
-        tried.append(("passes", passing, True, "passes every clause"))
+        tried.append(("passes", passing, True, "passes every clause", (), ()))
     for name, value in failing:
         tried.append((f"{name} {value}", {**passing, name: value}, False,
-                      f"{name} {value} fails the filter"))
+                      f"{name} {value} fails the filter", (), ()))
     for name, gone in unrecorded(gen.concept(occurred), passing):
         tried.append((f"{name} not recorded", {**passing, **gone}, None,
-                      f"no {name} recorded: it may or may not pass"))
+                      f"no {name} recorded: it may or may not pass", (), ()))
+    for dose in through_weight(gen, occurred, passing):
+        tried.append((dose.label, {**passing, **dose.fields}, HELD[dose.passes], dose.how,
+                      dose.replace, dose.remove))
     return [_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: {written}",
-                     f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields)
-            for what, fields, held, how in tried]
+                     f"{day} is inside; {how}", held, day.isoformat(), grade, fields=fields,
+                     also=also, remove=remove)
+            for what, fields, held, how, also, remove in tried]
 
 
-def _inside(window: m.Window) -> Callable[[date, date], bool]:
-    """Whether a one-day occurrence on `day` counts, for anchor day `at` (README, Histories)."""
+def _spanned(window: m.Window) -> Callable[[date, date, date], bool]:
+    """Whether an occurrence from `first` to `last` (`anchors.OPEN`: going on) counts, for anchor
+    day `at` (README, Histories): it overlaps the window, or starts beyond its bound."""
     kind, after = window.kind, window.direction == "after"
 
     def edge(at: date) -> date:
@@ -251,20 +229,26 @@ def _inside(window: m.Window) -> Callable[[date, date], bool]:
         delta = relativedelta(**{window.duration.unit: window.duration.amount})
         return at + delta if after else at - delta
 
-    def inside(day: date, at: date) -> bool:
+    def counts(first: date, last: date, at: date) -> bool:
         if kind == "at":
-            return day == at
+            return first <= at <= last
         bound = edge(at)
         if kind == "within":
-            return at <= day <= bound if after else bound <= day <= at
+            return first <= bound and last >= at if after else last >= bound and first <= at
         if kind == "less_than":
-            return at <= day < bound if after else bound < day <= at
+            return first < bound and last >= at if after else last > bound and first <= at
         if kind == "at_least":
-            return day >= bound if after else day <= bound
+            return first >= bound if after else first <= bound
         if kind == "more_than":
-            return day > bound if after else day < bound
+            return first > bound if after else first < bound
         raise Skip(f"a window `{window}`")
-    return inside
+    return counts
+
+
+def _inside(window: m.Window) -> Callable[[date, date], bool]:
+    """Whether a one-day occurrence on `day` counts, for anchor day `at`."""
+    counts = _spanned(window)
+    return lambda day, at: counts(day, day, at)
 
 
 def _edges(inside: Callable[[date], bool], at: date, window: m.Window,
