@@ -9,11 +9,12 @@ rule fired or did not. A part is an atom (`egfr >= 30 mL/min/1.73m2`), or a whol
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from engine import atoms
 from engine import record as R
@@ -72,9 +73,39 @@ class _Constants:
     def __init__(self, protocol: m.Protocol) -> None:
         self.concepts = {c.name: c for c in protocol.concepts}
         self.parts: dict[int, tuple] = {}
-        self.kinds: dict[int, atoms.Atom | None] = {}  # the atom kind of each part, by identity
-        #: How the why-not search takes each condition apart, by identity (`engine/whynot.py`).
-        self.shapes: dict[int, tuple] = {}
+        self.judges: dict[int, Judge] = {}  # how each part is judged (`judging`), by identity
+
+
+#: How one part is judged against a patient: `judge(explainer, patient) -> (status, detail)`.
+Judge = Callable[["Explainer", Patient], tuple[str, str]]
+
+
+def judging(part: Part) -> Judge:
+    """How `part` is judged: its atom kind's `judge` bound to it, once per protocol, so that
+    judging a part is one call. `not x` is judged as written, so "+" means the negated part
+    holds."""
+    if isinstance(part, m.Not):
+        inner = judging(part.item)
+
+        def negated(explainer: Explainer, patient: Patient) -> tuple[str, str]:
+            status, detail = inner(explainer, patient)
+            return _NEGATED.get(status, status), detail
+        return negated
+    kind = atoms.of(part)
+    assert kind is not None
+    return functools.partial(kind.judge, part)
+
+
+class Judges:
+    """A list of parts compiled for the trail, as the network is compiled once per protocol: each
+    distinct part once (by identity), with its judge (`Explainer.every`)."""
+
+    def __init__(self, parts: Iterable[Part]) -> None:
+        distinct = {id(part): part for part in parts}
+        self.ids = list(distinct)
+        self.judges = [judging(part) for part in distinct.values()]
+        #: Each part's place in the list, by identity.
+        self.place = {key: place for place, key in enumerate(self.ids)}
 
 
 _CONSTANTS: dict[int, _Constants] = {}
@@ -101,6 +132,7 @@ class Explainer:
     def __init__(self, protocol: m.Protocol, derived: dict[str, tuple[str, tuple[str, ...]]]) -> None:
         self.protocol = protocol
         self._constants = _constants_of(protocol)
+        self._constant = self._constants.parts
         self.concepts = self._constants.concepts
         self.derived = derived
         # How the patient's facts read, by concept (and windows by first day), once per patient.
@@ -119,36 +151,48 @@ class Explainer:
 
     def judged(self, part: Part, patient: Patient) -> tuple[str, str]:
         """`judge` as (status, detail), once per part and patient."""
-        if patient is not self._patient:  # what was read from another patient's facts is no use
-            self._patient = patient
-            self._texts, self._lists, self._windows, self._parts = {}, {}, {}, {}
+        if patient is not self._patient:
+            self._start(patient)
         found = self._parts.get(id(part))
         if found is None:
             found = self._parts[id(part)] = self._judged(part, patient)
         return found
 
+    def statuses(self, parts: Iterable[Part], patient: Patient) -> tuple[str, ...]:
+        """How each part was judged (true, false, unknown), in one call: the why-not search
+        reads several parts for every open criterion, most of them judged already."""
+        if patient is not self._patient:
+            self._start(patient)
+        found = self._parts
+        return tuple([(found.get(id(part)) or self.judged(part, patient))[0] for part in parts])
+
     def _judged(self, part: Part, patient: Patient) -> tuple[str, str]:
-        """`not x` is judged as written, so "+" means the negated part holds."""
-        if isinstance(part, m.Not):
-            status, detail = self._judged(part.item, patient)
-            return _NEGATED.get(status, status), detail
-        kinds = self._constants.kinds
-        kind = kinds.get(id(part))
-        if kind is None:
-            kind = kinds[id(part)] = atoms.of(part)
-        assert kind is not None
-        return kind.judge(part, self, patient)
+        judges = self._constants.judges
+        judge = judges.get(id(part))
+        if judge is None:
+            judge = judges[id(part)] = judging(part)
+        return judge(self, patient)
 
-    @property
-    def shapes(self) -> dict[int, tuple]:
-        """The why-not search's reading of each condition, kept per protocol (`_Constants`)."""
-        return self._constants.shapes
+    def every(self, judges: Judges, patient: Patient) -> list[tuple[str, str]]:
+        """`judged` of each part `judges` holds, in its order: the trail's evidence for a whole
+        patient in one pass, each part's judge found once per protocol, not once per call."""
+        self._start(patient)
+        found = [judge(self, patient) for judge in judges.judges]
+        self._parts.update(zip(judges.ids, found))
+        return found
 
-    def constant(self, part: Part, compute: Callable[[Any], tuple]) -> tuple:
-        """`compute(part)`, once per part of the protocol."""
-        found = self._constants.parts.get(id(part))
+    def _start(self, patient: Patient) -> None:
+        """What was read from another patient's facts is no use."""
+        if patient is not self._patient:
+            self._patient = patient
+            self._texts, self._lists, self._windows, self._parts = {}, {}, {}, {}
+
+    def constant(self, part: Part, compute: Callable[[Any, Explainer], tuple]) -> tuple:
+        """`compute(part, self)`, once per part of the protocol: an atom's module-level or
+        static function, not a closure made on every call."""
+        found = self._constant.get(id(part))
         if found is None:
-            found = self._constants.parts[id(part)] = compute(part)
+            found = self._constant[id(part)] = compute(part, self)
         return found
 
     # -- how facts read -----------------------------------------------------------------------------
@@ -157,45 +201,57 @@ class Explainer:
 
     def shown(self, patient: Patient, name: str) -> str:
         """The concept's value as the network used it (its last fact), after the concept's name."""
-        if name not in self._texts:
-            used = patient.used.get(name, [])
-            self._texts[name] = f"{name} {shown(used[-1])}" if used else name
-        return self._texts[name]
+        text = self._texts.get(name)
+        if text is None:
+            used = patient.used.get(name)
+            text = self._texts[name] = f"{name} {shown(used[-1])}" if used else name
+        return text
 
     def items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]:
         """The occurrences, [] when recorded as none, None when missing; and how they read."""
-        if name not in self._lists:
-            items = patient.record.get(name)
-            if patient.record.get(R.none_field(name)) == 1:
-                self._lists[name] = [], f"{name}: recorded as none"
+        found = self._lists.get(name)
+        if found is None:
+            record = patient.record
+            items = record.get(name)
+            if record.get(R.none_field(name)) == 1:
+                found = [], f"{name}: recorded as none"
             elif items is None:
-                self._lists[name] = None, f"{name}: {patient.unusable.get(name, 'no fact given')}"
+                found = None, f"{name}: {patient.unusable.get(name, 'no fact given')}"
             else:
-                self._lists[name] = items, f"{name}: " + "; ".join(
-                    shown(f) for f in patient.used.get(name, []))
-        return self._lists[name]
+                found = items, f"{name}: " + "; ".join(
+                    [shown(f) for f in patient.used.get(name, ())])
+            self._lists[name] = found
+        return found
 
     def window(self, patient: Patient, first: int) -> str:
         """How a window from day `first` (an ordinal) to the screening date reads."""
-        if first not in self._windows:
+        text = self._windows.get(first)
+        if text is None:
             on_the_day = first == patient.screening.toordinal()
-            self._windows[first] = " (on the screening date)" if on_the_day else \
-                f" (window from {date.fromordinal(first)} to {patient.screening})"
-        return self._windows[first]
+            text = self._windows[first] = " (on the screening date)" if on_the_day else \
+                f" (window from {day(first)} to {day(patient.screening.toordinal())})"
+        return text
+
+
+@lru_cache(maxsize=8192)
+def day(ordinal: int) -> str:
+    """A day as the trail writes it (`2025-12-15`), from its ordinal: patients share their days,
+    and writing one out is slow."""
+    return date.fromordinal(ordinal).isoformat()
 
 
 def shown(fact: UsedFact) -> str:
     """A fact as an auditor reads it: value and unit, the converted value, date, and notes."""
-    value = fact.value
+    _, _, value, unit, day, converted, note = fact
     text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    if fact.unit and not isinstance(value, str):
-        text += f" {fact.unit}"
-    if fact.converted and fact.converted != text:
-        text += f" = {fact.converted}"
-    if fact.date and fact.note:
-        return f"{text} ({fact.date}; {fact.note})"
-    if fact.date or fact.note:
-        return f"{text} ({fact.date or fact.note})"
+    if unit and not isinstance(value, str):
+        text += f" {unit}"
+    if converted and converted != text:
+        text += f" = {converted}"
+    if day and note:
+        return f"{text} ({day}; {note})"
+    if day or note:
+        return f"{text} ({day or note})"
     return text
 
 

@@ -6,13 +6,16 @@ smallest sets of open parts, given a value, would let the criterion pass (MET fo
 NOT_MET for an exclusion), and says what each part would need: "lvef >= 55 %" or "not
 hbv_dna > upper reference". Definitions are opened up, so a missing weight under `refractory_sle`
 is found from I2.
+
+How the search takes a criterion apart (its condition as a tree of judged parts, the parts that may
+be open, their text) is worked out once per protocol (`WhyNot`), as the network is compiled once:
+per patient only the parts' judgments and the search itself remain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations, product
-from typing import Callable
 
 from engine.atoms.derived import missing_inputs
 from engine.evidence import Explainer, Part, describe, parts
@@ -21,6 +24,8 @@ from protocol import model as m
 
 #: Larger searches are cut short: a coordinator needs the first few facts, not every combination.
 MOST_OPEN_PARTS = 12
+#: How many answers the search keeps per criterion (one per way its parts were judged).
+REMEMBERED = 4096
 
 
 @dataclass(frozen=True)
@@ -32,110 +37,182 @@ class Need:
     needs: str
 
 
-def needs(protocol: m.Protocol, criterion: m.Criterion, patient: Patient,
-          explainer: Explainer) -> list[Need]:
-    """The fewest open parts that, with the right values, would let `criterion` pass."""
-    wanted = "true" if criterion.role is m.Role.INCLUSION else "false"
-
-    def judged(part: Part) -> str:
-        return explainer.judged(part, patient)[0]
-
-    tree = _Tree(protocol, judged, explainer.shapes)
-    applies = tree.evaluate(criterion.applies, {}) if criterion.applies else "true"
-    if applies == "false":
-        return []
-    open_parts = [p for c in (criterion.applies, criterion.condition) for p in tree.open_parts(c)]
-    open_parts = list(dict.fromkeys(open_parts))[:MOST_OPEN_PARTS]
-    for size in range(1, len(open_parts) + 1):
-        for chosen in combinations(open_parts, size):
-            for values in product(("true", "false"), repeat=size):
-                given = {id(p): v for p, v in zip(chosen, values)}
-                if tree.passes(criterion, given, wanted):
-                    return [_need(protocol, p, v, explainer, patient)
-                            for p, v in zip(chosen, values)]
-    return []
+#: A condition compiled for the search: a judged part `(_PART, id, part)`, `(_NOT, node)`, or a
+#: connective `(_SOME, nodes, how many must hold)`; a definition is its condition's node.
+Node = tuple
 
 
-def _need(protocol: m.Protocol, part: Part, value: str, explainer: Explainer,
-          patient: Patient) -> Need:
-    text = describe(protocol, part)
-    needs = text.text if value == "true" else f"not ({text.text})"
-    concept = protocol.concept(part.ref.name) if isinstance(part, m.Compare) else None
-    if concept is not None and concept.formula is not None:  # a derived value: name its inputs
-        inputs = missing_inputs(concept, explainer, patient)
-        if inputs:
-            needs += f" ({concept.name} needs {', '.join(inputs)})"
-    return Need(text.line, text.text, needs)
+@dataclass(frozen=True)
+class _Plan:
+    """One criterion, taken apart once per protocol: the value it must take to pass, its
+    applies-when and condition as nodes, and the parts that may be open, in the search's order
+    (definitions opened up), each with the key of the first part equal to it, so that a part met
+    twice is chosen once."""
+
+    wanted: str
+    applies: Node | None
+    condition: Node
+    candidates: tuple[tuple[int, Part], ...]
+    #: Every part the nodes and candidates read: what is judged per patient.
+    parts: tuple[Part, ...]
+    #: The search's answer for each way of judging `parts` met so far.
+    found: dict[tuple[str, ...], tuple[tuple[Part, str], ...]]
 
 
-class _Tree:
-    """Strong Kleene evaluation of a condition over judged parts, definitions opened up.
+@dataclass(frozen=True)
+class _Said:
+    """How a part reads in a need: its line and text, the derived value it compares, whose
+    missing inputs are named, and the need for each value it may be given, said without them."""
 
-    The search evaluates a criterion's condition once per candidate set of values, so how each
-    node is taken apart (`_shape`) is worked out once per protocol, not per evaluation."""
+    line: int
+    text: str
+    derived: m.Concept | None
+    needs: dict[str, Need]
 
-    def __init__(self, protocol: m.Protocol, judged: Callable[[Part], str],
-                 shapes: dict[int, tuple]) -> None:
+
+class WhyNot:
+    """The why-not search for one protocol; holds nothing of a patient."""
+
+    def __init__(self, protocol: m.Protocol) -> None:
         self.protocol = protocol
-        self.judged = judged
-        self.shapes = shapes
+        self._definitions = {d.name: d for d in reversed(protocol.definitions)}  # the first
+        self._plans: dict[str, _Plan] = {}
+        self._said: dict[int, _Said] = {}
+        self._equal: dict[Part, int] = {}  # the first part met of each value, by its id
 
-    def passes(self, criterion: m.Criterion, given: dict[int, str], wanted: str) -> bool:
-        applies = self.evaluate(criterion.applies, given) if criterion.applies else "true"
-        if applies == "false":
-            return True
-        return applies == "true" and self.evaluate(criterion.condition, given) == wanted
+    def needs(self, criterion: m.Criterion, patient: Patient, explainer: Explainer) -> list[Need]:
+        """The fewest open parts that, with the right values, would let `criterion` pass. The
+        search depends only on how the parts it reads were judged, so its answer is kept for
+        each way they can be judged (of a few, most patients share one)."""
+        plan = self._plans.get(criterion.id)
+        if plan is None:
+            plan = self._plans[criterion.id] = self._plan(criterion)
+        judged = explainer.statuses(plan.parts, patient)
+        chosen = plan.found.get(judged)
+        if chosen is None:
+            chosen = _search(plan, dict(zip(map(id, plan.parts), judged)))
+            if len(plan.found) < REMEMBERED:
+                plan.found[judged] = chosen
+        return [self._need(part, value, explainer, patient) for part, value in chosen]
 
-    def open_parts(self, condition: m.Condition | None) -> list[Part]:
+    def _need(self, part: Part, value: str, explainer: Explainer, patient: Patient) -> Need:
+        said = self._said.get(id(part))
+        if said is None:
+            said = self._said[id(part)] = self._say(part)
+        need = said.needs[value]
+        if said.derived is None:
+            return need
+        inputs = missing_inputs(said.derived, explainer, patient)  # a derived value: name them
+        if not inputs:
+            return need
+        return Need(said.line, said.text,
+                    f"{need.needs} ({said.derived.name} needs {', '.join(inputs)})")
+
+    def _say(self, part: Part) -> _Said:
+        text = describe(self.protocol, part)
+        concept = self.protocol.concept(part.ref.name) if isinstance(part, m.Compare) else None
+        derived = concept if concept is not None and concept.formula is not None else None
+        return _Said(text.line, text.text, derived, {
+            "true": Need(text.line, text.text, text.text),
+            "false": Need(text.line, text.text, f"not ({text.text})")})
+
+    # -- once per protocol ------------------------------------------------------------------------
+    def _plan(self, criterion: m.Criterion) -> _Plan:
+        wanted = "true" if criterion.role is m.Role.INCLUSION else "false"
+        applies = self._node(criterion.applies) if criterion.applies else None
+        condition = self._node(criterion.condition)
+        candidates = [(self._key(p), p) for c in (criterion.applies, criterion.condition)
+                      for p in self._open(c)]
+        read = {id(p): p for p in [*_parts(applies), *_parts(condition)]}
+        read.update((id(p), p) for _, p in candidates)
+        return _Plan(wanted, applies, condition, tuple(candidates), tuple(read.values()), {})
+
+    def _key(self, part: Part) -> int:
+        """Parts equal as values are one part to the search (the first met of them)."""
+        return id(self._equal.setdefault(part, part))
+
+    def _open(self, condition: m.Condition | None) -> list[Part]:
+        """The parts of a condition that may be open, definitions opened up."""
         found: list[Part] = []
         for part in parts(condition):
             definition = self._definition(part)
-            if definition is not None:
-                found.extend(self.open_parts(definition.condition))
-            elif self.judged(part) == "unknown":
-                found.append(part)
+            found.extend(self._open(definition.condition) if definition is not None else [part])
         return found
 
-    def _definition(self, part: Part) -> m.Definition | None:
-        return self.protocol.definition(part.ref.name) if isinstance(part, m.Truth) else None
+    def _definition(self, part: m.Condition) -> m.Definition | None:
+        return self._definitions.get(part.ref.name) if isinstance(part, m.Truth) else None
 
-    def _shape(self, condition: m.Condition) -> tuple:
-        """A judged part (`_PART`), `not` of a condition, a connective with its items and how many
-        must hold, or a definition's condition."""
+    def _node(self, condition: m.Condition) -> Node:
+        """A judged part, `not` of a condition, a connective with its items and how many must
+        hold, or a definition's condition."""
         if isinstance(condition, m.Not) and condition in parts(condition):
-            return (_PART,)
+            return _PART, id(condition), condition
         if isinstance(condition, m.Not):
-            return _NOT, condition.item
+            return _NOT, self._node(condition.item)
         if isinstance(condition, m.AtLeast) and parts(condition) == [condition]:
-            return (_PART,)
+            return _PART, id(condition), condition
         if isinstance(condition, (m.And, m.Or, m.AtLeast)):
             items = condition.items
             need = {m.And: len(items), m.Or: 1}.get(type(condition), getattr(condition, "count", 0))
-            return _SOME, items, need
+            return _SOME, tuple(self._node(item) for item in items), need
         definition = self._definition(condition)
         if definition is not None:
-            return _DEFINED, definition.condition
-        return (_PART,)
-
-    def evaluate(self, condition: m.Condition | None, given: dict[int, str]) -> str:
-        if condition is None:
-            return "true"
-        shape = self.shapes.get(id(condition))
-        if shape is None:
-            shape = self.shapes[id(condition)] = self._shape(condition)
-        kind = shape[0]
-        if kind is _PART:
-            return given.get(id(condition)) or self.judged(condition)
-        if kind is _NOT:
-            return _NEGATED.get(self.evaluate(shape[1], given), "unknown")
-        if kind is _DEFINED:
-            return self.evaluate(shape[1], given)
-        _, items, need = shape
-        values = [self.evaluate(item, given) for item in items]
-        if values.count("true") >= need:
-            return "true"
-        return "false" if values.count("false") > len(values) - need else "unknown"
+            return self._node(definition.condition)
+        return _PART, id(condition), condition
 
 
-_PART, _NOT, _SOME, _DEFINED = "part", "not", "some", "defined"
+def _search(plan: _Plan, judged: dict[int, str]) -> tuple[tuple[Part, str], ...]:
+    """The first set of open parts, fewest first, and their values that let the criterion
+    pass; none when its applies-when is false or no set does."""
+    applies = _value(plan.applies, judged) if plan.applies else "true"
+    if applies == "false":
+        return ()
+    first: dict[int, Part] = {}
+    for equal, part in plan.candidates:
+        if equal not in first and judged[id(part)] == "unknown":
+            first[equal] = part
+    open_parts = list(first.values())[:MOST_OPEN_PARTS]
+    for size in range(1, len(open_parts) + 1):
+        for chosen in combinations(open_parts, size):
+            keys = [id(part) for part in chosen]
+            for values in product(("true", "false"), repeat=size):
+                if _passes(plan, {**judged, **dict(zip(keys, values))}):
+                    return tuple(zip(chosen, values))
+    return ()
+
+
+def _parts(node: Node | None) -> list[Part]:
+    """The parts a node reads."""
+    if node is None:
+        return []
+    if node[0] is _PART:
+        return [node[2]]
+    if node[0] is _NOT:
+        return _parts(node[1])
+    return [p for item in node[1] for p in _parts(item)]
+
+
+def _passes(plan: _Plan, values: dict[int, str]) -> bool:
+    applies = _value(plan.applies, values) if plan.applies else "true"
+    if applies == "false":
+        return True
+    return applies == "true" and _value(plan.condition, values) == plan.wanted
+
+
+def _value(node: Node, values: dict[int, str]) -> str:
+    """Strong Kleene evaluation of a node over the parts' values (judged, or given by the
+    search); a part among a connective's items is read in place, without a call."""
+    kind = node[0]
+    if kind is _PART:
+        return values[node[1]]
+    if kind is _NOT:
+        return _NEGATED.get(_value(node[1], values), "unknown")
+    _, items, need = node
+    found = [values[item[1]] if item[0] is _PART else _value(item, values) for item in items]
+    if found.count("true") >= need:
+        return "true"
+    return "false" if found.count("false") > len(found) - need else "unknown"
+
+
+_PART, _NOT, _SOME = "part", "not", "some"
 _NEGATED = {"true": "false", "false": "true"}

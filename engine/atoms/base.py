@@ -11,6 +11,7 @@ engine; its why-not needs nothing of its own, since `engine/whynot.py` works on 
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
@@ -23,9 +24,10 @@ if TYPE_CHECKING:
     from engine import patterns as P
     from engine.record import Layout, Patient
 
+#: The comparisons as functions (`operator`'s, in C: the trail makes them by the thousand).
 OPS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
+    "!=": operator.ne,
 }
 
 #: What `judge` returns: "true", "false" or "unknown", and the detail an auditor reads.
@@ -54,7 +56,7 @@ class Reader(Protocol):
     concepts: dict[str, m.Concept]
     derived: dict[str, tuple[str, tuple[str, ...]]]
 
-    def constant(self, part: Any, compute: Callable[[Any], tuple]) -> tuple: ...
+    def constant(self, part: Any, compute: Callable[[Any, Reader], tuple]) -> tuple: ...
     def missing(self, patient: Patient, name: str) -> Judged: ...
     def shown(self, patient: Patient, name: str) -> str: ...
     def items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]: ...
@@ -96,9 +98,7 @@ def threshold_of(concept: m.Concept, quantity: m.Quantity) -> Decimal:
 
 def exact(number: float) -> str:
     """A record number as the network compared it (its shortest repr is the quantized decimal)."""
-    from engine.record import plain_number
-
-    return plain_number(Decimal(repr(number)))
+    return R.plain_number(Decimal(repr(number)))
 
 
 def compared(record: dict[str, Any], field: str, op: str, value: float) -> str | None:

@@ -132,19 +132,20 @@ def compile_compare(atom: m.Compare, concept: m.Concept) -> Kleene:
 def judge_compare(atom: m.Compare, reader: Reader, patient: Patient) -> Judged:
     """`crcl = (140 - 54) x 72 / (72 x 1.1) x 0.85 = 66.454545 mL/min (age 54 years, ...);
     needs >= 60 mL/min`, or `crcl: unknown: creatinine: no fact given`."""
-
-    def constants(atom: m.Compare) -> tuple:
-        concept = reader.concepts[atom.ref.name]
-        threshold = threshold_of(concept, atom.threshold)
-        required = f"needs {atom.op} {_plain(threshold)} {concept.unit}"
-        return concept, plan_of(concept, reader.protocol), against(atom.op, float(threshold)), \
-            required
-
-    concept, plan, holds, required = reader.constant(atom, constants)
+    concept, plan, holds, required = reader.constant(atom, _compare_constants)
     value, detail = explain(concept, plan, reader, patient)
     if value is None:
         return "unknown", detail
     return status(holds(float(value))), f"{detail}; {required}"
+
+
+def _compare_constants(atom: m.Compare, reader: Reader) -> tuple:
+    """The concept, its formula's plan, the comparison and its words: once per protocol."""
+    concept = reader.concepts[atom.ref.name]
+    threshold = threshold_of(concept, atom.threshold)
+    required = f"needs {atom.op} {_plain(threshold)} {concept.unit}"
+    return concept, plan_of(concept, reader.protocol), against(atom.op, float(threshold)), \
+        required
 
 
 def explain(concept: m.Concept, plan: f.Plan, reader: Reader,

@@ -39,14 +39,7 @@ class CurrentDose(Atom):
         return scalar(*kleene.compared(field, atom.op, threshold), field)
 
     def judge(self, atom: m.CurrentDose, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.CurrentDose) -> tuple:
-            concept = reader.concepts[atom.ref.name]
-            threshold = dose_threshold_of(concept, atom.dose)
-            field = R.dose_field(concept.name, R.anchor_field(atom.anchor))
-            return concept.name, field, float(threshold), concept.dosed_in, \
-                f"needs {atom.op} {plain_number(threshold)} {concept.dosed_in}"
-
-        name, field, threshold, unit, needs = reader.constant(atom, constants)
+        name, field, threshold, unit, needs = reader.constant(atom, self.constants)
         items, text = reader.items(name, patient)
         record = patient.record
         held = compared(record, field, atom.op, threshold)
@@ -64,6 +57,15 @@ class CurrentDose(Atom):
             value = f"at least {exact(record[low])} {unit} (a course has no dose)"
         detail = f"daily dose on {atom.anchor or 'screening'} {day}: {value}; {text}; {needs}"
         return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
+
+    @staticmethod
+    def constants(atom: m.CurrentDose, reader: Reader) -> tuple:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        threshold = dose_threshold_of(concept, atom.dose)
+        field = R.dose_field(concept.name, R.anchor_field(atom.anchor))
+        return concept.name, field, float(threshold), concept.dosed_in, \
+            f"needs {atom.op} {plain_number(threshold)} {concept.dosed_in}"
 
 
 class StableDose(Atom):

@@ -71,7 +71,7 @@ class Filtered(Occurred):
     @staticmethod
     def _tests(atom: m.Occurred, reader: Reader) -> tuple:
         """The clauses as item tests, once per atom (keyed by its filter tuple)."""
-        def constants(filters: tuple[m.Where, ...]) -> tuple:
+        def constants(filters: tuple[m.Where, ...], reader: Reader) -> tuple:
             concept = reader.concepts[atom.ref.name]
             return tuple(clause_test(clause, concept) for clause in filters)
 

@@ -57,16 +57,15 @@ class Occurred(Atom):
               count: int = 1, by: m.Attribute | None = None) -> Judged:
         """Some item (or `count` items, for `at least N ...`; items of `count` different values
         of the attribute `by`, for `at least N lines of ...`) meets the atom."""
-        def constants(atom: m.Occurred) -> tuple:
-            graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
-            return atom.ref.name, window_tests(atom.window), graded
-
-        name, tests, graded = reader.constant(atom, constants)
+        name, tests, graded, first = reader.constant(atom, _occurrence)
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
         record = patient.record
-        if any(field not in record for _, _, field in tests):
+        try:
+            days = [(compare, surely, maybe, record[field])
+                    for field, compare, surely, maybe in tests]
+        except KeyError:  # the window's anchor day is missing
             anchor = atom.window.anchor
             assert anchor is not None and anchor.ref is not None
             if anchor.edge and record.get(R.none_field(anchor.ref.name)) == 1:
@@ -77,14 +76,22 @@ class Occurred(Atom):
                 anchor.ref.name, "no fact given")
             return "unknown", f"{text}; {anchor}: {reason}"
         def meets(item: dict, sure: bool) -> bool:
-            return all(OPS[op](item[_between(key, op, sure)], record[field])
-                       for key, op, field in tests) and (graded is None or graded(
-                           item[R.GRADE])) and self.passes(atom, reader, item, sure)
+            for compare, surely, maybe, day in days:
+                if not compare(item[surely if sure else maybe], day):
+                    return False
+            return (graded is None or graded(item[R.GRADE])) and \
+                self.passes(atom, reader, item, sure)
 
-        if count == 1:
-            held = "true" if any(meets(i, True) for i in items) else \
-                "false" if not any(meets(i, False) for i in items) else "unknown"
-            words = _window_words(atom.window, reader, patient)
+        if count == 1:  # true if an item surely meets it, else open if one may, else false
+            held = "false"
+            for item in items:
+                if meets(item, True):
+                    held = "true"
+                    break
+                if held == "false" and meets(item, False):
+                    held = "unknown"
+            words = "" if first is None else reader.window(patient, record[first]) if first \
+                else _window_words(atom.window, reader, patient)
         elif by is None:
             sure, maybe = (sum(meets(i, s) for i in items) for s in (True, False))
             held = "true" if sure >= count else "false" if maybe < count else "unknown"
@@ -108,6 +115,23 @@ class Occurred(Atom):
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         """Why an open history is open, when its items are recorded."""
         return " (its dates do not decide it)"
+
+
+def _occurrence(atom: m.Occurred, reader: Reader) -> tuple:
+    """What judging an occurrence needs of the protocol alone: the concept, each window test as
+    (record field, comparison, the item key an item surely passes it on, the key it may pass it
+    on), the grade test, and where its window's words come from: None for `ever`, the record
+    field of the first day of a window that ends on the screening date, "" for any other."""
+    graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
+    tests = tuple((field, OPS[op], _between(key, op, True), _between(key, op, False))
+                  for key, op, field in window_tests(atom.window))
+    window = atom.window
+    first = None if window.kind == "ever" else ""
+    if R.anchor_field(window.anchor) == R.SCREENING and (window.kind == "at" or (
+            window.kind == "within" and window.direction == "before")):
+        first = R.SCREENING if window.kind == "at" else R.bound_field(
+            R.SCREENING, window.duration, window.direction)
+    return atom.ref.name, tests, graded, first
 
 
 def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, list, list]:
@@ -238,12 +262,17 @@ class Latest(Atom):
         return (replace(occurred, window=m.Window(window.span, "ever")),
                 replace(occurred, span=window.span, window=later))
 
+    @staticmethod
+    def constants(atom: m.Latest, reader: Reader) -> tuple[m.Occurred, m.Occurred]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        return Latest.halves(atom)
+
     def compile(self, atom: m.Latest, build: Build) -> Kleene:
         some, later = self.halves(atom)
         return conjunction([build.kleene(some), build.kleene(later).negated()])
 
     def judge(self, atom: m.Latest, reader: Reader, patient: Patient) -> Judged:
-        some, later = reader.constant(atom, self.halves)  # the trail caches by the halves' ids
+        some, later = reader.constant(atom, self.constants)  # the trail caches by the halves' ids
         exists, text = _occurred(some).judge(some, reader, patient)
         if exists != "true":
             return exists, text
@@ -308,15 +337,17 @@ class Includes(Atom):
         return listed(concept.name, yes, no)
 
     def judge(self, atom: m.Includes, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.Includes) -> tuple[str, str]:
-            concept = reader.concepts[atom.ref.name]
-            return concept.name, concept.canonical(atom.drug.name) or atom.drug.name
-
-        name, drug = reader.constant(atom, constants)
+        name, drug = reader.constant(atom, self.constants)
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
         return status(any(i[R.DRUG] == drug for i in items)), text
+
+    @staticmethod
+    def constants(atom: m.Includes, reader: Reader) -> tuple[str, str]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        return concept.name, concept.canonical(atom.drug.name) or atom.drug.name
 
 
 class CountedIncludes(Atom):
@@ -340,11 +371,7 @@ class CountedIncludes(Atom):
         return scalar(P.test(">=", name, node.count), P.test("<", name, node.count), name)
 
     def judge(self, node: m.AtLeast, reader: Reader, patient: Patient) -> Judged:
-        def constants(node: m.AtLeast) -> tuple[str, frozenset[str], str]:
-            concept, drugs = self.drugs(node, reader.concepts)
-            return concept.name, frozenset(drugs), R.count_field(concept.name, drugs)
-
-        name, drugs, field = reader.constant(node, constants)
+        name, drugs, field = reader.constant(node, self.constants)
         count = patient.record.get(field)
         items, text = reader.items(name, patient)
         if count is None or items is None:
@@ -353,6 +380,12 @@ class CountedIncludes(Atom):
         listed_ = f" ({', '.join(taken)})" if taken else ""
         return status(count >= node.count), (f"{count} of the set{listed_}; needs at least "
                                              f"{node.count}; {text}")
+
+    @staticmethod
+    def constants(node: m.AtLeast, reader: Reader) -> tuple[str, frozenset[str], str]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept, drugs = CountedIncludes.drugs(node, reader.concepts)
+        return concept.name, frozenset(drugs), R.count_field(concept.name, drugs)
 
 
 class Course(Atom):
@@ -387,14 +420,7 @@ class Course(Atom):
                             undecided, decided, possible=P.all_of(dosed, maybe_long))
 
     def judge(self, atom: m.Course, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.Course) -> tuple[str, float, str]:
-            concept = reader.concepts[atom.ref.name]
-            threshold = float(dose_threshold_of(concept, atom.dose))
-            needs = f"needs {atom.op} {plain_number(Decimal(repr(threshold)))} {concept.dosed_in}"
-            needs += f" for at least {atom.duration}" if atom.duration else ""
-            return concept.name, threshold, needs
-
-        name, threshold, needs = reader.constant(atom, constants)
+        name, threshold, needs = reader.constant(atom, self.constants)
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
@@ -402,6 +428,15 @@ class Course(Atom):
         held = "true" if "true" in statuses else \
             "false" if all(s == "false" for s in statuses) else "unknown"
         return held, f"{text}; {needs}"
+
+    @staticmethod
+    def constants(atom: m.Course, reader: Reader) -> tuple[str, float, str]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        threshold = float(dose_threshold_of(concept, atom.dose))
+        needs = f"needs {atom.op} {plain_number(Decimal(repr(threshold)))} {concept.dosed_in}"
+        needs += f" for at least {atom.duration}" if atom.duration else ""
+        return concept.name, threshold, needs
 
 
 class Continuous(Atom):

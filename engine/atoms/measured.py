@@ -41,18 +41,20 @@ class Compare(Atom):
         if reader.concepts[atom.ref.name].kind is m.Kind.DERIVED:
             return derived.judge_compare(atom, reader, patient)
 
-        def constants(atom: m.Compare) -> tuple[str, float, str]:
-            concept = reader.concepts[atom.ref.name]
-            threshold = threshold_of(concept, atom.threshold)
-            unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
-            return concept.name, float(threshold), \
-                f"needs {atom.op} {plain_number(threshold)}{unit}"
-
-        name, threshold, required = reader.constant(atom, constants)
+        name, threshold, required = reader.constant(atom, self.constants)
         held = compared(patient.record, name, atom.op, threshold)
         if held is None:
             return reader.missing(patient, name)
         return held, _bounded(f"{reader.shown(patient, name)}; {required}", held)
+
+    @staticmethod
+    def constants(atom: m.Compare, reader: Reader) -> tuple[str, float, str]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        threshold = threshold_of(concept, atom.threshold)
+        unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
+        return concept.name, float(threshold), \
+            f"needs {atom.op} {plain_number(threshold)}{unit}"
 
 
 class CompareReference(Atom):
@@ -66,12 +68,7 @@ class CompareReference(Atom):
         return scalar(*kleene.compared(name, atom.op, float(quantize(atom.factor))), name)
 
     def judge(self, atom: m.CompareReference, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.CompareReference) -> tuple:
-            limit = "ULN" if atom.bound == "upper" else "LLN"
-            return atom.ref.name, R.reference_field(atom.ref.name, atom.bound), \
-                float(atom.factor), limit, f"needs {atom.op} {atom.factor} x {limit}"
-
-        name, field, factor, limit, required = reader.constant(atom, constants)
+        name, field, factor, limit, required = reader.constant(atom, self.constants)
         record = patient.record
         held = compared(record, field, atom.op, factor)
         if held is None:
@@ -81,6 +78,12 @@ class CompareReference(Atom):
         ratio = f" = {exact(record[field])} x {limit}" if field in record else ""
         return held, _bounded(f"{reader.shown(patient, name)}{ratio}; {required}", held)
 
+    @staticmethod
+    def constants(atom: m.CompareReference, reader: Reader) -> tuple:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        limit = "ULN" if atom.bound == "upper" else "LLN"
+        return atom.ref.name, R.reference_field(atom.ref.name, atom.bound), \
+            float(atom.factor), limit, f"needs {atom.op} {atom.factor} x {limit}"
 
 
 class InRange(Atom):
@@ -97,14 +100,7 @@ class InRange(Atom):
         return scalar(P.all_of(above, below), P.any_of(under, over), concept.name)
 
     def judge(self, atom: m.InRange, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.InRange) -> tuple:
-            concept = reader.concepts[atom.ref.name]
-            low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
-            unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
-            return concept.name, float(low), float(high), \
-                f"needs {plain_number(low)} to {plain_number(high)}{unit}"
-
-        name, low, high, required = reader.constant(atom, constants)
+        name, low, high, required = reader.constant(atom, self.constants)
         above, below = (compared(patient.record, name, op, bound)
                         for op, bound in ((">=", low), ("<=", high)))
         if above is None:
@@ -112,6 +108,15 @@ class InRange(Atom):
         held = "false" if "false" in (above, below) else "true" if above == below == "true" \
             else "unknown"
         return held, _bounded(f"{reader.shown(patient, name)}; {required}", held)
+
+    @staticmethod
+    def constants(atom: m.InRange, reader: Reader) -> tuple:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
+        unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
+        return concept.name, float(low), float(high), \
+            f"needs {plain_number(low)} to {plain_number(high)}{unit}"
 
 
 def _bounded(detail: str, held: str) -> str:

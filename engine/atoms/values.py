@@ -58,12 +58,14 @@ class Is(Atom):
         return k.negated() if atom.negated else k
 
     def judge(self, atom: m.Is, reader: Reader, patient: Patient) -> Judged:
-        def constants(atom: m.Is) -> tuple[str, frozenset[str]]:
-            concept = reader.concepts[atom.ref.name]
-            return concept.name, frozenset(concept.canonical(v.name) or v.name for v in atom.values)
-
-        name, wanted = reader.constant(atom, constants)
+        name, wanted = reader.constant(atom, self.constants)
         value = patient.record.get(name)
         if value is None:
             return reader.missing(patient, name)
         return status((value in wanted) != atom.negated), reader.shown(patient, name)
+
+    @staticmethod
+    def constants(atom: m.Is, reader: Reader) -> tuple[str, frozenset[str]]:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        return concept.name, frozenset(concept.canonical(v.name) or v.name for v in atom.values)
