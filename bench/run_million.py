@@ -186,8 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in RUNS:
             ran = facts if name != "1 process" or one_n == args.patients else prefix(
                 facts, work / f"patients-{args.patients}-{args.seed}-first-{one_n}.jsonl", one_n)
-            runs[name] = measured(name, ran, args.patients if ran == facts else one_n, work)
+            runs[name] = run = measured(name, ran, args.patients if ran == facts else one_n, work)
             anchors.append(anchor(args.anchor_patients))
+            # Said as soon as measured: a bench stopped later keeps the runs it finished.
+            print(f"{name}: {run.patients:,} patients in {run.seconds:,.0f} s, CPU "
+                  f"{run.own_cpu * 1000 / run.patients:.2f} ms/patient in the run's process, "
+                  f"{run.cpu * 1000 / run.patients:.2f} in all; anchor {anchors[-1] or 0:,.0f}/s; "
+                  f"peak RSS {run.rss / 1024:,.0f} MiB, worker {run.worker_rss / 1024:,.0f} MiB",
+                  file=sys.stderr, flush=True)
         load.append(os.getloadavg()[0])
     report(args, runs, [a for a in anchors if a is not None], load)
     two, dask = runs["2 workers"], runs["Dask local, 2 workers"]
