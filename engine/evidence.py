@@ -72,6 +72,8 @@ class _Constants:
 
     def __init__(self, protocol: m.Protocol) -> None:
         self.concepts = {c.name: c for c in protocol.concepts}
+        #: The record's field that says a concept's history is recorded as none, by concept.
+        self.nones = {c.name: R.none_field(c.name) for c in protocol.concepts}
         self.parts: dict[int, tuple] = {}
         self.judges: dict[int, Judge] = {}  # how each part is judged (`judging`), by identity
 
@@ -213,7 +215,7 @@ class Explainer:
         if found is None:
             record = patient.record
             items = record.get(name)
-            if record.get(R.none_field(name)) == 1:
+            if record.get(self._constants.nones[name]) == 1:
                 found = [], f"{name}: recorded as none"
             elif items is None:
                 found = None, f"{name}: {patient.unusable.get(name, 'no fact given')}"
@@ -243,16 +245,17 @@ def day(ordinal: int) -> str:
 def shown(fact: UsedFact) -> str:
     """A fact as an auditor reads it: value and unit, the converted value, date, and notes."""
     _, _, value, unit, day, converted, note = fact
-    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    if unit and not isinstance(value, str):
-        text += f" {unit}"
+    if isinstance(value, str):
+        text = value
+    else:
+        text = ("yes" if value else "no") if type(value) is bool else str(value)
+        if unit:
+            text = f"{text} {unit}"
     if converted and converted != text:
-        text += f" = {converted}"
-    if day and note:
-        return f"{text} ({day}; {note})"
-    if day or note:
-        return f"{text} ({day or note})"
-    return text
+        text = f"{text} = {converted}"
+    if day:
+        return f"{text} ({day}; {note})" if note else f"{text} ({day})"
+    return f"{text} ({note})" if note else text
 
 
 __all__ = ["Explainer", "Part", "parts", "criterion_parts", "describe", "shown", "exact"]
