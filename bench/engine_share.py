@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     records = list(read_records("generated", text))
 
     def decide(line: int, data: Any) -> None:
-        recorder.records(screening.decide(screening.normaliser.patient(data, "generated", line,
-                                                                       None)))
+        recorder.lines(screening.decide(screening.normaliser.patient(data, "generated", line,
+                                                                     None)))
 
     print(f"{args.patients} generated patients, protocol {PROTOCOL.relative_to(ROOT)}, trail "
-          "records built (not written)")
+          "lines built (not chained or written)")
     for _ in range(args.rounds):
         rate = anchor(args.patients)
         engine.seconds = 0.0

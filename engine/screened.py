@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 from engine.compile import Network
 from engine.run import Decision, Rejected, Screening
 from engine.summary import REJECTED, Row, Table, shown
-from engine.trail import Recorder, unchained
+from engine.trail import Recorder
 from protocol.errors import FactProblem
 
 
@@ -68,8 +68,7 @@ class Outputs:
             yield self._made(outcome)
 
     def _made(self, outcome: Decision | Rejected) -> Screened:
-        records = tuple(unchained(r) for r in self.recorder.records(outcome)) \
-            if self.recorder else ()
+        records = tuple(self.recorder.lines(outcome)) if self.recorder else ()
         rows = tuple(Table.rows(outcome)) if self.table else ()
         text = shown(outcome, self.form) if self.form else None
         if isinstance(outcome, Rejected):

@@ -9,7 +9,7 @@ Records, in order: `run` (versions, protocol SHA-256, fact file, network digest,
 `protocol` (once: every criterion's and definition's id, verbatim sentence, rule `file:line` and the
 text and line of each part of its condition, so per-patient records need not repeat them; and, when
 the protocol has derived values, each one's unit, formula and place); then per patient one
-`decided` record (`Trail.decided`: the facts used, once; per definition and criterion, in the
+`decided` record (`engine/decided.py`: the facts used, once; per definition and criterion, in the
 protocol record's order, the value or verdict, the rules that fired, each part's evidence marked,
 the facts it read by index, what is missing or awaits judgment and the fewest open parts whose
 values would let it pass; the decision and its reasons), or `rejected` for a patient whose facts
@@ -40,12 +40,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import operator
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import version
-from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
@@ -54,12 +52,12 @@ import jsonschema
 import orjson
 
 from engine.compile import Network
-from engine.evidence import Explainer, Judges, criterion_parts, describe, parts
-from engine.record import Patient, UsedFact
+from engine.decided import MARK, Decided
+from engine.evidence import criterion_parts, describe, parts
+from engine.record import UsedFact
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
 from engine.trailfile import Frames, lines
-from engine.whynot import WhyNot
 from protocol import model as m
 from protocol.errors import UsageError
 
@@ -154,7 +152,7 @@ class Chain:
 
 class Recorder:
     """What a run's trail says, as pure functions of the network: its header (`header`) and each
-    patient's records (`records`), not yet chained. Apart from `Trail`, which chains and writes
+    patient's lines (`lines`), not yet chained. Apart from `Trail`, which chains and writes
     them, so that a worker process can build a patient's records where it decided the patient
     (`engine/workers.py`) and a resumed run can rebuild the header it must find."""
 
@@ -167,17 +165,7 @@ class Recorder:
             definition = self.protocol.definition(name)
             assert definition is not None
             self._parts[name] = parts(definition.condition)
-        self._kinds = {c.name: c.kind for c in self.protocol.concepts}
-        self._whynot = WhyNot(self.protocol)
-        # Every part of the definitions and criteria judged in one pass per patient; each one's
-        # evidence is then its parts' places in that pass.
-        self._judges = Judges(p for key in (*network.definitions, *self._reads)
-                              for p in self._parts[key])
-        self._places = {key: [self._judges.place[id(p)] for p in found]
-                        for key, found in self._parts.items()}
-        #: Each criterion, the concepts it reads and its parts' places, in the protocol's order.
-        self._leaves = [(leaf, self._reads[leaf.id], self._places[leaf.id])
-                        for leaf in network.leaves]
+        self._decided = Decided(network, self._parts, self._reads)
 
     def header(self, protocol_path: str, facts_path: str,
                screening: date | None) -> list[dict[str, Any]]:
@@ -236,61 +224,21 @@ class Recorder:
                         seen.append(name)
         return seen
 
-    def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
-        """One patient's trail records, not yet chained: a pure function of the outcome, so that
-        it can run where the patient was decided. A decided patient is one `decided` record
-        (see `decided`)."""
+    def lines(self, outcome: Decision | Rejected) -> list[tuple[str, str]]:
+        """One patient's trail lines, not yet chained (`unchained`): a pure function of the
+        outcome, so that it can run where the patient was decided. A decided patient is one
+        `decided` record, written as its line directly (`engine/decided.py`)."""
         if isinstance(outcome, Rejected):
-            return [{"type": "rejected", "record": outcome.line, "patient": outcome.patient,
-                     "problems": [str(p) for p in outcome.problems]}]
-        return [self.decided(outcome)]
+            return [unchained({"type": "rejected", "record": outcome.line,
+                               "patient": outcome.patient,
+                               "problems": [str(p) for p in outcome.problems]})]
+        return [self._decided.line(outcome)]
 
-    def decided(self, outcome: Decision) -> dict[str, Any]:
-        """A decided patient in one record: the facts used, each once, then the definitions and
-        the criteria in the order of the protocol record, which says their ids, roles, sentences
-        and condition parts, so that none of it is repeated per patient. Each part's evidence is
-        its mark (+ holds, - does not, ? cannot be judged) and the detail, and the facts a
-        criterion read are indexes into the patient's facts; the decision's reasons name the
-        criteria, whose verdicts say the rest."""
-        patient = outcome.patient
-        used = sorted(chain.from_iterable(patient.used.values()), key=_BY_INDEX)
-        explainer = Explainer(self.protocol, outcome.derived)
-        judged = explainer.every(self._judges, patient)
-        marked = [MARK[status] + detail for status, detail in judged]
-        places = self._places
-        definitions = []
-        for name in self.network.definitions:
-            value, rules = outcome.derived[name]
-            definitions.append({"value": value, "fired": list(rules),
-                                "evidence": [marked[place] for place in places[name]]})
-        criteria = []
-        for leaf, reads, read in self._leaves:
-            verdict = outcome.verdicts[leaf.id]
-            criterion = {"verdict": verdict.verdict, "fired": list(verdict.rules),
-                         "evidence": [marked[place] for place in read],
-                         "facts": [f.index for name in reads for f in patient.used.get(name, ())]}
-            if verdict.verdict in ("UNKNOWN", "NEEDS_REVIEW"):
-                self._open(criterion, leaf, patient, explainer)
-            criteria.append(criterion)
-        return {"type": "decided", "patient": patient.id, "record": patient.line,
-                "screening_date": patient.screening.isoformat(),
-                "warnings": [str(w) for w in patient.warnings],
-                "facts": _facts(used), "definitions": definitions, "criteria": criteria,
-                "decision": outcome.decision, "reasons": [v.criterion for v in outcome.reasons]}
-
-    def _open(self, criterion: dict[str, Any], leaf: m.Criterion, patient: Patient,
-              explainer: Explainer) -> None:
-        """What an open criterion lacks: the facts missing or awaiting judgment, and the fewest
-        open parts whose values would let it pass."""
-        reads = self._reads[leaf.id]
-        absent = [n for n in reads if n not in patient.used]
-        judged = [n for n in absent if self._kinds[n] is m.Kind.JUDGMENT]
-        criterion["missing"] = [{"concept": n, "reason": patient.unusable.get(n, "no usable fact")}
-                                for n in absent if n not in judged]
-        criterion["pending"] = judged
-        criterion["to_pass"] = [{"line": n.line, "condition": n.condition, "needs": n.needs}
-                                for n in self._whynot.needs(leaf, patient, explainer)]
-
+    def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
+        """One patient's trail records as a reader reads them back from its lines, without their
+        `prev` (a scenario's failure shows them)."""
+        return [{key: value for key, value in orjson.loads(head + GENESIS + tail).items()
+                 if key != "prev"} for head, tail in self.lines(outcome)]
 
 
 @dataclass(frozen=True)
@@ -335,7 +283,7 @@ class Trail:
                 "engine": f"durable_rules {version('durable_rules')}"}
 
     def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
-        """One patient's records, not yet chained (`Recorder.records`)."""
+        """One patient's records, as read back from its lines (`Recorder.records`)."""
         return self.recorder.records(outcome)
 
     def write(self, outcome: Decision | Rejected) -> None:
@@ -344,7 +292,7 @@ class Trail:
         patient = outcome.patient if rejected else outcome.patient.id
         decision = REJECTED if rejected else outcome.decision
         line = outcome.line if rejected else outcome.patient.line
-        self.written(patient, decision, line, [unchained(r) for r in self.records(outcome)])
+        self.written(patient, decision, line, self.recorder.lines(outcome))
 
     def written(self, patient: str | None, decision: str, line: int,
                 records: list[tuple[str, str]]) -> None:
@@ -394,43 +342,12 @@ def _formula_reads(protocol: m.Protocol, concept: m.Concept,
     return names
 
 
-def _facts(used: list[UsedFact]) -> list[dict[str, Any]]:
-    """The facts used, each with its empty fields left out (`FACT_FIELDS` puts them back as
-    null) and a number as its exact text. Field by field, in one loop: a patient has dozens of
-    facts, and this is several times quicker than a loop over each one's fields."""
-    written = []
-    for index, concept, value, unit, day, converted, note in used:
-        fields = {"index": index, "concept": concept}
-        if value is not None:
-            fields["value"] = str(value) if type(value) in _NUMBERS else value
-        if unit is not None:
-            fields["unit"] = unit
-        if day is not None:
-            fields["date"] = day
-        if converted is not None:
-            fields["converted"] = converted
-        if note is not None:
-            fields["note"] = note
-        written.append(fields)
-    return written
-
-
-#: The types of a fact's value written as text (not `bool`, which is an `int` but reads as
-#: true or false).
-_NUMBERS = (int, float)
-
-
-#: A used fact's place among the patient's facts: its index, then its concept (a fact of a
-#: narrower concept is used for the broader one too).
-_BY_INDEX = operator.itemgetter(0, 1)
 #: A fact's fields, in the order the older trail wrote them, all present (null when empty):
 #: `UsedFact`'s own (index, concept, value, unit, date, converted, note).
 FACT_FIELDS: tuple[str, ...] = UsedFact._fields
 
 
-#: A part's evidence as one string is its mark, then the detail (`+age 22 years ...`): holds,
-#: does not hold, cannot be judged.
-MARK = {"true": "+", "false": "-", "unknown": "?"}
+#: A part's evidence by its mark (`MARK`, `engine/decided.py`).
 STATUS = {mark: status for status, mark in MARK.items()}
 
 

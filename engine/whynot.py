@@ -14,6 +14,7 @@ per patient only the parts' judgments and the search itself remain.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations, product
 
@@ -30,10 +31,11 @@ REMEMBERED = 4096
 
 @dataclass(frozen=True)
 class Need:
-    """One open part and the value that would let its criterion pass."""
+    """One open part and the value that would let its criterion pass. Its fields in the order of
+    their names: the trail writes a need as they are (`to_pass`), keys sorted."""
 
-    line: int
     condition: str
+    line: int
     needs: str
 
 
@@ -55,8 +57,9 @@ class _Plan:
     candidates: tuple[tuple[int, Part], ...]
     #: Every part the nodes and candidates read: what is judged per patient.
     parts: tuple[Part, ...]
-    #: The search's answer for each way of judging `parts` met so far.
-    found: dict[tuple[str, ...], tuple[tuple[Part, str], ...]]
+    #: The search's answer for each way of judging `parts` met so far, and its needs when they
+    #: do not depend on the patient (no derived value among them).
+    found: dict[tuple[str, ...], tuple[tuple[tuple[Part, str], ...], tuple[Need, ...] | None]]
 
 
 @dataclass(frozen=True)
@@ -80,32 +83,44 @@ class WhyNot:
         self._said: dict[int, _Said] = {}
         self._equal: dict[Part, int] = {}  # the first part met of each value, by its id
 
-    def needs(self, criterion: m.Criterion, patient: Patient, explainer: Explainer) -> list[Need]:
+    def needs(self, criterion: m.Criterion, patient: Patient,
+              explainer: Explainer) -> Sequence[Need]:
         """The fewest open parts that, with the right values, would let `criterion` pass. The
         search depends only on how the parts it reads were judged, so its answer is kept for
-        each way they can be judged (of a few, most patients share one)."""
+        each way they can be judged (of a few, most patients share one), with its needs when
+        no derived value's missing inputs are to be named."""
         plan = self._plans.get(criterion.id)
         if plan is None:
             plan = self._plans[criterion.id] = self._plan(criterion)
         judged = explainer.statuses(plan.parts, patient)
-        chosen = plan.found.get(judged)
-        if chosen is None:
+        found = plan.found.get(judged)
+        if found is None:
             chosen = _search(plan, dict(zip(map(id, plan.parts), judged)))
+            said = [self._said_of(part) for part, _ in chosen]
+            found = chosen, None if any(s.derived for s in said) else \
+                tuple(s.needs[value] for s, (_, value) in zip(said, chosen))
             if len(plan.found) < REMEMBERED:
-                plan.found[judged] = chosen
+                plan.found[judged] = found
+        chosen, needs = found
+        if needs is not None:
+            return needs
         return [self._need(part, value, explainer, patient) for part, value in chosen]
 
-    def _need(self, part: Part, value: str, explainer: Explainer, patient: Patient) -> Need:
+    def _said_of(self, part: Part) -> _Said:
         said = self._said.get(id(part))
         if said is None:
             said = self._said[id(part)] = self._say(part)
+        return said
+
+    def _need(self, part: Part, value: str, explainer: Explainer, patient: Patient) -> Need:
+        said = self._said_of(part)
         need = said.needs[value]
         if said.derived is None:
             return need
         inputs = missing_inputs(said.derived, explainer, patient)  # a derived value: name them
         if not inputs:
             return need
-        return Need(said.line, said.text,
+        return Need(said.text, said.line,
                     f"{need.needs} ({said.derived.name} needs {', '.join(inputs)})")
 
     def _say(self, part: Part) -> _Said:
@@ -113,8 +128,8 @@ class WhyNot:
         concept = self.protocol.concept(part.ref.name) if isinstance(part, m.Compare) else None
         derived = concept if concept is not None and concept.formula is not None else None
         return _Said(text.line, text.text, derived, {
-            "true": Need(text.line, text.text, text.text),
-            "false": Need(text.line, text.text, f"not ({text.text})")})
+            "true": Need(text.text, text.line, text.text),
+            "false": Need(text.text, text.line, f"not ({text.text})")})
 
     # -- once per protocol ------------------------------------------------------------------------
     def _plan(self, criterion: m.Criterion) -> _Plan:
