@@ -122,10 +122,12 @@ class Decided:
 
 
 def _picker(places: list[int]) -> Callable[[list[str]], Sequence[str]]:
-    """What takes the items at `places` from a list, in one call (a slice for one place)."""
-    if len(places) == 1:
-        return operator.itemgetter(slice(places[0], places[0] + 1))
-    return operator.itemgetter(*places)
+    """What takes the items at `places` from a list, in one call (a slice for one place, or
+    none, which `itemgetter` alone would not give as a sequence)."""
+    if len(places) > 1:
+        return operator.itemgetter(*places)
+    first = places[0] if places else 0
+    return operator.itemgetter(slice(first, first + len(places)))
 
 
 def _facts(used: dict[str, list[UsedFact]]) -> list[dict[str, Any]]:

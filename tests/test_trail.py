@@ -136,6 +136,26 @@ def test_every_line_is_canonical_json(demo):
         assert line.encode("utf-8") == rfc8785.dumps(json.loads(line)), f"line {number}"
 
 
+def test_a_patients_own_words_are_written_canonically(tmp_path):
+    """Whatever a patient's facts say (quotes, a backslash, a tab, a percent sign, other scripts),
+    its decided line is the canonical form of its record: engine/decided.py writes each object
+    with its keys in sorted order, and orjson escapes the strings."""
+    odd = 'Dr. "Q" \\ Ünïcode\t50 % – 医师'
+    patient = {"patient": f"P-{odd}", "screening_date": "2026-06-01", "facts": [
+        {"concept": "investigator_deems_unsuitable", "value": True, "date": "2026-05-29",
+         "recorded_by": odd, "reason": odd},
+        {"concept": "sex", "value": "female"},
+        {"concept": "lvef", "value": 62.5, "unit": "%", "date": "2026-05-20"}]}
+    facts = tmp_path / "odd.jsonl"
+    facts.write_text(json.dumps(patient) + "\n", encoding="utf-8")
+    lines = lines_of(run_cli(tmp_path, "odd-trail.jsonl", SEED, str(facts)))
+    assert all(line.encode() == rfc8785.dumps(json.loads(line)) for line in lines)
+    decided = json.loads(lines[2])
+    assert decided["type"] == "decided" and decided["patient"] == f"P-{odd}"
+    assert any(odd in (fact.get("note") or "") for fact in decided["facts"])
+    assert any(odd in evidence for c in decided["criteria"] for evidence in c["evidence"])
+
+
 def test_no_floats_in_the_trail(records):
     """Numbers a fact carried are exact decimal text; the only numbers are counts, lines, indexes."""
 
