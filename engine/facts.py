@@ -609,7 +609,8 @@ class _Builder(Courses):
             elif early == ONGOING:
                 unusable[field_name] = f"the most recent {concept.name} has not ended"
             elif late == ONGOING and early != late:
-                unusable[field_name] = f"the end of the most recent {concept.name} is not recorded"
+                unusable[field_name] = \
+                    f"the end of the most recent {concept.name} is not recorded"
             elif early != late:
                 unusable[field_name] = \
                     f"the {edge} of the most recent {concept.name} is known only to the month or year"

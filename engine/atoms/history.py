@@ -6,8 +6,8 @@ item says no, and UNKNOWN when nothing is recorded: missing data is never read a
 
 from __future__ import annotations
 
-from dataclasses import replace
 from calendar import monthrange
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -210,7 +210,8 @@ def window_reads(window: m.Window) -> tuple[tuple[str, str, str, str, str], ...]
 
 def _fields(window: m.Window) -> list[str]:
     """The record fields a window's tests read."""
-    return sorted({field for _, _, sure, _, maybe in window_reads(window) for field in (sure, maybe)})
+    return sorted({field for _, _, sure, _, maybe in window_reads(window)
+                   for field in (sure, maybe)})
 
 
 def _needs(window: m.Window) -> P.Pattern:
@@ -261,8 +262,9 @@ def _started(window: m.Window, patient: Patient) -> tuple[str, str]:
             ("at_least", "after"): "on or after", ("more_than", "after"): "after",
             ("after_bound", "before"): "after", ("from_bound", "before"): "on or after"}
     bound = low if low == high else f"a day from {low} to {high}"
-    return (f"started {word[window.kind, window.direction]} {bound}",
-            f"{window.anchor or 'screening'} {_days_text(patient, anchor, *_days(patient, anchor))}")
+    named = _days_text(patient, anchor, *_days(patient, anchor))
+    return f"started {word[window.kind, window.direction]} {bound}", \
+        f"{window.anchor or 'screening'} {named}"
 
 
 def _days(patient: Patient, field: str) -> tuple[date, date]:

@@ -20,10 +20,11 @@ O the day after A started (after A ended, for a window on the end), so that O is
 A beside one that started a day earlier and ends a day later (A started last: it is the most
 recent), and beside one that started on its day and ends a day later (that one ended last), O on
 a day that tells the two readings apart; A still going on (no anchor day: unknown); A's anchored
-edge known only to the month (the anchor any day of it: decided where every one agrees, each item's
-days read apart from the anchor's, A's own too, as the network reads them); the item that decides with each filtered attribute failing and
-not recorded, and at its grade's threshold and a step on either side; the history recorded as
-none; nothing recorded.
+edge known only to the month, alone and beside another item on each day where the status turns
+(the anchor any day of that month: decided where every one agrees, each item's days read apart
+from the anchor's, A's own too, as the network reads them); the item that decides with each
+filtered attribute failing and not recorded, and at its grade's threshold and a step on either
+side; the history recorded as none; nothing recorded.
 """
 
 from __future__ import annotations

@@ -230,8 +230,8 @@ def _anchor_within_days(gen: EdgeCases, atom, occurred: m.Occurred, anchored: An
             continue
         said = f"{window.anchor} any day from {days[0]} to {days[1]}: " \
                f"{_bounds(window, days[0])} to {_bounds(window, days[1])} (dateutil)"
-        turns = sorted({d for at in days
-                        for d in _edges(lambda d: inside(d, at), at, window, gen.screening)})
+        turns = sorted({d for at in days for d in _edges(lambda d, at=at: inside(d, at), at,
+                                                            window, gen.screening)})
         for day in turns:
             status = placed(counts, (day, day), (day, day), days)
             out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: "
