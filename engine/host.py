@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import partial
 from typing import Any, NamedTuple
 
 import durable_rules_engine as _engine
@@ -38,6 +39,11 @@ class Firing(NamedTuple):
     rule: str
     message: str
     fact: dict | None = None
+
+
+#: A `Firing` made from a tuple of its three fields, without the named tuple's own constructor
+#: (a function in Python): a session makes one per rule that fires, a hundred a patient.
+firing = partial(tuple.__new__, Firing)
 
 
 class Host:
@@ -146,9 +152,9 @@ class Host:
                 key, _, _, compute = conclusion
                 fact = compute(orjson.loads(message)[rule])
                 conclusion = key, tuple(sorted(fact.items())), fact, compute
-                firings.append(Firing(rule, message, fact))
+                firings.append(firing((rule, message, fact)))
             else:
-                firings.append(Firing(rule, message))
+                firings.append(firing((rule, message, None)))
             if conclusion is not None:
                 key, value, fact, _ = conclusion
                 if key not in concluded:
