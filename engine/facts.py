@@ -189,13 +189,19 @@ class _Builder(Courses):
     def _bounds(self) -> None:
         """Each window bound the network compares with: the anchor day shifted by the window's
         calendar duration. An anchor the record lacks (a missing first-dose date) has no bound:
-        the network then finds the window UNKNOWN."""
+        the network then finds the window UNKNOWN. An anchor known only within days (`R.spread`)
+        gives its bound's earliest and latest day alike: the shift keeps the order of days."""
         record = self.patient.record
         for name, anchor, duration, sign in self.n.bounds:
             if anchor == R.SCREENING and sign < 0:
                 record[name] = self._first_day(duration).toordinal()
-            elif anchor in record:
+                continue
+            if anchor in record:
                 record[name] = shift(date.fromordinal(record[anchor]), duration, sign).toordinal()
+            early, late = R.spread(anchor)
+            if early in record:
+                for field_name, day in zip(R.spread(name), (record[early], record[late])):
+                    record[field_name] = shift(date.fromordinal(day), duration, sign).toordinal()
 
     def _first_day(self, duration: m.Duration) -> date:
         """The screening date minus `duration`, once per duration for this patient: windows and
@@ -584,28 +590,34 @@ class _Builder(Courses):
         """The start and end of the most recent occurrence, for windows anchored on them."""
         if not items or concept.name not in self.n.edges:
             return
-        latest = max(items, key=lambda item: (item[R.START], item[R.END]))
-        # An item known only to the month or year, or whose end is not recorded, may be the most
-        # recent instead: each that may is a candidate, and an edge they do not share is open.
-        least = (latest[R.START], latest[R.END_EARLIEST])
-        candidates = [latest] + [item for item in items if item is not latest
-                                 and (item[R.START_LATEST], item[R.END]) > least]
+        # The most recent started last (of two on one day, it ended last). With dates known
+        # only to the month or year, or an end not recorded, an item may be it unless another
+        # surely follows it: the other's earliest (start, end) is after its latest. Its edge lies
+        # between the earliest and the latest of those candidates' edges: windows compare with
+        # both (`R.spread`), unless one may still be going on.
+        surest = max((item[R.START], item[R.END_EARLIEST]) for item in items)
+        candidates = [item for item in items if (item[R.START_LATEST], item[R.END]) >= surest]
+        record, unusable = self.patient.record, self.patient.unusable
         for field_name, edge in self.n.edges[concept.name]:
-            early, late = _edge(latest, edge)
-            if any(_edge(item, edge) != (early, late) for item in candidates):
-                self.patient.unusable[field_name] = \
+            edges = [_edge(item, edge) for item in candidates]
+            early, late = min(e[0] for e in edges), max(e[1] for e in edges)
+            if any(e != edges[0] for e in edges):
+                unusable[field_name] = \
                     f"which {concept.name} is the most recent is not settled (dates known only " \
-                    f"to the month or year, or an end not recorded), and their {edge}s differ"
+                    f"to the month or year, or an end not recorded), and their {edge}s differ" + (
+                        ": one may still be going on" if late == ONGOING else "")
             elif early == ONGOING:
-                self.patient.unusable[field_name] = f"the most recent {concept.name} has not ended"
+                unusable[field_name] = f"the most recent {concept.name} has not ended"
             elif late == ONGOING and early != late:
-                self.patient.unusable[field_name] = \
+                unusable[field_name] = \
                     f"the end of the most recent {concept.name} is not recorded"
             elif early != late:
-                self.patient.unusable[field_name] = \
+                unusable[field_name] = \
                     f"the {edge} of the most recent {concept.name} is known only to the month or year"
             else:
-                self.patient.record[field_name] = early
+                record[field_name] = early
+            if late != ONGOING:
+                record.update(zip(R.spread(field_name), (early, late)))
 
     # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import partial
 from typing import Any, NamedTuple
 
 import durable_rules_engine as _engine
@@ -38,6 +39,24 @@ class Firing(NamedTuple):
     rule: str
     message: str
     fact: dict | None = None
+
+
+#: A `Firing` made from a tuple of its three fields, without the named tuple's own constructor
+#: (a function in Python): a session makes one per rule that fires, a hundred a patient.
+firing = partial(tuple.__new__, Firing)
+
+
+class _Clash(EngineError):
+    """The engine took a fact for one it already holds in the session. It finds a session's facts
+    by a 32-bit hash of each fact's id (a 64-bit hash of its fields: durable_rules' `calculateId`
+    and `storeMessage`), so two different facts of one session clash about once in a million
+    patients of the seed protocol; the facts carry the sid, so under another sid they do not.
+    `session` runs such a session once more under another sid: sids appear in no output. `state`
+    is the session's state, whose queued actions must be taken off before it is deleted."""
+
+    def __init__(self, message: str, state: int) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class Host:
@@ -82,8 +101,16 @@ class Host:
 
         Each action names the fact it concludes; the host asserts one cycle's conclusions together,
         keeps the first of equal conclusions (several rules may prove the same verdict) and refuses
-        two different conclusions about the same thing.
+        two different conclusions about the same thing. A session in which the engine takes two
+        different facts for one (see `_Clash`) runs once more under another sid.
         """
+        try:
+            return self._session(sid, facts, strata)
+        except _Clash:
+            again = f"{sid}'"  # a sid no counter makes
+            return self._session(again, [{**fact, "sid": again} for fact in facts], strata)
+
+    def _session(self, sid: str, facts: list[dict], strata: int) -> list[Firing]:
         firings: list[Firing] = []
         concluded: dict[tuple[str, str], str] = {}
         state = None
@@ -94,8 +121,8 @@ class Host:
                 end = [{"sid": sid, "t": "end", "s": stratum}]
                 state = self._assert(engine_json(end), end)
                 self._run(sid, state, firings, concluded)
-        except BaseException:
-            self._discard(state)
+        except BaseException as error:
+            self._discard(error.state if isinstance(error, _Clash) else state)
             raise
         finally:
             _engine.delete_state(self._handle, sid)
@@ -129,9 +156,9 @@ class Host:
         result = _engine.assert_facts(self._handle, text)
         if result[0] in (_NOT_HANDLED, _OBSERVED):
             asserted = facts if sid is None else [{**fact, "sid": sid} for fact in facts]
-            what = "no rule of " + self.name + " matches a fact" if result[0] == _NOT_HANDLED \
-                else "a fact was asserted twice"
-            raise EngineError(f"{what} in {_brief(asserted)}")
+            if result[0] == _OBSERVED:
+                raise _Clash(f"a fact was asserted twice in {_brief(asserted)}", result[1])
+            raise EngineError(f"no rule of {self.name} matches a fact in {_brief(asserted)}")
         return result[1]
 
     def _drain(self, state: int, firings: list[Firing], concluded: dict) -> list[dict]:
@@ -146,9 +173,9 @@ class Host:
                 key, _, _, compute = conclusion
                 fact = compute(orjson.loads(message)[rule])
                 conclusion = key, tuple(sorted(fact.items())), fact, compute
-                firings.append(Firing(rule, message, fact))
+                firings.append(firing((rule, message, fact)))
             else:
-                firings.append(Firing(rule, message))
+                firings.append(firing((rule, message, None)))
             if conclusion is not None:
                 key, value, fact, _ = conclusion
                 if key not in concluded:

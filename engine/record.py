@@ -20,7 +20,11 @@ A record is one flat JSON object per patient:
 - `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
 - `<date concept>`: a day number;
 - `<list>__start`, `<list>__end`: first and last day of the list's most recent occurrence, for
-  windows anchored on it (absent while it is still going on);
+  windows anchored on it (absent while it is still going on, and when that day is not exact);
+  beside it, `__early` and `__late` after the name (`spread`), the earliest and latest day it may
+  be: a day known only to the month, or the days of every occurrence that may be the most recent
+  (absent while the most recent may still be going on); the same two for each bound counted from
+  it (`b__<list>__end__6m+__early`), which windows on it compare with;
 - `w__<n><u>`: the first day of a window `within <n> <unit>s before screening` (calendar-aware), and
   `b__<anchor>__<n><u>-` / `+` the day `<n> <unit>s` before / after another anchor day;
 - `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds;
@@ -137,6 +141,17 @@ def bound_field(anchor: str, duration: m.Duration, direction: str) -> str:
         return window_field(duration)
     sign = "-" if direction == "before" else "+"
     return f"b__{anchor}__{duration.amount}{duration.unit[0]}{sign}"
+
+
+def spread(field: str) -> tuple[str, str]:
+    """The record fields holding the earliest and the latest day the day in field `field` may
+    be, for an anchor on another history's start or end (and a bound counted from it), which may
+    be known only within days: a window is decided where every one of them gives one answer.
+
+    >>> spread("adjuvant__end")
+    ('adjuvant__end__early', 'adjuvant__end__late')
+    """
+    return f"{field}__early", f"{field}__late"
 
 
 def dose_field(concept: str, anchor: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Iterable, Iterator, NamedTuple
 
 import orjson
@@ -35,6 +36,10 @@ class Verdict(NamedTuple):
     role: str
     verdict: str
     rules: tuple[str, ...]
+
+
+#: A `Verdict` made from a tuple of its four fields, without the named tuple's own constructor.
+verdict = partial(tuple.__new__, Verdict)
 
 
 @dataclass
@@ -106,7 +111,7 @@ class Screening:
         for leaf_id, role, key in self._leaves:
             if key not in values:
                 raise EngineError(f"patient {patient.id}: no verdict for {leaf_id}")
-            verdicts[leaf_id] = Verdict(leaf_id, role, values[key], tuple(fired[key]))
+            verdicts[leaf_id] = verdict((leaf_id, role, values[key], tuple(fired[key])))
         derived = {name: (values[key], tuple(fired[key])) for name, key in self._derived
                    if key in values}
         listed = [verdicts[c] for c in sorted(set(reasons), key=self._order.__getitem__)]

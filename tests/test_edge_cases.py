@@ -185,11 +185,11 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
     argv = ("edge-cases", protocol, "--base", "tests/data/edgecases/histories.patients.jsonl",
             "-o", str(out))
     code, said, _ = run_cli(capsys, *argv)
-    assert code == 0 and said.startswith(f"{out}: 55 boundary cases from C01")
+    assert code == 0 and said.startswith(f"{out}: 80 boundary cases from C01")
     text = out.read_text(encoding="utf-8")
     assert "# not generated" not in text
     code, said, _ = run_cli(capsys, "test", protocol, str(out))
-    assert code == 0 and "=== 55 passed (1 scenario file) ===" in said, said
+    assert code == 0 and "=== 80 passed (1 scenario file) ===" in said, said
     cases = _cases(text)
     infections = "at least 3 infection with grade >= 3 within 1 year before screening"
     for k, verdict in ((2, "NOT_MET"), (3, "MET"), (4, "MET")):
@@ -217,6 +217,14 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
     radiotherapy = "neuropathy less than 4 weeks before the start of radiotherapy"
     given = cases[f"neuropathy on 2026-02-03: the day before the window of {radiotherapy}"]
     assert '{"concept": "radiotherapy", "date": "2026-03-03", "end": "2026-04-02"}' in given
+    # the start known only to March: the 4 weeks before some day of it, none inside before every
+    # day of it; outside before 2026-02-02 and after 2026-03-31
+    month = "the start of radiotherapy known only to the month 2026-03"
+    for day, verdict in (("2026-02-01", "NOT_MET"), ("2026-02-02", "UNKNOWN"),
+                         ("2026-03-31", "UNKNOWN"), ("2026-04-01", "NOT_MET")):
+        assert f"E5: {verdict}" in cases[f"neuropathy on {day}, {month}: {radiotherapy}"], day
+    assert "E4: UNKNOWN" in cases[f"adjuvant with no end recorded, relapse on 2026-02-15: "
+                                  f"{relapse}"]
 
 
 def test_the_dose_on_a_day_and_treatment_without_a_break(capsys, tmp_path):

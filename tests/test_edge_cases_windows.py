@@ -23,7 +23,7 @@ import pytest
 import cli
 from engine import pipeline
 from engine.edgecases import EDGELESS, EdgeCases, generator, read_by
-from engine.edgecases.anchors import most_recent, span_of
+from engine.edgecases.anchors import anchor_days, most_recent, span_of
 from engine.edgecases.base import Skip
 from engine.edgecases.windows import occurred_of
 from protocol import model as m
@@ -32,7 +32,7 @@ from tests.conftest import ROOT
 PROTOCOL = str(ROOT / "tests/data/edgecases/windows.proto-rules")
 PATIENTS = str(ROOT / "tests/data/edgecases/windows.patients.jsonl")
 #: How many boundary cases the fixture's patient W01 gives.
-COUNT = 172
+COUNT = 213
 #: The one line of the file's header that says what is not generated: the base's two
 #: transplants do not settle which started last.
 UNSETTLED = ("# not generated: line 37, infection: counted from a course of the cases' own, since "
@@ -165,6 +165,35 @@ def test_which_item_is_the_most_recent(facts, edge, expected):
     assert (found if isinstance(found, str) else spans.index(found)) == expected
 
 
+@pytest.mark.parametrize("facts, edge, expected", [
+    ([{"date": "2024-05-10", "end": "2024-06"}], "end", ("2024-06-01", "2024-06-30")),
+    ([{"date": "2024-05-10", "end": "2024-05"}], "end", ("2024-05-10", "2024-05-31")),
+    ([{"date": "2024-05", "end": "2024-06-20"}, {"date": "2024-05-10", "end": "2024-06-01"}],
+     "end", ("2024-06-01", "2024-06-20")),  # either may have started last
+    ([{"date": "2024-05", "end": "2024-06-20"}, {"date": "2024-05-10", "end": "2024-06-01"}],
+     "start", ("2024-05-01", "2024-05-31")),
+    ([{"date": "2024-04", "end": "2024-06-20"}, {"date": "2024-05-10", "end": "2024-06-01"}],
+     "end", ("2024-06-01", "2024-06-01")),  # surely the later one
+    ([{"date": "2024-05-10", "end": "2024-06"}, {"date": "2024-05-10", "end": "2024-07-01"}],
+     "end", ("2024-07-01", "2024-07-01")),  # one day: the other surely ended last
+    ([{"date": "2024-05-10", "ongoing": True}], "end",
+     "the most recent has not ended: 2024-05-10, ongoing"),
+    ([{"date": "2024-05-10"}], "end", "the end of the most recent is not recorded: 2024-05-10, "
+     "no end recorded"),
+    ([{"date": "2024-05", "ongoing": True}, {"date": "2024-05-10", "end": "2024-06-01"}], "end",
+     "which started last is not settled, and one may still be going on: 2024-05, ongoing or "
+     "2024-05-10 to 2024-06-01"),
+])
+def test_the_days_an_anchor_may_be(facts, edge, expected):
+    """The anchor lies on the edge of whichever item may be the most recent (none other surely
+    follows it): from the earliest to the latest of their edge days; none while one may still be
+    going on."""
+    concept = m.Concept(None, "x", m.Kind.MEDICATION)  # type: ignore[arg-type]
+    spans = [span_of({"concept": "x", **fact}, concept, date(2026, 6, 1)) for fact in facts]
+    found = anchor_days(spans, edge)  # type: ignore[arg-type]
+    assert (found if isinstance(found, str) else tuple(map(str, found))) == expected
+
+
 def test_a_window_on_its_own_history(written):
     """`relapse more than 1 year before the start of relapse`: the most recent relapse anchors,
     so the cases give the whole list: it and another a year and a day earlier (true) or a year
@@ -180,7 +209,12 @@ def test_a_window_on_its_own_history(written):
     later = cases[f"relapse from 2026-03-03 to 2026-04-02 and on 2026-03-04 (it started last: the "
                   f"most recent): {own}"]
     assert "the most recent relapse is the one on 2026-03-04" in later and "E5: NOT_MET" in later
-    assert "E5: UNKNOWN" in cases[f"relapse from 2026-03 to 2026-04-02 (known to the month): {own}"]
+    # its start known only to the month: no day of 2026-03 puts it a year before itself; another
+    # relapse is decided a year before every day of it, open a year before some
+    assert "E5: NOT_MET" in cases[f"relapse from 2026-03 to 2026-04-02 (known to the month): {own}"]
+    for day, verdict in (("2025-02-28", "MET"), ("2025-03-01", "UNKNOWN"),
+                         ("2025-03-30", "UNKNOWN"), ("2025-03-31", "NOT_MET")):
+        assert f"E5: {verdict}" in cases[f"relapse from 2026-03 to 2026-04-02 and on {day}: {own}"]
     assert "E5: NOT_MET" in cases[f"no relapse (recorded as none): {own}"]
     graded = "infection with grade >= 3 within 30 days after the end of infection"
     assert "E6: NOT_MET" in cases[f"infection on 2026-04-02 (grade 2) and on 2026-04-01: {graded}"]
@@ -191,6 +225,10 @@ def test_a_window_on_its_own_history(written):
     assert "the most recent infection is the one from 2026-03-03 to 2026-04-03" in tied
     assert "E6: NOT_MET" in tied
     assert "E6: UNKNOWN" in cases[f"infection from 2026-03-03, ongoing: {graded}"]
+    # its end known to the month: its own end and the anchor are read apart, so it may end
+    # before the anchor day (open), though it is the item the anchor is read from
+    month = cases[f"infection from 2026-03-03 to 2026-04 (known to the month): {graded}"]
+    assert "any day from 2026-04-01 to 2026-04-30" in month and "E6: UNKNOWN" in month
     counted = "at least 2 radiotherapy within 6 months before the start of radiotherapy"
     assert "E7: NOT_MET" in cases[f"radiotherapy on 2026-03-03 and on 2025-09-02: {counted}"]
     assert "E7: MET" in cases[f"radiotherapy on 2026-03-03 and on 2025-09-03: {counted}"]
@@ -201,6 +239,37 @@ def test_a_window_on_its_own_history(written):
     latest = "the latest relapse more than 6 months before the end of relapse"
     assert "I6: MET" in cases[f"relapse from 2025-10-01 to 2026-04-02: {latest}"]
     assert "I6: NOT_MET" in cases[f"relapse from 2025-10-02 to 2026-04-02: {latest}"]
+
+
+def test_an_anchor_known_only_within_days(written):
+    """The most recent adjuvant's end known only to the month (2026-01): a relapse is decided
+    where every day of that month agrees, before it or inside every window it may anchor, and
+    open near the edges; the same for the start of immunosuppression known to 2024-09. Beside
+    another adjuvant known only to the year that ends on 2026-01-25, either may be the most recent:
+    the window counts from 2026-01-15 or 2026-01-25, decided on days both agree on. A course with
+    no end recorded, or still going on, gives no anchor day: open."""
+    _, cases = written
+    relapse = "relapse within 6 months after the end of adjuvant"
+    month = "the end of adjuvant known only to the month 2026-01"
+    for day, verdict in (("2025-12-31", "NOT_MET"), ("2026-01-01", "UNKNOWN"),
+                         ("2026-01-30", "UNKNOWN"), ("2026-01-31", "MET")):
+        case = cases[f"relapse on {day}, {month}: {relapse}"]
+        assert f"E1: {verdict}" in case and '"end": "2026-01"' in case, day
+    assert "any day from 2026-01-01 to 2026-01-31" in cases[f"relapse on 2026-01-31, {month}: "
+                                                           f"{relapse}"]
+    beside = "beside another adjuvant from 2025 to 2026-01-25"
+    for day, verdict in (("2026-01-14", "NOT_MET"), ("2026-01-15", "UNKNOWN"),
+                         ("2026-01-24", "UNKNOWN"), ("2026-01-25", "MET")):
+        case = cases[f"relapse on {day}, {beside}: {relapse}"]
+        assert f"E1: {verdict}" in case and case.count('{"concept": "adjuvant"') == 3, day
+    unended = cases[f"adjuvant with no end recorded, relapse on 2026-01-15: {relapse}"]
+    assert "E1: UNKNOWN" in unended and '"date": "2025-09-01"}' in unended
+    after = "neuropathy within 12 weeks after the start of immunosuppressant"
+    started = "the start of immunosuppressant known only to the month 2024-09"
+    for day, verdict in (("2024-08-31", "NOT_MET"), ("2024-09-01", "UNKNOWN"),
+                         ("2024-11-24", "MET"), ("2024-12-23", "UNKNOWN"),
+                         ("2024-12-24", "NOT_MET")):
+        assert f"E4: {verdict}" in cases[f"neuropathy on {day}, {started}: {after}"], day
 
 
 def test_drugs_of_a_set_on_one_list(written):
@@ -248,6 +317,8 @@ def test_a_score_in_a_formula_and_a_derived_value_between_two_thresholds(written
      "the start of immunosuppressant", ("E4: MET", "E4: NOT_MET")),
     ("own", "relapse on 2024-02-29 and on 2023-02-28: relapse more than 1 year before the start "
      "of relapse", ("E5: NOT_MET", "E5: MET")),
+    ("month", "relapse on 2026-01-31, the end of adjuvant known only to the month 2026-01: relapse "
+     "within 6 months after the end of adjuvant", ("E1: MET", "E1: UNKNOWN")),
     ("tied", "infection from 2026-03-03 to 2026-04-02 (grade 2) and from 2026-03-03 to 2026-04-03 "
      "(grade 2) and from 2026-03-02 to 2026-04-02: infection with grade >= 3 within 30 days after "
      "the end of infection", ("E6: NOT_MET", "E6: MET")),

@@ -1,17 +1,22 @@
 """The network against the trail's own reading of filtered, counted and dosed histories, on
 generated patients: items with dates known to the day, month or year, ends or none, attributes
-given or not, doses given or not, anchors present or not. The trail judges each part in plain
+given or not, doses given or not, anchors present or not, and windows on another history's (or
+their own) most recent start or end, which dates known to the month, or several items that may
+be the most recent, leave known only within days. The trail judges each part in plain
 Python (`engine/atoms/*.judge`); the network decides with durable_rules' patterns, whose quirks
 (an `$or` over item fields inside `$iany`, missing fields) this is meant to catch.
 """
 
 from __future__ import annotations
 
+import random
+from datetime import date, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.dates import days_of
 from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
 from tests.conftest import as_read, network_from_text
@@ -31,6 +36,13 @@ inclusion H6 "h": at least 2 infection with grade >= 2 within 6 months before fi
 inclusion H7 "h": therapy dose at screening <= 10 mg/d
 inclusion H8 "h": therapy dose stable for at least 30 days before first_dose
 inclusion H9 "h": at least 3 infection where site is not skin ever
+inclusion H10 "h": infection within 30 days after the end of therapy
+inclusion H11 "h": at least 2 infection with grade >= 2 within 3 months before the start of therapy
+inclusion H12 "h": therapy where kind is tki more than 1 month after the start of infection
+inclusion H13 "h": the latest infection more than 2 months before the end of therapy
+inclusion H14 "h": no known infection less than 2 weeks after the end of therapy
+inclusion H15 "h": therapy within 6 months after the end of therapy
+inclusion H16 "h": infection at the start of therapy
 """
 
 NETWORK = network_from_text(PROTOCOL, "histories.proto-rules")
@@ -107,3 +119,53 @@ def test_network_and_trail_agree(data: dict[str, Any]) -> None:
         verdict = result.verdicts[ident].verdict
         assert {"true": "MET", "false": "NOT_MET", "unknown": "UNKNOWN"}[judged["status"]] == \
             verdict, (ident, judged, data)
+
+
+def _world(data: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
+    """One way the patient's dates may be: a date known to the month or year as one of its days
+    (up to screening and its end), an end as one of its days on or after the start, a course with
+    no end recorded still going on or ended on a day up to screening."""
+    screening = date.fromisoformat(data["screening_date"])
+    facts = []
+    for fact in data["facts"]:
+        if "date" not in fact:
+            facts.append(fact)
+            continue
+        low, high = days_of(fact["date"])  # type: ignore[misc]
+        ends = days_of(fact["end"]) if "end" in fact else None
+        high = min(high, screening, ends[1]) if ends else min(high, screening)
+        start = low + timedelta(days=rnd.randint(0, (high - low).days))
+        exact = {**fact, "date": start.isoformat()}
+        if ends:
+            first = max(ends[0], start)
+            exact["end"] = (first + timedelta(days=rnd.randint(0, (ends[1] - first).days))
+                            ).isoformat()
+        elif fact["concept"] == "therapy" and not fact.get("ongoing"):
+            if rnd.random() < 0.5:
+                exact["ongoing"] = True
+            else:
+                exact["end"] = (start + timedelta(days=rnd.randint(0, (screening - start).days))
+                                ).isoformat()
+        facts.append(exact)
+    return {**data, "facts": facts}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patient(), st.randoms(use_true_random=False))
+def test_a_decided_verdict_holds_on_every_day_the_dates_may_be(data: dict[str, Any],
+                                                               rnd: random.Random) -> None:
+    """Uncertain dates are decided only where every possible day agrees: an occurrence's own, and
+    an anchor on another history's most recent start or end (known only to the month, or which
+    item is the most recent not settled). So a verdict decided with them stays, whatever days they
+    turn out to be."""
+    (result,) = SCREENING.screen([(1, as_read(data))], "histories.jsonl")
+    assert isinstance(result, Decision), result
+    decided = {ident: v.verdict for ident, v in result.verdicts.items()
+               if v.verdict in ("MET", "NOT_MET")}
+    for _ in range(3):
+        world = _world(data, rnd)
+        (exact,) = SCREENING.screen([(1, as_read(world))], "histories.jsonl")
+        if not isinstance(exact, Decision):  # two facts became one day's duplicates
+            continue
+        for ident, verdict in decided.items():
+            assert exact.verdicts[ident].verdict == verdict, (ident, data, world)

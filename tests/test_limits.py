@@ -199,6 +199,32 @@ def test_at_the_limits_everything_compiles_and_runs() -> None:
     assert decide(text, facts) == "ELIGIBLE"
 
 
+def test_windows_on_an_anchor_known_within_days_at_the_limits() -> None:
+    """A window on another history's most recent start or end compares with the earliest and
+    the latest day it may be: more record fields, the same comparisons. Forty such criteria (each
+    filtered and graded, beside `the latest` and `no known` ones) and 16 items joined in one rule
+    compile and decide, on an end known only to the month and on one that is not settled."""
+    windows = [f'inclusion I{i} "t": mi where site is not one of {{lung, gut}} with grade >= '
+               f'{i % 5} {("within", "less than", "at least", "more than")[i % 4]} {i} days '
+               f'{("before", "after")[i % 2]} the {("start", "end")[i % 3 % 2]} of th or the '
+               f'latest mi more than {i} weeks before the end of th or no known mi at the start '
+               f'of th' for i in range(1, 41)]
+    text = HEAD + ("concepts:\n mi: event graded with site {lung, skin, gut}\n"
+                   " th: medication {a, b}\n"
+                   'inclusion I0 "t": not at least 16 mi where site is one of {lung, skin, gut} '
+                   "with grade >= 0.000001 within 1200 months after the end of th\n"
+                   + "\n".join(windows) + "\n")
+    network = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    items = [{"concept": "mi", "date": f"2025-{m:02d}-{d:02d}", "grade": 3, "site": "skin"}
+             for m in (7, 8) for d in range(1, 10)][:17]
+    for therapy in ([{"concept": "th", "drug": "a", "date": "2025-01", "end": "2025-06"}],
+                    [{"concept": "th", "drug": "a", "date": "2025-02", "end": "2025-06-30"},
+                     {"concept": "th", "drug": "b", "date": "2025-02-10", "end": "2025-05-20"}]):
+        result = screen_one(Screening(network), therapy + items, day="2026-01-01")
+        assert result.verdicts["I0"].verdict == "NOT_MET", result  # 17 items after any end
+        assert result.decision == "INELIGIBLE"
+
+
 def test_a_dose_level_of_a_million_digits_is_reported_not_a_crash() -> None:
     src = (ROOT / "examples" / "boin.proto-rules").read_text().replace(
         "level DL4 1.2e8 cells/kg", "level DL4 1x10^4496729 cells/kg")

@@ -212,9 +212,22 @@ DATED = [
     ("D5", [FIRST, {"concept": "infection", "date": "2026-06-01", "grade": 3}], "MET"),
     ("D5", [FIRST, {"concept": "infection", "date": "2026-04", "grade": 3}], "NOT_MET"),
     ("D5", [FIRST, {"concept": "infection", "date": "2026-05", "grade": 2}], "NOT_MET"),
-    # an anchor known only to the month is no anchor day
+    # an anchor known only to the month (2025-06: the window from a day of June to the same day
+    # of December) is decided where every day of it agrees, open near the window's edges
     ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025-06"},
-            {"concept": "relapse", "date": "2025-09-01"}], "UNKNOWN"),
+            {"concept": "relapse", "date": "2025-09-01"}], "MET"),
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025-06"},
+            {"concept": "relapse", "date": "2025-06-15"}], "UNKNOWN"),
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025-06"},
+            {"concept": "relapse", "date": "2025-12-15"}], "UNKNOWN"),
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025-06"},
+            {"concept": "relapse", "date": "2025-05-31"}], "NOT_MET"),
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025-06"},
+            {"concept": "relapse", "date": "2025-12-31"}], "NOT_MET"),
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025-06"},
+            {"concept": "relapse", "date": "2025-12"}], "UNKNOWN"),  # both uncertain
+    ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01", "end": "2025"},
+            {"concept": "relapse", "date": "2024-12-31"}], "NOT_MET"),  # to the year
     ("D6", [{"concept": "adjuvant", "drug": "capecitabine", "date": "2025-01",
              "end": "2025-06-30"}, {"concept": "relapse", "date": "2025-09-01"}], "MET"),
 ]

@@ -37,6 +37,8 @@ inclusion W5 "a": progression within 6 months after the end of adjuvant
 inclusion W6 "t": infection at first_dose
 inclusion W7 "g": infection with grade >= 3 within 14 days before first_dose
 inclusion W8 "c": chemo within 4 weeks before first_dose
+inclusion W9 "s": progression at least 3 months after the start of adjuvant
+inclusion W10 "o": progression at the end of adjuvant
 inclusion N1 "n": no known history of hepatitis
 inclusion N2 "n": no known chemo within 4 weeks before first_dose
 inclusion R1 "r": age 12 to 17 years
@@ -127,6 +129,59 @@ CASES = [
      [event("adjuvant", "2025-09", "2025-10-01", drug="capecitabine"),
       event("adjuvant", "2025-09-10", "2025-10-01", drug="capecitabine"),
       event("progression", "2026-04-01")], "MET"),
+    # which is the most recent is not settled, but a day both readings agree on is decided:
+    # the window counts from 2025-10-01 or 2025-12-20, to 2026-04-01 or 2026-06-20
+    ("not settled, inside both windows", "W5",
+     [event("adjuvant", "2025-09", "2025-12-20", drug="capecitabine"),
+      event("adjuvant", "2025-09-10", "2025-10-01", drug="capecitabine"),
+      event("progression", "2026-03-05")], "MET"),
+    ("not settled, before both windows", "W5",
+     [event("adjuvant", "2025-09", "2025-12-20", drug="capecitabine"),
+      event("adjuvant", "2025-09-10", "2025-10-01", drug="capecitabine"),
+      event("progression", "2025-09-30")], "NOT_MET"),
+    ("not settled, one may not have ended", "W5",
+     [event("adjuvant", "2025-09", drug="capecitabine"),
+      event("adjuvant", "2025-09-10", "2025-10-01", drug="capecitabine"),
+      event("progression", "2026-03-05")], "UNKNOWN"),
+    # the end known only to August 2025: the window from a day of August to the same day of
+    # February (clamped to its end), decided where every day of August agrees
+    ("end known to the month, inside every window", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2026-01-01")], "MET"),
+    ("end known to the month, on its last day", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2025-08-31")], "MET"),
+    ("end known to the month, inside some windows", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2026-02-20")], "UNKNOWN"),
+    ("end known to the month, on its first day", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2025-08-01")], "UNKNOWN"),
+    ("end known to the month, after every window", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2026-03-01")], "NOT_MET"),
+    ("end known to the month, before it", "W5",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2025-07-31")], "NOT_MET"),
+    ("end not recorded", "W5", [event("adjuvant", "2025-01-01", drug="capecitabine"),
+                                event("progression", "2026-01-01")], "UNKNOWN"),
+    # on an occurrence's start, from a start known only to the year 2025: 3 months after a day of
+    # it, from 2025-04-01 to 2026-03-31
+    ("start known to the year, after every bound", "W9",
+     [event("adjuvant", "2025", "2025-12-31", drug="capecitabine"),
+      event("progression", "2026-03-31")], "MET"),
+    ("start known to the year, after some", "W9",
+     [event("adjuvant", "2025", "2025-12-31", drug="capecitabine"),
+      event("progression", "2026-03-30")], "UNKNOWN"),
+    ("start known to the year, before every bound", "W9",
+     [event("adjuvant", "2025", "2025-12-31", drug="capecitabine"),
+      event("progression", "2025-03-31")], "NOT_MET"),
+    ("at an end known to the month", "W10",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2025-07-01", "2025-09-30")], "MET"),
+    ("at an end known to the month, on one day of it", "W10",
+     [event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+      event("progression", "2025-08-10")], "UNKNOWN"),
     ("no adjuvant therapy at all", "W5", [none("adjuvant"), event("progression", "2026-01-01")],
      "NOT_MET"),
     ("therapy still going", "W5",
@@ -226,6 +281,27 @@ def test_evidence_names_the_window_and_the_missing_anchor(screening: Screening, 
     assert detail("W5", event("adjuvant", "2025-01-01", ongoing=True, drug="capecitabine"),
                   event("progression", "2026-01-01")).endswith(
         "the end of adjuvant: the most recent adjuvant has not ended")
+    assert detail("W5", event("adjuvant", "2025-01-01", drug="capecitabine"),
+                  event("progression", "2026-01-01")).endswith(
+        "the end of adjuvant: the end of the most recent adjuvant is not recorded")
+    # an anchor known only within days: the windows from its first and its last day
+    assert detail("W5", event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+                  event("progression", "2026-01-01")).endswith(
+        "(window from 2025-08-01 to 2026-02-01 on the earliest anchor day, from 2025-08-31 to "
+        "2026-02-28 on the latest; the end of adjuvant 2025-08 (2025-08-01 to 2025-08-31))")
+    unsettled = detail("W5", event("adjuvant", "2025-09", "2025-12-20", drug="capecitabine"),
+                       event("adjuvant", "2025-09-10", "2025-10-01", drug="capecitabine"),
+                       event("progression", "2026-03-05"))
+    assert unsettled.endswith("the end of adjuvant 2025-10-01 to 2025-12-20: which adjuvant is "
+                              "the most recent is not settled (dates known only to the month or "
+                              "year, or an end not recorded), and their ends differ)")
+    assert detail("W9", event("adjuvant", "2025", "2025-12-31", drug="capecitabine"),
+                  event("progression", "2026-03-30")).endswith(
+        "(started on or after a day from 2025-04-01 to 2026-03-31; the start of adjuvant 2025 "
+        "(2025-01-01 to 2025-12-31)) (its dates do not decide it)")
+    assert detail("W10", event("adjuvant", "2025-01-01", "2025-08", drug="capecitabine"),
+                  event("progression", "2025-08-10")).endswith(
+        "(on the end of adjuvant 2025-08 (2025-08-01 to 2025-08-31)) (its dates do not decide it)")
     assert detail("N1") == "hepatitis: nothing recorded (no known history)"
 
 

@@ -6,6 +6,7 @@ item says no, and UNKNOWN when nothing is recorded: missing data is never read a
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -29,7 +30,6 @@ class Occurred(Atom):
 
     def compile(self, atom: m.Occurred, build: Build) -> Kleene:
         window, name = atom.window, atom.ref.name
-        tests = window_tests(window)
         needs, void, certain, possible = item_tests(atom, build)
         if len(certain) > 1:  # its "no" would be an `$or` over item fields: a node of its own
             decided = P.TRUE if needs == P.TRUE else P.any_of(
@@ -42,9 +42,9 @@ class Occurred(Atom):
             yes = P.all_of(P.test(">=", R.ITEM[R.START], 0), certain[0])
             no = P.test(NEGATE[atom.grade[0]], R.ITEM[R.GRADE], float(atom.grade[1]))
         else:
-            (key, op, field), = tests
+            (op, _, _, key, field), = window_reads(window)
             yes = certain[0]
-            no = P.test(NEGATE[op], R.ITEM[_between(key, op, False)], {"$m": field})
+            no = P.test(NEGATE[op], R.ITEM[key], {"$m": field})  # it surely fails what it may meet
             return listed(name, yes, no, needs, void, maybe=possible[0])
         return listed(name, yes, no, needs, void)
 
@@ -62,9 +62,9 @@ class Occurred(Atom):
         if items is None:
             return "unknown", text
         record = patient.record
-        try:
-            days = [(compare, surely, maybe, record[field])
-                    for field, compare, surely, maybe in tests]
+        try:  # what an item surely meets, and what it may meet
+            certain = [(compare, key, record[field]) for compare, key, field, _, _ in tests]
+            possible = [(compare, key, record[field]) for compare, _, _, key, field in tests]
         except KeyError:  # the window's anchor day is missing
             anchor = atom.window.anchor
             assert anchor is not None and anchor.ref is not None
@@ -75,12 +75,12 @@ class Occurred(Atom):
             reason = patient.unusable.get(R.anchor_field(anchor)) or patient.unusable.get(
                 anchor.ref.name, "no fact given")
             return "unknown", f"{text}; {anchor}: {reason}"
-        def meets(item: dict, sure: bool) -> bool:
-            for compare, surely, maybe, day in days:
-                if not compare(item[surely if sure else maybe], day):
+        def meets(item: dict, surely: bool) -> bool:
+            for compare, key, day in certain if surely else possible:
+                if not compare(item[key], day):
                     return False
             return (graded is None or graded(item[R.GRADE])) and \
-                self.passes(atom, reader, item, sure)
+                self.passes(atom, reader, item, surely)
 
         if count == 1:  # true if an item surely meets it, else open if one may, else false
             held = "false"
@@ -119,12 +119,11 @@ class Occurred(Atom):
 
 def _occurrence(atom: m.Occurred, reader: Reader) -> tuple:
     """What judging an occurrence needs of the protocol alone: the concept, each window test as
-    (record field, comparison, the item key an item surely passes it on, the key it may pass it
-    on), the grade test, and where its window's words come from: None for `ever`, the record
-    field of the first day of a window that ends on the screening date, "" for any other."""
+    `window_reads` gives it (its comparison as a function), the grade test, and where its
+    window's words come from: None for `ever`, the record field of the first day of a window that
+    ends on the screening date, "" for any other."""
     graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
-    tests = tuple((field, OPS[op], _between(key, op, True), _between(key, op, False))
-                  for key, op, field in window_tests(atom.window))
+    tests = tuple((OPS[op], *read) for op, *read in window_reads(atom.window))
     window = atom.window
     first = None if window.kind == "ever" else ""
     if R.anchor_field(window.anchor) == R.SCREENING and (window.kind == "at" or (
@@ -139,16 +138,16 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
     fields the window needs beside the list (`needs`), when the anchor can never exist (`void`),
     and the item tests an item surely meets (`certain`) and may meet (`possible`)."""
     window = atom.window
-    tests = window_tests(window)
     if window.kind != "ever":
         anchor = build.layout.anchor(window.anchor)
         if window.duration is not None:
             build.layout.bound(anchor, window.duration, window.direction)
-    needs = _needs(window, tests)
+    needs = _needs(window)
     void = P.FALSE if window.anchor is None or window.anchor.edge is None else \
         P.test("==", R.none_field(window.anchor.ref.name), 1)
-    certain, possible = ([P.test(op, R.ITEM[_between(key, op, sure)], {"$m": field})
-                          for key, op, field in tests] for sure in (True, False))
+    reads = window_reads(window)
+    certain = [P.test(op, R.ITEM[key], {"$m": field}) for op, key, field, _, _ in reads]
+    possible = [P.test(op, R.ITEM[key], {"$m": field}) for op, _, _, key, field in reads]
     if atom.grade is not None:
         graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
         certain, possible = certain + [graded], possible + [graded]
@@ -188,20 +187,39 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     return tuple(tests)
 
 
-def _between(key: str, op: str, sure: bool) -> str:
-    """The item field a test reads: an item surely passes `day >= bound` when its earliest
-    possible day does, and may pass when its latest does (and the other way round for <=)."""
-    earliest, latest = R.BETWEEN[key]
-    upward = op in (">=", ">")
-    return (earliest if upward else latest) if sure else (latest if upward else earliest)
+def window_reads(window: m.Window) -> tuple[tuple[str, str, str, str, str], ...]:
+    """Each of `window_tests` as an item is compared: (comparison, the item key and the record
+    field it surely passes it on, the item key and the record field it may pass it on).
+
+    An item surely passes `day >= bound` when its earliest possible day does against the bound's
+    latest, and may pass when its latest day does against the bound's earliest (the other way
+    round for <=). A window on another history's start or end compares with the anchor's and its
+    bound's earliest and latest days (`R.spread`: the most recent occurrence's edge may be known
+    only to the month, or not settled), so it is decided wherever every possible anchor day
+    agrees; any other anchor is one day, its own earliest and latest.
+    """
+    ranged = window.anchor is not None and window.anchor.edge is not None
+    reads = []
+    for key, op, field in window_tests(window):
+        earliest, latest = R.BETWEEN[key]
+        low, high = R.spread(field) if ranged else (field, field)
+        reads.append((op, earliest, high, latest, low) if op in (">=", ">") else
+                     (op, latest, low, earliest, high))
+    return tuple(reads)
 
 
-def _needs(window: m.Window, tests: tuple[tuple[str, str, str], ...]) -> P.Pattern:
+def _fields(window: m.Window) -> list[str]:
+    """The record fields a window's tests read."""
+    return sorted({field for _, _, sure, _, maybe in window_reads(window)
+                   for field in (sure, maybe)})
+
+
+def _needs(window: m.Window) -> P.Pattern:
     """The record fields a window reads that a patient may lack: those of an anchor other than
     the screening date (which every record has, with its bounds)."""
     if R.anchor_field(window.anchor) == R.SCREENING:
         return P.TRUE
-    return present(*sorted({field for _, _, field in tests}))
+    return present(*_fields(window))
 
 
 def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
@@ -215,27 +233,63 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
         field = R.SCREENING if window.kind == "at" else R.bound_field(
             anchor, window.duration, window.direction)
         return reader.window(patient, record[field])
-    day, named = date.fromordinal(record[anchor]), window.anchor or "screening"
+    anchor_days = _days(patient, anchor)
+    named = f"{window.anchor or 'screening'} {_days_text(patient, anchor, *anchor_days)}"
     if window.kind == "at":
-        return f" (on {named} {day})"
-    bound = date.fromordinal(record[R.bound_field(anchor, window.duration, window.direction)])
+        return f" (on {named})"
     if window.kind in ("within", "less_than"):
-        first, last = (bound, day) if window.direction == "before" else (day, bound)
-        strict = f", {bound} itself not counted" if window.kind == "less_than" else ""
-        return f" (window from {first} to {last}{strict}; {named} {day})"
+        bound_days = _days(patient, R.bound_field(anchor, window.duration, window.direction))
+        (first, last), (later_first, later_last) = (
+            (b, a) if window.direction == "before" else (a, b)
+            for a, b in zip(anchor_days, bound_days))
+        if anchor_days[0] == anchor_days[1]:
+            strict = f", {bound_days[0]} itself not counted" if window.kind == "less_than" else ""
+            return f" (window from {first} to {last}{strict}; {named})"
+        strict = ", the bound itself not counted" if window.kind == "less_than" else ""
+        return f" (window from {first} to {last} on the earliest anchor day, from " \
+               f"{later_first} to {later_last} on the latest{strict}; {named})"
     return " ({}; {})".format(*_started(window, patient))
 
 
 def _started(window: m.Window, patient: Patient) -> tuple[str, str]:
     """A window on an occurrence's start, for this patient: what the start must be, and the
-    anchor day (`started before 2025-12-15`, `first_dose 2026-06-15`)."""
-    record, anchor = patient.record, R.anchor_field(window.anchor)
-    bound = date.fromordinal(record[R.bound_field(anchor, window.duration, window.direction)])
+    anchor day (`started before 2025-12-15`, `first_dose 2026-06-15`; an anchor known only
+    within days gives a bound within days: `started after a day from 2025-03-01 to
+    2025-03-31`)."""
+    anchor = R.anchor_field(window.anchor)
+    low, high = _days(patient, R.bound_field(anchor, window.duration, window.direction))
     word = {("at_least", "before"): "on or before", ("more_than", "before"): "before",
             ("at_least", "after"): "on or after", ("more_than", "after"): "after",
             ("after_bound", "before"): "after", ("from_bound", "before"): "on or after"}
-    return (f"started {word[window.kind, window.direction]} {bound}",
-            f"{window.anchor or 'screening'} {date.fromordinal(record[anchor])}")
+    bound = low if low == high else f"a day from {low} to {high}"
+    named = _days_text(patient, anchor, *_days(patient, anchor))
+    return f"started {word[window.kind, window.direction]} {bound}", \
+        f"{window.anchor or 'screening'} {named}"
+
+
+def _days(patient: Patient, field: str) -> tuple[date, date]:
+    """The earliest and latest day the day in record field `field` may be (`R.spread`)."""
+    record = patient.record
+    if field in record:
+        day = date.fromordinal(record[field])
+        return day, day
+    low, high = R.spread(field)
+    return date.fromordinal(record[low]), date.fromordinal(record[high])
+
+
+def _days_text(patient: Patient, field: str, low: date, high: date) -> str:
+    """An anchor day as the trail shows it: `2025-03-14`; known to the month or the year,
+    `2025-03 (2025-03-01 to 2025-03-31)`; else its earliest and latest day, and why it is not
+    one (the most recent occurrence is not settled)."""
+    if low == high:
+        return str(low)
+    if (low.day, high.day) == (1, monthrange(high.year, high.month)[1]) and \
+            (low.year, low.month) == (high.year, high.month):
+        return f"{low:%Y-%m} ({low} to {high})"
+    if (low.month, low.day, high.month, high.day) == (1, 1, 12, 31) and low.year == high.year:
+        return f"{low.year} ({low} to {high})"
+    reason = patient.unusable.get(field)
+    return f"{low} to {high}" + (f": {reason}" if reason else "")
 
 
 #: The window an item's start falls in when it does not fall in `at least` / `more than D before
@@ -278,7 +332,7 @@ class Latest(Atom):
             return exists, text
         held, detail = _occurred(later).judge(later, reader, patient)
         verdict = {"true": "false", "false": "true"}.get(held, held)
-        if any(field not in patient.record for _, _, field in window_tests(later.window)):
+        if any(field not in patient.record for field in _fields(later.window)):
             return verdict, detail  # the anchor day is missing, and the detail says so
         said = {"true": "none, so the latest is earlier", "false": "one, the latest is too recent",
                 "unknown": "perhaps one (its dates do not decide it)"}[verdict]

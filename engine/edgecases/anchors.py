@@ -125,6 +125,36 @@ def most_recent(items: list[Span], edge: str) -> Span | str:
     return f"which started last is not settled: {rival} or {latest}"
 
 
+def anchor_days(items: list[Span], edge: str) -> tuple[date, date] | str:
+    """The first and the last day `the <edge> of x` may be, or why it has none: the anchor lies
+    on the edge of whichever item is the most recent, so between the earliest and the latest
+    edge day of the items that may be (none other surely follows it: `_surely_after`); none while
+    the most recent may still be going on.
+
+    >>> a = Span({"date": "2025-09", "end": "2025-12-20"}, (date(2025, 9, 1), date(2025, 9, 30)),
+    ...          (date(2025, 12, 20),) * 2)
+    >>> b = Span({"date": "2025-09-10"}, (date(2025, 9, 10),) * 2, (date(2025, 10, 1),) * 2)
+    >>> anchor_days([a, b], "end")
+    (datetime.date(2025, 10, 1), datetime.date(2025, 12, 20))
+    """
+    may = [item for item in items if not any(_surely_after(other, item) for other in items
+                                               if other is not item)]
+    days = [item.first if edge == "start" else item.last for item in may]
+    early, late = min(d[0] for d in days), max(d[1] for d in days)
+    if late != OPEN:
+        return early, late
+    if len(may) > 1:
+        return f"which started last is not settled, and one may still be going on: " \
+               f"{' or '.join(str(item) for item in may)}"
+    return unanchored(may[0], edge)
+
+
+def _surely_after(other: Span, item: Span) -> bool:
+    """Whether `other` surely is more recent than `item`: it surely started after it, or it
+    started no earlier than `item` may have and surely ended after it."""
+    return (other.first[0], other.last[0]) > (item.first[1], item.last[1])
+
+
 def _not_later(other: Span, item: Span, edge: str) -> bool:
     """Whether `other` surely is not the most recent rather than `item` (or, being so, gives the
     same anchor day)."""

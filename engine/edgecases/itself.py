@@ -19,10 +19,12 @@ when there is one, so that O decides (for `at least N`, beside N-1 copies of O w
 O the day after A started (after A ended, for a window on the end), so that O is the most recent;
 A beside one that started a day earlier and ends a day later (A started last: it is the most
 recent), and beside one that started on its day and ends a day later (that one ended last), O on
-a day that tells the two readings apart; A still going on; A's anchored edge known only to the
-month (no anchor day: unknown); the item that decides with each filtered attribute failing and
-not recorded, and at its grade's threshold and a step on either side; the history recorded as
-none; nothing recorded.
+a day that tells the two readings apart; A still going on (no anchor day: unknown); A's anchored
+edge known only to the month, alone and beside another item on each day where the status turns
+(the anchor any day of that month: decided where every one agrees, each item's days read apart
+from the anchor's, A's own too, as the network reads them); the item that decides with each
+filtered attribute failing and not recorded, and at its grade's threshold and a step on either
+side; the history recorded as none; nothing recorded.
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ from typing import TYPE_CHECKING, Any
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
-from engine.edgecases.anchors import Span, most_recent, spans
+from engine.edgecases.anchors import Span, anchor_days, most_recent, spans
 from engine.edgecases.base import Skip, Variant, leap
 from engine.edgecases.counts import _status as counted
 from engine.edgecases.filters import item_values, unrecorded, written_filters
 from engine.edgecases.windows import (MONTH_ENDS, _bounds, _grade_text, _occurrence,
-                                      _passing_grade, _spanned, occurred_of)
+                                      _passing_grade, _spanned, occurred_of, placed)
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -118,40 +120,43 @@ class _Own:
         return tuple(self.fact(item, keys[k] if keys else None) for k, item in enumerate(items))
 
     def read(self, items: list[Item], at: date | None = None
-             ) -> tuple[str, date | None, list[bool], list[str]]:
-        """Which item is the most recent (in words), the anchor day on its edge (`at`: another
-        day, to tell two readings apart; None: not a whole day), and each item's place in the
-        window and whether it counts (its place and its filter and grade)."""
+             ) -> tuple[str, tuple[date, date] | str, list[str], list[str]]:
+        """Which item is the most recent (in words), the first and last day the anchor on its
+        edge may be (`anchors.anchor_days`; `at`: another day, to tell two readings apart) or
+        why it has none, and each item's place in the window and whether it counts (its place
+        and its filter and grade), "true", "false" or "unknown" (`windows.placed`)."""
         found = spans(self.gen, self.name, list(self.facts(items)))
         assert found is not None
         latest = most_recent(found, self.edge)
         assert isinstance(latest, Span), latest  # the cases settle it
-        day = latest.day(self.edge) if at is None else at
+        days = anchor_days(found, self.edge) if at is None else (at, at)
         said = f"the most recent {self.name} is the one {items[found.index(latest)]}"
-        if day is None:
-            return said, None, [], []
-        places = [self.counts(span.first[0], span.last[1], day) for span in found]
-        return said, day, places, [_and(item.passes, str(place).lower())
-                                   for item, place in zip(items, places)]
+        if isinstance(days, str):
+            return said, days, [], []
+        places = [placed(self.counts, span.first, span.last, days) for span in found]
+        return said, days, places, [_and(item.passes, place) for item, place in zip(items, places)]
 
     def judge(self, items: list[Item], at: date | None = None) -> tuple[str, str]:
         """The atom's status for a list of items, and how it was worked out."""
-        said, day, places, states = self.read(items, at)
-        if day is None:
-            return "unknown", f"{said}; its {self.edge} is not a whole day: no anchor day: unknown"
-        said += f"; {self.window.anchor} {day}: {_bounds(self.window, day)} (dateutil)"
-        words = [f"{item} is {'inside' if place else 'outside'}{item.note}"
-                 for item, place in zip(items, places)]
+        said, days, places, states = self.read(items, at)
+        if isinstance(days, str):
+            return "unknown", f"{said}; no anchor day ({days}): unknown"
+        early, late = days
+        said += f"; {self.window.anchor} {early}: {_bounds(self.window, early)} (dateutil)" \
+            if early == late else f"; {self.window.anchor} any day from {early} to {late}: " \
+            f"{_bounds(self.window, early)} to {_bounds(self.window, late)} (dateutil)"
+        where = {"true": "inside", "false": "outside", "unknown": "perhaps inside"}
+        words = [f"{item} is {where[place]}{item.note}" for item, place in zip(items, places)]
         if isinstance(self.atom, m.Counted):
             status, how = counted([(str(item.first), fact, state, word) for item, fact, state,
                                    word in zip(items, self.facts(items), states, words)],
                                   self.atom.count, self.by.name if self.by else None)
             return status, f"{said}; {how}"
         if isinstance(self.atom, m.Latest):  # some item, and none that started too late
-            later = [_and(item.passes, str(not place).lower())
-                     for item, place in zip(items, places)]
+            later = [_and(item.passes, _not(place)) for item, place in zip(items, places)]
             status = _and(_any([i.passes for i in items]), _not(_any(later)))
-            words = [f"{item} started {'in time' if place else 'too late'}{item.note}"
+            when = {"true": "in time", "false": "too late", "unknown": "perhaps in time"}
+            words = [f"{item} started {when[place]}{item.note}"
                      for item, place in zip(items, places)]
             return status, f"{said}; {'; '.join(words)}: {status}"
         status = _any(states)
@@ -186,6 +191,7 @@ class _Own:
         month = self._in_month(good)
         if month is not None:
             out.append(self.variant(f"{month} (known to the month)", [month]))
+            out += [variant for _, variant in self._others(self._bad(month))]
         out += self._filtered(good, others)
         out += self._none()
         return _unique(out)
@@ -209,21 +215,32 @@ class _Own:
         return next((g for g in (threshold - 1, threshold + 1)
                      if g >= 0 and not OPS[op](g, threshold)), None)
 
+    def _span(self, a: Item) -> Span:
+        """A's days, as the anchor reads them."""
+        (span,) = spans(self.gen, self.name, [self.fact(a)]) or [None]
+        assert span is not None
+        return span
+
     def _marks(self, a: Item) -> list[date]:
-        """The days around which a status can turn: A's first and last day, its anchor day and
-        the bound the window's duration reaches from it."""
-        assert isinstance(a.first, date) and isinstance(a.last, date)
-        at = a.first if self.edge == "start" else a.last
-        marks = [a.first, a.last, at]
-        if self.window.duration is not None:
-            delta = relativedelta(**{self.window.duration.unit: self.window.duration.amount})
-            marks.append(at + delta if self.window.direction == "after" else at - delta)
+        """The days around which a status can turn: A's first and last day (each earliest and
+        latest), its anchor day (the first and the last it may be) and the bound the window's
+        duration reaches from it."""
+        span = self._span(a)
+        days = anchor_days([span], self.edge)
+        assert not isinstance(days, str), days
+        marks = [*span.first, *span.last]
+        for at in days:
+            marks.append(at)
+            if self.window.duration is not None:
+                delta = relativedelta(**{self.window.duration.unit: self.window.duration.amount})
+                marks.append(at + delta if self.window.direction == "after" else at - delta)
         return marks
 
     def _turns(self, make, marks: list[date], low: date = date.min) -> list[date]:
         """The days from `low` up to screening, near the marks, on which the status of the
         items `make(day)` turns (it differs from the day before's or the day after's)."""
-        days = sorted({mark + k * DAY for mark in marks for k in (-1, 0, 1)})
+        days = sorted({mark + k * DAY for mark in marks if mark < self.gen.screening + 2 * DAY
+                       for k in (-1, 0, 1)})
         days = [d for d in days if low <= d <= self.gen.screening]
         status = {d: self.judge(make(d))[0] for d in {*days, *(d + k * DAY for d in days
                                                                for k in (-1, 1))}
@@ -255,9 +272,11 @@ class _Own:
         more makes N: copies of another item where it counts (none when it never does)."""
         if not isinstance(self.atom, m.Counted):
             return []
-        assert isinstance(a.first, date)
+        first = self._span(a).first[0]
         for day in sorted({d + k * DAY for d in self._marks(a) for k in (-1, 0, 1)}):
-            item = self._other(day, a.first)
+            if day > self.gen.screening:
+                break
+            item = self._other(day, first)
             states = self.read([a, item])[3]
             if day <= self.gen.screening and states[1] == "true":
                 return [item] * (self.atom.count - 1 - (states[0] == "true"))
@@ -266,13 +285,14 @@ class _Own:
     def _others(self, a: Item) -> list[tuple[list[Item], Variant]]:
         """A (failing the filter or grade) beside another item that started before it, ending on
         each day where the status turns; each case with its items."""
-        assert isinstance(a.first, date)
+        first = self._span(a).first[0]
         fillers = self._fillers(a)
 
         def make(day: date) -> list[Item]:
-            return [a, *fillers, self._other(day, a.first)]
+            return [a, *fillers, self._other(day, first)]
         return [(make(d), self.variant(_listed(make(d)), make(d)))
-                for d in self._turns(make, self._marks(a))]
+                for d in self._turns(make, self._marks(a))
+                if self._other(d, first) not in fillers]  # a fact twice is refused
 
     def _readings(self, a: Item) -> list[Variant]:
         """A beside one that started a day earlier and ends a day later (A is the most recent),

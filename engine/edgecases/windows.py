@@ -17,8 +17,12 @@ settle which it is and give it a whole day there, else a course of the cases' ow
 before screening, given in every case (`anchors`; the file says why). Also an occurrence on that
 item's other edge day; on the same edge of the item before it; on a day that tells it from an
 item beside it that started a day earlier and ends a day later (the latest to end, which is not
-the anchor); the item still going on (no end: unknown); and the history recorded as none (the
-anchor can never exist: false). A window on the start or end of its own history is `itself`'s.
+the anchor); the item still going on, or a course with no end recorded (no anchor day:
+unknown); and the history recorded as none (the anchor can never exist: false). Then the anchor
+known only within days: the item's edge known only to the month, and beside another item that
+may be the most recent or not, with an occurrence on each day where it turns for the first or
+the last day the anchor may be (decided where every one agrees, unknown between). A window on
+the start or end of its own history is `itself`'s.
 
 The status is calendar arithmetic with `dateutil.relativedelta` on the window as the README
 defines it (overlap for `within` / `less than`, the start for `at least` / `more than`), day by
@@ -35,7 +39,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
-from engine.edgecases.anchors import Anchored, Span, history_anchor, most_recent, spans
+from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
+                                      spans)
 from engine.edgecases.base import Skip, Variant, day_given, leap
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
@@ -109,6 +114,7 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                             fields=passing))
     if anchored is not None:
         out += _anchor_cases(gen, atom, occurred, inside, anchored, written, grade, passing)
+        out += _anchor_within_days(gen, atom, occurred, anchored, written, grade, passing)
     if course is not None:
         out = [_given(gen, v, course) for v in out]
     return _unique(out)
@@ -176,12 +182,62 @@ def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchored: 
                             f"on {days[0]}: {written}", f"{name} has no end yet: no anchor day",
                             None, days[0].isoformat(), grade, fields=passing,
                             also=(*others, {**going, "ongoing": True})))
+    if days and edge == "end" and gen.concepts[name].kind is m.Kind.MEDICATION:
+        unended = {k: v for k, v in latest.fact.items() if k != "end"}
+        out.append(_variant(gen, atom, occurred, f"{name} with no end recorded, "
+                            f"{occurred.ref.name} on {days[0]}: {written}", f"{name} may still "
+                            "be going on: no anchor day", None, days[0].isoformat(), grade,
+                            fields=passing, also=(*others, unended)))
     if days and isinstance(atom, m.Occurred):
         out.append(_variant(gen, atom, occurred, f"no {name} (recorded as none), "
                             f"{occurred.ref.name} on {days[0]}: {written}",
                             f"{name} is recorded as none: the anchor can never exist", False,
                             days[0].isoformat(), grade, fields=passing,
                             also=({"concept": name, "present": False},)))
+    return out
+
+
+def _anchor_within_days(gen: EdgeCases, atom, occurred: m.Occurred, anchored: Anchored,
+                        written: str, grade, passing: dict) -> list[Variant]:
+    """For a window on the start or end of x, an anchor known only within days: x's most recent
+    item with that edge known only to the month; beside another item known only to the month
+    of its start (to the year, when it starts on the 1st) and ending 10 days after it, which may
+    have started after it, or not (either may be the most recent, and their edges differ). Each
+    with an occurrence on every day where being inside turns for the first or the last day the
+    anchor may be (`anchors.anchor_days`): decided where every anchor day agrees (`placed`),
+    unknown between."""
+    window = occurred.window
+    assert window.anchor is not None and window.anchor.ref is not None
+    name, edge, latest = window.anchor.ref.name, window.anchor.edge, anchored.latest
+    assert edge is not None
+    others = [] if anchored.own else [s.fact for s in spans(gen, name) or []
+                                      if s.fact is not latest.fact]
+    first, last = latest.day("start"), latest.day("end")
+    month = f"{anchored.day:%Y-%m}"
+    readings = [(f"the {edge} of {name} known only to the month {month}",
+                 ({**latest.fact, "date" if edge == "start" else "end": month},))]
+    if first is not None and last is not None and last + timedelta(days=10) <= gen.screening and \
+            (first.month, first.day) != (1, 1):
+        since, end = f"{first:%Y-%m}" if first.day > 1 else f"{first:%Y}", last + timedelta(days=10)
+        readings.append((f"beside another {name} from {since} to {end}", (
+            latest.fact, {**latest.fact, "date": since, "end": end.isoformat()})))
+    counts, inside = _spanned(window), _inside(window)
+    where = {"true": "inside", "false": "outside", "unknown": "inside for some anchor days"}
+    out = []
+    for what, changed in readings:
+        days = anchor_days(spans(gen, name, [*others, *changed]) or [], edge)
+        if isinstance(days, str) or days[0] == days[1]:
+            continue
+        said = f"{window.anchor} any day from {days[0]} to {days[1]}: " \
+               f"{_bounds(window, days[0])} to {_bounds(window, days[1])} (dateutil)"
+        turns = sorted({d for at in days for d in _edges(lambda d, at=at: inside(d, at), at,
+                                                            window, gen.screening)})
+        for day in turns:
+            status = placed(counts, (day, day), (day, day), days)
+            out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, {what}: "
+                                f"{written}", f"{said}; {day} is {where[status]}", HELD[status],
+                                day.isoformat(), grade, fields=passing,
+                                also=(*others, *changed)))
     return out
 
 
@@ -243,6 +299,24 @@ def _spanned(window: m.Window) -> Callable[[date, date, date], bool]:
             return first > bound if after else first < bound
         raise Skip(f"a window `{window}`")
     return counts
+
+
+def placed(counts: Callable[[date, date, date], bool], first: tuple[date, date],
+           last: tuple[date, date], days: tuple[date, date]) -> str:
+    """Whether an item that started on a day of `first` (earliest, latest) and ended on one of
+    `last` counts (`_spanned`) for every anchor day from `days[0]` to `days[1]`, "true", for
+    none, "false", or for some, "unknown": its days and the anchor's read each apart, as the
+    README says (an item's own days are not tied to the anchor's, even where it is the item the
+    anchor is read from)."""
+    corners = [(start, end) for start in dict.fromkeys(first) for end in dict.fromkeys(last)]
+    seen: set[bool] = set()
+    at = days[0]
+    while at <= days[1]:
+        seen.update(counts(start, end, at) for start, end in corners)
+        if len(seen) > 1:
+            return "unknown"
+        at += timedelta(days=1)
+    return str(seen.pop()).lower()
 
 
 def _inside(window: m.Window) -> Callable[[date, date], bool]:
