@@ -42,7 +42,10 @@ class Normaliser:
     def __init__(self, protocol: m.Protocol, layout: Layout) -> None:
         self.protocol = protocol
         self.referenced = layout.concepts
-        self.bounds = [(name, anchor, duration, 1 if direction == "after" else -1)
+        # Each bound with the fields of its anchor's and its own earliest and latest days
+        # (`R.spread`), named once here rather than per patient.
+        self.bounds = [(name, anchor, duration, 1 if direction == "after" else -1,
+                        R.spread(anchor), R.spread(name))
                        for name, (anchor, duration, direction) in sorted(layout.bounds.items())]
         self.edges: dict[str, list[tuple[str, str]]] = {}  # by list concept
         for field_name, (name, edge) in sorted(layout.edges.items()):
@@ -192,15 +195,14 @@ class _Builder(Courses):
         the network then finds the window UNKNOWN. An anchor known only within days (`R.spread`)
         gives its bound's earliest and latest day alike: the shift keeps the order of days."""
         record = self.patient.record
-        for name, anchor, duration, sign in self.n.bounds:
+        for name, anchor, duration, sign, (early, late), spread in self.n.bounds:
             if anchor == R.SCREENING and sign < 0:
                 record[name] = self._first_day(duration).toordinal()
                 continue
             if anchor in record:
                 record[name] = shift(date.fromordinal(record[anchor]), duration, sign).toordinal()
-            early, late = R.spread(anchor)
             if early in record:
-                for field_name, day in zip(R.spread(name), (record[early], record[late])):
+                for field_name, day in zip(spread, (record[early], record[late])):
                     record[field_name] = shift(date.fromordinal(day), duration, sign).toordinal()
 
     def _first_day(self, duration: m.Duration) -> date:
