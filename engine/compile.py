@@ -29,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import product
+from functools import partial
 from typing import Any
 
 import networkx as nx
@@ -63,18 +63,21 @@ class Action:
     """What a rule concludes when it fires; the host reads `fact`, the trail reads the rest."""
 
     rule: str
-    kind: str  # "derived" | "verdict" | "decision"
+    kind: str  # "derived" | "hit" | "verdict" | "decision"
     target: str  # definition name, criterion id, or "patient"
     value: str
     line: int
     role: str | None = None
-    #: For a derived value: computes the fact from the facts the firing matched (see host.py).
+    #: For a derived value or a hit: computes the fact from the facts the firing matched (see
+    #: host.py).
     compute: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
 
     @property
     def fact(self) -> dict | None:
         if self.kind == "derived":
             return {"t": "d", "n": self.target, "v": self.value}
+        if self.kind == "hit":  # what `compute` makes, without the item it names (`_hit`)
+            return {"t": HIT, "n": self.target, "v": self.value}
         if self.kind == "verdict":
             return {"t": "v", "c": self.target, "role": self.role, "verdict": self.value}
         return None
@@ -326,33 +329,36 @@ class _Compiler:
 
     def counted(self, atom: m.Counted, yes: P.Pattern, undecided: P.Pattern,
                 decided: P.Pattern, needs: P.Pattern, possible: P.Pattern) -> Kleene:
-        """`at least N ...`: N distinct items meet `yes`. One fact cannot hold two items in one
-        rule, so each item of a counted list is a fact of its own (`t: i`, its list, its index
-        `k`, and the record fields its tests read) and the rule joins N of them in increasing
-        index. Like `hidden`: a possibility node (N items that may meet `possible`) settles
-        first; the atom is false when the list is recorded (and its window decided) and fewer
-        than N items may meet, unknown otherwise.
+        """`at least N ...`: N distinct items meet `yes`, counted by the engine itself.
 
-        Counted by an attribute (`at least 2 lines of ...`), the joined items also differ in it:
-        surely when both record it, possibly when either does not."""
+        Each item of a counted list is a fact of its own (`t: i`, its list, its index `k`, and the
+        record fields its tests read). An item that meets the test asserts a hit (`_hit`), and a
+        rule with the engine's own `count` N concludes the node true once N hits are there. Not a
+        rule joining N items: its partial matches grow as C(items, N), for minutes, and a frame of
+        the engine holds at most 16 facts (error 304). Like `hidden`: a possibility node (N hits
+        of items that may meet `possible`) settles first; the atom is false when the list is
+        recorded (and its window decided) and that node is not true, unknown otherwise.
+
+        Counted by an attribute (`at least 2 lines of ...`), a hit is keyed by the item's value,
+        so items of one line make one hit: the engine's facts are a set. An item that does not
+        record it surely adds no value, but may add one: a hit of its own, keyed by its index."""
         name, line = atom.ref.name, atom.span.line
         node = f"{name}#{atom.count}@{line}:{atom.span.column}"
         maybe = f"{node}?"
         attribute = atom.attribute(self.concepts[name])
         by = None if attribute is None else R.attribute_field(attribute.name)
-        found = (_items_joined(possible, needs, atom.count, by, sure=False),
-                 _items_joined(yes, needs, atom.count, by, sure=True))
-        group = self._item_group(name, sum(len(b["all"]) for bodies in found for b in bodies), node)
+        hits = {maybe: _item_tests(possible, needs), node: _item_tests(yes, needs, by)}
+        group = self._item_group(name, sum(len(tests) for tests in hits.values()), node)
         for pattern in (yes, possible, needs):
             if pattern not in (P.TRUE, P.FALSE):
                 self.items[group] |= fields_of(P.to_json(pattern))
-        in_group = [[_in_group(body, group) for body in bodies] for bodies in found]
-        self._node(maybe, line, 0, (), {}, joined_items=in_group[0])
+        for target, tests in hits.items():
+            self.hidden_rules.extend(_counting(target, line, group, tests, atom.count, by))
+        self._node(maybe, line, 0, (), {})
         missing = missing_list(name)
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
         self._node(node, line, 0, (), {"F": [P.all_of(recorded, decided)],
-                                       "U": [P.any_of(missing, undecided)]}, maybe,
-                   joined_items=in_group[1])
+                                       "U": [P.any_of(missing, undecided)]}, maybe)
         return joined(node)
 
     def _item_group(self, name: str, patterns: int, node: str) -> str:
@@ -373,8 +379,7 @@ class _Compiler:
         return group
 
     def _node(self, node: str, line: int, level: int, true: Terms,
-              settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE,
-              joined_items: list[dict] | None = None) -> None:
+              settled: dict[str, list[P.Pattern]], opened: str | P.Pattern = P.FALSE) -> None:
         """A hidden node's rules: T when one of the `true` terms holds on the record; at end
         marker `level`, if nothing was concluded, each value of `settled` whose record pattern
         holds. With a possibility node `opened` (only ever true, concluded before any end marker),
@@ -385,9 +390,6 @@ class _Compiler:
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
         self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": true}, make))
-        for index, body in enumerate(joined_items or ()):
-            rule = f"d:{node}:T#i{index}"
-            self.hidden_rules.append((rule, body, make("T", rule)))
         end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
         unsettled = {"o$not": own}
         for value, patterns in settled.items():
@@ -408,43 +410,49 @@ class _Compiler:
                                           make(value, rule)))
 
 
-def _in_group(body: dict, group: str) -> dict:
-    """A rule body on item facts, reading those of one group."""
-    return {"all": [{key: {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}, *tests["$and"][1:]]}}
-                    for pattern in body["all"] for key, tests in pattern.items()]}
-
-
-def _items_joined(pattern: P.Pattern, needs: P.Pattern, count: int, by: str | None = None,
-                  sure: bool = True) -> list[dict]:
-    """The rule bodies joining `count` item facts, in increasing index, each
-    meeting `pattern` and `needs` (item fields by their plain names on an item fact). Each item
-    may meet another alternative of the pattern, so it stays one pattern per item: on a fact of
-    its own, an `$or` over item fields is matched correctly (only inside `$iany` it is not).
-    With `by`, each item's field `by` differs from every earlier one's and is recorded (`sure`);
-    or (possibly) differs, or is not recorded: one body each, since an `$or` whose branch reads
-    another fact never matches in durable_rules."""
-    tested = P.all_of(needs, pattern)
+def _item_tests(pattern: P.Pattern, needs: P.Pattern, by: str | None = None) -> list[dict]:
+    """The tests on one item fact (item fields by their plain names) for meeting `pattern` and
+    `needs`, and recording `by` when given: one test, or one per alternative when the pattern is
+    too large for one (the engine's budget). An item may meet several: its hit is one fact."""
+    tested = P.all_of(needs, pattern, *([] if by is None else [P.test("!=", by, R.UNRECORDED)]))
     if tested == P.FALSE:
         return []
-    # Too large for one pattern (the engine's budget): one rule per choice of alternatives.
     alternatives = [tested] if P.cost(tested) <= P.BUDGET - 3 else P.alternatives(tested)
-    bodies = []
-    for choice in product(alternatives, repeat=count):
-        for kinds in product(("differs",) if sure or not by else ("differs", "unrecorded"),
-                             repeat=count - 1):
-            body = []
-            for i, alternative in enumerate(choice):
-                tests = [] if alternative == P.TRUE else [_plain_items(P.to_json(alternative))]
-                after = [{"$gt": {R.INDEX: {f"i{i - 1}": R.INDEX}}}] if i else []
-                if by and sure:
-                    after += [{"$neq": {by: R.UNRECORDED}}]
-                if by and i and kinds[i - 1] == "unrecorded":
-                    after += [{by: R.UNRECORDED}]
-                elif by and i:
-                    after += [{"$neq": {by: {f"i{j}": by}}} for j in range(i)]
-                body.append({f"i{i}": {"$and": [{"t": R.ITEM_FACT}, *after, *tests]}})
-            bodies.append({"all": body})
-    return bodies
+    return [{} if alternative == P.TRUE else _plain_items(P.to_json(alternative))
+            for alternative in alternatives]
+
+
+def _counting(node: str, line: int, group: str, tests: list[dict], count: int, by: str | None):
+    """The rules counting for `node`: one per item test, asserting the item's hit, and one that
+    concludes the node true once `count` hits are there (the engine's `count`)."""
+    for index, test in enumerate(tests):
+        rule = f"d:{node}:hit#{index}"
+        item = {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}, *([test] if test else [])]}
+        yield rule, {"all": [{"i": item}]}, Action(rule, "hit", node, "T", line,
+                                                    compute=partial(_hit, node, by))
+    if tests:
+        rule = f"d:{node}:T#count"
+        yield rule, {"count": count, "all": [{"h": {"$and": [{"t": HIT}, {"n": node}]}}]}, \
+            Action(rule, "derived", node, "T", line)
+
+
+#: A counted item's fact (`_hit`).
+HIT = "h"
+
+
+def _hit(node: str, by: str | None, matched: dict) -> dict:
+    """The hit an item makes for a counting node: `c` names what it counts once, the item
+    (its index) or, counted by an attribute, the value it records (when it records one).
+
+    >>> _hit("chemo#2@3:5", None, {"i": {"k": 4, "a_line": "2"}})
+    {'t': 'h', 'n': 'chemo#2@3:5', 'c': 'chemo#2@3:5#4', 'v': 'T'}
+    >>> _hit("chemo#2@3:5", "a_line", {"i": {"k": 4, "a_line": "2"}})
+    {'t': 'h', 'n': 'chemo#2@3:5', 'c': 'chemo#2@3:5=2', 'v': 'T'}
+    """
+    item = matched["i"]
+    value = None if by is None else item[by]
+    key = f"#{item[R.INDEX]}" if value in (None, R.UNRECORDED) else f"={value}"
+    return {"t": HIT, "n": node, "c": node + key, "v": "T"}
 
 
 def _plain_items(condition: Any) -> Any:

@@ -499,8 +499,13 @@ def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
     if atom.count < 2:
         yield _diag("count", atom.span, count=atom.count, name=concept.name)
-    if atom.by is not None and atom.attribute(concept) is None:
+    attribute = atom.attribute(concept)
+    if atom.by is not None and attribute is None:
         yield _undefined_attribute(atom.by, concept)
+    elif attribute is not None and atom.count > len(attribute.values):
+        yield _diag("count-values", atom.span, count=atom.count, by=atom.by.name,
+                    name=concept.name, attribute=attribute.name,
+                    values=", ".join(v.name for v in attribute.values))
     yield from _filters(atom.occurred, concept)
 
 

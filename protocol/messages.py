@@ -82,8 +82,8 @@ TEMPLATES: dict[str, str] = {
     "number-limit/power": "a power of {value}: formulas raise to at most the {limit}th power",
     "duration-limit": "'{duration}' is longer than the calendar reads: at most {limit} "
     "({years} years); for any time, write 'ever' (or leave out 'valid for')",
-    "count-limit": "'at least {count} ...' joins {count} items in one rule; the engine joins at "
-    "most {limit}",
+    "count-limit": "'at least {count} ...' asks for {count} items of one patient; counts are "
+    "tested up to {limit}",
     "unless-in-inclusion": "in an inclusion, 'unless {exception}' fails {id} for every patient with "
     "it; if the protocol waives the requirement for them, write 'or {exception}'",
     "fidelity/number": "{id}: the rule's {what} is not in its sentence (line {line}: \"{sentence}\"), "
@@ -92,8 +92,8 @@ TEMPLATES: dict[str, str] = {
     "\"{sentence}\") writes '{written}' at that number",
     "fidelity/window": "{id}: the rule's window of {what} reads otherwise than its sentence "
     "(line {line}: \"{sentence}\"), which says {words}",
-    "count-limit/by": "'at least {count} {by} of ...' is decided by one rule for each way {count} "
-    "items may differ; the engine holds at most {limit}",
+    "count-values": "'at least {count} {by} of {name}' asks for {count} different values of "
+    "'{attribute}', which declares {values}: no patient has {count}",
     "boin-limit": "BOIN with {maximum} patients: its rules are built for a maximum sample size "
     "up to {limit}",
     "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "

@@ -7,12 +7,14 @@ Screening date 2026-06-30, first dose 2026-06-15.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from engine.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
+from protocol.limits import MAX_COUNT
 from tests.conftest import assert_trail_agrees, judged, network_from_text, screen_one
 
 PROTOCOL = """protocol "counts" version "1"
@@ -268,21 +270,59 @@ def test_counted_by_an_attribute_not_declared() -> None:
                      "attributes are outcome, line"]
 
 
-def test_counted_by_an_attribute_up_to_its_limit_runs(lines_network) -> None:
-    """`at least 4 lines of ...` (8 rules of 4 joined items) runs; 5 aborted the engine, so
-    `check` refuses it."""
+def test_counted_by_an_attribute_up_to_its_values_runs() -> None:
+    """`at least 5 lines of ...` with five lines declared runs (it was one rule per way the items
+    may differ, 2^(N-1), and 5 aborted the engine); six cannot be met, and `check` says so."""
     from grammar.parser import parse
     from protocol.checks import check
 
     text = LINES.replace("{1, 2, 3, 4}", "{1, 2, 3, 4, 5}") + (
-        'inclusion L4 "4 lines": at least 4 lines of tki where outcome is one of {failure, '
+        'inclusion L4 "5 lines": at least 5 lines of tki where outcome is one of {failure, '
         'response} ever\n')
-    network = network_from_text(text, "lines4.proto-rules")
-    four = [tki_line("imatinib", f"202{i}-01-01", line=i + 1) for i in range(4)]
-    result = screen_one(Screening(network), four)
+    network = network_from_text(text, "lines5.proto-rules")
+    five = [tki_line("imatinib", f"202{i}-01-01", line=i + 1) for i in range(5)]
+    result = screen_one(Screening(network), five)
     assert isinstance(result, Decision) and result.verdicts["L4"].verdict == "MET"
-    result = screen_one(Screening(network), four[:3] + [tki_line("dasatinib", "2025-01-01")])
+    result = screen_one(Screening(network), five[:4] + [tki_line("dasatinib", "2025-01-01")])
     assert isinstance(result, Decision) and result.verdicts["L4"].verdict == "UNKNOWN"
-    found = [d.code for d in check(parse(text.replace("at least 4 lines", "at least 5 lines"),
-                                         "l.pr")) if d.is_error]
-    assert found == ["count-limit"]
+    found = [f"{d.code}: {d.message}" for d in check(parse(
+        text.replace("at least 5 lines", "at least 6 lines"), "l.pr")) if d.is_error]
+    assert found == ["count-values: 'at least 6 lines of tki' asks for 6 different values of "
+                     "'line', which declares 1, 2, 3, 4, 5: no patient has 6"]
+
+
+def many(count: int, items: int, by: str = "") -> tuple[str, list[dict[str, Any]]]:
+    """`at least <count> [lines of] mi ever` and a patient with `items` events (in five lines)."""
+    text = ('protocol "many" version "1"\nconcepts:\n  mi: event graded with line {1, 2, 3, 4, 5}'
+            f'\ninclusion I1 "t": at least {count} {by}mi ever\n')
+    first = date(1930, 1, 1)
+    return text, [{"concept": "mi", "date": (first + timedelta(days=i)).isoformat(), "grade": 1,
+                   "line": 1 + i % 5, "k": i} for i in range(items)]
+
+
+@pytest.mark.parametrize("count, items, expected", [
+    (2, 30, "MET"), (8, 30, "MET"), (16, 30, "MET"), (30, 31, "MET"), (30, 29, "NOT_MET"),
+    (MAX_COUNT, MAX_COUNT, "MET"), (MAX_COUNT, MAX_COUNT - 1, "NOT_MET")])
+def test_many_items_are_counted_by_the_engine(count: int, items: int, expected: str) -> None:
+    """A count was one rule joining N items, whose partial matches grew as C(items, N): 8 of 30
+    matching items ran for minutes, 16 of 30 failed in the engine (error 304, at most 16 facts in
+    a frame) and 30 of 31 aborted the process. The engine's own `count` now counts the items
+    that meet, up to the largest count `check` accepts."""
+    text, facts = many(count, items)
+    result = screen_one(Screening(network_from_text(text, "many.proto-rules")),
+                        [{k: v for k, v in f.items() if k != "k"} for f in facts])
+    assert isinstance(result, Decision) and result.verdicts["I1"].verdict == expected
+
+
+@pytest.mark.parametrize("lines, unrecorded, expected", [
+    (5, 0, "MET"), (4, 0, "NOT_MET"), (4, 1, "UNKNOWN"), (3, 2, "UNKNOWN"), (3, 1, "NOT_MET")])
+def test_many_items_in_few_lines_count_each_line_once(lines: int, unrecorded: int,
+                                                     expected: str) -> None:
+    """Two hundred courses in `lines` lines, beside `unrecorded` courses that record none (each
+    may be a line of its own): `at least 5 lines` counts lines, not courses."""
+    text, facts = many(5, 200, "lines of ")
+    facts = [{**f, "line": 1 + f["k"] % lines} for f in facts] + [
+        {"concept": "mi", "date": f"2000-01-0{1 + i}", "grade": 1} for i in range(unrecorded)]
+    result = screen_one(Screening(network_from_text(text, "lines.proto-rules")),
+                        [{k: v for k, v in f.items() if k != "k"} for f in facts])
+    assert isinstance(result, Decision) and result.verdicts["I1"].verdict == expected

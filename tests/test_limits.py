@@ -168,8 +168,8 @@ def limited(condition: str, valid: str = "") -> list[tuple[int, int, str, str]]:
      "the calendar reads: at most 1,200 months (100 years); for any time, write 'ever'"),
     ("mi within 3000000 days before screening", 29, "at most 36,525 days (100 years)"),
     ("mi less than 5219 weeks before screening", 32, "at most 5,218 weeks (100 years)"),
-    ("at least 31 mi ever", 19, "'at least 31 ...' joins 31 items in one rule; the engine joins "
-     "at most 30"),
+    ("at least 1001 mi ever", 19, "'at least 1001 ...' asks for 1001 items of one patient; "
+     "counts are tested up to 1000"),
 ])
 def test_a_limit_is_an_error_at_its_position(condition: str, at: int, message: str) -> None:
     found = limited(condition)
@@ -191,7 +191,7 @@ def test_at_the_limits_everything_compiles_and_runs() -> None:
     text = LIMITED.format(valid=" valid for 100 years", condition=(
         "egfr <= 999999999999999 mL/min and u <= 999999.999999 x ULN"
         " and mi with grade >= 0.000001 within 36525 days before screening"
-        " and not at least 30 mi within 1200 months before screening"))
+        " and not at least 1000 mi within 1200 months before screening"))
     facts = [{"concept": "egfr", "value": 45, "unit": "mL/min", "date": "2025-12-30"},
              {"concept": "u", "value": 3, "unit": "U/L", "date": "2025-12-30",
               "reference_range": {"high": 40}},
@@ -202,7 +202,7 @@ def test_at_the_limits_everything_compiles_and_runs() -> None:
 def test_windows_on_an_anchor_known_within_days_at_the_limits() -> None:
     """A window on another history's most recent start or end compares with the earliest and
     the latest day it may be: more record fields, the same comparisons. Forty such criteria (each
-    filtered and graded, beside `the latest` and `no known` ones) and 16 items joined in one rule
+    filtered and graded, beside `the latest` and `no known` ones) and a count of 16 items
     compile and decide, on an end known only to the month and on one that is not settled."""
     windows = [f'inclusion I{i} "t": mi where site is not one of {{lung, gut}} with grade >= '
                f'{i % 5} {("within", "less than", "at least", "more than")[i % 4]} {i} days '
