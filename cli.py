@@ -370,6 +370,8 @@ def _escalation(path: str) -> EscalationNetwork:
 def _check(args) -> int:
     try:
         protocol, diagnostics = pipeline.load(args.protocol)
+        if protocol.criteria:  # what only compiling finds: a node too wide for one record fact
+            pipeline.compile(protocol)
     except ProtocolError as error:
         if args.format != "json":
             raise

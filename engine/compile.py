@@ -535,10 +535,25 @@ def _body(node: str, joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> d
 #: (events.c), filled by the matching tests below one node: a fact read by too many rules overflows
 #: it (error 303). Several small criteria share one fact; every fact costs parsing and storage.
 RULES_PER_FACT = 24
+#: ... and tests of a field not recorded (`$nex`, how "unknown" reads a record) per record fact. The
+#: engine links at most 128 of them below one node of its alpha network (NEXT_LIST_LENGTH in
+#: rules.h) and refuses a longer list when it builds the network (error 107): six criteria of 30
+#: flags each, packed into one fact, met it.
+NEX_PER_FACT = 128
+
+
+class TooWide(Exception):
+    """One node reads more record fields that may be missing than one record fact may test
+    (`NEX_PER_FACT`): `engine/pipeline.py` reports it at the node's line."""
+
+    def __init__(self, node: str, line: int, tests: int) -> None:
+        super().__init__(node, line, tests)
+        self.node, self.line, self.tests = node, line, tests
 
 
 def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action]) -> dict[str, set[str]]:
-    """Pack the nodes' record patterns into facts of at most `RULES_PER_FACT` rules, in file order,
+    """Pack the nodes' record patterns into facts of at most `RULES_PER_FACT` rules (and
+    `NEX_PER_FACT` tests of a field not recorded), in file order,
     rewrite each pattern's `g` test to its fact's group, and return the fields each group reads."""
     per_node: dict[str, list[dict]] = {}
     for rule, body in rules.items():
@@ -546,12 +561,17 @@ def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action]) -
             if "p" in pattern:
                 per_node.setdefault(actions[rule].target, []).append(pattern["p"])
     groups: dict[str, set[str]] = {}
-    group, size = "", RULES_PER_FACT
+    group, size, unrecorded = "", RULES_PER_FACT, 0
     for node, patterns in per_node.items():
-        if size + len(patterns) > RULES_PER_FACT:
-            group, size = f"g{len(groups)}", 0
+        tests = sum(json.dumps(pattern).count('"$nex"') for pattern in patterns)
+        if tests > NEX_PER_FACT:
+            line = next(a.line for a in actions.values() if a.target == node)
+            raise TooWide(node, line, tests)
+        if size + len(patterns) > RULES_PER_FACT or unrecorded + tests > NEX_PER_FACT:
+            group, size, unrecorded = f"g{len(groups)}", 0, 0
             groups[group] = set()
         size += len(patterns)
+        unrecorded += tests
         for pattern in patterns:
             tests = pattern["$and"]
             tests[tests.index({"g": node})] = {"g": group}

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable, Iterator
 
-from engine.compile import Network, compile_protocol
+from engine.compile import NEX_PER_FACT, Network, TooWide, compile_protocol
 from engine.fhir import load_map
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse, parse_file
@@ -71,7 +71,15 @@ def compile(protocol: Protocol) -> Network:  # noqa: A001 - the stage's name
         name = protocol.id or protocol.path
         diagnostic = templated(TEMPLATES, WARNINGS, "no-criteria/run", span, name=name, hint=hint)
         raise ProtocolError([diagnostic], protocol.source)
-    return compile_protocol(protocol)
+    try:
+        return compile_protocol(protocol)
+    except TooWide as wide:
+        owner = next((c for c in (*protocol.leaves(), *protocol.definitions)
+                      if wide.node in (getattr(c, "id", None), getattr(c, "name", None))), None)
+        span = owner.span if owner is not None else Span(protocol.path, wide.line, 1, wide.line, 1)
+        diagnostic = templated(TEMPLATES, WARNINGS, "network-limit/unrecorded", span,
+                               name=wide.node, tests=wide.tests, limit=NEX_PER_FACT)
+        raise ProtocolError([diagnostic], protocol.source) from None
 
 
 def screen(network: Network | Screening, records: Iterable[tuple[int, object]], path: str,

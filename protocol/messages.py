@@ -60,6 +60,8 @@ TEMPLATES: dict[str, str] = {
     "'version \"V\"', then its criteria",
     "no-criteria": "protocol '{name}' has no criteria and no escalation: nothing to decide; "
     "write its 'inclusion' and 'exclusion' criteria",
+    "network-limit/unrecorded": "{name} reads {tests} facts that may be missing, each tested "
+    "for it; the engine tests at most {limit} on one record fact: split it into definitions",
     "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",

@@ -246,3 +246,49 @@ def test_a_formula_power_beyond_the_6th_is_refused() -> None:
     found = [(d.span.line, d.span.column, d.code) for d in check(parse(src, "t.pr"))
              if d.code.endswith("limit")]
     assert found == [(4, 31, "number-limit")]
+
+
+# --- tests of a field not recorded, per record fact ----------------------------------------------
+
+
+def flags(count: int, criteria: int = 1, definitions: int = 0) -> str:
+    """`criteria` criteria, each the conjunction of `count` flags (through `definitions`
+    definitions sharing them out, when given)."""
+    text = HEAD + "concepts:\n" + "".join(f" f{i}: flag\n" for i in range(count * criteria))
+    for c in range(criteria):
+        names = [f"f{i}" for i in range(c * count, (c + 1) * count)]
+        if definitions:
+            share = -(-count // definitions)
+            parts = [names[i:i + share] for i in range(0, count, share)]
+            text += "".join(f'define d{c}_{j} "part":\n    {" and ".join(part)}\n'
+                            for j, part in enumerate(parts))
+            names = [f"d{c}_{j}" for j in range(len(parts))]
+        text += f'inclusion I{c} "all of them":\n    {" and ".join(names)}\n'
+    return text
+
+
+def all_flags(count: int) -> list[dict]:
+    return [{"concept": f"f{i}", "value": True, "date": "2025-12-01"} for i in range(count)]
+
+
+def test_criteria_of_many_flags_are_packed_so_the_engine_builds_them() -> None:
+    """Six criteria of 30 flags, packed into one record fact, made the engine refuse to build
+    the network (error 107: more than 128 tests of a field not recorded below one node)."""
+    assert decide(flags(30, criteria=6), all_flags(180)) == "ELIGIBLE"
+
+
+def test_a_criterion_of_more_flags_than_one_fact_tests_is_an_error_at_its_line(tmp_path) -> None:
+    """128 flags in one conjunction run; 130 are reported by `check` and `run` at the criterion,
+    with what to do, which works."""
+    assert decide(flags(128), all_flags(128)) == "ELIGIBLE"
+    path = tmp_path / "wide.proto-rules"
+    path.write_text(flags(130))
+    with pytest.raises(ProtocolError) as raised:
+        pipeline.compile(pipeline.load(str(path))[0])
+    (found,) = raised.value.diagnostics
+    assert (found.span.line, found.span.column, found.code) == (133, 1, "network-limit")
+    assert found.message == ("I0 reads 130 facts that may be missing, each tested for it; the "
+                             "engine tests at most 128 on one record fact: split it into "
+                             "definitions")
+    assert main(["check", str(path)]) == 2
+    assert decide(flags(130, definitions=2), all_flags(130)) == "ELIGIBLE"
