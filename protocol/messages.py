@@ -62,6 +62,7 @@ TEMPLATES: dict[str, str] = {
     "write its 'inclusion' and 'exclusion' criteria",
     "network-limit/unrecorded": "{name} reads {tests} facts that may be missing, each tested "
     "for it; the engine tests at most {limit} on one record fact: split it into definitions",
+    "network-limit/engine": "{refusal}",
     "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",

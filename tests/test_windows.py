@@ -8,6 +8,7 @@ are set aside, so windows after an anchor are tested with anchors before it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -377,3 +378,19 @@ def test_a_network_too_large_for_the_engine_is_a_clear_error():
     with pytest.raises(EngineError, match=r"compiles to \d+ rules, more than durable_rules' "
                                           r"network can hold \(error 108"):
         Screening(network_from_text(_many(150)))
+
+
+def test_check_refuses_a_network_too_large_for_the_engine(tmp_path, capsys):
+    """`check` builds the network in the engine, so what the engine refuses is not accepted by
+    `check` and refused by `run` later: an error at the file's start, also as JSON."""
+    from cli import main
+
+    path = tmp_path / "big.proto-rules"
+    path.write_text(_many(150))
+    assert main(["check", str(path)]) == 2
+    assert f"{path}:1:1: error: the protocol compiles to" in capsys.readouterr().err
+    assert main(["check", "--format", "json", str(path)]) == 2
+    found = json.loads(capsys.readouterr().out)
+    assert not found["ok"] and found["diagnostics"][0]["code"] == "network-limit"
+    path.write_text(_many(80))
+    assert main(["check", str(path)]) == 0
