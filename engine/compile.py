@@ -342,23 +342,45 @@ class _Compiler:
         Counted by an attribute (`at least 2 lines of ...`), a hit is keyed by the item's value,
         so items of one line make one hit: the engine's facts are a set. An item that does not
         record it surely adds no value, but may add one: a hit of its own, keyed by its index."""
-        name, line = atom.ref.name, atom.span.line
-        node = f"{name}#{atom.count}@{line}:{atom.span.column}"
+        name = atom.ref.name
+        node = f"{name}#{atom.count}@{atom.span.line}:{atom.span.column}"
         maybe = f"{node}?"
         attribute = atom.attribute(self.concepts[name])
         by = None if attribute is None else R.attribute_field(attribute.name)
         hits = {maybe: _item_tests(possible, needs), node: _item_tests(yes, needs, by)}
+        return self._count_node(name, node, atom.span.line, atom.count, by, hits,
+                                (yes, possible, needs), decided, undecided, maybe)
+
+    def counted_drugs(self, node: m.AtLeast, name: str, drugs: tuple[str, ...]) -> Kleene:
+        """`X includes at least k of {...}`: k distinct drugs of the set among the list's
+        courses, counted by the engine as `counted` counts items by an attribute (a hit per drug
+        of the set taken). A course always names its drug: true or, once the list is recorded,
+        false; unknown only when nothing is recorded."""
+        counting = f"{name}#{node.count}of@{node.span.line}:{node.span.column}"
+        taken = P.any_of(*(P.test("==", R.ITEM[R.DRUG], drug) for drug in drugs))
+        return self._count_node(name, counting, node.span.line, node.count, R.DRUG,
+                                {counting: _item_tests(taken, P.TRUE)}, (taken,))
+
+    def _count_node(self, name: str, node: str, line: int, count: int, by: str | None,
+                    hits: dict[str, list[dict]], reads: tuple[P.Pattern, ...],
+                    decided: P.Pattern = P.TRUE, undecided: P.Pattern = P.FALSE,
+                    maybe: str | None = None) -> Kleene:
+        """A node true once `count` hits are there: one counting rule set per node of `hits`
+        (the possibility node `maybe` among them), on a group of the list's item facts that
+        carries the record fields the `reads` patterns read (a window's days). At its end marker
+        the node is false when the list is recorded and `decided` holds, unknown otherwise."""
         group = self._item_group(name, sum(len(tests) for tests in hits.values()), node)
-        for pattern in (yes, possible, needs):
+        for pattern in reads:
             if pattern not in (P.TRUE, P.FALSE):
                 self.items[group] |= fields_of(P.to_json(pattern))
         for target, tests in hits.items():
-            self.hidden_rules.extend(_counting(target, line, group, tests, atom.count, by))
-        self._node(maybe, line, 0, (), {})
-        missing = missing_list(name)
+            self.hidden_rules.extend(_counting(target, line, group, tests, count, by))
+        if maybe is not None:
+            self._node(maybe, line, 0, (), {})
         recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
         self._node(node, line, 0, (), {"F": [P.all_of(recorded, decided)],
-                                       "U": [P.any_of(missing, undecided)]}, maybe)
+                                       "U": [P.any_of(missing_list(name), undecided)]},
+                   P.FALSE if maybe is None else maybe)
         return joined(node)
 
     def _item_group(self, name: str, patterns: int, node: str) -> str:

@@ -1,7 +1,7 @@
 """A medication's courses, normalised: their drug, how long each lasted up to screening, the runs
-of consecutive courses, the daily dose on an anchor day summed over the courses that cover it, and
-the distinct drugs of each counted set: numbers the network compares (`engine/atoms/doses.py`,
-`engine/atoms/history.py`), worked out here from the dates and doses a fact file gives.
+of consecutive courses and the daily dose on an anchor day summed over the courses that cover it:
+numbers the network compares (`engine/atoms/doses.py`, `engine/atoms/history.py`), worked out
+here from the dates and doses a fact file gives.
 
 `Courses` is the part of the per-patient builder (`engine/facts._Builder`) that reads medication
 facts; it uses the builder's record, problems and occurrence reading (`_occurrences`, `_edges`,
@@ -70,7 +70,6 @@ class Courses:
                 self.patient.record[R.undosed_field(concept.name)] = undosed
         if concept.name in self.n.runs:
             self._runs(courses)
-        self._count(concept, courses)
         self._doses(concept, courses)
 
     def _runs(self, courses: list[dict]) -> None:
@@ -115,14 +114,6 @@ class Courses:
             record[lo] = float(quantize(low))
             if not unbounded:
                 record[hi] = float(quantize(high))
-
-    def _count(self, concept: m.Concept, courses: list[dict]) -> None:
-        """Distinct drugs of each counted set on a recorded list (see record.count_field)."""
-        counted = self.n.counted.get(concept.name, ())
-        if counted:
-            taken = {course[R.DRUG] for course in courses}
-            for field_name, drugs in counted:
-                self.patient.record[field_name] = len(taken.intersection(drugs))
 
     def _dose(self, concept: m.Concept, index: int, fact: dict, drug: str):
         """A course's daily dose per kg in the concept's unit, through the equivalence table."""

@@ -50,17 +50,14 @@ class Normaliser:
         self.edges: dict[str, list[tuple[str, str]]] = {}  # by list concept
         for field_name, (name, edge) in sorted(layout.edges.items()):
             self.edges.setdefault(name, []).append((field_name, edge))
-        self.counted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by list concept
-        for field_name, (name, drugs) in layout.counts.items():
-            self.counted.setdefault(name, []).append((field_name, drugs))
         self.runs = layout.runs
         self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
         self.none_fields = {name: R.none_field(name) for name in self.referenced}
-        # The lists with a count of drugs or a dose on a day the network compares (0 for none).
-        self.tallied = frozenset(self.counted) | {name for name, _ in layout.doses.values()}
+        # The lists with a dose on a day the network compares (0 for none).
+        self.tallied = frozenset(name for name, _ in layout.doses.values())
         # How each declared concept's facts are filed, read once here rather than per fact: the
         # concepts they are facts of (itself and what it counts as, where a rule reads them) and
         # whether it is a history (whose dates may be partial). Derived values take no facts.
@@ -634,7 +631,6 @@ class _Builder(Courses):
         if nones:
             self.patient.record[self.n.none_fields[concept.name]] = 1
             if concept.name in self.n.tallied:
-                self._count(concept, [])
                 self._doses(concept, [])
             self._use(concept, nones[0][0], nones[0][1], None, value="recorded as none")
             return None

@@ -27,8 +27,8 @@ A record is one flat JSON object per patient:
   it (`b__<list>__end__6m+__early`), which windows on it compare with;
 - `w__<n><u>`: the first day of a window `within <n> <unit>s before screening` (calendar-aware), and
   `b__<anchor>__<n><u>-` / `+` the day `<n> <unit>s` before / after another anchor day;
-- `<list>__of_<digest>`: how many distinct drugs of one set a medication list holds;
-- for a list whose items are counted (`at least 2 ...`), each item is also a fact of its own:
+- for a list whose items are counted (`at least 2 ...`, `X includes at least 2 of {...}`), each
+  item is also a fact of its own:
   `t` `ITEM_FACT`, its group in `LIST` (`<list>#<n>`: the counting nodes that read it, few
   enough for the engine's alpha stack), its position in `INDEX`, its own fields, and the record
   fields the group's tests compare with (see `item_fact`);
@@ -49,7 +49,6 @@ run of consecutive courses it belongs to, prefixed `run_` (see `engine/facts.py`
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -160,11 +159,6 @@ def dose_field(concept: str, anchor: str) -> str:
     return f"{concept}__dose_at_{anchor}"
 
 
-def count_field(concept: str, drugs: tuple[str, ...]) -> str:
-    """The record field counting a list's distinct drugs of one set (named by the set's digest)."""
-    return f"{concept}__of_{hashlib.sha256('|'.join(drugs).encode()).hexdigest()[:8]}"
-
-
 @dataclass
 class Layout:
     """What a compiled network needs in each record beyond the screening date.
@@ -177,7 +171,6 @@ class Layout:
     concepts: set[str] = field(default_factory=set)
     bounds: dict[str, tuple[str, m.Duration, str]] = field(default_factory=dict)
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
-    counts: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     doses: dict[str, tuple[str, str]] = field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
 
@@ -204,12 +197,6 @@ class Layout:
         self.concepts.add(concept)
         return name
 
-    def count(self, concept: str, drugs: tuple[str, ...]) -> str:
-        """Ask for the number of distinct `drugs` on the list `concept`; return its field."""
-        name = count_field(concept, drugs)
-        self.counts[name] = (concept, drugs)
-        self.concepts.add(concept)
-        return name
 
 
 class UsedFact(NamedTuple):

@@ -15,7 +15,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
 from engine.kleene import (NEGATE, Kleene, conjunction, either, lacking, listed, missing_list,
-                           present, scalar)
+                           present)
 from engine.record import Patient, plain_number
 from protocol import model as m
 from protocol.units import convert
@@ -405,9 +405,9 @@ class Includes(Atom):
 
 
 class CountedIncludes(Atom):
-    """`immunosuppressant includes at least 2 of {...}`: compared with the number of distinct drugs
-    of the set on the patient's (complete) list, which the record carries; one test instead of the
-    C(n, k) conjunctions `at least k of` would expand into."""
+    """`immunosuppressant includes at least 2 of {...}`: at least k distinct drugs of the set on
+    the patient's (complete) list, counted in the network (`Build.counted_drugs`); not the C(n, k)
+    conjunctions `at least k of` would expand into."""
 
     handles = m.AtLeast
 
@@ -421,25 +421,24 @@ class CountedIncludes(Atom):
 
     def compile(self, node: m.AtLeast, build: Build) -> Kleene:
         concept, drugs = self.drugs(node, build.concepts)
-        name = build.layout.count(concept.name, drugs)
-        return scalar(P.test(">=", name, node.count), P.test("<", name, node.count), name)
+        build.layout.concepts.add(concept.name)
+        return build.counted_drugs(node, concept.name, drugs)
 
     def judge(self, node: m.AtLeast, reader: Reader, patient: Patient) -> Judged:
-        name, drugs, field = reader.constant(node, self.constants)
-        count = patient.record.get(field)
+        name, drugs = reader.constant(node, self.constants)
         items, text = reader.items(name, patient)
-        if count is None or items is None:
+        if items is None:
             return "unknown", text
         taken = sorted({i[R.DRUG] for i in items} & drugs)
         listed_ = f" ({', '.join(taken)})" if taken else ""
-        return status(count >= node.count), (f"{count} of the set{listed_}; needs at least "
-                                             f"{node.count}; {text}")
+        return status(len(taken) >= node.count), (f"{len(taken)} of the set{listed_}; needs at "
+                                                  f"least {node.count}; {text}")
 
     @staticmethod
-    def constants(node: m.AtLeast, reader: Reader) -> tuple[str, frozenset[str], str]:
+    def constants(node: m.AtLeast, reader: Reader) -> tuple[str, frozenset[str]]:
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept, drugs = CountedIncludes.drugs(node, reader.concepts)
-        return concept.name, frozenset(drugs), R.count_field(concept.name, drugs)
+        return concept.name, frozenset(drugs)
 
 
 class Course(Atom):
