@@ -1,6 +1,6 @@
 """The network against the trail's own reading of filtered, counted and dosed histories, on
 generated patients: items with dates known to the day, month or year, ends or none, attributes
-given or not, doses given or not, anchors present or not, and windows on another history's (or
+given or not, doses given or not, items counted (by an attribute's values, by drugs of a set), anchors present or not, and windows on another history's (or
 their own) most recent start or end, which dates known to the month, or several items that may
 be the most recent, leave known only within days. The trail judges each part in plain
 Python (`engine/atoms/*.judge`); the network decides with durable_rules' patterns, whose quirks
@@ -43,6 +43,9 @@ inclusion H13 "h": the latest infection more than 2 months before the end of the
 inclusion H14 "h": no known infection less than 2 weeks after the end of therapy
 inclusion H15 "h": therapy within 6 months after the end of therapy
 inclusion H16 "h": infection at the start of therapy
+inclusion H17 "h": at least 2 sites of infection with grade >= 2 ever
+inclusion H18 "h": therapy includes at least 2 of {cisplatin, imatinib, dasatinib}
+inclusion H19 "h": at least 3 infection where site is not skin within 1 year before screening
 """
 
 NETWORK = network_from_text(PROTOCOL, "histories.proto-rules")
