@@ -144,11 +144,12 @@ def compile_protocol(protocol: m.Protocol) -> Network:
     for name in compiler.used_nodes:
         definition = protocol.definition(name)
         if definition is not None:
-            add(compiler.definition_rules(definition))
+            add(_held(name, definition.span.line, compiler.definition_rules(definition)))
         else:
-            add(compiler.value_rules(compiler.concepts[name]))
+            concept = compiler.concepts[name]
+            add(_held(name, concept.span.line, compiler.value_rules(concept)))
     for leaf in protocol.leaves():
-        add(compiler.criterion_rules(leaf))
+        add(_held(leaf.id, leaf.span.line, compiler.criterion_rules(leaf)))
     add(compiler.hidden_rules)
     final = max(compiler.stratum.values(), default=0) + 1
     fields = _group_record_patterns(rules, actions)
@@ -562,15 +563,30 @@ RULES_PER_FACT = 24
 #: rules.h) and refuses a longer list when it builds the network (error 107): six criteria of 30
 #: flags each, packed into one fact, met it.
 NEX_PER_FACT = 128
+#: ... and one node's own rules on its record fact, which cannot be shared out among facts: a
+#: criterion of 19 lab thresholds, 123 rules, overflowed the engine's alpha stack (error 303) on a
+#: patient with every value; 88 ran. Tested up to here.
+RULES_PER_NODE = 64
 
 
 class TooWide(Exception):
-    """One node reads more record fields that may be missing than one record fact may test
-    (`NEX_PER_FACT`): `engine/pipeline.py` reports it at the node's line."""
+    """One node (a criterion, definition or derived value) is larger than the engine holds: it
+    reads more record fields that may be missing than one record fact may test (`NEX_PER_FACT`),
+    or a condition of it needs more rules than a network holds (`patterns.MAX_PARTS`).
+    `engine/pipeline.py` reports it at the node, as the diagnostic `kind` with `info`."""
 
-    def __init__(self, node: str, line: int, tests: int) -> None:
-        super().__init__(node, line, tests)
-        self.node, self.line, self.tests = node, line, tests
+    def __init__(self, node: str, line: int, kind: str, **info: int) -> None:
+        super().__init__(node, line, kind)
+        self.node, self.line, self.kind, self.info = node, line, kind, info
+
+
+def _held(node: str, line: int, generated) -> list:
+    """A node's rules, all generated now, so that a condition of it too large for the engine is
+    reported as the node's."""
+    try:
+        return list(generated)
+    except P.TooLarge:
+        raise TooWide(node, line, "network-limit/split", limit=P.MAX_PARTS) from None
 
 
 def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action]) -> dict[str, set[str]]:
@@ -586,9 +602,13 @@ def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action]) -
     group, size, unrecorded = "", RULES_PER_FACT, 0
     for node, patterns in per_node.items():
         tests = sum(json.dumps(pattern).count('"$nex"') for pattern in patterns)
+        line = next(a.line for a in actions.values() if a.target == node)
         if tests > NEX_PER_FACT:
-            line = next(a.line for a in actions.values() if a.target == node)
-            raise TooWide(node, line, tests)
+            raise TooWide(node, line, "network-limit/unrecorded", tests=tests,
+                          limit=NEX_PER_FACT)
+        if len(patterns) > RULES_PER_NODE:
+            raise TooWide(node, line, "network-limit/rules", rules=len(patterns),
+                          limit=RULES_PER_NODE)
         if size + len(patterns) > RULES_PER_FACT or unrecorded + tests > NEX_PER_FACT:
             group, size, unrecorded = f"g{len(groups)}", 0, 0
             groups[group] = set()

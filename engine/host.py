@@ -64,6 +64,12 @@ class _Clash(EngineError):
         self.state = state
 
 
+class _Refused(EngineError):
+    """The engine failed an assert (a limit of its own, e.g. error 303: its alpha stack). The
+    session is left in a state in which deleting it aborts the process (`free(): invalid
+    pointer`), so it is not deleted: the run stops with this error, one session held."""
+
+
 class Host:
     """Holds one compiled ruleset in the C engine; `session` runs one patient to quiescence.
 
@@ -130,11 +136,13 @@ class Host:
                 end = [{"sid": sid, "t": "end", "s": stratum}]
                 state = self._assert(engine_json(end), end)
                 self._run(sid, state, firings, concluded)
+        except _Refused:
+            raise  # the session is left to the engine: deleting it now aborts the process
         except BaseException as error:
             self._discard(error.state if isinstance(error, _Clash) else state)
-            raise
-        finally:
             _engine.delete_state(self._handle, sid)
+            raise
+        _engine.delete_state(self._handle, sid)
         return firings
 
     def _discard(self, state: int | None) -> None:
@@ -166,7 +174,7 @@ class Host:
             result = _engine.assert_facts(self._handle, text)
         except _engine.error as error:  # a limit of the engine, named with what was asserted
             asserted = facts if sid is None else [{**fact, "sid": sid} for fact in facts]
-            raise EngineError(f"durable_rules refused {_brief(asserted)}: {error}") from None
+            raise _Refused(f"durable_rules refused {_brief(asserted)}: {error}") from None
         if result[0] in (_NOT_HANDLED, _OBSERVED):
             asserted = facts if sid is None else [{**fact, "sid": sid} for fact in facts]
             if result[0] == _OBSERVED:

@@ -137,22 +137,46 @@ def cost(pattern: Pattern) -> int:
     return 0
 
 
+#: The most rules `split` makes of one pattern. A conjunction of n comparisons, each with a
+#: disjunction of its own (a value known exactly or within bounds), distributes into about
+#: 2^(n - 13) parts: 2,048 for 24 lab thresholds, half a million for 32, which took minutes to
+#: build. A network holds about 280 rules in all (durable_rules' error 108), so more parts than
+#: this could never run.
+MAX_PARTS = 256
+
+
+class TooLarge(ValueError):
+    """A condition on one record fact that no rules within the engine's limits can hold."""
+
+
 def split(pattern: Pattern) -> list[Pattern]:
     """Disjuncts that together mean `pattern`, each within the engine's budget.
 
     A disjunction splits into its alternatives (one rule each); a conjunction that is too large
     distributes over its largest disjunction. The host keeps the first of equal conclusions.
+    More than `MAX_PARTS` parts raise `TooLarge`, as soon as they are found.
     """
+    parts: list[Pattern] = []
+    _split(pattern, parts)
+    return parts
+
+
+def _split(pattern: Pattern, parts: list[Pattern]) -> None:
     if cost(pattern) <= BUDGET or isinstance(pattern, (Test, Const)):
-        return [pattern]
+        if len(parts) == MAX_PARTS:
+            raise TooLarge(f"a condition on one record needs more than {MAX_PARTS} rules")
+        parts.append(pattern)
+        return
     if isinstance(pattern, Any_):
-        return [part for item in pattern.items for part in split(item)]
+        for item in pattern.items:
+            _split(item, parts)
+        return
     assert isinstance(pattern, All)
     widest = max((p for p in pattern.items if isinstance(p, Any_)), key=cost, default=None)
     if widest is None:
-        raise ValueError("a condition on one record is too large for the engine; split it into definitions")
+        raise TooLarge("a condition on one record is larger than one rule holds")
     rest = [p for p in pattern.items if p is not widest]
-    return split(any_of(*(all_of(*rest, alternative) for alternative in widest.items)))
+    _split(any_of(*(all_of(*rest, alternative) for alternative in widest.items)), parts)
 
 
 def pack(pattern: Pattern) -> list[Pattern]:
@@ -171,8 +195,7 @@ def pack(pattern: Pattern) -> list[Pattern]:
     assert isinstance(pattern, All)
     widest = max((p for p in pattern.items if isinstance(p, Any_)), key=cost, default=None)
     if widest is None:
-        raise ValueError("a condition on one record is too large for the engine; "
-                         "split it into definitions")
+        raise TooLarge("a condition on one record is larger than one rule holds")
     rest = tuple(p for p in pattern.items if p is not widest)
     if cost(all_of(*rest, widest.items[0])) > BUDGET:  # another disjunction is too wide as well
         return [part for item in widest.items for part in pack(all_of(*rest, item))]
@@ -193,6 +216,6 @@ def _chunks(alternatives: list[Pattern], rest: tuple[Pattern, ...]) -> list[Patt
         spent += cost(item)
     parts.append(all_of(*rest, any_of(*chunk)))
     if any(cost(part) > BUDGET for part in parts):  # the sums assume no item merges or folds
-        raise ValueError("a condition on one record is too large for the engine")
+        raise TooLarge("a condition on one record is larger than one rule holds")
     return parts
 

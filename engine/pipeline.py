@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable, Iterator
 
-from engine.compile import NEX_PER_FACT, Network, TooWide, compile_protocol
+from engine.compile import Network, TooWide, compile_protocol
 from engine.fhir import load_map
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse, parse_file
@@ -74,11 +74,10 @@ def compile(protocol: Protocol) -> Network:  # noqa: A001 - the stage's name
     try:
         return compile_protocol(protocol)
     except TooWide as wide:
-        owner = next((c for c in (*protocol.leaves(), *protocol.definitions)
+        owner = next((c for c in (*protocol.leaves(), *protocol.definitions, *protocol.concepts)
                       if wide.node in (getattr(c, "id", None), getattr(c, "name", None))), None)
         span = owner.span if owner is not None else Span(protocol.path, wide.line, 1, wide.line, 1)
-        diagnostic = templated(TEMPLATES, WARNINGS, "network-limit/unrecorded", span,
-                               name=wide.node, tests=wide.tests, limit=NEX_PER_FACT)
+        diagnostic = templated(TEMPLATES, WARNINGS, wide.kind, span, name=wide.node, **wide.info)
         raise ProtocolError([diagnostic], protocol.source) from None
 
 

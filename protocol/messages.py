@@ -63,6 +63,10 @@ TEMPLATES: dict[str, str] = {
     "network-limit/unrecorded": "{name} reads {tests} facts that may be missing, each tested "
     "for it; the engine tests at most {limit} on one record fact: split it into definitions",
     "network-limit/engine": "{refusal}",
+    "network-limit/rules": "{name} takes {rules} rules on the patient's record, more than the "
+    "engine's alpha network is tested with (at most {limit}); split it into definitions",
+    "network-limit/split": "{name} has a condition larger than the engine's rules hold (it would "
+    "take more than {limit} rules); split it into definitions",
     "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",

@@ -36,3 +36,25 @@ def test_a_session_that_clashes_is_run_again_under_another_sid():
     assert [firing.rule for firing in firings] == ["seen", "seen"]
     after = [{**fact, "sid": "8"} for fact in CLASHING]
     assert [firing.rule for firing in engine.session("8", after, 0)] == ["seen", "seen"]
+
+
+def test_an_assert_the_engine_refuses_is_an_error_and_the_process_goes_on(monkeypatch):
+    """A criterion of 19 lab thresholds (123 rules, more than `check` now accepts) overflowed
+    the engine's alpha stack on a patient with every value (error 303), and deleting that
+    session aborted the process. The refusal is an EngineError naming the facts; the session is
+    left to the engine, and the next patient is decided."""
+    from engine import compile as compiler
+    from engine import pipeline
+    from engine.run import Decision, Screening
+    from tests.conftest import screen_one
+    from tests.test_limits import flags
+
+    monkeypatch.setattr(compiler, "RULES_PER_NODE", 1000)
+    text = flags(19, kind="quantity in mg", condition="f{i} >= 5 mg")
+    screening = Screening(pipeline.compile(pipeline.load_text(text, "labs.proto-rules")[0]))
+    values = [{"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}
+              for i in range(19)]
+    with pytest.raises(EngineError, match=r"durable_rules refused .*error code: 303"):
+        screen_one(screening, values)
+    result = screen_one(screening, values[:1])
+    assert isinstance(result, Decision) and result.decision == "NEEDS_REVIEW"

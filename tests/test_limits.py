@@ -251,12 +251,13 @@ def test_a_formula_power_beyond_the_6th_is_refused() -> None:
 # --- tests of a field not recorded, per record fact ----------------------------------------------
 
 
-def flags(count: int, criteria: int = 1, definitions: int = 0) -> str:
+def flags(count: int, criteria: int = 1, definitions: int = 0, kind: str = "flag",
+          condition: str = "f{i}") -> str:
     """`criteria` criteria, each the conjunction of `count` flags (through `definitions`
-    definitions sharing them out, when given)."""
-    text = HEAD + "concepts:\n" + "".join(f" f{i}: flag\n" for i in range(count * criteria))
+    definitions sharing them out, when given), or of `condition`s on concepts of `kind`."""
+    text = HEAD + "concepts:\n" + "".join(f" f{i}: {kind}\n" for i in range(count * criteria))
     for c in range(criteria):
-        names = [f"f{i}" for i in range(c * count, (c + 1) * count)]
+        names = [condition.format(i=i) for i in range(c * count, (c + 1) * count)]
         if definitions:
             share = -(-count // definitions)
             parts = [names[i:i + share] for i in range(0, count, share)]
@@ -292,3 +293,29 @@ def test_a_criterion_of_more_flags_than_one_fact_tests_is_an_error_at_its_line(t
                              "definitions")
     assert main(["check", str(path)]) == 2
     assert decide(flags(130, definitions=2), all_flags(130)) == "ELIGIBLE"
+
+
+def test_a_criterion_of_many_thresholds_is_an_error_at_its_line_not_a_hang(tmp_path) -> None:
+    """Each threshold on a value that may be known only within bounds is a disjunction, and a
+    conjunction too large for one rule is distributed over them: 123 rules for 19 lab
+    thresholds, which overflowed the engine's alpha stack and then aborted the process; 2,048
+    for 24; minutes of `check` for 32. Sixteen run; 17 and 32 are errors at the criterion, found
+    at once; shared out into definitions, 32 run."""
+    labs = {"kind": "quantity in mg", "condition": "f{i} >= 5 mg"}
+    values = [{"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}
+              for i in range(32)]
+    assert decide(flags(16, **labs), values[:16]) == "ELIGIBLE"
+    for count, message in [
+            (17, "I0 takes 69 rules on the patient's record, more than the engine's alpha network "
+                 "is tested with (at most 64); split it into definitions"),
+            (32, "I0 has a condition larger than the engine's rules hold (it would take more than "
+                 "256 rules); split it into definitions")]:
+        path = tmp_path / "labs.proto-rules"
+        path.write_text(flags(count, **labs))
+        with pytest.raises(ProtocolError) as raised:
+            pipeline.compile(pipeline.load(str(path))[0])
+        (found,) = raised.value.diagnostics
+        assert (found.span.line, found.code, found.message) == (
+            count + 3, "network-limit", message)
+        assert main(["check", str(path)]) == 2
+    assert decide(flags(32, definitions=4, **labs), values) == "ELIGIBLE"
