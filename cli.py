@@ -43,7 +43,6 @@ from engine.pathways import from_outcomes as paths_from
 from engine.pathways import plot as plot_pathways
 from engine.pathways import table as pathways_table
 from engine.factfile import opened, read_records
-from engine.host import Host
 from engine import report_pages
 from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
@@ -65,10 +64,8 @@ from grammar import layout
 from grammar.parser import dump
 from protocol.diff import diff
 from protocol import dependencies
-from protocol.errors import (Diagnostic, EngineError, ProtocolError, ProtoRulesError, Span,
-                             UsageError, hint, templated)
+from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
 from protocol.errors import render as render_diagnostic
-from protocol.messages import TEMPLATES, WARNINGS
 from protocol.model import Protocol
 from protocol.wording import as_json as diff_json
 from protocol.wording import render as render_diff
@@ -373,19 +370,13 @@ def _escalation(path: str) -> EscalationNetwork:
 def _check(args) -> int:
     try:
         protocol, diagnostics = pipeline.load(args.protocol)
-        if protocol.criteria:  # what only compiling and the engine find: a node too wide for one
-            Host(pipeline.compile(protocol).ruleset())  # record fact, a network too large
+        refused = pipeline.network_problems(protocol)
+        if refused:
+            raise ProtocolError(refused, protocol.source)
     except ProtocolError as error:
         if args.format != "json":
             raise
         print(_checked_json(args.protocol, error.diagnostics))
-        return 2
-    except EngineError as error:
-        span = Span(args.protocol, 1, 1, 1, 1)
-        found = templated(TEMPLATES, WARNINGS, "network-limit/engine", span, refusal=str(error))
-        if args.format != "json":
-            raise ProtocolError([found], Path(args.protocol).read_text(encoding="utf-8")) from None
-        print(_checked_json(args.protocol, [found]))
         return 2
     leaves = protocol.leaves()
     inclusion = sum(1 for c in protocol.criteria if c.role.value == "inclusion")

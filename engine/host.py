@@ -106,6 +106,10 @@ class Host:
         except _engine.error as error:
             raise EngineError(_too_large(len(definition), error)) from None
 
+    def close(self) -> None:
+        """Let the engine drop the ruleset (a host checked and not run: `check`, the editor)."""
+        _engine.delete_ruleset(self._handle)
+
     def session(self, sid: str, facts: list[dict], strata: int) -> list[Firing]:
         """Assert `facts` for one session and fire to quiescence; then, for each stratum in turn,
         assert its end marker and fire again. The session is deleted whatever happens.

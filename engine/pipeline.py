@@ -23,10 +23,11 @@ from typing import Iterable, Iterator
 
 from engine.compile import Network, TooWide, compile_protocol
 from engine.fhir import load_map
+from engine.host import Host
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse, parse_file
 from protocol.checks import check
-from protocol.errors import Diagnostic, ProtocolError, Span, templated
+from protocol.errors import Diagnostic, EngineError, ProtocolError, Span, templated
 from protocol.errors import render as render_diagnostic
 from protocol.messages import TEMPLATES, WARNINGS
 from protocol.model import Protocol
@@ -79,6 +80,23 @@ def compile(protocol: Protocol) -> Network:  # noqa: A001 - the stage's name
         span = owner.span if owner is not None else Span(protocol.path, wide.line, 1, wide.line, 1)
         diagnostic = templated(TEMPLATES, WARNINGS, wide.kind, span, name=wide.node, **wide.info)
         raise ProtocolError([diagnostic], protocol.source) from None
+
+
+def network_problems(protocol: Protocol) -> list[Diagnostic]:
+    """What only the network shows, for `check` and the editor: a node larger than the engine
+    holds (at the node, see `compile`) or a network the engine refuses to build (at the file's
+    start). The network is built in the engine and let go again. None for a protocol of
+    escalation only, which `escalate` runs."""
+    if not protocol.criteria:
+        return []
+    try:
+        Host(compile(protocol).ruleset()).close()
+    except ProtocolError as error:
+        return error.diagnostics
+    except EngineError as error:
+        span = Span(protocol.path, 1, 1, 1, 1)
+        return [templated(TEMPLATES, WARNINGS, "network-limit/engine", span, refusal=str(error))]
+    return []
 
 
 def screen(network: Network | Screening, records: Iterable[tuple[int, object]], path: str,

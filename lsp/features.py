@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from lsprotocol import types as t
 
+from engine.pipeline import network_problems
 from grammar.layout import Lexeme, expected, format_text, lexemes
 from grammar.parser import parse
 from grammar.recovery import recover
@@ -63,6 +64,8 @@ def analyse(text: str, path: str, previous: m.Protocol | None = None) -> Analysi
                 protocol = None
     else:
         diagnostics = [_here(d, path) for d in check(protocol)]
+        if not any(d.is_error for d in diagnostics):
+            diagnostics += [_here(d, path) for d in network_problems(protocol)]
     return Analysis(text, path, diagnostics, tokens, protocol or previous)
 
 
