@@ -8,6 +8,8 @@ from __future__ import annotations
 
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import pipeline
 from engine.host import engine_json
@@ -319,3 +321,43 @@ def test_a_criterion_of_many_thresholds_is_an_error_at_its_line_not_a_hang(tmp_p
             count + 3, "network-limit", message)
         assert main(["check", str(path)]) == 2
     assert decide(flags(32, definitions=4, **labs), values) == "ELIGIBLE"
+
+
+#: Conditions a size test draws from: (kind, condition, a fact that decides it), the values
+#: exact, bounded ("< 20") or known to the month or year, so that conditions read bounds.
+SIZED = [("quantity in mg", "f{i} >= 5 mg",
+          lambda i: {"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}),
+         ("quantity in mg", "f{i} < 5 mg",
+          lambda i: {"concept": f"f{i}", "value": "< 20", "unit": "mg", "date": "2025-12-30"}),
+         ("flag", "f{i}", lambda i: {"concept": f"f{i}", "value": True, "date": "2025-12-30"}),
+         ("event graded", "f{i} with grade >= 3 within 1 year before screening",
+          lambda i: {"concept": f"f{i}", "date": "2025-06", "grade": 3}),
+         ("event", "f{i} ever", lambda i: {"concept": f"f{i}", "date": "2025"})]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 40), st.integers(1, 6), st.sampled_from([" and ", " or "]),
+       st.sampled_from(["{}", "not ({})", "any of [{}]"]), st.randoms(use_true_random=False))
+def test_every_size_runs_or_is_refused_at_check(count: int, criteria: int, op: str, wrap: str,
+                                                rnd) -> None:
+    """Criteria of up to 40 conditions of mixed kinds, up to six of them: the protocol either
+    decides a patient or is refused by `check` as larger than the engine holds, at a criterion.
+    Never an engine error in a run, never an aborted process: the limits of
+    `engine/compile.py` and `engine/patterns.py` were found by sizing protocols like these."""
+    text, atoms, facts = HEAD + "concepts:\n", [], []
+    for i in range(count * criteria):
+        kind, condition, fact = rnd.choice(SIZED)
+        text += f" f{i}: {kind}\n"
+        atoms.append(condition.format(i=i))
+        if rnd.random() < 0.7:
+            facts.append(fact(i))
+    for c in range(criteria):
+        part = atoms[c * count:(c + 1) * count]
+        body = wrap.format(", ".join(part) if wrap.startswith("any") else op.join(part))
+        text += f'{rnd.choice(["inclusion", "exclusion"])} C{c} "c": {body}\n'
+    protocol = pipeline.load_text(text, "sizes.proto-rules")[0]
+    refused = pipeline.network_problems(protocol)
+    if refused:
+        assert {d.code for d in refused} == {"network-limit"} and refused[0].span.line > 1
+        return
+    assert decide(text, facts) in ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW")
