@@ -287,14 +287,51 @@ class _Compiler:
                 if at is not None:
                     self.layout.concepts.add(at.name)
             return kind.compile(condition, self)
-        if isinstance(condition, m.And):
-            return conjunction([self.kleene(i) for i in condition.items])
-        if isinstance(condition, m.Or):
-            return disjunction([self.kleene(i) for i in condition.items])
         if isinstance(condition, m.Not):
             return self.kleene(condition.item).negated()
-        assert isinstance(condition, m.AtLeast)
-        return at_least(condition.count, [self.kleene(i) for i in condition.items])
+        items = [self.kleene(i) for i in condition.items]
+        if isinstance(condition, m.AtLeast):
+            whole = at_least(condition.count, items)
+            # `any of [...]` is a disjunction, `all of [...]` a conjunction: cut as they are
+            combine = {1: disjunction, len(items): conjunction}.get(condition.count)
+        else:
+            combine = conjunction if isinstance(condition, m.And) else disjunction
+            whole = combine(items)
+        if combine is None or _fits(whole, RULES_PER_NODE, NEX_PER_FACT):
+            return whole
+        return combine(self._cut(condition, combine, items))
+
+    def _cut(self, condition: m.And | m.Or | m.AtLeast, combine,
+             items: list[Kleene]) -> list[Kleene]:
+        """A conjunction or disjunction too large for one node of the engine (its rules on the
+        record beyond `RULES_PER_NODE`, e.g. 17 lab thresholds, each a value that may be known
+        only within bounds, or its tests of fields not recorded beyond `NEX_PER_FACT`, e.g. 130
+        flags), cut into runs of its items, each small enough to share a record fact and a node
+        of its own, decided as a definition is: what an author was told to write by hand. A
+        protocol that fits is compiled as before."""
+        runs: list[list[Kleene]] = [[]]
+        for item in items:
+            if runs[-1] and not _fits(combine([*runs[-1], item]), RULES_PER_FACT,
+                                      NEX_PER_FACT // 4):
+                runs.append([])
+            runs[-1].append(item)
+        cut = []
+        for index, run in enumerate(runs):
+            if len(run) == 1:
+                cut.append(run[0])
+                continue
+            node = f"{type(condition).__name__.lower()}@{condition.span.line}:" \
+                   f"{condition.span.column}#{index}"
+            k = combine(run)
+            self.stratum[node] = level = self._stratum_of(k.uses)
+            line = condition.span.line
+            make = lambda value, rule, node=node: Action(rule, "derived", node, value, line)  # noqa: E731
+            own = {"$and": [{"t": "d"}, {"n": node}]}
+            self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make))
+            self.hidden_rules.extend(_open_rules(node, f"d:{node}", level, own, k,
+                                                 {"U": "U", "R": "R"}, make))
+            cut.append(joined(node))
+        return cut
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = P.TRUE,
@@ -567,6 +604,21 @@ NEX_PER_FACT = 128
 #: criterion of 19 lab thresholds, 123 rules, overflowed the engine's alpha stack (error 303) on a
 #: patient with every value; 88 ran. Tested up to here.
 RULES_PER_NODE = 64
+
+
+def _fits(k: Kleene, rules: int, unrecorded: int) -> bool:
+    """Whether a node decided by `k` takes at most `rules` rules on the record (as
+    `_conclusions` and `_open_rules` make them) and tests at most `unrecorded` fields for not
+    being recorded (`$nex`)."""
+    patterns = [pattern for pattern, _ in (*k.t, *k.f)] + [k.d, k.nd]
+    tests = sum(json.dumps(P.to_json(p)).count('"$nex"') for p in patterns
+                if not isinstance(p, P.Const))
+    if tests > unrecorded:
+        return False
+    try:
+        return sum(len(P.split(p)) for p in patterns if p != P.FALSE) <= rules
+    except P.TooLarge:
+        return False
 
 
 class TooWide(Exception):

@@ -280,47 +280,61 @@ def test_criteria_of_many_flags_are_packed_so_the_engine_builds_them() -> None:
     assert decide(flags(30, criteria=6), all_flags(180)) == "ELIGIBLE"
 
 
-def test_a_criterion_of_more_flags_than_one_fact_tests_is_an_error_at_its_line(tmp_path) -> None:
-    """128 flags in one conjunction run; 130 are reported by `check` and `run` at the criterion,
-    with what to do, which works."""
-    assert decide(flags(128), all_flags(128)) == "ELIGIBLE"
+def test_a_criterion_of_more_flags_than_one_fact_tests_is_cut_into_nodes(tmp_path) -> None:
+    """130 flags in one conjunction tested 130 fields for being missing on one record fact, more
+    than the engine links (128); the conjunction is now cut into nodes of its own, as an author
+    would cut it into definitions, and decides as the definitions do."""
+    assert decide(flags(130), all_flags(130)) == "ELIGIBLE"
+    assert decide(flags(130), all_flags(129)) == "NEEDS_REVIEW"
+    assert decide(flags(130, definitions=2), all_flags(130)) == "ELIGIBLE"
     path = tmp_path / "wide.proto-rules"
     path.write_text(flags(130))
+    assert main(["check", str(path)]) == 0
+
+
+def labs(count: int, at_least: int = 0) -> str:
+    """A criterion on `count` lab thresholds (each a value that may be known only within
+    bounds): all of them, or at least `at_least` of them."""
+    text = flags(count, kind="quantity in mg", condition="f{i} >= 5 mg")
+    if at_least:
+        conditions = text.split("\n")[-2].strip().split(" and ")
+        text = text.replace(" and ".join(conditions),
+                            f"at least {at_least} of [{', '.join(conditions)}]")
+    return text
+
+
+LAB_VALUES = [{"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}
+              for i in range(60)]
+
+
+def test_a_criterion_of_many_thresholds_is_cut_into_nodes_not_refused_or_hung() -> None:
+    """Each threshold is a disjunction (the value exact, or its bounds), and a conjunction too
+    large for one rule was distributed over them: 123 rules for 19 thresholds, which overflowed
+    the engine's alpha stack and aborted the process, 2,048 for 24, minutes of `check` for 32.
+    Past 64 rules the conjunction is cut into nodes of its own; 60 thresholds decide."""
+    for count in (16, 17, 19, 32, 60):
+        assert decide(labs(count), LAB_VALUES[:count]) == "ELIGIBLE", count
+    assert decide(labs(32), LAB_VALUES[:31]) == "NEEDS_REVIEW"
+    assert decide(labs(32), LAB_VALUES[:31] + [{**LAB_VALUES[31], "value": 3}]) == "INELIGIBLE"
+
+
+@pytest.mark.parametrize("count, at_least, line, message", [
+    (8, 3, 11, "I0 takes 86 rules on the patient's record, more than the engine's alpha network "
+     "is tested with (at most 64); split it into definitions"),
+    (10, 2, 13, "I0 has a condition larger than the engine's rules hold (it would take more than "
+     "256 rules); split it into definitions")])
+def test_an_expansion_larger_than_the_engine_holds_is_an_error_at_its_line(
+        tmp_path, count: int, at_least: int, line: int, message: str) -> None:
+    """`at least k of [...]` is expanded into its combinations, not cut: beyond what one node
+    holds it is an error at the criterion, from `check` and `run`, found at once."""
+    assert decide(labs(8, at_least=2), LAB_VALUES[:8]) == "ELIGIBLE"
+    path = tmp_path / "labs.proto-rules"
+    path.write_text(labs(count, at_least))
     with pytest.raises(ProtocolError) as raised:
         pipeline.compile(pipeline.load(str(path))[0])
     (found,) = raised.value.diagnostics
-    assert (found.span.line, found.span.column, found.code) == (133, 1, "network-limit")
-    assert found.message == ("I0 reads 130 facts that may be missing, each tested for it; the "
-                             "engine tests at most 128 on one record fact: split it into "
-                             "definitions")
+    assert (found.span.line, found.code, found.message) == (line, "network-limit", message)
     assert main(["check", str(path)]) == 2
-    assert decide(flags(130, definitions=2), all_flags(130)) == "ELIGIBLE"
-
-
-def test_a_criterion_of_many_thresholds_is_an_error_at_its_line_not_a_hang(tmp_path) -> None:
-    """Each threshold on a value that may be known only within bounds is a disjunction, and a
-    conjunction too large for one rule is distributed over them: 123 rules for 19 lab
-    thresholds, which overflowed the engine's alpha stack and then aborted the process; 2,048
-    for 24; minutes of `check` for 32. Sixteen run; 17 and 32 are errors at the criterion, found
-    at once; shared out into definitions, 32 run."""
-    labs = {"kind": "quantity in mg", "condition": "f{i} >= 5 mg"}
-    values = [{"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}
-              for i in range(32)]
-    assert decide(flags(16, **labs), values[:16]) == "ELIGIBLE"
-    for count, message in [
-            (17, "I0 takes 69 rules on the patient's record, more than the engine's alpha network "
-                 "is tested with (at most 64); split it into definitions"),
-            (32, "I0 has a condition larger than the engine's rules hold (it would take more than "
-                 "256 rules); split it into definitions")]:
-        path = tmp_path / "labs.proto-rules"
-        path.write_text(flags(count, **labs))
-        with pytest.raises(ProtocolError) as raised:
-            pipeline.compile(pipeline.load(str(path))[0])
-        (found,) = raised.value.diagnostics
-        assert (found.span.line, found.code, found.message) == (
-            count + 3, "network-limit", message)
-        assert main(["check", str(path)]) == 2
-    assert decide(flags(32, definitions=4, **labs), values) == "ELIGIBLE"
 
 
 #: Conditions a size test draws from: (kind, condition, a fact that decides it), the values
