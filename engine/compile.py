@@ -233,13 +233,15 @@ class _Compiler:
 
     # -- rules --------------------------------------------------------------------------------------
     def definition_rules(self, definition: m.Definition):
-        k = self.kleene(definition.condition)
-        level = self._stratum_of(k.uses)
-        self.stratum[definition.name] = level
-        line = definition.span.line
-        make = lambda value, rule: Action(rule, "derived", definition.name, value, line)  # noqa: E731
-        own = {"$and": [{"t": "d"}, {"n": definition.name}]}
-        node = definition.name
+        yield from self._decided(definition.name, definition.span.line,
+                                 self.kleene(definition.condition))
+
+    def _decided(self, node: str, line: int, k: Kleene):
+        """The rules of a node decided by `k`, a definition or a cut part of a large condition:
+        T or F by its patterns, U or R at its end marker when neither was concluded."""
+        self.stratum[node] = level = self._stratum_of(k.uses)
+        make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
+        own = {"$and": [{"t": "d"}, {"n": node}]}
         yield from _conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make)
         yield from _open_rules(node, f"d:{node}", level, own, k, {"U": "U", "R": "R"}, make)
 
@@ -322,14 +324,7 @@ class _Compiler:
                 continue
             node = f"{type(condition).__name__.lower()}@{condition.span.line}:" \
                    f"{condition.span.column}#{index}"
-            k = combine(run)
-            self.stratum[node] = level = self._stratum_of(k.uses)
-            line = condition.span.line
-            make = lambda value, rule, node=node: Action(rule, "derived", node, value, line)  # noqa: E731
-            own = {"$and": [{"t": "d"}, {"n": node}]}
-            self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make))
-            self.hidden_rules.extend(_open_rules(node, f"d:{node}", level, own, k,
-                                                 {"U": "U", "R": "R"}, make))
+            self.hidden_rules.extend(self._decided(node, condition.span.line, combine(run)))
             cut.append(joined(node))
         return cut
 
