@@ -617,9 +617,9 @@ def _fits(k: Kleene, rules: int, unrecorded: int) -> bool:
 
 
 class TooWide(Exception):
-    """One node (a criterion, definition or derived value) is larger than the engine holds: it
-    reads more record fields that may be missing than one record fact may test (`NEX_PER_FACT`),
-    or a condition of it needs more rules than a network holds (`patterns.MAX_PARTS`).
+    """One node (a criterion, definition or derived value) is larger than the engine holds: more
+    rules on its record fact than `RULES_PER_NODE`, or a condition of it needing more rules than
+    a network holds (`patterns.MAX_PARTS`).
     `engine/pipeline.py` reports it at the node, as the diagnostic `kind` with `info`."""
 
     def __init__(self, node: str, line: int, kind: str, **info: int) -> None:
@@ -649,11 +649,8 @@ def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action]) -
     group, size, unrecorded = "", RULES_PER_FACT, 0
     for node, patterns in per_node.items():
         tests = sum(json.dumps(pattern).count('"$nex"') for pattern in patterns)
-        line = next(a.line for a in actions.values() if a.target == node)
-        if tests > NEX_PER_FACT:
-            raise TooWide(node, line, "network-limit/unrecorded", tests=tests,
-                          limit=NEX_PER_FACT)
         if len(patterns) > RULES_PER_NODE:
+            line = next(a.line for a in actions.values() if a.target == node)
             raise TooWide(node, line, "network-limit/rules", rules=len(patterns),
                           limit=RULES_PER_NODE)
         if size + len(patterns) > RULES_PER_FACT or unrecorded + tests > NEX_PER_FACT:

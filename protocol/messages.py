@@ -60,8 +60,6 @@ TEMPLATES: dict[str, str] = {
     "'version \"V\"', then its criteria",
     "no-criteria": "protocol '{name}' has no criteria and no escalation: nothing to decide; "
     "write its 'inclusion' and 'exclusion' criteria",
-    "network-limit/unrecorded": "{name} reads {tests} facts that may be missing, each tested "
-    "for it; the engine tests at most {limit} on one record fact: split it into definitions",
     "network-limit/engine": "{refusal}",
     "network-limit/rules": "{name} takes {rules} rules on the patient's record, more than the "
     "engine's alpha network is tested with (at most {limit}); split it into definitions",
