@@ -58,3 +58,18 @@ def test_an_assert_the_engine_refuses_is_an_error_and_the_process_goes_on(monkey
         screen_one(screening, values)
     result = screen_one(screening, values[:1])
     assert isinstance(result, Decision) and result.decision == "NEEDS_REVIEW"
+
+
+def test_a_session_that_clashes_under_every_sid_is_an_error(monkeypatch):
+    """Tried under as many sids as the host allows (here one: the clashing pair's own), the
+    session is refused with what happened, and the engine goes on to the next one."""
+    import engine.host
+
+    monkeypatch.setattr(engine.host, "_SIDS", 1)
+    engine = host()
+    with pytest.raises(EngineError, match=r"a fact was asserted twice in .*: the engine took two "
+                                          r"different facts for one under 1 session ids; the "
+                                          r"session holds too many facts"):
+        engine.session("7", CLASHING, 0)
+    after = [{**fact, "sid": "8"} for fact in CLASHING]
+    assert [firing.rule for firing in engine.session("8", after, 0)] == ["seen", "seen"]
