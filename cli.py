@@ -426,7 +426,7 @@ def _run(args) -> int:
     workers = args.workers or available()
     create = partial(reopened, keep=point.end) if point and point.state else created
     sink = writing(args.trail, "trail", create) if args.trail else nullcontext()
-    with on_cluster(args.scheduler, args.workers) as cluster, facts, sink as out, \
+    with facts, on_cluster(args.scheduler, args.workers) as cluster, sink as out, \
             optional(args.warnings, "warnings") as warnings_out, \
             optional(args.table, "table") as table_out, progress(args.facts) as console:
         trail = Trail(out, network, args.protocol, args.facts, args.screening_date,

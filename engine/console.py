@@ -80,9 +80,17 @@ def progress(facts: str) -> Iterator[Console]:
         yield Console(None)
         return
     total = None if facts == "-" else _counted(facts)
-    with tqdm(total=total, unit=" patients", file=sys.stderr, leave=False,
+    with _Bar(total=total, unit=" patients", file=sys.stderr, leave=False,
               dynamic_ncols=True) as bar:
         yield Console(bar)
+
+
+class _Bar(tqdm):
+    """tqdm without its monitor thread: the bar is advanced after every patient, so nothing needs
+    watching, and a run with workers starts them by forking, which is safe only in a process with
+    one thread (`engine.workers`)."""
+
+    monitor_interval = 0
 
 
 def _counted(facts: str) -> int | None:

@@ -59,6 +59,15 @@ class Outputs:
         self.recorder = Recorder(network) if trail else None
         self.table = table
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled for a worker started afresh (`engine.workers`) without the trail's recorder,
+        whose evidence is compiled into closures: the worker compiles it again from the network."""
+        return {**self.__dict__, "recorder": self.recorder is not None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.recorder = Recorder(self.network) if state["recorder"] else None
+
     def screened(self, records: Iterable[tuple[int, object]],
                  screening: Screening | None = None) -> Iterator[Screened]:
         """Decide each record in turn with `screening` (a new one when not given: it builds the

@@ -50,9 +50,11 @@ def kind(warning: FactProblem) -> str:
 
 @dataclass
 class Kind:
-    """How often one kind of warning came, and where first."""
+    """How often one kind of warning came, in how many patients, and where first: one warning
+    each of the first few patients it came in (a patient may have it for several facts)."""
 
     count: int = 0
+    patients: int = 0
     first: list[FactProblem] = field(default_factory=list)
 
 
@@ -71,12 +73,17 @@ class Tally:
             self.rejected += 1
             return
         self.decisions[decision] += 1
+        kinds: set[str] = set()  # of this patient's warnings
         for warning in warnings:
             self.warnings += 1
-            seen = self.kinds.setdefault(kind(warning), Kind())
+            text = kind(warning)
+            seen = self.kinds.setdefault(text, Kind())
             seen.count += 1
-            if len(seen.first) < EXAMPLES:
-                seen.first.append(warning)
+            if text not in kinds:
+                kinds.add(text)
+                seen.patients += 1
+                if len(seen.first) < EXAMPLES:
+                    seen.first.append(warning)
 
     @property
     def patients(self) -> int:
@@ -101,8 +108,10 @@ class Tally:
                          f"in {len(self.kinds)} kind{'' if len(self.kinds) == 1 else 's'}:")
         for text, seen in sorted(self.kinds.items(), key=lambda item: -item[1].count):
             where = ", ".join(f"{w.patient} (line {w.record})" for w in seen.first)
-            more = seen.count - len(seen.first)
-            lines.append(f"  {seen.count:,} x {text}: {where}"
+            more = seen.patients - len(seen.first)
+            among = "" if seen.patients == seen.count else \
+                f", in {seen.patients:,} patient{'' if seen.patients == 1 else 's'}"
+            lines.append(f"  {seen.count:,} x {text}{among}: {where}"
                          + (f" and {more:,} more" if more else ""))
         return "".join(line + "\n" for line in lines)
 

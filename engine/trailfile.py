@@ -172,6 +172,14 @@ class Frames(io.TextIOBase):
         self.raw.write(FOOTER.pack(FOOTER_MARK, length))
         self.raw.flush()
 
+    def abandon(self) -> None:
+        """Closed without writing anything more: a file that could not be taken back stays as it
+        was found (`close`, which a writer dropped calls too, would write the seek table)."""
+        self.pending, self.size = [], 0
+        self.raw.close()
+        self.table.close()
+        super().close()
+
     def close(self) -> None:
         if not self.closed:
             self.close_frames()
@@ -198,8 +206,7 @@ def reopened(path: str, keep: int) -> IO[str]:
     try:
         frames.taken_back(keep)
     except zstandard.ZstdError as error:  # changed since `engine/resume.py` read it through
-        frames.raw.close()
-        frames.table.close()
+        frames.abandon()
         raise UsageError(f"cannot resume: trail {path}: a frame does not decompress ({error})") \
             from None
     return frames

@@ -190,8 +190,7 @@ def _started(outputs: Outputs, workers: int) -> Iterator[list[_Worker]]:
     """Started workers, each with its own host. SIGINT is blocked while they are forked, so that
     none takes a Ctrl-C before it has set it aside. On the way out every pipe is closed and every
     worker waited for: each ends after the batch in hand (never mid-patient)."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = _context()
     for stream in (sys.stdout, sys.stderr):  # a forked worker flushes its copy as it ends
         stream.flush()
     pool: list[_Worker] = []
@@ -216,6 +215,23 @@ def _started(outputs: Outputs, workers: int) -> Iterator[list[_Worker]]:
             worker.close()
         for worker in pool:
             worker.process.join()
+
+
+def _context() -> Any:
+    """How workers are started: forked, the quickest (the network and its host are the parent's,
+    built once), where that is safe: on a system that forks, from a process with no other thread.
+    A thread may hold a lock at the moment of the fork (a Dask client's event loop in the same
+    process, say), and the worker would wait on it for ever: then each worker starts from a fresh
+    interpreter (a fork of a server started once, or spawn where there is none) and builds its
+    own host."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # imported once, by the server workers fork from
+    return context
 
 
 @contextmanager

@@ -117,6 +117,23 @@ def test_beyond_20_warnings_they_are_counted_not_printed(capsys, tmp_path):
                           "P07-1 (line 1), P07-2 (line 2), P07-3 (line 3) and 22 more"]
 
 
+def test_a_kind_of_warning_names_its_first_patients_each_once(capsys, tmp_path):
+    """Three patients with two facts dated after screening each: six warnings of one kind, in
+    three patients, each named once (not the first patient twice)."""
+    facts = Path(late_patients(tmp_path, 3))
+    twice = []
+    for line in facts.read_text(encoding="utf-8").splitlines():
+        patient = json.loads(line)
+        late = next(f for f in patient["facts"] if f.get("date", "") > patient["screening_date"])
+        patient["facts"].append({**late, "date": "2026-06-04"})
+        twice.append(json.dumps(patient) + "\n")
+    facts.write_text("".join(twice), encoding="utf-8")
+    code, _, err = run(capsys, "run", SEED, str(facts))
+    assert code == 0
+    assert err.splitlines()[-1] == ("  6 x dated after the screening date: set aside, in 3 "
+                                    "patients: P07-1 (line 1), P07-2 (line 2), P07-3 (line 3)")
+
+
 def test_warnings_file_lists_every_warning_as_run_printed_them(capsys, tmp_path):
     facts = late_patients(tmp_path, SHOWN + 5)
     listed = tmp_path / "out" / "warnings.txt"

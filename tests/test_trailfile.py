@@ -5,6 +5,7 @@ same chained lines, a seek table after them, read by every reader as a plain tra
 
 from __future__ import annotations
 
+import gc
 import json
 import struct
 from pathlib import Path
@@ -17,6 +18,7 @@ import cli
 from engine import trailfile
 from engine.trailfile import FOOTER, FOOTER_MARK, SKIPPABLE, frame_lines, seek_table
 from engine.verify import located
+from protocol.errors import UsageError
 from tests.conftest import PATIENTS, SEED
 
 pytestmark = pytest.mark.usefixtures("at_root")
@@ -181,6 +183,23 @@ def test_a_writer_stopped_before_the_table_leaves_frames_that_read(plain, packed
     code, out, _ = said(capsys, "explain", str(cut), "--patient", "P03-age-4-under-minimum")
     assert code == 1 and out.startswith(f"TAMPERED: line {table[8].first - 1}: no seal")
     assert "decision: INELIGIBLE" in out
+
+
+def test_a_trail_that_cannot_be_taken_back_is_left_as_it_was(packed, tmp_path, monkeypatch):
+    """A frame that no longer decompresses when a resumed run goes on writing (the file changed
+    after `--resume` read it): a one-line error, and the file is not touched, then or when the
+    writer is dropped (closing it would write a seek table after the bad frame)."""
+    frames = list(seek_table(str(packed)).frames())
+    data = bytearray(packed.read_bytes())
+    data[frames[1].offset + 8] ^= 0xFF  # inside the second frame's compressed block
+    bad = tmp_path / "bad.jsonl.zst"
+    bad.write_bytes(bytes(data))
+    raised = []
+    monkeypatch.setattr("sys.unraisablehook", raised.append)
+    with pytest.raises(UsageError, match="a frame does not decompress"):
+        trailfile.reopened(str(bad), keep=len(unpacked(packed)))
+    gc.collect()
+    assert bad.read_bytes() == bytes(data) and raised == []
 
 
 def test_a_file_that_is_not_a_whole_zstd_stream(tmp_path, capsys):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,22 @@ def test_an_error_in_a_worker_is_raised_as_one_process_raises_it():
         with pytest.raises(EngineError, match="^record 1: no verdict for I1$"):
             list(decided(outputs, records, workers, threading.Event()))
     assert multiprocessing.active_children() == []
+
+
+def test_with_another_thread_running_workers_start_fresh_with_the_same_bytes(capsys, tmp_path):
+    """A process with another thread (a Dask client's loop, say) does not fork its workers: a
+    thread holding a lock at the fork would leave it held in the worker for ever (Python 3.12 and
+    later warn of it). The workers start from a fresh interpreter and write the same bytes."""
+    facts = with_bad_records(EXAMPLES[0][1], tmp_path)
+    one = outputs_of(capsys, tmp_path, SEED, facts, "json", "--workers", "1")
+    done = threading.Event()
+    waiting = threading.Thread(target=done.wait, daemon=True)
+    waiting.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            two = outputs_of(capsys, tmp_path, SEED, facts, "json", "--workers", "2")
+    finally:
+        done.set()
+        waiting.join()
+    assert two == one
