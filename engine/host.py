@@ -64,10 +64,13 @@ class _Clash(EngineError):
         self.state = state
 
 
-class _Refused(EngineError):
-    """The engine failed an assert (a limit of its own, e.g. error 303: its alpha stack). The
-    session is left in a state in which deleting it aborts the process (`free(): invalid
-    pointer`), so it is not deleted: the run stops with this error, one session held."""
+class Refused(EngineError):
+    """The engine could not decide one session's facts, a limit of its own that this patient's
+    facts met: an assert it failed (e.g. error 303: its alpha stack), or facts it took for one
+    another under every sid tried (`_Clash`). The other sessions go on: a run sets this patient
+    aside (`engine.run.Screening.screen`). A failed assert leaves the session in a state in which
+    deleting it aborts the process (`free(): invalid pointer`), so that one is not deleted: it
+    stays held in the engine (`held` counts them)."""
 
 
 class Host:
@@ -79,6 +82,7 @@ class Host:
     def __init__(self, ruleset: dict[str, dict]) -> None:
         ((name, rules),) = ruleset.items()
         self.name = name
+        self.held = 0  # sessions the engine refused, left to it (`Refused`)
         self.actions = {rule: body["run"] for rule, body in rules.items()}
         # What each rule concludes, read once here rather than per firing: (what the conclusion is
         # about, its value, the fact to assert, and the action's `compute` when the fact is made
@@ -126,8 +130,8 @@ class Host:
                                      if attempt else facts, strata)
             except _Clash as clash:
                 clashed = clash
-        raise EngineError(f"{clashed}: the engine took two different facts for one under "
-                          f"{_SIDS} session ids; the session holds too many facts")
+        raise Refused(f"{clashed}: the engine took two different facts for one under "
+                      f"{_SIDS} session ids; the session holds too many facts")
 
     def _session(self, sid: str, facts: list[dict], strata: int) -> list[Firing]:
         firings: list[Firing] = []
@@ -140,8 +144,9 @@ class Host:
                 end = [{"sid": sid, "t": "end", "s": stratum}]
                 state = self._assert(engine_json(end), end)
                 self._run(sid, state, firings, concluded)
-        except _Refused:
-            raise  # the session is left to the engine: deleting it now aborts the process
+        except Refused:
+            self.held += 1  # the session is left to the engine: deleting it aborts the process
+            raise
         except BaseException as error:
             self._discard(error.state if isinstance(error, _Clash) else state)
             _engine.delete_state(self._handle, sid)
@@ -178,7 +183,7 @@ class Host:
             result = _engine.assert_facts(self._handle, text)
         except _engine.error as error:  # a limit of the engine, named with what was asserted
             asserted = facts if sid is None else [{**fact, "sid": sid} for fact in facts]
-            raise _Refused(f"durable_rules refused {_brief(asserted)}: {error}") from None
+            raise Refused(f"durable_rules refused {_brief(asserted)}: {error}") from None
         if result[0] in (_NOT_HANDLED, _OBSERVED):
             asserted = facts if sid is None else [{**fact, "sid": sid} for fact in facts]
             if result[0] == _OBSERVED:

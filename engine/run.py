@@ -18,12 +18,16 @@ from engine.atoms.base import exact
 from engine.compile import Network
 from engine.factfile import patient_id
 from engine.facts import Normaliser
-from engine.host import Firing, Host
+from engine.host import Firing, Host, Refused
 from engine.kleene import NUMBER
 from engine.record import Patient
 from protocol.errors import EngineError, FactError, FactProblem
 
 BAD = {"inclusion": "NOT_MET", "exclusion": "MET"}
+#: How many patients the engine may refuse before a run stops: each refusal leaves a session held
+#: in the engine (1,024 at most per host), and so many say that the protocol is beyond the engine,
+#: not that a few patients are.
+REFUSED_AT_MOST = 100
 
 
 class Verdict(NamedTuple):
@@ -71,6 +75,7 @@ class Screening:
         self.host = Host(network.ruleset())
         self.normaliser = Normaliser(network.protocol, network.layout)
         self._sessions = 0
+        self.refusals = 0  # patients the engine refused (`_refused`)
         self._leaves = [(leaf.id, leaf.role.value, ("verdict", leaf.id)) for leaf in network.leaves]
         self._order = {leaf.id: i for i, leaf in enumerate(network.leaves)}
         self._derived = [(name, ("derived", name)) for name in (*network.definitions,
@@ -131,4 +136,18 @@ class Screening:
             except FactError as error:
                 yield Rejected(line, patient_id(data), error.problems)
                 continue
-            yield self.decide(patient)
+            try:
+                yield self.decide(patient)
+            except Refused as refused:
+                yield self._refused(patient, path, refused)
+
+    def _refused(self, patient: Patient, path: str, refused: Refused) -> Rejected:
+        """A patient the engine could not decide, set aside as a record whose facts could not be
+        used, saying why; the run goes on, unless the engine has refused too many."""
+        self.refusals += 1
+        if self.refusals > REFUSED_AT_MOST:
+            raise EngineError(f"the rule engine refused more than {REFUSED_AT_MOST} patients, the "
+                              f"last {patient.id} (record {patient.line}): {refused}")
+        return Rejected(patient.line, patient.id, [FactProblem(
+            path, patient.line, patient.id, None, None,
+            f"the rule engine could not decide this patient: {refused}")])

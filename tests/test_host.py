@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -42,10 +44,12 @@ def test_an_assert_the_engine_refuses_is_an_error_and_the_process_goes_on(monkey
     """A criterion of 19 lab thresholds (123 rules, more than `check` now accepts) overflowed
     the engine's alpha stack on a patient with every value (error 303), and deleting that
     session aborted the process. The refusal is an EngineError naming the facts; the session is
-    left to the engine, and the next patient is decided."""
+    left to the engine, the patient set aside as a rejected record saying why, and the next
+    patient is decided; a run stops only once the engine has refused too many."""
     from engine import compile as compiler
     from engine import pipeline
-    from engine.run import Decision, Screening
+    from engine import run
+    from engine.run import Decision, Rejected, Screening
     from tests.conftest import screen_one
     from tests.test_limits import flags
 
@@ -54,10 +58,49 @@ def test_an_assert_the_engine_refuses_is_an_error_and_the_process_goes_on(monkey
     screening = Screening(pipeline.compile(pipeline.load_text(text, "labs.proto-rules")[0]))
     values = [{"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}
               for i in range(19)]
-    with pytest.raises(EngineError, match=r"durable_rules refused .*error code: 303"):
-        screen_one(screening, values)
+    refused = screen_one(screening, values)
+    assert isinstance(refused, Rejected) and screening.host.held == 1
+    (problem,) = refused.problems
+    assert re.fullmatch(r"patient\.jsonl:1, patient p: error: the rule engine could not decide "
+                        r"this patient: durable_rules refused .*error code: 303.*", str(problem))
     result = screen_one(screening, values[:1])
     assert isinstance(result, Decision) and result.decision == "NEEDS_REVIEW"
+    monkeypatch.setattr(run, "REFUSED_AT_MOST", 2)
+    assert isinstance(screen_one(screening, values), Rejected)
+    with pytest.raises(EngineError, match=r"the rule engine refused more than 2 patients, the "
+                                          r"last p \(record 1\): durable_rules refused"):
+        screen_one(screening, values)
+
+
+def test_a_run_sets_a_patient_the_engine_refuses_aside_and_goes_on(monkeypatch, tmp_path,
+                                                                    capsys):
+    """The same refusal in `run`: that record is rejected with why (exit 2), the patients after
+    it are decided, and the trail verifies."""
+    import cli
+    from engine import compile as compiler
+    from engine.verify import verify
+    from tests.test_limits import flags
+
+    monkeypatch.setattr(compiler, "RULES_PER_NODE", 1000)
+    protocol = tmp_path / "labs.proto-rules"
+    protocol.write_text(flags(19, kind="quantity in mg", condition="f{i} >= 5 mg"),
+                        encoding="utf-8")
+    values = [{"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}
+              for i in range(19)]
+    facts = tmp_path / "facts.jsonl"
+    facts.write_text("".join(json.dumps({"patient": pid, "screening_date": "2026-06-30",
+                                         "facts": given}) + "\n"
+                             for pid, given in (("every", values), ("one", values[:1]))),
+                     encoding="utf-8")
+    trail = tmp_path / "trail.jsonl"
+    code = cli.main(["run", str(protocol), str(facts), "--trail", str(trail), "--workers", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out.splitlines()[-1].startswith("one: NEEDS_REVIEW")
+    assert f"{facts}:1, patient every: error: the rule engine could not decide this patient: " \
+           "durable_rules refused" in err
+    assert "1 NEEDS_REVIEW; 1 record rejected" in err
+    assert verify(str(trail), facts=str(facts)).ok
 
 
 def test_a_session_that_clashes_under_every_sid_is_an_error(monkeypatch):
