@@ -17,6 +17,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from grammar.syntax import syntax_diagnostic
+from protocol.cache import grammar_tables
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 
@@ -30,6 +31,7 @@ def _lark() -> Lark:
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=False,
+        cache=grammar_tables(),
     )
 
 

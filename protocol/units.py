@@ -26,6 +26,8 @@ from functools import cache
 
 import pint
 
+from protocol.cache import folder as cache_folder
+
 #: Decimal places kept after a conversion, a ratio to the reference range or a dose equivalence.
 PLACES = 6
 QUANTUM = Decimal(1).scaleb(-PLACES)
@@ -138,23 +140,30 @@ def _pint_parse(ureg: pint.UnitRegistry, text: str, spelling: str) -> pint.Unit:
 
 @cache
 def registry() -> pint.UnitRegistry:
-    """The one Decimal registry, with the clinical units defined.
-
-    `U` redefines pint's own enzyme unit (micromole per minute): pint's dimension cache still holds
-    the old one until it is rebuilt, and `U` alone would then differ from `kU`.
-    """
-    ureg = pint.UnitRegistry(non_int_type=Decimal)
-    for definition in _DEFINITIONS:
-        ureg.define(definition)
-    ureg._build_cache()
-    return ureg
+    """The one Decimal registry, with the clinical units defined."""
+    return _clinical(Decimal)
 
 
 @cache
 def exact_registry() -> pint.UnitRegistry:
     """The same units with `Fraction` magnitudes: formulas of derived values compute in exact
     rationals, so their unit factors (mL/min to L/h is 3/50) must be exact too."""
-    ureg = pint.UnitRegistry(non_int_type=Fraction)
+    return _clinical(Fraction)
+
+
+def _clinical(magnitudes: type) -> pint.UnitRegistry:
+    """A registry with `magnitudes` and the clinical units defined.
+
+    pint's own definitions are read back from the user's cache folder (`protocol/cache.py`) where
+    they were kept; pint does not rebuild a spoiled file there (a process stopped while writing
+    it), so a registry that cannot read them is built from pint's files, as without the folder.
+    `U` redefines pint's own enzyme unit (micromole per minute): pint's dimension cache still holds
+    the old one until it is rebuilt, and `U` alone would then differ from `kU`.
+    """
+    try:
+        ureg = pint.UnitRegistry(non_int_type=magnitudes, cache_folder=cache_folder())
+    except Exception:  # noqa: BLE001 -- whatever unpickling a spoiled file raises
+        ureg = pint.UnitRegistry(non_int_type=magnitudes)
     for definition in _DEFINITIONS:
         ureg.define(definition)
     ureg._build_cache()
