@@ -94,7 +94,8 @@ class Network:
     layout: Layout
     definitions: list[str]
     leaves: list[m.Criterion]
-    strata: int
+    #: Each stratum's end markers (`s`), asserted together after the facts concluded before them.
+    ends: tuple[tuple[int | str, ...], ...]
     fields: dict[str, tuple[str, ...]]
     digest: str = field(default="")
     values: list[str] = field(default_factory=list)  # derived values, in dependency order
@@ -154,6 +155,8 @@ def compile_protocol(protocol: m.Protocol) -> Network:
     final = max(compiler.stratum.values(), default=0) + 1
     fields = _group_record_patterns(rules, actions)
     add(_decision_rules(final))
+    ends = _spread_ends(rules)
+    _fanned_out(rules, actions)
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}#{digest[:12]}"
     return Network(
@@ -164,7 +167,7 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         layout=compiler.layout,
         definitions=compiler.used_definitions,
         leaves=protocol.leaves(),
-        strata=final + 1,
+        ends=tuple(tuple(ends.get(level, (level,))) for level in range(final + 1)),
         fields={node: tuple(sorted(names)) for node, names in fields.items()},
         digest=digest,
         values=[name for name in compiler.used_nodes if name not in compiler.used_definitions],
@@ -599,6 +602,62 @@ NEX_PER_FACT = 128
 #: criterion of 19 lab thresholds, 123 rules, overflowed the engine's alpha stack (error 303) on a
 #: patient with every value; 88 ran. Tested up to here.
 RULES_PER_NODE = 64
+#: Rules waiting for one end marker. The engine links at most 256 joins to one node of its alpha
+#: network (BETA_LIST_LENGTH in rules.h) and refuses a network with more (error 108), and every
+#: rule that waits for a stratum's end marker (a node's open outcomes, a criterion's verdict) joins
+#: that marker's node: 150 criteria of one window each met it. More are spread over markers of
+#: their own (`_spread_ends`).
+RULES_PER_END = 240
+#: Tests one node of the engine's alpha network leads to. It keeps them in a table of 512
+#: (NEXT_BUCKET_LENGTH in rules.h), and looking for one more in a full table never ends: 300
+#: criteria of one window each, 600 nodes of their own (a `{n: ...}` test each below `{t: d}`),
+#: hung building the network; 200 (400 such tests) build in under a second.
+TESTS_PER_NODE = 500
+
+
+def _spread_ends(rules: dict[str, dict]) -> dict[int, list[int | str]]:
+    """Each stratum's end markers: the rules waiting for one, in file order, `RULES_PER_END` to a
+    marker, those past the first marker's share rewritten to wait for one of their own (stratum 2's
+    second is `{s: "2/1"}`). The host asserts a stratum's markers together, so its rules fire as
+    they would at one marker; a network within the limit keeps its one marker (and its digest)."""
+    waiting: dict[int, int] = {}
+    ends: dict[int, list[int | str]] = {}
+    for rule, body in rules.items():
+        for place, pattern in enumerate(body["all"]):
+            end = pattern.get("e")
+            if end is None or end["$and"][0] != {"t": "end"}:
+                continue
+            level = end["$and"][1]["s"]
+            share = waiting[level] = waiting.get(level, -1) + 1
+            if share < RULES_PER_END:
+                continue
+            marker = f"{level}/{share // RULES_PER_END}"
+            markers = ends.setdefault(level, [level])
+            if markers[-1] != marker:
+                markers.append(marker)
+            patterns = list(body["all"])  # the pattern may be shared with other rules
+            patterns[place] = {"e": {"$and": [{"t": "end"}, {"s": marker}]}}
+            rules[rule] = {**body, "all": patterns}
+    return ends
+
+
+def _fanned_out(rules: dict[str, dict], actions: dict[str, Action]) -> None:
+    """Raise `TooWide` at the first rule whose tests would take one node of the alpha network
+    past `TESTS_PER_NODE` tests below it. A pattern's tests in `$and` are a path of alpha nodes,
+    each test one node below the path before it."""
+    below: dict[tuple[str, ...], set[str]] = {}
+    for rule, body in rules.items():
+        for pattern in body["all"]:
+            for tests in pattern.values():
+                path: tuple[str, ...] = ()
+                for test in tests.get("$and", ()) if isinstance(tests, dict) else ():
+                    written = json.dumps(test, sort_keys=True)
+                    seen = below.setdefault(path, set())
+                    seen.add(written)
+                    if len(seen) > TESTS_PER_NODE:
+                        raise TooWide("", actions[rule].line, "network-limit/fan-out",
+                                      limit=TESTS_PER_NODE)
+                    path += (written,)
 
 
 def _fits(k: Kleene, rules: int, unrecorded: int) -> bool:

@@ -45,6 +45,8 @@ STATE = {"t": "s"}
 #: Decisions wait for end marker 0, when everything derived from the state is there; NO_RULE
 #: looks for a decision at end marker 1.
 END = ({"e": {"$and": [{"t": "end"}, {"s": 0}]}}, {"e": {"$and": [{"t": "end"}, {"s": 1}]}})
+#: The end markers the host asserts, one a stratum, as `END` waits for them.
+ENDS = ((0,), (1,))
 ABOVE = {"$and": [{"t": "d"}, {"n": B.ELIMINATED_ABOVE}]}
 PENDING_WHEN = P.any_of(
     P.test(">", "pending_elsewhere", 0),
@@ -432,7 +434,7 @@ class Escalator:
                 for i, (n, y) in enumerate(counts)
             ]
         host = self.hosts[self.network.part_of(state)]
-        firings = host.session(sid, facts, len(END))
+        firings = host.session(sid, facts, ENDS)
         actions = host.actions
         decided = [actions[f.rule] for f in firings if actions[f.rule].kind == "decision"]
         eliminated = frozenset(
@@ -458,7 +460,7 @@ class Escalator:
         self._sessions += 1
         sid = f"e{self._sessions}"
         host = self.hosts[0]
-        firings = host.session(sid, [{**fact, "sid": sid} for fact in facts], 0)
+        firings = host.session(sid, [{**fact, "sid": sid} for fact in facts], ())
         found = []
         for firing in firings:
             action = host.actions[firing.rule]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -114,9 +115,11 @@ class Host:
         """Let the engine drop the ruleset (a host checked and not run: `check`, the editor)."""
         _engine.delete_ruleset(self._handle)
 
-    def session(self, sid: str, facts: list[dict], strata: int) -> list[Firing]:
+    def session(self, sid: str, facts: list[dict], ends: Sequence[Sequence[int | str]]
+                ) -> list[Firing]:
         """Assert `facts` for one session and fire to quiescence; then, for each stratum in turn,
-        assert its end marker and fire again. The session is deleted whatever happens.
+        assert its end markers (`ends`, usually one a stratum) and fire again. The session is
+        deleted whatever happens.
 
         Each action names the fact it concludes; the host asserts one cycle's conclusions together,
         keeps the first of equal conclusions (several rules may prove the same verdict) and refuses
@@ -127,21 +130,22 @@ class Host:
             again = sid + "'" * attempt  # a sid no counter makes
             try:
                 return self._session(again, [{**fact, "sid": again} for fact in facts]
-                                     if attempt else facts, strata)
+                                     if attempt else facts, ends)
             except _Clash as clash:
                 clashed = clash
         raise Refused(f"{clashed}: the engine took two different facts for one under "
                       f"{_SIDS} session ids; the session holds too many facts")
 
-    def _session(self, sid: str, facts: list[dict], strata: int) -> list[Firing]:
+    def _session(self, sid: str, facts: list[dict], ends: Sequence[Sequence[int | str]]
+                 ) -> list[Firing]:
         firings: list[Firing] = []
         concluded: dict[tuple[str, str], str] = {}
         state = None
         try:
             state = self._assert(engine_json(facts), facts)
             self._run(sid, state, firings, concluded)
-            for stratum in range(strata):
-                end = [{"sid": sid, "t": "end", "s": stratum}]
+            for markers in ends:
+                end = [{"sid": sid, "t": "end", "s": marker} for marker in markers]
                 state = self._assert(engine_json(end), end)
                 self._run(sid, state, firings, concluded)
         except Refused:

@@ -89,7 +89,7 @@ class Screening:
         """Fire the network for one normalised patient and read verdicts and decision off it."""
         self._sessions += 1
         sid = str(self._sessions)
-        firings = self.host.session(sid, self.network.facts(sid, patient.record), self.network.strata)
+        firings = self.host.session(sid, self.network.facts(sid, patient.record), self.network.ends)
         return self._read(patient, firings)
 
     def _read(self, patient: Patient, firings: list[Firing]) -> Decision:

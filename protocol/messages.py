@@ -63,6 +63,9 @@ TEMPLATES: dict[str, str] = {
     "network-limit/engine": "{refusal}",
     "network-limit/rules": "{name} takes {rules} rules on the patient's record, more than the "
     "engine's alpha network is tested with (at most {limit}); split it into definitions",
+    "network-limit/fan-out": "from here on the protocol needs more nodes of one kind than the "
+    "engine's network can look up (at most {limit}: each criterion, definition and window takes "
+    "one or more); split it into two protocols screened in turn",
     "network-limit/split": "{name} has a condition larger than the engine's rules hold (it would "
     "take more than {limit} rules); split it into definitions",
     "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",

@@ -27,17 +27,17 @@ def test_the_engine_takes_two_different_facts_for_one():
     generated patients met it once, and the run stopped there before the host ran such a session
     again)."""
     with pytest.raises(EngineError, match="a fact was asserted twice"):
-        host()._session("7", CLASHING, 0)
+        host()._session("7", CLASHING, ())
 
 
 def test_a_session_that_clashes_is_run_again_under_another_sid():
     """Both facts are seen: the session ran again under a sid whose facts' ids do not clash, and
     the engine, whose session was cleared before deletion, goes on to the next one."""
     engine = host()
-    firings = engine.session("7", CLASHING, 0)
+    firings = engine.session("7", CLASHING, ())
     assert [firing.rule for firing in firings] == ["seen", "seen"]
     after = [{**fact, "sid": "8"} for fact in CLASHING]
-    assert [firing.rule for firing in engine.session("8", after, 0)] == ["seen", "seen"]
+    assert [firing.rule for firing in engine.session("8", after, ())] == ["seen", "seen"]
 
 
 def test_an_assert_the_engine_refuses_is_an_error_and_the_process_goes_on(monkeypatch):
@@ -113,6 +113,6 @@ def test_a_session_that_clashes_under_every_sid_is_an_error(monkeypatch):
     with pytest.raises(EngineError, match=r"a fact was asserted twice in .*: the engine took two "
                                           r"different facts for one under 1 session ids; the "
                                           r"session holds too many facts"):
-        engine.session("7", CLASHING, 0)
+        engine.session("7", CLASHING, ())
     after = [{**fact, "sid": "8"} for fact in CLASHING]
-    assert [firing.rule for firing in engine.session("8", after, 0)] == ["seen", "seen"]
+    assert [firing.rule for firing in engine.session("8", after, ())] == ["seen", "seen"]

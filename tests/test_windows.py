@@ -365,32 +365,60 @@ def _many(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_eighty_anchored_criteria_compile_and_decide():
-    screening = Screening(network_from_text(_many(80)))
+@pytest.mark.parametrize("criteria", [80, 250])
+def test_many_anchored_criteria_compile_and_decide(criteria):
+    """150 criteria of a window each joined 450 rules to one end marker, more than the engine
+    links to one node (error 108): beyond 240 a stratum's rules wait for markers of their own,
+    asserted together."""
+    network = network_from_text(_many(criteria))
+    assert criteria < 100 or max(len(markers) for markers in network.ends) > 1
+    screening = Screening(network)
     (outcome,) = screening.screen([(1, {"patient": "p", "screening_date": "2026-06-01",
                                         "facts": []})], "x")
-    assert outcome.decision == "NEEDS_REVIEW" and len(outcome.verdicts) == 80
+    assert outcome.decision == "NEEDS_REVIEW" and len(outcome.verdicts) == criteria
+    assert {verdict.verdict for verdict in outcome.verdicts.values()} == {"UNKNOWN"}
 
 
-def test_a_network_too_large_for_the_engine_is_a_clear_error():
-    from protocol.errors import EngineError
+def test_rules_waiting_for_markers_of_their_own_decide_as_at_one_marker():
+    """250 criteria, their open outcomes spread over several end markers: each decides as it
+    would alone (the last ones wait for the last marker)."""
+    facts = []
+    for i in range(250):
+        facts.append({"concept": f"x{i}", "value": 7 if i % 2 else 3, "unit": "mg",
+                      "date": "2026-05-01"})
+        facts.append({"concept": f"d{i}", "value": "2026-05-01"})
+        if i % 3 == 0:
+            facts.append({"concept": f"e{i}", "present": False})
+        elif i % 3 == 1:
+            facts.append({"concept": f"e{i}", "date": "2026-04-28"})
+    (outcome,) = Screening(network_from_text(_many(250))).screen(
+        [(1, {"patient": "p", "screening_date": "2026-06-01", "facts": facts})], "x")
+    expected = {f"I{i}": "NOT_MET" if i % 2 == 0 else ("MET", "NOT_MET", "UNKNOWN")[i % 3]
+                for i in range(250)}
+    assert {c: v.verdict for c, v in outcome.verdicts.items()} == expected
 
-    with pytest.raises(EngineError, match=r"compiles to \d+ rules, more than durable_rules' "
-                                          r"network can hold \(error 108"):
-        Screening(network_from_text(_many(150)))
 
-
-def test_check_refuses_a_network_too_large_for_the_engine(tmp_path, capsys):
-    """`check` builds the network in the engine, so what the engine refuses is not accepted by
-    `check` and refused by `run` later: an error at the file's start, also as JSON."""
+def test_check_refuses_a_network_the_engine_cannot_look_up(tmp_path, capsys):
+    """300 criteria of a window each need 600 nodes of their own, each a test below one node of
+    the engine's alpha network, which looks them up in a table of 512 and, the table full, never
+    stopped building the network. `check` refuses it at the criterion that goes past 500, also
+    as JSON; `run` is refused the same way before anything is written."""
     from cli import main
 
     path = tmp_path / "big.proto-rules"
-    path.write_text(_many(150))
+    path.write_text(_many(300))
     assert main(["check", str(path)]) == 2
-    assert f"{path}:1:1: error: the protocol compiles to" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    line = _many(300).splitlines().index(
+        'inclusion I200 "c200": x200 >= 5 mg and not e200 within 7 days before d200') + 1
+    assert err.startswith(f"{path}:{line}:1: error: from here on the protocol needs more nodes "
+                          "of one kind than the engine's network can look up (at most 500")
     assert main(["check", "--format", "json", str(path)]) == 2
     found = json.loads(capsys.readouterr().out)
     assert not found["ok"] and found["diagnostics"][0]["code"] == "network-limit"
-    path.write_text(_many(80))
-    assert main(["check", str(path)]) == 0
+    facts = tmp_path / "facts.jsonl"
+    facts.write_text('{"patient": "p", "screening_date": "2026-06-01", "facts": []}\n')
+    trail = tmp_path / "trail.jsonl"
+    assert main(["run", str(path), str(facts), "--trail", str(trail)]) == 2
+    assert "from here on the protocol needs more nodes" in capsys.readouterr().err
+    assert not trail.exists()
