@@ -53,11 +53,15 @@ ATOMS = ["q0 >= 5 mg", "q1 < 5 mg", "q0 <= 8 mg", "f0", "f1", "j0", "j1", "e0 ev
 
 @st.composite
 def condition(draw, depth: int = 0) -> str:
-    shape = draw(st.sampled_from(["atom"] * 4 + (["not", "and", "or"] if depth < 2 else [])))
+    shape = draw(st.sampled_from(["atom"] * 4 + (["not", "and", "or"] if depth < 2 else [])
+                                 + (["count"] if depth == 0 else [])))
     if shape == "atom":
         return draw(st.sampled_from(ATOMS))
     if shape == "not":
         return f"not ({draw(condition(depth + 1))})"
+    if shape == "count":  # counted inside the count
+        inner = [draw(condition(depth + 1)) for _ in range(3)]
+        return f"at least 2 of [{', '.join(inner)}]"
     return f"({draw(condition(depth + 1))} {shape} {draw(condition(depth + 1))})"
 
 
@@ -104,7 +108,7 @@ def _value(condition: m.Condition, status: dict[int, str]) -> str:
     return "false" if found.count("false") > len(found) - need else "unknown"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(condition(), min_size=3, max_size=5), st.data(),
        st.lists(patient(), min_size=8, max_size=8))
 def test_counted_as_the_conjunctions_it_means(items: list[str], data, patients) -> None:
