@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -308,32 +308,36 @@ class _Compiler:
         whole = combine(items)
         if _fits(whole, RULES_PER_NODE, NEX_PER_FACT):
             return whole
-        return combine(self._cut(condition, combine, items))
+        return self._cut(condition, combine, items)
 
     def _cut(self, condition: m.And | m.Or | m.AtLeast, combine,
-             items: list[Kleene]) -> list[Kleene]:
+             items: list[Kleene]) -> Kleene:
         """A conjunction or disjunction too large for one node of the engine (its rules on the
         record beyond `RULES_PER_NODE`, e.g. 17 lab thresholds, each a value that may be known
         only within bounds, or its tests of fields not recorded beyond `NEX_PER_FACT`, e.g. 130
         flags), cut into runs of its items, each small enough to share a record fact and a node
-        of its own, decided as a definition is: what an author was told to write by hand. A
-        protocol that fits is compiled as before."""
+        of its own, decided as a definition is: what an author was told to write by hand. Unlike
+        a definition's, a run's missing data is the whole's (`_missing`): a run true by one side
+        of an `or` whose other side is not recorded leaves the whole UNKNOWN, not NEEDS_REVIEW,
+        when a judgment is pending too. A protocol that fits is compiled as before."""
         runs: list[list[Kleene]] = [[]]
         for item in items:
             if runs[-1] and not _fits(combine([*runs[-1], item]), RULES_PER_FACT,
                                       NEX_PER_FACT // 4):
                 runs.append([])
             runs[-1].append(item)
-        cut = []
+        cut, decided = [], []
+        whole = f"{type(condition).__name__.lower()}@{condition.span.line}:{condition.span.column}"
         for index, run in enumerate(runs):
             if len(run) == 1:
                 cut.append(run[0])
                 continue
-            node = f"{type(condition).__name__.lower()}@{condition.span.line}:" \
-                   f"{condition.span.column}#{index}"
+            node = f"{whole}#{index}"
             self.hidden_rules.extend(self._decided(node, condition.span.line, combine(run)))
             cut.append(joined(node))
-        return cut
+            decided.append((f"{node}!", combine(run)))
+        k = combine(cut)
+        return replace(k, uses=k.uses | self._missing(whole, condition.span.line, decided))
 
     def count_of(self, condition: m.AtLeast, items: list[Kleene]) -> Kleene:
         """`at least k of [c1, ..., cn]` (1 < k < n) counted by the engine, as `at least N x`
@@ -348,34 +352,22 @@ class _Compiler:
         (UNKNOWN) or for a judgment (NEEDS_REVIEW) is as the expansion said, whatever the count:
         UNKNOWN when some condition reads data not recorded (its `d`, even one decided without
         it) or joins a node that is unknown. That is a node of its own, `<node>!`, concluded
-        unknown by those rules, which what reads the count uses as it uses a definition. Both
-        are settled once the nodes the conditions join are, before any end marker of their own.
+        unknown by those rules (`_missing`), which what reads the count uses as it uses a
+        definition. Both are settled once the nodes the conditions join are, before any end
+        marker of their own.
         """
         count, line = condition.count, condition.span.line
         node = f"{count}of{len(items)}@{line}:{condition.span.column}"
-        missing = f"{node}!"
-        uses = frozenset().union(*(item.uses for item in items))
-        self.stratum[node] = self.stratum[missing] = max(
-            (self.stratum[name] for name in uses), default=-1)
-        unknown = partial(Action, kind="derived", target=missing, value="U", line=line)
-        opens = False
-        for index, item in enumerate(items):
-            part = f"{node}#{index}"
+        parts = [(f"{node}#{index}", item) for index, item in enumerate(items)]
+        for part, item in parts:
             self.slices.add(part)
 
             def hit(value: str, rule: str, part: str = part) -> Action:
                 return Action(rule, "hit", node, value, line, key=part)
             self.hidden_rules.extend(_conclusions(part, f"d:{part}", {"T": item.t, "F": item.f},
                                                   hit))
-            for piece, pattern in enumerate(P.split(item.d) if item.d != P.FALSE else []):
-                rule = f"d:{part}:U#{piece}"
-                self.hidden_rules.append((rule, {"all": [_record(part, pattern)]}, unknown(rule)))
-                opens = True
-        for name in sorted(uses):
-            rule = f"d:{missing}:U@{name}"
-            self.hidden_rules.append((rule, {"all": [
-                {"x": {"$and": [{"t": "d"}, {"n": name}, {"v": "U"}]}}]}, unknown(rule)))
-            opens = True
+        missing = self._missing(node, line, parts)
+        self.stratum[node] = self.stratum[f"{node}!"]
         for value, needed in (("T", count), ("F", len(items) - count + 1)):
             rule = f"d:{node}:{value}#count"
             hits = {"h": {"$and": [{"t": HIT}, {"n": node}, {"v": value}]}}
@@ -389,7 +381,31 @@ class _Compiler:
                                   Action(rule, "derived", node, "T", line)))
         t = ((P.TRUE, frozenset({(node, "T")})),)
         f = ((P.TRUE, frozenset({(node, "F")})),)
-        return Kleene(t, f, P.FALSE, P.TRUE, frozenset({missing}) if opens else frozenset())
+        return Kleene(t, f, P.FALSE, P.TRUE, missing)
+
+    def _missing(self, node: str, line: int, parts: list[tuple[str, Kleene]]) -> frozenset[str]:
+        """`<node>!`, concluded unknown when a condition of `parts` (each read on its record
+        slice) reads data not recorded (its `d`) or joins a node that is unknown: what a node
+        that decides although data is missing (a count, a cut part true by one side of an `or`)
+        leaves to what reads it, so that a criterion open for a judgment as well is UNKNOWN, as
+        the condition would be in one node, whatever its size. The uses to add to what reads
+        the node: none when nothing it reads may be missing."""
+        missing = f"{node}!"
+        uses = frozenset().union(*(k.uses for _, k in parts))
+        self.stratum[missing] = max((self.stratum[name] for name in uses), default=-1)
+        unknown = partial(Action, kind="derived", target=missing, value="U", line=line)
+        opens = bool(uses)
+        for part, k in parts:
+            for piece, pattern in enumerate(P.split(k.d) if k.d != P.FALSE else []):
+                rule = f"d:{part}:U#{piece}"
+                self.hidden_rules.append((rule, {"all": [_record(part, pattern)]}, unknown(rule)))
+                self.slices.add(part)
+                opens = True
+        for name in sorted(uses):
+            rule = f"d:{missing}:U@{name}"
+            self.hidden_rules.append((rule, {"all": [
+                {"x": {"$and": [{"t": "d"}, {"n": name}, {"v": "U"}]}}]}, unknown(rule)))
+        return frozenset({missing}) if opens else frozenset()
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = P.TRUE,

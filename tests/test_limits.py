@@ -318,6 +318,24 @@ def test_a_criterion_of_many_thresholds_is_cut_into_nodes_not_refused_or_hung() 
     assert decide(labs(32), LAB_VALUES[:31] + [{**LAB_VALUES[31], "value": 3}]) == "INELIGIBLE"
 
 
+@pytest.mark.parametrize("count", [10, 140])
+def test_a_cut_condition_is_unknown_or_open_for_review_as_in_one_node(count: int) -> None:
+    """A part of a cut conjunction true by one side of an `or` whose other side is not recorded
+    is data missing, as in a condition of one node: with a judgment pending the criterion is
+    UNKNOWN at 10 flags and at 140 (cut into nodes, it said NEEDS_REVIEW); with the value
+    recorded, only the judgment is open: NEEDS_REVIEW."""
+    text = HEAD + "concepts:\n q0: quantity in mg\n j0: judgment\n" + "".join(
+        f" f{i}: flag\n" for i in range(count + 1))
+    flags_ = " and ".join(f"f{i}" for i in range(count))
+    text += f'inclusion I0 "c":\n    (q0 >= 5 mg or f{count}) and {flags_} and j0\n'
+    screening = Screening(pipeline.compile(pipeline.load_text(text, "t.pr")[0]))
+    facts = [{"concept": f"f{i}", "value": True, "date": "2025-12-30"} for i in range(count + 1)]
+    q0 = {"concept": "q0", "value": 3, "unit": "mg", "date": "2025-12-30"}
+    for recorded, verdict in ((facts, "UNKNOWN"), (facts + [q0], "NEEDS_REVIEW")):
+        result = screen_one(screening, recorded, day="2026-01-01")
+        assert result.verdicts["I0"].verdict == verdict, (count, verdict)
+
+
 @pytest.mark.parametrize("count, at_least", [(8, 3), (10, 2), (40, 10)])
 def test_at_least_k_of_many_thresholds_is_counted_not_refused(count: int, at_least: int) -> None:
     """`at least k of [...]` was expanded into its combinations: 3 of 8 thresholds took more
