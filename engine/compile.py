@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -44,7 +44,6 @@ from engine.kleene import (
     NEVER,
     Kleene,
     Terms,
-    at_least,
     both,
     conjunction,
     disjunction,
@@ -71,13 +70,18 @@ class Action:
     #: For a derived value or a hit: computes the fact from the facts the firing matched (see
     #: host.py).
     compute: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
+    #: For a hit that names what it counts once without computing it (an item of `at least k of
+    #: [...]`, `_Compiler.count_of`): that name, its fact's `c`.
+    key: str | None = None
 
     @property
     def fact(self) -> dict | None:
         if self.kind == "derived":
             return {"t": "d", "n": self.target, "v": self.value}
-        if self.kind == "hit":  # what `compute` makes, without the item it names (`_hit`)
-            return {"t": HIT, "n": self.target, "v": self.value}
+        if self.kind == "hit":  # without `key`, what `compute` makes less the item it names (`_hit`)
+            if self.key is None:
+                return {"t": HIT, "n": self.target, "v": self.value}
+            return {"t": HIT, "n": self.target, "c": self.key, "v": self.value}
         if self.kind == "verdict":
             return {"t": "v", "c": self.target, "role": self.role, "verdict": self.value}
         return None
@@ -153,7 +157,8 @@ def compile_protocol(protocol: m.Protocol) -> Network:
         add(_held(leaf.id, leaf.span.line, compiler.criterion_rules(leaf)))
     add(compiler.hidden_rules)
     final = max(compiler.stratum.values(), default=0) + 1
-    fields = _group_record_patterns(rules, actions)
+    fields, unmatched = _group_record_patterns(rules, actions, compiler.slices)
+    add(_handled(unmatched))
     add(_decision_rules(final))
     ends = _spread_ends(rules)
     _fanned_out(rules, actions)
@@ -187,6 +192,7 @@ class _Compiler:
         self.used_definitions = [n for n in self.used_nodes if protocol.definition(n) is not None]
         self.items: dict[str, set[str]] = {}  # item-fact group -> record fields it reads
         self._item_budget: dict[str, int] = {}  # item-fact group -> patterns reading it
+        self.slices: set[str] = set()  # the record slices of `at least k of`'s conditions
 
     def _used_nodes(self) -> list[str]:
         """Definitions and derived values some criterion needs, directly or through others, in
@@ -296,40 +302,113 @@ class _Compiler:
             return self.kleene(condition.item).negated()
         items = [self.kleene(i) for i in condition.items]
         if isinstance(condition, m.AtLeast):
-            whole = at_least(condition.count, items)
             # `any of [...]` is a disjunction, `all of [...]` a conjunction: cut as they are
             combine = {1: disjunction, len(items): conjunction}.get(condition.count)
+            if combine is None:
+                return self.count_of(condition, items)
         else:
             combine = conjunction if isinstance(condition, m.And) else disjunction
-            whole = combine(items)
-        if combine is None or _fits(whole, RULES_PER_NODE, NEX_PER_FACT):
+        whole = combine(items)
+        if _fits(whole, RULES_PER_NODE, NEX_PER_FACT):
             return whole
-        return combine(self._cut(condition, combine, items))
+        return self._cut(condition, combine, items)
 
     def _cut(self, condition: m.And | m.Or | m.AtLeast, combine,
-             items: list[Kleene]) -> list[Kleene]:
+             items: list[Kleene]) -> Kleene:
         """A conjunction or disjunction too large for one node of the engine (its rules on the
         record beyond `RULES_PER_NODE`, e.g. 17 lab thresholds, each a value that may be known
         only within bounds, or its tests of fields not recorded beyond `NEX_PER_FACT`, e.g. 130
         flags), cut into runs of its items, each small enough to share a record fact and a node
-        of its own, decided as a definition is: what an author was told to write by hand. A
-        protocol that fits is compiled as before."""
+        of its own, decided as a definition is: what an author was told to write by hand. Unlike
+        a definition's, a run's missing data is the whole's (`_missing`): a run true by one side
+        of an `or` whose other side is not recorded leaves the whole UNKNOWN, not NEEDS_REVIEW,
+        when a judgment is pending too. A protocol that fits is compiled as before."""
         runs: list[list[Kleene]] = [[]]
         for item in items:
             if runs[-1] and not _fits(combine([*runs[-1], item]), RULES_PER_FACT,
                                       NEX_PER_FACT // 4):
                 runs.append([])
             runs[-1].append(item)
-        cut = []
+        cut, decided = [], []
+        whole = f"{type(condition).__name__.lower()}@{condition.span.line}:{condition.span.column}"
         for index, run in enumerate(runs):
             if len(run) == 1:
                 cut.append(run[0])
                 continue
-            node = f"{type(condition).__name__.lower()}@{condition.span.line}:" \
-                   f"{condition.span.column}#{index}"
+            node = f"{whole}#{index}"
             self.hidden_rules.extend(self._decided(node, condition.span.line, combine(run)))
             cut.append(joined(node))
-        return cut
+            decided.append((f"{node}!", combine(run)))
+        k = combine(cut)
+        return replace(k, uses=k.uses | self._missing(whole, condition.span.line, decided))
+
+    def count_of(self, condition: m.AtLeast, items: list[Kleene]) -> Kleene:
+        """`at least k of [c1, ..., cn]` (1 < k < n) counted by the engine, as `at least N x`
+        counts items: not its C(n, k) conjunctions, whose rules grew past what one node holds
+        at 3 of 8 lab thresholds.
+
+        Each condition is a slice of the record of its own (`<node>#i`, packed into record facts
+        as any node's), whose rules assert a hit `{t: h, n: node, c: <node>#i, v: T}` when it is
+        true and one with `v: F` when it is false; a rule with the engine's `count` k concludes
+        the node true, one with count n - k + 1 false. Neither fires when it stays open, and the
+        node concludes nothing then: what reads it is open too. Whether open for missing data
+        (UNKNOWN) or for a judgment (NEEDS_REVIEW) is as the expansion said, whatever the count:
+        UNKNOWN when some condition reads data not recorded (its `d`, even one decided without
+        it) or joins a node that is unknown. That is a node of its own, `<node>!`, concluded
+        unknown by those rules (`_missing`), which what reads the count uses as it uses a
+        definition. Both are settled once the nodes the conditions join are, before any end
+        marker of their own.
+        """
+        count, line = condition.count, condition.span.line
+        node = f"{count}of{len(items)}@{line}:{condition.span.column}"
+        parts = [(f"{node}#{index}", item) for index, item in enumerate(items)]
+        for part, item in parts:
+            self.slices.add(part)
+
+            def hit(value: str, rule: str, part: str = part) -> Action:
+                return Action(rule, "hit", node, value, line, key=part)
+            self.hidden_rules.extend(_conclusions(part, f"d:{part}", {"T": item.t, "F": item.f},
+                                                  hit))
+        missing = self._missing(node, line, parts)
+        self.stratum[node] = self.stratum[f"{node}!"]
+        for value, needed in (("T", count), ("F", len(items) - count + 1)):
+            rule = f"d:{node}:{value}#count"
+            hits = {"h": {"$and": [{"t": HIT}, {"n": node}, {"v": value}]}}
+            self.hidden_rules.append((rule, {"count": needed, "all": [hits]},
+                                      Action(rule, "derived", node, value, line)))
+        # what reads the node may never read one of its values (`x and not x` drops it), and
+        # the engine refuses a fact no rule matches: one that matches both and never fires
+        rule = f"d:{node}:read"
+        self.hidden_rules.append((rule, {"all": [{"e": {"$and": [{"t": "end"}, {"s": -1}]}},
+                                                 {"d": {"$and": [{"t": "d"}, {"n": node}]}}]},
+                                  Action(rule, "derived", node, "T", line)))
+        t = ((P.TRUE, frozenset({(node, "T")})),)
+        f = ((P.TRUE, frozenset({(node, "F")})),)
+        return Kleene(t, f, P.FALSE, P.TRUE, missing)
+
+    def _missing(self, node: str, line: int, parts: list[tuple[str, Kleene]]) -> frozenset[str]:
+        """`<node>!`, concluded unknown when a condition of `parts` (each read on its record
+        slice) reads data not recorded (its `d`) or joins a node that is unknown: what a node
+        that decides although data is missing (a count, a cut part true by one side of an `or`)
+        leaves to what reads it, so that a criterion open for a judgment as well is UNKNOWN, as
+        the condition would be in one node, whatever its size. The uses to add to what reads
+        the node: none when nothing it reads may be missing."""
+        missing = f"{node}!"
+        uses = frozenset().union(*(k.uses for _, k in parts))
+        self.stratum[missing] = max((self.stratum[name] for name in uses), default=-1)
+        unknown = partial(Action, kind="derived", target=missing, value="U", line=line)
+        opens = bool(uses)
+        for part, k in parts:
+            for piece, pattern in enumerate(P.split(k.d) if k.d != P.FALSE else []):
+                rule = f"d:{part}:U#{piece}"
+                self.hidden_rules.append((rule, {"all": [_record(part, pattern)]}, unknown(rule)))
+                self.slices.add(part)
+                opens = True
+        for name in sorted(uses):
+            rule = f"d:{missing}:U@{name}"
+            self.hidden_rules.append((rule, {"all": [
+                {"x": {"$and": [{"t": "d"}, {"n": name}, {"v": "U"}]}}]}, unknown(rule)))
+        return frozenset({missing}) if opens else frozenset()
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = P.TRUE,
@@ -695,33 +774,52 @@ def _held(node: str, line: int, generated) -> list:
         raise TooWide(node, line, "network-limit/split", limit=P.MAX_PARTS) from None
 
 
-def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action]) -> dict[str, set[str]]:
+def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action],
+                           slices: set[str]) -> tuple[dict[str, set[str]], list[str]]:
     """Pack the nodes' record patterns into facts of at most `RULES_PER_FACT` rules (and
     `NEX_PER_FACT` tests of a field not recorded), in file order,
-    rewrite each pattern's `g` test to its fact's group, and return the fields each group reads."""
+    rewrite each pattern's `g` test to its fact's group, and return the fields each group reads,
+    and the groups read by `slices` only (nodes whose rules may all miss a record, `_handled`)."""
     per_node: dict[str, list[dict]] = {}
+    lines: dict[str, int] = {}
     for rule, body in rules.items():
         for pattern in body["all"]:
             if "p" in pattern:
-                per_node.setdefault(actions[rule].target, []).append(pattern["p"])
+                node = pattern["p"]["$and"][1]["g"]  # the node's own slice (`_record`)
+                per_node.setdefault(node, []).append(pattern["p"])
+                lines.setdefault(node, actions[rule].line)
     groups: dict[str, set[str]] = {}
+    matched: set[str] = set()  # groups some node's rules always match (its open rules)
     group, size, unrecorded = "", RULES_PER_FACT, 0
     for node, patterns in per_node.items():
         tests = sum(json.dumps(pattern).count('"$nex"') for pattern in patterns)
         if len(patterns) > RULES_PER_NODE:
-            line = next(a.line for a in actions.values() if a.target == node)
-            raise TooWide(node, line, "network-limit/rules", rules=len(patterns),
+            raise TooWide(node, lines[node], "network-limit/rules", rules=len(patterns),
                           limit=RULES_PER_NODE)
         if size + len(patterns) > RULES_PER_FACT or unrecorded + tests > NEX_PER_FACT:
             group, size, unrecorded = f"g{len(groups)}", 0, 0
             groups[group] = set()
         size += len(patterns)
         unrecorded += tests
+        if node not in slices:
+            matched.add(group)
         for pattern in patterns:
             tests = pattern["$and"]
             tests[tests.index({"g": node})] = {"g": group}
             groups[group] |= fields_of(pattern) - {"t", "g"}
-    return groups
+    return groups, [group for group in groups if group not in matched]
+
+
+def _handled(groups: list[str]):
+    """A rule for each record fact that no rule may match otherwise, which matches it and never
+    fires: the engine refuses a batch with a fact no rule matches, and after that failed the
+    session or crashed the process. A fact read only by the conditions of `at least k of [...]`
+    needs one: a condition open for a judgment matches none of its rules."""
+    for group in groups:
+        rule = f"d:{group}:record"
+        never = {"e": {"$and": [{"t": "end"}, {"s": -1}]}}
+        yield rule, {"all": [never, {"p": {"$and": [{"t": "p"}, {"g": group}]}}]}, \
+            Action(rule, "derived", group, "T", 0)
 
 
 def fields_of(condition: Any) -> set[str]:

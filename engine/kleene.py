@@ -3,16 +3,15 @@
 Every sub-condition is compiled to a "true" and a "false" disjunction of terms (a pattern on the
 patient record plus the derived facts it joins); the open case is what is left, and `d` says whether
 it is open because data is missing (UNKNOWN) rather than a pending judgment (NEEDS_REVIEW). Atoms
-(`engine/atoms/`) build their `Kleene` with `scalar` or `listed`; `conjunction`, `disjunction` and
-`at_least` combine them, so a missing value is never read as absent and no Python decides beside
-the network.
+(`engine/atoms/`) build their `Kleene` with `scalar` or `listed`; `conjunction` and `disjunction`
+combine them (`at least k of [...]` is counted: `engine/compile.py`), so a missing value is never
+read as absent and no Python decides beside the network.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from itertools import combinations
 
 from engine import patterns as P
 from engine import record as R
@@ -244,17 +243,3 @@ def conjunction(items: list[Kleene]) -> Kleene:
 
 def disjunction(items: list[Kleene]) -> Kleene:
     return conjunction([k.negated() for k in items]).negated()
-
-
-def at_least(count: int, items: list[Kleene]) -> Kleene:
-    """At least `count` true; false when more than n - count are false."""
-    n = len(items)
-    true_sets = combinations(items, count)
-    false_sets = combinations(items, n - count + 1)
-    return Kleene(
-        t=either(*(both(*(k.t for k in subset)) for subset in true_sets)),
-        f=either(*(both(*(k.f for k in subset)) for subset in false_sets)),
-        d=P.any_of(*(k.d for k in items)),
-        nd=P.all_of(*(k.nd for k in items)),
-        uses=frozenset().union(*(k.uses for k in items)),
-    )

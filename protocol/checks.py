@@ -10,7 +10,6 @@ costs. Each kind of diagnostic has one message template in `TEMPLATES`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
@@ -27,10 +26,6 @@ from protocol.errors import Diagnostic, Span, hint, templated
 from protocol.messages import TEMPLATES, WARNINGS
 from protocol.model import Kind
 from protocol.wording import source_text
-
-#: `at least k of n` compiles to C(n, k) conjunctions of k for MET and C(n, n-k+1) of n-k+1 for
-#: NOT_MET; beyond this many conditions, durable_rules builds slowly and the trail is unreadable.
-EXPANSION_LIMIT = 4000
 
 #: A derived value gets one rule per way of deciding its conditional terms (2 ** n for n terms
 #: side by side): beyond this many, compiling is slow and the rules are unreadable.
@@ -552,12 +547,8 @@ def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
     if not 1 <= k <= n:
         yield _diag("at-least", node.span, count=k, n=n)
         return
-    if node.counts_one_list:
-        return
-    size = math.comb(n, k) * k + math.comb(n, n - k + 1) * (n - k + 1)
-    if size > EXPANSION_LIMIT:
-        info = {"count": k, "n": n, "size": size, "limit": EXPANSION_LIMIT}
-        yield _diag("expansion-too-large", node.span, **info)
+    if not node.counts_one_list:
+        yield from limits.listed(node, _diag)
 
 
 def _formulas(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:

@@ -35,6 +35,11 @@ MAX_DURATION = {"days": 36_525, "weeks": 5_218, "months": 12 * MAX_YEARS, "years
 #: meet the engine's 32-bit fact index clashing (engine/host.py). Counts are tested up to here.
 MAX_COUNT = 1000
 
+#: `at least k of [...]` over conditions: each condition is a few rules of its own, whose hits the
+#: engine counts (engine/compile.py, `count_of`); 1,000 lab thresholds are about 3,100 rules, and a
+#: network holds at most 4,096 (durable_rules' MAX_ACTIONS). Lists are tested up to here.
+MAX_LISTED = 1000
+
 #: BOIN generates rules per number of patients at a level, in rulesets of a bounded size: sample
 #: sizes up to this many are built and tested.
 MAX_BOIN_PATIENTS = 200
@@ -115,6 +120,13 @@ def power(node: m.Power, diag: Diag) -> Iterator[Diagnostic]:
 def count(atom: m.Counted, diag: Diag) -> Iterator[Diagnostic]:
     if atom.count > MAX_COUNT:
         yield diag("count-limit", atom.span, count=atom.count, limit=MAX_COUNT)
+
+
+def listed(node: m.AtLeast, diag: Diag) -> Iterator[Diagnostic]:
+    """`at least k of [...]` lists at most `MAX_LISTED` conditions."""
+    if len(node.items) > MAX_LISTED:
+        yield diag("at-least-limit", node.span, count=node.count, n=len(node.items),
+                   limit=MAX_LISTED)
 
 
 def boin_patients(escalation: m.Escalation, diag: Diag) -> Iterator[Diagnostic]:

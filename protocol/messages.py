@@ -29,7 +29,8 @@ TEMPLATES: dict[str, str] = {
     "type-mismatch": "'{name}' is {kind}: {advice}",
     "unknown-value": "'{value}' is not a value of '{name}'{hint}",
     "at-least": "'at least {count} of' needs a count from 1 to {n}, the number of items listed",
-    "expansion-too-large": "'at least {count} of {n}' makes {size} rule conditions (limit {limit})",
+    "at-least-limit": "'at least {count} of' lists {n} conditions; lists of at most {limit} are "
+    "tested",
     "equivalence": "'{drug} {amount} = {equals}' must be two masses above 0, like 4 mg = 5 mg",
     "missing-equivalence": "'{drug}' of {name} has no entry in '{table}' to convert its doses",
     "cycle": "definitions refer to each other in a cycle: {path}",

@@ -490,7 +490,7 @@ class AtLeast:
     @property
     def counts_one_list(self) -> bool:
         """`X includes at least k of {...}`: a count of distinct drugs on one list, counted in
-        the network (a hit per drug) rather than expanded into conjunctions."""
+        the network by the drugs the list holds (a hit per drug), not condition by condition."""
         names = {i.ref.name for i in self.items if isinstance(i, Includes)}
         return len(names) == 1 and all(isinstance(i, Includes) for i in self.items)
 

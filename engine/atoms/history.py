@@ -406,8 +406,9 @@ class Includes(Atom):
 
 class CountedIncludes(Atom):
     """`immunosuppressant includes at least 2 of {...}`: at least k distinct drugs of the set on
-    the patient's (complete) list, counted in the network (`Build.counted_drugs`); not the C(n, k)
-    conjunctions `at least k of` would expand into."""
+    the patient's (complete) list, counted in the network (`Build.counted_drugs`) by the drugs
+    the list holds (a hit per drug of the set), not condition by condition as `at least k of
+    [...]` is counted (`_Compiler.count_of`)."""
 
     handles = m.AtLeast
 
