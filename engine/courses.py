@@ -44,8 +44,11 @@ class Courses:
                 continue
             item[R.DRUG] = drug
             screening = self.screening_day
-            shortest = length(item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
-            longest = length(item[R.START], min(item[R.END], screening))
+            # at least and at most: the same when its dates are exact, worked out once then
+            surely = (item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
+            maybe = (item[R.START], min(item[R.END], screening))
+            shortest = length(*surely)
+            longest = shortest if maybe == surely else length(*maybe)
             item[R.MONTHS], item[R.DAYS] = shortest
             item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
             dose, note = self._dose(r, index, fact, drug) if concept.dosed_in else (None, None)

@@ -26,7 +26,8 @@ from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_numbers, day_of, days_of, days_of_text, outside_calendar, shift)
+                          day_numbers_of_text, day_of, days_of, days_of_text, outside_calendar,
+                          shift)
 from engine.courses import Courses
 from engine.factfile import patient_id, plain, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
@@ -59,15 +60,16 @@ class Normaliser:
         # The lists with a dose on a day the network compares (0 for none).
         self.tallied = frozenset(name for name, _ in layout.doses.values())
         # How each declared concept's facts are filed, read once here rather than per fact: the
-        # concepts they are facts of (itself and what it counts as, where a rule reads them) and
-        # whether it is a history (whose dates may be partial). Derived values take no facts.
-        self.readings: dict[str, tuple[tuple[str, ...], bool]] = {}
+        # concepts they are facts of (itself and what it counts as, where a rule reads them: the
+        # first and the other, None for none) and whether it is a history (whose dates may be
+        # partial). Derived values take no facts.
+        self.readings: dict[str, tuple[str | None, str | None, bool]] = {}
         for concept in protocol.concepts:
             if concept.kind is m.Kind.DERIVED:
                 continue
             broader = concept.counts_as.name if concept.counts_as else None
-            homes = tuple(h for h in (concept.name, broader) if h and h in self.referenced)
-            self.readings[concept.name] = (homes, concept.kind in m.LISTED)
+            homes = [h for h in (concept.name, broader) if h and h in self.referenced] + [None] * 2
+            self.readings[concept.name] = (homes[0], homes[1], concept.kind in m.LISTED)
         self.attribute_keys = {c.name: frozenset(a.name for a in c.attributes)
                                for c in protocol.concepts if c.attributes}
         # Measured concepts first: a dose per kg reads the weight.
@@ -188,6 +190,7 @@ class _Builder(Courses):
         self.problems: list[FactProblem] = []
         self._first_days: dict[tuple[int, str], date] = {}
         self.patient = Patient(pid, line, day, {"t": "p"}, raw=data)
+        self.used = self.patient.used
 
     def problem(self, index: int | None, fieldname: str | None, message: str, warning=False) -> None:
         severity = Severity.WARNING if warning else Severity.ERROR
@@ -253,7 +256,8 @@ class _Builder(Courses):
             name, when = fact["concept"], fact.get("date")
             entry = (index, fact)
             # a date that is not text is reported below; as a key it is None (a dict is no key)
-            key = (name, when if isinstance(when, str) else None)
+            text = when if isinstance(when, str) else None
+            key = (name, text)
             first = earlier.setdefault(key, entry)
             if first is not entry:
                 identity = _identity(fact)
@@ -270,14 +274,14 @@ class _Builder(Courses):
                              "network computes it from its formula; this fact is set aside",
                              warning=True)
                 continue
-            homes, listed = reading
-            if not homes:
+            home, also, listed = reading
+            if home is None:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
             if when is not None:
                 # a measurement's date is a day (as `day_of` reads it), not a month or a year
-                days = days_of_text(when) if isinstance(when, str) else None
-                day = days[0] if days and (listed or len(when) == 10) else None
+                days = days_of_text(text) if text is not None else None
+                day = days[0] if days and (listed or len(text) == 10) else None
                 if day is None:
                     self.problem(index, "date", date_problem(when, _form(listed)))
                     continue
@@ -289,12 +293,13 @@ class _Builder(Courses):
             if end is not None and (days_of(end) if listed else day_of(end)) is None:
                 self.problem(index, "end", date_problem(end, _form(listed)))
                 continue
-            for home in homes:  # a fact of a narrower concept is a fact of the broader one too
-                facts = grouped.get(home)
-                if facts is None:
-                    grouped[home] = [entry]
-                else:
-                    facts.append(entry)
+            facts = grouped.get(home)
+            if facts is None:
+                grouped[home] = [entry]
+            else:
+                facts.append(entry)
+            if also is not None:  # a fact of a narrower concept is a fact of the broader one too
+                grouped.setdefault(also, []).append(entry)
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -344,7 +349,8 @@ class _Builder(Courses):
                 return None
             when = chosen[1].get("date")
         if r.valid_for is not None and when is not None:
-            first_day = self._first_day(r.valid_for, r.first_day_key)
+            first_day = self._first_days.get(r.first_day_key) or \
+                self._first_day(r.valid_for, r.first_day_key)
             if days_of_text(when)[0] < first_day:  # a day, as grouping found
                 self.patient.unusable[r.name] = (
                     f"stale: latest {r.name} is from {when}, before {first_day} "
@@ -414,7 +420,7 @@ class _Builder(Courses):
         """Record a fact the network was given, as the trail shows it: `shown` what the network
         was given, `value` in words, or else the fact's own value."""
         name = r.name
-        if fact.get("concept", name) != name:  # a narrower concept's fact
+        if fact["concept"] != name:  # a narrower concept's fact
             recorded = f"recorded as {fact['concept']}"
             note = f"{note}; {recorded}" if note else recorded
         if value is None:
@@ -422,9 +428,9 @@ class _Builder(Courses):
             if type(value) not in _PLAIN:
                 value = plain(value)
         used = used_fact((index, name, value, fact.get("unit"), fact.get("date"), shown, note))
-        entries = self.patient.used.get(name)
+        entries = self.used.get(name)
         if entries is None:
-            self.patient.used[name] = [used]
+            self.used[name] = [used]
         else:
             entries.append(used)
 
@@ -507,14 +513,21 @@ class _Builder(Courses):
         self.patient.record[highest] = float(last)
 
     def _measured(self, r: Reader, facts) -> None:
-        readings = {index: self._reading(r, index, fact) for index, fact in facts}
-        if self.problems:
-            return
-        chosen = self._latest(r, facts)
+        if len(facts) == 1:
+            reading = self._reading(r, *facts[0])
+            if self.problems:
+                return
+            chosen = self._latest(r, facts)
+        else:
+            readings = {index: self._reading(r, index, fact) for index, fact in facts}
+            if self.problems:
+                return
+            chosen = self._latest(r, facts)
+            reading = readings[chosen[0]] if chosen is not None else None
         if chosen is None:
             return
         index, fact = chosen
-        op, value = readings[index]
+        op, value = reading
         if value is None:
             converted = None
         else:
@@ -665,9 +678,12 @@ class _Builder(Courses):
     # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, r: Reader, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        nones, present = [], []
-        for entry in facts:
-            (nones if entry[1].get("present") is False else present).append(entry)
+        if len(facts) == 1:  # nearly always: none, or one occurrence
+            nones, present = (facts, ()) if facts[0][1].get("present") is False else ((), facts)
+        else:
+            nones, present = [], []
+            for entry in facts:
+                (nones if entry[1].get("present") is False else present).append(entry)
         if nones and present:
             self.problem(present[0][0], "present", f"{r.name} is recorded as none "
                          f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1})")
@@ -703,13 +719,14 @@ class _Builder(Courses):
         single day). Nothing can have started after screening, so latest days stop there."""
         screening = self.screening_day
         when = fact.get("date")
-        starts = day_numbers(when) if when is not None else (_FIRST_DAY_NUMBER, screening)
-        assert starts is not None  # checked when grouped
+        # both dates are text, and dates, as grouping found
+        starts = day_numbers_of_text(when) if when is not None else (_FIRST_DAY_NUMBER, screening)
+        assert starts is not None
         first, latest_first = starts[0], min(starts[1], screening)
         if fact.get("ongoing"):
             earliest_last = last = ONGOING
         elif fact.get("end"):
-            ends = day_numbers(fact["end"])
+            ends = day_numbers_of_text(fact["end"])
             assert ends is not None
             earliest_last, last = ends
             if last < first:
