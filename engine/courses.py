@@ -35,15 +35,16 @@ class Courses:
         concept = r.concept
         courses = []
         used = []
+        screening = self.screening_day
         for index, fact, item in items:
-            drug = concept.canonical(fact.get("drug", "")) if isinstance(fact.get("drug"), str) else None
+            drug = fact.get("drug")
+            drug = concept.canonical(drug) if isinstance(drug, str) else None
             if drug is None:
                 allowed = ", ".join(v.name for v in concept.values)
                 self.problem(index, "drug", f"{concept.name} must name one of {{{allowed}}}, "
                              f"found {json.dumps(plain(fact.get('drug')))}")
                 continue
             item[R.DRUG] = drug
-            screening = self.screening_day
             # at least and at most: the same when its dates are exact, worked out once then
             surely = (item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
             maybe = (item[R.START], min(item[R.END], screening))
@@ -62,9 +63,10 @@ class Courses:
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{period_text(fact, course=True)}, {months} completed months"
             dose_note = f"{period}; {note}" if note else period
-            given = f" {plain(fact.get('dose'))} {fact.get('unit')}" \
-                if fact.get("dose") is not None else ""
-            what = drug + given + attributes_text(concept, item)
+            given = fact.get("dose")
+            what = drug if given is None else f"{drug} {plain(given)} {fact.get('unit')}"
+            if r.attributes:
+                what += attributes_text(concept, item)
             used.append(used_fact((index, concept.name, what, fact.get("unit"), fact.get("date"),
                                    shown, dose_note)))
         if used:

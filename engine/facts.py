@@ -128,8 +128,6 @@ class Normaliser:
         return builder.build()
 
 
-
-
 class Reader:
     """One referenced concept as a patient's facts of it are read, worked out once per protocol,
     as the network is compiled once: its kind's method of `_Builder` and all that depends on the
@@ -147,9 +145,10 @@ class Reader:
         self.read = getattr(_Builder, "_" + kind.value)
         self.valid_for = concept.valid_for
         self.first_day_key = _duration_key(concept.valid_for) if concept.valid_for else None
-        # a fact needs a date when there are several, or when its age decides
+        # every fact needs a date, even one alone (`_chosen`): `valid for`, a lab, a quantity
         self.needs_date = concept.valid_for is not None or kind in _MEASURED
-        self.unitless, self.age, self.lab = kind in m.UNITLESS, kind is m.Kind.AGE, kind is m.Kind.LAB
+        self.unitless, self.age = kind in m.UNITLESS, kind is m.Kind.AGE
+        self.lab = kind is m.Kind.LAB
         self.steps = concept.steps
         # a value as the trail shows it: `30 U/L` (`plain_number` and the unit), `< 20 IU/mL`
         self.unit_shown = f" {concept.unit or ''}".rstrip()
@@ -169,6 +168,7 @@ class Reader:
         self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
         self.table = normaliser.protocol.equivalence(concept.equivalence) \
             if concept.equivalence else None
+
 
 def _said(concept: m.Concept, fact: dict) -> tuple:
     """What a fact says of its concept's value, to tell two results of one day that agree (the
