@@ -5,45 +5,54 @@ here from the dates and doses a fact file gives.
 
 `Courses` is the part of the per-patient builder (`engine/facts._Builder`) that reads medication
 facts; it uses the builder's record, problems and occurrence reading (`_occurrences`, `_edges`,
-`_number`, `problem`, `patient`, `screening`, `screening_day`, and the normaliser `n`).
+`_number`, `problem`, `patient`, `screening`, `screening_day`, and the normaliser `n`), and
+the concept's reader (`engine/facts.Reader`), which holds what depends on the concept alone.
 """
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from engine import record as R
 from engine.dates import length, runs
 from engine.factfile import plain
 from engine.record import attributes_text, period_text, plain_number, used_fact
-from protocol import model as m
 from protocol.units import UnitProblem, convert, quantize
+
+if TYPE_CHECKING:
+    from engine.facts import Reader
 
 
 class Courses:
     """The medication half of the per-patient builder: one course per fact."""
 
-    def _medication(self, concept: m.Concept, facts) -> None:
-        items = self._occurrences(concept, facts)
+    def _medication(self, r: Reader, facts) -> None:
+        items = self._occurrences(r, facts)
         if not items:
             return
+        concept = r.concept
         courses = []
         used = []
+        screening = self.screening_day
         for index, fact, item in items:
-            drug = concept.canonical(fact.get("drug", "")) if isinstance(fact.get("drug"), str) else None
+            drug = fact.get("drug")
+            drug = concept.canonical(drug) if isinstance(drug, str) else None
             if drug is None:
                 allowed = ", ".join(v.name for v in concept.values)
                 self.problem(index, "drug", f"{concept.name} must name one of {{{allowed}}}, "
                              f"found {json.dumps(plain(fact.get('drug')))}")
                 continue
             item[R.DRUG] = drug
-            screening = self.screening_day
-            shortest = length(item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
-            longest = length(item[R.START], min(item[R.END], screening))
+            # at least and at most: the same when its dates are exact, worked out once then
+            surely = (item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
+            maybe = (item[R.START], min(item[R.END], screening))
+            shortest = length(*surely)
+            longest = shortest if maybe == surely else length(*maybe)
             item[R.MONTHS], item[R.DAYS] = shortest
             item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
-            dose, note = self._dose(concept, index, fact, drug) if concept.dosed_in else (None, None)
+            dose, note = self._dose(r, index, fact, drug) if concept.dosed_in else (None, None)
             if dose is not None:
                 item[R.DOSE] = float(dose)
             elif concept.dosed_in:
@@ -54,23 +63,24 @@ class Courses:
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{period_text(fact, course=True)}, {months} completed months"
             dose_note = f"{period}; {note}" if note else period
-            given = f" {plain(fact.get('dose'))} {fact.get('unit')}" \
-                if fact.get("dose") is not None else ""
-            what = drug + given + attributes_text(concept, item)
+            given = fact.get("dose")
+            what = drug if given is None else f"{drug} {plain(given)} {fact.get('unit')}"
+            if r.attributes:
+                what += attributes_text(concept, item)
             used.append(used_fact((index, concept.name, what, fact.get("unit"), fact.get("date"),
                                    shown, dose_note)))
         if used:
             self.patient.used.setdefault(concept.name, []).extend(used)
         self.patient.record[concept.name] = courses
-        self._edges(concept, courses)
+        self._edges(r, courses)
         if concept.dosed_in:
             lengths = (R.MONTHS, R.DAYS, R.MONTHS_MOST, R.DAYS_MOST)
             undosed = [{key: c[key] for key in lengths} for c in courses if R.DOSE not in c]
             if undosed:
                 self.patient.record[R.undosed_field(concept.name)] = undosed
-        if concept.name in self.n.runs:
+        if r.runs:
             self._runs(courses)
-        self._doses(concept, courses)
+        self._doses(r, courses)
 
     def _runs(self, courses: list[dict]) -> None:
         """Each course's run of consecutive courses, its length up to screening: at least (the
@@ -84,13 +94,13 @@ class Courses:
             for course, span in zip(courses, spans):
                 course[R.RUN[keys[0]]], course[R.RUN[keys[1]]] = length(*span)
 
-    def _doses(self, concept: m.Concept, courses: list[dict]) -> None:
+    def _doses(self, r: Reader, courses: list[dict]) -> None:
         """The daily dose on each anchor day asked for, summed over the courses covering it: a
         number the network compares, exact when every course surely covers the day or surely
         not; otherwise bounds, the courses that may cover it adding to the upper one, and a course
         without a dose leaving it unbounded (see record.dose_field)."""
         record = self.patient.record
-        for field_name, anchor in self.n.doses.get(concept.name, ()):
+        for field_name, anchor in r.doses:
             day = record.get(anchor)
             if day is None:
                 self.patient.unusable[field_name] = \
@@ -115,8 +125,9 @@ class Courses:
             if not unbounded:
                 record[hi] = float(quantize(high))
 
-    def _dose(self, concept: m.Concept, index: int, fact: dict, drug: str):
+    def _dose(self, r: Reader, index: int, fact: dict, drug: str):
         """A course's daily dose per kg in the concept's unit, through the equivalence table."""
+        concept = r.concept
         if fact.get("dose") is None:
             return None, "no dose recorded"
         dose = self._number(index, fact, "dose")
@@ -128,7 +139,7 @@ class Courses:
             if unit is None:
                 self.problem(index, "unit", "a dose needs a unit, e.g. mg/d or mg/kg/d")
             return None, None
-        table = self.n.protocol.equivalence(concept.equivalence) if concept.equivalence else None
+        table = r.table
         if table is not None:
             entry = self.n.equivalent(concept, table, drug)
             if entry is None:
@@ -155,7 +166,7 @@ class Courses:
         try:
             divided = f"divided by {concept.weight.name} {weight:g} {weight_unit}"
             return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in,
-                           aliases=self.n.protocol.aliases), (
+                           aliases=self.n.aliases), (
                 f"{equivalent}, {divided}" if equivalent else divided)
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")

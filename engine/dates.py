@@ -115,11 +115,13 @@ def day_numbers(text: Any) -> tuple[int, int] | None:
     >>> day_numbers("2026-02")
     (739648, 739675)
     """
-    return _parse_numbers(text) if isinstance(text, str) else None
+    return day_numbers_of_text(text) if isinstance(text, str) else None
 
 
 @lru_cache(maxsize=65536)
-def _parse_numbers(text: str) -> tuple[int, int] | None:
+def day_numbers_of_text(text: str) -> tuple[int, int] | None:
+    """`day_numbers` for what is known to be text (an occurrence's dates, checked when its facts
+    were grouped): read once per distinct text."""
     days = days_of_text(text)
     return (days[0].toordinal(), days[1].toordinal()) if days else None
 

@@ -26,7 +26,8 @@ from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_numbers, day_of, days_of, days_of_text, outside_calendar, shift)
+                          day_numbers_of_text, day_of, days_of, days_of_text, outside_calendar,
+                          shift)
 from engine.courses import Courses
 from engine.factfile import patient_id, plain, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
@@ -44,8 +45,8 @@ class Normaliser:
         self.referenced = layout.concepts
         # Each bound with the fields of its anchor's and its own earliest and latest days
         # (`R.spread`), named once here rather than per patient.
-        self.bounds = [(name, anchor, duration, 1 if direction == "after" else -1,
-                        R.spread(anchor), R.spread(name))
+        self.bounds = [(name, anchor, duration, _duration_key(duration),
+                        1 if direction == "after" else -1, R.spread(anchor), R.spread(name))
                        for name, (anchor, duration, direction) in sorted(layout.bounds.items())]
         self.edges: dict[str, list[tuple[str, str]]] = {}  # by list concept
         for field_name, (name, edge) in sorted(layout.edges.items()):
@@ -55,39 +56,28 @@ class Normaliser:
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
-        self.none_fields = {name: R.none_field(name) for name in self.referenced}
+        self.aliases = protocol.aliases
         # The lists with a dose on a day the network compares (0 for none).
         self.tallied = frozenset(name for name, _ in layout.doses.values())
         # How each declared concept's facts are filed, read once here rather than per fact: the
-        # concepts they are facts of (itself and what it counts as, where a rule reads them) and
-        # whether it is a history (whose dates may be partial). Derived values take no facts.
-        self.readings: dict[str, tuple[tuple[str, ...], bool]] = {}
+        # concepts they are facts of (itself and what it counts as, where a rule reads them: the
+        # first and the other, None for none) and whether it is a history (whose dates may be
+        # partial). Derived values take no facts.
+        self.readings: dict[str, tuple[str | None, str | None, bool]] = {}
         for concept in protocol.concepts:
             if concept.kind is m.Kind.DERIVED:
                 continue
             broader = concept.counts_as.name if concept.counts_as else None
-            homes = tuple(h for h in (concept.name, broader) if h and h in self.referenced)
-            self.readings[concept.name] = (homes, concept.kind in m.LISTED)
+            homes = [h for h in (concept.name, broader) if h and h in self.referenced] + [None] * 2
+            self.readings[concept.name] = (homes[0], homes[1], concept.kind in m.LISTED)
         self.attribute_keys = {c.name: frozenset(a.name for a in c.attributes)
                                for c in protocol.concepts if c.attributes}
         # Measured concepts first: a dose per kg reads the weight.
         names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
-        self.order = [(n, self.concepts[n], getattr(_Builder, "_" + self.concepts[n].kind.value))
-                      for n in names]
+        self.readers = [Reader(self, self.concepts[n]) for n in names]
         self.ages = [n for n in names if self.concepts[n].kind is m.Kind.AGE]
-        self._factors: dict[tuple[str, str], Decimal] = {}
         self._dose_factors: dict[tuple[str, str], Decimal | None] = {}
         self._equivalents: dict[tuple[str, str], m.EquivalenceEntry | None] = {}
-
-    def factor(self, concept: m.Concept, unit: str) -> Decimal:
-        """The exact factor from a fact's unit to the concept's, once per (concept, unit)."""
-        key = (concept.name, unit)
-        found = self._factors.get(key)
-        if found is None:
-            assert concept.unit is not None
-            found = self._factors[key] = factor(unit, concept.unit, concept.factors,
-                                                aliases=self.protocol.aliases)
-        return found
 
     def dose_factor(self, unit: str, dosed_in: str) -> Decimal | None:
         """The exact factor from a dose's unit to the unit its medication is dosed in, or None when
@@ -97,7 +87,7 @@ class Normaliser:
         key = (unit, dosed_in)
         if key not in self._dose_factors:
             try:
-                self._dose_factors[key] = factor(unit, dosed_in, aliases=self.protocol.aliases)
+                self._dose_factors[key] = factor(unit, dosed_in, aliases=self.aliases)
             except UnitProblem:
                 self._dose_factors[key] = None
         return self._dose_factors[key]
@@ -138,6 +128,47 @@ class Normaliser:
         return builder.build()
 
 
+class Reader:
+    """One referenced concept as a patient's facts of it are read, worked out once per protocol,
+    as the network is compiled once: its kind's method of `_Builder` and all that depends on the
+    concept alone (its unit as shown, the record fields it writes, whether a date is needed,
+    whether it is tallied or has edges), so that per patient only the work on the facts runs."""
+
+    __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "doses", "edges",
+                 "factors", "first_day_key", "graded", "judgment", "lab", "medication", "name",
+                 "needs_date", "none_field", "read", "references", "runs", "steps", "table",
+                 "tallied", "uln", "unit_shown", "unitless", "valid_for")
+
+    def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
+        kind, name = concept.kind, concept.name
+        self.concept, self.name = concept, name
+        self.read = getattr(_Builder, "_" + kind.value)
+        self.valid_for = concept.valid_for
+        self.first_day_key = _duration_key(concept.valid_for) if concept.valid_for else None
+        # every fact needs a date, even one alone (`_chosen`): `valid for`, a lab, a quantity
+        self.needs_date = concept.valid_for is not None or kind in _MEASURED
+        self.unitless, self.age = kind in m.UNITLESS, kind is m.Kind.AGE
+        self.lab = kind is m.Kind.LAB
+        self.steps = concept.steps
+        # a value as the trail shows it: `30 U/L` (`plain_number` and the unit), `< 20 IU/mL`
+        self.unit_shown = f" {concept.unit or ''}".rstrip()
+        self.bound_unit = f" {concept.unit}" if concept.unit and not self.unitless else ""
+        self.factors: dict[str, Decimal] = {}  # by a fact's unit, once each: `_Builder._converted`
+        self.bounds = R.bounds(name)
+        self.references = tuple((bound, field, R.bounds(field)) for bound, field in (
+            ("high", R.reference_field(name, "upper")), ("low", R.reference_field(name, "lower"))))
+        self.uln = f"{name} x ULN"
+        self.none_field = R.none_field(name)
+        self.tallied = name in normaliser.tallied
+        self.edges = normaliser.edges.get(name, ())
+        self.runs = name in normaliser.runs
+        self.doses = normaliser.doses.get(name, ())
+        self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)
+        self.graded = concept.graded
+        self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
+        self.table = normaliser.protocol.equivalence(concept.equivalence) \
+            if concept.equivalence else None
+
 
 def _said(concept: m.Concept, fact: dict) -> tuple:
     """What a fact says of its concept's value, to tell two results of one day that agree (the
@@ -159,6 +190,7 @@ class _Builder(Courses):
         self.problems: list[FactProblem] = []
         self._first_days: dict[tuple[int, str], date] = {}
         self.patient = Patient(pid, line, day, {"t": "p"}, raw=data)
+        self.used = self.patient.used
 
     def problem(self, index: int | None, fieldname: str | None, message: str, warning=False) -> None:
         severity = Severity.WARNING if warning else Severity.ERROR
@@ -173,12 +205,13 @@ class _Builder(Courses):
         withheld = self.data.get("unknown", {})
         for entry in self.data.get("set_aside", ()):
             self.problem(None, entry["resource"], entry["reason"], warning=True)
-        for name, concept, handler in self.n.order:
+        for reader in self.n.readers:
+            name = reader.name
             facts = grouped.get(name)
             if name in withheld:  # the source says its value is open: none of its facts counts
                 unusable[name] = withheld[name]
             elif facts:
-                handler(self, concept, facts)
+                reader.read(self, reader, facts)
             if name not in used and name not in unusable:
                 unusable[name] = "no fact given"
         self._bounds()
@@ -192,9 +225,9 @@ class _Builder(Courses):
         the network then finds the window UNKNOWN. An anchor known only within days (`R.spread`)
         gives its bound's earliest and latest day alike: the shift keeps the order of days."""
         record = self.patient.record
-        for name, anchor, duration, sign, (early, late), spread in self.n.bounds:
+        for name, anchor, duration, key, sign, (early, late), spread in self.n.bounds:
             if anchor == R.SCREENING and sign < 0:
-                record[name] = self._first_day(duration).toordinal()
+                record[name] = self._first_day(duration, key).toordinal()
                 continue
             if anchor in record:
                 record[name] = shift(date.fromordinal(record[anchor]), duration, sign).toordinal()
@@ -202,13 +235,14 @@ class _Builder(Courses):
                 for field_name, day in zip(spread, (record[early], record[late])):
                     record[field_name] = shift(date.fromordinal(day), duration, sign).toordinal()
 
-    def _first_day(self, duration: m.Duration) -> date:
-        """The screening date minus `duration`, once per duration for this patient: windows and
-        `valid for` checks mostly share a few (28 days, 3 months)."""
-        key = (duration.amount, duration.unit)
-        if key not in self._first_days:
-            self._first_days[key] = shift(self.screening, duration)
-        return self._first_days[key]
+    def _first_day(self, duration: m.Duration, key: tuple[int, str]) -> date:
+        """The screening date minus `duration` (its `key`, `_duration_key`), once per duration
+        for this patient: windows and `valid for` checks mostly share a few (28 days, 3
+        months)."""
+        found = self._first_days.get(key)
+        if found is None:
+            found = self._first_days[key] = shift(self.screening, duration)
+        return found
 
     def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
         grouped: dict[str, list[tuple[int, dict]]] = {}
@@ -222,7 +256,8 @@ class _Builder(Courses):
             name, when = fact["concept"], fact.get("date")
             entry = (index, fact)
             # a date that is not text is reported below; as a key it is None (a dict is no key)
-            key = (name, when if isinstance(when, str) else None)
+            text = when if isinstance(when, str) else None
+            key = (name, text)
             first = earlier.setdefault(key, entry)
             if first is not entry:
                 identity = _identity(fact)
@@ -239,14 +274,14 @@ class _Builder(Courses):
                              "network computes it from its formula; this fact is set aside",
                              warning=True)
                 continue
-            homes, listed = reading
-            if not homes:
+            home, also, listed = reading
+            if home is None:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
             if when is not None:
                 # a measurement's date is a day (as `day_of` reads it), not a month or a year
-                days = days_of_text(when) if isinstance(when, str) else None
-                day = days[0] if days and (listed or len(when) == 10) else None
+                days = days_of_text(text) if text is not None else None
+                day = days[0] if days and (listed or len(text) == 10) else None
                 if day is None:
                     self.problem(index, "date", date_problem(when, _form(listed)))
                     continue
@@ -258,12 +293,13 @@ class _Builder(Courses):
             if end is not None and (days_of(end) if listed else day_of(end)) is None:
                 self.problem(index, "end", date_problem(end, _form(listed)))
                 continue
-            for home in homes:  # a fact of a narrower concept is a fact of the broader one too
-                facts = grouped.get(home)
-                if facts is None:
-                    grouped[home] = [entry]
-                else:
-                    facts.append(entry)
+            facts = grouped.get(home)
+            if facts is None:
+                grouped[home] = [entry]
+            else:
+                facts.append(entry)
+            if also is not None:  # a fact of a narrower concept is a fact of the broader one too
+                grouped.setdefault(also, []).append(entry)
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -301,55 +337,58 @@ class _Builder(Courses):
         return day
 
     # -- measured concepts --------------------------------------------------------------------------
-    def _latest(self, concept: m.Concept, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
+    def _latest(self, r: Reader, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
         """The fact that counts: the most recent on or before screening (undated only if alone)."""
         chosen = facts[0]
         when = chosen[1].get("date")
         if len(facts) > 1 or when is None:  # the common case, one dated fact, needs no choice
-            if len(facts) == 1 and concept.valid_for is None and concept.kind not in _MEASURED:
+            if len(facts) == 1 and not r.needs_date:
                 return chosen
-            chosen = self._chosen(concept, facts)
+            chosen = self._chosen(r, facts)
             if chosen is None:
                 return None
             when = chosen[1].get("date")
-        if concept.valid_for is not None and when is not None:
-            first_day = self._first_day(concept.valid_for)
+        if r.valid_for is not None and when is not None:
+            first_day = self._first_days.get(r.first_day_key) or \
+                self._first_day(r.valid_for, r.first_day_key)
             if days_of_text(when)[0] < first_day:  # a day, as grouping found
-                self.patient.unusable[concept.name] = (
-                    f"stale: latest {concept.name} is from {when}, before {first_day} "
-                    f"(valid for {concept.valid_for})"
+                self.patient.unusable[r.name] = (
+                    f"stale: latest {r.name} is from {when}, before {first_day} "
+                    f"(valid for {r.valid_for})"
                 )
                 return None
         return chosen
 
-    def _chosen(self, concept: m.Concept, facts: list[tuple[int, dict]]
-                ) -> tuple[int, dict] | None:
+    def _chosen(self, r: Reader, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
         """The latest of several facts (or of one undated that needs a date), or None with the
         problem when which one counts is unclear."""
         undated = [f for f in facts if f[1].get("date") is None]
-        needs_date = concept.valid_for is not None or concept.kind in _MEASURED
-        if undated and (needs_date or len(facts) > 1):
+        if undated and (r.needs_date or len(facts) > 1):
             index = undated[0][0]
-            reason = "is declared 'valid for'" if concept.valid_for else "has several values"
-            self.problem(index, "date", f"'{concept.name}' {reason}: each fact needs a date")
+            reason = "is declared 'valid for'" if r.valid_for else "has several values"
+            self.problem(index, "date", f"'{r.name}' {reason}: each fact needs a date")
             return None
         # The latest; of one day, the concept's own result before one that counts as it.
-        chosen = max(facts, key=lambda f: (f[1].get("date") or "",
-                                           f[1].get("concept") == concept.name, f[0]))
-        said = _said(concept, chosen[1])
-        other = next((f for f in facts if f[1].get("date") == chosen[1].get("date")
-                      and f is not chosen and _said(concept, f[1]) != said), None)
-        if other is not None and concept.kind is not m.Kind.AGE:
-            where = f"on {chosen[1].get('date')} (facts #{other[0] + 1} and #{chosen[0] + 1})"
+        name = r.name
+        chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[1].get("concept") == name,
+                                           f[0]))
+        when = chosen[1].get("date")
+        # what the chosen fact says is worked out only when another fact shares its day
+        same_day = [f for f in facts if f is not chosen and f[1].get("date") == when]
+        if not same_day:
+            return chosen
+        said = _said(r.concept, chosen[1])
+        other = next((f for f in same_day if _said(r.concept, f[1]) != said), None)
+        if other is not None and not r.age:
+            where = f"on {when} (facts #{other[0] + 1} and #{chosen[0] + 1})"
             if other[1].get("concept") == chosen[1].get("concept"):
-                self.problem(chosen[0], "date", f"two values of '{concept.name}' {where}: "
+                self.problem(chosen[0], "date", f"two values of '{name}' {where}: "
                              f"which one counts is unclear")
             else:  # two results that both count (`counts as`): the record is not wrong
                 first, second = sorted((other, chosen), key=lambda f: f[0])
-                self.patient.unusable[concept.name] = (
+                self.patient.unusable[name] = (
                     f"{first[1].get('concept')} (fact #{first[0] + 1}) and "
-                    f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on "
-                    f"{chosen[1].get('date')}")
+                    f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on {when}")
             return None
         return chosen
 
@@ -360,25 +399,28 @@ class _Builder(Courses):
             return None
         return Decimal(value)
 
-    def _converted(self, concept: m.Concept, index: int, fact: dict, value: Decimal) -> Decimal | None:
+    def _converted(self, r: Reader, index: int, fact: dict, value: Decimal) -> Decimal | None:
         unit = fact.get("unit")
-        if unit is None:
-            self.problem(index, "unit", f"'{concept.name}' is measured in {concept.unit}: give a unit")
-            return None
-        try:
-            return quantize(value * self.n.factor(concept, unit))
-        except UnitProblem as error:
-            self.problem(index, "unit", f"{concept.name}: {error}")
-            return None
+        by = r.factors.get(unit)
+        if by is None:
+            if unit is None:
+                self.problem(index, "unit", f"'{r.name}' is measured in {r.concept.unit}: give a "
+                             "unit")
+                return None
+            try:  # once per unit: a unit that does not convert is tried again, and reported
+                by = r.factors[unit] = factor(unit, r.concept.unit, r.concept.factors,
+                                              aliases=self.n.aliases)
+            except UnitProblem as error:
+                self.problem(index, "unit", f"{r.name}: {error}")
+                return None
+        return quantize(value * by)
 
-    def _use(self, concept: m.Concept, index: int, fact: dict, converted: Any, note=None,
+    def _use(self, r: Reader, index: int, fact: dict, shown: str | None, note=None,
              value: Any = None) -> None:
-        """Record a fact the network was given, as the trail shows it: `value` in words, or else
-        the fact's own value."""
-        name = concept.name
-        shown = converted if converted is None or isinstance(converted, str) else \
-            f"{plain_number(converted)} {concept.unit or ''}".strip()
-        if fact.get("concept", name) != name:  # a narrower concept's fact
+        """Record a fact the network was given, as the trail shows it: `shown` what the network
+        was given, `value` in words, or else the fact's own value."""
+        name = r.name
+        if fact["concept"] != name:  # a narrower concept's fact
             recorded = f"recorded as {fact['concept']}"
             note = f"{note}; {recorded}" if note else recorded
         if value is None:
@@ -386,59 +428,64 @@ class _Builder(Courses):
             if type(value) not in _PLAIN:
                 value = plain(value)
         used = used_fact((index, name, value, fact.get("unit"), fact.get("date"), shown, note))
-        entries = self.patient.used.get(name)
+        entries = self.used.get(name)
         if entries is None:
-            self.patient.used[name] = [used]
+            self.used[name] = [used]
         else:
             entries.append(used)
 
-    def _reading(self, concept: m.Concept, index: int, fact: dict) -> Reading | None:
+    def _reading(self, r: Reader, index: int, fact: dict) -> Reading | None:
         """What a measured fact says: `("=", 30)`, or a bound `("<", 20)` for "< 20" (or a
         FHIR-style `comparator`), `("<", 10)` for "not detected" below a given limit, and
         `("nd", None)` for "not detected" with no limit (only "not negative" is known)."""
-        value, comparator = fact.get("value"), fact.get("comparator")
-        if isinstance(value, str):
+        value = fact.get("value")
+        kind = type(value)
+        if kind is int or kind is Decimal:  # nearly every fact: a number, which `_number` takes
+            reading: Reading | None = (fact.get("comparator") or "=", Decimal(value))
+        elif isinstance(value, str):
             text = " ".join(value.split())
             if text.casefold() in NOT_DETECTED:
                 if fact.get("limit") is None:
                     return "nd", None
                 limit = self._number(index, fact, "limit")
-                reading: Reading | None = None if limit is None else ("<", limit)
+                reading = None if limit is None else ("<", limit)
             else:
                 match = _BOUNDED.match(text)
                 if match is None:
-                    self.problem(index, "value", f"{concept.name} is measured: expected a number "
+                    self.problem(index, "value", f"{r.name} is measured: expected a number "
                                  f"or a bound like '< 20', found {json.dumps(value)}")
                     return None
                 reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
         else:
             number = self._number(index, fact)
-            reading = None if number is None else (comparator or "=", number)
-        if reading is not None and reading[1] is not None and (
-                reading[1] < 0 or reading == ("<", 0)):
-            self.problem(index, "value", f"{concept.name} cannot be negative: "
-                         f"{'' if reading[0] == '=' else reading[0] + ' '}{reading[1]}")
+            reading = None if number is None else (fact.get("comparator") or "=", number)
+        if reading is None:
             return None
-        if reading is not None and reading[1] is not None and concept.steps is not None:
-            low, high = concept.steps
-            number = reading[1]
+        number = reading[1]
+        if number is not None and (number < 0 or reading == ("<", 0)):
+            self.problem(index, "value", f"{r.name} cannot be negative: "
+                         f"{'' if reading[0] == '=' else reading[0] + ' '}{number}")
+            return None
+        if number is not None and r.steps is not None:
+            low, high = r.steps
             if number != number.to_integral_value() or not low <= number <= high:
-                self.problem(index, "value", f"{concept.name} is a scale of whole steps from "
+                self.problem(index, "value", f"{r.name} is a scale of whole steps from "
                              f"{low} to {high}: {plain_number(number)} is not one of them")
                 return None
             if (reading[0] == ">" and number >= high) or (reading[0] == "<" and number <= low):
-                self.problem(index, "value", f"{concept.name} is a scale from {low} to {high}: "
+                self.problem(index, "value", f"{r.name} is a scale from {low} to {high}: "
                              f"no step of it is {reading[0]} {plain_number(number)}")
                 return None
         return reading
 
-    def _put(self, field: str, op: str, number: Decimal | None) -> None:
-        """A reading in the record: the value itself, or its bounds (`record.bounds`)."""
+    def _put(self, field: str, bounds: tuple[str, str, str, str], op: str,
+             number: Decimal | None) -> None:
+        """A reading in the record: the value itself, or its `bounds` (`record.bounds`)."""
         record = self.patient.record
         if op == "=":
             record[field] = float(number)
             return
-        low, high, low_open, high_open = R.bounds(field)
+        low, high, low_open, high_open = bounds
         if op in ("<", "<=", "nd"):
             record[low] = 0.0  # a measured value is never negative
             if number is not None:
@@ -450,53 +497,61 @@ class _Builder(Courses):
             if op == ">":
                 record[low_open] = 1
 
-    def _put_steps(self, concept: m.Concept, op: str, number: Decimal | None) -> None:
+    def _put_steps(self, r: Reader, op: str, number: Decimal | None) -> None:
         """A bound on a scale of whole steps is the steps it allows: "< 2" on ECOG 0 to 5 is 0 or
         1 (so `ecog <= 1` holds), "> 4" is 5 itself."""
-        assert concept.steps is not None
-        low, high = concept.steps
+        assert r.steps is not None
+        low, high = r.steps
         first = {">": number + 1, ">=": number}.get(op, low) if number is not None else low
         last = {"<": number - 1, "<=": number}.get(op, high) if number is not None else high
         first, last = max(first, low), min(last, high)
         if first == last:
-            self._put(concept.name, "=", quantize(first))
+            self.patient.record[r.name] = float(quantize(first))
             return
-        lowest, highest, _, _ = R.bounds(concept.name)
+        lowest, highest, _, _ = r.bounds
         self.patient.record[lowest] = float(first)
         self.patient.record[highest] = float(last)
 
-    def _measured(self, concept: m.Concept, facts) -> None:
-        readings = {index: self._reading(concept, index, fact) for index, fact in facts}
-        if self.problems:
-            return
-        chosen = self._latest(concept, facts)
+    def _measured(self, r: Reader, facts) -> None:
+        if len(facts) == 1:
+            reading = self._reading(r, *facts[0])
+            if self.problems:
+                return
+            chosen = self._latest(r, facts)
+        else:
+            readings = {index: self._reading(r, index, fact) for index, fact in facts}
+            if self.problems:
+                return
+            chosen = self._latest(r, facts)
+            reading = readings[chosen[0]] if chosen is not None else None
         if chosen is None:
             return
         index, fact = chosen
-        op, value = readings[index]
+        op, value = reading
         if value is None:
             converted = None
         else:
-            converted = quantize(value) if concept.kind in m.UNITLESS else self._converted(
-                concept, index, fact, value)
+            converted = quantize(value) if r.unitless else self._converted(r, index, fact, value)
             if converted is None:
                 return
-            if concept.kind is m.Kind.AGE:  # an age is in completed years, however it is given
+            if r.age:  # an age is in completed years, however it is given
                 converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
-        if concept.steps is not None and op != "=":
-            self._put_steps(concept, op, converted)
+        if op == "=":
+            self.patient.record[r.name] = float(converted)
+            shown = format(converted.normalize(), "f") + r.unit_shown  # `plain_number`
         else:
-            self._put(concept.name, op, converted)
-        if op != "=":
-            unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
-            converted = "not detected" if converted is None else \
-                f"{op} {plain_number(converted)}{unit}"
+            if r.steps is not None:
+                self._put_steps(r, op, converted)
+            else:
+                self._put(r.name, r.bounds, op, converted)
+            shown = "not detected" if converted is None else \
+                f"{op} {plain_number(converted)}{r.bound_unit}"
         note = None
         if fact.get("from_birth_date"):
             on = "screening" if fact["from_birth_date"] == self.screening.isoformat() else \
                 fact["from_birth_date"]
             note = f"completed years at {on}, born {self.data['birth_date']}"
-        elif concept.kind is m.Kind.LAB:
+        elif r.lab:
             reference = fact.get("reference_range") or {}
             limits = []
             if "low" in reference:
@@ -504,16 +559,16 @@ class _Builder(Courses):
             if "high" in reference:
                 limits.append(f"upper reference {plain_number(Decimal(reference['high']))}")
             note = ", ".join(limits) + f" {fact.get('unit')}" if limits else "no reference range given"
-        self._use(concept, index, fact, converted, note)
-        if concept.kind is m.Kind.LAB:
-            self._reference(concept, index, fact, op, value)
+        self._use(r, index, fact, shown, note)
+        if r.lab:
+            self._reference(r, index, fact, op, value)
 
     _quantity = _score = _scale = _age = _lab = _measured
 
-    def _reference(self, concept: m.Concept, index: int, fact: dict, op: str,
+    def _reference(self, r: Reader, index: int, fact: dict, op: str,
                    value: Decimal | None) -> None:
         reference = fact.get("reference_range") or {}
-        for bound, side in (("high", "upper"), ("low", "lower")):
+        for bound, field, bounds in r.references:
             limit = reference.get(bound)
             if limit is None:
                 continue
@@ -523,134 +578,139 @@ class _Builder(Courses):
                     self.problem(index, "reference_range.high", "the upper reference must be > 0")
                 continue
             ratio = None if value is None else quantize(value / limit)
-            self._put(R.reference_field(concept.name, side), op, ratio)
+            self._put(field, bounds, op, ratio)
         if "high" not in reference:
-            self.patient.unusable.setdefault(f"{concept.name} x ULN", "no upper reference given")
+            self.patient.unusable.setdefault(r.uln, "no upper reference given")
 
     # -- values -------------------------------------------------------------------------------------
-    def _category(self, concept: m.Concept, facts) -> None:
-        chosen = self._latest(concept, facts)
+    def _category(self, r: Reader, facts) -> None:
+        chosen = self._latest(r, facts)
         if chosen is None:
             return
         index, fact = chosen
         value = fact.get("value")
         if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             value = plain_number(Decimal(value))  # a category whose values are numbers or codes
-        canonical = concept.canonical(value) if isinstance(value, str) else None
+        canonical = r.concept.canonical(value) if isinstance(value, str) else None
         if canonical is None:
-            allowed = ", ".join(v.name for v in concept.values)
-            self.problem(index, "value", f"{concept.name} must be one of {{{allowed}}}, "
+            allowed = ", ".join(v.name for v in r.concept.values)
+            self.problem(index, "value", f"{r.name} must be one of {{{allowed}}}, "
                          f"found {json.dumps(plain(value))}")
             return
-        self.patient.record[concept.name] = canonical
-        self._use(concept, index, fact, canonical)
+        self.patient.record[r.name] = canonical
+        self._use(r, index, fact, canonical)
 
-    def _flag(self, concept: m.Concept, facts) -> None:
-        chosen = self._latest(concept, facts)
+    def _flag(self, r: Reader, facts) -> None:
+        chosen = self._latest(r, facts)
         if chosen is None:
             return
         index, fact = chosen
         value = fact.get("value")
         if not isinstance(value, bool):
-            self.problem(index, "value", f"{concept.name} is yes/no: expected true or false, "
+            self.problem(index, "value", f"{r.name} is yes/no: expected true or false, "
                          f"found {json.dumps(plain(value))}")
             return
-        if concept.kind is m.Kind.JUDGMENT and not fact.get("recorded_by"):
-            self.problem(index, "recorded_by", "an investigator judgment needs who attested it: "
-                         "not attested, it stays open (NEEDS_REVIEW)", warning=True)
-            self.patient.unusable[concept.name] = "not attested: no recorded_by"
-            return
-        self.patient.record[concept.name] = int(value)
         note = None
-        if concept.kind is m.Kind.JUDGMENT:
-            note = f"attested by {fact['recorded_by']}" + (f": {fact['reason']}" if fact.get("reason") else "")
-        self._use(concept, index, fact, None, note)
+        if r.judgment:
+            if not fact.get("recorded_by"):
+                self.problem(index, "recorded_by", "an investigator judgment needs who attested "
+                             "it: not attested, it stays open (NEEDS_REVIEW)", warning=True)
+                self.patient.unusable[r.name] = "not attested: no recorded_by"
+                return
+            note = f"attested by {fact['recorded_by']}" + (
+                f": {fact['reason']}" if fact.get("reason") else "")
+        self.patient.record[r.name] = int(value)
+        self._use(r, index, fact, None, note)
 
     _judgment = _flag
 
-    def _date(self, concept: m.Concept, facts) -> None:
+    def _date(self, r: Reader, facts) -> None:
         """A day a window may count from, given as the fact's value (YYYY-MM-DD); a planned date
         (the first dose) may lie after the screening date."""
-        chosen = self._latest(concept, facts)
+        chosen = self._latest(r, facts)
         if chosen is None:
             return
         index, fact = chosen
         value = fact.get("value")
         day = day_of(value)
         if day is None:
-            self.problem(index, "value", f"{concept.name}: {calendar_problem(value)}"
-                         if outside_calendar(value) else f"{concept.name} is a date: expected "
+            self.problem(index, "value", f"{r.name}: {calendar_problem(value)}"
+                         if outside_calendar(value) else f"{r.name} is a date: expected "
                          f"YYYY-MM-DD, found {json.dumps(plain(value))}")
             return
-        self.patient.record[concept.name] = day.toordinal()
-        self._use(concept, index, fact, None)
+        self.patient.record[r.name] = day.toordinal()
+        self._use(r, index, fact, None)
 
-    def _edges(self, concept: m.Concept, items: list[dict]) -> None:
+    def _edges(self, r: Reader, items: list[dict]) -> None:
         """The start and end of the most recent occurrence, for windows anchored on them."""
-        if not items or concept.name not in self.n.edges:
+        if not items or not r.edges:
             return
         # The most recent started last (of two on one day, it ended last). With dates known
         # only to the month or year, or an end not recorded, an item may be it unless another
         # surely follows it: the other's earliest (start, end) is after its latest. Its edge lies
         # between the earliest and the latest of those candidates' edges: windows compare with
         # both (`R.spread`), unless one may still be going on.
+        name = r.name
         surest = max((item[R.START], item[R.END_EARLIEST]) for item in items)
         candidates = [item for item in items if (item[R.START_LATEST], item[R.END]) >= surest]
         record, unusable = self.patient.record, self.patient.unusable
-        for field_name, edge in self.n.edges[concept.name]:
+        for field_name, edge in r.edges:
             edges = [_edge(item, edge) for item in candidates]
             early, late = min(e[0] for e in edges), max(e[1] for e in edges)
             if any(e != edges[0] for e in edges):
                 unusable[field_name] = \
-                    f"which {concept.name} is the most recent is not settled (dates known only " \
+                    f"which {name} is the most recent is not settled (dates known only " \
                     f"to the month or year, or an end not recorded), and their {edge}s differ" + (
                         ": one may still be going on" if late == ONGOING else "")
             elif early == ONGOING:
-                unusable[field_name] = f"the most recent {concept.name} has not ended"
+                unusable[field_name] = f"the most recent {name} has not ended"
             elif late == ONGOING and early != late:
                 unusable[field_name] = \
-                    f"the end of the most recent {concept.name} is not recorded"
+                    f"the end of the most recent {name} is not recorded"
             elif early != late:
                 unusable[field_name] = \
-                    f"the {edge} of the most recent {concept.name} is known only to the month or year"
+                    f"the {edge} of the most recent {name} is known only to the month or year"
             else:
                 record[field_name] = early
             if late != ONGOING:
                 record.update(zip(R.spread(field_name), (early, late)))
 
     # -- occurrences --------------------------------------------------------------------------------
-    def _occurrences(self, concept: m.Concept, facts) -> list[dict] | None:
+    def _occurrences(self, r: Reader, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        nones, present = [], []
-        for entry in facts:
-            (nones if entry[1].get("present") is False else present).append(entry)
+        if len(facts) == 1:  # nearly always: none, or one occurrence
+            nones, present = (facts, ()) if facts[0][1].get("present") is False else ((), facts)
+        else:
+            nones, present = [], []
+            for entry in facts:
+                (nones if entry[1].get("present") is False else present).append(entry)
         if nones and present:
-            self.problem(present[0][0], "present", f"{concept.name} is recorded as none "
+            self.problem(present[0][0], "present", f"{r.name} is recorded as none "
                          f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1})")
             return None
         if nones:
-            self.patient.record[self.n.none_fields[concept.name]] = 1
-            if concept.name in self.n.tallied:
-                self._doses(concept, [])
-            self._use(concept, nones[0][0], nones[0][1], None, value="recorded as none")
+            self.patient.record[r.none_field] = 1
+            if r.tallied:
+                self._doses(r, [])
+            self._use(r, nones[0][0], nones[0][1], None, value="recorded as none")
             return None
         items = []
         for index, fact in present:
-            item = self._occurrence(concept, index, fact)
+            item = self._occurrence(r, index, fact)
             if item is None:
                 continue
-            if concept.attributes and not self._attributes(concept, index, fact, item):
+            if r.attributes and not self._attributes(r, index, fact, item):
                 continue
-            if concept.graded:
+            if r.graded:
                 grade = fact.get("grade")
                 if isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
-                    self.problem(index, "grade", f"{concept.name} is graded: give a numeric grade")
+                    self.problem(index, "grade", f"{r.name} is graded: give a numeric grade")
                     continue
                 item[R.GRADE] = float(grade)
             items.append((index, fact, item))
         return items
 
-    def _occurrence(self, concept: m.Concept, index: int, fact: dict) -> dict[str, Any] | None:
+    def _occurrence(self, r: Reader, index: int, fact: dict) -> dict[str, Any] | None:
         """An occurrence's first and last day, each as the earliest and latest it can be.
 
         A date known to the month or year spans its days; with no date at all the occurrence
@@ -659,20 +719,21 @@ class _Builder(Courses):
         single day). Nothing can have started after screening, so latest days stop there."""
         screening = self.screening_day
         when = fact.get("date")
-        starts = day_numbers(when) if when is not None else (_FIRST_DAY_NUMBER, screening)
-        assert starts is not None  # checked when grouped
+        # both dates are text, and dates, as grouping found
+        starts = day_numbers_of_text(when) if when is not None else (_FIRST_DAY_NUMBER, screening)
+        assert starts is not None
         first, latest_first = starts[0], min(starts[1], screening)
         if fact.get("ongoing"):
             earliest_last = last = ONGOING
         elif fact.get("end"):
-            ends = day_numbers(fact["end"])
+            ends = day_numbers_of_text(fact["end"])
             assert ends is not None
             earliest_last, last = ends
             if last < first:
                 self.problem(index, "end", f"ends {fact['end']}, before it starts {fact['date']}")
                 return None
             earliest_last = max(earliest_last, first)
-        elif concept.kind is m.Kind.MEDICATION:
+        elif r.medication:
             earliest_last, last = first, ONGOING
         elif when is None:
             earliest_last, last = first, screening
@@ -682,40 +743,40 @@ class _Builder(Courses):
         return {R.START: first, R.START_LATEST: latest_first, R.END: last,
                 R.END_EARLIEST: earliest_last}
 
-    def _attributes(self, concept: m.Concept, index: int, fact: dict, item: dict) -> bool:
+    def _attributes(self, r: Reader, index: int, fact: dict, item: dict) -> bool:
         """Each declared attribute into the item, as its declared value, or `UNRECORDED` when
         the fact does not give it (a filter on it then may or may not pass); a value not
         declared is an input error."""
         good = True
-        for attribute in concept.attributes:
+        for attribute, field in r.attributes:
             given = fact.get(attribute.name)
             if given is None:
-                item[R.attribute_field(attribute.name)] = R.UNRECORDED
+                item[field] = R.UNRECORDED
                 continue
             word = None if isinstance(given, bool) else given if isinstance(given, str) else \
                 plain_number(Decimal(given)) if isinstance(given, (int, Decimal)) else None
             value = attribute.canonical(word) if word is not None else None
             if value is None:
                 allowed = ", ".join(v.name for v in attribute.values)
-                self.problem(index, attribute.name, f"{concept.name}'s {attribute.name} must be "
+                self.problem(index, attribute.name, f"{r.name}'s {attribute.name} must be "
                              f"one of {{{allowed}}}, found {json.dumps(plain(given))}")
                 good = False
             else:
-                item[R.attribute_field(attribute.name)] = value
+                item[field] = value
         return good
 
-    def _event(self, concept: m.Concept, facts) -> None:
-        items = self._occurrences(concept, facts)
+    def _event(self, r: Reader, facts) -> None:
+        items = self._occurrences(r, facts)
         if not items:
             return
-        self.patient.record[concept.name] = [item for _, _, item in items]
-        self._edges(concept, self.patient.record[concept.name])
+        listed = self.patient.record[r.name] = [item for _, _, item in items]
+        self._edges(r, listed)
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
                 else "occurred"
-            if concept.attributes:
-                what += attributes_text(concept, item)
-            self._use(concept, index, fact, None, period_text(fact), value=what)
+            if r.attributes:
+                what += attributes_text(r.concept, item)
+            self._use(r, index, fact, None, period_text(fact), value=what)
 
 #: The day number of an occurrence's first day when it has no date: any day up to screening.
 _FIRST_DAY_NUMBER = date.min.toordinal()
@@ -729,6 +790,12 @@ _BOUNDED = re.compile(r"^(<=|>=|≤|≥|<|>) ?([0-9]+(?:\.[0-9]+)?)$")
 _OPS = {"≤": "<=", "≥": ">="}
 #: How laboratories report a result below what they can detect.
 NOT_DETECTED = frozenset({"not detected", "undetectable", "undetected", "below detection limit"})
+
+
+def _duration_key(duration: m.Duration) -> tuple[int, str]:
+    """A duration as a key of the first days worked out per patient: equal durations of two
+    concepts share it (a frozen dataclass hashes in Python, a tuple in C)."""
+    return duration.amount, duration.unit
 
 
 def _form(listed: bool) -> str:

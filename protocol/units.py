@@ -361,9 +361,10 @@ def parse_unit(text: str, aliases: Aliases = ()) -> pint.Unit:
 
 
 def quantize(value: Decimal) -> Decimal:
-    """Round once, half to even, to `PLACES` places; -0 becomes 0 so output is byte-stable."""
+    """Round once, half to even, to `PLACES` places; -0 becomes 0 so output is byte-stable (a
+    value not zero is as `quantize` leaves it: exact, in the roomy context, to `PLACES` places)."""
     rounded = value.quantize(QUANTUM, ROUND_HALF_EVEN, _ROOMY)  # by position: read faster
-    return _ROOMY.add(rounded, 0) if rounded else _ZERO
+    return rounded if rounded else _ZERO
 
 
 def same_dimension(a: str, b: str, conversions: Conversions = (), *, aliases: Aliases = ()) -> bool:
