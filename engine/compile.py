@@ -162,6 +162,10 @@ def compile_protocol(protocol: m.Protocol) -> Network:
     add(_decision_rules(final))
     ends = _spread_ends(rules)
     _fanned_out(rules, actions)
+    if len(rules) > RULES_PER_NETWORK:
+        past = actions[list(rules)[RULES_PER_NETWORK]]
+        raise TooWide("", past.line or 1, "network-limit/total", rules=len(rules),
+                      limit=RULES_PER_NETWORK)
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}#{digest[:12]}"
     return Network(
@@ -692,6 +696,9 @@ RULES_PER_END = 240
 #: criteria of one window each, 600 nodes of their own (a `{n: ...}` test each below `{t: d}`),
 #: hung building the network; 200 (400 such tests) build in under a second.
 TESTS_PER_NODE = 500
+#: Rules in a network: the engine holds at most 4,096 actions (MAX_ACTIONS in rete.c) and refuses
+#: more when it builds the network (error 106); two counts of 700 lab thresholds met it.
+RULES_PER_NETWORK = 4096
 
 
 def _spread_ends(rules: dict[str, dict]) -> dict[int, list[int | str]]:

@@ -67,6 +67,8 @@ TEMPLATES: dict[str, str] = {
     "network-limit/fan-out": "from here on the protocol needs more nodes of one kind than the "
     "engine's network can look up (at most {limit}: each criterion, definition and window takes "
     "one or more); split it into two protocols screened in turn",
+    "network-limit/total": "the protocol compiles to {rules} rules, more than the engine holds "
+    "(at most {limit}), from here on; split it into two protocols screened in turn",
     "network-limit/split": "{name} has a condition larger than the engine's rules hold (it would "
     "take more than {limit} rules); split it into definitions",
     "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",

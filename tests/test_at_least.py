@@ -11,7 +11,7 @@ trail's own judgment of each part (`engine/atoms/*.judge`) evaluated in plain Py
 
 from __future__ import annotations
 
-import time
+import re
 from itertools import combinations
 from typing import Any
 
@@ -178,22 +178,37 @@ def values(n: int, met: int, missing: int = 0) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("count, n", [(3, 8), (5, 20), (10, 40), (250, 1000)])
 def test_counts_of_many_thresholds_decide_at_once(count: int, n: int) -> None:
     """3 of 8 lab thresholds took more rules than one node holds and was refused; counted, each
-    threshold is three rules of its own and a patient is decided in milliseconds."""
-    started = time.perf_counter()
+    threshold is three rules of its own (a patient is decided in milliseconds: measured, not
+    asserted, as speed is measured under bench/)."""
     screening = Screening(pipeline.compile(pipeline.load_text(labs(count, n), "t.pr")[0]))
-    built = time.perf_counter() - started
     cases = [(values(n, count), "MET"), (values(n, count - 1), "NOT_MET"),
              (values(n, count - 1, missing=1), "UNKNOWN"), (values(n, n), "MET"),
              (values(n, 0, missing=count), "UNKNOWN"),  # n - count false, count not recorded
              (values(n, 0, missing=count - 1), "NOT_MET")]
     for facts, verdict in cases:
-        started = time.perf_counter()
         result = screen_one(screening, facts, day="2026-01-01")
-        assert time.perf_counter() - started < 0.5
         assert isinstance(result, Decision) and result.verdicts["I0"].verdict == verdict, \
             (count, n, verdict)
-    assert built < (2.0 if n < 1000 else 10.0)
     screening.host.close()
+
+
+def test_a_network_beyond_the_engines_rules_is_refused_where_it_goes_past(tmp_path) -> None:
+    """Two counts of 700 thresholds compile to more rules than the engine holds (4,096: it
+    refused them with error 106 at the file's start): refused at the count that goes past."""
+    listed = ", ".join(f"f{i} >= 5 mg" for i in range(700, 1400))
+    text = labs(3, 700).replace("concepts:\n", "concepts:\n" + "".join(
+        f" f{i}: quantity in mg\n" for i in range(700, 1400))) + \
+        f'inclusion I1 "d":\n    at least 3 of [{listed}]\n'
+    path = tmp_path / "two.proto-rules"
+    path.write_text(text)
+    with pytest.raises(ProtocolError) as raised:
+        pipeline.compile(pipeline.load(str(path))[0])
+    (diagnostic,) = raised.value.diagnostics
+    assert (diagnostic.span.line, diagnostic.code) == (len(text.splitlines()), "network-limit")
+    assert re.fullmatch(r"the protocol compiles to \d+ rules, more than the engine holds \(at "
+                        r"most 4096\), from here on; split it into two protocols screened in "
+                        r"turn", diagnostic.message)
+    assert main(["check", str(path)]) == 2
 
 
 def test_a_list_beyond_the_limit_is_refused_at_its_line(tmp_path) -> None:
