@@ -137,9 +137,11 @@ class Screening:
                 yield Rejected(line, patient_id(data), error.problems)
                 continue
             try:
-                yield self.decide(patient)
+                decided = self.decide(patient)
             except Refused as refused:
                 yield self._refused(patient, path, refused)
+                continue
+            yield decided
 
     def _refused(self, patient: Patient, path: str, refused: Refused) -> Rejected:
         """A patient the engine could not decide, set aside as a record whose facts could not be
