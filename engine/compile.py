@@ -161,11 +161,7 @@ def compile_protocol(protocol: m.Protocol) -> Network:
     add(_handled(unmatched))
     add(_decision_rules(final))
     ends = _spread_ends(rules)
-    _fanned_out(rules, actions)
-    if len(rules) > RULES_PER_NETWORK:
-        past = actions[list(rules)[RULES_PER_NETWORK]]
-        raise TooWide("", past.line or 1, "network-limit/total", rules=len(rules),
-                      limit=RULES_PER_NETWORK)
+    _within_engine(rules, actions)
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}#{digest[:12]}"
     return Network(
@@ -383,7 +379,7 @@ class _Compiler:
         # what reads the node may never read one of its values (`x and not x` drops it), and
         # the engine refuses a fact no rule matches: one that matches both and never fires
         rule = f"d:{node}:read"
-        self.hidden_rules.append((rule, {"all": [{"e": {"$and": [{"t": "end"}, {"s": -1}]}},
+        self.hidden_rules.append((rule, {"all": [NO_END,
                                                  {"d": {"$and": [{"t": "d"}, {"n": node}]}}]},
                                   Action(rule, "derived", node, "T", line)))
         t = ((P.TRUE, frozenset({(node, "T")})),)
@@ -514,7 +510,7 @@ class _Compiler:
         group = f"{name}#{len(groups)}"
         self.items[group], self._item_budget[group] = set(), patterns + 1
         self.hidden_rules.append((f"d:{group}:items", {"all": [
-            {"e": {"$and": [{"t": "end"}, {"s": -1}]}},  # never: every item fact is matched
+            NO_END,  # every item fact is matched
             {"i": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}]}}]},
             Action(f"d:{group}:items", "derived", node, "T", 0)))
         return group
@@ -579,6 +575,10 @@ def _counting(node: str, line: int, group: str, tests: list[dict], count: int, b
 
 #: A counted item's fact (`_hit`).
 HIT = "h"
+#: A pattern of an end marker no stratum asserts: a rule that waits for it matches the other facts
+#: of its patterns and never fires, for facts the engine must see matched (it refuses a batch
+#: with a fact no rule matches).
+NO_END = {"e": {"$and": [{"t": "end"}, {"s": -1}]}}
 
 
 def _hit(node: str, by: str | None, matched: dict) -> dict:
@@ -727,10 +727,15 @@ def _spread_ends(rules: dict[str, dict]) -> dict[int, list[int | str]]:
     return ends
 
 
-def _fanned_out(rules: dict[str, dict], actions: dict[str, Action]) -> None:
-    """Raise `TooWide` at the first rule whose tests would take one node of the alpha network
-    past `TESTS_PER_NODE` tests below it. A pattern's tests in `$and` are a path of alpha nodes,
-    each test one node below the path before it."""
+def _within_engine(rules: dict[str, dict], actions: dict[str, Action]) -> None:
+    """Raise `TooWide` at the first rule past what the engine builds: more than
+    `RULES_PER_NETWORK` rules, or tests that would take one node of the alpha network past
+    `TESTS_PER_NODE` tests below it (a pattern's tests in `$and` are a path of alpha nodes, each
+    test one node below the path before it)."""
+    if len(rules) > RULES_PER_NETWORK:
+        past = actions[list(rules)[RULES_PER_NETWORK]]
+        raise TooWide("", past.line or 1, "network-limit/total", rules=len(rules),
+                      limit=RULES_PER_NETWORK)
     below: dict[tuple[str, ...], set[str]] = {}
     for rule, body in rules.items():
         for pattern in body["all"]:
@@ -764,8 +769,9 @@ def _fits(k: Kleene, rules: int, unrecorded: int) -> bool:
 class TooWide(Exception):
     """One node (a criterion, definition or derived value) is larger than the engine holds: more
     rules on its record fact than `RULES_PER_NODE`, or a condition of it needing more rules than
-    a network holds (`patterns.MAX_PARTS`).
-    `engine/pipeline.py` reports it at the node, as the diagnostic `kind` with `info`."""
+    a network holds (`patterns.MAX_PARTS`); or, with no node named, the network goes past what the
+    engine builds at `line` (`_within_engine`).
+    `engine/pipeline.py` reports it at the node, or the line, as the diagnostic `kind` with `info`."""
 
     def __init__(self, node: str, line: int, kind: str, **info: int) -> None:
         super().__init__(node, line, kind)
@@ -824,8 +830,7 @@ def _handled(groups: list[str]):
     needs one: a condition open for a judgment matches none of its rules."""
     for group in groups:
         rule = f"d:{group}:record"
-        never = {"e": {"$and": [{"t": "end"}, {"s": -1}]}}
-        yield rule, {"all": [never, {"p": {"$and": [{"t": "p"}, {"g": group}]}}]}, \
+        yield rule, {"all": [NO_END, {"p": {"$and": [{"t": "p"}, {"g": group}]}}]}, \
             Action(rule, "derived", group, "T", 0)
 
 
