@@ -78,12 +78,14 @@ class Frames(io.TextIOBase):
     at a flush once it holds `BLOCK` bytes, so a frame never splits a patient; `holds` says which
     patient the next lines are of, for the table.
 
-    >>> raw = io.BytesIO()
-    >>> frames = Frames(raw)
-    >>> frames.holds("p1"); frames.write('{"prev":"0"}\\n'); frames.close_frames()
+    >>> folder = tempfile.mkdtemp()
+    >>> frames = created(os.path.join(folder, "t.jsonl.zst"))
+    >>> frames.holds("p1"); frames.write('{"prev":"0"}\\n'); frames.close()
     13
-    >>> zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw.getvalue())).read()
+    >>> with open(os.path.join(folder, "t.jsonl.zst"), "rb") as raw:
+    ...     zstandard.ZstdDecompressor().stream_reader(raw).read()
     b'{"prev":"0"}\\n'
+    >>> shutil.rmtree(folder)
     """
 
     def __init__(self, raw: BinaryIO, name: str = "trail") -> None:
@@ -160,8 +162,11 @@ class Frames(io.TextIOBase):
             self.write(b"".join(rest).decode())
             self.patients = _patients(b"".join(rest))
 
-    def close_frames(self) -> None:
-        """Write what is pending as the last frame, then the seek table."""
+    def close(self) -> None:
+        """Write what is pending as the last frame, then the seek table, and close the file
+        (once: a writer dropped is closed when it is collected)."""
+        if self.closed:
+            return
         self._frame()
         self.raw.truncate()
         length = self.table.tell()
@@ -170,7 +175,8 @@ class Frames(io.TextIOBase):
         shutil.copyfileobj(self.table, self.raw)
         self.table.close()
         self.raw.write(FOOTER.pack(FOOTER_MARK, length))
-        self.raw.flush()
+        self.raw.close()
+        super().close()
 
     def abandon(self) -> None:
         """Closed without writing anything more: a file that could not be taken back stays as it
@@ -178,12 +184,6 @@ class Frames(io.TextIOBase):
         self.pending, self.size = [], 0
         self.raw.close()
         self.table.close()
-        super().close()
-
-    def close(self) -> None:
-        if not self.closed:
-            self.close_frames()
-            self.raw.close()
         super().close()
 
 
