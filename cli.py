@@ -420,10 +420,12 @@ def _run(args) -> int:
         print(f"proto-rules: the trail {args.trail} is finished (summed up and sealed after "
               f"{point.patients:,} patients): nothing to do", file=sys.stderr)
         return 0
-    # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash.
-    facts = opened(args.facts, network.protocol)
-    tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     workers = args.workers or available()
+    # Read as a stream, hashed as it is read (stdin too): the trail's summary records the hash;
+    # with workers, each reads the lines it decides.
+    facts = opened(args.facts, network.protocol,
+                   deferred=workers > 1 or args.scheduler is not None)
+    tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
     create = partial(reopened, keep=point.end) if point and point.state else created
     sink = writing(args.trail, "trail", create) if args.trail else nullcontext()
     with facts, on_cluster(args.scheduler, args.workers) as cluster, sink as out, \

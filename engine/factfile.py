@@ -22,9 +22,10 @@ import math
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator, NamedTuple
 
 import jsonschema
+import orjson
 
 from engine import fhir
 from protocol import model as m
@@ -223,17 +224,19 @@ def read_records(path: str, data: bytes | None = None, protocol: m.Protocol | No
         yield from facts.records()
 
 
-def opened(path: str, protocol: m.Protocol | None = None) -> FactStream | CsvFacts | ParquetFacts:
+def opened(path: str, protocol: m.Protocol | None = None, deferred: bool = False
+           ) -> FactStream | CsvFacts | ParquetFacts:
     """A fact file opened to be streamed; one that cannot be opened is a one-line error (exit 2),
     before anything is written. A `.csv` or `.parquet` file is a long fact table
     (`engine.tables`), read into the same stream of records. With the `protocol`, a FHIR Bundle in
     the file (one per line, or the file's one JSON value) is read as a patient through the
-    protocol's map, read here, before anything is written."""
+    protocol's map, read here, before anything is written. `deferred`: a JSON Lines file's
+    records may come as `Unparsed`, read by the worker that decides them."""
     if _tables().is_table(path):
         return _tables().opened(path)
     try:
         return FolderStream(path, protocol) if _is_folder(path) else \
-            FactStream(path, protocol=protocol)
+            FactStream(path, protocol=protocol, deferred=deferred)
     except OSError as error:
         raise UsageError(f"cannot read fact file {path}: {error.strerror}") from None
 
@@ -257,13 +260,15 @@ class FactStream:
 
     Given the protocol, a record that is a FHIR Bundle is read through its map (`engine/fhir`),
     so every command that reads facts reads FHIR too; its map is read first (a bad one raises
-    `ProtocolError` before the file is opened).
+    `ProtocolError` before the file is opened). `deferred`: the lines after the first are left
+    to the process that decides them where that is safe (`deferred_record`).
     """
 
     def __init__(self, path: str, stream: BinaryIO | None = None,
-                 protocol: m.Protocol | None = None) -> None:
+                 protocol: m.Protocol | None = None, deferred: bool = False) -> None:
         self.path = path
         self.protocol = protocol
+        self._read = deferred_record if deferred else _parsed  # see `Unparsed`
         self._mapping = fhir.load_map(protocol, missing_ok=True) if protocol else None
         self._digest = hashlib.sha256()
         self._stream = stream if stream is not None else _opened(path)
@@ -317,18 +322,19 @@ class FactStream:
         # One value on the first line: the file is that one patient when only JSON's white
         # space surrounds it (reported at line 1, as a whole file is), else one patient per line.
         whole = isinstance(first, dict) and not any(b.strip(_JSON_SPACE) for b in blank)
+        read = self._read
         for following, line in lines:
             if line.strip(_JSON_SPACE):
                 yield number, first
                 if line.strip():
-                    yield following, _parsed(line, self.path, following)
+                    yield following, read(line, self.path, following)
                 break
         else:
             yield (1 if whole else number), first
             return
         for number, line in lines:
             if line.strip():
-                yield number, _parsed(line, self.path, number)
+                yield number, read(line, self.path, number)
 
 
 class FolderStream(FactStream):
@@ -473,6 +479,54 @@ def _parsed(line: bytes, path: str, number: int) -> Any | FactProblem:
     return FactProblem(path, number, None, None, None, message)
 
 
+class Unparsed(NamedTuple):
+    """A record's line whose reading is left to the process that decides it (`run --workers`,
+    a Dask worker): reading a line into exact decimals costs the run's one process about 0.1 ms
+    a patient, more than everything else it does for a patient, and that process is shared by
+    every worker. `patient` is its patient id: the duplicate check and a resume need no more.
+    `parsed` reads it as the one process would have (`deferred_record` says why it can)."""
+
+    text: bytes
+    patient: str
+
+    def parsed(self, path: str, number: int) -> Any | FactProblem:
+        return _parsed(self.text, path, number)
+
+
+def deferred_record(line: bytes, path: str, number: int) -> Unparsed | Any | FactProblem:
+    """`line` as an `Unparsed` record when reading it later cannot turn out differently from
+    reading it now (`_parsed`), else read now. orjson, about ten times quicker, reads only what
+    JSON allows, which Python's reader reads too; it is told apart from ours where ours refuses
+    what orjson takes: an exponent beyond 18 digits (any run of 19 digits keeps a line here) and
+    nesting at which Python's reader runs out of stack, which depends on the process (a line of
+    more than `_SHALLOW` brackets stays here). A FHIR Bundle is read here too, through its map.
+
+    >>> deferred_record(b'{"patient": "P1", "facts": []}', "f.jsonl", 2)
+    Unparsed(text=b'{"patient": "P1", "facts": []}', patient='P1')
+    >>> deferred_record(b'{"patient": "P1", "v": 1e9999999999999999999}', "f.jsonl", 2).message
+    '1e9999999999999999999 is beyond what the engine compares exactly: ...'
+    """
+    seen = line.translate(_SEEN)
+    if seen.count(b"{") > _SHALLOW or _LONG_DIGITS in seen:
+        return _parsed(line, path, number)
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _parsed(line, path, number)
+    pid = data.get("patient") if type(data) is dict else None
+    if type(pid) is not str or "resourceType" in data:
+        return _parsed(line, path, number)
+    return Unparsed(line, pid)
+
+
+#: Brackets a deferred line may have: any record of a few hundred facts, and far from the depth
+#: (about 1,000, less the caller's own stack) at which Python's JSON reader raises RecursionError.
+_SHALLOW = 512
+#: A line as `deferred_record` looks at it: every digit a 0, every bracket a brace.
+_SEEN = bytes.maketrans(b"123456789[", b"000000000{")
+_LONG_DIGITS = b"0" * 19
+
+
 class _Refused(ValueError):
     """A number the JSON reader cannot make into a decimal at all: its line is refused."""
 
@@ -514,7 +568,8 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
     second record would be decided again and its trail would read as the same patient's."""
     first: dict[str, int] = {}
     for number, data in records:
-        pid = data.get("patient") if isinstance(data, dict) else None
+        pid = data.patient if type(data) is Unparsed else \
+            data.get("patient") if isinstance(data, dict) else None
         if isinstance(pid, str) and pid in first:
             message = FACT_MESSAGES["duplicate-patient"].format(patient=patient_id(data),
                                                                 line=first[pid])
@@ -528,7 +583,8 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
 def patient_id(data: Any) -> str | None:
     """The record's patient id as it can be shown and written: a lone surrogate escaped (the
     record is refused for it, and the refusal names the patient)."""
-    pid = data.get("patient") if isinstance(data, dict) else None
+    pid = data.patient if type(data) is Unparsed else \
+        data.get("patient") if isinstance(data, dict) else None
     if not isinstance(pid, str):
         return None
     return pid if _text_problem(pid) is None else _escaped(pid)

@@ -16,7 +16,7 @@ import orjson
 
 from engine.atoms.base import exact
 from engine.compile import Network
-from engine.factfile import patient_id
+from engine.factfile import Unparsed, patient_id
 from engine.facts import Normaliser
 from engine.host import Firing, Host, Refused
 from engine.kleene import NUMBER
@@ -128,6 +128,8 @@ class Screening:
     ) -> Iterator[Decision | Rejected]:
         """Decide each record in turn; a record whose facts are unusable is yielded as `Rejected`."""
         for line, data in records:
+            if type(data) is Unparsed:
+                data = data.parsed(path, line)
             if isinstance(data, FactProblem):
                 yield Rejected(line, data.patient, [data])
                 continue

@@ -39,9 +39,13 @@ EXAMPLES = [(SEED, "examples/patients.jsonl")] + [
     for name in ("bliss-sc-belimumab-sle", "empa-reg-outcome", "ensign-ctl019-pediatric-all",
                  "keynote-001-pembrolizumab", "zuma-7-axicabtagene-lbcl")]
 
-#: Records every protocol rejects: not JSON, not an object, no patient id, a duplicate id.
+#: Records every protocol rejects: not JSON, not an object, no patient id, a number orjson reads
+#: and ours refuses (so the record after it, of the same id, is no duplicate: see
+#: `engine.factfile.deferred_record`), and that record, without facts.
 BAD = ['{"patient": "X1-torn", "facts": [', '["X2-not-an-object"]',
-       '{"screening_date": "2026-06-01", "facts": []}']
+       '{"screening_date": "2026-06-01", "facts": []}',
+       '{"patient": "X4-tiny", "facts": [], "v": 1E-99999999999999999999}',
+       '{"patient": "X4-tiny", "facts": []}']
 
 pytestmark = pytest.mark.usefixtures("at_root")
 
