@@ -6,8 +6,9 @@ in it, so one process uses one core. Here N worker processes each build the netw
 batches of records; the parent keeps what must stay in one place: it reads and hashes the fact
 file (one stream, one duplicate check), hands out batches in order, and takes the results back in
 the same order, so the trail's chain, the table and the stdout lines are the bytes one process
-writes. What crosses between processes is small: the parsed records out, and per patient the
-`Screened` the outputs need (the trail lines are serialised in the worker).
+writes. What crosses between processes is small: the records out (a JSON Lines record as its
+line, read by the worker: `engine.factfile.Unparsed`), and per patient the `Screened` the
+outputs need (the trail lines are serialised in the worker).
 
 Each worker has a pipe of its own each way, and batches go round: batch i to worker i mod N, so
 the results are read back in order from one worker after the other. The loop that hands batches
