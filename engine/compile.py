@@ -20,7 +20,8 @@ The network, per patient:
 Strong Kleene logic is compiled into the patterns (engine/kleene.py): every sub-condition gets a
 "true", a "false" and an "unknown" pattern, so a missing value is never read as absent and no Python
 decides beside the network. Each kind of condition compiles in its own atom class (engine/atoms/);
-this module assembles what they give into rules.
+this module assembles what they give into rules, and engine/fitting.py fits those rules within what
+the engine holds.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 
 import networkx as nx
 
-from engine import atoms
+from engine import atoms, fitting
 from engine import patterns as P
 from engine import record as R
 from engine.atoms import derived
@@ -111,7 +112,8 @@ class Network:
     def facts(self, sid: str, record: dict[str, Any]) -> list[dict[str, Any]]:
         """A patient's record cut into one fact per group of nodes (definitions, criteria), each
         holding only the fields its rules read: one wide record read by every rule overflows the
-        engine's alpha stack (see `RULES_PER_FACT`); narrow facts also make less JSON to match."""
+        engine's alpha stack (`fitting.RULES_PER_FACT`); narrow facts also make less JSON to
+        match."""
         facts = []  # built field by field: one dict per group, for every patient
         for group, fields in self.fields.items():
             fact = {"t": "p", "g": group, "sid": sid}
@@ -149,19 +151,19 @@ def compile_protocol(protocol: m.Protocol) -> Network:
     for name in compiler.used_nodes:
         definition = protocol.definition(name)
         if definition is not None:
-            add(_held(name, definition.span.line, compiler.definition_rules(definition)))
+            add(fitting.held(name, definition.span.line, compiler.definition_rules(definition)))
         else:
             concept = compiler.concepts[name]
-            add(_held(name, concept.span.line, compiler.value_rules(concept)))
+            add(fitting.held(name, concept.span.line, compiler.value_rules(concept)))
     for leaf in protocol.leaves():
-        add(_held(leaf.id, leaf.span.line, compiler.criterion_rules(leaf)))
+        add(fitting.held(leaf.id, leaf.span.line, compiler.criterion_rules(leaf)))
     add(compiler.hidden_rules)
     final = max(compiler.stratum.values(), default=0) + 1
-    fields, unmatched = _group_record_patterns(rules, actions, compiler.slices)
+    fields, unmatched = fitting.group_record_patterns(rules, actions, compiler.slices)
     add(_handled(unmatched))
     add(_decision_rules(final))
-    ends = _spread_ends(rules)
-    _within_engine(rules, actions)
+    ends = fitting.spread_ends(rules)
+    fitting.within_engine(rules, actions)
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
     name = f"{protocol.id or 'protocol'}@{protocol.version or '0'}#{digest[:12]}"
     return Network(
@@ -309,24 +311,25 @@ class _Compiler:
         else:
             combine = conjunction if isinstance(condition, m.And) else disjunction
         whole = combine(items)
-        if _fits(whole, RULES_PER_NODE, NEX_PER_FACT):
+        if fitting.fits(whole, fitting.RULES_PER_NODE, fitting.NEX_PER_FACT):
             return whole
         return self._cut(condition, combine, items)
 
     def _cut(self, condition: m.And | m.Or | m.AtLeast, combine,
              items: list[Kleene]) -> Kleene:
         """A conjunction or disjunction too large for one node of the engine (its rules on the
-        record beyond `RULES_PER_NODE`, e.g. 17 lab thresholds, each a value that may be known
-        only within bounds, or its tests of fields not recorded beyond `NEX_PER_FACT`, e.g. 130
-        flags), cut into runs of its items, each small enough to share a record fact and a node
-        of its own, decided as a definition is: what an author was told to write by hand. Unlike
-        a definition's, a run's missing data is the whole's (`_missing`): a run true by one side
-        of an `or` whose other side is not recorded leaves the whole UNKNOWN, not NEEDS_REVIEW,
-        when a judgment is pending too. A protocol that fits is compiled as before."""
+        record beyond `fitting.RULES_PER_NODE`, e.g. 17 lab thresholds, each a value that may be
+        known only within bounds, or its tests of fields not recorded beyond
+        `fitting.NEX_PER_FACT`, e.g. 130 flags), cut into runs of its items, each small enough
+        to share a record fact and a node of its own, decided as a definition is: what an author
+        was told to write by hand. Unlike a definition's, a run's missing data is the whole's
+        (`_missing`): a run true by one side of an `or` whose other side is not recorded leaves
+        the whole UNKNOWN, not NEEDS_REVIEW, when a judgment is pending too. A protocol that fits
+        is compiled as before."""
         runs: list[list[Kleene]] = [[]]
         for item in items:
-            if runs[-1] and not _fits(combine([*runs[-1], item]), RULES_PER_FACT,
-                                      NEX_PER_FACT // 4):
+            if runs[-1] and not fitting.fits(combine([*runs[-1], item]),
+                                             fitting.RULES_PER_FACT, fitting.NEX_PER_FACT // 4):
                 runs.append([])
             runs[-1].append(item)
         cut, decided = [], []
@@ -487,7 +490,7 @@ class _Compiler:
         group = self._item_group(name, sum(len(tests) for tests in hits.values()), node)
         for pattern in reads:
             if pattern not in (P.TRUE, P.FALSE):
-                self.items[group] |= fields_of(P.to_json(pattern))
+                self.items[group] |= fitting.fields_of(P.to_json(pattern))
         for target, tests in hits.items():
             self.hidden_rules.extend(_counting(target, line, group, tests, count, by))
         if maybe is not None:
@@ -500,11 +503,11 @@ class _Compiler:
 
     def _item_group(self, name: str, patterns: int, node: str) -> str:
         """The item facts a counting node reads: a group of the list's item facts read by at most
-        `RULES_PER_FACT` patterns (the engine's alpha stack, as for record facts); a new group
-        asserts the items once more, with a rule that matches them all but never fires (a fact
-        no rule matches is refused)."""
+        `fitting.RULES_PER_FACT` patterns (the engine's alpha stack, as for record facts); a new
+        group asserts the items once more, with a rule that matches them all but never fires (a
+        fact no rule matches is refused)."""
         groups = [g for g in self.items if g.split("#")[0] == name]
-        if groups and self._item_budget[groups[-1]] + patterns <= RULES_PER_FACT:
+        if groups and self._item_budget[groups[-1]] + patterns <= fitting.RULES_PER_FACT:
             self._item_budget[groups[-1]] += patterns
             return groups[-1]
         group = f"{name}#{len(groups)}"
@@ -672,157 +675,6 @@ def _body(node: str, joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> d
     return {"all": [*derived, _record(node, pattern)]}
 
 
-#: Rules per record fact. The engine walks a fact's alpha network with a stack of 64 entries
-#: (events.c), filled by the matching tests below one node: a fact read by too many rules overflows
-#: it (error 303). Several small criteria share one fact; every fact costs parsing and storage.
-RULES_PER_FACT = 24
-#: ... and tests of a field not recorded (`$nex`, how "unknown" reads a record) per record fact. The
-#: engine links at most 128 of them below one node of its alpha network (NEXT_LIST_LENGTH in
-#: rules.h) and refuses a longer list when it builds the network (error 107): six criteria of 30
-#: flags each, packed into one fact, met it.
-NEX_PER_FACT = 128
-#: ... and one node's own rules on its record fact, which cannot be shared out among facts: a
-#: criterion of 19 lab thresholds, 123 rules, overflowed the engine's alpha stack (error 303) on a
-#: patient with every value; 88 ran. Tested up to here.
-RULES_PER_NODE = 64
-#: Rules waiting for one end marker. The engine links at most 256 joins to one node of its alpha
-#: network (BETA_LIST_LENGTH in rules.h) and refuses a network with more (error 108), and every
-#: rule that waits for a stratum's end marker (a node's open outcomes, a criterion's verdict) joins
-#: that marker's node: 150 criteria of one window each met it. More are spread over markers of
-#: their own (`_spread_ends`).
-RULES_PER_END = 240
-#: Tests one node of the engine's alpha network leads to. It keeps them in a table of 512
-#: (NEXT_BUCKET_LENGTH in rules.h), and looking for one more in a full table never ends: 300
-#: criteria of one window each, 600 nodes of their own (a `{n: ...}` test each below `{t: d}`),
-#: hung building the network; 200 (400 such tests) build in under a second.
-TESTS_PER_NODE = 500
-#: Rules in a network: the engine holds at most 4,096 actions (MAX_ACTIONS in rete.c) and refuses
-#: more when it builds the network (error 106); two counts of 700 lab thresholds met it.
-RULES_PER_NETWORK = 4096
-
-
-def _spread_ends(rules: dict[str, dict]) -> dict[int, list[int | str]]:
-    """Each stratum's end markers: the rules waiting for one, in file order, `RULES_PER_END` to a
-    marker, those past the first marker's share rewritten to wait for one of their own (stratum 2's
-    second is `{s: "2/1"}`). The host asserts a stratum's markers together, so its rules fire as
-    they would at one marker; a network within the limit keeps its one marker (and its digest)."""
-    waiting: dict[int, int] = {}
-    ends: dict[int, list[int | str]] = {}
-    for rule, body in rules.items():
-        for place, pattern in enumerate(body["all"]):
-            end = pattern.get("e")
-            if end is None or end["$and"][0] != {"t": "end"}:
-                continue
-            level = end["$and"][1]["s"]
-            share = waiting[level] = waiting.get(level, -1) + 1
-            if share < RULES_PER_END:
-                continue
-            marker = f"{level}/{share // RULES_PER_END}"
-            markers = ends.setdefault(level, [level])
-            if markers[-1] != marker:
-                markers.append(marker)
-            patterns = list(body["all"])  # the pattern may be shared with other rules
-            patterns[place] = {"e": {"$and": [{"t": "end"}, {"s": marker}]}}
-            rules[rule] = {**body, "all": patterns}
-    return ends
-
-
-def _within_engine(rules: dict[str, dict], actions: dict[str, Action]) -> None:
-    """Raise `TooWide` at the first rule past what the engine builds: more than
-    `RULES_PER_NETWORK` rules, or tests that would take one node of the alpha network past
-    `TESTS_PER_NODE` tests below it (a pattern's tests in `$and` are a path of alpha nodes, each
-    test one node below the path before it)."""
-    if len(rules) > RULES_PER_NETWORK:
-        past = actions[list(rules)[RULES_PER_NETWORK]]
-        raise TooWide("", past.line or 1, "network-limit/total", rules=len(rules),
-                      limit=RULES_PER_NETWORK)
-    below: dict[tuple[str, ...], set[str]] = {}
-    for rule, body in rules.items():
-        for pattern in body["all"]:
-            for tests in pattern.values():
-                path: tuple[str, ...] = ()
-                for test in tests.get("$and", ()) if isinstance(tests, dict) else ():
-                    written = json.dumps(test, sort_keys=True)
-                    seen = below.setdefault(path, set())
-                    seen.add(written)
-                    if len(seen) > TESTS_PER_NODE:
-                        raise TooWide("", actions[rule].line, "network-limit/fan-out",
-                                      limit=TESTS_PER_NODE)
-                    path += (written,)
-
-
-def _fits(k: Kleene, rules: int, unrecorded: int) -> bool:
-    """Whether a node decided by `k` takes at most `rules` rules on the record (as
-    `_conclusions` and `_open_rules` make them) and tests at most `unrecorded` fields for not
-    being recorded (`$nex`)."""
-    patterns = [pattern for pattern, _ in (*k.t, *k.f)] + [k.d, k.nd]
-    tests = sum(json.dumps(P.to_json(p)).count('"$nex"') for p in patterns
-                if not isinstance(p, P.Const))
-    if tests > unrecorded:
-        return False
-    try:
-        return sum(len(P.split(p)) for p in patterns if p != P.FALSE) <= rules
-    except P.TooLarge:
-        return False
-
-
-class TooWide(Exception):
-    """One node (a criterion, definition or derived value) is larger than the engine holds: more
-    rules on its record fact than `RULES_PER_NODE`, or a condition of it needing more rules than
-    a network holds (`patterns.MAX_PARTS`); or, with no node named, the network goes past what the
-    engine builds at `line` (`_within_engine`).
-    `engine/pipeline.py` reports it at the node, or the line, as the diagnostic `kind` with `info`."""
-
-    def __init__(self, node: str, line: int, kind: str, **info: int) -> None:
-        super().__init__(node, line, kind)
-        self.node, self.line, self.kind, self.info = node, line, kind, info
-
-
-def _held(node: str, line: int, generated) -> list:
-    """A node's rules, all generated now, so that a condition of it too large for the engine is
-    reported as the node's."""
-    try:
-        return list(generated)
-    except P.TooLarge:
-        raise TooWide(node, line, "network-limit/split", limit=P.MAX_PARTS) from None
-
-
-def _group_record_patterns(rules: dict[str, dict], actions: dict[str, Action],
-                           slices: set[str]) -> tuple[dict[str, set[str]], list[str]]:
-    """Pack the nodes' record patterns into facts of at most `RULES_PER_FACT` rules (and
-    `NEX_PER_FACT` tests of a field not recorded), in file order,
-    rewrite each pattern's `g` test to its fact's group, and return the fields each group reads,
-    and the groups read by `slices` only (nodes whose rules may all miss a record, `_handled`)."""
-    per_node: dict[str, list[dict]] = {}
-    lines: dict[str, int] = {}
-    for rule, body in rules.items():
-        for pattern in body["all"]:
-            if "p" in pattern:
-                node = pattern["p"]["$and"][1]["g"]  # the node's own slice (`_record`)
-                per_node.setdefault(node, []).append(pattern["p"])
-                lines.setdefault(node, actions[rule].line)
-    groups: dict[str, set[str]] = {}
-    matched: set[str] = set()  # groups some node's rules always match (its open rules)
-    group, size, unrecorded = "", RULES_PER_FACT, 0
-    for node, patterns in per_node.items():
-        tests = sum(json.dumps(pattern).count('"$nex"') for pattern in patterns)
-        if len(patterns) > RULES_PER_NODE:
-            raise TooWide(node, lines[node], "network-limit/rules", rules=len(patterns),
-                          limit=RULES_PER_NODE)
-        if size + len(patterns) > RULES_PER_FACT or unrecorded + tests > NEX_PER_FACT:
-            group, size, unrecorded = f"g{len(groups)}", 0, 0
-            groups[group] = set()
-        size += len(patterns)
-        unrecorded += tests
-        if node not in slices:
-            matched.add(group)
-        for pattern in patterns:
-            tests = pattern["$and"]
-            tests[tests.index({"g": node})] = {"g": group}
-            groups[group] |= fields_of(pattern) - {"t", "g"}
-    return groups, [group for group in groups if group not in matched]
-
-
 def _handled(groups: list[str]):
     """A rule for each record fact that no rule may match otherwise, which matches it and never
     fires: the engine refuses a batch with a fact no rule matches, and after that failed the
@@ -832,29 +684,6 @@ def _handled(groups: list[str]):
         rule = f"d:{group}:record"
         yield rule, {"all": [NO_END, {"p": {"$and": [{"t": "p"}, {"g": group}]}}]}, \
             Action(rule, "derived", group, "T", 0)
-
-
-def fields_of(condition: Any) -> set[str]:
-    """The record fields a durable_rules condition reads, including `$m` references."""
-    found: set[str] = set()
-    if isinstance(condition, list):
-        for item in condition:
-            found |= fields_of(item)
-    elif isinstance(condition, dict):
-        for key, value in condition.items():
-            if key in ("$and", "$or"):
-                found |= fields_of(value)
-            elif key in ("$iany", "$iall"):
-                ((name, inner),) = value.items()
-                found |= {name} | {f for f in fields_of(inner) if not f.startswith("$i.")}
-            elif key in ("$gte", "$gt", "$lte", "$lt", "$neq", "$ex", "$nex"):
-                ((name, operand),) = value.items()
-                found.add(name)
-                if isinstance(operand, dict) and "$m" in operand:
-                    found.add(operand["$m"])
-            else:
-                found.add(key)
-    return {f for f in found if not f.startswith("$i.")}
 
 
 def _decision_rules(level: int):

@@ -5,8 +5,9 @@ here from the dates and doses a fact file gives.
 
 `Courses` is the part of the per-patient builder (`engine/facts._Builder`) that reads medication
 facts; it uses the builder's record, problems and occurrence reading (`_occurrences`, `_edges`,
-`_number`, `problem`, `patient`, `screening`, `screening_day`, and the normaliser `n`), and
-the concept's reader (`engine/facts.Reader`), which holds what depends on the concept alone.
+`_number` of `engine/values.Values`, `problem`, `patient`, `screening`, `screening_day`, and the
+normaliser `n`), and the concept's reader (`engine/facts.Reader`), which holds what depends on
+the concept alone.
 """
 
 from __future__ import annotations

@@ -14,27 +14,30 @@ module only converts and selects, by rules written down in the README:
 - facts dated after the screening date are set aside with a warning;
 - a problem in a patient's facts sets that patient aside (reported with record, fact index and
   field); the other patients are still decided.
+
+The per-patient builder has one method per concept kind: concepts of one value (measured,
+category, flag, date) are read in `engine/values.py`, medications' courses in `engine/courses.py`,
+events and what every kind shares (grouping, window bounds, the facts used) here.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_numbers_of_text, day_of, days_of, days_of_text, outside_calendar,
-                          shift)
+                          day_numbers_of_text, day_of, days_of, days_of_text, shift)
 from engine.courses import Courses
 from engine.factfile import patient_id, plain, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
                            plain_number, used_fact)
+from engine.values import Values
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import UnitProblem, factor, quantize
+from protocol.units import UnitProblem, factor
 
 
 class Normaliser:
@@ -145,7 +148,7 @@ class Reader:
         self.read = getattr(_Builder, "_" + kind.value)
         self.valid_for = concept.valid_for
         self.first_day_key = _duration_key(concept.valid_for) if concept.valid_for else None
-        # every fact needs a date, even one alone (`_chosen`): `valid for`, a lab, a quantity
+        # every fact needs a date, even one alone (`Values._chosen`): `valid for`, a lab, a quantity
         self.needs_date = concept.valid_for is not None or kind in _MEASURED
         self.unitless, self.age = kind in m.UNITLESS, kind is m.Kind.AGE
         self.lab = kind is m.Kind.LAB
@@ -153,7 +156,7 @@ class Reader:
         # a value as the trail shows it: `30 U/L` (`plain_number` and the unit), `< 20 IU/mL`
         self.unit_shown = f" {concept.unit or ''}".rstrip()
         self.bound_unit = f" {concept.unit}" if concept.unit and not self.unitless else ""
-        self.factors: dict[str, Decimal] = {}  # by a fact's unit, once each: `_Builder._converted`
+        self.factors: dict[str, Decimal] = {}  # by a fact's unit, once each: `Values._converted`
         self.bounds = R.bounds(name)
         self.references = tuple((bound, field, R.bounds(field)) for bound, field in (
             ("high", R.reference_field(name, "upper")), ("low", R.reference_field(name, "lower"))))
@@ -170,16 +173,10 @@ class Reader:
             if concept.equivalence else None
 
 
-def _said(concept: m.Concept, fact: dict) -> tuple:
-    """What a fact says of its concept's value, to tell two results of one day that agree (the
-    same value, as the concept reads its wording, in the same unit) from two that do not."""
-    value = fact.get("value")
-    if isinstance(value, str) and concept.kind is m.Kind.CATEGORY:
-        value = concept.canonical(value) or value
-    return (repr(value), *(repr(fact.get(key)) for key in ("unit", "uln", "comparator", "limit")))
-
-class _Builder(Courses):
-    """Collects one patient's record and problems; one method per concept kind."""
+class _Builder(Values, Courses):
+    """Collects one patient's record and problems; one method per concept kind: those of one
+    value in `Values` (engine/values.py), medications in `Courses` (engine/courses.py), events
+    here."""
 
     def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data) -> None:
         self.n = normaliser
@@ -336,85 +333,6 @@ class _Builder(Courses):
             self.patient.unusable[concept.name] = f"no usable {concept.at.name} to count it at"
         return day
 
-    # -- measured concepts --------------------------------------------------------------------------
-    def _latest(self, r: Reader, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
-        """The fact that counts: the most recent on or before screening (undated only if alone)."""
-        chosen = facts[0]
-        when = chosen[1].get("date")
-        if len(facts) > 1 or when is None:  # the common case, one dated fact, needs no choice
-            if len(facts) == 1 and not r.needs_date:
-                return chosen
-            chosen = self._chosen(r, facts)
-            if chosen is None:
-                return None
-            when = chosen[1].get("date")
-        if r.valid_for is not None and when is not None:
-            first_day = self._first_days.get(r.first_day_key) or \
-                self._first_day(r.valid_for, r.first_day_key)
-            if days_of_text(when)[0] < first_day:  # a day, as grouping found
-                self.patient.unusable[r.name] = (
-                    f"stale: latest {r.name} is from {when}, before {first_day} "
-                    f"(valid for {r.valid_for})"
-                )
-                return None
-        return chosen
-
-    def _chosen(self, r: Reader, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
-        """The latest of several facts (or of one undated that needs a date), or None with the
-        problem when which one counts is unclear."""
-        undated = [f for f in facts if f[1].get("date") is None]
-        if undated and (r.needs_date or len(facts) > 1):
-            index = undated[0][0]
-            reason = "is declared 'valid for'" if r.valid_for else "has several values"
-            self.problem(index, "date", f"'{r.name}' {reason}: each fact needs a date")
-            return None
-        # The latest; of one day, the concept's own result before one that counts as it.
-        name = r.name
-        chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[1].get("concept") == name,
-                                           f[0]))
-        when = chosen[1].get("date")
-        # what the chosen fact says is worked out only when another fact shares its day
-        same_day = [f for f in facts if f is not chosen and f[1].get("date") == when]
-        if not same_day:
-            return chosen
-        said = _said(r.concept, chosen[1])
-        other = next((f for f in same_day if _said(r.concept, f[1]) != said), None)
-        if other is not None and not r.age:
-            where = f"on {when} (facts #{other[0] + 1} and #{chosen[0] + 1})"
-            if other[1].get("concept") == chosen[1].get("concept"):
-                self.problem(chosen[0], "date", f"two values of '{name}' {where}: "
-                             f"which one counts is unclear")
-            else:  # two results that both count (`counts as`): the record is not wrong
-                first, second = sorted((other, chosen), key=lambda f: f[0])
-                self.patient.unusable[name] = (
-                    f"{first[1].get('concept')} (fact #{first[0] + 1}) and "
-                    f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on {when}")
-            return None
-        return chosen
-
-    def _number(self, index: int, fact: dict, key: str = "value") -> Decimal | None:
-        value = fact.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            self.problem(index, key, f"expected a number, found {json.dumps(plain(value))}")
-            return None
-        return Decimal(value)
-
-    def _converted(self, r: Reader, index: int, fact: dict, value: Decimal) -> Decimal | None:
-        unit = fact.get("unit")
-        by = r.factors.get(unit)
-        if by is None:
-            if unit is None:
-                self.problem(index, "unit", f"'{r.name}' is measured in {r.concept.unit}: give a "
-                             "unit")
-                return None
-            try:  # once per unit: a unit that does not convert is tried again, and reported
-                by = r.factors[unit] = factor(unit, r.concept.unit, r.concept.factors,
-                                              aliases=self.n.aliases)
-            except UnitProblem as error:
-                self.problem(index, "unit", f"{r.name}: {error}")
-                return None
-        return quantize(value * by)
-
     def _use(self, r: Reader, index: int, fact: dict, shown: str | None, note=None,
              value: Any = None) -> None:
         """Record a fact the network was given, as the trail shows it: `shown` what the network
@@ -434,213 +352,7 @@ class _Builder(Courses):
         else:
             entries.append(used)
 
-    def _reading(self, r: Reader, index: int, fact: dict) -> Reading | None:
-        """What a measured fact says: `("=", 30)`, or a bound `("<", 20)` for "< 20" (or a
-        FHIR-style `comparator`), `("<", 10)` for "not detected" below a given limit, and
-        `("nd", None)` for "not detected" with no limit (only "not negative" is known)."""
-        value = fact.get("value")
-        kind = type(value)
-        if kind is int or kind is Decimal:  # nearly every fact: a number, which `_number` takes
-            reading: Reading | None = (fact.get("comparator") or "=", Decimal(value))
-        elif isinstance(value, str):
-            text = " ".join(value.split())
-            if text.casefold() in NOT_DETECTED:
-                if fact.get("limit") is None:
-                    return "nd", None
-                limit = self._number(index, fact, "limit")
-                reading = None if limit is None else ("<", limit)
-            else:
-                match = _BOUNDED.match(text)
-                if match is None:
-                    self.problem(index, "value", f"{r.name} is measured: expected a number "
-                                 f"or a bound like '< 20', found {json.dumps(value)}")
-                    return None
-                reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
-        else:
-            number = self._number(index, fact)
-            reading = None if number is None else (fact.get("comparator") or "=", number)
-        if reading is None:
-            return None
-        number = reading[1]
-        if number is not None and (number < 0 or reading == ("<", 0)):
-            self.problem(index, "value", f"{r.name} cannot be negative: "
-                         f"{'' if reading[0] == '=' else reading[0] + ' '}{number}")
-            return None
-        if number is not None and r.steps is not None:
-            low, high = r.steps
-            if number != number.to_integral_value() or not low <= number <= high:
-                self.problem(index, "value", f"{r.name} is a scale of whole steps from "
-                             f"{low} to {high}: {plain_number(number)} is not one of them")
-                return None
-            if (reading[0] == ">" and number >= high) or (reading[0] == "<" and number <= low):
-                self.problem(index, "value", f"{r.name} is a scale from {low} to {high}: "
-                             f"no step of it is {reading[0]} {plain_number(number)}")
-                return None
-        return reading
-
-    def _put(self, field: str, bounds: tuple[str, str, str, str], op: str,
-             number: Decimal | None) -> None:
-        """A reading in the record: the value itself, or its `bounds` (`record.bounds`)."""
-        record = self.patient.record
-        if op == "=":
-            record[field] = float(number)
-            return
-        low, high, low_open, high_open = bounds
-        if op in ("<", "<=", "nd"):
-            record[low] = 0.0  # a measured value is never negative
-            if number is not None:
-                record[high] = float(number)
-                if op == "<":
-                    record[high_open] = 1
-        else:
-            record[low] = float(number)
-            if op == ">":
-                record[low_open] = 1
-
-    def _put_steps(self, r: Reader, op: str, number: Decimal | None) -> None:
-        """A bound on a scale of whole steps is the steps it allows: "< 2" on ECOG 0 to 5 is 0 or
-        1 (so `ecog <= 1` holds), "> 4" is 5 itself."""
-        assert r.steps is not None
-        low, high = r.steps
-        first = {">": number + 1, ">=": number}.get(op, low) if number is not None else low
-        last = {"<": number - 1, "<=": number}.get(op, high) if number is not None else high
-        first, last = max(first, low), min(last, high)
-        if first == last:
-            self.patient.record[r.name] = float(quantize(first))
-            return
-        lowest, highest, _, _ = r.bounds
-        self.patient.record[lowest] = float(first)
-        self.patient.record[highest] = float(last)
-
-    def _measured(self, r: Reader, facts) -> None:
-        if len(facts) == 1:
-            reading = self._reading(r, *facts[0])
-            if self.problems:
-                return
-            chosen = self._latest(r, facts)
-        else:
-            readings = {index: self._reading(r, index, fact) for index, fact in facts}
-            if self.problems:
-                return
-            chosen = self._latest(r, facts)
-            reading = readings[chosen[0]] if chosen is not None else None
-        if chosen is None:
-            return
-        index, fact = chosen
-        op, value = reading
-        if value is None:
-            converted = None
-        else:
-            converted = quantize(value) if r.unitless else self._converted(r, index, fact, value)
-            if converted is None:
-                return
-            if r.age:  # an age is in completed years, however it is given
-                converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
-        if op == "=":
-            self.patient.record[r.name] = float(converted)
-            shown = format(converted.normalize(), "f") + r.unit_shown  # `plain_number`
-        else:
-            if r.steps is not None:
-                self._put_steps(r, op, converted)
-            else:
-                self._put(r.name, r.bounds, op, converted)
-            shown = "not detected" if converted is None else \
-                f"{op} {plain_number(converted)}{r.bound_unit}"
-        note = None
-        if fact.get("from_birth_date"):
-            on = "screening" if fact["from_birth_date"] == self.screening.isoformat() else \
-                fact["from_birth_date"]
-            note = f"completed years at {on}, born {self.data['birth_date']}"
-        elif r.lab:
-            reference = fact.get("reference_range") or {}
-            limits = []
-            if "low" in reference:
-                limits.append(f"lower reference {plain_number(Decimal(reference['low']))}")
-            if "high" in reference:
-                limits.append(f"upper reference {plain_number(Decimal(reference['high']))}")
-            note = ", ".join(limits) + f" {fact.get('unit')}" if limits else "no reference range given"
-        self._use(r, index, fact, shown, note)
-        if r.lab:
-            self._reference(r, index, fact, op, value)
-
-    _quantity = _score = _scale = _age = _lab = _measured
-
-    def _reference(self, r: Reader, index: int, fact: dict, op: str,
-                   value: Decimal | None) -> None:
-        reference = fact.get("reference_range") or {}
-        for bound, field, bounds in r.references:
-            limit = reference.get(bound)
-            if limit is None:
-                continue
-            limit = Decimal(limit)
-            if limit <= 0:
-                if bound == "high":
-                    self.problem(index, "reference_range.high", "the upper reference must be > 0")
-                continue
-            ratio = None if value is None else quantize(value / limit)
-            self._put(field, bounds, op, ratio)
-        if "high" not in reference:
-            self.patient.unusable.setdefault(r.uln, "no upper reference given")
-
-    # -- values -------------------------------------------------------------------------------------
-    def _category(self, r: Reader, facts) -> None:
-        chosen = self._latest(r, facts)
-        if chosen is None:
-            return
-        index, fact = chosen
-        value = fact.get("value")
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            value = plain_number(Decimal(value))  # a category whose values are numbers or codes
-        canonical = r.concept.canonical(value) if isinstance(value, str) else None
-        if canonical is None:
-            allowed = ", ".join(v.name for v in r.concept.values)
-            self.problem(index, "value", f"{r.name} must be one of {{{allowed}}}, "
-                         f"found {json.dumps(plain(value))}")
-            return
-        self.patient.record[r.name] = canonical
-        self._use(r, index, fact, canonical)
-
-    def _flag(self, r: Reader, facts) -> None:
-        chosen = self._latest(r, facts)
-        if chosen is None:
-            return
-        index, fact = chosen
-        value = fact.get("value")
-        if not isinstance(value, bool):
-            self.problem(index, "value", f"{r.name} is yes/no: expected true or false, "
-                         f"found {json.dumps(plain(value))}")
-            return
-        note = None
-        if r.judgment:
-            if not fact.get("recorded_by"):
-                self.problem(index, "recorded_by", "an investigator judgment needs who attested "
-                             "it: not attested, it stays open (NEEDS_REVIEW)", warning=True)
-                self.patient.unusable[r.name] = "not attested: no recorded_by"
-                return
-            note = f"attested by {fact['recorded_by']}" + (
-                f": {fact['reason']}" if fact.get("reason") else "")
-        self.patient.record[r.name] = int(value)
-        self._use(r, index, fact, None, note)
-
-    _judgment = _flag
-
-    def _date(self, r: Reader, facts) -> None:
-        """A day a window may count from, given as the fact's value (YYYY-MM-DD); a planned date
-        (the first dose) may lie after the screening date."""
-        chosen = self._latest(r, facts)
-        if chosen is None:
-            return
-        index, fact = chosen
-        value = fact.get("value")
-        day = day_of(value)
-        if day is None:
-            self.problem(index, "value", f"{r.name}: {calendar_problem(value)}"
-                         if outside_calendar(value) else f"{r.name} is a date: expected "
-                         f"YYYY-MM-DD, found {json.dumps(plain(value))}")
-            return
-        self.patient.record[r.name] = day.toordinal()
-        self._use(r, index, fact, None)
-
+    # -- occurrences --------------------------------------------------------------------------------
     def _edges(self, r: Reader, items: list[dict]) -> None:
         """The start and end of the most recent occurrence, for windows anchored on them."""
         if not items or not r.edges:
@@ -675,7 +387,6 @@ class _Builder(Courses):
             if late != ONGOING:
                 record.update(zip(R.spread(field_name), (early, late)))
 
-    # -- occurrences --------------------------------------------------------------------------------
     def _occurrences(self, r: Reader, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
         if len(facts) == 1:  # nearly always: none, or one occurrence
@@ -784,12 +495,6 @@ _FIRST_DAY_NUMBER = date.min.toordinal()
 _PLAIN = frozenset({str, int, bool, type(None)})
 #: Measured kinds whose every fact needs a date when there are several or any is undated.
 _MEASURED = frozenset({m.Kind.LAB, m.Kind.QUANTITY})
-#: What a measured fact may say: ("=", 30), a bound ("<", 20), or ("nd", None).
-Reading = tuple[str, Decimal | None]
-_BOUNDED = re.compile(r"^(<=|>=|≤|≥|<|>) ?([0-9]+(?:\.[0-9]+)?)$")
-_OPS = {"≤": "<=", "≥": ">="}
-#: How laboratories report a result below what they can detect.
-NOT_DETECTED = frozenset({"not detected", "undetectable", "undetected", "below detection limit"})
 
 
 def _duration_key(duration: m.Duration) -> tuple[int, str]:

@@ -21,8 +21,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable, Iterator
 
-from engine.compile import Network, TooWide, compile_protocol
+from engine.compile import Network, compile_protocol
 from engine.fhir import load_map
+from engine.fitting import TooWide
 from engine.host import Host
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse, parse_file

@@ -46,14 +46,14 @@ def test_an_assert_the_engine_refuses_is_an_error_and_the_process_goes_on(monkey
     session aborted the process. The refusal is an EngineError naming the facts; the session is
     left to the engine, the patient set aside as a rejected record saying why, and the next
     patient is decided; a run stops only once the engine has refused too many."""
-    from engine import compile as compiler
+    from engine import fitting
     from engine import pipeline
     from engine import run
     from engine.run import Decision, Rejected, Screening
     from tests.conftest import screen_one
     from tests.test_limits import flags
 
-    monkeypatch.setattr(compiler, "RULES_PER_NODE", 1000)
+    monkeypatch.setattr(fitting, "RULES_PER_NODE", 1000)
     text = flags(19, kind="quantity in mg", condition="f{i} >= 5 mg")
     screening = Screening(pipeline.compile(pipeline.load_text(text, "labs.proto-rules")[0]))
     values = [{"concept": f"f{i}", "value": 7, "unit": "mg", "date": "2025-12-30"}
@@ -77,11 +77,11 @@ def test_a_run_sets_a_patient_the_engine_refuses_aside_and_goes_on(monkeypatch, 
     """The same refusal in `run`: that record is rejected with why (exit 2), the patients after
     it are decided, and the trail verifies."""
     import cli
-    from engine import compile as compiler
+    from engine import fitting
     from engine.verify import verify
     from tests.test_limits import flags
 
-    monkeypatch.setattr(compiler, "RULES_PER_NODE", 1000)
+    monkeypatch.setattr(fitting, "RULES_PER_NODE", 1000)
     protocol = tmp_path / "labs.proto-rules"
     protocol.write_text(flags(19, kind="quantity in mg", condition="f{i} >= 5 mg"),
                         encoding="utf-8")

@@ -368,7 +368,7 @@ def test_every_size_runs_or_is_refused_at_check(count: int, criteria: int, op: s
     """Criteria of up to 40 conditions of mixed kinds, up to six of them: the protocol either
     decides a patient or is refused by `check` as larger than the engine holds, at a criterion.
     Never an engine error in a run, never an aborted process: the limits of
-    `engine/compile.py` and `engine/patterns.py` were found by sizing protocols like these."""
+    `engine/fitting.py` and `engine/patterns.py` were found by sizing protocols like these."""
     text, atoms, facts = HEAD + "concepts:\n", [], []
     for i in range(count * criteria):
         kind, condition, fact = rnd.choice(SIZED)
