@@ -10,9 +10,9 @@ What crosses the wire: once per worker, the compiled network and the run's optio
 `Outputs`, about 100 KiB pickled) in a worker plugin, which the scheduler also gives to workers
 that join or are restarted later; per batch, the fact records out (a JSON Lines record as its
 line; pickled once, by the run: see `_Pool.send`) and their `Screened` back (per patient its
-stdout line, table rows, warnings and trail lines, serialised there). Each worker process builds the durable_rules host
-once, on its first batch, and decides one batch at a time whatever its number of threads: the
-engine's C state belongs to the process.
+stdout line, table rows, warnings and trail lines, serialised there). Each worker process builds
+the durable_rules host once, on its first batch, and decides one batch at a time whatever its
+number of threads: the engine's C state belongs to the process.
 
 A worker that dies (killed, out of memory) costs Dask a retry of its batches elsewhere: deciding
 is a pure function of the record, so the outputs do not change. A batch whose workers die on

@@ -568,8 +568,7 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
     second record would be decided again and its trail would read as the same patient's."""
     first: dict[str, int] = {}
     for number, data in records:
-        pid = data.patient if type(data) is Unparsed else \
-            data.get("patient") if isinstance(data, dict) else None
+        pid = _given_id(data)
         if isinstance(pid, str) and pid in first:
             message = FACT_MESSAGES["duplicate-patient"].format(patient=patient_id(data),
                                                                 line=first[pid])
@@ -583,11 +582,17 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
 def patient_id(data: Any) -> str | None:
     """The record's patient id as it can be shown and written: a lone surrogate escaped (the
     record is refused for it, and the refusal names the patient)."""
-    pid = data.patient if type(data) is Unparsed else \
-        data.get("patient") if isinstance(data, dict) else None
+    pid = _given_id(data)
     if not isinstance(pid, str):
         return None
     return pid if _text_problem(pid) is None else _escaped(pid)
+
+
+def _given_id(data: Any) -> Any:
+    """The `patient` field as the record gives it (any JSON value, or None), read or not."""
+    if type(data) is Unparsed:
+        return data.patient
+    return data.get("patient") if isinstance(data, dict) else None
 
 
 def _untrusted(data: Any, path: str, line: int, pid: str | None) -> list[FactProblem]:

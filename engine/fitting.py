@@ -108,9 +108,7 @@ def fits(k: Kleene, rules: int, unrecorded: int) -> bool:
     `engine/compile.py`'s `_conclusions` and `_open_rules` make them) and tests at most
     `unrecorded` fields for not being recorded (`$nex`)."""
     patterns = [pattern for pattern, _ in (*k.t, *k.f)] + [k.d, k.nd]
-    tests = sum(json.dumps(P.to_json(p)).count('"$nex"') for p in patterns
-                if not isinstance(p, P.Const))
-    if tests > unrecorded:
+    if sum(_unrecorded(P.to_json(p)) for p in patterns if not isinstance(p, P.Const)) > unrecorded:
         return False
     try:
         return sum(len(P.split(p)) for p in patterns if p != P.FALSE) <= rules
@@ -158,7 +156,7 @@ def group_record_patterns(rules: dict[str, dict], actions: dict[str, Action],
     matched: set[str] = set()  # groups some node's rules always match (its open rules)
     group, size, unrecorded = "", RULES_PER_FACT, 0
     for node, patterns in per_node.items():
-        tests = sum(json.dumps(pattern).count('"$nex"') for pattern in patterns)
+        tests = sum(_unrecorded(pattern) for pattern in patterns)
         if len(patterns) > RULES_PER_NODE:
             raise TooWide(node, lines[node], "network-limit/rules", rules=len(patterns),
                           limit=RULES_PER_NODE)
@@ -170,10 +168,15 @@ def group_record_patterns(rules: dict[str, dict], actions: dict[str, Action],
         if node not in slices:
             matched.add(group)
         for pattern in patterns:
-            tests = pattern["$and"]
-            tests[tests.index({"g": node})] = {"g": group}
+            conjuncts = pattern["$and"]
+            conjuncts[conjuncts.index({"g": node})] = {"g": group}
             groups[group] |= fields_of(pattern) - {"t", "g"}
     return groups, [group for group in groups if group not in matched]
+
+
+def _unrecorded(condition: Any) -> int:
+    """How many tests of a field not recorded (`$nex`) a durable_rules condition makes."""
+    return json.dumps(condition).count('"$nex"')
 
 
 def fields_of(condition: Any) -> set[str]:
