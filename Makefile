@@ -12,6 +12,9 @@ OUT ?= out
 # Other CPythons `make test` also installs into .venv-3.N and runs the demo and FAST_TESTS with, when
 # they are on the machine (the full suite runs on $(PYTHON) only, to keep CI short).
 OTHER_PYTHONS ?= 3.13 3.14
+# The suite on every core (pytest-xdist), a test file's tests in one process (its fixtures built once):
+# about half the time on two cores. `make test PARALLEL=` runs it in one process.
+PARALLEL ?= -n auto --dist loadfile
 FAST_TESTS := tests/test_grammar.py tests/test_engine.py tests/test_trail.py tests/test_escalation.py \
 	tests/test_cli.py tests/test_install.py
 
@@ -43,7 +46,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "chromium could not be installed (apt-get install chromium): the report's browser tests will be skipped"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 	@$(MAKE) --no-print-directory other-pythons
 
 # For each other CPython found: set it up in its own venv (a Python that cannot build durable-rules,
