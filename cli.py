@@ -25,51 +25,51 @@ from functools import partial
 from pathlib import Path
 
 
-from engine.simulate_commands import add_commands as add_simulation_commands
+from engine.escalation.commands import add_commands as add_simulation_commands
 from engine.attrition import attrition
 from engine.attrition import plot as plot_attrition
 from engine.attrition import render as render_attrition
-from engine.cohort import outcomes_cohort, read_cohort
+from engine.escalation.cohort import outcomes_cohort, read_cohort
 from engine import coverage as rule_coverage
 from engine import edgecases
-from engine import interval_designs
+from engine.escalation import interval_designs
 from engine import pipeline
 from engine import scenarios
 from engine.sdtm import export as sdtm
-from engine.escalation import EscalationNetwork, Escalator, compile_escalation
-from engine.escalation_report import boundaries_report, decide, explain, trail_records
-from engine.pathways import MAX_COHORTS
-from engine.pathways import from_outcomes as paths_from
-from engine.pathways import plot as plot_pathways
-from engine.pathways import table as pathways_table
+from engine.escalation.network import EscalationNetwork, Escalator, compile_escalation
+from engine.escalation.report import boundaries_report, decide, explain, trail_records
+from engine.escalation.pathways import MAX_COHORTS
+from engine.escalation.pathways import from_outcomes as paths_from
+from engine.escalation.pathways import plot as plot_pathways
+from engine.escalation.pathways import table as pathways_table
 from engine.factfile import opened, read_records
-from engine import report_pages
+from engine.audit import report_pages
 from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
 from engine.resume import resume_point, resumed
 from engine.screened import Outputs
 from engine.summary import REJECTED, Table, Tally
-from engine.replay import replay
+from engine.audit.replay import replay
 from engine.console import between_patients, optional, plotted, progress, tell, writing
-from engine.explain import render, rendered
-from engine.trail import (Chain, Recorder, Trail, opening, patients, read, scan,
-                          sha256_file)
-from engine.trail import stream as stream_trail
-from engine.trail import records as records_of
-from engine.trailfile import created, reopened
-from engine.verify import Verification, located, verify
+from engine.audit.explain import render, rendered
+from engine.audit.trail import (Chain, Recorder, Trail, opening, patients, read, scan,
+                                sha256_file)
+from engine.audit.trail import stream as stream_trail
+from engine.audit.trail import records as records_of
+from engine.audit.trailfile import created, reopened
+from engine.audit.verify import Verification, located, verify
 from engine.workers import SMALL, WorkerLost, available, decided, on_cluster
 from grammar import layout
 from grammar.parser import dump
-from protocol.diff import diff
+from protocol.amend.diff import diff
 from protocol import dependencies
 from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
 from protocol.errors import render as render_diagnostic
 from protocol.model import Protocol
-from protocol.wording import as_json as diff_json
-from protocol.wording import render as render_diff
-from protocol.wording import totals
+from protocol.amend.wording import as_json as diff_json
+from protocol.amend.wording import render as render_diff
+from protocol.amend.wording import totals
 
 
 #: Exit codes beyond 0, 1 and 2: a bug of ours (sysexits' EX_SOFTWARE), and Ctrl-C (128 + SIGINT).
@@ -669,8 +669,8 @@ def _say(checked: Verification) -> None:
 def _report(args) -> int:
     """Exit 0 with the page (or the directory of pages) written, 1 if the trail is tampered (the
     pages and this command say so first), 2 if the trail cannot be read as a decision trail or the
-    report cannot be written (nothing is left then: `engine/report_pages.py`). A directory gets a
-    summary page and pages of patients; one page takes at most `ONE_PAGE` patients."""
+    report cannot be written (nothing is left then: `engine/audit/report_pages.py`). A directory
+    gets a summary page and pages of patients; one page takes at most `ONE_PAGE` patients."""
     paged = report_pages.directory_wanted(args.output)
     try:
         written = (report_pages.write(args.trail, Path(args.output), args.page_size) if paged

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.escalation import Escalator, compile_escalation  # noqa: E402
-from engine.simulate import chart, simulate  # noqa: E402
+from engine.escalation.network import Escalator, compile_escalation  # noqa: E402
+from engine.escalation.simulate import chart, simulate  # noqa: E402
 from grammar.parser import parse_file  # noqa: E402
 
 DEFAULT = ["examples/cd19-ucart-sle.proto-rules", "examples/boin.proto-rules",

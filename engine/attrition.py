@@ -41,7 +41,7 @@ class Attrition:
 
 
 def attrition(records: Iterable[dict[str, Any]]) -> Attrition:
-    """The attrition of a trail's records (`engine.trail.read`).
+    """The attrition of a trail's records (`engine.audit.trail.read`).
 
     >>> trail = [{"type": "protocol", "criteria": [{"id": "I1"}, {"id": "E1"}]},
     ...          {"type": "criterion", "patient": "a", "criterion": "I1", "role": "inclusion",
@@ -114,7 +114,7 @@ def render(table: Attrition) -> str:
 def plot(table: Attrition, path: str) -> None:
     """The attrition as a PNG: patients remaining after each criterion, in protocol order, and a
     thinner bar for those it leaves open, among all patients (matplotlib's Agg backend, no timestamp; imported here, as
-    `engine.simulate.plot` does, so other commands do not pay for it)."""
+    `engine.escalation.simulate.plot` does, so other commands do not pay for it)."""
     import matplotlib
 
     matplotlib.use("Agg")

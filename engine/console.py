@@ -122,10 +122,10 @@ def writing(path: str, what: str,
             create: Callable[[str], TextIO] = lambda p: open(p, "w", encoding="utf-8")
             ) -> Iterator[TextIO]:
     """An output file, its directories created (`create` opens it: a trail may be compressed,
-    or taken back to be written on, `engine.trailfile.reopened`): one that cannot be opened or
+    or taken back to be written on, `engine.audit.trailfile.reopened`): one that cannot be opened or
     closed (a directory, no permission, a full disk) is a one-line error naming it (exit 2);
     what was written before stays. Errors while writing are the writer's to name
-    (`engine.trail.Chain`)."""
+    (`engine.audit.trail.Chain`)."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         out = create(path)

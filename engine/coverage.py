@@ -2,8 +2,8 @@
 
 Two kinds of item, each with the outcomes it can have:
 - every part of a criterion's condition and applies-when, and of a definition (the parts the
-  trail judges one by one, `engine.evidence.criterion_parts`): true, false and unknown, judged by
-  the trail's own `Explainer` for each case's patient;
+  trail judges one by one, `engine.audit.evidence.criterion_parts`): true, false and unknown, judged
+  by the trail's own `Explainer` for each case's patient;
 - every leaf criterion's verdict: MET, NOT_MET and UNKNOWN; NOT_APPLICABLE only when it has an
   applies-when; NEEDS_REVIEW only when it reads a judgment. A criterion that reads only
   judgments is never UNKNOWN (what is missing awaits the investigator: NEEDS_REVIEW).
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from engine.compile import Network
-from engine.evidence import Explainer, criterion_parts, describe, parts
+from engine.audit.evidence import Explainer, criterion_parts, describe, parts
 from engine.run import Decision
 from engine import atoms
 from protocol import model as m

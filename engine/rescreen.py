@@ -1,7 +1,7 @@
 """Rescreen: which patients an amendment decides differently, and which of its changes explain it.
 
-An amendment is reviewed before it is approved: besides what the text says (`protocol.diff`), the
-sponsor needs to know which patients already screened would now be decided differently. Both
+An amendment is reviewed before it is approved: besides what the text says (`protocol.amend.diff`),
+the sponsor needs to know which patients already screened would now be decided differently. Both
 protocols are compiled into networks of their own (each `Screening` has its own host, so two
 networks share one process), every record is screened by both, and a patient is reported when the
 decision or any verdict changed, each changed verdict linked to the diff entries that can explain
@@ -22,7 +22,7 @@ from engine.compile import compile_protocol
 from engine.run import Decision, Rejected, Screening
 from engine.summary import REJECTED
 from protocol import model as m
-from protocol.diff import Diff, Entry, diff
+from protocol.amend.diff import Diff, Entry, diff
 from protocol.errors import FactProblem
 
 #: The verdicts that let a patient through: a criterion added with one of these for a patient, or

@@ -8,15 +8,16 @@ from there:
 
 1. `where` reads the trail line by line (constant memory) and checks it: the header must be the
    one this run would write (same protocol file and SHA-256, network digest, fact file name,
-   screening date, versions), and the hash chain must hold (`engine.verify.checked`, each record
-   in the writer's canonical form: a tampered trail is refused, naming its line). It finds the end of the last whole patient: a torn last
-   line, the records of a patient without its decision, and a cut run's closing records are
-   after it, to be dropped. A trail summed up and sealed without a cut is finished.
+   screening date, versions), and the hash chain must hold (`engine.audit.verify.checked`, each
+   record in the writer's canonical form: a tampered trail is refused, naming its line). It finds
+   the end of the last whole patient: a torn last line, the records of a patient without its
+   decision, and a cut run's closing records are after it, to be dropped. A trail summed up and
+   sealed without a cut is finished.
 2. The run truncates the trail there and takes its chain back (`Trail(..., resumed=...)`). A
    compressed trail (`.zst`) is read through its frames alike, its point counted in its lines;
-   its writer is taken back there (`engine.trailfile.reopened`: the whole frames before it stay,
-   the rest of its frame is written again), so it too ends as the uninterrupted run's file. One
-   sealed without a cut but whose seek table was not written whole (killed while writing it) is
+   its writer is taken back there (`engine.audit.trailfile.reopened`: the whole frames before it
+   stay, the rest of its frame is written again), so it too ends as the uninterrupted run's file.
+   One sealed without a cut but whose seek table was not written whole (killed while writing it) is
    summed up and sealed again, to write the table.
 3. `skipped` passes over the fact records already decided (the file is still read and hashed
    whole, for the summary), checking each against the trail's patient at the same place, so a
@@ -39,9 +40,9 @@ import orjson
 
 from engine.factfile import opened, patient_id
 from engine.summary import REJECTED, Row, Table
-from engine.trail import GENESIS, Chain, Resumed, expand
-from engine.trailfile import ZSTD_MAGIC, compressed, lines, seek_table
-from engine.verify import checked
+from engine.audit.trail import GENESIS, Chain, Resumed, expand
+from engine.audit.trailfile import ZSTD_MAGIC, compressed, lines, seek_table
+from engine.audit.verify import checked
 from protocol.errors import FactProblem, UsageError
 
 #: The header's fields a resumed run must find as it would write them, and how each is named.

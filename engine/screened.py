@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 from engine.compile import Network
 from engine.run import Decision, Rejected, Screening
 from engine.summary import REJECTED, Row, Table, shown
-from engine.trail import Recorder
+from engine.audit.trail import Recorder
 from protocol.errors import FactProblem
 
 

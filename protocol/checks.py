@@ -25,7 +25,7 @@ from protocol import units
 from protocol.errors import Diagnostic, Span, hint, templated
 from protocol.messages import TEMPLATES, WARNINGS
 from protocol.model import Kind
-from protocol.wording import source_text
+from protocol.amend.wording import source_text
 
 #: A derived value gets one rule per way of deciding its conditional terms (2 ** n for n terms
 #: side by side): beyond this many, compiling is slow and the rules are unreadable.

@@ -688,7 +688,8 @@ class Boin:
     cutoff_eli: Decimal | None = None  # the elimination's posterior cut-off (default 0.95)
     extrasafe: bool = False  # stop when P(lowest level's rate > target) > cutoff_eli - offset
     offset: Decimal | None = None  # default 0.05
-    tite: bool = False  # TITE-BOIN: pending patients count by their follow-up (engine/tite.py)
+    #: TITE-BOIN: pending patients count by their follow-up (engine/escalation/tite.py)
+    tite: bool = False
 
 
 @dataclass(frozen=True)

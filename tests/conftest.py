@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, settings
 
 from engine import pipeline
 from engine.compile import Network
-from engine.evidence import Explainer, criterion_parts
+from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Rejected, Screening
-from engine.trail import Trail
+from engine.audit.trail import Trail
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from cli import main
 from engine import pipeline
 from engine.atoms import parts
-from engine.evidence import Explainer
+from engine.audit.evidence import Explainer
 from engine.run import Decision, Screening
 from protocol import model as m
 from protocol.errors import ProtocolError

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine.verify import verify
+from engine.audit.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"

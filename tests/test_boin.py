@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine import boin as B
-from engine.cohort import state_of
-from engine.escalation import PATIENTS_PER_RULESET, Escalator, compile_escalation
+from engine.escalation import boin as B
+from engine.escalation.cohort import state_of
+from engine.escalation.network import PATIENTS_PER_RULESET, Escalator, compile_escalation
 from grammar.parser import parse, parse_file
 from protocol import model as m
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine import boin as B
-from engine.cohort import state_of
-from engine.escalation import Escalator, compile_escalation, step
-from engine.simulate import chart, simulate
+from engine.escalation import boin as B
+from engine.escalation.cohort import state_of
+from engine.escalation.network import Escalator, compile_escalation, step
+from engine.escalation.simulate import chart, simulate
 from grammar.parser import parse, parse_file
 from protocol import escalation_checks
 from protocol import model as m
@@ -49,7 +49,7 @@ ALL = " n.earlystop 12 cutoff.eli 0.95 extrasafe offset 0.05"
 
 def tail(y: int, n: int, target: float = 0.3) -> float:
     """P(p > target | y DLTs of n), beta(1, 1) prior, as a float binomial sum (independent of
-    engine/boin.py's exact fractions)."""
+    engine/escalation/boin.py's exact fractions)."""
     return sum(math.comb(n + 1, k) * target**k * (1 - target) ** (n + 1 - k) for k in range(y + 1))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine.trail import read
+from engine.audit.trail import read
 from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]

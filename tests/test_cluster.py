@@ -23,7 +23,7 @@ from dask import config as dask_config
 from tests.conftest import run_cli
 from tests.test_workers import (EXAMPLES, EXE, ROOT, SEED, interrupted, many, needs_exe,
                                 outputs_of, running, wait_for_patients, with_bad_records)
-from engine.verify import verify
+from engine.audit.verify import verify
 
 distributed = pytest.importorskip("distributed")
 

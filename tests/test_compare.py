@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine.escalation import Escalator, compile_escalation
-from engine.simulate import simulate, true_mtd
+from engine.escalation.network import Escalator, compile_escalation
+from engine.escalation.simulate import simulate, true_mtd
 from grammar.parser import parse_file
 
 ROOT = Path(__file__).parents[1]

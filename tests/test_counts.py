@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.evidence import Explainer, criterion_parts
+from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
 from protocol.limits import MAX_COUNT
 from tests.conftest import assert_trail_agrees, judged, network_from_text, screen_one
@@ -151,7 +151,7 @@ def test_count_diagnostics() -> None:
 
 def test_amendment_diff_names_count_changes() -> None:
     from grammar.parser import parse
-    from protocol.diff import diff
+    from protocol.amend.diff import diff
 
     head = 'protocol "t"\nconcepts:\n  chemo: medication {a, b} dosed in mg/d\n'
     changes = [(old, new) for old, new in [

@@ -1,5 +1,5 @@
-"""The semantic diff (`protocol/diff.py`) and `proto-rules diff`: every kind of change with its
-message, the two drift warnings, the example amendment against the seed, and bad inputs.
+"""The semantic diff (`protocol/amend/diff.py`) and `proto-rules diff`: every kind of change with
+its message, the two drift warnings, the example amendment against the seed, and bad inputs.
 
 Each case edits a small protocol (`BASE`) in place and diffs the two parsed texts; the helper prints
 the edits, the expected and the actual lines on failure. The CLI tests run on real files.
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from grammar.parser import parse, parse_file
-from protocol.diff import RULE_ONLY, TEXT_ONLY, Diff, diff
-from protocol.wording import render, word_diff
+from protocol.amend.diff import RULE_ONLY, TEXT_ONLY, Diff, diff
+from protocol.amend.wording import render, word_diff
 from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.evidence import Explainer, criterion_parts
+from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
 from tests.conftest import network_from_text, screen_one
 

@@ -22,7 +22,7 @@ from engine import pipeline
 from engine.factfile import read_records
 from engine.fhir import load_map
 from engine.run import Decision, Rejected, Screening
-from engine.trail import read as read_trail
+from engine.audit.trail import read as read_trail
 from tests.conftest import PATIENTS, SEED, as_read
 
 SITE = "https://proto-rules.example/fhir/cd19-ucart-sle"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.evidence import Explainer, criterion_parts
+from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Rejected, Screening
 from tests.conftest import network_from_text, screen_one
 
@@ -293,7 +293,7 @@ def test_filters_parse_only_where_they_belong() -> None:
 
 def test_amendment_diff_sees_filters_and_attributes() -> None:
     from grammar.parser import parse
-    from protocol.diff import diff
+    from protocol.amend.diff import diff
 
     old = parse(HEAD + 'inclusion I1 "x": chemo where route is oral ever\n', "old.pr")
     new = parse(HEAD.replace("{oral, intravenous}", "{oral, intravenous, subcutaneous}")

@@ -15,13 +15,13 @@ from fractions import Fraction
 import pytest
 
 from engine import pipeline
-from engine.explain import render
-from engine.trail import Trail, records
+from engine.audit.explain import render
+from engine.audit.trail import Trail, records
 from grammar.parser import parse
 from protocol import formula as f
 from protocol import model as m
 from protocol.checks import check
-from protocol.diff import diff
+from protocol.amend.diff import diff
 from protocol.errors import ProtocolError
 from protocol.formula import rounded
 

@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cli
-from engine.verify import verify
+from engine.audit.verify import verify
 from tests.test_fuzz_trails import changed
 
 ROOT = Path(__file__).resolve().parents[1]

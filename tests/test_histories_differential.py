@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.dates import days_of
-from engine.evidence import Explainer, criterion_parts
+from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
 from tests.conftest import as_read, network_from_text
 

@@ -78,7 +78,7 @@ def test_a_run_sets_a_patient_the_engine_refuses_aside_and_goes_on(monkeypatch, 
     it are decided, and the trail verifies."""
     import cli
     from engine import fitting
-    from engine.verify import verify
+    from engine.audit.verify import verify
     from tests.test_limits import flags
 
     monkeypatch.setattr(fitting, "RULES_PER_NODE", 1000)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 
 import cli
-from engine.trail import read
+from engine.audit.trail import read
 from tests.conftest import PATIENTS, SEED
 
 GOOD = json.loads(PATIENTS.read_text(encoding="utf-8").splitlines()[0])  # P01-eligible

@@ -3,8 +3,8 @@
 durable-rules 2.0.28 is built from its sdist with one call replaced (Python 3.13 removed
 `PyEval_CallObject`); the venv's stamp names its interpreter; other CPythons are tried and skipped
 in one line when they cannot be set up; the command says its version and runs as `python -m cli`;
-the shipped designs are package data. `make` runs dry (`-n`) or on stand-in interpreters here, so
-that nothing is installed by the suite.
+every package and data file is in the wheel. `make` runs dry (`-n`) or on stand-in interpreters
+here, so that nothing is installed by the suite.
 """
 
 from __future__ import annotations
@@ -52,15 +52,38 @@ def test_python_dash_m_cli_is_the_command():
     assert done.stdout.startswith(f"proto-rules {version('proto-rules')} ")
 
 
-def test_the_shipped_designs_are_package_data():
-    """An installed (not editable) proto-rules has them only if pyproject lists them."""
-    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
-        "tool"]["setuptools"]["package-data"]["protocol"]
-    designs = sorted((ROOT / "protocol" / "designs").glob("*.proto-rules"))
-    assert designs
-    for design in designs:
-        inside = design.relative_to(ROOT / "protocol").as_posix()
-        assert any(fnmatch.fnmatch(inside, pattern) for pattern in package_data), inside
+SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+    "setuptools"]
+#: The folders the installed tool is made of, and the files in them.
+SHIPPED = [path for top in ("grammar", "protocol", "engine", "lsp")
+           for path in sorted((ROOT / top).rglob("*")) if "__pycache__" not in path.parts]
+
+
+def test_every_package_is_found_for_the_wheel():
+    """An installed (not editable) proto-rules has a package only if setuptools finds it: each
+    folder of modules has its `__init__.py` and is matched by `packages.find` (engine.edgecases
+    was once missing from a hand-written list, and `edge-cases` failed only when installed)."""
+    include = SETUPTOOLS["packages"]["find"]["include"]
+    folders = {path.parent for path in SHIPPED if path.suffix == ".py"}
+    assert len(folders) > 10
+    for folder in folders:
+        assert (folder / "__init__.py").exists(), folder
+        dotted = ".".join(folder.relative_to(ROOT).parts)
+        assert any(fnmatch.fnmatch(dotted, pattern) for pattern in include), dotted
+
+
+def test_every_file_beside_the_modules_is_package_data():
+    """The grammar, the JSON schemas, the shipped designs: each is installed only if pyproject
+    lists it as its package's data."""
+    package_data = SETUPTOOLS["package-data"]
+    data = [path for path in SHIPPED if path.is_file() and path.suffix != ".py"]
+    assert any(path.name == "proto_rules.lark" for path in data)
+    assert any(path.parent.name == "designs" for path in data)
+    for path in data:
+        package = next(folder for folder in path.parents if (folder / "__init__.py").exists())
+        inside = path.relative_to(package).as_posix()
+        patterns = package_data.get(".".join(package.relative_to(ROOT).parts), ())
+        assert any(fnmatch.fnmatch(inside, pattern) for pattern in patterns), path
 
 
 @needs_make

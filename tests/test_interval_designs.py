@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import cli
-from engine.cohort import state_of
-from engine.escalation import Escalator, compile_escalation
-from engine.interval_designs import DEFAULTS, decision_table, module_text
-from engine.simulate import simulate
+from engine.escalation.cohort import state_of
+from engine.escalation.network import Escalator, compile_escalation
+from engine.escalation.interval_designs import DEFAULTS, decision_table, module_text
+from engine.escalation.simulate import simulate
 from grammar.parser import parse, parse_file
 from protocol import escalation_checks
 from protocol.checks import check

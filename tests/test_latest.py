@@ -17,7 +17,7 @@ from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol import model as m
 from protocol.checks import check
-from protocol.diff import diff
+from protocol.amend.diff import diff
 from tests.conftest import assert_trail_agrees, judged, network_from_text, screen_one
 
 PROTOCOL = """protocol "latest" version "1"

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine import beta
-from engine.boin import estimates, posterior_above
+from engine.escalation import beta
+from engine.escalation.boin import estimates, posterior_above
 from tests.cohorts import cohort, patients
 
 ROOT = Path(__file__).parents[1]

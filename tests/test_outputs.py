@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine.verify import verify
+from engine.audit.verify import verify
 from tests.conftest import cut_trail
 
 ROOT = Path(__file__).resolve().parents[1]

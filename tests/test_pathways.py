@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine.cohort import outcomes_cohort, parse_outcomes
-from engine.escalation import Escalator, compile_escalation
-from engine.pathways import pathways
+from engine.escalation.cohort import outcomes_cohort, parse_outcomes
+from engine.escalation.network import Escalator, compile_escalation
+from engine.escalation.pathways import pathways
 from grammar.parser import parse_file
 
 ROOT = Path(__file__).parents[1]

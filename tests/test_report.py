@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine import report, report_source
-from engine.trail import read
-from engine.verify import Verification
+from engine.audit import report, report_source
+from engine.audit.trail import read
+from engine.audit.verify import Verification
 from protocol.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +257,7 @@ def test_verification_status(demo, tmp_path):
     assert built.status.text.endswith(f" at line {n + 1}")
     assert '<body data-verification="tampered">' in built.html
     assert f"<strong>Trail verification: {escape(built.status.text)}</strong>" in built.html
-    # what the page shows for any Verification engine/verify.py returns
+    # what the page shows for any Verification engine/audit/verify.py returns
     records = records_of(demo)
     status = report.status_of(Verification(False, 56, "the seal does not match the records", 57))
     html = report.render(records, status=status)

@@ -1,6 +1,6 @@
-"""The index a paged report's summary searches (`engine/report_index.py`, issue 10 section 5): the
-summary's size does not grow with the patients, and the files of ids lead from an id to its page,
-found as the summary's script finds them.
+"""The index a paged report's summary searches (`engine/audit/report_index.py`, issue 10 section 5):
+the summary's size does not grow with the patients, and the files of ids lead from an id to its
+page, found as the summary's script finds them.
 
 The large trails are of a protocol of one criterion, so that 20,000 patients are reported, pages
 and all, in seconds: its four patients decided once, then copied under other ids and chained
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 import cli
-from engine import report_index
-from engine.report import Patient
-from engine.report_index import Index
+from engine.audit import report_index
+from engine.audit.report import Patient
+from engine.audit.report_index import Index
 from tests.test_report import chromium, rendered  # noqa: F401
 from tests.test_stream import multiplied
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import cli
-from engine import report, report_pages
+from engine.audit import report, report_pages
 from engine.attrition import attrition
 from tests.conftest import cut_trail, run_cli
 from tests.test_report import (HOSTILE, Tree, chromium, hostile_trail,  # noqa: F401

@@ -16,7 +16,7 @@ import pytest
 from engine.factfile import read_records
 from engine.rescreen import REJECTED, Comparison, Rescreening, Summary, render
 from grammar.parser import parse, parse_file
-from protocol.diff import RULE_ONLY
+from protocol.amend.diff import RULE_ONLY
 from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]

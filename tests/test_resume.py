@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from engine import trailfile
-from engine.trailfile import ZSTD_MAGIC, frame_lines, seek_table
-from engine.verify import verify
+from engine.audit import trailfile
+from engine.audit.trailfile import ZSTD_MAGIC, frame_lines, seek_table
+from engine.audit.verify import verify
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

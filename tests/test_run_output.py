@@ -18,7 +18,7 @@ import pytest
 import cli
 from engine.factfile import count_records
 from engine.summary import SHOWN
-from engine.trail import read
+from engine.audit.trail import read
 from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from engine import pipeline
 from engine.sdtm.domains import ascii_text, short_names, ietest
 from engine.sdtm.files import read_xpt
 from engine.sdtm.ig import IE, TI, Dataset, conformance
-from engine.trail import read
+from engine.audit.trail import read
 from tests.conftest import cut_trail
 
 ROOT = Path(__file__).resolve().parents[1]

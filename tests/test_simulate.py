@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import cli
-from engine.cohort import state_of
-from engine.escalation import Escalator, compile_escalation
-from engine.simulate import chart, report, simulate
+from engine.escalation.cohort import state_of
+from engine.escalation.network import Escalator, compile_escalation
+from engine.escalation.simulate import chart, report, simulate
 from grammar.parser import parse_file
 
 ROOT = Path(__file__).parents[1]

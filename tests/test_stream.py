@@ -17,11 +17,11 @@ import cli
 from bench.generate import generate, to_json
 from engine import pipeline
 from engine.factfile import FactStream, read_records
-from engine.replay import replay
-from engine.explain import render
-from engine.trail import Chain, read
-from engine.trailfile import Frames, created
-from engine.verify import verify
+from engine.audit.replay import replay
+from engine.audit.explain import render
+from engine.audit.trail import Chain, read
+from engine.audit.trailfile import Frames, created
+from engine.audit.verify import verify
 from tests.conftest import PATIENTS, ROOT, SEED
 
 EXE = Path(sys.executable).with_name("proto-rules")

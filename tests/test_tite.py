@@ -18,7 +18,7 @@ Where the reference numbers come from (CRAN is not reachable here; no R was run)
   pending: the authors' code (github.com/ruitaolin/TITE-MAD, get.oc.tite.R: `if(d==1){d=d;
   if(n.pend>0){pending=1}}`; CRAN TITEgBOIN, next_TITE_QuasiBOIN.R, the same).
 The reference decision in `expected` is worked from p_hat as an exact fraction against lambda
-from logarithms at 60 digits, independently of engine/tite.py's thresholds in days.
+from logarithms at 60 digits, independently of engine/escalation/tite.py's thresholds in days.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine import tite as T
-from engine.cohort import state_of
-from engine.escalation import END, Escalator, compile_escalation
+from engine.escalation import tite as T
+from engine.escalation.cohort import state_of
+from engine.escalation.network import END, Escalator, compile_escalation
 from grammar.parser import parse, parse_file
 from protocol import model as m
 

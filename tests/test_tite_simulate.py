@@ -1,9 +1,10 @@
-"""TITE-BOIN simulated in time (engine/tite_simulate.py): checks that do not lean on the code.
+"""TITE-BOIN simulated in time (engine/escalation/tite_simulate.py): checks that do not lean on the
+code.
 
 - Patients arriving once in ten million days: no outcome is ever pending when a cohort is
   assigned, so the design is BOIN with n counting every patient, and its operating
-  characteristics are those of `engine/simulate.py`'s chart (all outcomes known, binomial draws,
-  a different code path) within Monte Carlo error.
+  characteristics are those of `engine/escalation/simulate.py`'s chart (all outcomes known, binomial
+  draws, a different code path) within Monte Carlo error.
 - With no DLT and slow accrual every trial runs to the maximum, each gap between patients is one
   exponential draw and the last outcome is known a window after the last infusion: the mean
   duration is (N - 1) / rate + window, less the half day lost to whole days, within MC error.
@@ -22,9 +23,9 @@ import numpy as np
 import pytest
 
 import cli
-from engine import simulate as S
-from engine import tite_simulate as TS
-from engine.escalation import Escalator, compile_escalation
+from engine.escalation import simulate as S
+from engine.escalation import tite_simulate as TS
+from engine.escalation.network import Escalator, compile_escalation
 from grammar.parser import parse_file
 
 ROOT = Path(__file__).resolve().parent.parent

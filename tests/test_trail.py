@@ -24,7 +24,7 @@ import pytest
 import rfc8785
 
 import cli
-from engine import trail as trail_
+from engine.audit import trail as trail_
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -79,7 +79,7 @@ def stored(demo) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def records(demo) -> list[dict]:
-    """The demo trail's records as every reader reads them (`engine.trail.read`): a decided
+    """The demo trail's records as every reader reads them (`engine.audit.trail.read`): a decided
     patient opened up into its patient, definition, criterion and decision records."""
     return read(demo)
 
@@ -139,7 +139,7 @@ def test_every_line_is_canonical_json(demo):
 
 def test_a_patients_own_words_are_written_canonically(tmp_path):
     """Whatever a patient's facts say (quotes, a backslash, a tab, a percent sign, other scripts),
-    its decided line is the canonical form of its record: engine/decided.py writes each object
+    its decided line is the canonical form of its record: engine/audit/decided.py writes each object
     with its keys in sorted order, and orjson escapes the strings."""
     odd = 'Dr. "Q" \\ Ünïcode\t50 % – 医师'
     patient = {"patient": f"P-{odd}", "screening_date": "2026-06-01", "facts": [

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine import report
-from engine.trail import read
+from engine.audit import report
+from engine.audit.trail import read
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"

@@ -15,9 +15,9 @@ import pytest
 import zstandard
 
 import cli
-from engine import trailfile
-from engine.trailfile import FOOTER, FOOTER_MARK, SKIPPABLE, frame_lines, seek_table
-from engine.verify import located
+from engine.audit import trailfile
+from engine.audit.trailfile import FOOTER, FOOTER_MARK, SKIPPABLE, frame_lines, seek_table
+from engine.audit.verify import located
 from protocol.errors import UsageError
 from tests.conftest import PATIENTS, SEED
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.evidence import Explainer, criterion_parts
+from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Rejected, Screening
 from tests.conftest import as_read, network_from_text
 

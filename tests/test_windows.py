@@ -263,7 +263,7 @@ def test_month_end_anchor(compile_text):
 
 
 def test_evidence_names_the_window_and_the_missing_anchor(screening: Screening, tmp_path):
-    from engine.evidence import Explainer, criterion_parts
+    from engine.audit.evidence import Explainer, criterion_parts
 
     network = screening.network
     leaf = {c.id: c for c in network.leaves}

@@ -23,7 +23,7 @@ from tests.conftest import run_cli
 from engine import pipeline
 from engine.run import Rejected
 from engine.screened import Outputs
-from engine.verify import verify
+from engine.audit.verify import verify
 from engine.workers import decided
 from protocol.errors import EngineError
 

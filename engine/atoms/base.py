@@ -6,7 +6,7 @@ how it compiles into network patterns (`compile`) and how it reads as evidence i
 The compiler hands `compile` a `Build` (the concepts, the record layout to ask fields of, and hidden
 nodes); the trail hands `judge` a `Reader` (how one patient's facts read, and per-part constants).
 Its static checks live with the other checks in `protocol/checks.py`, which must not import the
-engine; its why-not needs nothing of its own, since `engine/whynot.py` works on judged parts.
+engine; its why-not needs nothing of its own, since `engine/audit/whynot.py` works on judged parts.
 """
 
 from __future__ import annotations

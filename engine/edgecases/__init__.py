@@ -11,12 +11,13 @@ works out, on its own, what each makes of the atom under test: `measured` (thres
 stable dose), `courses` (a course's dose and length), each dose through `amounts`, `formulas`
 (derived values). This module picks the construct, and works out the verdict of every criterion
 reading the atom: the atom under test as its module says, the criterion's other parts as the trail
-judges them for that patient (`engine.evidence`, the atoms' `judge`, which is not the network's
-compiled patterns; a derived value by `formulas.value_of`), the whole by strong Kleene logic over
-the criterion's and/or/not/at-least tree, through its definitions. A case whose verdict this cannot
-settle (a pending judgment beside missing data) is left out and counted; a construct without an
-independent expectation is listed in the file as `not generated`, with why, and so is any kind of
-atom `generator` does not know: only those without edges (`EDGELESS`) give no case and go unsaid.
+judges them for that patient (`engine.audit.evidence`, the atoms' `judge`, which is not the
+network's compiled patterns; a derived value by `formulas.value_of`), the whole by strong Kleene
+logic over the criterion's and/or/not/at-least tree, through its definitions. A case whose verdict
+this cannot settle (a pending judgment beside missing data) is left out and counted; a construct
+without an independent expectation is listed in the file as `not generated`, with why, and so is any
+kind of atom `generator` does not know: only those without edges (`EDGELESS`) give no case and go
+unsaid.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from engine.edgecases.itself import itself, on_itself
 from engine.edgecases.measured import ranges, references, thresholds
 from engine.edgecases.render import render
 from engine.edgecases.windows import occurred_of, windows
-from engine.evidence import Explainer
+from engine.audit.evidence import Explainer
 from engine.facts import Normaliser
 from engine.record import Patient
 from protocol import model as m

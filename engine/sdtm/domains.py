@@ -180,7 +180,7 @@ class NotMet:
 
 
 def not_met(records: Iterable[dict[str, Any]], given_study: str | None, where: str) -> NotMet:
-    """The IE dataset from a decision trail's records (`engine.trail.read`), in trail order:
+    """The IE dataset from a decision trail's records (`engine.audit.trail.read`), in trail order:
     per subject its criteria not met in protocol order, numbered by IESEQ from 1."""
     named: Criteria | None = None
     study, rows, left_open, seen = "", [], [], set()

@@ -17,8 +17,8 @@ from pathlib import Path
 from engine.sdtm.domains import NotMet, not_met, study_id, trial_criteria
 from engine.sdtm.files import write
 from engine.sdtm.ig import VERSION, Dataset, conformance
-from engine.trail import read, sha256_file
-from engine.verify import verify
+from engine.audit.trail import read, sha256_file
+from engine.audit.verify import verify
 from protocol.errors import UsageError
 from protocol.model import Protocol
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.sdtm.ig import DOMAINS, VERSION, Dataset
-from engine.trail import sha256_file
+from engine.audit.trail import sha256_file
 from protocol.errors import UsageError
 
 #: The date-time every XPT header says it was created and modified: the Unix epoch, as

@@ -30,10 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from engine import tite as T
-from engine.cohort import Cohort, Treated, state_of
-from engine.escalation import DEVIATIONS, Escalator
-from engine.escalation import step as step_of
+from engine.escalation import tite as T
+from engine.escalation.cohort import Cohort, Treated, state_of
+from engine.escalation.network import DEVIATIONS, Escalator
+from engine.escalation.network import step as step_of
 
 #: The network's deviation rules in the order a patient's deviations are listed.
 RULES = [rule for rule, _, _ in DEVIATIONS]
@@ -70,8 +70,8 @@ def history(escalator: Escalator, cohort: Cohort) -> History:
     deviated. A what-if (outcome strings, no dates) has no history.
 
     >>> from grammar.parser import parse_file
-    >>> from engine.cohort import read_cohort
-    >>> from engine.escalation import compile_escalation
+    >>> from engine.escalation.cohort import read_cohort
+    >>> from engine.escalation.network import compile_escalation
     >>> protocol = parse_file("examples/cd19-ucart-sle.proto-rules")
     >>> found = history(Escalator(compile_escalation(protocol)),
     ...                 read_cohort("examples/cohort.json", protocol))

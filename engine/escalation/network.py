@@ -1,8 +1,8 @@
 """Dose escalation decided by the rule network: escalation rules compiled to durable_rules.
 
 The same approach as engine/compile.py: the engine's own ruleset dict, loaded by engine/host.Host;
-Python only counts and validates the facts (engine/cohort.py) and builds one *state* fact. Per
-decision, one session:
+Python only counts and validates the facts (engine/escalation/cohort.py) and builds one *state*
+fact. Per decision, one session:
 
 1. the state fact `{t: s, treated, evaluable, dlt, ...}`: counts at the current level and its
    neighbours, and yes/no facts as 0/1 (the names of `model.ESCALATION_COUNTS` and `_FLAGS`);
@@ -16,13 +16,13 @@ decision, one session:
 6. for BOIN and decision tables (i3+3, mTPI-2), one fact per dose level and one rule per
    elimination cut-off flag the levels whose own counts meet the elimination rule (the MTD
    selection leaves them and those above out). A level an earlier decision eliminated comes
-   with `out` (engine/deviations.py finds them): it stays eliminated whatever its counts say
-   now (more patients infused there against the design), so the next level up is never
+   with `out` (engine/escalation/deviations.py finds them): it stays eliminated whatever its counts
+   say now (more patients infused there against the design), so the next level up is never
    recommended past it, and from an eliminated current level the trial moves below it.
 
 Deviations from the design are decided in the same network, one session per cohort file:
 one *infusion* fact per patient with the day numbers and counts the trial's history gives
-(engine/deviations.py), and one rule per kind of deviation (`DEVIATIONS`).
+(engine/escalation/deviations.py), and one rule per kind of deviation (`DEVIATIONS`).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine import boin as B
+from engine.escalation import boin as B
 from engine import patterns as P
-from engine import tite as T
+from engine.escalation import tite as T
 from engine.host import Host
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity
@@ -71,7 +71,7 @@ def _on(field: str, op: str, other: str) -> P.Pattern:
 ESCALATES = P.test("==", "escalates", 1)
 REVIEW = P.all_of(ESCALATES, P.test("==", "review_required", 1))
 #: The deviations from the design, one rule each, on a patient's infusion fact: (rule, kind,
-#: pattern). The facts' numbers are the trial's history as engine/deviations.py reads it.
+#: pattern). The facts' numbers are the trial's history as engine/escalation/deviations.py reads it.
 DEVIATIONS = (
     ("dev:eliminated", "eliminated", _on("level", ">=", "out_from")),
     ("dev:skipped", "skipped", P.all_of(_on("level", ">", "start"),
@@ -453,7 +453,7 @@ class Escalator:
         )
 
     def deviations(self, facts: list[dict]) -> list[tuple[int, str, str]]:
-        """The deviations the network finds in infusion facts (engine/deviations.py makes
+        """The deviations the network finds in infusion facts (engine/escalation/deviations.py makes
         them): (the fact's `p`, the deviation's kind, the rule), in firing order."""
         if not facts:  # the engine crashes on a session of no facts
             return []

@@ -3,7 +3,7 @@
 `write(path, out)` reads a trail written by `proto-rules run --trail` (no engine run: the trail
 holds everything) as a stream and writes the page a patient at a time (`build(path)`: the page as
 one string), with the verification it shows: the run header
-and whether the trail verifies (`engine/verify.py`: its hash chain and seal), a cohort summary
+and whether the trail verifies (`engine/audit/verify.py`: its hash chain and seal), a cohort summary
 (counts by decision, and the criteria that excluded most patients as an inline SVG bar chart),
 then per patient every criterion with its verdict, the protocol's sentence, the rule's source lines
 with their numbers, the evidence for each part of its condition, the facts it read and, when it
@@ -23,10 +23,10 @@ the chart's bars are such links.
 The source lines come from the protocol file named in each rule's `file:line`, read relative to the
 current directory, but only if its SHA-256 is the one the run header recorded; otherwise (moved,
 edited) the page shows the condition parts the trail itself records, and says why
-(`engine/report_source.py`).
+(`engine/audit/report_source.py`).
 
 One page of every patient grows with the trail; a large trail's report is a summary page and pages
-of patients (`engine/report_pages.py`), which draw their sections with the functions here.
+of patients (`engine/audit/report_pages.py`), which draw their sections with the functions here.
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ from html import escape
 from typing import Any, Callable, Iterable, Iterator, TextIO
 from urllib.parse import quote
 
-from engine.report_page import CSS, SCRIPT
-from engine.report_source import Sources, excerpt
+from engine.audit.report_page import CSS, SCRIPT
+from engine.audit.report_source import Sources, excerpt
 from engine.attrition import Attrition, attrition
-from engine.explain import DERIVED_WORDS, NO_FACTS_SHA256
-from engine.trail import facts_sha256, opening, stream
-from engine.verify import Verification, verify
+from engine.audit.explain import DERIVED_WORDS, NO_FACTS_SHA256
+from engine.audit.trail import facts_sha256, opening, stream
+from engine.audit.verify import Verification, verify
 from protocol.errors import UsageError
 
 ROLES = ("inclusion", "exclusion")
@@ -96,7 +96,7 @@ def write(path: str, out: TextIO, limit: int | None = None) -> tuple[Status, int
 
 
 def check(path: str) -> Status:
-    """Verify the trail's hash chain and seal (engine/verify.py)."""
+    """Verify the trail's hash chain and seal (engine/audit/verify.py)."""
     return status_of(verify(path))
 
 
@@ -190,7 +190,7 @@ def e(value: Any) -> str:
 
 def render(records: list[dict[str, Any]], trail: str = "trail", trail_sha256: str | None = None,
            status: Status = UNVERIFIED) -> str:
-    """The page for these trail records (as `engine.trail.read` returns them)."""
+    """The page for these trail records (as `engine.audit.trail.read` returns them)."""
     return "".join(Page(lambda: records, trail, trail_sha256, status).chunks())
 
 
@@ -285,7 +285,7 @@ def page_head(title: str, css: str, script: str, status: Status, beside: bool = 
     """A page's head, up to its `<main>`: the style inline, and a Content-Security-Policy that
     allows only this style and this script (by hash), so nothing loads from the network;
     `beside`: and the scripts of the page's own origin, the summary's index files beside it
-    (`engine/report_index.py`; for a page opened from a file, local files)."""
+    (`engine/audit/report_index.py`; for a page opened from a file, local files)."""
     own = " 'self'" if beside else ""
     policy = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
               f"script-src '{_csp_hash(script)}'{own}; img-src data:; base-uri 'none'; "

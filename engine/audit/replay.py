@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 from engine.compile import Network
 from engine.factfile import opened
 from engine.run import Decision, Rejected, Screening
-from engine.trail import Trail, facts_sha256
+from engine.audit.trail import Trail, facts_sha256
 from protocol.errors import UsageError
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from protocol import model as m
 from protocol.errors import Diagnostic, Severity, Span
-from protocol.wording import condition_text as text_of
-from protocol.wording import quoted, shown, source_text, value_changes, values_text, word_diff
+from protocol.amend.wording import condition_text as text_of
+from protocol.amend.wording import quoted, shown, source_text, value_changes, values_text, word_diff
 
 #: How a report names each kind of change; the kinds in TEXT_KINDS change no verdict.
 LABELS = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from engine.boin import CUTOFF, ELIMINATION_MIN_N, posterior_above
+from engine.escalation.boin import CUTOFF, ELIMINATION_MIN_N, posterior_above
 
 #: The designs this module can tabulate, with the paper each rule comes from.
 DESIGNS = {

@@ -12,8 +12,8 @@ number of its first line, the `prev` that line carries, and the patients whose r
 then a footer (`FOOTER_MARK` and the table's length) that ends the file. The table is read a line
 at a time, so no reader holds a registry's patient ids. `explain --patient` reads only the table
 and the frames it needs; the table is checked against the chain: the frames read must start at
-those lines with those `prev`s and chain through (`engine.verify.located`), and `verify` checks
-every entry.
+those lines with those `prev`s and chain through (`engine.audit.verify.located`), and `verify`
+checks every entry.
 
 A run stopped midway is taken back (`reopened`, for `run --resume`): killed, its file ends after
 a whole frame or inside one (a frame is written in one go), and has no seek table; stopped by

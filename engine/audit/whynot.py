@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import combinations, product
 
 from engine.atoms.derived import missing_inputs
-from engine.evidence import Explainer, Part, describe, parts
+from engine.audit.evidence import Explainer, Part, describe, parts
 from engine.record import Patient
 from protocol import model as m
 

@@ -22,8 +22,8 @@ on. Further, as those tables and the authors' software apply it:
   (the authors' code, `TITE-MAD` and `TITEgBOIN`): the pending outcomes may eliminate it;
 - the MTD is selected only when every outcome is known.
 
-The numbers live here; the decisions are rules, generated as BOIN's are (engine/boin.py), with
-the thresholds written into their patterns as whole days of follow-up (`followup >= 22` with a
+The numbers live here; the decisions are rules, generated as BOIN's are (engine/escalation/boin.py),
+with the thresholds written into their patterns as whole days of follow-up (`followup >= 22` with a
 28-day window is STFT >= 22/28), so the network compares integers and decides exactly.
 """
 
@@ -34,7 +34,7 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from fractions import Fraction
 
-from engine import boin as B
+from engine.escalation import boin as B
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity
 

@@ -2,15 +2,15 @@
 
 A decided record is nearly all of a trail: a patient's facts used, the evidence of every part of
 the definitions and criteria, each one's value or verdict and the rules that fired (see
-`engine/trail.py` for what it holds and why). Here it goes straight to its line, before and after
-its `prev` (`engine.trail.unchained`), in the trail's canonical form (keys sorted, compact, UTF-8:
-`engine.trail.canonical`, byte for byte):
+`engine/audit/trail.py` for what it holds and why). Here it goes straight to its line, before and
+after its `prev` (`engine.audit.trail.unchained`), in the trail's canonical form (keys sorted,
+compact, UTF-8: `engine.audit.trail.canonical`, byte for byte):
 
 - each object is built with its keys in sorted order, so that orjson writes it as it is, without
   sorting keys, and the line is cut around `prev` as it is written, not built as a record first;
 - what is taken from the patient's judged parts and facts is taken by places worked out once per
   protocol (a part's evidence, a criterion's concepts), and what an open criterion lacks and needs
-  is worked out once per way its parts were judged where it can be (`engine/whynot.py`);
+  is worked out once per way its parts were judged where it can be (`engine/audit/whynot.py`);
 - a need is written as the dataclass it is (orjson writes its fields in order).
 
 Writing the line as text directly (the patient's strings escaped by one call to orjson, put in
@@ -28,10 +28,10 @@ from typing import Any
 import orjson
 
 from engine.compile import Network
-from engine.evidence import Explainer, Judges, Part
+from engine.audit.evidence import Explainer, Judges, Part
 from engine.record import Patient, UsedFact
 from engine.run import Decision
-from engine.whynot import WhyNot
+from engine.audit.whynot import WhyNot
 from protocol import model as m
 
 #: A part's evidence as one string is its mark, then the detail (`+age 22 years ...`): holds,
@@ -70,7 +70,7 @@ class Decided:
 
     def line(self, outcome: Decision) -> tuple[str, str]:
         """A decided patient's record as its trail line, before and after its `prev`
-        (`engine.trail.unchained`): the facts used, each once, then the definitions and the
+        (`engine.audit.trail.unchained`): the facts used, each once, then the definitions and the
         criteria in the order of the protocol record, which says their ids, roles, sentences
         and condition parts, so that none of it is repeated per patient. Each part's evidence is
         its mark (+ holds, - does not, ? cannot be judged) and the detail, and the facts a
@@ -132,7 +132,7 @@ def _picker(places: list[int]) -> Callable[[list[str]], Sequence[str]]:
 
 def _facts(used: dict[str, list[UsedFact]]) -> list[dict[str, Any]]:
     """The facts used, each once and in the order of the patient's facts, each with its empty
-    fields left out (`engine.trail.FACT_FIELDS` puts them back as null) and a number as its
+    fields left out (`engine.audit.trail.FACT_FIELDS` puts them back as null) and a number as its
     exact text; keys in their sorted order, as the line writes them. Field by field, in one
     loop: a patient has dozens of facts, and this is several times quicker than a loop over
     each one's fields."""

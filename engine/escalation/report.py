@@ -13,12 +13,13 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
 
-from engine import tite as T
-from engine.boin import Estimate, estimates, summary, table
-from engine.cohort import Cohort, state_of, window_end
-from engine.deviations import Deviation, history
-from engine.escalation import Answer, EscalationNetwork, Escalator, Step, names_in, render_condition
-from engine.escalation import step as step_of
+from engine.escalation import tite as T
+from engine.escalation.boin import Estimate, estimates, summary, table
+from engine.escalation.cohort import Cohort, state_of, window_end
+from engine.escalation.deviations import Deviation, history
+from engine.escalation.network import (Answer, EscalationNetwork, Escalator, Step, names_in,
+                                       render_condition)
+from engine.escalation.network import step as step_of
 from protocol import model as m
 
 

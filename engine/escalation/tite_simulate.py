@@ -37,10 +37,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from engine import tite as T
-from engine.cohort import state_of
-from engine.escalation import Answer, Escalator, step
-from engine.simulate import OUTCOMES, Characteristics, _elimination_table, characteristics
+from engine.escalation import tite as T
+from engine.escalation.cohort import state_of
+from engine.escalation.network import Answer, Escalator, step
+from engine.escalation.simulate import (OUTCOMES, Characteristics, _elimination_table,
+                                       characteristics)
 from protocol.errors import EngineError
 
 #: Days in an accrual rate's unit (a month is taken as 30 days).
@@ -140,7 +141,7 @@ def simulate(escalator: Escalator, true_tox: list[float], trials: int, seed: int
     """Run `trials` TITE-BOIN trials in time, seeded: the same seed, the same numbers.
 
     >>> from grammar.parser import parse_file
-    >>> from engine.escalation import compile_escalation
+    >>> from engine.escalation.network import compile_escalation
     >>> esc = Escalator(compile_escalation(parse_file("examples/tite-boin.proto-rules")))
     >>> oc = simulate(esc, [0.0, 0.0, 0.0], 20, 1, accrual("1000/day"))
     >>> oc.selected.tolist(), oc.patients.tolist(), oc.timing.duration

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
-from engine import beta
+from engine.escalation import beta
 from protocol import model as m
 
 #: The elimination rule's posterior cut-off (`cutoff.eli`) and the fewest patients it needs, and

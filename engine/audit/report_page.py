@@ -1,6 +1,6 @@
 """The report page's own style and behaviour, inline in every page (no request leaves it): the
 stylesheet and the vanilla script that filters and searches the patients. Kept apart from
-`engine/report.py`, which builds the page's content from a trail."""
+`engine/audit/report.py`, which builds the page's content from a trail."""
 
 CSS = """
 :root{--ink:#1d2430;--muted:#5b6575;--line:#d9dee7;--bg:#f6f7f9;--card:#fff;
@@ -237,7 +237,7 @@ SCRIPT = """
 }());
 """
 
-#: What a paged report adds to the style (`engine/report_pages.py`): the pager of a page of
+#: What a paged report adds to the style (`engine/audit/report_pages.py`): the pager of a page of
 #: patients, the statements of its criteria, and the summary's tables.
 PAGED_CSS = """
 nav.pager{display:flex;gap:14px;align-items:baseline;margin:0 0 10px;flex-wrap:wrap}
@@ -269,8 +269,8 @@ background:#fff;cursor:pointer}nav.window button:disabled{cursor:default;opacity
 #: The summary page's script: the filter of its table of pages, from the same URL fragment as a
 #: page's (`q`, `decision`, `criterion`, `verdict`): the pages that hold such patients, how many,
 #: each linked to its page filtered the same way, `BLOCK` at a time. What it shows comes from the
-#: index beside the summary (`engine/report_index.py`), a file loaded by a script element (a page
-#: opened from a file may not fetch its neighbours) when a view first needs it: a search loads
+#: index beside the summary (`engine/audit/report_index.py`), a file loaded by a script element (a
+#: page opened from a file may not fetch its neighbours) when a view first needs it: a search loads
 #: the files of ids that can hold ids starting so (at most `SEARCHED` of them), a filter the
 #: match files of its criterion and verdict, the table the blocks of the pages it shows.
 SUMMARY_SCRIPT = """

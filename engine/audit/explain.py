@@ -1,7 +1,7 @@
 """The decision trail as text an auditor reads (`proto-rules explain`): per patient the decision
 with its reasons first, then every definition and criterion with its verdict, the protocol
 sentence, the rule's place, and for each part of its condition whether it held, with the facts it
-saw and what it needed. It reads the records as every reader does (`engine.trail.stream`, each
+saw and what it needed. It reads the records as every reader does (`engine.audit.trail.stream`, each
 decided patient opened up by `expand`), a patient at a time."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from engine.trail import MARK, cut, facts_sha256
+from engine.audit.trail import MARK, cut, facts_sha256
 
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
 DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is missing)",

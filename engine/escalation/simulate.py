@@ -20,11 +20,11 @@ from decimal import Decimal
 
 import numpy as np
 
-from engine.cohort import state_of
+from engine.escalation.cohort import state_of
 
 if TYPE_CHECKING:
-    from engine.tite_simulate import Timing
-from engine.escalation import Answer, Escalator, step
+    from engine.escalation.tite_simulate import Timing
+from engine.escalation.network import Answer, Escalator, step
 from protocol.errors import EngineError
 
 #: Levels of the elimination-table probe per session (the engine bounds a session's work).
@@ -153,7 +153,7 @@ class Characteristics:
     sample: float  # mean sample size
     states: int
     asked: int
-    timing: Timing | None = None  # TITE-BOIN's simulation in time (engine/tite_simulate.py)
+    timing: Timing | None = None  # TITE-BOIN's simulation in time (tite_simulate.py)
     risk: Risk | None = None  # when a target DLT rate is known
 
 
@@ -195,7 +195,7 @@ def simulate(
     With a target DLT rate (the design's, unless given), also the risk of overdosing.
 
     >>> from grammar.parser import parse_file
-    >>> from engine.escalation import compile_escalation
+    >>> from engine.escalation.network import compile_escalation
     >>> esc = Escalator(compile_escalation(parse_file("examples/cd19-ucart-sle.proto-rules")))
     >>> oc = simulate(esc, [0.0, 0.0, 0.0], 10, 1)
     >>> oc.outcomes["not_reached"], oc.patients.tolist()

@@ -1,10 +1,11 @@
 """Several true-toxicity scenarios, several designs: their operating characteristics side by side.
 
 `simulate` with more than one scenario, and `compare-designs` (the same scenarios through several
-designs), both end here: each (scenario, design) pair is simulated by `engine.simulate` with the
-same seed, so a pair's numbers do not depend on which others are run beside it, and the pairs are
-laid out as one table and one plot. The measures that need the MTD (correct selection, overdosing)
-are taken against the true MTD of each scenario for one target DLT rate (`simulate.Risk`).
+designs), both end here: each (scenario, design) pair is simulated by `engine.escalation.simulate`
+with the same seed, so a pair's numbers do not depend on which others are run beside it, and the
+pairs are laid out as one table and one plot. The measures that need the MTD (correct selection,
+overdosing) are taken against the true MTD of each scenario for one target DLT rate
+(`simulate.Risk`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.escalation import Escalator
-from engine.simulate import Characteristics, simulate, true_mtd
+from engine.escalation.network import Escalator
+from engine.escalation.simulate import Characteristics, simulate, true_mtd
 from protocol.errors import UsageError
 
 

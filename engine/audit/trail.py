@@ -1,4 +1,4 @@
-"""The decision trail: a deterministic JSON Lines record of a run; `engine/explain.py` renders
+"""The decision trail: a deterministic JSON Lines record of a run; `engine/audit/explain.py` renders
 it as text.
 
 One line per record, keys sorted, compact separators, UTF-8: for the strings and integers the trail
@@ -9,26 +9,26 @@ Records, in order: `run` (versions, protocol SHA-256, fact file, network digest,
 `protocol` (once: every criterion's and definition's id, verbatim sentence, rule `file:line` and the
 text and line of each part of its condition, so per-patient records need not repeat them; and, when
 the protocol has derived values, each one's unit, formula and place); then per patient one
-`decided` record (`engine/decided.py`: the facts used, once; per definition and criterion, in the
-protocol record's order, the value or verdict, the rules that fired, each part's evidence marked,
-the facts it read by index, what is missing or awaits judgment and the fewest open parts whose
-values would let it pass; the decision and its reasons), or `rejected` for a patient whose facts
-could not be used; then `summary` (the counts, and the fact file's SHA-256: the file is hashed as
-it is read, so its hash is known at the end; a trail written before that has it in `run`); last
+`decided` record (`engine/audit/decided.py`: the facts used, once; per definition and criterion, in
+the protocol record's order, the value or verdict, the rules that fired, each part's evidence
+marked, the facts it read by index, what is missing or awaits judgment and the fewest open parts
+whose values would let it pass; the decision and its reasons), or `rejected` for a patient whose
+facts could not be used; then `summary` (the counts, and the fact file's SHA-256: the file is hashed
+as it is read, so its hash is known at the end; a trail written before that has it in `run`); last
 the `seal` (how many records precede it, and the last one's hash). One record per patient, not one
 per criterion each repeating its type, patient and `prev`: the trail is a third smaller, and its
 records compress well (issue 10).
 
 Tamper evidence (`Chain`, for this trail and the escalation trail alike): every record carries
 `prev`, the SHA-256 of the previous line (`GENESIS` for the first), so an edited, inserted, deleted,
-reordered or truncated record breaks the chain, and `engine/verify.py` names the first one that
-does. A run stopped before its last patient (Ctrl-C) ends with a `cut` record (why, after how many
-patients), then the summary and the seal: the trail is whole up to the last whole patient and says
-it is incomplete. `run --resume` (`engine/resume.py`) finishes such a trail, or one whose run was
-killed, into the bytes an uninterrupted run writes.
+reordered or truncated record breaks the chain, and `engine/audit/verify.py` names the first one
+that does. A run stopped before its last patient (Ctrl-C) ends with a `cut` record (why, after how
+many patients), then the summary and the seal: the trail is whole up to the last whole patient and
+says it is incomplete. `run --resume` (`engine/resume.py`) finishes such a trail, or one whose run
+was killed, into the bytes an uninterrupted run writes.
 
 Reading (`stream`, `read`): every reader (explain, replay, report, attrition) takes the records
-through one loader that checks them against `engine/trail.schema.json` and their order, as a
+through one loader that checks them against `engine/audit/trail.schema.json` and their order, as a
 stream: a record that does not fit stops the reader with a message naming its line, never a
 traceback, and a file that is not a decision trail at all is refused at its first records, before
 anything is shown (`opening`). It opens each `decided` record up into the records a trail wrote per patient before
@@ -52,12 +52,12 @@ import jsonschema
 import orjson
 
 from engine.compile import Network
-from engine.decided import MARK, Decided
-from engine.evidence import criterion_parts, describe, parts
+from engine.audit.decided import MARK, Decided
+from engine.audit.evidence import criterion_parts, describe, parts
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
-from engine.trailfile import Frames, lines
+from engine.audit.trailfile import Frames, lines
 from protocol import model as m
 from protocol.errors import UsageError
 
@@ -227,7 +227,7 @@ class Recorder:
     def lines(self, outcome: Decision | Rejected) -> list[tuple[str, str]]:
         """One patient's trail lines, not yet chained (`unchained`): a pure function of the
         outcome, so that it can run where the patient was decided. A decided patient is one
-        `decided` record, written as its line directly (`engine/decided.py`)."""
+        `decided` record, written as its line directly (`engine/audit/decided.py`)."""
         if isinstance(outcome, Rejected):
             return [unchained({"type": "rejected", "record": outcome.line,
                                "patient": outcome.patient,
@@ -347,7 +347,7 @@ def _formula_reads(protocol: m.Protocol, concept: m.Concept,
 FACT_FIELDS: tuple[str, ...] = UsedFact._fields
 
 
-#: A part's evidence by its mark (`MARK`, `engine/decided.py`).
+#: A part's evidence by its mark (`MARK`, `engine/audit/decided.py`).
 STATUS = {mark: status for status, mark in MARK.items()}
 
 
@@ -423,7 +423,7 @@ def _parsed(line: bytes) -> dict[str, Any] | None:
 def records(numbered: Iterable[tuple[int, bytes]], path: str,
             patient: str | None = None) -> Iterator[dict[str, Any]]:
     """The trail records of the `numbered` lines of the file `path` (all of them, as `stream`
-    reads them, or those of some frames of a compressed trail: `engine.verify.located`); with
+    reads them, or those of some frames of a compressed trail: `engine.audit.verify.located`); with
     `patient`, the records of other patients are left out unchecked (checking a decided record
     against the schema takes milliseconds: `explain --patient` checks only what it shows).
 

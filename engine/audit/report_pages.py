@@ -11,7 +11,7 @@ gigabyte for 20,000, which no browser opens). `write(trail, directory)` writes i
   `#criterion=E8&verdict=MET`): which pages hold such patients and how many, each linked to its
   page filtered alike. The chart's bars, the attrition rows and the verdict counts are such
   links. What the table shows and what the filter reads is in `index/`, loaded when wanted
-  (`engine/report_index.py`): the summary's size does not grow with the trail.
+  (`engine/audit/report_index.py`): the summary's size does not grow with the trail.
 - `patients/page-0001.html`, ...: `page_size` patients each, in trail order, each page
   self-contained as the one-page report is (inline style and script, the same search and
   filters). A criterion's sentence, source lines and condition parts are stated once, at the foot
@@ -37,16 +37,16 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from engine import report
+from engine.audit import report
 from engine.attrition import attrition
-from engine.report import (DECISIONS, VERDICTS, Cohort, Page, Patient, Status, attrition_section,
-                           check, cohort_section, e, files_note, filters, fragment, header,
-                           page_head, patient_section, patients_of, rule_anchor, sentence,
-                           source_lines)
-from engine.report_index import BLOCK, FILE_NAME, FOLDER, Index, Row
-from engine.report_page import CSS, PAGED_CSS, SCRIPT, SUMMARY_SCRIPT
-from engine.report_source import Sources
-from engine.trail import facts_sha256, opening, stream
+from engine.audit.report import (DECISIONS, VERDICTS, Cohort, Page, Patient, Status,
+                                 attrition_section, check, cohort_section, e, files_note, filters,
+                                 fragment, header, page_head, patient_section, patients_of,
+                                 rule_anchor, sentence, source_lines)
+from engine.audit.report_index import BLOCK, FILE_NAME, FOLDER, Index, Row
+from engine.audit.report_page import CSS, PAGED_CSS, SCRIPT, SUMMARY_SCRIPT
+from engine.audit.report_source import Sources
+from engine.audit.trail import facts_sha256, opening, stream
 from protocol.errors import UsageError
 
 #: Patients a page holds unless told (`--page-size`): about 3 MB of the seed protocol's patients.
@@ -281,7 +281,7 @@ class _Book:
 
     def _row(self, row: Row) -> str:
         """A page's row of the table of pages, as the summary's script draws it from the index
-        (`engine/report_page.py`)."""
+        (`engine/audit/report_page.py`)."""
         first, last = self._span(row.number)
         name = f"patients/{page_name(row.number, self.pages)}"
         cells = "".join(f"<td>{n}</td>" for n in row.counts[:len(DECISIONS)])

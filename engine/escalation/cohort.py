@@ -3,7 +3,7 @@
 A cohort file is one JSON object: the date the decision is taken on (`as_of`: nothing reads the
 wall clock), every patient infused so far with the level they were allocated to, the infusion date
 and the DLT observed (if any, with its date), and the safety reviews signed. This module only
-checks and counts; the rule network decides (engine/escalation.py). What it counts, by rules
+checks and counts; the rule network decides (engine/escalation/network.py). What it counts, by rules
 written down in the README:
 
 - a patient with a DLT inside the window is evaluable, with a DLT, whether or not the window
@@ -34,7 +34,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from engine import tite as T
+from engine.escalation import tite as T
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert

@@ -13,9 +13,9 @@ escalation trail carries the same chain
 A trail whose run was cut short (Ctrl-C) is intact up to its `cut` record: it verifies, and the
 verification says how far the run got.
 
-A compressed trail (`engine/trailfile.py`) is verified on its lines as they decompress; its seek
-table, which is not chained, is checked against them entry by entry (`_Seek`). `located` reads one
-patient through the table, checking only the frames it reads.
+A compressed trail (`engine/audit/trailfile.py`) is verified on its lines as they decompress; its
+seek table, which is not chained, is checked against them entry by entry (`_Seek`). `located` reads
+one patient through the table, checking only the frames it reads.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import orjson
 import rfc8785
 
 from engine.factfile import FolderStream
-from engine.trail import GENESIS, canonical, cut
-from engine.trailfile import HOLDERS, Frame, frame_lines, lines, seek_table
+from engine.audit.trail import GENESIS, canonical, cut
+from engine.audit.trailfile import HOLDERS, Frame, frame_lines, lines, seek_table
 from protocol.errors import UsageError
 
 

@@ -2,8 +2,8 @@
 scenarios) and `compare-designs` (the same scenarios through several designs).
 
 Part of the command line (`cli.py` adds these commands to its parser and nothing else imports
-this module): thin like it, each command strings together loading, `engine.simulate` or
-`engine.compare`, and the output, and turns bad input into one line and exit 2.
+this module): thin like it, each command strings together loading, `engine.escalation.simulate` or
+`engine.escalation.compare`, and the output, and turns bad input into one line and exit 2.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
-from engine import compare, tite_simulate
+from engine.escalation import compare, tite_simulate
 from engine.console import plotted
-from engine.escalation import EscalationNetwork, Escalator
-from engine.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
+from engine.escalation.network import EscalationNetwork, Escalator
+from engine.escalation.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from protocol.errors import UsageError
 
 Loader = Callable[[str], EscalationNetwork]

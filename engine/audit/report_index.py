@@ -7,7 +7,7 @@ its own under `DIR/index/`, and the summary keeps only its table of contents (a 
 some tens for a million patients) and loads a file when a search or a filter needs it. A page
 opened from a file (no server) may not `fetch()` its neighbours in Chromium, but may run a
 script beside it: so each file is a script that hands its data to one function the summary
-defines, `proto_rules_index(name, data)` (`engine/report_page.py`).
+defines, `proto_rules_index(name, data)` (`engine/audit/report_page.py`).
 
 - `ids-0001.js`, ...: every patient id with its page and its decision (a number: the place of
   the decision in the table of contents), sorted by the id in lower case as JavaScript compares
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from engine.report import DECISIONS, Patient
+from engine.audit.report import DECISIONS, Patient
 
 #: The folder of the index in a paged report, and the names of the files it holds.
 FOLDER = "index"

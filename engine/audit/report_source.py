@@ -1,7 +1,7 @@
 """The protocol's own lines, as a report shows them beside a verdict: read from the protocol file
 named in a rule's `file:line`, relative to the current directory, but only when its SHA-256 is the
 one the run header recorded (`Sources`), and cut to the lines that state one criterion
-(`excerpt`). Kept apart from the HTML (`engine/report.py`), which draws them."""
+(`excerpt`). Kept apart from the HTML (`engine/audit/report.py`), which draws them."""
 
 from __future__ import annotations
 

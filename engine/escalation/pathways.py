@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.cohort import outcomes_cohort, state_of
-from engine.escalation import Escalator, step
+from engine.escalation.cohort import outcomes_cohort, state_of
+from engine.escalation.network import Escalator, step
 
 #: The most cohorts a table enumerates: (size + 1)^K paths grow fast (4^6 = 4,096 for cohorts
 #: of 3, each asked of the network once).
@@ -39,7 +39,7 @@ def pathways(escalator: Escalator, counts: list[tuple[int, int]], current: int, 
     cohorts, depth first, fewer DLTs first.
 
     >>> from grammar.parser import parse_file
-    >>> from engine.escalation import compile_escalation
+    >>> from engine.escalation.network import compile_escalation
     >>> esc = Escalator(compile_escalation(parse_file("examples/cd19-ucart-sle.proto-rules")))
     >>> root, nodes = pathways(esc, [(0, 0)] * 3, 0, "", 1)
     >>> [(n.outcomes, n.move) for n in nodes]

@@ -17,7 +17,7 @@ from protocol import model as m
 from protocol.errors import Span
 
 if TYPE_CHECKING:
-    from protocol.diff import Diff
+    from protocol.amend.diff import Diff
 
 
 def condition_text(protocol: m.Protocol, node: m.Condition | None) -> str:
@@ -156,7 +156,7 @@ def _tokens(text: str) -> list[str]:
 def render(result: Diff) -> str:
     """The diff as text: per entry a heading, what changed, its warnings and what it affects.
 
-    >>> from protocol.diff import Diff
+    >>> from protocol.amend.diff import Diff
     >>> print(render(Diff("a.proto-rules", "b.proto-rules", "1", "1", ())), end="")
     --- a.proto-rules (version 1)
     +++ b.proto-rules (version 1)
