@@ -106,19 +106,20 @@ class Decided:
 
     def _open(self, leaf: m.Criterion, patient: Patient,
               explainer: Explainer) -> dict[str, Any]:
-        """What an open criterion lacks: the facts missing or awaiting judgment, and the fewest
-        open parts whose values would let it pass."""
+        """What an open criterion lacks: the facts missing or awaiting judgment that could change
+        its verdict (every one, when the search does not say which), and the fewest open parts
+        whose values would let it pass (`WhyNot.lacking`)."""
         used, unusable = patient.used, patient.unusable
+        wanted, to_pass = self._whynot.lacking(leaf, patient, explainer)
         missing, pending = [], []
         for name, judgment in self._lacking[leaf.id]:
-            if name in used:
+            if name in used or wanted is not None and name not in wanted:
                 continue
             if judgment:
                 pending.append(name)
             else:
                 missing.append({"concept": name, "reason": unusable.get(name, "no usable fact")})
-        return {"missing": missing, "pending": pending,
-                "to_pass": self._whynot.needs(leaf, patient, explainer)}
+        return {"missing": missing, "pending": pending, "to_pass": to_pass}
 
 
 def _picker(places: list[int]) -> Callable[[list[str]], Sequence[str]]:

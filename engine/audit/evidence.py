@@ -38,6 +38,53 @@ def criterion_parts(criterion: m.Criterion) -> list[Part]:
     return parts(criterion.applies) + parts(criterion.condition)
 
 
+def concepts_read(protocol: m.Protocol, conditions: Iterable[m.Condition | None]) -> list[str]:
+    """The concepts conditions read, directly or through definitions and derived values, in
+    first-use order: what a criterion (or one of its parts) lacks when none of them is given.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n a: flag\\n b: flag\\ndefine d: a or b\\ninclusion I1 "x": d and a')
+    >>> concepts_read(p, [p.leaves()[0].condition])
+    ['a', 'b']
+    """
+    seen: list[str] = []
+    pending = [c for c in conditions if c is not None]
+    while pending:
+        for atom in m.atoms(pending.pop(0)):
+            definition = protocol.definition(atom.ref.name)
+            if definition is not None:
+                pending.append(definition.condition)
+                continue
+            concept = protocol.concept(atom.ref.name)
+            weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
+                concept.weight else None
+            names = [*(ref.name for ref in m.refs(atom)), weight]
+            if concept is not None and concept.formula is not None:
+                names = _formula_reads(protocol, concept, pending)
+            for name in names:
+                if name is not None and name not in seen:
+                    seen.append(name)
+    return seen
+
+
+def _formula_reads(protocol: m.Protocol, concept: m.Concept,
+                   pending: list[m.Condition]) -> list[str]:
+    """The concepts a derived value reads, through the derived values it reads; the conditions
+    of its conditional terms go to `pending`, to be read as conditions."""
+    names: list[str] = []
+    assert concept.formula is not None
+    for node in m.subexpressions(concept.formula):
+        if isinstance(node, m.Choice):
+            pending.append(node.condition)
+        elif isinstance(node, m.Reading):
+            inner = protocol.concept(node.ref.name)
+            if inner is not None and inner.formula is not None:
+                names.extend(_formula_reads(protocol, inner, pending))
+            else:
+                names.append(node.ref.name)
+    return names
+
+
 def describe(protocol: m.Protocol, part: Part) -> Condition:
     """The part as written; the exception of `X unless Y` is `not Y`, which no text spells out,
     so its `not` is said here."""

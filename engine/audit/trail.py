@@ -53,7 +53,7 @@ import orjson
 
 from engine.compile import Network
 from engine.audit.decided import MARK, Decided
-from engine.audit.evidence import criterion_parts, describe, parts
+from engine.audit.evidence import concepts_read, criterion_parts, describe, parts
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
@@ -159,7 +159,8 @@ class Recorder:
     def __init__(self, network: Network) -> None:
         self.network = network
         self.protocol = network.protocol
-        self._reads = {leaf.id: self._concepts_read(leaf) for leaf in network.leaves}
+        self._reads = {leaf.id: concepts_read(self.protocol, [leaf.applies, leaf.condition])
+                       for leaf in network.leaves}
         self._parts = {leaf.id: criterion_parts(leaf) for leaf in network.leaves}
         for name in network.definitions:
             definition = self.protocol.definition(name)
@@ -202,27 +203,6 @@ class Recorder:
         return {"id": name, "unit": concept.unit, "text": concept.label,
                 "formula": describe(self.protocol, concept.formula).text,
                 "rule": f"{concept.span.file}:{concept.span.line}"}
-
-    def _concepts_read(self, leaf: m.Criterion) -> list[str]:
-        """Concepts a criterion reads, directly or through definitions, in first-use order."""
-        seen: list[str] = []
-        pending = [c for c in (leaf.applies, leaf.condition) if c is not None]
-        while pending:
-            for atom in m.atoms(pending.pop(0)):
-                definition = self.protocol.definition(atom.ref.name)
-                if definition is not None:
-                    pending.append(definition.condition)
-                    continue
-                concept = self.protocol.concept(atom.ref.name)
-                weight = concept.weight.name if concept and isinstance(atom, m.Course) and \
-                    concept.weight else None
-                names = [*(ref.name for ref in m.refs(atom)), weight]
-                if concept is not None and concept.formula is not None:
-                    names = _formula_reads(self.protocol, concept, pending)
-                for name in names:
-                    if name is not None and name not in seen:
-                        seen.append(name)
-        return seen
 
     def lines(self, outcome: Decision | Rejected) -> list[tuple[str, str]]:
         """One patient's trail lines, not yet chained (`unchained`): a pure function of the
@@ -322,24 +302,6 @@ class Trail:
         self.chain.write({"type": "cut", "reason": reason, "patients": sum(self.counts.values()),
                           "record": self.last_line})
         return self.close(facts_sha256)
-
-
-def _formula_reads(protocol: m.Protocol, concept: m.Concept,
-                   pending: list[m.Condition]) -> list[str]:
-    """The concepts a derived value reads, through the derived values it reads; the conditions
-    of its conditional terms go to `pending`, to be read as conditions."""
-    names: list[str] = []
-    assert concept.formula is not None
-    for node in m.subexpressions(concept.formula):
-        if isinstance(node, m.Choice):
-            pending.append(node.condition)
-        elif isinstance(node, m.Reading):
-            inner = protocol.concept(node.ref.name)
-            if inner is not None and inner.formula is not None:
-                names.extend(_formula_reads(protocol, inner, pending))
-            else:
-                names.append(node.ref.name)
-    return names
 
 
 #: A fact's fields, in the order the older trail wrote them, all present (null when empty):

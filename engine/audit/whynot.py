@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from itertools import combinations, product
 
 from engine.atoms.derived import missing_inputs
-from engine.audit.evidence import Explainer, Part, describe, parts
+from engine.audit.evidence import Explainer, Part, concepts_read, describe, parts
 from engine.record import Patient
 from protocol import model as m
+from protocol.meaning import meaning
 
 #: Larger searches are cut short: a coordinator needs the first few facts, not every combination.
 MOST_OPEN_PARTS = 12
 #: How many answers the search keeps per criterion (one per way its parts were judged).
 REMEMBERED = 4096
+#: Beyond this many open parts every one is taken to matter (`deciding` tries 3^n ways).
+MOST_DECIDING = 6
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,11 @@ class _Plan:
     candidates: tuple[tuple[int, Part], ...]
     #: Every part the nodes and candidates read: what is judged per patient.
     parts: tuple[Part, ...]
-    #: The search's answer for each way of judging `parts` met so far, and its needs when they
-    #: do not depend on the patient (no derived value among them).
-    found: dict[tuple[str, ...], tuple[tuple[tuple[Part, str], ...], tuple[Need, ...] | None]]
+    #: For each way of judging `parts` met so far: the search's answer, its needs when they do
+    #: not depend on the patient (no derived value among them), and the concepts whose facts
+    #: could change the verdict (`_deciding`; None: any).
+    found: dict[tuple[str, ...], tuple[tuple[tuple[Part, str], ...], tuple[Need, ...] | None,
+                                       frozenset[str] | None]]
 
 
 @dataclass(frozen=True)
@@ -81,30 +86,45 @@ class WhyNot:
         self._definitions = {d.name: d for d in reversed(protocol.definitions)}  # the first
         self._plans: dict[str, _Plan] = {}
         self._said: dict[int, _Said] = {}
-        self._equal: dict[Part, int] = {}  # the first part met of each value, by its id
+        self._equal: dict[object, Part] = {}  # the first part met of each meaning
 
-    def needs(self, criterion: m.Criterion, patient: Patient,
-              explainer: Explainer) -> Sequence[Need]:
-        """The fewest open parts that, with the right values, would let `criterion` pass. The
-        search depends only on how the parts it reads were judged, so its answer is kept for
-        each way they can be judged (of a few, most patients share one), with its needs when
-        no derived value's missing inputs are to be named."""
-        plan = self._plans.get(criterion.id)
-        if plan is None:
-            plan = self._plans[criterion.id] = self._plan(criterion)
+    def lacking(self, criterion: m.Criterion, patient: Patient,
+                explainer: Explainer) -> tuple[frozenset[str] | None, Sequence[Need]]:
+        """What an open criterion lacks. First, the concepts whose facts could still change its
+        verdict: those read by an open part whose value, for some values of the other open
+        parts (each given, or still open), changes the verdict; a missing fact read only by
+        parts that cannot change it (HCV RNA when the HCV antibody is negative, in `(HCV
+        antibody positive and HCV RNA above normal) or HIV positive`) is not one to chase.
+        None when more than `MOST_DECIDING` parts are open: any may matter then. Second, the
+        fewest open parts that, with the right values, would let it pass.
+
+        Both depend only on how the parts it reads were judged, so they are kept for each way
+        they can be judged (of a few, most patients share one), with the needs when no derived
+        value's missing inputs are to be named."""
+        plan = self._plan_of(criterion)
         judged = explainer.statuses(plan.parts, patient)
         found = plan.found.get(judged)
         if found is None:
-            chosen = _search(plan, dict(zip(map(id, plan.parts), judged)))
+            values = dict(zip(map(id, plan.parts), judged))
+            chosen = _search(plan, values)
             said = [self._said_of(part) for part, _ in chosen]
+            deciding = _deciding(plan, values)
             found = chosen, None if any(s.derived for s in said) else \
-                tuple(s.needs[value] for s, (_, value) in zip(said, chosen))
+                tuple(s.needs[value] for s, (_, value) in zip(said, chosen)), \
+                None if not deciding else frozenset(
+                    name for part in deciding for name in concepts_read(self.protocol, [part]))
             if len(plan.found) < REMEMBERED:
                 plan.found[judged] = found
-        chosen, needs = found
-        if needs is not None:
-            return needs
-        return [self._need(part, value, explainer, patient) for part, value in chosen]
+        chosen, needs, reads = found
+        if needs is None:
+            needs = [self._need(part, value, explainer, patient) for part, value in chosen]
+        return reads, needs
+
+    def _plan_of(self, criterion: m.Criterion) -> _Plan:
+        plan = self._plans.get(criterion.id)
+        if plan is None:
+            plan = self._plans[criterion.id] = self._plan(criterion)
+        return plan
 
     def _said_of(self, part: Part) -> _Said:
         said = self._said.get(id(part))
@@ -143,8 +163,9 @@ class WhyNot:
         return _Plan(wanted, applies, condition, tuple(candidates), tuple(read.values()), {})
 
     def _key(self, part: Part) -> int:
-        """Parts equal as values are one part to the search (the first met of them)."""
-        return id(self._equal.setdefault(part, part))
+        """Parts that mean the same are one part to the search (the first met of them), wherever
+        they are written (`protocol.meaning`)."""
+        return id(self._equal.setdefault(meaning(part), part))
 
     def _open(self, condition: m.Condition | None) -> list[Part]:
         """The parts of a condition that may be open, definitions opened up."""
@@ -194,6 +215,41 @@ def _search(plan: _Plan, judged: dict[int, str]) -> tuple[tuple[Part, str], ...]
                 if _passes(plan, {**judged, **dict(zip(keys, values))}):
                     return tuple(zip(chosen, values))
     return ()
+
+
+def _deciding(plan: _Plan, judged: dict[int, str]) -> tuple[Part, ...] | None:
+    """The open parts whose value changes the verdict for some values of the other open parts,
+    each true, false or still unknown (parts equal as values take one value together), found
+    by trying every way; None beyond `MOST_DECIDING` of them. Unknown is among the ways because
+    the network decides in strong Kleene logic, where a part read twice can keep a verdict open
+    that every true-or-false value of it would settle (`d and not (a and d)` with `a` true)."""
+    first: dict[int, Part] = {}
+    together: dict[int, list[int]] = {}
+    for equal, part in plan.candidates:
+        if judged[id(part)] == "unknown":
+            first.setdefault(equal, part)
+            together.setdefault(equal, []).append(id(part))
+    if len(first) > MOST_DECIDING:
+        return None
+    groups = list(together.values())
+    verdicts = {}
+    for values in product(("true", "false", "unknown"), repeat=len(groups)):
+        given = dict(judged)
+        for ids, value in zip(groups, values):
+            given.update(dict.fromkeys(ids, value))
+        verdicts[values] = _verdict(plan, given)
+    return tuple(part for place, part in enumerate(first.values()) if any(
+        verdict != verdicts[(*values[:place], "unknown", *values[place + 1:])]
+        for values, verdict in verdicts.items() if values[place] != "unknown"))
+
+
+def _verdict(plan: _Plan, values: dict[int, str]) -> str:
+    """The criterion's verdict as the network gives it: not applicable when its applies-when is
+    false, its condition's value when true, open (unknown) while it may be either."""
+    applies = _value(plan.applies, values) if plan.applies else "true"
+    if applies == "true":
+        return _value(plan.condition, values)
+    return "not applicable" if applies == "false" else "unknown"
 
 
 def _parts(node: Node | None) -> list[Part]:

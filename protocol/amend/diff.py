@@ -15,12 +15,11 @@ and its encoding have drifted apart.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields, is_dataclass, replace
-from decimal import Decimal
-from enum import Enum
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from protocol import model as m
+from protocol.meaning import flat, meaning
 from protocol.errors import Diagnostic, Severity, Span
 from protocol.amend.wording import condition_text as text_of
 from protocol.amend.wording import quoted, shown, source_text, value_changes, values_text, word_diff
@@ -224,7 +223,7 @@ def _criterion(a: m.Criterion, b: m.Criterion, old: m.Protocol, new: m.Protocol)
     rule: list[Change] = []
     if a.role != b.role:
         rule.append(Change("role", a.role.value, b.role.value))
-    if _plain(a.applies) != _plain(b.applies):
+    if meaning(a.applies) != meaning(b.applies):
         rule.append(Change("applies", text_of(old, a.applies), text_of(new, b.applies)))
     rule += _changes(a.condition, b.condition, old, new)
     return _entry("criterion", b.id, rule, (a.text, b.text), (a.span, b.span), b.role.value)
@@ -305,8 +304,8 @@ def _concept(a: m.Concept, b: m.Concept, old: m.Protocol, new: m.Protocol) -> En
     changes = [Change(kind, _concept_said(old, a, kind), _concept_said(new, b, kind))
                for kind in ("kind", "unit", "validity", "dosing", "grade", "conversion",
                             "formula", "attributes")
-               if _plain(_concept_field(a, kind)) != _plain(_concept_field(b, kind))]
-    if _plain(a.values) != _plain(b.values):
+               if meaning(_concept_field(a, kind)) != meaning(_concept_field(b, kind))]
+    if meaning(a.values) != meaning(b.values):
         changes.append(Change("values", values_text(a.values), values_text(b.values),
                               f"{b.name}: {value_changes(a.values, b.values)}"))
     if a.label != b.label:
@@ -347,7 +346,7 @@ def _equivalence(a: m.Equivalence, b: m.Equivalence, old: m.Protocol,
     after = {e.drug.casefold(): e for e in b.entries}
     changes = [Change("equivalence", shown(old, before.get(drug)), shown(new, after.get(drug)))
                for drug in dict.fromkeys([*after, *before])
-               if _plain(before.get(drug)) != _plain(after.get(drug))]
+               if meaning(before.get(drug)) != meaning(after.get(drug))]
     if a.source != b.source:
         changes.append(Change("label", quoted(a.source), quoted(b.source)))
     return Entry("equivalence", b.name, "changed", tuple(changes), None, a.span,
@@ -371,7 +370,7 @@ def _escalation(old: m.Protocol, new: m.Protocol) -> list[Entry]:
                     if name in TEXT_KINDS else
                     Change(name, shown(old, getattr(a, name)), shown(new, getattr(b, name)))
                     for name in (f.name for f in fields(a) if f.name not in ("span", "repeated"))
-                    if _plain(getattr(a, name)) != _plain(getattr(b, name)))
+                    if meaning(getattr(a, name)) != meaning(getattr(b, name)))
     entry = Entry("escalation", "section", "changed", changes, None, a.span, b.span)
     return [entry] * bool(changes)
 
@@ -429,16 +428,16 @@ def _changes(a: m.Condition | None, b: m.Condition | None, old: m.Protocol,
              new: m.Protocol) -> list[Change]:
     """What differs between two conditions, as precisely as their shapes allow; when they differ in
     shape, the whole condition was rewritten."""
-    if _plain(a) == _plain(b):
+    if meaning(a) == meaning(b):
         return []
     found: list[Change] = []
     compound = (m.And, m.Or)
     if a is None or b is None:
         pass
     elif isinstance(a, compound) and (type(a) is type(b) or not isinstance(b, compound)):
-        found = _clauses(_flat(a), _flat(b) if type(a) is type(b) else [b], old, new, a)
+        found = _clauses(flat(a), flat(b) if type(a) is type(b) else [b], old, new, a)
     elif isinstance(b, compound) and not isinstance(a, compound):  # `x` became `x and y`
-        found = _clauses([a], _flat(b), old, new, b)
+        found = _clauses([a], flat(b), old, new, b)
     elif type(a) is not type(b):
         pass
     elif isinstance(a, m.Not):
@@ -448,7 +447,7 @@ def _changes(a: m.Condition | None, b: m.Condition | None, old: m.Protocol,
             found.append(Change("threshold", f"at least {a.count} of", f"at least {b.count} of"))
         if a.counts_one_list and b.counts_one_list and _head(a.items[0]) == _head(b.items[0]):
             drugs = tuple(i.drug for i in a.items), tuple(i.drug for i in b.items)
-            if _plain(drugs[0]) != _plain(drugs[1]):
+            if meaning(drugs[0]) != meaning(drugs[1]):
                 found.append(Change("values", text_of(old, a), text_of(new, b),
                                     f"{b.items[0].ref.name}: {value_changes(*drugs)}"))
         else:
@@ -470,7 +469,7 @@ def _clauses(olds: list, news: list, old: m.Protocol, new: m.Protocol,
     news = list(news)
     unmatched = []
     for item in olds:
-        twin = next((i for i, other in enumerate(news) if _plain(other) == _plain(item)), None)
+        twin = next((i for i, other in enumerate(news) if meaning(other) == meaning(item)), None)
         if twin is None:
             unmatched.append(item)
         else:
@@ -491,7 +490,7 @@ def _clauses(olds: list, news: list, old: m.Protocol, new: m.Protocol,
 def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
     """Which aspects of two atoms about one concept differ, in the order a reader meets them."""
     def differs(*names: str) -> bool:
-        return any(_plain(getattr(a, n)) != _plain(getattr(b, n)) for n in names)
+        return any(meaning(getattr(a, n)) != meaning(getattr(b, n)) for n in names)
 
     if isinstance(a, (m.Compare, m.CompareReference, m.Course, m.CurrentDose)):
         limits = {m.Compare: ("threshold",), m.Course: ("dose",), m.CurrentDose: ("dose",)}.get(
@@ -517,40 +516,6 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
 def _head(node: Any) -> tuple[str, ...]:
     ref = getattr(node, "ref", None)
     return (type(node).__name__, ref.name) if ref is not None else (type(node).__name__,)
-
-
-def _flat(node: m.And | m.Or) -> list[m.Condition]:
-    """`a and (b and c)` is `a and b and c`."""
-    return [x for item in node.items for x in (_flat(item) if type(item) is type(node) else [item])]
-
-
-def _plain(node: Any) -> Any:
-    """A node as nested tuples without spans, equal exactly when the meaning is: and/or clauses and
-    value sets unordered, names of values case-insensitive (as facts are matched), weeks as 7 days
-    and years as 12 months (as windows are computed), `30.0` as `30`."""
-    if isinstance(node, (m.And, m.Or)):
-        return (type(node).__name__, tuple(sorted({_plain(i) for i in _flat(node)}, key=repr)))
-    if isinstance(node, m.AtLeast):
-        return ("AtLeast", node.count, tuple(sorted((_plain(i) for i in node.items), key=repr)))
-    if isinstance(node, m.Value):
-        return ("Value", node.name.casefold(), tuple(sorted({s.casefold() for s in node.synonyms})))
-    if isinstance(node, m.Duration):
-        scale = {"weeks": (7, "days"), "years": (12, "months")}.get(node.unit, (1, node.unit))
-        return ("Duration", node.amount * scale[0], scale[1])
-    if isinstance(node, Decimal):
-        return node.normalize()
-    if isinstance(node, m.Number):  # 75,000 is 75000
-        return ("Number", node.value.normalize())
-    if isinstance(node, Enum):
-        return node.value
-    if isinstance(node, tuple) and node and all(isinstance(v, m.Value) for v in node):
-        return tuple(sorted({_plain(v) for v in node}, key=repr))
-    if isinstance(node, (tuple, list)):
-        return tuple(_plain(v) for v in node)
-    if is_dataclass(node):
-        return (type(node).__name__,
-                *(_plain(getattr(node, f.name)) for f in fields(node) if f.name != "span"))
-    return node
 
 
 def _text_change(old: str | None, new: str | None) -> Change:

@@ -1,0 +1,161 @@
+"""What an open criterion lacks (the trail's `missing` and `pending`): only the facts whose value
+could change its verdict (`WhyNot.deciding`, engine/audit/whynot.py), so that a coordinator chases
+HIV, not the HCV RNA of a patient whose HCV antibody is negative.
+
+Checked on small protocols through the real network and trail, and by a property whose oracle is
+the network itself: a missing flag is listed exactly when, for some values of the criterion's
+other missing flags, giving it true or false decides the criterion differently.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any
+
+import pytest
+
+from engine.audit.trail import Recorder
+from engine.audit import whynot
+from engine.run import Decision, Screening
+from tests.conftest import network_from_text, screen_one
+
+HEPATITIS = """protocol "t" version "1"
+concepts:
+ hcv_antibody: category {negative, positive}
+ hcv_rna: quantity in IU/mL
+ hiv_antibody: category {negative, positive}
+ fertile: flag
+ test_negative: flag
+ consents: judgment
+exclusion E1 "HCV antibody positive and HCV RNA above 15 IU/mL; or HIV antibody positive":
+    hcv_antibody is positive and hcv_rna > 15 IU/mL
+    or hiv_antibody is positive
+inclusion I1 "A negative pregnancy test for women who may become pregnant, and consent"
+    applies when fertile:
+    test_negative or consents
+"""
+
+DAY = {"date": "2026-06-20"}
+
+
+@pytest.fixture(scope="module")
+def hepatitis() -> tuple[Screening, Recorder]:
+    network = network_from_text(HEPATITIS)
+    return Screening(network), Recorder(network)
+
+
+def lacking(hepatitis, facts: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
+    """The trail's record of `criterion` for a patient with `facts`: verdict, missing, pending."""
+    screening, recorder = hepatitis
+    decided = screen_one(screening, facts)
+    assert isinstance(decided, Decision)
+    (record,) = recorder.records(decided)
+    leaf = [leaf.id for leaf in screening.network.leaves].index(criterion)
+    found = record["criteria"][leaf]
+    return {"verdict": found["verdict"],
+            "missing": [m["concept"] for m in found.get("missing", [])],
+            "pending": found.get("pending", [])}
+
+
+@pytest.mark.parametrize("facts, verdict, missing", [
+    # the HCV antibody negative: no HCV RNA can make the first branch hold
+    ([{"concept": "hcv_antibody", "value": "negative", **DAY}], "UNKNOWN", ["hiv_antibody"]),
+    # nothing known: each of the three may decide
+    ([], "UNKNOWN", ["hcv_antibody", "hcv_rna", "hiv_antibody"]),
+    # HIV negative and the antibody positive: the RNA decides, alone
+    ([{"concept": "hcv_antibody", "value": "positive", **DAY},
+      {"concept": "hiv_antibody", "value": "negative", **DAY}], "UNKNOWN", ["hcv_rna"]),
+    # HCV RNA below the limit: the antibody no longer matters, HIV does
+    ([{"concept": "hcv_rna", "value": 5, "unit": "IU/mL", **DAY}], "UNKNOWN", ["hiv_antibody"]),
+    # decided: nothing is listed
+    ([{"concept": "hiv_antibody", "value": "positive", **DAY}], "MET", []),
+])
+def test_only_the_facts_that_could_change_the_verdict_are_missing(hepatitis, facts, verdict,
+                                                                   missing):
+    assert lacking(hepatitis, facts, "E1") == {"verdict": verdict, "missing": missing,
+                                               "pending": []}
+
+
+@pytest.mark.parametrize("facts, verdict, missing, pending", [
+    # whether it applies is open, and its condition holds: MET or NOT_APPLICABLE turns on it
+    ([{"concept": "test_negative", "value": True, **DAY}], "UNKNOWN", ["fertile"], []),
+    # it applies and the test is not negative: the investigator's judgment decides
+    ([{"concept": "fertile", "value": True, **DAY},
+      {"concept": "test_negative", "value": False, **DAY}], "NEEDS_REVIEW", [], ["consents"]),
+    # it does not apply: nothing is lacking
+    ([{"concept": "fertile", "value": False, **DAY}], "NOT_APPLICABLE", [], []),
+    # it applies and the test is negative: the judgment cannot change MET
+    ([{"concept": "fertile", "value": True, **DAY},
+      {"concept": "test_negative", "value": True, **DAY}], "MET", [], []),
+])
+def test_applies_when_and_judgments(hepatitis, facts, verdict, missing, pending):
+    assert lacking(hepatitis, facts, "I1") == {"verdict": verdict, "missing": missing,
+                                               "pending": pending}
+
+
+def test_beyond_the_parts_tried_every_missing_fact_is_listed(hepatitis, monkeypatch):
+    """More open parts than `MOST_DECIDING` are not tried 2^n ways: each may matter."""
+    monkeypatch.setattr(whynot, "MOST_DECIDING", 0)
+    network = hepatitis[0].network
+    fresh = Screening(network), Recorder(network)  # nothing remembered from the other tests
+    facts = [{"concept": "hcv_antibody", "value": "negative", **DAY}]
+    assert lacking(fresh, facts, "E1")["missing"] == ["hcv_rna", "hiv_antibody"]
+
+
+FLAGS = ("a", "b", "c", "d", "e")
+#: Shapes a criterion takes: and, or, not, at least, applies-when, a definition read twice.
+SHAPES = f"""protocol "t" version "1"
+concepts:
+{chr(10).join(f" {flag}: flag" for flag in FLAGS)}
+define de "d or e":
+    d or e
+inclusion I1 "x":
+    a and b or c
+inclusion I2 "x"
+    applies when a:
+    b or not c
+exclusion E1 "x":
+    at least 2 of [a, b, c]
+exclusion E2 "x":
+    d and (e or not a)
+exclusion E3 "x":
+    de and not (a and de)
+inclusion I3 "x"
+    applies when not e:
+    at least 2 of [a and b, c or d, not e]
+"""
+#: Each patient: every flag true, false or not given (3^5 of them).
+PATIENTS = [dict(zip(FLAGS, values)) for values in product((True, False, None), repeat=len(FLAGS))]
+
+
+def test_a_flag_is_missing_exactly_when_giving_it_could_change_the_verdict():
+    """The network is the oracle: for each patient and each flag it lacks, the patients who
+    have it (true or false) and agree on the other flags given, the rest lacked as before or
+    given too. In strong Kleene logic giving a flag can settle a verdict that no true-or-false
+    value of it decides (E3 with `a` true and `d` false: `e and not e`, open until `e` is
+    given), so the patients with some of the other flags still lacking count too."""
+    network = network_from_text(SHAPES)
+    screening, recorder = Screening(network), Recorder(network)
+    decided = {}
+    for known in PATIENTS:
+        result = screen_one(screening, [{"concept": flag, "value": value, **DAY}
+                                        for flag, value in known.items() if value is not None])
+        assert isinstance(result, Decision)
+        decided[tuple(known.values())] = result
+    criteria = [leaf.id for leaf in network.leaves]
+    for known, result in decided.items():
+        (record,) = recorder.records(result)
+        for criterion, found in zip(criteria, record["criteria"]):
+            listed = [m["concept"] for m in found.get("missing", [])]
+            lacking = [place for place, value in enumerate(known) if value is None]
+            changes = []
+            for place in lacking:
+                for other, then in decided.items():
+                    agrees = all(other[i] == known[i] for i in range(len(FLAGS))
+                                 if known[i] is not None)
+                    if agrees and other[place] is not None and then.verdicts[criterion].verdict \
+                            != decided[(*other[:place], None, *other[place + 1:])].verdicts[
+                                criterion].verdict:
+                        changes.append(FLAGS[place])
+                        break
+            assert sorted(listed) == sorted(changes), (criterion, known, listed)
