@@ -12,7 +12,7 @@ import re
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from protocol.errors import Diagnostic, Severity, Span
+from protocol.errors import Diagnostic, Fix, Severity, Span
 
 #: What each terminal means to a protocol author, for "expected ..." in syntax errors.
 EXPECTED_WORDS = {
@@ -68,7 +68,8 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
     expected = sorted({_words(name, lark) for name in _expected(error)})
     at_end = found == "the end of the file"
     message = "the file ends too early" if at_end else f"unexpected {found}"
-    offered = None if at_end else _offered(text, getattr(error, "pos_in_stream", None))
+    offered, fix = (None, None) if at_end else _offered(text, getattr(error, "pos_in_stream",
+                                                                        None))
     if offered:
         message += f"; {offered}"
     elif expected:
@@ -77,16 +78,19 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
     if found == "'if'" or expected == ["'else'"]:
         message += f" ({CONDITIONAL_TERM})"
     span = Span(filename, line, column, line, column + 1)
-    return Diagnostic(span, Severity.ERROR, "syntax", message)
+    if fix is not None:  # what was written, read at the error, and what to write
+        fix = Fix(Span(filename, line, column, line, column + len(fix[0])), *fix)
+    return Diagnostic(span, Severity.ERROR, "syntax", message, fix)
 
 
 #: Words and signs authors reach for that the language does not have, and what it offers instead:
-#: (pattern at the error, pattern just before it, what to write).
+#: (pattern at the error, pattern just before it, what to write, and the text that replaces the
+#: match when the offer is one exact fix, for an editor to make).
 OFFERS = (
     (r"between\b", "", "the language has no 'between': write 'age 12 to 17 years' (both ends "
      "counted)"),
-    (r"=<", "", "write '<=' (at most)"),
-    (r"=>", "", "write '>=' (at least)"),
+    (r"=<", "", "write '<=' (at most)", "<="),
+    (r"=>", "", "write '>=' (at least)", ">="),
     (r"=(?!=)", "", "write '==' to compare, or 'is' for a category"),
     (r"(except|excluding)\b", "", "write 'unless ...' for an exception"),
     (r"since\b", "", "write 'at least 4 weeks before screening' or 'within 4 weeks before "
@@ -101,16 +105,17 @@ OFFERS = (
 )
 
 
-def _offered(text: str, position: int | None) -> str | None:
-    """What the language offers instead of the word at `position`, if it is a known one."""
+def _offered(text: str, position: int | None) -> tuple[str | None, tuple[str, str] | None]:
+    """What the language offers instead of the word at `position`, if it is a known one, and
+    its fix (the text matched and its replacement) when the offer is one exact fix."""
     if position is None:
-        return None
+        return None, None
     ahead, behind = text[position:position + 40], text[max(0, position - 20):position]
-    for pattern, before, offer in OFFERS:
-        if re.match(pattern, ahead, re.IGNORECASE) and (
-                not before or re.search(before, behind, re.IGNORECASE)):
-            return offer
-    return None
+    for pattern, before, offer, *fix in OFFERS:
+        found = re.match(pattern, ahead, re.IGNORECASE)
+        if found and (not before or re.search(before, behind, re.IGNORECASE)):
+            return offer, (found.group(), fix[0]) if fix else None
+    return None, None
 
 
 def _expected(error: UnexpectedInput) -> set[str]:

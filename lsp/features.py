@@ -2,8 +2,8 @@
 
 `analyse` reads a document once per version: its diagnostics (several syntax errors by recovery,
 or every diagnostic `check` gives), its tokens (up to the first error when it does not parse) and
-its model. Hover, definition, references, completion, symbols and formatting read that analysis;
-`lsp/server.py` only carries them over JSON-RPC. Lines and columns here count from 0 in code
+its model. Hover, definition, references, completion, symbols, formatting, the quick fixes of
+diagnostics and rename read that analysis; `lsp/server.py` only carries them over JSON-RPC. Lines and columns here count from 0 in code
 points; the server converts them into the client's units (UTF-16 for most editors).
 """
 
@@ -16,7 +16,7 @@ from lsprotocol import types as t
 
 from engine.pipeline import network_problems
 from grammar.layout import Lexeme, expected, format_text, lexemes
-from grammar.parser import parse
+from grammar.parser import is_name, parse, words
 from grammar.recovery import recover
 from protocol import model as m
 from protocol.checks import check
@@ -106,7 +106,7 @@ def hover(analysis: Analysis, line: int, column: int) -> t.Hover | None:
     if text is None:
         return None
     return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text),
-                   range=_lexeme_range(lexeme))
+                   range=lexeme_range(lexeme))
 
 
 def _name(protocol: m.Protocol, name: str) -> str | None:
@@ -207,7 +207,7 @@ def definition(analysis: Analysis, line: int, column: int) -> t.Range | None:
     if lexeme is None or lexeme.kind != "NAME" or analysis.protocol is None:
         return None
     declared = _declaration(analysis, lexeme.text)
-    return _lexeme_range(declared) if declared else None
+    return lexeme_range(declared) if declared else None
 
 
 def references(analysis: Analysis, line: int, column: int, declaration: bool) -> list[t.Range]:
@@ -219,7 +219,7 @@ def references(analysis: Analysis, line: int, column: int, declaration: bool) ->
     declared = _declaration(analysis, lexeme.text)
     if declared is None:
         return []
-    return [_lexeme_range(x) for x in analysis.lexemes
+    return [lexeme_range(x) for x in analysis.lexemes
             if x.kind == "NAME" and x.text == lexeme.text and (declaration or x != declared)]
 
 
@@ -230,6 +230,86 @@ def _declaration(analysis: Analysis, name: str) -> Lexeme | None:
         return None
     return next((x for x in analysis.lexemes if x.kind == "NAME" and x.text == name
                  and (x.line, x.column) >= (node.span.line, node.span.column)), None)
+
+
+# --- quick fixes and rename -----------------------------------------------------------------------
+
+
+def fixes(analysis: Analysis, start: tuple[int, int],
+          end: tuple[int, int]) -> list[tuple[t.Diagnostic, t.TextEdit]]:
+    """The fixes of the diagnostics touching the lines and columns from `start` to `end`: a
+    name `check` suggests for a misspelt one, a sign the parser offers for one the language does
+    not have (`=>`). Each with the diagnostic it settles; offered only while the text at the fix
+    still reads what it did (`Fix.was`)."""
+    found = []
+    for diagnostic, shown in zip(analysis.diagnostics, lsp_diagnostics(analysis)):
+        fix = diagnostic.fix
+        if fix is None or fix.span.file != analysis.path or fix.span.line != fix.span.end_line:
+            continue
+        where = _range(fix.span)
+        if (where.end.line, where.end.character) < start or \
+                (where.start.line, where.start.character) > end:
+            continue
+        line = analysis.text.split("\n")[where.start.line]
+        if line[where.start.character:where.end.character] == fix.was:
+            found.append((shown, t.TextEdit(range=where, new_text=fix.text)))
+    return found
+
+
+class Refused(Exception):
+    """A rename the server will not make, and why: said to the author by the editor."""
+
+
+def renamed(analysis: Analysis, line: int, column: int) -> Lexeme:
+    """The name at the position, if it may be renamed: a definition's or a derived value's. A
+    concept whose facts are given is named so by the fact files (and FHIR and OMOP maps): renamed
+    here alone, every fact of it would go unread, so it is not renamed."""
+    lexeme = _lexeme_at(analysis.lexemes, line, column)
+    protocol = analysis.protocol
+    if lexeme is None or lexeme.kind != "NAME" or protocol is None:
+        raise Refused("only a definition's or a derived value's name can be renamed")
+    concept = protocol.concept(lexeme.text)
+    if concept is not None and concept.formula is None:
+        raise Refused(f"'{lexeme.text}' is a concept: fact files (and FHIR and OMOP maps) name "
+                      "its facts so, and renamed here alone each would go unread")
+    if _declaration(analysis, lexeme.text) is None:
+        raise Refused(f"'{lexeme.text}' is not a definition or derived value of this file")
+    return lexeme
+
+
+def rename(analysis: Analysis, line: int, column: int, name: str) -> list[t.TextEdit]:
+    """Every place the definition or derived value at the position is named, renamed `name`;
+    refused when `name` is no name or a word of the language, or when the file renamed so
+    reads worse (a clash with another name: a new error of `check`)."""
+    old = renamed(analysis, line, column).text
+    if not is_name(name):
+        raise Refused(f"'{name}' is not a name: lower-case letters, digits and _, not first a "
+                      "digit")
+    if name in words():
+        raise Refused(f"'{name}' is a word of the language: choose another name")
+    edits = [t.TextEdit(range=where, new_text=name)
+             for where in references(analysis, line, column, declaration=True)]
+    text = _edited(analysis.text, edits)
+    before = {(d.code, d.message) for d in analysis.diagnostics}
+    try:
+        after = [d for d in check(parse(text, analysis.path))
+                 if d.is_error and (d.code, d.message) not in before]
+    except ProtocolError as error:
+        after = error.diagnostics
+    if after:
+        raise Refused(f"'{old}' cannot be renamed '{name}': {after[0].message}")
+    return edits
+
+
+def _edited(text: str, edits: list[t.TextEdit]) -> str:
+    """`text` with `edits` (on one line each, none overlapping) made."""
+    lines = text.split("\n")
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character),
+                       reverse=True):
+        start, end = edit.range.start, edit.range.end
+        line = lines[start.line]
+        lines[start.line] = line[:start.character] + edit.new_text + line[end.character:]
+    return "\n".join(lines)
 
 
 # --- completion -----------------------------------------------------------------------------------
@@ -357,6 +437,6 @@ def _range(span: Span) -> t.Range:
                    t.Position(span.end_line - 1, max(span.end_column - 1, 0)))
 
 
-def _lexeme_range(lexeme: Lexeme) -> t.Range:
+def lexeme_range(lexeme: Lexeme) -> t.Range:
     return t.Range(t.Position(lexeme.line - 1, lexeme.column - 1),
                    t.Position(lexeme.end_line - 1, lexeme.end_column - 1))

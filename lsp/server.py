@@ -2,13 +2,15 @@
 
 Each open document is analysed once per version (`lsp/features.py`): its diagnostics are published
 on open and on every change, and hover, definition, references, completion, the outline and
-formatting are answered from that analysis. Positions are converted between the client's units
+formatting are answered from that analysis, and so are the quick fixes of diagnostics that
+offer one and the renaming of a definition or derived value. Positions are converted between the client's units
 (UTF-16 for most editors) and the code points the features count in.
 """
 
 from __future__ import annotations
 
 from lsprotocol import types as t
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
@@ -16,6 +18,8 @@ from lsp import features
 from protocol import model as m
 
 SERVER = LanguageServer("proto-rules", "0.1.0")
+#: LSP's error code for a request understood and refused (a rename that would break the file).
+REQUEST_FAILED = -32803
 #: The analysis of each open document's current version, and the last model that parsed.
 ANALYSES: dict[str, tuple[int | None, features.Analysis]] = {}
 MODELS: dict[str, m.Protocol] = {}
@@ -114,6 +118,46 @@ def completion(params: t.CompletionParams) -> t.CompletionList:
 def document_symbol(params: t.DocumentSymbolParams) -> list[t.DocumentSymbol]:
     document, found = analysis(params.text_document.uri)
     return [_to_client(document, symbol) for symbol in features.symbols(found)]
+
+
+@SERVER.feature(t.TEXT_DOCUMENT_CODE_ACTION,
+                t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix]))
+def code_action(params: t.CodeActionParams) -> list[t.CodeAction]:
+    """The fixes of the diagnostics in the range asked about, as quick fixes."""
+    uri = params.text_document.uri
+    document, found = analysis(uri)
+    codec, lines = document.position_codec, document.lines
+    asked = codec.range_from_client_units(lines, params.range)
+    actions = []
+    for diagnostic, edit in features.fixes(found, (asked.start.line, asked.start.character),
+                                           (asked.end.line, asked.end.character)):
+        title = f"Replace with '{edit.new_text}'"
+        actions.append(t.CodeAction(
+            title=title, kind=t.CodeActionKind.QuickFix, is_preferred=True,
+            diagnostics=[_to_client(document, diagnostic)],
+            edit=t.WorkspaceEdit(changes={uri: [_to_client(document, edit)]})))
+    return actions
+
+
+@SERVER.feature(t.TEXT_DOCUMENT_PREPARE_RENAME)
+def prepare_rename(params: t.PrepareRenameParams) -> t.Range:
+    document, found, line, column = _at(params.text_document.uri, params.position)
+    try:
+        name = features.renamed(found, line, column)
+    except features.Refused as refused:
+        raise JsonRpcException(str(refused), REQUEST_FAILED) from None
+    return _to_client(document, features.lexeme_range(name))
+
+
+@SERVER.feature(t.TEXT_DOCUMENT_RENAME)
+def rename(params: t.RenameParams) -> t.WorkspaceEdit:
+    uri = params.text_document.uri
+    document, found, line, column = _at(uri, params.position)
+    try:
+        edits = features.rename(found, line, column, params.new_name)
+    except features.Refused as refused:
+        raise JsonRpcException(str(refused), REQUEST_FAILED) from None
+    return t.WorkspaceEdit(changes={uri: [_to_client(document, edit) for edit in edits]})
 
 
 @SERVER.feature(t.TEXT_DOCUMENT_FORMATTING)

@@ -33,6 +33,16 @@ class Severity(Enum):
 
 
 @dataclass(frozen=True)
+class Fix:
+    """What a diagnostic's fix changes, for an editor to offer: the text at `span`, which must
+    still read `was` (else the file changed since and the fix is not offered), becomes `text`."""
+
+    span: Span
+    was: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """One problem found in a protocol file, with where it is and, when we can tell, a fix."""
 
@@ -40,6 +50,7 @@ class Diagnostic:
     severity: Severity
     code: str
     message: str
+    fix: Fix | None = None
 
     @property
     def is_error(self) -> bool:
@@ -51,13 +62,31 @@ def templated(templates: dict[str, str], warnings: frozenset[str], kind: str, sp
     """A diagnostic from a table of message templates; `kind` is a code or `code/case`."""
     code = kind.split("/")[0]
     severity = Severity.WARNING if code in warnings else Severity.ERROR
-    return Diagnostic(span, severity, code, templates[kind].format(**info))
+    hinted = info.get("hint")
+    fix = Fix(span, hinted.word, hinted.meant) if isinstance(hinted, Hint) and hinted.meant \
+        else None
+    return Diagnostic(span, severity, code, templates[kind].format(**info), fix)
 
 
-def hint(word: str, choices: Iterable[str]) -> str:
-    """`; did you mean 'egfr'?` for the nearest of `choices`, or nothing."""
+class Hint(str):
+    """`hint`'s words, which also say the name it suggests (`meant`) for the one written
+    (`word`): a diagnostic made with it offers the replacement as its fix."""
+
+    word: str
+    meant: str | None
+
+
+def hint(word: str, choices: Iterable[str]) -> Hint:
+    """`; did you mean 'egfr'?` for the nearest of `choices`, or nothing.
+
+    >>> found = hint("egrf", ["egfr", "lvef"])
+    >>> found, found.meant
+    ("; did you mean 'egfr'?", 'egfr')
+    """
     close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    found = Hint(f"; did you mean '{close[0]}'?" if close else "")
+    found.word, found.meant = word, close[0] if close else None
+    return found
 
 
 def render(diagnostic: Diagnostic, source: str | None) -> str:

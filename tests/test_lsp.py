@@ -1,7 +1,8 @@
 """`proto-rules lsp`: the real server as a subprocess, driven over stdio with LSP JSON-RPC messages.
 
 Each test starts `python -m cli lsp`, says initialize and initialized, opens a document and asks
-what an editor asks (hover, definition, references, completion, documentSymbol, formatting), then
+what an editor asks (hover, definition, references, completion, documentSymbol, formatting, code
+actions, rename), then
 says shutdown and exit and checks that the server ends with 0. The reader waits at most a minute
 for a message, so a server that stops answering fails the test instead of hanging it.
 """
@@ -16,6 +17,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lsp import features
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
@@ -51,15 +56,16 @@ class Client:
         self.server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.server.stdin.flush()
 
-    def request(self, method: str, params: dict | None = None):
+    def request(self, method: str, params: dict | None = None, refused: bool = False):
+        """The server's result; with `refused`, the error it answers instead."""
         self.next_id += 1
         self.send({"id": self.next_id, "method": method, "params": params})
         while True:
             message = self.messages.get(timeout=60)
             assert message is not None, "the server closed its output"
             if message.get("id") == self.next_id and "method" not in message:
-                assert "error" not in message, message
-                return message["result"]
+                assert ("error" in message) is refused, message
+                return message["error"] if refused else message["result"]
             if "method" in message and "id" in message:  # a request of the server's: say ok
                 self.send({"id": message["id"], "result": None})
             elif "method" in message:
@@ -279,3 +285,103 @@ def test_a_broken_criterion_leaves_the_others_to_hover_and_jump(client):
         at(text, "tbil: lab")
     value = client.request("textDocument/hover", doc(uri, use))["contents"]["value"]
     assert value.startswith("**tbil**: lab value")
+
+
+def edited(text: str, edits: list[dict]) -> str:
+    """`text` with an LSP client's text edits made (each on one line)."""
+    lines = text.split("\n")
+    for edit in sorted(edits, key=lambda e: (e["range"]["start"]["line"],
+                                             e["range"]["start"]["character"]), reverse=True):
+        start, end = edit["range"]["start"], edit["range"]["end"]
+        line = lines[start["line"]]
+        lines[start["line"]] = line[:start["character"]] + edit["newText"] + line[end["character"]:]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("wrong, right", [
+    ("    sledaj_2k >= 8", "    sledai_2k >= 8"),  # check: did you mean 'sledai_2k'?
+    ("    age => 5 years", "    age >= 5 years"),  # syntax: write '>='
+])
+def test_a_quick_fix_makes_the_change_a_diagnostic_suggests(client, wrong, right):
+    text = SEED.read_text(encoding="utf-8")
+    broken = text.replace(right, wrong)
+    uri = client.open(SEED, broken)
+    (diagnostic,) = [d for d in client.diagnostics(uri, 1) if d["severity"] == 1]
+    (action,) = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": diagnostic["range"],
+        "context": {"diagnostics": [diagnostic]}})
+    assert action["kind"] == "quickfix" and action["diagnostics"] == [diagnostic]
+    assert edited(broken, action["edit"]["changes"][uri]) == text
+    elsewhere = at(broken, "exclusion E1")  # no fix is offered away from the diagnostic
+    assert client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": {"start": elsewhere, "end": elsewhere},
+        "context": {"diagnostics": []}}) == []
+
+
+def test_rename_a_definition_everywhere_it_is_named(client):
+    text = SEED.read_text(encoding="utf-8")
+    uri = client.open(SEED)
+    use = at(text, "refractory_sle or")
+    assert client.request("textDocument/prepareRename", doc(uri, use)) == {
+        "start": use, "end": at(text, "refractory_sle or", 14)}
+    edit = client.request("textDocument/rename", doc(uri, use, newName="refractory_disease"))
+    renamed = edited(text, edit["changes"][uri])
+    assert renamed == text.replace("refractory_sle", "refractory_disease")
+    assert renamed.count("refractory_disease") == 2
+
+
+def test_a_rename_that_would_break_the_file_is_refused_saying_why(client):
+    text = SEED.read_text(encoding="utf-8")
+    uri = client.open(SEED)
+    error = client.request("textDocument/prepareRename", doc(uri, at(text, "weight: quantity")),
+                           refused=True)
+    assert error["code"] == -32803 and error["message"].startswith(
+        "'weight' is a concept: fact files (and FHIR and OMOP maps) name its facts so")
+    use = at(text, "refractory_sle or")
+    for name, why in (("weight", "'refractory_sle' cannot be renamed 'weight': "),
+                      ("and", "'and' is a word of the language: choose another name"),
+                      ("two words", "'two words' is not a name: ")):
+        error = client.request("textDocument/rename", doc(uri, use, newName=name), refused=True)
+        assert error["message"].startswith(why), (name, error)
+    keyword = at(text, "inclusion I1")
+    error = client.request("textDocument/prepareRename", doc(uri, keyword), refused=True)
+    assert error["message"] == "only a definition's or a derived value's name can be renamed"
+
+
+SMALL = """protocol "t" version "1"
+concepts:
+ creatinine: lab in mg/dL
+ hiv_antibody: category {negative, positive}
+ weight: quantity in kg
+define heavy "heavier than 100 kg":
+    weight > 100 kg
+inclusion I1 "x": creatinine <= 1.5 mg/dL and not heavy
+exclusion E1 "y": hiv_antibody is positive or heavy
+"""
+#: The places a name is used in SMALL (not where it is declared).
+USES = [i for name in ("creatinine", "hiv_antibody", "weight", "heavy")
+        for i in range(SMALL.index(f"{name}", SMALL.index("define")), len(SMALL))
+        if SMALL.startswith(name, i) and not SMALL[i - 1].isalnum() and SMALL[i - 1] != "_"]
+
+
+@given(st.sampled_from(USES), st.integers(0, 30), st.sampled_from("abcdefghijklmnopqrstuvwxyz_"))
+def test_a_fix_offered_for_a_misspelt_name_takes_its_diagnostic_away(use, place, letter):
+    """Any one letter of a name changed: each fix offered, made, leaves no diagnostic of its kind
+    where it was (the name it writes is one the file declares)."""
+    end = use + next(n for n in range(1, 40) if not (SMALL[use + n].isalnum()
+                                                      or SMALL[use + n] == "_"))
+    place = use + place % (end - use)
+    text = SMALL[:place] + letter + SMALL[place + 1:]
+    analysis = features.analyse(text, "small.proto-rules")
+    for diagnostic, edit in features.fixes(analysis, (0, 0), (99, 0)):
+        fixed = features.analyse(edited(text, [_as_client(edit)]), "small.proto-rules")
+        assert not any(d.code == diagnostic.code and features.lsp_diagnostics(fixed)[i].range
+                       == diagnostic.range for i, d in enumerate(fixed.diagnostics)), text
+
+
+def _as_client(edit) -> dict:
+    """A text edit as the client reads it (JSON)."""
+    start, end = edit.range.start, edit.range.end
+    return {"range": {"start": {"line": start.line, "character": start.character},
+                      "end": {"line": end.line, "character": end.character}},
+            "newText": edit.new_text}
