@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TextIO
 
@@ -71,6 +72,27 @@ class Lexeme:
     end_column: int
     start: int
     end: int
+
+
+def is_name(text: str) -> bool:
+    """Whether `text` is a name, as the grammar's NAME reads it.
+
+    >>> is_name("refractory_sle"), is_name("two words"), is_name("Weight")
+    (True, False, False)
+    """
+    return re.fullmatch(_lark().get_terminal("NAME").pattern.to_regexp(), text) is not None
+
+
+@cache
+def words() -> frozenset[str]:
+    """The words the language spells (`and`, `define`, `within`, `age`): the lexer reads most as
+    names where the grammar takes a name, but a name chosen anew (a rename) is not one of them.
+
+    >>> {"and", "within", "define"} <= words() and "refractory_sle" not in words()
+    True
+    """
+    return frozenset(terminal.pattern.value for terminal in _lark().terminals
+                     if terminal.pattern.type == "str" and is_name(terminal.pattern.value))
 
 
 def lexemes(text: str, filename: str = "<string>", partial: bool = False) -> list[Lexeme]:

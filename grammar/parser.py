@@ -8,7 +8,6 @@ boundary, with what was expected said in a protocol author's words (`grammar/syn
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import replace
 from decimal import Decimal
 from functools import cache
@@ -23,25 +22,6 @@ from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 
 GRAMMAR = Path(__file__).with_name("proto_rules.lark")
-def is_name(text: str) -> bool:
-    """Whether `text` is a name, as the grammar's NAME reads it.
-
-    >>> is_name("refractory_sle"), is_name("two words"), is_name("Weight")
-    (True, False, False)
-    """
-    return re.fullmatch(_lark().get_terminal("NAME").pattern.to_regexp(), text) is not None
-
-
-@cache
-def words() -> frozenset[str]:
-    """The words the language spells (`and`, `define`, `within`, `age`): the lexer reads most as
-    names where the grammar takes a name, but a name chosen anew (a rename) is not one of them.
-
-    >>> {"and", "within", "define"} <= words() and "refractory_sle" not in words()
-    True
-    """
-    return frozenset(terminal.pattern.value for terminal in _lark().terminals
-                     if terminal.pattern.type == "str" and is_name(terminal.pattern.value))
 
 
 @cache

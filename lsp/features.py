@@ -3,8 +3,9 @@
 `analyse` reads a document once per version: its diagnostics (several syntax errors by recovery,
 or every diagnostic `check` gives), its tokens (up to the first error when it does not parse) and
 its model. Hover, definition, references, completion, symbols, formatting, the quick fixes of
-diagnostics and rename read that analysis; `lsp/server.py` only carries them over JSON-RPC. Lines and columns here count from 0 in code
-points; the server converts them into the client's units (UTF-16 for most editors).
+diagnostics and rename read that analysis; `lsp/server.py` only carries them over JSON-RPC. Lines
+and columns here count from 0 in code points; the server converts them into the client's units
+(UTF-16 for most editors).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from decimal import Decimal
 from lsprotocol import types as t
 
 from engine.pipeline import network_problems
-from grammar.layout import Lexeme, expected, format_text, lexemes
-from grammar.parser import is_name, parse, words
+from grammar.layout import Lexeme, expected, format_text, is_name, lexemes, words
+from grammar.parser import parse
 from grammar.recovery import recover
 from protocol import model as m
 from protocol.checks import check

@@ -3,8 +3,8 @@
 Each open document is analysed once per version (`lsp/features.py`): its diagnostics are published
 on open and on every change, and hover, definition, references, completion, the outline and
 formatting are answered from that analysis, and so are the quick fixes of diagnostics that
-offer one and the renaming of a definition or derived value. Positions are converted between the client's units
-(UTF-16 for most editors) and the code points the features count in.
+offer one and the renaming of a definition or derived value. Positions are converted between the
+client's units (UTF-16 for most editors) and the code points the features count in.
 """
 
 from __future__ import annotations
