@@ -125,6 +125,9 @@ def _read_import(protocol: m.Protocol, imported: m.Import) -> tuple[str, str]:
     never a silent fall-back to another file of the same name.
     """
     spelled = imported.path
+    if any(ord(c) < 32 or ord(c) == 127 for c in spelled):  # no file is named so (NUL: no call)
+        raise _import_error(protocol, imported, f"cannot import {spelled!r}: a file name has no "
+                            "control characters")
     if not spelled.endswith(".proto-rules"):
         spelled += ".proto-rules"
     candidates = _candidates(protocol.path, spelled)

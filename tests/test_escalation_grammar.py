@@ -208,6 +208,15 @@ def test_an_unreadable_file_next_to_the_protocol_is_an_error_not_a_fall_back(tmp
         f"{main}:1:1: error: cannot import {tmp_path}/three-plus-three.proto-rules: 'utf-8' codec")
 
 
+def test_an_import_naming_a_control_character_is_an_error_not_a_traceback(tmp_path):
+    """Found by `make fuzz`: a NUL in the name made the file call raise ValueError."""
+    main = tmp_path / "main.proto-rules"
+    main.write_text('protocol "t"\nimport "\x00three-plus-three"\n', encoding="utf-8")
+    head = error_of(main).splitlines()[0]
+    assert head == (f"{main}:2:1: error: cannot import '\\x00three-plus-three': "
+                    "a file name has no control characters")
+
+
 def test_import_of_a_missing_name_says_where_it_looked(tmp_path):
     main = tmp_path / "main.proto-rules"
     main.write_text('protocol "t"\n\nimport "three-plus-thre"\n', encoding="utf-8")

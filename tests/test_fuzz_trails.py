@@ -105,6 +105,18 @@ def corruptions(draw, original: bytes) -> bytes:
     return b"".join(lines)
 
 
+@pytest.mark.parametrize("dropped", [0, 1])
+def test_a_trail_without_its_run_or_protocol_record_is_reported_so(place, dropped):
+    """Found by `make fuzz`: `report` took a trail whose run record was deleted for a bug of
+    ours (exit 70); every reader says what is wrong, exit 2 (verify: tampered, 1)."""
+    lines = place["trail"].read_bytes().splitlines(keepends=True)
+    place["copy"].write_bytes(b"".join(lines[:dropped] + lines[dropped + 1:]))
+    copy = str(place["copy"])
+    assert quietly(["verify", copy])[0] == 1
+    code, err = quietly(["report", copy, "-o", str(place["html"])])
+    assert code == 2 and "record" in err and "internal error" not in err, err
+
+
 @given(data=st.data())
 def test_every_reader_survives_a_corrupted_trail(place, data):
     original = place["trail"].read_bytes()

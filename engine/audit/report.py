@@ -277,7 +277,11 @@ class Page:
                     self.cohort.excluded[record["criterion"]] += 1
                 elif result == "open":
                     self.cohort.held[record["criterion"], record["verdict"]] += 1
-        assert run is not None and protocol is not None  # the reader refuses a trail without them
+        if run is None or protocol is None:  # a report is drawn from them: nothing to show
+            missing = "run" if run is None else "protocol"
+            raise UsageError(f"cannot report {self.trail}: it has no {missing} record, which says "
+                             "what was run (lines deleted?); `proto-rules verify` says where it "
+                             "breaks")
         return run, protocol, summary
 
 
