@@ -1,11 +1,12 @@
-"""What would change a verdict: for an open criterion, the fewest missing facts that could settle it.
+"""What would change a verdict: for an open criterion, the fewest missing facts that settle it.
 
 The network has decided; this only explains, for a coordinator who must chase data. For a criterion
 left UNKNOWN or NEEDS_REVIEW it asks, in the same strong Kleene logic the network compiles, which
 smallest sets of open parts, given a value, would let the criterion pass (MET for an inclusion,
 NOT_MET for an exclusion), and says what each part would need: "lvef >= 55 %" or "not
 hbv_dna > upper reference". Definitions are opened up, so a missing weight under `refractory_sle`
-is found from I2.
+is found from I2. It also says which missing facts could change the verdict at all (`lacking`):
+the trail lists those as missing, not every fact the criterion reads.
 
 How the search takes a criterion apart (its condition as a tree of judged parts, the parts that may
 be open, their text) is worked out once per protocol (`WhyNot`), as the network is compiled once:
@@ -28,7 +29,7 @@ from protocol.meaning import meaning
 MOST_OPEN_PARTS = 12
 #: How many answers the search keeps per criterion (one per way its parts were judged).
 REMEMBERED = 4096
-#: Beyond this many open parts every one is taken to matter (`deciding` tries 3^n ways).
+#: Beyond this many open parts every one is taken to matter (`_deciding` tries 3^n ways).
 MOST_DECIDING = 6
 
 
@@ -108,11 +109,13 @@ class WhyNot:
             values = dict(zip(map(id, plan.parts), judged))
             chosen = _search(plan, values)
             said = [self._said_of(part) for part, _ in chosen]
+            needs = None if any(s.derived for s in said) else tuple(
+                s.needs[value] for s, (_, value) in zip(said, chosen))
             deciding = _deciding(plan, values)
-            found = chosen, None if any(s.derived for s in said) else \
-                tuple(s.needs[value] for s, (_, value) in zip(said, chosen)), \
-                None if not deciding else frozenset(
-                    name for part in deciding for name in concepts_read(self.protocol, [part]))
+            reads = frozenset(name for part in deciding
+                              for name in concepts_read(self.protocol, [part])) \
+                if deciding else None
+            found = chosen, needs, reads
             if len(plan.found) < REMEMBERED:
                 plan.found[judged] = found
         chosen, needs, reads = found
