@@ -20,6 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine import pipeline
+from engine.factfile import opened
+from engine.run import Decision
 from lsp import features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -385,3 +388,34 @@ def _as_client(edit) -> dict:
     return {"range": {"start": {"line": start.line, "character": start.character},
                       "end": {"line": end.line, "character": end.character}},
             "newText": edit.new_text}
+
+
+#: One definition or derived value of each example that has one, renamed: (protocol, name).
+RENAMED = [("cd19-ucart-sle", "refractory_sle"), ("empa-reg-outcome", "bmi"),
+           ("ensign-ctl019-pediatric-all", None), ("zuma-7-axicabtagene-lbcl", "crcl"),
+           ("dapa-ckd-dapagliflozin", "egfr")]
+
+
+@pytest.mark.parametrize("example, name", RENAMED)
+def test_a_renamed_protocol_decides_every_example_patient_as_before(example, name):
+    """Rename changes names, never a decision: the example's patients, screened by the network
+    of the file as the editor renames it, get every verdict and decision they got before."""
+    path = ROOT / "examples" / f"{example}.proto-rules"
+    text = path.read_text(encoding="utf-8")
+    analysis = features.analyse(text, str(path))
+    name = name or analysis.protocol.definitions[0].name
+    declared = next(x for x in analysis.lexemes if x.kind == "NAME" and x.text == name)
+    edits = features.rename(analysis, declared.line - 1, declared.column - 1, f"{name}_renamed")
+    renamed = edited(text, [_as_client(edit) for edit in edits])
+    assert renamed.count(f"{name}_renamed") == len(edits) > 1
+    facts = ROOT / "examples" / ("patients.jsonl" if example == "cd19-ucart-sle"
+                                 else f"{example}.patients.jsonl")
+    outcomes = []
+    for source in (text, renamed):
+        network = pipeline.compile(pipeline.load_text(source, str(path))[0])
+        with opened(str(facts), network.protocol) as stream:
+            outcomes.append([(o.patient.id, o.decision,
+                              {k: v.verdict for k, v in o.verdicts.items()})
+                             for o in pipeline.screen(network, stream.records(), str(facts))
+                             if isinstance(o, Decision)])
+    assert outcomes[0] == outcomes[1] and len(outcomes[0]) > 10
