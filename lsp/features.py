@@ -242,7 +242,7 @@ def fixes(analysis: Analysis, start: tuple[int, int],
     name `check` suggests for a misspelt one, a sign the parser offers for one the language does
     not have (`=>`). Each with the diagnostic it settles; offered only while the text at the fix
     still reads what it did (`Fix.was`)."""
-    found = []
+    found, lines = [], analysis.text.split("\n")
     for diagnostic, shown in zip(analysis.diagnostics, lsp_diagnostics(analysis)):
         fix = diagnostic.fix
         if fix is None or fix.span.file != analysis.path or fix.span.line != fix.span.end_line:
@@ -251,8 +251,7 @@ def fixes(analysis: Analysis, start: tuple[int, int],
         if (where.end.line, where.end.character) < start or \
                 (where.start.line, where.start.character) > end:
             continue
-        line = analysis.text.split("\n")[where.start.line]
-        if line[where.start.character:where.end.character] == fix.was:
+        if lines[where.start.line][where.start.character:where.end.character] == fix.was:
             found.append((shown, t.TextEdit(range=where, new_text=fix.text)))
     return found
 

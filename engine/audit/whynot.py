@@ -206,11 +206,7 @@ def _search(plan: _Plan, judged: dict[int, str]) -> tuple[tuple[Part, str], ...]
     applies = _value(plan.applies, judged) if plan.applies else "true"
     if applies == "false":
         return ()
-    first: dict[int, Part] = {}
-    for equal, part in plan.candidates:
-        if equal not in first and judged[id(part)] == "unknown":
-            first[equal] = part
-    open_parts = list(first.values())[:MOST_OPEN_PARTS]
+    open_parts = [same[0] for same in _open_groups(plan, judged)][:MOST_OPEN_PARTS]
     for size in range(1, len(open_parts) + 1):
         for chosen in combinations(open_parts, size):
             keys = [id(part) for part in chosen]
@@ -226,24 +222,28 @@ def _deciding(plan: _Plan, judged: dict[int, str]) -> tuple[Part, ...] | None:
     by trying every way; None beyond `MOST_DECIDING` of them. Unknown is among the ways because
     the network decides in strong Kleene logic, where a part read twice can keep a verdict open
     that every true-or-false value of it would settle (`d and not (a and d)` with `a` true)."""
-    first: dict[int, Part] = {}
-    together: dict[int, list[int]] = {}
-    for equal, part in plan.candidates:
-        if judged[id(part)] == "unknown":
-            first.setdefault(equal, part)
-            together.setdefault(equal, []).append(id(part))
-    if len(first) > MOST_DECIDING:
+    groups = _open_groups(plan, judged)
+    if len(groups) > MOST_DECIDING:
         return None
-    groups = list(together.values())
     verdicts = {}
     for values in product(("true", "false", "unknown"), repeat=len(groups)):
         given = dict(judged)
-        for ids, value in zip(groups, values):
-            given.update(dict.fromkeys(ids, value))
+        for same, value in zip(groups, values):
+            given.update(dict.fromkeys(map(id, same), value))
         verdicts[values] = _verdict(plan, given)
-    return tuple(part for place, part in enumerate(first.values()) if any(
+    return tuple(same[0] for place, same in enumerate(groups) if any(
         verdict != verdicts[(*values[:place], "unknown", *values[place + 1:])]
         for values, verdict in verdicts.items() if values[place] != "unknown"))
+
+
+def _open_groups(plan: _Plan, judged: dict[int, str]) -> list[list[Part]]:
+    """The candidate parts judged unknown, those that mean the same together, in the search's
+    order: each group is one open part to the search, its first the one a need names."""
+    groups: dict[int, list[Part]] = {}
+    for equal, part in plan.candidates:
+        if judged[id(part)] == "unknown":
+            groups.setdefault(equal, []).append(part)
+    return list(groups.values())
 
 
 def _verdict(plan: _Plan, values: dict[int, str]) -> str:
@@ -267,10 +267,8 @@ def _parts(node: Node | None) -> list[Part]:
 
 
 def _passes(plan: _Plan, values: dict[int, str]) -> bool:
-    applies = _value(plan.applies, values) if plan.applies else "true"
-    if applies == "false":
-        return True
-    return applies == "true" and _value(plan.condition, values) == plan.wanted
+    """Whether the criterion passes: it does not apply, or it takes the value it must."""
+    return _verdict(plan, values) in ("not applicable", plan.wanted)
 
 
 def _value(node: Node, values: dict[int, str]) -> str:
