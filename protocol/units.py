@@ -449,8 +449,8 @@ def _ratio_of(text: str, aliases: Aliases = ()) -> frozenset[str] | None:
     for word in re.findall(r"[A-Za-z_]+", spelling):
         try:
             found |= {d.strip("[]") for d in ureg.get_dimensionality(word)}
-        except (pint.errors.PintError, AttributeError, ValueError):
-            continue
+        except (pint.errors.PintError, AttributeError, ValueError, KeyError):
+            continue  # not a unit (pint's `dimensionless` itself raises KeyError here)
     return frozenset(found)
 
 

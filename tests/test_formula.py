@@ -557,6 +557,29 @@ def test_corrected_calcium_an_empirical_formula() -> None:
          "albumin 30 g/L); needs <= 10 mg/dL")]
 
 
+
+def test_a_ratio_of_two_like_quantities_is_dimensionless() -> None:
+    """The serum kappa/lambda free light chain ratio: `check` advises `0.26 dimensionless`
+    for a bare threshold, and that spelling is read (it once failed inside pint); the inputs
+    convert before they divide, and a ratio exactly at the threshold is at it."""
+    declared = HEAD + ("  kappa: lab in mg/dL\n  lambda_flc: lab in mg/dL\n"
+                       "  flc_ratio: derived in dimensionless = kappa / lambda_flc\n"
+                       'inclusion I1 "An abnormal kappa/lambda ratio (< 0.26)": flc_ratio < 0.26')
+    assert [d.code for d in check(parse(declared, "t.pr"))] == ["unit-dimension"]
+    net = pipeline.compile(pipeline.load_text(declared + " dimensionless\n", "t.pr")[0])
+
+    def light_chains(kappa: str, unit: str) -> dict:
+        return {"patient": f"{kappa} {unit}", "screening_date": "2026-06-01", "facts": [
+            {"concept": "kappa", "value": Decimal(kappa), "unit": unit, "date": "2026-05-20"},
+            {"concept": "lambda_flc", "value": Decimal(10), "unit": "mg/dL",
+             "date": "2026-05-20"}]}
+    decisions, trail = run(net, light_chains("2.6", "mg/dL"), light_chains("25", "mg/L"),
+                           light_chains("2.5", "mg/dL"))
+    assert [d.verdicts["I1"].verdict for d in decisions] == ["NOT_MET", "MET", "MET"]
+    assert evidence(trail, "I1")[1] == (
+        "flc_ratio = 2.5 / 10 = 0.25 dimensionless (kappa 2.5 mg/dL, lambda_flc "
+        "10 mg/dL); needs < 0.26 dimensionless")
+
 def test_exact_arithmetic_where_floats_drift() -> None:
     text = HEAD + ("  a: quantity in kg\n  b: quantity in kg\n  s: derived in kg = a + b\n"
                    'inclusion I1 "above": s > 0.3 kg\ninclusion I2 "at least": s >= 0.3 kg\n')
