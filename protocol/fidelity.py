@@ -16,10 +16,14 @@ altered copies):
   appear in another unit of the same kind (4 weeks as 28 days, 1 year as 12 months);
 - where the sentence puts a comparator right before that number (`≥`, `<=`, `at least`, `more
   than`, `up to`, ...) or right after it (`or more`, `or less`), it must be the rule's, read
-  through any `not` around the comparison; a sentence with the number but no comparator at it
-  says nothing either way;
+  through any `not` around the comparison (not an `unless`, which the sentence says too); a
+  sentence with the number but no comparator at it says nothing either way;
 - a window's kind must not contradict the sentence's word at its number: "within", "≤" or "up
-  to" for a rule `at least`/`more than` a duration, "at least", "≥" or "more than" for `within`.
+  to" for a rule `at least`/`more than` a duration, "at least", "≥" or "more than" for `within`;
+  under a `not` either word may be the rule's, since a sentence puts its word on what is denied
+  ("no live vaccine within 4 weeks") or on the denial ("not requiring steroids for at least 2
+  weeks": `not steroid within 2 weeks before first_dose`); and in an exclusion whose sentence
+  speaks of stopping, a washout's "at least 3 weeks prior" is what its `within 3 weeks` excludes.
 
 A sentence that says its number another way (9 g/dL written as `90 g/L`) is worth writing as the
 sentence does; the warning says what the sentence has.
@@ -61,6 +65,10 @@ _ONE = re.compile(r"\b(?:a|an|the past|the last|past|last|the previous|previous)
 _BEFORE = re.compile(r"\b(?:prior to|before)\b", re.IGNORECASE)
 #: How far before a number a comparator may stand (spaces and a unit-free gap such as "×").
 REACH = 16
+#: How an exclusion says that its "at least N before" is a washout: the time a patient must have
+#: stopped (CYP3A4 inducers "unable to stop ... (at least 3 weeks prior)"), which the rule writes
+#: as the exclusion of a use within N.
+_WASHOUT = re.compile(r"\b(?:stop|stopped|discontinu\w*|wash-?out|ceased?)\b", re.IGNORECASE)
 
 
 class Said(NamedTuple):
@@ -89,7 +97,9 @@ def slips(protocol: m.Protocol) -> Iterator[Slip]:
     for criterion in protocol.criteria:
         for node in _criteria(criterion):
             if node.text:
-                yield from _compare(node.id, node.text, node.span, [node.applies, node.condition])
+                washout = criterion.role is m.Role.EXCLUSION and bool(_WASHOUT.search(node.text))
+                yield from _compare(node.id, node.text, node.span, [node.applies, node.condition],
+                                    washout)
 
 
 def _criteria(criterion: m.Criterion) -> Iterator[m.Criterion]:
@@ -130,7 +140,8 @@ def _comparator(text: str, match: re.Match[str]) -> str | None:
     return None
 
 
-def _compare(name: str, text: str, span: Span, conditions: list[Any]) -> Iterator[Slip]:
+def _compare(name: str, text: str, span: Span, conditions: list[Any],
+             washout: bool = False) -> Iterator[Slip]:
     numbers = said(text)
     if not numbers:
         return  # "Adequate organ function": its numbers are elsewhere (a table, an appendix)
@@ -152,7 +163,9 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any]) -> Iterato
             continue
         if isinstance(what, m.Duration):
             kinds = {_window_word(text, s) for s in matches} - {None}
-            if op is not None and kinds and _window_family(op) not in kinds:
+            if washout and kinds == {"at least"}:
+                kinds.add("within")
+            if op is not None and kinds and not _window_families(op) & kinds:
                 yield Slip("fidelity/window", where, {**info, "words": " / ".join(sorted(kinds))})
             continue
         written = {s.op for s in matches} - {None}
@@ -172,7 +185,7 @@ def _walk(node: Any, negated: bool, window: str | None) -> Iterator[tuple]:
     if not dataclasses.is_dataclass(node) or isinstance(node, LEAVES):
         return
     if isinstance(node, m.Not):
-        yield from _walk(node.item, not negated, window)
+        yield from _walk(node.item, negated != node.written, window)
         return
     if isinstance(node, m.Duration):
         yield Decimal(node.amount), window, node.span, node
@@ -192,7 +205,7 @@ def _walk(node: Any, negated: bool, window: str | None) -> Iterator[tuple]:
     elif isinstance(node, m.Occurred) and node.grade is not None:
         yield node.grade[1], _turned(node.grade[0], negated), node.span, node
     elif isinstance(node, m.Window):
-        window = node.kind
+        window = f"not {node.kind}" if negated else node.kind
     for item in dataclasses.fields(node):
         value = getattr(node, item.name)
         for child in value if isinstance(value, tuple) else (value,):
@@ -234,9 +247,13 @@ def _window_word(text: str, number: Said) -> str | None:
     return None
 
 
-def _window_family(kind: str) -> str | None:
-    return {"within": "within", "less_than": "within", "at_least": "at least",
-            "more_than": "at least"}.get(kind)
+def _window_families(kind: str) -> set[str]:
+    """The sentence's words a rule's window kind (`not within`, under a `not`) agrees with."""
+    family = {"within": "within", "less_than": "within", "at_least": "at least",
+              "more_than": "at least"}.get(kind.removeprefix("not "))
+    if family is None:
+        return set()
+    return {"within", "at least"} if kind.startswith("not ") else {family}
 
 
 def _what(node: Any) -> str:

@@ -478,6 +478,12 @@ class Not:
     span: Span
     item: Condition
 
+    @property
+    def written(self) -> bool:
+        """Whether the rule says `not` here: `X unless Y` is `X and not Y`, whose `not` has Y's
+        own span (`grammar.parser`), and a sentence says "unless" as the rule does."""
+        return self.span != self.item.span
+
 
 @dataclass(frozen=True)
 class AtLeast:

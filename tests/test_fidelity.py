@@ -59,6 +59,22 @@ HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  va
      ["6:fidelity"]),
     ('exclusion E1 "vaccine at least 4 weeks before": vaccine within 4 weeks before screening',
      ["6:fidelity"]),
+    # under a `not`, the sentence's word may be on the denial or on what is denied
+    ('inclusion I1 "no vaccine for at least 4 weeks": not vaccine within 4 weeks before screening',
+     []),
+    ('inclusion I1 "no vaccine within 4 weeks": not vaccine within 4 weeks before screening', []),
+    ('inclusion I1 "vaccinated at least 4 weeks before": vaccine within 4 weeks before screening',
+     ["6:fidelity"]),
+    # `unless` is a `not` the sentence says too
+    ('exclusion E1 "vaccine ever, unless eGFR >= 30 mL/min": vaccine ever unless '
+     'egfr >= 30 mL/min', []),
+    ('exclusion E1 "vaccine ever, unless eGFR >= 30 mL/min": vaccine ever unless '
+     'egfr > 30 mL/min', ["6:fidelity"]),
+    # an exclusion's washout: "at least 3 weeks" stopped is a use within 3 weeks excluded
+    ('exclusion E1 "vaccine (or unable to stop it at least 3 weeks prior)": vaccine within 3 '
+     'weeks before screening', []),
+    ('exclusion E1 "vaccine stopped within 3 weeks": vaccine at least 3 weeks before screening',
+     ["6:fidelity"]),
 ])
 def test_the_readings(criterion, found):
     assert lint(HEADER + criterion) == found
