@@ -768,7 +768,7 @@ def _waivers(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         if leaf.role is not m.Role.INCLUSION or leaf.condition is None:
             continue
         for node in _every(m.Not, leaf.condition):
-            if node.span == node.item.span:  # the exception of `unless`: no `not` was written
+            if not node.written:  # the exception of `unless`
                 yield _diag("unless-in-inclusion", node.span, id=leaf.id,
                             exception=source_text(protocol, node.span))
 

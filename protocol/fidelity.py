@@ -95,11 +95,38 @@ def slips(protocol: m.Protocol) -> Iterator[Slip]:
             yield from _compare(definition.name, definition.text, definition.span,
                                 [definition.condition])
     for criterion in protocol.criteria:
+        yield from _parts(criterion)
         for node in _criteria(criterion):
             if node.text:
                 washout = criterion.role is m.Role.EXCLUSION and bool(_WASHOUT.search(node.text))
                 yield from _compare(node.id, node.text, node.span, [node.applies, node.condition],
                                     washout)
+
+
+#: How a sentence says that one of its items is enough ("any of the following"), or that all are
+#: needed together ("all of the following"), before the list its parts encode.
+_ANY = re.compile(r"\b(?:any|either|one(?: or more)?|at least one)\s+of\s+the\s+following\b",
+                  re.IGNORECASE)
+_ALL = re.compile(r"\b(?:all|both|each)\s+of\s+the\s+following\b", re.IGNORECASE)
+
+
+def _parts(criterion: m.Criterion) -> Iterator[Slip]:
+    """Parts that combine otherwise than the sentence says: an inclusion's parts must each be
+    met ("any of the following" is then one part enough, which they do not say), an exclusion's
+    parts each exclude alone ("all of the following" together)."""
+    if not criterion.parts or not criterion.text:
+        return
+    inclusion = criterion.role is m.Role.INCLUSION
+    found = (_ANY if inclusion else _ALL).search(criterion.text)
+    if found is None:
+        return
+    instead = ("write one condition with `or`, or `any of [...]` over definitions" if inclusion
+               else "write one condition with `and`, or `all of [...]` over definitions")
+    yield Slip("fidelity/parts", criterion.parts[0].span, {
+        "id": criterion.id, "role": "an inclusion" if inclusion else "an exclusion",
+        "each": "a patient must meet every one" if inclusion else "any one excludes alone",
+        "line": criterion.span.line, "sentence": _excerpt(criterion.text),
+        "words": f'"{found.group()}"', "instead": instead})
 
 
 def _criteria(criterion: m.Criterion) -> Iterator[m.Criterion]:

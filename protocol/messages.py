@@ -103,6 +103,8 @@ TEMPLATES: dict[str, str] = {
     "\"{sentence}\") writes '{written}' at that number",
     "fidelity/window": "{id}: the rule's window of {what} reads otherwise than its sentence "
     "(line {line}: \"{sentence}\"), which says {words}",
+    "fidelity/parts": "{id}: each part is {role} of its own, so {each}; its sentence (line "
+    "{line}: \"{sentence}\") says {words}: {instead}",
     "count-values": "'at least {count} {by} of {name}' asks for {count} different values of "
     "'{attribute}', which declares {values}: no patient has {count}",
     "boin-limit": "BOIN with {maximum} patients: its rules are built for a maximum sample size "

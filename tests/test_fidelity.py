@@ -80,6 +80,23 @@ def test_the_readings(criterion, found):
     assert lint(HEADER + criterion) == found
 
 
+PARTS = (HEADER + '{role} X1 "{said} of the following:":\n'
+         '    part a "eGFR >= 30 mL/min": egfr >= 30 mL/min\n'
+         '    part b "Vaccine ever": vaccine ever\n')
+
+
+@pytest.mark.parametrize("role, said, found", [
+    ("inclusion", "All", []), ("inclusion", "Any", ["7:fidelity"]),
+    ("inclusion", "At least one", ["7:fidelity"]), ("inclusion", "Either", ["7:fidelity"]),
+    ("exclusion", "Any", []), ("exclusion", "All", ["7:fidelity"]),
+    ("exclusion", "Both", ["7:fidelity"]),
+])
+def test_parts_combine_as_the_sentence_says(role, said, found):
+    """An inclusion's parts are each met (all of them), an exclusion's each exclude alone (any
+    of them): a sentence that says the other is a rule to write as one condition."""
+    assert lint(PARTS.format(role=role, said=said)) == found
+
+
 def _rule_numbers(protocol: m.Protocol):
     """(span, node) of every threshold and window duration a criterion or definition writes."""
     conditions = [d.condition for d in protocol.definitions]
