@@ -62,16 +62,18 @@ def rendered(protocol: Protocol, diagnostics: Iterable[Diagnostic]) -> list[str]
     return [render_diagnostic(d, protocol.source_of(d.span.file)) for d in diagnostics]
 
 
-def compile(protocol: Protocol) -> Network:  # noqa: A001 - the stage's name
+def compile(protocol: Protocol, command: str = "run") -> Network:  # noqa: A001 - the stage's name
     """The rule network of a checked protocol (built once per process). A protocol of escalation
     only passes `check` (`escalate` runs it) but has nothing for a network of criteria to decide:
-    refused here, before a trail is opened, where the engine crashed on a network without rules."""
+    refused here (`command` says who asked), before a trail is opened, where the engine crashed
+    on a network without rules."""
     if not protocol.criteria:
         hint = "; its escalation is decided by 'proto-rules escalate'" \
             if protocol.escalation else ""
         span = Span(protocol.path, 1, 1, 1, 1)
         name = protocol.id or protocol.path
-        diagnostic = templated(TEMPLATES, WARNINGS, "no-criteria/run", span, name=name, hint=hint)
+        diagnostic = templated(TEMPLATES, WARNINGS, "no-criteria/run", span, name=name, hint=hint,
+                               command=command)
         raise ProtocolError([diagnostic], protocol.source)
     try:
         return compile_protocol(protocol)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.compile import compile_protocol
+from engine import pipeline
 from engine.run import Decision, Rejected, Screening
 from engine.summary import REJECTED
 from protocol import model as m
@@ -83,8 +83,8 @@ class Rescreening:
 
     def __init__(self, old: m.Protocol, new: m.Protocol) -> None:
         self.diff: Diff = diff(old, new)
-        self.old = Screening(compile_protocol(old))
-        self.new = Screening(compile_protocol(new))
+        self.old = Screening(pipeline.compile(old, "rescreen"))
+        self.new = Screening(pipeline.compile(new, "rescreen"))
         self._roles = {leaf.id: leaf.role.value for leaf in (*old.leaves(), *new.leaves())}
         self._order: dict[str, int] = {}  # the new file's order, then removed criteria
         for leaf in (*new.leaves(), *old.leaves()):

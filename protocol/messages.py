@@ -71,7 +71,7 @@ TEMPLATES: dict[str, str] = {
     "(at most {limit}), from here on; split it into two protocols screened in turn",
     "network-limit/split": "{name} has a condition larger than the engine's rules hold (it would "
     "take more than {limit} rules); split it into definitions",
-    "no-criteria/run": "protocol '{name}' has no criteria: 'run' has nothing to decide{hint}",
+    "no-criteria/run": "protocol '{name}' has no criteria: '{command}' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
     "counts-as": "'{name}' counts as '{broader}', {why}",

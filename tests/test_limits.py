@@ -118,6 +118,18 @@ def test_escalation_only_passes_check_and_run_refuses_it(tmp_path) -> None:
     assert not trail.exists()
 
 
+@pytest.mark.parametrize("old, new", [("boin", "boin-options"), ("cd19-ucart-sle", "boin"),
+                                      ("boin", "cd19-ucart-sle")])
+def test_rescreen_refuses_a_protocol_without_criteria(old, new, capsys) -> None:
+    """`rescreen` compiled both protocols itself and the engine crashed (exit 139) on the one
+    without rules; it is refused as `run` refuses it, before anything is printed."""
+    examples = ROOT / "examples"
+    assert main(["rescreen", str(examples / f"{old}.proto-rules"),
+                 str(examples / f"{new}.proto-rules"), str(examples / "patients.jsonl")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "has no criteria: 'rescreen' has nothing to decide" in err
+
+
 def test_a_module_of_escalation_rules_passes_check() -> None:
     design = ROOT / "protocol" / "designs" / "three-plus-three.proto-rules"
     found = check(parse(design.read_text(), "lib.pr"))
