@@ -12,9 +12,11 @@ worker process of `run --workers` lost: killed, out of memory; or a Dask schedul
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import platform
+import stat
 import sys
 import time
 from contextlib import closing, nullcontext, suppress
@@ -74,6 +76,9 @@ from protocol.amend.wording import totals
 
 #: Exit codes beyond 0, 1 and 2: a bug of ours (sysexits' EX_SOFTWARE), and Ctrl-C (128 + SIGINT).
 INTERNAL_ERROR, INTERRUPTED = 70, 130
+#: How writing an output fails for want of room or leave, not by a bug: exit 2, as for any output
+#: that cannot be written (most commands say so where they write; this catches the rest).
+UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     _safe_streams()
     args = _parser().parse_args(argv)
     try:
+        _apart(args)
         return args.command(args)
     except ProtoRulesError as error:
         print(f"proto-rules: {error}" if isinstance(error, UsageError) else str(error), file=sys.stderr)
@@ -89,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         with suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:
+        if error.errno not in UNWRITABLE:
+            return internal_error(error)
+        where = f" {error.filename}" if error.filename else ""
+        print(f"proto-rules: cannot write{where}: {error.strerror}", file=sys.stderr)
+        return 2
     except WorkerLost as lost:  # neither the user's input nor (likely) a bug of ours
         print(f"proto-rules: {lost}", file=sys.stderr)
         return INTERNAL_ERROR
@@ -97,6 +109,46 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
     except Exception as error:  # noqa: BLE001 -- the last line of defence, see internal_error
         return internal_error(error)
+
+
+def _apart(args: argparse.Namespace) -> None:
+    """Refuse, before anything is written, an output that is one of the command's inputs or
+    another of its outputs (`run P F --trail F` wrote the trail over the fact file it was
+    reading; `--trail X --table X` left a table where the trail was said to be sealed). The
+    names of the files a command reads and writes are its parser's `reads` and `writes`."""
+    seen: dict[object, str] = {}
+    named = [(name, False) for name in getattr(args, "reads", ())] + [
+        (name, True) for name in getattr(args, "writes", ())]
+    for name, written in named:
+        given = getattr(args, name, None)
+        for path in given if isinstance(given, list) else [given]:
+            if not path or path in ("-", "none"):
+                continue
+            key = _file(path)
+            if key is None:
+                continue
+            what = f"--{name.replace('_', '-')}" if written or name == "base" else \
+                _ARGUMENTS.get(name, f"the {name} file")
+            if key in seen and written:
+                raise UsageError(f"{what} {path} is also {seen[key]}: write it to a file of "
+                                 "its own")
+            seen.setdefault(key, f"{what} {path}" if written else what)
+
+
+#: How the files a command reads read in a message, where not `the X file`. Those it writes are
+#: options (`-o` is `--output`), as is `--base`.
+_ARGUMENTS = {"facts": "the fact file", "scenarios": "a scenario file"}
+
+
+def _file(path: str) -> object | None:
+    """What tells one file from another: an existing regular file's device and inode (however
+    it is named: a link, `./F`), another path's resolved name; None for a device or a pipe
+    (`/dev/null` may take two outputs)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (found.st_dev, found.st_ino) if stat.S_ISREG(found.st_mode) else None
 
 
 def internal_error(error: Exception) -> int:
@@ -161,7 +213,7 @@ def _parser() -> argparse.ArgumentParser:
                          "running scheduler's")
     run_cmd.add_argument("--resume", action="store_true", help="finish the stopped run that "
                          "wrote --trail: the patients it decided are not decided again")
-    run_cmd.set_defaults(command=_run)
+    run_cmd.set_defaults(command=_run, reads=("protocol", "facts"), writes=("trail", "table", "warnings"))
 
     test_cmd = commands.add_parser("test", help="run scenario tests on a protocol, with rule "
                                    "coverage")
@@ -171,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="exit 1 when under P percent of the rules' outcomes were seen")
     test_cmd.add_argument("--coverage-html", metavar="OUT.html",
                           help="write the protocol source coloured by coverage")
-    test_cmd.set_defaults(command=_test)
+    test_cmd.set_defaults(command=_test, reads=("protocol", "scenarios"), writes=("coverage_html",))
 
     edge_cmd = commands.add_parser("edge-cases", help="write the boundary patients of every "
                                    "threshold and window as scenarios to review")
@@ -180,7 +232,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="the fact file holding the patient each case changes")
     edge_cmd.add_argument("--patient", help="its id (default: the file's first patient)")
     edge_cmd.add_argument("-o", "--output", required=True, metavar="SCENARIOS.yaml")
-    edge_cmd.set_defaults(command=_edge_cases)
+    edge_cmd.set_defaults(command=_edge_cases, reads=("protocol", "base"), writes=("output",))
 
     explain_cmd = commands.add_parser("explain", help="render a decision trail as text")
     explain_cmd.add_argument("trail")
@@ -193,13 +245,13 @@ def _parser() -> argparse.ArgumentParser:
     attrition_cmd.add_argument("trail")
     attrition_cmd.add_argument("--format", choices=("text", "json"), default="text")
     attrition_cmd.add_argument("--plot", metavar="OUT.png", help="draw it as a PNG too")
-    attrition_cmd.set_defaults(command=_attrition)
+    attrition_cmd.set_defaults(command=_attrition, reads=("trail",), writes=("plot",))
 
     graph_cmd = commands.add_parser("graph", help="draw what each criterion reads: concepts -> "
                                     "derived values -> definitions -> criteria")
     graph_cmd.add_argument("protocol")
     graph_cmd.add_argument("-o", "--output", required=True, metavar="OUT.svg|.png|.dot")
-    graph_cmd.set_defaults(command=_graph)
+    graph_cmd.set_defaults(command=_graph, reads=("protocol",), writes=("output",))
 
     sdtm_cmd = commands.add_parser("sdtm", help="the protocol's criteria as the SDTM TI "
                                    "dataset (XPT, CSV and a define-style JSON)")
@@ -233,7 +285,7 @@ def _parser() -> argparse.ArgumentParser:
                             default=report_pages.PAGE_SIZE,
                             help="patients a page of a directory holds "
                             f"(default {report_pages.PAGE_SIZE})")
-    report_cmd.set_defaults(command=_report)
+    report_cmd.set_defaults(command=_report, reads=("trail",), writes=("output",))
 
     fhir_cmd = commands.add_parser("fhir", help="write a decision trail as FHIR: the criteria as "
                                    "an EvidenceVariable, each decision as a ResearchSubject and "
@@ -276,7 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     escalate_cmd.add_argument("cohort", nargs="?", help="cohort fact file (JSON)")
     escalate_cmd.add_argument("--outcomes", help='what if: outcome strings, "1NNN 2NTT"')
     escalate_cmd.add_argument("--trail", help="write the decision trail (JSON Lines) here")
-    escalate_cmd.set_defaults(command=_escalate)
+    escalate_cmd.set_defaults(command=_escalate, reads=("protocol", "cohort"), writes=("trail",))
 
     pathways_cmd = commands.add_parser("pathways", help="dose-transition pathways, as a table")
     pathways_cmd.add_argument("protocol")
@@ -285,7 +337,7 @@ def _parser() -> argparse.ArgumentParser:
     pathways_cmd.add_argument("--outcomes", default="",
                               help='from the trial as these outcomes leave it: "1NNN 2NTT"')
     pathways_cmd.add_argument("--plot", default="none", help="PNG of the tree to write")
-    pathways_cmd.set_defaults(command=_pathways)
+    pathways_cmd.set_defaults(command=_pathways, reads=("protocol",), writes=("plot",))
 
     boundaries_cmd = commands.add_parser("boundaries",
                                          help="print a BOIN or decision-table design's boundaries")

@@ -428,3 +428,48 @@ def test_check_format_json_for_ci_and_editors(tmp_path, capsys):
     bad = json.loads(out)
     assert bad["ok"] is False and bad["errors"] == 1 and "inclusion" not in bad
     assert bad["diagnostics"][0]["code"] == "syntax" and bad["diagnostics"][0]["line"] == 8
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["run", SEED, "{facts}", "--trail", "{facts}"],
+     "--trail {facts} is also the fact file"),
+    (["run", SEED, "{facts}", "--table", "{facts}"], "--table {facts} is also the fact file"),
+    (["run", SEED, "{facts}", "--warnings", "{protocol}"],
+     "--warnings {protocol} is also the protocol file"),
+    (["run", SEED, "{facts}", "--trail", "{out}", "--table", "{out}"],
+     "--table {out} is also --trail {out}"),
+    (["edge-cases", SEED, "--base", "{facts}", "-o", "{facts}"],
+     "--output {facts} is also --base"),
+    (["escalate", SEED, "examples/cohort.json", "--trail", "{cohort}"],
+     "--trail {cohort} is also the cohort file"),
+])
+def test_an_output_is_never_an_input_or_another_output(tmp_path, capsys, argv, said):
+    """Refused before anything is written: `run P F --trail F` wrote the trail over the fact
+    file it was reading. A file is the same however it is named (here `./`, a symlink)."""
+    facts, protocol = tmp_path / "facts.jsonl", tmp_path / "seed.proto-rules"
+    facts.write_bytes((ROOT / PATIENTS).read_bytes())
+    protocol.write_bytes((ROOT / SEED).read_bytes())
+    (tmp_path / "cohort.json").symlink_to(ROOT / "examples" / "cohort.json")
+    names = {"facts": str(facts), "protocol": str(protocol), "out": str(tmp_path / "out"),
+             "cohort": str(tmp_path / "cohort.json")}
+    argv = [a.format(**names) for a in argv]
+    if "{protocol}" in said:
+        argv[1] = str(tmp_path / "." / "seed.proto-rules")
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert said.format(**names) in err
+    assert facts.read_bytes() == (ROOT / PATIENTS).read_bytes()
+    assert protocol.read_bytes() == (ROOT / SEED).read_bytes()
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [
+    ["run", SEED, PATIENTS, "--quiet", "--table", "/dev/full"],
+    ["edge-cases", SEED, "--base", PATIENTS, "-o", "/dev/full"],
+    ["test", SEED, "examples/cd19-ucart-sle.scenarios.yaml", "--coverage-html", "/dev/full"],
+])
+def test_a_full_disk_is_an_output_that_cannot_be_written(capsys, argv):
+    code, _, err = run(capsys, *argv)
+    assert (code, err.splitlines()[-1]) == (2, "proto-rules: cannot write: No space left on "
+                                                "device")

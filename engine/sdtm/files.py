@@ -97,7 +97,7 @@ def _write_xpt(dataset: Dataset, path: Path) -> None:
         _write_bytes(path, _fixed_dates(path.read_bytes()))
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
-    except pyreadstat.PyreadstatError as error:
+    except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as error:  # a full disk, say
         raise UsageError(f"cannot write {path}: {error}") from None
 
 
