@@ -96,6 +96,8 @@ OFFERS = (
     (r"since\b", "", "write 'at least 4 weeks before screening' or 'within 4 weeks before "
      "first_dose'"),
     (r"(during|prior\b(?! to))", "", "write 'within N days before ANCHOR' (or after)"),
+    (r"(hours?|hrs?)\b", r"\d\s*$", "facts are dated to the day, not the hour: write the span "
+     "in days ('72 hours' as '3 days', counted in calendar days)"),
     (r"history\b", r"\bno\s+$", "write 'no known history of X' (true when nothing is "
      "recorded) or 'not X ever' (needs a recorded negative)"),
     (r"than\b", r"\bis\s+(greater|more|less|fewer)\s+$", "write '>' or '<' (and '>=' or "

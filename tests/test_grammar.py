@@ -502,6 +502,7 @@ def test_missing_file(tmp_path: Path) -> None:
     ("x except y", "write 'unless ...' for an exception"),
     ("w since 4 weeks", "write 'at least 4 weeks before screening'"),
     ("w during 4 weeks", "write 'within N days before ANCHOR' (or after)"),
+    ("w within 72 hours before screening", "write the span in days ('72 hours' as '3 days'"),
     ("no history of w", "write 'no known history of X' (true when nothing is recorded)"),
     ("x is greater than 5 mg", "write '>' or '<'"),
     ("x >= 5 mg if y", "says 'applies when ...' before its ':'"),
