@@ -54,6 +54,7 @@ class Normaliser:
         self.edges: dict[str, list[tuple[str, str]]] = {}  # by list concept
         for field_name, (name, edge) in sorted(layout.edges.items()):
             self.edges.setdefault(name, []).append((field_name, edge))
+        self.dated = layout.dated
         self.runs = layout.runs
         self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
         for field_name, (name, anchor) in sorted(layout.doses.items()):
@@ -137,7 +138,7 @@ class Reader:
     concept alone (its unit as shown, the record fields it writes, whether a date is needed,
     whether it is tallied or has edges), so that per patient only the work on the facts runs."""
 
-    __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "doses", "edges",
+    __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "dated", "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "medication", "name",
                  "needs_date", "none_field", "read", "references", "runs", "steps", "table",
                  "tallied", "uln", "unit_shown", "unitless", "valid_for")
@@ -164,6 +165,7 @@ class Reader:
         self.none_field = R.none_field(name)
         self.tallied = name in normaliser.tallied
         self.edges = normaliser.edges.get(name, ())
+        self.dated = normaliser.dated.get(name)
         self.runs = name in normaliser.runs
         self.doses = normaliser.doses.get(name, ())
         self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)
@@ -209,12 +211,28 @@ class _Builder(Values, Courses):
                 unusable[name] = withheld[name]
             elif facts:
                 reader.read(self, reader, facts)
+                if reader.dated is not None:
+                    self._dated(reader)
             if name not in used and name not in unusable:
                 unusable[name] = "no fact given"
         self._bounds()
         if self.problems:
             raise FactError(self.problems)
         return self.patient
+
+    def _dated(self, r: Reader) -> None:
+        """The day of the result that counts, for windows counted from it (`the date of anc`);
+        none while its value is not usable (missing, stale, unclear), whose reason the window
+        then gives, or undated."""
+        name = r.name
+        used = self.used.get(name)
+        if not used or name in self.patient.unusable:
+            return
+        when = used[-1].date
+        if when is None:
+            self.patient.unusable[r.dated] = f"the {name} that counts has no date"
+        else:
+            self.patient.record[r.dated] = days_of_text(when)[0].toordinal()
 
     def _bounds(self) -> None:
         """Each window bound the network compares with: the anchor day shifted by the window's

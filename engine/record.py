@@ -171,6 +171,7 @@ class Layout:
     concepts: set[str] = field(default_factory=set)
     bounds: dict[str, tuple[str, m.Duration, str]] = field(default_factory=dict)
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
+    dated: dict[str, str] = field(default_factory=dict)  # the field, by the concept it dates
     doses: dict[str, tuple[str, str]] = field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
 
@@ -179,8 +180,10 @@ class Layout:
         name = anchor_field(anchor)
         if anchor is not None and anchor.ref is not None:
             self.concepts.add(anchor.ref.name)
-            if anchor.edge:
+            if anchor.occurrence:
                 self.edges[name] = (anchor.ref.name, anchor.edge)
+            elif anchor.result:
+                self.dated[anchor.ref.name] = name
         return name
 
     def bound(self, anchor: str, duration: m.Duration, direction: str) -> str:

@@ -108,7 +108,7 @@ def lexemes(text: str, filename: str = "<string>", partial: bool = False) -> lis
 
 #: The words a terminal written as a pattern stands for, for completion.
 PATTERN_WORDS = {"ROLE": ("inclusion", "exclusion"), "NOT": ("not",), "BOUND": ("upper", "lower"),
-                 "EDGE": ("start", "end"), "GRADED": ("graded",),
+                 "EDGE": ("start", "end", "date"), "GRADED": ("graded",),
                  "FUNCTION": ("min", "max", "sqrt"),
                  "TIME_UNIT": ("days", "weeks", "months", "years"), "ULN": ("x ULN",)}
 

@@ -377,14 +377,15 @@ def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
 
 
 def _anchor(anchor: m.Anchor, scope: _Scope, edges: bool = True) -> Iterator[Diagnostic]:
-    """A window counts from a day: a date concept's, or the start or end of an occurrence (a
-    dose is read on the screening date or a date concept's day only, `edges` False)."""
+    """A window counts from a day: a date concept's, the start or end of an occurrence, or the
+    date of a result (a dose is read on the screening date or a date concept's day only, `edges`
+    False)."""
     if anchor.ref is None:
         return
     if anchor.edge is not None and not edges:
         yield _diag("anchor", anchor.span, what="the screening date or a date concept",
-                    name=f"the {anchor.edge} of {anchor.ref.name}", kind="an occurrence's day",
-                    hint="")
+                    name=str(anchor), kind="an occurrence's day" if anchor.occurrence else
+                    "a result's day", hint="")
         return
     name = anchor.ref.name
     target = scope.lookup(name)
@@ -392,17 +393,31 @@ def _anchor(anchor: m.Anchor, scope: _Scope, edges: bool = True) -> Iterator[Dia
         hint = _hint(name, scope.names())
         yield _diag("undefined-name", anchor.ref.span, name=name, hint=hint)
         return
-    if anchor.edge is None and not (isinstance(target, m.Concept) and target.kind is Kind.DATE):
+    kind = target.kind if isinstance(target, m.Concept) else None
+    if anchor.edge is None and kind is not Kind.DATE:
         what = "the screening date or a date concept (declare it 'NAME: date')"
-        hint = "; or write 'the start of' / 'the end of' an event or medication" if isinstance(
-            target, m.Concept) and target.kind in m.LISTED else ""
         yield _diag("anchor", anchor.ref.span, what=what, name=name,
-                    kind=_kind_words(target), hint=hint)
-    elif anchor.edge is not None and not (isinstance(target, m.Concept)
-                                          and target.kind in m.LISTED):
+                    kind=_kind_words(target), hint=_anchor_hint(kind, name, " or"))
+    elif anchor.occurrence and kind not in m.LISTED:
         what = f"the {anchor.edge} of an event or medication"
         yield _diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
-                    hint="")
+                    hint=_anchor_hint(kind, name))
+    elif anchor.result and kind not in m.DATED_RESULTS:
+        what = "the date of a recorded result (a quantity, lab, score, scale, category or flag)"
+        yield _diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
+                    hint=_anchor_hint(kind, name))
+
+
+def _anchor_hint(kind: Kind | None, name: str, joined: str = "") -> str:
+    """The anchor a concept of this kind gives: its own day, an occurrence's edge, a result's
+    date."""
+    if kind is Kind.DATE:
+        return f";{joined} write '{name}': a date concept is its own day"
+    if kind in m.LISTED:
+        return f";{joined} write 'the start of {name}' or 'the end of {name}'"
+    if kind in m.DATED_RESULTS:
+        return f";{joined} write 'the date of {name}', the day of its result that counts"
+    return ""
 
 
 def _step(threshold: m.Quantity, concept: m.Concept) -> Iterator[Diagnostic]:

@@ -255,9 +255,10 @@ def _turned(op: str, negated: bool) -> str:
 
 
 def _same_time(duration: m.Duration) -> set[Decimal]:
-    """The amount in the other units of the same kind: 4 weeks is 28 days, 1 year 12 months."""
+    """The amount in the other units of the same kind: 4 weeks is 28 days, 1 year 12 months,
+    3 days 72 hours (facts are dated to the day)."""
     amount = Decimal(duration.amount)
-    return {"days": {amount / 7}, "weeks": {amount * 7}, "months": {amount / 12},
+    return {"days": {amount / 7, amount * 24}, "weeks": {amount * 7}, "months": {amount / 12},
             "years": {amount * 12}}[duration.unit]
 
 

@@ -49,6 +49,8 @@ MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.AGE)
 #: Measured kinds whose values are plain numbers, without a unit.
 UNITLESS = (Kind.SCORE, Kind.SCALE)
 LISTED = (Kind.EVENT, Kind.MEDICATION)
+#: Kinds whose result that counts is of a day a window may count from (`the date of anc`).
+DATED_RESULTS = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.CATEGORY, Kind.FLAG)
 
 
 @dataclass(frozen=True)
@@ -263,11 +265,24 @@ class Is:
 @dataclass(frozen=True)
 class Anchor:
     """The day a window counts from: the screening date (`ref` None), a date concept (`first_dose`),
-    or the start or end of the most recent occurrence of an event or medication (`edge`)."""
+    the start or end of the most recent occurrence of an event or medication (`edge`), or the
+    date of the result that counts for a measured or recorded value (`the date of anc`: "no growth
+    factor in the 7 days before the laboratory test")."""
 
     span: Span
     ref: Ref | None = None
-    edge: str | None = None  # "start" | "end" of a listed concept's most recent occurrence
+    edge: str | None = None  # "start" | "end" of a listed concept's most recent occurrence; "date"
+
+    @property
+    def occurrence(self) -> bool:
+        """Counted from the start or end of an occurrence: a day that may be known only within
+        days, or may not have come yet."""
+        return self.edge in ("start", "end")
+
+    @property
+    def result(self) -> bool:
+        """Counted from the date of the result that counts (`the date of anc`)."""
+        return self.edge == "date"
 
     def __str__(self) -> str:
         if self.ref is None:

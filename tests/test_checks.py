@@ -694,11 +694,12 @@ ANCHORS = HEAD + "concepts:\n d: date\n w: quantity in kg\n e: event\n m: medica
 @pytest.mark.parametrize("condition, at, message", [
     ("e within 7 days before w", "7:42",
      "a window counts from the screening date or a date concept (declare it 'NAME: date'); "
-     "'w' is a quantity"),
-    ("e within 7 days before m", "7:42", "'m' is a medication; or write 'the start of' / "
-     "'the end of' an event or medication"),
+     "'w' is a quantity; or write 'the date of w', the day of its result that counts"),
+    ("e within 7 days before m", "7:42", "'m' is a medication; or write 'the start of m' or "
+     "'the end of m'"),
     ("e within 7 days after the end of d", "7:52",
-     "a window counts from the end of an event or medication; 'd' is a date"),
+     "a window counts from the end of an event or medication; 'd' is a date; write 'd': a date "
+     "concept is its own day"),
 ])
 def test_anchor_must_be_a_day(condition: str, at: str, message: str) -> None:
     src = ANCHORS + f'inclusion I1 "t": {condition}\n'

@@ -55,6 +55,7 @@ HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  va
     ('exclusion E1 "vaccine within 4 weeks": vaccine within 28 days before screening', []),
     ('exclusion E1 "vaccine in the past year": vaccine within 12 months before screening', []),
     ('exclusion E1 "vaccine within two weeks": vaccine within 2 weeks before screening', []),
+    ('exclusion E1 "vaccine within 72 hours": vaccine within 3 days before screening', []),
     ('exclusion E1 "vaccine within 4 weeks": vaccine within 2 weeks before screening',
      ["6:fidelity"]),
     ('exclusion E1 "vaccine at least 4 weeks before": vaccine within 4 weeks before screening',

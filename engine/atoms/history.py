@@ -68,7 +68,7 @@ class Occurred(Atom):
         except KeyError:  # the window's anchor day is missing
             anchor = atom.window.anchor
             assert anchor is not None and anchor.ref is not None
-            if anchor.edge and record.get(R.none_field(anchor.ref.name)) == 1:
+            if anchor.occurrence and record.get(R.none_field(anchor.ref.name)) == 1:
                 return "false", f"{text}; {anchor}: none, {anchor.ref.name} is recorded as none"
             if not items:
                 return "false", text
@@ -143,7 +143,7 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
         if window.duration is not None:
             build.layout.bound(anchor, window.duration, window.direction)
     needs = _needs(window)
-    void = P.FALSE if window.anchor is None or window.anchor.edge is None else \
+    void = P.FALSE if window.anchor is None or not window.anchor.occurrence else \
         P.test("==", R.none_field(window.anchor.ref.name), 1)
     reads = window_reads(window)
     certain = [P.test(op, R.ITEM[key], {"$m": field}) for op, key, field, _, _ in reads]
@@ -198,7 +198,7 @@ def window_reads(window: m.Window) -> tuple[tuple[str, str, str, str, str], ...]
     only to the month, or not settled), so it is decided wherever every possible anchor day
     agrees; any other anchor is one day, its own earliest and latest.
     """
-    ranged = window.anchor is not None and window.anchor.edge is not None
+    ranged = window.anchor is not None and window.anchor.occurrence
     reads = []
     for key, op, field in window_tests(window):
         earliest, latest = R.BETWEEN[key]

@@ -198,7 +198,7 @@ def history_anchor(gen: EdgeCases, anchor: m.Anchor, where: str) -> Anchored:
     """The anchor day of a window on another history's start or end (see the module's
     docstring); a course of the cases' own, from 90 to 60 days before screening, when the base
     does not settle it, which the file then says at `where` (`line 24, infection`)."""
-    assert anchor.ref is not None and anchor.edge is not None
+    assert anchor.ref is not None and anchor.occurrence
     name, edge = anchor.ref.name, anchor.edge
     found, why = spans(gen, name), None
     if found is None:

@@ -71,6 +71,22 @@ def day_given(gen: EdgeCases, concept: str) -> date | None:
         return None
 
 
+def anchor_day(gen: EdgeCases, anchor: m.Anchor | None) -> date | None:
+    """The day a window counts from in the base patient, for any anchor but an occurrence's
+    edge: the screening date, a date concept's day, or the date of the latest result (`the date
+    of anc`); None when the base gives none."""
+    if anchor is None or anchor.ref is None:
+        return gen.screening
+    if not anchor.result:
+        return day_given(gen, anchor.ref.name)
+    days = [f["date"] for f in gen.base["facts"] if f.get("concept") == anchor.ref.name
+            and isinstance(f.get("date"), str)]
+    try:
+        return date.fromisoformat(max(days)) if days else None
+    except ValueError:
+        return None
+
+
 #: Units a number may be restated in, tried in order after the one the protocol writes and
 #: those its concept declares conversions to: the first of the concept's dimension in which the
 #: number is exact to six places is used.

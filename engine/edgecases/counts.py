@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.atoms.base import OPS
-from engine.edgecases.base import Skip, Variant, day_given
+from engine.edgecases.base import Skip, Variant, anchor_day
 from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
                                       written_filters)
 from engine.edgecases.anchors import Anchored, history_anchor
@@ -132,11 +132,11 @@ def _anchor(gen: EdgeCases, atom: m.Counted) -> tuple[date | None, Anchored | No
     window = atom.occurred.window
     if window.kind == "ever":
         return None, None
-    if window.anchor is not None and window.anchor.edge is not None:
+    if window.anchor is not None and window.anchor.occurrence:
         anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, "
                                   f"{atom.occurred.ref.name}")
         return anchored.day, anchored
-    anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
+    anchor = anchor_day(gen, window.anchor)
     if anchor is None:
         raise Skip(f"the base patient gives no {window.anchor} day")
     return anchor, None

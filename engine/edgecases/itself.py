@@ -53,7 +53,7 @@ DAY = timedelta(days=1)
 def on_itself(occurred: m.Occurred) -> bool:
     """Whether a window counts from the start or end of its own history."""
     anchor = occurred.window.anchor
-    return anchor is not None and anchor.edge is not None and anchor.ref is not None and \
+    return anchor is not None and anchor.occurrence and anchor.ref is not None and \
         anchor.ref.name == occurred.ref.name
 
 
@@ -86,7 +86,7 @@ class _Own:
         self.gen, self.atom = gen, atom
         occurred = atom.occurred if isinstance(atom, m.Counted) else occurred_of(atom)
         self.occurred, self.window = occurred, occurred.window
-        assert self.window.anchor is not None and self.window.anchor.edge is not None
+        assert self.window.anchor is not None and self.window.anchor.occurrence
         self.edge, self.name = self.window.anchor.edge, occurred.ref.name
         self.counts = _spanned(self.window)
         self.passing, self.failing = item_values(gen, occurred)

@@ -41,7 +41,7 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
-from engine.edgecases.base import Skip, Variant, day_given, leap
+from engine.edgecases.base import Skip, Variant, anchor_day, leap
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -74,12 +74,12 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                                    True), *_graded(gen, atom, occurred, day, written, passing),
                         *_nothing(gen, atom, occurred, written)])
     anchored = None  # for a window on another history: the item it counts from
-    if window.anchor is not None and window.anchor.edge is not None:
+    if window.anchor is not None and window.anchor.occurrence:
         anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, "
                                   f"{occurred.ref.name}")
         anchor = anchored.day
     else:
-        anchor = gen.screening if window.anchor is None else day_given(gen, window.anchor.ref.name)
+        anchor = anchor_day(gen, window.anchor)
     on = str(window.anchor) if window.anchor else "screening"
     if anchor is None:
         raise Skip(f"the base patient gives no {on} day")
