@@ -133,6 +133,7 @@ FACT_MESSAGES: dict[str, str] = {
     "number-range": "{number} is beyond what the engine compares exactly: at most {digits} digits "
     "before the decimal point, and nothing nearer 0 than 1e-{digits} (0 itself is fine)",
     "number-not-finite": "{number} is not a number JSON allows",
+    "key-twice": "{key} is given twice in one object: which one counts is unclear",
     "duplicate-patient": "patient {patient} is already the record at line {line}: one record per "
     "patient",
     "calendar": "{date!r} lies outside the calendar this tool reads ({first} to {last})",

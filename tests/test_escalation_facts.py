@@ -228,6 +228,11 @@ def test_every_problem_at_once(capsys, tmp_path):
             "1, field 'protocol': error: the file is for protocol 'other', not 'cd19-ucart-sle'",
         ),
         (
+            '{"as_of": "2026-01-01", "patients": [{"patient": "S1", "level": "DL1", '
+            '"level": "DL2", "infused": "2025-12-01"}]}',
+            "1: error: 'level' is given twice in one object: which one counts is unclear",
+        ),
+        (
             '{"as_of": "2026-01-01", "patients": [], "asof": 1}',
             "1, field 'asof': error: unknown field; did you mean 'as_of'?",
         ),

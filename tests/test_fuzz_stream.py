@@ -65,7 +65,11 @@ DIVERGENT = [b'{"patient": "a", "facts": [], "v": 1e9999999999999999999}',
              BOM + b'{"patient": "a", "facts": []}', b'{"patient": "\\ud800", "facts": []}',
              b'{"patient": "a", "v": NaN}', b'{"patient": "a", "v": -Infinity}',
              b'{"resourceType": "Bundle", "patient": "a"}', b'{"patient": 5, "facts": []}',
-             b'{"patient": "a", "patient": "b"}', b'{"patient": "a\\u0000"}', b'{"patient": "a",}']
+             b'{"patient": "a", "patient": "b"}', b'{"patient": "a\\u0000"}', b'{"patient": "a",}',
+             # a key given twice, which our reader refuses: also beside a quote written \u0022
+             b'{"patient": "a", "facts": [{"concept": "x", "value": 1, "value": 2}]}',
+             b'{"patient": "a", "facts": [], "k": 1, "k": "\\u0022:"}',
+             b'{"patient": "a", "facts": [], "k" : 1, "k\\":": 2}']
 
 
 def deferred(data: bytes) -> list:

@@ -164,6 +164,19 @@ def test_nan_and_infinity_are_not_json(tmp_path, capsys, constant):
     assert_refused(tmp_path, capsys, middle, f": error: {constant} is not a number JSON allows")
 
 
+@pytest.mark.parametrize("old, new, key", [
+    (b'"value": 58,', b'"value": 10, "value": 58,', "value"),  # 10 would be NOT_MET, 58 MET
+    (b'"patient": "B",', b'"patient": "B", "patient": "C",', "patient"),
+])
+def test_a_key_given_twice_refuses_the_line(tmp_path, capsys, old, new, key):
+    """Readers keep either value of a key given twice (Python's and orjson the last): the
+    record is refused, not decided on one of them."""
+    middle = line(record("B")).replace(old, new, 1)
+    assert middle != line(record("B"))
+    assert_refused(tmp_path, capsys, middle,
+                   f": error: '{key}' is given twice in one object: which one counts is unclear")
+
+
 def test_an_exponent_decimals_cannot_hold_refuses_the_line(tmp_path, capsys):
     middle = line(record("B")).replace(b'"value": 58,', b'"value": 1e99999999999999999999,')
     assert_refused(tmp_path, capsys, middle, f": error: 1e99999999999999999999 {RANGE}")

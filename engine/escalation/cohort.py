@@ -35,6 +35,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from engine.escalation import tite as T
+from engine.factfile import once
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert
@@ -280,10 +281,12 @@ def read_cohort(path: str, protocol: m.Protocol) -> Cohort:
             [FactProblem(path, 1, None, None, None, f"cannot read: {reason}")]
         ) from None
     try:
-        data = json.loads(text, parse_float=Decimal)
+        data = json.loads(text, parse_float=Decimal, object_pairs_hook=once)
     except json.JSONDecodeError as error:
         problem = FactProblem(path, error.lineno, None, None, None, f"not valid JSON: {error.msg}")
         raise FactError([problem]) from None
+    except ValueError as error:  # a key given twice (`once`)
+        raise FactError([FactProblem(path, 1, None, None, None, str(error))]) from None
     reader = _Reader(path, text, protocol, escalation)
     cohort = reader.read(data, hashlib.sha256(raw).hexdigest())
     if reader.problems:
