@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -139,9 +140,18 @@ class _Positions:
 
     _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
+    #: Values a file may hold: a generated file of 600 boundary patients holds about 200,000;
+    #: aliases nested in aliases hold exponentially many (eight levels of ten: 10^8), which
+    #: would take hours to build.
+    MOST = 2_000_000
+    #: What YAML reads as a number beside plain decimals: YAML 1.1's octal `035` (29, and 35
+    #: in YAML 1.2), `0x1F`, `0b11`, `0o17`, `1_000`, base 60 `1:30`. None is read as a guess.
+    _UNCLEAR = re.compile(r"[-+]?(0[0-9]|0[xob]|.*[_:])")
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.marks: dict[tuple, tuple[int, int]] = {}
+        self.left = self.MOST
 
     def where(self, at: tuple) -> tuple[int, int] | None:
         while at not in self.marks and at:
@@ -149,6 +159,10 @@ class _Positions:
         return self.marks.get(at)
 
     def value(self, node: yaml.Node, at: tuple) -> Any:
+        self.left -= 1
+        if not self.left:
+            raise ScenarioError([f"{self.path}: holds more than {self.MOST:,} values (aliases "
+                                 "within aliases?)"])
         self.marks[at] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             mapping: dict[str, Any] = {}
@@ -171,15 +185,21 @@ class _Positions:
             place = f"{self.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
             raise ScenarioError([f"{place}: a key must be a plain word or text"])
         tag = node.tag.rsplit(":", 1)[-1]
-        if tag in ("int", "bool", "null"):
+        place = f"{self.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+        if tag in ("int", "float") and self._UNCLEAR.match(node.value):
+            raise ScenarioError([f"{place}: {node.value} reads as a different number in each "
+                                 "YAML version: write the number in plain decimals (quote it "
+                                 "for text)"])
+        if tag in ("bool", "null"):
             return getattr(self._CONSTRUCTOR, f"construct_yaml_{tag}")(node)
+        if tag == "int":
+            return int(node.value)
         if tag == "float":
             try:
-                number = Decimal(node.value.replace("_", ""))
+                number = Decimal(node.value)
             except InvalidOperation:
                 number = None
             if number is None or not number.is_finite():
-                place = f"{self.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
                 raise ScenarioError([f"{place}: {node.value} is not a finite number"])
             return number
         return node.value  # text, and dates kept as text (YAML would make them dates)

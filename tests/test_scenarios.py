@@ -245,7 +245,16 @@ BAD = [
     (BASE + "  - name: x\n    base: P01-eligible\n    replace: [{concept: egfr, value: .inf}]\n"
             "    expect: {decision: ELIGIBLE}\n",
      "s.yaml:7:38: .inf is not a finite number"),
+    *[(BASE + "  - name: x\n    base: P01-eligible\n    replace: [{concept: egfr, value: "
+               f"{number}}}]\n    expect: {{decision: ELIGIBLE}}\n",
+       f"s.yaml:7:38: {number} reads as a different number in each YAML version: write the "
+       "number in plain decimals (quote it for text)")
+      for number in ("035", "0x1F", "0b11111", "1_000", "1:30", "035.5")],
     ("cases: &a [*a]\n", "s.yaml: nests too deep (does an alias refer to itself?)"),
+    # aliases within aliases: 10^8 values ("billion laughs"), refused at two million
+    ("a: &a [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh"))
+     + "cases: *h\n", "s.yaml: holds more than 2,000,000 values (aliases within aliases?)"),
     ("cases:\n  - name: x\n    facts: []\n    expect: {decision: ELIGIBLE}\n",
      "s.yaml:2:5: case 'x': no screening date: give one to the case, its base patient or the "
      "whole file"),
