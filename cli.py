@@ -84,8 +84,8 @@ UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, er
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (tests call this in-process)."""
     _safe_streams()
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)  # an option's reader that fails is a bug, not a trace
         _apart(args)
         return args.command(args)
     except ProtoRulesError as error:

@@ -227,9 +227,11 @@ def test_design_table_arguments(capsys):
     assert module_diagnostics(text) == []
     assert cli.main(["design-table", "i3plus3", "--target", "0.2", "--interval", "0.25,0.3"]) == 2
     assert "must hold the target 0.2" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as stop:
-        cli.main(["design-table", "i3plus3", "--target", "x"])
-    assert stop.value.code == 2
+    for option, value in [("--target", "x"), ("--target", "nan"), ("--interval", "nan,0.4"),
+                          ("--interval", "sNaN,1"), ("--target", "inf")]:
+        with pytest.raises(SystemExit) as stop:  # argparse's usage error, never a traceback
+            cli.main(["design-table", "i3plus3", option, value])
+        assert stop.value.code == 2
 
 
 def test_generated_names_keep_the_default_for_the_papers_setting():

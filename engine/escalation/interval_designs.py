@@ -123,7 +123,7 @@ def rate(text: str) -> Decimal:
         value = Decimal(text)
     except ArithmeticError:
         raise ValueError(f"not a rate like 0.3: {text!r}") from None
-    if not 0 < value < 1:
+    if not value.is_finite() or not 0 < value < 1:
         raise ValueError(f"a rate between 0 and 1, not {text}")
     return value
 

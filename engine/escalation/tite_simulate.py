@@ -70,14 +70,20 @@ def accrual(text: str) -> Accrual:
     return Accrual(Fraction(found[1]) / UNITS[found[2]], text.strip())
 
 
+#: The late-onset shares a simulation takes: nearer 0 or 1, the Weibull of `dlt_time` has no
+#: shape a float can hold (1e-30 divided by zero).
+LATE_ONSET = (Decimal("0.01"), Decimal("0.99"))
+
+
 def late_onset(text: str) -> Decimal:
-    """The share of DLTs in the second half of the window, strictly between 0 and 1."""
+    """The share of DLTs in the second half of the window, from 0.01 to 0.99."""
     try:
         share = Decimal(text)
     except ArithmeticError:
         raise ValueError(f"not a share between 0 and 1: {text!r}") from None
-    if not 0 < share < 1:
-        raise ValueError(f"the late-onset share lies strictly between 0 and 1, not {text}")
+    low, high = LATE_ONSET
+    if not share.is_finite() or not low <= share <= high:
+        raise ValueError(f"the late-onset share lies from {low} to {high}, not {text}")
     return share
 
 
