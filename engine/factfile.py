@@ -87,6 +87,9 @@ def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = No
     """
     if "patient" not in data or "facts" not in data or not data.keys().isdisjoint(_NESTED):
         return False
+    pid = data["patient"]
+    if not isinstance(pid, str) or not pid.isprintable() or pid.isspace():
+        return False  # an id the trail, a table or SDTM's USUBJID could not hold as written
     for key, value in data.items():
         types = _PATIENT_TYPES.get(key)
         if types is None or not isinstance(value, types) or (key != "facts" and value == ""):
@@ -135,7 +138,7 @@ def _plainly_sound(data: dict, attributes: dict[str, frozenset[str]] | None) -> 
             if type(value) is not list:
                 return False
         elif key not in _SOUND_PATIENT or type(value) is not str or not value \
-                or not value.isascii():
+                or not value.isascii() or not value.isprintable() or value.isspace():
             return False
     for fact in data["facts"]:
         if type(fact) is not dict or not fact.get("concept") \
@@ -608,12 +611,15 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
 
 
 def patient_id(data: Any) -> str | None:
-    """The record's patient id as it can be shown and written: a lone surrogate escaped (the
-    record is refused for it, and the refusal names the patient)."""
+    """The record's patient id as it can be shown and written: a control character or a lone
+    surrogate escaped as JSON escapes it (the record is refused for it, and the refusal names
+    the patient on one line)."""
     pid = _given_id(data)
     if not isinstance(pid, str):
         return None
-    return pid if _text_problem(pid) is None else _escaped(pid)
+    if pid.isprintable() and _text_problem(pid) is None:
+        return pid
+    return _escaped(json.dumps(pid, ensure_ascii=False)[1:-1])
 
 
 def _given_id(data: Any) -> Any:
@@ -751,6 +757,9 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         fieldname = ".".join([*([fieldname] if fieldname else []), extra[0]]) if extra else fieldname
         message = error.message.replace("Additional properties are not allowed", "unknown field")
+    elif error.validator == "pattern" and where == ["patient"]:
+        message = (f"{_escaped(json.dumps(error.instance, ensure_ascii=False))} is not an id "
+                   "as the trail, a table or SDTM can hold it: printable, not blank")
     else:
         message = error.message
     return FactProblem(path, line, pid, index, fieldname, message)

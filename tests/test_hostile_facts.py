@@ -191,6 +191,16 @@ def test_nesting_deeper_than_python_reads_refuses_the_line(tmp_path, capsys):
                                              "range)")
 
 
+@pytest.mark.parametrize("pid, shown", [("a\x00b", "a\\u0000b"), ("x\ny", "x\\ny"),
+                                        ("   ", "   "), ("\t", "\\t")])
+def test_an_id_that_is_not_printable_or_blank_refuses_the_record(tmp_path, capsys, pid, shown):
+    """Two ids `a\0b` and `a\0c` were one USUBJID in SDTM's transport file (it ends text at
+    the NUL), and a newline split the problem's own line."""
+    assert_refused(tmp_path, capsys, line(record(pid)),
+                   f", patient {shown}, field 'patient': error: \"{shown}\" is not an id as the "
+                   "trail, a table or SDTM can hold it: printable, not blank")
+
+
 def test_lone_surrogate_in_the_patient_id_refuses_the_record_naming_it(tmp_path, capsys):
     assert_refused(tmp_path, capsys, line(record("P\ud800")),
                    ", patient P\\ud800, field 'patient': error: the text holds \\ud800, half of a "
