@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import SEED, run_cli
 
 pytestmark = pytest.mark.usefixtures("at_root")
 
@@ -41,6 +41,17 @@ def test_the_network_agrees_at_every_boundary(capsys, tmp_path, name):
     code, said, _ = run_cli(capsys, "test", f"examples/{name}.proto-rules", str(out))
     assert code == 0, said
     assert f"=== {count} passed (1 scenario file) ===" in said
+
+
+def test_a_base_patient_without_facts_gives_cases_test_reads(capsys, tmp_path):
+    """A case that changes only the birth date of a patient with no facts wrote `facts:`, which
+    YAML reads as null, and `test` refused its own file."""
+    base, out = tmp_path / "empty.jsonl", tmp_path / "edges.yaml"
+    base.write_text('{"patient": "e", "screening_date": "2026-01-10", "facts": []}\n')
+    assert run_cli(capsys, "edge-cases", str(SEED), "--base", str(base), "-o", str(out))[0] == 0
+    assert "    facts: []\n" in out.read_text(encoding="utf-8")
+    code, said, _ = run_cli(capsys, "test", str(SEED), str(out))
+    assert code == 0 and " passed (1 scenario file) ===" in said
 
 
 def _cases(text: str) -> dict[str, str]:

@@ -34,8 +34,8 @@ def render(cases: list[dict[str, Any]], protocol_path: str, base_file: str, skip
             if key in case:
                 lines.append(f"    {key}: {_json(case[key])}")
         for key in ("replace", "facts"):
-            if key in case:
-                lines.append(f"    {key}:")
+            if key in case:  # an empty list as `[]`: a key alone is YAML's null
+                lines.append(f"    {key}:" + ("" if case[key] else " []"))
                 lines.extend(f"      - {_json(fact)}" for fact in case[key])
         verdicts = ", ".join(f"{k}: {v}" for k, v in case["expect"]["verdicts"].items())
         lines.append(f"    expect: {{verdicts: {{{verdicts}}}}}")
