@@ -106,10 +106,14 @@ def connected(scheduler: str, workers: int | None) -> Iterator[Cluster]:
             raise UsageError(f"--workers sets the size of --scheduler local; the scheduler "
                              f"{scheduler} has the workers started for it")
         try:
-            client = Client(scheduler, timeout=timeout, set_as_default=False)
+            client = _Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
             raise UsageError(f"cannot reach the Dask scheduler {scheduler}: "
                              f"{_first_line(error)}") from None
+        except TypeError:  # distributed's word for a TLS address without TLS settings
+            raise UsageError(f"cannot reach the Dask scheduler {scheduler}: tls:// needs Dask's "
+                             "TLS settings (distributed.comm.tls: ca-file, client.cert, "
+                             "client.key)") from None
         with client:
             try:
                 client.wait_for_workers(1, timeout=timeout)
@@ -117,6 +121,20 @@ def connected(scheduler: str, workers: int | None) -> Iterator[Cluster]:
                 raise UsageError(f"the Dask scheduler {scheduler} has no workers (start them "
                                  f"with `dask worker {scheduler}`)") from None
             yield Cluster(client, f"the Dask scheduler {scheduler}", timeout, local=False)
+
+
+class _Client(Client):
+    """A client that closes itself when it cannot connect: left half made (an address Dask
+    cannot parse, `tls://` without TLS settings), its event loop held the process for a minute
+    after the run's one-line error, then printed a traceback."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            with suppress(Exception):
+                self.close(timeout=1)
+            raise
 
 
 @contextmanager

@@ -112,6 +112,16 @@ def test_a_worker_killed_midway_changes_nothing(capsys, tmp_path, cluster, regis
     assert trail.read_bytes() == one
 
 
+@pytest.mark.parametrize("scheduler", ["tls://127.0.0.1:1", "tcp://[::1"])
+def test_a_client_that_cannot_connect_lets_the_process_end(tmp_path, scheduler):
+    """Half made, Dask's client kept its event loop: the process printed its one line, then
+    waited a minute at exit and printed a traceback. The guard is four times what it takes."""
+    done = subprocess.run([sys.executable, "cli.py", "run", SEED, "examples/patients.jsonl",
+                           "--scheduler", scheduler], cwd=ROOT, capture_output=True, text=True,
+                          timeout=40)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+
+
 @pytest.mark.parametrize("scheduler,options,said", [
     ("tcp://127.0.0.1:{port}", [], "cannot reach the Dask scheduler tcp://127.0.0.1:{port}: "
      "Timed out trying to connect to tcp://127.0.0.1:{port} after 1 s"),
@@ -119,6 +129,11 @@ def test_a_worker_killed_midway_changes_nothing(capsys, tmp_path, cluster, regis
      "tcp://HOST:PORT (or tls://), not 'udp://127.0.0.1:8786'"),
     ("tcp://127.0.0.1:8786", ["--workers", "2"], "--workers sets the size of --scheduler "
      "local; the scheduler tcp://127.0.0.1:8786 has the workers started for it"),
+    ("tls://127.0.0.1:{port}", [], "cannot reach the Dask scheduler tls://127.0.0.1:{port}: "
+     "tls:// needs Dask's TLS settings (distributed.comm.tls: ca-file, client.cert, "
+     "client.key)"),
+    ("tcp://[::1:{port}", [], "cannot reach the Dask scheduler tcp://[::1:{port}: invalid "
+     "address '[::1:{port}'; maybe: ipv6 needs brackets like [::1]"),
 ])
 def test_a_scheduler_that_cannot_be_used_is_one_line(capsys, tmp_path, scheduler, options,
                                                      said):
