@@ -86,17 +86,22 @@ class OmopFacts(DuckFacts):
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
         """Each row as a long table's cells, numbered by its person's place (from 1)."""
         screening = self.mapping.screening or ""
-        person, number = None, 0
+        person, number = _NO_ONE, 0
         while batch := self._cursor.fetchmany(self.BATCH):
             for (key, birth, concept, number_value, text_value, unit, day, end, drug, low, high,
                  comparator) in batch:
                 if key != person:
                     person, number = key, number + 1
                 value = cell_text(number_value) if number_value is not None else text_value
-                yield number, [str(key), screening, cell_text(birth), cell_text(concept),
+                yield number, ["" if key is None else str(key), screening, cell_text(birth),
+                               cell_text(concept),
                                value or "", cell_text(unit), cell_text(day), cell_text(end),
                                cell_text(drug), cell_text(low), cell_text(high),
                                cell_text(comparator)]
+
+
+#: No person yet: a person's id may be NULL, which makes a record without an id (refused).
+_NO_ONE = object()
 
 
 class Mapping:
@@ -184,8 +189,14 @@ class Mapping:
             connection.executemany("INSERT INTO proto_values VALUES (?, ?, ?)", self.values)
         connection.executemany("INSERT INTO proto_operators VALUES (?, ?)",
                                sorted(COMPARATORS.items()))
-        parts = ["SELECT person_id AS key, 0 AS part, 0 AS row, make_date(year_of_birth, "
-                 "month_of_birth, day_of_birth) AS birth_date FROM person"]
+        # Every column of the long table, so that any one table mapped (or none) is read; the
+        # birth date as text, which the reader checks like any date (a 30 February refuses
+        # that person, not the whole query, as make_date did).
+        parts = ["SELECT person_id AS key, 0 AS part, 0 AS row, CASE WHEN year_of_birth IS NULL "
+                 "OR month_of_birth IS NULL OR day_of_birth IS NULL THEN NULL ELSE printf('%04d-%02d-%02d', year_of_birth, "
+                 "month_of_birth, day_of_birth) END AS birth_date, NULL AS concept, NULL AS "
+                 "number_value, NULL AS text_value, NULL AS unit, NULL AS day, NULL AS \"end\", "
+                 "NULL AS drug, NULL AS low, NULL AS high, NULL AS comparator FROM person"]
         for number, (concept, field) in enumerate(self.person, start=1):
             parts.append(
                 f"SELECT p.person_id AS key, 1 AS part, {number} AS row, v.concept, "

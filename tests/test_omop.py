@@ -200,3 +200,31 @@ def test_a_database_without_a_mapped_table(capsys, omop, tmp_path):
     assert cli.main(["run", str(tmp_path / "omop-demo.proto-rules"), str(omop)]) == 2
     assert capsys.readouterr().err == (f"proto-rules: {omop}: the OMOP database "
                                        f"{tmp_path / 'omop.duckdb'} has no observation table\n")
+
+
+def test_a_mapping_of_one_table_is_read(omop):
+    """The long table names every column whatever the mapping reads: a mapping of measurements
+    only failed in DuckDB ('Referenced column "end" not found')."""
+    omop.write_text("omop: omop.duckdb\nscreening_date: 2026-06-01\n"
+                    "concepts:\n  egfr: {measurement: [3049187], unit: mL/min/1.73m2}\n",
+                    encoding="utf-8")
+    records = [data for _, data in read_records(str(omop))]
+    assert [(r["patient"], [f["concept"] for f in r["facts"]]) for r in records] == [
+        ("1", ["egfr"]), ("2", ["egfr"]), ("3", ["egfr"]), ("4", [])]
+    omop.write_text("omop: omop.duckdb\nscreening_date: 2026-06-01\n", encoding="utf-8")
+    assert [r["patient"] for _, r in read_records(str(omop))] == ["1", "2", "3", "4"]
+
+
+def test_a_person_who_cannot_be_read_is_refused_alone(capsys, omop, tmp_path):
+    """A birth date that is no day (30 February) stopped the whole query; a person without an
+    id was decided as patient 'None'. Each is now that record's problem."""
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute("INSERT INTO person VALUES (5, 8532, 1990, 2, 30, 0, 0), "
+                       "(NULL, 8532, 1990, 1, 1, 0, 0)")
+    connection.close()
+    assert cli.main(["run", str(tmp_path / "omop-demo.proto-rules"), str(omop)]) == 2
+    out, err = capsys.readouterr()
+    assert [line.split(":")[0] for line in out.splitlines()[:4]] == ["1", "2", "3", "4"]
+    assert f"{omop}:5, patient 5, field 'birth_date': error: " in err
+    assert f"{omop}:6, field 'patient': error: no patient id" in err
+    assert "None" not in out + err
