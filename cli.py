@@ -53,7 +53,7 @@ from engine.resume import resume_point, resumed
 from engine.screened import Outputs
 from engine.summary import REJECTED, Table, Tally
 from engine.audit.replay import replay
-from engine.console import between_patients, optional, plotted, progress, tell, writing
+from engine.console import between_patients, optional, plotted, png, progress, tell, writing
 from engine.audit.explain import render, rendered
 from engine.audit.trail import (Chain, Recorder, Trail, opening, patients, read, scan,
                                 sha256_file)
@@ -244,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
                                         "patients turned away, remaining, and left open")
     attrition_cmd.add_argument("trail")
     attrition_cmd.add_argument("--format", choices=("text", "json"), default="text")
-    attrition_cmd.add_argument("--plot", metavar="OUT.png", help="draw it as a PNG too")
+    attrition_cmd.add_argument("--plot", metavar="OUT.png", type=png, help="draw it as a PNG too")
     attrition_cmd.set_defaults(command=_attrition, reads=("trail",), writes=("plot",))
 
     graph_cmd = commands.add_parser("graph", help="draw what each criterion reads: concepts -> "
@@ -336,7 +336,8 @@ def _parser() -> argparse.ArgumentParser:
                               help=f"how many cohorts ahead, 1 to {MAX_COHORTS} (default 2)")
     pathways_cmd.add_argument("--outcomes", default="",
                               help='from the trial as these outcomes leave it: "1NNN 2NTT"')
-    pathways_cmd.add_argument("--plot", default="none", help="PNG of the tree to write")
+    pathways_cmd.add_argument("--plot", default="none", type=png,
+                              help="PNG of the tree to write")
     pathways_cmd.set_defaults(command=_pathways, reads=("protocol",), writes=("plot",))
 
     boundaries_cmd = commands.add_parser("boundaries",

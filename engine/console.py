@@ -5,6 +5,7 @@ written. The commands (`cli.py`) call these; nothing here decides anything."""
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -141,6 +142,15 @@ def writing(path: str, what: str,
         out.close()
     except OSError as error:
         raise UsageError(f"cannot write {what} {path}: {error.strerror or error}") from None
+
+
+def png(text: str) -> str:
+    """An argparse type: the file a `--plot` writes, named `.png` (or `none`). The plots are
+    PNG: `--plot x.svg` wrote PNG bytes under a name that promised SVG (`graph` writes what its
+    name's suffix asks)."""
+    if text != "none" and Path(text).suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"a plot is written as PNG: name it .png, not {text!r}")
+    return text
 
 
 def plotted(path: str, draw: Callable[[str], None], what: str = "plot") -> None:

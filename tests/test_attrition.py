@@ -83,5 +83,6 @@ def test_the_plot_is_a_png_and_the_same_bytes_twice(tmp_path, capsys) -> None:
         assert cli.main(["attrition", str(trail), "--plot", str(path)]) == 0
     assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert first.read_bytes() == second.read_bytes()
-    assert cli.main(["attrition", str(trail), "--plot", str(tmp_path)]) == 2  # a directory
+    (tmp_path / "folder.png").mkdir()
+    assert cli.main(["attrition", str(trail), "--plot", str(tmp_path / "folder.png")]) == 2
     assert "cannot write plot" in capsys.readouterr().err

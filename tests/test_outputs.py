@@ -86,9 +86,10 @@ def test_escalate_trail_on_a_full_disk(capsys):
 
 @pytest.mark.parametrize("where, words", [
     ("/proc/x/y.png", "No such file or directory"),
-    ("{tmp}", "Is a directory"),
+    ("{tmp}/folder.png", "Is a directory"),
 ])
 def test_simulate_plot_that_cannot_be_written(capsys, tmp_path, where, words):
+    (tmp_path / "folder.png").mkdir()
     plot = where.format(tmp=tmp_path)
     argv = ["simulate", SEED, "--true-tox", "0.1,0.2,0.3", "--trials", "10", "--plot", plot]
     assert cli.main(argv) == 2
@@ -212,3 +213,16 @@ def test_a_reader_that_closes_the_pipe_leaves_a_cut_sealed_trail(tmp_path):
     records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
     (cut,) = [r for r in records if r["type"] == "cut"]
     assert cut["reason"] == "output closed" and 1 <= cut["patients"] < len(copies)
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", SEED, "--true-tox", "0.1,0.2,0.3", "--plot", "x.svg"],
+    ["compare-designs", SEED, "--scenario", "0.1,0.2,0.3", "--plot", "x.pdf"],
+    ["pathways", SEED, "--plot", "tree"],
+])
+def test_a_plot_is_named_as_the_png_it_is(capsys, argv):
+    """`--plot x.svg` wrote PNG bytes under a name that promised SVG: refused before any work."""
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    assert "a plot is written as PNG: name it .png, not " in capsys.readouterr().err

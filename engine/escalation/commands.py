@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from engine.escalation import compare, tite_simulate
-from engine.console import plotted
+from engine.console import plotted, png
 from engine.escalation.network import EscalationNetwork, Escalator
 from engine.escalation.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from protocol.errors import UsageError
@@ -58,7 +58,7 @@ def _scenario_options(command: argparse.ArgumentParser, bounded: Callable, plot_
                          help=f"how many trials to simulate, 1 to {MAX_TRIALS:,}")
     command.add_argument("--seed", type=bounded(0, MAX_SEED), default=1,
                          help="the random generator's seed, a whole number from 0")
-    command.add_argument("--plot", default=plot_path,
+    command.add_argument("--plot", default=plot_path, type=png,
                          help=f"PNG to write (default {plot_path}); 'none' for no plot")
 
 
