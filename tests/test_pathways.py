@@ -105,6 +105,7 @@ def test_outcomes_counted():
     ("1NNX", "'X' at column 4"),
     ("1NNN 2", "'2' at column 6 names no patient"),
     ("NNN", "'NNN' at column 1 does not start with a dose level's number"),
+    ("\uff11NNN", "at column 1 does not start with a dose level's number"),  # a full-width 1
     ("0NNN", "dose level 0 at column 1; the protocol declares 3 (1 is the lowest)"),
     ("4NNN", "dose level 4 at column 1"),
     ("1NNN 1NNN 2NNN 2NNN 3NNN 3NNN 3N", "19 patients, more than the maximum sample size (18)"),

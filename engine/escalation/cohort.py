@@ -192,7 +192,7 @@ def _tite(escalation: m.Escalation) -> bool:
 
 
 #: `1NNN 2NTT`: a dose level's number (1 the lowest declared) and one letter per patient.
-OUTCOME_GROUP = re.compile(r"(\d+)(\S*)")
+OUTCOME_GROUP = re.compile(r"([0-9]+)(\S*)")  # ASCII digits: `１` is no level
 
 
 def parse_outcomes(text: str, levels: int) -> list[tuple[int, str]]:
