@@ -139,6 +139,7 @@ def test_simulate_refuses(capsys, protocol, argv, message):
 @pytest.mark.parametrize("option, value, message", [
     ("--accrual", "2 per month", "not an accrual rate like 2/month"),
     ("--accrual", "0/day", "not an accrual rate like 2/month"),
+    ("--accrual", "\uff12/month", "not an accrual rate like 2/month"),  # a full-width 2
     ("--late-onset", "1", "the late-onset share lies from 0.01 to 0.99"),
     ("--late-onset", "1e-30", "the late-onset share lies from 0.01 to 0.99"),
     ("--late-onset", "nan", "the late-onset share lies from 0.01 to 0.99"),

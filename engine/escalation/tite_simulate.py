@@ -64,7 +64,7 @@ def accrual(text: str) -> Accrual:
     >>> accrual("2/month").per_day
     Fraction(1, 15)
     """
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*(day|week|month)s?\s*", text)
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*(day|week|month)s?\s*", text)
     if not found or Fraction(found[1]) == 0:
         raise ValueError(f"not an accrual rate like 2/month, 1/week or 0.5/day: {text!r}")
     return Accrual(Fraction(found[1]) / UNITS[found[2]], text.strip())
