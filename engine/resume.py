@@ -214,11 +214,21 @@ def skipped(records: Iterable[tuple[int, object]], done: Iterable[Before], facts
         line, data = found
         pid = data.patient if isinstance(data, FactProblem) else patient_id(data)
         if line != kept.line or (kept.patient is not None and pid != kept.patient):
-            raise UsageError(f"cannot resume: the fact file {facts} holds patient {pid} at line "
-                             f"{line} where the trail {trail} has patient {kept.patient} (line "
-                             f"{kept.line}): not the file the trail was written from")
+            raise UsageError(f"cannot resume: the fact file {facts} holds "
+                             f"{_held(line, data, pid)} where the trail "
+                             f"{trail} has patient {kept.patient} (line {kept.line}): not the "
+                             "file the trail was written from")
         keep(kept)
     return records
+
+
+def _held(line: int, data: object, pid: str | None) -> str:
+    """What a fact file holds where a trail has a patient: `patient P7 at line 7`, or no
+    patient and why (an emptied file's problem has no line)."""
+    if pid is not None:
+        return f"patient {pid} at line {line}"
+    why = f" ({data.message})" if isinstance(data, FactProblem) else " (no id)"
+    return f"no patient at line {line}{why}" if line else f"no patient{why}"
 
 
 def resume_point(trail: str | None, facts: str, header: list[dict[str, Any]]) -> Point:

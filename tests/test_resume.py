@@ -207,6 +207,16 @@ def test_other_facts_under_the_same_name_are_refused(capsys, tmp_path, clean):
                     "file the trail was written from")
 
 
+def test_an_emptied_fact_file_says_it_holds_no_patient(capsys, tmp_path, clean):
+    """It said 'holds patient None at line 0'."""
+    facts, expected = clean
+    out = stopped_trail(tmp_path, expected)
+    facts.write_bytes(b"")
+    line = refused(capsys, [*argv(facts, out), "--resume"], out)
+    assert f"the fact file {facts} holds no patient (the fact file is empty) where the trail " \
+        in line
+
+
 def test_another_screening_date_is_refused(capsys, tmp_path, clean):
     facts, expected = clean
     out = stopped_trail(tmp_path, expected)
