@@ -609,6 +609,9 @@ def _edge_cases(args) -> int:
     for line, data in records:
         if not isinstance(data, dict):
             raise UsageError(f"cannot read the base patient: {data}")
+        if "resourceType" in data:  # its cases change facts as the fact format writes them
+            raise UsageError(f"{args.base}:{line}: edge-cases takes its base patient in the fact "
+                             "format (JSON or JSON Lines), not as a FHIR resource")
     patients = {data.get("patient"): data for _, data in records}
     if not patients:
         raise UsageError(f"no patient in {args.base}")

@@ -279,6 +279,9 @@ def test_the_dose_on_a_day_and_treatment_without_a_break(capsys, tmp_path):
     (("--base", "examples/bad/facts.jsonl"),
      "proto-rules: cannot read the base patient: examples/bad/facts.jsonl:2: error: not valid "
      "JSON: Expecting value at column 75"),
+    (("--base", "examples/P04-liver-at-threshold.fhir.json"),
+     "proto-rules: examples/P04-liver-at-threshold.fhir.json:1: edge-cases takes its base "
+     "patient in the fact format (JSON or JSON Lines), not as a FHIR resource"),
     (("--base", "{tmp}/bad.jsonl"),
      "proto-rules: the base patient cannot be used: {tmp}/bad.jsonl:1, patient x, fact #1, "
      "field 'value': error: egfr is measured: expected a number or a bound like '< 20', found "
