@@ -522,9 +522,9 @@ def _run(args) -> int:
                                  f"before it, marked as cut and sealed, final sha256 {sealed}: "
                                  "run again with --resume to finish") from None
             raise
-        if trail:
-            sealed = trail.close(facts.sha256())
-            print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
+        sealed = trail.close(facts.sha256()) if trail else None
+    if sealed:  # said once the file is closed: a compressed trail's last frame is written then
+        print(f"trail {args.trail} sealed, final sha256 {sealed}", file=sys.stderr)
     sys.stderr.write(tally.render(time.perf_counter() - started))
     for path, what in ((args.warnings, "every warning"), (args.table, "decisions table")):
         if path:
