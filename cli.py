@@ -282,7 +282,6 @@ def _parser() -> argparse.ArgumentParser:
                             f"{report_pages.ONE_PAGE} patients), or a directory: index.html, "
                             "the summary, and patients/page-0001.html, ...")
     report_cmd.add_argument("--page-size", type=_bounded(1, 100_000), metavar="K",
-                            default=report_pages.PAGE_SIZE,
                             help="patients a page of a directory holds "
                             f"(default {report_pages.PAGE_SIZE})")
     report_cmd.set_defaults(command=_report, reads=("trail",), writes=("output",))
@@ -728,8 +727,12 @@ def _report(args) -> int:
     report cannot be written (nothing is left then: `engine/audit/report_pages.py`). A directory
     gets a summary page and pages of patients; one page takes at most `ONE_PAGE` patients."""
     paged = report_pages.directory_wanted(args.output)
+    if args.page_size is not None and not paged:
+        raise UsageError(f"--page-size is for a directory of pages (-o DIR/); {args.output} is "
+                         "one page")
+    size = args.page_size or report_pages.PAGE_SIZE
     try:
-        written = (report_pages.write(args.trail, Path(args.output), args.page_size) if paged
+        written = (report_pages.write(args.trail, Path(args.output), size) if paged
                    else report_pages.one_page(args.trail, Path(args.output)))
     except OSError as error:
         raise UsageError(f"cannot write report {args.output}: {error.strerror}") from None
@@ -738,7 +741,7 @@ def _report(args) -> int:
         print(f"trail {written.status.text}; the {'pages show' if paged else 'page shows'} "
               "what the file says now")
     where = (f"{Path(args.output) / 'index.html'}: {written.patients} patients on "
-             f"{written.pages} pages of {args.page_size}" if paged
+             f"{written.pages} pages of {size}" if paged
              else f"{args.output}: {written.patients} patients")
     print(f"report: {where}; trail {written.status.text}")
     return 1 if tampered else 0

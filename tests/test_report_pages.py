@@ -297,3 +297,12 @@ def test_browser_filters_the_pages(chromium, paged, demo, tmp_path, fragment, pa
     if fragment:
         page = rendered(chromium, tmp_path, paged / "patients" / "page-0001.html", fragment)
         assert page.all("body")[0]["data-ready"] == "true"
+
+
+def test_a_page_size_for_one_page_is_refused(demo, tmp_path, capsys):
+    """It was taken and ignored: one page holds every patient."""
+    page = tmp_path / "one.html"
+    assert cli.main(["report", str(demo), "-o", str(page), "--page-size", "5"]) == 2
+    assert capsys.readouterr().err == (f"proto-rules: --page-size is for a directory of pages "
+                                       f"(-o DIR/); {page} is one page\n")
+    assert not page.exists()
