@@ -86,7 +86,7 @@ def read(path: str, protocol: m.Protocol) -> list[Case]:
     """The cases of a scenario file, checked against the schema and the protocol (criterion ids,
     concept names, base patients); every problem at once, as a `ScenarioError`."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark, as fact files
     except OSError as error:
         raise ScenarioError([f"{path}: cannot read scenario file: {error.strerror}"]) from None
     except UnicodeDecodeError as error:

@@ -276,6 +276,17 @@ def test_a_bad_scenario_file_is_one_line(capsys, tmp_path, text, message):
     assert err == f"{tmp_path}/" + message.format(dir=tmp_path) + "\n"
 
 
+@pytest.mark.parametrize("name", ["s.json", "s.yaml"])
+def test_a_byte_order_mark_is_read_as_fact_files_read_it(capsys, tmp_path, name):
+    path = tmp_path / name
+    path.write_text("\ufeff" + json.dumps({
+        "patients": [str(ROOT / "examples" / "patients.jsonl")], "screening_date": "2026-06-01",
+        "cases": [{"name": "x", "base": "P01-eligible", "expect": {"decision": "ELIGIBLE"}}]}),
+        encoding="utf-8")
+    code, out, err = run_cli(capsys, "test", SEED, str(path))
+    assert code == 0 and "=== 1 passed (1 scenario file) ===" in out, err
+
+
 def test_a_bad_json_file_is_placed_too(capsys, tmp_path):
     path = _write(tmp_path, '{"cases": [\n  {"name": "x", "expect": {}}\n]}\n', "s.json")
     code, _, err = run_cli(capsys, "test", SEED, path)
