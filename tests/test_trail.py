@@ -140,9 +140,11 @@ def test_every_line_is_canonical_json(demo):
 def test_a_patients_own_words_are_written_canonically(tmp_path):
     """Whatever a patient's facts say (quotes, a backslash, a tab, a percent sign, other scripts),
     its decided line is the canonical form of its record: engine/audit/decided.py writes each object
-    with its keys in sorted order, and orjson escapes the strings."""
+    with its keys in sorted order, and orjson escapes the strings. (An id holds no tab: an id
+    is printable, see tests/test_hostile_facts.py.)"""
     odd = 'Dr. "Q" \\ Ünïcode\t50 % – 医师'
-    patient = {"patient": f"P-{odd}", "screening_date": "2026-06-01", "facts": [
+    pid = "P-" + odd.replace("\t", " ")
+    patient = {"patient": pid, "screening_date": "2026-06-01", "facts": [
         {"concept": "investigator_deems_unsuitable", "value": True, "date": "2026-05-29",
          "recorded_by": odd, "reason": odd},
         {"concept": "sex", "value": "female"},
@@ -152,7 +154,7 @@ def test_a_patients_own_words_are_written_canonically(tmp_path):
     lines = lines_of(run_cli(tmp_path, "odd-trail.jsonl", SEED, str(facts)))
     assert all(line.encode() == rfc8785.dumps(json.loads(line)) for line in lines)
     decided = json.loads(lines[2])
-    assert decided["type"] == "decided" and decided["patient"] == f"P-{odd}"
+    assert decided["type"] == "decided" and decided["patient"] == pid
     assert any(odd in (fact.get("note") or "") for fact in decided["facts"])
     assert any(odd in evidence for c in decided["criteria"] for evidence in c["evidence"])
 
