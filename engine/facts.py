@@ -245,10 +245,10 @@ class _Builder(Values, Courses):
                 record[name] = self._first_day(duration, key).toordinal()
                 continue
             if anchor in record:
-                record[name] = shift(date.fromordinal(record[anchor]), duration, sign).toordinal()
+                record[name] = _shifted(record[anchor], duration, sign)
             if early in record:
                 for field_name, day in zip(spread, (record[early], record[late])):
-                    record[field_name] = shift(date.fromordinal(day), duration, sign).toordinal()
+                    record[field_name] = _shifted(day, duration, sign)
 
     def _first_day(self, duration: m.Duration, key: tuple[int, str]) -> date:
         """The screening date minus `duration` (its `key`, `_duration_key`), once per duration
@@ -387,6 +387,9 @@ class _Builder(Values, Courses):
         for field_name, edge in r.edges:
             edges = [_edge(item, edge) for item in candidates]
             early, late = min(e[0] for e in edges), max(e[1] for e in edges)
+            if edge == "until":  # a window `during` it runs to now (ONGOING) while it goes on
+                record.update(zip(R.spread(field_name), (early, late)))
+                continue
             if any(e != edges[0] for e in edges):
                 unusable[field_name] = \
                     f"which {name} is the most recent is not settled (dates known only " \
@@ -530,6 +533,14 @@ def _identity(fact: dict) -> Any:
     """What makes two facts duplicates: the same fields in the same order with equal values; a
     fact with a reference range (a dict) is compared by its text."""
     return str(fact) if "reference_range" in fact else tuple(fact.items())
+
+
+def _shifted(day: int, duration: m.Duration, sign: int) -> int:
+    """The day (an ordinal) `duration` after (`sign` 1) or before it; a course still going on
+    (`ONGOING`) ends no sooner for it (`during or within 60 days after X`)."""
+    if day >= ONGOING:
+        return ONGOING
+    return shift(date.fromordinal(day), duration, sign).toordinal()
 
 
 def _edge(item: dict, edge: str) -> tuple[int, int]:

@@ -95,7 +95,10 @@ OFFERS = (
     (r"(except|excluding)\b", "", "write 'unless ...' for an exception"),
     (r"since\b", "", "write 'at least 4 weeks before screening' or 'within 4 weeks before "
      "first_dose'"),
-    (r"(during|prior\b(?! to))", "", "write 'within N days before ANCHOR' (or after)"),
+    (r"prior\b(?! to)", "", "write 'within N days before ANCHOR' (or after)"),
+    (r"\d", r"\bduring\s+$", "'during' spans a history ('during line_of_therapy', 'during or "
+     "within 60 days after line_of_therapy'); for a span of time write 'within N days before "
+     "ANCHOR' (or after)"),
     (r"(hours?|hrs?)\b", r"\d\s*$", "facts are dated to the day, not the hour: write the span "
      "in days ('72 hours' as '3 days', counted in calendar days)"),
     (r"history\b", r"\bno\s+$", "write 'no known history of X' (true when nothing is "

@@ -312,7 +312,9 @@ def _refs(condition: m.Condition | None) -> list[str]:
 
 def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
     occurred = atom.occurred if isinstance(atom, m.WRAPPERS) else atom
-    if isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
+    if isinstance(occurred, m.Occurred) and occurred.window.kind == "during":
+        yield from _during(occurred, scope)
+    elif isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
     if isinstance(atom, (m.CurrentDose, m.StableDose)) and atom.anchor is not None:
         yield from _anchor(atom.anchor, scope, edges=False)
@@ -406,6 +408,21 @@ def _anchor(anchor: m.Anchor, scope: _Scope, edges: bool = True) -> Iterator[Dia
         what = "the date of a recorded result (a quantity, lab, score, scale, category or flag)"
         yield _diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
                     hint=_anchor_hint(kind, name))
+
+
+def _during(occurred: m.Occurred, scope: _Scope) -> Iterator[Diagnostic]:
+    """`during X` spans the most recent course or occurrence of another history."""
+    anchor = occurred.window.anchor
+    assert anchor is not None and anchor.ref is not None
+    name = anchor.ref.name
+    target = scope.lookup(name)
+    if target is None:
+        yield _diag("undefined-name", anchor.ref.span, name=name, hint=_hint(name, scope.names()))
+    elif not (isinstance(target, m.Concept) and target.kind in m.LISTED):
+        yield _diag("during", anchor.ref.span, name=name, kind=_kind_words(target), why="")
+    elif name == occurred.ref.name:
+        yield _diag("during", anchor.ref.span, name=name, kind="the history itself",
+                    why=": its most recent one overlaps itself")
 
 
 def _anchor_hint(kind: Kind | None, name: str, joined: str = "") -> str:

@@ -278,7 +278,7 @@ def _window_word(text: str, number: Said) -> str | None:
 def _window_families(kind: str) -> set[str]:
     """The sentence's words a rule's window kind (`not within`, under a `not`) agrees with."""
     family = {"within": "within", "less_than": "within", "at_least": "at least",
-              "more_than": "at least"}.get(kind.removeprefix("not "))
+              "more_than": "at least", "during": "within"}.get(kind.removeprefix("not "))
     if family is None:
         return set()
     return {"within", "at least"} if kind.startswith("not ") else {family}

@@ -73,6 +73,8 @@ TEMPLATES: dict[str, str] = {
     "take more than {limit} rules); split it into definitions",
     "no-criteria/run": "protocol '{name}' has no criteria: '{command}' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
+    "during": "'during {name}' spans the most recent course or occurrence of another event or "
+    "medication; '{name}' is {kind}{why}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
     "counts-as": "'{name}' counts as '{broader}', {why}",
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "

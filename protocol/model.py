@@ -276,8 +276,9 @@ class Anchor:
     @property
     def occurrence(self) -> bool:
         """Counted from the start or end of an occurrence: a day that may be known only within
-        days, or may not have come yet."""
-        return self.edge in ("start", "end")
+        days, or may not have come yet (`until`: the end of a window `during` it, which runs to
+        now while the occurrence goes on)."""
+        return self.edge in ("start", "end", "until")
 
     @property
     def result(self) -> bool:
@@ -287,6 +288,8 @@ class Anchor:
     def __str__(self) -> str:
         if self.ref is None:
             return "screening"
+        if self.edge == "until":
+            return f"the end of {self.ref.name} (or now, while it goes on)"
         return f"the {self.edge} of {self.ref.name}" if self.edge else self.ref.name
 
 
@@ -301,13 +304,24 @@ class Window:
     another is named): `ever`; `at` the anchor's day; `within` (inclusive) or `less than` (strict) a
     duration before or after it, which an occurrence meets by overlapping that span; `at least`
     (inclusive) or `more than` (strict) a duration before or after it, which an occurrence meets by
-    its start. Durations are calendar-aware (see `engine/dates.shift`)."""
+    its start; `during` X (or `during or within` a duration `after` it) the span of the most
+    recent X, from its start (`anchor`) to its end (`until`) plus the duration, both counted, or
+    to now while X goes on, which an occurrence meets by overlapping it ("progression on or
+    within 12 months of the last line of therapy"). Durations are calendar-aware (see
+    `engine/dates.shift`)."""
 
     span: Span
-    kind: str  # "ever" | "at" | "within" | "less_than" | "at_least" | "more_than"
+    kind: str  # "ever" | "at" | "within" | "less_than" | "at_least" | "more_than" | "during"
     duration: Duration | None = None
     direction: str = "before"  # "before" | "after"
     anchor: Anchor | None = None  # None: the screening date
+
+    @property
+    def until(self) -> Anchor:
+        """The end of a window `during` X: the end of the most recent X, or now while it goes
+        on."""
+        assert self.kind == "during" and self.anchor is not None
+        return Anchor(self.anchor.span, self.anchor.ref, "until")
 
     def __str__(self) -> str:
         anchor = str(self.anchor) if self.anchor else "screening"
@@ -315,6 +329,11 @@ class Window:
             return "ever"
         if self.kind == "at":
             return f"at {anchor}"
+        if self.kind == "during":
+            assert self.anchor is not None and self.anchor.ref is not None
+            name = self.anchor.ref.name
+            return f"during or within {self.duration} after {name}" if self.duration else \
+                f"during {name}"
         return f"{WINDOW_WORDS[self.kind]} {self.duration} {self.direction} {anchor}"
 
 

@@ -501,7 +501,9 @@ def test_missing_file(tmp_path: Path) -> None:
     ("x = 5 mg", "write '==' to compare, or 'is' for a category"),
     ("x except y", "write 'unless ...' for an exception"),
     ("w since 4 weeks", "write 'at least 4 weeks before screening'"),
-    ("w during 4 weeks", "write 'within N days before ANCHOR' (or after)"),
+    ("w during 4 weeks", "'during' spans a history ('during line_of_therapy', 'during or within "
+     "60 days after line_of_therapy'); for a span of time write 'within N days before ANCHOR'"),
+    ("w prior 4 weeks", "write 'within N days before ANCHOR' (or after)"),
     ("w within 72 hours before screening", "write the span in days ('72 hours' as '3 days'"),
     ("no history of w", "write 'no known history of X' (true when nothing is recorded)"),
     ("x is greater than 5 mg", "write '>' or '<'"),

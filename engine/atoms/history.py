@@ -16,7 +16,7 @@ from engine import record as R
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
 from engine.kleene import (NEGATE, Kleene, conjunction, either, lacking, listed, missing_list,
                            present)
-from engine.record import Patient, plain_number
+from engine.record import ONGOING, Patient, plain_number
 from protocol import model as m
 from protocol.units import convert
 
@@ -138,7 +138,12 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
     fields the window needs beside the list (`needs`), when the anchor can never exist (`void`),
     and the item tests an item surely meets (`certain`) and may meet (`possible`)."""
     window = atom.window
-    if window.kind != "ever":
+    if window.kind == "during":
+        build.layout.anchor(window.anchor)
+        until = build.layout.anchor(window.until)
+        if window.duration is not None:
+            build.layout.bound(until, window.duration, "after")
+    elif window.kind != "ever":
         anchor = build.layout.anchor(window.anchor)
         if window.duration is not None:
             build.layout.bound(anchor, window.duration, window.direction)
@@ -166,6 +171,8 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     """
     if window.kind == "ever":
         return ()
+    if window.kind == "during":
+        return (R.END, ">=", R.anchor_field(window.anchor)), (R.START, "<=", _last_day(window))
     anchor = R.anchor_field(window.anchor)
     if window.kind == "at":
         tests = [(R.END, ">=", anchor), (R.START, "<=", anchor)]
@@ -185,6 +192,13 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     if anchor == R.SCREENING:
         tests = [t for t in tests if t != (R.START, "<=", R.SCREENING)]
     return tuple(tests)
+
+
+def _last_day(window: m.Window) -> str:
+    """The record field of the last day of a window `during` X: X's end, or the day the
+    duration reaches after it."""
+    until = R.anchor_field(window.until)
+    return until if window.duration is None else R.bound_field(until, window.duration, "after")
 
 
 def window_reads(window: m.Window) -> tuple[tuple[str, str, str, str, str], ...]:
@@ -226,6 +240,12 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
     """How the window reads for this patient, with its days."""
     if window.kind == "ever":
         return ""
+    if window.kind == "during":
+        assert window.anchor is not None and window.anchor.ref is not None
+        end = "its end" if window.duration is None else f"{window.duration} after its end"
+        return f" (window from the start of {window.anchor.ref.name}, " \
+               f"{_on(patient, R.anchor_field(window.anchor))}, to {end}, " \
+               f"{_on(patient, _last_day(window))})"
     record = patient.record
     anchor = R.anchor_field(window.anchor)
     if anchor == R.SCREENING and (window.kind == "at" or (
@@ -275,6 +295,20 @@ def _days(patient: Patient, field: str) -> tuple[date, date]:
         return day, day
     low, high = R.spread(field)
     return date.fromordinal(record[low]), date.fromordinal(record[high])
+
+
+def _on(patient: Patient, field: str) -> str:
+    """A day of a window `during` X as the trail shows it: one day, the days it may be (dates
+    known to the month, or which X is the most recent not settled), or now while X goes on."""
+    record = patient.record
+    low, high = (record[field], record[field]) if field in record else \
+        (record[R.spread(field)[0]], record[R.spread(field)[1]])
+    if low >= ONGOING:
+        return "now, as it goes on"
+    shown = date.fromordinal(low).isoformat()
+    if high >= ONGOING:
+        return f"{shown} or later, until now (its end is not recorded)"
+    return shown if low == high else f"{shown} to {date.fromordinal(high).isoformat()}"
 
 
 def _days_text(patient: Patient, field: str, low: date, high: date) -> str:

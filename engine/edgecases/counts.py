@@ -29,7 +29,7 @@ from engine.edgecases.base import Skip, Variant, anchor_day
 from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
                                       written_filters)
 from engine.edgecases.anchors import Anchored, history_anchor
-from engine.edgecases.windows import (_edges, _given, _grade_text, _inside, _occurrence,
+from engine.edgecases.windows import (DURING, _edges, _given, _grade_text, _inside, _occurrence,
                                       _passing_grade)
 from protocol import model as m
 
@@ -46,6 +46,8 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
     """The cases of one counted history (see the module's docstring); raises `Skip`."""
     occurred, n = atom.occurred, atom.count
     window = occurred.window
+    if window.kind == "during":
+        raise Skip(DURING)
     concept = gen.concept(occurred)
     passing, failing = item_values(gen, occurred)
     by = atom.attribute(concept)
