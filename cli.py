@@ -213,7 +213,8 @@ def _parser() -> argparse.ArgumentParser:
                          "running scheduler's")
     run_cmd.add_argument("--resume", action="store_true", help="finish the stopped run that "
                          "wrote --trail: the patients it decided are not decided again")
-    run_cmd.set_defaults(command=_run, reads=("protocol", "facts"), writes=("trail", "table", "warnings"))
+    run_cmd.set_defaults(command=_run, reads=("protocol", "facts"),
+                         writes=("trail", "table", "warnings"))
 
     test_cmd = commands.add_parser("test", help="run scenario tests on a protocol, with rule "
                                    "coverage")

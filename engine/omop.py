@@ -193,10 +193,11 @@ class Mapping:
         # birth date as text, which the reader checks like any date (a 30 February refuses
         # that person, not the whole query, as make_date did).
         parts = ["SELECT person_id AS key, 0 AS part, 0 AS row, CASE WHEN year_of_birth IS NULL "
-                 "OR month_of_birth IS NULL OR day_of_birth IS NULL THEN NULL ELSE printf('%04d-%02d-%02d', year_of_birth, "
-                 "month_of_birth, day_of_birth) END AS birth_date, NULL AS concept, NULL AS "
-                 "number_value, NULL AS text_value, NULL AS unit, NULL AS day, NULL AS \"end\", "
-                 "NULL AS drug, NULL AS low, NULL AS high, NULL AS comparator FROM person"]
+                 "OR month_of_birth IS NULL OR day_of_birth IS NULL THEN NULL ELSE "
+                 "printf('%04d-%02d-%02d', year_of_birth, month_of_birth, day_of_birth) END AS "
+                 "birth_date, NULL AS concept, NULL AS number_value, NULL AS text_value, NULL AS "
+                 "unit, NULL AS day, NULL AS \"end\", NULL AS drug, NULL AS low, NULL AS high, "
+                 "NULL AS comparator FROM person"]
         for number, (concept, field) in enumerate(self.person, start=1):
             parts.append(
                 f"SELECT p.person_id AS key, 1 AS part, {number} AS row, v.concept, "
