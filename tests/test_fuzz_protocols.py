@@ -35,7 +35,8 @@ UNITS = ["U/0", "U/", "mg", "mg/dL", "10^400/L", "x10^9/L", "kg/m2", "mL/min/1.7
 WORDS = ["and", "or", "not", "ever", "within", "days", "before", "after", "screening", "at least",
          "with grade >= 2", "unless", "x ULN", "is", "one of", "(", ")", "{", "}", ":", ",",
          "\ufeff", "", "\n", "#", '"', "include", "exclusion E99 \"x\": ", "define z: ",
-         "maximum 36 patients", "design boin target 0.2", "cohort size 0"]
+         "maximum 36 patients", "design boin target 0.2", "cohort size 0", "during",
+         "during or within 2 weeks after", "the date of", "the start of", "72 hours"]
 TOKEN = re.compile(r"[0-9][0-9.,]*(?:x10\^[0-9]+)?|[A-Za-z_/^%0-9.]+|\S")
 
 
