@@ -76,8 +76,9 @@ from protocol.amend.wording import totals
 
 #: Exit codes beyond 0, 1 and 2: a bug of ours (sysexits' EX_SOFTWARE), and Ctrl-C (128 + SIGINT).
 INTERNAL_ERROR, INTERRUPTED = 70, 130
-#: How writing an output fails for want of room or leave, not by a bug: exit 2, as for any output
-#: that cannot be written (most commands say so where they write; this catches the rest).
+#: How writing an output fails for want of room or leave (or the disk fails), not by a bug: exit 2,
+#: as for any output that cannot be written (most commands say so where they write; this catches
+#: the rest).
 UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
 
 
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if error.errno not in UNWRITABLE:
             return internal_error(error)
         where = f" {error.filename}" if error.filename else ""
-        print(f"proto-rules: cannot write{where}: {error.strerror}", file=sys.stderr)
+        verb = "cannot read or write" if error.errno == errno.EIO else "cannot write"
+        print(f"proto-rules: {verb}{where}: {error.strerror}", file=sys.stderr)
         return 2
     except WorkerLost as lost:  # neither the user's input nor (likely) a bug of ours
         print(f"proto-rules: {lost}", file=sys.stderr)

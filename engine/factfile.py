@@ -87,9 +87,8 @@ def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = No
     """
     if "patient" not in data or "facts" not in data or not data.keys().isdisjoint(_NESTED):
         return False
-    pid = data["patient"]
-    if not isinstance(pid, str) or not pid.isprintable() or pid.isspace():
-        return False  # an id the trail, a table or SDTM's USUBJID could not hold as written
+    if not isinstance(data["patient"], str) or not _as_written(data["patient"]):
+        return False
     for key, value in data.items():
         types = _PATIENT_TYPES.get(key)
         if types is None or not isinstance(value, types) or (key != "facts" and value == ""):
@@ -127,6 +126,13 @@ _SOUND_PATIENT = frozenset({"patient", "screening_date", "birth_date"})
 _NOT_TEXT = frozenset(key for key, types in _SOUND.items() if str not in types)
 
 
+def _as_written(text: str) -> bool:
+    """Whether a patient's id (or date) can be written as it is: printable (no NUL, which ends a
+    text in SDTM's transport file, nor a newline, which splits a problem's line) and not blank.
+    The schema's `patient` pattern says the same for the careful path."""
+    return text.isprintable() and not text.isspace()
+
+
 def _plainly_sound(data: dict, attributes: dict[str, frozenset[str]] | None) -> bool:
     """True when a record passes both `_untrusted` and `_plainly_valid` at a glance, in one pass
     over its fields: the common record (known fields of their usual types, ASCII text, numbers of
@@ -138,7 +144,7 @@ def _plainly_sound(data: dict, attributes: dict[str, frozenset[str]] | None) -> 
             if type(value) is not list:
                 return False
         elif key not in _SOUND_PATIENT or type(value) is not str or not value \
-                or not value.isascii() or not value.isprintable() or value.isspace():
+                or not value.isascii() or not _as_written(value):
             return False
     for fact in data["facts"]:
         if type(fact) is not dict or not fact.get("concept") \

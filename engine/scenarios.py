@@ -181,11 +181,10 @@ class _Positions:
         return self._scalar(node, at)
 
     def _scalar(self, node: yaml.Node, at: tuple) -> Any:
+        place = f"{self.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
         if not isinstance(node, yaml.ScalarNode):
-            place = f"{self.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
             raise ScenarioError([f"{place}: a key must be a plain word or text"])
         tag = node.tag.rsplit(":", 1)[-1]
-        place = f"{self.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
         if tag in ("int", "float") and self._UNCLEAR.match(node.value):
             raise ScenarioError([f"{place}: {node.value} reads as a different number in each "
                                  "YAML version: write the number in plain decimals (quote it "
