@@ -684,14 +684,12 @@ class _Build(Transformer):
     def more_than(self, meta, *rest):
         return self._window(meta, "more_than", *rest)
 
-    def during(self, meta, name, duration=None):
+    def during(self, meta, *given):
         """`during X`, `during or within D after X`: from the start of the most recent X to its
         end (plus D), or to now while it goes on."""
+        *duration, name = given
         anchor = m.Anchor(self._token_span(name), self._ref(name), "start")
-        return m.Window(self._span(meta), "during", duration, "after", anchor)
-
-    def during_within(self, meta, duration, name):
-        return self.during(meta, name, duration)
+        return m.Window(self._span(meta), "during", *duration or [None], "after", anchor)
 
     def before(self, meta):
         return "before"
