@@ -287,22 +287,26 @@ def _started(window: m.Window, patient: Patient) -> tuple[str, str]:
         f"{window.anchor or 'screening'} {named}"
 
 
-def _days(patient: Patient, field: str) -> tuple[date, date]:
-    """The earliest and latest day the day in record field `field` may be (`R.spread`)."""
+def _ordinals(patient: Patient, field: str) -> tuple[int, int]:
+    """The earliest and latest day (ordinals) the day in record field `field` may be
+    (`R.spread`); `ONGOING` for an end not come yet."""
     record = patient.record
     if field in record:
-        day = date.fromordinal(record[field])
-        return day, day
+        return record[field], record[field]
     low, high = R.spread(field)
-    return date.fromordinal(record[low]), date.fromordinal(record[high])
+    return record[low], record[high]
+
+
+def _days(patient: Patient, field: str) -> tuple[date, date]:
+    """`_ordinals` as days."""
+    low, high = _ordinals(patient, field)
+    return date.fromordinal(low), date.fromordinal(high)
 
 
 def _on(patient: Patient, field: str) -> str:
     """A day of a window `during` X as the trail shows it: one day, the days it may be (dates
     known to the month, or which X is the most recent not settled), or now while X goes on."""
-    record = patient.record
-    low, high = (record[field], record[field]) if field in record else \
-        (record[R.spread(field)[0]], record[R.spread(field)[1]])
+    low, high = _ordinals(patient, field)
     if low >= ONGOING:
         return "now, as it goes on"
     shown = date.fromordinal(low).isoformat()
