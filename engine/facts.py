@@ -139,9 +139,9 @@ class Reader:
     whether it is tallied or has edges), so that per patient only the work on the facts runs."""
 
     __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "dated", "doses", "edges",
-                 "factors", "first_day_key", "graded", "judgment", "lab", "medication", "name",
-                 "needs_date", "none_field", "read", "references", "runs", "steps", "table",
-                 "tallied", "uln", "unit_shown", "unitless", "valid_for")
+                 "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
+                 "name", "needs_date", "none_field", "read", "references", "runs", "steps",
+                 "table", "tallied", "uln", "unit_shown", "unitless", "valid_for")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -153,6 +153,8 @@ class Reader:
         self.needs_date = concept.valid_for is not None or kind in _MEASURED
         self.unitless, self.age = kind in m.UNITLESS, kind is m.Kind.AGE
         self.lab = kind is m.Kind.LAB
+        # several results of one day that differ bound the value (`Values._between`)
+        self.measured = kind in _SPREAD
         self.steps = concept.steps
         # a value as the trail shows it: `30 U/L` (`plain_number` and the unit), `< 20 IU/mL`
         self.unit_shown = f" {concept.unit or ''}".rstrip()
@@ -516,6 +518,8 @@ _FIRST_DAY_NUMBER = date.min.toordinal()
 _PLAIN = frozenset({str, int, bool, type(None)})
 #: Measured kinds whose every fact needs a date when there are several or any is undated.
 _MEASURED = frozenset({m.Kind.LAB, m.Kind.QUANTITY})
+#: The kinds whose value may be known only within bounds: a measured value, not an age.
+_SPREAD = frozenset({m.Kind.LAB, m.Kind.QUANTITY, m.Kind.SCORE, m.Kind.SCALE})
 
 
 def _duration_key(duration: m.Duration) -> tuple[int, str]:

@@ -2,7 +2,8 @@
 scale, age), a category, a flag or judgment, a date.
 
 Of a concept's facts the most recent on or before screening counts (`_latest`); one older than
-`valid for` leaves the concept unknown, and two that disagree on the latest day leave it unclear.
+`valid for` leaves the concept unknown. Two measured results of the latest day that differ bound
+the value (`_between`); two other values of that day that disagree leave it unknown.
 A measured value is converted to the concept's declared unit in exact decimals, or kept as its
 bounds when the laboratory gives only one ("< 20", "not detected"); a lab value also as its
 ratios to the reference range. These kinds share that choice of the fact that counts and nothing
@@ -60,7 +61,8 @@ class Values:
 
     def _chosen(self, r: Reader, facts: list[tuple[int, dict]]) -> tuple[int, dict] | None:
         """The latest of several facts (or of one undated that needs a date), or None with the
-        problem when which one counts is unclear."""
+        reason when which one counts is unclear: two of its day that disagree, other than
+        measured results, which bound the value instead (`_between`)."""
         undated = [f for f in facts if f[1].get("date") is None]
         if undated and (r.needs_date or len(facts) > 1):
             index = undated[0][0]
@@ -72,24 +74,28 @@ class Values:
         chosen = max(facts, key=lambda f: (f[1].get("date") or "", f[1].get("concept") == name,
                                            f[0]))
         when = chosen[1].get("date")
+        if r.measured or r.age:  # several results of its day bound the value: `_measured`
+            return chosen
         # what the chosen fact says is worked out only when another fact shares its day
         same_day = [f for f in facts if f is not chosen and f[1].get("date") == when]
         if not same_day:
             return chosen
         said = _said(r.concept, chosen[1])
         other = next((f for f in same_day if _said(r.concept, f[1]) != said), None)
-        if other is not None and not r.age:
-            where = f"on {when} (facts #{other[0] + 1} and #{chosen[0] + 1})"
-            if other[1].get("concept") == chosen[1].get("concept"):
-                self.problem(chosen[0], "date", f"two values of '{name}' {where}: "
-                             f"which one counts is unclear")
-            else:  # two results that both count (`counts as`): the record is not wrong
-                first, second = sorted((other, chosen), key=lambda f: f[0])
-                self.patient.unusable[name] = (
-                    f"{first[1].get('concept')} (fact #{first[0] + 1}) and "
-                    f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on {when}")
-            return None
-        return chosen
+        if other is None:
+            return chosen
+        first, second = sorted((other, chosen), key=lambda f: f[0])
+        if other[1].get("concept") == chosen[1].get("concept"):
+            self.problem(chosen[0], "date", f"another value of '{name}' on the same day "
+                         f"disagrees with this one: which one counts is unclear, so {name} is "
+                         "unknown", warning=True)
+            self.patient.unusable[name] = (f"two values on {when} (facts #{first[0] + 1} and "
+                                           f"#{second[0] + 1}): which one counts is unclear")
+        else:  # two results that both count (`counts as`)
+            self.patient.unusable[name] = (
+                f"{first[1].get('concept')} (fact #{first[0] + 1}) and "
+                f"{second[1].get('concept')} (fact #{second[0] + 1}) disagree on {when}")
+        return None
 
     def _number(self, index: int, fact: dict, key: str = "value") -> Decimal | None:
         value = fact.get(key)
@@ -161,36 +167,26 @@ class Values:
     def _put(self, field: str, bounds: tuple[str, str, str, str], op: str,
              number: Decimal | None) -> None:
         """A reading in the record: the value itself, or its `bounds` (`record.bounds`)."""
-        record = self.patient.record
         if op == "=":
-            record[field] = float(number)
-            return
-        low, high, low_open, high_open = bounds
-        if op in ("<", "<=", "nd"):
-            record[low] = 0.0  # a measured value is never negative
-            if number is not None:
-                record[high] = float(number)
-                if op == "<":
-                    record[high_open] = 1
+            self.patient.record[field] = float(number)
         else:
-            record[low] = float(number)
-            if op == ">":
-                record[low_open] = 1
+            self._write(field, bounds, _span(op, number))
 
-    def _put_steps(self, r: Reader, op: str, number: Decimal | None) -> None:
-        """A bound on a scale of whole steps is the steps it allows: "< 2" on ECOG 0 to 5 is 0 or
-        1 (so `ecog <= 1` holds), "> 4" is 5 itself."""
-        assert r.steps is not None
-        low, high = r.steps
-        first = {">": number + 1, ">=": number}.get(op, low) if number is not None else low
-        last = {"<": number - 1, "<=": number}.get(op, high) if number is not None else high
-        first, last = max(first, low), min(last, high)
-        if first == last:
-            self.patient.record[r.name] = float(quantize(first))
+    def _write(self, field: str, bounds: tuple[str, str, str, str], span: Span) -> None:
+        """The values a reading allows in the record: one value as itself, else its bounds."""
+        record = self.patient.record
+        low, low_open, high, high_open = span
+        if low == high and not (low_open or high_open):
+            record[field] = float(low)
             return
-        lowest, highest, _, _ = r.bounds
-        self.patient.record[lowest] = float(first)
-        self.patient.record[highest] = float(last)
+        lowest, highest, lowest_open, highest_open = bounds
+        record[lowest] = float(low)
+        if low_open:
+            record[lowest_open] = 1
+        if high is not None:
+            record[highest] = float(high)
+            if high_open:
+                record[highest_open] = 1
 
     def _measured(self, r: Reader, facts) -> None:
         if len(facts) == 1:
@@ -203,51 +199,90 @@ class Values:
             if self.problems:
                 return
             chosen = self._latest(r, facts)
-            reading = readings[chosen[0]] if chosen is not None else None
+            if chosen is None:
+                return
+            if r.measured:
+                day = [f for f in facts if f[1].get("date") == chosen[1].get("date")]
+                said = _said(r.concept, chosen[1])
+                if any(_said(r.concept, f[1]) != said for f in day):
+                    self._between(r, day, readings)
+                    return
+            reading = readings[chosen[0]]
         if chosen is None:
             return
         index, fact = chosen
         op, value = reading
-        if value is None:
-            converted = None
-        else:
-            converted = quantize(value) if r.unitless else self._converted(r, index, fact, value)
-            if converted is None:
-                return
-            if r.age:  # an age is in completed years, however it is given
-                converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
+        converted = None if value is None else self._in_unit(r, index, fact, value)
+        if value is not None and converted is None:
+            return
+        if r.age and converted is not None:  # an age is in completed years, however it is given
+            converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
         if op == "=":
             self.patient.record[r.name] = float(converted)
-            shown = format(converted.normalize(), "f") + r.unit_shown  # `plain_number`
+        elif r.steps is not None:
+            self._write(r.name, r.bounds, _steps(r.steps, op, converted))
         else:
-            if r.steps is not None:
-                self._put_steps(r, op, converted)
-            else:
-                self._put(r.name, r.bounds, op, converted)
-            shown = "not detected" if converted is None else \
-                f"{op} {plain_number(converted)}{r.bound_unit}"
-        note = None
-        if fact.get("from_birth_date"):
-            on = "screening" if fact["from_birth_date"] == self.screening.isoformat() else \
-                fact["from_birth_date"]
-            note = f"completed years at {on}, born {self.data['birth_date']}"
-        elif r.lab:
-            reference = fact.get("reference_range") or {}
-            limits = []
-            if "low" in reference:
-                limits.append(f"lower reference {plain_number(Decimal(reference['low']))}")
-            if "high" in reference:
-                limits.append(f"upper reference {plain_number(Decimal(reference['high']))}")
-            note = ", ".join(limits) + f" {fact.get('unit')}" if limits else "no reference range given"
-        self._use(r, index, fact, shown, note)
+            self._put(r.name, r.bounds, op, converted)
+        self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
         if r.lab:
-            self._reference(r, index, fact, op, value)
+            for field, bounds, span in self._reference(r, index, fact, op, value):
+                self._write(field, bounds, span)
 
     _quantity = _score = _scale = _age = _lab = _measured
 
-    def _reference(self, r: Reader, index: int, fact: dict, op: str,
-                   value: Decimal | None) -> None:
+    def _between(self, r: Reader, day: list[tuple[int, dict]],
+                 readings: dict[int, Reading]) -> None:
+        """Several results of one day that differ (two potassium draws, a triplicate ECG): which
+        one counts is not recorded, but the value is one of them. So the record holds the least
+        and the greatest as the value's bounds, as it does for "< 20", and the network decides
+        wherever every one of them gives the same verdict: `lvef >= 55 %` holds for 60 % and 58 %,
+        is open for 60 % and 52 %. Each result is a fact used; a lab's ratios to its reference
+        range are bounded alike, each by its own range."""
+        spans: list[Span] = []
+        ratios: dict[str, tuple[tuple[str, str, str, str], list[Span]]] = {}
+        for index, fact in day:
+            op, value = readings[index]
+            converted = None if value is None else self._in_unit(r, index, fact, value)
+            if value is not None and converted is None:
+                return
+            spans.append(_span(op, converted) if r.steps is None else
+                         _steps(r.steps, op, converted))
+            self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
+            if r.lab:
+                for field, bounds, span in self._reference(r, index, fact, op, value):
+                    ratios.setdefault(field, (bounds, []))[1].append(span)
+        self._write(r.name, r.bounds, _hull(spans))
+        for field, (bounds, each) in ratios.items():
+            if len(each) == len(day):  # a ratio only where every result has its limit
+                self._write(field, bounds, _hull(each))
+
+    def _in_unit(self, r: Reader, index: int, fact: dict, value: Decimal) -> Decimal | None:
+        """A reading's number in the concept's unit; None, with the problem, when it cannot be."""
+        return quantize(value) if r.unitless else self._converted(r, index, fact, value)
+
+    def _noted(self, r: Reader, fact: dict) -> str | None:
+        """What the trail says beside a measured value: the birth date an age is counted from, a
+        lab value's reference range."""
+        if fact.get("from_birth_date"):
+            on = "screening" if fact["from_birth_date"] == self.screening.isoformat() else \
+                fact["from_birth_date"]
+            return f"completed years at {on}, born {self.data['birth_date']}"
+        if not r.lab:
+            return None
         reference = fact.get("reference_range") or {}
+        limits = []
+        if "low" in reference:
+            limits.append(f"lower reference {plain_number(Decimal(reference['low']))}")
+        if "high" in reference:
+            limits.append(f"upper reference {plain_number(Decimal(reference['high']))}")
+        return ", ".join(limits) + f" {fact.get('unit')}" if limits else "no reference range given"
+
+    def _reference(self, r: Reader, index: int, fact: dict, op: str,
+                   value: Decimal | None) -> list[tuple[str, tuple[str, str, str, str], Span]]:
+        """A lab value as multiples of its fact's reference limits: each ratio's field, the fields
+        of its bounds, and the values it allows."""
+        reference = fact.get("reference_range") or {}
+        found = []
         for bound, field, bounds in r.references:
             limit = reference.get(bound)
             if limit is None:
@@ -257,10 +292,11 @@ class Values:
                 if bound == "high":
                     self.problem(index, "reference_range.high", "the upper reference must be > 0")
                 continue
-            ratio = None if value is None else quantize(value / limit)
-            self._put(field, bounds, op, ratio)
+            found.append((field, bounds, _span(op, None if value is None else
+                                               quantize(value / limit))))
         if "high" not in reference:
             self.patient.unusable.setdefault(r.uln, "no upper reference given")
+        return found
 
     # -- categories, flags and dates ----------------------------------------------------------------
     def _category(self, r: Reader, facts) -> None:
@@ -333,7 +369,65 @@ def _said(concept: m.Concept, fact: dict) -> tuple:
 
 #: What a measured fact may say: ("=", 30), a bound ("<", 20), or ("nd", None).
 Reading = tuple[str, Decimal | None]
+#: The values a reading allows: the least, whether it is excluded, the greatest (None: no
+#: bound), whether it is excluded.
+Span = tuple[Decimal, bool, Decimal | None, bool]
+
+
+def _span(op: str, number: Decimal | None) -> Span:
+    """The values `op number` allows, a measured value being never negative.
+
+    >>> _span("<", Decimal(20)), _span(">=", Decimal(5)), _span("nd", None)
+    ((Decimal('0'), False, Decimal('20'), True), (Decimal('5'), False, None, False), \
+(Decimal('0'), False, None, False))
+    """
+    if op == "=":
+        return number, False, number, False
+    if op in ("<", "<=", "nd"):
+        return _ZERO, False, number, op == "<"
+    return number, op == ">", None, False
+
+
+def _steps(steps: tuple[Decimal, Decimal], op: str, number: Decimal | None) -> Span:
+    """A reading on a scale of whole steps as the steps it allows: "< 2" on ECOG 0 to 5 is 0 or
+    1 (so `ecog <= 1` holds), "> 4" is 5 itself.
+
+    >>> scale = Decimal(0), Decimal(5)
+    >>> _steps(scale, "<", Decimal(2))[::2], _steps(scale, "=", Decimal(3))[::2]
+    ((Decimal('0'), Decimal('1')), (Decimal('3'), Decimal('3')))
+    """
+    low, high = steps
+    first = {">": number + 1, ">=": number, "=": number}.get(op, low) if number is not None \
+        else low
+    last = {"<": number - 1, "<=": number, "=": number}.get(op, high) if number is not None \
+        else high
+    first, last = max(first, low), min(last, high)
+    return first, False, last, False
+
+
+def _hull(spans: list[Span]) -> Span:
+    """The least span holding every one of `spans`: the values several results of one day allow.
+
+    >>> _hull([_span("=", Decimal(60)), _span("<", Decimal(52))])
+    (Decimal('0'), False, Decimal('60'), False)
+    """
+    low = min(span[0] for span in spans)
+    low_open = all(span[1] for span in spans if span[0] == low)
+    if any(span[2] is None for span in spans):
+        return low, low_open, None, False
+    high = max(span[2] for span in spans)
+    return low, low_open, high, all(span[3] for span in spans if span[2] == high)
+
+
+def _shown(r: Reader, op: str, converted: Decimal | None) -> str:
+    """A measured value as the trail shows it: `30 U/L`, `< 20 IU/mL`, `not detected`."""
+    if op == "=":
+        return format(converted.normalize(), "f") + r.unit_shown  # `plain_number`
+    if converted is None:
+        return "not detected"
+    return f"{op} {plain_number(converted)}{r.bound_unit}"
 _BOUNDED = re.compile(r"^(<=|>=|≤|≥|<|>) ?([0-9]+(?:\.[0-9]+)?)$")
 _OPS = {"≤": "<=", "≥": ">="}
+_ZERO = Decimal(0)
 #: How laboratories report a result below what they can detect.
 NOT_DETECTED = frozenset({"not detected", "undetectable", "undetected", "below detection limit"})

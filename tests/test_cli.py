@@ -370,8 +370,8 @@ def test_explain_rejected_records(capsys, tmp_path):
     assert lines[at + 1:at + 3] == [f"  {p}" for p in several["problems"]]
     rejected = sum(r["type"] == "rejected" for r in records)
     assert sum(" rejected (" in line for line in lines) == rejected
-    assert records[-2]["decisions"] == {"NEEDS_REVIEW": 5, "REJECTED": rejected}
-    assert lines[-1] == f"summary: 5 patients decided (NEEDS_REVIEW 5); {rejected} records rejected"
+    assert records[-2]["decisions"] == {"NEEDS_REVIEW": 6, "REJECTED": rejected}
+    assert lines[-1] == f"summary: 6 patients decided (NEEDS_REVIEW 6); {rejected} records rejected"
 
 
 def test_explain_missing_trail(capsys, tmp_path):

@@ -249,11 +249,13 @@ class Explainer:
         return "unknown", f"{name}: {patient.unusable.get(name, 'no usable fact')}"
 
     def shown(self, patient: Patient, name: str) -> str:
-        """The concept's value as the network used it (its last fact), after the concept's name."""
+        """The concept's value as the network used it, after the concept's name: its fact, or
+        the results of one day that bound it (`engine.values.Values._between`)."""
         text = self._texts.get(name)
         if text is None:
             used = patient.used.get(name)
-            text = self._texts[name] = f"{name} {shown(used[-1])}" if used else name
+            text = self._texts[name] = f"{name} {'; '.join([shown(f) for f in used])}" \
+                if used else name
         return text
 
     def items(self, name: str, patient: Patient) -> tuple[list[dict] | None, str]:
