@@ -5,7 +5,8 @@ written file alone. Like gofmt it keeps the author's line breaks (a condition ru
 lines as the protocol sentence needs, and a value set may be aligned under its brace) and fixes
 everything else:
 
-- a section (`concepts:`, `define`, `inclusion`, `escalation`, a header line) starts at column 0;
+- a section (`concepts:`, `define`, `set`, `inclusion`, `escalation`, a header line) starts at
+  column 0;
   a concept, an equivalence entry, a part, an escalation setting or rule, and the condition of a
   definition or criterion at 4 (a part's condition and a rule's at 8);
 - a continuation line keeps its indentation relative to the line it continues, and is indented by
@@ -42,7 +43,7 @@ INDENT = 4
 #: Grammar rules that start a section, at column 0.
 SECTIONS = frozenset({"protocol_id", "title", "version", "origin", "concepts", "equivalence",
                       "definition", "criterion", "import_", "escalation", "rule_set",
-                      "unit_alias", "fhir_map", "decision_table"})
+                      "unit_alias", "fhir_map", "decision_table", "named_values"})
 #: Grammar rules that are items of a section, one indentation step in.
 ITEMS = frozenset({"concept", "derived_concept", "equivalence_entry", "part", "escalation_rule",
                    "dose_level", "start_level", "cohort_size", "max_patients", "dlt_definition",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from difflib import get_close_matches
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -57,7 +58,9 @@ def _parse_one(text: str, filename: str) -> m.Protocol:
     except UnexpectedInput as error:
         raise ProtocolError([syntax_diagnostic(error, text, filename, _lark())], text) from None
     try:
-        return _Build(filename, text).transform(tree)
+        build = _Build(filename, text)
+        build.sets = build.named(tree)
+        return build.transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, ProtocolError):
             raise ProtocolError(error.orig_exc.diagnostics, text) from None
@@ -184,6 +187,20 @@ class _Build(Transformer):
         super().__init__()
         self.filename = filename
         self.source = source
+        self.sets: dict[str, m.NamedValues] = {}  # the file's named value sets (`named`)
+        self.set_uses: list[m.Ref] = []
+
+    def named(self, tree: Tree) -> dict[str, m.NamedValues]:
+        """The file's named value sets, built before the conditions that use them: a set may be
+        declared after its first use, as a definition may."""
+        found: dict[str, m.NamedValues] = {}
+        for node in tree.find_data("named_values"):
+            declared = self.transform(node)
+            if declared.name in found:
+                raise self._fail(declared.span, f"the set '{declared.name}' is declared twice "
+                                 f"(first on line {found[declared.name].span.line})")
+            found[declared.name] = declared
+        return found
 
     def _span(self, meta) -> Span:
         if getattr(meta, "empty", True):
@@ -224,6 +241,8 @@ class _Build(Transformer):
             escalations=tuple(s for s in sections if isinstance(s, m.Escalation)),
             unit_aliases=tuple(s for s in sections if isinstance(s, m.UnitAlias)),
             maps=tuple(s for s in sections if isinstance(s, m.FhirMap)),
+            sets=tuple(s for s in sections if isinstance(s, m.NamedValues)),
+            set_uses=tuple(self.set_uses),
         )
 
     def unit_alias(self, meta, spelling, meaning):
@@ -372,6 +391,20 @@ class _Build(Transformer):
 
     def value_set(self, meta, *values):
         return tuple(values)
+
+    def named_values(self, meta, name, values, text=None):
+        return m.NamedValues(self._span(meta), str(name), values, text)
+
+    def set_ref(self, meta, name):
+        """A set used by its name: its values, in place (`named`)."""
+        found = self.sets.get(str(name))
+        if found is None:
+            close = get_close_matches(str(name), self.sets, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else \
+                f": write {{{name}}} for one value, or declare the set: `set {name}: {{...}}`"
+            raise self._fail(self._token_span(name), f"unknown value set '{name}'{hint}")
+        self.set_uses.append(self._ref(name))
+        return found.values
 
     def value(self, meta, name, *synonyms):
         name_value = self._value_name(name)

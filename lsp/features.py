@@ -91,7 +91,7 @@ def lsp_diagnostics(analysis: Analysis) -> list[t.Diagnostic]:
 
 def hover(analysis: Analysis, line: int, column: int) -> t.Hover | None:
     """A concept's kind, unit, validity and label; a definition's or criterion's sentence; a
-    threshold's value in its concept's unit."""
+    set's values; a threshold's value in its concept's unit."""
     lexeme = _lexeme_at(analysis.lexemes, line, column)
     protocol = analysis.protocol
     if lexeme is None or protocol is None:
@@ -118,6 +118,10 @@ def _name(protocol: m.Protocol, name: str) -> str | None:
     if definition is not None:
         said = f"\n\n> {definition.text}" if definition.text else ""
         return f"**{name}**: definition (true, false or unknown per patient){said}"
+    named = protocol.named_values(name)
+    if named is not None:
+        said = f"\n\n> {named.text}" if named.text else ""
+        return f"**{name}**: set {{{', '.join(v.name for v in named.values)}}}{said}"
     return None
 
 
@@ -203,7 +207,7 @@ def _plain(value: Decimal) -> str:
 
 
 def definition(analysis: Analysis, line: int, column: int) -> t.Range | None:
-    """Where the concept or definition named at the position is declared."""
+    """Where the concept, definition or set named at the position is declared."""
     lexeme = _lexeme_at(analysis.lexemes, line, column)
     if lexeme is None or lexeme.kind != "NAME" or analysis.protocol is None:
         return None
@@ -212,7 +216,7 @@ def definition(analysis: Analysis, line: int, column: int) -> t.Range | None:
 
 
 def references(analysis: Analysis, line: int, column: int, declaration: bool) -> list[t.Range]:
-    """Every place the concept or definition at the position is named (its declaration too if
+    """Every place the concept, definition or set at the position is named (its declaration too if
     asked): each name token that spells it."""
     lexeme = _lexeme_at(analysis.lexemes, line, column)
     if lexeme is None or lexeme.kind != "NAME" or analysis.protocol is None:
@@ -226,7 +230,8 @@ def references(analysis: Analysis, line: int, column: int, declaration: bool) ->
 
 def _declaration(analysis: Analysis, name: str) -> Lexeme | None:
     protocol = analysis.protocol
-    node = protocol.concept(name) or protocol.definition(name)  # type: ignore[union-attr]
+    node = protocol.concept(name) or protocol.definition(name) \
+        or protocol.named_values(name)  # type: ignore[union-attr]
     if node is None or node.span.file != analysis.path:
         return None
     return next((x for x in analysis.lexemes if x.kind == "NAME" and x.text == name
@@ -334,6 +339,8 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
         items += [t.CompletionItem(label=d.name, kind=t.CompletionItemKind.Function,
                                    detail="definition", documentation=d.text)
                   for d in protocol.definitions]
+        items += [t.CompletionItem(label=s.name, kind=t.CompletionItemKind.Enum,
+                                   detail="set", documentation=s.text) for s in protocol.sets]
     if protocol is not None and kinds & {"WORD", "STRING"}:
         concept = _concept_before(protocol, lexemes(analysis.text[:start], partial=True))
         if concept is not None:
@@ -364,7 +371,8 @@ def _value_text(name: str) -> str:
 
 
 def symbols(analysis: Analysis) -> list[t.DocumentSymbol]:
-    """The outline: concepts, definitions, then the criteria with their parts, in file order."""
+    """The outline: concepts, definitions, sets, then the criteria with their parts, in file
+    order."""
     protocol = analysis.protocol
     if protocol is None:
         return []
@@ -380,6 +388,8 @@ def symbols(analysis: Analysis) -> list[t.DocumentSymbol]:
                              t.SymbolKind.Namespace, children))
     found += [_symbol(d.name, d.text or "definition", d.span, t.SymbolKind.Function)
               for d in protocol.definitions]
+    found += [_symbol(s.name, s.text or "set", s.span, t.SymbolKind.Enum)
+              for s in protocol.sets]
     for criterion in protocol.criteria:
         parts = [_symbol(p.id, p.text or "", p.span, t.SymbolKind.Field) for p in criterion.parts]
         found.append(_symbol(f"{criterion.role.value} {criterion.id}", criterion.text or "",

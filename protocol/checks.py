@@ -176,8 +176,12 @@ def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         if definition.name in scope.concepts:
             line = scope.concepts[definition.name].span.line
             yield _diag("name-clash", definition.span, name=definition.name, line=line)
-    for concept in protocol.concepts:
-        names = ((n, v.span) for v in concept.values for n in (v.name, *v.synonyms))
+    for named in protocol.sets:
+        clash = scope.concepts.get(named.name) or protocol.definition(named.name)
+        if clash is not None:
+            yield _diag("name-clash/set", named.span, name=named.name, line=clash.span.line)
+    for each in (*protocol.concepts, *protocol.sets):
+        names = ((n, v.span) for v in each.values for n in (v.name, *v.synonyms))
         yield from _repeats("duplicate-value", names, fold=True)
     for table in protocol.equivalences:
         yield from _repeats("duplicate-value", ((e.drug, e.span) for e in table.entries), fold=True)
@@ -761,6 +765,9 @@ def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     for concept in protocol.concepts:
         if concept.name not in used:
             yield _diag("unused-concept", concept.span, name=concept.name)
+    named = {ref.name for ref in protocol.set_uses}
+    for unused in (s for s in protocol.sets if s.name not in named):
+        yield _diag("unused-set", unused.span, name=unused.name)
 
 
 def _texts(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:

@@ -20,6 +20,8 @@ TEMPLATES: dict[str, str] = {
     "duplicate-map": "a FHIR map is already named at line {line}; a protocol reads one",
     "duplicate-value": "'{name}' is already listed at line {line}",
     "name-clash": "definition '{name}' has the name of the concept declared at line {line}",
+    "name-clash/set": "set '{name}' has the name of the concept or definition declared at line "
+    "{line}",
     "unit-unknown": "unknown unit '{unit}'",
     "unit-unknown/missing": "'{quantity}' needs a unit, like 1 mg/dL = 17.1 umol/L",
     "unit-dimension": "{name} is measured in {unit}; {quantity} is {what}",
@@ -54,6 +56,7 @@ TEMPLATES: dict[str, str] = {
     "zero-duration": "'{duration}' is an empty span of time; it must be at least 1",
     "unused-definition": "definition '{name}' is never used",
     "unused-concept": "concept '{name}' is never used",
+    "unused-set": "set '{name}' is never used",
     "missing-text": "criterion {name} has no protocol text; "
     "auditors need the protocol's own sentence",
     "missing-header": "no '{field}' line; decisions must name the protocol and its version",
@@ -119,8 +122,8 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
-    ("missing-equivalence", "unused-definition", "unused-concept", "missing-text", "missing-header",
-     "unless-in-inclusion", "fidelity")
+    ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
+     "missing-header", "unless-in-inclusion", "fidelity")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

@@ -577,6 +577,19 @@ class Definition:
     condition: Condition
 
 
+@dataclass(frozen=True)
+class NamedValues:
+    """`set egfr_tki: {gefitinib, erlotinib, afatinib}`: a value set written once and used by its
+    name wherever a set is (`includes any of egfr_tki`), so that a list a protocol repeats in
+    several criteria cannot drift apart. The parser puts its values in place of each use; its
+    uses are kept (`Protocol.set_uses`) for the checks and the editor."""
+
+    span: Span
+    name: str
+    values: tuple[Value, ...]
+    text: str | None = None
+
+
 class Role(Enum):
     INCLUSION = "inclusion"
     EXCLUSION = "exclusion"
@@ -795,6 +808,8 @@ class Protocol:
     modules: tuple[Module, ...] = ()
     unit_aliases: tuple[UnitAlias, ...] = ()
     maps: tuple[FhirMap, ...] = ()  # one is allowed; the checker reports a second
+    sets: tuple[NamedValues, ...] = ()
+    set_uses: tuple[Ref, ...] = ()  # each use of a set by its name, in file order
 
     @property
     def aliases(self) -> tuple[tuple[str, str], ...]:
@@ -822,6 +837,9 @@ class Protocol:
 
     def equivalence(self, name: str) -> Equivalence | None:
         return next((e for e in self.equivalences if e.name == name), None)
+
+    def named_values(self, name: str) -> NamedValues | None:
+        return next((s for s in self.sets if s.name == name), None)
 
     def leaves(self) -> list[Criterion]:
         """Every criterion that gets a verdict, in file order: what a decision is made of."""
