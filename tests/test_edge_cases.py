@@ -238,6 +238,71 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
                                   f"{relapse}"]
 
 
+def test_windows_during_another_history(capsys, tmp_path):
+    """Both forms of `during` on the most recent of two lines the base gives: the day before the
+    line starts and the day it starts, its last day and the day after, 12 months after its end
+    and the day after (also with the end moved to 31 January, 29 February and 31 December), the
+    line still going on, with no end recorded, with its end known only to the month; a filter
+    and a grade on a course of the cases' own (the base's radiotherapy is known only to the
+    month, which the file says); `no known`. Every expectation is calendar arithmetic worked out
+    here, over each day the line's start and end may be; `proto-rules test` has the network
+    agree."""
+    protocol = "tests/data/edgecases/during.proto-rules"
+    out = tmp_path / "edges.yaml"
+    argv = ("edge-cases", protocol, "--base", "tests/data/edgecases/during.patients.jsonl",
+            "-o", str(out))
+    code, said, _ = run_cli(capsys, *argv)
+    assert code == 0 and said.startswith(f"{out}: 114 boundary cases from D01"), said
+    code, said, _ = run_cli(capsys, "test", protocol, str(out))
+    assert code == 0 and "=== 114 passed (1 scenario file) ===" in said, said
+    text = out.read_text(encoding="utf-8")
+    assert "# not generated: line 23, infection: counted from a course of the cases' own, since " \
+           "the base's radiotherapy does not settle during or within 30 days after radiotherapy " \
+           "(the start of the most recent is known only to the month or year: 2026-02)\n" in text
+    assert "no cases are generated" not in text
+    cases = _cases(text)
+    within = "progression during or within 12 months after line_of_therapy"
+    on = "progression during line_of_therapy"
+    for day, what, i1, i2 in (
+            ("2025-01-14", "the day before line_of_therapy starts", "NOT_MET", "NOT_MET"),
+            ("2025-01-15", "the day line_of_therapy starts", "MET", "MET"),
+            ("2025-03-31", "the last day of line_of_therapy", "MET", "MET"),
+            ("2025-04-01", "the day after line_of_therapy ends", "MET", "NOT_MET")):
+        assert f"I1: {i1}" in cases[f"progression on {day}, {what}: {within}"], day
+        assert f"I2: {i2}" in cases[f"progression on {day}, {what}: {on}"], day
+    last = cases[f"progression on 2026-03-31, 12 months after the end of line_of_therapy: "
+                 f"{within}"]
+    assert "2025-03-31 + 12 months = 2026-03-31 (dateutil)" in last and "I1: MET" in last
+    assert "I1: NOT_MET" in cases[f"progression on 2026-04-01, the day after 2026-03-31: {within}"]
+    leap = cases[f"progression on 2029-03-01, the day after 2029-02-28, screening on 2029-05-10: "
+                 f"{within}"]
+    assert "ends 2028-02-29" in leap and "I1: NOT_MET" in leap
+    assert "I1: MET" in cases[f"progression on 2026-04-01, line_of_therapy still going on: "
+                              f"{within}"]
+    assert "I1: UNKNOWN" in cases[f"progression on 2026-04-01, line_of_therapy with no end "
+                                  f"recorded: {within}"]
+    month = "the end of line_of_therapy known only to the month 2025-03"
+    for day, verdict in (("2026-02-28", "MET"), ("2026-03-01", "MET"), ("2026-03-31", "UNKNOWN"),
+                         ("2026-04-01", "NOT_MET")):
+        assert f"I1: {verdict}" in cases[f"progression on {day}, {month}: {within}"], day
+    assert "I1: UNKNOWN" in cases[f"progression in 2025-01 (known to the month): {within}"]
+    assert "I1: NOT_MET" in cases[f"progression on 2024-12-16, the last day of an earlier "
+                                  f"line_of_therapy from 2024-11-16 to 2024-12-16: {within}"]
+    assert "I2: MET" in cases[f"progression from 2025-01-05 to 2025-01-15, overlapping the first "
+                              f"day of line_of_therapy: {on}"]
+    assert "I2: NOT_MET" in cases[f"no line_of_therapy (recorded as none), progression on "
+                                  f"2025-01-15: {on}"]
+    assert "I2: UNKNOWN" in cases[f"no line_of_therapy recorded, progression on 2025-01-15: {on}"]
+    infection = "infection where site is lung with grade >= 3 during or within 30 days after " \
+                "radiotherapy"
+    own = cases[f"infection on 2026-05-12, the day after 2026-05-11: {infection}"]
+    assert '{"concept": "radiotherapy", "date": "2026-02-25", "end": "2026-04-11"}' in own
+    assert "E1: NOT_MET" in own
+    assert "E1: UNKNOWN" in cases[f"infection on 2026-02-25, site not recorded: {infection}"]
+    assert "I3: NOT_MET" in cases["steroid on 2025-03-31, the last day of line_of_therapy: "
+                                  "steroid during line_of_therapy"]
+
+
 def test_the_dose_on_a_day_and_treatment_without_a_break(capsys, tmp_path):
     """TOASST's I3 (`glucocorticoid dose at screening >= 7.5 mg/d`): prednisone at the threshold
     and a step under, other drugs at their equivalent through the table (methylprednisolone 4 mg =

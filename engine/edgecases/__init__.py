@@ -6,10 +6,10 @@ From one base patient, each generated case changes one thing (one concept, the b
 whole patient moved in time); each construct has a module of its own that lists the changes and
 works out, on its own, what each makes of the atom under test: `measured` (thresholds, ranges,
 `x ULN`), `ages`, `windows` (with `filters`; another history's most recent item by `anchors`),
-`itself` (a window on its own history's start or end), `counts` (`at least N ...`), `includes`
-(`X includes at least k of {...}`), `doses` (the dose on a day, treatment without a break, a
-stable dose), `courses` (a course's dose and length), each dose through `amounts`, `formulas`
-(derived values). This module picks the construct, and works out the verdict of every criterion
+`during` (a window during another history), `itself` (a window on its own history's start or
+end), `counts` (`at least N ...`), `includes` (`X includes at least k of {...}`), `doses` (the
+dose on a day, treatment without a break, a stable dose), `courses` (a course's dose and length),
+each dose through `amounts`, `formulas` (derived values). This module picks the construct, and works out the verdict of every criterion
 reading the atom: the atom under test as its module says, the criterion's other parts as the trail
 judges them for that patient (`engine.audit.evidence`, the atoms' `judge`, which is not the
 network's compiled patterns; a derived value by `formulas.value_of`), the whole by strong Kleene
@@ -33,6 +33,7 @@ from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
 from engine.edgecases.courses import courses
+from engine.edgecases.during import during
 from engine.edgecases.doses import current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
@@ -85,7 +86,10 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade
-        return None if edgeless else itself if on_itself(occurred) else windows
+        if edgeless:
+            return None
+        return itself if on_itself(occurred) else during if occurred.window.kind == "during" \
+            else windows
     if isinstance(atom, EDGELESS):
         return None
     raise Skip(f"no boundary cases for a {type(atom).__name__} yet")

@@ -137,8 +137,7 @@ def anchor_days(items: list[Span], edge: str) -> tuple[date, date] | str:
     >>> anchor_days([a, b], "end")
     (datetime.date(2025, 10, 1), datetime.date(2025, 12, 20))
     """
-    may = [item for item in items if not any(_surely_after(other, item) for other in items
-                                               if other is not item)]
+    may = candidates(items)
     days = [item.first if edge == "start" else item.last for item in may]
     early, late = min(d[0] for d in days), max(d[1] for d in days)
     if late != OPEN:
@@ -147,6 +146,13 @@ def anchor_days(items: list[Span], edge: str) -> tuple[date, date] | str:
         return f"which started last is not settled, and one may still be going on: " \
                f"{' or '.join(str(item) for item in may)}"
     return unanchored(may[0], edge)
+
+
+def candidates(items: list[Span]) -> list[Span]:
+    """The items that may be the most recent: those no other surely follows (`_surely_after`).
+    A window `during` x reads the start and the end of each of them."""
+    return [item for item in items if not any(_surely_after(other, item) for other in items
+                                              if other is not item)]
 
 
 def _surely_after(other: Span, item: Span) -> bool:

@@ -29,13 +29,17 @@ from engine.edgecases.base import Skip, Variant, anchor_day
 from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
                                       written_filters)
 from engine.edgecases.anchors import Anchored, history_anchor
-from engine.edgecases.windows import (DURING, _edges, _given, _grade_text, _inside, _occurrence,
+from engine.edgecases.windows import (_edges, _given, _grade_text, _inside, _occurrence,
                                       _passing_grade)
 from protocol import model as m
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
 
+#: Why a count during another history has no cases yet: its N items would each be placed
+#: against two edges read from one item of the other history (`during` gives the window's
+#: cases, for one occurrence, and none for a count).
+DURING = "a count during another history: no cases are generated for it yet"
 #: One item of a case: the fact's day (`YYYY-MM-DD`, or `YYYY-MM` known to the month), the fields
 #: it changes from an item that meets the condition (None: not recorded), whether it counts
 #: ("true" / "unknown" / "false"), and what it is, in words.
