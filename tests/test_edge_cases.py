@@ -244,19 +244,19 @@ def test_windows_during_another_history(capsys, tmp_path):
     and the day after (also with the end moved to 31 January, 29 February and 31 December), the
     line still going on, with no end recorded, with its end known only to the month; a filter
     and a grade on a course of the cases' own (the base's radiotherapy is known only to the
-    month, which the file says); `no known`. Every expectation is calendar arithmetic worked out
-    here, over each day the line's start and end may be; `proto-rules test` has the network
-    agree."""
+    month, which the file says); `no known`; a count during each. Every expectation is calendar
+    arithmetic worked out here, over each day the line's start and end may be; `proto-rules
+    test` has the network agree."""
     protocol = "tests/data/edgecases/during.proto-rules"
     out = tmp_path / "edges.yaml"
     argv = ("edge-cases", protocol, "--base", "tests/data/edgecases/during.patients.jsonl",
             "-o", str(out))
     code, said, _ = run_cli(capsys, *argv)
-    assert code == 0 and said.startswith(f"{out}: 114 boundary cases from D01"), said
+    assert code == 0 and said.startswith(f"{out}: 137 boundary cases from D01"), said
     code, said, _ = run_cli(capsys, "test", protocol, str(out))
-    assert code == 0 and "=== 114 passed (1 scenario file) ===" in said, said
+    assert code == 0 and "=== 137 passed (1 scenario file) ===" in said, said
     text = out.read_text(encoding="utf-8")
-    assert "# not generated: line 23, infection: counted from a course of the cases' own, since " \
+    assert "# not generated: line 24, infection: counted from a course of the cases' own, since " \
            "the base's radiotherapy does not settle during or within 30 days after radiotherapy " \
            "(the start of the most recent is known only to the month or year: 2026-02)\n" in text
     assert "no cases are generated" not in text
@@ -301,6 +301,13 @@ def test_windows_during_another_history(capsys, tmp_path):
     assert "E1: UNKNOWN" in cases[f"infection on 2026-02-25, site not recorded: {infection}"]
     assert "I3: NOT_MET" in cases["steroid on 2025-03-31, the last day of line_of_therapy: "
                                   "steroid during line_of_therapy"]
+    counted = f"at least 2 {within}"
+    assert "E2: NOT_MET" in cases[f"1 item that counts: {counted}"]
+    two = cases[f"2 items that count: {counted}"]
+    assert "2026-03-31 counts; 2026-03-30 counts: 2 count" in two and "E2: MET" in two
+    assert "E2: NOT_MET" in cases[f"one outside the window: {counted}"]
+    assert "E2: UNKNOWN" in cases[f"one known to the month 2025-01: {counted}"]
+    assert "E2: MET" in cases[f"2 items that count, line_of_therapy still going on: {counted}"]
 
 
 def test_the_dose_on_a_day_and_treatment_without_a_break(capsys, tmp_path):

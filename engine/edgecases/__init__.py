@@ -9,15 +9,15 @@ works out, on its own, what each makes of the atom under test: `measured` (thres
 `during` (a window during another history), `itself` (a window on its own history's start or
 end), `counts` (`at least N ...`), `includes` (`X includes at least k of {...}`), `doses` (the
 dose on a day, treatment without a break, a stable dose), `courses` (a course's dose and length),
-each dose through `amounts`, `formulas` (derived values). This module picks the construct, and works out the verdict of every criterion
-reading the atom: the atom under test as its module says, the criterion's other parts as the trail
-judges them for that patient (`engine.audit.evidence`, the atoms' `judge`, which is not the
-network's compiled patterns; a derived value by `formulas.value_of`), the whole by strong Kleene
-logic over the criterion's and/or/not/at-least tree, through its definitions. A case whose verdict
-this cannot settle (a pending judgment beside missing data) is left out and counted; a construct
-without an independent expectation is listed in the file as `not generated`, with why, and so is any
-kind of atom `generator` does not know: only those without edges (`EDGELESS`) give no case and go
-unsaid.
+each dose through `amounts`, `formulas` (derived values). This module picks the construct, and works
+out the verdict of every criterion reading the atom: the atom under test as its module says, the
+criterion's other parts as the trail judges them for that patient (`engine.audit.evidence`, the
+atoms' `judge`, which is not the network's compiled patterns; a derived value by
+`formulas.value_of`), the whole by strong Kleene logic over the criterion's and/or/not/at-least
+tree, through its definitions. A case whose verdict this cannot settle (a pending judgment beside
+missing data) is left out and counted; a construct without an independent expectation is listed in
+the file as `not generated`, with why, and so is any kind of atom `generator` does not know: only
+those without edges (`EDGELESS`) give no case and go unsaid.
 """
 
 from __future__ import annotations

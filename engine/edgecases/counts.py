@@ -8,8 +8,9 @@ grade a step short); N-1 beside one that may (a date known only to the month tha
 window's edge, a filtered attribute or the counted-by attribute not recorded); for a count by an
 attribute (`lines of`), N items of which two share a value; N items without the anchor's day (a
 date concept or history not recorded, a history recorded as none, its most recent item still
-going on: `windows` says which item a window on another history counts from); and nothing
-recorded.
+going on: `windows` says which item a window on another history counts from); N items during
+another history's most recent item (`during` says which) still going on (the window runs to now:
+true); and nothing recorded.
 
 The status is a count, as the README defines it: each item counts (true), may (unknown) or does
 not (false) by the conjunction of its window (calendar arithmetic with `dateutil`, as `windows`),
@@ -22,13 +23,14 @@ from __future__ import annotations
 
 from calendar import monthrange
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, anchor_day
 from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
                                       written_filters)
 from engine.edgecases.anchors import Anchored, history_anchor
+from engine.edgecases.during import one_day, spanned_by
 from engine.edgecases.windows import (_edges, _given, _grade_text, _inside, _occurrence,
                                       _passing_grade)
 from protocol import model as m
@@ -36,10 +38,6 @@ from protocol import model as m
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
 
-#: Why a count during another history has no cases yet: its N items would each be placed
-#: against two edges read from one item of the other history (`during` gives the window's
-#: cases, for one occurrence, and none for a count).
-DURING = "a count during another history: no cases are generated for it yet"
 #: One item of a case: the fact's day (`YYYY-MM-DD`, or `YYYY-MM` known to the month), the fields
 #: it changes from an item that meets the condition (None: not recorded), whether it counts
 #: ("true" / "unknown" / "false"), and what it is, in words.
@@ -50,8 +48,6 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
     """The cases of one counted history (see the module's docstring); raises `Skip`."""
     occurred, n = atom.occurred, atom.count
     window = occurred.window
-    if window.kind == "during":
-        raise Skip(DURING)
     concept = gen.concept(occurred)
     passing, failing = item_values(gen, occurred)
     by = atom.attribute(concept)
@@ -59,7 +55,7 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
     written = f"at least {n} {of}{occurred.ref.name}{written_filters(occurred)}" \
               f"{_grade_text(occurred)} {window}"
     anchor, anchored = _anchor(gen, atom)
-    days, edge_days, outside, month = _days(gen, occurred, n + 1, anchor)
+    days, edge_days, outside, month = _days(gen, n + 1, _window(gen, window, anchor, anchored))
     keys = [v.name for v in by.values] if by is not None else []
     if by is not None and len(keys) < n + 1:
         raise Skip(f"fewer than {n + 1} declared {by.name} values to count")
@@ -122,7 +118,7 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
                                 f"{window.anchor}: no day, the window has no edge: unknown", atom,
                                 "unknown", replace=n_items, remove=(window.anchor.ref.name,)))
         if anchored is not None:
-            variants += _anchor_cases(window.anchor, anchored, atom, n_items, written)
+            variants += _anchor_cases(window, anchored, atom, n_items, written)
     if any(f.get("concept") == occurred.ref.name for f in gen.base["facts"]):
         variants.append(Variant(f"no {occurred.ref.name}: {written}",
                                 "nothing recorded: unknown", atom, "unknown",
@@ -138,6 +134,11 @@ def _anchor(gen: EdgeCases, atom: m.Counted) -> tuple[date | None, Anchored | No
     window = atom.occurred.window
     if window.kind == "ever":
         return None, None
+    if window.kind == "during":  # from the start of the most recent item, to its end plus D
+        spanned = spanned_by(gen, window, f"line {atom.span.line}, {atom.occurred.ref.name}")
+        start = spanned.latest.day("start")
+        assert start is not None
+        return start, Anchored(start, spanned.latest, spanned.own, spanned.movable)
     if window.anchor is not None and window.anchor.occurrence:
         anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, "
                                   f"{atom.occurred.ref.name}")
@@ -148,20 +149,26 @@ def _anchor(gen: EdgeCases, atom: m.Counted) -> tuple[date | None, Anchored | No
     return anchor, None
 
 
-def _anchor_cases(anchor: m.Anchor, anchored: Anchored, atom: m.Counted,
+def _anchor_cases(window: m.Window, anchored: Anchored, atom: m.Counted,
                   n_items: tuple[dict, ...], written: str) -> list[Variant]:
     """N items that count, beside the anchor's history recorded as none (it can never exist:
-    false) and, for its end, its most recent item still going on (no anchor day: unknown)."""
-    assert anchor.ref is not None
+    false) and, for its end, its most recent item still going on (no anchor day: unknown; for a
+    window during it, the window runs to now, and every item still counts: true)."""
+    anchor = window.anchor
+    assert anchor is not None and anchor.ref is not None
     name = anchor.ref.name
     out = [Variant(f"{_items(atom.count)} that count, no {name} (recorded as none): {written}",
                    f"{name} is recorded as none: the anchor can never exist: false", atom,
                    "false", replace=(*n_items, {"concept": name, "present": False}))]
+    going = {k: v for k, v in anchored.latest.fact.items() if k != "end"}
     if anchor.edge == "end":
-        going = {k: v for k, v in anchored.latest.fact.items() if k != "end"}
         out.append(Variant(f"{_items(atom.count)} that count, {name} still going on: {written}",
                            f"{name} has no end yet: no anchor day: unknown", atom, "unknown",
                            replace=(*n_items, {**going, "ongoing": True})))
+    if window.kind == "during":
+        out.append(Variant(f"{_items(atom.count)} that count, {name} still going on: {written}",
+                           f"{name} goes on: the window runs to now, and each item still counts: "
+                           "true", atom, "true", replace=(*n_items, {**going, "ongoing": True})))
     return out
 
 
@@ -185,35 +192,49 @@ def _key(index: int, fields: dict[str, Any], by: str | None) -> Any:
     return index if by is None else fields.get(by)
 
 
-def _days(gen: EdgeCases, occurred: m.Occurred, count: int,
-          anchor: date | None) -> tuple[list[str], list[str], str | None, str | None]:
+def _window(gen: EdgeCases, window: m.Window, anchor: date | None, anchored: Anchored | None
+            ) -> tuple[Callable[[date], bool], list[date]] | None:
+    """Whether a one-day item counts by the window, and the days up to screening where that
+    changes (`windows`; `during` for a window during another history); None for `ever`."""
+    if anchor is None:
+        return None
+    if window.kind == "during":
+        assert anchored is not None
+        return one_day(window, anchored.latest, gen.screening)
+    counted = _inside(window)
+
+    def inside(day: date) -> bool:
+        return counted(day, anchor)
+    return inside, _edges(inside, anchor, window, gen.screening)
+
+
+def _days(gen: EdgeCases, count: int, window: tuple[Callable[[date], bool], list[date]] | None
+          ) -> tuple[list[str], list[str], str | None, str | None]:
     """`count` distinct days inside the window (from the last day inside up to screening,
     backwards), the other days inside where being inside changes, the first day outside up to
     screening, and a month that straddles the window's edge (None when there is none)."""
-    window = occurred.window
-    if anchor is None:  # `ever`
+    if window is None:  # `ever`
         last = gen.screening - timedelta(days=1)
         return [(last - timedelta(days=k)).isoformat() for k in range(count)], [], None, None
-    inside = _inside(window)
-    edges = _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
-    within = [d for d in [*edges, gen.screening - timedelta(days=1)] if inside(d, anchor)]
+    inside, edges = window
+    within = [d for d in [*edges, gen.screening - timedelta(days=1)] if inside(d)]
     if not within:
         raise Skip("no day inside the window up to screening")
     days = [max(within) - timedelta(days=k) for k in range(count)]
-    if not all(inside(d, anchor) for d in days):
+    if not all(inside(d) for d in days):
         raise Skip(f"fewer than {count} days inside the window")
-    outside = next((d.isoformat() for d in edges if not inside(d, anchor)), None)
-    edge_days = [d.isoformat() for d in edges if inside(d, anchor) and d not in days]
-    return [d.isoformat() for d in days], edge_days, outside, _straddling(gen, inside, anchor,
-                                                                           edges)
+    outside = next((d.isoformat() for d in edges if not inside(d)), None)
+    edge_days = [d.isoformat() for d in edges if inside(d) and d not in days]
+    return [d.isoformat() for d in days], edge_days, outside, _straddling(gen, inside, edges)
 
 
-def _straddling(gen: EdgeCases, inside, anchor: date, edges: list[date]) -> str | None:
+def _straddling(gen: EdgeCases, inside: Callable[[date], bool],
+                edges: list[date]) -> str | None:
     """The first edge day's month, up to screening, with days both inside and outside."""
     for day in edges:
         first = date(day.year, day.month, 1)
         days = [first + timedelta(days=k) for k in range(monthrange(day.year, day.month)[1])]
-        seen = {inside(d, anchor) for d in days if d <= gen.screening}
+        seen = {inside(d) for d in days if d <= gen.screening}
         if seen == {True, False}:
             return first.strftime("%Y-%m")
     return None

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from dateutil.relativedelta import relativedelta
 
@@ -77,7 +77,7 @@ def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     passing, failing = item_values(gen, occurred)
     written = f"{x}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade = _passing_grade(occurred)
-    spanned = _most_recent(gen, window, f"line {atom.span.line}, {x}")
+    spanned = spanned_by(gen, window, f"line {atom.span.line}, {x}")
     latest = spanned.latest
     start, end = latest.day("start"), latest.day("end")
     assert start is not None and end is not None
@@ -122,7 +122,7 @@ def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     return _unique(out)
 
 
-def _most_recent(gen: EdgeCases, window: m.Window, where: str) -> Spanned:
+def spanned_by(gen: EdgeCases, window: m.Window, where: str) -> Spanned:
     """The other history's items and its most recent (see the module's docstring); a course of
     the cases' own when the base's do not do, which the file then says at `where`."""
     assert window.anchor is not None and window.anchor.ref is not None
@@ -153,6 +153,18 @@ def _most_recent(gen: EdgeCases, window: m.Window, where: str) -> Spanned:
     if gen.concepts[name].kind is m.Kind.MEDICATION and values:
         course["drug"] = values[0].name
     return Spanned((course,), Span(course, (first,) * 2, (last,) * 2), True, True)
+
+
+def one_day(window: m.Window, latest: Span,
+            screening: date) -> tuple[Callable[[date], bool], list[date]]:
+    """Whether a one-day occurrence on a day counts, for the most recent item `latest` (its start
+    and end whole days), and the days up to screening where that changes: for `counts`, whose
+    items are one day each."""
+    start, end = latest.day("start"), latest.day("end")
+    assert start is not None and end is not None
+    reach = _reach(window, end)
+    return (lambda day: start <= day <= reach), \
+        [day for day in (start - DAY, start, reach, reach + DAY) if day <= screening]
 
 
 def _reach(window: m.Window, end: date) -> date:
