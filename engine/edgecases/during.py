@@ -81,7 +81,6 @@ def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     latest = spanned.latest
     start, end = latest.day("start"), latest.day("end")
     assert start is not None and end is not None
-    others = tuple(f for f in spanned.facts if f is not latest.fact)
 
     def on(day: date | str, what: str, ys: tuple[dict, ...] | None = None,
            moved_to: date | None = None, last: date | None = None) -> Variant:
@@ -113,7 +112,7 @@ def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     out += _months(gen, edges, on)
     out += _other_items(gen, window, spanned, on)
     out += _unsettled(gen, window, spanned, on)
-    out += [_nowhere(gen, atom, occurred, start, written, grade, passing, spanned, none)
+    out += [_nowhere(gen, atom, occurred, start, written, grade, passing, none)
             for none in ((False, True) if isinstance(atom, m.Occurred) else (False,))]
     known = [*_filtered(gen, atom, occurred, start, written, grade, passing, failing, False),
              *_graded(gen, atom, occurred, start, written, passing),
@@ -324,7 +323,7 @@ def _unsettled(gen: EdgeCases, window: m.Window, spanned: Spanned, on) -> list[V
 
 
 def _nowhere(gen: EdgeCases, atom, occurred: m.Occurred, start: date, written: str, grade,
-             passing: dict, spanned: Spanned, none: bool) -> Variant:
+             passing: dict, none: bool) -> Variant:
     """An occurrence on the first day, the other history recorded as none (`none`: the window
     can never exist, false) or not recorded at all (the window has no days: unknown)."""
     window = occurred.window
