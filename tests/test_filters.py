@@ -309,3 +309,30 @@ def test_evidence_names_the_attribute_other_than_reads(network, screening: Scree
         criterion_parts(leaf)[0], result.patient)
     assert judged["detail"].endswith("(not every item records its type: the items do not "
                                      "decide it)")
+
+
+def _evidence(network, screening: Screening, criterion: str, *facts: dict[str, Any]) -> dict:
+    result = outcome(screening, *facts)
+    leaf = next(c for c in network.leaves if c.id == criterion)
+    return Explainer(network.protocol, result.derived).judge(criterion_parts(leaf)[0],
+                                                             result.patient)
+
+
+def test_evidence_says_which_items_count(network, screening: Screening) -> None:
+    """Of several items, those that count apart from those that may and those that do not: the
+    auditor sees which infection made the part hold, not every infection of the record."""
+    lung, skin, old = ({"concept": "infection", "date": day, "grade": 3, "site": site}
+                       for day, site in (("2026-06-05", "lung"), ("2026-06-06", "skin"),
+                                         ("2026-01-10", "lung")))
+    judged = _evidence(network, screening, "F8", FIRST_DOSE, skin, lung, old)
+    assert judged == {"status": "true", "detail": (
+        "infection: counted: grade 3, site lung (2026-06-05; single day); not counted: grade 3, "
+        "site skin (2026-06-06; single day); grade 3, site lung (2026-01-10; single day) "
+        "(window from 2026-06-01 to 2026-06-15; first_dose 2026-06-15)")}
+    judged = _evidence(network, screening, "F8", FIRST_DOSE, skin, old)
+    assert judged["status"] == "false" and "counted" not in judged["detail"]  # alike: the list
+    month = {"concept": "infection", "date": "2026-06", "grade": 3, "site": "lung"}
+    judged = _evidence(network, screening, "F8", FIRST_DOSE, skin, month)
+    assert judged["status"] == "unknown"
+    assert judged["detail"].startswith("infection: may count: grade 3, site lung (2026-06; "), \
+        judged["detail"]

@@ -7,6 +7,7 @@ item says no, and UNKNOWN when nothing is recorded: missing data is never read a
 from __future__ import annotations
 
 from calendar import monthrange
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -82,6 +83,8 @@ class Occurred(Atom):
             return (graded is None or graded(item[R.GRADE])) and \
                 self.passes(atom, reader, item, surely)
 
+        if len(items) > 1:  # which items count, when some do and some do not
+            text = _counted(reader, name, patient, items, meets) or text
         if count == 1:  # true if an item surely meets it, else open if one may, else false
             held = "false"
             for item in items:
@@ -115,6 +118,25 @@ class Occurred(Atom):
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         """Why an open history is open, when its items are recorded."""
         return " (its dates do not decide it)"
+
+
+def _counted(reader: Reader, name: str, patient: Patient, items: list[dict],
+             meets: Callable[[dict, bool], bool]) -> str | None:
+    """The history's items as the trail lists them, those that count apart from those that may
+    and those that do not, when they differ: an auditor sees which infection made `infection
+    where site is lung within 30 days before screening` hold, not every infection of the
+    record. None when every item is judged alike (the plain list says it)."""
+    each = reader.each(name, patient)
+    if len(each) != len(items):  # not one shown fact per item: the plain list
+        return None
+    groups: dict[str, list[str]] = {"counted": [], "may count": [], "not counted": []}
+    for item, shown in zip(items, each):
+        groups["counted" if meets(item, True) else "may count" if meets(item, False)
+               else "not counted"].append(shown)
+    if sum(bool(group) for group in groups.values()) < 2:
+        return None
+    return f"{name}: " + "; ".join(f"{said}: {'; '.join(group)}"
+                                   for said, group in groups.items() if group)
 
 
 def _occurrence(atom: m.Occurred, reader: Reader) -> tuple:

@@ -274,6 +274,10 @@ class Explainer:
             self._lists[name] = found
         return found
 
+    def each(self, name: str, patient: Patient) -> list[str]:
+        """How each occurrence of a history reads, in the order of its items (`items`)."""
+        return [shown(f) for f in patient.used.get(name, ())]
+
     def window(self, patient: Patient, first: int) -> str:
         """How a window from day `first` (an ordinal) to the screening date reads."""
         text = self._windows.get(first)
