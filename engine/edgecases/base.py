@@ -151,3 +151,14 @@ def moved(data: dict[str, Any], delta: timedelta, protocol: m.Protocol) -> dict[
         if fact.get("concept") in dated and "value" in fact:
             fact["value"] = day(fact["value"])
     return out
+
+
+def shifted(fact: dict[str, Any], delta: timedelta) -> dict[str, Any]:
+    """A fact the cases give themselves moved in time by `delta`, as `moved` moves the base's,
+    so that it stays where it was beside the rest of a moved patient (whole days only).
+
+    >>> shifted({"concept": "x", "date": "2026-03-03", "end": "2026-04-02"}, timedelta(days=28))
+    {'concept': 'x', 'date': '2026-03-31', 'end': '2026-04-30'}
+    """
+    return {k: (date.fromisoformat(v) + delta).isoformat() if k in ("date", "end") else v
+            for k, v in fact.items()}

@@ -35,13 +35,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from dateutil.relativedelta import relativedelta
 
 from engine.edgecases.anchors import (OPEN, Span, _whole_days, candidates, most_recent, span_of,
                                       spans, unanchored)
-from engine.edgecases.base import Variant
+from engine.edgecases.base import Variant, shifted
 from engine.edgecases.filters import item_values, written_filters
 from engine.edgecases.windows import (HELD, _filtered, _given, _grade_text, _graded,
                                       _month_ends, _nothing, _occurrence, _passing_grade,
@@ -249,19 +249,13 @@ def _month_ends_of(gen: EdgeCases, window: m.Window, spanned: Spanned, on) -> li
     out = []
     for moved in (day for day in _month_ends(end) if day != end):  # not the base's own
         delta = moved - end
-        ys = tuple(_shifted(f, delta) for f in spanned.facts)
+        ys = tuple(shifted(f, delta) for f in spanned.facts)
         reach, screening = _reach(window, moved), gen.screening + delta
         for day, what in ((reach, f"{duration} after the end of {window.anchor.ref.name} on "
                                   f"{moved}"), (reach + DAY, f"the day after {reach}")):
             if day <= screening:
                 out.append(on(day, f"{what}, screening on {screening}", ys, screening))
     return out
-
-
-def _shifted(fact: dict[str, Any], delta: timedelta) -> dict[str, Any]:
-    """An item moved in time by `delta`, as the patient moved with it (whole days only)."""
-    return {k: (date.fromisoformat(v) + delta).isoformat() if k in ("date", "end") else v
-            for k, v in fact.items()}
 
 
 def _months(gen: EdgeCases, edges: dict[date, str], on) -> list[Variant]:
