@@ -1,9 +1,9 @@
 """`proto-rules edge-cases` on windows counted from another history that the base patient gives
-more than once (some of its items known only to the month, or without an end), counts in such
-windows, windows on the start or end of their own history, a count of drugs on one list and a
-score read by a formula (`tests/data/edgecases/windows.proto-rules`); which item of a history is
-the most recent; and every kind of atom of the language either varied, without edges, or listed
-as not generated.
+more than once (some of its items known only to the month, or without an end) or that the cases
+give (its month-end cases moved with the patient), counts in such windows, windows on the start
+or end of their own history, a count of drugs on one list and a score read by a formula
+(`tests/data/edgecases/windows.proto-rules`); which item of a history is the most recent; and
+every kind of atom of the language either varied, without edges, or listed as not generated.
 
 The scenario file is written once through the CLI and decided by `proto-rules test`: its
 expectations were worked out without the network, so a pass is the network agreeing; a case whose
@@ -32,12 +32,13 @@ from tests.conftest import ROOT
 PROTOCOL = str(ROOT / "tests/data/edgecases/windows.proto-rules")
 PATIENTS = str(ROOT / "tests/data/edgecases/windows.patients.jsonl")
 #: How many boundary cases the fixture's patient W01 gives.
-COUNT = 213
-#: The one line of the file's header that says what is not generated: the base's two
-#: transplants do not settle which started last.
-UNSETTLED = ("# not generated: line 37, infection: counted from a course of the cases' own, since "
-             "the base's transplant does not settle the start of transplant (which started last "
-             "is not settled: 2026-03 or 2026-03-10 to 2026-03-12)\n")
+COUNT = 257
+#: The lines of the file's header that say what is not generated: the base's two transplants do
+#: not settle which started last, for the count and the window in months on its start.
+UNSETTLED = tuple(f"# not generated: line {line}, {x}: counted from a course of the cases' own, "
+                  "since the base's transplant does not settle the start of transplant (which "
+                  "started last is not settled: 2026-03 or 2026-03-10 to 2026-03-12)\n"
+                  for line, x in ((38, "infection"), (41, "neuropathy")))
 
 
 def _cli(*argv: str) -> tuple[int, str]:
@@ -61,7 +62,8 @@ def written(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     code, said = _cli("edge-cases", PROTOCOL, "--base", PATIENTS, "-o", str(out))
     assert code == 0 and said == f"{out}: {COUNT} boundary cases from W01\n", said
     text = out.read_text(encoding="utf-8")
-    assert text.count("# not generated") == 1 and UNSETTLED in text and "left out" not in text
+    assert text.count("# not generated") == 2 and "left out" not in text
+    assert all(line in text for line in UNSETTLED)
     code, said = _cli("test", PROTOCOL, str(out))
     assert code == 0 and f"=== {COUNT} passed (1 scenario file) ===" in said, said
     return out, _cases(text)
@@ -141,6 +143,31 @@ def test_a_most_recent_item_known_to_the_month_or_without_an_end(written):
                   "transplant")
     none = cases[f"2 items that count, no transplant: {infections}"]
     assert 'remove: ["transplant"]' in none and "E3: UNKNOWN" in none
+
+
+def test_the_cases_own_course_moves_with_the_patient(written):
+    """A window in months on the start of a transplant the cases give (90 to 60 days before
+    screening, since the base's two do not settle which started last): in the cases with the
+    patient moved so that the start falls on a month's end, the course is moved too, so it starts
+    on the day the description counts from. Left where it was (2026-03-03), it put a neuropathy
+    on 2025-09-29 inside the window that the case says is outside, and tested no clamping."""
+    _, cases = written
+    window = "neuropathy within 6 months before the start of transplant"
+    for start, end, screening, outside, inside in (
+            ("2026-03-31", "2026-04-30", "2026-06-29", "2025-09-29", "2025-09-30"),
+            ("2026-12-31", "2027-01-30", "2027-03-31", "2026-06-29", "2026-06-30"),
+            ("2028-02-29", "2028-03-30", "2028-05-29", "2027-08-28", "2027-08-29")):
+        course = f'{{"concept": "transplant", "date": "{start}", "end": "{end}"}}'
+        for day, which, verdict in ((outside, "the day before the window", "NOT_MET"),
+                                    (inside, "the first day inside", "MET")):
+            case = cases[f"neuropathy on {day}: {which} of {window}, the start of transplant "
+                         f"on {start}"]
+            assert f"{start} - 6 months = {inside} (dateutil)" in case, case
+            assert case.count('"concept": "transplant"') == 1 and course in case, case
+            assert f'screening_date: "{screening}"' in case and f"E8: {verdict}" in case, case
+    # not moved, the course is the one of every other case
+    given = cases[f"neuropathy on 2025-09-03: the first day inside of {window}"]
+    assert '{"concept": "transplant", "date": "2026-03-03", "end": "2026-04-02"}' in given
 
 
 @pytest.mark.parametrize("facts, edge, expected", [
@@ -319,6 +346,9 @@ def test_a_score_in_a_formula_and_a_derived_value_between_two_thresholds(written
      "of relapse", ("E5: NOT_MET", "E5: MET")),
     ("month", "relapse on 2026-01-31, the end of adjuvant known only to the month 2026-01: relapse "
      "within 6 months after the end of adjuvant", ("E1: MET", "E1: UNKNOWN")),
+    ("moved", "neuropathy on 2025-09-29: the day before the window of neuropathy within 6 months "
+     "before the start of transplant, the start of transplant on 2026-03-31",
+     ("E8: NOT_MET", "E8: MET")),
     ("tied", "infection from 2026-03-03 to 2026-04-02 (grade 2) and from 2026-03-03 to 2026-04-03 "
      "(grade 2) and from 2026-03-02 to 2026-04-02: infection with grade >= 3 within 30 days after "
      "the end of infection", ("E6: NOT_MET", "E6: MET")),

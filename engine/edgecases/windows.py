@@ -4,25 +4,25 @@ informed_consent`, `no known x ...`, `the latest x more than 6 months before fir
 grade (`with grade >= 2`) and a filter (`where route is intravenous`, `other than {...}`: the
 item passes it, and `filters` adds the item that fails it or does not record it).
 
-Each window gets one occurrence (or a one-day course) on every day where being inside changes:
-the first and last day inside and the first day outside, on each side the window has; the same
-with the patient moved so that the anchor falls on 31 January, 29 February, 31 March and 31
-December (windows in months or years, where the calendar clamps); the month of each edge day as a
-date known only to the month (UNKNOWN when it straddles the edge, decided when it lies wholly on
-one side) and a month wholly inside; for a grade, the grade at its threshold and a step past it;
-nothing recorded; and, for a window on a date concept, no anchor day. A window on the start or end
-of another history counts from its most recent item, as the README says: the one that started
-last (of two that started on one day, the one that ended last), among the base's items when they
-settle which it is and give it a whole day there, else a course of the cases' own, 90 to 60 days
-before screening, given in every case (`anchors`; the file says why). Also an occurrence on that
-item's other edge day; on the same edge of the item before it; on a day that tells it from an
-item beside it that started a day earlier and ends a day later (the latest to end, which is not
-the anchor); the item still going on, or a course with no end recorded (no anchor day:
+Each window gets one occurrence (or a one-day course) on every day where being inside changes: the
+first and last day inside and the first day outside, on each side the window has; the same with the
+patient moved so that the anchor falls on 31 January, 29 February, 31 March and 31 December (windows
+in months or years, where the calendar clamps); the month of each edge day as a date known only to
+the month (UNKNOWN when it straddles the edge, decided when it lies wholly on one side) and a month
+wholly inside; for a grade, the grade at its threshold and a step past it; nothing recorded; and,
+for a window on a date concept, no anchor day. A window on the start or end of another history
+counts from its most recent item, as the README says: the one that started last (of two that started
+on one day, the one that ended last), among the base's items when they settle which it is and give
+it a whole day there, else a course of the cases' own, 90 to 60 days before screening, given in
+every case and moved with the patient to the month ends (`anchors`; the file says why). Also an
+occurrence on that item's other edge day; on the same edge of the item before it; on a day that
+tells it from an item beside it that started a day earlier and ends a day later (the latest to end,
+which is not the anchor); the item still going on, or a course with no end recorded (no anchor day:
 unknown); and the history recorded as none (the anchor can never exist: false). Then the anchor
-known only within days: the item's edge known only to the month, and beside another item that
-may be the most recent or not, with an occurrence on each day where it turns for the first or
-the last day the anchor may be (decided where every one agrees, unknown between). A window on
-the start or end of its own history is `itself`'s.
+known only within days: the item's edge known only to the month, and beside another item that may be
+the most recent or not, with an occurrence on each day where it turns for the first or the last day
+the anchor may be (decided where every one agrees, unknown between). A window on the start or end of
+its own history is `itself`'s.
 
 The status is calendar arithmetic with `dateutil.relativedelta` on the window as the README
 defines it (overlap for `within` / `less than`, the start for `at least` / `more than`), day by
@@ -41,7 +41,7 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
-from engine.edgecases.base import Skip, Variant, anchor_day, leap
+from engine.edgecases.base import Skip, Variant, anchor_day, leap, shifted
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -92,13 +92,16 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
         places += [(end, gen.screening + (end - anchor), end) for end in _month_ends(anchor)]
     for at, screening, moved in places:
         where = f", {on} on {at}" if moved else ""
+        # the cases' own course moves with the patient, or the anchor would not be on `at`
+        own = (shifted(course, at - anchor),) if course is not None and moved else ()
         for day in _edges(lambda d: inside(d, at), at, window, screening):
             held = inside(day, at)
             out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}: "
                                 f"{_which(day, held, inside, at)} of {written}{where}",
                                 f"{on} {at}: {_bounds(window, at)} (dateutil); {day} is "
                                 f"{'inside' if held else 'outside'}", held, day.isoformat(),
-                                grade, moved_to=screening if moved else None, fields=passing))
+                                grade, moved_to=screening if moved else None, fields=passing,
+                                also=own))
     out += _months(gen, atom, occurred, inside, anchor, written, on, grade, passing)
     out += _grades(gen, atom, occurred, inside, anchor, written, passing)
     days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
