@@ -201,8 +201,9 @@ class Values:
             chosen = self._latest(r, facts)
             if chosen is None:
                 return
-            if r.measured:
-                day = [f for f in facts if f[1].get("date") == chosen[1].get("date")]
+            day = [f for f in facts if f[1].get("date") == chosen[1].get("date")] \
+                if r.measured else ()
+            if len(day) > 1:  # what each says is worked out only when others share its day
                 said = _said(r.concept, chosen[1])
                 if any(_said(r.concept, f[1]) != said for f in day):
                     self._between(r, day, readings)

@@ -2,16 +2,17 @@
 
 A protocol that parses can still be wrong in ways the engine would only show as a silent NOT_MET: a
 misspelt concept, a threshold in the wrong unit, a drug missing from its equivalence table. Like
-pyflakes, checking runs in two phases: `_Scope` records every declaration first (so the order of
-sections in the file does not matter), then each check in `CHECKS` reads the uses against it. Checks
-collect and never raise, so an author sees every problem in one run; the CLI decides what an error
-costs. Each kind of diagnostic has one message template in `TEMPLATES`.
+pyflakes, checking runs in two phases: `Scope` records every declaration first (so the order of
+sections in the file does not matter; `protocol/declarations.py`), then each check in `CHECKS`
+reads the uses against it. Checks collect and never raise, so an author sees every problem in one
+run; the CLI decides what an error costs. Each kind of diagnostic has one message template in
+`protocol.messages.TEMPLATES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,10 +23,11 @@ from protocol import formula as f
 from protocol import limits
 from protocol import model as m
 from protocol import units
-from protocol.errors import Diagnostic, Span, hint, templated
-from protocol.messages import TEMPLATES, WARNINGS
+from protocol.errors import Diagnostic, hint
 from protocol.model import Kind
 from protocol.amend.wording import source_text
+from protocol.declarations import (Scope, Target, attributes, contents, declared_units, diag,
+                                   duplicates, equivalences, header, parses, weights)
 
 #: A derived value gets one rule per way of deciding its conditional terms (2 ** n for n terms
 #: side by side): beyond this many, compiling is slow and the rules are unreadable.
@@ -76,8 +78,6 @@ DIMENSIONS = {
     "[mass] / [length] ** 2": "a mass per area",
 }
 
-Target = m.Concept | m.Definition
-
 
 def check(protocol: m.Protocol) -> list[Diagnostic]:
     """Every problem in `protocol`, sorted by position; with no errors it may be compiled.
@@ -90,207 +90,19 @@ def check(protocol: m.Protocol) -> list[Diagnostic]:
     t.proto-rules:4:3 warning unused-concept concept 'egfr' is never used
     t.proto-rules:5:33 error undefined-name unknown name 'egrf'; did you mean 'egfr'?
     """
-    scope = _Scope.of(protocol)
+    scope = Scope.of(protocol)
     found = [diagnostic for rule in CHECKS for diagnostic in rule(protocol, scope)]
     unique = dict.fromkeys(found)  # atoms sharing a Ref (includes at least k of {...}) say it once
     return sorted(unique, key=lambda d: (d.span.file, d.span.line, d.span.column))
 
 
-# --- phase one: declarations ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Scope:
-    """Every declared name, first declaration first: what uses are checked against."""
-
-    concepts: dict[str, m.Concept]
-    definitions: dict[str, m.Definition]
-    equivalences: dict[str, m.Equivalence]
-
-    @classmethod
-    def of(cls, protocol: m.Protocol) -> _Scope:
-        return cls(
-            concepts=_first_by_name(protocol.concepts),
-            definitions=_first_by_name(protocol.definitions),
-            equivalences=_first_by_name(protocol.equivalences),
-        )
-
-    def lookup(self, name: str) -> Target | None:
-        return self.concepts.get(name) or self.definitions.get(name)
-
-    def names(self) -> list[str]:
-        return [*self.concepts, *self.definitions]
-
-
-def _first_by_name(items: Iterable[Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for item in items:
-        found.setdefault(item.name, item)
-    return found
-
-
-def _diag(kind: str, span: Span, /, **info: object) -> Diagnostic:
-    return templated(TEMPLATES, WARNINGS, kind, span, **info)
-
-
 _hint = hint
 
 
-# --- header, duplicates and declarations ----------------------------------------------------------
+# --- phase two: uses (phase one, the declarations: protocol/declarations.py) --------------------
 
 
-def _contents(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """An empty file, or a header alone, compiled to a network with no rules, which crashed the
-    engine; a protocol of escalation only (or a module of escalation rules) is not run."""
-    here = Span(protocol.path, 1, 1, 1, 1)
-    if _is_empty(protocol):
-        yield _diag("empty", here)
-    elif not (protocol.criteria or protocol.escalations or protocol.designs):
-        yield _diag("no-criteria", here, name=protocol.id or protocol.path)
-
-
-def _is_empty(protocol: m.Protocol) -> bool:
-    """Nothing but layout and comments: no header line and no section."""
-    header = (protocol.id, protocol.title, protocol.version, protocol.origin)
-    return all(v is None for v in header) and not any(
-        getattr(protocol, f.name) for f in fields(protocol) if f.type.startswith("tuple"))
-
-
-def _header(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """A trail that cannot say which protocol and version decided is useless to an auditor."""
-    if _is_empty(protocol):
-        return  # said once, by `_contents`
-    for field, value in (("protocol", protocol.id), ("version", protocol.version)):
-        if value is None:
-            yield _diag("missing-header", Span(protocol.path, 1, 1, 1, 1), field=field)
-
-
-def _duplicates(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """A second declaration would silently lose to the first; a shared id merges two verdicts."""
-    yield from _repeats("duplicate-concept", ((c.name, c.span) for c in protocol.concepts))
-    yield from _repeats("duplicate-definition", ((d.name, d.span) for d in protocol.definitions))
-    yield from _repeats("duplicate-equivalence", ((e.name, e.span) for e in protocol.equivalences))
-    yield from _repeats("duplicate-criterion", _criterion_ids(protocol))
-    yield from _repeats("duplicate-map", (("map", fhir_map.span) for fhir_map in protocol.maps))
-    for definition in protocol.definitions:
-        if definition.name in scope.concepts:
-            line = scope.concepts[definition.name].span.line
-            yield _diag("name-clash", definition.span, name=definition.name, line=line)
-    for named in protocol.sets:
-        clash = scope.concepts.get(named.name) or protocol.definition(named.name)
-        if clash is not None:
-            yield _diag("name-clash/set", named.span, name=named.name, line=clash.span.line)
-    for each in (*protocol.concepts, *protocol.sets):
-        names = ((n, v.span) for v in each.values for n in (v.name, *v.synonyms))
-        yield from _repeats("duplicate-value", names, fold=True)
-    for table in protocol.equivalences:
-        yield from _repeats("duplicate-value", ((e.drug, e.span) for e in table.entries), fold=True)
-    for concept in protocol.concepts:
-        yield from _repeats("duplicate-value", ((a.name, a.span) for a in concept.attributes))
-        for attribute in concept.attributes:
-            names = ((n, v.span) for v in attribute.values for n in (v.name, *v.synonyms))
-            yield from _repeats("duplicate-value", names, fold=True)
-
-
-def _repeats(
-    kind: str, items: Iterable[tuple[str, Span]], fold: bool = False
-) -> Iterator[Diagnostic]:
-    seen: dict[str, Span] = {}
-    for name, span in items:
-        key = name.casefold() if fold else name
-        if key in seen:
-            yield _diag(kind, span, name=name, line=seen[key].line)
-        else:
-            seen[key] = span
-
-
-def _criterion_ids(protocol: m.Protocol) -> Iterator[tuple[str, Span]]:
-    """Top-level ids, then part ids; the parts of a repeated criterion are not reported again."""
-    top: set[str] = set()
-    for criterion in protocol.criteria:
-        yield criterion.id, criterion.span
-        if criterion.id not in top:
-            yield from ((part.id, part.span) for part in criterion.parts)
-        top.add(criterion.id)
-
-
-def _declarations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """Units and validity windows of concepts, read once here so uses need not repeat them."""
-    for concept in protocol.concepts:
-        for unit in (concept.unit, concept.dosed_in):
-            if unit is not None and not _parses(unit):
-                yield _diag("unit-unknown", concept.span, unit=unit)
-        for conversion in concept.conversions:
-            for quantity in (conversion.source, conversion.target):
-                if quantity.unit is None:
-                    yield _diag("unit-unknown/missing", quantity.span, quantity=quantity)
-                elif not _parses(quantity.unit):
-                    yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
-
-
-def _attributes(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """An attribute is read from a fact's field of its name: not one every fact already has."""
-    for concept in protocol.concepts:
-        for attribute in concept.attributes:
-            if attribute.name in m.RESERVED_ATTRIBUTES:
-                yield _diag("reserved-attribute", attribute.span, attribute=attribute.name,
-                            kind=concept.kind.value)
-
-
-def _equivalences(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """A dosed medication converts each drug's dose through its table; a gap leaves it unread."""
-    for table in protocol.equivalences:
-        for entry in table.entries:
-            yield from _equivalence_entry(table, entry)
-    for concept in protocol.concepts:
-        if concept.equivalence is None:
-            continue
-        table = scope.equivalences.get(concept.equivalence)
-        if table is None:
-            hint = _hint(concept.equivalence, scope.equivalences)
-            name = concept.equivalence
-            yield _diag("undefined-name/equivalence", concept.span, name=name, hint=hint)
-            continue
-        drugs = {entry.drug.casefold() for entry in table.entries}
-        for value in concept.values:
-            if not any(n.casefold() in drugs for n in (value.name, *value.synonyms)):
-                info = {"drug": value.name, "name": concept.name, "table": table.name}
-                yield _diag("missing-equivalence", value.span, **info)
-
-
-def _weights(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
-    """`dosed in mg/kg/d ... per weight`: the dose is divided by that concept, a body mass."""
-    for concept in protocol.concepts:
-        ref = concept.weight
-        if ref is None:
-            continue
-        target = scope.concepts.get(ref.name)
-        if target is None:
-            yield _diag("undefined-name", ref.span, name=ref.name, hint=_hint(ref.name, scope.concepts))
-        elif target.kind is not Kind.QUANTITY or not units.same_dimension(target.unit or "", "kg"):
-            yield _diag("type-mismatch", ref.span, name=ref.name, kind=f"a {target.kind.value}",
-                        advice="a dose per kg is divided by a quantity measured in kg")
-
-
-def _equivalence_entry(table: m.Equivalence, entry: m.EquivalenceEntry) -> Iterator[Diagnostic]:
-    sides = (entry.amount, entry.equals)
-    unknown = [q for q in sides if q.unit is not None and not _parses(q.unit)]
-    for quantity in unknown:
-        yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
-    if not unknown and not all(_is_mass(q) for q in sides):
-        info = {"table": table.name, "drug": entry.drug, "amount": entry.amount}
-        yield _diag("equivalence", entry.span, equals=entry.equals, **info)
-
-
-def _is_mass(quantity: m.Quantity) -> bool:
-    unit = quantity.unit
-    return unit is not None and quantity.value > 0 and units.same_dimension(unit, "mg")
-
-
-# --- phase two: uses ------------------------------------------------------------------------------
-
-
-def _conditions(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _conditions(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """Every condition in definitions, applies-when clauses and criteria, node by node."""
     nodes = list(_every((m.AtLeast, *m.ATOMS), _uses(protocol)))
     wrapped = {id(node.occurred) for node in nodes if isinstance(node, m.WRAPPERS)}
@@ -314,7 +126,7 @@ def _refs(condition: m.Condition | None) -> list[str]:
     return [] if condition is None else [ref.name for ref in m.refs(condition)]
 
 
-def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
+def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
     occurred = atom.occurred if isinstance(atom, m.WRAPPERS) else atom
     if isinstance(occurred, m.Occurred) and occurred.window.kind == "during":
         yield from _during(occurred, scope)
@@ -325,7 +137,7 @@ def _atom(atom: m.Atom, scope: _Scope) -> Iterator[Diagnostic]:
     target = scope.lookup(atom.ref.name)
     if target is None:
         hint = _hint(atom.ref.name, scope.names())
-        yield _diag("undefined-name", atom.ref.span, name=atom.ref.name, hint=hint)
+        yield diag("undefined-name", atom.ref.span, name=atom.ref.name, hint=hint)
         return
     mismatch = _mismatch(atom, target)
     if mismatch is not None:
@@ -352,7 +164,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
         advice = "declare it 'dosed in UNIT' to compare doses"
     else:
         return None
-    return _diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
+    return diag("type-mismatch", atom.ref.span, name=atom.ref.name, kind=kind, advice=advice)
 
 
 def _grade(atom: m.Occurred | m.NoKnown | m.Counted | m.Latest) -> tuple[str, Decimal] | None:
@@ -372,61 +184,61 @@ def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
     if concept.kind in m.UNITLESS:
         if threshold.unit not in (None, "points"):
             info = {"name": concept.name, "unit": threshold.unit}
-            yield _diag("unit-dimension/score", threshold.span, **info)
+            yield diag("unit-dimension/score", threshold.span, **info)
         elif concept.steps is not None:
             yield from _step(threshold, concept)
     elif threshold.unit is None:
         example = f"{threshold.value} {concept.unit}"
-        yield _diag("unit-dimension/missing", threshold.span, name=concept.name, example=example)
+        yield diag("unit-dimension/missing", threshold.span, name=concept.name, example=example)
     elif concept.unit is not None:
         yield from _convertible("unit-dimension", threshold, concept, concept.unit)
 
 
-def _anchor(anchor: m.Anchor, scope: _Scope, edges: bool = True) -> Iterator[Diagnostic]:
+def _anchor(anchor: m.Anchor, scope: Scope, edges: bool = True) -> Iterator[Diagnostic]:
     """A window counts from a day: a date concept's, the start or end of an occurrence, or the
     date of a result (a dose is read on the screening date or a date concept's day only, `edges`
     False)."""
     if anchor.ref is None:
         return
     if anchor.edge is not None and not edges:
-        yield _diag("anchor", anchor.span, what="the screening date or a date concept",
-                    name=str(anchor), kind="an occurrence's day" if anchor.occurrence else
-                    "a result's day", hint="")
+        yield diag("anchor", anchor.span, what="the screening date or a date concept",
+                   name=str(anchor), kind="an occurrence's day" if anchor.occurrence else
+                   "a result's day", hint="")
         return
     name = anchor.ref.name
     target = scope.lookup(name)
     if target is None:
         hint = _hint(name, scope.names())
-        yield _diag("undefined-name", anchor.ref.span, name=name, hint=hint)
+        yield diag("undefined-name", anchor.ref.span, name=name, hint=hint)
         return
     kind = target.kind if isinstance(target, m.Concept) else None
     if anchor.edge is None and kind is not Kind.DATE:
         what = "the screening date or a date concept (declare it 'NAME: date')"
-        yield _diag("anchor", anchor.ref.span, what=what, name=name,
-                    kind=_kind_words(target), hint=_anchor_hint(kind, name, " or"))
+        yield diag("anchor", anchor.ref.span, what=what, name=name,
+                   kind=_kind_words(target), hint=_anchor_hint(kind, name, " or"))
     elif anchor.occurrence and kind not in m.LISTED:
         what = f"the {anchor.edge} of an event or medication"
-        yield _diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
-                    hint=_anchor_hint(kind, name))
+        yield diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
+                   hint=_anchor_hint(kind, name))
     elif anchor.result and kind not in m.DATED_RESULTS:
         what = "the date of a recorded result (a quantity, lab, score, scale, category or flag)"
-        yield _diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
-                    hint=_anchor_hint(kind, name))
+        yield diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
+                   hint=_anchor_hint(kind, name))
 
 
-def _during(occurred: m.Occurred, scope: _Scope) -> Iterator[Diagnostic]:
+def _during(occurred: m.Occurred, scope: Scope) -> Iterator[Diagnostic]:
     """`during X` spans the most recent course or occurrence of another history."""
     anchor = occurred.window.anchor
     assert anchor is not None and anchor.ref is not None
     name = anchor.ref.name
     target = scope.lookup(name)
     if target is None:
-        yield _diag("undefined-name", anchor.ref.span, name=name, hint=_hint(name, scope.names()))
+        yield diag("undefined-name", anchor.ref.span, name=name, hint=_hint(name, scope.names()))
     elif not (isinstance(target, m.Concept) and target.kind in m.LISTED):
-        yield _diag("during", anchor.ref.span, name=name, kind=_kind_words(target), why="")
+        yield diag("during", anchor.ref.span, name=name, kind=_kind_words(target), why="")
     elif name == occurred.ref.name:
-        yield _diag("during", anchor.ref.span, name=name, kind="the history itself",
-                    why=": its most recent one overlaps itself")
+        yield diag("during", anchor.ref.span, name=name, kind="the history itself",
+                   why=": its most recent one overlaps itself")
 
 
 def _anchor_hint(kind: Kind | None, name: str, joined: str = "") -> str:
@@ -449,9 +261,9 @@ def _step(threshold: m.Quantity, concept: m.Concept) -> Iterator[Diagnostic]:
     info = {"name": concept.name, "low": low, "high": high, "value": threshold}
     if value != value.to_integral_value():
         below = value.to_integral_value(rounding="ROUND_FLOOR")
-        yield _diag("scale-step", threshold.span, hint=f"; write {below} or {below + 1}", **info)
+        yield diag("scale-step", threshold.span, hint=f"; write {below} or {below + 1}", **info)
     elif not low <= value <= high:
-        yield _diag("scale-step/outside", threshold.span, **info)
+        yield diag("scale-step/outside", threshold.span, **info)
 
 
 def _in_range(atom: m.InRange, concept: m.Concept) -> Iterator[Diagnostic]:
@@ -460,14 +272,14 @@ def _in_range(atom: m.InRange, concept: m.Concept) -> Iterator[Diagnostic]:
         yield from _compare(m.Compare(atom.span, atom.ref, ">=", bound), concept)
     same = atom.low.unit == atom.high.unit or None in (atom.low.unit, atom.high.unit)
     if same and atom.low.value > atom.high.value:
-        yield _diag("range-order", atom.low.span, low=atom.low, high=atom.high)
+        yield diag("range-order", atom.low.span, low=atom.low, high=atom.high)
 
 
 def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
     """A course's dose is compared in the medication's `dosed in` unit."""
     if atom.dose.unit is None:
         example = f"{atom.dose.value} {concept.dosed_in}"
-        yield _diag("unit-dimension/missing", atom.dose.span, name=concept.name, example=example)
+        yield diag("unit-dimension/missing", atom.dose.span, name=concept.name, example=example)
     elif concept.dosed_in is not None:
         yield from _convertible("unit-dimension/dose", atom.dose, concept, concept.dosed_in)
 
@@ -476,13 +288,13 @@ def _convertible(
     kind: str, quantity: m.Quantity, concept: m.Concept, unit: str
 ) -> Iterator[Diagnostic]:
     assert quantity.unit is not None
-    if not _parses(quantity.unit):
-        yield _diag("unit-unknown", quantity.span, unit=quantity.unit)
-    elif _parses(unit) and not units.same_dimension(quantity.unit, unit, _conversions(concept)):
+    if not parses(quantity.unit):
+        yield diag("unit-unknown", quantity.span, unit=quantity.unit)
+    elif parses(unit) and not units.same_dimension(quantity.unit, unit, _conversions(concept)):
         what = _dimension_words(quantity.unit)
-        yield _diag(kind, quantity.span, name=concept.name, unit=unit, quantity=quantity, what=what)
-    elif _parses(unit):
-        yield from limits.converted(quantity, unit, _conversions(concept), _diag)
+        yield diag(kind, quantity.span, name=concept.name, unit=unit, quantity=quantity, what=what)
+    elif parses(unit):
+        yield from limits.converted(quantity, unit, _conversions(concept), diag)
 
 
 def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]:
@@ -494,7 +306,7 @@ def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]
             names = [v.name for v in concept.values]
             listed = "; its values are " + ", ".join(names[:8]) + (", ..." if names[8:] else "")
             hint = _hint(value.name, known) or listed
-            yield _diag("unknown-value", value.span, value=value.name, name=concept.name, hint=hint)
+            yield diag("unknown-value", value.span, value=value.name, name=concept.name, hint=hint)
 
 
 def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
@@ -503,14 +315,14 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
     for clause in atom.filters:
         if clause.dose is not None:
             if concept.dosed_in is None:
-                yield _diag("undefined-attribute/dose", clause.span, name=concept.name)
+                yield diag("undefined-attribute/dose", clause.span, name=concept.name)
             else:
                 yield from _course(m.Course(clause.span, atom.ref, clause.op or ">=",
                                             clause.dose, None), concept)
             continue
         attribute = concept.attribute(clause.attribute.name if clause.attribute else None)
         if attribute is None and clause.attribute is None:
-            yield _diag("undefined-attribute/other-than", clause.span, name=concept.name)
+            yield diag("undefined-attribute/other-than", clause.span, name=concept.name)
             continue
         if attribute is None:
             assert clause.attribute is not None
@@ -521,22 +333,22 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
             if attribute.canonical(value.name) is None:
                 names = [v.name for v in attribute.values]
                 listed = "; its values are " + ", ".join(names[:8]) + (", ..." if names[8:] else "")
-                yield _diag("unknown-value", value.span, value=value.name,
-                            name=f"{concept.name} {attribute.name}",
-                            hint=_hint(value.name, known) or listed)
+                yield diag("unknown-value", value.span, value=value.name,
+                           name=f"{concept.name} {attribute.name}",
+                           hint=_hint(value.name, known) or listed)
 
 
 def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
     if atom.count < 2:
-        yield _diag("count", atom.span, count=atom.count, name=concept.name)
+        yield diag("count", atom.span, count=atom.count, name=concept.name)
     attribute = atom.attribute(concept)
     if atom.by is not None and attribute is None:
         yield _undefined_attribute(atom.by, concept)
     elif attribute is not None and atom.count > len(attribute.values):
-        yield _diag("count-values", atom.span, count=atom.count, by=atom.by.name,
-                    name=concept.name, attribute=attribute.name,
-                    values=", ".join(v.name for v in attribute.values))
+        yield diag("count-values", atom.span, count=atom.count, by=atom.by.name,
+                   name=concept.name, attribute=attribute.name,
+                   values=", ".join(v.name for v in attribute.values))
     yield from _filters(atom.occurred, concept)
 
 
@@ -551,8 +363,8 @@ def _undefined_attribute(name: m.Ref, concept: m.Concept,
         f"; its attributes are {', '.join(declared)}" if declared else
         f"; declare it: '{concept.name}: {concept.kind.value} ... with "
         f"{name.name.removesuffix('s') if drug_and_dose is None else name.name} {{...}}'")
-    return _diag("undefined-attribute", name.span, name=concept.name, attribute=name.name,
-                 hint=hint)
+    return diag("undefined-attribute", name.span, name=concept.name, attribute=name.name,
+                hint=hint)
 
 
 def _latest(atom: m.Latest, concept: m.Concept) -> Iterator[Diagnostic]:
@@ -560,7 +372,7 @@ def _latest(atom: m.Latest, concept: m.Concept) -> Iterator[Diagnostic]:
     its anchor, asks something that `X <window>` does not."""
     window = atom.occurred.window
     if window.kind not in ("at_least", "more_than") or window.direction != "before":
-        yield _diag("latest-window", window.span, name=concept.name, window=str(window))
+        yield diag("latest-window", window.span, name=concept.name, window=str(window))
     yield from _filters(atom.occurred, concept)
 
 
@@ -581,33 +393,33 @@ ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
 def _at_least(node: m.AtLeast) -> Iterator[Diagnostic]:
     n, k = len(node.items), node.count
     if not 1 <= k <= n:
-        yield _diag("at-least", node.span, count=k, n=n)
+        yield diag("at-least", node.span, count=k, n=n)
         return
     if not node.counts_one_list:
-        yield from limits.listed(node, _diag)
+        yield from limits.listed(node, diag)
 
 
-def _formulas(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _formulas(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """A derived value's formula: names it reads, units and dimensions (protocol/formula.py)."""
     for concept in protocol.concepts:
         if concept.formula is None or scope.concepts.get(concept.name) is not concept:
             continue
-        if concept.unit is not None and not _parses(concept.unit):
+        if concept.unit is not None and not parses(concept.unit):
             continue  # reported with the declarations
         plan, problems = f.analyse(concept, scope.concepts, scope.definitions)
         for problem in problems:
             yield _formula_diagnostic(problem, scope)
         if plan is not None and f.ways(plan) > FORMULA_WAYS_LIMIT:
-            yield _diag("formula-too-large", concept.span, name=concept.name, ways=f.ways(plan),
-                        limit=FORMULA_WAYS_LIMIT)
+            yield diag("formula-too-large", concept.span, name=concept.name, ways=f.ways(plan),
+                       limit=FORMULA_WAYS_LIMIT)
         joined = [n for n in m.formula_names(concept.formula)
                   if n in scope.definitions or getattr(scope.concepts.get(n), "formula", None)]
         if len(joined) > JOINS_LIMIT:
-            yield _diag("formula-too-large/joins", concept.span, name=concept.name,
-                        count=len(joined), limit=JOINS_LIMIT)
+            yield diag("formula-too-large/joins", concept.span, name=concept.name,
+                       count=len(joined), limit=JOINS_LIMIT)
 
 
-def _formula_diagnostic(problem: f.Problem, scope: _Scope) -> Diagnostic:
+def _formula_diagnostic(problem: f.Problem, scope: Scope) -> Diagnostic:
     info = dict(problem.info)
     if problem.kind == "undefined-name":
         info["hint"] = _hint(info["name"], info.pop("names"))
@@ -617,7 +429,7 @@ def _formula_diagnostic(problem: f.Problem, scope: _Scope) -> Diagnostic:
             info[key] = _dimensionality_words(info[key])
     if problem.kind == "formula-dimension":
         info["hint"] = "; for an empirical formula, read every input as 'name in UNIT'"
-    return _diag(problem.kind, problem.span, **info)
+    return diag(problem.kind, problem.span, **info)
 
 
 def _dimensionality_words(dimensionality: str | None) -> str:
@@ -627,12 +439,12 @@ def _dimensionality_words(dimensionality: str | None) -> str:
     return DIMENSIONS.get(dimensionality, f"a quantity of {words}")
 
 
-def _escalation(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _escalation(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """Dose levels, cohorts, the design and its rules (protocol/escalation_checks.py)."""
     return escalation_checks.check(protocol)
 
 
-def _broader(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _broader(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """`blood_pregnancy_test: ... counts as pregnancy_test`: each fact of the narrower concept is a
     fact of the broader one too, so it must read as one (same kind, its values among the broader
     one's, its unit of the same dimension)."""
@@ -643,7 +455,7 @@ def _broader(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         broader = scope.concepts.get(ref.name)
         if broader is None:
             hint = _hint(ref.name, list(scope.concepts))
-            yield _diag("undefined-name", ref.span, name=ref.name, hint=hint)
+            yield diag("undefined-name", ref.span, name=ref.name, hint=hint)
             continue
         why = None
         if broader.kind is not concept.kind:
@@ -653,14 +465,14 @@ def _broader(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         elif any(broader.canonical(v.name) is None for v in concept.values):
             missing = [v.name for v in concept.values if broader.canonical(v.name) is None]
             why = f"but '{broader.name}' has no value {', '.join(missing)}"
-        elif concept.unit and broader.unit and _parses(concept.unit) and _parses(broader.unit) \
+        elif concept.unit and broader.unit and parses(concept.unit) and parses(broader.unit) \
                 and not units.same_dimension(concept.unit, broader.unit):
             why = f"but {concept.unit} does not convert to {broader.unit}"
         if why:
-            yield _diag("counts-as", ref.span, name=concept.name, broader=broader.name, why=why)
+            yield diag("counts-as", ref.span, name=concept.name, broader=broader.name, why=why)
 
 
-def _ages(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _ages(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """`age at enrolment`: the day an age is counted at is a date concept's."""
     for concept in scope.concepts.values():
         if concept.at is None:
@@ -668,50 +480,50 @@ def _ages(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         target = scope.lookup(concept.at.name)
         if target is None:
             hint = _hint(concept.at.name, scope.names())
-            yield _diag("undefined-name", concept.at.span, name=concept.at.name, hint=hint)
+            yield diag("undefined-name", concept.at.span, name=concept.at.name, hint=hint)
         elif not (isinstance(target, m.Concept) and target.kind is Kind.DATE):
-            yield _diag("anchor", concept.at.span, name=concept.at.name, hint="",
-                        what="a date concept (declare it 'NAME: date')", kind=_kind_words(target))
+            yield diag("anchor", concept.at.span, name=concept.at.name, hint="",
+                       what="a date concept (declare it 'NAME: date')", kind=_kind_words(target))
 
 
-def _aliases(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _aliases(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """A declared unit spelling must mean a unit the library reads."""
     for alias in protocol.unit_aliases:
-        if not _parses(alias.meaning):
-            yield _diag("unit-unknown", alias.span, unit=alias.meaning)
+        if not parses(alias.meaning):
+            yield diag("unit-unknown", alias.span, unit=alias.meaning)
 
 
-def _durations(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _durations(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """`within 0 days` can never hold and `valid for 0 days` drops every fact: surely a typo."""
     for duration in _every(m.Duration, protocol):
         if duration.amount == 0:
-            yield _diag("zero-duration", duration.span, duration=duration)
+            yield diag("zero-duration", duration.span, duration=duration)
 
 
-def _limits(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _limits(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """Numbers, spans of time and counts the engine and the calendar can represent
     (protocol/limits.py); a threshold converted into its concept's unit is checked with it."""
     for quantity in _every((m.Quantity, m.Number), protocol):
-        yield from limits.number(quantity.value, quantity.span, _diag)
+        yield from limits.number(quantity.value, quantity.span, diag)
     for node in _every((m.CompareReference, m.Occurred, m.DoseLevel, m.Power, m.Counted),
                        protocol):
         if isinstance(node, m.CompareReference):
-            yield from limits.number(node.factor, node.span, _diag)
+            yield from limits.number(node.factor, node.span, diag)
         elif isinstance(node, m.Occurred) and node.grade is not None:
-            yield from limits.number(node.grade[1], node.span, _diag)
+            yield from limits.number(node.grade[1], node.span, diag)
         elif isinstance(node, m.DoseLevel):
-            yield from limits.number(node.amount, node.span, _diag)
+            yield from limits.number(node.amount, node.span, diag)
         elif isinstance(node, m.Power):
-            yield from limits.power(node, _diag)
+            yield from limits.power(node, diag)
         elif isinstance(node, m.Counted):
-            yield from limits.count(node, _diag)
+            yield from limits.count(node, diag)
     for concept in protocol.concepts:
         for bound in concept.steps or ():
-            yield from limits.number(bound, concept.span, _diag)
+            yield from limits.number(bound, concept.span, diag)
     for duration in _every(m.Duration, protocol):
-        yield from limits.duration(duration, _diag)
+        yield from limits.duration(duration, diag)
     for escalation in protocol.escalations:
-        yield from limits.boin_patients(escalation, _diag)
+        yield from limits.boin_patients(escalation, diag)
 
 
 def _every(wanted: type | tuple[type, ...], node: object) -> Iterator[Any]:
@@ -729,7 +541,7 @@ def _every(wanted: type | tuple[type, ...], node: object) -> Iterator[Any]:
 # --- whole-protocol checks ------------------------------------------------------------------------
 
 
-def _cycles(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _cycles(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """A definition or derived value that depends on itself has no value; the engine would never
     settle it."""
     derived = {c.name: c for c in scope.concepts.values() if c.formula is not None}
@@ -748,10 +560,10 @@ def _cycles(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
         start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
         path = cycle[start:] + cycle[:start] + [cycle[start]]
         kind = "cycle/derived" if any(n in derived for n in path) else "cycle"
-        yield _diag(kind, nodes[path[0]].span, path=" -> ".join(path))
+        yield diag(kind, nodes[path[0]].span, path=" -> ".join(path))
 
 
-def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _unused(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """An unused declaration is usually a criterion that forgot to say something."""
     used = {name for condition in _uses(protocol) for name in _refs(condition)}
     used |= {c.weight.name for c in protocol.concepts if c.weight is not None}
@@ -761,37 +573,29 @@ def _unused(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
     used |= {c.at.name for c in protocol.concepts if c.at and c.name in used}
     for definition in protocol.definitions:
         if definition.name not in used:
-            yield _diag("unused-definition", definition.span, name=definition.name)
+            yield diag("unused-definition", definition.span, name=definition.name)
     for concept in protocol.concepts:
         if concept.name not in used:
-            yield _diag("unused-concept", concept.span, name=concept.name)
+            yield diag("unused-concept", concept.span, name=concept.name)
     named = {ref.name for ref in protocol.set_uses}
     for unused in (s for s in protocol.sets if s.name not in named):
-        yield _diag("unused-set", unused.span, name=unused.name)
+        yield diag("unused-set", unused.span, name=unused.name)
 
 
-def _texts(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _texts(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """The verbatim sentence is what a reviewer checks the encoding against."""
     for criterion in protocol.criteria:
         for each in (criterion, *criterion.parts):
             if not each.text:
-                yield _diag("missing-text", each.span, name=each.id)
+                yield diag("missing-text", each.span, name=each.id)
 
 
 # --- units ----------------------------------------------------------------------------------------
 
 
-def _parses(unit: str) -> bool:
-    try:
-        units.parse_unit(unit)
-    except units.UnitProblem:
-        return False
-    return True
-
-
 def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str], ...]:
     """The concept's own factors as `units.convert` takes them; bad ones are reported apart."""
-    return tuple(f for f in concept.factors if f[1] and f[3] and _parses(f[1]) and _parses(f[3]))
+    return tuple(f for f in concept.factors if f[1] and f[3] and parses(f[1]) and parses(f[3]))
 
 
 def _dimension_words(unit: str) -> str:
@@ -799,7 +603,7 @@ def _dimension_words(unit: str) -> str:
     return DIMENSIONS.get(dimensionality, _dimensionality_words(dimensionality))
 
 
-def _waivers(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
+def _waivers(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """`X unless Y` in an inclusion criterion fails every patient with Y. Protocols mostly mean
     a waiver there ("bilirubin <= 1.5 x ULN unless Gilbert's syndrome": then it does not apply),
     which is `X or Y`: said as a warning, since narrowing is sometimes what is meant."""
@@ -808,19 +612,19 @@ def _waivers(protocol: m.Protocol, scope: _Scope) -> Iterator[Diagnostic]:
             continue
         for node in _every(m.Not, leaf.condition):
             if not node.written:  # the exception of `unless`
-                yield _diag("unless-in-inclusion", node.span, id=leaf.id,
-                            exception=source_text(protocol, node.span))
+                yield diag("unless-in-inclusion", node.span, id=leaf.id,
+                           exception=source_text(protocol, node.span))
 
 
-def _fidelity(protocol: m.Protocol, _: _Scope) -> Iterator[Diagnostic]:
+def _fidelity(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
     """Warnings where a rule's number, comparator or window is not its sentence's."""
     for slip in fidelity.slips(protocol):
-        yield _diag(slip.kind, slip.span, **slip.info)
+        yield diag(slip.kind, slip.span, **slip.info)
 
 
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
-CHECKS: tuple[Callable[[m.Protocol, _Scope], Iterable[Diagnostic]], ...] = (
-    _contents, _header, _duplicates, _declarations, _attributes, _equivalences, _weights, _broader,
+CHECKS: tuple[Callable[[m.Protocol, Scope], Iterable[Diagnostic]], ...] = (
+    contents, header, duplicates, declared_units, attributes, equivalences, weights, _broader,
     _ages, _aliases, _conditions, _formulas, _escalation, _durations, _limits, _cycles, _unused,
     _texts, _waivers, _fidelity,
 )

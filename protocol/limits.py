@@ -52,9 +52,9 @@ Diag = Callable[..., Diagnostic]
 def number(value: Decimal, span: Span, diag: Diag) -> Iterator[Diagnostic]:
     """A number as written: at most 15 significant digits, 6 decimal places, below 10^15.
 
-    >>> from protocol.checks import _diag
+    >>> from protocol.declarations import diag
     >>> span = Span("t", 1, 1, 1, 2)
-    >>> [d.message for d in number(Decimal("0.0000001"), span, _diag)]  # doctest: +ELLIPSIS
+    >>> [d.message for d in number(Decimal("0.0000001"), span, diag)]  # doctest: +ELLIPSIS
     ['0.0000001 has 7 decimal places; values are rounded to 6...']
     """
     if not value.is_finite():

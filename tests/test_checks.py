@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from grammar.parser import parse, parse_file
-from protocol.checks import TEMPLATES, WARNINGS, check
+from protocol.checks import check
+from protocol.messages import TEMPLATES, WARNINGS
 from protocol.dependencies import dependency_graph
 from protocol.errors import Diagnostic, Severity, Span, render
 
