@@ -11,6 +11,7 @@ reaches the ends of Python's calendar (year 1, year 9999) where arithmetic overf
 
 from __future__ import annotations
 
+import re
 from calendar import monthrange
 from datetime import date, timedelta
 from decimal import Decimal
@@ -102,11 +103,40 @@ def days_of(text: Any) -> tuple[date, date] | None:
 
 
 def day_of(text: Any) -> date | None:
-    """The day a YYYY-MM-DD date names; None for anything else, or outside the calendar."""
-    if not isinstance(text, str) or len(text) != 10:
+    """The day a YYYY-MM-DD date (or a date-time: `day_written`) names; None for anything else,
+    or outside the calendar."""
+    if not isinstance(text, str):
         return None
+    if len(text) != 10:
+        text = day_written(text)
+        if len(text) != 10:
+            return None
     days = days_of_text(text)
     return days[0] if days else None
+
+
+#: An ISO 8601 date-time, as exports and Parquet timestamps write them: `2026-05-18T10:30:00`,
+#: `2026-05-18 10:30`, with seconds, their fraction and a zone, or not.
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](?:[01]\d|2[0-3]):[0-5]\d"
+                        r"(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?")
+
+
+def day_written(given: Any) -> Any:
+    """A date-time as the day written in it; anything else as it is, to be read as a date or
+    refused. Facts are dated to the day, and the day as written is the clinical day where it
+    was recorded: the time and its zone are dropped, not converted (a conversion to another
+    zone could move the day), as the FHIR reader does.
+
+    >>> day_written("2026-05-18T23:30:00-05:00"), day_written("2026-05-18 08:15")
+    ('2026-05-18', '2026-05-18')
+    >>> day_written("2026-05-18T25:00"), day_written("2026-05")
+    ('2026-05-18T25:00', '2026-05')
+    """
+    if isinstance(given, str) and len(given) > 10:
+        found = _DATE_TIME.fullmatch(given)
+        if found is not None:
+            return found[1]
+    return given
 
 
 def day_numbers(text: Any) -> tuple[int, int] | None:

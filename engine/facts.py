@@ -29,7 +29,7 @@ from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_numbers_of_text, day_of, days_of, days_of_text, shift)
+                          day_numbers_of_text, day_of, day_written, days_of, days_of_text, shift)
 from engine.courses import Courses
 from engine.factfile import patient_id, plain, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
@@ -271,6 +271,11 @@ class _Builder(Values, Courses):
         concepts, readings, screening = self.n.concepts, self.n.readings, self.screening
         for index, fact in enumerate(self.data.get("facts", [])):
             name, when = fact["concept"], fact.get("date")
+            if type(when) is str and len(when) > 10:  # a date-time: its day, for all that follows
+                when = fact["date"] = day_written(when)
+            end = fact.get("end")
+            if type(end) is str and len(end) > 10:
+                end = fact["end"] = day_written(end)
             entry = (index, fact)
             # a date that is not text is reported below; as a key it is None (a dict is no key)
             text = when if isinstance(when, str) else None
@@ -306,7 +311,6 @@ class _Builder(Values, Courses):
                     self.problem(index, "date", f"dated {when}, after the screening date "
                                  f"{screening}: set aside", warning=True)
                     continue
-            end = fact.get("end")
             if end is not None and (days_of(end) if listed else day_of(end)) is None:
                 self.problem(index, "end", date_problem(end, _form(listed)))
                 continue
@@ -322,6 +326,7 @@ class _Builder(Values, Courses):
         return grouped
 
     def _birth_date(self, grouped) -> None:
+        self.data["birth_date"] = day_written(self.data["birth_date"])  # as the trail notes it
         born = day_of(self.data["birth_date"])
         if born is None:
             self.problem(None, "birth_date", date_problem(self.data["birth_date"]))

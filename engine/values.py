@@ -23,7 +23,7 @@ import re
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
-from engine.dates import calendar_problem, day_of, days_of_text, outside_calendar
+from engine.dates import calendar_problem, day_of, day_written, days_of_text, outside_calendar
 from engine.factfile import plain
 from engine.record import plain_number
 from protocol import model as m
@@ -349,6 +349,8 @@ class Values:
             return
         index, fact = chosen
         value = fact.get("value")
+        if type(value) is str and len(value) > 10:  # a date-time: its day (`day_written`)
+            value = fact["value"] = day_written(value)
         day = day_of(value)
         if day is None:
             self.problem(index, "value", f"{r.name}: {calendar_problem(value)}"
