@@ -294,3 +294,17 @@ def test_a_decision_date_at_the_end_of_the_calendar_is_refused(capsys, tmp_path)
         f"{path}:1, field 'as_of': error: 9999-12-31: no date of the calendar lies 28 days after "
         "it (the DLT window and stagger count from it)"
     ]
+
+
+def test_a_date_time_is_read_as_its_day(capsys, tmp_path):
+    """As in fact files: a site's export writes `2026-01-05T14:30:00`; the decision is the one
+    its days give, time and zone dropped."""
+    records = patients(("DL1", "001"), ("DL2", "0"))
+    assert cli.main(["escalate", SEED, cohort(tmp_path, records)]) == 0
+    by_day = capsys.readouterr().out
+    for record in records:
+        record["infused"] += "T14:30:00+08:00"
+        if "dlt" in record:
+            record["dlt"]["date"] += " 23:59"
+    assert cli.main(["escalate", SEED, cohort(tmp_path, records)]) == 0
+    assert capsys.readouterr().out == by_day

@@ -35,6 +35,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from engine.escalation import tite as T
+from engine.dates import day_written
 from engine.factfile import once
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
@@ -379,11 +380,13 @@ class _Reader:
                       self.signed)
 
     def date(self, value: Any, line: int, patient: str | None, where: str) -> date | None:
-        """A date of the file, with room after it for the DLT window and the stagger, which are
-        counted from it (the calendar ends on 9999-12-31)."""
+        """A date of the file (a date-time: the day written in it, as in fact files), with room
+        after it for the DLT window and the stagger, which are counted from it (the calendar ends
+        on 9999-12-31)."""
         if value is None:
             self.problem(line, patient, where, "a date (YYYY-MM-DD) is required")
             return None
+        value = day_written(value)
         found = None
         try:
             if isinstance(value, str) and len(value) == 10:
