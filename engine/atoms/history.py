@@ -7,7 +7,6 @@ item says no, and UNKNOWN when nothing is recorded: missing data is never read a
 from __future__ import annotations
 
 from calendar import monthrange
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -83,28 +82,26 @@ class Occurred(Atom):
             return (graded is None or graded(item[R.GRADE])) and \
                 self.passes(atom, reader, item, surely)
 
+        # each item judged once: whether it surely meets the atom, and whether it may
+        surely = [meets(item, True) for item in items]
+        possibly = [sure or meets(item, False) for sure, item in zip(surely, items)]
         if len(items) > 1:  # which items count, when some do and some do not
-            text = _counted(reader, name, patient, items, meets) or text
+            text = _counted(reader, name, patient, surely, possibly) or text
         if count == 1:  # true if an item surely meets it, else open if one may, else false
-            held = "false"
-            for item in items:
-                if meets(item, True):
-                    held = "true"
-                    break
-                if held == "false" and meets(item, False):
-                    held = "unknown"
+            held = "true" if any(surely) else "unknown" if any(possibly) else "false"
             words = "" if first is None else reader.window(patient, record[first]) if first \
                 else _window_words(atom.window, reader, patient)
         elif by is None:
-            sure, maybe = (sum(meets(i, s) for i in items) for s in (True, False))
+            sure, maybe = sum(surely), sum(possibly)
             held = "true" if sure >= count else "false" if maybe < count else "unknown"
             words = _window_words(atom.window, reader, patient) + (
                 f"; {sure} count" + (f", {maybe - sure} may" if maybe > sure else "")
                 + f"; needs at least {count}")
         else:
             field = R.attribute_field(by.name)
-            values = sorted({i[field] for i in items if meets(i, True)} - {R.UNRECORDED})
-            may = [i[field] for i in items if meets(i, False)]
+            values = sorted({i[field] for i, sure in zip(items, surely) if sure}
+                            - {R.UNRECORDED})
+            may = [i[field] for i, maybe in zip(items, possibly) if maybe]
             maybe = len(set(may) - {R.UNRECORDED}) + may.count(R.UNRECORDED)
             held = "true" if len(values) >= count else "false" if maybe < count else "unknown"
             words = _window_words(atom.window, reader, patient) + (
@@ -120,19 +117,18 @@ class Occurred(Atom):
         return " (its dates do not decide it)"
 
 
-def _counted(reader: Reader, name: str, patient: Patient, items: list[dict],
-             meets: Callable[[dict, bool], bool]) -> str | None:
+def _counted(reader: Reader, name: str, patient: Patient, surely: list[bool],
+             possibly: list[bool]) -> str | None:
     """The history's items as the trail lists them, those that count apart from those that may
     and those that do not, when they differ: an auditor sees which infection made `infection
     where site is lung within 30 days before screening` hold, not every infection of the
     record. None when every item is judged alike (the plain list says it)."""
     each = reader.each(name, patient)
-    if len(each) != len(items):  # not one shown fact per item: the plain list
+    if len(each) != len(surely):  # not one shown fact per item: the plain list
         return None
     groups: dict[str, list[str]] = {"counted": [], "may count": [], "not counted": []}
-    for item, shown in zip(items, each):
-        groups["counted" if meets(item, True) else "may count" if meets(item, False)
-               else "not counted"].append(shown)
+    for shown, sure, maybe in zip(each, surely, possibly):
+        groups["counted" if sure else "may count" if maybe else "not counted"].append(shown)
     if sum(bool(group) for group in groups.values()) < 2:
         return None
     return f"{name}: " + "; ".join(f"{said}: {'; '.join(group)}"

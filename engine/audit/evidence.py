@@ -188,6 +188,7 @@ class Explainer:
         self._patient: Patient | None = None
         self._texts: dict[str, str] = {}
         self._lists: dict[str, tuple[list[dict] | None, str]] = {}
+        self._each: dict[str, list[str]] = {}  # each occurrence as it reads, by concept
         self._windows: dict[int, str] = {}
         # Each part judged, by identity: the why-not search asks again for the parts the
         # criterion's evidence judged, and for those of the definitions it opens up.
@@ -234,7 +235,8 @@ class Explainer:
         """What was read from another patient's facts is no use."""
         if patient is not self._patient:
             self._patient = patient
-            self._texts, self._lists, self._windows, self._parts = {}, {}, {}, {}
+            self._texts, self._lists, self._each = {}, {}, {}
+            self._windows, self._parts = {}, {}
 
     def constant(self, part: Part, compute: Callable[[Any, Explainer], tuple]) -> tuple:
         """`compute(part, self)`, once per part of the protocol: an atom's module-level or
@@ -269,14 +271,17 @@ class Explainer:
             elif items is None:
                 found = None, f"{name}: {patient.unusable.get(name, 'no fact given')}"
             else:
-                found = items, f"{name}: " + "; ".join(
-                    [shown(f) for f in patient.used.get(name, ())])
+                found = items, f"{name}: " + "; ".join(self.each(name, patient))
             self._lists[name] = found
         return found
 
     def each(self, name: str, patient: Patient) -> list[str]:
-        """How each occurrence of a history reads, in the order of its items (`items`)."""
-        return [shown(f) for f in patient.used.get(name, ())]
+        """How each occurrence of a history reads, in the order of its items (`items`), once
+        per patient: every part on the history lists them."""
+        found = self._each.get(name)
+        if found is None:
+            found = self._each[name] = [shown(f) for f in patient.used.get(name, ())]
+        return found
 
     def window(self, patient: Patient, first: int) -> str:
         """How a window from day `first` (an ordinal) to the screening date reads."""
