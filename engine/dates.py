@@ -103,14 +103,10 @@ def days_of(text: Any) -> tuple[date, date] | None:
 
 
 def day_of(text: Any) -> date | None:
-    """The day a YYYY-MM-DD date (or a date-time: `day_written`) names; None for anything else,
-    or outside the calendar."""
-    if not isinstance(text, str):
+    """The day a YYYY-MM-DD date names; None for anything else, or outside the calendar (a
+    date-time is made its day where the field is read: `day_written`)."""
+    if not isinstance(text, str) or len(text) != 10:
         return None
-    if len(text) != 10:
-        text = day_written(text)
-        if len(text) != 10:
-            return None
     days = days_of_text(text)
     return days[0] if days else None
 

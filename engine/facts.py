@@ -116,6 +116,8 @@ class Normaliser:
         if problems:
             raise FactError(problems)
         given = data.get("screening_date")
+        if given is not None:  # a date-time: its day, as the outputs show it
+            given = data["screening_date"] = day_written(given)
         day = day_of(given) if given is not None else screening
         if given is not None and day is None:
             raise FactError([FactProblem(path, line, pid, None, "screening_date",
