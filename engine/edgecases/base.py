@@ -131,25 +131,27 @@ def leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+def _later(text: Any, delta: timedelta) -> Any:
+    """A whole date `delta` later; anything else (a month, a year) as it is."""
+    try:
+        return (date.fromisoformat(text) + delta).isoformat()
+    except (TypeError, ValueError):
+        return text
+
+
 def moved(data: dict[str, Any], delta: timedelta, protocol: m.Protocol) -> dict[str, Any]:
     """The patient screened `delta` later, every date moved alike (facts stay as old)."""
-    def day(text: Any) -> Any:
-        try:
-            return (date.fromisoformat(text) + delta).isoformat()
-        except (TypeError, ValueError):
-            return text
-
     dated = {c.name for c in protocol.concepts if c.kind is m.Kind.DATE}
     out = copy.deepcopy(data)
     for key in ("screening_date", "birth_date"):
         if key in out:
-            out[key] = day(out[key])
+            out[key] = _later(out[key], delta)
     for fact in out["facts"]:
         for key in ("date", "end"):
             if key in fact:
-                fact[key] = day(fact[key])
+                fact[key] = _later(fact[key], delta)
         if fact.get("concept") in dated and "value" in fact:
-            fact["value"] = day(fact["value"])
+            fact["value"] = _later(fact["value"], delta)
     return out
 
 
@@ -160,5 +162,4 @@ def shifted(fact: dict[str, Any], delta: timedelta) -> dict[str, Any]:
     >>> shifted({"concept": "x", "date": "2026-03-03", "end": "2026-04-02"}, timedelta(days=28))
     {'concept': 'x', 'date': '2026-03-31', 'end': '2026-04-30'}
     """
-    return {k: (date.fromisoformat(v) + delta).isoformat() if k in ("date", "end") else v
-            for k, v in fact.items()}
+    return {k: _later(v, delta) if k in ("date", "end") else v for k, v in fact.items()}
