@@ -96,7 +96,7 @@ def duplicates(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             line = scope.concepts[definition.name].span.line
             yield diag("name-clash", definition.span, name=definition.name, line=line)
     for named in protocol.sets:
-        clash = scope.concepts.get(named.name) or protocol.definition(named.name)
+        clash = scope.lookup(named.name)
         if clash is not None:
             yield diag("name-clash/set", named.span, name=named.name, line=clash.span.line)
     for each in (*protocol.concepts, *protocol.sets):
