@@ -10,6 +10,8 @@ amendment diff see what a literal set gives. Each case runs the real parser, che
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import cli
 from engine.run import Screening
@@ -18,6 +20,7 @@ from grammar.parser import parse
 from lsp import features
 from protocol.amend.diff import diff
 from protocol.checks import check
+from protocol.errors import ProtocolError
 from tests.conftest import network_from_text, screen_one
 
 PROTOCOL = """protocol "sets" version "1"
@@ -138,3 +141,16 @@ def test_the_editor_knows_a_set():
     assert features.definition(analysis, line, column).start.line == 10
     assert [r.start.line for r in features.references(analysis, line, column, True)] == [6, 10]
     assert "egfr_tki" in [s.name for s in features.symbols(analysis)]
+
+
+@given(st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True))
+def test_any_undeclared_name_is_an_error_at_its_use(name):
+    """Whatever name a use gives that no set declares: one positioned error, never a traceback
+    (a keyword there is a syntax error, equally positioned)."""
+    text = PROTOCOL.replace("any of egfr_tki", f"any of {name}")
+    if name in {"egfr_tki", "non_squamous", "skin_or_lung"}:
+        return
+    with pytest.raises(ProtocolError) as raised:
+        parse(text, "sets.proto-rules")
+    (diagnostic,) = raised.value.diagnostics
+    assert (diagnostic.span.line, diagnostic.span.column) == (7, 62), diagnostic
