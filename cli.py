@@ -26,6 +26,11 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
 
+# numpy (pint imports it) starts a BLAS thread pool as it is imported, which nothing here uses (the
+# simulations' arrays are element-wise), and a process with a thread of its own does not fork its
+# `run --workers` workers (`engine.workers._context`: a thread may hold a lock as it forks; Python
+# 3.12+ warns). So one BLAS thread, unless the user asked for more.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from engine.escalation.commands import add_commands as add_simulation_commands
 from engine.attrition import attrition

@@ -258,3 +258,21 @@ def test_with_another_thread_running_workers_start_fresh_with_the_same_bytes(cap
         done.set()
         waiting.join()
     assert two == one
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads counted by /proc")
+@pytest.mark.parametrize("started, start", [("", "fork"), (
+    "import _thread, time\n_thread.start_new_thread(time.sleep, (60,))\n", "forkserver")],
+    ids=["no thread", "a thread below threading"])
+def test_a_thread_threading_does_not_list_is_counted_too(started, start):
+    """A library's own thread (numpy's BLAS pool, started as pint imports numpy) is not listed
+    by `threading`, yet it may hold a lock as the process forks. The command line starts none, so
+    its workers fork; beside one (here started below `threading`), they start afresh. In a
+    process of its own: this one's threads are pytest's."""
+    env = {key: value for key, value in os.environ.items() if key != "OPENBLAS_NUM_THREADS"}
+    shown = subprocess.run(
+        [sys.executable, "-c", f"import threading, cli\n{started}"
+         "from engine.workers import _context\n"
+         "print(threading.active_count(), _context().get_start_method())"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["1", start]
