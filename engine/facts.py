@@ -56,6 +56,7 @@ class Normaliser:
             self.edges.setdefault(name, []).append((field_name, edge))
         self.dated = layout.dated
         self.runs = layout.runs
+        self.means = layout.means
         self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
@@ -143,7 +144,7 @@ class Reader:
     __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "dated", "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "read", "references", "runs", "steps",
-                 "table", "tallied", "uln", "unit_shown", "unitless", "valid_for")
+                 "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -158,6 +159,8 @@ class Reader:
         # several results of one day that differ bound the value (`Values._between`)
         self.measured = kind in _SPREAD
         self.steps = concept.steps
+        # the field of its latest day's results, when a formula averages them (`mean(...)`)
+        self.day = R.day_field(name) if name in normaliser.means else None
         # a value as the trail shows it: `30 U/L` (`plain_number` and the unit), `< 20 IU/mL`
         self.unit_shown = f" {concept.unit or ''}".rstrip()
         self.bound_unit = f" {concept.unit}" if concept.unit and not self.unitless else ""
@@ -270,23 +273,28 @@ class _Builder(Values, Courses):
         # full (see `_identity`).
         earlier: dict[tuple[str, Any], tuple[int, dict]] = {}
         later: dict[tuple[str, Any], list[tuple[int, dict]]] = {}
+        # A fact dated with a time is told from another by its time as written: three equal
+        # results of a triplicate ECG at 09:00, 09:05 and 09:10 are three results, not duplicates.
+        timed: dict[int, Any] = {}
         concepts, readings, screening = self.n.concepts, self.n.readings, self.screening
         for index, fact in enumerate(self.data.get("facts", [])):
-            name, when = fact["concept"], fact.get("date")
-            if type(when) is str and len(when) > 10:  # a date-time: its day, for all that follows
-                when = fact["date"] = day_written(when)
-            end = fact.get("end")
-            if type(end) is str and len(end) > 10:
-                end = fact["end"] = day_written(end)
+            name, when, end = fact["concept"], fact.get("date"), fact.get("end")
+            if type(when) is str and len(when) > 10 or type(end) is str and len(end) > 10:
+                timed[index] = _identity(fact)
+                if type(when) is str and len(when) > 10:  # its day, for all that follows
+                    when = fact["date"] = day_written(when)
+                if type(end) is str and len(end) > 10:
+                    end = fact["end"] = day_written(end)
             entry = (index, fact)
             # a date that is not text is reported below; as a key it is None (a dict is no key)
             text = when if isinstance(when, str) else None
             key = (name, text)
             first = earlier.setdefault(key, entry)
             if first is not entry:
-                identity = _identity(fact)
+                identity = timed.get(index) or _identity(fact)
                 alike = [first, *later.get(key, ())]
-                same = next((i for i, other in alike if _identity(other) == identity), None)
+                same = next((i for i, other in alike
+                             if (timed.get(i) or _identity(other)) == identity), None)
                 if same is not None:
                     self.problem(index, None, f"duplicate of fact #{same + 1}")
                     continue

@@ -16,6 +16,8 @@ A record is one flat JSON object per patient:
   bounds ("< 20 IU/mL", "> 1000", "not detected"), in place of `<field>`: the lower and upper bound
   (an absent upper bound is unbounded) and 1 where a bound is open (not itself possible);
 - `<concept>__none`: 1 when the patient is recorded as having none of a listed concept;
+- `<concept>__day`: for a concept a formula averages (`mean(qtcf)`), the list of its latest day's
+  results, each a float in its unit, when every one is a number (none a bound like "< 20");
 - `<lab>__uln`, `<lab>__lln`: the value as a multiple of the laboratory's upper / lower reference;
 - `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
 - `<date concept>`: a day number;
@@ -107,6 +109,11 @@ def bounds(field: str) -> tuple[str, str, str, str]:
     return f"{field}__lo", f"{field}__hi", f"{field}__lx", f"{field}__hx"
 
 
+def day_field(concept: str) -> str:
+    """The results of a measured concept's latest day, each in its unit, for `mean(concept)`."""
+    return f"{concept}__day"
+
+
 def none_field(concept: str) -> str:
     """Set to 1 when the patient is recorded as having no occurrence of `concept`."""
     return f"{concept}__none"
@@ -174,6 +181,8 @@ class Layout:
     dated: dict[str, str] = field(default_factory=dict)  # the field, by the concept it dates
     doses: dict[str, tuple[str, str]] = field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
+    #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
+    means: set[str] = field(default_factory=set)
 
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""

@@ -189,6 +189,7 @@ class Values:
                 record[highest_open] = 1
 
     def _measured(self, r: Reader, facts) -> None:
+        results = 1  # of the chosen fact's day, all saying what it says
         if len(facts) == 1:
             reading = self._reading(r, *facts[0])
             if self.problems:
@@ -208,6 +209,7 @@ class Values:
                 if any(_said(r.concept, f[1]) != said for f in day):
                     self._between(r, day, readings)
                     return
+                results = len(day)
             reading = readings[chosen[0]]
         if chosen is None:
             return
@@ -220,6 +222,8 @@ class Values:
             converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
         if op == "=":
             self.patient.record[r.name] = float(converted)
+            if r.day:
+                self.patient.record[r.day] = [float(converted)] * results
         elif r.steps is not None:
             self._write(r.name, r.bounds, _steps(r.steps, op, converted))
         else:
@@ -241,11 +245,14 @@ class Values:
         range are bounded alike, each by its own range."""
         spans: list[Span] = []
         ratios: dict[str, tuple[tuple[str, str, str, str], list[Span]]] = {}
+        results: list[float] | None = []  # for a mean, while each is a number (`mean(...)`)
         for index, fact in day:
             op, value = readings[index]
             converted = None if value is None else self._in_unit(r, index, fact, value)
             if value is not None and converted is None:
                 return
+            if results is not None:  # a bound ("< 20") leaves the mean unknown
+                results = [*results, float(converted)] if op == "=" else None
             spans.append(_span(op, converted) if r.steps is None else
                          _steps(r.steps, op, converted))
             self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
@@ -253,6 +260,8 @@ class Values:
                 for field, bounds, span in self._reference(r, index, fact, op, value):
                     ratios.setdefault(field, (bounds, []))[1].append(span)
         self._write(r.name, r.bounds, _hull(spans))
+        if r.day and results:
+            self.patient.record[r.day] = results
         for field, (bounds, each) in ratios.items():
             if len(each) == len(day):  # a ratio only where every result has its limit
                 self._write(field, bounds, _hull(each))

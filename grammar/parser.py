@@ -243,6 +243,9 @@ class _Build(Transformer):
         name = str(function)
         if name == "sqrt" and len(args) != 1:
             raise self._fail(self._span(meta), "sqrt(...) takes one value")
+        if name == "mean" and len(args) != 1:
+            raise self._fail(self._span(meta), "mean(...) takes one concept, whose results of "
+                             "one day it averages")
         return m.Call(self._span(meta), name, tuple(args))
 
     def _measured(self, kind, unit, rest):

@@ -35,6 +35,29 @@ ROOT_DIGITS = 50
 #: (an age of 5000 years) leaves the value unknown rather than an exact power of millions of digits.
 MAX_WORKED_EXPONENT = 1000
 PLAIN = None  # the unit of a plain number
+#: The kinds of concept `mean(...)` averages: measured numbers, of which a day may have several
+#: results (a triplicate ECG). An age has one value a day, a derived value one per patient.
+AVERAGED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE)
+
+
+def mean_of(name: str) -> str:
+    """The input `mean(name)` reads: the mean of the concept's results of its latest day.
+
+    >>> mean_of("qtcf"), averaged(mean_of("qtcf")), averaged("qtcf")
+    ('mean(qtcf)', 'qtcf', None)
+    """
+    return f"mean({name})"
+
+
+def averaged(name: str) -> str | None:
+    """The concept an input averages (`mean_of`), or None for any other input."""
+    return name[5:-1] if name.startswith("mean(") else None
+
+
+def averages(expr: m.Expr) -> set[str]:
+    """The concepts a formula averages (`mean(qtcf)`), not through the derived values it reads."""
+    return {node.args[0].ref.name for node in m.subexpressions(expr) if isinstance(node, m.Call)
+            and node.function == "mean" and isinstance(node.args[0], m.Reading)}
 
 
 @dataclass(frozen=True)
@@ -149,11 +172,28 @@ class _Walk:
                                                  (node.then, node.otherwise))
             return ("?", index, then, otherwise), unit
         assert isinstance(node, m.Call)
+        if node.function == "mean":
+            return self.mean(node)
         if node.function == "sqrt":
             return ("^", self.plain(node.args[0], "formula-dimension/plain",
                                     operation="sqrt(...)"), Fraction(1, 2)), PLAIN
         args, unit = self.mixed(f"{node.function}(...)", node.args)
         return (node.function, *args), unit
+
+    def mean(self, node: m.Call) -> tuple[tuple, Any]:
+        """`mean(qtcf)`: the mean of a measured concept's results of its latest day, read as the
+        concept itself is (bare, its quantity; `mean(qtcf in ms)`, a plain number). The parser
+        gives it one argument; anything but a concept's reading has no results to average."""
+        (arg,) = node.args
+        if not isinstance(arg, m.Reading):
+            self.problems.append(Problem("formula-mean", arg.span))
+            return ("n", Fraction(1)), UNKNOWN
+        plan, unit = self.reading(arg)
+        concept = self.concepts.get(arg.ref.name)
+        if concept is not None and concept.kind in NUMERIC and concept.kind not in AVERAGED:
+            self.problems.append(Problem("formula-mean/kind", arg.ref.span, {
+                "name": concept.name, "kind": _article(concept.kind.value)}))
+        return ("r", mean_of(plan[1]), plan[2]), unit
 
     def plain(self, node: m.Expr, kind: str, **info: str) -> tuple:
         """A part that must be a plain number (a square root's, a fractional power's base, an

@@ -49,6 +49,10 @@ TEMPLATES: dict[str, str] = {
     "'name in UNIT', like '0.993^(age in years)'",
     "formula-unit": "{name} is measured in {unit}; it cannot be read in {target} ({what})",
     "division-by-zero": "division by zero",
+    "formula-mean": "mean(...) averages one concept's results of a day: write a concept's name, "
+    "like 'mean(qtcf)', or 'mean(qtcf in ms)'",
+    "formula-mean/kind": "mean(...) averages a concept's results of one day: '{name}' is {kind}, "
+    "which has one value",
     "formula-too-large": "{name} has {ways} ways to decide its conditional terms, one rule each "
     "(limit {limit}): compute parts of it as derived values of their own",
     "formula-too-large/joins": "{name} reads {count} derived values and definitions; a rule of the "

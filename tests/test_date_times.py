@@ -72,6 +72,17 @@ def test_results_at_two_times_of_one_day_bound_the_value(screening):
     assert verdicts(screening, facts)["I2"] == "UNKNOWN"
 
 
+def test_equal_results_at_two_times_are_two_results_and_one_time_twice_a_duplicate(screening):
+    """A triplicate ECG whose readings agree is three results, each at its time; the same time
+    and value twice is the same fact given twice."""
+    def lvef(time: str) -> dict:
+        return {"concept": "lvef", "value": 60, "unit": "%", "date": f"2026-05-18T{time}"}
+    assert verdicts(screening, [lvef("08:00"), lvef("08:05"), lvef("08:10")])["I2"] == "MET"
+    outcome = screen_one(screening, [lvef("08:00"), lvef("08:00")], day="2026-06-10")
+    assert isinstance(outcome, Rejected)
+    assert [p.message for p in outcome.problems] == ["duplicate of fact #1"]
+
+
 @pytest.mark.parametrize("written", ["2026-05-18T25:30:00", "2026-05-18T10:61", "2026-05-18T",
                                      "2026-05-18T10:30:00+25:00", "2026-05-18 noon"])
 def test_a_time_that_is_not_one_is_refused(screening, written):

@@ -72,7 +72,7 @@ def compile_node(concept: m.Concept, build: Build) -> Node:
     derived = {c.name for c in build.protocol.concepts if c.kind is m.Kind.DERIVED}
     ways = []
     for chosen, names in f.paths(plan):
-        present = [known(n) if n in derived else ((P.test("$ex", n, 1), frozenset()),)
+        present = [known(n) if n in derived else ((P.test("$ex", _field(n), 1), frozenset()),)
                    for n in names]
         decided = [conditions[i].t if outcome else conditions[i].f for i, outcome in chosen.items()]
         bits = "".join(OUTCOME[chosen.get(i)] for i in range(len(plan.choices)))
@@ -81,9 +81,11 @@ def compile_node(concept: m.Concept, build: Build) -> Node:
                                 tuple(n for n in names if n not in derived))))
     inputs = list(dict.fromkeys(n for _, names in f.paths(plan) for n in names))
     for name in inputs:
+        if f.averaged(name):
+            build.layout.means.add(f.averaged(name))
         if name not in derived:
-            build.layout.concepts.add(name)
-    read = [Kleene((), (), P.test("$nex", n, 1), P.test("$ex", n, 1), frozenset())
+            build.layout.concepts.add(f.averaged(name) or name)
+    read = [Kleene((), (), P.test("$nex", _field(n), 1), P.test("$ex", _field(n), 1), frozenset())
             for n in inputs if n not in derived]
     uses = frozenset(n for n in inputs if n in derived)
     opened = conjunction([*read, *conditions, Kleene((), (), P.FALSE, P.TRUE, uses)])
@@ -106,8 +108,10 @@ class Compute:
         for fact in matched.values():
             if fact.get("t") == "p":
                 for name in self.recorded:
-                    if name in fact:
-                        values[name] = _exact(fact[name])
+                    field = _field(name)
+                    if field in fact:
+                        values[name] = _mean(fact[field]) if field != name else \
+                            _exact(fact[field])
             elif fact.get("t") == "d" and fact.get("n") in self.derived:
                 values[fact["n"]] = _exact(fact[NUMBER])
         try:
@@ -120,6 +124,19 @@ class Compute:
 def _exact(number: float) -> Fraction:
     """A record number as the exact decimal it stands for (its shortest repr)."""
     return Fraction(repr(number))
+
+
+def _mean(results: list[float]) -> Fraction:
+    """The exact mean of one day's results (`mean(qtcf)`), each the exact decimal it stands for:
+    469, 470 and 472 ms give 1411/3 ms, which the formula rounds once, at its end."""
+    return sum(map(_exact, results), Fraction(0)) / len(results)
+
+
+def _field(name: str) -> str:
+    """The record field an input of a formula reads: a concept's own, or for `mean(qtcf)` the
+    results of its latest day (`record.day_field`)."""
+    averaged = f.averaged(name)
+    return name if averaged is None else R.day_field(averaged)
 
 
 # --- comparisons ----------------------------------------------------------------------------------
@@ -163,7 +180,7 @@ def explain(concept: m.Concept, plan: f.Plan, reader: Reader,
             reasons = _missing(concept, reader, patient, set())
         return None, f"{concept.name}: unknown: " + "; ".join(reasons or ["no value"])
     numbers = _numbers(plan, reader, patient)
-    text = _substituted(concept.formula, plan, numbers, chosen, reader.concepts)
+    text = _substituted(concept.formula, plan, numbers, chosen, reader.concepts, patient.record)
     return Decimal(value), (f"{concept.name} = {text} = {value} {concept.unit} "
                             f"({_inputs(plan, chosen, reader, patient)})")
 
@@ -184,11 +201,15 @@ def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str
     stale, found through the derived values it reads."""
     reasons = []
     assert concept.formula is not None
+    averages = f.averages(concept.formula)
     for name in m.formula_names(concept.formula):
         if name in seen:
             continue
         seen.add(name)
         inner = reader.concepts.get(name)
+        if name in averages and R.day_field(name) not in patient.record:
+            reasons.append(_unaveraged(name, reader, patient))
+            continue
         if inner is not None and inner.kind is m.Kind.DERIVED:
             value, rules = reader.derived.get(name, ("U", ()))
             if value == "U" and rules and _computed(name, rules[0]):
@@ -209,14 +230,26 @@ def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list
     patient's record lacks: what a coordinator would chase to settle it."""
     assert concept.formula is not None
     found: list[str] = []
+    averages = f.averages(concept.formula)
     for name in m.formula_names(concept.formula):
         inner = reader.concepts.get(name)
-        if inner is not None and inner.formula is not None:
+        if name in averages and R.day_field(name) not in patient.record and name not in found:
+            found.append(name)
+        elif inner is not None and inner.formula is not None:
             found.extend(n for n in missing_inputs(inner, reader, patient) if n not in found)
         elif inner is not None and name not in patient.record and \
                 R.none_field(name) not in patient.record and name not in found:
             found.append(name)
     return found
+
+
+def _unaveraged(name: str, reader: Reader, patient: Patient) -> str:
+    """Why `mean(name)` has no value: no result that counts (missing, stale), or a result of its
+    latest day known only within bounds ("< 400 ms"), which a mean cannot take."""
+    if name in patient.record or R.bounds(name)[0] in patient.record:
+        return f"{name}: a result of its latest day is known only within bounds, so their mean " \
+               "is unknown"
+    return reader.missing(patient, name)[1]
 
 
 def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, Fraction]:
@@ -226,8 +259,10 @@ def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, Fracti
         for name in names:
             if name in reader.derived and reader.derived[name][0] not in ("U", "R"):
                 numbers[name] = Fraction(reader.derived[name][0])
-            elif name in patient.record:
-                numbers[name] = _exact(patient.record[name])
+            elif _field(name) in patient.record:
+                field = _field(name)
+                numbers[name] = _mean(patient.record[field]) if field != name else \
+                    _exact(patient.record[name])
     return numbers
 
 
@@ -235,8 +270,13 @@ def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Pati
     """The inputs as the network read them, with their units, and the conditions' concepts."""
     shown = []
     for name in _read_on(plan, chosen) + _condition_names(plan, chosen):
-        concept = reader.concepts.get(name)
-        if name in reader.derived and concept is not None:
+        concept = reader.concepts.get(f.averaged(name) or name)
+        if f.averaged(name) and concept is not None:
+            results, used = patient.record[_field(name)], patient.used.get(concept.name)
+            on = f" of {used[0].date}" if used and used[0].date else ""
+            shown.append(f"{concept.name} {_recorded(concept, results[0])}{on}"
+                         if len(results) == 1 else f"{concept.name}: {len(results)} results{on}")
+        elif name in reader.derived and concept is not None:
             shown.append(f"{name} {reader.derived[name][0]} {concept.unit}")
         elif name in reader.derived:
             shown.append(f"{name} {'true' if reader.derived[name][0] == 'T' else 'false'}")
@@ -274,9 +314,10 @@ _SHOWN_OP = {"+": "+", "-": "-", "*": "x", "/": "/"}
 
 
 def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
-                 chosen: dict[int, bool], concepts: dict[str, m.Concept]) -> str:
-    """The formula with the patient's numbers in the units it reads them in, and each
-    conditional term replaced by the branch the network took."""
+                 chosen: dict[int, bool], concepts: dict[str, m.Concept],
+                 record: dict[str, Any]) -> str:
+    """The formula with the patient's numbers in the units it reads them in, each conditional
+    term replaced by the branch the network took, and a mean by the results it averaged."""
     choices = {id(choice): i for i, choice in enumerate(plan.choices)}
 
     def shown(node: m.Expr, outer: int = 0, right: bool = False) -> str:
@@ -294,6 +335,13 @@ def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
         if isinstance(node, m.Power):  # bracketed in another power: a^2^3 reads either way
             text = f"{shown(node.base, 3)}^{shown(node.exponent, 3, True)}"
             return f"({text})" if outer == 3 else text
+        if isinstance(node, m.Call) and node.function == "mean":
+            (reading,) = node.args
+            assert isinstance(reading, m.Reading)
+            factor = f.reading_factor(concepts[reading.ref.name], reading.unit) \
+                if reading.unit else 1
+            return "mean(" + ", ".join(f.exact_text(_exact(result) * (factor or 1)) for result in
+                                       record[R.day_field(reading.ref.name)]) + ")"
         if isinstance(node, m.Call):
             return f"{node.function}({', '.join(shown(a) for a in node.args)})"
         strength = _STRENGTH[node.op]

@@ -116,6 +116,10 @@ def _value(node: m.Expr, number, truth, concepts, bare: list[bool]) -> Decimal:
         if said == "unknown":
             raise Open("a conditional term's condition is unknown")
         return go(node.then if said == "true" else node.otherwise)
+    if isinstance(node, m.Call) and node.function == "mean":
+        # the base gives one result a day, its own mean; the triplicates (`_triplicate`) give
+        # three whose mean is exactly that one's value
+        return go(node.args[0])
     if isinstance(node, m.Call):
         args = [go(a) for a in node.args]
         if node.function == "sqrt":
@@ -136,6 +140,7 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
     patient = gen.base_patient()
     truth = gen.truth_on(patient)
     out: list[Variant] = []
+    averaged = _averaged(concept, concepts)
     for name in _inputs(concept, concepts):
         source = concepts[name]
         if source.kind is m.Kind.AGE:
@@ -193,6 +198,9 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
                     f"{concept.name} = {tidy(value)}; {atom.op} {tidy(threshold)} is "
                     f"{str(ok).lower()}", atom, "true" if ok else "false",
                     replace=({"concept": name, "value": shown, **fields, "unit": other_name},)))
+            if name in averaged:
+                out.append(_triplicate(name, x, fields, unit, concept, value, where, written, atom,
+                                       ok))
         out.append(Variant(f"no {name}: {written}", f"{concept.name} reads {name}: unknown",
                            atom, "unknown", remove=(name,)))
     return out
@@ -297,6 +305,42 @@ def _inputs(concept: m.Concept, concepts: dict[str, m.Concept]) -> list[str]:
             names = _inputs(inner, concepts) if inner.kind is m.Kind.DERIVED else [inner.name]
             found += [n for n in names if n not in found]
     return found
+
+
+def _averaged(concept: m.Concept, concepts: dict[str, m.Concept]) -> set[str]:
+    """The inputs the formula reads only as a mean of one day's results (`mean(qtcf)`), through
+    the derived values it reads: for those, three results of one day stand for one value."""
+    means: set[str] = set()
+    plain: set[str] = set()
+    pending = [concept]
+    while pending:
+        formula = pending.pop().formula
+        assert formula is not None
+        inside = {id(n.args[0]) for n in m.subexpressions(formula)
+                  if isinstance(n, m.Call) and n.function == "mean"}
+        for node in m.subexpressions(formula):
+            if isinstance(node, m.Reading):
+                inner = concepts[node.ref.name]
+                if inner.kind is m.Kind.DERIVED:
+                    pending.append(inner)
+                else:
+                    (means if id(node) in inside else plain).add(inner.name)
+    return means - plain
+
+
+def _triplicate(name: str, x: Decimal, fields: dict, unit: str | None, concept: m.Concept,
+                value: Decimal, where: str, written: str, atom: m.Compare, ok: bool) -> Variant:
+    """The value `x` of a mean input as three results of one day, about a hundredth of it apart
+    (on the rounding rule's 6 places, as `x` is), whose mean is `x` exactly: the network's mean
+    lands where one result of `x` does."""
+    step = quantize(x / 100)
+    results = [tidy(x - step), tidy(x), tidy(x + step)]
+    given = f"{', '.join(map(str, results))}{f' {unit}' if unit else ''}"
+    return Variant(
+        f"{name} {given} on one day: {concept.name} {tidy(value)} {concept.unit}, {where} "
+        f"{written}", f"the mean of {given} is exactly {tidy(x)}; {concept.name} as for one "
+        f"result of {tidy(x)}; {written} is {str(ok).lower()}", atom, "true" if ok else "false",
+        replace=tuple({"concept": name, "value": r, **fields} for r in results))
 
 
 def _turn(held: Callable[[Decimal], bool | None], start: Decimal) -> tuple[Decimal, Decimal] | None:
