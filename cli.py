@@ -633,7 +633,12 @@ def _edge_cases(args) -> int:
                                    generator.not_generated))
     print(f"{args.output}: {len(cases)} boundary cases from {chosen}"
           + (f"; {generator.skipped} left out (no verdict could be worked out)"
-             if generator.skipped else ""))
+             if generator.skipped else "")
+          + (f"; {len(generator.not_generated)} not generated (listed in its header)"
+             if generator.not_generated else ""))
+    if not cases:  # the file is no scenario file without a case: say what stood in the way
+        for reason in generator.not_generated:
+            print(f"  not generated: {reason}", file=sys.stderr)
     return 0
 
 

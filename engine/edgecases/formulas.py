@@ -149,7 +149,8 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
         start = gen.number(patient, name)
         if start is None:
             gen.not_generated.append(f"{concept.name}'s input {name}, which the base patient "
-                                     "does not give, at " + _where(atom))
+                                     "does not give as one number (missing, stale or within "
+                                     "bounds), at " + _where(atom))
             continue
 
         def worked(x: Decimal, name: str = name) -> Decimal | None:
