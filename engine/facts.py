@@ -37,7 +37,7 @@ from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, 
 from engine.values import Values
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import UnitProblem, factor
+from protocol.units import Affine, UnitProblem, factor
 
 
 class Normaliser:
@@ -164,7 +164,8 @@ class Reader:
         # a value as the trail shows it: `30 U/L` (`plain_number` and the unit), `< 20 IU/mL`
         self.unit_shown = f" {concept.unit or ''}".rstrip()
         self.bound_unit = f" {concept.unit}" if concept.unit and not self.unitless else ""
-        self.factors: dict[str, Decimal] = {}  # by a fact's unit, once each: `Values._converted`
+        # by a fact's unit, once each (an `Affine` between temperatures): `Values._converted`
+        self.factors: dict[str, Decimal | Affine] = {}
         self.bounds = R.bounds(name)
         self.references = tuple((bound, field, R.bounds(field)) for bound, field in (
             ("high", R.reference_field(name, "upper")), ("low", R.reference_field(name, "lower"))))

@@ -27,7 +27,7 @@ from engine.dates import calendar_problem, day_of, day_written, days_of_text, ou
 from engine.factfile import plain
 from engine.record import plain_number
 from protocol import model as m
-from protocol.units import UnitProblem, factor, quantize
+from protocol.units import Affine, UnitProblem, quantize, scale
 
 if TYPE_CHECKING:
     from engine.facts import Reader
@@ -113,12 +113,12 @@ class Values:
                              "unit")
                 return None
             try:  # once per unit: a unit that does not convert is tried again, and reported
-                by = r.factors[unit] = factor(unit, r.concept.unit, r.concept.factors,
-                                              aliases=self.n.aliases)
+                by = r.factors[unit] = scale(unit, r.concept.unit, r.concept.factors,
+                                             aliases=self.n.aliases)
             except UnitProblem as error:
                 self.problem(index, "unit", f"{r.name}: {error}")
                 return None
-        return quantize(value * by)
+        return by(value) if type(by) is Affine else quantize(value * by)
 
     def _reading(self, r: Reader, index: int, fact: dict) -> Reading | None:
         """What a measured fact says: `("=", 30)`, or a bound `("<", 20)` for "< 20" (or a

@@ -76,6 +76,7 @@ DIMENSIONS = {
     "[length] ** 2": "an area",
     "[length] ** 3 / [time]": "a volume per time",
     "[mass] / [length] ** 2": "a mass per area",
+    "[temperature]": "a temperature",
 }
 
 

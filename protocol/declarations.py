@@ -136,9 +136,12 @@ def _criterion_ids(protocol: m.Protocol) -> Iterator[tuple[str, Span]]:
 def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """Units and validity windows of concepts, read once here so uses need not repeat them."""
     for concept in protocol.concepts:
-        for unit in (concept.unit, concept.dosed_in):
+        for unit, what in ((concept.unit, concept.kind.value), (concept.dosed_in, "dose")):
             if unit is not None and not parses(unit):
                 yield diag("unit-unknown", concept.span, unit=unit)
+            elif unit is not None and units.temperature(unit) and what != "quantity":
+                yield diag("unit-temperature", concept.span, name=concept.name, unit=unit,
+                           kind=what)
         for conversion in concept.conversions:
             for quantity in (conversion.source, conversion.target):
                 if quantity.unit is None:

@@ -221,6 +221,9 @@ class _Walk:
                     "name": name, "kind": kind, "advice": "a formula computes with the numbers "
                     "of quantities, labs, scores, ages and derived values"}))
             return ("r", name, Fraction(1)), UNKNOWN
+        if concept.unit and units.temperature(concept.unit):
+            self.problems.append(Problem("formula-temperature", node.ref.span, {"name": name}))
+            return ("r", name, Fraction(1)), UNKNOWN
         own = _unit(concept.unit) if concept.unit else PLAIN
         if own is None:
             return ("r", name, Fraction(1)), UNKNOWN  # its declaration is reported

@@ -23,6 +23,8 @@ TEMPLATES: dict[str, str] = {
     "name-clash/set": "set '{name}' has the name of the concept or definition declared at line "
     "{line}",
     "unit-unknown": "unknown unit '{unit}'",
+    "unit-temperature": "{name}: a temperature ({unit}) is a quantity: a {kind} in {unit} has no "
+    "meaning here (a temperature's scale has an offset: no ratio or dose is taken of it)",
     "unit-unknown/missing": "'{quantity}' needs a unit, like 1 mg/dL = 17.1 umol/L",
     "unit-dimension": "{name} is measured in {unit}; {quantity} is {what}",
     "unit-dimension/missing": "{name} needs a unit, e.g. {example}",
@@ -49,6 +51,8 @@ TEMPLATES: dict[str, str] = {
     "'name in UNIT', like '0.993^(age in years)'",
     "formula-unit": "{name} is measured in {unit}; it cannot be read in {target} ({what})",
     "division-by-zero": "division by zero",
+    "formula-temperature": "'{name}' is a temperature, whose scale has an offset (0 °C is 32 "
+    "°F): a formula does not compute with it; compare it in a condition",
     "formula-mean": "mean(...) averages one concept's results of a day: write a concept's name, "
     "like 'mean(qtcf)', or 'mean(qtcf in ms)'",
     "formula-mean/kind": "mean(...) averages a concept's results of one day: '{name}' is {kind}, "

@@ -23,6 +23,7 @@ import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from functools import cache
+from typing import NamedTuple
 
 import pint
 
@@ -88,9 +89,18 @@ _MISREAD = {
 }
 _WORD = re.compile(r"[A-Za-z_]+")
 
-#: Dimensions no lab value has; a unit that reaches one is a misread letter (or an offset unit such
-#: as degC, which is not a pure multiple of another and so has no exact factor here).
+#: Dimensions no lab value has; a unit that reaches one is a misread letter (K/uL: kelvin). A
+#: body temperature is the exception, written alone (`TEMPERATURES`).
 _IMPLAUSIBLE = {"[temperature]": "a temperature", "[current]": "an electric current"}
+
+#: Temperatures, the units with an offset (0 °C is 32 °F), so no factor converts them: each as
+#: its degrees Celsius, exactly (`value x factor + offset`). Only a temperature alone is one:
+#: nothing clinical is measured in °C per minute, and K stays a misread letter.
+_TEMPERATURES = {"degC": (Fraction(1), Fraction(0)), "degF": (Fraction(5, 9), Fraction(-160, 9))}
+#: How temperatures are written: as pint writes them, with the degree sign, and UCUM's codes
+#: (FHIR's vital signs: `Cel`, `[degF]`).
+_TEMPERATURE_SPELLINGS = {"degC": "degC", "°C": "degC", "℃": "degC", "Cel": "degC",
+                          "degF": "degF", "°F": "degF", "℉": "degF", "[degF]": "degF"}
 
 
 class UnitProblem(ValueError):
@@ -301,8 +311,58 @@ def _refuse_implausible(text: str, unit: pint.Unit) -> None:
         )
 
 
+def temperature(text: str, aliases: Aliases = ()) -> str | None:
+    """The temperature unit `text` writes (`degC` or `degF`, through a declared alias too), or
+    None for any other unit.
+
+    >>> temperature("°F"), temperature("Cel"), temperature("mg/dL")
+    ('degF', 'degC', None)
+    """
+    return _TEMPERATURE_SPELLINGS.get((_resolve(text, aliases) or text).strip())
+
+
+class Affine(NamedTuple):
+    """A conversion with an offset, `value x factor + offset`, exact: between temperatures."""
+
+    factor: Fraction
+    offset: Fraction
+
+    def __call__(self, value: Decimal) -> Decimal:
+        """`value` converted, then rounded once as every value is (`quantize`).
+
+        >>> Affine(Fraction(5, 9), Fraction(-160, 9))(Decimal("100.4"))
+        Decimal('38.000000')
+        """
+        exact = Fraction(value) * self.factor + self.offset
+        scaled = round(exact * 10**PLACES)  # round() on a Fraction rounds half to even
+        return quantize(Decimal(scaled).scaleb(-PLACES))
+
+
+def scale(source: str, target: str, conversions: Conversions = (), *,
+          aliases: Aliases = ()) -> Decimal | Affine:
+    """What converts a value from `source` to `target`: their exact factor (`factor`), or for two
+    temperatures the `Affine` conversion (a temperature and anything else do not convert).
+
+    >>> scale("degC", "°F")
+    Affine(factor=Fraction(9, 5), offset=Fraction(32, 1))
+    >>> scale("g/dL", "g/L") == 10
+    True
+    """
+    heat = temperature(source, aliases), temperature(target, aliases)
+    if heat == (None, None):
+        return factor(source, target, conversions, aliases=aliases)
+    if None in heat:
+        raise UnitProblem(f"cannot convert {source} to {target}: "
+                          f"only {source if heat[0] else target} is a temperature")
+    (a, b), (c, d) = _TEMPERATURES[heat[0]], _TEMPERATURES[heat[1]]
+    return Affine(a / c, (b - d) / c)  # into degrees Celsius, then out of them
+
+
 @cache
 def _read(text: str) -> pint.Unit:
+    heat = _TEMPERATURE_SPELLINGS.get(text.strip())
+    if heat is not None:
+        return registry().Unit(heat)
     spelling = _spelling(text)
     for refuse in _REFUSALS:
         refuse(text, spelling)
@@ -374,7 +434,7 @@ def same_dimension(a: str, b: str, conversions: Conversions = (), *, aliases: Al
     (True, False)
     """
     try:
-        factor(a, b, conversions, aliases=aliases)
+        scale(a, b, conversions, aliases=aliases)
     except UnitProblem:
         return False
     return True
@@ -401,7 +461,8 @@ def convert(
     >>> convert(Decimal("1.5"), "x10^9/L", "/uL")
     Decimal('1500.000000')
     """
-    return quantize(value * factor(source, target, conversions, aliases=aliases))
+    by = scale(source, target, conversions, aliases=aliases)
+    return by(value) if isinstance(by, Affine) else quantize(value * by)
 
 
 @cache
@@ -414,6 +475,11 @@ def factor(
     >>> factor("10^3/uL", "10*9/L")
     Decimal('1')
     """
+    if temperature(source, aliases) or temperature(target, aliases):
+        if temperature(source, aliases) == temperature(target, aliases):
+            return Decimal(1)
+        raise UnitProblem(f"cannot convert {source} to {target} by a factor: a temperature's "
+                          "scale has an offset (0 °C is 32 °F)")
     source_unit, target_unit = parse_unit(source, aliases), parse_unit(target, aliases)
     ratios = _ratio_of(source, aliases), _ratio_of(target, aliases)
     exact = _direct(Decimal(1), source_unit, target_unit) if ratios[0] == ratios[1] else None

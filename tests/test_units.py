@@ -180,7 +180,7 @@ def test_different_dimensions_do_not_convert(a: str, b: str) -> None:
         ("g %", "write g/dL"),
         ("log10 IU/mL", "logarithmic"),
         ("log copies/mL", "logarithmic"),
-        ("degC", "involves a temperature"),
+        ("degC/L", "involves a temperature"),  # a body temperature is one alone (°C, °F)
         ("kelvin/uL", "involves a temperature"),
         ("A/L", "involves an electric current"),
         ("tesla", "involves an electric current"),

@@ -12,10 +12,11 @@ import copy
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from protocol import model as m
-from protocol.units import QUANTUM, UnitProblem, factor, quantize
+from protocol.units import QUANTUM, Affine, UnitProblem, quantize, scale
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
@@ -91,7 +92,7 @@ def anchor_day(gen: EdgeCases, anchor: m.Anchor | None) -> date | None:
 #: those its concept declares conversions to: the first of the concept's dimension in which the
 #: number is exact to six places is used.
 OTHER_UNITS = ("mL/s/1.73m2", "mL/min/1.73m2", "mg/dL", "umol/L", "g/L", "g/dL", "mmol/L",
-               "x10^9/L", "/uL", "mL/s", "mL/min", "lb", "kg", "cm", "m")
+               "x10^9/L", "/uL", "mL/s", "mL/min", "lb", "kg", "cm", "m", "°C", "°F")
 
 
 def other_unit(concept: m.Concept, number: Decimal, unit: str | None, written: str | None,
@@ -104,8 +105,14 @@ def other_unit(concept: m.Concept, number: Decimal, unit: str | None, written: s
         if other is None or other == unit:
             continue
         try:
-            rate = factor(other, unit, concept.factors, aliases=aliases)
+            rate = scale(other, unit, concept.factors, aliases=aliases)
         except (UnitProblem, ValueError):
+            continue
+        if isinstance(rate, Affine):  # a temperature: `number` back through the offset
+            exact = (Fraction(number) - rate.offset) / rate.factor
+            value = Decimal(exact.numerator) / Decimal(exact.denominator)
+            if Fraction(value) == exact and value == quantize(value) and rate(value) == number:
+                return tidy(value), other
             continue
         value = number / rate
         if value == quantize(value) and quantize(value * rate) == number:

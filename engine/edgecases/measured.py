@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 from engine.atoms.base import OPS, threshold_of
 from engine.edgecases.base import Skip, Variant, allowed, kept, other_unit, step_of, tidy
 from protocol import model as m
-from protocol.units import QUANTUM, UnitProblem, factor, quantize
+from protocol.units import QUANTUM, UnitProblem, factor, quantize, temperature
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
@@ -81,7 +81,8 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
             value, other_name = other
             out.append(Variant(
                 f"{concept.name} {value} {other_name}: at{word}{written}, in another unit",
-                f"{value} {other_name} is exactly {tidy(bound)} {unit} (exact factor): at the "
+                f"{value} {other_name} is exactly {tidy(bound)} {unit} "
+                f"({'exact offset and factor' if temperature(unit) else 'exact factor'}): at the "
                 f"bound, {'inside' if held(bound) else 'outside'}", atom,
                 "true" if held(bound) else "false",
                 replace=(_fact(concept, value, other_name, fields),)))
