@@ -37,7 +37,7 @@ from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, 
 from engine.values import Values
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import Affine, UnitProblem, factor
+from protocol.units import Affine, UnitProblem, factor, quantize, scale
 
 
 class Normaliser:
@@ -500,6 +500,9 @@ class _Builder(Values, Courses):
         good = True
         for attribute, field in r.attributes:
             given = fact.get(attribute.name)
+            if attribute.numeric:
+                good = self._recorded_number(r, index, attribute, given, item) and good
+                continue
             if given is None:
                 item[field] = R.UNRECORDED
                 continue
@@ -515,6 +518,39 @@ class _Builder(Values, Courses):
                 item[field] = value
         return good
 
+    def _recorded_number(self, r: Reader, index: int, attribute: m.Attribute, given: Any,
+                         item: dict) -> bool:
+        """A number an item records into the item: a plain one as given; a quantity given as
+        `{"value": 12, "unit": "mm"}` or `"12 mm"`, converted exactly into its declared unit (a
+        bare number would be a guess at its unit). Not given, it is not recorded
+        (`record.unrecorded_field`): a filter on it may or may not pass."""
+        if given is None:
+            item[R.unrecorded_field(attribute.name)] = 1
+            return True
+        said = f"{r.name}'s {attribute.name}"
+        if attribute.unit is None:
+            if type(given) not in (int, Decimal):
+                self.problem(index, attribute.name, f"{said} is a number: expected one, found "
+                             f"{json.dumps(plain(given))}")
+                return False
+            item[R.attribute_field(attribute.name)] = float(given)
+            return True
+        value, unit = (given.get("value"), given.get("unit")) if type(given) is dict else \
+            _quantity_text(given) if type(given) is str else (None, None)
+        if type(value) not in (int, Decimal) or type(unit) is not str:
+            self.problem(index, attribute.name, f"{said} is measured in {attribute.unit}: give "
+                         f'{{"value": ..., "unit": ...}} or "12 {attribute.unit}", found '
+                         f"{json.dumps(plain(given))}")
+            return False
+        try:
+            by = scale(unit, attribute.unit, aliases=self.n.aliases)
+        except UnitProblem as error:
+            self.problem(index, attribute.name, f"{said}: {error}")
+            return False
+        converted = by(value) if type(by) is Affine else quantize(value * by)
+        item[R.attribute_field(attribute.name)] = float(converted)
+        return True
+
     def _event(self, r: Reader, facts) -> None:
         items = self._occurrences(r, facts)
         if not items:
@@ -527,6 +563,20 @@ class _Builder(Values, Courses):
             if r.attributes:
                 what += attributes_text(r.concept, item)
             self._use(r, index, fact, None, period_text(fact), value=what)
+
+def _quantity_text(text: str) -> tuple[Decimal | None, str | None]:
+    """A number and its unit written as text, `"12 mm"`; (None, None) when it is not one.
+
+    >>> _quantity_text("12.5 mm"), _quantity_text("12mm"), _quantity_text("large")
+    ((Decimal('12.5'), 'mm'), (None, None), (None, None))
+    """
+    number, _, unit = text.strip().partition(" ")
+    try:
+        value = Decimal(number)
+    except ArithmeticError:
+        return None, None
+    return (value, unit.strip()) if value.is_finite() and unit.strip() else (None, None)
+
 
 #: The day number of an occurrence's first day when it has no date: any day up to screening.
 _FIRST_DAY_NUMBER = date.min.toordinal()

@@ -44,7 +44,7 @@ spans its days; `e` is `ONGOING` for a course still running or whose end is not 
 (grade, graded events) and, for medications, `drug`, `dose` (daily, in the unit the medication is
 dosed in; a course of a dosed medication whose dose could not be worked out has `nd` 1 instead),
 each declared attribute as `a_<name>` (its declared value, or `UNRECORDED` when the fact does not
-say), and its length up to screening, at least `months` / `days` and at most `months_most` /
+say; a number as a float in its declared unit, absent with `n_<name>` 1 when not recorded), and its length up to screening, at least `months` / `days` and at most `months_most` /
 `days_most`; for a medication asked `for at least` (`Layout.runs`), the same four lengths of the
 run of consecutive courses it belongs to, prefixed `run_` (see `engine/facts.py`).
 """
@@ -102,6 +102,13 @@ def item_fact(sid: str, group: str, index: int, item: dict, record: dict,
 def attribute_field(attribute: str) -> str:
     """The item field holding a declared attribute; a medication's drug and dose keep their own."""
     return attribute if attribute in (DRUG, DOSE) else f"a_{attribute}"
+
+
+def unrecorded_field(attribute: str) -> str:
+    """Set to 1 in an item whose fact does not give a number it may record (`with diameter in
+    mm`): the number's own field is then absent, which no comparison in the engine passes (a
+    text such as `UNRECORDED` would pass every one)."""
+    return f"n_{attribute}"
 
 
 def bounds(field: str) -> tuple[str, str, str, str]:
@@ -254,10 +261,19 @@ def plain_number(value: Any) -> str:
 
 
 def attributes_text(concept: m.Concept, item: dict) -> str:
-    """An item's declared attributes as the trail shows them: `, route intravenous`."""
-    return "".join(f", {a.name} {item[attribute_field(a.name)]}" if item[
-        attribute_field(a.name)] != UNRECORDED else f", {a.name} not recorded"
-        for a in concept.attributes)
+    """An item's declared attributes as the trail shows them: `, route intravenous`,
+    `, diameter 12 mm`."""
+    return "".join(f", {a.name} {_attribute_text(a, item.get(attribute_field(a.name)))}"
+                   for a in concept.attributes)
+
+
+def _attribute_text(attribute: m.Attribute, value: Any) -> str:
+    if value is None or value == UNRECORDED:
+        return "not recorded"
+    if attribute.numeric:
+        number = plain_number(Decimal(repr(value)))
+        return f"{number} {attribute.unit}" if attribute.unit else number
+    return str(value)
 
 
 def period_text(fact: dict, course: bool = False) -> str:

@@ -293,6 +293,12 @@ class _Build(Transformer):
     def attribute(self, meta, name, values):
         return m.Attribute(self._span(meta), str(name), values)
 
+    def measured_attribute(self, meta, name, unit):
+        return m.Attribute(self._span(meta), str(name), (), numeric=True, unit=str(unit))
+
+    def number_attribute(self, meta, name):
+        return m.Attribute(self._span(meta), str(name), (), numeric=True)
+
     def conversion(self, meta, source, target):
         return m.Conversion(self._span(meta), source, target)
 
@@ -611,6 +617,9 @@ class _Build(Transformer):
 
     def clause_dose(self, meta, op, dose):
         return m.Where(self._span(meta), m.Ref(self._span(meta), m.DOSE), op=_op(op), dose=dose)
+
+    def clause_compare(self, meta, name, op, amount):
+        return m.Where(self._span(meta), self._ref(name), op=_op(op), amount=amount)
 
     def grade(self, meta, op, value):
         return (_op(op), _number(value))

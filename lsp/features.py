@@ -139,6 +139,10 @@ def _concept(concept: m.Concept) -> str:
         lines.append(f"valid for {concept.valid_for} before the screening date")
     if concept.values:
         lines.append("values: " + ", ".join(v.name for v in concept.values))
+    for attribute in concept.attributes:
+        held = (f"a number in {attribute.unit}" if attribute.unit else "a number") \
+            if attribute.numeric else ", ".join(v.name for v in attribute.values)
+        lines.append(f"with {attribute.name}: {held}")
     if concept.counts_as:
         lines.append(f"counts as: {concept.counts_as.name}")
     if concept.label:

@@ -286,14 +286,16 @@ def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
 
 
 def _convertible(
-    kind: str, quantity: m.Quantity, concept: m.Concept, unit: str
+    kind: str, quantity: m.Quantity, concept: m.Concept, unit: str, name: str | None = None
 ) -> Iterator[Diagnostic]:
+    """`quantity` converts into `unit` (of `concept`, or of what `name` says: an attribute)."""
     assert quantity.unit is not None
     if not parses(quantity.unit):
         yield diag("unit-unknown", quantity.span, unit=quantity.unit)
     elif parses(unit) and not units.same_dimension(quantity.unit, unit, _conversions(concept)):
         what = _dimension_words(quantity.unit)
-        yield diag(kind, quantity.span, name=concept.name, unit=unit, quantity=quantity, what=what)
+        yield diag(kind, quantity.span, name=name or concept.name, unit=unit, quantity=quantity,
+                   what=what)
     elif parses(unit):
         yield from limits.converted(quantity, unit, _conversions(concept), diag)
 
@@ -329,6 +331,9 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
             assert clause.attribute is not None
             yield _undefined_attribute(clause.attribute, concept, m.Kind.MEDICATION)
             continue
+        if clause.amount is not None or attribute.numeric:
+            yield from _numeric_clause(clause, attribute, concept)
+            continue
         known = [n for value in attribute.values for n in (value.name, *value.synonyms)]
         for value in clause.values:
             if attribute.canonical(value.name) is None:
@@ -339,6 +344,28 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
                            hint=_hint(value.name, known) or listed)
 
 
+def _numeric_clause(clause: m.Where, attribute: m.Attribute, concept: m.Concept
+                    ) -> Iterator[Diagnostic]:
+    """A number an item records is compared with a threshold in its unit (`diameter >= 10 mm`);
+    one of a set of values is named (`site is lung`), never compared."""
+    name = f"{concept.name} {attribute.name}"
+    unit = f" {attribute.unit}" if attribute.unit else ""
+    amount = clause.amount
+    if amount is None:
+        yield diag("attribute-number", clause.span, name=name, attribute=attribute.name,
+                   example=f"{attribute.name} >= 10{unit}")
+    elif not attribute.numeric:
+        yield diag("attribute-values", clause.span, name=name, attribute=attribute.name,
+                   example=f"{attribute.name} is {attribute.values[0].name}")
+    elif attribute.unit is None and amount.unit is not None:
+        yield diag("unit-dimension/number", amount.span, name=name, unit=amount.unit)
+    elif attribute.unit is not None and amount.unit is None:
+        yield diag("unit-dimension/missing", amount.span, name=name,
+                   example=f"{amount.value} {attribute.unit}")
+    elif attribute.unit is not None and parses(attribute.unit):
+        yield from _convertible("unit-dimension", amount, concept, attribute.unit, name)
+
+
 def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
     if atom.count < 2:
@@ -346,6 +373,9 @@ def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     attribute = atom.attribute(concept)
     if atom.by is not None and attribute is None:
         yield _undefined_attribute(atom.by, concept)
+    elif attribute is not None and attribute.numeric:
+        yield diag("count-number", atom.span, count=atom.count, by=atom.by.name,
+                   name=concept.name, attribute=attribute.name)
     elif attribute is not None and atom.count > len(attribute.values):
         yield diag("count-values", atom.span, count=atom.count, by=atom.by.name,
                    name=concept.name, attribute=attribute.name,

@@ -142,6 +142,9 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             elif unit is not None and units.temperature(unit) and what != "quantity":
                 yield diag("unit-temperature", concept.span, name=concept.name, unit=unit,
                            kind=what)
+        for attribute in concept.attributes:
+            if attribute.unit is not None and not parses(attribute.unit):
+                yield diag("unit-unknown", attribute.span, unit=attribute.unit)
         for conversion in concept.conversions:
             for quantity in (conversion.source, conversion.target):
                 if quantity.unit is None:

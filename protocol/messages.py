@@ -23,12 +23,18 @@ TEMPLATES: dict[str, str] = {
     "name-clash/set": "set '{name}' has the name of the concept or definition declared at line "
     "{line}",
     "unit-unknown": "unknown unit '{unit}'",
+    "count-number": "'{count} {by} of {name}' counts the different values of its {attribute}, "
+    "a number (each item may record another): count items, or compare it in a filter",
+    "attribute-number": "{name} is a number: compare it with a threshold, like '{example}'",
+    "attribute-values": "{name} is one of a set of values: name them, like '{example}'",
     "unit-temperature": "{name}: a temperature ({unit}) is a quantity: a {kind} in {unit} has no "
     "meaning here (a temperature's scale has an offset: no ratio or dose is taken of it)",
     "unit-unknown/missing": "'{quantity}' needs a unit, like 1 mg/dL = 17.1 umol/L",
     "unit-dimension": "{name} is measured in {unit}; {quantity} is {what}",
     "unit-dimension/missing": "{name} needs a unit, e.g. {example}",
     "unit-dimension/score": "{name} is a score: write a plain number or 'points', not {unit}",
+    "unit-dimension/number": "{name} is a plain number: write the threshold without a unit, not "
+    "{unit}",
     "unit-dimension/dose": "{name} is dosed in {unit}; {quantity} is {what}",
     "type-mismatch": "'{name}' is {kind}: {advice}",
     "unknown-value": "'{value}' is not a value of '{name}'{hint}",

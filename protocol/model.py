@@ -89,12 +89,16 @@ class Value:
 
 @dataclass(frozen=True)
 class Attribute:
-    """What an occurrence or course may record beside its dates, from a declared set of values:
-    `malignancy: event with type {basal_cell_carcinoma = "basal cell carcinoma", melanoma}`."""
+    """What an occurrence or course may record beside its dates: one of a declared set of values
+    (`malignancy: event with type {basal_cell_carcinoma = "basal cell carcinoma", melanoma}`), or
+    a number (`numeric`), a quantity in `unit` (`lesion: event with diameter in mm`) or a plain
+    one (`chemo: medication {...} with cycles number`), which filters compare with a threshold."""
 
     span: Span
     name: str
     values: tuple[Value, ...]
+    numeric: bool = False
+    unit: str | None = None
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
@@ -151,12 +155,13 @@ class Concept:
 
     def attribute(self, name: str | None) -> Attribute | None:
         """A declared attribute by name; a medication's `drug` is one too (its value set), and
-        None names what `other than {...}` reads: the drug, or an event's first attribute."""
+        None names what `other than {...}` reads: the drug, or an event's first attribute of a
+        set of values."""
         if name is None:
             if self.kind is Kind.MEDICATION:
                 name = DRUG
-            elif self.attributes:
-                return self.attributes[0]
+            else:
+                return next((a for a in self.attributes if not a.numeric), None)
         if name == DRUG and self.kind is Kind.MEDICATION:
             return Attribute(self.span, DRUG, self.values)
         return next((a for a in self.attributes if a.name == name), None)
@@ -349,10 +354,14 @@ class Where:
     negated: bool = False
     op: str | None = None  # a dose clause: its comparison and dose
     dose: Quantity | None = None
+    amount: Quantity | None = None  # a number's clause (`diameter >= 10 mm`), with `op`
 
     def __str__(self) -> str:
         if self.dose is not None:
             return f"dose {self.op} {self.dose}"
+        if self.amount is not None:
+            assert self.attribute is not None
+            return f"{self.attribute.name} {self.op} {self.amount}"
         names = ", ".join(v.name for v in self.values)
         if self.attribute is None:
             return f"other than {{{names}}}"

@@ -16,12 +16,15 @@ values is one rule per value (no `$or` spans item fields inside `$iany`).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Build, Reader
 from engine.atoms.history import Occurred, dose_threshold_of, item_tests
 from engine.kleene import Kleene, lacking
 from protocol import model as m
+from protocol.units import convert, quantize
 
 
 def filtered_tests(atom: m.Occurred, build: Build
@@ -85,6 +88,16 @@ def attribute_of(clause: m.Where, concept: m.Concept) -> m.Attribute:
     return attribute
 
 
+def amount_of(clause: m.Where, attribute: m.Attribute) -> Decimal:
+    """A number's threshold in the attribute's declared unit, rounded as the items' numbers are
+    (`diameter >= 1 cm` compares with 10 for an attribute in mm)."""
+    assert clause.amount is not None
+    amount = clause.amount
+    if attribute.unit is None or amount.unit is None:
+        return quantize(amount.value)
+    return convert(amount.value, amount.unit, attribute.unit)
+
+
 def _values(clause: m.Where, attribute: m.Attribute) -> list[str]:
     return sorted({attribute.canonical(v.name) or v.name for v in clause.values})
 
@@ -98,6 +111,11 @@ def clause_patterns(clause: m.Where, concept: m.Concept) -> tuple[P.Pattern, P.P
         return dosed, P.any_of(dosed, P.test("==", R.ITEM[R.UNDOSED_ITEM], 1))
     attribute = attribute_of(clause, concept)
     field = f"$i.{R.attribute_field(attribute.name)}"
+    if clause.amount is not None:  # a number: compared, or not recorded (may pass)
+        assert clause.op is not None
+        compared = P.test(clause.op, field, float(amount_of(clause, attribute)))
+        return compared, P.any_of(compared, P.test(
+            "==", f"$i.{R.unrecorded_field(attribute.name)}", 1))
     values = _values(clause, attribute)
     recorded = attribute.name != m.DRUG  # a course always names its drug
     if clause.negated:
@@ -117,6 +135,12 @@ def clause_test(clause: m.Where, concept: m.Concept):
         return lambda item: "unknown" if R.DOSE not in item else \
             "true" if compare(item[R.DOSE], threshold) else "false"
     attribute = attribute_of(clause, concept)
+    if clause.amount is not None:
+        assert clause.op is not None
+        number, compare = float(amount_of(clause, attribute)), OPS[clause.op]
+        field = R.attribute_field(attribute.name)
+        return lambda item: "unknown" if field not in item else \
+            "true" if compare(item[field], number) else "false"
     field, values = R.attribute_field(attribute.name), frozenset(_values(clause, attribute))
 
     def test(item: dict) -> str:

@@ -26,6 +26,7 @@ from math import ceil
 from typing import TYPE_CHECKING, Any
 
 from engine.atoms.base import OPS
+from engine.atoms.filters import amount_of
 from engine.edgecases.amounts import (daily, dosing, per_day, rounded, threshold, weight_change,
                                       weight_of)
 from engine.edgecases.base import Skip, tidy
@@ -55,7 +56,7 @@ def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[
     concept = gen.concept(occurred)
     clauses: dict[str, list[m.Where]] = {}
     attributes: dict[str, m.Attribute] = {}
-    for clause in (c for c in occurred.filters if c.dose is None):
+    for clause in (c for c in occurred.filters if c.dose is None and c.amount is None):
         attribute = _attribute(clause, concept)
         attributes[attribute.name] = attribute
         clauses.setdefault(attribute.name, []).append(clause)
@@ -69,6 +70,10 @@ def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[
         passing[name] = good[0]
         if bad:
             failing.append((name, bad[0]))
+    for name, (good, bad) in _numbers(occurred, concept).items():
+        passing[name] = good
+        if bad is not None:
+            failing.append((name, bad))
     doses = [clause for clause in occurred.filters if clause.dose is not None]
     if doses:
         fields, fails = _dose_values(gen, concept, doses, passing.get(m.DRUG))
@@ -76,6 +81,34 @@ def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[
         if fails is not None:
             failing.append((m.DOSE, fails))
     return passing, failing
+
+
+def _numbers(occurred: m.Occurred, concept: m.Concept) -> dict[str, tuple[Any, Any]]:
+    """For each number a filter compares (`diameter >= 10 mm`), as a fact gives it: the value
+    nearest the first clause's threshold that passes every clause on it (the threshold itself
+    where it does), and the nearest that fails one (None: none within a step)."""
+    limits: dict[str, list[tuple[str, Decimal]]] = {}
+    attributes: dict[str, m.Attribute] = {}
+    for clause in (c for c in occurred.filters if c.amount is not None):
+        assert clause.op is not None
+        attribute = attributes.setdefault(clause.attribute.name if clause.attribute else "",
+                                          _attribute(clause, concept))
+        limits.setdefault(attribute.name, []).append((clause.op, amount_of(clause, attribute)))
+    out = {}
+    for name, bounds in limits.items():
+        nearest = [at + k * QUANTUM for _, at in bounds for k in (0, 1, -1)]
+
+        def passes(x: Decimal, bounds: list = bounds) -> bool:
+            return all(OPS[op](x, at) for op, at in bounds)
+
+        good = next((x for x in nearest if passes(x)), None)
+        if good is None:
+            raise Skip(f"no {name} near the filter's thresholds passes it")
+        bad = next((x for x in nearest if not passes(x)), None)
+        unit = attributes[name].unit
+        out[name] = tuple(None if x is None else f"{tidy(x)} {unit}" if unit else tidy(x)
+                          for x in (good, bad))
+    return out
 
 
 def _dose_values(gen: EdgeCases, concept: m.Concept, clauses: list[m.Where], drug: str | None
@@ -159,6 +192,6 @@ def unrecorded(concept: m.Concept, passing: dict[str, Any]) -> list[tuple[str, d
 
 def written_filters(occurred: m.Occurred) -> str:
     """The filter as the protocol writes it: ` other than {a}`, ` where x is y and z is w`."""
-    named = [str(c) for c in occurred.filters if c.attribute is not None or c.dose is not None]
-    other = "".join(f" {c}" for c in occurred.filters if c.attribute is None and c.dose is None)
+    named = [str(c) for c in occurred.filters if c.attribute is not None]
+    other = "".join(f" {c}" for c in occurred.filters if c.attribute is None)
     return other + (f" where {' and '.join(named)}" if named else "")

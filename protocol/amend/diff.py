@@ -335,9 +335,16 @@ def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
     if kind == "kind":
         return concept.kind.value
     if kind == "attributes":
-        return " ".join(f"with {a.name} {values_text(a.values)}" for a in concept.attributes) \
+        return " ".join(f"with {a.name} {_attribute_text(a)}" for a in concept.attributes) \
             or "(no attributes)"
     return shown(protocol, _concept_field(concept, kind) if kind != "dosing" else None)
+
+
+def _attribute_text(attribute: m.Attribute) -> str:
+    """What an attribute holds, as declared: `{a, b}`, `in mm`, `number`."""
+    if not attribute.numeric:
+        return values_text(attribute.values)
+    return f"in {attribute.unit}" if attribute.unit else "number"
 
 
 def _equivalence(a: m.Equivalence, b: m.Equivalence, old: m.Protocol,
