@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from itertools import combinations
+from math import prod
 from typing import Any, Union
 
 
@@ -100,14 +101,29 @@ def alternatives(pattern: Pattern) -> list[Pattern]:
     ...     test("==", "b", 2))))]
     [{'$and': [{'a': 1}, {'b': 1}]}, {'$and': [{'a': 1}, {'b': 2}]}]
     """
+    if _counted(pattern) > MAX_PARTS:  # counted before they are made: 2^n for n clauses
+        raise TooLarge(f"a condition on one item needs more than {MAX_PARTS} rules")
+    return _alternatives(pattern)
+
+
+def _alternatives(pattern: Pattern) -> list[Pattern]:
     if isinstance(pattern, Any_):
-        return [alt for item in pattern.items for alt in alternatives(item)]
+        return [alt for item in pattern.items for alt in _alternatives(item)]
     if isinstance(pattern, All):
         found = [TRUE]
         for item in pattern.items:
-            found = [all_of(done, alt) for done in found for alt in alternatives(item)]
+            found = [all_of(done, alt) for done in found for alt in _alternatives(item)]
         return [alt for alt in found if alt != FALSE]
     return [] if pattern == FALSE else [pattern]
+
+
+def _counted(pattern: Pattern) -> int:
+    """How many alternatives `alternatives` would make at most (before those found false go)."""
+    if isinstance(pattern, Any_):
+        return sum(_counted(item) for item in pattern.items)
+    if isinstance(pattern, All):
+        return prod(_counted(item) for item in pattern.items)
+    return 1
 
 
 def to_json(pattern: Pattern) -> Any:

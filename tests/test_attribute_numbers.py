@@ -22,6 +22,7 @@ from engine.audit.trail import Recorder
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
 from protocol.checks import check
+from protocol.errors import ProtocolError
 from tests.conftest import network_from_text, run_cli, screen_one
 
 PROTOCOL = """protocol "numbers" version "1"
@@ -176,3 +177,18 @@ def test_boundary_cases_move_the_number_to_its_threshold(capsys, tmp_path):
         assert name in text, name
     code, said, _ = run_cli(capsys, "test", str(protocol), str(out))
     assert code == 0 and " passed (1 scenario file)" in said and "failed" not in said, said
+
+
+@pytest.mark.parametrize("declared, clause", [
+    ("with diameter in mm", lambda i: f"diameter >= {i} mm"),
+    (" ".join(f"with a{i} {{x, y}}" for i in range(1, 41)), lambda i: f"a{i} is x"),
+])
+def test_a_filter_too_large_for_the_engine_is_refused_before_it_is_built(declared, clause):
+    """Each clause an item may or may not pass doubles the rules on the item (2^40 for 40
+    clauses): they are counted before any is made, and the criterion is refused at once."""
+    text = f'protocol "t" version "1"\nconcepts:\n  lesion: event {declared}\n' \
+           f'inclusion I1 "x": lesion where {" and ".join(clause(i) for i in range(1, 41))} ever\n'
+    with pytest.raises(ProtocolError) as refused:
+        network_from_text(text)
+    assert "I1 has a condition larger than the engine's rules hold (it would take more than " \
+           "256 rules); split it into definitions" in str(refused.value)
