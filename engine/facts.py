@@ -269,11 +269,11 @@ class _Builder(Values, Courses):
 
     def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
         grouped: dict[str, list[tuple[int, dict]]] = {}
-        # Earlier facts, not duplicates, by concept and date (the first, and any after it): only
-        # a fact of the same concept and date can be a duplicate, so only those are compared in
-        # full (see `_identity`).
+        # The first fact of each concept and date: only a fact of the same concept and date can
+        # be a duplicate, so only those are compared in full (see `_identity`), each by a look-up
+        # among the earlier ones of its day (a day may hold thousands: a monitor's readings).
         earlier: dict[tuple[str, Any], tuple[int, dict]] = {}
-        later: dict[tuple[str, Any], list[tuple[int, dict]]] = {}
+        seen: dict[tuple[str, Any], _Seen] = {}
         # A fact dated with a time is told from another by its time as written: three equal
         # results of a triplicate ECG at 09:00, 09:05 and 09:10 are three results, not duplicates.
         timed: dict[int, Any] = {}
@@ -292,14 +292,14 @@ class _Builder(Values, Courses):
             key = (name, text)
             first = earlier.setdefault(key, entry)
             if first is not entry:
-                identity = timed.get(index) or _identity(fact)
-                alike = [first, *later.get(key, ())]
-                same = next((i for i, other in alike
-                             if (timed.get(i) or _identity(other)) == identity), None)
-                if same is not None:
+                known = seen.get(key)
+                if known is None:
+                    known = seen[key] = _Seen()
+                    known.first(timed.get(first[0]) or _identity(first[1]), first[0])
+                same = known.first(timed.get(index) or _identity(fact), index)
+                if same != index:
                     self.problem(index, None, f"duplicate of fact #{same + 1}")
                     continue
-                later.setdefault(key, []).append(entry)
             reading = readings.get(name)
             if reading is None:
                 self.problem(index, "concept", f"unknown concept '{name}': not declared by the "
@@ -597,6 +597,26 @@ def _duration_key(duration: m.Duration) -> tuple[int, str]:
 def _form(listed: bool) -> str:
     """The date forms a fact may take: a history's dates may be partial."""
     return "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
+
+
+class _Seen:
+    """The identities of the facts of one concept and day, each with the first fact that had it."""
+
+    __slots__ = ("hashed", "other")
+
+    def __init__(self) -> None:
+        self.hashed: dict[Any, int] = {}
+        self.other: list[tuple[Any, int]] = []  # identities with a list in them: compared in turn
+
+    def first(self, identity: Any, index: int) -> int:
+        """The first fact with `identity`: an earlier one, or `index` (remembered)."""
+        try:
+            return self.hashed.setdefault(identity, index)
+        except TypeError:
+            same = next((i for other, i in self.other if other == identity), None)
+            if same is None:
+                self.other.append((identity, index))
+            return index if same is None else same
 
 
 def _identity(fact: dict) -> Any:

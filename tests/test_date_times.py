@@ -83,6 +83,18 @@ def test_equal_results_at_two_times_are_two_results_and_one_time_twice_a_duplica
     assert [p.message for p in outcome.problems] == ["duplicate of fact #1"]
 
 
+def test_a_monitors_readings_of_one_day_and_the_one_given_twice(screening):
+    """Thousands of results of one day (a monitor's), each at its time, are each looked up once
+    among the day's earlier ones: the one given twice is found, the rest are results."""
+    facts = [{"concept": "lvef", "value": 50 + i % 20, "unit": "%",
+              "date": f"2026-05-18T{i // 3600:02}:{i // 60 % 60:02}:{i % 60:02}"}
+             for i in range(3000)]
+    outcome = screen_one(screening, [*facts, facts[1234]], day="2026-06-10")
+    assert isinstance(outcome, Rejected)
+    assert [(p.fact, p.message) for p in outcome.problems] == [(3000, "duplicate of fact #1235")]
+    assert verdicts(screening, facts)["I2"] == "UNKNOWN"  # 50 to 69 %: either side of 55
+
+
 @pytest.mark.parametrize("written", ["2026-05-18T25:30:00", "2026-05-18T10:61", "2026-05-18T",
                                      "2026-05-18T10:30:00+25:00", "2026-05-18 noon"])
 def test_a_time_that_is_not_one_is_refused(screening, written):
