@@ -16,7 +16,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
-from grammar.imports import with_imports
+from grammar.imports import imported, joined, sets
 from grammar.syntax import syntax_diagnostic
 from protocol.cache import grammar_tables
 from protocol import model as m
@@ -47,26 +47,29 @@ def parse(text: str, filename: str = "<string>") -> m.Protocol:
     >>> p.criteria[0].id, str(p.criteria[0].condition.threshold)
     ('I1', '18 years')
     """
-    protocol = _parse_one(text, filename)
-    if not protocol.imports:
-        return protocol
-    return with_imports(protocol, (os.path.normpath(filename),), _parse_one)
+    return _parse_one(text, filename)
 
 
-def _parse_one(text: str, filename: str) -> m.Protocol:
-    """One file's text into its model, its imports not yet resolved."""
+def _parse_one(text: str, filename: str, chain: tuple[str, ...] = ()) -> m.Protocol:
+    """One file's text into its model, with the modules it imports (`chain`: the files that
+    import it, itself last, a cycle's proof): their value sets are read first, since its
+    conditions use them by name, and their escalation rules joined in after."""
+    chain = chain or (os.path.normpath(filename),)
     try:
         tree = _lark().parse(_without_bom(text))
     except UnexpectedInput as error:
         raise ProtocolError([syntax_diagnostic(error, text, filename, _lark())], text) from None
     try:
         build = _Build(filename, text)
-        build.sets = build.named(tree)
-        return build.transform(tree)
+        imports = [build.transform(node) for node in tree.find_data("import_")]
+        found = imported(filename, text, imports, chain, _parse_one) if imports else []
+        build.sets = build.named(tree, sets(found, text))
+        protocol = build.transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, ProtocolError):
             raise ProtocolError(error.orig_exc.diagnostics, text) from None
         raise
+    return joined(protocol, found) if found else protocol
 
 
 def _without_bom(text: str) -> str:
@@ -106,15 +109,19 @@ class _Build(Transformer):
         self.sets: dict[str, m.NamedValues] = {}  # the file's named value sets (`named`)
         self.set_uses: list[m.Ref] = []
 
-    def named(self, tree: Tree) -> dict[str, m.NamedValues]:
-        """The file's named value sets, built before the conditions that use them: a set may be
-        declared after its first use, as a definition may."""
-        found: dict[str, m.NamedValues] = {}
+    def named(self, tree: Tree, imported: dict[str, m.NamedValues]) -> dict[str, m.NamedValues]:
+        """The value sets the file's conditions may name: those of the modules it imports, and its
+        own, built before the conditions that use them (a set may be declared after its first
+        use, as a definition may)."""
+        found = dict(imported)
         for node in tree.find_data("named_values"):
             declared = self.transform(node)
             if declared.name in found:
+                first = found[declared.name].span
+                where = f"on line {first.line}" if first.file == self.filename else \
+                    f"in {first.file}:{first.line}"
                 raise self._fail(declared.span, f"the set '{declared.name}' is declared twice "
-                                 f"(first on line {found[declared.name].span.line})")
+                                 f"(first {where})")
             found[declared.name] = declared
         return found
 

@@ -609,7 +609,8 @@ def _unused(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
         if concept.name not in used:
             yield diag("unused-concept", concept.span, name=concept.name)
     named = {ref.name for ref in protocol.set_uses}
-    for unused in (s for s in protocol.sets if s.name not in named):
+    module = not (protocol.criteria or protocol.concepts)  # its sets are for the files importing it
+    for unused in (s for s in protocol.sets if s.name not in named and not module):
         yield diag("unused-set", unused.span, name=unused.name)
 
 

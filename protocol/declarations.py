@@ -60,11 +60,12 @@ def diag(kind: str, span: Span, /, **info: object) -> Diagnostic:
 
 def contents(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """An empty file, or a header alone, compiled to a network with no rules, which crashed the
-    engine; a protocol of escalation only (or a module of escalation rules) is not run."""
+    engine; a protocol of escalation only (or a module of escalation rules or value sets) is not
+    run."""
     here = Span(protocol.path, 1, 1, 1, 1)
     if _is_empty(protocol):
         yield diag("empty", here)
-    elif not (protocol.criteria or protocol.escalations or protocol.designs):
+    elif not (protocol.criteria or protocol.escalations or protocol.designs or protocol.sets):
         yield diag("no-criteria", here, name=protocol.id or protocol.path)
 
 

@@ -246,7 +246,7 @@ def test_a_module_declares_escalation_rules_only(tmp_path):
     (tmp_path / "main.proto-rules").write_text('import "m.proto-rules"\n', encoding="utf-8")
     head, line, _ = error_of(tmp_path / "main.proto-rules").splitlines()
     assert head == (
-        f"{tmp_path}/m.proto-rules:3:1: error: an imported module may only declare escalation rules"
+        f"{tmp_path}/m.proto-rules:3:1: error: an imported module may only declare escalation rules and value sets"
     )
     assert line == '    inclusion I1 "x": flag'
 

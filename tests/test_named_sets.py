@@ -9,6 +9,9 @@ amendment diff see what a literal set gives. Each case runs the real parser, che
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,7 +19,8 @@ from hypothesis import strategies as st
 import cli
 from engine.run import Screening
 from grammar.layout import format_text
-from grammar.parser import parse
+from engine.audit.trail import _modules
+from grammar.parser import parse, parse_file
 from lsp import features
 from protocol.amend.diff import diff
 from protocol.checks import check
@@ -154,3 +158,84 @@ def test_any_undeclared_name_is_an_error_at_its_use(name):
         parse(text, "sets.proto-rules")
     (diagnostic,) = raised.value.diagnostics
     assert (diagnostic.span.line, diagnostic.span.column) == (7, 62), diagnostic
+
+
+# --- sets from an imported module ------------------------------------------------------------------
+
+CLASSES = """# EGFR and platinum classes, shared by the sponsor's lung protocols.
+set egfr_tki: {gefitinib, erlotinib, afatinib, osimertinib} "EGFR tyrosine kinase inhibitors"
+set platinum: {cisplatin, carboplatin}
+"""
+
+TRIAL = """protocol "lung" version "1"
+import "drug-classes"
+concepts:
+    prior_therapy: medication {gefitinib, erlotinib, afatinib, osimertinib, cisplatin, carboplatin}
+exclusion E1 "Prior EGFR-TKI": prior_therapy includes any of egfr_tki
+"""
+
+
+def written(tmp_path, trial: str = TRIAL, classes: str = CLASSES):
+    (tmp_path / "drug-classes.proto-rules").write_text(classes, encoding="utf-8")
+    path = tmp_path / "lung.proto-rules"
+    path.write_text(trial, encoding="utf-8")
+    return path
+
+
+def test_a_set_of_an_imported_module_is_used_by_name(capsys, tmp_path):
+    """A module of value sets, imported as escalation designs are: its sets are read before the
+    importing file's conditions; the trail's run record names the module with its hash."""
+    path = written(tmp_path)
+    facts = tmp_path / "p.jsonl"
+    facts.write_text('{"patient": "P1", "screening_date": "2026-06-01", "facts": [{"concept": '
+                     '"prior_therapy", "drug": "erlotinib", "date": "2025-01-06"}]}\n',
+                     encoding="utf-8")
+    trail = tmp_path / "t.jsonl"
+    assert cli.main(["run", str(path), str(facts), "--trail", str(trail)]) == 0
+    assert capsys.readouterr().out == "P1: INELIGIBLE (exclusion E1 MET)\n"
+    modules = json.loads(trail.read_text(encoding="utf-8").splitlines()[0])["protocol"]["modules"]
+    assert modules == [{"file": str(tmp_path / "drug-classes.proto-rules"),
+                        "sha256": hashlib.sha256(CLASSES.encode()).hexdigest()}]
+    assert cli.main(["explain", str(trail)]) == 0
+    assert f"  with module {tmp_path / 'drug-classes.proto-rules'} (sha256 " in \
+        capsys.readouterr().out
+    written(tmp_path, classes=CLASSES.replace("erlotinib, ", ""))  # the module amended
+    assert cli.main(["replay", str(trail), "--protocol", str(path), "--facts", str(facts)]) == 1
+    assert "E1 MET -> NOT_MET" in capsys.readouterr().out
+
+
+def test_a_module_of_sets_checks_clean_and_a_protocol_without_them_records_no_module(tmp_path):
+    module = tmp_path / "drug-classes.proto-rules"
+    module.write_text(CLASSES, encoding="utf-8")
+    said = [d.code for d in check(parse(CLASSES, str(module)))]
+    assert "unused-set" not in said and "no-criteria" not in said
+    # sets of its own (or a module of escalation rules alone, as the seed's): no module to name
+    assert _modules(parse(PROTOCOL, "sets.proto-rules")) == {}
+    assert _modules(parse_file("examples/cd19-ucart-sle.proto-rules")) == {}
+
+
+@pytest.mark.parametrize("trial, classes, message", [
+    (TRIAL.replace("any of egfr_tki", "any of egfr_tk"), CLASSES,
+     "lung.proto-rules:5:62: error: unknown value set 'egfr_tk'; did you mean 'egfr_tki'?"),
+    (TRIAL + "set egfr_tki: {gefitinib}\n", CLASSES,
+     "lung.proto-rules:6:1: error: the set 'egfr_tki' is declared twice (first in "),
+    (TRIAL, CLASSES + 'inclusion I9 "x": age >= 18 years\n',
+     "drug-classes.proto-rules:4:1: error: an imported module may only declare escalation rules "
+     "and value sets"),
+])
+def test_what_is_said_of_imported_sets(tmp_path, trial, classes, message):
+    path = written(tmp_path, trial, classes)
+    with pytest.raises(ProtocolError) as error:
+        parse(path.read_text(encoding="utf-8"), str(path))
+    assert message in str(error.value)
+
+
+def test_two_modules_declaring_one_set(tmp_path):
+    path = written(tmp_path, TRIAL.replace('import "drug-classes"',
+                                           'import "drug-classes"\nimport "more-classes"'))
+    (tmp_path / "more-classes.proto-rules").write_text("set egfr_tki: {osimertinib}\n",
+                                                        encoding="utf-8")
+    with pytest.raises(ProtocolError) as error:
+        parse(path.read_text(encoding="utf-8"), str(path))
+    assert f"more-classes.proto-rules:1:1: error: the set 'egfr_tki' is declared by " \
+           f"{tmp_path / 'drug-classes.proto-rules'}:2 too" in str(error.value)

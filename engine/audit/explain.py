@@ -86,6 +86,8 @@ def _run(record: dict[str, Any], facts_digest: str | None) -> list[str]:
     date_ = record["screening_date"] or "from each record"
     digest = f"sha256 {facts_digest}" if facts_digest else NO_FACTS_SHA256
     return [f"protocol {p['id']} version {p['version']} ({p['file']}, sha256 {p['sha256']})",
+            *(f"  with module {module['file']} (sha256 {module['sha256']})"
+              for module in p.get("modules", ())),
             f"facts {facts['file']} ({digest}); screening date {date_}",
             f"{record['tool']}, {record['engine']}, network {record['network']['sha256'][:16]}",
             LEGEND]

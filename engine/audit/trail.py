@@ -176,7 +176,8 @@ class Recorder:
             "type": "run",
             **Trail.versions(),
             "protocol": {"file": protocol_path, "id": self.protocol.id, "version": self.protocol.version,
-                         "sha256": hashlib.sha256(self.protocol.source.encode()).hexdigest()},
+                         "sha256": hashlib.sha256(self.protocol.source.encode()).hexdigest(),
+                         **_modules(self.protocol)},
             "facts": {"file": facts_path},  # its sha256 is known at the end: see `Trail.close`
             "network": {"name": network.name, "sha256": network.digest, "rules": len(network.rules)},
             "screening_date": screening.isoformat() if screening else None,
@@ -609,3 +610,15 @@ def cut(record: dict[str, Any]) -> str:
     where = f", fact file line {record['record']}" if record.get("record") else ""
     return (f"the run was cut ({record['reason']}) after {record['patients']} patients{where}: "
             "the patients after it were not decided")
+
+
+def _modules(protocol: m.Protocol) -> dict[str, list[dict[str, str]]]:
+    """The imported modules, each with its hash, when the criteria use a value set one of them
+    declares: the values decided with are then in another file than the protocol's (a module of
+    escalation rules alone leaves eligibility as the protocol's file says)."""
+    own = {s.name for s in protocol.sets}
+    if all(use.name in own for use in protocol.set_uses):
+        return {}
+    return {"modules": [{"file": module.path,
+                         "sha256": hashlib.sha256(module.source.encode()).hexdigest()}
+                        for module in protocol.modules]}
