@@ -63,29 +63,32 @@ def imported(path: str, source: str, imports: Sequence[m.Import], chain: tuple[s
     return found
 
 
-def sets(found: Sequence[Imported], source: str) -> dict[str, m.NamedValues]:
-    """The value sets the imported modules declare (not those they import in turn), by name; a
-    name two modules declare is an error at the second module's import."""
+def sets(found: Sequence[Imported]) -> dict[str, m.NamedValues]:
+    """The value sets the imported modules declare, and those they import in turn, by name; a
+    name two modules declare is an error at the second one's declaration (one module reached
+    by two imports is one declaration)."""
     named: dict[str, m.NamedValues] = {}
     for module in found:
-        for declared in module.module.sets:
-            if declared.name in named:
+        for declared in (*module.module.sets, *module.module.imported_sets):
+            if named.get(declared.name, declared).span != declared.span:
                 earlier = named[declared.name].span
                 raise ProtocolError([Diagnostic(declared.span, Severity.ERROR, "import",
                                                 f"the set '{declared.name}' is declared by "
                                                 f"{earlier.file}:{earlier.line} too")],
-                                    module.text)
+                                    module.module.source_of(declared.span.file) or module.text)
             named[declared.name] = declared
     return named
 
 
 def joined(protocol: m.Protocol, found: Sequence[Imported]) -> m.Protocol:
-    """The protocol with the escalation rules of every module it imports (and they import)."""
+    """The protocol with the escalation rules of every module it imports (and they import), and
+    their value sets (`Protocol.imported_sets`: the editor shows them)."""
     designs, modules = list(protocol.designs), list(protocol.modules)
     for module in found:
         designs += module.module.designs
         modules += [m.Module(module.path, module.text), *module.module.modules]
-    return replace(protocol, designs=tuple(designs), modules=tuple(dict.fromkeys(modules)))
+    return replace(protocol, designs=tuple(designs), modules=tuple(dict.fromkeys(modules)),
+                   imported_sets=tuple(sets(found).values()))
 
 
 def _read_import(importer: str, source: str, imported: m.Import) -> tuple[str, str]:

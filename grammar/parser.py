@@ -63,7 +63,7 @@ def _parse_one(text: str, filename: str, chain: tuple[str, ...] = ()) -> m.Proto
         build = _Build(filename, text)
         imports = [build.transform(node) for node in tree.find_data("import_")]
         found = imported(filename, text, imports, chain, _parse_one) if imports else []
-        build.sets = build.named(tree, sets(found, text))
+        build.sets = build.named(tree, sets(found))
         protocol = build.transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, ProtocolError):

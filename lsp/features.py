@@ -344,7 +344,8 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
                                    detail="definition", documentation=d.text)
                   for d in protocol.definitions]
         items += [t.CompletionItem(label=s.name, kind=t.CompletionItemKind.Enum,
-                                   detail="set", documentation=s.text) for s in protocol.sets]
+                                   detail="set", documentation=s.text)
+                  for s in (*protocol.sets, *protocol.imported_sets)]
     if protocol is not None and kinds & {"WORD", "STRING"}:
         concept = _concept_before(protocol, lexemes(analysis.text[:start], partial=True))
         if concept is not None:

@@ -819,6 +819,8 @@ class Protocol:
     maps: tuple[FhirMap, ...] = ()  # one is allowed; the checker reports a second
     sets: tuple[NamedValues, ...] = ()
     set_uses: tuple[Ref, ...] = ()  # each use of a set by its name, in file order
+    #: The sets of the modules it imports (and they import), which its conditions may name too.
+    imported_sets: tuple[NamedValues, ...] = ()
 
     @property
     def aliases(self) -> tuple[tuple[str, str], ...]:
@@ -848,7 +850,8 @@ class Protocol:
         return next((e for e in self.equivalences if e.name == name), None)
 
     def named_values(self, name: str) -> NamedValues | None:
-        return next((s for s in self.sets if s.name == name), None)
+        """The set a condition names: the file's own, or an imported module's."""
+        return next((s for s in (*self.sets, *self.imported_sets) if s.name == name), None)
 
     def leaves(self) -> list[Criterion]:
         """Every criterion that gets a verdict, in file order: what a decision is made of."""

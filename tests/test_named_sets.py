@@ -239,3 +239,25 @@ def test_two_modules_declaring_one_set(tmp_path):
         parse(path.read_text(encoding="utf-8"), str(path))
     assert f"more-classes.proto-rules:1:1: error: the set 'egfr_tki' is declared by " \
            f"{tmp_path / 'drug-classes.proto-rules'}:2 too" in str(error.value)
+
+
+def test_sets_a_module_imports_reach_the_file_and_the_editor_shows_them(tmp_path):
+    """A module's sets are passed on through the modules importing it; one module reached by two
+    imports is one declaration, not a clash. The editor's hover and completion know them."""
+    (tmp_path / "base-classes.proto-rules").write_text("set platinum: {cisplatin, carboplatin}\n",
+                                                       encoding="utf-8")
+    written(tmp_path, TRIAL.replace('import "drug-classes"', 'import "drug-classes"\n'
+                                    'import "base-classes"').replace(
+        "includes any of egfr_tki", "includes any of platinum"),
+        'import "base-classes"\n' + CLASSES.replace("set platinum: {cisplatin, carboplatin}\n",
+                                                    ""))
+    path = tmp_path / "lung.proto-rules"
+    protocol = parse(path.read_text(encoding="utf-8"), str(path))
+    assert protocol.named_values("platinum").values[1].name == "carboplatin"
+    assert sorted(s.name for s in protocol.imported_sets) == ["egfr_tki", "platinum"]
+    text = path.read_text(encoding="utf-8")
+    analysis = features.analyse(text, str(path))
+    line = text.splitlines().index(next(x for x in text.splitlines() if "any of platinum" in x))
+    column = text.splitlines()[line].index("platinum") + 1
+    hover = features.hover(analysis, line, column)
+    assert hover.contents.value == "**platinum**: set {cisplatin, carboplatin}"
