@@ -37,7 +37,7 @@ from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, 
 from engine.values import Values
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import Affine, UnitProblem, factor, quantize, scale
+from protocol.units import Affine, UnitProblem, applied, factor, scale
 
 
 class Normaliser:
@@ -547,8 +547,7 @@ class _Builder(Values, Courses):
         except UnitProblem as error:
             self.problem(index, attribute.name, f"{said}: {error}")
             return False
-        converted = by(value) if type(by) is Affine else quantize(value * by)
-        item[R.attribute_field(attribute.name)] = float(converted)
+        item[R.attribute_field(attribute.name)] = float(applied(by, value))
         return True
 
     def _event(self, r: Reader, facts) -> None:

@@ -27,7 +27,7 @@ from engine.dates import calendar_problem, day_of, day_written, days_of_text, ou
 from engine.factfile import plain
 from engine.record import plain_number
 from protocol import model as m
-from protocol.units import Affine, UnitProblem, quantize, scale
+from protocol.units import UnitProblem, applied, quantize, scale
 
 if TYPE_CHECKING:
     from engine.facts import Reader
@@ -118,7 +118,7 @@ class Values:
             except UnitProblem as error:
                 self.problem(index, "unit", f"{r.name}: {error}")
                 return None
-        return by(value) if type(by) is Affine else quantize(value * by)
+        return applied(by, value)
 
     def _reading(self, r: Reader, index: int, fact: dict) -> Reading | None:
         """What a measured fact says: `("=", 30)`, or a bound `("<", 20)` for "< 20" (or a

@@ -461,8 +461,13 @@ def convert(
     >>> convert(Decimal("1.5"), "x10^9/L", "/uL")
     Decimal('1500.000000')
     """
-    by = scale(source, target, conversions, aliases=aliases)
-    return by(value) if isinstance(by, Affine) else quantize(value * by)
+    return applied(scale(source, target, conversions, aliases=aliases), value)
+
+
+def applied(by: Decimal | Affine, value: Decimal) -> Decimal:
+    """`value` converted by what `scale` gives (worked out once per pair of units, then applied
+    to every value), rounded once."""
+    return by(value) if type(by) is Affine else quantize(value * by)
 
 
 @cache
