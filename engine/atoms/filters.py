@@ -131,16 +131,12 @@ def clause_test(clause: m.Where, concept: m.Concept):
     """The clause on one item, for the trail: "true", "false" or "unknown"."""
     if clause.dose is not None:
         assert clause.op is not None
-        threshold, compare = float(dose_threshold_of(concept, clause.dose)), OPS[clause.op]
-        return lambda item: "unknown" if R.DOSE not in item else \
-            "true" if compare(item[R.DOSE], threshold) else "false"
+        return _compared(R.DOSE, clause.op, float(dose_threshold_of(concept, clause.dose)))
     attribute = attribute_of(clause, concept)
     if clause.amount is not None:
         assert clause.op is not None
-        number, compare = float(amount_of(clause, attribute)), OPS[clause.op]
-        field = R.attribute_field(attribute.name)
-        return lambda item: "unknown" if field not in item else \
-            "true" if compare(item[field], number) else "false"
+        return _compared(R.attribute_field(attribute.name), clause.op,
+                         float(amount_of(clause, attribute)))
     field, values = R.attribute_field(attribute.name), frozenset(_values(clause, attribute))
 
     def test(item: dict) -> str:
@@ -150,3 +146,11 @@ def clause_test(clause: m.Where, concept: m.Concept):
         return "true" if (value in values) != clause.negated else "false"
 
     return test
+
+
+def _compared(field: str, op: str, threshold: float):
+    """An item's number (a dose, a recorded number) against a threshold, for the trail: "unknown"
+    where the item does not record it."""
+    compare = OPS[op]
+    return lambda item: "unknown" if field not in item else \
+        "true" if compare(item[field], threshold) else "false"
