@@ -192,3 +192,25 @@ def test_a_filter_too_large_for_the_engine_is_refused_before_it_is_built(declare
         network_from_text(text)
     assert "I1 has a condition larger than the engine's rules hold (it would take more than " \
            "256 rules); split it into definitions" in str(refused.value)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12) |
+                    st.floats(allow_nan=False, allow_infinity=False),
+                    lambda inner: st.lists(inner, max_size=3) |
+                    st.dictionaries(st.sampled_from(["value", "unit", "x"]), inner, max_size=3),
+                    max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(JSON, JSON)
+def test_any_value_given_for_a_number_is_a_decision_or_an_input_error(screening, diameter, cycles):
+    """Whatever a fact file gives for a recorded number, the patient is decided or set aside
+    with the field named: never a traceback, never a guess."""
+    facts = [lesion(diameter if diameter is not None else "1 cm"),
+             chemo(cycles if cycles is not None else 1)]
+    outcome = screen_one(screening, facts, day="2026-06-10")  # read as a fact file is
+    if isinstance(outcome, Rejected):
+        assert outcome.problems and all((p.field or "").split(".")[0] in ("diameter", "cycles")
+                                        for p in outcome.problems), outcome.problems
+    else:
+        assert isinstance(outcome, Decision)
