@@ -108,10 +108,9 @@ class Compute:
         for fact in matched.values():
             if fact.get("t") == "p":
                 for name in self.recorded:
-                    field = _field(name)
-                    if field in fact:
-                        values[name] = _mean(fact[field]) if field != name else \
-                            _exact(fact[field])
+                    value = _read(fact, name)
+                    if value is not None:
+                        values[name] = value
             elif fact.get("t") == "d" and fact.get("n") in self.derived:
                 values[fact["n"]] = _exact(fact[NUMBER])
         try:
@@ -130,6 +129,15 @@ def _mean(results: list[float]) -> Fraction:
     """The exact mean of one day's results (`mean(qtcf)`), each the exact decimal it stands for:
     469, 470 and 472 ms give 1411/3 ms, which the formula rounds once, at its end."""
     return sum(map(_exact, results), Fraction(0)) / len(results)
+
+
+def _read(fields: dict[str, Any], name: str) -> Fraction | None:
+    """An input's exact value in a fact the network matched, or in the record the trail reads:
+    its number, or for `mean(qtcf)` the mean of its day's results; None when it is not there."""
+    field = _field(name)
+    if field not in fields:
+        return None
+    return _exact(fields[field]) if field == name else _mean(fields[field])
 
 
 def _field(name: str) -> str:
@@ -259,10 +267,8 @@ def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, Fracti
         for name in names:
             if name in reader.derived and reader.derived[name][0] not in ("U", "R"):
                 numbers[name] = Fraction(reader.derived[name][0])
-            elif _field(name) in patient.record:
-                field = _field(name)
-                numbers[name] = _mean(patient.record[field]) if field != name else \
-                    _exact(patient.record[name])
+            elif (value := _read(patient.record, name)) is not None:
+                numbers[name] = value
     return numbers
 
 
