@@ -80,15 +80,16 @@ def sets(found: Sequence[Imported]) -> dict[str, m.NamedValues]:
     return named
 
 
-def joined(protocol: m.Protocol, found: Sequence[Imported]) -> m.Protocol:
+def joined(protocol: m.Protocol, found: Sequence[Imported],
+           shared: dict[str, m.NamedValues]) -> m.Protocol:
     """The protocol with the escalation rules of every module it imports (and they import), and
-    their value sets (`Protocol.imported_sets`: the editor shows them)."""
+    their value sets (`sets`, kept as `Protocol.imported_sets`: the editor shows them)."""
     designs, modules = list(protocol.designs), list(protocol.modules)
     for module in found:
         designs += module.module.designs
         modules += [m.Module(module.path, module.text), *module.module.modules]
     return replace(protocol, designs=tuple(designs), modules=tuple(dict.fromkeys(modules)),
-                   imported_sets=tuple(sets(found).values()))
+                   imported_sets=tuple(shared.values()))
 
 
 def _read_import(importer: str, source: str, imported: m.Import) -> tuple[str, str]:

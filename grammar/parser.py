@@ -63,13 +63,14 @@ def _parse_one(text: str, filename: str, chain: tuple[str, ...] = ()) -> m.Proto
         build = _Build(filename, text)
         imports = [build.transform(node) for node in tree.find_data("import_")]
         found = imported(filename, text, imports, chain, _parse_one) if imports else []
-        build.sets = build.named(tree, sets(found))
+        shared = sets(found)
+        build.sets = build.named(tree, shared)
         protocol = build.transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, ProtocolError):
             raise ProtocolError(error.orig_exc.diagnostics, text) from None
         raise
-    return joined(protocol, found) if found else protocol
+    return joined(protocol, found, shared) if found else protocol
 
 
 def _without_bom(text: str) -> str:
