@@ -326,24 +326,38 @@ class _Compiler:
         (`_missing`): a run true by one side of an `or` whose other side is not recorded leaves
         the whole UNKNOWN, not NEEDS_REVIEW, when a judgment is pending too. A protocol that fits
         is compiled as before."""
+        whole = f"{type(condition).__name__.lower()}@{condition.span.line}:{condition.span.column}"
+        decided: list[tuple[str, Kleene]] = []
+        cut = self._runs(f"{whole}#", condition.span.line, combine, items, decided)
+        k, level = combine(cut), 1
+        while not fitting.joins_fit(k):  # more runs than a rule joins: runs of the runs
+            runs = self._runs(f"{whole}#{level}.", condition.span.line, combine, cut, decided)
+            if len(runs) == len(cut):  # none joined: no node was made, and none can be
+                break
+            cut, level = runs, level + 1
+            k = combine(cut)
+        return replace(k, uses=k.uses | self._missing(whole, condition.span.line, decided))
+
+    def _runs(self, named: str, line: int, combine, items: list[Kleene],
+              decided: list[tuple[str, Kleene]]) -> list[Kleene]:
+        """`items` cut into runs that each fit a node (`_cut`), each run of two or more decided
+        by a node of its own, named `named` and its place (added to `decided`)."""
         runs: list[list[Kleene]] = [[]]
         for item in items:
             if runs[-1] and not fitting.fits(combine([*runs[-1], item]),
                                              fitting.RULES_PER_FACT, fitting.NEX_PER_FACT // 4):
                 runs.append([])
             runs[-1].append(item)
-        cut, decided = [], []
-        whole = f"{type(condition).__name__.lower()}@{condition.span.line}:{condition.span.column}"
+        cut = []
         for index, run in enumerate(runs):
             if len(run) == 1:
                 cut.append(run[0])
                 continue
-            node = f"{whole}#{index}"
-            self.hidden_rules.extend(self._decided(node, condition.span.line, combine(run)))
+            node = f"{named}{index}"
+            self.hidden_rules.extend(self._decided(node, line, combine(run)))
             cut.append(joined(node))
             decided.append((f"{node}!", combine(run)))
-        k = combine(cut)
-        return replace(k, uses=k.uses | self._missing(whole, condition.span.line, decided))
+        return cut
 
     def count_of(self, condition: m.AtLeast, items: list[Kleene]) -> Kleene:
         """`at least k of [c1, ..., cn]` (1 < k < n) counted by the engine, as `at least N x`

@@ -48,6 +48,12 @@ RULES_PER_END = 240
 #: criteria of one window each, 600 nodes of their own (a `{n: ...}` test each below `{t: d}`),
 #: hung building the network; 200 (400 such tests) build in under a second.
 TESTS_PER_NODE = 500
+#: Node facts one rule joins. The engine keeps a rule's facts, as it joins them, in a frame of
+#: 16 (MAX_MESSAGE_FRAMES in state.h) and refuses a patient whose facts would fill a 17th (error
+#: 304, while deciding, not when it builds the network): `any of [...]` 16 filtered histories,
+#: each a node of its own, joined 16 node facts and the record's. A rule also joins its record
+#: fact and may join an end marker: 14 are left for nodes.
+JOINS_PER_RULE = 14
 #: Rules in a network: the engine holds at most 4,096 actions (MAX_ACTIONS in rete.c) and refuses
 #: more when it builds the network (error 106); two counts of 700 lab thresholds met it.
 RULES_PER_NETWORK = 4096
@@ -107,6 +113,8 @@ def fits(k: Kleene, rules: int, unrecorded: int) -> bool:
     """Whether a node decided by `k` takes at most `rules` rules on the record (as
     `engine/compile.py`'s `_conclusions` and `_open_rules` make them) and tests at most
     `unrecorded` fields for not being recorded (`$nex`)."""
+    if not joins_fit(k):
+        return False
     patterns = [pattern for pattern, _ in (*k.t, *k.f)] + [k.d, k.nd]
     if sum(_unrecorded(P.to_json(p)) for p in patterns if not isinstance(p, P.Const)) > unrecorded:
         return False
@@ -114,6 +122,11 @@ def fits(k: Kleene, rules: int, unrecorded: int) -> bool:
         return sum(len(P.split(p)) for p in patterns if p != P.FALSE) <= rules
     except P.TooLarge:
         return False
+
+
+def joins_fit(k: Kleene) -> bool:
+    """Whether each rule deciding by `k` joins at most `JOINS_PER_RULE` node facts."""
+    return all(len(joins) <= JOINS_PER_RULE for _, joins in (*k.t, *k.f))
 
 
 class TooWide(Exception):

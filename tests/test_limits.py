@@ -368,7 +368,25 @@ SIZED = [("quantity in mg", "f{i} >= 5 mg",
          ("flag", "f{i}", lambda i: {"concept": f"f{i}", "value": True, "date": "2025-12-30"}),
          ("event graded", "f{i} with grade >= 3 within 1 year before screening",
           lambda i: {"concept": f"f{i}", "date": "2025-06", "grade": 3}),
-         ("event", "f{i} ever", lambda i: {"concept": f"f{i}", "date": "2025"})]
+         ("event", "f{i} ever", lambda i: {"concept": f"f{i}", "date": "2025"}),
+         ("event with site {lung, skin}", "f{i} where site is lung within 1 year before screening",
+          lambda i: {"concept": f"f{i}", "date": "2025-06", "site": "lung"})]
+
+
+@pytest.mark.parametrize("count", [15, 16, 40, 235])
+def test_any_of_many_filtered_histories_decides(count: int) -> None:
+    """A filtered history is a node of its own, and `any of [...]` 16 of them made a rule of 17
+    facts, which the engine refused on the first patient whose histories all failed (error 304,
+    its frame of 16); cut into runs of 14 (and runs of the runs past 196), each count decides."""
+    text = HEAD + "concepts:\n c: event with site {" + ", ".join(
+        f"s{i}" for i in range(count)) + "}\n"
+    text += 'exclusion E1 "c": any of [' + ", ".join(
+        f"c where site is s{i} within {i + 1} days before screening" for i in range(count)) + "]\n"
+    screening = Screening(pipeline.compile(pipeline.load_text(text, "t.pr")[0]))
+    for day, verdict in (("2025-12-31", "MET"), ("2020-01-01", "NOT_MET")):
+        fact = {"concept": "c", "date": day, "site": f"s{count - 1}"}
+        result = screen_one(screening, [fact], day="2026-01-01")
+        assert result.verdicts["E1"].verdict == verdict, (count, day)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
