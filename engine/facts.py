@@ -23,8 +23,10 @@ events and what every kind shares (grouping, window bounds, the facts used) here
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from engine import record as R
@@ -37,7 +39,7 @@ from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, 
 from engine.values import Values
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import Affine, UnitProblem, applied, factor, scale
+from protocol.units import Affine, UnitProblem, applied, days_in, factor, scale
 
 
 class Normaliser:
@@ -57,6 +59,7 @@ class Normaliser:
         self.dated = layout.dated
         self.runs = layout.runs
         self.means = layout.means
+        self.reaches = layout.reaches
         self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
@@ -144,7 +147,8 @@ class Reader:
     __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "dated", "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "read", "references", "runs", "steps",
-                 "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day")
+                 "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
+                 "reaches")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -177,6 +181,15 @@ class Reader:
         self.runs = name in normaliser.runs
         self.doses = normaliser.doses.get(name, ())
         self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)
+        #: By attribute, the days each item reaches by it (`m.Reach`): the item field, the
+        #: field from the earliest end, and the days in one of its unit times the multiple.
+        self.reaches: dict[str, list[tuple[str, str, Fraction]]] = {}
+        for key, (attribute, times) in sorted(normaliser.reaches.get(name, {}).items()):
+            unit = concept.attribute(attribute).unit  # type: ignore[union-attr]  # checked
+            per = days_in(unit)
+            assert per is not None  # checked
+            self.reaches.setdefault(attribute, []).append(
+                (key, R.between(key)[0], Fraction(times) * per))
         self.graded = concept.graded
         self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
         self.table = normaliser.protocol.equivalence(concept.equivalence) \
@@ -526,6 +539,8 @@ class _Builder(Values, Courses):
         (`record.unrecorded_field`): a filter on it may or may not pass."""
         if given is None:
             item[R.unrecorded_field(attribute.name)] = 1
+            if attribute.name in r.reaches:
+                self._reaches(r, attribute, None, item)
             return True
         said = f"{r.name}'s {attribute.name}"
         if attribute.unit is None:
@@ -547,8 +562,29 @@ class _Builder(Values, Courses):
         except UnitProblem as error:
             self.problem(index, attribute.name, f"{said}: {error}")
             return False
-        item[R.attribute_field(attribute.name)] = float(applied(by, value))
+        value = applied(by, value)
+        item[R.attribute_field(attribute.name)] = float(value)
+        if attribute.name in r.reaches:
+            if value < 0:
+                self.problem(index, attribute.name, f"{said} is a time: it cannot be "
+                             f"negative, found {json.dumps(plain(given))}")
+                return False
+            self._reaches(r, attribute, value, item)
         return True
+
+    @staticmethod
+    def _reaches(r: Reader, attribute: m.Attribute, value: Decimal | None, item: dict) -> None:
+        """The last day each window on a multiple of the item's time (`m.Reach`) reaches from
+        the item's last day, in whole days, from its earliest and its latest last day (an end
+        not come yet reaches no further). Not recorded, the window may or may not reach the
+        anchor: from no day surely, to any day possibly."""
+        for key, early, per in r.reaches[attribute.name]:
+            if value is None:
+                item[early], item[key] = -1, ONGOING
+                continue
+            days = math.floor(per * Fraction(value))
+            item[early] = min(item[R.END_EARLIEST] + days, ONGOING)
+            item[key] = min(item[R.END] + days, ONGOING)
 
     def _event(self, r: Reader, facts) -> None:
         items = self._occurrences(r, facts)

@@ -82,6 +82,22 @@ ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRA
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
 
 
+def reach_field(attribute: str, times: Decimal) -> str:
+    """The item field of the last day `times` x the time an item records (`with half_life in
+    h`) reaches from its last day, counted in whole days (`m.Reach`); `between` gives the same
+    from the earliest its last day may be.
+
+    >>> reach_field("half_life", Decimal("2.5")), between(reach_field("half_life", Decimal(5)))
+    ('r2p5_half_life', ('r5_half_life_el', 'r5_half_life'))
+    """
+    return f"r{plain_number(times).replace('.', 'p')}_{attribute}"
+
+
+def between(key: str) -> tuple[str, str]:
+    """The item fields a day an item key names lies between (`BETWEEN`, or a reach's)."""
+    return BETWEEN.get(key) or (f"{key}_el", key)
+
+
 ITEM_FACT, LIST, INDEX = "i", "l", "k"
 
 
@@ -190,6 +206,9 @@ class Layout:
     runs: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
     means: set[str] = field(default_factory=set)
+    #: The reaches each item of a history needs (`reach_field`), by concept: each field's
+    #: attribute and multiple.
+    reaches: dict[str, dict[str, tuple[str, Decimal]]] = field(default_factory=dict)
 
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""
@@ -206,6 +225,14 @@ class Layout:
         """Ask for the day `duration` before or after the anchor day in field `anchor`."""
         name = bound_field(anchor, duration, direction)
         self.bounds[name] = (anchor, duration, direction)
+        return name
+
+    def reach(self, concept: m.Concept, reach: m.Reach) -> str:
+        """Ask for the day each item of `concept` reaches by `reach`; return its item field."""
+        attribute = reach.of(concept)
+        assert attribute is not None  # checked
+        name = reach_field(reach.attribute.name, reach.times)
+        self.reaches.setdefault(concept.name, {})[name] = (attribute.name, reach.times)
         return name
 
     def dose(self, concept: str, anchor: m.Anchor | None) -> str:

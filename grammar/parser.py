@@ -638,8 +638,14 @@ class _Build(Transformer):
     def at_anchor(self, meta, anchor):
         return m.Window(self._span(meta), "at", anchor=anchor)
 
-    def _window(self, meta, kind, duration, direction, anchor) -> m.Window:
-        return m.Window(self._span(meta), kind, duration, direction, anchor)
+    def _window(self, meta, kind, duration, *rest) -> m.Window:
+        *reach, direction, anchor = rest
+        return m.Window(self._span(meta), kind, duration, direction, anchor, *reach)
+
+    def reach(self, meta, times, attribute, length):
+        """`or 5 half_life, whichever is shorter`: each item's own length beside the duration."""
+        return m.Reach(self._span(meta), _number(times), self._ref(attribute),
+                       str(length) == "longer")
 
     def within(self, meta, *rest):
         return self._window(meta, "within", *rest)

@@ -145,6 +145,29 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
         yield mismatch
     elif isinstance(target, m.Concept) and type(atom) in ATOM_CHECKS:
         yield from ATOM_CHECKS[type(atom)](atom, target)
+        if isinstance(occurred, m.Occurred) and occurred.window.reach is not None:
+            yield from _reach(atom, occurred.window, target)
+
+
+def _reach(atom: m.Atom, window: m.Window, concept: m.Concept) -> Iterator[Diagnostic]:
+    """`within D or N half_life, whichever is ...`: N times a time each item records, back from
+    the anchor; an item within either length (longer) is not counted item by item."""
+    reach = window.reach
+    assert reach is not None
+    attribute = reach.of(concept)
+    if attribute is None:
+        yield _undefined_attribute(reach.attribute, concept)
+    elif not attribute.numeric or attribute.unit is None or units.days_in(attribute.unit) is None:
+        found = f"in {attribute.unit}" if attribute.unit else \
+            "a number" if attribute.numeric else "one of a set of values"
+        yield diag("reach-unit", reach.attribute.span, name=concept.name,
+                   attribute=attribute.name, times=reach.times, found=found)
+    if not reach.times > 0:
+        yield diag("reach-times", reach.span, times=reach.times, attribute=reach.attribute.name)
+    if window.direction != "before":
+        yield diag("reach-direction", window.span, which="longer" if reach.longer else "shorter")
+    if reach.longer and isinstance(atom, m.Counted):
+        yield diag("reach-count", reach.span, count=atom.count, name=concept.name)
 
 
 def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:

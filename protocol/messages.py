@@ -103,6 +103,13 @@ TEMPLATES: dict[str, str] = {
     "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
     "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
     "'at least 1'",
+    "reach-unit": "'{times} {attribute}' counts in a time each {name} records: declare "
+    "'{attribute} in h' (or min, d, week), not {found}",
+    "reach-times": "'{times} {attribute}' is no length: give a number above 0",
+    "reach-direction": "'whichever is {which}' is a washout before its anchor: write 'before' "
+    "or 'prior to'",
+    "reach-count": "'at least {count} {name}' with 'whichever is longer' would count an item "
+    "within either length: not supported; write 'whichever is shorter', or count in one window",
     "latest-window": "'the latest {name}' asks when the most recent one started: write 'more "
     "than' or 'at least' a duration before an anchor, not '{window}' (for that, leave out 'the "
     "latest')",

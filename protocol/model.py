@@ -298,6 +298,35 @@ class Anchor:
         return f"the {self.edge} of {self.ref.name}" if self.edge else self.ref.name
 
 
+@dataclass(frozen=True)
+class Reach:
+    """`or 5 half_life, whichever is shorter`: a second length for a window `within` a duration
+    before an anchor, a multiple of a time each item records (a drug's half-life: `anticancer:
+    medication with half_life in h`), so that each item has its own ("within 28 days or 5
+    half-lives, whichever is shorter, before the first dose"). An item falls within it when the
+    anchor day is no more than `times` x its time after the item's last day, counted in whole
+    days (a part of a day is not a day: 5 x 20 h is 4 days). Whichever is shorter: the item
+    falls in both; longer: in either."""
+
+    span: Span
+    times: Decimal
+    attribute: Ref
+    longer: bool = False
+
+    def of(self, concept: Concept) -> Attribute | None:
+        """The attribute named, as written or in the plural (`half_lives` for `half_life`)."""
+        name = self.attribute.name
+        plural = [name[:-1]] if name.endswith("s") else []
+        if name.endswith("ves"):
+            plural += [name[:-3] + "fe", name[:-3] + "f"]
+        return next((a for a in (concept.attribute(n) for n in (name, *plural))
+                     if a is not None and a.name != DRUG), None)
+
+    def __str__(self) -> str:
+        which = "longer" if self.longer else "shorter"
+        return f"or {self.times} {self.attribute.name}, whichever is {which},"
+
+
 #: Window kinds and how they read; `at` is on the anchor's day.
 WINDOW_WORDS = {"within": "within", "less_than": "less than", "at_least": "at least",
                 "more_than": "more than"}
@@ -320,6 +349,9 @@ class Window:
     duration: Duration | None = None
     direction: str = "before"  # "before" | "after"
     anchor: Anchor | None = None  # None: the screening date
+    #: `within D or N half_life, whichever is shorter`; alone (no `duration`), the window of
+    #: N half-lives only, one half of a longer one (`engine.atoms.history.Occurred.halves`).
+    reach: Reach | None = None
 
     @property
     def until(self) -> Anchor:
@@ -339,7 +371,11 @@ class Window:
             name = self.anchor.ref.name
             return f"during or within {self.duration} after {name}" if self.duration else \
                 f"during {name}"
-        return f"{WINDOW_WORDS[self.kind]} {self.duration} {self.direction} {anchor}"
+        if self.reach is not None and self.duration is None:
+            reach = self.reach
+            return f"within {reach.times} {reach.attribute.name} {self.direction} {anchor}"
+        length = f"{self.duration} {self.reach}" if self.reach else str(self.duration)
+        return f"{WINDOW_WORDS[self.kind]} {length} {self.direction} {anchor}"
 
 
 @dataclass(frozen=True)

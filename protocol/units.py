@@ -464,6 +464,27 @@ def convert(
     return applied(scale(source, target, conversions, aliases=aliases), value)
 
 
+@cache
+def days_in(unit: str) -> Fraction | None:
+    """The days in one `unit` of time, exactly: 1/24 for an hour, 7 for a week; None for a unit
+    that is not a time, or whose days are no exact ratio (pint's month is a twelfth of a mean
+    year): a window counted in such days would be a guess.
+
+    >>> days_in("h"), days_in("week"), days_in("d"), days_in("month"), days_in("mg")
+    (Fraction(1, 24), Fraction(7, 1), Fraction(1, 1), None, None)
+    """
+    try:
+        if not same_dimension(unit, "d"):
+            return None
+        there, back = factor(unit, "d"), factor("d", unit)
+    except UnitProblem:
+        return None
+    for exact, ratio in ((there, Fraction(there)), (back, 1 / Fraction(back) if back else None)):
+        if exact == exact.to_integral_value() and ratio:
+            return ratio
+    return None
+
+
 def applied(by: Decimal | Affine, value: Decimal) -> Decimal:
     """`value` converted by what `scale` gives (worked out once per pair of units, then applied
     to every value), rounded once."""

@@ -53,7 +53,7 @@ class Filtered(Occurred):
 
     handles = m.Occurred
 
-    def compile(self, atom: m.Occurred, build: Build) -> Kleene:
+    def within(self, atom: m.Occurred, build: Build) -> Kleene:
         return build.hidden(atom, *filtered_tests(atom, build))
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:

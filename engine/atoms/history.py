@@ -14,8 +14,8 @@ from decimal import Decimal
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
-from engine.kleene import (NEGATE, Kleene, conjunction, either, lacking, listed, missing_list,
-                           present)
+from engine.kleene import (NEGATE, Kleene, conjunction, disjunction, either, lacking, listed,
+                           missing_list, present)
 from engine.record import ONGOING, Patient, plain_number
 from protocol import model as m
 from protocol.units import convert
@@ -28,7 +28,25 @@ class Occurred(Atom):
 
     handles = m.Occurred
 
+    @staticmethod
+    def halves(atom: m.Occurred, reader: Reader | None = None) -> tuple[m.Occurred, m.Occurred]:
+        """`within D or N t, whichever is longer`: the window of D, and that of N t alone, each an
+        occurrence of its own (with a span of its own for its nodes). Some item falls in the
+        longer window when some item falls in one of them: the engine cannot ask an item's
+        fields one or the other (see the README's durable_rules limits)."""
+        window = atom.window
+        assert window.reach is not None
+        return (replace(atom, span=window.span, window=replace(window, reach=None)),
+                replace(atom, span=window.reach.span, window=replace(
+                    window, duration=None, reach=replace(window.reach, longer=False))))
+
     def compile(self, atom: m.Occurred, build: Build) -> Kleene:
+        if atom.window.reach is not None and atom.window.reach.longer:
+            return disjunction([build.kleene(half) for half in self.halves(atom)])
+        return self.within(atom, build)
+
+    def within(self, atom: m.Occurred, build: Build) -> Kleene:
+        """`compile` for one window (a filter's clauses too, in `Filtered`)."""
         window, name = atom.window, atom.ref.name
         needs, void, certain, possible = item_tests(atom, build)
         if len(certain) > 1:  # its "no" would be an `$or` over item fields: a node of its own
@@ -44,7 +62,7 @@ class Occurred(Atom):
         else:
             (op, _, _, key, field), = window_reads(window)
             yes = certain[0]
-            no = P.test(NEGATE[op], R.ITEM[key], {"$m": field})  # it surely fails what it may meet
+            no = P.test(NEGATE[op], f"$i.{key}", {"$m": field})  # it surely fails what it may meet
             return listed(name, yes, no, needs, void, maybe=possible[0])
         return listed(name, yes, no, needs, void)
 
@@ -57,6 +75,8 @@ class Occurred(Atom):
               count: int = 1, by: m.Attribute | None = None) -> Judged:
         """Some item (or `count` items, for `at least N ...`; items of `count` different values
         of the attribute `by`, for `at least N lines of ...`) meets the atom."""
+        if atom.window.reach is not None and atom.window.reach.longer:
+            return self._either(atom, reader, patient)
         name, tests, graded, first = reader.constant(atom, _occurrence)
         items, text = reader.items(name, patient)
         if items is None:
@@ -90,11 +110,11 @@ class Occurred(Atom):
         if count == 1:  # true if an item surely meets it, else open if one may, else false
             held = "true" if any(surely) else "unknown" if any(possibly) else "false"
             words = "" if first is None else reader.window(patient, record[first]) if first \
-                else _window_words(atom.window, reader, patient)
+                else _window_words(atom.window, reader, patient, name)
         elif by is None:
             sure, maybe = sum(surely), sum(possibly)
             held = "true" if sure >= count else "false" if maybe < count else "unknown"
-            words = _window_words(atom.window, reader, patient) + (
+            words = _window_words(atom.window, reader, patient, name) + (
                 f"; {sure} count" + (f", {maybe - sure} may" if maybe > sure else "")
                 + f"; needs at least {count}")
         else:
@@ -104,7 +124,7 @@ class Occurred(Atom):
             may = [i[field] for i, maybe in zip(items, possibly) if maybe]
             maybe = len(set(may) - {R.UNRECORDED}) + may.count(R.UNRECORDED)
             held = "true" if len(values) >= count else "false" if maybe < count else "unknown"
-            words = _window_words(atom.window, reader, patient) + (
+            words = _window_words(atom.window, reader, patient, name) + (
                 f"; {len(values)} different {by.name}" + (f" ({', '.join(values)})" if values
                                                           else "")
                 + (f", {maybe - len(values)} more may" if maybe > len(values) else "")
@@ -112,9 +132,24 @@ class Occurred(Atom):
         return held, text + words + (self.undecided(atom, reader, items)
                                      if held == "unknown" else "")
 
+    def _either(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
+        """Whichever is longer: held when an item falls in either window (`halves`), the
+        second said after the first without the items listed again."""
+        fixed, reach = reader.constant(atom, self.halves)
+        held, text = _occurred(fixed).judge(fixed, reader, patient)
+        other, words = _occurred(reach).judge(reach, reader, patient)
+        listed = reader.items(atom.ref.name, patient)[1]
+        said = words[len(listed) + 1:] if words.startswith(listed) and text.startswith(listed) \
+            else f" {words}"
+        held = "true" if "true" in (held, other) else "unknown" if "unknown" in (held, other) \
+            else "false"
+        return held, f"{text}; or{said}"
+
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         """Why an open history is open, when its items are recorded."""
-        return " (its dates do not decide it)"
+        reach = atom.window.reach
+        return " (its dates do not decide it)" if reach is None else \
+            f" (its dates and {reach.attribute.name} do not decide it)"
 
 
 def _counted(reader: Reader, name: str, patient: Patient, surely: list[bool],
@@ -144,8 +179,8 @@ def _occurrence(atom: m.Occurred, reader: Reader) -> tuple:
     tests = tuple((OPS[op], *read) for op, *read in window_reads(atom.window))
     window = atom.window
     first = None if window.kind == "ever" else ""
-    if R.anchor_field(window.anchor) == R.SCREENING and (window.kind == "at" or (
-            window.kind == "within" and window.direction == "before")):
+    if R.anchor_field(window.anchor) == R.SCREENING and window.reach is None and (
+            window.kind == "at" or (window.kind == "within" and window.direction == "before")):
         first = R.SCREENING if window.kind == "at" else R.bound_field(
             R.SCREENING, window.duration, window.direction)
     return atom.ref.name, tests, graded, first
@@ -169,8 +204,10 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
     void = P.FALSE if window.anchor is None or not window.anchor.occurrence else \
         P.test("==", R.none_field(window.anchor.ref.name), 1)
     reads = window_reads(window)
-    certain = [P.test(op, R.ITEM[key], {"$m": field}) for op, key, field, _, _ in reads]
-    possible = [P.test(op, R.ITEM[key], {"$m": field}) for op, _, _, key, field in reads]
+    if window.reach is not None:
+        build.layout.reach(build.concepts[atom.ref.name], window.reach)
+    certain = [P.test(op, f"$i.{key}", {"$m": field}) for op, key, field, _, _ in reads]
+    possible = [P.test(op, f"$i.{key}", {"$m": field}) for op, _, _, key, field in reads]
     if atom.grade is not None:
         graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
         certain, possible = certain + [graded], possible + [graded]
@@ -194,8 +231,9 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     anchor = R.anchor_field(window.anchor)
     if window.kind == "at":
         tests = [(R.END, ">=", anchor), (R.START, "<=", anchor)]
+    elif window.duration is None:  # the reach alone (one half of `whichever is longer`)
+        tests = [(R.START, "<=", anchor)]
     else:
-        assert window.duration is not None
         bound = R.bound_field(anchor, window.duration, window.direction)
         strict = window.kind in ("less_than", "more_than")
         before = window.direction == "before"
@@ -207,6 +245,9 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
         else:
             tests = [(R.START, ("<" if strict else "<=") if before else (">" if strict else ">="),
                       bound)]
+    if window.reach is not None:  # each item's own length: the day it reaches is the anchor's
+        tests.append((R.reach_field(window.reach.attribute.name, window.reach.times), ">=",
+                      anchor))
     if anchor == R.SCREENING:
         tests = [t for t in tests if t != (R.START, "<=", R.SCREENING)]
     return tuple(tests)
@@ -233,7 +274,7 @@ def window_reads(window: m.Window) -> tuple[tuple[str, str, str, str, str], ...]
     ranged = window.anchor is not None and window.anchor.occurrence
     reads = []
     for key, op, field in window_tests(window):
-        earliest, latest = R.BETWEEN[key]
+        earliest, latest = R.between(key)
         low, high = R.spread(field) if ranged else (field, field)
         reads.append((op, earliest, high, latest, low) if op in (">=", ">") else
                      (op, latest, low, earliest, high))
@@ -254,8 +295,15 @@ def _needs(window: m.Window) -> P.Pattern:
     return present(*_fields(window))
 
 
-def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
-    """How the window reads for this patient, with its days."""
+def _window_words(window: m.Window, reader: Reader, patient: Patient, name: str = "") -> str:
+    """How the window reads for this patient, with its days; with the day each item of `name`
+    reaches, when its length is also each item's own (`_reach_words`)."""
+    if window.reach is not None:
+        return _window_days(window, reader, patient) + _reach_words(window, name, patient)
+    return _window_days(window, reader, patient)
+
+
+def _window_days(window: m.Window, reader: Reader, patient: Patient) -> str:
     if window.kind == "ever":
         return ""
     if window.kind == "during":
@@ -266,7 +314,7 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
                f"{_on(patient, _last_day(window))})"
     record = patient.record
     anchor = R.anchor_field(window.anchor)
-    if anchor == R.SCREENING and (window.kind == "at" or (
+    if anchor == R.SCREENING and window.reach is None and (window.kind == "at" or (
             window.kind == "within" and window.direction == "before")):
         field = R.SCREENING if window.kind == "at" else R.bound_field(
             anchor, window.duration, window.direction)
@@ -275,6 +323,8 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
     named = f"{window.anchor or 'screening'} {_days_text(patient, anchor, *anchor_days)}"
     if window.kind == "at":
         return f" (on {named})"
+    if window.duration is None:  # a reach alone: `_reach_words` says it
+        return ""
     if window.kind in ("within", "less_than"):
         bound_days = _days(patient, R.bound_field(anchor, window.duration, window.direction))
         (first, last), (later_first, later_last) = (
@@ -287,6 +337,32 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient) -> str:
         return f" (window from {first} to {last} on the earliest anchor day, from " \
                f"{later_first} to {later_last} on the latest{strict}; {named})"
     return " ({}; {})".format(*_started(window, patient))
+
+
+def _reach_words(window: m.Window, name: str, patient: Patient) -> str:
+    """The day each item's own window reaches from its last day, in the order of the items:
+    `; and within 5 half_life of its last day: to 2026-05-03, to 2026-05-01 or later`; alone
+    (one half of `whichever is longer`), with its anchor day."""
+    reach = window.reach
+    assert reach is not None
+    key = R.reach_field(reach.attribute.name, reach.times)
+    early = R.between(key)[0]
+    days = []
+    for item in patient.record.get(name, ()):
+        low, high = item[early], item[key]
+        first = date.fromordinal(max(low, 1)).isoformat()
+        days.append(f"{reach.attribute.name} not recorded" if low < 0 else "as it goes on"
+                    if low >= ONGOING else f"to {first}" if low == high else
+                    f"to {first} or later" if high >= ONGOING else
+                    f"to a day from {first} to {date.fromordinal(high).isoformat()}")
+    said = f"within {reach.times} {reach.attribute.name} of its last day"
+    if window.duration is None:
+        anchor = R.anchor_field(window.anchor)
+        said = f"; {said} before {window.anchor or 'screening'} " \
+            f"{_days_text(patient, anchor, *_days(patient, anchor))}"
+    else:
+        said = f"; and {said}"
+    return f"{said}: {', '.join(days)}"
 
 
 def _started(window: m.Window, patient: Patient) -> tuple[str, str]:

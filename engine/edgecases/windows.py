@@ -41,7 +41,7 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
-from engine.edgecases.base import Skip, Variant, anchor_day, leap, shifted
+from engine.edgecases.base import Skip, Variant, anchor_day, leap, shifted, unreached
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -66,6 +66,7 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     occurred = occurred_of(atom)
     window = occurred.window
     passing, failing = item_values(gen, occurred)
+    unreached(window)
     written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade = _passing_grade(occurred)
     if window.kind == "ever":  # no edge in time: the filter's and grade's, the day before screening

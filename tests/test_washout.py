@@ -1,0 +1,257 @@
+"""Washouts whose length is also each item's own: `anticancer within 28 days or 5 half_life,
+whichever is shorter, before first_dose` ("within 28 days or 5 half-lives, whichever is shorter,
+prior to the first dose"), the half-life a time each course records (`with half_life in h`).
+
+An item falls within N half-lives when the anchor day is no more than N x its half-life after
+the item's last day, in whole days (a part of a day is not a day). Whichever is shorter, an item
+must fall in both windows; longer, in either. A half-life not recorded may or may not reach the
+anchor: the other window decides where it can, else UNKNOWN. Each case runs the real parser,
+checks, normaliser and network.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.audit.trail import Recorder
+from engine.run import Decision, Rejected, Screening
+from grammar.parser import parse
+from protocol.checks import check
+from tests.conftest import network_from_text, run_cli, screen_one
+
+PROTOCOL = """protocol "washout" version "1"
+concepts:
+  first_dose: date
+  anticancer: medication {pembrolizumab, docetaxel} with half_life in h
+exclusion E1 "Anticancer therapy within 28 days or 5 half-lives, whichever is shorter":
+    anticancer within 28 days or 5 half_life, whichever is shorter, before first_dose
+exclusion E2 "Anticancer therapy within 14 days or 5 half-lives (whichever is longer)":
+    anticancer within 14 days or 5 half_lives (whichever is longer) prior to first_dose
+exclusion E3 "Docetaxel within 14 days or 5 half-lives, whichever is longer":
+    anticancer where drug is docetaxel within 14 days or 5 half_life, whichever is longer,
+    before first_dose
+inclusion I1 "No known anticancer therapy within 14 days or 2.5 half-lives, whichever is longer":
+    no known anticancer within 14 days or 2.5 half_life, whichever is longer, before screening
+exclusion E4 "Two courses within 28 days or 5 half-lives, whichever is shorter":
+    at least 2 anticancer within 28 days or 5 half_life, whichever is shorter, before first_dose
+"""
+FIRST_DOSE = date(2026, 3, 10)
+
+
+@pytest.fixture(scope="module")
+def screening() -> Screening:
+    return Screening(network_from_text(PROTOCOL, "washout.proto-rules"))
+
+
+def course(end: str, half_life: Any = None, drug: str = "docetaxel",
+           start: str = "2026-01-05") -> dict:
+    fact: dict[str, Any] = {"concept": "anticancer", "drug": drug, "date": start, "end": end}
+    if half_life is not None:
+        fact["half_life"] = half_life
+    return fact
+
+
+def outcome(screening: Screening, *courses: dict) -> Decision | Rejected:
+    return screen_one(screening, [{"concept": "first_dose", "value": FIRST_DOSE.isoformat()},
+                                  *courses], day="2026-03-01")
+
+
+def verdicts(screening: Screening, *courses: dict) -> dict[str, str]:
+    decided = outcome(screening, *courses)
+    assert isinstance(decided, Decision), decided
+    return {c: v.verdict for c, v in decided.verdicts.items()}
+
+
+@pytest.mark.parametrize("courses, expected", [
+    # ended 2026-02-20, 18 days before the first dose: within 28 days, not within 14
+    ([course("2026-02-20", "20 h")], {"E1": "NOT_MET", "E2": "NOT_MET"}),  # 5 x 20 h: 4 days
+    ([course("2026-02-20", {"value": 26, "unit": "d"})], {"E1": "MET", "E2": "MET"}),  # 130 days
+    ([course("2026-02-20", "86.4 h")], {"E1": "MET", "E2": "MET"}),  # 18 days exactly: at the edge
+    ([course("2026-02-20", "86.3 h")], {"E1": "NOT_MET", "E2": "NOT_MET"}),  # 17.98: 17 days
+    ([course("2026-02-20")], {"E1": "UNKNOWN", "E2": "UNKNOWN"}),  # half-life not recorded
+    # ended 2026-03-05, within 14 days: the longer window holds whatever the half-life
+    ([course("2026-03-05")], {"E2": "MET", "E1": "UNKNOWN"}),
+    ([course("2026-03-05", "20 h")], {"E2": "MET", "E1": "NOT_MET"}),  # 4 days: to 03-09
+    ([course("2026-03-05", "24 h")], {"E2": "MET", "E1": "MET"}),  # 5 days: to 03-10
+    # ended 2026-01-20, 49 days before: outside 28 days, so the shorter one is decided
+    ([course("2026-01-20")], {"E1": "NOT_MET", "E2": "UNKNOWN"}),
+    ([course("2026-01-20", "1 week")], {"E1": "NOT_MET", "E2": "NOT_MET"}),  # 35 days
+    ([course("2026-01-20", "2 week")], {"E1": "NOT_MET", "E2": "MET"}),  # 70 days
+    # ended some day of February, half-life 48 h (10 days): to 02-11 ... 03-10
+    ([course("2026-02", "48 h", start="2026-02-01")], {"E1": "UNKNOWN", "E2": "UNKNOWN"}),
+    # still going: every window reaches the first dose
+    ([{**course("2026-02-20", "1 h"), "end": None, "ongoing": True}], {"E1": "MET", "E2": "MET"}),
+    # one course decides it, whatever the other
+    ([course("2026-02-20"), course("2026-03-05", "24 h")], {"E1": "MET", "E2": "MET"}),
+])
+def test_each_item_has_its_own_washout(screening, courses, expected):
+    courses = [{k: v for k, v in c.items() if v is not None} for c in courses]
+    found = verdicts(screening, *courses)
+    assert {c: found[c] for c in expected} == expected
+
+
+def test_a_filter_and_no_known(screening):
+    found = verdicts(screening, course("2026-02-25", "20 h", drug="pembrolizumab"))
+    assert (found["E3"], found["E2"]) == ("NOT_MET", "MET")  # not docetaxel
+    assert found["I1"] == "NOT_MET"  # 4 days before screening: within 14 days
+    found = verdicts(screening, course("2026-01-25", drug="pembrolizumab"))
+    assert found["I1"] == "UNKNOWN"  # 35 days before: 2.5 half-lives not recorded may reach it
+    found = verdicts(screening, course("2026-01-25", "12 d", drug="pembrolizumab"))
+    assert found["I1"] == "MET"  # 30 days: to 2026-02-24, before screening
+    assert verdicts(screening)["I1"] == "MET"  # nothing recorded: no known history
+
+
+def test_at_least_two_courses_each_in_both_windows(screening):
+    both = [course("2026-02-20", "5 d"), course("2026-03-01", "2 d", drug="pembrolizumab")]
+    assert verdicts(screening, *both)["E4"] == "MET"  # to 03-17 and 03-11
+    short = [course("2026-02-20", "5 d"), course("2026-02-27", "1 d", drug="pembrolizumab")]
+    assert verdicts(screening, *short)["E4"] == "NOT_MET"  # the second reaches 03-04 only
+    unsure = [course("2026-02-20", "5 d"), course("2026-02-27", drug="pembrolizumab")]
+    assert verdicts(screening, *unsure)["E4"] == "UNKNOWN"
+
+
+def test_the_trail_shows_the_day_each_item_reaches(screening):
+    decided = outcome(screening, course("2026-02-20", "20 h"), course("2026-01-02", start="2025-12-01"))
+    line = "".join(Recorder(screening.network).lines(decided)[0])
+    assert "(window from 2026-02-10 to 2026-03-10; first_dose 2026-03-10); and within 5 " \
+           "half_life of its last day: to 2026-02-24, half_life not recorded" in line
+    assert "(window from 2026-02-24 to 2026-03-10; first_dose 2026-03-10); or anticancer: " \
+           "may count: docetaxel, half_life not recorded (2025-12-01; to 2026-01-02, 1 " \
+           "completed months); not counted: docetaxel, half_life 20 h (2026-01-05; to " \
+           "2026-02-20, 1 completed months); within 5 half_lives of its last day before " \
+           "first_dose 2026-03-10: to 2026-02-24, half_lives not recorded (its dates and " \
+           "half_lives do not decide it)" in line
+    decided = outcome(screening, course("2026-02-20", "20 h"))
+    line = "".join(Recorder(screening.network).lines(decided)[0])
+    assert "(window from 2026-02-24 to 2026-03-10; first_dose 2026-03-10); or within 5 " \
+           "half_lives of its last day before first_dose 2026-03-10: to 2026-02-24" in line
+
+
+@pytest.mark.parametrize("half_life, message", [
+    ("20", 'anticancer\'s half_life is measured in h: give {"value": ..., "unit": ...} or '
+           '"12 h", found "20"'),
+    (20, 'anticancer\'s half_life is measured in h: give {"value": ..., "unit": ...} or '
+         '"12 h", found 20'),
+    ("20 mg", "anticancer's half_life: cannot convert mg (mass) to h (time)"),
+    ("-2 h", 'anticancer\'s half_life is a time: it cannot be negative, found "-2 h"'),
+])
+def test_a_half_life_that_cannot_be_read_is_an_input_error(screening, half_life, message):
+    rejected = outcome(screening, course("2026-02-20", half_life))
+    assert isinstance(rejected, Rejected)
+    assert [p.message for p in rejected.problems] == [message]
+
+
+UNITS = {"h": Fraction(1, 24), "d": Fraction(1), "min": Fraction(1, 1440), "week": Fraction(7)}
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(min_value=0, max_value=60), st.one_of(st.none(), st.integers(1, 4000)),
+       st.sampled_from(sorted(UNITS)))
+def test_the_verdict_is_the_exact_washout(screening, days_before, tenths, unit):
+    """A course ended `days_before` the first dose, its half-life `tenths`/10 of `unit` (or
+    not recorded): each window worked out here in exact fractions of a day."""
+    end = FIRST_DOSE - timedelta(days=days_before)
+    half_life = None if tenths is None else f"{Decimal(tenths) / 10} {unit}"
+    found = verdicts(screening, course(end.isoformat(), half_life, start=min(
+        end, date(2026, 1, 5)).isoformat()))
+
+    def reach(times: int) -> bool | None:
+        if tenths is None:
+            return None
+        return days_before <= math.floor(times * Fraction(tenths, 10) * UNITS[unit])
+
+    def kleene(value: bool | None) -> str:
+        return "UNKNOWN" if value is None else "MET" if value else "NOT_MET"
+
+    within_28, within_14, by_reach = days_before <= 28, days_before <= 14, reach(5)
+    shorter = False if not within_28 or by_reach is False else by_reach
+    longer = True if within_14 or by_reach else None if by_reach is None else False
+    assert (found["E1"], found["E2"]) == (kleene(shorter), kleene(longer))
+
+
+# --- what the checks say --------------------------------------------------------------------------
+
+HEAD = 'protocol "t" version "1"\nconcepts:\n  first_dose: date\n' \
+       '  chemo: medication {cisplatin} with half_life in h with cycles number with line {a, b}\n' \
+       '  wait: medication {x} with span in month\n'
+
+
+def problems(condition: str) -> list[str]:
+    text = HEAD + f'inclusion I1 "x": {condition}\n'
+    return [f"{d.span.column} {d.message}" for d in check(parse(text, "t.pr"))
+            if d.code != "unused-concept"]
+
+
+@pytest.mark.parametrize("condition, said", [
+    ("chemo within 28 days or 5 half_life, whichever is shorter, before first_dose", []),
+    ("chemo within 28 days or 5 half_lives (whichever is longer) prior to first_dose", []),
+    ("chemo within 28 days or 5 halflife, whichever is shorter, before first_dose",
+     ["45 'chemo' records no attribute 'halflife'; did you mean 'half_life'?"]),
+    ("chemo within 28 days or 5 cycles, whichever is shorter, before first_dose",
+     ["45 '5 cycles' counts in a time each chemo records: declare 'cycles in h' (or min, d, "
+      "week), not a number"]),
+    ("chemo within 28 days or 5 line, whichever is shorter, before first_dose",
+     ["45 '5 line' counts in a time each chemo records: declare 'line in h' (or min, d, week), "
+      "not one of a set of values"]),
+    ("wait within 28 days or 5 span, whichever is shorter, before first_dose",
+     ["44 '5 span' counts in a time each wait records: declare 'span in h' (or min, d, week), "
+      "not in month"]),
+    ("chemo within 28 days or 0 half_life, whichever is shorter, before first_dose",
+     ["40 '0 half_life' is no length: give a number above 0"]),
+    ("chemo within 28 days or 5 half_life, whichever is longer, after first_dose",
+     ["25 'whichever is longer' is a washout before its anchor: write 'before' or 'prior to'"]),
+    ("at least 2 chemo within 28 days or 5 half_life, whichever is longer, before first_dose",
+     ["51 'at least 2 chemo' with 'whichever is longer' would count an item within either "
+      "length: not supported; write 'whichever is shorter', or count in one window"]),
+])
+def test_what_a_washout_may_say(condition, said):
+    assert problems(condition) == said
+
+
+def test_boundary_cases_are_said_not_generated(capsys, tmp_path):
+    protocol, base = tmp_path / "w.proto-rules", tmp_path / "base.jsonl"
+    protocol.write_text(PROTOCOL)
+    base.write_text('{"patient": "B", "screening_date": "2026-03-01", "facts": [{"concept": '
+                    '"first_dose", "value": "2026-03-10"}]}\n')
+    code, said, err = run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o",
+                              str(tmp_path / "cases.yaml"))
+    assert code == 0
+    assert "5 not generated" in said
+    assert "line 6, anticancer: 'within 28 days or 5 half_life, whichever is shorter, before " \
+           "first_dose': a window whose length is also each item's half_life has no boundary " \
+           "cases yet" in err
+
+
+def test_many_washouts_in_one_criterion_build_and_decide():
+    """Twenty `whichever is longer` windows (forty halves) in one criterion, against the
+    engine's limits on a pattern and on the network."""
+    names = [f"d{i}" for i in range(20)]
+    parts = ",\n        ".join(f"anticancer where drug is {n} within {i + 1} days or {i + 2} "
+                               f"half_life, whichever is longer, before screening"
+                               for i, n in enumerate(names))
+    text = (f'protocol "many" version "1"\nconcepts:\n  anticancer: medication '
+            f'{{{", ".join(names)}}} with half_life in d\n'
+            f'exclusion E1 "Any of twenty washouts":\n    any of [\n        {parts}]\n')
+    screening = Screening(network_from_text(text, "many.proto-rules"))
+    fact = {"concept": "anticancer", "drug": "d19", "date": "2026-05-01", "end": "2026-06-01",
+            "half_life": "1 d"}
+    # d19: within 20 days or 21 x 1 day: ended 29 days before screening
+    assert _verdict(screening, fact) == "NOT_MET"
+    assert _verdict(screening, {**fact, "half_life": "1.4 d"}) == "MET"  # 29.4: 29 days
+    assert _verdict(screening, {**fact, "half_life": None}) == "UNKNOWN"
+
+
+def _verdict(screening: Screening, fact: dict) -> str:
+    fact = {k: v for k, v in fact.items() if v is not None}
+    decided = screen_one(screening, [fact], day="2026-06-30")
+    assert isinstance(decided, Decision), decided
+    return decided.verdicts["E1"].verdict
