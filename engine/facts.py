@@ -182,14 +182,11 @@ class Reader:
         self.doses = normaliser.doses.get(name, ())
         self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)
         #: By attribute, the days each item reaches by it (`m.Reach`): the item field, the
-        #: field from the earliest end, and the days in one of its unit times the multiple.
+        #: field from the earliest end, and the multiple.
         self.reaches: dict[str, list[tuple[str, str, Fraction]]] = {}
         for key, (attribute, times) in sorted(normaliser.reaches.get(name, {}).items()):
-            unit = concept.attribute(attribute).unit  # type: ignore[union-attr]  # checked
-            per = days_in(unit)
-            assert per is not None  # checked
             self.reaches.setdefault(attribute, []).append(
-                (key, R.between(key)[0], Fraction(times) * per))
+                (key, R.between(key)[0], Fraction(times)))
         self.graded = concept.graded
         self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
         self.table = normaliser.protocol.equivalence(concept.equivalence) \
@@ -562,27 +559,30 @@ class _Builder(Values, Courses):
         except UnitProblem as error:
             self.problem(index, attribute.name, f"{said}: {error}")
             return False
-        value = applied(by, value)
-        item[R.attribute_field(attribute.name)] = float(value)
-        if attribute.name in r.reaches:
-            if value < 0:
-                self.problem(index, attribute.name, f"{said} is a time: it cannot be "
-                             f"negative, found {json.dumps(plain(given))}")
+        if attribute.name in r.reaches:  # in days, from the value as given: exact
+            days = days_in(unit, self.n.aliases)
+            if value < 0 or days is None:
+                why = "it cannot be negative" if value < 0 else \
+                    "give it in s, min, h, d or weeks (a whole number of days each, or a " \
+                    "whole fraction of one)"
+                self.problem(index, attribute.name, f"{said} is a time: {why}, found "
+                             f"{json.dumps(plain(given))}")
                 return False
-            self._reaches(r, attribute, value, item)
+            self._reaches(r, attribute, days * Fraction(value), item)
+        item[R.attribute_field(attribute.name)] = float(applied(by, value))
         return True
 
     @staticmethod
-    def _reaches(r: Reader, attribute: m.Attribute, value: Decimal | None, item: dict) -> None:
-        """The last day each window on a multiple of the item's time (`m.Reach`) reaches from
-        the item's last day, in whole days, from its earliest and its latest last day (an end
-        not come yet reaches no further). Not recorded, the window may or may not reach the
-        anchor: from no day surely, to any day possibly."""
-        for key, early, per in r.reaches[attribute.name]:
+    def _reaches(r: Reader, attribute: m.Attribute, value: Fraction | None, item: dict) -> None:
+        """The last day each window on a multiple of the item's time (`m.Reach`, the time
+        `value` in days) reaches from the item's last day, in whole days, from its earliest and
+        its latest last day (an end not come yet reaches no further). Not recorded, the window
+        may or may not reach the anchor: from no day surely, to any day possibly."""
+        for key, early, times in r.reaches[attribute.name]:
             if value is None:
                 item[early], item[key] = -1, ONGOING
                 continue
-            days = math.floor(per * Fraction(value))
+            days = math.floor(times * value)
             item[early] = min(item[R.END_EARLIEST] + days, ONGOING)
             item[key] = min(item[R.END] + days, ONGOING)
 

@@ -465,7 +465,7 @@ def convert(
 
 
 @cache
-def days_in(unit: str) -> Fraction | None:
+def days_in(unit: str, aliases: Aliases = ()) -> Fraction | None:
     """The days in one `unit` of time, exactly: 1/24 for an hour, 7 for a week; None for a unit
     that is not a time, or whose days are no exact ratio (pint's month is a twelfth of a mean
     year): a window counted in such days would be a guess.
@@ -474,9 +474,9 @@ def days_in(unit: str) -> Fraction | None:
     (Fraction(1, 24), Fraction(7, 1), Fraction(1, 1), None, None)
     """
     try:
-        if not same_dimension(unit, "d"):
+        if not same_dimension(unit, "d", aliases=aliases):
             return None
-        there, back = factor(unit, "d"), factor("d", unit)
+        there, back = factor(unit, "d", aliases=aliases), factor("d", unit, aliases=aliases)
     except UnitProblem:
         return None
     for exact, ratio in ((there, Fraction(there)), (back, 1 / Fraction(back) if back else None)):

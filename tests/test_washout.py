@@ -142,11 +142,25 @@ def test_the_trail_shows_the_day_each_item_reaches(screening):
          '"12 h", found 20'),
     ("20 mg", "anticancer's half_life: cannot convert mg (mass) to h (time)"),
     ("-2 h", 'anticancer\'s half_life is a time: it cannot be negative, found "-2 h"'),
+    ("1 month", "anticancer's half_life is a time: give it in s, min, h, d or weeks (a whole "
+                'number of days each, or a whole fraction of one), found "1 month"'),
 ])
 def test_a_half_life_that_cannot_be_read_is_an_input_error(screening, half_life, message):
     rejected = outcome(screening, course("2026-02-20", half_life))
     assert isinstance(rejected, Rejected)
     assert [p.message for p in rejected.problems] == [message]
+
+
+def test_the_washout_is_counted_from_the_half_life_as_given():
+    """Declared in weeks, a half-life of 1 d is 0.142857 weeks as the item's number (rounded
+    to 6 places), but exactly one day for the washout: 5 x 1 d reaches 5 days, not 4."""
+    text = PROTOCOL.replace("with half_life in h", "with half_life in week")
+    screening = Screening(network_from_text(text, "weeks.proto-rules"))
+    anchor_less = [{"concept": "first_dose", "value": "2026-03-10"}]
+    for end, expected in (("2026-03-05", "MET"), ("2026-03-04", "NOT_MET")):
+        fact = course(end, "1 d", start="2026-02-01")
+        decided = screen_one(screening, [*anchor_less, fact], day="2026-03-01")
+        assert decided.verdicts["E1"].verdict == expected, end
 
 
 UNITS = {"h": Fraction(1, 24), "d": Fraction(1), "min": Fraction(1, 1440), "week": Fraction(7)}
