@@ -231,18 +231,34 @@ def test_what_a_washout_may_say(condition, said):
     assert problems(condition) == said
 
 
-def test_boundary_cases_are_said_not_generated(capsys, tmp_path):
+def test_boundary_cases_move_the_course_and_its_half_life(capsys, tmp_path):
+    """`edge-cases` puts a one-day course on each edge of both windows, with a half-life whose
+    washout ends inside the duration's window and one beyond it, the month of each edge day,
+    the half-life not recorded, a failing filter; the network agrees with every one. A count
+    of such courses is listed as not generated."""
     protocol, base = tmp_path / "w.proto-rules", tmp_path / "base.jsonl"
     protocol.write_text(PROTOCOL)
     base.write_text('{"patient": "B", "screening_date": "2026-03-01", "facts": [{"concept": '
                     '"first_dose", "value": "2026-03-10"}]}\n')
-    code, said, err = run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o",
-                              str(tmp_path / "cases.yaml"))
+    cases = tmp_path / "cases.yaml"
+    code, said, _ = run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o",
+                              str(cases))
     assert code == 0
-    assert "5 not generated" in said
-    assert "line 6, anticancer: 'within 28 days or 5 half_life, whichever is shorter, before " \
-           "first_dose': a window whose length is also each item's half_life has no boundary " \
-           "cases yet" in err
+    assert "1 not generated" in said
+    written = cases.read_text()
+    assert "# not generated: line 15, anticancer: 'within 28 days or 5 half_life, whichever is " \
+           "shorter, before first_dose': a count of items each within its own half_life window " \
+           "has no boundary cases yet" in written
+    for name in ('anticancer on 2026-02-24, half_life 69.6 h: anticancer within 28 days or 5 '
+                 'half_life, whichever is shorter, before first_dose"\n    description: '
+                 '"first_dose 2026-03-10: 2026-03-10 - 28 days = 2026-02-10 (dateutil), '
+                 '2026-02-24 inside; 5 x 69.6 h = 14 whole days, to 2026-03-10; whichever is '
+                 'shorter"',
+                 'anticancer on 2026-02-23, half_life not recorded: anticancer within 14 days or '
+                 '5 half_lives, whichever is longer, before first_dose'):
+        assert name in written
+    code, out, _ = run_cli(capsys, "test", str(protocol), str(cases))
+    assert code == 0 and "FAILED" not in out
 
 
 def test_many_washouts_in_one_criterion_build_and_decide():

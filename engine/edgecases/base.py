@@ -44,14 +44,6 @@ class Skip(Exception):
     in the scenario file's header as `not generated: ...`, never guessed."""
 
 
-def unreached(window: m.Window) -> None:
-    """A window whose length is also each item's own (`within 28 days or 5 half_life, whichever
-    is shorter`) has edges this module does not work out yet: said, not guessed."""
-    if window.reach is not None:
-        raise Skip(f"'{window}': a window whose length is also each item's "
-                   f"{window.reach.attribute.name} has no boundary cases yet")
-
-
 def step_of(concept: m.Concept) -> Decimal:
     """The smallest step a value can move by: a scale's whole step, else the rounding rule's."""
     return Decimal(1) if concept.kind is m.Kind.SCALE else QUANTUM

@@ -22,7 +22,8 @@ unknown); and the history recorded as none (the anchor can never exist: false). 
 known only within days: the item's edge known only to the month, and beside another item that may be
 the most recent or not, with an occurrence on each day where it turns for the first or the last day
 the anchor may be (decided where every one agrees, unknown between). A window on the start or end of
-its own history is `itself`'s.
+its own history is `itself`'s. A washout in half-lives (`within 28 days or 5 half_life, whichever
+is shorter, ...`) has cases of its own (`_reached`).
 
 The status is calendar arithmetic with `dateutil.relativedelta` on the window as the README
 defines it (overlap for `within` / `less than`, the start for `at least` / `more than`), day by
@@ -31,9 +32,12 @@ day for a month: inside on every day is true, on none false, otherwise unknown.
 
 from __future__ import annotations
 
+import math
 from calendar import monthrange
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
 from dateutil.relativedelta import relativedelta
@@ -41,7 +45,7 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
-from engine.edgecases.base import Skip, Variant, anchor_day, leap, shifted, unreached
+from engine.edgecases.base import Skip, Variant, anchor_day, leap, shifted
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -66,7 +70,8 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     occurred = occurred_of(atom)
     window = occurred.window
     passing, failing = item_values(gen, occurred)
-    unreached(window)
+    if window.reach is not None:
+        return _reached(gen, atom, occurred, passing, failing)
     written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade = _passing_grade(occurred)
     if window.kind == "ever":  # no edge in time: the filter's and grade's, the day before screening
@@ -122,6 +127,112 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     if course is not None:
         out = [_given(gen, v, course) for v in out]
     return _unique(out)
+
+
+def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
+             failing: list[tuple[str, str]]) -> list[Variant]:
+    """A washout in half-lives (`within D or N half_life, whichever is shorter, before A`): a
+    one-day course on each edge of the duration's window and of the half-lives' (a half-life
+    whose N reach inside the duration's window, and one whose N reach beyond it, each given in
+    hours with half a day over: 5 x 69.6 h is 14 days), on each side of both; the month of
+    each edge day; the half-life not recorded, inside the duration's window and outside it; a
+    failing filter; nothing recorded; no anchor. The half-lives' window is Fraction arithmetic
+    on the hours given (24 to a day), the duration's dateutil's, the whole Kleene logic."""
+    window = occurred.window
+    reach = window.reach
+    assert reach is not None and window.duration is not None
+    if window.anchor is not None and window.anchor.occurrence:
+        raise Skip(f"'{window}': a washout counted from another history's {window.anchor.edge} "
+                   "has no boundary cases yet")
+    on = str(window.anchor) if window.anchor else "screening"
+    anchor = anchor_day(gen, window.anchor)
+    if anchor is None:
+        raise Skip(f"the base patient gives no {on} day")
+    attribute = reach.of(gen.concept(occurred))
+    assert attribute is not None  # checked
+    alone = replace(window, reach=None)
+    fixed = _inside(alone)
+    back = (anchor - (anchor - relativedelta(**{window.duration.unit: window.duration.amount}))
+            ).days
+    written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
+    grade, times = _passing_grade(occurred), Fraction(reach.times)
+
+    def hours(days: int) -> str:
+        """A half-life in hours whose N reach `days` and half a day."""
+        exact = (Fraction(days) + Fraction(1, 2)) * 24 / times
+        return f"{Decimal(exact.numerator) / Decimal(exact.denominator):.6f}".rstrip("0") \
+            .rstrip(".") + " h"
+
+    def reaches(given: str | None) -> int | None:
+        return None if given is None else math.floor(
+            times * Fraction(Decimal(given.split()[0])) / 24)
+
+    def held(day: date, given: str | None) -> bool | None:
+        days = reaches(given)
+        by_reach = None if days is None else day <= anchor and (anchor - day).days <= days
+        return _either(fixed(day, anchor), by_reach) if reach.longer else \
+            _both(fixed(day, anchor), by_reach)
+
+    def said(given: str | None, day: date | None = None) -> str:
+        """How the case's status is worked out: on `day`, or on each day of a month."""
+        days = reaches(given)
+        part = f"{reach.attribute.name} not recorded" if days is None else \
+            f"{reach.times} x {given} = {days} whole days" + (
+                f", to {day + timedelta(days=days)}" if day else " from each day")
+        where = f", {day} {'inside' if fixed(day, anchor) else 'outside'}" if day else ""
+        return f"{on} {anchor}: {_bounds(alone, anchor)} (dateutil){where}; {part}; " \
+               f"whichever is {'longer' if reach.longer else 'shorter'}"
+
+    out = []
+    half_lives = [hours(back // 2), hours(back + 10)]
+    edges = _edges(lambda d: fixed(d, anchor), anchor, alone, gen.screening)
+    for given in half_lives:
+        reached = reaches(given)
+        assert reached is not None
+        marks = sorted({anchor - timedelta(days=reached + k) for k in (0, 1)} | set(edges))
+        for day in (d for d in marks if d <= gen.screening):
+            out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, "
+                                f"{attribute.name} {given}: {written}", said(given, day),
+                                held(day, given), day.isoformat(), grade,
+                                fields={**passing, attribute.name: given}))
+        for first in dict.fromkeys(date(d.year, d.month, 1) for d in marks):
+            days = [first + timedelta(days=k)
+                    for k in range(monthrange(first.year, first.month)[1])]
+            seen = {held(d, given) for d in days if d <= gen.screening}
+            status = seen.pop() if len(seen) == 1 else None
+            out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} in {first:%Y-%m} "
+                                f"(known to the month), {attribute.name} {given}: {written}",
+                                f"{said(given)}; the days of {first:%Y-%m} up to screening "
+                                f"{'alike' if status is not None else 'not alike'}",
+                                status, first.strftime("%Y-%m"), grade,
+                                fields={**passing, attribute.name: given}))
+    ins, outs = [d for d in edges if fixed(d, anchor)], [d for d in edges if not fixed(d, anchor)]
+    for day in dict.fromkeys([*ins[:1], *outs[:1]]):
+        out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, "
+                            f"{attribute.name} not recorded: {written}", said(None, day),
+                            held(day, None), day.isoformat(), grade,
+                            fields={**passing, attribute.name: None}))
+    covered = {**passing, attribute.name: half_lives[1]}  # in both windows on `ins[0]`
+    if ins:
+        out += _filtered(gen, atom, occurred, ins[0], written, grade, covered, failing, False)
+    out += _nothing(gen, atom, occurred, written)
+    if window.anchor is not None and window.anchor.ref is not None:
+        day, none = min(anchor, gen.screening), window.anchor.ref.name
+        out.append(_variant(gen, atom, occurred, f"no {none}, {occurred.ref.name} on {day}: "
+                            f"{written}", f"{on}: no day, the window has no edge", None,
+                            day.isoformat(), grade, remove=(window.anchor.ref.name,),
+                            fields=covered))
+    return _unique(out)
+
+
+def _both(a: bool | None, b: bool | None) -> bool | None:
+    """Kleene's and, None for unknown."""
+    return False if a is False or b is False else None if a is None or b is None else True
+
+
+def _either(a: bool | None, b: bool | None) -> bool | None:
+    """Kleene's or, None for unknown."""
+    return True if a or b else None if a is None or b is None else False
 
 
 def _given(gen: EdgeCases, variant: Variant, course: dict) -> Variant:
