@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedInput, VisitError
 from grammar.imports import imported, joined, sets
 from grammar.syntax import syntax_diagnostic
 from protocol.cache import grammar_tables
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 
@@ -161,8 +162,8 @@ class _Build(Transformer):
             definitions=tuple(s for s in sections if isinstance(s, m.Definition)),
             criteria=tuple(s for s in sections if isinstance(s, m.Criterion)),
             imports=tuple(s for s in sections if isinstance(s, m.Import)),
-            designs=tuple(s for s in sections if isinstance(s, m.Design)),
-            escalations=tuple(s for s in sections if isinstance(s, m.Escalation)),
+            designs=tuple(s for s in sections if isinstance(s, em.Design)),
+            escalations=tuple(s for s in sections if isinstance(s, em.Escalation)),
             unit_aliases=tuple(s for s in sections if isinstance(s, m.UnitAlias)),
             maps=tuple(s for s in sections if isinstance(s, m.FhirMap)),
             sets=tuple(s for s in sections if isinstance(s, m.NamedValues)),
@@ -420,12 +421,12 @@ class _Build(Transformer):
                 settings[name], first[name] = value, span
         if "dlt" in settings:
             settings["dlt_text"], settings["dlt_window"] = settings.pop("dlt")  # type: ignore[misc]
-        return m.Escalation(self._span(meta), text, tuple(levels), repeated=tuple(repeated),
+        return em.Escalation(self._span(meta), text, tuple(levels), repeated=tuple(repeated),
                             **settings)
 
     def dose_level(self, meta, ident, amount, unit, backup=None):
         value, written = amount
-        level = m.DoseLevel(self._span(meta), str(ident), value, str(unit), f"{written} {unit}",
+        level = em.DoseLevel(self._span(meta), str(ident), value, str(unit), f"{written} {unit}",
                             backup is not None)
         return ("level", level, self._span(meta))
 
@@ -470,7 +471,7 @@ class _Build(Transformer):
 
     def design_boin(self, meta, target, *given):
         options = dict(given)
-        boin = m.Boin(self._span(meta), _number(target), options.get("phi1"), options.get("phi2"),
+        boin = em.Boin(self._span(meta), _number(target), options.get("phi1"), options.get("phi2"),
                       options.get("n_earlystop"), options.get("cutoff_eli"),
                       "extrasafe" in options, options.get("extrasafe"), "tite" in options)
         return ("design", boin, self._span(meta))
@@ -495,40 +496,40 @@ class _Build(Transformer):
 
     def rule_set(self, meta, name, *rest):
         text = rest[0] if rest and isinstance(rest[0], str) else None
-        rules = tuple(r for r in rest if isinstance(r, m.EscalationRule))
-        return m.Design(self._span(meta), str(name), text, rules)
+        rules = tuple(r for r in rest if isinstance(r, em.EscalationRule))
+        return em.Design(self._span(meta), str(name), text, rules)
 
     def decision_table(self, meta, name, *rest):
         text = None if isinstance(rest[0], Token) else rest[0]
         target, low, high = (_number(t) for t in rest if isinstance(t, Token))
-        rows = tuple(r for r in rest if isinstance(r, m.TableRow))
-        table = m.DecisionTable(target, (low, high), rows)
-        return m.Design(self._span(meta), str(name), text, (), exclusive=True, table=table)
+        rows = tuple(r for r in rest if isinstance(r, em.TableRow))
+        table = em.DecisionTable(target, (low, high), rows)
+        return em.Design(self._span(meta), str(name), text, (), exclusive=True, table=table)
 
     def table_row(self, meta, n, *cells):
-        return m.TableRow(self._span(meta), int(n), tuple(str(cell) for cell in cells))
+        return em.TableRow(self._span(meta), int(n), tuple(str(cell) for cell in cells))
 
     def escalation_rule(self, meta, ident, *rest):
         text = rest[0] if len(rest) == 3 else None
-        return m.EscalationRule(self._span(meta), str(ident), text, rest[-2], rest[-1])
+        return em.EscalationRule(self._span(meta), str(ident), text, rest[-2], rest[-1])
 
     def escalate(self, meta):
-        return m.Move(self._span(meta), "ESCALATE")
+        return em.Move(self._span(meta), "ESCALATE")
 
     def stay(self, meta):
-        return m.Move(self._span(meta), "STAY")
+        return em.Move(self._span(meta), "STAY")
 
     def expand(self, meta):
-        return m.Move(self._span(meta), "EXPAND")
+        return em.Move(self._span(meta), "EXPAND")
 
     def de_escalate(self, meta):
-        return m.Move(self._span(meta), "DE-ESCALATE")
+        return em.Move(self._span(meta), "DE-ESCALATE")
 
     def eliminate(self, meta):
-        return m.Move(self._span(meta), "ELIMINATE")
+        return em.Move(self._span(meta), "ELIMINATE")
 
     def stop(self, meta, mtd=None):
-        return m.Move(self._span(meta), "STOP", mtd)
+        return em.Move(self._span(meta), "STOP", mtd)
 
     def mtd_this(self, meta):
         return "this"

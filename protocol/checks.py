@@ -21,6 +21,7 @@ import networkx as nx
 from protocol import escalation_checks, fidelity
 from protocol import formula as f
 from protocol import limits
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, hint
@@ -559,13 +560,13 @@ def _limits(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     (protocol/limits.py); a threshold converted into its concept's unit is checked with it."""
     for quantity in _every((m.Quantity, m.Number), protocol):
         yield from limits.number(quantity.value, quantity.span, diag)
-    for node in _every((m.CompareReference, m.Occurred, m.DoseLevel, m.Power, m.Counted),
+    for node in _every((m.CompareReference, m.Occurred, em.DoseLevel, m.Power, m.Counted),
                        protocol):
         if isinstance(node, m.CompareReference):
             yield from limits.number(node.factor, node.span, diag)
         elif isinstance(node, m.Occurred) and node.grade is not None:
             yield from limits.number(node.grade[1], node.span, diag)
-        elif isinstance(node, m.DoseLevel):
+        elif isinstance(node, em.DoseLevel):
             yield from limits.number(node.amount, node.span, diag)
         elif isinstance(node, m.Power):
             yield from limits.power(node, diag)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from protocol import limits
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, Severity, Span, hint, templated
@@ -98,7 +99,7 @@ _hint = hint
 # --- the escalation section -----------------------------------------------------------------------
 
 
-def _section(section: m.Escalation, protocol: m.Protocol) -> Iterator[Diagnostic]:
+def _section(section: em.Escalation, protocol: m.Protocol) -> Iterator[Diagnostic]:
     for setting, span, first in section.repeated:
         yield _diag("escalation-repeated", span, setting=SETTING_WORDS[setting], line=first)
     for field, what in REQUIRED:
@@ -122,7 +123,7 @@ def _section(section: m.Escalation, protocol: m.Protocol) -> Iterator[Diagnostic
     if isinstance(design, m.Ref) and protocol.design(design.name) is None:
         hint = _hint(design.name, [d.name for d in protocol.designs])
         yield _diag("undefined-name/design", design.span, name=design.name, hint=hint)
-    elif isinstance(design, m.Boin):
+    elif isinstance(design, em.Boin):
         yield from _boin(design)
         window = section.dlt_window
         if design.tite and window is not None and window.unit not in ("days", "weeks"):
@@ -135,9 +136,9 @@ def _section(section: m.Escalation, protocol: m.Protocol) -> Iterator[Diagnostic
                         maximum=section.maximum)
 
 
-def _levels(section: m.Escalation) -> Iterator[Diagnostic]:
+def _levels(section: em.Escalation) -> Iterator[Diagnostic]:
     """Levels are listed lowest dose first, in one comparable unit; backups lie below the start."""
-    seen: dict[str, m.DoseLevel] = {}
+    seen: dict[str, em.DoseLevel] = {}
     for level in section.levels:
         if level.id in seen:
             yield _diag("duplicate-level", level.span, name=level.id, line=seen[level.id].span.line)
@@ -186,8 +187,8 @@ def _levels(section: m.Escalation) -> Iterator[Diagnostic]:
             )
 
 
-def _doses(levels: list[m.DoseLevel]) -> Iterator[Diagnostic]:
-    previous: m.DoseLevel | None = None
+def _doses(levels: list[em.DoseLevel]) -> Iterator[Diagnostic]:
+    previous: em.DoseLevel | None = None
     for level in levels:
         try:
             units.parse_unit(level.unit)
@@ -222,7 +223,7 @@ def _doses(levels: list[m.DoseLevel]) -> Iterator[Diagnostic]:
         previous = level
 
 
-def _boin(design: m.Boin) -> Iterator[Diagnostic]:
+def _boin(design: em.Boin) -> Iterator[Diagnostic]:
     """The ranges the BOIN reference software accepts: the boundaries are undefined outside them."""
     target = design.target
     phi1 = design.phi1 if design.phi1 is not None else Decimal("0.6") * target
@@ -249,7 +250,7 @@ def _boin(design: m.Boin) -> Iterator[Diagnostic]:
     yield from _boin_options(design)
 
 
-def _boin_options(design: m.Boin) -> Iterator[Diagnostic]:
+def _boin_options(design: em.Boin) -> Iterator[Diagnostic]:
     """cutoff.eli and offset as the reference accepts them; n.earlystop as it warns."""
     cutoff = design.cutoff_eli if design.cutoff_eli is not None else Decimal("0.95")
     if not 0 < cutoff < 1:
@@ -270,8 +271,8 @@ def _boin_options(design: m.Boin) -> Iterator[Diagnostic]:
 # --- escalation rules -----------------------------------------------------------------------------
 
 
-def _designs(designs: tuple[m.Design, ...]) -> Iterator[Diagnostic]:
-    first: dict[str, m.Design] = {}
+def _designs(designs: tuple[em.Design, ...]) -> Iterator[Diagnostic]:
+    first: dict[str, em.Design] = {}
     for design in designs:
         if design.name in first:
             yield _diag(
@@ -299,7 +300,7 @@ def _designs(designs: tuple[m.Design, ...]) -> Iterator[Diagnostic]:
 TABLE_ORDER = ("E", "S", "D", "DU")
 
 
-def _table(design: m.Design) -> Iterator[Diagnostic]:
+def _table(design: em.Design) -> Iterator[Diagnostic]:
     """A row per number of patients from 1 up, each with a letter for 0..n DLTs, in the order
     E, S, D, DU: then the table is boundaries, like BOIN's, and the engine generates its rules."""
     table = design.table
@@ -322,7 +323,7 @@ def _table(design: m.Design) -> Iterator[Diagnostic]:
                         "move to a milder one: more DLTs must read E, S, D, DU in that order")
 
 
-def _table_rows(table: m.DecisionTable) -> int:
+def _table_rows(table: em.DecisionTable) -> int:
     """The patients the table's consecutive rows cover."""
     return next((i for i, row in enumerate(table.rows) if row.n != i + 1), len(table.rows))
 
@@ -337,18 +338,18 @@ def _condition(condition: m.Condition) -> Iterator[Diagnostic]:
         yield from _condition(condition.item)
         return
     name = condition.ref.name
-    known = [*m.ESCALATION_COUNTS, *m.ESCALATION_FLAGS]
+    known = [*em.ESCALATION_COUNTS, *em.ESCALATION_FLAGS]
     if name not in known:
         yield _diag("undefined-name/state", condition.ref.span, name=name, hint=_hint(name, known))
     elif isinstance(condition, m.Truth):
-        if name in m.ESCALATION_COUNTS:
+        if name in em.ESCALATION_COUNTS:
             yield _diag(
                 "escalation-atom",
                 condition.span,
                 advice=f"'{name}' is a count: compare it, like '{name} >= 2'",
             )
     elif isinstance(condition, m.Compare):
-        if name in m.ESCALATION_FLAGS:
+        if name in em.ESCALATION_FLAGS:
             yield _diag(
                 "escalation-atom",
                 condition.span,

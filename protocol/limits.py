@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol import units
 from protocol.errors import Diagnostic, Span
@@ -129,8 +130,8 @@ def listed(node: m.AtLeast, diag: Diag) -> Iterator[Diagnostic]:
                    limit=MAX_LISTED)
 
 
-def boin_patients(escalation: m.Escalation, diag: Diag) -> Iterator[Diagnostic]:
-    if isinstance(escalation.design, m.Boin) and escalation.maximum is not None \
+def boin_patients(escalation: em.Escalation, diag: Diag) -> Iterator[Diagnostic]:
+    if isinstance(escalation.design, em.Boin) and escalation.maximum is not None \
             and escalation.maximum > MAX_BOIN_PATIENTS:
         yield diag("boin-limit", escalation.span, maximum=escalation.maximum,
                    limit=MAX_BOIN_PATIENTS)

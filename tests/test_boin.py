@@ -19,7 +19,7 @@ from engine.escalation import boin as B
 from engine.escalation.cohort import state_of
 from engine.escalation.network import PATIENTS_PER_RULESET, Escalator, compile_escalation
 from grammar.parser import parse, parse_file
-from protocol import model as m
+from protocol import escalation_model as em
 
 ROOT = Path(__file__).parents[1]
 PROTOCOL = ROOT / "examples" / "boin.proto-rules"
@@ -42,7 +42,7 @@ def test_published_three_decimals():
 
 
 def test_reference_table_for_target_03():
-    bounds = B.boundaries(m.Boin(None, Decimal("0.3")), 30)
+    bounds = B.boundaries(em.Boin(None, Decimal("0.3")), 30)
     at = [n - 1 for n in range(3, 31, 3)]
     assert [bounds.escalate[i] for i in at] == [0, 1, 2, 2, 3, 4, 4, 5, 6, 7]
     assert [bounds.deescalate[i] for i in at] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]

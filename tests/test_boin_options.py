@@ -30,7 +30,7 @@ from engine.escalation.network import Escalator, compile_escalation, step
 from engine.escalation.simulate import chart, simulate
 from grammar.parser import parse, parse_file
 from protocol import escalation_checks
-from protocol import model as m
+from protocol import escalation_model as em
 
 BASE = """protocol "t"
 version "1"
@@ -69,24 +69,24 @@ def test_worked_posteriors():
 def test_extrasafe_stopping_boundary():
     """cutoff.eli 0.95 - offset 0.05 = 0.9: 2 of 3 (0.9163 > 0.9, 1 of 3 only 0.6517), 4 of 6
     (3 of 6 is 0.8740): the first count whose posterior tail passes 0.9, n = 3..30."""
-    bounds = B.boundaries(m.Boin(None, Decimal("0.3"), extrasafe=True), 30)
+    bounds = B.boundaries(em.Boin(None, Decimal("0.3"), extrasafe=True), 30)
     assert bounds.stop_cutoff == Decimal("0.9") and str(bounds.stop_cutoff) == "0.9"
     assert bounds.stop is not None and bounds.stop[:2] == (None, None)
     assert (bounds.stop[2], bounds.stop[5]) == (2, 4)
     for n in range(3, 31):
         first = next(y for y in range(1, n + 1) if tail(y, n) > 0.9)
         assert bounds.stop[n - 1] == first, n
-    offset = B.boundaries(m.Boin(None, Decimal("0.3"), extrasafe=True, offset=Decimal("0.2")), 3)
+    offset = B.boundaries(em.Boin(None, Decimal("0.3"), extrasafe=True, offset=Decimal("0.2")), 3)
     assert offset.stop_cutoff == Decimal("0.75") and offset.stop[2] == 2  # 0.6517 < 0.75
 
 
 def test_cutoff_eli():
     """cutoff.eli 0.9 eliminates at 2 of 3 and 4 of 6, as the extrasafe numbers above; 0.99 at
     3 of 3 (tail 0.9919) but 5 of 6 (4 of 6 is 0.9712)."""
-    loose = B.boundaries(m.Boin(None, Decimal("0.3"), cutoff_eli=Decimal("0.9")), 6)
+    loose = B.boundaries(em.Boin(None, Decimal("0.3"), cutoff_eli=Decimal("0.9")), 6)
     assert (loose.eliminate[2], loose.eliminate[5]) == (2, 4)
     assert (loose.deescalate[2], loose.deescalate[5]) == (2, 3)  # never above the elimination
-    strict = B.boundaries(m.Boin(None, Decimal("0.3"), cutoff_eli=Decimal("0.99")), 6)
+    strict = B.boundaries(em.Boin(None, Decimal("0.3"), cutoff_eli=Decimal("0.99")), 6)
     assert tail(3, 3) == pytest.approx(0.9919) and tail(5, 6) > 0.99 > tail(4, 6)
     assert (strict.eliminate[2], strict.eliminate[5]) == (3, 5)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grammar.parser import parse, parse_file
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol.errors import ProtocolError
 
@@ -85,7 +86,7 @@ def test_backup_and_boin_options():
     text = text.replace("design boin target 0.3", "design boin target 0.25 phi1 0.15 phi2 0.35")
     section = parse(text, "t.pr").escalation
     assert [(lv.id, lv.backup) for lv in section.levels] == [("DL0", True), ("DL1", False)]
-    assert section.design == m.Boin(
+    assert section.design == em.Boin(
         section.design.span, Decimal("0.25"), Decimal("0.15"), Decimal("0.35")
     )
 

@@ -36,7 +36,7 @@ from engine.escalation import tite as T
 from engine.escalation.cohort import state_of
 from engine.escalation.network import END, Escalator, compile_escalation
 from grammar.parser import parse, parse_file
-from protocol import model as m
+from protocol import escalation_model as em
 
 EXAMPLE = "examples/tite-boin.proto-rules"
 BASE = """protocol "t"
@@ -81,7 +81,7 @@ PUBLISHED = """\
 
 
 def test_the_published_table():
-    printed = T.table(m.Boin(None, Decimal("0.2")), 9, 3, 28).splitlines()
+    printed = T.table(em.Boin(None, Decimal("0.2")), 9, 3, 28).splitlines()
     assert printed[0].split() == ["n", "DLTs", "pending", "escalate", "stay", "de-escalate"]
     assert printed[1:] == PUBLISHED.splitlines()
 
@@ -89,7 +89,7 @@ def test_the_published_table():
 def test_thresholds_worked_by_hand():
     # n 9, 1 DLT, 3 pending: p~ = (1 + 0.1) / 7; escalate iff p_hat <= lambda_e, i.e.
     # STFT >= 3 - (1 - p~)/p~ (9 lambda_e - 1) = 3 - (59/11)(1.41523...) = 0.7731
-    found = T.cell(m.Boin(None, Decimal("0.2")), 9, 1, 3, 28)
+    found = T.cell(em.Boin(None, Decimal("0.2")), 9, 1, 3, 28)
     assert (found.move, found.days, f"{found.stft:.4f}") == ("ESCALATE", 22, "0.7731")
     assert T.p_tilde(Decimal("0.2"), 9, 1, 3) == Fraction(11, 70)
     # 22 days of 28 is STFT 0.7857 >= 0.7731; 21 days (0.75) is not
@@ -146,7 +146,7 @@ def test_the_network_decides_as_the_paper(tmp_path, target):
     protocol = parse_file(path)
     escalator = Escalator(compile_escalation(protocol))
     assert protocol.escalation is not None
-    grid = m.Escalation(protocol.escalation.span, None, protocol.escalation.levels,
+    grid = em.Escalation(protocol.escalation.span, None, protocol.escalation.levels,
                         cohort_size=1, maximum=None, dlt_window=protocol.escalation.dlt_window,
                         design=protocol.escalation.design)
     asked = 0
@@ -315,7 +315,7 @@ def test_the_network_decides_as_the_paper_at_60_patients(tmp_path, target, n):
                   for body in ruleset.values()) for part in range(network.parts)]
     assert max(on_end) < 256  # durable_rules links at most 256 rules to an alpha node (error 108)
     escalator = Escalator(network)
-    assert protocol.escalation is not None and isinstance(protocol.escalation.design, m.Boin)
+    assert protocol.escalation is not None and isinstance(protocol.escalation.design, em.Boin)
     grid = replace(protocol.escalation, cohort_size=1, maximum=None)
     asked = 0
     for y in range(n + 1):

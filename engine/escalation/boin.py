@@ -18,6 +18,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from engine.escalation import beta
+from protocol import escalation_model as em
 from protocol import model as m
 
 #: The elimination rule's posterior cut-off (`cutoff.eli`) and the fewest patients it needs, and
@@ -123,7 +124,7 @@ def elimination_boundary(
     return next((y for y in range(1, n + 1) if posterior_above(y, n, exact) > cut), None)
 
 
-def boundaries(design: m.Boin, maximum: int) -> Boundaries:
+def boundaries(design: em.Boin, maximum: int) -> Boundaries:
     """Every boundary for 1..maximum patients at a level (the reference's `full_boundary_tab`),
     with the options: `cutoff.eli` for the elimination, extrasafe's stopping boundary
     (`stop_boundary`, cut-off `cutoff.eli - offset`), `n.earlystop`.
@@ -160,13 +161,13 @@ def boundaries(design: m.Boin, maximum: int) -> Boundaries:
     )
 
 
-def from_table(table: m.DecisionTable, maximum: int) -> Boundaries:
+def from_table(table: em.DecisionTable, maximum: int) -> Boundaries:
     """A decision table's rows as boundaries: escalate up to the last E, de-escalate from the
     first D (or DU), eliminate from the first DU. The checker has made sure every row reads
     E.., S.., D.., DU.. in that order and that rows 1..maximum are there.
 
-    >>> rows = (m.TableRow(None, 1, ("E", "S")), m.TableRow(None, 2, ("E", "S", "DU")))
-    >>> b = from_table(m.DecisionTable(Decimal("0.3"), (Decimal("0.2"), Decimal("0.4")), rows), 2)
+    >>> rows = (em.TableRow(None, 1, ("E", "S")), em.TableRow(None, 2, ("E", "S", "DU")))
+    >>> b = from_table(em.DecisionTable(Decimal("0.3"), (Decimal("0.2"), Decimal("0.4")), rows), 2)
     >>> b.escalate, b.deescalate, b.eliminate
     ((0, 0), (2, 2), (None, 2))
     """
@@ -277,17 +278,17 @@ def estimates(counts: list[tuple[int, int]], target: Decimal) -> list[Estimate |
 # --- the rules ------------------------------------------------------------------------------------
 
 
-def design(boin: m.Boin, maximum: int) -> tuple[m.Design, dict[str, dict[str, object]]]:
+def design(boin: em.Boin, maximum: int) -> tuple[em.Design, dict[str, dict[str, object]]]:
     """BOIN as escalation rules, and the boundary each rule uses (by rule id) for the trail."""
     bounds = boundaries(boin, maximum)
     rules, used = _rules(bounds, maximum, boin.span, "BOIN")
     text = f"BOIN, target DLT rate {boin.target}"
-    return m.Design(boin.span, "boin", text, tuple(rules), exclusive=True), used
+    return em.Design(boin.span, "boin", text, tuple(rules), exclusive=True), used
 
 
 def table_design(
-    table_design: m.Design, maximum: int
-) -> tuple[m.Design, Boundaries, dict[str, dict[str, object]]]:
+    table_design: em.Design, maximum: int
+) -> tuple[em.Design, Boundaries, dict[str, dict[str, object]]]:
     """A decision-table design (i3+3, mTPI-2) as escalation rules, generated like BOIN's."""
     assert table_design.table is not None
     bounds = from_table(table_design.table, maximum)
@@ -297,7 +298,7 @@ def table_design(
 
 def _rules(
     bounds: Boundaries, maximum: int, span, prefix: str
-) -> tuple[list[m.EscalationRule], dict[str, dict[str, object]]]:
+) -> tuple[list[em.EscalationRule], dict[str, dict[str, object]]]:
     """The rules, and the boundary each uses (by rule id) for the trail.
 
     The rules partition every state, so exactly one holds (`exclusive`): the sample is full; the
@@ -441,7 +442,7 @@ def _options(bounds: Boundaries, n: int, span, cases: list[Case]) -> list[Case]:
 def elimination_groups(bounds: Boundaries) -> list[tuple[int, int, int]]:
     """(first n, last n, cut-off) for each run of n sharing an elimination cut-off.
 
-    >>> elimination_groups(boundaries(m.Boin(None, Decimal("0.3")), 8))
+    >>> elimination_groups(boundaries(em.Boin(None, Decimal("0.3")), 8))
     [(3, 4, 3), (5, 6, 4), (7, 8, 5)]
     """
     groups: list[tuple[int, int, int]] = []
@@ -457,9 +458,9 @@ def elimination_groups(bounds: Boundaries) -> list[tuple[int, int, int]]:
 
 def _rule(
     span, ident: str, text: str, conditions: list[m.Condition], move: str, mtd: str | None = None
-) -> m.EscalationRule:
-    return m.EscalationRule(
-        span, ident, text, m.And(span, tuple(conditions)), m.Move(span, move, mtd)
+) -> em.EscalationRule:
+    return em.EscalationRule(
+        span, ident, text, m.And(span, tuple(conditions)), em.Move(span, move, mtd)
     )
 
 
@@ -490,7 +491,7 @@ def summary(bounds: Boundaries, cohort_size: int) -> str:
     """The boundaries with every option, laid out as the reference's `summary(get.boundary(...))`
     prints them (the de-escalation boundary with `>=`, which is what its tables apply).
 
-    >>> print(summary(boundaries(m.Boin(None, Decimal("0.3"), extrasafe=True), 6), 3))
+    >>> print(summary(boundaries(em.Boin(None, Decimal("0.3"), extrasafe=True), 6), 3))
     ... # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
     Escalate dose if the observed DLT rate at the current dose <= 0.2365
     ...

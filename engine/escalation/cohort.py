@@ -37,6 +37,7 @@ from dateutil.relativedelta import relativedelta
 from engine.escalation import tite as T
 from engine.dates import day_written
 from engine.factfile import once
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
 from protocol.units import UnitProblem, convert
@@ -101,7 +102,7 @@ class Cohort:
     warnings: list[FactProblem] = field(default_factory=list)
     reviews: list[tuple[str, date]] = field(default_factory=list)  # (level, signed), file order
 
-    def state(self, escalation: m.Escalation, out: frozenset[int] = frozenset()) -> dict[str, int]:
+    def state(self, escalation: em.Escalation, out: frozenset[int] = frozenset()) -> dict[str, int]:
         """The state fact the network decides on: the counts at the current level and its
         neighbours, and the yes/no facts (0/1) that escalation rules may test; `out` the
         levels an earlier decision eliminated."""
@@ -118,7 +119,7 @@ class Cohort:
     def pending(self) -> list[Treated]:
         return [p for p in self.patients if p.status == "pending"]
 
-    def followup(self, escalation: m.Escalation) -> list[tuple[Treated, int]]:
+    def followup(self, escalation: em.Escalation) -> list[tuple[Treated, int]]:
         """TITE-BOIN: the current level's pending patients and their days of follow-up (none
         for other designs, or a what-if without dates)."""
         window = T.window_days(escalation.dlt_window)
@@ -132,7 +133,7 @@ class Cohort:
 def state_of(
     counts: list[tuple[int, int, int, int]],
     current: int,
-    escalation: m.Escalation,
+    escalation: em.Escalation,
     reviewed: bool = True,
     followup: int = 0,
     eliminated: bool = False,
@@ -188,8 +189,8 @@ def state_of(
     }
 
 
-def _tite(escalation: m.Escalation) -> bool:
-    return isinstance(escalation.design, m.Boin) and escalation.design.tite
+def _tite(escalation: em.Escalation) -> bool:
+    return isinstance(escalation.design, em.Boin) and escalation.design.tite
 
 
 #: `1NNN 2NTT`: a dose level's number (1 the lowest declared) and one letter per patient.
@@ -228,7 +229,7 @@ def parse_outcomes(text: str, levels: int) -> list[tuple[int, str]]:
     return groups
 
 
-def outcomes_cohort(text: str, escalation: m.Escalation) -> Cohort:
+def outcomes_cohort(text: str, escalation: em.Escalation) -> Cohort:
     """A what-if cohort from outcome strings: every patient evaluable, no dates, no reviews
     needed (the review rule is the trial's, not the what-if's). The current level is the last
     group's.
@@ -297,7 +298,7 @@ def read_cohort(path: str, protocol: m.Protocol) -> Cohort:
 
 
 class _Reader:
-    def __init__(self, path: str, text: str, protocol: m.Protocol, escalation: m.Escalation):
+    def __init__(self, path: str, text: str, protocol: m.Protocol, escalation: em.Escalation):
         self.path = path
         self.protocol = protocol
         self.escalation = escalation

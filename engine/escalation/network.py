@@ -37,6 +37,7 @@ from engine.escalation import boin as B
 from engine import patterns as P
 from engine.escalation import tite as T
 from engine.host import Host
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity
 
@@ -101,7 +102,7 @@ class EscalationAction:
     kind: str  # "decision" | "hold" | "none" | "eliminated" | "level" | "derived"
     #          | "deviation" | "infusion"
     value: str = ""  # the decision: a move, "STOP:<mtd>" or "PENDING"; a deviation's kind
-    source: m.EscalationRule | None = None
+    source: em.EscalationRule | None = None
     boundary: dict[str, object] | None = None
 
     @property
@@ -129,8 +130,8 @@ class EscalationNetwork:
     """
 
     protocol: m.Protocol
-    escalation: m.Escalation
-    design: m.Design
+    escalation: em.Escalation
+    design: em.Design
     boundaries: B.Boundaries | None
     name: str
     rules: dict[str, dict]
@@ -188,7 +189,7 @@ class EscalationNetwork:
         return {name: {rule: {**body, "run": self.actions[rule]} for rule, body in held.items()}}
 
     @property
-    def levels(self) -> tuple[m.DoseLevel, ...]:
+    def levels(self) -> tuple[em.DoseLevel, ...]:
         return self.escalation.levels
 
 
@@ -203,8 +204,8 @@ def compile_escalation(protocol: m.Protocol) -> EscalationNetwork:
     escalation = protocol.escalation
     assert escalation is not None and escalation.maximum is not None
     bounds, used = None, {}
-    tite = isinstance(escalation.design, m.Boin) and escalation.design.tite
-    if isinstance(escalation.design, m.Boin):
+    tite = isinstance(escalation.design, em.Boin) and escalation.design.tite
+    if isinstance(escalation.design, em.Boin):
         if tite:
             window = T.window_days(escalation.dlt_window)
             assert window is not None
@@ -350,7 +351,7 @@ def _cuts(pattern: dict, name: str, found: set[int]) -> None:
             found.update((value, value + 1))
 
 
-def value_of(move: m.Move) -> str:
+def value_of(move: em.Move) -> str:
     return f"STOP:{move.mtd}" if move.kind == "STOP" and move.mtd else move.kind
 
 
@@ -474,7 +475,7 @@ class Escalator:
         shown = ", ".join(
             f"{k} = {v}"
             for k, v in state.items()
-            if k in m.ESCALATION_COUNTS or k in m.ESCALATION_FLAGS
+            if k in em.ESCALATION_COUNTS or k in em.ESCALATION_FLAGS
         )
         message = f"no rule of '{design.name}' decides this state: {shown}"
         diagnostic = Diagnostic(design.span, Severity.ERROR, "escalation-gap", message)

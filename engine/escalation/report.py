@@ -20,7 +20,7 @@ from engine.escalation.deviations import Deviation, history
 from engine.escalation.network import (Answer, EscalationNetwork, Escalator, Step, names_in,
                                        render_condition)
 from engine.escalation.network import step as step_of
-from protocol import model as m
+from protocol import escalation_model as em
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def _tite(decision: EscalationDecision) -> dict[str, Any] | None:
     window = T.window_days(escalation.dlt_window)
     if decision.network.band_by != "counted" or decision.cohort.as_of is None or window is None:
         return None
-    assert isinstance(escalation.design, m.Boin)
+    assert isinstance(escalation.design, em.Boin)
     followups = [(p.id, days) for p, days in decision.cohort.followup(escalation)]
     return T.evidence(escalation.design, decision.state, followups, window)
 
@@ -404,7 +404,7 @@ def boundaries_report(escalator: Escalator) -> str:
         ]
     window = T.window_days(escalation.dlt_window)
     if network.band_by == "counted" and window is not None:
-        assert isinstance(escalation.design, m.Boin)
+        assert isinstance(escalation.design, em.Boin)
         lines += ["", f"TITE-BOIN: with outcomes pending (STFT: the pending patients' days of "
                   f"follow-up over the {window}-day window)",
                   T.table(escalation.design, escalation.maximum, escalation.cohort_size, window)]

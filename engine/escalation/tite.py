@@ -35,6 +35,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from fractions import Fraction
 
 from engine.escalation import boin as B
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol.errors import Diagnostic, ProtocolError, Severity
 
@@ -56,10 +57,10 @@ def window_days(window: m.Duration | None) -> int | None:
     return window.amount * DAYS[window.unit]
 
 
-def lambdas(boin: m.Boin) -> tuple[Decimal, Decimal]:
+def lambdas(boin: em.Boin) -> tuple[Decimal, Decimal]:
     """lambda_e and lambda_d to 50 digits (engine/boin.intervals gives them as floats).
 
-    >>> [f"{x:.4f}" for x in lambdas(m.Boin(None, Decimal("0.2")))]
+    >>> [f"{x:.4f}" for x in lambdas(em.Boin(None, Decimal("0.2")))]
     ['0.1572', '0.2385']
     """
     phi1, phi2, _, _ = B.intervals(boin.target, boin.phi1, boin.phi2)
@@ -104,12 +105,12 @@ class Cell:
     stft: Decimal | None = None
 
 
-def cell(boin: m.Boin, n: int, dlt: int, pending: int, window: int,
+def cell(boin: em.Boin, n: int, dlt: int, pending: int, window: int,
          bounds: tuple[Decimal, Decimal] | None = None) -> Cell:
     """TITE-BOIN's decision for a state with outcomes pending (the elimination and a DLT count
     at BOIN's de-escalation boundary decide before this).
 
-    >>> cell(m.Boin(None, Decimal("0.2")), 9, 1, 3, 28)
+    >>> cell(em.Boin(None, Decimal("0.2")), 9, 1, 3, 28)
     Cell(move='ESCALATE', days=22, stft=Decimal('0.7731...'))
     """
     if 2 * pending > n:
@@ -148,8 +149,8 @@ def stft(days: int, window: int) -> Fraction:
 # --- the rules ------------------------------------------------------------------------------------
 
 
-def design(boin: m.Boin, maximum: int, window: int
-           ) -> tuple[m.Design, dict[str, dict[str, object]]]:
+def design(boin: em.Boin, maximum: int, window: int
+           ) -> tuple[em.Design, dict[str, dict[str, object]]]:
     """TITE-BOIN as escalation rules, and the boundary each uses (by rule id) for the trail."""
     bounds = B.boundaries(boin, maximum)
     exact = lambdas(boin)
@@ -173,10 +174,10 @@ def design(boin: m.Boin, maximum: int, window: int
             rules.append(rule)
             used[rule.id] = {**bounds.at(n), "window_days": window}
     text = f"TITE-BOIN, target DLT rate {boin.target}"
-    return m.Design(span, "tite-boin", text, tuple(rules), exclusive=True), used
+    return em.Design(span, "tite-boin", text, tuple(rules), exclusive=True), used
 
 
-def _cases(boin: m.Boin, bounds: B.Boundaries, exact: tuple[Decimal, Decimal], n: int,
+def _cases(boin: em.Boin, bounds: B.Boundaries, exact: tuple[Decimal, Decimal], n: int,
            window: int, span) -> list[B.Case]:
     """BOIN's bands for n, with every outcome known; the bands DLTs alone decide, whatever is
     pending; and below the de-escalation boundary with outcomes pending, one case per number of
@@ -210,7 +211,7 @@ def too_large(protocol: m.Protocol, per_n: dict[int, int]) -> ProtocolError:
     """TITE-BOIN's rules for one number of patients grow with its square: past what one ruleset
     holds, the design is refused with the largest maximum that compiles."""
     escalation = protocol.escalation
-    assert escalation is not None and isinstance(escalation.design, m.Boin)
+    assert escalation is not None and isinstance(escalation.design, em.Boin)
     fits = next(n for n in range(1, len(per_n) + 2) if per_n.get(n, 0) > RULES_PER_RULESET) - 1
     span = escalation.design.span
     message = (f"TITE-BOIN with target {escalation.design.target} generates more rules for "
@@ -220,7 +221,7 @@ def too_large(protocol: m.Protocol, per_n: dict[int, int]) -> ProtocolError:
     return ProtocolError([diagnostic], protocol.source_of(span.file))
 
 
-def _pending(boin: m.Boin, exact: tuple[Decimal, Decimal], n: int, y: int, window: int,
+def _pending(boin: em.Boin, exact: tuple[Decimal, Decimal], n: int, y: int, window: int,
              span) -> list[B.Case]:
     """The cases for n patients and y DLTs with 1 to n/2 outcomes pending."""
     cells = {c: cell(boin, n, y, c, window, exact) for c in range(1, min(n - y, n // 2) + 1)}
@@ -289,11 +290,11 @@ def _earlystop(span, cases: list[B.Case]) -> list[B.Case]:
     return found
 
 
-def table(boin: m.Boin, maximum: int, cohort_size: int, window: int) -> str:
+def table(boin: em.Boin, maximum: int, cohort_size: int, window: int) -> str:
     """The decision table as the published ones lay it out (one row per n, DLTs, pending count;
     the STFT thresholds to 2 decimals), at multiples of the cohort size.
 
-    >>> print(table(m.Boin(None, Decimal("0.2")), 3, 3, 28))  # doctest: +NORMALIZE_WHITESPACE
+    >>> print(table(em.Boin(None, Decimal("0.2")), 3, 3, 28))  # doctest: +NORMALIZE_WHITESPACE
     n  DLTs  pending  escalate      stay          de-escalate
     3  0     0-1      yes           no            no
     3  0     2-3      suspend accrual
@@ -361,12 +362,12 @@ def _merged(n: int, ys: str, cells: list[tuple[int, tuple[str, ...]]]) -> list[t
 # --- what the report and the trail show -----------------------------------------------------------
 
 
-def evidence(boin: m.Boin, state: dict[str, int], followups: list[tuple[str, int]],
+def evidence(boin: em.Boin, state: dict[str, int], followups: list[tuple[str, int]],
              window: int) -> dict[str, object]:
     """The numbers behind a TITE-BOIN decision, exact, for the trail: each pending patient's
     follow-up, the STFT, p_tilde, the imputed DLT rate and the cell of the decision table.
 
-    >>> e = evidence(m.Boin(None, Decimal("0.2")), {"counted": 9, "dlt": 1, "pending": 3},
+    >>> e = evidence(em.Boin(None, Decimal("0.2")), {"counted": 9, "dlt": 1, "pending": 3},
     ...              [("A", 13), ("B", 8), ("C", 3)], 28)
     >>> e["stft"], e["imputed_dlt_rate"], e["cell"]
     ('6/7', '0.1555', {'move': 'ESCALATE', 'followup_days_at_least': 22, 'stft': '0.7731'})

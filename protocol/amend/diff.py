@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from protocol import escalation_model as em
 from protocol import model as m
 from protocol.meaning import flat, meaning
 from protocol.errors import Diagnostic, Severity, Span
@@ -171,7 +172,7 @@ class _Named:
     """An escalation rule under the name reports use for it (`three_plus_three R4`)."""
 
     name: str
-    node: m.EscalationRule
+    node: em.EscalationRule
     span: Span
 
 
@@ -203,11 +204,11 @@ def _one_sided(subject: str, name: str, node: Any, protocol: m.Protocol, status:
         said.append(("applies", text_of(protocol, inner.applies)))
     if hasattr(inner, "condition"):
         said.append(("rule", text_of(protocol, inner.condition)))
-    elif isinstance(inner, m.Design):  # its rules are entries of their own
+    elif isinstance(inner, em.Design):  # its rules are entries of their own
         said.append(("declaration", f"escalation rules {inner.name} ({len(inner.rules)} rules)"))
     else:
         said.append(("declaration", source_text(protocol, inner.span)))
-    if isinstance(inner, m.EscalationRule):
+    if isinstance(inner, em.EscalationRule):
         said.append(("move", str(inner.move)))
     if getattr(inner, "text", None):
         said.append(("text", quoted(inner.text)))
@@ -234,7 +235,7 @@ def _definition(a: m.Definition, b: m.Definition, old: m.Protocol, new: m.Protoc
     return _entry("definition", b.name, rule, (a.text, b.text), (a.span, b.span))
 
 
-def _design(a: m.Design, b: m.Design, old: m.Protocol, new: m.Protocol) -> Entry | None:
+def _design(a: em.Design, b: em.Design, old: m.Protocol, new: m.Protocol) -> Entry | None:
     rule = [Change("exclusive", shown(old, a.exclusive), shown(new, b.exclusive))] * (
         a.exclusive != b.exclusive)
     rule += _table(a.table, b.table)
@@ -242,7 +243,7 @@ def _design(a: m.Design, b: m.Design, old: m.Protocol, new: m.Protocol) -> Entry
     return entry and replace(entry, warnings=())  # its rules are compared, and warned, one by one
 
 
-def _table(a: m.DecisionTable | None, b: m.DecisionTable | None) -> list[Change]:
+def _table(a: em.DecisionTable | None, b: em.DecisionTable | None) -> list[Change]:
     """A decision table's target, interval and rows, each changed one quoted from both sides."""
     if a is None or b is None:
         return [] if a is b else [Change("decision table", "none" if a is None else "a table",
