@@ -311,6 +311,20 @@ class _Build(Transformer):
     def conversion(self, meta, source, target):
         return m.Conversion(self._span(meta), source, target)
 
+    def affine_conversion(self, meta, target, times, _, source, offset):
+        """`convert % = 0.09148 x mmol/mol + 2.152`: 1 of `source` is `times` of `target`, then
+        the offset is added."""
+        span = self._span(meta)
+        return m.Conversion(span, m.Quantity(self._token_span(source), Decimal(1), str(source)),
+                            m.Quantity(self._token_span(target), _number(times), str(target)),
+                            offset)
+
+    def plus(self, meta, number):
+        return _number(number)
+
+    def minus(self, meta, number):
+        return -_number(number)
+
     def validity(self, meta, duration):
         return duration
 

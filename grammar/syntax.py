@@ -29,6 +29,8 @@ EXPECTED_WORDS = {
     "BOUND": "'upper' or 'lower'",
     "NOT": "'not'",
     "GRADED": "'graded'",
+    "TIMES": "'x' (times)",
+    "LENGTH": "'shorter' or 'longer'",
     "SCI": "a number like 1x10^7 or 1e7",
     "LEVEL_ID": "a dose level id (like DL1)",
     "FUNCTION": "min(...), max(...), sqrt(...) or mean(...)",

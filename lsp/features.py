@@ -134,7 +134,7 @@ def _concept(concept: m.Concept) -> str:
     if concept.steps:
         lines.append(f"from {concept.steps[0]} to {concept.steps[1]}")
     for conversion in concept.conversions:
-        lines.append(f"convert: {conversion.source} = {conversion.target}")
+        lines.append(f"convert: {conversion}")
     if concept.valid_for:
         lines.append(f"valid for {concept.valid_for} before the screening date")
     if concept.values:

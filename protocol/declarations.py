@@ -152,6 +152,23 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
                     yield diag("unit-unknown/missing", quantity.span, quantity=quantity)
                 elif not parses(quantity.unit):
                     yield diag("unit-unknown", quantity.span, unit=quantity.unit)
+            if conversion.offset is not None:
+                yield from _offset(concept, conversion)
+
+
+def _offset(concept: m.Concept, conversion: m.Conversion) -> Iterator[Diagnostic]:
+    """A conversion with an offset (`% = 0.09148 x mmol/mol + 2.152`) converts results into the
+    concept's unit and back: not a lab's, whose ratio to its reference range it would not keep;
+    by a factor that is not 0; from or into the concept's unit."""
+    said = {"name": concept.name, "conversion": str(conversion), "unit": concept.unit}
+    ends = [q.unit for q in (conversion.source, conversion.target)]
+    if concept.kind is Kind.LAB:
+        yield diag("conversion-offset/lab", conversion.span, **said)
+    elif not conversion.target.value:
+        yield diag("conversion-offset/zero", conversion.span, **said)
+    elif concept.unit and parses(concept.unit) and all(unit and parses(unit) for unit in ends) \
+            and not any(units.same_dimension(unit, concept.unit) for unit in ends):
+        yield diag("conversion-offset/unrelated", conversion.span, **said)
 
 
 def attributes(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:

@@ -103,6 +103,11 @@ TEMPLATES: dict[str, str] = {
     "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
     "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
     "'at least 1'",
+    "conversion-offset/lab": "{name} is a lab, read against its reference range as a ratio, "
+    "which a conversion with an offset ('{conversion}') does not keep: declare it a quantity",
+    "conversion-offset/zero": "'{conversion}' multiplies by 0: no result converts back",
+    "conversion-offset/unrelated": "'{conversion}' joins no unit of {name}: one side must be "
+    "{unit}, or convert to it by a factor",
     "reach-unit": "'{times} {attribute}' counts in a time each {name} records: declare "
     "'{attribute} in h' (or min, d, week), not {found}",
     "reach-times": "'{times} {attribute}' is no length: give a number above 0",

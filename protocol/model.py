@@ -119,11 +119,21 @@ RESERVED_ATTRIBUTES = frozenset({DRUG, DOSE, "grade", "date", "end", "ongoing", 
 
 @dataclass(frozen=True)
 class Conversion:
-    """A substance-specific factor pint cannot know: `1 mg/dL = 17.1 umol/L` for bilirubin."""
+    """A substance-specific factor pint cannot know: `1 mg/dL = 17.1 umol/L` for bilirubin; or a
+    conversion with an offset, `% = 0.09148 x mmol/mol + 2.152` for HbA1c (IFCC to NGSP): 1
+    mmol/mol is 0.09148 %, then `offset` is added."""
 
     span: Span
     source: Quantity
     target: Quantity
+    offset: Decimal | None = None
+
+    def __str__(self) -> str:
+        if self.offset is None:
+            return f"{self.source} = {self.target}"
+        sign = "-" if self.offset < 0 else "+"
+        return f"{self.target.unit} = {self.target.value} x {self.source.unit} {sign} " \
+               f"{abs(self.offset)}"
 
 
 @dataclass(frozen=True)
@@ -170,10 +180,11 @@ class Concept:
         return next((a for a in self.attributes if a.name == name), None)
 
     @property
-    def factors(self) -> tuple[tuple[Decimal, str | None, Decimal, str | None], ...]:
-        """Its `convert` factors as the units module takes them: (amount, unit, amount, unit)."""
+    def factors(self) -> tuple[tuple, ...]:
+        """Its `convert` declarations as the units module takes them: (amount, unit, amount,
+        unit), and the offset after them when there is one (`units.Conversions`)."""
         return tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
-                     for c in self.conversions)
+                     + (() if c.offset is None else (c.offset,)) for c in self.conversions)
 
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""

@@ -37,8 +37,10 @@ _ZERO = Decimal(0).quantize(QUANTUM)
 #: or more before the point (a large count times a unit factor, a ratio to a tiny reference).
 _ROOMY = Context(prec=100)
 
-#: A substance-specific factor a protocol declares: (amount, unit, amount, unit).
-Conversions = tuple[tuple[Decimal, str, Decimal, str], ...]
+#: A substance-specific conversion a protocol declares: (amount, unit, amount, unit), a factor
+#: (`1 mg/dL = 17.1 umol/L`), or with an offset added after it, (amount, unit, amount, unit,
+#: offset): `% = 0.09148 x mmol/mol + 2.152` is (1, "mmol/mol", 0.09148, "%", 2.152).
+Conversions = tuple[tuple, ...]
 
 #: Unit spellings a protocol declares: (spelling, meaning), e.g. ("K/uL", "10^3/uL").
 Aliases = tuple[tuple[str, str], ...]
@@ -213,7 +215,7 @@ def exact_factor(source: pint.Unit, target: pint.Unit, conversions: Conversions 
             return None
 
     found = direct(source, target)
-    for amount, unit_a, equals, unit_b in conversions if found is None else ():
+    for amount, unit_a, equals, unit_b in _factors(conversions) if found is None else ():
         for (x, ux), (y, uy) in (((amount, unit_a), (equals, unit_b)),
                                  ((equals, unit_b), (amount, unit_a))):
             into_x = direct(source, exact_unit(ux))
@@ -350,12 +352,46 @@ def scale(source: str, target: str, conversions: Conversions = (), *,
     """
     heat = temperature(source, aliases), temperature(target, aliases)
     if heat == (None, None):
-        return factor(source, target, conversions, aliases=aliases)
+        declared = _declared(source, target, conversions, aliases)
+        return factor(source, target, conversions, aliases=aliases) if declared is None \
+            else declared
     if None in heat:
         raise UnitProblem(f"cannot convert {source} to {target}: "
                           f"only {source if heat[0] else target} is a temperature")
     (a, b), (c, d) = _TEMPERATURES[heat[0]], _TEMPERATURES[heat[1]]
     return Affine(a / c, (b - d) / c)  # into degrees Celsius, then out of them
+
+
+def _factors(conversions: Conversions) -> Conversions:
+    """The declared conversions that are factors alone (no offset)."""
+    return tuple(c for c in conversions if len(c) == 4)
+
+
+def _declared(source: str, target: str, conversions: Conversions,
+              aliases: Aliases) -> Affine | None:
+    """`source` to `target` through a declared conversion with an offset (HbA1c's `% = 0.09148 x
+    mmol/mol + 2.152`), either way, each end reached from its side by a factor alone (so mol/mol
+    converts too); None when no such conversion joins them.
+
+    >>> hba1c = ((Decimal(1), "mmol/mol", Decimal("0.09148"), "%", Decimal("2.152")),)
+    >>> _declared("mmol/mol", "%", hba1c, ())
+    Affine(factor=Fraction(2287, 25000), offset=Fraction(269, 125))
+    >>> _declared("%", "mmol/mol", hba1c, ())(Decimal(7))
+    Decimal('52.995190')
+    """
+    for amount, unit_a, equals, unit_b, offset in (c for c in conversions if len(c) == 5):
+        rate, add = Fraction(equals) / Fraction(amount), Fraction(offset)
+        if not rate:  # `check` refuses it: it converts nothing back
+            continue
+        for (x, y), there in (((unit_a, unit_b), Affine(rate, add)),
+                              ((unit_b, unit_a), Affine(1 / rate, -add / rate))):
+            try:
+                into, out = factor(source, x, aliases=aliases), factor(y, target, aliases=aliases)
+            except UnitProblem:
+                continue
+            into, out = Fraction(into), Fraction(out)
+            return Affine(into * there.factor * out, there.offset * out)
+    return None
 
 
 @cache
@@ -553,7 +589,7 @@ def _bridged(
     conversions: Conversions,
     aliases: Aliases,
 ) -> Decimal | None:
-    for amount, unit_a, equals, unit_b in conversions:
+    for amount, unit_a, equals, unit_b in _factors(conversions):
         sides = ((amount, unit_a), (equals, unit_b))
         for (x, ux), (y, uy) in (sides, sides[::-1]):
             into_x = _direct(value, source, parse_unit(ux, aliases))
