@@ -536,8 +536,8 @@ def _run(args) -> int:
     for path, what in ((args.warnings, "every warning"), (args.table, "decisions table")):
         if path:
             print(f"{what}: {path}", file=sys.stderr)
-    return 2 if tally.rejected or (point and point.state and point.state.counts.get(REJECTED)) \
-        else 0
+    return 2 if tally.rejected or tally.unread or (
+        point and point.state and point.state.counts.get(REJECTED)) else 0
 
 
 def _escalate(args) -> int:

@@ -64,13 +64,19 @@ class Tally:
 
     decisions: Counter = field(default_factory=Counter)
     rejected: int = 0
+    #: Problems of a fact file itself, not of a record (empty, unreadable): no patient's.
+    unread: int = 0
     warnings: int = 0
     kinds: dict[str, Kind] = field(default_factory=dict)
 
-    def add(self, decision: str, warnings: Iterable[FactProblem]) -> None:
-        """Count one record: its decision (`REJECTED` for a record set aside) and its warnings."""
+    def add(self, decision: str, warnings: Iterable[FactProblem], line: int = 1) -> None:
+        """Count one record: its decision (`REJECTED` for a record set aside) and its warnings;
+        at `line` 0, a problem of the fact file itself (an empty file is no patient)."""
         if decision == REJECTED:
-            self.rejected += 1
+            if line:
+                self.rejected += 1
+            else:
+                self.unread += 1
             return
         self.decisions[decision] += 1
         kinds: set[str] = set()  # of this patient's warnings
@@ -102,7 +108,10 @@ class Tally:
         counts = ", ".join(f"{self.decisions[d]:,} {d}" for d in DECISIONS)
         rejected = f"{self.rejected:,} record{'' if self.rejected == 1 else 's'} rejected"
         patients = f"{self.patients:,} patient{'' if self.patients == 1 else 's'}"
-        lines = [f"{patients} in {seconds:.1f} s ({rate} patients/s): {counts}; {rejected}"]
+        unread = f"; {self.unread:,} fact file{'' if self.unread == 1 else 's'} not read as " \
+            "records (above)" if self.unread else ""
+        lines = [f"{patients} in {seconds:.1f} s ({rate} patients/s): {counts}; {rejected}"
+                 f"{unread}"]
         if self.warnings:
             lines.append(f"{self.warnings:,} warning{'' if self.warnings == 1 else 's'} "
                          f"in {len(self.kinds)} kind{'' if len(self.kinds) == 1 else 's'}:")

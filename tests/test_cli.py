@@ -199,7 +199,8 @@ def test_run_empty_fact_file(capsys):
     code, out, err = run(capsys, "run", SEED, "examples/bad/empty.jsonl")
     assert code == 2
     assert err.startswith("examples/bad/empty.jsonl:0: error: the fact file is empty\n"
-                          "1 patient in ")
+                          "0 patients in ")
+    assert err.endswith("0 records rejected; 1 fact file not read as records (above)\n")
 
 
 # -- explain ---------------------------------------------------------------------------------------
