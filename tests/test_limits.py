@@ -370,7 +370,14 @@ SIZED = [("quantity in mg", "f{i} >= 5 mg",
           lambda i: {"concept": f"f{i}", "date": "2025-06", "grade": 3}),
          ("event", "f{i} ever", lambda i: {"concept": f"f{i}", "date": "2025"}),
          ("event with site {lung, skin}", "f{i} where site is lung within 1 year before screening",
-          lambda i: {"concept": f"f{i}", "date": "2025-06", "site": "lung"})]
+          lambda i: {"concept": f"f{i}", "date": "2025-06", "site": "lung"}),
+         ("medication {d} with half_life in h",
+          "f{i} within 14 days or 5 half_life, whichever is longer, before screening",
+          lambda i: {"concept": f"f{i}", "drug": "d", "date": "2025-11", "end": "2025-12-01",
+                     "half_life": "60 h"}),
+         ("medication {d} with half_life in h",
+          "f{i} within 28 days or 5 half_life, whichever is shorter, before screening",
+          lambda i: {"concept": f"f{i}", "drug": "d", "date": "2025-12-10", "end": "2025-12-20"})]
 
 
 @pytest.mark.parametrize("count", [15, 16, 40, 235])
