@@ -10,6 +10,7 @@ and columns here count from 0 in code points; the server converts them into the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -210,13 +211,34 @@ def _plain(value: Decimal) -> str:
 # --- definition and references --------------------------------------------------------------------
 
 
-def definition(analysis: Analysis, line: int, column: int) -> t.Range | None:
-    """Where the concept, definition or set named at the position is declared."""
+def definition(analysis: Analysis, line: int, column: int) -> tuple[str, t.Range] | None:
+    """Where the concept, definition or set named at the position is declared: the file (this
+    one, or the imported module that declares the set) and the range of its name there."""
     lexeme = _lexeme_at(analysis.lexemes, line, column)
     if lexeme is None or lexeme.kind != "NAME" or analysis.protocol is None:
         return None
     declared = _declaration(analysis, lexeme.text)
-    return lexeme_range(declared) if declared else None
+    if declared is not None:
+        return analysis.path, lexeme_range(declared)
+    return _imported(analysis.protocol, lexeme.text)
+
+
+def _imported(protocol: m.Protocol, name: str) -> tuple[str, t.Range] | None:
+    """The name of a set an imported module declares, in that module's text: the first time it
+    is spelt from the declaration on."""
+    found = next((s for s in protocol.imported_sets if s.name == name), None)
+    source = protocol.source_of(found.span.file) if found is not None else None
+    if found is None or source is None:
+        return None
+    lines = source.splitlines()
+    for number in range(found.span.line, min(found.span.end_line, len(lines)) + 1):
+        start = found.span.column - 1 if number == found.span.line else 0
+        at = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", lines[number - 1][start:])
+        if at is not None:
+            column = start + at.start()
+            return found.span.file, t.Range(t.Position(number - 1, column),
+                                            t.Position(number - 1, column + len(name)))
+    return None
 
 
 def references(analysis: Analysis, line: int, column: int, declaration: bool) -> list[t.Range]:

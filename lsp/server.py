@@ -9,6 +9,8 @@ client's units (UTF-16 for most editors) and the code points the features count 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
@@ -95,8 +97,14 @@ def hover(params: t.HoverParams) -> t.Hover | None:
 def definition(params: t.DefinitionParams) -> t.Location | None:
     document, found, line, column = _at(params.text_document.uri, params.position)
     where = features.definition(found, line, column)
-    return None if where is None else t.Location(uri=params.text_document.uri,
-                                                 range=_to_client(document, where))
+    if where is None:
+        return None
+    path, declared = where
+    if path != found.path:  # a set an imported module declares: its own file, as written there
+        lines = (found.protocol.source_of(path) or "").splitlines(keepends=True)
+        return t.Location(uri=Path(path).resolve().as_uri(),
+                          range=document.position_codec.range_to_client_units(lines, declared))
+    return t.Location(uri=params.text_document.uri, range=_to_client(document, declared))
 
 
 @SERVER.feature(t.TEXT_DOCUMENT_REFERENCES)

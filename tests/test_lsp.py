@@ -236,6 +236,20 @@ def test_definition_and_references(client):
     assert [f["range"]["start"] for f in found] == [at(text, "per weight", 4)]
 
 
+def test_definition_of_a_set_an_imported_module_declares_opens_the_module(client, tmp_path):
+    module = tmp_path / "drug-classes.proto-rules"
+    module.write_text("# shared\nset  egfr_tki: {gefitinib, erlotinib}\n", encoding="utf-8")
+    trial = tmp_path / "lung.proto-rules"
+    text = ('protocol "lung" version "1"\nimport "drug-classes"\nconcepts:\n'
+            '    prior: medication {gefitinib, erlotinib}\n'
+            'exclusion E1 "Prior EGFR-TKI": prior includes any of egfr_tki\n')
+    trial.write_text(text, encoding="utf-8")
+    uri = client.open(trial)
+    location = client.request("textDocument/definition", doc(uri, at(text, "egfr_tki\n")))
+    assert location == {"uri": module.resolve().as_uri(), "range": {
+        "start": {"line": 1, "character": 5}, "end": {"line": 1, "character": 13}}}
+
+
 def test_completion_offers_names_values_and_keywords(client):
     text = SEED.read_text(encoding="utf-8")
     typed = text.replace("    sledai_2k >= 8", "    sex is ")

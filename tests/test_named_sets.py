@@ -142,7 +142,7 @@ def test_the_editor_knows_a_set():
     hover = features.hover(analysis, line, column)
     assert hover.contents.value == ("**egfr_tki**: set {gefitinib, erlotinib, afatinib, "
                                     "osimertinib}\n\n> EGFR tyrosine kinase inhibitors")
-    assert features.definition(analysis, line, column).start.line == 10
+    assert features.definition(analysis, line, column)[1].start.line == 10
     assert [r.start.line for r in features.references(analysis, line, column, True)] == [6, 10]
     assert "egfr_tki" in [s.name for s in features.symbols(analysis)]
 
@@ -243,7 +243,8 @@ def test_two_modules_declaring_one_set(tmp_path):
 
 def test_sets_a_module_imports_reach_the_file_and_the_editor_shows_them(tmp_path):
     """A module's sets are passed on through the modules importing it; one module reached by two
-    imports is one declaration, not a clash. The editor's hover and completion know them."""
+    imports is one declaration, not a clash. The editor's hover, completion and go-to know
+    them."""
     (tmp_path / "base-classes.proto-rules").write_text("set platinum: {cisplatin, carboplatin}\n",
                                                        encoding="utf-8")
     written(tmp_path, TRIAL.replace('import "drug-classes"', 'import "drug-classes"\n'
@@ -261,3 +262,6 @@ def test_sets_a_module_imports_reach_the_file_and_the_editor_shows_them(tmp_path
     column = text.splitlines()[line].index("platinum") + 1
     hover = features.hover(analysis, line, column)
     assert hover.contents.value == "**platinum**: set {cisplatin, carboplatin}"
+    module, where = features.definition(analysis, line, column)  # go to it, in its module
+    assert (module, where.start.line, where.start.character, where.end.character) == \
+        (str(tmp_path / "base-classes.proto-rules"), 0, 4, 12)
