@@ -285,3 +285,27 @@ def _verdict(screening: Screening, fact: dict) -> str:
     decided = screen_one(screening, [fact], day="2026-06-30")
     assert isinstance(decided, Decision), decided
     return decided.verdicts["E1"].verdict
+
+
+HALF_LIVES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.builds(lambda v, u: f"{v} {u}", st.decimals(-1000, 1000, places=3),
+              st.sampled_from(["h", "d", "min", "s", "week", "month", "year", "mg", "hr", "?"])),
+    st.fixed_dictionaries({"value": st.one_of(st.integers(-5, 500), st.text(max_size=3)),
+                           "unit": st.sampled_from(["h", "d", "wk", "month", "", "kg"])}))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(HALF_LIVES)
+def test_any_half_life_given_is_a_decision_or_an_input_error(screening, half_life):
+    """Whatever a fact file gives for a half-life, the patient is decided or set aside with the
+    field named: never a traceback, never a guess."""
+    fact = {**course("2026-02-20"), **({} if half_life is None else {"half_life": half_life})}
+    decided = outcome(screening, fact)
+    if isinstance(decided, Rejected):
+        assert decided.problems and all(p.field == "half_life" for p in decided.problems), \
+            decided.problems
+    else:
+        assert isinstance(decided, Decision)

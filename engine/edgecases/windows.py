@@ -115,12 +115,7 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     if days:
         out += _filtered(gen, atom, occurred, days[0], written, grade, passing, failing, False)
     out += _nothing(gen, atom, occurred, written)
-    if window.anchor is not None and window.anchor.ref is not None:
-        day, none = min(anchor, gen.screening), window.anchor.ref.name
-        out.append(_variant(gen, atom, occurred, f"no {none}, {occurred.ref.name} on {day}: "
-                            f"{written}", f"{on}: no day, the window has no edge", None,
-                            day.isoformat(), grade, remove=(window.anchor.ref.name,),
-                            fields=passing))
+    out += _no_anchor(gen, atom, occurred, anchor, written, grade, passing)
     if anchored is not None:
         out += _anchor_cases(gen, atom, occurred, inside, anchored, written, grade, passing)
         out += _anchor_within_days(gen, atom, occurred, anchored, written, grade, passing)
@@ -216,13 +211,21 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
     if ins:
         out += _filtered(gen, atom, occurred, ins[0], written, grade, covered, failing, False)
     out += _nothing(gen, atom, occurred, written)
-    if window.anchor is not None and window.anchor.ref is not None:
-        day, none = min(anchor, gen.screening), window.anchor.ref.name
-        out.append(_variant(gen, atom, occurred, f"no {none}, {occurred.ref.name} on {day}: "
-                            f"{written}", f"{on}: no day, the window has no edge", None,
-                            day.isoformat(), grade, remove=(window.anchor.ref.name,),
-                            fields=covered))
+    out += _no_anchor(gen, atom, occurred, anchor, written, grade, covered)
     return _unique(out)
+
+
+def _no_anchor(gen: EdgeCases, atom, occurred: m.Occurred, anchor: date, written: str, grade,
+               fields: dict) -> list[Variant]:
+    """For a window on a date concept (or a result's date), an occurrence on the anchor's day
+    (or screening's, if earlier) with no anchor day recorded: unknown."""
+    window = occurred.window
+    if window.anchor is None or window.anchor.ref is None:
+        return []
+    day, none = min(anchor, gen.screening), window.anchor.ref.name
+    return [_variant(gen, atom, occurred, f"no {none}, {occurred.ref.name} on {day}: {written}",
+                     f"{window.anchor}: no day, the window has no edge", None, day.isoformat(),
+                     grade, remove=(none,), fields=fields)]
 
 
 def _both(a: bool | None, b: bool | None) -> bool | None:
