@@ -623,6 +623,8 @@ def refs(condition: Condition) -> list[Ref]:
         if anchor is not None and anchor.ref is not None:
             found.append(anchor.ref)
     return found
+
+
 # --- definitions and criteria ---------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from engine.audit.trail import Recorder
 from engine.run import Decision, Rejected, Screening
+from grammar.layout import expected
 from grammar.parser import parse
 from protocol.checks import check
 from tests.conftest import network_from_text, run_cli, screen_one
@@ -309,3 +310,8 @@ def test_any_half_life_given_is_a_decision_or_an_input_error(screening, half_lif
             decided.problems
     else:
         assert isinstance(decided, Decision)
+
+
+def test_the_editor_completes_shorter_or_longer():
+    typed = HEAD + 'inclusion I1 "x": chemo within 28 days or 5 half_life, whichever is '
+    assert expected(typed)[0] == ["longer", "shorter"]
