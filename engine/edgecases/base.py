@@ -39,6 +39,16 @@ class Variant:
     birth_date: str | None = KEEP  # a new birth date, None for none
 
 
+def kleene_and(*values: str) -> str:
+    """Strong Kleene conjunction of "true" / "false" / "unknown"."""
+    return "false" if "false" in values else "unknown" if "unknown" in values else "true"
+
+
+def kleene_or(*values: str) -> str:
+    """Strong Kleene disjunction of "true" / "false" / "unknown"."""
+    return "true" if "true" in values else "unknown" if "unknown" in values else "false"
+
+
 class Skip(Exception):
     """An atom (or one of its changes) this module cannot give an independent expectation: said
     in the scenario file's header as `not generated: ...`, never guessed."""

@@ -37,7 +37,7 @@ from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import Span, anchor_days, most_recent, spans
-from engine.edgecases.base import Skip, Variant, leap
+from engine.edgecases.base import Skip, Variant, kleene_and, kleene_or, leap
 from engine.edgecases.counts import _status as counted
 from engine.edgecases.filters import item_values, unrecorded, written_filters
 from engine.edgecases.windows import (MONTH_ENDS, _bounds, _grade_text, _occurrence,
@@ -134,7 +134,7 @@ class _Own:
         if isinstance(days, str):
             return said, days, [], []
         places = [placed(self.counts, span.first, span.last, days) for span in found]
-        return said, days, places, [_and(item.passes, place) for item, place in zip(items, places)]
+        return said, days, places, [kleene_and(item.passes, place) for item, place in zip(items, places)]
 
     def judge(self, items: list[Item], at: date | None = None) -> tuple[str, str]:
         """The atom's status for a list of items, and how it was worked out."""
@@ -153,13 +153,13 @@ class _Own:
                                   self.atom.count, self.by.name if self.by else None)
             return status, f"{said}; {how}"
         if isinstance(self.atom, m.Latest):  # some item, and none that started too late
-            later = [_and(item.passes, _not(place)) for item, place in zip(items, places)]
-            status = _and(_any([i.passes for i in items]), _not(_any(later)))
+            later = [kleene_and(item.passes, _not(place)) for item, place in zip(items, places)]
+            status = kleene_and(kleene_or(*[i.passes for i in items]), _not(kleene_or(*later)))
             when = {"true": "in time", "false": "too late", "unknown": "perhaps in time"}
             words = [f"{item} started {when[place]}{item.note}"
                      for item, place in zip(items, places)]
             return status, f"{said}; {'; '.join(words)}: {status}"
-        status = _any(states)
+        status = kleene_or(*states)
         if isinstance(self.atom, m.NoKnown):
             status = _not(status)
         return status, f"{said}; {'; '.join(words)}: {status}"
@@ -401,15 +401,6 @@ def itself(gen: EdgeCases, atom: Any) -> list[Variant]:
 
 def _listed(items: list[Item]) -> str:
     return " and ".join(str(item) for item in items)
-
-
-def _and(*values: str) -> str:
-    """Strong Kleene conjunction of "true" / "false" / "unknown"."""
-    return "false" if "false" in values else "unknown" if "unknown" in values else "true"
-
-
-def _any(values: list[str]) -> str:
-    return "true" if "true" in values else "unknown" if "unknown" in values else "false"
 
 
 def _not(value: str) -> str:

@@ -45,7 +45,8 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
-from engine.edgecases.base import Skip, Variant, anchor_day, leap, shifted
+from engine.edgecases.base import (Skip, Variant, anchor_day, kleene_and, kleene_or, leap,
+                                   shifted)
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -164,9 +165,10 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
 
     def held(day: date, given: str | None) -> bool | None:
         days = reaches(given)
-        by_reach = None if days is None else day <= anchor and (anchor - day).days <= days
-        return _either(fixed(day, anchor), by_reach) if reach.longer else \
-            _both(fixed(day, anchor), by_reach)
+        by_reach = "unknown" if days is None else \
+            str(day <= anchor and (anchor - day).days <= days).lower()
+        combine = kleene_or if reach.longer else kleene_and
+        return HELD[combine(str(fixed(day, anchor)).lower(), by_reach)]
 
     def said(given: str | None, day: date | None = None) -> str:
         """How the case's status is worked out: on `day`, or on each day of a month."""
@@ -226,16 +228,6 @@ def _no_anchor(gen: EdgeCases, atom, occurred: m.Occurred, anchor: date, written
     return [_variant(gen, atom, occurred, f"no {none}, {occurred.ref.name} on {day}: {written}",
                      f"{window.anchor}: no day, the window has no edge", None, day.isoformat(),
                      grade, remove=(none,), fields=fields)]
-
-
-def _both(a: bool | None, b: bool | None) -> bool | None:
-    """Kleene's and, None for unknown."""
-    return False if a is False or b is False else None if a is None or b is None else True
-
-
-def _either(a: bool | None, b: bool | None) -> bool | None:
-    """Kleene's or, None for unknown."""
-    return True if a or b else None if a is None or b is None else False
 
 
 def _given(gen: EdgeCases, variant: Variant, course: dict) -> Variant:
