@@ -10,7 +10,6 @@ and columns here count from 0 in code points; the server converts them into the 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -224,21 +223,13 @@ def definition(analysis: Analysis, line: int, column: int) -> tuple[str, t.Range
 
 
 def _imported(protocol: m.Protocol, name: str) -> tuple[str, t.Range] | None:
-    """The name of a set an imported module declares, in that module's text: the first time it
-    is spelt from the declaration on."""
+    """The name of a set an imported module declares, among that module's tokens."""
     found = next((s for s in protocol.imported_sets if s.name == name), None)
     source = protocol.source_of(found.span.file) if found is not None else None
     if found is None or source is None:
         return None
-    lines = source.splitlines()
-    for number in range(found.span.line, min(found.span.end_line, len(lines)) + 1):
-        start = found.span.column - 1 if number == found.span.line else 0
-        at = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", lines[number - 1][start:])
-        if at is not None:
-            column = start + at.start()
-            return found.span.file, t.Range(t.Position(number - 1, column),
-                                            t.Position(number - 1, column + len(name)))
-    return None
+    declared = _named(lexemes(source, found.span.file, partial=True), found.span, name)
+    return (found.span.file, lexeme_range(declared)) if declared else None
 
 
 def references(analysis: Analysis, line: int, column: int, declaration: bool) -> list[t.Range]:
@@ -260,8 +251,13 @@ def _declaration(analysis: Analysis, name: str) -> Lexeme | None:
         or protocol.named_values(name)  # type: ignore[union-attr]
     if node is None or node.span.file != analysis.path:
         return None
-    return next((x for x in analysis.lexemes if x.kind == "NAME" and x.text == name
-                 and (x.line, x.column) >= (node.span.line, node.span.column)), None)
+    return _named(analysis.lexemes, node.span, name)
+
+
+def _named(tokens: list[Lexeme], span: Span, name: str) -> Lexeme | None:
+    """The first name token spelling `name` from the start of a declaration's `span` on."""
+    return next((x for x in tokens if x.kind == "NAME" and x.text == name
+                 and (x.line, x.column) >= (span.line, span.column)), None)
 
 
 # --- quick fixes and rename -----------------------------------------------------------------------
