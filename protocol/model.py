@@ -179,6 +179,14 @@ class Concept:
             return Attribute(self.span, DRUG, self.values)
         return next((a for a in self.attributes if a.name == name), None)
 
+    def attribute_written(self, name: str) -> Attribute | None:
+        """`attribute`, by its name as a condition writes it: as declared or in the plural
+        (`lines` for `line`, `half_lives` for `half_life`)."""
+        forms = [name, name[:-1]] if name.endswith("s") else [name]
+        if name.endswith("ves"):
+            forms += [name[:-3] + "fe", name[:-3] + "f"]
+        return next((a for a in map(self.attribute, forms) if a is not None), None)
+
     @property
     def factors(self) -> tuple[tuple, ...]:
         """Its `convert` declarations as the units module takes them: (amount, unit, amount,
@@ -328,13 +336,10 @@ class Reach:
     longer: bool = False
 
     def of(self, concept: Concept) -> Attribute | None:
-        """The attribute named, as written or in the plural (`half_lives` for `half_life`)."""
-        name = self.attribute.name
-        plural = [name[:-1]] if name.endswith("s") else []
-        if name.endswith("ves"):
-            plural += [name[:-3] + "fe", name[:-3] + "f"]
-        return next((a for a in (concept.attribute(n) for n in (name, *plural))
-                     if a is not None and a.name != DRUG), None)
+        """The attribute named, as written or in the plural (`half_lives` for `half_life`); a
+        medication's drug is none."""
+        found = concept.attribute_written(self.attribute.name)
+        return found if found is not None and found.name != DRUG else None
 
     def __str__(self) -> str:
         which = "longer" if self.longer else "shorter"
@@ -460,11 +465,7 @@ class Counted:
 
     def attribute(self, concept: Concept) -> Attribute | None:
         """The attribute `by` names, as written or in the plural (`lines` for `line`)."""
-        if self.by is None:
-            return None
-        name = self.by.name
-        return concept.attribute(name) or (concept.attribute(name[:-1])
-                                           if name.endswith("s") else None)
+        return None if self.by is None else concept.attribute_written(self.by.name)
 
     @property
     def ref(self) -> Ref:
