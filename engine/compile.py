@@ -295,10 +295,7 @@ class _Compiler:
         if kind is not None:
             name = getattr(condition, "ref", None) and condition.ref.name
             if name and self.protocol.definition(name) is None and not self._is_derived(name):
-                self.layout.concepts.add(name)
-                at = self.concepts[name].at  # an age at another date reads it
-                if at is not None:
-                    self.layout.concepts.add(at.name)
+                self.layout.read(self.concepts[name])
             return kind.compile(condition, self)
         if isinstance(condition, m.Not):
             return self.kleene(condition.item).negated()

@@ -68,20 +68,29 @@ class Normaliser:
         # The lists with a dose on a day the network compares (0 for none).
         self.tallied = frozenset(name for name, _ in layout.doses.values())
         # How each declared concept's facts are filed, read once here rather than per fact: the
-        # concepts they are facts of (itself and what it counts as, where a rule reads them: the
-        # first and the other, None for none) and whether it is a history (whose dates may be
-        # partial). Derived values take no facts.
-        self.readings: dict[str, tuple[str | None, str | None, bool]] = {}
+        # concepts they are facts of, where a rule reads them (itself, what it counts as, and
+        # either read as of a named day: the first, None for none, and the others) and whether
+        # it is a history (whose dates may be partial). Derived values take no facts, nor do
+        # values read as of a named day: their facts are those of the concept they read.
+        read_at: dict[str, list[str]] = {}  # by the concept read, its readings that rules read
         for concept in protocol.concepts:
-            if concept.kind is m.Kind.DERIVED:
+            if concept.reads is not None and concept.name in self.referenced:
+                read_at.setdefault(concept.reads.name, []).append(concept.name)
+        self.readings: dict[str, tuple[str | None, tuple[str, ...], bool]] = {}
+        for concept in protocol.concepts:
+            if concept.kind is m.Kind.DERIVED or concept.reads is not None:
                 continue
             broader = concept.counts_as.name if concept.counts_as else None
-            homes = [h for h in (concept.name, broader) if h and h in self.referenced] + [None] * 2
-            self.readings[concept.name] = (homes[0], homes[1], concept.kind in m.LISTED)
+            homes = [h for h in (concept.name, broader) if h and h in self.referenced]
+            homes += read_at.get(concept.name, []) + read_at.get(broader or "", [])
+            self.readings[concept.name] = (homes[0] if homes else None, tuple(homes[1:]),
+                                           concept.kind in m.LISTED)
         self.attribute_keys = {c.name: frozenset(a.name for a in c.attributes)
                                for c in protocol.concepts if c.attributes}
-        # Measured concepts first: a dose per kg reads the weight.
-        names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED, n))
+        # Measured concepts first: a dose per kg reads the weight; of them, those read as of a
+        # named day after that day's concept.
+        names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED,
+                                                       self.concepts[n].reads is not None, n))
         self.readers = [Reader(self, self.concepts[n]) for n in names]
         self.ages = [n for n in names if self.concepts[n].kind is m.Kind.AGE]
         self._dose_factors: dict[tuple[str, str], Decimal | None] = {}
@@ -148,16 +157,25 @@ class Reader:
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "read", "references", "runs", "steps",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
-                 "reaches")
+                 "reaches", "as_of", "sources", "missing")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
         self.concept, self.name = concept, name
         self.read = getattr(_Builder, "_" + kind.value)
-        self.valid_for = concept.valid_for
-        self.first_day_key = _duration_key(concept.valid_for) if concept.valid_for else None
-        # every fact needs a date, even one alone (`Values._chosen`): `valid for`, a lab, a quantity
-        self.needs_date = concept.valid_for is not None or kind in _MEASURED
+        # Read as of a named day (`uacr at visit_1`): that day's concept and the validity, counted
+        # back from it (`_Builder._as_of`; none: that day's results only), not from screening.
+        self.as_of = None if concept.reads is None else (concept.at.name, concept.valid_for)
+        self.valid_for = concept.valid_for if self.as_of is None else None
+        # the concepts whose facts it reads, by name: a source may say one's value is open
+        self.sources = (name,) if concept.reads is None else (name, concept.reads.name)
+        self.missing = "no fact given" if concept.reads is None else \
+            f"no {concept.reads.name} given"
+        self.first_day_key = _duration_key(concept.valid_for) if self.valid_for else None
+        # every fact needs a date, even one alone (`Values._chosen`): `valid for`, a lab, a
+        # quantity, a value read as of a day
+        self.needs_date = concept.valid_for is not None or kind in _MEASURED or \
+            self.as_of is not None
         self.unitless, self.age = kind in m.UNITLESS, kind is m.Kind.AGE
         self.lab = kind is m.Kind.LAB
         # several results of one day that differ bound the value (`Values._between`)
@@ -225,18 +243,53 @@ class _Builder(Values, Courses):
         for reader in self.n.readers:
             name = reader.name
             facts = grouped.get(name)
-            if name in withheld:  # the source says its value is open: none of its facts counts
-                unusable[name] = withheld[name]
-            elif facts:
+            held = next((withheld[n] for n in reader.sources if n in withheld), None) \
+                if withheld else None
+            if held is not None:  # the source says its value is open: none of its facts counts
+                unusable[name] = held
+            elif facts and (reader.as_of is None or (facts := self._as_of(reader, facts))):
                 reader.read(self, reader, facts)
                 if reader.dated is not None:
                     self._dated(reader)
             if name not in used and name not in unusable:
-                unusable[name] = "no fact given"
+                unusable[name] = reader.missing
         self._bounds()
         if self.problems:
             raise FactError(self.problems)
         return self.patient
+
+    def _as_of(self, r: Reader, facts: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+        """Of a concept read as of a named day (`uacr_at_visit_1: uacr at visit_1`), the facts
+        dated on or before that day (each fact needs a date: an undated one is left to
+        `_chosen`, which reports it); none, with why, when that day is not usable, no fact is
+        dated by then, or the most recent of those is older than the validity, counted back
+        from that day (without one, of another day)."""
+        name, (at, valid_for) = r.name, r.as_of
+        record, unusable = self.patient.record, self.patient.unusable
+        day = record.get(at)
+        if day is None:
+            unusable[name] = f"no usable {at} to read it at" + (
+                f" ({unusable[at]})" if at in unusable else "")
+            return []
+        dated = [(days_of_text(f[1]["date"])[0].toordinal(), f) for f in facts
+                 if isinstance(f[1].get("date"), str)]
+        if len(dated) < len(facts):
+            return facts
+        kept = [f for on, f in dated if on <= day]
+        written = date.fromordinal(day).isoformat()
+        if not kept:
+            unusable[name] = f"no {r.concept.reads.name} on or before {at} ({written})"
+            return []
+        latest = date.fromordinal(max(on for on, _ in dated if on <= day))
+        first = shift(date.fromordinal(day), valid_for) if valid_for else date.fromordinal(day)
+        if latest < first:
+            read = r.concept.reads.name
+            unusable[name] = (
+                f"stale: latest {read} by {at} ({written}) is from {latest}, before {first} "
+                f"(valid for {valid_for} before {at})" if valid_for else
+                f"no {read} of {at}'s day ({written}): the latest by then is from {latest}")
+            return []
+        return kept
 
     def _dated(self, r: Reader) -> None:
         """The day of the result that counts, for windows counted from it (`the date of anc`);
@@ -312,12 +365,9 @@ class _Builder(Values, Courses):
                     continue
             reading = readings.get(name)
             if reading is None:
-                self.problem(index, "concept", f"unknown concept '{name}': not declared by the "
-                             "protocol" if name not in concepts else f"'{name}' is derived: the "
-                             "network computes it from its formula; this fact is set aside",
-                             warning=True)
+                self.problem(index, "concept", _not_read(name, concepts.get(name)), warning=True)
                 continue
-            home, also, listed = reading
+            home, others, listed = reading
             if home is None:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
                 continue
@@ -340,8 +390,8 @@ class _Builder(Values, Courses):
                 grouped[home] = [entry]
             else:
                 facts.append(entry)
-            if also is not None:  # a fact of a narrower concept is a fact of the broader one too
-                grouped.setdefault(also, []).append(entry)
+            for other in others:  # a narrower concept's fact is the broader one's too; a
+                grouped.setdefault(other, []).append(entry)  # concept's, its readings at a day's
         if "birth_date" in self.data:
             self._birth_date(grouped)
         return grouped
@@ -621,6 +671,16 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 _MEASURED = frozenset({m.Kind.LAB, m.Kind.QUANTITY})
 #: The kinds whose value may be known only within bounds: a measured value, not an age.
 _SPREAD = frozenset({m.Kind.LAB, m.Kind.QUANTITY, m.Kind.SCORE, m.Kind.SCALE})
+
+
+def _not_read(name: str, concept: m.Concept | None) -> str:
+    """Why a fact naming `name` is set aside: no such concept, or one that takes no facts."""
+    if concept is None:
+        return f"unknown concept '{name}': not declared by the protocol"
+    if concept.reads is not None:
+        return (f"'{name}' is {concept.reads.name} read at {concept.at.name}: give "
+                f"{concept.reads.name}'s results; this fact is set aside")
+    return f"'{name}' is derived: the network computes it from its formula; this fact is set aside"
 
 
 def _duration_key(duration: m.Duration) -> tuple[int, str]:

@@ -210,6 +210,13 @@ class Layout:
     #: attribute and multiple.
     reaches: dict[str, dict[str, tuple[str, Decimal]]] = field(default_factory=dict)
 
+    def read(self, concept: m.Concept) -> None:
+        """Ask for a concept's value, and for the day it is read at (`age at enrolment`, `uacr
+        at visit_1`): the normaliser reads that day's concept first."""
+        self.concepts.add(concept.name)
+        if concept.at is not None:
+            self.concepts.add(concept.at.name)
+
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""
         name = anchor_field(anchor)

@@ -135,7 +135,11 @@ def _concept(concept: m.Concept) -> str:
         lines.append(f"from {concept.steps[0]} to {concept.steps[1]}")
     for conversion in concept.conversions:
         lines.append(f"convert: {conversion}")
-    if concept.valid_for:
+    if concept.reads:
+        lines.append(f"reads: {concept.reads.name}, as of {concept.at.name}")
+        lines.append(f"valid for {concept.valid_for} before {concept.at.name}"
+                     if concept.valid_for else f"a result of {concept.at.name}'s day")
+    elif concept.valid_for:
         lines.append(f"valid for {concept.valid_for} before the screening date")
     if concept.values:
         lines.append("values: " + ", ".join(v.name for v in concept.values))

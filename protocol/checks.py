@@ -199,8 +199,7 @@ def _grade(atom: m.Occurred | m.NoKnown | m.Counted | m.Latest) -> tuple[str, De
 def _kind_words(target: Target) -> str:
     if isinstance(target, m.Definition):
         return "a definition"
-    word = target.kind.value
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+    return target.kind.said
 
 
 def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
@@ -517,6 +516,9 @@ def _broader(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             why = f"but it is {_kind_words(concept)} and '{broader.name}' {_kind_words(broader)}"
         elif broader.counts_as is not None:
             why = f"which counts as '{broader.counts_as.name}' in turn: name the broadest directly"
+        elif broader.reads is not None:
+            why = (f"which is '{broader.reads.name}' read at {broader.at.name}: count it as "
+                   f"'{broader.reads.name}'")
         elif any(broader.canonical(v.name) is None for v in concept.values):
             missing = [v.name for v in concept.values if broader.canonical(v.name) is None]
             why = f"but '{broader.name}' has no value {', '.join(missing)}"
@@ -527,8 +529,9 @@ def _broader(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             yield diag("counts-as", ref.span, name=concept.name, broader=broader.name, why=why)
 
 
-def _ages(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
-    """`age at enrolment`: the day an age is counted at is a date concept's."""
+def _days(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
+    """`age at enrolment`, `uacr_at_visit_1: uacr at visit_1`: the day an age is counted at, or
+    a value read at, is a date concept's."""
     for concept in scope.concepts.values():
         if concept.at is None:
             continue
@@ -537,8 +540,8 @@ def _ages(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             hint = _hint(concept.at.name, scope.names())
             yield diag("undefined-name", concept.at.span, name=concept.at.name, hint=hint)
         elif not (isinstance(target, m.Concept) and target.kind is Kind.DATE):
-            yield diag("anchor", concept.at.span, name=concept.at.name, hint="",
-                       what="a date concept (declare it 'NAME: date')", kind=_kind_words(target))
+            yield diag("day", concept.at.span, name=concept.name, at=concept.at.name,
+                       how="read" if concept.reads else "counted", kind=_kind_words(target))
 
 
 def _aliases(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
@@ -626,6 +629,7 @@ def _unused(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
              for name in m.formula_names(c.formula)}
     used |= {c.name for c in protocol.concepts if c.counts_as and c.counts_as.name in used}
     used |= {c.at.name for c in protocol.concepts if c.at and c.name in used}
+    used |= {c.reads.name for c in protocol.concepts if c.reads and c.name in used}
     for definition in protocol.definitions:
         if definition.name not in used:
             yield diag("unused-definition", definition.span, name=definition.name)
@@ -681,6 +685,6 @@ def _fidelity(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
 CHECKS: tuple[Callable[[m.Protocol, Scope], Iterable[Diagnostic]], ...] = (
     contents, header, duplicates, declared_units, attributes, equivalences, weights, _broader,
-    _ages, _aliases, _conditions, _formulas, _escalation, _durations, _limits, _cycles, _unused,
+    _days, _aliases, _conditions, _formulas, _escalation, _durations, _limits, _cycles, _unused,
     _texts, _waivers, _fidelity,
 )

@@ -90,6 +90,8 @@ TEMPLATES: dict[str, str] = {
     "take more than {limit} rules); split it into definitions",
     "no-criteria/run": "protocol '{name}' has no criteria: '{command}' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
+    "day": "'{name}' is {how} at the day of '{at}', which must be a date concept (declare it "
+    "'{at}: date'); '{at}' is {kind}",
     "during": "'during {name}' spans the most recent course or occurrence of another event or "
     "medication; '{name}' is {kind}{why}",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",

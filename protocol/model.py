@@ -32,6 +32,7 @@ class Kind(Enum):
     event is a dated occurrence (history); medication is a list of dated courses of named drugs;
     date is one day a window may count from (first dose, enrolment, consent).
     derived is a number the network computes from other concepts by a formula (`crcl`, `bmi`).
+    A value read as of a named day (`uacr at visit_1`) is of the kind of the concept it reads.
     """
 
     QUANTITY = "quantity"
@@ -47,12 +48,19 @@ class Kind(Enum):
     DATE = "date"
     DERIVED = "derived"
 
+    @property
+    def said(self) -> str:
+        """The kind with its article, as messages name it: `a flag`, `an event`."""
+        return f"an {self.value}" if self.value[0] in "aeiou" else f"a {self.value}"
+
 
 MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.AGE)
 #: Measured kinds whose values are plain numbers, without a unit.
 UNITLESS = (Kind.SCORE, Kind.SCALE)
 LISTED = (Kind.EVENT, Kind.MEDICATION)
-#: Kinds whose result that counts is of a day a window may count from (`the date of anc`).
+#: Kinds whose result that counts is of a day: a window may count from it (`the date of anc`),
+#: and a concept of one may be read as of a named day (`uacr_at_visit_1: uacr at visit_1`; an age
+#: says its day itself, `age at visit_1`, and a history is read in windows).
 DATED_RESULTS = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.CATEGORY, Kind.FLAG)
 
 
@@ -162,7 +170,13 @@ class Concept:
     label: str | None = None
     steps: tuple[Decimal, Decimal] | None = None  # a scale's lowest and highest value
     counts_as: Ref | None = None  # a broader concept each of its facts is also a fact of
-    at: Ref | None = None  # an age's date concept (enrolment, consent); None: the screening date
+    #: The date concept whose day it is read at: an age's (enrolment, consent), or a value's as
+    #: of a named day (`reads`); None: the screening date.
+    at: Ref | None = None
+    #: The concept whose facts it reads as of the day `at` names (`uacr_at_visit_1: uacr at
+    #: visit_1`): of the same kind, unit and values, its own `valid_for` counted back from that
+    #: day (None: a result of that day only); None for a concept read from its own facts.
+    reads: Ref | None = None
     formula: Expr | None = None  # a derived value's formula, in `unit`
     attributes: tuple[Attribute, ...] = ()  # what an event's occurrence or a course records
 

@@ -143,5 +143,6 @@ def test_age_at_another_date(facts, verdict):
 def test_age_at_needs_a_date_concept():
     text = AGE_AT.replace("enrolment: date", "enrolment: flag")
     errors = [d for d in check(parse(text, "t")) if d.is_error]
-    assert [d.code for d in errors] == ["anchor"]
-    assert "a date concept (declare it 'NAME: date'); 'enrolment' is a flag" in errors[0].message
+    assert [d.code for d in errors] == ["day"]
+    assert "is counted at the day of 'enrolment', which must be a date concept (declare it " \
+        "'enrolment: date'); 'enrolment' is a flag" in errors[0].message

@@ -144,10 +144,15 @@ def test_derived_values_at_their_thresholds(capsys, tmp_path):
     assert run_cli(capsys, *argv)[0] == 0
     text = out.read_text(encoding="utf-8")
     cases = _cases(text)
-    assert "24.999998" in cases["creatinine 2.625422 mg/dL: egfr 24.999998 mL/min/1.73m2, just "
-                                "under egfr >= 25 mL/min/1.73m2"]
+    # the creatinine read at visit 1 is given as a creatinine of visit 1's day
+    under = cases["creatinine_at_visit_1 2.625422 mg/dL: egfr 24.999998 mL/min/1.73m2, just "
+                  "under egfr >= 25 mL/min/1.73m2"]
+    assert "24.999998" in under
+    assert '{"concept": "creatinine", "value": 2.625422, "unit": "mg/dL", "date": "2026-05-18"' \
+        in under
+    assert 'remove: ["creatinine"]' in cases["no creatinine_at_visit_1: egfr >= 25 mL/min/1.73m2"]
     assert "# not generated: egfr's input age_at_visit_1: no age from 0 to 126 turns egfr >= " \
-           "25 mL/min/1.73m2, at line 109\n" in text
+           "25 mL/min/1.73m2, at line 110\n" in text
     # a stable dose: B is visit_1 2026-05-18 - 4 weeks = 2026-04-20; a course ending on B is a
     # change, one ending the day before it is not (I5 waits for a contraindication's review)
     stable = "ras_inhibitor dose stable for at least 4 weeks before visit_1"

@@ -84,7 +84,7 @@ def compile_node(concept: m.Concept, build: Build) -> Node:
         if f.averaged(name):
             build.layout.means.add(f.averaged(name))
         if name not in derived:
-            build.layout.concepts.add(f.averaged(name) or name)
+            build.layout.read(build.concepts[f.averaged(name) or name])
     read = [Kleene((), (), P.test("$nex", _field(n), 1), P.test("$ex", _field(n), 1), frozenset())
             for n in inputs if n not in derived]
     uses = frozenset(n for n in inputs if n in derived)

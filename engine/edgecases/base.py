@@ -65,12 +65,42 @@ def allowed(concept: m.Concept, value: Decimal) -> bool:
 
 
 def kept(gen: EdgeCases, concept: str) -> dict[str, Any]:
-    """The base's latest fact of `concept`, its date and reference range kept for the new value
-    (dated the day before screening when the base has none)."""
-    old = [f for f in gen.base["facts"] if f.get("concept") == concept]
-    fields = {k: v for k, v in (old[-1] if old else {}).items() if k in ("date", "reference_range")}
+    """The base's latest fact of `concept` (`given`), its date and reference range kept for
+    the new value (dated the day before screening when the base has none). A concept read as of
+    a named day (`uacr_at_visit_1: uacr at visit_1`) is given as a result of the concept it
+    reads (`concept` then among the fields), on that day."""
+    fields = {k: v for k, v in given(gen, concept).items() if k in ("date", "reference_range")}
+    declared = gen.concepts.get(concept)
+    if declared is not None and declared.reads is not None:
+        return {"concept": declared.reads.name, **fields, "date": _read_on(gen, declared)}
     fields.setdefault("date", (gen.screening - timedelta(days=1)).isoformat())
     return fields
+
+
+def given(gen: EdgeCases, concept: str) -> dict[str, Any]:
+    """The base's latest fact giving `concept`, {} for none: of a concept read as of a named
+    day, the latest of the concept it reads on or before that day."""
+    declared = gen.concepts.get(concept)
+    read, by = concept, None
+    if declared is not None and declared.reads is not None:
+        read, by = declared.reads.name, _read_on(gen, declared)
+    old = [f for f in gen.base["facts"] if f.get("concept") == read
+           and (by is None or str(f.get("date")) <= by)]
+    return old[-1] if old else {}
+
+
+def _read_on(gen: EdgeCases, declared: m.Concept) -> str:
+    day = day_given(gen, declared.at.name)
+    if day is None:
+        raise Skip(f"the base patient gives no {declared.at.name} day to read {declared.name} at")
+    return day.isoformat()
+
+
+def given_as(gen: EdgeCases, concept: str) -> str:
+    """The concept whose facts give `concept`: itself, or the concept it reads as of a named
+    day (`uacr` for `uacr_at_visit_1`), whose facts a case removes to leave it without one."""
+    declared = gen.concepts.get(concept)
+    return declared.reads.name if declared is not None and declared.reads else concept
 
 
 def day_given(gen: EdgeCases, concept: str) -> date | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS, threshold_of
-from engine.edgecases.base import Variant, day_given, kept, other_unit, tidy
+from engine.edgecases.base import Variant, day_given, given_as, kept, other_unit, tidy
 from protocol import model as m
 from protocol.units import QUANTUM, UnitProblem, factor, parse_unit, quantize, registry
 
@@ -203,7 +203,7 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
                 out.append(_triplicate(name, x, fields, unit, concept, value, where, written, atom,
                                        ok))
         out.append(Variant(f"no {name}: {written}", f"{concept.name} reads {name}: unknown",
-                           atom, "unknown", remove=(name,)))
+                           atom, "unknown", remove=(given_as(gen, name),)))
     return out
 
 

@@ -12,7 +12,8 @@ from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Callable
 
 from engine.atoms.base import OPS, threshold_of
-from engine.edgecases.base import Skip, Variant, allowed, kept, other_unit, step_of, tidy
+from engine.edgecases.base import (Skip, Variant, allowed, given, given_as, kept, other_unit,
+                                   step_of, tidy)
 from protocol import model as m
 from protocol.units import QUANTUM, UnitProblem, factor, quantize, temperature
 
@@ -86,9 +87,9 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
                 f"bound, {'inside' if held(bound) else 'outside'}", atom,
                 "true" if held(bound) else "false",
                 replace=(_fact(concept, value, other_name, fields),)))
-    if any(f.get("concept") == concept.name for f in gen.base["facts"]):
+    if given(gen, concept.name):
         out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom, "unknown",
-                           remove=(concept.name,)))
+                           remove=(given_as(gen, concept.name),)))
     return out
 
 
@@ -98,14 +99,13 @@ def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
     whose ratio (rounded half to even to 6 places, as every number) is past it, the same in
     another unit (value and range alike), no reference range, no value."""
     concept = gen.concept(atom)
-    facts = [f for f in gen.base["facts"] if f.get("concept") == concept.name]
     key = "high" if atom.bound == "upper" else "low"
-    fact = facts[-1] if facts else {}
-    unit = fact.get("unit", concept.unit)
-    if key not in (fact.get("reference_range") or {}):  # the case gives a range of its own
-        fact = {**kept(gen, concept.name), "reference_range": dict(OWN_RANGE)}
+    fields = kept(gen, concept.name)
+    unit = given(gen, concept.name).get("unit", concept.unit)
+    if key not in (fields.get("reference_range") or {}):  # the case gives a range of its own
+        fields["reference_range"] = dict(OWN_RANGE)
         unit = concept.unit
-    limit = Decimal(str(fact["reference_range"][key]))
+    limit = Decimal(str(fields["reference_range"][key]))
     factor_ = quantize(atom.factor)
     name = "ULN" if atom.bound == "upper" else "LLN"
     written = f"{atom.ref.name} {atom.op} " + (f"{atom.bound} reference" if atom.factor == 1
@@ -113,7 +113,6 @@ def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
     at = factor_ * limit
     if at != quantize(at):
         raise Skip(f"{atom.factor} x {limit} {unit} has more than 6 places")
-    fields = {k: v for k, v in fact.items() if k in ("date", "reference_range")}
     out = []
     for value, where in ((_nearest(at, limit, factor_, -1), "the nearest under"), (at, "at"),
                          (_nearest(at, limit, factor_, +1), "the nearest over")):
@@ -132,7 +131,7 @@ def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
             rate = factor(other_name, unit, concept.factors, aliases=gen.protocol.aliases)
         except (UnitProblem, ValueError):  # pragma: no cover - other_unit found it
             rate = None
-        range_ = {k: tidy(Decimal(str(v)) / rate) for k, v in fact["reference_range"].items()} \
+        range_ = {k: tidy(Decimal(str(v)) / rate) for k, v in fields["reference_range"].items()} \
             if rate is not None else {}
         if rate is not None and all(v == quantize(v) for v in range_.values()):
             held = OPS[atom.op](factor_, factor_)
@@ -146,9 +145,9 @@ def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
     out.append(Variant(f"{concept.name} {tidy(at)} {unit} without a reference range: {written}",
                        f"no {atom.bound} reference: unknown", atom, "unknown",
                        replace=(_fact(concept, tidy(at), unit, unranged),)))
-    if facts:
+    if given(gen, concept.name):
         out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom,
-                           "unknown", remove=(concept.name,)))
+                           "unknown", remove=(given_as(gen, concept.name),)))
     return out
 
 

@@ -304,7 +304,7 @@ def _concept(a: m.Concept, b: m.Concept, old: m.Protocol, new: m.Protocol) -> En
     changes verdicts even when no criterion was edited."""
     changes = [Change(kind, _concept_said(old, a, kind), _concept_said(new, b, kind))
                for kind in ("kind", "unit", "validity", "dosing", "grade", "conversion",
-                            "formula", "attributes")
+                            "formula", "attributes", "day")
                if meaning(_concept_field(a, kind)) != meaning(_concept_field(b, kind))]
     if meaning(a.values) != meaning(b.values):
         changes.append(Change("values", values_text(a.values), values_text(b.values),
@@ -321,12 +321,14 @@ def _concept_field(concept: m.Concept, kind: str) -> Any:
     return {"kind": concept.kind, "unit": concept.unit, "validity": concept.valid_for,
             "dosing": (concept.dosed_in, concept.equivalence, weight),
             "grade": concept.graded, "conversion": concept.conversions,
-            "formula": concept.formula, "attributes": concept.attributes}[kind]
+            "formula": concept.formula, "attributes": concept.attributes,
+            "day": (concept.reads and concept.reads.name, concept.at and concept.at.name)}[kind]
 
 
 def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
     if kind == "validity":
-        return f"valid for {concept.valid_for}" if concept.valid_for else "(no limit)"
+        return f"valid for {concept.valid_for}" if concept.valid_for else \
+            f"(a result of {concept.at.name}'s day)" if concept.reads else "(no limit)"
     if kind == "dosing" and concept.dosed_in:
         return " ".join([f"dosed in {concept.dosed_in}"]
                         + [f"as {concept.equivalence}"] * bool(concept.equivalence)
@@ -338,6 +340,9 @@ def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
     if kind == "attributes":
         return " ".join(f"with {a.name} {_attribute_text(a)}" for a in concept.attributes) \
             or "(no attributes)"
+    if kind == "day":  # the day an age is counted at, or a value read at (`uacr at visit_1`)
+        read = f"{concept.reads.name} " if concept.reads else ""
+        return f"{read}at {concept.at.name}" if concept.at else "at the screening date"
     return shown(protocol, _concept_field(concept, kind) if kind != "dosing" else None)
 
 
@@ -423,7 +428,10 @@ def _uses(protocol: m.Protocol) -> dict[str, frozenset[str]]:
         if concept.formula is not None:  # a derived value reads its formula's names
             for read in m.formula_names(concept.formula):
                 found |= name_reads(read, seen)
-        return found | (name_reads(concept.weight.name, seen) if concept.weight else set())
+        for read in (concept.weight, concept.reads, concept.at):  # a dose per kg, a day's
+            if read is not None:  # reading and the day's concept
+                found |= name_reads(read.name, seen)
+        return found
 
     return {leaf.id: frozenset(reads(leaf.applies, set()) | reads(leaf.condition, set()))
             for leaf in protocol.leaves()}

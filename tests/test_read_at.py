@@ -1,0 +1,245 @@
+"""A value read as of a named day: `uacr_at_visit_1: uacr at visit_1` ("UACR ... at visit 1",
+DAPA-CKD I4). It is a concept of the kind, unit and values of the one it reads, whose facts it
+takes: a result of that day, or with `valid for N` the most recent within N before it; later
+results, which the concept itself reads, do not count for it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.run import Decision, Screening
+from grammar.layout import format_text
+from grammar.parser import parse
+from lsp.features import analyse, hover
+from protocol.amend.diff import diff
+from protocol.checks import check
+from protocol.errors import ProtocolError
+from protocol.model import Kind
+from tests.conftest import as_read, network_from_text, run_cli, screen_one
+
+PROTOCOL = """protocol "r" version "1"
+concepts:
+    visit_1: date "date of visit 1"
+    uacr: lab in mg/g convert 1 mg/mmol = 8.84 mg/g valid for 28 days
+    serum_uacr: lab in mg/g counts as uacr
+    uacr_at_visit_1: uacr at visit_1 "UACR at visit 1"
+    creatinine: lab in mg/dL
+    creatinine_at_visit_1: creatinine at visit_1 valid for 7 days
+    doubled: derived in mg/dL = 2 x creatinine_at_visit_1 in mg/dL
+inclusion I1 "UACR 200 to 5000 mg/g at visit 1": uacr_at_visit_1 200 to 5000 mg/g
+inclusion I2 "Creatinine < 2 mg/dL at visit 1": creatinine_at_visit_1 < 2 mg/dL
+inclusion I3 "UACR >= 30 mg/g": uacr >= 30 mg/g
+inclusion I4 "Twice the creatinine at visit 1 < 3 mg/dL": doubled < 3 mg/dL
+"""
+
+VISIT = {"concept": "visit_1", "value": "2026-05-18"}
+
+
+@pytest.fixture(scope="module")
+def screening() -> Screening:
+    return Screening(network_from_text(PROTOCOL, "r.proto-rules"))
+
+
+def decide(screening: Screening, *facts: dict[str, Any], unknown: dict | None = None
+           ) -> Decision:
+    if unknown is None:
+        outcome = screen_one(screening, facts, day="2026-06-01", path="r.jsonl")
+    else:
+        data = {"patient": "p", "screening_date": "2026-06-01", "facts": list(facts),
+                "unknown": unknown}
+        (outcome,) = screening.screen([(1, as_read(data))], "r.jsonl")
+    assert isinstance(outcome, Decision), outcome
+    return outcome
+
+
+def uacr(value: Any, day: str, unit: str = "mg/g", concept: str = "uacr") -> dict[str, Any]:
+    return {"concept": concept, "value": value, "unit": unit, "date": day}
+
+
+def verdict(outcome: Decision, criterion: str) -> str:
+    return outcome.verdicts[criterion].verdict
+
+
+def test_a_reading_is_the_concept_it_reads_under_its_own_name():
+    protocol = parse(PROTOCOL, "r.proto-rules")
+    concepts = {c.name: c for c in protocol.concepts}
+    read, base = concepts["uacr_at_visit_1"], concepts["uacr"]
+    assert (read.kind, read.unit, read.conversions) == (Kind.LAB, "mg/g", base.conversions)
+    assert (read.reads.name, read.at.name, read.label) == ("uacr", "visit_1", "UACR at visit 1")
+    # its validity is its own: none is a result of that day (uacr's 28 days count from screening)
+    assert read.valid_for is None and read.counts_as is None
+    assert str(concepts["creatinine_at_visit_1"].valid_for) == "7 days"
+    assert not [d for d in check(protocol) if d.code.startswith("unused")]
+
+
+def test_the_result_of_that_day_counts_not_a_later_one(screening):
+    outcome = decide(screening, VISIT, uacr(950, "2026-05-18"), uacr(10, "2026-05-25"))
+    assert verdict(outcome, "I1") == "MET"  # 950, of visit 1's day
+    assert verdict(outcome, "I3") == "NOT_MET"  # uacr itself: the latest, 10
+    (used,) = outcome.patient.used["uacr_at_visit_1"]
+    assert (used.value, used.date) == (950, "2026-05-18")
+    assert used.note.endswith("recorded as uacr")
+
+
+@pytest.mark.parametrize("facts, reason", [
+    ([VISIT, uacr(950, "2026-05-17")],
+     "no uacr of visit_1's day (2026-05-18): the latest by then is from 2026-05-17"),
+    ([VISIT, uacr(950, "2026-05-20")], "no uacr on or before visit_1 (2026-05-18)"),
+    ([VISIT], "no uacr given"),
+    ([uacr(950, "2026-05-18")], "no usable visit_1 to read it at (no fact given)"),
+])
+def test_without_a_result_of_that_day_it_is_unknown_saying_why(screening, facts, reason):
+    outcome = decide(screening, *facts)
+    assert verdict(outcome, "I1") == "UNKNOWN"
+    assert outcome.patient.unusable["uacr_at_visit_1"] == reason
+
+
+@pytest.mark.parametrize("day, expected", [("2026-05-18", "MET"), ("2026-05-11", "MET"),
+                                           ("2026-05-10", "UNKNOWN")])
+def test_valid_for_counts_back_from_that_day(screening, day, expected):
+    outcome = decide(screening, VISIT, {"concept": "creatinine", "value": 1.2, "unit": "mg/dL",
+                                        "date": day})
+    assert verdict(outcome, "I2") == expected
+    assert verdict(outcome, "I4") == expected  # a formula reads the reading as any value
+    if expected == "UNKNOWN":
+        assert outcome.patient.unusable["creatinine_at_visit_1"] == (
+            "stale: latest creatinine by visit_1 (2026-05-18) is from 2026-05-10, before "
+            "2026-05-11 (valid for 7 days before visit_1)")
+
+
+@pytest.mark.parametrize("fact, expected", [
+    (uacr(22.63, "2026-05-18", "mg/mmol"), "MET"),  # 200.0492 mg/g, through uacr's convert
+    (uacr(22.62, "2026-05-18", "mg/mmol"), "NOT_MET"),  # 199.9608 mg/g
+    (uacr("< 150", "2026-05-18"), "NOT_MET"),  # every value it may be is under 200
+    (uacr("< 300", "2026-05-18"), "UNKNOWN"),  # it may be under 200 or not
+    (uacr(500, "2026-05-18", concept="serum_uacr"), "MET"),  # counts as uacr, so read too
+])
+def test_it_reads_the_facts_as_the_concept_does(screening, fact, expected):
+    assert verdict(decide(screening, VISIT, fact), "I1") == expected
+
+
+def test_a_source_that_withholds_the_concept_withholds_its_reading(screening):
+    outcome = decide(screening, VISIT, uacr(950, "2026-05-18"),
+                     unknown={"uacr": "the laboratory withdrew the result"})
+    assert verdict(outcome, "I1") == "UNKNOWN"
+    assert outcome.patient.unusable["uacr_at_visit_1"] == "the laboratory withdrew the result"
+
+
+def test_a_fact_naming_the_reading_is_set_aside(screening):
+    outcome = decide(screening, VISIT, uacr(950, "2026-05-18", concept="uacr_at_visit_1"))
+    assert verdict(outcome, "I1") == "UNKNOWN"
+    (warning,) = outcome.patient.warnings
+    assert warning.message == ("'uacr_at_visit_1' is uacr read at visit_1: give uacr's results; "
+                               "this fact is set aside")
+
+
+def test_an_age_read_only_by_a_formula_has_its_day():
+    """The day an age is counted at was asked for only when a condition read the age itself."""
+    screening = Screening(network_from_text(
+        'protocol "a" version "1"\nconcepts:\n    visit_1: date\n    age_v1: age at visit_1\n'
+        '    years_v1: derived in years = age_v1 in years\n'
+        'inclusion I1 "Aged 18 years or over at visit 1": years_v1 >= 18 years\n'))
+    outcome = screen_one(screening, [VISIT], day="2026-06-01", birth_date="2008-05-19")
+    assert isinstance(outcome, Decision) and verdict(outcome, "I1") == "NOT_MET"  # 17 on 05-18
+
+
+@pytest.mark.parametrize("declaration, message, column", [
+    ("uacr_v1: uacre at visit_1", "'uacr_v1' reads 'uacre', which is not declared; did you "
+     "mean 'uacr'?", 14),
+    ("bleed_v1: bleed at visit_1", "'bleed_v1' reads 'bleed' at visit_1, but 'bleed' is an "
+     "event: compare it in a window: 'within ... before visit_1'", 15),
+    ("years_v1: years at visit_1", "but 'years' is a derived: read its inputs at visit_1 and "
+     "derive from them", 15),
+    ("old_v1: old at visit_1", "but 'old' is an age: declare 'old_v1: age at visit_1'", 13),
+    ("again: uacr_v0 at visit_1", "'again' reads 'uacr_v0', which is 'uacr' read at visit_1 "
+     "already: read 'uacr' at visit_1", 12),
+])
+def test_what_cannot_be_read_at_a_day_is_refused_where_it_is_written(declaration, message,
+                                                                       column):
+    text = ('protocol "r" version "1"\nconcepts:\n    visit_1: date\n    uacr: lab in mg/g\n'
+            '    bleed: event\n    old: age\n    years: derived in years = old in years\n'
+            '    uacr_v0: uacr at visit_1\n'
+            f'    {declaration}\ninclusion I1 "x": uacr_v0 > 1 mg/g\n')
+    with pytest.raises(ProtocolError) as raised:
+        parse(text, "r.proto-rules")
+    (diagnostic,) = raised.value.diagnostics
+    assert message in diagnostic.message
+    assert (diagnostic.span.line, diagnostic.span.column) == (9, column)
+
+
+@pytest.mark.parametrize("change, code, words", [
+    ("    visit_1: flag\n", "day", "'uacr_v1' is read at the day of 'visit_1', which must be a "
+     "date concept (declare it 'visit_1: date'); 'visit_1' is a flag"),
+    ("    visit_1: date\n    serum: lab in mg/g counts as uacr_v1\n", "counts-as",
+     "which is 'uacr' read at visit_1: count it as 'uacr'"),
+])
+def test_check_names_a_day_that_is_not_a_date_and_counting_as_a_reading(change, code, words):
+    text = ('protocol "r" version "1"\nconcepts:\n' + change + '    uacr: lab in mg/g\n'
+            '    uacr_v1: uacr at visit_1\ninclusion I1 "x": uacr_v1 > 1 mg/g\n')
+    errors = [d for d in check(parse(text, "r.proto-rules")) if d.is_error]
+    assert [d.code for d in errors] == [code]
+    assert words in errors[0].message
+
+
+def test_fmt_hover_and_diff_know_a_reading():
+    messy = PROTOCOL.replace("    uacr_at_visit_1: uacr at visit_1",
+                             "        uacr_at_visit_1 :  uacr   at visit_1")
+    assert format_text(messy) == PROTOCOL
+    analysis = analyse(PROTOCOL, "r.proto-rules")
+    line = PROTOCOL.splitlines().index('    uacr_at_visit_1: uacr at visit_1 "UACR at visit 1"')
+    value = hover(analysis, line, 6).contents.value
+    assert "reads: uacr, as of visit_1  \na result of visit_1's day" in value
+    changed = PROTOCOL.replace('    visit_1: date "date of visit 1"\n',
+                               '    visit_1: date "date of visit 1"\n    visit_2: date\n')
+    changed = changed.replace("uacr_at_visit_1: uacr at visit_1", "uacr_at_visit_1: uacr at "
+                              "visit_2")
+    found = diff(parse(PROTOCOL, "r.proto-rules"), parse(changed, "r2.proto-rules"))
+    (entry,) = [e for e in found.entries if e.name == "uacr_at_visit_1"]
+    assert [(c.kind, c.old, c.new) for c in entry.changes] == [
+        ("day", "uacr at visit_1", "uacr at visit_2")]
+    assert entry.affects == ("I1",)
+
+
+def test_boundary_cases_give_the_result_on_that_day(tmp_path, capsys):
+    protocol, base = tmp_path / "r.proto-rules", tmp_path / "base.jsonl"
+    protocol.write_text(PROTOCOL, encoding="utf-8")
+    base.write_text('{"patient": "B", "screening_date": "2026-06-01", "facts": ['
+                    '{"concept": "visit_1", "value": "2026-05-18"}, {"concept": "uacr", '
+                    '"value": 950, "unit": "mg/g", "date": "2026-05-18"}, {"concept": "uacr", '
+                    '"value": 40, "unit": "mg/g", "date": "2026-05-30"}, {"concept": '
+                    '"creatinine", "value": 1.2, "unit": "mg/dL", "date": "2026-05-15"}]}\n',
+                    encoding="utf-8")
+    out = tmp_path / "edges.yaml"
+    assert run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o", str(out))[0] \
+        == 0
+    text = out.read_text(encoding="utf-8")
+    assert '{"concept": "uacr", "value": 199.999999, "unit": "mg/g", "date": "2026-05-18"}' in text
+    assert 'remove: ["creatinine"]' in text
+    code, said, _ = run_cli(capsys, "test", str(protocol), str(out))
+    assert code == 0, said
+    assert " failed" not in said
+
+
+DAY = date(2026, 5, 18)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10, 4), st.integers(150, 250)), max_size=3,
+                unique_by=lambda fact: fact[0]))
+def test_the_reading_is_the_latest_result_within_its_days(screening, results):
+    """Results on random days around visit 1: creatinine_at_visit_1 (valid for 7 days) reads the
+    most recent on or before visit 1 and no older than 7 days; I2 is `< 2 mg/dL`, the values
+    1.50 to 2.50."""
+    facts = [VISIT] + [{"concept": "creatinine", "value": value / 100, "unit": "mg/dL",
+                        "date": (DAY + timedelta(days=offset)).isoformat()}
+                       for offset, value in results]
+    by_then = [(offset, value) for offset, value in results if offset <= 0]
+    latest = max(by_then, default=None)
+    expected = "UNKNOWN" if latest is None or latest[0] < -7 else \
+        "MET" if latest[1] < 200 else "NOT_MET"
+    assert verdict(decide(screening, *facts), "I2") == expected
