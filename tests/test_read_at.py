@@ -243,3 +243,16 @@ def test_the_reading_is_the_latest_result_within_its_days(screening, results):
     expected = "UNKNOWN" if latest is None or latest[0] < -7 else \
         "MET" if latest[1] < 200 else "NOT_MET"
     assert verdict(decide(screening, *facts), "I2") == expected
+
+
+def test_a_fhir_map_names_the_concept_read(tmp_path, capsys):
+    protocol = tmp_path / "r.proto-rules"
+    protocol.write_text(PROTOCOL.replace('version "1"\n', 'version "1"\nmap "r.fhir-map.yaml"\n'),
+                        encoding="utf-8")
+    (tmp_path / "r.fhir-map.yaml").write_text(
+        "systems: {loinc: http://loinc.org}\nconcepts:\n  uacr_at_visit_1: loinc 9318-7\n",
+        encoding="utf-8")
+    code, _, err = run_cli(capsys, "check", str(protocol))
+    assert code == 2
+    assert "r.fhir-map.yaml:3:3: error: 'uacr_at_visit_1' is uacr read at visit_1 (map uacr): " \
+        "a map names concepts facts are given for" in err
