@@ -116,11 +116,14 @@ def test_evidence_says_what_is_known(screening: Screening):
         return explainer.judge(criterion_parts(leaves[criterion])[0], result.patient)
 
     assert evidence("U1", crp("< 10")) == {
-        "status": "true", "detail": "crp < 10 = < 10 mg/L (2026-05-20); needs < 10 mg/L"}
+        "status": "true", "detail": "crp < 10 mg/L (2026-05-20); needs < 10 mg/L"}
     assert evidence("U1", crp("< 20")) == {
         "status": "unknown",
-        "detail": "crp < 20 = < 20 mg/L (2026-05-20); needs < 10 mg/L "
+        "detail": "crp < 20 mg/L (2026-05-20); needs < 10 mg/L "
                   "(its bounds do not decide it)"}
+    # in another unit, the bound as written and as converted
+    assert evidence("U1", crp("< 0.8", unit="mg/dL"))["detail"] == (
+        "crp < 0.8 mg/dL = < 8 mg/L (2026-05-20); needs < 10 mg/L")
     assert evidence("U1", crp("not detected"))["detail"] == (
         "crp not detected (2026-05-20); needs < 10 mg/L "
         "(its bounds do not decide it)")

@@ -303,8 +303,8 @@ def day(ordinal: int) -> str:
 def shown(fact: UsedFact) -> str:
     """A fact as an auditor reads it: value and unit, the converted value, date, and notes."""
     _, _, value, unit, day, converted, note = fact
-    if isinstance(value, str):
-        text = value
+    if isinstance(value, str):  # a category, or a number with a bound ("< 60"): with its unit
+        text = f"{value} {unit}" if unit and value[-1:].isdigit() else value
     else:
         text = ("yes" if value else "no") if type(value) is bool else str(value)
         if unit:
