@@ -19,6 +19,7 @@ import os
 import re
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rfc8785
@@ -216,10 +217,11 @@ def test_an_old_trail_reads_as_a_new_one(records):
     identity and the names of the rules that decided the definitions, which changed since (a
     count of drugs decided in the network, 2026-12-03), not what they decide or why; and an open
     criterion's missing facts, which since name only those that could change its verdict
-    (2026-12-03: P13's E8 no longer lists HCV RNA, its HCV antibody being negative)."""
+    (2026-12-03: P13's E8 no longer lists HCV RNA, its HCV antibody being negative); and how
+    the parts of a criterion join, recorded since 2026-12-04 (`shape`) where not all are needed."""
     def besides_the_network(trail: list[dict]) -> list[dict]:
         return [{key: None if key == "fired" and "definition" in record or key == "missing"
-                 else value for key, value in record.items() if key != "network"}
+                 else unshaped(value) for key, value in record.items() if key != "network"}
                 for record in trail[:-1]]
 
     def missing(trail: list[dict]) -> list[list[dict]]:
@@ -234,19 +236,37 @@ def test_an_old_trail_reads_as_a_new_one(records):
                         [{"concept": "hiv_antibody", "reason": "no fact given"}])]
 
 
+def unshaped(value: Any) -> Any:
+    """A protocol record's lists of entries without their `shape`, which older trails lack."""
+    if isinstance(value, list) and value and isinstance(value[0], dict) and "conditions" in \
+            value[0]:
+        return [{k: v for k, v in entry.items() if k != "shape"} for entry in value]
+    return value
+
+
+#: A connective's line in the explanation, which an older trail (no `shape`) cannot draw.
+CONNECTIVE = re.compile(r"^ +[-+?] (any of|all of|not|at least \d+ of|applies when):\n", re.M)
+
+
+def flat(text: str) -> str:
+    """The explanation as a trail without `shape` gives it: every part listed one under another."""
+    return re.sub(r"^ {8,}([-+?] )", r"      \1", CONNECTIVE.sub("", text), flags=re.M)
+
+
 #: What the old demo trail says of P13's E8 and a trail written now does not: HCV RNA cannot
 #: change E8 when the HCV antibody is negative.
 HCV_RNA = "      missing: hcv_rna (no fact given)\n"
 
 
 def test_an_old_trail_explains_as_before(capsys):
-    """As the run written now explains (the network's identity aside, which changed since, and
-    the missing fact the old trail lists that could not change P13's E8)."""
+    """As the run written now explains (the network's identity aside, which changed since, the
+    missing fact the old trail lists that could not change P13's E8, and the connectives, which
+    it does not record: its parts are listed one under another)."""
     assert cli.main(["explain", str(OLD_DEMO)]) == 0
     unnamed = partial(re.sub, r"network [0-9a-f]{16}", "network")
     old = unnamed(capsys.readouterr().out)
     assert old.count(HCV_RNA) == 1
-    assert old.replace(HCV_RNA, "") == unnamed(GOLDEN.read_text(encoding="utf-8"))
+    assert old.replace(HCV_RNA, "") == flat(unnamed(GOLDEN.read_text(encoding="utf-8")))
 
 
 def test_every_reader_reads_an_old_trail_as_the_new_one(demo, capsys, tmp_path):
@@ -263,7 +283,7 @@ def test_every_reader_reads_an_old_trail_as_the_new_one(demo, capsys, tmp_path):
     for argv in (["attrition", "{}"], ["explain", "{}", "--patient", "P13-hiv-result-missing"],
                  ["replay", "{}", "--protocol", SEED, "--facts", PATIENTS]):
         old, new = (said(*(a.format(trail) for a in argv)) for trail in (OLD_DEMO, demo))
-        old = old[0], old[1].replace(HCV_RNA, "")
+        old, new = (old[0], old[1].replace(HCV_RNA, "")), (new[0], flat(new[1]))
         assert old == new and old[0] == 0, argv
     assert said("verify", str(OLD_DEMO)) == (0, "intact: 601 records, sealed\n")
     code, out = said("report", str(OLD_DEMO), "-o", str(tmp_path / "old.html"))
@@ -341,13 +361,18 @@ def test_protocol_record_once(records):
     assert [e["id"] for e in protocol["criteria"]] == LEAVES
     assert [e["id"] for e in protocol["definitions"]] == ["refractory_sle"]
     for entry in protocol["criteria"] + protocol["definitions"]:
-        assert set(entry) == {"id", "role", "text", "rule", "conditions"}, entry["id"]
+        assert set(entry) - {"shape"} == {"id", "role", "text", "rule", "conditions"}, entry["id"]
         assert entry["conditions"], entry["id"]
         for condition in entry["conditions"]:
             assert set(condition) == {"line", "text"}
     for entry in protocol["criteria"]:
         assert entry["role"] == ("inclusion" if entry["id"].startswith("I") else "exclusion")
     assert protocol["definitions"][0]["role"] is None
+    # how parts join, where not all are needed: I2's `a and (b or c)`, I6's `applies when`
+    shapes = {e["id"]: e["shape"] for e in protocol["criteria"] if "shape" in e}
+    assert shapes["I2"] == ["all", 0, ["any", 1, 2]]
+    assert shapes["I6"] == ["when", ["all", 0, 1], ["all", 2, 3]]
+    assert "I4.liver" not in shapes and "I1" not in shapes
 
 
 def test_protocol_record_criterion(records):

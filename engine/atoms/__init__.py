@@ -7,6 +7,8 @@ and tests.
 
 from __future__ import annotations
 
+import re
+
 from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.counts import Counted
 from engine.atoms.doses import CurrentDose, StableDose
@@ -52,4 +54,68 @@ def parts(condition: m.Condition | None) -> list[Part]:
     raise TypeError(f"no atom kind for {type(condition).__name__}")
 
 
-__all__ = ["Atom", "Build", "Judged", "Reader", "Part", "of", "parts"]
+#: How a condition joins its parts (`parts`), as the trail records it for a reader to draw: a
+#: part's index, or a list of a connective ("all", "any", "not", "at least 2") and what it joins.
+Shape = int | list
+#: The deepest shape the trail records and its readers draw (parentheses within parentheses):
+#: deeper, the parts are listed one under another.
+SHAPE_DEPTH = 48
+
+
+def shape(condition: m.Condition | None, first: int = 0) -> Shape | None:
+    """The and/or structure over `parts(condition)`, numbered from `first`, in their order.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n a: flag\\n b: flag\\n c: flag\\ninclusion I1 "x": (a and b) or c')
+    >>> shape(p.leaves()[0].condition)
+    ['any', ['all', 0, 1], 2]
+    """
+    if condition is None:
+        return None
+    count = iter(range(first, first + len(parts(condition))))
+
+    def joined(node: m.Condition) -> Shape:
+        if of(node) is not None:
+            return next(count)
+        if isinstance(node, m.Not):
+            inner = parts(node.item)
+            return next(count) if len(inner) == 1 and inner[0] is node.item else \
+                ["not", joined(node.item)]
+        if isinstance(node, m.And):
+            word = "all"
+        elif isinstance(node, m.Or):
+            word = "any"
+        else:  # at least N of [...]: `any of` is at least 1, `all of` at least all
+            word = {1: "any", len(node.items): "all"}.get(node.count, f"at least {node.count}")
+        return [word, *map(joined, node.items)]
+
+    return joined(condition)
+
+
+def shape_problem(found: object, count: int) -> str | None:
+    """Why `found` (read from a trail) is not a shape over `count` parts, or None: each part
+    once, known connectives, at most `SHAPE_DEPTH` deep. Read without recursion: the trail
+    may be anyone's."""
+    seen: list[int] = []
+    stack: list[tuple[object, int]] = [(found, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > SHAPE_DEPTH:
+            return f"nested deeper than {SHAPE_DEPTH}"
+        if isinstance(node, int) and not isinstance(node, bool):
+            if not 0 <= node < count:
+                return f"names part {node + 1} of {count}"
+            seen.append(node)
+            continue
+        if not isinstance(node, list) or len(node) < 2 or not isinstance(node[0], str) \
+                or not _CONNECTIVE.fullmatch(node[0]) or (node[0] == "when" and len(node) != 3):
+            return f"has {str(node)[:40]} where a part or a connective is"
+        stack.extend((item, depth + 1) for item in node[1:])
+    return None if sorted(seen) == list(range(count)) else "does not name each part once"
+
+
+_CONNECTIVE = re.compile(r"all|any|not|when|at least [1-9][0-9]*")
+
+
+__all__ = ["Atom", "Build", "Judged", "Reader", "Part", "Shape", "SHAPE_DEPTH", "of", "parts",
+           "shape", "shape_problem"]

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 from engine import atoms
 from engine import record as R
-from engine.atoms import Part, parts
+from engine.atoms import Part, Shape, parts, shape, shape_problem
 from engine.atoms.base import exact
 from engine.record import Patient, UsedFact
 from protocol import model as m
@@ -36,6 +36,20 @@ class Condition:
 
 def criterion_parts(criterion: m.Criterion) -> list[Part]:
     return parts(criterion.applies) + parts(criterion.condition)
+
+
+def drawn_shape(condition: m.Condition | None, applies: m.Condition | None = None
+                ) -> Shape | None:
+    """How a criterion's (or definition's) parts join, as the trail records it for `explain` to
+    draw (`engine.atoms.shape`; with `applies when`, `["when", its shape, the condition's]`), or
+    None where the parts listed one under another say it: one part, or parts all needed."""
+    found = shape(condition, len(parts(applies)))
+    if applies is not None:
+        found = ["when", shape(applies), found]
+    flat = isinstance(found, int) or found is None or (
+        found[0] == "all" and all(isinstance(item, int) for item in found[1:]))
+    count = len(parts(applies)) + len(parts(condition))
+    return None if flat or shape_problem(found, count) else found
 
 
 def concepts_read(protocol: m.Protocol, conditions: Iterable[m.Condition | None]) -> list[str]:

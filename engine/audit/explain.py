@@ -109,5 +109,50 @@ def _criterion(entry: dict[str, Any], record: dict[str, Any]) -> list[str]:
 
 
 def _evidence(entry: dict[str, Any], evidence: list[dict[str, Any]]) -> list[str]:
-    return [f"      {MARK[e['status']]} {c['text']} (line {c['line']}): {e['detail']}"
-            for c, e in zip(entry["conditions"], evidence)]
+    """Each part's line; where not all parts are needed, under the connectives that join them
+    (the entry's `shape`), each with whether it holds, by strong Kleene logic over its parts."""
+    lines = [f"{MARK[e['status']]} {c['text']} (line {c['line']}): {e['detail']}"
+             for c, e in zip(entry["conditions"], evidence)]
+    found = entry.get("shape")
+    if found is None:
+        return [f"      {line}" for line in lines]
+    out: list[str] = []
+    statuses = [e["status"] for e in evidence]
+
+    def draw(node: Any, indent: str, headed: bool) -> str:
+        if isinstance(node, int):
+            out.append(indent + lines[node])
+            return statuses[node]
+        word, *items = node
+        if word == "when":  # applies when ..., then the condition as if alone
+            at = len(out)
+            out.append("")
+            applies = draw(items[0], indent + "  ", False)
+            out[at] = f"{indent}{MARK[applies]} applies when:"
+            return draw(items[1], indent, False)
+        at = len(out)
+        if headed or word != "all":
+            out.append("")
+            indent += "  "
+        joined = kleene(word, [draw(item, indent, True) for item in items])
+        if len(out) > at and out[at] == "":
+            out[at] = f"{indent[:-2]}{MARK[joined]} {CONNECTIVES.get(word, word + ' of')}:"
+        return joined
+
+    draw(found, "      ", False)
+    return out
+
+
+#: A connective of a shape as the explanation heads its parts.
+CONNECTIVES = {"all": "all of", "any": "any of", "not": "not"}
+
+
+def kleene(word: str, statuses: list[str]) -> str:
+    """Strong Kleene logic over parts' statuses (true, false, unknown), joined by `word`."""
+    if word == "not":
+        return {"true": "false", "false": "true"}.get(statuses[0], "unknown")
+    needed = {"all": len(statuses), "any": 1}.get(word) or int(word.split()[-1])
+    held = statuses.count("true")
+    if held >= needed:
+        return "true"
+    return "false" if held + statuses.count("unknown") < needed else "unknown"

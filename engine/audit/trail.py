@@ -53,11 +53,13 @@ import orjson
 
 from engine.compile import Network
 from engine.audit.decided import MARK, Decided
-from engine.audit.evidence import concepts_read, criterion_parts, describe, parts
+from engine.audit.evidence import (concepts_read, criterion_parts, describe, drawn_shape,
+                                   parts)
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
 from engine.audit.trailfile import Frames, lines
+from engine.atoms import shape_problem
 from protocol import model as m
 from protocol.errors import UsageError
 
@@ -191,11 +193,15 @@ class Recorder:
 
     def _static(self, key: str, leaf: m.Criterion | None, node: Any) -> dict[str, Any]:
         conditions = [describe(self.protocol, part) for part in self._parts[key]]
-        return {
+        entry = {
             "id": key, "role": leaf.role.value if leaf else None, "text": node.text,
             "rule": f"{node.span.file}:{node.span.line}",
             "conditions": [{"line": c.line, "text": c.text} for c in conditions],
         }
+        joined = drawn_shape(node.condition, leaf.applies if leaf else None)
+        if joined is not None:  # only then, so that a trail of parts all needed is unchanged
+            entry["shape"] = joined
+        return entry
 
     def _formula(self, name: str) -> dict[str, Any]:
         """A derived value as the protocol writes it: its unit, formula and place."""
@@ -501,6 +507,11 @@ class _Order:
         if kind == "protocol":
             self.protocol = record
             self.known = {e["id"] for e in record["definitions"] + record["criteria"]}
+            for entry in record["definitions"] + record["criteria"]:
+                wrong = "shape" in entry and shape_problem(entry["shape"],
+                                                           len(entry["conditions"]))
+                if wrong:
+                    raise self.refuse(f"line {number}: the shape of {entry['id']} {wrong}")
         elif not self.protocol and kind != "run":
             raise self.refuse("not the decision trail of `proto-rules run --trail` (it has no run "
                               "and protocol records before its patients)")
