@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.atoms import SHAPE_DEPTH, shape_problem
-from engine.audit.explain import kleene
+from engine.atoms import holds as kleene
 from tests.conftest import run_cli
 
 PROTOCOL = """protocol "s" version "1"
@@ -118,3 +118,16 @@ def test_a_group_holds_by_strong_kleene_logic(word, statuses):
                       "not": held == 0}[word])
     expected = "unknown" if len(outcomes) == 2 else str(outcomes.pop()).lower()
     assert kleene(word, statuses) == expected
+
+
+def test_the_report_nests_the_parts_alike(trail, tmp_path, capsys):
+    page = tmp_path / "r.html"
+    assert run_cli(capsys, "report", str(trail), "-o", str(page))[0] == 0
+    html = page.read_text(encoding="utf-8")
+    group = '<li class="group {0}"><span class="mark {0}" title="{1}">{2}</span>{3}:<ul>'
+    assert group.format("true", "holds", "+", "any of") + \
+        group.format("false", "does not hold", "\u2212", "all of") in html  # I1
+    assert group.format("unknown", "cannot be judged", "?", "at least 2 of") in html  # I2
+    assert group.format("true", "holds", "+", "applies when") in html  # E1
+    assert group.format("unknown", "cannot be judged", "?", "not") + \
+        group.format("unknown", "cannot be judged", "?", "any of") in html

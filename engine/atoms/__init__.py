@@ -8,6 +8,8 @@ and tests.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.counts import Counted
@@ -53,6 +55,8 @@ def parts(condition: m.Condition | None) -> list[Part]:
         return [condition] if len(inner) == 1 and inner[0] is condition.item else inner
     raise TypeError(f"no atom kind for {type(condition).__name__}")
 
+
+T = TypeVar("T")
 
 #: How a condition joins its parts (`parts`), as the trail records it for a reader to draw: a
 #: part's index, or a list of a connective ("all", "any", "not", "at least 2") and what it joins.
@@ -117,5 +121,25 @@ def shape_problem(found: object, count: int) -> str | None:
 _CONNECTIVE = re.compile(r"all|any|not|when|at least [1-9][0-9]*")
 
 
-__all__ = ["Atom", "Build", "Judged", "Reader", "Part", "Shape", "SHAPE_DEPTH", "of", "parts",
-           "shape", "shape_problem"]
+def holds(word: str, statuses: list[str]) -> str:
+    """Strong Kleene logic over parts' statuses ("true", "false", "unknown"), joined by a
+    shape's connective: "all", "any", "not" (of one), "at least N"."""
+    if word == "not":
+        return {"true": "false", "false": "true"}.get(statuses[0], "unknown")
+    needed = {"all": len(statuses), "any": 1}.get(word) or int(word.split()[-1])
+    held = statuses.count("true")
+    if held >= needed:
+        return "true"
+    return "false" if held + statuses.count("unknown") < needed else "unknown"
+
+
+def folded(found: Shape, part: Callable[[int], T], group: Callable[[str, list[T]], T]) -> T:
+    """A shape read bottom-up: each part by `part` (its index), each connective by `group` over
+    what its items gave; a checked shape is at most `SHAPE_DEPTH` deep."""
+    if isinstance(found, int):
+        return part(found)
+    return group(found[0], [folded(item, part, group) for item in found[1:]])
+
+
+__all__ = ["Atom", "Build", "Judged", "Reader", "Part", "Shape", "SHAPE_DEPTH", "folded", "holds",
+           "of", "parts", "shape", "shape_problem"]

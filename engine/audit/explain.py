@@ -7,8 +7,9 @@ decided patient opened up by `expand`), a patient at a time."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
+from engine.atoms import folded, holds
 from engine.audit.trail import MARK, cut, facts_sha256
 
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
@@ -116,43 +117,37 @@ def _evidence(entry: dict[str, Any], evidence: list[dict[str, Any]]) -> list[str
     found = entry.get("shape")
     if found is None:
         return [f"      {line}" for line in lines]
-    out: list[str] = []
     statuses = [e["status"] for e in evidence]
 
-    def draw(node: Any, indent: str, headed: bool) -> str:
-        if isinstance(node, int):
-            out.append(indent + lines[node])
-            return statuses[node]
-        word, *items = node
+    def group(word: str, items: list[Drawn]) -> Drawn:
         if word == "when":  # applies when ..., then the condition as if alone
-            at = len(out)
-            out.append("")
-            applies = draw(items[0], indent + "  ", False)
-            out[at] = f"{indent}{MARK[applies]} applies when:"
-            return draw(items[1], indent, False)
-        at = len(out)
-        if headed or word != "all":
-            out.append("")
-            indent += "  "
-        joined = kleene(word, [draw(item, indent, True) for item in items])
-        if len(out) > at and out[at] == "":
-            out[at] = f"{indent[:-2]}{MARK[joined]} {CONNECTIVES.get(word, word + ' of')}:"
-        return joined
+            applies, then = items
+            return Drawn(then.status, [f"{MARK[applies.status]} applies when:",
+                                       *("  " + line for line in _listed(applies)),
+                                       *_listed(then)], word)
+        status = holds(word, [item.status for item in items])
+        head = f"{MARK[status]} {CONNECTIVES.get(word, word + ' of')}:"
+        return Drawn(status, [head, *("  " + line for item in items for line in item.lines)],
+                     word)
 
-    draw(found, "      ", False)
-    return out
+    drawn = folded(found, lambda n: Drawn(statuses[n], [lines[n]]), group)
+    return [f"      {line}" for line in _listed(drawn)]
+
+
+class Drawn(NamedTuple):
+    """A part or a group as drawn: whether it holds, its lines (a group's first is its head),
+    and a group's connective."""
+
+    status: str
+    lines: list[str]
+    word: str | None = None
 
 
 #: A connective of a shape as the explanation heads its parts.
 CONNECTIVES = {"all": "all of", "any": "any of", "not": "not"}
 
 
-def kleene(word: str, statuses: list[str]) -> str:
-    """Strong Kleene logic over parts' statuses (true, false, unknown), joined by `word`."""
-    if word == "not":
-        return {"true": "false", "false": "true"}.get(statuses[0], "unknown")
-    needed = {"all": len(statuses), "any": 1}.get(word) or int(word.split()[-1])
-    held = statuses.count("true")
-    if held >= needed:
-        return "true"
-    return "false" if held + statuses.count("unknown") < needed else "unknown"
+def _listed(drawn: Drawn) -> list[str]:
+    """An `all of` group as its parts, one under another: as parts all needed are listed (the
+    top of a criterion, the condition under `applies when`)."""
+    return [line[2:] for line in drawn.lines[1:]] if drawn.word == "all" else drawn.lines

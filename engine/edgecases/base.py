@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from engine.atoms import holds
 from protocol import model as m
 from protocol.units import QUANTUM, Affine, UnitProblem, quantize, scale
 
@@ -41,12 +42,12 @@ class Variant:
 
 def kleene_and(*values: str) -> str:
     """Strong Kleene conjunction of "true" / "false" / "unknown"."""
-    return "false" if "false" in values else "unknown" if "unknown" in values else "true"
+    return holds("all", list(values))
 
 
 def kleene_or(*values: str) -> str:
     """Strong Kleene disjunction of "true" / "false" / "unknown"."""
-    return "true" if "true" in values else "unknown" if "unknown" in values else "false"
+    return holds("any", list(values))
 
 
 class Skip(Exception):
