@@ -66,7 +66,9 @@ class Values:
         undated = [f for f in facts if f[1].get("date") is None]
         if undated and (r.needs_date or len(facts) > 1):
             index = undated[0][0]
-            reason = "is declared 'valid for'" if r.valid_for else "has several values"
+            reason = f"is read at {r.as_of[0]}" if r.as_of else "is declared 'valid for'" \
+                if r.valid_for else "has several values" if len(facts) > 1 else \
+                f"is {r.concept.kind.said}"
             self.problem(index, "date", f"'{r.name}' {reason}: each fact needs a date")
             return None
         # The latest; of one day, the concept's own result before one that counts as it.

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.run import Decision, Screening
+from engine.run import Decision, Rejected, Screening
 from grammar.layout import format_text
 from grammar.parser import parse
 from lsp.features import analyse, hover
@@ -256,3 +256,17 @@ def test_a_fhir_map_names_the_concept_read(tmp_path, capsys):
     assert code == 2
     assert "r.fhir-map.yaml:3:3: error: 'uacr_at_visit_1' is uacr read at visit_1 (map uacr): " \
         "a map names concepts facts are given for" in err
+
+
+@pytest.mark.parametrize("fact, message", [
+    ({"concept": "black", "value": True}, "'black_v1' is read at visit_1: each fact needs a date"),
+    ({"concept": "crp", "value": 5, "unit": "mg/L"}, "'crp' is a lab: each fact needs a date"),
+])
+def test_a_fact_without_a_date_is_refused_saying_why(fact, message):
+    screening = Screening(network_from_text(
+        'protocol "u" version "1"\nconcepts:\n    visit_1: date\n    crp: lab in mg/L\n'
+        '    black: flag\n    black_v1: black at visit_1\n'
+        'inclusion I1 "CRP < 10 mg/L": crp < 10 mg/L\ninclusion I2 "Black at visit 1": black_v1\n'))
+    outcome = screen_one(screening, [VISIT, fact], day="2026-06-01")
+    assert isinstance(outcome, Rejected)
+    assert [(p.field, p.message) for p in outcome.problems] == [("date", message)]
