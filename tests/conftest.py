@@ -239,6 +239,25 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def boundary_cases(capsys, tmp_path: Path, protocol: str, base: dict[str, Any] | str,
+                   tested: bool = True) -> tuple[str, str]:
+    """`proto-rules edge-cases` on the protocol text from the `base` patient (a record, or its
+    line as written), then, unless `tested` is False, `proto-rules test` on the cases, which
+    the network must all pass: the scenario file's text and what edge-cases said."""
+    path, facts, out = tmp_path / "p.proto-rules", tmp_path / "base.jsonl", tmp_path / "e.yaml"
+    path.write_text(protocol, encoding="utf-8")
+    facts.write_text((base if isinstance(base, str) else json.dumps(base)) + "\n",
+                     encoding="utf-8")
+    code, said, err = run_cli(capsys, "edge-cases", str(path), "--base", str(facts), "-o",
+                              str(out))
+    assert code == 0, err
+    if tested:
+        code, passed, _ = run_cli(capsys, "test", str(path), str(out))
+        assert code == 0 and " passed (1 scenario file)" in passed and "failed" not in passed, \
+            passed
+    return out.read_text(encoding="utf-8"), said
+
+
 def cut_trail(network: Network, path: Path, torn: str = "") -> Path:
     """The trail of the seed's first two example patients, cut as Ctrl-C cuts it (`torn`: what a
     write stopped midway left of a third patient's line, dropped by the cut)."""

@@ -10,7 +10,6 @@ parser, checks, normaliser and network.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -25,7 +24,7 @@ from grammar.parser import parse
 from protocol.checks import check
 from protocol.errors import ProtocolError
 from protocol.formula import rounded
-from tests.conftest import network_from_text, run_cli, screen_one
+from tests.conftest import boundary_cases, network_from_text, screen_one
 
 PROTOCOL = """protocol "QTc" version "1"
 concepts:
@@ -174,24 +173,15 @@ def test_boundary_cases_give_a_mean_as_three_results_of_one_day(capsys, tmp_path
     """`edge-cases` moves the input of a mean to where the comparison turns, as one result and as
     three results of one day whose mean is exactly that value; the network agrees with each.
     A base patient whose latest day bounds the value gives no number to start from: said."""
-    protocol, base, out = (tmp_path / "qtc.proto-rules", tmp_path / "base.jsonl",
-                           tmp_path / "edges.yaml")
-    protocol.write_text(PROTOCOL, encoding="utf-8")
-    base.write_text(json.dumps({"patient": "B", "screening_date": "2026-06-10", "facts": [
-        qtcf(450), {"concept": "baseline_qtcf", "value": 400, "unit": "ms",
-                    "date": "2026-01-05"}]}) + "\n", encoding="utf-8")
-    code, said, _ = run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o", str(out))
-    assert code == 0, said
-    text = out.read_text(encoding="utf-8")
+    text, _ = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": "2026-06-10", "facts": [
+            qtcf(450), {"concept": "baseline_qtcf", "value": 400, "unit": "ms",
+                        "date": "2026-01-05"}]})
     assert '"qtcf 465.3, 470, 474.7 ms on one day: qtcf_mean 470 ms, exactly at qtcf_mean > ' \
            '470 ms"' in text
     assert "the mean of 465.3, 470, 474.7 ms is exactly 470" in text
-    code, said, _ = run_cli(capsys, "test", str(protocol), str(out))
-    assert code == 0 and "failed" not in said, said
-    base.write_text(json.dumps({"patient": "B", "screening_date": "2026-06-10", "facts": [
-        qtcf(480), qtcf(466)]}) + "\n", encoding="utf-8")
-    code, said, err = run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o",
-                              str(out))
-    assert code == 0 and "not generated (listed in its header)" in said
-    assert "qtcf_mean's input qtcf, which the base patient does not give as one number" in \
-        out.read_text(encoding="utf-8")
+    text, said = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": "2026-06-10", "facts": [qtcf(480), qtcf(466)]},
+        tested=False)
+    assert "not generated (listed in its header)" in said
+    assert "qtcf_mean's input qtcf, which the base patient does not give as one number" in text

@@ -19,7 +19,7 @@ from engine.run import Decision, Rejected, Screening
 from grammar.layout import format_text
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import network_from_text, run_cli, screen_one
+from tests.conftest import boundary_cases, network_from_text, run_cli, screen_one
 
 PROTOCOL = """protocol "hba1c" version "1"
 concepts:
@@ -138,17 +138,10 @@ def test_fmt_keeps_it_and_diff_sees_a_changed_offset(capsys, tmp_path):
 
 
 def test_boundary_cases_restate_a_threshold_through_the_equation(capsys, tmp_path):
-    protocol, base = tmp_path / "h.proto-rules", tmp_path / "base.jsonl"
-    protocol.write_text(PROTOCOL)
-    base.write_text('{"patient": "B", "screening_date": "2026-03-01", "facts": [{"concept": '
-                    '"hba1c", "date": "2026-02-20", "value": 53, "unit": "mmol/mol"}]}\n')
-    cases = tmp_path / "cases.yaml"
-    assert run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o",
-                   str(cases))[0] == 0
-    assert 'name: "hba1c 86 mmol/mol: at hba1c > 86 mmol/mol, in another unit"' in \
-        cases.read_text()
-    code, out, _ = run_cli(capsys, "test", str(protocol), str(cases))
-    assert code == 0 and "FAILED" not in out
+    text, _ = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": "2026-03-01", "facts": [
+            {"concept": "hba1c", "date": "2026-02-20", "value": 53, "unit": "mmol/mol"}]})
+    assert 'name: "hba1c 86 mmol/mol: at hba1c > 86 mmol/mol, in another unit"' in text
 
 
 @pytest.mark.parametrize("text, said", [

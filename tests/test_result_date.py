@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-import cli
 from engine.run import Screening
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import network_from_text, screen_one
+from tests.conftest import boundary_cases, network_from_text, screen_one
 
 PROTOCOL = """protocol "result dates" version "1"
 concepts:
@@ -131,17 +130,11 @@ def test_a_dose_is_not_read_on_a_result_day():
 def test_boundary_patients_pass_on_the_network(tmp_path, capsys):
     """`edge-cases` puts occurrences on each edge of a window from a result's day (and leaves
     the result out), and the network decides every case as worked out without it."""
-    protocol, base = tmp_path / "results.proto-rules", tmp_path / "base.jsonl"
-    protocol.write_text(PROTOCOL, encoding="utf-8")
-    base.write_text('{"patient": "b", "screening_date": "2026-06-10", "facts": ['
-                    '{"concept": "anc", "date": "2026-06-08", "value": 1.2, "unit": "10^9/L"},'
-                    '{"concept": "consent", "date": "2026-06-08", "value": true},'
-                    '{"concept": "growth_factor", "present": false},'
-                    '{"concept": "transfusion", "present": false}]}\n', encoding="utf-8")
-    cases = tmp_path / "cases.yaml"
-    assert cli.main(["edge-cases", str(protocol), "--base", str(base), "-o", str(cases)]) == 0
-    text = cases.read_text(encoding="utf-8")
+    text, _ = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "b", "screening_date": "2026-06-10", "facts": [
+            {"concept": "anc", "date": "2026-06-08", "value": 1.2, "unit": "10^9/L"},
+            {"concept": "consent", "date": "2026-06-08", "value": True},
+            {"concept": "growth_factor", "present": False},
+            {"concept": "transfusion", "present": False}]})
     assert "the first day inside of growth_factor within 7 days before the date of anc" in text
     assert "no anc, growth_factor on 2026-06-08" in text
-    assert cli.main(["test", str(protocol), str(cases)]) == 0
-    assert " passed" in capsys.readouterr().out

@@ -10,7 +10,6 @@ checks, normaliser and network.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -23,7 +22,7 @@ from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
 from protocol import units
 from protocol.checks import check
-from tests.conftest import network_from_text, run_cli, screen_one
+from tests.conftest import boundary_cases, network_from_text, screen_one
 
 PROTOCOL = """protocol "fever" version "1"
 concepts:
@@ -138,13 +137,7 @@ def test_a_threshold_of_another_dimension():
 
 
 def test_boundary_cases_restate_the_threshold_in_the_other_scale(capsys, tmp_path):
-    protocol, base, out = (tmp_path / "fever.proto-rules", tmp_path / "base.jsonl",
-                           tmp_path / "edges.yaml")
-    protocol.write_text(PROTOCOL, encoding="utf-8")
-    base.write_text(json.dumps({"patient": "B", "screening_date": "2026-06-10",
-                                "facts": [temperature(37, "°C")]}) + "\n", encoding="utf-8")
-    assert run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o", str(out))[0] == 0
-    text = out.read_text(encoding="utf-8")
+    text, said = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": "2026-06-10", "facts": [temperature(37, "°C")]})
     assert "100.4 °F is exactly 38 °C (exact offset and factor): at the bound, inside" in text
-    code, said, _ = run_cli(capsys, "test", str(protocol), str(out))
-    assert code == 0 and "=== 10 passed" in said, said
+    assert "10 boundary cases" in said
