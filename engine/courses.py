@@ -12,13 +12,12 @@ the concept alone.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine import record as R
 from engine.dates import length, runs
-from engine.factfile import plain
+from engine.factfile import plain, quoted
 from engine.record import attributes_text, period_text, plain_number, used_fact
 from protocol.units import UnitProblem, convert, quantize
 
@@ -43,7 +42,7 @@ class Courses:
             if drug is None:
                 allowed = ", ".join(v.name for v in concept.values)
                 self.problem(index, "drug", f"{concept.name} must name one of {{{allowed}}}, "
-                             f"found {json.dumps(plain(fact.get('drug')))}")
+                             f"found {quoted(fact.get('drug'))}")
                 continue
             item[R.DRUG] = drug
             # at least and at most: the same when its dates are exact, worked out once then

@@ -740,6 +740,13 @@ def _shown_text(text: str) -> str:
     return text if len(text) <= 24 else f"{text[:12]}...{text[-6:]} ({digits} digits)"
 
 
+def quoted(value: Any, most: int = 80) -> str:
+    """A value as a message quotes it, in JSON, cut after `most` characters: a file's megabyte
+    of text in one field is not repeated on the console and in the trail."""
+    text = json.dumps(plain(value))
+    return text if len(text) <= most else f"{text[:most]}... ({len(text):,} characters)"
+
+
 def plain(value: Any) -> Any:
     """JSON-ready copy: exact decimals become ints or floats only for validation and display."""
     if isinstance(value, Decimal):

@@ -22,7 +22,6 @@ events and what every kind shares (grouping, window bounds, the facts used) here
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import date
 from decimal import Decimal
@@ -33,7 +32,7 @@ from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
                           day_numbers_of_text, day_of, day_written, days_of, days_of_text, shift)
 from engine.courses import Courses
-from engine.factfile import patient_id, plain, schema_problems
+from engine.factfile import patient_id, plain, quoted, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
                            plain_number, used_fact)
 from engine.values import Values
@@ -572,7 +571,7 @@ class _Builder(Values, Courses):
             if value is None:
                 allowed = ", ".join(v.name for v in attribute.values)
                 self.problem(index, attribute.name, f"{r.name}'s {attribute.name} must be "
-                             f"one of {{{allowed}}}, found {json.dumps(plain(given))}")
+                             f"one of {{{allowed}}}, found {quoted(given)}")
                 good = False
             else:
                 item[field] = value
@@ -593,7 +592,7 @@ class _Builder(Values, Courses):
         if attribute.unit is None:
             if type(given) not in (int, Decimal):
                 self.problem(index, attribute.name, f"{said} is a number: expected one, found "
-                             f"{json.dumps(plain(given))}")
+                             f"{quoted(given)}")
                 return False
             item[R.attribute_field(attribute.name)] = float(given)
             return True
@@ -602,7 +601,7 @@ class _Builder(Values, Courses):
         if type(value) not in (int, Decimal) or type(unit) is not str:
             self.problem(index, attribute.name, f"{said} is measured in {attribute.unit}: give "
                          f'{{"value": ..., "unit": ...}} or "12 {attribute.unit}", found '
-                         f"{json.dumps(plain(given))}")
+                         f"{quoted(given)}")
             return False
         try:
             by = scale(unit, attribute.unit, aliases=self.n.aliases)
@@ -616,7 +615,7 @@ class _Builder(Values, Courses):
                     "give it in s, min, h, d or weeks (a whole number of days each, or a " \
                     "whole fraction of one)"
                 self.problem(index, attribute.name, f"{said} is a time: {why}, found "
-                             f"{json.dumps(plain(given))}")
+                             f"{quoted(given)}")
                 return False
             self._reaches(r, attribute, days * Fraction(value), item)
         item[R.attribute_field(attribute.name)] = float(applied(by, value))

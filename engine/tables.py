@@ -12,12 +12,14 @@ type comes from the fact format's schema (numbers exact, as decimals, `true`/`fa
 `value` and attribute columns are a number when they read as one, a flag when `true` or `false`,
 else text.
 
-A patient is its adjacent rows: a CSV is read row by row, so the patients are yielded as they
-end and only one patient's rows are held; its rows must be together (the file sorted or grouped
-by patient), and rows of a patient after another patient's are a second record of it, refused
-naming the first as in JSON Lines. A Parquet file is sorted by patient in DuckDB (which sorts
-on disk beyond memory), so its rows may come in any order. A record's position is the line (CSV)
-or row number (Parquet, from 1) of its first row; `fact #N` is its N-th row with a concept.
+A patient is its rows, wherever they are. A CSV is first scanned for its patient column: where
+each patient's rows are together (the file sorted or grouped by patient, as most exports are), it
+is then read row by row, the patients yielded as they end and only one patient's rows held; where
+they are scattered (a file sorted by date, tables appended one after another), its rows are
+sorted on disk first (SQLite, in a temporary folder: memory stays flat), each patient at its
+first row, in file order. A Parquet file is sorted by patient in DuckDB (which sorts on disk
+beyond memory). A record's position is the line (CSV) or row number (Parquet, from 1) of its
+first row; `fact #N` is its N-th row with a concept, in file order.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
+import os
 import re
+import sqlite3
+import tempfile
+from itertools import islice
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
@@ -84,6 +91,11 @@ class _Hashed(io.RawIOBase):
         return count
 
 
+#: The longest cell a CSV may hold (the csv module's default is 128 KiB): a free-text value
+#: longer than that is still a cell, refused by its record's checks; beyond it, the file.
+csv.field_size_limit(1 << 24)
+
+
 class CsvFacts:
     """A CSV fact table read row by row and hashed as it is read (as `FactStream`)."""
 
@@ -114,8 +126,35 @@ class CsvFacts:
             yield 0, FactProblem(self.path, 0, None, None, None, "the fact file is empty")
             return
         columns = header_columns(header, self.path)
-        rows = ((reader.line_num, cells) for cells in reader if cells)
+        rows: Iterable[tuple[int, list[str]]] = ((reader.line_num, cells) for cells in reader
+                                                 if cells)
+        firsts = self._scattered(columns.index("patient"))
+        if firsts is not None:
+            rows = _gathered(rows, columns.index("patient"), firsts)
         yield from one_record_per_patient(patients_of(rows, columns, self.path), self.path)
+
+    def _scattered(self, at: int) -> dict[str | None, int] | None:
+        """The line of each patient's first row, when some patient's rows are not all together
+        (None when each patient's are): a pass over the file before any patient is read, which
+        also refuses, in one line, a file the CSV reader cannot read to its end."""
+        with open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
+            reader = csv.reader(text)
+            firsts: dict[str | None, int] = {}
+            current, scattered = object(), False
+            try:
+                next(reader, None)
+                for cells in reader:
+                    if not cells:
+                        continue
+                    pid = _patient(cells, at)
+                    if pid != current:
+                        scattered = scattered or pid in firsts
+                        firsts.setdefault(pid, reader.line_num)
+                        current = pid
+            except csv.Error as error:
+                raise UsageError(f"cannot read fact file {self.path}: line "
+                                 f"{reader.line_num}: {error}") from None
+        return firsts if scattered else None
 
 
 class DuckFacts:
@@ -195,14 +234,40 @@ def header_columns(header: list[str], path: str) -> list[str]:
     return names
 
 
+def _gathered(rows: Iterable[tuple[int, list[str]]], at: int, firsts: dict[str | None, int]
+              ) -> Iterator[tuple[int, list[str]]]:
+    """The rows each patient's together, patients in the order of their first rows and each
+    patient's in file order: sorted on disk (SQLite, in a temporary folder removed after), so
+    that a registry's scattered rows need no more memory than its grouped rows."""
+    with tempfile.TemporaryDirectory(prefix="proto-rules-rows-") as folder:
+        database = sqlite3.connect(os.path.join(folder, "rows.sqlite"))
+        try:
+            database.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+                                   "CREATE TABLE row (first INTEGER, line INTEGER, cells TEXT)")
+            batch = iter(lambda: list(islice(rows, 10_000)), [])
+            for chunk in batch:
+                database.executemany("INSERT INTO row VALUES (?, ?, ?)", (
+                    (firsts.get(_patient(cells, at), line), line, json.dumps(cells))
+                    for line, cells in chunk))
+            for line, cells in database.execute("SELECT line, cells FROM row "
+                                                "ORDER BY first, line"):
+                yield line, json.loads(cells)
+        finally:
+            database.close()
+
+
+def _patient(cells: list[str], at: int) -> str | None:
+    return cells[at].strip() if at < len(cells) else None
+
+
 def patients_of(rows: Iterable[tuple[int, list[str]]], columns: list[str], path: str
               ) -> Iterator[tuple[int, dict[str, Any] | FactProblem]]:
     """Adjacent rows of one patient as one record, at the position of its first row."""
     patient: str | None = None
     block: list[tuple[int, list[str]]] = []
+    at = columns.index("patient")
     for number, cells in rows:
-        at = columns.index("patient")
-        pid = cells[at].strip() if at < len(cells) else None
+        pid = _patient(cells, at)
         if block and pid != patient:
             yield block[0][0], _record(block, columns, path)
             block = []

@@ -18,13 +18,12 @@ the concept alone.
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
 from engine.dates import calendar_problem, day_of, day_written, days_of_text, outside_calendar
-from engine.factfile import plain
+from engine.factfile import quoted
 from engine.record import plain_number
 from protocol import model as m
 from protocol.units import UnitProblem, applied, quantize, scale
@@ -102,7 +101,7 @@ class Values:
     def _number(self, index: int, fact: dict, key: str = "value") -> Decimal | None:
         value = fact.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            self.problem(index, key, f"expected a number, found {json.dumps(plain(value))}")
+            self.problem(index, key, f"expected a number, found {quoted(value)}")
             return None
         return Decimal(value)
 
@@ -141,7 +140,7 @@ class Values:
                 match = _BOUNDED.match(text)
                 if match is None:
                     self.problem(index, "value", f"{r.name} is measured: expected a number "
-                                 f"or a bound like '< 20', found {json.dumps(value)}")
+                                 f"or a bound like '< 20', found {quoted(value)}")
                     return None
                 reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
         else:
@@ -323,7 +322,7 @@ class Values:
         if canonical is None:
             allowed = ", ".join(v.name for v in r.concept.values)
             self.problem(index, "value", f"{r.name} must be one of {{{allowed}}}, "
-                         f"found {json.dumps(plain(value))}")
+                         f"found {quoted(value)}")
             return
         self.patient.record[r.name] = canonical
         self._use(r, index, fact, canonical)
@@ -336,7 +335,7 @@ class Values:
         value = fact.get("value")
         if not isinstance(value, bool):
             self.problem(index, "value", f"{r.name} is yes/no: expected true or false, "
-                         f"found {json.dumps(plain(value))}")
+                         f"found {quoted(value)}")
             return
         note = None
         if r.judgment:
@@ -366,7 +365,7 @@ class Values:
         if day is None:
             self.problem(index, "value", f"{r.name}: {calendar_problem(value)}"
                          if outside_calendar(value) else f"{r.name} is a date: expected "
-                         f"YYYY-MM-DD, found {json.dumps(plain(value))}")
+                         f"YYYY-MM-DD, found {quoted(value)}")
             return
         self.patient.record[r.name] = day.toordinal()
         self._use(r, index, fact, None)

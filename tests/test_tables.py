@@ -15,10 +15,14 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cli
 from engine.factfile import read_records
+from engine.run import Screening
 from protocol.errors import FactProblem
+from tests.conftest import network_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "examples/cd19-ucart-sle.proto-rules"
@@ -151,13 +155,59 @@ def test_a_bad_row_refuses_its_patient(tmp_path, rows, line, message):
     assert second["patient"] == "p2"
 
 
-def test_rows_of_a_patient_apart_are_a_second_record(tmp_path):
+def test_rows_of_a_patient_apart_are_gathered_at_its_first_row(tmp_path):
+    """A file sorted by date, or tables appended one after another: each patient's rows are
+    gathered (sorted on disk), the patient at its first row, its facts in file order."""
     table = written(tmp_path, HEADER + "p1,2026-06-01,egfr,45,mL/min,2026-05-30,\n"
                     "p2,2026-06-01,egfr,50,mL/min,2026-05-30,\n"
-                    "p1,2026-06-01,alt,20,U/L,2026-05-30,\n")
+                    "p1,2026-06-01,alt,20,U/L,2026-05-30,\n"
+                    "p3,,,,,,\n"
+                    "p2,,alt,x,U/L,2026-05-30,\n")
     records = list(read_records(table))
-    assert [line for line, _ in records] == [2, 3, 4]
-    assert "patient p1 is already the record at line 2" in str(records[2][1])
+    assert [line for line, _ in records] == [2, 3, 5]
+    assert [f["concept"] for f in records[0][1]["facts"]] == ["egfr", "alt"]
+    assert not isinstance(records[1][1], FactProblem)
+    assert [f["value"] for f in records[1][1]["facts"]] == [50, "x"]
+    assert records[2][1] == {"patient": "p3", "facts": []}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations([(p, n) for p in ("p1", "p2", "p3") for n in range(3)]))
+def test_any_order_of_rows_reads_as_the_patients_grouped(tmp_path_factory, order):
+    """Rows in any order give each patient once, at its first row, with its facts in the order
+    of their rows."""
+    lines = "".join(f"{p},2026-06-01,egfr,{n},mL/min,2026-05-{10 + n},\n" for p, n in order)
+    table = written(tmp_path_factory.mktemp("t"), HEADER + lines)
+    records = list(read_records(table))
+    firsts = {}
+    for line, (p, _) in enumerate(order, start=2):
+        firsts.setdefault(p, line)
+    assert [(line, data["patient"]) for line, data in records] == \
+        sorted((line, p) for p, line in firsts.items())
+    for _, data in records:
+        assert [f["value"] for f in data["facts"]] == \
+            [n for p, n in order if p == data["patient"]]
+
+
+def test_a_file_the_csv_reader_cannot_read_is_refused_before_any_patient(tmp_path, capsys):
+    table = written(tmp_path, HEADER + "p1,2026-06-01,egfr,45,mL/min,2026-05-30,\n"
+                    f'p2,2026-06-01,egfr,"{"9" * (1 << 24 + 1)}",mL/min,2026-05-30,\n')
+    assert cli.main(["run", "examples/cd19-ucart-sle.proto-rules", table, "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (f"proto-rules: cannot read fact file {table}: line 3: field "
+                                 "larger than field limit (16777216)\n")
+
+
+def test_a_long_value_is_quoted_cut(tmp_path):
+    table = written(tmp_path, HEADER + f"p1,2026-06-01,egfr,{'x' * 500},mL/min,2026-05-30,\n")
+    (_, record), = read_records(table)
+    screening = Screening(network_from_text(
+        'protocol "q" version "1"\nconcepts:\n  egfr: quantity in mL/min\n'
+        'inclusion I1 "eGFR >= 30": egfr >= 30 mL/min\n'))
+    (outcome,) = screening.screen([(2, record)], table)
+    (problem,) = outcome.problems
+    assert problem.message == ("egfr is measured: expected a number or a bound like '< 20', "
+                               f'found "{"x" * 79}... (502 characters)')
 
 
 def test_cells_the_schema_refuses_name_their_field(capsys, tmp_path):
