@@ -128,6 +128,10 @@ class ProtocolError(ProtoRulesError):
                          for d in self.diagnostics)
 
 
+#: The longest message a `FactProblem` keeps whole.
+MESSAGE_MOST = 600
+
+
 @dataclass(frozen=True)
 class FactProblem:
     """One problem in a fact file: which record, which fact, which field, and what is wrong.
@@ -142,6 +146,13 @@ class FactProblem:
     field: str | None
     message: str
     severity: Severity = Severity.ERROR
+
+    def __post_init__(self) -> None:
+        """A message quoting a hostile file's megabyte in one field (a unit, a concept's name,
+        a date) is cut, saying so: it is read on a console and kept in the trail."""
+        if len(self.message) > MESSAGE_MOST:
+            cut = f"{self.message[:MESSAGE_MOST]}... ({len(self.message):,} characters)"
+            object.__setattr__(self, "message", cut)
 
     def __str__(self) -> str:
         where = [f"{self.file}:{self.record}"]

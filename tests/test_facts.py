@@ -218,3 +218,12 @@ def test_null_where_the_schema_wants_a_value_is_a_problem_not_a_crash(screening)
         "nulls.jsonl:1, patient N2-nulls, fact #1, field 'reference_range': error: "
         "None is not of type 'object'",
         "nulls.jsonl:1, patient N2-nulls, fact #2, field 'unit': error: None is not of type 'string'"]
+
+
+def test_a_message_quoting_a_huge_field_is_cut_saying_so():
+    """A unit of 5,000 characters is named in its problem, not repeated whole (the console, the
+    trail); the message says how long it was."""
+    problem = FactProblem("f.jsonl", 1, "p", 0, "unit", f"egfr: unknown unit '{'u' * 5000}'")
+    assert len(problem.message) < 700
+    assert problem.message.endswith("... (5,021 characters)")
+    assert FactProblem("f.jsonl", 1, "p", 0, "unit", "short").message == "short"
