@@ -8,22 +8,21 @@ boundary, with what was expected said in a protocol author's words (`grammar/syn
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from difflib import get_close_matches
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from grammar.imports import imported, joined, sets
+from grammar.readings import ReadAt, resolved
 from grammar.syntax import syntax_diagnostic
 from protocol.cache import grammar_tables
 from protocol import escalation_model as em
 from protocol import model as m
-from protocol.errors import Diagnostic, ProtocolError, Severity, Span, hint
+from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 
 GRAMMAR = Path(__file__).with_name("proto_rules.lark")
 
@@ -102,18 +101,6 @@ def _text(token: Token) -> str:
     return str(token)[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
-class _ReadAt(NamedTuple):
-    """`uacr_at_visit_1: uacr at visit_1` as written, until the file's concepts are all read
-    (`_Build._read_at`): the concept it reads may be declared after it."""
-
-    span: Span
-    name: str
-    base: m.Ref
-    at: m.Ref
-    validity: m.Duration | None
-    label: str | None
-
-
 @v_args(meta=True, inline=True)
 class _Build(Transformer):
     """One method per grammar rule; each returns a model node carrying its `Span`."""
@@ -162,7 +149,8 @@ class _Build(Transformer):
     def start(self, meta, *items):
         header = dict(item for item in items if isinstance(item, tuple))
         sections = [item for item in items if not isinstance(item, tuple)]
-        concepts = self._read_at([c for item in sections if isinstance(item, list) for c in item])
+        concepts = resolved([c for item in sections if isinstance(item, list) for c in item],
+                            self._fail)
         return m.Protocol(
             span=self._span(meta),
             path=self.filename,
@@ -222,45 +210,8 @@ class _Build(Transformer):
     def reading_concept(self, meta, name, base, at, *rest):
         validity = next((r for r in rest if isinstance(r, m.Duration)), None)
         label = next((r for r in rest if isinstance(r, str)), None)
-        return _ReadAt(self._span(meta), str(name), self._ref(base), self._ref(at), validity,
-                       label)
-
-    def _read_at(self, declared: list[m.Concept | _ReadAt]) -> tuple[m.Concept, ...]:
-        """Each concept read as of a named day (`uacr_at_visit_1: uacr at visit_1`) as the
-        concept it reads, under its own name, label and validity (none: a result of that day
-        only; the read concept's is counted from the screening date), with that concept and the
-        day's concept named. Done here, once the file's concepts are all read, so that every
-        later step sees a concept of a kind."""
-        concepts = {c.name: c for c in declared if isinstance(c, m.Concept)}
-        readings = {c.name: c for c in declared if isinstance(c, _ReadAt)}
-        return tuple(self._reading(c, concepts, readings) if isinstance(c, _ReadAt) else c
-                     for c in declared)
-
-    def _reading(self, read: _ReadAt, concepts: dict[str, m.Concept],
-                 readings: dict[str, _ReadAt]) -> m.Concept:
-        base = concepts.get(read.base.name)
-        if read.base.name in readings:
-            first = readings[read.base.name]
-            raise self._fail(read.base.span, f"'{read.name}' reads '{first.name}', which is "
-                             f"'{first.base.name}' read at {first.at.name} already: read "
-                             f"'{first.base.name}' at {read.at.name}")
-        if base is None:
-            raise self._fail(read.base.span, f"'{read.name}' reads '{read.base.name}', which is "
-                             f"not declared{hint(read.base.name, [*concepts, *readings])}")
-        if base.kind not in m.DATED_RESULTS:
-            how = {m.Kind.AGE: f"declare '{read.name}: age at {read.at.name}'",
-                   m.Kind.DERIVED: f"read its inputs at {read.at.name} and derive from them",
-                   m.Kind.EVENT: "compare it in a window: 'within ... before "
-                                 f"{read.at.name}'",
-                   m.Kind.MEDICATION: f"compare its dose on the day: '{base.name} dose at "
-                                      f"{read.at.name} ...' or a window"}.get(
-                base.kind, "name a measured, category or flag concept")
-            raise self._fail(read.base.span, f"'{read.name}' reads '{base.name}' at "
-                             f"{read.at.name}, but '{base.name}' is {base.kind.said}: "
-                             f"{how}")
-        return replace(base, span=read.span, name=read.name, label=read.label,
-                       valid_for=read.validity, counts_as=None, at=read.at,
-                       reads=read.base)
+        return ReadAt(self._span(meta), str(name), self._ref(base), self._ref(at), validity,
+                      label)
 
     def derived_concept(self, meta, name, unit, *rest):
         label = rest[0] if len(rest) == 2 else None
