@@ -7,6 +7,7 @@ and tests.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import TypeVar
@@ -76,7 +77,7 @@ def shape(condition: m.Condition | None, first: int = 0) -> Shape | None:
     """
     if condition is None:
         return None
-    count = iter(range(first, first + len(parts(condition))))
+    count = itertools.count(first)
 
     def joined(node: m.Condition) -> Shape:
         if of(node) is not None:

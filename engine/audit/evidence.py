@@ -43,13 +43,13 @@ def drawn_shape(condition: m.Condition | None, applies: m.Condition | None = Non
     """How a criterion's (or definition's) parts join, as the trail records it for `explain` to
     draw (`engine.atoms.shape`; with `applies when`, `["when", its shape, the condition's]`), or
     None where the parts listed one under another say it: one part, or parts all needed."""
-    found = shape(condition, len(parts(applies)))
+    first = len(parts(applies))
+    found = shape(condition, first)
     if applies is not None:
         found = ["when", shape(applies), found]
     flat = isinstance(found, int) or found is None or (
         found[0] == "all" and all(isinstance(item, int) for item in found[1:]))
-    count = len(parts(applies)) + len(parts(condition))
-    return None if flat or shape_problem(found, count) else found
+    return None if flat or shape_problem(found, first + len(parts(condition))) else found
 
 
 def concepts_read(protocol: m.Protocol, conditions: Iterable[m.Condition | None]) -> list[str]:
