@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
-from functools import cache
+from functools import cache, partial
 from typing import NamedTuple
 
 import pint
 
 from protocol.cache import folder as cache_folder
+from protocol.cache import kept
 
 #: Decimal places kept after a conversion, a ratio to the reference range or a dose equivalence.
 PLACES = 6
@@ -170,7 +171,8 @@ def _clinical(magnitudes: type) -> pint.UnitRegistry:
     they were kept; pint does not rebuild a spoiled file there (a process stopped while writing
     it), so a registry that cannot read them is built from pint's files, as without the folder.
     `U` redefines pint's own enzyme unit (micromole per minute): pint's dimension cache still holds
-    the old one until it is rebuilt, and `U` alone would then differ from `kU`.
+    the old one until it is rebuilt, and `U` alone would then differ from `kU`. The rebuilt cache
+    is kept in the same folder, under pint's version and these definitions.
     """
     try:
         ureg = pint.UnitRegistry(non_int_type=magnitudes, cache_folder=cache_folder())
@@ -178,8 +180,16 @@ def _clinical(magnitudes: type) -> pint.UnitRegistry:
         ureg = pint.UnitRegistry(non_int_type=magnitudes)
     for definition in _DEFINITIONS:
         ureg.define(definition)
-    ureg._build_cache()
+    key = (pint.__version__, magnitudes.__name__, _DEFINITIONS)
+    ureg._cache = ureg._caches[()] = kept(f"units-{magnitudes.__name__}", key,
+                                          partial(_dimensions, ureg))
     return ureg
+
+
+def _dimensions(ureg: pint.UnitRegistry) -> object:
+    """pint's cache of every unit's dimension and base units, built (a sixth of a second)."""
+    ureg._build_cache()
+    return ureg._cache
 
 
 @cache
