@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from engine.atoms import SHAPE_DEPTH, shape_problem
 from engine.atoms import holds as kleene
+from engine.audit.explain import Outlined, outline
 from tests.conftest import run_cli
 
 PROTOCOL = """protocol "s" version "1"
@@ -131,3 +132,20 @@ def test_the_report_nests_the_parts_alike(trail, tmp_path, capsys):
     assert group.format("true", "holds", "+", "applies when") in html  # E1
     assert group.format("unknown", "cannot be judged", "?", "not") + \
         group.format("unknown", "cannot be judged", "?", "any of") in html
+
+
+def test_explain_and_the_report_share_one_outline():
+    """Both readers draw `outline`'s items: parts all needed one under another (an `all` group at
+    the top, or under `applies when`, is its items), any other group headed. An `applies when`
+    below the top, which a trail may say though no protocol compiles to it, lists its items in
+    place."""
+    statuses = ["true", "unknown", "false", "true", "unknown"]
+    assert outline(["when", ["all", 0, 1], ["any", 2, ["all", 3, 4]]], statuses) == [
+        Outlined("unknown", "applies when", (Outlined("true", part=0),
+                                             Outlined("unknown", part=1))),
+        Outlined("unknown", "any of", (Outlined("false", part=2), Outlined(
+            "unknown", "all of", (Outlined("true", part=3), Outlined("unknown", part=4)))))]
+    assert outline(["any", ["when", 0, 1], 2], statuses[:3]) == [Outlined("unknown", "any of", (
+        Outlined("unknown", None, (Outlined("true", "applies when", (Outlined("true", part=0),)),
+                                   Outlined("unknown", part=1))),
+        Outlined("false", part=2)))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from engine.atoms import folded, holds
+from engine.atoms import Shape, folded, holds
 from engine.audit.trail import MARK, cut, facts_sha256
 
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
@@ -117,37 +117,50 @@ def _evidence(entry: dict[str, Any], evidence: list[dict[str, Any]]) -> list[str
     found = entry.get("shape")
     if found is None:
         return [f"      {line}" for line in lines]
-    statuses = [e["status"] for e in evidence]
 
-    def group(word: str, items: list[Drawn]) -> Drawn:
-        if word == "when":  # applies when ..., then the condition as if alone
-            applies, then = items
-            return Drawn(then.status, [f"{MARK[applies.status]} applies when:",
-                                       *("  " + line for line in _listed(applies)),
-                                       *_listed(then)], word)
-        status = holds(word, [item.status for item in items])
-        head = f"{MARK[status]} {CONNECTIVES.get(word, word + ' of')}:"
-        return Drawn(status, [head, *("  " + line for item in items for line in item.lines)],
-                     word)
+    def drawn(item: Outlined) -> list[str]:
+        if item.part is not None:
+            return [lines[item.part]]
+        inner = [line for each in item.items for line in drawn(each)]
+        return [f"{MARK[item.status]} {item.heading}:", *("  " + line for line in inner)] \
+            if item.heading else inner
 
-    drawn = folded(found, lambda n: Drawn(statuses[n], [lines[n]]), group)
-    return [f"      {line}" for line in _listed(drawn)]
+    top = outline(found, [e["status"] for e in evidence])
+    return [f"      {line}" for item in top for line in drawn(item)]
 
 
-class Drawn(NamedTuple):
-    """A part or a group as drawn: whether it holds, its lines (a group's first is its head),
-    and a group's connective."""
+class Outlined(NamedTuple):
+    """A part (`part`, its index) or a group of parts as `explain` and the report draw them:
+    whether it holds, its heading (`any of`, `applies when`; none for items listed one under
+    another), its items."""
 
     status: str
-    lines: list[str]
-    word: str | None = None
+    heading: str | None = None
+    items: tuple[Outlined, ...] = ()
+    part: int | None = None
+
+
+def outline(found: Shape, statuses: list[str]) -> list[Outlined]:
+    """The items a criterion's evidence lists, from its shape and its parts' statuses: parts all
+    needed one under another (an `all` group at the top, or under `applies when`, is its
+    items), the applies-when part as a group before the condition's items, and any other group
+    as one item headed by its connective, holding by strong Kleene logic over its items."""
+    def group(word: str, items: list[Outlined]) -> Outlined:
+        if word == "when":  # applies when ..., then the condition as if alone
+            applies, then = items
+            return Outlined(then.status, None, (
+                Outlined(applies.status, "applies when", _listed(applies)), *_listed(then)))
+        return Outlined(holds(word, [item.status for item in items]),
+                        CONNECTIVES.get(word, f"{word} of"), tuple(items))
+
+    return list(_listed(folded(found, lambda n: Outlined(statuses[n], part=n), group)))
 
 
 #: A connective of a shape as the explanation heads its parts.
 CONNECTIVES = {"all": "all of", "any": "any of", "not": "not"}
 
 
-def _listed(drawn: Drawn) -> list[str]:
-    """An `all of` group as its parts, one under another: as parts all needed are listed (the
-    top of a criterion, the condition under `applies when`)."""
-    return [line[2:] for line in drawn.lines[1:]] if drawn.word == "all" else drawn.lines
+def _listed(item: Outlined) -> tuple[Outlined, ...]:
+    """An `all of` group, or items with no heading, as its items; anything else as itself."""
+    return item.items if item.heading in (None, CONNECTIVES["all"]) and item.part is None \
+        else (item,)

@@ -43,8 +43,7 @@ from urllib.parse import quote
 from engine.audit.report_page import CSS, SCRIPT
 from engine.audit.report_source import Sources, excerpt
 from engine.attrition import Attrition, attrition
-from engine.atoms import folded, holds
-from engine.audit.explain import CONNECTIVES, DERIVED_WORDS, NO_FACTS_SHA256, Drawn
+from engine.audit.explain import DERIVED_WORDS, NO_FACTS_SHA256, Outlined, outline
 from engine.audit.trail import facts_sha256, opening, stream
 from engine.audit.verify import Verification, verify
 from protocol.errors import UsageError
@@ -644,32 +643,15 @@ def _evidence(entry: dict[str, Any], evidence: list[Any], referred: str | None =
 def _shaped(found: Any, rows: list[str], statuses: list[Any]) -> str:
     """The parts' items nested under the connectives that join them, where not all are needed
     (the entry's `shape`, checked when the trail was read), each group marked by whether it
-    holds, as `explain` draws them: parts all needed one under another."""
-    def group(word: str, items: list[Drawn]) -> Drawn:
-        if word == "when":
-            applies, then = items
-            return Drawn(then.status, [_group("applies when", applies.status, _flat(applies)),
-                                       *_flat(then)], word)
-        status = holds(word, [item.status for item in items])
-        return Drawn(status, [_wrapped(item) for item in items], word)
+    holds, as `explain` draws them (`outline`)."""
+    def item(drawn: Outlined) -> str:
+        if drawn.part is not None:
+            return rows[drawn.part]
+        inner = [item(each) for each in drawn.items]
+        return _group(drawn.heading, drawn.status, inner) if drawn.heading else "".join(inner)
 
-    def part(n: int) -> Drawn:
-        return Drawn(statuses[n] if statuses[n] in MARKS else "unknown", [rows[n]])
-
-    top = folded(found, part, group)
-    return "".join(top.lines if top.word == "when" else _flat(top))
-
-
-def _wrapped(drawn: Drawn) -> str:
-    """A part's item, or a group's: its connective, its mark and its parts' items."""
-    if drawn.word is None:
-        return drawn.lines[0]
-    return _group(CONNECTIVES.get(drawn.word, f"{drawn.word} of"), drawn.status, drawn.lines)
-
-
-def _flat(drawn: Drawn) -> list[str]:
-    """Parts all needed one under another; any other group as one item."""
-    return drawn.lines if drawn.word in (None, "all") else [_wrapped(drawn)]
+    marked = [status if status in MARKS else "unknown" for status in statuses]
+    return "".join(item(drawn) for drawn in outline(found, marked))
 
 
 def _group(said: str, status: str, items: list[str]) -> str:
