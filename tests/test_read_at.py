@@ -5,6 +5,8 @@ results, which the concept itself reads, do not count for it."""
 
 from __future__ import annotations
 
+import json
+
 from datetime import date, timedelta
 from typing import Any
 
@@ -212,6 +214,21 @@ def test_boundary_cases_give_the_result_on_that_day(tmp_path, capsys):
             {"concept": "creatinine", "value": 1.2, "unit": "mg/dL", "date": "2026-05-15"}]})
     assert '{"concept": "uacr", "value": 199.999999, "unit": "mg/g", "date": "2026-05-18"}' in text
     assert 'remove: ["creatinine"]' in text
+    cases = {block.split("\n", 1)[0]: block for block in text.split("\n  - name: ")[1:]}
+    # the result's age: of visit 1's day only; back 7 days; uacr itself 28 days before screening
+    for name, verdict in (
+            ("uacr_at_visit_1 200 mg/g dated 2026-05-17: a day too old, uacr_at_visit_1 200 to "
+             "5000 mg/g", "I1: UNKNOWN"),
+            ("creatinine_at_visit_1 2 mg/dL dated 2026-05-11: the oldest day it counts, "
+             "creatinine_at_visit_1 < 2 mg/dL", "I2: NOT_MET"),
+            ("creatinine_at_visit_1 2 mg/dL dated 2026-05-10: a day too old, "
+             "creatinine_at_visit_1 < 2 mg/dL", "I2: UNKNOWN"),
+            ("uacr 30 mg/g dated 2026-05-04: the oldest day it counts, uacr >= 30 mg/g",
+             "I3: MET"),
+            ("uacr 30 mg/g dated 2026-05-03: a day too old, uacr >= 30 mg/g", "I3: UNKNOWN")):
+        assert f"expect: {{verdicts: {{{verdict}" in cases[json.dumps(name)], name
+    # a reading's result of its day is what the threshold's own cases give: not written twice
+    assert not any("uacr_at_visit_1 200 mg/g dated 2026-05-18" in name for name in cases)
 
 
 DAY = date(2026, 5, 18)

@@ -140,4 +140,4 @@ def test_boundary_cases_restate_the_threshold_in_the_other_scale(capsys, tmp_pat
     text, said = boundary_cases(capsys, tmp_path, PROTOCOL, {
         "patient": "B", "screening_date": "2026-06-10", "facts": [temperature(37, "°C")]})
     assert "100.4 °F is exactly 38 °C (exact offset and factor): at the bound, inside" in text
-    assert "10 boundary cases" in said
+    assert "14 boundary cases" in said  # 4 of them the result's age: `valid for 3 days`

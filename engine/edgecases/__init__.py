@@ -39,6 +39,7 @@ from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
 from engine.edgecases.itself import itself, on_itself
 from engine.edgecases.measured import ranges, references, thresholds
+from engine.edgecases import validity
 from engine.edgecases.render import render
 from engine.edgecases.windows import occurred_of, windows
 from engine.audit.evidence import Explainer
@@ -50,7 +51,8 @@ from protocol.errors import FactError, UsageError
 #: Measured kinds whose threshold a case sets as one fact.
 THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
 #: Atoms without edges: nothing in them moves by a step or a day (a flag, judgment or definition,
-#: a value set, a drug on the list; `x ever` without a filter or grade is one too).
+#: a value set, a drug on the list; `x ever` without a filter or grade is one too), but the age
+#: of a category's or a flag's result (`validity`).
 EDGELESS = (m.Truth, m.Is, m.Includes)
 
 
@@ -90,6 +92,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
             return None
         return itself if on_itself(occurred) else during if occurred.window.kind == "during" \
             else windows
+    if isinstance(atom, (m.Is, m.Truth)) and validity.expires(concept):
+        return validity.recorded
     if isinstance(atom, EDGELESS):
         return None
     raise Skip(f"no boundary cases for a {type(atom).__name__} yet")

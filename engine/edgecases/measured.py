@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 from engine.atoms.base import OPS, threshold_of
 from engine.edgecases.base import (Skip, Variant, allowed, given, given_as, kept, other_unit,
                                    step_of, tidy)
+from engine.edgecases.validity import aged
 from protocol import model as m
 from protocol.units import QUANTUM, UnitProblem, factor, quantize, temperature
 
@@ -87,6 +88,11 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
                 f"bound, {'inside' if held(bound) else 'outside'}", atom,
                 "true" if held(bound) else "false",
                 replace=(_fact(concept, value, other_name, fields),)))
+    bound = bounds[0][0]
+    value = tidy(next((v for v in (bound, bound + step, bound - step) if allowed(concept, v)),
+                      bound))
+    out += aged(gen, atom, concept, _fact(concept, value, unit, fields),
+                "true" if held(value) else "false", written)
     if given(gen, concept.name):
         out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom, "unknown",
                            remove=(given_as(gen, concept.name),)))
@@ -141,6 +147,8 @@ def references(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
                 f"{atom.op} is {str(held).lower()}", atom, "true" if held else "false",
                 replace=(_fact(concept, value, other_name,
                                {**fields, "reference_range": range_}),)))
+    out += aged(gen, atom, concept, _fact(concept, tidy(at), unit, fields),
+                "true" if OPS[atom.op](factor_, factor_) else "false", written)
     unranged = {k: v for k, v in fields.items() if k != "reference_range"}
     out.append(Variant(f"{concept.name} {tidy(at)} {unit} without a reference range: {written}",
                        f"no {atom.bound} reference: unknown", atom, "unknown",
