@@ -370,8 +370,9 @@ class _Builder:
         """Remove, then replace, then add: a replaced concept keeps its place in the list."""
         for index, concept in enumerate(entry.get("remove", [])):
             if not any(f.get("concept") == concept for f in facts):
+                given = dict.fromkeys(str(f.get("concept")) for f in facts)
                 self._problem((*at, "remove", index), f"the base patient has no fact of "
-                              f"'{concept}' to remove{hint(concept, self.concepts)}")
+                              f"'{concept}' to remove{hint(concept, given)}")
             facts = [f for f in facts if f.get("concept") != concept]
         replacing = entry.get("replace", [])
         self._concepts(replacing, (*at, "replace"))
