@@ -233,8 +233,7 @@ BAD = [
      "s.yaml:7:14: case 'x', field 'remove[1]': the base patient has no fact of 'egrf' to "
      "remove; did you mean 'egfr'?"),
     # a concept the protocol declares but the base does not give: the hint is among the base's
-    # concepts, never itself (it said
-    # "did you mean 'hcv_rna'?" of 'hcv_rna')
+    # concepts, never itself (it said "did you mean 'hcv_rna'?" of 'hcv_rna')
     (BASE + "  - name: x\n    base: P01-eligible\n    remove: [hcv_rna]\n"
             "    expect: {decision: ELIGIBLE}\n",
      "s.yaml:7:14: case 'x', field 'remove[1]': the base patient has no fact of "
