@@ -1,6 +1,12 @@
 """Concepts read at a named day (`uacr_at_visit_1: uacr at visit_1`), resolved once a file's
 concepts are all read: the concept read may be declared after its reading.
 
+A derived value read at a day (`egfr_at_visit_1: egfr at visit_1`) is its formula over its inputs
+read at that day: each measured input as a reading of its own (`creatinine_at_visit_1`, the one
+the file declares under that name or one made so), an age as the age at that day, a derived
+input read at the day in turn; a category or a flag (sex, race) as it is. With `valid for N`,
+each input's reading takes the most recent result back to N before the day.
+
 Apart from the parser, which calls `resolved` with its list of declarations and its way of
 failing at a span, because resolving a reading is a question of the file's other declarations,
 not of the text one rule matched.
@@ -12,8 +18,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
+from protocol import expressions as x
 from protocol import model as m
 from protocol.errors import ProtocolError, Span, hint
+
+#: The inputs of derived values read at a day, made as they are read: by name, the concept and
+#: the validity it was read with.
+Made = dict[str, tuple[m.Concept, "m.Duration | None"]]
+#: Inputs of a formula read at a day through a reading of their own.
+MEASURED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
 
 
 class ReadAt(NamedTuple):
@@ -36,12 +49,16 @@ def resolved(declared: list[m.Concept | ReadAt], fail: Callable[[Span, str], Pro
     at the name read."""
     concepts = {c.name: c for c in declared if isinstance(c, m.Concept)}
     readings = {c.name: c for c in declared if isinstance(c, ReadAt)}
-    return tuple(_reading(c, concepts, readings, fail) if isinstance(c, ReadAt) else c
-                 for c in declared)
+    made: Made = {}
+    out = [_reading(c, concepts, readings, fail, made) if isinstance(c, ReadAt) else c
+           for c in declared]
+    return tuple(out + [c for name, (c, _) in made.items() if name not in concepts
+                        and name not in readings])
 
 
 def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, ReadAt],
-             fail: Callable[[Span, str], ProtocolError]) -> m.Concept:
+             fail: Callable[[Span, str], ProtocolError], made: Made
+             ) -> m.Concept:
     base = concepts.get(read.base.name)
     if read.base.name in readings:
         first = readings[read.base.name]
@@ -51,9 +68,10 @@ def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, R
     if base is None:
         raise fail(read.base.span, f"'{read.name}' reads '{read.base.name}', which is not "
                    f"declared{hint(read.base.name, [*concepts, *readings])}")
+    if base.kind is m.Kind.DERIVED and base.formula is not None:
+        return _derived(read, base, concepts, readings, fail, made)
     if base.kind not in m.DATED_RESULTS:
         how = {m.Kind.AGE: f"declare '{read.name}: age at {read.at.name}'",
-               m.Kind.DERIVED: f"read its inputs at {read.at.name} and derive from them",
                m.Kind.EVENT: f"compare it in a window: 'within ... before {read.at.name}'",
                m.Kind.MEDICATION: f"compare its dose on the day: '{base.name} dose at "
                                   f"{read.at.name} ...' or a window"}.get(
@@ -62,3 +80,104 @@ def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, R
                    f"'{base.name}' is {base.kind.said}: {how}")
     return replace(base, span=read.span, name=read.name, label=read.label,
                    valid_for=read.validity, counts_as=None, at=read.at, reads=read.base)
+
+
+def _derived(read: ReadAt, base: m.Concept, concepts: dict[str, m.Concept],
+             readings: dict[str, ReadAt], fail: Callable[[Span, str], ProtocolError],
+             made: Made, depth: int = 0) -> m.Concept:
+    """`base` (a derived value) under `read`'s name, its formula reading each input at the day."""
+    assert base.formula is not None
+    for node in x.subexpressions(base.formula):
+        if isinstance(node, x.Choice):
+            for atom in m.atoms(node.condition):
+                kind = concepts[atom.ref.name].kind if atom.ref.name in concepts else None
+                if kind in (*MEASURED, m.Kind.AGE, m.Kind.DERIVED):
+                    raise fail(read.base.span, f"'{read.name}' reads '{base.name}' at "
+                               f"{read.at.name}, but a condition of its formula (line "
+                               f"{atom.span.line}) reads '{atom.ref.name}', {kind.said}: read "
+                               f"'{atom.ref.name}' at {read.at.name} there, and derive from it")
+
+    def at_day(node: x.Reading) -> x.Reading:
+        name = node.ref.name
+        if name in readings:
+            raise fail(read.base.span, f"'{read.name}' reads '{base.name}' at {read.at.name}, "
+                       f"whose formula reads '{name}', read at {readings[name].at.name} "
+                       f"already: derive '{read.name}' from inputs not read at a day")
+        input_ = concepts.get(name)
+        if input_ is None or not (input_.kind in MEASURED or input_.kind is m.Kind.DERIVED
+                                  or input_.kind is m.Kind.AGE and input_.at is None):
+            return node  # a category, a flag, an age at a day of its own: as it is
+        own = f"{name}_at_{read.at.name}"
+        wanted = _input_at(read, input_, own, concepts, readings, fail, made, depth)
+        return replace(node, ref=replace(node.ref, name=wanted.name))
+
+    return replace(base, span=read.span, name=read.name, label=read.label,
+                   formula=_mapped(base.formula, at_day), formula_of=read.base)
+
+
+def _input_at(read: ReadAt, input_: m.Concept, own: str, concepts: dict[str, m.Concept],
+              readings: dict[str, ReadAt], fail: Callable[[Span, str], ProtocolError],
+              made: Made, depth: int) -> m.Concept:
+    """`input_` read at `read`'s day under the name `own`: the concept the file declares so,
+    where it is that reading; else one made here (once, whoever reads it)."""
+    if own in made:
+        concept, validity = made[own]
+        if validity != read.validity:
+            raise fail(read.base.span, f"'{read.name}' reads '{input_.name}' at "
+                       f"{read.at.name}{_validity(read)} as '{own}', which another derived "
+                       f"value read at {read.at.name} reads "
+                       f"{'valid for ' + str(validity) if validity else 'of that day only'}: "
+                       "read them with one validity")
+        return concept
+    if input_.kind is m.Kind.AGE:
+        wanted = replace(input_, span=read.span, name=own, label=f"{input_.name} at "
+                         f"{read.at.name}", at=read.at)
+    elif input_.kind is m.Kind.DERIVED:
+        if depth >= len(concepts):  # a formula reading itself is refused by `check`
+            raise fail(read.base.span, f"'{input_.name}' is derived from itself")
+        wanted = _derived(read._replace(name=own, base=replace(read.base, name=input_.name),
+                                        label=f"{input_.name} at {read.at.name}"),
+                          input_, concepts, readings, fail, made, depth + 1)
+    else:
+        wanted = replace(input_, span=read.span, name=own, label=f"{input_.name} at "
+                         f"{read.at.name}", valid_for=read.validity, counts_as=None, at=read.at,
+                         reads=m.Ref(read.span, input_.name))
+    declared = readings.get(own) or concepts.get(own)
+    if declared is not None:
+        same = isinstance(declared, ReadAt) and declared.base.name == input_.name and \
+            declared.at.name == read.at.name and declared.validity == read.validity or \
+            isinstance(declared, m.Concept) and declared.kind is m.Kind.AGE and \
+            input_.kind is m.Kind.AGE and declared.at is not None and \
+            declared.at.name == read.at.name
+        if not same:
+            other = f"valid for {declared.validity}" if isinstance(declared, ReadAt) and \
+                declared.base.name == input_.name and declared.at.name == read.at.name and \
+                declared.validity else "something else"
+            raise fail(read.base.span, f"'{read.name}' reads '{input_.name}' at "
+                       f"{read.at.name}{_validity(read)} as '{own}', but '{own}' is declared as "
+                       f"{other} (line {declared.span.line}): declare it as '{own}: "
+                       f"{input_.name} at {read.at.name}{_validity(read)}'")
+    made[own] = (wanted, read.validity)  # the file's own, where it declares it, is kept
+    return wanted
+
+
+def _validity(read: ReadAt) -> str:
+    return f" valid for {read.validity}" if read.validity else ""
+
+
+def _mapped(expr: x.Expr, reading: Callable[[x.Reading], x.Reading]) -> x.Expr:
+    """`expr` with each value it reads (not a condition's) as `reading` gives it."""
+    if isinstance(expr, x.Reading):
+        return reading(expr)
+    if isinstance(expr, x.Arithmetic):
+        return replace(expr, left=_mapped(expr.left, reading),
+                       right=_mapped(expr.right, reading))
+    if isinstance(expr, x.Power):
+        return replace(expr, base=_mapped(expr.base, reading),
+                       exponent=_mapped(expr.exponent, reading))
+    if isinstance(expr, x.Choice):
+        return replace(expr, then=_mapped(expr.then, reading),
+                       otherwise=_mapped(expr.otherwise, reading))
+    if isinstance(expr, x.Call):
+        return replace(expr, args=tuple(_mapped(a, reading) for a in expr.args))
+    return expr

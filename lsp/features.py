@@ -135,6 +135,9 @@ def _concept(concept: m.Concept) -> str:
         lines.append(f"from {concept.steps[0]} to {concept.steps[1]}")
     for conversion in concept.conversions:
         lines.append(f"convert: {conversion}")
+    if concept.formula_of and concept.formula:
+        lines.append(f"{concept.formula_of.name}'s formula, reading "
+                     + ", ".join(m.formula_names(concept.formula)))
     if concept.reads:
         lines.append(f"reads: {concept.reads.name}, as of {concept.at.name}")
         lines.append(f"valid for {concept.valid_for} before {concept.at.name}"

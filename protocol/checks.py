@@ -630,6 +630,7 @@ def _unused(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     used |= {c.name for c in protocol.concepts if c.counts_as and c.counts_as.name in used}
     used |= {c.at.name for c in protocol.concepts if c.at and c.name in used}
     used |= {c.reads.name for c in protocol.concepts if c.reads and c.name in used}
+    used |= {c.formula_of.name for c in protocol.concepts if c.formula_of and c.name in used}
     for definition in protocol.definitions:
         if definition.name not in used:
             yield diag("unused-definition", definition.span, name=definition.name)

@@ -178,6 +178,9 @@ class Concept:
     #: day (None: a result of that day only); None for a concept read from its own facts.
     reads: Ref | None = None
     formula: Expr | None = None  # a derived value's formula, in `unit`
+    #: The derived value whose formula this one is, its inputs read at a day (`egfr_at_visit_1:
+    #: egfr at visit_1`: `formula` reads `creatinine_at_visit_1` where egfr's reads `creatinine`).
+    formula_of: Ref | None = None
     attributes: tuple[Attribute, ...] = ()  # what an event's occurrence or a course records
 
     def attribute(self, name: str | None) -> Attribute | None:

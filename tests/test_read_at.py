@@ -22,6 +22,7 @@ from protocol.amend.diff import diff
 from protocol.checks import check
 from protocol.errors import ProtocolError
 from protocol.model import Kind
+from protocol.model import formula_names as m_formula_names_of
 from tests.conftest import as_read, boundary_cases, network_from_text, run_cli, screen_one
 
 PROTOCOL = """protocol "r" version "1"
@@ -155,8 +156,11 @@ def test_an_age_read_only_by_a_formula_has_its_day():
      "mean 'uacr'?", 14),
     ("bleed_v1: bleed at visit_1", "'bleed_v1' reads 'bleed' at visit_1, but 'bleed' is an "
      "event: compare it in a window: 'within ... before visit_1'", 15),
-    ("years_v1: years at visit_1", "but 'years' is a derived: read its inputs at visit_1 and "
-     "derive from them", 15),
+    ("scaled_v1: scaled at visit_1", "'scaled_v1' reads 'scaled' at visit_1, but a condition "
+     "of its formula (line 8) reads 'uacr', a lab: read 'uacr' at visit_1 there, and derive "
+     "from it", 16),
+    ("again_v1: again at visit_1", "'again_v1' reads 'again' at visit_1, whose formula reads "
+     "'uacr_v0', read at visit_1 already: derive 'again_v1' from inputs not read at a day", 15),
     ("old_v1: old at visit_1", "but 'old' is an age: declare 'old_v1: age at visit_1'", 13),
     ("again: uacr_v0 at visit_1", "'again' reads 'uacr_v0', which is 'uacr' read at visit_1 "
      "already: read 'uacr' at visit_1", 12),
@@ -164,14 +168,16 @@ def test_an_age_read_only_by_a_formula_has_its_day():
 def test_what_cannot_be_read_at_a_day_is_refused_where_it_is_written(declaration, message,
                                                                        column):
     text = ('protocol "r" version "1"\nconcepts:\n    visit_1: date\n    uacr: lab in mg/g\n'
-            '    bleed: event\n    old: age\n    years: derived in years = old in years\n'
+            '    bleed: event\n    old: age\n'
+            '    again: derived in mg/g = 2 x uacr_v0\n'
+            '    scaled: derived in mg/g = (2 if uacr > 3 mg/g else 1) x uacr\n'
             '    uacr_v0: uacr at visit_1\n'
             f'    {declaration}\ninclusion I1 "x": uacr_v0 > 1 mg/g\n')
     with pytest.raises(ProtocolError) as raised:
         parse(text, "r.proto-rules")
     (diagnostic,) = raised.value.diagnostics
     assert message in diagnostic.message
-    assert (diagnostic.span.line, diagnostic.span.column) == (9, column)
+    assert (diagnostic.span.line, diagnostic.span.column) == (10, column)
 
 
 @pytest.mark.parametrize("change, code, words", [
@@ -276,3 +282,136 @@ def test_a_fact_without_a_date_is_refused_saying_why(fact, message):
     outcome = screen_one(screening, [VISIT, fact], day="2026-06-01")
     assert isinstance(outcome, Rejected)
     assert [(p.field, p.message) for p in outcome.problems] == [("date", message)]
+
+
+# -- a derived value read at a day -------------------------------------------------------------
+
+DERIVED = """protocol "d" version "1"
+concepts:
+    visit_1: date "date of visit 1"
+    creatinine: lab in mg/dL
+    sex: category {female, male}
+    age: age
+    doubled: derived in mg/dL = 2 x (creatinine in mg/dL) x (1 if sex is female else 1)
+    aged: derived in mg/dL = (doubled in mg/dL) + (age in years) / 100
+    doubled_v1: doubled at visit_1 "twice the creatinine at visit 1"
+    aged_v1: aged at visit_1
+inclusion I1 "Twice the creatinine < 3 mg/dL at visit 1": doubled_v1 < 3 mg/dL
+inclusion I2 "Aged < 3.5 mg/dL at visit 1": aged_v1 < 3.5 mg/dL
+inclusion I3 "Twice the creatinine < 3 mg/dL": doubled < 3 mg/dL
+"""
+
+
+def m_formula_names(concept) -> list[str]:
+    return m_formula_names_of(concept.formula)
+
+
+def creatinine(value: Any, day: str) -> dict[str, Any]:
+    return {"concept": "creatinine", "value": value, "unit": "mg/dL", "date": day}
+
+
+def test_a_derived_value_read_at_a_day_reads_its_inputs_at_that_day():
+    """Its formula over each input read at the day: the measured ones as readings of their own
+    (`creatinine_at_visit_1`), an age as the age that day, a derived input read at the day in
+    turn, a category as it is; the value itself, as of screening, reads the latest."""
+    protocol = parse(DERIVED, "d.proto-rules")
+    concepts = {c.name: c for c in protocol.concepts}
+    assert m_formula_names(concepts["aged_v1"]) == ["doubled_at_visit_1", "age_at_visit_1"]
+    assert m_formula_names(concepts["doubled_at_visit_1"]) == ["creatinine_at_visit_1", "sex"]
+    assert concepts["creatinine_at_visit_1"].reads.name == "creatinine"
+    assert concepts["age_at_visit_1"].at.name == "visit_1"
+    assert concepts["doubled_v1"].formula_of.name == "doubled"
+    assert concepts["doubled_v1"].label == "twice the creatinine at visit 1"
+    assert [d.code for d in check(protocol)] == []  # no base left unused, no input unknown
+    screening = Screening(network_from_text(DERIVED, "d.proto-rules"))
+    born = {"birth_date": "1976-01-01"}  # 50 years old on visit 1: + 0.5
+    outcome = screen_one(screening, [{"concept": "visit_1", "value": "2026-05-18"},
+                                     {"concept": "sex", "value": "female"},
+                                     creatinine(1.4, "2026-05-18"), creatinine(1.6, "2026-05-30")],
+                         day="2026-06-01", path="d.jsonl", **born)
+    assert [verdict(outcome, c) for c in ("I1", "I2", "I3")] == ["MET", "MET", "NOT_MET"]
+    assert outcome.verdicts["I2"].verdict == "MET"  # 2.8 + 0.5 = 3.3 < 3.5
+    late = screen_one(screening, [{"concept": "visit_1", "value": "2026-05-18"},
+                                  {"concept": "sex", "value": "female"},
+                                  creatinine(1.4, "2026-05-17")],
+                      day="2026-06-01", path="d.jsonl", **born)
+    assert [verdict(late, c) for c in ("I1", "I2", "I3")] == ["UNKNOWN", "UNKNOWN", "MET"]
+
+
+def test_its_trail_says_the_formula_with_the_inputs_it_reads(tmp_path, capsys):
+    protocol, facts, trail = (tmp_path / "d.proto-rules", tmp_path / "d.jsonl",
+                              tmp_path / "t.jsonl")
+    protocol.write_text(DERIVED, encoding="utf-8")
+    facts.write_text(json.dumps({"patient": "p", "screening_date": "2026-06-01", "facts": [
+        {"concept": "visit_1", "value": "2026-05-18"}, {"concept": "sex", "value": "male"},
+        creatinine(1.7, "2026-05-10")]}) + "\n", encoding="utf-8")
+    assert run_cli(capsys, "run", str(protocol), str(facts), "--trail", str(trail))[0] == 0
+    code, said, _ = run_cli(capsys, "explain", str(trail))
+    assert code == 0
+    assert "derived doubled_v1 in mg/dL = 2 x (creatinine_at_visit_1 in mg/dL) x (1 if sex is " \
+           "female else 1)" in said
+    assert "derived doubled in mg/dL = 2 x (creatinine in mg/dL)" in said
+    assert "creatinine_at_visit_1: no creatinine of visit_1's day (2026-05-18): the latest by " \
+           "then is from 2026-05-10" in said
+
+
+@pytest.mark.parametrize("more, message", [
+    ("    creatinine_at_visit_1: creatinine at visit_1 valid for 3 days\n",
+     "'doubled_v1' reads 'creatinine' at visit_1 as 'creatinine_at_visit_1', but "
+     "'creatinine_at_visit_1' is declared as valid for 3 days (line 11): declare it as "
+     "'creatinine_at_visit_1: creatinine at visit_1'"),
+    ("    creatinine_at_visit_1: flag\n",
+     "'creatinine_at_visit_1' is declared as something else (line 11)"),
+    ("    late: aged at visit_1 valid for 7 days\n",
+     "'late' reads 'doubled' at visit_1 valid for 7 days as 'doubled_at_visit_1', which another "
+     "derived value read at visit_1 reads of that day only: read them with one validity"),
+])
+def test_a_name_its_inputs_would_take_is_refused_when_it_means_otherwise(more, message):
+    text = DERIVED.replace("inclusion I1", more + "inclusion I1", 1)
+    with pytest.raises(ProtocolError) as raised:
+        parse(text, "d.proto-rules")
+    assert message in raised.value.diagnostics[0].message
+
+
+def test_the_file_s_own_reading_of_an_input_is_the_one_read():
+    """DAPA-CKD declares `creatinine_at_visit_1` and `age_at_visit_1`: a derived value read at
+    visit 1 reads those, and makes none of its own."""
+    text = DERIVED.replace("inclusion I1", "    creatinine_at_visit_1: creatinine at visit_1 "
+                           '"serum creatinine at visit 1"\n    age_at_visit_1: age at visit_1\n'
+                           "inclusion I1", 1)
+    concepts = [c.name for c in parse(text, "d.proto-rules").concepts]
+    assert concepts.count("creatinine_at_visit_1") == concepts.count("age_at_visit_1") == 1
+    assert concepts[-1] == "doubled_at_visit_1"  # the one made: aged_v1's derived input
+
+
+def test_hover_and_fmt_know_a_derived_value_read_at_a_day():
+    line = DERIVED.splitlines().index('    doubled_v1: doubled at visit_1 "twice the creatinine '
+                                      'at visit 1"')
+    value = hover(analyse(DERIVED, "d.proto-rules"), line, 6).contents.value
+    assert "doubled's formula, reading creatinine_at_visit_1, sex" in value
+    assert format_text(DERIVED) == DERIVED
+
+
+@pytest.fixture(scope="module")
+def derived_screening() -> Screening:
+    return Screening(network_from_text(DERIVED, "d.proto-rules"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10, 4), st.integers(120, 180)), max_size=3,
+                unique_by=lambda fact: fact[0]))
+def test_a_derived_value_at_a_day_is_its_formula_over_that_day_s_results(derived_screening,
+                                                                         results):
+    """Creatinine results on random days around visit 1: doubled_v1 (2 x creatinine at visit 1,
+    `< 3 mg/dL`) is decided from the result of visit 1's day only, whatever comes before or
+    after it; I3 (doubled, as of screening) from the latest."""
+    facts = [{"concept": "visit_1", "value": DAY.isoformat()}, {"concept": "sex", "value": "male"}]
+    facts += [creatinine(value / 100, (DAY + timedelta(days=offset)).isoformat())
+              for offset, value in results]
+    outcome = screen_one(derived_screening, facts, day="2026-06-01", path="d.jsonl")
+    that_day = dict(results).get(0)
+    assert verdict(outcome, "I1") == ("UNKNOWN" if that_day is None else
+                                      "MET" if 2 * that_day < 300 else "NOT_MET")
+    latest = max(results, default=None)
+    assert verdict(outcome, "I3") == ("UNKNOWN" if latest is None else
+                                      "MET" if 2 * latest[1] < 300 else "NOT_MET")

@@ -54,7 +54,7 @@ import orjson
 from engine.compile import Network
 from engine.audit.decided import MARK, Decided
 from engine.audit.evidence import (concepts_read, criterion_parts, describe, drawn_shape,
-                                   parts)
+                                   formula_text, parts)
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
@@ -208,7 +208,7 @@ class Recorder:
         concept = self.protocol.concept(name)
         assert concept is not None and concept.formula is not None
         return {"id": name, "unit": concept.unit, "text": concept.label,
-                "formula": describe(self.protocol, concept.formula).text,
+                "formula": formula_text(self.protocol, concept),
                 "rule": f"{concept.span.file}:{concept.span.line}"}
 
     def lines(self, outcome: Decision | Rejected) -> list[tuple[str, str]]:
