@@ -415,3 +415,15 @@ def test_a_derived_value_at_a_day_is_its_formula_over_that_day_s_results(derived
     latest = max(results, default=None)
     assert verdict(outcome, "I3") == ("UNKNOWN" if latest is None else
                                       "MET" if 2 * latest[1] < 300 else "NOT_MET")
+
+
+def test_diff_says_the_inputs_read_at_the_new_day():
+    changed = DERIVED.replace('    visit_1: date "date of visit 1"\n',
+                              '    visit_1: date "date of visit 1"\n    visit_2: date\n')
+    changed = changed.replace("doubled_v1: doubled at visit_1", "doubled_v1: doubled at visit_2")
+    found = diff(parse(DERIVED, "d.proto-rules"), parse(changed, "d2.proto-rules"))
+    (entry,) = [e for e in found.entries if e.name == "doubled_v1"]
+    assert [(c.kind, c.old, c.new) for c in entry.changes] == [(
+        "formula", "2 x (creatinine_at_visit_1 in mg/dL) x (1 if sex is female else 1)",
+        "2 x (creatinine_at_visit_2 in mg/dL) x (1 if sex is female else 1)")]
+    assert entry.affects == ("I1",)

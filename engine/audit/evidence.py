@@ -10,7 +10,6 @@ rule fired or did not. A part is an atom (`egfr >= 30 mL/min/1.73m2`), or a whol
 from __future__ import annotations
 
 import functools
-import re
 import weakref
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +22,6 @@ from engine.atoms import Part, Shape, parts, shape, shape_problem
 from engine.atoms.base import exact
 from engine.record import Patient, UsedFact
 from protocol import model as m
-from protocol.expressions import Reading, subexpressions
 
 _NEGATED = {"true": "false", "false": "true"}
 
@@ -109,23 +107,6 @@ def describe(protocol: m.Protocol, part: Part) -> Condition:
         compound = isinstance(part.item, (m.And, m.Or, m.AtLeast))
         text = f"not ({text})" if compound else f"not {text}"
     return Condition(part.span.line, text)
-
-
-def formula_text(protocol: m.Protocol, concept: m.Concept) -> str:
-    """A derived value's formula as written, each value named as it is read: one read at a day
-    (`formula_of`) reads its inputs at that day, so its formula (egfr's, as written) says
-    `creatinine_at_visit_1` where the text says `creatinine`. A name before `(` is a function's
-    (`min(`), not a value's."""
-    assert concept.formula is not None
-    text = describe(protocol, concept.formula).text
-    if concept.formula_of is None:
-        return text
-    for node in subexpressions(concept.formula):
-        if isinstance(node, Reading):
-            written = _source_text(protocol.source, node.ref.span)
-            if written != node.ref.name:
-                text = re.sub(rf"\b{re.escape(written)}\b(?!\s*\()", node.ref.name, text)
-    return text
 
 
 @lru_cache(maxsize=8192)

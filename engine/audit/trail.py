@@ -54,13 +54,14 @@ import orjson
 from engine.compile import Network
 from engine.audit.decided import MARK, Decided
 from engine.audit.evidence import (concepts_read, criterion_parts, describe, drawn_shape,
-                                   formula_text, parts)
+                                   parts)
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
 from engine.audit.trailfile import Frames, lines
 from engine.atoms import shape_problem
 from protocol import model as m
+from protocol.amend.wording import formula_read
 from protocol.errors import UsageError
 
 #: The `prev` of the first record: no predecessor.
@@ -208,7 +209,8 @@ class Recorder:
         concept = self.protocol.concept(name)
         assert concept is not None and concept.formula is not None
         return {"id": name, "unit": concept.unit, "text": concept.label,
-                "formula": formula_text(self.protocol, concept),
+                "formula": formula_read(self.protocol, concept,
+                                        describe(self.protocol, concept.formula).text),
                 "rule": f"{concept.span.file}:{concept.span.line}"}
 
     def lines(self, outcome: Decision | Rejected) -> list[tuple[str, str]]:

@@ -23,7 +23,8 @@ from protocol import model as m
 from protocol.meaning import flat, meaning
 from protocol.errors import Diagnostic, Severity, Span
 from protocol.amend.wording import condition_text as text_of
-from protocol.amend.wording import quoted, shown, source_text, value_changes, values_text, word_diff
+from protocol.amend.wording import (formula_read, quoted, shown, source_text, value_changes,
+                                    values_text, word_diff)
 
 #: How a report names each kind of change; the kinds in TEXT_KINDS change no verdict.
 LABELS = {
@@ -343,6 +344,8 @@ def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
     if kind == "day":  # the day an age is counted at, or a value read at (`uacr at visit_1`)
         read = f"{concept.reads.name} " if concept.reads else ""
         return f"{read}at {concept.at.name}" if concept.at else "at the screening date"
+    if kind == "formula" and concept.formula is not None:
+        return formula_read(protocol, concept, shown(protocol, concept.formula))
     return shown(protocol, _concept_field(concept, kind) if kind != "dosing" else None)
 
 

@@ -13,6 +13,7 @@ import re
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
+from protocol import expressions as x
 from protocol import model as m
 from protocol.errors import Span
 
@@ -52,6 +53,21 @@ def source_text(protocol: m.Protocol, span: Span) -> str:
     lines[-1] = lines[-1][: span.end_column - 1]
     lines[0] = lines[0][span.column - 1 :]
     return " ".join(_uncommented(line).strip() for line in lines).strip()
+
+
+def formula_read(protocol: m.Protocol, concept: m.Concept, text: str) -> str:
+    """A derived value's formula `text` (as written) with each value named as it is read: one
+    read at a day (`formula_of`) reads its inputs at that day, so egfr's formula, as written,
+    says `creatinine_at_visit_1` there where the text says `creatinine`. A name before `(` is a
+    function's (`min(`), not a value's."""
+    if concept.formula_of is None or concept.formula is None:
+        return text
+    for node in x.subexpressions(concept.formula):
+        if isinstance(node, x.Reading):
+            written = source_text(protocol, node.ref.span)
+            if written != node.ref.name:
+                text = re.sub(rf"\b{re.escape(written)}\b(?!\s*\()", node.ref.name, text)
+    return text
 
 
 def _uncommented(line: str) -> str:
