@@ -25,6 +25,8 @@ from protocol.errors import ProtocolError, Span, hint
 #: The inputs of derived values read at a day, made as they are read: by name, the concept and
 #: the validity it was read with.
 Made = dict[str, tuple[m.Concept, "m.Duration | None"]]
+#: How deep derived inputs of a derived value read at a day may nest (BSA in a dose per m2 is 1).
+READ_DEPTH = 16
 #: Inputs of a formula read at a day through a reading of their own.
 MEASURED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
 
@@ -84,9 +86,16 @@ def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, R
 
 def _derived(read: ReadAt, base: m.Concept, concepts: dict[str, m.Concept],
              readings: dict[str, ReadAt], fail: Callable[[Span, str], ProtocolError],
-             made: Made, depth: int = 0) -> m.Concept:
-    """`base` (a derived value) under `read`'s name, its formula reading each input at the day."""
+             made: Made, chain: tuple[str, ...] = (), name: str | None = None) -> m.Concept:
+    """`base` (a derived value) under `read`'s name (or `name`, for a derived input of one), its
+    formula reading each input at the day; `chain`, the derived values read at the day on the
+    way to it."""
     assert base.formula is not None
+    chain = (*chain, base.name)
+    if len(chain) > READ_DEPTH:
+        raise fail(read.base.span, f"'{read.name}' reads '{chain[0]}' at {read.at.name}, whose "
+                   f"derived inputs nest deeper than {READ_DEPTH} ({' -> '.join(chain[:3])} -> "
+                   f"...): read its measured inputs at {read.at.name} and derive from them")
     for node in x.subexpressions(base.formula):
         if isinstance(node, x.Choice):
             for atom in m.atoms(node.condition):
@@ -98,26 +107,32 @@ def _derived(read: ReadAt, base: m.Concept, concepts: dict[str, m.Concept],
                                f"'{atom.ref.name}' at {read.at.name} there, and derive from it")
 
     def at_day(node: x.Reading) -> x.Reading:
-        name = node.ref.name
-        if name in readings:
+        input_name = node.ref.name
+        if input_name in readings:
             raise fail(read.base.span, f"'{read.name}' reads '{base.name}' at {read.at.name}, "
-                       f"whose formula reads '{name}', read at {readings[name].at.name} "
-                       f"already: derive '{read.name}' from inputs not read at a day")
-        input_ = concepts.get(name)
+                       f"whose formula reads '{input_name}', read at "
+                       f"{readings[input_name].at.name} already: derive '{read.name}' from "
+                       "inputs not read at a day")
+        input_ = concepts.get(input_name)
         if input_ is None or not (input_.kind in MEASURED or input_.kind is m.Kind.DERIVED
                                   or input_.kind is m.Kind.AGE and input_.at is None):
             return node  # a category, a flag, an age at a day of its own: as it is
-        own = f"{name}_at_{read.at.name}"
-        wanted = _input_at(read, input_, own, concepts, readings, fail, made, depth)
+        if input_name in chain:  # `check` says the cycle; reading it at a day would not end
+            raise fail(read.base.span, f"'{input_name}' is derived from itself: "
+                       f"{' -> '.join((*chain[chain.index(input_name):], input_name))}")
+        own = f"{input_name}_at_{read.at.name}"
+        wanted = _input_at(read, input_, own, concepts, readings, fail, made, chain)
         return replace(node, ref=replace(node.ref, name=wanted.name))
 
-    return replace(base, span=read.span, name=read.name, label=read.label,
-                   formula=_mapped(base.formula, at_day), formula_of=read.base)
+    return replace(base, span=read.span, name=name or read.name,
+                   label=f"{base.name} at {read.at.name}" if name else read.label,
+                   formula=_mapped(base.formula, at_day),
+                   formula_of=replace(read.base, name=base.name))
 
 
 def _input_at(read: ReadAt, input_: m.Concept, own: str, concepts: dict[str, m.Concept],
               readings: dict[str, ReadAt], fail: Callable[[Span, str], ProtocolError],
-              made: Made, depth: int) -> m.Concept:
+              made: Made, chain: tuple[str, ...]) -> m.Concept:
     """`input_` read at `read`'s day under the name `own`: the concept the file declares so,
     where it is that reading; else one made here (once, whoever reads it)."""
     if own in made:
@@ -133,11 +148,7 @@ def _input_at(read: ReadAt, input_: m.Concept, own: str, concepts: dict[str, m.C
         wanted = replace(input_, span=read.span, name=own, label=f"{input_.name} at "
                          f"{read.at.name}", at=read.at)
     elif input_.kind is m.Kind.DERIVED:
-        if depth >= len(concepts):  # a formula reading itself is refused by `check`
-            raise fail(read.base.span, f"'{input_.name}' is derived from itself")
-        wanted = _derived(read._replace(name=own, base=replace(read.base, name=input_.name),
-                                        label=f"{input_.name} at {read.at.name}"),
-                          input_, concepts, readings, fail, made, depth + 1)
+        wanted = _derived(read, input_, concepts, readings, fail, made, chain, own)
     else:
         wanted = replace(input_, span=read.span, name=own, label=f"{input_.name} at "
                          f"{read.at.name}", valid_for=read.validity, counts_as=None, at=read.at,

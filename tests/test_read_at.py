@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from engine.run import Decision, Rejected, Screening
 from grammar.layout import format_text
 from grammar.parser import parse
+from grammar.readings import READ_DEPTH
 from lsp.features import analyse, hover
 from protocol.amend.diff import diff
 from protocol.checks import check
@@ -427,3 +428,36 @@ def test_diff_says_the_inputs_read_at_the_new_day():
         "formula", "2 x (creatinine_at_visit_1 in mg/dL) x (1 if sex is female else 1)",
         "2 x (creatinine_at_visit_2 in mg/dL) x (1 if sex is female else 1)")]
     assert entry.affects == ("I1",)
+
+
+def chained(depth: int) -> str:
+    """A derived value `depth` derived values deep over creatinine, read at visit 1."""
+    lines = ['protocol "deep" version "1"', "concepts:", "    visit_1: date",
+             "    creatinine: lab in mg/dL", "    d1: derived in mg/dL = creatinine x 1"]
+    lines += [f"    d{i}: derived in mg/dL = d{i - 1} x 1" for i in range(2, depth + 1)]
+    lines += [f"    last_v1: d{depth} at visit_1", 'inclusion I1 "x": last_v1 < 3 mg/dL']
+    return "\n".join(lines) + "\n"
+
+
+def test_derived_inputs_read_at_a_day_nest_at_most_16_deep():
+    screening = Screening(network_from_text(chained(READ_DEPTH), "deep.proto-rules"))
+    outcome = screen_one(screening, [{"concept": "visit_1", "value": "2026-05-18"},
+                                     creatinine(2.9, "2026-05-18"), creatinine(3.1, "2026-05-30")],
+                         day="2026-06-01", path="deep.jsonl")
+    assert verdict(outcome, "I1") == "MET"
+    with pytest.raises(ProtocolError) as raised:  # was a RecursionError, an internal error
+        parse(chained(READ_DEPTH + 1), "deep.proto-rules")
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.message == (
+        f"'last_v1' reads 'd17' at visit_1, whose derived inputs nest deeper than 16 (d17 -> d16 "
+        "-> d15 -> ...): read its measured inputs at visit_1 and derive from them")
+    assert diagnostic.span.line == READ_DEPTH + 1 + 5
+
+
+def test_a_cycle_read_at_a_day_is_refused_saying_it():
+    text = ('protocol "c" version "1"\nconcepts:\n    visit_1: date\n'
+            "    a: derived in mg/dL = 2 x b\n    b: derived in mg/dL = 2 x a\n"
+            '    a_v1: a at visit_1\ninclusion I1 "x": a_v1 < 3 mg/dL\n')
+    with pytest.raises(ProtocolError) as raised:
+        parse(text, "c.proto-rules")
+    assert raised.value.diagnostics[0].message == "'a' is derived from itself: a -> b -> a"
