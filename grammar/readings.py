@@ -155,15 +155,16 @@ def _input_at(read: ReadAt, input_: m.Concept, own: str, concepts: dict[str, m.C
                          reads=m.Ref(read.span, input_.name))
     declared = readings.get(own) or concepts.get(own)
     if declared is not None:
-        same = isinstance(declared, ReadAt) and declared.base.name == input_.name and \
-            declared.at.name == read.at.name and declared.validity == read.validity or \
-            isinstance(declared, m.Concept) and declared.kind is m.Kind.AGE and \
-            input_.kind is m.Kind.AGE and declared.at is not None and \
-            declared.at.name == read.at.name
+        if isinstance(declared, ReadAt):  # `own: input at day`, with which validity
+            of_it = declared.base.name == input_.name and declared.at.name == read.at.name
+            same = of_it and declared.validity == read.validity
+            other = "something else" if not of_it else f"valid for {declared.validity}" \
+                if declared.validity else "of that day only"
+        else:  # `own: age at day`
+            same = declared.kind is m.Kind.AGE is input_.kind and declared.at is not None and \
+                declared.at.name == read.at.name
+            other = "something else"
         if not same:
-            other = f"valid for {declared.validity}" if isinstance(declared, ReadAt) and \
-                declared.base.name == input_.name and declared.at.name == read.at.name and \
-                declared.validity else "something else"
             raise fail(read.base.span, f"'{read.name}' reads '{input_.name}' at "
                        f"{read.at.name}{_validity(read)} as '{own}', but '{own}' is declared as "
                        f"{other} (line {declared.span.line}): declare it as '{own}: "

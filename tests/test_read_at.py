@@ -363,6 +363,10 @@ def test_its_trail_says_the_formula_with_the_inputs_it_reads(tmp_path, capsys):
      "'creatinine_at_visit_1: creatinine at visit_1'"),
     ("    creatinine_at_visit_1: flag\n",
      "'creatinine_at_visit_1' is declared as something else (line 11)"),
+    ("    creatinine_at_visit_1: creatinine at visit_1\n    late: doubled at visit_1 valid for 7 "
+     "days\n", "'late' reads 'creatinine' at visit_1 valid for 7 days as 'creatinine_at_visit_1', "
+     "which another derived value read at visit_1 reads of that day only: read them with one "
+     "validity"),
     ("    late: aged at visit_1 valid for 7 days\n",
      "'late' reads 'doubled' at visit_1 valid for 7 days as 'doubled_at_visit_1', which another "
      "derived value read at visit_1 reads of that day only: read them with one validity"),
@@ -372,6 +376,19 @@ def test_a_name_its_inputs_would_take_is_refused_when_it_means_otherwise(more, m
     with pytest.raises(ProtocolError) as raised:
         parse(text, "d.proto-rules")
     assert message in raised.value.diagnostics[0].message
+
+
+def test_the_file_s_own_reading_of_another_validity_is_refused_saying_which():
+    text = DERIVED.replace("doubled_v1: doubled at visit_1", "doubled_v1: doubled at visit_1 "
+                           "valid for 7 days").replace("    aged_v1: aged at visit_1\n", "")
+    text = text.replace("inclusion I1", "    creatinine_at_visit_1: creatinine at visit_1\n"
+                        "inclusion I1", 1).replace("inclusion I2", "# I2", 1)
+    with pytest.raises(ProtocolError) as raised:
+        parse(text, "d.proto-rules")
+    assert raised.value.diagnostics[0].message == (
+        "'doubled_v1' reads 'creatinine' at visit_1 valid for 7 days as 'creatinine_at_visit_1', "
+        "but 'creatinine_at_visit_1' is declared as of that day only (line 10): declare it as "
+        "'creatinine_at_visit_1: creatinine at visit_1 valid for 7 days'")
 
 
 def test_the_file_s_own_reading_of_an_input_is_the_one_read():
