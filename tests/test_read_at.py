@@ -466,7 +466,7 @@ def test_derived_inputs_read_at_a_day_nest_at_most_16_deep():
         parse(chained(READ_DEPTH + 1), "deep.proto-rules")
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.message == (
-        f"'last_v1' reads 'd17' at visit_1, whose derived inputs nest deeper than 16 (d17 -> d16 "
+        "'last_v1' reads 'd17' at visit_1, whose derived inputs nest deeper than 16 (d17 -> d16 "
         "-> d15 -> ...): read its measured inputs at visit_1 and derive from them")
     assert diagnostic.span.line == READ_DEPTH + 1 + 5
 
