@@ -70,7 +70,6 @@ from engine.workers import SMALL, WorkerLost, available, decided, on_cluster
 from grammar import layout
 from grammar.parser import dump
 from protocol.amend.diff import diff
-from protocol import dependencies
 from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
 from protocol.errors import render as render_diagnostic
 from protocol.model import Protocol
@@ -693,6 +692,8 @@ def _attrition(args) -> int:
 
 
 def _graph(args) -> int:
+    from protocol import dependencies  # networkx's drawing, only for this command
+
     form = args.output.rsplit(".", 1)[-1].lower() if "." in Path(args.output).name else ""
     if form not in dependencies.FORMATS:
         raise UsageError(f"cannot draw {args.output}: the graph is written as "

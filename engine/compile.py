@@ -33,7 +33,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-import networkx as nx
 
 from engine import atoms, fitting
 from engine import patterns as P
@@ -199,6 +198,9 @@ class _Compiler:
     def _used_nodes(self) -> list[str]:
         """Definitions and derived values some criterion needs, directly or through others, in
         dependency order."""
+        import networkx as nx  # noqa: PLC0415 -- when a network is compiled: a trail's readers
+        # import this module, and need no graph
+
         graph = nx.DiGraph()
         for definition in self.protocol.definitions:
             graph.add_node(definition.name)

@@ -16,7 +16,6 @@ from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from typing import Any
 
-import networkx as nx
 
 from protocol import escalation_checks, fidelity
 from protocol import formula as f
@@ -606,6 +605,8 @@ def _cycles(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     nodes: dict[str, Any] = {**scope.definitions, **derived}
     nodes = dict(sorted(nodes.items(), key=lambda item: (item[1].span.line, item[1].span.column)))
     order = {name: index for index, name in enumerate(nodes)}
+    import networkx as nx  # noqa: PLC0415 -- when a protocol is checked, not at every start
+
     graph = nx.DiGraph()
     graph.add_nodes_from(order)
     for name, node in nodes.items():

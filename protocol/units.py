@@ -23,12 +23,13 @@ import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from functools import cache, partial
-from typing import NamedTuple
-
-import pint
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from protocol.cache import folder as cache_folder
 from protocol.cache import kept
+
+if TYPE_CHECKING:
+    import pint
 
 #: Decimal places kept after a conversion, a ratio to the reference range or a dose equivalence.
 PLACES = 6
@@ -110,9 +111,19 @@ class UnitProblem(ValueError):
     """A unit that cannot be read, or a conversion between different dimensions."""
 
 
-#: What pint raises on text that is no unit: `U/` fails an assertion, `U/0` divides by zero.
-_UNREADABLE = (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError,
-               ArithmeticError, AssertionError)
+def _pint() -> Any:
+    """pint, imported where a unit is first read: with numpy and dask, which it imports where
+    they are installed, half a second that a command reading only a trail need not pay."""
+    import pint  # noqa: PLC0415
+
+    return pint
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    """What pint raises on text that is no unit: `U/` fails an assertion, `U/0` divides by
+    zero."""
+    return (_pint().errors.PintError, AttributeError, TypeError, ValueError, SyntaxError,
+            ArithmeticError, AssertionError)
 #: The largest power a unit may raise ten to (the SI prefixes end at 10^24), and any other unit.
 MAX_POWER_OF_TEN = 24
 MAX_POWER = 6
@@ -143,7 +154,8 @@ def _pint_parse(ureg: pint.UnitRegistry, text: str, spelling: str) -> pint.Unit:
     read. pint's parser is a third party's on hostile text, so anything it raises is caught."""
     try:
         unit = ureg.parse_units(_pint_text(spelling))
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
+    except (_pint().errors.PintError, AttributeError, TypeError, ValueError, SyntaxError) \
+            as error:
         raise UnitProblem(f"unknown unit '{_shown(text)}'") from error
     except Exception as error:  # noqa: BLE001 - see above
         raise UnitProblem(f"cannot read unit '{_shown(text)}': not a unit expression "
@@ -174,6 +186,7 @@ def _clinical(magnitudes: type) -> pint.UnitRegistry:
     the old one until it is rebuilt, and `U` alone would then differ from `kU`. The rebuilt cache
     is kept in the same folder, under pint's version and these definitions.
     """
+    pint = _pint()
     try:
         ureg = pint.UnitRegistry(non_int_type=magnitudes, cache_folder=cache_folder())
     except Exception:  # noqa: BLE001 -- whatever unpickling a spoiled file raises
@@ -221,7 +234,7 @@ def exact_factor(source: pint.Unit, target: pint.Unit, conversions: Conversions 
     def direct(a: pint.Unit, b: pint.Unit) -> Fraction | None:
         try:
             return Fraction(ureg.Quantity(Fraction(1), a).to(b).magnitude)
-        except pint.errors.DimensionalityError:
+        except _pint().errors.DimensionalityError:
             return None
 
     found = direct(source, target)
@@ -416,7 +429,7 @@ def _read(text: str) -> pint.Unit:
     _refuse_large_powers(text, unit)
     try:
         registry().Quantity(Decimal(1), unit).to_base_units()  # its factor exists: not 1/0
-    except _UNREADABLE as error:
+    except _unreadable() as error:
         raise UnitProblem(f"unknown unit '{_shown(text)}'") from error
     unit = _counted(unit)
     _refuse_implausible(text, unit)
@@ -569,7 +582,7 @@ def _direct(value: Decimal, source: pint.Unit, target: pint.Unit) -> Decimal | N
     ureg = registry()
     try:
         return Decimal(ureg.Quantity(value, source).to(target).magnitude)
-    except pint.errors.DimensionalityError:
+    except _pint().errors.DimensionalityError:
         return None
 
 
@@ -587,7 +600,7 @@ def _ratio_of(text: str, aliases: Aliases = ()) -> frozenset[str] | None:
     for word in re.findall(r"[A-Za-z_]+", spelling):
         try:
             found |= {d.strip("[]") for d in ureg.get_dimensionality(word)}
-        except (pint.errors.PintError, AttributeError, ValueError, KeyError):
+        except (_pint().errors.PintError, AttributeError, ValueError, KeyError):
             continue  # not a unit (pint's `dimensionless` itself raises KeyError here)
     return frozenset(found)
 
