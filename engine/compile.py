@@ -33,7 +33,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-
 from engine import atoms, fitting
 from engine import patterns as P
 from engine import record as R

@@ -16,7 +16,6 @@ from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from typing import Any
 
-
 from protocol import escalation_checks, fidelity
 from protocol import formula as f
 from protocol import limits
