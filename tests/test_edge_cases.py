@@ -21,7 +21,7 @@ EXAMPLES = {
     "cd19-ucart-sle": ("patients.jsonl", 225),
     "cd19-ucart-sle-v1.1": ("patients.jsonl", 225),
     "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 85),
-    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 359),
+    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 360),
     "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 90),
     "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 36),
     "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 122),
@@ -149,13 +149,14 @@ def test_derived_values_at_their_thresholds(capsys, tmp_path):
     cases = _cases(text)
     # the creatinine read at visit 1 is given as a creatinine of visit 1's day
     under = cases["creatinine_at_visit_1 2.625422 mg/dL: egfr 24.999998 mL/min/1.73m2, just "
-                  "under egfr >= 25 mL/min/1.73m2"]
+                  "under the low end of egfr 25 to 75 mL/min/1.73m2"]
     assert "24.999998" in under
     assert '{"concept": "creatinine", "value": 2.625422, "unit": "mg/dL", "date": "2026-05-18"' \
         in under
-    assert 'remove: ["creatinine"]' in cases["no creatinine_at_visit_1: egfr >= 25 mL/min/1.73m2"]
-    assert "# not generated: egfr's input age_at_visit_1: no age from 0 to 126 turns egfr >= " \
-           "25 mL/min/1.73m2, at line 110\n" in text
+    assert 'remove: ["creatinine"]' in cases["no creatinine_at_visit_1: egfr 25 to 75 "
+                                             "mL/min/1.73m2"]
+    assert "# not generated: egfr's input age_at_visit_1: no age from 0 to 126 turns the low " \
+           "end of egfr 25 to 75 mL/min/1.73m2, at line 109\n" in text
     # a stable dose: B is visit_1 2026-05-18 - 4 weeks = 2026-04-20; a course ending on B is a
     # change, one ending the day before it is not (I5 waits for a contraindication's review)
     stable = "ras_inhibitor dose stable for at least 4 weeks before visit_1"

@@ -674,6 +674,40 @@ def test_two_comparisons_on_one_derived_value_in_one_rule() -> None:
         ["NOT_MET", "MET", "NOT_MET"]]
 
 
+def test_a_range_on_a_derived_value_counts_both_ends() -> None:
+    """`bmi 18 to 30 kg/m2`: both ends counted after the one rounding; a bound in another unit
+    is converted as a threshold is; a missing input is UNKNOWN naming it."""
+    text = HEAD + ("  weight: quantity in kg\n  height: quantity in cm\n"
+                   "  bmi: derived in kg/m2 = weight / height^2\n"
+                   'inclusion I1 "BMI 18 to 30 kg/m2": bmi 18 to 30 kg/m2\n'
+                   'inclusion I2 "BMI 180 to 300 g/m2, said oddly": bmi 18000 g/m2 to 30 kg/m2\n')
+    net = pipeline.compile(pipeline.load_text(text, "t.pr")[0])
+    heights = {"72": "200", "67.5": "150", "67.6": "150", "71.9": "200"}
+    decisions, trail = run(net, *(patient(weight=w, height=h) for w, h in heights.items()),
+                           patient(height="150"))
+    assert [d.derived["bmi"][0] for d in decisions] == ["18", "30", "30.044444", "17.975", "U"]
+    assert [d.verdicts["I1"].verdict for d in decisions] == \
+        ["MET", "MET", "NOT_MET", "NOT_MET", "UNKNOWN"]
+    assert [d.verdicts["I2"].verdict for d in decisions] == \
+        [d.verdicts["I1"].verdict for d in decisions]
+    assert evidence(trail, "I1")[2] == ("bmi = 67.6 / 150^2 = 30.044444 kg/m2 (weight 67.6 kg, "
+                                        "height 150 cm); needs 18 to 30 kg/m2")
+    assert evidence(trail, "I2")[0].endswith("; needs 18 to 30 kg/m2")
+    assert evidence(trail, "I1")[4] == "bmi: unknown: weight: no fact given"
+    unknown = [r for r in read(trail) if r.get("criterion") == "I1"][4]
+    assert [n["needs"] for n in unknown["to_pass"]] == ["bmi 18 to 30 kg/m2 (bmi needs weight)"]
+
+
+def test_a_range_on_a_derived_value_is_checked_as_two_thresholds() -> None:
+    bmi = "v: derived in kg/m2 = weight / height^2"
+    assert problems(bmi, uses="v 18 to 30 kg") == [
+        "10:21 unit-dimension: v is measured in kg/m2; 18 kg is a mass",
+        "10:27 unit-dimension: v is measured in kg/m2; 30 kg is a mass"]
+    assert problems(bmi, uses="v 30 to 18 kg/m2") == [
+        "10:21 range-order: '30 kg/m2 to 18 kg/m2' is empty: the low bound is above the high "
+        "bound"]
+
+
 def test_a_concept_may_follow_a_conversion() -> None:
     """`convert 1 mg/dL = 88.4 umol/L` then the next concept: its name once lexed as a drug name."""
     protocol = parse(HEAD + "  creatinine: lab in umol/L convert 1 mg/dL = 88.4 umol/L\n"

@@ -29,7 +29,7 @@ EXAMPLES = {
     "keynote-001-pembrolizumab": "91 of 92 outcomes seen, 98.9%",  # see its scenario file
     "zuma-7-axicabtagene-lbcl": "",
     "toasst-glucocorticoid-withdrawal": "114 of 114 outcomes seen, 100.0%",
-    "dapa-ckd-dapagliflozin": "97 of 97 outcomes seen, 100.0%",
+    "dapa-ckd-dapagliflozin": "94 of 94 outcomes seen, 100.0%",
 }
 
 

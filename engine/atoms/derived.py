@@ -150,11 +150,15 @@ def _field(name: str) -> str:
 # --- comparisons ----------------------------------------------------------------------------------
 
 
-def compile_compare(atom: m.Compare, concept: m.Concept) -> Kleene:
-    return measured(concept.name, atom.op, float(threshold_of(concept, atom.threshold)))
+def compile_compare(atom: m.Compare | m.InRange, concept: m.Concept) -> Kleene:
+    """A threshold on the node's number, or a range as its two (both ends counted)."""
+    if isinstance(atom, m.Compare):
+        return measured(concept.name, atom.op, float(threshold_of(concept, atom.threshold)))
+    low, high = (float(threshold_of(concept, q)) for q in (atom.low, atom.high))
+    return conjunction([measured(concept.name, ">=", low), measured(concept.name, "<=", high)])
 
 
-def judge_compare(atom: m.Compare, reader: Reader, patient: Patient) -> Judged:
+def judge_compare(atom: m.Compare | m.InRange, reader: Reader, patient: Patient) -> Judged:
     """`crcl = (140 - 54) x 72 / (72 x 1.1) x 0.85 = 66.454545 mL/min (age 54 years, ...);
     needs >= 60 mL/min`, or `crcl: unknown: creatinine: no fact given`."""
     concept, plan, holds, required = reader.constant(atom, _compare_constants)
@@ -164,13 +168,17 @@ def judge_compare(atom: m.Compare, reader: Reader, patient: Patient) -> Judged:
     return status(holds(float(value))), f"{detail}; {required}"
 
 
-def _compare_constants(atom: m.Compare, reader: Reader) -> tuple:
+def _compare_constants(atom: m.Compare | m.InRange, reader: Reader) -> tuple:
     """The concept, its formula's plan, the comparison and its words: once per protocol."""
     concept = reader.concepts[atom.ref.name]
+    plan = plan_of(concept, reader.protocol)
+    if isinstance(atom, m.InRange):
+        low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
+        return concept, plan, lambda value: float(low) <= value <= float(high), \
+            f"needs {_plain(low)} to {_plain(high)} {concept.unit}"
     threshold = threshold_of(concept, atom.threshold)
     required = f"needs {atom.op} {_plain(threshold)} {concept.unit}"
-    return concept, plan_of(concept, reader.protocol), against(atom.op, float(threshold)), \
-        required
+    return concept, plan, against(atom.op, float(threshold)), required
 
 
 def explain(concept: m.Concept, plan: f.Plan, reader: Reader,

@@ -88,18 +88,23 @@ class CompareReference(Atom):
 
 class InRange(Atom):
     """`age 12 to 17 years`, `weight 40 to 150 kg`: both bounds inclusive, each converted to the
-    concept's unit as a threshold is; true inside, false below the low or above the high bound."""
+    concept's unit as a threshold is; true inside, false below the low or above the high bound.
+    A derived value's range (`bmi 18.5 to 30 kg/m2`) is two comparisons on its node's fact."""
 
     handles = m.InRange
 
     def compile(self, atom: m.InRange, build: Build) -> Kleene:
         concept = build.concepts[atom.ref.name]
+        if concept.kind is m.Kind.DERIVED:
+            return derived.compile_compare(atom, concept)
         low, high = (float(threshold_of(concept, q)) for q in (atom.low, atom.high))
         (above, under), (below, over) = kleene.compared(concept.name, ">=", low), \
             kleene.compared(concept.name, "<=", high)
         return scalar(P.all_of(above, below), P.any_of(under, over), concept.name)
 
     def judge(self, atom: m.InRange, reader: Reader, patient: Patient) -> Judged:
+        if reader.concepts[atom.ref.name].kind is m.Kind.DERIVED:
+            return derived.judge_compare(atom, reader, patient)
         name, low, high, required = reader.constant(atom, self.constants)
         above, below = (compared(patient.record, name, op, bound)
                         for op, bound in ((">=", low), ("<=", high)))

@@ -148,7 +148,8 @@ class WhyNot:
 
     def _say(self, part: Part) -> _Said:
         text = describe(self.protocol, part)
-        concept = self.protocol.concept(part.ref.name) if isinstance(part, m.Compare) else None
+        concept = self.protocol.concept(part.ref.name) \
+            if isinstance(part, (m.Compare, m.InRange)) else None
         derived = concept if concept is not None and concept.formula is not None else None
         return _Said(text.line, text.text, derived, {
             "true": Need(text.text, text.line, text.text),

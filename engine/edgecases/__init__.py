@@ -65,7 +65,7 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     raises `Skip` for one with edges that has none yet, so that no kind of atom is passed over
     unsaid."""
     kind = concept.kind if concept is not None else None
-    if isinstance(atom, (m.Compare, m.InRange)):  # `check` refuses a range on a derived value
+    if isinstance(atom, (m.Compare, m.InRange)):
         if kind is m.Kind.AGE:
             return ages
         if kind is m.Kind.DERIVED:

@@ -9,15 +9,15 @@ a score is a plain number), the value is moved in steps of 0.000001 of its unit,
 the comparison turns, then bisected to the two neighbouring values where it turns: one of them
 lands exactly on the threshold when exact decimals allow (`(140 - 50) x 72 / (72 x 1.5) = 60`),
 else they are the nearest on both sides. Each such value is also given in another unit, and the
-input is removed (UNKNOWN). A range on a derived value is not in the language (`check` refuses
-it: write `bmi >= 18.5 kg/m2 and bmi <= 30 kg/m2`, two thresholds, each varied here).
+input is removed (UNKNOWN). A range on a derived value (`bmi 18.5 to 30 kg/m2`) is varied at each
+of its ends.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from dateutil.relativedelta import relativedelta
 
@@ -130,12 +130,41 @@ def _value(node: m.Expr, number, truth, concepts, bare: list[bool]) -> Decimal:
     raise Open(f"no reading of {type(node).__name__}")  # pragma: no cover
 
 
-def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
-    """For each number the formula reads, the two neighbouring values where the comparison
-    turns, each in another unit, and the input removed."""
-    concept = gen.concept(atom)
+class Asked(NamedTuple):
+    """What a comparison or a range on a derived value asks, in the concept's unit: each bound
+    where it turns (a comparison's threshold; a range's two ends), and the words for it."""
+
+    bounds: tuple[tuple[str, Decimal], ...]  # (comparison, threshold)
+    written: str  # as the protocol writes it
+    needs: str  # `>= 60`, `18 to 30`
+
+    def holds(self, value: Decimal) -> bool:
+        return all(OPS[op](value, threshold) for op, threshold in self.bounds)
+
+    def end(self, threshold: Decimal) -> str:
+        """The bound at `threshold` as a case names it: nothing more for a comparison, a range's
+        end (`the low end of `) for a range, to go before `written`."""
+        if len(self.bounds) == 1:
+            return ""
+        return f"the {'low' if threshold == self.bounds[0][1] else 'high'} end of "
+
+
+def asked(concept: m.Concept, atom: m.Compare | m.InRange) -> Asked:
+    if isinstance(atom, m.InRange):
+        low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
+        return Asked(((">=", low), ("<=", high)), f"{atom.ref.name} {atom.low.value} to "
+                     f"{atom.high}", f"{tidy(low)} to {tidy(high)}")
     threshold = threshold_of(concept, atom.threshold)
-    written = f"{atom.ref.name} {atom.op} {atom.threshold}"
+    return Asked(((atom.op, threshold),), f"{atom.ref.name} {atom.op} {atom.threshold}",
+                 f"{atom.op} {tidy(threshold)}")
+
+
+def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
+    """For each number the formula reads and each bound (a range has two), the two neighbouring
+    values where the comparison turns, each in another unit, and the input removed."""
+    concept = gen.concept(atom)
+    test = asked(concept, atom)
+    written = test.written
     concepts = {c.name: c for c in gen.protocol.concepts}
     patient = gen.base_patient()
     truth = gen.truth_on(patient)
@@ -144,7 +173,7 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
     for name in _inputs(concept, concepts):
         source = concepts[name]
         if source.kind is m.Kind.AGE:
-            out += _ages(gen, atom, concept, source, threshold, written, patient, truth)
+            out += _ages(gen, atom, concept, source, test, patient, truth)
             continue
         start = gen.number(patient, name)
         if start is None:
@@ -161,50 +190,59 @@ def formulas(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
             except Open:
                 return None
 
-        def held(x: Decimal) -> bool | None:
-            value = worked(x)
-            return None if value is None else OPS[atom.op](quantize(value), threshold)
-
-        pair = _turn(held, start)
-        if pair is None:
-            gen.not_generated.append(f"{concept.name}'s input {name}: no value from 0 to "
-                                     f"{LIMIT} turns {written}, at " + _where(atom))
-            continue
         unit = source.unit if source.kind not in m.UNITLESS else None
         fields = {**({"unit": unit} if unit else {}), **kept(gen, name)}
-        for x in _exactly(worked, pair, threshold):
-            given = f"{tidy(x)} {unit}" if unit else f"{tidy(x)}"
-            exact = worked(x)
-            assert exact is not None
-            value = quantize(exact)
-            ok = OPS[atom.op](value, threshold)
-            where = "exactly at" if exact == threshold else "rounds onto" if value == threshold \
-                else "just under" if value < threshold else "just over"
-            said = _digits(exact) if exact == value else \
-                f"{_digits(exact)}, rounded {tidy(value)}"
-            out.append(Variant(
-                f"{name} {given}: {concept.name} {tidy(value)} {concept.unit}, {where} "
-                f"{written}",
-                f"{concept.name} from its formula with {name} {given} (Python decimal at "
-                f"80 digits, rounded half to even to 6 places) = {said}; {atom.op} "
-                f"{tidy(threshold)} is {str(ok).lower()}", atom, "true" if ok else "false",
-                replace=({"concept": name, "value": tidy(x), **fields},)))
-            other = other_unit(source, x, unit, None, gen.protocol.aliases)
-            if other is not None:
-                shown, other_name = other
+        for op, threshold in test.bounds:
+            def held(x: Decimal, op: str = op, threshold: Decimal = threshold) -> bool | None:
+                value = worked(x)
+                return None if value is None else OPS[op](quantize(value), threshold)
+
+            pair = _turn(held, start)
+            if pair is None:
+                gen.not_generated.append(f"{concept.name}'s input {name}: no value from 0 to "
+                                         f"{LIMIT} turns {test.end(threshold)}{written}, at "
+                                         + _where(atom))
+                continue
+            for x in _exactly(worked, pair, threshold):
+                given = f"{tidy(x)} {unit}" if unit else f"{tidy(x)}"
+                exact = worked(x)
+                assert exact is not None
+                value = quantize(exact)
+                ok = test.holds(value)
+                where = _where_on(exact, value, threshold, test)
+                said = _digits(exact) if exact == value else \
+                    f"{_digits(exact)}, rounded {tidy(value)}"
                 out.append(Variant(
-                    f"{name} {shown} {other_name}: {concept.name} {tidy(value)} {concept.unit}, "
-                    f"{where} {written}, in another unit",
-                    f"{shown} {other_name} is exactly {tidy(x)} {unit} (exact factor); "
-                    f"{concept.name} = {tidy(value)}; {atom.op} {tidy(threshold)} is "
-                    f"{str(ok).lower()}", atom, "true" if ok else "false",
-                    replace=({"concept": name, "value": shown, **fields, "unit": other_name},)))
-            if name in averaged:
-                out.append(_triplicate(name, x, fields, unit, concept, value, where, written, atom,
-                                       ok))
+                    f"{name} {given}: {concept.name} {tidy(value)} {concept.unit}, {where} "
+                    f"{written}",
+                    f"{concept.name} from its formula with {name} {given} (Python decimal at "
+                    f"80 digits, rounded half to even to 6 places) = {said}; {test.needs} "
+                    f"is {str(ok).lower()}", atom, "true" if ok else "false",
+                    replace=({"concept": name, "value": tidy(x), **fields},)))
+                other = other_unit(source, x, unit, None, gen.protocol.aliases)
+                if other is not None:
+                    shown, other_name = other
+                    out.append(Variant(
+                        f"{name} {shown} {other_name}: {concept.name} {tidy(value)} "
+                        f"{concept.unit}, {where} {written}, in another unit",
+                        f"{shown} {other_name} is exactly {tidy(x)} {unit} (exact factor); "
+                        f"{concept.name} = {tidy(value)}; {test.needs} is {str(ok).lower()}",
+                        atom, "true" if ok else "false",
+                        replace=({"concept": name, "value": shown, **fields, "unit": other_name},)))
+                if name in averaged:
+                    out.append(_triplicate(name, x, fields, unit, concept, value, where, written,
+                                           atom, ok))
         out.append(Variant(f"no {name}: {written}", f"{concept.name} reads {name}: unknown",
                            atom, "unknown", remove=(given_as(gen, name),)))
     return out
+
+
+def _where_on(exact: Decimal, value: Decimal, threshold: Decimal, test: Asked) -> str:
+    """Where a worked-out value lies against the bound it was moved to: `exactly at`, `rounds
+    onto`, `just under`, `just over`; of a range's end, which end (`just over the high end of`)."""
+    where = "exactly at" if exact == threshold else "rounds onto" if value == threshold \
+        else "just under" if value < threshold else "just over"
+    return f"{where} {test.end(threshold)}".rstrip()
 
 
 #: How many values beside the turning point are tried for one that lands exactly on it.
@@ -231,8 +269,8 @@ def _digits(value: Decimal) -> str:
     return f"{value.quantize(Decimal(1).scaleb(-12), rounding='ROUND_DOWN')}..."
 
 
-def _ages(gen: EdgeCases, atom: m.Compare, concept: m.Concept, source: m.Concept,
-          threshold: Decimal, written: str, patient, truth) -> list[Variant]:
+def _ages(gen: EdgeCases, atom: m.Compare | m.InRange, concept: m.Concept, source: m.Concept,
+          test: Asked, patient, truth) -> list[Variant]:
     """An age the formula reads: the two neighbouring ages where the comparison turns, each as
     a birth date (the last day of the younger age, the first day of the older), and no birth
     date. The age each birth date gives is `relativedelta(day, born).years`."""
@@ -256,37 +294,39 @@ def _ages(gen: EdgeCases, atom: m.Compare, concept: m.Concept, source: m.Concept
         except Open:
             return None
 
-    def held(years: int) -> bool | None:
-        value = worked(years)
-        return None if value is None else OPS[atom.op](quantize(value), threshold)
-
     origin = int(start)
     oldest = min(OLDEST, relativedelta(anchor, FIRST_DAY).years)  # born within the calendar
-    pair = next(((a, a + 1) for d in range(oldest) for a in (origin + d, origin - d - 1)
-                 if 0 <= a < oldest and None not in (held(a), held(a + 1))
-                 and held(a) != held(a + 1)), None)
-    if pair is None:
-        gen.not_generated.append(f"{concept.name}'s input {source.name}: no age from 0 to "
-                                 f"{oldest} turns {written}, at " + _where(atom))
-        return []
     on = source.at.name if source.at else "screening"
     out = []
-    for years, born, which in (
-            (pair[0], anchor - relativedelta(years=pair[0] + 1) + timedelta(days=1), "last"),
-            (pair[1], anchor - relativedelta(years=pair[1]), "first")):
-        assert relativedelta(anchor, born).years == years
-        value = worked(years)
-        assert value is not None
-        ok = OPS[atom.op](quantize(value), threshold)
-        out.append(Variant(
-            f"born {born}, {source.name} {years} at {on} {anchor}: {concept.name} "
-            f"{tidy(quantize(value))} {concept.unit}, {written}",
-            f"relativedelta({anchor}, {born}).years = {years} (dateutil), the {which} day of "
-            f"that age; {concept.name} from its formula (Python decimal at 80 digits, rounded "
-            f"half to even to 6 places) = {_digits(value)}; {atom.op} {tidy(threshold)} is "
-            f"{str(ok).lower()}", atom, "true" if ok else "false", birth_date=born.isoformat(),
-            remove=_given(gen, ages)))
-    out.append(Variant(f"no birth date: {written}", f"{concept.name} reads {source.name}: "
+    for op, threshold in test.bounds:
+        def held(years: int, op: str = op, threshold: Decimal = threshold) -> bool | None:
+            value = worked(years)
+            return None if value is None else OPS[op](quantize(value), threshold)
+
+        pair = next(((a, a + 1) for d in range(oldest) for a in (origin + d, origin - d - 1)
+                     if 0 <= a < oldest and None not in (held(a), held(a + 1))
+                     and held(a) != held(a + 1)), None)
+        if pair is None:
+            gen.not_generated.append(f"{concept.name}'s input {source.name}: no age from 0 to "
+                                     f"{oldest} turns {test.end(threshold)}{test.written}, at "
+                                     + _where(atom))
+            continue
+        for years, born, which in (
+                (pair[0], anchor - relativedelta(years=pair[0] + 1) + timedelta(days=1), "last"),
+                (pair[1], anchor - relativedelta(years=pair[1]), "first")):
+            assert relativedelta(anchor, born).years == years
+            value = worked(years)
+            assert value is not None
+            ok = test.holds(quantize(value))
+            out.append(Variant(
+                f"born {born}, {source.name} {years} at {on} {anchor}: {concept.name} "
+                f"{tidy(quantize(value))} {concept.unit}, {test.written}",
+                f"relativedelta({anchor}, {born}).years = {years} (dateutil), the {which} day "
+                f"of that age; {concept.name} from its formula (Python decimal at 80 digits, "
+                f"rounded half to even to 6 places) = {_digits(value)}; {test.needs} is "
+                f"{str(ok).lower()}", atom, "true" if ok else "false",
+                birth_date=born.isoformat(), remove=_given(gen, ages)))
+    out.append(Variant(f"no birth date: {test.written}", f"{concept.name} reads {source.name}: "
                        "unknown", atom, "unknown", birth_date=None, remove=_given(gen, ages)))
     return out
 
