@@ -682,6 +682,12 @@ class _Build(Transformer):
     def more_than(self, meta, *rest):
         return self._window(meta, "more_than", *rest)
 
+    def ordered(self, meta, direction, anchor):
+        return m.Window(self._span(meta), "order", None, direction, anchor)
+
+    def ordered_or_on(self, meta, direction, anchor):
+        return m.Window(self._span(meta), "order_or_on", None, direction, anchor)
+
     def during(self, meta, *given):
         """`during X`, `during or within D after X`: from the start of the most recent X to its
         end (plus D), or to now while it goes on."""

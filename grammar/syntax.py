@@ -98,6 +98,8 @@ OFFERS = (
     (r"since\b", "", "write 'at least 4 weeks before screening' or 'within 4 weeks before "
      "first_dose'"),
     (r"prior\b(?! to)", "", "write 'within N days before ANCHOR' (or after)"),
+    (r"(?!to\b)\S", r"\bprior\s+$", "'prior to ANCHOR' orders a date concept's day; for a span "
+     "of time, write 'within N days before ANCHOR' (or after)"),
     (r"\d", r"\bduring\s+$", "'during' spans a history ('during line_of_therapy', 'during or "
      "within 60 days after line_of_therapy'); for a span of time write 'within N days before "
      "ANCHOR' (or after)"),

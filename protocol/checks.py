@@ -43,8 +43,8 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
                 "only a quantity, lab, score, scale, age or derived value compares with a number"),
     m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
     m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
-    m.Occurred: (m.LISTED, "only an event or medication happens 'ever', 'at screening' or "
-                 "'within ...'"),
+    m.Occurred: ((*m.LISTED, Kind.DATE), "only an event or medication happens 'ever', 'at "
+                 "screening' or 'within ...'"),
     m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
     m.Counted: (m.LISTED, "only an event's occurrences or a medication's courses are counted"),
     m.Latest: (m.LISTED, "only an event or medication has a latest occurrence"),
@@ -143,10 +143,30 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
     mismatch = _mismatch(atom, target)
     if mismatch is not None:
         yield mismatch
+    elif isinstance(target, m.Concept) and target.kind is Kind.DATE:
+        yield from _dated(atom, target)
+    elif isinstance(occurred, m.Occurred) and occurred.window.kind in m.ORDER:
+        window = occurred.window
+        yield diag("order-window", window.span, name=atom.ref.name, window=window,
+                   kind=_kind_words(target), direction=window.direction,
+                   anchor=window.anchor or "screening",
+                   which="an earlier" if window.direction == "before" else "a later")
     elif isinstance(target, m.Concept) and type(atom) in ATOM_CHECKS:
         yield from ATOM_CHECKS[type(atom)](atom, target)
         if isinstance(occurred, m.Occurred) and occurred.window.reach is not None:
             yield from _reach(atom, occurred.window, target)
+
+
+def _dated(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A date concept is one day: it falls before, after or within a span of another day, and
+    has no items to grade, filter or measure a half-life on."""
+    window = atom.window
+    if window.kind == "ever":
+        yield diag("date-window", window.span, name=concept.name)
+    what = "grade" if atom.grade else "items to filter" if atom.filters else \
+        f"{window.reach.attribute.name} of its own" if window.reach else None
+    if what is not None:
+        yield diag("date-window/items", atom.span, name=concept.name, what=what)
 
 
 def _reach(atom: m.Atom, window: m.Window, concept: m.Concept) -> Iterator[Diagnostic]:
@@ -181,7 +201,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
         if isinstance(atom, m.Truth) and target.kind is Kind.EVENT:
             advice = WHEN
     elif isinstance(atom, (m.Occurred, *m.WRAPPERS)) and _grade(atom) is not None \
-            and not target.graded:
+            and not target.graded and target.kind is not Kind.DATE:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
     elif isinstance(atom, (m.Course, m.CurrentDose)) and target.dosed_in is None:
         kind = "a medication without a dose unit"

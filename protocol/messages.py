@@ -90,6 +90,12 @@ TEMPLATES: dict[str, str] = {
     "take more than {limit} rules); split it into definitions",
     "no-criteria/run": "protocol '{name}' has no criteria: '{command}' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
+    "order-window": "'{name} {window}' orders two days, as a date concept's day is ordered with "
+    "another; '{name}' is {kind}, whose items span days: write 'at least 1 day {direction} "
+    "{anchor}' (one started on {which} day) or 'within N days {direction} {anchor}'",
+    "date-window": "'{name}' is a date, one day: say where it falls, like '{name} before "
+    "first_dose', '{name} on or after enrolment' or '{name} within 28 days before screening'",
+    "date-window/items": "'{name}' is a date, one day: it has no {what} (a history's items do)",
     "day": "'{name}' is {how} at the day of '{at}', which must be a date concept (declare it "
     "'{at}: date'); '{at}' is {kind}",
     "during": "'during {name}' spans the most recent course or occurrence of another event or "

@@ -58,6 +58,9 @@ MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.AGE)
 #: Measured kinds whose values are plain numbers, without a unit.
 UNITLESS = (Kind.SCORE, Kind.SCALE)
 LISTED = (Kind.EVENT, Kind.MEDICATION)
+#: The windows that order two days (`before A`, `on or after A`): a date concept's, never a
+#: history's (whose items span days).
+ORDER = ("order", "order_or_on")
 #: Kinds whose result that counts is of a day: a window may count from it (`the date of anc`),
 #: and a concept of one may be read as of a named day (`uacr_at_visit_1: uacr at visit_1`; an age
 #: says its day itself, `age at visit_1`, and a history is read in windows).
@@ -378,10 +381,13 @@ class Window:
     recent X, from its start (`anchor`) to its end (`until`) plus the duration, both counted, or
     to now while X goes on, which an occurrence meets by overlapping it ("progression on or
     within 12 months of the last line of therapy"). Durations are calendar-aware (see
-    `engine/dates.shift`)."""
+    `engine/dates.shift`). A date concept's day may also be ordered against the anchor: `order`
+    (`before`, `after`: strictly; two days that are one are undecided, the order within a day
+    not being recorded) or `order_or_on` (`on or before`, `on or after`)."""
 
     span: Span
-    kind: str  # "ever" | "at" | "within" | "less_than" | "at_least" | "more_than" | "during"
+    kind: str  # "ever" | "at" | "within" | "less_than" | "at_least" | "more_than" | "during" |
+    #            "order" | "order_or_on"
     duration: Duration | None = None
     direction: str = "before"  # "before" | "after"
     anchor: Anchor | None = None  # None: the screening date
@@ -402,6 +408,8 @@ class Window:
             return "ever"
         if self.kind == "at":
             return f"at {anchor}"
+        if self.kind in ("order", "order_or_on"):
+            return f"{'on or ' if self.kind == 'order_or_on' else ''}{self.direction} {anchor}"
         if self.kind == "during":
             assert self.anchor is not None and self.anchor.ref is not None
             name = self.anchor.ref.name

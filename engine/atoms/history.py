@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from engine import patterns as P
 from engine import record as R
+from engine.atoms import dated
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
 from engine.kleene import (NEGATE, Kleene, conjunction, disjunction, either, lacking, listed,
                            missing_list, present)
@@ -24,7 +25,8 @@ from protocol.units import convert
 class Occurred(Atom):
     """`car_t_therapy ever`, `active_tuberculosis at screening`, `gvhd with grade >= 2 within 2
     weeks before screening`, `chemotherapy within 4 weeks before first_dose`: some occurrence
-    meets the window's item tests (`window_tests`) against the record's anchor and bound days."""
+    meets the window's item tests (`window_tests`) against the record's anchor and bound days.
+    A date concept's day in a window (`consent before first_procedure`) is `atoms/dated.py`'s."""
 
     handles = m.Occurred
 
@@ -41,6 +43,8 @@ class Occurred(Atom):
                     window, duration=None, reach=replace(window.reach, longer=False))))
 
     def compile(self, atom: m.Occurred, build: Build) -> Kleene:
+        if build.concepts[atom.ref.name].kind is m.Kind.DATE:
+            return dated.compile(atom, build)
         if atom.window.reach is not None and atom.window.reach.longer:
             return disjunction([build.kleene(half) for half in self.halves(atom)])
         return self.within(atom, build)
@@ -75,6 +79,8 @@ class Occurred(Atom):
               count: int = 1, by: m.Attribute | None = None) -> Judged:
         """Some item (or `count` items, for `at least N ...`; items of `count` different values
         of the attribute `by`, for `at least N lines of ...`) meets the atom."""
+        if reader.concepts[atom.ref.name].kind is m.Kind.DATE:
+            return dated.judge(atom, reader, patient)
         if atom.window.reach is not None and atom.window.reach.longer:
             return self._either(atom, reader, patient)
         name, tests, graded, first = reader.constant(atom, _occurrence)
@@ -191,15 +197,7 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
     fields the window needs beside the list (`needs`), when the anchor can never exist (`void`),
     and the item tests an item surely meets (`certain`) and may meet (`possible`)."""
     window = atom.window
-    if window.kind == "during":
-        build.layout.anchor(window.anchor)
-        until = build.layout.anchor(window.until)
-        if window.duration is not None:
-            build.layout.bound(until, window.duration, "after")
-    elif window.kind != "ever":
-        anchor = build.layout.anchor(window.anchor)
-        if window.duration is not None:
-            build.layout.bound(anchor, window.duration, window.direction)
+    ask_days(window, build.layout)
     needs = _needs(window)
     void = P.FALSE if window.anchor is None or not window.anchor.occurrence else \
         P.test("==", R.none_field(window.anchor.ref.name), 1)
@@ -214,7 +212,21 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
     return needs, void, certain, possible
 
 
-def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
+def ask_days(window: m.Window, layout: R.Layout) -> None:
+    """Ask the record for the days a window reads: its anchor's, and the day its duration
+    reaches (from the end of X, for `during or within D after X`)."""
+    if window.kind == "during":
+        layout.anchor(window.anchor)
+        until = layout.anchor(window.until)
+        if window.duration is not None:
+            layout.bound(until, window.duration, "after")
+    elif window.kind != "ever":
+        anchor = layout.anchor(window.anchor)
+        if window.duration is not None:
+            layout.bound(anchor, window.duration, window.direction)
+
+
+def window_tests(window: m.Window, dated: bool = False) -> tuple[tuple[str, str, str], ...]:
     """The tests an occurrence meets to fall in `window`: (item key, comparison, record field).
 
     Let A be the anchor day and B the day the duration reaches from it, calendar-aware.
@@ -222,7 +234,8 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     to B (inclusive, or open at B); `at least`/`more than D before|after A` ask its start to lie
     on or beyond (or strictly beyond) B; `LATER` kinds (never written, see `Latest`) ask its start
     to lie after (or on or after) B. Facts after the screening date are set aside, so with the
-    screening date as anchor "started on or before A" always holds and is not tested.
+    screening date as anchor "started on or before A" always holds and is not tested, but for a
+    date concept's day (`dated`), which may lie after it.
     """
     if window.kind == "ever":
         return ()
@@ -248,7 +261,7 @@ def window_tests(window: m.Window) -> tuple[tuple[str, str, str], ...]:
     if window.reach is not None:  # each item's own length: the day it reaches is the anchor's
         tests.append((R.reach_field(window.reach.attribute.name, window.reach.times), ">=",
                       anchor))
-    if anchor == R.SCREENING:
+    if anchor == R.SCREENING and not dated:
         tests = [t for t in tests if t != (R.START, "<=", R.SCREENING)]
     return tuple(tests)
 
@@ -260,7 +273,8 @@ def _last_day(window: m.Window) -> str:
     return until if window.duration is None else R.bound_field(until, window.duration, "after")
 
 
-def window_reads(window: m.Window) -> tuple[tuple[str, str, str, str, str], ...]:
+def window_reads(window: m.Window, dated: bool = False
+                 ) -> tuple[tuple[str, str, str, str, str], ...]:
     """Each of `window_tests` as an item is compared: (comparison, the item key and the record
     field it surely passes it on, the item key and the record field it may pass it on).
 
@@ -273,7 +287,7 @@ def window_reads(window: m.Window) -> tuple[tuple[str, str, str, str, str], ...]
     """
     ranged = window.anchor is not None and window.anchor.occurrence
     reads = []
-    for key, op, field in window_tests(window):
+    for key, op, field in window_tests(window, dated):
         earliest, latest = R.between(key)
         low, high = R.spread(field) if ranged else (field, field)
         reads.append((op, earliest, high, latest, low) if op in (">=", ">") else
@@ -299,11 +313,11 @@ def _window_words(window: m.Window, reader: Reader, patient: Patient, name: str 
     """How the window reads for this patient, with its days; with the day each item of `name`
     reaches, when its length is also each item's own (`_reach_words`)."""
     if window.reach is not None:
-        return _window_days(window, reader, patient) + _reach_words(window, name, patient)
-    return _window_days(window, reader, patient)
+        return window_days(window, reader, patient) + _reach_words(window, name, patient)
+    return window_days(window, reader, patient)
 
 
-def _window_days(window: m.Window, reader: Reader, patient: Patient) -> str:
+def window_days(window: m.Window, reader: Reader, patient: Patient) -> str:
     if window.kind == "ever":
         return ""
     if window.kind == "during":
@@ -320,7 +334,7 @@ def _window_days(window: m.Window, reader: Reader, patient: Patient) -> str:
             anchor, window.duration, window.direction)
         return reader.window(patient, record[field])
     anchor_days = _days(patient, anchor)
-    named = f"{window.anchor or 'screening'} {_days_text(patient, anchor, *anchor_days)}"
+    named = f"{window.anchor or 'screening'} {days_text(patient, anchor, *anchor_days)}"
     if window.kind == "at":
         return f" (on {named})"
     if window.duration is None:  # a reach alone: `_reach_words` says it
@@ -336,7 +350,7 @@ def _window_days(window: m.Window, reader: Reader, patient: Patient) -> str:
         strict = ", the bound itself not counted" if window.kind == "less_than" else ""
         return f" (window from {first} to {last} on the earliest anchor day, from " \
                f"{later_first} to {later_last} on the latest{strict}; {named})"
-    return " ({}; {})".format(*_started(window, patient))
+    return " ({}; {})".format(*started_words(window, patient))
 
 
 def _reach_words(window: m.Window, name: str, patient: Patient) -> str:
@@ -359,13 +373,13 @@ def _reach_words(window: m.Window, name: str, patient: Patient) -> str:
     if window.duration is None:
         anchor = R.anchor_field(window.anchor)
         said = f"; {said} before {window.anchor or 'screening'} " \
-            f"{_days_text(patient, anchor, *_days(patient, anchor))}"
+            f"{days_text(patient, anchor, *_days(patient, anchor))}"
     else:
         said = f"; and {said}"
     return f"{said}: {', '.join(days)}"
 
 
-def _started(window: m.Window, patient: Patient) -> tuple[str, str]:
+def started_words(window: m.Window, patient: Patient) -> tuple[str, str]:
     """A window on an occurrence's start, for this patient: what the start must be, and the
     anchor day (`started before 2025-12-15`, `first_dose 2026-06-15`; an anchor known only
     within days gives a bound within days: `started after a day from 2025-03-01 to
@@ -376,12 +390,12 @@ def _started(window: m.Window, patient: Patient) -> tuple[str, str]:
             ("at_least", "after"): "on or after", ("more_than", "after"): "after",
             ("after_bound", "before"): "after", ("from_bound", "before"): "on or after"}
     bound = low if low == high else f"a day from {low} to {high}"
-    named = _days_text(patient, anchor, *_days(patient, anchor))
+    named = days_text(patient, anchor, *_days(patient, anchor))
     return f"started {word[window.kind, window.direction]} {bound}", \
         f"{window.anchor or 'screening'} {named}"
 
 
-def _ordinals(patient: Patient, field: str) -> tuple[int, int]:
+def ordinals(patient: Patient, field: str) -> tuple[int, int]:
     """The earliest and latest day (ordinals) the day in record field `field` may be
     (`R.spread`); `ONGOING` for an end not come yet."""
     record = patient.record
@@ -392,15 +406,15 @@ def _ordinals(patient: Patient, field: str) -> tuple[int, int]:
 
 
 def _days(patient: Patient, field: str) -> tuple[date, date]:
-    """`_ordinals` as days."""
-    low, high = _ordinals(patient, field)
+    """`ordinals` as days."""
+    low, high = ordinals(patient, field)
     return date.fromordinal(low), date.fromordinal(high)
 
 
 def _on(patient: Patient, field: str) -> str:
     """A day of a window `during` X as the trail shows it: one day, the days it may be (dates
     known to the month, or which X is the most recent not settled), or now while X goes on."""
-    low, high = _ordinals(patient, field)
+    low, high = ordinals(patient, field)
     if low >= ONGOING:
         return "now, as it goes on"
     shown = date.fromordinal(low).isoformat()
@@ -409,7 +423,7 @@ def _on(patient: Patient, field: str) -> str:
     return shown if low == high else f"{shown} to {date.fromordinal(high).isoformat()}"
 
 
-def _days_text(patient: Patient, field: str, low: date, high: date) -> str:
+def days_text(patient: Patient, field: str, low: date, high: date) -> str:
     """An anchor day as the trail shows it: `2025-03-14`; known to the month or the year,
     `2025-03 (2025-03-01 to 2025-03-31)`; else its earliest and latest day, and why it is not
     one (the most recent occurrence is not settled)."""
@@ -468,7 +482,7 @@ class Latest(Atom):
             return verdict, detail  # the anchor day is missing, and the detail says so
         said = {"true": "none, so the latest is earlier", "false": "one, the latest is too recent",
                 "unknown": "perhaps one (its dates do not decide it)"}[verdict]
-        started, anchor = _started(later.window, patient)
+        started, anchor = started_words(later.window, patient)
         return verdict, f"{reader.items(atom.ref.name, patient)[1]}; {started} ({anchor}): {said}"
 
 

@@ -9,7 +9,8 @@ works out, on its own, what each makes of the atom under test: `measured` (thres
 `during` (a window during another history), `itself` (a window on its own history's start or
 end), `counts` (`at least N ...`), `includes` (`X includes at least k of {...}`), `doses` (the
 dose on a day, treatment without a break, a stable dose), `courses` (a course's dose and length),
-each dose through `amounts`, `formulas` (derived values). This module picks the construct, and works
+each dose through `amounts`, `formulas` (derived values), `dated` (a date concept's day against a
+window: `consent before first_procedure`). This module picks the construct, and works
 out the verdict of every criterion reading the atom: the atom under test as its module says, the
 criterion's other parts as the trail judges them for that patient (`engine.audit.evidence`, the
 atoms' `judge`, which is not the network's compiled patterns; a derived value by
@@ -32,6 +33,7 @@ from engine.compile import Network
 from engine.edgecases.ages import ages
 from engine.edgecases.base import KEEP, Skip, Variant, moved
 from engine.edgecases.counts import counts
+from engine.edgecases.dated import dated
 from engine.edgecases.courses import courses
 from engine.edgecases.during import during
 from engine.edgecases.doses import current_doses, stable_doses, without_break
@@ -85,6 +87,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return without_break
     if isinstance(atom, m.StableDose):
         return stable_doses
+    if isinstance(atom, m.Occurred) and kind is m.Kind.DATE:
+        return dated
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade

@@ -1,0 +1,245 @@
+"""A date concept's day against a window: the order of two recorded days ("signed informed
+consent prior to any study specific procedures", DAPA-CKD I1) and a day within a span of
+another ("randomised within 14 days after consent").
+
+`before` and `after` are strict and a day is the finest a date is recorded to, so two events of
+one day are in no known order (UNKNOWN); `on or before` counts that day. Every window a history
+takes applies to a date's one day, in the network, as a comparison of two record fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.run import Decision, Screening
+from grammar.parser import parse
+from protocol.checks import check
+from tests.conftest import (assert_trail_agrees, boundary_cases, judged, network_from_text,
+                            screen_one)
+
+PROTOCOL = """protocol "d" version "1"
+concepts:
+    informed_consent: date "signed informed consent"
+    first_study_procedure: date
+    randomisation: date
+    adjuvant: medication {capecitabine, oxaliplatin}
+inclusion I1 "Signed informed consent prior to any study specific procedures":
+    informed_consent before first_study_procedure
+inclusion I2 "Consent on or before the first procedure":
+    informed_consent on or before first_study_procedure
+inclusion I3 "Randomised within 14 days after consent":
+    randomisation within 14 days after informed_consent
+inclusion I4 "Consent within 28 days before screening":
+    informed_consent within 28 days before screening
+inclusion I5 "Randomised at least 30 days after the end of adjuvant therapy":
+    randomisation at least 30 days after the end of adjuvant
+inclusion I6 "Randomised after screening": randomisation after screening
+"""
+
+
+@pytest.fixture(scope="module")
+def screening() -> Screening:
+    return Screening(network_from_text(PROTOCOL))
+
+
+def decided(screening: Screening, screened: str = "2026-03-10", **days: str) -> Decision:
+    facts = [{"concept": name, "value": day} for name, day in days.items() if name != "adjuvant"]
+    if "adjuvant" in days:
+        start, end = days["adjuvant"].split("/")
+        facts.append({"concept": "adjuvant", "drug": "capecitabine", "date": start, "end": end})
+    result = screen_one(screening, facts, day=screened)
+    assert isinstance(result, Decision)
+    return result
+
+
+@pytest.mark.parametrize("consent, procedure, strictly, or_on", [
+    ("2026-03-01", "2026-03-02", "MET", "MET"),
+    ("2026-03-02", "2026-03-02", "UNKNOWN", "MET"),  # one day: the order within it not recorded
+    ("2026-03-03", "2026-03-02", "NOT_MET", "NOT_MET"),
+    ("2026-03-03", None, "UNKNOWN", "UNKNOWN"),
+    (None, "2026-03-02", "UNKNOWN", "UNKNOWN"),
+])
+def test_the_order_of_two_dates(screening, consent, procedure, strictly, or_on) -> None:
+    days = {k: v for k, v in (("informed_consent", consent),
+                              ("first_study_procedure", procedure)) if v}
+    result = decided(screening, **days)
+    assert_trail_agrees(screening.network, result, {"I1": strictly, "I2": or_on})
+
+
+def test_the_trail_says_each_day_and_why_one_day_is_open(screening) -> None:
+    network = screening.network
+    same = decided(screening, informed_consent="2026-03-02", first_study_procedure="2026-03-02")
+    assert judged(network, same, "I1")["detail"] == (
+        "informed_consent 2026-03-02; needs before first_study_procedure 2026-03-02: the same "
+        "day, whose order is not recorded")
+    assert judged(network, same, "I2")["detail"] == (
+        "informed_consent 2026-03-02; needs on or before first_study_procedure 2026-03-02")
+    missing = decided(screening, informed_consent="2026-03-02")
+    assert judged(network, missing, "I1")["detail"] == \
+        "informed_consent 2026-03-02; first_study_procedure: no fact given"
+    assert judged(network, decided(screening), "I1")["detail"] == \
+        "informed_consent: no fact given"
+    later = decided(screening, informed_consent="2026-03-01", randomisation="2026-03-16")
+    assert judged(network, later, "I3")["detail"] == (
+        "randomisation 2026-03-16 (window from 2026-03-01 to 2026-03-15; informed_consent "
+        "2026-03-01)")
+
+
+@pytest.mark.parametrize("randomised, verdict", [
+    ("2026-03-01", "MET"), ("2026-03-15", "MET"), ("2026-03-16", "NOT_MET"),
+    ("2026-02-28", "NOT_MET")])
+def test_a_date_within_days_after_another(screening, randomised, verdict) -> None:
+    result = decided(screening, informed_consent="2026-03-01", randomisation=randomised)
+    assert_trail_agrees(screening.network, result, {"I3": verdict})
+
+
+@pytest.mark.parametrize("consent, verdict", [
+    ("2026-02-10", "MET"), ("2026-02-09", "NOT_MET"), ("2026-03-10", "MET"),
+    ("2026-03-11", "NOT_MET")])  # a date concept after the screening date is not set aside
+def test_a_date_in_a_window_ending_on_the_screening_date(screening, consent, verdict) -> None:
+    result = decided(screening, informed_consent=consent)
+    assert_trail_agrees(screening.network, result, {"I4": verdict})
+
+
+@pytest.mark.parametrize("randomised, verdict", [
+    ("2026-03-10", "UNKNOWN"), ("2026-03-11", "MET"), ("2026-03-09", "NOT_MET")])
+def test_after_the_screening_date(screening, randomised, verdict) -> None:
+    result = decided(screening, randomisation=randomised)
+    assert_trail_agrees(screening.network, result, {"I6": verdict})
+
+
+@pytest.mark.parametrize("adjuvant, randomised, verdict", [
+    ("2025-10-01/2026-01-20", "2026-02-19", "MET"),  # 2026-01-20 + 30 days
+    ("2025-10-01/2026-01-20", "2026-02-18", "NOT_MET"),
+    # an end known to the month: a day from Feb 1 to Feb 28, the bound from Mar 3 to Mar 30
+    ("2025-10-01/2026-02", "2026-03-30", "MET"),
+    ("2025-10-01/2026-02", "2026-03-17", "UNKNOWN"),
+    ("2025-10-01/2026-02", "2026-03-02", "NOT_MET"),
+])
+def test_a_date_counted_from_the_end_of_a_history(screening, adjuvant, randomised,
+                                                  verdict) -> None:
+    result = decided(screening, "2026-04-10", randomisation=randomised, adjuvant=adjuvant)
+    assert_trail_agrees(screening.network, result, {"I5": verdict})
+
+
+def test_a_date_counted_from_a_therapy_recorded_as_none(screening) -> None:
+    facts = [{"concept": "randomisation", "value": "2026-03-01"},
+             {"concept": "adjuvant", "present": False}]
+    result = screen_one(screening, facts, day="2026-03-10")
+    assert isinstance(result, Decision)
+    assert_trail_agrees(screening.network, result, {"I5": "NOT_MET"})
+    assert judged(screening.network, result, "I5")["detail"] == (
+        "randomisation 2026-03-01; the end of adjuvant: none, adjuvant is recorded as none")
+
+
+def _said(text: str) -> list[str]:
+    protocol = parse('protocol "d" version "1"\nconcepts:\n    consent: date\n'
+                     '    first_dose: date\n    chemo: medication {a, b} with half_life in h\n'
+                     '    gvhd: event graded\n'
+                     f'inclusion I1 "x": {text}\n', "d.proto-rules")
+    return [f"{d.span.line}:{d.span.column} {d.message}" for d in check(protocol)
+            if d.code != "unused-concept"]
+
+
+@pytest.mark.parametrize("text, said", [
+    ("consent ever", "7:27 'consent' is a date, one day: say where it falls, like 'consent "
+     "before first_dose', 'consent on or after enrolment' or 'consent within 28 days before "
+     "screening'"),
+    ("consent with grade >= 2 within 3 days before first_dose",
+     "7:19 'consent' is a date, one day: it has no grade (a history's items do)"),
+    ("consent within 28 days or 5 half_life, whichever is shorter, before first_dose",
+     "7:19 'consent' is a date, one day: it has no half_life of its own (a history's items do)"),
+    ("chemo before first_dose",
+     "7:25 'chemo before first_dose' orders two days, as a date concept's day is ordered with "
+     "another; 'chemo' is a medication, whose items span days: write 'at least 1 day before "
+     "first_dose' (one started on an earlier day) or 'within N days before first_dose'"),
+    ("no known gvhd on or after screening",
+     "7:33 'gvhd on or after screening' orders two days, as a date concept's day is ordered "
+     "with another; 'gvhd' is an event, whose items span days: write 'at least 1 day after "
+     "screening' (one started on a later day) or 'within N days after screening'"),
+    ("at least 2 consent before first_dose",
+     "7:30 'consent' is a date: only an event's occurrences or a medication's courses are "
+     "counted"),
+    ("consent before dose_day", "7:34 unknown name 'dose_day'"),
+])
+def test_what_a_date_cannot_say(text, said) -> None:
+    assert said in _said(text)
+
+
+def test_a_date_before_another_checks_clean() -> None:
+    assert _said("consent before first_dose and consent on or after screening "
+                 "and first_dose within 2 weeks after consent") == []
+
+
+#: Windows a date may be in, written as the protocol writes them, and how each reads on days
+#: (the date's, the anchor's): independent of the network, with dateutil's calendar.
+WINDOWS = {
+    "before first_dose": lambda d, a: d < a or ("same" if d == a else False),
+    "on or before first_dose": lambda d, a: d <= a,
+    "after first_dose": lambda d, a: d > a or ("same" if d == a else False),
+    "on or after first_dose": lambda d, a: d >= a,
+    "at first_dose": lambda d, a: d == a,
+    "within 1 month before first_dose": lambda d, a: a - relativedelta(months=1) <= d <= a,
+    "less than 2 weeks after first_dose": lambda d, a: a <= d < a + timedelta(days=14),
+    "at least 3 months before first_dose": lambda d, a: d <= a - relativedelta(months=3),
+    "more than 10 days after first_dose": lambda d, a: d > a + timedelta(days=10),
+}
+
+
+@pytest.fixture(scope="module")
+def every_window() -> Screening:
+    criteria = "".join(f'inclusion I{i} "x": consent {window}\n'
+                       for i, window in enumerate(WINDOWS, 1))
+    return Screening(network_from_text('protocol "d" version "1"\nconcepts:\n'
+                                       '    consent: date\n    first_dose: date\n' + criteria))
+
+
+@settings(max_examples=60, deadline=None)
+@given(anchor=st.dates(date(2025, 1, 1), date(2027, 12, 31)),
+       offset=st.integers(-120, 120))
+def test_every_window_against_the_calendar(every_window, anchor, offset) -> None:
+    day = anchor + timedelta(days=offset)
+    facts = [{"concept": "consent", "value": day.isoformat()},
+             {"concept": "first_dose", "value": anchor.isoformat()}]
+    result = screen_one(every_window, facts, day="2026-06-30")
+    assert isinstance(result, Decision)
+    expected = {}
+    for i, holds in enumerate(WINDOWS.values(), 1):
+        said = holds(day, anchor)
+        expected[f"I{i}"] = "UNKNOWN" if said == "same" else "MET" if said else "NOT_MET"
+    assert_trail_agrees(every_window.network, result, expected)
+
+
+def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
+    """`edge-cases` moves the date onto each edge and a day to either side; the network passes
+    every case (`boundary_cases` runs them); a window from a history's end is listed as not
+    generated, and a month counted back from March 31 is February 28."""
+    text = PROTOCOL + ('inclusion I7 "Consent a month or more before the first procedure":\n'
+                       '    informed_consent at least 1 month before first_study_procedure\n')
+    base = {"patient": "b", "screening_date": "2026-04-10", "facts": [
+        {"concept": "informed_consent", "value": "2026-02-01"},
+        {"concept": "first_study_procedure", "value": "2026-03-31"},
+        {"concept": "randomisation", "value": "2026-02-05"},
+        {"concept": "adjuvant", "drug": "capecitabine", "date": "2025-10-01", "end": "2025-12-20"}]}
+    cases, said = boundary_cases(capsys, tmp_path, text, base)
+    assert "30 boundary cases from b; 1 not generated" in said
+    assert "# not generated: line 16, randomisation: a window from another history's days\n" \
+        in cases
+    for name, description in [
+        ("informed_consent 2026-03-31: on first_study_procedure 2026-03-31, informed_consent "
+         "before first_study_procedure", "2026-03-31 is first_study_procedure's own day: the "
+         "order within a day is not recorded: unknown"),
+        ("informed_consent 2026-03-01: the day after 2026-02-28 (1 month before "
+         "first_study_procedure 2026-03-31), informed_consent at least 1 month before "
+         "first_study_procedure", "2026-03-01 is not at least 1 month before "
+         "first_study_procedure (on or before 2026-02-28; dateutil's calendar): false"),
+        ("informed_consent 2026-04-11: the day after screening 2026-04-10, informed_consent "
+         "within 28 days before screening", "2026-04-11 is not within 28 days before "
+         "screening (2026-03-13 to 2026-04-10; dateutil's calendar): false"),
+    ]:
+        assert f'  - name: "{name}"\n    description: "{description}"\n' in cases
