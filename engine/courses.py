@@ -12,17 +12,21 @@ the concept alone.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from engine import record as R
-from engine.dates import length, runs
+from engine.dates import length, runs, shift
 from engine.factfile import plain, quoted
 from engine.record import attributes_text, period_text, plain_number, used_fact
-from protocol.units import UnitProblem, convert, quantize
+from protocol.formula import rounded
+from protocol.units import UnitProblem, convert, factor, quantize
 
 if TYPE_CHECKING:
     from engine.facts import Reader
+    from protocol import model as m
 
 
 class Courses:
@@ -34,6 +38,7 @@ class Courses:
             return
         concept = r.concept
         courses = []
+        exacts: list[Fraction | None] = []  # each course's daily dose before its rounding
         used = []
         screening = self.screening_day
         for index, fact, item in items:
@@ -52,12 +57,14 @@ class Courses:
             longest = shortest if maybe == surely else length(*maybe)
             item[R.MONTHS], item[R.DAYS] = shortest
             item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
-            dose, note = self._dose(r, index, fact, drug) if concept.dosed_in else (None, None)
+            dose, exact, note = self._dose(r, index, fact, drug) if concept.dosed_in else \
+                (None, None, None)
             if dose is not None:
                 item[R.DOSE] = float(dose)
             elif concept.dosed_in:
                 item[R.UNDOSED_ITEM] = 1
             courses.append(item)
+            exacts.append(exact)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
             months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
@@ -80,7 +87,7 @@ class Courses:
                 self.patient.record[R.undosed_field(concept.name)] = undosed
         if r.runs:
             self._runs(courses)
-        self._doses(r, courses)
+        self._tallied(r, courses, exacts)
 
     def _runs(self, courses: list[dict]) -> None:
         """Each course's run of consecutive courses, its length up to screening: at least (the
@@ -93,6 +100,14 @@ class Courses:
             keys = (R.MONTHS, R.DAYS) if sure else (R.MONTHS_MOST, R.DAYS_MOST)
             for course, span in zip(courses, spans):
                 course[R.RUN[keys[0]]], course[R.RUN[keys[1]]] = length(*span)
+
+    def _tallied(self, r: Reader, courses: list[dict], exacts: list[Fraction | None]) -> None:
+        """The doses summed over the courses (none: 0): on a day, and over days (from each
+        course's daily dose before its rounding, `exacts`: 42 days of 10 mg/d for 70 kg are
+        exactly 6 mg/kg, not 42 x 0.142857)."""
+        self._doses(r, courses)
+        if r.cumulatives:
+            self._cumulative(r, courses, exacts)
 
     def _doses(self, r: Reader, courses: list[dict]) -> None:
         """The daily dose on each anchor day asked for, summed over the courses covering it: a
@@ -117,57 +132,127 @@ class Courses:
                     continue
                 dose = Decimal(repr(course[R.DOSE]))
                 low, high = (low + dose, high + dose) if surely else (low, high + dose)
-            if not unbounded and low == high:
-                record[field_name] = float(quantize(low))
+            _summed(record, field_name, low, None if unbounded else high)
+
+    def _cumulative(self, r: Reader, courses: list[dict], exacts: list[Fraction | None]
+                    ) -> None:
+        """Each cumulative dose asked for: each course's daily dose times its days inside the
+        window (every day up to screening, or from A - D to A, calendar-aware, up to screening),
+        summed. Exact when every course's days there and dose are known; otherwise bounds: the
+        days a course surely took there (from its latest start to its earliest end: at least its
+        start day when that surely lies inside) to the days it may have (a course going on, or
+        whose end is not recorded, up to the window's end), and a course without a dose that may
+        fall inside leaves it unbounded above."""
+        record = self.patient.record
+        for field_name, anchor, duration in r.cumulatives:
+            span = summed_span(record, anchor, duration)
+            if span is None:
+                self.patient.unusable[field_name] = \
+                    f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
                 continue
-            lo, hi, _, _ = R.bounds(field_name)
-            record[lo] = float(quantize(low))
-            if not unbounded:
-                record[hi] = float(quantize(high))
+            low = high = Fraction(0)
+            unbounded = False
+            for course, dose in zip(courses, exacts):
+                surely, maybe = taken(course, *span)
+                if not maybe:
+                    continue
+                if dose is None:
+                    unbounded = True
+                    continue
+                low, high = low + dose * surely, high + dose * maybe
+            _summed(record, field_name, rounded(low), None if unbounded else rounded(high))
 
     def _dose(self, r: Reader, index: int, fact: dict, drug: str):
-        """A course's daily dose per kg in the concept's unit, through the equivalence table."""
+        """A course's daily dose (per kg) in the concept's unit, through the equivalence table:
+        rounded, as the network compares it; exact, as a cumulative dose sums it (None where
+        none does); and a note."""
         concept = r.concept
         if fact.get("dose") is None:
-            return None, "no dose recorded"
+            return None, None, "no dose recorded"
         dose = self._number(index, fact, "dose")
         unit = fact.get("unit")
         if dose is not None and dose < 0:
             self.problem(index, "dose", f"a dose cannot be negative: {dose}")
-            return None, None
+            return None, None, None
         if dose is None or unit is None:
             if unit is None:
                 self.problem(index, "unit", "a dose needs a unit, e.g. mg/d or mg/kg/d")
-            return None, None
+            return None, None, None
         table = r.table
         if table is not None:
             entry = self.n.equivalent(concept, table, drug)
             if entry is None:
-                return None, f"{drug} has no entry in {table.name}"
+                return None, None, f"{drug} has no entry in {table.name}"
             # the entry's two sides in one unit: `dexamethasone 750 ug = 5 mg` is 5000 ug for 750
             same = self.n.dose_factor(entry.equals.unit, entry.amount.unit)
             dose = dose * entry.equals.value * same / entry.amount.value
         equivalent = f"as {table.name}" if table is not None else None
         direct = self.n.dose_factor(unit, concept.dosed_in)
+        summed = bool(r.cumulatives)  # the exact dose only where a cumulative dose sums it
         if direct is not None:
-            return quantize(dose * direct), equivalent
+            return quantize(dose * direct), Fraction(dose) * Fraction(direct) if summed else None, \
+                equivalent
         if concept.weight is None:
             self.problem(index, "unit", f"{concept.name} is dosed in {concept.dosed_in}: give the dose "
                          f"in that unit (the protocol names no weight to divide by)")
-            return None, None
+            return None, None, None
         weight = self.patient.record.get(concept.weight.name)
         weight_unit = self.n.concepts[concept.weight.name].unit
         per_kg = f"{unit}/{weight_unit}"
         if weight is None:
-            return None, f"dose per {weight_unit} needs the patient's {concept.weight.name}"
+            return None, None, f"dose per {weight_unit} needs the patient's {concept.weight.name}"
         if weight <= 0:  # nothing to divide by: the dose per kg stays open, as without a weight
-            return None, f"dose per {weight_unit} needs a {concept.weight.name} above 0, " \
-                f"not {weight:g} {weight_unit}"
+            return None, None, f"dose per {weight_unit} needs a {concept.weight.name} above " \
+                f"0, not {weight:g} {weight_unit}"
         try:
             divided = f"divided by {concept.weight.name} {weight:g} {weight_unit}"
-            return convert(dose / Decimal(str(weight)), per_kg, concept.dosed_in,
-                           aliases=self.n.aliases), (
-                f"{equivalent}, {divided}" if equivalent else divided)
+            per_weight = dose / Decimal(str(weight))
+            exact = Fraction(dose) / Fraction(Decimal(str(weight))) * Fraction(
+                factor(per_kg, concept.dosed_in, aliases=self.n.aliases)) if summed else None
+            return convert(per_weight, per_kg, concept.dosed_in, aliases=self.n.aliases), \
+                exact, f"{equivalent}, {divided}" if equivalent else divided
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")
-            return None, None
+            return None, None, None
+
+
+def summed_span(record: dict, anchor: str | None, duration: m.Duration | None
+                ) -> tuple[int, int] | None:
+    """The days a cumulative dose sums over (ordinals, both counted): every day up to
+    screening, or from the anchor day minus `duration` (calendar-aware) to the anchor day, up to
+    screening; None when the anchor day is missing."""
+    screening = record[R.SCREENING]
+    if anchor is None or duration is None:
+        return 1, screening
+    day = record.get(anchor)
+    if day is None:
+        return None
+    return shift(date.fromordinal(day), duration).toordinal(), min(day, screening)
+
+
+def taken(course: dict, first: int, last: int) -> tuple[int, int]:
+    """The days from `first` to `last` a course surely and may have been taken on: from its
+    latest start to its earliest end (at least its start day, when that surely lies there), and
+    from its earliest start to its latest end (a course going on, or whose end is not recorded,
+    to `last`)."""
+    maybe = _days(course[R.START], course[R.END], first, last)
+    surely = _days(course[R.START_LATEST], course[R.END_EARLIEST], first, last) or \
+        int(first <= course[R.START] and course[R.START_LATEST] <= last)
+    return min(surely, maybe), maybe
+
+
+def _days(start: int, end: int, first: int, last: int) -> int:
+    """How many days from `start` to `end` (ordinals, both counted) lie from `first` to `last`."""
+    return max(0, min(end, last) - max(start, first) + 1)
+
+
+def _summed(record: dict, field: str, low: Decimal, high: Decimal | None) -> None:
+    """A sum of doses into the record: exact, or its bounds (`record.bounds`; no high one when
+    a course without a dose may count)."""
+    if low == high:
+        record[field] = float(quantize(low))
+        return
+    lo, hi, _, _ = R.bounds(field)
+    record[lo] = float(quantize(low))
+    if high is not None:
+        record[hi] = float(quantize(high))

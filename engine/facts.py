@@ -64,8 +64,12 @@ class Normaliser:
             self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
         self.aliases = protocol.aliases
-        # The lists with a dose on a day the network compares (0 for none).
-        self.tallied = frozenset(name for name, _ in layout.doses.values())
+        self.cumulatives: dict[str, list[tuple[str, str | None, m.Duration | None]]] = {}
+        for field_name, (name, anchor, duration) in sorted(layout.cumulatives.items()):
+            self.cumulatives.setdefault(name, []).append((field_name, anchor, duration))
+        # The lists with a dose on a day or a cumulative dose the network compares (0 for none).
+        self.tallied = frozenset(name for name, _ in layout.doses.values()) | \
+            frozenset(self.cumulatives)
         # How each declared concept's facts are filed, read once here rather than per fact: the
         # concepts they are facts of, where a rule reads them (itself, what it counts as, and
         # either read as of a named day: the first, None for none, and the others) and whether
@@ -152,7 +156,8 @@ class Reader:
     concept alone (its unit as shown, the record fields it writes, whether a date is needed,
     whether it is tallied or has edges), so that per patient only the work on the facts runs."""
 
-    __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "dated", "doses", "edges",
+    __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "cumulatives", "dated",
+                 "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "read", "references", "runs", "steps",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
@@ -197,6 +202,7 @@ class Reader:
         self.dated = normaliser.dated.get(name)
         self.runs = name in normaliser.runs
         self.doses = normaliser.doses.get(name, ())
+        self.cumulatives = normaliser.cumulatives.get(name, ())
         self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)
         #: By attribute, the days each item reaches by it (`m.Reach`): the item field, the
         #: field from the earliest end, and the multiple.
@@ -500,7 +506,7 @@ class _Builder(Values, Courses):
         if nones:
             self.patient.record[r.none_field] = 1
             if r.tallied:
-                self._doses(r, [])
+                self._tallied(r, [], [])
             self._use(r, nones[0][0], nones[0][1], None, value="recorded as none")
             return None
         items = []

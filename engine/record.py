@@ -36,7 +36,10 @@ A record is one flat JSON object per patient:
   fields the group's tests compare with (see `item_fact`);
 - `<medication>__dose_at_<anchor>`: the daily dose on the anchor day, summed over the courses
   covering it (0 when none does), or its `bounds` when a course may or may not cover it (an end
-  known only to the month) or has no dose (no upper bound).
+  known only to the month) or has no dose (no upper bound);
+- `<medication>__cumulative` (or `__cumulative__<n><u>_before_<anchor>`): each course's daily
+  dose times its days (up to screening; or from `<n> <unit>s` before the anchor day to it), summed,
+  in the daily dose's unit times a day, or its `bounds`.
 
 An occurrence (an item of a list) holds its first day as the earliest and latest it can be, `s` and
 `sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
@@ -189,6 +192,15 @@ def dose_field(concept: str, anchor: str) -> str:
     return f"{concept}__dose_at_{anchor}"
 
 
+def cumulative_field(concept: str, anchor: str | None, duration: m.Duration | None) -> str:
+    """The record field holding a medication's cumulative dose (with `bounds` when some course's
+    days or dose are not known): up to screening, or within `duration` before the day in field
+    `anchor`."""
+    if anchor is None or duration is None:
+        return f"{concept}__cumulative"
+    return f"{concept}__cumulative__{duration.amount}{duration.unit[0]}_before_{anchor}"
+
+
 @dataclass
 class Layout:
     """What a compiled network needs in each record beyond the screening date.
@@ -203,6 +215,10 @@ class Layout:
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     dated: dict[str, str] = field(default_factory=dict)  # the field, by the concept it dates
     doses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Cumulative doses, by field: the medication, the anchor's field and the duration before it
+    #: (None and None: every day up to screening).
+    cumulatives: dict[str, tuple[str, str | None, m.Duration | None]] = \
+        field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
     means: set[str] = field(default_factory=set)
@@ -240,6 +256,15 @@ class Layout:
         assert attribute is not None  # checked
         name = reach_field(reach.attribute.name, reach.times)
         self.reaches.setdefault(concept.name, {})[name] = (attribute.name, reach.times)
+        return name
+
+    def cumulative(self, concept: str, window: m.Window) -> str:
+        """Ask for a medication's cumulative dose over a window (`ever`, or `within D before
+        A`); return its field."""
+        anchor = None if window.kind == "ever" else self.anchor(window.anchor)
+        name = cumulative_field(concept, anchor, window.duration)
+        self.cumulatives[name] = (concept, anchor, window.duration)
+        self.concepts.add(concept)
         return name
 
     def dose(self, concept: str, anchor: m.Anchor | None) -> str:

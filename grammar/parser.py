@@ -747,6 +747,12 @@ class _Build(Transformer):
     def current_dose(self, meta, name, anchor, op, dose):
         return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)
 
+    def cumulative_dose(self, meta, name, op, dose, window=None):
+        """`X cumulative dose >= 420 mg`, over every course up to screening unless a window
+        narrows it."""
+        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
+                                window or m.Window(self._span(meta), "ever"))
+
     def stable_dose(self, meta, name, duration, anchor):
         return m.StableDose(self._span(meta), self._ref(name), duration, anchor)
 

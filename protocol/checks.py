@@ -54,6 +54,8 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
     m.Continuous: ((Kind.MEDICATION,), "only a medication's courses last 'for at least' a time"),
     m.CurrentDose: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
+    m.CumulativeDose: ((Kind.MEDICATION,), "only a medication's courses add up to a cumulative "
+                       "dose"),
     m.StableDose: ((Kind.MEDICATION,), "only a medication's courses have a dose to keep stable"),
 }
 WHEN = ("say when: 'ever', 'at screening', 'within N days before screening' or "
@@ -135,6 +137,8 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
         yield from _anchor(occurred.window.anchor, scope)
     if isinstance(atom, (m.CurrentDose, m.StableDose)) and atom.anchor is not None:
         yield from _anchor(atom.anchor, scope, edges=False)
+    if isinstance(atom, m.CumulativeDose) and atom.window.anchor is not None:
+        yield from _anchor(atom.window.anchor, scope, edges=False)
     target = scope.lookup(atom.ref.name)
     if target is None:
         hint = _hint(atom.ref.name, scope.names())
@@ -203,7 +207,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif isinstance(atom, (m.Occurred, *m.WRAPPERS)) and _grade(atom) is not None \
             and not target.graded and target.kind is not Kind.DATE:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
-    elif isinstance(atom, (m.Course, m.CurrentDose)) and target.dosed_in is None:
+    elif isinstance(atom, (m.Course, m.CurrentDose, m.CumulativeDose)) and target.dosed_in is None:
         kind = "a medication without a dose unit"
         advice = "declare it 'dosed in UNIT' to compare doses"
     else:
@@ -325,6 +329,24 @@ def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
         yield diag("unit-dimension/missing", atom.dose.span, name=concept.name, example=example)
     elif concept.dosed_in is not None:
         yield from _convertible("unit-dimension/dose", atom.dose, concept, concept.dosed_in)
+
+
+def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A cumulative dose sums a dose per day over days, up to screening or within a span before
+    an anchor day; its threshold is in the daily dose's unit times a day."""
+    assert concept.dosed_in is not None
+    summed = units.summed_over_days(concept.dosed_in) if parses(concept.dosed_in) else None
+    window = atom.window
+    if window.kind != "ever" and (window.kind != "within" or window.direction != "before"
+                                  or window.reach is not None):
+        yield diag("cumulative-window", window.span, window=window)
+    if summed is None:
+        yield diag("cumulative-unit", atom.span, name=concept.name, unit=concept.dosed_in)
+    elif atom.dose.unit is None:
+        yield diag("unit-dimension/missing", atom.dose.span, name=concept.name,
+                   example=f"{atom.dose.value} {summed}")
+    else:
+        yield from _convertible("unit-dimension/cumulative", atom.dose, concept, summed)
 
 
 def _convertible(
@@ -458,6 +480,7 @@ ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.InRange: _in_range,
     m.Course: _course,
     m.CurrentDose: _course,
+    m.CumulativeDose: _cumulative,
     m.Is: _values,
     m.Includes: _values,
 }

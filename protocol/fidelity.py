@@ -217,7 +217,7 @@ def _walk(node: Any, negated: bool, window: str | None) -> Iterator[tuple]:
     if isinstance(node, m.Duration):
         yield Decimal(node.amount), window, node.span, node
         return
-    if isinstance(node, m.Compare | m.Course | m.CurrentDose | m.Where):
+    if isinstance(node, m.Compare | m.Course | m.CurrentDose | m.CumulativeDose | m.Where):
         quantity = node.threshold if isinstance(node, m.Compare) else node.dose
         if quantity is not None and node.op is not None:
             yield quantity.value, _turned(node.op, negated), quantity.span, quantity

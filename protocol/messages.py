@@ -36,6 +36,12 @@ TEMPLATES: dict[str, str] = {
     "unit-dimension/number": "{name} is a plain number: write the threshold without a unit, not "
     "{unit}",
     "unit-dimension/dose": "{name} is dosed in {unit}; {quantity} is {what}",
+    "unit-dimension/cumulative": "{name}'s cumulative dose is in {unit}; {quantity} is {what}",
+    "cumulative-unit": "{name} is dosed in {unit}, not per day: a cumulative dose sums a daily "
+    "dose over the days it was taken (declare it 'dosed in {unit}/d'; an administration is a "
+    "course of one day)",
+    "cumulative-window": "a cumulative dose is summed up to the screening date, or 'within D "
+    "before A' (A the screening date or a date concept), not '{window}'",
     "type-mismatch": "'{name}' is {kind}: {advice}",
     "unknown-value": "'{value}' is not a value of '{name}'{hint}",
     "at-least": "'at least {count} of' needs a count from 1 to {n}, the number of items listed",

@@ -569,6 +569,20 @@ class CurrentDose:
 
 
 @dataclass(frozen=True)
+class CumulativeDose:
+    """`glucocorticoid cumulative dose >= 420 mg`: each course's daily dose times the days it
+    was taken, summed over the courses, up to the screening date; with a window (`within 12
+    months before screening`), the days inside it only. In the daily dose's unit times a day
+    (`mg/d` sums to `mg`, `mg/kg/d` to `mg/kg`)."""
+
+    span: Span
+    ref: Ref
+    op: str
+    dose: Quantity
+    window: Window  # "ever", or `within D before A`
+
+
+@dataclass(frozen=True)
 class StableDose:
     """`glucocorticoid dose stable for at least 30 days before screening`: a course covers every
     day from `anchor - duration` to the anchor, and no course starts or ends in between (a
@@ -621,10 +635,10 @@ class AtLeast:
 
 
 Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
-             Includes, Course, Continuous, CurrentDose, StableDose]
+             Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
 ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
-         Includes, Course, Continuous, CurrentDose, StableDose)
+         Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:

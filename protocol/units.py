@@ -544,6 +544,17 @@ def days_in(unit: str, aliases: Aliases = ()) -> Fraction | None:
     return None
 
 
+def summed_over_days(daily: str) -> str | None:
+    """The unit of a daily dose summed over the days it was taken (`mg/d` gives `mg`, `mg/kg/d`
+    gives `mg/kg`), or None for a unit that is not a dose per day.
+
+    >>> summed_over_days("mg/kg/d"), summed_over_days("mg/day"), summed_over_days("mg/m2")
+    ('mg/kg', 'mg', None)
+    """
+    head, _, per = daily.rpartition("/")
+    return head if head and days_in(per) == 1 else None
+
+
 def applied(by: Decimal | Affine, value: Decimal) -> Decimal:
     """`value` converted by what `scale` gives (worked out once per pair of units, then applied
     to every value), rounded once."""

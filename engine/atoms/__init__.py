@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.counts import Counted
-from engine.atoms.doses import CurrentDose, StableDose
+from engine.atoms.doses import CumulativeDose, CurrentDose, StableDose
 from engine.atoms.filters import Filtered
 from engine.atoms.history import (Continuous, CountedIncludes, Course, Includes, Latest, NoKnown,
                                  Occurred)
@@ -24,7 +24,7 @@ from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
     Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Latest, Includes,
-    Course, Continuous, CurrentDose, StableDose,
+    Course, Continuous, CurrentDose, CumulativeDose, StableDose,
 )}
 COUNTED = CountedIncludes()
 FILTERED = Filtered()

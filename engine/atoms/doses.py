@@ -21,8 +21,10 @@ from engine import record as R
 from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
 from engine.atoms.history import dose_threshold_of
 from engine.kleene import Kleene, conjunction, lacking, present, scalar
+from engine.courses import summed_span, taken
 from engine.record import Patient, plain_number
 from protocol import model as m
+from protocol.units import convert, summed_over_days
 
 
 class CurrentDose(Atom):
@@ -66,6 +68,99 @@ class CurrentDose(Atom):
         field = R.dose_field(concept.name, R.anchor_field(atom.anchor))
         return concept.name, field, float(threshold), concept.dosed_in, \
             f"needs {atom.op} {plain_number(threshold)} {concept.dosed_in}"
+
+
+class CumulativeDose(Atom):
+    """`X cumulative dose <op> <dose>`: each course's daily dose times its days (in the window,
+    up to screening), summed by the normaliser (`Courses._cumulative`) into a number known
+    exactly or within bounds, which the network compares; the threshold is converted into the
+    daily dose's unit times a day (`units.summed_over_days`)."""
+
+    handles = m.CumulativeDose
+
+    def compile(self, atom: m.CumulativeDose, build: Build) -> Kleene:
+        concept = build.concepts[atom.ref.name]
+        if concept.weight is not None:
+            build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
+        field = build.layout.cumulative(concept.name, atom.window)
+        threshold = float(_summed_threshold(concept, atom.dose))
+        return scalar(*kleene.compared(field, atom.op, threshold), field)
+
+    def judge(self, atom: m.CumulativeDose, reader: Reader, patient: Patient) -> Judged:
+        name, field, threshold, unit, needs = reader.constant(atom, self.constants)
+        daily = reader.concepts[name].dosed_in
+        items, text = reader.items(name, patient)
+        record = patient.record
+        held = compared(record, field, atom.op, threshold)
+        if held is None:
+            reason = patient.unusable.get(field)
+            return "unknown", f"{text}; {reason}" if reason and items is not None else text
+        low, high, _, _ = R.bounds(field)
+        if field in record:
+            value = f"{exact(record[field])} {unit}"
+        elif high in record:
+            value = f"between {exact(record[low])} and {exact(record[high])} {unit}"
+        else:
+            value = f"at least {exact(record[low])} {unit} (a course has no dose)"
+        detail = f"cumulative dose {_over(atom.window, patient)}: {value}" \
+            f"{_taken(atom, items or [], patient, daily)}; {text}; {needs}"
+        return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
+
+    @staticmethod
+    def constants(atom: m.CumulativeDose, reader: Reader) -> tuple:
+        """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
+        concept = reader.concepts[atom.ref.name]
+        assert concept.dosed_in is not None
+        unit = summed_over_days(concept.dosed_in)
+        threshold = _summed_threshold(concept, atom.dose)
+        window = atom.window
+        anchor = None if window.kind == "ever" else R.anchor_field(window.anchor)
+        field = R.cumulative_field(concept.name, anchor, window.duration)
+        return concept.name, field, float(threshold), unit, \
+            f"needs {atom.op} {plain_number(threshold)} {unit}"
+
+
+def _summed_threshold(concept: m.Concept, dose: m.Quantity) -> Decimal:
+    """A cumulative dose as written, in the daily dose's unit times a day (checked)."""
+    assert concept.dosed_in is not None and dose.unit is not None
+    unit = summed_over_days(concept.dosed_in)
+    assert unit is not None
+    return convert(dose.value, dose.unit, unit)
+
+
+def _span(window: m.Window, patient: Patient) -> tuple[int, int]:
+    anchor = None if window.kind == "ever" else R.anchor_field(window.anchor)
+    span = summed_span(patient.record, anchor, window.duration)
+    assert span is not None  # the sum is there, so its anchor day is
+    return span
+
+
+def _over(window: m.Window, patient: Patient) -> str:
+    """The days a cumulative dose is summed over, for this patient."""
+    screening = patient.screening
+    if window.kind == "ever":
+        return f"up to screening {screening}"
+    first, last = (date.fromordinal(day) for day in _span(window, patient))
+    day = date.fromordinal(patient.record[R.anchor_field(window.anchor)])
+    upto = "" if last == day else f", up to screening {screening}"
+    return f"from {first} to {last} ({window.duration} before {window.anchor or 'screening'} " \
+        f"{day}{upto})"
+
+
+def _taken(atom: m.CumulativeDose, items: list[dict], patient: Patient, daily: str) -> str:
+    """Each course that counts: its drug, the days it was taken in the span, its daily dose:
+    ` (prednisone 42 days x 10 mg/d; prednisone 21 to 51 days x 5 mg/d)`."""
+    span = _span(atom.window, patient)
+    said = []
+    for item in items:
+        surely, maybe = taken(item, *span)
+        if not maybe:
+            continue
+        days = f"{maybe} day{'s' * (maybe != 1)}" if surely == maybe else \
+            f"{surely} to {maybe} days"
+        dose = f"{exact(item[R.DOSE])} {daily}" if R.DOSE in item else "no dose"
+        said.append(f"{item[R.DRUG]} {days} x {dose}")
+    return f" ({'; '.join(said)})" if said else ""
 
 
 class StableDose(Atom):

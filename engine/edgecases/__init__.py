@@ -36,7 +36,7 @@ from engine.edgecases.counts import counts
 from engine.edgecases.dated import dated
 from engine.edgecases.courses import courses
 from engine.edgecases.during import during
-from engine.edgecases.doses import current_doses, stable_doses, without_break
+from engine.edgecases.doses import cumulative_doses, current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
 from engine.edgecases.itself import itself, on_itself
@@ -83,6 +83,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return courses
     if isinstance(atom, m.CurrentDose):
         return current_doses
+    if isinstance(atom, m.CumulativeDose):
+        return cumulative_doses
     if isinstance(atom, m.Continuous):
         return without_break
     if isinstance(atom, m.StableDose):

@@ -1,6 +1,6 @@
 """Boundary cases of medication courses: the dose on a day (`glucocorticoid dose at screening >=
 7.5 mg/d`), treatment without a break (`glucocorticoid for at least 28 days`, see
-`without_break`) and a stable dose (`stable_doses`).
+`without_break`), a stable dose (`stable_doses`) and a cumulative dose (`cumulative_doses`).
 
 Each case replaces the medication's courses: one ongoing course at each of the doses `amounts`
 puts at the threshold (the table's reference drug at it, one step under and over, in another
@@ -27,9 +27,9 @@ from dateutil.relativedelta import relativedelta
 
 from engine.edgecases.amounts import (DAY, Dosing, Given, around, bounded, course_fact, daily,
                                       dosing, threshold, weight_change, weight_of)
-from engine.edgecases.base import Skip, Variant, day_given, tidy
+from engine.edgecases.base import Skip, Variant, anchor_day, day_given, tidy
 from protocol import model as m
-from protocol.units import QUANTUM, quantize
+from protocol.units import QUANTUM, convert, quantize, summed_over_days
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
@@ -79,6 +79,75 @@ def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
     zero = bounded(atom.op, at, Decimal(0), Decimal(0))
     return variants + _absent(gen, atom, concept, written, zero == "true",
                               f"a dose of 0; 0 {atom.op} {tidy(at)} is {zero}")
+
+
+def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
+    """The cases of `X cumulative dose <op> T` (within D before A, or up to screening): one
+    course of the reference drug ending on the span's last day, N days at T / N a day (N = 10,
+    or 1 where T / 10 is no exact dose), so N x the dose is T; a day shorter and a day longer
+    (the extra day outside a window counts nothing); the course ending the day before the span's
+    first day (nothing counts) and on it (one day counts); an ongoing course of N days up to
+    screening; the course without a dose (unbounded above); recorded as none (0); nothing
+    recorded. The status is worked out here: each course's daily dose (`amounts.daily`) times
+    its days from the span's first day to its last (both counted, dateutil's calendar), summed,
+    compared with T."""
+    concept = gen.concept(atom)
+    dosed = dosing(gen, concept)
+    summed = summed_over_days(dosed.unit)
+    assert summed is not None and atom.dose.unit is not None  # checked
+    at = convert(atom.dose.value, atom.dose.unit, summed)
+    window = atom.window
+    first: date | None = None
+    last = gen.screening
+    if window.kind != "ever":
+        anchor = anchor_day(gen, window.anchor)
+        if anchor is None:
+            raise Skip(f"the base patient gives no {window.anchor} day")
+        assert window.duration is not None
+        first = anchor - relativedelta(**{window.duration.unit: window.duration.amount})
+        last = min(anchor, gen.screening)
+    days, per = 10, at / 10
+    if per != quantize(per):
+        days, per = 1, at
+    reference = dosed.reference or concept.values[0].name
+    start = last - timedelta(days=days - 1)
+    ongoing = gen.screening - timedelta(days=days - 1)
+    span = "up to screening" if first is None else f"from {first} to {last}"
+    written = f"{concept.name} cumulative dose {atom.op} {atom.dose}" + (
+        "" if window.kind == "ever" else f" {window}")
+
+    def course(begin: date, end: date | None, dose: Decimal | None = per
+               ) -> tuple[str, Decimal | None, str, date, date | None]:
+        return reference, None if dose is None else tidy(dose), dosed.unit, begin, end
+
+    cases = [(f"{days} days of {tidy(per)} {dosed.unit}", course(start, last)),
+             (f"{days - 1} days of {tidy(per)} {dosed.unit}", course(start + DAY, last)),
+             (f"{days + 1} days of {tidy(per)} {dosed.unit}", course(start - DAY, last)),
+             (f"{tidy(per)} {dosed.unit} from {ongoing}, ongoing", course(ongoing, None)),
+             (f"{days} days of {reference} without a dose", course(start, last, None))]
+    if first is not None:
+        cases += [(f"{tidy(per)} {dosed.unit} ending {first - DAY}",
+                   course(first - timedelta(days=days), first - DAY)),
+                  (f"{tidy(per)} {dosed.unit} ending {first}",
+                   course(first - timedelta(days=days - 1), first))]
+    fields = _kept(gen, concept)
+    variants = []
+    for what, (drug, dose, unit, begin, end) in cases:
+        amount, _ = daily(dosed, drug, dose, unit, dosed.base_weight)
+        until = min(end or gen.screening, last)
+        counted = max(0, (until - max(begin, first or begin)).days + 1)
+        total = (amount or Decimal(0)) * counted
+        held = bounded(atom.op, at, total, None if amount is None and counted else total)
+        many = f"{counted} day{'s' * (counted != 1)}"
+        taken = f"{many} x {tidy(amount)} {dosed.unit} = {tidy(total)} {summed}" \
+            if amount is not None else f"{many} without a dose: at least 0 {summed}"
+        variants.append(Variant(
+            f"{what}: {written}", f"{drug} from {begin} {'ongoing' if end is None else f'to {end}'}"
+            f", {span}: {taken}; {atom.op} {tidy(at)} is {held}", atom, held,
+            replace=(course_fact(concept, fields, drug, dose, unit, begin, end),)))
+    zero = bounded(atom.op, at, Decimal(0), Decimal(0))
+    return variants + _absent(gen, atom, concept, written, zero == "true",
+                              f"a cumulative dose of 0; 0 {atom.op} {tidy(at)} is {zero}")
 
 
 def _variant(gen: EdgeCases, dosed: Dosing, atom: m.CurrentDose, name: str,

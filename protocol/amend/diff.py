@@ -511,12 +511,14 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
     def differs(*names: str) -> bool:
         return any(meaning(getattr(a, n)) != meaning(getattr(b, n)) for n in names)
 
-    if isinstance(a, (m.Compare, m.CompareReference, m.Course, m.CurrentDose)):
-        limits = {m.Compare: ("threshold",), m.Course: ("dose",), m.CurrentDose: ("dose",)}.get(
-            type(a), ("factor", "bound"))
+    if isinstance(a, (m.Compare, m.CompareReference, m.Course, m.CurrentDose,
+                      m.CumulativeDose)):
+        limits = {m.Compare: ("threshold",), m.Course: ("dose",), m.CurrentDose: ("dose",),
+                  m.CumulativeDose: ("dose",)}.get(type(a), ("factor", "bound"))
         kinds = ["comparator"] * differs("op") + ["threshold"] * differs(*limits)
         return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration") or
-                                     isinstance(a, m.CurrentDose) and differs("anchor"))
+                                     isinstance(a, m.CurrentDose) and differs("anchor") or
+                                     isinstance(a, m.CumulativeDose) and differs("window"))
     if isinstance(a, m.Counted):
         return ["count"] * differs("count", "by") + _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.Latest, m.NoKnown)):
