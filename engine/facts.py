@@ -58,6 +58,7 @@ class Normaliser:
         self.dated = layout.dated
         self.runs = layout.runs
         self.means = layout.means
+        self.confirmed = layout.confirmed
         self.reaches = layout.reaches
         self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
         for field_name, (name, anchor) in sorted(layout.doses.items()):
@@ -161,7 +162,7 @@ class Reader:
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "read", "references", "runs", "steps",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
-                 "reaches", "as_of", "sources", "missing")
+                 "reaches", "as_of", "sources", "missing", "previous")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -187,6 +188,8 @@ class Reader:
         self.steps = concept.steps
         # the field of its latest day's results, when a formula averages them (`mean(...)`)
         self.day = R.day_field(name) if name in normaliser.means else None
+        # the field of the day before the latest's value, for `confirmed on another day`
+        self.previous = R.previous_field(name) if name in normaliser.confirmed else None
         # a value as the trail shows it: `30 U/L` (`plain_number` and the unit), `< 20 IU/mL`
         self.unit_shown = f" {concept.unit or ''}".rstrip()
         self.bound_unit = f" {concept.unit}" if concept.unit and not self.unitless else ""

@@ -19,6 +19,8 @@ A record is one flat JSON object per patient:
 - `<concept>__day`: for a concept a formula averages (`mean(qtcf)`), the list of its latest day's
   results, each a float in its unit, when every one is a number (none a bound like "< 20");
 - `<lab>__uln`, `<lab>__lln`: the value as a multiple of the laboratory's upper / lower reference;
+- `<concept>__previous`: the value of the day before the latest that has a result, within
+  validity, as the latest's (or its `bounds`), for a comparison confirmed on another day;
 - `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
 - `<date concept>`: a day number;
 - `<list>__start`, `<list>__end`: first and last day of the list's most recent occurrence, for
@@ -140,6 +142,12 @@ def day_field(concept: str) -> str:
     return f"{concept}__day"
 
 
+def previous_field(concept: str) -> str:
+    """The record field holding a measured concept's value on the day before its latest that has
+    a result (with `bounds`), for a comparison confirmed on another day."""
+    return f"{concept}__previous"
+
+
 def none_field(concept: str) -> str:
     """Set to 1 when the patient is recorded as having no occurrence of `concept`."""
     return f"{concept}__none"
@@ -222,6 +230,8 @@ class Layout:
     runs: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
     means: set[str] = field(default_factory=set)
+    #: The measured concepts compared on another day too (`confirmed on another day`).
+    confirmed: set[str] = field(default_factory=set)
     #: The reaches each item of a history needs (`reach_field`), by concept: each field's
     #: attribute and multiple.
     reaches: dict[str, dict[str, tuple[str, Decimal]]] = field(default_factory=dict)

@@ -22,6 +22,7 @@ import re
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
+from engine import record as R
 from engine.dates import calendar_problem, day_of, day_written, days_of_text, outside_calendar
 from engine.factfile import quoted
 from engine.record import plain_number
@@ -209,11 +210,15 @@ class Values:
                 said = _said(r.concept, chosen[1])
                 if any(_said(r.concept, f[1]) != said for f in day):
                     self._between(r, day, readings)
+                    if r.previous:
+                        self._previous(r, facts, chosen, readings)
                     return
                 results = len(day)
             reading = readings[chosen[0]]
         if chosen is None:
             return
+        if r.previous:
+            self._previous(r, facts, chosen, {chosen[0]: reading} if len(facts) == 1 else readings)
         index, fact = chosen
         op, value = reading
         converted = None if value is None else self._in_unit(r, index, fact, value)
@@ -235,6 +240,41 @@ class Values:
                 self._write(field, bounds, span)
 
     _quantity = _score = _scale = _age = _lab = _measured
+
+    def _previous(self, r: Reader, facts: list[tuple[int, dict]], chosen: tuple[int, dict],
+                  readings: dict[int, Reading]) -> None:
+        """The value of the day before the latest's that has a result (its results bound it, as
+        the latest day's do), for a comparison confirmed on another day; none, saying why, when
+        no earlier day has one or it is older than the concept's validity. Its facts are facts
+        used, noted as the earlier day's."""
+        when = chosen[1].get("date")
+        first = days_of_text(when)[0] if when is not None else None
+        earlier = [f for f in facts if f[1].get("date") is not None and first is not None
+                   and days_of_text(f[1]["date"])[1] < first]
+        if not earlier:
+            self.patient.unusable[r.previous] = f"no {r.name} of a day before {when}"
+            return
+        day = max(f[1]["date"] for f in earlier)
+        if r.valid_for is not None:
+            first_day = self._first_days.get(r.first_day_key) or \
+                self._first_day(r.valid_for, r.first_day_key)
+            if days_of_text(day)[0] < first_day:
+                self.patient.unusable[r.previous] = (
+                    f"the {r.name} before {when} is from {day}, before {first_day} (valid for "
+                    f"{r.valid_for})")
+                return
+        spans = []
+        for index, fact in (f for f in earlier if f[1]["date"] == day):
+            op, value = readings[index]
+            converted = None if value is None else self._in_unit(r, index, fact, value)
+            if value is not None and converted is None:
+                return
+            spans.append(_span(op, converted) if r.steps is None else
+                         _steps(r.steps, op, converted))
+            note = self._noted(r, fact)
+            self._use(r, index, fact, _shown(r, op, converted),
+                      f"{note}; the earlier day's" if note else "the earlier day's")
+        self._write(r.previous, R.bounds(r.previous), _hull(spans))
 
     def _between(self, r: Reader, day: list[tuple[int, dict]],
                  readings: dict[int, Reading]) -> None:

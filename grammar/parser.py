@@ -594,6 +594,11 @@ class _Build(Transformer):
     def compare(self, meta, name, op, threshold):
         return m.Compare(self._span(meta), self._ref(name), _op(op), threshold)
 
+    def confirmed(self, meta, name, op, threshold):
+        """`fasting_glucose > 240 mg/dL confirmed on another day`."""
+        span = self._span(meta)
+        return m.Confirmed(span, m.Compare(span, self._ref(name), _op(op), threshold))
+
     def compare_uln(self, meta, name, op, factor, _uln):
         return m.CompareReference(self._span(meta), self._ref(name), _op(op), _number(factor), "upper")
 

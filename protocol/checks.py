@@ -41,6 +41,8 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Truth: ((Kind.FLAG, Kind.JUDGMENT), "only a flag, judgment or definition stands alone"),
     m.Compare: ((*m.MEASURED, Kind.DERIVED),
                 "only a quantity, lab, score, scale, age or derived value compares with a number"),
+    m.Confirmed: ((Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE),
+                  "only a quantity, lab, score or scale has results to confirm on another day"),
     m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
     m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
     m.Occurred: ((*m.LISTED, Kind.DATE), "only an event or medication happens 'ever', 'at "
@@ -313,6 +315,14 @@ def _step(threshold: m.Quantity, concept: m.Concept) -> Iterator[Diagnostic]:
         yield diag("scale-step/outside", threshold.span, **info)
 
 
+def _confirmed(atom: m.Confirmed, concept: m.Concept) -> Iterator[Diagnostic]:
+    """The comparison's own checks; a value read at a day has one day's results only."""
+    if concept.reads is not None:
+        yield diag("confirmed-reading", atom.span, name=concept.name, day=concept.at.name,
+                   read=concept.reads.name)
+    yield from _compare(atom.compare, concept)
+
+
 def _in_range(atom: m.InRange, concept: m.Concept) -> Iterator[Diagnostic]:
     """Both bounds are thresholds (`_compare`), and the low one is not above the high one."""
     for bound in (atom.low, atom.high):
@@ -478,6 +488,7 @@ ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.Latest: _latest,
     m.Compare: _compare,
     m.InRange: _in_range,
+    m.Confirmed: lambda atom, concept: _confirmed(atom, concept),
     m.Course: _course,
     m.CurrentDose: _course,
     m.CumulativeDose: _cumulative,

@@ -37,6 +37,8 @@ TEMPLATES: dict[str, str] = {
     "{unit}",
     "unit-dimension/dose": "{name} is dosed in {unit}; {quantity} is {what}",
     "unit-dimension/cumulative": "{name}'s cumulative dose is in {unit}; {quantity} is {what}",
+    "confirmed-reading": "'{name}' is {read} read at {day}, one day's results: confirm '{read}' "
+    "itself on another day",
     "cumulative-unit": "{name} is dosed in {unit}, not per day: a cumulative dose sums a daily "
     "dose over the days it was taken (declare it 'dosed in {unit}/d'; an administration is a "
     "course of one day)",

@@ -289,6 +289,20 @@ class Compare:
 
 
 @dataclass(frozen=True)
+class Confirmed:
+    """`fasting_glucose > 240 mg/dL confirmed on another day` ("confirmed by a second measurement,
+    not on the same day"): the comparison holds on the latest day's result and on the result of
+    the day before it that has one (both within the concept's validity)."""
+
+    span: Span
+    compare: Compare
+
+    @property
+    def ref(self) -> Ref:
+        return self.compare.ref
+
+
+@dataclass(frozen=True)
 class CompareReference:
     """`ast <= 3.0 x ULN`, `hbv_dna > upper reference`: against the lab's own reference range."""
 
@@ -634,11 +648,11 @@ class AtLeast:
         return len(names) == 1 and all(isinstance(i, Includes) for i in self.items)
 
 
-Atom = Union[Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
-             Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose]
+Atom = Union[Truth, Compare, Confirmed, CompareReference, Is, Occurred, NoKnown, Counted, Latest,
+             InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
-ATOMS = (Truth, Compare, CompareReference, Is, Occurred, NoKnown, Counted, Latest, InRange,
-         Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose)
+ATOMS = (Truth, Compare, Confirmed, CompareReference, Is, Occurred, NoKnown, Counted, Latest,
+         InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:

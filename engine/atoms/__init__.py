@@ -18,12 +18,12 @@ from engine.atoms.doses import CumulativeDose, CurrentDose, StableDose
 from engine.atoms.filters import Filtered
 from engine.atoms.history import (Continuous, CountedIncludes, Course, Includes, Latest, NoKnown,
                                  Occurred)
-from engine.atoms.measured import Compare, CompareReference, InRange
+from engine.atoms.measured import Compare, CompareReference, Confirmed, InRange
 from engine.atoms.values import Is, Truth
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
-    Truth, Compare, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Latest, Includes,
+    Truth, Compare, Confirmed, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Latest, Includes,
     Course, Continuous, CurrentDose, CumulativeDose, StableDose,
 )}
 COUNTED = CountedIncludes()

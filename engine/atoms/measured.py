@@ -17,7 +17,7 @@ from engine.atoms.base import (
     exact,
     threshold_of,
 )
-from engine.kleene import Kleene, scalar
+from engine.kleene import Kleene, conjunction, scalar
 from engine.record import Patient, plain_number
 from protocol import model as m
 from protocol.units import quantize
@@ -55,6 +55,44 @@ class Compare(Atom):
         unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
         return concept.name, float(threshold), \
             f"needs {atom.op} {plain_number(threshold)}{unit}"
+
+
+class Confirmed(Atom):
+    """`fasting_glucose > 240 mg/dL confirmed on another day`: the comparison on the latest day's
+    value and on the value of the day before it that has a result (`record.previous_field`, read
+    by the normaliser as the latest is, within the concept's validity), joined in strong Kleene
+    logic: both hold, true; either fails, false (the latest does not hold, or the earlier one
+    does not confirm it); else UNKNOWN, saying which is missing."""
+
+    handles = m.Confirmed
+
+    def compile(self, atom: m.Confirmed, build: Build) -> Kleene:
+        concept = build.concepts[atom.ref.name]
+        build.layout.confirmed.add(concept.name)
+        previous = R.previous_field(concept.name)
+        threshold = float(threshold_of(concept, atom.compare.threshold))
+        op = atom.compare.op
+        return conjunction([scalar(*kleene.compared(concept.name, op, threshold), concept.name),
+                            scalar(*kleene.compared(previous, op, threshold), previous)])
+
+    def judge(self, atom: m.Confirmed, reader: Reader, patient: Patient) -> Judged:
+        name, threshold, required = reader.constant(atom.compare, Compare.constants)
+        record, op = patient.record, atom.compare.op
+        latest = compared(record, name, op, threshold)
+        if latest is None:
+            return reader.missing(patient, name)
+        previous_field = R.previous_field(name)
+        earlier = compared(record, previous_field, op, threshold)
+        shown = reader.shown(patient, name)
+        if earlier is None:
+            reason = patient.unusable.get(previous_field, f"no earlier {name}")
+            held = "false" if latest == "false" else "unknown"
+            return held, f"{shown}; {required} on the latest day and on an earlier one: " \
+                f"{latest} on the latest; no earlier: {reason}"
+        held = "false" if "false" in (latest, earlier) else \
+            "true" if latest == earlier == "true" else "unknown"
+        return held, _bounded(f"{shown}; {required} on the latest day and on an earlier one: "
+                              f"{latest} on the latest, {earlier} on the earlier", held)
 
 
 class CompareReference(Atom):

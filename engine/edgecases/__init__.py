@@ -40,7 +40,7 @@ from engine.edgecases.doses import cumulative_doses, current_doses, stable_doses
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
 from engine.edgecases.itself import itself, on_itself
-from engine.edgecases.measured import ranges, references, thresholds
+from engine.edgecases.measured import confirmations, ranges, references, thresholds
 from engine.edgecases import validity
 from engine.edgecases.render import render
 from engine.edgecases.windows import occurred_of, windows
@@ -73,6 +73,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         if kind is m.Kind.DERIVED:
             return formulas
         return thresholds if isinstance(atom, m.Compare) else ranges
+    if isinstance(atom, m.Confirmed):
+        return confirmations
     if isinstance(atom, m.CompareReference):
         return references
     if isinstance(atom, m.Counted):

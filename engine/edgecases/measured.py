@@ -8,12 +8,14 @@ dimension, and no value. The status is exact decimal comparison on what the case
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Callable
 
 from engine.atoms.base import OPS, threshold_of
 from engine.edgecases.base import (Skip, Variant, allowed, given, given_as, kept, other_unit,
                                    step_of, tidy)
+from engine.edgecases import validity
 from engine.edgecases.validity import aged
 from protocol import model as m
 from protocol.units import QUANTUM, UnitProblem, factor, quantize, temperature
@@ -168,3 +170,61 @@ def _nearest(at: Decimal, limit: Decimal, factor_: Decimal, sign: int) -> Decima
         if (ratio > factor_) if sign > 0 else (ratio < factor_):
             return value
     raise Skip(f"no value within {MOST_STEPS} steps of {at} passes {factor_} x {limit}")
+
+
+def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
+    """`X <op> T confirmed on another day`: a result of the day before screening and one of the
+    day before that, each at a value that holds (T itself where the comparison counts it, else
+    a step past it) or one that does not: both hold (true), either fails (false); the latest
+    alone, or a second result of its own day (unknown: no earlier day); with `valid for N`, the
+    earlier result dated the oldest day it counts (true) and a day older (unknown); none."""
+    concept = gen.concept(atom)
+    compare = atom.compare
+    threshold = threshold_of(concept, compare.threshold)
+    step = step_of(concept)
+    holds = OPS[compare.op]
+    meets = next(v for v in (threshold, threshold + step, threshold - step) if holds(v, threshold))
+    fails = next(v for v in (threshold, threshold - step, threshold + step)
+                 if not holds(v, threshold))
+    again = next(v for v in (meets + step, meets - step) if holds(v, threshold))
+    unit = concept.unit if concept.kind not in m.UNITLESS else None
+    fields = {k: v for k, v in kept(gen, concept.name).items() if k != "date"}
+    latest, earlier = gen.screening - timedelta(days=1), gen.screening - timedelta(days=2)
+    written = f"{concept.name} {compare.op} {compare.threshold} confirmed on another day"
+
+    def result(value: Decimal, day: date) -> dict:
+        return {**_fact(concept, tidy(value), unit, fields), "date": day.isoformat()}
+
+    def shown(value: Decimal) -> str:
+        return f"{tidy(value)}{f' {unit}' if unit else ''}"
+
+    cases = [
+        (f"{shown(meets)} on {latest}, {shown(meets)} on {earlier}", "both hold: true", "true",
+         (result(meets, latest), result(meets, earlier))),
+        (f"{shown(meets)} on {latest}, {shown(fails)} on {earlier}",
+         "the earlier does not confirm it: false", "false",
+         (result(meets, latest), result(fails, earlier))),
+        (f"{shown(fails)} on {latest}, {shown(meets)} on {earlier}",
+         "the latest does not hold: false", "false",
+         (result(fails, latest), result(meets, earlier))),
+        (f"{shown(meets)} on {latest} alone", "no earlier day: unknown", "unknown",
+         (result(meets, latest),)),
+        (f"{shown(meets)} and {shown(again)} on {latest}",
+         "two results of one day, no earlier day: unknown", "unknown",
+         (result(meets, latest), result(again, latest))),
+    ]
+    edge = validity.oldest_counted(gen, concept)
+    if edge is not None:
+        oldest, why = edge
+        cases += [(f"{shown(meets)} on {latest}, {shown(meets)} on {oldest}",
+                   f"{why}: the earlier counts: true", "true",
+                   (result(meets, latest), result(meets, oldest))),
+                  (f"{shown(meets)} on {latest}, {shown(meets)} on {oldest - timedelta(days=1)}",
+                   f"{why}: the earlier is a day too old: unknown", "unknown",
+                   (result(meets, latest), result(meets, oldest - timedelta(days=1))))]
+    out = [Variant(f"{what}: {written}", f"{compare.op} {tidy(threshold)}: {how}", atom, status,
+                   replace=facts) for what, how, status, facts in cases]
+    if given(gen, concept.name):
+        out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom, "unknown",
+                           remove=(given_as(gen, concept.name),)))
+    return out

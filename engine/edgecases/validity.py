@@ -26,7 +26,7 @@ def aged(gen: EdgeCases, atom: Any, concept: m.Concept, fact: dict[str, Any], st
     """`fact` dated the oldest day it counts on (the atom then `status`; unless `fact` is dated
     so already, as a reading's result of its day is) and the day before (unknown); none for a
     concept whose results count at any age."""
-    edge = _oldest(gen, concept)
+    edge = oldest_counted(gen, concept)
     if edge is None:
         return []
     oldest, why = edge
@@ -73,7 +73,7 @@ def _narrower(gen: EdgeCases, name: str) -> tuple[str, ...]:
                  if c.counts_as is not None and c.counts_as.name == name and c.name in given)
 
 
-def _oldest(gen: EdgeCases, concept: m.Concept) -> tuple[date, str] | None:
+def oldest_counted(gen: EdgeCases, concept: m.Concept) -> tuple[date, str] | None:
     """The oldest day a result of `concept` counts on in the base patient, and why."""
     if concept.reads is not None:
         day = date.fromisoformat(kept(gen, concept.name)["date"])

@@ -519,6 +519,8 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
         return kinds + ["window"] * (isinstance(a, m.Course) and differs("duration") or
                                      isinstance(a, m.CurrentDose) and differs("anchor") or
                                      isinstance(a, m.CumulativeDose) and differs("window"))
+    if isinstance(a, m.Confirmed):
+        return _atom_kinds(a.compare, b.compare)
     if isinstance(a, m.Counted):
         return ["count"] * differs("count", "by") + _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.Latest, m.NoKnown)):

@@ -1,0 +1,157 @@
+"""A comparison confirmed on another day: `fasting_glucose > 240 mg/dL confirmed on another day`
+("glucose >240 mg/dl ... confirmed by a second measurement (not on the same day)", EMPA-REG E1).
+
+It holds when the latest day's value and the value of the day before it that has a result both
+hold; it fails when either does not; it is UNKNOWN when the earlier day is missing or too old,
+saying so. Results of one day are one value (they bound it), never a confirmation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.run import Decision, Screening
+from grammar.parser import parse
+from protocol.amend.diff import diff
+from protocol.checks import check
+from tests.conftest import (assert_trail_agrees, boundary_cases, judged, network_from_text,
+                            screen_one)
+
+PROTOCOL = """protocol "g" version "1"
+concepts:
+    fasting_glucose: quantity in mg/dL convert 1 mmol/L = 18 mg/dL valid for 28 days
+    ecog: scale 0 to 5
+exclusion E1 "Glucose >240 mg/dl confirmed by a second measurement (not on the same day)":
+    fasting_glucose > 240 mg/dL confirmed on another day
+inclusion I1 "ECOG 0 or 1 on two visits": ecog <= 1 confirmed on another day
+"""
+SCREENING = "2026-03-10"
+
+
+@pytest.fixture(scope="module")
+def screening() -> Screening:
+    return Screening(network_from_text(PROTOCOL))
+
+
+def glucose(screening: Screening, *results: tuple[object, str, str]) -> Decision:
+    facts = [{"concept": "fasting_glucose", "value": value, "unit": unit, "date": day}
+             for value, unit, day in results]
+    result = screen_one(screening, facts, day=SCREENING)
+    assert isinstance(result, Decision)
+    return result
+
+
+@pytest.mark.parametrize("results, verdict, said", [
+    ([(250, "mg/dL", "2026-03-08"), (245, "mg/dL", "2026-03-01")], "MET", "true on the latest, "
+     "true on the earlier"),
+    ([(250, "mg/dL", "2026-03-08"), (230, "mg/dL", "2026-03-01")], "NOT_MET", "true on the "
+     "latest, false on the earlier"),
+    ([(230, "mg/dL", "2026-03-08"), (250, "mg/dL", "2026-03-01")], "NOT_MET", "false on the "
+     "latest, true on the earlier"),
+    ([(250, "mg/dL", "2026-03-08"), (240, "mg/dL", "2026-03-01")], "NOT_MET", "true on the "
+     "latest, false on the earlier"),  # at the threshold: not above it
+    ([(250, "mg/dL", "2026-03-08")], "UNKNOWN", "true on the latest; no earlier: no "
+     "fasting_glucose of a day before 2026-03-08"),
+    ([(230, "mg/dL", "2026-03-08")], "NOT_MET", "false on the latest; no earlier: no "
+     "fasting_glucose of a day before 2026-03-08"),
+    ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-03-08")], "UNKNOWN", "no earlier: no "
+     "fasting_glucose of a day before 2026-03-08"),  # one day's two results are one value
+    ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-02-01")], "UNKNOWN", "no earlier: the "
+     "fasting_glucose before 2026-03-08 is from 2026-02-01, before 2026-02-10 (valid for 28 "
+     "days)"),
+    ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-03-01"), (235, "mg/dL", "2026-03-01")],
+     "UNKNOWN", "true on the latest, unknown on the earlier (its bounds do not decide it)"),
+    ([(14, "mmol/L", "2026-03-08"), (13.4, "mmol/L", "2026-03-01")], "MET", "true on the latest, "
+     "true on the earlier"),  # 252 and 241.2 mg/dL
+    ([(250, "mg/dL", "2026-03-08"), (250, "mg/dL", "2026-02-20"), (200, "mg/dL", "2026-03-01")],
+     "NOT_MET", "true on the latest, false on the earlier"),  # the day just before counts
+])
+def test_confirmed_on_another_day(screening, results, verdict, said) -> None:
+    result = glucose(screening, *results)
+    assert_trail_agrees(screening.network, result, {"E1": verdict})
+    assert judged(screening.network, result, "E1")["detail"].endswith(said)
+
+
+def test_the_trail_lists_the_earlier_days_result(screening) -> None:
+    result = glucose(screening, (250, "mg/dL", "2026-03-08"), (245, "mg/dL", "2026-03-01"))
+    assert judged(screening.network, result, "E1")["detail"] == (
+        "fasting_glucose 245 mg/dL (2026-03-01; the earlier day's); 250 mg/dL (2026-03-08); "
+        "needs > 240 mg/dL on the latest day and on an earlier one: true on the latest, true on "
+        "the earlier")
+
+
+def test_no_result_at_all_is_unknown(screening) -> None:
+    result = glucose(screening)
+    assert_trail_agrees(screening.network, result, {"E1": "UNKNOWN", "I1": "UNKNOWN"})
+
+
+@pytest.mark.parametrize("text, said", [
+    ("sex confirmed", None),
+    ("sex > 2 confirmed on another day", "'sex' is a category: only a quantity, lab, score or "
+     "scale has results to confirm on another day"),
+    ("uacr_v1 > 30 mg/g confirmed on another day", "'uacr_v1' is uacr read at visit_1, one "
+     "day's results: confirm 'uacr' itself on another day"),
+    ("uacr > 30 mL confirmed on another day", "uacr is measured in mg/g; 30 mL is a volume"),
+])
+def test_what_cannot_be_confirmed(text, said) -> None:
+    source = ('protocol "g" version "1"\nconcepts:\n    sex: category {female, male}\n'
+              '    visit_1: date\n    uacr: lab in mg/g\n    uacr_v1: uacr at visit_1\n'
+              f'inclusion I1 "x": {text}\n')
+    if said is None:
+        with pytest.raises(Exception, match="unexpected 'confirmed'"):
+            parse(source, "g.proto-rules")
+        return
+    assert said in [d.message for d in check(parse(source, "g.proto-rules"))]
+
+
+def test_a_changed_threshold_is_reported() -> None:
+    old = parse(PROTOCOL, "g.proto-rules")
+    new = parse(PROTOCOL.replace("> 240 mg/dL confirmed", "> 250 mg/dL confirmed"),
+                "g.proto-rules")
+    (entry,) = diff(old, new).entries
+    assert [(c.kind, c.old, c.new) for c in entry.changes] == [
+        ("threshold", "fasting_glucose > 240 mg/dL confirmed on another day",
+         "fasting_glucose > 250 mg/dL confirmed on another day")]
+
+
+def test_boundary_cases(capsys, tmp_path) -> None:
+    base = {"patient": "b", "screening_date": SCREENING, "facts": [
+        {"concept": "fasting_glucose", "value": 250, "unit": "mg/dL", "date": "2026-03-08"},
+        {"concept": "fasting_glucose", "value": 245, "unit": "mg/dL", "date": "2026-03-01"},
+        {"concept": "ecog", "value": 1, "date": "2026-03-08"},
+        {"concept": "ecog", "value": 0, "date": "2026-02-01"}]}
+    cases, said = boundary_cases(capsys, tmp_path, PROTOCOL, base)
+    assert "14 boundary cases from b" in said
+    for name in (
+            "240.000001 mg/dL on 2026-03-09, 240 mg/dL on 2026-03-08: fasting_glucose > 240 "
+            "mg/dL confirmed on another day",
+            "240.000001 mg/dL on 2026-03-09, 240.000001 mg/dL on 2026-02-09: fasting_glucose > "
+            "240 mg/dL confirmed on another day",
+            "1 on 2026-03-09, 2 on 2026-03-08: ecog <= 1 confirmed on another day"):
+        assert f'  - name: "{name}"' in cases
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(230, 250)), min_size=0, max_size=4,
+                unique_by=lambda r: r[0]))
+def test_against_the_two_latest_days(screening, results) -> None:
+    """Results on distinct days (0 to 40 days before screening) against the reading: the latest
+    and the one before it, each within 28 days."""
+    day = date.fromisoformat(SCREENING)
+    facts = [(value, "mg/dL", (day - timedelta(days=ago)).isoformat()) for ago, value in results]
+    result = glucose(screening, *facts)
+    dated = sorted(((day - timedelta(days=ago), value) for ago, value in results), reverse=True)
+    oldest = day - timedelta(days=28)
+    latest = [v for d, v in dated[:1] if d >= oldest]
+    earlier = [v for d, v in dated[1:2] if d >= oldest]
+    if not latest:
+        expected = "UNKNOWN"
+    elif latest[0] <= 240 or (earlier and earlier[0] <= 240):
+        expected = "NOT_MET"
+    else:
+        expected = "MET" if earlier else "UNKNOWN"
+    assert_trail_agrees(screening.network, result, {"E1": expected})
