@@ -39,6 +39,18 @@ settings.register_profile("long", max_examples=3000, deadline=None,
 settings.load_profile(os.environ.get("PROTO_RULES_FUZZ", "suite"))
 
 
+def checked(concepts: str, condition: str) -> list[str]:
+    """`line:col message` of what `check` says of one inclusion criterion over `concepts` (the
+    lines of a `concepts:` section), but that a concept is unused."""
+    from grammar.parser import parse  # noqa: PLC0415 -- what a few test modules need
+    from protocol.checks import check  # noqa: PLC0415
+
+    protocol = parse(f'protocol "t" version "1"\nconcepts:\n{concepts}'
+                     f'inclusion I1 "x": {condition}\n', "t.proto-rules")
+    return [f"{d.span.line}:{d.span.column} {d.message}" for d in check(protocol)
+            if d.code != "unused-concept"]
+
+
 def network_from_text(text: str, filename: str = "modified.proto-rules") -> Network:
     """Protocol text through the pipeline as the CLI runs it: parsed, checked, compiled."""
     return pipeline.compile(pipeline.load_text(text, filename)[0])

@@ -17,10 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.run import Decision, Screening
-from grammar.parser import parse
-from protocol.checks import check
-from tests.conftest import (assert_trail_agrees, boundary_cases, judged, network_from_text,
-                            screen_one)
+from tests.conftest import (assert_trail_agrees, boundary_cases, checked, judged,
+                            network_from_text, screen_one)
 
 PROTOCOL = """protocol "d" version "1"
 concepts:
@@ -137,13 +135,8 @@ def test_a_date_counted_from_a_therapy_recorded_as_none(screening) -> None:
         "randomisation 2026-03-01; the end of adjuvant: none, adjuvant is recorded as none")
 
 
-def _said(text: str) -> list[str]:
-    protocol = parse('protocol "d" version "1"\nconcepts:\n    consent: date\n'
-                     '    first_dose: date\n    chemo: medication {a, b} with half_life in h\n'
-                     '    gvhd: event graded\n'
-                     f'inclusion I1 "x": {text}\n', "d.proto-rules")
-    return [f"{d.span.line}:{d.span.column} {d.message}" for d in check(protocol)
-            if d.code != "unused-concept"]
+CONCEPTS = ("    consent: date\n    first_dose: date\n"
+            "    chemo: medication {a, b} with half_life in h\n    gvhd: event graded\n")
 
 
 @pytest.mark.parametrize("text, said", [
@@ -168,12 +161,12 @@ def _said(text: str) -> list[str]:
     ("consent before dose_day", "7:34 unknown name 'dose_day'"),
 ])
 def test_what_a_date_cannot_say(text, said) -> None:
-    assert said in _said(text)
+    assert said in checked(CONCEPTS, text)
 
 
 def test_a_date_before_another_checks_clean() -> None:
-    assert _said("consent before first_dose and consent on or after screening "
-                 "and first_dose within 2 weeks after consent") == []
+    assert checked(CONCEPTS, "consent before first_dose and consent on or after screening "
+                   "and first_dose within 2 weeks after consent") == []
 
 
 #: Windows a date may be in, written as the protocol writes them, and how each reads on days

@@ -22,25 +22,28 @@ from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compar
 from engine.atoms.history import dose_threshold_of
 from engine.kleene import Kleene, conjunction, lacking, present, scalar
 from engine.courses import summed_span, taken
-from engine.record import Patient, plain_number
+from engine.record import Layout, Patient, plain_number
 from protocol import model as m
 from protocol.units import convert, summed_over_days
 
 
-class CurrentDose(Atom):
-    """`X dose at <anchor> <op> <dose>`; see the module's docstring."""
+class _Summed(Atom):
+    """What the dose on a day and the cumulative dose share: a sum over the courses that the
+    normaliser writes into one record field (a value, or its bounds: a course that may or may not
+    count, or has no dose), compared by the network as a measured value is. A subclass says which
+    field (`field`), the threshold in its unit and the words (`constants`), what the sum is of
+    for this patient (`what`) and, for the trail, its parts (`parts`)."""
 
-    handles = m.CurrentDose
-
-    def compile(self, atom: m.CurrentDose, build: Build) -> Kleene:
+    def compile(self, atom: m.CurrentDose | m.CumulativeDose, build: Build) -> Kleene:
         concept = build.concepts[atom.ref.name]
         if concept.weight is not None:
             build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
-        field = build.layout.dose(concept.name, atom.anchor)
-        threshold = float(dose_threshold_of(concept, atom.dose))
+        field = self.field(atom, build.layout)
+        _, _, threshold, _, _ = self.constants(atom, build)
         return scalar(*kleene.compared(field, atom.op, threshold), field)
 
-    def judge(self, atom: m.CurrentDose, reader: Reader, patient: Patient) -> Judged:
+    def judge(self, atom: m.CurrentDose | m.CumulativeDose, reader: Reader,
+              patient: Patient) -> Judged:
         name, field, threshold, unit, needs = reader.constant(atom, self.constants)
         items, text = reader.items(name, patient)
         record = patient.record
@@ -48,8 +51,6 @@ class CurrentDose(Atom):
         if held is None:
             reason = patient.unusable.get(field)
             return "unknown", f"{text}; {reason}" if reason and items is not None else text
-        anchor = R.anchor_field(atom.anchor)
-        day = date.fromordinal(record[anchor])
         low, high, _, _ = R.bounds(field)
         if field in record:
             value = f"{exact(record[field])} {unit}"
@@ -57,11 +58,38 @@ class CurrentDose(Atom):
             value = f"between {exact(record[low])} and {exact(record[high])} {unit}"
         else:
             value = f"at least {exact(record[low])} {unit} (a course has no dose)"
-        detail = f"daily dose on {atom.anchor or 'screening'} {day}: {value}; {text}; {needs}"
+        detail = f"{self.what(atom, patient)}: {value}" \
+            f"{self.parts(atom, reader, patient, items or [])}; {text}; {needs}"
         return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
 
+    def field(self, atom, layout: Layout) -> str:
+        raise NotImplementedError
+
     @staticmethod
-    def constants(atom: m.CurrentDose, reader: Reader) -> tuple:
+    def constants(atom, reader: Reader | Build) -> tuple:
+        raise NotImplementedError
+
+    def what(self, atom, patient: Patient) -> str:
+        raise NotImplementedError
+
+    def parts(self, atom, reader: Reader, patient: Patient, items: list[dict]) -> str:
+        return ""
+
+
+class CurrentDose(_Summed):
+    """`X dose at <anchor> <op> <dose>`; see the module's docstring."""
+
+    handles = m.CurrentDose
+
+    def field(self, atom: m.CurrentDose, layout: Layout) -> str:
+        return layout.dose(atom.ref.name, atom.anchor)
+
+    def what(self, atom: m.CurrentDose, patient: Patient) -> str:
+        day = date.fromordinal(patient.record[R.anchor_field(atom.anchor)])
+        return f"daily dose on {atom.anchor or 'screening'} {day}"
+
+    @staticmethod
+    def constants(atom: m.CurrentDose, reader: Reader | Build) -> tuple:
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
         threshold = dose_threshold_of(concept, atom.dose)
@@ -70,7 +98,7 @@ class CurrentDose(Atom):
             f"needs {atom.op} {plain_number(threshold)} {concept.dosed_in}"
 
 
-class CumulativeDose(Atom):
+class CumulativeDose(_Summed):
     """`X cumulative dose <op> <dose>`: each course's daily dose times its days (in the window,
     up to screening), summed by the normaliser (`Courses._cumulative`) into a number known
     exactly or within bounds, which the network compares; the threshold is converted into the
@@ -78,36 +106,20 @@ class CumulativeDose(Atom):
 
     handles = m.CumulativeDose
 
-    def compile(self, atom: m.CumulativeDose, build: Build) -> Kleene:
-        concept = build.concepts[atom.ref.name]
-        if concept.weight is not None:
-            build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
-        field = build.layout.cumulative(concept.name, atom.window)
-        threshold = float(_summed_threshold(concept, atom.dose))
-        return scalar(*kleene.compared(field, atom.op, threshold), field)
+    def field(self, atom: m.CumulativeDose, layout: Layout) -> str:
+        return layout.cumulative(atom.ref.name, atom.window)
 
-    def judge(self, atom: m.CumulativeDose, reader: Reader, patient: Patient) -> Judged:
-        name, field, threshold, unit, needs = reader.constant(atom, self.constants)
-        daily = reader.concepts[name].dosed_in
-        items, text = reader.items(name, patient)
-        record = patient.record
-        held = compared(record, field, atom.op, threshold)
-        if held is None:
-            reason = patient.unusable.get(field)
-            return "unknown", f"{text}; {reason}" if reason and items is not None else text
-        low, high, _, _ = R.bounds(field)
-        if field in record:
-            value = f"{exact(record[field])} {unit}"
-        elif high in record:
-            value = f"between {exact(record[low])} and {exact(record[high])} {unit}"
-        else:
-            value = f"at least {exact(record[low])} {unit} (a course has no dose)"
-        detail = f"cumulative dose {_over(atom.window, patient)}: {value}" \
-            f"{_taken(atom, items or [], patient, daily)}; {text}; {needs}"
-        return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
+    def what(self, atom: m.CumulativeDose, patient: Patient) -> str:
+        return f"cumulative dose {_over(atom.window, patient)}"
+
+    def parts(self, atom: m.CumulativeDose, reader: Reader, patient: Patient,
+              items: list[dict]) -> str:
+        daily = reader.concepts[atom.ref.name].dosed_in
+        assert daily is not None
+        return _taken(atom, items, patient, daily)
 
     @staticmethod
-    def constants(atom: m.CumulativeDose, reader: Reader) -> tuple:
+    def constants(atom: m.CumulativeDose, reader: Reader | Build) -> tuple:
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
         assert concept.dosed_in is not None
