@@ -264,7 +264,9 @@ class Values:
                     f"{r.valid_for})")
                 return
         spans = []
-        for index, fact in (f for f in earlier if f[1]["date"] == day):
+        ratios: dict[str, list[Span]] = {}
+        results = [f for f in earlier if f[1]["date"] == day]
+        for index, fact in results:
             op, value = readings[index]
             converted = None if value is None else self._in_unit(r, index, fact, value)
             if value is not None and converted is None:
@@ -274,7 +276,14 @@ class Values:
             note = self._noted(r, fact)
             self._use(r, index, fact, _shown(r, op, converted),
                       f"{note}; the earlier day's" if note else "the earlier day's")
+            if r.lab:
+                for field, _, span in self._reference(r, index, fact, op, value):
+                    ratios.setdefault(field, []).append(span)
         self._write(r.previous, R.bounds(r.previous), _hull(spans))
+        for field, each in ratios.items():
+            if len(each) == len(results):  # a ratio only where every result has its limit
+                previous = R.previous_field(field)
+                self._write(previous, R.bounds(previous), _hull(each))
 
     def _between(self, r: Reader, day: list[tuple[int, dict]],
                  readings: dict[int, Reading]) -> None:

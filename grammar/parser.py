@@ -101,6 +101,10 @@ def _text(token: Token) -> str:
     return str(token)[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
+#: What the `confirmation` rule gives the comparison it ends (`confirmed on another day`).
+CONFIRMED = "confirmed on another day"
+
+
 @v_args(meta=True, inline=True)
 class _Build(Transformer):
     """One method per grammar rule; each returns a model node carrying its `Span`."""
@@ -591,19 +595,24 @@ class _Build(Transformer):
     def truth(self, meta, name):
         return m.Truth(self._span(meta), self._ref(name))
 
-    def compare(self, meta, name, op, threshold):
-        return m.Compare(self._span(meta), self._ref(name), _op(op), threshold)
+    def compare(self, meta, name, op, threshold, confirmation=None):
+        return self._confirmed(meta, confirmation, m.Compare(self._span(meta), self._ref(name),
+                                                             _op(op), threshold))
 
-    def confirmed(self, meta, name, op, threshold):
-        """`fasting_glucose > 240 mg/dL confirmed on another day`."""
-        span = self._span(meta)
-        return m.Confirmed(span, m.Compare(span, self._ref(name), _op(op), threshold))
+    def confirmation(self, meta):
+        return CONFIRMED
 
-    def compare_uln(self, meta, name, op, factor, _uln):
-        return m.CompareReference(self._span(meta), self._ref(name), _op(op), _number(factor), "upper")
+    def _confirmed(self, meta, confirmation, measured):
+        """`... confirmed on another day` around a comparison of a measured value."""
+        return measured if confirmation is None else m.Confirmed(self._span(meta), measured)
 
-    def compare_reference(self, meta, name, op, bound):
-        return m.CompareReference(self._span(meta), self._ref(name), _op(op), Decimal(1), str(bound))
+    def compare_uln(self, meta, name, op, factor, _uln, confirmation=None):
+        return self._confirmed(meta, confirmation, m.CompareReference(
+            self._span(meta), self._ref(name), _op(op), _number(factor), "upper"))
+
+    def compare_reference(self, meta, name, op, bound, confirmation=None):
+        return self._confirmed(meta, confirmation, m.CompareReference(
+            self._span(meta), self._ref(name), _op(op), Decimal(1), str(bound)))
 
     def is_value(self, meta, name, *rest):
         negated = len(rest) == 2
@@ -728,12 +737,15 @@ class _Build(Transformer):
 
     def in_range(self, meta, name, low, *rest):
         """`age 12 to 17 years`: a low bound without a unit takes the high bound's."""
+        confirmation = rest[-1] if rest[-1] is CONFIRMED else None
+        rest = rest[:-1] if confirmation is not None else rest
         high = rest[-1]
         unit = str(rest[0]) if len(rest) == 2 else high.unit
         start, end = self._token_span(low), rest[0] if len(rest) == 2 else low
         span = Span(start.file, start.line, start.column, end.end_line, end.end_column)
         low_q = m.Quantity(span, _number(low), unit)
-        return m.InRange(self._span(meta), self._ref(name), low_q, high)
+        return self._confirmed(meta, confirmation,
+                               m.InRange(self._span(meta), self._ref(name), low_q, high))
 
     def includes(self, meta, name, drug):
         return m.Includes(self._span(meta), self._ref(name), self._single_value(drug))

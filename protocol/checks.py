@@ -316,11 +316,18 @@ def _step(threshold: m.Quantity, concept: m.Concept) -> Iterator[Diagnostic]:
 
 
 def _confirmed(atom: m.Confirmed, concept: m.Concept) -> Iterator[Diagnostic]:
-    """The comparison's own checks; a value read at a day has one day's results only."""
+    """The comparison's own checks (a multiple of a reference limit is a lab's); a value read at
+    a day has one day's results only."""
     if concept.reads is not None:
         yield diag("confirmed-reading", atom.span, name=concept.name, day=concept.at.name,
                    read=concept.reads.name)
-    yield from _compare(atom.compare, concept)
+    measured = atom.measured
+    kinds, advice = ACCEPTS[type(measured)]
+    if concept.kind not in kinds:
+        yield diag("type-mismatch", measured.ref.span, name=concept.name,
+                   kind=_kind_words(concept), advice=advice)
+    elif type(measured) in ATOM_CHECKS:
+        yield from ATOM_CHECKS[type(measured)](measured, concept)
 
 
 def _in_range(atom: m.InRange, concept: m.Concept) -> Iterator[Diagnostic]:

@@ -291,15 +291,17 @@ class Compare:
 @dataclass(frozen=True)
 class Confirmed:
     """`fasting_glucose > 240 mg/dL confirmed on another day` ("confirmed by a second measurement,
-    not on the same day"): the comparison holds on the latest day's result and on the result of
-    the day before it that has one (both within the concept's validity)."""
+    not on the same day"), also of a range (`platelets 100 to 400 x10^9/L confirmed ...`) or a
+    multiple of the reference limit (`alt > 3 x ULN confirmed ...`): the comparison holds on the
+    latest day's result and on the result of the day before it that has one (both within the
+    concept's validity)."""
 
     span: Span
-    compare: Compare
+    measured: Compare | CompareReference | InRange
 
     @property
     def ref(self) -> Ref:
-        return self.compare.ref
+        return self.measured.ref
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,14 @@ PROTOCOL = """protocol "g" version "1"
 concepts:
     fasting_glucose: quantity in mg/dL convert 1 mmol/L = 18 mg/dL valid for 28 days
     ecog: scale 0 to 5
+    platelets: lab in x10^9/L valid for 28 days
+    alt: lab in U/L valid for 28 days
 exclusion E1 "Glucose >240 mg/dl confirmed by a second measurement (not on the same day)":
     fasting_glucose > 240 mg/dL confirmed on another day
 inclusion I1 "ECOG 0 or 1 on two visits": ecog <= 1 confirmed on another day
+inclusion I2 "Platelets 100 to 400 x10^9/L on two occasions":
+    platelets 100 to 400 x10^9/L confirmed on another day
+exclusion E2 "ALT > 3 x ULN, confirmed on repeat testing": alt > 3 x ULN confirmed on another day
 """
 SCREENING = "2026-03-10"
 
@@ -45,30 +50,31 @@ def glucose(screening: Screening, *results: tuple[object, str, str]) -> Decision
     return result
 
 
+LATEST = "on the latest day; on an earlier day:"
+NO_EARLIER = "no fasting_glucose of a day before 2026-03-08"
+
+
 @pytest.mark.parametrize("results, verdict, said", [
-    ([(250, "mg/dL", "2026-03-08"), (245, "mg/dL", "2026-03-01")], "MET", "true on the latest, "
-     "true on the earlier"),
-    ([(250, "mg/dL", "2026-03-08"), (230, "mg/dL", "2026-03-01")], "NOT_MET", "true on the "
-     "latest, false on the earlier"),
-    ([(230, "mg/dL", "2026-03-08"), (250, "mg/dL", "2026-03-01")], "NOT_MET", "false on the "
-     "latest, true on the earlier"),
-    ([(250, "mg/dL", "2026-03-08"), (240, "mg/dL", "2026-03-01")], "NOT_MET", "true on the "
-     "latest, false on the earlier"),  # at the threshold: not above it
-    ([(250, "mg/dL", "2026-03-08")], "UNKNOWN", "true on the latest; no earlier: no "
-     "fasting_glucose of a day before 2026-03-08"),
-    ([(230, "mg/dL", "2026-03-08")], "NOT_MET", "false on the latest; no earlier: no "
-     "fasting_glucose of a day before 2026-03-08"),
-    ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-03-08")], "UNKNOWN", "no earlier: no "
-     "fasting_glucose of a day before 2026-03-08"),  # one day's two results are one value
-    ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-02-01")], "UNKNOWN", "no earlier: the "
-     "fasting_glucose before 2026-03-08 is from 2026-02-01, before 2026-02-10 (valid for 28 "
-     "days)"),
+    ([(250, "mg/dL", "2026-03-08"), (245, "mg/dL", "2026-03-01")], "MET", f"true {LATEST} true"),
+    ([(250, "mg/dL", "2026-03-08"), (230, "mg/dL", "2026-03-01")], "NOT_MET",
+     f"true {LATEST} false"),
+    ([(230, "mg/dL", "2026-03-08"), (250, "mg/dL", "2026-03-01")], "NOT_MET",
+     f"false {LATEST} true"),
+    ([(250, "mg/dL", "2026-03-08"), (240, "mg/dL", "2026-03-01")], "NOT_MET",
+     f"true {LATEST} false"),  # at the threshold: not above it
+    ([(250, "mg/dL", "2026-03-08")], "UNKNOWN", f"true {LATEST} {NO_EARLIER}"),
+    ([(230, "mg/dL", "2026-03-08")], "NOT_MET", f"false {LATEST} {NO_EARLIER}"),
+    ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-03-08")], "UNKNOWN",
+     f"true {LATEST} {NO_EARLIER}"),  # one day's two results are one value
+    ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-02-01")], "UNKNOWN",
+     f"true {LATEST} the fasting_glucose before 2026-03-08 is from 2026-02-01, before "
+     "2026-02-10 (valid for 28 days)"),
     ([(250, "mg/dL", "2026-03-08"), (260, "mg/dL", "2026-03-01"), (235, "mg/dL", "2026-03-01")],
-     "UNKNOWN", "true on the latest, unknown on the earlier (its bounds do not decide it)"),
-    ([(14, "mmol/L", "2026-03-08"), (13.4, "mmol/L", "2026-03-01")], "MET", "true on the latest, "
-     "true on the earlier"),  # 252 and 241.2 mg/dL
+     "UNKNOWN", f"true {LATEST} unknown (its bounds do not decide it)"),
+    ([(14, "mmol/L", "2026-03-08"), (13.4, "mmol/L", "2026-03-01")], "MET",
+     f"true {LATEST} true"),  # 252 and 241.2 mg/dL
     ([(250, "mg/dL", "2026-03-08"), (250, "mg/dL", "2026-02-20"), (200, "mg/dL", "2026-03-01")],
-     "NOT_MET", "true on the latest, false on the earlier"),  # the day just before counts
+     "NOT_MET", f"true {LATEST} false"),  # the latest day before the latest's counts
 ])
 def test_confirmed_on_another_day(screening, results, verdict, said) -> None:
     result = glucose(screening, *results)
@@ -80,8 +86,42 @@ def test_the_trail_lists_the_earlier_days_result(screening) -> None:
     result = glucose(screening, (250, "mg/dL", "2026-03-08"), (245, "mg/dL", "2026-03-01"))
     assert judged(screening.network, result, "E1")["detail"] == (
         "fasting_glucose 245 mg/dL (2026-03-01; the earlier day's); 250 mg/dL (2026-03-08); "
-        "needs > 240 mg/dL on the latest day and on an earlier one: true on the latest, true on "
-        "the earlier")
+        "needs > 240 mg/dL: true on the latest day; on an earlier day: true")
+
+
+@pytest.mark.parametrize("results, verdict", [
+    ([(150, "2026-03-08"), (100, "2026-03-01")], "MET"),
+    ([(150, "2026-03-08"), (99, "2026-03-01")], "NOT_MET"),
+    ([(401, "2026-03-08"), (150, "2026-03-01")], "NOT_MET"),
+    ([(400, "2026-03-08")], "UNKNOWN"),
+    ([(99, "2026-03-08")], "NOT_MET"),
+])
+def test_a_range_confirmed_on_another_day(screening, results, verdict) -> None:
+    facts = [{"concept": "platelets", "value": v, "unit": "x10^9/L", "date": d}
+             for v, d in results]
+    result = screen_one(screening, facts, day=SCREENING)
+    assert isinstance(result, Decision)
+    assert_trail_agrees(screening.network, result, {"I2": verdict})
+
+
+@pytest.mark.parametrize("results, verdict, said", [
+    ([(130, 40, "2026-03-08"), (125, 40, "2026-03-01")], "MET", "on an earlier day: true"),
+    ([(130, 40, "2026-03-08"), (120, 40, "2026-03-01")], "NOT_MET", "on an earlier day: false"),
+    ([(130, 40, "2026-03-08"), (130, 50, "2026-03-01")], "NOT_MET", "on an earlier day: false"),
+    ([(130, 40, "2026-03-08"), (130, None, "2026-03-01")], "UNKNOWN", "on an earlier day: no "
+     "earlier alt"),  # the earlier result without its reference range has no ratio
+    ([(130, 40, "2026-03-08")], "UNKNOWN", "on an earlier day: no alt of a day before "
+     "2026-03-08"),
+])
+def test_a_multiple_of_the_limit_confirmed_on_another_day(screening, results, verdict,
+                                                          said) -> None:
+    facts = [{"concept": "alt", "value": v, "unit": "U/L", "date": d,
+              **({"reference_range": {"low": 7, "high": uln}} if uln else {})}
+             for v, uln, d in results]
+    result = screen_one(screening, facts, day=SCREENING)
+    assert isinstance(result, Decision)
+    assert_trail_agrees(screening.network, result, {"E2": verdict})
+    assert judged(screening.network, result, "E2")["detail"].endswith(said)
 
 
 def test_no_result_at_all_is_unknown(screening) -> None:
@@ -125,14 +165,18 @@ def test_boundary_cases(capsys, tmp_path) -> None:
         {"concept": "ecog", "value": 1, "date": "2026-03-08"},
         {"concept": "ecog", "value": 0, "date": "2026-02-01"}]}
     cases, said = boundary_cases(capsys, tmp_path, PROTOCOL, base)
-    assert "14 boundary cases from b" in said
+    assert "21 boundary cases from b; 1 not generated" in said
     for name in (
             "240.000001 mg/dL on 2026-03-09, 240 mg/dL on 2026-03-08: fasting_glucose > 240 "
             "mg/dL confirmed on another day",
             "240.000001 mg/dL on 2026-03-09, 240.000001 mg/dL on 2026-02-09: fasting_glucose > "
             "240 mg/dL confirmed on another day",
-            "1 on 2026-03-09, 2 on 2026-03-08: ecog <= 1 confirmed on another day"):
+            "1 on 2026-03-09, 2 on 2026-03-08: ecog <= 1 confirmed on another day",
+            "100 x10^9/L on 2026-03-09, 99.999999 x10^9/L on 2026-03-08: platelets 100 to 400 "
+            "x10^9/L confirmed on another day"):
         assert f'  - name: "{name}"' in cases
+    assert "# not generated: line 12, alt: no boundary cases for a multiple of a reference " \
+        "limit confirmed on another day yet\n" in cases
 
 
 @settings(max_examples=40, deadline=None)

@@ -58,41 +58,58 @@ class Compare(Atom):
 
 
 class Confirmed(Atom):
-    """`fasting_glucose > 240 mg/dL confirmed on another day`: the comparison on the latest day's
-    value and on the value of the day before it that has a result (`record.previous_field`, read
-    by the normaliser as the latest is, within the concept's validity), joined in strong Kleene
-    logic: both hold, true; either fails, false (the latest does not hold, or the earlier one
-    does not confirm it); else UNKNOWN, saying which is missing."""
+    """`fasting_glucose > 240 mg/dL confirmed on another day` (or a range, or a multiple of the
+    reference limit): the comparison's tests on the latest day's value and on the value of the
+    day before it that has a result (`record.previous_field`, read by the normaliser as the
+    latest is, within the concept's validity), all joined in strong Kleene logic: every one
+    holds, true; one fails, false (the latest does not hold, or the earlier one does not confirm
+    it); else UNKNOWN, saying which is missing."""
 
     handles = m.Confirmed
 
     def compile(self, atom: m.Confirmed, build: Build) -> Kleene:
-        concept = build.concepts[atom.ref.name]
-        build.layout.confirmed.add(concept.name)
-        previous = R.previous_field(concept.name)
-        threshold = float(threshold_of(concept, atom.compare.threshold))
-        op = atom.compare.op
-        return conjunction([scalar(*kleene.compared(concept.name, op, threshold), concept.name),
-                            scalar(*kleene.compared(previous, op, threshold), previous)])
+        build.layout.confirmed.add(atom.ref.name)
+        tests = _tests(atom.measured, build.concepts[atom.ref.name])
+        return conjunction([scalar(*kleene.compared(field, op, value), field)
+                            for day in (False, True) for field, op, value in _on(tests, day)])
 
     def judge(self, atom: m.Confirmed, reader: Reader, patient: Patient) -> Judged:
-        name, threshold, required = reader.constant(atom.compare, Compare.constants)
-        record, op = patient.record, atom.compare.op
-        latest = compared(record, name, op, threshold)
-        if latest is None:
-            return reader.missing(patient, name)
-        previous_field = R.previous_field(name)
-        earlier = compared(record, previous_field, op, threshold)
-        shown = reader.shown(patient, name)
-        if earlier is None:
-            reason = patient.unusable.get(previous_field, f"no earlier {name}")
-            held = "false" if latest == "false" else "unknown"
-            return held, f"{shown}; {required} on the latest day and on an earlier one: " \
-                f"{latest} on the latest; no earlier: {reason}"
+        measured = atom.measured
+        latest, detail = _MEASURED[type(measured)].judge(measured, reader, patient)
+        tests = reader.constant(atom, lambda a, r: _tests(a.measured, r.concepts[a.ref.name]))
+        record = patient.record
+        said = [compared(record, field, op, value) for field, op, value in _on(tests, True)]
+        if None in said:
+            previous = R.previous_field(atom.ref.name)
+            reason = patient.unusable.get(previous, f"no earlier {atom.ref.name}")
+            return "false" if latest == "false" else "unknown", \
+                f"{detail}: {latest} on the latest day; on an earlier day: {reason}"
+        earlier = "false" if "false" in said else "true" if all(h == "true" for h in said) \
+            else "unknown"
         held = "false" if "false" in (latest, earlier) else \
             "true" if latest == earlier == "true" else "unknown"
-        return held, _bounded(f"{shown}; {required} on the latest day and on an earlier one: "
-                              f"{latest} on the latest, {earlier} on the earlier", held)
+        return held, f"{detail}: {latest} on the latest day; on an earlier day: {earlier}" + \
+            (f" ({WITHIN_BOUNDS})" if earlier == "unknown" else "")
+
+
+def _tests(measured: m.Compare | m.CompareReference | m.InRange,
+           concept: m.Concept) -> tuple[tuple[str, str, float], ...]:
+    """A comparison of a measured value as the record fields and thresholds it compares: one
+    test for a threshold or a multiple of a reference limit, two for a range."""
+    if isinstance(measured, m.CompareReference):
+        field = R.reference_field(concept.name, measured.bound)
+        return ((field, measured.op, float(quantize(measured.factor))),)
+    if isinstance(measured, m.InRange):
+        low, high = (float(threshold_of(concept, q)) for q in (measured.low, measured.high))
+        return ((concept.name, ">=", low), (concept.name, "<=", high))
+    return ((concept.name, measured.op, float(threshold_of(concept, measured.threshold))),)
+
+
+def _on(tests: tuple[tuple[str, str, float], ...], earlier: bool
+        ) -> tuple[tuple[str, str, float], ...]:
+    """The tests on the latest day's fields, or on the earlier day's (`record.previous_field`)."""
+    return tuple((R.previous_field(field) if earlier else field, op, value)
+                 for field, op, value in tests)
 
 
 class CompareReference(Atom):
@@ -160,6 +177,11 @@ class InRange(Atom):
         unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
         return concept.name, float(low), float(high), \
             f"needs {plain_number(low)} to {plain_number(high)}{unit}"
+
+
+#: The comparisons a confirmation wraps, each judged on the latest day as it is alone.
+_MEASURED: dict[type, Atom] = {m.Compare: Compare(), m.CompareReference: CompareReference(),
+                               m.InRange: InRange()}
 
 
 def _bounded(detail: str, held: str) -> str:

@@ -173,16 +173,28 @@ def _nearest(at: Decimal, limit: Decimal, factor_: Decimal, sign: int) -> Decima
 
 
 def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
-    """`X <op> T confirmed on another day`: a result of the day before screening and one of the
+    """`X <op> T confirmed on another day` (or `X low to high ...`, at its low end): a result of
+    the day before screening and one of the
     day before that, each at a value that holds (T itself where the comparison counts it, else
     a step past it) or one that does not: both hold (true), either fails (false); the latest
     alone, or a second result of its own day (unknown: no earlier day); with `valid for N`, the
     earlier result dated the oldest day it counts (true) and a day older (unknown); none."""
     concept = gen.concept(atom)
-    compare = atom.compare
-    threshold = threshold_of(concept, compare.threshold)
+    measured = atom.measured
+    if isinstance(measured, m.CompareReference):
+        raise Skip("no boundary cases for a multiple of a reference limit confirmed on another "
+                   "day yet")
     step = step_of(concept)
-    holds = OPS[compare.op]
+    if isinstance(measured, m.InRange):
+        low, high = (threshold_of(concept, q) for q in (measured.low, measured.high))
+        threshold, written = low, f"{atom.ref.name} {measured.low.value} to {measured.high}"
+
+        def holds(value: Decimal, _: Decimal) -> bool:
+            return low <= value <= high
+    else:
+        threshold = threshold_of(concept, measured.threshold)
+        written = f"{atom.ref.name} {measured.op} {measured.threshold}"
+        holds = OPS[measured.op]
     meets = next(v for v in (threshold, threshold + step, threshold - step) if holds(v, threshold))
     fails = next(v for v in (threshold, threshold - step, threshold + step)
                  if not holds(v, threshold))
@@ -190,7 +202,9 @@ def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
     unit = concept.unit if concept.kind not in m.UNITLESS else None
     fields = {k: v for k, v in kept(gen, concept.name).items() if k != "date"}
     latest, earlier = gen.screening - timedelta(days=1), gen.screening - timedelta(days=2)
-    written = f"{concept.name} {compare.op} {compare.threshold} confirmed on another day"
+    written += " confirmed on another day"
+    said = f"{measured.op} {tidy(threshold)}" if isinstance(measured, m.Compare) else \
+        f"{tidy(low)} to {tidy(high)}"
 
     def result(value: Decimal, day: date) -> dict:
         return {**_fact(concept, tidy(value), unit, fields), "date": day.isoformat()}
@@ -222,7 +236,7 @@ def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
                   (f"{shown(meets)} on {latest}, {shown(meets)} on {oldest - timedelta(days=1)}",
                    f"{why}: the earlier is a day too old: unknown", "unknown",
                    (result(meets, latest), result(meets, oldest - timedelta(days=1))))]
-    out = [Variant(f"{what}: {written}", f"{compare.op} {tidy(threshold)}: {how}", atom, status,
+    out = [Variant(f"{what}: {written}", f"{said}: {how}", atom, status,
                    replace=facts) for what, how, status, facts in cases]
     if given(gen, concept.name):
         out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom, "unknown",

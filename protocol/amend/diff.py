@@ -520,7 +520,7 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
                                      isinstance(a, m.CurrentDose) and differs("anchor") or
                                      isinstance(a, m.CumulativeDose) and differs("window"))
     if isinstance(a, m.Confirmed):
-        return _atom_kinds(a.compare, b.compare)
+        return _atom_kinds(a.measured, b.measured)
     if isinstance(a, m.Counted):
         return ["count"] * differs("count", "by") + _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.Latest, m.NoKnown)):
