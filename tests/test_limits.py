@@ -425,3 +425,31 @@ def test_every_size_runs_or_is_refused_at_check(count: int, criteria: int, op: s
         assert {d.code for d in refused} == {"network-limit"} and refused[0].span.line > 1
         return
     assert decide(text, facts) in ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW")
+
+
+def test_the_newer_constructs_at_size() -> None:
+    """Twenty of each in one criterion: ranges confirmed on another day (four tests each, on two
+    days' fields), dates ordered against dates, multiples of the limit confirmed (in `or`),
+    cumulative doses in windows of as many lengths: the network builds and decides them."""
+    count = 20
+    concepts = "".join(f"    lab{i}: lab in U/L valid for 28 days\n    day{i}: date\n"
+                       for i in range(count)) + "    gc: medication {prednisone} dosed in mg/d\n"
+    text = HEAD + "concepts:\n" + concepts + "".join(
+        f'{role} {name} "x": '
+        f'{joined.join(each.format(i=i, j=(i + 1) % count, k=i + 1) for i in range(count))}\n'
+        for role, name, joined, each in (
+            ("inclusion", "I1", " and ", "lab{i} 10 to 40 U/L confirmed on another day"),
+            ("inclusion", "I2", " and ", "day{i} on or before day{j} or day{i} after day{j}"),
+            ("exclusion", "E1", " or ", "lab{i} > 3 x ULN confirmed on another day"),
+            ("exclusion", "E2", " or ",
+             "gc cumulative dose > {k} g within {k} months before day{i}")))
+    facts = [{"concept": f"lab{i}", "value": value, "unit": "U/L", "date": day,
+              "reference_range": {"low": 5, "high": 40}}
+             for i in range(count) for value, day in ((20, "2026-03-01"), (25, "2026-02-25"))]
+    facts += [{"concept": f"day{i}", "value": f"2026-{1 + i % 2:02d}-{1 + i % 28:02d}"}
+              for i in range(count)]
+    facts.append({"concept": "gc", "drug": "prednisone", "dose": 10, "unit": "mg/d",
+                  "date": "2025-06-01", "ongoing": True})
+    screening = Screening(pipeline.compile(pipeline.load_text(text, "t.pr")[0]))
+    assert [screen_one(screening, patient, day="2026-03-10").decision for patient in (
+        facts, facts[:-1] + [{**facts[-1], "dose": 1000}])] == ["ELIGIBLE", "INELIGIBLE"]
