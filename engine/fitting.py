@@ -118,10 +118,14 @@ def fits(k: Kleene, rules: int, unrecorded: int) -> bool:
     patterns = [pattern for pattern, _ in (*k.t, *k.f)] + [k.d, k.nd]
     if sum(_unrecorded(P.to_json(p)) for p in patterns if not isinstance(p, P.Const)) > unrecorded:
         return False
+    left = rules  # each pattern split only as far as the rules left allow: past them it fails
     try:
-        return sum(len(P.split(p)) for p in patterns if p != P.FALSE) <= rules
+        for pattern in patterns:
+            if pattern != P.FALSE:
+                left -= len(P.split(pattern, min(left, P.MAX_PARTS)))
     except P.TooLarge:
         return False
+    return True
 
 
 def joins_fit(k: Kleene) -> bool:

@@ -165,34 +165,35 @@ class TooLarge(ValueError):
     """A condition on one record fact that no rules within the engine's limits can hold."""
 
 
-def split(pattern: Pattern) -> list[Pattern]:
+def split(pattern: Pattern, most: int = MAX_PARTS) -> list[Pattern]:
     """Disjuncts that together mean `pattern`, each within the engine's budget.
 
     A disjunction splits into its alternatives (one rule each); a conjunction that is too large
     distributes over its largest disjunction. The host keeps the first of equal conclusions.
-    More than `MAX_PARTS` parts raise `TooLarge`, as soon as they are found.
+    More than `most` parts (`MAX_PARTS`, or fewer where a caller only asks whether they fit)
+    raise `TooLarge`, as soon as they are found.
     """
     parts: list[Pattern] = []
-    _split(pattern, parts)
+    _split(pattern, parts, most)
     return parts
 
 
-def _split(pattern: Pattern, parts: list[Pattern]) -> None:
+def _split(pattern: Pattern, parts: list[Pattern], most: int) -> None:
     if cost(pattern) <= BUDGET or isinstance(pattern, (Test, Const)):
-        if len(parts) == MAX_PARTS:
-            raise TooLarge(f"a condition on one record needs more than {MAX_PARTS} rules")
+        if len(parts) == most:
+            raise TooLarge(f"a condition on one record needs more than {most} rules")
         parts.append(pattern)
         return
     if isinstance(pattern, Any_):
         for item in pattern.items:
-            _split(item, parts)
+            _split(item, parts, most)
         return
     assert isinstance(pattern, All)
     widest = max((p for p in pattern.items if isinstance(p, Any_)), key=cost, default=None)
     if widest is None:
         raise TooLarge("a condition on one record is larger than one rule holds")
     rest = [p for p in pattern.items if p is not widest]
-    _split(any_of(*(all_of(*rest, alternative) for alternative in widest.items)), parts)
+    _split(any_of(*(all_of(*rest, alternative) for alternative in widest.items)), parts, most)
 
 
 def pack(pattern: Pattern) -> list[Pattern]:
