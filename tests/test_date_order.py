@@ -126,6 +126,8 @@ def test_a_date_counted_from_the_end_of_a_history(screening, adjuvant, randomise
 
 
 def test_a_date_counted_from_a_therapy_recorded_as_none(screening) -> None:
+    """No course ends: the date can never be counted from its end, so false; but a date not
+    recorded is UNKNOWN whatever its anchor, as a history with nothing recorded is."""
     facts = [{"concept": "randomisation", "value": "2026-03-01"},
              {"concept": "adjuvant", "present": False}]
     result = screen_one(screening, facts, day="2026-03-10")
@@ -133,6 +135,10 @@ def test_a_date_counted_from_a_therapy_recorded_as_none(screening) -> None:
     assert_trail_agrees(screening.network, result, {"I5": "NOT_MET"})
     assert judged(screening.network, result, "I5")["detail"] == (
         "randomisation 2026-03-01; the end of adjuvant: none, adjuvant is recorded as none")
+    undated = screen_one(screening, facts[1:], day="2026-03-10")
+    assert isinstance(undated, Decision)
+    assert_trail_agrees(screening.network, undated, {"I5": "UNKNOWN"})
+    assert judged(screening.network, undated, "I5")["detail"] == "randomisation: no fact given"
 
 
 CONCEPTS = ("    consent: date\n    first_dose: date\n"

@@ -45,27 +45,30 @@ def reads(window: m.Window) -> tuple[tuple[str, str, str, str], ...]:
 
 
 def compile(atom: m.Occurred, build: Build) -> Kleene:
-    """True when the day passes every test surely, false when it surely fails one, open when
-    the day or the anchor's is missing (false when the anchor can never exist: no course of the
-    therapy whose end it is) or the anchor's days do not decide it; every open case is UNKNOWN."""
+    """True when the day passes every test surely, false when it surely fails one or the anchor
+    can never exist (no course of the therapy whose end it is), open when the day or the
+    anchor's is missing, or the anchor's days do not decide it; every open case is UNKNOWN. A
+    missing day is UNKNOWN whatever the anchor, as a history with nothing recorded is."""
     name, window = atom.ref.name, atom.window
     build.layout.concepts.add(name)
     history.ask_days(window, build.layout)
     tests = reads(window)
     fields = sorted({f for _, sure, _, maybe in tests for f in (sure, maybe)} - {R.SCREENING})
-    needs = present(name, *fields)
+    dated, anchored = P.test("$ex", name, 1), present(*fields)
     void = P.FALSE if window.anchor is None or not window.anchor.occurrence else \
-        P.test("==", R.none_field(window.anchor.ref.name), 1)
+        P.all_of(dated, P.test("==", R.none_field(window.anchor.ref.name), 1))
     surely = P.all_of(*(P.test(op, name, {"$m": sure}) for op, sure, _, _ in tests))
     fails = P.any_of(*(P.test(NEGATE[op], name, {"$m": maybe}) for _, _, op, maybe in tests))
     unsure = P.all_of(P.any_of(*(P.test(NEGATE[op], name, {"$m": sure})
                                  for op, sure, _, _ in tests)),
                       *(P.test(op, name, {"$m": maybe}) for _, _, op, maybe in tests))
-    lacking = absent(needs) if void == P.FALSE else \
-        P.all_of(absent(needs), P.test("$nex", R.none_field(window.anchor.ref.name), 1))
+    needs = P.all_of(dated, anchored)
+    lacking = P.FALSE if anchored == P.TRUE else P.all_of(dated, absent(anchored)) \
+        if void == P.FALSE else P.all_of(dated, absent(anchored), P.test(
+            "$nex", R.none_field(window.anchor.ref.name), 1))
     t = P.all_of(needs, surely)
     f = P.any_of(void, P.all_of(needs, fails))
-    d = P.any_of(lacking, P.all_of(needs, unsure))
+    d = P.any_of(P.test("$nex", name, 1), lacking, P.all_of(needs, unsure))
     nd = P.any_of(void, P.all_of(needs, P.any_of(surely, fails)))
     return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
 
