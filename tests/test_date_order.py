@@ -242,3 +242,33 @@ def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
          "screening (2026-03-13 to 2026-04-10; dateutil's calendar): false"),
     ]:
         assert f'  - name: "{name}"\n    description: "{description}"\n' in cases
+
+
+DAYS = st.one_of(st.none(), st.dates(date(2025, 12, 1), date(2026, 4, 30)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(consent=DAYS, procedure=DAYS, randomised=DAYS,
+       adjuvant=st.sampled_from([None, "none", "2026-01-20", "2026-01", "ongoing"]))
+def test_the_network_and_the_trail_agree_on_any_record(screening, consent, procedure,
+                                                       randomised, adjuvant) -> None:
+    """Any of the dates missing, the anchor's history missing, recorded as none, ended on a
+    day, known only to the month or going on: every criterion's verdict is the trail's."""
+    facts = [{"concept": name, "value": day.isoformat()} for name, day in (
+        ("informed_consent", consent), ("first_study_procedure", procedure),
+        ("randomisation", randomised)) if day is not None]
+    if adjuvant == "none":
+        facts.append({"concept": "adjuvant", "present": False})
+    elif adjuvant == "ongoing":
+        facts.append({"concept": "adjuvant", "drug": "capecitabine", "date": "2025-10-01",
+                      "ongoing": True})
+    elif adjuvant is not None:
+        facts.append({"concept": "adjuvant", "drug": "capecitabine", "date": "2025-10-01",
+                      "end": adjuvant})
+    result = screen_one(screening, facts, day=SCREENING_DAY)
+    assert isinstance(result, Decision)
+    assert_trail_agrees(screening.network, result,
+                        {c: v.verdict for c, v in result.verdicts.items()})
+
+
+SCREENING_DAY = "2026-03-10"
