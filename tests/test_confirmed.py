@@ -199,3 +199,33 @@ def test_against_the_two_latest_days(screening, results) -> None:
     else:
         expected = "MET" if earlier else "UNKNOWN"
     assert_trail_agrees(screening.network, result, {"E1": expected})
+
+
+RESULT = st.tuples(st.sampled_from(["fasting_glucose", "platelets", "alt", "ecog"]),
+                   st.integers(0, 40), st.sampled_from([0, 1, 99, 100, 120, 235, 240, 241, 400,
+                                                        401, "< 250", "> 230"]),
+                   st.booleans())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(RESULT, max_size=8, unique_by=lambda r: (r[0], r[1])))
+def test_the_network_and_the_trail_agree_on_any_results(screening, results) -> None:
+    """Results of any of the confirmed concepts, on any days up to 40 before screening (some
+    stale), exact or bounds, labs with or without their reference range: every criterion's
+    verdict is the trail's."""
+    day = date.fromisoformat(SCREENING)
+    units = {"fasting_glucose": "mg/dL", "platelets": "x10^9/L", "alt": "U/L", "ecog": None}
+    facts = []
+    for name, ago, value, ranged in results:
+        if name == "ecog" and not (isinstance(value, int) and value <= 5):
+            continue
+        fact = {"concept": name, "value": value, "date": (day - timedelta(days=ago)).isoformat()}
+        if units[name]:
+            fact["unit"] = units[name]
+        if name == "alt" and ranged:
+            fact["reference_range"] = {"low": 7, "high": 40}
+        facts.append(fact)
+    result = screen_one(screening, facts, day=SCREENING)
+    assert isinstance(result, Decision), result
+    assert_trail_agrees(screening.network, result,
+                        {c: v.verdict for c, v in result.verdicts.items()})

@@ -228,3 +228,36 @@ def test_the_sum_against_plain_arithmetic(summed, courses) -> None:
     expected = {f"I{i}": "MET" if total >= t else "UNKNOWN" if unbounded else "NOT_MET"
                 for i, t in enumerate((100, 500, 1000, 2500), 1)}
     assert_trail_agrees(summed.network, result, expected)
+
+
+COURSE = st.tuples(
+    st.sampled_from(["2025-03-20", "2025-04", "2025-12-15", "2026-01", "2026-02-28"]),
+    st.sampled_from([None, "ongoing", "2025-05-20", "2026-02", "2026-03-09", "2026-03"]),
+    st.sampled_from([None, Decimal("7.5"), Decimal(10), Decimal(500)]),
+    st.sampled_from(["prednisone", "methylprednisolone"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(COURSE, max_size=3, unique=True), st.booleans(), st.booleans())
+def test_the_network_and_the_trail_agree_on_any_courses(screening, courses, weighed,
+                                                        first_dose) -> None:
+    """Courses known to the day or the month, going on or without an end, with or without a
+    dose, a weight or an anchor day: every criterion's verdict is the trail's."""
+    facts: list[dict] = [{"concept": "first_dose", "value": "2026-04-01"}] if first_dose else []
+    if weighed:
+        facts.append({"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"})
+    for start, end, dose, drug in courses:
+        course = {"drug": drug, "date": start}
+        if end == "ongoing":
+            course["ongoing"] = True
+        elif end is not None and end >= start:
+            course["end"] = end
+        if dose is not None:
+            course.update(dose=float(dose), unit="mg/d")
+        facts += [{"concept": name, **course}
+                  for name in ("glucocorticoid", "glucocorticoid_per_kg")]
+    result = screen_one(screening, facts, day=SCREENING)
+    if not isinstance(result, Decision):  # two courses the same but for an end before start
+        return
+    assert_trail_agrees(screening.network, result,
+                        {c: v.verdict for c, v in result.verdicts.items()})
