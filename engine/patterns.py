@@ -54,33 +54,32 @@ def raw(body: dict) -> Test:
 
 
 def all_of(*items: Pattern) -> Pattern:
-    flat: list[Pattern] = []
+    """The conjunction, flattened, each item once (in first-seen order: a dict of them, since
+    comparing each with every other was quadratic in a long conjunction)."""
+    flat: dict[Pattern, None] = {}
     for item in items:
         if item == FALSE:
             return FALSE
         if item == TRUE:
             continue
-        for sub in item.items if isinstance(item, All) else (item,):
-            if sub not in flat:
-                flat.append(sub)
+        flat.update(dict.fromkeys(item.items if isinstance(item, All) else (item,)))
     if not flat:
         return TRUE
-    return flat[0] if len(flat) == 1 else All(tuple(flat))
+    return next(iter(flat)) if len(flat) == 1 else All(tuple(flat))
 
 
 def any_of(*items: Pattern) -> Pattern:
-    flat: list[Pattern] = []
+    """The disjunction, flattened, each item once (see `all_of`)."""
+    flat: dict[Pattern, None] = {}
     for item in items:
         if item == TRUE:
             return TRUE
         if item == FALSE:
             continue
-        for sub in item.items if isinstance(item, Any_) else (item,):
-            if sub not in flat:
-                flat.append(sub)
+        flat.update(dict.fromkeys(item.items if isinstance(item, Any_) else (item,)))
     if not flat:
         return FALSE
-    return flat[0] if len(flat) == 1 else Any_(tuple(flat))
+    return next(iter(flat)) if len(flat) == 1 else Any_(tuple(flat))
 
 
 def at_least(k: int, items: list[Pattern]) -> Pattern:
