@@ -427,11 +427,10 @@ def test_every_size_runs_or_is_refused_at_check(count: int, criteria: int, op: s
     assert decide(text, facts) in ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW")
 
 
-def test_the_newer_constructs_at_size() -> None:
-    """Twenty of each in one criterion: ranges confirmed on another day (four tests each, on two
+def newer_constructs(count: int) -> tuple[str, list[dict]]:
+    """`count` of each in one criterion: ranges confirmed on another day (four tests each, on two
     days' fields), dates ordered against dates, multiples of the limit confirmed (in `or`),
-    cumulative doses in windows of as many lengths: the network builds and decides them."""
-    count = 20
+    cumulative doses in windows of as many lengths; and a patient eligible under them."""
     concepts = "".join(f"    lab{i}: lab in U/L valid for 28 days\n    day{i}: date\n"
                        for i in range(count)) + "    gc: medication {prednisone} dosed in mg/d\n"
     text = HEAD + "concepts:\n" + concepts + "".join(
@@ -450,6 +449,26 @@ def test_the_newer_constructs_at_size() -> None:
               for i in range(count)]
     facts.append({"concept": "gc", "drug": "prednisone", "dose": 10, "unit": "mg/d",
                   "date": "2025-06-01", "ongoing": True})
+    return text, facts
+
+
+def test_the_newer_constructs_at_size() -> None:
+    """Twenty of each in one criterion (`newer_constructs`): the network builds and decides
+    them, eligible, and ineligible when every cumulative dose is over its threshold."""
+    text, facts = newer_constructs(20)
     screening = Screening(pipeline.compile(pipeline.load_text(text, "t.pr")[0]))
     assert [screen_one(screening, patient, day="2026-03-10").decision for patient in (
         facts, facts[:-1] + [{**facts[-1], "dose": 1000}])] == ["ELIGIBLE", "INELIGIBLE"]
+
+
+def test_sixty_of_each_meet_the_engines_alpha_stack_and_the_patient_is_set_aside() -> None:
+    """Sixty of each build; a patient for whom sixty cumulative doses are over their thresholds
+    beside sixty confirmed multiples of the limit meets the engine's alpha stack (error 303,
+    README: durable_rules) and is set aside as a rejected record that says so, not a crash."""
+    text, facts = newer_constructs(60)
+    screening = Screening(pipeline.compile(pipeline.load_text(text, "t.pr")[0]))
+    assert screen_one(screening, facts, day="2026-03-10").decision == "ELIGIBLE"
+    over = screen_one(screening, facts[:-1] + [{**facts[-1], "dose": 1000}], day="2026-03-10")
+    (problem,) = over.problems
+    assert problem.message.startswith("the rule engine could not decide this patient") and \
+        problem.message.endswith("error code: 303")
