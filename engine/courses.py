@@ -179,6 +179,7 @@ class Courses:
                 self.problem(index, "unit", "a dose needs a unit, e.g. mg/d or mg/kg/d")
             return None, None, None
         table = r.table
+        given = Fraction(dose)  # what a cumulative dose sums, exactly (`summed` below)
         if table is not None:
             entry = self.n.equivalent(concept, table, drug)
             if entry is None:
@@ -186,11 +187,13 @@ class Courses:
             # the entry's two sides in one unit: `dexamethasone 750 ug = 5 mg` is 5000 ug for 750
             same = self.n.dose_factor(entry.equals.unit, entry.amount.unit)
             dose = dose * entry.equals.value * same / entry.amount.value
+            given = given * Fraction(entry.equals.value) * Fraction(same) / \
+                Fraction(entry.amount.value)
         equivalent = f"as {table.name}" if table is not None else None
         direct = self.n.dose_factor(unit, concept.dosed_in)
         summed = bool(r.cumulatives)  # the exact dose only where a cumulative dose sums it
         if direct is not None:
-            return quantize(dose * direct), Fraction(dose) * Fraction(direct) if summed else None, \
+            return quantize(dose * direct), given * Fraction(direct) if summed else None, \
                 equivalent
         if concept.weight is None:
             self.problem(index, "unit", f"{concept.name} is dosed in {concept.dosed_in}: give the dose "
@@ -207,7 +210,7 @@ class Courses:
         try:
             divided = f"divided by {concept.weight.name} {weight:g} {weight_unit}"
             per_weight = dose / Decimal(str(weight))
-            exact = Fraction(dose) / Fraction(Decimal(str(weight))) * Fraction(
+            exact = given / Fraction(Decimal(str(weight))) * Fraction(
                 factor(per_kg, concept.dosed_in, aliases=self.n.aliases)) if summed else None
             return convert(per_weight, per_kg, concept.dosed_in, aliases=self.n.aliases), \
                 exact, f"{equivalent}, {divided}" if equivalent else divided

@@ -261,3 +261,20 @@ def test_the_network_and_the_trail_agree_on_any_courses(screening, courses, weig
         return
     assert_trail_agrees(screening.network, result,
                         {c: v.verdict for c, v in result.verdicts.items()})
+
+
+def test_an_equivalent_that_is_no_exact_decimal_is_summed_exactly() -> None:
+    """Dexamethasone 750 ug = 5 mg of prednisone is a ratio of 20/3, no exact decimal: the sum
+    keeps it a fraction, so 0.75 mg/d for 84 days is exactly 420 mg (0.75 x 20/3 = 5 mg/d)."""
+    text = ('protocol "c" version "1"\nconcepts:\n'
+            '    gc: medication {prednisone, dexamethasone} dosed in mg/d as pe\n'
+            'equivalence pe "x":\n    prednisone 5 mg = 5 mg\n    dexamethasone 750 ug = 5 mg\n'
+            'inclusion I1 "x": gc cumulative dose >= 420 mg\n')
+    screening = Screening(network_from_text(text))
+    course = {"concept": "gc", "drug": "dexamethasone", "dose": 0.75, "unit": "mg/d",
+              "date": "2025-12-01", "end": "2026-02-22"}  # 84 days
+    result = screen_one(screening, [course], day=SCREENING)
+    assert isinstance(result, Decision)
+    assert_trail_agrees(screening.network, result, {"I1": "MET"})
+    assert "420 mg (dexamethasone 84 days x 5 mg/d)" in \
+        judged(screening.network, result, "I1")["detail"]
