@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from engine import record as R
 from engine.dates import calendar_problem, day_of, day_written, days_of_text, outside_calendar
@@ -244,9 +244,9 @@ class Values:
     def _previous(self, r: Reader, facts: list[tuple[int, dict]], chosen: tuple[int, dict],
                   readings: dict[int, Reading]) -> None:
         """The value of the day before the latest's that has a result (its results bound it, as
-        the latest day's do), for a comparison confirmed on another day; none, saying why, when
-        no earlier day has one or it is older than the concept's validity. Its facts are facts
-        used, noted as the earlier day's."""
+        the latest day's do: `_day`), for a comparison confirmed on another day; none, saying
+        why, when no earlier day has one or it is older than the concept's validity. Its facts
+        are facts used, noted as the earlier day's."""
         when = chosen[1].get("date")
         first = days_of_text(when)[0] if when is not None else None
         earlier = [f for f in facts if f[1].get("date") is not None and first is not None
@@ -256,34 +256,14 @@ class Values:
             return
         day = max(f[1]["date"] for f in earlier)
         if r.valid_for is not None:
-            first_day = self._first_days.get(r.first_day_key) or \
-                self._first_day(r.valid_for, r.first_day_key)
+            first_day = self._first_day(r.valid_for, r.first_day_key)
             if days_of_text(day)[0] < first_day:
                 self.patient.unusable[r.previous] = (
                     f"the {r.name} before {when} is from {day}, before {first_day} (valid for "
                     f"{r.valid_for})")
                 return
-        spans = []
-        ratios: dict[str, list[Span]] = {}
-        results = [f for f in earlier if f[1]["date"] == day]
-        for index, fact in results:
-            op, value = readings[index]
-            converted = None if value is None else self._in_unit(r, index, fact, value)
-            if value is not None and converted is None:
-                return
-            spans.append(_span(op, converted) if r.steps is None else
-                         _steps(r.steps, op, converted))
-            note = self._noted(r, fact)
-            self._use(r, index, fact, _shown(r, op, converted),
-                      f"{note}; the earlier day's" if note else "the earlier day's")
-            if r.lab:
-                for field, _, span in self._reference(r, index, fact, op, value):
-                    ratios.setdefault(field, []).append(span)
-        self._write(r.previous, R.bounds(r.previous), _hull(spans))
-        for field, each in ratios.items():
-            if len(each) == len(results):  # a ratio only where every result has its limit
-                previous = R.previous_field(field)
-                self._write(previous, R.bounds(previous), _hull(each))
+        self._day(r, [f for f in earlier if f[1]["date"] == day], readings, R.previous_field,
+                  "the earlier day's")
 
     def _between(self, r: Reader, day: list[tuple[int, dict]],
                  readings: dict[int, Reading]) -> None:
@@ -293,28 +273,40 @@ class Values:
         wherever every one of them gives the same verdict: `lvef >= 55 %` holds for 60 % and 58 %,
         is open for 60 % and 52 %. Each result is a fact used; a lab's ratios to its reference
         range are bounded alike, each by its own range."""
+        results = self._day(r, day, readings, lambda field: field)
+        if r.day and results:
+            self.patient.record[r.day] = results
+
+    def _day(self, r: Reader, day: list[tuple[int, dict]], readings: dict[int, Reading],
+             field_of: Callable[[str], str], also: str | None = None) -> list[float] | None:
+        """One day's results into the record as one value known within their least and greatest
+        (`_hull`), a lab's ratios likewise (only where every result has its limit), each in the
+        field `field_of` gives for the concept's own (the latest day's, or the earlier day's);
+        each result a fact used (noted `also`). Its results as numbers, for a mean, or None
+        where one is a bound or cannot be read."""
         spans: list[Span] = []
-        ratios: dict[str, tuple[tuple[str, str, str, str], list[Span]]] = {}
+        ratios: dict[str, list[Span]] = {}
         results: list[float] | None = []  # for a mean, while each is a number (`mean(...)`)
         for index, fact in day:
             op, value = readings[index]
             converted = None if value is None else self._in_unit(r, index, fact, value)
             if value is not None and converted is None:
-                return
+                return None
             if results is not None:  # a bound ("< 20") leaves the mean unknown
                 results = [*results, float(converted)] if op == "=" else None
             spans.append(_span(op, converted) if r.steps is None else
                          _steps(r.steps, op, converted))
-            self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
+            note = self._noted(r, fact)
+            self._use(r, index, fact, _shown(r, op, converted),
+                      f"{note}; {also}" if note and also else note or also)
             if r.lab:
-                for field, bounds, span in self._reference(r, index, fact, op, value):
-                    ratios.setdefault(field, (bounds, []))[1].append(span)
-        self._write(r.name, r.bounds, _hull(spans))
-        if r.day and results:
-            self.patient.record[r.day] = results
-        for field, (bounds, each) in ratios.items():
-            if len(each) == len(day):  # a ratio only where every result has its limit
-                self._write(field, bounds, _hull(each))
+                for field, _, span in self._reference(r, index, fact, op, value):
+                    ratios.setdefault(field, []).append(span)
+        self._write(field_of(r.name), R.bounds(field_of(r.name)), _hull(spans))
+        for field, each in ratios.items():
+            if len(each) == len(day):
+                self._write(field_of(field), R.bounds(field_of(field)), _hull(each))
+        return results
 
     def _in_unit(self, r: Reader, index: int, fact: dict, value: Decimal) -> Decimal | None:
         """A reading's number in the concept's unit; None, with the problem, when it cannot be."""
