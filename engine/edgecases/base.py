@@ -15,6 +15,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from dateutil.relativedelta import relativedelta
+
 from engine.atoms import holds
 from protocol import model as m
 from protocol.units import QUANTUM, Affine, UnitProblem, quantize, scale
@@ -201,6 +203,13 @@ def moved(data: dict[str, Any], delta: timedelta, protocol: m.Protocol) -> dict[
         if fact.get("concept") in dated and "value" in fact:
             fact["value"] = _later(fact["value"], delta)
     return out
+
+
+def period(duration: m.Duration) -> relativedelta:
+    """A protocol's span of time as dateutil counts it on the calendar (weeks as 7 days; months
+    and years clamped to the month's end: Jan 31 + 1 month is Feb 28), the independent reckoning
+    every case's expectation is worked out with."""
+    return relativedelta(**{duration.unit: duration.amount})
 
 
 def shifted(fact: dict[str, Any], delta: timedelta) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS
 from engine.edgecases.amounts import (DAY, OPEN, Dosing, Given, around, course_fact, daily,
                                       dosing, threshold, weight_change, weight_of)
-from engine.edgecases.base import Variant, tidy
+from engine.edgecases.base import Variant, period, tidy
 from engine.edgecases.doses import _absent, _kept
 from protocol import model as m
 from protocol.units import QUANTUM
@@ -51,7 +51,7 @@ def courses(gen: EdgeCases, atom: m.Course) -> list[Variant]:
     givens = around(dosed, at, atom.op)
     written = f"{concept.name} dose {atom.op} {atom.dose}" + \
         (f" for at least {atom.duration}" if atom.duration else "")
-    delta = relativedelta(**{atom.duration.unit: atom.duration.amount}) if atom.duration \
+    delta = period(atom.duration) if atom.duration \
         else relativedelta(days=30)  # without a length: a course of 30 days, ongoing
     first = gen.screening - delta
     reference, unit = givens[0].drug, dosed.unit

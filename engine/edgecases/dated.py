@@ -15,9 +15,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from dateutil.relativedelta import relativedelta
-
-from engine.edgecases.base import Variant, anchor_day, given
+from engine.edgecases.base import Variant, anchor_day, given, period
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -66,8 +64,8 @@ def _edges(window: m.Window, anchor: date) -> tuple[list[tuple[date, str]],
     if window.kind == "at":
         return [(anchor, named)], lambda d: d == anchor, f"({anchor})"
     assert window.duration is not None
-    amount = (-1 if window.direction == "before" else 1) * window.duration.amount
-    bound = anchor + relativedelta(**{window.duration.unit: amount})
+    bound = anchor - period(window.duration) if window.direction == "before" else \
+        anchor + period(window.duration)
     reached = f"{bound} ({window.duration} {window.direction} {named})"
     if window.kind in ("within", "less_than"):
         strict = window.kind == "less_than"

@@ -27,7 +27,7 @@ from dateutil.relativedelta import relativedelta
 
 from engine.edgecases.amounts import (DAY, Dosing, Given, around, bounded, course_fact, daily,
                                       dosing, threshold, weight_change, weight_of)
-from engine.edgecases.base import Skip, Variant, anchor_day, day_given, tidy
+from engine.edgecases.base import Skip, Variant, anchor_day, day_given, period, tidy
 from protocol import model as m
 from protocol.units import QUANTUM, convert, quantize, summed_over_days
 
@@ -104,7 +104,7 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
         if anchor is None:
             raise Skip(f"the base patient gives no {window.anchor} day")
         assert window.duration is not None
-        first = anchor - relativedelta(**{window.duration.unit: window.duration.amount})
+        first = anchor - period(window.duration)
         last = min(anchor, gen.screening)
     days, per = 10, at / 10
     if per != quantize(per):
@@ -193,7 +193,7 @@ def without_break(gen: EdgeCases, atom: m.Continuous) -> list[Variant]:
     day after the run's last day (an ongoing course lasts up to screening); a run lasts D when its
     first day plus D (`dateutil.relativedelta`, weeks as 7 days) is on or before its last day."""
     concept = gen.concept(atom)
-    delta = relativedelta(**{atom.duration.unit: atom.duration.amount})
+    delta = period(atom.duration)
     written = f"{concept.name} for at least {atom.duration}"
     end = gen.screening
     first = end - delta
@@ -271,7 +271,7 @@ def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
     on = str(atom.anchor) if atom.anchor is not None else "screening"
     if anchor is None:
         raise Skip(f"the base patient gives no {on} day")
-    delta = relativedelta(**{atom.duration.unit: atom.duration.amount})
+    delta = period(atom.duration)
     bound, day = anchor - delta, timedelta(days=1)
     written = f"{concept.name} dose stable for at least {atom.duration} before {on}"
     drug = concept.values[0].name

@@ -41,7 +41,7 @@ from dateutil.relativedelta import relativedelta
 
 from engine.edgecases.anchors import (OPEN, Span, _whole_days, candidates, most_recent, span_of,
                                       spans, unanchored)
-from engine.edgecases.base import Variant, shifted
+from engine.edgecases.base import Variant, period, shifted
 from engine.edgecases.filters import item_values, written_filters
 from engine.edgecases.windows import (HELD, _filtered, _given, _grade_text, _graded,
                                       _month_ends, _nothing, _occurrence, _passing_grade,
@@ -145,7 +145,7 @@ def spanned_by(gen: EdgeCases, window: m.Window, where: str) -> Spanned:
                                  f"base's {name} does not settle {window} ({why})")
     last = gen.screening - timedelta(days=30)
     if window.duration is not None:
-        last -= relativedelta(**{window.duration.unit: window.duration.amount})
+        last -= period(window.duration)
     first = last - timedelta(days=45)
     course = {"concept": name, "date": first.isoformat(), "end": last.isoformat()}
     values = gen.concepts[name].values
@@ -172,7 +172,7 @@ def _reach(window: m.Window, end: date) -> date:
     2025-02-28)."""
     if window.duration is None:
         return end
-    return end + relativedelta(**{window.duration.unit: window.duration.amount})
+    return end + period(window.duration)
 
 
 def _status(window: m.Window, item: Span | None, history: list[Span],

@@ -33,11 +33,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dateutil.relativedelta import relativedelta
-
 from engine.atoms.base import OPS
 from engine.edgecases.anchors import Span, anchor_days, most_recent, spans
-from engine.edgecases.base import Skip, Variant, kleene_and, kleene_or, leap
+from engine.edgecases.base import Skip, Variant, kleene_and, kleene_or, leap, period
 from engine.edgecases.counts import _status as counted
 from engine.edgecases.filters import item_values, unrecorded, written_filters
 from engine.edgecases.windows import (MONTH_ENDS, _bounds, _grade_text, _occurrence,
@@ -232,7 +230,7 @@ class _Own:
         for at in days:
             marks.append(at)
             if self.window.duration is not None:
-                delta = relativedelta(**{self.window.duration.unit: self.window.duration.amount})
+                delta = period(self.window.duration)
                 marks.append(at + delta if self.window.direction == "after" else at - delta)
         return marks
 

@@ -46,7 +46,7 @@ from engine.atoms.base import OPS
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
 from engine.edgecases.base import (Skip, Variant, anchor_day, kleene_and, kleene_or, leap,
-                                   shifted)
+                                   shifted, period)
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -148,7 +148,7 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
     assert attribute is not None  # checked
     alone = replace(window, reach=None)
     fixed = _inside(alone)
-    back = (anchor - (anchor - relativedelta(**{window.duration.unit: window.duration.amount}))
+    back = (anchor - (anchor - period(window.duration))
             ).days
     written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade, times = _passing_grade(occurred), Fraction(reach.times)
@@ -392,7 +392,7 @@ def _spanned(window: m.Window) -> Callable[[date, date, date], bool]:
 
     def edge(at: date) -> date:
         assert window.duration is not None
-        delta = relativedelta(**{window.duration.unit: window.duration.amount})
+        delta = period(window.duration)
         return at + delta if after else at - delta
 
     def counts(first: date, last: date, at: date) -> bool:
@@ -443,7 +443,7 @@ def _edges(inside: Callable[[date], bool], at: date, window: m.Window,
         raise Skip("`ever` has no edge")
     marks = [at]
     if window.duration is not None:
-        delta = relativedelta(**{window.duration.unit: window.duration.amount})
+        delta = period(window.duration)
         marks.append(at + delta if window.direction == "after" else at - delta)
     days = sorted({m_ + timedelta(days=k) for m_ in marks for k in (-1, 0, 1)})
     return [d for d in days if d <= screening and
@@ -461,7 +461,7 @@ def _which(day: date, held: bool, inside, at: date) -> str:
 def _bounds(window: m.Window, at: date) -> str:
     if window.duration is None:
         return f"the window is {at}"
-    delta = relativedelta(**{window.duration.unit: window.duration.amount})
+    delta = period(window.duration)
     sign = "+" if window.direction == "after" else "-"
     return f"{at} {sign} {window.duration} = {at + delta if sign == '+' else at - delta}"
 
