@@ -142,13 +142,20 @@ class Courses:
         days a course surely took there (from its latest start to its earliest end: at least its
         start day when that surely lies inside) to the days it may have (a course going on, or
         whose end is not recorded, up to the window's end), and a course without a dose that may
-        fall inside leaves it unbounded above."""
+        fall inside leaves it unbounded above. An average daily dose is that sum divided by the
+        window's days up to screening (none: a window after screening has no recorded day)."""
         record = self.patient.record
-        for field_name, anchor, duration in r.cumulatives:
+        for field_name, anchor, duration, average in r.cumulatives:
             span = summed_span(record, anchor, duration)
             if span is None:
                 self.patient.unusable[field_name] = \
                     f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
+                continue
+            days = span[1] - span[0] + 1
+            if average and days < 1:
+                self.patient.unusable[field_name] = \
+                    f"the window starts {date.fromordinal(span[0])}, after screening " \
+                    f"{date.fromordinal(span[1])}: no day of it is recorded"
                 continue
             low = high = Fraction(0)
             unbounded = False
@@ -160,6 +167,8 @@ class Courses:
                     unbounded = True
                     continue
                 low, high = low + dose * surely, high + dose * maybe
+            if average:
+                low, high = low / days, high / days
             _summed(record, field_name, rounded(low), None if unbounded else rounded(high))
 
     def _dose(self, r: Reader, index: int, fact: dict, drug: str):

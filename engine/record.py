@@ -41,7 +41,8 @@ A record is one flat JSON object per patient:
   known only to the month) or has no dose (no upper bound);
 - `<medication>__cumulative` (or `__cumulative__<n><u>_before_<anchor>`): each course's daily
   dose times its days (up to screening; or from `<n> <unit>s` before the anchor day to it), summed,
-  in the daily dose's unit times a day, or its `bounds`.
+  in the daily dose's unit times a day, or its `bounds`; `__average__<n><u>_before_<anchor>`: that
+  sum divided by the window's days up to screening, in the daily dose's unit.
 
 An occurrence (an item of a list) holds its first day as the earliest and latest it can be, `s` and
 `sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
@@ -200,13 +201,15 @@ def dose_field(concept: str, anchor: str) -> str:
     return f"{concept}__dose_at_{anchor}"
 
 
-def cumulative_field(concept: str, anchor: str | None, duration: m.Duration | None) -> str:
+def cumulative_field(concept: str, anchor: str | None, duration: m.Duration | None,
+                     average: bool = False) -> str:
     """The record field holding a medication's cumulative dose (with `bounds` when some course's
     days or dose are not known): up to screening, or within `duration` before the day in field
-    `anchor`."""
+    `anchor`; or, `average`, that sum divided by the window's days."""
     if anchor is None or duration is None:
         return f"{concept}__cumulative"
-    return f"{concept}__cumulative__{duration.amount}{duration.unit[0]}_before_{anchor}"
+    summed = "average" if average else "cumulative"
+    return f"{concept}__{summed}__{duration.amount}{duration.unit[0]}_before_{anchor}"
 
 
 @dataclass
@@ -223,9 +226,10 @@ class Layout:
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     dated: dict[str, str] = field(default_factory=dict)  # the field, by the concept it dates
     doses: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: Cumulative doses, by field: the medication, the anchor's field and the duration before it
-    #: (None and None: every day up to screening).
-    cumulatives: dict[str, tuple[str, str | None, m.Duration | None]] = \
+    #: Cumulative and average doses, by field: the medication, the anchor's field and the
+    #: duration before it (None and None: every day up to screening), and whether the sum is
+    #: divided by the days.
+    cumulatives: dict[str, tuple[str, str | None, m.Duration | None, bool]] = \
         field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
@@ -268,12 +272,12 @@ class Layout:
         self.reaches.setdefault(concept.name, {})[name] = (attribute.name, reach.times)
         return name
 
-    def cumulative(self, concept: str, window: m.Window) -> str:
+    def cumulative(self, concept: str, window: m.Window, average: bool = False) -> str:
         """Ask for a medication's cumulative dose over a window (`ever`, or `within D before
-        A`); return its field."""
+        A`), or its average daily dose over the window's days; return its field."""
         anchor = None if window.kind == "ever" else self.anchor(window.anchor)
-        name = cumulative_field(concept, anchor, window.duration)
-        self.cumulatives[name] = (concept, anchor, window.duration)
+        name = cumulative_field(concept, anchor, window.duration, average)
+        self.cumulatives[name] = (concept, anchor, window.duration, average)
         self.concepts.add(concept)
         return name
 

@@ -621,6 +621,12 @@ class _Build(Escalation):
         return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
                                 window or m.Window(self._span(meta), "ever"))
 
+    def average_dose(self, meta, name, op, dose, window=None):
+        """`X average daily dose >= 7.5 mg/d within 28 days before screening`; without a window
+        it is parsed, and `check` says that an average needs one."""
+        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
+                                window or m.Window(self._span(meta), "ever"), average=True)
+
     def stable_dose(self, meta, name, duration, anchor):
         return m.StableDose(self._span(meta), self._ref(name), duration, anchor)
 

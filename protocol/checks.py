@@ -56,8 +56,8 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
     m.Continuous: ((Kind.MEDICATION,), "only a medication's courses last 'for at least' a time"),
     m.CurrentDose: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
-    m.CumulativeDose: ((Kind.MEDICATION,), "only a medication's courses add up to a cumulative "
-                       "dose"),
+    m.CumulativeDose: ((Kind.MEDICATION,), "only a medication's courses have doses to sum or "
+                       "average over days"),
     m.StableDose: ((Kind.MEDICATION,), "only a medication's courses have a dose to keep stable"),
 }
 WHEN = ("say when: 'ever', 'at screening', 'within N days before screening' or "
@@ -350,15 +350,24 @@ def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
 
 def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnostic]:
     """A cumulative dose sums a dose per day over days, up to screening or within a span before
-    an anchor day; its threshold is in the daily dose's unit times a day."""
+    an anchor day; its threshold is in the daily dose's unit times a day. An average daily dose
+    divides that sum by the span's days, so it needs a span, and its threshold is a daily dose."""
     assert concept.dosed_in is not None
     summed = units.summed_over_days(concept.dosed_in) if parses(concept.dosed_in) else None
     window = atom.window
-    if window.kind != "ever" and (window.kind != "within" or window.direction != "before"
-                                  or window.reach is not None):
+    within = window.kind == "within" and window.direction == "before" and window.reach is None
+    if atom.average and not within:
+        yield diag("average-window", window.span,
+                   instead="" if window.kind == "ever" else f", not '{window}'")
+    elif window.kind != "ever" and not within:
         yield diag("cumulative-window", window.span, window=window)
     if summed is None:
-        yield diag("cumulative-unit", atom.span, name=concept.name, unit=concept.dosed_in)
+        yield diag("cumulative-unit", atom.span, name=concept.name, unit=concept.dosed_in,
+                   what="an average daily dose is a daily dose summed over days, divided by "
+                   "their number" if atom.average else "a cumulative dose sums a daily dose over "
+                   "the days it was taken")
+    elif atom.average:
+        yield from _course(atom, concept)
     elif atom.dose.unit is None:
         yield diag("unit-dimension/missing", atom.dose.span, name=concept.name,
                    example=f"{atom.dose.value} {summed}")

@@ -589,13 +589,18 @@ class CumulativeDose:
     """`glucocorticoid cumulative dose >= 420 mg`: each course's daily dose times the days it
     was taken, summed over the courses, up to the screening date; with a window (`within 12
     months before screening`), the days inside it only. In the daily dose's unit times a day
-    (`mg/d` sums to `mg`, `mg/kg/d` to `mg/kg`)."""
+    (`mg/d` sums to `mg`, `mg/kg/d` to `mg/kg`).
+
+    `average` (`glucocorticoid average daily dose >= 7.5 mg/d within 28 days before screening`):
+    the same sum over a window's days divided by their number, in the daily dose's unit; one
+    construct, since the average is the sum over a span read per day of it."""
 
     span: Span
     ref: Ref
     op: str
     dose: Quantity
     window: Window  # "ever", or `within D before A`
+    average: bool = False
 
 
 @dataclass(frozen=True)

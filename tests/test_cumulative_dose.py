@@ -159,8 +159,8 @@ CONCEPTS = ("    first_dose: date\n    gc: medication {prednisone} dosed in mg/d
      "concept), not 'at least 3 days before first_dose'"),
     ("undosed cumulative dose > 5 g", "8:19 'undosed' is a medication without a dose unit: "
      "declare it 'dosed in UNIT' to compare doses"),
-    ("crp cumulative dose > 5 g", "8:19 'crp' is a quantity: only a medication's courses add up "
-     "to a cumulative dose"),
+    ("crp cumulative dose > 5 g", "8:19 'crp' is a quantity: only a medication's courses have "
+     "doses to sum or average over days"),
 ])
 def test_what_a_cumulative_dose_cannot_say(text, said) -> None:
     assert said in checked(CONCEPTS, text)

@@ -37,7 +37,8 @@ WORDS = ["and", "or", "not", "ever", "within", "days", "before", "after", "scree
          "\ufeff", "", "\n", "#", '"', "include", "exclusion E99 \"x\": ", "define z: ",
          "maximum 36 patients", "design boin target 0.2", "cohort size 0", "during",
          "during or within 2 weeks after", "the date of", "the start of", "72 hours",
-         "cumulative dose >", "confirmed on another day", "on or before", "prior to", "to"]
+         "cumulative dose >", "confirmed on another day", "on or before", "prior to", "to",
+         "average daily dose >="]
 TOKEN = re.compile(r"[0-9][0-9.,]*(?:x10\^[0-9]+)?|[A-Za-z_/^%0-9.]+|\S")
 
 

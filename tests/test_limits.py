@@ -430,7 +430,8 @@ def test_every_size_runs_or_is_refused_at_check(count: int, criteria: int, op: s
 def newer_constructs(count: int) -> tuple[str, list[dict]]:
     """`count` of each in one criterion: ranges confirmed on another day (four tests each, on two
     days' fields), dates ordered against dates, multiples of the limit confirmed (in `or`),
-    cumulative doses in windows of as many lengths; and a patient eligible under them."""
+    cumulative and average doses in windows of as many lengths; and a patient eligible under
+    them."""
     concepts = "".join(f"    lab{i}: lab in U/L valid for 28 days\n    day{i}: date\n"
                        for i in range(count)) + "    gc: medication {prednisone} dosed in mg/d\n"
     text = HEAD + "concepts:\n" + concepts + "".join(
@@ -441,7 +442,9 @@ def newer_constructs(count: int) -> tuple[str, list[dict]]:
             ("inclusion", "I2", " and ", "day{i} on or before day{j} or day{i} after day{j}"),
             ("exclusion", "E1", " or ", "lab{i} > 3 x ULN confirmed on another day"),
             ("exclusion", "E2", " or ",
-             "gc cumulative dose > {k} g within {k} months before day{i}")))
+             "gc cumulative dose > {k} g within {k} months before day{i}"),
+            ("exclusion", "E3", " or ",
+             "gc average dose > {k}0 mg/d within {k} weeks before day{i}")))
     facts = [{"concept": f"lab{i}", "value": value, "unit": "U/L", "date": day,
               "reference_range": {"low": 5, "high": 40}}
              for i in range(count) for value, day in ((20, "2026-03-01"), (25, "2026-02-25"))]

@@ -1,6 +1,7 @@
 """Boundary cases of medication courses: the dose on a day (`glucocorticoid dose at screening >=
 7.5 mg/d`), treatment without a break (`glucocorticoid for at least 28 days`, see
-`without_break`), a stable dose (`stable_doses`) and a cumulative dose (`cumulative_doses`).
+`without_break`), a stable dose (`stable_doses`) and a cumulative or average dose
+(`cumulative_doses`).
 
 Each case replaces the medication's courses: one ongoing course at each of the doses `amounts`
 puts at the threshold (the table's reference drug at it, one step under and over, in another
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
@@ -29,6 +31,7 @@ from engine.edgecases.amounts import (DAY, Dosing, Given, around, bounded, cours
                                       dosing, threshold, weight_change, weight_of)
 from engine.edgecases.base import Skip, Variant, anchor_day, day_given, period, tidy
 from protocol import model as m
+from protocol.formula import rounded
 from protocol.units import QUANTUM, convert, quantize, summed_over_days
 
 if TYPE_CHECKING:
@@ -90,12 +93,13 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     screening; the course without a dose (unbounded above); recorded as none (0); nothing
     recorded. The status is worked out here: each course's daily dose (`amounts.daily`) times
     its days from the span's first day to its last (both counted, dateutil's calendar), summed,
-    compared with T."""
+    compared with T.
+
+    Of `X average daily dose <op> T within D before A` the same cases, with N the window's days
+    up to screening and T a day, so the course over all of them averages T; and one a step over
+    T: the sum divided by N, rounded once as the normaliser rounds it, compared with T."""
     concept = gen.concept(atom)
     dosed = dosing(gen, concept)
-    summed = summed_over_days(dosed.unit)
-    assert summed is not None and atom.dose.unit is not None  # checked
-    at = convert(atom.dose.value, atom.dose.unit, summed)
     window = atom.window
     first: date | None = None
     last = gen.screening
@@ -106,14 +110,25 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
         assert window.duration is not None
         first = anchor - period(window.duration)
         last = min(anchor, gen.screening)
-    days, per = 10, at / 10
-    if per != quantize(per):
-        days, per = 1, at
+    if atom.average:
+        assert first is not None  # checked: an average is over a window
+        summed, at, days = dosed.unit, threshold(dosed, atom.dose), (last - first).days + 1
+        if days < 1:
+            raise Skip(f"the window starts {first}, after screening {gen.screening}")
+        per = at
+    else:
+        summed = summed_over_days(dosed.unit)
+        assert summed is not None and atom.dose.unit is not None  # checked
+        at = convert(atom.dose.value, atom.dose.unit, summed)
+        days, per = 10, at / 10
+        if per != quantize(per):
+            days, per = 1, at
     reference = dosed.reference or concept.values[0].name
     start = last - timedelta(days=days - 1)
     ongoing = gen.screening - timedelta(days=days - 1)
     span = "up to screening" if first is None else f"from {first} to {last}"
-    written = f"{concept.name} cumulative dose {atom.op} {atom.dose}" + (
+    summary = "average daily dose" if atom.average else "cumulative dose"
+    written = f"{concept.name} {summary} {atom.op} {atom.dose}" + (
         "" if window.kind == "ever" else f" {window}")
 
     def course(begin: date, end: date | None, dose: Decimal | None = per
@@ -125,6 +140,9 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
              (f"{days + 1} days of {tidy(per)} {dosed.unit}", course(start - DAY, last)),
              (f"{tidy(per)} {dosed.unit} from {ongoing}, ongoing", course(ongoing, None)),
              (f"{days} days of {reference} without a dose", course(start, last, None))]
+    if atom.average:
+        over = per + QUANTUM
+        cases.append((f"{days} days of {tidy(over)} {dosed.unit}", course(start, last, over)))
     if first is not None:
         cases += [(f"{tidy(per)} {dosed.unit} ending {first - DAY}",
                    course(first - timedelta(days=days), first - DAY)),
@@ -137,17 +155,23 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
         until = min(end or gen.screening, last)
         counted = max(0, (until - max(begin, first or begin)).days + 1)
         total = (amount or Decimal(0)) * counted
-        held = bounded(atom.op, at, total, None if amount is None and counted else total)
+        value = rounded(Fraction(total) / days) if atom.average else total
+        held = bounded(atom.op, at, value, None if amount is None and counted else value)
         many = f"{counted} day{'s' * (counted != 1)}"
-        taken = f"{many} x {tidy(amount)} {dosed.unit} = {tidy(total)} {summed}" \
-            if amount is not None else f"{many} without a dose: at least 0 {summed}"
+        taken = f"{many} x {tidy(amount)} {dosed.unit} = {tidy(total)} " \
+            f"{summed_over_days(dosed.unit)}" if amount is not None else \
+            f"{many} without a dose: at least 0 {summed_over_days(dosed.unit)}"
+        if atom.average:
+            taken += f", over {days} days: {tidy(value)} {summed}" + \
+                (" or more" if amount is None and counted else "")
         variants.append(Variant(
             f"{what}: {written}", f"{drug} from {begin} {'ongoing' if end is None else f'to {end}'}"
             f", {span}: {taken}; {atom.op} {tidy(at)} is {held}", atom, held,
             replace=(course_fact(concept, fields, drug, dose, unit, begin, end),)))
     zero = bounded(atom.op, at, Decimal(0), Decimal(0))
     return variants + _absent(gen, atom, concept, written, zero == "true",
-                              f"a cumulative dose of 0; 0 {atom.op} {tidy(at)} is {zero}")
+                              f"{'an average' if atom.average else 'a cumulative dose'} of 0; "
+                              f"0 {atom.op} {tidy(at)} is {zero}")
 
 
 def _variant(gen: EdgeCases, dosed: Dosing, atom: m.CurrentDose, name: str,
