@@ -160,7 +160,8 @@ class Reader:
     __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "cumulatives", "dated",
                  "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
-                 "name", "needs_date", "none_field", "read", "references", "runs", "steps",
+                 "name", "needs_date", "none_field", "planned", "read", "references", "runs",
+                 "steps",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
                  "reaches", "as_of", "sources", "missing", "previous")
 
@@ -213,7 +214,7 @@ class Reader:
         for key, (attribute, times) in sorted(normaliser.reaches.get(name, {}).items()):
             self.reaches.setdefault(attribute, []).append(
                 (key, R.between(key)[0], Fraction(times)))
-        self.graded = concept.graded
+        self.graded, self.planned = concept.graded, concept.planned
         self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
         self.table = normaliser.protocol.equivalence(concept.equivalence) \
             if concept.equivalence else None
@@ -386,7 +387,7 @@ class _Builder(Values, Courses):
                 if day is None:
                     self.problem(index, "date", date_problem(when, _form(listed)))
                     continue
-                if day > screening:
+                if day > screening and not concepts[name].planned:
                     self.problem(index, "date", f"dated {when}, after the screening date "
                                  f"{screening}: set aside", warning=True)
                     continue
@@ -534,13 +535,18 @@ class _Builder(Values, Courses):
         A date known to the month or year spans its days; with no date at all the occurrence
         happened on some day up to screening. A course of a medication with neither an end nor
         `ongoing` may still be going on: its end is unknown (an event with one date is a
-        single day). Nothing can have started after screening, so latest days stop there."""
+        single day). Nothing can have started after screening, so latest days stop there; but
+        a planned event's occurrence may lie on any day, and without a date it is planned for
+        some day from screening on."""
         screening = self.screening_day
         when = fact.get("date")
+        if when is None and r.planned:
+            return {R.START: screening, R.START_LATEST: ONGOING, R.END: ONGOING,
+                    R.END_EARLIEST: screening}
         # both dates are text, and dates, as grouping found
         starts = day_numbers_of_text(when) if when is not None else (_FIRST_DAY_NUMBER, screening)
         assert starts is not None
-        first, latest_first = starts[0], min(starts[1], screening)
+        first, latest_first = starts[0], starts[1] if r.planned else min(starts[1], screening)
         if fact.get("ongoing"):
             earliest_last = last = ONGOING
         elif fact.get("end"):
@@ -652,7 +658,7 @@ class _Builder(Values, Courses):
         self._edges(r, listed)
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
-                else "occurred"
+                else "planned" if r.planned else "occurred"
             if r.attributes:
                 what += attributes_text(r.concept, item)
             self._use(r, index, fact, None, period_text(fact), value=what)

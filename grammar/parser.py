@@ -297,9 +297,10 @@ class _Build(Escalation):
         return m.Kind.DATE, {}
 
     def event_kind(self, meta, *rest):
-        graded = any(isinstance(r, Token) for r in rest)
+        words = {r.type for r in rest if isinstance(r, Token)}
         attributes = tuple(r for r in rest if isinstance(r, m.Attribute))
-        return m.Kind.EVENT, {"graded": graded, "attributes": attributes}
+        return m.Kind.EVENT, {"graded": "GRADED" in words, "planned": "PLANNED" in words,
+                              "attributes": attributes}
 
     def medication_kind(self, meta, values, *rest):
         dosing = next((r for r in rest if isinstance(r, dict)), {})

@@ -126,7 +126,8 @@ def _name(protocol: m.Protocol, name: str) -> str | None:
 
 
 def _concept(concept: m.Concept) -> str:
-    lines = [f"**{concept.name}**: {KIND_WORDS.get(concept.kind, concept.kind.value)}"]
+    kind = KIND_WORDS.get(concept.kind, concept.kind.value)
+    lines = [f"**{concept.name}**: {'planned ' * concept.planned}{kind}"]
     if concept.unit:
         lines.append(f"unit: {concept.unit}")
     if concept.dosed_in:

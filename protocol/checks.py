@@ -60,6 +60,9 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
                        "average over days"),
     m.StableDose: ((Kind.MEDICATION,), "only a medication's courses have a dose to keep stable"),
 }
+#: How a planned event is named where it cannot be used: its occurrences may lie after
+#: screening, so it has no most recent occurrence to count from or span.
+PLANNED = "a planned event, whose occurrences may lie after screening"
 WHEN = ("say when: 'ever', 'at screening', 'within N days before screening' or "
         "'at least N months before first_dose'")
 
@@ -209,6 +212,9 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif isinstance(atom, (m.Occurred, *m.WRAPPERS)) and _grade(atom) is not None \
             and not target.graded and target.kind is not Kind.DATE:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
+    elif isinstance(atom, m.Latest) and target.planned:
+        kind, advice = PLANNED, "plans have no most recent one (say when it is planned: " \
+            f"'{atom.ref.name} within 3 months after screening')"
     elif isinstance(atom, (m.Course, m.CurrentDose, m.CumulativeDose)) and target.dosed_in is None:
         kind = "a medication without a dose unit"
         advice = "declare it 'dosed in UNIT' to compare doses"
@@ -269,6 +275,9 @@ def _anchor(anchor: m.Anchor, scope: Scope, edges: bool = True) -> Iterator[Diag
         what = f"the {anchor.edge} of an event or medication"
         yield diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
                    hint=_anchor_hint(kind, name))
+    elif anchor.occurrence and isinstance(target, m.Concept) and target.planned:
+        what = f"the {anchor.edge} of the most recent occurrence of a history"
+        yield diag("anchor", anchor.ref.span, what=what, name=name, kind=PLANNED, hint="")
     elif anchor.result and kind not in m.DATED_RESULTS:
         what = "the date of a recorded result (a quantity, lab, score, scale, category or flag)"
         yield diag("anchor", anchor.ref.span, what=what, name=name, kind=_kind_words(target),
@@ -285,6 +294,8 @@ def _during(occurred: m.Occurred, scope: Scope) -> Iterator[Diagnostic]:
         yield diag("undefined-name", anchor.ref.span, name=name, hint=_hint(name, scope.names()))
     elif not (isinstance(target, m.Concept) and target.kind in m.LISTED):
         yield diag("during", anchor.ref.span, name=name, kind=_kind_words(target), why="")
+    elif target.planned:
+        yield diag("during", anchor.ref.span, name=name, kind=PLANNED, why="")
     elif name == occurred.ref.name:
         yield diag("during", anchor.ref.span, name=name, kind="the history itself",
                    why=": its most recent one overlaps itself")
@@ -585,6 +596,10 @@ def _broader(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             why = f"but it is {_kind_words(concept)} and '{broader.name}' {_kind_words(broader)}"
         elif broader.counts_as is not None:
             why = f"which counts as '{broader.counts_as.name}' in turn: name the broadest directly"
+        elif broader.planned != concept.planned:
+            planned, other = (concept, broader) if concept.planned else (broader, concept)
+            why = f"but '{planned.name}' is planned and '{other.name}' is not: a plan is not an " \
+                "occurrence"
         elif broader.reads is not None:
             why = (f"which is '{broader.reads.name}' read at {broader.at.name}: count it as "
                    f"'{broader.reads.name}'")

@@ -166,6 +166,9 @@ class Concept:
     values: tuple[Value, ...] = ()
     valid_for: Duration | None = None
     graded: bool = False
+    #: An event whose occurrences are planned (`planned event`): read whatever their date,
+    #: also after the screening date, where other histories' facts are set aside.
+    planned: bool = False
     dosed_in: str | None = None
     equivalence: str | None = None
     weight: Ref | None = None  # the body-weight concept a dose per kg is divided by

@@ -38,7 +38,7 @@ WORDS = ["and", "or", "not", "ever", "within", "days", "before", "after", "scree
          "maximum 36 patients", "design boin target 0.2", "cohort size 0", "during",
          "during or within 2 weeks after", "the date of", "the start of", "72 hours",
          "cumulative dose >", "confirmed on another day", "on or before", "prior to", "to",
-         "average daily dose >="]
+         "average daily dose >=", "planned event", "planned"]
 TOKEN = re.compile(r"[0-9][0-9.,]*(?:x10\^[0-9]+)?|[A-Za-z_/^%0-9.]+|\S")
 
 

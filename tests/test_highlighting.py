@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from grammar.layout import lexemes
-from tests import test_average_dose, test_confirmed, test_cumulative_dose, test_date_order
+from tests import (test_average_dose, test_confirmed, test_cumulative_dose, test_date_order,
+                   test_planned)
 
 ROOT = Path(__file__).resolve().parents[1]
 VSCODE = ROOT / "editors" / "vscode"
@@ -144,6 +145,7 @@ def test_every_token_of_the_examples_gets_its_scope(highlighter, path):
 WRITTEN = {"a date against another day": test_date_order.PROTOCOL,
            "a cumulative dose": test_cumulative_dose.PROTOCOL,
            "an average daily dose": test_average_dose.PROTOCOL,
+           "a planned event": test_planned.PROTOCOL,
            "confirmed on another day": test_confirmed.PROTOCOL}
 
 

@@ -64,7 +64,7 @@ class Occurred(Atom):
             yes = P.all_of(P.test(">=", R.ITEM[R.START], 0), certain[0])
             no = P.test(NEGATE[atom.grade[0]], R.ITEM[R.GRADE], float(atom.grade[1]))
         else:
-            (op, _, _, key, field), = window_reads(window)
+            (op, _, _, key, field), = window_reads(window, build.concepts[name].planned)
             yes = certain[0]
             no = P.test(NEGATE[op], f"$i.{key}", {"$m": field})  # it surely fails what it may meet
             return listed(name, yes, no, needs, void, maybe=possible[0])
@@ -182,7 +182,8 @@ def _occurrence(atom: m.Occurred, reader: Reader) -> tuple:
     window's words come from: None for `ever`, the record field of the first day of a window that
     ends on the screening date, "" for any other."""
     graded = None if atom.grade is None else against(atom.grade[0], float(atom.grade[1]))
-    tests = tuple((OPS[op], *read) for op, *read in window_reads(atom.window))
+    planned = reader.concepts[atom.ref.name].planned
+    tests = tuple((OPS[op], *read) for op, *read in window_reads(atom.window, planned))
     window = atom.window
     first = None if window.kind == "ever" else ""
     if R.anchor_field(window.anchor) == R.SCREENING and window.reach is None and (
@@ -201,7 +202,7 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
     needs = _needs(window)
     void = P.FALSE if window.anchor is None or not window.anchor.occurrence else \
         P.test("==", R.none_field(window.anchor.ref.name), 1)
-    reads = window_reads(window)
+    reads = window_reads(window, build.concepts[atom.ref.name].planned)
     if window.reach is not None:
         build.layout.reach(build.concepts[atom.ref.name], window.reach)
     certain = [P.test(op, f"$i.{key}", {"$m": field}) for op, key, field, _, _ in reads]
@@ -235,7 +236,7 @@ def window_tests(window: m.Window, dated: bool = False) -> tuple[tuple[str, str,
     on or beyond (or strictly beyond) B; `LATER` kinds (never written, see `Latest`) ask its start
     to lie after (or on or after) B. Facts after the screening date are set aside, so with the
     screening date as anchor "started on or before A" always holds and is not tested, but for a
-    date concept's day (`dated`), which may lie after it.
+    date concept's day or a planned event's occurrence (`dated`), which may lie after it.
     """
     if window.kind == "ever":
         return ()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms import holds
+from engine.dates import LAST_DAY
 from protocol import model as m
 from protocol.units import QUANTUM, Affine, UnitProblem, quantize, scale
 
@@ -203,6 +204,13 @@ def moved(data: dict[str, Any], delta: timedelta, protocol: m.Protocol) -> dict[
         if fact.get("concept") in dated and "value" in fact:
             fact["value"] = _later(fact["value"], delta)
     return out
+
+
+def recorded_until(gen: EdgeCases, concept: m.Concept, screening: date | None = None) -> date:
+    """The last day an occurrence of `concept` is read on: the screening date (`screening`, or
+    the base's), after which a history's facts are set aside; for a planned event, whose
+    occurrences may lie on any later day, the last day the calendar reads."""
+    return LAST_DAY if concept.planned else screening or gen.screening
 
 
 def period(duration: m.Duration) -> relativedelta:

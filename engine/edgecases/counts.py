@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
 from engine.atoms.base import OPS
-from engine.edgecases.base import Skip, Variant, anchor_day
+from engine.edgecases.base import Skip, Variant, anchor_day, recorded_until
 from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
                                       written_filters)
 from engine.edgecases.anchors import Anchored, history_anchor
@@ -58,7 +58,9 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
     written = f"at least {n} {of}{occurred.ref.name}{written_filters(occurred)}" \
               f"{_grade_text(occurred)} {window}"
     anchor, anchored = _anchor(gen, atom)
-    days, edge_days, outside, month = _days(gen, n + 1, _window(gen, window, anchor, anchored))
+    until = recorded_until(gen, concept)
+    days, edge_days, outside, month = _days(gen, n + 1, _window(gen, window, anchor, anchored,
+                                                                until), until)
     keys = [v.name for v in by.values] if by is not None else []
     if by is not None and len(keys) < n + 1:
         raise Skip(f"fewer than {n + 1} declared {by.name} values to count")
@@ -195,24 +197,27 @@ def _key(index: int, fields: dict[str, Any], by: str | None) -> Any:
     return index if by is None else fields.get(by)
 
 
-def _window(gen: EdgeCases, window: m.Window, anchor: date | None, anchored: Anchored | None
-            ) -> tuple[Callable[[date], bool], list[date]] | None:
-    """Whether a one-day item counts by the window, and the days up to screening where that
-    changes (`windows`; `during` for a window during another history); None for `ever`."""
+def _window(gen: EdgeCases, window: m.Window, anchor: date | None, anchored: Anchored | None,
+            until: date) -> tuple[Callable[[date], bool], list[date]] | None:
+    """Whether a one-day item counts by the window, and the days up to `until` (screening, or
+    any day for a planned event) where that changes (`windows`; `during` for a window during
+    another history); None for `ever`."""
     if anchor is None:
         return None
     if window.kind == "during":
         assert anchored is not None
+        if until != gen.screening:
+            raise Skip("a planned event during another history has no boundary cases yet")
         return one_day(window, anchored.latest, gen.screening)
     counted = _inside(window)
 
     def inside(day: date) -> bool:
         return counted(day, anchor)
-    return inside, _edges(inside, anchor, window, gen.screening)
+    return inside, _edges(inside, anchor, window, until)
 
 
-def _days(gen: EdgeCases, count: int, window: tuple[Callable[[date], bool], list[date]] | None
-          ) -> tuple[list[str], list[str], str | None, str | None]:
+def _days(gen: EdgeCases, count: int, window: tuple[Callable[[date], bool], list[date]] | None,
+          until: date) -> tuple[list[str], list[str], str | None, str | None]:
     """`count` distinct days inside the window (from the last day inside up to screening,
     backwards), the other days inside where being inside changes, the first day outside up to
     screening, and a month that straddles the window's edge (None when there is none)."""
@@ -228,16 +233,15 @@ def _days(gen: EdgeCases, count: int, window: tuple[Callable[[date], bool], list
         raise Skip(f"fewer than {count} days inside the window")
     outside = next((d.isoformat() for d in edges if not inside(d)), None)
     edge_days = [d.isoformat() for d in edges if inside(d) and d not in days]
-    return [d.isoformat() for d in days], edge_days, outside, _straddling(gen, inside, edges)
+    return [d.isoformat() for d in days], edge_days, outside, _straddling(inside, edges, until)
 
 
-def _straddling(gen: EdgeCases, inside: Callable[[date], bool],
-                edges: list[date]) -> str | None:
-    """The first edge day's month, up to screening, with days both inside and outside."""
+def _straddling(inside: Callable[[date], bool], edges: list[date], until: date) -> str | None:
+    """The first edge day's month, up to `until`, with days both inside and outside."""
     for day in edges:
         first = date(day.year, day.month, 1)
         days = [first + timedelta(days=k) for k in range(monthrange(day.year, day.month)[1])]
-        seen = {inside(d) for d in days if d <= gen.screening}
+        seen = {inside(d) for d in days if d <= until}
         if seen == {True, False}:
             return first.strftime("%Y-%m")
     return None

@@ -43,10 +43,11 @@ from typing import TYPE_CHECKING, Any, Callable
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS
+from engine.dates import LAST_DAY
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
 from engine.edgecases.base import (Skip, Variant, anchor_day, kleene_and, kleene_or, leap,
-                                   shifted, period)
+                                   period, recorded_until, shifted)
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -92,6 +93,7 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
         raise Skip(f"the base patient gives no {on} day")
     inside = _inside(window)
     out: list[Variant] = []
+    concept = gen.concept(occurred)
     places = [(anchor, gen.screening, None)]
     course = anchored.latest.fact if anchored is not None and anchored.own else None
     if window.duration is not None and window.duration.unit in ("months", "years") and \
@@ -101,7 +103,8 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
         where = f", {on} on {at}" if moved else ""
         # the cases' own course moves with the patient, or the anchor would not be on `at`
         own = (shifted(course, at - anchor),) if course is not None and moved else ()
-        for day in _edges(lambda d: inside(d, at), at, window, screening):
+        for day in _edges(lambda d: inside(d, at), at, window,
+                          recorded_until(gen, concept, screening)):
             held = inside(day, at)
             out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}: "
                                 f"{_which(day, held, inside, at)} of {written}{where}",
@@ -110,9 +113,11 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
                                 grade, moved_to=screening if moved else None, fields=passing,
                                 also=own))
     out += _months(gen, atom, occurred, inside, anchor, written, on, grade, passing)
+    if concept.planned:
+        out += _undated(gen, atom, occurred, inside, anchor, written, on, grade, passing)
     out += _grades(gen, atom, occurred, inside, anchor, written, passing)
-    days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window, gen.screening)
-            if inside(d, anchor)]
+    days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window,
+                              recorded_until(gen, concept)) if inside(d, anchor)]
     if days:
         out += _filtered(gen, atom, occurred, days[0], written, grade, passing, failing, False)
     out += _nothing(gen, atom, occurred, written)
@@ -182,12 +187,13 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
 
     out = []
     half_lives = [hours(back // 2), hours(back + 10)]
-    edges = _edges(lambda d: fixed(d, anchor), anchor, alone, gen.screening)
+    until = recorded_until(gen, gen.concept(occurred))
+    edges = _edges(lambda d: fixed(d, anchor), anchor, alone, until)
     for given in half_lives:
         reached = reaches(given)
         assert reached is not None
         marks = sorted({anchor - timedelta(days=reached + k) for k in (0, 1)} | set(edges))
-        for day in (d for d in marks if d <= gen.screening):
+        for day in (d for d in marks if d <= until):
             out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} on {day}, "
                                 f"{attribute.name} {given}: {written}", said(given, day),
                                 held(day, given), day.isoformat(), grade,
@@ -195,11 +201,12 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
         for first in dict.fromkeys(date(d.year, d.month, 1) for d in marks):
             days = [first + timedelta(days=k)
                     for k in range(monthrange(first.year, first.month)[1])]
-            seen = {held(d, given) for d in days if d <= gen.screening}
+            seen = {held(d, given) for d in days if d <= until}
             status = seen.pop() if len(seen) == 1 else None
             out.append(_variant(gen, atom, occurred, f"{occurred.ref.name} in {first:%Y-%m} "
                                 f"(known to the month), {attribute.name} {given}: {written}",
-                                f"{said(given)}; the days of {first:%Y-%m} up to screening "
+                                f"{said(given)}; the days of {first:%Y-%m}"
+                                f"{' up to screening' if until == gen.screening else ''} "
                                 f"{'alike' if status is not None else 'not alike'}",
                                 status, first.strftime("%Y-%m"), grade,
                                 fields={**passing, attribute.name: given}))
@@ -438,7 +445,7 @@ def _inside(window: m.Window) -> Callable[[date, date], bool]:
 def _edges(inside: Callable[[date], bool], at: date, window: m.Window,
            screening: date) -> list[date]:
     """The days where being inside changes, and their neighbours, up to screening (nothing
-    recorded can lie after it)."""
+    recorded can lie after it, but a planned event's occurrence: `recorded_until`)."""
     if window.kind == "ever":
         raise Skip("`ever` has no edge")
     marks = [at]
@@ -480,13 +487,14 @@ def _months(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date, wr
             on: str, grade, passing: dict) -> list[Variant]:
     """A date known to the month: the month of each edge day, and the first month beside one
     that lies wholly inside."""
-    edges = _edges(lambda d: inside(d, anchor), anchor, occurred.window, gen.screening)
+    until = recorded_until(gen, gen.concept(occurred))
+    edges = _edges(lambda d: inside(d, anchor), anchor, occurred.window, until)
     firsts = list(dict.fromkeys(date(d.year, d.month, 1) for d in edges))
     beside = [f + relativedelta(months=k) for f in firsts for k in (-1, 1)]
     out, wholly = [], False
     for first in [*firsts, *beside]:
         days = [first + timedelta(days=k) for k in range(monthrange(first.year, first.month)[1])]
-        days = [d for d in days if d <= gen.screening]
+        days = [d for d in days if d <= until]
         if not days:
             continue
         seen = {inside(d, anchor) for d in days}
@@ -504,12 +512,30 @@ def _months(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date, wr
     return out
 
 
+def _undated(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date, written: str,
+             on: str, grade, passing: dict) -> list[Variant]:
+    """A planned event's occurrence without a date: planned for some day from screening on, so
+    it counts where every such day agrees (inside changes only at the edge days, so those, the
+    screening date and the last day the calendar reads are every case there is)."""
+    edges = _edges(lambda d: inside(d, anchor), anchor, occurred.window, LAST_DAY)
+    seen = {inside(d, anchor) for d in [gen.screening, *edges, LAST_DAY] if d >= gen.screening}
+    held = seen.pop() if len(seen) == 1 else None
+    said = "every one inside" if held else "none inside" if held is False else \
+        "some inside, some not"
+    variant = _variant(gen, atom, occurred, f"{occurred.ref.name} without a date: {written}",
+                       f"{on} {anchor}: {_bounds(occurred.window, anchor)} (dateutil); planned "
+                       f"for some day from screening {gen.screening} on: {said}", held,
+                       gen.screening.isoformat(), grade, fields=passing)
+    undated = {k: v for k, v in variant.replace[0].items() if k not in ("date", "end")}
+    return [replace(variant, replace=(undated,))]
+
+
 def _grades(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchor: date,
             written: str, passing: dict) -> list[Variant]:
     """For `with grade >= g`: on the first day inside, the grade at g and a whole step on either
     side."""
     days = [d for d in _edges(lambda d: inside(d, anchor), anchor, occurred.window,
-                              gen.screening) if inside(d, anchor)]
+                              recorded_until(gen, gen.concept(occurred))) if inside(d, anchor)]
     return _graded(gen, atom, occurred, days[0], written, passing) if days else []
 
 

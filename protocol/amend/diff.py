@@ -319,7 +319,7 @@ def _concept(a: m.Concept, b: m.Concept, old: m.Protocol, new: m.Protocol) -> En
 
 def _concept_field(concept: m.Concept, kind: str) -> Any:
     weight = concept.weight.name if concept.weight else None
-    return {"kind": concept.kind, "unit": concept.unit, "validity": concept.valid_for,
+    return {"kind": (concept.kind, concept.planned), "unit": concept.unit, "validity": concept.valid_for,
             "dosing": (concept.dosed_in, concept.equivalence, weight),
             "grade": concept.graded, "conversion": concept.conversions,
             "formula": concept.formula, "attributes": concept.attributes,
@@ -337,7 +337,7 @@ def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
     if kind == "grade":
         return "graded" if concept.graded else "not graded"
     if kind == "kind":
-        return concept.kind.value
+        return f"planned {concept.kind.value}" if concept.planned else concept.kind.value
     if kind == "attributes":
         return " ".join(f"with {a.name} {_attribute_text(a)}" for a in concept.attributes) \
             or "(no attributes)"
