@@ -190,7 +190,7 @@ def test_boundary_cases(capsys, tmp_path) -> None:
         {"concept": "glucocorticoid", **prednisone("2026-01-01", None)},
         {"concept": "glucocorticoid_per_kg", **prednisone("2026-01-01", None)}]}
     cases, said = boundary_cases(capsys, tmp_path, PROTOCOL, base)
-    assert "30 boundary cases from b" in said
+    assert "34 boundary cases from b" in said
     for name in ("29 days of 7.5 mg/d: glucocorticoid average daily dose >= 7.5 mg/d within 4 "
                  "weeks before screening",
                  "28 days of 7.5 mg/d: glucocorticoid average daily dose >= 7.5 mg/d within 4 "

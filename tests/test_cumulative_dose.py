@@ -183,12 +183,16 @@ def test_boundary_cases(capsys, tmp_path) -> None:
         {"concept": "glucocorticoid", **prednisone("2026-01-01", "2026-02-11")},
         {"concept": "glucocorticoid_per_kg", **prednisone("2026-01-01", "2026-02-11")}]}
     cases, said = boundary_cases(capsys, tmp_path, PROTOCOL, base)
-    assert "23 boundary cases from b" in said
+    assert "27 boundary cases from b" in said
     for name in ("10 days of 42 mg/d: glucocorticoid cumulative dose >= 420 mg",
                  "9 days of 42 mg/d: glucocorticoid cumulative dose >= 420 mg",
                  "500 mg/d ending 2025-03-31: glucocorticoid cumulative dose > 5 g within 12 "
                  "months before first_dose",
-                 "10 days of 0.6 mg/kg/d: glucocorticoid_per_kg cumulative dose >= 6 mg/kg"):
+                 "10 days of 0.6 mg/kg/d: glucocorticoid_per_kg cumulative dose >= 6 mg/kg",
+                 "10 days of prednisone 42 mg/d through the weight: glucocorticoid_per_kg "
+                 "cumulative dose >= 6 mg/kg",
+                 "42 mg/d from 2026-03 (known to the month) to 2026-03-10: glucocorticoid "
+                 "cumulative dose >= 420 mg"):
         assert f'  - name: "{name}"' in cases
 
 

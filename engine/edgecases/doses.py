@@ -20,6 +20,7 @@ possible total agrees.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -28,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from dateutil.relativedelta import relativedelta
 
 from engine.edgecases.amounts import (DAY, Dosing, Given, around, bounded, course_fact, daily,
-                                      dosing, threshold, weight_change, weight_of)
-from engine.edgecases.base import Skip, Variant, anchor_day, day_given, period, tidy
+                                      dosing, per_day, threshold, weight_change, weight_of)
+from engine.edgecases.base import KEEP, Skip, Variant, anchor_day, day_given, period, tidy
 from protocol import model as m
 from protocol.formula import rounded
 from protocol.units import QUANTUM, convert, quantize, summed_over_days
@@ -90,10 +91,12 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     or 1 where T / 10 is no exact dose), so N x the dose is T; a day shorter and a day longer
     (the extra day outside a window counts nothing); the course ending the day before the span's
     first day (nothing counts) and on it (one day counts); an ongoing course of N days up to
-    screening; the course without a dose (unbounded above); recorded as none (0); nothing
-    recorded. The status is worked out here: each course's daily dose (`amounts.daily`) times
-    its days from the span's first day to its last (both counted, dateutil's calendar), summed,
-    compared with T.
+    screening; the course without a dose (unbounded above); the N days' course started on some
+    day of its first day's month; its dose per day through the base's weight (a dose per kg,
+    where that is exact); recorded as none (0); nothing recorded. The status is worked out
+    here: each course's daily dose (`amounts.daily`) times its days from the span's first day
+    to its last (both counted, dateutil's calendar; for a start known to the month, the fewest
+    and the most over each day it may be), summed, compared with T.
 
     Of `X average daily dose <op> T within D before A` the same cases, with N the window's days
     up to screening and T a day, so the course over all of them averages T; and one a step over
@@ -148,30 +151,53 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
                    course(first - timedelta(days=days), first - DAY)),
                   (f"{tidy(per)} {dosed.unit} ending {first}",
                    course(first - timedelta(days=days - 1), first))]
+    # the N days' dose given per day through the base's weight, where that is an exact dose
+    cases += [(f"{days} days of {g.label} through the weight", (g.drug, g.dose, g.unit, start,
+                                                                last))
+              for g in per_day(dosed, per, atom.op, reference)[:1] if g.weight == KEEP]
+    # the N days' course started on some day of its first day's month
+    month = date(start.year, start.month, 1)
+    by_month = f"{tidy(per)} {dosed.unit} from {month:%Y-%m} (known to the month) to {last}"
+    cases.append((by_month, course(month, last)))
     fields = _kept(gen, concept)
     variants = []
     for what, (drug, dose, unit, begin, end) in cases:
         amount, _ = daily(dosed, drug, dose, unit, dosed.base_weight)
         until = min(end or gen.screening, last)
-        counted = max(0, (until - max(begin, first or begin)).days + 1)
+        known = what != by_month  # a start known to the day, or any day of the month to end
+        starts = [begin] if known else [begin + timedelta(days=k) for k in range(
+            (min(_month_end(begin), end or gen.screening) - begin).days + 1)]
+        surely, counted = (func(max(0, (until - max(s, first or s)).days + 1) for s in starts)
+                           for func in (min, max))
         total = (amount or Decimal(0)) * counted
-        value = rounded(Fraction(total) / days) if atom.average else total
-        held = bounded(atom.op, at, value, None if amount is None and counted else value)
-        many = f"{counted} day{'s' * (counted != 1)}"
-        taken = f"{many} x {tidy(amount)} {dosed.unit} = {tidy(total)} " \
+        low = (amount or Decimal(0)) * surely
+        value, least = (rounded(Fraction(total) / days), rounded(Fraction(low) / days)) \
+            if atom.average else (total, low)
+        held = bounded(atom.op, at, least, None if amount is None and counted else value)
+        many = f"{counted} day{'s' * (counted != 1)}" if surely == counted else \
+            f"{surely} to {counted} days"
+        amounts = tidy(total) if surely == counted else f"{tidy(low)} to {tidy(total)}"
+        taken = f"{many} x {tidy(amount)} {dosed.unit} = {amounts} " \
             f"{summed_over_days(dosed.unit)}" if amount is not None else \
             f"{many} without a dose: at least 0 {summed_over_days(dosed.unit)}"
         if atom.average:
-            taken += f", over {days} days: {tidy(value)} {summed}" + \
+            averaged = tidy(value) if least == value else f"{tidy(least)} to {tidy(value)}"
+            taken += f", over {days} days: {averaged} {summed}" + \
                 (" or more" if amount is None and counted else "")
+        said = begin if known else f"{begin:%Y-%m}"
         variants.append(Variant(
-            f"{what}: {written}", f"{drug} from {begin} {'ongoing' if end is None else f'to {end}'}"
+            f"{what}: {written}", f"{drug} from {said} {'ongoing' if end is None else f'to {end}'}"
             f", {span}: {taken}; {atom.op} {tidy(at)} is {held}", atom, held,
-            replace=(course_fact(concept, fields, drug, dose, unit, begin, end),)))
+            replace=({**course_fact(concept, fields, drug, dose, unit, begin, end),
+                      "date": str(said)},)))
     zero = bounded(atom.op, at, Decimal(0), Decimal(0))
     return variants + _absent(gen, atom, concept, written, zero == "true",
                               f"{'an average' if atom.average else 'a cumulative dose'} of 0; "
                               f"0 {atom.op} {tidy(at)} is {zero}")
+
+
+def _month_end(day: date) -> date:
+    return date(day.year, day.month, monthrange(day.year, day.month)[1])
 
 
 def _variant(gen: EdgeCases, dosed: Dosing, atom: m.CurrentDose, name: str,
