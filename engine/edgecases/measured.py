@@ -173,41 +173,74 @@ def _nearest(at: Decimal, limit: Decimal, factor_: Decimal, sign: int) -> Decima
 
 
 def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
-    """`X <op> T confirmed on another day` (or `X low to high ...`, at its low end): a result of
-    the day before screening and one of the
-    day before that, each at a value that holds (T itself where the comparison counts it, else
-    a step past it) or one that does not: both hold (true), either fails (false); the latest
-    alone, or a second result of its own day (unknown: no earlier day); with `valid for N`, the
-    earlier result dated the oldest day it counts (true) and a day older (unknown); none."""
+    """`X <op> T confirmed on another day` (or `X low to high ...`, at its low end; or `X <op> F
+    x ULN ...`, each result by its own range): a result of the day before screening and one of
+    the day before that, each at a value that holds (T itself where the comparison counts it,
+    else a step past it; for a multiple of a limit, the nearest value whose ratio, rounded as
+    every number, passes) or one that does not: both hold (true), either fails (false); the
+    latest alone, or a second result of its own day (unknown: no earlier day); for a multiple
+    of a limit, the earlier result at the same value under a limit twice as high (false: each
+    day's ratio is to its own range); with `valid for N`, the earlier result dated the oldest
+    day it counts (true) and a day older (unknown); none."""
     concept = gen.concept(atom)
     measured = atom.measured
-    if isinstance(measured, m.CompareReference):
-        raise Skip("no boundary cases for a multiple of a reference limit confirmed on another "
-                   "day yet")
     step = step_of(concept)
-    if isinstance(measured, m.InRange):
-        low, high = (threshold_of(concept, q) for q in (measured.low, measured.high))
-        threshold, written = low, f"{atom.ref.name} {measured.low.value} to {measured.high}"
-
-        def holds(value: Decimal, _: Decimal) -> bool:
-            return low <= value <= high
-    else:
-        threshold = threshold_of(concept, measured.threshold)
-        written = f"{atom.ref.name} {measured.op} {measured.threshold}"
-        holds = OPS[measured.op]
-    meets = next(v for v in (threshold, threshold + step, threshold - step) if holds(v, threshold))
-    fails = next(v for v in (threshold, threshold - step, threshold + step)
-                 if not holds(v, threshold))
-    again = next(v for v in (meets + step, meets - step) if holds(v, threshold))
     unit = concept.unit if concept.kind not in m.UNITLESS else None
     fields = {k: v for k, v in kept(gen, concept.name).items() if k != "date"}
+    doubled = None  # for a multiple of a limit: the fields with the limit doubled
+    if isinstance(measured, m.CompareReference):
+        key = "high" if measured.bound == "upper" else "low"
+        unit = given(gen, concept.name).get("unit", concept.unit)
+        if key not in (fields.get("reference_range") or {}):  # a range of the cases' own
+            fields["reference_range"], unit = dict(OWN_RANGE), concept.unit
+        limit = Decimal(str(fields["reference_range"][key]))
+        factor_, step = quantize(measured.factor), QUANTUM
+        name = "ULN" if measured.bound == "upper" else "LLN"
+        threshold = factor_ * limit
+        if threshold != quantize(threshold):
+            raise Skip(f"{measured.factor} x {limit} {unit} has more than 6 places")
+        written = f"{atom.ref.name} {measured.op} {measured.factor} x {name}"
+        said = f"{measured.op} {tidy(factor_)} x {name} {tidy(limit)} (each ratio rounded half " \
+            "to even to 6 places)"
+        doubled = {**fields, "reference_range": {**fields["reference_range"],
+                                                 key: tidy(limit * 2)}}
+
+        def under(value: Decimal, limit: Decimal) -> bool:
+            return OPS[measured.op](quantize(ROOMY.divide(value, limit)), factor_)
+
+        def holds(value: Decimal, _: Decimal) -> bool:
+            return under(value, limit)
+        near = {sign: _nearest(threshold, limit, factor_, sign) for sign in (-1, 1)}
+        candidates = (threshold, near[1], near[-1])
+        meets = next((v for v in candidates if holds(v, threshold)), None)
+        fails = next((v for v in (threshold, near[-1], near[1]) if not holds(v, threshold)),
+                     None)
+        if meets is None or fails is None:  # pragma: no cover - a comparison has two sides
+            raise Skip(f"no value on either side of {written}")
+    else:
+        if isinstance(measured, m.InRange):
+            low, high = (threshold_of(concept, q) for q in (measured.low, measured.high))
+            threshold, written = low, f"{atom.ref.name} {measured.low.value} to {measured.high}"
+            said = f"{tidy(low)} to {tidy(high)}"
+
+            def holds(value: Decimal, _: Decimal) -> bool:
+                return low <= value <= high
+        else:
+            threshold = threshold_of(concept, measured.threshold)
+            written = f"{atom.ref.name} {measured.op} {measured.threshold}"
+            said = f"{measured.op} {tidy(threshold)}"
+            holds = OPS[measured.op]
+        meets = next(v for v in (threshold, threshold + step, threshold - step)
+                     if holds(v, threshold))
+        fails = next(v for v in (threshold, threshold - step, threshold + step)
+                     if not holds(v, threshold))
+    again = next(v for v in (meets + step, meets - step) if holds(v, threshold))
     latest, earlier = gen.screening - timedelta(days=1), gen.screening - timedelta(days=2)
     written += " confirmed on another day"
-    said = f"{measured.op} {tidy(threshold)}" if isinstance(measured, m.Compare) else \
-        f"{tidy(low)} to {tidy(high)}"
 
-    def result(value: Decimal, day: date) -> dict:
-        return {**_fact(concept, tidy(value), unit, fields), "date": day.isoformat()}
+    def result(value: Decimal, day: date, range_fields: dict | None = None) -> dict:
+        return {**_fact(concept, tidy(value), unit, range_fields or fields),
+                "date": day.isoformat()}
 
     def shown(value: Decimal) -> str:
         return f"{tidy(value)}{f' {unit}' if unit else ''}"
@@ -227,6 +260,14 @@ def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
          "two results of one day, no earlier day: unknown", "unknown",
          (result(meets, latest), result(again, latest))),
     ]
+    if doubled is not None:  # the earlier day's ratio is to its own range: half the latest's
+        confirms = under(meets, limit * 2)
+        cases.append((f"{shown(meets)} on {latest}, {shown(meets)} on {earlier} under a limit "
+                      "twice as high", f"the earlier's ratio is to its own limit, "
+                      f"{tidy(limit * 2)}: {tidy(quantize(ROOMY.divide(meets, limit * 2)))}, "
+                      f"{'confirms' if confirms else 'does not confirm'} it: "
+                      f"{str(confirms).lower()}", str(confirms).lower(),
+                      (result(meets, latest), result(meets, earlier, doubled))))
     edge = validity.oldest_counted(gen, concept)
     if edge is not None:
         oldest, why = edge
