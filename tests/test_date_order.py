@@ -216,8 +216,8 @@ def test_every_window_against_the_calendar(every_window, anchor, offset) -> None
 
 def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
     """`edge-cases` moves the date onto each edge and a day to either side; the network passes
-    every case (`boundary_cases` runs them); a window from a history's end is listed as not
-    generated, and a month counted back from March 31 is February 28."""
+    every case (`boundary_cases` runs them), also from a history's end (with the history going
+    on, and recorded as none), and a month counted back from March 31 is February 28."""
     text = PROTOCOL + ('inclusion I7 "Consent a month or more before the first procedure":\n'
                        '    informed_consent at least 1 month before first_study_procedure\n')
     base = {"patient": "b", "screening_date": "2026-04-10", "facts": [
@@ -226,9 +226,7 @@ def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
         {"concept": "randomisation", "value": "2026-02-05"},
         {"concept": "adjuvant", "drug": "capecitabine", "date": "2025-10-01", "end": "2025-12-20"}]}
     cases, said = boundary_cases(capsys, tmp_path, text, base)
-    assert "30 boundary cases from b; 1 not generated" in said
-    assert "# not generated: line 16, randomisation: a window from another history's days\n" \
-        in cases
+    assert "36 boundary cases from b\n" in said
     for name, description in [
         ("informed_consent 2026-03-31: on first_study_procedure 2026-03-31, informed_consent "
          "before first_study_procedure", "2026-03-31 is first_study_procedure's own day: the "
@@ -240,6 +238,15 @@ def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
         ("informed_consent 2026-04-11: the day after screening 2026-04-10, informed_consent "
          "within 28 days before screening", "2026-04-11 is not within 28 days before "
          "screening (2026-03-13 to 2026-04-10; dateutil's calendar): false"),
+        ("randomisation 2026-01-19: on 2026-01-19 (30 days after the end of adjuvant "
+         "2025-12-20), randomisation at least 30 days after the end of adjuvant", "2026-01-19 "
+         "is at least 30 days after the end of adjuvant (on or after 2026-01-19; dateutil's "
+         "calendar): true"),
+        ("adjuvant still going on, randomisation 2025-12-20: randomisation at least 30 days "
+         "after the end of adjuvant", "adjuvant has no end yet: no anchor day: unknown"),
+        ("no adjuvant (recorded as none), randomisation 2025-12-20: randomisation at least 30 "
+         "days after the end of adjuvant", "adjuvant is recorded as none: the anchor can never "
+         "exist: false"),
     ]:
         assert f'  - name: "{name}"\n    description: "{description}"\n' in cases
 

@@ -6,8 +6,11 @@ order (`before A`: the day before A counts, A itself is UNKNOWN, the order withi
 being recorded, and the day after does not), the anchor and the day the duration reaches from it
 for a span (calendar-aware, with dateutil's `relativedelta`: Jan 31 + 1 month is Feb 28), and
 the bound for `at least` / `more than`; then no date at all (UNKNOWN). The anchor is the base
-patient's: the screening date or a date concept's day, or the date of a result; a window from a
-history's start or end, or `during` one, is listed as not generated.
+patient's: the screening date or a date concept's day, the date of a result, or the start or
+end of another history's most recent item (the base's, where it settles which and gives it a
+whole day, else a course of the cases' own, as `windows` counts from: `anchors.history_anchor`),
+with that history then going on (UNKNOWN) and recorded as none (false); a window `during`
+another history is listed as not generated.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Callable
 
+from engine.edgecases.anchors import Anchored, history_anchor
 from engine.edgecases.base import Variant, anchor_day, given, period
 from protocol import model as m
 
@@ -23,16 +27,31 @@ if TYPE_CHECKING:
 
 
 def dated(gen: EdgeCases, atom: m.Occurred) -> list[Variant]:
-    """The day at each edge of the window and either side of it, and no day."""
+    """The day at each edge of the window and either side of it, and no day; for a window on
+    another history's start or end, also that history's most recent item still going on (no
+    anchor day: unknown) and the history recorded as none (the anchor can never exist:
+    false)."""
     window, name = atom.window, atom.ref.name
     written = f"{name} {window}"
-    anchor = None if window.kind == "during" or (window.anchor and window.anchor.occurrence) \
-        else anchor_day(gen, window.anchor)
-    if anchor is None:
-        why = "from another history's days" if window.kind == "during" or window.anchor and \
-            window.anchor.occurrence else f"the base patient gives no {window.anchor} day"
-        gen.not_generated.append(f"line {atom.span.line}, {name}: a window {why}")
+    anchored = None  # for a window on another history: the item it counts from
+    if window.kind == "during":
+        gen.not_generated.append(f"line {atom.span.line}, {name}: a window during another "
+                                 "history's days")
         return []
+    if window.anchor is not None and window.anchor.occurrence:
+        anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, {name}")
+        anchor: date | None = anchored.day
+    else:
+        anchor = anchor_day(gen, window.anchor)
+    if anchor is None:
+        gen.not_generated.append(f"line {atom.span.line}, {name}: a window the base patient "
+                                 f"gives no {window.anchor} day for")
+        return []
+    # the cases' own anchor item goes with every case, as the base does not settle it
+    own = (anchored.latest.fact,) if anchored is not None and anchored.own else ()
+
+    def on(day: date) -> dict:
+        return {"concept": name, "value": day.isoformat()}
     edges, holds, days = _edges(window, anchor)
     out = []
     for edge, what in edges:
@@ -43,12 +62,36 @@ def dated(gen: EdgeCases, atom: m.Occurred) -> list[Variant]:
                 "is not recorded" if said is None else \
                 f"{day} {'is' if said else 'is not'} {window} {days}"
             out.append(Variant(f"{name} {day}: {_where(day, edge)} {what}, {written}",
-                               f"{how}: {status}", atom, status,
-                               replace=({"concept": name, "value": day.isoformat()},)))
+                               f"{how}: {status}", atom, status, replace=(on(day), *own)))
+    if anchored is not None:
+        out += _unanchored(gen, atom, anchored, on(anchor), written)
     if given(gen, name):
         out.append(Variant(f"no {name}: {written}", "no day: unknown", atom, "unknown",
-                           remove=(name,)))
+                           remove=(name,), replace=own))
     return list({v.name: v for v in out}.values())  # an edge's neighbour may be another edge
+
+
+def _unanchored(gen: EdgeCases, atom: m.Occurred, anchored: Anchored, fact: dict,
+                written: str) -> list[Variant]:
+    """The date on the anchor's day, beside the anchor's history without an anchor day: for
+    `the end of x`, x's most recent item still going on (unknown); x recorded as none (the
+    anchor can never exist: false)."""
+    anchor = atom.window.anchor
+    assert anchor is not None and anchor.ref is not None
+    name, day = anchor.ref.name, fact["value"]
+    others = () if anchored.own else tuple(
+        f for f in gen.base["facts"] if f.get("concept") == name and
+        f is not anchored.latest.fact and f.get("present") is not False)
+    out = []
+    if anchor.edge == "end":
+        going = {k: v for k, v in anchored.latest.fact.items() if k != "end"}
+        out.append(Variant(f"{name} still going on, {atom.ref.name} {day}: {written}",
+                           f"{name} has no end yet: no anchor day: unknown", atom, "unknown",
+                           replace=(fact, *others, {**going, "ongoing": True})))
+    out.append(Variant(f"no {name} (recorded as none), {atom.ref.name} {day}: {written}",
+                       f"{name} is recorded as none: the anchor can never exist: false", atom,
+                       "false", replace=(fact, {"concept": name, "present": False})))
+    return out
 
 
 def _edges(window: m.Window, anchor: date) -> tuple[list[tuple[date, str]],
