@@ -22,18 +22,11 @@ from grammar.parser import parse
 from protocol.amend.diff import diff
 from tests.conftest import (assert_trail_agrees, boundary_cases, checked, judged,
                             network_from_text, screen_one)
+from tests.test_cumulative_dose import DECLARED
+from tests.test_cumulative_dose import decided as summed_up
+from tests.test_cumulative_dose import prednisone as course_of
 
-PROTOCOL = """protocol "a" version "1"
-concepts:
-    first_dose: date
-    weight: quantity in kg
-    glucocorticoid: medication {prednisone, methylprednisolone} dosed in mg/d as pe
-    glucocorticoid_per_kg: medication {prednisone, methylprednisolone} dosed in mg/kg/d
-        as pe per weight
-equivalence pe "prednisone-equivalent":
-    prednisone 5 mg = 5 mg
-    methylprednisolone 4 mg = 5 mg
-inclusion I1 "An average daily dose of at least 7.5 mg prednisone-equivalent over the 4 weeks"
+PROTOCOL = 'protocol "a" version "1"\n' + DECLARED + """inclusion I1 "An average daily dose of at least 7.5 mg prednisone-equivalent over the 4 weeks"
     " before screening": glucocorticoid average daily dose >= 7.5 mg/d within 4 weeks before screening
 exclusion E1 "An average above 20 mg a day in the 30 days before the first dose":
     glucocorticoid average dose > 20 mg/d within 30 days before first_dose
@@ -50,24 +43,11 @@ def screening() -> Screening:
 
 def decided(screening: Screening, *courses: dict, first_dose: str | None = "2026-03-20",
             none: bool = False) -> Decision:
-    facts: list[dict] = [{"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"}]
-    if first_dose is not None:
-        facts.append({"concept": "first_dose", "value": first_dose})
-    for name in ("glucocorticoid", "glucocorticoid_per_kg"):
-        facts += [{"concept": name, **course} for course in courses]
-        if none:
-            facts.append({"concept": name, "present": False})
-    result = screen_one(screening, facts, day=SCREENING)
-    assert isinstance(result, Decision)
-    return result
+    return summed_up(screening, *courses, first_dose=first_dose, none=none)
 
 
 def prednisone(start: str, end: str | None, dose: float | None = 7.5) -> dict:
-    course: dict = {"drug": "prednisone", "date": start}
-    if dose is not None:
-        course.update(dose=dose, unit="mg/d")
-    course.update({"end": end} if end is not None else {"ongoing": True})
-    return course
+    return course_of(start, end, dose)
 
 
 WINDOW = "over 29 days from 2026-02-10 to 2026-03-10 (4 weeks before screening 2026-03-10)"

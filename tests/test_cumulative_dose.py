@@ -22,8 +22,9 @@ from protocol.amend.diff import diff
 from tests.conftest import (assert_trail_agrees, boundary_cases, checked, judged,
                             network_from_text, screen_one)
 
-PROTOCOL = """protocol "c" version "1"
-concepts:
+#: The medications a sum of doses is tested on (the average dose's tests too): one dosed per
+#: day through an equivalence table, one per kg through the weight.
+DECLARED = """concepts:
     first_dose: date
     weight: quantity in kg
     glucocorticoid: medication {prednisone, methylprednisolone} dosed in mg/d as pe
@@ -32,7 +33,8 @@ concepts:
 equivalence pe "prednisone-equivalent":
     prednisone 5 mg = 5 mg
     methylprednisolone 4 mg = 5 mg
-inclusion I1 "A cumulative glucocorticoid dose >= 420 mg prednisone-equivalent"
+"""
+PROTOCOL = 'protocol "c" version "1"\n' + DECLARED + """inclusion I1 "A cumulative glucocorticoid dose >= 420 mg prednisone-equivalent"
     " prior to inclusion": glucocorticoid cumulative dose >= 420 mg
 exclusion E1 "More than 5 g within 12 months before the first dose":
     glucocorticoid cumulative dose > 5 g within 12 months before first_dose
@@ -46,10 +48,13 @@ def screening() -> Screening:
     return Screening(network_from_text(PROTOCOL))
 
 
-def decided(screening: Screening, *courses: dict, first_dose: str = "2026-04-01",
+def decided(screening: Screening, *courses: dict, first_dose: str | None = "2026-04-01",
             none: bool = False) -> Decision:
-    facts: list[dict] = [{"concept": "first_dose", "value": first_dose},
-                         {"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"}]
+    """A patient of 70 kg with `courses` of both medications (and `none`: recorded as none),
+    screened on SCREENING; `first_dose` None: no first dose recorded. The average dose's tests
+    screen theirs so too."""
+    facts: list[dict] = [{"concept": "first_dose", "value": first_dose}] if first_dose else []
+    facts.append({"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"})
     for name in ("glucocorticoid", "glucocorticoid_per_kg"):
         facts += [{"concept": name, **course} for course in courses]
         if none:
