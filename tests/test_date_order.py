@@ -217,16 +217,19 @@ def test_every_window_against_the_calendar(every_window, anchor, offset) -> None
 def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
     """`edge-cases` moves the date onto each edge and a day to either side; the network passes
     every case (`boundary_cases` runs them), also from a history's end (with the history going
-    on, and recorded as none), and a month counted back from March 31 is February 28."""
+    on, and recorded as none) and during one, and a month counted back from March 31 is
+    February 28."""
     text = PROTOCOL + ('inclusion I7 "Consent a month or more before the first procedure":\n'
-                       '    informed_consent at least 1 month before first_study_procedure\n')
+                       '    informed_consent at least 1 month before first_study_procedure\n'
+                       'inclusion I8 "Randomised during or within 1 month after adjuvant":\n'
+                       '    randomisation during or within 1 month after adjuvant\n')
     base = {"patient": "b", "screening_date": "2026-04-10", "facts": [
         {"concept": "informed_consent", "value": "2026-02-01"},
         {"concept": "first_study_procedure", "value": "2026-03-31"},
         {"concept": "randomisation", "value": "2026-02-05"},
         {"concept": "adjuvant", "drug": "capecitabine", "date": "2025-10-01", "end": "2025-12-20"}]}
     cases, said = boundary_cases(capsys, tmp_path, text, base)
-    assert "36 boundary cases from b\n" in said
+    assert "42 boundary cases from b\n" in said
     for name, description in [
         ("informed_consent 2026-03-31: on first_study_procedure 2026-03-31, informed_consent "
          "before first_study_procedure", "2026-03-31 is first_study_procedure's own day: the "
@@ -247,6 +250,9 @@ def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
         ("no adjuvant (recorded as none), randomisation 2025-12-20: randomisation at least 30 "
          "days after the end of adjuvant", "adjuvant is recorded as none: the anchor can never "
          "exist: false"),
+        ("randomisation 2026-01-21: randomisation during or within 1 month after adjuvant",
+         "the most recent adjuvant from 2025-10-01, the window to 2026-01-20: 2026-01-21 is "
+         "outside: false"),
     ]:
         assert f'  - name: "{name}"\n    description: "{description}"\n' in cases
 

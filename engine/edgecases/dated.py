@@ -9,8 +9,8 @@ the bound for `at least` / `more than`; then no date at all (UNKNOWN). The ancho
 patient's: the screening date or a date concept's day, the date of a result, or the start or
 end of another history's most recent item (the base's, where it settles which and gives it a
 whole day, else a course of the cases' own, as `windows` counts from: `anchors.history_anchor`),
-with that history then going on (UNKNOWN) and recorded as none (false); a window `during`
-another history is listed as not generated.
+with that history then going on (UNKNOWN) and recorded as none (false); and `during` another
+history, from the first day of its most recent item to the window's last day.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Callable
 
 from engine.edgecases.anchors import Anchored, history_anchor
 from engine.edgecases.base import Variant, anchor_day, given, period
+from engine.edgecases.during import one_day, spanned_by
+from engine.dates import LAST_DAY
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -35,9 +37,7 @@ def dated(gen: EdgeCases, atom: m.Occurred) -> list[Variant]:
     written = f"{name} {window}"
     anchored = None  # for a window on another history: the item it counts from
     if window.kind == "during":
-        gen.not_generated.append(f"line {atom.span.line}, {name}: a window during another "
-                                 "history's days")
-        return []
+        return _during(gen, atom, written)
     if window.anchor is not None and window.anchor.occurrence:
         anchored = history_anchor(gen, window.anchor, f"line {atom.span.line}, {name}")
         anchor: date | None = anchored.day
@@ -69,6 +69,36 @@ def dated(gen: EdgeCases, atom: m.Occurred) -> list[Variant]:
         out.append(Variant(f"no {name}: {written}", "no day: unknown", atom, "unknown",
                            remove=(name,), replace=own))
     return list({v.name: v for v in out}.values())  # an edge's neighbour may be another edge
+
+
+def _during(gen: EdgeCases, atom: m.Occurred, written: str) -> list[Variant]:
+    """`x during y` (or `during or within D after y`): the date on the first day of y's most
+    recent item and the day before, on the last day of the window and the day after (the
+    base's item, where it settles which is the most recent and gives it whole days, else a
+    course of the cases' own, as `during` counts from: `during.spanned_by`); y recorded as none
+    (false); no date (unknown)."""
+    window, name = atom.window, atom.ref.name
+    assert window.anchor is not None and window.anchor.ref is not None
+    other = window.anchor.ref.name
+    spanned = spanned_by(gen, window, f"line {atom.span.line}, {name}")
+    inside, edges = one_day(window, spanned.latest, LAST_DAY)  # a date may follow screening
+    first, last = edges[1], edges[2]
+    own = spanned.facts if spanned.own else ()
+    out = []
+    for day in edges:
+        held = inside(day)
+        out.append(Variant(f"{name} {day}: {written}", f"the most recent {other} from {first}, "
+                           f"the window to {last}: {day} is {'inside' if held else 'outside'}: "
+                           f"{str(held).lower()}", atom, str(held).lower(),
+                           replace=({"concept": name, "value": day.isoformat()}, *own)))
+    out.append(Variant(f"no {other} (recorded as none), {name} {first}: {written}",
+                       f"{other} is recorded as none: no span to lie in: false", atom, "false",
+                       replace=({"concept": name, "value": first.isoformat()},
+                                {"concept": other, "present": False})))
+    if given(gen, name):
+        out.append(Variant(f"no {name}: {written}", "no day: unknown", atom, "unknown",
+                           remove=(name,), replace=own))
+    return out
 
 
 def _unanchored(gen: EdgeCases, atom: m.Occurred, anchored: Anchored, fact: dict,
