@@ -21,7 +21,9 @@ again from the protocol text and the README ("The language", "Histories", "Meani
   measured value is never negative;
 - dates known to the month or year cover their days; an occurrence with no date happened on some day
   up to screening; a course with neither end nor ongoing may still be going on; nothing recorded
-  started after screening (facts whose earliest day is after it are set aside). Unlike the engine,
+  started after screening (facts whose earliest day is after it are set aside), but a planned
+  event's occurrences are plans, read whatever their date, one without a date planned for some
+  day from screening on (README "Histories": a planned event). Unlike the engine,
   a course's start is also bounded by its end: "started 2026-02, ended 2026-02-10" surely started
   by 2026-02-10;
 - values are converted to the declared unit in exact decimals and rounded once, half to even, to 6
@@ -70,7 +72,7 @@ FLAGS = {
     "multivessel_stenosis": False, "revascularization_plus_stenosis": False,
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
     "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
-    "planned_cardiac_surgery_or_angioplasty": False, "blood_dyscrasia_or_haemolysis": True,
+    "blood_dyscrasia_or_haemolysis": True,
     "uncontrolled_endocrine_disorder": True, "black_race": False,
 }
 JUDGMENTS = ("background_therapy_contraindicated", "abuse_interfering_with_participation",
@@ -82,8 +84,10 @@ EVENTS = (
     "unstable_angina_discharge", "unstable_angina", "stroke", "limb_revascularization",
     "amputation_circulatory", "bariatric_surgery", "malabsorptive_gi_surgery", "cancer",
     "cancer_treatment", "weight_destabilizing_treatment", "thyroid_hormone_dose_change",
-    "investigational_drug_trial", "acute_coronary_syndrome", "tia",
+    "investigational_drug_trial", "acute_coronary_syndrome", "tia", "planned_cardiac_procedure",
 )
+#: The events whose occurrences are plans (`planned event`).
+PLANNED = frozenset({"planned_cardiac_procedure"})
 DRUGS = {
     "anti_obesity_drug": {s.casefold() for s in (
         "sibutramine", "Reductil", "Meridia", "orlistat", "Xenical", "alli", "rimonabant",
@@ -181,12 +185,14 @@ def days_of(text: str) -> tuple[date, date]:
 class Occurrence:
     """An occurrence's start and end, each a range of possible days, consistent (start <= end)."""
 
-    def __init__(self, fact: dict, screening: date, medication: bool) -> None:
+    def __init__(self, fact: dict, screening: date, medication: bool,
+                 planned: bool = False) -> None:
         if fact.get("date") is None:
-            s_lo, s_hi = date.min, screening
+            s_lo, s_hi = (screening, FAR) if planned else (date.min, screening)
         else:
             s_lo, s_hi = days_of(fact["date"])
-        s_hi = min(s_hi, screening)  # nothing recorded started after screening
+        if not planned:
+            s_hi = min(s_hi, screening)  # nothing recorded started after screening
         if fact.get("ongoing"):
             e_lo, e_hi = FAR, FAR
         elif fact.get("end"):
@@ -246,7 +252,7 @@ class Facts:
         grouped: dict[str, list[dict]] = {}
         for fact in data.get("facts", ()):
             when = fact.get("date")
-            if when is None or days_of(when)[0] <= sd:
+            if when is None or days_of(when)[0] <= sd or fact["concept"] in PLANNED:
                 grouped.setdefault(fact["concept"], []).append(fact)
         self.measured: dict[str, Interval | None] = {}
         self.uln: dict[str, Interval | None] = {}
@@ -299,7 +305,8 @@ class Facts:
                 for f in facts:
                     if name in DRUGS and f["drug"].casefold() not in DRUGS[name]:
                         raise ValueError(f"{name}: drug {f['drug']} not handled")
-                self.lists[name] = [Occurrence(f, sd, name in DRUGS) for f in facts]
+                self.lists[name] = [Occurrence(f, sd, name in DRUGS, name in PLANNED)
+                                    for f in facts]
 
     def _exact(self, name: str) -> Decimal | None:
         value = self.measured[name]
@@ -358,6 +365,13 @@ class Facts:
             lambda o: k_and(o.overlaps(minus(day, n, unit), day),
                             True if where is None else where(o)))
         return history(self.lists[name], test)
+
+    def within_after(self, name: str, n: int, unit: str) -> K:
+        """`within N after screening`: the occurrence overlaps screening .. screening + N."""
+        return history(self.lists[name], lambda o: o.overlaps(
+            self.sd, self.sd + {"days": relativedelta(days=n), "weeks": relativedelta(weeks=n),
+                                "months": relativedelta(months=n),
+                                "years": relativedelta(years=n)}[unit]))
 
     def at(self, name: str, anchor: str) -> K:
         day = self.sd if anchor == "screening" else self.consent
@@ -429,7 +443,7 @@ def conditions(f: Facts) -> dict[str, K]:
         "I7": definitions(f)["high_cardiovascular_risk"],
         "E1": k_and(f.cmp("fasting_glucose", ">", "240"), fl["fasting_glucose_confirmed"]),
         "E2": k_or(f.ratio("alt", ">", "3"), f.ratio("ast", ">", "3"), f.ratio("alp", ">", "3")),
-        "E3": fl["planned_cardiac_surgery_or_angioplasty"],
+        "E3": f.within_after("planned_cardiac_procedure", 3, "months"),
         "E4": f.cmp("egfr", "<", "30"),
         "E5": k_or(f.within_before("bariatric_surgery", 2, "years", "screening"),
                    f.ever("malabsorptive_gi_surgery")),

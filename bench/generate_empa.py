@@ -83,7 +83,7 @@ FLAGS_GOOD = {
     "multivessel_stenosis": False, "revascularization_plus_stenosis": False,
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
     "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
-    "planned_cardiac_surgery_or_angioplasty": False, "blood_dyscrasia_or_haemolysis": False,
+    "blood_dyscrasia_or_haemolysis": False,
     "uncontrolled_endocrine_disorder": False, "black_race": False,
 }
 VALID_28 = {"fasting_glucose_confirmed", "blood_dyscrasia_or_haemolysis",
@@ -112,7 +112,11 @@ WINDOWS: dict[str, list[tuple[str, str, int, str]]] = {
     "tia": [("consent", "within", 2, "months")],
     "anti_obesity_drug": [("consent", "within", 3, "months")],
     "systemic_steroid": [("consent", "at", 0, "days")],
+    # a plan: read after screening too, its window from screening forward
+    "planned_cardiac_procedure": [("screening", "within_after", 3, "months")],
 }
+#: The histories whose occurrences are plans (`planned event`): dated after screening as well.
+PLANNED = {"planned_cardiac_procedure"}
 MEDICATIONS = {
     "anti_obesity_drug": ("sibutramine", "Reductil", "Meridia", "orlistat", "Xenical", "alli",
                           "rimonabant", "phentermine", "lorcaserin", "ORLISTAT"),
@@ -145,6 +149,10 @@ def _occurrence(rng: random.Random, name: str, pivots: list[date], sd: date) -> 
                            "basal cell carcinoma", None))
         if kind is not None:
             fact["type"] = kind
+    if name in PLANNED:  # its type, or not recorded
+        kind = rng.choice(("surgery", "angioplasty", None))
+        if kind is not None:
+            fact["type"] = kind
     pivot = rng.choice(pivots)
     r = rng.random()
     if r < 0.08 and name not in MEDICATIONS:  # no date: it happened on some day up to screening
@@ -153,8 +161,8 @@ def _occurrence(rng: random.Random, name: str, pivots: list[date], sd: date) -> 
             fact["ongoing"] = True
         return fact
     near = rng.choice((-1, 0, 1, -1, 0, 1, -2, 2, -31, 31, -400))
-    start = min(pivot + timedelta(days=near), sd) if rng.random() < 0.95 else \
-        pivot + timedelta(days=near)
+    start = min(pivot + timedelta(days=near), sd) if rng.random() < 0.95 and \
+        name not in PLANNED else pivot + timedelta(days=near)
     fact["date"] = _partial(rng, start)
     how = rng.random()
     if how < 0.4:
@@ -174,7 +182,7 @@ def _pivots(name: str, sd: date, consent: date) -> list[date]:
         a = sd if anchor == "screening" else consent
         days.append(a)
         if kind != "at":
-            days.append(_shift(a, amount, unit, -1))
+            days.append(_shift(a, amount, unit, 1 if kind == "within_after" else -1))
     return days
 
 

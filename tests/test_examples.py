@@ -261,6 +261,10 @@ EXPECTED: dict[str, list[tuple]] = {
         ("E42-regimen-changed-a-day-into-the-12-weeks", NO, {"I2": "NOT_MET"}),
         ("E43-sitagliptin-added-in-april", NO, {"I2": "NOT_MET"}),
         ("E44-randomisation-date-missing", OPEN, {"I2": "UNKNOWN"}),
+        # a planned event read after screening: 3 months after 2026-06-01 is 2026-09-01
+        ("E45-angioplasty-planned-on-the-last-day", NO, {"E3": "MET"}),
+        ("E46-surgery-planned-the-day-after", YES, {"E3": "NOT_MET"}),
+        ("E47-surgery-planned-in-september", OPEN, {"E3": "UNKNOWN"}),
     ],
     # first-line therapy from 2025-09-01 (Z06, Z07, Z13, Z14: 2025-05-15): "≤ 12 months" after it
     "zuma-7-axicabtagene-lbcl": [
