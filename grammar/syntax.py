@@ -29,6 +29,7 @@ EXPECTED_WORDS = {
     "BOUND": "'upper' or 'lower'",
     "NOT": "'not'",
     "GRADED": "'graded'",
+    "PLANNED": "'planned'",
     "TIMES": "'x' (times)",
     "LENGTH": "'shorter' or 'longer'",
     "SCI": "a number like 1x10^7 or 1e7",

@@ -19,6 +19,7 @@ from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol import model as m
 from protocol.amend.diff import diff
+from protocol.errors import ProtocolError
 from tests.conftest import (assert_trail_agrees, boundary_cases, checked, judged,
                             network_from_text, screen_one)
 
@@ -189,7 +190,7 @@ def test_the_network_and_the_trail_agree_on_any_plans(screening, plans, none,
                         {c: v.verdict for c, v in result.verdicts.items()})
 
 
-def test_the_editor_says_a_plan_is_planned() -> None:
+def test_the_editor_offers_planned_and_says_a_plan_is_planned() -> None:
     from lsp import features  # noqa: PLC0415 -- only this test drives the editor
 
     analysis = features.analyse(PROTOCOL, "p.proto-rules")
@@ -198,3 +199,14 @@ def test_the_editor_says_a_plan_is_planned() -> None:
     found = features.hover(analysis, line, 6)
     assert found is not None
     assert found.contents.value.startswith("**planned_cardiac_procedure**: planned event")
+    typing = 'protocol "p" version "1"\nconcepts:\n    plan: '
+    offered = features.completion(features.analyse(typing, "p.proto-rules"), 2, 10)
+    assert {"planned", "event"} <= {item.label for item in offered}
+
+
+def test_only_an_event_is_planned() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        parse('protocol "p" version "1"\nconcepts:\n    plan: planned medication {x}\n',
+              "p.proto-rules")
+    assert str(raised.value).startswith("p.proto-rules:3:19: error: unexpected 'medication'; "
+                                        "expected 'event'")
