@@ -21,6 +21,7 @@ possible total agrees.
 from __future__ import annotations
 
 from calendar import monthrange
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 #: One course of a case: drug, daily dose, its unit, first day, last day (None: ongoing).
 Course = tuple[str, Decimal, str, date, date | None]
+#: One course of a summed dose's case, whose dose may be missing (None: no dose recorded).
+Summed = tuple[str, Decimal | None, str, date, date | None]
 
 
 def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
@@ -85,24 +88,24 @@ def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
                               f"a dose of 0; 0 {atom.op} {tidy(at)} is {zero}")
 
 
-def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
-    """The cases of `X cumulative dose <op> T` (within D before A, or up to screening): one
-    course of the reference drug ending on the span's last day, N days at T / N a day (N = 10,
-    or 1 where T / 10 is no exact dose), so N x the dose is T; a day shorter and a day longer
-    (the extra day outside a window counts nothing); the course ending the day before the span's
-    first day (nothing counts) and on it (one day counts); an ongoing course of N days up to
-    screening; the course without a dose (unbounded above); the N days' course started on some
-    day of its first day's month; its dose per day through the base's weight (a dose per kg,
-    where that is exact); recorded as none (0); nothing recorded. The status is worked out
-    here: each course's daily dose (`amounts.daily`) times its days from the span's first day
-    to its last (both counted, dateutil's calendar; for a start known to the month, the fewest
-    and the most over each day it may be), summed, compared with T.
+@dataclass(frozen=True)
+class _Summing:
+    """What the cases of one cumulative or average dose share: the span's first day (None: every
+    day up to screening) and last, N (the days of each case's course: the window's, for an
+    average), the dose a day that N days of make the threshold, the threshold `at` in the sum's
+    unit, and how the condition and the span read."""
 
-    Of `X average daily dose <op> T within D before A` the same cases, with N the window's days
-    up to screening and T a day, so the course over all of them averages T; and one a step over
-    T: the sum divided by N, rounded once as the normaliser rounds it, compared with T."""
-    concept = gen.concept(atom)
-    dosed = dosing(gen, concept)
+    first: date | None
+    last: date
+    days: int
+    per: Decimal
+    at: Decimal
+    unit: str
+    written: str
+    span: str
+
+
+def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
     window = atom.window
     first: date | None = None
     last = gen.screening
@@ -120,22 +123,42 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
             raise Skip(f"the window starts {first}, after screening {gen.screening}")
         per = at
     else:
-        summed = summed_over_days(dosed.unit)
-        assert summed is not None and atom.dose.unit is not None  # checked
-        at = convert(atom.dose.value, atom.dose.unit, summed)
+        unit = summed_over_days(dosed.unit)
+        assert unit is not None and atom.dose.unit is not None  # checked
+        summed, at = unit, convert(atom.dose.value, atom.dose.unit, unit)
         days, per = 10, at / 10
         if per != quantize(per):
             days, per = 1, at
+    summary = "average daily dose" if atom.average else "cumulative dose"
+    written = f"{atom.ref.name} {summary} {atom.op} {atom.dose}" + (
+        "" if window.kind == "ever" else f" {window}")
+    span = "up to screening" if first is None else f"from {first} to {last}"
+    return _Summing(first, last, days, per, at, summed, written, span)
+
+
+def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
+    """The cases of `X cumulative dose <op> T` (within D before A, or up to screening): one
+    course of the reference drug ending on the span's last day, N days at T / N a day (N = 10,
+    or 1 where T / 10 is no exact dose), so N x the dose is T; a day shorter and a day longer
+    (the extra day outside a window counts nothing); the course ending the day before the span's
+    first day (nothing counts) and on it (one day counts); an ongoing course of N days up to
+    screening; the course without a dose (unbounded above); the N days' course started on some
+    day of its first day's month; its dose per day through the base's weight (a dose per kg,
+    where that is exact); recorded as none (0); nothing recorded. The status is worked out
+    here (`_summed_case`).
+
+    Of `X average daily dose <op> T within D before A` the same cases, with N the window's days
+    up to screening and T a day, so the course over all of them averages T; and one a step over
+    T."""
+    concept = gen.concept(atom)
+    dosed = dosing(gen, concept)
+    sums = _summing(gen, atom, dosed)
+    first, last, days, per = sums.first, sums.last, sums.days, sums.per
     reference = dosed.reference or concept.values[0].name
     start = last - timedelta(days=days - 1)
     ongoing = gen.screening - timedelta(days=days - 1)
-    span = "up to screening" if first is None else f"from {first} to {last}"
-    summary = "average daily dose" if atom.average else "cumulative dose"
-    written = f"{concept.name} {summary} {atom.op} {atom.dose}" + (
-        "" if window.kind == "ever" else f" {window}")
 
-    def course(begin: date, end: date | None, dose: Decimal | None = per
-               ) -> tuple[str, Decimal | None, str, date, date | None]:
+    def course(begin: date, end: date | None, dose: Decimal | None = per) -> Summed:
         return reference, None if dose is None else tidy(dose), dosed.unit, begin, end
 
     cases = [(f"{days} days of {tidy(per)} {dosed.unit}", course(start, last)),
@@ -155,45 +178,55 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     cases += [(f"{days} days of {g.label} through the weight", (g.drug, g.dose, g.unit, start,
                                                                 last))
               for g in per_day(dosed, per, atom.op, reference)[:1] if g.weight == KEEP]
+    fields = _kept(gen, concept)
+    variants = [_summed_case(gen, atom, dosed, sums, what, one, fields, False)
+                for what, one in cases]
     # the N days' course started on some day of its first day's month
     month = date(start.year, start.month, 1)
-    by_month = f"{tidy(per)} {dosed.unit} from {month:%Y-%m} (known to the month) to {last}"
-    cases.append((by_month, course(month, last)))
-    fields = _kept(gen, concept)
-    variants = []
-    for what, (drug, dose, unit, begin, end) in cases:
-        amount, _ = daily(dosed, drug, dose, unit, dosed.base_weight)
-        until = min(end or gen.screening, last)
-        known = what != by_month  # a start known to the day, or any day of the month to end
-        starts = [begin] if known else [begin + timedelta(days=k) for k in range(
-            (min(_month_end(begin), end or gen.screening) - begin).days + 1)]
-        surely, counted = (func(max(0, (until - max(s, first or s)).days + 1) for s in starts)
-                           for func in (min, max))
-        total = (amount or Decimal(0)) * counted
-        low = (amount or Decimal(0)) * surely
-        value, least = (rounded(Fraction(total) / days), rounded(Fraction(low) / days)) \
-            if atom.average else (total, low)
-        held = bounded(atom.op, at, least, None if amount is None and counted else value)
-        many = f"{counted} day{'s' * (counted != 1)}" if surely == counted else \
-            f"{surely} to {counted} days"
-        amounts = tidy(total) if surely == counted else f"{tidy(low)} to {tidy(total)}"
-        taken = f"{many} x {tidy(amount)} {dosed.unit} = {amounts} " \
-            f"{summed_over_days(dosed.unit)}" if amount is not None else \
-            f"{many} without a dose: at least 0 {summed_over_days(dosed.unit)}"
-        if atom.average:
-            averaged = tidy(value) if least == value else f"{tidy(least)} to {tidy(value)}"
-            taken += f", over {days} days: {averaged} {summed}" + \
-                (" or more" if amount is None and counted else "")
-        said = begin if known else f"{begin:%Y-%m}"
-        variants.append(Variant(
-            f"{what}: {written}", f"{drug} from {said} {'ongoing' if end is None else f'to {end}'}"
-            f", {span}: {taken}; {atom.op} {tidy(at)} is {held}", atom, held,
-            replace=({**course_fact(concept, fields, drug, dose, unit, begin, end),
-                      "date": str(said)},)))
-    zero = bounded(atom.op, at, Decimal(0), Decimal(0))
-    return variants + _absent(gen, atom, concept, written, zero == "true",
+    variants.append(_summed_case(gen, atom, dosed, sums, f"{tidy(per)} {dosed.unit} from "
+                                 f"{month:%Y-%m} (known to the month) to {last}",
+                                 course(month, last), fields, True))
+    zero = bounded(atom.op, sums.at, Decimal(0), Decimal(0))
+    return variants + _absent(gen, atom, concept, sums.written, zero == "true",
                               f"{'an average' if atom.average else 'a cumulative dose'} of 0; "
-                              f"0 {atom.op} {tidy(at)} is {zero}")
+                              f"0 {atom.op} {tidy(sums.at)} is {zero}")
+
+
+def _summed_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, sums: _Summing,
+                 what: str, course: Summed, fields: dict[str, Any], by_month: bool) -> Variant:
+    """One course as a case, its status worked out here: its daily dose (`amounts.daily`) times
+    its days from the span's first day to its last (both counted, dateutil's calendar; a start
+    known to the month, `by_month`, the fewest and the most over each day it may be), compared
+    with T; for an average, divided by N and rounded once as the normaliser rounds it."""
+    drug, dose, unit, begin, end = course
+    first, days = sums.first, sums.days
+    amount, _ = daily(dosed, drug, dose, unit, dosed.base_weight)
+    until = min(end or gen.screening, sums.last)
+    starts = [begin + timedelta(days=k) for k in range(
+        (min(_month_end(begin), end or gen.screening) - begin).days + 1)] if by_month else [begin]
+    surely, counted = (func(max(0, (until - max(s, first or s)).days + 1) for s in starts)
+                       for func in (min, max))
+    total = (amount or Decimal(0)) * counted
+    low = (amount or Decimal(0)) * surely
+    value, least = (rounded(Fraction(total) / days), rounded(Fraction(low) / days)) \
+        if atom.average else (total, low)
+    held = bounded(atom.op, sums.at, least, None if amount is None and counted else value)
+    many = f"{counted} day{'s' * (counted != 1)}" if surely == counted else \
+        f"{surely} to {counted} days"
+    amounts = tidy(total) if surely == counted else f"{tidy(low)} to {tidy(total)}"
+    taken = f"{many} x {tidy(amount)} {dosed.unit} = {amounts} " \
+        f"{summed_over_days(dosed.unit)}" if amount is not None else \
+        f"{many} without a dose: at least 0 {summed_over_days(dosed.unit)}"
+    if atom.average:
+        averaged = tidy(value) if least == value else f"{tidy(least)} to {tidy(value)}"
+        taken += f", over {days} days: {averaged} {sums.unit}" + \
+            (" or more" if amount is None and counted else "")
+    said = f"{begin:%Y-%m}" if by_month else begin
+    return Variant(
+        f"{what}: {sums.written}", f"{drug} from {said} {'ongoing' if end is None else f'to {end}'}"
+        f", {sums.span}: {taken}; {atom.op} {tidy(sums.at)} is {held}", atom, held,
+        replace=({**course_fact(gen.concept(atom), fields, drug, dose, unit, begin, end),
+                  "date": str(said)},))
 
 
 def _month_end(day: date) -> date:
