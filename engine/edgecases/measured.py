@@ -8,9 +8,10 @@ dimension, and no value. The status is exact decimal comparison on what the case
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Context, Decimal
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine.atoms.base import OPS, threshold_of
 from engine.edgecases.base import (Skip, Variant, allowed, given, given_as, kept, other_unit,
@@ -172,6 +173,23 @@ def _nearest(at: Decimal, limit: Decimal, factor_: Decimal, sign: int) -> Decima
     raise Skip(f"no value within {MOST_STEPS} steps of {at} passes {factor_} x {limit}")
 
 
+@dataclass(frozen=True)
+class _Confirming:
+    """What the cases of one confirmed comparison share: how it reads (`written`) and how its
+    test reads (`said`); a value that holds, one that does not and a second that holds; the unit
+    and the fields each result records; for a multiple of a limit, the fields under a limit twice
+    as high, and how the earlier result at `meets` reads and counts there."""
+
+    written: str
+    said: str
+    meets: Decimal
+    fails: Decimal
+    again: Decimal
+    unit: str | None
+    fields: dict[str, Any]
+    doubled: tuple[dict[str, Any], str, bool] | None = None
+
+
 def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
     """`X <op> T confirmed on another day` (or `X low to high ...`, at its low end; or `X <op> F
     x ULN ...`, each result by its own range): a result of the day before screening and one of
@@ -183,63 +201,14 @@ def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
     day's ratio is to its own range); with `valid for N`, the earlier result dated the oldest
     day it counts (true) and a day older (unknown); none."""
     concept = gen.concept(atom)
-    measured = atom.measured
-    step = step_of(concept)
-    unit = concept.unit if concept.kind not in m.UNITLESS else None
-    fields = {k: v for k, v in kept(gen, concept.name).items() if k != "date"}
-    doubled = None  # for a multiple of a limit: the fields with the limit doubled
-    if isinstance(measured, m.CompareReference):
-        key = "high" if measured.bound == "upper" else "low"
-        unit = given(gen, concept.name).get("unit", concept.unit)
-        if key not in (fields.get("reference_range") or {}):  # a range of the cases' own
-            fields["reference_range"], unit = dict(OWN_RANGE), concept.unit
-        limit = Decimal(str(fields["reference_range"][key]))
-        factor_, step = quantize(measured.factor), QUANTUM
-        name = "ULN" if measured.bound == "upper" else "LLN"
-        threshold = factor_ * limit
-        if threshold != quantize(threshold):
-            raise Skip(f"{measured.factor} x {limit} {unit} has more than 6 places")
-        written = f"{atom.ref.name} {measured.op} {measured.factor} x {name}"
-        said = f"{measured.op} {tidy(factor_)} x {name} {tidy(limit)} (each ratio rounded half " \
-            "to even to 6 places)"
-        doubled = {**fields, "reference_range": {**fields["reference_range"],
-                                                 key: tidy(limit * 2)}}
-
-        def under(value: Decimal, limit: Decimal) -> bool:
-            return OPS[measured.op](quantize(ROOMY.divide(value, limit)), factor_)
-
-        def holds(value: Decimal, _: Decimal) -> bool:
-            return under(value, limit)
-        near = {sign: _nearest(threshold, limit, factor_, sign) for sign in (-1, 1)}
-        candidates = (threshold, near[1], near[-1])
-        meets = next((v for v in candidates if holds(v, threshold)), None)
-        fails = next((v for v in (threshold, near[-1], near[1]) if not holds(v, threshold)),
-                     None)
-        if meets is None or fails is None:  # pragma: no cover - a comparison has two sides
-            raise Skip(f"no value on either side of {written}")
-    else:
-        if isinstance(measured, m.InRange):
-            low, high = (threshold_of(concept, q) for q in (measured.low, measured.high))
-            threshold, written = low, f"{atom.ref.name} {measured.low.value} to {measured.high}"
-            said = f"{tidy(low)} to {tidy(high)}"
-
-            def holds(value: Decimal, _: Decimal) -> bool:
-                return low <= value <= high
-        else:
-            threshold = threshold_of(concept, measured.threshold)
-            written = f"{atom.ref.name} {measured.op} {measured.threshold}"
-            said = f"{measured.op} {tidy(threshold)}"
-            holds = OPS[measured.op]
-        meets = next(v for v in (threshold, threshold + step, threshold - step)
-                     if holds(v, threshold))
-        fails = next(v for v in (threshold, threshold - step, threshold + step)
-                     if not holds(v, threshold))
-    again = next(v for v in (meets + step, meets - step) if holds(v, threshold))
+    c = _by_reference(gen, atom, concept) if isinstance(atom.measured, m.CompareReference) \
+        else _by_value(gen, atom, concept)
+    meets, fails, again, unit = c.meets, c.fails, c.again, c.unit
     latest, earlier = gen.screening - timedelta(days=1), gen.screening - timedelta(days=2)
-    written += " confirmed on another day"
+    written = c.written + " confirmed on another day"
 
     def result(value: Decimal, day: date, range_fields: dict | None = None) -> dict:
-        return {**_fact(concept, tidy(value), unit, range_fields or fields),
+        return {**_fact(concept, tidy(value), unit, range_fields or c.fields),
                 "date": day.isoformat()}
 
     def shown(value: Decimal) -> str:
@@ -260,14 +229,11 @@ def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
          "two results of one day, no earlier day: unknown", "unknown",
          (result(meets, latest), result(again, latest))),
     ]
-    if doubled is not None:  # the earlier day's ratio is to its own range: half the latest's
-        confirms = under(meets, limit * 2)
+    if c.doubled is not None:  # the earlier day's ratio is to its own range: half the latest's
+        fields, how, confirms = c.doubled
         cases.append((f"{shown(meets)} on {latest}, {shown(meets)} on {earlier} under a limit "
-                      "twice as high", f"the earlier's ratio is to its own limit, "
-                      f"{tidy(limit * 2)}: {tidy(quantize(ROOMY.divide(meets, limit * 2)))}, "
-                      f"{'confirms' if confirms else 'does not confirm'} it: "
-                      f"{str(confirms).lower()}", str(confirms).lower(),
-                      (result(meets, latest), result(meets, earlier, doubled))))
+                      "twice as high", how, str(confirms).lower(),
+                      (result(meets, latest), result(meets, earlier, fields))))
     edge = validity.oldest_counted(gen, concept)
     if edge is not None:
         oldest, why = edge
@@ -277,9 +243,72 @@ def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
                   (f"{shown(meets)} on {latest}, {shown(meets)} on {oldest - timedelta(days=1)}",
                    f"{why}: the earlier is a day too old: unknown", "unknown",
                    (result(meets, latest), result(meets, oldest - timedelta(days=1))))]
-    out = [Variant(f"{what}: {written}", f"{said}: {how}", atom, status,
+    out = [Variant(f"{what}: {written}", f"{c.said}: {how}", atom, status,
                    replace=facts) for what, how, status, facts in cases]
     if given(gen, concept.name):
         out.append(Variant(f"no {concept.name}: {written}", "no value: unknown", atom, "unknown",
                            remove=(given_as(gen, concept.name),)))
     return out
+
+
+def _by_value(gen: EdgeCases, atom: m.Confirmed, concept: m.Concept) -> _Confirming:
+    """A threshold or a range (at its low end) on the value: T itself where it holds, else a
+    step past it, and a step either way where it does not."""
+    measured, step = atom.measured, step_of(concept)
+    if isinstance(measured, m.InRange):
+        low, high = (threshold_of(concept, q) for q in (measured.low, measured.high))
+        threshold, written = low, f"{atom.ref.name} {measured.low.value} to {measured.high}"
+        said = f"{tidy(low)} to {tidy(high)}"
+
+        def holds(value: Decimal) -> bool:
+            return low <= value <= high
+    else:
+        assert isinstance(measured, m.Compare)
+        threshold = threshold_of(concept, measured.threshold)
+        written = f"{atom.ref.name} {measured.op} {measured.threshold}"
+        said = f"{measured.op} {tidy(threshold)}"
+
+        def holds(value: Decimal) -> bool:
+            return OPS[measured.op](value, threshold)
+    meets = next(v for v in (threshold, threshold + step, threshold - step) if holds(v))
+    fails = next(v for v in (threshold, threshold - step, threshold + step) if not holds(v))
+    again = next(v for v in (meets + step, meets - step) if holds(v))
+    fields = {k: v for k, v in kept(gen, concept.name).items() if k != "date"}
+    return _Confirming(written, said, meets, fails, again,
+                       concept.unit if concept.kind not in m.UNITLESS else None, fields)
+
+
+def _by_reference(gen: EdgeCases, atom: m.Confirmed, concept: m.Concept) -> _Confirming:
+    """A multiple of the reference limit: the base's range (10 to 40 in the concept's unit where
+    it gives none), the nearest values whose ratio (rounded as every number) passes or not, and
+    the earlier result under a limit twice as high."""
+    measured = atom.measured
+    assert isinstance(measured, m.CompareReference)
+    key = "high" if measured.bound == "upper" else "low"
+    fields = {k: v for k, v in kept(gen, concept.name).items() if k != "date"}
+    unit = given(gen, concept.name).get("unit", concept.unit)
+    if key not in (fields.get("reference_range") or {}):  # a range of the cases' own
+        fields["reference_range"], unit = dict(OWN_RANGE), concept.unit
+    limit = Decimal(str(fields["reference_range"][key]))
+    factor_ = quantize(measured.factor)
+    name = "ULN" if measured.bound == "upper" else "LLN"
+    threshold = factor_ * limit
+    if threshold != quantize(threshold):
+        raise Skip(f"{measured.factor} x {limit} {unit} has more than 6 places")
+
+    def under(value: Decimal, limit: Decimal) -> bool:
+        return OPS[measured.op](quantize(ROOMY.divide(value, limit)), factor_)
+    near = {sign: _nearest(threshold, limit, factor_, sign) for sign in (-1, 1)}
+    meets = next(v for v in (threshold, near[1], near[-1]) if under(v, limit))
+    fails = next(v for v in (threshold, near[-1], near[1]) if not under(v, limit))
+    again = next(v for v in (meets + QUANTUM, meets - QUANTUM) if under(v, limit))
+    twice = limit * 2
+    confirms = under(meets, twice)
+    how = f"the earlier's ratio is to its own limit, {tidy(twice)}: " \
+        f"{tidy(quantize(ROOMY.divide(meets, twice)))}, " \
+        f"{'confirms' if confirms else 'does not confirm'} it: {str(confirms).lower()}"
+    doubled = {**fields, "reference_range": {**fields["reference_range"], key: tidy(twice)}}
+    return _Confirming(f"{atom.ref.name} {measured.op} {measured.factor} x {name}",
+                       f"{measured.op} {tidy(factor_)} x {name} {tidy(limit)} (each ratio "
+                       "rounded half to even to 6 places)", meets, fails, again, unit, fields,
+                       (doubled, how, confirms))
