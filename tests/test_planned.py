@@ -210,3 +210,25 @@ def test_only_an_event_is_planned() -> None:
               "p.proto-rules")
     assert str(raised.value).startswith("p.proto-rules:3:19: error: unexpected 'medication'; "
                                         "expected 'event'")
+
+
+def test_boundary_cases_during_another_history(capsys, tmp_path) -> None:
+    """A plan during another history's most recent item (or within a month after it), and
+    counted there: its days may follow screening, and the cases' expectations read them so."""
+    text = ('protocol "p" version "1"\nconcepts:\n    planned_surgery: planned event\n'
+            '    anticoagulant: medication {warfarin}\n'
+            'exclusion E1 "x": planned_surgery during or within 1 month after anticoagulant\n'
+            'exclusion E2 "y": at least 2 planned_surgery during anticoagulant\n')
+    base = {"patient": "b", "screening_date": SCREENING, "facts": [
+        {"concept": "anticoagulant", "drug": "warfarin", "date": "2025-12-01",
+         "end": "2026-01-20"},
+        {"concept": "planned_surgery", "date": "2026-04-01"}]}
+    cases, said = boundary_cases(capsys, tmp_path, text, base)
+    assert "46 boundary cases from b\n" in said
+    for name in ("planned_surgery on 2026-02-20, 1 month after the end of anticoagulant: "
+                 "planned_surgery during or within 1 month after anticoagulant",
+                 "planned_surgery on 2026-02-21, anticoagulant still going on: planned_surgery "
+                 "during or within 1 month after anticoagulant",
+                 "2 items that count, anticoagulant still going on: at least 2 planned_surgery "
+                 "during anticoagulant"):
+        assert f'  - name: "{name}"' in cases, name

@@ -74,11 +74,14 @@ def days_of(text: Any) -> tuple[date, date] | None:
 
 
 def span_of(fact: dict[str, Any], concept: m.Concept, screening: date) -> Span | None:
-    """An item's days (see the module's docstring), None when its date is not one."""
-    first = days_of(fact["date"]) if fact.get("date") is not None else (date.min, screening)
+    """An item's days (see the module's docstring), None when its date is not one; a planned
+    event's may lie after screening, and one without a date on any day from screening on."""
+    undated = (screening, OPEN) if concept.planned else (date.min, screening)
+    first = days_of(fact["date"]) if fact.get("date") is not None else undated
     if first is None:
         return None
-    first = (first[0], min(first[1], screening))
+    if not concept.planned:
+        first = (first[0], min(first[1], screening))
     if fact.get("ongoing"):
         last = (OPEN, OPEN)
     elif fact.get("end"):

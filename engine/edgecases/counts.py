@@ -206,9 +206,7 @@ def _window(gen: EdgeCases, window: m.Window, anchor: date | None, anchored: Anc
         return None
     if window.kind == "during":
         assert anchored is not None
-        if until != gen.screening:
-            raise Skip("a planned event during another history has no boundary cases yet")
-        return one_day(window, anchored.latest, gen.screening)
+        return one_day(window, anchored.latest, until)
     counted = _inside(window)
 
     def inside(day: date) -> bool:

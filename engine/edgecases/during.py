@@ -41,7 +41,7 @@ from dateutil.relativedelta import relativedelta
 
 from engine.edgecases.anchors import (OPEN, Span, _whole_days, candidates, most_recent, span_of,
                                       spans, unanchored)
-from engine.edgecases.base import Skip, Variant, period, shifted
+from engine.edgecases.base import Variant, period, recorded_until, shifted
 from engine.edgecases.filters import item_values, written_filters
 from engine.edgecases.windows import (HELD, _filtered, _given, _grade_text, _graded,
                                       _month_ends, _nothing, _occurrence, _passing_grade,
@@ -74,8 +74,6 @@ def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     window = occurred.window
     assert window.anchor is not None and window.anchor.ref is not None
     name, x = window.anchor.ref.name, occurred.ref.name
-    if gen.concept(occurred).planned:  # its days may reach past screening, where these stop
-        raise Skip("a planned event during another history has no boundary cases yet")
     passing, failing = item_values(gen, occurred)
     written = f"{x}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade = _passing_grade(occurred)
@@ -106,12 +104,13 @@ def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
                        replace=(item, *given), moved_to=moved_to)
 
     edges = _edge_days(window, name, start, end)
-    out = [on(day, what) for day, what in edges.items() if day <= gen.screening]
+    until = recorded_until(gen, gen.concept(occurred))  # a plan's day may follow screening
+    out = [on(day, what) for day, what in edges.items() if day <= until]
     out += _month_ends_of(gen, window, spanned, on)
     early = start - timedelta(days=10)
     out += [on(early, f"overlapping the first day of {name}", last=start),
             on(early, f"ending the day before {name} starts", last=start - DAY)]
-    out += _months(gen, edges, on)
+    out += _months(edges, on, until)
     out += _other_items(gen, window, spanned, on)
     out += _unsettled(gen, window, spanned, on)
     out += [_nowhere(gen, atom, occurred, start, written, grade, passing, none)
@@ -260,10 +259,10 @@ def _month_ends_of(gen: EdgeCases, window: m.Window, spanned: Spanned, on) -> li
     return out
 
 
-def _months(gen: EdgeCases, edges: dict[date, str], on) -> list[Variant]:
+def _months(edges: dict[date, str], on, until: date) -> list[Variant]:
     """The month of each edge day, as a date known only to the month."""
     months = dict.fromkeys(f"{day:%Y-%m}" for day in sorted(edges)
-                           if date(day.year, day.month, 1) <= gen.screening)
+                           if date(day.year, day.month, 1) <= until)
     return [on(month, "") for month in months]
 
 
