@@ -7,6 +7,9 @@ again from the protocol text and the README ("The language", "Histories", "Meani
 
 - `cancer other than {basal_cell_carcinoma}` counts a cancer whose type is recorded and is not a
   basal cell carcinoma; one whose type is not recorded may count;
+- `fasting_glucose > 240 mg/dL confirmed on another day`: the latest day's value and the value of
+  the day before it with a result both pass, each valid for 28 days; no earlier day, or a stale
+  one, leaves it open (README "Definitions and criteria");
 - `antidiabetic dose stable for at least 12 weeks before randomisation`: some course covers the 12
   weeks up to the randomisation date, and no course starts after their first day or ends before
   their last (README "A stable dose");
@@ -71,8 +74,7 @@ FLAGS = {
     "informed_consent_signed": False, "drug_naive": False,
     "multivessel_stenosis": False, "revascularization_plus_stenosis": False,
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
-    "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
-    "blood_dyscrasia_or_haemolysis": True,
+    "peripheral_stenosis": False, "blood_dyscrasia_or_haemolysis": True,
     "uncontrolled_endocrine_disorder": True, "black_race": False,
 }
 JUDGMENTS = ("background_therapy_contraindicated", "abuse_interfering_with_participation",
@@ -160,6 +162,17 @@ def reading(fact: dict) -> tuple[str, Decimal | None]:
                 return op, Decimal(text[len(op):].strip())
         raise ValueError(f"unreadable value {value!r}")
     return fact.get("comparator", "="), Decimal(value)
+
+
+def _converted(name: str, fact: dict) -> Decimal | None:
+    """A result's number in the concept's unit, rounded once (an age in completed years)."""
+    number, units = reading(fact)[1], UNITS[name]
+    if number is None:
+        return None
+    number = number if units is None else q(number * units[fact["unit"]])
+    if name == "age":
+        number = number.to_integral_value(rounding=ROUND_FLOOR)
+    return q(number)
 
 
 def interval(op: str, number: Decimal | None) -> Interval:
@@ -262,11 +275,7 @@ class Facts:
             if fact is None:
                 continue
             op, number = reading(fact)
-            if number is not None:
-                number = number if units is None else q(number * units[fact["unit"]])
-                if name == "age":
-                    number = number.to_integral_value(rounding=ROUND_FLOOR)
-                number = q(number)
+            number = _converted(name, fact)
             self.measured[name] = interval(op, number)
             high = (fact.get("reference_range") or {}).get("high")
             if name in LABS and high is not None:
@@ -288,6 +297,9 @@ class Facts:
             self.judgments[name] = fact["value"] if ok else None
         fact = self._latest(grouped.get("sex"), False)
         self.sex = None if fact is None else fact["value"]
+        #: `fasting_glucose > 240 mg/dL confirmed on another day`: the value of the day before
+        #: the latest with a result, as the latest is read (valid for 28 days).
+        self.earlier = self._earlier(grouped.get("fasting_glucose"))
         self.measured["bmi"] = self._derived(self._bmi)
         self.measured["egfr"] = self._derived(self._mdrd)
         fact = self._latest(grouped.get("informed_consent"), False)
@@ -333,6 +345,14 @@ class Facts:
         return value * (Decimal("0.742") if self.sex == "female" else 1) * (
             Decimal("1.212") if black else 1)
 
+    def _earlier(self, facts: list[dict] | None) -> Interval | None:
+        days = sorted({f["date"] for f in facts or () if f.get("date")})
+        if len(days) < 2:
+            return None  # no earlier day
+        fact = self._latest([f for f in facts or () if f.get("date") == days[-2]], True)
+        return None if fact is None else interval(reading(fact)[0],
+                                                  _converted("fasting_glucose", fact))
+
     def _latest(self, facts: list[dict] | None, valid_28: bool) -> dict | None:
         if not facts:
             return None
@@ -346,6 +366,12 @@ class Facts:
     def cmp(self, name: str, op: str, threshold: str) -> K:
         value = self.measured[name]
         return None if value is None else value.test(op, Decimal(threshold))
+
+    def confirmed(self, op: str, threshold: str) -> K:
+        """`fasting_glucose <op> T confirmed on another day`: the latest day's value and the
+        earlier day's both pass (Kleene and); no earlier day, or a stale one, is open."""
+        earlier = None if self.earlier is None else self.earlier.test(op, Decimal(threshold))
+        return k_and(self.cmp("fasting_glucose", op, threshold), earlier)
 
     def in_range(self, name: str, low: str, high: str) -> K:
         return k_and(self.cmp(name, ">=", low), self.cmp(name, "<=", high))
@@ -441,7 +467,7 @@ def conditions(f: Facts) -> dict[str, K]:
         "I5": f.cmp("bmi", "<=", "45"),
         "I6": fl["informed_consent_signed"],
         "I7": definitions(f)["high_cardiovascular_risk"],
-        "E1": k_and(f.cmp("fasting_glucose", ">", "240"), fl["fasting_glucose_confirmed"]),
+        "E1": f.confirmed(">", "240"),
         "E2": k_or(f.ratio("alt", ">", "3"), f.ratio("ast", ">", "3"), f.ratio("alp", ">", "3")),
         "E3": f.within_after("planned_cardiac_procedure", 3, "months"),
         "E4": f.cmp("egfr", "<", "30"),

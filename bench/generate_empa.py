@@ -82,12 +82,10 @@ FLAGS_GOOD = {
     "informed_consent_signed": True, "drug_naive": False,
     "multivessel_stenosis": False, "revascularization_plus_stenosis": False,
     "single_vessel_stenosis_unrevascularized": False, "positive_stress_test": False,
-    "peripheral_stenosis": False, "fasting_glucose_confirmed": True,
-    "blood_dyscrasia_or_haemolysis": False,
+    "peripheral_stenosis": False, "blood_dyscrasia_or_haemolysis": False,
     "uncontrolled_endocrine_disorder": False, "black_race": False,
 }
-VALID_28 = {"fasting_glucose_confirmed", "blood_dyscrasia_or_haemolysis",
-            "uncontrolled_endocrine_disorder"}
+VALID_28 = {"blood_dyscrasia_or_haemolysis", "uncontrolled_endocrine_disorder"}
 JUDGMENTS = ("background_therapy_contraindicated", "abuse_interfering_with_participation",
              "jeopardizing_condition")
 
@@ -228,7 +226,9 @@ def _measured(rng: random.Random, name: str, sd: date, perturb: bool) -> list[di
         fact["unit"] = unit
     fact["date"] = _dated(rng, sd, perturb)
     facts = [fact]
-    if perturb and rng.random() < 0.15:  # an older value the newer one replaces
+    if name == "fasting_glucose" and perturb and rng.random() < 0.6:
+        facts.insert(0, _confirming(rng, fact, sd))
+    elif perturb and rng.random() < 0.15:  # an older value the newer one replaces
         older = dict(fact, value=GOOD[name][0], date=d(sd - timedelta(days=20)))
         older.pop("comparator", None)
         older.pop("limit", None)
@@ -237,6 +237,20 @@ def _measured(rng: random.Random, name: str, sd: date, perturb: bool) -> list[di
         if older["date"] != fact["date"]:
             facts.insert(0, older)
     return facts
+
+
+def _confirming(rng: random.Random, latest: dict[str, Any], sd: date) -> dict[str, Any]:
+    """E1's second measurement (`confirmed on another day`): a value near 240 mg/dL on an
+    earlier day than the latest's, within the 28 days, on their last day, or a day too old."""
+    value, unit = rng.choice(MEASURED["fasting_glucose"])
+    day = min(date.fromisoformat(latest["date"]) - timedelta(days=rng.choice((1, 1, 6))),
+              sd - timedelta(days=rng.choice((1, 10, 28, 29))))
+    fact: dict[str, Any] = {"concept": "fasting_glucose", "value": value, "date": d(day)}
+    if isinstance(value, str) and value[0] in "<>":
+        fact.update(value=D(value.split()[1]), comparator=value.split()[0])
+    if unit is not None:
+        fact["unit"] = unit
+    return fact
 
 
 def _enzyme(rng: random.Random, name: str, sd: date, perturb: bool) -> list[dict]:

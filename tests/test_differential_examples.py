@@ -45,9 +45,9 @@ from bench.generate_empa import WINDOWS, generate
 
 PROTOCOL = ROOT / "examples" / "empa-reg-outcome.proto-rules"
 EXAMPLES = ROOT / "examples" / "empa-reg-outcome.patients.jsonl"
-#: A seed whose patients reach every designed edge (`test_generator_reaches_the_edges`; a BMI a
-#: step under 45 is the rarest): the generator's stream moves when it reads another history.
-N, SEED = 2000, 3
+#: A seed whose patients reach every designed edge (`test_generator_reaches_the_edges`; a BMI at
+#: or a step beside 45 is the rarest): the stream moves when the generator makes more or less.
+N, SEED = 2000, 20260601
 JUDGMENTS = ("E8", "E12", "E14")
 
 @dataclass
@@ -281,6 +281,11 @@ def _edges(data: dict[str, Any]) -> set[str]:
             found.add(label)
         if value is not None and edge - Decimal("0.2") < value.low < edge:
             found.add(label.replace("over", "under"))
+    if facts.earlier is not None:  # E1's second measurement, read
+        found.add("fasting_glucose confirmed" if facts.earlier.low > 240 else
+                  "fasting_glucose not confirmed")
+    elif len({f["date"] for f in data["facts"] if f["concept"] == "fasting_glucose"}) > 1:
+        found.add("fasting_glucose earlier day stale or after screening")
     for name in ("alt", "ast", "alp"):
         ratio = facts.uln[name]
         if ratio is not None and ratio.low == ratio.high == 3:
@@ -348,6 +353,8 @@ def test_generator_reaches_the_edges(run: Run) -> None:
         "29 days old", "undated occurrence", "year date", "month date", "day date", "ongoing",
         "course end unknown", "cancer type other", "cancer type basal_cell_carcinoma",
         "cancer type basal cell carcinoma", "cancer type not recorded", "randomisation missing",
+        "fasting_glucose confirmed", "fasting_glucose not confirmed",
+        "fasting_glucose earlier day stale or after screening",
         *(f"antidiabetic {key} edge{delta:+d}" for key in ("date", "end") for delta in (-1, 0, 1)),
         *_wanted_window_edges(),
     }

@@ -265,6 +265,10 @@ EXPECTED: dict[str, list[tuple]] = {
         ("E45-angioplasty-planned-on-the-last-day", NO, {"E3": "MET"}),
         ("E46-surgery-planned-the-day-after", YES, {"E3": "NOT_MET"}),
         ("E47-surgery-planned-in-september", OPEN, {"E3": "UNKNOWN"}),
+        # confirmed on another day: the latest day's glucose and the day before it with one
+        ("E48-glucose-241-mg-dL-not-confirmed", OPEN, {"E1": "UNKNOWN"}),
+        ("E49-glucose-241-confirmation-too-old", OPEN, {"E1": "UNKNOWN"}),
+        ("E50-glucose-241-second-measurement-240", YES, {"E1": "NOT_MET"}),
     ],
     # first-line therapy from 2025-09-01 (Z06, Z07, Z13, Z14: 2025-05-15): "≤ 12 months" after it
     "zuma-7-axicabtagene-lbcl": [
