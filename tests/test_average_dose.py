@@ -257,3 +257,36 @@ def test_the_network_and_the_trail_agree_on_any_courses(screening, courses, weig
         return
     assert_trail_agrees(screening.network, result,
                         {c: v.verdict for c, v in result.verdicts.items()})
+
+
+@pytest.fixture(scope="module")
+def paired() -> Screening:
+    """Each average beside the cumulative dose it is: T a day over the 21 days is 21 x T."""
+    return Screening(network_from_text(
+        'protocol "a" version "1"\nconcepts:\n    gc: medication {prednisone} dosed in mg/d\n'
+        + "".join(f'inclusion A{i} "x": gc average dose >= {t} mg/d within 20 days before '
+                  f'screening\ninclusion C{i} "x": gc cumulative dose >= {21 * t} mg within 20 '
+                  "days before screening\n" for i, t in enumerate((1, 5, 10), 1))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["2026-02-10", "2026-02", "2026-02-25", "2026-03-01"]),
+                          st.sampled_from([None, "2026-02-19", "2026-02", "2026-03-05"]),
+                          st.sampled_from([None, 2.5, 5.0, 20.0])), max_size=3, unique=True))
+def test_an_average_is_its_cumulative_dose_read_per_day(paired, courses) -> None:
+    """For any courses (known to the day or the month, going on, with or without a dose), the
+    average over the window's 21 days passes T exactly where the cumulative dose over them
+    passes 21 x T: the same sum, its bounds divided by the same days."""
+    facts = []
+    for start, end, dose in courses:
+        course: dict = {"concept": "gc", "drug": "prednisone", "date": start}
+        course.update({"end": end} if end is not None and end >= start else {"ongoing": True})
+        if dose is not None:
+            course.update(dose=dose, unit="mg/d")
+        facts.append(course)
+    result = screen_one(paired, facts or [{"concept": "gc", "present": False}], day=SCREENING)
+    if not isinstance(result, Decision):  # the same course twice: a duplicate
+        return
+    verdicts = {c: v.verdict for c, v in result.verdicts.items()}
+    assert all(verdicts[f"A{i}"] == verdicts[f"C{i}"] for i in (1, 2, 3)), verdicts
+    assert_trail_agrees(paired.network, result, verdicts)
