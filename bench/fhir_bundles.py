@@ -7,7 +7,8 @@ the test of that needs Bundles of many patients whose JSON twins are known: the 
 `bench/generate.py`'s. Each Bundle is validated with `fhir.resources` before it is written.
 
 Events become Conditions (onset, abatement, clinical status, stage for a grade), a procedure the
-protocol lists in PROCEDURES a Procedure, a vaccine an Immunization; "none" (`"present": false`)
+protocol lists in PROCEDURES a Procedure, a vaccine an Immunization, a plan (`planned event`) a
+ServiceRequest; "none" (`"present": false`)
 an Observation of the concept with valueBoolean false; medications MedicationStatements with a
 daily dosage; the sex Patient.gender (an Observation when it is dated); the screening date a
 ResearchSubject's period.
@@ -136,6 +137,15 @@ class Writer:
 
     def event(self, concept: m.Concept, fact: dict, ident: str) -> dict:
         start, end, ongoing = fact.get("date"), fact.get("end"), fact.get("ongoing")
+        if concept.planned:  # a plan is a ServiceRequest, for the day it is planned
+            request = {"resourceType": "ServiceRequest", "id": ident, "status": "active",
+                       "intent": "plan", "code": self.coded(concept.name),
+                       "subject": {"reference": self.subject}}
+            if end is not None:
+                request["occurrencePeriod"] = {"start": start, "end": end}
+            elif start is not None:
+                request["occurrenceDateTime"] = start
+            return request
         if concept.name in VACCINES and end is None and not ongoing:
             return {"resourceType": "Immunization", "id": ident, "status": "completed",
                     "vaccineCode": self.coded(concept.name), "patient": {"reference": self.subject},

@@ -553,3 +553,76 @@ def test_fhir_out_of_a_tampered_trail_says_so(tmp_path, capsys):
     (tmp_path / "facts.txt").write_text("not a trail\n", encoding="utf-8")
     assert cli.main(["fhir", str(tmp_path / "facts.txt"), "-o", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+PLANNED = """protocol "p" version "1"
+concepts:
+    planned_surgery: planned event "surgery planned"
+    surgery: event "surgery done"
+exclusion E1 "Surgery planned within 3 months": planned_surgery within 3 months after screening
+exclusion E2 "Surgery in the last year": surgery within 12 months before screening
+map "p.fhir-map.yaml"
+"""
+PLANNED_MAP = f"""systems:
+  site: {SITE}
+concepts:
+  planned_surgery: site planned-surgery
+  surgery: site surgery
+"""
+
+
+def test_a_plan_is_a_service_request(tmp_path):
+    """A planned event is read from a ServiceRequest (its `occurrence[x]`, after screening too),
+    one withdrawn or done is set aside; a Procedure or a Condition never gives a plan, and a
+    ServiceRequest never gives an event that is done. The Bundle writer writes a plan so."""
+    (tmp_path / "p.proto-rules").write_text(PLANNED, encoding="utf-8")
+    (tmp_path / "p.fhir-map.yaml").write_text(PLANNED_MAP, encoding="utf-8")
+    protocol, _ = pipeline.load(str(tmp_path / "p.proto-rules"))
+    screening = Screening(pipeline.compile(protocol))
+    subject = {"reference": "Patient/x"}
+
+    def coded(code: str) -> dict:
+        return {"coding": [{"system": SITE, "code": code}]}
+    resources = [
+        {"resourceType": "Patient", "id": "x", "birthDate": "1980-01-01"},
+        {"resourceType": "ResearchSubject", "id": "rs", "status": "candidate",
+         "period": {"start": "2026-03-10"}, "study": {"reference": "ResearchStudy/s"},
+         "individual": subject},
+        {"resourceType": "ServiceRequest", "id": "plan", "status": "active", "intent": "plan",
+         "subject": subject, "code": coded("planned-surgery"),
+         "occurrenceDateTime": "2026-06-10"},
+        {"resourceType": "ServiceRequest", "id": "revoked", "status": "revoked",
+         "intent": "plan", "subject": subject, "code": coded("planned-surgery"),
+         "occurrenceDateTime": "2026-04-01"},
+        {"resourceType": "Procedure", "id": "done", "status": "completed", "subject": subject,
+         "code": coded("planned-surgery"), "performedDateTime": "2026-01-05"},
+        {"resourceType": "Condition", "id": "cond", "subject": subject,
+         "code": coded("planned-surgery"), "onsetDateTime": "2026-01-05"},
+        {"resourceType": "ServiceRequest", "id": "asked", "status": "active", "intent": "order",
+         "subject": subject, "code": coded("surgery"), "occurrenceDateTime": "2026-04-01"},
+        {"resourceType": "Procedure", "id": "surgery", "status": "completed", "subject": subject,
+         "code": coded("surgery"), "performedDateTime": "2025-09-01"},
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
+    path = ndjson(tmp_path / "one.ndjson", [bundle])
+    (outcome,) = screening.screen(read_records(str(path), protocol=protocol), str(path))
+    assert isinstance(outcome, Decision), outcome
+    assert {c: v.verdict for c, v in outcome.verdicts.items()} == {"E1": "MET", "E2": "MET"}
+    assert [(w.field, w.message) for w in outcome.patient.warnings] == [
+        ("ServiceRequest/revoked", "status revoked: set aside"),
+        ("Procedure/done", "a Procedure cannot give planned_surgery: a plan is a ServiceRequest, "
+         "and planned_surgery is a plan"),
+        ("Condition/cond", "a Condition cannot give planned_surgery: a plan is a "
+         "ServiceRequest"),
+        ("ServiceRequest/asked", "a ServiceRequest cannot give surgery: a plan is a "
+         "ServiceRequest, and surgery is not planned")]
+    # the writer writes a plan as the reader reads it: a ServiceRequest, decided alike
+    record = {"patient": "y", "screening_date": "2026-03-10", "facts": [
+        {"concept": "planned_surgery", "date": "2026-06-11"},
+        {"concept": "surgery", "present": False}]}
+    written = Writer(protocol, load_map(protocol)).bundle(record)
+    assert [e["resource"]["resourceType"] for e in written["entry"]].count("ServiceRequest") == 1
+    as_bundle = decided(screening, protocol, ndjson(tmp_path / "bundle.ndjson", [written]))
+    as_facts = decided(screening, protocol, ndjson(tmp_path / "facts.jsonl", [record]))
+    assert as_bundle == as_facts == {"y": ("ELIGIBLE", {"E1": "NOT_MET", "E2": "NOT_MET"})}

@@ -36,18 +36,21 @@ SET_ASIDE = {
     "Immunization": {"entered-in-error", "not-done"},
     "MedicationStatement": {"entered-in-error", "not-taken", "intended"},
     "MedicationRequest": {"entered-in-error", "cancelled", "draft"},
+    # a plan no longer, or not yet: done, withdrawn, drafted
+    "ServiceRequest": {"entered-in-error", "revoked", "completed", "draft"},
 }
 OPEN = {
     "Observation": {"unknown", "registered", "preliminary"},
     "Procedure": {"unknown"},
     "MedicationStatement": {"unknown"},
     "MedicationRequest": {"unknown"},
+    "ServiceRequest": {"unknown"},
 }
 ONGOING_CONDITION = {"active", "recurrence", "relapse"}
 ONGOING_COURSE = {"active", "on-hold", "in-progress"}
 #: Resource types read; a Bundle's other resources are set aside, one warning each.
 READ = ("Patient", "ResearchSubject", "Observation", "Condition", "Procedure", "Immunization",
-        "MedicationStatement", "MedicationRequest", "Medication")
+        "MedicationStatement", "MedicationRequest", "Medication", "ServiceRequest")
 
 
 class BundleReader:
@@ -348,8 +351,10 @@ class _Patient:
         if concept.kind in (m.Kind.FLAG, m.Kind.JUDGMENT):
             self.fact(concept, name, value=True, date=_day(onset or condition.recordedDate))
             return
-        if concept.kind is not m.Kind.EVENT:
-            self.aside(name, f"a Condition cannot give {concept.kind.value} {concept.name}")
+        if concept.kind is not m.Kind.EVENT or concept.planned:
+            what = f"{concept.kind.value} {concept.name}" if not concept.planned else \
+                f"{concept.name}: a plan is a ServiceRequest"
+            self.aside(name, f"a Condition cannot give {what}")
             return
         end = condition.abatementDateTime or (condition.abatementPeriod.end
                                               if condition.abatementPeriod else None)
@@ -367,6 +372,15 @@ class _Patient:
     def _immunization(self, name: str, immunization: Any, record: dict) -> None:
         self._occurrence(name, immunization, "Immunization", immunization.vaccineCode,
                          immunization.occurrenceDateTime, None)
+
+    def _servicerequest(self, name: str, request: Any, record: dict) -> None:
+        """A plan (`planned event`): the day it is planned for, `occurrence[x]`, or none."""
+        _, concept = self._mapped(name, request, "ServiceRequest", request.code, m.Kind.EVENT)
+        if concept is None:
+            return
+        period = request.occurrencePeriod
+        start = request.occurrenceDateTime or (period.start if period else None)
+        self.fact(concept, name, date=_day(start), end=_day(period.end if period else None))
 
     def _occurrence(self, name: str, resource: Any, kind: str, code: Any, when: Any,
                     period: Any) -> None:
@@ -408,7 +422,8 @@ class _Patient:
                 expected: m.Kind) -> tuple[Any, m.Concept | None]:
         """The map's meaning of a resource's code and the concept it gives, None where the code
         is not mapped, the status leaves nothing to read, or the concept is not of the kind this
-        resource can give (each said by `meaning`, `status` or here)."""
+        resource can give (each said by `meaning`, `status` or here): a plan (`planned event`)
+        comes from a ServiceRequest, and a ServiceRequest gives nothing else."""
         meaning = self.meaning(name, code)
         if meaning is None:
             return None, None
@@ -417,6 +432,10 @@ class _Patient:
             return meaning, None
         if concept.kind is not expected:
             self.aside(name, f"a {kind} cannot give {concept.kind.value} {concept.name}")
+            return meaning, None
+        if concept.planned != (kind == "ServiceRequest"):
+            self.aside(name, f"a {kind} cannot give {concept.name}: a plan is a ServiceRequest, "
+                       f"and {concept.name} is {'a plan' if concept.planned else 'not planned'}")
             return meaning, None
         return meaning, concept
 
