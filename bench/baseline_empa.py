@@ -251,9 +251,14 @@ def history(items: Any, test) -> K:
     return k_or(*(test(o) for o in items))
 
 
+def span(n: int, unit: str) -> relativedelta:
+    """N days, weeks, months or years on the calendar (months clamp to the month's end)."""
+    return {"days": relativedelta(days=n), "weeks": relativedelta(weeks=n),
+            "months": relativedelta(months=n), "years": relativedelta(years=n)}[unit]
+
+
 def minus(day: date, n: int, unit: str) -> date:
-    return day - {"days": relativedelta(days=n), "weeks": relativedelta(weeks=n),
-                  "months": relativedelta(months=n), "years": relativedelta(years=n)}[unit]
+    return day - span(n, unit)
 
 
 # -- the patient ----------------------------------------------------------------------------------
@@ -269,17 +274,16 @@ class Facts:
                 grouped.setdefault(fact["concept"], []).append(fact)
         self.measured: dict[str, Interval | None] = {}
         self.uln: dict[str, Interval | None] = {}
-        for name, units in UNITS.items():
+        for name in UNITS:
             fact = self._latest(grouped.get(name), name in VALID_28)
             self.measured[name] = self.uln[name] = None
             if fact is None:
                 continue
-            op, number = reading(fact)
-            number = _converted(name, fact)
-            self.measured[name] = interval(op, number)
+            op, given = reading(fact)
+            self.measured[name] = interval(op, _converted(name, fact))
             high = (fact.get("reference_range") or {}).get("high")
             if name in LABS and high is not None:
-                ratio = None if number is None else q(reading(fact)[1] / Decimal(high))
+                ratio = None if given is None else q(given / Decimal(high))
                 self.uln[name] = interval(op, ratio)
         if "birth_date" in data:
             born, k = date.fromisoformat(data["birth_date"]), 0
@@ -394,10 +398,7 @@ class Facts:
 
     def within_after(self, name: str, n: int, unit: str) -> K:
         """`within N after screening`: the occurrence overlaps screening .. screening + N."""
-        return history(self.lists[name], lambda o: o.overlaps(
-            self.sd, self.sd + {"days": relativedelta(days=n), "weeks": relativedelta(weeks=n),
-                                "months": relativedelta(months=n),
-                                "years": relativedelta(years=n)}[unit]))
+        return history(self.lists[name], lambda o: o.overlaps(self.sd, self.sd + span(n, unit)))
 
     def at(self, name: str, anchor: str) -> K:
         day = self.sd if anchor == "screening" else self.consent
