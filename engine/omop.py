@@ -3,9 +3,11 @@ condition_occurrence, drug_exposure, procedure_occurrence and observation, read 
 through a mapping file (`NAME.omop.yaml`) that says which concept ids are which protocol concept.
 
 The mapping is the only source of meaning: a row whose concept id the file does not name is not
-read, and a value concept it does not map is no value. DuckDB turns the tables into one long
-table sorted by person (`SELECT ... UNION ALL ... ORDER BY person_id`), read in batches into the
-records a long fact table gives (`engine.tables.patients_of`): one person at a time in memory.
+read (or, where the mapping asks for descendants, descends from none it names in the database's
+own `concept_ancestor`), and a value concept it does not map is no value. DuckDB turns the tables
+into one long table sorted by person (`SELECT ... UNION ALL ... ORDER BY person_id`), read in
+batches into the records a long fact table gives (`engine.tables.patients_of`): one person at a
+time in memory.
 
 >>> sorted(TABLES)
 ['condition_occurrence', 'drug_exposure', 'measurement', 'observation', 'procedure_occurrence']
@@ -85,16 +87,15 @@ class OmopFacts(DuckFacts):
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
         """Each row as a long table's cells, numbered by its person's place (from 1)."""
-        screening = self.mapping.screening or ""
         person, number = _NO_ONE, 0
         while batch := self._cursor.fetchmany(self.BATCH):
-            for (key, birth, concept, number_value, text_value, unit, day, end, drug, low, high,
-                 comparator) in batch:
+            for (key, screening, birth, concept, number_value, text_value, unit, day, end, drug,
+                 low, high, comparator) in batch:
                 if key != person:
                     person, number = key, number + 1
                 value = cell_text(number_value) if number_value is not None else text_value
-                yield number, ["" if key is None else str(key), screening, cell_text(birth),
-                               cell_text(concept),
+                yield number, ["" if key is None else str(key), cell_text(screening),
+                               cell_text(birth), cell_text(concept),
                                value or "", cell_text(unit), cell_text(day), cell_text(end),
                                cell_text(drug), cell_text(low), cell_text(high),
                                cell_text(comparator)]
@@ -108,11 +109,14 @@ class Mapping:
     """What a mapping file says: the database, the screening date, and per protocol concept the
     concept ids it is read from (per table), its value concepts, and its unit."""
 
-    def __init__(self, path: str, database: Path, screening: str | None) -> None:
+    def __init__(self, path: str, database: Path, screening: str | int | None) -> None:
+        # the screening date, or the cohort whose start dates are the persons' screening dates
         self.path, self.database, self.screening = path, database, screening
-        self.ids: list[tuple[str, int, str, str | None]] = []  # table, id, concept, drug
+        # table, id, concept, drug, and whether the id's descendants are read too
+        self.ids: list[tuple[str, int, str, str | None, bool]] = []
         self.values: list[tuple[str, int, str]] = []  # concept, value concept id, value
-        self.units: dict[str, str] = {}
+        self.units: dict[str, str] = {}  # per concept, the unit of a row that gives none
+        self.unit_concepts: dict[int, str] = {}  # unit_concept_id -> the unit as written
         self.person: list[tuple[str, str]] = []  # concept, person field
         self.complete: list[str] = []  # concepts of which no row is no occurrence
 
@@ -124,12 +128,16 @@ class Mapping:
             raise UsageError(f"{path}: not YAML: {str(error).splitlines()[0]}") from None
         if not isinstance(spec, dict) or not isinstance(spec.get("omop"), str):
             raise UsageError(f"{path}: a mapping file names its database: omop: FILE.duckdb")
-        _known(path, "", spec, {"omop", "screening_date", "person", "concepts"})
+        _known(path, "", spec, {"omop", "screening_date", "person", "concepts", "units"})
         screening = spec.get("screening_date")
-        if screening is not None and not isinstance(screening, date):
-            raise UsageError(f"{path}: screening_date: {screening!r} is not a date (YYYY-MM-DD)")
+        if isinstance(screening, dict):
+            _known(path, "screening_date.", screening, {"cohort"})
+            screening = _id(path, "screening_date.cohort", screening.get("cohort"))
+        elif screening is not None and not isinstance(screening, date):
+            raise UsageError(f"{path}: screening_date: {screening!r} is not a date (YYYY-MM-DD), "
+                             f"nor a cohort ({{cohort: ID}})")
         mapping = cls(path, Path(path).parent / spec["omop"],
-                      screening.isoformat() if screening else None)
+                      screening.isoformat() if isinstance(screening, date) else screening)
         for concept, field in _mapping(path, "person", spec.get("person", {})).items():
             field = _mapping(path, f"person.{concept}", field)
             _known(path, f"person.{concept}.", field, set(PERSON_FIELDS))
@@ -138,30 +146,36 @@ class Mapping:
                 mapping._values(f"person.{concept}.{name}", concept, values)
         for concept, entry in _mapping(path, "concepts", spec.get("concepts", {})).items():
             mapping._concept(str(concept), _mapping(path, f"concepts.{concept}", entry))
+        for key, unit in _mapping(path, "units", spec.get("units", {})).items():
+            mapping.unit_concepts[_id(path, "units", key)] = str(unit)
         return mapping
 
     def _concept(self, concept: str, entry: dict) -> None:
         where = f"concepts.{concept}"
-        _known(self.path, f"{where}.", entry, {*TABLES, "values", "unit", "complete"})
+        _known(self.path, f"{where}.", entry, {*TABLES, "values", "unit", "complete",
+                                               "descendants"})
         if not set(entry) & set(TABLES):
             raise UsageError(f"{self.path}: {where}: names no table to read it from "
                              f"({', '.join(TABLES)})")
+        descendants = self._switch(f"{where}.descendants", entry.get("descendants", False))
         for table in TABLES:
             if table in entry:
                 ids = entry[table]
                 named = ids if isinstance(ids, dict) else {i: None for i in _listed(ids)}
                 for key, drug in named.items():
                     self.ids.append((table, _id(self.path, f"{where}.{table}", key), concept,
-                                     None if drug is None else str(drug)))
+                                     None if drug is None else str(drug), descendants))
         if "values" in entry:
             self._values(f"{where}.values", concept, entry["values"])
         if "unit" in entry:
             self.units[concept] = str(entry["unit"])
-        if entry.get("complete") is True:
+        if self._switch(f"{where}.complete", entry.get("complete", False)):
             self.complete.append(concept)
-        elif "complete" in entry and entry["complete"] is not False:
-            raise UsageError(f"{self.path}: {where}.complete: true or false, not "
-                             f"{entry['complete']!r}")
+
+    def _switch(self, where: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{self.path}: {where}: true or false, not {value!r}")
+        return value
 
     def _values(self, where: str, concept: str, values: Any) -> None:
         for key, value in _mapping(self.path, where, values).items():
@@ -172,19 +186,36 @@ class Mapping:
         """The long table, sorted by person: its maps loaded as temporary tables."""
         tables = {row[0] for row in connection.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}
-        used = ["person", *(t for t in TABLES if t in {table for table, _, _, _ in self.ids})]
-        missing = [t for t in used if t not in tables]
+        used = ["person", *(t for t in TABLES if t in {entry[0] for entry in self.ids})]
+        descending = next((c for _, _, c, _, d in self.ids if d), None)
+        cohort = self.screening if isinstance(self.screening, int) else None
+        readers = {"concept_ancestor": f"concepts.{descending}.descendants",
+                   "cohort": "screening_date.cohort"}
+        needed = (used + ["concept_ancestor"] * (descending is not None)
+                  + ["cohort"] * (cohort is not None))
+        missing = [t for t in needed if t not in tables]
         if missing:
+            why = f" ({readers[missing[0]]} reads it)" if missing[0] in readers else ""
             raise UsageError(f"{self.path}: the OMOP database {self.database} has no "
-                             f"{missing[0]} table")
-        connection.execute("CREATE TEMP TABLE proto_ids(tab VARCHAR, id BIGINT, concept VARCHAR, "
-                           "drug VARCHAR, unit VARCHAR)")
+                             f"{missing[0]} table{why}")
+        connection.execute("CREATE TEMP TABLE proto_listed(tab VARCHAR, id BIGINT, "
+                           "concept VARCHAR, drug VARCHAR, unit VARCHAR, descendants BOOLEAN)")
         connection.execute("CREATE TEMP TABLE proto_values(concept VARCHAR, id BIGINT, "
                            "value VARCHAR)")
         connection.execute("CREATE TEMP TABLE proto_operators(id BIGINT, comparator VARCHAR)")
         if self.ids:
-            connection.executemany("INSERT INTO proto_ids VALUES (?, ?, ?, ?, ?)", [
-                (t, i, c, d, self.units.get(c)) for t, i, c, d in self.ids])
+            connection.executemany("INSERT INTO proto_listed VALUES (?, ?, ?, ?, ?, ?)", [
+                (t, i, c, d, self.units.get(c), a) for t, i, c, d, a in self.ids])
+        connection.execute(_IDS if descending is not None else
+                           "CREATE TEMP TABLE proto_ids AS SELECT * FROM proto_listed")
+        connection.execute("CREATE TEMP TABLE proto_units(id BIGINT, unit VARCHAR)")
+        if self.unit_concepts:
+            connection.executemany("INSERT INTO proto_units VALUES (?, ?)",
+                                   sorted(self.unit_concepts.items()))
+        if "concept" in tables:  # a unit concept of UCUM is its code, read as any unit
+            connection.execute("INSERT INTO proto_units SELECT concept_id, concept_code FROM "
+                               "concept WHERE vocabulary_id = 'UCUM' AND concept_id NOT IN "
+                               "(SELECT id FROM proto_units)")
         if self.values:
             connection.executemany("INSERT INTO proto_values VALUES (?, ?, ?)", self.values)
         connection.executemany("INSERT INTO proto_operators VALUES (?, ?)",
@@ -192,27 +223,54 @@ class Mapping:
         # Every column of the long table, so that any one table mapped (or none) is read; the
         # birth date as text, which the reader checks like any date (a 30 February refuses
         # that person, not the whole query, as make_date did).
-        parts = ["SELECT person_id AS key, 0 AS part, 0 AS row, CASE WHEN year_of_birth IS NULL "
+        # A person in the cohort has a row of it per entry: two entries are two screening dates
+        # on the person's rows, which refuse that person (the long table's rule).
+        screening, entries = (("c.cohort_start_date", " JOIN cohort c ON c.subject_id = "
+                               f"person_id AND c.cohort_definition_id = {cohort}")
+                              if cohort is not None else (f"'{self.screening or ''}'", ""))
+        parts = [f"SELECT person_id AS key, 0 AS part, 0 AS row, {screening} AS screening, "
+                 "CASE WHEN year_of_birth IS NULL "
                  "OR month_of_birth IS NULL OR day_of_birth IS NULL THEN NULL ELSE "
                  "printf('%04d-%02d-%02d', year_of_birth, month_of_birth, day_of_birth) END AS "
                  "birth_date, NULL AS concept, NULL AS number_value, NULL AS text_value, NULL AS "
                  "unit, NULL AS day, NULL AS \"end\", NULL AS drug, NULL AS low, NULL AS high, "
-                 "NULL AS comparator FROM person"]
+                 f"NULL AS comparator FROM person{entries}"]
         for number, (concept, field) in enumerate(self.person, start=1):
             parts.append(
                 f"SELECT p.person_id AS key, 1 AS part, {number} AS row, v.concept, "
                 f"v.value AS text_value FROM person p JOIN proto_values v ON v.concept = "
                 f"'{_quoted(concept)}' AND v.id = p.{PERSON_FIELDS[field]}")
+        coded = {table for (table,) in connection.execute(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = "
+            "'unit_concept_id'").fetchall()}
         for number, table in enumerate(used[1:], start=2):
-            parts.append(_select(table, number))
-        sql = ("SELECT key, birth_date, concept, number_value, text_value, unit, day, \"end\", "
-               "drug, low, high, comparator FROM (" + " UNION ALL BY NAME ".join(parts)
-               + ") ORDER BY key, part, row")
+            parts.append(_select(table, number, table in coded))
+        # A row read as two concepts, or as two drugs of one (a combination product descending
+        # from both), gives a fact of each, in one order.
+        screened = "" if cohort is None else (
+            f" WHERE key IN (SELECT subject_id FROM cohort WHERE cohort_definition_id = {cohort})")
+        sql = ("SELECT key, screening, birth_date, concept, number_value, text_value, unit, day, "
+               "\"end\", drug, low, high, comparator FROM ("
+               + " UNION ALL BY NAME ".join(parts)
+               + f"){screened} ORDER BY key, part, row, concept, drug, screening")
         return connection.execute(sql)
 
 
-def _select(table: str, part: int) -> str:
-    """One table's mapped rows in the long table's columns."""
+#: The ids read: those the mapping lists, and the descendants of those it reads with theirs, as
+#: the same concept (and drug). An id the mapping lists for a concept is read as it lists it,
+#: not also as a descendant of another of that concept's ids.
+_IDS = """CREATE TEMP TABLE proto_ids AS
+SELECT tab, id, concept, drug, unit FROM proto_listed
+UNION
+SELECT m.tab, a.descendant_concept_id, m.concept, m.drug, m.unit FROM proto_listed m
+JOIN concept_ancestor a ON a.ancestor_concept_id = m.id
+WHERE m.descendants AND NOT EXISTS (SELECT 1 FROM proto_listed l WHERE l.tab = m.tab
+    AND l.id = a.descendant_concept_id AND l.concept = m.concept)"""
+
+
+def _select(table: str, part: int, coded: bool) -> str:
+    """One table's mapped rows in the long table's columns; `coded`: the table has a
+    `unit_concept_id`, whose unit (the mapping's `units`, else its UCUM code) comes first."""
     row_id, concept_id, day, end = TABLES[table]
     columns = ["x.person_id AS key", f"{part} AS part", f"x.{row_id} AS row", "m.concept",
                f"x.{day} AS day", "m.drug"]
@@ -220,11 +278,15 @@ def _select(table: str, part: int) -> str:
     if end:
         columns.append(f'x.{end} AS "end"')
     if table in ("measurement", "observation"):
-        columns += ["x.value_as_number AS number_value", "COALESCE(x.unit_source_value, m.unit) "
-                    "AS unit", "v.value AS text_value" if table == "measurement" else
+        coded_unit = "u.unit, " if coded else ""
+        columns += ["x.value_as_number AS number_value", f"COALESCE({coded_unit}"
+                    "x.unit_source_value, m.unit) AS unit", "v.value AS text_value"
+                    if table == "measurement" else
                     "COALESCE(v.value, x.value_as_string) AS text_value"]
         joins = (" LEFT JOIN proto_values v ON v.concept = m.concept"
                  " AND v.id = x.value_as_concept_id")
+        if coded:
+            joins += " LEFT JOIN proto_units u ON u.id = x.unit_concept_id"
     if table == "measurement":
         columns += ["x.range_low AS low", "x.range_high AS high", "o.comparator"]
         joins += " LEFT JOIN proto_operators o ON o.id = x.operator_concept_id"

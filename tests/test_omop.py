@@ -169,7 +169,7 @@ def test_it_decides_as_its_json_twin(capsys, omop, tmp_path):
 @pytest.mark.parametrize("mapping, message", [
     ("concepts: {}\n", "a mapping file names its database: omop: FILE.duckdb"),
     ("omop: omop.duckdb\nconcept: {}\n", "concept: not a key here (known: concepts, omop, "
-                                         "person, screening_date)"),
+                                         "person, screening_date, units)"),
     ("omop: omop.duckdb\nscreening_date: soon\n", "screening_date: 'soon' is not a date"),
     ("omop: omop.duckdb\nconcepts: {egfr: {measurements: [1]}}\n",
      "concepts.egfr.measurements: not a key here"),
@@ -181,6 +181,10 @@ def test_it_decides_as_its_json_twin(capsys, omop, tmp_path):
      "person.sex.sex: not a key here (known: ethnicity, gender, race)"),
     ("omop: omop.duckdb\nconcepts: {mi: {condition_occurrence: [1], complete: yes please}}\n",
      "concepts.mi.complete: true or false, not 'yes please'"),
+    ("omop: omop.duckdb\nconcepts: {mi: {condition_occurrence: [1], descendants: 1}}\n",
+     "concepts.mi.descendants: true or false, not 1"),
+    ("omop: omop.duckdb\nunits: {mg: 8576}\n", "units: 'mg' is not a concept id"),
+    ("omop: omop.duckdb\nunits: [8576]\n", "units: a mapping was expected, not [8576]"),
     ("omop: omop.duckdb\nconcepts: [1\n", "not YAML: "),
     ("omop: elsewhere.duckdb\n", "cannot open the OMOP database "),
 ])
@@ -228,3 +232,137 @@ def test_a_person_who_cannot_be_read_is_refused_alone(capsys, omop, tmp_path):
     assert f"{omop}:5, patient 5, field 'birth_date': error: " in err
     assert f"{omop}:6, field 'patient': error: no patient id" in err
     assert "None" not in out + err
+
+
+#: A piece of the vocabulary's hierarchy: pulmonary tuberculosis under tuberculosis, a prednisone
+#: tablet under prednisone, a combination product under both glucocorticoids, and (so that a
+#: listed id is read as listed) methylprednisolone under prednisone.
+ANCESTORS = """
+CREATE TABLE concept_ancestor (ancestor_concept_id INTEGER, descendant_concept_id INTEGER,
+    min_levels_of_separation INTEGER, max_levels_of_separation INTEGER);
+INSERT INTO concept_ancestor VALUES (434557, 434557, 0, 0), (434557, 253954, 1, 1),
+    (1551099, 1551099, 0, 0), (1551099, 19078925, 2, 2), (1551099, 40000001, 2, 2),
+    (1506270, 40000001, 2, 2), (1551099, 1506270, 1, 1);
+INSERT INTO condition_occurrence VALUES (22, 1, 253954, '2026-01-10', NULL);
+INSERT INTO drug_exposure VALUES (32, 2, 19078925, '2026-05-01', '2026-05-10', 10),
+    (33, 4, 40000001, '2026-04-01', '2026-04-05', 5);
+"""
+
+
+def _histories(mapping: Path) -> list[tuple[str, list[tuple]]]:
+    return [(r["patient"], [(f["concept"], f.get("drug"), f.get("date")) for f in r["facts"]
+                            if f["concept"] in ("active_tuberculosis", "glucocorticoid")])
+            for _, r in read_records(str(mapping))]
+
+
+def test_descendants_are_read_as_their_ancestor_where_the_mapping_asks(omop, tmp_path):
+    """OHDSI's concept sets read an id with its descendants: a condition under the one listed,
+    a clinical drug under its ingredient (as that drug). Without `descendants` they are rows of
+    concepts the mapping does not name."""
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute(ANCESTORS)
+    connection.close()
+    without = _histories(omop)
+    assert without == [
+        ("1", [("glucocorticoid", "prednisone", "2025-01-01"),
+               ("active_tuberculosis", None, None)]),
+        ("2", [("active_tuberculosis", None, None), ("glucocorticoid", None, None)]),
+        ("3", [("active_tuberculosis", None, "2025-11-03"),
+               ("glucocorticoid", "methylprednisolone", "2026-05-10")]),
+        ("4", [("active_tuberculosis", None, None), ("glucocorticoid", None, None)])]
+    omop.write_text(MAPPING.replace("complete: true}", "complete: true, descendants: true}"),
+                    encoding="utf-8")
+    assert _histories(omop) == [
+        ("1", [("active_tuberculosis", None, "2026-01-10"),
+               ("glucocorticoid", "prednisone", "2025-01-01")]),
+        ("2", [("glucocorticoid", "prednisone", "2026-05-01"),
+               ("active_tuberculosis", None, None)]),
+        # listed as methylprednisolone, and not also read as a prednisone it descends from
+        ("3", [("active_tuberculosis", None, "2025-11-03"),
+               ("glucocorticoid", "methylprednisolone", "2026-05-10")]),
+        # a combination product: a course of each drug it descends from, in one order
+        ("4", [("glucocorticoid", "methylprednisolone", "2026-04-01"),
+               ("glucocorticoid", "prednisone", "2026-04-01"),
+               ("active_tuberculosis", None, None)])]
+
+
+def test_descendants_need_the_vocabulary(capsys, omop, tmp_path):
+    omop.write_text(MAPPING.replace("[434557], complete: true}",
+                                    "[434557], complete: true, descendants: true}"),
+                    encoding="utf-8")
+    assert cli.main(["run", str(tmp_path / "omop-demo.proto-rules"), str(omop)]) == 2
+    assert capsys.readouterr().err == (
+        f"proto-rules: {omop}: the OMOP database {tmp_path / 'omop.duckdb'} has no "
+        f"concept_ancestor table (concepts.active_tuberculosis.descendants reads it)\n")
+
+
+def _units(mapping: Path) -> list[tuple[str, str, str]]:
+    return [(r["patient"], f["concept"], f["unit"]) for _, r in read_records(str(mapping))
+            for f in r["facts"] if "unit" in f]
+
+
+def test_a_unit_concept_is_read_through_the_mapping_then_the_vocabulary(omop, tmp_path):
+    """`unit_concept_id` is the CDM's unit: the mapping's `units` say what one is, else the
+    vocabulary's UCUM code; only without either is `unit_source_value` read, then the
+    concept's `unit`."""
+    before = _units(omop)
+    assert before == [("1", "egfr", "mL/min/1.73m2"), ("1", "alt", "U/L"),
+                      ("2", "egfr", "mL/min/1.73m2"), ("3", "egfr", "mL/min/1.73m2"),
+                      ("3", "alt", "U/L")]
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute("""
+        CREATE TABLE concept (concept_id INTEGER, concept_name VARCHAR, vocabulary_id VARCHAR,
+            concept_code VARCHAR);
+        INSERT INTO concept VALUES (8645, 'unit per liter', 'UCUM', 'U/L'),
+            (8795, 'milliliter per minute per 1.73 square meter', 'UCUM', 'mL/min/{1.73_m2}'),
+            (8840, 'milligram per deciliter', 'UCUM', 'mg/dL'),
+            (434557, 'Tuberculosis', 'SNOMED', '56717001');
+        UPDATE measurement SET unit_concept_id = 8840, unit_source_value = 'mmol/L'
+            WHERE measurement_id = 15;
+        UPDATE measurement SET unit_concept_id = 434557 WHERE measurement_id = 11;
+        """)
+    connection.close()
+    omop.write_text(MAPPING.replace("egfr: {measurement: [3049187], unit: mL/min/1.73m2}",
+                                    "egfr: {measurement: [3049187]}")
+                    + "units: {8795: mL/min/1.73m2}\n", encoding="utf-8")
+    assert _units(omop) == [("1", "egfr", "mL/min/1.73m2"), ("1", "alt", "U/L"),
+                            ("2", "egfr", "mL/min/1.73m2"), ("3", "egfr", "mL/min/1.73m2"),
+                            ("3", "alt", "mg/dL")]
+
+
+def test_each_person_is_screened_on_their_cohort_entry(capsys, omop, tmp_path):
+    """`screening_date: {cohort: ID}`: the persons of an OHDSI cohort table's cohort, each on
+    its own start date; a person with two entries has two screening dates (refused, naming
+    both), and one outside the cohort is not screened."""
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute("""
+        CREATE TABLE cohort (cohort_definition_id INTEGER, subject_id BIGINT,
+            cohort_start_date DATE, cohort_end_date DATE);
+        INSERT INTO cohort VALUES (7, 1, '2026-05-21', '2026-12-31'),
+            (7, 3, '2026-05-25', '2026-12-31'), (7, 2, '2026-05-26', NULL),
+            (7, 2, '2026-06-02', NULL), (8, 4, '2026-06-01', NULL);
+        """)
+    connection.close()
+    omop.write_text(MAPPING.replace("screening_date: 2026-06-01", "screening_date: {cohort: 7}"),
+                    encoding="utf-8")
+    records = list(read_records(str(omop)))
+    assert [line for line, _ in records] == [1, 2, 3]
+    assert [(data["patient"], data["screening_date"]) for _, data in records
+            if isinstance(data, dict)] == [("1", "2026-05-21"), ("3", "2026-05-25")]
+    assert cli.main(["run", str(tmp_path / "omop-demo.proto-rules"), str(omop)]) == 2
+    out, err = capsys.readouterr()
+    assert [line.split(":")[0] for line in out.splitlines()[:2]] == ["1", "3"]
+    assert "patient 2" in err and "2026-05-26" in err and "2026-06-02" in err, err
+    assert "patient 4" not in out + err
+
+
+@pytest.mark.parametrize("screening, message", [
+    ("{cohort: seven}", "screening_date.cohort: 'seven' is not a concept id"),
+    ("{cohorts: 7}", "screening_date.cohorts: not a key here (known: cohort)"),
+    ("{cohort: 7}", "has no cohort table (screening_date.cohort reads it)"),
+])
+def test_a_cohort_that_cannot_be_read_is_one_line(capsys, omop, tmp_path, screening, message):
+    omop.write_text(MAPPING.replace("2026-06-01", screening), encoding="utf-8")
+    assert cli.main(["run", str(tmp_path / "omop-demo.proto-rules"), str(omop)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err, err
