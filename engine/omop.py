@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +26,7 @@ import yaml
 from engine.factfile import one_record_per_patient
 from engine.tables import DuckFacts, cell_text, patients_of
 from protocol.errors import FactProblem, UsageError
+from protocol.units import quantize
 
 #: Per table: its row id, concept id and date columns, the end date's, and what else it gives.
 TABLES = {
@@ -44,7 +46,7 @@ PERSON_FIELDS = {"gender": "gender_concept_id", "race": "race_concept_id",
 COMPARATORS = {4171756: "<", 4171754: "<=", 4172704: ">", 4171755: ">="}
 #: The records' columns, as a long fact table's (`engine.tables`).
 COLUMNS = ["patient", "screening_date", "birth_date", "concept", "value", "unit", "date", "end",
-           "drug", "reference_low", "reference_high", "comparator"]
+           "drug", "dose", "reference_low", "reference_high", "comparator"]
 
 
 class OmopFacts(DuckFacts):
@@ -90,19 +92,41 @@ class OmopFacts(DuckFacts):
         person, number = _NO_ONE, 0
         while batch := self._cursor.fetchmany(self.BATCH):
             for (key, screening, birth, concept, number_value, text_value, unit, day, end, drug,
-                 low, high, comparator) in batch:
+                 low, high, comparator, quantity, days_supply, amount) in batch:
                 if key != person:
                     person, number = key, number + 1
                 value = cell_text(number_value) if number_value is not None else text_value
+                dose = unit = cell_text(unit)
+                if amount is not None:  # a course with its ingredient's strength: a dose per day
+                    dose = _daily_dose(quantity, amount, days_supply)
+                    unit = f"{unit}/d" if dose else ""
                 yield number, ["" if key is None else str(key), cell_text(screening),
-                               cell_text(birth), cell_text(concept),
-                               value or "", cell_text(unit), cell_text(day), cell_text(end),
-                               cell_text(drug), cell_text(low), cell_text(high),
-                               cell_text(comparator)]
+                               cell_text(birth), cell_text(concept), value or "", unit,
+                               cell_text(day), cell_text(end), cell_text(drug),
+                               dose if amount is not None else "", cell_text(low),
+                               cell_text(high), cell_text(comparator)]
 
 
 #: No person yet: a person's id may be NULL, which makes a record without an id (refused).
 _NO_ONE = object()
+
+
+def _daily_dose(quantity: Any, amount: Any, days_supply: Any) -> str:
+    """OHDSI's daily dose of an ingredient in a solid form: the quantity dispensed times the
+    ingredient's amount per unit (`drug_strength.amount_value`), over `days_supply`; exact, or
+    rounded once to six places as a converted value is (150 mg over 7 days: 21.428571 mg/d).
+    No dose ("") where one of the three is missing or not above zero.
+
+    >>> _daily_dose(30.0, 5.0, 20), _daily_dose(150, 1.0, 7), _daily_dose(30.0, None, 30)
+    ('7.5', '21.428571', '')
+    """
+    try:
+        quantity, amount, days = (Decimal(cell_text(v)) for v in (quantity, amount, days_supply))
+    except InvalidOperation:  # a NULL (""), or a double that is no number
+        return ""
+    if min(quantity, amount, days) <= 0 or not days.is_finite():
+        return ""
+    return format(quantize(quantity * amount / days).normalize(), "f")
 
 
 class Mapping:
@@ -114,6 +138,7 @@ class Mapping:
         self.path, self.database, self.screening = path, database, screening
         # table, id, concept, drug, and whether the id's descendants are read too
         self.ids: list[tuple[str, int, str, str | None, bool]] = []
+        self.doses: set[str] = set()  # concepts whose courses' daily doses are read
         self.values: list[tuple[str, int, str]] = []  # concept, value concept id, value
         self.units: dict[str, str] = {}  # per concept, the unit of a row that gives none
         self.unit_concepts: dict[int, str] = {}  # unit_concept_id -> the unit as written
@@ -153,7 +178,7 @@ class Mapping:
     def _concept(self, concept: str, entry: dict) -> None:
         where = f"concepts.{concept}"
         _known(self.path, f"{where}.", entry, {*TABLES, "values", "unit", "complete",
-                                               "descendants"})
+                                               "descendants", "dose"})
         if not set(entry) & set(TABLES):
             raise UsageError(f"{self.path}: {where}: names no table to read it from "
                              f"({', '.join(TABLES)})")
@@ -171,6 +196,12 @@ class Mapping:
             self.units[concept] = str(entry["unit"])
         if self._switch(f"{where}.complete", entry.get("complete", False)):
             self.complete.append(concept)
+        if "dose" in entry:
+            if entry["dose"] != "drug_strength" or "drug_exposure" not in entry:
+                raise UsageError(f"{self.path}: {where}.dose: a drug_exposure concept's dose is "
+                                 f"read from drug_strength (dose: drug_strength), not "
+                                 f"{entry['dose']!r}")
+            self.doses.add(concept)
 
     def _switch(self, where: str, value: Any) -> bool:
         if not isinstance(value, bool):
@@ -191,23 +222,26 @@ class Mapping:
         cohort = self.screening if isinstance(self.screening, int) else None
         readers = {"concept_ancestor": f"concepts.{descending}.descendants",
                    "cohort": "screening_date.cohort"}
+        dosed = next(iter(sorted(self.doses)), None)
+        readers["drug_strength"] = f"concepts.{dosed}.dose"
         needed = (used + ["concept_ancestor"] * (descending is not None)
-                  + ["cohort"] * (cohort is not None))
+                  + ["cohort"] * (cohort is not None) + ["drug_strength"] * (dosed is not None))
         missing = [t for t in needed if t not in tables]
         if missing:
             why = f" ({readers[missing[0]]} reads it)" if missing[0] in readers else ""
             raise UsageError(f"{self.path}: the OMOP database {self.database} has no "
                              f"{missing[0]} table{why}")
         connection.execute("CREATE TEMP TABLE proto_listed(tab VARCHAR, id BIGINT, "
-                           "concept VARCHAR, drug VARCHAR, unit VARCHAR, descendants BOOLEAN)")
+                           "concept VARCHAR, drug VARCHAR, unit VARCHAR, descendants BOOLEAN, "
+                           "dose BOOLEAN)")
         connection.execute("CREATE TEMP TABLE proto_values(concept VARCHAR, id BIGINT, "
                            "value VARCHAR)")
         connection.execute("CREATE TEMP TABLE proto_operators(id BIGINT, comparator VARCHAR)")
         if self.ids:
-            connection.executemany("INSERT INTO proto_listed VALUES (?, ?, ?, ?, ?, ?)", [
-                (t, i, c, d, self.units.get(c), a) for t, i, c, d, a in self.ids])
-        connection.execute(_IDS if descending is not None else
-                           "CREATE TEMP TABLE proto_ids AS SELECT * FROM proto_listed")
+            connection.executemany("INSERT INTO proto_listed VALUES (?, ?, ?, ?, ?, ?, ?)", [
+                (t, i, c, d, self.units.get(c), a, c in self.doses)
+                for t, i, c, d, a in self.ids])
+        connection.execute(_IDS if descending is not None else _IDS.split("\nUNION\n")[0])
         connection.execute("CREATE TEMP TABLE proto_units(id BIGINT, unit VARCHAR)")
         if self.unit_concepts:
             connection.executemany("INSERT INTO proto_units VALUES (?, ?)",
@@ -216,6 +250,8 @@ class Mapping:
             connection.execute("INSERT INTO proto_units SELECT concept_id, concept_code FROM "
                                "concept WHERE vocabulary_id = 'UCUM' AND concept_id NOT IN "
                                "(SELECT id FROM proto_units)")
+        if dosed is not None:
+            self._strength_units(connection)
         if self.values:
             connection.executemany("INSERT INTO proto_values VALUES (?, ?, ?)", self.values)
         connection.executemany("INSERT INTO proto_operators VALUES (?, ?)",
@@ -234,7 +270,8 @@ class Mapping:
                  "printf('%04d-%02d-%02d', year_of_birth, month_of_birth, day_of_birth) END AS "
                  "birth_date, NULL AS concept, NULL AS number_value, NULL AS text_value, NULL AS "
                  "unit, NULL AS day, NULL AS \"end\", NULL AS drug, NULL AS low, NULL AS high, "
-                 f"NULL AS comparator FROM person{entries}"]
+                 "NULL AS comparator, NULL AS quantity, NULL AS days_supply, NULL AS amount "
+                 f"FROM person{entries}"]
         for number, (concept, field) in enumerate(self.person, start=1):
             parts.append(
                 f"SELECT p.person_id AS key, 1 AS part, {number} AS row, v.concept, "
@@ -244,33 +281,51 @@ class Mapping:
             "SELECT table_name FROM information_schema.columns WHERE column_name = "
             "'unit_concept_id'").fetchall()}
         for number, table in enumerate(used[1:], start=2):
-            parts.append(_select(table, number, table in coded))
+            parts.append(_select(table, number, table in coded, dosed is not None))
         # A row read as two concepts, or as two drugs of one (a combination product descending
         # from both), gives a fact of each, in one order.
         screened = "" if cohort is None else (
             f" WHERE key IN (SELECT subject_id FROM cohort WHERE cohort_definition_id = {cohort})")
         sql = ("SELECT key, screening, birth_date, concept, number_value, text_value, unit, day, "
-               "\"end\", drug, low, high, comparator FROM ("
+               "\"end\", drug, low, high, comparator, quantity, days_supply, amount FROM ("
                + " UNION ALL BY NAME ".join(parts)
                + f"){screened} ORDER BY key, part, row, concept, drug, screening")
         return connection.execute(sql)
 
+    def _strength_units(self, connection: Any) -> None:
+        """Refuse, before any person is read, strengths of the mapped drugs in a unit concept
+        that neither `units` nor the vocabulary's UCUM codes name: their doses have no unit."""
+        unnamed = [str(unit) for (unit,) in connection.execute(
+            "SELECT DISTINCT s.amount_unit_concept_id FROM proto_ids m JOIN drug_strength s ON "
+            "m.dose AND s.drug_concept_id = m.id AND s.ingredient_concept_id = m.ingredient "
+            "WHERE s.amount_value IS NOT NULL AND (s.amount_unit_concept_id IS NULL OR "
+            "s.amount_unit_concept_id NOT IN (SELECT id FROM proto_units)) ORDER BY 1"
+            ).fetchall()]
+        if unnamed:
+            raise UsageError(f"{self.path}: drug_strength gives the mapped drugs' amounts in "
+                             f"unit concept {', '.join(unnamed)}, which neither units nor a UCUM "
+                             f"concept names: say it in units ({{{unnamed[0]}: mg}})")
+
 
 #: The ids read: those the mapping lists, and the descendants of those it reads with theirs, as
-#: the same concept (and drug). An id the mapping lists for a concept is read as it lists it,
-#: not also as a descendant of another of that concept's ids.
+#: the same concept (and drug), each with the id listed (a drug's ingredient, whose strength
+#: gives a dose). An id the mapping lists for a concept is read as it lists it, not also as a
+#: descendant of another of that concept's ids.
 _IDS = """CREATE TEMP TABLE proto_ids AS
-SELECT tab, id, concept, drug, unit FROM proto_listed
+SELECT tab, id, concept, drug, unit, dose, id AS ingredient FROM proto_listed
 UNION
-SELECT m.tab, a.descendant_concept_id, m.concept, m.drug, m.unit FROM proto_listed m
+SELECT m.tab, a.descendant_concept_id, m.concept, m.drug, m.unit, m.dose, m.id
+FROM proto_listed m
 JOIN concept_ancestor a ON a.ancestor_concept_id = m.id
 WHERE m.descendants AND NOT EXISTS (SELECT 1 FROM proto_listed l WHERE l.tab = m.tab
     AND l.id = a.descendant_concept_id AND l.concept = m.concept)"""
 
 
-def _select(table: str, part: int, coded: bool) -> str:
+def _select(table: str, part: int, coded: bool, dosed: bool) -> str:
     """One table's mapped rows in the long table's columns; `coded`: the table has a
-    `unit_concept_id`, whose unit (the mapping's `units`, else its UCUM code) comes first."""
+    `unit_concept_id`, whose unit (the mapping's `units`, else its UCUM code) comes first;
+    `dosed`: a drug_exposure concept reads its doses (the ingredient's strength, the quantity
+    and the days it is supplied for; its unit is the strength's)."""
     row_id, concept_id, day, end = TABLES[table]
     columns = ["x.person_id AS key", f"{part} AS part", f"x.{row_id} AS row", "m.concept",
                f"x.{day} AS day", "m.drug"]
@@ -287,6 +342,12 @@ def _select(table: str, part: int, coded: bool) -> str:
                  " AND v.id = x.value_as_concept_id")
         if coded:
             joins += " LEFT JOIN proto_units u ON u.id = x.unit_concept_id"
+    if table == "drug_exposure" and dosed:
+        columns += ["x.quantity", "x.days_supply", "CASE WHEN m.dose THEN s.amount_value END "
+                    "AS amount", "CASE WHEN m.dose THEN u.unit END AS unit"]
+        joins = (" LEFT JOIN drug_strength s ON m.dose AND s.drug_concept_id = x.drug_concept_id"
+                 " AND s.ingredient_concept_id = m.ingredient"
+                 " LEFT JOIN proto_units u ON u.id = s.amount_unit_concept_id")
     if table == "measurement":
         columns += ["x.range_low AS low", "x.range_high AS high", "o.comparator"]
         joins += " LEFT JOIN proto_operators o ON o.id = x.operator_concept_id"

@@ -264,9 +264,21 @@ def dimension_of(unit: pint.Unit) -> str:
     return str(dimensionality) if dimensionality else "dimensionless"
 
 
+#: UCUM's codes for what labs print otherwise (FHIR's `Quantity.code`, OMOP's unit concepts):
+#: the annotation UCUM itself reads as 1 but every eGFR means (`mL/min/{1.73_m2}`), the
+#: counted annotations (`{copies}/mL`, `{cells}/uL`) and the international unit (`[iU]/L`).
+#: Any other annotation or bracket stays no part of a unit.
+_UCUM = ((re.compile(r"\{1\.73_?m2\}"), "1.73m2"), (re.compile(r"\{(copies|cells)\}"), r"\1"),
+         (re.compile(r"\[[iI]U\]"), "IU"))
+
+
 def _spelling(text: str) -> str:
-    """The text with the micro sign, the times sign and superscripts in plain ASCII."""
+    """The text with the micro sign, the times sign and superscripts in plain ASCII, and UCUM's
+    codes for a few units as labs print them."""
     text = re.sub(r"µ|μ", "u", text.strip()).replace("×", "x")
+    if "{" in text or "[" in text:
+        for code, printed in _UCUM:
+            text = code.sub(printed, text)
     return re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+", lambda run: "^" + run[0].translate(_SUPERSCRIPTS), text)
 
 
@@ -467,6 +479,10 @@ def parse_unit(text: str, aliases: Aliases = ()) -> pint.Unit:
     'milliliter / bsa173 / minute'
     >>> str(parse_unit("x10^9/L"))
     'cells * ten ** 9 / liter'
+    >>> parse_unit("mL/min/{1.73_m2}") == parse_unit("mL/min/1.73m2")
+    True
+    >>> str(parse_unit("{copies}/mL")), str(parse_unit("[iU]/L"))
+    ('copies / milliliter', 'international_unit / liter')
     >>> str(parse_unit("K/uL", aliases=(("K/uL", "10^3/uL"),)))
     'cells * ten ** 3 / microliter'
     """

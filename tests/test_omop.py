@@ -15,6 +15,7 @@ import pytest
 
 import cli
 from engine.factfile import read_records
+from protocol.errors import UsageError
 
 PROTOCOL = '''protocol "omop-demo"
 version "1"
@@ -66,7 +67,8 @@ CREATE TABLE measurement (measurement_id BIGINT, person_id BIGINT,
 CREATE TABLE condition_occurrence (condition_occurrence_id BIGINT, person_id BIGINT,
     condition_concept_id INTEGER, condition_start_date DATE, condition_end_date DATE);
 CREATE TABLE drug_exposure (drug_exposure_id BIGINT, person_id BIGINT, drug_concept_id INTEGER,
-    drug_exposure_start_date DATE, drug_exposure_end_date DATE, quantity DOUBLE);
+    drug_exposure_start_date DATE, drug_exposure_end_date DATE, quantity DOUBLE,
+    days_supply INTEGER);
 CREATE TABLE procedure_occurrence (procedure_occurrence_id BIGINT, person_id BIGINT,
     procedure_concept_id INTEGER, procedure_date DATE);
 CREATE TABLE observation (observation_id BIGINT, person_id BIGINT, observation_concept_id INTEGER,
@@ -86,8 +88,8 @@ INSERT INTO measurement VALUES
     (17, 3, 9999999, '2026-05-21', NULL, 1, NULL, NULL, NULL, NULL, 'x');
 INSERT INTO condition_occurrence VALUES (20, 3, 434557, '2025-11-03', '2026-02-01'),
     (21, 1, 201826, '2019-01-01', NULL);
-INSERT INTO drug_exposure VALUES (30, 3, 1506270, '2026-05-10', '2026-05-20', 30),
-    (31, 1, 1551099, '2025-01-01', '2025-02-01', 60);
+INSERT INTO drug_exposure VALUES (30, 3, 1506270, '2026-05-10', '2026-05-20', 30, 10),
+    (31, 1, 1551099, '2025-01-01', '2025-02-01', 60, 31);
 INSERT INTO procedure_occurrence VALUES (40, 2, 4324190, '2024-03-01');
 INSERT INTO observation VALUES (50, 1, 4248745, '2026-05-18', NULL, NULL, 4188539, NULL),
     (51, 2, 4248745, '2026-05-18', NULL, NULL, 4188539, NULL),
@@ -184,6 +186,12 @@ def test_it_decides_as_its_json_twin(capsys, omop, tmp_path):
     ("omop: omop.duckdb\nconcepts: {mi: {condition_occurrence: [1], descendants: 1}}\n",
      "concepts.mi.descendants: true or false, not 1"),
     ("omop: omop.duckdb\nunits: {mg: 8576}\n", "units: 'mg' is not a concept id"),
+    ("omop: omop.duckdb\nconcepts: {mi: {condition_occurrence: [1], dose: drug_strength}}\n",
+     "concepts.mi.dose: a drug_exposure concept's dose is read from drug_strength"),
+    ("omop: omop.duckdb\nconcepts: {gc: {drug_exposure: [1], dose: sig}}\n",
+     "(dose: drug_strength), not 'sig'"),
+    ("omop: omop.duckdb\nconcepts: {gc: {drug_exposure: [1], dose: drug_strength}}\n",
+     "has no drug_strength table (concepts.gc.dose reads it)"),
     ("omop: omop.duckdb\nunits: [8576]\n", "units: a mapping was expected, not [8576]"),
     ("omop: omop.duckdb\nconcepts: [1\n", "not YAML: "),
     ("omop: elsewhere.duckdb\n", "cannot open the OMOP database "),
@@ -244,8 +252,8 @@ INSERT INTO concept_ancestor VALUES (434557, 434557, 0, 0), (434557, 253954, 1, 
     (1551099, 1551099, 0, 0), (1551099, 19078925, 2, 2), (1551099, 40000001, 2, 2),
     (1506270, 40000001, 2, 2), (1551099, 1506270, 1, 1);
 INSERT INTO condition_occurrence VALUES (22, 1, 253954, '2026-01-10', NULL);
-INSERT INTO drug_exposure VALUES (32, 2, 19078925, '2026-05-01', '2026-05-10', 10),
-    (33, 4, 40000001, '2026-04-01', '2026-04-05', 5);
+INSERT INTO drug_exposure VALUES (32, 2, 19078925, '2026-05-01', '2026-05-10', 10, 10),
+    (33, 4, 40000001, '2026-04-01', '2026-04-05', 5, 5);
 """
 
 
@@ -366,3 +374,43 @@ def test_a_cohort_that_cannot_be_read_is_one_line(capsys, omop, tmp_path, screen
     assert cli.main(["run", str(tmp_path / "omop-demo.proto-rules"), str(omop)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+GLUCOCORTICOID = "1506270: methylprednisolone},\n                   complete: true}"
+
+
+def test_a_course_reads_its_daily_dose_from_the_ingredients_strength(omop, tmp_path):
+    """`dose: drug_strength`: OHDSI's daily dose of the ingredient, quantity x its amount per
+    unit / days_supply, in the strength's unit per day, exact or rounded once to six places;
+    none where the drug has no strength of that ingredient or the days are not given."""
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute(ANCESTORS)
+    connection.execute("""
+        CREATE TABLE drug_strength (drug_concept_id INTEGER, ingredient_concept_id INTEGER,
+            amount_value DOUBLE, amount_unit_concept_id INTEGER);
+        INSERT INTO drug_strength VALUES (19078925, 1551099, 5, 8576),
+            (40000001, 1551099, 2.5, 8576), (40000001, 1506270, 4, 8576);
+        INSERT INTO drug_exposure VALUES (34, 1, 19078925, '2026-05-20', NULL, 30, 7),
+            (35, 3, 19078925, '2026-05-01', NULL, 30, NULL);
+        """)
+    connection.close()
+    omop.write_text(MAPPING.replace(GLUCOCORTICOID, GLUCOCORTICOID[:-1] + ", descendants: "
+                                    "true, dose: drug_strength}") + "units: {8576: mg}\n",
+                    encoding="utf-8")
+    courses = [(r["patient"], f["drug"], f["date"], f.get("dose"), f.get("unit"))
+               for _, r in read_records(str(omop)) for f in r["facts"] if "drug" in f]
+    assert courses == [
+        ("1", "prednisone", "2025-01-01", None, None),  # the ingredient itself: no strength
+        ("1", "prednisone", "2026-05-20", Decimal("21.428571"), "mg/d"),  # 30 x 5 mg / 7 d
+        ("2", "prednisone", "2026-05-01", Decimal("5"), "mg/d"),  # 10 x 5 mg / 10 d
+        ("3", "methylprednisolone", "2026-05-10", None, None),
+        ("3", "prednisone", "2026-05-01", None, None),  # no days_supply
+        ("4", "methylprednisolone", "2026-04-01", Decimal("4"), "mg/d"),  # 5 x 4 mg / 5 d
+        ("4", "prednisone", "2026-04-01", Decimal("2.5"), "mg/d")]
+
+    omop.write_text(omop.read_text(encoding="utf-8").replace("units: {8576: mg}", ""),
+                    encoding="utf-8")
+    with pytest.raises(UsageError, match=r"drug_strength gives the mapped drugs' amounts in "
+                       r"unit concept 8576, which neither units nor a UCUM concept names: say "
+                       r"it in units \(\{8576: mg\}\)"):
+        list(read_records(str(omop)))

@@ -59,6 +59,11 @@ def dimension(unit: str) -> str:
         ("1.5", "10^3/uL", "/uL", "1500"),
         ("1.5", "10^3/µL", "/uL", "1500"),
         ("1.5", "10*3/uL", "/uL", "1500"),
+        ("1500", "{cells}/uL", "/uL", "1500"),  # UCUM's codes, as FHIR and OMOP give them
+        ("60", "mL/min/{1.73_m2}", "mL/min/1.73m2", "60"),
+        ("1", "mL/s/{1.73_m2}", "mL/min/1.73m2", "60"),
+        ("2000", "{copies}/mL", "copies/mL", "2000"),
+        ("20", "[iU]/L", "IU/L", "20"),
         ("1500", "/µL", "/uL", "1500"),
         ("1500", "cells/uL", "/uL", "1500"),
         ("1500", "/mm3", "/uL", "1500"),
@@ -187,6 +192,8 @@ def test_different_dimensions_do_not_convert(a: str, b: str) -> None:
         ("gauss/L", "fractional dimensions"),
         ("mg/dLL", "unknown unit 'mg/dLL'"),
         ("/hpf", "unknown unit '/hpf'"),
+        ("{RBCs}/uL", "'{' (U+007B) is no part of a unit"),  # an annotation not read is no unit
+        ("mL/min/{1.73_m2", "'{' (U+007B) is no part of a unit"),
     ],
 )
 def test_misreading_is_refused(spelling: str, phrase: str) -> None:
