@@ -19,6 +19,7 @@ usage: python bench/fhir_bundles.py PROTOCOL PATIENTS.jsonl > bundles.ndjson
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -120,7 +121,12 @@ class Writer:
             canonical = concept.canonical(str(value))
             return {"valueCodeableConcept": self.value_code(concept.name, canonical)} \
                 if canonical is not None else {"valueString": str(value)}
-        if isinstance(value, str):
+        dilution = re.fullmatch(r"1:([0-9]+)", value) if isinstance(value, str) and \
+            concept.kind is m.Kind.TITRE else None
+        if dilution is not None:  # a titre's dilution, as numerator and denominator
+            written = {"valueRatio": {"numerator": {"value": 1},
+                                      "denominator": {"value": int(dilution[1])}}}
+        elif isinstance(value, str):
             written = {"valueString": value}
         elif "unit" in fact:
             written = {"valueQuantity": {"value": value, "unit": fact["unit"], "system": UCUM,

@@ -161,7 +161,7 @@ class Reader:
                  "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
-                 "steps",
+                 "steps", "titre",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
                  "reaches", "as_of", "sources", "missing", "previous")
 
@@ -187,6 +187,7 @@ class Reader:
         # several results of one day that differ bound the value (`Values._between`)
         self.measured = kind in _SPREAD
         self.steps = concept.steps
+        self.titre = kind is m.Kind.TITRE  # read as `1:160` (`Values._dilution`)
         # the field of its latest day's results, when a formula averages them (`mean(...)`)
         self.day = R.day_field(name) if name in normaliser.means else None
         # the field of the day before the latest's value, for `confirmed on another day`
@@ -684,7 +685,7 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 #: Measured kinds whose every fact needs a date when there are several or any is undated.
 _MEASURED = frozenset({m.Kind.LAB, m.Kind.QUANTITY})
 #: The kinds whose value may be known only within bounds: a measured value, not an age.
-_SPREAD = frozenset({m.Kind.LAB, m.Kind.QUANTITY, m.Kind.SCORE, m.Kind.SCALE})
+_SPREAD = frozenset({m.Kind.LAB, m.Kind.QUANTITY, m.Kind.SCORE, m.Kind.SCALE, m.Kind.TITRE})
 
 
 def _not_read(name: str, concept: m.Concept | None) -> str:

@@ -128,7 +128,9 @@ class Values:
         `("nd", None)` for "not detected" with no limit (only "not negative" is known)."""
         value = fact.get("value")
         kind = type(value)
-        if kind is int or kind is Decimal:  # nearly every fact: a number, which `_number` takes
+        if r.titre:
+            reading = self._dilution(r, index, fact)
+        elif kind is int or kind is Decimal:  # nearly every fact: a number, which `_number` takes
             reading: Reading | None = (fact.get("comparator") or "=", Decimal(value))
         elif isinstance(value, str):
             text = " ".join(value.split())
@@ -164,6 +166,38 @@ class Values:
                 self.problem(index, "value", f"{r.name} is a scale from {low} to {high}: "
                              f"no step of it is {reading[0]} {plain_number(number)}")
                 return None
+        return reading
+
+    def _dilution(self, r: Reader, index: int, fact: dict) -> Reading | None:
+        """A titre's result: the dilution as laboratories write it (`1:160`, `1/160`, `< 1:40`,
+        or `1:40` with a `comparator`), or its reciprocal (160, `< 40`), read as the reciprocal,
+        a whole number from 1 (the undiluted sample) up. "Not detected" takes its `limit`, as
+        for any measured value; "negative" is no titre (say below which dilution)."""
+        value = fact.get("value")
+        if isinstance(value, str):
+            text = " ".join(value.split())
+            if text.casefold() in NOT_DETECTED:
+                limit = None if fact.get("limit") is None else self._number(index, fact, "limit")
+                reading: Reading | None = None if limit is None else ("<", limit)
+            else:
+                match = _DILUTION.match(text) or _BOUNDED.match(text)
+                reading = None if match is None else \
+                    (_OPS.get(match[1], match[1] or fact.get("comparator") or "="),
+                     Decimal(match[2]))
+        elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            reading = (fact.get("comparator") or "=", Decimal(value))
+        else:
+            reading = None
+        number = None if reading is None else reading[1]
+        if number is None or number != number.to_integral_value() or number < 1:
+            self.problem(index, "value", f"{r.name} is a titre: expected a dilution like "
+                         f"'1:160' (or its reciprocal, 160), or a bound like '< 1:40', found "
+                         f"{quoted(value)}")
+            return None
+        if reading[0] == "<" and number <= 1:
+            self.problem(index, "value", f"{r.name} is a titre: no dilution is below 1:1, the "
+                         "undiluted sample")
+            return None
         return reading
 
     def _put(self, field: str, bounds: tuple[str, str, str, str], op: str,
@@ -239,7 +273,7 @@ class Values:
             for field, bounds, span in self._reference(r, index, fact, op, value):
                 self._write(field, bounds, span)
 
-    _quantity = _score = _scale = _age = _lab = _measured
+    _quantity = _score = _scale = _titre = _age = _lab = _measured
 
     def _previous(self, r: Reader, facts: list[tuple[int, dict]], chosen: tuple[int, dict],
                   readings: dict[int, Reading]) -> None:
@@ -474,7 +508,11 @@ def _hull(spans: list[Span]) -> Span:
 
 
 def _shown(r: Reader, op: str, converted: Decimal | None) -> str:
-    """A measured value as the trail shows it: `30 U/L`, `< 20 IU/mL`, `not detected`."""
+    """A measured value as the trail shows it: `30 U/L`, `< 20 IU/mL`, `not detected`, a
+    titre's `1:160`."""
+    if r.titre and converted is not None:
+        return f"1:{plain_number(converted)}" if op == "=" else \
+            f"{op} 1:{plain_number(converted)}"
     if op == "=":
         return format(converted.normalize(), "f") + r.unit_shown  # `plain_number`
     if converted is None:
@@ -482,6 +520,8 @@ def _shown(r: Reader, op: str, converted: Decimal | None) -> str:
     return f"{op} {plain_number(converted)}{r.bound_unit}"
 _BOUNDED = re.compile(r"^(<=|>=|≤|≥|<|>) ?([0-9]+(?:\.[0-9]+)?)$")
 _OPS = {"≤": "<=", "≥": ">="}
+#: A titre's dilution as laboratories write it, with a bound or not: `1:160`, `< 1:40`, `1/80`.
+_DILUTION = re.compile(r"^(<=|>=|≤|≥|<|>)? ?1 ?[:/] ?([0-9]+)$")
 _ZERO = Decimal(0)
 #: How laboratories report a result below what they can detect.
 NOT_DETECTED = frozenset({"not detected", "undetectable", "undetected", "below detection limit"})

@@ -278,6 +278,9 @@ class _Build(Escalation):
     def score_kind(self, meta, validity=None):
         return m.Kind.SCORE, {"valid_for": validity}
 
+    def titre_kind(self, meta, validity=None):
+        return m.Kind.TITRE, {"valid_for": validity}
+
     def scale_kind(self, meta, low, high, validity=None):
         return m.Kind.SCALE, {"valid_for": validity, "steps": (_number(low), _number(high))}
 
@@ -599,6 +602,11 @@ class _Build(Escalation):
         return self._confirmed(meta, confirmation,
                                m.InRange(self._span(meta), self._ref(name), low_q, high))
 
+    def dilution_range(self, meta, name, low, high, confirmation=None):
+        """`ana 1:80 to 1:640`: a titre between two dilutions."""
+        return self._confirmed(meta, confirmation,
+                               m.InRange(self._span(meta), self._ref(name), low, high))
+
     def includes(self, meta, name, drug):
         return m.Includes(self._span(meta), self._ref(name), self._single_value(drug))
 
@@ -648,6 +656,10 @@ class _Build(Escalation):
 
     def quantity(self, meta, number, unit=None):
         return m.Quantity(self._span(meta), _number(number), str(unit) if unit else None)
+
+    def dilution(self, meta, token):
+        """`1:80` as the number a titre is read as, 80."""
+        return m.Quantity(self._span(meta), Decimal(str(token)[2:]), m.DILUTION)
 
     def duration(self, meta, number, unit):
         plural = str(unit) if str(unit).endswith("s") else f"{unit}s"

@@ -28,7 +28,7 @@ Made = dict[str, tuple[m.Concept, "m.Duration | None"]]
 #: How deep derived inputs of a derived value read at a day may nest (BSA in a dose per m2 is 1).
 READ_DEPTH = 16
 #: Inputs of a formula read at a day through a reading of their own.
-MEASURED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE)
+MEASURED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE, m.Kind.TITRE)
 
 
 class ReadAt(NamedTuple):

@@ -26,7 +26,8 @@ from protocol.units import UnitProblem, convert
 
 #: Concept kinds said in words, for hover.
 KIND_WORDS = {m.Kind.QUANTITY: "quantity", m.Kind.LAB: "lab value", m.Kind.SCORE: "score",
-              m.Kind.SCALE: "scale", m.Kind.AGE: "age", m.Kind.FLAG: "flag (yes or no)",
+              m.Kind.SCALE: "scale", m.Kind.TITRE: "titre (a dilution, read as its reciprocal)",
+              m.Kind.AGE: "age", m.Kind.FLAG: "flag (yes or no)",
               m.Kind.JUDGMENT: "judgment (the investigator's)", m.Kind.CATEGORY: "category",
               m.Kind.EVENT: "event (a history of occurrences)",
               m.Kind.MEDICATION: "medication (a history of courses)", m.Kind.DATE: "date",

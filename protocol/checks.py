@@ -39,10 +39,11 @@ JOINS_LIMIT = 15
 #: what to say when it is used on another kind of name.
 ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Truth: ((Kind.FLAG, Kind.JUDGMENT), "only a flag, judgment or definition stands alone"),
-    m.Compare: ((*m.MEASURED, Kind.DERIVED),
-                "only a quantity, lab, score, scale, age or derived value compares with a number"),
-    m.Confirmed: ((Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE),
-                  "only a quantity, lab, score or scale has results to confirm on another day"),
+    m.Compare: ((*m.MEASURED, Kind.DERIVED), "only a quantity, lab, score, scale, titre, age or "
+                "derived value compares with a number"),
+    m.Confirmed: ((Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.TITRE),
+                  "only a quantity, lab, score, scale or titre has results to confirm on another "
+                  "day"),
     m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
     m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
     m.Occurred: ((*m.LISTED, Kind.DATE), "only an event or medication happens 'ever', 'at "
@@ -50,8 +51,8 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
     m.Counted: (m.LISTED, "only an event's occurrences or a medication's courses are counted"),
     m.Latest: (m.LISTED, "only an event or medication has a latest occurrence"),
-    m.InRange: ((*m.MEASURED, Kind.DERIVED),
-                "only a quantity, lab, score, scale, age or derived value lies in a range"),
+    m.InRange: ((*m.MEASURED, Kind.DERIVED), "only a quantity, lab, score, scale, titre, age or "
+                "derived value lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
     m.Course: ((Kind.MEDICATION,), "only a medication declared 'dosed in' a unit has a dose"),
     m.Continuous: ((Kind.MEDICATION,), "only a medication's courses last 'for at least' a time"),
@@ -236,7 +237,14 @@ def _kind_words(target: Target) -> str:
 def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
     """A threshold is converted into the concept's unit, so it needs a unit of that dimension."""
     threshold = atom.threshold
-    if concept.kind in m.UNITLESS:
+    if (concept.kind is Kind.TITRE) != (threshold.unit == m.DILUTION):
+        yield diag("titre" if concept.kind is Kind.TITRE else "titre/not", threshold.span,
+                   name=concept.name, value=threshold, kind=concept.kind.said,
+                   reciprocal=max(threshold.value.to_integral_value(), Decimal(1)))
+    elif concept.kind is Kind.TITRE:
+        if threshold.value < 1:
+            yield diag("titre/zero", threshold.span, name=concept.name, value=threshold)
+    elif concept.kind in m.UNITLESS:
         if threshold.unit not in (None, "points"):
             info = {"name": concept.name, "unit": threshold.unit}
             yield diag("unit-dimension/score", threshold.span, **info)

@@ -114,6 +114,10 @@ TEMPLATES: dict[str, str] = {
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
     "of them{hint}",
     "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
+    "titre": "'{name}' is a titre: write its threshold as the dilution, 1:{reciprocal}, not "
+    "{value}",
+    "titre/not": "{value} is a titre's dilution; '{name}' is {kind}",
+    "titre/zero": "'{name}' is a titre: {value} is no dilution (1:1 is the undiluted sample)",
     "undefined-attribute": "'{name}' records no attribute '{attribute}'{hint}",
     "undefined-attribute/other-than": "'other than' reads an attribute, and '{name}' declares "
     "none; declare one, like '{name}: event with type {{...}}'",

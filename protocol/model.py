@@ -25,8 +25,9 @@ if TYPE_CHECKING:  # a protocol holds its escalation too: its model is a module 
 class Kind(Enum):
     """What a concept is, which decides how facts about it are read and which conditions apply.
 
-    quantity/lab/score/scale/age are measured numbers (a scale has whole steps within declared
-    bounds, ECOG 0 to 5) (the most recent value on or before screening counts);
+    quantity/lab/score/scale/titre/age are measured numbers (a scale has whole steps within
+    declared bounds, ECOG 0 to 5; a titre is a dilution, ANA 1:160, read as its reciprocal) (the
+    most recent value on or before screening counts);
     lab adds the laboratory's reference range; category is one value of a declared set; flag is a yes/no
     recorded by a clinician; judgment is an investigator's attestation (pending = NEEDS_REVIEW);
     event is a dated occurrence (history); medication is a list of dated courses of named drugs;
@@ -39,6 +40,7 @@ class Kind(Enum):
     LAB = "lab"
     SCORE = "score"
     SCALE = "scale"
+    TITRE = "titre"
     AGE = "age"
     CATEGORY = "category"
     FLAG = "flag"
@@ -54,9 +56,10 @@ class Kind(Enum):
         return f"an {self.value}" if self.value[0] in "aeiou" else f"a {self.value}"
 
 
-MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.AGE)
-#: Measured kinds whose values are plain numbers, without a unit.
-UNITLESS = (Kind.SCORE, Kind.SCALE)
+MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.TITRE, Kind.AGE)
+#: Measured kinds whose values are plain numbers, without a unit (a titre's is the reciprocal of
+#: its dilution: 1:80 is 80).
+UNITLESS = (Kind.SCORE, Kind.SCALE, Kind.TITRE)
 LISTED = (Kind.EVENT, Kind.MEDICATION)
 #: The windows that order two days (`before A`, `on or after A`): a date concept's, never a
 #: history's (whose items span days).
@@ -64,7 +67,10 @@ ORDER = ("order", "order_or_on")
 #: Kinds whose result that counts is of a day: a window may count from it (`the date of anc`),
 #: and a concept of one may be read as of a named day (`uacr_at_visit_1: uacr at visit_1`; an age
 #: says its day itself, `age at visit_1`, and a history is read in windows).
-DATED_RESULTS = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.CATEGORY, Kind.FLAG)
+DATED_RESULTS = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.TITRE, Kind.CATEGORY,
+                 Kind.FLAG)
+#: A titre's threshold as a `Quantity`'s unit: the number is the dilution's reciprocal (`1:80`).
+DILUTION = "1:"
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class Quantity:
     unit: str | None
 
     def __str__(self) -> str:
+        if self.unit == DILUTION:
+            return f"1:{self.value}"
         return f"{self.value} {self.unit}" if self.unit else str(self.value)
 
 

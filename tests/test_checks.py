@@ -330,10 +330,10 @@ DECLARED = (
     'inclusion I0 "uses": q >= 1 kg and c is yes and f and e ever and m includes a and d\n'
 )
 MISMATCHES = [
-    ("c >= 3", "'c' is a category: only a quantity, lab, score, scale, age or derived value "
-     "compares with a number"),
-    ("d >= 3", "'d' is a definition: only a quantity, lab, score, scale, age or derived value "
-     "compares with a number"),
+    ("c >= 3", "'c' is a category: only a quantity, lab, score, scale, titre, age or derived "
+     "value compares with a number"),
+    ("d >= 3", "'d' is a definition: only a quantity, lab, score, scale, titre, age or derived "
+     "value compares with a number"),
     ("q <= 2 x ULN", "'q' is a quantity: only a lab has a reference range"),
     ("f > upper reference", "'f' is a flag: only a lab has a reference range"),
     ("f is yes", "'f' is a flag: only a category takes 'is'"),

@@ -131,8 +131,8 @@ def test_no_result_at_all_is_unknown(screening) -> None:
 
 @pytest.mark.parametrize("text, said", [
     ("sex confirmed", None),
-    ("sex > 2 confirmed on another day", "'sex' is a category: only a quantity, lab, score or "
-     "scale has results to confirm on another day"),
+    ("sex > 2 confirmed on another day", "'sex' is a category: only a quantity, lab, score, "
+     "scale or titre has results to confirm on another day"),
     ("uacr_v1 > 30 mg/g confirmed on another day", "'uacr_v1' is uacr read at visit_1, one "
      "day's results: confirm 'uacr' itself on another day"),
     ("uacr > 30 mL confirmed on another day", "uacr is measured in mg/g; 30 mL is a volume"),

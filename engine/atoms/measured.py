@@ -3,6 +3,8 @@ range."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from engine import kleene
 from engine import patterns as P
 from engine import record as R
@@ -52,9 +54,7 @@ class Compare(Atom):
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
         threshold = threshold_of(concept, atom.threshold)
-        unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
-        return concept.name, float(threshold), \
-            f"needs {atom.op} {plain_number(threshold)}{unit}"
+        return concept.name, float(threshold), f"needs {atom.op} {_written(concept, threshold)}"
 
 
 class Confirmed(Atom):
@@ -174,9 +174,18 @@ class InRange(Atom):
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
         low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
-        unit = f" {concept.unit}" if concept.unit and concept.kind not in m.UNITLESS else ""
         return concept.name, float(low), float(high), \
-            f"needs {plain_number(low)} to {plain_number(high)}{unit}"
+            f"needs {_written(concept, low, unit=False)} to {_written(concept, high)}"
+
+
+def _written(concept: m.Concept, threshold: Decimal, unit: bool = True) -> str:
+    """A threshold as the trail says it: in the concept's unit (`30 mL/min`), a plain number,
+    or a titre's dilution (`1:80`)."""
+    if concept.kind is m.Kind.TITRE:
+        return f"1:{plain_number(threshold)}"
+    if unit and concept.unit and concept.kind not in m.UNITLESS:
+        return f"{plain_number(threshold)} {concept.unit}"
+    return plain_number(threshold)
 
 
 #: The comparisons a confirmation wraps, each judged on the latest day as it is alone.

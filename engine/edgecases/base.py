@@ -59,12 +59,16 @@ class Skip(Exception):
 
 
 def step_of(concept: m.Concept) -> Decimal:
-    """The smallest step a value can move by: a scale's whole step, else the rounding rule's."""
-    return Decimal(1) if concept.kind is m.Kind.SCALE else QUANTUM
+    """The smallest step a value can move by: a scale's whole step, a titre's next dilution
+    (1:79 and 1:81 beside 1:80), else the rounding rule's."""
+    return Decimal(1) if concept.kind in (m.Kind.SCALE, m.Kind.TITRE) else QUANTUM
 
 
 def allowed(concept: m.Concept, value: Decimal) -> bool:
-    """Whether a fact file may give `value` (a scale's value lies within its declared steps)."""
+    """Whether a fact file may give `value` (a scale's value lies within its declared steps, a
+    titre's is a dilution, from 1:1)."""
+    if concept.kind is m.Kind.TITRE:
+        return value >= 1
     return concept.steps is None or concept.steps[0] <= value <= concept.steps[1]
 
 

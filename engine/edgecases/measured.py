@@ -34,7 +34,13 @@ ROOMY = Context(prec=100)
 
 
 def _fact(concept: m.Concept, value: Decimal, unit: str | None, fields: dict) -> dict:
-    return {"concept": concept.name, "value": value, **({"unit": unit} if unit else {}), **fields}
+    return {"concept": concept.name, "value": _said(concept, value),
+            **({"unit": unit} if unit else {}), **fields}
+
+
+def _said(concept: m.Concept, value: Decimal) -> Decimal | str:
+    """A value as a fact file gives it: a titre as its dilution (`1:80`), else the number."""
+    return f"1:{value}" if concept.kind is m.Kind.TITRE else value
 
 
 def thresholds(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
@@ -53,7 +59,8 @@ def ranges(gen: EdgeCases, atom: m.InRange) -> list[Variant]:
     """Each end of `low to high`: at it, a step inside and outside, in another unit; no value."""
     concept = gen.concept(atom)
     low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
-    written = f"{atom.ref.name} {atom.low.value} to {atom.high}"
+    low_written = atom.low if atom.low.unit == m.DILUTION else atom.low.value
+    written = f"{atom.ref.name} {low_written} to {atom.high}"
     def held(value: Decimal) -> bool:
         return low <= value <= high
 
@@ -75,7 +82,7 @@ def _around(gen: EdgeCases, atom, concept: m.Concept, bounds, written: str,
             value = tidy(value)
             if not allowed(concept, value):
                 continue
-            shown = f"{value} {unit}" if unit else str(value)
+            shown = f"{value} {unit}" if unit else str(_said(concept, value))
             out.append(Variant(
                 f"{concept.name} {shown}: {where}{word}{written}",
                 f"{said(value)} (step {tidy(step)})", atom,
@@ -212,7 +219,7 @@ def confirmations(gen: EdgeCases, atom: m.Confirmed) -> list[Variant]:
                 "date": day.isoformat()}
 
     def shown(value: Decimal) -> str:
-        return f"{tidy(value)}{f' {unit}' if unit else ''}"
+        return f"{_said(concept, tidy(value))}{f' {unit}' if unit else ''}"
 
     cases = [
         (f"{shown(meets)} on {latest}, {shown(meets)} on {earlier}", "both hold: true", "true",

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.fhir.mapping import Mapping, Meaning
+from engine.record import plain_number
 from protocol import model as m
 from protocol.errors import FactProblem
 
@@ -281,7 +282,7 @@ class _Patient:
         """An Observation's value as a fact's fields, by the concept's kind; None when it has
         none the concept can read (the concept is then withheld, the reason named)."""
         kind = concept.kind
-        if kind in (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE, m.Kind.AGE):
+        if kind in m.MEASURED:
             return self._measured(name, obs, concept)
         if kind is m.Kind.DATE and obs.valueDateTime is not None:
             return {"value": _day(obs.valueDateTime)}
@@ -307,8 +308,20 @@ class _Patient:
         return fields
 
     def _measured(self, name: str, obs: Any, concept: m.Concept) -> dict | None:
-        quantity = obs.valueQuantity
-        if quantity is not None and quantity.value is not None:
+        quantity, ratio = obs.valueQuantity, obs.valueRatio
+        if concept.kind is m.Kind.TITRE and ratio is not None:  # 1:160 as numerator:denominator
+            numerator, denominator = (getattr(getattr(ratio, side), "value", None)
+                                      for side in ("numerator", "denominator"))
+            if numerator is None or denominator is None:
+                self.withhold(concept, f"{name}: a valueRatio without its numerator or "
+                                       "denominator")
+                return None
+            fields = {"value": f"{plain_number(Decimal(numerator))}:"
+                               f"{plain_number(Decimal(denominator))}"}
+        elif concept.kind is m.Kind.TITRE and quantity is not None and \
+                quantity.value is not None:  # its reciprocal, in `{titer}` or no unit
+            fields = {"value": quantity.value, "comparator": quantity.comparator}
+        elif quantity is not None and quantity.value is not None:
             fields: dict[str, Any] = {"value": quantity.value, "comparator": quantity.comparator,
                                       "unit": self._unit(quantity)}
         elif obs.valueInteger is not None:
