@@ -161,7 +161,7 @@ class Reader:
                  "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
-                 "steps", "titre",
+                 "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
                  "reaches", "as_of", "sources", "missing", "previous")
 
@@ -188,6 +188,9 @@ class Reader:
         self.measured = kind in _SPREAD
         self.steps = concept.steps
         self.titre = kind is m.Kind.TITRE  # read as `1:160` (`Values._dilution`)
+        # the whole values a bound allows: a scale's steps, a titre's dilutions from 1:1 up
+        self.whole = concept.steps if concept.steps is not None else \
+            (Decimal(1), None) if self.titre else None
         # the field of its latest day's results, when a formula averages them (`mean(...)`)
         self.day = R.day_field(name) if name in normaliser.means else None
         # the field of the day before the latest's value, for `confirmed on another day`

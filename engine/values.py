@@ -264,8 +264,8 @@ class Values:
             self.patient.record[r.name] = float(converted)
             if r.day:
                 self.patient.record[r.day] = [float(converted)] * results
-        elif r.steps is not None:
-            self._write(r.name, r.bounds, _steps(r.steps, op, converted))
+        elif r.whole is not None:
+            self._write(r.name, r.bounds, _steps(r.whole, op, converted))
         else:
             self._put(r.name, r.bounds, op, converted)
         self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
@@ -328,8 +328,8 @@ class Values:
                 return None
             if results is not None:  # a bound ("< 20") leaves the mean unknown
                 results = [*results, float(converted)] if op == "=" else None
-            spans.append(_span(op, converted) if r.steps is None else
-                         _steps(r.steps, op, converted))
+            spans.append(_span(op, converted) if r.whole is None else
+                         _steps(r.whole, op, converted))
             note = self._noted(r, fact)
             self._use(r, index, fact, _shown(r, op, converted),
                       f"{note}; {also}" if note and also else note or also)
@@ -476,20 +476,24 @@ def _span(op: str, number: Decimal | None) -> Span:
     return number, op == ">", None, False
 
 
-def _steps(steps: tuple[Decimal, Decimal], op: str, number: Decimal | None) -> Span:
+def _steps(steps: tuple[Decimal, Decimal | None], op: str, number: Decimal | None) -> Span:
     """A reading on a scale of whole steps as the steps it allows: "< 2" on ECOG 0 to 5 is 0 or
-    1 (so `ecog <= 1` holds), "> 4" is 5 itself.
+    1 (so `ecog <= 1` holds), "> 4" is 5 itself; a titre's dilutions are whole from 1 up, so
+    "<= 1:1" is 1:1 and "< 1:40" at most 1:39.
 
     >>> scale = Decimal(0), Decimal(5)
     >>> _steps(scale, "<", Decimal(2))[::2], _steps(scale, "=", Decimal(3))[::2]
     ((Decimal('0'), Decimal('1')), (Decimal('3'), Decimal('3')))
+    >>> _steps((Decimal(1), None), "<=", Decimal(1))[::2], _steps((Decimal(1), None), ">", 40)
+    ((Decimal('1'), Decimal('1')), (41, False, None, False))
     """
     low, high = steps
     first = {">": number + 1, ">=": number, "=": number}.get(op, low) if number is not None \
         else low
     last = {"<": number - 1, "<=": number, "=": number}.get(op, high) if number is not None \
         else high
-    first, last = max(first, low), min(last, high)
+    first = max(first, low)
+    last = last if high is None or last is None else min(last, high)
     return first, False, last, False
 
 

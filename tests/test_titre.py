@@ -234,3 +234,26 @@ def _any_threshold(threshold: int):
             f'protocol "t" version "1"\nconcepts:\n  ana: titre\n'
             f'inclusion I1 "t": ana >= 1:{threshold}\n')
     return _NETWORKS[threshold]
+
+
+_TITRE_TEXT = st.text(alphabet="1234567890:/<>=≤≥ .,-e", max_size=12)
+
+
+@given(value=st.one_of(_TITRE_TEXT, st.integers(-5, 10**6),
+                       st.floats(-1e6, 1e6, allow_nan=False), st.booleans(), st.none(),
+                       st.lists(st.integers(), max_size=2)),
+       comparator=st.sampled_from([None, "<", ">=", "≤", "x"]))
+def test_any_value_of_a_titre_is_read_or_refused_never_raised(screening, value, comparator):
+    """Whatever a record gives as a titre (text near a dilution, any number, another type, a
+    comparator or a wrong one), the patient is decided or refused with a problem of the fact's
+    value or comparator, and a dilution it reads is a whole number from 1."""
+    fact = ana(value) if comparator is None else ana(value, comparator=comparator)
+    outcome = decide(screening, fact, {"concept": "dsdna", "value": 20})
+    if isinstance(outcome, Rejected):
+        assert {p.field.split(".")[0] for p in outcome.problems} <= \
+            {"value", "comparator", "limit"}, outcome.problems
+        return
+    assert isinstance(outcome, Decision)
+    record = outcome.patient.record
+    if "ana" in record:
+        assert record["ana"] >= 1 and record["ana"] == int(record["ana"])
