@@ -12,6 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cli
 from engine.factfile import read_records
@@ -414,3 +417,31 @@ def test_a_course_reads_its_daily_dose_from_the_ingredients_strength(omop, tmp_p
                        r"unit concept 8576, which neither units nor a UCUM concept names: say "
                        r"it in units \(\{8576: mg\}\)"):
         list(read_records(str(omop)))
+
+
+_KEYS = st.sampled_from(["omop", "screening_date", "person", "concepts", "units", "cohort",
+                         "measurement", "drug_exposure", "values", "unit", "complete",
+                         "descendants", "dose", "gender", "egfr", "gc", 3049187, "drug_strength"])
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-2, 10**10), st.text(max_size=8),
+                    st.dates().map(str), st.just("omop.duckdb"), st.just("drug_strength"))
+_TREES = st.recursive(_LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=12)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=st.dictionaries(_KEYS, _TREES, max_size=5))
+def test_any_mapping_is_read_or_refused_in_one_line(tmp_path_factory, tree):
+    """A mapping file of any shape (keys the format knows, values of any type) reads its persons,
+    or is refused in one line (UsageError), never raised past it: the database is the same."""
+    folder = tmp_path_factory.mktemp("any")
+    connection = duckdb.connect(str(folder / "omop.duckdb"))
+    connection.execute(SCHEMA)
+    connection.close()
+    mapping = folder / "any.omop.yaml"
+    mapping.write_text(yaml.safe_dump({"omop": "omop.duckdb", **tree}), encoding="utf-8")
+    try:
+        records = list(read_records(str(mapping)))
+    except UsageError as error:
+        assert "\n" not in str(error) and str(error).startswith(f"{mapping}: "), error
+        return
+    assert all(line >= 1 for line, _ in records)
