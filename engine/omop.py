@@ -51,15 +51,15 @@ COLUMNS = ["patient", "screening_date", "birth_date", "concept", "value", "unit"
 
 class OmopFacts(DuckFacts):
     """An OMOP database read through its mapping file, as a stream of patient records. The
-    trail's fact hash is the mapping file's: it names the database, whose file DuckDB may
-    rewrite as it opens it."""
+    trail's fact hash is the mapping file's and the rows read (`sha256`), not the database
+    file's, which DuckDB may rewrite as it opens it."""
 
     def __init__(self, path: str) -> None:
         import duckdb  # only for OMOP and Parquet sources
 
         self.path = path
         data = Path(path).read_bytes()
-        self._sha256 = hashlib.sha256(data).hexdigest()
+        self._digest = hashlib.sha256(data)  # the mapping's bytes, then every row fetched
         self.mapping = Mapping.read(path, data)
         try:
             self._connection = duckdb.connect(str(self.mapping.database), read_only=True)
@@ -87,10 +87,25 @@ class OmopFacts(DuckFacts):
                                        for concept in self.mapping.complete if concept not in seen)
             yield number, record
 
+    def sha256(self) -> str:
+        """The SHA-256 of the mapping file and of every row the query gives, as fetched (the
+        rest, when a run was cut short, is fetched for it and not decided): a database whose
+        rows the mapping reads differently since the run is not the one the run read."""
+        while self._fetched():
+            pass
+        return self._digest.hexdigest()
+
+    def _fetched(self) -> list[tuple]:
+        """The next batch of rows, hashed as it is fetched: each row's cells as text."""
+        batch = self._cursor.fetchmany(self.BATCH)
+        self._digest.update("".join("\x1f".join(map(cell_text, row)) + "\n"
+                                    for row in batch).encode("utf-8", "surrogatepass"))
+        return batch
+
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
         """Each row as a long table's cells, numbered by its person's place (from 1)."""
         person, number = _NO_ONE, 0
-        while batch := self._cursor.fetchmany(self.BATCH):
+        while batch := self._fetched():
             for (key, screening, birth, concept, number_value, text_value, unit, day, end, drug,
                  low, high, comparator, quantity, days_supply, amount) in batch:
                 if key != person:

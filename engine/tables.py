@@ -43,7 +43,9 @@ if TYPE_CHECKING:
     from engine.omop import OmopFacts
 
 #: The fact file suffixes read as tables; an OMOP database is read through its mapping file.
-SUFFIXES = (".csv", ".parquet", ".omop.yaml", ".omop.yml")
+#: An OMOP database's mapping file, read where a fact file goes.
+OMOP = (".omop.yaml", ".omop.yml")
+SUFFIXES = (".csv", ".parquet", *OMOP)
 PATIENT_FIELDS = ("screening_date", "birth_date")
 #: `reference_range` in two columns.
 RANGE = {"reference_low": "low", "reference_high": "high"}
@@ -67,7 +69,7 @@ def opened(path: str) -> CsvFacts | ParquetFacts | OmopFacts:
     try:
         if name.endswith(".parquet"):
             return ParquetFacts(path)
-        if name.endswith((".omop.yaml", ".omop.yml")):
+        if name.endswith(OMOP):
             from engine.omop import OmopFacts  # it builds on this module
 
             return OmopFacts(path)

@@ -445,3 +445,25 @@ def test_any_mapping_is_read_or_refused_in_one_line(tmp_path_factory, tree):
         assert "\n" not in str(error) and str(error).startswith(f"{mapping}: "), error
         return
     assert all(line >= 1 for line, _ in records)
+
+
+def test_the_trail_hashes_the_rows_read_and_verify_reads_them_again(capsys, omop, tmp_path):
+    """The fact hash of an OMOP run is the mapping file's and every row it reads: `verify
+    --facts` reads the database again, and a mapped row changed since is named as a changed
+    fact source; a row the mapping does not read changes nothing."""
+    protocol, trail = str(tmp_path / "omop-demo.proto-rules"), str(tmp_path / "trail.jsonl")
+    assert cli.main(["run", protocol, str(omop), "--trail", trail]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", trail, "--facts", str(omop)]) == 0
+    assert f"facts file {omop} matches the run header" in capsys.readouterr().out
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute("INSERT INTO measurement VALUES (18, 4, 9999999, '2026-05-21', NULL, 1, "
+                       "NULL, NULL, NULL, NULL, 'x')")  # a concept the mapping does not read
+    connection.close()
+    assert cli.main(["verify", trail, "--facts", str(omop)]) == 0
+    capsys.readouterr()
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute("UPDATE measurement SET value_as_number = 59 WHERE measurement_id = 10")
+    connection.close()
+    assert cli.main(["verify", trail, "--facts", str(omop)]) == 1
+    assert f"the facts file {omop} is not the one the run read" in capsys.readouterr().out

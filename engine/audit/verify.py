@@ -29,7 +29,8 @@ from typing import Any
 import orjson
 import rfc8785
 
-from engine.factfile import FolderStream
+from engine.factfile import opened
+from engine.tables import OMOP
 from engine.audit.trail import GENESIS, canonical, cut
 from engine.audit.trailfile import HOLDERS, Frame, frame_lines, lines, seek_table
 from protocol.errors import UsageError
@@ -310,8 +311,9 @@ def _files(recorded: dict[str, str | None], records: int, protocol: str | None,
         if path is None:
             continue
         try:
-            if label == "facts" and Path(path).is_dir():  # a folder of Bundles: its listing's
-                actual = FolderStream(path).sha256()
+            if label == "facts" and (Path(path).is_dir() or path.lower().endswith(OMOP)):
+                with opened(path) as source:  # a folder of Bundles: its listing's; an OMOP
+                    actual = source.sha256()  # mapping: it and the rows it reads
             else:
                 with open(path, "rb") as handle:  # a chunk at a time: a fact file may be large
                     actual = hashlib.file_digest(handle, "sha256").hexdigest()
