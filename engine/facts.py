@@ -82,7 +82,7 @@ class Normaliser:
                 read_at.setdefault(concept.reads.name, []).append(concept.name)
         self.readings: dict[str, tuple[str | None, tuple[str, ...], bool]] = {}
         for concept in protocol.concepts:
-            if concept.kind is m.Kind.DERIVED or concept.reads is not None:
+            if concept.kind is m.Kind.DERIVED or concept.reads is not None or concept.sides:
                 continue
             broader = concept.counts_as.name if concept.counts_as else None
             homes = [h for h in (concept.name, broader) if h and h in self.referenced]
@@ -698,6 +698,10 @@ def _not_read(name: str, concept: m.Concept | None) -> str:
     if concept.reads is not None:
         return (f"'{name}' is {concept.reads.name} read at {concept.at.name}: give "
                 f"{concept.reads.name}'s results; this fact is set aside")
+    if concept.sides:
+        return (f"'{name}' is measured per {concept.per}: give each {concept.per}'s value as "
+                f"{' or '.join(f'{name}_{side}' for side in concept.sides)}; this fact is set "
+                "aside")
     return f"'{name}' is derived: the network computes it from its formula; this fact is set aside"
 
 

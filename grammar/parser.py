@@ -18,6 +18,7 @@ from lark.exceptions import UnexpectedInput, VisitError
 
 from grammar.escalation import Escalation
 from grammar.imports import imported, joined, sets
+from grammar import sides
 from grammar.readings import ReadAt, resolved
 from grammar.syntax import syntax_diagnostic
 from grammar.tokens import number as _number
@@ -150,6 +151,7 @@ class _Build(Escalation):
         sections = [item for item in items if not isinstance(item, tuple)]
         concepts = resolved([c for item in sections if isinstance(item, list) for c in item],
                             self._fail)
+        sections = sides.expanded(sections, {c.name: c for c in concepts}, self._fail)
         return m.Protocol(
             span=self._span(meta),
             path=self.filename,
@@ -197,14 +199,33 @@ class _Build(Escalation):
 
     # -- concepts ---------------------------------------------------------------------------------
     def concepts(self, meta, *concepts):
-        return list(concepts)
+        return [c for concept in concepts for c in (concept if isinstance(concept, list)
+                                                    else [concept])]
 
     def concept(self, meta, name, spec, *rest):
         kind, options = spec
         label = next((r for r in rest if isinstance(r, str)), None)
         broader = next((r for r in rest if isinstance(r, m.Ref)), None)
-        return m.Concept(span=self._span(meta), name=str(name), kind=kind, label=label,
-                         counts_as=broader, **options)
+        concept = m.Concept(span=self._span(meta), name=str(name), kind=kind, label=label,
+                            counts_as=broader, **options)
+        per = next((r for r in rest if isinstance(r, sides.PerSide)), None)
+        return concept if per is None else sides.side_concepts(concept, per, self._fail)
+
+    def per_side(self, meta, word, values):
+        return sides.PerSide(self._span(meta), str(word), values)
+
+    def sided(self, meta, measured, scope):
+        scope_name, name = scope
+        return sides.SideScope(self._span(meta), scope_name, name, measured)
+
+    def any_side(self, meta, name):
+        return "any", self._ref(name)
+
+    def each_side(self, meta, name):
+        return "each", self._ref(name)
+
+    def chosen_side(self, meta, name):
+        return "the", self._ref(name)
 
     def reading_concept(self, meta, name, base, at, *rest):
         validity = next((r for r in rest if isinstance(r, m.Duration)), None)

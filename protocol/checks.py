@@ -153,6 +153,9 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
     mismatch = _mismatch(atom, target)
     if mismatch is not None:
         yield mismatch
+    elif isinstance(target, m.Concept) and target.sides:
+        sides = " or ".join(f"{target.name}_{side}" for side in target.sides)
+        yield diag("per-side", atom.ref.span, name=target.name, per=target.per, sides=sides)
     elif isinstance(target, m.Concept) and target.kind is Kind.DATE:
         yield from _dated(atom, target)
     elif isinstance(occurred, m.Occurred) and occurred.window.kind in m.ORDER:
@@ -725,6 +728,9 @@ def _unused(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     used |= {c.at.name for c in protocol.concepts if c.at and c.name in used}
     used |= {c.reads.name for c in protocol.concepts if c.reads and c.name in used}
     used |= {c.formula_of.name for c in protocol.concepts if c.formula_of and c.name in used}
+    # a value per side: the family is used where a side is, and a side where its family is
+    used |= {c.side[0] for c in protocol.concepts if c.side and c.name in used}
+    used |= {c.name for c in protocol.concepts if c.side and c.side[0] in used}
     for definition in protocol.definitions:
         if definition.name not in used:
             yield diag("unused-definition", definition.span, name=definition.name)

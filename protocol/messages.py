@@ -114,6 +114,8 @@ TEMPLATES: dict[str, str] = {
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
     "of them{hint}",
     "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
+    "per-side": "'{name}' is measured per {per}: say whose value counts, 'in any {per}', 'in "
+    "each {per}' or 'in the NAME' (a category of its {per}s), or name one: {sides}",
     "titre": "'{name}' is a titre: write its threshold as the dilution, 1:{reciprocal}, not "
     "{value}",
     "titre/not": "{value} is a titre's dilution; '{name}' is {kind}",

@@ -196,6 +196,12 @@ class Concept:
     #: egfr at visit_1`: `formula` reads `creatinine_at_visit_1` where egfr's reads `creatinine`).
     formula_of: Ref | None = None
     attributes: tuple[Attribute, ...] = ()  # what an event's occurrence or a course records
+    #: Measured per side (`per ankle {left, right}`): the word and the sides, each side's value
+    #: a concept of its own named `<name>_<side>`; this concept names the family and takes no
+    #: facts. A side's concept has `side`: (the family's name, its side).
+    per: str | None = None
+    sides: tuple[str, ...] = ()
+    side: tuple[str, str] | None = None
 
     def attribute(self, name: str | None) -> Attribute | None:
         """A declared attribute by name; a medication's `drug` is one too (its value set), and
