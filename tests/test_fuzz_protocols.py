@@ -38,7 +38,8 @@ WORDS = ["and", "or", "not", "ever", "within", "days", "before", "after", "scree
          "maximum 36 patients", "design boin target 0.2", "cohort size 0", "during",
          "during or within 2 weeks after", "the date of", "the start of", "72 hours",
          "cumulative dose >", "confirmed on another day", "on or before", "prior to", "to",
-         "average daily dose >=", "planned event", "planned"]
+         "average daily dose >=", "planned event", "planned", "titre", "1:80", "1:0",
+         "per eye {left, right}", "in any eye", "in each ankle", "in the study_eye", "per"]
 TOKEN = re.compile(r"[0-9][0-9.,]*(?:x10\^[0-9]+)?|[A-Za-z_/^%0-9.]+|\S")
 
 
