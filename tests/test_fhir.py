@@ -269,7 +269,7 @@ def test_an_unmapped_code_is_reported_never_guessed(tmp_path, screening, seed, w
     assert outcome.verdicts["I4.liver"].verdict == "UNKNOWN"
     assert [(w.field, w.message) for w in outcome.patient.warnings] == [
         (f"Observation/{ast['id']}", "http://loinc.org|1921-6 not in the FHIR map: not read"),
-        ("AllergyIntolerance/a1", "a AllergyIntolerance is not read")]
+        ("AllergyIntolerance/a1", "an AllergyIntolerance is not read")]
 
 
 def test_a_coded_value_the_map_lacks_leaves_the_concept_unknown(tmp_path, screening, seed,
@@ -571,10 +571,12 @@ concepts:
 """
 
 
-def test_a_plan_is_a_service_request(tmp_path):
-    """A planned event is read from a ServiceRequest (its `occurrence[x]`, after screening too),
-    one withdrawn or done is set aside; a Procedure or a Condition never gives a plan, and a
-    ServiceRequest never gives an event that is done. The Bundle writer writes a plan so."""
+def test_a_plan_is_a_service_request_or_an_appointment(tmp_path):
+    """A planned event is read from a ServiceRequest (its `occurrence[x]`, after screening too)
+    or an Appointment booked for it (its `serviceType`, the day it starts), one withdrawn,
+    cancelled or done is set aside; a Procedure or a Condition never gives a plan, and a
+    ServiceRequest or Appointment never gives an event that is done. The Bundle writer writes a
+    plan as a ServiceRequest."""
     (tmp_path / "p.proto-rules").write_text(PLANNED, encoding="utf-8")
     (tmp_path / "p.fhir-map.yaml").write_text(PLANNED_MAP, encoding="utf-8")
     protocol, _ = pipeline.load(str(tmp_path / "p.proto-rules"))
@@ -602,6 +604,15 @@ def test_a_plan_is_a_service_request(tmp_path):
          "subject": subject, "code": coded("surgery"), "occurrenceDateTime": "2026-04-01"},
         {"resourceType": "Procedure", "id": "surgery", "status": "completed", "subject": subject,
          "code": coded("surgery"), "performedDateTime": "2025-09-01"},
+        {"resourceType": "Appointment", "id": "booked", "status": "booked",
+         "serviceType": [coded("planned-surgery")], "start": "2026-09-01T08:30:00Z",
+         "participant": [{"actor": subject, "status": "accepted"}]},
+        {"resourceType": "Appointment", "id": "kept", "status": "fulfilled",
+         "serviceType": [coded("planned-surgery")], "start": "2026-03-01T08:30:00Z",
+         "participant": [{"actor": subject, "status": "accepted"}]},
+        {"resourceType": "Appointment", "id": "visit", "status": "booked",
+         "appointmentType": coded("surgery"), "start": "2026-04-01T08:30:00Z",
+         "participant": [{"actor": subject, "status": "accepted"}]},
     ]
     bundle = {"resourceType": "Bundle", "type": "collection",
               "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
@@ -611,12 +622,17 @@ def test_a_plan_is_a_service_request(tmp_path):
     assert {c: v.verdict for c, v in outcome.verdicts.items()} == {"E1": "MET", "E2": "MET"}
     assert [(w.field, w.message) for w in outcome.patient.warnings] == [
         ("ServiceRequest/revoked", "status revoked: set aside"),
-        ("Procedure/done", "a Procedure cannot give planned_surgery: a plan is a ServiceRequest, "
-         "and planned_surgery is a plan"),
+        ("Procedure/done", "a Procedure cannot give planned_surgery: a plan is a ServiceRequest "
+         "or an Appointment, and planned_surgery is a plan"),
         ("Condition/cond", "a Condition cannot give planned_surgery: a plan is a "
-         "ServiceRequest"),
+         "ServiceRequest or an Appointment"),
         ("ServiceRequest/asked", "a ServiceRequest cannot give surgery: a plan is a "
-         "ServiceRequest, and surgery is not planned")]
+         "ServiceRequest or an Appointment, and surgery is not planned"),
+        ("Appointment/kept", "status fulfilled: set aside"),
+        ("Appointment/visit", "an Appointment cannot give surgery: a plan is a ServiceRequest or "
+         "an Appointment, and surgery is not planned")]
+    assert [f.date for f in outcome.patient.used["planned_surgery"]] == [
+        "2026-06-10", "2026-09-01"]
     # the writer writes a plan as the reader reads it: a ServiceRequest, decided alike
     record = {"patient": "y", "screening_date": "2026-03-10", "facts": [
         {"concept": "planned_surgery", "date": "2026-06-11"},

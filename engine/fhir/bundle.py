@@ -39,6 +39,9 @@ SET_ASIDE = {
     "MedicationRequest": {"entered-in-error", "cancelled", "draft"},
     # a plan no longer, or not yet: done, withdrawn, drafted
     "ServiceRequest": {"entered-in-error", "revoked", "completed", "draft"},
+    # kept or missed already, or called off: a plan is proposed, pending, booked or waitlisted
+    "Appointment": {"entered-in-error", "cancelled", "noshow", "fulfilled", "arrived",
+                    "checked-in"},
 }
 OPEN = {
     "Observation": {"unknown", "registered", "preliminary"},
@@ -51,7 +54,10 @@ ONGOING_CONDITION = {"active", "recurrence", "relapse"}
 ONGOING_COURSE = {"active", "on-hold", "in-progress"}
 #: Resource types read; a Bundle's other resources are set aside, one warning each.
 READ = ("Patient", "ResearchSubject", "Observation", "Condition", "Procedure", "Immunization",
-        "MedicationStatement", "MedicationRequest", "Medication", "ServiceRequest")
+        "MedicationStatement", "MedicationRequest", "Medication", "ServiceRequest",
+        "Appointment")
+#: The resources a plan (`planned event`) comes from, and nothing else does.
+PLANS = ("ServiceRequest", "Appointment")
 
 
 class BundleReader:
@@ -191,7 +197,7 @@ class _Patient:
         for name, resource in self.resources:
             kind = resource.get_resource_type()
             if kind not in READ:
-                self.aside(name, f"a {kind} is not read")
+                self.aside(name, f"{_a(kind)} is not read")
                 continue
             getattr(self, "_" + kind.lower())(name, resource, record)
         record["facts"] = self.facts
@@ -366,7 +372,7 @@ class _Patient:
             return
         if concept.kind is not m.Kind.EVENT or concept.planned:
             what = f"{concept.kind.value} {concept.name}" if not concept.planned else \
-                f"{concept.name}: a plan is a ServiceRequest"
+                f"{concept.name}: a plan is a ServiceRequest or an Appointment"
             self.aside(name, f"a Condition cannot give {what}")
             return
         end = condition.abatementDateTime or (condition.abatementPeriod.end
@@ -394,6 +400,16 @@ class _Patient:
         period = request.occurrencePeriod
         start = request.occurrenceDateTime or (period.start if period else None)
         self.fact(concept, name, date=_day(start), end=_day(period.end if period else None))
+
+    def _appointment(self, name: str, appointment: Any, record: dict) -> None:
+        """A plan, as an appointment booked (or proposed, pending, waitlisted) for it: what it
+        is for, its `serviceType` or `appointmentType`; the day it `start`s, or none (a day
+        still to be found: some day from screening on)."""
+        _, concept = self._mapped(name, appointment, "Appointment",
+                                  (*(appointment.serviceType or ()), appointment.appointmentType),
+                                  m.Kind.EVENT)
+        if concept is not None:
+            self.fact(concept, name, date=_day(appointment.start))
 
     def _occurrence(self, name: str, resource: Any, kind: str, code: Any, when: Any,
                     period: Any) -> None:
@@ -436,19 +452,20 @@ class _Patient:
         """The map's meaning of a resource's code and the concept it gives, None where the code
         is not mapped, the status leaves nothing to read, or the concept is not of the kind this
         resource can give (each said by `meaning`, `status` or here): a plan (`planned event`)
-        comes from a ServiceRequest, and a ServiceRequest gives nothing else."""
-        meaning = self.meaning(name, code)
+        comes from a ServiceRequest or an Appointment, and they give nothing else."""
+        meaning = self.meaning(name, *(code if isinstance(code, tuple) else (code,)))
         if meaning is None:
             return None, None
         concept = self.reader.concepts[meaning.concept]
         if not self.status(name, kind, resource.status, concept):
             return meaning, None
         if concept.kind is not expected:
-            self.aside(name, f"a {kind} cannot give {concept.kind.value} {concept.name}")
+            self.aside(name, f"{_a(kind)} cannot give {concept.kind.value} {concept.name}")
             return meaning, None
-        if concept.planned != (kind == "ServiceRequest"):
-            self.aside(name, f"a {kind} cannot give {concept.name}: a plan is a ServiceRequest, "
-                       f"and {concept.name} is {'a plan' if concept.planned else 'not planned'}")
+        if concept.planned != (kind in PLANS):
+            self.aside(name, f"{_a(kind)} cannot give {concept.name}: a plan is a ServiceRequest "
+                       f"or an Appointment, and {concept.name} is "
+                       f"{'a plan' if concept.planned else 'not planned'}")
             return meaning, None
         return meaning, concept
 
@@ -461,6 +478,11 @@ class _Patient:
         else:
             medication = self.medications.get(reference.split("/")[-1])
         return getattr(medication, "code", None)
+
+
+def _a(kind: str) -> str:
+    """A resource type with its article: `a Procedure`, `an Appointment`."""
+    return f"an {kind}" if kind[0] in "AEIOU" else f"a {kind}"
 
 
 def _absent(obs: Any) -> str:
