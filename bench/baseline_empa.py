@@ -61,7 +61,8 @@ UNITS: dict[str, dict[str, Decimal] | None] = {
     "weight": {"kg": Decimal(1), "lb": Decimal("0.45359237"), "g": Decimal("0.001")},
     "height": {"cm": Decimal(1), "m": Decimal(100), "mm": Decimal("0.1")},
     "creatinine": {"mg/dL": Decimal(1), "umol/L": Decimal(1) / Decimal("88.4")},
-    "abi_lowest": None,
+    "abi_left": None,
+    "abi_right": None,
     "fasting_glucose": {"mg/dL": Decimal(1), "mmol/L": Decimal(18)},
     "alt": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
     "ast": {"U/L": Decimal(1), "ukat/L": Decimal(60)},
@@ -79,7 +80,8 @@ FLAGS = {
 }
 JUDGMENTS = ("background_therapy_contraindicated", "abuse_interfering_with_participation",
              "jeopardizing_condition")
-VALID_28 = {"hba1c", "weight", "creatinine", "abi_lowest", "fasting_glucose", "alt", "ast", "alp",
+VALID_28 = {"hba1c", "weight", "creatinine", "abi_left", "abi_right", "fasting_glucose", "alt",
+            "ast", "alp",
             *(n for n, v in FLAGS.items() if v)}
 EVENTS = (
     "t2dm_diagnosis", "myocardial_infarction", "multivessel_revascularization",
@@ -443,7 +445,8 @@ def definitions(f: Facts) -> dict[str, K]:
         at_least(1, [fl["positive_stress_test"],
                      f.within_before("unstable_angina_discharge", 12, "months", "consent")]))
     pad = k_or(f.ever("limb_revascularization"), f.ever("amputation_circulatory"),
-               fl["peripheral_stenosis"], f.cmp("abi_lowest", "<", "0.9"))
+               fl["peripheral_stenosis"], f.cmp("abi_left", "<", "0.9"),
+               f.cmp("abi_right", "<", "0.9"))  # "ABI < 0.9 in >= 1 ankle"
     high_risk = at_least(1, [
         f.started_before("myocardial_infarction", 2, "months", True),
         cad_multivessel,

@@ -54,7 +54,7 @@ MEASURED: dict[str, list[tuple[Any, str | None]]] = {
     "weight": [(D(v), "kg") for v in ("145.8", "145.80", "145.9", "146.2", "92", "160", "60")]
     + [(D(v), "lb") for v in ("321.4", "321.5", "203")] + [(D("145800"), "g")],
     "height": [(D(v), "cm") for v in ("180", "172", "165")] + [(D("1.8"), "m"), (D("1800"), "mm")],
-    "abi_lowest": [(D(v), None) for v in ("0.89", "0.9", "0.90", "0.91", "1.1", "0.5")]
+    "abi": [(D(v), None) for v in ("0.89", "0.9", "0.90", "0.91", "1.1", "0.5")]
     + [(t, None) for t in ("< 0.9", "<= 0.9", "> 0.9", ">= 0.9", "< 0.7", "> 1.0")],
     "fasting_glucose": [(D(v), "mg/dL") for v in ("239", "240", "240.1", "241", "162", "310")]
     + [(D(v), "mmol/L") for v in ("13.3", "13.4", "13.33", "13.34", "9.0", "15")]
@@ -75,7 +75,7 @@ ENZYMES = [(D(v), "U/L", D(h)) for v, h in (("120", "40"), ("119", "40"), ("121"
     + [(t, "U/L", D("40")) for t in ("> 120", ">= 120", "< 120", "<= 120", "> 200", "< 20")] \
     + [("not detected", "U/L", D("40"))]
 GOOD = {"hba1c": (D("8.1"), "%"), "weight": (D("92"), "kg"), "height": (D("172"), "cm"),
-        "abi_lowest": (D("1.1"), None), "fasting_glucose": (D("162"), "mg/dL"),
+        "abi": (D("1.1"), None), "fasting_glucose": (D("162"), "mg/dL"),
         "creatinine": (D("1.0"), "mg/dL")}
 
 FLAGS_GOOD = {
@@ -239,6 +239,14 @@ def _measured(rng: random.Random, name: str, sd: date, perturb: bool) -> list[di
     return facts
 
 
+def _ankles(facts: list[dict], index: int, sd: date) -> list[dict]:
+    """The ABI drawn as one ankle's (left for an odd patient, right for an even one: no draw of
+    its own, so the other values stay as they were), and the other ankle's a good 1.1."""
+    side, other = ("left", "right") if index % 2 else ("right", "left")
+    return [{**fact, "concept": f"abi_{side}"} for fact in facts] + [
+        {"concept": f"abi_{other}", "value": GOOD["abi"][0], "date": d(sd - timedelta(days=6))}]
+
+
 def _confirming(rng: random.Random, latest: dict[str, Any], sd: date) -> dict[str, Any]:
     """E1's second measurement (`confirmed on another day`): a value near 240 mg/dL on an
     earlier day than the latest's, within the 28 days, on their last day, or a day too old."""
@@ -375,7 +383,8 @@ def patient(index: int, seed: int) -> dict[str, Any]:
                 del fact["recorded_by"]
         facts.append(fact)
     for name in MEASURED:
-        facts += _measured(rng, name, sd, perturb())
+        measured = _measured(rng, name, sd, perturb())
+        facts += _ankles(measured, index, sd) if name == "abi" else measured
     if not perturb():
         facts.append({"concept": "sex", "value": "male", "date": d(sd - timedelta(days=6))})
     elif rng.random() < 0.7:

@@ -268,7 +268,8 @@ def _edges(data: dict[str, Any]) -> set[str]:
     if born and born[5:] == sd[5:] and int(sd[:4]) - int(born[:4]) == 18:
         found.add("18th birthday")
     for name, edges in {"hba1c": ("6.9", "7.0", "9.0", "9.1", "10.0", "10.1"),
-                        "bmi": ("45",), "abi_lowest": ("0.9", "0.89"),
+                        "bmi": ("45",), "abi_left": ("0.9", "0.89"),
+                        "abi_right": ("0.9", "0.89"),
                         "fasting_glucose": ("240", "239.4", "241.2"), "age": ("17", "18")}.items():
         value = facts.measured[name]
         if value is not None and value.low == value.high and value.low in {
@@ -342,7 +343,8 @@ def test_generator_reaches_the_edges(run: Run) -> None:
         "month-end screening", "month-end consent", "consent missing", "born 29 February",
         "29 February birthday on 28 February",
         "18th birthday", "hba1c=6.9", "hba1c=7", "hba1c=9", "hba1c=9.1", "hba1c=10", "hba1c=10.1",
-        "bmi=45", "bmi just over 45", "bmi just under 45", "abi_lowest=0.9", "abi_lowest=0.89",
+        "bmi=45", "bmi just over 45", "bmi just under 45", "abi_left=0.9", "abi_left=0.89",
+        "abi_right=0.9", "abi_right=0.89",
         "fasting_glucose=240", "fasting_glucose=239.4", "fasting_glucose=241.2",
         "egfr just over 30", "egfr just under 30",
         "age=17", "age=18", "x ULN = 3", "x ULN just over 3",

@@ -21,7 +21,7 @@ EXAMPLES = {
     "cd19-ucart-sle": ("patients.jsonl", 225),
     "cd19-ucart-sle-v1.1": ("patients.jsonl", 225),
     "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 85),
-    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 384),
+    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 389),
     "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 90),
     "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 36),
     "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 122),
