@@ -65,6 +65,7 @@ def side_concepts(concept: m.Concept, per: PerSide,
         raise fail(per.span, f"'{concept.name}' names a side twice")
     family = replace(concept, per=per.word, sides=sides)
     return [family] + [replace(concept, name=f"{concept.name}_{side}", side=(concept.name, side),
+                               per=per.word,
                                label=f"{concept.label or concept.name}, {side} {per.word}")
                        for side in sides]
 

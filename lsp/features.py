@@ -154,6 +154,11 @@ def _concept(concept: m.Concept) -> str:
         lines.append(f"with {attribute.name}: {held}")
     if concept.counts_as:
         lines.append(f"counts as: {concept.counts_as.name}")
+    if concept.sides:
+        lines.append(f"per {concept.per}: " + ", ".join(f"{concept.name}_{side}"
+                                                     for side in concept.sides))
+    if concept.side:
+        lines.append(f"{concept.side[0]} at the {concept.side[1]} {concept.per}")
     if concept.label:
         lines.append(f"\n> {concept.label}")
     return "  \n".join(lines)

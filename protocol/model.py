@@ -198,7 +198,7 @@ class Concept:
     attributes: tuple[Attribute, ...] = ()  # what an event's occurrence or a course records
     #: Measured per side (`per ankle {left, right}`): the word and the sides, each side's value
     #: a concept of its own named `<name>_<side>`; this concept names the family and takes no
-    #: facts. A side's concept has `side`: (the family's name, its side).
+    #: facts. A side's concept has `side`, (the family's name, its side), and the word.
     per: str | None = None
     sides: tuple[str, ...] = ()
     side: tuple[str, str] | None = None

@@ -202,6 +202,16 @@ def test_hover_says_what_a_concept_is(client):
     assert answer["range"] == {"start": at(text, "tbil <= 2.0"), "end": at(text, "tbil <= 2.0", 4)}
 
 
+def test_hover_on_a_value_per_side_names_its_sides(client):
+    path = SEED.parent / "empa-reg-outcome.proto-rules"
+    text = path.read_text(encoding="utf-8")
+    uri = client.open(path)
+    answer = client.request("textDocument/hover", doc(uri, at(text, "abi < 0.9 in any ankle", 1)))
+    assert answer["contents"]["value"].splitlines()[:3] == [
+        "**abi**: score  ", "valid for 28 days before the screening date  ",
+        "per ankle: abi_left, abi_right  "]
+
+
 def test_hover_on_a_criterion_shows_its_sentence(client):
     text = SEED.read_text(encoding="utf-8")
     uri = client.open(SEED)
