@@ -226,3 +226,24 @@ def test_the_network_decides_as_the_sides_do(network, screening, sides, chosen):
     chose = bcva[chosen] if chosen else (bcva["left"] if bcva["left"] == bcva["right"] else None)
     agree(network, outcome, {"I1": KLEENE[_or(*abi)], "I2": KLEENE[_and(*iop)],
                                            "I3": KLEENE[chose]})
+
+
+@pytest.mark.parametrize("count", [3, 28, 120])
+def test_a_family_of_many_sides(count):
+    """A joint count's 28 joints, or more: `in any`, `in each` and `in the` compile and decide at
+    every size a protocol may write (each is an `or`, an `and`, or one per side)."""
+    sides = [f"j{i}" for i in range(1, count + 1)]
+    network = network_from_text(
+        f'protocol "joints" version "1"\nconcepts:\n'
+        f'  swelling: score per joint {{{", ".join(sides)}}}\n'
+        f'  target: category {{{", ".join(sides)}}}\n'
+        'inclusion I1 "any": swelling >= 2 in any joint\n'
+        'inclusion I2 "each": swelling <= 3 in each joint\n'
+        'inclusion I3 "target": swelling 1 to 3 in the target\n')
+    facts = [{"concept": f"swelling_{side}", "value": i % 4} for i, side in enumerate(sides)]
+    outcome = decide(Screening(network), *facts, {"concept": "target", "value": sides[1]})
+    assert {c: v.verdict for c, v in outcome.verdicts.items()} == {
+        "I1": "MET", "I2": "MET", "I3": "MET"}
+    outcome = decide(Screening(network), *facts[1:])  # the first joint and the target unknown
+    assert {c: v.verdict for c, v in outcome.verdicts.items()} == {
+        "I1": "MET", "I2": "UNKNOWN", "I3": "UNKNOWN"}
