@@ -72,6 +72,10 @@ def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, R
                    f"declared{hint(read.base.name, [*concepts, *readings])}")
     if base.kind is m.Kind.DERIVED and base.formula is not None:
         return _derived(read, base, concepts, readings, fail, made)
+    if base.sides:
+        raise fail(read.base.span, f"'{read.name}' reads '{base.name}', which is measured per "
+                   f"{base.per}: read a side's value, '{base.name}_{base.sides[0]} at "
+                   f"{read.at.name}'")
     if base.kind not in m.DATED_RESULTS:
         how = {m.Kind.AGE: f"declare '{read.name}: age at {read.at.name}'",
                m.Kind.EVENT: f"compare it in a window: 'within ... before {read.at.name}'",
@@ -81,7 +85,8 @@ def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, R
         raise fail(read.base.span, f"'{read.name}' reads '{base.name}' at {read.at.name}, but "
                    f"'{base.name}' is {base.kind.said}: {how}")
     return replace(base, span=read.span, name=read.name, label=read.label,
-                   valid_for=read.validity, counts_as=None, at=read.at, reads=read.base)
+                   valid_for=read.validity, counts_as=None, at=read.at, reads=read.base,
+                   side=None, per=None)
 
 
 def _derived(read: ReadAt, base: m.Concept, concepts: dict[str, m.Concept],

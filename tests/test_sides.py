@@ -247,3 +247,21 @@ def test_a_family_of_many_sides(count):
     outcome = decide(Screening(network), *facts[1:])  # the first joint and the target unknown
     assert {c: v.verdict for c, v in outcome.verdicts.items()} == {
         "I1": "MET", "I2": "UNKNOWN", "I3": "UNKNOWN"}
+
+
+def test_a_side_is_read_at_a_day_and_a_family_is_not(tmp_path, capsys):
+    import cli
+
+    text = ('protocol "t" version "1"\nconcepts:\n  visit_1: date\n'
+            '  abi: score valid for 28 days per ankle {left, right}\n'
+            '  abi_left_v1: abi_left at visit_1\n'
+            'inclusion I1 "t": abi_left_v1 < 0.9\n')
+    network = network_from_text(text)
+    outcome = decide(Screening(network), {"concept": "visit_1", "value": "2026-05-20"},
+                     fact("abi_left", 0.85), fact("abi_left", 1.2, date="2026-05-25"))
+    assert outcome.verdicts["I1"].verdict == "MET"  # the visit's value, not the later one
+    path = tmp_path / "t.proto-rules"
+    path.write_text(text.replace("abi_left at visit_1", "abi at visit_1"), encoding="utf-8")
+    assert cli.main(["check", str(path)]) == 2
+    assert ("5:16: error: 'abi_left_v1' reads 'abi', which is measured per ankle: read a side's "
+            "value, 'abi_left at visit_1'") in capsys.readouterr().err
