@@ -16,9 +16,9 @@ from pathlib import Path
 from lark import Lark, Token, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
+from grammar import sides
 from grammar.escalation import Escalation
 from grammar.imports import imported, joined, sets
-from grammar import sides
 from grammar.readings import ReadAt, resolved
 from grammar.syntax import syntax_diagnostic
 from grammar.tokens import number as _number
