@@ -91,6 +91,12 @@ class Normaliser:
                                            concept.kind in m.LISTED)
         self.attribute_keys = {c.name: frozenset(a.name for a in c.attributes)
                                for c in protocol.concepts if c.attributes}
+        # A value per side given as the family's fact with its side (`"ankle": "left"`, as SDTM's
+        # --LAT and FHIR's laterality give it): by family, the field and each side's concept.
+        self.sides = {c.name: (c.per, {side: f"{c.name}_{side}" for side in c.sides})
+                      for c in protocol.concepts if c.sides}
+        self.attribute_keys.update({name: frozenset({word}) for name, (word, _) in
+                                    self.sides.items()})
         # Measured concepts first: a dose per kg reads the weight; of them, those read as of a
         # named day after that day's concept.
         names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED,
@@ -354,6 +360,7 @@ class _Builder(Values, Courses):
         # results of a triplicate ECG at 09:00, 09:05 and 09:10 are three results, not duplicates.
         timed: dict[int, Any] = {}
         concepts, readings, screening = self.n.concepts, self.n.readings, self.screening
+        sides = self.n.sides
         for index, fact in enumerate(self.data.get("facts", [])):
             name, when, end = fact["concept"], fact.get("date"), fact.get("end")
             if type(when) is str and len(when) > 10 or type(end) is str and len(end) > 10:
@@ -377,6 +384,15 @@ class _Builder(Values, Courses):
                     self.problem(index, None, f"duplicate of fact #{same + 1}")
                     continue
             reading = readings.get(name)
+            if name in sides:  # a family's fact: its side's
+                word, named = sides[name]
+                side = fact.get(word)
+                if side is not None and (not isinstance(side, str) or side not in named):
+                    self.problem(index, word, f"{name} is measured per {word}: its {word} is one "
+                                 f"of {{{', '.join(named)}}}, not {quoted(side)}")
+                    continue
+                name = named[side] if side is not None else name  # none: set aside below
+                reading = readings.get(name) if name != fact["concept"] else None
             if reading is None:
                 self.problem(index, "concept", _not_read(name, concepts.get(name)), warning=True)
                 continue
@@ -699,7 +715,8 @@ def _not_read(name: str, concept: m.Concept | None) -> str:
         return (f"'{name}' is {concept.reads.name} read at {concept.at.name}: give "
                 f"{concept.reads.name}'s results; this fact is set aside")
     if concept.sides:
-        return (f"'{name}' is measured per {concept.per}: give each {concept.per}'s value as "
+        return (f"'{name}' is measured per {concept.per}: give its {concept.per} "
+                f"(\"{concept.per}\": \"{concept.sides[0]}\"), or name "
                 f"{' or '.join(f'{name}_{side}' for side in concept.sides)}; this fact is set "
                 "aside")
     return f"'{name}' is derived: the network computes it from its formula; this fact is set aside"

@@ -125,12 +125,36 @@ def test_the_trail_names_each_side(network, screening):
         == ["abi_left 1 (2026-05-20); needs < 0.9", "abi_right: no fact given"]
 
 
-def test_a_fact_of_the_family_is_set_aside_saying_which_to_give(screening):
+def test_a_fact_of_the_family_is_its_sides(network, screening):
+    """The family's fact with its side (`"ankle": "left"`, as SDTM's --LAT and FHIR's laterality
+    give it) is that side's; without one it is set aside, saying what to give; a side not
+    declared, or not a name, is an input error."""
+    outcome = decide(screening, fact("abi", 0.85, ankle="left"), fact("abi", 1.1, ankle="right"),
+                     fact("iop", 22, eye="left"), fact("iop_right", 20))
+    agree(network, outcome, {"I1": "MET", "I2": "NOT_MET"})
+    leaf = next(c for c in network.leaves if c.id == "I1")
+    explainer = Explainer(network.protocol, outcome.derived)
+    assert explainer.judge(criterion_parts(leaf)[0], outcome.patient)["detail"] == \
+        "abi_left 0.85 (2026-05-20; recorded as abi); needs < 0.9"
     outcome = decide(screening, fact("abi", 0.8))
     assert [(w.field, w.message) for w in outcome.patient.warnings] == [
-        ("concept", "'abi' is measured per ankle: give each ankle's value as abi_left or "
-                    "abi_right; this fact is set aside")]
+        ("concept", "'abi' is measured per ankle: give its ankle (\"ankle\": \"left\"), or name "
+                    "abi_left or abi_right; this fact is set aside")]
     assert outcome.verdicts["I1"].verdict == "UNKNOWN"
+    for side, shown in (("middle", '"middle"'), (["left"], '["left"]'), (3, "3")):
+        rejected = screen_one(screening, [fact("abi", 0.8, ankle=side)], day="2026-06-01")
+        assert [(p.field, p.message) for p in rejected.problems] == [
+            ("ankle", f"abi is measured per ankle: its ankle is one of {{left, right}}, not "
+                      f"{shown}")]
+
+
+def test_a_base_that_gives_the_family_leaves_its_sides_cases_to_say_why(capsys, tmp_path):
+    base = {"patient": "b", "screening_date": "2026-06-01", "facts": [
+        fact("abi", 1.0, ankle="left"), fact("abi", 1.1, ankle="right")]}
+    text, said = boundary_cases(capsys, tmp_path, PROTOCOL, base)
+    assert ("# not generated: line 7, abi_left: the base patient gives abi as abi's facts with "
+            "their ankle: a case changes abi_left's facts, so give the base's left ankle as "
+            "abi_left") in text
 
 
 CONCEPTS = ("  abi: score per ankle {left, right}\n  bcva: score per eye {left, right}\n"
@@ -265,3 +289,15 @@ def test_a_side_is_read_at_a_day_and_a_family_is_not(tmp_path, capsys):
     assert cli.main(["check", str(path)]) == 2
     assert ("5:16: error: 'abi_left_v1' reads 'abi', which is measured per ankle: read a side's "
             "value, 'abi_left at visit_1'") in capsys.readouterr().err
+
+
+@given(side=st.one_of(st.none(), st.text(max_size=8), st.integers(), st.booleans(),
+                      st.lists(st.text(max_size=3), max_size=2),
+                      st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)))
+def test_any_side_a_fact_gives_is_read_or_refused_never_raised(screening, side):
+    outcome = screen_one(screening, [fact("abi", 0.8, ankle=side)], day="2026-06-01")
+    if isinstance(outcome, Decision):
+        assert side in (None, "left", "right")
+    else:
+        assert {p.field for p in outcome.problems} <= {"ankle"} or \
+            all(p.field.startswith("ankle") for p in outcome.problems), outcome.problems

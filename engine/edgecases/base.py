@@ -90,6 +90,12 @@ def given(gen: EdgeCases, concept: str) -> dict[str, Any]:
     day, the latest of the concept it reads on or before that day."""
     declared = gen.concepts.get(concept)
     read, by = concept, None
+    if declared is not None and declared.side is not None and any(
+            f.get("concept") == declared.side[0] for f in gen.base["facts"]):
+        family, side = declared.side
+        raise Skip(f"the base patient gives {family} as {family}'s facts with their "
+                   f"{declared.per}: a case changes {concept}'s facts, so give the base's "
+                   f"{side} {declared.per} as {concept}")
     if declared is not None and declared.reads is not None:
         read, by = declared.reads.name, _read_on(gen, declared)
     old = [f for f in gen.base["facts"] if f.get("concept") == read
