@@ -233,19 +233,35 @@ class Mapping:
         tables = {row[0] for row in connection.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}
         used = ["person", *(t for t in TABLES if t in {entry[0] for entry in self.ids})]
+        self._present(tables, used)
+        self._maps(connection, tables)
+        coded = {table for (table,) in connection.execute(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = "
+            "'unit_concept_id'").fetchall()}
+        return connection.execute(self._long_table(used, coded))
+
+    @property
+    def _cohort(self) -> int | None:
+        return self.screening if isinstance(self.screening, int) else None
+
+    def _present(self, tables: set[str], used: list[str]) -> None:
+        """Refuse a database without a table the mapping reads, naming what reads it."""
         descending = next((c for _, _, c, _, d in self.ids if d), None)
-        cohort = self.screening if isinstance(self.screening, int) else None
-        readers = {"concept_ancestor": f"concepts.{descending}.descendants",
-                   "cohort": "screening_date.cohort"}
         dosed = next(iter(sorted(self.doses)), None)
-        readers["drug_strength"] = f"concepts.{dosed}.dose"
+        readers = {"concept_ancestor": f"concepts.{descending}.descendants",
+                   "cohort": "screening_date.cohort", "drug_strength": f"concepts.{dosed}.dose"}
         needed = (used + ["concept_ancestor"] * (descending is not None)
-                  + ["cohort"] * (cohort is not None) + ["drug_strength"] * (dosed is not None))
+                  + ["cohort"] * (self._cohort is not None)
+                  + ["drug_strength"] * (dosed is not None))
         missing = [t for t in needed if t not in tables]
         if missing:
             why = f" ({readers[missing[0]]} reads it)" if missing[0] in readers else ""
             raise UsageError(f"{self.path}: the OMOP database {self.database} has no "
                              f"{missing[0]} table{why}")
+
+    def _maps(self, connection: Any, tables: set[str]) -> None:
+        """The mapping as temporary tables: the ids read (with their descendants where asked),
+        value concepts, unit concepts and comparators."""
         connection.execute("CREATE TEMP TABLE proto_listed(tab VARCHAR, id BIGINT, "
                            "concept VARCHAR, drug VARCHAR, unit VARCHAR, descendants BOOLEAN, "
                            "dose BOOLEAN)")
@@ -256,7 +272,9 @@ class Mapping:
             connection.executemany("INSERT INTO proto_listed VALUES (?, ?, ?, ?, ?, ?, ?)", [
                 (t, i, c, d, self.units.get(c), a, c in self.doses)
                 for t, i, c, d, a in self.ids])
-        connection.execute(_IDS if descending is not None else _IDS.split("\nUNION\n")[0])
+        descending = any(entry[4] for entry in self.ids)
+        connection.execute(f"CREATE TEMP TABLE proto_ids AS {_LISTED}"
+                           + (f" UNION {_DESCENDANTS}" if descending else ""))
         connection.execute("CREATE TEMP TABLE proto_units(id BIGINT, unit VARCHAR)")
         if self.unit_concepts:
             connection.executemany("INSERT INTO proto_units VALUES (?, ?)",
@@ -265,17 +283,23 @@ class Mapping:
             connection.execute("INSERT INTO proto_units SELECT concept_id, concept_code FROM "
                                "concept WHERE vocabulary_id = 'UCUM' AND concept_id NOT IN "
                                "(SELECT id FROM proto_units)")
-        if dosed is not None:
+        if self.doses:
             self._strength_units(connection)
         if self.values:
             connection.executemany("INSERT INTO proto_values VALUES (?, ?, ?)", self.values)
         connection.executemany("INSERT INTO proto_operators VALUES (?, ?)",
                                sorted(COMPARATORS.items()))
+
+    def _long_table(self, used: list[str], coded: set[str]) -> str:
+        """The query of the long table: the person's row, the person fields mapped, and each
+        table's mapped rows (`_select`), of the cohort's persons where the screening date is
+        a cohort entry's."""
         # Every column of the long table, so that any one table mapped (or none) is read; the
         # birth date as text, which the reader checks like any date (a 30 February refuses
         # that person, not the whole query, as make_date did).
         # A person in the cohort has a row of it per entry: two entries are two screening dates
         # on the person's rows, which refuse that person (the long table's rule).
+        cohort = self._cohort
         screening, entries = (("c.cohort_start_date", " JOIN cohort c ON c.subject_id = "
                                f"person_id AND c.cohort_definition_id = {cohort}")
                               if cohort is not None else (f"'{self.screening or ''}'", ""))
@@ -292,20 +316,16 @@ class Mapping:
                 f"SELECT p.person_id AS key, 1 AS part, {number} AS row, v.concept, "
                 f"v.value AS text_value FROM person p JOIN proto_values v ON v.concept = "
                 f"'{_quoted(concept)}' AND v.id = p.{PERSON_FIELDS[field]}")
-        coded = {table for (table,) in connection.execute(
-            "SELECT table_name FROM information_schema.columns WHERE column_name = "
-            "'unit_concept_id'").fetchall()}
         for number, table in enumerate(used[1:], start=2):
-            parts.append(_select(table, number, table in coded, dosed is not None))
+            parts.append(_select(table, number, table in coded, bool(self.doses)))
         # A row read as two concepts, or as two drugs of one (a combination product descending
         # from both), gives a fact of each, in one order.
         screened = "" if cohort is None else (
             f" WHERE key IN (SELECT subject_id FROM cohort WHERE cohort_definition_id = {cohort})")
-        sql = ("SELECT key, screening, birth_date, concept, number_value, text_value, unit, day, "
-               "\"end\", drug, low, high, comparator, quantity, days_supply, amount FROM ("
-               + " UNION ALL BY NAME ".join(parts)
-               + f"){screened} ORDER BY key, part, row, concept, drug, screening")
-        return connection.execute(sql)
+        return ("SELECT key, screening, birth_date, concept, number_value, text_value, unit, day, "
+                "\"end\", drug, low, high, comparator, quantity, days_supply, amount FROM ("
+                + " UNION ALL BY NAME ".join(parts)
+                + f"){screened} ORDER BY key, part, row, concept, drug, screening")
 
     def _strength_units(self, connection: Any) -> None:
         """Refuse, before any person is read, strengths of the mapped drugs in a unit concept
@@ -322,14 +342,12 @@ class Mapping:
                              f"concept names: say it in units ({{{unnamed[0]}: mg}})")
 
 
-#: The ids read: those the mapping lists, and the descendants of those it reads with theirs, as
-#: the same concept (and drug), each with the id listed (a drug's ingredient, whose strength
-#: gives a dose). An id the mapping lists for a concept is read as it lists it, not also as a
-#: descendant of another of that concept's ids.
-_IDS = """CREATE TEMP TABLE proto_ids AS
-SELECT tab, id, concept, drug, unit, dose, id AS ingredient FROM proto_listed
-UNION
-SELECT m.tab, a.descendant_concept_id, m.concept, m.drug, m.unit, m.dose, m.id
+#: The ids read: those the mapping lists, and the descendants of those it reads with theirs
+#: (`_DESCENDANTS`), as the same concept (and drug), each with the id listed (a drug's
+#: ingredient, whose strength gives a dose). An id the mapping lists for a concept is read as it
+#: lists it, not also as a descendant of another of that concept's ids.
+_LISTED = "SELECT tab, id, concept, drug, unit, dose, id AS ingredient FROM proto_listed"
+_DESCENDANTS = """SELECT m.tab, a.descendant_concept_id, m.concept, m.drug, m.unit, m.dose, m.id
 FROM proto_listed m
 JOIN concept_ancestor a ON a.ancestor_concept_id = m.id
 WHERE m.descendants AND NOT EXISTS (SELECT 1 FROM proto_listed l WHERE l.tab = m.tab
