@@ -27,8 +27,6 @@ from protocol.errors import ProtocolError, Span, hint
 Made = dict[str, tuple[m.Concept, "m.Duration | None"]]
 #: How deep derived inputs of a derived value read at a day may nest (BSA in a dose per m2 is 1).
 READ_DEPTH = 16
-#: Inputs of a formula read at a day through a reading of their own.
-MEASURED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE, m.Kind.TITRE)
 
 
 class ReadAt(NamedTuple):
@@ -105,7 +103,7 @@ def _derived(read: ReadAt, base: m.Concept, concepts: dict[str, m.Concept],
         if isinstance(node, x.Choice):
             for atom in m.atoms(node.condition):
                 kind = concepts[atom.ref.name].kind if atom.ref.name in concepts else None
-                if kind in (*MEASURED, m.Kind.AGE, m.Kind.DERIVED):
+                if kind in (*m.RESULTS, m.Kind.AGE, m.Kind.DERIVED):
                     raise fail(read.base.span, f"'{read.name}' reads '{base.name}' at "
                                f"{read.at.name}, but a condition of its formula (line "
                                f"{atom.span.line}) reads '{atom.ref.name}', {kind.said}: read "
@@ -119,7 +117,7 @@ def _derived(read: ReadAt, base: m.Concept, concepts: dict[str, m.Concept],
                        f"{readings[input_name].at.name} already: derive '{read.name}' from "
                        "inputs not read at a day")
         input_ = concepts.get(input_name)
-        if input_ is None or not (input_.kind in MEASURED or input_.kind is m.Kind.DERIVED
+        if input_ is None or not (input_.kind in m.RESULTS or input_.kind is m.Kind.DERIVED
                                   or input_.kind is m.Kind.AGE and input_.at is None):
             return node  # a category, a flag, an age at a day of its own: as it is
         if input_name in chain:  # `check` says the cycle; reading it at a day would not end

@@ -25,10 +25,6 @@ from typing import Any
 from protocol import model as m
 from protocol.errors import ProtocolError, Span
 
-#: The measured kinds a value per side is declared on.
-MEASURED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE, m.Kind.TITRE)
-
-
 @dataclass(frozen=True)
 class PerSide:
     """`per ankle {left, right}` as written after a concept's kind."""
@@ -52,7 +48,7 @@ class SideScope:
 def side_concepts(concept: m.Concept, per: PerSide,
                   fail: Callable[[Span, str], ProtocolError]) -> list[m.Concept]:
     """The family (taking no facts of its own) and one concept per side."""
-    if concept.kind not in MEASURED:
+    if concept.kind not in m.RESULTS:
         raise fail(per.span, f"'{concept.name}' is {concept.kind.said}: only a quantity, lab, "
                              "score, scale or titre is measured per side")
     sides = tuple(v.name for v in per.sides)

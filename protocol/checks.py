@@ -41,7 +41,7 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Truth: ((Kind.FLAG, Kind.JUDGMENT), "only a flag, judgment or definition stands alone"),
     m.Compare: ((*m.MEASURED, Kind.DERIVED), "only a quantity, lab, score, scale, titre, age or "
                 "derived value compares with a number"),
-    m.Confirmed: ((Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.TITRE),
+    m.Confirmed: (m.RESULTS,
                   "only a quantity, lab, score, scale or titre has results to confirm on another "
                   "day"),
     m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),

@@ -56,7 +56,10 @@ class Kind(Enum):
         return f"an {self.value}" if self.value[0] in "aeiou" else f"a {self.value}"
 
 
-MEASURED = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.TITRE, Kind.AGE)
+#: Measured kinds whose values are results of a day, compared with numbers: what a reading at a
+#: day, a value per side, a confirmation and a boundary case's threshold take (not an age).
+RESULTS = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.TITRE)
+MEASURED = (*RESULTS, Kind.AGE)
 #: Measured kinds whose values are plain numbers, without a unit (a titre's is the reciprocal of
 #: its dilution: 1:80 is 80).
 UNITLESS = (Kind.SCORE, Kind.SCALE, Kind.TITRE)
@@ -67,8 +70,7 @@ ORDER = ("order", "order_or_on")
 #: Kinds whose result that counts is of a day: a window may count from it (`the date of anc`),
 #: and a concept of one may be read as of a named day (`uacr_at_visit_1: uacr at visit_1`; an age
 #: says its day itself, `age at visit_1`, and a history is read in windows).
-DATED_RESULTS = (Kind.QUANTITY, Kind.LAB, Kind.SCORE, Kind.SCALE, Kind.TITRE, Kind.CATEGORY,
-                 Kind.FLAG)
+DATED_RESULTS = (*RESULTS, Kind.CATEGORY, Kind.FLAG)
 #: A titre's threshold as a `Quantity`'s unit: the number is the dilution's reciprocal (`1:80`).
 DILUTION = "1:"
 

@@ -50,8 +50,6 @@ from engine.record import Patient
 from protocol import model as m
 from protocol.errors import FactError, UsageError
 
-#: Measured kinds whose threshold a case sets as one fact.
-THRESHOLDED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.SCALE, m.Kind.TITRE)
 #: Atoms without edges: nothing in them moves by a step or a day (a flag, judgment or definition,
 #: a value set, a drug on the list; `x ever` without a filter or grade is one too), but the age
 #: of a category's or a flag's result (`validity`).
