@@ -333,6 +333,11 @@ def plain_number(value: Any) -> str:
     return text
 
 
+def dilution(reciprocal: Decimal) -> str:
+    """A titre's value as laboratories write the dilution: 160 is `1:160`."""
+    return m.DILUTION + plain_number(reciprocal)
+
+
 def attributes_text(concept: m.Concept, item: dict) -> str:
     """An item's declared attributes as the trail shows them: `, route intravenous`,
     `, diameter 12 mm`."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 from engine import record as R
 from engine.dates import calendar_problem, day_of, day_written, days_of_text, outside_calendar
 from engine.factfile import quoted
-from engine.record import plain_number
+from engine.record import dilution, plain_number
 from protocol import model as m
 from protocol.units import UnitProblem, applied, quantize, scale
 
@@ -515,8 +515,7 @@ def _shown(r: Reader, op: str, converted: Decimal | None) -> str:
     """A measured value as the trail shows it: `30 U/L`, `< 20 IU/mL`, `not detected`, a
     titre's `1:160`."""
     if r.titre and converted is not None:
-        return f"1:{plain_number(converted)}" if op == "=" else \
-            f"{op} 1:{plain_number(converted)}"
+        return dilution(converted) if op == "=" else f"{op} {dilution(converted)}"
     if op == "=":
         return format(converted.normalize(), "f") + r.unit_shown  # `plain_number`
     if converted is None:

@@ -85,7 +85,7 @@ class Quantity:
 
     def __str__(self) -> str:
         if self.unit == DILUTION:
-            return f"1:{self.value}"
+            return f"{DILUTION}{self.value}"
         return f"{self.value} {self.unit}" if self.unit else str(self.value)
 
 

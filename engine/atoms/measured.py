@@ -182,7 +182,7 @@ def _written(concept: m.Concept, threshold: Decimal, unit: bool = True) -> str:
     """A threshold as the trail says it: in the concept's unit (`30 mL/min`), a plain number,
     or a titre's dilution (`1:80`)."""
     if concept.kind is m.Kind.TITRE:
-        return f"1:{plain_number(threshold)}"
+        return R.dilution(threshold)
     if unit and concept.unit and concept.kind not in m.UNITLESS:
         return f"{plain_number(threshold)} {concept.unit}"
     return plain_number(threshold)

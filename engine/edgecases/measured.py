@@ -18,6 +18,7 @@ from engine.edgecases.base import (Skip, Variant, allowed, given, given_as, kept
                                    step_of, tidy)
 from engine.edgecases import validity
 from engine.edgecases.validity import aged
+from engine.record import dilution
 from protocol import model as m
 from protocol.units import QUANTUM, UnitProblem, factor, quantize, temperature
 
@@ -40,7 +41,7 @@ def _fact(concept: m.Concept, value: Decimal, unit: str | None, fields: dict) ->
 
 def _said(concept: m.Concept, value: Decimal) -> Decimal | str:
     """A value as a fact file gives it: a titre as its dilution (`1:80`), else the number."""
-    return f"1:{value}" if concept.kind is m.Kind.TITRE else value
+    return dilution(value) if concept.kind is m.Kind.TITRE else value
 
 
 def thresholds(gen: EdgeCases, atom: m.Compare) -> list[Variant]:
