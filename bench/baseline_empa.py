@@ -33,8 +33,9 @@ again from the protocol text and the README ("The language", "Histories", "Meani
   places (a tiny unit table below); ratios to the upper reference are value / high in the fact's own
   unit, rounded the same way;
 - BMI and eGFR are worked out from their inputs' converted values: BMI exactly, MDRD's fractional
-  powers to 50 significant digits, each result rounded like a value; an input that is missing,
-  stale or known only as bounds leaves the result open;
+  powers to 50 significant digits, each result rounded like a value; an input that is missing or
+  stale leaves the result open, one known only as bounds bounds it (each formula is monotonic in
+  each input: its ends are at the inputs' ends, each rounded, and reached);
 - strong Kleene logic. Every criterion except the three judgments can be open only for missing data
   (UNKNOWN); a judgment not given or not attested (no `recorded_by`) is NEEDS_REVIEW.
 
@@ -44,7 +45,7 @@ Records are assumed valid (as bench/generate_empa.py makes them): no checking be
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, DivisionByZero, localcontext
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -306,8 +307,8 @@ class Facts:
         #: `fasting_glucose > 240 mg/dL confirmed on another day`: the value of the day before
         #: the latest with a result, as the latest is read (valid for 28 days).
         self.earlier = self._earlier(grouped.get("fasting_glucose"))
-        self.measured["bmi"] = self._derived(self._bmi)
-        self.measured["egfr"] = self._derived(self._mdrd)
+        self.measured["bmi"] = self._derived(self._bmi, {"weight": True, "height": False})
+        self.measured["egfr"] = self._derived(self._mdrd, {"creatinine": False, "age": False})
         fact = self._latest(grouped.get("informed_consent"), False)
         self.consent = None if fact is None else date.fromisoformat(fact["value"])
         fact = self._latest(grouped.get("randomisation"), False)
@@ -326,26 +327,38 @@ class Facts:
                 self.lists[name] = [Occurrence(f, sd, name in DRUGS, name in PLANNED)
                                     for f in facts]
 
-    def _exact(self, name: str) -> Decimal | None:
-        value = self.measured[name]
-        return None if value is None or value.low != value.high else value.low
-
-    def _derived(self, formula) -> Interval | None:
-        with localcontext() as context:
-            context.prec = 50
-            value = formula()
-        return None if value is None else interval("=", q(value))
-
-    def _bmi(self) -> Decimal | None:
-        weight, height = self._exact("weight"), self._exact("height")
-        if weight is None or height is None:
+    def _derived(self, formula, rises: dict[str, bool]) -> Interval | None:
+        """A formula monotonic in each measured input (`rises`: whether it grows with it), so
+        its least and greatest values are at the inputs' ends; an input known only as bounds
+        gives bounds (closed: each end is rounded to), an end at 0 or unbounded the formula's
+        limit there (Decimal's infinity, its division by zero not trapped)."""
+        ends = []
+        for least in (True, False):
+            values = {}
+            for name, rises_with in rises.items():
+                value = self.measured[name]
+                if value is None:
+                    return None
+                low = least == rises_with
+                values[name] = value.low if low else (
+                    Decimal("Infinity") if value.high is None else value.high)
+            with localcontext() as context:
+                context.prec = 50
+                context.traps[DivisionByZero] = False
+                end = formula(**values)
+            ends.append(None if end is None or end.is_infinite() else q(end))
+        if ends[0] is None and ends[1] is None:
             return None
+        if ends[0] == ends[1]:
+            return Interval(ends[0], ends[0])
+        return Interval(ends[0], ends[1])
+
+    def _bmi(self, weight: Decimal, height: Decimal) -> Decimal | None:
         return weight / (height / 100) ** 2
 
-    def _mdrd(self) -> Decimal | None:
-        creatinine, age = self._exact("creatinine"), self._exact("age")
+    def _mdrd(self, creatinine: Decimal, age: Decimal) -> Decimal | None:
         black = self.flags["black_race"]
-        if creatinine is None or age is None or self.sex is None or black is None:
+        if self.sex is None or black is None:
             return None
         value = 175 * creatinine ** Decimal("-1.154") * age ** Decimal("-0.203")
         return value * (Decimal("0.742") if self.sex == "female" else 1) * (

@@ -41,6 +41,7 @@ from engine.kleene import (
     KNOWN,
     KNOWN_TRUE,
     NEVER,
+    NUMBER,
     Kleene,
     Terms,
     both,
@@ -193,6 +194,7 @@ class _Compiler:
         self.items: dict[str, set[str]] = {}  # item-fact group -> record fields it reads
         self._item_budget: dict[str, int] = {}  # item-fact group -> patterns reading it
         self.slices: set[str] = set()  # the record slices of `at least k of`'s conditions
+        self.valued = frozenset(c.name for c in protocol.concepts if c.kind is m.Kind.DERIVED)
 
     def _used_nodes(self) -> list[str]:
         """Definitions and derived values some criterion needs, directly or through others, in
@@ -255,7 +257,8 @@ class _Compiler:
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
         own = {"$and": [{"t": "d"}, {"n": node}]}
         yield from _conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make)
-        yield from _open_rules(node, f"d:{node}", level, own, k, {"U": "U", "R": "R"}, make)
+        yield from _open_rules(node, f"d:{node}", level, own, k, {"U": "U", "R": "R"}, make,
+                               self.valued)
 
     def value_rules(self, concept: m.Concept):
         """A derived value's node: one rule per way of deciding its formula, whose action computes
@@ -273,7 +276,8 @@ class _Compiler:
                     yield rule, _body(name, joins, part), Action(rule, "derived", name, KNOWN, line,
                                                                  compute=way.compute)
         own = {"$and": [{"t": "d"}, {"n": name}]}
-        yield from _open_rules(name, f"q:{name}", level, own, node.open, {"U": "U", "R": "R"}, make)
+        yield from _open_rules(name, f"q:{name}", level, own, node.open, {"U": "U", "R": "R"}, make,
+                               self.valued)
 
     def criterion_rules(self, leaf: m.Criterion):
         a = self.kleene(leaf.applies) if leaf.applies is not None else KNOWN_TRUE
@@ -287,7 +291,7 @@ class _Compiler:
         own = {"$and": [{"t": "v"}, {"c": leaf.id}]}
         yield from _conclusions(leaf.id, f"v:{leaf.id}", outcomes, make)
         yield from _open_rules(leaf.id, f"v:{leaf.id}", level, own, either_open,
-                               {"U": "UNKNOWN", "R": "NEEDS_REVIEW"}, make)
+                               {"U": "UNKNOWN", "R": "NEEDS_REVIEW"}, make, self.valued)
 
     # -- conditions ---------------------------------------------------------------------------------
     def kleene(self, condition: m.Condition) -> Kleene:
@@ -640,10 +644,11 @@ def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):
 
 
 def _open_rules(node: str, prefix: str, level: int, own: dict, k: Kleene, values: dict[str, str],
-                make):
+                make, valued: frozenset[str]):
     """The open outcomes, judged at end marker `level` when no definite conclusion was drawn.
 
-    Open because data is missing (the record says so, or a definition used is unknown) is the first
+    Open because data is missing (the record says so, or a node used is unknown: a definition, or
+    a derived value, among `valued`, with no number or one known only within bounds) is the first
     value; open only for a pending judgment is the second.
     """
     end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
@@ -654,17 +659,25 @@ def _open_rules(node: str, prefix: str, level: int, own: dict, k: Kleene, values
         rule = f"{prefix}:{missing}#{index}"
         index += 1
         yield rule, {"all": [end, unsettled, _record(node, part)]}, make(missing, rule)
-    for name in sorted(k.uses):
+    unknown = {name: _unknown(name, name in valued) for name in sorted(k.uses)}
+    for name, fact in unknown.items():
         rule = f"{prefix}:{missing}#{index}"
         index += 1
-        unknown = {"x": {"$and": [{"t": "d"}, {"n": name}, {"v": "U"}]}}
-        yield rule, {"all": [end, unsettled, unknown]}, make(missing, rule)
-    no_unknown_uses = [
-        {f"u{i}$not": {"$and": [{"t": "d"}, {"n": name}, {"v": "U"}]}} for i, name in enumerate(sorted(k.uses))
-    ]
+        yield rule, {"all": [end, unsettled, {"x": fact}]}, make(missing, rule)
+    no_unknown_uses = [{f"u{i}$not": fact} for i, fact in enumerate(unknown.values())]
     for index, part in enumerate(P.split(k.nd) if k.nd != P.FALSE else []):
         rule = f"{prefix}:{review}#{index}"
         yield rule, {"all": [end, unsettled, _record(node, part), *no_unknown_uses]}, make(review, rule)
+
+
+def _unknown(name: str, valued: bool) -> dict:
+    """The fact of node `name` when it leaves what reads it open for want of data: U, or for a
+    derived value a number known only within bounds."""
+    if not valued:
+        return {"$and": [{"t": "d"}, {"n": name}, {"v": "U"}]}
+    low, high = R.bounds(NUMBER)[:2]
+    return {"$and": [{"t": "d"}, {"n": name}, {"$or": [{"v": "U"}, {"$ex": {low: 1}},
+                                                        {"$ex": {high: 1}}]}]}
 
 
 def _record(node: str, pattern: P.Pattern) -> dict:

@@ -158,17 +158,20 @@ def group_record_patterns(rules: dict[str, dict], actions: dict[str, Action],
                           slices: set[str]) -> tuple[dict[str, set[str]], list[str]]:
     """Pack the nodes' record patterns into facts of at most `RULES_PER_FACT` rules (and
     `NEX_PER_FACT` tests of a field not recorded), in file order,
-    rewrite each pattern's `g` test to its fact's group, and return the fields each group reads,
-    and the groups read by `slices` only (nodes whose rules may all miss a record, for
-    `engine/compile.py`'s `_handled`)."""
+    rewrite each pattern's `g` test to its fact's group, and return the fields each group reads
+    (those its patterns test, and those an action's computation reads beside them: a derived
+    value's input known only within bounds), and the groups read by `slices` only (nodes whose
+    rules may all miss a record, for `engine/compile.py`'s `_handled`)."""
     per_node: dict[str, list[dict]] = {}
     lines: dict[str, int] = {}
+    read: dict[str, set[str]] = {}  # per node, the fields its actions read
     for rule, body in rules.items():
         for pattern in body["all"]:
             if "p" in pattern:
                 node = pattern["p"]["$and"][1]["g"]  # the node's own slice (compile's `_record`)
                 per_node.setdefault(node, []).append(pattern["p"])
                 lines.setdefault(node, actions[rule].line)
+                read.setdefault(node, set()).update(getattr(actions[rule].compute, "fields", ()))
     groups: dict[str, set[str]] = {}
     matched: set[str] = set()  # groups some node's rules always match (its open rules)
     group, size, unrecorded = "", RULES_PER_FACT, 0
@@ -184,6 +187,7 @@ def group_record_patterns(rules: dict[str, dict], actions: dict[str, Action],
         unrecorded += tests
         if node not in slices:
             matched.add(group)
+        groups[group] |= read[node]
         for pattern in patterns:
             conjuncts = pattern["$and"]
             conjuncts[conjuncts.index({"g": node})] = {"g": group}

@@ -59,12 +59,23 @@ def contradicts(joins: frozenset[tuple[str, str]]) -> bool:
 
 
 def _interval(key: str) -> tuple[float, bool, float, bool]:
-    """The numbers a test on `q` passes: (low, low included, high, high included)."""
-    ((code, body),) = json.loads(key).items()
+    """The numbers a test on a derived number passes: (low, low included, high, high included).
+    A test on its bounds (`q__lo >= 60`: every value it may have is) reads as one on the number,
+    and a disjunction of tests (`measured`) as the least interval holding each one's."""
+    return _passed(json.loads(key))
+
+
+def _passed(test: dict) -> tuple[float, bool, float, bool]:
+    ((code, body),) = test.items()
+    inf = float("inf")
+    if code == "$or":
+        parts = [_passed(item) for item in body]
+        low = min((p[0], not p[1]) for p in parts)
+        high = max((p[2], p[3]) for p in parts)
+        return low[0], not low[1], high[0], high[1]
     if code == NUMBER:
         return body, True, body, True
     ((_, number),) = body.items()
-    inf = float("inf")
     return {"$gte": (number, True, inf, True), "$gt": (number, False, inf, True),
             "$lte": (-inf, True, number, True), "$lt": (-inf, True, number, False),
             }.get(code, (-inf, True, inf, True))
@@ -141,10 +152,24 @@ def compared(name: str, op: str, value: float) -> tuple[P.Pattern, P.Pattern]:
 
 def measured(node: str, op: str, threshold: float) -> Kleene:
     """A comparison decided on a derived number, a node of its own: its fact's `q` against the
-    threshold; open when the node is (its fact is then U or R, with no number)."""
-    t = ((P.TRUE, frozenset({(node, P.test(op, NUMBER, threshold).json)})),)
-    f = ((P.TRUE, frozenset({(node, P.test(NEGATE[op], NUMBER, threshold).json)})),)
-    return Kleene(t, f, P.FALSE, P.TRUE, frozenset({node}))
+    threshold, or where the number is known only within bounds (`q__lo`, `q__hi`: an input was),
+    true when every value within them passes, false when none does; open when the node is (its
+    fact is then U or R, with no number) and when its bounds do not decide."""
+    low, high = R.bounds(NUMBER)[:2]
+    t, f = (P.any_of(P.test(op, NUMBER, threshold), *surely)
+            for op, surely in ((op, _surely(op, low, high, threshold)),
+                               (NEGATE[op], _surely(NEGATE[op], low, high, threshold))))
+    t_key, f_key = (json.dumps(P.to_json(p), sort_keys=True) for p in (t, f))
+    return Kleene(((P.TRUE, frozenset({(node, t_key)})),), ((P.TRUE, frozenset({(node, f_key)})),),
+                  P.FALSE, P.TRUE, frozenset({node}))
+
+
+def _surely(op: str, low: str, high: str, threshold: float) -> tuple[P.Pattern, ...]:
+    """The tests on a derived number's bounds (each end reached) by which every value it may have
+    passes `op threshold`."""
+    return {">=": (P.test(">=", low, threshold),), ">": (P.test(">", low, threshold),),
+            "<=": (P.test("<=", high, threshold),), "<": (P.test("<", high, threshold),),
+            "==": (), "!=": (P.test("<", high, threshold), P.test(">", low, threshold))}[op]
 
 
 def known(node: str) -> Terms:

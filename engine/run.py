@@ -14,12 +14,12 @@ from typing import Iterable, Iterator, NamedTuple
 
 import orjson
 
-from engine.atoms.base import exact
+from engine.atoms.derived import shown_number
 from engine.compile import Network
 from engine.factfile import Unparsed, patient_id
 from engine.facts import Normaliser
 from engine.host import Firing, Host, Refused
-from engine.kleene import NUMBER
+from engine.kleene import KNOWN
 from engine.record import Patient
 from protocol.errors import EngineError, FactError, FactProblem
 
@@ -99,8 +99,8 @@ class Screening:
         reasons: list[str] = []
         for rule, message, fact in firings:
             key, value = self._says[rule]
-            if fact is not None:  # a derived value: its number, as exact decimal text
-                value = fact["v"] if NUMBER not in fact else exact(fact[NUMBER])
+            if fact is not None:  # a derived value: its number (or bounds) as exact decimal text
+                value = fact["v"] if fact["v"] != KNOWN else shown_number(fact)
             if key is None:
                 decisions.add(value)
                 if value != "ELIGIBLE":

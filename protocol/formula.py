@@ -294,6 +294,17 @@ def _article(word: str) -> str:
 # --- evaluation -----------------------------------------------------------------------------------
 
 
+#: The values a formula's input or result may have: its least and greatest (closed), either
+#: unbounded (`INF` and `-INF`); an exact value is both. A value known only within bounds ("< 0.5
+#: mg/dL") is an input so, and the formula is then worked out over every value it may have.
+Interval = tuple["Fraction | float", "Fraction | float"]
+INF = float("inf")
+
+
+def point(value: Fraction) -> Interval:
+    return value, value
+
+
 def evaluate(plan: Plan, values: Mapping[str, Fraction], chosen: Mapping[int, bool]) -> Fraction:
     """The formula's exact value in the declared unit, from its inputs' values (each in its
     concept's declared unit) and the outcome of each conditional term the network decided.
@@ -307,27 +318,125 @@ def evaluate(plan: Plan, values: Mapping[str, Fraction], chosen: Mapping[int, bo
     >>> evaluate(plan, {"w": Fraction(72), "h": Fraction(180)}, {})
     Fraction(200, 9)
     """
-    value = _value(plan.root, values, chosen) * plan.out
-    if abs(value) >= 10 ** limits.MAX_EXPONENT:
-        raise ValueError(f"a value of 10^{limits.MAX_EXPONENT} or more")
-    return value
+    value, _ = evaluate_within(plan, {name: point(v) for name, v in values.items()}, chosen)
+    return value  # type: ignore[return-value]  # exact inputs give one value, finite
 
 
-def _value(node: tuple, values: Mapping[str, Fraction], chosen: Mapping[int, bool]) -> Fraction:
+def evaluate_within(plan: Plan, values: Mapping[str, Interval], chosen: Mapping[int, bool]
+                    ) -> Interval:
+    """The least and greatest value the formula may have when each input may be anything within
+    its interval: interval arithmetic, exact at every step, so the result holds every value the
+    inputs allow (a name that occurs twice may widen it, never narrow it). On exact inputs it is
+    the one exact value, with the same errors as `evaluate`. A divisor that may be 0 but is not
+    known to be makes its side unbounded (creatinine "< 0.5 mg/dL" gives a clearance of at least
+    some number); an end beyond 10^15 is unbounded; ValueError when nothing bounds the value.
+
+    >>> from grammar.parser import parse
+    >>> p = parse('concepts:\\n a: quantity in years\\n w: quantity in kg\\n'
+    ...           ' s: lab in mg/dL\\n c: derived in mL/min = (140 - a in years) x'
+    ...           ' (w in kg) / (72 x (s in mg/dL))')
+    >>> plan, _ = analyse(p.concept("c"), {c.name: c for c in p.concepts}, {})
+    >>> one = lambda v: (Fraction(v), Fraction(v))
+    >>> evaluate_within(plan, {"a": one(50), "w": one(72), "s": (Fraction(0), Fraction(1, 2))}, {})
+    (Fraction(180, 1), inf)
+    >>> evaluate_within(plan, {"a": one(50), "w": (Fraction(70), INF), "s": one(1)}, {})
+    (Fraction(175, 2), inf)
+    """
+    low, high = _times(_within(plan.root, values, chosen), point(plan.out))
+    if low == high:
+        if abs(low) >= 10 ** limits.MAX_EXPONENT:
+            raise ValueError(f"a value of 10^{limits.MAX_EXPONENT} or more")
+        return low, high
+    low = -INF if low <= -10 ** limits.MAX_EXPONENT else low
+    high = INF if high >= 10 ** limits.MAX_EXPONENT else high
+    if low == -INF and high == INF:
+        raise ValueError("no bound on the value")
+    return low, high
+
+
+def _within(node: tuple, values: Mapping[str, Interval], chosen: Mapping[int, bool]) -> Interval:
     code = node[0]
     if code == "n":
-        return node[1]
+        return point(node[1])
     if code == "r":
-        return values[node[1]] * node[2]
+        return _times(values[node[1]], point(node[2]))
     if code == "?":
-        return _value(node[2] if chosen[node[1]] else node[3], values, chosen)
+        return _within(node[2] if chosen[node[1]] else node[3], values, chosen)
     if code == "^":
-        exponent = node[2]
+        base, exponent = _within(node[1], values, chosen), node[2]
         if isinstance(exponent, tuple):
-            exponent = _worked_exponent(_value(exponent, values, chosen))
-        return _power(_value(node[1], values, chosen), exponent)
-    args = [_value(item, values, chosen) for item in node[1:]]
+            worked = _within(exponent, values, chosen)
+            if worked[0] != worked[1]:
+                return _varied_power(base, worked)
+            exponent = _worked_exponent(worked[0])  # type: ignore[arg-type]
+        return _raised(base, exponent)
+    args = [_within(item, values, chosen) for item in node[1:]]
     return _OPS[code](args)
+
+
+def _product(a: Fraction | float, b: Fraction | float) -> Fraction | float:
+    """One end of a product: 0 times an unbounded end is 0 (the end is approached, not reached)."""
+    return Fraction(0) if a == 0 or b == 0 else a * b
+
+
+def _times(a: Interval, b: Interval) -> Interval:
+    if a[0] == a[1] and b[0] == b[1]:
+        return point(a[0] * b[0])  # type: ignore[operator]
+    ends = [_product(x, y) for x in a for y in b]
+    return min(ends), max(ends)
+
+
+def _reciprocal(a: Interval) -> Interval:
+    """1/a: ZeroDivisionError for 0 itself; a side unbounded where a may be 0."""
+    low, high = a
+    if low == high:
+        return point(1 / low)  # type: ignore[operator]
+    if low > 0 or high < 0:
+        return 1 / high, 1 / low
+    if low == 0:
+        return 1 / high, INF
+    if high == 0:
+        return -INF, 1 / low
+    return -INF, INF
+
+
+def _raised(base: Interval, exponent: int | Fraction) -> Interval:
+    """`base` to a fixed power: whole powers by their monotony on each side of 0, a negative one
+    as the reciprocal; a fractional power of a base that may be negative is a ValueError, of one
+    that may be 0 reaches 0 (a positive power) or is unbounded (a negative one)."""
+    low, high = base
+    if low == high:
+        return point(_power(low, exponent))  # type: ignore[arg-type]
+    if isinstance(exponent, int):
+        if exponent < 0:
+            return _reciprocal(_raised(base, -exponent))
+        ends = low ** exponent, high ** exponent
+        if exponent % 2 == 0 and low < 0 < high:
+            return Fraction(0), max(ends)
+        return min(ends), max(ends)
+    if low < 0:
+        raise ValueError("a fractional power of a number that may be negative")
+    ends = [_fractional_power(end, exponent) for end in (low, high)]
+    return min(ends), max(ends)
+
+
+def _fractional_power(end: Fraction | float, exponent: Fraction) -> Fraction | float:
+    """One end of a fractional power of a base that is not negative: at 0 or unbounded, the
+    limit the power approaches there."""
+    if end == 0:
+        return Fraction(0) if exponent > 0 else INF
+    if end == INF:
+        return INF if exponent > 0 else Fraction(0)
+    return _power(end, exponent)  # type: ignore[arg-type]
+
+
+def _varied_power(base: Interval, exponent: Interval) -> Interval:
+    """A positive base to an exponent worked out per patient that is itself within bounds: the
+    power is monotonic in each, so its extremes are at the corners."""
+    if base[0] <= 0 or INF in base or -INF in exponent or INF in exponent:
+        raise ValueError("a power whose base or exponent is not bounded")
+    ends = [_power(b, _worked_exponent(e)) for b in base for e in exponent]  # type: ignore[arg-type]
+    return min(ends), max(ends)
 
 
 def _worked_exponent(value: Fraction) -> int | Fraction:
@@ -361,9 +470,13 @@ def _power(base: Fraction, exponent: int | Fraction) -> Fraction:
             raise ValueError("a power beyond what a decimal holds") from error
 
 
-_OPS: dict[str, Callable[[list[Fraction]], Fraction]] = {
-    "+": lambda a: a[0] + a[1], "-": lambda a: a[0] - a[1], "*": lambda a: a[0] * a[1],
-    "/": lambda a: a[0] / a[1], "min": min, "max": max,
+_OPS: dict[str, Callable[[list[Interval]], Interval]] = {
+    "+": lambda a: (a[0][0] + a[1][0], a[0][1] + a[1][1]),
+    "-": lambda a: (a[0][0] - a[1][1], a[0][1] - a[1][0]),
+    "*": lambda a: _times(a[0], a[1]),
+    "/": lambda a: _times(a[0], _reciprocal(a[1])),
+    "min": lambda a: (min(x[0] for x in a), min(x[1] for x in a)),
+    "max": lambda a: (max(x[0] for x in a), max(x[1] for x in a)),
 }
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import patterns as P
 from engine import record as R
-from engine.atoms.base import Judged, Reader, against, exact, status, threshold_of
+from engine.atoms.base import Judged, Reader, compared, exact, threshold_of
 from engine.kleene import KNOWN, NUMBER, Kleene, Terms, both, conjunction, known, measured
 from protocol import formula as f
 from protocol import model as m
@@ -72,8 +72,7 @@ def compile_node(concept: m.Concept, build: Build) -> Node:
     derived = {c.name for c in build.protocol.concepts if c.kind is m.Kind.DERIVED}
     ways = []
     for chosen, names in f.paths(plan):
-        present = [known(n) if n in derived else ((P.test("$ex", _field(n), 1), frozenset()),)
-                   for n in names]
+        present = [known(n) if n in derived else ((_given(n)[0], frozenset()),) for n in names]
         decided = [conditions[i].t if outcome else conditions[i].f for i, outcome in chosen.items()]
         bits = "".join(OUTCOME[chosen.get(i)] for i in range(len(plan.choices)))
         ways.append(Way(bits, both(*present, *decided),
@@ -85,8 +84,7 @@ def compile_node(concept: m.Concept, build: Build) -> Node:
             build.layout.means.add(f.averaged(name))
         if name not in derived:
             build.layout.read(build.concepts[f.averaged(name) or name])
-    read = [Kleene((), (), P.test("$nex", _field(n), 1), P.test("$ex", _field(n), 1), frozenset())
-            for n in inputs if n not in derived]
+    read = [Kleene((), (), *_given(n)[::-1], frozenset()) for n in inputs if n not in derived]
     uses = frozenset(n for n in inputs if n in derived)
     opened = conjunction([*read, *conditions, Kleene((), (), P.FALSE, P.TRUE, uses)])
     return Node(tuple(ways), opened)
@@ -102,6 +100,9 @@ class Compute:
                  recorded: tuple[str, ...]) -> None:
         self.name, self.plan, self.chosen = name, plan, chosen
         self.derived, self.recorded = derived, recorded
+        #: The record fields it reads: each input's, and its bounds' (`group_record_patterns`).
+        self.fields = tuple(field for name in recorded for field in
+                            ((_field(name),) if f.averaged(name) else (name, *R.bounds(name)[:2])))
 
     def __call__(self, matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
         values = {}
@@ -112,12 +113,23 @@ class Compute:
                     if value is not None:
                         values[name] = value
             elif fact.get("t") == "d" and fact.get("n") in self.derived:
-                values[fact["n"]] = _exact(fact[NUMBER])
+                values[fact["n"]] = _within(fact, NUMBER)
         try:
-            value = f.rounded(f.evaluate(self.plan, values, self.chosen))
+            low, high = f.evaluate_within(self.plan, values, self.chosen)
         except (ZeroDivisionError, ValueError):
             return {"t": "d", "n": self.name, "v": "U"}
-        return {"t": "d", "n": self.name, "v": KNOWN, NUMBER: float(value)}
+        return {"t": "d", "n": self.name, "v": KNOWN, **written(low, high)}
+
+
+def written(low: Fraction | float, high: Fraction | float) -> dict[str, float]:
+    """A derived number as its node's fact holds it, rounded once: `q`, or where an input was
+    known only within bounds its least and greatest (`q__lo`, `q__hi`; an unbounded side
+    absent), each reached (the rounding reaches an end an open bound only approached)."""
+    ends = [None if abs(end) == f.INF else float(f.rounded(end))  # type: ignore[arg-type]
+            for end in (low, high)]
+    if ends[0] == ends[1]:
+        return {NUMBER: ends[0]}  # type: ignore[dict-item]
+    return {field: end for field, end in zip(R.bounds(NUMBER), ends) if end is not None}
 
 
 def _exact(number: float) -> Fraction:
@@ -131,13 +143,35 @@ def _mean(results: list[float]) -> Fraction:
     return sum(map(_exact, results), Fraction(0)) / len(results)
 
 
-def _read(fields: dict[str, Any], name: str) -> Fraction | None:
+def _read(fields: dict[str, Any], name: str) -> f.Interval | None:
     """An input's exact value in a fact the network matched, or in the record the trail reads:
-    its number, or for `mean(qtcf)` the mean of its day's results; None when it is not there."""
+    its number, or for `mean(qtcf)` the mean of its day's results, or the interval of a value
+    known only within bounds ("< 0.5": 0 to 0.5); None when it is not there."""
     field = _field(name)
+    if field not in fields and field == name and R.bounds(name)[0] in fields:
+        return _within(fields, name)
     if field not in fields:
         return None
-    return _exact(fields[field]) if field == name else _mean(fields[field])
+    return f.point(_exact(fields[field]) if field == name else _mean(fields[field]))
+
+
+def _within(fields: dict[str, Any], name: str) -> f.Interval:
+    """The values the record or a derived fact allows `name`: its number, or within its bounds
+    (closed: a derived value rounds to an end a bound only approached; upper unbounded when
+    absent, as is the lower of a derived number)."""
+    if name in fields:
+        return f.point(_exact(fields[name]))
+    low, high = R.bounds(name)[:2]
+    return (_exact(fields[low]) if low in fields else -f.INF,
+            _exact(fields[high]) if high in fields else f.INF)
+
+
+def _given(name: str) -> tuple[P.Pattern, P.Pattern]:
+    """When the record holds a value for input `name` of a formula (a number, or its bounds; for
+    a mean, the day's numbers only), and when it holds none."""
+    fields = (_field(name),) if f.averaged(name) else (name, R.bounds(name)[0])
+    return (P.any_of(*(P.test("$ex", field, 1) for field in fields)),
+            P.all_of(*(P.test("$nex", field, 1) for field in fields)))
 
 
 def _field(name: str) -> str:
@@ -160,30 +194,62 @@ def compile_compare(atom: m.Compare | m.InRange, concept: m.Concept) -> Kleene:
 
 def judge_compare(atom: m.Compare | m.InRange, reader: Reader, patient: Patient) -> Judged:
     """`crcl = (140 - 54) x 72 / (72 x 1.1) x 0.85 = 66.454545 mL/min (age 54 years, ...);
-    needs >= 60 mL/min`, or `crcl: unknown: creatinine: no fact given`."""
-    concept, plan, holds, required = reader.constant(atom, _compare_constants)
+    needs >= 60 mL/min`, or `crcl: unknown: creatinine: no fact given`; with an input known only
+    within bounds, `crcl = (140 - 50) x 72 / (72 x (< 0.5)) x 1 >= 180 mL/min (...)`, decided
+    where every value it may have gives the same answer (`base.compared`, as the network does)."""
+    concept, plan, tests, required = reader.constant(atom, _compare_constants)
     value, detail = explain(concept, plan, reader, patient)
     if value is None:
         return "unknown", detail
-    return status(holds(float(value))), f"{detail}; {required}"
+    fields = number_fields(value)
+    answers = [compared(fields, NUMBER, op, threshold) for op, threshold in tests]
+    held = "false" if "false" in answers else "unknown" if "unknown" in answers else "true"
+    return held, f"{detail}; {required}"
 
 
 def _compare_constants(atom: m.Compare | m.InRange, reader: Reader) -> tuple:
-    """The concept, its formula's plan, the comparison and its words: once per protocol."""
+    """The concept, its formula's plan, the comparison's tests and its words: once per protocol."""
     concept = reader.concepts[atom.ref.name]
     plan = plan_of(concept, reader.protocol)
     if isinstance(atom, m.InRange):
         low, high = (threshold_of(concept, q) for q in (atom.low, atom.high))
-        return concept, plan, lambda value: float(low) <= value <= float(high), \
+        return concept, plan, ((">=", float(low)), ("<=", float(high))), \
             f"needs {_plain(low)} to {_plain(high)} {concept.unit}"
     threshold = threshold_of(concept, atom.threshold)
     required = f"needs {atom.op} {_plain(threshold)} {concept.unit}"
-    return concept, plan, against(atom.op, float(threshold)), required
+    return concept, plan, ((atom.op, float(threshold)),), required
+
+
+def shown_number(fact: dict[str, Any]) -> str:
+    """A derived number as the trail writes it: `66.454545`, or within the bounds an input left
+    it, `>= 180`, `<= 12.5` or `60.1 to 75.2` (read back by `number_fields`)."""
+    if NUMBER in fact:
+        return exact(fact[NUMBER])
+    low, high = (fact.get(field) for field in R.bounds(NUMBER)[:2])
+    if high is None:
+        return f">= {exact(low)}"  # type: ignore[arg-type]
+    return f"<= {exact(high)}" if low is None else f"{exact(low)} to {exact(high)}"
+
+
+def number_fields(text: str) -> dict[str, float]:
+    """The fields of a derived number's fact from its text (`shown_number`).
+
+    >>> number_fields("66.454545"), number_fields(">= 180"), number_fields("1 to 2.5")
+    ({'q': 66.454545}, {'q__lo': 180.0}, {'q__lo': 1.0, 'q__hi': 2.5})
+    """
+    low, high = R.bounds(NUMBER)[:2]
+    if text.startswith(">= "):
+        return {low: float(text[3:])}
+    if text.startswith("<= "):
+        return {high: float(text[3:])}
+    first, to, last = text.partition(" to ")
+    return {low: float(first), high: float(last)} if to else {NUMBER: float(text)}
 
 
 def explain(concept: m.Concept, plan: f.Plan, reader: Reader,
-            patient: Patient) -> tuple[Decimal | None, str]:
-    """The network's value of a derived concept for this patient, and how it came about."""
+            patient: Patient) -> tuple[str | None, str]:
+    """The network's value of a derived concept for this patient (`shown_number`), and how it
+    came about."""
     value, rules = reader.derived.get(concept.name, ("U", ()))
     if value == "R":
         return None, f"{concept.name}: open: a condition awaits an investigator's judgment"
@@ -195,10 +261,11 @@ def explain(concept: m.Concept, plan: f.Plan, reader: Reader,
         else:
             reasons = _missing(concept, reader, patient, set())
         return None, f"{concept.name}: unknown: " + "; ".join(reasons or ["no value"])
-    numbers = _numbers(plan, reader, patient)
-    text = _substituted(concept.formula, plan, numbers, chosen, reader.concepts, patient.record)
-    return Decimal(value), (f"{concept.name} = {text} = {value} {concept.unit} "
-                            f"({_inputs(plan, chosen, reader, patient)})")
+    text = _substituted(concept.formula, plan, _numbers(plan, reader, patient), chosen,
+                        reader.concepts, patient.record)
+    result = value if value[:1] in "<>" else f"= {value}"
+    return value, (f"{concept.name} = {text} {result} {concept.unit} "
+                   f"({_inputs(plan, chosen, reader, patient)})")
 
 
 def _computed(name: str, rule: str) -> bool:
@@ -253,6 +320,8 @@ def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list
             found.append(name)
         elif inner is not None and inner.formula is not None:
             found.extend(n for n in missing_inputs(inner, reader, patient) if n not in found)
+        elif inner is not None and R.bounds(name)[0] in patient.record:
+            found.append(f"an exact {name}")
         elif inner is not None and name not in patient.record and \
                 R.none_field(name) not in patient.record and name not in found:
             found.append(name)
@@ -268,16 +337,30 @@ def _unaveraged(name: str, reader: Reader, patient: Patient) -> str:
     return reader.missing(patient, name)[1]
 
 
-def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, Fraction]:
-    """The numbers the formula's inputs had (an input of a branch not taken may have none)."""
+def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, str]:
+    """Each input as the formula shows it, in its concept's unit (an input of a branch not taken
+    may have none): its number, or the bounds it is known within."""
     numbers = {}
     for _, names in f.paths(plan):
         for name in names:
             if name in reader.derived and reader.derived[name][0] not in ("U", "R"):
-                numbers[name] = Fraction(reader.derived[name][0])
-            elif (value := _read(patient.record, name)) is not None:
-                numbers[name] = value
+                numbers[name] = reader.derived[name][0]
+            elif _field(name) in patient.record:
+                numbers[name] = f.exact_text(_read(patient.record, name)[0])  # type: ignore[index]
+            elif R.bounds(name)[0] in patient.record:
+                numbers[name] = _bounds_text(patient.record, name)
     return numbers
+
+
+def _bounds_text(record: dict[str, Any], name: str) -> str:
+    """A recorded value known only within bounds as the formula shows it: `< 0.5`, `>= 1000`,
+    `0.4 to 0.6` (its unit's numbers)."""
+    low, high, low_open, high_open = (record.get(field) for field in R.bounds(name))
+    if high is None:
+        return f"{'>' if low_open else '>='} {exact(low)}"  # type: ignore[arg-type]
+    if low == 0 and not low_open:
+        return f"{'<' if high_open else '<='} {exact(high)}"
+    return f"{exact(low)} to {exact(high)}"  # type: ignore[arg-type]
 
 
 def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Patient) -> str:
@@ -296,6 +379,8 @@ def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Pati
             shown.append(f"{name} {'true' if reader.derived[name][0] == 'T' else 'false'}")
         elif name in patient.record and concept is not None:
             shown.append(f"{name} {_recorded(concept, patient.record[name])}")
+        elif R.bounds(name)[0] in patient.record and concept is not None:
+            shown.append(f"{name} {_bounds_text(patient.record, name)} {concept.unit or ''}".rstrip())
         elif R.none_field(name) in patient.record:
             shown.append(f"{name} recorded as none")
     return ", ".join(dict.fromkeys(shown))
@@ -340,7 +425,7 @@ def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
                 text = node.text
             else:
                 factor = f.reading_factor(concepts[node.ref.name], node.unit) if node.unit else 1
-                text = f.exact_text(numbers[node.ref.name] * (factor or 1))
+                text = _times_text(numbers[node.ref.name], factor or 1)
             # a negative base is bracketed: -2^2 would read as -(2^2)
             return f"({text})" if text.startswith("-") and outer == 3 and not right else text
         if isinstance(node, m.Choice):
@@ -364,6 +449,15 @@ def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
         return f"({text})" if strength < outer or (right and strength == outer) else text
 
     return shown(expr)
+
+
+def _times_text(number: str, factor: Fraction | int) -> str:
+    """An input's text (`_numbers`) in the unit the formula reads it in; one known only within
+    bounds bracketed: `(< 0.5)`."""
+    words = number.split(" ")
+    shown = " ".join(f.exact_text(Fraction(word) * factor) if word[:1].isdigit() or word[:1] == "-"
+                     else word for word in words)
+    return shown if len(words) == 1 else f"({shown})"
 
 
 def _plain(value: Decimal) -> str:
