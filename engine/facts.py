@@ -174,10 +174,11 @@ class Reader:
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
         self.concept, self.name = concept, name
-        self.read = getattr(_Builder, "_" + kind.value)
+        self.read = getattr(_Builder, "_" + ("extreme" if concept.extreme else kind.value))
         # Read as of a named day (`uacr at visit_1`): that day's concept and the validity, counted
         # back from it (`_Builder._as_of`; none: that day's results only), not from screening.
-        self.as_of = None if concept.reads is None else (concept.at.name, concept.valid_for)
+        self.as_of = None if concept.at is None or concept.reads is None else \
+            (concept.at.name, concept.valid_for)
         self.valid_for = concept.valid_for if self.as_of is None else None
         # the concepts whose facts it reads, by name: a source may say one's value is open
         self.sources = (name,) if concept.reads is None else (name, concept.reads.name)
@@ -712,7 +713,7 @@ def _not_read(name: str, concept: m.Concept | None) -> str:
     if concept is None:
         return f"unknown concept '{name}': not declared by the protocol"
     if concept.reads is not None:
-        return (f"'{name}' is {concept.reads.name} read at {concept.at.name}: give "
+        return (f"'{name}' is {concept.read_as}: give "
                 f"{concept.reads.name}'s results; this fact is set aside")
     if concept.sides:
         return (f"'{name}' is measured per {concept.per}: give its {concept.per} "

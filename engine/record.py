@@ -244,8 +244,9 @@ class Layout:
         """Ask for a concept's value, and for the day it is read at (`age at enrolment`, `uacr
         at visit_1`): the normaliser reads that day's concept first."""
         self.concepts.add(concept.name)
-        if concept.at is not None:
-            self.concepts.add(concept.at.name)
+        for day in (concept.at, m.window_day(concept)):
+            if day is not None:
+                self.concepts.add(day.name)
 
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""

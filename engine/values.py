@@ -19,11 +19,19 @@ the concept alone.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Callable
 
 from engine import record as R
-from engine.dates import calendar_problem, day_of, day_written, days_of_text, outside_calendar
+from engine.dates import (
+    calendar_problem,
+    day_of,
+    day_written,
+    days_of_text,
+    outside_calendar,
+    shift,
+)
 from engine.factfile import quoted
 from engine.record import dilution, plain_number
 from protocol import model as m
@@ -275,6 +283,52 @@ class Values:
 
     _quantity = _score = _scale = _titre = _age = _lab = _measured
 
+    def _extreme(self, r: Reader, facts) -> None:
+        """The lowest or highest of a measured concept's results dated in a window
+        (`psa_nadir: lowest psa on or after adt_start`), every result there a fact used. A
+        result known only within bounds bounds it: the lowest of "< 0.1" and 0.4 is below 0.1,
+        of "< 1" and 0.4 at most 0.4 (`_extremes`). None in the window, or the window's day
+        not recorded: unknown, saying which."""
+        concept = r.concept
+        assert concept.extreme is not None and concept.reads is not None
+        window = concept.extreme.window
+        anchor = m.window_day(concept)
+        day = self.screening_day if anchor is None else self.patient.record.get(anchor.name)
+        if day is None:
+            self.patient.unusable[r.name] = f"no usable {anchor.name} to count its window from"
+            return
+        first, last = window_days(window, day)
+        last = min(last, self.screening_day)
+        readings = {index: self._reading(r, index, fact) for index, fact in facts}
+        if self.problems:
+            return
+        inside = []
+        for index, fact in facts:
+            when = fact.get("date")
+            if not isinstance(when, str):
+                if concept.reads.name not in self.n.referenced:  # else its own reader says so
+                    self.problem(index, "date", f"'{r.name}' is {concept.read_as}: each "
+                                 f"{concept.reads.name} fact needs a date")
+                continue
+            if first <= days_of_text(when)[0].toordinal() <= last:
+                inside.append((index, fact))
+        if self.problems:
+            return
+        if not inside:
+            self.patient.unusable[r.name] = f"no {concept.reads.name} {window}" + (
+                f" ({date.fromordinal(day).isoformat()})" if anchor is not None else "")
+            return
+        spans = []
+        for index, fact in inside:
+            op, value = readings[index]
+            converted = None if value is None else self._in_unit(r, index, fact, value)
+            if value is not None and converted is None:
+                return
+            spans.append(_span(op, converted) if r.whole is None else
+                         _steps(r.whole, op, converted))
+            self._use(r, index, fact, _shown(r, op, converted))  # no reference: not compared
+        self._write(r.name, r.bounds, _extremes(spans, concept.extreme.which == "lowest"))
+
     def _previous(self, r: Reader, facts: list[tuple[int, dict]], chosen: tuple[int, dict],
                   readings: dict[int, Reading]) -> None:
         """The value of the day before the latest's that has a result (its results bound it, as
@@ -509,6 +563,61 @@ def _hull(spans: list[Span]) -> Span:
         return low, low_open, None, False
     high = max(span[2] for span in spans)
     return low, low_open, high, all(span[3] for span in spans if span[2] == high)
+
+
+def _extremes(spans: list[Span], lowest: bool) -> Span:
+    """The values the lowest (or highest) of several results may have, each result within its
+    span: from the least (greatest) low end to the least (greatest) high end, an end open when
+    every result at it is open there.
+
+    >>> _extremes([_span("<", Decimal("0.1")), _span("=", Decimal("0.4"))], True)
+    (Decimal('0'), False, Decimal('0.1'), True)
+    >>> _extremes([_span("<", Decimal(1)), _span("=", Decimal("0.4"))], True)
+    (Decimal('0'), False, Decimal('0.4'), False)
+    >>> _extremes([_span(">", Decimal(5)), _span("=", Decimal(3))], False)
+    (Decimal('5'), True, None, False)
+    """
+    pick = min if lowest else max
+    low = pick(span[0] for span in spans)
+    low_open = all(span[1] for span in spans if span[0] == low)
+    highs = [span[2] for span in spans if span[2] is not None]
+    if not highs or (not lowest and len(highs) < len(spans)):
+        return low, low_open, None, False
+    high = pick(highs)
+    return low, low_open, high, all(span[3] for span in spans if span[2] == high)
+
+
+def window_days(window: m.Window, day: int) -> tuple[int, int]:
+    """The days (ordinals, both counted) a window of results covers, counted from the anchor's
+    `day`, as the README's table of windows reads them: `within 6 months before A` from A less
+    6 months to A, `less than` strictly inside, `at least 2 weeks before A` up to A less 2
+    weeks, `more than` beyond it, `before A` the days before, `on or after A` from A on, `at A`
+    A alone, `ever` every day.
+
+    >>> from datetime import date
+    >>> from grammar.parser import parse
+    >>> within = parse('concepts:\\n w: quantity in kg\\n'
+    ...     ' m: highest w within 6 months before screening').concept("m").extreme.window
+    >>> [date.fromordinal(d) for d in window_days(within, date(2026, 8, 31).toordinal())]
+    [datetime.date(2026, 2, 28), datetime.date(2026, 8, 31)]
+    """
+    kind, sign = window.kind, 1 if window.direction == "after" else -1
+    if kind == "ever":
+        return date.min.toordinal(), date.max.toordinal()
+    if kind == "at":
+        return day, day
+    if kind in ("order", "order_or_on"):
+        strict = kind == "order"
+        return (day + strict, date.max.toordinal()) if sign > 0 else \
+            (date.min.toordinal(), day - strict)
+    assert window.duration is not None
+    edge = shift(date.fromordinal(day), window.duration, sign).toordinal()
+    near = {"within": 0, "less_than": 1}.get(kind)
+    if near is not None:  # between the anchor and the edge
+        return (day, edge - sign * near) if sign > 0 else (edge - sign * near, day)
+    beyond = kind == "more_than"  # at least, more than: from the edge on, away from the anchor
+    return (edge + beyond, date.max.toordinal()) if sign > 0 else \
+        (date.min.toordinal(), edge - beyond)
 
 
 def _shown(r: Reader, op: str, converted: Decimal | None) -> str:

@@ -45,9 +45,9 @@ SECTIONS = frozenset({"protocol_id", "title", "version", "origin", "concepts", "
                       "definition", "criterion", "import_", "escalation", "rule_set",
                       "unit_alias", "fhir_map", "decision_table", "named_values"})
 #: Grammar rules that are items of a section, one indentation step in.
-ITEMS = frozenset({"concept", "derived_concept", "reading_concept", "equivalence_entry", "part",
-                   "escalation_rule", "dose_level", "start_level", "cohort_size", "max_patients",
-                   "dlt_definition", "stagger", "safety_review", "partial_received",
+ITEMS = frozenset({"concept", "derived_concept", "reading_concept", "extreme_concept",
+                   "equivalence_entry", "part", "escalation_rule", "dose_level", "start_level",
+                   "cohort_size", "max_patients", "dlt_definition", "stagger", "safety_review", "partial_received",
                    "partial_not_evaluable", "design_ref", "design_boin", "table_row"})
 #: Rules whose last child is a condition written on its own lines, one step in from the rule.
 WITH_BODY = frozenset({"definition", "criterion", "part", "escalation_rule"})

@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedInput, VisitError
 from grammar import sides
 from grammar.escalation import Escalation
 from grammar.imports import imported, joined, sets
-from grammar.readings import ReadAt, resolved
+from grammar.readings import ExtremeOf, ReadAt, resolved
 from grammar.syntax import syntax_diagnostic
 from grammar.tokens import number as _number
 from grammar.tokens import text as _text
@@ -232,6 +232,10 @@ class _Build(Escalation):
         label = next((r for r in rest if isinstance(r, str)), None)
         return ReadAt(self._span(meta), str(name), self._ref(base), self._ref(at), validity,
                       label)
+
+    def extreme_concept(self, meta, name, which, base, window, *label):
+        return ExtremeOf(self._span(meta), str(name), str(which), self._ref(base), window,
+                       label[0] if label else None)
 
     def derived_concept(self, meta, name, unit, *rest):
         label = rest[0] if len(rest) == 2 else None

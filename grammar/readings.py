@@ -40,17 +40,35 @@ class ReadAt(NamedTuple):
     label: str | None
 
 
-def resolved(declared: list[m.Concept | ReadAt], fail: Callable[[Span, str], ProtocolError]
-             ) -> tuple[m.Concept, ...]:
+class ExtremeOf(NamedTuple):
+    """`psa_nadir: lowest psa on or after adt_start` as written."""
+
+    span: Span
+    name: str
+    which: str
+    base: m.Ref
+    window: m.Window
+    label: str | None
+
+
+def resolved(declared: list[m.Concept | ReadAt | ExtremeOf],
+             fail: Callable[[Span, str], ProtocolError]) -> tuple[m.Concept, ...]:
     """Each concept read as of a named day as the concept it reads, under its own name, label
     and validity (none: a result of that day only; the read concept's is counted from the
     screening date), with that concept and the day's concept named, so that every later step
-    sees a concept of a kind. A reading of what cannot be read at a day raises `fail`'s error
-    at the name read."""
+    sees a concept of a kind; the lowest or highest of a concept's results in a window likewise.
+    A reading of what cannot be read so raises `fail`'s error at the name read."""
     concepts = {c.name: c for c in declared if isinstance(c, m.Concept)}
     readings = {c.name: c for c in declared if isinstance(c, ReadAt)}
+    extremes = {c.name for c in declared if isinstance(c, ExtremeOf)}
     made: Made = {}
-    out = [_reading(c, concepts, readings, fail, made) if isinstance(c, ReadAt) else c
+    for read in readings.values():
+        if read.base.name in extremes:
+            raise fail(read.base.span, f"'{read.name}' reads '{read.base.name}' at "
+                       f"{read.at.name}, but '{read.base.name}' is the lowest or highest of "
+                       "results in a window already: count that window from the day instead")
+    out = [_reading(c, concepts, readings, fail, made) if isinstance(c, ReadAt) else
+           _extreme(c, concepts, {*readings, *extremes}, fail) if isinstance(c, ExtremeOf) else c
            for c in declared]
     return tuple(out + [c for name, (c, _) in made.items() if name not in concepts
                         and name not in readings])
@@ -85,6 +103,46 @@ def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, R
     return replace(base, span=read.span, name=read.name, label=read.label,
                    valid_for=read.validity, counts_as=None, at=read.at, reads=read.base,
                    side=None, per=None)
+
+
+def _extreme(read: ExtremeOf, concepts: dict[str, m.Concept], read_otherwise: set[str],
+             fail: Callable[[Span, str], ProtocolError]) -> m.Concept:
+    """The lowest or highest of a measured concept's results in a window: a concept of the same
+    kind, unit and scale under its own name. What has no results of days (a derived value, an
+    age, a history), a family of sides, a concept itself read from another's results, and a
+    window that is not a span of days (`during` a history, a day of a history's) are refused."""
+    base = concepts.get(read.base.name)
+    if base is None:
+        found = "read from another concept's results: name that concept" \
+            if read.base.name in read_otherwise else \
+            f"not declared{hint(read.base.name, [*concepts, *read_otherwise])}"
+        raise fail(read.base.span, f"'{read.name}' is the {read.which} '{read.base.name}', "
+                   f"which is {found}")
+    if base.sides:
+        raise fail(read.base.span, f"'{read.name}' is the {read.which} '{base.name}', which is "
+                   f"measured per {base.per}: name a side's, '{base.name}_{base.sides[0]}'")
+    if base.kind not in m.RESULTS:
+        what = "a derived value, one value" if base.kind is m.Kind.DERIVED else base.kind.said
+        raise fail(read.base.span, f"'{read.name}' is the {read.which} '{base.name}', but "
+                   f"'{base.name}' is {what}: the {read.which} of the results of "
+                   "a measured concept (a quantity, lab, score, scale or titre) is read so")
+    window = read.window
+    anchor = window.anchor
+    if window.reach is not None:
+        raise fail(window.reach.span, f"'{read.name}': a window of results is a span of days; "
+                   f"'{window.reach}' is each course's own length: write the days")
+    if window.kind == "during" or (anchor is not None and anchor.edge is not None):
+        raise fail(window.span, f"'{read.name}': the {read.which} result is read in a span of "
+                   "days counted from screening or a date concept (`within 6 months before "
+                   "screening`, `on or after adt_start`, `ever`), not from a history's days")
+    if anchor is not None and anchor.ref is not None and (
+            concepts.get(anchor.ref.name) is None or
+            concepts[anchor.ref.name].kind is not m.Kind.DATE):
+        raise fail(anchor.span, f"'{read.name}': its window counts from '{anchor.ref.name}', "
+                   "which is not a date concept: declare it `date`, or count from screening")
+    return replace(base, span=read.span, name=read.name, label=read.label, valid_for=None,
+                   counts_as=None, at=None, reads=read.base, side=None, per=None,
+                   extreme=m.Extreme(read.which, window))
 
 
 def _derived(read: ReadAt, base: m.Concept, concepts: dict[str, m.Concept],

@@ -140,7 +140,9 @@ def _concept(concept: m.Concept) -> str:
     if concept.formula_of and concept.formula:
         lines.append(f"{concept.formula_of.name}'s formula, reading "
                      + ", ".join(m.formula_names(concept.formula)))
-    if concept.reads:
+    if concept.extreme:
+        lines.append(f"reads: {concept.read_as}, up to the screening date")
+    elif concept.reads:
         lines.append(f"reads: {concept.reads.name}, as of {concept.at.name}")
         lines.append(f"valid for {concept.valid_for} before {concept.at.name}"
                      if concept.valid_for else f"a result of {concept.at.name}'s day")

@@ -219,6 +219,10 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif isinstance(atom, m.Latest) and target.planned:
         kind, advice = PLANNED, "plans have no most recent one (say when it is planned: " \
             f"'{atom.ref.name} within 3 months after screening')"
+    elif isinstance(atom, (m.CompareReference, m.Confirmed)) and target.extreme is not None:
+        kind = f"{target.read_as}, of several days' results"
+        advice = "compare it with a number" if isinstance(atom, m.CompareReference) else \
+            f"confirm '{target.reads.name}' itself on another day"
     elif isinstance(atom, (m.Course, m.CurrentDose, m.CumulativeDose)) and target.dosed_in is None:
         kind = "a medication without a dose unit"
         advice = "declare it 'dosed in UNIT' to compare doses"
@@ -340,7 +344,7 @@ def _step(threshold: m.Quantity, concept: m.Concept) -> Iterator[Diagnostic]:
 def _confirmed(atom: m.Confirmed, concept: m.Concept) -> Iterator[Diagnostic]:
     """The comparison's own checks (a multiple of a reference limit is a lab's); a value read at
     a day has one day's results only."""
-    if concept.reads is not None:
+    if concept.reads is not None and concept.at is not None:
         yield diag("confirmed-reading", atom.span, name=concept.name, day=concept.at.name,
                    read=concept.reads.name)
     measured = atom.measured
@@ -612,8 +616,9 @@ def _broader(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             why = f"but '{planned.name}' is planned and '{other.name}' is not: a plan is not an " \
                 "occurrence"
         elif broader.reads is not None:
-            why = (f"which is '{broader.reads.name}' read at {broader.at.name}: count it as "
-                   f"'{broader.reads.name}'")
+            how = broader.read_as if broader.extreme else \
+                f"'{broader.reads.name}' read at {broader.at.name}"
+            why = f"which is {how}: count it as '{broader.reads.name}'"
         elif any(broader.canonical(v.name) is None for v in concept.values):
             missing = [v.name for v in concept.values if broader.canonical(v.name) is None]
             why = f"but '{broader.name}' has no value {', '.join(missing)}"
@@ -727,6 +732,7 @@ def _unused(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     used |= {c.name for c in protocol.concepts if c.counts_as and c.counts_as.name in used}
     used |= {c.at.name for c in protocol.concepts if c.at and c.name in used}
     used |= {c.reads.name for c in protocol.concepts if c.reads and c.name in used}
+    used |= {m.window_day(c).name for c in protocol.concepts if m.window_day(c) and c.name in used}
     used |= {c.formula_of.name for c in protocol.concepts if c.formula_of and c.name in used}
     # a value per side: the family is used where a side is, and a side where its family is
     used |= {c.side[0] for c in protocol.concepts if c.side and c.name in used}

@@ -116,6 +116,9 @@ def analyse(concept: m.Concept, concepts: Mapping[str, m.Concept],
             walk.problems.append(Problem("formula-dimension", concept.formula.span, info))
         else:
             out = factor
+            if out != 1 and _fraction(unit) and walk.hundreds:
+                walk.problems.append(Problem("formula-hundred", walk.hundreds[0], {
+                    "name": concept.name, "unit": concept.unit}))
     if walk.problems:
         return None, walk.problems
     return Plan(root, out, tuple(walk.choices)), []
@@ -139,6 +142,9 @@ class _Walk:
         self.concepts, self.definitions = concepts, definitions
         self.problems: list[Problem] = []
         self.choices: list[m.Choice] = []
+        #: Where a ratio of like quantities (a fraction) is multiplied by 100: in a value
+        #: declared in %, which shows a fraction as a percentage already, a slip (`analyse`).
+        self.hundreds: list[Span] = []
 
     def expr(self, node: m.Expr) -> tuple[tuple, Any]:
         if isinstance(node, m.Number):
@@ -152,6 +158,10 @@ class _Walk:
             (left, lu), (right, ru) = self.expr(node.left), self.expr(node.right)
             if node.op == "/" and isinstance(node.right, m.Number) and node.right.value == 0:
                 self.problems.append(Problem("division-by-zero", node.right.span))
+            if node.op == "*" and any(isinstance(side, m.Number) and side.value == 100 and
+                                      _fraction(unit) for side, unit in
+                                      ((node.left, ru), (node.right, lu))):
+                self.hundreds.append(node.span)
             return (node.op, left, right), _combine(node.op, lu, ru)
         if isinstance(node, m.Power):
             if not isinstance(node.exponent, m.Number):  # worked out per patient: plain numbers
@@ -193,6 +203,9 @@ class _Walk:
         if concept is not None and concept.kind in NUMERIC and concept.kind not in AVERAGED:
             self.problems.append(Problem("formula-mean/kind", arg.ref.span, {
                 "name": concept.name, "kind": _article(concept.kind.value)}))
+        elif concept is not None and concept.extreme is not None:
+            self.problems.append(Problem("formula-mean/kind", arg.ref.span, {
+                "name": concept.name, "kind": str(concept.read_as)}))
         return ("r", mean_of(plan[1]), plan[2]), unit
 
     def plain(self, node: m.Expr, kind: str, **info: str) -> tuple:
@@ -242,12 +255,16 @@ class _Walk:
         return ("r", name, factor), PLAIN
 
     def mixed(self, what: str, items: tuple[m.Expr, ...]) -> tuple[list[tuple], Any]:
-        """Parts that must share a dimension; each after the first converted into its unit (a
-        part that does not fit is reported where it is written)."""
+        """Parts that must share a dimension; each converted into the first's unit, or where
+        that is a plain number beside a fraction, the fraction's (`1 - weight / weight_before`
+        is a fraction, as `(weight_before - weight) / weight_before` is); a part that does not
+        fit is reported where it is written."""
         walked = [self.expr(item) for item in items]
         first = walked[0][1]
-        plans = [walked[0][0]]
-        for item, (plan, unit) in zip(items[1:], walked[1:]):
+        if first is PLAIN:
+            first = next((unit for _, unit in walked if _fraction(unit)), PLAIN)
+        plans = []
+        for item, (plan, unit) in zip(items, walked):
             factor = _factor(unit, first)
             if factor is None:
                 info = {"what": what, "left": _dim(first), "right": _dim(unit)}
@@ -273,6 +290,12 @@ def _factor(source: Any, target: Any) -> Fraction | None:
     dimensionless = _unit("")
     return units.exact_factor(dimensionless if source is PLAIN else source,
                               dimensionless if target is PLAIN else target)
+
+
+def _fraction(unit: Any) -> bool:
+    """Whether a part's unit is a ratio of like quantities (weight / weight): no dimension, and
+    not a plain number."""
+    return unit is not PLAIN and unit is not UNKNOWN and _dim(unit) == _dim(_unit(""))
 
 
 def _combine(op: str, left: Any, right: Any) -> Any:

@@ -56,6 +56,9 @@ TEMPLATES: dict[str, str] = {
     "cycle/derived": "derived values and definitions refer to each other in a cycle: {path}",
     "formula-dimension": "{name} is declared in {unit} ({declared}); its formula gives {what}"
     "{hint}",
+    "formula-hundred": "{name} is declared in {unit}, which shows a fraction as a percentage "
+    "(0.13 is 13 %): this is a ratio of like quantities times 100, 100 times too large; drop "
+    "'x 100' (or read the inputs as plain numbers, '(weight in kg)')",
     "formula-dimension/mix": "{what} needs values of one dimension, not {left} and {right}",
     "formula-dimension/plain": "{operation} takes a plain number, not {what}: read its inputs as "
     "'name in UNIT'",

@@ -204,6 +204,9 @@ class Concept:
     per: str | None = None
     sides: tuple[str, ...] = ()
     side: tuple[str, str] | None = None
+    #: The lowest or highest of the results of `reads` in a window (`psa_nadir: lowest psa on or
+    #: after adt_start`): a nadir or a peak; None for a concept read otherwise.
+    extreme: Extreme | None = None
 
     def attribute(self, name: str | None) -> Attribute | None:
         """A declared attribute by name; a medication's `drug` is one too (its value set), and
@@ -233,6 +236,17 @@ class Concept:
         return tuple((c.source.value, c.source.unit, c.target.value, c.target.unit)
                      + (() if c.offset is None else (c.offset,)) for c in self.conversions)
 
+    @property
+    def read_as(self) -> str | None:
+        """How a concept read from another's results reads them: `uacr read at visit_1`, `the
+        lowest psa on or after adt_start`; None for one read from its own facts."""
+        if self.reads is None:
+            return None
+        if self.extreme is not None:
+            return f"the {self.extreme.which} {self.reads.name} {self.extreme.window}"
+        assert self.at is not None
+        return f"{self.reads.name} read at {self.at.name}"
+
     def canonical(self, name: str) -> str | None:
         """The declared value a fact's wording stands for, case-insensitively, or None."""
         return self._names.get(name.casefold())
@@ -244,6 +258,12 @@ class Concept:
             for word in (*value.synonyms, value.name):
                 names.setdefault(word.casefold(), value.name)
         return names
+
+
+def window_day(concept: Concept) -> Ref | None:
+    """The date concept a window of results counts from (`lowest psa on or after adt_start`)."""
+    anchor = concept.extreme.window.anchor if concept.extreme else None
+    return anchor.ref if anchor is not None else None
 
 
 @dataclass(frozen=True)
@@ -399,6 +419,20 @@ class Reach:
     def __str__(self) -> str:
         which = "longer" if self.longer else "shorter"
         return f"or {self.times} {self.attribute.name}, whichever is {which},"
+
+
+@dataclass(frozen=True)
+class Extreme:
+    """Which of a measured concept's results a concept reads: the `lowest` or `highest` of those
+    dated in `window` up to the screening date (every day the window names, both ends counted as
+    written: `within 6 months before screening` from that day 6 months back to screening; `on or
+    after adt_start` from that day on; `ever` all of them)."""
+
+    which: str  # "lowest" | "highest"
+    window: Window
+
+    def __str__(self) -> str:
+        return f"{self.which} {self.window}"
 
 
 #: Window kinds and how they read; `at` is on the anchor's day.

@@ -39,7 +39,9 @@ WORDS = ["and", "or", "not", "ever", "within", "days", "before", "after", "scree
          "during or within 2 weeks after", "the date of", "the start of", "72 hours",
          "cumulative dose >", "confirmed on another day", "on or before", "prior to", "to",
          "average daily dose >=", "planned event", "planned", "titre", "1:80", "1:0",
-         "per eye {left, right}", "in any eye", "in each ankle", "in the study_eye", "per"]
+         "per eye {left, right}", "in any eye", "in each ankle", "in the study_eye", "per",
+         "lowest", "highest", "  nadir: lowest creatinine on or after screening",
+         "  peak: highest weight within 6 months before screening", "nadir", "peak"]
 TOKEN = re.compile(r"[0-9][0-9.,]*(?:x10\^[0-9]+)?|[A-Za-z_/^%0-9.]+|\S")
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from grammar.layout import lexemes
 from tests import (test_average_dose, test_confirmed, test_cumulative_dose, test_date_order,
-                   test_planned)
+                   test_extremes, test_planned)
 
 ROOT = Path(__file__).resolve().parents[1]
 VSCODE = ROOT / "editors" / "vscode"
@@ -146,7 +146,8 @@ WRITTEN = {"a date against another day": test_date_order.PROTOCOL,
            "a cumulative dose": test_cumulative_dose.PROTOCOL,
            "an average daily dose": test_average_dose.PROTOCOL,
            "a planned event": test_planned.PROTOCOL,
-           "confirmed on another day": test_confirmed.PROTOCOL}
+           "confirmed on another day": test_confirmed.PROTOCOL,
+           "the lowest or highest result in a window": test_extremes.PROTOCOL}
 
 
 @pytest.mark.parametrize("text", WRITTEN.values(), ids=WRITTEN.keys())

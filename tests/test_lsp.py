@@ -212,6 +212,15 @@ def test_hover_on_a_value_per_side_names_its_sides(client):
         "per ankle: abi_left, abi_right  "]
 
 
+def test_hover_on_the_lowest_in_a_window_says_what_it_reads(client):
+    from tests.test_extremes import PROTOCOL
+    uri = client.open(SEED.with_name("extremes.proto-rules"), PROTOCOL)
+    answer = client.request("textDocument/hover", doc(uri, at(PROTOCOL, "psa_nadir < 0.5", 1)))
+    lines = answer["contents"]["value"].splitlines()
+    assert lines[0] == "**psa_nadir**: lab value  "
+    assert "reads: the lowest psa on or after adt_start, up to the screening date  " in lines
+
+
 def test_hover_on_a_criterion_shows_its_sentence(client):
     text = SEED.read_text(encoding="utf-8")
     uri = client.open(SEED)

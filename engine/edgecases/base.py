@@ -78,7 +78,7 @@ def kept(gen: EdgeCases, concept: str) -> dict[str, Any]:
     a named day (`uacr_at_visit_1: uacr at visit_1`) is given as a result of the concept it
     reads (`concept` then among the fields), on that day."""
     fields = {k: v for k, v in given(gen, concept).items() if k in ("date", "reference_range")}
-    declared = gen.concepts.get(concept)
+    declared = gen.concepts.get(concept)  # `given` has refused the lowest or highest in a window
     if declared is not None and declared.reads is not None:
         return {"concept": declared.reads.name, **fields, "date": _read_on(gen, declared)}
     fields.setdefault("date", (gen.screening - timedelta(days=1)).isoformat())
@@ -96,6 +96,9 @@ def given(gen: EdgeCases, concept: str) -> dict[str, Any]:
         raise Skip(f"the base patient gives {family} as {family}'s facts with their "
                    f"{declared.per}: a case changes {concept}'s facts, so give the base's "
                    f"{side} {declared.per} as {concept}")
+    if declared is not None and declared.extreme is not None:
+        raise Skip(f"{concept} is {declared.read_as}: a case at its boundary is a series of "
+                   f"{declared.reads.name} results, which a scenario writes")
     if declared is not None and declared.reads is not None:
         read, by = declared.reads.name, _read_on(gen, declared)
     old = [f for f in gen.base["facts"] if f.get("concept") == read

@@ -61,7 +61,8 @@ def recorded(gen: EdgeCases, atom: m.Is | m.Truth) -> list[Variant]:
 def expires(concept: m.Concept | None) -> bool:
     """Whether a result of `concept` may be too old to count (`aged` gives it cases): declared
     `valid for`, or read at a day."""
-    return concept is not None and (concept.valid_for is not None or concept.reads is not None)
+    return concept is not None and (concept.valid_for is not None or concept.at is not None
+                                    and concept.reads is not None)
 
 
 def _narrower(gen: EdgeCases, name: str) -> tuple[str, ...]:

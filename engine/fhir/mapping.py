@@ -196,7 +196,7 @@ class _Reader:
         concept = self.protocol.concept(key.value)
         if concept is None or concept.kind is m.Kind.DERIVED or concept.reads is not None:
             why = "not declared" if concept is None else "derived" if concept.reads is None \
-                else f"{concept.reads.name} read at {concept.at.name} (map {concept.reads.name})"
+                else f"{concept.read_as} (map {concept.reads.name})"
             self.problem(key, f"'{key.value}' is {why}: a map names concepts facts are given for")
             return
         if not isinstance(node, yaml.MappingNode):

@@ -323,13 +323,15 @@ def _concept_field(concept: m.Concept, kind: str) -> Any:
             "dosing": (concept.dosed_in, concept.equivalence, weight),
             "grade": concept.graded, "conversion": concept.conversions,
             "formula": concept.formula, "attributes": concept.attributes,
-            "day": (concept.reads and concept.reads.name, concept.at and concept.at.name)}[kind]
+            "day": (concept.reads and concept.reads.name, concept.at and concept.at.name,
+                    concept.extreme)}[kind]
 
 
 def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
     if kind == "validity":
         return f"valid for {concept.valid_for}" if concept.valid_for else \
-            f"(a result of {concept.at.name}'s day)" if concept.reads else "(no limit)"
+            f"(a result of {concept.at.name}'s day)" if concept.reads and concept.at else \
+            "(every result in its window)" if concept.extreme else "(no limit)"
     if kind == "dosing" and concept.dosed_in:
         return " ".join([f"dosed in {concept.dosed_in}"]
                         + [f"as {concept.equivalence}"] * bool(concept.equivalence)
@@ -341,6 +343,8 @@ def _concept_said(protocol: m.Protocol, concept: m.Concept, kind: str) -> str:
     if kind == "attributes":
         return " ".join(f"with {a.name} {_attribute_text(a)}" for a in concept.attributes) \
             or "(no attributes)"
+    if kind == "day" and concept.extreme:  # the lowest or highest result in a window
+        return str(concept.read_as)
     if kind == "day":  # the day an age is counted at, or a value read at (`uacr at visit_1`)
         read = f"{concept.reads.name} " if concept.reads else ""
         return f"{read}at {concept.at.name}" if concept.at else "at the screening date"
@@ -431,9 +435,9 @@ def _uses(protocol: m.Protocol) -> dict[str, frozenset[str]]:
         if concept.formula is not None:  # a derived value reads its formula's names
             for read in m.formula_names(concept.formula):
                 found |= name_reads(read, seen)
-        for read in (concept.weight, concept.reads, concept.at):  # a dose per kg, a day's
-            if read is not None:  # reading and the day's concept
-                found |= name_reads(read.name, seen)
+        for read in (concept.weight, concept.reads, concept.at, m.window_day(concept)):
+            if read is not None:  # a dose per kg, a day's reading and the day's concept, the
+                found |= name_reads(read.name, seen)  # day a window of results counts from
         return found
 
     return {leaf.id: frozenset(reads(leaf.applies, set()) | reads(leaf.condition, set()))
