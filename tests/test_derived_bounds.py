@@ -7,6 +7,7 @@ UNKNOWN (never NEEDS_REVIEW) only near the edge, as for a measured value itself.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -217,3 +218,24 @@ def test_a_negative_base_of_a_fractional_power_or_no_bound_is_unknown():
         plan, _ = f.analyse(known[name], known, {})
         with pytest.raises(ValueError):
             f.evaluate_within(plan, inputs, {})
+
+
+@given(st.sampled_from(["<", "<=", ">", ">="]),
+       st.decimals(min_value=Decimal("0.1"), max_value=Decimal(20), places=2),
+       st.sampled_from(["creatinine", "weight"]))
+def test_the_network_decides_a_bound_as_every_value_within_it(screening, op, value, name):
+    """Soundness through the network and the trail: where a bounded input decides C1, C2 or
+    B1, every exact value within the bound (its ends and middle) gets that verdict."""
+    number = value * (10 if name == "weight" else 1)
+    result = patient(screening, **{name: f"{op} {number}"})
+    step = Decimal("0.001")
+    low = {"<": Decimal("0.001"), "<=": Decimal("0.001"), ">": number + step, ">=": number}[op]
+    high = {"<": number - step, "<=": number, ">": number * 10, ">=": number * 10}[op]
+    high = max(high, low)
+    exact = [patient(screening, **{name: float(v)}) for v in (low, (low + high) / 2, high)]
+    for criterion in ("C1", "C2", "B1"):
+        verdict = result.verdicts[criterion].verdict
+        if verdict != "UNKNOWN":
+            assert {e.verdicts[criterion].verdict for e in exact} == {verdict}, criterion
+        assert judged(screening.network, result, criterion)["status"] == \
+            {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[verdict]
