@@ -270,12 +270,12 @@ class Values:
             converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
         if op == "=":
             self.patient.record[r.name] = float(converted)
-            if r.day:
-                self.patient.record[r.day] = [float(converted)] * results
         elif r.whole is not None:
             self._write(r.name, r.bounds, _steps(r.whole, op, converted))
         else:
             self._put(r.name, r.bounds, op, converted)
+        if r.day:
+            self._results(r, [_span(op, converted)] * results)
         self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
         if r.lab:
             for field, bounds, span in self._reference(r, index, fact, op, value):
@@ -361,27 +361,41 @@ class Values:
         wherever every one of them gives the same verdict: `lvef >= 55 %` holds for 60 % and 58 %,
         is open for 60 % and 52 %. Each result is a fact used; a lab's ratios to its reference
         range are bounded alike, each by its own range."""
-        results = self._day(r, day, readings, lambda field: field)
-        if r.day and results:
-            self.patient.record[r.day] = results
+        spans = self._day(r, day, readings, lambda field: field)
+        if r.day and spans:
+            self._results(r, spans)
+
+    def _results(self, r: Reader, spans: list[Span]) -> None:
+        """The latest day's results, for a mean (`mean(qtcf)`): each a number, in the concept's
+        field of them (`record.day_field`), or where one is known only within bounds ("< 400
+        ms"), the least and greatest of each, in its `bounds` (the greatest only where each has
+        one: else the mean is unbounded above), with 1 for each end that is open (for the trail:
+        a mean is rounded onto an end it only approaches)."""
+        record = self.patient.record
+        if all(span[0] == span[2] and not (span[1] or span[3]) for span in spans):
+            record[r.day] = [float(span[0]) for span in spans]
+            return
+        low, high, low_open, high_open = R.bounds(r.day)
+        record[low] = [float(span[0]) for span in spans]
+        record[low_open] = [int(span[1]) for span in spans]
+        if all(span[2] is not None for span in spans):
+            record[high] = [float(span[2]) for span in spans]
+            record[high_open] = [int(span[3]) for span in spans]
 
     def _day(self, r: Reader, day: list[tuple[int, dict]], readings: dict[int, Reading],
-             field_of: Callable[[str], str], also: str | None = None) -> list[float] | None:
+             field_of: Callable[[str], str], also: str | None = None) -> list[Span] | None:
         """One day's results into the record as one value known within their least and greatest
         (`_hull`), a lab's ratios likewise (only where every result has its limit), each in the
         field `field_of` gives for the concept's own (the latest day's, or the earlier day's);
-        each result a fact used (noted `also`). Its results as numbers, for a mean, or None
-        where one is a bound or cannot be read."""
+        each result a fact used (noted `also`). The values each result allows, for a mean, or
+        None where one cannot be read."""
         spans: list[Span] = []
         ratios: dict[str, list[Span]] = {}
-        results: list[float] | None = []  # for a mean, while each is a number (`mean(...)`)
         for index, fact in day:
             op, value = readings[index]
             converted = None if value is None else self._in_unit(r, index, fact, value)
             if value is not None and converted is None:
                 return None
-            if results is not None:  # a bound ("< 20") leaves the mean unknown
-                results = [*results, float(converted)] if op == "=" else None
             spans.append(_span(op, converted) if r.whole is None else
                          _steps(r.whole, op, converted))
             note = self._noted(r, fact)
@@ -394,7 +408,7 @@ class Values:
         for field, each in ratios.items():
             if len(each) == len(day):
                 self._write(field_of(field), R.bounds(field_of(field)), _hull(each))
-        return results
+        return spans
 
     def _in_unit(self, r: Reader, index: int, fact: dict, value: Decimal) -> Decimal | None:
         """A reading's number in the concept's unit; None, with the problem, when it cannot be."""

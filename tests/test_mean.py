@@ -4,8 +4,8 @@ Protocols average repeated measurements ("mean resting QTcF > 470 ms obtained fr
 triplicate blood pressure). The normaliser gives the network the latest day's results, each in
 the concept's unit; the derived value's rule fires on them and works the mean out in exact
 rationals, so a mean at a threshold is at it. A result known only within bounds ("< 400 ms")
-leaves the mean unknown; older days do not count; a stale day is stale. Each case runs the real
-parser, checks, normaliser and network.
+bounds the mean, which is decided where every value within gives one verdict; older days do not
+count; a stale day is stale. Each case runs the real parser, checks, normaliser and network.
 """
 
 from __future__ import annotations
@@ -68,7 +68,12 @@ def decided(screening: Screening, *facts: dict[str, Any]) -> Decision:
     ("results in two units", [qtcf(0.48, unit="s"), qtcf(470), qtcf(471)], "MET"),
     ("an older day does not count", [qtcf(400, "2026-05-30"), qtcf(471), qtcf(472)], "MET"),
     ("the latest day alone counts", [qtcf(480, "2026-05-30"), qtcf(460), qtcf(470)], "NOT_MET"),
-    ("a bound among them: the mean is unknown", [qtcf(480), qtcf("< 400")], "UNKNOWN"),
+    ("a bound among them bounds the mean: 240 to 440", [qtcf(480), qtcf("< 400")], "NOT_MET"),
+    ("... 480 and 560 or more: 520 or more", [qtcf(480), qtcf(">= 560")], "MET"),
+    ("... 480 and 450 or more: 465 or more", [qtcf(480), qtcf(">= 450")], "UNKNOWN"),
+    ("... 470 and 470 to 480 (two bounds of one day): 470 to 475", [qtcf(470), qtcf(">= 470"),
+                                                                   qtcf("<= 480")], "UNKNOWN"),
+    ("one result, a bound", [qtcf("> 480")], "MET"),
     ("stale", [qtcf(500, "2026-05-01")], "UNKNOWN"),
     ("none", [], "UNKNOWN"),
 ])
@@ -98,9 +103,16 @@ def test_the_trail_shows_the_results_averaged(screening):
             "needs > 470 ms") in line
 
 
+def test_the_trail_shows_a_bounded_result_among_them(screening):
+    line = evidence(screening, qtcf(480), qtcf("< 400"), qtcf(466))
+    assert ("qtcf_mean = mean(480, < 400, 466) = 315.333333 to 448.666667 ms (qtcf: 3 results of "
+            "2026-06-01); needs > 470 ms") in line
+    line = evidence(screening, qtcf("> 480"))
+    assert "qtcf_mean = mean(> 480) >= 480 ms (qtcf > 480 ms of 2026-06-01); needs > 470 ms" \
+        in line
+
+
 @pytest.mark.parametrize("facts, reason", [
-    ([qtcf(480), qtcf("< 400")], "qtcf: a result of its latest day is known only within bounds, "
-                                 "so their mean is unknown"),
     ([qtcf(500, "2026-05-01")], "qtcf: stale: latest qtcf is from 2026-05-01"),
     ([], "qtcf: no fact given"),
 ])
@@ -118,6 +130,26 @@ def test_the_verdict_is_the_exact_mean_against_the_threshold(screening, tenths):
     expected = "MET" if mean > 470 else "NOT_MET"
     facts = [qtcf(float(r), f"{DAY}T09:{minute:02}") for minute, r in enumerate(results)]
     assert decided(screening, *facts).verdicts["E1"].verdict == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["=", "<", "<=", ">", ">="]),
+                          st.integers(min_value=4000, max_value=5400)), min_size=1, max_size=4))
+def test_a_bounded_result_decides_as_every_value_within_it(screening, results):
+    """Soundness: where the mean of a day with results known only within bounds is decided, the
+    day's exact results at each bound's ends (and a middle) give that verdict too."""
+    def given(values):
+        return [qtcf(v, f"{DAY}T09:{minute:02}") for minute, v in enumerate(values)]
+    verdict = decided(screening, *given(
+        [float(t) / 10 if op == "=" else f"{op} {t / 10}" for op, t in results])).verdicts["E1"]
+    for pick in (0, 1, 2):
+        values = []
+        for op, t in results:
+            low = {"=": t, "<": 0, "<=": 0, ">": t + 1, ">=": t}[op]
+            high = {"=": t, "<": t - 1, "<=": t, ">": t + 2000, ">=": t + 2000}[op]
+            values.append((low, (low + high) / 2, high)[pick] / 10)
+        exact = decided(screening, *given(values)).verdicts["E1"].verdict
+        assert verdict.verdict in ("UNKNOWN", exact)
 
 
 # --- what the checks say --------------------------------------------------------------------------

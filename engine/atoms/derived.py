@@ -102,7 +102,7 @@ class Compute:
         self.derived, self.recorded = derived, recorded
         #: The record fields it reads: each input's, and its bounds' (`group_record_patterns`).
         self.fields = tuple(field for name in recorded for field in
-                            ((_field(name),) if f.averaged(name) else (name, *R.bounds(name)[:2])))
+                            (_field(name), *R.bounds(_field(name))[:4 if f.averaged(name) else 2]))
 
     def __call__(self, matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
         values = {}
@@ -137,22 +137,40 @@ def _exact(number: float) -> Fraction:
     return Fraction(repr(number))
 
 
-def _mean(results: list[float]) -> Fraction:
+def _mean(results: list[f.Interval]) -> f.Interval:
     """The exact mean of one day's results (`mean(qtcf)`), each the exact decimal it stands for:
-    469, 470 and 472 ms give 1411/3 ms, which the formula rounds once, at its end."""
-    return sum(map(_exact, results), Fraction(0)) / len(results)
+    469, 470 and 472 ms give 1411/3 ms, which the formula rounds once, at its end; where a result
+    is known only within bounds, from the mean of the least to the mean of the greatest."""
+    count = len(results)
+    return (sum((r[0] for r in results), Fraction(0)) / count,
+            sum((r[1] for r in results), Fraction(0)) / count)
 
 
 def _read(fields: dict[str, Any], name: str) -> f.Interval | None:
     """An input's exact value in a fact the network matched, or in the record the trail reads:
     its number, or for `mean(qtcf)` the mean of its day's results, or the interval of a value
     known only within bounds ("< 0.5": 0 to 0.5); None when it is not there."""
-    field = _field(name)
-    if field not in fields and field == name and R.bounds(name)[0] in fields:
-        return _within(fields, name)
-    if field not in fields:
+    averaged = f.averaged(name)
+    if averaged is not None:
+        results = day_results(fields, averaged)
+        return None if results is None else _mean(results)
+    if name not in fields and R.bounds(name)[0] not in fields:
         return None
-    return f.point(_exact(fields[field]) if field == name else _mean(fields[field]))
+    return _within(fields, name)
+
+
+def day_results(fields: dict[str, Any], name: str) -> list[f.Interval] | None:
+    """The results of `name`'s latest day in a record or a fact (`Values._results`), each the
+    values it allows; None when there are none."""
+    day = R.day_field(name)
+    if day in fields:
+        return [f.point(_exact(result)) for result in fields[day]]
+    low, high = R.bounds(day)[:2]
+    if low not in fields:
+        return None
+    highs = fields.get(high) or [f.INF] * len(fields[low])
+    return [(_exact(lo), f.INF if hi == f.INF else _exact(hi))
+            for lo, hi in zip(fields[low], highs)]
 
 
 def _within(fields: dict[str, Any], name: str) -> f.Interval:
@@ -169,7 +187,8 @@ def _within(fields: dict[str, Any], name: str) -> f.Interval:
 def _given(name: str) -> tuple[P.Pattern, P.Pattern]:
     """When the record holds a value for input `name` of a formula (a number, or its bounds; for
     a mean, the day's numbers only), and when it holds none."""
-    fields = (_field(name),) if f.averaged(name) else (name, R.bounds(name)[0])
+    fields = (name, R.bounds(name)[0]) if not f.averaged(name) else \
+        (_field(name), R.bounds(_field(name))[0])
     return (P.any_of(*(P.test("$ex", field, 1) for field in fields)),
             P.all_of(*(P.test("$nex", field, 1) for field in fields)))
 
@@ -290,8 +309,8 @@ def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str
             continue
         seen.add(name)
         inner = reader.concepts.get(name)
-        if name in averages and R.day_field(name) not in patient.record:
-            reasons.append(_unaveraged(name, reader, patient))
+        if name in averages and day_results(patient.record, name) is None:
+            reasons.append(reader.missing(patient, name)[1])
             continue
         if inner is not None and inner.kind is m.Kind.DERIVED:
             value, rules = reader.derived.get(name, ("U", ()))
@@ -316,7 +335,7 @@ def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list
     averages = f.averages(concept.formula)
     for name in m.formula_names(concept.formula):
         inner = reader.concepts.get(name)
-        if name in averages and R.day_field(name) not in patient.record and name not in found:
+        if name in averages and day_results(patient.record, name) is None and name not in found:
             found.append(name)
         elif inner is not None and inner.formula is not None:
             found.extend(n for n in missing_inputs(inner, reader, patient) if n not in found)
@@ -326,15 +345,6 @@ def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list
                 R.none_field(name) not in patient.record and name not in found:
             found.append(name)
     return found
-
-
-def _unaveraged(name: str, reader: Reader, patient: Patient) -> str:
-    """Why `mean(name)` has no value: no result that counts (missing, stale), or a result of its
-    latest day known only within bounds ("< 400 ms"), which a mean cannot take."""
-    if name in patient.record or R.bounds(name)[0] in patient.record:
-        return f"{name}: a result of its latest day is known only within bounds, so their mean " \
-               "is unknown"
-    return reader.missing(patient, name)[1]
 
 
 def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, str]:
@@ -355,7 +365,24 @@ def _numbers(plan: f.Plan, reader: Reader, patient: Patient) -> dict[str, str]:
 def _bounds_text(record: dict[str, Any], name: str) -> str:
     """A recorded value known only within bounds as the formula shows it: `< 0.5`, `>= 1000`,
     `0.4 to 0.6` (its unit's numbers)."""
-    low, high, low_open, high_open = (record.get(field) for field in R.bounds(name))
+    return _within_text(*(record.get(field) for field in R.bounds(name)))
+
+
+def _result_text(record: dict[str, Any], name: str, index: int, factor: Fraction | int = 1
+                 ) -> str:
+    """One result of `name`'s latest day, for a mean, in the unit the formula reads it in."""
+    day = R.day_field(name)
+    if day in record:
+        return f.exact_text(_exact(record[day][index]) * factor)
+    ends = [None if field not in record else record[field][index] for field in R.bounds(day)]
+    if factor != 1:
+        ends[:2] = [None if end is None else float(_exact(end) * factor) for end in ends[:2]]
+    return _within_text(*ends)
+
+
+def _within_text(low: float, high: float | None, low_open: Any, high_open: Any) -> str:
+    if high == low and not (low_open or high_open):
+        return exact(low)
     if high is None:
         return f"{'>' if low_open else '>='} {exact(low)}"  # type: ignore[arg-type]
     if low == 0 and not low_open:
@@ -369,10 +396,12 @@ def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Pati
     for name in _read_on(plan, chosen) + _condition_names(plan, chosen):
         concept = reader.concepts.get(f.averaged(name) or name)
         if f.averaged(name) and concept is not None:
-            results, used = patient.record[_field(name)], patient.used.get(concept.name)
+            results = day_results(patient.record, concept.name) or []
+            used = patient.used.get(concept.name)
             on = f" of {used[0].date}" if used and used[0].date else ""
-            shown.append(f"{concept.name} {_recorded(concept, results[0])}{on}"
-                         if len(results) == 1 else f"{concept.name}: {len(results)} results{on}")
+            shown.append(f"{concept.name} {_result_text(patient.record, concept.name, 0)}"
+                         f"{' ' + concept.unit if concept.unit else ''}{on}" if len(results) == 1
+                         else f"{concept.name}: {len(results)} results{on}")
         elif name in reader.derived and concept is not None:
             shown.append(f"{name} {reader.derived[name][0]} {concept.unit}")
         elif name in reader.derived:
@@ -439,8 +468,9 @@ def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
             assert isinstance(reading, m.Reading)
             factor = f.reading_factor(concepts[reading.ref.name], reading.unit) \
                 if reading.unit else 1
-            return "mean(" + ", ".join(f.exact_text(_exact(result) * (factor or 1)) for result in
-                                       record[R.day_field(reading.ref.name)]) + ")"
+            count = len(day_results(record, reading.ref.name) or ())
+            return "mean(" + ", ".join(_result_text(record, reading.ref.name, i, factor or 1)
+                                       for i in range(count)) + ")"
         if isinstance(node, m.Call):
             return f"{node.function}({', '.join(shown(a) for a in node.args)})"
         strength = _STRENGTH[node.op]
