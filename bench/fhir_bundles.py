@@ -104,6 +104,10 @@ class Writer:
                "code": self.coded(concept.name), **value}
         if "date" in fact:
             obs["effectiveDateTime"] = fact["date"]
+        if concept.sides and concept.per in fact:  # a family's fact: its side as the bodySite
+            system, code = next(code for code, side in self.mapping.sides[concept.name].items()
+                                if side == fact[concept.per])
+            obs["bodySite"] = {"coding": [{"system": system, "code": code}]}
         if concept.kind is m.Kind.JUDGMENT:
             if "recorded_by" in fact:
                 obs["performer"] = [{"display": fact["recorded_by"]}]

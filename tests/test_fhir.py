@@ -23,6 +23,7 @@ from engine.factfile import read_records
 from engine.fhir import load_map
 from engine.run import Decision, Rejected, Screening
 from engine.audit.trail import read as read_trail
+from protocol.errors import ProtocolError
 from tests.conftest import PATIENTS, SEED, as_read
 
 SITE = "https://proto-rules.example/fhir/cd19-ucart-sle"
@@ -642,3 +643,82 @@ def test_a_plan_is_a_service_request_or_an_appointment(tmp_path):
     as_bundle = decided(screening, protocol, ndjson(tmp_path / "bundle.ndjson", [written]))
     as_facts = decided(screening, protocol, ndjson(tmp_path / "facts.jsonl", [record]))
     assert as_bundle == as_facts == {"y": ("ELIGIBLE", {"E1": "NOT_MET", "E2": "NOT_MET"})}
+
+
+SIDED = """protocol "sided" version "1"
+map "s.fhir-map.yaml"
+concepts:
+  abi: score valid for 28 days per ankle {left, right}
+exclusion E1 "ABI < 0.9 in >= 1 ankle": abi < 0.9 in any ankle
+"""
+SIDED_MAP = f"""systems:
+  loinc: http://loinc.org
+  snomed: http://snomed.info/sct
+concepts:
+  abi:
+    codes: loinc 76497-7
+    sides: {{left: [snomed 723962006, snomed 51636004], right: snomed 723961004}}
+"""
+
+
+def test_a_side_is_an_observations_body_site(tmp_path):
+    """A concept measured per side may be mapped once, for every side, its side read from the
+    Observation's bodySite (as LOINC codes an ankle-brachial index, the ankle in bodySite); a
+    bodySite the map gives no side, or none, is set aside; the writer writes the side so."""
+    (tmp_path / "s.proto-rules").write_text(SIDED, encoding="utf-8")
+    (tmp_path / "s.fhir-map.yaml").write_text(SIDED_MAP, encoding="utf-8")
+    protocol, _ = pipeline.load(str(tmp_path / "s.proto-rules"))
+    screening = Screening(pipeline.compile(protocol))
+
+    def abi(ident: str, value: float, *sites: str) -> dict:
+        obs = {"resourceType": "Observation", "id": ident, "status": "final",
+               "code": {"coding": [{"system": "http://loinc.org", "code": "76497-7"}]},
+               "effectiveDateTime": "2026-03-01", "valueQuantity": {"value": value}}
+        if sites:
+            obs["bodySite"] = {"coding": [{"system": "http://snomed.info/sct", "code": c}
+                                         for c in sites]}
+        return obs
+    resources = [
+        {"resourceType": "Patient", "id": "x"},
+        {"resourceType": "ResearchSubject", "id": "rs", "status": "candidate",
+         "period": {"start": "2026-03-10"}, "study": {"reference": "ResearchStudy/s"},
+         "individual": {"reference": "Patient/x"}},
+        abi("left", 1.1, "51636004"), abi("right", 0.85, "999", "723961004"),
+        abi("knee", 0.5, "72696002"), abi("nowhere", 0.5)]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
+    path = ndjson(tmp_path / "one.ndjson", [bundle])
+    (outcome,) = screening.screen(read_records(str(path), protocol=protocol), str(path))
+    assert isinstance(outcome, Decision), outcome
+    assert outcome.verdicts["E1"].verdict == "MET"
+    assert outcome.patient.record["abi_left"] == 1.1 and outcome.patient.record["abi_right"] == 0.85
+    assert [(w.field, w.message) for w in outcome.patient.warnings] == [
+        ("Observation/knee", "abi is measured per ankle: http://snomed.info/sct|72696002 gives "
+         "no ankle in the FHIR map: not read"),
+        ("Observation/nowhere", "abi is measured per ankle: no coded bodySite gives no ankle in "
+         "the FHIR map: not read")]
+    record = {"patient": "y", "screening_date": "2026-03-10", "facts": [
+        {"concept": "abi", "ankle": "right", "value": 0.8, "date": "2026-03-01"},
+        {"concept": "abi", "ankle": "left", "value": 1.0, "date": "2026-03-01"}]}
+    written = Writer(protocol, load_map(protocol)).bundle(record)
+    as_bundle = decided(screening, protocol, ndjson(tmp_path / "bundle.ndjson", [written]))
+    as_facts = decided(screening, protocol, ndjson(tmp_path / "facts.jsonl", [record]))
+    assert as_bundle == as_facts == {"y": ("INELIGIBLE", {"E1": "MET"})}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("abi: {codes: loinc 76497-7, sides: {ankle: snomed 1}}",
+     "'ankle' is not a side of abi (left, right)"),
+    ("abi: {codes: loinc 76497-7, sides: {left: snomed 1, right: snomed 1}}",
+     "'snomed 1' is already the side left"),
+    ("abi_left: {codes: loinc 1-1, sides: {left: snomed 1}}",
+     "'abi_left' is not measured per side: it has no sides"),
+])
+def test_a_bad_side_in_the_map_is_one_line(tmp_path, entry, message):
+    (tmp_path / "s.proto-rules").write_text(SIDED, encoding="utf-8")
+    (tmp_path / "s.fhir-map.yaml").write_text(
+        "systems: {loinc: http://loinc.org, snomed: http://snomed.info/sct}\n"
+        f"concepts:\n  {entry}\n", encoding="utf-8")
+    with pytest.raises(ProtocolError) as error:  # the map is read as the protocol is loaded
+        load_map(pipeline.load(str(tmp_path / "s.proto-rules"))[0])
+    assert message in str(error.value)

@@ -279,10 +279,26 @@ class _Patient:
             else:
                 self.fact(concept, name, present=False)
             return
+        side = self._side(name, obs, concept) if concept.sides else {}
+        if side is None:
+            return
         value = self._value(name, obs, concept)
         if value is None:
             return
-        self.fact(concept, name, date=when, **value)
+        self.fact(concept, name, date=when, **value, **side)
+
+    def _side(self, name: str, obs: Any, concept: m.Concept) -> dict[str, str] | None:
+        """Of a concept measured per side, the side its bodySite gives, as a fact's field
+        (`"ankle": "left"`); None, set aside, for a bodySite the map gives no side for."""
+        codes = _codes(obs.bodySite)
+        sides = self.mapping.sides.get(concept.name, {})
+        side = next((sides[code] for code in codes if code in sides), None)
+        if side is None:
+            shown = ", ".join(f"{s}|{c}" for s, c in codes) or "no coded bodySite"
+            self.aside(name, f"{concept.name} is measured per {concept.per}: {shown} gives no "
+                       f"{concept.per} in the FHIR map: not read")
+            return None
+        return {str(concept.per): side}
 
     def _value(self, name: str, obs: Any, concept: m.Concept) -> dict | None:
         """An Observation's value as a fact's fields, by the concept's kind; None when it has

@@ -29,7 +29,7 @@ from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 #: The sections a map file may have, each said in the README ("Patients as FHIR Bundles").
 SECTIONS = ("systems", "gender", "units", "values", "concepts")
 #: What a concept's entry may hold beside its codes.
-CONCEPT_KEYS = ("codes", "drugs", "values", "grades")
+CONCEPT_KEYS = ("codes", "drugs", "values", "grades", "sides")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class Mapping:
     values: dict[str, dict[tuple[str, str], str | bool]] = field(default_factory=dict)
     #: Per graded event, codes (a Condition's severity or stage) that give its grade.
     grades: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    #: Per concept measured per side (`abi: score per ankle {left, right}`), the codes of an
+    #: Observation's bodySite that give its side (SNOMED CT's left ankle region, ...).
+    sides: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
     #: UCUM codes as the protocol writes their units (`mL/min/{1.73_m2}` is mL/min/1.73m2).
     units: dict[str, str] = field(default_factory=dict)
     #: The category concept Patient.gender gives, if the protocol reads it.
@@ -221,6 +224,8 @@ class _Reader:
             self.mapping.values[concept.name] = self._values(entries["values"], concept)
         if "grades" in entries:
             self._grades(concept, keys["grades"], entries["grades"])
+        if "sides" in entries:
+            self._sides(concept, keys["sides"], entries["sides"])
 
     def _claim(self, node: yaml.ScalarNode, meaning: Meaning) -> None:
         code = self.code(node)
@@ -270,6 +275,26 @@ class _Reader:
             if code is not None:
                 table[code] = meant
         return table
+
+    def _sides(self, concept: m.Concept, key: yaml.Node, node: yaml.Node) -> None:
+        """Each side's bodySite codes, for the family's own codes (one code for every side, as
+        LOINC's ankle-brachial index is, the side in bodySite)."""
+        if not concept.sides:
+            self.problem(key, f"'{concept.name}' is not measured per side: it has no sides")
+            return
+        table: dict[tuple[str, str], str] = {}
+        for side, codes in self.pairs(node, "sides"):
+            if side.value not in concept.sides:
+                self.problem(side, f"'{side.value}' is not a side of {concept.name} "
+                             f"({', '.join(concept.sides)})")
+                continue
+            for item in self.scalars(codes, "a side's bodySite codes"):
+                code = self.code(item)
+                if code is not None and code in table:
+                    self.problem(item, f"'{item.value}' is already the side {table[code]}")
+                elif code is not None:
+                    table[code] = side.value
+        self.mapping.sides[concept.name] = table
 
     def _grades(self, concept: m.Concept, key: yaml.Node, node: yaml.Node) -> None:
         if concept.kind is not m.Kind.EVENT or not concept.graded:
