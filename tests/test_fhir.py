@@ -651,13 +651,13 @@ concepts:
   abi: score valid for 28 days per ankle {left, right}
 exclusion E1 "ABI < 0.9 in >= 1 ankle": abi < 0.9 in any ankle
 """
-SIDED_MAP = f"""systems:
+SIDED_MAP = """systems:
   loinc: http://loinc.org
   snomed: http://snomed.info/sct
 concepts:
   abi:
     codes: loinc 76497-7
-    sides: {{left: [snomed 723962006, snomed 51636004], right: snomed 723961004}}
+    sides: {left: [snomed 723962006, snomed 51636004], right: snomed 723961004}
 """
 
 
