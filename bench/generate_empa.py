@@ -25,11 +25,16 @@ import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from bench.generate import to_json
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script, as its usage says
+    sys.path.insert(0, str(ROOT))
+
+from bench.generate import to_json  # noqa: E402
 
 D = Decimal
 #: Screening dates, several at a month's end or on 29 February.
