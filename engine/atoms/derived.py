@@ -101,8 +101,8 @@ class Compute:
         self.name, self.plan, self.chosen = name, plan, chosen
         self.derived, self.recorded = derived, recorded
         #: The record fields it reads: each input's, and its bounds' (`group_record_patterns`).
-        self.fields = tuple(field for name in recorded for field in
-                            (_field(name), *R.bounds(_field(name))[:4 if f.averaged(name) else 2]))
+        self.fields = tuple(field for name in recorded
+                            for field in (_field(name), *R.bounds(_field(name))[:2]))
 
     def __call__(self, matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
         values = {}
@@ -381,6 +381,8 @@ def _result_text(record: dict[str, Any], name: str, index: int, factor: Fraction
 
 
 def _within_text(low: float, high: float | None, low_open: Any, high_open: Any) -> str:
+    """A value known within bounds as the trail writes it: `< 0.5` (a measured value is never
+    negative), `>= 1000`, `0.4 to 0.6`; a value the bounds close on, itself."""
     if high == low and not (low_open or high_open):
         return exact(low)
     if high is None:
@@ -441,7 +443,7 @@ _STRENGTH = {"+": 1, "-": 1, "*": 2, "/": 2}
 _SHOWN_OP = {"+": "+", "-": "-", "*": "x", "/": "/"}
 
 
-def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, Fraction],
+def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, str],
                  chosen: dict[int, bool], concepts: dict[str, m.Concept],
                  record: dict[str, Any]) -> str:
     """The formula with the patient's numbers in the units it reads them in, each conditional
