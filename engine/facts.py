@@ -98,9 +98,14 @@ class Normaliser:
         self.attribute_keys.update({name: frozenset({word}) for name, (word, _) in
                                     self.sides.items()})
         # Measured concepts first: a dose per kg reads the weight; of them, those read as of a
-        # named day after that day's concept.
-        names = sorted(self.referenced, key=lambda n: (self.concepts[n].kind in m.LISTED,
-                                                       self.concepts[n].reads is not None, n))
+        # named day after that day's concept; the lowest or highest result in a window counted
+        # from a history's start or end after the histories.
+        def order(name: str) -> tuple[bool, bool, bool, str]:
+            concept = self.concepts[name]
+            edged = concept.extreme is not None and concept.extreme.window.anchor is not None \
+                and concept.extreme.window.anchor.edge is not None
+            return concept.kind in m.LISTED or edged, edged, concept.reads is not None, name
+        names = sorted(self.referenced, key=order)
         self.readers = [Reader(self, self.concepts[n]) for n in names]
         self.ages = [n for n in names if self.concepts[n].kind is m.Kind.AGE]
         self._dose_factors: dict[tuple[str, str], Decimal | None] = {}

@@ -242,11 +242,13 @@ class Layout:
 
     def read(self, concept: m.Concept) -> None:
         """Ask for a concept's value, and for the day it is read at (`age at enrolment`, `uacr
-        at visit_1`): the normaliser reads that day's concept first."""
+        at visit_1`) or its window of results counts from (`lowest psa on or after the start of
+        adt`): the normaliser reads that day's concept first."""
         self.concepts.add(concept.name)
-        for day in (concept.at, m.window_day(concept)):
-            if day is not None:
-                self.concepts.add(day.name)
+        if concept.at is not None:
+            self.concepts.add(concept.at.name)
+        if concept.extreme is not None:
+            self.anchor(concept.extreme.window.anchor)
 
     def anchor(self, anchor: m.Anchor | None) -> str:
         """Ask for a window's anchor day; return its field."""

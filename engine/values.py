@@ -287,22 +287,25 @@ class Values:
         """The lowest or highest of a measured concept's results dated in a window
         (`psa_nadir: lowest psa on or after adt_start`), every result there a fact used. A
         result known only within bounds bounds it: the lowest of "< 0.1" and 0.4 is below 0.1,
-        of "< 1" and 0.4 at most 0.4 (`_extremes`). None in the window, or the window's day
-        not recorded: unknown, saying which."""
+        of "< 1" and 0.4 at most 0.4 (`_extremes`); so does a result that may lie in the window
+        or not (counted from a start known only to the month): the lowest is at least the least
+        of those that may count and at most the least of those that surely do. None surely in
+        the window, or the window's day not recorded: unknown, saying which."""
         concept = r.concept
         assert concept.extreme is not None and concept.reads is not None
         window = concept.extreme.window
-        anchor = m.window_day(concept)
-        day = self.screening_day if anchor is None else self.patient.record.get(anchor.name)
-        if day is None:
-            self.patient.unusable[r.name] = f"no usable {anchor.name} to count its window from"
+        days = self._anchor_days(r.name, window.anchor)
+        if days is None:
             return
-        first, last = window_days(window, day)
-        last = min(last, self.screening_day)
+        # the days surely in the window, and those that may be, as its anchor day may be any
+        # from the earliest to the latest (a history's start known only to the month)
+        (first, last), (first_late, last_late) = (window_days(window, day) for day in days)
+        surely = first_late, min(last, self.screening_day)
+        maybe = first, min(last_late, self.screening_day)
         readings = {index: self._reading(r, index, fact) for index, fact in facts}
         if self.problems:
             return
-        inside = []
+        inside = []  # (index, fact, whether it surely lies in the window)
         for index, fact in facts:
             when = fact.get("date")
             if not isinstance(when, str):
@@ -310,24 +313,52 @@ class Values:
                     self.problem(index, "date", f"'{r.name}' is {concept.read_as}: each "
                                  f"{concept.reads.name} fact needs a date")
                 continue
-            if first <= days_of_text(when)[0].toordinal() <= last:
-                inside.append((index, fact))
+            on = days_of_text(when)[0].toordinal()
+            if maybe[0] <= on <= maybe[1]:
+                inside.append((index, fact, surely[0] <= on <= surely[1]))
         if self.problems:
             return
-        if not inside:
+        if not any(sure for *_, sure in inside):
+            shown = "; ".join(date.fromordinal(day).isoformat() for day in sorted(set(days)))
             self.patient.unusable[r.name] = f"no {concept.reads.name} {window}" + (
-                f" ({date.fromordinal(day).isoformat()})" if anchor is not None else "")
+                f" ({shown})" if window.anchor is not None else "") + (
+                ": those of days it may hold may not count" if inside else "")
             return
-        spans = []
-        for index, fact in inside:
+        spans: list[tuple[Span, bool]] = []
+        for index, fact, sure in inside:
             op, value = readings[index]
             converted = None if value is None else self._in_unit(r, index, fact, value)
             if value is not None and converted is None:
                 return
-            spans.append(_span(op, converted) if r.whole is None else
-                         _steps(r.whole, op, converted))
-            self._use(r, index, fact, _shown(r, op, converted))  # no reference: not compared
-        self._write(r.name, r.bounds, _extremes(spans, concept.extreme.which == "lowest"))
+            spans.append((_span(op, converted) if r.whole is None else
+                          _steps(r.whole, op, converted), sure))
+            self._use(r, index, fact, _shown(r, op, converted),  # no reference: not compared
+                      None if sure else f"may lie outside {window}")
+        lowest = concept.extreme.which == "lowest"
+        every, sure_only = ([span for span, sure in spans if sure or not only]
+                            for only in (False, True))
+        # the lowest: from the least that may count to the least that surely does; the highest
+        # from the greatest that surely counts to the greatest that may
+        low, high = (_extremes(every, lowest), _extremes(sure_only, lowest))[::1 if lowest else -1]
+        self._write(r.name, r.bounds, (*low[:2], *high[2:]))
+
+    def _anchor_days(self, name: str, anchor: m.Anchor | None) -> tuple[int, int] | None:
+        """The earliest and latest day a window of results counts from: the screening date, a
+        date concept's day, or a history's start or end (which may be known only within days);
+        None, saying why, when there is none."""
+        if anchor is None or anchor.ref is None:
+            return self.screening_day, self.screening_day
+        field = R.anchor_field(anchor)
+        record, unusable = self.patient.record, self.patient.unusable
+        if field in record:
+            return record[field], record[field]
+        early, late = R.spread(field)
+        if early in record and anchor.edge is not None:
+            return record[early], record[late]
+        reason = unusable.get(field) or unusable.get(anchor.ref.name) or "no fact given"
+        day = f"{anchor.edge} of {anchor.ref.name}" if anchor.edge else anchor.ref.name
+        unusable[name] = f"no usable {day} to count its window from ({reason})"
+        return None
 
     def _previous(self, r: Reader, facts: list[tuple[int, dict]], chosen: tuple[int, dict],
                   readings: dict[int, Reading]) -> None:

@@ -131,15 +131,18 @@ def _extreme(read: ExtremeOf, concepts: dict[str, m.Concept], read_otherwise: se
     if window.reach is not None:
         raise fail(window.reach.span, f"'{read.name}': a window of results is a span of days; "
                    f"'{window.reach}' is each course's own length: write the days")
-    if window.kind == "during" or (anchor is not None and anchor.edge is not None):
+    if window.kind == "during" or (anchor is not None and anchor.edge == "date"):
         raise fail(window.span, f"'{read.name}': the {read.which} result is read in a span of "
-                   "days counted from screening or a date concept (`within 6 months before "
-                   "screening`, `on or after adt_start`, `ever`), not from a history's days")
-    if anchor is not None and anchor.ref is not None and (
-            concepts.get(anchor.ref.name) is None or
-            concepts[anchor.ref.name].kind is not m.Kind.DATE):
-        raise fail(anchor.span, f"'{read.name}': its window counts from '{anchor.ref.name}', "
-                   "which is not a date concept: declare it `date`, or count from screening")
+                   "days counted from screening, a date concept or the start or end of a "
+                   "history (`within 6 months before screening`, `on or after adt_start`, `on "
+                   "or after the start of adt`, `ever`)")
+    day = concepts.get(anchor.ref.name) if anchor is not None and anchor.ref else None
+    wanted = m.LISTED if anchor is not None and anchor.edge else (m.Kind.DATE,)
+    if anchor is not None and anchor.ref is not None and (day is None or day.kind not in wanted):
+        what = "an event or medication" if anchor.edge else "a date concept"
+        raise fail(anchor.span, f"'{read.name}': its window counts from '{anchor}', but "
+                   f"'{anchor.ref.name}' is {'not declared' if day is None else day.kind.said}: "
+                   f"count from {what}, or from screening")
     return replace(base, span=read.span, name=read.name, label=read.label, valid_for=None,
                    counts_as=None, at=None, reads=read.base, side=None, per=None,
                    extreme=m.Extreme(read.which, window))

@@ -112,7 +112,7 @@ def test_the_trail_says_what_was_read(network, screening):
         "needs >= 25 %")
     result = decided(screening, psa(3.1, "2026-05-20"))
     assert judged(network, result, "I2")["detail"] == "psa_nadir: no usable adt_start to count " \
-        "its window from"
+        "its window from (no fact given)"
     result = decided(screening, ADT, psa(4, "2024-12-20"))
     assert judged(network, result, "I2")["detail"] == \
         "psa_nadir: no psa on or after adt_start (2025-01-10)"
@@ -168,9 +168,13 @@ inclusion I1 "x": low >= 1
     ("m: lowest e ever", "'e' is an event"),
     ("m: lowest abi ever", "which is measured per ankle: name a side's, 'abi_left'"),
     ("m: lowest r ever", "which is read from another concept's results: name that concept"),
-    ("m: lowest w during e", "counted from screening or a date concept"),
-    ("m: lowest w within 3 months before start of e", "not from a history's days"),
-    ("m: lowest w within 3 months before c", "'c', which is not a date concept"),
+    ("m: lowest w during e", "counted from screening, a date concept or the start or end of a "
+     "history"),
+    ("m: lowest w within 3 months before the date of w", "counted from screening, a date"),
+    ("m: lowest w within 3 months before c", "its window counts from 'c', but 'c' is a "
+     "category: count from a date concept, or from screening"),
+    ("m: lowest w after the start of v", "'v' is a date: count from an event or medication"),
+    ("m: lowest w after the start of nope", "'nope' is not declared"),
     ("m: lowest w within 28 days or 5 half_life, whichever is shorter, before screening",
      "a window of results is a span of days"),
     ("m: lowest w ever\n  n: m at v", "'m' is the lowest or highest of results in a window"),
@@ -311,3 +315,79 @@ def test_a_fraction_times_100_in_percent_is_refused(capsys, tmp_path, formula):
     assert code == 2
     assert "weight_loss is declared in %, which shows a fraction as a percentage (0.13 is 13 %): " \
         "this is a ratio of like quantities times 100" in out + err
+
+
+EDGED = """protocol "edged" version "1"
+concepts:
+  psa: lab in ng/mL
+  adt: medication {leuprolide, degarelix}
+  psa_nadir: lowest psa on or after the start of adt "PSA nadir since starting ADT"
+  psa_rise: derived in % = psa / psa_nadir - 1
+inclusion I1 "PSA nadir < 1 ng/mL": psa_nadir < 1 ng/mL
+inclusion I2 "PSA >= 25% above the nadir": psa_rise >= 25 %
+"""
+
+
+@pytest.mark.parametrize("start, verdicts, nadir", [
+    # results 2025-01-20: 4, 2025-02-15: 0.5, 2026-05-20: 3
+    ("2025-02-01", {"I1": "MET", "I2": "MET"}, 0.5),  # 0.5 and 3 count
+    ("2025-01-20", {"I1": "MET", "I2": "MET"}, 0.5),  # the start day counts: 4, 0.5, 3
+    ("2025-03-01", {"I1": "NOT_MET", "I2": "NOT_MET"}, 3),  # the latest alone: its own nadir
+    ("2025-02", {"I1": "UNKNOWN", "I2": "UNKNOWN"}, None),  # 0.5 may or may not count: 0.5 to 3
+    ("2025-01", {"I1": "MET", "I2": "MET"}, 0.5),  # 4 may count, 0.5 surely does: at most 0.5
+])
+def test_a_window_from_the_start_of_a_history(start, verdicts, nadir):
+    """From the start of the most recent course: a start known only to the month counts the
+    results that surely follow it, and bounds the nadir by those that may."""
+    network = network_from_text(EDGED, "edged.proto-rules")
+    facts = [{"concept": "adt", "drug": "leuprolide", "date": start, "ongoing": True},
+             psa(4, "2025-01-20"), psa(0.5, "2025-02-15"), psa(3, "2026-05-20")]
+    result = decided(Screening(network), *facts)
+    assert {c: result.verdicts[c].verdict for c in verdicts} == verdicts
+    assert_trail_agrees(network, result, {"I1": verdicts["I1"]})
+    assert result.patient.record.get("psa_nadir") == nadir
+
+
+def test_a_window_from_a_history_says_what_it_lacks():
+    network = network_from_text(EDGED, "edged.proto-rules")
+    result = decided(Screening(network), psa(3, "2026-05-20"))
+    assert judged(network, result, "I1")["detail"] == (
+        "psa_nadir: no usable start of adt to count its window from (no fact given)")
+    result = decided(Screening(network), {"concept": "adt", "drug": "leuprolide",
+                                          "date": "2025-02", "ongoing": True},
+                     psa(0.5, "2025-02-15"))
+    assert judged(network, result, "I1")["detail"] == (
+        "psa_nadir: no psa on or after the start of adt (2025-02-01; 2025-02-28): those of days "
+        "it may hold may not count")
+    result = decided(Screening(network), {"concept": "adt", "drug": "leuprolide",
+                                          "date": "2025-02", "ongoing": True},
+                     psa(0.5, "2025-02-15"), psa(3, "2026-05-20"))
+    assert judged(network, result, "I1")["detail"] == (
+        "psa_nadir 0.5 ng/mL (2025-02-15; may lie outside on or after the start of adt; recorded "
+        "as psa); 3 ng/mL (2026-05-20; recorded as psa); needs < 1 ng/mL (its bounds do not "
+        "decide it)")
+
+
+@given(st.lists(RESULT, min_size=1, max_size=5, unique_by=lambda r: r[2]),
+       st.integers(min_value=0, max_value=11))
+def test_a_start_known_to_the_month_is_decided_as_every_day_of_it(series, month):
+    """Soundness: a nadir counted from a start known only to the month, its results known
+    within bounds or not, is decided only where every start day of that month (first, 15th,
+    last) and every value within the bounds (ends, middle) give that verdict."""
+    screening = Screening(network_from_text(EDGED, "edged.proto-rules"))
+    start = f"2025-{month + 1:02}"
+
+    def verdict(day: str, values: list) -> str:
+        facts = [{"concept": "adt", "drug": "leuprolide", "date": day, "ongoing": True}] + [
+            psa(v, _day(days)) for v, (_, _, days) in zip(values, series)]
+        return decided(screening, *facts).verdicts["I1"].verdict
+
+    bounded = verdict(start, [f"{op} {value}" if op != "=" else float(value)
+                              for op, value, _ in series])
+    if bounded == "UNKNOWN":
+        return
+    last = 28 if month == 1 else 30 if month in (3, 5, 8, 10) else 31
+    for day in (1, 15, last):
+        for pick in ("low", "high", "mid"):
+            values = [float(_within(op, value, pick)) for op, value, _ in series]
+            assert verdict(f"{start}-{day:02}", values) == bounded
