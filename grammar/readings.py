@@ -108,9 +108,10 @@ def _reading(read: ReadAt, concepts: dict[str, m.Concept], readings: dict[str, R
 def _extreme(read: ExtremeOf, concepts: dict[str, m.Concept], read_otherwise: set[str],
              fail: Callable[[Span, str], ProtocolError]) -> m.Concept:
     """The lowest or highest of a measured concept's results in a window: a concept of the same
-    kind, unit and scale under its own name. What has no results of days (a derived value, an
-    age, a history), a family of sides, a concept itself read from another's results, and a
-    window that is not a span of days (`during` a history, a day of a history's) are refused."""
+    kind, unit and scale under its own name, its window counted from screening, a date concept,
+    or a history's start or end. What has no results of days (a derived value, an age, a
+    history), a family of sides, a concept itself read from another's results, and a window that
+    is not a span of days so counted (`during` a history, from a result's date) are refused."""
     base = concepts.get(read.base.name)
     if base is None:
         found = "read from another concept's results: name that concept" \
