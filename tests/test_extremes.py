@@ -391,3 +391,9 @@ def test_a_start_known_to_the_month_is_decided_as_every_day_of_it(series, month)
         for pick in ("low", "high", "mid"):
             values = [float(_within(op, value, pick)) for op, value, _ in series]
             assert verdict(f"{start}-{day:02}", values) == bounded
+
+
+def test_an_editor_offers_lowest_and_highest_where_a_kind_goes():
+    from grammar.layout import expected
+    words, _ = expected('protocol "x"\nconcepts:\n  psa: lab in ng/mL\n  nadir: ')
+    assert {"lowest", "highest", "lab", "derived"} <= set(words)
