@@ -46,6 +46,7 @@ from itertools import chain, islice
 from multiprocessing.connection import Connection
 from typing import Any, ContextManager
 
+from engine.factfile import handed
 from engine.run import Screening
 from engine.screened import Outputs, Screened
 
@@ -147,7 +148,8 @@ def _until(records: Iterable[tuple[int, object]], stop: threading.Event
 
 def _batches(records: Iterator[tuple[int, object]], size: int
              ) -> Iterator[list[tuple[int, object]]]:
-    while batch := list(islice(records, size)):
+    """The records in batches of `size`, each as it is handed to a worker (`factfile.handed`)."""
+    while batch := [(number, handed(record)) for number, record in islice(records, size)]:
         yield batch
 
 

@@ -191,6 +191,17 @@ def test_nesting_deeper_than_python_reads_refuses_the_line(tmp_path, capsys):
                                              "range)")
 
 
+@pytest.mark.parametrize("depth", [254, 255, 256, 300, 511])
+def test_nesting_deeper_than_orjson_writes_refuses_the_fact(tmp_path, capsys, depth):
+    """Brackets few enough to be read by orjson and left to the deciding process, nested deeper
+    than orjson writes back (its limit, 255): read at once, and the fact refused (it was an
+    internal error, found by the long fuzzing profile)."""
+    middle = line(record("B")).replace(b'"source": "rheumatology clinic"',
+                                       b'"source": ' + b"[" * depth + b"]" * depth)
+    code, _, err, _ = run(tmp_path, capsys, middle, "--workers", "2")
+    assert code == 2 and "nested more than 16 levels deep" in err and "internal error" not in err
+
+
 @pytest.mark.parametrize("pid, shown", [("a\x00b", "a\\u0000b"), ("x\ny", "x\\ny"),
                                         ("   ", "   "), ("\t", "\\t")])
 def test_an_id_that_is_not_printable_or_blank_refuses_the_record(tmp_path, capsys, pid, shown):
