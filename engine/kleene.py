@@ -61,20 +61,24 @@ def contradicts(joins: frozenset[tuple[str, str]]) -> bool:
 def _interval(key: str) -> tuple[float, bool, float, bool]:
     """The numbers a test on a derived number passes: (low, low included, high, high included).
     A test on its bounds (`q__lo >= 60`: every value it may have is) reads as one on the number,
-    and a disjunction of tests (`measured`) as the least interval holding each one's."""
+    a disjunction of tests (`measured`) as the least interval holding each one's, a conjunction
+    as the greatest within each, and a test of another field (an open bound's flag) as any."""
     return _passed(json.loads(key))
 
 
 def _passed(test: dict) -> tuple[float, bool, float, bool]:
     ((code, body),) = test.items()
     inf = float("inf")
-    if code == "$or":
+    if code in ("$or", "$and"):
         parts = [_passed(item) for item in body]
-        low = min((p[0], not p[1]) for p in parts)
-        high = max((p[2], p[3]) for p in parts)
+        pick_low, pick_high = (min, max) if code == "$or" else (max, min)
+        low = pick_low((p[0], not p[1]) for p in parts)
+        high = pick_high((p[2], p[3]) for p in parts)
         return low[0], not low[1], high[0], high[1]
     if code == NUMBER:
         return body, True, body, True
+    if not isinstance(body, dict):  # `{"q__lx": 1}`: a flag, not the number
+        return -inf, True, inf, True
     ((_, number),) = body.items()
     return {"$gte": (number, True, inf, True), "$gt": (number, False, inf, True),
             "$lte": (-inf, True, number, True), "$lt": (-inf, True, number, False),
@@ -152,24 +156,14 @@ def compared(name: str, op: str, value: float) -> tuple[P.Pattern, P.Pattern]:
 
 def measured(node: str, op: str, threshold: float) -> Kleene:
     """A comparison decided on a derived number, a node of its own: its fact's `q` against the
-    threshold, or where the number is known only within bounds (`q__lo`, `q__hi`: an input was),
-    true when every value within them passes, false when none does; open when the node is (its
-    fact is then U or R, with no number) and when its bounds do not decide."""
-    low, high = R.bounds(NUMBER)[:2]
-    t, f = (P.any_of(P.test(op, NUMBER, threshold), *surely)
-            for op, surely in ((op, _surely(op, low, high, threshold)),
-                               (NEGATE[op], _surely(NEGATE[op], low, high, threshold))))
-    t_key, f_key = (json.dumps(P.to_json(p), sort_keys=True) for p in (t, f))
+    threshold, or where the number is known only within bounds (`q__lo`, `q__hi`: an input was;
+    both reached, no open flag), true when every value within them passes, false when none
+    does, as `compared` decides a recorded value; open when the node is (its fact is then U or
+    R, with no number) and when its bounds do not decide."""
+    t_key, f_key = (json.dumps(P.to_json(p), sort_keys=True)
+                    for p in compared(NUMBER, op, threshold))
     return Kleene(((P.TRUE, frozenset({(node, t_key)})),), ((P.TRUE, frozenset({(node, f_key)})),),
                   P.FALSE, P.TRUE, frozenset({node}))
-
-
-def _surely(op: str, low: str, high: str, threshold: float) -> tuple[P.Pattern, ...]:
-    """The tests on a derived number's bounds (each end reached) by which every value it may have
-    passes `op threshold`."""
-    return {">=": (P.test(">=", low, threshold),), ">": (P.test(">", low, threshold),),
-            "<=": (P.test("<=", high, threshold),), "<": (P.test("<", high, threshold),),
-            "==": (), "!=": (P.test("<", high, threshold), P.test(">", low, threshold))}[op]
 
 
 def known(node: str) -> Terms:
