@@ -528,29 +528,6 @@ def deferred_record(line: bytes, path: str, number: int) -> Unparsed | Any | Fac
     return Unparsed(line, pid)
 
 
-def handed(record: Any) -> Any:
-    """A record read by this process, as it is handed to another that decides it (`run
-    --workers`, a Dask worker): every list or object deeper than `MAX_DEPTH` levels kept empty,
-    as handing it on (pickle) recurses once a level and runs out of stack where a record is
-    nested some hundreds deep. The checks refuse such a record at that level, naming it, without
-    looking inside (`_suspect`): it is refused as the whole record would be.
-
-    >>> deep = {"patient": "p", "facts": [{"concept": "x", "v": json.loads("[" * 40 + "]" * 40)}]}
-    >>> _untrusted(handed(deep), "f", 1, "p") == _untrusted(deep, "f", 1, "p") != []
-    True
-    """
-    return _pruned(record, 0) if type(record) is dict else record
-
-
-def _pruned(value: Any, depth: int) -> Any:
-    if type(value) is dict:
-        return {} if depth > MAX_DEPTH else \
-            {key: _pruned(item, depth + 1) for key, item in value.items()}
-    if type(value) is list:
-        return [] if depth > MAX_DEPTH else [_pruned(item, depth + 1) for item in value]
-    return value
-
-
 def _twice(line: bytes, data: Any) -> bool:
     """Whether a key may be given twice in `line` (which our reader refuses, `once`, and orjson
     reads as its last value): a key is a string closed right before its colon, as is `\\":`

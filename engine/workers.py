@@ -46,7 +46,7 @@ from itertools import chain, islice
 from multiprocessing.connection import Connection
 from typing import Any, ContextManager
 
-from engine.factfile import handed
+from engine.factfile import MAX_DEPTH
 from engine.run import Screening
 from engine.screened import Outputs, Screened
 
@@ -144,6 +144,42 @@ def _until(records: Iterable[tuple[int, object]], stop: threading.Event
         if stop.is_set():
             return
         yield record
+
+
+def handed(record: Any) -> Any:
+    """A record read by this process, as it is handed to another that decides it (`run
+    --workers`, a Dask worker): every list or object deeper than `MAX_DEPTH` levels kept empty,
+    as handing it on (pickle) recurses once a level and runs out of stack where a record is
+    nested some hundreds deep. The checks refuse such a record at that level, naming it, without
+    looking inside (`factfile.schema_problems`): it is refused as the whole record would be.
+
+    >>> import json
+    >>> from engine.factfile import schema_problems
+    >>> deep = {"patient": "p", "facts": [{"concept": "x", "v": json.loads("[" * 40 + "]" * 40)}]}
+    >>> schema_problems(handed(deep), "f", 1, "p") == schema_problems(deep, "f", 1, "p") != []
+    True
+    """
+    return _pruned(record, 0) if type(record) is dict else record
+
+
+def _pruned(value: Any, depth: int) -> Any:
+    """`value` (at `depth`, the record at 0) with every list or object deeper than `MAX_DEPTH`
+    emptied; the very object where nothing is (nearly every record: walked, not copied)."""
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return value
+    if depth > MAX_DEPTH:
+        return kind()
+    copy = None
+    for key, item in value.items() if kind is dict else enumerate(value):
+        if type(item) is not dict and type(item) is not list:
+            continue  # a value, as nearly every one is: no call
+        kept = _pruned(item, depth + 1)
+        if kept is not item:
+            if copy is None:
+                copy = kind(value)
+            copy[key] = kept
+    return value if copy is None else copy
 
 
 def _batches(records: Iterator[tuple[int, object]], size: int
