@@ -71,6 +71,12 @@ class Normaliser:
         # The lists with a dose on a day or a cumulative dose the network compares (0 for none).
         self.tallied = frozenset(name for name, _ in layout.doses.values()) | \
             frozenset(self.cumulatives)
+        # By history, the histories that count as it (`methotrexate: medication {...} counts as
+        # csdmard`): their items are its items, beside its own record (`_Builder._occurrences`).
+        self.narrower: dict[str, list[str]] = {}
+        for concept in protocol.concepts:
+            if concept.counts_as is not None and concept.kind in m.LISTED:
+                self.narrower.setdefault(concept.counts_as.name, []).append(concept.name)
         # How each declared concept's facts are filed, read once here rather than per fact: the
         # concepts they are facts of, where a rule reads them (itself, what it counts as, and
         # either read as of a named day: the first, None for none, and the others) and whether
@@ -174,7 +180,7 @@ class Reader:
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
-                 "reaches", "as_of", "sources", "missing", "previous")
+                 "reaches", "as_of", "sources", "missing", "previous", "narrower")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -218,6 +224,7 @@ class Reader:
         self.uln = f"{name} x ULN"
         self.none_field = R.none_field(name)
         self.tallied = name in normaliser.tallied
+        self.narrower = normaliser.narrower.get(name, ())
         self.edges = normaliser.edges.get(name, ())
         self.dated = normaliser.dated.get(name)
         self.runs = name in normaliser.runs
@@ -523,6 +530,10 @@ class _Builder(Values, Courses):
 
     def _occurrences(self, r: Reader, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
+        if r.narrower:
+            facts = self._narrowed(r, facts)
+            if not facts:
+                return None
         if len(facts) == 1:  # nearly always: none, or one occurrence
             nones, present = (facts, ()) if facts[0][1].get("present") is False else ((), facts)
         else:
@@ -530,8 +541,11 @@ class _Builder(Values, Courses):
             for entry in facts:
                 (nones if entry[1].get("present") is False else present).append(entry)
         if nones and present:
+            given = present[0][1]["concept"]
+            how = "" if given == r.name else f" by {given}, which counts as {r.name}"
             self.problem(present[0][0], "present", f"{r.name} is recorded as none "
-                         f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1})")
+                         f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1}"
+                         f"{how})")
             return None
         if nones:
             self.patient.record[r.none_field] = 1
@@ -554,6 +568,23 @@ class _Builder(Values, Courses):
                 item[R.GRADE] = float(grade)
             items.append((index, fact, item))
         return items
+
+    def _narrowed(self, r: Reader, facts):
+        """Of a history that others count as (`methotrexate ... counts as csdmard`), the facts
+        that make up its record: a narrower history's items are its items too, but only beside
+        its own facts, which alone say whether there are others (methotrexate recorded says
+        nothing of leflunomide); and a narrower one recorded as none is not this one's none. A
+        history given only through narrower ones is not recorded: UNKNOWN, saying so."""
+        own = [entry for entry in facts if entry[1]["concept"] == r.name]
+        if not own:
+            given = sorted({entry[1]["concept"] for entry in facts})
+            self.patient.unusable[r.name] = (
+                f"only {' and '.join(given)} recorded, which counts as {r.name}: whether there "
+                f"is any other {r.name} is not")
+            return []
+        return own if len(own) == len(facts) else [
+            entry for entry in facts
+            if entry[1]["concept"] == r.name or entry[1].get("present") is not False]
 
     def _occurrence(self, r: Reader, index: int, fact: dict) -> dict[str, Any] | None:
         """An occurrence's first and last day, each as the earliest and latest it can be.

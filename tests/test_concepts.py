@@ -10,7 +10,7 @@ import pytest
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import as_read, network_from_text, screen_one
+from tests.conftest import as_read, assert_trail_agrees, network_from_text, screen_one
 
 PROTOCOL = """protocol "c" version "1"
 unit "K/uL" means 10^3/uL
@@ -146,3 +146,66 @@ def test_age_at_needs_a_date_concept():
     assert [d.code for d in errors] == ["day"]
     assert "is counted at the day of 'enrolment', which must be a date concept (declare it " \
         "'enrolment: date'); 'enrolment' is a flag" in errors[0].message
+
+
+# -- histories: a narrower history's items are the broader one's, beside its own record --------
+
+HISTORIES = """protocol "h" version "1"
+concepts:
+  first_dose: date
+  methotrexate: medication {methotrexate} counts as csdmard
+  csdmard: medication {methotrexate, leflunomide, hydroxychloroquine}
+inclusion I1 "Except for MTX, all csDMARDs discontinued at least 4 weeks prior to the first dose":
+  not csdmard other than {methotrexate} within 4 weeks before first_dose
+inclusion I2 "Prior csDMARD": csdmard ever
+exclusion E1 "Methotrexate ever": methotrexate ever
+"""
+MTX = {"concept": "methotrexate", "drug": "methotrexate", "date": "2025-06-01", "ongoing": True}
+LEFLUNOMIDE = {"concept": "csdmard", "drug": "leflunomide", "date": "2020-06-01",
+               "end": "2020-07-01"}
+HCQ = {"concept": "csdmard", "drug": "hydroxychloroquine", "date": "2025-06-01", "ongoing": True}
+
+
+@pytest.fixture(scope="module")
+def histories():
+    network = network_from_text(HISTORIES, "h.proto-rules")
+    return network, Screening(network)
+
+
+@pytest.mark.parametrize("facts, verdicts", [
+    # methotrexate alone says nothing of the other csDMARDs: not "none other", not "none"
+    ([MTX], {"I1": "UNKNOWN", "I2": "UNKNOWN", "E1": "MET"}),
+    # beside csDMARDs of its own, methotrexate's course is one of them
+    ([MTX, LEFLUNOMIDE], {"I1": "MET", "I2": "MET", "E1": "MET"}),
+    # no methotrexate is not no csDMARD: the csDMARD record decides
+    ([{"concept": "methotrexate", "present": False}, HCQ],
+     {"I1": "NOT_MET", "I2": "MET", "E1": "NOT_MET"}),
+    ([{"concept": "methotrexate", "present": False}],
+     {"I1": "UNKNOWN", "I2": "UNKNOWN", "E1": "NOT_MET"}),
+    ([{"concept": "methotrexate", "present": False}, {"concept": "csdmard", "present": False}],
+     {"I1": "MET", "I2": "NOT_MET", "E1": "NOT_MET"}),
+])
+def test_a_narrower_history_counts_beside_the_broader_ones_own_record(histories, facts, verdicts):
+    network, screening = histories
+    outcome = screen_one(screening, [{"concept": "first_dose", "value": "2026-06-01"}, *facts],
+                         day="2026-06-01")
+    assert isinstance(outcome, Decision)
+    assert_trail_agrees(network, outcome, verdicts)
+
+
+def test_a_history_given_only_through_a_narrower_one_says_so(histories):
+    _, screening = histories
+    outcome = screen_one(screening, [{"concept": "first_dose", "value": "2026-06-01"}, MTX],
+                         day="2026-06-01")
+    assert outcome.patient.unusable["csdmard"] == (
+        "only methotrexate recorded, which counts as csdmard: whether there is any other "
+        "csdmard is not")
+
+
+def test_a_narrower_course_beside_the_broader_ones_none_is_a_contradiction(histories):
+    _, screening = histories
+    outcome = screen_one(screening, [{"concept": "csdmard", "present": False}, MTX],
+                         day="2026-06-01")
+    assert isinstance(outcome, Rejected)
+    assert "csdmard is recorded as none (fact #1) and as present (fact #2 by methotrexate, " \
+        "which counts as csdmard)" in str(outcome.problems[0])
