@@ -143,7 +143,8 @@ class Courses:
         start day when that surely lies inside) to the days it may have (a course going on, or
         whose end is not recorded, up to the window's end), and a course without a dose that may
         fall inside leaves it unbounded above. An average daily dose is that sum divided by the
-        window's days up to screening (none: a window after screening has no recorded day)."""
+        window's days up to screening. A window that starts after screening has no recorded day:
+        neither is then known (its sum is not 0 mg: nothing after screening is recorded)."""
         record = self.patient.record
         for field_name, anchor, duration, average in r.cumulatives:
             span = summed_span(record, anchor, duration)
@@ -152,7 +153,7 @@ class Courses:
                     f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
                 continue
             days = span[1] - span[0] + 1
-            if average and days < 1:
+            if days < 1:
                 self.patient.unusable[field_name] = \
                     f"the window starts {date.fromordinal(span[0])}, after screening " \
                     f"{date.fromordinal(span[1])}: no day of it is recorded"

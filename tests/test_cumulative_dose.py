@@ -287,3 +287,13 @@ def test_an_equivalent_that_is_no_exact_decimal_is_summed_exactly() -> None:
     assert_trail_agrees(screening.network, result, {"I1": "MET"})
     assert "420 mg (dexamethasone 84 days x 5 mg/d)" in \
         judged(screening.network, result, "I1")["detail"]
+
+
+def test_a_window_wholly_after_screening_is_unknown_not_none(screening) -> None:
+    """12 months before a first dose 13 months after screening: no day of the window is
+    recorded, so its sum is not known (it was 0 mg, and `> 5 g` NOT_MET, for a patient on a
+    course going on)."""
+    result = decided(screening, prednisone("2026-01-01", None, 30), first_dose="2027-04-01")
+    assert_trail_agrees(screening.network, result, {"E1": "UNKNOWN", "I1": "MET"})
+    assert judged(screening.network, result, "E1")["detail"].endswith(
+        "the window starts 2026-04-01, after screening 2026-03-10: no day of it is recorded")
