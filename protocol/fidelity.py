@@ -61,14 +61,23 @@ _WORD = re.compile(r"\b(" + "|".join(WORDS) + r")\b", re.IGNORECASE)
 #: "the past year", "a month": one of the unit.
 _ONE = re.compile(r"\b(?:a|an|the past|the last|past|last|the previous|previous)\s+"
                   r"(?=(?:year|month|week|day)\b)", re.IGNORECASE)
+#: A unit of time right after a number: the number is a duration's ("4 weeks", "72-hour").
+_TIME = re.compile(r"\s*-?\s*(?:calendar\s+)?(?:hour|day|week|month|year)s?\b", re.IGNORECASE)
 #: How a sentence says "at least a day before" without a number.
 _BEFORE = re.compile(r"\b(?:prior to|before)\b", re.IGNORECASE)
-#: How far before a number a comparator may stand (spaces and a unit-free gap such as "×").
-REACH = 16
+#: How far before a number a comparator may stand: the longest ("greater than or equal to"), and
+#: spaces and a unit-free gap such as "×".
+REACH = max(len(words) for words, _ in BEFORE) + 8
+#: How far before a number a window's word is looked for ("within the 4 weeks", "in the past").
+WINDOW_REACH = 24
+#: A comparator written again in signs after its words: "greater than or equal to (>=) 1.0", as
+#: ClinicalTrials.gov records of several sponsors write every threshold.
+_RESTATED = re.compile(r"\s*\(\s*([<>≥≤⩾⩽=/]{1,3})\s*\)$")
 #: How an exclusion says that its "at least N before" is a washout: the time a patient must have
 #: stopped (CYP3A4 inducers "unable to stop ... (at least 3 weeks prior)"), which the rule writes
 #: as the exclusion of a use within N.
-_WASHOUT = re.compile(r"\b(?:stop|stopped|discontinu\w*|wash-?out|ceased?)\b", re.IGNORECASE)
+_WASHOUT = re.compile(r"\b(?:stop|stopped|discontinu\w*|wash-?out|ceased?|elapsed?)\b",
+                      re.IGNORECASE)
 
 
 class Said(NamedTuple):
@@ -156,10 +165,12 @@ def said(text: str) -> list[Said]:
 def _comparator(text: str, match: re.Match[str]) -> str | None:
     before = text[max(0, match.start() - REACH):match.start()].lower().rstrip()
     before = re.sub(r"\s*grade$", "", before)  # "≤ Grade 1"
-    after = text[match.end():match.end() + REACH + 12].lower()
-    for words, op in BEFORE:
-        if before.endswith(words):
-            return op
+    restated = _RESTATED.search(before)
+    for written in (before[:restated.start()], restated.group(1)) if restated else (before,):
+        for words, op in BEFORE:  # the words, else the signs alone ("Hemoglobin (>=) 8 g/dL")
+            if written.endswith(words):
+                return op
+    after = text[match.end():match.end() + 28].lower()
     skipped = re.sub(r"^\s*[^\s\d]+", "", after, count=1)  # a unit between: "18 years or older"
     for words, op in AFTER:
         if after.lstrip().startswith(words) or skipped.lstrip().startswith(words):
@@ -179,8 +190,12 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
             continue  # grades said in words ("moderate to massive"): nothing to compare
         accepted = _grade_equivalents(value, op) if graded else {value}
         matches = [s for s in numbers if s.value in accepted]
+        if isinstance(what, m.AtLeast | m.Counted):  # "more than one episode": at least 2
+            matches += [s for s in numbers if s.value == value - 1 and s.op == ">"]
         if isinstance(what, m.Duration):
             matches = matches or [s for s in numbers if s.value in _same_time(what)]
+            timed = [s for s in matches if _TIME.match(text, s.end)]
+            matches = timed or matches  # "more than one episode in the past year": the year's
             if not matches and (what.amount, what.unit) == (1, "days") and _BEFORE.search(text):
                 continue  # "prior to consent": at least a day before it
         info = {"id": name, "what": _what(what), "sentence": _excerpt(text), "line": line}
@@ -194,6 +209,12 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
                 kinds.add("within")
             if op is not None and kinds and not _window_families(op) & kinds:
                 yield Slip("fidelity/window", where, {**info, "words": " / ".join(sorted(kinds))})
+                continue
+            strict = {s.op for s in matches} & {"<", "<="}
+            if op in _INCLUSIVE and len(strict) == 1 and _INCLUSIVE[op] != strict.pop():
+                yield Slip("fidelity/window", where, {
+                    **info, "words": "< (the day itself not counted)" if op == "within"
+                    else "<= (the day itself counted)"})
             continue
         written = {s.op for s in matches} - {None}
         if op is not None and written and op not in written and not graded:
@@ -263,7 +284,7 @@ def _same_time(duration: m.Duration) -> set[Decimal]:
 
 
 def _window_word(text: str, number: Said) -> str | None:
-    before = text[max(0, number.start - REACH - 8):number.start].lower()
+    before = text[max(0, number.start - WINDOW_REACH):number.start].lower()
     after = text[number.end:number.end + 24].lower()
     if any(before.rstrip().endswith(w) or f"{w} " in before for w in ("within", "in the past",
                                                                        "in the last")):
@@ -273,6 +294,11 @@ def _window_word(text: str, number: Said) -> str | None:
     if number.op in ("<=", "<"):
         return "within"
     return None
+
+
+#: A window kind and the sign a sentence writes for it at its number: "≤ 4 weeks" is `within`,
+#: its last day counted; "< 2 weeks" is `less than`, not counted.
+_INCLUSIVE = {"within": "<=", "less_than": "<"}
 
 
 def _window_families(kind: str) -> set[str]:

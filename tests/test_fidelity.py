@@ -76,6 +76,27 @@ HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  va
      'weeks before screening', []),
     ('exclusion E1 "vaccine stopped within 3 weeks": vaccine at least 3 weeks before screening',
      ["6:fidelity"]),
+    ('exclusion E1 "A minimum of 2 weeks must have elapsed between the end of the vaccine and '
+     'enrolment": vaccine less than 2 weeks before screening', []),
+    # the comparator in words, then again in signs, as several sponsors' registry records write it
+    ('inclusion I1 "eGFR greater than or equal to (>=) 30 mL/min": egfr >= 30 mL/min', []),
+    ('inclusion I1 "eGFR greater than or equal to (>=) 30 mL/min": egfr > 30 mL/min',
+     ["6:fidelity"]),
+    ('inclusion I1 "eGFR greater than or equal to 30 mL/min": egfr > 30 mL/min', ["6:fidelity"]),
+    ('inclusion I1 "eGFR less than or equal to (<=) 30 mL/min": egfr < 30 mL/min',
+     ["6:fidelity"]),
+    ('inclusion I1 "eGFR (>=) 30 mL/min": egfr > 30 mL/min', ["6:fidelity"]),
+    # a window's last day: "<" is not counted (`less than`), "<=" or "within" is
+    ('exclusion E1 "vaccine < 2 weeks before": vaccine less than 2 weeks before screening', []),
+    ('exclusion E1 "vaccine < 2 weeks before": vaccine within 2 weeks before screening',
+     ["6:fidelity"]),
+    ('exclusion E1 "vaccine <= 2 weeks before": vaccine less than 2 weeks before screening',
+     ["6:fidelity"]),
+    # a count said as "more than one"; the window of "the past year" is the year's number
+    ('exclusion E1 "More than one vaccine in the past year": at least 2 vaccine within 1 year '
+     'before screening', []),
+    ('exclusion E1 "More than one vaccine in the past year": at least 3 vaccine within 1 year '
+     'before screening', ["6:fidelity"]),
 ])
 def test_the_readings(criterion, found):
     assert lint(HEADER + criterion) == found
