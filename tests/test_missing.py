@@ -159,3 +159,38 @@ def test_a_flag_is_missing_exactly_when_giving_it_could_change_the_verdict():
                         changes.append(FLAGS[place])
                         break
             assert sorted(listed) == sorted(changes), (criterion, known, listed)
+
+
+# -- what a need asks for: the least a coordinator must find ------------------------------------
+
+COMPARED = """protocol "t" version "1"
+concepts:
+ erosions: score
+ rf_positive: flag
+ platelets: quantity in x10^9/L
+ bm_plasma_cells: quantity in %
+inclusion I1 ">= 3 bone erosions OR >= 1 bone erosion and a positive rheumatoid factor":
+    erosions >= 3 or erosions >= 1 and rf_positive
+inclusion I2 "Platelets >= 50 if < 50% plasma cells in the marrow; otherwise >= 30":
+    bm_plasma_cells < 50 % and platelets >= 50 x10^9/L
+    or bm_plasma_cells >= 50 % and platelets >= 30 x10^9/L
+"""
+
+
+@pytest.mark.parametrize("facts, criterion, needs", [
+    # one erosion is enough beside a positive RF: not "needs erosions >= 3"
+    ([{"concept": "rf_positive", "value": True}], "I1", ["erosions >= 1"]),
+    ([{"concept": "rf_positive", "value": False}], "I1", ["erosions >= 3"]),
+    # 60 x10^9/L passes whatever the marrow says: its value is to be found, not a side of it
+    ([{"concept": "platelets", "value": 60, "unit": "x10^9/L", **DAY}], "I2",
+     ["bm_plasma_cells recorded, whatever its value"]),
+    ([{"concept": "platelets", "value": 40, "unit": "x10^9/L", **DAY}], "I2",
+     ["bm_plasma_cells >= 50 %"]),
+])
+def test_a_need_is_the_least_to_find(facts, criterion, needs):
+    network = network_from_text(COMPARED)
+    decided = screen_one(Screening(network), facts)
+    assert isinstance(decided, Decision)
+    (record,) = Recorder(network).records(decided)
+    leaf = [leaf.id for leaf in network.leaves].index(criterion)
+    assert [n["needs"] for n in record["criteria"][leaf]["to_pass"]] == needs

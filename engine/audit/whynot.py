@@ -153,7 +153,10 @@ class WhyNot:
         derived = concept if concept is not None and concept.formula is not None else None
         return _Said(text.line, text.text, derived, {
             "true": Need(text.text, text.line, text.text),
-            "false": Need(text.text, text.line, f"not ({text.text})")})
+            "false": Need(text.text, text.line, f"not ({text.text})"),
+            ANY: Need(text.text, text.line,
+                      f"{getattr(part, 'ref', None) and part.ref.name} recorded, whatever its "
+                      "value")})
 
     # -- once per protocol ------------------------------------------------------------------------
     def _plan(self, criterion: m.Criterion) -> _Plan:
@@ -203,18 +206,76 @@ class WhyNot:
 
 def _search(plan: _Plan, judged: dict[int, str]) -> tuple[tuple[Part, str], ...]:
     """The first set of open parts, fewest first, and their values that let the criterion
-    pass; none when its applies-when is false or no set does."""
+    pass; none when its applies-when is false or no set does. Of single parts, the least a
+    coordinator must find (`_least`)."""
     applies = _value(plan.applies, judged) if plan.applies else "true"
     if applies == "false":
         return ()
     open_parts = [same[0] for same in _open_groups(plan, judged)][:MOST_OPEN_PARTS]
-    for size in range(1, len(open_parts) + 1):
+    single = [(part, value) for part in open_parts for value in ("true", "false")
+              if _passes(plan, {**judged, id(part): value})]
+    if single:
+        return _least(single)
+    for size in range(2, len(open_parts) + 1):
         for chosen in combinations(open_parts, size):
             keys = [id(part) for part in chosen]
             for values in product(("true", "false"), repeat=size):
                 if _passes(plan, {**judged, **dict(zip(keys, values))}):
                     return tuple(zip(chosen, values))
     return ()
+
+
+#: A need met by any value of the concept a part compares (`_least`).
+ANY = "any"
+
+
+def _least(single: list[tuple[Part, str]]) -> tuple[tuple[Part, str], ...]:
+    """Of the single parts that would each let a criterion pass, what to say a coordinator
+    must find: where two comparisons of one concept pass between them whatever its value
+    (`bm_plasma_cells < 50 %` and `>= 50 %` each pass, a platelet count sufficing either
+    way), the concept recorded; else the first, or the weakest comparison of its concept that
+    passes (`erosions >= 1` rather than `erosions >= 3`, when one erosion and a positive RF
+    pass)."""
+    halves = [(part, value, _half(part, value)) for part, value in single]
+    for (part, _, half), (_, _, other) in combinations(halves, 2):
+        if half and other and half[:2] == other[:2] and _covers(half[2:], other[2:]):
+            return ((part, ANY),)
+    least = halves[0]
+    for other in halves[1:]:
+        if least[2] and other[2] and least[2][:2] == other[2][:2] and \
+                _within(least[2][2:], other[2][2:]):
+            least = other
+    return ((least[0], least[1]),)
+
+
+def _half(part: Part, value: str) -> tuple[str, str | None, str, object] | None:
+    """The values a comparison of a concept with a number lets through when it takes
+    `value`: (concept, unit, operator, threshold); None for any other part."""
+    if not isinstance(part, m.Compare) or part.op not in _TURNED:
+        return None
+    op = part.op if value == "true" else _TURNED[part.op]
+    return part.ref.name, part.threshold.unit, op, part.threshold.value
+
+
+_TURNED = {">=": "<", ">": "<=", "<=": ">", "<": ">="}
+
+
+def _covers(one: tuple[str, object], other: tuple[str, object]) -> bool:
+    """Whether two half-lines (operator, threshold) hold every value between them."""
+    (up, low), (down, high) = sorted([one, other], key=lambda h: h[0][0] != ">")
+    if up[0] != ">" or down[0] != "<":
+        return False
+    return low < high or (low == high and "=" in up + down)
+
+
+def _within(one: tuple[str, object], other: tuple[str, object]) -> bool:
+    """Whether half-line `one` holds every value `other` does (`>= 3` within `>= 1`)."""
+    (op, at), (other_op, other_at) = one, other
+    if op[0] != other_op[0]:
+        return False
+    if at == other_at:
+        return "=" in other_op or "=" not in op
+    return at > other_at if op[0] == ">" else at < other_at
 
 
 def _deciding(plan: _Plan, judged: dict[int, str]) -> tuple[Part, ...] | None:
