@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.summary import counted
+
 #: The verdict by which a criterion turns a patient away, per role.
 FAILS = {"inclusion": "NOT_MET", "exclusion": "MET"}
 OPEN = ("UNKNOWN", "NEEDS_REVIEW")
@@ -97,8 +99,9 @@ def attrition(records: Iterable[dict[str, Any]]) -> Attrition:
 
 def render(table: Attrition) -> str:
     """The table as text."""
-    lines = [f"attrition: {table.patients} patients decided"
-             + (f", {table.rejected} records rejected (not counted)" if table.rejected else ""),
+    lines = [f"attrition: {counted(table.patients, 'patient')} decided"
+             + (f", {counted(table.rejected, 'record')} rejected (not counted)"
+                if table.rejected else ""),
              f"{'criterion':<12} {'role':<9} {'turns away':>10} {'alone':>6} {'remaining':>9} "
              f"{'open':>5}"]
     lines += [f"{row.criterion:<12} {row.role:<9} {row.fails:>10} {row.alone:>6} "

@@ -38,6 +38,11 @@ DECISIONS = ("ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW")
 _DATE = re.compile(r" ?\b\d{4}(?:-\d{2}){0,2}\b,?")
 
 
+def counted(number: int, noun: str) -> str:
+    """A count as the summaries write it: `1 patient`, `2,000 patients`."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def kind(warning: FactProblem) -> str:
     """A warning's kind: its message without the dates of the fact at hand.
 
@@ -107,7 +112,7 @@ class Tally:
         rate = f"{self.patients / seconds:,.0f}" if seconds > 0 else "-"
         counts = ", ".join(f"{self.decisions[d]:,} {d}" for d in DECISIONS)
         rejected = f"{self.rejected:,} record{'' if self.rejected == 1 else 's'} rejected"
-        patients = f"{self.patients:,} patient{'' if self.patients == 1 else 's'}"
+        patients = counted(self.patients, "patient")
         unread = f"; {self.unread:,} fact file{'' if self.unread == 1 else 's'} not read as " \
             "records (above)" if self.unread else ""
         lines = [f"{patients} in {seconds:.1f} s ({rate} patients/s): {counts}; {rejected}"
@@ -119,7 +124,7 @@ class Tally:
             where = ", ".join(f"{w.patient} (line {w.record})" for w in seen.first)
             more = seen.patients - len(seen.first)
             among = "" if seen.patients == seen.count else \
-                f", in {seen.patients:,} patient{'' if seen.patients == 1 else 's'}"
+                f", in {counted(seen.patients, 'patient')}"
             lines.append(f"  {seen.count:,} x {text}{among}: {where}"
                          + (f" and {more:,} more" if more else ""))
         return "".join(line + "\n" for line in lines)

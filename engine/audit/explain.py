@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from engine.atoms import Shape, folded, holds
 from engine.audit.trail import MARK, cut, facts_sha256
+from engine.summary import counted
 
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
 DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is missing)",
@@ -76,8 +77,8 @@ def rendered(records: Iterable[dict[str, Any]], patient: str | None, criterion: 
             counts = dict(record["decisions"])
             rejected = counts.pop("REJECTED", 0)
             decided = ", ".join(f"{k} {v}" for k, v in counts.items())
-            lines.append(f"\nsummary: {sum(counts.values())} patients decided ({decided}); "
-                         f"{rejected} records rejected")
+            lines.append(f"\nsummary: {counted(sum(counts.values()), 'patient')} decided "
+                         f"({decided}); {counted(rejected, 'record')} rejected")
         if lines:
             yield "".join(line + "\n" for line in lines)
 
