@@ -206,8 +206,7 @@ class Courses:
             return quantize(dose * direct), given * Fraction(direct) if summed else None, \
                 equivalent
         if concept.weight is None:
-            self.problem(index, "unit", f"{concept.name} is dosed in {concept.dosed_in}: give the dose "
-                         f"in that unit (the protocol names no weight to divide by)")
+            self.problem(index, "unit", _undosed(concept, unit, self.n.aliases))
             return None, None, None
         weight = self.patient.record.get(concept.weight.name)
         weight_unit = self.n.concepts[concept.weight.name].unit
@@ -227,6 +226,19 @@ class Courses:
         except UnitProblem as error:
             self.problem(index, "unit", f"{concept.name} dose: {error}")
             return None, None, None
+
+
+def _undosed(concept: m.Concept, unit: str, aliases) -> str:
+    """Why a dose in `unit` is no dose of `concept`, which names no weight to divide by: a unit
+    that cannot be read (`mg/wk`), or one of another dimension."""
+    try:
+        factor(unit, concept.dosed_in, aliases=aliases)
+    except UnitProblem as error:
+        if str(error).startswith("unknown unit"):
+            return f"{concept.name} dose: {error}: give it in {concept.dosed_in}, or in a unit " \
+                "of its dimension"
+    return f"{concept.name} is dosed in {concept.dosed_in}: give the dose in that unit (the " \
+        "protocol names no weight to divide by)"
 
 
 def summed_span(record: dict, anchor: str | None, duration: m.Duration | None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.audit.evidence import Explainer, criterion_parts
-from engine.run import Decision, Screening
+from engine.run import Decision, Rejected, Screening
 from tests.conftest import network_from_text, screen_one
 
 PROTOCOL = """protocol "doses" version "1"
@@ -213,3 +213,15 @@ def test_stable_dose_diagnostics() -> None:
         'inclusion S8 "x": glucocorticoid dose stable for at least 0 days before the end of mi\n')
     found = [f"{d.span.line}:{d.span.column} {d.code}" for d in check(parse(src, "s.pr"))]
     assert found == ["9:19 type-mismatch", "10:59 zero-duration", "10:73 anchor"]
+
+
+@pytest.mark.parametrize("unit, said", [
+    ("mg/wk", "glucocorticoid dose: unknown unit 'mg/wk': give it in mg/d, or in a unit of its "
+              "dimension"),
+    ("mg/kg", "glucocorticoid is dosed in mg/d: give the dose in that unit (the protocol names "
+              "no weight to divide by)"),
+])
+def test_a_dose_in_a_unit_that_is_no_dose_says_why(screening: Screening, unit, said) -> None:
+    result = screen_one(screening, [{**gc(10), "unit": unit}], path="doses.jsonl")
+    assert isinstance(result, Rejected)
+    assert said in str(result.problems[0])

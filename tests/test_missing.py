@@ -194,3 +194,22 @@ def test_a_need_is_the_least_to_find(facts, criterion, needs):
     (record,) = Recorder(network).records(decided)
     leaf = [leaf.id for leaf in network.leaves].index(criterion)
     assert [n["needs"] for n in record["criteria"][leaf]["to_pass"]] == needs
+
+
+def test_a_need_to_deny_a_denial_says_what_is_denied():
+    """`steroid_use and not <stable>` passes as an exclusion with the dose stable: the need
+    says so, not "not (not steroid dose stable ...)"."""
+    network = network_from_text("""protocol "t" version "1"
+concepts:
+ first_dose: date
+ steroid: medication {prednisone} dosed in mg/d
+ steroid_use: flag
+exclusion E1 "Steroid use unless stable for 1 week":
+    steroid_use and not steroid dose stable for at least 1 week before first_dose
+""")
+    decided = screen_one(Screening(network), [
+        {"concept": "steroid_use", "value": True},
+        {"concept": "first_dose", "value": "2026-06-25"}])
+    (record,) = Recorder(network).records(decided)
+    assert [n["needs"] for n in record["criteria"][0]["to_pass"]] == [
+        "steroid dose stable for at least 1 week before first_dose"]

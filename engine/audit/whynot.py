@@ -151,9 +151,11 @@ class WhyNot:
         concept = self.protocol.concept(part.ref.name) \
             if isinstance(part, (m.Compare, m.InRange)) else None
         derived = concept if concept is not None and concept.formula is not None else None
+        denied = describe(self.protocol, part.item).text if isinstance(part, m.Not) else \
+            f"not ({text.text})"  # `not (not x)` is x
         return _Said(text.line, text.text, derived, {
             "true": Need(text.text, text.line, text.text),
-            "false": Need(text.text, text.line, f"not ({text.text})"),
+            "false": Need(text.text, text.line, denied),
             ANY: Need(text.text, text.line,
                       f"{getattr(part, 'ref', None) and part.ref.name} recorded, whatever its "
                       "value")})
