@@ -238,6 +238,22 @@ def test_boundary_cases_give_the_result_on_that_day(tmp_path, capsys):
     assert not any("uacr_at_visit_1 200 mg/g dated 2026-05-18" in name for name in cases)
 
 
+def test_boundary_cases_of_a_day_after_screening_are_dated_by_screening(tmp_path, capsys):
+    """`lvef_r: lvef at randomisation valid for 28 days`, randomised after screening: a result
+    dated on that day would be set aside (its cases failed their own test); one on the
+    screening date is read, within the 28 days counted back from randomisation."""
+    protocol = ('protocol "r" version "1"\nconcepts:\n  randomisation: date\n'
+                '  lvef: quantity in %\n  lvef_r: lvef at randomisation valid for 28 days\n'
+                'inclusion I1 "LVEF >= 50% within 28 days before randomization": lvef_r >= 50 %\n')
+    text, said = boundary_cases(capsys, tmp_path, protocol, {
+        "patient": "B", "screening_date": "2026-06-01", "facts": [
+            {"concept": "randomisation", "value": "2026-06-10"},
+            {"concept": "lvef", "value": 58, "unit": "%", "date": "2026-05-20"}]})
+    assert '{"concept": "lvef", "value": 50, "unit": "%", "date": "2026-06-01"}' in text
+    assert "dated 2026-05-13: the oldest day it counts" in text
+    assert "6 boundary cases" in said
+
+
 DAY = date(2026, 5, 18)
 
 

@@ -80,7 +80,7 @@ def kept(gen: EdgeCases, concept: str) -> dict[str, Any]:
     fields = {k: v for k, v in given(gen, concept).items() if k in ("date", "reference_range")}
     declared = gen.concepts.get(concept)  # `given` has refused the lowest or highest in a window
     if declared is not None and declared.reads is not None:
-        return {"concept": declared.reads.name, **fields, "date": _read_on(gen, declared)}
+        return {"concept": declared.reads.name, **fields, "date": _recorded_by(gen, declared)}
     fields.setdefault("date", (gen.screening - timedelta(days=1)).isoformat())
     return fields
 
@@ -100,17 +100,32 @@ def given(gen: EdgeCases, concept: str) -> dict[str, Any]:
         raise Skip(f"{concept} is {declared.read_as}: a case at its boundary is a series of "
                    f"{declared.reads.name} results, which a scenario writes")
     if declared is not None and declared.reads is not None:
-        read, by = declared.reads.name, _read_on(gen, declared)
+        read, by = declared.reads.name, read_on(gen, declared)
     old = [f for f in gen.base["facts"] if f.get("concept") == read
            and (by is None or str(f.get("date")) <= by)]
     return old[-1] if old else {}
 
 
-def _read_on(gen: EdgeCases, declared: m.Concept) -> str:
+def read_on(gen: EdgeCases, declared: m.Concept) -> str:
+    """The named day a concept read as of it is read at (`randomisation` of `lvef_r`), from the
+    base patient."""
     day = day_given(gen, declared.at.name)
     if day is None:
         raise Skip(f"the base patient gives no {declared.at.name} day to read {declared.name} at")
     return day.isoformat()
+
+
+def _recorded_by(gen: EdgeCases, declared: m.Concept) -> str:
+    """The day a case's result of a concept read as of a named day is dated: that day, or the
+    screening date when the day lies after it (a later result is set aside: `lvef_r: lvef at
+    randomisation valid for 28 days` reads one up to screening, within the 28 days before)."""
+    day = read_on(gen, declared)
+    if day <= gen.screening.isoformat():
+        return day
+    if declared.valid_for is None:
+        raise Skip(f"{declared.name} reads {declared.reads.name} of {declared.at.name}'s day "
+                   f"({day}), after screening ({gen.screening}): no result of it is recorded")
+    return gen.screening.isoformat()
 
 
 def given_as(gen: EdgeCases, concept: str) -> str:

@@ -150,7 +150,7 @@ def _anchor(gen: EdgeCases, atom: m.Counted) -> tuple[date | None, Anchored | No
         return anchored.day, anchored
     anchor = anchor_day(gen, window.anchor)
     if anchor is None:
-        raise Skip(f"the base patient gives no {window.anchor} day")
+        raise Skip(f"the base patient gives no day for {window.anchor}")
     return anchor, None
 
 

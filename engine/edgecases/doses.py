@@ -112,7 +112,7 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
     if window.kind != "ever":
         anchor = anchor_day(gen, window.anchor)
         if anchor is None:
-            raise Skip(f"the base patient gives no {window.anchor} day")
+            raise Skip(f"the base patient gives no day for {window.anchor}")
         assert window.duration is not None
         first = anchor - period(window.duration)
         last = min(anchor, gen.screening)

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.dates import shift
-from engine.edgecases.base import Variant, kept
+from engine.edgecases.base import Variant, kept, read_on
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def _narrower(gen: EdgeCases, name: str) -> tuple[str, ...]:
 def oldest_counted(gen: EdgeCases, concept: m.Concept) -> tuple[date, str] | None:
     """The oldest day a result of `concept` counts on in the base patient, and why."""
     if concept.reads is not None:
-        day = date.fromisoformat(kept(gen, concept.name)["date"])
+        day = date.fromisoformat(read_on(gen, concept))
         if concept.valid_for is None:
             return day, (f"{concept.name} reads {concept.reads.name} of {concept.at.name}'s "
                          f"day ({day})")
