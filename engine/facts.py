@@ -71,12 +71,10 @@ class Normaliser:
         # The lists with a dose on a day or a cumulative dose the network compares (0 for none).
         self.tallied = frozenset(name for name, _ in layout.doses.values()) | \
             frozenset(self.cumulatives)
-        # By history, the histories that count as it (`methotrexate: medication {...} counts as
-        # csdmard`): their items are its items, beside its own record (`_Builder._occurrences`).
-        self.narrower: dict[str, list[str]] = {}
-        for concept in protocol.concepts:
-            if concept.counts_as is not None and concept.kind in m.LISTED:
-                self.narrower.setdefault(concept.counts_as.name, []).append(concept.name)
+        # The histories others count as (`methotrexate: medication {...} counts as csdmard`):
+        # their items are its items, beside its own record (`_Builder._narrowed`).
+        self.narrowed = frozenset(c.counts_as.name for c in protocol.concepts
+                                  if c.counts_as is not None and c.kind in m.LISTED)
         # How each declared concept's facts are filed, read once here rather than per fact: the
         # concepts they are facts of, where a rule reads them (itself, what it counts as, and
         # either read as of a named day: the first, None for none, and the others) and whether
@@ -180,7 +178,7 @@ class Reader:
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
-                 "reaches", "as_of", "sources", "missing", "previous", "narrower")
+                 "reaches", "as_of", "sources", "missing", "previous", "narrowed")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -224,7 +222,7 @@ class Reader:
         self.uln = f"{name} x ULN"
         self.none_field = R.none_field(name)
         self.tallied = name in normaliser.tallied
-        self.narrower = normaliser.narrower.get(name, ())
+        self.narrowed = name in normaliser.narrowed
         self.edges = normaliser.edges.get(name, ())
         self.dated = normaliser.dated.get(name)
         self.runs = name in normaliser.runs
@@ -530,7 +528,7 @@ class _Builder(Values, Courses):
 
     def _occurrences(self, r: Reader, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        if r.narrower:
+        if r.narrowed:
             facts = self._narrowed(r, facts)
             if not facts:
                 return None
