@@ -32,6 +32,7 @@ from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
                           day_numbers_of_text, day_of, day_written, days_of, days_of_text, shift)
 from engine.courses import Courses
+from engine.duplicates import Seen, identity
 from engine.factfile import patient_id, plain, quoted, schema_problems
 from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
                            plain_number, used_fact)
@@ -363,10 +364,10 @@ class _Builder(Values, Courses):
     def _grouped(self) -> dict[str, list[tuple[int, dict]]]:
         grouped: dict[str, list[tuple[int, dict]]] = {}
         # The first fact of each concept and date: only a fact of the same concept and date can
-        # be a duplicate, so only those are compared in full (see `_identity`), each by a look-up
+        # be a duplicate, so only those are compared in full (see `identity`), each by a look-up
         # among the earlier ones of its day (a day may hold thousands: a monitor's readings).
         earlier: dict[tuple[str, Any], tuple[int, dict]] = {}
-        seen: dict[tuple[str, Any], _Seen] = {}
+        seen: dict[tuple[str, Any], Seen] = {}
         # A fact dated with a time is told from another by its time as written: three equal
         # results of a triplicate ECG at 09:00, 09:05 and 09:10 are three results, not duplicates.
         timed: dict[int, Any] = {}
@@ -375,7 +376,7 @@ class _Builder(Values, Courses):
         for index, fact in enumerate(self.data.get("facts", [])):
             name, when, end = fact["concept"], fact.get("date"), fact.get("end")
             if type(when) is str and len(when) > 10 or type(end) is str and len(end) > 10:
-                timed[index] = _identity(fact)
+                timed[index] = identity(fact)
                 if type(when) is str and len(when) > 10:  # its day, for all that follows
                     when = fact["date"] = day_written(when)
                 if type(end) is str and len(end) > 10:
@@ -388,9 +389,9 @@ class _Builder(Values, Courses):
             if first is not entry:
                 known = seen.get(key)
                 if known is None:
-                    known = seen[key] = _Seen()
-                    known.first(timed.get(first[0]) or _identity(first[1]), first[0])
-                same = known.first(timed.get(index) or _identity(fact), index)
+                    known = seen[key] = Seen()
+                    known.first(timed.get(first[0]) or identity(first[1]), first[0])
+                same = known.first(timed.get(index) or identity(fact), index)
                 if same != index:
                     self.problem(index, None, f"duplicate of fact #{same + 1}")
                     continue
@@ -766,32 +767,6 @@ def _duration_key(duration: m.Duration) -> tuple[int, str]:
 def _form(listed: bool) -> str:
     """The date forms a fact may take: a history's dates may be partial."""
     return "YYYY-MM-DD, YYYY-MM or YYYY" if listed else "YYYY-MM-DD"
-
-
-class _Seen:
-    """The identities of the facts of one concept and day, each with the first fact that had it."""
-
-    __slots__ = ("hashed", "other")
-
-    def __init__(self) -> None:
-        self.hashed: dict[Any, int] = {}
-        self.other: list[tuple[Any, int]] = []  # identities with a list in them: compared in turn
-
-    def first(self, identity: Any, index: int) -> int:
-        """The first fact with `identity`: an earlier one, or `index` (remembered)."""
-        try:
-            return self.hashed.setdefault(identity, index)
-        except TypeError:
-            same = next((i for other, i in self.other if other == identity), None)
-            if same is None:
-                self.other.append((identity, index))
-            return index if same is None else same
-
-
-def _identity(fact: dict) -> Any:
-    """What makes two facts duplicates: the same fields in the same order with equal values; a
-    fact with a reference range (a dict) is compared by its text."""
-    return str(fact) if "reference_range" in fact else tuple(fact.items())
 
 
 def _shifted(day: int, duration: m.Duration, sign: int) -> int:
