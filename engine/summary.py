@@ -111,10 +111,10 @@ class Tally:
         """
         rate = f"{self.patients / seconds:,.0f}" if seconds > 0 else "-"
         counts = ", ".join(f"{self.decisions[d]:,} {d}" for d in DECISIONS)
-        rejected = f"{self.rejected:,} record{'' if self.rejected == 1 else 's'} rejected"
+        rejected = f"{counted(self.rejected, 'record')} rejected"
         patients = counted(self.patients, "patient")
-        unread = f"; {self.unread:,} fact file{'' if self.unread == 1 else 's'} not read as " \
-            "records (above)" if self.unread else ""
+        unread = f"; {counted(self.unread, 'fact file')} not read as records (above)" \
+            if self.unread else ""
         lines = [f"{patients} in {seconds:.1f} s ({rate} patients/s): {counts}; {rejected}"
                  f"{unread}"]
         if self.warnings:
