@@ -22,7 +22,7 @@ from engine.dates import length, runs, shift
 from engine.factfile import plain, quoted
 from engine.record import attributes_text, period_text, plain_number, used_fact
 from protocol.formula import rounded
-from protocol.units import UnitProblem, convert, factor, quantize
+from protocol.units import UnitProblem, convert, factor, parse_unit, quantize
 
 if TYPE_CHECKING:
     from engine.facts import Reader
@@ -232,11 +232,10 @@ def _undosed(concept: m.Concept, unit: str, aliases) -> str:
     """Why a dose in `unit` is no dose of `concept`, which names no weight to divide by: a unit
     that cannot be read (`mg/wk`), or one of another dimension."""
     try:
-        factor(unit, concept.dosed_in, aliases=aliases)
+        parse_unit(unit, aliases)
     except UnitProblem as error:
-        if str(error).startswith("unknown unit"):
-            return f"{concept.name} dose: {error}: give it in {concept.dosed_in}, or in a unit " \
-                "of its dimension"
+        return f"{concept.name} dose: {error}: give it in {concept.dosed_in}, or in a unit of " \
+            "its dimension"
     return f"{concept.name} is dosed in {concept.dosed_in}: give the dose in that unit (the " \
         "protocol names no weight to divide by)"
 
