@@ -153,12 +153,11 @@ class WhyNot:
         derived = concept if concept is not None and concept.formula is not None else None
         denied = describe(self.protocol, part.item).text if isinstance(part, m.Not) else \
             f"not ({text.text})"  # `not (not x)` is x
-        return _Said(text.line, text.text, derived, {
-            "true": Need(text.text, text.line, text.text),
-            "false": Need(text.text, text.line, denied),
-            ANY: Need(text.text, text.line,
-                      f"{getattr(part, 'ref', None) and part.ref.name} recorded, whatever its "
-                      "value")})
+        needs = {"true": Need(text.text, text.line, text.text),
+                 "false": Need(text.text, text.line, denied)}
+        if isinstance(part, m.Compare):  # `_least` may find any value of it enough
+            needs[ANY] = Need(text.text, text.line, f"{part.ref.name} recorded, whatever its value")
+        return _Said(text.line, text.text, derived, needs)
 
     # -- once per protocol ------------------------------------------------------------------------
     def _plan(self, criterion: m.Criterion) -> _Plan:
