@@ -68,6 +68,8 @@ _BEFORE = re.compile(r"\b(?:prior to|before)\b", re.IGNORECASE)
 #: How far before a number a comparator may stand: the longest ("greater than or equal to"), and
 #: spaces and a unit-free gap such as "×".
 REACH = max(len(words) for words, _ in BEFORE) + 8
+#: How far after a number a comparator may stand ("or more", past a unit: "18 years or older").
+AFTER_REACH = 28
 #: How far before a number a window's word is looked for ("within the 4 weeks", "in the past").
 WINDOW_REACH = 24
 #: A comparator written again in signs after its words: "greater than or equal to (>=) 1.0", as
@@ -170,7 +172,7 @@ def _comparator(text: str, match: re.Match[str]) -> str | None:
         for words, op in BEFORE:  # the words, else the signs alone ("Hemoglobin (>=) 8 g/dL")
             if written.endswith(words):
                 return op
-    after = text[match.end():match.end() + 28].lower()
+    after = text[match.end():match.end() + AFTER_REACH].lower()
     skipped = re.sub(r"^\s*[^\s\d]+", "", after, count=1)  # a unit between: "18 years or older"
     for words, op in AFTER:
         if after.lstrip().startswith(words) or skipped.lstrip().startswith(words):
