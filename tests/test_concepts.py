@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
@@ -209,3 +211,25 @@ def test_a_narrower_course_beside_the_broader_ones_none_is_a_contradiction(histo
     assert isinstance(outcome, Rejected)
     assert "csdmard is recorded as none (fact #1) and as present (fact #2 by methotrexate, " \
         "which counts as csdmard)" in str(outcome.problems[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([
+    MTX, LEFLUNOMIDE, HCQ, {"concept": "methotrexate", "present": False},
+    {"concept": "csdmard", "present": False},
+    {"concept": "methotrexate", "drug": "methotrexate", "date": "2026-05"}]),
+    max_size=4, unique_by=lambda f: str(f)))
+def test_any_mix_of_narrower_and_broader_facts_is_decided_or_refused_saying_why(histories, facts):
+    """Whatever the narrower and broader facts given: a decision the trail agrees with, or the
+    record refused for a none beside a course; never read as none where only methotrexate's
+    record is (`csdmard ever` is then never NOT_MET)."""
+    network, screening = histories
+    outcome = screen_one(screening, [{"concept": "first_dose", "value": "2026-06-01"}, *facts],
+                         day="2026-06-01")
+    if isinstance(outcome, Rejected):
+        assert "is recorded as none" in str(outcome.problems[0])
+        return
+    verdicts = {c: outcome.verdicts[c].verdict for c in ("I1", "I2", "E1")}
+    assert_trail_agrees(network, outcome, verdicts)
+    if not any(f["concept"] == "csdmard" for f in facts):
+        assert verdicts["I2"] != "NOT_MET" and verdicts["I1"] != "MET"
