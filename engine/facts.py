@@ -231,11 +231,11 @@ class Reader:
         self.cumulatives = normaliser.cumulatives.get(name, ())
         self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)
         #: By attribute, the days each item reaches by it (`m.Reach`): the item field, the
-        #: field from the earliest end, and the multiple.
-        self.reaches: dict[str, list[tuple[str, str, Fraction]]] = {}
-        for key, (attribute, times) in sorted(normaliser.reaches.get(name, {}).items()):
+        #: field from the earliest end, the multiple, and whether strictly.
+        self.reaches: dict[str, list[tuple[str, str, Fraction, bool]]] = {}
+        for key, (attribute, times, strict) in sorted(normaliser.reaches.get(name, {}).items()):
             self.reaches.setdefault(attribute, []).append(
-                (key, R.between(key)[0], Fraction(times)))
+                (key, R.between(key)[0], Fraction(times), strict))
         self.graded, self.planned = concept.graded, concept.planned
         self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
         self.table = normaliser.protocol.equivalence(concept.equivalence) \
@@ -696,13 +696,14 @@ class _Builder(Values, Courses):
     def _reaches(r: Reader, attribute: m.Attribute, value: Fraction | None, item: dict) -> None:
         """The last day each window on a multiple of the item's time (`m.Reach`, the time
         `value` in days) reaches from the item's last day, in whole days, from its earliest and
-        its latest last day (an end not come yet reaches no further). Not recorded, the window
-        may or may not reach the anchor: from no day surely, to any day possibly."""
-        for key, early, times in r.reaches[attribute.name]:
+        its latest last day (an end not come yet reaches no further); strictly (`less than`),
+        the last whole day before it ends (5 x 24 h: 4 days). Not recorded, the window may or may
+        not reach the anchor: from no day surely, to any day possibly."""
+        for key, early, times, strict in r.reaches[attribute.name]:
             if value is None:
                 item[early], item[key] = -1, ONGOING
                 continue
-            days = math.floor(times * value)
+            days = math.ceil(times * value) - 1 if strict else math.floor(times * value)
             item[early] = min(item[R.END_EARLIEST] + days, ONGOING)
             item[key] = min(item[R.END] + days, ONGOING)
 

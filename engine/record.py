@@ -88,15 +88,17 @@ ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRA
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
 
 
-def reach_field(attribute: str, times: Decimal) -> str:
+def reach_field(attribute: str, times: Decimal, strict: bool = False) -> str:
     """The item field of the last day `times` x the time an item records (`with half_life in
-    h`) reaches from its last day, counted in whole days (`m.Reach`); `between` gives the same
-    from the earliest its last day may be.
+    h`) reaches from its last day, counted in whole days (`m.Reach`; `strict`, the last day less
+    than that); `between` gives the same from the earliest its last day may be.
 
     >>> reach_field("half_life", Decimal("2.5")), between(reach_field("half_life", Decimal(5)))
     ('r2p5_half_life', ('r5_half_life_el', 'r5_half_life'))
+    >>> reach_field("half_life", Decimal(5), strict=True)
+    'r5_half_life_lt'
     """
-    return f"r{plain_number(times).replace('.', 'p')}_{attribute}"
+    return f"r{plain_number(times).replace('.', 'p')}_{attribute}" + ("_lt" if strict else "")
 
 
 def between(key: str) -> tuple[str, str]:
@@ -237,8 +239,8 @@ class Layout:
     #: The measured concepts compared on another day too (`confirmed on another day`).
     confirmed: set[str] = field(default_factory=set)
     #: The reaches each item of a history needs (`reach_field`), by concept: each field's
-    #: attribute and multiple.
-    reaches: dict[str, dict[str, tuple[str, Decimal]]] = field(default_factory=dict)
+    #: attribute, multiple, and whether the anchor must lie strictly within it.
+    reaches: dict[str, dict[str, tuple[str, Decimal, bool]]] = field(default_factory=dict)
 
     def read(self, concept: m.Concept) -> None:
         """Ask for a concept's value, and for the day it is read at (`age at enrolment`, `uacr
@@ -271,8 +273,9 @@ class Layout:
         """Ask for the day each item of `concept` reaches by `reach`; return its item field."""
         attribute = reach.of(concept)
         assert attribute is not None  # checked
-        name = reach_field(reach.attribute.name, reach.times)
-        self.reaches.setdefault(concept.name, {})[name] = (attribute.name, reach.times)
+        name = reach_field(reach.attribute.name, reach.times, reach.strict)
+        self.reaches.setdefault(concept.name, {})[name] = (attribute.name, reach.times,
+                                                           reach.strict)
         return name
 
     def cumulative(self, concept: str, window: m.Window, average: bool = False) -> str:

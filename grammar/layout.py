@@ -111,7 +111,7 @@ def lexemes(text: str, filename: str = "<string>", partial: bool = False) -> lis
 PATTERN_WORDS = {"ROLE": ("inclusion", "exclusion"), "NOT": ("not",), "BOUND": ("upper", "lower"),
                  "EDGE": ("start", "end", "date"), "GRADED": ("graded",),
                  "PLANNED": ("planned",), "EXTREME": ("lowest", "highest"),
-                 "FUNCTION": ("min", "max", "sqrt", "mean"), "LENGTH": ("shorter", "longer"),
+                 "FUNCTION": ("min", "max", "sqrt", "mean"), "LENGTH": ("shorter", "longer", "less", "greater"),
                  "TIMES": ("x",),
                  "TIME_UNIT": ("days", "weeks", "months", "years"), "ULN": ("x ULN",)}
 

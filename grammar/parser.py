@@ -556,13 +556,17 @@ class _Build(Escalation):
         return m.Window(self._span(meta), "at", anchor=anchor)
 
     def _window(self, meta, kind, duration, *rest) -> m.Window:
+        """A window of a duration; `less than D or N half_life, ...` is strict in both lengths."""
         *reach, direction, anchor = rest
+        reach = [m.Reach(r.span, r.times, r.attribute, r.longer, kind == "less_than")
+                 for r in reach]
         return m.Window(self._span(meta), kind, duration, direction, anchor, *reach)
 
     def reach(self, meta, times, attribute, length):
-        """`or 5 half_life, whichever is shorter`: each item's own length beside the duration."""
+        """`or 5 half_life, whichever is shorter`: each item's own length beside the duration;
+        "whichever is less" and "greater" are the same lengths."""
         return m.Reach(self._span(meta), _number(times), self._ref(attribute),
-                       str(length) == "longer")
+                       str(length) in ("longer", "greater"))
 
     def within(self, meta, *rest):
         return self._window(meta, "within", *rest)

@@ -31,7 +31,7 @@ EXPECTED_WORDS = {
     "GRADED": "'graded'",
     "PLANNED": "'planned'",
     "TIMES": "'x' (times)",
-    "LENGTH": "'shorter' or 'longer'",
+    "LENGTH": "'shorter' or 'longer' ('less' or 'greater')",
     "SCI": "a number like 1x10^7 or 1e7",
     "LEVEL_ID": "a dose level id (like DL1)",
     "FUNCTION": "min(...), max(...), sqrt(...) or mean(...)",

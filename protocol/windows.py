@@ -60,12 +60,14 @@ class Reach:
     half-lives, whichever is shorter, before the first dose"). An item falls within it when the
     anchor day is no more than `times` x its time after the item's last day, counted in whole
     days (a part of a day is not a day: 5 x 20 h is 4 days). Whichever is shorter: the item
-    falls in both; longer: in either."""
+    falls in both; longer: in either. `less than D or N half_life` (`strict`): the anchor day is
+    less than N x its time after the last day (5 x 24 h reaches 4 days, not 5)."""
 
     span: Span
     times: Decimal
     attribute: Ref
     longer: bool = False
+    strict: bool = False
 
     def of(self, concept: Concept) -> Attribute | None:
         """The attribute named, as written or in the plural (`half_lives` for `half_life`); a
@@ -144,7 +146,8 @@ class Window:
                 f"during {name}"
         if self.reach is not None and self.duration is None:
             reach = self.reach
-            return f"within {reach.times} {reach.attribute.name} {self.direction} {anchor}"
+            return f"{WINDOW_WORDS[self.kind]} {reach.times} {reach.attribute.name} " \
+                f"{self.direction} {anchor}"
         length = f"{self.duration} {self.reach}" if self.reach else str(self.duration)
         return f"{WINDOW_WORDS[self.kind]} {length} {self.direction} {anchor}"
 

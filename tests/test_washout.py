@@ -306,4 +306,83 @@ def test_any_half_life_given_is_a_decision_or_an_input_error(screening, half_lif
 
 def test_the_editor_completes_shorter_or_longer():
     typed = HEAD + 'inclusion I1 "x": chemo within 28 days or 5 half_life, whichever is '
-    assert expected(typed)[0] == ["longer", "shorter"]
+    assert expected(typed)[0] == ["greater", "less", "longer", "shorter"]
+
+
+# --- strictly: `less than D or N half_life` -------------------------------------------------------
+
+STRICT = """protocol "strict washout" version "1"
+concepts:
+  first_dose: date
+  anticancer: medication {pembrolizumab, docetaxel} with half_life in h
+exclusion E1 "Anticancer therapy less than 28 days or 5 half-lives, whichever is less,"
+    "before the first dose":
+    anticancer less than 28 days or 5 half_life, whichever is less, before first_dose
+exclusion E2 "Anticancer therapy less than 14 days or 5 half-lives (whichever is greater)"
+    "prior to the first dose":
+    anticancer less than 14 days or 5 half_life (whichever is greater) prior to first_dose
+"""
+
+
+@pytest.fixture(scope="module")
+def strictly() -> Screening:
+    return Screening(network_from_text(STRICT, "strict.proto-rules"))
+
+
+@pytest.mark.parametrize("courses, expected", [
+    # ended 2026-03-05, 5 days before: 5 x 24 h is 5 days, not less than 5
+    ([course("2026-03-05", "24 h")], {"E1": "NOT_MET", "E2": "MET"}),
+    ([course("2026-03-05", "24.1 h")], {"E1": "MET", "E2": "MET"}),  # 5.02 days
+    # ended 2026-02-20, 18 days before: 86.4 h is 18 days exactly, 86.5 h a little more
+    ([course("2026-02-20", "86.4 h")], {"E1": "NOT_MET", "E2": "NOT_MET"}),
+    ([course("2026-02-20", "86.5 h")], {"E1": "MET", "E2": "MET"}),
+    # ended 2026-02-10, 28 days before: not less than 28 days, whatever the half-life
+    ([course("2026-02-10", "2 week")], {"E1": "NOT_MET", "E2": "MET"}),
+    ([course("2026-02-10")], {"E1": "NOT_MET", "E2": "UNKNOWN"}),
+    ([course("2026-02-11")], {"E1": "UNKNOWN", "E2": "UNKNOWN"}),  # 27 days: the half-life decides
+])
+def test_less_than_the_half_lives_is_strict(strictly, courses, expected):
+    found = verdicts(strictly, *[{k: v for k, v in c.items() if v is not None} for c in courses])
+    assert {c: found[c] for c in expected} == expected
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(min_value=0, max_value=60), st.one_of(st.none(), st.integers(1, 4000)),
+       st.sampled_from(sorted(UNITS)))
+def test_the_verdict_is_the_exact_strict_washout(strictly, days_before, tenths, unit):
+    """As `test_the_verdict_is_the_exact_washout`, each bound not counted: the first dose less
+    than 28 (14) days, and less than 5 half-lives, after the course's last day."""
+    end = FIRST_DOSE - timedelta(days=days_before)
+    half_life = None if tenths is None else f"{Decimal(tenths) / 10} {unit}"
+    found = verdicts(strictly, course(end.isoformat(), half_life, start=min(
+        end, date(2026, 1, 5)).isoformat()))
+    by_reach = None if tenths is None else \
+        days_before < 5 * Fraction(tenths, 10) * UNITS[unit]
+    within_28, within_14 = days_before < 28, days_before < 14
+    shorter = False if not within_28 or by_reach is False else by_reach
+    longer = True if within_14 or by_reach else None if by_reach is None else False
+    kleene = {None: "UNKNOWN", True: "MET", False: "NOT_MET"}
+    assert (found["E1"], found["E2"]) == (kleene[shorter], kleene[longer])
+
+
+def test_the_trail_says_less_than_the_half_lives(strictly):
+    decided = outcome(strictly, course("2026-03-05", "24 h"))
+    line = "".join(Recorder(strictly.network).lines(decided)[0])
+    assert "(window from 2026-02-10 to 2026-03-10, 2026-02-10 itself not counted; first_dose " \
+           "2026-03-10); and less than 5 half_life after its last day: to 2026-03-09" in line
+    assert "or less than 5 half_life after its last day before first_dose 2026-03-10: to " \
+           "2026-03-09" in line
+
+
+def test_boundary_cases_of_a_strict_washout(capsys, tmp_path):
+    """`edge-cases` adds a half-life whose 5 reach a whole number of days exactly, where the
+    strict window ends a day sooner; the network agrees with every case."""
+    written, _ = boundary_cases(capsys, tmp_path, STRICT, {
+        "patient": "B", "screening_date": "2026-03-01", "facts": [
+            {"concept": "first_dose", "value": "2026-03-10"}]})
+    assert 'anticancer on 2026-02-25, half_life 67.2 h: anticancer less than 28 days or 5 ' \
+           'half_life, whichever is shorter, before first_dose"\n    description: "first_dose ' \
+           '2026-03-10: ' in written
+    assert '5 x 67.2 h = 14 days, less than it 13 whole days, to 2026-03-10; whichever is ' \
+           'shorter' in written

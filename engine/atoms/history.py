@@ -259,8 +259,9 @@ def window_tests(window: m.Window, dated: bool = False) -> tuple[tuple[str, str,
         else:
             tests = [(R.START, ("<" if strict else "<=") if before else (">" if strict else ">="),
                       bound)]
-    if window.reach is not None:  # each item's own length: the day it reaches is the anchor's
-        tests.append((R.reach_field(window.reach.attribute.name, window.reach.times), ">=",
+    reach = window.reach
+    if reach is not None:  # each item's own length: the day it reaches is the anchor's
+        tests.append((R.reach_field(reach.attribute.name, reach.times, reach.strict), ">=",
                       anchor))
     if anchor == R.SCREENING and not dated:
         tests = [t for t in tests if t != (R.START, "<=", R.SCREENING)]
@@ -360,7 +361,7 @@ def _reach_words(window: m.Window, name: str, patient: Patient) -> str:
     (one half of `whichever is longer`), with its anchor day."""
     reach = window.reach
     assert reach is not None
-    key = R.reach_field(reach.attribute.name, reach.times)
+    key = R.reach_field(reach.attribute.name, reach.times, reach.strict)
     early = R.between(key)[0]
     days = []
     for item in patient.record.get(name, ()):
@@ -370,7 +371,8 @@ def _reach_words(window: m.Window, name: str, patient: Patient) -> str:
                     if low >= ONGOING else f"to {first}" if low == high else
                     f"to {first} or later" if high >= ONGOING else
                     f"to a day from {first} to {date.fromordinal(high).isoformat()}")
-    said = f"within {reach.times} {reach.attribute.name} of its last day"
+    said = f"less than {reach.times} {reach.attribute.name} after its last day" if reach.strict \
+        else f"within {reach.times} {reach.attribute.name} of its last day"
     if window.duration is None:
         anchor = R.anchor_field(window.anchor)
         said = f"; {said} before {window.anchor or 'screening'} " \

@@ -47,7 +47,7 @@ from engine.dates import LAST_DAY
 from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_anchor, most_recent,
                                       spans)
 from engine.edgecases.base import (Skip, Variant, anchor_day, kleene_and, kleene_or, leap,
-                                   period, recorded_until, shifted)
+                                   period, recorded_until, shifted, tidy)
 from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
 from protocol import model as m
 
@@ -135,10 +135,13 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
     """A washout in half-lives (`within D or N half_life, whichever is shorter, before A`): a
     one-day course on each edge of the duration's window and of the half-lives' (a half-life
     whose N reach inside the duration's window, and one whose N reach beyond it, each given in
-    hours with half a day over: 5 x 69.6 h is 14 days), on each side of both; the month of
-    each edge day; the half-life not recorded, inside the duration's window and outside it; a
-    failing filter; nothing recorded; no anchor. The half-lives' window is Fraction arithmetic
-    on the hours given (24 to a day), the duration's dateutil's, the whole Kleene logic."""
+    hours with half a day over: 5 x 69.6 h is 14 days; for `less than D or N half_life`, also
+    one whose N reach exactly a whole number of days, where the strict window ends a day
+    sooner), on each side of both; the month of each edge day; the half-life not recorded,
+    inside the duration's window and outside it; a failing filter; nothing recorded; no anchor.
+    The half-lives' window is Fraction arithmetic on the hours given (24 to a day: the anchor at
+    most, or less than, N x the half-life after the course's last day), the duration's
+    dateutil's, the whole Kleene logic."""
     window = occurred.window
     reach = window.reach
     assert reach is not None and window.duration is not None
@@ -158,35 +161,49 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
     written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade, times = _passing_grade(occurred), Fraction(reach.times)
 
-    def hours(days: int) -> str:
-        """A half-life in hours whose N reach `days` and half a day."""
-        exact = (Fraction(days) + Fraction(1, 2)) * 24 / times
+    def hours(days: int, over: Fraction = Fraction(1, 2)) -> str:
+        """A half-life in hours whose N reach `days` and `over` a day."""
+        exact = (Fraction(days) + over) * 24 / times
         return f"{Decimal(exact.numerator) / Decimal(exact.denominator):.6f}".rstrip("0") \
             .rstrip(".") + " h"
 
+    def length(given: str) -> Fraction:
+        """N x the half-life given, in days."""
+        return times * Fraction(Decimal(given.split()[0])) / 24
+
     def reaches(given: str | None) -> int | None:
-        return None if given is None else math.floor(
-            times * Fraction(Decimal(given.split()[0])) / 24)
+        """The last whole day after the course's last day that the half-lives reach."""
+        if given is None:
+            return None
+        whole = length(given)
+        return math.ceil(whole) - 1 if reach.strict else math.floor(whole)
 
     def held(day: date, given: str | None) -> bool | None:
-        days = reaches(given)
-        by_reach = "unknown" if days is None else \
-            str(day <= anchor and (anchor - day).days <= days).lower()
+        apart = (anchor - day).days
+        by_reach = "unknown" if given is None else str(day <= anchor and (
+            apart < length(given) if reach.strict else apart <= length(given))).lower()
         combine = kleene_or if reach.longer else kleene_and
         return HELD[combine(str(fixed(day, anchor)).lower(), by_reach)]
 
     def said(given: str | None, day: date | None = None) -> str:
         """How the case's status is worked out: on `day`, or on each day of a month."""
         days = reaches(given)
-        part = f"{reach.attribute.name} not recorded" if days is None else \
-            f"{reach.times} x {given} = {days} whole days" + (
-                f", to {day + timedelta(days=days)}" if day else " from each day")
+        if given is None:
+            part = f"{reach.attribute.name} not recorded"
+        else:
+            assert days is not None
+            part = f"{reach.times} x {given} = " + (
+                f"{tidy(Decimal(length(given).numerator) / length(given).denominator)} days, "
+                f"less than it {days} whole days" if reach.strict else f"{days} whole days") \
+                + (f", to {day + timedelta(days=days)}" if day else " from each day")
         where = f", {day} {'inside' if fixed(day, anchor) else 'outside'}" if day else ""
         return f"{on} {anchor}: {_bounds(alone, anchor)} (dateutil){where}; {part}; " \
                f"whichever is {'longer' if reach.longer else 'shorter'}"
 
     out = []
     half_lives = [hours(back // 2), hours(back + 10)]
+    if reach.strict:
+        half_lives.insert(1, hours(back // 2, Fraction(0)))
     until = recorded_until(gen, gen.concept(occurred))
     edges = _edges(lambda d: fixed(d, anchor), anchor, alone, until)
     for given in half_lives:
@@ -216,7 +233,7 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
                             f"{attribute.name} not recorded: {written}", said(None, day),
                             held(day, None), day.isoformat(), grade,
                             fields={**passing, attribute.name: None}))
-    covered = {**passing, attribute.name: half_lives[1]}  # in both windows on `ins[0]`
+    covered = {**passing, attribute.name: half_lives[-1]}  # in both windows on `ins[0]`
     if ins:
         out += _filtered(gen, atom, occurred, ins[0], written, grade, covered, failing, False)
     out += _nothing(gen, atom, occurred, written)
