@@ -619,6 +619,11 @@ class _Build(Escalation):
                               window or m.Window(self._span(meta), "ever"), grade, filters)
         return m.NoKnown(self._span(meta), occurred)
 
+    def known(self, meta, name, *rest):
+        """`known history of X`: the open world's other side (`m.NoKnown.known`)."""
+        no_known = self.no_known(meta, name, *rest)
+        return m.NoKnown(no_known.span, no_known.occurred, known=True)
+
     def in_range(self, meta, name, low, *rest):
         """`age 12 to 17 years`: a low bound without a unit takes the high bound's."""
         confirmation = rest[-1] if rest[-1] is CONFIRMED else None

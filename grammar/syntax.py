@@ -76,7 +76,7 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
     if offered:
         message += f"; {offered}"
     elif expected:
-        shown = expected if len(expected) <= 8 else expected[:8] + [f"{len(expected) - 8} more"]
+        shown = expected if len(expected) <= 9 else expected[:8] + [f"{len(expected) - 8} more"]
         message += "; expected " + ", ".join(shown)
     if found == "'if'" or expected == ["'else'"]:
         message += f" ({CONDITIONAL_TERM})"
@@ -112,6 +112,8 @@ OFFERS = (
      "'<=' for 'or equal')"),
     (r"if\b", "", "a criterion that applies only sometimes says 'applies when ...' before its "
      "':'"),
+    (r'"', r"\bcounts\s+as\s+[a-z_][a-z0-9_]*\s+$", "a concept's label comes before 'counts as': "
+     "write 'methotrexate: medication {...} \"Methotrexate\" counts as csdmard'"),
 )
 
 

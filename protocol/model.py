@@ -403,10 +403,18 @@ class Occurred:
 @dataclass(frozen=True)
 class NoKnown:
     """`no known history of hepatitis`, `no known chemotherapy within 4 weeks before first_dose`:
-    the open-world reading, as the protocol says it: true when nothing is recorded."""
+    the open-world reading, as the protocol says it: true when nothing is recorded. `known`:
+    `known history of hiv`, "known HIV infection", its negation in the same open world: false
+    when nothing is recorded, true when an occurrence counts."""
 
     span: Span
     occurred: Occurred
+    known: bool = False
+
+    def status(self, counts: str) -> str:
+        """The atom's status ("true", "false", "unknown") from whether an occurrence counts;
+        nothing recorded counts none."""
+        return counts if self.known else {"true": "false", "false": "true"}.get(counts, counts)
 
     @property
     def ref(self) -> Ref:

@@ -518,6 +518,17 @@ def test_syntax_error_offers_what_the_language_has(condition: str, offer: str) -
     assert offer in diagnostic.message
 
 
+def test_a_label_after_counts_as_is_offered_its_place() -> None:
+    text = 'protocol "t"\nconcepts:\n csdmard: medication {methotrexate, leflunomide}\n' \
+           ' mtx: medication {methotrexate} counts as csdmard "Methotrexate"\n'
+    with pytest.raises(ProtocolError) as raised:
+        parse(text, "t.pr")
+    (diagnostic,) = raised.value.diagnostics
+    assert (diagnostic.span.line, diagnostic.span.column) == (4, 51)
+    assert diagnostic.message == "unexpected '\"Methotrexate\"'; a concept's label comes before " \
+        "'counts as': write 'methotrexate: medication {...} \"Methotrexate\" counts as csdmard'"
+
+
 def test_unless_is_and_not() -> None:
     head = 'protocol "t"\nconcepts:\n y: flag\n z: flag\n w: event\n'
     text = head + 'inclusion I1 "t": y or w ever unless z\n'

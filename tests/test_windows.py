@@ -17,7 +17,7 @@ from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol import model as m
 from protocol.errors import ProtocolError
-from tests.conftest import as_read, network_from_text
+from tests.conftest import as_read, boundary_cases, network_from_text
 
 PROTOCOL = """protocol "windows" version "1"
 concepts:
@@ -42,6 +42,8 @@ inclusion W9 "s": progression at least 3 months after the start of adjuvant
 inclusion W10 "o": progression at the end of adjuvant
 inclusion N1 "n": no known history of hepatitis
 inclusion N2 "n": no known chemo within 4 weeks before first_dose
+exclusion K1 "k": known history of hepatitis
+exclusion K2 "k": known chemo where drug is cisplatin within 4 weeks before first_dose
 inclusion R1 "r": age 12 to 17 years
 inclusion R2 "r": weight 40 to 150 kg
 """
@@ -217,6 +219,19 @@ CASES = [
                                               drug="cisplatin")], "MET"),
     ("chemo, no anchor", "N2", [event("chemo", "2026-01-01", "2026-05-17", drug="cisplatin")],
      "UNKNOWN"),
+    # its other side, "known history of X": nothing recorded is not known
+    ("nothing recorded", "K1", [], "NOT_MET"),
+    ("recorded as none", "K1", [none("hepatitis")], "NOT_MET"),
+    ("recorded", "K1", [event("hepatitis", "2001-01-01")], "MET"),
+    ("no chemo recorded", "K2", [FIRST_DOSE], "NOT_MET"),
+    ("cisplatin inside", "K2", [FIRST_DOSE, event("chemo", "2026-01-01", "2026-05-18",
+                                                  drug="cisplatin")], "MET"),
+    ("carboplatin inside", "K2", [FIRST_DOSE, event("chemo", "2026-01-01", "2026-05-18",
+                                                    drug="carboplatin")], "NOT_MET"),
+    ("cisplatin before", "K2", [FIRST_DOSE, event("chemo", "2026-01-01", "2026-05-17",
+                                                  drug="cisplatin")], "NOT_MET"),
+    ("cisplatin, no anchor", "K2", [event("chemo", "2026-01-01", "2026-05-17",
+                                          drug="cisplatin")], "UNKNOWN"),
     # ranges, both bounds counted, in the concept's unit after conversion
     ("weight at the top", "R2", [{"concept": "weight", "value": 150, "unit": "kg",
                                   "date": "2026-06-01"}], "MET"),
@@ -304,6 +319,7 @@ def test_evidence_names_the_window_and_the_missing_anchor(screening: Screening, 
                   event("progression", "2025-08-10")).endswith(
         "(on the end of adjuvant 2025-08 (2025-08-01 to 2025-08-31)) (its dates do not decide it)")
     assert detail("N1") == "hepatitis: nothing recorded (no known history)"
+    assert detail("K1") == "hepatitis: nothing recorded (no known history)"
 
 
 # -- grammar ---------------------------------------------------------------------------------------
@@ -343,6 +359,10 @@ def test_no_known_and_ranges_parse():
     assert isinstance(atom, m.NoKnown) and atom.occurred.window.kind == "ever"
     atom = condition("no known e within 4 weeks before d")
     assert isinstance(atom, m.NoKnown) and atom.occurred.window.kind == "within"
+    assert not atom.known
+    for text in ("known history of e", "known e ever", "known e within 4 weeks before d"):
+        atom = condition(text)
+        assert isinstance(atom, m.NoKnown) and atom.known, text
     head = 'protocol "t"\nconcepts:\n a: age\n w: quantity in kg\n'
     rng = parse(head + 'inclusion I1 "x": a 12 to 17 years and w 40 kg to 150 kg', "t")
     low, high = rng.criteria[0].condition.items
@@ -422,3 +442,33 @@ def test_check_refuses_a_network_the_engine_cannot_look_up(tmp_path, capsys):
     assert main(["run", str(path), str(facts), "--trail", str(trail)]) == 2
     assert "from here on the protocol needs more nodes" in capsys.readouterr().err
     assert not trail.exists()
+
+
+def test_boundary_cases_of_known_history(capsys, tmp_path):
+    """`edge-cases` reads `known X` as the open world's other side: an occurrence that counts
+    is true, one outside the window or failing the filter, and nothing recorded false; the
+    network agrees with every case (`known history of X`, no window, has no edge of its own)."""
+    text = """protocol "known" version "1"
+concepts:
+  first_dose: date
+  hepatitis: event
+  chemo: medication {cisplatin, carboplatin}
+exclusion K1 "Known history of hepatitis":
+    known history of hepatitis
+exclusion K2 "Known cisplatin within 4 weeks before the first dose":
+    known chemo where drug is cisplatin within 4 weeks before first_dose
+"""
+    written, said = boundary_cases(capsys, tmp_path, text, {
+        "patient": "B", "screening_date": "2026-06-30", "facts": [
+            FIRST_DOSE, event("hepatitis", "2001-01-01"),
+            event("chemo", "2026-01-01", "2026-05-18", drug="cisplatin")]})
+    assert "9 boundary cases" in said and "not generated" not in said, said
+    cases = {block.split('"')[1]: block for block in written.split("  - name: ")[1:]}
+    within = "chemo where drug is cisplatin within 4 weeks before first_dose"
+    for case, verdict in ((f"chemo on 2026-05-18: the first day inside of {within}", "MET"),
+                          (f"chemo on 2026-05-17: the day before the window of {within}",
+                           "NOT_MET"),
+                          (f"chemo on 2026-05-18, drug carboplatin: {within}", "NOT_MET"),
+                          (f"no chemo: {within}", "NOT_MET"),
+                          (f"no first_dose, chemo on 2026-06-15: {within}", "UNKNOWN")):
+        assert f"K2: {verdict}" in cases[case], case

@@ -493,21 +493,23 @@ class NoKnown(Atom):
     """`no known history of X`, `no known X within 6 months before screening`: the open-world
     reading a protocol asks for in so many words. True when nothing is recorded about X, when X is
     recorded as none, or when no occurrence falls in the window; false when one does; open only
-    when an occurrence is recorded but the window's anchor day is missing."""
+    when an occurrence is recorded but the window's anchor day is missing. `known history of X`
+    is its negation."""
 
     handles = m.NoKnown
 
     def compile(self, atom: m.NoKnown, build: Build) -> Kleene:
         k = _occurred(atom.occurred).compile(atom.occurred, build)
         nothing_recorded = ((missing_list(atom.ref.name), frozenset()),)
-        return Kleene(either(k.f, nothing_recorded), k.t, k.d, k.nd, k.uses)
+        no_known = Kleene(either(k.f, nothing_recorded), k.t, k.d, k.nd, k.uses)
+        return no_known.negated() if atom.known else no_known
 
     def judge(self, atom: m.NoKnown, reader: Reader, patient: Patient) -> Judged:
         items, text = reader.items(atom.ref.name, patient)
         if items is None:
-            return "true", f"{atom.ref.name}: nothing recorded (no known history)"
+            return atom.status("false"), f"{atom.ref.name}: nothing recorded (no known history)"
         held, detail = _occurred(atom.occurred).judge(atom.occurred, reader, patient)
-        return {"true": "false", "false": "true"}.get(held, held), detail
+        return atom.status(held), detail
 
     def outcomes(self, atom: m.NoKnown) -> tuple[str, ...]:
         """Never open unless the window counts from a day the patient's facts give (consent),

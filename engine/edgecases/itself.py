@@ -97,7 +97,7 @@ class _Own:
         if isinstance(atom, m.Latest):
             self.written = f"the latest {self.written}"
         elif isinstance(atom, m.NoKnown):
-            self.written = f"no known {self.written}"
+            self.written = f"{'' if atom.known else 'no '}known {self.written}"
 
     # -- what each case makes of the atom ---------------------------------------------------------
     def fact(self, item: Item, key: Any = None) -> dict[str, Any]:
@@ -159,7 +159,7 @@ class _Own:
             return status, f"{said}; {'; '.join(words)}: {status}"
         status = kleene_or(*states)
         if isinstance(self.atom, m.NoKnown):
-            status = _not(status)
+            status = self.atom.status(status)
         return status, f"{said}; {'; '.join(words)}: {status}"
 
     def variant(self, what: str, items: list[Item]) -> Variant:
@@ -376,16 +376,17 @@ class _Own:
 
     def _held(self) -> str:
         """The status when an item counts: false for `no known`."""
-        return "false" if isinstance(self.atom, m.NoKnown) else "true"
+        return self.atom.status("true") if isinstance(self.atom, m.NoKnown) else "true"
 
     def _none(self) -> list[Variant]:
         """The history recorded as none (the anchor can never exist), and nothing recorded."""
-        none = "true" if isinstance(self.atom, m.NoKnown) else "false"
+        none = self.atom.status("false") if isinstance(self.atom, m.NoKnown) else "false"
         out = [Variant(f"no {self.name} (recorded as none): {self.written}",
                        f"{self.name} is recorded as none: {none}", self.atom, none,
                        replace=({"concept": self.name, "present": False},))]
         if any(f.get("concept") == self.name for f in self.gen.base["facts"]):
-            nothing = "true" if isinstance(self.atom, m.NoKnown) else "unknown"
+            nothing = self.atom.status("false") if isinstance(self.atom, m.NoKnown) \
+                else "unknown"
             out.append(Variant(f"no {self.name}: {self.written}", f"nothing recorded: {nothing}",
                                self.atom, nothing, remove=(self.name,)))
         return out

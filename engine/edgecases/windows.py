@@ -376,10 +376,10 @@ def _anchor_within_days(gen: EdgeCases, atom, occurred: m.Occurred, anchored: An
 
 
 def _nothing(gen: EdgeCases, atom, occurred: m.Occurred, written: str) -> list[Variant]:
-    """Nothing recorded: unknown (the closed world), true for `no known`."""
+    """Nothing recorded: unknown (the closed world), true for `no known`, false for `known`."""
     if not any(f.get("concept") == occurred.ref.name for f in gen.base["facts"]):
         return []
-    nothing = "true" if isinstance(atom, m.NoKnown) else "unknown"
+    nothing = atom.status("false") if isinstance(atom, m.NoKnown) else "unknown"
     return [Variant(f"no {occurred.ref.name}: {written}", f"nothing recorded: {nothing}", atom,
                     nothing, remove=(occurred.ref.name,))]
 
@@ -588,9 +588,8 @@ def _variant(gen: EdgeCases, atom, occurred: m.Occurred, name: str, how: str,
 def _wrapped(atom, held: bool | None) -> str:
     """The atom's status from whether its one occurrence counts (None: it may or may not):
     `no known` is the negation."""
-    if isinstance(atom, m.NoKnown):
-        return "true" if held is False else "false" if held else "unknown"
-    return "unknown" if held is None else "true" if held else "false"
+    counts = "unknown" if held is None else "true" if held else "false"
+    return atom.status(counts) if isinstance(atom, m.NoKnown) else counts
 
 
 def _occurrence(gen: EdgeCases, occurred: m.Occurred, day: str, grade,

@@ -529,6 +529,8 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
         return _atom_kinds(a.measured, b.measured)
     if isinstance(a, m.Counted):
         return ["count"] * differs("count", "by") + _atom_kinds(a.occurred, b.occurred)
+    if isinstance(a, m.NoKnown) and a.known != b.known:
+        return []  # `no known X` made `known X`, or back: another condition
     if isinstance(a, (m.Latest, m.NoKnown)):
         return _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.StableDose, m.Continuous)):
