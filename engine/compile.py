@@ -485,6 +485,41 @@ class _Compiler:
         return self._count_node(name, node, atom.span.line, atom.count, by, hits,
                                 (yes, possible, needs), decided, undecided, maybe)
 
+    def paired(self, atom: m.Occurred, other: str, yes: P.Pattern, possible: P.Pattern
+               ) -> Kleene:
+        """Some item of `atom`'s list meets `yes` beside some item of the list `other` (its
+        fields read as `{"y": field}`), and may where it meets `possible` (`x during any y`).
+
+        Each pair is a rule joining two item facts, the other list's first, one per alternative
+        of the tests: durable_rules gets an `$or` wrong in a pattern that reads another fact
+        (it matches whatever the tests after it say). Like `counted`: a possibility node
+        settles first; at the end marker the node is false when either list is recorded as
+        none, or both are recorded and no pair may meet it; unknown when either is not recorded
+        (and neither is none)."""
+        name, line = atom.ref.name, atom.span.line
+        node = f"{name}~{other}@{line}:{atom.span.column}"
+        maybe = f"{node}?"
+        tests = {target: [_plain_items(P.to_json(alternative))
+                          for alternative in P.alternatives(pattern)]
+                 for target, pattern in ((maybe, possible), (node, yes))}
+        size = sum(len(alternatives) for alternatives in tests.values())
+        mine, theirs = self._item_group(name, size, node), self._item_group(other, size, node)
+        for target, alternatives in tests.items():
+            for index, test in enumerate(alternatives):
+                rule = f"d:{target}:pair#{index}"
+                self.hidden_rules.append((rule, {"cap": PAIRS, "all": [
+                    {"y": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: theirs}]}},
+                    {"x": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: mine}, test]}}]},
+                    Action(rule, "derived", target, "T", line)))
+        self._node(maybe, line, 0, (), {})
+        nones = [P.test("==", R.none_field(n), 1) for n in (name, other)]
+        recorded = [P.any_of(none, P.test("$ex", n, 1)) for none, n in zip(nones, (name, other))]
+        self._node(node, line, 0, (), {
+            "F": [P.any_of(*nones, P.all_of(*recorded))],
+            "U": [P.all_of(*(P.test("$nex", R.none_field(n), 1) for n in (name, other)),
+                           P.any_of(missing_list(name), missing_list(other)))]}, maybe)
+        return joined(node)
+
     def counted_drugs(self, node: m.AtLeast, name: str, drugs: tuple[str, ...]) -> Kleene:
         """`X includes at least k of {...}`: k distinct drugs of the set among the list's
         courses, counted by the engine as `counted` counts items by an attribute (a hit per drug
@@ -591,6 +626,10 @@ def _counting(node: str, line: int, group: str, tests: list[dict], count: int, b
         yield rule, {"count": count, "all": [{"h": {"$and": [{"t": HIT}, {"n": node}]}}]}, \
             Action(rule, "derived", node, "T", line)
 
+
+#: How many pairs one firing of `paired`'s rules takes (the engine's `cap`): one firing a pair
+#: is a firing for each of tens of thousands of pairs where two long lists overlap throughout.
+PAIRS = 10_000
 
 #: A counted item's fact (`_hit`).
 HIT = "h"

@@ -61,6 +61,8 @@ class Normaliser:
         self.means = layout.means
         self.confirmed = layout.confirmed
         self.reaches = layout.reaches
+        self.spans = {name: [(key, R.between(key)[0], duration) for key, duration in
+                             sorted(spans.items())] for name, spans in layout.spans.items()}
         self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
         for field_name, (name, anchor) in sorted(layout.doses.items()):
             self.doses.setdefault(name, []).append((field_name, anchor))
@@ -179,7 +181,7 @@ class Reader:
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
-                 "reaches", "as_of", "sources", "missing", "previous", "narrowed")
+                 "reaches", "spans", "as_of", "sources", "missing", "previous", "narrowed")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -236,6 +238,9 @@ class Reader:
         for key, (attribute, times, strict) in sorted(normaliser.reaches.get(name, {}).items()):
             self.reaches.setdefault(attribute, []).append(
                 (key, R.between(key)[0], Fraction(times), strict))
+        #: The spans each item needs (`R.span_field`): its field, the field from the earliest
+        #: end, the duration.
+        self.spans = normaliser.spans.get(name, ())
         self.graded, self.planned = concept.graded, concept.planned
         self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
         self.table = normaliser.protocol.equivalence(concept.equivalence) \
@@ -565,6 +570,10 @@ class _Builder(Values, Courses):
                     self.problem(index, "grade", f"{r.name} is graded: give a numeric grade")
                     continue
                 item[R.GRADE] = float(grade)
+            for key, early, duration in r.spans:
+                item[early], item[key] = (ONGOING if day >= ONGOING else min(shift(
+                    date.fromordinal(day), duration, 1).toordinal(), ONGOING)
+                    for day in (item[R.END_EARLIEST], item[R.END]))
             items.append((index, fact, item))
         return items
 

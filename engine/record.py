@@ -101,6 +101,16 @@ def reach_field(attribute: str, times: Decimal, strict: bool = False) -> str:
     return f"r{plain_number(times).replace('.', 'p')}_{attribute}" + ("_lt" if strict else "")
 
 
+def span_field(duration: m.Duration) -> str:
+    """The item field of the last day `duration` after an item's last day (`during or within D
+    after any X`: each X's span); `between` gives the same from the earliest its last day may be.
+
+    >>> span_field(m.Duration(None, 60, "days")), between(span_field(m.Duration(None, 3, "months")))
+    ('u__60d', ('u__3m_el', 'u__3m'))
+    """
+    return f"u__{duration.amount}{duration.unit[0]}"
+
+
 def between(key: str) -> tuple[str, str]:
     """The item fields a day an item key names lies between (`BETWEEN`, or a reach's)."""
     return BETWEEN.get(key) or (f"{key}_el", key)
@@ -241,6 +251,8 @@ class Layout:
     #: The reaches each item of a history needs (`reach_field`), by concept: each field's
     #: attribute, multiple, and whether the anchor must lie strictly within it.
     reaches: dict[str, dict[str, tuple[str, Decimal, bool]]] = field(default_factory=dict)
+    #: The spans each item of a history needs (`span_field`), by concept: each field's duration.
+    spans: dict[str, dict[str, m.Duration]] = field(default_factory=dict)
 
     def read(self, concept: m.Concept) -> None:
         """Ask for a concept's value, and for the day it is read at (`age at enrolment`, `uacr
@@ -276,6 +288,14 @@ class Layout:
         name = reach_field(reach.attribute.name, reach.times, reach.strict)
         self.reaches.setdefault(concept.name, {})[name] = (attribute.name, reach.times,
                                                            reach.strict)
+        return name
+
+    def span(self, concept: str, duration: m.Duration) -> str:
+        """Ask for the day `duration` after each item's last day of `concept`; return its item
+        field."""
+        name = span_field(duration)
+        self.spans.setdefault(concept, {})[name] = duration
+        self.concepts.add(concept)
         return name
 
     def cumulative(self, concept: str, window: m.Window, average: bool = False) -> str:

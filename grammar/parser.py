@@ -593,6 +593,13 @@ class _Build(Escalation):
         anchor = m.Anchor(self._token_span(name), self._ref(name), "start")
         return m.Window(self._span(meta), "during", *duration or [None], "after", anchor)
 
+    def during_any(self, meta, *given):
+        """`during any X`, `during or within D after any X`: from the start of each X to its
+        end (plus D), or to now while it goes on."""
+        *duration, name = given
+        anchor = m.Anchor(self._token_span(name), self._ref(name), "start")
+        return m.Window(self._span(meta), "during_any", *duration or [None], "after", anchor)
+
     def before(self, meta):
         return "before"
 

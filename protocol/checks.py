@@ -137,8 +137,11 @@ def _refs(condition: m.Condition | None) -> list[str]:
 
 def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
     occurred = atom.occurred if isinstance(atom, m.WRAPPERS) else atom
-    if isinstance(occurred, m.Occurred) and occurred.window.kind == "during":
+    if isinstance(occurred, m.Occurred) and occurred.window.kind in ("during", "during_any"):
         yield from _during(occurred, scope)
+        if occurred.window.kind == "during_any" and isinstance(atom, m.Counted):
+            assert occurred.window.anchor is not None and occurred.window.anchor.ref is not None
+            yield diag("during-any", atom.span, name=occurred.window.anchor.ref.name)
     elif isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
     if isinstance(atom, (m.CurrentDose, m.StableDose)) and atom.anchor is not None:
@@ -177,7 +180,8 @@ def _dated(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
     if window.kind == "ever":
         yield diag("date-window", window.span, name=concept.name)
     what = "grade" if atom.grade else "items to filter" if atom.filters else \
-        f"{window.reach.attribute.name} of its own" if window.reach else None
+        f"{window.reach.attribute.name} of its own" if window.reach else \
+        "items to place in each span" if window.kind == "during_any" else None
     if what is not None:
         yield diag("date-window/items", atom.span, name=concept.name, what=what)
 
@@ -300,7 +304,8 @@ def _anchor(anchor: m.Anchor, scope: Scope, edges: bool = True) -> Iterator[Diag
 
 
 def _during(occurred: m.Occurred, scope: Scope) -> Iterator[Diagnostic]:
-    """`during X` spans the most recent course or occurrence of another history."""
+    """`during X` spans the most recent course or occurrence of another history (`during any
+    X`, each of them)."""
     anchor = occurred.window.anchor
     assert anchor is not None and anchor.ref is not None
     name = anchor.ref.name

@@ -306,7 +306,8 @@ _INCLUSIVE = {"within": "<=", "less_than": "<"}
 def _window_families(kind: str) -> set[str]:
     """The sentence's words a rule's window kind (`not within`, under a `not`) agrees with."""
     family = {"within": "within", "less_than": "within", "at_least": "at least",
-              "more_than": "at least", "during": "within"}.get(kind.removeprefix("not "))
+              "more_than": "at least", "during": "within", "during_any": "within"}.get(
+        kind.removeprefix("not "))
     if family is None:
         return set()
     return {"within", "at least"} if kind.startswith("not ") else {family}

@@ -112,6 +112,8 @@ TEMPLATES: dict[str, str] = {
     "'{at}: date'); '{at}' is {kind}",
     "during": "'during {name}' spans the most recent course or occurrence of another event or "
     "medication; '{name}' is {kind}{why}",
+    "during-any": "'during any {name}' places each item in a span of its own: 'at least N ...' "
+    "with it is not supported; write 'during {name}' (its most recent) there",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
     "counts-as": "'{name}' counts as '{broader}', {why}",
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "

@@ -109,14 +109,16 @@ class Window:
     its start; `during` X (or `during or within` a duration `after` it) the span of the most
     recent X, from its start (`anchor`) to its end (`until`) plus the duration, both counted, or
     to now while X goes on, which an occurrence meets by overlapping it ("progression on or
-    within 12 months of the last line of therapy"). Durations are calendar-aware (see
+    within 12 months of the last line of therapy"); `during_any` X the same span of each X, any
+    one of which the occurrence may overlap ("progression on or within 60 days of the last dose"
+    of any lenalidomide course). Durations are calendar-aware (see
     `engine/dates.shift`). A date concept's day may also be ordered against the anchor: `order`
     (`before`, `after`: strictly; two days that are one are undecided, the order within a day
     not being recorded) or `order_or_on` (`on or before`, `on or after`)."""
 
     span: Span
     kind: str  # "ever" | "at" | "within" | "less_than" | "at_least" | "more_than" | "during" |
-    #            "order" | "order_or_on"
+    #            "during_any" | "order" | "order_or_on"
     duration: Duration | None = None
     direction: str = "before"  # "before" | "after"
     anchor: Anchor | None = None  # None: the screening date
@@ -139,9 +141,9 @@ class Window:
             return f"at {anchor}"
         if self.kind in ("order", "order_or_on"):
             return f"{'on or ' if self.kind == 'order_or_on' else ''}{self.direction} {anchor}"
-        if self.kind == "during":
+        if self.kind in ("during", "during_any"):
             assert self.anchor is not None and self.anchor.ref is not None
-            name = self.anchor.ref.name
+            name = ("any " if self.kind == "during_any" else "") + self.anchor.ref.name
             return f"during or within {self.duration} after {name}" if self.duration else \
                 f"during {name}"
         if self.reach is not None and self.duration is None:

@@ -15,6 +15,7 @@ from typing import TypeVar
 from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.counts import Counted
 from engine.atoms.doses import CumulativeDose, CurrentDose, StableDose
+from engine.atoms.during import DuringAny
 from engine.atoms.filters import Filtered
 from engine.atoms.history import (Continuous, CountedIncludes, Course, Includes, Latest, NoKnown,
                                  Occurred)
@@ -28,12 +29,15 @@ KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
 )}
 COUNTED = CountedIncludes()
 FILTERED = Filtered()
+DURING_ANY = DuringAny()
 
 
 def of(part: m.Condition) -> Atom | None:
     """The atom kind that decides `part`, or None for a connective (and, or, not, at least)."""
     if isinstance(part, m.AtLeast):
         return COUNTED if part.counts_one_list else None
+    if isinstance(part, m.Occurred) and part.window.kind == "during_any":
+        return DURING_ANY
     if isinstance(part, m.Occurred) and part.filters:
         return FILTERED
     return KINDS.get(type(part))

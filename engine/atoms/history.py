@@ -519,8 +519,13 @@ class NoKnown(Atom):
             else ("true", "false")
 
 
-def _occurred(atom: m.Occurred) -> Occurred:
-    """The atom kind of an occurrence condition: filtered or not."""
+def _occurred(atom: m.Occurred) -> Atom:
+    """The atom kind of an occurrence condition: in each span of another history, filtered or
+    not."""
+    if atom.window.kind == "during_any":
+        from engine.atoms.during import DuringAny
+
+        return DuringAny()
     if atom.filters:
         from engine.atoms.filters import Filtered
 

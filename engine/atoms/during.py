@@ -1,0 +1,141 @@
+"""An occurrence in the span of each item of another history: `progression during any
+lenalidomide`, `progression during or within 60 days after any lenalidomide` ("refractory:
+progression on or within 60 days of the last dose", of any course, not only the most recent).
+
+An item of X counts when it overlaps the span of some item of Y, from Y's first day to its last
+(plus D), both counted, or to now while Y goes on; with the filter and grade asked of X's item.
+Dates known only to the month, or an end not recorded, make a pair surely counted when every day
+they may be agrees, and possibly counted otherwise. True when some pair surely counts; false when
+X or Y is recorded as none, or both are recorded and no pair may count; UNKNOWN otherwise (either
+not recorded, or a pair that may count), never read as absent.
+
+The network: each item of X and of Y is a fact of its own (as a counted list's items are), and a
+rule joins an X item with a Y item by comparing their fields (`{"y": field}` reads the Y item's),
+one rule per alternative of the tests, so no `$or` spans item fields. The span's last day per Y
+item (`R.span_field`) is the normaliser's, as every day of a window is.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from engine import patterns as P
+from engine import record as R
+from engine.atoms.base import Atom, Build, Judged, Reader, against
+from engine.atoms.filters import clause_patterns, clause_test
+from engine.kleene import Kleene
+from engine.record import ONGOING, Patient
+from protocol import model as m
+
+#: How the Y item fact is named in a rule that joins it to an X item.
+OTHER = "y"
+
+
+def last_days(window: m.Window) -> tuple[str, str]:
+    """The Y item fields of its span's last day: the earliest it may be, and the latest."""
+    last = R.END if window.duration is None else R.span_field(window.duration)
+    return R.between(last)
+
+
+class DuringAny(Atom):
+    """`x during any y`, `x during or within D after any y`: see the module's docstring."""
+
+    handles = m.Occurred  # an `m.Occurred` whose window is `during_any` (`engine.atoms.of`)
+
+    def compile(self, atom: m.Occurred, build: Build) -> Kleene:
+        window = atom.window
+        assert window.anchor is not None and window.anchor.ref is not None
+        other = window.anchor.ref.name
+        build.layout.concepts.add(other)
+        if window.duration is not None:
+            build.layout.span(other, window.duration)
+        early, late = last_days(window)
+        concept = build.concepts[atom.ref.name]
+        sure, maybe = [], []
+        for clause in atom.filters:
+            yes, may = clause_patterns(clause, concept)
+            sure.append(yes)
+            maybe.append(may)
+        if atom.grade is not None:
+            graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
+            sure.append(graded)
+            maybe.append(graded)
+
+        def against_other(key: str, op: str, field: str) -> P.Pattern:
+            return P.test(op, R.ITEM[key], {OTHER: field})
+
+        # surely overlapping: its earliest end on or after Y's latest start, its latest start on
+        # or before the earliest last day of Y's span; possibly: the other way round
+        sure += [against_other(R.END_EARLIEST, ">=", R.START_LATEST),
+                 against_other(R.START_LATEST, "<=", early)]
+        maybe += [against_other(R.END, ">=", R.START), against_other(R.START, "<=", late)]
+        return build.paired(atom, other, P.all_of(*sure), P.all_of(*maybe))
+
+    def judge(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
+        window = atom.window
+        assert window.anchor is not None and window.anchor.ref is not None
+        name, other = atom.ref.name, window.anchor.ref.name
+        items, text = reader.items(name, patient)
+        spans, other_text = reader.items(other, patient)
+        text = f"{text}; {other_text}"
+        if items == [] or spans == []:
+            return "false", text
+        if items is None or spans is None:
+            return "unknown", text
+        passes = reader.constant(atom, _item_tests)
+        early, late = last_days(window)
+        counted, possible = [], []
+        for i, item in enumerate(items):
+            kept = [test(item) for test in passes]
+            if "false" in kept:
+                continue
+            for j, span in enumerate(spans):
+                surely = "unknown" not in kept and item[R.END_EARLIEST] >= span[R.START_LATEST] \
+                    and item[R.START_LATEST] <= span[early]
+                if surely:
+                    counted.append((i, j))
+                elif item[R.END] >= span[R.START] and item[R.START] <= span[late]:
+                    possible.append((i, j))
+        after = "" if window.duration is None else f" to {window.duration} after its end"
+        shown = "; ".join(f"{other} {j + 1} from {day(span[R.START])}{_last(span, early, late)}"
+                          for j, span in enumerate(spans))
+        text += f"; each {other}'s span{after}: {shown}"
+        if counted:
+            return "true", text + "; " + _pairs(name, other, counted, "falls in")
+        if possible:
+            return "unknown", text + "; " + _pairs(name, other, possible, "may fall in") + \
+                " (their dates do not decide it)"
+        return "false", f"{text}; no {name} falls in any"
+
+    def outcomes(self, atom: m.Occurred) -> tuple[str, ...]:
+        return "true", "false", "unknown"
+
+
+def _item_tests(atom: m.Occurred, reader: Reader) -> tuple:
+    """The filter's clauses and the grade as tests of one item: "true", "false", "unknown"."""
+    concept = reader.concepts[atom.ref.name]
+    tests = [clause_test(clause, concept) for clause in atom.filters]
+    if atom.grade is not None:
+        graded = against(atom.grade[0], float(atom.grade[1]))
+        tests.append(lambda item: "true" if graded(item[R.GRADE]) else "false")
+    return tuple(tests)
+
+
+def day(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
+
+
+def _last(span: dict, early: str, late: str) -> str:
+    """The last day of a span, as its dates allow."""
+    if span[early] >= ONGOING:
+        return " on, as it goes on"
+    if span[late] >= ONGOING:
+        return f" to {day(span[early])} or later"
+    if span[early] == span[late]:
+        return f" to {day(span[early])}"
+    return f" to a day from {day(span[early])} to {day(span[late])}"
+
+
+def _pairs(name: str, other: str, pairs: list[tuple[int, int]], verb: str) -> str:
+    """Which item falls in which span, by their places in the lists above."""
+    return ", ".join(f"{name} {i + 1} {verb} the span of {other} {j + 1}" for i, j in pairs)
