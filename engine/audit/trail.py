@@ -57,9 +57,9 @@ from engine.audit.evidence import (concepts_read, criterion_parts, describe, dra
                                    parts)
 from engine.record import UsedFact
 from engine.run import Decision, Rejected
+from engine.shape import shape_problem
 from engine.summary import REJECTED
 from engine.audit.trailfile import Frames, lines
-from engine.atoms import shape_problem
 from protocol import model as m
 from protocol.amend.wording import formula_read
 from protocol.errors import UsageError
