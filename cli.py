@@ -55,8 +55,8 @@ from engine.rescreen import Rescreening, Summary, render_summary, summary_json
 from engine.rescreen import as_json as comparison_json
 from engine.rescreen import render as render_comparison
 from engine.resume import resume_point, resumed
-from engine.screened import Outputs
-from engine.summary import REJECTED, Table, Tally
+from engine.screened import Outputs, Table
+from engine.summary import REJECTED, Tally
 from engine.audit.replay import replay
 from engine.console import between_patients, optional, plotted, png, progress, tell, writing
 from engine.audit.explain import render, rendered
