@@ -60,8 +60,8 @@ from engine.summary import REJECTED, Tally
 from engine.audit.replay import replay
 from engine.console import between_patients, optional, plotted, png, progress, tell, writing
 from engine.audit.explain import render, rendered
-from engine.audit.trail import (Chain, Recorder, Trail, opening, patients, read, scan,
-                                sha256_file)
+from engine.audit.recorder import Recorder, Trail
+from engine.audit.trail import Chain, opening, patients, read, scan, sha256_file
 from engine.audit.trail import stream as stream_trail
 from engine.audit.trail import records as records_of
 from engine.audit.trailfile import created, reopened

@@ -30,7 +30,7 @@ from typing import Iterable, Iterator, TextIO
 from engine.compile import Network
 from engine.run import Decision, Rejected, Screening
 from engine.summary import REJECTED
-from engine.audit.trail import Recorder
+from engine.audit.recorder import Recorder
 from protocol.errors import FactProblem
 
 

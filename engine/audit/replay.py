@@ -16,7 +16,8 @@ from typing import Any, Iterable, Iterator
 from engine.compile import Network
 from engine.factfile import opened
 from engine.run import Decision, Rejected, Screening
-from engine.audit.trail import Trail, facts_sha256
+from engine.audit.recorder import Trail
+from engine.audit.trail import facts_sha256
 from protocol.errors import UsageError
 
 
