@@ -12,7 +12,6 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from importlib.metadata import version
 from typing import Any, TextIO
 
 import orjson
@@ -21,7 +20,7 @@ from engine.compile import Network
 from engine.audit.decided import Decided
 from engine.audit.evidence import (concepts_read, criterion_parts, describe, drawn_shape,
                                    parts)
-from engine.audit.trail import GENESIS, Chain, unchained
+from engine.audit.trail import GENESIS, Chain, unchained, versions
 from engine.audit.trailfile import Frames
 from engine.run import Decision, Rejected
 from engine.summary import REJECTED
@@ -53,7 +52,7 @@ class Recorder:
         network = self.network
         run = {
             "type": "run",
-            **Trail.versions(),
+            **versions(),
             "protocol": {"file": protocol_path, "id": self.protocol.id, "version": self.protocol.version,
                          "sha256": hashlib.sha256(self.protocol.source.encode()).hexdigest(),
                          **_modules(self.protocol)},
@@ -140,12 +139,6 @@ class Trail:
             self.chain.last, self.chain.count = resumed.last, resumed.records
             self.counts.update(resumed.counts)
             self.last_line = resumed.line
-
-    @staticmethod
-    def versions() -> dict[str, str]:
-        """What ran: a replay compares these with its own."""
-        return {"tool": f"proto-rules {version('proto-rules')}",
-                "engine": f"durable_rules {version('durable_rules')}"}
 
     def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
         """One patient's records, as read back from its lines (`Recorder.records`)."""

@@ -85,6 +85,15 @@ def unchained(record: dict[str, Any]) -> tuple[str, str]:
     return head + '"prev":"', '"' + tail
 
 
+def versions() -> dict[str, str]:
+    """What ran, as the run header records it: a replay compares these with its own.
+    (importlib.metadata, some 20 ms to import, is imported here: a reader has no use for it.)"""
+    from importlib.metadata import version
+
+    return {"tool": f"proto-rules {version('proto-rules')}",
+            "engine": f"durable_rules {version('durable_rules')}"}
+
+
 def sha256_file(path: str) -> str:
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
