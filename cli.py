@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # numpy (pint imports it) starts a BLAS thread pool as it is imported, which nothing here uses (the
 # simulations' arrays are element-wise), and a process with a thread of its own does not fork its
@@ -32,51 +33,22 @@ from pathlib import Path
 # 3.12+ warns). So one BLAS thread, unless the user asked for more.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from engine.escalation.commands import add_commands as add_simulation_commands
-from engine.attrition import attrition
-from engine.attrition import plot as plot_attrition
-from engine.attrition import render as render_attrition
-from engine.escalation.cohort import outcomes_cohort, read_cohort
-from engine import coverage as rule_coverage
-from engine import edgecases
-from engine.escalation import interval_designs
-from engine import pipeline
-from engine import scenarios
-from engine.sdtm import export as sdtm
-from engine.escalation.network import EscalationNetwork, Escalator, compile_escalation
-from engine.escalation.report import boundaries_report, decide, explain, trail_records
-from engine.escalation.pathways import MAX_COHORTS
-from engine.escalation.pathways import from_outcomes as paths_from
-from engine.escalation.pathways import plot as plot_pathways
-from engine.escalation.pathways import table as pathways_table
-from engine.factfile import opened, read_records
+# Imported here: what the parser needs (its options' readers, and the defaults its help names).
+# Each command imports what it runs when it runs (the compiler and the engine, numpy, lark): every
+# command builds the whole parser, and `verify` or `explain` would otherwise wait most of a second
+# for modules they never use (`tests/test_startup.py`).
 from engine.audit import report_pages
-from engine.rescreen import Rescreening, Summary, render_summary, summary_json
-from engine.rescreen import as_json as comparison_json
-from engine.rescreen import render as render_comparison
-from engine.resume import resume_point, resumed
-from engine.screened import Outputs
-from engine.summary import REJECTED, Table, Tally
-from engine.audit.replay import replay
-from engine.console import between_patients, optional, plotted, png, progress, tell, writing
-from engine.audit.explain import render, rendered
-from engine.audit.trail import (Chain, Recorder, Trail, opening, patients, read, scan,
-                                sha256_file)
-from engine.audit.trail import stream as stream_trail
-from engine.audit.trail import records as records_of
-from engine.audit.trailfile import created, reopened
-from engine.audit.verify import Verification, located, verify
-from engine.workers import SMALL, WorkerLost, available, decided, on_cluster
-from grammar import layout
-from grammar.parser import dump
-from protocol.amend.diff import diff
-from protocol.errors import Diagnostic, ProtocolError, ProtoRulesError, UsageError, hint
-from protocol.errors import render as render_diagnostic
-from protocol.model import Protocol
-from protocol.amend.wording import as_json as diff_json
-from protocol.amend.wording import render as render_diff
-from protocol.amend.wording import totals
+from engine.console import png
+from engine.escalation import interval_designs
+from engine.escalation.commands import add_commands as add_simulation_commands
+from protocol.errors import (Diagnostic, ProtocolError, ProtoRulesError, UsageError, WorkerLost,
+                             hint)
 
+if TYPE_CHECKING:
+    from engine.audit.verify import Verification
+    from engine.escalation.network import EscalationNetwork
+    from engine.sdtm.export import Export
+    from protocol.model import Protocol
 
 #: Exit codes beyond 0, 1 and 2: a bug of ours (sysexits' EX_SOFTWARE), and Ctrl-C (128 + SIGINT).
 INTERNAL_ERROR, INTERRUPTED = 70, 130
@@ -84,6 +56,12 @@ INTERNAL_ERROR, INTERRUPTED = 70, 130
 #: as for any output that cannot be written (most commands say so where they write; this catches
 #: the rest).
 UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
+#: A run left to its default number of workers decides a file of fewer records than this in one
+#: process: starting the workers (each loads the engine) costs more than deciding them.
+SMALL = 200
+#: The most cohorts `pathways` enumerates: (size + 1)^K paths grow fast (4^6 = 4,096 for cohorts
+#: of 3, each asked of the network once).
+MAX_COHORTS = 6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,13 +160,24 @@ def _safe_streams() -> None:
 
 def _version() -> str:
     """What ran, as a trail's header says it, and on which Python (the engine is a C extension)."""
-    versions = Trail.versions()
-    return f"{versions['tool']} ({versions['engine']}, Python {platform.python_version()})"
+    from engine.audit.trail import versions
+
+    ran = versions()
+    return f"{ran['tool']} ({ran['engine']}, Python {platform.python_version()})"
+
+
+class _Version(argparse._VersionAction):
+    """`--version`, printed as argparse prints it, but worked out only when asked: reading the
+    installed packages' versions (some 30 ms) is for `--version` alone, not for every command."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        self.version = _version()
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proto-rules", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check_cmd = commands.add_parser("check", help="parse and check a .proto-rules file")
@@ -275,7 +264,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt_cmd.add_argument("files", nargs="+", metavar="FILE", help="- reads stdin, writes stdout")
     fmt_cmd.add_argument("--check", action="store_true", help="change nothing; exit 1 naming the "
                          "files that would change")
-    fmt_cmd.set_defaults(command=lambda args: layout.format_files(args.files, args.check))
+    fmt_cmd.set_defaults(command=_fmt)
 
     lsp_cmd = commands.add_parser("lsp", help="a language server for editors, over stdin/stdout")
     lsp_cmd.set_defaults(command=_lsp)
@@ -412,6 +401,8 @@ def _design_table(args) -> int:
 
 def _load(path: str) -> Protocol:
     """Parse and check a protocol; errors stop here (exit 2), warnings go to stderr."""
+    from engine import pipeline
+
     protocol, diagnostics = pipeline.load(path)
     for text in pipeline.rendered(protocol, diagnostics):
         print(text, file=sys.stderr)
@@ -420,6 +411,8 @@ def _load(path: str) -> Protocol:
 
 def _escalation(path: str) -> EscalationNetwork:
     """A protocol's escalation network; a protocol without escalation is a usage error."""
+    from engine.escalation.network import compile_escalation
+
     protocol = _load(path)
     if protocol.escalation is None:
         raise UsageError(f"{path} has no escalation section")
@@ -427,6 +420,9 @@ def _escalation(path: str) -> EscalationNetwork:
 
 
 def _check(args) -> int:
+    from engine import pipeline
+    from grammar.parser import dump
+
     try:
         protocol, diagnostics = pipeline.load(args.protocol)
         refused = pipeline.network_problems(protocol)
@@ -470,6 +466,17 @@ def _checked_json(path: str, diagnostics: list[Diagnostic], **counts: int) -> st
 
 
 def _run(args) -> int:
+    from engine import pipeline
+    from engine.audit.recorder import Recorder, Trail
+    from engine.audit.trailfile import created, reopened
+    from engine.console import between_patients, optional, writing
+    from engine.factfile import opened
+    from engine.progress import progress, tell
+    from engine.resume import resume_point, resumed
+    from engine.screened import Outputs, Table
+    from engine.summary import REJECTED, Tally
+    from engine.workers import available, decided, on_cluster
+
     network = pipeline.compile(_load(args.protocol))
     outputs = Outputs(network, args.facts, args.screening_date, trail=bool(args.trail),
                       form=None if args.quiet else args.format, table=bool(args.table))
@@ -540,6 +547,13 @@ def _run(args) -> int:
 
 
 def _escalate(args) -> int:
+    from engine.audit.trail import Chain
+    from engine.audit.trailfile import created
+    from engine.console import writing
+    from engine.escalation.cohort import outcomes_cohort, read_cohort
+    from engine.escalation.network import Escalator
+    from engine.escalation.report import decide, explain, trail_records
+
     network = _escalation(args.protocol)
     if (args.cohort is None) == (args.outcomes is None):
         raise UsageError("escalate takes a cohort file or --outcomes, one of them")
@@ -564,6 +578,12 @@ def _escalate(args) -> int:
 
 
 def _pathways(args) -> int:
+    from engine.console import plotted
+    from engine.escalation.network import Escalator
+    from engine.escalation.pathways import from_outcomes as paths_from
+    from engine.escalation.pathways import plot as plot_pathways
+    from engine.escalation.pathways import table as pathways_table
+
     escalator = Escalator(_escalation(args.protocol))
     try:
         root, nodes = paths_from(escalator, args.outcomes, args.cohorts)
@@ -576,6 +596,9 @@ def _pathways(args) -> int:
 
 
 def _boundaries(args) -> int:
+    from engine.escalation.network import Escalator
+    from engine.escalation.report import boundaries_report
+
     network = _escalation(args.protocol)
     if network.boundaries is None:
         raise UsageError(f"{args.protocol}: the design '{network.design.name}' is written as "
@@ -587,6 +610,10 @@ def _boundaries(args) -> int:
 def _test(args) -> int:
     """Exit 0 every case passed (and the coverage reached --min-coverage), 1 a case failed or
     the coverage fell short, 2 a scenario file or its patients could not be used."""
+    from engine import coverage as rule_coverage
+    from engine import pipeline, scenarios
+    from engine.console import writing
+
     network = pipeline.compile(_load(args.protocol))
     files = [(path, scenarios.read(path, network.protocol)) for path in args.scenarios]
     runner = scenarios.Runner(network)
@@ -610,6 +637,10 @@ def _test(args) -> int:
 
 def _edge_cases(args) -> int:
     """Exit 0 with the scenario file written, 2 if the base patient cannot be used."""
+    from engine import edgecases, pipeline
+    from engine.console import writing
+    from engine.factfile import read_records
+
     network = pipeline.compile(_load(args.protocol))
     records = [(line, data) for line, data in read_records(args.base)]
     for line, data in records:
@@ -645,25 +676,29 @@ def _explain(args) -> int:
     """Exit 0, 1 for a tampered trail (rendered after the line that says so), 2 unreadable.
     The trail is read as a stream, a patient at a time; one patient of a compressed trail is read
     through its seek table (`located`)."""
+    from engine.audit.explain import render, rendered
+    from engine.audit.trail import opening, patients, records, scan, stream
+    from engine.audit.verify import located, verify
+
     found = located(args.trail, args.patient) if args.patient is not None else None
     if found is not None:
-        _criterion_held(args, next(r for r in records_of(found.lines, args.trail, args.patient)
+        _criterion_held(args, next(r for r in records(found.lines, args.trail, args.patient)
                                    if r["type"] == "protocol"))
         _say(found.checked)
         print("checked: the frames read, against the trail's seek table and seal; "
               f"`proto-rules verify {args.trail}` checks every record", file=sys.stderr)
-        records = records_of(found.lines, args.trail, args.patient)
-        sys.stdout.write(render(records, args.patient, args.criterion))
+        shown = records(found.lines, args.trail, args.patient)
+        sys.stdout.write(render(shown, args.patient, args.criterion))
         return 0 if found.checked.ok else 1
     _criterion_held(args, opening(args.trail))
     digest, held = scan(args.trail, args.patient)
     if not held:
-        everyone = patients(stream_trail(args.trail))
+        everyone = patients(stream(args.trail))
         raise UsageError(f"no patient {args.patient!r} in the trail {args.trail}"
                          f"{hint(args.patient, everyone)}")
     checked = verify(args.trail)
     _say(checked)
-    sys.stdout.writelines(rendered(stream_trail(args.trail, args.patient), args.patient,
+    sys.stdout.writelines(rendered(stream(args.trail, args.patient), args.patient,
                                    args.criterion, digest))
     return 0 if checked.ok else 1
 
@@ -678,10 +713,17 @@ def _criterion_held(args, protocol: dict) -> None:
 
 def _attrition(args) -> int:
     """Exit 0, 1 for a tampered trail (counted after the line that says so), 2 unreadable."""
+    from engine.attrition import attrition
+    from engine.attrition import plot as plot_attrition
+    from engine.attrition import render as render_attrition
+    from engine.audit.trail import opening, stream
+    from engine.audit.verify import verify
+    from engine.console import plotted
+
     opening(args.trail)
     checked = verify(args.trail)
     _say(checked)
-    table = attrition(stream_trail(args.trail))
+    table = attrition(stream(args.trail))
     if args.format == "json":
         print(json.dumps(asdict(table), sort_keys=True))
     else:
@@ -692,6 +734,7 @@ def _attrition(args) -> int:
 
 
 def _graph(args) -> int:
+    from engine.console import plotted
     from protocol import dependencies  # networkx's drawing, only for this command
 
     form = args.output.rsplit(".", 1)[-1].lower() if "." in Path(args.output).name else ""
@@ -703,6 +746,12 @@ def _graph(args) -> int:
     return 0
 
 
+def _fmt(args) -> int:
+    from grammar import layout
+
+    return layout.format_files(args.files, args.check)
+
+
 def _lsp(args) -> int:
     from lsp.server import serve  # pygls loads only for the editor
 
@@ -710,14 +759,18 @@ def _lsp(args) -> int:
 
 
 def _sdtm(args) -> int:
+    from engine.sdtm import export as sdtm
+
     return _exported(sdtm.trial(_load(args.protocol), args.study_id, args.output))
 
 
 def _sdtm_ie(args) -> int:
+    from engine.sdtm import export as sdtm
+
     return _exported(sdtm.subjects(args.trail, args.study_id, args.output))
 
 
-def _exported(export: sdtm.Export) -> int:
+def _exported(export: Export) -> int:
     for warning in export.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(export.summary)
@@ -764,6 +817,8 @@ def _report(args) -> int:
 def _fhir(args) -> int:
     """Exit 0 with both files written, 1 if the trail is tampered (said first; the files say
     what it says now), 2 if it cannot be read as a decision trail or a file cannot be written."""
+    from engine.audit.trail import opening, read, sha256_file
+    from engine.audit.verify import verify
     from engine.fhir import out as fhir_out  # the FHIR library, only for this command
 
     opening(args.trail)  # refuses a file that is not a decision trail
@@ -774,6 +829,8 @@ def _fhir(args) -> int:
 
 
 def _verify(args) -> int:
+    from engine.audit.verify import verify
+
     result = verify(args.trail, args.protocol, args.facts)
     print(result)
     return 0 if result.ok else 1
@@ -781,10 +838,15 @@ def _verify(args) -> int:
 
 def _replay(args) -> int:
     """Exit 0 identical, 1 different or the trail tampered (said first), 2 unreadable."""
+    from engine import pipeline
+    from engine.audit.replay import replay
+    from engine.audit.trail import opening, stream
+    from engine.audit.verify import verify
+
     opening(args.trail)
     checked = verify(args.trail)
     _say(checked)
-    result = replay(stream_trail(args.trail), pipeline.compile(_load(args.protocol)), args.facts)
+    result = replay(stream(args.trail), pipeline.compile(_load(args.protocol)), args.facts)
     print(result)
     return 0 if result.identical and checked.ok else 1
 
@@ -792,6 +854,11 @@ def _replay(args) -> int:
 def _diff(args) -> int:
     """Exit 0 when both files mean and say the same (layout and comments aside), 1 when they
     differ, as diff(1) does; text and rule drifting apart is also a warning on stderr."""
+    from protocol.amend.diff import diff
+    from protocol.amend.wording import as_json as diff_json
+    from protocol.amend.wording import render as render_diff
+    from protocol.errors import render as render_diagnostic
+
     old, new = _load(args.old), _load(args.new)
     result = diff(old, new)
     for diagnostic in result.diagnostics():
@@ -806,6 +873,13 @@ def _diff(args) -> int:
 
 def _rescreen(args) -> int:
     """Exit 0, or 2 if a record was rejected under either protocol (as `run` does)."""
+    from engine.factfile import read_records
+    from engine.rescreen import Rescreening, Summary, render_summary, summary_json
+    from engine.rescreen import as_json as comparison_json
+    from engine.rescreen import render as render_comparison
+    from engine.summary import REJECTED
+    from protocol.amend.wording import totals
+
     old, new = _load(args.old), _load(args.new)
     if args.facts != "-":
         try:

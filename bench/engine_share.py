@@ -28,7 +28,7 @@ from bench.run_bench import PROTOCOL, anchor  # noqa: E402
 from engine import host, pipeline  # noqa: E402
 from engine.factfile import read_records  # noqa: E402
 from engine.run import Screening  # noqa: E402
-from engine.audit.trail import Recorder  # noqa: E402
+from engine.audit.recorder import Recorder  # noqa: E402
 
 
 class Timed:

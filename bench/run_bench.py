@@ -7,7 +7,7 @@ run measures, on the same generated patients:
     and after the measurements): the issue's floor of 1,000 patients/s with the trail on was set
     where the anchor ran 3,600/s, so the floor here is 1000 * anchor / 3600;
 (b) the network without the trail (normalisation + durable_rules + reading the verdicts);
-(c) the same with the trail (engine/audit/trail.py) written to a file;
+(c) the same with the trail (engine/audit/recorder.py) written to a file;
 (d) bench/baseline.py, the same protocol hand-written in Python: what the rule engine costs;
 
 then the resident memory before and after a long run (several rounds of N patients with the
@@ -46,7 +46,8 @@ from bench.generate import generate, to_json
 from engine import pipeline
 from engine.factfile import read_records
 from engine.run import Rejected, Screening
-from engine.audit.trail import Trail, sha256_file
+from engine.audit.recorder import Trail
+from engine.audit.trail import sha256_file
 
 PROTOCOL = ROOT / "examples" / "cd19-ucart-sle.proto-rules"
 ANCHOR = ROOT.parent / "shared" / "bench" / "durable_anchor.py"

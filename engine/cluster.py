@@ -41,8 +41,8 @@ from distributed.scheduler import KilledWorker
 
 from engine.run import Screening
 from engine.screened import Outputs, Screened
-from engine.workers import AHEAD, WorkerLost, available, sigint_blocked
-from protocol.errors import UsageError
+from engine.workers import AHEAD, available, sigint_blocked
+from protocol.errors import UsageError, WorkerLost
 
 #: Records in a batch: a task costs about 4 ms of CPU beside its records (measured on a loaded
 #: machine: 2.5 ms in the run's process, which hosts a local cluster's scheduler, 2 ms in the

@@ -39,8 +39,10 @@ from typing import Any, TextIO
 import orjson
 
 from engine.factfile import opened, patient_id
-from engine.summary import REJECTED, Row, Table
-from engine.audit.trail import GENESIS, Chain, Resumed, expand
+from engine.screened import Row, Table
+from engine.summary import REJECTED
+from engine.audit.recorder import Resumed
+from engine.audit.trail import GENESIS, Chain, expand
 from engine.audit.trailfile import ZSTD_MAGIC, compressed, lines, seek_table
 from engine.audit.verify import checked
 from protocol.errors import FactProblem, UsageError

@@ -44,7 +44,8 @@ from engine.compile import Network
 from engine.factfile import plain, read_records
 from engine.run import Decision, Rejected, Screening
 from engine.audit.explain import render as render_trail
-from engine.audit.trail import Trail, expand
+from engine.audit.recorder import Trail
+from engine.audit.trail import expand
 from protocol import model as m
 from protocol.errors import FactProblem, ScenarioError, hint
 

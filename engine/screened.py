@@ -21,14 +21,16 @@ construction.
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, TextIO
 
 from engine.compile import Network
 from engine.run import Decision, Rejected, Screening
-from engine.summary import REJECTED, Row, Table, shown
-from engine.audit.trail import Recorder
+from engine.summary import REJECTED
+from engine.audit.recorder import Recorder
 from protocol.errors import FactProblem
 
 
@@ -85,3 +87,78 @@ class Outputs:
                             text, rows, records)
         return Screened(outcome.patient.id, outcome.decision, outcome.patient.line,
                         tuple(outcome.patient.warnings), (), text, rows, records)
+
+
+#: The decisions table's columns.
+COLUMNS = ("patient", "criterion", "role", "verdict", "reason")
+
+#: One row of the decisions table.
+Row = tuple[str, str, str, str, str]
+
+
+class Table:
+    """The decisions table for analysis: one CSV row per patient and criterion, then one for the
+    patient's decision (its criterion empty), patients in input order; a rejected record is one
+    row whose verdict is REJECTED and whose reason is its problems. The same inputs give the same
+    bytes (`\\n` line ends on every platform)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.writer.writerow(COLUMNS)
+
+    def write(self, outcome: Decision | Rejected) -> None:
+        self.add(self.rows(outcome))
+
+    def add(self, rows: Iterable[Row]) -> None:
+        """Write rows built by `rows` (here, or in the worker process that decided the patient)."""
+        self.writer.writerows(rows)
+
+    @staticmethod
+    def rows(outcome: Decision | Rejected) -> list[Row]:
+        """One patient's rows: a pure function of the outcome."""
+        if isinstance(outcome, Rejected):
+            return [(outcome.patient or "", "", "", REJECTED,
+                     "; ".join(str(p) for p in outcome.problems))]
+        pid = outcome.patient.id
+        deciding = {v.criterion for v in outcome.reasons}
+        rows: list[Row] = [(pid, v.criterion, v.role, v.verdict,
+                            f"decides {outcome.decision}" if v.criterion in deciding else "")
+                           for v in outcome.verdicts.values()]
+        rows.append((pid, "", "", outcome.decision,
+                     "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)))
+        return rows
+
+    @staticmethod
+    def recorded(criteria: list[dict], last: dict) -> list[Row]:
+        """A patient's rows as `rows` makes them, from its trail records (the `criterion` records
+        and its `decision`, or its `rejected` record): a resumed run writes the table again for
+        the patients decided before it stopped."""
+        if last["type"] == "rejected":
+            return [(last["patient"] or "", "", "", REJECTED, "; ".join(last["problems"]))]
+        pid, decision = last["patient"], last["decision"]
+        deciding = {r["criterion"] for r in last["reasons"]}
+        rows: list[Row] = [(pid, c["criterion"], c["role"], c["verdict"],
+                            f"decides {decision}" if c["criterion"] in deciding else "")
+                           for c in criteria]
+        rows.append((pid, "", "", decision,
+                     "; ".join(f"{r['role']} {r['criterion']} {r['verdict']}"
+                               for r in last["reasons"])))
+        return rows
+
+
+def shown(outcome: Decision | Rejected, form: str) -> str | None:
+    """A patient's line on stdout, `text` or `json` (a rejected record has none in text: its
+    problems go to stderr)."""
+    if isinstance(outcome, Rejected):
+        if form != "json":
+            return None
+        return json.dumps({"patient": outcome.patient, "record": outcome.line, "decision": None,
+                           "problems": [str(p) for p in outcome.problems]}, sort_keys=True)
+    if form == "json":
+        reasons = [{"criterion": v.criterion, "verdict": v.verdict} for v in outcome.reasons]
+        return json.dumps({"patient": outcome.patient.id, "record": outcome.patient.line,
+                           "decision": outcome.decision, "reasons": reasons,
+                           "verdicts": {k: v.verdict for k, v in outcome.verdicts.items()}},
+                          sort_keys=True, ensure_ascii=False)
+    because = "; ".join(f"{v.role} {v.criterion} {v.verdict}" for v in outcome.reasons)
+    return f"{outcome.patient.id}: {outcome.decision}" + (f" ({because})" if because else "")

@@ -49,6 +49,7 @@ from typing import Any, ContextManager
 from engine.factfile import MAX_DEPTH
 from engine.run import Screening
 from engine.screened import Outputs, Screened
+from protocol.errors import WorkerLost
 
 #: Records sent to a worker at a time: large enough that sending costs little beside deciding
 #: (a patient takes about 2 ms), small enough that two workers share even a small file.
@@ -61,11 +62,6 @@ AHEAD = 2
 #: A run left to its default number of workers decides a file of fewer records than this in one
 #: process: starting the workers (each loads the engine) costs more than deciding them.
 SMALL = 200
-
-
-class WorkerLost(Exception):
-    """A worker process died before it sent its patients back: killed by hand or by the system
-    when memory ran out."""
 
 
 def available() -> int:

@@ -188,5 +188,11 @@ class ScenarioError(ProtoRulesError):
         self.problems = problems
 
 
+class WorkerLost(Exception):
+    """A worker process died before it sent its patients back: killed by hand or by the system
+    when memory ran out (or a Dask scheduler was lost). Neither the user's input nor, likely, a bug
+    of ours: not a `ProtoRulesError`."""
+
+
 class EngineError(ProtoRulesError):
     """The rule engine misbehaved (an action raised, a verdict went missing): never a silent result."""

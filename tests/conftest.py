@@ -24,7 +24,7 @@ from engine import pipeline
 from engine.compile import Network
 from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Rejected, Screening
-from engine.audit.trail import Trail
+from engine.audit.recorder import Trail
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "cd19-ucart-sle.proto-rules"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.audit.trail import Recorder
+from engine.audit.recorder import Recorder
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
 from protocol.checks import check

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.audit.trail import Recorder
+from engine.audit.recorder import Recorder
 from engine.run import Screening
 from grammar.parser import parse
 from protocol.checks import check

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.atoms import SHAPE_DEPTH, shape_problem
-from engine.atoms import holds as kleene
+from engine.shape import SHAPE_DEPTH, shape_problem
+from engine.shape import holds as kleene
 from engine.audit.explain import Outlined, outline
 from tests.conftest import run_cli
 

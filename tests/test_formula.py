@@ -16,7 +16,8 @@ import pytest
 
 from engine import pipeline
 from engine.audit.explain import render
-from engine.audit.trail import Trail, records
+from engine.audit.recorder import Trail
+from engine.audit.trail import records
 from grammar.parser import parse
 from protocol import formula as f
 from protocol import model as m

@@ -29,7 +29,7 @@ import cli
 from engine import pipeline
 from engine.factfile import _plainly_sound, _plainly_valid, _untrusted, read_records
 from engine.run import Decision, Rejected, Screening
-from engine.audit.trail import Trail
+from engine.audit.recorder import Trail
 from engine.audit.verify import verify
 from tests.conftest import ROOT
 

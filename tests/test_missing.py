@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from engine.audit.trail import Recorder
+from engine.audit.recorder import Recorder
 from engine.audit import whynot
 from engine.run import Decision, Screening
 from tests.conftest import network_from_text, screen_one

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import cli
 from engine.run import Screening
 from grammar.layout import format_text
-from engine.audit.trail import _modules
+from engine.audit.recorder import _modules
 from grammar.parser import parse, parse_file
 from lsp import features
 from protocol.amend.diff import diff

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.audit.trail import Recorder
+from engine.audit.recorder import Recorder
 from engine.run import Decision, Rejected, Screening
 from grammar.layout import format_text
 from grammar.parser import parse

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.audit.trail import Recorder
+from engine.audit.recorder import Recorder
 from engine.run import Decision, Screening
 from tests.conftest import network_from_text, screen_one
 

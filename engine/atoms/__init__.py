@@ -8,9 +8,6 @@ and tests.
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Callable
-from typing import TypeVar
 
 from engine.atoms.base import Atom, Build, Judged, Reader
 from engine.atoms.counts import Counted
@@ -21,6 +18,7 @@ from engine.atoms.history import (Continuous, CountedIncludes, Course, Includes,
                                  Occurred)
 from engine.atoms.measured import Compare, CompareReference, Confirmed, InRange
 from engine.atoms.values import Is, Truth
+from engine.shape import Shape
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
@@ -61,18 +59,9 @@ def parts(condition: m.Condition | None) -> list[Part]:
     raise TypeError(f"no atom kind for {type(condition).__name__}")
 
 
-T = TypeVar("T")
-
-#: How a condition joins its parts (`parts`), as the trail records it for a reader to draw: a
-#: part's index, or a list of a connective ("all", "any", "not", "at least 2") and what it joins.
-Shape = int | list
-#: The deepest shape the trail records and its readers draw (parentheses within parentheses):
-#: deeper, the parts are listed one under another.
-SHAPE_DEPTH = 48
-
-
 def shape(condition: m.Condition | None, first: int = 0) -> Shape | None:
-    """The and/or structure over `parts(condition)`, numbered from `first`, in their order.
+    """The and/or structure over `parts(condition)`, numbered from `first`, in their order
+    (`engine/shape.py`: how the trail records it and its readers read it).
 
     >>> from grammar.parser import parse
     >>> p = parse('concepts:\\n a: flag\\n b: flag\\n c: flag\\ninclusion I1 "x": (a and b) or c')
@@ -101,50 +90,4 @@ def shape(condition: m.Condition | None, first: int = 0) -> Shape | None:
     return joined(condition)
 
 
-def shape_problem(found: object, count: int) -> str | None:
-    """Why `found` (read from a trail) is not a shape over `count` parts, or None: each part
-    once, known connectives, at most `SHAPE_DEPTH` deep. Read without recursion: the trail
-    may be anyone's."""
-    seen: list[int] = []
-    stack: list[tuple[object, int]] = [(found, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > SHAPE_DEPTH:
-            return f"nested deeper than {SHAPE_DEPTH}"
-        if isinstance(node, int) and not isinstance(node, bool):
-            if not 0 <= node < count:
-                return f"names part {node + 1} of {count}"
-            seen.append(node)
-            continue
-        if not isinstance(node, list) or len(node) < 2 or not isinstance(node[0], str) \
-                or not _CONNECTIVE.fullmatch(node[0]) or (node[0] == "when" and len(node) != 3):
-            return f"has {str(node)[:40]} where a part or a connective is"
-        stack.extend((item, depth + 1) for item in node[1:])
-    return None if sorted(seen) == list(range(count)) else "does not name each part once"
-
-
-_CONNECTIVE = re.compile(r"all|any|not|when|at least [1-9][0-9]*")
-
-
-def holds(word: str, statuses: list[str]) -> str:
-    """Strong Kleene logic over parts' statuses ("true", "false", "unknown"), joined by a
-    shape's connective: "all", "any", "not" (of one), "at least N"."""
-    if word == "not":
-        return {"true": "false", "false": "true"}.get(statuses[0], "unknown")
-    needed = {"all": len(statuses), "any": 1}.get(word) or int(word.split()[-1])
-    held = statuses.count("true")
-    if held >= needed:
-        return "true"
-    return "false" if held + statuses.count("unknown") < needed else "unknown"
-
-
-def folded(found: Shape, part: Callable[[int], T], group: Callable[[str, list[T]], T]) -> T:
-    """A shape read bottom-up: each part by `part` (its index), each connective by `group` over
-    what its items gave; a checked shape is at most `SHAPE_DEPTH` deep."""
-    if isinstance(found, int):
-        return part(found)
-    return group(found[0], [folded(item, part, group) for item in found[1:]])
-
-
-__all__ = ["Atom", "Build", "Judged", "Reader", "Part", "Shape", "SHAPE_DEPTH", "folded", "holds",
-           "of", "parts", "shape", "shape_problem"]
+__all__ = ["Atom", "Build", "Judged", "Reader", "Part", "of", "parts", "shape"]

@@ -29,14 +29,12 @@ import orjson
 
 from engine.compile import Network
 from engine.audit.evidence import Explainer, Judges, Part
+from engine.audit.trail import MARK
 from engine.record import Patient, UsedFact
 from engine.run import Decision
 from engine.audit.whynot import WhyNot
 from protocol import model as m
 
-#: A part's evidence as one string is its mark, then the detail (`+age 22 years ...`): holds,
-#: does not hold, cannot be judged.
-MARK = {"true": "+", "false": "-", "unknown": "?"}
 #: The verdicts whose criterion says what it lacks (`Decided._open`).
 OPEN = frozenset({"UNKNOWN", "NEEDS_REVIEW"})
 

@@ -18,9 +18,10 @@ from typing import Any, Callable, Iterable
 
 from engine import atoms
 from engine import record as R
-from engine.atoms import Part, Shape, parts, shape, shape_problem
+from engine.atoms import Part, parts, shape
 from engine.atoms.base import exact
 from engine.record import Patient, UsedFact
+from engine.shape import Shape, shape_problem
 from protocol import model as m
 
 _NEGATED = {"true": "false", "false": "true"}

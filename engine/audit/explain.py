@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from engine.atoms import Shape, folded, holds
 from engine.audit.trail import MARK, cut, facts_sha256
+from engine.shape import Shape, folded, holds
 from engine.summary import counted
 
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"

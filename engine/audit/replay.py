@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 from engine.compile import Network
 from engine.factfile import opened
 from engine.run import Decision, Rejected, Screening
-from engine.audit.trail import Trail, facts_sha256
+from engine.audit.trail import facts_sha256, versions
 from protocol.errors import UsageError
 
 
@@ -99,7 +99,7 @@ def _header_notes(header: dict[str, Any], network: Network, same_facts: bool) ->
         notes.append("note: the protocol is not the file the run read (sha256 differs)")
     if not same_facts:
         notes.append("note: the fact file is not the file the run read (sha256 differs)")
-    now = Trail.versions()
+    now = versions()
     for key in ("tool", "engine"):
         if header.get(key) != now[key]:
             notes.append(f"note: recorded with {header.get(key)}, replayed with {now[key]}")

@@ -1,5 +1,5 @@
-"""The decision trail: a deterministic JSON Lines record of a run; `engine/audit/explain.py` renders
-it as text.
+"""The decision trail: a deterministic JSON Lines record of a run, written by
+`engine/audit/recorder.py`; `engine/audit/explain.py` renders it as text.
 
 One line per record, keys sorted, compact separators, UTF-8: for the strings and integers the trail
 holds this is RFC 8785 canonical JSON, so the same inputs give byte-identical trails (a test checks it
@@ -33,6 +33,11 @@ stream: a record that does not fit stops the reader with a message naming its li
 traceback, and a file that is not a decision trail at all is refused at its first records, before
 anything is shown (`opening`). It opens each `decided` record up into the records a trail wrote per patient before
 (`patient`, `definition`, `criterion`, `decision`: `expand`), so that old trails and new read alike.
+
+Here is what the writer and every reader share (the canonical line, the chain, a part's marks) and
+the readers; the writer, which needs the compiled network, is a module of its own, so that a
+reader imports neither the compiler nor the engine (nor jsonschema, but to say why a record does
+not fit): `explain` and `verify` start in a fraction of the time a run takes (a test checks it).
 """
 
 from __future__ import annotations
@@ -40,29 +45,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections import Counter
-from dataclasses import dataclass
-from datetime import date
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TextIO
 
 import fastjsonschema
-import jsonschema
 import orjson
 
-from engine.compile import Network
-from engine.audit.decided import MARK, Decided
-from engine.audit.evidence import (concepts_read, criterion_parts, describe, drawn_shape,
-                                   parts)
 from engine.record import UsedFact
-from engine.run import Decision, Rejected
-from engine.summary import REJECTED
-from engine.audit.trailfile import Frames, lines
-from engine.atoms import shape_problem
-from protocol import model as m
-from protocol.amend.wording import formula_read
+from engine.shape import shape_problem
+from engine.audit.trailfile import lines
 from protocol.errors import UsageError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 #: The `prev` of the first record: no predecessor.
 GENESIS = "0" * 64
@@ -88,6 +83,15 @@ def unchained(record: dict[str, Any]) -> tuple[str, str]:
     head = canonical(before)[:-1] + ("," if before else "")
     tail = "," + canonical(after)[1:] if after else "}"
     return head + '"prev":"', '"' + tail
+
+
+def versions() -> dict[str, str]:
+    """What ran, as the run header records it: a replay compares these with its own.
+    (importlib.metadata, some 20 ms to import, is imported here: a reader has no use for it.)"""
+    from importlib.metadata import version
+
+    return {"tool": f"proto-rules {version('proto-rules')}",
+            "engine": f"durable_rules {version('durable_rules')}"}
 
 
 def sha256_file(path: str) -> str:
@@ -153,180 +157,23 @@ class Chain:
             self.out.truncate()
 
 
-class Recorder:
-    """What a run's trail says, as pure functions of the network: its header (`header`) and each
-    patient's lines (`lines`), not yet chained. Apart from `Trail`, which chains and writes
-    them, so that a worker process can build a patient's records where it decided the patient
-    (`engine/workers.py`) and a resumed run can rebuild the header it must find."""
-
-    def __init__(self, network: Network) -> None:
-        self.network = network
-        self.protocol = network.protocol
-        self._reads = {leaf.id: concepts_read(self.protocol, [leaf.applies, leaf.condition])
-                       for leaf in network.leaves}
-        self._parts = {leaf.id: criterion_parts(leaf) for leaf in network.leaves}
-        for name in network.definitions:
-            definition = self.protocol.definition(name)
-            assert definition is not None
-            self._parts[name] = parts(definition.condition)
-        self._decided = Decided(network, self._parts, self._reads)
-
-    def header(self, protocol_path: str, facts_path: str,
-               screening: date | None) -> list[dict[str, Any]]:
-        """The `run` and `protocol` records that open the trail."""
-        network = self.network
-        run = {
-            "type": "run",
-            **Trail.versions(),
-            "protocol": {"file": protocol_path, "id": self.protocol.id, "version": self.protocol.version,
-                         "sha256": hashlib.sha256(self.protocol.source.encode()).hexdigest(),
-                         **_modules(self.protocol)},
-            "facts": {"file": facts_path},  # its sha256 is known at the end: see `Trail.close`
-            "network": {"name": network.name, "sha256": network.digest, "rules": len(network.rules)},
-            "screening_date": screening.isoformat() if screening else None,
-        }
-        static = {"type": "protocol", "definitions": [
-            self._static(name, None, self.protocol.definition(name)) for name in network.definitions
-        ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]}
-        if network.values:  # only then, so that trails of protocols without them are unchanged
-            static["values"] = [self._formula(name) for name in network.values]
-        return [run, static]
-
-    def _static(self, key: str, leaf: m.Criterion | None, node: Any) -> dict[str, Any]:
-        conditions = [describe(self.protocol, part) for part in self._parts[key]]
-        entry = {
-            "id": key, "role": leaf.role.value if leaf else None, "text": node.text,
-            "rule": f"{node.span.file}:{node.span.line}",
-            "conditions": [{"line": c.line, "text": c.text} for c in conditions],
-        }
-        joined = drawn_shape(node.condition, leaf.applies if leaf else None)
-        if joined is not None:  # only then, so that a trail of parts all needed is unchanged
-            entry["shape"] = joined
-        return entry
-
-    def _formula(self, name: str) -> dict[str, Any]:
-        """A derived value as the protocol writes it: its unit, formula and place."""
-        concept = self.protocol.concept(name)
-        assert concept is not None and concept.formula is not None
-        return {"id": name, "unit": concept.unit, "text": concept.label,
-                "formula": formula_read(self.protocol, concept,
-                                        describe(self.protocol, concept.formula).text),
-                "rule": f"{concept.span.file}:{concept.span.line}"}
-
-    def lines(self, outcome: Decision | Rejected) -> list[tuple[str, str]]:
-        """One patient's trail lines, not yet chained (`unchained`): a pure function of the
-        outcome, so that it can run where the patient was decided. A decided patient is one
-        `decided` record, written as its line directly (`engine/audit/decided.py`)."""
-        if isinstance(outcome, Rejected):
-            return [unchained({"type": "rejected", "record": outcome.line,
-                               "patient": outcome.patient,
-                               "problems": [str(p) for p in outcome.problems]})]
-        return [self._decided.line(outcome)]
-
-    def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
-        """One patient's trail records as a reader reads them back from its lines, without their
-        `prev` (a scenario's failure shows them)."""
-        return [{key: value for key, value in orjson.loads(head + GENESIS + tail).items()
-                 if key != "prev"} for head, tail in self.lines(outcome)]
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """Where a stopped run's trail is taken back: the last whole patient's record hash, how many
-    records precede it, the patients counted by decision, and the fact-file line of the last."""
-
-    last: str
-    records: int
-    counts: dict[str, int]
-    line: int | None
-
-
-class Trail:
-    """Writes a run's trail as it goes (streaming: nothing is kept per patient).
-
-    A new trail starts with its header; `resumed` takes one back where a stopped run left it
-    (`engine/resume.py` finds that point), so that the finished file is the one an uninterrupted
-    run writes."""
-
-    def __init__(self, out: TextIO, network: Network, protocol_path: str, facts_path: str,
-                 screening: date | None, resumed: Resumed | None = None) -> None:
-        self.chain = Chain(out)
-        self.recorder = Recorder(network)
-        self.network = network
-        self.counts: Counter[str] = Counter()
-        self.last_line: int | None = None  # the fact-file line of the last patient written
-        header = self.recorder.header(protocol_path, facts_path, screening)
-        #: The protocol record: `render` needs it beside a patient's records (scenario failures).
-        self.protocol_record = header[1]
-        if resumed is None:
-            self.chain.write(*header)
-        else:
-            self.chain.last, self.chain.count = resumed.last, resumed.records
-            self.counts.update(resumed.counts)
-            self.last_line = resumed.line
-
-    @staticmethod
-    def versions() -> dict[str, str]:
-        """What ran: a replay compares these with its own."""
-        return {"tool": f"proto-rules {version('proto-rules')}",
-                "engine": f"durable_rules {version('durable_rules')}"}
-
-    def records(self, outcome: Decision | Rejected) -> list[dict[str, Any]]:
-        """One patient's records, as read back from its lines (`Recorder.records`)."""
-        return self.recorder.records(outcome)
-
-    def write(self, outcome: Decision | Rejected) -> None:
-        """One patient's records, written whole; counted once written."""
-        rejected = isinstance(outcome, Rejected)
-        patient = outcome.patient if rejected else outcome.patient.id
-        decision = REJECTED if rejected else outcome.decision
-        line = outcome.line if rejected else outcome.patient.line
-        self.written(patient, decision, line, self.recorder.lines(outcome))
-
-    def written(self, patient: str | None, decision: str, line: int,
-                records: list[tuple[str, str]]) -> None:
-        """Chain and write one patient's records (`unchained`, built here or in a worker
-        process), and count the patient once they are on disk. A compressed trail is told whose
-        lines come next, for its seek table (`engine/trailfile.Frames`)."""
-        if isinstance(self.chain.out, Frames):
-            self.chain.out.holds(patient)
-        self.chain.extend(records)
-        self.counts[decision] += 1
-        self.last_line = line
-
-    def close(self, facts_sha256: str) -> str:
-        """Write the summary and the seal; return the final hash (`Chain.seal`). The summary
-        records the fact file's SHA-256: the file is read as a stream and hashed as it is read,
-        so its hash is known only once it has been read through (`engine.factfile.FactStream`)."""
-        self.chain.write({"type": "summary", "patients": sum(self.counts.values()),
-                          "decisions": dict(sorted(self.counts.items())),
-                          "facts_sha256": facts_sha256})
-        return self.chain.seal()
-
-    def cut(self, reason: str, facts_sha256: str) -> str:
-        """Close a run stopped before its last patient: the trail keeps the whole patients
-        written, says why and how far it got (a `cut` record), then is summed up and sealed as
-        usual, so that it verifies and every reader says it is incomplete."""
-        self.chain.rewind()
-        self.chain.write({"type": "cut", "reason": reason, "patients": sum(self.counts.values()),
-                          "record": self.last_line})
-        return self.close(facts_sha256)
-
-
 #: A fact's fields, in the order the older trail wrote them, all present (null when empty):
 #: `UsedFact`'s own (index, concept, value, unit, date, converted, note).
 FACT_FIELDS: tuple[str, ...] = UsedFact._fields
 
 
-#: A part's evidence by its mark (`MARK`, `engine/audit/decided.py`).
+#: A part's evidence as one string is its mark, then the detail (`+age 22 years ...`): holds,
+#: does not hold, cannot be judged.
+MARK = {"true": "+", "false": "-", "unknown": "?"}
+#: A part's evidence by its mark.
 STATUS = {mark: status for status, mark in MARK.items()}
 
 
 SCHEMA = json.loads(Path(__file__).with_name("trail.schema.json").read_text(encoding="utf-8"))
-#: One validator per record type the readers read; other types (`seal`, kinds added later) pass.
-VALIDATORS = {kind: jsonschema.Draft202012Validator({**SCHEMA, "$ref": f"#/$defs/{kind}"})
-              for kind in ("run", "protocol", "decided", "patient", "definition", "criterion",
-                           "decision", "rejected", "cut", "summary")}
+#: The record types the readers read, each checked against its part of the schema; other types
+#: (`seal`, kinds added later) pass.
+CHECKED = frozenset({"run", "protocol", "decided", "patient", "definition", "criterion",
+                     "decision", "rejected", "cut", "summary"})
 #: Records about one patient.
 PATIENTS_OWN = ("decided", "rejected", "patient", "definition", "criterion", "decision")
 #: Records that belong to the patient record before them (in a trail written before `decided`).
@@ -436,10 +283,9 @@ def _record(path: str, number: int, line: bytes,
                          "(a JSON object with a type)")
     if patient is not None and record["type"] in PATIENTS_OWN and record.get("patient") != patient:
         return None
-    validator = VALIDATORS.get(record["type"])
-    if validator is None or _valid(record):
+    if record["type"] not in CHECKED or _valid(record):
         return record
-    error = jsonschema.exceptions.best_match(validator.iter_errors(record))
+    error = _mismatch(record)
     if error is not None:
         raise UsageError(f"cannot read trail {path}: line {number}: the {record['type']} record "
                          f"has no valid {_field(error)} ({_why(error)})")
@@ -460,6 +306,15 @@ def _valid(record: dict[str, Any]) -> bool:
     except fastjsonschema.JsonSchemaException:
         return False
     return True
+
+
+def _mismatch(record: dict[str, Any]) -> jsonschema.ValidationError | None:
+    """What jsonschema finds best to say of a record that does not fit. Imported only here: it
+    takes a tenth of a second to import, which every reader of an intact trail would pay."""
+    import jsonschema  # noqa: PLC0415 -- see above
+
+    validator = jsonschema.Draft202012Validator({**SCHEMA, "$ref": f"#/$defs/{record['type']}"})
+    return jsonschema.exceptions.best_match(validator.iter_errors(record))
 
 
 def _field(error: jsonschema.ValidationError) -> str:
@@ -623,15 +478,3 @@ def cut(record: dict[str, Any]) -> str:
     where = f", fact file line {record['record']}" if record.get("record") else ""
     return (f"the run was cut ({record['reason']}) after {record['patients']} patients{where}: "
             "the patients after it were not decided")
-
-
-def _modules(protocol: m.Protocol) -> dict[str, list[dict[str, str]]]:
-    """The imported modules, each with its hash, when the criteria use a value set one of them
-    declares: the values decided with are then in another file than the protocol's (a module of
-    escalation rules alone leaves eligibility as the protocol's file says)."""
-    own = {s.name for s in protocol.sets}
-    if all(use.name in own for use in protocol.set_uses):
-        return {}
-    return {"modules": [{"file": module.path,
-                         "sha256": hashlib.sha256(module.source.encode()).hexdigest()}
-                        for module in protocol.modules]}

@@ -29,8 +29,6 @@ from typing import Any
 import orjson
 import rfc8785
 
-from engine.factfile import opened
-from engine.tables import OMOP
 from engine.audit.trail import GENESIS, canonical, cut
 from engine.audit.trailfile import HOLDERS, Frame, frame_lines, lines, seek_table
 from protocol.errors import UsageError
@@ -311,12 +309,7 @@ def _files(recorded: dict[str, str | None], records: int, protocol: str | None,
         if path is None:
             continue
         try:
-            if label == "facts" and (Path(path).is_dir() or path.lower().endswith(OMOP)):
-                with opened(path) as source:  # a folder of Bundles: its listing's; an OMOP
-                    actual = source.sha256()  # mapping: it and the rows it reads
-            else:
-                with open(path, "rb") as handle:  # a chunk at a time: a fact file may be large
-                    actual = hashlib.file_digest(handle, "sha256").hexdigest()
+            actual = _facts_sha256(path) if label == "facts" else _sha256(path)
         except OSError as error:
             raise UsageError(f"cannot read {label} file {path}: {error.strerror}") from None
         if actual != recorded[label]:
@@ -325,3 +318,22 @@ def _files(recorded: dict[str, str | None], records: int, protocol: str | None,
                                 f"read (sha256 {actual[:16]}..., the trail says {said}...)", 1)
         notes.append(f"{label} file {path} matches the run header")
     return Verification(True, records, notes=tuple(notes), cut=stopped)
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as handle:  # a chunk at a time: a fact file may be large
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _facts_sha256(path: str) -> str:
+    """A fact file's SHA-256 as the run records it: a folder of Bundles its listing's, an OMOP
+    mapping its own and the rows it reads, any other file its bytes'. The fact readers are
+    imported here, for `--facts` only: they take a few tenths of a second to import, which
+    `verify` without it, and `explain`, would otherwise pay."""
+    from engine.factfile import opened  # noqa: PLC0415 -- see above
+    from engine.tables import OMOP  # noqa: PLC0415
+
+    if not (Path(path).is_dir() or path.lower().endswith(OMOP)):
+        return _sha256(path)
+    with opened(path) as source:
+        return source.sha256()

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 
-from engine.atoms import holds
 from engine.dates import LAST_DAY
+from engine.shape import holds
 from protocol import model as m
 from protocol.units import QUANTUM, Affine, UnitProblem, quantize, scale
 

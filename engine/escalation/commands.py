@@ -3,7 +3,9 @@ scenarios) and `compare-designs` (the same scenarios through several designs).
 
 Part of the command line (`cli.py` adds these commands to its parser and nothing else imports
 this module): thin like it, each command strings together loading, `engine.escalation.simulate` or
-`engine.escalation.compare`, and the output, and turns bad input into one line and exit 2.
+`engine.escalation.compare`, and the output, and turns bad input into one line and exit 2. As in
+`cli.py`, a command imports what it runs (numpy, the escalation network) when it runs: the parser
+is built for every command.
 """
 
 from __future__ import annotations
@@ -14,14 +16,22 @@ from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.escalation import compare, tite_simulate
 from engine.console import plotted, png
-from engine.escalation.network import EscalationNetwork, Escalator
-from engine.escalation.simulate import MAX_SEED, MAX_TRIALS, plot, report, simulate
 from protocol.errors import UsageError
 
-Loader = Callable[[str], EscalationNetwork]
+if TYPE_CHECKING:
+    from engine.escalation import compare
+    from engine.escalation.network import EscalationNetwork, Escalator
+
+    Loader = Callable[[str], EscalationNetwork]
+
+#: At most this many trials in one run: the trials move through the chart together, a few
+#: machine words per trial and level at once (a million take about 100 MB over 5 levels).
+MAX_TRIALS = 1_000_000
+#: numpy's generator takes any non-negative whole number; past 64 bits a seed adds nothing.
+MAX_SEED = 2**64 - 1
 
 
 def add_commands(commands, bounded: Callable, network: Loader) -> None:
@@ -30,9 +40,9 @@ def add_commands(commands, bounded: Callable, network: Loader) -> None:
     simulate_cmd = commands.add_parser("simulate", help="operating characteristics by simulation")
     simulate_cmd.add_argument("protocol")
     _scenario_options(simulate_cmd, bounded, "out/simulation.png")
-    simulate_cmd.add_argument("--accrual", type=_read(tite_simulate.accrual),
+    simulate_cmd.add_argument("--accrual", type=_read("accrual"),
                               help="TITE-BOIN: patients per day, week or month (30 days): 2/month")
-    simulate_cmd.add_argument("--late-onset", type=_read(tite_simulate.late_onset),
+    simulate_cmd.add_argument("--late-onset", type=_read("late_onset"),
                               help="TITE-BOIN: share of DLTs in the window's second half (0.5)")
     simulate_cmd.set_defaults(command=partial(_simulate, network=network))
 
@@ -63,6 +73,10 @@ def _scenario_options(command: argparse.ArgumentParser, bounded: Callable, plot_
 
 
 def _simulate(args, network: Loader) -> int:
+    from engine.escalation import compare, tite_simulate
+    from engine.escalation.network import Escalator
+    from engine.escalation.simulate import plot, report, simulate
+
     escalator = Escalator(network(args.protocol))
     scenarios = _scenarios(args)
     levels = len(escalator.network.levels)
@@ -99,17 +113,23 @@ def _tite(escalator: Escalator, args, scenarios: int) -> bool:
     return tite
 
 
-def _read(reader: Callable):
-    """An argparse type from a reader whose ValueError says what is wrong."""
+def _read(reader: str):
+    """An argparse type from a reader of `engine.escalation.tite_simulate` whose ValueError says
+    what is wrong; the module is imported when its option is given."""
     def read(text: str):
+        from engine.escalation import tite_simulate
+
         try:
-            return reader(text)
+            return getattr(tite_simulate, reader)(text)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
     return read
 
 
 def _compare(args, network: Loader) -> int:
+    from engine.escalation import compare
+    from engine.escalation.network import Escalator
+
     escalators = [Escalator(network(path)) for path in args.protocols]
     names = [_name(e) for e in escalators]
     labels = [name if names.count(name) == 1 else f"{name} ({Path(path).stem})"
@@ -127,6 +147,8 @@ def _compare(args, network: Loader) -> int:
 def _compared(designs: list[compare.Design], scenarios: list[compare.Scenario], args,
               header: str = "") -> int:
     """Run and show the comparison; nothing is printed before every input has been accepted."""
+    from engine.escalation import compare
+
     target = compare.target_of(designs, args.target)
     runs = compare.run(designs, scenarios, target, args.trials, args.seed)
     sys.stdout.write(header + compare.table(runs, args.trials, args.seed))
@@ -146,6 +168,8 @@ def _name(escalator: Escalator) -> str:
 def _scenarios(args) -> list[compare.Scenario]:
     """The scenarios in the order given (`--true-tox` and `--scenario` as written, numbered
     S1, S2, ... when unnamed), then the file's."""
+    from engine.escalation import compare
+
     given = [compare.Scenario(s.name or f"S{i}", s.rates, s.where)
              for i, s in enumerate(args.scenarios or [], start=1)]
     if args.scenarios_file:
@@ -158,6 +182,8 @@ def _scenarios(args) -> list[compare.Scenario]:
 
 def _rates(text: str) -> compare.Scenario:
     """`--true-tox`: rates only (an argparse type, so a bad list is argparse's exit 2)."""
+    from engine.escalation import compare
+
     try:
         return compare.scenario(text, "", "--true-tox")
     except UsageError:
@@ -166,6 +192,8 @@ def _rates(text: str) -> compare.Scenario:
 
 
 def _named(text: str) -> compare.Scenario:
+    from engine.escalation import compare
+
     try:
         return compare.scenario(text, "", "--scenario")
     except UsageError:

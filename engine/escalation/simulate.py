@@ -29,11 +29,6 @@ from protocol.errors import EngineError
 
 #: Levels of the elimination-table probe per session (the engine bounds a session's work).
 CHUNK = 128
-#: At most this many trials in one run: the trials move through the chart together, a few
-#: machine words per trial and level at once (a million take about 100 MB over 5 levels).
-MAX_TRIALS = 1_000_000
-#: numpy's generator takes any non-negative whole number; past 64 bits a seed adds nothing.
-MAX_SEED = 2**64 - 1
 
 
 @dataclass(frozen=True)
