@@ -18,7 +18,7 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.audit.trail import Recorder
+from engine.audit.recorder import Recorder
 from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol.checks import check
