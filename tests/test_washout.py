@@ -386,3 +386,16 @@ def test_boundary_cases_of_a_strict_washout(capsys, tmp_path):
            '2026-03-10: ' in written
     assert '5 x 67.2 h = 14 days, less than it 13 whole days, to 2026-03-10; whichever is ' \
            'shorter' in written
+
+
+def test_the_trail_of_a_course_going_on_and_of_none(screening):
+    """A course still going on reaches no last day ("as it goes on"); a history recorded as
+    none has no course to list. Each verdict as the network decides it."""
+    decided = outcome(screening, {**course("2026-02-20", "24 h"), "end": None, "ongoing": True})
+    assert isinstance(decided, Decision) and decided.verdicts["E1"].verdict == "MET"
+    line = "".join(Recorder(screening.network).lines(decided)[0])
+    assert "and within 5 half_life of its last day: as it goes on" in line
+    decided = outcome(screening, {"concept": "anticancer", "present": False})
+    assert isinstance(decided, Decision) and decided.verdicts["E1"].verdict == "NOT_MET"
+    line = "".join(Recorder(screening.network).lines(decided)[0])
+    assert "anticancer: recorded as none" in line and "of its last day: " not in line

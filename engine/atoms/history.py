@@ -358,7 +358,8 @@ def window_days(window: m.Window, reader: Reader, patient: Patient) -> str:
 def _reach_words(window: m.Window, name: str, patient: Patient) -> str:
     """The day each item's own window reaches from its last day, in the order of the items:
     `; and within 5 half_life of its last day: to 2026-05-03, to 2026-05-01 or later`; alone
-    (one half of `whichever is longer`), with its anchor day."""
+    (one half of `whichever is longer`), with its anchor day. No items (recorded as none, or
+    nothing recorded): nothing to say."""
     reach = window.reach
     assert reach is not None
     key = R.reach_field(reach.attribute.name, reach.times, reach.strict)
@@ -366,11 +367,17 @@ def _reach_words(window: m.Window, name: str, patient: Patient) -> str:
     days = []
     for item in patient.record.get(name, ()):
         low, high = item[early], item[key]
-        first = date.fromordinal(max(low, 1)).isoformat()
-        days.append(f"{reach.attribute.name} not recorded" if low < 0 else "as it goes on"
-                    if low >= ONGOING else f"to {first}" if low == high else
-                    f"to {first} or later" if high >= ONGOING else
-                    f"to a day from {first} to {date.fromordinal(high).isoformat()}")
+        if low < 0:
+            days.append(f"{reach.attribute.name} not recorded")
+        elif low >= ONGOING:
+            days.append("as it goes on")
+        else:
+            first = date.fromordinal(low).isoformat()
+            days.append(f"to {first}" if low == high else f"to {first} or later"
+                        if high >= ONGOING else
+                        f"to a day from {first} to {date.fromordinal(high).isoformat()}")
+    if not days:
+        return ""
     said = f"less than {reach.times} {reach.attribute.name} after its last day" if reach.strict \
         else f"within {reach.times} {reach.attribute.name} of its last day"
     if window.duration is None:
