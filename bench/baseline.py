@@ -19,7 +19,8 @@ and engine/compile.py:
   neither end nor `ongoing` may still be going on: it lasts from none to all of those months;
 - strong Kleene logic; an open verdict is UNKNOWN when some atom the criterion (or its
   applies-when) reads has missing data or a definition it uses is unknown, else NEEDS_REVIEW (a
-  pending judgment); NOT_APPLICABLE when applies-when is false.
+  pending judgment); NOT_APPLICABLE when applies-when is false; an applies-when left open beside
+  a condition that passes (an inclusion's true, an exclusion's false) passes either way.
 
 Input records are assumed valid (as the generator makes them): no error checking beyond units.
 """
@@ -186,10 +187,13 @@ def course(courses: Any, dose: Decimal, months: int) -> K:
     return None, unknown
 
 
-def verdict(condition: K, applies: K = (True, False), unknown_use: bool = False) -> str:
+def verdict(condition: K, applies: K = (True, False), unknown_use: bool = False,
+            passes: bool = True) -> str:
+    """`passes`: the condition's value that passes the criterion (an inclusion's true, an
+    exclusion's false), which it does whether or not an open applies-when applies."""
     if applies[0] is False:
         return "NOT_APPLICABLE"
-    if applies[0] is True and condition[0] is not None:
+    if applies[0] is True and condition[0] is not None or condition[0] is passes:
         return "MET" if condition[0] else "NOT_MET"
     return "UNKNOWN" if applies[1] or condition[1] or unknown_use else "NEEDS_REVIEW"
 
@@ -363,7 +367,7 @@ def criteria(f: Facts) -> dict[str, str]:
             k_and(positive["hcv_antibody"], compare(v["hcv_rna__uln"], ">", Decimal(1))),
             positive["hiv_antibody"], positive["syphilis_test"], positive["cmv_dna"])),
         "E9": verdict(occurred(v["live_vaccine"], within["4w"])),
-        "E10": verdict(positive["blood_pregnancy_test"], female_cbp),
+        "E10": verdict(positive["blood_pregnancy_test"], female_cbp, passes=False),
         "E11": verdict(occurred(v["malignancy"], None)),
         "E12": verdict(occurred(v["clinical_study_participation"], within["3m"])),
         # a judgment never counts as missing data: pending is NEEDS_REVIEW

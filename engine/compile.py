@@ -280,6 +280,16 @@ class _Compiler:
                                self.valued)
 
     def criterion_rules(self, leaf: m.Criterion):
+        """MET, NOT_MET, NOT_APPLICABLE as the applies-when and the condition decide them; then,
+        at the criterion's end marker, with nothing concluded, UNKNOWN or NEEDS_REVIEW.
+
+        An applies-when left open (its data missing, a judgment pending) beside a condition
+        that passes (an inclusion's true, an exclusion's false) passes either way, as strong
+        Kleene logic reads "applies -> condition" (inclusion) and "applies and condition"
+        (exclusion): a woman whose childbearing potential is not recorded, with a negative
+        pregnancy test, meets "negative pregnancy test, for women of childbearing potential".
+        That passing verdict is concluded at the end marker, when the applies-when is settled
+        (false would have been NOT_APPLICABLE), and the open ones one marker later."""
         a = self.kleene(leaf.applies) if leaf.applies is not None else KNOWN_TRUE
         c = self.kleene(leaf.condition)
         uses = a.uses | c.uses
@@ -290,6 +300,17 @@ class _Compiler:
         outcomes = {"MET": both(a.t, c.t), "NOT_MET": both(a.t, c.f), "NOT_APPLICABLE": a.f}
         own = {"$and": [{"t": "v"}, {"c": leaf.id}]}
         yield from _conclusions(leaf.id, f"v:{leaf.id}", outcomes, make)
+        if leaf.applies is not None:
+            passed = "MET" if leaf.role is m.Role.INCLUSION else "NOT_MET"
+            end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
+            index = 0
+            for pattern, joins in (c.t if passed == "MET" else c.f):
+                for part in P.split(pattern):
+                    rule = f"v:{leaf.id}:{passed}:either#{index}"
+                    index += 1
+                    yield rule, {"all": [end, {"o$not": own}, *_body(leaf.id, joins, part)[
+                        "all"]]}, make(passed, rule)
+            self.stratum[leaf.id] = level = level + 1
         yield from _open_rules(leaf.id, f"v:{leaf.id}", level, own, either_open,
                                {"U": "UNKNOWN", "R": "NEEDS_REVIEW"}, make, self.valued)
 

@@ -377,8 +377,9 @@ MISSING = [
     ("ast", "I4.liver"), ("alt", "I4.liver"), ("tbil", "I4.liver"),
     ("serious_lung_lesions", "I4.lung"),
     ("spo2", "I4.lung"), ("leukapheresis_standards_met", "I5"),
-    ("cell_collection_contraindication", "I5"), ("childbearing_potential", "I6 E10"),
-    ("sex", "I6 E10"),
+    ("cell_collection_contraindication", "I5"),
+    # (childbearing_potential and sex are read only by I6's and E10's applies-when, which pass
+    # either way here: test_an_open_applies_when_beside_a_passing_condition_passes)
     # (no urine pregnancy_test: the blood test answers I6: test_e10_blood_pregnancy_test_...)
     ("agrees_to_contraception", "I6"), ("informed_consent_signed", "I7"),
     ("car_t_therapy", "E1"), ("cns_lupus_intervention", "E2"), ("active_tuberculosis", "E3"),
@@ -405,6 +406,25 @@ def test_missing_fact_is_unknown(baseline, decide, concept, criterion):
     assert reasons(decision) == [(c, "UNKNOWN") for c in criterion.split()]
     name = "age" if concept == "birth_date" else concept
     assert decision.patient.unusable[name] == "no fact given"
+
+
+@pytest.mark.parametrize("concept", ["childbearing_potential", "sex"])
+def test_an_open_applies_when_beside_a_passing_condition_passes(baseline, decide, concept):
+    """I6 (a negative pregnancy test and contraception, for women of childbearing potential)
+    and E10 (a positive blood pregnancy test, for them) with the applies-when's fact missing:
+    the negative tests pass either way, as strong Kleene logic reads "applies -> condition"
+    and "applies and condition"; a positive test leaves both open, naming the fact."""
+    decision = decide(baseline.drop(concept))
+    found = {k: v.verdict for k, v in decision.verdicts.items()}
+    assert (found["I6"], found["E10"], decision.decision) == ("MET", "NOT_MET", "ELIGIBLE")
+    positive = baseline.drop(concept)
+    for test in ("pregnancy_test", "blood_pregnancy_test"):
+        positive = positive.only(test, {**baseline.facts(test)[0], "value": "positive"})
+    decision = decide(positive)
+    found = {k: v.verdict for k, v in decision.verdicts.items()}
+    assert (found["I6"], found["E10"], decision.decision) == ("UNKNOWN", "UNKNOWN",
+                                                              "NEEDS_REVIEW")
+    assert decision.patient.unusable[concept] == "no fact given"
 
 
 def test_missing_reference_range_is_unknown(baseline, decide):

@@ -77,8 +77,11 @@ def test_only_the_facts_that_could_change_the_verdict_are_missing(hepatitis, fac
 
 
 @pytest.mark.parametrize("facts, verdict, missing, pending", [
-    # whether it applies is open, and its condition holds: MET or NOT_APPLICABLE turns on it
-    ([{"concept": "test_negative", "value": True, **DAY}], "UNKNOWN", ["fertile"], []),
+    # whether it applies is open, and its condition holds: met either way (applies -> holds)
+    ([{"concept": "test_negative", "value": True, **DAY}], "MET", [], []),
+    # whether it applies is open, and its condition does not hold: it turns on the applies-when
+    # and on the judgment
+    ([{"concept": "test_negative", "value": False, **DAY}], "UNKNOWN", ["fertile"], ["consents"]),
     # it applies and the test is not negative: the investigator's judgment decides
     ([{"concept": "fertile", "value": True, **DAY},
       {"concept": "test_negative", "value": False, **DAY}], "NEEDS_REVIEW", [], ["consents"]),
@@ -133,7 +136,10 @@ def test_a_flag_is_missing_exactly_when_giving_it_could_change_the_verdict():
     have it (true or false) and agree on the other flags given, the rest lacked as before or
     given too. In strong Kleene logic giving a flag can settle a verdict that no true-or-false
     value of it decides (E3 with `a` true and `d` false: `e and not e`, open until `e` is
-    given), so the patients with some of the other flags still lacking count too."""
+    given), so the patients with some of the other flags still lacking count too. A verdict
+    that passes (MET, or NOT_APPLICABLE) is not changed by giving a flag that makes it the
+    other: I3, met whether or not it applies, needs no `e`."""
+    passing = {"MET": "passes", "NOT_APPLICABLE": "passes"}
     network = network_from_text(SHAPES)
     screening, recorder = Screening(network), Recorder(network)
     decided = {}
@@ -153,9 +159,11 @@ def test_a_flag_is_missing_exactly_when_giving_it_could_change_the_verdict():
                 for other, then in decided.items():
                     agrees = all(other[i] == known[i] for i in range(len(FLAGS))
                                  if known[i] is not None)
-                    if agrees and other[place] is not None and then.verdicts[criterion].verdict \
-                            != decided[(*other[:place], None, *other[place + 1:])].verdicts[
-                                criterion].verdict:
+                    before = decided[(*other[:place], None, *other[place + 1:])]
+                    if agrees and other[place] is not None and passing.get(
+                            then.verdicts[criterion].verdict, then.verdicts[criterion].verdict) \
+                            != passing.get(before.verdicts[criterion].verdict,
+                                           before.verdicts[criterion].verdict):
                         changes.append(FLAGS[place])
                         break
             assert sorted(listed) == sorted(changes), (criterion, known, listed)

@@ -137,7 +137,7 @@ def test_two_files_and_the_same_output_each_time(capsys, tmp_path):
     argv = ("test", SEED, "examples/cd19-ucart-sle.scenarios.yaml",
             "examples/cd19-ucart-sle.scenarios.yaml")
     first = run_cli(capsys, *argv)
-    assert first[0] == 0 and "=== 174 passed (2 scenario files) ===" in first[1]
+    assert first[0] == 0 and "=== 176 passed (2 scenario files) ===" in first[1]
     assert run_cli(capsys, *argv) == first
 
 

@@ -284,7 +284,9 @@ def _deciding(plan: _Plan, judged: dict[int, str]) -> tuple[Part, ...] | None:
     each true, false or still unknown (parts equal as values take one value together), found
     by trying every way; None beyond `MOST_DECIDING` of them. Unknown is among the ways because
     the network decides in strong Kleene logic, where a part read twice can keep a verdict open
-    that every true-or-false value of it would settle (`d and not (a and d)` with `a` true)."""
+    that every true-or-false value of it would settle (`d and not (a and d)` with `a` true).
+    Passing as met and passing as not applicable are one outcome: an applies-when beside a
+    condition that passes does not decide it."""
     groups = _open_groups(plan, judged)
     if len(groups) > MOST_DECIDING:
         return None
@@ -293,7 +295,7 @@ def _deciding(plan: _Plan, judged: dict[int, str]) -> tuple[Part, ...] | None:
         given = dict(judged)
         for same, value in zip(groups, values):
             given.update(dict.fromkeys(map(id, same), value))
-        verdicts[values] = _verdict(plan, given)
+        verdicts[values] = "passes" if _passes(plan, given) else _verdict(plan, given)
     return tuple(same[0] for place, same in enumerate(groups) if any(
         verdict != verdicts[(*values[:place], "unknown", *values[place + 1:])]
         for values, verdict in verdicts.items() if values[place] != "unknown"))
@@ -311,11 +313,13 @@ def _open_groups(plan: _Plan, judged: dict[int, str]) -> list[list[Part]]:
 
 def _verdict(plan: _Plan, values: dict[int, str]) -> str:
     """The criterion's verdict as the network gives it: not applicable when its applies-when is
-    false, its condition's value when true, open (unknown) while it may be either."""
+    false, its condition's value when true; while it may be either, the value it must take if
+    it takes it (it passes whether or not it applies), else open (unknown)."""
     applies = _value(plan.applies, values) if plan.applies else "true"
-    if applies == "true":
-        return _value(plan.condition, values)
-    return "not applicable" if applies == "false" else "unknown"
+    if applies == "false":
+        return "not applicable"
+    held = _value(plan.condition, values)
+    return held if applies == "true" or held == plan.wanted else "unknown"
 
 
 def _parts(node: Node | None) -> list[Part]:

@@ -282,6 +282,8 @@ class EdgeCases:
         held = value(leaf.condition) if leaf.condition is not None else "true"
         if applies == "true" and held != "unknown":
             return "MET" if held == "true" else "NOT_MET"
+        if held == ("true" if leaf.role is m.Role.INCLUSION else "false"):
+            return "MET" if held == "true" else "NOT_MET"  # passes, applicable or not
         if len(opens) != 1:
             raise _Unsettled
         return "UNKNOWN" if opens == {"U"} else "NEEDS_REVIEW"
