@@ -175,7 +175,8 @@ def test_a_fidelity_warning_is_a_warning(client):
 
 def test_a_criterion_larger_than_the_engine_holds_is_an_error_in_the_editor(client):
     """What only the compiled network shows (engine/pipeline.py `network_problems`) is shown as
-    `check` shows it, at the criterion: 7 lab thresholds that apply it to 7 others, 85 rules."""
+    `check` shows it, at the criterion: 7 lab thresholds that apply it to 7 others, 86 rules
+    (the condition once more, for passing whether or not it applies)."""
     from tests.test_limits import labs
 
     lines = labs(14).split("\n")
@@ -186,7 +187,7 @@ def test_a_criterion_larger_than_the_engine_holds_is_an_error_in_the_editor(clie
     uri = client.open(SEED.with_name("labs.proto-rules"), text)
     (error,) = client.diagnostics(uri, 1)
     assert error["severity"] == 1 and error["code"] == "network-limit"
-    assert error["message"].startswith("I0 takes 85 rules on the patient's record")
+    assert error["message"].startswith("I0 takes 86 rules on the patient's record")
     assert error["range"]["start"] == at(text, "inclusion I0")
 
 
