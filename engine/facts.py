@@ -566,10 +566,14 @@ class _Builder(Values, Courses):
                 continue
             if r.graded:
                 grade = fact.get("grade")
-                if isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
-                    self.problem(index, "grade", f"{r.name} is graded: give a numeric grade")
+                if grade is None:  # not recorded: it may or may not pass a grade test
+                    item[R.UNGRADED_ITEM] = 1
+                elif isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
+                    self.problem(index, "grade", f"{r.name} is graded: give a numeric grade "
+                                 "(or none, when it is not recorded)")
                     continue
-                item[R.GRADE] = float(grade)
+                else:
+                    item[R.GRADE] = float(grade)
             for key, early, duration in r.spans:
                 item[early], item[key] = (ONGOING if day >= ONGOING else min(shift(
                     date.fromordinal(day), duration, 1).toordinal(), ONGOING)
@@ -724,6 +728,7 @@ class _Builder(Values, Courses):
         self._edges(r, listed)
         for index, fact, item in items:
             what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
+                else "grade not recorded" if R.UNGRADED_ITEM in item \
                 else "planned" if r.planned else "occurred"
             if r.attributes:
                 what += attributes_text(r.concept, item)

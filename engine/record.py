@@ -47,7 +47,7 @@ A record is one flat JSON object per patient:
 An occurrence (an item of a list) holds its first day as the earliest and latest it can be, `s` and
 `sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
 spans its days; `e` is `ONGOING` for a course still running or whose end is not recorded), `g`
-(grade, graded events) and, for medications, `drug`, `dose` (daily, in the unit the medication is
+(grade, graded events; `ng` 1 instead when the fact gives none) and, for medications, `drug`, `dose` (daily, in the unit the medication is
 dosed in; a course of a dosed medication whose dose could not be worked out has `nd` 1 instead),
 each declared attribute as `a_<name>` (its declared value, or `UNRECORDED` when the fact does not
 say; a number as a float in its declared unit, absent with `n_<name>` 1 when not recorded), and its length up to screening, at least `months` / `days` and at most `months_most` /
@@ -77,12 +77,15 @@ MONTHS, DAYS, MONTHS_MOST, DAYS_MOST = "months", "days", "months_most", "days_mo
 #: The same lengths of the run of consecutive courses a course belongs to (`runs` in `Layout`).
 RUN = {key: f"run_{key}" for key in (MONTHS, DAYS, MONTHS_MOST, DAYS_MOST)}
 UNDOSED_ITEM = "nd"
+#: 1 in an occurrence of a graded event whose fact gives no grade: it may or may not pass a
+#: grade test (its `g` is absent, which no comparison in the engine passes).
+UNGRADED_ITEM = "ng"
 #: An item's attribute the fact does not give: it may or may not pass a filter on it.
 UNRECORDED = "?"
 # ... and as a pattern on one item writes them.
 ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRADE, DRUG, DOSE,
                                      MONTHS, DAYS, MONTHS_MOST, DAYS_MOST, UNDOSED_ITEM,
-                                     *RUN.values())}
+                                     UNGRADED_ITEM, *RUN.values())}
 #: An item's first and last day each lie between two fields (equal when the dates are exact):
 #: (earliest, latest).
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}

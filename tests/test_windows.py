@@ -201,6 +201,13 @@ CASES = [
     ("grade 2 inside", "W7", [FIRST_DOSE, event("infection", "2026-06-05", grade=2)], "NOT_MET"),
     ("grade 3 before", "W7", [FIRST_DOSE, event("infection", "2026-05-31", grade=3)], "NOT_MET"),
     ("grade 3, no anchor", "W7", [event("infection", "2026-06-05", grade=3)], "UNKNOWN"),
+    # a grade not recorded may or may not pass: open inside the window, and beside a grade 2
+    ("no grade inside", "W7", [FIRST_DOSE, event("infection", "2026-06-05")], "UNKNOWN"),
+    ("no grade before", "W7", [FIRST_DOSE, event("infection", "2026-05-31")], "NOT_MET"),
+    ("no grade and grade 3 inside", "W7", [FIRST_DOSE, event("infection", "2026-06-05"),
+                                          event("infection", "2026-06-06", grade=3)], "MET"),
+    ("no grade and grade 2 inside", "W7", [FIRST_DOSE, event("infection", "2026-06-05"),
+                                          event("infection", "2026-06-06", grade=2)], "UNKNOWN"),
     # medications in windows
     ("ongoing course", "W8", [FIRST_DOSE, event("chemo", "2026-01-01", ongoing=True,
                                                 drug="cisplatin")], "MET"),

@@ -23,6 +23,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader, against
 from engine.atoms.filters import clause_patterns, clause_test
+from engine.atoms.history import grade_tests
 from engine.kleene import Kleene
 from engine.record import ONGOING, Patient
 from protocol import model as m
@@ -57,9 +58,9 @@ class DuringAny(Atom):
             sure.append(yes)
             maybe.append(may)
         if atom.grade is not None:
-            graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
+            graded, may = grade_tests(atom)
             sure.append(graded)
-            maybe.append(graded)
+            maybe.append(may)
 
         def against_other(key: str, op: str, field: str) -> P.Pattern:
             return P.test(op, R.ITEM[key], {OTHER: field})
@@ -117,7 +118,8 @@ def _item_tests(atom: m.Occurred, reader: Reader) -> tuple:
     tests = [clause_test(clause, concept) for clause in atom.filters]
     if atom.grade is not None:
         graded = against(atom.grade[0], float(atom.grade[1]))
-        tests.append(lambda item: "true" if graded(item[R.GRADE]) else "false")
+        tests.append(lambda item: "unknown" if R.GRADE not in item else "true"
+                     if graded(item[R.GRADE]) else "false")
     return tuple(tests)
 
 

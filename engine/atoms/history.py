@@ -53,22 +53,18 @@ class Occurred(Atom):
         """`compile` for one window (a filter's clauses too, in `Filtered`)."""
         window, name = atom.window, atom.ref.name
         needs, void, certain, possible = item_tests(atom, build)
-        if len(certain) > 1:  # its "no" would be an `$or` over item fields: a node of its own
+        if len(certain) > 1 or atom.grade is not None:
+            # its "no" would be an `$or` over item fields (or a grade not recorded would be a
+            # no): a node of its own
             decided = P.TRUE if needs == P.TRUE else P.any_of(
                 P.test("==", R.none_field(name), 1), needs, void)
             return build.hidden(atom, P.all_of(*certain), lacking(name, needs, void), decided,
                                 needs, P.all_of(*possible))
         if not certain:
             return listed(name, P.test(">=", R.ITEM[R.START], 0), P.FALSE)
-        if window.kind == "ever":  # graded: written as a start test and a grade, as ever was
-            yes = P.all_of(P.test(">=", R.ITEM[R.START], 0), certain[0])
-            no = P.test(NEGATE[atom.grade[0]], R.ITEM[R.GRADE], float(atom.grade[1]))
-        else:
-            (op, _, _, key, field), = window_reads(window, build.concepts[name].planned)
-            yes = certain[0]
-            no = P.test(NEGATE[op], f"$i.{key}", {"$m": field})  # it surely fails what it may meet
-            return listed(name, yes, no, needs, void, maybe=possible[0])
-        return listed(name, yes, no, needs, void)
+        (op, _, _, key, field), = window_reads(window, build.concepts[name].planned)
+        no = P.test(NEGATE[op], f"$i.{key}", {"$m": field})  # it surely fails what it may meet
+        return listed(name, certain[0], no, needs, void, maybe=possible[0])
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
         """Whether an item surely (or possibly) passes what the atom asks beside its window and
@@ -105,8 +101,13 @@ class Occurred(Atom):
             for compare, key, day in certain if surely else possible:
                 if not compare(item[key], day):
                     return False
-            return (graded is None or graded(item[R.GRADE])) and \
-                self.passes(atom, reader, item, surely)
+            if graded is not None:
+                if R.GRADE in item:
+                    if not graded(item[R.GRADE]):
+                        return False
+                elif surely:  # no grade recorded: it may pass, never surely
+                    return False
+            return self.passes(atom, reader, item, surely)
 
         # each item judged once: whether it surely meets the atom, and whether it may
         surely = [meets(item, True) for item in items]
@@ -153,6 +154,8 @@ class Occurred(Atom):
 
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         """Why an open history is open, when its items are recorded."""
+        if atom.grade is not None and any(R.UNGRADED_ITEM in item for item in items):
+            return " (not every item records its grade: the items do not decide it)"
         reach = atom.window.reach
         return " (its dates do not decide it)" if reach is None else \
             f" (its dates and {reach.attribute.name} do not decide it)"
@@ -208,9 +211,17 @@ def item_tests(atom: m.Occurred, build: Build) -> tuple[P.Pattern, P.Pattern, li
     certain = [P.test(op, f"$i.{key}", {"$m": field}) for op, key, field, _, _ in reads]
     possible = [P.test(op, f"$i.{key}", {"$m": field}) for op, _, _, key, field in reads]
     if atom.grade is not None:
-        graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
-        certain, possible = certain + [graded], possible + [graded]
+        graded, may = grade_tests(atom)
+        certain, possible = certain + [graded], possible + [may]
     return needs, void, certain, possible
+
+
+def grade_tests(atom: m.Occurred) -> tuple[P.Pattern, P.Pattern]:
+    """What an item surely meets and may meet of the grade asked: its grade passes, or it
+    records none (`R.UNGRADED_ITEM`)."""
+    assert atom.grade is not None
+    graded = P.test(atom.grade[0], R.ITEM[R.GRADE], float(atom.grade[1]))
+    return graded, P.any_of(graded, P.test("==", R.ITEM[R.UNGRADED_ITEM], 1))
 
 
 def ask_days(window: m.Window, layout: R.Layout) -> None:
