@@ -445,9 +445,12 @@ def _check(args) -> int:
         print(text, file=sys.stderr)
     if args.dump_ast:
         print(dump(protocol))
+    from engine.summary import counted
     print(f"{args.protocol}: ok: {inclusion} inclusion and {len(protocol.criteria) - inclusion} "
-          f"exclusion criteria ({len(leaves)} with verdicts), {len(protocol.definitions)} definitions, "
-          f"{len(protocol.concepts)} concepts; {len(diagnostics)} warnings")
+          f"exclusion criteria ({len(leaves)} with verdicts), "
+          f"{counted(len(protocol.definitions), 'definition')}, "
+          f"{counted(len(protocol.concepts), 'concept')}; "
+          f"{counted(len(diagnostics), 'warning')}")
     return 1 if diagnostics and args.strict else 0
 
 

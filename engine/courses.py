@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from engine import record as R
-from engine.dates import length, runs, shift
+from engine.dates import FIRST_DAY_NUMBER, length, runs, shift
 from engine.factfile import plain, quoted
 from engine.record import attributes_text, period_text, plain_number, used_fact
 from protocol.formula import rounded
@@ -67,6 +67,7 @@ class Courses:
             exacts.append(exact)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
             months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
+                f"{item[R.MONTHS]} or more" if item[R.START] < FIRST_DAY_NUMBER else \
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{period_text(fact, course=True)}, {months} completed months"
             dose_note = f"{period}; {note}" if note else period

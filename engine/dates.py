@@ -24,6 +24,12 @@ from protocol.messages import FACT_MESSAGES
 #: The first and last day a fact file may name: well before any living patient's birth, well
 #: after any trial now planned.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)
+#: The day number of an occurrence's first day when its fact gives no date (any day up to
+#: screening): no day the calendar reads is earlier, so a day counted from it is before
+#: `FIRST_DAY` too, and the trail says "not recorded" for it rather than its year 1 date.
+UNDATED = date.min.toordinal()
+#: The first day number the calendar reads.
+FIRST_DAY_NUMBER = FIRST_DAY.toordinal()
 
 
 def shift(day: date, duration: m.Duration, sign: int = -1) -> date:

@@ -29,8 +29,9 @@ from fractions import Fraction
 from typing import Any
 
 from engine import record as R
-from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_numbers_of_text, day_of, day_written, days_of, days_of_text, shift)
+from engine.dates import (FIRST_DAY, LAST_DAY, UNDATED, calendar_problem, completed_months,
+                          date_problem, day_numbers_of_text, day_of, day_written, days_of,
+                          days_of_text, shift)
 from engine.courses import Courses
 from engine.duplicates import Seen, identity
 from engine.factfile import patient_id, plain, quoted, schema_problems
@@ -613,7 +614,7 @@ class _Builder(Values, Courses):
             return {R.START: screening, R.START_LATEST: ONGOING, R.END: ONGOING,
                     R.END_EARLIEST: screening}
         # both dates are text, and dates, as grouping found
-        starts = day_numbers_of_text(when) if when is not None else (_FIRST_DAY_NUMBER, screening)
+        starts = day_numbers_of_text(when) if when is not None else (UNDATED, screening)
         assert starts is not None
         first, latest_first = starts[0], starts[1] if r.planned else min(starts[1], screening)
         if fact.get("ongoing"):
@@ -748,8 +749,6 @@ def _quantity_text(text: str) -> tuple[Decimal | None, str | None]:
     return (value, unit.strip()) if value.is_finite() and unit.strip() else (None, None)
 
 
-#: The day number of an occurrence's first day when it has no date: any day up to screening.
-_FIRST_DAY_NUMBER = date.min.toordinal()
 #: Values `plain` returns as they are: a fact's value of these types is shown without the call.
 _PLAIN = frozenset({str, int, bool, type(None)})
 #: Measured kinds whose every fact needs a date when there are several or any is undated.

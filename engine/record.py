@@ -384,9 +384,17 @@ def _attribute_text(attribute: m.Attribute, value: Any) -> str:
 
 
 def period_text(fact: dict, course: bool = False) -> str:
-    """How long an occurrence or course lasted, as recorded."""
+    """How long an occurrence or course lasted, as recorded: an occurrence with one date is one
+    day, one day of the month or year when that is all its date gives.
+
+    >>> period_text({"date": "2024-06-03"}), period_text({"date": "2024-06"}), period_text({})
+    ('single day', 'a single day of it', 'date unknown')
+    """
     if fact.get("end"):
         return f"to {fact['end']}"
     if fact.get("ongoing"):
         return "ongoing"
-    return "end not recorded" if course else "single day" if fact.get("date") else "date unknown"
+    when = fact.get("date")
+    if course or not when:
+        return "end not recorded" if course else "date unknown"
+    return "single day" if len(str(when)) == 10 else "a single day of it"

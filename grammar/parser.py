@@ -8,6 +8,7 @@ boundary, with what was expected said in a protocol author's words (`grammar/syn
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from difflib import get_close_matches
 from decimal import Decimal
 from functools import cache
@@ -558,15 +559,14 @@ class _Build(Escalation):
     def _window(self, meta, kind, duration, *rest) -> m.Window:
         """A window of a duration; `less than D or N half_life, ...` is strict in both lengths."""
         *reach, direction, anchor = rest
-        reach = [m.Reach(r.span, r.times, r.attribute, r.longer, kind == "less_than")
-                 for r in reach]
+        reach = [replace(r, strict=kind == "less_than") for r in reach]
         return m.Window(self._span(meta), kind, duration, direction, anchor, *reach)
 
     def reach(self, meta, times, attribute, length):
         """`or 5 half_life, whichever is shorter`: each item's own length beside the duration;
         "whichever is less" and "greater" are the same lengths."""
         return m.Reach(self._span(meta), _number(times), self._ref(attribute),
-                       str(length) in ("longer", "greater"))
+                       str(length) in ("longer", "greater"), written=str(length))
 
     def within(self, meta, *rest):
         return self._window(meta, "within", *rest)

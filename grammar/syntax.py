@@ -112,6 +112,8 @@ OFFERS = (
      "'<=' for 'or equal')"),
     (r"if\b", "", "a criterion that applies only sometimes says 'applies when ...' before its "
      "':'"),
+    (r"when\b", r":\s*applies\s+$", "'applies when ...' comes before the criterion's ':' "
+     "(inclusion I6 \"...\" applies when sex is female: ...)"),
     (r'"', r"\bcounts\s+as\s+[a-z_][a-z0-9_]*\s+$", "a concept's label comes before 'counts as': "
      "write 'methotrexate: medication {...} \"Methotrexate\" counts as csdmard'"),
 )

@@ -202,7 +202,7 @@ def _reach(atom: m.Atom, window: m.Window, concept: m.Concept) -> Iterator[Diagn
     if not reach.times > 0:
         yield diag("reach-times", reach.span, times=reach.times, attribute=reach.attribute.name)
     if window.direction != "before":
-        yield diag("reach-direction", window.span, which="longer" if reach.longer else "shorter")
+        yield diag("reach-direction", window.span, which=reach.which)
     if reach.longer and isinstance(atom, m.Counted):
         yield diag("reach-count", reach.span, count=atom.count, name=concept.name)
 

@@ -50,7 +50,7 @@ def meaning(node: Any) -> Any:
         return tuple(sorted({meaning(v) for v in node}, key=repr))
     if isinstance(node, (tuple, list)):
         return tuple(meaning(v) for v in node)
-    if is_dataclass(node):
-        return (type(node).__name__,
-                *(meaning(getattr(node, f.name)) for f in fields(node) if f.name != "span"))
+    if is_dataclass(node):  # without where it is, nor a word written for another (`written`)
+        return (type(node).__name__, *(meaning(getattr(node, f.name)) for f in fields(node)
+                                       if f.name not in ("span", "written")))
     return node

@@ -68,6 +68,12 @@ class Reach:
     attribute: Ref
     longer: bool = False
     strict: bool = False
+    #: The word as written: "shorter", "longer", "less" or "greater".
+    written: str = ""
+
+    @property
+    def which(self) -> str:
+        return self.written or ("longer" if self.longer else "shorter")
 
     def of(self, concept: Concept) -> Attribute | None:
         """The attribute named, as written or in the plural (`half_lives` for `half_life`); a
@@ -77,8 +83,7 @@ class Reach:
         return found if found is not None and found.name != DRUG else None
 
     def __str__(self) -> str:
-        which = "longer" if self.longer else "shorter"
-        return f"or {self.times} {self.attribute.name}, whichever is {which},"
+        return f"or {self.times} {self.attribute.name}, whichever is {self.which},"
 
 
 @dataclass(frozen=True)

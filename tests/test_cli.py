@@ -40,7 +40,7 @@ def test_check_seed(capsys):
     code, out, err = run(capsys, "check", SEED)
     assert code == 0
     assert out == (f"{SEED}: ok: 7 inclusion and 13 exclusion criteria (23 with verdicts), "
-                   "1 definitions, 52 concepts; 0 warnings\n")
+                   "1 definition, 52 concepts; 0 warnings\n")
     assert err == ""
 
 
@@ -73,7 +73,7 @@ def test_check_warning_is_exit_1_under_strict(capsys):
     path = "examples/bad/unused-concept.proto-rules"
     code, out, err = run(capsys, "check", path)
     assert code == 0
-    assert out.endswith("; 1 warnings\n")
+    assert out.endswith("; 1 warning\n")
     assert err.startswith(f"{path}:6:5: warning: concept 'spo2' is never used\n")
     code, out, err = run(capsys, "check", "--strict", path)
     assert code == 1
@@ -85,7 +85,7 @@ def test_check_dump_ast(capsys):
     assert code == 0
     assert out.startswith(f"Protocol @6:1 path='{SEED}' id='cd19-ucart-sle'")
     assert "Concept @12:5 name='age'" in out
-    assert out.rstrip().endswith("23 with verdicts), 1 definitions, 52 concepts; 0 warnings")
+    assert out.rstrip().endswith("23 with verdicts), 1 definition, 52 concepts; 0 warnings")
 
 
 def test_check_missing_protocol_file(capsys):

@@ -38,6 +38,7 @@ inclusion F7 "c": chemo where route is intravenous and line is one of {2, 3} eve
 inclusion F8 "s": infection where site is lung with grade >= 3 within 14 days before first_dose
 inclusion F9 "x": immunotherapy other than {ipilimumab} ever
 inclusion F10 "e": malignancy where type is melanoma within 1 year after the end of chemo
+inclusion F11 "w": chemo other than {capecitabine} where route is oral ever
 """
 
 SCREENING = "2026-06-30"
@@ -169,6 +170,12 @@ CASES = [
     # other than on a medication is its drug
     ("other than: nivolumab", "F9", [io("nivolumab", "2020-01-01")], "MET"),
     ("other than: ipilimumab only", "F9", [io("ipilimumab", "2020-01-01")], "NOT_MET"),
+    # other than, then where: both
+    ("oral cisplatin", "F11", [chemo("cisplatin", "2020-01-01", route="oral")], "MET"),
+    ("oral capecitabine", "F11", [chemo("capecitabine", "2020-01-01", route="oral")], "NOT_MET"),
+    ("intravenous cisplatin", "F11", [chemo("cisplatin", "2020-01-01", route="intravenous")],
+     "NOT_MET"),
+    ("cisplatin, route unrecorded", "F11", [chemo("cisplatin", "2020-01-01")], "UNKNOWN"),
 ]
 
 

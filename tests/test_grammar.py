@@ -508,6 +508,8 @@ def test_missing_file(tmp_path: Path) -> None:
     ("no history of w", "write 'no known history of X' (true when nothing is recorded)"),
     ("x is greater than 5 mg", "write '>' or '<'"),
     ("x >= 5 mg if y", "says 'applies when ...' before its ':'"),
+    ("applies when y: x >= 5 mg", "'applies when ...' comes before the criterion's ':' "
+     "(inclusion I6 \"...\" applies when sex is female: ...)"),
 ])
 def test_syntax_error_offers_what_the_language_has(condition: str, offer: str) -> None:
     head = 'protocol "t"\nconcepts:\n x: quantity in mg\n y: flag\n w: event\n'

@@ -71,8 +71,8 @@ def test_planned_is_a_kind_of_event() -> None:
      "(2026-05-01; single day) (window from 2026-03-10 to 2026-06-10; screening 2026-03-10)"),
     ({"date": "2026-06-10"}, "MET", "NOT_MET", "(2026-06-10; single day)"),  # the last day
     ({"date": "2026-06-11"}, "NOT_MET", "NOT_MET", "(2026-06-11; single day)"),
-    ({"date": "2026-06"}, "UNKNOWN", "NOT_MET", "(2026-06; single day)"),  # straddles the edge
-    ({"date": "2026-04"}, "MET", "NOT_MET", "(2026-04; single day)"),
+    ({"date": "2026-06"}, "UNKNOWN", "NOT_MET", "(2026-06; a single day of it)"),  # straddles the edge
+    ({"date": "2026-04"}, "MET", "NOT_MET", "(2026-04; a single day of it)"),
     ({"date": "2026-03-15", "type": "surgery"}, "MET", "MET", "(2026-03-15; single day)"),
     # a plan dated before screening is still read: inside the 28 days before the first dose
     ({"date": "2026-03-01", "type": "surgery"}, "NOT_MET", "MET", "(2026-03-01; single day)"),

@@ -250,7 +250,7 @@ def test_evidence_says_the_dates_do_not_decide(history: Screening):
     (result,) = history.screen([(1, as_read(data))], "dates.jsonl")
     explainer = Explainer(network.protocol, result.derived)
     judged = explainer.judge(criterion_parts(leaf)[0], result.patient)
-    assert judged == {"status": "unknown", "detail": "mi: occurred (2025-12; single day) (window "
+    assert judged == {"status": "unknown", "detail": "mi: occurred (2025-12; a single day of it) (window "
                       "from 2025-12-30 to 2026-06-30) (its dates do not decide it)"}
 
 

@@ -382,10 +382,10 @@ def test_boundary_cases_of_a_strict_washout(capsys, tmp_path):
         "patient": "B", "screening_date": "2026-03-01", "facts": [
             {"concept": "first_dose", "value": "2026-03-10"}]})
     assert 'anticancer on 2026-02-25, half_life 67.2 h: anticancer less than 28 days or 5 ' \
-           'half_life, whichever is shorter, before first_dose"\n    description: "first_dose ' \
+           'half_life, whichever is less, before first_dose"\n    description: "first_dose ' \
            '2026-03-10: ' in written
     assert '5 x 67.2 h = 14 days, less than it 13 whole days, to 2026-03-10; whichever is ' \
-           'shorter' in written
+           'less' in written
 
 
 def test_the_trail_of_a_course_going_on_and_of_none(screening):

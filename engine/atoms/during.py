@@ -24,6 +24,7 @@ from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader, against
 from engine.atoms.filters import clause_patterns, clause_test
 from engine.atoms.history import grade_tests
+from engine.dates import FIRST_DAY_NUMBER
 from engine.kleene import Kleene
 from engine.record import ONGOING, Patient
 from protocol import model as m
@@ -98,7 +99,7 @@ class DuringAny(Atom):
                 elif item[R.END] >= span[R.START] and item[R.START] <= span[late]:
                     possible.append((i, j))
         after = "" if window.duration is None else f" to {window.duration} after its end"
-        shown = "; ".join(f"{other} {j + 1} from {day(span[R.START])}{_last(span, early, late)}"
+        shown = "; ".join(f"{other} {j + 1} from {_first(span)}{_last(span, early, late)}"
                           for j, span in enumerate(spans))
         text += f"; each {other}'s span{after}: {shown}"
         if counted:
@@ -127,10 +128,20 @@ def day(ordinal: int) -> str:
     return date.fromordinal(ordinal).isoformat()
 
 
+def _first(span: dict) -> str:
+    """The first day of a span: its course's, or not recorded."""
+    if span[R.START] < FIRST_DAY_NUMBER:
+        return f"a day not recorded (up to {day(span[R.START_LATEST])})"
+    return day(span[R.START])
+
+
 def _last(span: dict, early: str, late: str) -> str:
-    """The last day of a span, as its dates allow."""
+    """The last day of a span, as its dates allow (a course with no date: any it may be)."""
     if span[early] >= ONGOING:
         return " on, as it goes on"
+    if span[early] < FIRST_DAY_NUMBER:
+        return " to a day not recorded" if span[late] >= ONGOING else \
+            f" to a day not recorded, up to {day(span[late])}"
     if span[late] >= ONGOING:
         return f" to {day(span[early])} or later"
     if span[early] == span[late]:

@@ -15,6 +15,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms import dated
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
+from engine.dates import FIRST_DAY_NUMBER
 from engine.kleene import (NEGATE, Kleene, conjunction, disjunction, either, lacking, listed,
                            missing_list, present)
 from engine.record import ONGOING, Patient, plain_number
@@ -438,6 +439,9 @@ def _on(patient: Patient, field: str) -> str:
     low, high = ordinals(patient, field)
     if low >= ONGOING:
         return "now, as it goes on"
+    if low < FIRST_DAY_NUMBER:  # from an occurrence with no date
+        return "a day not recorded" if high >= ONGOING else \
+            f"a day not recorded, up to {date.fromordinal(high).isoformat()}"
     shown = date.fromordinal(low).isoformat()
     if high >= ONGOING:
         return f"{shown} or later, until now (its end is not recorded)"

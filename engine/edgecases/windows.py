@@ -198,7 +198,7 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
                 + (f", to {day + timedelta(days=days)}" if day else " from each day")
         where = f", {day} {'inside' if fixed(day, anchor) else 'outside'}" if day else ""
         return f"{on} {anchor}: {_bounds(alone, anchor)} (dateutil){where}; {part}; " \
-               f"whichever is {'longer' if reach.longer else 'shorter'}"
+               f"whichever is {reach.which}"
 
     out = []
     half_lives = [hours(back // 2), hours(back + 10)]
