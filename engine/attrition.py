@@ -98,13 +98,14 @@ def attrition(records: Iterable[dict[str, Any]]) -> Attrition:
 
 
 def render(table: Attrition) -> str:
-    """The table as text."""
+    """The table as text, its first column as wide as the longest criterion id (at least 12)."""
+    wide = max([12, *(len(row.criterion) for row in table.rows)])
     lines = [f"attrition: {counted(table.patients, 'patient')} decided"
              + (f", {counted(table.rejected, 'record')} rejected (not counted)"
                 if table.rejected else ""),
-             f"{'criterion':<12} {'role':<9} {'turns away':>10} {'alone':>6} {'remaining':>9} "
-             f"{'open':>5}"]
-    lines += [f"{row.criterion:<12} {row.role:<9} {row.fails:>10} {row.alone:>6} "
+             f"{'criterion':<{wide}} {'role':<9} {'turns away':>10} {'alone':>6} "
+             f"{'remaining':>9} {'open':>5}"]
+    lines += [f"{row.criterion:<{wide}} {row.role:<9} {row.fails:>10} {row.alone:>6} "
               f"{row.remaining:>9} {row.open:>5}" for row in table.rows]
     counts = ", ".join(f"{n} {decision}" for decision, n in sorted(table.decisions.items()))
     lines.append(f"decisions: {counts}" if counts else "decisions: none")

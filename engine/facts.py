@@ -263,6 +263,9 @@ class _Builder(Values, Courses):
         self._first_days: dict[tuple[int, str], date] = {}
         self.patient = Patient(pid, line, day, {"t": "p"}, raw=data)
         self.used = self.patient.used
+        #: By concept, the date of a fact set aside for being dated after the screening date:
+        #: what the trail says of a concept given only so ("no fact given" would say otherwise).
+        self._late: dict[str, str] = {}
 
     def problem(self, index: int | None, fieldname: str | None, message: str, warning=False) -> None:
         severity = Severity.WARNING if warning else Severity.ERROR
@@ -289,7 +292,8 @@ class _Builder(Values, Courses):
                 if reader.dated is not None:
                     self._dated(reader)
             if name not in used and name not in unusable:
-                unusable[name] = reader.missing
+                unusable[name] = reader.missing if name not in self._late else \
+                    f"given only dated after the screening date ({self._late[name]}): set aside"
         self._bounds()
         if self.problems:
             raise FactError(self.problems)
@@ -428,6 +432,7 @@ class _Builder(Values, Courses):
                 if day > screening and not concepts[name].planned:
                     self.problem(index, "date", f"dated {when}, after the screening date "
                                  f"{screening}: set aside", warning=True)
+                    self._late[home] = when
                     continue
             if end is not None and (days_of(end) if listed else day_of(end)) is None:
                 self.problem(index, "end", date_problem(end, _form(listed)))

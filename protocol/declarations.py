@@ -115,13 +115,16 @@ def duplicates(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
 def _repeats(
     kind: str, items: Iterable[tuple[str, Span]], fold: bool = False
 ) -> Iterator[Diagnostic]:
-    seen: dict[str, Span] = {}
+    seen: dict[str, tuple[str, Span]] = {}
     for name, span in items:
         key = name.casefold() if fold else name
-        if key in seen:
-            yield diag(kind, span, name=name, line=seen[key].line)
+        if key not in seen:
+            seen[key] = name, span
+        elif seen[key][0] != name:  # a value and its synonym in other case: one to a fact
+            yield diag(f"{kind}/case", span, name=name, first=seen[key][0],
+                       line=seen[key][1].line)
         else:
-            seen[key] = span
+            yield diag(kind, span, name=name, line=seen[key][1].line)
 
 
 def _criterion_ids(protocol: m.Protocol) -> Iterator[tuple[str, Span]]:

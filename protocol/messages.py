@@ -19,6 +19,8 @@ TEMPLATES: dict[str, str] = {
     "duplicate-equivalence": "equivalence table '{name}' is already declared at line {line}",
     "duplicate-map": "a FHIR map is already named at line {line}; a protocol reads one",
     "duplicate-value": "'{name}' is already listed at line {line}",
+    "duplicate-value/case": "'{name}' is '{first}' (line {line}) as facts are matched, whatever "
+    "their case: leave it out",
     "name-clash": "definition '{name}' has the name of the concept declared at line {line}",
     "name-clash/set": "set '{name}' has the name of the concept or definition declared at line "
     "{line}",

@@ -86,3 +86,13 @@ def test_the_plot_is_a_png_and_the_same_bytes_twice(tmp_path, capsys) -> None:
     (tmp_path / "folder.png").mkdir()
     assert cli.main(["attrition", str(trail), "--plot", str(tmp_path / "folder.png")]) == 2
     assert "cannot write plot" in capsys.readouterr().err
+
+
+def test_a_long_criterion_id_keeps_the_columns_in_line():
+    from engine.attrition import Attrition, Row, render
+
+    table = Attrition([Row("I1", "inclusion", 1, 1, 9, 0),
+                       Row("E8.coagulation", "exclusion", 2, 1, 7, 1)], 10, 0)
+    header, *rows = render(table).splitlines()[1:4]
+    assert [line.index("clusion") for line in rows] == [header.index("role") + 2] * 2
+    assert rows[1].startswith("E8.coagulation exclusion")

@@ -199,7 +199,12 @@ def test_duplicate_value_via_synonym() -> None:
         + 'inclusion I1 "t": m includes MMF\n'
     )
     assert_diagnostics(
-        src, "duplicate-value", at="3:38", message="'Mycophenolate' is already listed at line 3"
+        src, "duplicate-value", at="3:38", message="'Mycophenolate' is 'mycophenolate' "
+        "(line 3) as facts are matched, whatever their case: leave it out"
+    )
+    src = src.replace("Mycophenolate}", "mycophenolate}")
+    assert_diagnostics(
+        src, "duplicate-value", at="3:38", message="'mycophenolate' is already listed at line 3"
     )
 
 

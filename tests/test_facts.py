@@ -140,6 +140,16 @@ def test_fact_after_screening_is_set_aside(outcomes):
     assert decision.verdicts["I4.renal"].verdict == "MET"
 
 
+def test_a_concept_given_only_after_screening_says_so(decide, baseline):
+    """Its facts all set aside, the concept is missing, and the trail says why rather than
+    "no fact given"."""
+    late = {k: v for k, v in baseline.facts("egfr")[0].items() if k != "concept"}
+    outcome = decide(baseline.only("egfr", {**late, "date": "2026-06-02"}))
+    assert outcome.verdicts["I4.renal"].verdict == "UNKNOWN"
+    assert outcome.patient.unusable["egfr"] == \
+        "given only dated after the screening date (2026-06-02): set aside"
+
+
 def test_missing_screening_date_without_option(screening):
     path = BAD / "no-screening-date.jsonl"
     (outcome,) = screening.screen(read_records(str(path)), str(path))

@@ -109,7 +109,8 @@ def test_an_unknown_set_is_an_error_at_its_use_with_a_caret(capsys, tmp_path):
     ("set histology: {squamous}\n", "error: set 'histology' has the name of the concept or "
                                     "definition declared at line 4"),
     ("set unused: {lung}\n", "warning: set 'unused' is never used"),
-    ("set twice: {lung, Lung}\n", "error: 'Lung' is already listed at line 14"),
+    ("set twice: {lung, Lung}\n", "error: 'Lung' is 'lung' (line 14) as facts are matched, "
+                                  "whatever their case: leave it out"),
 ])
 def test_what_the_checker_says_of_a_set(capsys, tmp_path, added, expected):
     _, err = run_check(capsys, PROTOCOL + added, tmp_path)
