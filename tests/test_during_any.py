@@ -226,14 +226,29 @@ def test_many_courses_and_progressions(screening):
     assert (found["E1"], found["E2"], found["I1"]) == ("MET", "MET", "NOT_MET")
 
 
-def test_boundary_cases_say_they_are_not_generated(capsys, tmp_path):
-    text = PROTOCOL.split("exclusion E2")[0]
-    written, said = boundary_cases(capsys, tmp_path, text, {
-        "patient": "B", "screening_date": SCREENING, "facts": [EARLY, event(
-            "progression", "2024-08-20")]}, tested=False)
-    assert "1 not generated" in said
-    assert "'during or within 60 days after any lenalidomide': a span of each item of another " \
-           "history has no boundary cases yet" in written
+def test_boundary_cases_on_each_course(capsys, tmp_path):
+    """`edge-cases` gives two courses of its own, an earlier one whose span ends before the
+    later one starts, and an occurrence on each edge of both spans, the month of the earlier
+    span's last day, the courses recorded as none and not recorded, the filter and the grade;
+    the network agrees with every case, for every criterion of the protocol (`no known` and
+    `known` too)."""
+    written, said = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": SCREENING, "facts": [
+            EARLY, event("progression", "2024-08-20"),
+            event("infection", "2024-07-10", grade=3, site="lung")]})
+    assert "not generated" not in said, said
+    cases = {block.split('"')[1]: block for block in written.split("  - name: ")[1:]}
+    within = "progression during or within 60 days after any lenalidomide"
+    spans = "lenalidomide from 2025-08-12 to 2025-09-26: its span to 2025-11-25; lenalidomide " \
+        "from 2025-12-16 to 2026-01-30: its span to 2026-03-31"
+    for day, what, verdict in (
+            ("2025-11-25", "the last day of the earlier lenalidomide's span", "MET"),
+            ("2025-11-26", "the day after the earlier lenalidomide's span", "NOT_MET"),
+            ("2025-12-15", "the day before the later lenalidomide", "NOT_MET")):
+        case = cases[f"progression on {day}, {what}: {within}"]
+        assert spans in case and f"E1: {verdict}" in case, case
+    assert "E1: UNKNOWN" in cases[f"progression in 2025-11 (known to the month), the month of "
+                                  f"the earlier lenalidomide's span's last day: {within}"]
 
 
 def test_the_other_history_is_read_when_nothing_else_reads_it():

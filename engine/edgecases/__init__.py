@@ -36,6 +36,7 @@ from engine.edgecases.counts import counts
 from engine.edgecases.dated import dated
 from engine.edgecases.courses import courses
 from engine.edgecases.during import during
+from engine.edgecases.during_any import during_any
 from engine.edgecases.doses import cumulative_doses, current_doses, stable_doses, without_break
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
@@ -97,8 +98,7 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         if edgeless:
             return None
         if occurred.window.kind == "during_any":
-            raise Skip(f"'{occurred.window}': a span of each item of another history has no "
-                       "boundary cases yet")
+            return during_any
         return itself if on_itself(occurred) else during if occurred.window.kind == "during" \
             else windows
     if isinstance(atom, (m.Is, m.Truth)) and validity.expires(concept):
