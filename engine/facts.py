@@ -578,6 +578,9 @@ class _Builder(Values, Courses):
                     self.problem(index, "grade", f"{r.name} is graded: give a numeric grade "
                                  "(or none, when it is not recorded)")
                     continue
+                elif grade < 0:
+                    self.problem(index, "grade", f"a grade cannot be negative, found {grade}")
+                    continue
                 else:
                     item[R.GRADE] = float(grade)
             for key, early, duration in r.spans:

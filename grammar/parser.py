@@ -239,9 +239,13 @@ class _Build(Escalation):
                        label[0] if label else None)
 
     def derived_concept(self, meta, name, unit, *rest):
-        label = rest[0] if len(rest) == 2 else None
+        reference = rest[0] if rest and isinstance(rest[0], tuple) else None
+        label = next((r for r in rest[:-1] if isinstance(r, str)), None)
         return m.Concept(span=self._span(meta), name=str(name), kind=m.Kind.DERIVED,
-                         unit=str(unit), label=label, formula=rest[-1])
+                         unit=str(unit), label=label, formula=rest[-1], reference=reference)
+
+    def reference_range(self, meta, low, high):
+        return _number(low), _number(high)
 
     # -- formulas ---------------------------------------------------------------------------------
     def _arithmetic(self, meta, op, left, right):

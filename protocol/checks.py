@@ -44,7 +44,8 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.Confirmed: (m.RESULTS,
                   "only a quantity, lab, score, scale or titre has results to confirm on another "
                   "day"),
-    m.CompareReference: ((Kind.LAB,), "only a lab has a reference range (x ULN, upper/lower)"),
+    m.CompareReference: ((Kind.LAB, Kind.DERIVED), "only a lab, or a derived value declared "
+                         "with one, has a reference range (x ULN, upper/lower)"),
     m.Is: ((Kind.CATEGORY,), "only a category takes 'is' and a value"),
     m.Occurred: ((*m.LISTED, Kind.DATE), "only an event or medication happens 'ever', 'at "
                  "screening' or 'within ...'"),
@@ -223,6 +224,11 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif isinstance(atom, m.Latest) and target.planned:
         kind, advice = PLANNED, "plans have no most recent one (say when it is planned: " \
             f"'{atom.ref.name} within 3 months after screening')"
+    elif isinstance(atom, m.CompareReference) and target.kind is Kind.DERIVED \
+            and target.reference is None:
+        kind = "a derived value declared without a reference range"
+        advice = f"declare one: '{target.name}: derived in {target.unit} reference LOW to HIGH " \
+            "= ...'"
     elif isinstance(atom, (m.CompareReference, m.Confirmed)) and target.extreme is not None:
         kind = f"{target.read_as}, of several days' results"
         advice = "compare it with a number" if isinstance(atom, m.CompareReference) else \
@@ -681,8 +687,11 @@ def _limits(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
         elif isinstance(node, m.Counted):
             yield from limits.count(node, diag)
     for concept in protocol.concepts:
-        for bound in concept.steps or ():
+        for bound in (*(concept.steps or ()), *(concept.reference or ())):
             yield from limits.number(bound, concept.span, diag)
+        if concept.reference is not None and concept.reference[0] > concept.reference[1]:
+            low, high = concept.reference
+            yield diag("range-order", concept.span, low=low, high=high)
     for duration in _every(m.Duration, protocol):
         yield from limits.duration(duration, diag)
     for escalation in protocol.escalations:

@@ -185,6 +185,8 @@ class Concept:
     conversions: tuple[Conversion, ...] = ()
     label: str | None = None
     steps: tuple[Decimal, Decimal] | None = None  # a scale's lowest and highest value
+    #: A derived value's reference range, as the protocol fixes it (`reference 0.26 to 1.65`).
+    reference: tuple[Decimal, Decimal] | None = None
     counts_as: Ref | None = None  # a broader concept each of its facts is also a fact of
     #: The date concept whose day it is read at: an age's (enrolment, consent), or a value's as
     #: of a named day (`reads`); None: the screening date.
@@ -339,13 +341,23 @@ class Confirmed:
 
 @dataclass(frozen=True)
 class CompareReference:
-    """`ast <= 3.0 x ULN`, `hbv_dna > upper reference`: against the lab's own reference range."""
+    """`ast <= 3.0 x ULN`, `hbv_dna > upper reference`: against the lab's own reference range
+    (each fact's), or a derived value's, as the protocol declares it (`flc_ratio: derived in
+    dimensionless reference 0.26 to 1.65 = ...`)."""
 
     span: Span
     ref: Ref
     op: str
     factor: Decimal
     bound: str  # "upper" | "lower"
+
+    def as_compare(self, concept: Concept) -> Compare:
+        """Against a derived value's declared range: the comparison with factor x its limit, in
+        its unit (`flc_ratio > upper reference` is `flc_ratio > 1.65 dimensionless`)."""
+        assert concept.reference is not None
+        limit = concept.reference[1 if self.bound == "upper" else 0]
+        return Compare(self.span, self.ref, self.op,
+                       Quantity(self.span, self.factor * limit, concept.unit))
 
 
 @dataclass(frozen=True)

@@ -339,8 +339,10 @@ MISMATCHES = [
      "value compares with a number"),
     ("d >= 3", "'d' is a definition: only a quantity, lab, score, scale, titre, age or derived "
      "value compares with a number"),
-    ("q <= 2 x ULN", "'q' is a quantity: only a lab has a reference range"),
-    ("f > upper reference", "'f' is a flag: only a lab has a reference range"),
+    ("q <= 2 x ULN", "'q' is a quantity: only a lab, or a derived value declared with one, has "
+     "a reference range"),
+    ("f > upper reference", "'f' is a flag: only a lab, or a derived value declared with one, "
+     "has a reference range"),
     ("f is yes", "'f' is a flag: only a category takes 'is'"),
     ("q is one of {yes}", "'q' is a quantity: only a category takes 'is'"),
     ("f ever", "'f' is a flag: only an event or medication happens 'ever'"),

@@ -251,6 +251,27 @@ def test_boundary_cases_on_each_course(capsys, tmp_path):
                                   f"the earlier lenalidomide's span's last day: {within}"]
 
 
+def test_the_trail_names_what_leaves_a_pair_open(screening):
+    """A pair whose dates surely overlap, open for want of the item's site and grade: the trail
+    names them, not the dates; a span whose start is known only to the month reads so."""
+    outcome = decided(screening, EARLY, event("infection", "2024-06-01"))
+    line = "".join(Recorder(screening.network).lines(outcome)[0])
+    assert "infection 1 may fall in the span of lenalidomide 1 (not every infection records its " \
+           "site or grade: the items do not decide it)" in line
+    outcome = decided(screening, course("2024-01", "2024-06-30"), event("progression", "2024-01"))
+    line = "".join(Recorder(screening.network).lines(outcome)[0])
+    assert "lenalidomide 1 from a day from 2024-01-01 to 2024-01-31, to 2024-08-29" in line
+
+
+def test_many_pairs_are_named_ten_at_most(screening):
+    facts = [course("2020-01-01", (date(2021, 1, 1) + timedelta(days=i)).isoformat())
+             for i in range(4)]
+    facts += [event("progression", (date(2020, 6, 1) + timedelta(days=i)).isoformat())
+              for i in range(3)]
+    line = "".join(Recorder(screening.network).lines(decided(screening, *facts))[0])
+    assert "progression 3 falls in the span of lenalidomide 2, and 2 more pairs" in line
+
+
 def test_the_other_history_is_read_when_nothing_else_reads_it():
     """`during any y` alone reads y's facts: no other criterion names lenalidomide."""
     text = PROTOCOL.split("exclusion E1")[0] + "exclusion E2 \"x\":\n    progression during " \

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from engine.audit.recorder import Recorder
 from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol import model as m
@@ -479,3 +480,27 @@ exclusion K2 "Known cisplatin within 4 weeks before the first dose":
                           (f"no chemo: {within}", "NOT_MET"),
                           (f"no first_dose, chemo on 2026-06-15: {within}", "UNKNOWN")):
         assert f"K2: {verdict}" in cases[case], case
+
+
+def test_an_occurrence_without_a_date_reads_not_recorded():
+    """A history given without a date happened some day up to screening: the trail says its
+    day is not recorded, never the calendar's first day (year 1) nor 24,000 months."""
+    text = """protocol "undated" version "1"
+concepts:
+  relapse: event
+  lenalidomide: medication {lenalidomide}
+exclusion E1 "x": relapse within 30 days after the start of relapse
+exclusion E2 "y": relapse at least 1 month after the start of lenalidomide
+exclusion E3 "z": lenalidomide for at least 3 months
+"""
+    screening = Screening(network_from_text(text, "undated.proto-rules"))
+    (outcome,) = screening.screen([(1, as_read({"patient": "p", "screening_date": "2026-03-01",
+                                                 "facts": [{"concept": "relapse"},
+                                                           {"concept": "lenalidomide",
+                                                            "drug": "lenalidomide"}]}))], "u")
+    assert {c: v.verdict for c, v in outcome.verdicts.items()} == \
+        {"E1": "UNKNOWN", "E2": "UNKNOWN", "E3": "UNKNOWN"}
+    line = "".join(Recorder(screening.network).lines(outcome)[0])
+    assert "0001-" not in line and "24302" not in line
+    assert "(window from the start of relapse not recorded (a day up to 2026-03-01))" in line
+    assert "the longest run of consecutive courses: 0 or more completed months" in line

@@ -22,7 +22,7 @@ from datetime import date
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader, against
-from engine.atoms.filters import clause_patterns, clause_test
+from engine.atoms.filters import attribute_of, clause_patterns, clause_test
 from engine.atoms.history import grade_tests
 from engine.dates import FIRST_DAY_NUMBER
 from engine.kleene import Kleene
@@ -84,20 +84,25 @@ class DuringAny(Atom):
             return "false", text
         if items is None or spans is None:
             return "unknown", text
-        passes = reader.constant(atom, _item_tests)
+        passes, asked = reader.constant(atom, _item_tests)
         early, late = last_days(window)
         counted, possible = [], []
+        unrecorded: dict[str, None] = {}  # what a pair's item does not record, in order
+        dated = True  # every pair that may count surely overlaps by its dates
         for i, item in enumerate(items):
             kept = [test(item) for test in passes]
             if "false" in kept:
                 continue
             for j, span in enumerate(spans):
-                surely = "unknown" not in kept and item[R.END_EARLIEST] >= span[R.START_LATEST] \
-                    and item[R.START_LATEST] <= span[early]
-                if surely:
+                overlaps = item[R.END_EARLIEST] >= span[R.START_LATEST] and \
+                    item[R.START_LATEST] <= span[early]
+                if overlaps and "unknown" not in kept:
                     counted.append((i, j))
                 elif item[R.END] >= span[R.START] and item[R.START] <= span[late]:
                     possible.append((i, j))
+                    dated = dated and overlaps
+                    unrecorded.update(dict.fromkeys(
+                        what for what, held in zip(asked, kept) if held == "unknown"))
         after = "" if window.duration is None else f" to {window.duration} after its end"
         shown = "; ".join(f"{other} {j + 1} from {_first(span)}{_last(span, early, late)}"
                           for j, span in enumerate(spans))
@@ -105,23 +110,28 @@ class DuringAny(Atom):
         if counted:
             return "true", text + "; " + _pairs(name, other, counted, "falls in")
         if possible:
-            return "unknown", text + "; " + _pairs(name, other, possible, "may fall in") + \
-                " (their dates do not decide it)"
+            why = f"not every {name} records its {' or '.join(unrecorded)}: the items do not " \
+                "decide it" if dated else "their dates do not decide it"
+            return "unknown", f"{text}; {_pairs(name, other, possible, 'may fall in')} ({why})"
         return "false", f"{text}; no {name} falls in any"
 
     def outcomes(self, atom: m.Occurred) -> tuple[str, ...]:
         return "true", "false", "unknown"
 
 
-def _item_tests(atom: m.Occurred, reader: Reader) -> tuple:
-    """The filter's clauses and the grade as tests of one item: "true", "false", "unknown"."""
+def _item_tests(atom: m.Occurred, reader: Reader) -> tuple[tuple, tuple[str, ...]]:
+    """The filter's clauses and the grade as tests of one item ("true", "false", "unknown"),
+    and what each reads, as the trail names what an item does not record."""
     concept = reader.concepts[atom.ref.name]
     tests = [clause_test(clause, concept) for clause in atom.filters]
+    asked = [m.DOSE if clause.dose is not None else attribute_of(clause, concept).name
+             for clause in atom.filters]
     if atom.grade is not None:
         graded = against(atom.grade[0], float(atom.grade[1]))
         tests.append(lambda item: "unknown" if R.GRADE not in item else "true"
                      if graded(item[R.GRADE]) else "false")
-    return tuple(tests)
+        asked.append("grade")
+    return tuple(tests), tuple(asked)
 
 
 def day(ordinal: int) -> str:
@@ -129,9 +139,11 @@ def day(ordinal: int) -> str:
 
 
 def _first(span: dict) -> str:
-    """The first day of a span: its course's, or not recorded."""
+    """The first day of a span: its course's, the days it may be, or not recorded."""
     if span[R.START] < FIRST_DAY_NUMBER:
         return f"a day not recorded (up to {day(span[R.START_LATEST])})"
+    if span[R.START] != span[R.START_LATEST]:  # the comma sets it apart from the span's end
+        return f"a day from {day(span[R.START])} to {day(span[R.START_LATEST])},"
     return day(span[R.START])
 
 
@@ -149,6 +161,14 @@ def _last(span: dict, early: str, late: str) -> str:
     return f" to a day from {day(span[early])} to {day(span[late])}"
 
 
+#: How many pairs the trail names; beyond them, how many more (two long lists that overlap
+#: throughout are pairs by the hundred thousand).
+PAIRS_SHOWN = 10
+
+
 def _pairs(name: str, other: str, pairs: list[tuple[int, int]], verb: str) -> str:
     """Which item falls in which span, by their places in the lists above."""
-    return ", ".join(f"{name} {i + 1} {verb} the span of {other} {j + 1}" for i, j in pairs)
+    shown = ", ".join(f"{name} {i + 1} {verb} the span of {other} {j + 1}"
+                      for i, j in pairs[:PAIRS_SHOWN])
+    more = len(pairs) - PAIRS_SHOWN
+    return shown + (f", and {more} more pair{'s' if more > 1 else ''}" if more > 0 else "")

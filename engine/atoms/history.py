@@ -15,7 +15,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms import dated
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
-from engine.dates import FIRST_DAY_NUMBER
+from engine.dates import FIRST_DAY, FIRST_DAY_NUMBER
 from engine.kleene import (NEGATE, Kleene, conjunction, disjunction, either, lacking, listed,
                            missing_list, present)
 from engine.record import ONGOING, Patient, plain_number
@@ -353,6 +353,8 @@ def window_days(window: m.Window, reader: Reader, patient: Patient) -> str:
         return f" (on {named})"
     if window.duration is None:  # a reach alone: `_reach_words` says it
         return ""
+    if anchor_days[0] < FIRST_DAY:  # from an occurrence with no date: no day to show
+        return f" (window from {named})"
     if window.kind in ("within", "less_than"):
         bound_days = _days(patient, R.bound_field(anchor, window.duration, window.direction))
         (first, last), (later_first, later_last) = (
@@ -411,7 +413,8 @@ def started_words(window: m.Window, patient: Patient) -> tuple[str, str]:
     word = {("at_least", "before"): "on or before", ("more_than", "before"): "before",
             ("at_least", "after"): "on or after", ("more_than", "after"): "after",
             ("after_bound", "before"): "after", ("from_bound", "before"): "on or after"}
-    bound = low if low == high else f"a day from {low} to {high}"
+    bound = low if low == high else f"a day not recorded, up to {high}" if low < FIRST_DAY \
+        else f"a day from {low} to {high}"
     named = days_text(patient, anchor, *_days(patient, anchor))
     return f"started {word[window.kind, window.direction]} {bound}", \
         f"{window.anchor or 'screening'} {named}"
@@ -451,9 +454,12 @@ def _on(patient: Patient, field: str) -> str:
 def days_text(patient: Patient, field: str, low: date, high: date) -> str:
     """An anchor day as the trail shows it: `2025-03-14`; known to the month or the year,
     `2025-03 (2025-03-01 to 2025-03-31)`; else its earliest and latest day, and why it is not
-    one (the most recent occurrence is not settled)."""
+    one (the most recent occurrence is not settled); from an occurrence with no date, not
+    recorded."""
     if low == high:
         return str(low)
+    if low < FIRST_DAY:
+        return f"not recorded (a day up to {high})"
     if (low.day, high.day) == (1, monthrange(high.year, high.month)[1]) and \
             (low.year, low.month) == (high.year, high.month):
         return f"{low:%Y-%m} ({low} to {high})"
@@ -697,7 +703,9 @@ class Continuous(Atom):
         unit = atom.duration.unit if atom.duration.unit in ("months", "days") else \
             {"years": "months", "weeks": "days"}[atom.duration.unit]
         held = "true" if least >= amount else "false" if most < amount else "unknown"
-        run = f"{least}" if least == most else f"{least} to {most}"
+        undated = any(item[R.START] < FIRST_DAY_NUMBER for item in items)
+        run = f"{least}" if least == most else f"{least} or more" if undated else \
+            f"{least} to {most}"
         return held, f"{text}; the longest run of consecutive courses: {run} completed {unit} " \
                      f"up to screening; needs at least {atom.duration}"
 

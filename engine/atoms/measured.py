@@ -119,10 +119,21 @@ class CompareReference(Atom):
     handles = m.CompareReference
 
     def compile(self, atom: m.CompareReference, build: Build) -> Kleene:
+        concept = build.concepts[atom.ref.name]
+        if concept.kind is m.Kind.DERIVED:  # against the range the protocol declares
+            return derived.compile_compare(atom.as_compare(concept), concept)
         name = R.reference_field(atom.ref.name, atom.bound)
         return scalar(*kleene.compared(name, atom.op, float(quantize(atom.factor))), name)
 
     def judge(self, atom: m.CompareReference, reader: Reader, patient: Patient) -> Judged:
+        if reader.concepts[atom.ref.name].kind is m.Kind.DERIVED:
+            limit = "upper" if atom.bound == "upper" else "lower"
+            (against_limit,) = reader.constant(atom, _declared)
+            held, detail = derived.judge_compare(against_limit, reader, patient)
+            if "; needs " not in detail:  # no number to compare: nothing to say of the limit
+                return held, detail
+            return held, f"{detail} ({atom.factor} x its {limit} reference)" \
+                if atom.factor != 1 else f"{detail} (its {limit} reference)"
         name, field, factor, limit, required = reader.constant(atom, self.constants)
         record = patient.record
         held = compared(record, field, atom.op, factor)
@@ -139,6 +150,12 @@ class CompareReference(Atom):
         limit = "ULN" if atom.bound == "upper" else "LLN"
         return atom.ref.name, R.reference_field(atom.ref.name, atom.bound), \
             float(atom.factor), limit, f"needs {atom.op} {atom.factor} x {limit}"
+
+
+def _declared(atom: m.CompareReference, reader: Reader) -> tuple[m.Compare]:
+    """A derived value's comparison with its declared limit, made once per part: the trail
+    keeps what it works out of a part by the part's identity."""
+    return (atom.as_compare(reader.concepts[atom.ref.name]),)
 
 
 class InRange(Atom):

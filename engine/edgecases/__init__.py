@@ -24,6 +24,7 @@ those without edges (`EDGELESS`) give no case and go unsaid.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
@@ -75,7 +76,7 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, m.Confirmed):
         return confirmations
     if isinstance(atom, m.CompareReference):
-        return references
+        return _against_reference if kind is m.Kind.DERIVED else references
     if isinstance(atom, m.Counted):
         return itself if on_itself(atom.occurred) else counts
     if isinstance(atom, m.AtLeast):  # `X includes at least k of {...}`, the one `targets` gives
@@ -106,6 +107,13 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, EDGELESS):
         return None
     raise Skip(f"no boundary cases for a {type(atom).__name__} yet")
+
+
+def _against_reference(gen: EdgeCases, atom: m.CompareReference) -> list[Variant]:
+    """A derived value against the reference range its declaration fixes: the cases of the
+    comparison with factor x that limit (`formulas`), each said of the part as written."""
+    compared = atom.as_compare(gen.concept(atom))
+    return [replace(variant, atom=atom) for variant in formulas(gen, compared)]
 
 
 def read_by(atom: Any) -> m.Ref:
@@ -265,6 +273,8 @@ class EdgeCases:
         return value
 
     def _derived(self, part: Any, concept: m.Concept, patient: Patient, truth) -> str:
+        if isinstance(part, m.CompareReference) and concept.reference is not None:
+            part = part.as_compare(concept)  # against the range the protocol declares
         if not isinstance(part, m.Compare):
             raise _Unsettled
         try:
