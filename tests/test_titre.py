@@ -122,8 +122,8 @@ def test_what_is_no_dilution_is_an_input_error(screening, value, extra):
     ("crp > 1:80", ["6:25 1:80 is a titre's dilution; 'crp' is a quantity"]),
     ("ana 1:640 to 1:80", ["6:23 '1:640 to 1:80' is empty: the low bound is above the high "
                            "bound"]),
-    ("ana > 2 x ULN", ["6:19 'ana' is a titre: only a lab has a reference range (x ULN, "
-                       "upper/lower)"]),
+    ("ana > 2 x ULN", ["6:19 'ana' is a titre: only a lab, or a derived value declared with "
+                       "one, has a reference range (x ULN, upper/lower)"]),
     ("ana within 28 days before screening", [
         "6:19 'ana' is a titre: only an event or medication happens 'ever', 'at screening' or "
         "'within ...'"]),
