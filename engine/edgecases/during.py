@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from dateutil.relativedelta import relativedelta
 
@@ -68,15 +68,33 @@ class Spanned:
     movable: bool
 
 
-def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
-    """The cases of a window `during` another history (see the module's docstring)."""
+class Placed(NamedTuple):
+    """An occurrence condition placed against another history's items (`during`, `during
+    any`): the condition, the other history's name, an item's passing fields and failing
+    values, the condition as written, and a grade that passes."""
+
+    occurred: m.Occurred
+    name: str
+    passing: dict
+    failing: list[tuple[str, Any]]
+    written: str
+    grade: Any
+
+
+def placed(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> Placed:
     occurred = occurred_of(atom)
     window = occurred.window
     assert window.anchor is not None and window.anchor.ref is not None
-    name, x = window.anchor.ref.name, occurred.ref.name
-    passing, failing = item_values(gen, occurred)
-    written = f"{x}{written_filters(occurred)}{_grade_text(occurred)} {window}"
-    grade = _passing_grade(occurred)
+    x = occurred.ref.name
+    return Placed(occurred, window.anchor.ref.name, *item_values(gen, occurred),
+                  f"{x}{written_filters(occurred)}{_grade_text(occurred)} {window}",
+                  _passing_grade(occurred))
+
+
+def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
+    """The cases of a window `during` another history (see the module's docstring)."""
+    occurred, name, passing, failing, written, grade = placed(gen, atom)
+    window, x = occurred.window, occurred.ref.name
     spanned = spanned_by(gen, window, f"line {atom.span.line}, {x}")
     latest = spanned.latest
     start, end = latest.day("start"), latest.day("end")

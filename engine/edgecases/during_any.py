@@ -27,10 +27,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from engine.edgecases.base import Variant, period, recorded_until
-from engine.edgecases.filters import item_values, written_filters
-from engine.edgecases.windows import (HELD, _filtered, _grade_text, _graded, _nothing,
-                                      _occurrence, _passing_grade, _unique, _wrapped,
-                                      occurred_of)
+from engine.edgecases.during import placed
+from engine.edgecases.windows import (HELD, _filtered, _graded, _nothing, _occurrence, _unique,
+                                      _wrapped)
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -41,13 +40,8 @@ DAY = timedelta(days=1)
 
 def during_any(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     """The cases of `x during any y` (see the module's docstring)."""
-    occurred = occurred_of(atom)
-    window = occurred.window
-    assert window.anchor is not None and window.anchor.ref is not None
-    name, x = window.anchor.ref.name, occurred.ref.name
-    passing, failing = item_values(gen, occurred)
-    written = f"{x}{written_filters(occurred)}{_grade_text(occurred)} {window}"
-    grade = _passing_grade(occurred)
+    occurred, name, passing, failing, written, grade = placed(gen, atom)
+    window, x = occurred.window, occurred.ref.name
     reach = (lambda day: day) if window.duration is None else \
         (lambda day: day + period(window.duration))
     later = (gen.screening - timedelta(days=75), gen.screening - timedelta(days=30))
