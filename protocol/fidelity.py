@@ -55,7 +55,9 @@ AFTER = [("or more", ">="), ("or greater", ">="), ("or above", ">="), ("or highe
          ("or less", "<="), ("or lower", "<="), ("or below", "<="), ("or fewer", "<=")]
 NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-         "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30}
+         "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30,
+         # a factor said in words: "twice the upper limit", "doubling of UPCR"
+         "twice": 2, "doubling": 2, "doubled": 2, "tripling": 3, "tripled": 3}
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d])")
 _WORD = re.compile(r"\b(" + "|".join(WORDS) + r")\b", re.IGNORECASE)
 #: "the past year", "a month": one of the unit.

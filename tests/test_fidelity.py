@@ -97,6 +97,10 @@ HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  va
      'before screening', []),
     ('exclusion E1 "More than one vaccine in the past year": at least 3 vaccine within 1 year '
      'before screening', ["6:fidelity"]),
+    # a factor in words: "twice", "a doubling"
+    ('exclusion E1 "eGFR twice 30": egfr > 60 mL/min', ["6:fidelity"]),
+    ('inclusion I1 "A doubling of eGFR": egfr >= 2 mL/min', []),
+    ('inclusion I1 "A tripling of eGFR": egfr >= 2 mL/min', ["6:fidelity"]),
 ])
 def test_the_readings(criterion, found):
     assert lint(HEADER + criterion) == found

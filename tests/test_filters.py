@@ -286,6 +286,16 @@ def test_attribute_declarations() -> None:
         "8:44 duplicate-value: 'a' is already listed at line 8"]
 
 
+def test_no_known_takes_other_than_and_one_where_clause(screening: Screening) -> None:
+    """`no known x other than {...} where ...`: both, as a filter, one clause after it."""
+    text = PROTOCOL + 'inclusion F12 "k": no known malignancy other than {other} where type is ' \
+        'not melanoma\n'
+    found = Screening(network_from_text(text, "k.proto-rules"))
+    assert verdict(found, "F12", cancer("2020-01-01", "melanoma")) == "MET"
+    assert verdict(found, "F12", cancer("2020-01-01", "squamous_cell_carcinoma")) == "NOT_MET"
+    assert verdict(found, "F12") == "MET"
+
+
 def test_filters_parse_only_where_they_belong() -> None:
     from grammar.parser import parse
     from protocol.errors import ProtocolError
