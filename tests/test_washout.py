@@ -399,3 +399,4 @@ def test_the_trail_of_a_course_going_on_and_of_none(screening):
     assert isinstance(decided, Decision) and decided.verdicts["E1"].verdict == "NOT_MET"
     line = "".join(Recorder(screening.network).lines(decided)[0])
     assert "anticancer: recorded as none" in line and "of its last day: " not in line
+    assert "; or\"" not in line and "; or," not in line  # whichever is longer: nothing to add

@@ -151,7 +151,7 @@ class Occurred(Atom):
             else f" {words}"
         held = "true" if "true" in (held, other) else "unknown" if "unknown" in (held, other) \
             else "false"
-        return held, f"{text}; or{said}"
+        return held, f"{text}; or{said}" if said.strip() else text  # no course: nothing to add
 
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         """Why an open history is open, when its items are recorded."""
