@@ -69,7 +69,8 @@ class Courses:
             months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
                 f"{item[R.MONTHS]} or more" if item[R.START] < FIRST_DAY_NUMBER else \
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
-            period = f"{period_text(fact, course=True)}, {months} completed months"
+            period = f"{period_text(fact, course=True)}, {months} completed " \
+                f"month{'' if months == 1 else 's'}"
             dose_note = f"{period}; {note}" if note else period
             given = fact.get("dose")
             what = drug if given is None else f"{drug} {plain(given)} {fact.get('unit')}"
@@ -237,8 +238,11 @@ def _undosed(concept: m.Concept, unit: str, aliases) -> str:
     except UnitProblem as error:
         return f"{concept.name} dose: {error}: give it in {concept.dosed_in}, or in a unit of " \
             "its dimension"
-    return f"{concept.name} is dosed in {concept.dosed_in}: give the dose in that unit (the " \
-        "protocol names no weight to divide by)"
+    if "kg" in unit:  # per kg of body weight, as a dose without a weight to multiply it by
+        return f"{concept.name} is dosed in {concept.dosed_in}: give the dose in that unit (the " \
+            "protocol names no weight to multiply a dose per kg by)"
+    return f"{concept.name} is dosed in {concept.dosed_in}: give the dose in that unit, or one " \
+        f"of its dimension ({unit} is not)"
 
 
 def summed_span(record: dict, anchor: str | None, duration: m.Duration | None

@@ -578,8 +578,9 @@ class _Builder(Values, Courses):
                     self.problem(index, "grade", f"{r.name} is graded: give a numeric grade "
                                  "(or none, when it is not recorded)")
                     continue
-                elif grade < 0:
-                    self.problem(index, "grade", f"a grade cannot be negative, found {grade}")
+                elif grade < 0 or grade != int(grade):
+                    self.problem(index, "grade", f"a grade is a whole number from 0, found "
+                                 f"{grade}")
                     continue
                 else:
                     item[R.GRADE] = float(grade)

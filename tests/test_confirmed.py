@@ -233,3 +233,20 @@ def test_the_network_and_the_trail_agree_on_any_results(screening, results) -> N
     assert isinstance(result, Decision), result
     assert_trail_agrees(screening.network, result,
                         {c: v.verdict for c, v in result.verdicts.items()})
+
+
+def test_boundary_cases_take_away_what_counts_as_the_concept(capsys, tmp_path):
+    """A case that gives a concept's results alone takes away the base's results of a concept
+    that counts as it, which would otherwise confirm them (a fasting glucose standing in for
+    the earlier day): the network agrees with every case."""
+    text = """protocol "cg" version "1"
+concepts:
+  glucose: quantity in mg/dL valid for 60 days
+  fasting_glucose: quantity in mg/dL counts as glucose
+inclusion I1 "glucose < 200 confirmed": glucose < 200 mg/dL confirmed on another day
+"""
+    written, said = boundary_cases(capsys, tmp_path, text, {
+        "patient": "B", "screening_date": "2026-06-01", "facts": [
+            {"concept": "glucose", "value": 110, "unit": "mg/dL", "date": "2026-05-20"},
+            {"concept": "fasting_glucose", "value": 105, "unit": "mg/dL", "date": "2026-05-10"}]})
+    assert "8 boundary cases" in said and 'remove: ["fasting_glucose"]' in written

@@ -219,7 +219,9 @@ def test_stable_dose_diagnostics() -> None:
     ("mg/wk", "glucocorticoid dose: unknown unit 'mg/wk': give it in mg/d, or in a unit of its "
               "dimension"),
     ("mg/kg", "glucocorticoid is dosed in mg/d: give the dose in that unit (the protocol names "
-              "no weight to divide by)"),
+              "no weight to multiply a dose per kg by)"),
+    ("mg", "glucocorticoid is dosed in mg/d: give the dose in that unit, or one of its dimension "
+           "(mg is not)"),
 ])
 def test_a_dose_in_a_unit_that_is_no_dose_says_why(screening: Screening, unit, said) -> None:
     result = screen_one(screening, [{**gc(10), "unit": unit}], path="doses.jsonl")

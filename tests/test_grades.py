@@ -75,7 +75,9 @@ def test_a_grade_that_is_not_a_number_sets_the_record_aside(screening, grade):
         "hemorrhage is graded: give a numeric grade (or none, when it is not recorded)"]
 
 
-def test_a_negative_grade_sets_the_record_aside(screening):
-    outcome = screen_one(screening, [FIRST_DOSE, bleed("2026-05-20", -2)], day="2026-06-01")
+@pytest.mark.parametrize("grade", [-2, 2.5])
+def test_a_grade_that_is_no_grade_sets_the_record_aside(screening, grade):
+    outcome = screen_one(screening, [FIRST_DOSE, bleed("2026-05-20", grade)], day="2026-06-01")
     assert isinstance(outcome, Rejected)
-    assert [p.message for p in outcome.problems] == ["a grade cannot be negative, found -2"]
+    assert [p.message for p in outcome.problems] == [
+        f"a grade is a whole number from 0, found {grade}"]

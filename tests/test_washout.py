@@ -126,8 +126,8 @@ def test_the_trail_shows_the_day_each_item_reaches(screening):
            "half_life of its last day: to 2026-02-24, half_life not recorded" in line
     assert "(window from 2026-02-24 to 2026-03-10; first_dose 2026-03-10); or anticancer: " \
            "may count: docetaxel, half_life not recorded (2025-12-01; to 2026-01-02, 1 " \
-           "completed months); not counted: docetaxel, half_life 20 h (2026-01-05; to " \
-           "2026-02-20, 1 completed months); within 5 half_lives of its last day before " \
+           "completed month); not counted: docetaxel, half_life 20 h (2026-01-05; to " \
+           "2026-02-20, 1 completed month); within 5 half_lives of its last day before " \
            "first_dose 2026-03-10: to 2026-02-24, half_lives not recorded (its dates and " \
            "half_lives do not decide it)" in line
     decided = outcome(screening, course("2026-02-20", "20 h"))

@@ -706,6 +706,7 @@ class Continuous(Atom):
         undated = any(item[R.START] < FIRST_DAY_NUMBER for item in items)
         run = f"{least}" if least == most else f"{least} or more" if undated else \
             f"{least} to {most}"
+        unit = unit[:-1] if run == "1" else unit
         return held, f"{text}; the longest run of consecutive courses: {run} completed {unit} " \
                      f"up to screening; needs at least {atom.duration}"
 

@@ -206,6 +206,7 @@ class EdgeCases:
         return list(cases.values())
 
     def _add(self, cases: dict[str, dict], variant: Variant, readers: list[m.Criterion]) -> None:
+        variant = self._without_narrower(variant)
         data = self._applied(variant)
         try:
             patient = self.normaliser.patient(copy.deepcopy(data), self.base_path, 1, None)
@@ -222,6 +223,16 @@ class EdgeCases:
             self.skipped += 1
             return
         cases[variant.name] = self._case(variant, data, verdicts)
+
+    def _without_narrower(self, variant: Variant) -> Variant:
+        """A case that gives or takes away a concept's facts takes away those of the concepts
+        that count as it too, which would otherwise stand in for them (the base's fasting
+        glucose confirming the glucose a case gives alone)."""
+        changed = {f["concept"] for f in variant.replace} | set(variant.remove)
+        given = {f.get("concept") for f in self.base["facts"]}
+        narrower = tuple(c.name for c in self.protocol.concepts if c.counts_as is not None and
+                         c.counts_as.name in changed and c.name in given and c.name not in changed)
+        return replace(variant, remove=(*variant.remove, *narrower)) if narrower else variant
 
     def _applied(self, variant: Variant) -> dict[str, Any]:
         data = copy.deepcopy(self.base)
