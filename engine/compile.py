@@ -50,6 +50,7 @@ from engine.kleene import (
     is_test,
     joined,
     missing_list,
+    recorded_list,
 )
 from engine.record import Layout
 from protocol import model as m
@@ -476,7 +477,7 @@ class _Compiler:
                        {})
             opened = maybe
         missing = missing_list(name)
-        recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
+        recorded = recorded_list(name)
         self._node(node, atom.span.line, level, _some_item(name, yes, needs),
                    {"F": [P.all_of(recorded, decided)], "U": [P.any_of(missing, undecided)]},
                    opened)
@@ -534,9 +535,8 @@ class _Compiler:
                     Action(rule, "derived", target, "T", line)))
         self._node(maybe, line, 0, (), {})
         nones = [P.test("==", R.none_field(n), 1) for n in (name, other)]
-        recorded = [P.any_of(none, P.test("$ex", n, 1)) for none, n in zip(nones, (name, other))]
         self._node(node, line, 0, (), {
-            "F": [P.any_of(*nones, P.all_of(*recorded))],
+            "F": [P.any_of(*nones, P.all_of(recorded_list(name), recorded_list(other)))],
             "U": [P.all_of(*(P.test("$nex", R.none_field(n), 1) for n in (name, other)),
                            P.any_of(missing_list(name), missing_list(other)))]}, maybe)
         return joined(node)
@@ -567,7 +567,7 @@ class _Compiler:
             self.hidden_rules.extend(_counting(target, line, group, tests, count, by))
         if maybe is not None:
             self._node(maybe, line, 0, (), {})
-        recorded = P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
+        recorded = recorded_list(name)
         self._node(node, line, 0, (), {"F": [P.all_of(recorded, decided)],
                                        "U": [P.any_of(missing_list(name), undecided)]},
                    P.FALSE if maybe is None else maybe)

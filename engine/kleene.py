@@ -300,6 +300,11 @@ def absent(needs: P.Pattern) -> P.Pattern:
     return P.any_of(*(P.raw({"$nex": json.loads(t.json)["$ex"]}) for t in tests))
 
 
+def recorded_list(name: str) -> P.Pattern:
+    """A list concept recorded: its items, or a recorded "none"."""
+    return P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
+
+
 def missing_list(name: str) -> P.Pattern:
     """Nothing recorded about a list concept: neither occurrences nor a recorded "none"."""
     return P.all_of(P.test("$nex", name, 1), P.test("$nex", R.none_field(name), 1))
