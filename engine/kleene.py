@@ -142,71 +142,16 @@ def compared(name: str, op: str, value: float) -> tuple[P.Pattern, P.Pattern]:
     """When `name op value` is true and when false, for an exact value (the field `name`) or for
     one known only within bounds (`record.bounds`): true when every possible value passes, false
     when none does, so "< 20" is decided against 30 and open against 10."""
-    (above, over, below, under), _ = _bounded(name, value)
+    lo, hi, lx, hx = R.bounds(name)
+    above = P.test(">=", lo, value)  # every possible value >= value
+    over = P.any_of(P.test(">", lo, value), P.all_of(above, P.test("==", lx, 1)))  # every > value
+    below = P.test("<=", hi, value)  # every possible value <= value
+    under = P.any_of(P.test("<", hi, value), P.all_of(below, P.test("==", hx, 1)))  # every < value
     uncertain = {">=": (above, under), ">": (over, below), "<=": (below, over),
                  "<": (under, above), "==": (P.FALSE, P.any_of(under, over)),
                  "!=": (P.any_of(under, over), P.FALSE)}[op]
     exact = (P.test(op, name, value), P.test(NEGATE[op], name, value))
     return P.any_of(exact[0], uncertain[0]), P.any_of(exact[1], uncertain[1])
-
-
-def _bounded(name: str, value: float) -> tuple[tuple[P.Pattern, ...], tuple[P.Pattern, ...]]:
-    """Of a value known only within bounds (its lower bound always given, its upper one not
-    when it is unbounded above): whether every possible value is >= `value` (above), > it
-    (over), <= it (below), < it (under); and the negation of each."""
-    lo, hi, lx, hx = R.bounds(name)
-    above = P.test(">=", lo, value)
-    over = P.any_of(P.test(">", lo, value), P.all_of(above, P.test("==", lx, 1)))
-    below = P.test("<=", hi, value)
-    under = P.any_of(P.test("<", hi, value), P.all_of(below, P.test("==", hx, 1)))
-    no_upper = P.test("$nex", hi, 1)
-    negations = (P.test("<", lo, value),
-                 P.any_of(P.test("<", lo, value), P.all_of(P.test("==", lo, value),
-                                                           P.test("$nex", lx, 1))),
-                 P.any_of(P.test(">", hi, value), no_upper),
-                 P.any_of(P.test(">", hi, value), P.all_of(P.test("==", hi, value),
-                                                           P.test("$nex", hx, 1)), no_upper))
-    return (above, over, below, under), negations
-
-
-def measured_scalar(name: str, tests: tuple[tuple[str, float], ...]) -> Kleene:
-    """A measured value against one threshold, or two (a range: every test holds), as
-    `compared` decides each: open for want of data when the value is missing, or known only
-    within bounds that do not decide it; a value within bounds that decide it is not missing,
-    so a criterion open beside it for a pending judgment stays NEEDS_REVIEW."""
-    each = [compared(name, op, value) for op, value in tests]
-    t, f = P.all_of(*(yes for yes, _ in each)), P.any_of(*(no for _, no in each))
-    lo = R.bounds(name)[0]
-    undecided = P.all_of(P.test("$ex", lo, 1), *(_open_between(name, op, value)
-                                                  for op, value in tests))
-    if len(tests) > 1:  # a range: open when no test fails and one is open
-        undecided = P.all_of(P.test("$ex", lo, 1),
-                             *(_not_false(name, op, value) for op, value in tests),
-                             P.any_of(*(_open_between(name, op, value) for op, value in tests)))
-    missing = P.all_of(P.test("$nex", name, 1), P.test("$nex", lo, 1))
-    d = P.any_of(missing, undecided)
-    nd = P.any_of(P.test("$ex", name, 1), P.all_of(P.test("$ex", lo, 1), P.any_of(t, f)))
-    return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
-
-
-_TRUE_FALSE = {">=": (0, 3), ">": (1, 2), "<=": (2, 1), "<": (3, 0)}
-
-
-def _open_between(name: str, op: str, value: float) -> P.Pattern:
-    """Within bounds, `name op value` neither surely holds nor surely fails."""
-    _, negations = _bounded(name, value)
-    if op in ("==", "!="):
-        return P.all_of(negations[3], negations[1])
-    yes, no = _TRUE_FALSE[op]
-    return P.all_of(negations[yes], negations[no])
-
-
-def _not_false(name: str, op: str, value: float) -> P.Pattern:
-    """Within bounds, `name op value` does not surely fail."""
-    _, negations = _bounded(name, value)
-    if op in ("==", "!="):
-        return P.TRUE if op == "!=" else P.all_of(negations[3], negations[1])
-    return negations[_TRUE_FALSE[op][1]]
 
 
 def measured(node: str, op: str, threshold: float) -> Kleene:

@@ -20,7 +20,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
 from engine.atoms.history import dose_threshold_of
-from engine.kleene import Kleene, conjunction, lacking, present
+from engine.kleene import Kleene, conjunction, lacking, present, scalar
 from engine.courses import summed_span, taken
 from engine.record import Layout, Patient, plain_number
 from protocol import model as m
@@ -40,7 +40,7 @@ class _Summed(Atom):
             build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
         field = self.field(atom, build.layout)
         _, _, threshold, _, _ = self.constants(atom, build)
-        return kleene.measured_scalar(field, ((atom.op, threshold),))
+        return scalar(*kleene.compared(field, atom.op, threshold), field)
 
     def judge(self, atom: m.CurrentDose | m.CumulativeDose, reader: Reader,
               patient: Patient) -> Judged:

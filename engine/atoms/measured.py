@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from engine import kleene
+from engine import patterns as P
 from engine import record as R
 from engine.atoms import derived
 from engine.atoms.base import (
@@ -18,7 +19,7 @@ from engine.atoms.base import (
     exact,
     threshold_of,
 )
-from engine.kleene import Kleene, conjunction
+from engine.kleene import Kleene, conjunction, scalar
 from engine.record import Patient, plain_number
 from protocol import model as m
 from protocol.units import quantize
@@ -36,7 +37,7 @@ class Compare(Atom):
         if concept.kind is m.Kind.DERIVED:
             return derived.compile_compare(atom, concept)
         threshold = float(threshold_of(concept, atom.threshold))
-        return kleene.measured_scalar(concept.name, ((atom.op, threshold),))
+        return scalar(*kleene.compared(concept.name, atom.op, threshold), concept.name)
 
     def judge(self, atom: m.Compare, reader: Reader, patient: Patient) -> Judged:
         if reader.concepts[atom.ref.name].kind is m.Kind.DERIVED:
@@ -69,9 +70,8 @@ class Confirmed(Atom):
     def compile(self, atom: m.Confirmed, build: Build) -> Kleene:
         build.layout.confirmed.add(atom.ref.name)
         tests = _tests(atom.measured, build.concepts[atom.ref.name])
-        return conjunction([kleene.measured_scalar(days[0][0], tuple(
-            (op, value) for _, op, value in days)) for days in (_on(tests, day)
-                                                                for day in (False, True))])
+        return conjunction([scalar(*kleene.compared(field, op, value), field)
+                            for day in (False, True) for field, op, value in _on(tests, day)])
 
     def judge(self, atom: m.Confirmed, reader: Reader, patient: Patient) -> Judged:
         measured = atom.measured
@@ -123,7 +123,7 @@ class CompareReference(Atom):
         if concept.kind is m.Kind.DERIVED:  # against the range the protocol declares
             return derived.compile_compare(atom.as_compare(concept), concept)
         name = R.reference_field(atom.ref.name, atom.bound)
-        return kleene.measured_scalar(name, ((atom.op, float(quantize(atom.factor))),))
+        return scalar(*kleene.compared(name, atom.op, float(quantize(atom.factor))), name)
 
     def judge(self, atom: m.CompareReference, reader: Reader, patient: Patient) -> Judged:
         if reader.concepts[atom.ref.name].kind is m.Kind.DERIVED:
@@ -170,7 +170,9 @@ class InRange(Atom):
         if concept.kind is m.Kind.DERIVED:
             return derived.compile_compare(atom, concept)
         low, high = (float(threshold_of(concept, q)) for q in (atom.low, atom.high))
-        return kleene.measured_scalar(concept.name, ((">=", low), ("<=", high)))
+        (above, under), (below, over) = kleene.compared(concept.name, ">=", low), \
+            kleene.compared(concept.name, "<=", high)
+        return scalar(P.all_of(above, below), P.any_of(under, over), concept.name)
 
     def judge(self, atom: m.InRange, reader: Reader, patient: Patient) -> Judged:
         if reader.concepts[atom.ref.name].kind is m.Kind.DERIVED:
