@@ -8,6 +8,8 @@ trail's reading of the same facts.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.audit.recorder import Recorder
 from engine.run import Decision, Rejected, Screening
@@ -81,3 +83,26 @@ def test_a_grade_that_is_no_grade_sets_the_record_aside(screening, grade):
     assert isinstance(outcome, Rejected)
     assert [p.message for p in outcome.problems] == [
         f"a grade is a whole number from 0, found {grade}"]
+
+
+GRADES = st.one_of(st.none(), st.booleans(), st.integers(-3, 8), st.floats(allow_nan=False),
+                   st.text(max_size=6),
+                   st.lists(st.integers(0, 5), max_size=2))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(GRADES)
+def test_any_grade_given_is_a_decision_or_an_input_error(screening, grade):
+    """Whatever a fact file gives for a grade, the patient is decided (a whole grade from 0, or
+    none: not recorded) or set aside with the grade named: never a traceback, never a guess."""
+    fact = {"concept": "hemorrhage", "date": "2026-05-20", "grade": grade}
+    outcome = screen_one(screening, [FIRST_DOSE, fact], day="2026-06-01")
+    if isinstance(outcome, Rejected):
+        assert outcome.problems and all(p.field == "grade" for p in outcome.problems), \
+            outcome.problems
+    else:
+        assert isinstance(outcome, Decision)
+        whole = grade is None or (not isinstance(grade, (bool, str, list)) and grade >= 0
+                                  and grade == int(grade))
+        assert whole, grade
