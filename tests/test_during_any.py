@@ -279,3 +279,21 @@ def test_the_other_history_is_read_when_nothing_else_reads_it():
     alone = Screening(network_from_text(text, "alone.proto-rules"))
     assert verdicts(alone, EARLY, event("progression", "2024-03-01")) == {"E2": "MET"}
     assert verdicts(alone, none("lenalidomide")) == {"E2": "NOT_MET"}
+
+
+def test_a_dose_per_kg_filter_reads_the_weight():
+    """A filter on a dose per kg reads the patient's weight, as it does in any other window:
+    60 mg/d for 60 kg is 1 mg/kg/d (the weight was not asked for, and the course was open)."""
+    text = """protocol "wk" version "1"
+concepts:
+  weight: quantity in kg
+  steroid: medication {prednisone} dosed in mg/kg/d per weight
+  progression: event
+exclusion E1 "x": steroid where dose >= 1 mg/kg/d during any progression
+"""
+    screening = Screening(network_from_text(text, "wk.proto-rules"))
+    facts = [{"concept": "weight", "value": 60, "unit": "kg", "date": "2026-01-01"},
+             {"concept": "steroid", "drug": "prednisone", "dose": 60, "unit": "mg/d",
+              "date": "2026-01-01", "end": "2026-02-20"}, event("progression", "2026-02-01")]
+    assert verdicts(screening, *facts) == {"E1": "MET"}
+    assert verdicts(screening, *facts[1:]) == {"E1": "UNKNOWN"}

@@ -22,7 +22,7 @@ from datetime import date
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader, against
-from engine.atoms.filters import attribute_of, clause_patterns, clause_test
+from engine.atoms.filters import clause_reads, clause_test, filter_patterns
 from engine.atoms.history import grade_tests
 from engine.dates import FIRST_DAY_NUMBER
 from engine.kleene import Kleene
@@ -52,12 +52,7 @@ class DuringAny(Atom):
         if window.duration is not None:
             build.layout.span(other, window.duration)
         early, late = last_days(window)
-        concept = build.concepts[atom.ref.name]
-        sure, maybe = [], []
-        for clause in atom.filters:
-            yes, may = clause_patterns(clause, concept)
-            sure.append(yes)
-            maybe.append(may)
+        sure, maybe = filter_patterns(atom, build)
         if atom.grade is not None:
             graded, may = grade_tests(atom)
             sure.append(graded)
@@ -124,8 +119,7 @@ def _item_tests(atom: m.Occurred, reader: Reader) -> tuple[tuple, tuple[str, ...
     and what each reads, as the trail names what an item does not record."""
     concept = reader.concepts[atom.ref.name]
     tests = [clause_test(clause, concept) for clause in atom.filters]
-    asked = [m.DOSE if clause.dose is not None else attribute_of(clause, concept).name
-             for clause in atom.filters]
+    asked = [clause_reads(clause, concept) for clause in atom.filters]
     if atom.grade is not None:
         graded = against(atom.grade[0], float(atom.grade[1]))
         tests.append(lambda item: "unknown" if R.GRADE not in item else "true"

@@ -33,8 +33,18 @@ def filtered_tests(atom: m.Occurred, build: Build
     decided, what it needs beside the list (the anchor day), and what an item may meet: the
     arguments of `Build.hidden` and `Build.counted` alike."""
     name = atom.ref.name
-    concept = build.concepts[name]
     needs, void, certain, possible = item_tests(atom, build)
+    sure, maybe = filter_patterns(atom, build)
+    decided = P.TRUE if needs == P.TRUE else P.any_of(
+        P.test("==", R.none_field(name), 1), needs, void)
+    return (P.all_of(*certain, *sure), lacking(name, needs, void), decided, needs,
+            P.all_of(*possible, *maybe))
+
+
+def filter_patterns(atom: m.Occurred, build: Build) -> tuple[list[P.Pattern], list[P.Pattern]]:
+    """The filter's clauses as item tests: what an item surely passes, and what it may; a dose
+    per kg asks the record for the weight."""
+    concept = build.concepts[atom.ref.name]
     sure, maybe = [], []
     for clause in atom.filters:
         yes, may = clause_patterns(clause, concept)
@@ -42,10 +52,13 @@ def filtered_tests(atom: m.Occurred, build: Build
         maybe.append(may)
         if clause.dose is not None and concept.weight is not None:
             build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
-    decided = P.TRUE if needs == P.TRUE else P.any_of(
-        P.test("==", R.none_field(name), 1), needs, void)
-    return (P.all_of(*certain, *sure), lacking(name, needs, void), decided, needs,
-            P.all_of(*possible, *maybe))
+    return sure, maybe
+
+
+def clause_reads(clause: m.Where, concept: m.Concept) -> str:
+    """What a clause reads of an item, as the trail names it when an item does not record it:
+    its dose, or its attribute."""
+    return m.DOSE if clause.dose is not None else attribute_of(clause, concept).name
 
 
 class Filtered(Occurred):
@@ -63,8 +76,7 @@ class Filtered(Occurred):
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
         tests = self._tests(atom, reader)
         concept = reader.concepts[atom.ref.name]
-        unrecorded = [m.DOSE if clause.dose is not None else attribute_of(clause, concept).name
-                      for clause, test in zip(atom.filters, tests)
+        unrecorded = [clause_reads(clause, concept) for clause, test in zip(atom.filters, tests)
                       if any(test(item) == "unknown" for item in items)]
         if unrecorded:
             return f" (not every item records its {' or '.join(unrecorded)}: the items do not " \
