@@ -303,7 +303,7 @@ class _Compiler:
         yield from _conclusions(leaf.id, f"v:{leaf.id}", outcomes, make)
         if leaf.applies is not None:
             passed = "MET" if leaf.role is m.Role.INCLUSION else "NOT_MET"
-            end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
+            end = end_marker(level)
             index = 0
             for pattern, joins in (c.t if passed == "MET" else c.f):
                 for part in P.split(pattern):
@@ -602,7 +602,7 @@ class _Compiler:
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
         self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": true}, make))
-        end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
+        end = end_marker(level)
         unsettled = {"o$not": own}
         for value, patterns in settled.items():
             index = 0
@@ -652,12 +652,18 @@ def _counting(node: str, line: int, group: str, tests: list[dict], count: int, b
 #: is a firing for each of tens of thousands of pairs where two long lists overlap throughout.
 PAIRS = 10_000
 
+def end_marker(level: int) -> dict:
+    """The pattern of stratum `level`'s end marker, which a rule waits for to conclude what
+    nothing concluded before it."""
+    return {"e": {"$and": [{"t": "end"}, {"s": level}]}}
+
+
 #: A counted item's fact (`_hit`).
 HIT = "h"
 #: A pattern of an end marker no stratum asserts: a rule that waits for it matches the other facts
 #: of its patterns and never fires, for facts the engine must see matched (it refuses a batch
 #: with a fact no rule matches).
-NO_END = {"e": {"$and": [{"t": "end"}, {"s": -1}]}}
+NO_END = end_marker(-1)
 
 
 def _hit(node: str, by: str | None, matched: dict) -> dict:
@@ -711,7 +717,7 @@ def _open_rules(node: str, prefix: str, level: int, own: dict, k: Kleene, values
     a derived value, among `valued`, with no number or one known only within bounds) is the first
     value; open only for a pending judgment is the second.
     """
-    end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
+    end = end_marker(level)
     unsettled = {"o$not": own}
     missing, review = values["U"], values["R"]
     index = 0
@@ -773,7 +779,7 @@ def _handled(groups: list[str]):
 
 def _decision_rules(level: int):
     """The patient's decision, from verdict facts only, once every criterion is settled."""
-    end = {"e": {"$and": [{"t": "end"}, {"s": level}]}}
+    end = end_marker(level)
     bad = {"$and": [{"t": "v"}, {"$or": [
         {"$and": [{"role": "inclusion"}, {"verdict": "NOT_MET"}]},
         {"$and": [{"role": "exclusion"}, {"verdict": "MET"}]},
