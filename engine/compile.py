@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -196,6 +197,9 @@ class _Compiler:
         self._item_budget: dict[str, int] = {}  # item-fact group -> patterns reading it
         self.slices: set[str] = set()  # the record slices of `at least k of`'s conditions
         self.valued = frozenset(c.name for c in protocol.concepts if c.kind is m.Kind.DERIVED)
+        #: The lists read as whole only with their own facts (`kleene.listed`'s `whole`): those
+        #: others count as, unless what is compiled reads only what is known (`known_only`).
+        self.wholes = protocol.narrowed
 
     def _used_nodes(self) -> list[str]:
         """Definitions and derived values some criterion needs, directly or through others, in
@@ -339,6 +343,16 @@ class _Compiler:
             return whole
         return self._cut(condition, combine, items)
 
+    @contextmanager
+    def known_only(self) -> Iterator[None]:
+        """Compile what reads only what is recorded (`no known x`, `known x`: the open world),
+        each list as whole with whatever items it has, however they were given."""
+        wholes, self.wholes = self.wholes, frozenset()
+        try:
+            yield
+        finally:
+            self.wholes = wholes
+
     def _cut(self, condition: m.And | m.Or | m.AtLeast, combine,
              items: list[Kleene]) -> Kleene:
         """A conjunction or disjunction too large for one node of the engine (its rules on the
@@ -476,8 +490,8 @@ class _Compiler:
             self._node(maybe, atom.span.line, 0, _some_item(name, possible, needs),
                        {})
             opened = maybe
-        missing = missing_list(name)
-        recorded = recorded_list(name)
+        whole = name in self.wholes
+        missing, recorded = missing_list(name, whole), recorded_list(name, whole)
         self._node(node, atom.span.line, level, _some_item(name, yes, needs),
                    {"F": [P.all_of(recorded, decided)], "U": [P.any_of(missing, undecided)]},
                    opened)
@@ -536,9 +550,11 @@ class _Compiler:
         self._node(maybe, line, 0, (), {})
         nones = [P.test("==", R.none_field(n), 1) for n in (name, other)]
         self._node(node, line, 0, (), {
-            "F": [P.any_of(*nones, P.all_of(recorded_list(name), recorded_list(other)))],
+            "F": [P.any_of(*nones, P.all_of(*(recorded_list(n, n in self.wholes)
+                                               for n in (name, other))))],
             "U": [P.all_of(*(P.test("$nex", R.none_field(n), 1) for n in (name, other)),
-                           P.any_of(missing_list(name), missing_list(other)))]}, maybe)
+                           P.any_of(*(missing_list(n, n in self.wholes)
+                                      for n in (name, other))))]}, maybe)
         return joined(node)
 
     def counted_drugs(self, node: m.AtLeast, name: str, drugs: tuple[str, ...]) -> Kleene:
@@ -567,9 +583,9 @@ class _Compiler:
             self.hidden_rules.extend(_counting(target, line, group, tests, count, by))
         if maybe is not None:
             self._node(maybe, line, 0, (), {})
-        recorded = recorded_list(name)
-        self._node(node, line, 0, (), {"F": [P.all_of(recorded, decided)],
-                                       "U": [P.any_of(missing_list(name), undecided)]},
+        whole = name in self.wholes
+        self._node(node, line, 0, (), {"F": [P.all_of(recorded_list(name, whole), decided)],
+                                       "U": [P.any_of(missing_list(name, whole), undecided)]},
                    P.FALSE if maybe is None else maybe)
         return joined(node)
 

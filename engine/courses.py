@@ -124,7 +124,7 @@ class Courses:
                     f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
                 continue
             low = high = Decimal(0)
-            unbounded = False
+            unbounded = self._open(r)  # a course not recorded may cover the day
             for course in courses:
                 if not course[R.START] <= day <= course[R.END]:
                     continue  # surely not on that day
@@ -161,7 +161,7 @@ class Courses:
                     f"{date.fromordinal(span[1])}: no day of it is recorded"
                 continue
             low = high = Fraction(0)
-            unbounded = False
+            unbounded = self._open(r)  # a course not recorded may fall in the window
             for course, dose in zip(courses, exacts):
                 surely, maybe = taken(course, *span)
                 if not maybe:

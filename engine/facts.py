@@ -77,8 +77,7 @@ class Normaliser:
             frozenset(self.cumulatives)
         # The histories others count as (`methotrexate: medication {...} counts as csdmard`):
         # their items are its items, beside its own record (`_Builder._narrowed`).
-        self.narrowed = frozenset(c.counts_as.name for c in protocol.concepts
-                                  if c.counts_as is not None and c.kind in m.LISTED)
+        self.narrowed = protocol.narrowed
         # How each declared concept's facts are filed, read once here rather than per fact: the
         # concepts they are facts of, where a rule reads them (itself, what it counts as, and
         # either read as of a named day: the first, None for none, and the others) and whether
@@ -182,7 +181,7 @@ class Reader:
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
-                 "reaches", "spans", "as_of", "sources", "missing", "previous", "narrowed")
+                 "reaches", "spans", "as_of", "sources", "missing", "previous", "whole_field")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
@@ -226,7 +225,8 @@ class Reader:
         self.uln = f"{name} x ULN"
         self.none_field = R.none_field(name)
         self.tallied = name in normaliser.tallied
-        self.narrowed = name in normaliser.narrowed
+        # a history others count as: whether its own facts make its record whole
+        self.whole_field = R.whole_field(name) if name in normaliser.narrowed else None
         self.edges = normaliser.edges.get(name, ())
         self.dated = normaliser.dated.get(name)
         self.runs = name in normaliser.runs
@@ -511,9 +511,14 @@ class _Builder(Values, Courses):
         # between the earliest and the latest of those candidates' edges: windows compare with
         # both (`R.spread`), unless one may still be going on.
         name = r.name
+        record, unusable = self.patient.record, self.patient.unusable
+        if self._open(r):  # another, not recorded, may have started last
+            for field_name, _ in r.edges:
+                unusable[field_name] = f"which {name} is the most recent is not settled: " \
+                    f"{unusable[name]}"
+            return
         surest = max((item[R.START], item[R.END_EARLIEST]) for item in items)
         candidates = [item for item in items if (item[R.START_LATEST], item[R.END]) >= surest]
-        record, unusable = self.patient.record, self.patient.unusable
         for field_name, edge in r.edges:
             edges = [_edge(item, edge) for item in candidates]
             early, late = min(e[0] for e in edges), max(e[1] for e in edges)
@@ -540,8 +545,9 @@ class _Builder(Values, Courses):
 
     def _occurrences(self, r: Reader, facts) -> list[dict] | None:
         """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        if r.narrowed:
-            facts = self._narrowed(r, facts)
+        whole = r.whole_field
+        if whole is not None:
+            facts, whole = self._narrowed(r, facts)
             if not facts:
                 return None
         if len(facts) == 1:  # nearly always: none, or one occurrence
@@ -559,6 +565,8 @@ class _Builder(Values, Courses):
             return None
         if nones:
             self.patient.record[r.none_field] = 1
+            if whole:
+                self.patient.record[whole] = 1
             if r.tallied:
                 self._tallied(r, [], [])
             self._use(r, nones[0][0], nones[0][1], None, value="recorded as none")
@@ -589,24 +597,33 @@ class _Builder(Values, Courses):
                     date.fromordinal(day), duration, 1).toordinal(), ONGOING)
                     for day in (item[R.END_EARLIEST], item[R.END]))
             items.append((index, fact, item))
+        if items and whole:
+            self.patient.record[whole] = 1
         return items
 
-    def _narrowed(self, r: Reader, facts):
+    def _open(self, r: Reader) -> bool:
+        """Whether the list's items came only through narrower lists (`_narrowed`): its most
+        recent item, or the dose on a day, may be another's that the record does not give."""
+        return r.whole_field is not None and r.whole_field not in self.patient.record
+
+    def _narrowed(self, r: Reader, facts) -> tuple[list, str | None]:
         """Of a history that others count as (`methotrexate ... counts as csdmard`), the facts
-        that make up its record: a narrower history's items are its items too, but only beside
-        its own facts, which alone say whether there are others (methotrexate recorded says
-        nothing of leflunomide); and a narrower one recorded as none is not this one's none. A
-        history given only through narrower ones is not recorded: UNKNOWN, saying so."""
+        that make up its record, and its whole field when they make it whole: a narrower
+        history's items are its items too, but only its own facts say whether there are others
+        (methotrexate recorded says nothing of leflunomide), and a narrower one recorded as none
+        is not this one's none. Given only through narrower ones, the list is open: its items
+        can make a condition true, never false, and the trail says why (UNKNOWN)."""
         own = [entry for entry in facts if entry[1]["concept"] == r.name]
-        if not own:
-            given = sorted({entry[1]["concept"] for entry in facts})
-            self.patient.unusable[r.name] = (
-                f"only {' and '.join(given)} recorded, which counts as {r.name}: whether there "
-                f"is any other {r.name} is not")
-            return []
-        return own if len(own) == len(facts) else [
-            entry for entry in facts
-            if entry[1]["concept"] == r.name or entry[1].get("present") is not False]
+        if own:
+            return (own if len(own) == len(facts) else [
+                entry for entry in facts
+                if entry[1]["concept"] == r.name or entry[1].get("present") is not False],
+                r.whole_field)
+        given = sorted({entry[1]["concept"] for entry in facts})
+        self.patient.unusable[r.name] = (
+            f"only {' and '.join(given)} recorded, which counts as {r.name}: whether there "
+            f"is any other {r.name} is not")
+        return [entry for entry in facts if entry[1].get("present") is not False], None
 
     def _occurrence(self, r: Reader, index: int, fact: dict) -> dict[str, Any] | None:
         """An occurrence's first and last day, each as the earliest and latest it can be.

@@ -181,7 +181,8 @@ def scalar(t: P.Pattern, f: P.Pattern, name: str, judgment: bool = False) -> Kle
 
 
 def listed(name: str, yes: P.Pattern, no: P.Pattern, needs: P.Pattern = P.TRUE,
-           void: P.Pattern = P.FALSE, maybe: P.Pattern | None = None) -> Kleene:
+           void: P.Pattern = P.FALSE, maybe: P.Pattern | None = None,
+           whole: bool = False) -> Kleene:
     """A list concept (events, drugs taken) tested on one item field: true if some item says yes;
     false if the patient has none or every item says no; open if nothing is recorded. `needs` is
     what the item test reads beside the list (a window's anchor day): without it, open, unless
@@ -189,17 +190,22 @@ def listed(name: str, yes: P.Pattern, no: P.Pattern, needs: P.Pattern = P.TRUE,
 
     When items' days are known only within bounds, `yes` is what an item surely meets and `no`
     what it surely fails; `maybe` (what it may meet) then says when the list is open because of
-    such dates, which is UNKNOWN, never a pending judgment."""
+    such dates, which is UNKNOWN, never a pending judgment.
+
+    A list others count as (`whole`) is false only when its record is whole (`R.whole_field`):
+    items given only through narrower lists may make it true, never false."""
     none_recorded = P.test("==", R.none_field(name), 1)
+    recorded = P.test("$ex", R.whole_field(name) if whole else name, 1)
     t = P.all_of(needs, _items("$iany", name, yes))
-    f = P.any_of(none_recorded, void, P.all_of(needs, _items("$iall", name, no)))
+    f = P.any_of(none_recorded, void, P.all_of(needs, recorded if whole else P.TRUE,
+                                               _items("$iall", name, no)))
     unsure = P.FALSE if maybe is None else P.all_of(
         P.test("$ex", name, 1), needs, _items("$iany", name, maybe),
         _items("$iall", name, _negation(yes)))
-    d = P.any_of(missing_list(name), lacking(name, needs, void), unsure)
+    d = P.any_of(missing_list(name, whole), lacking(name, needs, void), unsure)
     settled = P.TRUE if maybe is None else P.any_of(_items("$iall", name, no),
                                                     _items("$iany", name, yes))
-    nd = P.any_of(none_recorded, void, P.all_of(P.test("$ex", name, 1), needs, settled))
+    nd = P.any_of(none_recorded, void, P.all_of(recorded, needs, settled))
     return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
 
 
@@ -245,13 +251,19 @@ def absent(needs: P.Pattern) -> P.Pattern:
     return P.any_of(*(P.raw({"$nex": json.loads(t.json)["$ex"]}) for t in tests))
 
 
-def recorded_list(name: str) -> P.Pattern:
-    """A list concept recorded: its items, or a recorded "none"."""
+def recorded_list(name: str, whole: bool = False) -> P.Pattern:
+    """A list concept recorded: its items, or a recorded "none"; of a list others count as
+    (`whole`), by its own facts (`R.whole_field`)."""
+    if whole:
+        return P.test("$ex", R.whole_field(name), 1)
     return P.any_of(P.test("==", R.none_field(name), 1), P.test("$ex", name, 1))
 
 
-def missing_list(name: str) -> P.Pattern:
-    """Nothing recorded about a list concept: neither occurrences nor a recorded "none"."""
+def missing_list(name: str, whole: bool = False) -> P.Pattern:
+    """Nothing recorded about a list concept: neither occurrences nor a recorded "none"; of a
+    list others count as (`whole`), not by its own facts: its items, if any, may not be all."""
+    if whole:
+        return P.test("$nex", R.whole_field(name), 1)
     return P.all_of(P.test("$nex", name, 1), P.test("$nex", R.none_field(name), 1))
 
 

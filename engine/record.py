@@ -16,6 +16,8 @@ A record is one flat JSON object per patient:
   bounds ("< 20 IU/mL", "> 1000", "not detected"), in place of `<field>`: the lower and upper bound
   (an absent upper bound is unbounded) and 1 where a bound is open (not itself possible);
 - `<concept>__none`: 1 when the patient is recorded as having none of a listed concept;
+- `<concept>__whole`: 1 when a history others count as is recorded by its own facts (items or
+  none); absent where its items come only from narrower histories (an open list, `whole_field`);
 - `<concept>__day`: for a concept a formula averages (`mean(qtcf)`), the list of its latest day's
   results, each a float in its unit, when every one is a number (none a bound like "< 20");
 - `<lab>__uln`, `<lab>__lln`: the value as a multiple of the laboratory's upper / lower reference;
@@ -167,6 +169,13 @@ def previous_field(concept: str) -> str:
 def none_field(concept: str) -> str:
     """Set to 1 when the patient is recorded as having no occurrence of `concept`."""
     return f"{concept}__none"
+
+
+def whole_field(concept: str) -> str:
+    """Set to 1 when the record of a history others count as (`Protocol.narrowed`) is whole:
+    its own facts give its items, or say it has none. Absent beside items given only through
+    narrower histories: the list is open, and no condition is false for want of an item in it."""
+    return f"{concept}__whole"
 
 
 def reference_field(concept: str, bound: str) -> str:

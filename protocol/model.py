@@ -729,6 +729,15 @@ class Protocol:
     def escalation(self) -> Escalation | None:
         return self.escalations[0] if self.escalations else None
 
+    @property
+    def narrowed(self) -> frozenset[str]:
+        """The histories others count as (`lenalidomide: medication {...} counts as imid`): a
+        patient's record of one of them may be open, its items given only through the narrower
+        ones (a lenalidomide course and no `imid` fact), which can make a condition on it true
+        but never false."""
+        return frozenset(c.counts_as.name for c in self.concepts
+                         if c.counts_as is not None and c.kind in LISTED)
+
     def design(self, name: str) -> Design | None:
         return next((d for d in self.designs if d.name == name), None)
 

@@ -175,8 +175,9 @@ def histories():
 
 
 @pytest.mark.parametrize("facts, verdicts", [
-    # methotrexate alone says nothing of the other csDMARDs: not "none other", not "none"
-    ([MTX], {"I1": "UNKNOWN", "I2": "UNKNOWN", "E1": "MET"}),
+    # methotrexate alone says nothing of the other csDMARDs: not "none other", not "none";
+    # but it is a csDMARD (an open list: its items make a condition true, never false)
+    ([MTX], {"I1": "UNKNOWN", "I2": "MET", "E1": "MET"}),
     # beside csDMARDs of its own, methotrexate's course is one of them
     ([MTX, LEFLUNOMIDE], {"I1": "MET", "I2": "MET", "E1": "MET"}),
     # no methotrexate is not no csDMARD: the csDMARD record decides

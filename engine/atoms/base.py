@@ -21,6 +21,8 @@ from protocol import model as m
 from protocol.units import convert, quantize
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from engine import patterns as P
     from engine.record import Layout, Patient
 
@@ -40,6 +42,9 @@ class Build(Protocol):
     protocol: m.Protocol
     concepts: dict[str, m.Concept]
     layout: Layout
+    wholes: frozenset[str]
+
+    def known_only(self) -> AbstractContextManager[None]: ...
 
     def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = ..., possible: P.Pattern | None = ...,
@@ -58,6 +63,8 @@ class Reader(Protocol):
     protocol: m.Protocol
     concepts: dict[str, m.Concept]
     derived: dict[str, tuple[str, tuple[str, ...]]]
+    #: The whole field of each list others count as (`R.whole_field`), by list.
+    wholes: dict[str, str]
 
     def constant(self, part: Any, compute: Callable[[Any, Reader], tuple]) -> tuple: ...
     def missing(self, patient: Patient, name: str) -> Judged: ...
@@ -81,6 +88,27 @@ class Atom:
     def outcomes(self, atom: Any) -> tuple[str, ...]:
         """What `judge` can say of `atom`: rule coverage asks scenarios to show each of them."""
         return ("true", "false", "unknown")
+
+    def listed(self, atom: Any) -> tuple[str, ...]:
+        """The lists whose items can make `atom` true but whose want of an item makes it false:
+        while one is open (given only through narrower lists, `R.whole_field`), its false is
+        unsure (`judge_listed`), as the network's is (`kleene.listed`'s `whole`)."""
+        return ()
+
+
+def judge_listed(kind: Atom, atom: Any, reader: Reader, patient: Patient) -> Judged:
+    """`kind.judge`, with a false that rests on an open list read as UNKNOWN (`Atom.listed`),
+    saying which list and why; unless another list it reads is recorded as none (no
+    progression at all: none during any lenalidomide course either)."""
+    held, text = kind.judge(atom, reader, patient)
+    if held == "false":
+        record, wholes = patient.record, reader.wholes
+        names = kind.listed(atom)
+        opened = [name for name in names if name in wholes and wholes[name] not in record
+                  and name in record]
+        if opened and not any(R.none_field(name) in record for name in names):
+            return "unknown", f"{text}; {patient.unusable[opened[0]]}"
+    return held, text
 
 
 def against(op: str, threshold: Any) -> Callable[[Any], bool]:

@@ -31,3 +31,6 @@ class Counted(Atom):
         by = atom.attribute(reader.concepts[atom.ref.name])
         return _occurred(atom.occurred).judge(atom.occurred, reader, patient, count=atom.count,
                                               by=by)
+
+    def listed(self, atom: m.Counted) -> tuple[str, ...]:
+        return (atom.ref.name,)

@@ -57,7 +57,10 @@ class _Summed(Atom):
         elif high in record:
             value = f"between {exact(record[low])} and {exact(record[high])} {unit}"
         else:
-            value = f"at least {exact(record[low])} {unit} (a course has no dose)"
+            whole = reader.wholes.get(name)
+            why = patient.unusable[name] if whole is not None and whole not in record else \
+                "a course has no dose"
+            value = f"at least {exact(record[low])} {unit} ({why})"
         detail = f"{self.what(atom, patient)}: {value}" \
             f"{self.parts(atom, reader, patient, items or [])}; {text}; {needs}"
         return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
@@ -231,6 +234,11 @@ class StableDose(Atom):
         changed = _status(items, lambda i: (i[R.START] > b and i[R.START_LATEST] <= a) or (
             i[R.END_EARLIEST] >= b and i[R.END] < a), lambda i: (
             i[R.START_LATEST] > b and i[R.START] <= a) or (i[R.END] >= b and i[R.END_EARLIEST] < a))
+        whole = reader.wholes.get(name)
+        if whole is not None and whole not in record:  # a course not recorded may do either
+            covered = "unknown" if covered == "false" else covered
+            changed = "unknown" if changed == "false" else changed
+            text = f"{text}; {patient.unusable[name]}"
         held = "false" if covered == "false" or changed == "true" else \
             "true" if covered == "true" and changed == "false" else "unknown"
         words = {"true": "a course covers", "false": "no course covers",

@@ -68,6 +68,10 @@ class DuringAny(Atom):
         maybe += [against_other(R.END, ">=", R.START), against_other(R.START, "<=", late)]
         return build.paired(atom, other, P.all_of(*sure), P.all_of(*maybe))
 
+    def listed(self, atom: m.Occurred) -> tuple[str, ...]:
+        assert atom.window.anchor is not None and atom.window.anchor.ref is not None
+        return (atom.ref.name, atom.window.anchor.ref.name)
+
     def judge(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
         window = atom.window
         assert window.anchor is not None and window.anchor.ref is not None

@@ -14,7 +14,8 @@ from decimal import Decimal
 from engine import patterns as P
 from engine import record as R
 from engine.atoms import dated
-from engine.atoms.base import OPS, Atom, Build, Judged, Reader, against, status
+from engine.atoms.base import (OPS, Atom, Build, Judged, Reader, against, judge_listed,
+                               status)
 from engine.dates import FIRST_DAY, FIRST_DAY_NUMBER
 from engine.kleene import (NEGATE, Kleene, conjunction, disjunction, either, lacking, listed,
                            missing_list, present)
@@ -62,15 +63,20 @@ class Occurred(Atom):
             return build.hidden(atom, P.all_of(*certain), lacking(name, needs, void), decided,
                                 needs, P.all_of(*possible))
         if not certain:
-            return listed(name, P.test(">=", R.ITEM[R.START], 0), P.FALSE)
+            return listed(name, P.test(">=", R.ITEM[R.START], 0), P.FALSE,
+                          whole=name in build.wholes)
         (op, _, _, key, field), = window_reads(window, build.concepts[name].planned)
         no = P.test(NEGATE[op], f"$i.{key}", {"$m": field})  # it surely fails what it may meet
-        return listed(name, certain[0], no, needs, void, maybe=possible[0])
+        return listed(name, certain[0], no, needs, void, maybe=possible[0],
+                      whole=name in build.wholes)
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
         """Whether an item surely (or possibly) passes what the atom asks beside its window and
         grade: nothing here; a filter (`engine/atoms/filters.py`) asks more."""
         return True
+
+    def listed(self, atom: m.Occurred) -> tuple[str, ...]:
+        return (atom.ref.name,)
 
     def judge(self, atom: m.Occurred, reader: Reader, patient: Patient,
               count: int = 1, by: m.Attribute | None = None) -> Judged:
@@ -504,10 +510,10 @@ class Latest(Atom):
 
     def judge(self, atom: m.Latest, reader: Reader, patient: Patient) -> Judged:
         some, later = reader.constant(atom, self.constants)  # the trail caches by the halves' ids
-        exists, text = _occurred(some).judge(some, reader, patient)
+        exists, text = judge_listed(_occurred(some), some, reader, patient)
         if exists != "true":
             return exists, text
-        held, detail = _occurred(later).judge(later, reader, patient)
+        held, detail = judge_listed(_occurred(later), later, reader, patient)
         verdict = {"true": "false", "false": "true"}.get(held, held)
         if any(field not in patient.record for field in _fields(later.window)):
             return verdict, detail  # the anchor day is missing, and the detail says so
@@ -527,7 +533,8 @@ class NoKnown(Atom):
     handles = m.NoKnown
 
     def compile(self, atom: m.NoKnown, build: Build) -> Kleene:
-        k = _occurred(atom.occurred).compile(atom.occurred, build)
+        with build.known_only():  # what is recorded, however it was given, is all there is
+            k = _occurred(atom.occurred).compile(atom.occurred, build)
         nothing_recorded = ((missing_list(atom.ref.name), frozenset()),)
         no_known = Kleene(either(k.f, nothing_recorded), k.t, k.d, k.nd, k.uses)
         return no_known.negated() if atom.known else no_known
@@ -572,7 +579,7 @@ class Includes(Atom):
         drug = concept.canonical(atom.drug.name) or atom.drug.name
         drug_field = R.ITEM[R.DRUG]
         yes, no = P.test("==", drug_field, drug), P.test("!=", drug_field, drug)
-        return listed(concept.name, yes, no)
+        return listed(concept.name, yes, no, whole=concept.name in build.wholes)
 
     def judge(self, atom: m.Includes, reader: Reader, patient: Patient) -> Judged:
         name, drug = reader.constant(atom, self.constants)
@@ -580,6 +587,9 @@ class Includes(Atom):
         if items is None:
             return "unknown", text
         return status(any(i[R.DRUG] == drug for i in items)), text
+
+    def listed(self, atom: m.Includes) -> tuple[str, ...]:
+        return (atom.ref.name,)
 
     @staticmethod
     def constants(atom: m.Includes, reader: Reader) -> tuple[str, str]:
@@ -618,6 +628,11 @@ class CountedIncludes(Atom):
         listed_ = f" ({', '.join(taken)})" if taken else ""
         return status(len(taken) >= node.count), (f"{len(taken)} of the set{listed_}; needs at "
                                                   f"least {node.count}; {text}")
+
+    def listed(self, node: m.AtLeast) -> tuple[str, ...]:
+        first = node.items[0]
+        assert isinstance(first, m.Includes)
+        return (first.ref.name,)
 
     @staticmethod
     def constants(node: m.AtLeast, reader: Reader) -> tuple[str, frozenset[str]]:
@@ -667,6 +682,9 @@ class Course(Atom):
             "false" if all(s == "false" for s in statuses) else "unknown"
         return held, f"{text}; {needs}"
 
+    def listed(self, atom: m.Course) -> tuple[str, ...]:
+        return (atom.ref.name,)
+
     @staticmethod
     def constants(atom: m.Course, reader: Reader) -> tuple[str, float, str]:
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
@@ -691,7 +709,7 @@ class Continuous(Atom):
         (shortest, longest), amount = _length(atom.duration)
         shortest, longest = R.ITEM[R.RUN[shortest]], R.ITEM[R.RUN[longest]]
         return listed(atom.ref.name, P.test(">=", shortest, amount), P.test("<", longest, amount),
-                      maybe=P.test(">=", longest, amount))
+                      maybe=P.test(">=", longest, amount), whole=atom.ref.name in build.wholes)
 
     def judge(self, atom: m.Continuous, reader: Reader, patient: Patient) -> Judged:
         items, text = reader.items(atom.ref.name, patient)
@@ -709,6 +727,9 @@ class Continuous(Atom):
         unit = unit[:-1] if run == "1" else unit
         return held, f"{text}; the longest run of consecutive courses: {run} completed {unit} " \
                      f"up to screening; needs at least {atom.duration}"
+
+    def listed(self, atom: m.Continuous) -> tuple[str, ...]:
+        return (atom.ref.name,)
 
 
 def dose_threshold_of(concept: m.Concept, dose: m.Quantity) -> Decimal:

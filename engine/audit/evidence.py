@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from engine import atoms
 from engine import record as R
 from engine.atoms import Part, parts, shape
-from engine.atoms.base import exact
+from engine.atoms.base import exact, judge_listed
 from engine.record import Patient, UsedFact
 from engine.shape import Shape, shape_problem
 from protocol import model as m
@@ -136,6 +136,8 @@ class _Constants:
         self.concepts = {c.name: c for c in protocol.concepts}
         #: The record's field that says a concept's history is recorded as none, by concept.
         self.nones = {c.name: R.none_field(c.name) for c in protocol.concepts}
+        #: The record's field that says a list others count as is whole, by list.
+        self.wholes = {name: R.whole_field(name) for name in protocol.narrowed}
         self.parts: dict[int, tuple] = {}
         self.judges: dict[int, Judge] = {}  # how each part is judged (`judging`), by identity
 
@@ -157,6 +159,8 @@ def judging(part: Part) -> Judge:
         return negated
     kind = atoms.of(part)
     assert kind is not None
+    if kind.listed(part):
+        return functools.partial(judge_listed, kind, part)
     return functools.partial(kind.judge, part)
 
 
@@ -198,6 +202,7 @@ class Explainer:
         self._constants = _constants_of(protocol)
         self._constant = self._constants.parts
         self.concepts = self._constants.concepts
+        self.wholes = self._constants.wholes
         self.derived = derived
         # How the patient's facts read, by concept (and windows by first day), once per patient.
         self._patient: Patient | None = None
