@@ -9,12 +9,15 @@ alike, and a property checks that whatever an open list decides, every way of co
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.run import Decision, Screening
-from tests.conftest import assert_trail_agrees, network_from_text, screen_one
+from tests.conftest import (assert_trail_agrees, judged, network_from_text, run_cli,
+                            screen_one)
 
 PROTOCOL = """protocol "open-lists" version "1"
 concepts:
@@ -106,8 +109,6 @@ def test_the_trail_says_which_list_is_open_and_why(network, screening):
     why = ("only lenalidomide recorded, which counts as imid: whether there is any other imid "
            "is not")
     assert outcome.patient.unusable["imid"] == why
-    from tests.conftest import judged
-
     evidence = judged(network, outcome, "I2")
     assert evidence["status"] == "unknown" and evidence["detail"].endswith(why)
     assert judged(network, outcome, "I6")["detail"].startswith(
@@ -148,3 +149,18 @@ def test_what_an_open_list_decides_every_completion_of_it_decides(screening, nar
         verdict = opened[criterion].verdict
         if verdict in ("MET", "NOT_MET"):
             assert all(c[criterion].verdict == verdict for c in completions), criterion
+
+
+def test_explain_names_the_open_list_among_what_an_open_criterion_lacks(capsys, tmp_path):
+    """The course is used, yet what an UNKNOWN criterion lacks is the rest of the list."""
+    protocol, facts, trail = (tmp_path / "open.proto-rules", tmp_path / "p.jsonl",
+                              tmp_path / "t.jsonl")
+    protocol.write_text(PROTOCOL, encoding="utf-8")
+    facts.write_text(json.dumps({"patient": "P1", "screening_date": "2026-06-01",
+                                 "facts": [ENDED, NO_PROGRESSION]}) + "\n", encoding="utf-8")
+    assert run_cli(capsys, "run", str(protocol), str(facts), "--trail", str(trail))[0] == 0
+    code, out, _ = run_cli(capsys, "explain", str(trail), "--patient", "P1",
+                           "--criterion", "I3")
+    assert code == 0
+    assert "      missing: imid (only lenalidomide recorded, which counts as imid: whether " \
+        "there is any other imid is not)\n" in out

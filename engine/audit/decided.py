@@ -30,6 +30,7 @@ import orjson
 from engine.compile import Network
 from engine.audit.evidence import Explainer, Judges, Part
 from engine.audit.trail import MARK
+from engine import record as R
 from engine.record import Patient, UsedFact
 from engine.run import Decision
 from engine.audit.whynot import WhyNot
@@ -52,6 +53,9 @@ class Decided:
         #: an open one lacks (`_open`).
         self._lacking = {key: [(name, name in judgments) for name in names]
                          for key, names in reads.items()}
+        #: The whole field of each list others count as: one given only through narrower
+        #: lists is open, and lacks whatever else it may hold, though its items are used.
+        self._wholes = {name: R.whole_field(name) for name in protocol.narrowed}
         self._whynot = WhyNot(protocol)
         # Every part of the definitions and criteria judged in one pass per patient; each one's
         # evidence is then its parts' places in that pass.
@@ -107,11 +111,13 @@ class Decided:
         """What an open criterion lacks: the facts missing or awaiting judgment that could change
         its verdict (every one, when the search does not say which), and the fewest open parts
         whose values would let it pass (`WhyNot.lacking`)."""
-        used, unusable = patient.used, patient.unusable
+        used, unusable, record = patient.used, patient.unusable, patient.record
         wanted, to_pass = self._whynot.lacking(leaf, patient, explainer)
         missing, pending = [], []
+        wholes = self._wholes
         for name, judgment in self._lacking[leaf.id]:
-            if name in used or wanted is not None and name not in wanted:
+            if name in used and (name not in wholes or wholes[name] in record) or \
+                    wanted is not None and name not in wanted:
                 continue
             if judgment:
                 pending.append(name)
