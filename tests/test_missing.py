@@ -9,6 +9,7 @@ other missing flags, giving it true or false decides the criterion differently.
 
 from __future__ import annotations
 
+import json
 from itertools import product
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from engine.audit.recorder import Recorder
 from engine.audit import whynot
 from engine.run import Decision, Screening
-from tests.conftest import network_from_text, screen_one
+from tests.conftest import network_from_text, run_cli, screen_one
 
 HEPATITIS = """protocol "t" version "1"
 concepts:
@@ -221,3 +222,48 @@ exclusion E1 "Steroid use unless stable for 1 week":
     (record,) = Recorder(network).records(decided)
     assert [n["needs"] for n in record["criteria"][0]["to_pass"]] == [
         "steroid dose stable for at least 1 week before first_dose"]
+
+
+UNLESS = """protocol "t" version "1"
+concepts:
+ anc: lab in 10^9/L
+ splenectomy: judgment
+ fertile: flag
+ test_negative: flag
+inclusion I1 "ANC >= 1.0 x 10^9/L, unless splenectomised"
+    applies when not splenectomy:
+    anc >= 1.0 10^9/L
+inclusion I2 "A negative pregnancy test for women who may become pregnant"
+    applies when fertile:
+    test_negative
+"""
+
+
+@pytest.mark.parametrize("facts, criterion, needs, passes_as", [
+    # a low ANC: only the splenectomy would let it pass, by not applying
+    ([{"concept": "anc", "value": 0.5, "unit": "10^9/L", **DAY}], "I1", ["splenectomy"],
+     "NOT_APPLICABLE"),
+    # fertile, and no test: the test would pass it
+    ([{"concept": "fertile", "value": True}], "I2", ["test_negative"], None),
+    # a positive test: only not being fertile passes it, by not applying
+    ([{"concept": "test_negative", "value": False}], "I2", ["not (fertile)"], "NOT_APPLICABLE"),
+])
+def test_a_need_that_passes_by_not_applying_says_so(capsys, tmp_path, facts, criterion, needs,
+                                                    passes_as):
+    """Attested splenectomy does not make "ANC >= 1.0 unless splenectomised" MET: it makes it
+    not apply. The record says so (`passes_as`), and explain reads "would not apply"."""
+    network = network_from_text(UNLESS)
+    decided = screen_one(Screening(network), facts)
+    (record,) = Recorder(network).records(decided)
+    entry = record["criteria"][[leaf.id for leaf in network.leaves].index(criterion)]
+    assert [n["needs"] for n in entry["to_pass"]] == needs
+    assert entry.get("passes_as") == passes_as
+    protocol, data, trail = (tmp_path / "t.proto-rules", tmp_path / "p.jsonl",
+                             tmp_path / "t.jsonl")
+    protocol.write_text(UNLESS, encoding="utf-8")
+    data.write_text(json.dumps({"patient": "p", "screening_date": "2026-06-30",
+                                "facts": facts}) + "\n", encoding="utf-8")
+    assert run_cli(capsys, "run", str(protocol), str(data), "--trail", str(trail))[0] == 0
+    out = run_cli(capsys, "explain", str(trail), "--criterion", criterion)[1]
+    said = "would not apply (NOT_APPLICABLE)" if passes_as else "would be MET"
+    assert f"      {said} with: {needs[0]} (line " in out

@@ -110,9 +110,10 @@ class Decided:
               explainer: Explainer) -> dict[str, Any]:
         """What an open criterion lacks: the facts missing or awaiting judgment that could change
         its verdict (every one, when the search does not say which), and the fewest open parts
-        whose values would let it pass (`WhyNot.lacking`)."""
+        whose values would let it pass (`WhyNot.lacking`), saying so when it would pass by not
+        applying."""
         used, unusable, record = patient.used, patient.unusable, patient.record
-        wanted, to_pass = self._whynot.lacking(leaf, patient, explainer)
+        wanted, to_pass, not_applying = self._whynot.lacking(leaf, patient, explainer)
         missing, pending = [], []
         wholes = self._wholes
         for name, judgment in self._lacking[leaf.id]:
@@ -123,6 +124,9 @@ class Decided:
                 pending.append(name)
             else:
                 missing.append({"concept": name, "reason": unusable.get(name, "no usable fact")})
+        if not_applying:  # keys in the canonical (sorted) order
+            return {"missing": missing, "passes_as": "NOT_APPLICABLE", "pending": pending,
+                    "to_pass": to_pass}
         return {"missing": missing, "pending": pending, "to_pass": to_pass}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from engine.audit.trail import MARK, cut, facts_sha256
+from engine.audit.trail import MARK, cut, facts_sha256, would_pass
 from engine.shape import Shape, folded, holds
 from engine.summary import counted
 
@@ -104,9 +104,8 @@ def _criterion(entry: dict[str, Any], record: dict[str, Any]) -> list[str]:
     for name in record.get("pending", []):
         lines.append(f"      awaiting investigator judgment: {name}")
     if record.get("to_pass"):
-        wanted = "MET" if entry["role"] == "inclusion" else "NOT_MET"
         settle = "; and ".join(f"{n['needs']} (line {n['line']})" for n in record["to_pass"])
-        lines.append(f"      would be {wanted} with: {settle}")
+        lines.append(f"      {would_pass(entry['role'], record)} with: {settle}")
     return lines
 
 

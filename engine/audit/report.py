@@ -44,7 +44,7 @@ from engine.audit.report_page import CSS, SCRIPT
 from engine.audit.report_source import Sources, excerpt
 from engine.attrition import Attrition, attrition
 from engine.audit.explain import DERIVED_WORDS, NO_FACTS_SHA256, Outlined, outline
-from engine.audit.trail import facts_sha256, opening, stream
+from engine.audit.trail import facts_sha256, opening, stream, would_pass
 from engine.audit.verify import Verification, verify
 from protocol.errors import UsageError
 
@@ -716,8 +716,7 @@ def _why(record: dict[str, Any], entry: dict[str, Any], result: str) -> str:
             lines.append(f"cannot be judged: {parts('unknown') or 'none recorded'}")
         to_pass = [n for n in record.get("to_pass") or [] if isinstance(n, dict)]
         if to_pass:
-            wanted = "MET" if record["role"] == "inclusion" else "NOT_MET"
-            lines.append(f"would be {wanted} with: " + "; and ".join(
+            lines.append(f"{would_pass(record['role'], record)} with: " + "; and ".join(
                 f'<code>{e(n.get("needs"))}</code> (line {e(n.get("line"))})' for n in to_pass))
     if not lines:
         return ""

@@ -473,6 +473,15 @@ def facts_sha256(records: Iterable[dict[str, Any]]) -> str | None:
     return recorded
 
 
+def would_pass(role: str, record: dict[str, Any]) -> str:
+    """What an open criterion's `to_pass` would make it, as explain and the report say it: MET
+    (an inclusion) or NOT_MET (an exclusion), or not applying, where those parts settle its
+    applies-when false (`passes_as`)."""
+    if record.get("passes_as") == "NOT_APPLICABLE":
+        return "would not apply (NOT_APPLICABLE)"
+    return f"would be {'MET' if role == 'inclusion' else 'NOT_MET'}"
+
+
 def cut(record: dict[str, Any]) -> str:
     """How far a cut run got, in words (explain, verify and the report say it alike)."""
     where = f", fact file line {record['record']}" if record.get("record") else ""

@@ -65,7 +65,7 @@ class _Plan:
     #: not depend on the patient (no derived value among them), and the concepts whose facts
     #: could change the verdict (`_deciding`; None: any).
     found: dict[tuple[str, ...], tuple[tuple[tuple[Part, str], ...], tuple[Need, ...] | None,
-                                       frozenset[str] | None]]
+                                       frozenset[str] | None, bool]]
 
 
 @dataclass(frozen=True)
@@ -90,14 +90,16 @@ class WhyNot:
         self._equal: dict[object, Part] = {}  # the first part met of each meaning
 
     def lacking(self, criterion: m.Criterion, patient: Patient,
-                explainer: Explainer) -> tuple[frozenset[str] | None, Sequence[Need]]:
+                explainer: Explainer) -> tuple[frozenset[str] | None, Sequence[Need], bool]:
         """What an open criterion lacks. First, the concepts whose facts could still change its
         verdict: those read by an open part whose value, for some values of the other open
         parts (each given, or still open), changes the verdict; a missing fact read only by
         parts that cannot change it (HCV RNA when the HCV antibody is negative, in `(HCV
         antibody positive and HCV RNA above normal) or HIV positive`) is not one to chase.
         None when more than `MOST_DECIDING` parts are open: any may matter then. Second, the
-        fewest open parts that, with the right values, would let it pass.
+        fewest open parts that, with the right values, would let it pass; third, whether it
+        passes then by not applying (splenectomy attested, for "ANC >= 1.0 unless
+        splenectomised": `applies when not splenectomy`), not by its condition.
 
         Both depend only on how the parts it reads were judged, so they are kept for each way
         they can be judged (of a few, most patients share one), with the needs when no derived
@@ -115,13 +117,15 @@ class WhyNot:
             reads = frozenset(name for part in deciding
                               for name in concepts_read(self.protocol, [part])) \
                 if deciding else None
-            found = chosen, needs, reads
+            not_applying = bool(chosen) and _verdict(plan, {**values, **{
+                id(part): value for part, value in chosen}}) == "not applicable"
+            found = chosen, needs, reads, not_applying
             if len(plan.found) < REMEMBERED:
                 plan.found[judged] = found
-        chosen, needs, reads = found
+        chosen, needs, reads, not_applying = found
         if needs is None:
             needs = [self._need(part, value, explainer, patient) for part, value in chosen]
-        return reads, needs
+        return reads, needs, not_applying
 
     def _plan_of(self, criterion: m.Criterion) -> _Plan:
         plan = self._plans.get(criterion.id)
