@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.audit.evidence import Explainer, criterion_parts
+from engine.audit.evidence import Explainer, criterion_parts, describe
 from engine.run import Decision, Screening
 from protocol import model as m
 from tests.conftest import boundary_cases, checked, network_from_text, screen_one
@@ -123,6 +123,19 @@ def test_the_trail_names_each_side(network, screening):
     explainer = Explainer(network.protocol, outcome.derived)
     assert [explainer.judge(part, outcome.patient)["detail"] for part in criterion_parts(leaf)] \
         == ["abi_left 1 (2026-05-20); needs < 0.9", "abi_right: no fact given"]
+
+
+def test_each_sides_part_reads_as_that_side(network):
+    """A part written out per side reads as the side's, not as the family's sentence twice:
+    `abi_right < 0.9`, and the category that chooses the side with its side, `study_eye is
+    left`; what why-not asks for, too."""
+    described = {leaf.id: [describe(network.protocol, part).text for part in criterion_parts(leaf)]
+                 for leaf in network.leaves}
+    assert described["I1"] == ["abi_left < 0.9", "abi_right < 0.9"]
+    assert described["I2"] == ["iop_left <= 21 mmHg", "iop_right <= 21 mmHg"]
+    assert described["I3"] == ["bcva_left 24 to 78", "bcva_right 24 to 78", "study_eye is left",
+                               "bcva_left 24 to 78", "study_eye is right", "bcva_right 24 to 78"]
+    assert described["E1"] == ["abi_left >= 1.4"]
 
 
 def test_a_fact_of_the_family_is_its_sides(network, screening):

@@ -10,6 +10,7 @@ rule fired or did not. A part is an atom (`egfr >= 30 mL/min/1.73m2`), or a whol
 from __future__ import annotations
 
 import functools
+import re
 import weakref
 from dataclasses import dataclass
 from datetime import date
@@ -102,12 +103,32 @@ def _formula_reads(protocol: m.Protocol, concept: m.Concept,
 
 def describe(protocol: m.Protocol, part: Part) -> Condition:
     """The part as written; the exception of `X unless Y` is `not Y`, which no text spells out,
-    so its `not` is said here."""
-    text = _source_text(protocol.source, part.span)
+    so its `not` is said here; a side's part as the side's (`_sided`)."""
+    text = _sided(part, _source_text(protocol.source, part.span))
     if isinstance(part, m.Not) and part.span == part.item.span:
         compound = isinstance(part.item, (m.And, m.Or, m.AtLeast))
         text = f"not ({text})" if compound else f"not {text}"
     return Condition(part.span.line, text)
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _sided(part: Part, text: str) -> str:
+    """A part that `in any ankle`, `in each eye` or `in the study_eye` wrote out per side
+    (`grammar/sides.py`) reads as that side's: its text names the family (`abi < 0.9`) where
+    the part reads a side's concept (`abi_left < 0.9`), or names only the category that chooses
+    the side (`study_eye is left`)."""
+    measured = part.measured if isinstance(part, m.Confirmed) else part
+    ref = getattr(measured, "ref", None)
+    if ref is None:
+        return text
+    if isinstance(part, m.Is) and text == ref.name:
+        return f"{ref.name} is {', '.join(v.name for v in part.values)}"
+    written = _NAME.match(text)
+    if written and ref.name != written[0] and ref.name.startswith(f"{written[0]}_"):
+        return ref.name + text[written.end():]
+    return text
 
 
 @lru_cache(maxsize=8192)
