@@ -21,12 +21,12 @@ from engine import record as R
 from engine.dates import FIRST_DAY_NUMBER, length, runs, shift
 from engine.factfile import plain, quoted
 from engine.record import attributes_text, period_text, plain_number, used_fact
+from protocol import model as m
 from protocol.formula import rounded
 from protocol.units import UnitProblem, convert, factor, parse_unit, quantize
 
 if TYPE_CHECKING:
     from engine.facts import Reader
-    from protocol import model as m
 
 
 class Courses:
@@ -145,10 +145,11 @@ class Courses:
         start day when that surely lies inside) to the days it may have (a course going on, or
         whose end is not recorded, up to the window's end), and a course without a dose that may
         fall inside leaves it unbounded above. An average daily dose is that sum divided by the
-        window's days up to screening. A window that starts after screening has no recorded day:
-        neither is then known (its sum is not 0 mg: nothing after screening is recorded)."""
+        window's days up to screening; the highest daily dose the most of one of them
+        (`_highest`). A window that starts after screening has no recorded day: none is then
+        known (its sum is not 0 mg: nothing after screening is recorded)."""
         record = self.patient.record
-        for field_name, anchor, duration, average in r.cumulatives:
+        for field_name, anchor, duration, reading in r.cumulatives:
             span = summed_span(record, anchor, duration)
             if span is None:
                 self.patient.unusable[field_name] = \
@@ -160,8 +161,13 @@ class Courses:
                     f"the window starts {date.fromordinal(span[0])}, after screening " \
                     f"{date.fromordinal(span[1])}: no day of it is recorded"
                 continue
-            low = high = Fraction(0)
             unbounded = self._open(r)  # a course not recorded may fall in the window
+            if reading == m.HIGHEST:
+                low, most = _highest(courses, exacts, *span)
+                _summed(record, field_name, rounded(low),
+                        None if unbounded or most is None else rounded(most))
+                continue
+            low = high = Fraction(0)
             for course, dose in zip(courses, exacts):
                 surely, maybe = taken(course, *span)
                 if not maybe:
@@ -170,7 +176,7 @@ class Courses:
                     unbounded = True
                     continue
                 low, high = low + dose * surely, high + dose * maybe
-            if average:
+            if reading == m.AVERAGE:
                 low, high = low / days, high / days
             _summed(record, field_name, rounded(low), None if unbounded else rounded(high))
 
@@ -257,6 +263,36 @@ def summed_span(record: dict, anchor: str | None, duration: m.Duration | None
     if day is None:
         return None
     return shift(date.fromordinal(day), duration).toordinal(), min(day, screening)
+
+
+def _highest(courses: list[dict], doses: list[Fraction | None], first: int, last: int
+             ) -> tuple[Fraction, Fraction | None]:
+    """The most taken on one day from `first` to `last` (ordinals), the daily doses of the
+    courses of that day summed: at least what courses surely taken on one same day sum to (from
+    their latest start to their earliest end), or a course surely taken on some day there; at
+    most what courses that may have been taken on one day sum to (None: unbounded, a course
+    without a dose may have been). A sum of courses changes only where one starts, so the days
+    where one starts (or the span's first day) are the days to read."""
+    low, unbounded = Fraction(0), False
+    sure: list[tuple[int, int, Fraction]] = []
+    maybe: list[tuple[int, int, Fraction]] = []
+    for course, dose in zip(courses, doses):
+        surely, may = taken(course, first, last)
+        if not may:
+            continue
+        if dose is None:
+            unbounded = True
+            continue
+        if surely:
+            low = max(low, dose)
+        for spans, start, end in ((sure, R.START_LATEST, R.END_EARLIEST), (maybe, R.START, R.END)):
+            if max(course[start], first) <= min(course[end], last):
+                spans.append((max(course[start], first), min(course[end], last), dose))
+
+    def most(spans: list[tuple[int, int, Fraction]]) -> Fraction:
+        return max((sum((dose for start, end, dose in spans if start <= day <= end), Fraction(0))
+                    for day in {start for start, _, _ in spans}), default=Fraction(0))
+    return max(low, most(sure)), None if unbounded else most(maybe)
 
 
 def taken(course: dict, first: int, last: int) -> tuple[int, int]:

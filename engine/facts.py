@@ -69,7 +69,7 @@ class Normaliser:
             self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
         self.aliases = protocol.aliases
-        self.cumulatives: dict[str, list[tuple[str, str | None, m.Duration | None, bool]]] = {}
+        self.cumulatives: dict[str, list[tuple[str, str | None, m.Duration | None, str]]] = {}
         for field_name, (name, *summed) in sorted(layout.cumulatives.items()):
             self.cumulatives.setdefault(name, []).append((field_name, *summed))
         # The lists with a dose on a day or a cumulative dose the network compares (0 for none).

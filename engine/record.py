@@ -44,7 +44,9 @@ A record is one flat JSON object per patient:
 - `<medication>__cumulative` (or `__cumulative__<n><u>_before_<anchor>`): each course's daily
   dose times its days (up to screening; or from `<n> <unit>s` before the anchor day to it), summed,
   in the daily dose's unit times a day, or its `bounds`; `__average__<n><u>_before_<anchor>`: that
-  sum divided by the window's days up to screening, in the daily dose's unit.
+  sum divided by the window's days up to screening, in the daily dose's unit;
+  `__highest__<n><u>_before_<anchor>`: the most of those days' daily doses, each summed over the
+  courses of its day, in the daily dose's unit.
 
 An occurrence (an item of a list) holds its first day as the earliest and latest it can be, `s` and
 `sl`, and its last day likewise, `el` and `e` (equal for exact dates; a date known to the month
@@ -226,13 +228,14 @@ def dose_field(concept: str, anchor: str) -> str:
 
 
 def cumulative_field(concept: str, anchor: str | None, duration: m.Duration | None,
-                     average: bool = False) -> str:
+                     reading: str = m.TOTAL) -> str:
     """The record field holding a medication's cumulative dose (with `bounds` when some course's
     days or dose are not known): up to screening, or within `duration` before the day in field
-    `anchor`; or, `average`, that sum divided by the window's days."""
+    `anchor`; or (`reading`) that sum divided by the window's days, or the highest daily dose of
+    a day of the window (`m.CumulativeDose`)."""
     if anchor is None or duration is None:
         return f"{concept}__cumulative"
-    summed = "average" if average else "cumulative"
+    summed = "cumulative" if reading == m.TOTAL else reading
     return f"{concept}__{summed}__{duration.amount}{duration.unit[0]}_before_{anchor}"
 
 
@@ -250,10 +253,10 @@ class Layout:
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     dated: dict[str, str] = field(default_factory=dict)  # the field, by the concept it dates
     doses: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: Cumulative and average doses, by field: the medication, the anchor's field and the
-    #: duration before it (None and None: every day up to screening), and whether the sum is
-    #: divided by the days.
-    cumulatives: dict[str, tuple[str, str | None, m.Duration | None, bool]] = \
+    #: Cumulative, average and highest daily doses, by field: the medication, the anchor's field
+    #: and the duration before it (None and None: every day up to screening), and how the daily
+    #: doses are read (`m.CumulativeDose.reading`).
+    cumulatives: dict[str, tuple[str, str | None, m.Duration | None, str]] = \
         field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
@@ -310,12 +313,12 @@ class Layout:
         self.concepts.add(concept)
         return name
 
-    def cumulative(self, concept: str, window: m.Window, average: bool = False) -> str:
+    def cumulative(self, concept: str, window: m.Window, reading: str = m.TOTAL) -> str:
         """Ask for a medication's cumulative dose over a window (`ever`, or `within D before
-        A`), or its average daily dose over the window's days; return its field."""
+        A`), or its average or highest daily dose over the window's days; return its field."""
         anchor = None if window.kind == "ever" else self.anchor(window.anchor)
-        name = cumulative_field(concept, anchor, window.duration, average)
-        self.cumulatives[name] = (concept, anchor, window.duration, average)
+        name = cumulative_field(concept, anchor, window.duration, reading)
+        self.cumulatives[name] = (concept, anchor, window.duration, reading)
         self.concepts.add(concept)
         return name
 

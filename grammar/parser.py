@@ -679,7 +679,13 @@ class _Build(Escalation):
         """`X average daily dose >= 7.5 mg/d within 28 days before screening`; without a window
         it is parsed, and `check` says that an average needs one."""
         return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
-                                window or m.Window(self._span(meta), "ever"), average=True)
+                                window or m.Window(self._span(meta), "ever"), m.AVERAGE)
+
+    def highest_dose(self, meta, name, op, dose, window=None):
+        """`X highest daily dose > 10 mg/d within 14 days before first_dose`: the most taken on
+        one day of the window; without a window it is parsed, and `check` says it needs one."""
+        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
+                                window or m.Window(self._span(meta), "ever"), m.HIGHEST)
 
     def stable_dose(self, meta, name, duration, anchor):
         return m.StableDose(self._span(meta), self._ref(name), duration, anchor)

@@ -385,25 +385,32 @@ def _course(atom: m.Course, concept: m.Concept) -> Iterator[Diagnostic]:
         yield from _convertible("unit-dimension/dose", atom.dose, concept, concept.dosed_in)
 
 
+#: What a daily dose read over a span is, where the medication is not dosed per day.
+_DAILY = {m.AVERAGE: "an average daily dose is a daily dose summed over days, divided by their "
+          "number", m.HIGHEST: "the highest daily dose is the daily doses of a day summed, the "
+          "most of any day"}
+
+
 def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnostic]:
     """A cumulative dose sums a dose per day over days, up to screening or within a span before
     an anchor day; its threshold is in the daily dose's unit times a day. An average daily dose
-    divides that sum by the span's days, so it needs a span, and its threshold is a daily dose."""
+    divides that sum by the span's days, and the highest daily dose is that of the span's day
+    with the most: both need a span, and their threshold is a daily dose."""
     assert concept.dosed_in is not None
     summed = units.summed_over_days(concept.dosed_in) if parses(concept.dosed_in) else None
     window = atom.window
     within = window.kind == "within" and window.direction == "before" and window.reach is None
-    if atom.average and not within:
-        yield diag("average-window", window.span,
+    if atom.daily and not within:
+        yield diag("daily-window", window.span,
+                   reading="an average" if atom.reading == m.AVERAGE else "the highest",
                    instead="" if window.kind == "ever" else f", not '{window}'")
     elif window.kind != "ever" and not within:
         yield diag("cumulative-window", window.span, window=window)
     if summed is None:
         yield diag("cumulative-unit", atom.span, name=concept.name, unit=concept.dosed_in,
-                   what="an average daily dose is a daily dose summed over days, divided by "
-                   "their number" if atom.average else "a cumulative dose sums a daily dose over "
-                   "the days it was taken")
-    elif atom.average:
+                   what=_DAILY.get(atom.reading, "a cumulative dose sums a daily dose over the "
+                                   "days it was taken"))
+    elif atom.daily:
         yield from _course(atom, concept)
     elif atom.dose.unit is None:
         yield diag("unit-dimension/missing", atom.dose.span, name=concept.name,

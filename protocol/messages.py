@@ -45,8 +45,8 @@ TEMPLATES: dict[str, str] = {
     "{unit}/d'; an administration is a course of one day)",
     "cumulative-window": "a cumulative dose is summed up to the screening date, or 'within D "
     "before A' (A the screening date or a date concept), not '{window}'",
-    "average-window": "an average daily dose is over the days of a span: write 'within D before "
-    "A' after it (A the screening date or a date concept){instead}",
+    "daily-window": "{reading} daily dose is over the days of a span: write 'within D before A' "
+    "after it (A the screening date or a date concept){instead}",
     "type-mismatch": "'{name}' is {kind}: {advice}",
     "unknown-value": "'{value}' is not a value of '{name}'{hint}",
     "at-least": "'at least {count} of' needs a count from 1 to {n}, the number of items listed",

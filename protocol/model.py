@@ -531,16 +531,29 @@ class CumulativeDose:
     months before screening`), the days inside it only. In the daily dose's unit times a day
     (`mg/d` sums to `mg`, `mg/kg/d` to `mg/kg`).
 
-    `average` (`glucocorticoid average daily dose >= 7.5 mg/d within 28 days before screening`):
-    the same sum over a window's days divided by their number, in the daily dose's unit; one
-    construct, since the average is the sum over a span read per day of it."""
+    `reading` AVERAGE (`glucocorticoid average daily dose >= 7.5 mg/d within 28 days before
+    screening`): the same sum over a window's days divided by their number, in the daily dose's
+    unit; HIGHEST (`glucocorticoid highest daily dose > 10 mg/d within 14 days before
+    first_dose`, "more than 10 mg a day of prednisone or equivalent within 14 days"): the most
+    taken on any one day of the window, the courses of that day summed. One construct, since
+    each is the daily dose summed over the courses and read over a span's days."""
 
     span: Span
     ref: Ref
     op: str
     dose: Quantity
     window: Window  # "ever", or `within D before A`
-    average: bool = False
+    reading: str = "total"  # TOTAL, AVERAGE or HIGHEST
+
+    @property
+    def daily(self) -> bool:
+        """Whether it reads a daily dose (an average or the highest), not a total over days."""
+        return self.reading != TOTAL
+
+
+#: How a `CumulativeDose` reads the daily doses of its span: their sum, its average per day, or
+#: the highest of a day.
+TOTAL, AVERAGE, HIGHEST = "total", "average", "highest"
 
 
 @dataclass(frozen=True)

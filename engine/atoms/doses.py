@@ -107,18 +107,22 @@ class CumulativeDose(_Summed):
     exactly or within bounds, which the network compares; the threshold is converted into the
     daily dose's unit times a day (`units.summed_over_days`). `X average daily dose <op> <dose>
     within D before A`: the same sum divided by the window's days, exactly (a fraction, rounded
-    once), compared with the threshold in the daily dose's unit."""
+    once), compared with the threshold in the daily dose's unit; `X highest daily dose <op>
+    <dose> within D before A`: the most of one day of the window, its courses' daily doses
+    summed (`courses._highest`), compared so too."""
 
     handles = m.CumulativeDose
 
     def field(self, atom: m.CumulativeDose, layout: Layout) -> str:
-        return layout.cumulative(atom.ref.name, atom.window, atom.average)
+        return layout.cumulative(atom.ref.name, atom.window, atom.reading)
 
     def what(self, atom: m.CumulativeDose, patient: Patient) -> str:
-        if atom.average:
+        if atom.reading == m.AVERAGE:
             first, last = _span(atom.window, patient)
             return f"average daily dose over {last - first + 1} days " \
                 f"{_over(atom.window, patient)}"
+        if atom.reading == m.HIGHEST:
+            return f"highest daily dose {_over(atom.window, patient)}"
         return f"cumulative dose {_over(atom.window, patient)}"
 
     def parts(self, atom: m.CumulativeDose, reader: Reader, patient: Patient,
@@ -132,14 +136,14 @@ class CumulativeDose(_Summed):
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
         assert concept.dosed_in is not None
-        if atom.average:
+        if atom.daily:
             unit, threshold = concept.dosed_in, dose_threshold_of(concept, atom.dose)
         else:
             unit, threshold = summed_over_days(concept.dosed_in), _summed_threshold(concept,
                                                                                     atom.dose)
         window = atom.window
         anchor = None if window.kind == "ever" else R.anchor_field(window.anchor)
-        field = R.cumulative_field(concept.name, anchor, window.duration, atom.average)
+        field = R.cumulative_field(concept.name, anchor, window.duration, atom.reading)
         return concept.name, field, float(threshold), unit, \
             f"needs {atom.op} {plain_number(threshold)} {unit}"
 

@@ -38,7 +38,8 @@ from engine.edgecases.dated import dated
 from engine.edgecases.courses import courses
 from engine.edgecases.during import during
 from engine.edgecases.during_any import during_any
-from engine.edgecases.doses import cumulative_doses, current_doses, stable_doses, without_break
+from engine.edgecases.doses import (cumulative_doses, current_doses, highest_doses, stable_doses,
+                                    without_break)
 from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
 from engine.edgecases.itself import itself, on_itself
@@ -86,7 +87,7 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
     if isinstance(atom, m.CurrentDose):
         return current_doses
     if isinstance(atom, m.CumulativeDose):
-        return cumulative_doses
+        return highest_doses if atom.reading == m.HIGHEST else cumulative_doses
     if isinstance(atom, m.Continuous):
         return without_break
     if isinstance(atom, m.StableDose):

@@ -1,7 +1,7 @@
 """Boundary cases of medication courses: the dose on a day (`glucocorticoid dose at screening >=
 7.5 mg/d`), treatment without a break (`glucocorticoid for at least 28 days`, see
-`without_break`), a stable dose (`stable_doses`) and a cumulative or average dose
-(`cumulative_doses`).
+`without_break`), a stable dose (`stable_doses`), a cumulative or average dose
+(`cumulative_doses`) and the highest daily dose of a window (`highest_doses`).
 
 Each case replaces the medication's courses: one ongoing course at each of the doses `amounts`
 puts at the threshold (the table's reference drug at it, one step under and over, in another
@@ -116,7 +116,7 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
         assert window.duration is not None
         first = anchor - period(window.duration)
         last = min(anchor, gen.screening)
-    if atom.average:
+    if atom.reading == m.AVERAGE:
         assert first is not None  # checked: an average is over a window
         summed, at, days = dosed.unit, threshold(dosed, atom.dose), (last - first).days + 1
         if days < 1:
@@ -129,7 +129,7 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
         days, per = 10, at / 10
         if per != quantize(per):
             days, per = 1, at
-    summary = "average daily dose" if atom.average else "cumulative dose"
+    summary = "average daily dose" if atom.reading == m.AVERAGE else "cumulative dose"
     written = f"{atom.ref.name} {summary} {atom.op} {atom.dose}" + (
         "" if window.kind == "ever" else f" {window}")
     span = "up to screening" if first is None else f"from {first} to {last}"
@@ -166,7 +166,7 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
              (f"{days + 1} days of {tidy(per)} {dosed.unit}", course(start - DAY, last)),
              (f"{tidy(per)} {dosed.unit} from {ongoing}, ongoing", course(ongoing, None)),
              (f"{days} days of {reference} without a dose", course(start, last, None))]
-    if atom.average:
+    if atom.reading == m.AVERAGE:
         over = per + QUANTUM
         cases.append((f"{days} days of {tidy(over)} {dosed.unit}", course(start, last, over)))
     if first is not None:
@@ -188,8 +188,110 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
                                  course(month, last), fields, True))
     zero = bounded(atom.op, sums.at, Decimal(0), Decimal(0))
     return variants + _absent(gen, atom, concept, sums.written, zero == "true",
-                              f"{'an average' if atom.average else 'a cumulative dose'} of 0; "
+                              f"{'an average' if atom.daily else 'a cumulative dose'} of 0; "
                               f"0 {atom.op} {tidy(sums.at)} is {zero}")
+
+
+def highest_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
+    """The cases of `X highest daily dose <op> T within D before A`: the daily doses of the
+    courses taken on a day summed, the most of any day of the span (A - D to A, up to screening)
+    compared with T. One course of the reference drug at T over the whole span, a step over and
+    under it; two courses of T / 2 on the same days of the span (a day of T) and one after the
+    other (T / 2 a day); a course at T ending the day before the span's first day (nothing counts), of one
+    day on its first day and on its last (T); one going on from before it; one without a dose
+    (unbounded above); one at T from a day known only to its month; recorded as none (0);
+    nothing recorded. The status is worked out here, day by day (`_highest_case`)."""
+    concept = gen.concept(atom)
+    dosed = dosing(gen, concept)
+    window = atom.window
+    anchor = anchor_day(gen, window.anchor)
+    if anchor is None:
+        raise Skip(f"the base patient gives no day for {window.anchor}")
+    assert window.duration is not None  # checked: the highest is over a window
+    first, last = anchor - period(window.duration), min(anchor, gen.screening)
+    if last < first:
+        raise Skip(f"the window starts {first}, after screening {gen.screening}")
+    at, unit = threshold(dosed, atom.dose), dosed.unit
+    reference = dosed.reference or concept.values[0].name
+    written = f"{atom.ref.name} highest daily dose {atom.op} {atom.dose} {window}"
+
+    def course(begin: date, end: date | None, dose: Decimal | None = at) -> Summed:
+        return reference, None if dose is None else tidy(dose), unit, begin, end
+
+    before = first - timedelta(days=10)
+    cases = [(f"{tidy(at)} {unit} from {first} to {last}", [course(first, last)]),
+             (f"{tidy(at + QUANTUM)} {unit} from {first} to {last}",
+              [course(first, last, at + QUANTUM)]),
+             (f"{tidy(at)} {unit} ending {first - DAY}", [course(before, first - DAY)]),
+             (f"{tidy(at)} {unit} on {first} alone", [course(first, first)]),
+             (f"{tidy(at)} {unit} on {last} alone", [course(last, last)]),
+             (f"{tidy(at)} {unit} from {before}, ongoing", [course(before, None)]),
+             (f"{reference} without a dose from {first} to {last}",
+              [course(first, last, None)])]
+    if at > QUANTUM:
+        cases.insert(1, (f"{tidy(at - QUANTUM)} {unit} from {first} to {last}",
+                         [course(first, last, at - QUANTUM)]))
+    half = at / 2
+    if half == quantize(half) and half > 0:
+        cases.append((f"two courses of {tidy(half)} {unit}, from {first} and from "
+                      f"{first - DAY}, to {last}",
+                      [course(first, last, half), course(first - DAY, last, half)]))
+        if first < last:
+            cases.append((f"{tidy(half)} {unit} from {first} to {first}, then from "
+                          f"{first + DAY} to {last}",
+                          [course(first, first, half), course(first + DAY, last, half)]))
+    fields = _kept(gen, concept)
+    variants = [_highest_case(gen, atom, dosed, written, what, courses, fields, at, first, last)
+                for what, courses in cases]
+    month = date(first.year, first.month, 1)
+    variants.append(_highest_case(gen, atom, dosed, written, f"{tidy(at)} {unit} from "
+                                  f"{month:%Y-%m} (known to the month) to {last}",
+                                  [course(month, last)], fields, at, first, last, by_month=True))
+    zero = bounded(atom.op, at, Decimal(0), Decimal(0))
+    return variants + _absent(gen, atom, concept, written, zero == "true",
+                              f"a highest daily dose of 0; 0 {atom.op} {tidy(at)} is {zero}")
+
+
+def _highest_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, written: str, what: str,
+                  courses: list[Summed], fields: dict[str, Any], at: Decimal, first: date,
+                  last: date, by_month: bool = False) -> Variant:
+    """The courses of one case, their status worked out here: for each day from `first` to
+    `last`, the daily doses (`amounts.daily`) of the courses taken that day summed, the most of
+    a day compared with T; a course without a dose taken some day leaves it unbounded above; a
+    start known to the month (`by_month`, one course), the least and the most over each day of
+    that month it may be."""
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    amounts = [daily(dosed, drug, dose, unit, dosed.base_weight)[0]
+               for drug, dose, unit, _, _ in courses]
+
+    def most(starts: list[date]) -> tuple[Decimal, bool]:
+        taken = [[start <= day <= (end or gen.screening) for day in days]
+                 for start, (_, _, _, _, end) in zip(starts, courses)]
+        undosed = any(amount is None and any(on) for amount, on in zip(amounts, taken))
+        return max((sum((amount for amount, on in zip(amounts, taken)
+                         if amount is not None and on[k]), Decimal(0))
+                    for k in range(len(days))), default=Decimal(0)), undosed
+
+    if by_month:
+        begin = courses[0][3]
+        found = [most([begin + timedelta(days=k)]) for k in range(
+            (min(_month_end(begin), courses[0][4] or gen.screening) - begin).days + 1)]
+        low, high = min(f[0] for f in found), max(f[0] for f in found)
+        unbounded = any(f[1] for f in found)
+    else:
+        low, unbounded = most([c[3] for c in courses])
+        high = low
+    held = bounded(atom.op, at, low, None if unbounded else high)
+    value = tidy(low) if low == high else f"{tidy(low)} to {tidy(high)}"
+    taken = f"{value} {dosed.unit}" + (" or more" if unbounded else "")
+    said = [f"{drug} from {f'{begin:%Y-%m}' if by_month else begin} "
+            f"{'ongoing' if end is None else f'to {end}'}" for drug, _, _, begin, end in courses]
+    facts = tuple({**course_fact(gen.concept(atom), fields, drug, dose, unit, begin, end),
+                   **({"date": f"{begin:%Y-%m}"} if by_month else {})}
+                  for drug, dose, unit, begin, end in courses)
+    return Variant(f"{what}: {written}", f"{'; '.join(said)}, the most of a day from {first} "
+                   f"to {last}: {taken}; {atom.op} {tidy(at)} is {held}", atom, held,
+                   replace=facts)
 
 
 def _summed_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, sums: _Summing,
@@ -209,7 +311,7 @@ def _summed_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, sums: _S
     total = (amount or Decimal(0)) * counted
     low = (amount or Decimal(0)) * surely
     value, least = (rounded(Fraction(total) / days), rounded(Fraction(low) / days)) \
-        if atom.average else (total, low)
+        if atom.daily else (total, low)
     held = bounded(atom.op, sums.at, least, None if amount is None and counted else value)
     many = f"{counted} day{'s' * (counted != 1)}" if surely == counted else \
         f"{surely} to {counted} days"
@@ -217,7 +319,7 @@ def _summed_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, sums: _S
     taken = f"{many} x {tidy(amount)} {dosed.unit} = {amounts} " \
         f"{summed_over_days(dosed.unit)}" if amount is not None else \
         f"{many} without a dose: at least 0 {summed_over_days(dosed.unit)}"
-    if atom.average:
+    if atom.daily:
         averaged = tidy(value) if least == value else f"{tidy(least)} to {tidy(value)}"
         taken += f", over {days} days: {averaged} {sums.unit}" + \
             (" or more" if amount is None and counted else "")

@@ -515,7 +515,7 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
     def differs(*names: str) -> bool:
         return any(meaning(getattr(a, n)) != meaning(getattr(b, n)) for n in names)
 
-    if isinstance(a, m.CumulativeDose) and a.average != b.average:
+    if isinstance(a, m.CumulativeDose) and a.reading != b.reading:
         return []  # a sum rewritten as an average, or back: another condition, not a threshold
     if isinstance(a, (m.Compare, m.CompareReference, m.Course, m.CurrentDose,
                       m.CumulativeDose)):

@@ -1,0 +1,203 @@
+"""The highest daily dose of a window: `glucocorticoid highest daily dose > 10 mg/d within 14
+days before first_dose` ("systemic steroids of more than 10 mg a day of prednisone or equivalent
+within 14 days before the first dose"): on each day of the window, the daily doses of the courses
+taken that day summed (through the equivalence table), the most of any day compared.
+
+The window is the one every `within D before A` means (from A - D to A, both days counted), cut
+at screening; a course known only to the month, going on, or without a dose gives bounds,
+decided where every possible day's total agrees.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.run import Decision, Screening
+from grammar.parser import parse
+from protocol.amend.diff import diff
+from tests.conftest import (assert_trail_agrees, boundary_cases, checked, judged,
+                            network_from_text, screen_one)
+from tests.test_average_dose import CONCEPTS
+from tests.test_cumulative_dose import DECLARED
+from tests.test_cumulative_dose import decided as summed_up
+from tests.test_cumulative_dose import prednisone
+
+PROTOCOL = 'protocol "h" version "1"\n' + DECLARED + """exclusion E1 "Systemic steroids > 10 mg/day prednisone or equivalent within 14 days before"
+    " the first dose": glucocorticoid highest daily dose > 10 mg/d within 14 days before first_dose
+inclusion I1 "At least 0.2 mg/kg on some day of the 4 weeks before screening":
+    glucocorticoid_per_kg maximum dose >= 0.2 mg/kg/d within 4 weeks before screening
+"""
+SCREENING = "2026-03-10"  # first dose 2026-03-08: the window 2026-02-22 to 2026-03-08
+
+
+@pytest.fixture(scope="module")
+def screening() -> Screening:
+    return Screening(network_from_text(PROTOCOL))
+
+
+def decided(screening: Screening, *courses: dict, **given) -> Decision:
+    return summed_up(screening, *courses, first_dose="2026-03-08", **given)
+
+
+WINDOW = "from 2026-02-22 to 2026-03-08 (14 days before first_dose 2026-03-08)"
+METHYLPREDNISOLONE = {"drug": "methylprednisolone", "dose": 8, "unit": "mg/d",
+                      "date": "2026-03-01", "end": "2026-03-03"}  # 10 mg/d of prednisone
+
+
+@pytest.mark.parametrize("courses, verdict, highest", [
+    ([prednisone("2026-02-22", "2026-03-08", 10)], "NOT_MET", "10 mg/d"),  # at 10: not above
+    ([prednisone("2026-02-22", "2026-03-08", 10.5)], "MET", "10.5 mg/d"),
+    ([prednisone("2026-02-01", "2026-02-21", 40)], "NOT_MET", "0 mg/d"),  # ended the day before
+    ([prednisone("2026-03-08", "2026-03-08", 20)], "MET", "20 mg/d"),  # on the anchor day
+    # 5 a day going on, 10 a day of methylprednisolone's equivalent for three days: 15 those days
+    ([prednisone("2026-02-01", None, 5), METHYLPREDNISOLONE], "MET", "15 mg/d"),
+    # one after the other: never more than 10 on a day
+    ([prednisone("2026-02-01", "2026-02-28", 5), METHYLPREDNISOLONE], "NOT_MET", "10 mg/d"),
+    # started some day of February, ended on the 24th: in the window whichever day it was
+    ([prednisone("2026-02", "2026-02-24", 20)], "MET", "20 mg/d"),
+    # ended some day of February: before the window, or in it
+    ([prednisone("2026-02-01", "2026-02", 20)], "UNKNOWN", "between 0 and 20 mg/d"),
+    ([prednisone("2026-02-22", None, None)], "UNKNOWN", "at least 0 mg/d (a course has no dose)"),
+])
+def test_the_most_of_a_day(screening, courses, verdict, highest) -> None:
+    result = decided(screening, *courses)
+    assert_trail_agrees(screening.network, result, {"E1": verdict})
+    detail = judged(screening.network, result, "E1")["detail"]
+    assert detail.startswith(f"highest daily dose {WINDOW}: {highest}"), detail
+
+
+def test_a_dose_per_kg_through_the_weight(screening) -> None:
+    # 14 mg/d for 70 kg is 0.2 mg/kg/d exactly
+    result = decided(screening, prednisone("2026-03-01", "2026-03-01", 14))
+    assert_trail_agrees(screening.network, result, {"I1": "MET"})
+    result = decided(screening, prednisone("2026-03-01", "2026-03-01", 13.9))
+    assert_trail_agrees(screening.network, result, {"I1": "NOT_MET"})
+
+
+def test_none_recorded_is_zero_and_nothing_recorded_or_no_anchor_unknown(screening) -> None:
+    assert_trail_agrees(screening.network, decided(screening, none=True), {"E1": "NOT_MET"})
+    assert_trail_agrees(screening.network, decided(screening), {"E1": "UNKNOWN"})
+    result = summed_up(screening, prednisone("2026-03-01", None, 20), first_dose=None)
+    assert_trail_agrees(screening.network, result, {"E1": "UNKNOWN", "I1": "MET"})
+
+
+@pytest.mark.parametrize("text, said", [
+    ("gc highest daily dose > 10 mg/d", "the highest daily dose is over the days of a span: "
+     "write 'within D before A' after it (A the screening date or a date concept)"),
+    ("gc highest daily dose > 10 mg within 14 days before screening", "gc is dosed in mg/d; "
+     "10 mg is a mass"),
+    ("anthracycline highest daily dose > 60 mg/m2 within 4 weeks before screening",
+     "anthracycline is dosed in mg/m2, not per day: the highest daily dose is the daily doses of "
+     "a day summed, the most of any day"),
+    ("crp highest dose > 5 mg/d within 4 weeks before screening", "'crp' is a quantity: only a "
+     "medication's courses have doses to sum or average over days"),
+])
+def test_what_a_highest_dose_cannot_say(text, said) -> None:
+    assert any(line.endswith(said) or said in line for line in checked(CONCEPTS, text))
+
+
+def test_a_changed_highest_dose_is_a_threshold_and_an_average_made_the_highest_is_rewritten():
+    old = parse(PROTOCOL, "h.proto-rules")
+    changed = parse(PROTOCOL.replace("highest daily dose > 10", "highest daily dose > 20"),
+                    "h.proto-rules")
+    assert [c.kind for c in diff(old, changed).entries[0].changes] == ["threshold"]
+    averaged = parse(PROTOCOL.replace("highest daily dose > 10", "average daily dose > 10"),
+                     "h.proto-rules")
+    assert [c.kind for c in diff(old, averaged).entries[0].changes] == ["rewritten"]
+
+
+def test_boundary_cases(capsys, tmp_path) -> None:
+    base = {"patient": "b", "screening_date": SCREENING, "facts": [
+        {"concept": "first_dose", "value": "2026-03-08"},
+        {"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"},
+        {"concept": "glucocorticoid", **prednisone("2026-01-01", None)},
+        {"concept": "glucocorticoid_per_kg", **prednisone("2026-01-01", None)}]}
+    cases, said = boundary_cases(capsys, tmp_path, PROTOCOL.replace(
+        "highest daily dose > 10", "highest daily dose >= 10"), base)
+    assert "26 boundary cases from b" in said, said
+    for name in ("10 mg/d from 2026-02-22 to 2026-03-08: glucocorticoid highest daily dose >= 10 "
+                 "mg/d within 14 days before first_dose",
+                 "two courses of 5 mg/d, from 2026-02-22 and from 2026-02-21, to 2026-03-08: "
+                 "glucocorticoid highest daily dose >= 10 mg/d within 14 days before first_dose",
+                 "10 mg/d ending 2026-02-21: glucocorticoid highest daily dose >= 10 mg/d within "
+                 "14 days before first_dose"):
+        assert f'  - name: "{name}"' in cases
+
+
+@pytest.fixture(scope="module")
+def thresholds() -> Screening:
+    return Screening(network_from_text(
+        'protocol "a" version "1"\nconcepts:\n    gc: medication {prednisone} dosed in mg/d\n'
+        + "".join(f'inclusion I{i} "x": gc highest daily dose >= {t} mg/d within 20 days before '
+                  "screening\n" for i, t in enumerate((2.5, 5, 10, 25), 1))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 30),
+                          st.sampled_from([None, Fraction(5, 2), Fraction(5), Fraction(20)])),
+                min_size=1, max_size=4))
+def test_the_highest_against_plain_arithmetic(thresholds, courses) -> None:
+    """Courses of exact dates (`ago` days before screening, lasting `days` more, cut at
+    screening) against the most of a day of the 21, worked out here day by day: decided where
+    the doses are all known, and where a course without a dose cannot keep it below."""
+    day = date.fromisoformat(SCREENING)
+    window = [day - timedelta(days=k) for k in range(21)]
+    facts, spans = [], []
+    for ago, days, dose in dict.fromkeys(courses):  # a course given twice is an input error
+        start = day - timedelta(days=ago)
+        end = start + timedelta(days=days)
+        fact = {"concept": "gc", "drug": "prednisone", "date": start.isoformat(),
+                "end": end.isoformat()}
+        if dose is not None:
+            fact.update(dose=float(dose), unit="mg/d")
+        facts.append(fact)
+        spans.append((start, end, dose))
+    most = max(sum((dose for start, end, dose in spans if dose is not None and start <= d <= end),
+                   Fraction(0)) for d in window)
+    unbounded = any(dose is None and start <= d <= end for start, end, dose in spans
+                    for d in window)
+    result = screen_one(thresholds, facts, day=SCREENING)
+    assert isinstance(result, Decision)
+    expected = {f"I{i}": "MET" if most >= Fraction(str(t)) else
+                "UNKNOWN" if unbounded else "NOT_MET"
+                for i, t in enumerate((2.5, 5, 10, 25), 1)}
+    assert_trail_agrees(thresholds.network, result, expected)
+
+
+COURSE = st.tuples(
+    st.sampled_from(["2026-01-20", "2026-02", "2026-02-22", "2026-03-01", "2026-03-10"]),
+    st.sampled_from([None, "2026-02-21", "2026-02", "2026-03-03", "2026-03"]),
+    st.sampled_from([None, 5.0, 10.5, 40.0]),
+    st.sampled_from(["prednisone", "methylprednisolone"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(COURSE, max_size=3, unique=True), st.booleans(),
+       st.sampled_from([None, "2026-03-01", "2026-03-08", "2026-05-01"]))
+def test_the_network_and_the_trail_agree_on_any_courses(screening, courses, weighed,
+                                                        first_dose) -> None:
+    """Courses known to the day or the month, going on, with or without a dose, a weight, an
+    anchor day before, after or long after screening: every verdict is the trail's."""
+    facts: list[dict] = [{"concept": "first_dose", "value": first_dose}] if first_dose else []
+    if weighed:
+        facts.append({"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"})
+    for start, end, dose, drug in courses:
+        course: dict = {"drug": drug, "date": start}
+        if end is None:
+            course["ongoing"] = True
+        elif end >= start:
+            course["end"] = end
+        if dose is not None:
+            course.update(dose=dose, unit="mg/d")
+        facts += [{"concept": name, **course}
+                  for name in ("glucocorticoid", "glucocorticoid_per_kg")]
+    result = screen_one(screening, facts, day=SCREENING)
+    if not isinstance(result, Decision):  # two courses the same but for an end before start
+        return
+    assert_trail_agrees(screening.network, result,
+                        {c: v.verdict for c, v in result.verdicts.items()})
