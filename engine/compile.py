@@ -51,6 +51,7 @@ from engine.kleene import (
     is_test,
     joined,
     missing_list,
+    not_void,
     recorded_list,
 )
 from engine.record import Layout
@@ -344,10 +345,11 @@ class _Compiler:
         return self._cut(condition, combine, items)
 
     @contextmanager
-    def known_only(self) -> Iterator[None]:
-        """Compile what reads only what is recorded (`no known x`, `known x`: the open world),
-        each list as whole with whatever items it has, however they were given."""
-        wholes, self.wholes = self.wholes, frozenset()
+    def known_only(self, name: str) -> Iterator[None]:
+        """Compile what reads only what is recorded of the list `name` (`no known x`, `known x`:
+        the open world), as whole with whatever items it has, however they were given; another
+        list it reads (`no known progression during any imid`) is read as any list is."""
+        wholes, self.wholes = self.wholes, self.wholes - {name}
         try:
             yield
         finally:
@@ -467,7 +469,8 @@ class _Compiler:
 
     def hidden(self, atom: m.Occurred | m.Course, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = P.TRUE,
-               possible: P.Pattern | None = None, suffix: str = "") -> Kleene:
+               possible: P.Pattern | None = None, void: P.Pattern = P.FALSE,
+               suffix: str = "") -> Kleene:
         """A list atom whose "no" would test two fields of an item at once: durable_rules gets
         `$or` across item fields wrong (only the last field's test counts), so the atom becomes a
         node of its own. True when some item says yes; at its end marker, false when the list is
@@ -475,7 +478,8 @@ class _Compiler:
         could not be computed) are kept in `<name>__undosed`; `undecided`/`decided` test that list.
         `needs` is what the item test reads beside the list (a window's anchor day).
 
-        `suffix` tells apart two nodes of one atom.
+        `suffix` tells apart two nodes of one atom. `void` holds when the anchor can never exist
+        (no course of the therapy it is the end of): false then, whatever the list.
 
         `possible`, when an item's days or length are known only within bounds, is what an item
         that may say yes meets: a second node (`<node>?`, true when some item may, concluded
@@ -490,15 +494,13 @@ class _Compiler:
             self._node(maybe, atom.span.line, 0, _some_item(name, possible, needs),
                        {})
             opened = maybe
-        whole = name in self.wholes
-        missing, recorded = missing_list(name, whole), recorded_list(name, whole)
         self._node(node, atom.span.line, level, _some_item(name, yes, needs),
-                   {"F": [P.all_of(recorded, decided)], "U": [P.any_of(missing, undecided)]},
-                   opened)
+                   self._settled(name, decided, undecided, void), opened)
         return joined(node)
 
     def counted(self, atom: m.Counted, yes: P.Pattern, undecided: P.Pattern,
-                decided: P.Pattern, needs: P.Pattern, possible: P.Pattern) -> Kleene:
+                decided: P.Pattern, needs: P.Pattern, possible: P.Pattern,
+                void: P.Pattern = P.FALSE) -> Kleene:
         """`at least N ...`: N distinct items meet `yes`, counted by the engine itself.
 
         Each item of a counted list is a fact of its own (`t: i`, its list, its index `k`, and the
@@ -519,7 +521,7 @@ class _Compiler:
         by = None if attribute is None else R.attribute_field(attribute.name)
         hits = {maybe: _item_tests(possible, needs), node: _item_tests(yes, needs, by)}
         return self._count_node(name, node, atom.span.line, atom.count, by, hits,
-                                (yes, possible, needs), decided, undecided, maybe)
+                                (yes, possible, needs), decided, undecided, maybe, void)
 
     def paired(self, atom: m.Occurred, other: str, yes: P.Pattern, possible: P.Pattern
                ) -> Kleene:
@@ -570,7 +572,7 @@ class _Compiler:
     def _count_node(self, name: str, node: str, line: int, count: int, by: str | None,
                     hits: dict[str, list[dict]], reads: tuple[P.Pattern, ...],
                     decided: P.Pattern = P.TRUE, undecided: P.Pattern = P.FALSE,
-                    maybe: str | None = None) -> Kleene:
+                    maybe: str | None = None, void: P.Pattern = P.FALSE) -> Kleene:
         """A node true once `count` hits are there: one counting rule set per node of `hits`
         (the possibility node `maybe` among them), on a group of the list's item facts that
         carries the record fields the `reads` patterns read (a window's days). At its end marker
@@ -583,11 +585,18 @@ class _Compiler:
             self.hidden_rules.extend(_counting(target, line, group, tests, count, by))
         if maybe is not None:
             self._node(maybe, line, 0, (), {})
-        whole = name in self.wholes
-        self._node(node, line, 0, (), {"F": [P.all_of(recorded_list(name, whole), decided)],
-                                       "U": [P.any_of(missing_list(name, whole), undecided)]},
+        self._node(node, line, 0, (), self._settled(name, decided, undecided, void),
                    P.FALSE if maybe is None else maybe)
         return joined(node)
+
+    def _settled(self, name: str, decided: P.Pattern, undecided: P.Pattern, void: P.Pattern
+                 ) -> dict[str, list[P.Pattern]]:
+        """A list node's end-marker values: false when the list is recorded (whole, for a list
+        others count as) and `decided` holds, or when `void` does; unknown when it is not
+        recorded (and not void), or `undecided` holds."""
+        whole = name in self.wholes
+        return {"F": [P.any_of(P.all_of(recorded_list(name, whole), decided), void)],
+                "U": [P.any_of(P.all_of(missing_list(name, whole), not_void(void)), undecided)]}
 
     def _item_group(self, name: str, patterns: int, node: str) -> str:
         """The item facts a counting node reads: a group of the list's item facts read by at most

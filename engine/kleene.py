@@ -193,7 +193,8 @@ def listed(name: str, yes: P.Pattern, no: P.Pattern, needs: P.Pattern = P.TRUE,
     such dates, which is UNKNOWN, never a pending judgment.
 
     A list others count as (`whole`) is false only when its record is whole (`R.whole_field`):
-    items given only through narrower lists may make it true, never false."""
+    items given only through narrower lists may make it true, never false; such an open list
+    with no item that says yes is data the record lacks (UNKNOWN, never a pending judgment)."""
     none_recorded = P.test("==", R.none_field(name), 1)
     recorded = P.test("$ex", R.whole_field(name) if whole else name, 1)
     t = P.all_of(needs, _items("$iany", name, yes))
@@ -202,10 +203,13 @@ def listed(name: str, yes: P.Pattern, no: P.Pattern, needs: P.Pattern = P.TRUE,
     unsure = P.FALSE if maybe is None else P.all_of(
         P.test("$ex", name, 1), needs, _items("$iany", name, maybe),
         _items("$iall", name, _negation(yes)))
-    d = P.any_of(missing_list(name, whole), lacking(name, needs, void), unsure)
+    opened = P.all_of(P.test("$nex", R.whole_field(name), 1), P.test("$ex", name, 1),
+                      needs) if whole else P.FALSE
+    d = P.any_of(missing_list(name), lacking(name, needs, void), unsure,
+                 P.all_of(opened, _items("$iall", name, _negation(yes))))
     settled = P.TRUE if maybe is None else P.any_of(_items("$iall", name, no),
                                                     _items("$iany", name, yes))
-    nd = P.any_of(none_recorded, void, P.all_of(recorded, needs, settled))
+    nd = P.any_of(none_recorded, void, P.all_of(recorded, needs, settled), P.all_of(opened, t))
     return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
 
 
@@ -218,9 +222,13 @@ def _items(quantifier: str, name: str, pattern: P.Pattern) -> P.Pattern:
 
 
 def _negation(test: P.Pattern) -> P.Pattern:
-    """The negation of one comparison test."""
+    """The negation of one comparison test (an equality, `{field: value}`, too)."""
     ((op, body),) = json.loads(test.json).items()
+    if not isinstance(body, dict):  # an equality: op is its field, body its value
+        return P.raw({"$neq": {op: body}})
     ((field, value),) = body.items()
+    if op == "$neq":
+        return P.raw({field: value})
     names = {"$gte": "$lt", "$gt": "$lte", "$lte": "$gt", "$lt": "$gte"}
     return P.raw({names[op]: {field: value}})
 
@@ -229,10 +237,10 @@ def lacking(name: str, needs: P.Pattern, void: P.Pattern) -> P.Pattern:
     """The list `name` is recorded but what its test needs beside it is not (and not void)."""
     if needs == P.TRUE:
         return P.FALSE
-    return P.all_of(P.test("$ex", name, 1), absent(needs), _not(void))
+    return P.all_of(P.test("$ex", name, 1), absent(needs), not_void(void))
 
 
-def _not(pattern: P.Pattern) -> P.Pattern:
+def not_void(pattern: P.Pattern) -> P.Pattern:
     """The negation of FALSE or of one `{"field": 1}` equality test (a recorded "none")."""
     if pattern == P.FALSE:
         return P.TRUE

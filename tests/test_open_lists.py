@@ -164,3 +164,53 @@ def test_explain_names_the_open_list_among_what_an_open_criterion_lacks(capsys, 
     assert code == 0
     assert "      missing: imid (only lenalidomide recorded, which counts as imid: whether " \
         "there is any other imid is not)\n" in out
+
+
+FOUND = """protocol "open-lists-found" version "1"
+concepts:
+  j: judgment
+  progression: event
+  imid: medication {lenalidomide, pomalidomide, thalidomide} dosed in mg/d
+  lenalidomide: medication {lenalidomide} dosed in mg/d counts as imid
+inclusion K1 "a": no known progression during any imid
+inclusion K2 "b": known progression during or within 60 days after any imid
+inclusion A1 "c": imid at least 1 month after the end of progression
+inclusion A2 "d": imid during progression
+inclusion A3 "e": imid within 6 months after the end of progression
+inclusion A4 "f": the latest imid more than 1 month before the start of progression
+inclusion A5 "g": at least 2 imid within 6 months after the end of progression
+inclusion J1 "h": imid includes lenalidomide and j
+inclusion J2 "i": imid within 4 weeks before screening and j
+inclusion J3 "j": not imid ever or j
+inclusion J4 "k": imid for at least 2 weeks and j
+"""
+
+
+@pytest.fixture(scope="module")
+def found():
+    network = network_from_text(FOUND, "found.proto-rules")
+    return network, Screening(network)
+
+
+@pytest.mark.parametrize("facts, verdicts", [
+    # `no known progression` reads the progressions recorded, not the IMiDs as all there are:
+    # another IMiD course may span this progression
+    ([course("lenalidomide", "lenalidomide", "2025-01-01", "2025-02-01", 10),
+      {"concept": "progression", "date": "2026-05-20"}],
+     {"K1": "UNKNOWN", "K2": "UNKNOWN"}),
+    # no progression ever: no day after its end, whatever the IMiDs (network and trail alike)
+    ([course("lenalidomide", "lenalidomide", "2026-03-01", "2026-04-01", 10), NO_PROGRESSION],
+     {"A1": "NOT_MET", "A2": "NOT_MET", "A3": "NOT_MET", "A4": "MET", "A5": "NOT_MET"}),
+    ([{"concept": "lenalidomide", "present": False}, NO_PROGRESSION],
+     {"A1": "NOT_MET", "A2": "NOT_MET", "A3": "NOT_MET", "A5": "NOT_MET"}),
+    # an open list that decides its part leaves the judgment pending: NEEDS_REVIEW, not UNKNOWN
+    ([course("lenalidomide", "lenalidomide", "2026-05-01", "2026-05-25", 10),
+      course("lenalidomide", "lenalidomide", "2026-05-26", None, 10)],
+     {"J1": "NEEDS_REVIEW", "J2": "NEEDS_REVIEW", "J3": "NEEDS_REVIEW", "J4": "NEEDS_REVIEW"}),
+])
+def test_what_a_review_of_open_lists_found(found, facts, verdicts):
+    network, screening = found
+    outcome = decide(screening, facts)
+    assert {c: outcome.verdicts[c].verdict for c in verdicts} == verdicts
+    decided = {c: v for c, v in verdicts.items() if v != "NEEDS_REVIEW"}
+    assert_trail_agrees(network, outcome, decided)

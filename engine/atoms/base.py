@@ -44,13 +44,13 @@ class Build(Protocol):
     layout: Layout
     wholes: frozenset[str]
 
-    def known_only(self) -> AbstractContextManager[None]: ...
+    def known_only(self, name: str) -> AbstractContextManager[None]: ...
 
     def hidden(self, atom: Any, yes: P.Pattern, undecided: P.Pattern,
                decided: P.Pattern, needs: P.Pattern = ..., possible: P.Pattern | None = ...,
-               suffix: str = ...) -> Kleene: ...
+               void: P.Pattern = ..., suffix: str = ...) -> Kleene: ...
     def counted(self, atom: Any, yes: P.Pattern, undecided: P.Pattern, decided: P.Pattern,
-                needs: P.Pattern, possible: P.Pattern) -> Kleene: ...
+                needs: P.Pattern, possible: P.Pattern, void: P.Pattern = ...) -> Kleene: ...
     def counted_drugs(self, node: m.AtLeast, name: str, drugs: tuple[str, ...]) -> Kleene: ...
     def paired(self, atom: m.Occurred, other: str, yes: P.Pattern, possible: P.Pattern
                ) -> Kleene: ...
@@ -96,19 +96,30 @@ class Atom:
         return ()
 
 
-def judge_listed(kind: Atom, atom: Any, reader: Reader, patient: Patient) -> Judged:
-    """`kind.judge`, with a false that rests on an open list read as UNKNOWN (`Atom.listed`),
-    saying which list and why; unless another list it reads is recorded as none (no
-    progression at all: none during any lenalidomide course either)."""
+def judge_listed(kind: Atom, atom: Any, reader: Reader, patient: Patient,
+                 names: tuple[str, ...] | None = None) -> Judged:
+    """`kind.judge`, with a false that rests on an open list read as UNKNOWN (`Atom.listed`, or
+    `names` of them), saying which list and why; unless another list it reads, or the one its
+    window counts from, is recorded as none (no progression at all: none during any
+    lenalidomide course either, nor after its end)."""
     held, text = kind.judge(atom, reader, patient)
     if held == "false":
-        record, wholes = patient.record, reader.wholes
-        names = kind.listed(atom)
-        opened = [name for name in names if name in wholes and wholes[name] not in record
-                  and name in record]
-        if opened and not any(R.none_field(name) in record for name in names):
+        record, wholes, listed = patient.record, reader.wholes, kind.listed(atom)
+        opened = [name for name in (listed if names is None else names)
+                  if name in wholes and wholes[name] not in record and name in record]
+        if opened and not any(R.none_field(name) in record
+                              for name in (*listed, *_anchored(atom))):
             return "unknown", f"{text}; {patient.unusable[opened[0]]}"
     return held, text
+
+
+def _anchored(atom: Any) -> tuple[str, ...]:
+    """The history a list atom's window counts from (`the end of progression`), if any."""
+    window = getattr(atom, "window", None) or getattr(getattr(atom, "occurred", None),
+                                                       "window", None)
+    anchor = getattr(window, "anchor", None)
+    return (anchor.ref.name,) if anchor is not None and anchor.ref is not None and \
+        anchor.occurrence else ()
 
 
 def against(op: str, threshold: Any) -> Callable[[Any], bool]:

@@ -28,17 +28,17 @@ from protocol.units import convert, quantize
 
 
 def filtered_tests(atom: m.Occurred, build: Build
-                   ) -> tuple[P.Pattern, P.Pattern, P.Pattern, P.Pattern, P.Pattern]:
+                   ) -> tuple[P.Pattern, P.Pattern, P.Pattern, P.Pattern, P.Pattern, P.Pattern]:
     """What an item surely meets (window, grade and every clause), when the list is undecided and
-    decided, what it needs beside the list (the anchor day), and what an item may meet: the
-    arguments of `Build.hidden` and `Build.counted` alike."""
+    decided, what it needs beside the list (the anchor day), what an item may meet, and when
+    the anchor can never exist: the arguments of `Build.hidden` and `Build.counted` alike."""
     name = atom.ref.name
     needs, void, certain, possible = item_tests(atom, build)
     sure, maybe = filter_patterns(atom, build)
     decided = P.TRUE if needs == P.TRUE else P.any_of(
         P.test("==", R.none_field(name), 1), needs, void)
     return (P.all_of(*certain, *sure), lacking(name, needs, void), decided, needs,
-            P.all_of(*possible, *maybe))
+            P.all_of(*possible, *maybe), void)
 
 
 def filter_patterns(atom: m.Occurred, build: Build) -> tuple[list[P.Pattern], list[P.Pattern]]:
@@ -67,7 +67,8 @@ class Filtered(Occurred):
     handles = m.Occurred
 
     def within(self, atom: m.Occurred, build: Build) -> Kleene:
-        return build.hidden(atom, *filtered_tests(atom, build))
+        yes, undecided, decided, needs, possible, void = filtered_tests(atom, build)
+        return build.hidden(atom, yes, undecided, decided, needs, possible, void)
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
         allowed = ("true",) if sure else ("true", "unknown")

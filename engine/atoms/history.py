@@ -61,7 +61,7 @@ class Occurred(Atom):
             decided = P.TRUE if needs == P.TRUE else P.any_of(
                 P.test("==", R.none_field(name), 1), needs, void)
             return build.hidden(atom, P.all_of(*certain), lacking(name, needs, void), decided,
-                                needs, P.all_of(*possible))
+                                needs, P.all_of(*possible), void)
         if not certain:
             return listed(name, P.test(">=", R.ITEM[R.START], 0), P.FALSE,
                           whole=name in build.wholes)
@@ -88,17 +88,17 @@ class Occurred(Atom):
             return self._either(atom, reader, patient)
         name, tests, graded, first = reader.constant(atom, _occurrence)
         items, text = reader.items(name, patient)
+        record, anchor = patient.record, atom.window.anchor
+        if anchor is not None and anchor.occurrence and \
+                record.get(R.none_field(anchor.ref.name)) == 1:  # the anchor can never exist
+            return "false", f"{text}; {anchor}: none, {anchor.ref.name} is recorded as none"
         if items is None:
             return "unknown", text
-        record = patient.record
         try:  # what an item surely meets, and what it may meet
             certain = [(compare, key, record[field]) for compare, key, field, _, _ in tests]
             possible = [(compare, key, record[field]) for compare, _, _, key, field in tests]
         except KeyError:  # the window's anchor day is missing
-            anchor = atom.window.anchor
             assert anchor is not None and anchor.ref is not None
-            if anchor.occurrence and record.get(R.none_field(anchor.ref.name)) == 1:
-                return "false", f"{text}; {anchor}: none, {anchor.ref.name} is recorded as none"
             if not items:
                 return "false", text
             reason = patient.unusable.get(R.anchor_field(anchor)) or patient.unusable.get(
@@ -533,7 +533,7 @@ class NoKnown(Atom):
     handles = m.NoKnown
 
     def compile(self, atom: m.NoKnown, build: Build) -> Kleene:
-        with build.known_only():  # what is recorded, however it was given, is all there is
+        with build.known_only(atom.ref.name):  # what is recorded of it is all there is
             k = _occurred(atom.occurred).compile(atom.occurred, build)
         nothing_recorded = ((missing_list(atom.ref.name), frozenset()),)
         no_known = Kleene(either(k.f, nothing_recorded), k.t, k.d, k.nd, k.uses)
@@ -543,7 +543,9 @@ class NoKnown(Atom):
         items, text = reader.items(atom.ref.name, patient)
         if items is None:
             return atom.status("false"), f"{atom.ref.name}: nothing recorded (no known history)"
-        held, detail = _occurred(atom.occurred).judge(atom.occurred, reader, patient)
+        kind = _occurred(atom.occurred)  # the list it places is read as recorded; any other not
+        held, detail = judge_listed(kind, atom.occurred, reader, patient, tuple(
+            name for name in kind.listed(atom.occurred) if name != atom.ref.name))
         return atom.status(held), detail
 
     def outcomes(self, atom: m.NoKnown) -> tuple[str, ...]:
