@@ -59,7 +59,8 @@ class Decided:
         self._whynot = WhyNot(protocol)
         # Every part of the definitions and criteria judged in one pass per patient; each one's
         # evidence is then its parts' places in that pass.
-        self._judges = Judges(p for key in (*network.definitions, *reads) for p in parts[key])
+        self._judges = Judges((p for key in (*network.definitions, *reads) for p in parts[key]),
+                              protocol.narrowed)
         place = self._judges.place
 
         def evidence(key: str) -> Callable[[list[str]], Sequence[str]]:

@@ -15,7 +15,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 from engine import atoms
 from engine import record as R
@@ -167,12 +167,13 @@ class _Constants:
 Judge = Callable[["Explainer", Patient], tuple[str, str]]
 
 
-def judging(part: Part) -> Judge:
+def judging(part: Part, wholes: Collection[str] = ()) -> Judge:
     """How `part` is judged: its atom kind's `judge` bound to it, once per protocol, so that
     judging a part is one call. `not x` is judged as written, so "+" means the negated part
-    holds."""
+    holds. A part on a list others count as (among `wholes`) reads a false that rests on the
+    list open as UNKNOWN (`judge_listed`)."""
     if isinstance(part, m.Not):
-        inner = judging(part.item)
+        inner = judging(part.item, wholes)
 
         def negated(explainer: Explainer, patient: Patient) -> tuple[str, str]:
             status, detail = inner(explainer, patient)
@@ -180,7 +181,7 @@ def judging(part: Part) -> Judge:
         return negated
     kind = atoms.of(part)
     assert kind is not None
-    if kind.listed(part):
+    if any(name in wholes for name in kind.listed(part)):
         return functools.partial(judge_listed, kind, part)
     return functools.partial(kind.judge, part)
 
@@ -189,10 +190,10 @@ class Judges:
     """A list of parts compiled for the trail, as the network is compiled once per protocol: each
     distinct part once (by identity), with its judge (`Explainer.every`)."""
 
-    def __init__(self, parts: Iterable[Part]) -> None:
+    def __init__(self, parts: Iterable[Part], wholes: Collection[str] = ()) -> None:
         distinct = {id(part): part for part in parts}
         self.ids = list(distinct)
-        self.judges = [judging(part) for part in distinct.values()]
+        self.judges = [judging(part, wholes) for part in distinct.values()]
         #: Each part's place in the list, by identity.
         self.place = {key: place for place, key in enumerate(self.ids)}
 
@@ -261,7 +262,7 @@ class Explainer:
         judges = self._constants.judges
         judge = judges.get(id(part))
         if judge is None:
-            judge = judges[id(part)] = judging(part)
+            judge = judges[id(part)] = judging(part, self._constants.wholes)
         return judge(self, patient)
 
     def every(self, judges: Judges, patient: Patient) -> list[tuple[str, str]]:
