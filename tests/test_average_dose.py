@@ -22,7 +22,7 @@ from grammar.parser import parse
 from protocol.amend.diff import diff
 from tests.conftest import (assert_trail_agrees, boundary_cases, checked, judged,
                             network_from_text, screen_one)
-from tests.test_cumulative_dose import DECLARED
+from tests.test_cumulative_dose import DECLARED, exact_courses
 from tests.test_cumulative_dose import decided as summed_up
 from tests.test_cumulative_dose import prednisone as course_of
 
@@ -201,15 +201,9 @@ def test_the_average_against_plain_arithmetic(averaged, courses) -> None:
     threshold."""
     day = date.fromisoformat(SCREENING)
     first = day - timedelta(days=20)
-    facts, total, unbounded = [], Fraction(0), False
-    for ago, days, dose in dict.fromkeys(courses):  # a course given twice is an input error
-        start = day - timedelta(days=ago)
-        end = start + timedelta(days=days)
-        fact = {"concept": "gc", "drug": "prednisone", "date": start.isoformat(),
-                "end": end.isoformat()}
-        if dose is not None:
-            fact.update(dose=float(dose), unit="mg/d")
-        facts.append(fact)
+    facts, spans = exact_courses(courses, day)
+    total, unbounded = Fraction(0), False
+    for start, end, dose in spans:
         taken = max(0, (min(end, day) - max(start, first)).days + 1)
         if dose is None and taken:
             unbounded = True
@@ -239,6 +233,13 @@ def test_the_network_and_the_trail_agree_on_any_courses(screening, courses, weig
     """Courses known to the day or the month, going on, with or without a dose, a weight, an
     anchor day before, after or long after screening: every criterion's verdict is the
     trail's."""
+    assert_courses_agree(screening, courses, weighed, first_dose)
+
+
+def assert_courses_agree(screening: Screening, courses, weighed: bool, first_dose: str | None,
+                         ) -> None:
+    """`courses` (start, end or None for going on, dose, drug) of both glucocorticoids, with a
+    weight or not and a first dose or not, screened on SCREENING: every verdict is the trail's."""
     facts: list[dict] = [{"concept": "first_dose", "value": first_dose}] if first_dose else []
     if weighed:
         facts.append({"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -209,6 +210,22 @@ def summed() -> Screening:
                   for i, t in enumerate((100, 500, 1000, 2500), 1))))
 
 
+def exact_courses(courses, day: date) -> tuple[list[dict], list[tuple[date, date, Any]]]:
+    """Courses of `gc` of exact dates, each `ago` days before `day` and lasting `days` more, as
+    facts and as (start, end, dose); a course given twice once (twice is an input error)."""
+    facts, spans = [], []
+    for ago, days, dose in dict.fromkeys(courses):
+        start = day - timedelta(days=ago)
+        end = start + timedelta(days=days)
+        fact = {"concept": "gc", "drug": "prednisone", "date": start.isoformat(),
+                "end": end.isoformat()}
+        if dose is not None:
+            fact.update(dose=float(dose), unit="mg/d")
+        facts.append(fact)
+        spans.append((start, end, dose))
+    return facts, spans
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 60),
                           st.sampled_from([None, Decimal("2.5"), Decimal(5), Decimal(20)])),
@@ -218,15 +235,9 @@ def test_the_sum_against_plain_arithmetic(summed, courses) -> None:
     screening) against the sum worked out here: decided where the doses are all known, and
     where a course without a dose cannot lower it below the threshold."""
     day = date.fromisoformat(SCREENING)
-    facts, total, unbounded = [], Decimal(0), False
-    for ago, days, dose in dict.fromkeys(courses):  # a course given twice is an input error
-        start = day - timedelta(days=ago)
-        end = start + timedelta(days=days)
-        fact = {"concept": "gc", "drug": "prednisone", "date": start.isoformat(),
-                "end": end.isoformat()}
-        if dose is not None:
-            fact.update(dose=float(dose), unit="mg/d")
-        facts.append(fact)
+    facts, spans = exact_courses(courses, day)
+    total, unbounded = Decimal(0), False
+    for start, end, dose in spans:
         taken = (min(end, day) - start).days + 1
         if dose is None:
             unbounded = True

@@ -22,8 +22,8 @@ from grammar.parser import parse
 from protocol.amend.diff import diff
 from tests.conftest import (assert_trail_agrees, boundary_cases, checked, judged,
                             network_from_text, screen_one)
-from tests.test_average_dose import CONCEPTS
-from tests.test_cumulative_dose import DECLARED
+from tests.test_average_dose import CONCEPTS, assert_courses_agree
+from tests.test_cumulative_dose import DECLARED, exact_courses
 from tests.test_cumulative_dose import decided as summed_up
 from tests.test_cumulative_dose import prednisone
 
@@ -147,16 +147,7 @@ def test_the_highest_against_plain_arithmetic(thresholds, courses) -> None:
     the doses are all known, and where a course without a dose cannot keep it below."""
     day = date.fromisoformat(SCREENING)
     window = [day - timedelta(days=k) for k in range(21)]
-    facts, spans = [], []
-    for ago, days, dose in dict.fromkeys(courses):  # a course given twice is an input error
-        start = day - timedelta(days=ago)
-        end = start + timedelta(days=days)
-        fact = {"concept": "gc", "drug": "prednisone", "date": start.isoformat(),
-                "end": end.isoformat()}
-        if dose is not None:
-            fact.update(dose=float(dose), unit="mg/d")
-        facts.append(fact)
-        spans.append((start, end, dose))
+    facts, spans = exact_courses(courses, day)
     most = max(sum((dose for start, end, dose in spans if dose is not None and start <= d <= end),
                    Fraction(0)) for d in window)
     unbounded = any(dose is None and start <= d <= end for start, end, dose in spans
@@ -183,21 +174,4 @@ def test_the_network_and_the_trail_agree_on_any_courses(screening, courses, weig
                                                         first_dose) -> None:
     """Courses known to the day or the month, going on, with or without a dose, a weight, an
     anchor day before, after or long after screening: every verdict is the trail's."""
-    facts: list[dict] = [{"concept": "first_dose", "value": first_dose}] if first_dose else []
-    if weighed:
-        facts.append({"concept": "weight", "value": 70, "unit": "kg", "date": "2026-03-01"})
-    for start, end, dose, drug in courses:
-        course: dict = {"drug": drug, "date": start}
-        if end is None:
-            course["ongoing"] = True
-        elif end >= start:
-            course["end"] = end
-        if dose is not None:
-            course.update(dose=dose, unit="mg/d")
-        facts += [{"concept": name, **course}
-                  for name in ("glucocorticoid", "glucocorticoid_per_kg")]
-    result = screen_one(screening, facts, day=SCREENING)
-    if not isinstance(result, Decision):  # two courses the same but for an end before start
-        return
-    assert_trail_agrees(screening.network, result,
-                        {c: v.verdict for c, v in result.verdicts.items()})
+    assert_courses_agree(screening, courses, weighed, first_dose)
