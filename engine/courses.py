@@ -141,8 +141,9 @@ class Courses:
         """Each cumulative dose asked for: each course's daily dose times its days inside the
         window (every day up to screening, or from A - D to A, calendar-aware, up to screening),
         summed. Exact when every course's days there and dose are known; otherwise bounds: the
-        days a course surely took there (from its latest start to its earliest end: at least its
-        start day when that surely lies inside) to the days it may have (a course going on, or
+        days a course surely took there (from its latest start to its earliest end: at least one
+        when it surely started by the window's end and ended on or after its start) to the days
+        it may have (a course going on, or
         whose end is not recorded, up to the window's end), and a course without a dose that may
         fall inside leaves it unbounded above. An average daily dose is that sum divided by the
         window's days up to screening; the highest daily dose the most of one of them
@@ -268,14 +269,18 @@ def summed_span(record: dict, anchor: str | None, duration: m.Duration | None
 def _highest(courses: list[dict], doses: list[Fraction | None], first: int, last: int
              ) -> tuple[Fraction, Fraction | None]:
     """The most taken on one day from `first` to `last` (ordinals), the daily doses of the
-    courses of that day summed: at least what courses surely taken on one same day sum to (from
-    their latest start to their earliest end), or a course surely taken on some day there; at
-    most what courses that may have been taken on one day sum to (None: unbounded, a course
-    without a dose may have been). A sum of courses changes only where one starts, so the days
-    where one starts (or the span's first day) are the days to read."""
-    low, unbounded = Fraction(0), False
+    courses of that day summed. At least what courses surely taken on one same day sum to (from
+    their latest start to their earliest end); and a course surely taken on some day there, on
+    its first day in the span (from its earliest to its latest start there) or its last (from
+    its earliest to its latest end there), with the least the others surely taken on such a day
+    add. At most what courses that may have been taken on one
+    day sum to (None: unbounded, a course without a dose may have been). A sum of courses
+    changes only where one starts or the day after one ends, so those days (and the span's
+    first) are the days to read."""
+    unbounded = False
     sure: list[tuple[int, int, Fraction]] = []
     maybe: list[tuple[int, int, Fraction]] = []
+    somewhere: list[tuple[int, int, int, Fraction]] = []  # a course surely on a day of a range
     for course, dose in zip(courses, doses):
         surely, may = taken(course, first, last)
         if not may:
@@ -283,26 +288,41 @@ def _highest(courses: list[dict], doses: list[Fraction | None], first: int, last
         if dose is None:
             unbounded = True
             continue
-        if surely:
-            low = max(low, dose)
+        if surely:  # it takes the first day of its own in the span, and the last
+            for start, end in ((max(course[R.START], first),
+                                min(max(course[R.START_LATEST], first), last)),
+                               (max(min(course[R.END_EARLIEST], last), first),
+                                min(course[R.END], last))):
+                if start <= end:
+                    somewhere.append((len(sure), start, end, dose))
         for spans, start, end in ((sure, R.START_LATEST, R.END_EARLIEST), (maybe, R.START, R.END)):
             if max(course[start], first) <= min(course[end], last):
                 spans.append((max(course[start], first), min(course[end], last), dose))
+            elif spans is sure:
+                spans.append((last + 1, last, Fraction(0)))  # none: its place kept
 
-    def most(spans: list[tuple[int, int, Fraction]]) -> Fraction:
-        return max((sum((dose for start, end, dose in spans if start <= day <= end), Fraction(0))
-                    for day in {start for start, _, _ in spans}), default=Fraction(0))
-    return max(low, most(sure)), None if unbounded else most(maybe)
+    def on(spans: list[tuple[int, int, Fraction]], day: int, but: int = -1) -> Fraction:
+        return sum((dose for k, (start, end, dose) in enumerate(spans)
+                    if k != but and start <= day <= end), Fraction(0))
+
+    def days(spans: list[tuple[int, int, Fraction]], start: int, end: int) -> set[int]:
+        return {start} | {day for s, e, _ in spans for day in (s, e + 1) if start < day <= end}
+
+    low = max((on(sure, day) for day in days(sure, first, last)), default=Fraction(0))
+    for index, start, end, dose in somewhere:
+        low = max(low, dose + min(on(sure, day, index) for day in days(sure, start, end)))
+    return low, None if unbounded else max(
+        (on(maybe, day) for day in days(maybe, first, last)), default=Fraction(0))
 
 
 def taken(course: dict, first: int, last: int) -> tuple[int, int]:
     """The days from `first` to `last` a course surely and may have been taken on: from its
-    latest start to its earliest end (at least its start day, when that surely lies there), and
-    from its earliest start to its latest end (a course going on, or whose end is not recorded,
-    to `last`)."""
+    latest start to its earliest end (at least one, when it surely started by `last` and ended
+    on or after `first`), and from its earliest start to its latest end (a course going on, or
+    whose end is not recorded, to `last`)."""
     maybe = _days(course[R.START], course[R.END], first, last)
     surely = _days(course[R.START_LATEST], course[R.END_EARLIEST], first, last) or \
-        int(first <= course[R.START] and course[R.START_LATEST] <= last)
+        int(course[R.START_LATEST] <= last and course[R.END_EARLIEST] >= first)
     return min(surely, maybe), maybe
 
 

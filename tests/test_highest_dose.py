@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from fractions import Fraction
+from itertools import product
 
 import pytest
 from hypothesis import given, settings
@@ -175,3 +176,129 @@ def test_the_network_and_the_trail_agree_on_any_courses(screening, courses, weig
     """Courses known to the day or the month, going on, with or without a dose, a weight, an
     anchor day before, after or long after screening: every verdict is the trail's."""
     assert_courses_agree(screening, courses, weighed, first_dose)
+
+
+SURELY_SOME_DAY = 'protocol "s" version "1"\n' + DECLARED + """exclusion E1 "x":
+    glucocorticoid highest daily dose > 10 mg/d within 14 days before screening
+exclusion E2 "y": glucocorticoid cumulative dose >= 20 mg within 14 days before screening
+"""
+
+
+@pytest.mark.parametrize("courses, verdicts", [
+    # methylprednisolone began some day of March, up to screening: a day of the window, and
+    # prednisone is taken on every such day: 20 mg/d that day
+    ([prednisone("2026-01-01", None, 10),
+      {"drug": "methylprednisolone", "date": "2026-03", "dose": 8, "unit": "mg/d"}],
+     {"E1": "MET", "E2": "MET"}),
+    # started some day of 2026, ended some day of March: taken on some day from March 1 to
+    # screening, whichever those days were
+    ([prednisone("2026", "2026-03", 20)], {"E1": "MET", "E2": "MET"}),
+])
+def test_a_course_surely_taken_on_some_day_counts_on_that_day(courses, verdicts) -> None:
+    """Found by an independent oracle (every possible start and end day, day by day): a course
+    whose days are not known, but that surely falls in the window, adds to the others surely
+    taken on whichever day it may be."""
+    screening = Screening(network_from_text(SURELY_SOME_DAY))
+    result = summed_up(screening, *courses, first_dose=None)
+    assert_trail_agrees(screening.network, result, verdicts)
+
+
+def test_no_case_without_the_table_s_own_drug_nor_for_a_window_after_screening(capsys,
+                                                                              tmp_path):
+    """A case at "10 mg/d" of dexamethasone would be 66.67 mg/d of prednisone: with no drug of
+    the list its own equivalent, the cases at the threshold are not made, saying why; nor are a
+    sum's over a window that starts after screening (no day of it is recorded)."""
+    text = """protocol "d" version "1"
+concepts:
+    first_dose: date
+    dex: medication {dexamethasone, hydrocortisone} dosed in mg/d as pe
+    gc: medication {prednisone} dosed in mg/d
+equivalence pe:
+    dexamethasone 0.75 mg = 5 mg
+    hydrocortisone 20 mg = 5 mg
+exclusion E1 "x": dex highest daily dose > 10 mg/d within 14 days before screening
+exclusion E2 "y": gc cumulative dose > 100 mg within 7 days before first_dose
+"""
+    base = {"patient": "b", "screening_date": SCREENING, "facts": [
+        {"concept": "first_dose", "value": "2026-03-31"},
+        {"concept": "dex", "drug": "dexamethasone", "date": "2026-03-01", "ongoing": True,
+         "dose": 1, "unit": "mg/d"},
+        {"concept": "gc", **prednisone("2026-03-01", None)}]}
+    cases, said = boundary_cases(capsys, tmp_path, text, base, tested=False)
+    assert "no drug of the list is its own equivalent" in cases
+    assert "the window starts 2026-03-24, after screening 2026-03-10" in cases
+
+
+def _days_of(text: str) -> tuple[date, date]:
+    """The first and last day a date written to the day or the month may be."""
+    if len(text) == 10:
+        return date.fromisoformat(text), date.fromisoformat(text)
+    first = date.fromisoformat(f"{text}-01")
+    return first, (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+
+
+def _taken_on(course: dict, screening: date) -> set[tuple[date, date | None]]:
+    """Every (first day, last day) a course may have had (None: going on past screening)."""
+    begin, latest = _days_of(course["date"])
+    out = set()
+    for k in range((min(latest, screening) - begin).days + 1):
+        start = begin + timedelta(days=k)
+        if course.get("ongoing"):
+            ends: list[date | None] = [None]
+        elif "end" in course:
+            low, high = _days_of(course["end"])
+            ends = [low + timedelta(days=j) for j in range((high - low).days + 1)]
+        else:  # no end recorded: it may still be going on
+            ends = [start + timedelta(days=j) for j in range((screening - start).days + 1)]
+            ends.append(None)
+        out |= {(start, end) for end in ends if end is None or end >= start}
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(
+    st.sampled_from(["2026-02-20", "2026-02-26", "2026-03-04", "2026-02", "2026-03"]),
+    st.sampled_from(["ongoing", "none", "2026-02-25", "2026-03-06", "2026-03"]),
+    st.sampled_from([5, 10, 15])), min_size=1, max_size=3, unique=True))
+def test_the_highest_against_every_day_each_course_may_have(thresholds_14, courses) -> None:
+    """Courses known to the day or the month, going on or with no end recorded, against every
+    first and last day each may have had, day by day: MET where the least possible highest
+    passes, NOT_MET where even the most (each course on every day it may cover) fails, UNKNOWN
+    only between: sound, and as precise as that."""
+    screening = date.fromisoformat(SCREENING)
+    first = screening - timedelta(days=14)
+    window = [first + timedelta(days=k) for k in range(15)]
+    facts = []
+    for start, end, dose in courses:
+        fact = {"concept": "gc", "drug": "prednisone", "date": start, "dose": dose, "unit": "mg/d"}
+        if end == "ongoing":
+            fact["ongoing"] = True
+        elif end != "none":
+            if _days_of(end)[1] < _days_of(start)[0]:
+                continue
+            fact["end"] = end
+        facts.append(fact)
+    spans = [{(max(s, first), min(e or screening, screening)) for s, e in _taken_on(f, screening)}
+             for f in facts]
+
+    def highest(chosen) -> int:
+        return max(sum(f["dose"] for f, (a, b) in zip(facts, chosen) if a <= day <= b)
+                   for day in window)
+    least = min(highest(chosen) for chosen in product(*spans)) if facts else 0
+    most = max(sum(f["dose"] for f, taken in zip(facts, spans)
+                   if any(a <= day <= b for a, b in taken)) for day in window) if facts else 0
+    result = screen_one(thresholds_14, facts or [{"concept": "gc", "present": False}],
+                        day=SCREENING)
+    if not isinstance(result, Decision):  # two courses alike: a duplicate
+        return
+    expected = {f"I{i}": "MET" if least >= t else "NOT_MET" if most < t else "UNKNOWN"
+                for i, t in enumerate((5, 10, 15, 20, 30), 1)}
+    assert_trail_agrees(thresholds_14.network, result, expected)
+
+
+@pytest.fixture(scope="module")
+def thresholds_14() -> Screening:
+    return Screening(network_from_text(
+        'protocol "a" version "1"\nconcepts:\n    gc: medication {prednisone} dosed in mg/d\n'
+        + "".join(f'inclusion I{i} "x": gc highest daily dose >= {t} mg/d within 14 days before '
+                  "screening\n" for i, t in enumerate((5, 10, 15, 20, 30), 1))))

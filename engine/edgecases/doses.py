@@ -116,11 +116,11 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
         assert window.duration is not None
         first = anchor - period(window.duration)
         last = min(anchor, gen.screening)
+        if last < first:  # no day of it is recorded: the sum is UNKNOWN, whatever the courses
+            raise Skip(f"the window starts {first}, after screening {gen.screening}")
     if atom.reading == m.AVERAGE:
         assert first is not None  # checked: an average is over a window
         summed, at, days = dosed.unit, threshold(dosed, atom.dose), (last - first).days + 1
-        if days < 1:
-            raise Skip(f"the window starts {first}, after screening {gen.screening}")
         per = at
     else:
         unit = summed_over_days(dosed.unit)
@@ -154,7 +154,7 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     dosed = dosing(gen, concept)
     sums = _summing(gen, atom, dosed)
     first, last, days, per = sums.first, sums.last, sums.days, sums.per
-    reference = dosed.reference or concept.values[0].name
+    reference = _reference(dosed)
     start = last - timedelta(days=days - 1)
     ongoing = gen.screening - timedelta(days=days - 1)
 
@@ -212,7 +212,7 @@ def highest_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     if last < first:
         raise Skip(f"the window starts {first}, after screening {gen.screening}")
     at, unit = threshold(dosed, atom.dose), dosed.unit
-    reference = dosed.reference or concept.values[0].name
+    reference = _reference(dosed)
     written = f"{atom.ref.name} highest daily dose {atom.op} {atom.dose} {window}"
 
     def course(begin: date, end: date | None, dose: Decimal | None = at) -> Summed:
@@ -292,6 +292,14 @@ def _highest_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, written
     return Variant(f"{what}: {written}", f"{'; '.join(said)}, the most of a day from {first} "
                    f"to {last}: {taken}; {atom.op} {tidy(at)} is {held}", atom, held,
                    replace=facts)
+
+
+def _reference(dosed: Dosing) -> str:
+    """The drug whose dose a case gives as the threshold is: its own equivalent (a dose of
+    dexamethasone is not one of prednisone where the table has no prednisone)."""
+    if dosed.reference is None:
+        raise Skip("no drug of the list is its own equivalent")
+    return dosed.reference
 
 
 def _summed_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, sums: _Summing,
