@@ -54,6 +54,7 @@ from engine.kleene import (
     not_void,
     recorded_list,
 )
+from engine.items import HIT, hit_of, item_tests, plain_items, some_item
 from engine.record import Layout
 from protocol import model as m
 
@@ -81,7 +82,7 @@ class Action:
     def fact(self) -> dict | None:
         if self.kind == "derived":
             return {"t": "d", "n": self.target, "v": self.value}
-        if self.kind == "hit":  # without `key`, what `compute` makes less the item it names (`_hit`)
+        if self.kind == "hit":  # without `key`, `compute`'s (`hit_of`) less the item it names
             if self.key is None:
                 return {"t": HIT, "n": self.target, "v": self.value}
             return {"t": HIT, "n": self.target, "c": self.key, "v": self.value}
@@ -491,10 +492,10 @@ class _Compiler:
         opened = P.FALSE
         if possible is not None and possible != yes:
             maybe = f"{node}?"
-            self._node(maybe, atom.span.line, 0, _some_item(name, possible, needs),
+            self._node(maybe, atom.span.line, 0, some_item(name, possible, needs),
                        {})
             opened = maybe
-        self._node(node, atom.span.line, level, _some_item(name, yes, needs),
+        self._node(node, atom.span.line, level, some_item(name, yes, needs),
                    self._settled(name, decided, undecided, void), opened)
         return joined(node)
 
@@ -504,7 +505,8 @@ class _Compiler:
         """`at least N ...`: N distinct items meet `yes`, counted by the engine itself.
 
         Each item of a counted list is a fact of its own (`t: i`, its list, its index `k`, and the
-        record fields its tests read). An item that meets the test asserts a hit (`_hit`), and a
+        record fields its tests read). An item that meets the test asserts a hit
+        (`items.hit_of`), and a
         rule with the engine's own `count` N concludes the node true once N hits are there. Not a
         rule joining N items: its partial matches grow as C(items, N), for minutes, and a frame of
         the engine holds at most 16 facts (error 304). Like `hidden`: a possibility node (N hits
@@ -519,7 +521,7 @@ class _Compiler:
         maybe = f"{node}?"
         attribute = atom.attribute(self.concepts[name])
         by = None if attribute is None else R.attribute_field(attribute.name)
-        hits = {maybe: _item_tests(possible, needs), node: _item_tests(yes, needs, by)}
+        hits = {maybe: item_tests(possible, needs), node: item_tests(yes, needs, by)}
         return self._count_node(name, node, atom.span.line, atom.count, by, hits,
                                 (yes, possible, needs), decided, undecided, maybe, void)
 
@@ -537,7 +539,7 @@ class _Compiler:
         name, line = atom.ref.name, atom.span.line
         node = f"{name}~{other}@{line}:{atom.span.column}"
         maybe = f"{node}?"
-        tests = {target: [_plain_items(P.to_json(alternative))
+        tests = {target: [plain_items(P.to_json(alternative))
                           for alternative in P.alternatives(pattern)]
                  for target, pattern in ((maybe, possible), (node, yes))}
         size = sum(len(alternatives) for alternatives in tests.values())
@@ -567,7 +569,7 @@ class _Compiler:
         counting = f"{name}#{node.count}of@{node.span.line}:{node.span.column}"
         taken = P.any_of(*(P.test("==", R.ITEM[R.DRUG], drug) for drug in drugs))
         return self._count_node(name, counting, node.span.line, node.count, R.DRUG,
-                                {counting: _item_tests(taken, P.TRUE)}, (taken,))
+                                {counting: item_tests(taken, P.TRUE)}, (taken,))
 
     def _count_node(self, name: str, node: str, line: int, count: int, by: str | None,
                     hits: dict[str, list[dict]], reads: tuple[P.Pattern, ...],
@@ -647,18 +649,6 @@ class _Compiler:
                                           make(value, rule)))
 
 
-def _item_tests(pattern: P.Pattern, needs: P.Pattern, by: str | None = None) -> list[dict]:
-    """The tests on one item fact (item fields by their plain names) for meeting `pattern` and
-    `needs`, and recording `by` when given: one test, or one per alternative when the pattern is
-    too large for one (the engine's budget). An item may meet several: its hit is one fact."""
-    tested = P.all_of(needs, pattern, *([] if by is None else [P.test("!=", by, R.UNRECORDED)]))
-    if tested == P.FALSE:
-        return []
-    alternatives = [tested] if P.cost(tested) <= P.BUDGET - 3 else P.alternatives(tested)
-    return [{} if alternative == P.TRUE else _plain_items(P.to_json(alternative))
-            for alternative in alternatives]
-
-
 def _counting(node: str, line: int, group: str, tests: list[dict], count: int, by: str | None):
     """The rules counting for `node`: one per item test, asserting the item's hit, and one that
     concludes the node true once `count` hits are there (the engine's `count`)."""
@@ -666,7 +656,7 @@ def _counting(node: str, line: int, group: str, tests: list[dict], count: int, b
         rule = f"d:{node}:hit#{index}"
         item = {"$and": [{"t": R.ITEM_FACT}, {R.LIST: group}, *([test] if test else [])]}
         yield rule, {"all": [{"i": item}]}, Action(rule, "hit", node, "T", line,
-                                                    compute=partial(_hit, node, by))
+                                                    compute=partial(hit_of, node, by))
     if tests:
         rule = f"d:{node}:T#count"
         yield rule, {"count": count, "all": [{"h": {"$and": [{"t": HIT}, {"n": node}]}}]}, \
@@ -677,50 +667,17 @@ def _counting(node: str, line: int, group: str, tests: list[dict], count: int, b
 #: is a firing for each of tens of thousands of pairs where two long lists overlap throughout.
 PAIRS = 10_000
 
+
 def end_marker(level: int) -> dict:
     """The pattern of stratum `level`'s end marker, which a rule waits for to conclude what
     nothing concluded before it."""
     return {"e": {"$and": [{"t": "end"}, {"s": level}]}}
 
 
-#: A counted item's fact (`_hit`).
-HIT = "h"
 #: A pattern of an end marker no stratum asserts: a rule that waits for it matches the other facts
 #: of its patterns and never fires, for facts the engine must see matched (it refuses a batch
 #: with a fact no rule matches).
 NO_END = end_marker(-1)
-
-
-def _hit(node: str, by: str | None, matched: dict) -> dict:
-    """The hit an item makes for a counting node: `c` names what it counts once, the item
-    (its index) or, counted by an attribute, the value it records (when it records one).
-
-    >>> _hit("chemo#2@3:5", None, {"i": {"k": 4, "a_line": "2"}})
-    {'t': 'h', 'n': 'chemo#2@3:5', 'c': 'chemo#2@3:5#4', 'v': 'T'}
-    >>> _hit("chemo#2@3:5", "a_line", {"i": {"k": 4, "a_line": "2"}})
-    {'t': 'h', 'n': 'chemo#2@3:5', 'c': 'chemo#2@3:5=2', 'v': 'T'}
-    """
-    item = matched["i"]
-    value = None if by is None else item[by]
-    key = f"#{item[R.INDEX]}" if value in (None, R.UNRECORDED) else f"={value}"
-    return {"t": HIT, "n": node, "c": node + key, "v": "T"}
-
-
-def _plain_items(condition: Any) -> Any:
-    """An item test as it reads on an item fact: `$i.s` is the field `s`."""
-    if isinstance(condition, list):
-        return [_plain_items(c) for c in condition]
-    if isinstance(condition, dict):
-        return {(k[3:] if k.startswith("$i.") else k): _plain_items(v)
-                for k, v in condition.items()}
-    return condition
-
-
-def _some_item(name: str, pattern: P.Pattern, needs: P.Pattern) -> Terms:
-    """Some item of the list `name` meets `pattern` (and the record meets `needs`): one term per
-    alternative of the pattern, each a rule of its own, so no `$or` ever spans item fields."""
-    return tuple((P.all_of(needs, P.raw({"$iany": {name: P.to_json(alt)}})), frozenset())
-                 for alt in P.alternatives(pattern))
 
 
 def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):
