@@ -16,31 +16,30 @@ module only converts and selects, by rules written down in the README:
   field); the other patients are still decided.
 
 The per-patient builder has one method per concept kind: concepts of one value (measured,
-category, flag, date) are read in `engine/values.py`, medications' courses in `engine/courses.py`,
-events and what every kind shares (grouping, window bounds, the facts used) here.
+category, flag, date) are read in `engine/values.py`, events' occurrences and what every history
+shares in `engine/occurrences.py`, medications' courses in `engine/courses.py`, and what every
+kind shares (grouping, window bounds, the facts used) here.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from engine import record as R
-from engine.dates import (FIRST_DAY, LAST_DAY, UNDATED, calendar_problem, completed_months,
-                          date_problem, day_numbers_of_text, day_of, day_written, days_of,
-                          days_of_text, shift)
+from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
+                          day_of, day_written, days_of, days_of_text, shift)
 from engine.courses import Courses
 from engine.duplicates import Seen, identity
 from engine.factfile import patient_id, plain, quoted, schema_problems
-from engine.record import (ONGOING, Layout, Patient, UsedFact, attributes_text, period_text,
-                           plain_number, used_fact)
+from engine.occurrences import Occurrences
+from engine.record import ONGOING, Layout, Patient, UsedFact, used_fact
 from engine.values import Values
 from protocol import model as m
 from protocol.errors import FactError, FactProblem, Severity
-from protocol.units import Affine, UnitProblem, applied, days_in, factor, scale
+from protocol.units import Affine, UnitProblem, factor
 
 
 class Normaliser:
@@ -248,10 +247,10 @@ class Reader:
             if concept.equivalence else None
 
 
-class _Builder(Values, Courses):
+class _Builder(Values, Occurrences, Courses):
     """Collects one patient's record and problems; one method per concept kind: those of one
-    value in `Values` (engine/values.py), medications in `Courses` (engine/courses.py), events
-    here."""
+    value in `Values` (engine/values.py), events and what every history shares in `Occurrences`
+    (engine/occurrences.py), medications in `Courses` (engine/courses.py)."""
 
     def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data) -> None:
         self.n = normaliser
@@ -500,281 +499,6 @@ class _Builder(Values, Courses):
         else:
             entries.append(used)
 
-    # -- occurrences --------------------------------------------------------------------------------
-    def _edges(self, r: Reader, items: list[dict]) -> None:
-        """The start and end of the most recent occurrence, for windows anchored on them."""
-        if not items or not r.edges:
-            return
-        # The most recent started last (of two on one day, it ended last). With dates known
-        # only to the month or year, or an end not recorded, an item may be it unless another
-        # surely follows it: the other's earliest (start, end) is after its latest. Its edge lies
-        # between the earliest and the latest of those candidates' edges: windows compare with
-        # both (`R.spread`), unless one may still be going on.
-        name = r.name
-        record, unusable = self.patient.record, self.patient.unusable
-        if self._open(r):  # another, not recorded, may have started last
-            for field_name, _ in r.edges:
-                unusable[field_name] = f"which {name} is the most recent is not settled: " \
-                    f"{unusable[name]}"
-            return
-        surest = max((item[R.START], item[R.END_EARLIEST]) for item in items)
-        candidates = [item for item in items if (item[R.START_LATEST], item[R.END]) >= surest]
-        for field_name, edge in r.edges:
-            edges = [_edge(item, edge) for item in candidates]
-            early, late = min(e[0] for e in edges), max(e[1] for e in edges)
-            if edge == "until":  # a window `during` it runs to now (ONGOING) while it goes on
-                record.update(zip(R.spread(field_name), (early, late)))
-                continue
-            if any(e != edges[0] for e in edges):
-                unusable[field_name] = \
-                    f"which {name} is the most recent is not settled (dates known only " \
-                    f"to the month or year, or an end not recorded), and their {edge}s differ" + (
-                        ": one may still be going on" if late == ONGOING else "")
-            elif early == ONGOING:
-                unusable[field_name] = f"the most recent {name} has not ended"
-            elif late == ONGOING and early != late:
-                unusable[field_name] = \
-                    f"the end of the most recent {name} is not recorded"
-            elif early != late:
-                unusable[field_name] = \
-                    f"the {edge} of the most recent {name} is known only to the month or year"
-            else:
-                record[field_name] = early
-            if late != ONGOING:
-                record.update(zip(R.spread(field_name), (early, late)))
-
-    def _occurrences(self, r: Reader, facts) -> list[dict] | None:
-        """The occurrence list, or None when the patient has explicitly none (or nothing is known)."""
-        whole = r.whole_field
-        if whole is not None:
-            facts, whole = self._narrowed(r, facts)
-            if not facts:
-                return None
-        if len(facts) == 1:  # nearly always: none, or one occurrence
-            nones, present = (facts, ()) if facts[0][1].get("present") is False else ((), facts)
-        else:
-            nones, present = [], []
-            for entry in facts:
-                (nones if entry[1].get("present") is False else present).append(entry)
-        if nones and present:
-            given = present[0][1]["concept"]
-            how = "" if given == r.name else f" by {given}, which counts as {r.name}"
-            self.problem(present[0][0], "present", f"{r.name} is recorded as none "
-                         f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1}"
-                         f"{how})")
-            return None
-        if nones:
-            self.patient.record[r.none_field] = 1
-            if whole:
-                self.patient.record[whole] = 1
-            if r.tallied:
-                self._tallied(r, [], [])
-            self._use(r, nones[0][0], nones[0][1], None, value="recorded as none")
-            return None
-        items = []
-        for index, fact in present:
-            item = self._occurrence(r, index, fact)
-            if item is None:
-                continue
-            if r.attributes and not self._attributes(r, index, fact, item):
-                continue
-            if r.graded:
-                grade = fact.get("grade")
-                if grade is None:  # not recorded: it may or may not pass a grade test
-                    item[R.UNGRADED_ITEM] = 1
-                elif isinstance(grade, bool) or not isinstance(grade, (int, Decimal)):
-                    self.problem(index, "grade", f"{r.name} is graded: give a numeric grade "
-                                 "(or none, when it is not recorded)")
-                    continue
-                elif grade < 0 or grade != int(grade):
-                    self.problem(index, "grade", f"a grade is a whole number from 0, found "
-                                 f"{grade}")
-                    continue
-                else:
-                    item[R.GRADE] = float(grade)
-            for key, early, duration in r.spans:
-                item[early], item[key] = (ONGOING if day >= ONGOING else min(shift(
-                    date.fromordinal(day), duration, 1).toordinal(), ONGOING)
-                    for day in (item[R.END_EARLIEST], item[R.END]))
-            items.append((index, fact, item))
-        if items and whole:
-            self.patient.record[whole] = 1
-        return items
-
-    def _open(self, r: Reader) -> bool:
-        """Whether the list's items came only through narrower lists (`_narrowed`): its most
-        recent item, or the dose on a day, may be another's that the record does not give."""
-        return r.whole_field is not None and r.whole_field not in self.patient.record
-
-    def _narrowed(self, r: Reader, facts) -> tuple[list, str | None]:
-        """Of a history that others count as (`methotrexate ... counts as csdmard`), the facts
-        that make up its record, and its whole field when they make it whole: a narrower
-        history's items are its items too, but only its own facts say whether there are others
-        (methotrexate recorded says nothing of leflunomide), and a narrower one recorded as none
-        is not this one's none. Given only through narrower ones, the list is open: its items
-        can make a condition true, never false, and the trail says why (UNKNOWN)."""
-        own = [entry for entry in facts if entry[1]["concept"] == r.name]
-        if own:
-            return (own if len(own) == len(facts) else [
-                entry for entry in facts
-                if entry[1]["concept"] == r.name or entry[1].get("present") is not False],
-                r.whole_field)
-        given = sorted({entry[1]["concept"] for entry in facts})
-        self.patient.unusable[r.name] = (
-            f"only {' and '.join(given)} recorded, which counts as {r.name}: whether there "
-            f"is any other {r.name} is not")
-        return [entry for entry in facts if entry[1].get("present") is not False], None
-
-    def _occurrence(self, r: Reader, index: int, fact: dict) -> dict[str, Any] | None:
-        """An occurrence's first and last day, each as the earliest and latest it can be.
-
-        A date known to the month or year spans its days; with no date at all the occurrence
-        happened on some day up to screening. A course of a medication with neither an end nor
-        `ongoing` may still be going on: its end is unknown (an event with one date is a
-        single day). Nothing can have started after screening, so latest days stop there; but
-        a planned event's occurrence may lie on any day, and without a date it is planned for
-        some day from screening on."""
-        screening = self.screening_day
-        when = fact.get("date")
-        if when is None and r.planned:
-            return {R.START: screening, R.START_LATEST: ONGOING, R.END: ONGOING,
-                    R.END_EARLIEST: screening}
-        # both dates are text, and dates, as grouping found
-        starts = day_numbers_of_text(when) if when is not None else (UNDATED, screening)
-        assert starts is not None
-        first, latest_first = starts[0], starts[1] if r.planned else min(starts[1], screening)
-        if fact.get("ongoing"):
-            earliest_last = last = ONGOING
-        elif fact.get("end"):
-            ends = day_numbers_of_text(fact["end"])
-            assert ends is not None
-            earliest_last, last = ends
-            if last < first:
-                self.problem(index, "end", f"ends {fact['end']}, before it starts {fact['date']}")
-                return None
-            earliest_last = max(earliest_last, first)
-        elif r.medication:
-            earliest_last, last = first, ONGOING
-        elif when is None:
-            earliest_last, last = first, screening
-        else:
-            earliest_last, last = first, latest_first
-        latest_first = min(latest_first, last)  # it started no later than it ended
-        return {R.START: first, R.START_LATEST: latest_first, R.END: last,
-                R.END_EARLIEST: earliest_last}
-
-    def _attributes(self, r: Reader, index: int, fact: dict, item: dict) -> bool:
-        """Each declared attribute into the item, as its declared value, or `UNRECORDED` when
-        the fact does not give it (a filter on it then may or may not pass); a value not
-        declared is an input error."""
-        good = True
-        for attribute, field in r.attributes:
-            given = fact.get(attribute.name)
-            if attribute.numeric:
-                good = self._recorded_number(r, index, attribute, given, item) and good
-                continue
-            if given is None:
-                item[field] = R.UNRECORDED
-                continue
-            word = None if isinstance(given, bool) else given if isinstance(given, str) else \
-                plain_number(Decimal(given)) if isinstance(given, (int, Decimal)) else None
-            value = attribute.canonical(word) if word is not None else None
-            if value is None:
-                allowed = ", ".join(v.name for v in attribute.values)
-                self.problem(index, attribute.name, f"{r.name}'s {attribute.name} must be "
-                             f"one of {{{allowed}}}, found {quoted(given)}")
-                good = False
-            else:
-                item[field] = value
-        return good
-
-    def _recorded_number(self, r: Reader, index: int, attribute: m.Attribute, given: Any,
-                         item: dict) -> bool:
-        """A number an item records into the item: a plain one as given; a quantity given as
-        `{"value": 12, "unit": "mm"}` or `"12 mm"`, converted exactly into its declared unit (a
-        bare number would be a guess at its unit). Not given, it is not recorded
-        (`record.unrecorded_field`): a filter on it may or may not pass."""
-        if given is None:
-            item[R.unrecorded_field(attribute.name)] = 1
-            if attribute.name in r.reaches:
-                self._reaches(r, attribute, None, item)
-            return True
-        said = f"{r.name}'s {attribute.name}"
-        if attribute.unit is None:
-            if type(given) not in (int, Decimal):
-                self.problem(index, attribute.name, f"{said} is a number: expected one, found "
-                             f"{quoted(given)}")
-                return False
-            item[R.attribute_field(attribute.name)] = float(given)
-            return True
-        value, unit = (given.get("value"), given.get("unit")) if type(given) is dict else \
-            _quantity_text(given) if type(given) is str else (None, None)
-        if type(value) not in (int, Decimal) or type(unit) is not str:
-            self.problem(index, attribute.name, f"{said} is measured in {attribute.unit}: give "
-                         f'{{"value": ..., "unit": ...}} or "12 {attribute.unit}", found '
-                         f"{quoted(given)}")
-            return False
-        try:
-            by = scale(unit, attribute.unit, aliases=self.n.aliases)
-        except UnitProblem as error:
-            self.problem(index, attribute.name, f"{said}: {error}")
-            return False
-        if attribute.name in r.reaches:  # in days, from the value as given: exact
-            days = days_in(unit, self.n.aliases)
-            if value < 0 or days is None:
-                why = "it cannot be negative" if value < 0 else \
-                    "give it in s, min, h, d or weeks (a whole number of days each, or a " \
-                    "whole fraction of one)"
-                self.problem(index, attribute.name, f"{said} is a time: {why}, found "
-                             f"{quoted(given)}")
-                return False
-            self._reaches(r, attribute, days * Fraction(value), item)
-        item[R.attribute_field(attribute.name)] = float(applied(by, value))
-        return True
-
-    @staticmethod
-    def _reaches(r: Reader, attribute: m.Attribute, value: Fraction | None, item: dict) -> None:
-        """The last day each window on a multiple of the item's time (`m.Reach`, the time
-        `value` in days) reaches from the item's last day, in whole days, from its earliest and
-        its latest last day (an end not come yet reaches no further); strictly (`less than`),
-        the last whole day before it ends (5 x 24 h: 4 days). Not recorded, the window may or may
-        not reach the anchor: from no day surely, to any day possibly."""
-        for key, early, times, strict in r.reaches[attribute.name]:
-            if value is None:
-                item[early], item[key] = -1, ONGOING
-                continue
-            days = math.ceil(times * value) - 1 if strict else math.floor(times * value)
-            item[early] = min(item[R.END_EARLIEST] + days, ONGOING)
-            item[key] = min(item[R.END] + days, ONGOING)
-
-    def _event(self, r: Reader, facts) -> None:
-        items = self._occurrences(r, facts)
-        if not items:
-            return
-        listed = self.patient.record[r.name] = [item for _, _, item in items]
-        self._edges(r, listed)
-        for index, fact, item in items:
-            what = f"grade {plain_number(Decimal(repr(item[R.GRADE])))}" if R.GRADE in item \
-                else "grade not recorded" if R.UNGRADED_ITEM in item \
-                else "planned" if r.planned else "occurred"
-            if r.attributes:
-                what += attributes_text(r.concept, item)
-            self._use(r, index, fact, None, period_text(fact), value=what)
-
-def _quantity_text(text: str) -> tuple[Decimal | None, str | None]:
-    """A number and its unit written as text, `"12 mm"`; (None, None) when it is not one.
-
-    >>> _quantity_text("12.5 mm"), _quantity_text("12mm"), _quantity_text("large")
-    ((Decimal('12.5'), 'mm'), (None, None), (None, None))
-    """
-    number, _, unit = text.strip().partition(" ")
-    try:
-        value = Decimal(number)
-    except ArithmeticError:
-        return None, None
-    return (value, unit.strip()) if value.is_finite() and unit.strip() else (None, None)
-
-
 #: Values `plain` returns as they are: a fact's value of these types is shown without the call.
 _PLAIN = frozenset({str, int, bool, type(None)})
 #: Measured kinds whose every fact needs a date when there are several or any is undated.
@@ -815,12 +539,6 @@ def _shifted(day: int, duration: m.Duration, sign: int) -> int:
     if day >= ONGOING:
         return ONGOING
     return shift(date.fromordinal(day), duration, sign).toordinal()
-
-
-def _edge(item: dict, edge: str) -> tuple[int, int]:
-    """An occurrence's start or end as its earliest and latest possible days."""
-    return (item[R.START], item[R.START_LATEST]) if edge == "start" else \
-        (item[R.END_EARLIEST], item[R.END])
 
 
 __all__ = ["Normaliser", "Patient", "UsedFact", "ONGOING"]
