@@ -295,11 +295,9 @@ def _highest(courses: list[dict], doses: list[Fraction | None], first: int, last
                                 min(course[R.END], last))):
                 if start <= end:
                     somewhere.append((len(sure), start, end, dose))
-        for spans, start, end in ((sure, R.START_LATEST, R.END_EARLIEST), (maybe, R.START, R.END)):
-            if max(course[start], first) <= min(course[end], last):
-                spans.append((max(course[start], first), min(course[end], last), dose))
-            elif spans is sure:
-                spans.append((last + 1, last, Fraction(0)))  # none: its place kept
+        # its days surely (none, where its latest start follows its earliest end) and maybe
+        sure.append((max(course[R.START_LATEST], first), min(course[R.END_EARLIEST], last), dose))
+        maybe.append((max(course[R.START], first), min(course[R.END], last), dose))
 
     def on(spans: list[tuple[int, int, Fraction]], day: int, but: int = -1) -> Fraction:
         return sum((dose for k, (start, end, dose) in enumerate(spans)

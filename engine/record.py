@@ -180,6 +180,13 @@ def whole_field(concept: str) -> str:
     return f"{concept}__whole"
 
 
+def open_list(record: dict, wholes: dict[str, str], name: str) -> bool:
+    """Whether the list `name` is open in `record`: recorded, but only through narrower lists
+    (`wholes`: the whole field of each list others count as)."""
+    whole = wholes.get(name)
+    return whole is not None and whole not in record and name in record
+
+
 def reference_field(concept: str, bound: str) -> str:
     """The value as a multiple of its upper (`bound="upper"`) or lower reference limit."""
     return concept + ("__uln" if bound == "upper" else "__lln")

@@ -104,9 +104,9 @@ def judge_listed(kind: Atom, atom: Any, reader: Reader, patient: Patient,
     lenalidomide course either, nor after its end)."""
     held, text = kind.judge(atom, reader, patient)
     if held == "false":
-        record, wholes, listed = patient.record, reader.wholes, kind.listed(atom)
+        record, listed = patient.record, kind.listed(atom)
         opened = [name for name in (listed if names is None else names)
-                  if name in wholes and wholes[name] not in record and name in record]
+                  if R.open_list(record, reader.wholes, name)]
         if opened and not any(R.none_field(name) in record
                               for name in (*listed, *_anchored(atom))):
             return "unknown", f"{text}; {patient.unusable[opened[0]]}"

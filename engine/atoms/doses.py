@@ -57,8 +57,7 @@ class _Summed(Atom):
         elif high in record:
             value = f"between {exact(record[low])} and {exact(record[high])} {unit}"
         else:
-            whole = reader.wholes.get(name)
-            why = patient.unusable[name] if whole is not None and whole not in record else \
+            why = patient.unusable[name] if R.open_list(record, reader.wholes, name) else \
                 "a course has no dose"
             value = f"at least {exact(record[low])} {unit} ({why})"
         detail = f"{self.what(atom, patient)}: {value}" \
@@ -238,8 +237,7 @@ class StableDose(Atom):
         changed = _status(items, lambda i: (i[R.START] > b and i[R.START_LATEST] <= a) or (
             i[R.END_EARLIEST] >= b and i[R.END] < a), lambda i: (
             i[R.START_LATEST] > b and i[R.START] <= a) or (i[R.END] >= b and i[R.END_EARLIEST] < a))
-        whole = reader.wholes.get(name)
-        if whole is not None and whole not in record:  # a course not recorded may do either
+        if R.open_list(record, reader.wholes, name):  # a course not recorded may do either
             covered = "unknown" if covered == "false" else covered
             changed = "unknown" if changed == "false" else changed
             text = f"{text}; {patient.unusable[name]}"

@@ -53,9 +53,6 @@ class Decided:
         #: an open one lacks (`_open`).
         self._lacking = {key: [(name, name in judgments) for name in names]
                          for key, names in reads.items()}
-        #: The whole field of each list others count as: one given only through narrower
-        #: lists is open, and lacks whatever else it may hold, though its items are used.
-        self._wholes = {name: R.whole_field(name) for name in protocol.narrowed}
         self._whynot = WhyNot(protocol)
         # Every part of the definitions and criteria judged in one pass per patient; each one's
         # evidence is then its parts' places in that pass.
@@ -116,9 +113,9 @@ class Decided:
         used, unusable, record = patient.used, patient.unusable, patient.record
         wanted, to_pass, not_applying = self._whynot.lacking(leaf, patient, explainer)
         missing, pending = [], []
-        wholes = self._wholes
         for name, judgment in self._lacking[leaf.id]:
-            if name in used and (name not in wholes or wholes[name] in record) or \
+            # a list used is what it lacks only while it is open (given through narrower ones)
+            if name in used and not R.open_list(record, explainer.wholes, name) or \
                     wanted is not None and name not in wanted:
                 continue
             if judgment:

@@ -118,8 +118,8 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
         last = min(anchor, gen.screening)
         if last < first:  # no day of it is recorded: the sum is UNKNOWN, whatever the courses
             raise Skip(f"the window starts {first}, after screening {gen.screening}")
-    if atom.reading == m.AVERAGE:
-        assert first is not None  # checked: an average is over a window
+    if atom.daily:
+        assert first is not None  # checked: an average or the highest is over a window
         summed, at, days = dosed.unit, threshold(dosed, atom.dose), (last - first).days + 1
         per = at
     else:
@@ -129,7 +129,8 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
         days, per = 10, at / 10
         if per != quantize(per):
             days, per = 1, at
-    summary = "average daily dose" if atom.reading == m.AVERAGE else "cumulative dose"
+    summary = {m.AVERAGE: "average daily dose", m.HIGHEST: "highest daily dose"}.get(
+        atom.reading, "cumulative dose")
     written = f"{atom.ref.name} {summary} {atom.op} {atom.dose}" + (
         "" if window.kind == "ever" else f" {window}")
     span = "up to screening" if first is None else f"from {first} to {last}"
@@ -203,17 +204,10 @@ def highest_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     nothing recorded. The status is worked out here, day by day (`_highest_case`)."""
     concept = gen.concept(atom)
     dosed = dosing(gen, concept)
-    window = atom.window
-    anchor = anchor_day(gen, window.anchor)
-    if anchor is None:
-        raise Skip(f"the base patient gives no day for {window.anchor}")
-    assert window.duration is not None  # checked: the highest is over a window
-    first, last = anchor - period(window.duration), min(anchor, gen.screening)
-    if last < first:
-        raise Skip(f"the window starts {first}, after screening {gen.screening}")
-    at, unit = threshold(dosed, atom.dose), dosed.unit
+    sums = _summing(gen, atom, dosed)
+    first, last, at, unit, written = sums.first, sums.last, sums.at, sums.unit, sums.written
+    assert first is not None  # checked: the highest is over a window
     reference = _reference(dosed)
-    written = f"{atom.ref.name} highest daily dose {atom.op} {atom.dose} {window}"
 
     def course(begin: date, end: date | None, dose: Decimal | None = at) -> Summed:
         return reference, None if dose is None else tidy(dose), unit, begin, end
