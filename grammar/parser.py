@@ -509,10 +509,10 @@ class _Build(Escalation):
         return m.Is(self._span(meta), self._ref(name), rest[-1], negated)
 
     def occurred(self, meta, name, *rest):
-        grade = next((r for r in rest if isinstance(r, tuple) and not isinstance(r[0], m.Where)),
-                     None)
+        grade = next((r for r in rest if isinstance(r, tuple) and not isinstance(
+            r[0], m.Where | m.Either)), None)
         filters = next((r for r in rest if isinstance(r, tuple) and r and
-                        isinstance(r[0], m.Where)), ())
+                        isinstance(r[0], m.Where | m.Either)), ())
         return m.Occurred(self._span(meta), self._ref(name), rest[-1], grade, filters)
 
     def counted(self, meta, number, name, *rest):
@@ -534,6 +534,11 @@ class _Build(Escalation):
         return tuple(clauses)
 
     lone_filter = filter
+
+    def either(self, meta, *clauses):
+        """`(line is 1 or response is refractory)`: one clause of a filter, passed by passing any
+        of these."""
+        return m.Either(self._span(meta), tuple(clauses))
 
     def other_than(self, meta, values):
         return m.Where(self._span(meta), None, values, negated=True)
@@ -621,10 +626,10 @@ class _Build(Escalation):
         return m.Anchor(self._span(meta), self._ref(name), str(edge))
 
     def no_known(self, meta, name, *rest):
-        grade = next((r for r in rest if isinstance(r, tuple) and not isinstance(r[0], m.Where)),
-                     None)
+        grade = next((r for r in rest if isinstance(r, tuple) and not isinstance(
+            r[0], m.Where | m.Either)), None)
         filters = next((r for r in rest if isinstance(r, tuple) and r and
-                        isinstance(r[0], m.Where)), ())
+                        isinstance(r[0], m.Where | m.Either)), ())
         window = next((r for r in rest if isinstance(r, m.Window)), None)
         occurred = m.Occurred(self._span(meta), self._ref(name),
                               window or m.Window(self._span(meta), "ever"), grade, filters)

@@ -116,6 +116,12 @@ OFFERS = (
      "(inclusion I6 \"...\" applies when sex is female: ...)"),
     (r'"', r"\bcounts\s+as\s+[a-z_][a-z0-9_]*\s+$", "a concept's label comes before 'counts as': "
      "write 'methotrexate: medication {...} \"Methotrexate\" counts as csdmard'"),
+    (r"or\b", r"\bwhere\s[^()\n]*$", "clauses of a filter joined by 'or' go in parentheses: "
+     "'where (line is 1 or response is refractory)'"),
+    (r"and\b", r"\bwhere\s*\([^)\n]*$", "inside a filter's parentheses its clauses are joined "
+     "by 'or'; write each clause joined by 'and' outside them"),
+    (r"\)", r"\bwhere\s*\([^)\n]*$", "a filter's parentheses hold two clauses or more, joined "
+     "by 'or'"),
 )
 
 
@@ -124,7 +130,7 @@ def _offered(text: str, position: int | None) -> tuple[str | None, tuple[str, st
     its fix (the text matched and its replacement) when the offer is one exact fix."""
     if position is None:
         return None, None
-    ahead, behind = text[position:position + 40], text[max(0, position - 20):position]
+    ahead, behind = text[position:position + 40], text[max(0, position - 80):position]
     for pattern, before, offer, *fix in OFFERS:
         found = re.match(pattern, ahead, re.IGNORECASE)
         if found and (not before or re.search(before, behind, re.IGNORECASE)):

@@ -132,6 +132,15 @@ def _uses(protocol: m.Protocol) -> tuple[m.Condition, ...]:
     return tuple(found)
 
 
+def _attribute_of(atom: m.Atom, scope: Scope) -> str:
+    """An unknown name that a history declares as an attribute: most likely a filter's clause
+    joined by an `or` outside parentheses, which joins conditions."""
+    owner = next((c for c in scope.concepts.values() if c.attribute(atom.ref.name)), None)
+    return "" if owner is None or not isinstance(atom, m.Is) else (
+        f"; {atom.ref.name} is an attribute of {owner.name}: clauses of a filter joined by "
+        f"'or' go in parentheses, 'where (... or {atom.ref.name} is ...)'")
+
+
 def _refs(condition: m.Condition | None) -> list[str]:
     return [] if condition is None else [ref.name for ref in m.refs(condition)]
 
@@ -151,7 +160,7 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
         yield from _anchor(atom.window.anchor, scope, edges=False)
     target = scope.lookup(atom.ref.name)
     if target is None:
-        hint = _hint(atom.ref.name, scope.names())
+        hint = _hint(atom.ref.name, scope.names()) or _attribute_of(atom, scope)
         yield diag("undefined-name", atom.ref.span, name=atom.ref.name, hint=hint)
         return
     mismatch = _mismatch(atom, target)
@@ -449,7 +458,7 @@ def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]
 def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
     """A filter reads an attribute the concept declares (a medication's drug and dose too), and
     only its declared values: any other word could never match a fact."""
-    for clause in atom.filters:
+    for clause in m.clauses(atom.filters):
         if clause.dose is not None:
             if concept.dosed_in is None:
                 yield diag("undefined-attribute/dose", clause.span, name=concept.name)

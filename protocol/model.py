@@ -400,6 +400,30 @@ class Where:
 
 
 @dataclass(frozen=True)
+class Either:
+    """`(line is 1 or response is refractory)`: one clause of a filter that an item passes when
+    it passes any of the clauses in the parentheses (Kleene's `or`: it surely passes one, or it
+    surely fails each). Written in parentheses, so an `or` after a filter still joins
+    conditions."""
+
+    span: Span
+    clauses: tuple[Where, ...]
+
+    def __str__(self) -> str:
+        return "(" + " or ".join(str(clause) for clause in self.clauses) + ")"
+
+
+#: One clause of a filter, as the `and`s between them write them.
+Clause = Union[Where, Either]
+
+
+def clauses(filters: tuple[Clause, ...]) -> list[Where]:
+    """Every clause a filter writes, each inside parentheses too, left to right."""
+    return [c for clause in filters
+            for c in (clause.clauses if isinstance(clause, Either) else (clause,))]
+
+
+@dataclass(frozen=True)
 class Occurred:
     """`cns_lupus_intervention within 60 days before screening`, `gvhd with grade >= 2 ...`,
     `malignancy where type is not basal_cell_carcinoma within 5 years before screening`: some
@@ -409,7 +433,7 @@ class Occurred:
     ref: Ref
     window: Window
     grade: tuple[str, Decimal] | None = None
-    filters: tuple[Where, ...] = ()
+    filters: tuple[Clause, ...] = ()
 
 
 @dataclass(frozen=True)

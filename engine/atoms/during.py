@@ -22,7 +22,7 @@ from datetime import date
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader, against
-from engine.atoms.filters import clause_reads, clause_test, filter_patterns
+from engine.atoms.filters import clause_open, clause_test, filter_patterns
 from engine.atoms.history import grade_tests
 from engine.dates import FIRST_DAY_NUMBER
 from engine.kleene import Kleene
@@ -83,7 +83,7 @@ class DuringAny(Atom):
             return "false", text
         if items is None or spans is None:
             return "unknown", text
-        passes, asked = reader.constant(atom, _item_tests)
+        passes, opens = reader.constant(atom, _item_tests)
         early, late = last_days(window)
         counted, possible = [], []
         unrecorded: dict[str, None] = {}  # what a pair's item does not record, in order
@@ -101,7 +101,7 @@ class DuringAny(Atom):
                     possible.append((i, j))
                     dated = dated and overlaps
                     unrecorded.update(dict.fromkeys(
-                        what for what, held in zip(asked, kept) if held == "unknown"))
+                        what for left in opens for what in left(item)))
         after = "" if window.duration is None else f" to {window.duration} after its end"
         shown = "; ".join(f"{other} {j + 1} from {_first(span)}{_last(span, early, late)}"
                           for j, span in enumerate(spans))
@@ -118,18 +118,18 @@ class DuringAny(Atom):
         return "true", "false", "unknown"
 
 
-def _item_tests(atom: m.Occurred, reader: Reader) -> tuple[tuple, tuple[str, ...]]:
+def _item_tests(atom: m.Occurred, reader: Reader) -> tuple[tuple, tuple]:
     """The filter's clauses and the grade as tests of one item ("true", "false", "unknown"),
-    and what each reads, as the trail names what an item does not record."""
+    and what an item leaves each open on, as the trail names what it does not record."""
     concept = reader.concepts[atom.ref.name]
     tests = [clause_test(clause, concept) for clause in atom.filters]
-    asked = [clause_reads(clause, concept) for clause in atom.filters]
+    opens = [clause_open(clause, concept) for clause in atom.filters]
     if atom.grade is not None:
         graded = against(atom.grade[0], float(atom.grade[1]))
         tests.append(lambda item: "unknown" if R.GRADE not in item else "true"
                      if graded(item[R.GRADE]) else "false")
-        asked.append("grade")
-    return tuple(tests), tuple(asked)
+        opens.append(lambda item: () if R.GRADE in item else ("grade",))
+    return tuple(tests), tuple(opens)
 
 
 def day(ordinal: int) -> str:

@@ -1,21 +1,26 @@
 """Histories filtered by what their items record: `malignancy where type is not
 basal_cell_carcinoma within 5 years before screening`, `chemo where route is intravenous ever`,
 `immunotherapy where drug is one of {pembrolizumab, nivolumab} ...`, `glucocorticoid where dose >
-10 mg/d at screening`, `malignancy other than {basal_cell_carcinoma} ever`.
+10 mg/d at screening`, `malignancy other than {basal_cell_carcinoma} ever`, `mm_therapy where (line
+is 1 or response is refractory) ever`.
 
 An item counts when it falls in the window (with the grade asked) and passes every clause. An item
 whose fact does not record a filtered attribute (or whose dose could not be worked out) may or may
 not pass: it cannot make the condition true, and it keeps it open unless another item decides it.
+A clause in parentheses, `(a or b)`, passes an item that surely passes one of its clauses, fails
+one that surely fails each, and may pass it otherwise.
 So the atom is true when some item surely counts, false when the list is recorded as none or no
 item can count, and UNKNOWN otherwise, never read as absent.
 
 The network: a filter tests item fields beside the window's, so the atom is a hidden node of its
 own (`Build.hidden`) with a possibility node for items that may count; a clause over several
-values is one rule per value (no `$or` spans item fields inside `$iany`).
+values, and each clause of `(a or b)`, is one rule per alternative (no `$or` spans item fields
+inside `$iany`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from engine import patterns as P
@@ -23,6 +28,7 @@ from engine import record as R
 from engine.atoms.base import OPS, Build, Reader
 from engine.atoms.history import Occurred, dose_threshold_of, item_tests
 from engine.kleene import Kleene, lacking
+from engine.shape import holds
 from protocol import model as m
 from protocol.units import convert, quantize
 
@@ -50,15 +56,22 @@ def filter_patterns(atom: m.Occurred, build: Build) -> tuple[list[P.Pattern], li
         yes, may = clause_patterns(clause, concept)
         sure.append(yes)
         maybe.append(may)
-        if clause.dose is not None and concept.weight is not None:
-            build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
+    if concept.weight is not None and any(c.dose is not None for c in m.clauses(atom.filters)):
+        build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
     return sure, maybe
 
 
-def clause_reads(clause: m.Where, concept: m.Concept) -> str:
-    """What a clause reads of an item, as the trail names it when an item does not record it:
-    its dose, or its attribute."""
-    return m.DOSE if clause.dose is not None else attribute_of(clause, concept).name
+def clause_open(clause: m.Clause, concept: m.Concept) -> Callable[[dict], tuple[str, ...]]:
+    """What an item leaves a clause open on, as the trail names it: the dose or attribute the
+    clause reads, where the item does not record it; of `(a or b)`, each of its clauses', where
+    none passes."""
+    test = clause_test(clause, concept)
+    if isinstance(clause, m.Either):
+        parts = [clause_open(c, concept) for c in clause.clauses]
+        return lambda item: () if test(item) != "unknown" else tuple(dict.fromkeys(
+            read for part in parts for read in part(item)))
+    reads = (m.DOSE if clause.dose is not None else attribute_of(clause, concept).name,)
+    return lambda item: reads if test(item) == "unknown" else ()
 
 
 class Filtered(Occurred):
@@ -75,10 +88,10 @@ class Filtered(Occurred):
         return all(test(item) in allowed for test in self._tests(atom, reader))
 
     def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
-        tests = self._tests(atom, reader)
         concept = reader.concepts[atom.ref.name]
-        unrecorded = [clause_reads(clause, concept) for clause, test in zip(atom.filters, tests)
-                      if any(test(item) == "unknown" for item in items)]
+        opens = [clause_open(clause, concept) for clause in atom.filters]
+        unrecorded = list(dict.fromkeys(read for left in opens for item in items
+                                        for read in left(item)))
         if unrecorded:
             return f" (not every item records its {' or '.join(unrecorded)}: the items do not " \
                    f"decide it)"
@@ -87,7 +100,7 @@ class Filtered(Occurred):
     @staticmethod
     def _tests(atom: m.Occurred, reader: Reader) -> tuple:
         """The clauses as item tests, once per atom (keyed by its filter tuple)."""
-        def constants(filters: tuple[m.Where, ...], reader: Reader) -> tuple:
+        def constants(filters: tuple[m.Clause, ...], reader: Reader) -> tuple:
             concept = reader.concepts[atom.ref.name]
             return tuple(clause_test(clause, concept) for clause in filters)
 
@@ -115,8 +128,11 @@ def _values(clause: m.Where, attribute: m.Attribute) -> list[str]:
     return sorted({attribute.canonical(v.name) or v.name for v in clause.values})
 
 
-def clause_patterns(clause: m.Where, concept: m.Concept) -> tuple[P.Pattern, P.Pattern]:
+def clause_patterns(clause: m.Clause, concept: m.Concept) -> tuple[P.Pattern, P.Pattern]:
     """What an item surely passes and what it may pass, as item tests."""
+    if isinstance(clause, m.Either):  # surely passes one; may pass one
+        sure, maybe = zip(*(clause_patterns(c, concept) for c in clause.clauses))
+        return P.any_of(*sure), P.any_of(*maybe)
     if clause.dose is not None:
         assert clause.op is not None
         dosed = P.test(clause.op, R.ITEM[R.DOSE], float(dose_threshold_of(
@@ -140,8 +156,11 @@ def clause_patterns(clause: m.Where, concept: m.Concept) -> tuple[P.Pattern, P.P
     return P.any_of(*equal), P.any_of(*equal, *unrecorded)
 
 
-def clause_test(clause: m.Where, concept: m.Concept):
+def clause_test(clause: m.Clause, concept: m.Concept):
     """The clause on one item, for the trail: "true", "false" or "unknown"."""
+    if isinstance(clause, m.Either):
+        tests = [clause_test(c, concept) for c in clause.clauses]
+        return lambda item: holds("any", [test(item) for test in tests])
     if clause.dose is not None:
         assert clause.op is not None
         return _compared(R.DOSE, clause.op, float(dose_threshold_of(concept, clause.dose)))

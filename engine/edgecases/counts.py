@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, anchor_day, recorded_until
-from engine.edgecases.filters import (PerDay, item_values, through_weight, unrecorded,
-                                      written_filters)
+from engine.edgecases.filters import Changed, PerDay, item_values, through_weight, written_filters
 from engine.edgecases.anchors import Anchored, history_anchor
 from engine.edgecases.during import one_day, spanned_by
 from engine.edgecases.windows import (_edges, _given, _grade_text, _inside, _occurrence,
@@ -52,7 +51,7 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
         raise Skip(f"'{window}': a count of items each within its own "
                    f"{window.reach.attribute.name} window has no boundary cases yet")
     concept = gen.concept(occurred)
-    passing, failing = item_values(gen, occurred)
+    passing, changes = item_values(gen, occurred)
     by = atom.attribute(concept)
     of = f"{atom.by.name} of " if atom.by is not None else ""
     written = f"at least {n} {of}{occurred.ref.name}{written_filters(occurred)}" \
@@ -84,16 +83,17 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
         if month is not None:
             out.append((f"one known to the month {month}", [*beside, (month, extra, "unknown",
                         f"{month} straddles the window's edge")]))
-        for name, value in failing:
-            out.append((f"one with {name} {value}", [*beside, (last, {**extra, name: value},
-                        "false", f"{name} {value} fails the filter")]))
+        for change in (c for c in changes if c.recorded):
+            out.append((f"one with {change.what}", [*beside, (last, {**extra, **change.fields},
+                        change.held, change.why)]))
         for dose in through_weight(gen, occurred, passing):
             out.append((f"one of {dose.label}", [*beside, (last, {**extra, **dose.fields},
                         dose.passes, dose.how)], dose))
-        for name, gone in [*unrecorded(concept, passing),
-                           *([(by.name, {by.name: None})] if by is not None else [])]:
-            out.append((f"one without {name}", [*beside, (last, {**extra, **gone}, "unknown",
-                                                        f"no {name}: it may count")]))
+        for change in [*(c for c in changes if not c.recorded), *([Changed(
+                by.name, {by.name: None}, "unknown", f"no {by.name} recorded: it may count",
+                recorded=False)] if by is not None else [])]:
+            out.append((f"one without {change.what}", [*beside, (last, {**extra, **change.fields},
+                        change.held, change.why)]))
         if occurred.grade is not None:
             op, threshold = occurred.grade
             short = next((g for g in (threshold - 1, threshold + 1)

@@ -42,7 +42,7 @@ from dateutil.relativedelta import relativedelta
 from engine.edgecases.anchors import (OPEN, Span, _whole_days, candidates, most_recent, span_of,
                                       spans, unanchored)
 from engine.edgecases.base import Variant, period, recorded_until, shifted
-from engine.edgecases.filters import item_values, written_filters
+from engine.edgecases.filters import Changed, item_values, written_filters
 from engine.edgecases.windows import (HELD, _filtered, _given, _grade_text, _graded,
                                       _month_ends, _nothing, _occurrence, _passing_grade,
                                       _unique, _wrapped, occurred_of)
@@ -70,13 +70,13 @@ class Spanned:
 
 class Placed(NamedTuple):
     """An occurrence condition placed against another history's items (`during`, `during
-    any`): the condition, the other history's name, an item's passing fields and failing
-    values, the condition as written, and a grade that passes."""
+    any`): the condition, the other history's name, an item's passing fields and those
+    changed, the condition as written, and a grade that passes."""
 
     occurred: m.Occurred
     name: str
     passing: dict
-    failing: list[tuple[str, Any]]
+    changes: list[Changed]
     written: str
     grade: Any
 
@@ -93,7 +93,7 @@ def placed(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> Placed:
 
 def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     """The cases of a window `during` another history (see the module's docstring)."""
-    occurred, name, passing, failing, written, grade = placed(gen, atom)
+    occurred, name, passing, changes, written, grade = placed(gen, atom)
     window, x = occurred.window, occurred.ref.name
     spanned = spanned_by(gen, window, f"line {atom.span.line}, {x}")
     latest = spanned.latest
@@ -133,7 +133,7 @@ def during(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     out += _unsettled(gen, window, spanned, on)
     out += [_nowhere(gen, atom, occurred, start, written, grade, passing, none)
             for none in ((False, True) if isinstance(atom, m.Occurred) else (False,))]
-    known = [*_filtered(gen, atom, occurred, start, written, grade, passing, failing, False),
+    known = [*_filtered(gen, atom, occurred, start, written, grade, passing, changes, False),
              *_graded(gen, atom, occurred, start, written, passing),
              *_nothing(gen, atom, occurred, written)]
     out += [_given(gen, v, latest.fact) for v in known] if spanned.own else known

@@ -40,7 +40,7 @@ DAY = timedelta(days=1)
 
 def during_any(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     """The cases of `x during any y` (see the module's docstring)."""
-    occurred, name, passing, failing, written, grade = placed(gen, atom)
+    occurred, name, passing, changes, written, grade = placed(gen, atom)
     window, x = occurred.window, occurred.ref.name
     reach = (lambda day: day) if window.duration is None else \
         (lambda day: day + period(window.duration))
@@ -84,7 +84,7 @@ def during_any(gen: EdgeCases, atom: m.Occurred | m.NoKnown) -> list[Variant]:
     out += [on(earlier[1], f"{name} recorded as none", ({"concept": name, "present": False},)),
             _unrecorded(gen, atom, occurred, earlier[1], written, grade, passing, name)]
     out += [_with(v, courses) for v in (
-        *_filtered(gen, atom, occurred, earlier[1], written, grade, passing, failing, False),
+        *_filtered(gen, atom, occurred, earlier[1], written, grade, passing, changes, False),
         *_graded(gen, atom, occurred, earlier[1], written, passing),
         *_nothing(gen, atom, occurred, written))]
     return _unique(out)

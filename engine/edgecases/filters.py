@@ -15,6 +15,11 @@ fails one; a course without a dose may or may not pass. For a medication dosed p
 weight, the item also gives its dose per day through the weight (`through_weight`, as
 `amounts.per_day` puts it at the first clause's threshold: at it times the weight, the nearest
 doses where the rounded quotient turns, and no weight recorded, which leaves it unknown).
+
+Clauses in parentheses, `(line is 1 or response is refractory)`, are one clause: the passing item
+passes it by its first attribute alone (each other attribute at a value that fails its clauses);
+then every attribute failing (false), each other attribute passing instead, and each left
+unrecorded, whether each passes worked out clause by clause in Kleene's `or` (`_either`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from engine.atoms.filters import amount_of
 from engine.edgecases.amounts import (daily, dosing, per_day, rounded, threshold, weight_change,
                                       weight_of)
 from engine.edgecases.base import Skip, tidy
+from engine.shape import holds
 from protocol import model as m
 from protocol.units import QUANTUM
 
@@ -50,13 +56,28 @@ def _passes(clause: m.Where, attribute: m.Attribute, value: str) -> bool:
     return (value in named) != negated
 
 
-def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[str, Any]]]:
-    """The fields of an item that passes every clause, and for each filtered attribute a
-    declared value that fails one of its clauses (when there is one); a dose that fails."""
+@dataclass(frozen=True)
+class Changed:
+    """The passing item with some fields changed: what it gives (`what`: "route oral", or the
+    field it leaves out when not `recorded`), its fields (None: not recorded), whether it then
+    passes the filter ("true", "false", "unknown") and why."""
+
+    what: str
+    fields: dict[str, Any]
+    held: str
+    why: str
+    recorded: bool = True
+
+
+def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[Changed]]:
+    """The fields of an item that passes every clause, and that item changed: each filtered
+    attribute at a declared value that fails one of its clauses (when there is one), a dose that
+    fails, each left unrecorded; then the changes of each `(a or b)` (`_either`)."""
     concept = gen.concept(occurred)
+    plain = [c for c in occurred.filters if isinstance(c, m.Where)]
     clauses: dict[str, list[m.Where]] = {}
     attributes: dict[str, m.Attribute] = {}
-    for clause in (c for c in occurred.filters if c.dose is None and c.amount is None):
+    for clause in (c for c in plain if c.dose is None and c.amount is None):
         attribute = _attribute(clause, concept)
         attributes[attribute.name] = attribute
         clauses.setdefault(attribute.name, []).append(clause)
@@ -70,26 +91,105 @@ def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[tuple[
         passing[name] = good[0]
         if bad:
             failing.append((name, bad[0]))
-    for name, (good, bad) in _numbers(occurred, concept).items():
+    for name, (good, bad) in _numbers(plain, concept).items():
         passing[name] = good
         if bad is not None:
             failing.append((name, bad))
-    doses = [clause for clause in occurred.filters if clause.dose is not None]
+    doses = [clause for clause in plain if clause.dose is not None]
     if doses:
         fields, fails = _dose_values(gen, concept, doses, passing.get(m.DRUG))
         passing.update(fields)
         if fails is not None:
             failing.append((m.DOSE, fails))
-    return passing, failing
+    changes = [Changed(f"{name} {value}", {name: value}, "false",
+                       f"{name} {value} fails the filter") for name, value in failing]
+    changes += [Changed(name, gone, "unknown", f"no {name} recorded: it may or may not pass",
+                        recorded=False) for name, gone in unrecorded(concept, passing)]
+    read = {c.attribute.name for c in plain if c.attribute is not None}
+    for group in (c for c in occurred.filters if isinstance(c, m.Either)):
+        given, more = _either(group, concept, read)
+        passing.update(given)
+        changes += more
+    return passing, changes
 
 
-def _numbers(occurred: m.Occurred, concept: m.Concept) -> dict[str, tuple[Any, Any]]:
+def _either(group: m.Either, concept: m.Concept, read: set[str]
+            ) -> tuple[dict[str, Any], list[Changed]]:
+    """`(a or b)`: the fields of an item that passes it by its first attribute alone (each
+    other attribute at a value that fails its clauses), and that item changed: every attribute
+    failing (false), each other attribute passing instead, each left unrecorded; whether each
+    passes worked out clause by clause in Kleene's `or`."""
+    tests: dict[str, list[tuple[str, Any]]] = {}  # per attribute: (written, passes(value))
+    for clause in group.clauses:
+        if clause.dose is not None:
+            raise Skip(f"a dose inside '{group}': its items are not generated")
+        attribute = _attribute(clause, concept)
+        if attribute.name in read:
+            raise Skip(f"{attribute.name} is read inside '{group}' and beside it: its items "
+                       "are not generated")
+        tests.setdefault(attribute.name, []).append(_candidates(clause, attribute))
+    read.update(tests)
+    good, bad = {}, {}
+    for name, found in tests.items():
+        candidates = [v for _, values in found for v in values]
+        good[name] = next((v for v in candidates if any(p(v) for p, _ in found)), None)
+        bad[name] = next((v for v in candidates if not any(p(v) for p, _ in found)), None)
+    lead = next((name for name in tests if good[name] is not None), None)
+    if lead is None:
+        raise Skip(f"no value passes '{group}'")
+    given = {name: good[name] if name == lead or bad[name] is None else bad[name]
+             for name in tests}
+
+    def held(fields: dict[str, Any]) -> str:
+        return holds("any", ["unknown" if fields[name] is None else str(p(fields[name])).lower()
+                             for name, found in tests.items() for p, _ in found])
+
+    def shown(value: Any) -> str:
+        return str(value[1]) if isinstance(value, tuple) else str(value)
+
+    def fact(fields: dict[str, Any]) -> dict[str, Any]:
+        return {name: v[1] if isinstance(v, tuple) else v for name, v in fields.items()}
+
+    out = []
+    if all(bad[name] is not None for name in tests):
+        what = " and ".join(f"{name} {shown(bad[name])}" for name in tests)
+        out.append(Changed(what, fact(dict(bad)), held(bad), f"{what} fails {group}"))
+    for name in tests:
+        if name != lead and good[name] is not None and bad[lead] is not None:
+            fields = {**given, lead: bad[lead], name: good[name]}
+            what = f"{lead} {shown(bad[lead])} and {name} {shown(good[name])}"
+            out.append(Changed(what, fact(fields), held(fields), f"{name} {shown(good[name])} "
+                               f"passes {group}"))
+    for name in (n for n in tests if n != m.DRUG or concept.kind is not m.Kind.MEDICATION):
+        fields = {**given, name: None}  # never a course's drug, which every course names
+        status = held(fields)
+        why = "it may or may not pass" if status == "unknown" else f"{group} is {status}"
+        out.append(Changed(name, fact(fields), status, f"no {name} recorded: {why}",
+                           recorded=False))
+    return fact(given), out
+
+
+def _candidates(clause: m.Where, attribute: m.Attribute) -> tuple[Any, list[Any]]:
+    """A clause as a test of one value, and the values to try on it: each declared value, or
+    the numbers nearest its threshold, each as (the number, as a fact gives it)."""
+    if clause.amount is None:
+        return (lambda value: _passes(clause, attribute, value)), [v.name for v in
+                                                                   attribute.values]
+    assert clause.op is not None
+    at, compare = amount_of(clause, attribute), OPS[clause.op]
+    unit = f" {attribute.unit}" if attribute.unit else ""
+    values = [(x, f"{tidy(x)}{unit}" if unit else tidy(x))
+              for x in (at, at + QUANTUM, at - QUANTUM)]
+    return (lambda value: compare(value[0], at)), values
+
+
+def _numbers(plain: list[m.Where], concept: m.Concept) -> dict[str, tuple[Any, Any]]:
     """For each number a filter compares (`diameter >= 10 mm`), as a fact gives it: the value
     nearest the first clause's threshold that passes every clause on it (the threshold itself
     where it does), and the nearest that fails one (None: none within a step)."""
     limits: dict[str, list[tuple[str, Decimal]]] = {}
     attributes: dict[str, m.Attribute] = {}
-    for clause in (c for c in occurred.filters if c.amount is not None):
+    for clause in (c for c in plain if c.amount is not None):
         assert clause.op is not None
         attribute = attributes.setdefault(clause.attribute.name if clause.attribute else "",
                                           _attribute(clause, concept))
@@ -159,7 +259,7 @@ def through_weight(gen: EdgeCases, occurred: m.Occurred, passing: dict[str, Any]
                    ) -> list[PerDay]:
     """For a dose filter on a medication dosed per kg: the passing item's drug given per day,
     each dose worked out by `amounts.daily` through the weight (see the module's docstring)."""
-    clauses = [clause for clause in occurred.filters if clause.dose is not None]
+    clauses = [c for c in occurred.filters if isinstance(c, m.Where) and c.dose is not None]
     if not clauses:
         return []
     dosed = dosing(gen, gen.concept(occurred))
@@ -192,6 +292,7 @@ def unrecorded(concept: m.Concept, passing: dict[str, Any]) -> list[tuple[str, d
 
 def written_filters(occurred: m.Occurred) -> str:
     """The filter as the protocol writes it: ` other than {a}`, ` where x is y and z is w`."""
-    named = [str(c) for c in occurred.filters if c.attribute is not None]
-    other = "".join(f" {c}" for c in occurred.filters if c.attribute is None)
+    named = [str(c) for c in occurred.filters if isinstance(c, m.Either) or c.attribute]
+    other = "".join(f" {c}" for c in occurred.filters if isinstance(c, m.Where) and
+                    c.attribute is None)
     return other + (f" where {' and '.join(named)}" if named else "")

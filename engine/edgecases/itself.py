@@ -37,7 +37,7 @@ from engine.atoms.base import OPS
 from engine.edgecases.anchors import Span, anchor_days, most_recent, spans
 from engine.edgecases.base import Skip, Variant, kleene_and, kleene_or, leap, period
 from engine.edgecases.counts import _status as counted
-from engine.edgecases.filters import item_values, unrecorded, written_filters
+from engine.edgecases.filters import item_values, written_filters
 from engine.edgecases.windows import (MONTH_ENDS, _bounds, _grade_text, _occurrence,
                                       _passing_grade, _spanned, occurred_of, placed)
 from protocol import model as m
@@ -87,7 +87,7 @@ class _Own:
         assert self.window.anchor is not None and self.window.anchor.occurrence
         self.edge, self.name = self.window.anchor.edge, occurred.ref.name
         self.counts = _spanned(self.window)
-        self.passing, self.failing = item_values(gen, occurred)
+        self.passing, self.changes = item_values(gen, occurred)
         self.grade = _passing_grade(occurred)
         self.by = atom.attribute(gen.concept(occurred)) if isinstance(atom, m.Counted) else None
         count = f"at least {atom.count} {atom.by.name + ' of ' if atom.by else ''}" \
@@ -196,10 +196,9 @@ class _Own:
 
     def _bad(self, good: Item) -> Item:
         """A, failing the filter or the grade when there is one, so that another item decides."""
-        if self.failing:
-            name, value = self.failing[0]
-            return Item(good.first, good.last, {name: value}, "false", f" ({name} {value} fails "
-                        "the filter)")
+        failing = next((c for c in self.changes if c.held == "false"), None)
+        if failing is not None:
+            return Item(good.first, good.last, failing.fields, "false", f" ({failing.why})")
         short = self._short_grade()
         if short is not None:
             return Item(good.first, good.last, {"grade": short}, "false",
@@ -358,10 +357,7 @@ class _Own:
         if items is None:
             return []
         last = items[-1]
-        tried = [({name: value}, "false", f" ({name} {value} fails the filter)")
-                 for name, value in self.failing]
-        tried += [(gone, "unknown", f" (no {name}: it may or may not pass)")
-                  for name, gone in unrecorded(self.gen.concept(self.occurred), self.passing)]
+        tried = [(change.fields, change.held, f" ({change.why})") for change in self.changes]
         if self.occurred.grade is not None:
             op, threshold = self.occurred.grade
             tried += [({"grade": g}, str(OPS[op](g, threshold)).lower(),

@@ -48,7 +48,7 @@ from engine.edgecases.anchors import (Anchored, Span, anchor_days, history_ancho
                                       spans)
 from engine.edgecases.base import (Skip, Variant, anchor_day, kleene_and, kleene_or, leap,
                                    period, recorded_until, shifted, tidy)
-from engine.edgecases.filters import item_values, through_weight, unrecorded, written_filters
+from engine.edgecases.filters import Changed, item_values, through_weight, written_filters
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -71,14 +71,14 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     """The cases of one history condition (see the module's docstring); raises `Skip`."""
     occurred = occurred_of(atom)
     window = occurred.window
-    passing, failing = item_values(gen, occurred)
+    passing, changes = item_values(gen, occurred)
     if window.reach is not None:
-        return _reached(gen, atom, occurred, passing, failing)
+        return _reached(gen, atom, occurred, passing, changes)
     written = f"{occurred.ref.name}{written_filters(occurred)}{_grade_text(occurred)} {window}"
     grade = _passing_grade(occurred)
     if window.kind == "ever":  # no edge in time: the filter's and grade's, the day before screening
         day = gen.screening - timedelta(days=1)
-        return _unique([*_filtered(gen, atom, occurred, day, written, grade, passing, failing,
+        return _unique([*_filtered(gen, atom, occurred, day, written, grade, passing, changes,
                                    True), *_graded(gen, atom, occurred, day, written, passing),
                         *_nothing(gen, atom, occurred, written)])
     anchored = None  # for a window on another history: the item it counts from
@@ -119,7 +119,7 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
     days = [d for d in _edges(lambda d: inside(d, anchor), anchor, window,
                               recorded_until(gen, concept)) if inside(d, anchor)]
     if days:
-        out += _filtered(gen, atom, occurred, days[0], written, grade, passing, failing, False)
+        out += _filtered(gen, atom, occurred, days[0], written, grade, passing, changes, False)
     out += _nothing(gen, atom, occurred, written)
     out += _no_anchor(gen, atom, occurred, anchor, written, grade, passing)
     if anchored is not None:
@@ -131,7 +131,7 @@ def windows(gen: EdgeCases, atom: m.Occurred | m.NoKnown | m.Latest) -> list[Var
 
 
 def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
-             failing: list[tuple[str, str]]) -> list[Variant]:
+             changes: list[Changed]) -> list[Variant]:
     """A washout in half-lives (`within D or N half_life, whichever is shorter, before A`): a
     one-day course on each edge of the duration's window and of the half-lives' (a half-life
     whose N reach inside the duration's window, and one whose N reach beyond it, each given in
@@ -235,7 +235,7 @@ def _reached(gen: EdgeCases, atom, occurred: m.Occurred, passing: dict,
                             fields={**passing, attribute.name: None}))
     covered = {**passing, attribute.name: half_lives[-1]}  # in both windows on `ins[0]`
     if ins:
-        out += _filtered(gen, atom, occurred, ins[0], written, grade, covered, failing, False)
+        out += _filtered(gen, atom, occurred, ins[0], written, grade, covered, changes, False)
     out += _nothing(gen, atom, occurred, written)
     out += _no_anchor(gen, atom, occurred, anchor, written, grade, covered)
     return _unique(out)
@@ -385,7 +385,7 @@ def _nothing(gen: EdgeCases, atom, occurred: m.Occurred, written: str) -> list[V
 
 
 def _filtered(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: str, grade,
-              passing: dict, failing: list[tuple[str, str]], alone: bool) -> list[Variant]:
+              passing: dict, changes: list[Changed], alone: bool) -> list[Variant]:
     """On a day inside: the item that passes (when the window's cases do not give it), each
     attribute at a value that fails, each not recorded, and a dose per kg given per day through
     the weight."""
@@ -394,12 +394,9 @@ def _filtered(gen: EdgeCases, atom, occurred: m.Occurred, day: date, written: st
     tried: list[tuple[str, dict, bool | None, str, tuple[dict, ...], tuple[str, ...]]] = []
     if alone:
         tried.append(("passes", passing, True, "passes every clause", (), ()))
-    for name, value in failing:
-        tried.append((f"{name} {value}", {**passing, name: value}, False,
-                      f"{name} {value} fails the filter", (), ()))
-    for name, gone in unrecorded(gen.concept(occurred), passing):
-        tried.append((f"{name} not recorded", {**passing, **gone}, None,
-                      f"no {name} recorded: it may or may not pass", (), ()))
+    for change in changes:
+        what = change.what if change.recorded else f"{change.what} not recorded"
+        tried.append((what, {**passing, **change.fields}, HELD[change.held], change.why, (), ()))
     for dose in through_weight(gen, occurred, passing):
         tried.append((dose.label, {**passing, **dose.fields}, HELD[dose.passes], dose.how,
                       dose.replace, dose.remove))
