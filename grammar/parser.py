@@ -531,6 +531,11 @@ class _Build(Escalation):
         return m.Latest(self._span(meta), self.occurred(meta, name, *rest))
 
     def filter(self, meta, *clauses):
+        """The clauses an item passes every one of: `(a and b)` is its clauses."""
+        return tuple(c for clause in clauses
+                     for c in (clause if isinstance(clause, tuple) else (clause,)))
+
+    def each(self, meta, *clauses):
         return tuple(clauses)
 
     lone_filter = filter

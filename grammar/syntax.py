@@ -118,10 +118,10 @@ OFFERS = (
      "write 'methotrexate: medication {...} \"Methotrexate\" counts as csdmard'"),
     (r"or\b", r"\bwhere\s[^()\n]*$", "clauses of a filter joined by 'or' go in parentheses: "
      "'where (line is 1 or response is refractory)'"),
-    (r"and\b", r"\bwhere\s*\([^)\n]*$", "inside a filter's parentheses its clauses are joined "
-     "by 'or'; write each clause joined by 'and' outside them"),
+    (r"(and|or)\b", r"\bwhere\s*\([^)\n]*\b(and|or)\s[^)\n]*$", "inside a filter's "
+     "parentheses the clauses are joined by 'or' or by 'and', not both: '(a or b) and c'"),
     (r"\)", r"\bwhere\s*\([^)\n]*$", "a filter's parentheses hold two clauses or more, joined "
-     "by 'or'"),
+     "by 'or' (or by 'and')"),
 )
 
 

@@ -45,6 +45,8 @@ inclusion O8 "Known refractory or daratumumab therapy within 2 years": known the
     (response is refractory or drug is daratumumab) within 2 years before screening
 inclusion O9 "A lung or blood infection during any therapy": infection where (site is lung or
     site is blood) during any therapy
+inclusion O10 "No known refractory third line": no known therapy where (line is 3 and response is
+    refractory)
 """
 
 
@@ -141,6 +143,12 @@ CASES = [
         "2025-06-01", line=2, cycles=2, response="relapsed")], "NOT_MET"),
     ("O7", "the second line may pass", [therapy(line=1, cycles=6), therapy(
         "2025-06-01", line=2, cycles=2)], "UNKNOWN"),
+    # no known therapy where (line is 3 and response is refractory): both, in parentheses
+    ("O10", "nothing recorded (open world)", [], "MET"),
+    ("O10", "a refractory third line", [therapy(line=3, response="refractory")], "NOT_MET"),
+    ("O10", "a relapsed third line", [therapy(line=3, response="relapsed")], "MET"),
+    ("O10", "a third line, no response", [therapy(line=3)], "UNKNOWN"),
+    ("O10", "a second line, no response", [therapy(line=2)], "MET"),
     # known therapy where (response is refractory or drug is daratumumab) within 2 years
     ("O8", "nothing recorded (open world)", [], "NOT_MET"),
     ("O8", "daratumumab", [therapy("2026-01-01", "daratumumab")], "MET"),
@@ -263,11 +271,15 @@ def _problems(src: str) -> list[str]:
     ('inclusion I1 "x": no known therapy where line is 1 or response is refractory',
      "5:55 unknown name 'response'; response is an attribute of therapy: clauses of a filter "
      "joined by 'or' go in parentheses, 'where (... or response is ...)'"),
-    ('inclusion I1 "x": therapy where (line is 1 and response is refractory) ever',
-     "5:44 unexpected 'and'; inside a filter's parentheses its clauses are joined by 'or'; write "
-     "each clause joined by 'and' outside them"),
+    ('inclusion I1 "x": therapy where (line is 1 and response is refractory or line is 2) ever',
+     "5:71 unexpected 'or'; inside a filter's parentheses the clauses are joined by 'or' or by "
+     "'and', not both: '(a or b) and c'"),
+    ('inclusion I1 "x": therapy where (line is 1 or response is refractory and line is 2) ever',
+     "5:70 unexpected 'and'; inside a filter's parentheses the clauses are joined by 'or' or by "
+     "'and', not both: '(a or b) and c'"),
     ('inclusion I1 "x": therapy where (line is 1) ever',
-     "5:43 unexpected ')'; a filter's parentheses hold two clauses or more, joined by 'or'"),
+     "5:43 unexpected ')'; a filter's parentheses hold two clauses or more, joined by 'or' (or "
+     "by 'and')"),
     ('inclusion I1 "x": therapy where (line is 4 or respons is refractory) ever',
      "5:42 '4' is not a value of 'therapy line'; its values are 1, 2, 3\n"
      "5:47 'therapy' records no attribute 'respons'; did you mean 'response'?"),
