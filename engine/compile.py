@@ -499,6 +499,25 @@ class _Compiler:
                    self._settled(name, decided, undecided, void), opened)
         return joined(node)
 
+    def agreed(self, atom: m.OfLatest, fails: P.Pattern, passes: P.Pattern,
+               undecided: P.Pattern, decided: P.Pattern, needs: P.Pattern) -> Kleene:
+        """Every item that counts passes, where which items count is uncertain (the items that may
+        be the most recent): true when no item may fail (`fails`) and some may pass (`passes`);
+        false when none may pass; unknown when they disagree or one is undecided, which is data
+        the record lacks, never a pending judgment.
+
+        Two hidden nodes, some item that may fail (`<node>-`) and some item that may pass
+        (`<node>+`), and a node of its own a stratum above them: true when the first is false and
+        the second true; at its end marker, false as `hidden` settles, unknown while the second is
+        true (read as a possibility node)."""
+        name = atom.ref.name
+        failing = self.hidden(atom, fails, undecided, decided, needs, suffix="-")
+        self.hidden(atom, passes, undecided, decided, needs, suffix="+")
+        node = f"{name}@{atom.span.line}:{atom.span.column}"
+        self._node(node, atom.span.line, 1, both(failing.f, joined(f"{node}+").t),
+                   self._settled(name, decided, undecided, P.FALSE), f"{node}+")
+        return joined(node)
+
     def counted(self, atom: m.Counted, yes: P.Pattern, undecided: P.Pattern,
                 decided: P.Pattern, needs: P.Pattern, possible: P.Pattern,
                 void: P.Pattern = P.FALSE) -> Kleene:

@@ -52,6 +52,9 @@ class Occurrences:
         surest = max((item[R.START], item[R.END_EARLIEST]) for item in items)
         candidates = [item for item in items if (item[R.START_LATEST], item[R.END]) >= surest]
         for field_name, edge in r.edges:
+            if edge == "latest":  # the items' own tests find the candidates in the network
+                record.update(zip(R.latest_fields(name), surest))
+                continue
             edges = [_edge(item, edge) for item in candidates]
             early, late = min(e[0] for e in edges), max(e[1] for e in edges)
             if edge == "until":  # a window `during` it runs to now (ONGOING) while it goes on

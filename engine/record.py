@@ -25,6 +25,8 @@ A record is one flat JSON object per patient:
   validity, as the latest's (or its `bounds`), for a comparison confirmed on another day;
 - `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
 - `<date concept>`: a day number;
+- `<list>__latest__s`, `<list>__latest__el`: the latest of the items' earliest (first, last)
+  days, which every item that may be the most recent reaches (`latest_fields`);
 - `<list>__start`, `<list>__end`: first and last day of the list's most recent occurrence, for
   windows anchored on it (absent while it is still going on, and when that day is not exact);
   beside it, `__early` and `__late` after the name (`spread`), the earliest and latest day it may
@@ -228,6 +230,18 @@ def spread(field: str) -> tuple[str, str]:
     return f"{field}__early", f"{field}__late"
 
 
+def latest_fields(concept: str) -> tuple[str, str]:
+    """The record fields holding the first and last day the most recent occurrence of `concept`
+    surely reaches: the latest of every item's earliest (start, end). An item may be the most
+    recent when its own latest (start, end) is not before them (`response of the latest x is
+    ...`), as `engine/occurrences.py` finds the anchor's candidates.
+
+    >>> latest_fields("mm_therapy")
+    ('mm_therapy__latest__s', 'mm_therapy__latest__el')
+    """
+    return f"{concept}__latest__s", f"{concept}__latest__el"
+
+
 def dose_field(concept: str, anchor: str) -> str:
     """The record field holding a medication's daily dose on the day in field `anchor`, summed
     over the courses that cover it (with `bounds` when some course may or may not cover it)."""
@@ -296,6 +310,13 @@ class Layout:
             elif anchor.result:
                 self.dated[anchor.ref.name] = name
         return name
+
+    def most_recent(self, concept: str) -> tuple[str, str]:
+        """Ask for the first and last day the most recent item of `concept` surely reaches
+        (`latest_fields`); return their fields."""
+        self.concepts.add(concept)
+        self.edges[f"{concept}__latest"] = (concept, "latest")
+        return latest_fields(concept)
 
     def bound(self, anchor: str, duration: m.Duration, direction: str) -> str:
         """Ask for the day `duration` before or after the anchor day in field `anchor`."""

@@ -530,6 +530,25 @@ class _Build(Escalation):
         """`the latest allo_sct more than 6 months before first_dose`."""
         return m.Latest(self._span(meta), self.occurred(meta, name, *rest))
 
+    def of_latest_is(self, meta, attribute, name, *rest):
+        """`response of the latest mm_therapy is refractory`: the clause the most recent item
+        passes, as a filter's (`m.OfLatest`)."""
+        return self._of_latest(meta, name, self.clause_is(meta, attribute, *rest))
+
+    def of_latest_one_of(self, meta, attribute, name, *rest):
+        return self._of_latest(meta, name, self.clause_one_of(meta, attribute, *rest))
+
+    def of_latest_compare(self, meta, attribute, name, op, amount):
+        return self._of_latest(meta, name, self.clause_compare(meta, attribute, op, amount))
+
+    def of_latest_dose(self, meta, name, op, dose):
+        return self._of_latest(meta, name, self.clause_dose(meta, op, dose))
+
+    def _of_latest(self, meta, name, clause: m.Where) -> m.OfLatest:
+        span = self._span(meta)
+        return m.OfLatest(span, m.Occurred(span, self._ref(name), m.Window(span, "ever"),
+                                           filters=(clause,)))
+
     def filter(self, meta, *clauses):
         """The clauses an item passes every one of: `(a and b)` is its clauses."""
         return tuple(c for clause in clauses

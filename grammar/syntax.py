@@ -76,7 +76,7 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
     if offered:
         message += f"; {offered}"
     elif expected:
-        shown = expected if len(expected) <= 9 else expected[:8] + [f"{len(expected) - 8} more"]
+        shown = expected if len(expected) <= 10 else expected[:9] + [f"{len(expected) - 9} more"]
         message += "; expected " + ", ".join(shown)
     if found == "'if'" or expected == ["'else'"]:
         message += f" ({CONDITIONAL_TERM})"

@@ -52,6 +52,7 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.NoKnown: (m.LISTED, "only an event or medication has a history to be unknown"),
     m.Counted: (m.LISTED, "only an event's occurrences or a medication's courses are counted"),
     m.Latest: (m.LISTED, "only an event or medication has a latest occurrence"),
+    m.OfLatest: (m.LISTED, "only an event or medication has a latest occurrence"),
     m.InRange: ((*m.MEASURED, Kind.DERIVED), "only a quantity, lab, score, scale, titre, age or "
                 "derived value lies in a range"),
     m.Includes: ((Kind.MEDICATION,), "only a medication 'includes' a drug"),
@@ -230,7 +231,7 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
     elif isinstance(atom, (m.Occurred, *m.WRAPPERS)) and _grade(atom) is not None \
             and not target.graded and target.kind is not Kind.DATE:
         kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
-    elif isinstance(atom, m.Latest) and target.planned:
+    elif isinstance(atom, m.Latest | m.OfLatest) and target.planned:
         kind, advice = PLANNED, "plans have no most recent one (say when it is planned: " \
             f"'{atom.ref.name} within 3 months after screening')"
     elif isinstance(atom, m.CompareReference) and target.kind is Kind.DERIVED \
@@ -555,6 +556,7 @@ ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.NoKnown: lambda atom, concept: _filters(atom.occurred, concept),
     m.Counted: lambda atom, concept: _counted(atom, concept),
     m.Latest: _latest,
+    m.OfLatest: lambda atom, concept: _filters(atom.occurred, concept),
     m.Compare: _compare,
     m.InRange: _in_range,
     m.Confirmed: lambda atom, concept: _confirmed(atom, concept),

@@ -491,8 +491,30 @@ class Latest:
         return self.occurred.ref
 
 
+@dataclass(frozen=True)
+class OfLatest:
+    """`response of the latest mm_therapy is refractory` ("refractory to the last line of
+    therapy"), `cycles of the latest mm_therapy >= 2`: the most recent item (the one that started
+    last; of two on one day, the one that ended last) passes the clause, kept as the filter of an
+    occurrence `ever`. Where the dates do not settle which item is the most recent, every item
+    that may be it is asked."""
+
+    span: Span
+    occurred: Occurred
+
+    @property
+    def clause(self) -> Where:
+        (clause,) = self.occurred.filters
+        assert isinstance(clause, Where)
+        return clause
+
+    @property
+    def ref(self) -> Ref:
+        return self.occurred.ref
+
+
 #: Atoms that wrap an occurrence condition and ask something else of it.
-WRAPPERS = (NoKnown, Counted, Latest)
+WRAPPERS = (NoKnown, Counted, Latest, OfLatest)
 
 
 @dataclass(frozen=True)
@@ -633,10 +655,11 @@ class AtLeast:
 
 
 Atom = Union[Truth, Compare, Confirmed, CompareReference, Is, Occurred, NoKnown, Counted, Latest,
-             InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose]
+             OfLatest, InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose,
+             StableDose]
 Condition = Union[Atom, And, Or, Not, AtLeast]
 ATOMS = (Truth, Compare, Confirmed, CompareReference, Is, Occurred, NoKnown, Counted, Latest,
-         InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose)
+         OfLatest, InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose)
 
 
 def atoms(condition: Condition) -> list[Atom]:

@@ -205,11 +205,11 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
     argv = ("edge-cases", protocol, "--base", "tests/data/edgecases/histories.patients.jsonl",
             "-o", str(out))
     code, said, _ = run_cli(capsys, *argv)
-    assert code == 0 and said.startswith(f"{out}: 80 boundary cases from C01")
+    assert code == 0 and said.startswith(f"{out}: 118 boundary cases from C01")
     text = out.read_text(encoding="utf-8")
     assert "# not generated" not in text
     code, said, _ = run_cli(capsys, "test", protocol, str(out))
-    assert code == 0 and "=== 80 passed (1 scenario file) ===" in said, said
+    assert code == 0 and "=== 118 passed (1 scenario file) ===" in said, said
     cases = _cases(text)
     infections = "at least 3 infection with grade >= 3 within 1 year before screening"
     for k, verdict in ((2, "NOT_MET"), (3, "MET"), (4, "MET")):
@@ -225,6 +225,16 @@ def test_counted_histories_and_windows_on_another_history(capsys, tmp_path):
     assert "I1: NOT_MET" in cases[f"2 items, two with line 1: {lines}"]
     assert "I1: UNKNOWN" in cases[f"one without line: {lines}"]
     assert "I1: NOT_MET" in cases[f"one with route oral: {lines}"]
+    latest = "route of the latest chemo is intravenous"
+    assert "I2: NOT_MET" in cases[f"an earlier chemo passing, a later one with route oral: {latest}"]
+    assert "I2: UNKNOWN" in cases[f"a chemo from 2026-02-10 passing, one known to 2026-02 with "
+                                  f"route oral: {latest}"]
+    assert "I2: MET" in cases[f"a chemo from 2026-02-10 passing, one known to 2026-01 with "
+                              f"route oral: {latest}"]
+    either = "chemo where (route is oral or line is 4) within 1 year before screening"
+    assert "E6: MET" in cases[f"chemo on 2025-06-01, route intravenous and line 4: {either}"]
+    assert "E6: NOT_MET" in cases[f"chemo on 2025-06-01, route intravenous and line 1: {either}"]
+    assert "E6: MET" in cases[f"chemo on 2025-06-01, line not recorded: {either}"]
     graded = "anaphylaxis with grade >= 3 ever"
     assert "E3: MET" in cases[f"anaphylaxis grade 3 on 2026-05-31: {graded}"]
     assert "E3: NOT_MET" in cases[f"anaphylaxis grade 2 on 2026-05-31: {graded}"]

@@ -17,13 +17,14 @@ from engine.atoms.filters import Filtered
 from engine.atoms.history import (Continuous, CountedIncludes, Course, Includes, Latest, NoKnown,
                                  Occurred)
 from engine.atoms.measured import Compare, CompareReference, Confirmed, InRange
+from engine.atoms.most_recent import OfLatest
 from engine.atoms.values import Is, Truth
 from engine.shape import Shape
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
-    Truth, Compare, Confirmed, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Latest, Includes,
-    Course, Continuous, CurrentDose, CumulativeDose, StableDose,
+    Truth, Compare, Confirmed, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Latest,
+    OfLatest, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose,
 )}
 COUNTED = CountedIncludes()
 FILTERED = Filtered()

@@ -27,7 +27,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Build, Reader
 from engine.atoms.history import Occurred, dose_threshold_of, item_tests
-from engine.kleene import Kleene, lacking
+from engine.kleene import NEGATE, Kleene, lacking
 from engine.shape import holds
 from protocol import model as m
 from protocol.units import convert, quantize
@@ -154,6 +154,28 @@ def clause_patterns(clause: m.Clause, concept: m.Concept) -> tuple[P.Pattern, P.
     equal = [P.test("==", field, v) for v in values]
     unrecorded = [P.test("==", field, R.UNRECORDED)] if recorded else []
     return P.any_of(*equal), P.any_of(*equal, *unrecorded)
+
+
+def clause_fails(clause: m.Clause, concept: m.Concept) -> P.Pattern:
+    """What an item may fail of a clause, as item tests: all but what it surely passes (an item
+    that does not record what the clause reads may fail it)."""
+    if isinstance(clause, m.Either):
+        return P.all_of(*(clause_fails(c, concept) for c in clause.clauses))
+    assert clause.op is not None or clause.values
+    if clause.dose is not None:
+        return P.any_of(P.test(NEGATE[clause.op], R.ITEM[R.DOSE], float(dose_threshold_of(
+            concept, clause.dose))), P.test("==", R.ITEM[R.UNDOSED_ITEM], 1))
+    attribute = attribute_of(clause, concept)
+    field = f"$i.{R.attribute_field(attribute.name)}"
+    if clause.amount is not None:
+        return P.any_of(P.test(NEGATE[clause.op], field, float(amount_of(clause, attribute))),
+                        P.test("==", f"$i.{R.unrecorded_field(attribute.name)}", 1))
+    values = _values(clause, attribute)
+    if clause.negated:
+        recorded = attribute.name != m.DRUG  # a course always names its drug
+        return P.any_of(*(P.test("==", field, v) for v in values),
+                        *([P.test("==", field, R.UNRECORDED)] if recorded else []))
+    return P.all_of(*(P.test("!=", field, v) for v in values))
 
 
 def clause_test(clause: m.Clause, concept: m.Concept):

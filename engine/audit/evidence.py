@@ -345,8 +345,10 @@ def day(ordinal: int) -> str:
 def shown(fact: UsedFact) -> str:
     """A fact as an auditor reads it: value and unit, the converted value, date, and notes."""
     _, _, value, unit, day, converted, note = fact
-    if isinstance(value, str):  # a category, or a number with a bound ("< 60"): with its unit
-        text = f"{value} {unit}" if unit and value[-1:].isdigit() else value
+    if isinstance(value, str):  # a category, or a number with a bound ("< 60"): with its unit,
+        # unless it says it already (a course's dose, before a number it records: `cycles 6`)
+        text = f"{value} {unit}" if unit and value[-1:].isdigit() and f" {unit}" not in value \
+            else value
     else:
         text = ("yes" if value else "no") if type(value) is bool else str(value)
         if unit:

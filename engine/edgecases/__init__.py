@@ -44,6 +44,7 @@ from engine.edgecases.formulas import Open, formulas, value_of
 from engine.edgecases.includes import includes
 from engine.edgecases.itself import itself, on_itself
 from engine.edgecases.measured import confirmations, ranges, references, thresholds
+from engine.edgecases.most_recent import most_recent
 from engine.edgecases import validity
 from engine.edgecases.render import render
 from engine.edgecases.windows import occurred_of, windows
@@ -94,6 +95,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         return stable_doses
     if isinstance(atom, m.Occurred) and kind is m.Kind.DATE:
         return dated
+    if isinstance(atom, m.OfLatest):
+        return most_recent
     if isinstance(atom, (m.Occurred, m.NoKnown, m.Latest)):
         occurred = occurred_of(atom)
         edgeless = occurred.window.kind == "ever" and not occurred.filters and not occurred.grade

@@ -531,7 +531,7 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
         return ["count"] * differs("count", "by") + _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, m.NoKnown) and a.known != b.known:
         return []  # `no known X` made `known X`, or back: another condition
-    if isinstance(a, (m.Latest, m.NoKnown)):
+    if isinstance(a, (m.Latest, m.NoKnown, m.OfLatest)):
         return _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.StableDose, m.Continuous)):
         return ["window"] * differs(*(("duration", "anchor") if isinstance(a, m.StableDose)
