@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine.atoms.base import OPS
 from engine.atoms.filters import amount_of
@@ -107,80 +107,115 @@ def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[Change
                         recorded=False) for name, gone in unrecorded(concept, passing)]
     read = {c.attribute.name for c in plain if c.attribute is not None}
     for group in (c for c in occurred.filters if isinstance(c, m.Either)):
-        given, more = _either(group, concept, read)
+        given, more = _either(gen, group, concept, read, passing.get(m.DRUG))
         passing.update(given)
         changes += more
     return passing, changes
 
 
-def _either(group: m.Either, concept: m.Concept, read: set[str]
-            ) -> tuple[dict[str, Any], list[Changed]]:
-    """`(a or b)`: the fields of an item that passes it by its first attribute alone (each
-    other attribute at a value that fails its clauses), and that item changed: every attribute
-    failing (false), each other attribute passing instead, each left unrecorded; whether each
-    passes worked out clause by clause in Kleene's `or`."""
-    tests: dict[str, list[tuple[str, Any]]] = {}  # per attribute: (written, passes(value))
+@dataclass(frozen=True)
+class _Value:
+    """A value an item may give for what a clause reads: as a case names it (`line 2`, `dose
+    20 mg/d`), the fields it gives, and what the clause tests (a name, or a number)."""
+
+    shown: str
+    fields: dict[str, Any]
+    tested: Any
+
+
+def _either(gen: EdgeCases, group: m.Either, concept: m.Concept, read: set[str],
+            drug: str | None) -> tuple[dict[str, Any], list[Changed]]:
+    """`(a or b)`: the fields of an item that passes it by what its first clause reads alone
+    (each other attribute, or the dose, at a value that fails its clauses), and that item
+    changed: every one failing (false), each other passing instead, each left unrecorded;
+    whether each passes worked out clause by clause in Kleene's `or`."""
+    tests: dict[str, list[tuple[Callable[[Any], bool], list[_Value]]]] = {}
     for clause in group.clauses:
-        if clause.dose is not None:
-            raise Skip(f"a dose inside '{group}': its items are not generated")
-        attribute = _attribute(clause, concept)
-        if attribute.name in read:
-            raise Skip(f"{attribute.name} is read inside '{group}' and beside it: its items "
-                       "are not generated")
-        tests.setdefault(attribute.name, []).append(_candidates(clause, attribute))
+        name = m.DOSE if clause.dose is not None else _attribute(clause, concept).name
+        if name in read:
+            raise Skip(f"{name} is read inside '{group}' and beside it: its items are not "
+                       "generated")
+        tests.setdefault(name, []).append(_candidates(gen, clause, concept, drug))
+    if m.DOSE in tests and m.DRUG in tests:
+        raise Skip(f"a dose and a drug inside '{group}': its items are not generated")
     read.update(tests)
     good, bad = {}, {}
     for name, found in tests.items():
         candidates = [v for _, values in found for v in values]
-        good[name] = next((v for v in candidates if any(p(v) for p, _ in found)), None)
-        bad[name] = next((v for v in candidates if not any(p(v) for p, _ in found)), None)
+        good[name] = next((v for v in candidates if any(p(v.tested) for p, _ in found)), None)
+        bad[name] = next((v for v in candidates if not any(p(v.tested) for p, _ in found)),
+                         None)
     lead = next((name for name in tests if good[name] is not None), None)
     if lead is None:
         raise Skip(f"no value passes '{group}'")
     given = {name: good[name] if name == lead or bad[name] is None else bad[name]
              for name in tests}
 
-    def held(fields: dict[str, Any]) -> str:
-        return holds("any", ["unknown" if fields[name] is None else str(p(fields[name])).lower()
+    def held(values: dict[str, _Value | None]) -> str:
+        return holds("any", ["unknown" if values[name] is None else
+                             str(p(values[name].tested)).lower()
                              for name, found in tests.items() for p, _ in found])
 
-    def shown(value: Any) -> str:
-        return str(value[1]) if isinstance(value, tuple) else str(value)
-
-    def fact(fields: dict[str, Any]) -> dict[str, Any]:
-        return {name: v[1] if isinstance(v, tuple) else v for name, v in fields.items()}
+    def fact(values: dict[str, _Value | None]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for name, value in values.items():
+            fields.update(value.fields if value is not None else
+                          {name: None, **({"unit": None} if name == m.DOSE else {})})
+        return fields
 
     out = []
     if all(bad[name] is not None for name in tests):
-        what = " and ".join(f"{name} {shown(bad[name])}" for name in tests)
-        out.append(Changed(what, fact(dict(bad)), held(bad), f"{what} fails {group}"))
+        what = " and ".join(bad[name].shown for name in tests)
+        out.append(Changed(what, fact(dict(bad)), held(dict(bad)), f"{what} fails {group}"))
     for name in tests:
         if name != lead and good[name] is not None and bad[lead] is not None:
-            fields = {**given, lead: bad[lead], name: good[name]}
-            what = f"{lead} {shown(bad[lead])} and {name} {shown(good[name])}"
-            out.append(Changed(what, fact(fields), held(fields), f"{name} {shown(good[name])} "
-                               f"passes {group}"))
+            values = {**given, lead: bad[lead], name: good[name]}
+            what = f"{bad[lead].shown} and {good[name].shown}"
+            out.append(Changed(what, fact(values), held(values),
+                               f"{good[name].shown} passes {group}"))
     for name in (n for n in tests if n != m.DRUG or concept.kind is not m.Kind.MEDICATION):
-        fields = {**given, name: None}  # never a course's drug, which every course names
-        status = held(fields)
+        values = {**given, name: None}  # never a course's drug, which every course names
+        status = held(values)
         why = "it may or may not pass" if status == "unknown" else f"{group} is {status}"
-        out.append(Changed(name, fact(fields), status, f"no {name} recorded: {why}",
+        out.append(Changed(name, fact(values), status, f"no {name} recorded: {why}",
                            recorded=False))
     return fact(given), out
 
 
-def _candidates(clause: m.Where, attribute: m.Attribute) -> tuple[Any, list[Any]]:
-    """A clause as a test of one value, and the values to try on it: each declared value, or
-    the numbers nearest its threshold, each as (the number, as a fact gives it)."""
+def _candidates(gen: EdgeCases, clause: m.Where, concept: m.Concept, drug: str | None
+                ) -> tuple[Callable[[Any], bool], list[_Value]]:
+    """A clause as a test of what it reads, and the values to try on it: each declared value;
+    the numbers nearest its threshold; the doses of the drug (`drug`, else the equivalence
+    table's reference) nearest its threshold, each worked out by `amounts.daily`."""
+    if clause.dose is not None:
+        assert clause.op is not None
+        dosed = dosing(gen, concept)
+        drug = drug or dosed.reference or next(iter(dosed.ratios), concept.values[0].name)
+        if drug not in dosed.ratios:
+            raise Skip(f"{drug} has no entry in {concept.equivalence}: its dose cannot be read")
+        at, compare, ratio = threshold(dosed, clause.dose), OPS[clause.op], dosed.ratios[drug]
+        start = rounded(Fraction(at) / ratio)
+        doses = [x for k in range(ceil(1 / ratio) + 2) for x in (start + k * QUANTUM,
+                                                                start - k * QUANTUM) if x >= 0]
+
+        def passes(dose: Decimal) -> bool:
+            amount, _ = daily(dosed, drug, dose, dosed.unit, None)
+            return amount is not None and compare(amount, at)
+
+        return passes, [_Value(f"dose {tidy(x)} {dosed.unit}", {
+            m.DRUG: drug, m.DOSE: tidy(x), "unit": dosed.unit}, x) for x in doses]
+    attribute = _attribute(clause, concept)
     if clause.amount is None:
-        return (lambda value: _passes(clause, attribute, value)), [v.name for v in
-                                                                   attribute.values]
+        return (lambda value: _passes(clause, attribute, value)), [
+            _Value(f"{attribute.name} {v.name}", {attribute.name: v.name}, v.name)
+            for v in attribute.values]
     assert clause.op is not None
     at, compare = amount_of(clause, attribute), OPS[clause.op]
     unit = f" {attribute.unit}" if attribute.unit else ""
-    values = [(x, f"{tidy(x)}{unit}" if unit else tidy(x))
-              for x in (at, at + QUANTUM, at - QUANTUM)]
-    return (lambda value: compare(value[0], at)), values
+    return (lambda value: compare(value, at)), [
+        _Value(f"{attribute.name} {tidy(x)}{unit}",
+               {attribute.name: f"{tidy(x)}{unit}" if unit else tidy(x)}, x)
+        for x in (at, at + QUANTUM, at - QUANTUM)]
 
 
 def _numbers(plain: list[m.Where], concept: m.Concept) -> dict[str, tuple[Any, Any]]:
