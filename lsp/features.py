@@ -369,7 +369,21 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
     words, kinds = expected(analysis.text[:start])
     items: list[t.CompletionItem] = []
     protocol = analysis.protocol
-    if protocol is not None and "NAME" in kinds:
+    before = lexemes(analysis.text[:start], partial=True) if protocol is not None else []
+    read = _item_read(protocol, before) if protocol is not None else None
+    if read is not None and "NAME" in kinds and read[1] is None:  # an attribute goes here
+        concept = read[0]
+        items += [t.CompletionItem(label=a.name, kind=t.CompletionItemKind.Field,
+                                   detail=f"an attribute of {concept.name}",
+                                   documentation=(f"a number in {a.unit}" if a.unit else
+                                                  "a number") if a.numeric else
+                                   ", ".join(v.name for v in a.values))
+                  for a in concept.attributes]
+        if concept.kind is m.Kind.MEDICATION:
+            items.append(t.CompletionItem(label=m.DRUG, kind=t.CompletionItemKind.Field,
+                                          detail=f"the drug of a {concept.name} course"))
+    if protocol is not None and "NAME" in kinds and (read is None or before[-1].text in (
+            "and", "or") and _open_parentheses(before) == 0):
         items += [t.CompletionItem(label=c.name, kind=t.CompletionItemKind.Variable,
                                    detail=KIND_WORDS.get(c.kind, c.kind.value)
                                    + (f" in {c.unit}" if c.unit else ""),
@@ -380,8 +394,14 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
         items += [t.CompletionItem(label=s.name, kind=t.CompletionItemKind.Enum,
                                    detail="set", documentation=s.text)
                   for s in (*protocol.sets, *protocol.imported_sets)]
-    if protocol is not None and kinds & {"WORD", "STRING"}:
-        concept = _concept_before(protocol, lexemes(analysis.text[:start], partial=True))
+    if read is not None and read[1] is not None and kinds & {"WORD", "STRING", "NUMBER"}:
+        concept, attribute = read
+        items += [t.CompletionItem(label=_value_text(v.name),
+                                   detail=f"a {attribute.name} of {concept.name}",
+                                   kind=t.CompletionItemKind.EnumMember)
+                  for v in attribute.values]
+    elif protocol is not None and kinds & {"WORD", "STRING"}:
+        concept = _concept_before(protocol, before)
         if concept is not None:
             items += [t.CompletionItem(label=_value_text(v.name),
                                        detail=f"a value of {concept.name}",
@@ -389,6 +409,50 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
                       for v in concept.values]
     items += [t.CompletionItem(label=word, kind=t.CompletionItemKind.Keyword) for word in words]
     return items
+
+
+#: What may stand between a filter's `where` and the cursor: its clauses, in parentheses too.
+_IN_FILTER = frozenset({"NAME", "IS", "NOT", "ONE", "OF", "LBRACE", "RBRACE", "COMMA", "LPAR",
+                        "OR", "AND", "COMPARATOR", "NUMBER", "UNIT", "DOSE", "WORD", "STRING"})
+
+
+def _item_read(protocol: m.Protocol, found: list[Lexeme]
+               ) -> tuple[m.Concept, m.Attribute | None] | None:
+    """Where the cursor is inside a clause on a history's items, the tokens before it `found`:
+    a filter (`chemo where route is |`, `where (line is 1 or |`) or what the most recent item
+    records (`response of the latest mm_therapy is |`). The history, and the attribute whose
+    value goes next, or None where an attribute goes; None outside such a clause."""
+    texts = [x.text for x in found]
+    is_at = next((i for i in range(len(found) - 1, -1, -1) if texts[i] == "is"), None)
+    if is_at is not None and any(x not in ("not", "one", "of", "{", ",") and found[i].kind not in (
+            "WORD", "STRING", "NAME", "NUMBER") for i, x in enumerate(texts[is_at + 1:],
+                                                                     is_at + 1)):
+        is_at = None  # a value does not go next
+    for latest in (["of", "the", "latest"], ["of", "the", "most", "recent"]):
+        head = (is_at or 0) - 1 - len(latest)
+        if is_at is not None and head >= 1 and texts[head:is_at - 1] == latest:
+            concept = protocol.concept(texts[is_at - 1])
+            attribute = concept.attribute_written(texts[head - 1]) if concept else None
+            return (concept, attribute) if attribute is not None and attribute.values else None
+    where = next((i for i in range(len(found) - 1, -1, -1) if texts[i] == "where"), None)
+    if where is None or any(x.kind not in _IN_FILTER for x in found[where + 1:]):
+        return None
+    head = where - 1
+    if head >= 0 and texts[head] == "}":  # `x other than {a, b} where`
+        head = next((i for i in range(head, -1, -1) if texts[i] == "{"), 0) - 3
+    concept = protocol.concept(texts[head]) if head >= 0 else None
+    if concept is None or concept.kind not in m.LISTED:
+        return None
+    if texts[-1] in ("where", "(", "or", "and"):
+        return concept, None
+    attribute = concept.attribute_written(texts[is_at - 1]) if is_at is not None and \
+        is_at > where else None
+    return (concept, attribute) if attribute is not None and attribute.values else None
+
+
+def _open_parentheses(found: list[Lexeme]) -> int:
+    """How many parentheses the tokens open and do not close."""
+    return sum(1 if x.text == "(" else -1 if x.text == ")" else 0 for x in found)
 
 
 def _concept_before(protocol: m.Protocol, found: list[Lexeme]) -> m.Concept | None:

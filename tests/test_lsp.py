@@ -453,3 +453,40 @@ def test_a_renamed_protocol_decides_every_example_patient_as_before(example, nam
                              for o in pipeline.screen(network, stream.records(), str(facts))
                              if isinstance(o, Decision)])
     assert outcomes[0] == outcomes[1] and len(outcomes[0]) > 10
+
+
+FILTERED = ('protocol "t" version "1"\nconcepts:\n'
+            '  chemo: medication {cisplatin, carboplatin} with route {oral, intravenous}\n'
+            '      with line {1, 2, 3} with cycles number\n'
+            '  sex: category {female, male}\n')
+
+
+@pytest.mark.parametrize("typed, offered", [
+    # where an attribute goes: the history's attributes, and a course's drug
+    ('chemo where ', {"cycles", "drug", "line", "route", "dose"}),
+    ('chemo where (line is 1 or ', {"cycles", "drug", "line", "route", "dose"}),
+    ('chemo other than {cisplatin} where ', {"cycles", "drug", "line", "route", "dose"}),
+    # where its value goes: the attribute's values, not the history's drugs
+    ('chemo where route is ', {"oral", "intravenous", "not", "one"}),
+    ('chemo where (line is 1 or route is not one of {oral, ', {"oral", "intravenous"}),
+    ('route of the latest chemo is ', {"oral", "intravenous", "not", "one"}),
+    ('route of the most recent chemo is not ', {"oral", "intravenous", "one"}),
+    # outside a clause on items: names and values as before
+    ('sex is ', {"female", "male", "not", "one"}),
+])
+def test_completion_inside_a_clause_on_items(typed: str, offered: set[str]) -> None:
+    text = FILTERED + 'inclusion I1 "x": ' + typed
+    lines = text.split("\n")
+    items = features.completion(features.analyse(text, "t.proto-rules"), len(lines) - 1,
+                                len(lines[-1]))
+    assert {i.label for i in items} == offered
+
+
+def test_completion_after_and_in_a_no_known_filter_offers_both() -> None:
+    """`no known x where a is 1 and |`: the `and` joins conditions (or, in parentheses,
+    clauses): names of concepts and the history's attributes alike."""
+    text = FILTERED + 'inclusion I1 "x": no known chemo where line is 1 and '
+    lines = text.split("\n")
+    labels = {i.label for i in features.completion(
+        features.analyse(text, "t.proto-rules"), len(lines) - 1, len(lines[-1]))}
+    assert {"chemo", "sex", "route", "line"} <= labels
