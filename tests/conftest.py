@@ -67,6 +67,26 @@ def screen_one(screening: Screening, facts: Any, *, day: str = "2026-06-30",
     return result
 
 
+def decided(screening: Screening, facts: Any, **how: Any) -> Decision:
+    """`screen_one` for a patient the network decides, never one set aside."""
+    result = screen_one(screening, facts, **how)
+    assert isinstance(result, Decision), result
+    return result
+
+
+def load_errors(text: str) -> list[str]:
+    """`line:col message` of each error loading protocol text gives (its syntax, then `check`),
+    as `proto-rules check` reports them."""
+    from protocol.errors import ProtocolError  # noqa: PLC0415 -- what a few test modules need
+
+    try:
+        pipeline.load_text(text, "t.proto-rules")
+    except ProtocolError as error:
+        return [f"{d.span.line}:{d.span.column} {d.message}" for d in error.diagnostics
+                if d.is_error]
+    return []
+
+
 def as_read(data: Any) -> Any:
     """A patient dict as the fact loader reads it from a file: floats become exact decimals."""
     return json.loads(json.dumps(data), parse_float=Decimal)

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.audit.evidence import Explainer, criterion_parts
-from engine.run import Decision, Screening
+from engine.run import Screening
 from engine.shape import holds
-from tests.conftest import network_from_text, screen_one
+from tests.conftest import (STATUS, boundary_cases, decided, judged, load_errors,
+                            network_from_text)
 
 PROTOCOL = """protocol "either" version "1"
 concepts:
@@ -159,16 +159,10 @@ CASES = [
 ]
 
 
-def _decided(screening: Screening, facts: list[dict[str, Any]]) -> Decision:
-    result = screen_one(screening, facts, path="either.jsonl")
-    assert isinstance(result, Decision), result
-    return result
 
 
-def _judged(network, result: Decision, criterion: str) -> dict:
-    leaf = next(c for c in network.leaves if c.id == criterion)
-    return Explainer(network.protocol, result.derived).judge(criterion_parts(leaf)[0],
-                                                             result.patient)
+def _decided(screening: Screening, facts: list[dict[str, Any]]):
+    return decided(screening, facts, path="either.jsonl")
 
 
 @pytest.mark.parametrize("criterion, name, facts, expected", CASES,
@@ -178,21 +172,21 @@ def test_either_clause(network, screening: Screening, criterion: str, name: str,
     """The network's verdict, and the trail's judgment of the same part agreeing with it."""
     result = _decided(screening, facts)
     assert result.verdicts[criterion].verdict == expected
-    held = {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[expected]
-    assert _judged(network, result, criterion)["status"] == held
+    assert judged(network, result, criterion)["status"] == STATUS[expected]
 
 
 def test_the_trail_names_only_what_an_item_leaves_open(network, screening: Screening) -> None:
     """A second line without a response: the response leaves it open, not the line."""
-    judged = _judged(network, _decided(screening, [therapy(line=2)]), "O1")
-    assert judged["status"] == "unknown"
-    assert judged["detail"].endswith(
-        "(not every item records its response: the items do not decide it)"), judged
-    judged = _judged(network, _decided(screening, [COURSE, infection("2026-02-01")]), "O6")
-    assert "(not every item records its site: the items do not decide it)" in judged["detail"]
-    judged = _judged(network, _decided(screening, [COURSE, infection("2026-02-01")]), "O9")
+    evidence = judged(network, _decided(screening, [therapy(line=2)]), "O1")
+    assert evidence["status"] == "unknown"
+    assert evidence["detail"].endswith(
+        "(not every item records its response: the items do not decide it)"), evidence
+    evidence = judged(network, _decided(screening, [COURSE, infection("2026-02-01")]), "O6")
+    assert "(not every item records its site: the items do not decide it)" in \
+        evidence["detail"]
+    evidence = judged(network, _decided(screening, [COURSE, infection("2026-02-01")]), "O9")
     assert "(not every infection records its site: the items do not decide it)" in \
-        judged["detail"], judged
+        evidence["detail"], evidence
 
 
 # --- against Kleene's `or` per item, worked out here --------------------------------------------
@@ -241,7 +235,7 @@ def test_some_item_and_none_known_are_kleene_or_per_item(network, screening: Scr
     verdict = {"true": "MET", "false": "NOT_MET", "unknown": "UNKNOWN"}
     for criterion, expected in (("O1", some), ("O3", none_known)):
         assert result.verdicts[criterion].verdict == verdict[expected], (criterion, facts)
-        assert _judged(network, result, criterion)["status"] == expected, (criterion, facts)
+        assert judged(network, result, criterion)["status"] == expected, (criterion, facts)
 
 
 # --- checks and syntax ----------------------------------------------------------------------------
@@ -252,16 +246,6 @@ concepts:
       with response {refractory, relapsed}
 """
 
-
-def _problems(src: str) -> list[str]:
-    from engine import pipeline
-    from protocol.errors import ProtocolError
-
-    try:
-        pipeline.load_text(HEAD + src, "t.proto-rules")
-    except ProtocolError as error:
-        return [f"{d.span.line}:{d.span.column} {d.message}" for d in error.diagnostics]
-    return []
 
 
 @pytest.mark.parametrize("src, expected", [
@@ -285,7 +269,7 @@ def _problems(src: str) -> list[str]:
      "5:47 'therapy' records no attribute 'respons'; did you mean 'response'?"),
 ])
 def test_either_diagnostics(src: str, expected: str) -> None:
-    assert "\n".join(_problems(src)) == expected
+    assert "\n".join(load_errors(HEAD + src)) == expected
 
 
 def test_either_parses_as_one_clause_and_prints_as_written() -> None:
@@ -304,19 +288,10 @@ def test_either_parses_as_one_clause_and_prints_as_written() -> None:
 def test_edge_cases_of_either(tmp_path, capsys) -> None:
     """Boundary items of `(a or b)`: both failing, each passing alone, each unrecorded, a dose
     at its threshold's neighbours; all decided by the network as worked out, none left out."""
-    import json
-
-    from cli import main
-
-    protocol = tmp_path / "either.proto-rules"
-    protocol.write_text(PROTOCOL)
-    base = tmp_path / "base.jsonl"
-    base.write_text(json.dumps({"patient": "B", "screening_date": "2026-06-30", "facts": [
-        FIRST_DOSE, therapy(line=2, response="relapsed", cycles=2, dose=10, unit="mg/d"),
-        infection("2026-01-01", 1, site="skin")]}) + "\n")
-    out = tmp_path / "cases.yaml"
-    assert main(["edge-cases", str(protocol), "--base", str(base), "-o", str(out)]) == 0
-    text = out.read_text()
+    text, _ = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": "2026-06-30", "facts": [
+            FIRST_DOSE, therapy(line=2, response="relapsed", cycles=2, dose=10, unit="mg/d"),
+            infection("2026-01-01", 1, site="skin")]})
     assert "not generated" not in text
     for said in ("dose 20 mg/d and line 1 fails (dose > 20 mg/d or line is 3)",
                  "dose 20 mg/d and line 3: therapy where (dose > 20 mg/d or line is 3) ever",
@@ -326,5 +301,3 @@ def test_edge_cases_of_either(tmp_path, capsys) -> None:
                  "no line recorded: it may or may not pass",
                  "no response recorded: (line is 1 or response is refractory) is true"):
         assert said in text, said
-    capsys.readouterr()
-    assert main(["test", str(protocol), str(out)]) == 0, capsys.readouterr().out

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.audit.evidence import Explainer, criterion_parts
-from engine.run import Decision, Screening
-from tests.conftest import network_from_text, screen_one
+from engine.run import Screening
+from tests.conftest import (STATUS, boundary_cases, decided, judged, load_errors,
+                            network_from_text)
 
 PROTOCOL = """protocol "latest item" version "1"
 concepts:
@@ -114,19 +114,10 @@ CASES = [
 ]
 
 
-def _decided(screening: Screening, facts: list[dict[str, Any]]) -> Decision:
-    result = screen_one(screening, facts, path="latest-item.jsonl")
-    assert isinstance(result, Decision), result
-    return result
 
 
-def _judged(network, result: Decision, criterion: str) -> dict:
-    leaf = next(c for c in network.leaves if c.id == criterion)
-    return Explainer(network.protocol, result.derived).judge(criterion_parts(leaf)[0],
-                                                             result.patient)
-
-
-STATUS = {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}
+def _decided(screening: Screening, facts: list[dict[str, Any]]):
+    return decided(screening, facts, path="latest-item.jsonl")
 
 
 @pytest.mark.parametrize("criterion, name, facts, expected", CASES,
@@ -136,7 +127,7 @@ def test_what_the_latest_records(network, screening: Screening, criterion: str, 
     """The network's verdict, and the trail's judgment of the same part agreeing with it."""
     result = _decided(screening, facts)
     assert result.verdicts[criterion].verdict == expected
-    assert _judged(network, result, criterion)["status"] == STATUS[expected]
+    assert judged(network, result, criterion)["status"] == STATUS[expected]
 
 
 def test_undecided_is_data_missing_never_a_pending_judgment(screening: Screening) -> None:
@@ -154,7 +145,7 @@ def test_the_trail_says_which_item_is_the_most_recent(network, screening: Screen
     course's number after its dose reads without the dose's unit (`cycles 6`, not `cycles 6
     mg/d`)."""
     result = _decided(screening, [EARLIER, therapy("2025-01-01", "2025-06-01")])
-    detail = _judged(network, result, "L1")["detail"]
+    detail = judged(network, result, "L1")["detail"]
     assert "; the most recent: bortezomib, line not recorded, response not recorded, cycles " \
         "not recorded (2025-01-01; to 2025-06-01" \
         in detail and detail.endswith(
@@ -163,11 +154,11 @@ def test_the_trail_says_which_item_is_the_most_recent(network, screening: Screen
     assert "lenalidomide 25 mg/d, line 1, response relapsed, cycles 6 = 25 mg/d (2024-01-01" \
         in detail, detail
     result = _decided(screening, CASES[6][2])
-    detail = _judged(network, result, "L1")["detail"]
+    detail = judged(network, result, "L1")["detail"]
     assert "which therapy is the most recent is not settled" in detail, detail
     assert ": response is refractory is true; bortezomib" in detail, detail
     result = _decided(screening, CASES[11][2])
-    assert "which therapy is the most recent is not settled" in _judged(
+    assert "which therapy is the most recent is not settled" in judged(
         network, result, "L1")["detail"]
 
 
@@ -215,7 +206,7 @@ def test_against_every_day_the_dates_may_be(network, screening: Screening, items
     result = _decided(screening, facts)
     verdict = {"true": "MET", "false": "NOT_MET", "unknown": "UNKNOWN"}[expected]
     assert result.verdicts["L1"].verdict == verdict, (facts, expected)
-    assert _judged(network, result, "L1")["status"] == expected, facts
+    assert judged(network, result, "L1")["status"] == expected, facts
 
 
 # --- checks ---------------------------------------------------------------------------------------
@@ -227,17 +218,6 @@ concepts:
   visit: planned event with type {a, b}
 """
 
-
-def _problems(src: str) -> list[str]:
-    from engine import pipeline
-    from protocol.errors import ProtocolError
-
-    try:
-        pipeline.load_text(HEAD + src, "t.proto-rules")
-    except ProtocolError as error:
-        return [f"{d.span.line}:{d.span.column} {d.message}" for d in error.diagnostics
-                if d.is_error]
-    return []
 
 
 @pytest.mark.parametrize("src, expected", [
@@ -254,24 +234,15 @@ def _problems(src: str) -> list[str]:
      "no most recent one (say when it is planned: 'visit within 3 months after screening')"),
 ])
 def test_of_latest_diagnostics(src: str, expected: str) -> None:
-    assert _problems(src) == [expected]
+    assert load_errors(HEAD + src) == [expected]
 
 
 def test_edge_cases_of_the_latest_item(tmp_path, capsys) -> None:
     """Boundary cases of each criterion, worked out without the network, all decided by it as
     worked out; none left out."""
-    import json
-
-    from cli import main
-
-    protocol = tmp_path / "latest-item.proto-rules"
-    protocol.write_text(PROTOCOL)
-    base = tmp_path / "base.jsonl"
-    base.write_text(json.dumps({"patient": "B", "screening_date": "2026-06-30", "facts": [
-        EARLIER, {"concept": "review", "value": True}]}) + "\n")
-    out = tmp_path / "cases.yaml"
-    assert main(["edge-cases", str(protocol), "--base", str(base), "-o", str(out)]) == 0
-    text = out.read_text()
+    text, _ = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": "2026-06-30", "facts": [
+            EARLIER, {"concept": "review", "value": True}]})
     assert "not generated" not in text
     for said in ("an earlier therapy passing, a later one with cycles 3.999999: cycles of the "
                  "latest therapy >= 4",
@@ -280,5 +251,3 @@ def test_edge_cases_of_the_latest_item(tmp_path, capsys) -> None:
                  "two therapy from 2026-03-22, the one with drug daratumumab ending later: drug "
                  "of the latest therapy is not daratumumab"):
         assert said in text, said
-    capsys.readouterr()
-    assert main(["test", str(protocol), str(out)]) == 0, capsys.readouterr().out
