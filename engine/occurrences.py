@@ -24,7 +24,7 @@ from engine.dates import UNDATED, day_numbers_of_text, shift
 from engine.factfile import quoted
 from engine.record import ONGOING, attributes_text, period_text, plain_number
 from protocol import model as m
-from protocol.units import UnitProblem, applied, days_in, scale
+from protocol.units import UnitProblem, applied, days_in, quantize, scale
 
 if TYPE_CHECKING:
     from engine.facts import Reader
@@ -225,7 +225,8 @@ class Occurrences:
 
     def _recorded_number(self, r: Reader, index: int, attribute: m.Attribute, given: Any,
                          item: dict) -> bool:
-        """A number an item records into the item: a plain one as given; a quantity given as
+        """A number an item records into the item: a plain one rounded to six places, as every
+        value is before it is compared (3.9999999 is 4); a quantity given as
         `{"value": 12, "unit": "mm"}` or `"12 mm"`, converted exactly into its declared unit (a
         bare number would be a guess at its unit). Not given, it is not recorded
         (`record.unrecorded_field`): a filter on it may or may not pass."""
@@ -240,7 +241,7 @@ class Occurrences:
                 self.problem(index, attribute.name, f"{said} is a number: expected one, found "
                              f"{quoted(given)}")
                 return False
-            item[R.attribute_field(attribute.name)] = float(given)
+            item[R.attribute_field(attribute.name)] = float(quantize(Decimal(given)))
             return True
         value, unit = (given.get("value"), given.get("unit")) if type(given) is dict else \
             _quantity_text(given) if type(given) is str else (None, None)

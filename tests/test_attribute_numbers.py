@@ -10,6 +10,7 @@ runs the real parser, checks, normaliser and network.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -82,6 +83,20 @@ def test_a_number_filters_the_items(screening, facts, expected):
 @pytest.mark.parametrize("cycles, expected", [(7, "MET"), (6, "NOT_MET"), (None, "UNKNOWN")])
 def test_a_plain_number(screening, cycles, expected):
     assert verdicts(screening, chemo(cycles))["E1"] == expected
+
+
+@pytest.mark.parametrize("written, expected", [
+    ("6.0000004", "NOT_MET"), ("6.0000005", "NOT_MET"), ("6.00000000000000001", "NOT_MET"),
+    ("6.0000006", "MET"), ("6.000001", "MET"), ("6.00000099999999999", "MET")])
+def test_a_plain_number_is_rounded_to_six_places(screening, written, expected):
+    """As every value is before it is compared, however many digits the file gives: 6.0000004
+    is 6, 6.0000005 is 6 (half to even), 6.0000006 is 6.000001; never a float's reading of
+    17 digits."""
+    record = json.loads('{"patient": "p", "screening_date": "2026-06-10", "facts": [{"concept": '
+                        '"chemo", "drug": "cisplatin", "date": "2025-01-06", "end": '
+                        f'"2025-04-30", "cycles": {written}}}]}}', parse_float=Decimal)
+    (outcome,) = screening.screen([(1, record)], "numbers.jsonl")
+    assert outcome.verdicts["E1"].verdict == expected
 
 
 def test_counted_items_and_other_than(screening):

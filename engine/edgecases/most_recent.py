@@ -3,7 +3,8 @@ refractory`, `cycles of the latest mm_therapy >= 4`.
 
 The item's fields come from `filters.item_values` (it passes the clause; then each change: a value
 that fails it, its threshold's neighbours, the field left unrecorded), each worked out there. The
-cases place them in time, each item from the base's own latest course (its drug, dose): one item
+cases place them in time, each item from the base's own latest course (its fields beside those
+the clause reads; a dose clause names its drug, as `filters` chooses it): one item
 alone, passing and changed; an earlier item and a later one, each way round (the later decides);
 two that started on one day (the one that ended later decides); a later one known only to the
 month that holds the other's first day (either may be the most recent: decided where both agree,
