@@ -197,7 +197,9 @@ class _Compiler:
         self.used_definitions = [n for n in self.used_nodes if protocol.definition(n) is not None]
         self.items: dict[str, set[str]] = {}  # item-fact group -> record fields it reads
         self._item_budget: dict[str, int] = {}  # item-fact group -> patterns reading it
-        self.slices: set[str] = set()  # the record slices of `at least k of`'s conditions
+        #: The record slices whose rules may all miss a record: those of `at least k of`'s
+        #: conditions, and of possibility nodes.
+        self.slices: set[str] = set()
         self.valued = frozenset(c.name for c in protocol.concepts if c.kind is m.Kind.DERIVED)
         #: The lists read as whole only with their own facts (`kleene.listed`'s `whole`): those
         #: others count as, unless what is compiled reads only what is known (`known_only`).
@@ -643,8 +645,12 @@ class _Compiler:
         holds. With a possibility node `opened` (only ever true, concluded before any end marker),
         F also needs it not true and U follows from it being true: a rule at an end marker may
         only read facts concluded before that marker (the marker is spent by the rules it fires),
-        so the possibility node is read by its absence, not by a "false" of its own."""
+        so the possibility node is read by its absence, not by a "false" of its own. A node
+        with nothing to settle (a possibility node) may match no record at all: its slice is
+        one `_handled` matches when no other node's rules do."""
         self.stratum[node] = level
+        if not settled:
+            self.slices.add(node)
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
         self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": true}, make))
@@ -771,7 +777,8 @@ def _handled(groups: list[str]):
     """A rule for each record fact that no rule may match otherwise, which matches it and never
     fires: the engine refuses a batch with a fact no rule matches, and after that failed the
     session or crashed the process. A fact read only by the conditions of `at least k of [...]`
-    needs one: a condition open for a judgment matches none of its rules."""
+    needs one (a condition open for a judgment matches none of its rules), and so does one read
+    only by possibility nodes (a record without an item that may count matches none)."""
     for group in groups:
         rule = f"d:{group}:record"
         yield rule, {"all": [NO_END, {"p": {"$and": [{"t": "p"}, {"g": group}]}}]}, \

@@ -18,6 +18,7 @@ the engine (it is the one place in `engine/` that reads protocol text); nothing 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Iterable, Iterator
 
@@ -81,7 +82,12 @@ def compile(protocol: Protocol, command: str = "run") -> Network:  # noqa: A001 
         owner = next((c for c in (*protocol.leaves(), *protocol.definitions, *protocol.concepts)
                       if wide.node in (getattr(c, "id", None), getattr(c, "name", None))), None)
         span = owner.span if owner is not None else Span(protocol.path, wide.line, 1, wide.line, 1)
-        diagnostic = templated(TEMPLATES, WARNINGS, wide.kind, span, name=wide.node, **wide.info)
+        kind, name = wide.kind, wide.node
+        items = re.fullmatch(r"(\w+)@(\d+):(\d+)\W*", name)
+        if items is not None:  # a node over a history's items (`Build.hidden`): at its atom
+            name, line, column = items[1], int(items[2]), int(items[3])
+            kind, span = f"{kind}-items", Span(protocol.path, line, column, line, column + 1)
+        diagnostic = templated(TEMPLATES, WARNINGS, kind, span, name=name, **wide.info)
         raise ProtocolError([diagnostic], protocol.source) from None
 
 

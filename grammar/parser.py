@@ -555,7 +555,8 @@ class _Build(Escalation):
                      for c in (clause if isinstance(clause, tuple) else (clause,)))
 
     def each(self, meta, *clauses):
-        return tuple(clauses)
+        """`(a and (b or c))`: its clauses, each as the filter's own."""
+        return self.filter(meta, *clauses)
 
     lone_filter = filter
 

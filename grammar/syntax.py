@@ -116,7 +116,7 @@ OFFERS = (
      "(inclusion I6 \"...\" applies when sex is female: ...)"),
     (r'"', r"\bcounts\s+as\s+[a-z_][a-z0-9_]*\s+$", "a concept's label comes before 'counts as': "
      "write 'methotrexate: medication {...} \"Methotrexate\" counts as csdmard'"),
-    (r"or\b", r"\bwhere\s[^()\n]*$", "clauses of a filter joined by 'or' go in parentheses: "
+    (r"or\b", r"\bwhere\s(?:[^()\n]|\([^()\n]*\))*$", "clauses of a filter joined by 'or' go in parentheses: "
      "'where (line is 1 or response is refractory)'"),
     (r"(and|or)\b", r"\bwhere\s*\([^)\n]*\b(and|or)\s[^)\n]*$", "inside a filter's "
      "parentheses the clauses are joined by 'or' or by 'and', not both: '(a or b) and c'"),

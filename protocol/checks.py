@@ -135,11 +135,12 @@ def _uses(protocol: m.Protocol) -> tuple[m.Condition, ...]:
 
 def _attribute_of(atom: m.Atom, scope: Scope) -> str:
     """An unknown name that a history declares as an attribute: most likely a filter's clause
-    joined by an `or` outside parentheses, which joins conditions."""
+    after `no known x where a`, whose `and` or `or` joins conditions."""
     owner = next((c for c in scope.concepts.values() if c.attribute(atom.ref.name)), None)
-    return "" if owner is None or not isinstance(atom, m.Is) else (
-        f"; {atom.ref.name} is an attribute of {owner.name}: clauses of a filter joined by "
-        f"'or' go in parentheses, 'where (... or {atom.ref.name} is ...)'")
+    return "" if owner is None else (
+        f"; {atom.ref.name} is an attribute of {owner.name}: after 'no known {owner.name} "
+        "where', clauses joined by 'and' or 'or' go in parentheses ('where (a and b)', 'where "
+        "((a or b) and c)'): outside them, 'and' and 'or' join conditions")
 
 
 def _refs(condition: m.Condition | None) -> list[str]:
@@ -230,7 +231,9 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
             advice = WHEN
     elif isinstance(atom, (m.Occurred, *m.WRAPPERS)) and _grade(atom) is not None \
             and not target.graded and target.kind is not Kind.DATE:
-        kind, advice = "an event without grades", "declare it 'event graded' to use 'with grade'"
+        kind, advice = ("a medication", "only an event has grades") \
+            if target.kind is Kind.MEDICATION else \
+            ("an event without grades", "declare it 'event graded' to use 'with grade'")
     elif isinstance(atom, m.Latest | m.OfLatest) and target.planned:
         kind, advice = PLANNED, "plans have no most recent one (say when it is planned: " \
             f"'{atom.ref.name} within 3 months after screening')"

@@ -101,7 +101,16 @@ TEMPLATES: dict[str, str] = {
     "network-limit/total": "the protocol compiles to {rules} rules, more than the engine holds "
     "(at most {limit}), from here on; split it into two protocols screened in turn",
     "network-limit/split": "{name} has a condition larger than the engine's rules hold (it would "
-    "take more than {limit} rules); split it into definitions",
+    "take more than {limit} rules); split it into definitions, or write fewer alternatives on a "
+    "history's items (each value of 'is one of' and each clause in a filter's parentheses is "
+    "one, and one item's alternatives multiply)",
+    "network-limit/rules-items": "{name}'s items are tested by {rules} rules on the patient's "
+    "record, more than the engine's alpha network is tested with (at most {limit}): each value "
+    "of 'is one of' and each clause in a filter's parentheses is an alternative, and one item's "
+    "alternatives multiply; write fewer",
+    "network-limit/split-items": "{name}'s items are tested by more alternatives than the "
+    "engine's rules hold (more than {limit}): each value of 'is one of' and each clause in a "
+    "filter's parentheses is one, and one item's alternatives multiply; write fewer",
     "no-criteria/run": "protocol '{name}' has no criteria: '{command}' has nothing to decide{hint}",
     "anchor": "a window counts from {what}; '{name}' is {kind}{hint}",
     "order-window": "'{name} {window}' orders two days, as a date concept's day is ordered with "

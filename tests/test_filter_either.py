@@ -10,6 +10,7 @@ screening date is 2026-06-30 and the first dose 2026-06-15.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -253,8 +254,13 @@ concepts:
      "5:43 unexpected 'or'; clauses of a filter joined by 'or' go in parentheses: 'where (line "
      "is 1 or response is refractory)'"),
     ('inclusion I1 "x": no known therapy where line is 1 or response is refractory',
-     "5:55 unknown name 'response'; response is an attribute of therapy: clauses of a filter "
-     "joined by 'or' go in parentheses, 'where (... or response is ...)'"),
+     "5:55 unknown name 'response'; response is an attribute of therapy: after 'no known "
+     "therapy where', clauses joined by 'and' or 'or' go in parentheses ('where (a and b)', "
+     "'where ((a or b) and c)'): outside them, 'and' and 'or' join conditions"),
+    ('inclusion I1 "x": therapy where (line is 1 or line is 2) and line is 2 or response is '
+     'relapsed ever',
+     "5:72 unexpected 'or'; clauses of a filter joined by 'or' go in parentheses: 'where (line "
+     "is 1 or response is refractory)'"),
     ('inclusion I1 "x": therapy where (line is 1 and response is refractory or line is 2) ever',
      "5:71 unexpected 'or'; inside a filter's parentheses the clauses are joined by 'or' or by "
      "'and', not both: '(a or b) and c'"),
@@ -300,4 +306,99 @@ def test_edge_cases_of_either(tmp_path, capsys) -> None:
                  "response refractory passes (line is 1 or response is refractory)",
                  "no line recorded: it may or may not pass",
                  "no response recorded: (line is 1 or response is refractory) is true"):
+        assert said in text, said
+
+
+# --- many alternatives ----------------------------------------------------------------------------
+
+WIDE = """protocol "wide" version "1"
+concepts:
+  therapy: medication {lenalidomide, bortezomib} with line {1, 2, 3}
+      with response {refractory, relapsed, responsive} with route {oral, iv, sc}
+  infection: event graded with site {lung, skin, blood} with kind {bacterial, viral}
+inclusion W1 "Two groups and a grade": infection where (site is lung or kind is viral) and
+    (site is blood or kind is bacterial) with grade >= 3 within 1 year before screening
+inclusion W2 "Three sets of values": therapy where line is one of {1, 2, 3} and response is one
+    of {refractory, relapsed, responsive} and route is one of {oral, iv} ever
+inclusion W3 "Three groups of three": therapy where (line is 1 or response is refractory or
+    route is oral) and (line is 2 or response is relapsed or route is iv) and (line is 3 or
+    response is responsive or route is sc) ever
+inclusion W4 "Nested, after no known": no known therapy where ((line is 1 or line is 2) and
+    response is relapsed)
+"""
+
+
+def _course(**fields: Any) -> dict[str, Any]:
+    return {"concept": "therapy", "drug": "bortezomib", "date": "2025-01-01",
+            "end": "2025-02-01", **fields}
+
+
+@pytest.mark.parametrize("facts, expected", [
+    # nothing recorded: a record no item may count in (its possibility nodes' fact matched by a
+    # rule of its own; the engine refused the batch, or crashed, before)
+    ([], {"W1": "UNKNOWN", "W2": "UNKNOWN", "W3": "UNKNOWN", "W4": "MET"}),
+    ([{"concept": "therapy", "present": False}, {"concept": "infection", "present": False}],
+     {"W1": "NOT_MET", "W2": "NOT_MET", "W3": "NOT_MET", "W4": "MET"}),
+    ([{"concept": "infection", "date": "2026-06-01", "grade": 3, "site": "lung",
+       "kind": "viral"}], {"W1": "NOT_MET"}),
+    ([{"concept": "infection", "date": "2026-06-01", "grade": 3, "site": "lung",
+       "kind": "bacterial"}], {"W1": "MET"}),
+    ([_course(line=1, response="relapsed", route="sc")],
+     {"W2": "NOT_MET", "W3": "MET", "W4": "NOT_MET"}),
+    ([_course(line=1, response="relapsed", route="oral")],
+     {"W2": "MET", "W3": "NOT_MET", "W4": "NOT_MET"}),
+    ([_course(line=1, route="oral")], {"W2": "UNKNOWN", "W3": "UNKNOWN", "W4": "UNKNOWN"}),
+    ([_course(line=3, route="iv")], {"W2": "UNKNOWN", "W3": "UNKNOWN", "W4": "MET"}),
+])
+def test_many_alternatives_decide(facts: list[dict[str, Any]], expected: dict[str, str]) -> None:
+    """Filters of many alternatives: a record without items, and three groups of three (27
+    alternatives an item may pass, tested on each item's own fact, as `at least N` is)."""
+    network = _wide()
+    result = decided(Screening(network), facts, path="wide.jsonl")
+    for criterion, verdict in expected.items():
+        assert result.verdicts[criterion].verdict == verdict, criterion
+        assert judged(network, result, criterion)["status"] == STATUS[verdict], criterion
+
+
+@functools.cache
+def _wide():
+    return network_from_text(WIDE, "wide.proto-rules")
+
+
+def test_too_many_alternatives_are_refused_saying_why() -> None:
+    """Eight groups of three: more alternatives than the engine's rules hold, refused before it
+    is built, saying what multiplies them."""
+    from protocol.errors import ProtocolError
+
+    groups = ["(line is 1 or route is iv or response is relapsed)",
+              "(response is refractory or route is iv or line is 1)",
+              "(response is responsive or route is iv or line is 2)",
+              "(route is iv or line is 1 or response is refractory)",
+              "(line is 3 or route is oral or response is relapsed)",
+              "(route is iv or line is 2 or response is responsive)",
+              "(line is 3 or response is refractory or route is iv)",
+              "(response is responsive or line is 3 or route is oral)"]
+    text = WIDE.split("inclusion")[0] + f'inclusion I1 "x": therapy where ' \
+        f'{" and ".join(groups)} ever\n'
+    with pytest.raises(ProtocolError) as refused:
+        network_from_text(text)
+    assert "write fewer alternatives on a history's items (each value of 'is one of' and each " \
+        "clause in a filter's parentheses is one" in str(refused.value)
+
+
+def test_edge_cases_say_what_they_do_not_generate(tmp_path, capsys) -> None:
+    """Cases whose expectations the generator cannot work out alone are listed, saying why: a
+    group reading what `other than` reads; a count by an attribute a group reads; a count by an
+    attribute with too few values that pass the filter. With no case at all, `cases: []`
+    (`test` then says the file has none)."""
+    text, _ = boundary_cases(capsys, tmp_path, WIDE.split("inclusion")[0] + """\
+inclusion C1 "x": infection other than {skin} where (kind is viral or site is lung) ever
+inclusion C2 "x": at least 2 lines of therapy where (line is 1 or response is refractory) ever
+inclusion C3 "x": at least 2 routes of therapy where route is not oral ever
+""", {"patient": "B", "screening_date": "2026-06-30", "facts": [_course(line=2, route="iv")]},
+                             tested=False)
+    for said in ("site is read inside '(kind is viral or site is lung)' and by another clause",
+                 "a count by line, which a filter's parentheses read",
+                 "fewer than 3 declared route values that pass the filter to count",
+                 "cases: []"):
         assert said in text, said

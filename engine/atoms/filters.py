@@ -74,6 +74,12 @@ def clause_open(clause: m.Clause, concept: m.Concept) -> Callable[[dict], tuple[
     return lambda item: reads if test(item) == "unknown" else ()
 
 
+#: The most alternatives of a filter (each value of `is one of`, each clause in parentheses, an
+#: item's multiplying) tested on the record's fact (`Build.hidden`); more are tested on each
+#: item's own fact (`Build.counted`), which the engine holds in groups.
+WIDEST = 24
+
+
 class Filtered(Occurred):
     """An occurrence condition with a filter (`m.Occurred.filters`); see the module's docstring."""
 
@@ -81,6 +87,11 @@ class Filtered(Occurred):
 
     def within(self, atom: m.Occurred, build: Build) -> Kleene:
         yes, undecided, decided, needs, possible, void = filtered_tests(atom, build)
+        if max(len(P.alternatives(yes)), len(P.alternatives(possible))) > WIDEST:
+            # more rules than the record's fact is tested with: each item a fact of its own,
+            # counted to one (`Build.counted`), as `at least N ...` is
+            return build.counted(m.Counted(atom.span, 1, atom), yes, undecided, decided, needs,
+                                 possible, void)
         return build.hidden(atom, yes, undecided, decided, needs, possible, void)
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from engine.atoms.base import OPS
 from engine.edgecases.base import Skip, Variant, anchor_day, recorded_until
-from engine.edgecases.filters import Changed, PerDay, item_values, through_weight, written_filters
+from engine.edgecases.filters import (Changed, PerDay, counted_values, item_values,
+                                      through_weight, written_filters)
 from engine.edgecases.anchors import Anchored, history_anchor
 from engine.edgecases.during import one_day, spanned_by
 from engine.edgecases.windows import (_edges, _given, _grade_text, _inside, _occurrence,
@@ -60,9 +61,9 @@ def counts(gen: EdgeCases, atom: m.Counted) -> list[Variant]:
     until = recorded_until(gen, concept)
     days, edge_days, outside, month = _days(gen, n + 1, _window(gen, window, anchor, anchored,
                                                                 until), until)
-    keys = [v.name for v in by.values] if by is not None else []
+    keys = counted_values(occurred, by) if by is not None else []
     if by is not None and len(keys) < n + 1:
-        raise Skip(f"fewer than {n + 1} declared {by.name} values to count")
+        raise Skip(f"fewer than {n + 1} declared {by.name} values that pass the filter to count")
 
     def good(k: int) -> Item:
         fields = {by.name: keys[k]} if by is not None else {}

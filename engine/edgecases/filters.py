@@ -105,7 +105,7 @@ def item_values(gen: EdgeCases, occurred: m.Occurred) -> tuple[dict, list[Change
                        f"{name} {value} fails the filter") for name, value in failing]
     changes += [Changed(name, gone, "unknown", f"no {name} recorded: it may or may not pass",
                         recorded=False) for name, gone in unrecorded(concept, passing)]
-    read = {c.attribute.name for c in plain if c.attribute is not None}
+    read = {m.DOSE if c.dose is not None else _attribute(c, concept).name for c in plain}
     for group in (c for c in occurred.filters if isinstance(c, m.Either)):
         given, more = _either(gen, group, concept, read, passing.get(m.DRUG))
         passing.update(given)
@@ -123,6 +123,20 @@ class _Value:
     tested: Any
 
 
+def counted_values(occurred: m.Occurred, attribute: m.Attribute) -> list[str]:
+    """The declared values of the attribute a count is by that pass the filter's clauses on it
+    (`at least 2 routes of x where route is not oral`: the routes other than oral)."""
+    if any(isinstance(c, m.Either) and any(w.attribute is not None and w.attribute.name ==
+                                           attribute.name for w in c.clauses)
+           for c in occurred.filters):
+        raise Skip(f"a count by {attribute.name}, which a filter's parentheses read: its items "
+                   "are not generated")
+    clauses = [c for c in occurred.filters if isinstance(c, m.Where) and c.attribute is not None
+               and c.attribute.name == attribute.name]
+    return [v.name for v in attribute.values if all(_passes(c, attribute, v.name)
+                                                    for c in clauses)]
+
+
 def _either(gen: EdgeCases, group: m.Either, concept: m.Concept, read: set[str],
             drug: str | None) -> tuple[dict[str, Any], list[Changed]]:
     """`(a or b)`: the fields of an item that passes it by what its first clause reads alone
@@ -133,8 +147,8 @@ def _either(gen: EdgeCases, group: m.Either, concept: m.Concept, read: set[str],
     for clause in group.clauses:
         name = m.DOSE if clause.dose is not None else _attribute(clause, concept).name
         if name in read:
-            raise Skip(f"{name} is read inside '{group}' and beside it: its items are not "
-                       "generated")
+            raise Skip(f"{name} is read inside '{group}' and by another clause of the filter: "
+                       "its items are not generated")
         tests.setdefault(name, []).append(_candidates(gen, clause, concept, drug))
     if m.DOSE in tests and m.DRUG in tests:
         raise Skip(f"a dose and a drug inside '{group}': its items are not generated")

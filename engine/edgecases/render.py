@@ -27,7 +27,8 @@ def render(cases: list[dict[str, Any]], protocol_path: str, base_file: str, skip
         lines.append(f"# {skipped} changes are left out: no verdict they lead to could be worked "
                      "out here.")
     lines += [f"# not generated: {line}" for line in not_generated]
-    lines += [f"patients: [{json.dumps(base_file)}]", "cases:"]
+    # no case at all (each atom not generated) as `[]`: a key alone is YAML's null
+    lines += [f"patients: [{json.dumps(base_file)}]", "cases:" if cases else "cases: []"]
     for case in cases:
         lines.append(f"  - name: {_json(case['name'])}")
         for key in ("description", "base", "screening_date", "birth_date", "remove"):
