@@ -123,6 +123,14 @@ CASES = [
     ("ipilimumab in the window", "F4", [FIRST_DOSE, io("ipilimumab", "2026-06-01")], "NOT_MET"),
     ("no first dose", "F4", [io("nivolumab", "2026-06-01")], "UNKNOWN"),
     ("no first dose, none recorded", "F4", [none("immunotherapy")], "NOT_MET"),
+    # no item may pass the filter: false whatever the first dose's day
+    ("no first dose, only ipilimumab", "F4", [io("ipilimumab", "2026-06-01")], "NOT_MET"),
+    ("no first dose, skin, grade 3", "F8",
+     [{"concept": "infection", "date": "2026-06-01", "grade": 3, "site": "skin"}], "NOT_MET"),
+    ("no first dose, lung, grade 2", "F8",
+     [{"concept": "infection", "date": "2026-06-01", "grade": 2, "site": "lung"}], "NOT_MET"),
+    ("no first dose, lung, no grade", "F8",
+     [{"concept": "infection", "date": "2026-06-01", "site": "lung"}], "UNKNOWN"),
     # where dose > 10 mg/d at screening
     ("dose above", "F5", [steroid(15)], "MET"),
     ("dose at the threshold", "F5", [steroid(10)], "NOT_MET"),

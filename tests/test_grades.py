@@ -55,10 +55,23 @@ def bleed(day: str, grade: object = None) -> dict:
     ([bleed("2026-05-20", 1)], {"E1": "NOT_MET", "E2": "NOT_MET", "I1": "MET"}),
 ])
 def test_a_grade_not_recorded_may_or_may_not_pass(screening, facts, expected):
+    """(With the first dose recorded; without it, see the next test.)"""
     outcome = screen_one(screening, [FIRST_DOSE, *facts], day="2026-06-01")
     assert isinstance(outcome, Decision), outcome
     found = {c: v.verdict for c, v in outcome.verdicts.items()}
     assert {c: found[c] for c in expected} == expected
+
+
+@pytest.mark.parametrize("grades, e1", [([1], "NOT_MET"), ([1, None], "UNKNOWN"), ([2], "UNKNOWN"),
+                                        ([], "UNKNOWN")])
+def test_no_first_dose_and_no_bleed_of_the_grade(screening, grades, e1):
+    """No first dose recorded: the window has no day, but a hemorrhage below the grade counts on
+    none of its days, so grades that all fail decide it (NOT_MET); one that may pass, or none
+    recorded, leaves it open."""
+    outcome = screen_one(screening, [bleed("2026-05-20", g) for g in grades], day="2026-06-01")
+    assert isinstance(outcome, Decision), outcome
+    assert outcome.verdicts["E1"].verdict == e1
+    assert outcome.verdicts["E4"].verdict == "UNKNOWN"  # any hemorrhage: the day decides
 
 
 def test_the_trail_says_the_grade_is_not_recorded(screening):

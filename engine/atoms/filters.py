@@ -92,7 +92,9 @@ class Filtered(Occurred):
             # counted to one (`Build.counted`), as `at least N ...` is
             return build.counted(m.Counted(atom.span, 1, atom), yes, undecided, decided, needs,
                                  possible, void)
-        return build.hidden(atom, yes, undecided, decided, needs, possible, void)
+        _, may = filter_patterns(atom, build)
+        return self.whatever_the_day(atom, build, needs, build.hidden(
+            atom, yes, undecided, decided, needs, possible, void), *may)
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
         allowed = ("true",) if sure else ("true", "unknown")

@@ -60,8 +60,9 @@ class Occurred(Atom):
             # no): a node of its own
             decided = P.TRUE if needs == P.TRUE else P.any_of(
                 P.test("==", R.none_field(name), 1), needs, void)
-            return build.hidden(atom, P.all_of(*certain), lacking(name, needs, void), decided,
-                                needs, P.all_of(*possible), void)
+            return self.whatever_the_day(atom, build, needs, build.hidden(
+                atom, P.all_of(*certain), lacking(name, needs, void), decided, needs,
+                P.all_of(*possible), void))
         if not certain:
             return listed(name, P.test(">=", R.ITEM[R.START], 0), P.FALSE,
                           whole=name in build.wholes)
@@ -74,6 +75,20 @@ class Occurred(Atom):
         """Whether an item surely (or possibly) passes what the atom asks beside its window and
         grade: nothing here; a filter (`engine/atoms/filters.py`) asks more."""
         return True
+
+    @staticmethod
+    def whatever_the_day(atom: m.Occurred, build: Build, needs: P.Pattern, within: Kleene,
+                         *may: P.Pattern) -> Kleene:
+        """`within` (a node over the items), false too where no item may pass the grade and
+        `may` (a filter's clauses), whatever the window's anchor day: a missing first dose
+        leaves `infection with grade >= 3 within 14 days before first_dose` open only while an
+        infection may be of grade 3. A second node, some item that may pass them, joined by
+        `and`; none where the anchor day is always there (the screening date)."""
+        if needs == P.TRUE or (atom.grade is None and not may):
+            return within
+        graded = [grade_tests(atom)[1]] if atom.grade is not None else []
+        some = build.hidden(atom, P.all_of(*graded, *may), P.FALSE, P.TRUE, suffix="~")
+        return conjunction([within, some])
 
     def listed(self, atom: m.Occurred) -> tuple[str, ...]:
         return (atom.ref.name,)
@@ -101,6 +116,11 @@ class Occurred(Atom):
             assert anchor is not None and anchor.ref is not None
             if not items:
                 return "false", text
+            if count == 1 and not any(
+                    (graded is None or R.GRADE not in item or graded(item[R.GRADE])) and
+                    self.passes(atom, reader, item, False) for item in items):
+                return "false", f"{text}; no item may pass the {_asked(atom)}, whatever " \
+                    f"{anchor}'s day"  # whatever the day (`Occurred.whatever_the_day`)
             reason = patient.unusable.get(R.anchor_field(anchor)) or patient.unusable.get(
                 anchor.ref.name, "no fact given")
             return "unknown", f"{text}; {anchor}: {reason}"
@@ -184,6 +204,12 @@ def _counted(reader: Reader, name: str, patient: Patient, surely: list[bool],
         return None
     return f"{name}: " + "; ".join(f"{said}: {'; '.join(group)}"
                                    for said, group in groups.items() if group)
+
+
+def _asked(atom: m.Occurred) -> str:
+    """What an item must pass beside its window, as the trail names it: `filter and grade`."""
+    return " and ".join(word for word, asked in (("filter", atom.filters),
+                                                 ("grade", atom.grade)) if asked)
 
 
 def _occurrence(atom: m.Occurred, reader: Reader) -> tuple:
