@@ -522,7 +522,7 @@ class _Compiler:
 
     def counted(self, atom: m.Counted, yes: P.Pattern, undecided: P.Pattern,
                 decided: P.Pattern, needs: P.Pattern, possible: P.Pattern,
-                void: P.Pattern = P.FALSE) -> Kleene:
+                void: P.Pattern = P.FALSE, suffix: str = "") -> Kleene:
         """`at least N ...`: N distinct items meet `yes`, counted by the engine itself.
 
         Each item of a counted list is a fact of its own (`t: i`, its list, its index `k`, and the
@@ -530,7 +530,8 @@ class _Compiler:
         (`items.hit_of`), and a
         rule with the engine's own `count` N concludes the node true once N hits are there. Not a
         rule joining N items: its partial matches grow as C(items, N), for minutes, and a frame of
-        the engine holds at most 16 facts (error 304). Like `hidden`: a possibility node (N hits
+        the engine holds at most 16 facts (error 304). `suffix` tells apart two nodes of one atom.
+        Like `hidden`: a possibility node (N hits
         of items that may meet `possible`) settles first; the atom is false when the list is
         recorded (and its window decided) and that node is not true, unknown otherwise.
 
@@ -538,7 +539,7 @@ class _Compiler:
         so items of one line make one hit: the engine's facts are a set. An item that does not
         record it surely adds no value, but may add one: a hit of its own, keyed by its index."""
         name = atom.ref.name
-        node = f"{name}#{atom.count}@{atom.span.line}:{atom.span.column}"
+        node = f"{name}#{atom.count}@{atom.span.line}:{atom.span.column}{suffix}"
         maybe = f"{node}?"
         attribute = atom.attribute(self.concepts[name])
         by = None if attribute is None else R.attribute_field(attribute.name)

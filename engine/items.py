@@ -30,6 +30,16 @@ def item_tests(pattern: P.Pattern, needs: P.Pattern, by: str | None = None) -> l
 #: A counted item's fact (`hit_of`).
 HIT = "h"
 
+#: The most alternatives an item test may have (each value of `is one of`, each clause in a
+#: filter's parentheses, an item's multiplying) on the record's fact (`Build.hidden`); more are
+#: tested on each item's own fact (`Build.counted`), which the engine holds in groups.
+WIDEST = 24
+
+
+def too_wide(*patterns: P.Pattern) -> bool:
+    """Whether one of `patterns` has more alternatives than the record's fact is tested with."""
+    return any(len(P.alternatives(pattern)) > WIDEST for pattern in patterns)
+
 
 def hit_of(node: str, by: str | None, matched: dict) -> dict:
     """The hit an item makes for a counting node: `c` names what it counts once, the item

@@ -313,6 +313,7 @@ def test_edge_cases_of_either(tmp_path, capsys) -> None:
 
 WIDE = """protocol "wide" version "1"
 concepts:
+  first_dose: date
   therapy: medication {lenalidomide, bortezomib} with line {1, 2, 3}
       with response {refractory, relapsed, responsive} with route {oral, iv, sc}
   infection: event graded with site {lung, skin, blood} with kind {bacterial, viral}
@@ -325,6 +326,9 @@ inclusion W3 "Three groups of three": therapy where (line is 1 or response is re
     response is responsive or route is sc) ever
 inclusion W4 "Nested, after no known": no known therapy where ((line is 1 or line is 2) and
     response is relapsed)
+inclusion W5 "Three groups of three, from the first dose": therapy where (line is 1 or response
+    is refractory or route is oral) and (line is 2 or response is relapsed or route is iv) and
+    (line is 3 or response is responsive or route is sc) within 4 weeks before first_dose
 """
 
 
@@ -343,11 +347,15 @@ def _course(**fields: Any) -> dict[str, Any]:
        "kind": "viral"}], {"W1": "NOT_MET"}),
     ([{"concept": "infection", "date": "2026-06-01", "grade": 3, "site": "lung",
        "kind": "bacterial"}], {"W1": "MET"}),
+    # no first dose recorded: W5 is false where no course may pass the filter, whatever the day
     ([_course(line=1, response="relapsed", route="sc")],
-     {"W2": "NOT_MET", "W3": "MET", "W4": "NOT_MET"}),
+     {"W2": "NOT_MET", "W3": "MET", "W4": "NOT_MET", "W5": "UNKNOWN"}),
     ([_course(line=1, response="relapsed", route="oral")],
-     {"W2": "MET", "W3": "NOT_MET", "W4": "NOT_MET"}),
-    ([_course(line=1, route="oral")], {"W2": "UNKNOWN", "W3": "UNKNOWN", "W4": "UNKNOWN"}),
+     {"W2": "MET", "W3": "NOT_MET", "W4": "NOT_MET", "W5": "NOT_MET"}),
+    ([_course(line=1, route="oral")],
+     {"W2": "UNKNOWN", "W3": "UNKNOWN", "W4": "UNKNOWN", "W5": "UNKNOWN"}),
+    ([{"concept": "first_dose", "value": "2025-01-20"},
+      _course(line=1, response="relapsed", route="sc")], {"W5": "MET"}),
     ([_course(line=3, route="iv")], {"W2": "UNKNOWN", "W3": "UNKNOWN", "W4": "MET"}),
 ])
 def test_many_alternatives_decide(facts: list[dict[str, Any]], expected: dict[str, str]) -> None:

@@ -27,6 +27,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Build, Reader
 from engine.atoms.history import Occurred, dose_threshold_of, item_tests
+from engine.items import too_wide
 from engine.kleene import NEGATE, Kleene, lacking
 from engine.shape import holds
 from protocol import model as m
@@ -74,12 +75,6 @@ def clause_open(clause: m.Clause, concept: m.Concept) -> Callable[[dict], tuple[
     return lambda item: reads if test(item) == "unknown" else ()
 
 
-#: The most alternatives of a filter (each value of `is one of`, each clause in parentheses, an
-#: item's multiplying) tested on the record's fact (`Build.hidden`); more are tested on each
-#: item's own fact (`Build.counted`), which the engine holds in groups.
-WIDEST = 24
-
-
 class Filtered(Occurred):
     """An occurrence condition with a filter (`m.Occurred.filters`); see the module's docstring."""
 
@@ -87,12 +82,13 @@ class Filtered(Occurred):
 
     def within(self, atom: m.Occurred, build: Build) -> Kleene:
         yes, undecided, decided, needs, possible, void = filtered_tests(atom, build)
-        if max(len(P.alternatives(yes)), len(P.alternatives(possible))) > WIDEST:
+        _, may = filter_patterns(atom, build)
+        if too_wide(yes, possible):
             # more rules than the record's fact is tested with: each item a fact of its own,
             # counted to one (`Build.counted`), as `at least N ...` is
-            return build.counted(m.Counted(atom.span, 1, atom), yes, undecided, decided, needs,
-                                 possible, void)
-        _, may = filter_patterns(atom, build)
+            return self.whatever_the_day(atom, build, needs, build.counted(
+                m.Counted(atom.span, 1, atom), yes, undecided, decided, needs, possible, void),
+                *may)
         return self.whatever_the_day(atom, build, needs, build.hidden(
             atom, yes, undecided, decided, needs, possible, void), *may)
 

@@ -17,6 +17,7 @@ from engine.atoms import dated
 from engine.atoms.base import (OPS, Atom, Build, Judged, Reader, against, judge_listed,
                                status)
 from engine.dates import FIRST_DAY, FIRST_DAY_NUMBER
+from engine.items import too_wide
 from engine.kleene import (NEGATE, Kleene, conjunction, disjunction, either, lacking, listed,
                            missing_list, present)
 from engine.record import ONGOING, Patient, plain_number
@@ -87,7 +88,10 @@ class Occurred(Atom):
         if needs == P.TRUE or (atom.grade is None and not may):
             return within
         graded = [grade_tests(atom)[1]] if atom.grade is not None else []
-        some = build.hidden(atom, P.all_of(*graded, *may), P.FALSE, P.TRUE, suffix="~")
+        passes = P.all_of(*graded, *may)
+        some = build.counted(m.Counted(atom.span, 1, atom), passes, P.FALSE, P.TRUE, P.TRUE,
+                             passes, suffix="~") if too_wide(passes) else \
+            build.hidden(atom, passes, P.FALSE, P.TRUE, suffix="~")
         return conjunction([within, some])
 
     def listed(self, atom: m.Occurred) -> tuple[str, ...]:
