@@ -38,24 +38,23 @@ from engine import atoms, fitting
 from engine import patterns as P
 from engine import record as R
 from engine.atoms import derived
+from engine.items import HIT, hit_of, item_tests, plain_items, some_item
 from engine.kleene import (
     KNOWN,
     KNOWN_TRUE,
     NEVER,
-    NUMBER,
     Kleene,
     Terms,
     both,
     conjunction,
     disjunction,
-    is_test,
     joined,
     missing_list,
     not_void,
     recorded_list,
 )
-from engine.items import HIT, hit_of, item_tests, plain_items, some_item
 from engine.record import Layout
+from engine.rules import NO_END, conclusions, end_marker, open_rules, record_slice, rule_body
 from protocol import model as m
 
 VERDICTS = ("MET", "NOT_MET", "UNKNOWN", "NOT_APPLICABLE", "NEEDS_REVIEW")
@@ -265,8 +264,8 @@ class _Compiler:
         self.stratum[node] = level = self._stratum_of(k.uses)
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
         own = {"$and": [{"t": "d"}, {"n": node}]}
-        yield from _conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make)
-        yield from _open_rules(node, f"d:{node}", level, own, k, {"U": "U", "R": "R"}, make,
+        yield from conclusions(node, f"d:{node}", {"T": k.t, "F": k.f}, make)
+        yield from open_rules(node, f"d:{node}", level, own, k, {"U": "U", "R": "R"}, make,
                                self.valued)
 
     def value_rules(self, concept: m.Concept):
@@ -282,10 +281,10 @@ class _Compiler:
                 for part in P.split(pattern):
                     rule = f"q:{name}:{KNOWN}{way.bits}#{index}"
                     index += 1
-                    yield rule, _body(name, joins, part), Action(rule, "derived", name, KNOWN, line,
+                    yield rule, rule_body(name, joins, part), Action(rule, "derived", name, KNOWN, line,
                                                                  compute=way.compute)
         own = {"$and": [{"t": "d"}, {"n": name}]}
-        yield from _open_rules(name, f"q:{name}", level, own, node.open, {"U": "U", "R": "R"}, make,
+        yield from open_rules(name, f"q:{name}", level, own, node.open, {"U": "U", "R": "R"}, make,
                                self.valued)
 
     def criterion_rules(self, leaf: m.Criterion):
@@ -308,7 +307,7 @@ class _Compiler:
         make = lambda value, rule: Action(rule, "verdict", leaf.id, value, leaf.span.line, role)  # noqa: E731
         outcomes = {"MET": both(a.t, c.t), "NOT_MET": both(a.t, c.f), "NOT_APPLICABLE": a.f}
         own = {"$and": [{"t": "v"}, {"c": leaf.id}]}
-        yield from _conclusions(leaf.id, f"v:{leaf.id}", outcomes, make)
+        yield from conclusions(leaf.id, f"v:{leaf.id}", outcomes, make)
         if leaf.applies is not None:
             passed = "MET" if leaf.role is m.Role.INCLUSION else "NOT_MET"
             end = end_marker(level)
@@ -317,10 +316,10 @@ class _Compiler:
                 for part in P.split(pattern):
                     rule = f"v:{leaf.id}:{passed}:either#{index}"
                     index += 1
-                    yield rule, {"all": [end, {"o$not": own}, *_body(leaf.id, joins, part)[
+                    yield rule, {"all": [end, {"o$not": own}, *rule_body(leaf.id, joins, part)[
                         "all"]]}, make(passed, rule)
             self.stratum[leaf.id] = level = level + 1
-        yield from _open_rules(leaf.id, f"v:{leaf.id}", level, own, either_open,
+        yield from open_rules(leaf.id, f"v:{leaf.id}", level, own, either_open,
                                {"U": "UNKNOWN", "R": "NEEDS_REVIEW"}, make, self.valued)
 
     # -- conditions ---------------------------------------------------------------------------------
@@ -427,7 +426,7 @@ class _Compiler:
 
             def hit(value: str, rule: str, part: str = part) -> Action:
                 return Action(rule, "hit", node, value, line, key=part)
-            self.hidden_rules.extend(_conclusions(part, f"d:{part}", {"T": item.t, "F": item.f},
+            self.hidden_rules.extend(conclusions(part, f"d:{part}", {"T": item.t, "F": item.f},
                                                   hit))
         missing = self._missing(node, line, parts)
         self.stratum[node] = self.stratum[f"{node}!"]
@@ -461,7 +460,7 @@ class _Compiler:
         for part, k in parts:
             for piece, pattern in enumerate(P.split(k.d) if k.d != P.FALSE else []):
                 rule = f"d:{part}:U#{piece}"
-                self.hidden_rules.append((rule, {"all": [_record(part, pattern)]}, unknown(rule)))
+                self.hidden_rules.append((rule, {"all": [record_slice(part, pattern)]}, unknown(rule)))
                 self.slices.add(part)
                 opens = True
         for name in sorted(uses):
@@ -654,7 +653,7 @@ class _Compiler:
             self.slices.add(node)
         own = {"$and": [{"t": "d"}, {"n": node}]}
         make = lambda value, rule: Action(rule, "derived", node, value, line)  # noqa: E731
-        self.hidden_rules.extend(_conclusions(node, f"d:{node}", {"T": true}, make))
+        self.hidden_rules.extend(conclusions(node, f"d:{node}", {"T": true}, make))
         end = end_marker(level)
         unsettled = {"o$not": own}
         for value, patterns in settled.items():
@@ -665,7 +664,7 @@ class _Compiler:
                 for part in P.split(pattern) if pattern != P.FALSE else []:
                     rule = f"d:{node}:{value}#{index}"
                     index += 1
-                    body = [end, unsettled, _record(node, part)] if part != P.TRUE else \
+                    body = [end, unsettled, record_slice(node, part)] if part != P.TRUE else \
                         [end, unsettled]
                     self.hidden_rules.append((rule, {"all": [*body, *(
                         joins if value == "F" else [])]}, make(value, rule)))
@@ -692,86 +691,6 @@ def _counting(node: str, line: int, group: str, tests: list[dict], count: int, b
 #: How many pairs one firing of `paired`'s rules takes (the engine's `cap`): one firing a pair
 #: is a firing for each of tens of thousands of pairs where two long lists overlap throughout.
 PAIRS = 10_000
-
-
-def end_marker(level: int) -> dict:
-    """The pattern of stratum `level`'s end marker, which a rule waits for to conclude what
-    nothing concluded before it."""
-    return {"e": {"$and": [{"t": "end"}, {"s": level}]}}
-
-
-#: A pattern of an end marker no stratum asserts: a rule that waits for it matches the other facts
-#: of its patterns and never fires, for facts the engine must see matched (it refuses a batch
-#: with a fact no rule matches).
-NO_END = end_marker(-1)
-
-
-def _conclusions(node: str, prefix: str, outcomes: dict[str, Terms], make):
-    """One rule per (term, budget-sized disjunct) for each definite outcome."""
-    for value, terms in outcomes.items():
-        index = 0
-        for pattern, joins in terms:
-            for part in P.split(pattern):
-                rule = f"{prefix}:{value}#{index}"
-                index += 1
-                yield rule, _body(node, joins, part), make(value, rule)
-
-
-def _open_rules(node: str, prefix: str, level: int, own: dict, k: Kleene, values: dict[str, str],
-                make, valued: frozenset[str]):
-    """The open outcomes, judged at end marker `level` when no definite conclusion was drawn.
-
-    Open because data is missing (the record says so, or a node used is unknown: a definition, or
-    a derived value, among `valued`, with no number or one known only within bounds) is the first
-    value; open only for a pending judgment is the second.
-    """
-    end = end_marker(level)
-    unsettled = {"o$not": own}
-    missing, review = values["U"], values["R"]
-    index = 0
-    for part in P.split(k.d) if k.d != P.FALSE else []:
-        rule = f"{prefix}:{missing}#{index}"
-        index += 1
-        yield rule, {"all": [end, unsettled, _record(node, part)]}, make(missing, rule)
-    unknown = {name: _unknown(name, name in valued) for name in sorted(k.uses)}
-    for name, fact in unknown.items():
-        rule = f"{prefix}:{missing}#{index}"
-        index += 1
-        yield rule, {"all": [end, unsettled, {"x": fact}]}, make(missing, rule)
-    no_unknown_uses = [{f"u{i}$not": fact} for i, fact in enumerate(unknown.values())]
-    for index, part in enumerate(P.split(k.nd) if k.nd != P.FALSE else []):
-        rule = f"{prefix}:{review}#{index}"
-        yield rule, {"all": [end, unsettled, _record(node, part), *no_unknown_uses]}, make(review, rule)
-
-
-def _unknown(name: str, valued: bool) -> dict:
-    """The fact of node `name` when it leaves what reads it open for want of data: U, or for a
-    derived value a number known only within bounds."""
-    if not valued:
-        return {"$and": [{"t": "d"}, {"n": name}, {"v": "U"}]}
-    low, high = R.bounds(NUMBER)[:2]
-    return {"$and": [{"t": "d"}, {"n": name}, {"$or": [{"v": "U"}, {"$ex": {low: 1}},
-                                                        {"$ex": {high: 1}}]}]}
-
-
-def _record(node: str, pattern: P.Pattern) -> dict:
-    """The pattern on the node's own slice of the patient record (see `Network.fields`)."""
-    return {"p": P.to_json(P.all_of(P.test("==", "t", "p"), P.test("==", "g", node), pattern))}
-
-
-def _body(node: str, joins: frozenset[tuple[str, str]], pattern: P.Pattern) -> dict:
-    """A rule's patterns: one per node whose fact it joins (its value, or tests on its number:
-    one fact binds one pattern of a rule), then the node's slice of the record."""
-    facts: dict[str, list[dict]] = {}
-    for name, key in sorted(joins):
-        tests = facts.setdefault(name, [{"t": "d"}, {"n": name}])
-        value = {"v": KNOWN} if is_test(key) else {"v": key}
-        if value not in tests:
-            tests.append(value)
-        if is_test(key):
-            tests.append(json.loads(key))
-    derived = [{f"d{i}": {"$and": tests}} for i, tests in enumerate(facts.values())]
-    return {"all": [*derived, _record(node, pattern)]}
 
 
 def _handled(groups: list[str]):

@@ -111,7 +111,7 @@ def within_engine(rules: dict[str, dict], actions: dict[str, Action]) -> None:
 
 def fits(k: Kleene, rules: int, unrecorded: int) -> bool:
     """Whether a node decided by `k` takes at most `rules` rules on the record (as
-    `engine/compile.py`'s `_conclusions` and `_open_rules` make them) and tests at most
+    `engine/rules.py`'s `conclusions` and `open_rules` make them) and tests at most
     `unrecorded` fields for not being recorded (`$nex`)."""
     if not joins_fit(k):
         return False

@@ -17,9 +17,10 @@ from protocol.errors import Span
 # Formulas of derived values have a module of their own; read here with the rest of the model.
 from protocol.expressions import (  # noqa: F401 - read as m.Number, m.subexpressions, ...
     Arithmetic, Call, Choice, Expr, Number, Power, Reading, formula_names, subexpressions)
-# Windows and the days they count from likewise.
+# Windows and the days they count from likewise, and the clauses of a history's filter.
 from protocol.windows import (  # noqa: F401 - read as m.Window, m.ORDER, ...
     ORDER, WINDOW_WORDS, Anchor, Extreme, Reach, Window, window_day)
+from protocol.filters import Clause, Either, Where, clauses  # noqa: F401 - read as m.Where, ...
 
 if TYPE_CHECKING:  # a protocol holds its escalation too: its model is a module of its own
     from protocol.escalation_model import Design, Escalation
@@ -368,59 +369,6 @@ class Is:
     ref: Ref
     values: tuple[Value, ...]
     negated: bool = False
-
-
-@dataclass(frozen=True)
-class Where:
-    """One clause of a filter on a history's items: `type is not basal_cell_carcinoma`, `drug is
-    one of {pembrolizumab, nivolumab}`, `dose > 10 mg/d`. `attribute` None is `other than {...}`
-    (the drug of a medication, an event's first declared attribute, negated)."""
-
-    span: Span
-    attribute: Ref | None
-    values: tuple[Value, ...] = ()
-    negated: bool = False
-    op: str | None = None  # a dose clause: its comparison and dose
-    dose: Quantity | None = None
-    amount: Quantity | None = None  # a number's clause (`diameter >= 10 mm`), with `op`
-
-    def __str__(self) -> str:
-        if self.dose is not None:
-            return f"dose {self.op} {self.dose}"
-        if self.amount is not None:
-            assert self.attribute is not None
-            return f"{self.attribute.name} {self.op} {self.amount}"
-        names = ", ".join(v.name for v in self.values)
-        if self.attribute is None:
-            return f"other than {{{names}}}"
-        word = "is not" if self.negated else "is"
-        if len(self.values) == 1:
-            return f"{self.attribute.name} {word} {names}"
-        return f"{self.attribute.name} {word} one of {{{names}}}"
-
-
-@dataclass(frozen=True)
-class Either:
-    """`(line is 1 or response is refractory)`: one clause of a filter that an item passes when
-    it passes any of the clauses in the parentheses (Kleene's `or`: it surely passes one, or it
-    surely fails each). Written in parentheses, so an `or` after a filter still joins
-    conditions."""
-
-    span: Span
-    clauses: tuple[Where, ...]
-
-    def __str__(self) -> str:
-        return "(" + " or ".join(str(clause) for clause in self.clauses) + ")"
-
-
-#: One clause of a filter, as the `and`s between them write them.
-Clause = Union[Where, Either]
-
-
-def clauses(filters: tuple[Clause, ...]) -> list[Where]:
-    """Every clause a filter writes, each inside parentheses too, left to right."""
-    return [c for clause in filters
-            for c in (clause.clauses if isinstance(clause, Either) else (clause,))]
 
 
 @dataclass(frozen=True)
