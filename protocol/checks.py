@@ -489,6 +489,11 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
                 yield diag("unknown-value", value.span, value=value.name,
                            name=f"{concept.name} {attribute.name}",
                            hint=_hint(value.name, known) or listed)
+        named = {attribute.canonical(value.name) for value in clause.values}
+        if (clause.negated or clause.attribute is None) and \
+                named >= {value.name for value in attribute.values}:
+            yield diag("filter-never", clause.span, clause=str(clause), name=concept.name,
+                       attribute=attribute.name)
 
 
 def _numeric_clause(clause: m.Where, attribute: m.Attribute, concept: m.Concept

@@ -49,6 +49,8 @@ TEMPLATES: dict[str, str] = {
     "after it (A the screening date or a date concept){instead}",
     "type-mismatch": "'{name}' is {kind}: {advice}",
     "unknown-value": "'{value}' is not a value of '{name}'{hint}",
+    "filter-never": "'{clause}' names every {attribute} {name} declares: an item that records "
+    "one never passes it (one that records none may, UNKNOWN at best); name fewer values",
     "at-least": "'at least {count} of' needs a count from 1 to {n}, the number of items listed",
     "at-least-limit": "'at least {count} of' lists {n} conditions; lists of at most {limit} are "
     "tested",
@@ -188,7 +190,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
-     "missing-header", "unless-in-inclusion", "fidelity")
+     "missing-header", "unless-in-inclusion", "fidelity", "filter-never")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

@@ -277,6 +277,14 @@ def _check(src: str) -> list[str]:
      "7:31 undefined-attribute: 'chemo' has no dose to filter on; declare it 'dosed in UNIT'"),
     ('inclusion I1 "x": steroid where dose > 10 mmol/L ever',
      "7:40 unit-dimension: steroid is dosed in mg/d; 10 mmol/L is a molar concentration"),
+    ('inclusion I1 "x": malignancy other than {basal_cell_carcinoma, melanoma} ever',
+     "7:30 filter-never: 'other than {basal_cell_carcinoma, melanoma}' names every type "
+     "malignancy declares: an item that records one never passes it (one that records none "
+     "may, UNKNOWN at best); name fewer values"),
+    ('inclusion I1 "x": chemo where route is not one of {oral, intravenous} ever',
+     "7:31 filter-never: 'route is not one of {oral, intravenous}' names every route chemo "
+     "declares: an item that records one never passes it (one that records none may, UNKNOWN "
+     "at best); name fewer values"),
     ('inclusion I1 "x": no known malignancy other than {melanoma, basal_cel_carcinoma}',
      "7:61 unknown-value: 'basal_cel_carcinoma' is not a value of 'malignancy type'; did you "
      "mean 'basal_cell_carcinoma'?"),
