@@ -281,8 +281,8 @@ class _Compiler:
                 for part in P.split(pattern):
                     rule = f"q:{name}:{KNOWN}{way.bits}#{index}"
                     index += 1
-                    yield rule, rule_body(name, joins, part), Action(rule, "derived", name, KNOWN, line,
-                                                                 compute=way.compute)
+                    yield rule, rule_body(name, joins, part), Action(
+                        rule, "derived", name, KNOWN, line, compute=way.compute)
         own = {"$and": [{"t": "d"}, {"n": name}]}
         yield from open_rules(name, f"q:{name}", level, own, node.open, {"U": "U", "R": "R"}, make,
                                self.valued)
@@ -460,7 +460,8 @@ class _Compiler:
         for part, k in parts:
             for piece, pattern in enumerate(P.split(k.d) if k.d != P.FALSE else []):
                 rule = f"d:{part}:U#{piece}"
-                self.hidden_rules.append((rule, {"all": [record_slice(part, pattern)]}, unknown(rule)))
+                self.hidden_rules.append((rule, {"all": [record_slice(part, pattern)]},
+                                          unknown(rule)))
                 self.slices.add(part)
                 opens = True
         for name in sorted(uses):
@@ -511,12 +512,12 @@ class _Compiler:
         (`<node>+`), and a node of its own a stratum above them: true when the first is false and
         the second true; at its end marker, false as `hidden` settles, unknown while the second is
         true (read as a possibility node)."""
-        name = atom.ref.name
         failing = self.hidden(atom, fails, undecided, decided, needs, suffix="-")
-        self.hidden(atom, passes, undecided, decided, needs, suffix="+")
-        node = f"{name}@{atom.span.line}:{atom.span.column}"
-        self._node(node, atom.span.line, 1, both(failing.f, joined(f"{node}+").t),
-                   self._settled(name, decided, undecided, P.FALSE), f"{node}+")
+        passing = self.hidden(atom, passes, undecided, decided, needs, suffix="+")
+        (opened,) = passing.uses
+        node = opened.removesuffix("+")
+        self._node(node, atom.span.line, 1, both(failing.f, passing.t),
+                   self._settled(atom.ref.name, decided, undecided, P.FALSE), opened)
         return joined(node)
 
     def counted(self, atom: m.Counted, yes: P.Pattern, undecided: P.Pattern,

@@ -37,11 +37,9 @@ class Occurrences:
         """The start and end of the most recent occurrence, for windows anchored on them."""
         if not items or not r.edges:
             return
-        # The most recent started last (of two on one day, it ended last). With dates known
-        # only to the month or year, or an end not recorded, an item may be it unless another
-        # surely follows it: the other's earliest (start, end) is after its latest. Its edge lies
-        # between the earliest and the latest of those candidates' edges: windows compare with
-        # both (`R.spread`), unless one may still be going on.
+        # Its edge lies between the earliest and the latest of the edges of the items that may
+        # be the most recent (`R.most_recent`): windows compare with both (`R.spread`), unless
+        # one may still be going on.
         name = r.name
         record, unusable = self.patient.record, self.patient.unusable
         if self._open(r):  # another, not recorded, may have started last
@@ -49,8 +47,8 @@ class Occurrences:
                 unusable[field_name] = f"which {name} is the most recent is not settled: " \
                     f"{unusable[name]}"
             return
-        surest = max((item[R.START], item[R.END_EARLIEST]) for item in items)
-        candidates = [item for item in items if (item[R.START_LATEST], item[R.END]) >= surest]
+        surest, indexes = R.most_recent(items)
+        candidates = [items[i] for i in indexes]
         for field_name, edge in r.edges:
             if edge == "latest":  # the items' own tests find the candidates in the network
                 record.update(zip(R.latest_fields(name), surest))

@@ -242,6 +242,20 @@ def latest_fields(concept: str) -> tuple[str, str]:
     return f"{concept}__latest__s", f"{concept}__latest__el"
 
 
+def most_recent(items: list[dict]) -> tuple[tuple[int, int], list[int]]:
+    """Which items may be the most recent occurrence (the one that started last; of two on one
+    day, the one that ended last): the latest of every item's earliest (first, last) days, which
+    each such item reaches (`latest_fields`), and their indexes. With dates known only to the
+    month or year, or an end not recorded, an item may be it unless another surely follows it.
+
+    >>> most_recent([{"s": 5, "sl": 5, "el": 9, "e": 9}, {"s": 1, "sl": 31, "el": 40, "e": 40},
+    ...              {"s": 2, "sl": 2, "el": 3, "e": 3}])  # the second may start after the first
+    ((5, 9), [0, 1])
+    """
+    surest = max((item[START], item[END_EARLIEST]) for item in items)
+    return surest, [i for i, item in enumerate(items) if (item[START_LATEST], item[END]) >= surest]
+
+
 def dose_field(concept: str, anchor: str) -> str:
     """The record field holding a medication's daily dose on the day in field `anchor`, summed
     over the courses that cover it (with `bounds` when some course may or may not cover it)."""

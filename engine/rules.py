@@ -63,7 +63,8 @@ def open_rules(node: str, prefix: str, level: int, own: dict, k: Kleene, values:
     no_unknown_uses = [{f"u{i}$not": fact} for i, fact in enumerate(unknown.values())]
     for index, part in enumerate(P.split(k.nd) if k.nd != P.FALSE else []):
         rule = f"{prefix}:{review}#{index}"
-        yield rule, {"all": [end, unsettled, record_slice(node, part), *no_unknown_uses]}, make(review, rule)
+        yield rule, {"all": [end, unsettled, record_slice(node, part), *no_unknown_uses]}, \
+            make(review, rule)
 
 
 def _unknown(name: str, valued: bool) -> dict:

@@ -52,7 +52,7 @@ class DuringAny(Atom):
         if window.duration is not None:
             build.layout.span(other, window.duration)
         early, late = last_days(window)
-        sure, maybe = filter_patterns(atom, build)
+        sure, maybe, _ = filter_patterns(atom, build)
         if atom.grade is not None:
             graded, may = grade_tests(atom)
             sure.append(graded)

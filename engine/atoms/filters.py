@@ -41,25 +41,23 @@ def filtered_tests(atom: m.Occurred, build: Build
     the anchor can never exist: the arguments of `Build.hidden` and `Build.counted` alike."""
     name = atom.ref.name
     needs, void, certain, possible = item_tests(atom, build)
-    sure, maybe = filter_patterns(atom, build)
+    sure, maybe, _ = filter_patterns(atom, build)
     decided = P.TRUE if needs == P.TRUE else P.any_of(
         P.test("==", R.none_field(name), 1), needs, void)
     return (P.all_of(*certain, *sure), lacking(name, needs, void), decided, needs,
             P.all_of(*possible, *maybe), void)
 
 
-def filter_patterns(atom: m.Occurred, build: Build) -> tuple[list[P.Pattern], list[P.Pattern]]:
-    """The filter's clauses as item tests: what an item surely passes, and what it may; a dose
-    per kg asks the record for the weight."""
+def filter_patterns(atom: m.Occurred, build: Build
+                    ) -> tuple[list[P.Pattern], list[P.Pattern], list[P.Pattern]]:
+    """The filter's clauses as item tests (`clause_patterns`, clause by clause): what an item
+    surely passes, what it may pass, and what it may fail; a dose per kg asks the record for the
+    weight."""
     concept = build.concepts[atom.ref.name]
-    sure, maybe = [], []
-    for clause in atom.filters:
-        yes, may = clause_patterns(clause, concept)
-        sure.append(yes)
-        maybe.append(may)
     if concept.weight is not None and any(c.dose is not None for c in m.clauses(atom.filters)):
         build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
-    return sure, maybe
+    patterns = [clause_patterns(clause, concept) for clause in atom.filters]
+    return [p[0] for p in patterns], [p[1] for p in patterns], [p[2] for p in patterns]
 
 
 def clause_open(clause: m.Clause, concept: m.Concept) -> Callable[[dict], tuple[str, ...]]:
@@ -82,15 +80,16 @@ class Filtered(Occurred):
 
     def within(self, atom: m.Occurred, build: Build) -> Kleene:
         yes, undecided, decided, needs, possible, void = filtered_tests(atom, build)
-        _, may = filter_patterns(atom, build)
         if too_wide(yes, possible):
             # more rules than the record's fact is tested with: each item a fact of its own,
             # counted to one (`Build.counted`), as `at least N ...` is
             return self.whatever_the_day(atom, build, needs, build.counted(
-                m.Counted(atom.span, 1, atom), yes, undecided, decided, needs, possible, void),
-                *may)
+                m.Counted(atom.span, 1, atom), yes, undecided, decided, needs, possible, void))
         return self.whatever_the_day(atom, build, needs, build.hidden(
-            atom, yes, undecided, decided, needs, possible, void), *may)
+            atom, yes, undecided, decided, needs, possible, void))
+
+    def may_pass(self, atom: m.Occurred, build: Build) -> list[P.Pattern]:
+        return filter_patterns(atom, build)[1]
 
     def passes(self, atom: m.Occurred, reader: Reader, item: dict, sure: bool) -> bool:
         allowed = ("true",) if sure else ("true", "unknown")
@@ -137,54 +136,41 @@ def _values(clause: m.Where, attribute: m.Attribute) -> list[str]:
     return sorted({attribute.canonical(v.name) or v.name for v in clause.values})
 
 
-def clause_patterns(clause: m.Clause, concept: m.Concept) -> tuple[P.Pattern, P.Pattern]:
-    """What an item surely passes and what it may pass, as item tests."""
-    if isinstance(clause, m.Either):  # surely passes one; may pass one
-        sure, maybe = zip(*(clause_patterns(c, concept) for c in clause.clauses))
-        return P.any_of(*sure), P.any_of(*maybe)
+def clause_patterns(clause: m.Clause, concept: m.Concept
+                    ) -> tuple[P.Pattern, P.Pattern, P.Pattern]:
+    """What an item surely passes, what it may pass, and what it may fail (all but what it
+    surely passes: an item that does not record what the clause reads may), as item tests."""
+    if isinstance(clause, m.Either):  # surely passes one; may pass one; may fail each
+        sure, maybe, fails = zip(*(clause_patterns(c, concept) for c in clause.clauses))
+        return P.any_of(*sure), P.any_of(*maybe), P.all_of(*fails)
     if clause.dose is not None:
         assert clause.op is not None
-        dosed = P.test(clause.op, R.ITEM[R.DOSE], float(dose_threshold_of(
-            concept, clause.dose)))
-        return dosed, P.any_of(dosed, P.test("==", R.ITEM[R.UNDOSED_ITEM], 1))
+        at = float(dose_threshold_of(concept, clause.dose))
+        dosed, undosed = P.test(clause.op, R.ITEM[R.DOSE], at), P.test(
+            "==", R.ITEM[R.UNDOSED_ITEM], 1)
+        return dosed, P.any_of(dosed, undosed), P.any_of(
+            P.test(NEGATE[clause.op], R.ITEM[R.DOSE], at), undosed)
     attribute = attribute_of(clause, concept)
     field = f"$i.{R.attribute_field(attribute.name)}"
     if clause.amount is not None:  # a number: compared, or not recorded (may pass)
         assert clause.op is not None
-        compared = P.test(clause.op, field, float(amount_of(clause, attribute)))
-        return compared, P.any_of(compared, P.test(
-            "==", f"$i.{R.unrecorded_field(attribute.name)}", 1))
+        at = float(amount_of(clause, attribute))
+        compared, unrecorded = P.test(clause.op, field, at), P.test(
+            "==", f"$i.{R.unrecorded_field(attribute.name)}", 1)
+        return compared, P.any_of(compared, unrecorded), P.any_of(
+            P.test(NEGATE[clause.op], field, at), unrecorded)
     values = _values(clause, attribute)
     recorded = attribute.name != m.DRUG  # a course always names its drug
     if clause.negated:
         differs = [P.test("!=", field, v) for v in values]
+        equal = [P.test("==", field, v) for v in values]
         unrecorded = [P.test("!=", field, R.UNRECORDED)] if recorded else []
-        return P.all_of(*differs, *unrecorded), P.all_of(*differs)
+        return P.all_of(*differs, *unrecorded), P.all_of(*differs), P.any_of(
+            *equal, *([P.test("==", field, R.UNRECORDED)] if recorded else []))
     equal = [P.test("==", field, v) for v in values]
     unrecorded = [P.test("==", field, R.UNRECORDED)] if recorded else []
-    return P.any_of(*equal), P.any_of(*equal, *unrecorded)
-
-
-def clause_fails(clause: m.Clause, concept: m.Concept) -> P.Pattern:
-    """What an item may fail of a clause, as item tests: all but what it surely passes (an item
-    that does not record what the clause reads may fail it)."""
-    if isinstance(clause, m.Either):
-        return P.all_of(*(clause_fails(c, concept) for c in clause.clauses))
-    assert clause.op is not None or clause.values
-    if clause.dose is not None:
-        return P.any_of(P.test(NEGATE[clause.op], R.ITEM[R.DOSE], float(dose_threshold_of(
-            concept, clause.dose))), P.test("==", R.ITEM[R.UNDOSED_ITEM], 1))
-    attribute = attribute_of(clause, concept)
-    field = f"$i.{R.attribute_field(attribute.name)}"
-    if clause.amount is not None:
-        return P.any_of(P.test(NEGATE[clause.op], field, float(amount_of(clause, attribute))),
-                        P.test("==", f"$i.{R.unrecorded_field(attribute.name)}", 1))
-    values = _values(clause, attribute)
-    if clause.negated:
-        recorded = attribute.name != m.DRUG  # a course always names its drug
-        return P.any_of(*(P.test("==", field, v) for v in values),
-                        *([P.test("==", field, R.UNRECORDED)] if recorded else []))
-    return P.all_of(*(P.test("!=", field, v) for v in values))
+    return P.any_of(*equal), P.any_of(*equal, *unrecorded), P.all_of(
+        *(P.test("!=", field, v) for v in values))
 
 
 def clause_test(clause: m.Clause, concept: m.Concept):

@@ -77,18 +77,22 @@ class Occurred(Atom):
         grade: nothing here; a filter (`engine/atoms/filters.py`) asks more."""
         return True
 
-    @staticmethod
-    def whatever_the_day(atom: m.Occurred, build: Build, needs: P.Pattern, within: Kleene,
-                         *may: P.Pattern) -> Kleene:
+    def may_pass(self, atom: m.Occurred, build: Build) -> list[P.Pattern]:
+        """What an item may pass beside its window and grade, as item tests: nothing here; a
+        filter (`engine/atoms/filters.py`) asks more."""
+        return []
+
+    def whatever_the_day(self, atom: m.Occurred, build: Build, needs: P.Pattern,
+                         within: Kleene) -> Kleene:
         """`within` (a node over the items), false too where no item may pass the grade and
-        `may` (a filter's clauses), whatever the window's anchor day: a missing first dose
-        leaves `infection with grade >= 3 within 14 days before first_dose` open only while an
+        the filter (`may_pass`), whatever the window's anchor day: a missing first dose leaves
+        `infection with grade >= 3 within 14 days before first_dose` open only while an
         infection may be of grade 3. A second node, some item that may pass them, joined by
         `and`; none where the anchor day is always there (the screening date)."""
-        if needs == P.TRUE or (atom.grade is None and not may):
+        if needs == P.TRUE or (atom.grade is None and not atom.filters):
             return within
         graded = [grade_tests(atom)[1]] if atom.grade is not None else []
-        passes = P.all_of(*graded, *may)
+        passes = P.all_of(*graded, *self.may_pass(atom, build))
         some = build.counted(m.Counted(atom.span, 1, atom), passes, P.FALSE, P.TRUE, P.TRUE,
                              passes, suffix="~") if too_wide(passes) else \
             build.hidden(atom, passes, P.FALSE, P.TRUE, suffix="~")

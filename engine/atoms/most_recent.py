@@ -25,7 +25,7 @@ from __future__ import annotations
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader
-from engine.atoms.filters import clause_fails, clause_open, clause_patterns, clause_test
+from engine.atoms.filters import clause_open, clause_test, filter_patterns
 from engine.kleene import Kleene, lacking, present
 from engine.record import Patient
 from protocol import model as m
@@ -37,20 +37,18 @@ class OfLatest(Atom):
     handles = m.OfLatest
 
     def compile(self, atom: m.OfLatest, build: Build) -> Kleene:
-        name, concept = atom.ref.name, build.concepts[atom.ref.name]
+        name = atom.ref.name
         first, last = build.layout.most_recent(name)
-        if atom.clause.dose is not None and concept.weight is not None:
-            build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
         may_be_it = P.any_of(
             P.test(">", R.ITEM[R.START_LATEST], {"$m": first}),
             P.all_of(P.test("==", R.ITEM[R.START_LATEST], {"$m": first}),
                      P.test(">=", R.ITEM[R.END], {"$m": last})))
-        _, maybe = clause_patterns(atom.clause, concept)
+        _, maybe, fails = filter_patterns(atom.occurred, build)
         needs = present(first, last)
         decided = P.any_of(P.test("==", R.none_field(name), 1), needs)
         undecided = lacking(name, needs, P.FALSE)
-        return build.agreed(atom, P.all_of(may_be_it, clause_fails(atom.clause, concept)),
-                            P.all_of(may_be_it, maybe), undecided, decided, needs)
+        return build.agreed(atom, P.all_of(may_be_it, *fails),
+                            P.all_of(may_be_it, *maybe), undecided, decided, needs)
 
     def judge(self, atom: m.OfLatest, reader: Reader, patient: Patient) -> Judged:
         name = atom.ref.name
@@ -63,10 +61,8 @@ class OfLatest(Atom):
         if unsettled is not None:  # an open list: an item not recorded may have come last
             return "unknown", f"{text}; {unsettled}"
         test, left = reader.constant(atom, _tests)
-        surest = max((item[R.START], item[R.END_EARLIEST]) for item in items)
+        _, candidates = R.most_recent(items)
         each = reader.each(name, patient)
-        candidates = [i for i, item in enumerate(items)
-                      if (item[R.START_LATEST], item[R.END]) >= surest]
         held = [test(items[i]) for i in candidates]
         verdict = held[0] if len(set(held)) == 1 else "unknown"
         clause = str(atom.clause)

@@ -202,20 +202,7 @@ def _candidates(gen: EdgeCases, clause: m.Where, concept: m.Concept, drug: str |
     the numbers nearest its threshold; the doses of the drug (`drug`, else the equivalence
     table's reference) nearest its threshold, each worked out by `amounts.daily`."""
     if clause.dose is not None:
-        assert clause.op is not None
-        dosed = dosing(gen, concept)
-        drug = drug or dosed.reference or next(iter(dosed.ratios), concept.values[0].name)
-        if drug not in dosed.ratios:
-            raise Skip(f"{drug} has no entry in {concept.equivalence}: its dose cannot be read")
-        at, compare, ratio = threshold(dosed, clause.dose), OPS[clause.op], dosed.ratios[drug]
-        start = rounded(Fraction(at) / ratio)
-        doses = [x for k in range(ceil(1 / ratio) + 2) for x in (start + k * QUANTUM,
-                                                                start - k * QUANTUM) if x >= 0]
-
-        def passes(dose: Decimal) -> bool:
-            amount, _ = daily(dosed, drug, dose, dosed.unit, None)
-            return amount is not None and compare(amount, at)
-
+        dosed, drug, passes, doses = _doses_near(gen, concept, [clause], drug)
         return passes, [_Value(f"dose {tidy(x)} {dosed.unit}", {
             m.DRUG: drug, m.DOSE: tidy(x), "unit": dosed.unit}, x) for x in doses]
     attribute = _attribute(clause, concept)
@@ -264,6 +251,21 @@ def _dose_values(gen: EdgeCases, concept: m.Concept, clauses: list[m.Where], dru
                  ) -> tuple[dict[str, Any], Decimal | None]:
     """An item's drug, dose and unit that pass every dose clause, and the nearest dose that
     fails one (None: none within reach), each worked out by `amounts.daily`."""
+    dosed, drug, passes, doses = _doses_near(gen, concept, clauses, drug)
+    found: dict[bool, Decimal] = {}
+    for value in doses:  # the first that passes, and the first that fails
+        found.setdefault(passes(value), tidy(value))
+    if True not in found:
+        raise Skip("no dose near the filter's thresholds passes it")
+    return {m.DRUG: drug, m.DOSE: found[True], "unit": dosed.unit}, found.get(False)
+
+
+def _doses_near(gen: EdgeCases, concept: m.Concept, clauses: list[m.Where], drug: str | None
+                ) -> tuple[Any, str, Callable[[Decimal], bool], list[Decimal]]:
+    """How the medication is dosed, the drug a case gives a dose of (`drug`, else the
+    equivalence table's reference, else its first), whether a daily dose of it passes every
+    dose clause (worked out by `amounts.daily`), and the doses to try: around each threshold in
+    turn, the nearest first, as far as steps of the drug's dose move its equivalent past it."""
     dosed = dosing(gen, concept)
     drug = drug or dosed.reference or next(iter(dosed.ratios), concept.values[0].name)
     if drug not in dosed.ratios:
@@ -276,18 +278,10 @@ def _dose_values(gen: EdgeCases, concept: m.Concept, clauses: list[m.Where], dru
         amount, _ = daily(dosed, drug, dose, dosed.unit, None)
         return amount is not None and all(OPS[op](amount, at) for op, at in limits)
 
-    found: dict[bool, Decimal] = {}
-    for _, at in limits:  # around each threshold in turn, the nearest first
-        start = rounded(Fraction(at) / ratio)
-        for k in range(reach):
-            for value in (start + k * QUANTUM, start - k * QUANTUM):
-                if value >= 0:
-                    found.setdefault(passes(value), tidy(value))
-        if len(found) == 2:
-            break
-    if True not in found:
-        raise Skip("no dose near the filter's thresholds passes it")
-    return {m.DRUG: drug, m.DOSE: found[True], "unit": dosed.unit}, found.get(False)
+    starts = [rounded(Fraction(at) / ratio) for _, at in limits]
+    return dosed, drug, passes, [value for start in starts for k in range(reach)
+                                 for value in (start + k * QUANTUM, start - k * QUANTUM)
+                                 if value >= 0]
 
 
 @dataclass(frozen=True)
