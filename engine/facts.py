@@ -267,9 +267,20 @@ class _Builder(Values, Occurrences, Courses):
         self._late: dict[str, str] = {}
 
     def problem(self, index: int | None, fieldname: str | None, message: str, warning=False) -> None:
+        """A fact's field is wrong once: a narrower concept's fact, read in its own home and in
+        the broader one's (`counts as`), is said in its own concept's words (methotrexate's
+        unit in mg/week, not csdmard's in mg/d)."""
         severity = Severity.WARNING if warning else Severity.ERROR
         entry = FactProblem(self.path, self.line, self.pid, index, fieldname, message, severity)
-        (self.patient.warnings if warning else self.problems).append(entry)
+        if warning:
+            self.patient.warnings.append(entry)
+            return
+        said = None if not fieldname or index is None or index < 0 else next(
+            (i for i, p in enumerate(self.problems) if (p.fact, p.field) == (index, fieldname)), None)
+        if said is None:
+            self.problems.append(entry)
+        elif message.startswith(f"{self.data['facts'][index]['concept']} "):
+            self.problems[said] = entry
 
     def build(self) -> Patient:
         record = self.patient.record

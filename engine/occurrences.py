@@ -92,9 +92,8 @@ class Occurrences:
         if nones and present:
             given = present[0][1]["concept"]
             how = "" if given == r.name else f" by {given}, which counts as {r.name}"
-            self.problem(present[0][0], "present", f"{r.name} is recorded as none "
-                         f"(fact #{nones[0][0] + 1}) and as present (fact #{present[0][0] + 1}"
-                         f"{how})")
+            self.problem(nones[0][0], "present", f"{r.name} is recorded as none and as "
+                         f"present (fact #{present[0][0] + 1}{how})")
             return None
         if nones:
             self.patient.record[r.none_field] = 1

@@ -73,6 +73,7 @@ _REWRITES = (
     (re.compile(r"%"), "percent"),
     (re.compile(r"\bmcg\b"), "ug"),
     (re.compile(r"\bd\b"), "day"),
+    (re.compile(r"\bwk\b"), "week"),  # UCUM's week, as a weekly dose is written (mg/wk)
     (re.compile(r"^\s*/"), "1/"),
 )
 

@@ -210,8 +210,24 @@ def test_a_narrower_course_beside_the_broader_ones_none_is_a_contradiction(histo
     outcome = screen_one(screening, [{"concept": "csdmard", "present": False}, MTX],
                          day="2026-06-01")
     assert isinstance(outcome, Rejected)
-    assert "csdmard is recorded as none (fact #1) and as present (fact #2 by methotrexate, " \
-        "which counts as csdmard)" in str(outcome.problems[0])
+    problem = outcome.problems[0]
+    assert "csdmard is recorded as none and as present (fact #2 by methotrexate, which counts " \
+        "as csdmard)" in str(problem)
+    assert "fact #1, field 'present'" in str(problem)  # the fact that says none
+
+
+def test_a_narrower_facts_bad_unit_is_said_once_in_its_own_concepts_words():
+    """Read in its own home and in the one it counts as, a fact's wrong unit is one problem,
+    with the unit its own concept is dosed in."""
+    network = network_from_text(HISTORIES.replace(
+        "counts as csdmard", "dosed in mg/week counts as csdmard").replace(
+        "hydroxychloroquine}", "hydroxychloroquine} dosed in mg/d"), "h.proto-rules")
+    for unit, said in (("mg/xx", "methotrexate dose: unknown unit 'mg/xx': give it in mg/week"),
+                       ("kg", "methotrexate is dosed in mg/week: give the dose in that unit")):
+        outcome = screen_one(Screening(network), [{**MTX, "dose": 15, "unit": unit}],
+                             day="2026-06-01")
+        assert isinstance(outcome, Rejected)
+        assert [str(p).split("error: ")[1][:len(said)] for p in outcome.problems] == [said]
 
 
 @settings(max_examples=60, deadline=None)

@@ -64,6 +64,8 @@ def dimension(unit: str) -> str:
         ("1", "mL/s/{1.73_m2}", "mL/min/1.73m2", "60"),
         ("2000", "{copies}/mL", "copies/mL", "2000"),
         ("20", "[iU]/L", "IU/L", "20"),
+        ("15", "mg/wk", "mg/week", "15"),  # UCUM's week: a weekly dose of methotrexate
+        ("14", "mg/wk", "mg/d", "2"),
         ("1500", "/µL", "/uL", "1500"),
         ("1500", "cells/uL", "/uL", "1500"),
         ("1500", "/mm3", "/uL", "1500"),
