@@ -257,7 +257,12 @@ def test_counted_by_line_evidence(lines_network) -> None:
     result = screen_one(Screening(lines_network), [tki_line("imatinib", "2024-01-01", line=1),
                                                    tki_line("dasatinib", "2024-07-01")])
     detail = judged(lines_network, result, "L1")["detail"]
-    assert "; 1 different line (1), 1 more may; needs at least 2" in detail
+    assert detail.endswith("; 1 different line (1), 1 more may; needs at least 2 (not every item "
+                           "records its line: the items do not decide it)")  # not its dates
+    result = screen_one(Screening(lines_network), [tki_line("imatinib", "2024-01-01", None, 1),
+                                                   tki_line("dasatinib", "2024-07-01")])
+    assert judged(lines_network, result, "L1")["detail"].endswith(
+        "(not every item records its line or outcome: the items do not decide it)")
 
 
 def test_counted_by_an_attribute_not_declared() -> None:

@@ -95,15 +95,12 @@ class Filtered(Occurred):
         allowed = ("true",) if sure else ("true", "unknown")
         return all(test(item) in allowed for test in self._tests(atom, reader))
 
-    def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
+    def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict],
+                  unrecorded: tuple[str, ...] = ()) -> str:
         concept = reader.concepts[atom.ref.name]
         opens = [clause_open(clause, concept) for clause in atom.filters]
-        unrecorded = list(dict.fromkeys(read for left in opens for item in items
-                                        for read in left(item)))
-        if unrecorded:
-            return f" (not every item records its {' or '.join(unrecorded)}: the items do not " \
-                   f"decide it)"
-        return super().undecided(atom, reader, items)
+        return super().undecided(atom, reader, items, tuple(dict.fromkeys((*unrecorded, *(
+            read for left in opens for item in items for read in left(item))))))
 
     @staticmethod
     def _tests(atom: m.Occurred, reader: Reader) -> tuple:

@@ -149,6 +149,7 @@ class Occurred(Atom):
         possibly = [sure or meets(item, False) for sure, item in zip(surely, items)]
         if len(items) > 1:  # which items count, when some do and some do not
             text = _counted(reader, name, patient, surely, possibly) or text
+        open_by: tuple[str, ...] = ()  # a count by an attribute some item does not record
         if count == 1:  # true if an item surely meets it, else open if one may, else false
             held = "true" if any(surely) else "unknown" if any(possibly) else "false"
             words = "" if first is None else reader.window(patient, record[first]) if first \
@@ -165,13 +166,14 @@ class Occurred(Atom):
                             - {R.UNRECORDED})
             may = [i[field] for i, maybe in zip(items, possibly) if maybe]
             maybe = len(set(may) - {R.UNRECORDED}) + may.count(R.UNRECORDED)
+            open_by = (by.name,) if R.UNRECORDED in may else ()
             held = "true" if len(values) >= count else "false" if maybe < count else "unknown"
             words = _window_words(atom.window, reader, patient, name) + (
                 f"; {len(values)} different {by.name}" + (f" ({', '.join(values)})" if values
                                                           else "")
                 + (f", {maybe - len(values)} more may" if maybe > len(values) else "")
                 + f"; needs at least {count}")
-        return held, text + words + (self.undecided(atom, reader, items)
+        return held, text + words + (self.undecided(atom, reader, items, open_by)
                                      if held == "unknown" else "")
 
     def _either(self, atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
@@ -187,8 +189,14 @@ class Occurred(Atom):
             else "false"
         return held, f"{text}; or{said}" if said.strip() else text  # no course: nothing to add
 
-    def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict]) -> str:
-        """Why an open history is open, when its items are recorded."""
+    def undecided(self, atom: m.Occurred, reader: Reader, items: list[dict],
+                  unrecorded: tuple[str, ...] = ()) -> str:
+        """Why an open history is open, when its items are recorded: the attributes an item
+        leaves open (`unrecorded`: what a count is by, what a filter reads), its grade, or its
+        dates."""
+        if unrecorded:
+            return f" (not every item records its {' or '.join(unrecorded)}: the items do not " \
+                   f"decide it)"
         if atom.grade is not None and any(R.UNGRADED_ITEM in item for item in items):
             return " (not every item records its grade: the items do not decide it)"
         reach = atom.window.reach

@@ -11,8 +11,9 @@ from protocol import model as m
 
 _DERIVED_STATUS = {"T": "true", "F": "false"}
 #: How a definition's value reads in a part's evidence.
-_DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown: data it reads is missing",
-                 "R": "open: awaiting an investigator's judgment"}
+_DERIVED_WORDS = {"T": "true", "F": "false",
+                  "U": "unknown: data it reads is missing or does not decide it",
+                  "R": "open: awaiting an investigator's judgment"}
 
 
 class Truth(Atom):

@@ -14,7 +14,8 @@ from engine.shape import Shape, folded, holds
 from engine.summary import counted
 
 LEGEND = "legend: + holds   - does not hold   ? cannot be judged (data missing, stale or unusable)"
-DERIVED_WORDS = {"T": "true", "F": "false", "U": "unknown (data it reads is missing)",
+DERIVED_WORDS = {"T": "true", "F": "false",
+                 "U": "unknown (data it reads is missing or does not decide it)",
                  "R": "open (awaiting an investigator's judgment)"}
 
 
