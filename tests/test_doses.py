@@ -216,7 +216,7 @@ def test_stable_dose_diagnostics() -> None:
 
 
 @pytest.mark.parametrize("unit, said", [
-    ("mg/wk", "glucocorticoid dose: unknown unit 'mg/wk': give it in mg/d, or in a unit of its "
+    ("mg/wek", "glucocorticoid dose: unknown unit 'mg/wek': give it in mg/d, or in a unit of its "
               "dimension"),
     ("mg/kg", "glucocorticoid is dosed in mg/d: give the dose in that unit (the protocol names "
               "no weight to multiply a dose per kg by)"),
