@@ -71,6 +71,11 @@ class Courses:
                 f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
             period = f"{period_text(fact, course=True)}, {months} completed " \
                 f"month{'' if months == 1 else 's'}"
+            if r.days:  # a filter compares its length in days
+                days = item[R.DAYS] if item[R.DAYS] == item[R.DAYS_MOST] else \
+                    f"{item[R.DAYS]} or more" if item[R.START] < FIRST_DAY_NUMBER else \
+                    f"{item[R.DAYS]} to {item[R.DAYS_MOST]}"
+                period += f", {days} day{'' if days == 1 else 's'}"
             dose_note = f"{period}; {note}" if note else period
             given = fact.get("dose")
             what = drug if given is None else f"{drug} {plain(given)} {fact.get('unit')}"

@@ -58,6 +58,7 @@ class Normaliser:
             self.edges.setdefault(name, []).append((field_name, edge))
         self.dated = layout.dated
         self.runs = layout.runs
+        self.days = layout.days
         self.means = layout.means
         self.confirmed = layout.confirmed
         self.reaches = layout.reaches
@@ -178,6 +179,7 @@ class Reader:
                  "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
+                 "days",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
                  "reaches", "spans", "as_of", "sources", "missing", "previous", "whole_field")
@@ -229,6 +231,7 @@ class Reader:
         self.edges = normaliser.edges.get(name, ())
         self.dated = normaliser.dated.get(name)
         self.runs = name in normaliser.runs
+        self.days = name in normaliser.days
         self.doses = normaliser.doses.get(name, ())
         self.cumulatives = normaliser.cumulatives.get(name, ())
         self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)

@@ -294,6 +294,9 @@ class Layout:
     cumulatives: dict[str, tuple[str, str | None, m.Duration | None, str]] = \
         field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
+    #: The medications a filter measures a course of in days (`where duration >= 12 weeks`): the
+    #: trail gives each course's days beside its completed months.
+    days: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
     means: set[str] = field(default_factory=set)
     #: The measured concepts compared on another day too (`confirmed on another day`).

@@ -382,6 +382,10 @@ def completion(analysis: Analysis, line: int, column: int) -> list[t.CompletionI
         if concept.kind is m.Kind.MEDICATION:
             items.append(t.CompletionItem(label=m.DRUG, kind=t.CompletionItemKind.Field,
                                           detail=f"the drug of a {concept.name} course"))
+            items.append(t.CompletionItem(
+                label=m.DURATION, kind=t.CompletionItemKind.Field,
+                detail=f"how long a {concept.name} course lasted, from its dates",
+                documentation="compared in days, weeks, months or years: 'duration >= 3 months'"))
     if protocol is not None and "NAME" in kinds and (read is None or before[-1].text in (
             "and", "or") and _open_parentheses(before) == 0):
         items += [t.CompletionItem(label=c.name, kind=t.CompletionItemKind.Variable,

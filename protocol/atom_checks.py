@@ -246,6 +246,9 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
             assert clause.attribute is not None
             yield _undefined_attribute(clause.attribute, concept, m.Kind.MEDICATION)
             continue
+        if attribute.name == m.DURATION and concept.kind is Kind.MEDICATION:
+            yield from _duration_clause(clause, concept)
+            continue
         if clause.amount is not None or attribute.numeric:
             yield from _numeric_clause(clause, attribute, concept)
             continue
@@ -286,6 +289,23 @@ def _numeric_clause(clause: m.Where, attribute: m.Attribute, concept: m.Concept
         yield from _convertible("unit-dimension", amount, concept, attribute.unit, name)
 
 
+def _duration_clause(clause: m.Where, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A course's duration is measured as `X for at least D` measures it: completed days (a
+    week is 7) or completed calendar months (a year is 12). In months, only `>=` and `<` are
+    decided by a count of completed months: `> 3 months` is not, for 3 months and some days."""
+    amount, example = clause.amount, "duration >= 3 months"
+    if amount is None:
+        yield diag("attribute-number", clause.span, name=f"{concept.name} duration",
+                   attribute=m.DURATION, example=example)
+    elif amount.unit not in m.DURATION_UNITS or amount.value != amount.value.to_integral_value():
+        found = f"'{amount}'" if amount.unit else f"a plain number ({amount})"
+        yield diag("duration-unit", amount.span, found=found, example=example)
+    elif amount.unit.startswith(("month", "year")) and clause.op in (">", "<="):
+        unit = amount.unit.removesuffix("s")
+        yield diag("duration-months", clause.span, clause=str(clause), unit=f"{unit}s",
+                   length=f"{amount.value} {unit}{'' if amount.value == 1 else 's'}")
+
+
 def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
     if atom.count < 2:
@@ -306,11 +326,14 @@ def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
 def _undefined_attribute(name: m.Ref, concept: m.Concept,
                          drug_and_dose: m.Kind | None = None) -> Diagnostic:
     """`name` is no attribute of `concept`: the nearest one, the declared ones, or how to declare
-    it. A filter may also read a medication's drug and dose (`drug_and_dose`); a count by an
-    attribute may not."""
+    it. A filter may also read a medication's drug, dose and duration (`drug_and_dose`); a count
+    by an attribute may not."""
     declared = [a.name for a in concept.attributes] + (
-        [m.DRUG, m.DOSE] if concept.kind is drug_and_dose else [])
+        [m.DRUG, m.DOSE, m.DURATION] if concept.kind is drug_and_dose else [])
     hint = _hint(name.name, declared) or (
+        "; only a medication's course has a duration worked out from its dates (for a length "
+        "its facts record, declare 'with duration number in days')"
+        if name.name == m.DURATION and drug_and_dose is not None else
         f"; its attributes are {', '.join(declared)}" if declared else
         f"; declare it: '{concept.name}: {concept.kind.value} ... with "
         f"{name.name.removesuffix('s') if drug_and_dose is None else name.name} {{...}}'")

@@ -181,6 +181,8 @@ def attributes(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             if attribute.name in m.RESERVED_ATTRIBUTES:
                 yield diag("reserved-attribute", attribute.span, attribute=attribute.name,
                            kind=concept.kind.value)
+            elif attribute.name == m.DURATION and concept.kind is m.Kind.MEDICATION:
+                yield diag("reserved-attribute/duration", attribute.span)
 
 
 def equivalences(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:

@@ -183,6 +183,13 @@ TEMPLATES: dict[str, str] = {
     "up to {limit}",
     "reserved-attribute": "'{attribute}' is a field every {kind} fact may have; name the "
     "attribute otherwise",
+    "reserved-attribute/duration": "a course's 'duration' is its length, worked out from its "
+    "dates ('where duration >= 3 months'); name a recorded length otherwise",
+    "duration-unit": "a course's duration is compared in days, weeks, months or years, not "
+    "{found}: write '{example}'",
+    "duration-months": "'{clause}': a course's duration in {unit} is counted in completed "
+    "calendar months, which cannot say whether {length} and some days is more than "
+    "{length}; compare with '>=' (at least) or '<' (less than), or in days",
 }
 
 TEMPLATES.update(escalation_checks.TEMPLATES)

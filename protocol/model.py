@@ -132,8 +132,12 @@ class Attribute:
                      if any(w.casefold() == folded for w in (*v.synonyms, v.name))), None)
 
 
-#: Item fields a filter reads that are not declared attributes: a medication's drug, its dose.
-DRUG, DOSE = "drug", "dose"
+#: Item fields a filter reads that are not declared attributes: a medication's drug, its dose,
+#: and a course's duration (its length up to screening, worked out from its dates).
+DRUG, DOSE, DURATION = "drug", "dose", "duration"
+#: The units a course's duration is compared in: completed days (weeks are 7) or completed
+#: calendar months (years are 12), as `X for at least D` measures a course.
+DURATION_UNITS = ("day", "days", "week", "weeks", "month", "months", "year", "years")
 RESERVED_ATTRIBUTES = frozenset({DRUG, DOSE, "grade", "date", "end", "ongoing", "present",
                                  "concept", "unit", "value", "source", "recorded_by", "reason",
                                  "comparator", "limit", "reference_range"})
@@ -213,8 +217,8 @@ class Concept:
 
     def attribute(self, name: str | None) -> Attribute | None:
         """A declared attribute by name; a medication's `drug` is one too (its value set), and
-        None names what `other than {...}` reads: the drug, or an event's first attribute of a
-        set of values."""
+        its `duration` (a course's length, a number of days or months); None names what `other
+        than {...}` reads: the drug, or an event's first attribute of a set of values."""
         if name is None:
             if self.kind is Kind.MEDICATION:
                 name = DRUG
@@ -222,6 +226,8 @@ class Concept:
                 return next((a for a in self.attributes if not a.numeric), None)
         if name == DRUG and self.kind is Kind.MEDICATION:
             return Attribute(self.span, DRUG, self.values)
+        if name == DURATION and self.kind is Kind.MEDICATION:
+            return Attribute(self.span, DURATION, (), numeric=True)
         return next((a for a in self.attributes if a.name == name), None)
 
     def attribute_written(self, name: str) -> Attribute | None:

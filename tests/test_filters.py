@@ -263,7 +263,7 @@ def _check(src: str) -> list[str]:
      "'mi: event ... with type {...}'"),
     ('inclusion I1 "x": chemo where line is 2 ever',
      "7:31 undefined-attribute: 'chemo' records no attribute 'line'; its attributes are route, "
-     "drug, dose"),
+     "drug, dose, duration"),
     ('inclusion I1 "x": malignancy where type is not melanom ever',
      "7:48 unknown-value: 'melanom' is not a value of 'malignancy type'; did you mean "
      "'melanoma'?"),

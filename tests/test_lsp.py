@@ -462,10 +462,11 @@ FILTERED = ('protocol "t" version "1"\nconcepts:\n'
 
 
 @pytest.mark.parametrize("typed, offered", [
-    # where an attribute goes: the history's attributes, and a course's drug
-    ('chemo where ', {"cycles", "drug", "line", "route", "dose"}),
-    ('chemo where (line is 1 or ', {"cycles", "drug", "line", "route", "dose"}),
-    ('chemo other than {cisplatin} where ', {"cycles", "drug", "line", "route", "dose"}),
+    # where an attribute goes: the history's attributes, and a course's drug and duration
+    ('chemo where ', {"cycles", "drug", "duration", "line", "route", "dose"}),
+    ('chemo where (line is 1 or ', {"cycles", "drug", "duration", "line", "route", "dose"}),
+    ('chemo other than {cisplatin} where ', {"cycles", "drug", "duration", "line", "route",
+                                             "dose"}),
     # where its value goes: the attribute's values, not the history's drugs
     ('chemo where route is ', {"oral", "intravenous", "not", "one"}),
     ('chemo where (line is 1 or route is not one of {oral, ', {"oral", "intravenous"}),

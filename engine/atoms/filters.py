@@ -2,7 +2,8 @@
 basal_cell_carcinoma within 5 years before screening`, `chemo where route is intravenous ever`,
 `immunotherapy where drug is one of {pembrolizumab, nivolumab} ...`, `glucocorticoid where dose >
 10 mg/d at screening`, `malignancy other than {basal_cell_carcinoma} ever`, `mm_therapy where (line
-is 1 or response is refractory) ever`.
+is 1 or response is refractory) ever`, `tnfi where (duration >= 3 months and stop_reason is
+inadequate_response) ever` (a course's length, from its dates: `lasting`).
 
 An item counts when it falls in the window (with the grade asked) and passes every clause. An item
 whose fact does not record a filtered attribute (or whose dose could not be worked out) may or may
@@ -26,7 +27,7 @@ from decimal import Decimal
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Build, Reader
-from engine.atoms.history import Occurred, dose_threshold_of, item_tests
+from engine.atoms.history import Occurred, course_length, dose_threshold_of, item_tests
 from engine.items import too_wide
 from engine.kleene import NEGATE, Kleene, lacking
 from engine.shape import holds
@@ -56,6 +57,9 @@ def filter_patterns(atom: m.Occurred, build: Build
     concept = build.concepts[atom.ref.name]
     if concept.weight is not None and any(c.dose is not None for c in m.clauses(atom.filters)):
         build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
+    durations = [lasting(clause, concept) for clause in m.clauses(atom.filters)]
+    if any(duration is not None and duration[1][0] == R.DAYS for duration in durations):
+        build.layout.days.add(concept.name)  # the trail shows each course's days
     patterns = [clause_patterns(clause, concept) for clause in atom.filters]
     return [p[0] for p in patterns], [p[1] for p in patterns], [p[2] for p in patterns]
 
@@ -69,6 +73,8 @@ def clause_open(clause: m.Clause, concept: m.Concept) -> Callable[[dict], tuple[
         parts = [clause_open(c, concept) for c in clause.clauses]
         return lambda item: () if test(item) != "unknown" else tuple(dict.fromkeys(
             read for part in parts for read in part(item)))
+    if lasting(clause, concept) is not None:  # open on its dates, which the trail says so
+        return lambda item: ()
     reads = (m.DOSE if clause.dose is not None else attribute_of(clause, concept).name,)
     return lambda item: reads if test(item) == "unknown" else ()
 
@@ -129,6 +135,23 @@ def amount_of(clause: m.Where, attribute: m.Attribute) -> Decimal:
     return convert(amount.value, amount.unit, attribute.unit)
 
 
+def lasting(clause: m.Where, concept: m.Concept) -> tuple[str, tuple[str, str], int] | None:
+    """Of a course's duration clause (`duration >= 3 months`), its comparison, `>=` or `<`,
+    the item keys of the course's least and most length in the clause's unit, and the amount
+    (`> 90 days` is `>= 91 days`); None for any other clause. A course is measured as `X for at
+    least D` measures one: completed days up to screening (a week is 7), or completed calendar
+    months (a year is 12), the least and the most its dates allow."""
+    if clause.attribute is None or clause.attribute.name != m.DURATION or \
+            concept.kind is not m.Kind.MEDICATION or clause.amount is None:
+        return None
+    assert clause.op is not None and clause.amount.unit is not None
+    unit = clause.amount.unit if clause.amount.unit.endswith("s") else f"{clause.amount.unit}s"
+    keys, amount = course_length(m.Duration(clause.span, int(clause.amount.value), unit))
+    if clause.op in (">", "<="):  # whole days: the checker allows these in days and weeks only
+        return {">": ">=", "<=": "<"}[clause.op], keys, amount + 1
+    return clause.op, keys, amount
+
+
 def _values(clause: m.Where, attribute: m.Attribute) -> list[str]:
     return sorted({attribute.canonical(v.name) or v.name for v in clause.values})
 
@@ -147,6 +170,12 @@ def clause_patterns(clause: m.Clause, concept: m.Concept
             "==", R.ITEM[R.UNDOSED_ITEM], 1)
         return dosed, P.any_of(dosed, undosed), P.any_of(
             P.test(NEGATE[clause.op], R.ITEM[R.DOSE], at), undosed)
+    duration = lasting(clause, concept)
+    if duration is not None:  # at least n: its least length; less than n: its most
+        op, (least, most), amount = duration
+        surely, maybe = (least, most) if op == ">=" else (most, least)
+        return P.test(op, R.ITEM[surely], amount), P.test(op, R.ITEM[maybe], amount), P.test(
+            NEGATE[op], R.ITEM[surely], amount)
     attribute = attribute_of(clause, concept)
     field = f"$i.{R.attribute_field(attribute.name)}"
     if clause.amount is not None:  # a number: compared, or not recorded (may pass)
@@ -178,6 +207,13 @@ def clause_test(clause: m.Clause, concept: m.Concept):
     if clause.dose is not None:
         assert clause.op is not None
         return _compared(R.DOSE, clause.op, float(dose_threshold_of(concept, clause.dose)))
+    duration = lasting(clause, concept)
+    if duration is not None:
+        op, (least, most), amount = duration
+        surely, maybe = (least, most) if op == ">=" else (most, least)
+        compare = OPS[op]
+        return lambda item: "true" if compare(item[surely], amount) else \
+            "unknown" if compare(item[maybe], amount) else "false"
     attribute = attribute_of(clause, concept)
     if clause.amount is not None:
         assert clause.op is not None

@@ -708,7 +708,7 @@ class Course(Atom):
         if atom.duration is None:
             undecided, decided = P.test("$ex", undosed, 1), P.test("$nex", undosed, 1)
             return build.hidden(atom, dosed, undecided, decided)
-        (shortest, longest), amount = _length(atom.duration)
+        (shortest, longest), amount = course_length(atom.duration)
         maybe_long = P.test(">=", R.ITEM[longest], amount)
         undecided = P.raw({"$iany": {undosed: P.to_json(maybe_long)}})
         decided = P.any_of(P.test("$nex", undosed, 1), P.raw({"$iall": {undosed: P.to_json(
@@ -750,7 +750,7 @@ class Continuous(Atom):
 
     def compile(self, atom: m.Continuous, build: Build) -> Kleene:
         build.layout.runs.add(atom.ref.name)
-        (shortest, longest), amount = _length(atom.duration)
+        (shortest, longest), amount = course_length(atom.duration)
         shortest, longest = R.ITEM[R.RUN[shortest]], R.ITEM[R.RUN[longest]]
         return listed(atom.ref.name, P.test(">=", shortest, amount), P.test("<", longest, amount),
                       maybe=P.test(">=", longest, amount), whole=atom.ref.name in build.wholes)
@@ -759,7 +759,7 @@ class Continuous(Atom):
         items, text = reader.items(atom.ref.name, patient)
         if not items:
             return "unknown" if items is None else "false", text
-        (shortest, longest), amount = _length(atom.duration)
+        (shortest, longest), amount = course_length(atom.duration)
         least = max(item[R.RUN[shortest]] for item in items)
         most = max(item[R.RUN[longest]] for item in items)
         unit = atom.duration.unit if atom.duration.unit in ("months", "days") else \
@@ -782,7 +782,7 @@ def dose_threshold_of(concept: m.Concept, dose: m.Quantity) -> Decimal:
     return convert(dose.value, dose.unit or concept.dosed_in, concept.dosed_in)
 
 
-def _length(duration: m.Duration) -> tuple[tuple[str, str], int]:
+def course_length(duration: m.Duration) -> tuple[tuple[str, str], int]:
     """The item keys a course's length is compared in (at least, at most) and the amount:
     completed calendar months for months and years, days for days and weeks."""
     if duration.unit in ("months", "years"):
@@ -796,7 +796,7 @@ def _course_status(atom: m.Course, item: dict, threshold: float) -> str:
     if dose is False:
         return "false"
     if atom.duration is not None:
-        (shortest, longest), amount = _length(atom.duration)
+        (shortest, longest), amount = course_length(atom.duration)
         if item[longest] < amount:
             return "false"
         if item[shortest] < amount:
