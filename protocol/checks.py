@@ -306,7 +306,14 @@ def _escalation(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
 def _broader(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """`blood_pregnancy_test: ... counts as pregnancy_test`: each fact of the narrower concept is a
     fact of the broader one too, so it must read as one (same kind, its values among the broader
-    one's, its unit of the same dimension)."""
+    one's, its unit of the same dimension, its attributes too); and records what the broader
+    one's filters read, or its items leave them open (a warning)."""
+    read: dict[str, set[str]] = {}  # by history, the attributes its filters and counts read
+    for node in _every((m.Occurred, m.Counted), _uses(protocol)):
+        names = [c.attribute.name for c in m.clauses(node.filters) if c.attribute is not None] \
+            if isinstance(node, m.Occurred) else [node.by.name] if node.by else []
+        read.setdefault(node.ref.name, set()).update(
+            names + [n[:-1] for n in names if n.endswith("s")])  # `lines of`: line
     for concept in scope.concepts.values():
         ref = concept.counts_as
         if ref is None:
@@ -335,8 +342,39 @@ def _broader(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
         elif concept.unit and broader.unit and parses(concept.unit) and parses(broader.unit) \
                 and not units.same_dimension(concept.unit, broader.unit):
             why = f"but {concept.unit} does not convert to {broader.unit}"
+        else:
+            why = _attribute_clash(concept, broader)
         if why:
             yield diag("counts-as", ref.span, name=concept.name, broader=broader.name, why=why)
+        elif broader.name in read:  # what the broader one's filters read, it records too
+            missing = [a.name for a in broader.attributes
+                       if a.name in read[broader.name] and concept.attribute(a.name) is None]
+            if missing:
+                yield diag("counts-as-attributes", ref.span, name=concept.name,
+                           broader=broader.name, attributes=" or ".join(missing),
+                           them="them" if missing[1:] else "it")
+
+
+def _attribute_clash(concept: m.Concept, broader: m.Concept) -> str | None:
+    """An attribute both declare, which a fact of the narrower one gives to the broader one as
+    well: the same kind of thing (values, or a number), its values among the broader one's, its
+    unit of the same dimension."""
+    for attribute in concept.attributes:
+        other = next((a for a in broader.attributes if a.name == attribute.name), None)
+        if other is None:
+            continue
+        if attribute.numeric != other.numeric:
+            number, values = (concept, broader) if attribute.numeric else (broader, concept)
+            return f"but {number.name}'s {attribute.name} is a number and {values.name}'s one " \
+                "of a set of values"
+        missing = [v.name for v in attribute.values if other.canonical(v.name) is None]
+        if missing:
+            return f"but '{broader.name}' {attribute.name} has no value {', '.join(missing)}"
+        if attribute.unit and other.unit and parses(attribute.unit) and parses(other.unit) \
+                and not units.same_dimension(attribute.unit, other.unit):
+            return f"but its {attribute.name} in {attribute.unit} does not convert to " \
+                f"{other.unit}"
+    return None
 
 
 def _days(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:

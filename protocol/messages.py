@@ -129,6 +129,9 @@ TEMPLATES: dict[str, str] = {
     "with it is not supported; write 'during {name}' (its most recent) there",
     "range-order": "'{low} to {high}' is empty: the low bound is above the high bound",
     "counts-as": "'{name}' counts as '{broader}', {why}",
+    "counts-as-attributes": "'{name}' counts as '{broader}' but records no {attributes}, which "
+    "a filter on '{broader}' reads: its items leave that filter open (a fact of '{name}' giving "
+    "one is refused); declare {them} on '{name}' too",
     "scale-step": "'{name}' is a scale of whole steps from {low} to {high}: {value} is not one "
     "of them{hint}",
     "scale-step/outside": "'{name}' is a scale from {low} to {high}: {value} lies outside it",
@@ -197,7 +200,8 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
-     "missing-header", "unless-in-inclusion", "fidelity", "filter-never")
+     "missing-header", "unless-in-inclusion", "fidelity", "filter-never",
+     "counts-as-attributes")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

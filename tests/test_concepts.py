@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from engine.run import Decision, Rejected, Screening
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import as_read, assert_trail_agrees, network_from_text, screen_one
+from tests.conftest import (as_read, assert_trail_agrees, load_errors, network_from_text,
+                            screen_one)
 
 PROTOCOL = """protocol "c" version "1"
 unit "K/uL" means 10^3/uL
@@ -250,3 +251,37 @@ def test_any_mix_of_narrower_and_broader_facts_is_decided_or_refused_saying_why(
     assert_trail_agrees(network, outcome, verdicts)
     if not any(f["concept"] == "csdmard" for f in facts):
         assert verdicts["I2"] != "NOT_MET" and verdicts["I1"] != "MET"
+
+
+# -- a narrower history's attributes: read as the broader one's --------------------------------
+
+
+@pytest.mark.parametrize("narrower, said", [
+    ("with best_response {cr}", "'a' counts as 'therapy', but 'therapy' best_response has no value "
+     "cr"),
+    ("with best_response number", "'a' counts as 'therapy', but a's best_response is a number "
+     "and therapy's one of a set of values"),
+    ("with best_response {pd} with size in mg", "'a' counts as 'therapy', but its size in mg "
+     "does not convert to mm"),
+])
+def test_a_narrower_historys_attribute_reads_as_the_broader_ones(narrower: str, said: str):
+    text = ('protocol "t" version "1"\nconcepts:\n  therapy: medication {lenalidomide} with '
+            f'best_response {{pr, pd}} with size in mm\n  a: medication {{lenalidomide}} {narrower} '
+            'counts as therapy\ninclusion I1 "x": therapy where best_response is pd ever and a ever\n')
+    errors = load_errors(text)
+    assert [e.split(" ", 1)[1] for e in errors] == [said], errors
+
+
+def test_a_narrower_history_without_what_the_broader_ones_filter_reads_is_warned_of():
+    """Its facts cannot give the attribute (an unknown field), so its items leave the filter
+    open: said once, at its `counts as`; an attribute no filter reads is not asked for."""
+    text = ('protocol "t" version "1"\nconcepts:\n  therapy: medication {lenalidomide} with '
+            'regimen {1, 2} with best_response {pr, pd} with site {a, b}\n  last_regimen: '
+            'medication {lenalidomide} counts as therapy\ninclusion I1 "x": therapy where '
+            'best_response is pd ever and at least 2 regimens of therapy ever and last_regimen '
+            'ever\n')
+    found = [(d.code, d.span.line, d.message) for d in check(parse(text, "t.proto-rules"))]
+    assert found == [("counts-as-attributes", 4, "'last_regimen' counts as 'therapy' but records "
+                      "no regimen or best_response, which a filter on 'therapy' reads: its items "
+                      "leave that filter open (a fact of 'last_regimen' giving one is refused); "
+                      "declare them on 'last_regimen' too")], found
