@@ -94,6 +94,8 @@ class Courses:
                 self.patient.record[R.undosed_field(concept.name)] = undosed
         if r.runs:
             self._runs(courses)
+        if r.run_days:
+            self._run_days(courses)
         self._tallied(r, courses, exacts)
 
     def _runs(self, courses: list[dict]) -> None:
@@ -107,6 +109,17 @@ class Courses:
             keys = (R.MONTHS, R.DAYS) if sure else (R.MONTHS_MOST, R.DAYS_MOST)
             for course, span in zip(courses, spans):
                 course[R.RUN[keys[0]]], course[R.RUN[keys[1]]] = length(*span)
+
+    @staticmethod
+    def _run_days(courses: list[dict]) -> None:
+        """Each course's run of consecutive courses, its first and last day: of the days each
+        course surely covers (joined where they surely meet), and of those it may (joined where
+        they may). Not cut at screening: a course going on may run on, as `dose stable` reads
+        one."""
+        for first, last, keys in ((R.START_LATEST, R.END_EARLIEST, (R.RUN_FIRST, R.RUN_LAST)),
+                                  (R.START, R.END, (R.RUN_FIRST_MAY, R.RUN_LAST_MAY))):
+            for course, span in zip(courses, runs([(c[first], c[last]) for c in courses])):
+                course[keys[0]], course[keys[1]] = span
 
     def _tallied(self, r: Reader, courses: list[dict], exacts: list[Fraction | None]) -> None:
         """The doses summed over the courses (none: 0): on a day, and over days (from each

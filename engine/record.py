@@ -82,6 +82,12 @@ GRADE, DRUG, DOSE = "g", "drug", "dose"
 MONTHS, DAYS, MONTHS_MOST, DAYS_MOST = "months", "days", "months_most", "days_most"
 #: The same lengths of the run of consecutive courses a course belongs to (`runs` in `Layout`).
 RUN = {key: f"run_{key}" for key in (MONTHS, DAYS, MONTHS_MOST, DAYS_MOST)}
+#: The first and last day of the run of consecutive courses a course belongs to, for `X for at
+#: least D before A` (`run_days` in `Layout`): the run of the days each course surely covers
+#: (`run_first`, `run_last`) and of those it may (`run_first_may`, `run_last_may`); a course
+#: going on, or whose end is not recorded, may run on (`ONGOING`).
+RUN_FIRST, RUN_LAST, RUN_FIRST_MAY, RUN_LAST_MAY = "run_first", "run_last", "run_first_may", \
+    "run_last_may"
 UNDOSED_ITEM = "nd"
 #: 1 in an occurrence of a graded event whose fact gives no grade: it may or may not pass a
 #: grade test (its `g` is absent, which no comparison in the engine passes).
@@ -91,7 +97,8 @@ UNRECORDED = "?"
 # ... and as a pattern on one item writes them.
 ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRADE, DRUG, DOSE,
                                      MONTHS, DAYS, MONTHS_MOST, DAYS_MOST, UNDOSED_ITEM,
-                                     UNGRADED_ITEM, *RUN.values())}
+                                     UNGRADED_ITEM, *RUN.values(), RUN_FIRST, RUN_LAST,
+                                     RUN_FIRST_MAY, RUN_LAST_MAY)}
 #: An item's first and last day each lie between two fields (equal when the dates are exact):
 #: (earliest, latest).
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
@@ -297,6 +304,9 @@ class Layout:
     #: The medications a filter measures a course of in days (`where duration >= 12 weeks`): the
     #: trail gives each course's days beside its completed months.
     days: set[str] = field(default_factory=set)
+    #: The medications taken through a span (`X for at least D before A`): each course carries
+    #: the first and last day of its run of consecutive courses.
+    run_days: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
     means: set[str] = field(default_factory=set)
     #: The measured concepts compared on another day too (`confirmed on another day`).

@@ -693,8 +693,14 @@ class _Build(Escalation):
     def course(self, meta, name, op, dose, duration=None):
         return m.Course(self._span(meta), self._ref(name), _op(op), dose, duration)
 
-    def continuous(self, meta, name, duration):
-        return m.Continuous(self._span(meta), self._ref(name), duration)
+    def continuous(self, meta, name, duration, *through):
+        return m.Continuous(self._span(meta), self._ref(name), duration,
+                            through[0][0] if through else None, bool(through))
+
+    def through(self, meta, anchor):
+        """The day a run of courses reaches (`before screening`: None), in a tuple, so that
+        the screening date is told apart from no day at all."""
+        return (anchor,)
 
     def current_dose(self, meta, name, anchor, op, dose):
         return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)

@@ -110,7 +110,7 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
             yield diag("during-any", atom.span, name=occurred.window.anchor.ref.name)
     elif isinstance(occurred, m.Occurred) and occurred.window.anchor is not None:
         yield from _anchor(occurred.window.anchor, scope)
-    if isinstance(atom, (m.CurrentDose, m.StableDose)) and atom.anchor is not None:
+    if isinstance(atom, (m.CurrentDose, m.StableDose, m.Continuous)) and atom.anchor is not None:
         yield from _anchor(atom.anchor, scope, edges=False)
     if isinstance(atom, m.CumulativeDose) and atom.window.anchor is not None:
         yield from _anchor(atom.window.anchor, scope, edges=False)

@@ -505,11 +505,14 @@ class Course:
 class Continuous:
     """`metformin for at least 12 weeks`: treated without a break for that long up to screening,
     across consecutive courses (a dose change or a switch between the list's drugs is a new
-    course, not a break)."""
+    course, not a break); `before` an anchor (`for at least 12 weeks before screening`), through
+    the `duration` up to that day: one run covers every day from `anchor - duration` to it."""
 
     span: Span
     ref: Ref
     duration: Duration
+    anchor: Anchor | None = None  # None: the screening date, where `before` is written
+    before: bool = False
 
 
 @dataclass(frozen=True)
@@ -633,7 +636,7 @@ def refs(condition: Condition) -> list[Ref]:
         found.append(atom.ref)
         window = atom.occurred.window if isinstance(atom, WRAPPERS) else \
             getattr(atom, "window", None)
-        anchor = atom.anchor if isinstance(atom, (CurrentDose, StableDose)) else \
+        anchor = atom.anchor if isinstance(atom, (CurrentDose, StableDose, Continuous)) else \
             window.anchor if window is not None else None
         if anchor is not None and anchor.ref is not None:
             found.append(anchor.ref)

@@ -749,14 +749,40 @@ class Continuous(Atom):
     handles = m.Continuous
 
     def compile(self, atom: m.Continuous, build: Build) -> Kleene:
+        if atom.before:
+            return self._through(atom, build)
         build.layout.runs.add(atom.ref.name)
         (shortest, longest), amount = course_length(atom.duration)
         shortest, longest = R.ITEM[R.RUN[shortest]], R.ITEM[R.RUN[longest]]
         return listed(atom.ref.name, P.test(">=", shortest, amount), P.test("<", longest, amount),
                       maybe=P.test(">=", longest, amount), whole=atom.ref.name in build.wholes)
 
+    @staticmethod
+    def _through(atom: m.Continuous, build: Build) -> Kleene:
+        """`X for at least D before A`: with B = A - D (calendar-aware, as windows), one run of
+        consecutive courses covers every day from B to A: its first day on or before B, its last
+        on or after A (or going on). A hidden node over the courses, each carrying its run's
+        days (`Layout.run_days`): true where a run of the days the courses surely cover does,
+        false where no run of the days they may cover can, as `dose stable` reads one course."""
+        name = atom.ref.name
+        build.layout.run_days.add(name)
+        anchor = build.layout.anchor(atom.anchor)
+        bound = build.layout.bound(anchor, atom.duration, "before")
+        needs = P.TRUE if anchor == R.SCREENING else present(anchor, bound)
+        decided = P.TRUE if needs == P.TRUE else P.any_of(P.test("==", R.none_field(name), 1),
+                                                          needs)
+        a, b = {"$m": anchor}, {"$m": bound}
+
+        def covers(first: str, last: str) -> P.Pattern:
+            return P.all_of(P.test("<=", R.ITEM[first], b), P.test(">=", R.ITEM[last], a))
+
+        return build.hidden(atom, covers(R.RUN_FIRST, R.RUN_LAST), lacking(name, needs, P.FALSE),
+                            decided, needs, covers(R.RUN_FIRST_MAY, R.RUN_LAST_MAY))
+
     def judge(self, atom: m.Continuous, reader: Reader, patient: Patient) -> Judged:
         items, text = reader.items(atom.ref.name, patient)
+        if atom.before and items is not None:
+            return self._judge_through(atom, reader, patient, items, text)
         if not items:
             return "unknown" if items is None else "false", text
         (shortest, longest), amount = course_length(atom.duration)
@@ -771,6 +797,27 @@ class Continuous(Atom):
         unit = unit[:-1] if run == "1" else unit
         return held, f"{text}; the longest run of consecutive courses: {run} completed {unit} " \
                      f"up to screening; needs at least {atom.duration}"
+
+    @staticmethod
+    def _judge_through(atom: m.Continuous, reader: Reader, patient: Patient, items: list[dict],
+                       text: str) -> Judged:
+        record = patient.record
+        anchor = R.anchor_field(atom.anchor)
+        bound = R.bound_field(anchor, atom.duration, "before")
+        if items and (anchor not in record or bound not in record):
+            return "unknown", f"{text}; {atom.anchor}: " \
+                f"{patient.unusable.get(anchor, 'no fact given')}"
+        if not items:
+            return "false", text
+        a, b = record[anchor], record[bound]
+        held = "true" if any(i[R.RUN_FIRST] <= b and i[R.RUN_LAST] >= a for i in items) else \
+            "unknown" if any(i[R.RUN_FIRST_MAY] <= b and i[R.RUN_LAST_MAY] >= a for i in items) \
+            else "false"
+        if held == "false" and R.open_list(record, reader.wholes, atom.ref.name):
+            held, text = "unknown", f"{text}; {patient.unusable[atom.ref.name]}"
+        words = {"true": "a run of consecutive courses covers", "unknown": "a run of "
+                 "consecutive courses may cover", "false": "no run of consecutive courses covers"}
+        return held, f"{text}; {words[held]} {date.fromordinal(b)} to {date.fromordinal(a)}"
 
     def listed(self, atom: m.Continuous) -> tuple[str, ...]:
         return (atom.ref.name,)

@@ -379,6 +379,8 @@ def without_break(gen: EdgeCases, atom: m.Continuous) -> list[Variant]:
     The status is worked out here: courses join into runs when the next starts on or before the
     day after the run's last day (an ongoing course lasts up to screening); a run lasts D when its
     first day plus D (`dateutil.relativedelta`, weeks as 7 days) is on or before its last day."""
+    if atom.before:
+        return _through(gen, atom)
     concept = gen.concept(atom)
     delta = period(atom.duration)
     written = f"{concept.name} for at least {atom.duration}"
@@ -432,6 +434,77 @@ def _runs(courses: list[tuple[str, date, date | None]], delta: relativedelta,
             f"{'reached' if a + delta <= b else 'not reached'}" for a, b in found]
     held = any(a + delta <= b for a, b in found)
     return held, f"runs {'; '.join(said)}: {str(held).lower()}"
+
+
+def _through(gen: EdgeCases, atom: m.Continuous) -> list[Variant]:
+    """The cases of `X for at least D before A`, with B = A - D: one course from B, the day
+    before and the day after, ended on A and ongoing; one ending the day before A; two courses
+    that join on the way (the next starting the day after) and two with a day between; a run of
+    D that ended before a later short one; recorded as none; nothing recorded; no anchor day.
+    Only courses whose days lie up to screening are given (a fact after it is set aside).
+
+    The status is the README's, worked out here: courses join into runs when the next starts on
+    or before the day after the run's last day; some run starts on or before B and ends on or
+    after A, or goes on; B by `dateutil.relativedelta`."""
+    concept = gen.concept(atom)
+    anchor = gen.screening if atom.anchor is None else day_given(gen, atom.anchor.ref.name)
+    on = str(atom.anchor) if atom.anchor is not None else "screening"
+    if anchor is None:
+        raise Skip(f"the base patient gives no {on} day")
+    delta, day = period(atom.duration), timedelta(days=1)
+    bound = anchor - delta
+    written = f"{concept.name} for at least {atom.duration} before {on}"
+    drugs = [v.name for v in concept.values]
+    second = drugs[1] if len(drugs) > 1 else drugs[0]
+    fields, dose = _kept(gen, concept), _dose_of(gen, concept)
+    middle = bound + (anchor - bound) // 2
+    early = bound - delta - 10 * day
+    cases: list[tuple[str, list[tuple[str, date, date | None]]]] = [
+        (f"one course from {start}, ongoing", [(drugs[0], start, None)])
+        for start in (bound - day, bound, bound + day)]
+    cases += [(f"one course {bound} to {last}", [(drugs[0], bound, last)])
+              for last in (anchor, anchor - day)]
+    cases += [(f"{drugs[0]} {bound} to {middle}, {second} from {start}, ongoing",
+               [(drugs[0], bound, middle), (second, start, None)])
+              for start in (middle + day, middle + 2 * day)]
+    cases.append((f"one course {early} to {early + delta}, a later one from {middle}, ongoing",
+                  [(drugs[0], early, early + delta), (drugs[0], middle, None)]))
+    variants = []
+    for what, courses in cases:
+        if any(start > gen.screening or (last is not None and last > gen.screening)
+               for _, start, last in courses):
+            continue
+        held, how = _covered(courses, bound, anchor, on, atom.duration)
+        facts = tuple({"concept": concept.name, **fields, "drug": drug, **dose,
+                       "date": start.isoformat(),
+                       **({"end": last.isoformat()} if last is not None else {"ongoing": True})}
+                      for drug, start, last in courses)
+        variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
+                                replace=facts))
+    variants += _absent(gen, atom, concept, written, False, "false")
+    if atom.anchor is not None:
+        variants.append(Variant(f"one course from {early}, ongoing, no {on}: {written}",
+                                f"{on}: no day: unknown", atom, "unknown",
+                                replace=({"concept": concept.name, **fields, "drug": drugs[0],
+                                          **dose, "date": early.isoformat(), "ongoing": True},),
+                                remove=(atom.anchor.ref.name,)))
+    return variants
+
+
+def _covered(courses: list[tuple[str, date, date | None]], bound: date, anchor: date, on: str,
+             duration: m.Duration) -> tuple[bool, str]:
+    """Whether some run of consecutive courses covers `bound` to `anchor`, and how that was
+    worked out (a course going on runs on: `date.max`)."""
+    found: list[tuple[date, date]] = []
+    for start, last in sorted((start, last or date.max) for _, start, last in courses):
+        if found and start <= found[-1][1] + timedelta(days=1):
+            found[-1] = (found[-1][0], max(found[-1][1], last))
+        else:
+            found.append((start, last))
+    held = any(first <= bound and last >= anchor for first, last in found)
+    said = "; ".join(f"{a} to {'going on' if b == date.max else b}" for a, b in found)
+    return held, (f"{on} {anchor} - {duration} = {bound} (dateutil); runs {said}; one covers "
+                  f"{bound} to {anchor}: {str(held).lower()}")
 
 
 def _dose_of(gen: EdgeCases, concept: m.Concept) -> dict[str, Any]:

@@ -534,8 +534,8 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
     if isinstance(a, (m.Latest, m.NoKnown, m.OfLatest)):
         return _atom_kinds(a.occurred, b.occurred)
     if isinstance(a, (m.StableDose, m.Continuous)):
-        return ["window"] * differs(*(("duration", "anchor") if isinstance(a, m.StableDose)
-                                      else ("duration",)))
+        return ["window"] * differs("duration", "anchor", *(
+            () if isinstance(a, m.StableDose) else ("before",)))
     if isinstance(a, m.Occurred):
         return ["filter"] * differs("filters") + ["window"] * differs("window") + \
             ["grade"] * differs("grade")
