@@ -197,9 +197,15 @@ def test_a_set_of_an_imported_module_is_used_by_name(capsys, tmp_path):
     modules = json.loads(trail.read_text(encoding="utf-8").splitlines()[0])["protocol"]["modules"]
     assert modules == [{"file": str(tmp_path / "drug-classes.proto-rules"),
                         "sha256": hashlib.sha256(CLASSES.encode()).hexdigest()}]
+    protocol = json.loads(trail.read_text(encoding="utf-8").splitlines()[1])
+    assert protocol["sets"] == [{"id": "egfr_tki", "values": ["gefitinib", "erlotinib", "afatinib",
+                                                              "osimertinib"],
+                                 "rule": f"{tmp_path / 'drug-classes.proto-rules'}:2"}]
     assert cli.main(["explain", str(trail)]) == 0
-    assert f"  with module {tmp_path / 'drug-classes.proto-rules'} (sha256 " in \
-        capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"  with module {tmp_path / 'drug-classes.proto-rules'} (sha256 " in said
+    # an auditor reads what `includes any of egfr_tki` compares with, and where it is written
+    assert "set egfr_tki = {gefitinib, erlotinib, afatinib, osimertinib}  (" in said
     written(tmp_path, classes=CLASSES.replace("erlotinib, ", ""))  # the module amended
     assert cli.main(["replay", str(trail), "--protocol", str(path), "--facts", str(facts)]) == 1
     assert "E1 MET -> NOT_MET" in capsys.readouterr().out

@@ -49,6 +49,8 @@ def rendered(records: Iterable[dict[str, Any]], patient: str | None, criterion: 
             static = {e["id"]: e for e in record["definitions"] + record["criteria"]}
             lines.extend(f"derived {v['id']} in {v['unit']} = {v['formula']}  ({v['rule']})"
                          for v in record.get("values", []))
+            lines.extend(f"set {s['id']} = {{{', '.join(s['values'])}}}  ({s['rule']})"
+                         for s in record.get("sets", []))
         elif kind not in ("summary",) and patient not in (None, record.get("patient")):
             continue
         elif kind == "patient":

@@ -65,7 +65,17 @@ class Recorder:
         ], "criteria": [self._static(leaf.id, leaf, leaf) for leaf in network.leaves]}
         if network.values:  # only then, so that trails of protocols without them are unchanged
             static["values"] = [self._formula(name) for name in network.values]
+        used = dict.fromkeys(ref.name for ref in self.protocol.set_uses)
+        if used:  # what a condition naming a set compares with, beside the condition as written
+            static["sets"] = [self._set(name) for name in used]
         return [run, static]
+
+    def _set(self, name: str) -> dict[str, Any]:
+        """A value set as the protocol names it: its values and place."""
+        named = self.protocol.named_values(name)
+        assert named is not None
+        return {"id": name, "values": [v.name for v in named.values],
+                "rule": f"{named.span.file}:{named.span.line}"}
 
     def _static(self, key: str, leaf: m.Criterion | None, node: Any) -> dict[str, Any]:
         conditions = [describe(self.protocol, part) for part in self._parts[key]]
