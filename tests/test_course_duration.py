@@ -233,6 +233,14 @@ def test_a_duration_clause_that_cannot_be_decided_is_refused(condition: str, sai
     assert len(errors) == 1 and said in errors[0], errors
 
 
+def test_a_length_after_a_filter_says_where_it_goes() -> None:
+    errors = load_errors(HEAD + 'inclusion I1 "x": tnfi where drug is adalimumab for at least 3 '
+                         'months\n')
+    assert errors == ["5:49 unexpected 'for'; a course's length after a filter is a clause of it: "
+                      "'where (duration >= 3 months and ...) ever' (one course); 'X for at least "
+                      "3 months' joins courses into runs and takes no filter"], errors
+
+
 def test_a_medication_may_not_declare_a_duration_of_its_own() -> None:
     errors = load_errors(HEAD.replace("{adalimumab}", "{adalimumab} with duration number")
                          + 'inclusion I1 "x": tnfi ever\n')
