@@ -87,8 +87,8 @@ def test_evidence_gives_the_longest_run(network, screening: Screening) -> None:
                                                                            "ongoing")],
                         day="2026-06-01")
     detail = judged(network, result, "M3")["detail"]
-    assert detail.endswith("the longest run of consecutive courses: 2 to 5 completed months up "
-                           "to screening; needs at least 3 months")
+    assert detail.endswith("the longest run of consecutive courses: 2 to 5 completed months by "
+                           "screening; needs at least 3 months")
 
 
 def test_only_a_medication_lasts() -> None:

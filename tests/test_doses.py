@@ -105,7 +105,7 @@ def test_dose_evidence(network, screening: Screening) -> None:
     judged = Explainer(network.protocol, result.derived).judge(
         criterion_parts(leaf)[0], result.patient)
     assert judged["detail"].startswith(
-        "daily dose on screening 2026-06-30: between 5 and 9 mg/d; glucocorticoid: ")
+        "dose on screening 2026-06-30: between 5 and 9 mg/d; glucocorticoid: ")
     assert judged["detail"].endswith("; needs <= 10 mg/d")
 
 

@@ -112,7 +112,7 @@ def test_the_trail_says_which_list_is_open_and_why(network, screening):
     evidence = judged(network, outcome, "I2")
     assert evidence["status"] == "unknown" and evidence["detail"].endswith(why)
     assert judged(network, outcome, "I6")["detail"].startswith(
-        f"daily dose on screening 2026-06-01: at least 0 mg/d ({why})")
+        f"dose on screening 2026-06-01: at least 0 mg/d ({why})")
 
 
 DAYS = st.sampled_from(["2025-06-01", "2026-01-01", "2026-03-01", "2026-05-10", "2026-05-20"])

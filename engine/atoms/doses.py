@@ -88,7 +88,7 @@ class CurrentDose(_Summed):
 
     def what(self, atom: m.CurrentDose, patient: Patient) -> str:
         day = date.fromordinal(patient.record[R.anchor_field(atom.anchor)])
-        return f"daily dose on {atom.anchor or 'screening'} {day}"
+        return f"dose on {atom.anchor or 'screening'} {day}"  # its unit says per day or week
 
     @staticmethod
     def constants(atom: m.CurrentDose, reader: Reader | Build) -> tuple:

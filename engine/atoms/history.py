@@ -796,7 +796,7 @@ class Continuous(Atom):
             f"{least} to {most}"
         unit = unit[:-1] if run == "1" else unit
         return held, f"{text}; the longest run of consecutive courses: {run} completed {unit} " \
-                     f"up to screening; needs at least {atom.duration}"
+                     f"by screening; needs at least {atom.duration}"  # a run of 2020 too
 
     @staticmethod
     def _judge_through(atom: m.Continuous, reader: Reader, patient: Patient, items: list[dict],
