@@ -442,7 +442,10 @@ class _Builder(Values, Occurrences, Courses):
                 days = days_of_text(text) if text is not None else None
                 day = days[0] if days and (listed or len(text) == 10) else None
                 if day is None:
-                    self.problem(index, "date", date_problem(when, _form(listed)))
+                    self.problem(index, "date", f"not a day (YYYY-MM-DD): {when!r}; a fact "
+                                 f"of {name} is dated to its day (only an event's or a course's "
+                                 "dates may be known to the month or the year)" if days else
+                                 date_problem(when, _form(listed)))
                     continue
                 if day > screening and not concepts[name].planned:
                     self.problem(index, "date", f"dated {when}, after the screening date "

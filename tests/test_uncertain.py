@@ -259,4 +259,6 @@ def test_partial_dates_only_for_histories(history: Screening):
             "facts": [{"concept": "first_dose", "value": "2026-06-15", "date": "2026-06"}]}
     (result,) = history.screen([(1, as_read(data))], "dates.jsonl")
     assert isinstance(result, Rejected)
-    assert "not a date (YYYY-MM-DD): '2026-06'" in str(result.problems[0])
+    assert "not a day (YYYY-MM-DD): '2026-06'; a fact of first_dose is dated to its day (only " \
+        "an event's or a course's dates may be known to the month or the year)" \
+        in str(result.problems[0])
