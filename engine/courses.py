@@ -76,6 +76,8 @@ class Courses:
                     f"{item[R.DAYS]} or more" if item[R.START] < FIRST_DAY_NUMBER else \
                     f"{item[R.DAYS]} to {item[R.DAYS_MOST]}"
                 period += f", {days} day{'' if days == 1 else 's'}"
+            if fact.get("end") and item[R.END] > screening:  # measured up to screening
+                period += " by screening"
             dose_note = f"{period}; {note}" if note else period
             given = fact.get("dose")
             what = drug if given is None else f"{drug} {plain(given)} {fact.get('unit')}"

@@ -300,6 +300,10 @@ def _duration_clause(clause: m.Where, concept: m.Concept) -> Iterator[Diagnostic
     elif amount.unit not in m.DURATION_UNITS or amount.value != amount.value.to_integral_value():
         found = f"'{amount}'" if amount.unit else f"a plain number ({amount})"
         yield diag("duration-unit", amount.span, found=found, example=example)
+    elif clause.op in ("==", "!="):
+        yield diag("duration-equal", clause.span, clause=str(clause))
+    elif amount.value <= 0:
+        yield diag("duration-zero", amount.span, clause=str(clause))
     elif amount.unit.startswith(("month", "year")) and clause.op in (">", "<="):
         unit = amount.unit.removesuffix("s")
         yield diag("duration-months", clause.span, clause=str(clause), unit=f"{unit}s",

@@ -190,6 +190,10 @@ TEMPLATES: dict[str, str] = {
     "dates ('where duration >= 3 months'); name a recorded length otherwise",
     "duration-unit": "a course's duration is compared in days, weeks, months or years, not "
     "{found}: write '{example}'",
+    "duration-equal": "'{clause}': a course's duration is compared with a bound, '>=' (at "
+    "least) or '<' (less than), or with two ('duration >= 90 days and duration < 91 days')",
+    "duration-zero": "'{clause}': every course lasts 0 days or more; compare with a length of "
+    "a day or more",
     "duration-months": "'{clause}': a course's duration in {unit} is counted in completed "
     "calendar months, which cannot say whether {length} and some days is more than "
     "{length}; compare with '>=' (at least) or '<' (less than), or in days",

@@ -134,6 +134,14 @@ def test_the_trail_gives_each_courses_length_in_the_unit_compared(network, scree
     assert "(2025-06-01; to 2025-08, 2 completed months, 61 to 91 days)" in detail, detail
     result = decided(screening, [tnfi("2025-01-15", "2025-04", **INADEQUATE)], day=SCREENING)
     assert judged(network, result, "D1")["detail"].endswith("(its dates do not decide it)")
+    # a course that surely fails the duration leaves its stop reason open to no one (a review)
+    result = decided(screening, [tnfi("2024-03-10", "2024-03-20"),
+                                 tnfi("2025-01-15", "2025-04", **INADEQUATE)], day=SCREENING)
+    assert judged(network, result, "D1")["detail"].endswith("(its dates do not decide it)")
+    # a course ending after screening is measured up to it, and says so
+    result = decided(screening, [tnfi("2026-05-01", "2026-12-01")], day=SCREENING)
+    assert "(2026-05-01; to 2026-12-01, 1 completed month, 31 days by screening)" in judged(
+        network, result, "D2")["detail"]
 
 
 # --- against every day the dates may be -----------------------------------------------------------
@@ -225,6 +233,15 @@ concepts:
     ("infection where duration >= 3 days ever", "'infection' records no attribute 'duration'; "
      "only a medication's course has a duration worked out from its dates"),
     ("tnfi where duraton >= 3 months ever", "did you mean 'duration'?"),
+    # a helper's review: `==` was accepted and decided a course known to the month as if exact
+    ("tnfi where duration == 90 days ever", "'duration == 90 days': a course's duration is "
+     "compared with a bound, '>=' (at least) or '<' (less than), or with two ('duration >= 90 "
+     "days and duration < 91 days')"),
+    ("duration of the latest tnfi != 1 year", "'duration != 1 year': a course's duration is "
+     "compared with a bound"),
+    ("tnfi where duration < 0 days ever", "'duration < 0 days': every course lasts 0 days or "
+     "more; compare with a length of a day or more"),
+    ("tnfi where duration >= 0 months ever", "every course lasts 0 days or more"),
     ("at least 2 durations of tnfi ever", "'2 durations of tnfi' counts the different values "
      "of its duration, a number"),
 ])

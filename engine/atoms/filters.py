@@ -105,8 +105,11 @@ class Filtered(Occurred):
                   unrecorded: tuple[str, ...] = ()) -> str:
         concept = reader.concepts[atom.ref.name]
         opens = [clause_open(clause, concept) for clause in atom.filters]
+        tests = self._tests(atom, reader)
+        # an item that surely fails a clause leaves nothing open, whatever else it lacks
+        kept = [item for item in items if all(test(item) != "false" for test in tests)]
         return super().undecided(atom, reader, items, tuple(dict.fromkeys((*unrecorded, *(
-            read for left in opens for item in items for read in left(item))))))
+            read for left in opens for item in kept for read in left(item))))))
 
     @staticmethod
     def _tests(atom: m.Occurred, reader: Reader) -> tuple:
