@@ -122,6 +122,9 @@ OFFERS = (
      "parentheses the clauses are joined by 'or' or by 'and', not both: '(a or b) and c'"),
     (r"\)", r"\bwhere\s*\([^)\n]*$", "a filter's parentheses hold two clauses or more, joined "
      "by 'or' (or by 'and')"),
+    (r"(day|week|month|year)s?\b", r"\bduration\s+is\s+\d+\s*$", "a course's duration is "
+     "compared with a bound: 'duration >= 3 months' (at least) or 'duration < 3 months' (less "
+     "than)"),
     (r"for\s+at\s+least\b", r"\b(where|than)\s.*$", "a course's length after a filter is a "
      "clause of it: 'where (duration >= 3 months and ...) ever' (one course); 'X for at least "
      "3 months' joins courses into runs and takes no filter"),

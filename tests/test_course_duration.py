@@ -258,6 +258,13 @@ def test_a_length_after_a_filter_says_where_it_goes() -> None:
                       "3 months' joins courses into runs and takes no filter"], errors
 
 
+def test_a_duration_named_as_a_value_says_how_it_is_compared() -> None:
+    errors = load_errors(HEAD + 'inclusion I1 "x": tnfi where duration is 3 months ever\n')
+    assert errors == ["5:44 unexpected 'months'; a course's duration is compared with a bound: "
+                      "'duration >= 3 months' (at least) or 'duration < 3 months' (less than)"], \
+        errors
+
+
 def test_a_medication_may_not_declare_a_duration_of_its_own() -> None:
     errors = load_errors(HEAD.replace("{adalimumab}", "{adalimumab} with duration number")
                          + 'inclusion I1 "x": tnfi ever\n')
