@@ -178,7 +178,7 @@ class Reader:
 
     __slots__ = ("age", "attributes", "bound_unit", "bounds", "concept", "cumulatives", "dated",
                  "doses", "edges",
-                 "factors", "first_day_key", "graded", "judgment", "lab", "measured", "medication",
+                 "factors", "first_day_key", "graded", "judgment", "lab", "measured", "runs_on",
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
                  "days", "run_days",
                  "steps", "titre", "whole",
@@ -247,7 +247,7 @@ class Reader:
         #: end, the duration.
         self.spans = normaliser.spans.get(name, ())
         self.graded, self.planned = concept.graded, concept.planned
-        self.medication, self.judgment = kind is m.Kind.MEDICATION, kind is m.Kind.JUDGMENT
+        self.runs_on, self.judgment = concept.runs_on, kind is m.Kind.JUDGMENT
         self.table = normaliser.protocol.equivalence(concept.equivalence) \
             if concept.equivalence else None
 

@@ -161,9 +161,10 @@ class Occurrences:
         """An occurrence's first and last day, each as the earliest and latest it can be.
 
         A date known to the month or year spans its days; with no date at all the occurrence
-        happened on some day up to screening. A course of a medication with neither an end nor
-        `ongoing` may still be going on: its end is unknown (an event with one date is a
-        single day). Nothing can have started after screening, so latest days stop there; but
+        happened on some day up to screening. A course of a medication, or an occurrence of a
+        lasting event, with neither an end nor `ongoing` may still be going on: its end is
+        unknown (another event with one date is a single day). Nothing can have started after
+        screening, so latest days stop there; but
         a planned event's occurrence may lie on any day, and without a date it is planned for
         some day from screening on."""
         screening = self.screening_day
@@ -185,7 +186,7 @@ class Occurrences:
                 self.problem(index, "end", f"ends {fact['end']}, before it starts {fact['date']}")
                 return None
             earliest_last = max(earliest_last, first)
-        elif r.medication:
+        elif r.runs_on:  # a course, or a lasting event's occurrence, may still be going on
             earliest_last, last = first, ONGOING
         elif when is None:
             earliest_last, last = first, screening
@@ -292,7 +293,7 @@ class Occurrences:
                 else "planned" if r.planned else "occurred"
             if r.attributes:
                 what += attributes_text(r.concept, item)
-            self._use(r, index, fact, None, period_text(fact), value=what)
+            self._use(r, index, fact, None, period_text(fact, course=r.runs_on), value=what)
 
 
 def _edge(item: dict, edge: str) -> tuple[int, int]:

@@ -110,7 +110,8 @@ def lexemes(text: str, filename: str = "<string>", partial: bool = False) -> lis
 #: The words a terminal written as a pattern stands for, for completion.
 PATTERN_WORDS = {"ROLE": ("inclusion", "exclusion"), "NOT": ("not",), "BOUND": ("upper", "lower"),
                  "EDGE": ("start", "end", "date"), "GRADED": ("graded",),
-                 "PLANNED": ("planned",), "EXTREME": ("lowest", "highest"),
+                 "PLANNED": ("planned",), "LASTING": ("lasting",),
+                 "EXTREME": ("lowest", "highest"),
                  "FUNCTION": ("min", "max", "sqrt", "mean"), "LENGTH": ("shorter", "longer", "less", "greater"),
                  "TIMES": ("x",),
                  "TIME_UNIT": ("days", "weeks", "months", "years"), "ULN": ("x ULN",)}

@@ -333,6 +333,7 @@ class _Build(Escalation):
         words = {r.type for r in rest if isinstance(r, Token)}
         attributes = tuple(r for r in rest if isinstance(r, m.Attribute))
         return m.Kind.EVENT, {"graded": "GRADED" in words, "planned": "PLANNED" in words,
+                              "lasting": "LASTING" in words,
                               "attributes": attributes}
 
     def medication_kind(self, meta, values, *rest):

@@ -30,6 +30,7 @@ EXPECTED_WORDS = {
     "NOT": "'not'",
     "GRADED": "'graded'",
     "PLANNED": "'planned'",
+    "LASTING": "'lasting'",
     "TIMES": "'x' (times)",
     "LENGTH": "'shorter' or 'longer' ('less' or 'greater')",
     "SCI": "a number like 1x10^7 or 1e7",

@@ -184,6 +184,9 @@ class Concept:
     #: An event whose occurrences are planned (`planned event`): read whatever their date,
     #: also after the screening date, where other histories' facts are set aside.
     planned: bool = False
+    #: An event that lasts (`event lasting`): an occurrence recorded with its first day only
+    #: may still be going on, as a course without an end may; another event's is of that day.
+    lasting: bool = False
     dosed_in: str | None = None
     equivalence: str | None = None
     weight: Ref | None = None  # the body-weight concept a dose per kg is divided by
@@ -237,6 +240,12 @@ class Concept:
         if name.endswith("ves"):
             forms += [name[:-3] + "fe", name[:-3] + "f"]
         return next((a for a in map(self.attribute, forms) if a is not None), None)
+
+    @property
+    def runs_on(self) -> bool:
+        """Whether an item recorded without an end may still be going on: a medication's
+        course, a lasting event's occurrence (an event's else is of its one day)."""
+        return self.kind is Kind.MEDICATION or self.lasting
 
     @property
     def factors(self) -> tuple[tuple, ...]:

@@ -67,6 +67,17 @@ def screen_one(screening: Screening, facts: Any, *, day: str = "2026-06-30",
     return result
 
 
+def occurrence(concept: str, start: str, end: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A fact of a history from `start` to `end` ("ongoing": still going on; None: its end not
+    recorded), with `fields` (a course's drug and dose, an attribute)."""
+    fact: dict[str, Any] = {"concept": concept, "date": start, **fields}
+    if end == "ongoing":
+        fact["ongoing"] = True
+    elif end is not None:
+        fact["end"] = end
+    return fact
+
+
 def decided(screening: Screening, facts: Any, **how: Any) -> Decision:
     """`screen_one` for a patient the network decides, never one set aside."""
     result = screen_one(screening, facts, **how)

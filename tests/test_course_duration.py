@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.run import Screening
-from tests.conftest import STATUS, decided, judged, load_errors, network_from_text
+from tests.conftest import (STATUS, decided, judged, load_errors, network_from_text,
+                            occurrence)
 
 PROTOCOL = """protocol "course duration" version "1"
 concepts:
@@ -43,13 +44,7 @@ SCREENING = "2026-06-01"
 
 
 def tnfi(start: str, end: str | None = None, **more: Any) -> dict[str, Any]:
-    """A course from `start` to `end` ("ongoing": still going; None: its end not recorded)."""
-    fact: dict[str, Any] = {"concept": "tnfi", "drug": "adalimumab", "date": start, **more}
-    if end == "ongoing":
-        fact["ongoing"] = True
-    elif end is not None:
-        fact["end"] = end
-    return fact
+    return occurrence("tnfi", start, end, drug="adalimumab", **more)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.run import Screening
-from tests.conftest import STATUS, boundary_cases, decided, judged, load_errors, network_from_text
+from tests.conftest import (STATUS, boundary_cases, decided, judged, load_errors,
+                            network_from_text, occurrence)
 
 PROTOCOL = """protocol "taken through" version "1"
 concepts:
@@ -39,13 +40,7 @@ BASELINE = {"concept": "baseline", "value": "2026-05-20"}
 
 
 def mtx(start: str, end: str | None = "ongoing", dose: int = 15) -> dict[str, Any]:
-    fact: dict[str, Any] = {"concept": "mtx", "drug": "methotrexate", "dose": dose,
-                            "unit": "mg/week", "date": start}
-    if end == "ongoing":
-        fact["ongoing"] = True
-    elif end is not None:
-        fact["end"] = end
-    return fact
+    return occurrence("mtx", start, end, drug="methotrexate", dose=dose, unit="mg/week")
 
 
 @pytest.fixture(scope="module")

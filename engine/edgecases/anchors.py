@@ -89,7 +89,7 @@ def span_of(fact: dict[str, Any], concept: m.Concept, screening: date) -> Span |
         if ends is None:
             return None
         last = (max(ends[0], first[0]), ends[1])
-    elif concept.kind is m.Kind.MEDICATION:
+    elif concept.runs_on:
         last = (first[0], OPEN)
     else:
         last = first

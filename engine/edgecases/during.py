@@ -316,7 +316,7 @@ def _unsettled(gen: EdgeCases, window: m.Window, spanned: Spanned, on) -> list[V
     after = _reach(window, end) + DAY
     unended = {k: v for k, v in latest.fact.items() if k != "end"}
     out = [on(after, f"{name} still going on", (*others, {**unended, "ongoing": True}))]
-    if gen.concepts[name].kind is m.Kind.MEDICATION:
+    if gen.concepts[name].runs_on:
         out += [on(day, f"{name} with no end recorded", (*others, unended))
                 for day in (start, after)]
     month = (date(end.year, end.month, 1), end + relativedelta(day=31))

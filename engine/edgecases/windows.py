@@ -316,7 +316,7 @@ def _anchor_cases(gen: EdgeCases, atom, occurred: m.Occurred, inside, anchored: 
                             f"on {days[0]}: {written}", f"{name} has no end yet: no anchor day",
                             None, days[0].isoformat(), grade, fields=passing,
                             also=(*others, {**going, "ongoing": True})))
-    if days and edge == "end" and gen.concepts[name].kind is m.Kind.MEDICATION:
+    if days and edge == "end" and gen.concepts[name].runs_on:
         unended = {k: v for k, v in latest.fact.items() if k != "end"}
         out.append(_variant(gen, atom, occurred, f"{name} with no end recorded, "
                             f"{occurred.ref.name} on {days[0]}: {written}", f"{name} may still "
@@ -604,7 +604,7 @@ def _occurrence(gen: EdgeCases, occurred: m.Occurred, day: str, grade,
     if concept.graded:
         fields["grade"] = grade if grade is not None else fields.get("grade", 1)
     fact = {"concept": concept.name, "date": day}
-    if concept.kind is m.Kind.MEDICATION or len(day) == 10:
+    if concept.runs_on or len(day) == 10:
         fact["end"] = day
     merged = {**fact, **fields, **fields_}
     return {k: v for k, v in merged.items() if v is not None}
