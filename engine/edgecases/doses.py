@@ -481,14 +481,20 @@ def _through(gen: EdgeCases, atom: m.Continuous) -> list[Variant]:
                       for drug, start, last in courses)
         variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
                                 replace=facts))
-    variants += _absent(gen, atom, concept, written, False, "false")
-    if atom.anchor is not None:
-        variants.append(Variant(f"one course from {early}, ongoing, no {on}: {written}",
-                                f"{on}: no day: unknown", atom, "unknown",
-                                replace=({"concept": concept.name, **fields, "drug": drugs[0],
-                                          **dose, "date": early.isoformat(), "ongoing": True},),
-                                remove=(atom.anchor.ref.name,)))
-    return variants
+    return variants + _absent(gen, atom, concept, written, False, "false") + _no_anchor(
+        atom, written, {"concept": concept.name, **fields, "drug": drugs[0], **dose,
+                        "date": early.isoformat(), "ongoing": True})
+
+
+def _no_anchor(atom: m.Continuous | m.StableDose, written: str, course: dict[str, Any]
+               ) -> list[Variant]:
+    """One `course` going on and no anchor day, where the anchor is a date concept: unknown."""
+    if atom.anchor is None:
+        return []
+    on = str(atom.anchor)
+    return [Variant(f"one course from {course['date']}, ongoing, no {on}: {written}",
+                    f"{on}: no day: unknown", atom, "unknown", replace=(course,),
+                    remove=(atom.anchor.ref.name,))]
 
 
 def _covered(courses: list[tuple[str, date, date | None]], bound: date, anchor: date, on: str,
@@ -557,14 +563,9 @@ def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
                       for start, last in courses)
         variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
                                 replace=facts))
-    variants += _absent(gen, atom, concept, written, False, "not on a dose: false")
-    if atom.anchor is not None:
-        variants.append(Variant(f"one course from {early}, ongoing, no {on}: {written}",
-                                f"{on}: no day: unknown", atom, "unknown",
-                                replace=({"concept": concept.name, **fields, "drug": drug,
-                                          "date": early.isoformat(), "ongoing": True},),
-                                remove=(atom.anchor.ref.name,)))
-    return variants
+    return variants + _absent(gen, atom, concept, written, False, "not on a dose: false") + \
+        _no_anchor(atom, written, {"concept": concept.name, **fields, "drug": drug,
+                                   "date": early.isoformat(), "ongoing": True})
 
 
 def _stable(courses: list[tuple[date, date | None]], bound: date, anchor: date, on: str,
