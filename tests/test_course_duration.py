@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.run import Screening
-from tests.conftest import (STATUS, decided, judged, load_errors, network_from_text,
-                            occurrence)
+from tests.conftest import (STATUS, boundary_cases, decided, judged, load_errors,
+                            network_from_text, occurrence)
 
 PROTOCOL = """protocol "course duration" version "1"
 concepts:
@@ -243,6 +243,15 @@ concepts:
 def test_a_duration_clause_that_cannot_be_decided_is_refused(condition: str, said: str) -> None:
     errors = load_errors(HEAD + f'inclusion I1 "x": {condition}\n')
     assert len(errors) == 1 and said in errors[0], errors
+
+
+def test_edge_cases_list_a_duration_as_not_generated_and_test_reads_none(capsys, tmp_path):
+    """A protocol whose every criterion reads a course's duration: `edge-cases` writes no case,
+    saying why, and `test` reads the file it wrote (0 passed), as a reviewer found it did not."""
+    text, said = boundary_cases(capsys, tmp_path, HEAD + 'inclusion I1 "x": tnfi where duration '
+                                '>= 3 months ever\n', {"patient": "b", "screening_date": SCREENING,
+                                                       "facts": [tnfi("2025-01-01", "ongoing")]})
+    assert "cases: []" in text and "not generated" in said, said
 
 
 def test_a_length_after_a_filter_says_where_it_goes() -> None:
