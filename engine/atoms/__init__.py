@@ -14,8 +14,8 @@ from engine.atoms.counts import Counted
 from engine.atoms.doses import CumulativeDose, CurrentDose, StableDose
 from engine.atoms.during import DuringAny
 from engine.atoms.filters import Filtered
-from engine.atoms.history import (Continuous, CountedIncludes, Course, Includes, Latest, NoKnown,
-                                 Occurred)
+from engine.atoms.courses import Continuous, Course
+from engine.atoms.history import CountedIncludes, Includes, Latest, NoKnown, Occurred
 from engine.atoms.measured import Compare, CompareReference, Confirmed, InRange
 from engine.atoms.most_recent import OfLatest
 from engine.atoms.values import Is, Truth

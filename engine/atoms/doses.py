@@ -19,7 +19,7 @@ from engine import kleene
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
-from engine.atoms.history import dose_threshold_of
+from engine.atoms.courses import dose_threshold_of
 from engine.kleene import Kleene, conjunction, lacking, present, scalar
 from engine.courses import summed_span, taken
 from engine.record import Layout, Patient, plain_number

@@ -27,7 +27,8 @@ from decimal import Decimal
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import OPS, Build, Reader
-from engine.atoms.history import Occurred, course_length, dose_threshold_of, item_tests
+from engine.atoms.courses import course_length, dose_threshold_of
+from engine.atoms.history import Occurred, item_tests
 from engine.items import too_wide
 from engine.kleene import NEGATE, Kleene, lacking
 from engine.shape import holds
