@@ -59,7 +59,8 @@ def filter_patterns(atom: m.Occurred, build: Build
     if concept.weight is not None and any(c.dose is not None for c in m.clauses(atom.filters)):
         build.layout.concepts.add(concept.weight.name)  # a dose per kg reads the weight
     durations = [lasting(clause, concept) for clause in m.clauses(atom.filters)]
-    if any(duration is not None and duration[1][0] == R.DAYS for duration in durations):
+    if any(duration is not None and duration[1] in (R.DAYS, R.DAYS_MOST)
+           for duration in durations):
         build.layout.days.add(concept.name)  # the trail shows each course's days
     patterns = [clause_patterns(clause, concept) for clause in atom.filters]
     return [p[0] for p in patterns], [p[1] for p in patterns], [p[2] for p in patterns]
@@ -139,21 +140,23 @@ def amount_of(clause: m.Where, attribute: m.Attribute) -> Decimal:
     return convert(amount.value, amount.unit, attribute.unit)
 
 
-def lasting(clause: m.Where, concept: m.Concept) -> tuple[str, tuple[str, str], int] | None:
-    """Of a course's duration clause (`duration >= 3 months`), its comparison, `>=` or `<`,
-    the item keys of the course's least and most length in the clause's unit, and the amount
-    (`> 90 days` is `>= 91 days`); None for any other clause. A course is measured as `X for at
-    least D` measures one: completed days up to screening (a week is 7), or completed calendar
-    months (a year is 12), the least and the most its dates allow."""
+def lasting(clause: m.Where, concept: m.Concept) -> tuple[str, str, str, int] | None:
+    """Of a course's duration clause (`duration >= 3 months`), its comparison, `>=` or `<`;
+    the item key of the course's length that surely passes it (at least n: its least length;
+    less than n: its most) and the one that may; and the amount (`> 90 days` is `>= 91 days`);
+    None for any other clause. A course is measured as `X for at least D` measures one:
+    completed days up to screening (a week is 7), or completed calendar months (a year is 12),
+    the least and the most its dates allow."""
     if clause.attribute is None or clause.attribute.name != m.DURATION or \
             concept.kind is not m.Kind.MEDICATION or clause.amount is None:
         return None
     assert clause.op is not None and clause.amount.unit is not None
     unit = clause.amount.unit if clause.amount.unit.endswith("s") else f"{clause.amount.unit}s"
-    keys, amount = course_length(m.Duration(clause.span, int(clause.amount.value), unit))
-    if clause.op in (">", "<="):  # whole days: the checker allows these in days and weeks only
-        return {">": ">=", "<=": "<"}[clause.op], keys, amount + 1
-    return clause.op, keys, amount
+    (least, most), amount = course_length(m.Duration(clause.span, int(clause.amount.value), unit))
+    op = clause.op
+    if op in (">", "<="):  # whole days: the checker allows these in days and weeks only
+        op, amount = {">": ">=", "<=": "<"}[op], amount + 1
+    return (op, least, most, amount) if op == ">=" else (op, most, least, amount)
 
 
 def _values(clause: m.Where, attribute: m.Attribute) -> list[str]:
@@ -175,9 +178,8 @@ def clause_patterns(clause: m.Clause, concept: m.Concept
         return dosed, P.any_of(dosed, undosed), P.any_of(
             P.test(NEGATE[clause.op], R.ITEM[R.DOSE], at), undosed)
     duration = lasting(clause, concept)
-    if duration is not None:  # at least n: its least length; less than n: its most
-        op, (least, most), amount = duration
-        surely, maybe = (least, most) if op == ">=" else (most, least)
+    if duration is not None:
+        op, surely, maybe, amount = duration
         return P.test(op, R.ITEM[surely], amount), P.test(op, R.ITEM[maybe], amount), P.test(
             NEGATE[op], R.ITEM[surely], amount)
     attribute = attribute_of(clause, concept)
@@ -213,8 +215,7 @@ def clause_test(clause: m.Clause, concept: m.Concept):
         return _compared(R.DOSE, clause.op, float(dose_threshold_of(concept, clause.dose)))
     duration = lasting(clause, concept)
     if duration is not None:
-        op, (least, most), amount = duration
-        surely, maybe = (least, most) if op == ">=" else (most, least)
+        op, surely, maybe, amount = duration
         compare = OPS[op]
         return lambda item: "true" if compare(item[surely], amount) else \
             "unknown" if compare(item[maybe], amount) else "false"
