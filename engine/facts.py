@@ -281,7 +281,8 @@ class _Builder(Values, Occurrences, Courses):
             self.patient.warnings.append(entry)
             return
         said = None if not fieldname or index is None or index < 0 else next(
-            (i for i, p in enumerate(self.problems) if (p.fact, p.field) == (index, fieldname)), None)
+            (i for i, p in enumerate(self.problems) if (p.fact, p.field) == (index, fieldname)),
+            None)
         if said is None:
             self.problems.append(entry)
         elif message.startswith(f"{self.data['facts'][index]['concept']} "):
