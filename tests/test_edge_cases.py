@@ -54,6 +54,19 @@ def test_a_base_patient_without_facts_gives_cases_test_reads(capsys, tmp_path):
     assert code == 0 and " passed (1 scenario file) ===" in said
 
 
+def test_a_case_of_a_criterion_that_does_not_apply_says_so(capsys, tmp_path):
+    """From a patient past childbearing potential, the pregnancy test's cases expect
+    NOT_APPLICABLE: the description says why, beside how the test itself reads (a review found
+    "unknown" there beside an expected NOT_APPLICABLE)."""
+    base, out = tmp_path / "p02.jsonl", tmp_path / "edges.yaml"
+    base.write_text((SEED.parent / "patients.jsonl").read_text(encoding="utf-8").splitlines()[1])
+    assert run_cli(capsys, "edge-cases", str(SEED), "--base", str(base), "-o", str(out))[0] == 0
+    unapplied = [block for block in _cases(out.read_text(encoding="utf-8")).values()
+                 if ": NOT_APPLICABLE" in block]
+    assert unapplied and all("not applicable: its 'applies when' is false for this patient"
+                             in block for block in unapplied), unapplied[:1]
+
+
 def _cases(text: str) -> dict[str, str]:
     """The file's cases by name, each as its lines."""
     blocks = text.split("\n  - name: ")[1:]

@@ -314,7 +314,13 @@ class EdgeCases:
         return "UNKNOWN" if opens == {"U"} else "NEEDS_REVIEW"
 
     def _case(self, variant: Variant, data: dict[str, Any], verdicts: dict[str, str]) -> dict:
-        case: dict[str, Any] = {"name": variant.name, "description": variant.how}
+        """One case as the file writes it. Its description says how the part under test reads;
+        where a criterion it tests does not apply to the patient, it says so too, or an
+        "unknown" there would read against the NOT_APPLICABLE expected."""
+        unapplied = [c for c, v in verdicts.items() if v == "NOT_APPLICABLE"]
+        how = variant.how + (f"; {', '.join(unapplied)} not applicable: its 'applies when' is "
+                             "false for this patient" if unapplied else "")
+        case: dict[str, Any] = {"name": variant.name, "description": how}
         if variant.moved_to is not None:
             case["facts"] = data["facts"]
             case["screening_date"] = variant.moved_to.isoformat()
