@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from engine import record as R
 from engine.dates import FIRST_DAY_NUMBER, length, runs, shift
 from engine.factfile import plain, quoted
-from engine.record import attributes_text, period_text, plain_number, used_fact
+from engine.record import attributes_text, length_text, period_text, plain_number, used_fact
 from protocol import model as m
 from protocol.formula import rounded
 from protocol.units import UnitProblem, convert, factor, parse_unit, quantize
@@ -66,16 +66,13 @@ class Courses:
             courses.append(item)
             exacts.append(exact)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
-            months = item[R.MONTHS] if item[R.MONTHS] == item[R.MONTHS_MOST] else \
-                f"{item[R.MONTHS]} or more" if item[R.START] < FIRST_DAY_NUMBER else \
-                f"{item[R.MONTHS]} to {item[R.MONTHS_MOST]}"
+            undated = item[R.START] < FIRST_DAY_NUMBER
+            months = length_text(item[R.MONTHS], item[R.MONTHS_MOST], undated)
             period = f"{period_text(fact, course=True)}, {months} completed " \
-                f"month{'' if months == 1 else 's'}"
+                f"month{'' if months == '1' else 's'}"
             if r.days:  # a filter compares its length in days
-                days = item[R.DAYS] if item[R.DAYS] == item[R.DAYS_MOST] else \
-                    f"{item[R.DAYS]} or more" if item[R.START] < FIRST_DAY_NUMBER else \
-                    f"{item[R.DAYS]} to {item[R.DAYS_MOST]}"
-                period += f", {days} day{'' if days == 1 else 's'}"
+                days = length_text(item[R.DAYS], item[R.DAYS_MOST], undated)
+                period += f", {days} day{'' if days == '1' else 's'}"
             if fact.get("end") and item[R.END] > screening:  # measured up to screening
                 period += " by screening"
             dose_note = f"{period}; {note}" if note else period

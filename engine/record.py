@@ -450,6 +450,17 @@ def _attribute_text(attribute: m.Attribute, value: Any) -> str:
     return str(value)
 
 
+def length_text(least: int, most: int, undated: bool) -> str:
+    """A length its dates leave between `least` and `most`, as the trail says it ("2 to 3";
+    "0 or more" where a start is not dated).
+
+    >>> length_text(3, 3, False), length_text(2, 3, False), length_text(0, 151, True)
+    ('3', '2 to 3', '0 or more')
+    """
+    return f"{least}" if least == most else f"{least} or more" if undated else \
+        f"{least} to {most}"
+
+
 def period_text(fact: dict, course: bool = False) -> str:
     """How long an occurrence or course lasted, as recorded: an occurrence with one date is one
     day, one day of the month or year when that is all its date gives.

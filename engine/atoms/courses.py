@@ -17,7 +17,7 @@ from engine import record as R
 from engine.atoms.base import OPS, Atom, Build, Judged, Reader
 from engine.dates import FIRST_DAY_NUMBER
 from engine.kleene import Kleene, lacking, listed, present
-from engine.record import Patient, plain_number
+from engine.record import Patient, length_text, plain_number
 from protocol import model as m
 from protocol.units import convert
 
@@ -101,20 +101,15 @@ class Continuous(Atom):
         on or after A (or going on). A hidden node over the courses, each carrying its run's
         days (`Layout.run_days`): true where a run of the days the courses surely cover does,
         false where no run of the days they may cover can, as `dose stable` reads one course."""
-        name = atom.ref.name
-        build.layout.run_days.add(name)
-        anchor = build.layout.anchor(atom.anchor)
-        bound = build.layout.bound(anchor, atom.duration, "before")
-        needs = P.TRUE if anchor == R.SCREENING else present(anchor, bound)
-        decided = P.TRUE if needs == P.TRUE else P.any_of(P.test("==", R.none_field(name), 1),
-                                                          needs)
+        build.layout.run_days.add(atom.ref.name)
+        anchor, bound, undecided, decided, needs = span_before(atom, build)
         a, b = {"$m": anchor}, {"$m": bound}
 
         def covers(first: str, last: str) -> P.Pattern:
             return P.all_of(P.test("<=", R.ITEM[first], b), P.test(">=", R.ITEM[last], a))
 
-        return build.hidden(atom, covers(R.RUN_FIRST, R.RUN_LAST), lacking(name, needs, P.FALSE),
-                            decided, needs, covers(R.RUN_FIRST_MAY, R.RUN_LAST_MAY))
+        return build.hidden(atom, covers(R.RUN_FIRST, R.RUN_LAST), undecided, decided, needs,
+                            covers(R.RUN_FIRST_MAY, R.RUN_LAST_MAY))
 
     def judge(self, atom: m.Continuous, reader: Reader, patient: Patient) -> Judged:
         items, text = reader.items(atom.ref.name, patient)
@@ -128,9 +123,7 @@ class Continuous(Atom):
         unit = atom.duration.unit if atom.duration.unit in ("months", "days") else \
             {"years": "months", "weeks": "days"}[atom.duration.unit]
         held = "true" if least >= amount else "false" if most < amount else "unknown"
-        undated = any(item[R.START] < FIRST_DAY_NUMBER for item in items)
-        run = f"{least}" if least == most else f"{least} or more" if undated else \
-            f"{least} to {most}"
+        run = length_text(least, most, any(item[R.START] < FIRST_DAY_NUMBER for item in items))
         unit = unit[:-1] if run == "1" else unit
         return held, f"{text}; the longest run of consecutive courses: {run} completed {unit} " \
                      f"by screening; needs at least {atom.duration}"  # a run of 2020 too
@@ -138,15 +131,12 @@ class Continuous(Atom):
     @staticmethod
     def _judge_through(atom: m.Continuous, reader: Reader, patient: Patient, items: list[dict],
                        text: str) -> Judged:
+        days, judged = days_before(atom, patient, items, text)
+        if days is None:
+            assert judged is not None
+            return judged
+        a, b = days
         record = patient.record
-        anchor = R.anchor_field(atom.anchor)
-        bound = R.bound_field(anchor, atom.duration, "before")
-        if items and (anchor not in record or bound not in record):
-            return "unknown", f"{text}; {atom.anchor}: " \
-                f"{patient.unusable.get(anchor, 'no fact given')}"
-        if not items:
-            return "false", text
-        a, b = record[anchor], record[bound]
         held = "true" if any(i[R.RUN_FIRST] <= b and i[R.RUN_LAST] >= a for i in items) else \
             "unknown" if any(i[R.RUN_FIRST_MAY] <= b and i[R.RUN_LAST_MAY] >= a for i in items) \
             else "false"
@@ -158,6 +148,35 @@ class Continuous(Atom):
 
     def listed(self, atom: m.Continuous) -> tuple[str, ...]:
         return (atom.ref.name,)
+
+
+def span_before(atom: m.Continuous | m.StableDose, build: Build
+                ) -> tuple[str, str, P.Pattern, P.Pattern, P.Pattern]:
+    """The days from B = A - D to the anchor A, as a hidden node over the courses reads them:
+    the record fields of A and B, when the list is undecided and when decided, and what the node
+    needs beside the list (both days, unless A is the screening date). A run through the days
+    and a stable dose read them alike."""
+    name = atom.ref.name
+    anchor = build.layout.anchor(atom.anchor)
+    bound = build.layout.bound(anchor, atom.duration, "before")
+    needs = P.TRUE if anchor == R.SCREENING else present(anchor, bound)
+    decided = P.TRUE if needs == P.TRUE else P.any_of(P.test("==", R.none_field(name), 1), needs)
+    return anchor, bound, lacking(name, needs, P.FALSE), decided, needs
+
+
+def days_before(atom: m.Continuous | m.StableDose, patient: Patient, items: list[dict],
+                text: str) -> tuple[tuple[int, int] | None, Judged | None]:
+    """A's and B's day numbers for the trail; or, where a course is recorded and A has no day,
+    UNKNOWN saying why, and where none is (recorded as none), false."""
+    record = patient.record
+    anchor = R.anchor_field(atom.anchor)
+    bound = R.bound_field(anchor, atom.duration, "before")
+    if items and (anchor not in record or bound not in record):
+        return None, ("unknown",
+                      f"{text}; {atom.anchor}: {patient.unusable.get(anchor, 'no fact given')}")
+    if not items:
+        return None, ("false", text)
+    return (record[anchor], record[bound]), None
 
 
 def dose_threshold_of(concept: m.Concept, dose: m.Quantity) -> Decimal:

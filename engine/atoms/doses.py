@@ -19,8 +19,8 @@ from engine import kleene
 from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
-from engine.atoms.courses import dose_threshold_of
-from engine.kleene import Kleene, conjunction, lacking, present, scalar
+from engine.atoms.courses import days_before, dose_threshold_of, span_before
+from engine.kleene import Kleene, conjunction, scalar
 from engine.courses import summed_span, taken
 from engine.record import Layout, Patient, plain_number
 from protocol import model as m
@@ -204,13 +204,7 @@ class StableDose(Atom):
     handles = m.StableDose
 
     def compile(self, atom: m.StableDose, build: Build) -> Kleene:
-        name = atom.ref.name
-        anchor = build.layout.anchor(atom.anchor)
-        bound = build.layout.bound(anchor, atom.duration, "before")
-        needs = P.TRUE if anchor == R.SCREENING else present(anchor, bound)
-        decided = P.TRUE if needs == P.TRUE else P.any_of(P.test("==", R.none_field(name), 1),
-                                                          needs)
-        undecided = lacking(name, needs, P.FALSE)
+        anchor, bound, undecided, decided, needs = span_before(atom, build)
         (covered_sure, covered_maybe), (changed_sure, changed_maybe) = _spans(anchor, bound)
         covered = build.hidden(atom, covered_sure, undecided, decided, needs, covered_maybe,
                                suffix="=")
@@ -223,15 +217,12 @@ class StableDose(Atom):
         items, text = reader.items(name, patient)
         if items is None:
             return "unknown", text
+        days, judged = days_before(atom, patient, items, text)
+        if days is None:
+            assert judged is not None
+            return judged
+        a, b = days
         record = patient.record
-        anchor = R.anchor_field(atom.anchor)
-        bound = R.bound_field(anchor, atom.duration, "before")
-        if items and (anchor not in record or bound not in record):
-            reason = patient.unusable.get(anchor, "no fact given")
-            return "unknown", f"{text}; {atom.anchor}: {reason}"
-        if not items:
-            return "false", text
-        a, b = record[anchor], record[bound]
         covered = _status(items, lambda i: i[R.START_LATEST] <= b and i[R.END_EARLIEST] >= a,
                           lambda i: i[R.START] <= b and i[R.END] >= a)
         changed = _status(items, lambda i: (i[R.START] > b and i[R.START_LATEST] <= a) or (
