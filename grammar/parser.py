@@ -27,6 +27,7 @@ from grammar.tokens import text as _text
 from protocol.cache import grammar_tables
 from protocol import escalation_model as em
 from protocol import model as m
+from protocol.declarations import diag
 from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 
 GRAMMAR = Path(__file__).with_name("proto_rules.lark")
@@ -705,6 +706,42 @@ class _Build(Escalation):
 
     def current_dose(self, meta, name, anchor, op, dose):
         return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)
+
+    def current_dose_range(self, meta, name, anchor, bounds):
+        """`methotrexate dose at screening 7.5 to 25 mg/wk`: see `_dose_range`."""
+        return self._dose_range(meta, bounds, lambda op, dose: self.current_dose(
+            meta, name, anchor, op, dose))
+
+    def cumulative_dose_range(self, meta, name, bounds, window=None):
+        return self._dose_range(meta, bounds, lambda op, dose: self.cumulative_dose(
+            meta, name, op, dose, window))
+
+    def average_dose_range(self, meta, name, bounds, window=None):
+        return self._dose_range(meta, bounds, lambda op, dose: self.average_dose(
+            meta, name, op, dose, window))
+
+    def highest_dose_range(self, meta, name, bounds, window=None):
+        return self._dose_range(meta, bounds, lambda op, dose: self.highest_dose(
+            meta, name, op, dose, window))
+
+    def _dose_range(self, meta, bounds, compared) -> m.And:
+        """A dose between two bounds, both counted, is the dose compared with each: one number
+        (its bounds where courses leave it open) is within a range exactly when it is at least
+        the low and at most the high bound, and strong Kleene's `and` of the two is decided
+        just where the range is. So each comparison is the construct it is alone, checked,
+        compiled, explained and given its boundary cases as such."""
+        low, high = bounds
+        if low.unit == high.unit and low.value > high.value:
+            raise ProtocolError([diag("range-order", low.span, low=low, high=high)], self.source)
+        return m.And(self._span(meta), (compared(">=", low), compared("<=", high)))
+
+    def dose_range(self, meta, low, *rest):
+        """`7.5 to 25 mg/wk`: the low bound without a unit takes the high bound's."""
+        high = rest[-1]
+        start, end = self._token_span(low), rest[0] if len(rest) == 2 else low
+        span = Span(start.file, start.line, start.column, end.end_line, end.end_column)
+        unit = str(rest[0]) if len(rest) == 2 else high.unit
+        return m.Quantity(span, _number(low), unit), high
 
     def cumulative_dose(self, meta, name, op, dose, window=None):
         """`X cumulative dose >= 420 mg`, over every course up to screening unless a window
