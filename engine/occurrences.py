@@ -176,7 +176,7 @@ class Occurrences:
         starts = day_numbers_of_text(when) if when is not None else (UNDATED, screening)
         assert starts is not None
         first, latest_first = starts[0], starts[1] if r.planned else min(starts[1], screening)
-        if fact.get("ongoing"):
+        if fact.get("ongoing") and not fact.get("end"):
             earliest_last = last = ONGOING
         elif fact.get("end"):
             ends = day_numbers_of_text(fact["end"])
@@ -186,6 +186,13 @@ class Occurrences:
                 self.problem(index, "end", f"ends {fact['end']}, before it starts {fact['date']}")
                 return None
             earliest_last = max(earliest_last, first)
+            if fact.get("ongoing"):  # not ended at screening, and ends on `end`
+                if last < screening:
+                    self.problem(index, "ongoing", f"recorded as ongoing at screening "
+                                 f"{date.fromordinal(screening)} and as ended {fact['end']}: "
+                                 "give one of them")
+                    return None
+                earliest_last = max(earliest_last, screening)
         elif r.runs_on:  # a course, or a lasting event's occurrence, may still be going on
             earliest_last, last = first, ONGOING
         elif when is None:

@@ -468,6 +468,12 @@ class Values:
         of its bounds, and the values it allows."""
         reference = fact.get("reference_range") or {}
         found = []
+        if "low" in reference and "high" in reference and \
+                Decimal(reference["low"]) > Decimal(reference["high"]):
+            self.problem(index, "reference_range.low", f"the lower reference "
+                         f"{plain_number(Decimal(reference['low']))} is above the upper "
+                         f"reference {plain_number(Decimal(reference['high']))}")
+            return found
         for bound, field, bounds in r.references:
             limit = reference.get(bound)
             if limit is None:

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from engine.factfile import read_records
-from engine.run import Decision, Rejected
+from engine.run import Decision, Rejected, Screening
 from protocol.errors import FactProblem, Severity
+from tests.conftest import network_from_text, screen_one
 
 BAD = Path(__file__).resolve().parents[1] / "examples" / "bad"
 FACTS = BAD / "facts.jsonl"
@@ -237,3 +238,51 @@ def test_a_message_quoting_a_huge_field_is_cut_saying_so():
     assert len(problem.message) < 700
     assert problem.message.endswith("... (5,021 characters)")
     assert FactProblem("f.jsonl", 1, "p", 0, "unit", "short").message == "short"
+
+
+CONTRADICTIONS = """protocol "c" version "1"
+concepts:
+  alt: lab in U/L valid for 28 days
+  inducer: medication {rifampicin}
+inclusion I1 "ALT <= 2.5 x ULN": alt <= 2.5 x ULN
+exclusion E1 "A CYP3A4 inducer within 3 weeks": inducer within 3 weeks before screening
+"""
+ALT = {"concept": "alt", "value": 30, "unit": "U/L", "date": "2026-05-30",
+       "reference_range": {"low": 7, "high": 40}}
+NONE = {"concept": "inducer", "present": False}
+
+
+@pytest.fixture(scope="module")
+def contradictions() -> Screening:
+    return Screening(network_from_text(CONTRADICTIONS, "c.proto-rules"))
+
+
+def test_a_reference_range_upside_down_is_refused(contradictions) -> None:
+    """A lower reference above the upper one is a broken record, not a range to read."""
+    outcome = screen_one(contradictions, [{**ALT, "reference_range": {"low": 70, "high": 40}},
+                                          NONE], day="2026-06-01")
+    assert isinstance(outcome, Rejected)
+    (problem,) = outcome.problems
+    assert (problem.fact, problem.field, problem.message) == (
+        0, "reference_range.low", "the lower reference 70 is above the upper reference 40")
+
+
+@pytest.mark.parametrize("end, verdict", [("2026-04-10", None), ("2026-05", None),
+                                          ("2026-06-01", "MET"), ("2026-06", "MET"),
+                                          ("2026-07-10", "MET")])
+def test_ongoing_at_screening_and_ended_before_it_is_refused(contradictions, end,
+                                                             verdict) -> None:
+    """`ongoing` says the course had not ended at screening: with an end before it the record
+    contradicts itself and is refused; an end on or after screening (a planned stop) is
+    where it ends, and the course covers screening."""
+    course = {"concept": "inducer", "drug": "rifampicin", "date": "2026-04-01", "end": end,
+              "ongoing": True}
+    outcome = screen_one(contradictions, [ALT, course], day="2026-06-01")
+    if verdict is None:
+        assert isinstance(outcome, Rejected)
+        (problem,) = outcome.problems
+        assert (problem.fact, problem.field, problem.message) == (
+            1, "ongoing", f"recorded as ongoing at screening 2026-06-01 and as ended {end}: "
+            "give one of them")
+    else:
+        assert isinstance(outcome, Decision) and outcome.verdicts["E1"].verdict == verdict
