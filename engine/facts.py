@@ -419,7 +419,10 @@ class _Builder(Values, Occurrences, Courses):
                     known.first(timed.get(first[0]) or identity(first[1]), first[0])
                 same = known.first(timed.get(index) or identity(fact), index)
                 if same != index:
-                    self.problem(index, None, f"duplicate of fact #{same + 1}")
+                    self.problem(index, None, f"duplicate of fact #{same + 1}" + (
+                        "" if index in timed or name not in concepts or concepts[name].kind
+                        not in m.RESULTS else "; if they are two results of one day (a "
+                        "triplicate ECG), give each its time: \"date\": \"YYYY-MM-DDTHH:MM\""))
                     continue
             reading = readings.get(name)
             if name in sides:  # a family's fact: its side's
