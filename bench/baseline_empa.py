@@ -126,6 +126,14 @@ def k_not(item: K) -> K:
     return None if item is None else not item
 
 
+def k_if(choice: K, then: K, otherwise: K) -> K:
+    """`A if C else B` by cases: the rule C picks, and where C is unknown what both rules say
+    when they agree."""
+    if choice is None:
+        return then if then == otherwise else None
+    return then if choice else otherwise
+
+
 def at_least(count: int, items: list[K]) -> K:
     if items.count(True) >= count:
         return True
@@ -478,8 +486,7 @@ def conditions(f: Facts) -> dict[str, K]:
     return {
         "I1": f.started_before("t2dm_diagnosis", 1, "days", False),
         "I2": k_or(naive, f.unchanged("antidiabetic", 12, "weeks")),
-        "I3": k_or(k_and(k_not(naive), f.in_range("hba1c", "7.0", "10.0")),
-                   k_and(naive, f.in_range("hba1c", "7.0", "9.0"))),
+        "I3": k_if(naive, f.in_range("hba1c", "7.0", "9.0"), f.in_range("hba1c", "7.0", "10.0")),
         "I4": f.cmp("age", ">=", "18"),
         "I5": f.cmp("bmi", "<=", "45"),
         "I6": fl["informed_consent_signed"],

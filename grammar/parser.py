@@ -467,6 +467,18 @@ class _Build(Escalation):
         """`X unless Y` is `X and not Y`: an exception the protocol states after its rule."""
         return m.And(self._span(meta), (condition, m.Not(exception.span, exception)))
 
+    def if_else(self, meta, then, choice, otherwise):
+        """`A if C else B`: A where C holds, B where it does not, and where C is unknown what
+        A and B both say. Strong Kleene's `(C and A) or (not C and B)` leaves "ALT > 5 x ULN
+        with liver metastases, else > 2.5 x ULN" UNKNOWN at 6 x ULN with the metastases not
+        recorded, though either reading excludes; the consensus term `A and B` (true where both
+        are, false with the rest where both are false) decides it, and changes nothing where C
+        is known. The `not` is the rule's, not written (see `m.Not.written`)."""
+        span = self._span(meta)
+        return m.Or(span, (m.And(span, (choice, then)),
+                           m.And(span, (m.Not(choice.span, choice), otherwise)),
+                           m.And(span, (then, otherwise))))
+
     def or_cond(self, meta, *items):
         return m.Or(self._span(meta), tuple(items))
 

@@ -51,6 +51,9 @@ EXPECTED_WORDS = {
 
 #: Said with a syntax error at a conditional term written without its parentheses or `else`.
 CONDITIONAL_TERM = "a conditional term is written (A if CONDITION else B), with its parentheses"
+#: Said with a syntax error at a condition's `if` without its `else`.
+CONDITIONAL_RULE = ("a criterion that applies only sometimes says 'applies when ...' before its "
+                    "':'; a rule that depends on a condition is 'A if CONDITION else B'")
 
 
 def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: Lark) -> Diagnostic:
@@ -79,8 +82,10 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
     elif expected:
         shown = expected if len(expected) <= 10 else expected[:9] + [f"{len(expected) - 9} more"]
         message += "; expected " + ", ".join(shown)
-    if found == "'if'" or expected == ["'else'"]:
-        message += f" ({CONDITIONAL_TERM})"
+    if (found == "'if'" or expected == ["'else'"]) and not offered:
+        written = (text.splitlines() or [""])[min(line, len(text.splitlines())) - 1]
+        in_formula = re.search(r"\bderived\b.*=", written) is not None
+        message += f" ({CONDITIONAL_TERM if in_formula else CONDITIONAL_RULE})"
     span = Span(filename, line, column, line, column + 1)
     if fix is not None:  # what was written, read at the error, and what to write
         fix = Fix(Span(filename, line, column, line, column + len(fix[0])), *fix)
@@ -111,8 +116,7 @@ OFFERS = (
      "recorded) or 'not X ever' (needs a recorded negative)"),
     (r"than\b", r"\bis\s+(greater|more|less|fewer)\s+$", "write '>' or '<' (and '>=' or "
      "'<=' for 'or equal')"),
-    (r"if\b", "", "a criterion that applies only sometimes says 'applies when ...' before its "
-     "':'"),
+    (r"if\b", r"(?:^|\n)(?![^\n]*\bderived\b[^\n]*=)[^\n]*$", CONDITIONAL_RULE),  # not in a formula
     (r"when\b", r":\s*applies\s+$", "'applies when ...' comes before the criterion's ':' "
      "(inclusion I6 \"...\" applies when sex is female: ...)"),
     (r'"', r"\bcounts\s+as\s+[a-z_][a-z0-9_]*\s+$", "a concept's label comes before 'counts as': "

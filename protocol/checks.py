@@ -11,12 +11,13 @@ run; the CLI decides what an error costs. Each kind of diagnostic has one messag
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from typing import Any
 
-from protocol import escalation_checks, fidelity
+from protocol import escalation_checks, fidelity, meaning
 from protocol.atom_checks import (ACCEPTS, ATOM_CHECKS, dimensionality_words, kind_words,
                                   window_reach)
 from protocol import formula as f
@@ -447,6 +448,39 @@ def _every(wanted: type | tuple[type, ...], node: object) -> Iterator[Any]:
             yield from _every(wanted, getattr(node, field.name))
 
 
+def _split_on(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
+    """`(C and A) or (not C and B)` is UNKNOWN wherever C is, even where A and B agree ("ALT > 5
+    x ULN with liver metastases, else > 2.5 x ULN" at 6 x ULN, the metastases not recorded):
+    strong Kleene does not reason by cases. `A if C else B` does, and `check` says so, unless
+    the rule already holds the case both agree on (`... or (A and B)`, as `if` writes it)."""
+    key = meaning.meaning
+    for node in _every(m.Or, _uses(protocol)):
+        items = [meaning.flat(i) if isinstance(i, m.And) else [i] for i in meaning.flat(node)]
+        keys = [{key(c) for c in each} for each in items]
+        for i, j in itertools.combinations(range(len(items)), 2):
+            found = next(((c, n) for c in items[i] for n in items[j]
+                          if key(n) == key(m.Not(c.span, c)) or key(c) == key(m.Not(n.span, n))),
+                         None)
+            if found is None:
+                continue
+            c, n = found
+            both = (keys[i] - {key(c)}) | (keys[j] - {key(n)})
+            if any(each == both for each in keys):
+                continue
+            holds, fails, choice = (i, j, c) if not isinstance(c, m.Not) else (j, i, n)
+            then, otherwise = ([x for x in items[k] if x is not choice and key(x) != key(
+                m.Not(choice.span, choice))] for k in (holds, fails))
+            yield diag("split-on", node.span, choice=source_text(protocol, choice.span),
+                       then=_conjoined(protocol, then), otherwise=_conjoined(protocol, otherwise))
+            break
+
+
+def _conjoined(protocol: m.Protocol, nodes: list[m.Condition]) -> str:
+    """Conditions as written, joined by `and` (in parentheses when more than one)."""
+    text = " and ".join(source_text(protocol, n.span) for n in nodes)
+    return f"({text})" if len(nodes) > 1 else text
+
+
 # --- whole-protocol checks ------------------------------------------------------------------------
 
 
@@ -515,8 +549,10 @@ def _waivers(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     for leaf in protocol.leaves():
         if leaf.role is not m.Role.INCLUSION or leaf.condition is None:
             continue
+        chosen = {id(choice) for node in _every(m.Or, leaf.condition)
+                  for choice in (node.chosen or ())[:1]}
         for node in _every(m.Not, leaf.condition):
-            if not node.written:  # the exception of `unless`
+            if not node.written and id(node.item) not in chosen:  # the exception of `unless`
                 yield diag("unless-in-inclusion", node.span, id=leaf.id,
                            exception=source_text(protocol, node.span))
 
@@ -530,6 +566,6 @@ def _fidelity(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
 CHECKS: tuple[Callable[[m.Protocol, Scope], Iterable[Diagnostic]], ...] = (
     contents, header, duplicates, declared_units, attributes, equivalences, weights, _broader,
-    _days, _aliases, _conditions, _formulas, _escalation, _durations, _limits, _cycles, _unused,
+    _days, _aliases, _conditions, _split_on, _formulas, _escalation, _durations, _limits, _cycles, _unused,
     _texts, _waivers, _fidelity,
 )

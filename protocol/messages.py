@@ -170,6 +170,9 @@ TEMPLATES: dict[str, str] = {
     "({years} years); for any time, write 'ever' (or leave out 'valid for')",
     "count-limit": "'at least {count} ...' asks for {count} items of one patient; counts are "
     "tested up to {limit}",
+    "split-on": "where {choice} is not recorded this is UNKNOWN, even where both sides agree "
+    "(strong Kleene logic does not reason by cases); write '{then} if {choice} else "
+    "{otherwise}', which decides what both agree on",
     "unless-in-inclusion": "in an inclusion, 'unless {exception}' fails {id} for every patient with "
     "it; if the protocol waives the requirement for them, write 'or {exception}'",
     "fidelity/number": "{id}: the rule's {what} is not in its sentence (line {line}: \"{sentence}\"), "
@@ -205,7 +208,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
      "missing-header", "unless-in-inclusion", "fidelity", "filter-never",
-     "counts-as-attributes")
+     "counts-as-attributes", "split-on")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

@@ -591,6 +591,18 @@ class Or:
     span: Span
     items: tuple[Condition, ...]
 
+    @property
+    def chosen(self) -> tuple[Condition, Condition, Condition] | None:
+        """`A if C else B`, which the parser writes `(C and A) or (not C and B) or (A and B)`
+        sharing the nodes C, A and B (`grammar.parser`): (C, A, B); None for an `or` as
+        written, whose items share none."""
+        if len(self.items) != 3 or not all(isinstance(i, And) and len(i.items) == 2
+                                           for i in self.items):
+            return None
+        (choice, then), (negated, otherwise), both = (i.items for i in self.items)  # type: ignore
+        return (choice, then, otherwise) if isinstance(negated, Not) and negated.item is choice \
+            and both == (then, otherwise) and both[0] is then and both[1] is otherwise else None
+
 
 @dataclass(frozen=True)
 class Not:

@@ -118,7 +118,8 @@ def test_a_conditional_term_without_parentheses_or_else_says_how_to_write_it() -
     for text in ("a x 0.85 if sex is female", "a x (0.85 if sex is female)"):
         with pytest.raises(ProtocolError) as raised:
             formula(text)
-        assert "a conditional term is written (A if CONDITION else B)" in str(raised.value)
+        assert "a conditional term is written (A if CONDITION else B)" \
+            in str(raised.value)
 
 
 @pytest.mark.parametrize("text", [

@@ -24,7 +24,7 @@ EXAMPLES = {
     "cd19-ucart-sle": "233 of 233 outcomes seen, 100.0%",
     "cd19-ucart-sle-v1.1": "239 of 239 outcomes seen, 100.0%",
     "bliss-sc-belimumab-sle": "103 of 103 outcomes seen, 100.0%",
-    "empa-reg-outcome": "222 of 222 outcomes seen, 100.0%",
+    "empa-reg-outcome": "228 of 228 outcomes seen, 100.0%",
     "ensign-ctl019-pediatric-all": "88 of 88 outcomes seen, 100.0%",
     "keynote-001-pembrolizumab": "91 of 92 outcomes seen, 98.9%",  # see its scenario file
     "zuma-7-axicabtagene-lbcl": "",
