@@ -504,3 +504,31 @@ exclusion E3 "z": lenalidomide for at least 3 months
     assert "0001-" not in line and "24302" not in line
     assert "(window from the start of relapse not recorded (a day up to 2026-03-01))" in line
     assert "the longest run of consecutive courses: 0 or more completed months" in line
+
+
+def test_the_open_world_beside_a_pending_judgment_awaits_the_judgment() -> None:
+    """`known history of pll or richter_suspected` with nothing recorded of pll: the first is
+    false (the open world decides it), so the criterion is open for the judgment alone:
+    NEEDS_REVIEW, not UNKNOWN (data missing), as with pll recorded as none (a helper encoding
+    ELEVATE-TN). A window from a day the record lacks is still read through a node of its own,
+    left unknown (README, "What is not here yet")."""
+    text = """protocol "j" version "1"
+concepts:
+  pll: event
+  richter_suspected: judgment
+exclusion E1 "x": known history of pll or richter_suspected
+exclusion E2 "x": no known history of pll and richter_suspected
+"""
+    screening = Screening(network_from_text(text, "j.proto-rules"))
+    judgment = {"concept": "richter_suspected", "value": False, "date": "2026-06-01"}
+    verdicts = {}
+    for name, facts in (("nothing", [judgment]),
+                        ("none", [{"concept": "pll", "present": False}, judgment]),
+                        ("one", [{"concept": "pll", "date": "2026-06-01"}, judgment])):
+        data = as_read({"patient": name, "screening_date": SCREENING, "facts": facts})
+        (result,) = screening.screen([(1, data)], "j.jsonl")
+        assert isinstance(result, Decision)
+        verdicts[name] = (result.verdicts["E1"].verdict, result.verdicts["E2"].verdict)
+    assert verdicts == {"nothing": ("NEEDS_REVIEW", "NEEDS_REVIEW"),
+                        "none": ("NEEDS_REVIEW", "NEEDS_REVIEW"),
+                        "one": ("MET", "NOT_MET")}

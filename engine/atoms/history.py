@@ -576,7 +576,11 @@ class NoKnown(Atom):
         with build.known_only(atom.ref.name):  # what is recorded of it is all there is
             k = _occurred(atom.occurred).compile(atom.occurred, build)
         nothing_recorded = ((missing_list(atom.ref.name), frozenset()),)
-        no_known = Kleene(either(k.f, nothing_recorded), k.t, k.d, k.nd, k.uses)
+        # Open only with an item of it recorded: nothing recorded decides it, so it is no data
+        # the record lacks (beside a pending judgment, the criterion is NEEDS_REVIEW)
+        items = P.test("$ex", atom.ref.name, 1)
+        no_known = Kleene(either(k.f, nothing_recorded), k.t, P.all_of(k.d, items),
+                          P.any_of(k.nd, P.test("$nex", atom.ref.name, 1)), k.uses)
         return no_known.negated() if atom.known else no_known
 
     def judge(self, atom: m.NoKnown, reader: Reader, patient: Patient) -> Judged:
