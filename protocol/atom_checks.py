@@ -176,7 +176,8 @@ def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnost
     """A cumulative dose sums a dose per day over days, up to screening or within a span before
     an anchor day; its threshold is in the daily dose's unit times a day. An average daily dose
     divides that sum by the span's days, and the highest daily dose is that of the span's day
-    with the most: both need a span, and their threshold is a daily dose."""
+    with the most: both need a span, and their threshold is a dose in the medication's rate
+    (per day, or per week for a weekly dose: "methotrexate > 25 mg/week within 8 weeks")."""
     assert concept.dosed_in is not None
     summed = units.summed_over_days(concept.dosed_in) if parses(concept.dosed_in) else None
     window = atom.window
@@ -187,12 +188,15 @@ def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnost
                    instead="" if window.kind == "ever" else f", not '{window}'")
     elif window.kind != "ever" and not within:
         yield diag("cumulative-window", window.span, window=window)
-    if summed is None:
-        yield diag("cumulative-unit", atom.span, name=concept.name, unit=concept.dosed_in,
+    if atom.daily and parses(concept.dosed_in) and units.per_days(concept.dosed_in):
+        yield from _course(atom, concept)  # in its own rate: mg/d, or mg/wk for a weekly dose
+    elif summed is None:
+        head, _, per = concept.dosed_in.rpartition("/")
+        per_time = bool(head) and parses(concept.dosed_in) and units.per_days(concept.dosed_in)
+        yield diag("cumulative-unit/rate" if per_time else "cumulative-unit", atom.span,
+                   name=concept.name, unit=concept.dosed_in, daily=f"{head}/d",
                    what=_DAILY.get(atom.reading, "a cumulative dose sums a daily dose over the "
                                    "days it was taken"))
-    elif atom.daily:
-        yield from _course(atom, concept)
     elif atom.dose.unit is None:
         yield diag("unit-dimension/missing", atom.dose.span, name=concept.name,
                    example=f"{atom.dose.value} {summed}")

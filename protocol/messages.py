@@ -43,6 +43,8 @@ TEMPLATES: dict[str, str] = {
     "itself on another day",
     "cumulative-unit": "{name} is dosed in {unit}, not per day: {what} (declare it 'dosed in "
     "{unit}/d'; an administration is a course of one day)",
+    "cumulative-unit/rate": "{name} is dosed in {unit}, not per day: {what} (declare it 'dosed "
+    "in {daily}', and give its doses in any rate: 15 mg/wk is read as 2.142857 mg/d)",
     "cumulative-window": "a cumulative dose is summed up to the screening date, or 'within D "
     "before A' (A the screening date or a date concept), not '{window}'",
     "daily-window": "{reading} daily dose is over the days of a span: write 'within D before A' "

@@ -561,6 +561,17 @@ def days_in(unit: str, aliases: Aliases = ()) -> Fraction | None:
     return None
 
 
+def per_days(rate: str) -> Fraction | None:
+    """The days of the time a dose rate is per (`mg/d` 1, `mg/wk` 7, `mg/kg/d` 1), or None for
+    a unit that is not per a whole number of days or a whole fraction of one (`mg`).
+
+    >>> per_days("mg/wk"), per_days("mg/kg/d"), per_days("mg")
+    (Fraction(7, 1), Fraction(1, 1), None)
+    """
+    head, _, per = rate.rpartition("/")
+    return days_in(per) if head else None
+
+
 def summed_over_days(daily: str) -> str | None:
     """The unit of a daily dose summed over the days it was taken (`mg/d` gives `mg`, `mg/kg/d`
     gives `mg/kg`), or None for a unit that is not a dose per day.

@@ -302,3 +302,54 @@ def thresholds_14() -> Screening:
         'protocol "a" version "1"\nconcepts:\n    gc: medication {prednisone} dosed in mg/d\n'
         + "".join(f'inclusion I{i} "x": gc highest daily dose >= {t} mg/d within 14 days before '
                   "screening\n" for i, t in enumerate((5, 10, 15, 20, 30), 1))))
+
+
+WEEKLY = """protocol "w" version "1"
+concepts:
+  methotrexate: medication {methotrexate} dosed in mg/wk
+  randomisation: date
+exclusion E1 "Methotrexate > 25 mg/week within 8 weeks prior to randomization":
+  methotrexate highest dose > 25 mg/wk within 8 weeks before randomisation
+inclusion I1 "An average of 7.5 to 25 mg/week over the 12 weeks before screening":
+  methotrexate average dose 7.5 to 25 mg/wk within 12 weeks before screening
+"""
+
+
+def weekly(dose: int, start: str, end: str | None) -> dict:
+    fact = {"concept": "methotrexate", "drug": "methotrexate", "dose": dose, "unit": "mg/wk",
+            "date": start}
+    return {**fact, **({"end": end} if end else {"ongoing": True})}
+
+
+@pytest.mark.parametrize("courses, e1, i1, words", [
+    ([weekly(20, "2026-01-01", "2026-04-30"), weekly(30, "2026-05-01", None)], "MET", "MET",
+     "highest dose from 2026-04-04 to 2026-05-30 (8 weeks before randomisation 2026-05-30): "
+     "30 mg/wk"),
+    ([weekly(15, "2026-01-01", None), weekly(10, "2026-04-01", "2026-04-20")], "NOT_MET", "MET",
+     "highest dose from 2026-04-04 to 2026-05-30 (8 weeks before randomisation 2026-05-30): "
+     "25 mg/wk"),
+    ([weekly(30, "2026-01-01", "2026-03-31")], "NOT_MET", "MET", None),
+    ([weekly(30, "2026-01-01", "2026-03-20")], "NOT_MET", "NOT_MET", None),
+])
+def test_a_weekly_dose_read_in_its_own_rate(courses, e1, i1, words) -> None:
+    """"Methotrexate > 25 mg/week within 8 weeks" (TULIP-2): the highest of the weekly rates
+    taken on a day of the window, two courses of one day summed (15 and 10 mg/wk: 25, not over);
+    an average over the window's days in mg/wk too (30 mg/wk to 2026-03-31: 23 days of 85,
+    8.117647 mg/wk, in the range; to 2026-03-20, 12 days: 4.235294 mg/wk, under it)."""
+    network = network_from_text(WEEKLY, "w.proto-rules")
+    screening = Screening(network)
+    result = screen_one(screening, [{"concept": "randomisation", "value": "2026-05-30"},
+                                    *courses], day="2026-06-01")
+    assert isinstance(result, Decision)
+    assert_trail_agrees(network, result, {"E1": e1})
+    assert result.verdicts["I1"].verdict == i1
+    if words:
+        assert words in judged(network, result, "E1")["detail"]
+
+
+def test_a_cumulative_dose_of_a_weekly_medication_says_what_to_declare() -> None:
+    said = checked("  mtx: medication {methotrexate} dosed in mg/wk\n",
+                   "mtx cumulative dose >= 1000 mg")
+    assert said == ["4:19 mtx is dosed in mg/wk, not per day: a cumulative dose sums a daily dose "
+                    "over the days it was taken (declare it 'dosed in mg/d', and give its doses "
+                    "in any rate: 15 mg/wk is read as 2.142857 mg/d)"]

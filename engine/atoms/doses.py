@@ -24,7 +24,7 @@ from engine.kleene import Kleene, conjunction, scalar
 from engine.courses import summed_span, taken
 from engine.record import Layout, Patient, plain_number
 from protocol import model as m
-from protocol.units import convert, summed_over_days
+from protocol.units import convert, per_days, summed_over_days
 
 
 class _Summed(Atom):
@@ -60,7 +60,7 @@ class _Summed(Atom):
             why = patient.unusable[name] if R.open_list(record, reader.wholes, name) else \
                 "a course has no dose"
             value = f"at least {exact(record[low])} {unit} ({why})"
-        detail = f"{self.what(atom, patient)}: {value}" \
+        detail = f"{self.what(atom, patient, unit)}: {value}" \
             f"{self.parts(atom, reader, patient, items or [])}; {text}; {needs}"
         return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
 
@@ -71,7 +71,7 @@ class _Summed(Atom):
     def constants(atom, reader: Reader | Build) -> tuple:
         raise NotImplementedError
 
-    def what(self, atom, patient: Patient) -> str:
+    def what(self, atom, patient: Patient, unit: str) -> str:
         raise NotImplementedError
 
     def parts(self, atom, reader: Reader, patient: Patient, items: list[dict]) -> str:
@@ -86,7 +86,7 @@ class CurrentDose(_Summed):
     def field(self, atom: m.CurrentDose, layout: Layout) -> str:
         return layout.dose(atom.ref.name, atom.anchor)
 
-    def what(self, atom: m.CurrentDose, patient: Patient) -> str:
+    def what(self, atom: m.CurrentDose, patient: Patient, unit: str) -> str:
         day = date.fromordinal(patient.record[R.anchor_field(atom.anchor)])
         return f"dose on {atom.anchor or 'screening'} {day}"  # its unit says per day or week
 
@@ -115,13 +115,14 @@ class CumulativeDose(_Summed):
     def field(self, atom: m.CumulativeDose, layout: Layout) -> str:
         return layout.cumulative(atom.ref.name, atom.window, atom.reading)
 
-    def what(self, atom: m.CumulativeDose, patient: Patient) -> str:
+    def what(self, atom: m.CumulativeDose, patient: Patient, unit: str) -> str:
+        daily = "daily " if per_days(unit) == 1 else ""  # "highest dose" of mg/wk
         if atom.reading == m.AVERAGE:
             first, last = _span(atom.window, patient)
-            return f"average daily dose over {last - first + 1} days " \
+            return f"average {daily}dose over {last - first + 1} days " \
                 f"{_over(atom.window, patient)}"
         if atom.reading == m.HIGHEST:
-            return f"highest daily dose {_over(atom.window, patient)}"
+            return f"highest {daily}dose {_over(atom.window, patient)}"
         return f"cumulative dose {_over(atom.window, patient)}"
 
     def parts(self, atom: m.CumulativeDose, reader: Reader, patient: Patient,

@@ -34,7 +34,7 @@ from engine.edgecases.amounts import (DAY, Dosing, Given, around, bounded, cours
 from engine.edgecases.base import KEEP, Skip, Variant, anchor_day, day_given, period, tidy
 from protocol import model as m
 from protocol.formula import rounded
-from protocol.units import QUANTUM, convert, quantize, summed_over_days
+from protocol.units import QUANTUM, convert, per_days, quantize, summed_over_days
 
 if TYPE_CHECKING:
     from engine.edgecases import EdgeCases
@@ -129,7 +129,8 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
         days, per = 10, at / 10
         if per != quantize(per):
             days, per = 1, at
-    summary = {m.AVERAGE: "average daily dose", m.HIGHEST: "highest daily dose"}.get(
+    daily = "daily " if per_days(dosed.unit) == 1 else ""  # a weekly dose's: "highest dose"
+    summary = {m.AVERAGE: f"average {daily}dose", m.HIGHEST: f"highest {daily}dose"}.get(
         atom.reading, "cumulative dose")
     written = f"{atom.ref.name} {summary} {atom.op} {atom.dose}" + (
         "" if window.kind == "ever" else f" {window}")
@@ -318,13 +319,16 @@ def _summed_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, sums: _S
     many = f"{counted} day{'s' * (counted != 1)}" if surely == counted else \
         f"{surely} to {counted} days"
     amounts = tidy(total) if surely == counted else f"{tidy(low)} to {tidy(total)}"
-    taken = f"{many} x {tidy(amount)} {dosed.unit} = {amounts} " \
-        f"{summed_over_days(dosed.unit)}" if amount is not None else \
-        f"{many} without a dose: at least 0 {summed_over_days(dosed.unit)}"
-    if atom.daily:
+    summed = summed_over_days(dosed.unit)
+    if atom.daily:  # a daily or weekly dose averaged over the days: no sum of its own unit
+        taken = f"{many} x {tidy(amount)} {dosed.unit}" if amount is not None else \
+            f"{many} without a dose"
         averaged = tidy(value) if least == value else f"{tidy(least)} to {tidy(value)}"
         taken += f", over {days} days: {averaged} {sums.unit}" + \
             (" or more" if amount is None and counted else "")
+    else:
+        taken = f"{many} x {tidy(amount)} {dosed.unit} = {amounts} {summed}" \
+            if amount is not None else f"{many} without a dose: at least 0 {summed}"
     said = f"{begin:%Y-%m}" if by_month else begin
     return Variant(
         f"{what}: {sums.written}", f"{drug} from {said} {'ongoing' if end is None else f'to {end}'}"
