@@ -695,11 +695,16 @@ def _explain(args) -> int:
         return 0 if found.checked.ok else 1
     _criterion_held(args, opening(args.trail))
     digest, held = scan(args.trail, args.patient)
+    checked = verify(args.trail)
     if not held:
+        if not checked.ok:  # the patient may be in what was cut off or altered: say so
+            _say(checked)
+            print(f"proto-rules: no patient {args.patient!r} in what can be read of the trail "
+                  f"{args.trail}", file=sys.stderr)
+            return 1
         everyone = patients(stream(args.trail))
         raise UsageError(f"no patient {args.patient!r} in the trail {args.trail}"
                          f"{hint(args.patient, everyone)}")
-    checked = verify(args.trail)
     _say(checked)
     sys.stdout.writelines(rendered(stream(args.trail, args.patient), args.patient,
                                    args.criterion, digest))
@@ -709,6 +714,7 @@ def _explain(args) -> int:
 def _criterion_held(args, protocol: dict) -> None:
     """`--criterion` names one of the trail's protocol record."""
     ids = [entry["id"] for entry in protocol["criteria"]]
+    ids += sorted({i.split(".")[0] for i in ids} - set(ids))  # a criterion of parts, by its id
     if args.criterion is not None and args.criterion not in ids:
         raise UsageError(f"no criterion {args.criterion!r} in the trail {args.trail}"
                          f"{hint(args.criterion, ids)}")

@@ -209,6 +209,18 @@ def test_a_patient_or_criterion_the_trail_does_not_hold(capsys, demo, option, va
     assert err == f"proto-rules: {message.format(trail=demo)}\n"
 
 
+def test_a_criterion_of_parts_by_its_own_id(capsys, demo):
+    """`--criterion I4` shows I4's parts, I4.cardiac to I4.lung, and of what the patient needs
+    to be eligible only I4's (a helper asked for E6 and was offered E16)."""
+    code, out, _ = explain(capsys, str(demo), "--criterion", "I4")
+    assert code == 0
+    shown = {line.split()[0] for line in out.splitlines() if line.startswith("  I") or
+             line.startswith("  E")}
+    assert shown == {"I4.cardiac", "I4.renal", "I4.liver", "I4.lung"}, shown
+    needs = [line for line in out.splitlines() if "to be eligible," in line]
+    assert needs and all(" I4." in line for line in needs), needs
+
+
 # -- tampered and truncated trails: said first, exit 1 ---------------------------------------------
 
 def test_explain_a_tampered_trail_says_so_first(capsys, tmp_path, demo):
@@ -282,3 +294,14 @@ def test_the_escalation_trail_verifies(capsys, tmp_path):
     assert capsys.readouterr().out == ("TAMPERED: line 3: does not follow line 2: line 2 was "
                                        "edited, or records were inserted, deleted or reordered "
                                        "there\n")
+
+
+def test_a_patient_not_in_what_a_cut_trail_holds_says_the_trail_is_cut(capsys, tmp_path, demo):
+    """The patient asked for may be in the part cut off: the trail is said to be truncated and
+    the exit is 1 (tampered), not 2 (no such patient)."""
+    text = demo.read_text(encoding="utf-8")
+    path = written(tmp_path, text[: text.index('"type":"decided"', len(text) // 2) + 5])
+    last = json.loads(Path(PATIENTS).read_text(encoding="utf-8").splitlines()[-1])["patient"]
+    code, out, err = explain(capsys, path, "--patient", last)
+    assert code == 1 and out.startswith("TAMPERED: line ")
+    assert err == f"proto-rules: no patient {last!r} in what can be read of the trail {path}\n"

@@ -62,13 +62,13 @@ def rendered(records: Iterable[dict[str, Any]], patient: str | None, criterion: 
             block.append(f"  definition {record['definition']} = {DERIVED_WORDS[record['value']]}"
                          f"  ({entry['rule']})")
             block.extend(_evidence(entry, record["evidence"]))
-        elif kind == "criterion" and criterion in (None, record["criterion"]):
+        elif kind == "criterion" and chosen(criterion, record["criterion"]):
             block.extend(_criterion(static[record["criterion"]], record))
         elif kind == "decision":
             reasons = "; ".join(f"{r['role']} {r['criterion']} {r['verdict']}" for r in record["reasons"])
             lines.extend([head, f"  decision: {record['decision']}" + (f": {reasons}" if reasons else "")])
             lines.extend(f"    to be eligible, {n['criterion']} needs {n['needs']} (line {n['line']})"
-                         for n in record.get("to_settle", []))
+                         for n in record.get("to_settle", []) if chosen(criterion, n["criterion"]))
             lines.extend(block)
         elif kind == "rejected":
             lines.append(f"\nfact file line {record['record']} rejected "
@@ -84,6 +84,16 @@ def rendered(records: Iterable[dict[str, Any]], patient: str | None, criterion: 
                          f"({decided}); {counted(rejected, 'record')} rejected")
         if lines:
             yield "".join(line + "\n" for line in lines)
+
+
+def chosen(criterion: str | None, id_: str) -> bool:
+    """Whether `--criterion` asks for the criterion `id_`: every one when none is asked, and a
+    criterion of parts by its own id (`I4` shows `I4.renal` and `I4.liver`).
+
+    >>> chosen("I4", "I4.renal"), chosen("I4", "I41"), chosen(None, "E1")
+    (True, False, True)
+    """
+    return criterion is None or id_ == criterion or id_.startswith(f"{criterion}.")
 
 
 def _run(record: dict[str, Any], facts_digest: str | None) -> list[str]:
