@@ -117,6 +117,12 @@ OFFERS = (
     (r"than\b", r"\bis\s+(greater|more|less|fewer)\s+$", "write '>' or '<' (and '>=' or "
      "'<=' for 'or equal')"),
     (r"if\b", r"(?:^|\n)(?![^\n]*\bderived\b[^\n]*=)[^\n]*$", CONDITIONAL_RULE),  # not in a formula
+    (r"half", r"\b(within|less\s+than)\s+\d+\s+$", "a washout in half-lives goes beside a "
+     "length: 'within 28 days or 5 half_life, whichever is shorter, before first_dose' (or "
+     "'longer'), the half-life an attribute each course records"),
+    (r"\(", r"\b(mean|min|max|sqrt|lowest|highest)\s*$", "a formula is a derived value's: "
+     "declare it ('qtc_mean: derived in ms = mean(qtc)') and compare it by name "
+     "('qtc_mean > 470 ms')"),
     (r"when\b", r":\s*applies\s+$", "'applies when ...' comes before the criterion's ':' "
      "(inclusion I6 \"...\" applies when sex is female: ...)"),
     (r'"', r"\bcounts\s+as\s+[a-z_][a-z0-9_]*\s+$", "a concept's label comes before 'counts as': "

@@ -610,9 +610,14 @@ def factor(
     if exact is None:
         exact = _bridged(Decimal(1), source_unit, target_unit, conversions, aliases)
     if exact is None:
+        dimensions = _dimension(source_unit, ratios[0]), _dimension(target_unit, ratios[1])
+        molar = ("substance" in dimensions[0]) != ("substance" in dimensions[1]) and \
+            ratios == (None, None)
         raise UnitProblem(
-            f"cannot convert {source} ({_dimension(source_unit, ratios[0])}) "
-            f"to {target} ({_dimension(target_unit, ratios[1])})"
+            f"cannot convert {source} ({dimensions[0]}) to {target} ({dimensions[1]})" + (
+                f"; between mass (or activity) and substance it takes the substance's own "
+                f"factor, which the protocol declares on the concept: 'convert 1 {target} = N "
+                f"{source}'" if molar else "")
         )
     return exact
 

@@ -286,3 +286,18 @@ def test_ongoing_at_screening_and_ended_before_it_is_refused(contradictions, end
             "give one of them")
     else:
         assert isinstance(outcome, Decision) and outcome.verdicts["E1"].verdict == verdict
+
+
+def test_a_molar_unit_for_a_mass_says_where_its_factor_is_declared() -> None:
+    """Haemoglobin in mmol/L against g/dL: no factor pint knows; the protocol's `convert` is
+    the fix, and the error says so (helpers encoding TULIP-2 and ELEVATE-TN looked for it)."""
+    screening = Screening(network_from_text(
+        'protocol "t" version "1"\nconcepts:\n  hb: quantity in g/dL\n'
+        'inclusion I1 "Hb >= 9 g/dL": hb >= 9 g/dL\n', "hb.proto-rules"))
+    outcome = screen_one(screening, [{"concept": "hb", "value": 5.6, "unit": "mmol/L",
+                                      "date": "2026-05-30"}], day="2026-06-01")
+    assert isinstance(outcome, Rejected)
+    assert outcome.problems[0].message == (
+        "hb: cannot convert mmol/L (substance / length ** 3) to g/dL (mass / length ** 3); "
+        "between mass (or activity) and substance it takes the substance's own factor, which "
+        "the protocol declares on the concept: 'convert 1 g/dL = N mmol/L'")

@@ -508,6 +508,10 @@ def test_missing_file(tmp_path: Path) -> None:
     ("no history of w", "write 'no known history of X' (true when nothing is recorded)"),
     ("x is greater than 5 mg", "write '>' or '<'"),
     ("x >= 5 mg if y", "says 'applies when ...' before its ':'"),
+    ("w within 5 half_life before screening", "a washout in half-lives goes beside a length: "
+     "'within 28 days or 5 half_life, whichever is shorter, before first_dose'"),
+    ("mean(x) > 5 mg", "a formula is a derived value's: declare it ('qtc_mean: derived in ms = "
+     "mean(qtc)') and compare it by name"),
     ("applies when y: x >= 5 mg", "'applies when ...' comes before the criterion's ':' "
      "(inclusion I6 \"...\" applies when sex is female: ...)"),
 ])
