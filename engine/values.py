@@ -234,14 +234,15 @@ class Values:
 
     def _measured(self, r: Reader, facts) -> None:
         results = 1  # of the chosen fact's day, all saying what it says
+        before = len(self.problems)  # this concept's own problems stop it; another's do not
         if len(facts) == 1:
             reading = self._reading(r, *facts[0])
-            if self.problems:
+            if len(self.problems) > before:
                 return
             chosen = self._latest(r, facts)
         else:
             readings = {index: self._reading(r, index, fact) for index, fact in facts}
-            if self.problems:
+            if len(self.problems) > before:
                 return
             chosen = self._latest(r, facts)
             if chosen is None:
@@ -302,8 +303,9 @@ class Values:
         (first, last), (first_late, last_late) = (window_days(window, day) for day in days)
         surely = first_late, min(last, self.screening_day)
         maybe = first, min(last_late, self.screening_day)
+        before = len(self.problems)  # this concept's own problems stop it; another's do not
         readings = {index: self._reading(r, index, fact) for index, fact in facts}
-        if self.problems:
+        if len(self.problems) > before:
             return
         inside = []  # (index, fact, whether it surely lies in the window)
         for index, fact in facts:
@@ -316,7 +318,7 @@ class Values:
             on = days_of_text(when)[0].toordinal()
             if maybe[0] <= on <= maybe[1]:
                 inside.append((index, fact, surely[0] <= on <= surely[1]))
-        if self.problems:
+        if len(self.problems) > before:
             return
         if not any(sure for *_, sure in inside):
             shown = "; ".join(date.fromordinal(day).isoformat() for day in sorted(set(days)))
