@@ -25,7 +25,7 @@ def tell(done: Screened, tally: Tally, args, warnings_out: TextIO | None,
     theirs to fix), and the warnings one by one only up to `SHOWN` (beyond, a large run's warnings
     would bury everything else; the summary counts them by kind, `--warnings FILE` lists all)."""
     before = tally.warnings
-    tally.add(done.decision, done.warnings, done.line)
+    tally.add(done.decision, done.warnings, done.line, done.problems)
     for problem in done.problems:
         console.say(str(problem), sys.stderr)
     for number, warning in enumerate(done.warnings, start=before + 1):

@@ -71,28 +71,23 @@ class Tally:
     unread: int = 0
     warnings: int = 0
     kinds: dict[str, Kind] = field(default_factory=dict)
+    #: The problems of records set aside, by kind: what to fix in the export, first.
+    refusals: dict[str, Kind] = field(default_factory=dict)
 
-    def add(self, decision: str, warnings: Iterable[FactProblem], line: int = 1) -> None:
-        """Count one record: its decision (`REJECTED` for a record set aside) and its warnings;
-        at `line` 0, a problem of the fact file itself (an empty file is no patient)."""
+    def add(self, decision: str, warnings: Iterable[FactProblem], line: int = 1,
+            problems: Iterable[FactProblem] = ()) -> None:
+        """Count one record: its decision (`REJECTED` for a record set aside, with its
+        `problems`) and its warnings; at `line` 0, a problem of the fact file itself (an empty
+        file is no patient)."""
         if decision == REJECTED:
             if line:
                 self.rejected += 1
+                _counted_by_kind(self.refusals, problems, refusal)
             else:
                 self.unread += 1
             return
         self.decisions[decision] += 1
-        kinds: set[str] = set()  # of this patient's warnings
-        for warning in warnings:
-            self.warnings += 1
-            text = kind(warning)
-            seen = self.kinds.setdefault(text, Kind())
-            seen.count += 1
-            if text not in kinds:
-                kinds.add(text)
-                seen.patients += 1
-                if len(seen.first) < EXAMPLES:
-                    seen.first.append(warning)
+        self.warnings += _counted_by_kind(self.kinds, warnings)
 
     @property
     def patients(self) -> int:
@@ -115,14 +110,55 @@ class Tally:
             if self.unread else ""
         lines = [f"{patients} in {seconds:.1f} s ({rate} patients/s): {counts}; {rejected}"
                  f"{unread}"]
+        if self.rejected > 1:  # one is said just above; more, by what to fix
+            refusals = sum(seen.count for seen in self.refusals.values())
+            lines.append(f"{counted(self.rejected, 'record')} rejected for "
+                         f"{counted(refusals, 'problem')} in {len(self.refusals)} "
+                         f"kind{'' if len(self.refusals) == 1 else 's'}:")
+            lines.extend(_by_kind(self.refusals))
         if self.warnings:
             lines.append(f"{self.warnings:,} warning{'' if self.warnings == 1 else 's'} "
                          f"in {len(self.kinds)} kind{'' if len(self.kinds) == 1 else 's'}:")
-        for text, seen in sorted(self.kinds.items(), key=lambda item: -item[1].count):
-            where = ", ".join(f"{w.patient} (line {w.record})" for w in seen.first)
-            more = seen.patients - len(seen.first)
-            among = "" if seen.patients == seen.count else \
-                f", in {counted(seen.patients, 'patient')}"
-            lines.append(f"  {seen.count:,} x {text}{among}: {where}"
-                         + (f" and {more:,} more" if more else ""))
+            lines.extend(_by_kind(self.kinds))
         return "".join(line + "\n" for line in lines)
+
+
+def refusal(problem: FactProblem) -> str:
+    """A problem that sets a record aside, as its kind: its message as said, with its field (the
+    values in it are what to fix: a unit spelled `K/uL`, a drug not on the list).
+
+    >>> refusal(FactProblem("p.jsonl", 7, "P07", 2, "unit", "plt: unit 'K/uL' is ambiguous"))
+    "plt: unit 'K/uL' is ambiguous (field 'unit')"
+    """
+    return problem.message + (f" (field '{problem.field}')" if problem.field else "")
+
+
+def _counted_by_kind(kinds: dict[str, Kind], problems: Iterable[FactProblem],
+                     kind_of=kind) -> int:
+    """Add one record's problems (or warnings) to `kinds`, each by `kind_of`; how many it had."""
+    seen_here: set[str] = set()  # of this record's
+    number = 0
+    for problem in problems:
+        number += 1
+        text = kind_of(problem)
+        seen = kinds.setdefault(text, Kind())
+        seen.count += 1
+        if text not in seen_here:
+            seen_here.add(text)
+            seen.patients += 1
+            if len(seen.first) < EXAMPLES:
+                seen.first.append(problem)
+    return number
+
+
+def _by_kind(kinds: dict[str, Kind]) -> list[str]:
+    """One line a kind, the most frequent first: how often, in how many records, where first."""
+    lines = []
+    for text, seen in sorted(kinds.items(), key=lambda item: -item[1].count):
+        where = ", ".join(f"{w.patient or 'no patient id'} (line {w.record})" for w in seen.first)
+        more = seen.patients - len(seen.first)
+        among = "" if seen.patients == seen.count else \
+            f", in {counted(seen.patients, 'patient')}"
+        lines.append(f"  {seen.count:,} x {text}{among}: {where}"
+                     + (f" and {more:,} more" if more else ""))
+    return lines

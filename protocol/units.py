@@ -298,7 +298,8 @@ def _refuse_percent_of_unit(text: str, spelling: str) -> None:
         fixed = re.sub(r"\s*%", "/dL", text.strip())
         raise UnitProblem(
             f"unit '{text}' is ambiguous: pint reads % after a unit as a hundredth of it; "
-            f"write {fixed} (or a ratio such as g/g)"
+            f"write {fixed} (or a ratio such as g/g; or the protocol says what it means: "
+            f"'unit \"{text.strip()}\" means {fixed}')"
         )
 
 
@@ -309,7 +310,8 @@ def _refuse_misread_letters(text: str, spelling: str) -> None:
             reading, meant = _MISREAD[word]
             fixed = re.sub(rf"(?<![A-Za-z]){word}(?![A-Za-z])", meant, text.strip())
             raise UnitProblem(
-                f"unit '{text}' is ambiguous: pint reads {word} as {reading}; write {fixed}"
+                f"unit '{text}' is ambiguous: pint reads {word} as {reading}; write {fixed} "
+                f"(or the protocol says what it means: 'unit \"{text.strip()}\" means {fixed}')"
             )
 
 

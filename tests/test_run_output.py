@@ -94,6 +94,27 @@ def test_rejected_records_are_printed_one_by_one_and_counted(capsys):
     assert len(out.splitlines()) == 6
 
 
+def test_rejected_records_are_counted_by_kind_at_the_end(capsys, tmp_path):
+    """What to fix in the export, first: 30 records with a unit written K/uL are one kind, with
+    the first three and how many more (a helper's registry had 192 such lines of platelets)."""
+    record = json.loads(Path(PATIENTS).read_text(encoding="utf-8").splitlines()[0])
+    facts = tmp_path / "k.jsonl"
+    lines = []
+    for n in range(30):
+        changed = [{**f, "unit": "K/uL"} if f["concept"] == "egfr" else f
+                   for f in record["facts"]]
+        lines.append(json.dumps({**record, "patient": f"K{n:02}", "facts": changed}))
+    facts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "run", SEED, str(facts))
+    assert code == 2 and err.count(": error: ") == 30
+    tail = err.splitlines()[-2:]
+    assert tail[0] == "30 records rejected for 30 problems in 1 kind:"
+    assert tail[1].startswith("  30 x egfr: unit 'K/uL' is ambiguous: pint reads K as "
+                              "kelvin; write 10^3/uL (or the protocol says what it means: "
+                              "'unit \"K/uL\" means 10^3/uL') (field 'unit'): K00 (line 1), "
+                              "K01 (line 2), K02 (line 3) and 27 more"), tail[1]
+
+
 # -- warnings --------------------------------------------------------------------------------------
 
 def test_the_p07_warning_is_shown_and_counted_by_kind(capsys):
