@@ -156,16 +156,14 @@ class Courses:
     def _cumulative(self, r: Reader, courses: list[dict], exacts: list[Fraction | None]
                     ) -> None:
         """Each cumulative dose asked for: each course's daily dose times its days inside the
-        window (every day up to screening, or from A - D to A, calendar-aware, up to screening),
+        window (every day up to screening, or from A - D to A, calendar-aware: `summed_span`),
         summed. Exact when every course's days there and dose are known; otherwise bounds: the
         days a course surely took there (from its latest start to its earliest end: at least one
         when it surely started by the window's end and ended on or after its start) to the days
         it may have (a course going on, or
         whose end is not recorded, up to the window's end), and a course without a dose that may
         fall inside leaves it unbounded above. An average daily dose is that sum divided by the
-        window's days up to screening; the highest daily dose the most of one of them
-        (`_highest`). A window that starts after screening has no recorded day: none is then
-        known (its sum is not 0 mg: nothing after screening is recorded)."""
+        window's days; the highest daily dose the most of one of them (`_highest`)."""
         record = self.patient.record
         for field_name, anchor, duration, reading in r.cumulatives:
             span = summed_span(record, anchor, duration)
@@ -174,11 +172,6 @@ class Courses:
                     f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
                 continue
             days = span[1] - span[0] + 1
-            if days < 1:
-                self.patient.unusable[field_name] = \
-                    f"the window starts {date.fromordinal(span[0])}, after screening " \
-                    f"{date.fromordinal(span[1])}: no day of it is recorded"
-                continue
             unbounded = self._open(r)  # a course not recorded may fall in the window
             if reading == m.HIGHEST:
                 low, most = _highest(courses, exacts, *span)
@@ -272,15 +265,17 @@ def _undosed(concept: m.Concept, unit: str, aliases) -> str:
 def summed_span(record: dict, anchor: str | None, duration: m.Duration | None
                 ) -> tuple[int, int] | None:
     """The days a cumulative dose sums over (ordinals, both counted): every day up to
-    screening, or from the anchor day minus `duration` (calendar-aware) to the anchor day, up to
-    screening; None when the anchor day is missing."""
+    screening, or from the anchor day minus `duration` (calendar-aware) to the anchor day; None
+    when the anchor day is missing. Days after screening (a first dose planned later) are read
+    as the record has them, as `dose at` and `dose stable` read them: a course going on at
+    screening goes on, and none starts after it (nothing after screening is recorded)."""
     screening = record[R.SCREENING]
     if anchor is None or duration is None:
         return 1, screening
     day = record.get(anchor)
     if day is None:
         return None
-    return shift(date.fromordinal(day), duration).toordinal(), min(day, screening)
+    return shift(date.fromordinal(day), duration).toordinal(), day
 
 
 def _highest(courses: list[dict], doses: list[Fraction | None], first: int, last: int

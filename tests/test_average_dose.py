@@ -103,21 +103,23 @@ def test_none_recorded_is_zero_and_nothing_recorded_unknown(screening) -> None:
     assert_trail_agrees(screening.network, nothing, {"I1": "UNKNOWN", "E1": "UNKNOWN"})
 
 
-def test_a_window_reaching_past_screening_averages_its_days_up_to_it(screening) -> None:
-    # 30 days before a first dose on 2026-03-20: 2026-02-18 to screening, 21 days
+def test_a_window_reaching_past_screening_reads_its_days_as_recorded(screening) -> None:
+    """30 days before a first dose on 2026-03-20 (2026-02-18 to 2026-03-20, 31 days): a course
+    that ended at screening counts nothing after it (21 days of 21 mg/d: 14.225806 mg/d); one
+    going on goes on, as `dose at first_dose` reads it (21 mg/d)."""
     result = decided(screening, prednisone("2026-02-18", "2026-03-10", 21))
-    assert_trail_agrees(screening.network, result, {"E1": "MET"})
+    assert_trail_agrees(screening.network, result, {"E1": "NOT_MET"})
     assert judged(screening.network, result, "E1")["detail"].startswith(
-        "average daily dose over 21 days from 2026-02-18 to 2026-03-10 (30 days before "
-        "first_dose 2026-03-20, up to screening 2026-03-10): 21 mg/d (prednisone 21 days x "
-        "21 mg/d)")
+        "average daily dose over 31 days from 2026-02-18 to 2026-03-20 (30 days before "
+        "first_dose 2026-03-20; the days after screening 2026-03-10 as recorded then, courses "
+        "going on going on): 14.225806 mg/d (prednisone 21 days x 21 mg/d)")
+    going_on = decided(screening, prednisone("2026-02-18", None, 21))
+    assert_trail_agrees(screening.network, going_on, {"E1": "MET"})
 
 
-def test_a_window_wholly_after_screening_or_without_its_anchor_is_unknown(screening) -> None:
+def test_a_window_wholly_after_screening_or_without_its_anchor(screening) -> None:
     later = decided(screening, prednisone("2026-01-01", None, 30), first_dose="2026-04-15")
-    assert_trail_agrees(screening.network, later, {"E1": "UNKNOWN", "I1": "MET"})
-    assert judged(screening.network, later, "E1")["detail"].endswith(
-        "the window starts 2026-03-16, after screening 2026-03-10: no day of it is recorded")
+    assert_trail_agrees(screening.network, later, {"E1": "MET", "I1": "MET"})
     missing = decided(screening, prednisone("2026-01-01", None, 30), first_dose=None)
     assert_trail_agrees(screening.network, missing, {"E1": "UNKNOWN"})
     assert judged(screening.network, missing, "E1")["detail"].endswith(
@@ -175,7 +177,7 @@ def test_boundary_cases(capsys, tmp_path) -> None:
                  "weeks before screening",
                  "28 days of 7.5 mg/d: glucocorticoid average daily dose >= 7.5 mg/d within 4 "
                  "weeks before screening",
-                 "21 days of 20.000001 mg/d: glucocorticoid average daily dose > 20 mg/d within "
+                 "31 days of 20.000001 mg/d: glucocorticoid average daily dose > 20 mg/d within "
                  "30 days before first_dose",
                  "29 days of 0.15 mg/kg/d: glucocorticoid_per_kg average daily dose >= 0.15 "
                  "mg/kg/d within 4 weeks before screening"):

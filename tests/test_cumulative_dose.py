@@ -122,7 +122,7 @@ def test_none_recorded_is_zero_and_nothing_recorded_unknown(screening) -> None:
 
 
 @pytest.mark.parametrize("course, verdict, days", [
-    # the window: 2025-04-01 to 2026-04-01, up to screening 2026-03-10; more than 5000 mg
+    # the window: 2025-04-01 to 2026-04-01, screening 2026-03-10 inside it; more than 5000 mg
     (prednisone("2025-03-01", "2025-05-21", 100), "MET", "51 days x 100 mg/d"),
     (prednisone("2025-03-01", "2025-05-20", 100), "NOT_MET", "50 days x 100 mg/d"),  # 5 g
     (prednisone("2025-02-01", "2025-03-31", 1000), "NOT_MET", None),  # ends before the window
@@ -131,8 +131,9 @@ def test_a_cumulative_dose_within_a_window(screening, course, verdict, days) -> 
     result = decided(screening, course)
     assert_trail_agrees(screening.network, result, {"E1": verdict})
     detail = judged(screening.network, result, "E1")["detail"]
-    assert detail.startswith("cumulative dose from 2025-04-01 to 2026-03-10 (12 months before "
-                             "first_dose 2026-04-01, up to screening 2026-03-10): ")
+    assert detail.startswith("cumulative dose from 2025-04-01 to 2026-04-01 (12 months before "
+                             "first_dose 2026-04-01; the days after screening 2026-03-10 as "
+                             "recorded then, courses going on going on): ")
     assert (f"(prednisone {days})" in detail) if days else "0 mg; " in detail
 
 
@@ -300,11 +301,17 @@ def test_an_equivalent_that_is_no_exact_decimal_is_summed_exactly() -> None:
         judged(screening.network, result, "I1")["detail"]
 
 
-def test_a_window_wholly_after_screening_is_unknown_not_none(screening) -> None:
-    """12 months before a first dose 13 months after screening: no day of the window is
-    recorded, so its sum is not known (it was 0 mg, and `> 5 g` NOT_MET, for a patient on a
-    course going on)."""
+def test_a_window_after_screening_reads_the_courses_as_recorded_then(screening) -> None:
+    """12 months before a first dose 13 months after screening: the window's days are read as
+    the record has them, as `dose at` and `dose stable` read them: a course going on at
+    screening goes on (30 mg/d for 366 days, over 5 g), one that ended counts nothing (a helper
+    on TULIP-2 found every patient UNKNOWN here while the stable dose was MET)."""
     result = decided(screening, prednisone("2026-01-01", None, 30), first_dose="2027-04-01")
-    assert_trail_agrees(screening.network, result, {"E1": "UNKNOWN", "I1": "MET"})
-    assert judged(screening.network, result, "E1")["detail"].endswith(
-        "the window starts 2026-04-01, after screening 2026-03-10: no day of it is recorded")
+    assert_trail_agrees(screening.network, result, {"E1": "MET", "I1": "MET"})
+    assert judged(screening.network, result, "E1")["detail"].startswith(
+        "cumulative dose from 2026-04-01 to 2027-04-01 (12 months before first_dose 2027-04-01; "
+        "the days after screening 2026-03-10 as recorded then, courses going on going on): "
+        "10980 mg (prednisone 366 days x 30 mg/d)")
+    ended = decided(screening, prednisone("2026-01-01", "2026-03-10", 30),
+                    first_dose="2027-04-01")
+    assert_trail_agrees(screening.network, ended, {"E1": "NOT_MET"})

@@ -164,15 +164,16 @@ def _span(window: m.Window, patient: Patient) -> tuple[int, int]:
 
 
 def _over(window: m.Window, patient: Patient) -> str:
-    """The days a cumulative dose is summed over, for this patient."""
+    """The days a cumulative dose is summed over, for this patient, and how the days after
+    screening are read (`courses.summed_span`)."""
     screening = patient.screening
     if window.kind == "ever":
         return f"up to screening {screening}"
     first, last = (date.fromordinal(day) for day in _span(window, patient))
-    day = date.fromordinal(patient.record[R.anchor_field(window.anchor)])
-    upto = "" if last == day else f", up to screening {screening}"
+    after = "" if last <= screening else \
+        f"; the days after screening {screening} as recorded then, courses going on going on"
     return f"from {first} to {last} ({window.duration} before {window.anchor or 'screening'} " \
-        f"{day}{upto})"
+        f"{last}{after})"
 
 
 def _taken(atom: m.CumulativeDose, items: list[dict], patient: Patient, daily: str) -> str:

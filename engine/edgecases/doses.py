@@ -114,9 +114,8 @@ def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
         if anchor is None:
             raise Skip(f"the base patient gives no day for {window.anchor}")
         assert window.duration is not None
-        first = anchor - period(window.duration)
-        last = min(anchor, gen.screening)
-        if last < first:  # no day of it is recorded: the sum is UNKNOWN, whatever the courses
+        first, last = anchor - period(window.duration), anchor
+        if first > gen.screening:  # its cases' courses would start after screening: set aside
             raise Skip(f"the window starts {first}, after screening {gen.screening}")
     if atom.daily:
         assert first is not None  # checked: an average or the highest is over a window
@@ -150,13 +149,15 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     here (`_summed_case`).
 
     Of `X average daily dose <op> T within D before A` the same cases, with N the window's days
-    up to screening and T a day, so the course over all of them averages T; and one a step over
-    T."""
+    and T a day, so the course over all of them averages T; and one a step over T."""
     concept = gen.concept(atom)
     dosed = dosing(gen, concept)
     sums = _summing(gen, atom, dosed)
     first, last, days, per = sums.first, sums.last, sums.days, sums.per
     reference = _reference(dosed)
+    # N days ending on the span's last day; of a sum whose span reaches past screening, on
+    # screening (its courses are dated by then); an average's N are the span's days
+    last = last if atom.daily else min(last, gen.screening)
     start = last - timedelta(days=days - 1)
     ongoing = gen.screening - timedelta(days=days - 1)
 
@@ -182,12 +183,13 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
               for g in per_day(dosed, per, atom.op, reference)[:1] if g.weight == KEEP]
     fields = _kept(gen, concept)
     variants = [_summed_case(gen, atom, dosed, sums, what, one, fields, False)
-                for what, one in cases]
+                for what, one in cases if one[3] <= gen.screening]  # else set aside
     # the N days' course started on some day of its first day's month
     month = date(start.year, start.month, 1)
-    variants.append(_summed_case(gen, atom, dosed, sums, f"{tidy(per)} {dosed.unit} from "
-                                 f"{month:%Y-%m} (known to the month) to {last}",
-                                 course(month, last), fields, True))
+    if month <= gen.screening:
+        variants.append(_summed_case(gen, atom, dosed, sums, f"{tidy(per)} {dosed.unit} from "
+                                     f"{month:%Y-%m} (known to the month) to {last}",
+                                     course(month, last), fields, True))
     zero = bounded(atom.op, sums.at, Decimal(0), Decimal(0))
     return variants + _absent(gen, atom, concept, sums.written, zero == "true",
                               f"{'an average' if atom.daily else 'a cumulative dose'} of 0; "
@@ -196,8 +198,8 @@ def cumulative_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
 
 def highest_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     """The cases of `X highest daily dose <op> T within D before A`: the daily doses of the
-    courses taken on a day summed, the most of any day of the span (A - D to A, up to screening)
-    compared with T. One course of the reference drug at T over the whole span, a step over and
+    courses taken on a day summed, the most of any day of the span (A - D to A; a course going on
+    at screening goes on) compared with T. One course of the reference drug at T over the whole span, a step over and
     under it; two courses of T / 2 on the same days of the span (a day of T) and one after the
     other (T / 2 a day); a course at T ending the day before the span's first day (nothing counts), of one
     day on its first day and on its last (T); one going on from before it; one without a dose
@@ -237,7 +239,8 @@ def highest_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
                           [course(first, first, half), course(first + DAY, last, half)]))
     fields = _kept(gen, concept)
     variants = [_highest_case(gen, atom, dosed, written, what, courses, fields, at, first, last)
-                for what, courses in cases]
+                for what, courses in cases  # a course dated after screening is set aside
+                if all(begin <= gen.screening for _, _, _, begin, _ in courses)]
     month = date(first.year, first.month, 1)
     variants.append(_highest_case(gen, atom, dosed, written, f"{tidy(at)} {unit} from "
                                   f"{month:%Y-%m} (known to the month) to {last}",
@@ -260,7 +263,7 @@ def _highest_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, written
                for drug, dose, unit, _, _ in courses]
 
     def most(starts: list[date]) -> tuple[Decimal, bool]:
-        taken = [[start <= day <= (end or gen.screening) for day in days]
+        taken = [[start <= day <= (end or last) for day in days]  # going on through the span
                  for start, (_, _, _, _, end) in zip(starts, courses)]
         undosed = any(amount is None and any(on) for amount, on in zip(amounts, taken))
         return max((sum((amount for amount, on in zip(amounts, taken)
@@ -270,7 +273,8 @@ def _highest_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, written
     if by_month:
         begin = courses[0][3]
         found = [most([begin + timedelta(days=k)]) for k in range(
-            (min(_month_end(begin), courses[0][4] or gen.screening) - begin).days + 1)]
+            (min(_month_end(begin), courses[0][4] or gen.screening, gen.screening) - begin).days
+            + 1)]
         low, high = min(f[0] for f in found), max(f[0] for f in found)
         unbounded = any(f[1] for f in found)
     else:
@@ -306,9 +310,10 @@ def _summed_case(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing, sums: _S
     drug, dose, unit, begin, end = course
     first, days = sums.first, sums.days
     amount, _ = daily(dosed, drug, dose, unit, dosed.base_weight)
-    until = min(end or gen.screening, sums.last)
+    until = min(end or sums.last, sums.last)  # one going on goes on through the span
     starts = [begin + timedelta(days=k) for k in range(
-        (min(_month_end(begin), end or gen.screening) - begin).days + 1)] if by_month else [begin]
+        (min(_month_end(begin), end or gen.screening, gen.screening) - begin).days + 1)] \
+        if by_month else [begin]
     surely, counted = (func(max(0, (until - max(s, first or s)).days + 1) for s in starts)
                        for func in (min, max))
     total = (amount or Decimal(0)) * counted
