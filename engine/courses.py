@@ -18,9 +18,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from engine import record as R
-from engine.dates import FIRST_DAY_NUMBER, length, runs, shift
+from engine.dates import length, runs, shift
 from engine.factfile import plain, quoted
-from engine.record import attributes_text, length_text, period_text, plain_number, used_fact
+from engine.record import attributes_text, period_text, plain_number, used_fact
 from protocol import model as m
 from protocol.formula import rounded
 from protocol.units import UnitProblem, convert, factor, parse_unit, quantize
@@ -40,7 +40,6 @@ class Courses:
         courses = []
         exacts: list[Fraction | None] = []  # each course's daily dose before its rounding
         used = []
-        screening = self.screening_day
         for index, fact, item in items:
             drug = fact.get("drug")
             drug = concept.canonical(drug) if isinstance(drug, str) else None
@@ -50,13 +49,7 @@ class Courses:
                              f"found {quoted(fact.get('drug'))}")
                 continue
             item[R.DRUG] = drug
-            # at least and at most: the same when its dates are exact, worked out once then
-            surely = (item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
-            maybe = (item[R.START], min(item[R.END], screening))
-            shortest = length(*surely)
-            longest = shortest if maybe == surely else length(*maybe)
-            item[R.MONTHS], item[R.DAYS] = shortest
-            item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
+            period = period_text(fact, course=True) + self._length(r, fact, item)
             dose, exact, note = self._dose(r, index, fact, drug) if concept.dosed_in else \
                 (None, None, None)
             if dose is not None:
@@ -66,15 +59,6 @@ class Courses:
             courses.append(item)
             exacts.append(exact)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
-            undated = item[R.START] < FIRST_DAY_NUMBER
-            months = length_text(item[R.MONTHS], item[R.MONTHS_MOST], undated)
-            period = f"{period_text(fact, course=True)}, {months} completed " \
-                f"month{'' if months == '1' else 's'}"
-            if r.days:  # a filter compares its length in days
-                days = length_text(item[R.DAYS], item[R.DAYS_MOST], undated)
-                period += f", {days} day{'' if days == '1' else 's'}"
-            if fact.get("end") and item[R.END] > screening:  # measured up to screening
-                period += " by screening"
             dose_note = f"{period}; {note}" if note else period
             given = fact.get("dose")
             what = drug if given is None else f"{drug} {plain(given)} {fact.get('unit')}"

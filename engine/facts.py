@@ -59,6 +59,7 @@ class Normaliser:
         self.dated = layout.dated
         self.runs = layout.runs
         self.days = layout.days
+        self.lengths = layout.lengths
         self.run_days = layout.run_days
         self.means = layout.means
         self.confirmed = layout.confirmed
@@ -180,7 +181,7 @@ class Reader:
                  "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "runs_on",
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
-                 "days", "run_days",
+                 "days", "lengths", "run_days",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
                  "reaches", "spans", "as_of", "sources", "missing", "previous", "whole_field")
@@ -233,6 +234,7 @@ class Reader:
         self.dated = normaliser.dated.get(name)
         self.runs = name in normaliser.runs
         self.days = name in normaliser.days
+        self.lengths = name in normaliser.lengths
         self.run_days = name in normaliser.run_days
         self.doses = normaliser.doses.get(name, ())
         self.cumulatives = normaliser.cumulatives.get(name, ())

@@ -20,9 +20,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from engine import record as R
-from engine.dates import UNDATED, day_numbers_of_text, shift
+from engine.dates import FIRST_DAY_NUMBER, UNDATED, day_numbers_of_text, length, shift
 from engine.factfile import quoted
-from engine.record import ONGOING, attributes_text, period_text, plain_number
+from engine.record import ONGOING, attributes_text, length_text, period_text, plain_number
 from protocol import model as m
 from protocol.units import UnitProblem, applied, days_in, quantize, scale
 
@@ -300,7 +300,31 @@ class Occurrences:
                 else "planned" if r.planned else "occurred"
             if r.attributes:
                 what += attributes_text(r.concept, item)
-            self._use(r, index, fact, None, period_text(fact, course=r.runs_on), value=what)
+            period = period_text(fact, course=r.runs_on)
+            if r.lengths:  # a filter compares its duration
+                period += self._length(r, fact, item)
+            self._use(r, index, fact, None, period, value=what)
+
+    def _length(self, r: Reader, fact: dict, item: dict) -> str:
+        """An occurrence's or a course's length up to screening, as `X for at least D` measures
+        a course: completed calendar months and days, at least and at most what its dates allow
+        (into `item`); and as the trail says it (its days where a filter compares days)."""
+        screening = self.screening_day
+        surely = (item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
+        maybe = (item[R.START], min(item[R.END], screening))
+        shortest = length(*surely)
+        longest = shortest if maybe == surely else length(*maybe)
+        item[R.MONTHS], item[R.DAYS] = shortest
+        item[R.MONTHS_MOST], item[R.DAYS_MOST] = longest
+        undated = item[R.START] < FIRST_DAY_NUMBER
+        months = length_text(item[R.MONTHS], item[R.MONTHS_MOST], undated)
+        said = f", {months} completed month{'' if months == '1' else 's'}"
+        if r.days:
+            days = length_text(item[R.DAYS], item[R.DAYS_MOST], undated)
+            said += f", {days} day{'' if days == '1' else 's'}"
+        if fact.get("end") and item[R.END] > screening:  # measured up to screening
+            said += " by screening"
+        return said
 
 
 def _edge(item: dict, edge: str) -> tuple[int, int]:

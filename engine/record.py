@@ -304,6 +304,9 @@ class Layout:
     #: The medications a filter measures a course of in days (`where duration >= 12 weeks`): the
     #: trail gives each course's days beside its completed months.
     days: set[str] = field(default_factory=set)
+    #: The events a filter measures an occurrence of (`fever where duration >= 2 weeks`): each
+    #: occurrence carries its length, as every course of a medication does.
+    lengths: set[str] = field(default_factory=set)
     #: The medications taken through a span (`X for at least D before A`): each course carries
     #: the first and last day of its run of consecutive courses.
     run_days: set[str] = field(default_factory=set)

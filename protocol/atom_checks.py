@@ -250,7 +250,7 @@ def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
             assert clause.attribute is not None
             yield _undefined_attribute(clause.attribute, concept, m.Kind.MEDICATION)
             continue
-        if attribute.name == m.DURATION and concept.kind is Kind.MEDICATION:
+        if attribute.name == m.DURATION and concept.dated_duration:
             yield from _duration_clause(clause, concept)
             continue
         if clause.amount is not None or attribute.numeric:
@@ -339,8 +339,9 @@ def _undefined_attribute(name: m.Ref, concept: m.Concept,
     declared = [a.name for a in concept.attributes] + (
         [m.DRUG, m.DOSE, m.DURATION] if concept.kind is drug_and_dose else [])
     hint = _hint(name.name, declared) or (
-        "; only a medication's course has a duration worked out from its dates (for a length "
-        "its facts record, declare 'with duration number in days')"
+        "; only a course of a medication or an occurrence of an event has a duration worked out "
+        "from its dates, not a planned event's, which may lie after screening (for a length its "
+        "facts record, declare 'with duration in days')"
         if name.name == m.DURATION and drug_and_dose is not None else
         f"; its attributes are {', '.join(declared)}" if declared else
         f"; declare it: '{concept.name}: {concept.kind.value} ... with "

@@ -229,9 +229,18 @@ class Concept:
                 return next((a for a in self.attributes if not a.numeric), None)
         if name == DRUG and self.kind is Kind.MEDICATION:
             return Attribute(self.span, DRUG, self.values)
-        if name == DURATION and self.kind is Kind.MEDICATION:
-            return Attribute(self.span, DURATION, (), numeric=True)
+        if name == DURATION and self.dated_duration:
+            return Attribute(self.span, DURATION, (), numeric=True)  # worked out from its dates
         return next((a for a in self.attributes if a.name == name), None)
+
+    @property
+    def dated_duration(self) -> bool:
+        """Whether a filter's `duration` is an item's length worked out from its dates: a
+        medication's course ("at least 3 months of a TNF inhibitor"), an event's occurrence
+        ("fevers for 2 or more weeks"), unless the event records a duration of its own (`with
+        duration number in days`); not a planned event's, which may lie after screening."""
+        return self.kind is Kind.MEDICATION or self.kind is Kind.EVENT and not self.planned \
+            and all(a.name != DURATION for a in self.attributes)
 
     def attribute_written(self, name: str) -> Attribute | None:
         """`attribute`, by its name as a condition writes it: as declared or in the plural

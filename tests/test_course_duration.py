@@ -211,6 +211,7 @@ HEAD = """protocol "t" version "1"
 concepts:
   tnfi: medication {adalimumab}
   infection: event
+  surgery: planned event
 """
 
 
@@ -225,8 +226,9 @@ concepts:
     ("tnfi where duration >= 2.5 weeks ever", "not '2.5 weeks'"),
     ("tnfi where duration is long ever", "tnfi duration is a number: compare it with a "
      "threshold, like 'duration >= 3 months'"),
-    ("infection where duration >= 3 days ever", "'infection' records no attribute 'duration'; "
-     "only a medication's course has a duration worked out from its dates"),
+    ("surgery where duration >= 3 days ever", "'surgery' records no attribute 'duration'; "
+     "only a course of a medication or an occurrence of an event has a duration worked out "
+     "from its dates, not a planned event's"),
     ("tnfi where duraton >= 3 months ever", "did you mean 'duration'?"),
     # a helper's review: `==` was accepted and decided a course known to the month as if exact
     ("tnfi where duration == 90 days ever", "'duration == 90 days': a course's duration is "
@@ -257,14 +259,14 @@ def test_edge_cases_list_a_duration_as_not_generated_and_test_reads_none(capsys,
 def test_a_length_after_a_filter_says_where_it_goes() -> None:
     errors = load_errors(HEAD + 'inclusion I1 "x": tnfi where drug is adalimumab for at least 3 '
                          'months\n')
-    assert errors == ["5:49 unexpected 'for'; a course's length after a filter is a clause of it: "
+    assert errors == ["6:49 unexpected 'for'; a course's length after a filter is a clause of it: "
                       "'where (duration >= 3 months and ...) ever' (one course); 'X for at least "
                       "3 months' joins courses into runs and takes no filter"], errors
 
 
 def test_a_duration_named_as_a_value_says_how_it_is_compared() -> None:
     errors = load_errors(HEAD + 'inclusion I1 "x": tnfi where duration is 3 months ever\n')
-    assert errors == ["5:44 unexpected 'months'; a course's duration is compared with a bound: "
+    assert errors == ["6:44 unexpected 'months'; a course's duration is compared with a bound: "
                       "'duration >= 3 months' (at least) or 'duration < 3 months' (less than)"], \
         errors
 
@@ -274,3 +276,43 @@ def test_a_medication_may_not_declare_a_duration_of_its_own() -> None:
                          + 'inclusion I1 "x": tnfi ever\n')
     assert errors == ["3:33 a course's 'duration' is its length, worked out from its dates ('where "
                       "duration >= 3 months'); name a recorded length otherwise"], errors
+
+
+EVENTS = """protocol "event duration" version "1"
+concepts:
+  fever: event lasting "fever > 38.0 C without infection"
+  night_sweats: event
+  flare: event with duration in days
+inclusion F1 "Fevers for 2 or more weeks": fever where duration >= 2 weeks at screening
+inclusion F2 "Night sweats for at least 1 month": night_sweats where duration >= 1 month ever
+inclusion F3 "A flare recorded as lasting at least 10 days": flare where duration >= 10 days ever
+"""
+
+
+@pytest.mark.parametrize("facts, verdicts", [
+    ([occurrence("fever", "2026-05-18", "ongoing"), occurrence("night_sweats", "2026-04-01",
+                                                                "2026-05-01")],
+     {"F1": "MET", "F2": "MET"}),
+    ([occurrence("fever", "2026-05-19", "ongoing"), occurrence("night_sweats", "2026-04-01",
+                                                                "2026-04-30")],
+     {"F1": "NOT_MET", "F2": "NOT_MET"}),
+    # a lasting event without its end may go on to screening: 0 to 22 days; one of another
+    # event without its end is of its one day (of April 2026)
+    ([occurrence("fever", "2026-05-10"), occurrence("night_sweats", "2026-04")],
+     {"F1": "UNKNOWN", "F2": "NOT_MET"}),
+])
+def test_an_events_occurrence_lasts_from_its_first_to_its_last_day(facts, verdicts) -> None:
+    """"Fevers for 2 or more weeks", "night sweats for more than 1 month" (ELEVATE-TN's active
+    disease): an occurrence is measured as a course is; an event that records a duration of its
+    own (`with duration in days`) compares that number instead."""
+    network = network_from_text(EVENTS, "e.proto-rules")
+    screening = Screening(network)
+    result = decided(screening, [*facts, {"concept": "flare", "date": "2026-01-01",
+                                          "duration": "12 d"}], day="2026-06-01")
+    assert {c: result.verdicts[c].verdict for c in (*verdicts, "F3")} == {**verdicts, "F3": "MET"}
+    for criterion, verdict in verdicts.items():
+        assert judged(network, result, criterion)["status"] == STATUS[verdict]
+    if verdicts["F1"] == "MET":
+        assert judged(network, result, "F1")["detail"] == (
+            "fever: occurred (2026-05-18; ongoing, 0 completed months, 14 days) (on the "
+            "screening date)")

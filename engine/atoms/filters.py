@@ -62,6 +62,8 @@ def filter_patterns(atom: m.Occurred, build: Build
     if any(duration is not None and duration[1] in (R.DAYS, R.DAYS_MOST)
            for duration in durations):
         build.layout.days.add(concept.name)  # the trail shows each course's days
+    if concept.kind is m.Kind.EVENT and any(d is not None for d in durations):
+        build.layout.lengths.add(concept.name)  # an occurrence's length (a course's always is)
     patterns = [clause_patterns(clause, concept) for clause in atom.filters]
     return [p[0] for p in patterns], [p[1] for p in patterns], [p[2] for p in patterns]
 
@@ -148,7 +150,7 @@ def lasting(clause: m.Where, concept: m.Concept) -> tuple[str, str, str, int] | 
     completed days up to screening (a week is 7), or completed calendar months (a year is 12),
     the least and the most its dates allow."""
     if clause.attribute is None or clause.attribute.name != m.DURATION or \
-            concept.kind is not m.Kind.MEDICATION or clause.amount is None:
+            not concept.dated_duration or clause.amount is None:
         return None
     assert clause.op is not None and clause.amount.unit is not None
     unit = clause.amount.unit if clause.amount.unit.endswith("s") else f"{clause.amount.unit}s"

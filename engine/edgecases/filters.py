@@ -47,8 +47,9 @@ def _attribute(clause: m.Where, concept: m.Concept) -> m.Attribute:
     attribute = concept.attribute(clause.attribute.name if clause.attribute else None)
     if attribute is None:  # pragma: no cover - the checker refuses it
         raise Skip(f"a filter on an attribute {concept.name} does not declare")
-    if attribute.name == m.DURATION and concept.kind is m.Kind.MEDICATION:
-        raise Skip(f"a filter on a course's duration ('{clause}'): its courses are not generated")
+    if attribute.name == m.DURATION and concept.dated_duration:
+        raise Skip(f"a filter on a duration worked out from dates ('{clause}'): its items are "
+                   "not generated")
     return attribute
 
 
