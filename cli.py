@@ -494,7 +494,7 @@ def _run(args) -> int:
     # with workers, each reads the lines it decides.
     facts = opened(args.facts, network.protocol,
                    deferred=workers > 1 or args.scheduler is not None)
-    tally, started = Tally(), time.perf_counter()  # the time is printed, never decides
+    tally, started = Tally(facts=args.facts), time.perf_counter()  # the time only printed
     create = partial(reopened, keep=point.end) if point and point.state else created
     sink = writing(args.trail, "trail", create) if args.trail else nullcontext()
     with facts, on_cluster(args.scheduler, args.workers) as cluster, sink as out, \

@@ -393,9 +393,10 @@ class FolderStream(FactStream):
             records = _records(data, str(file))
             if self.protocol is not None:
                 records = fhir.records(records, self.protocol, self._mapping, str(file))
-            for _, record in records:
+            for line, record in records:
                 number += 1
-                yield number, record
+                yield number, record if isinstance(record, FactProblem) else \
+                    Located(record, str(file), line)
 
 
 def _is_folder(path: str) -> bool:
@@ -486,6 +487,16 @@ def _parsed(line: bytes, path: str, number: int) -> Any | FactProblem:
     except _Refused as refused:
         message = str(refused)
     return FactProblem(path, number, None, None, None, message)
+
+
+class Located(NamedTuple):
+    """A record of one of a folder's files (`FolderStream`) with where it is written: the run
+    numbers a folder's records in order across its files (the trail's record number, which a
+    resume and a replay join on), and says a problem of one at its own file's line."""
+
+    data: Any
+    file: str
+    line: int
 
 
 class Unparsed(NamedTuple):
@@ -609,16 +620,17 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
                             ) -> Iterator[tuple[int, Any | FactProblem]]:
     """The records, a patient id seen before refused (naming the line of its first record): a
     second record would be decided again and its trail would read as the same patient's."""
-    first: dict[str, int] = {}
+    first: dict[str, str] = {}  # the line of each patient's record (of a folder's, its file's)
     for number, data in records:
         pid = _given_id(data)
+        file, line = (data.file, data.line) if type(data) is Located else (path, number)
         if isinstance(pid, str) and pid in first:
             message = FACT_MESSAGES["duplicate-patient"].format(patient=patient_id(data),
                                                                 line=first[pid])
-            yield number, FactProblem(path, number, patient_id(data), None, "patient", message)
+            yield number, FactProblem(file, line, patient_id(data), None, "patient", message)
             continue
         if isinstance(pid, str):
-            first[pid] = number
+            first[pid] = f"{line}" if file == path else f"{line} of {file}"
         yield number, data
 
 
@@ -638,6 +650,8 @@ def _given_id(data: Any) -> Any:
     """The `patient` field as the record gives it (any JSON value, or None), read or not."""
     if type(data) is Unparsed:
         return data.patient
+    if type(data) is Located:
+        return _given_id(data.data)
     return data.get("patient") if isinstance(data, dict) else None
 
 

@@ -143,13 +143,17 @@ class Normaliser:
                 (e for e in table.entries if concept.canonical(e.drug) == drug), None)
         return self._equivalents[key]
 
-    def patient(self, data: Any, path: str, line: int, screening: date | None) -> Patient:
-        """Validate and normalise one patient; raise `FactError` with every problem found."""
+    def patient(self, data: Any, path: str, line: int, screening: date | None,
+                where: tuple[str, int] | None = None) -> Patient:
+        """Validate and normalise one patient, the record `line` of `path`; raise `FactError`
+        with every problem found, each said at `where` (a folder's record: its file and its
+        line there), else at `path:line`."""
+        file, at = where or (path, line)
         problems: list[FactProblem] = []
         if not isinstance(data, dict):
-            raise FactError([FactProblem(path, line, None, None, None, "a patient must be a JSON object")])
+            raise FactError([FactProblem(file, at, None, None, None, "a patient must be a JSON object")])
         pid = patient_id(data)
-        problems.extend(schema_problems(data, path, line, pid, self.attribute_keys))
+        problems.extend(schema_problems(data, file, at, pid, self.attribute_keys))
         if problems:
             raise FactError(problems)
         given = data.get("screening_date")
@@ -157,17 +161,17 @@ class Normaliser:
             given = data["screening_date"] = day_written(given)
         day = day_of(given) if given is not None else screening
         if given is not None and day is None:
-            raise FactError([FactProblem(path, line, pid, None, "screening_date",
+            raise FactError([FactProblem(file, at, pid, None, "screening_date",
                                          date_problem(given))])
         if given is None and day is not None and not FIRST_DAY <= day <= LAST_DAY:
-            raise FactError([FactProblem(path, line, pid, None, "screening_date",
+            raise FactError([FactProblem(file, at, pid, None, "screening_date",
                                          "--screening-date " + calendar_problem(day.isoformat()))])
         if day is None:
             raise FactError(
-                [FactProblem(path, line, pid, None, "screening_date",
+                [FactProblem(file, at, pid, None, "screening_date",
                              "no screening date: give it in the record or with --screening-date")]
             )
-        builder = _Builder(self, path, line, pid or "?", day, data)
+        builder = _Builder(self, line, (file, at), pid or "?", day, data)
         return builder.build()
 
 
@@ -259,9 +263,10 @@ class _Builder(Values, Occurrences, Courses):
     value in `Values` (engine/values.py), events and what every history shares in `Occurrences`
     (engine/occurrences.py), medications in `Courses` (engine/courses.py)."""
 
-    def __init__(self, normaliser: Normaliser, path: str, line: int, pid: str, day: date, data) -> None:
+    def __init__(self, normaliser: Normaliser, line: int, where: tuple[str, int], pid: str,
+                 day: date, data) -> None:
         self.n = normaliser
-        self.path, self.line, self.pid = path, line, pid
+        self.where, self.pid = where, pid  # where its problems are said
         self.screening = day
         self.screening_day = day.toordinal()
         self.data = data
@@ -278,7 +283,7 @@ class _Builder(Values, Occurrences, Courses):
         the broader one's (`counts as`), is said in its own concept's words (methotrexate's
         unit in mg/week, not csdmard's in mg/d)."""
         severity = Severity.WARNING if warning else Severity.ERROR
-        entry = FactProblem(self.path, self.line, self.pid, index, fieldname, message, severity)
+        entry = FactProblem(*self.where, self.pid, index, fieldname, message, severity)
         if warning:
             self.patient.warnings.append(entry)
             return

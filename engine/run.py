@@ -16,7 +16,7 @@ import orjson
 
 from engine.atoms.derived import shown_number
 from engine.compile import Network
-from engine.factfile import Unparsed, patient_id
+from engine.factfile import Located, Unparsed, patient_id
 from engine.facts import Normaliser
 from engine.host import Firing, Host, Refused
 from engine.kleene import KNOWN
@@ -128,24 +128,27 @@ class Screening:
     ) -> Iterator[Decision | Rejected]:
         """Decide each record in turn; a record whose facts are unusable is yielded as `Rejected`."""
         for line, data in records:
+            where = path, line  # where a problem of it is said: a folder's, at its file's line
             if type(data) is Unparsed:
                 data = data.parsed(path, line)
+            elif type(data) is Located:
+                data, where = data.data, (data.file, data.line)
             if isinstance(data, FactProblem):
                 yield Rejected(line, data.patient, [data])
                 continue
             try:
-                patient = self.normaliser.patient(data, path, line, screening)
+                patient = self.normaliser.patient(data, path, line, screening, where)
             except FactError as error:
                 yield Rejected(line, patient_id(data), error.problems)
                 continue
             try:
                 decided = self.decide(patient)
             except Refused as refused:
-                yield self._refused(patient, path, refused)
+                yield self._refused(patient, where, refused)
                 continue
             yield decided
 
-    def _refused(self, patient: Patient, path: str, refused: Refused) -> Rejected:
+    def _refused(self, patient: Patient, where: tuple[str, int], refused: Refused) -> Rejected:
         """A patient the engine could not decide, set aside as a record whose facts could not be
         used, saying why; the run goes on, unless the engine has refused too many."""
         self.refusals += 1
@@ -153,5 +156,5 @@ class Screening:
             raise EngineError(f"the rule engine refused more than {REFUSED_AT_MOST} patients, the "
                               f"last {patient.id} (record {patient.line}): {refused}")
         return Rejected(patient.line, patient.id, [FactProblem(
-            path, patient.line, patient.id, None, None,
+            *where, patient.id, None, None,
             f"the rule engine could not decide this patient: {refused}")])

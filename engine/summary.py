@@ -73,6 +73,8 @@ class Tally:
     kinds: dict[str, Kind] = field(default_factory=dict)
     #: The problems of records set aside, by kind: what to fix in the export, first.
     refusals: dict[str, Kind] = field(default_factory=dict)
+    #: The fact file read: a problem of another file (one of a folder's) is named by its file.
+    facts: str | None = None
 
     def add(self, decision: str, warnings: Iterable[FactProblem], line: int = 1,
             problems: Iterable[FactProblem] = ()) -> None:
@@ -115,11 +117,11 @@ class Tally:
             lines.append(f"{counted(self.rejected, 'record')} rejected for "
                          f"{counted(refusals, 'problem')} in {len(self.refusals)} "
                          f"kind{'' if len(self.refusals) == 1 else 's'}:")
-            lines.extend(_by_kind(self.refusals))
+            lines.extend(_by_kind(self.refusals, self.facts))
         if self.warnings:
             lines.append(f"{self.warnings:,} warning{'' if self.warnings == 1 else 's'} "
                          f"in {len(self.kinds)} kind{'' if len(self.kinds) == 1 else 's'}:")
-            lines.extend(_by_kind(self.kinds))
+            lines.extend(_by_kind(self.kinds, self.facts))
         return "".join(line + "\n" for line in lines)
 
 
@@ -151,11 +153,14 @@ def _counted_by_kind(kinds: dict[str, Kind], problems: Iterable[FactProblem],
     return number
 
 
-def _by_kind(kinds: dict[str, Kind]) -> list[str]:
-    """One line a kind, the most frequent first: how often, in how many records, where first."""
+def _by_kind(kinds: dict[str, Kind], facts: str | None) -> list[str]:
+    """One line a kind, the most frequent first: how often, in how many records, where first
+    (at a line of `facts`, or of the file of a folder it was in)."""
     lines = []
     for text, seen in sorted(kinds.items(), key=lambda item: -item[1].count):
-        where = ", ".join(f"{w.patient or 'no patient id'} (line {w.record})" for w in seen.first)
+        where = ", ".join(f"{w.patient or 'no patient id'} (line {w.record}"
+                          f"{'' if facts in (None, w.file) else f' of {w.file}'})"
+                          for w in seen.first)
         more = seen.patients - len(seen.first)
         among = "" if seen.patients == seen.count else \
             f", in {counted(seen.patients, 'patient')}"

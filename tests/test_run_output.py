@@ -287,3 +287,26 @@ def test_count_records_as_the_reader_splits_them():
     assert count_records(lines(b'{"patient": "a"}\n\n{"patient": "b"}\n')) == 2
     assert count_records(lines(b'{\n  "patient": "a",\n  "facts": []\n}\n')) == 1
     assert count_records(lines(b"not json\n{}\n")) == 2
+
+
+def test_a_folders_problem_is_said_at_its_files_line(capsys, tmp_path):
+    """A folder of fact files numbers its records in order across them (the trail's numbers);
+    a problem is said at its own file's line, and so is the first record of a patient given
+    twice (a helper found a line number counted across files, with the folder's name)."""
+    good = json.loads(Path(PATIENTS).read_text(encoding="utf-8").splitlines()[0])
+    bad = {**good, "patient": "B", "facts": [{**f, "unit": "mg"} if f["concept"] == "egfr" else f
+                                               for f in good["facts"]]}
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(json.dumps(good) + "\n", encoding="utf-8")
+    (folder / "b.jsonl").write_text(json.dumps({**good, "patient": "C"}) + "\n" +
+                                    json.dumps(bad) + "\n" + json.dumps(good) + "\n",
+                                    encoding="utf-8")
+    code, _, err = run(capsys, "run", SEED, str(folder))
+    assert code == 2
+    lines = [line for line in err.splitlines() if ": error: " in line]
+    assert lines[0].startswith(f"{folder / 'b.jsonl'}:2, patient B, fact #")
+    assert lines[1] == (f"{folder / 'b.jsonl'}:3, patient {good['patient']}, field 'patient': "
+                        f"error: patient {good['patient']} is already the record at line 1 of "
+                        f"{folder / 'a.jsonl'}: one record per patient")
+    assert f"B (line 2 of {folder / 'b.jsonl'})" in err
