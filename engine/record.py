@@ -166,6 +166,12 @@ def bounds(field: str) -> tuple[str, str, str, str]:
     return f"{field}__lo", f"{field}__hi", f"{field}__lx", f"{field}__hx"
 
 
+def day_count_field(concept: str) -> str:
+    """The record field holding how many results the latest day of `concept` has, for a mean
+    that needs some (`mean(qtcf, at least 3)`)."""
+    return f"{concept}__day_n"
+
+
 def day_field(concept: str) -> str:
     """The results of a measured concept's latest day, each in its unit, for `mean(concept)`."""
     return f"{concept}__day"

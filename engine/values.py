@@ -405,6 +405,7 @@ class Values:
         one: else the mean is unbounded above), with 1 for each end that is open (for the trail:
         a mean is rounded onto an end it only approaches)."""
         record = self.patient.record
+        record[R.day_count_field(r.name)] = len(spans)
         if all(span[0] == span[2] and not (span[1] or span[3]) for span in spans):
             record[r.day] = [float(span[0]) for span in spans]
             return

@@ -295,6 +295,16 @@ class _Build(Escalation):
                              "one day it averages")
         return m.Call(self._span(meta), name, tuple(args))
 
+    def call_at_least(self, meta, function, arg, number):
+        """`mean(qtcf, at least 3)`: the mean of the day's results, when there are that many."""
+        if str(function) != "mean":
+            raise self._fail(self._span(meta), f"{function}(...) takes no 'at least': only "
+                             "mean(...) counts the results it averages")
+        least = self._integer(number)
+        if least < 1:
+            raise self._fail(self._token_span(number), "a mean averages at least 1 result")
+        return m.Call(self._span(meta), "mean", (arg,), least)
+
     def _measured(self, kind, unit, rest):
         conversions = tuple(r for r in rest if isinstance(r, m.Conversion))
         validity = next((r for r in rest if isinstance(r, m.Duration)), None)

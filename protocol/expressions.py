@@ -68,11 +68,13 @@ class Choice:
 
 @dataclass(frozen=True)
 class Call:
-    """`min(a, b, ...)`, `max(a, b, ...)`, `sqrt(a)`."""
+    """`min(a, b, ...)`, `max(a, b, ...)`, `sqrt(a)`, `mean(qtcf)`; `least`, of `mean(qtcf, at
+    least 3)` ("mean QTcF from 3 ECGs"): the fewest results of the day it averages."""
 
     span: Span
     function: str
     args: tuple[Expr, ...]
+    least: int = 1
 
 
 Expr = Union[Number, Reading, Arithmetic, Power, Choice, Call]

@@ -40,24 +40,39 @@ PLAIN = None  # the unit of a plain number
 AVERAGED = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE)
 
 
-def mean_of(name: str) -> str:
-    """The input `mean(name)` reads: the mean of the concept's results of its latest day.
+def mean_of(name: str, least: int = 1) -> str:
+    """The input `mean(name)` reads: the mean of the concept's results of its latest day, when
+    it has `least` of them or more.
 
     >>> mean_of("qtcf"), averaged(mean_of("qtcf")), averaged("qtcf")
     ('mean(qtcf)', 'qtcf', None)
+    >>> mean_of("qtcf", 3), averaged(mean_of("qtcf", 3)), fewest(mean_of("qtcf", 3))
+    ('mean(qtcf, at least 3)', 'qtcf', 3)
     """
-    return f"mean({name})"
+    return f"mean({name})" if least == 1 else f"mean({name}, at least {least})"
 
 
 def averaged(name: str) -> str | None:
     """The concept an input averages (`mean_of`), or None for any other input."""
-    return name[5:-1] if name.startswith("mean(") else None
+    return name[5:-1].split(",")[0] if name.startswith("mean(") else None
 
 
-def averages(expr: m.Expr) -> set[str]:
-    """The concepts a formula averages (`mean(qtcf)`), not through the derived values it reads."""
-    return {node.args[0].ref.name for node in m.subexpressions(expr) if isinstance(node, m.Call)
-            and node.function == "mean" and isinstance(node.args[0], m.Reading)}
+def fewest(name: str) -> int:
+    """The fewest results of its day an input that averages them needs (`mean_of`): 1 unless
+    the formula says `at least N`."""
+    return int(name[:-1].rsplit(" ", 1)[1]) if name.startswith("mean(") and "," in name else 1
+
+
+def averages(expr: m.Expr) -> dict[str, int]:
+    """The concepts a formula averages (`mean(qtcf)`), not through the derived values it reads,
+    each with the fewest results it needs (the most any of its means asks)."""
+    found: dict[str, int] = {}
+    for node in m.subexpressions(expr):
+        if isinstance(node, m.Call) and node.function == "mean" and \
+                isinstance(node.args[0], m.Reading):
+            name = node.args[0].ref.name
+            found[name] = max(found.get(name, 1), node.least)
+    return found
 
 
 @dataclass(frozen=True)
@@ -206,7 +221,7 @@ class _Walk:
         elif concept is not None and concept.extreme is not None:
             self.problems.append(Problem("formula-mean/kind", arg.ref.span, {
                 "name": concept.name, "kind": str(concept.read_as)}))
-        return ("r", mean_of(plan[1]), plan[2]), unit
+        return ("r", mean_of(plan[1], node.least), plan[2]), unit
 
     def plain(self, node: m.Expr, kind: str, **info: str) -> tuple:
         """A part that must be a plain number (a square root's, a fractional power's base, an

@@ -24,7 +24,7 @@ from grammar.parser import parse
 from protocol.checks import check
 from protocol.errors import ProtocolError
 from protocol.formula import rounded
-from tests.conftest import boundary_cases, network_from_text, screen_one
+from tests.conftest import boundary_cases, judged, network_from_text, screen_one
 
 PROTOCOL = """protocol "QTc" version "1"
 concepts:
@@ -217,3 +217,55 @@ def test_boundary_cases_give_a_mean_as_three_results_of_one_day(capsys, tmp_path
         tested=False)
     assert "not generated (listed in its header)" in said
     assert "qtcf_mean's input qtcf, which the base patient does not give as one number" in text
+
+
+# --- a mean of at least N results -----------------------------------------------------------------
+
+COUNTED = """protocol "QTc3" version "1"
+concepts:
+  qtcf: quantity in ms valid for 28 days
+  qtcf_mean: derived in ms "mean QTcF of the triplicate ECG" = mean(qtcf, at least 3)
+exclusion E1 "Mean resting QTcF > 470 ms obtained from 3 ECGs": qtcf_mean > 470 ms
+"""
+
+
+@pytest.fixture(scope="module")
+def counted() -> Screening:
+    return Screening(network_from_text(COUNTED, "qtc3.proto-rules"))
+
+
+@pytest.mark.parametrize("facts, expected, detail", [
+    ([qtcf(480), qtcf(472), qtcf(466)], "MET", "qtcf_mean = mean(480, 472, 466) = 472.666667 ms"),
+    ([qtcf(480), qtcf(472), qtcf(466), qtcf(450)], "NOT_MET", None),
+    ([qtcf(465)], "UNKNOWN", "qtcf_mean: unknown: qtcf: 1 result of 2026-06-01, a mean of at "
+                             "least 3"),
+    ([qtcf(480), qtcf(490)], "UNKNOWN", "qtcf: 2 results of 2026-06-01, a mean of at least 3"),
+    # three results of two days: the latest day's two are too few, the older day's do not count
+    ([qtcf(480, "2026-05-31"), qtcf(480), qtcf(490)], "UNKNOWN", None),
+])
+def test_a_mean_of_at_least_3_results(counted, facts, expected, detail):
+    """"Mean resting QTcF > 470 ms obtained from 3 ECGs" (FLAURA's helper found a single ECG of
+    468 ms accepted as the mean): fewer results of the day leave it UNKNOWN, saying how many."""
+    result = decided(counted, *facts)
+    assert result.verdicts["E1"].verdict == expected
+    if detail:
+        assert detail in judged(counted.network, result, "E1")["detail"]
+
+
+def test_at_least_is_a_means_alone():
+    with pytest.raises(ProtocolError) as error:
+        parse(HEAD + "  v: derived in ms = max(qtcf, at least 2)\n", "t.pr")
+    assert "max(...) takes no 'at least': only mean(...) counts the results" in str(error.value)
+    with pytest.raises(ProtocolError) as error:
+        parse(HEAD + "  v: derived in ms = mean(qtcf, at least 0)\n", "t.pr")
+    assert "a mean averages at least 1 result" in str(error.value)
+
+
+def test_boundary_cases_give_as_many_results_as_the_mean_needs_and_one_fewer(capsys, tmp_path):
+    base = {"patient": "B", "screening_date": "2026-06-10", "facts": [
+        qtcf(450, f"{DAY}T09:0{minute}") for minute in range(3)]}
+    text, _ = boundary_cases(capsys, tmp_path, COUNTED, base)
+    assert '"qtcf 465.3, 470, 474.7 ms on one day: qtcf_mean 470 ms, exactly at qtcf_mean > ' \
+           '470 ms"' in text
+    assert '"qtcf 465.300001, 474.700001 ms on one day, 2 of the 3 its mean needs: qtcf_mean > ' \
+           '470 ms"' in text

@@ -186,11 +186,17 @@ def _within(fields: dict[str, Any], name: str) -> f.Interval:
 
 def _given(name: str) -> tuple[P.Pattern, P.Pattern]:
     """When the record holds a value for input `name` of a formula (a number, or its bounds; for
-    a mean, the day's numbers only), and when it holds none."""
+    a mean, the day's numbers only, as many as it needs), and when it holds none."""
     fields = (name, R.bounds(name)[0]) if not f.averaged(name) else \
         (_field(name), R.bounds(_field(name))[0])
-    return (P.any_of(*(P.test("$ex", field, 1) for field in fields)),
-            P.all_of(*(P.test("$nex", field, 1) for field in fields)))
+    given = P.any_of(*(P.test("$ex", field, 1) for field in fields))
+    lacking = P.all_of(*(P.test("$nex", field, 1) for field in fields))
+    least = f.fewest(name)
+    if least == 1:
+        return given, lacking
+    counted = R.day_count_field(f.averaged(name))
+    return P.all_of(given, P.test(">=", counted, least)), \
+        P.any_of(lacking, P.test("<", counted, least))
 
 
 def _field(name: str) -> str:
@@ -312,6 +318,9 @@ def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str
         if name in averages and day_results(patient.record, name) is None:
             reasons.append(reader.missing(patient, name)[1])
             continue
+        if name in averages and _too_few(patient, name, averages[name]):
+            reasons.append(_too_few(patient, name, averages[name]))
+            continue
         if inner is not None and inner.kind is m.Kind.DERIVED:
             value, rules = reader.derived.get(name, ("U", ()))
             if value == "U" and rules and _computed(name, rules[0]):
@@ -327,6 +336,17 @@ def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str
     return reasons
 
 
+def _too_few(patient: Patient, name: str, least: int) -> str | None:
+    """Why a mean that needs `least` results of a day has too few: `qtcf: 1 result of
+    2026-05-26, a mean of at least 3`; None when it has enough (or none: it is missing)."""
+    count = patient.record.get(R.day_count_field(name), 0)
+    if not count or count >= least:
+        return None
+    used = patient.used.get(name)
+    on = f" of {used[0].date}" if used and used[0].date else ""
+    return f"{name}: {count} result{'' if count == 1 else 's'}{on}, a mean of at least {least}"
+
+
 def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list[str]:
     """The concepts a derived value reads (through the derived values it reads) that the
     patient's record lacks: what a coordinator would chase to settle it."""
@@ -335,8 +355,11 @@ def missing_inputs(concept: m.Concept, reader: Reader, patient: Patient) -> list
     averages = f.averages(concept.formula)
     for name in m.formula_names(concept.formula):
         inner = reader.concepts.get(name)
-        if name in averages and day_results(patient.record, name) is None and name not in found:
-            found.append(name)
+        if name in averages and name not in found and (
+                day_results(patient.record, name) is None or
+                _too_few(patient, name, averages[name])):
+            found.append(name if averages[name] == 1 else f"{averages[name]} {name} results "
+                         "of one day")
         elif inner is not None and inner.formula is not None:
             found.extend(n for n in missing_inputs(inner, reader, patient) if n not in found)
         elif inner is not None and R.bounds(name)[0] in patient.record:

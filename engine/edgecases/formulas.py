@@ -212,6 +212,11 @@ def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
                 where = _where_on(exact, value, threshold, test)
                 said = _digits(exact) if exact == value else \
                     f"{_digits(exact)}, rounded {tidy(value)}"
+                least = averaged.get(name, 1)
+                if least > 1:  # one result is too few: as many as the mean needs, or three
+                    out.append(_several(name, x, fields, unit, concept, value, where, written,
+                                        atom, ok, max(3, least)))
+                    continue
                 out.append(Variant(
                     f"{name} {given}: {concept.name} {tidy(value)} {concept.unit}, {where} "
                     f"{written}",
@@ -230,8 +235,11 @@ def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
                         atom, "true" if ok else "false",
                         replace=({"concept": name, "value": shown, **fields, "unit": other_name},)))
                 if name in averaged:
-                    out.append(_triplicate(name, x, fields, unit, concept, value, where, written,
-                                           atom, ok))
+                    out.append(_several(name, x, fields, unit, concept, value, where, written,
+                                        atom, ok, 3))
+            if averaged.get(name, 1) > 1:
+                out.append(_too_few(name, pair[1], fields, unit, concept, written, atom,
+                                    averaged[name]))
         out.append(Variant(f"no {name}: {written}", f"{concept.name} reads {name}: unknown",
                            atom, "unknown", remove=(given_as(gen, name),)))
     return out
@@ -348,39 +356,67 @@ def _inputs(concept: m.Concept, concepts: dict[str, m.Concept]) -> list[str]:
     return found
 
 
-def _averaged(concept: m.Concept, concepts: dict[str, m.Concept]) -> set[str]:
+def _averaged(concept: m.Concept, concepts: dict[str, m.Concept]) -> dict[str, int]:
     """The inputs the formula reads only as a mean of one day's results (`mean(qtcf)`), through
-    the derived values it reads: for those, three results of one day stand for one value."""
-    means: set[str] = set()
+    the derived values it reads, each with the fewest results its means need (`mean(qtcf, at
+    least 3)`): for those, results of one day stand for one value."""
+    means: dict[str, int] = {}
     plain: set[str] = set()
     pending = [concept]
     while pending:
         formula = pending.pop().formula
         assert formula is not None
-        inside = {id(n.args[0]) for n in m.subexpressions(formula)
+        inside = {id(n.args[0]): n.least for n in m.subexpressions(formula)
                   if isinstance(n, m.Call) and n.function == "mean"}
         for node in m.subexpressions(formula):
             if isinstance(node, m.Reading):
                 inner = concepts[node.ref.name]
                 if inner.kind is m.Kind.DERIVED:
                     pending.append(inner)
+                elif id(node) in inside:
+                    means[inner.name] = max(means.get(inner.name, 1), inside[id(node)])
                 else:
-                    (means if id(node) in inside else plain).add(inner.name)
-    return means - plain
+                    plain.add(inner.name)
+    return {name: least for name, least in means.items() if name not in plain}
 
 
-def _triplicate(name: str, x: Decimal, fields: dict, unit: str | None, concept: m.Concept,
-                value: Decimal, where: str, written: str, atom: m.Compare, ok: bool) -> Variant:
-    """The value `x` of a mean input as three results of one day, about a hundredth of it apart
-    (on the rounding rule's 6 places, as `x` is), whose mean is `x` exactly: the network's mean
-    lands where one result of `x` does."""
-    step = quantize(x / 100)
-    results = [tidy(x - step), tidy(x), tidy(x + step)]
+def _several(name: str, x: Decimal, fields: dict, unit: str | None, concept: m.Concept,
+             value: Decimal, where: str, written: str, atom: m.Compare, ok: bool,
+             count: int) -> Variant:
+    """The value `x` of a mean input as `count` results of one day (three, or as many as the
+    mean needs), a hundredth of it apart (on the rounding rule's 6 places, as `x` is) around it,
+    whose mean is `x` exactly: the network's mean lands where one result of `x` does."""
+    results = _around(x, count)
     given = f"{', '.join(map(str, results))}{f' {unit}' if unit else ''}"
     return Variant(
         f"{name} {given} on one day: {concept.name} {tidy(value)} {concept.unit}, {where} "
         f"{written}", f"the mean of {given} is exactly {tidy(x)}; {concept.name} as for one "
         f"result of {tidy(x)}; {written} is {str(ok).lower()}", atom, "true" if ok else "false",
+        replace=tuple({"concept": name, "value": r, **fields} for r in results))
+
+
+def _around(x: Decimal, count: int) -> list[Decimal]:
+    """`count` different values a hundredth of `x` apart (on the rounding rule's 6 places), whose
+    mean is `x` exactly: results of one day, none a duplicate of another.
+
+    >>> _around(Decimal(100), 3), _around(Decimal(100), 2)
+    ([Decimal('99'), Decimal('100'), Decimal('101')], [Decimal('99'), Decimal('101')])
+    """
+    step = quantize(x / 100)
+    offsets = [k - count // 2 for k in range(count)] if count % 2 else \
+        [k for k in range(-(count // 2), count // 2 + 1) if k]
+    return [tidy(x + k * step) for k in offsets]
+
+
+def _too_few(name: str, x: Decimal, fields: dict, unit: str | None, concept: m.Concept,
+             written: str, atom: m.Compare, least: int) -> Variant:
+    """One result fewer than the mean needs (`mean(qtcf, at least 3)`): unknown, whatever they
+    are."""
+    results = _around(x, least - 1)
+    given = f"{', '.join(map(str, results))}{f' {unit}' if unit else ''}"
+    return Variant(
+        f"{name} {given} on one day, {least - 1} of the {least} its mean needs: {written}",
+        f"{concept.name} averages at least {least} results of a day: unknown", atom, "unknown",
         replace=tuple({"concept": name, "value": r, **fields} for r in results))
 
 
