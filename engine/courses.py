@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 from engine import record as R
 from engine.dates import length, runs, shift
 from engine.factfile import plain, quoted
-from engine.record import attributes_text, period_text, plain_number, used_fact
+from engine.record import ONGOING, attributes_text, period_text, plain_number, used_fact
 from protocol import model as m
 from protocol.formula import rounded
 from protocol.units import UnitProblem, convert, factor, parse_unit, quantize
 
 if TYPE_CHECKING:
+    from engine.atoms.filters import Kept
     from engine.facts import Reader
 
 
@@ -118,7 +119,7 @@ class Courses:
         not; otherwise bounds, the courses that may cover it adding to the upper one, and a course
         without a dose leaving it unbounded (see record.dose_field)."""
         record = self.patient.record
-        for field_name, anchor in r.doses:
+        for field_name, anchor, kept in r.doses:
             day = record.get(anchor)
             if day is None:
                 self.patient.unusable[field_name] = \
@@ -126,7 +127,7 @@ class Courses:
                 continue
             low = high = Decimal(0)
             unbounded = self._open(r)  # a course not recorded may cover the day
-            for course in courses:
+            for course in counted(courses, kept):
                 if not course[R.START] <= day <= course[R.END]:
                     continue  # surely not on that day
                 surely = course[R.START_LATEST] <= day <= course[R.END_EARLIEST]
@@ -149,7 +150,7 @@ class Courses:
         fall inside leaves it unbounded above. An average daily dose is that sum divided by the
         window's days; the highest daily dose the most of one of them (`_highest`)."""
         record = self.patient.record
-        for field_name, anchor, duration, reading in r.cumulatives:
+        for field_name, anchor, duration, reading, kept in r.cumulatives:
             span = summed_span(record, anchor, duration)
             if span is None:
                 self.patient.unusable[field_name] = \
@@ -157,13 +158,16 @@ class Courses:
                 continue
             days = span[1] - span[0] + 1
             unbounded = self._open(r)  # a course not recorded may fall in the window
+            kept_courses = counted(courses, kept)
+            doses = exacts if kept is None else [dose for course, dose in zip(courses, exacts)
+                                                 if kept(course) != "false"]
             if reading == m.HIGHEST:
-                low, most = _highest(courses, exacts, *span)
+                low, most = _highest(kept_courses, doses, *span)
                 _summed(record, field_name, rounded(low),
                         None if unbounded or most is None else rounded(most))
                 continue
             low = high = Fraction(0)
-            for course, dose in zip(courses, exacts):
+            for course, dose in zip(kept_courses, doses):
                 surely, maybe = taken(course, *span)
                 if not maybe:
                     continue
@@ -307,6 +311,23 @@ def _highest(courses: list[dict], doses: list[Fraction | None], first: int, last
         low = max(low, dose + min(on(sure, day, index) for day in days(sure, start, end)))
     return low, None if unbounded else max(
         (on(maybe, day) for day in days(maybe, first, last)), default=Fraction(0))
+
+
+def counted(courses: list[dict], kept: Kept) -> list[dict]:
+    """The courses a summed dose counts: every one without a filter; with one, those it keeps,
+    and those it may keep (an attribute not recorded) as courses that may have been taken on
+    their days but surely on none (their latest start past any day), so they add to the upper
+    bound alone.
+
+    >>> counted([{R.START_LATEST: 5, "route": "oral"}, {R.START_LATEST: 5}],
+    ...         lambda c: "true" if "route" in c else "unknown")[1][R.START_LATEST] == ONGOING
+    True
+    """
+    if kept is None:
+        return courses
+    said = [(course, kept(course)) for course in courses]
+    return [course if status == "true" else {**course, R.START_LATEST: ONGOING}
+            for course, status in said if status != "false"]
 
 
 def taken(course: dict, first: int, last: int) -> tuple[int, int]:

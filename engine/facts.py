@@ -31,6 +31,7 @@ from typing import Any
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
                           day_of, day_written, days_of, days_of_text, shift)
+from engine.atoms.filters import Kept, kept_by
 from engine.courses import Courses
 from engine.duplicates import Seen, identity
 from engine.factfile import patient_id, plain, quoted, schema_problems
@@ -66,17 +67,19 @@ class Normaliser:
         self.reaches = layout.reaches
         self.spans = {name: [(key, R.between(key)[0], duration) for key, duration in
                              sorted(spans.items())] for name, spans in layout.spans.items()}
-        self.doses: dict[str, list[tuple[str, str]]] = {}  # by medication
-        for field_name, (name, anchor) in sorted(layout.doses.items()):
-            self.doses.setdefault(name, []).append((field_name, anchor))
         self.concepts = {c.name: c for c in protocol.concepts}
         self.aliases = protocol.aliases
-        self.cumulatives: dict[str, list[tuple[str, str | None, m.Duration | None, str]]] = {}
-        for field_name, (name, *summed) in sorted(layout.cumulatives.items()):
-            self.cumulatives.setdefault(name, []).append((field_name, *summed))
+        # by medication: each dose's field, its anchor, and which courses it sums (`kept_by`)
+        self.doses: dict[str, list[tuple[str, str, Kept]]] = {}
+        for field_name, (name, anchor, filters) in sorted(layout.doses.items()):
+            self.doses.setdefault(name, []).append(
+                (field_name, anchor, kept_by(filters, self.concepts[name])))
+        self.cumulatives: dict[str, list[tuple[str, str | None, m.Duration | None, str, Kept]]] = {}
+        for field_name, (name, *summed, filters) in sorted(layout.cumulatives.items()):
+            self.cumulatives.setdefault(name, []).append(
+                (field_name, *summed, kept_by(filters, self.concepts[name])))
         # The lists with a dose on a day or a cumulative dose the network compares (0 for none).
-        self.tallied = frozenset(name for name, _ in layout.doses.values()) | \
-            frozenset(self.cumulatives)
+        self.tallied = frozenset(self.doses) | frozenset(self.cumulatives)
         # The histories others count as (`methotrexate: medication {...} counts as csdmard`):
         # their items are its items, beside its own record (`_Builder._narrowed`).
         self.narrowed = protocol.narrowed

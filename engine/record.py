@@ -63,6 +63,7 @@ run of consecutive courses it belongs to, prefixed `run_` (see `engine/facts.py`
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -269,22 +270,37 @@ def most_recent(items: list[dict]) -> tuple[tuple[int, int], list[int]]:
     return surest, [i for i, item in enumerate(items) if (item[START_LATEST], item[END]) >= surest]
 
 
-def dose_field(concept: str, anchor: str) -> str:
+def dose_field(concept: str, anchor: str, filters: tuple = ()) -> str:
     """The record field holding a medication's daily dose on the day in field `anchor`, summed
-    over the courses that cover it (with `bounds` when some course may or may not cover it)."""
-    return f"{concept}__dose_at_{anchor}"
+    over the courses that cover it (with `bounds` when some course may or may not cover it), of
+    those a filter keeps (`kept`)."""
+    return f"{concept}__dose_at_{anchor}{kept(filters)}"
 
 
 def cumulative_field(concept: str, anchor: str | None, duration: m.Duration | None,
-                     reading: str = m.TOTAL) -> str:
+                     reading: str = m.TOTAL, filters: tuple = ()) -> str:
     """The record field holding a medication's cumulative dose (with `bounds` when some course's
     days or dose are not known): up to screening, or within `duration` before the day in field
     `anchor`; or (`reading`) that sum divided by the window's days, or the highest daily dose of
-    a day of the window (`m.CumulativeDose`)."""
+    a day of the window (`m.CumulativeDose`); of the courses a filter keeps (`kept`)."""
     if anchor is None or duration is None:
-        return f"{concept}__cumulative"
+        return f"{concept}__cumulative{kept(filters)}"
     summed = "cumulative" if reading == m.TOTAL else reading
-    return f"{concept}__{summed}__{duration.amount}{duration.unit[0]}_before_{anchor}"
+    return f"{concept}__{summed}__{duration.amount}{duration.unit[0]}_before_{anchor}" \
+        f"{kept(filters)}"
+
+
+def kept(filters: tuple) -> str:
+    """A summed dose's field's part that names the courses a filter keeps: none without one,
+    else the filter as written, hashed (two filters written alike are one field).
+
+    >>> kept(())
+    ''
+    """
+    if not filters:
+        return ""
+    written = " and ".join(str(clause) for clause in filters)
+    return f"__where_{hashlib.sha256(written.encode()).hexdigest()[:12]}"
 
 
 @dataclass
@@ -300,11 +316,12 @@ class Layout:
     bounds: dict[str, tuple[str, m.Duration, str]] = field(default_factory=dict)
     edges: dict[str, tuple[str, str]] = field(default_factory=dict)
     dated: dict[str, str] = field(default_factory=dict)  # the field, by the concept it dates
-    doses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The doses on a day, by field: the medication, the anchor's field, the filter's clauses.
+    doses: dict[str, tuple[str, str, tuple]] = field(default_factory=dict)
     #: Cumulative, average and highest daily doses, by field: the medication, the anchor's field
-    #: and the duration before it (None and None: every day up to screening), and how the daily
-    #: doses are read (`m.CumulativeDose.reading`).
-    cumulatives: dict[str, tuple[str, str | None, m.Duration | None, str]] = \
+    #: and the duration before it (None and None: every day up to screening), how the daily
+    #: doses are read (`m.CumulativeDose.reading`), and the filter's clauses.
+    cumulatives: dict[str, tuple[str, str | None, m.Duration | None, str, tuple]] = \
         field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
     #: The medications a filter measures a course of in days (`where duration >= 12 weeks`): the
@@ -377,20 +394,23 @@ class Layout:
         self.concepts.add(concept)
         return name
 
-    def cumulative(self, concept: str, window: m.Window, reading: str = m.TOTAL) -> str:
+    def cumulative(self, concept: str, window: m.Window, reading: str = m.TOTAL,
+                   filters: tuple = ()) -> str:
         """Ask for a medication's cumulative dose over a window (`ever`, or `within D before
-        A`), or its average or highest daily dose over the window's days; return its field."""
+        A`), or its average or highest daily dose over the window's days, of the courses
+        `filters` keep; return its field."""
         anchor = None if window.kind == "ever" else self.anchor(window.anchor)
-        name = cumulative_field(concept, anchor, window.duration, reading)
-        self.cumulatives[name] = (concept, anchor, window.duration, reading)
+        name = cumulative_field(concept, anchor, window.duration, reading, filters)
+        self.cumulatives[name] = (concept, anchor, window.duration, reading, filters)
         self.concepts.add(concept)
         return name
 
-    def dose(self, concept: str, anchor: m.Anchor | None) -> str:
-        """Ask for a medication's daily dose on an anchor day; return its field."""
+    def dose(self, concept: str, anchor: m.Anchor | None, filters: tuple = ()) -> str:
+        """Ask for a medication's daily dose on an anchor day, of the courses `filters` keep;
+        return its field."""
         day = self.anchor(anchor)
-        name = dose_field(concept, day)
-        self.doses[name] = (concept, day)
+        name = dose_field(concept, day, filters)
+        self.doses[name] = (concept, day, filters)
         self.concepts.add(concept)
         return name
 

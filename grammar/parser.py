@@ -726,25 +726,49 @@ class _Build(Escalation):
         the screening date is told apart from no day at all."""
         return (anchor,)
 
-    def current_dose(self, meta, name, anchor, op, dose):
-        return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose)
+    def current_dose(self, meta, name, *rest):
+        """`X dose at A <op> D`, of the courses a filter keeps where one comes after X."""
+        filters, (anchor, op, dose) = _filtered(rest)
+        return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose, filters)
 
-    def current_dose_range(self, meta, name, anchor, bounds):
+    def cumulative_dose(self, meta, name, *rest):
+        """`X cumulative dose >= 420 mg`, over every course up to screening unless a window
+        narrows it."""
+        filters, (op, dose, *window) = _filtered(rest)
+        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
+                                window[0] if window else m.Window(self._span(meta), "ever"),
+                                filters=filters)
+
+    def average_dose(self, meta, name, *rest):
+        """`X average daily dose >= 7.5 mg/d within 28 days before screening`; without a window
+        it is parsed, and `check` says that an average needs one."""
+        return replace(self.cumulative_dose(meta, name, *rest), reading=m.AVERAGE)
+
+    def highest_dose(self, meta, name, *rest):
+        """`X highest daily dose > 10 mg/d within 14 days before first_dose`: the most taken on
+        one day of the window; without a window it is parsed, and `check` says it needs one."""
+        return replace(self.cumulative_dose(meta, name, *rest), reading=m.HIGHEST)
+
+    def current_dose_range(self, meta, name, *rest):
         """`methotrexate dose at screening 7.5 to 25 mg/wk`: see `_dose_range`."""
-        return self._dose_range(meta, bounds, lambda op, dose: self.current_dose(
-            meta, name, anchor, op, dose))
+        filters, (anchor, bounds) = _filtered(rest)
+        return self._dose_range(meta, bounds, lambda op, dose: m.CurrentDose(
+            self._span(meta), self._ref(name), anchor, op, dose, filters))
 
-    def cumulative_dose_range(self, meta, name, bounds, window=None):
-        return self._dose_range(meta, bounds, lambda op, dose: self.cumulative_dose(
-            meta, name, op, dose, window))
+    def cumulative_dose_range(self, meta, name, *rest):
+        return self._summed_range(meta, name, rest, m.TOTAL)
 
-    def average_dose_range(self, meta, name, bounds, window=None):
-        return self._dose_range(meta, bounds, lambda op, dose: self.average_dose(
-            meta, name, op, dose, window))
+    def average_dose_range(self, meta, name, *rest):
+        return self._summed_range(meta, name, rest, m.AVERAGE)
 
-    def highest_dose_range(self, meta, name, bounds, window=None):
-        return self._dose_range(meta, bounds, lambda op, dose: self.highest_dose(
-            meta, name, op, dose, window))
+    def highest_dose_range(self, meta, name, *rest):
+        return self._summed_range(meta, name, rest, m.HIGHEST)
+
+    def _summed_range(self, meta, name, rest, reading: str) -> m.And:
+        filters, (bounds, *window) = _filtered(rest)
+        return self._dose_range(meta, bounds, lambda op, dose: m.CumulativeDose(
+            self._span(meta), self._ref(name), op, dose,
+            window[0] if window else m.Window(self._span(meta), "ever"), reading, filters))
 
     def _dose_range(self, meta, bounds, compared) -> m.And:
         """A dose between two bounds, both counted, is the dose compared with each: one number
@@ -764,24 +788,6 @@ class _Build(Escalation):
         span = Span(start.file, start.line, start.column, end.end_line, end.end_column)
         unit = str(rest[0]) if len(rest) == 2 else high.unit
         return m.Quantity(span, _number(low), unit), high
-
-    def cumulative_dose(self, meta, name, op, dose, window=None):
-        """`X cumulative dose >= 420 mg`, over every course up to screening unless a window
-        narrows it."""
-        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
-                                window or m.Window(self._span(meta), "ever"))
-
-    def average_dose(self, meta, name, op, dose, window=None):
-        """`X average daily dose >= 7.5 mg/d within 28 days before screening`; without a window
-        it is parsed, and `check` says that an average needs one."""
-        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
-                                window or m.Window(self._span(meta), "ever"), m.AVERAGE)
-
-    def highest_dose(self, meta, name, op, dose, window=None):
-        """`X highest daily dose > 10 mg/d within 14 days before first_dose`: the most taken on
-        one day of the window; without a window it is parsed, and `check` says it needs one."""
-        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
-                                window or m.Window(self._span(meta), "ever"), m.HIGHEST)
 
     def stable_dose(self, meta, name, duration, anchor):
         return m.StableDose(self._span(meta), self._ref(name), duration, anchor)
@@ -811,6 +817,13 @@ class _Build(Escalation):
     def duration(self, meta, number, unit):
         plural = str(unit) if str(unit).endswith("s") else f"{unit}s"
         return m.Duration(self._span(meta), self._integer(number), plural)
+
+
+def _filtered(rest: tuple) -> tuple[tuple, tuple]:
+    """A summed dose's filter, when its medication has one before `dose` (a tuple of clauses:
+    `filter`), and what follows it."""
+    kept = isinstance(rest[0], tuple) and rest[0] and isinstance(rest[0][0], m.Where | m.Either)
+    return (rest[0], rest[1:]) if kept else ((), rest)
 
 
 def _op(token: Token) -> str:

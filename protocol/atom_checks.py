@@ -202,6 +202,7 @@ def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnost
                    example=f"{atom.dose.value} {summed}")
     else:
         yield from _convertible("unit-dimension/cumulative", atom.dose, concept, summed)
+    yield from _filters(atom, concept)
 
 
 def _convertible(
@@ -231,7 +232,14 @@ def _values(atom: m.Is | m.Includes, concept: m.Concept) -> Iterator[Diagnostic]
             yield diag("unknown-value", value.span, value=value.name, name=concept.name, hint=hint)
 
 
-def _filters(atom: m.Occurred, concept: m.Concept) -> Iterator[Diagnostic]:
+def _dose_on_a_day(atom: m.CurrentDose, concept: m.Concept) -> Iterator[Diagnostic]:
+    """The dose is a course's; a filter keeps the courses it sums (`where route is oral`)."""
+    yield from _course(atom, concept)
+    yield from _filters(atom, concept)
+
+
+def _filters(atom: m.Occurred | m.CurrentDose | m.CumulativeDose, concept: m.Concept
+             ) -> Iterator[Diagnostic]:
     """A filter reads an attribute the concept declares (a medication's drug and dose too), and
     only its declared values: any other word could never match a fact."""
     for clause in m.clauses(atom.filters):
@@ -369,7 +377,7 @@ ATOM_CHECKS: dict[type, Callable[[Any, m.Concept], Iterator[Diagnostic]]] = {
     m.InRange: _in_range,
     m.Confirmed: lambda atom, concept: _confirmed(atom, concept),
     m.Course: _course,
-    m.CurrentDose: _course,
+    m.CurrentDose: _dose_on_a_day,
     m.CumulativeDose: _cumulative,
     m.Is: _values,
     m.Includes: _values,

@@ -543,6 +543,8 @@ class CurrentDose:
     anchor: Anchor | None  # None: the screening date
     op: str
     dose: Quantity
+    #: The courses counted: those a filter keeps (`where route is oral`), or every one.
+    filters: tuple[Clause, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -565,6 +567,8 @@ class CumulativeDose:
     dose: Quantity
     window: Window  # "ever", or `within D before A`
     reading: str = "total"  # TOTAL, AVERAGE or HIGHEST
+    #: The courses counted: those a filter keeps (`where route is oral`), or every one.
+    filters: tuple[Clause, ...] = ()
 
     @property
     def daily(self) -> bool:

@@ -20,6 +20,7 @@ from engine import patterns as P
 from engine import record as R
 from engine.atoms.base import WITHIN_BOUNDS, Atom, Build, Judged, Reader, compared, exact
 from engine.atoms.courses import days_before, dose_threshold_of, span_before
+from engine.atoms.filters import clause_open, kept_by
 from engine.kleene import Kleene, conjunction, scalar
 from engine.courses import summed_span, taken
 from engine.record import Layout, Patient, plain_number
@@ -60,7 +61,7 @@ class _Summed(Atom):
             why = patient.unusable[name] if R.open_list(record, reader.wholes, name) else \
                 "a course has no dose"
             value = f"at least {exact(record[low])} {unit} ({why})"
-        detail = f"{self.what(atom, patient, unit)}: {value}" \
+        detail = f"{self.what(atom, patient, unit)}{_kept_words(atom)}: {value}" \
             f"{self.parts(atom, reader, patient, items or [])}; {text}; {needs}"
         return held, detail + (f" ({WITHIN_BOUNDS})" if held == "unknown" else "")
 
@@ -84,7 +85,7 @@ class CurrentDose(_Summed):
     handles = m.CurrentDose
 
     def field(self, atom: m.CurrentDose, layout: Layout) -> str:
-        return layout.dose(atom.ref.name, atom.anchor)
+        return layout.dose(atom.ref.name, atom.anchor, atom.filters)
 
     def what(self, atom: m.CurrentDose, patient: Patient, unit: str) -> str:
         day = date.fromordinal(patient.record[R.anchor_field(atom.anchor)])
@@ -95,7 +96,7 @@ class CurrentDose(_Summed):
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
         threshold = dose_threshold_of(concept, atom.dose)
-        field = R.dose_field(concept.name, R.anchor_field(atom.anchor))
+        field = R.dose_field(concept.name, R.anchor_field(atom.anchor), atom.filters)
         return concept.name, field, float(threshold), concept.dosed_in, \
             f"needs {atom.op} {plain_number(threshold)} {concept.dosed_in}"
 
@@ -113,7 +114,7 @@ class CumulativeDose(_Summed):
     handles = m.CumulativeDose
 
     def field(self, atom: m.CumulativeDose, layout: Layout) -> str:
-        return layout.cumulative(atom.ref.name, atom.window, atom.reading)
+        return layout.cumulative(atom.ref.name, atom.window, atom.reading, atom.filters)
 
     def what(self, atom: m.CumulativeDose, patient: Patient, unit: str) -> str:
         daily = "daily " if per_days(unit) == 1 else ""  # "highest dose" of mg/wk
@@ -127,9 +128,9 @@ class CumulativeDose(_Summed):
 
     def parts(self, atom: m.CumulativeDose, reader: Reader, patient: Patient,
               items: list[dict]) -> str:
-        daily = reader.concepts[atom.ref.name].dosed_in
-        assert daily is not None
-        return _taken(atom, items, patient, daily)
+        concept = reader.concepts[atom.ref.name]
+        assert concept.dosed_in is not None
+        return _taken(atom, items, patient, concept)
 
     @staticmethod
     def constants(atom: m.CumulativeDose, reader: Reader | Build) -> tuple:
@@ -143,7 +144,8 @@ class CumulativeDose(_Summed):
                                                                                     atom.dose)
         window = atom.window
         anchor = None if window.kind == "ever" else R.anchor_field(window.anchor)
-        field = R.cumulative_field(concept.name, anchor, window.duration, atom.reading)
+        field = R.cumulative_field(concept.name, anchor, window.duration, atom.reading,
+                                   atom.filters)
         return concept.name, field, float(threshold), unit, \
             f"needs {atom.op} {plain_number(threshold)} {unit}"
 
@@ -176,20 +178,40 @@ def _over(window: m.Window, patient: Patient) -> str:
         f"{last}{after})"
 
 
-def _taken(atom: m.CumulativeDose, items: list[dict], patient: Patient, daily: str) -> str:
+def _taken(atom: m.CumulativeDose, items: list[dict], patient: Patient,
+           concept: m.Concept) -> str:
     """Each course that counts: its drug, the days it was taken in the span, its daily dose:
-    ` (prednisone 42 days x 10 mg/d; prednisone 21 to 51 days x 5 mg/d)`."""
+    ` (prednisone 42 days x 10 mg/d; prednisone 21 to 51 days x 5 mg/d)`; of a filter's, only
+    the courses it keeps, and those it may keep saying why (`may count: route not recorded`)."""
     span = _span(atom.window, patient)
+    kept = kept_by(atom.filters, concept)
     said = []
     for item in items:
+        status = "true" if kept is None else kept(item)
         surely, maybe = taken(item, *span)
-        if not maybe:
+        if not maybe or status == "false":
             continue
         days = f"{maybe} day{'s' * (maybe != 1)}" if surely == maybe else \
             f"{surely} to {maybe} days"
-        dose = f"{exact(item[R.DOSE])} {daily}" if R.DOSE in item else "no dose"
-        said.append(f"{item[R.DRUG]} {days} x {dose}")
+        dose = f"{exact(item[R.DOSE])} {concept.dosed_in}" if R.DOSE in item else "no dose"
+        said.append(f"{item[R.DRUG]} {days} x {dose}" + (
+            "" if status == "true" else f", may count: {_open_on(atom, concept, item)}"))
     return f" ({'; '.join(said)})" if said else ""
+
+
+def _open_on(atom: m.CurrentDose | m.CumulativeDose, concept: m.Concept, item: dict) -> str:
+    """Why a filter may or may not keep a course: what it reads that the course does not
+    record (`route not recorded`)."""
+    reads = dict.fromkeys(r for clause in atom.filters for r in clause_open(clause, concept)(item))
+    return ", ".join(f"{r} not recorded" for r in reads) or "its dates do not decide it"
+
+
+def _kept_words(atom: m.CurrentDose | m.CumulativeDose) -> str:
+    """The courses a summed dose counts, as the trail says them: ` of courses where route is
+    oral`; nothing without a filter."""
+    if not atom.filters:
+        return ""
+    return " of courses where " + " and ".join(str(clause) for clause in atom.filters)
 
 
 class StableDose(Atom):

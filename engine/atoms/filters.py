@@ -207,6 +207,21 @@ def clause_patterns(clause: m.Clause, concept: m.Concept
         *(P.test("!=", field, v) for v in values))
 
 
+#: Whether a course counts in a summed dose (`glucocorticoid where route is oral dose at
+#: screening`): "true", "false", or "unknown" (it does not record the route); None: every course.
+Kept = Callable[[dict], str] | None
+
+
+def kept_by(filters: tuple[m.Clause, ...], concept: m.Concept) -> Kept:
+    """Which courses a summed dose counts: those its filter keeps, every clause passed (each as
+    the trail reads it, `clause_test`, on the course's recorded attributes); None without a
+    filter."""
+    if not filters:
+        return None
+    tests = [clause_test(clause, concept) for clause in filters]
+    return lambda item: holds("all", [test(item) for test in tests])
+
+
 def clause_test(clause: m.Clause, concept: m.Concept):
     """The clause on one item, for the trail: "true", "false" or "unknown"."""
     if isinstance(clause, m.Either):

@@ -47,6 +47,7 @@ Summed = tuple[str, Decimal | None, str, date, date | None]
 
 def current_doses(gen: EdgeCases, atom: m.CurrentDose) -> list[Variant]:
     """The cases of one `X dose at A <op> D` (see the module's docstring); raises `Skip`."""
+    _unfiltered(atom)
     concept = gen.concept(atom)
     if atom.anchor is not None and atom.anchor.edge is not None:  # pragma: no cover
         raise Skip("a dose on another history's start or end")  # the checker refuses it
@@ -105,7 +106,15 @@ class _Summing:
     span: str
 
 
+def _unfiltered(atom: m.CurrentDose | m.CumulativeDose) -> None:
+    """A dose of the courses a filter keeps (`where route is oral`) has no cases yet."""
+    if atom.filters:
+        raise Skip(f"a dose of the courses a filter keeps ('{atom.filters[0]}'): its courses are "
+                   "not generated")
+
+
 def _summing(gen: EdgeCases, atom: m.CumulativeDose, dosed: Dosing) -> _Summing:
+    _unfiltered(atom)
     window = atom.window
     first: date | None = None
     last = gen.screening
