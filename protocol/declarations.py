@@ -146,6 +146,8 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             elif unit is not None and units.temperature(unit) and what != "quantity":
                 yield diag("unit-temperature", concept.span, name=concept.name, unit=unit,
                            kind=what)
+            elif unit is not None and concept.kind is Kind.QUANTITY and _in_months(unit):
+                yield diag("unit-months", concept.span, name=concept.name, unit=unit)
         for attribute in concept.attributes:
             if attribute.unit is not None and not parses(attribute.unit):
                 yield diag("unit-unknown", attribute.span, unit=attribute.unit)
@@ -157,6 +159,17 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
                     yield diag("unit-unknown", quantity.span, unit=quantity.unit)
             if conversion.offset is not None:
                 yield from _offset(concept, conversion)
+
+
+def _in_months(unit: str) -> bool:
+    """Whether a measured concept's unit is a length of time in months or years, which pint
+    converts from weeks and days by an average month (a twelfth of 365.25 days).
+
+    >>> _in_months("month"), _in_months("years"), _in_months("wk"), _in_months("mg/month")
+    (True, True, False, False)
+    """
+    return units.days_in(unit) is None and units.same_dimension(unit, "d") and \
+        any(word in unit for word in ("month", "year", "mo", "yr", "a"))
 
 
 def _offset(concept: m.Concept, conversion: m.Conversion) -> Iterator[Diagnostic]:

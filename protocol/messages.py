@@ -174,6 +174,9 @@ TEMPLATES: dict[str, str] = {
     "({years} years); for any time, write 'ever' (or leave out 'valid for')",
     "count-limit": "'at least {count} ...' asks for {count} items of one patient; counts are "
     "tested up to {limit}",
+    "unit-months": "'{name}' is in {unit}: a fact in weeks or days converts by an average month "
+    "(30.436875 days), so 13 weeks is 2.99 months, under 3; declare it in weeks or days if its "
+    "facts come so (windows and 'for at least' count calendar months)",
     "split-on": "where {choice} is not recorded this is UNKNOWN, even where both sides agree "
     "(strong Kleene logic does not reason by cases); write '{then} if {choice} else "
     "{otherwise}', which decides what both agree on",
@@ -212,7 +215,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
      "missing-header", "unless-in-inclusion", "fidelity", "filter-never",
-     "counts-as-attributes", "split-on")
+     "counts-as-attributes", "split-on", "unit-months")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

@@ -309,3 +309,16 @@ def test_round_trip_between_count_spellings_is_exact(
     places = data.draw(st.integers(min_value=0, max_value=PLACES + min(k, 0)))
     value = Decimal(digits).scaleb(-places)
     assert convert(convert(value, a, b), b, a) == quantize(value)
+
+
+def test_a_quantity_in_months_is_warned_of_its_average_month():
+    """"Life expectancy of at least 3 months" declared in months: 13 weeks converts to 2.99
+    months (pint's average month), under 3; `check` says so (a helper on FLAURA)."""
+    from tests.conftest import checked  # noqa: PLC0415 -- as the other checks' tests
+
+    said = checked("  life_expectancy: quantity in month\n", "life_expectancy >= 3 month")
+    assert said == ["3:3 'life_expectancy' is in month: a fact in weeks or days converts by an "
+                    "average month (30.436875 days), so 13 weeks is 2.99 months, under 3; "
+                    "declare it in weeks or days if its facts come so (windows and 'for at "
+                    "least' count calendar months)"]
+    assert checked("  life_expectancy: quantity in wk\n", "life_expectancy >= 12 wk") == []
