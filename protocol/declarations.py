@@ -168,8 +168,7 @@ def _in_months(unit: str) -> bool:
     >>> _in_months("month"), _in_months("years"), _in_months("wk"), _in_months("mg/month")
     (True, True, False, False)
     """
-    return units.days_in(unit) is None and units.same_dimension(unit, "d") and \
-        any(word in unit for word in ("month", "year", "mo", "yr", "a"))
+    return units.same_dimension(unit, "d") and units.days_in(unit) is None
 
 
 def _offset(concept: m.Concept, conversion: m.Conversion) -> Iterator[Diagnostic]:
