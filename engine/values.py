@@ -150,8 +150,11 @@ class Values:
             else:
                 match = _BOUNDED.match(text)
                 if match is None:
+                    plain_text = re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text) is not None
                     self.problem(index, "value", f"{r.name} is measured: expected a number "
-                                 f"or a bound like '< 20', found {quoted(value)}")
+                                 f"or a bound like '< 20', found {quoted(value)}" + (
+                                     f" (a number is written without quotes: {text})"
+                                     if plain_text else ""))
                     return None
                 reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
         else:
