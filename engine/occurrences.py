@@ -310,8 +310,11 @@ class Occurrences:
         a course: completed calendar months and days, at least and at most what its dates allow
         (into `item`); and as the trail says it (its days where a filter compares days)."""
         screening = self.screening_day
-        surely = (item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
-        maybe = (item[R.START], min(item[R.END], screening))
+        if not (r.runs_on or fact.get("end") or fact.get("ongoing")):
+            surely = maybe = (item[R.START], item[R.START])  # of its one day, whichever it was
+        else:
+            surely = (item[R.START_LATEST], min(item[R.END_EARLIEST], screening))
+            maybe = (item[R.START], min(item[R.END], screening))
         shortest = length(*surely)
         longest = shortest if maybe == surely else length(*maybe)
         item[R.MONTHS], item[R.DAYS] = shortest

@@ -286,20 +286,22 @@ concepts:
 inclusion F1 "Fevers for 2 or more weeks": fever where duration >= 2 weeks at screening
 inclusion F2 "Night sweats for at least 1 month": night_sweats where duration >= 1 month ever
 inclusion F3 "A flare recorded as lasting at least 10 days": flare where duration >= 10 days ever
+inclusion F4 "Night sweats for at least 3 days": night_sweats where duration >= 3 days ever
 """
 
 
 @pytest.mark.parametrize("facts, verdicts", [
     ([occurrence("fever", "2026-05-18", "ongoing"), occurrence("night_sweats", "2026-04-01",
                                                                 "2026-05-01")],
-     {"F1": "MET", "F2": "MET"}),
+     {"F1": "MET", "F2": "MET", "F4": "MET"}),
     ([occurrence("fever", "2026-05-19", "ongoing"), occurrence("night_sweats", "2026-04-01",
                                                                 "2026-04-30")],
-     {"F1": "NOT_MET", "F2": "NOT_MET"}),
+     {"F1": "NOT_MET", "F2": "NOT_MET", "F4": "MET"}),
     # a lasting event without its end may go on to screening: 0 to 22 days; one of another
-    # event without its end is of its one day (of April 2026)
+    # event without its end is of its one day, some day of April 2026: 0 days (a reviewer found
+    # its first and last day read apart, 0 to 29 days)
     ([occurrence("fever", "2026-05-10"), occurrence("night_sweats", "2026-04")],
-     {"F1": "UNKNOWN", "F2": "NOT_MET"}),
+     {"F1": "UNKNOWN", "F2": "NOT_MET", "F4": "NOT_MET"}),
 ])
 def test_an_events_occurrence_lasts_from_its_first_to_its_last_day(facts, verdicts) -> None:
     """"Fevers for 2 or more weeks", "night sweats for more than 1 month" (ELEVATE-TN's active
