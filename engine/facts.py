@@ -154,7 +154,8 @@ class Normaliser:
         file, at = where or (path, line)
         problems: list[FactProblem] = []
         if not isinstance(data, dict):
-            raise FactError([FactProblem(file, at, None, None, None, "a patient must be a JSON object")])
+            raise FactError([FactProblem(file, at, None, None, None,
+                                         "a patient must be a JSON object")])
         pid = patient_id(data)
         problems.extend(schema_problems(data, file, at, pid, self.attribute_keys))
         if problems:

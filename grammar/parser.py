@@ -18,16 +18,17 @@ from lark import Lark, Token, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from grammar import sides
+from grammar.doses import Doses
 from grammar.escalation import Escalation
 from grammar.imports import imported, joined, sets
 from grammar.readings import ExtremeOf, ReadAt, resolved
 from grammar.syntax import syntax_diagnostic
+from grammar.tokens import comparator
 from grammar.tokens import number as _number
 from grammar.tokens import text as _text
 from protocol.cache import grammar_tables
 from protocol import escalation_model as em
 from protocol import model as m
-from protocol.declarations import diag
 from protocol.errors import Diagnostic, ProtocolError, Severity, Span
 
 GRAMMAR = Path(__file__).with_name("proto_rules.lark")
@@ -103,9 +104,10 @@ CONFIRMED = "confirmed on another day"
 
 
 @v_args(meta=True, inline=True)
-class _Build(Escalation):
+class _Build(Escalation, Doses):
     """One method per grammar rule; each returns a model node carrying its `Span` (those of the
-    dose-escalation sections in `grammar/escalation.py`)."""
+    dose-escalation sections in `grammar/escalation.py`, those of a medication's doses in
+    `grammar/doses.py`)."""
 
     def __init__(self, filename: str, source: str) -> None:
         super().__init__()
@@ -506,7 +508,7 @@ class _Build(Escalation):
 
     def compare(self, meta, name, op, threshold, confirmation=None):
         return self._confirmed(meta, confirmation, m.Compare(self._span(meta), self._ref(name),
-                                                             _op(op), threshold))
+                                                             comparator(op), threshold))
 
     def confirmation(self, meta):
         return CONFIRMED
@@ -517,11 +519,11 @@ class _Build(Escalation):
 
     def compare_uln(self, meta, name, op, factor, _uln, confirmation=None):
         return self._confirmed(meta, confirmation, m.CompareReference(
-            self._span(meta), self._ref(name), _op(op), _number(factor), "upper"))
+            self._span(meta), self._ref(name), comparator(op), _number(factor), "upper"))
 
     def compare_reference(self, meta, name, op, bound, confirmation=None):
         return self._confirmed(meta, confirmation, m.CompareReference(
-            self._span(meta), self._ref(name), _op(op), Decimal(1), str(bound)))
+            self._span(meta), self._ref(name), comparator(op), Decimal(1), str(bound)))
 
     def is_value(self, meta, name, *rest):
         negated = len(rest) == 2
@@ -600,13 +602,14 @@ class _Build(Escalation):
         return m.Where(self._span(meta), self._ref(name), rest[-1], len(rest) == 2)
 
     def clause_dose(self, meta, op, dose):
-        return m.Where(self._span(meta), m.Ref(self._span(meta), m.DOSE), op=_op(op), dose=dose)
+        return m.Where(self._span(meta), m.Ref(self._span(meta), m.DOSE), op=comparator(op),
+                       dose=dose)
 
     def clause_compare(self, meta, name, op, amount):
-        return m.Where(self._span(meta), self._ref(name), op=_op(op), amount=amount)
+        return m.Where(self._span(meta), self._ref(name), op=comparator(op), amount=amount)
 
     def grade(self, meta, op, value):
-        return (_op(op), _number(value))
+        return (comparator(op), _number(value))
 
     def ever(self, meta):
         return m.Window(self._span(meta), "ever")
@@ -714,9 +717,6 @@ class _Build(Escalation):
         items = tuple(m.Includes(v.span, ref, m.Value(v.span, v.name)) for v in values)
         return m.AtLeast(self._span(meta), len(items) if count is None else count, items)
 
-    def course(self, meta, name, op, dose, duration=None):
-        return m.Course(self._span(meta), self._ref(name), _op(op), dose, duration)
-
     def continuous(self, meta, name, duration, *through):
         return m.Continuous(self._span(meta), self._ref(name), duration,
                             through[0][0] if through else None, bool(through))
@@ -725,72 +725,6 @@ class _Build(Escalation):
         """The day a run of courses reaches (`before screening`: None), in a tuple, so that
         the screening date is told apart from no day at all."""
         return (anchor,)
-
-    def current_dose(self, meta, name, *rest):
-        """`X dose at A <op> D`, of the courses a filter keeps where one comes after X."""
-        filters, (anchor, op, dose) = _filtered(rest)
-        return m.CurrentDose(self._span(meta), self._ref(name), anchor, _op(op), dose, filters)
-
-    def cumulative_dose(self, meta, name, *rest):
-        """`X cumulative dose >= 420 mg`, over every course up to screening unless a window
-        narrows it."""
-        filters, (op, dose, *window) = _filtered(rest)
-        return m.CumulativeDose(self._span(meta), self._ref(name), _op(op), dose,
-                                window[0] if window else m.Window(self._span(meta), "ever"),
-                                filters=filters)
-
-    def average_dose(self, meta, name, *rest):
-        """`X average daily dose >= 7.5 mg/d within 28 days before screening`; without a window
-        it is parsed, and `check` says that an average needs one."""
-        return replace(self.cumulative_dose(meta, name, *rest), reading=m.AVERAGE)
-
-    def highest_dose(self, meta, name, *rest):
-        """`X highest daily dose > 10 mg/d within 14 days before first_dose`: the most taken on
-        one day of the window; without a window it is parsed, and `check` says it needs one."""
-        return replace(self.cumulative_dose(meta, name, *rest), reading=m.HIGHEST)
-
-    def current_dose_range(self, meta, name, *rest):
-        """`methotrexate dose at screening 7.5 to 25 mg/wk`: see `_dose_range`."""
-        filters, (anchor, bounds) = _filtered(rest)
-        return self._dose_range(meta, bounds, lambda op, dose: m.CurrentDose(
-            self._span(meta), self._ref(name), anchor, op, dose, filters))
-
-    def cumulative_dose_range(self, meta, name, *rest):
-        return self._summed_range(meta, name, rest, m.TOTAL)
-
-    def average_dose_range(self, meta, name, *rest):
-        return self._summed_range(meta, name, rest, m.AVERAGE)
-
-    def highest_dose_range(self, meta, name, *rest):
-        return self._summed_range(meta, name, rest, m.HIGHEST)
-
-    def _summed_range(self, meta, name, rest, reading: str) -> m.And:
-        filters, (bounds, *window) = _filtered(rest)
-        return self._dose_range(meta, bounds, lambda op, dose: m.CumulativeDose(
-            self._span(meta), self._ref(name), op, dose,
-            window[0] if window else m.Window(self._span(meta), "ever"), reading, filters))
-
-    def _dose_range(self, meta, bounds, compared) -> m.And:
-        """A dose between two bounds, both counted, is the dose compared with each: one number
-        (its bounds where courses leave it open) is within a range exactly when it is at least
-        the low and at most the high bound, and strong Kleene's `and` of the two is decided
-        just where the range is. So each comparison is the construct it is alone, checked,
-        compiled, explained and given its boundary cases as such."""
-        low, high = bounds
-        if low.unit == high.unit and low.value > high.value:
-            raise ProtocolError([diag("range-order", low.span, low=low, high=high)], self.source)
-        return m.And(self._span(meta), (compared(">=", low), compared("<=", high)))
-
-    def dose_range(self, meta, low, *rest):
-        """`7.5 to 25 mg/wk`: the low bound without a unit takes the high bound's."""
-        high = rest[-1]
-        start, end = self._token_span(low), rest[0] if len(rest) == 2 else low
-        span = Span(start.file, start.line, start.column, end.end_line, end.end_column)
-        unit = str(rest[0]) if len(rest) == 2 else high.unit
-        return m.Quantity(span, _number(low), unit), high
-
-    def stable_dose(self, meta, name, duration, anchor):
-        return m.StableDose(self._span(meta), self._ref(name), duration, anchor)
 
     def for_at_least(self, meta, duration):
         return duration
@@ -817,17 +751,6 @@ class _Build(Escalation):
     def duration(self, meta, number, unit):
         plural = str(unit) if str(unit).endswith("s") else f"{unit}s"
         return m.Duration(self._span(meta), self._integer(number), plural)
-
-
-def _filtered(rest: tuple) -> tuple[tuple, tuple]:
-    """A summed dose's filter, when its medication has one before `dose` (a tuple of clauses:
-    `filter`), and what follows it."""
-    kept = isinstance(rest[0], tuple) and rest[0] and isinstance(rest[0][0], m.Where | m.Either)
-    return (rest[0], rest[1:]) if kept else ((), rest)
-
-
-def _op(token: Token) -> str:
-    return {"≥": ">=", "≤": "<="}.get(str(token), str(token))
 
 
 def dump(node, indent: int = 0) -> str:

@@ -17,3 +17,8 @@ def number(token: Token) -> Decimal:
 def text(token: Token) -> str:
     """A quoted text's characters, its escapes (`\\"`, `\\\\`) read."""
     return str(token)[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+def comparator(token: Token) -> str:
+    """A comparator as the model writes it: `≥` and `≤` as `>=` and `<=`."""
+    return {"≥": ">=", "≤": "<="}.get(str(token), str(token))

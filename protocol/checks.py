@@ -550,7 +550,7 @@ def _waivers(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
         if leaf.role is not m.Role.INCLUSION or leaf.condition is None:
             continue
         chosen = {id(choice) for node in _every(m.Or, leaf.condition)
-                  for choice in (node.chosen or ())[:1]}
+                  for choice in (meaning.chosen(node) or ())[:1]}
         for node in _every(m.Not, leaf.condition):
             if not node.written and id(node.item) not in chosen:  # the exception of `unless`
                 yield diag("unless-in-inclusion", node.span, id=leaf.id,
@@ -566,6 +566,6 @@ def _fidelity(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
 #: The checks, in the order they run; each reads the protocol and the recorded declarations.
 CHECKS: tuple[Callable[[m.Protocol, Scope], Iterable[Diagnostic]], ...] = (
     contents, header, duplicates, declared_units, attributes, equivalences, weights, _broader,
-    _days, _aliases, _conditions, _split_on, _formulas, _escalation, _durations, _limits, _cycles, _unused,
-    _texts, _waivers, _fidelity,
+    _days, _aliases, _conditions, _split_on, _formulas, _escalation, _durations, _limits,
+    _cycles, _unused, _texts, _waivers, _fidelity,
 )

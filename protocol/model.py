@@ -235,10 +235,8 @@ class Concept:
 
     @property
     def dated_duration(self) -> bool:
-        """Whether a filter's `duration` is an item's length worked out from its dates: a
-        medication's course ("at least 3 months of a TNF inhibitor"), an event's occurrence
-        ("fevers for 2 or more weeks"), unless the event records a duration of its own (`with
-        duration number in days`); not a planned event's, which may lie after screening."""
+        """Whether a filter's `duration` is an item's length from its dates: a course's, an
+        occurrence's (unless the event records one, `with duration in days`), not a plan's."""
         return self.kind is Kind.MEDICATION or self.kind is Kind.EVENT and not self.planned \
             and all(a.name != DURATION for a in self.attributes)
 
@@ -252,8 +250,7 @@ class Concept:
 
     @property
     def runs_on(self) -> bool:
-        """Whether an item recorded without an end may still be going on: a medication's
-        course, a lasting event's occurrence (an event's else is of its one day)."""
+        """Whether an item without an end may be going on: a course, a lasting event's."""
         return self.kind is Kind.MEDICATION or self.lasting
 
     @property
@@ -543,8 +540,7 @@ class CurrentDose:
     anchor: Anchor | None  # None: the screening date
     op: str
     dose: Quantity
-    #: The courses counted: those a filter keeps (`where route is oral`), or every one.
-    filters: tuple[Clause, ...] = ()
+    filters: tuple[Clause, ...] = ()  # those a filter keeps (`where route is oral`); (): all
 
 
 @dataclass(frozen=True)
@@ -567,8 +563,7 @@ class CumulativeDose:
     dose: Quantity
     window: Window  # "ever", or `within D before A`
     reading: str = "total"  # TOTAL, AVERAGE or HIGHEST
-    #: The courses counted: those a filter keeps (`where route is oral`), or every one.
-    filters: tuple[Clause, ...] = ()
+    filters: tuple[Clause, ...] = ()  # those a filter keeps (`where route is oral`); (): all
 
     @property
     def daily(self) -> bool:
@@ -603,18 +598,6 @@ class And:
 class Or:
     span: Span
     items: tuple[Condition, ...]
-
-    @property
-    def chosen(self) -> tuple[Condition, Condition, Condition] | None:
-        """`A if C else B`, which the parser writes `(C and A) or (not C and B) or (A and B)`
-        sharing the nodes C, A and B (`grammar.parser`): (C, A, B); None for an `or` as
-        written, whose items share none."""
-        if len(self.items) != 3 or not all(isinstance(i, And) and len(i.items) == 2
-                                           for i in self.items):
-            return None
-        (choice, then), (negated, otherwise), both = (i.items for i in self.items)  # type: ignore
-        return (choice, then, otherwise) if isinstance(negated, Not) and negated.item is choice \
-            and both == (then, otherwise) and both[0] is then and both[1] is otherwise else None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from engine.compile import Network
 from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol import model as m
-from tests.conftest import STATUS, boundary_cases, decided, load_errors, network_from_text, occurrence
+from tests.conftest import (STATUS, boundary_cases, decided, load_errors, network_from_text,
+                            occurrence)
 
 PROTOCOL = """protocol "ranges" version "1"
 concepts:
