@@ -127,7 +127,7 @@ class Courses:
                 continue
             low = high = Decimal(0)
             unbounded = self._open(r)  # a course not recorded may cover the day
-            for course in counted(courses, kept):
+            for _, course in counted(courses, kept):
                 if not course[R.START] <= day <= course[R.END]:
                     continue  # surely not on that day
                 surely = course[R.START_LATEST] <= day <= course[R.END_EARLIEST]
@@ -158,16 +158,14 @@ class Courses:
                 continue
             days = span[1] - span[0] + 1
             unbounded = self._open(r)  # a course not recorded may fall in the window
-            kept_courses = counted(courses, kept)
-            doses = exacts if kept is None else [dose for course, dose in zip(courses, exacts)
-                                                 if kept(course) != "false"]
+            summed = [(course, exacts[index]) for index, course in counted(courses, kept)]
             if reading == m.HIGHEST:
-                low, most = _highest(kept_courses, doses, *span)
+                low, most = _highest([c for c, _ in summed], [d for _, d in summed], *span)
                 _summed(record, field_name, rounded(low),
                         None if unbounded or most is None else rounded(most))
                 continue
             low = high = Fraction(0)
-            for course, dose in zip(kept_courses, doses):
+            for course, dose in summed:
                 surely, maybe = taken(course, *span)
                 if not maybe:
                     continue
@@ -313,21 +311,25 @@ def _highest(courses: list[dict], doses: list[Fraction | None], first: int, last
         (on(maybe, day) for day in days(maybe, first, last)), default=Fraction(0))
 
 
-def counted(courses: list[dict], kept: Kept) -> list[dict]:
-    """The courses a summed dose counts: every one without a filter; with one, those it keeps,
-    and those it may keep (an attribute not recorded) as courses that may have been taken on
-    their days but surely on none (their latest start past any day), so they add to the upper
-    bound alone.
+def counted(courses: list[dict], kept: Kept) -> list[tuple[int, dict]]:
+    """The courses a summed dose counts, each with its place among `courses` (its dose's): every
+    one without a filter; with one, those it keeps, and those it may keep (an attribute not
+    recorded) as courses that may have been taken on their days but surely on none (their latest
+    start past any day), so they add to the upper bound alone; each asked of the filter once.
 
     >>> counted([{R.START_LATEST: 5, "route": "oral"}, {R.START_LATEST: 5}],
-    ...         lambda c: "true" if "route" in c else "unknown")[1][R.START_LATEST] == ONGOING
+    ...         lambda c: "true" if "route" in c else "unknown")[1] == (1, {R.START_LATEST: ONGOING})
     True
     """
     if kept is None:
-        return courses
-    said = [(course, kept(course)) for course in courses]
-    return [course if status == "true" else {**course, R.START_LATEST: ONGOING}
-            for course, status in said if status != "false"]
+        return list(enumerate(courses))
+    found = []
+    for index, course in enumerate(courses):
+        status = kept(course)
+        if status != "false":
+            found.append((index, course if status == "true" else
+                          {**course, R.START_LATEST: ONGOING}))
+    return found
 
 
 def taken(course: dict, first: int, last: int) -> tuple[int, int]:
