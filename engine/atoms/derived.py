@@ -318,8 +318,9 @@ def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str
         if name in averages and day_results(patient.record, name) is None:
             reasons.append(reader.missing(patient, name)[1])
             continue
-        if name in averages and _too_few(patient, name, averages[name]):
-            reasons.append(_too_few(patient, name, averages[name]))
+        too_few = _too_few(patient, name, averages[name]) if name in averages else None
+        if too_few:
+            reasons.append(too_few)
             continue
         if inner is not None and inner.kind is m.Kind.DERIVED:
             value, rules = reader.derived.get(name, ("U", ()))

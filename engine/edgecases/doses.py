@@ -209,9 +209,10 @@ def highest_doses(gen: EdgeCases, atom: m.CumulativeDose) -> list[Variant]:
     """The cases of `X highest daily dose <op> T within D before A`: the daily doses of the
     courses taken on a day summed, the most of any day of the span (A - D to A; a course going on
     at screening goes on) compared with T. One course of the reference drug at T over the whole
-    span, a step over and under it; two courses of T / 2 on the same days of the span (a day of T) and one after the
-    other (T / 2 a day); a course at T ending the day before the span's first day (nothing counts), of one
-    day on its first day and on its last (T); one going on from before it; one without a dose
+    span, a step over and under it; two courses of T / 2 on the same days of the span (a day of
+    T) and one after the other (T / 2 a day); a course at T ending the day before the span's
+    first day (nothing counts), of one day on its first day and on its last (T); one going on
+    from before it; one without a dose
     (unbounded above); one at T from a day known only to its month; recorded as none (0);
     nothing recorded. The status is worked out here, day by day (`_highest_case`)."""
     concept = gen.concept(atom)
