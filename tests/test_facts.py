@@ -39,7 +39,8 @@ CASES = [
      "born 2026-07-01, after the screening date 2026-06-01"),
     (13, "B13-unknown-concept", 1, "concept", "warning",
      "unknown concept 'ferritin': not declared by the protocol"),
-    (14, "B14-duplicate-fact", 2, None, "error", "duplicate of fact #2"),
+    (14, "B14-duplicate-fact", 2, None, "error", "duplicate of fact #2; if they are two results "
+     'of one day (a triplicate ECG), give each its time: "date": "YYYY-MM-DDTHH:MM"'),
     (15, "B15-two-values-same-day", 2, "date", "warning",
      "another value of 'ecg' on the same day disagrees with this one: which one counts is "
      "unclear, so ecg is unknown"),
@@ -64,7 +65,8 @@ CASES = [
     (26, "B26-occurrence-month-13", 1, "date", "error",
      "not a date (YYYY-MM-DD, YYYY-MM or YYYY): '2025-13'"),
     (27, "B27-number-as-text", 1, "value", "error",
-     'expected a number or a bound like \'< 20\', found "97"'),
+     'expected a number or a bound like \'< 20\', found "97" (a number is written without '
+     'quotes: 97)'),
     (28, "B28-undated-lab", 1, "date", "error",
      "'ast' is declared 'valid for': each fact needs a date"),
 ]
