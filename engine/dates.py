@@ -108,6 +108,27 @@ def days_of(text: Any) -> tuple[date, date] | None:
     return days_of_text(text) if isinstance(text, str) else None
 
 
+def month_days(day: date) -> list[date]:
+    """Every day of `day`'s month, as a date known only to the month may be.
+
+    >>> [str(d) for d in month_days(date(2024, 2, 10))][::14]
+    ['2024-02-01', '2024-02-15', '2024-02-29']
+    """
+    return [day.replace(day=n) for n in range(1, monthrange(day.year, day.month)[1] + 1)]
+
+
+def known_only(text: Any) -> str | None:
+    """How a date that is not one day is known, for what needs its day (a dose on it, an age at
+    it); None for a day, or what is no date.
+
+    >>> known_only("2024-02"), known_only("2024"), known_only("2024-02-03"), known_only("x")
+    ('known only to the month (2024-02)', 'known only to the year (2024)', None, None)
+    """
+    if days_of(text) is None or len(text) == 10:
+        return None
+    return f"known only to the {'month' if len(text) == 7 else 'year'} ({text})"
+
+
 def day_of(text: Any) -> date | None:
     """The day a YYYY-MM-DD date names; None for anything else, or outside the calendar (a
     date-time is made its day where the field is read: `day_written`)."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_of, day_written, days_of, days_of_text, shift)
+                          day_of, day_written, days_of, days_of_text, known_only, shift)
 from engine.atoms.filters import Kept, kept_by
 from engine.courses import Courses
 from engine.duplicates import Seen, identity
@@ -509,9 +509,12 @@ class _Builder(Values, Occurrences, Courses):
         if concept.at is None:
             return self.screening
         given = [f for _, f in grouped.get(concept.at.name, ())]
-        day = day_of(given[-1].get("value")) if given else None
+        value = given[-1].get("value") if given else None
+        day = day_of(value)
         if day is None:
-            self.patient.unusable[concept.name] = f"no usable {concept.at.name} to count it at"
+            known = known_only(value)
+            self.patient.unusable[concept.name] = f"no usable {concept.at.name} to count it at" \
+                + (f" ({known})" if known else "")
         return day
 
     def _use(self, r: Reader, index: int, fact: dict, shown: str | None, note=None,

@@ -24,7 +24,8 @@ A record is one flat JSON object per patient:
 - `<concept>__previous`: the value of the day before the latest that has a result, within
   validity, as the latest's (or its `bounds`), for a comparison confirmed on another day;
 - `<medication>__undosed`: the courses whose dose could not be worked out (their lengths only);
-- `<date concept>`: a day number;
+- `<date concept>`: a day number, when the date is a day; beside it, or alone for a date known
+  only to the month or year, its earliest and latest day (`spread`), which windows compare with;
 - `<list>__latest__s`, `<list>__latest__el`: the latest of the items' earliest (first, last)
   days, which every item that may be the most recent reaches (`latest_fields`);
 - `<list>__start`, `<list>__end`: first and last day of the list's most recent occurrence, for

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Callable
 from engine import record as R
 from engine.dates import (
     calendar_problem,
-    day_of,
     day_written,
+    days_of,
     days_of_text,
+    known_only,
     outside_calendar,
     shift,
 )
@@ -358,7 +359,7 @@ class Values:
         if field in record:
             return record[field], record[field]
         early, late = R.spread(field)
-        if early in record and anchor.edge is not None:
+        if early in record:
             return record[early], record[late]
         reason = unusable.get(field) or unusable.get(anchor.ref.name) or "no fact given"
         day = f"{anchor.edge} of {anchor.ref.name}" if anchor.edge else anchor.ref.name
@@ -539,7 +540,11 @@ class Values:
 
     def _date(self, r: Reader, facts) -> None:
         """A day a window may count from, given as the fact's value (YYYY-MM-DD); a planned date
-        (the first dose) may lie after the screening date."""
+        (the first dose) may lie after the screening date. A date known only to the month or
+        the year (a diagnosis "2024-02") is its earliest and latest day (`R.spread`), which
+        windows compare with, deciding wherever every day of it agrees; a reading that needs
+        the day itself (a dose on it, a value as of it, an age at it) finds it unknown and why.
+        The spread is written for an exact day too: windows read a date concept through it."""
         chosen = self._latest(r, facts)
         if chosen is None:
             return
@@ -547,13 +552,19 @@ class Values:
         value = fact.get("value")
         if type(value) is str and len(value) > 10:  # a date-time: its day (`day_written`)
             value = fact["value"] = day_written(value)
-        day = day_of(value)
-        if day is None:
+        days = days_of(value)
+        if days is None:
             self.problem(index, "value", f"{r.name}: {calendar_problem(value)}"
                          if outside_calendar(value) else f"{r.name} is a date: expected "
-                         f"YYYY-MM-DD, found {quoted(value)}")
+                         f"YYYY-MM-DD (or YYYY-MM, YYYY), found {quoted(value)}")
             return
-        self.patient.record[r.name] = day.toordinal()
+        first, last = days[0].toordinal(), days[1].toordinal()
+        record = self.patient.record
+        record.update(zip(R.spread(r.name), (first, last)))
+        if first == last:
+            record[r.name] = first
+        else:
+            self.patient.unusable[r.name] = known_only(value)
         self._use(r, index, fact, None)
 
 

@@ -40,6 +40,13 @@ class Anchor:
         return self.edge in ("start", "end", "until")
 
     @property
+    def ranged(self) -> bool:
+        """A day that may be known only within days, which windows compare through its earliest
+        and latest (`record.spread`): an occurrence's edge, or a date concept's day given only to
+        the month or the year (a diagnosis "2024-02"); a result's date is always a day."""
+        return self.ref is not None and self.edge != "date"
+
+    @property
     def result(self) -> bool:
         """Counted from the date of the result that counts (`the date of anc`)."""
         return self.edge == "date"

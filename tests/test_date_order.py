@@ -214,6 +214,123 @@ def test_every_window_against_the_calendar(every_window, anchor, offset) -> None
     assert_trail_agrees(every_window.network, result, expected)
 
 
+def _days(written: str) -> list[date]:
+    """Every day a date as written may be: one, or its month's."""
+    if len(written) == 10:
+        return [date.fromisoformat(written)]
+    first = date.fromisoformat(written + "-01")
+    return [first + timedelta(days=n) for n in range((first + relativedelta(months=1) - first).days)]
+
+
+#: A date as a record may give it: a day, or its month (the day's own or a neighbour's).
+DAY_OR_MONTH = st.tuples(st.dates(date(2025, 1, 1), date(2027, 12, 31)),
+                         st.sampled_from(["day", "month"])).map(
+    lambda d: d[0].isoformat() if d[1] == "day" else f"{d[0]:%Y-%m}")
+
+
+@settings(max_examples=80, deadline=None)
+@given(anchor=DAY_OR_MONTH, offset=st.integers(-120, 120), month=st.booleans())
+def test_every_window_with_dates_known_to_the_month(every_window, anchor, offset,
+                                                    month) -> None:
+    """A date given to the month (a diagnosis "2024-02"), the date's or the anchor's or both,
+    is decided wherever every day it may be gives one answer, and UNKNOWN between: the same
+    calendar as above, over every pair of days."""
+    day = _days(anchor)[0] + timedelta(days=offset)
+    written = f"{day:%Y-%m}" if month else day.isoformat()
+    facts = [{"concept": "consent", "value": written},
+             {"concept": "first_dose", "value": anchor}]
+    result = screen_one(every_window, facts, day="2026-06-30")
+    assert isinstance(result, Decision)
+    expected = {}
+    for i, holds in enumerate(WINDOWS.values(), 1):
+        said = {holds(d, a) for d in _days(written) for a in _days(anchor)}
+        expected[f"I{i}"] = "MET" if said == {True} else "NOT_MET" if said == {False} \
+            else "UNKNOWN"
+    assert_trail_agrees(every_window.network, result, expected)
+
+
+def test_a_date_known_to_the_month_in_the_trail(every_window) -> None:
+    facts = [{"concept": "consent", "value": "2026-02"},
+             {"concept": "first_dose", "value": "2026-03-01"}]
+    result = screen_one(every_window, facts, day="2026-06-30")
+    assert isinstance(result, Decision)
+    assert judged(every_window.network, result, "I1")["detail"] == (
+        "consent 2026-02 (2026-02-01 to 2026-02-28); needs before first_dose 2026-03-01")
+    facts[1]["value"] = "2026"
+    result = screen_one(every_window, facts, day="2026-06-30")
+    assert isinstance(result, Decision)
+    assert judged(every_window.network, result, "I1")["detail"] == (
+        "consent 2026-02 (2026-02-01 to 2026-02-28); needs before first_dose 2026 (2026-01-01 "
+        "to 2026-12-31)")
+
+
+MONTH_ANCHORED = """protocol "m" version "1"
+concepts:
+    age: age at enrolment
+    enrolment: date
+    sle_diagnosis: date "SLE diagnosis"
+    anticancer: event
+    prednisone: medication {prednisone} dosed in mg/d
+    creatinine: lab in mg/dL
+    creatinine_at_enrolment: creatinine at enrolment
+inclusion I1 "No anticancer therapy within 3 months before the diagnosis":
+    not anticancer within 3 months before sle_diagnosis
+inclusion I2 "Prednisone <= 10 mg/day at enrolment": prednisone dose at enrolment <= 10 mg/d
+inclusion I3 "Aged 18 or over at enrolment": age >= 18 years
+inclusion I4 "Creatinine < 1.5 mg/dL at enrolment": creatinine_at_enrolment < 1.5 mg/dL
+"""
+
+
+@pytest.mark.parametrize("anticancer, verdict", [
+    ("2025-06-20", "MET"),  # before March 1, the earliest the window may open (Dec 1 - 3 months)
+    ("2025-09-15", "UNKNOWN"),  # within 3 months before some days of December, not others
+    ("2025-10-01", "NOT_MET"),  # within 3 months before every day of December
+])
+def test_a_history_within_a_window_before_a_date_known_to_the_month(anticancer,
+                                                                   verdict) -> None:
+    screening = Screening(network_from_text(MONTH_ANCHORED))
+    facts = [{"concept": "sle_diagnosis", "value": "2025-12"},
+             {"concept": "anticancer", "date": anticancer, "end": anticancer}]
+    result = screen_one(screening, facts, day="2026-06-30")
+    assert isinstance(result, Decision)
+    assert_trail_agrees(screening.network, result, {"I1": verdict})
+
+
+def test_what_needs_the_day_itself_says_it_is_known_only_to_the_month() -> None:
+    """A dose on the day, a value as of it and an age at it need the day: UNKNOWN, saying the
+    date is known only to the month (never a day of it picked)."""
+    screening = Screening(network_from_text(MONTH_ANCHORED))
+    facts = [{"concept": "enrolment", "value": "2026-05"},
+             {"concept": "prednisone", "drug": "prednisone", "dose": 5, "unit": "mg/d",
+              "date": "2026-01-01", "ongoing": True},
+             {"concept": "creatinine", "value": 1.0, "unit": "mg/dL", "date": "2026-04-02"}]
+    result = screen_one(screening, facts, day="2026-06-30", birth_date="2000-05-15")
+    assert isinstance(result, Decision)
+    assert_trail_agrees(screening.network, result,
+                        {"I2": "UNKNOWN", "I3": "UNKNOWN", "I4": "UNKNOWN"})
+    details = {c: judged(screening.network, result, c)["detail"] for c in ("I2", "I3", "I4")}
+    assert details == {
+        "I2": "prednisone: prednisone 5 mg/d = 5 mg/d (2026-01-01; ongoing, 5 completed "
+              "months); enrolment: known only to the month (2026-05)",
+        "I3": "age: no usable enrolment to count it at (known only to the month (2026-05))",
+        "I4": "creatinine_at_enrolment: no usable enrolment to read it at (known only to the "
+              "month (2026-05))",
+    }
+
+
+@pytest.mark.parametrize("value", ["2026-13", "2026-1", "26-01", "May 2026", 2026])
+def test_a_date_that_is_not_one_is_refused(value) -> None:
+    screening = Screening(network_from_text(MONTH_ANCHORED))
+    result = screen_one(screening, [{"concept": "sle_diagnosis", "value": value}])
+    assert not isinstance(result, Decision)
+    (problem,) = result.problems
+    assert problem.field == "value"
+    assert str(problem).endswith(
+        f"sle_diagnosis is a date: expected YYYY-MM-DD (or YYYY-MM, YYYY), found "
+        f"{value!r}".replace("'", '"') if not isinstance(value, int) else
+        f"sle_diagnosis is a date: expected YYYY-MM-DD (or YYYY-MM, YYYY), found {value}")
+
+
 def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
     """`edge-cases` moves the date onto each edge and a day to either side; the network passes
     every case (`boundary_cases` runs them), also from a history's end (with the history going
@@ -229,7 +346,7 @@ def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
         {"concept": "randomisation", "value": "2026-02-05"},
         {"concept": "adjuvant", "drug": "capecitabine", "date": "2025-10-01", "end": "2025-12-20"}]}
     cases, said = boundary_cases(capsys, tmp_path, text, base)
-    assert "42 boundary cases from b\n" in said
+    assert "51 boundary cases from b\n" in said
     for name, description in [
         ("informed_consent 2026-03-31: on first_study_procedure 2026-03-31, informed_consent "
          "before first_study_procedure", "2026-03-31 is first_study_procedure's own day: the "
@@ -245,6 +362,13 @@ def test_boundary_cases_at_every_edge(capsys, tmp_path) -> None:
          "2025-12-20), randomisation at least 30 days after the end of adjuvant", "2026-01-19 "
          "is at least 30 days after the end of adjuvant (on or after 2026-01-19; dateutil's "
          "calendar): true"),
+        ("informed_consent 2026-02: known only to the month, the month of 2026-02-28 (1 month "
+         "before first_study_procedure 2026-03-31), informed_consent at least 1 month before "
+         "first_study_procedure", "2026-02-01 to 2026-02-28: every day of it is at least 1 month "
+         "before first_study_procedure (on or before 2026-02-28; dateutil's calendar): true"),
+        ("randomisation 2026-04: known only to the month, the month of screening 2026-04-10, "
+         "randomisation after screening", "2026-04-01 to 2026-04-30: some of its days are "
+         "after screening (2026-04-10), others not: unknown"),
         ("adjuvant still going on, randomisation 2025-12-20: randomisation at least 30 days "
          "after the end of adjuvant", "adjuvant has no end yet: no anchor day: unknown"),
         ("no adjuvant (recorded as none), randomisation 2025-12-20: randomisation at least 30 "

@@ -3,9 +3,10 @@
 
 A date is one day, so the window's tests (`history.window_reads`, an occurrence's start and end
 both this day) are comparisons of two record fields in the network: the date's day and the
-anchor's (or the bound's) day, `{"$lt": {"consent": {"$m": "first_procedure"}}}`. An anchor on
-another history's start or end may be known only within days (`record.spread`): the date is
-decided where every such day agrees, and UNKNOWN between.
+anchor's (or the bound's) day, `{"$lt": {"consent__late": {"$m": "first_procedure__early"}}}`.
+Either day may be known only within days (`record.spread`: a date given to the month, an anchor
+on another history's start or end): the date is decided where every such day agrees, and UNKNOWN
+between.
 
 `before` and `after` order two events that each happened at some time of their recorded day:
 on one day their order is not recorded, so `consent before first_procedure` is UNKNOWN when both
@@ -36,7 +37,7 @@ def reads(window: m.Window) -> tuple[tuple[str, str, str, str], ...]:
         return tuple((op, sure, op, maybe) for op, _, sure, _, maybe in
                      history.window_reads(window, dated=True))
     anchor = R.anchor_field(window.anchor)
-    low, high = R.spread(anchor) if window.anchor is not None and window.anchor.occurrence \
+    low, high = R.spread(anchor) if window.anchor is not None and window.anchor.ranged \
         else (anchor, anchor)
     strict = window.kind == "order"
     if window.direction == "before":
@@ -54,21 +55,29 @@ def compile(atom: m.Occurred, build: Build) -> Kleene:
     history.ask_days(window, build.layout)
     tests = reads(window)
     fields = sorted({f for _, sure, _, maybe in tests for f in (sure, maybe)} - {R.SCREENING})
-    dated, anchored = P.test("$ex", name, 1), present(*fields)
+    early, late = R.spread(name)
+
+    def day(op: str, surely: bool) -> str:
+        """The end of the date's days a test reads: its latest is surely before a day when it
+        is (and its earliest may be), its earliest surely after (the latest may be)."""
+        return late if (op in ("<", "<=")) == surely else early
+
+    dated, anchored = P.test("$ex", early, 1), present(*fields)
     void = P.FALSE if window.anchor is None or not window.anchor.occurrence else \
         P.all_of(dated, P.test("==", R.none_field(window.anchor.ref.name), 1))
-    surely = P.all_of(*(P.test(op, name, {"$m": sure}) for op, sure, _, _ in tests))
-    fails = P.any_of(*(P.test(NEGATE[op], name, {"$m": maybe}) for _, _, op, maybe in tests))
-    unsure = P.all_of(P.any_of(*(P.test(NEGATE[op], name, {"$m": sure})
+    surely = P.all_of(*(P.test(op, day(op, True), {"$m": sure}) for op, sure, _, _ in tests))
+    fails = P.any_of(*(P.test(NEGATE[op], day(op, False), {"$m": maybe})
+                       for _, _, op, maybe in tests))
+    unsure = P.all_of(P.any_of(*(P.test(NEGATE[op], day(op, True), {"$m": sure})
                                  for op, sure, _, _ in tests)),
-                      *(P.test(op, name, {"$m": maybe}) for _, _, op, maybe in tests))
+                      *(P.test(op, day(op, False), {"$m": maybe}) for _, _, op, maybe in tests))
     needs = P.all_of(dated, anchored)
     lacking = P.FALSE if anchored == P.TRUE else P.all_of(dated, absent(anchored)) \
         if void == P.FALSE else P.all_of(dated, absent(anchored), P.test(
             "$nex", R.none_field(window.anchor.ref.name), 1))
     t = P.all_of(needs, surely)
     f = P.any_of(void, P.all_of(needs, fails))
-    d = P.any_of(P.test("$nex", name, 1), lacking, P.all_of(needs, unsure))
+    d = P.any_of(P.test("$nex", early, 1), lacking, P.all_of(needs, unsure))
     nd = P.any_of(void, P.all_of(needs, P.any_of(surely, fails)))
     return Kleene(((t, frozenset()),), ((f, frozenset()),), d, nd, frozenset())
 
@@ -78,24 +87,27 @@ def judge(atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
     day, whose order is not recorded`; `randomisation 2026-03-20 (window from 2026-03-02 to
     2026-03-16; informed_consent 2026-03-02)`."""
     name, window, record = atom.ref.name, atom.window, patient.record
-    if name not in record:
+    early, late = R.spread(name)
+    if early not in record:
         return reader.missing(patient, name)
+    low, high = (date.fromordinal(day) for day in history.ordinals(patient, name))
+    shown = f"{name} {history.days_text(patient, name, low, high)}"
     tests = reads(window)
     try:
-        days = [(OPS[op](record[name], record[sure]), OPS[maybe_op](record[name], record[maybe]))
+        days = [(OPS[op](record[late if op in ("<", "<=") else early], record[sure]),
+                 OPS[maybe_op](record[early if maybe_op in ("<", "<=") else late], record[maybe]))
                 for op, sure, maybe_op, maybe in tests]
     except KeyError:  # the anchor's day is missing
         anchor = window.anchor
         assert anchor is not None and anchor.ref is not None
         if anchor.occurrence and record.get(R.none_field(anchor.ref.name)) == 1:
-            return "false", f"{name} {_day(record[name])}; {anchor}: none, {anchor.ref.name} " \
-                "is recorded as none"
+            return "false", f"{shown}; {anchor}: none, {anchor.ref.name} is recorded as none"
         reason = patient.unusable.get(R.anchor_field(anchor)) or patient.unusable.get(
             anchor.ref.name, "no fact given")
-        return "unknown", f"{name} {_day(record[name])}; {anchor}: {reason}"
+        return "unknown", f"{shown}; {anchor}: {reason}"
     held = "true" if all(sure for sure, _ in days) else \
         "false" if not all(maybe for _, maybe in days) else "unknown"
-    return held, f"{name} {_day(record[name])}{_needed(window, reader, patient, held)}"
+    return held, f"{shown}{_needed(window, reader, patient, held)}"
 
 
 def _needed(window: m.Window, reader: Reader, patient: Patient, held: str) -> str:
@@ -113,6 +125,3 @@ def _needed(window: m.Window, reader: Reader, patient: Patient, held: str) -> st
         return f" (needs {bound.removeprefix('started ')}; {anchor})"
     return history.window_days(window, reader, patient)
 
-
-def _day(ordinal: int) -> str:
-    return date.fromordinal(ordinal).isoformat()

@@ -340,12 +340,13 @@ def window_reads(window: m.Window, dated: bool = False
 
     An item surely passes `day >= bound` when its earliest possible day does against the bound's
     latest, and may pass when its latest day does against the bound's earliest (the other way
-    round for <=). A window on another history's start or end compares with the anchor's and its
-    bound's earliest and latest days (`R.spread`: the most recent occurrence's edge may be known
-    only to the month, or not settled), so it is decided wherever every possible anchor day
-    agrees; any other anchor is one day, its own earliest and latest.
+    round for <=). A window on another history's start or end, or on a date concept, compares
+    with the anchor's and its bound's earliest and latest days (`R.spread`: the most recent
+    occurrence's edge, or the date, may be known only to the month, or not settled), so it is
+    decided wherever every possible anchor day agrees; the screening date is one day, its own
+    earliest and latest.
     """
-    ranged = window.anchor is not None and window.anchor.occurrence
+    ranged = window.anchor is not None and window.anchor.ranged
     reads = []
     for key, op, field in window_tests(window, dated):
         earliest, latest = R.between(key)

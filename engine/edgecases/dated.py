@@ -5,7 +5,8 @@ The day is moved onto each edge of the window and a day to either side: the anch
 order (`before A`: the day before A counts, A itself is UNKNOWN, the order within one day not
 being recorded, and the day after does not), the anchor and the day the duration reaches from it
 for a span (calendar-aware, with dateutil's `relativedelta`: Jan 31 + 1 month is Feb 28), and
-the bound for `at least` / `more than`; then no date at all (UNKNOWN). The anchor is the base
+the bound for `at least` / `more than`, and the date known only to each edge's month (decided
+where every day of the month agrees, UNKNOWN between); then no date at all (UNKNOWN). The anchor is the base
 patient's: the screening date or a date concept's day, the date of a result, or the start or
 end of another history's most recent item (the base's, where it settles which and gives it a
 whole day, else a course of the cases' own, as `windows` counts from: `anchors.history_anchor`),
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from engine.edgecases.anchors import Anchored, history_anchor
 from engine.edgecases.base import Variant, anchor_day, given, period
 from engine.edgecases.during import one_day, spanned_by
-from engine.dates import LAST_DAY
+from engine.dates import LAST_DAY, month_days
 from protocol import model as m
 
 if TYPE_CHECKING:
@@ -63,6 +64,17 @@ def dated(gen: EdgeCases, atom: m.Occurred) -> list[Variant]:
                 f"{day} {'is' if said else 'is not'} {window} {days}"
             out.append(Variant(f"{name} {day}: {_where(day, edge)} {what}, {written}",
                                f"{how}: {status}", atom, status, replace=(on(day), *own)))
+        month = month_days(edge)
+        said = {holds(day) for day in month}
+        status = "true" if said == {True} else "false" if said == {False} else "unknown"
+        how = f"every day of it is {window} {days}" if said == {True} else \
+            f"no day of it is {window} {days}" if said == {False} else \
+            f"some of its days are {window} {days}, others not" if {True, False} <= said else \
+            f"one of its days is {window.anchor or 'screening'}'s own, whose order within the day " \
+            "is not recorded"
+        out.append(Variant(f"{name} {edge:%Y-%m}: known only to the month, the month of {what}, "
+                           f"{written}", f"{month[0]} to {month[-1]}: {how}: {status}", atom,
+                           status, replace=({"concept": name, "value": f"{edge:%Y-%m}"}, *own)))
     if anchored is not None:
         out += _unanchored(gen, atom, anchored, on(anchor), written)
     if given(gen, name):
