@@ -51,6 +51,10 @@ class Courses:
                 continue
             item[R.DRUG] = drug
             period = period_text(fact, course=True) + self._length(r, fact, item)
+            given = fact.get("dose")
+            if not concept.dosed_in and given is not None and given < 0:  # shown, not compared
+                self.problem(index, "dose", f"a dose cannot be negative: {plain(given)}")
+                continue
             dose, exact, note = self._dose(r, index, fact, drug) if concept.dosed_in else \
                 (None, None, None)
             if dose is not None:
@@ -61,7 +65,6 @@ class Courses:
             exacts.append(exact)
             shown = f"{plain_number(dose)} {concept.dosed_in}" if dose is not None else None
             dose_note = f"{period}; {note}" if note else period
-            given = fact.get("dose")
             what = drug if given is None else f"{drug} {plain(given)} {fact.get('unit')}"
             if r.attributes:
                 what += attributes_text(concept, item)

@@ -790,6 +790,10 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         fieldname = ".".join([*([fieldname] if fieldname else []), extra[0]]) if extra else fieldname
         message = error.message.replace("Additional properties are not allowed", "unknown field")
+    elif error.validator == "const" and fieldname == "present":
+        message = (f"\"present\" is only ever false, to record that the patient has none of it "
+                   f"(found {json.dumps(plain(error.instance))}); an occurrence is recorded by its "
+                   "fact, with its date")
     elif error.validator == "pattern" and where == ["patient"]:
         message = (f"{_escaped(json.dumps(error.instance, ensure_ascii=False))} is not an id "
                    "as the trail, a table or SDTM can hold it: printable, not blank")

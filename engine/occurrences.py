@@ -105,6 +105,12 @@ class Occurrences:
             return None
         items = []
         for index, fact in present:
+            if "value" in fact:  # a yes/no of its own would be read as the occurrence it records
+                self.problem(index, "value", f"{r.name} is {r.concept.kind.said}: its fact records one "
+                             f"occurrence, by its date, and takes no value (found "
+                             f"{quoted(fact['value'])}); to record that there is none, write "
+                             "\"present\": false")
+                continue
             item = self._occurrence(r, index, fact)
             if item is None:
                 continue

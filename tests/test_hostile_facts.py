@@ -121,6 +121,21 @@ CASES = [
      "half of a surrogate pair, which is not text: it cannot be written to the trail"),
     ("comparator-object", weight(comparator={}),  # once passed the quick check, unread
      ", patient B, fact #3, field 'comparator': error: {} is not one of ['<', '<=', '>', '>=']"),
+    ("event-value-false", lambda d: d["facts"].__setitem__(26, {
+        "concept": "acute_myocardial_infarction", "value": False, "date": "2026-05-01"}),
+     ", patient B, fact #27, field 'value': error: acute_myocardial_infarction is an event: its "
+     "fact records one occurrence, by its date, and takes no value (found false); to record "
+     "that there is none, write \"present\": false"),
+    ("present-true", lambda d: d["facts"][26].update(present=True),
+     ", patient B, fact #27, field 'present': error: \"present\" is only ever false, to "
+     "record that the patient has none of it (found true); an occurrence is recorded by its "
+     "fact, with its date"),
+    ("present-as-text", lambda d: d["facts"][26].update(present="false"),
+     ", patient B, fact #27, field 'present': error: \"present\" is only ever false, to "
+     "record that the patient has none of it (found \"false\"); an occurrence is recorded by "
+     "its fact, with its date"),
+    ("negative-dose-shown-only", lambda d: d["facts"][8].update(dose=-400),
+     ", patient B, fact #9, field 'dose': error: a dose cannot be negative: -400"),
     ("nested-too-deep-to-use", weight(source=json.loads("[" * 40 + "]" * 40)),
      ", patient B, fact #3, field 'source.0.0.0.0.0.0.0.0.0.0.0.0.0': error: nested more than "
      "16 levels deep: a patient record is at most 4 (record, facts, fact, reference range)"),
