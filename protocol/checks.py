@@ -455,9 +455,14 @@ def _split_on(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     the rule already holds the case both agree on (`... or (A and B)`, as `if` writes it)."""
     key = meaning.meaning
     for node in _every(m.Or, _uses(protocol)):
-        items = [meaning.flat(i) if isinstance(i, m.And) else [i] for i in meaning.flat(node)]
+        # the terms an `if` wrote reason by cases already; another term beside them is no branch
+        written = {id(i) for sub in _every(m.Or, node) if meaning.chosen(sub) for i in sub.items}
+        terms = meaning.flat(node)
+        items = [meaning.flat(i) if isinstance(i, m.And) else [i] for i in terms]
         keys = [{key(c) for c in each} for each in items]
         for i, j in itertools.combinations(range(len(items)), 2):
+            if id(terms[i]) in written or id(terms[j]) in written:
+                continue
             found = next(((c, n) for c in items[i] for n in items[j]
                           if key(n) == key(m.Not(c.span, c)) or key(c) == key(m.Not(n.span, n))),
                          None)
@@ -470,6 +475,8 @@ def _split_on(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             holds, fails, choice = (i, j, c) if not isinstance(c, m.Not) else (j, i, n)
             then, otherwise = ([x for x in items[k] if x is not choice and key(x) != key(
                 m.Not(choice.span, choice))] for k in (holds, fails))
+            if not then or not otherwise:  # `x or not x`: no rule on either side to choose
+                continue
             yield diag("split-on", node.span, choice=source_text(protocol, choice.span),
                        then=_conjoined(protocol, then), otherwise=_conjoined(protocol, otherwise))
             break

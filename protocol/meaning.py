@@ -30,13 +30,14 @@ def flat(node: m.And | m.Or) -> list[m.Condition]:
 def chosen(node: m.Or) -> tuple[m.Condition, m.Condition, m.Condition] | None:
     """`A if C else B`, which the parser writes `(C and A) or (not C and B) or (A and B)`
     sharing the nodes C, A and B (`grammar.parser`): (C, A, B); None for an `or` as written,
-    whose items share none."""
+    whose items share none. A and B are told by equality, spans included: a later pass may
+    build a compound one again (`A and A2`), as an equal node."""
     if len(node.items) != 3 or not all(isinstance(i, m.And) and len(i.items) == 2
                                        for i in node.items):
         return None
     (choice, then), (negated, otherwise), both = (i.items for i in node.items)  # type: ignore
     return (choice, then, otherwise) if isinstance(negated, m.Not) and negated.item is choice \
-        and both[0] is then and both[1] is otherwise else None
+        and both[0] == then and both[1] == otherwise else None
 
 
 def meaning(node: Any) -> Any:

@@ -103,14 +103,14 @@ def test_alt_by_liver_metastases(network, screening, alt, metastases, verdict) -
     assert trail_status(network, result, "E1") == STATUS[verdict]
 
 
-CONCEPTS = "  alt: lab in U/L\n  liver_metastases: flag\n"
+CONCEPTS = "  alt: lab in U/L\n  ast: lab in U/L\n  liver_metastases: flag\n  gilbert: flag\n"
 
 
 def test_check_warns_of_a_split_that_cannot_reason_by_cases() -> None:
     said = checked(CONCEPTS, "(liver_metastases and alt <= 5 x ULN) or (not liver_metastases "
                              "and alt <= 2.5 x ULN)")
     assert said == [
-        "5:19 where liver_metastases is not recorded this is UNKNOWN, even where both sides "
+        "7:19 where liver_metastases is not recorded this is UNKNOWN, even where both sides "
         "agree (strong Kleene logic does not reason by cases); write 'alt <= 5 x ULN if "
         "liver_metastases else alt <= 2.5 x ULN', which decides what both agree on"]
 
@@ -120,6 +120,15 @@ def test_check_warns_of_a_split_that_cannot_reason_by_cases() -> None:
     "(liver_metastases and alt <= 5 x ULN) or (not liver_metastases and alt <= 2.5 x ULN) or "
     "(alt <= 5 x ULN and alt <= 2.5 x ULN)",
     "liver_metastases or alt <= 2.5 x ULN",
+    # a compound rule on either side: its `not` is the `if`'s, no `unless` in an inclusion
+    "(alt <= 5 x ULN and ast <= 5 x ULN) if liver_metastases else (alt <= 2.5 x ULN and ast "
+    "<= 2.5 x ULN)",
+    "alt <= 5 x ULN and ast <= 5 x ULN if liver_metastases else alt <= 2.5 x ULN and ast <= "
+    "2.5 x ULN",
+    # another term beside an `if` is no branch of it ("Gilbert's syndrome: total bilirubin <=
+    # 3.0 x ULN or direct bilirubin <= 1.5 x ULN"): offering `D if G else B` would drop A
+    "(alt <= 3 x ULN if gilbert else alt < 3 x ULN) or (gilbert and ast <= 1.5 x ULN)",
+    "liver_metastases or not liver_metastases",  # no rule on either side to choose
 ])
 def test_no_warning_where_the_rule_reasons_by_cases_or_does_not_split(condition) -> None:
     """The `if` form, the same written out with its consensus term, and an `or` that does not
