@@ -204,7 +204,9 @@ def test_a_concept_named_mean_is_still_a_name():
 def test_boundary_cases_give_a_mean_as_three_results_of_one_day(capsys, tmp_path):
     """`edge-cases` moves the input of a mean to where the comparison turns, as one result and as
     three results of one day whose mean is exactly that value; the network agrees with each.
-    A base patient whose latest day bounds the value gives no number to start from: said."""
+    A base patient whose latest day holds results that differ starts from their mean (the
+    other criteria reading the mean read it so); one whose result is known only within bounds
+    gives no number to start from: said."""
     text, _ = boundary_cases(capsys, tmp_path, PROTOCOL, {
         "patient": "B", "screening_date": "2026-06-10", "facts": [
             qtcf(450), {"concept": "baseline_qtcf", "value": 400, "unit": "ms",
@@ -212,8 +214,12 @@ def test_boundary_cases_give_a_mean_as_three_results_of_one_day(capsys, tmp_path
     assert '"qtcf 465.3, 470, 474.7 ms on one day: qtcf_mean 470 ms, exactly at qtcf_mean > ' \
            '470 ms"' in text
     assert "the mean of 465.3, 470, 474.7 ms is exactly 470" in text
+    text, _ = boundary_cases(capsys, tmp_path, PROTOCOL, {
+        "patient": "B", "screening_date": "2026-06-10", "facts": [qtcf(480), qtcf(466)]})
+    assert '"qtcf 465.3, 470, 474.7 ms on one day: qtcf_mean 470 ms, exactly at qtcf_mean > ' \
+           '470 ms"' in text
     text, said = boundary_cases(capsys, tmp_path, PROTOCOL, {
-        "patient": "B", "screening_date": "2026-06-10", "facts": [qtcf(480), qtcf(466)]},
+        "patient": "B", "screening_date": "2026-06-10", "facts": [qtcf("> 480")]},
         tested=False)
     assert "not generated (listed in its header)" in said
     assert "qtcf_mean's input qtcf, which the base patient does not give as one number" in text
@@ -269,3 +275,21 @@ def test_boundary_cases_give_as_many_results_as_the_mean_needs_and_one_fewer(cap
            '470 ms"' in text
     assert '"qtcf 465.300001, 474.700001 ms on one day, 2 of the 3 its mean needs: qtcf_mean > ' \
            '470 ms"' in text
+
+
+def test_boundary_cases_read_the_mean_in_every_rule_that_reads_it(capsys, tmp_path):
+    """A rule by sex reads the mean on both sides: a case that moves the mean for one side is
+    expected with the other side's reading of the same mean (ASC4FIRST's helper found a man's
+    case expected UNKNOWN where his own side read the new triplicate as MET); a base with one
+    result, fewer than the mean needs, starts from it and gives the triplicates."""
+    text = COUNTED.replace("exclusion E1 \"Mean resting QTcF > 470 ms obtained from 3 ECGs\": "
+                           "qtcf_mean > 470 ms", "  sex: category {female, male}\n"
+                           "exclusion E1 \"QTcF > 450 ms (men), > 460 ms (women)\":\n"
+                           "    qtcf_mean > 460 ms if sex is female else qtcf_mean > 450 ms")
+    for facts in ([qtcf(430)], [qtcf(450, f"{DAY}T09:0{minute}") for minute in range(3)]):
+        base = {"patient": "B", "screening_date": "2026-06-10",
+                "facts": [{"concept": "sex", "value": "male"}, *facts]}
+        cases, said = boundary_cases(capsys, tmp_path, text, base)
+        assert "not generated" not in said
+        assert '"qtcf 455.4, 460, 464.6 ms on one day: qtcf_mean 460 ms, exactly at qtcf_mean ' \
+               '> 460 ms"' in cases

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 from engine import atoms
+from engine import record as R
 from engine.atoms.base import OPS, threshold_of
 from engine.compile import Network
 from engine.edgecases.ages import ages
@@ -52,6 +53,7 @@ from engine.audit.evidence import Explainer
 from engine.facts import Normaliser
 from engine.record import Patient
 from protocol import model as m
+from protocol.formula import averaged as averaged_name, fewest
 from protocol.errors import FactError, UsageError
 
 #: Atoms without edges: nothing in them moves by a step or a day (a flag, judgment or definition,
@@ -153,7 +155,14 @@ class EdgeCases:
 
     def number(self, patient: Patient, name: str) -> Decimal | None:
         """A recorded number as the record holds it (in its concept's unit), None when missing,
-        stale or known only within bounds."""
+        stale or known only within bounds; for `mean(qtcf, at least N)` (`formula.mean_of`),
+        the exact mean of its latest day's results, None with fewer than N."""
+        averaged = averaged_name(name)
+        if averaged is not None:
+            results = patient.record.get(R.day_field(averaged))
+            if not results or len(results) < fewest(name):
+                return None
+            return sum((Decimal(repr(r)) for r in results), Decimal(0)) / len(results)
         value = patient.record.get(name)
         return Decimal(repr(value)) if isinstance(value, (int, float)) else None
 

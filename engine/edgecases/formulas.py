@@ -24,6 +24,7 @@ from dateutil.relativedelta import relativedelta
 from engine.atoms.base import OPS, threshold_of
 from engine.edgecases.base import Variant, day_given, given_as, kept, other_unit, tidy
 from protocol import model as m
+from protocol.formula import averaged as averaged_name, mean_of
 from protocol.units import QUANTUM, UnitProblem, factor, parse_unit, quantize, registry
 
 if TYPE_CHECKING:
@@ -117,9 +118,13 @@ def _value(node: m.Expr, number, truth, concepts, bare: list[bool]) -> Decimal:
             raise Open("a conditional term's condition is unknown")
         return go(node.then if said == "true" else node.otherwise)
     if isinstance(node, m.Call) and node.function == "mean":
-        # the base gives one result a day, its own mean; the triplicates (`_triplicate`) give
-        # three whose mean is exactly that one's value
-        return go(node.args[0])
+        # the mean of the latest day's results, read as the concept is (`EdgeCases.number`:
+        # none, with fewer than it needs); the triplicates (`_triplicate`) give three whose
+        # mean is exactly the value they stand for
+        (reading,) = node.args
+        averaged = mean_of(reading.ref.name, node.least)
+        return _value(reading, lambda name: number(averaged if name == reading.ref.name
+                                                   else name), truth, concepts, bare)
     if isinstance(node, m.Call):
         args = [go(a) for a in node.args]
         if node.function == "sqrt":
@@ -176,6 +181,8 @@ def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
             out += _ages(gen, atom, concept, source, test, patient, truth)
             continue
         start = gen.number(patient, name)
+        if start is None and name in averaged:  # a day of results: its mean, as many as needed
+            start = gen.number(patient, mean_of(name, averaged[name]))
         if start is None:
             gen.not_generated.append(f"{concept.name}'s input {name}, which the base patient "
                                      "does not give as one number (missing, stale or within "
@@ -183,8 +190,8 @@ def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
             continue
 
         def worked(x: Decimal, name: str = name) -> Decimal | None:
-            def number(n: str) -> Decimal | None:
-                return x if n == name else gen.number(patient, n)
+            def number(n: str) -> Decimal | None:  # x, or a day of results whose mean is x
+                return x if n == name or averaged_name(n) == name else gen.number(patient, n)
             try:
                 return unrounded(concept, number, truth, concepts)
             except Open:
