@@ -83,6 +83,8 @@ class Courses:
             self._runs(courses)
         if r.run_days:
             self._run_days(courses)
+        if r.steady:
+            _renewals(courses)
         self._tallied(r, courses, exacts)
 
     def _runs(self, courses: list[dict]) -> None:
@@ -361,3 +363,49 @@ def _summed(record: dict, field: str, low: Decimal, high: Decimal | None) -> Non
     record[lo] = float(quantize(low))
     if high is not None:
         record[hi] = float(quantize(high))
+
+
+def _renewals(courses: list[dict]) -> None:
+    """Which course renews which at the same daily dose, for a stable dose: a prescription
+    renewed is no change of dose. A course renews one that ends on its first day or the day
+    before, at its own dose, both days exact (a date known only to the month renews nothing: it
+    may leave a gap); each course renews one at most and is renewed once at most (two starting
+    the day one ends double the dose). Each course then carries whether its start and its end
+    are renewals, and the first and last day of its chain of renewals, surely and possibly.
+
+    >>> a = {"s": 10, "sl": 10, "el": 20, "e": 20, "dose": 5.0}
+    >>> b = {"s": 21, "sl": 21, "el": 40, "e": 40, "dose": 5.0}
+    >>> c = {"s": 21, "sl": 21, "el": 30, "e": 30, "dose": 5.0}
+    >>> _renewals([a, b, c]); (a["goes_on"], b["carries_on"], c["carries_on"], b["steady_first"])
+    (1, 1, 0, 10)
+    """
+    ends: dict[tuple[int, float], list[int]] = {}
+    for index, course in enumerate(courses):
+        if R.DOSE in course and course[R.END] == course[R.END_EARLIEST] < ONGOING:
+            ends.setdefault((course[R.END], course[R.DOSE]), []).append(index)
+    renewed: dict[int, int] = {}  # the course renewed -> the course that renews it
+    for index in sorted(range(len(courses)), key=lambda i: courses[i][R.START]):
+        course = courses[index]
+        if R.DOSE not in course or course[R.START] != course[R.START_LATEST]:
+            continue
+        for day in (course[R.START] - 1, course[R.START]):
+            # one that started before it (a course of one day does not renew itself)
+            waiting = [i for i in ends.get((day, course[R.DOSE]), ())
+                       if courses[i][R.START_LATEST] < course[R.START]]
+            if waiting:
+                renewed[waiting[0]] = index
+                ends[(day, course[R.DOSE])].remove(waiting[0])
+                break
+    renews = {later: earlier for earlier, later in renewed.items()}
+    for index, course in enumerate(courses):
+        course[R.CARRIES_ON], course[R.GOES_ON] = int(index in renews), int(index in renewed)
+    for index, course in enumerate(courses):
+        first = last = index
+        while first in renews:
+            first = renews[first]
+        while last in renewed:
+            last = renewed[last]
+        course[R.STEADY_FIRST], course[R.STEADY_FIRST_MAY] = \
+            courses[first][R.START_LATEST], courses[first][R.START]
+        course[R.STEADY_LAST], course[R.STEADY_LAST_MAY] = \
+            courses[last][R.END_EARLIEST], courses[last][R.END]

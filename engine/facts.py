@@ -62,6 +62,7 @@ class Normaliser:
         self.days = layout.days
         self.lengths = layout.lengths
         self.run_days = layout.run_days
+        self.steady = layout.steady
         self.means = layout.means
         self.confirmed = layout.confirmed
         self.reaches = layout.reaches
@@ -189,7 +190,7 @@ class Reader:
                  "doses", "edges",
                  "factors", "first_day_key", "graded", "judgment", "lab", "measured", "runs_on",
                  "name", "needs_date", "none_field", "planned", "read", "references", "runs",
-                 "days", "lengths", "run_days",
+                 "days", "lengths", "run_days", "steady",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
                  "reaches", "spans", "as_of", "sources", "missing", "previous", "whole_field")
@@ -244,6 +245,7 @@ class Reader:
         self.days = name in normaliser.days
         self.lengths = name in normaliser.lengths
         self.run_days = name in normaliser.run_days
+        self.steady = name in normaliser.steady
         self.doses = normaliser.doses.get(name, ())
         self.cumulatives = normaliser.cumulatives.get(name, ())
         self.attributes = tuple((a, R.attribute_field(a.name)) for a in concept.attributes)

@@ -90,6 +90,14 @@ RUN = {key: f"run_{key}" for key in (MONTHS, DAYS, MONTHS_MOST, DAYS_MOST)}
 #: going on, or whose end is not recorded, may run on (`ONGOING`).
 RUN_FIRST, RUN_LAST, RUN_FIRST_MAY, RUN_LAST_MAY = "run_first", "run_last", "run_first_may", \
     "run_last_may"
+#: For `X dose stable for at least D before A` (`steady` in `Layout`): a course that renews
+#: another at the same daily dose (it starts on that one's last day or the day after, both days
+#: exact) changes no dose: `carries_on` 1 at its start (0 else), `goes_on` 1 at the renewed
+#: one's end; the first and last day of the chain of such renewals a course belongs to, surely
+#: (`steady_first`, `steady_last`) and possibly (`..._may`), as for runs.
+CARRIES_ON, GOES_ON = "carries_on", "goes_on"
+STEADY_FIRST, STEADY_LAST, STEADY_FIRST_MAY, STEADY_LAST_MAY = "steady_first", "steady_last", \
+    "steady_first_may", "steady_last_may"
 UNDOSED_ITEM = "nd"
 #: 1 in an occurrence of a graded event whose fact gives no grade: it may or may not pass a
 #: grade test (its `g` is absent, which no comparison in the engine passes).
@@ -100,7 +108,9 @@ UNRECORDED = "?"
 ITEM = {key: f"$i.{key}" for key in (START, START_LATEST, END, END_EARLIEST, GRADE, DRUG, DOSE,
                                      MONTHS, DAYS, MONTHS_MOST, DAYS_MOST, UNDOSED_ITEM,
                                      UNGRADED_ITEM, *RUN.values(), RUN_FIRST, RUN_LAST,
-                                     RUN_FIRST_MAY, RUN_LAST_MAY)}
+                                     RUN_FIRST_MAY, RUN_LAST_MAY, CARRIES_ON, GOES_ON,
+                                     STEADY_FIRST, STEADY_LAST, STEADY_FIRST_MAY,
+                                     STEADY_LAST_MAY)}
 #: An item's first and last day each lie between two fields (equal when the dates are exact):
 #: (earliest, latest).
 BETWEEN = {START: (START, START_LATEST), END: (END_EARLIEST, END)}
@@ -334,6 +344,9 @@ class Layout:
     #: The medications taken through a span (`X for at least D before A`): each course carries
     #: the first and last day of its run of consecutive courses.
     run_days: set[str] = field(default_factory=set)
+    #: The medications asked for a stable dose (`X dose stable for at least D before A`): each
+    #: course says whether it renews another at its dose, and the days its renewals span.
+    steady: set[str] = field(default_factory=set)
     #: The measured concepts whose latest day's results a formula averages (`mean(...)`).
     means: set[str] = field(default_factory=set)
     #: The measured concepts compared on another day too (`confirmed on another day`).

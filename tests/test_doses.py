@@ -204,6 +204,69 @@ def test_stable_dose_boundaries(stable_network, name: str, criterion: str,
     assert judged["status"] == {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[expected]
 
 
+RENEWED = """protocol "renewed" version "1"
+concepts:
+  methotrexate: medication {methotrexate} dosed in mg/wk
+inclusion I4 "Methotrexate at a stable dose for at least 4 weeks":
+    methotrexate dose stable for at least 4 weeks before screening
+"""
+
+
+def mtx(dose: Any, start: str, end: str | None = None) -> dict[str, Any]:
+    return {"concept": "methotrexate", "drug": "methotrexate", "dose": dose, "unit": "mg/wk",
+            "date": start, **({"end": end} if end else {"ongoing": True})}
+
+
+# I4: from 2026-06-02 to 2026-06-30 (the screening day)
+RENEWED_CASES = [
+    ("renewed the next day at its dose", [mtx(20, "2026-01-05", "2026-05-24"),
+                                          mtx(20, "2026-05-25")], "MET"),
+    ("renewed inside the weeks, the next day", [mtx(20, "2026-01-05", "2026-06-14"),
+                                                mtx(20, "2026-06-15")], "MET"),
+    ("renewed on its last day", [mtx(20, "2026-01-05", "2026-06-14"), mtx(20, "2026-06-14")],
+     "MET"),
+    ("renewed twice", [mtx(20, "2026-01-05", "2026-04-30"), mtx(20, "2026-05-01", "2026-06-10"),
+                       mtx(20, "2026-06-11")], "MET"),
+    ("renewed at another dose", [mtx(20, "2026-01-05", "2026-06-14"), mtx(25, "2026-06-15")],
+     "NOT_MET"),
+    ("a day without it", [mtx(20, "2026-01-05", "2026-06-13"), mtx(20, "2026-06-15")],
+     "NOT_MET"),
+    ("two courses at its dose start the day it ends: the dose doubles",
+     [mtx(20, "2026-01-05", "2026-06-14"), mtx(20, "2026-06-15"),
+      {**mtx(20, "2026-06-15"), "source": "second prescription"}], "NOT_MET"),
+    ("a second course beside it", [mtx(20, "2026-01-05"), mtx(20, "2026-06-15")], "NOT_MET"),
+    ("the renewal's start known only to the month: it may start inside the weeks",
+     [mtx(20, "2026-01-05", "2026-05-31"), mtx(20, "2026-06")], "UNKNOWN"),
+    ("the renewed course's end known only to the month",
+     [mtx(20, "2026-01-05", "2026-06"), mtx(20, "2026-06-20")], "NOT_MET"),
+    ("renewed before the weeks, then going on", [mtx(20, "2025-01-05", "2025-12-31"),
+                                                 mtx(20, "2026-01-01")], "MET"),
+    ("the renewal's end not recorded: it may have stopped",
+     [mtx(20, "2026-01-05", "2026-06-14"), {**mtx(20, "2026-06-15"), "ongoing": None}],
+     "UNKNOWN"),
+]
+
+
+@pytest.mark.parametrize("name, facts, expected", RENEWED_CASES,
+                         ids=[c[0] for c in RENEWED_CASES])
+def test_a_prescription_renewed_at_its_dose_changes_no_dose(name, facts, expected) -> None:
+    """ORAL Surveillance's helper: methotrexate 20 mg/wk renewed at the same dose read as a
+    change of dose. A course that starts on another's last day or the day after, at its dose,
+    both days exact, continues it; anything else that starts or ends in the weeks changes it."""
+    network = network_from_text(RENEWED, "renewed.proto-rules")
+    facts = [{k: v for k, v in f.items() if v is not None} for f in facts]
+    result = outcome(Screening(network), *facts)
+    assert result.verdicts["I4"].verdict == expected
+    leaf = next(c for c in network.leaves if c.id == "I4")
+    judged = Explainer(network.protocol, result.derived).judge(criterion_parts(leaf)[0],
+                                                               result.patient)
+    assert judged["status"] == {"MET": "true", "NOT_MET": "false", "UNKNOWN": "unknown"}[expected]
+    if name == "renewed the next day at its dose":
+        assert judged["detail"].endswith(
+            "a course (renewed at its dose) covers 2026-06-02 to 2026-06-30, no course starts or "
+            "ends in between")
+
+
 def test_stable_dose_diagnostics() -> None:
     from grammar.parser import parse
     from protocol.checks import check

@@ -216,10 +216,11 @@ def _kept_words(atom: m.CurrentDose | m.CumulativeDose) -> str:
 
 class StableDose(Atom):
     """`X dose stable for at least D before <anchor>`. With A the anchor day and B = A - D
-    (calendar-aware): some course covers every day from B to A (it started on or before B and
-    ends on or after A, or is ongoing), and no course starts after B up to A, or ends from B to
-    the day before A. A course is one daily dose, so a dose changes only where a course starts
-    or ends; two courses at the same dose one after the other count as a change.
+    (calendar-aware): some course, or chain of courses renewing one another at one dose, covers
+    every day from B to A (it started on or before B and ends on or after A, or is ongoing), and
+    no course starts after B up to A, or ends from B to the day before A, but where a course at
+    the same dose renews it (`courses._renewals`). A course is one daily dose, so a dose changes
+    only where a course starts or ends; a prescription renewed at its dose changes none.
 
     Two hidden nodes, "covered" and "changed", each true when some item surely meets it and
     false when none may (dates known only to the month may), joined in Kleene logic: stable is
@@ -228,6 +229,7 @@ class StableDose(Atom):
     handles = m.StableDose
 
     def compile(self, atom: m.StableDose, build: Build) -> Kleene:
+        build.layout.steady.add(atom.ref.name)
         anchor, bound, undecided, decided, needs = span_before(atom, build)
         (covered_sure, covered_maybe), (changed_sure, changed_maybe) = _spans(anchor, bound)
         covered = build.hidden(atom, covered_sure, undecided, decided, needs, covered_maybe,
@@ -247,19 +249,22 @@ class StableDose(Atom):
             return judged
         a, b = days
         record = patient.record
-        covered = _status(items, lambda i: i[R.START_LATEST] <= b and i[R.END_EARLIEST] >= a,
-                          lambda i: i[R.START] <= b and i[R.END] >= a)
-        changed = _status(items, lambda i: (i[R.START] > b and i[R.START_LATEST] <= a) or (
-            i[R.END_EARLIEST] >= b and i[R.END] < a), lambda i: (
-            i[R.START_LATEST] > b and i[R.START] <= a) or (i[R.END] >= b and i[R.END_EARLIEST] < a))
+        covered = _status(items, lambda i: i[R.STEADY_FIRST] <= b and i[R.STEADY_LAST] >= a,
+                          lambda i: i[R.STEADY_FIRST_MAY] <= b and i[R.STEADY_LAST_MAY] >= a)
+        changed = _status(items, lambda i: (
+            i[R.START] > b and i[R.START_LATEST] <= a and not i[R.CARRIES_ON]) or (
+            i[R.END_EARLIEST] >= b and i[R.END] < a and not i[R.GOES_ON]), lambda i: (
+            i[R.START_LATEST] > b and i[R.START] <= a and not i[R.CARRIES_ON]) or (
+            i[R.END] >= b and i[R.END_EARLIEST] < a and not i[R.GOES_ON]))
         if R.open_list(record, reader.wholes, name):  # a course not recorded may do either
             covered = "unknown" if covered == "false" else covered
             changed = "unknown" if changed == "false" else changed
             text = f"{text}; {patient.unusable[name]}"
         held = "false" if covered == "false" or changed == "true" else \
             "true" if covered == "true" and changed == "false" else "unknown"
-        words = {"true": "a course covers", "false": "no course covers",
-                 "unknown": "a course may cover"}[covered]
+        renewed = " (renewed at its dose)" if any(i[R.CARRIES_ON] for i in items) else ""
+        words = {"true": f"a course{renewed} covers", "false": "no course covers",
+                 "unknown": f"a course{renewed} may cover"}[covered]
         change = {"true": "a course starts or ends in between", "false": "no course starts or "
                   "ends in between", "unknown": "a course may start or end in between"}[changed]
         span = f"{date.fromordinal(b)} to {date.fromordinal(a)}"
@@ -272,17 +277,25 @@ def _status(items: list[dict], sure, maybe) -> str:
 
 
 def _spans(anchor: str, bound: str) -> tuple[tuple[P.Pattern, P.Pattern], ...]:
-    """Item tests (surely, possibly) for a course covering the days from the bound to the anchor,
-    and for a course starting after the bound up to the anchor or ending from the bound to the
-    day before the anchor. An item's first day lies between `s` and `sl`, its last between `el`
-    and `e`."""
+    """Item tests (surely, possibly) for a course, with its renewals, covering the days from the
+    bound to the anchor, and for a course starting after the bound up to the anchor or ending
+    from the bound to the day before the anchor, where no renewal at its dose joins it. An
+    item's first day lies between `s` and `sl`, its last between `el` and `e`; its chain of
+    renewals' between `steady_first_may` and `steady_first`, `steady_last` and
+    `steady_last_may`."""
     I, a, b = R.ITEM, {"$m": anchor}, {"$m": bound}  # noqa: E741
-    covered = (P.all_of(P.test("<=", I[R.START_LATEST], b), P.test(">=", I[R.END_EARLIEST], a)),
-               P.all_of(P.test("<=", I[R.START], b), P.test(">=", I[R.END], a)))
-    changed = (P.any_of(P.all_of(P.test(">", I[R.START], b), P.test("<=", I[R.START_LATEST], a)),
-                        P.all_of(P.test(">=", I[R.END_EARLIEST], b), P.test("<", I[R.END], a))),
-               P.any_of(P.all_of(P.test(">", I[R.START_LATEST], b), P.test("<=", I[R.START], a)),
-                        P.all_of(P.test(">=", I[R.END], b), P.test("<", I[R.END_EARLIEST], a))))
+    starts, ends = P.test("==", I[R.CARRIES_ON], 0), P.test("==", I[R.GOES_ON], 0)
+    covered = (P.all_of(P.test("<=", I[R.STEADY_FIRST], b), P.test(">=", I[R.STEADY_LAST], a)),
+               P.all_of(P.test("<=", I[R.STEADY_FIRST_MAY], b),
+                        P.test(">=", I[R.STEADY_LAST_MAY], a)))
+    changed = (P.any_of(P.all_of(P.test(">", I[R.START], b), P.test("<=", I[R.START_LATEST], a),
+                                 starts),
+                        P.all_of(P.test(">=", I[R.END_EARLIEST], b), P.test("<", I[R.END], a),
+                                 ends)),
+               P.any_of(P.all_of(P.test(">", I[R.START_LATEST], b), P.test("<=", I[R.START], a),
+                                 starts),
+                        P.all_of(P.test(">=", I[R.END], b), P.test("<", I[R.END_EARLIEST], a),
+                                 ends)))
     return covered, changed
 
 

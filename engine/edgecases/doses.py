@@ -543,12 +543,14 @@ def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
     """The cases of `X dose stable for at least D before A`, with B = A - D: one course from B,
     the day before and the day after, ongoing; one from before B ending on A, and the day before
     A; a course ending on B - 1 or on B beside the next starting on B; a dose change between B
-    and A; recorded as none; nothing recorded; no anchor day. Only courses whose days lie up to
-    screening are given (a fact after it is set aside).
+    and A, and (with the base's dose) a renewal at the same dose there; recorded as none;
+    nothing recorded; no anchor day. Only courses whose days lie up to screening are given (a
+    fact after it is set aside).
 
-    The status is the README's, worked out here: some course covers every day from B to A (it
-    started on or before B, ends on or after A or is ongoing), and no course starts after B up to
-    A, nor ends from B to the day before A; B by `dateutil.relativedelta`."""
+    The status is the README's, worked out here: some course, with the courses renewing it at
+    its dose, covers every day from B to A (it started on or before B, ends on or after A or is
+    ongoing), and no course starts after B up to A, nor ends from B to the day before A, but
+    where it renews or is renewed (`_renewed`); B by `dateutil.relativedelta`."""
     concept = gen.concept(atom)
     if atom.anchor is not None and atom.anchor.edge is not None:  # pragma: no cover
         raise Skip("a stable dose up to another history's start or end")  # the checker refuses it
@@ -562,24 +564,30 @@ def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
     drug = concept.values[0].name
     fields = {**_kept(gen, concept), **_dose_of(gen, concept)}
     early = bound - 30 * day
-    cases: list[tuple[str, list[tuple[date, date | None]]]] = [
-        (f"one course from {start}, ongoing", [(start, None)])
+    dosed = "dose" in fields  # a course without a dose renews none: its dose is not known
+    other = {**fields, "dose": fields["dose"] * 2} if dosed else fields
+    cases: list[tuple[str, list[tuple[date, date | None, dict]]]] = [
+        (f"one course from {start}, ongoing", [(start, None, fields)])
         for start in (bound - day, bound, bound + day)]
-    cases += [(f"one course {early} to {last}", [(early, last)]) for last in (anchor, anchor - day)]
+    cases += [(f"one course {early} to {last}", [(early, last, fields)])
+              for last in (anchor, anchor - day)]
     cases += [(f"a course {early} to {last}, the next from {bound}, ongoing",
-               [(early, last), (bound, None)]) for last in (bound - day, bound)]
+               [(early, last, fields), (bound, None, fields)]) for last in (bound - day, bound)]
     middle = bound + (anchor - bound) // 2
-    cases.append((f"a dose change on {middle}", [(early, middle - day), (middle, None)]))
+    cases.append((f"a dose change on {middle}", [(early, middle - day, fields),
+                                                 (middle, None, other)]))
+    if dosed:
+        cases.append((f"renewed at its dose on {middle}", [(early, middle - day, fields),
+                                                           (middle, None, fields)]))
     variants = []
     for what, courses in cases:
         if any(start > gen.screening or (last is not None and last > gen.screening)
-               for start, last in courses):
+               for start, last, _ in courses):
             continue
         held, how = _stable(courses, bound, anchor, on, atom.duration)
-        # the same dose on every course: a new course is a change whatever its dose (README)
-        facts = tuple({"concept": concept.name, **fields, "drug": drug, "date": start.isoformat(),
+        facts = tuple({"concept": concept.name, **dose, "drug": drug, "date": start.isoformat(),
                        **({"end": last.isoformat()} if last is not None else {"ongoing": True})}
-                      for start, last in courses)
+                      for start, last, dose in courses)
         variants.append(Variant(f"{what}: {written}", how, atom, str(held).lower(),
                                 replace=facts))
     return variants + _absent(gen, atom, concept, written, False, "not on a dose: false") + \
@@ -587,16 +595,41 @@ def stable_doses(gen: EdgeCases, atom: m.StableDose) -> list[Variant]:
                                    "date": early.isoformat(), "ongoing": True})
 
 
-def _stable(courses: list[tuple[date, date | None]], bound: date, anchor: date, on: str,
+def _stable(courses: list[tuple[date, date | None, dict]], bound: date, anchor: date, on: str,
             duration: m.Duration) -> tuple[bool, str]:
     """Whether the dose is stable from `bound` to `anchor`, and how that was worked out."""
-    covers = any(start <= bound and (last is None or last >= anchor) for start, last in courses)
-    changes = [f"starts {start}" for start, _ in courses if bound < start <= anchor] + \
-        [f"ends {last}" for _, last in courses if last is not None and bound <= last < anchor]
+    renewed = _renewed(courses)
+    renews = set(renewed.values())
+    spans = []
+    for index, (start, last, _) in enumerate(courses):
+        while last is not None and index in renewed:  # the renewals' last day
+            index = renewed[index]
+            last = courses[index][1]
+        spans.append((start, last))
+    covers = any(start <= bound and (last is None or last >= anchor) for start, last in spans)
+    changes = [f"starts {start}" for i, (start, _, _) in enumerate(courses)
+               if bound < start <= anchor and i not in renews] + \
+        [f"ends {last}" for i, (_, last, _) in enumerate(courses)
+         if last is not None and bound <= last < anchor and i not in renewed]
     held = covers and not changes
-    return held, (f"{on} {anchor} - {duration} = {bound} (dateutil); a course covers "
+    said = f" (renewed at its dose on {', '.join(str(courses[i][0]) for i in sorted(renews))})" \
+        if renews else ""
+    return held, (f"{on} {anchor} - {duration} = {bound} (dateutil); a course{said} covers "
                   f"{bound} to {anchor}: {'yes' if covers else 'no'}; changes in between: "
                   f"{', '.join(changes) or 'none'}: {str(held).lower()}")
+
+
+def _renewed(courses: list[tuple[date, date | None, dict]]) -> dict[int, int]:
+    """Which course renews which (the one renewed -> the one renewing): the next starts on its
+    last day or the day after, with the same dose given (README "A stable dose")."""
+    found: dict[int, int] = {}
+    for later, (start, _, dose) in enumerate(courses):
+        for earlier, (first, last, given) in enumerate(courses):
+            if "dose" in dose and dose == given and earlier not in found and first < start \
+                    and last is not None and start - last in (timedelta(0), timedelta(days=1)):
+                found[earlier] = later
+                break
+    return found
 
 
 def _absent(gen: EdgeCases, atom: Any, concept: m.Concept, written: str, held: bool,
