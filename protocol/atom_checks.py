@@ -16,7 +16,7 @@ from typing import Any
 from protocol import limits
 from protocol import model as m
 from protocol import units
-from protocol.declarations import Target, diag, parses
+from protocol.declarations import Target, diag, in_months, parses
 from protocol.errors import Diagnostic, hint as _hint
 from protocol.model import Kind
 
@@ -97,6 +97,22 @@ def _compare(atom: m.Compare, concept: m.Concept) -> Iterator[Diagnostic]:
         yield diag("unit-dimension/missing", threshold.span, name=concept.name, example=example)
     elif concept.unit is not None:
         yield from _convertible("unit-dimension", threshold, concept, concept.unit)
+        yield from _average_month(threshold, concept)
+
+
+def _average_month(threshold: m.Quantity, concept: m.Concept) -> Iterator[Diagnostic]:
+    """A threshold in months or years on a time declared in weeks or days converts by pint's
+    average month: "life expectancy >= 12 months" is 52.18 weeks, over a record's 52 weeks and
+    365 days. Where the protocol counts its months otherwise, the author writes the threshold
+    in the facts' unit (the sentence lint takes 52 weeks for 12 months)."""
+    days = units.days_in(concept.unit) if concept.unit is not None else None
+    if concept.kind is not Kind.QUANTITY or days is None or threshold.unit is None or \
+            not in_months(threshold.unit):
+        return
+    converted = units.convert(threshold.value, threshold.unit, concept.unit)
+    whole = converted.to_integral_value(rounding="ROUND_FLOOR")
+    yield diag("threshold-months", threshold.span, name=concept.name, threshold=threshold,
+               unit=concept.unit, converted=units.quantize(converted).normalize(), under=whole)
 
 
 def window_reach(atom: m.Atom, window: m.Window, concept: m.Concept) -> Iterator[Diagnostic]:

@@ -146,7 +146,7 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             elif unit is not None and units.temperature(unit) and what != "quantity":
                 yield diag("unit-temperature", concept.span, name=concept.name, unit=unit,
                            kind=what)
-            elif unit is not None and concept.kind is Kind.QUANTITY and _in_months(unit):
+            elif unit is not None and concept.kind is Kind.QUANTITY and in_months(unit):
                 yield diag("unit-months", concept.span, name=concept.name, unit=unit)
         for attribute in concept.attributes:
             if attribute.unit is not None and not parses(attribute.unit):
@@ -161,11 +161,11 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
                 yield from _offset(concept, conversion)
 
 
-def _in_months(unit: str) -> bool:
+def in_months(unit: str) -> bool:
     """Whether a measured concept's unit is a length of time in months or years, which pint
     converts from weeks and days by an average month (a twelfth of 365.25 days).
 
-    >>> _in_months("month"), _in_months("years"), _in_months("wk"), _in_months("mg/month")
+    >>> in_months("month"), in_months("years"), in_months("wk"), in_months("mg/month")
     (True, True, False, False)
     """
     return units.same_dimension(unit, "d") and units.days_in(unit) is None

@@ -196,6 +196,8 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
         matches = [s for s in numbers if s.value in accepted]
         if isinstance(what, m.AtLeast | m.Counted):  # "more than one episode": at least 2
             matches += [s for s in numbers if s.value == value - 1 and s.op == ">"]
+        if isinstance(what, m.Quantity) and not matches:  # "12 months" compared as 52 weeks
+            matches = [s for s in numbers if _about_as_long(what, text, s)]
         if isinstance(what, m.Duration):
             matches = matches or [s for s in numbers if s.value in _same_time(what)]
             timed = [s for s in matches if _TIME.match(text, s.end)]
@@ -285,6 +287,26 @@ def _same_time(duration: m.Duration) -> set[Decimal]:
     amount = Decimal(duration.amount)
     return {"days": {amount / 7, amount * 24}, "weeks": {amount * 7}, "months": {amount / 12},
             "years": {amount * 12}}[duration.unit]
+
+
+#: Days in each unit of time a sentence may give a quantity in: a month and a year on average.
+_DAYS = {"day": Decimal(1), "week": Decimal(7), "month": Decimal("30.4375"),
+         "year": Decimal("365.25")}
+
+
+def _about_as_long(quantity: m.Quantity, text: str, number: Said) -> bool:
+    """Whether a time the rule writes in one unit is the sentence's in another, within 2%: a
+    life expectancy of "12 months" as `>= 52 weeks`, "6 months" as `26 weeks` (a month is no
+    fixed number of weeks, so the author picks; `check` says where an average month would)."""
+    found = _TIME.match(text, number.end)
+    unit = (quantity.unit or "").rstrip("s")
+    if found is None or unit not in _DAYS:
+        return False
+    said = found.group().strip(" -").split()[-1].lower().rstrip("s")
+    if said not in _DAYS or said == unit:
+        return False
+    ours, theirs = quantity.value * _DAYS[unit], number.value * _DAYS[said]
+    return abs(ours - theirs) <= theirs / 50
 
 
 def _window_word(text: str, number: Said) -> str | None:

@@ -175,8 +175,11 @@ TEMPLATES: dict[str, str] = {
     "count-limit": "'at least {count} ...' asks for {count} items of one patient; counts are "
     "tested up to {limit}",
     "unit-months": "'{name}' is in {unit}: a fact in weeks or days converts by an average month "
-    "(30.436875 days), so 13 weeks is 2.99 months, under 3; declare it in weeks or days if its "
-    "facts come so (windows and 'for at least' count calendar months)",
+    "(30.4375 days), so 13 weeks is 2.99 months, under 3; declare it in weeks or days if its "
+    "facts come so, with its thresholds (windows and 'for at least' count calendar months)",
+    "threshold-months": "'{threshold}' on '{name}' (in {unit}) converts by an average month "
+    "(30.4375 days): it is {converted} {unit}, so {under} {unit} is under it; if the protocol "
+    "counts its months otherwise, write the threshold in {unit}",
     "split-on": "where {choice} is not recorded this is UNKNOWN, even where both sides agree "
     "(strong Kleene logic does not reason by cases); write '{then} if {choice} else "
     "{otherwise}', which decides what both agree on",
@@ -215,7 +218,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
      "missing-header", "unless-in-inclusion", "fidelity", "filter-never",
-     "counts-as-attributes", "split-on", "unit-months")
+     "counts-as-attributes", "split-on", "unit-months", "threshold-months")
 )
 
 #: What the fact reader says of a record it cannot trust, before reading what it means: each

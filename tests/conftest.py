@@ -39,14 +39,14 @@ settings.register_profile("long", max_examples=3000, deadline=None,
 settings.load_profile(os.environ.get("PROTO_RULES_FUZZ", "suite"))
 
 
-def checked(concepts: str, condition: str) -> list[str]:
+def checked(concepts: str, condition: str, sentence: str = "x") -> list[str]:
     """`line:col message` of what `check` says of one inclusion criterion over `concepts` (the
     lines of a `concepts:` section), but that a concept is unused."""
     from grammar.parser import parse  # noqa: PLC0415 -- what a few test modules need
     from protocol.checks import check  # noqa: PLC0415
 
     protocol = parse(f'protocol "t" version "1"\nconcepts:\n{concepts}'
-                     f'inclusion I1 "x": {condition}\n', "t.proto-rules")
+                     f'inclusion I1 "{sentence}": {condition}\n', "t.proto-rules")
     return [f"{d.span.line}:{d.span.column} {d.message}" for d in check(protocol)
             if d.code != "unused-concept"]
 
