@@ -530,6 +530,9 @@ class _Build(Escalation, Doses):
         value = self._single_value(rest[-1])
         return m.Is(self._span(meta), self._ref(name), (value,), negated)
 
+    def recorded(self, meta, name, *negated):
+        return m.Recorded(self._span(meta), self._ref(name), bool(negated))
+
     def is_one_of(self, meta, name, *rest):
         negated = len(rest) == 2
         return m.Is(self._span(meta), self._ref(name), rest[-1], negated)

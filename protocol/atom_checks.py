@@ -47,6 +47,9 @@ ACCEPTS: dict[type, tuple[tuple[Kind, ...], str]] = {
     m.CumulativeDose: ((Kind.MEDICATION,), "only a medication's courses have doses to sum or "
                        "average over days"),
     m.StableDose: ((Kind.MEDICATION,), "only a medication's courses have a dose to keep stable"),
+    m.Recorded: ((*m.MEASURED, Kind.CATEGORY, Kind.FLAG, Kind.DATE), "only a value is recorded "
+                 "or not (an event or medication is 'known' or 'no known'; a derived value is "
+                 "worked out; a judgment is attested)"),
 }
 
 #: How a unit's dimension reads in a message; others are spelled out from pint's dimensionality.

@@ -126,7 +126,8 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
     elif isinstance(target, m.Concept) and target.sides:
         sides = " or ".join(f"{target.name}_{side}" for side in target.sides)
         yield diag("per-side", atom.ref.span, name=target.name, per=target.per, sides=sides)
-    elif isinstance(target, m.Concept) and target.kind is Kind.DATE:
+    elif isinstance(target, m.Concept) and target.kind is Kind.DATE and \
+            isinstance(atom, m.Occurred):
         yield from _dated(atom, target)
     elif isinstance(occurred, m.Occurred) and occurred.window.kind in m.ORDER:
         window = occurred.window

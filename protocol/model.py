@@ -336,6 +336,19 @@ class Truth:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """`crcl_measured is recorded`: whether the record gives a usable value of the concept (a
+    number, a value known within bounds, a category, a flag, a day), never open. "Creatinine
+    clearance measured, or calculated by Cockcroft-Gault" chooses by it: `crcl_measured >= 60
+    mL/min if crcl_measured is recorded else crcl >= 60 mL/min`. A stale value is not usable,
+    so not recorded; `negated` for `is not recorded`."""
+
+    span: Span
+    ref: Ref
+    negated: bool = False
+
+
+@dataclass(frozen=True)
 class Compare:
     """`egfr >= 30 mL/min/1.73m2`: a measured concept against a threshold, converted to its unit."""
 
@@ -630,10 +643,11 @@ class AtLeast:
 
 Atom = Union[Truth, Compare, Confirmed, CompareReference, Is, Occurred, NoKnown, Counted, Latest,
              OfLatest, InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose,
-             StableDose]
+             StableDose, Recorded]
 Condition = Union[Atom, And, Or, Not, AtLeast]
 ATOMS = (Truth, Compare, Confirmed, CompareReference, Is, Occurred, NoKnown, Counted, Latest,
-         OfLatest, InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose)
+         OfLatest, InRange, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose,
+         Recorded)
 
 
 def atoms(condition: Condition) -> list[Atom]:

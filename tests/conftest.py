@@ -258,6 +258,19 @@ def judged(network: Network, result: Decision, criterion: str) -> dict[str, Any]
                                                              result.patient)
 
 
+def trail_status(network: Network, result: Decision, criterion: str) -> str:
+    """The criterion's status as `explain` reads it from the trail: its parts' statuses joined
+    by the shape the trail records."""
+    from engine.atoms import shape  # noqa: PLC0415 -- what a few test modules need
+    from engine.shape import folded, holds  # noqa: PLC0415
+
+    leaf = next(c for c in network.leaves if c.id == criterion)
+    explainer = Explainer(network.protocol, result.derived)
+    statuses = [explainer.judge(part, result.patient)["status"] for part in criterion_parts(leaf)]
+    return folded(shape(leaf.condition), lambda n: statuses[n],
+                  lambda word, items: holds(word, items))
+
+
 def assert_trail_agrees(network: Network, result: Decision, verdicts: dict[str, str]) -> None:
     """The network's verdict of each criterion is `verdicts`', and the trail reads it alike."""
     assert {c: result.verdicts[c].verdict for c in verdicts} == verdicts

@@ -10,11 +10,9 @@ import itertools
 
 import pytest
 
-from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Screening
-from engine.shape import folded, holds
-from engine.atoms import shape
-from tests.conftest import (STATUS, checked, decided, load_errors, network_from_text)
+from tests.conftest import (STATUS, checked, decided, load_errors, network_from_text,
+                            trail_status)
 
 PROTOCOL = """protocol "if-else" version "1"
 concepts:
@@ -55,16 +53,6 @@ def network():
 @pytest.fixture(scope="module")
 def screening(network) -> Screening:
     return Screening(network)
-
-
-def trail_status(network, result, criterion: str) -> str:
-    """The criterion's status as `explain` reads it from the trail: its parts' statuses joined
-    by the shape the trail records."""
-    leaf = next(c for c in network.leaves if c.id == criterion)
-    explainer = Explainer(network.protocol, result.derived)
-    statuses = [explainer.judge(part, result.patient)["status"] for part in criterion_parts(leaf)]
-    return folded(shape(leaf.condition), lambda n: statuses[n],
-                  lambda word, items: holds(word, items))
 
 
 VALUES = (True, False, None)

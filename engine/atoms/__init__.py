@@ -18,13 +18,13 @@ from engine.atoms.courses import Continuous, Course
 from engine.atoms.history import CountedIncludes, Includes, Latest, NoKnown, Occurred
 from engine.atoms.measured import Compare, CompareReference, Confirmed, InRange
 from engine.atoms.most_recent import OfLatest
-from engine.atoms.values import Is, Truth
+from engine.atoms.values import Is, Recorded, Truth
 from engine.shape import Shape
 from protocol import model as m
 
 KINDS: dict[type, Atom] = {kind.handles: kind() for kind in (
     Truth, Compare, Confirmed, CompareReference, InRange, Is, Occurred, NoKnown, Counted, Latest,
-    OfLatest, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose,
+    OfLatest, Includes, Course, Continuous, CurrentDose, CumulativeDose, StableDose, Recorded,
 )}
 COUNTED = CountedIncludes()
 FILTERED = Filtered()

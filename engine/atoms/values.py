@@ -1,9 +1,10 @@
 """Conditions on one recorded value: a flag, judgment or definition on its own, a category's
-value."""
+value, whether a value is recorded at all."""
 
 from __future__ import annotations
 
 from engine import patterns as P
+from engine import record as R
 from engine.atoms.base import Atom, Build, Judged, Reader, status
 from engine.kleene import Kleene, joined, scalar
 from engine.record import Patient
@@ -70,3 +71,42 @@ class Is(Atom):
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
         return concept.name, frozenset(concept.canonical(v.name) or v.name for v in atom.values)
+
+
+class Recorded(Atom):
+    """`crcl_measured is recorded`: true where the record holds a usable value of the concept
+    (its number or the bounds of one, a category, a flag, a day), false where it holds none
+    (missing, stale, unreadable): never open, so `A if crcl_measured is recorded else B` takes
+    the measured value where there is one and the formula elsewhere ("creatinine clearance
+    measured, or calculated by Cockcroft-Gault")."""
+
+    handles = m.Recorded
+
+    def compile(self, atom: m.Recorded, build: Build) -> Kleene:
+        fields = fields_of(build.concepts[atom.ref.name])
+        given = P.any_of(*(P.test("$ex", field, 1) for field in fields))
+        lacking = P.all_of(*(P.test("$nex", field, 1) for field in fields))
+        k = Kleene(((given, frozenset()),), ((lacking, frozenset()),), P.FALSE, P.TRUE,
+                   frozenset())
+        return k.negated() if atom.negated else k
+
+    def judge(self, atom: m.Recorded, reader: Reader, patient: Patient) -> Judged:
+        name = atom.ref.name
+        fields = fields_of(reader.concepts[name])
+        if any(field in patient.record for field in fields):
+            return status(not atom.negated), f"{reader.shown(patient, name)}: recorded"
+        reason = patient.unusable.get(name, "no fact given")
+        return status(atom.negated), f"{name}: not recorded ({reason})"
+
+    def outcomes(self, atom: m.Recorded) -> tuple[str, ...]:
+        return "true", "false"
+
+
+def fields_of(concept: m.Concept) -> tuple[str, ...]:
+    """The record fields that hold a value of `concept`: its own, or the lower bound of a value
+    known only within bounds; a date's earliest day (`R.spread`)."""
+    if concept.kind is m.Kind.DATE:
+        return (R.spread(concept.name)[0],)
+    if concept.kind in m.MEASURED:
+        return (concept.name, R.bounds(concept.name)[0])
+    return (concept.name,)

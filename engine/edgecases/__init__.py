@@ -110,6 +110,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
             else windows
     if isinstance(atom, (m.Is, m.Truth)) and validity.expires(concept):
         return validity.recorded
+    if isinstance(atom, m.Recorded):
+        return validity.recorded_or_not
     if isinstance(atom, EDGELESS):
         return None
     raise Skip(f"no boundary cases for a {type(atom).__name__} yet")

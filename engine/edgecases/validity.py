@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 
 def aged(gen: EdgeCases, atom: Any, concept: m.Concept, fact: dict[str, Any], status: str,
-         written: str) -> list[Variant]:
+         written: str, stale: str = "unknown") -> list[Variant]:
     """`fact` dated the oldest day it counts on (the atom then `status`; unless `fact` is dated
-    so already, as a reading's result of its day is) and the day before (unknown); none for a
-    concept whose results count at any age."""
+    so already, as a reading's result of its day is) and the day before (`stale`: unknown, but
+    for `is recorded`); none for a concept whose results count at any age."""
     edge = oldest_counted(gen, concept)
     if edge is None:
         return []
@@ -38,8 +38,23 @@ def aged(gen: EdgeCases, atom: Any, concept: m.Concept, fact: dict[str, Any], st
                      replace=({**fact, "date": oldest.isoformat()},), remove=others)
     return [counts] * (fact.get("date") != oldest.isoformat()) + [
         Variant(f"{concept.name} {shown} dated {before}: a day too old, {written}",
-                f"{why}: a day older does not count: unknown", atom, "unknown",
+                f"{why}: a day older does not count: {stale}", atom, stale,
                 replace=({**fact, "date": before.isoformat()},), remove=others)]
+
+
+def recorded_or_not(gen: EdgeCases, atom: m.Recorded) -> list[Variant]:
+    """`crcl_measured is recorded`: the base's latest fact of it as old as it counts and a day
+    older (no longer recorded), and none at all; nothing where the base gives none."""
+    concept = gen.concept(atom)
+    given = [f for f in gen.base["facts"] if f.get("concept") == concept.name]
+    if not given:
+        return []
+    held, lacking = ("false", "true") if atom.negated else ("true", "false")
+    written = f"{concept.name} is {'not ' if atom.negated else ''}recorded"
+    fact = {k: v for k, v in given[-1].items() if k != "date"} if expires(concept) else {}
+    return (aged(gen, atom, concept, fact, held, written, lacking) if fact else []) + [
+        Variant(f"no {concept.name}: {written}", f"nothing recorded: {lacking}", atom, lacking,
+                remove=(concept.name, *_narrower(gen, concept.name)))]
 
 
 def recorded(gen: EdgeCases, atom: m.Is | m.Truth) -> list[Variant]:

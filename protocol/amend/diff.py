@@ -541,6 +541,8 @@ def _atom_kinds(a: m.Atom, b: m.Atom) -> list[str]:
             ["grade"] * differs("grade")
     if isinstance(a, m.Is):
         return ["comparator"] * differs("negated") + ["values"] * differs("values")
+    if isinstance(a, m.Recorded):
+        return ["comparator"] * differs("negated")
     return ["values"] * (isinstance(a, m.Includes) and differs("drug"))
 
 
