@@ -128,9 +128,10 @@ _NOT_TEXT = frozenset(key for key, types in _SOUND.items() if str not in types)
 
 def _as_written(text: str) -> bool:
     """Whether a patient's id (or date) can be written as it is: printable (no NUL, which ends a
-    text in SDTM's transport file, nor a newline, which splits a problem's line) and not blank.
-    The schema's `patient` pattern says the same for the careful path."""
-    return text.isprintable() and not text.isspace()
+    text in SDTM's transport file, nor a newline, which splits a problem's line), not blank, and
+    no longer than an id may be. The schema's `patient` pattern and `maxLength` say the same for
+    the careful path."""
+    return len(text) <= ID_MOST and text.isprintable() and not text.isspace()
 
 
 def _plainly_sound(data: dict, attributes: dict[str, frozenset[str]] | None) -> bool:
@@ -634,6 +635,10 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
         yield number, data
 
 
+#: The longest patient id a record may give (the schema's `maxLength`): SDTM's USUBJID.
+ID_MOST = 200
+
+
 def patient_id(data: Any) -> str | None:
     """The record's patient id as it can be shown and written: a control character or a lone
     surrogate escaped as JSON escapes it (the record is refused for it, and the refusal names
@@ -641,6 +646,8 @@ def patient_id(data: Any) -> str | None:
     pid = _given_id(data)
     if not isinstance(pid, str):
         return None
+    if len(pid) > ID_MOST:  # refused for it: named by its start, as a message quotes a value
+        return f"{patient_id({'patient': pid[:40]})}... ({len(pid):,} characters)"
     if pid.isprintable() and _text_problem(pid) is None:
         return pid
     return _escaped(json.dumps(pid, ensure_ascii=False)[1:-1])
@@ -794,6 +801,9 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
         message = (f"\"present\" is only ever false, to record that the patient has none of it "
                    f"(found {json.dumps(plain(error.instance))}); an occurrence is recorded by its "
                    "fact, with its date")
+    elif error.validator == "maxLength" and where == ["patient"]:
+        message = (f"an id of {len(error.instance):,} characters: at most {ID_MOST}, as a trail, "
+                   "a table and SDTM's USUBJID hold it")
     elif error.validator == "pattern" and where == ["patient"]:
         message = (f"{_escaped(json.dumps(error.instance, ensure_ascii=False))} is not an id "
                    "as the trail, a table or SDTM can hold it: printable, not blank")

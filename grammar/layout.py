@@ -35,7 +35,7 @@ from typing import TextIO
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from grammar.parser import _lark, _without_bom
+from grammar.parser import _lark, _without_bom, read_text
 from grammar.syntax import syntax_diagnostic
 from protocol.errors import ProtocolError
 
@@ -153,14 +153,10 @@ def format_files(paths: list[str], check: bool = False, stdin: TextIO | None = N
     failed = changed = False
     for path in paths:
         try:
-            text = stdin.read() if path == "-" else Path(path).read_bytes().decode("utf-8")
+            text = stdin.read() if path == "-" else read_text(path)
             formatted = format_text(text, "<stdin>" if path == "-" else path)
         except ProtocolError as error:
             print(error, file=stderr)
-            failed = True
-            continue
-        except (OSError, UnicodeDecodeError) as error:
-            print(f"{path}:1:1: error: {getattr(error, 'strerror', None) or error}", file=stderr)
             failed = True
             continue
         if formatted == text:

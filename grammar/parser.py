@@ -90,13 +90,33 @@ def _without_bom(text: str) -> str:
 
 def parse_file(path: str | Path) -> m.Protocol:
     """Read and parse a protocol file; a file that cannot be read is a `ProtocolError` too."""
+    return parse(read_text(path), str(path))
+
+
+def read_text(path: str | Path) -> str:
+    """A protocol file's text, as its bytes say it (no newline translation: the hash is the
+    file's); a `ProtocolError` said of the file when it cannot be read, or at the first byte
+    that is not UTF-8, with its line."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")  # no newline translation: the hash is the file's
-    except (OSError, UnicodeDecodeError) as error:
-        span = Span(str(path), 1, 1, 1, 1)
-        raise ProtocolError([Diagnostic(span, Severity.ERROR, "unreadable", str(error))]) from None
-    return parse(text, str(path))
+        data = path.read_bytes()
+    except OSError as error:  # said of the file: no line of it to point at
+        reason = "a folder, not a file" if path.is_dir() else error.strerror or str(error)
+        span = Span(str(path), 0, 0, 0, 0)
+        raise ProtocolError([Diagnostic(span, Severity.ERROR, "unreadable",
+                                        f"cannot read the protocol file: {reason}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[:error.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        span = Span(str(path), line, column, line, column + 1)
+        message = (f"not UTF-8 text: byte 0x{data[error.start]:02x} ({error.reason}); save the "
+                   "file as UTF-8")
+        raise ProtocolError([Diagnostic(span, Severity.ERROR, "unreadable", message)],
+                            data.decode("utf-8", "replace")) from None
+    return text
 
 
 #: What the `confirmation` rule gives the comparison it ends (`confirmed on another day`).

@@ -56,6 +56,27 @@ CONDITIONAL_RULE = ("a criterion that applies only sometimes says 'applies when 
                     "':'; a rule that depends on a condition is 'A if CONDITION else B'")
 
 
+#: Characters that look like others, as pasted from a word processor or a PDF.
+LOOKALIKES = {"\u00a0": "a no-break space: write a plain space", "\u2009": "a thin space",
+              "\u200b": "a zero-width space", "\u2013": "an en dash: write '-' or 'to'",
+              "\u2014": "an em dash", "\u2212": "a minus sign: write '-'",
+              "\u201c": "a curly quote: write '\"'", "\u201d": "a curly quote: write '\"'",
+              "\u2018": "a curly quote", "\u2019": "a curly quote", "\t": "a tab"}
+
+
+def _character(char: str) -> str:
+    """An unexpected character as a message shows it: itself, and what it is where it looks
+    like another or like nothing (a no-break space shows as a space).
+
+    >>> print(_character("\u00a0"), _character("@"))
+    '\xa0' (U+00A0, a no-break space: write a plain space) '@'
+    """
+    said = LOOKALIKES.get(char)
+    if said is None and char.isprintable() and not char.isspace():
+        return f"'{char}'"
+    return f"'{char}' (U+{ord(char):04X}" + (f", {said})" if said else ")")
+
+
 def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: Lark) -> Diagnostic:
     """A lark error as a diagnostic at its position, in a protocol author's words: what was
     expected, or what the language offers instead of a word it does not have."""
@@ -65,7 +86,7 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
         line, column = len(lines), len(lines[-1]) + 1
         found = "the end of the file"
     elif isinstance(error, UnexpectedCharacters):
-        found = f"'{text[error.pos_in_stream]}'"
+        found = _character(text[error.pos_in_stream])
     elif error.token.type == "$END":  # type: ignore[attr-defined]
         lines = text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1

@@ -24,7 +24,9 @@ class Span:
     end_column: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        """`file:line:col`; the file alone for what is said of the whole file (line 0: it
+        cannot be read), where a line and column would point at nothing."""
+        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
 
 
 class Severity(Enum):

@@ -601,6 +601,8 @@ def factor(
     >>> factor("10^3/uL", "10*9/L")
     Decimal('1')
     """
+    if not source.strip():  # blank, as an export writes a unit it lacks: not "no dimension"
+        raise UnitProblem(f"the unit is blank: give the one the value is in (like {target})")
     if temperature(source, aliases) or temperature(target, aliases):
         if temperature(source, aliases) == temperature(target, aliases):
             return Decimal(1)

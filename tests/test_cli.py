@@ -60,6 +60,37 @@ def test_check_syntax_error_points_at_it(capsys):
     assert "Traceback" not in err
 
 
+def test_a_protocol_file_that_cannot_be_read_is_said_of_the_file(capsys, tmp_path):
+    """No line of a missing file or a folder to point at: the file alone, and why."""
+    missing = tmp_path / "nope.proto-rules"
+    assert run(capsys, "check", str(missing)) == (
+        2, "", f"{missing}: error: cannot read the protocol file: No such file or directory\n")
+    assert run(capsys, "check", str(tmp_path)) == (
+        2, "", f"{tmp_path}: error: cannot read the protocol file: a folder, not a file\n")
+
+
+def test_a_byte_that_is_not_utf8_is_pointed_at_on_its_line(capsys, tmp_path):
+    path = tmp_path / "latin1.proto-rules"
+    path.write_bytes(b'protocol "t" version "1"\nconcepts:\n  ecog: scale 0 to 5\n'
+                     b'inclusion I1 "\xff ECOG": ecog <= 2\n')
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"{path}:4:15: error: not UTF-8 text: byte 0xff (invalid start byte); save the file as "
+        "UTF-8", '    inclusion I1 "\ufffd ECOG": ecog <= 2', "                  ^"]
+
+
+def test_a_no_break_space_is_named(capsys, tmp_path):
+    """Pasted from a word processor: it shows as a space, so the message says what it is."""
+    path = tmp_path / "nbsp.proto-rules"
+    path.write_text('protocol "t" version "1"\nconcepts:\n  ecog: scale 0 to 5\n'
+                    'inclusion I1 "ECOG":\u00a0ecog <= 2\n', encoding="utf-8")
+    code, _, err = run(capsys, "check", str(path))
+    assert code == 2
+    assert err.startswith(f"{path}:4:21: error: unexpected '\u00a0' (U+00A0, a no-break space: "
+                          "write a plain space)")
+
+
 def test_check_undefined_name_points_at_it(capsys):
     code, out, err = run(capsys, "check", "examples/bad/undefined-name.proto-rules")
     assert code == 2
@@ -91,7 +122,7 @@ def test_check_dump_ast(capsys):
 def test_check_missing_protocol_file(capsys):
     code, out, err = run(capsys, "check", "examples/nope.proto-rules")
     assert code == 2
-    assert err.startswith("examples/nope.proto-rules:1:1: error: ")
+    assert err.startswith("examples/nope.proto-rules: error: cannot read the protocol file: ")
     assert "No such file" in err and "Traceback" not in err
 
 

@@ -141,4 +141,4 @@ def test_a_file_that_does_not_parse_is_exit_2_and_the_others_are_done(tmp_path, 
 def test_an_unreadable_file_is_exit_2(tmp_path, capsys):
     missing = tmp_path / "missing.proto-rules"
     assert run(capsys, "fmt", str(missing)) == \
-        (2, "", f"{missing}:1:1: error: No such file or directory\n")
+        (2, "", f"{missing}: error: cannot read the protocol file: No such file or directory\n")

@@ -136,6 +136,12 @@ CASES = [
      "its fact, with its date"),
     ("negative-dose-shown-only", lambda d: d["facts"][8].update(dose=-400),
      ", patient B, fact #9, field 'dose': error: a dose cannot be negative: -400"),
+    ("unit-blank", weight(unit=""),
+     ", patient B, fact #3, field 'unit': error: weight: the unit is blank: give the one the "
+     "value is in (like kg)"),
+    ("id-too-long", top(patient="P" * 5000),
+     f", patient {'P' * 40}... (5,000 characters), field 'patient': error: an id of 5,000 "
+     "characters: at most 200, as a trail, a table and SDTM's USUBJID hold it"),
     ("nested-too-deep-to-use", weight(source=json.loads("[" * 40 + "]" * 40)),
      ", patient B, fact #3, field 'source.0.0.0.0.0.0.0.0.0.0.0.0.0': error: nested more than "
      "16 levels deep: a patient record is at most 4 (record, facts, fact, reference range)"),
