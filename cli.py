@@ -645,19 +645,27 @@ def _edge_cases(args) -> int:
     from engine.factfile import read_records
 
     network = pipeline.compile(_load(args.protocol))
-    records = [(line, data) for line, data in read_records(args.base)]
-    for line, data in records:
+    # the base is the patient named (or the first record): another record's problem is not its
+    patients: dict[str, dict] = {}
+    unreadable = []
+    for line, data in read_records(args.base):
         if not isinstance(data, dict):
-            raise UsageError(f"cannot read the base patient: {data}")
+            if args.patient is None and not patients:
+                raise UsageError(f"cannot read the base patient: {data}")
+            unreadable.append(data)
+            continue
         if "resourceType" in data:  # its cases change facts as the fact format writes them
             raise UsageError(f"{args.base}:{line}: edge-cases takes its base patient in the fact "
                              "format (JSON or JSON Lines), not as a FHIR resource")
-    patients = {data.get("patient"): data for _, data in records}
+        patients.setdefault(data.get("patient"), data)
     if not patients:
-        raise UsageError(f"no patient in {args.base}")
+        raise UsageError(f"no patient in {args.base}" + (
+            f": cannot read the base patient: {unreadable[0]}" if unreadable else ""))
     chosen = args.patient or next(iter(patients))
     if chosen not in patients:
-        raise UsageError(f"no patient {chosen!r} in {args.base}{hint(chosen, map(str, patients))}")
+        raise UsageError(f"no patient {chosen!r} in {args.base}{hint(chosen, map(str, patients))}"
+                         + (f" ({len(unreadable)} record(s) could not be read, the first: "
+                            f"{unreadable[0]})" if unreadable else ""))
     generator = edgecases.EdgeCases(network, patients[chosen], args.base)
     cases = generator.cases()
     base_file = os.path.relpath(Path(args.base).resolve(), Path(args.output).resolve().parent)

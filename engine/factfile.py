@@ -126,6 +126,11 @@ _SOUND_PATIENT = frozenset({"patient", "screening_date", "birth_date"})
 _NOT_TEXT = frozenset(key for key, types in _SOUND.items() if str not in types)
 
 
+#: The longest patient id a record may give (the schema's `maxLength`): ids are short; a
+#: scenario's case is named by its sentence (a few hundred characters), a megabyte is no id.
+ID_MOST = 1000
+
+
 def _as_written(text: str) -> bool:
     """Whether a patient's id (or date) can be written as it is: printable (no NUL, which ends a
     text in SDTM's transport file, nor a newline, which splits a problem's line), not blank, and
@@ -635,10 +640,6 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
         yield number, data
 
 
-#: The longest patient id a record may give (the schema's `maxLength`): SDTM's USUBJID.
-ID_MOST = 200
-
-
 def patient_id(data: Any) -> str | None:
     """The record's patient id as it can be shown and written: a control character or a lone
     surrogate escaped as JSON escapes it (the record is refused for it, and the refusal names
@@ -802,8 +803,7 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
                    f"(found {json.dumps(plain(error.instance))}); an occurrence is recorded by its "
                    "fact, with its date")
     elif error.validator == "maxLength" and where == ["patient"]:
-        message = (f"an id of {len(error.instance):,} characters: at most {ID_MOST}, as a trail, "
-                   "a table and SDTM's USUBJID hold it")
+        message = f"an id of {len(error.instance):,} characters: at most {ID_MOST:,}"
     elif error.validator == "pattern" and where == ["patient"]:
         message = (f"{_escaped(json.dumps(error.instance, ensure_ascii=False))} is not an id "
                    "as the trail, a table or SDTM can hold it: printable, not blank")

@@ -380,9 +380,11 @@ def test_the_dose_on_a_day_and_treatment_without_a_break(capsys, tmp_path):
     (("--base", "examples/nowhere.jsonl"),
      "proto-rules: cannot read the base patient: examples/nowhere.jsonl:0: error: cannot read "
      "fact file: [Errno 2] No such file or directory: 'examples/nowhere.jsonl'"),
-    (("--base", "examples/bad/facts.jsonl"),
-     "proto-rules: cannot read the base patient: examples/bad/facts.jsonl:2: error: not valid "
-     "JSON: Expecting value at column 75"),
+    # another record's problem is not the base's: said only where the one named is not found
+    (("--base", "examples/bad/facts.jsonl", "--patient", "nobody"),
+     "proto-rules: no patient 'nobody' in examples/bad/facts.jsonl (2 record(s) could not be "
+     "read, the first: examples/bad/facts.jsonl:2: error: not valid JSON: Expecting value at "
+     "column 75)"),
     (("--base", "examples/P04-liver-at-threshold.fhir.json"),
      "proto-rules: examples/P04-liver-at-threshold.fhir.json:1: edge-cases takes its base "
      "patient in the fact format (JSON or JSON Lines), not as a FHIR resource"),

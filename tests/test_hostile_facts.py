@@ -141,7 +141,7 @@ CASES = [
      "value is in (like kg)"),
     ("id-too-long", top(patient="P" * 5000),
      f", patient {'P' * 40}... (5,000 characters), field 'patient': error: an id of 5,000 "
-     "characters: at most 200, as a trail, a table and SDTM's USUBJID hold it"),
+     "characters: at most 1,000"),
     ("nested-too-deep-to-use", weight(source=json.loads("[" * 40 + "]" * 40)),
      ", patient B, fact #3, field 'source.0.0.0.0.0.0.0.0.0.0.0.0.0': error: nested more than "
      "16 levels deep: a patient record is at most 4 (record, facts, fact, reference range)"),
