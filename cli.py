@@ -671,9 +671,10 @@ def _edge_cases(args) -> int:
     base_file = os.path.relpath(Path(args.base).resolve(), Path(args.output).resolve().parent)
     with writing(args.output, "scenarios") as out:
         out.write(edgecases.render(cases, args.protocol, base_file, generator.skipped,
-                                   generator.not_generated))
+                                   generator.not_generated, generator.notes))
     print(f"{args.output}: {len(cases)} boundary cases from {chosen}"
-          + (f"; {generator.skipped} left out (no verdict could be worked out)"
+          + (f"; {len(generator.skipped)} left out (no verdict could be worked out; listed "
+             "in its header)"
              if generator.skipped else "")
           + (f"; {len(generator.not_generated)} not generated (listed in its header)"
              if generator.not_generated else ""))

@@ -288,7 +288,7 @@ def test_windows_during_another_history(capsys, tmp_path):
     code, said, _ = run_cli(capsys, "test", protocol, str(out))
     assert code == 0 and "=== 137 passed (1 scenario file) ===" in said, said
     text = out.read_text(encoding="utf-8")
-    assert "# not generated: line 24, infection: counted from a course of the cases' own, since " \
+    assert "# note: line 24, infection: counted from a course of the cases' own, since " \
            "the base's radiotherapy does not settle during or within 30 days after radiotherapy " \
            "(the start of the most recent is known only to the month or year: 2026-02)\n" in text
     assert "no cases are generated" not in text

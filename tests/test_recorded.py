@@ -16,25 +16,10 @@ from typing import Any
 import pytest
 
 from engine.run import Decision, Screening
-from tests.conftest import (STATUS, assert_trail_agrees, boundary_cases, checked, judged,
+from tests.conftest import (ROOT, STATUS, assert_trail_agrees, boundary_cases, checked, judged,
                             network_from_text, screen_one, trail_status)
 
-PROTOCOL = """protocol "rc" version "1"
-concepts:
-  age: age
-  sex: category {female, male}
-  weight: quantity in kg valid for 28 days
-  creatinine: lab in mg/dL valid for 28 days
-  crcl_measured: quantity in mL/min valid for 28 days "creatinine clearance, 24-hour urine"
-  crcl: derived in mL/min "Cockcroft-Gault" = (140 - age in years) x (weight in kg) /
-      (72 x (creatinine in mg/dL)) x (0.85 if sex is female else 1)
-  consent: date
-exclusion E22 "Measured or estimated creatinine clearance < 40 mL/min":
-  crcl_measured < 40 mL/min if crcl_measured is recorded else crcl < 40 mL/min
-inclusion I1 "No measured clearance": crcl_measured is not recorded
-inclusion I2 "Sex recorded": sex is recorded
-inclusion I3 "Consent dated": consent is recorded
-"""
+PROTOCOL = (ROOT / "tests/data/edgecases/recorded.proto-rules").read_text(encoding="utf-8")
 
 SCREENING = "2026-06-15"
 

@@ -140,8 +140,12 @@ class EdgeCases:
         self.screening = self._patient(base).screening
         self.concepts = {c.name: c for c in self.protocol.concepts}
         self.explainer = Explainer(self.protocol, {})
-        self.skipped = 0
+        #: The changes left out, no verdict they lead to worked out (a criterion open on two
+        #: counts, missing data and a pending judgment), by name.
+        self.skipped: list[str] = []
         self.not_generated: list[str] = []
+        #: How some cases were made, for the reviewer (a course of the cases' own to count from).
+        self.notes: list[str] = []
 
     def _patient(self, data: dict[str, Any]) -> Patient:
         try:
@@ -235,7 +239,7 @@ class EdgeCases:
             except _Unsettled:
                 continue
         if not verdicts:
-            self.skipped += 1
+            self.skipped.append(variant.name)
             return
         cases[variant.name] = self._case(variant, data, verdicts)
 

@@ -222,7 +222,7 @@ def history_anchor(gen: EdgeCases, anchor: m.Anchor, where: str) -> Anchored:
             return Anchored(latest.day(edge), latest, False,  # type: ignore[arg-type]
                             movable=all(_whole_days(s.fact) for s in found))
     if why is not None:
-        gen.not_generated.append(f"{where}: counted from a course of the cases' own, since the "
+        gen.notes.append(f"{where}: counted from a course of the cases' own, since the "
                                  f"base's {name} does not settle {anchor} ({why})")
     start, end = gen.screening - timedelta(days=90), gen.screening - timedelta(days=60)
     course = {"concept": name, "date": start.isoformat(), "end": end.isoformat()}

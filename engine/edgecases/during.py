@@ -160,7 +160,7 @@ def spanned_by(gen: EdgeCases, window: m.Window, where: str) -> Spanned:
             return Spanned(tuple(s.fact for s in found), latest, False,
                            all(_whole_days(s.fact) for s in found))
     if why is not None:
-        gen.not_generated.append(f"{where}: counted from a course of the cases' own, since the "
+        gen.notes.append(f"{where}: counted from a course of the cases' own, since the "
                                  f"base's {name} does not settle {window} ({why})")
     last = gen.screening - timedelta(days=30)
     if window.duration is not None:

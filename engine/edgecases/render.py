@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 
-def render(cases: list[dict[str, Any]], protocol_path: str, base_file: str, skipped: int,
-           not_generated: list[str] = ()) -> str:
+def render(cases: list[dict[str, Any]], protocol_path: str, base_file: str,
+           skipped: list[str] = (), not_generated: list[str] = (), notes: list[str] = ()) -> str:
     """The cases as a scenario file: YAML whose values are written as JSON (a YAML subset), so
     that text stays text and numbers stay exact."""
     lines = [
@@ -23,9 +23,9 @@ def render(cases: list[dict[str, Any]], protocol_path: str, base_file: str, skip
         "# the trail judges them, the whole by Kleene logic over the criterion and its",
         "# definitions.",
     ]
-    if skipped:
-        lines.append(f"# {skipped} changes are left out: no verdict they lead to could be worked "
-                     "out here.")
+    lines += [f"# note: {line}" for line in notes]
+    lines += [f"# left out (no verdict it leads to could be worked out here): {name}"
+              for name in skipped]
     lines += [f"# not generated: {line}" for line in not_generated]
     # no case at all (each atom not generated) as `[]`: a key alone is YAML's null
     lines += [f"patients: [{json.dumps(base_file)}]", "cases:" if cases else "cases: []"]
