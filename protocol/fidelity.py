@@ -60,6 +60,11 @@ WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven"
          "twice": 2, "doubling": 2, "doubled": 2, "tripling": 3, "tripled": 3}
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d])")
 _WORD = re.compile(r"\b(" + "|".join(WORDS) + r")\b", re.IGNORECASE)
+#: A stage, grade or class in Roman numerals ("Ann Arbor stage III or IV", "NYHA class III"), and
+#: those after it ("stage II, III or IV"), each read as its number.
+ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
+_ROMAN_LEAD = re.compile(r"\b(?:stage|grade|class|type)s?\s+", re.IGNORECASE)
+_ROMAN_RUN = re.compile(r"(?:\s*(?:,|/|-|\bor\b|\band\b|\bto\b)?\s*)(I{1,3}|IV|VI?)[A-C]?\b")
 #: "the past year", "a month": one of the unit.
 _ONE = re.compile(r"\b(?:a|an|the past|the last|past|last|the previous|previous)\s+"
                   r"(?=(?:year|month|week|day)\b)", re.IGNORECASE)
@@ -153,6 +158,8 @@ def said(text: str) -> list[Said]:
 
     >>> [(str(s.value), s.op) for s in said("eGFR≥30ML/min; platelets ≥ 75,000/uL, two or more")]
     [('30', '>='), ('75000', '>='), ('2', '>=')]
+    >>> [str(s.value) for s in said("Ann Arbor stage III or IV, NYHA class II")]
+    ['3', '4', '2']
     """
     found = []
     for match in [*_NUMBER.finditer(text), *_WORD.finditer(text)]:
@@ -163,6 +170,12 @@ def said(text: str) -> list[Said]:
             continue
         found.append(Said(value, match.start(), match.end(), _comparator(text, match)))
     found += [Said(Decimal(1), match.start(), match.end(), None) for match in _ONE.finditer(text)]
+    for lead in _ROMAN_LEAD.finditer(text):  # "stage II, III or IV": each numeral in the run
+        at = lead.end()
+        while (match := _ROMAN_RUN.match(text, at)) is not None:
+            found.append(Said(Decimal(ROMAN[match.group(1)]), match.start(1), match.end(1),
+                              _comparator(text, match)))
+            at = match.end()
     return sorted(found, key=lambda s: s.start)
 
 
@@ -209,10 +222,13 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
             others = ", ".join(dict.fromkeys(_plain(s.value) for s in numbers)) or "no number"
             yield Slip("fidelity/number", where, {**info, "numbers": others})
             continue
+        turned = any(_turned_clause(text, s) for s in matches)
         if isinstance(what, m.Duration):
             kinds = {_window_word(text, s) for s in matches} - {None}
             if washout and kinds == {"at least"}:
                 kinds.add("within")
+            if turned:  # "except if the last dose was more than 5 years prior": within
+                kinds |= {{"within": "at least", "at least": "within"}[k] for k in kinds}
             if op is not None and kinds and not _window_families(op) & kinds:
                 yield Slip("fidelity/window", where, {**info, "words": " / ".join(sorted(kinds))})
                 continue
@@ -222,7 +238,11 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
                     **info, "words": "< (the day itself not counted)" if op == "within"
                     else "<= (the day itself counted)"})
             continue
-        written = {s.op for s in matches} - {None}
+        written = {s.op for s in matches}
+        if turned:  # "may be enrolled if <= 3 x ULN", said of an exclusion's "> 3 x ULN"
+            written |= {NEGATED.get(w, w) for w in written}
+        if None in written:  # the number also written bare ("15 to 25 mg", "below 15 mg")
+            continue
         if op is not None and written and op not in written and not graded:
             shown = " or ".join(sorted(written))
             yield Slip("fidelity/comparator", where, {**info, "op": op, "written": shown})
@@ -307,6 +327,27 @@ def _about_as_long(quantity: m.Quantity, text: str, number: Said) -> bool:
         return False
     ours, theirs = quantity.value * _DAYS[unit], number.value * _DAYS[said]
     return abs(ours - theirs) <= theirs / 50
+
+
+#: Words that open a clause saying the contrary of the rule's: the exception to an exclusion
+#: ("except if ... more than 5 years prior"), or who may still take part ("patients with
+#: Gilbert's syndrome may be enrolled if total bilirubin <= 3 x ULN").
+_TURNING = re.compile(r"\b(?:except(?:\s+(?:if|when|for|where))?|unless|(?:may|can)\s+be\s+"
+                      r"(?:enrolled|included|eligible|allowed|permitted)|(?:are|is)\s+(?:allowed|"
+                      r"permitted|eligible)|eligible\s+if|allowed\s+if|permitted\s+if)\b",
+                      re.IGNORECASE)
+
+
+def _turned_clause(text: str, number: Said) -> bool:
+    """Whether `number` stands in a clause that says the contrary of the rule, opened by such
+    words (`_TURNING`) since the clause began (a `;`, a `.` ending a sentence, or the start).
+
+    >>> text = "Total bilirubin > 1.5 x ULN; with Gilbert's syndrome may be enrolled if <= 3 x ULN"
+    >>> [_turned_clause(text, n) for n in said(text)]
+    [False, True]
+    """
+    clause = re.split(r";|\.\s", text[:number.start])[-1]
+    return _TURNING.search(clause) is not None
 
 
 def _window_word(text: str, number: Said) -> str | None:

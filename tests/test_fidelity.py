@@ -41,6 +41,8 @@ def test_the_amendment_whose_rule_left_its_sentence_is_flagged():
 
 
 HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  vaccine: event\n'
+#: The same, with a few more concepts (its criteria stand on line 9).
+MORE = HEADER + '  stage: scale 1 to 4\n  gilbert: flag\n  mtx: medication {mtx} dosed in mg/wk\n'
 
 
 @pytest.mark.parametrize("criterion, found", [
@@ -104,6 +106,27 @@ HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  va
 ])
 def test_the_readings(criterion, found):
     assert lint(HEADER + criterion) == found
+
+
+@pytest.mark.parametrize("criterion, found", [
+    # a clause that says the contrary (who may still take part; an exclusion's exception)
+    ('exclusion E1 "eGFR < 30 mL/min; with Gilbert\'s syndrome may be enrolled if eGFR >= 20 '
+     'mL/min": (egfr < 20 mL/min if gilbert else egfr < 30 mL/min)', []),
+    ('exclusion E1 "eGFR < 30 mL/min; with Gilbert\'s syndrome eGFR >= 20 mL/min": (egfr < 20 '
+     'mL/min if gilbert else egfr < 30 mL/min)', ["9:fidelity"]),
+    ('exclusion E1 "Any vaccine, except if the last dose was more than 5 years prior": vaccine '
+     'within 5 years before screening', []),
+    # a number written bare beside a comparator elsewhere: the bare one may be the rule's
+    ('inclusion I1 "A weekly dose of 15 to 25 mg (below 15 mg if intolerant)": mtx dose at '
+     'screening 15 to 25 mg/wk', []),
+    # a stage in Roman numerals
+    ('inclusion I1 "Ann Arbor stage III or IV": stage >= 3', []),
+    ('inclusion I1 "Ann Arbor stage II or IV": stage >= 3', ["9:fidelity"]),
+])
+def test_sentences_that_read_another_way(criterion, found):
+    """Three helpers' false warnings: POLARIX's Gilbert clause, PROfound's exception, ORAL
+    Surveillance's dose range beside a lower dose, POLARIX's "stage III or IV"."""
+    assert lint(MORE + criterion) == found
 
 
 PARTS = (HEADER + '{role} X1 "{said} of the following:":\n'
