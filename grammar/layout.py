@@ -124,7 +124,7 @@ def expected(text: str) -> tuple[list[str], frozenset[str]]:
 
     >>> words, kinds = expected('concepts:\\n sex: category {female, male}\\ninclusion I1: sex is ')
     >>> words, sorted(kinds)
-    (['not', 'one'], ['NOT', 'NUMBER', 'ONE', 'STRING', 'WORD'])
+    (['not', 'one', 'recorded'], ['NOT', 'NUMBER', 'ONE', 'RECORDED', 'STRING', 'WORD'])
     """
     parser = _lark().parse_interactive(_without_bom(text))
     try:

@@ -275,7 +275,7 @@ def test_completion_offers_names_values_and_keywords(client):
     typed = text.replace("    sledai_2k >= 8", "    sex is ")
     uri = client.open(SEED, typed)
     items = client.request("textDocument/completion", doc(uri, at(typed, "sex is ", 7)))["items"]
-    assert {i["label"] for i in items} == {"female", "male", "not", "one"}
+    assert {i["label"] for i in items} == {"female", "male", "not", "one", "recorded"}
     typed = text.replace("    sledai_2k >= 8", "    sle")
     client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
                                              "contentChanges": [{"text": typed}]})
@@ -473,7 +473,7 @@ FILTERED = ('protocol "t" version "1"\nconcepts:\n'
     ('route of the latest chemo is ', {"oral", "intravenous", "not", "one"}),
     ('route of the most recent chemo is not ', {"oral", "intravenous", "one"}),
     # outside a clause on items: names and values as before
-    ('sex is ', {"female", "male", "not", "one"}),
+    ('sex is ', {"female", "male", "not", "one", "recorded"}),
 ])
 def test_completion_inside_a_clause_on_items(typed: str, offered: set[str]) -> None:
     text = FILTERED + 'inclusion I1 "x": ' + typed
