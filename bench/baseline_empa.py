@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, DivisionByZero, localcontext
+from functools import partial
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -141,6 +142,14 @@ def at_least(count: int, items: list[K]) -> K:
 
 
 # -- measured values as intervals -----------------------------------------------------------------
+def _hull(intervals: list[Interval | None]) -> Interval | None:
+    """The least interval holding every one of `intervals`; None when one is (an input missing)."""
+    if any(i is None for i in intervals):
+        return None
+    high = None if any(i.high is None for i in intervals) else max(i.high for i in intervals)
+    return Interval(min(i.low for i in intervals), high)
+
+
 class Interval:
     """The values a result may have: low .. high (None: no limit), each end open or closed."""
 
@@ -316,7 +325,14 @@ class Facts:
         #: the latest with a result, as the latest is read (valid for 28 days).
         self.earlier = self._earlier(grouped.get("fasting_glucose"))
         self.measured["bmi"] = self._derived(self._bmi, {"weight": True, "height": False})
-        self.measured["egfr"] = self._derived(self._mdrd, {"creatinine": False, "age": False})
+        # sex or race not recorded: the least and greatest over each they may be (README
+        # "Derived values": a conditional term whose condition is open reads both branches)
+        black = self.flags["black_race"]
+        self.measured["egfr"] = _hull([
+            self._derived(partial(self._mdrd, sex=sex, black=race),
+                          {"creatinine": False, "age": False})
+            for sex in ([self.sex] if self.sex is not None else ["female", "male"])
+            for race in ([black] if black is not None else [True, False])])
         fact = self._latest(grouped.get("informed_consent"), False)
         self.consent = None if fact is None else date.fromisoformat(fact["value"])
         fact = self._latest(grouped.get("randomisation"), False)
@@ -364,12 +380,10 @@ class Facts:
     def _bmi(self, weight: Decimal, height: Decimal) -> Decimal | None:
         return weight / (height / 100) ** 2
 
-    def _mdrd(self, creatinine: Decimal, age: Decimal) -> Decimal | None:
-        black = self.flags["black_race"]
-        if self.sex is None or black is None:
-            return None
+    @staticmethod
+    def _mdrd(creatinine: Decimal, age: Decimal, sex: str, black: bool) -> Decimal:
         value = 175 * creatinine ** Decimal("-1.154") * age ** Decimal("-0.203")
-        return value * (Decimal("0.742") if self.sex == "female" else 1) * (
+        return value * (Decimal("0.742") if sex == "female" else 1) * (
             Decimal("1.212") if black else 1)
 
     def _earlier(self, facts: list[dict] | None) -> Interval | None:

@@ -273,6 +273,8 @@ class _Compiler:
         the number; U or R at its end marker when none fired (engine/atoms/derived.py)."""
         node = derived.compile_node(concept, self)
         name, line = concept.name, concept.span.line
+        for case, condition in node.cases:  # each before the value, which reads their facts
+            self.hidden_rules.extend(self._decided(case, line, condition))
         self.stratum[name] = level = self._stratum_of(node.open.uses)
         make = lambda value, rule: Action(rule, "derived", name, value, line)  # noqa: E731
         index = 0

@@ -31,9 +31,6 @@ from protocol.amend.wording import source_text
 from protocol.declarations import (Scope, Target, attributes, contents, declared_units, diag,
                                    duplicates, equivalences, header, parses, weights)
 
-#: A derived value gets one rule per way of deciding its conditional terms (2 ** n for n terms
-#: side by side): beyond this many, compiling is slow and the rules are unreadable.
-FORMULA_WAYS_LIMIT = 256
 #: durable_rules fails (error 307 or 304) on a rule of more than 16 patterns: the record's and at
 #: most 15 facts of derived values and definitions.
 JOINS_LIMIT = 15
@@ -277,9 +274,9 @@ def _formulas(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
         plan, problems = f.analyse(concept, scope.concepts, scope.definitions)
         for problem in problems:
             yield _formula_diagnostic(problem, scope)
-        if plan is not None and f.ways(plan) > FORMULA_WAYS_LIMIT:
+        if plan is not None and f.ways(plan) > limits.FORMULA_WAYS:
             yield diag("formula-too-large", concept.span, name=concept.name, ways=f.ways(plan),
-                       limit=FORMULA_WAYS_LIMIT)
+                       limit=limits.FORMULA_WAYS)
         joined = [n for n in m.formula_names(concept.formula)
                   if n in scope.definitions or getattr(scope.concepts.get(n), "formula", None)]
         if len(joined) > JOINS_LIMIT:

@@ -24,6 +24,7 @@ from protocol import limits
 from protocol import model as m
 from protocol import units
 from protocol.errors import Span
+from protocol.meaning import meaning
 
 #: The kinds of concept whose value is a number a formula computes with.
 NUMERIC = (m.Kind.QUANTITY, m.Kind.LAB, m.Kind.SCORE, m.Kind.AGE, m.Kind.DERIVED)
@@ -91,11 +92,14 @@ DIMENSION_KEYS = ("left", "right", "what", "declared")
 @dataclass(frozen=True)
 class Plan:
     """A formula ready to evaluate: a tree of tuples (see `evaluate`), the factor from the
-    formula's unit into the declared one, and the conditional terms in formula order."""
+    formula's unit into the declared one, the conditional terms in formula order, and for each
+    its case: the index of the first term with the same condition (CKD-EPI asks `sex is
+    female` three times: one case, decided once, the same way in each place)."""
 
     root: tuple
     out: Fraction
     choices: tuple[m.Choice, ...]
+    cases: tuple[int, ...] = ()
 
 
 class _Unknown:
@@ -136,7 +140,10 @@ def analyse(concept: m.Concept, concepts: Mapping[str, m.Concept],
                     "name": concept.name, "unit": concept.unit}))
     if walk.problems:
         return None, walk.problems
-    return Plan(root, out, tuple(walk.choices)), []
+    first: dict[Any, int] = {}
+    cases = tuple(first.setdefault(meaning(choice.condition), i)
+                  for i, choice in enumerate(walk.choices))
+    return Plan(root, out, tuple(walk.choices), cases), []
 
 
 def _unit(text: str) -> Any:
@@ -360,8 +367,8 @@ def evaluate(plan: Plan, values: Mapping[str, Fraction], chosen: Mapping[int, bo
     return value  # type: ignore[return-value]  # exact inputs give one value, finite
 
 
-def evaluate_within(plan: Plan, values: Mapping[str, Interval], chosen: Mapping[int, bool]
-                    ) -> Interval:
+def evaluate_within(plan: Plan, values: Mapping[str, Interval],
+                    chosen: Mapping[int, bool | None]) -> Interval:
     """The least and greatest value the formula may have when each input may be anything within
     its interval: interval arithmetic, exact at every step, so the result holds every value the
     inputs allow (a name that occurs twice may widen it, never narrow it). On exact inputs it is
@@ -379,7 +386,18 @@ def evaluate_within(plan: Plan, values: Mapping[str, Interval], chosen: Mapping[
     (Fraction(180, 1), inf)
     >>> evaluate_within(plan, {"a": one(50), "w": (Fraction(70), INF), "s": one(1)}, {})
     (Fraction(175, 2), inf)
+
+    A conditional term whose condition the network left open (`None`: its data missing) may
+    take either branch: the value is the least and greatest over both outcomes of each open
+    case, the same in every place the case is asked (CKD-EPI's sex in its three terms).
     """
+    opened = sorted({plan.cases[i] for i, outcome in chosen.items() if outcome is None})
+    if opened:
+        ends = [evaluate_within(plan, values, {
+            i: dict(zip(opened, outcomes))[plan.cases[i]] if outcome is None else outcome
+            for i, outcome in chosen.items()}) for outcomes in product((True, False),
+                                                                   repeat=len(opened))]
+        return min(end[0] for end in ends), max(end[1] for end in ends)
     low, high = _times(_within(plan.root, values, chosen), point(plan.out))
     if low == high:
         if abs(low) >= 10 ** limits.MAX_EXPONENT:
@@ -518,51 +536,54 @@ _OPS: dict[str, Callable[[list[Interval]], Interval]] = {
 }
 
 
-def paths(plan: Plan) -> list[tuple[dict[int, bool], tuple[str, ...]]]:
-    """Every way the formula can be decided: the outcome of each conditional term on the way (a
-    term in a branch not taken is not needed) and the names whose values it then reads.
+def paths(plan: Plan) -> list[tuple[dict[int, bool | None], tuple[str, ...]]]:
+    """Every way the formula can be decided: the outcome of each conditional term on the way
+    (true, false, or None where its condition is left open for want of data, which reads both
+    branches; a term in a branch not taken is not needed; the terms of one case alike) and the
+    names whose values it then reads.
 
     >>> from grammar.parser import parse
     >>> p = parse('concepts:\\n w: quantity in kg\\n s: flag\\n'
-    ...           ' v: derived in kg = (w in kg if s else 0)')
-    >>> plan, _ = analyse(p.concept("v"), {c.name: c for c in p.concepts}, {})
-    >>> paths(plan)
-    [({0: True}, ('w',)), ({0: False}, ())]
+    ...           ' v: derived in kg = (w in kg if s else 0) + (1 if s else 2)')
+    >>> paths(analyse(p.concept("v"), {c.name: c for c in p.concepts}, {})[0])
+    [({0: True, 1: True}, ('w',)), ({0: False, 1: False}, ()), ({0: None, 1: None}, ('w',))]
     """
-    return [(chosen, tuple(dict.fromkeys(names))) for chosen, names in _paths(plan.root)]
+    found: dict[tuple, tuple[dict[int, bool | None], tuple[str, ...]]] = {}
+    for chosen, names in _paths(plan.root):
+        said: dict[int, bool | None] = {}
+        if all(said.setdefault(plan.cases[i], outcome) is outcome
+               for i, outcome in chosen.items()):
+            key = tuple(sorted(chosen.items(), key=lambda item: item[0]))
+            found.setdefault(key, (chosen, tuple(dict.fromkeys(names))))
+    return list(found.values())
 
 
 def ways(plan: Plan) -> int:
-    """How many ways `paths` lists, counted without listing them (each is a rule).
+    """How many ways `paths` lists (each is a rule): at most 3 for each case, its condition
+    true, false or open; counted without listing them where that bound is past what a formula
+    may have (`limits.FORMULA_WAYS`).
 
     >>> from grammar.parser import parse
     >>> p = parse('concepts:\\n s: flag\\n t: flag\\n'
     ...           ' v: derived in kg = (1 if s else 2) x (3 if t else (4 if s else 5))')
     >>> ways(analyse(p.concept("v"), {c.name: c for c in p.concepts}, {})[0])
-    6
+    9
     """
-    return _ways(plan.root)
+    bound = 3 ** len(set(plan.cases))
+    return bound if bound > limits.FORMULA_WAYS else len(paths(plan))
 
 
-def _ways(node: tuple) -> int:
-    if node[0] == "?":
-        return _ways(node[2]) + _ways(node[3])
-    count = 1
-    for item in node[1:]:
-        if isinstance(item, tuple):
-            count *= _ways(item)
-    return count
-
-
-def _paths(node: tuple) -> list[tuple[dict[int, bool], list[str]]]:
+def _paths(node: tuple) -> list[tuple[dict[int, bool | None], list[str]]]:
     code = node[0]
     if code == "n":
         return [({}, [])]
     if code == "r":
         return [({}, [node[1]])]
     if code == "?":
-        return [({node[1]: outcome, **chosen}, names) for outcome, branch in
-                ((True, node[2]), (False, node[3])) for chosen, names in _paths(branch)]
+        decided = [({node[1]: outcome, **chosen}, names) for outcome, branch in
+                   ((True, node[2]), (False, node[3])) for chosen, names in _paths(branch)]
+        return decided + [({node[1]: None, **a, **b}, [*one, *other])
+                          for a, one in _paths(node[2]) for b, other in _paths(node[3])]
     parts = [_paths(item) for item in node[1:] if isinstance(item, tuple)]
     return [({k: v for chosen, _ in combo for k, v in chosen.items()},
              [n for _, names in combo for n in names]) for combo in product(*parts)]

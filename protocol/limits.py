@@ -141,3 +141,8 @@ def _shown(value: Decimal) -> str:
     """A long number as written, or shortened in the middle so the message stays one line."""
     text = f"{value:f}" if abs(value.adjusted()) < 40 else str(value)
     return text if len(text) <= 40 else f"{text[:18]}...{text[-18:]}"
+
+#: A derived value gets one rule per way of deciding its conditional terms (up to 3 ** n for n
+#: conditions: each true, false or open): beyond this many, compiling is slow and the rules are
+#: unreadable.
+FORMULA_WAYS = 256

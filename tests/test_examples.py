@@ -404,7 +404,8 @@ EXPECTED: dict[str, list[tuple]] = {
         ("D17-man-90-creatinine-equal-to-k-egfr-74.929266", YES, {"I3": "MET"}),
         ("D18-creatinine-missing", OPEN, {"I3": "UNKNOWN"}),
         ("D19-creatinine-29-days-old-stale", OPEN, {"I3": "UNKNOWN"}),
-        ("D20-sex-missing", OPEN, {"I3": "UNKNOWN"}),
+        # sex not recorded: both sexes' eGFR (29.64 and 39.46) lie within 25 to 75
+        ("D20-sex-missing", YES, {"I3": "MET"}),
         ("D21-black-race-not-recorded", OPEN, {"I3": "UNKNOWN"}),
         ("D22-albuminuria-exactly-3-months-before-visit-1", YES, {"I4": "MET"}),
         ("D23-albuminuria-3-months-less-a-day", NO, {"I4": "NOT_MET"}),

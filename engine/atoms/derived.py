@@ -34,8 +34,12 @@ if TYPE_CHECKING:
     from engine.record import Patient
 
 #: How a conditional term's outcome is spelt in a rule's name: `q:crcl:N1#0` took the first term's
-#: `then`, `N0` its `else`, `-` a term not needed on that way.
-OUTCOME = {True: "1", False: "0", None: "-"}
+#: `then`, `N0` its `else`, `N?` both (its condition open for want of data); `-` a term not
+#: needed on that way.
+OUTCOME = {True: "1", False: "0", None: "?"}
+#: A case's node value each outcome joins: an open case's is U (data missing); one awaiting a
+#: judgment (R) leaves the value open, as before, for what reads it to await that judgment too.
+JOINED = {True: "T", False: "F", None: "U"}
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,18 @@ class Way:
 
 @dataclass(frozen=True)
 class Node:
-    """A derived value compiled: its ways, and when it stays open (`open.d`: data missing)."""
+    """A derived value compiled: its ways, when it stays open (`open.d`: data missing), and each
+    case of its conditional terms as a node of its own with its condition compiled."""
 
     ways: tuple[Way, ...]
     open: Kleene
+    cases: tuple[tuple[str, Kleene], ...]
+
+
+def case_node(concept: str, case: int) -> str:
+    """The node deciding a case of a derived value's conditional terms (`formula.Plan.cases`):
+    true, false, or open (U, R) at its end marker, as a definition is."""
+    return f"{concept}?{case}"
 
 
 def plan_of(concept: m.Concept, protocol: m.Protocol) -> f.Plan:
@@ -66,15 +78,22 @@ def plan_of(concept: m.Concept, protocol: m.Protocol) -> f.Plan:
 
 
 def compile_node(concept: m.Concept, build: Build) -> Node:
-    """The rules' ingredients for the node of derived value `concept`."""
+    """The rules' ingredients for the node of derived value `concept`: a way per outcome of its
+    cases (each true, false or open for want of data: then both branches are read, and the
+    value is the least and greatest of the two), joined with each case's node."""
     plan = plan_of(concept, build.protocol)
-    conditions = [build.kleene(choice.condition) for choice in plan.choices]
+    cases = tuple((case_node(concept.name, case), build.kleene(plan.choices[case].condition))
+                  for case in sorted(set(plan.cases)))
+    nodes = dict(zip(sorted(set(plan.cases)), (node for node, _ in cases)))
     derived = {c.name for c in build.protocol.concepts if c.kind is m.Kind.DERIVED}
     ways = []
     for chosen, names in f.paths(plan):
         present = [known(n) if n in derived else ((_given(n)[0], frozenset()),) for n in names]
-        decided = [conditions[i].t if outcome else conditions[i].f for i, outcome in chosen.items()]
-        bits = "".join(OUTCOME[chosen.get(i)] for i in range(len(plan.choices)))
+        outcomes = {plan.cases[i]: outcome for i, outcome in chosen.items()}
+        decided = [((P.TRUE, frozenset({(nodes[case], JOINED[outcome])})),)
+                   for case, outcome in sorted(outcomes.items())]
+        bits = "".join(OUTCOME[chosen[i]] if i in chosen else "-"
+                       for i in range(len(plan.choices)))
         ways.append(Way(bits, both(*present, *decided),
                         Compute(concept.name, plan, chosen, tuple(n for n in names if n in derived),
                                 tuple(n for n in names if n not in derived))))
@@ -85,9 +104,9 @@ def compile_node(concept: m.Concept, build: Build) -> Node:
         if name not in derived:
             build.layout.read(build.concepts[f.averaged(name) or name])
     read = [Kleene((), (), *_given(n)[::-1], frozenset()) for n in inputs if n not in derived]
-    uses = frozenset(n for n in inputs if n in derived)
-    opened = conjunction([*read, *conditions, Kleene((), (), P.FALSE, P.TRUE, uses)])
-    return Node(tuple(ways), opened)
+    uses = frozenset(n for n in inputs if n in derived) | frozenset(nodes.values())
+    opened = conjunction([*read, Kleene((), (), P.FALSE, P.TRUE, uses)])
+    return Node(tuple(ways), opened, cases)
 
 
 class Compute:
@@ -96,8 +115,8 @@ class Compute:
     A class rather than a closure so that a compiled network can be pickled to worker processes.
     """
 
-    def __init__(self, name: str, plan: f.Plan, chosen: dict[int, bool], derived: tuple[str, ...],
-                 recorded: tuple[str, ...]) -> None:
+    def __init__(self, name: str, plan: f.Plan, chosen: dict[int, bool | None],
+                 derived: tuple[str, ...], recorded: tuple[str, ...]) -> None:
         self.name, self.plan, self.chosen = name, plan, chosen
         self.derived, self.recorded = derived, recorded
         #: The record fields it reads: each input's, and its bounds' (`group_record_patterns`).
@@ -298,10 +317,11 @@ def _computed(name: str, rule: str) -> bool:
     return rule.startswith(f"q:{name}:{KNOWN}")
 
 
-def _chosen(rule: str) -> dict[int, bool]:
-    """The outcome of each conditional term, from the name of the rule that computed the value."""
+def _chosen(rule: str) -> dict[int, bool | None]:
+    """The outcome of each conditional term, from the name of the rule that computed the value
+    (None: open, both branches read)."""
     bits = rule.split(":")[2].split("#")[0][1:]
-    return {i: bit == "1" for i, bit in enumerate(bits) if bit != "-"}
+    return {i: None if bit == "?" else bit == "1" for i, bit in enumerate(bits) if bit != "-"}
 
 
 def _missing(concept: m.Concept, reader: Reader, patient: Patient, seen: set[str]) -> list[str]:
@@ -416,10 +436,11 @@ def _within_text(low: float, high: float | None, low_open: Any, high_open: Any) 
     return f"{exact(low)} to {exact(high)}"  # type: ignore[arg-type]
 
 
-def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Patient) -> str:
+def _inputs(plan: f.Plan, chosen: dict[int, bool | None], reader: Reader, patient: Patient) -> str:
     """The inputs as the network read them, with their units, and the conditions' concepts."""
     shown = []
-    for name in _read_on(plan, chosen) + _condition_names(plan, chosen):
+    conditions = _condition_names(plan, chosen)
+    for name in _read_on(plan, chosen) + conditions:
         concept = reader.concepts.get(f.averaged(name) or name)
         if f.averaged(name) and concept is not None:
             results = day_results(patient.record, concept.name) or []
@@ -438,17 +459,19 @@ def _inputs(plan: f.Plan, chosen: dict[int, bool], reader: Reader, patient: Pati
             shown.append(f"{name} {_bounds_text(patient.record, name)} {concept.unit or ''}".rstrip())
         elif R.none_field(name) in patient.record:
             shown.append(f"{name} recorded as none")
+        elif name in conditions:  # its case open: both branches read
+            shown.append(f"{name} not recorded")
     return ", ".join(dict.fromkeys(shown))
 
 
-def _read_on(plan: f.Plan, chosen: dict[int, bool]) -> list[str]:
+def _read_on(plan: f.Plan, chosen: dict[int, bool | None]) -> list[str]:
     for way, names in f.paths(plan):
         if way == chosen:
             return list(names)
     return []
 
 
-def _condition_names(plan: f.Plan, chosen: dict[int, bool]) -> list[str]:
+def _condition_names(plan: f.Plan, chosen: dict[int, bool | None]) -> list[str]:
     return [a.ref.name for i in sorted(chosen) for a in m.atoms(plan.choices[i].condition)]
 
 
@@ -468,7 +491,7 @@ _SHOWN_OP = {"+": "+", "-": "-", "*": "x", "/": "/"}
 
 
 def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, str],
-                 chosen: dict[int, bool], concepts: dict[str, m.Concept],
+                 chosen: dict[int, bool | None], concepts: dict[str, m.Concept],
                  record: dict[str, Any]) -> str:
     """The formula with the patient's numbers in the units it reads them in, each conditional
     term replaced by the branch the network took, and a mean by the results it averaged."""
@@ -484,8 +507,10 @@ def _substituted(expr: m.Expr, plan: f.Plan, numbers: dict[str, str],
             # a negative base is bracketed: -2^2 would read as -(2^2)
             return f"({text})" if text.startswith("-") and outer == 3 and not right else text
         if isinstance(node, m.Choice):
-            branch = node.then if chosen.get(choices[id(node)]) else node.otherwise
-            return shown(branch, outer, right)
+            outcome = chosen.get(choices[id(node)], False)
+            if outcome is None:  # its condition open: either branch, as the value's bounds say
+                return f"({shown(node.then)} or {shown(node.otherwise)})"
+            return shown(node.then if outcome else node.otherwise, outer, right)
         if isinstance(node, m.Power):  # bracketed in another power: a^2^3 reads either way
             text = f"{shown(node.base, 3)}^{shown(node.exponent, 3, True)}"
             return f"({text})" if outer == 3 else text

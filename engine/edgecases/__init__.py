@@ -14,7 +14,7 @@ window: `consent before first_procedure`). This module picks the construct, and 
 out the verdict of every criterion reading the atom: the atom under test as its module says, the
 criterion's other parts as the trail judges them for that patient (`engine.audit.evidence`, the
 atoms' `judge`, which is not the network's compiled patterns; a derived value by
-`formulas.value_of`), the whole by strong Kleene logic over the criterion's and/or/not/at-least
+`formulas.values_of`), the whole by strong Kleene logic over the criterion's and/or/not/at-least
 tree, through its definitions. A case whose verdict this cannot settle (a pending judgment beside
 missing data) is left out and counted; a construct without an independent expectation is listed in
 the file as `not generated`, with why, and so is any kind of atom `generator` does not know: only
@@ -41,7 +41,7 @@ from engine.edgecases.during import during
 from engine.edgecases.during_any import during_any
 from engine.edgecases.doses import (cumulative_doses, current_doses, highest_doses, stable_doses,
                                     without_break)
-from engine.edgecases.formulas import Open, formulas, value_of
+from engine.edgecases.formulas import Open, formulas, values_of
 from engine.edgecases.includes import includes
 from engine.edgecases.itself import itself, on_itself
 from engine.edgecases.measured import confirmations, ranges, references, thresholds
@@ -269,7 +269,7 @@ class EdgeCases:
     def truth_on(self, patient: Patient, variant: Variant | None = None,
                  opens: set[str] | None = None) -> Callable[[m.Condition], str]:
         """Strong Kleene over a condition for one patient: each atom as the trail judges it (a
-        derived value by `formulas.value_of`), the atom under test as `variant` says; `opens`
+        derived value by `formulas.values_of`), the atom under test as `variant` says; `opens`
         collects what leaves a part open: "U" data, "R" a pending judgment."""
         def value(condition: m.Condition) -> str:
             if atoms.of(condition) is not None:
@@ -307,11 +307,12 @@ class EdgeCases:
             part = part.as_compare(concept)  # against the range the protocol declares
         if not isinstance(part, m.Compare):
             raise _Unsettled
-        try:
-            number = value_of(concept, lambda n: self.number(patient, n), truth, self.concepts)
+        try:  # a condition left unknown: each value it may have, decided where all agree
+            numbers = values_of(concept, lambda n: self.number(patient, n), truth, self.concepts)
         except Open:
             return "unknown"
-        return "true" if OPS[part.op](number, threshold_of(concept, part.threshold)) else "false"
+        held = {OPS[part.op](number, threshold_of(concept, part.threshold)) for number in numbers}
+        return "unknown" if len(held) == 2 else "true" if held == {True} else "false"
 
     def _verdict(self, leaf: m.Criterion, variant: Variant, patient: Patient) -> str:
         opens: set[str] = set()

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 from dateutil.relativedelta import relativedelta
 
 from engine.atoms.base import OPS, threshold_of
-from engine.edgecases.base import Variant, day_given, given_as, kept, other_unit, tidy
+from engine.edgecases.base import Skip, Variant, day_given, given_as, kept, other_unit, tidy
 from protocol import model as m
+from protocol.amend.wording import source_text
 from protocol.formula import averaged as averaged_name, mean_of
+from protocol.meaning import meaning
 from protocol.units import QUANTUM, UnitProblem, factor, parse_unit, quantize, registry
 
 if TYPE_CHECKING:
@@ -42,6 +44,32 @@ FIRST_DAY = date(1900, 1, 1)
 class Open(Exception):
     """The value cannot be worked out: an input missing or stale, a condition unknown, a division
     by zero or a power that cannot be taken."""
+
+
+class Undecided(Open):
+    """A conditional term's condition is unknown: the value is one of its branches' (`values`
+    works out each)."""
+
+    def __init__(self, condition: m.Condition) -> None:
+        super().__init__("a conditional term's condition is unknown")
+        self.condition = condition
+
+
+def values_of(concept: m.Concept, number: Callable[[str], Decimal | None],
+              truth: Callable[[m.Condition], str], concepts: dict[str, m.Concept]
+              ) -> list[Decimal]:
+    """The derived value for each outcome of the conditions left unknown, each condition taken
+    the same way wherever the formula asks it (as the network reads a case: `formula.Plan`);
+    raises `Open` where an input is missing or a value cannot be worked out."""
+    try:
+        return [value_of(concept, number, truth, concepts)]
+    except Undecided as open_:
+        asked = meaning(open_.condition)
+
+        def taken(outcome: str) -> Callable[[m.Condition], str]:
+            return lambda c: outcome if meaning(c) == asked else truth(c)
+        return [value for outcome in ("true", "false")
+                for value in values_of(concept, number, taken(outcome), concepts)]
 
 
 def value_of(concept: m.Concept, number: Callable[[str], Decimal | None],
@@ -115,7 +143,7 @@ def _value(node: m.Expr, number, truth, concepts, bare: list[bool]) -> Decimal:
     if isinstance(node, m.Choice):
         said = truth(node.condition)
         if said == "unknown":
-            raise Open("a conditional term's condition is unknown")
+            raise Undecided(node.condition)
         return go(node.then if said == "true" else node.otherwise)
     if isinstance(node, m.Call) and node.function == "mean":
         # the mean of the latest day's results, read as the concept is (`EdgeCases.number`:
@@ -175,6 +203,14 @@ def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
     truth = gen.truth_on(patient)
     out: list[Variant] = []
     averaged = _averaged(concept, concepts)
+    try:
+        value_of(concept, lambda n: gen.number(patient, n), truth, concepts)
+    except Undecided as open_:  # its value is a range over the condition: no one edge to move
+        raise Skip(f"its formula asks '{source_text(gen.protocol, open_.condition.span)}', "
+                   "which the base patient leaves unknown: its value is that of either branch") \
+            from None
+    except Open:
+        pass  # an input missing: said of that input below
     for name in _inputs(concept, concepts):
         source = concepts[name]
         if source.kind is m.Kind.AGE:
