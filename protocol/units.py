@@ -601,8 +601,6 @@ def factor(
     >>> factor("10^3/uL", "10*9/L")
     Decimal('1')
     """
-    if not source.strip():  # blank, as an export writes a unit it lacks: not "no dimension"
-        raise UnitProblem(f"the unit is blank: give the one the value is in (like {target})")
     if temperature(source, aliases) or temperature(target, aliases):
         if temperature(source, aliases) == temperature(target, aliases):
             return Decimal(1)
@@ -613,6 +611,9 @@ def factor(
     exact = _direct(Decimal(1), source_unit, target_unit) if ratios[0] == ratios[1] else None
     if exact is None:
         exact = _bridged(Decimal(1), source_unit, target_unit, conversions, aliases)
+    if exact is None and not source.strip():  # a plain number where a quantity goes
+        raise UnitProblem(f"the unit is blank, a plain number: give the one the value is in "
+                          f"(like {target})")
     if exact is None:
         dimensions = _dimension(source_unit, ratios[0]), _dimension(target_unit, ratios[1])
         molar = ("substance" in dimensions[0]) != ("substance" in dimensions[1]) and \

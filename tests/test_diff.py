@@ -422,7 +422,7 @@ def test_cli_diff_json(capsys):
 def test_cli_diff_missing_file_exits_2(capsys):
     code, out, err = run(capsys, "diff", SEED, "examples/no-such.proto-rules")
     assert (code, out) == (2, "")
-    assert err.startswith("examples/no-such.proto-rules:1:1: error: ")
+    assert err.startswith("examples/no-such.proto-rules: error: cannot read the protocol file: ")
     assert "No such file" in err
 
 

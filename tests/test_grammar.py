@@ -489,7 +489,8 @@ def test_missing_file(tmp_path: Path) -> None:
         parse_file(missing)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.code == "unreadable"
-    assert str(raised.value).startswith(f"{missing}:1:1: error: ")
+    assert str(raised.value) == \
+        f"{missing}: error: cannot read the protocol file: No such file or directory"
 
 
 # --- what the language offers instead -------------------------------------------------------------

@@ -137,8 +137,8 @@ CASES = [
     ("negative-dose-shown-only", lambda d: d["facts"][8].update(dose=-400),
      ", patient B, fact #9, field 'dose': error: a dose cannot be negative: -400"),
     ("unit-blank", weight(unit=""),
-     ", patient B, fact #3, field 'unit': error: weight: the unit is blank: give the one the "
-     "value is in (like kg)"),
+     ", patient B, fact #3, field 'unit': error: weight: the unit is blank, a plain number: "
+     "give the one the value is in (like kg)"),
     ("id-too-long", top(patient="P" * 5000),
      f", patient {'P' * 40}... (5,000 characters), field 'patient': error: an id of 5,000 "
      "characters: at most 1,000"),

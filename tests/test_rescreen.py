@@ -230,7 +230,7 @@ def test_cli_rescreen_missing_fact_file_exits_2(capsys):
 def test_cli_rescreen_missing_or_broken_protocol_exits_2(capsys):
     code, out, err = run(capsys, "rescreen", "examples/no-such.proto-rules", AMENDED, PATIENTS)
     assert (code, out) == (2, "")
-    assert err.startswith("examples/no-such.proto-rules:1:1: error: ")
+    assert err.startswith("examples/no-such.proto-rules: error: cannot read the protocol file: ")
     broken = "examples/bad/syntax-error.proto-rules"
     code, out, err = run(capsys, "rescreen", SEED, broken, PATIENTS)
     assert (code, out) == (2, "")
