@@ -163,6 +163,13 @@ class Courses:
                 continue
             days = span[1] - span[0] + 1
             unbounded = self._open(r)  # a course not recorded may fall in the window
+            if reading == m.DAYS:
+                kept_courses = [course for _, course in counted(courses, kept)]
+                surely = _covered([(c[R.START_LATEST], c[R.END_EARLIEST]) for c in kept_courses],
+                                  *span)
+                maybe = _covered([(c[R.START], c[R.END]) for c in kept_courses], *span)
+                _summed(record, field_name, Decimal(surely), None if unbounded else Decimal(maybe))
+                continue
             summed = [(course, exacts[index]) for index, course in counted(courses, kept)]
             if reading == m.HIGHEST:
                 low, most = _highest([c for c, _ in summed], [d for _, d in summed], *span)
@@ -346,6 +353,21 @@ def taken(course: dict, first: int, last: int) -> tuple[int, int]:
     surely = _days(course[R.START_LATEST], course[R.END_EARLIEST], first, last) or \
         int(course[R.START_LATEST] <= last and course[R.END_EARLIEST] >= first)
     return min(surely, maybe), maybe
+
+
+def _covered(spans: list[tuple[int, int]], first: int, last: int) -> int:
+    """How many days from `first` to `last` some span covers (ordinals, both ends counted), a
+    day two spans share counted once: a total duration on a medication.
+
+    >>> _covered([(1, 10), (5, 12), (20, 19), (30, 40)], 3, 35)
+    16
+    """
+    covered, reached = 0, first - 1
+    for start, end in sorted((max(s, first), min(e, last)) for s, e in spans):
+        if start <= end and end > reached:  # a span surely taken on no one day counts none
+            covered += end - max(start, reached + 1) + 1
+            reached = end
+    return covered
 
 
 def _days(start: int, end: int, first: int, last: int) -> int:

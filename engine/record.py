@@ -294,9 +294,9 @@ def cumulative_field(concept: str, anchor: str | None, duration: m.Duration | No
     days or dose are not known): up to screening, or within `duration` before the day in field
     `anchor`; or (`reading`) that sum divided by the window's days, or the highest daily dose of
     a day of the window (`m.CumulativeDose`); of the courses a filter keeps (`kept`)."""
-    if anchor is None or duration is None:
-        return f"{concept}__cumulative{kept(filters)}"
     summed = "cumulative" if reading == m.TOTAL else reading
+    if anchor is None or duration is None:
+        return f"{concept}__{summed}{kept(filters)}"
     return f"{concept}__{summed}__{duration.amount}{duration.unit[0]}_before_{anchor}" \
         f"{kept(filters)}"
 

@@ -47,6 +47,11 @@ class Doses(Transformer):
         it is parsed, and `check` says that an average needs one."""
         return replace(self.cumulative_dose(meta, name, *rest), reading=m.AVERAGE)
 
+    def total_duration(self, meta, name, *rest):
+        """`tki total duration > 14 days`: the days any course covers, each counted once,
+        whatever its dose; without a window, up to screening."""
+        return replace(self.cumulative_dose(meta, name, *rest), reading=m.DAYS)
+
     def highest_dose(self, meta, name, *rest):
         """`X highest daily dose > 10 mg/d within 14 days before first_dose`: the most taken on
         one day of the window; without a window it is parsed, and `check` says it needs one."""

@@ -197,10 +197,19 @@ def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnost
     divides that sum by the span's days, and the highest daily dose is that of the span's day
     with the most: both need a span, and their threshold is a dose in the medication's rate
     (per day, or per week for a weekly dose: "methotrexate > 25 mg/week within 8 weeks")."""
-    assert concept.dosed_in is not None
-    summed = units.summed_over_days(concept.dosed_in) if parses(concept.dosed_in) else None
     window = atom.window
     within = window.kind == "within" and window.direction == "before" and window.reach is None
+    if atom.reading == m.DAYS:  # days, whatever the dose: a number of days or weeks
+        if window.kind != "ever" and not within:
+            yield diag("cumulative-window", window.span, window=window)
+        if atom.dose.unit is None or units.days_in(atom.dose.unit) is None or \
+                units.days_in(atom.dose.unit) < 1:
+            yield diag("total-duration-unit", atom.dose.span, name=concept.name,
+                       value=atom.dose.value, unit=atom.dose.unit or "")
+        yield from _filters(atom, concept)
+        return
+    assert concept.dosed_in is not None
+    summed = units.summed_over_days(concept.dosed_in) if parses(concept.dosed_in) else None
     if atom.daily and not within:
         yield diag("daily-window", window.span,
                    reading="an average" if atom.reading == m.AVERAGE else "the highest",

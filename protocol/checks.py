@@ -178,7 +178,8 @@ def _mismatch(atom: m.Atom, target: Target) -> Diagnostic | None:
         kind = f"{target.read_as}, of several days' results"
         advice = "compare it with a number" if isinstance(atom, m.CompareReference) else \
             f"confirm '{target.reads.name}' itself on another day"
-    elif isinstance(atom, (m.Course, m.CurrentDose, m.CumulativeDose)) and target.dosed_in is None:
+    elif isinstance(atom, (m.Course, m.CurrentDose, m.CumulativeDose)) and \
+            target.dosed_in is None and getattr(atom, "reading", None) != m.DAYS:
         kind = "a medication without a dose unit"
         advice = "declare it 'dosed in UNIT' to compare doses"
     else:

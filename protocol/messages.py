@@ -177,6 +177,9 @@ TEMPLATES: dict[str, str] = {
     "unit-months": "'{name}' is in {unit}: a fact in weeks or days converts by an average month "
     "(30.4375 days), so 13 weeks is 2.99 months, under 3; declare it in weeks or days if its "
     "facts come so, with its thresholds (windows and 'for at least' count calendar months)",
+    "total-duration-unit": "a total duration counts the days any course of '{name}' covers: "
+    "give it in days or weeks ('{value} days'), not '{value} {unit}' (a month is no fixed number "
+    "of days)",
     "threshold-months": "'{threshold}' on '{name}' (in {unit}) converts by an average month "
     "(30.4375 days): it is {converted} {unit}, so {under} {unit} is under it; if the protocol "
     "counts its months otherwise, write the threshold in {unit}",

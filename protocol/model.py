@@ -567,26 +567,28 @@ class CumulativeDose:
     screening`): the same sum over a window's days divided by their number, in the daily dose's
     unit; HIGHEST (`glucocorticoid highest daily dose > 10 mg/d within 14 days before
     first_dose`, "more than 10 mg a day of prednisone or equivalent within 14 days"): the most
-    taken on any one day of the window, the courses of that day summed. One construct, since
-    each is the daily dose summed over the courses and read over a span's days."""
+    taken on any one day of the window, the courses of that day summed; DAYS (`tki total
+    duration > 14 days`, "prior TKI for no more than 2 weeks"): the days any course covers, each
+    counted once, its `dose` a number of days. One construct, since each is the courses summed
+    and read over a span's days."""
 
     span: Span
     ref: Ref
     op: str
     dose: Quantity
     window: Window  # "ever", or `within D before A`
-    reading: str = "total"  # TOTAL, AVERAGE or HIGHEST
+    reading: str = "total"  # TOTAL, AVERAGE, HIGHEST or DAYS
     filters: tuple[Clause, ...] = ()  # those a filter keeps (`where route is oral`); (): all
 
     @property
     def daily(self) -> bool:
         """Whether it reads a daily dose (an average or the highest), not a total over days."""
-        return self.reading != TOTAL
+        return self.reading in (AVERAGE, HIGHEST)
 
 
-#: How a `CumulativeDose` reads the daily doses of its span: their sum, its average per day, or
-#: the highest of a day.
-TOTAL, AVERAGE, HIGHEST = "total", "average", "highest"
+#: How a `CumulativeDose` reads the daily doses of its span: their sum, its average per day, the
+#: highest of a day; or the days taken, whatever the dose.
+TOTAL, AVERAGE, HIGHEST, DAYS = "total", "average", "highest", "days"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from engine.kleene import Kleene, conjunction, scalar
 from engine.courses import summed_span, taken
 from engine.record import Layout, Patient, plain_number
 from protocol import model as m
-from protocol.units import convert, per_days, summed_over_days
+from protocol.units import convert, days_in, per_days, summed_over_days
 
 
 class _Summed(Atom):
@@ -124,20 +124,23 @@ class CumulativeDose(_Summed):
                 f"{_over(atom.window, patient)}"
         if atom.reading == m.HIGHEST:
             return f"highest {daily}dose {_over(atom.window, patient)}"
+        if atom.reading == m.DAYS:
+            return f"days taken {_over(atom.window, patient)}"
         return f"cumulative dose {_over(atom.window, patient)}"
 
     def parts(self, atom: m.CumulativeDose, reader: Reader, patient: Patient,
               items: list[dict]) -> str:
-        concept = reader.concepts[atom.ref.name]
-        assert concept.dosed_in is not None
-        return _taken(atom, items, patient, concept)
+        return _taken(atom, items, patient, reader.concepts[atom.ref.name])
 
     @staticmethod
     def constants(atom: m.CumulativeDose, reader: Reader | Build) -> tuple:
         """What judging it needs of the protocol alone, once per part (`Reader.constant`)."""
         concept = reader.concepts[atom.ref.name]
-        assert concept.dosed_in is not None
-        if atom.daily:
+        if atom.reading == m.DAYS:  # whole days (checked: days or weeks)
+            assert atom.dose.unit is not None
+            unit, threshold = "days", atom.dose.value * int(days_in(atom.dose.unit))
+        elif atom.daily:
+            assert concept.dosed_in is not None
             unit, threshold = concept.dosed_in, dose_threshold_of(concept, atom.dose)
         else:
             unit, threshold = summed_over_days(concept.dosed_in), _summed_threshold(concept,
@@ -193,8 +196,9 @@ def _taken(atom: m.CumulativeDose, items: list[dict], patient: Patient,
             continue
         days = f"{maybe} day{'s' * (maybe != 1)}" if surely == maybe else \
             f"{surely} to {maybe} days"
-        dose = f"{exact(item[R.DOSE])} {concept.dosed_in}" if R.DOSE in item else "no dose"
-        said.append(f"{item[R.DRUG]} {days} x {dose}" + (
+        dose = "" if atom.reading == m.DAYS else \
+            f" x {exact(item[R.DOSE])} {concept.dosed_in}" if R.DOSE in item else " x no dose"
+        said.append(f"{item[R.DRUG]} {days}{dose}" + (
             "" if status == "true" else f", may count: {_open_on(atom, concept, item)}"))
     return f" ({'; '.join(said)})" if said else ""
 
