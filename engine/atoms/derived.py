@@ -82,9 +82,9 @@ def compile_node(concept: m.Concept, build: Build) -> Node:
     cases (each true, false or open for want of data: then both branches are read, and the
     value is the least and greatest of the two), joined with each case's node."""
     plan = plan_of(concept, build.protocol)
-    cases = tuple((case_node(concept.name, case), build.kleene(plan.choices[case].condition))
-                  for case in sorted(set(plan.cases)))
-    nodes = dict(zip(sorted(set(plan.cases)), (node for node, _ in cases)))
+    nodes = {case: case_node(concept.name, case) for case in sorted(set(plan.cases))}
+    cases = tuple((node, build.kleene(plan.choices[case].condition))
+                  for case, node in nodes.items())
     derived = {c.name for c in build.protocol.concepts if c.kind is m.Kind.DERIVED}
     ways = []
     for chosen, names in f.paths(plan):
