@@ -549,10 +549,12 @@ class _Compiler:
         return self._count_node(name, node, atom.span.line, atom.count, by, hits,
                                 (yes, possible, needs), decided, undecided, maybe, void)
 
-    def paired(self, atom: m.Occurred, other: str, yes: P.Pattern, possible: P.Pattern
-               ) -> Kleene:
+    def paired(self, atom: m.Occurred, other: str, yes: P.Pattern, possible: P.Pattern,
+               kept: tuple[P.Pattern, P.Pattern] = (P.TRUE, P.TRUE)) -> Kleene:
         """Some item of `atom`'s list meets `yes` beside some item of the list `other` (its
-        fields read as `{"y": field}`), and may where it meets `possible` (`x during any y`).
+        fields read as `{"y": field}`) that surely passes its filter (`kept`: what an item of
+        `other` surely passes, and may pass), and may where it meets `possible` beside one that
+        may pass it (`x during any y`, `x during any y where ...`).
 
         Each pair is a rule joining two item facts, the other list's first, one per alternative
         of the tests: durable_rules gets an `$or` wrong in a pattern that reads another fact
@@ -563,16 +565,19 @@ class _Compiler:
         name, line = atom.ref.name, atom.span.line
         node = f"{name}~{other}@{line}:{atom.span.column}"
         maybe = f"{node}?"
-        tests = {target: [plain_items(P.to_json(alternative))
+        tests = {target: [(theirs, plain_items(P.to_json(alternative)))
+                          for theirs in ([None] if passed == P.TRUE else [
+                              plain_items(P.to_json(a)) for a in P.alternatives(passed)])
                           for alternative in P.alternatives(pattern)]
-                 for target, pattern in ((maybe, possible), (node, yes))}
+                 for target, pattern, passed in ((maybe, possible, kept[1]), (node, yes, kept[0]))}
         size = sum(len(alternatives) for alternatives in tests.values())
         mine, theirs = self._item_group(name, size, node), self._item_group(other, size, node)
         for target, alternatives in tests.items():
-            for index, test in enumerate(alternatives):
+            for index, (passes, test) in enumerate(alternatives):
                 rule = f"d:{target}:pair#{index}"
                 self.hidden_rules.append((rule, {"cap": PAIRS, "all": [
-                    {"y": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: theirs}]}},
+                    {"y": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: theirs},
+                                    *([passes] if passes is not None else [])]}},
                     {"x": {"$and": [{"t": R.ITEM_FACT}, {R.LIST: mine}, test]}}]},
                     Action(rule, "derived", target, "T", line)))
         self._node(maybe, line, 0, (), {})

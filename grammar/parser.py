@@ -679,10 +679,13 @@ class _Build(Escalation, Doses):
 
     def during_any(self, meta, *given):
         """`during any X`, `during or within D after any X`: from the start of each X to its
-        end (plus D), or to now while it goes on."""
-        *duration, name = given
+        end (plus D), or to now while it goes on; of the Xs a filter keeps (`during any nha
+        where setting is mcrpc`)."""
+        kept = given[-1] if isinstance(given[-1], tuple) else ()
+        *duration, name = given[:-1] if kept else given
         anchor = m.Anchor(self._token_span(name), self._ref(name), "start")
-        return m.Window(self._span(meta), "during_any", *duration or [None], "after", anchor)
+        return m.Window(self._span(meta), "during_any", *duration or [None], "after", anchor,
+                        kept=kept)
 
     def before(self, meta):
         return "before"

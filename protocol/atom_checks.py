@@ -270,12 +270,18 @@ def _filters(atom: m.Occurred | m.CurrentDose | m.CumulativeDose, concept: m.Con
              ) -> Iterator[Diagnostic]:
     """A filter reads an attribute the concept declares (a medication's drug and dose too), and
     only its declared values: any other word could never match a fact."""
-    for clause in m.clauses(atom.filters):
+    yield from filters_of(atom.filters, atom.ref, concept)
+
+
+def filters_of(filters: tuple, ref: m.Ref, concept: m.Concept) -> Iterator[Diagnostic]:
+    """`_filters` of the clauses `filters` on the history `ref` names (an atom's own, or the
+    history `during any` spans)."""
+    for clause in m.clauses(filters):
         if clause.dose is not None:
             if concept.dosed_in is None:
                 yield diag("undefined-attribute/dose", clause.span, name=concept.name)
             else:
-                yield from _course(m.Course(clause.span, atom.ref, clause.op or ">=",
+                yield from _course(m.Course(clause.span, ref, clause.op or ">=",
                                             clause.dose, None), concept)
             continue
         attribute = concept.attribute(clause.attribute.name if clause.attribute else None)

@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from protocol import escalation_checks, fidelity, meaning
-from protocol.atom_checks import (ACCEPTS, ATOM_CHECKS, dimensionality_words, kind_words,
-                                  window_reach)
+from protocol.atom_checks import (ACCEPTS, ATOM_CHECKS, dimensionality_words, filters_of,
+                                  kind_words, window_reach)
 from protocol import formula as f
 from protocol import limits
 from protocol import escalation_model as em
@@ -242,6 +242,8 @@ def _during(occurred: m.Occurred, scope: Scope) -> Iterator[Diagnostic]:
     elif name == occurred.ref.name:
         yield diag("during", anchor.ref.span, name=name, kind="the history itself",
                    why=": its most recent one overlaps itself")
+    elif occurred.window.kept:  # its filter reads that history's attributes
+        yield from filters_of(occurred.window.kept, anchor.ref, target)
 
 
 def _anchor_hint(kind: Kind | None, name: str, joined: str = "") -> str:

@@ -137,6 +137,9 @@ class Window:
     #: `within D or N half_life, whichever is shorter`; alone (no `duration`), the window of
     #: N half-lives only, one half of a longer one (`engine.atoms.history.Occurred.halves`).
     reach: Reach | None = None
+    #: `during any nha where setting is mcrpc`: the clauses an item of the history the window
+    #: spans must pass to count ("progression on a prior NHA given for mCRPC").
+    kept: tuple = ()
 
     @property
     def until(self) -> Anchor:

@@ -22,7 +22,7 @@ from engine.audit.recorder import Recorder
 from engine.run import Decision, Screening
 from grammar.parser import parse
 from protocol.checks import check
-from tests.conftest import boundary_cases, network_from_text, screen_one
+from tests.conftest import STATUS, boundary_cases, network_from_text, screen_one, trail_status
 
 PROTOCOL = """protocol "refractory" version "1"
 concepts:
@@ -297,3 +297,75 @@ exclusion E1 "x": steroid where dose >= 1 mg/kg/d during any progression
               "date": "2026-01-01", "end": "2026-02-20"}, event("progression", "2026-02-01")]
     assert verdicts(screening, *facts) == {"E1": "MET"}
     assert verdicts(screening, *facts[1:]) == {"E1": "UNKNOWN"}
+
+
+FILTERED = """protocol "nha" version "1"
+concepts:
+  nha: medication {enzalutamide, abiraterone} with setting {mhspc, mcrpc}
+  progression: event with kind {psa, radiographic}
+inclusion I6 "Progression on a prior NHA given for mCRPC":
+    progression during any nha where setting is mcrpc
+inclusion I7 "Radiographic progression on a prior NHA given for mCRPC":
+    progression where kind is radiographic during any nha where setting is one of {mcrpc}
+"""
+
+
+@pytest.fixture(scope="module")
+def filtered() -> Screening:
+    return Screening(network_from_text(FILTERED, "nha.proto-rules"))
+
+
+def nha(start: str, end: str | None, setting: str | None, drug: str = "enzalutamide") -> dict:
+    return {"concept": "nha", "drug": drug, "date": start, **({"end": end} if end else
+                                                               {"ongoing": True}),
+            **({"setting": setting} if setting else {})}
+
+
+SETTINGS = st.sampled_from([None, "mhspc", "mcrpc"])
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(courses=st.lists(st.tuples(st.integers(0, 300), st.integers(0, 60), SETTINGS),
+                        min_size=1, max_size=3, unique_by=lambda c: c[0]),
+       progressions=st.lists(st.tuples(st.integers(0, 400), st.sampled_from([None, "psa",
+                                                                             "radiographic"])),
+                             min_size=1, max_size=2, unique_by=lambda p: p[0]))
+def test_a_filter_on_the_history_spanned(filtered, courses, progressions):
+    """PROfound's "progression on a prior NHA for mCRPC": a course whose setting is not mCRPC
+    spans nothing, one whose setting is not recorded may span, and the item's own filter reads
+    as before; the network and the trail against every pair worked out here."""
+    facts = [nha((BASE + timedelta(days=s)).isoformat(),
+                 (BASE + timedelta(days=s + n)).isoformat(), setting)
+             for s, n, setting in courses]
+    facts += [{"concept": "progression", "date": (BASE + timedelta(days=p)).isoformat(),
+               **({"kind": kind} if kind else {})} for p, kind in progressions]
+
+    def expected(kinds: set[str] | None) -> str:
+        sure = maybe = False
+        for start, length, setting in courses:
+            kept = {"mcrpc": True, None: None}.get(setting, False)
+            for day, kind in progressions:
+                kind_kept = True if kinds is None else {None: None}.get(kind, kind in kinds)
+                if not (start <= day <= start + length) or False in (kept, kind_kept):
+                    continue
+                sure |= kept is True and kind_kept is True
+                maybe = True
+        return "MET" if sure else "UNKNOWN" if maybe else "NOT_MET"
+
+    outcome = screen_one(filtered, facts, day="2026-06-30")
+    assert isinstance(outcome, Decision)
+    assert {c: outcome.verdicts[c].verdict for c in ("I6", "I7")} == \
+        {"I6": expected(None), "I7": expected({"radiographic"})}
+    for criterion in ("I6", "I7"):
+        assert trail_status(filtered.network, outcome, criterion) == \
+            STATUS[outcome.verdicts[criterion].verdict]
+
+
+def test_a_filter_on_the_history_spanned_reads_its_attributes():
+    head = ('protocol "t" version "1"\nconcepts:\n  p: event\n'
+            '  l: medication {x} with setting {a, b}\n')
+    found = [d.message for d in check(parse(
+        head + 'exclusion E1 "x": p during any l where line is 2\n', "t.pr"))
+        if d.code != "unused-concept"]
+    assert len(found) == 1 and "'line'" in found[0] and "'l'" in found[0], found

@@ -17,6 +17,7 @@ item (`R.span_field`) is the normaliser's, as every day of a window is.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from engine import patterns as P
@@ -53,6 +54,7 @@ class DuringAny(Atom):
             build.layout.span(other, window.duration)
         early, late = last_days(window)
         sure, maybe, _ = filter_patterns(atom, build)
+        passed, may_pass, _ = filter_patterns(spanned(atom), build)
         if atom.grade is not None:
             graded, may = grade_tests(atom)
             sure.append(graded)
@@ -66,7 +68,8 @@ class DuringAny(Atom):
         sure += [against_other(R.END_EARLIEST, ">=", R.START_LATEST),
                  against_other(R.START_LATEST, "<=", early)]
         maybe += [against_other(R.END, ">=", R.START), against_other(R.START, "<=", late)]
-        return build.paired(atom, other, P.all_of(*sure), P.all_of(*maybe))
+        return build.paired(atom, other, P.all_of(*sure), P.all_of(*maybe),
+                            (P.all_of(*passed), P.all_of(*may_pass)))
 
     def listed(self, atom: m.Occurred) -> tuple[str, ...]:
         assert atom.window.anchor is not None and atom.window.anchor.ref is not None
@@ -84,38 +87,57 @@ class DuringAny(Atom):
         if items is None or spans is None:
             return "unknown", text
         passes, opens = reader.constant(atom, _item_tests)
+        spanning, spanning_opens = reader.constant(spanned(atom), _item_tests)
         early, late = last_days(window)
         counted, possible = [], []
-        unrecorded: dict[str, None] = {}  # what a pair's item does not record, in order
+        # what a pair's items do not record, in order: of this history's, and of the spanned
+        unrecorded: dict[str, dict[str, None]] = {name: {}, other: {}}
         dated = True  # every pair that may count surely overlaps by its dates
+        kept_spans = {j: [test(span) for test in spanning] for j, span in enumerate(spans)}
         for i, item in enumerate(items):
             kept = [test(item) for test in passes]
             if "false" in kept:
                 continue
             for j, span in enumerate(spans):
+                if "false" in kept_spans[j]:
+                    continue
                 overlaps = item[R.END_EARLIEST] >= span[R.START_LATEST] and \
                     item[R.START_LATEST] <= span[early]
-                if overlaps and "unknown" not in kept:
+                if overlaps and "unknown" not in kept and "unknown" not in kept_spans[j]:
                     counted.append((i, j))
                 elif item[R.END] >= span[R.START] and item[R.START] <= span[late]:
                     possible.append((i, j))
                     dated = dated and overlaps
-                    unrecorded.update(dict.fromkeys(
+                    unrecorded[name].update(dict.fromkeys(
                         what for left in opens for what in left(item)))
+                    unrecorded[other].update(dict.fromkeys(
+                        what for left in spanning_opens for what in left(span)))
         after = "" if window.duration is None else f" to {window.duration} after its end"
         shown = "; ".join(f"{other} {j + 1} from {_first(span)}{_last(span, early, late)}"
+                          + ("" if "false" not in kept_spans[j] else ", not kept")
                           for j, span in enumerate(spans))
-        text += f"; each {other}'s span{after}: {shown}"
+        where = "" if not window.kept else \
+            f" (where {' and '.join(str(clause) for clause in window.kept)})"
+        text += f"; each {other}'s span{after}{where}: {shown}"
         if counted:
             return "true", text + "; " + _pairs(name, other, counted, "falls in")
         if possible:
-            why = f"not every {name} records its {' or '.join(unrecorded)}: the items do not " \
+            why = "; ".join(f"not every {whose} records its {' or '.join(what)}"
+                            for whose, what in unrecorded.items() if what) + ": the items do not " \
                 "decide it" if dated else "their dates do not decide it"
             return "unknown", f"{text}; {_pairs(name, other, possible, 'may fall in')} ({why})"
         return "false", f"{text}; no {name} falls in any"
 
     def outcomes(self, atom: m.Occurred) -> tuple[str, ...]:
         return "true", "false", "unknown"
+
+
+def spanned(atom: m.Occurred) -> m.Occurred:
+    """The history `during any` spans, as an atom of its own with the filter its items pass
+    (`during any nha where setting is mcrpc`): what `filter_patterns` and `_item_tests` read."""
+    anchor = atom.window.anchor
+    assert anchor is not None and anchor.ref is not None
+    return replace(atom, ref=anchor.ref, filters=atom.window.kept, grade=None)
 
 
 def _item_tests(atom: m.Occurred, reader: Reader) -> tuple[tuple, tuple]:

@@ -107,6 +107,8 @@ def generator(atom: Any, concept: m.Concept | None) -> Callable | None:
         if edgeless:
             return None
         if occurred.window.kind == "during_any":
+            if occurred.window.kept:
+                raise Skip("a filter on the history 'during any' spans: not generated yet")
             return during_any
         return itself if on_itself(occurred) else during if occurred.window.kind == "during" \
             else windows
