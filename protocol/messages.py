@@ -100,7 +100,7 @@ TEMPLATES: dict[str, str] = {
     "network-limit/rules": "{name} takes {rules} rules on the patient's record, more than the "
     "engine's alpha network is tested with (at most {limit}); split it: a condition into "
     "definitions, a derived value into derived values of a few conditional terms each (each "
-    "term's condition doubles its rules), summed in one more",
+    "condition triples its rules: true, false or not recorded), summed in one more",
     "network-limit/fan-out": "from here on the protocol needs more nodes of one kind than the "
     "engine's network can look up (at most {limit}: each criterion, definition and window takes "
     "one or more); split it into two protocols screened in turn",
