@@ -126,12 +126,12 @@ class Courses:
         record = self.patient.record
         for field_name, anchor, kept in r.doses:
             day = record.get(anchor)
-            if day is None:
+            unbounded = self._open(r)  # a course not recorded may cover the day
+            if day is None and (courses or unbounded):
                 self.patient.unusable[field_name] = \
                     f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
                 continue
-            low = high = Decimal(0)
-            unbounded = self._open(r)  # a course not recorded may cover the day
+            low = high = Decimal(0)  # recorded as none: 0 on any day
             for _, course in counted(courses, kept):
                 if not course[R.START] <= day <= course[R.END]:
                     continue  # surely not on that day
@@ -157,12 +157,15 @@ class Courses:
         record = self.patient.record
         for field_name, anchor, duration, reading, kept in r.cumulatives:
             span = summed_span(record, anchor, duration)
+            unbounded = self._open(r)  # a course not recorded may fall in the window
+            if span is None and not courses and not unbounded:  # none: 0 over any days
+                _summed(record, field_name, Decimal(0), Decimal(0))
+                continue
             if span is None:
                 self.patient.unusable[field_name] = \
                     f"{anchor}: {self.patient.unusable.get(anchor, 'no fact given')}"
                 continue
             days = span[1] - span[0] + 1
-            unbounded = self._open(r)  # a course not recorded may fall in the window
             if reading == m.DAYS:
                 kept_courses = [course for _, course in counted(courses, kept)]
                 surely = _covered([(c[R.START_LATEST], c[R.END_EARLIEST]) for c in kept_courses],

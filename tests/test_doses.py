@@ -290,3 +290,32 @@ def test_a_dose_in_a_unit_that_is_no_dose_says_why(screening: Screening, unit, s
     result = screen_one(screening, [{**gc(10), "unit": unit}], path="doses.jsonl")
     assert isinstance(result, Rejected)
     assert said in str(result.problems[0])
+
+
+NONE_NO_ANCHOR = """protocol "c" version "1"
+concepts:
+  first_dose: date
+  steroid: medication {prednisone} dosed in mg/d
+exclusion E4 "More than 10 mg/day within 14 days before the first dose":
+    steroid highest daily dose > 10 mg/d within 14 days before first_dose
+exclusion E5 "More than 10 mg/day on the first day": steroid dose at first_dose > 10 mg/d
+exclusion E6 "More than 100 mg within 14 days": steroid cumulative dose > 100 mg within 14 days before first_dose
+exclusion E7 "On average": steroid average daily dose > 5 mg/d within 14 days before first_dose
+"""
+
+
+def test_recorded_as_none_is_no_dose_whatever_the_anchor_day() -> None:
+    """CheckMate 067's helper: steroids recorded as none and no first-dose date gave UNKNOWN,
+    where the dose is 0 on any day; a course recorded without that day stays UNKNOWN."""
+    network = network_from_text(NONE_NO_ANCHOR, "none.proto-rules")
+    result = outcome(Screening(network), {"concept": "steroid", "present": False})
+    assert {c: v.verdict for c, v in result.verdicts.items()} == {
+        "E4": "NOT_MET", "E5": "NOT_MET", "E6": "NOT_MET", "E7": "NOT_MET"}
+    leaf = next(c for c in network.leaves if c.id == "E5")
+    judged = Explainer(network.protocol, result.derived).judge(criterion_parts(leaf)[0],
+                                                               result.patient)
+    assert judged == {"status": "false", "detail": "dose on first_dose, whatever its day: 0 "
+                      "mg/d; steroid: recorded as none; needs > 10 mg/d"}
+    result = outcome(Screening(network), {"concept": "steroid", "drug": "prednisone", "dose": 5,
+                                          "unit": "mg/d", "date": "2026-01-01", "ongoing": True})
+    assert {v.verdict for v in result.verdicts.values()} == {"UNKNOWN"}

@@ -88,8 +88,10 @@ class CurrentDose(_Summed):
         return layout.dose(atom.ref.name, atom.anchor, atom.filters)
 
     def what(self, atom: m.CurrentDose, patient: Patient, unit: str) -> str:
-        day = date.fromordinal(patient.record[R.anchor_field(atom.anchor)])
-        return f"dose on {atom.anchor or 'screening'} {day}"  # its unit says per day or week
+        day = patient.record.get(R.anchor_field(atom.anchor))
+        if day is None:  # recorded as none: none on any day
+            return f"dose on {atom.anchor}, whatever its day"
+        return f"dose on {atom.anchor or 'screening'} {date.fromordinal(day)}"  # per day or week
 
     @staticmethod
     def constants(atom: m.CurrentDose, reader: Reader | Build) -> tuple:
@@ -118,10 +120,12 @@ class CumulativeDose(_Summed):
 
     def what(self, atom: m.CumulativeDose, patient: Patient, unit: str) -> str:
         daily = "daily " if per_days(unit) == 1 else ""  # "highest dose" of mg/wk
-        if atom.reading == m.AVERAGE:
-            first, last = _span(atom.window, patient)
-            return f"average {daily}dose over {last - first + 1} days " \
+        span = _span(atom.window, patient)
+        if atom.reading == m.AVERAGE and span is not None:
+            return f"average {daily}dose over {span[1] - span[0] + 1} days " \
                 f"{_over(atom.window, patient)}"
+        if atom.reading == m.AVERAGE:
+            return f"average {daily}dose {_over(atom.window, patient)}"
         if atom.reading == m.HIGHEST:
             return f"highest {daily}dose {_over(atom.window, patient)}"
         if atom.reading == m.DAYS:
@@ -161,11 +165,11 @@ def _summed_threshold(concept: m.Concept, dose: m.Quantity) -> Decimal:
     return convert(dose.value, dose.unit, unit)
 
 
-def _span(window: m.Window, patient: Patient) -> tuple[int, int]:
+def _span(window: m.Window, patient: Patient) -> tuple[int, int] | None:
+    """The days a sum reads; None without its anchor day (the sum is there: recorded as none,
+    0 whatever the day)."""
     anchor = None if window.kind == "ever" else R.anchor_field(window.anchor)
-    span = summed_span(patient.record, anchor, window.duration)
-    assert span is not None  # the sum is there, so its anchor day is
-    return span
+    return summed_span(patient.record, anchor, window.duration)
 
 
 def _over(window: m.Window, patient: Patient) -> str:
@@ -174,7 +178,10 @@ def _over(window: m.Window, patient: Patient) -> str:
     screening = patient.screening
     if window.kind == "ever":
         return f"up to screening {screening}"
-    first, last = (date.fromordinal(day) for day in _span(window, patient))
+    span = _span(window, patient)
+    if span is None:
+        return f"over any {window.duration} before {window.anchor} (its day not recorded)"
+    first, last = (date.fromordinal(day) for day in span)
     after = "" if last <= screening else \
         f"; the days after screening {screening} as recorded then, courses going on going on"
     return f"from {first} to {last} ({window.duration} before {window.anchor or 'screening'} " \
@@ -187,6 +194,8 @@ def _taken(atom: m.CumulativeDose, items: list[dict], patient: Patient,
     ` (prednisone 42 days x 10 mg/d; prednisone 21 to 51 days x 5 mg/d)`; of a filter's, only
     the courses it keeps, and those it may keep saying why (`may count: route not recorded`)."""
     span = _span(atom.window, patient)
+    if span is None:  # recorded as none, its anchor day not recorded: no course to list
+        return ""
     kept = kept_by(atom.filters, concept)
     said = []
     for item in items:
