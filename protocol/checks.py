@@ -550,6 +550,23 @@ def _texts(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
                 yield diag("missing-text", each.span, name=each.id)
 
 
+def _unless_after_or(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
+    """`A or B unless C` reads `(A or B) unless C`: the exception then waives A too, which a
+    reader of "leptomeningeal or brain metastases, unless treated and stable" may not mean (a
+    helper's patient with active leptomeningeal disease and treated brain metastases passed).
+    Said where the `or` is written without parentheses; `(A or B) unless C` says it is meant."""
+    for node in _every(m.And, _uses(protocol)):
+        if len(node.items) != 2 or not isinstance(node.items[0], m.Or):
+            continue
+        rule, exception = node.items
+        if not isinstance(exception, m.Not) or exception.written or \
+                source_text(protocol, node.span).startswith("("):  # `(A or B) unless C`
+            continue
+        last = source_text(protocol, rule.items[-1].span)
+        yield diag("unless-after-or", exception.span, rule=source_text(protocol, rule.span),
+                   exception=source_text(protocol, exception.span), last=last)
+
+
 def _waivers(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """`X unless Y` in an inclusion criterion fails every patient with Y. Protocols mostly mean
     a waiver there ("bilirubin <= 1.5 x ULN unless Gilbert's syndrome": then it does not apply),
@@ -575,5 +592,5 @@ def _fidelity(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
 CHECKS: tuple[Callable[[m.Protocol, Scope], Iterable[Diagnostic]], ...] = (
     contents, header, duplicates, declared_units, attributes, equivalences, weights, _broader,
     _days, _aliases, _conditions, _split_on, _formulas, _escalation, _durations, _limits,
-    _cycles, _unused, _texts, _waivers, _fidelity,
+    _cycles, _unused, _texts, _waivers, _unless_after_or, _fidelity,
 )

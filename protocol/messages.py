@@ -186,6 +186,9 @@ TEMPLATES: dict[str, str] = {
     "split-on": "where {choice} is not recorded this is UNKNOWN, even where both sides agree "
     "(strong Kleene logic does not reason by cases); write '{then} if {choice} else "
     "{otherwise}', which decides what both agree on",
+    "unless-after-or": "'{rule} unless {exception}' reads '({rule}) unless {exception}': the "
+    "exception waives every side of the 'or'; if it belongs to the last alone, write "
+    "'... or ({last} unless {exception})', else put the 'or' in parentheses",
     "unless-in-inclusion": "in an inclusion, 'unless {exception}' fails {id} for every patient with "
     "it; if the protocol waives the requirement for them, write 'or {exception}'",
     "fidelity/number": "{id}: the rule's {what} is not in its sentence (line {line}: \"{sentence}\"), "
@@ -220,7 +223,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
-     "missing-header", "unless-in-inclusion", "fidelity", "filter-never",
+     "missing-header", "unless-in-inclusion", "unless-after-or", "fidelity", "filter-never",
      "counts-as-attributes", "split-on", "unit-months", "threshold-months")
 )
 

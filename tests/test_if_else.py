@@ -129,3 +129,20 @@ def test_without_else_says_how_to_write_it() -> None:
                          'inclusion I1 "x": alt <= 5 x ULN if liver_metastases\n')
     assert len(errors) == 1 and "expected 'else'" in errors[0] and \
         "'A if CONDITION else B'" in errors[0], errors
+
+
+def test_an_exception_after_an_or_is_said_to_waive_every_side() -> None:
+    """CheckMate 067's helper: "leptomeningeal or brain metastases unless treated and stable"
+    read as `(A or B) unless C` let active leptomeningeal disease pass; `check` says how it reads
+    and how to write either meaning, and is quiet where parentheses say which."""
+    concepts = "  lepto: flag\n  brain_mets: flag\n  treated_stable: flag\n"
+
+    def read_as(condition: str) -> list[str]:  # beside the `unless` of an inclusion's warning
+        return [said for said in checked(concepts, condition) if " reads '(" in said]
+    assert read_as("lepto or brain_mets unless treated_stable") == [
+        "6:46 'lepto or brain_mets unless treated_stable' reads '(lepto or brain_mets) unless "
+        "treated_stable': the exception waives every side of the 'or'; if it belongs to the last "
+        "alone, write '... or (brain_mets unless treated_stable)', else put the 'or' in "
+        "parentheses"]
+    assert read_as("(lepto or brain_mets) unless treated_stable") == []
+    assert read_as("lepto or (brain_mets unless treated_stable)") == []
