@@ -14,6 +14,8 @@ import pytest
 
 from engine.audit.evidence import Explainer, criterion_parts
 from engine.run import Decision, Screening
+from grammar.parser import parse
+from protocol.checks import check
 from protocol.limits import MAX_COUNT
 from tests.conftest import assert_trail_agrees, judged, network_from_text, screen_one
 
@@ -331,3 +333,43 @@ def test_many_items_in_few_lines_count_each_line_once(lines: int, unrecorded: in
     result = screen_one(Screening(network_from_text(text, "lines.proto-rules")),
                         [{k: v for k, v in f.items() if k != "k"} for f in facts])
     assert isinstance(result, Decision) and result.verdicts["I1"].verdict == expected
+
+
+AT_MOST = """protocol "most" version "1"
+concepts:
+  cll_therapy: medication {fcr, bendamustine, ibrutinib} with line {l1, l2, l3, l4, l5}
+  infection: event
+inclusion I3 "Relapsed after one to three prior lines of therapy": 1 to 3 lines of cll_therapy ever
+inclusion I4 "At most 2 prior lines": at most 2 lines of cll_therapy ever
+exclusion E1 "Three or more infections in a year":
+    not 0 to 2 infection within 1 year before screening
+"""
+
+
+def line_of(number: int | None, start: str = "2020-01-01") -> dict[str, Any]:
+    return {"concept": "cll_therapy", "drug": "fcr", "date": start, "end": start,
+            **({"line": f"l{number}"} if number else {})}
+
+
+@pytest.mark.parametrize("facts, i3, i4", [
+    ([{"concept": "cll_therapy", "present": False}], "NOT_MET", "MET"),
+    ([line_of(1)], "MET", "MET"),
+    ([line_of(1), line_of(2, "2021-01-01")], "MET", "MET"),
+    ([line_of(1), line_of(2, "2021-01-01"), line_of(3, "2022-01-01")], "MET", "NOT_MET"),
+    ([line_of(n, f"202{n}-01-01") for n in range(1, 5)], "NOT_MET", "NOT_MET"),
+    # a line not recorded: 2 or 3 lines, within 1 to 3 either way, maybe over 2
+    ([line_of(1), line_of(2, "2021-01-01"), line_of(None, "2022-01-01")], "MET", "UNKNOWN"),
+    ([], "UNKNOWN", "UNKNOWN"),
+])
+def test_at_most_and_a_range_of_a_count(facts, i3, i4) -> None:
+    """MURANO's "one to three prior therapies" and "at most 2" (a helper found neither said): at
+    most N is not at least N + 1, a range both; decided as the counts are, in strong Kleene
+    logic, and the sentence lint reads the numbers as written."""
+    network = network_from_text(AT_MOST, "most.proto-rules")
+    result = outcome(Screening(network), *facts)
+    assert {c: result.verdicts[c].verdict for c in ("I3", "I4")} == {"I3": i3, "I4": i4}
+    assert check_text(AT_MOST) == []
+
+
+def check_text(text: str) -> list[str]:
+    return [d.message for d in check(parse(text, "most.proto-rules"))]
