@@ -647,6 +647,7 @@ def _edge_cases(args) -> int:
     network = pipeline.compile(_load(args.protocol))
     # the base is the patient named (or the first record): another record's problem is not its
     patients: dict[str, dict] = {}
+    lines: dict[str, int] = {}  # each patient's line, where a problem of its record is said
     unreadable = []
     for line, data in read_records(args.base):
         if not isinstance(data, dict):
@@ -658,6 +659,7 @@ def _edge_cases(args) -> int:
             raise UsageError(f"{args.base}:{line}: edge-cases takes its base patient in the fact "
                              "format (JSON or JSON Lines), not as a FHIR resource")
         patients.setdefault(data.get("patient"), data)
+        lines.setdefault(data.get("patient"), line)
     if not patients:
         raise UsageError(f"no patient in {args.base}" + (
             f": cannot read the base patient: {unreadable[0]}" if unreadable else ""))
@@ -666,7 +668,7 @@ def _edge_cases(args) -> int:
         raise UsageError(f"no patient {chosen!r} in {args.base}{hint(chosen, map(str, patients))}"
                          + (f" ({len(unreadable)} record(s) could not be read, the first: "
                             f"{unreadable[0]})" if unreadable else ""))
-    generator = edgecases.EdgeCases(network, patients[chosen], args.base)
+    generator = edgecases.EdgeCases(network, patients[chosen], args.base, lines[chosen])
     cases = generator.cases()
     base_file = os.path.relpath(Path(args.base).resolve(), Path(args.output).resolve().parent)
     with writing(args.output, "scenarios") as out:

@@ -549,7 +549,11 @@ _SPREAD = frozenset({m.Kind.LAB, m.Kind.QUANTITY, m.Kind.SCORE, m.Kind.SCALE, m.
 def _not_read(name: str, concept: m.Concept | None) -> str:
     """Why a fact naming `name` is set aside: no such concept, or one that takes no facts."""
     if concept is None:
-        return f"unknown concept '{name}': not declared by the protocol"
+        hidden = [c for c in dict.fromkeys(name) if not (c.isascii() and c.isprintable())]
+        shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in name)
+        return f"unknown concept '{shown}': not declared by the protocol" + (
+            f" (it holds {', '.join(f'U+{ord(c):04X}' for c in hidden)}, which no declared "
+            "name does: a lookalike or an invisible character)" if hidden else "")
     if concept.reads is not None:
         return (f"'{name}' is {concept.read_as}: give "
                 f"{concept.reads.name}'s results; this fact is set aside")

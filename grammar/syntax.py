@@ -72,8 +72,10 @@ def _character(char: str) -> str:
     '\xa0' (U+00A0, a no-break space: write a plain space) '@'
     """
     said = LOOKALIKES.get(char)
-    if said is None and char.isprintable() and not char.isspace():
+    if said is None and char.isprintable() and not char.isspace() and char.isascii():
         return f"'{char}'"
+    if said is None and char.isprintable() and not char.isspace():  # a Cyrillic е for an e
+        said = "not an ASCII character: names and keywords are written in ASCII"
     return f"'{char}' (U+{ord(char):04X}" + (f", {said})" if said else ")")
 
 
@@ -93,7 +95,9 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
         found = "the end of the file"
     else:
         found = f"'{error.token}'"  # type: ignore[attr-defined]
-    expected = sorted({_words(name, lark) for name in _expected(error)})
+    # the kinds of token first ("a name"), then the keywords: a long list is cut after nine
+    expected = sorted({_words(name, lark) for name in _expected(error)},
+                      key=lambda words: (words.startswith("'"), words))
     at_end = found == "the end of the file"
     message = "the file ends too early" if at_end else f"unexpected {found}"
     offered, fix = (None, None) if at_end else _offered(text, getattr(error, "pos_in_stream",

@@ -151,6 +151,9 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
         for attribute in concept.attributes:
             if attribute.unit is not None and not parses(attribute.unit):
                 yield diag("unit-unknown", attribute.span, unit=attribute.unit)
+            elif attribute.unit is not None and in_months(attribute.unit):  # "730 d": 23.98
+                yield diag("unit-months", attribute.span, name=f"{concept.name}'s "
+                           f"{attribute.name}", unit=attribute.unit)
         for conversion in concept.conversions:
             for quantity in (conversion.source, conversion.target):
                 if quantity.unit is None:

@@ -107,17 +107,19 @@ def judge(atom: m.Occurred, reader: Reader, patient: Patient) -> Judged:
         return "unknown", f"{shown}; {anchor}: {reason}"
     held = "true" if all(sure for sure, _ in days) else \
         "false" if not all(maybe for _, maybe in days) else "unknown"
-    return held, f"{shown}{_needed(window, reader, patient, held)}"
+    return held, f"{shown}{_needed(window, reader, patient, held, low == high)}"
 
 
-def _needed(window: m.Window, reader: Reader, patient: Patient, held: str) -> str:
-    """What the window asks of the day, with the anchor's day(s) for this patient."""
+def _needed(window: m.Window, reader: Reader, patient: Patient, held: str,
+            one_day: bool) -> str:
+    """What the window asks of the day, with the anchor's day(s) for this patient; where both
+    are one day, the same, and `before` or `after` is open, that their order is not recorded."""
     if window.kind in m.ORDER:
         anchor = R.anchor_field(window.anchor)
         low, high = (date.fromordinal(day) for day in history.ordinals(patient, anchor))
         said = f"; needs {'on or ' if window.kind == 'order_or_on' else ''}{window.direction} " \
             f"{window.anchor or 'screening'} {history.days_text(patient, anchor, low, high)}"
-        if held == "unknown" and low == high:
+        if held == "unknown" and low == high and one_day:
             return f"{said}: the same day, whose order is not recorded"
         return said
     if window.kind in ("at_least", "more_than"):

@@ -136,11 +136,12 @@ def read_by(atom: Any) -> m.Ref:
 class EdgeCases:
     """Generates boundary cases for one network from one base patient (a fact-file record)."""
 
-    def __init__(self, network: Network, base: dict[str, Any], base_path: str) -> None:
+    def __init__(self, network: Network, base: dict[str, Any], base_path: str,
+                 base_line: int = 1) -> None:
         self.network = network
         self.protocol = network.protocol
         self.normaliser = Normaliser(network.protocol, network.layout)
-        self.base, self.base_path = base, base_path
+        self.base, self.base_path, self.base_line = base, base_path, base_line
         self.screening = self._patient(base).screening
         self.concepts = {c.name: c for c in self.protocol.concepts}
         self.explainer = Explainer(self.protocol, {})
@@ -153,7 +154,8 @@ class EdgeCases:
 
     def _patient(self, data: dict[str, Any]) -> Patient:
         try:
-            return self.normaliser.patient(copy.deepcopy(data), self.base_path, 1, None)
+            return self.normaliser.patient(copy.deepcopy(data), self.base_path, self.base_line,
+                                           None)
         except FactError as error:
             raise UsageError(f"the base patient cannot be used: {error.problems[0]}") from None
 
@@ -232,7 +234,8 @@ class EdgeCases:
         variant = self._without_narrower(variant)
         data = self._applied(variant)
         try:
-            patient = self.normaliser.patient(copy.deepcopy(data), self.base_path, 1, None)
+            patient = self.normaliser.patient(copy.deepcopy(data), self.base_path, self.base_line,
+                                           None)
         except FactError as error:  # a change the fact loader refuses: said, never guessed
             self.not_generated.append(f"{variant.name}: {error.problems[0]}")
             return
