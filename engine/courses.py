@@ -414,9 +414,10 @@ def _renewals(courses: list[dict]) -> None:
         if R.DOSE not in course or course[R.START] != course[R.START_LATEST]:
             continue
         for day in (course[R.START] - 1, course[R.START]):
-            # one that started before it (a course of one day does not renew itself)
+            # one that comes before it, by first day then place (a course of one day renewed
+            # that day, never itself, and no two renewing each other)
             waiting = [i for i in ends.get((day, course[R.DOSE]), ())
-                       if courses[i][R.START_LATEST] < course[R.START]]
+                       if (courses[i][R.START], i) < (course[R.START], index)]
             if waiting:
                 renewed[waiting[0]] = index
                 ends[(day, course[R.DOSE])].remove(waiting[0])

@@ -241,6 +241,13 @@ RENEWED_CASES = [
      [mtx(20, "2026-01-05", "2026-06"), mtx(20, "2026-06-20")], "NOT_MET"),
     ("renewed before the weeks, then going on", [mtx(20, "2025-01-05", "2025-12-31"),
                                                  mtx(20, "2026-01-01")], "MET"),
+    # a course of one day, renewed on it (the review's oracle: it was not seen as renewed)
+    ("a course of one day renewed that day, the first of the weeks",
+     [mtx(20, "2026-06-02", "2026-06-02"), mtx(20, "2026-06-02")], "MET"),
+    ("renewed by a course of one day, renewed in turn",
+     [mtx(20, "2026-01-05", "2026-06-09"), mtx(20, "2026-06-10", "2026-06-10"),
+      mtx(20, "2026-06-10")], "MET"),
+
     ("the renewal's end not recorded: it may have stopped",
      [mtx(20, "2026-01-05", "2026-06-14"), {**mtx(20, "2026-06-15"), "ongoing": None}],
      "UNKNOWN"),
