@@ -267,7 +267,8 @@ def _walk(node: Any, negated: bool, window: str | None) -> Iterator[tuple]:
         yield Decimal(node.amount), window, node.span, node
         return
     if isinstance(node, m.Compare | m.Course | m.CurrentDose | m.CumulativeDose | m.Where):
-        quantity = node.threshold if isinstance(node, m.Compare) else node.dose
+        quantity = node.threshold if isinstance(node, m.Compare) else \
+            node.amount if isinstance(node, m.Where) and node.amount is not None else node.dose
         if quantity is not None and node.op is not None:
             yield quantity.value, _turned(node.op, negated), quantity.span, quantity
     elif isinstance(node, m.CompareReference) and node.factor != 1:

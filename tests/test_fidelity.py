@@ -42,7 +42,8 @@ def test_the_amendment_whose_rule_left_its_sentence_is_flagged():
 
 HEADER = 'protocol "t"\nversion "1"\nconcepts:\n  egfr: quantity in mL/min\n  vaccine: event\n'
 #: The same, with a few more concepts (its criteria stand on line 9).
-MORE = HEADER + '  stage: scale 1 to 4\n  gilbert: flag\n  mtx: medication {mtx} dosed in mg/wk\n'
+MORE = HEADER + '  stage: scale 1 to 4\n  gilbert: flag\n  mtx: medication {mtx} dosed in mg/wk\n' \
+    '  lesion: event lasting with diameter in mm\n'
 
 
 @pytest.mark.parametrize("criterion, found", [
@@ -113,7 +114,7 @@ def test_the_readings(criterion, found):
     ('exclusion E1 "eGFR < 30 mL/min; with Gilbert\'s syndrome may be enrolled if eGFR >= 20 '
      'mL/min": (egfr < 20 mL/min if gilbert else egfr < 30 mL/min)', []),
     ('exclusion E1 "eGFR < 30 mL/min; with Gilbert\'s syndrome eGFR >= 20 mL/min": (egfr < 20 '
-     'mL/min if gilbert else egfr < 30 mL/min)', ["9:fidelity"]),
+     'mL/min if gilbert else egfr < 30 mL/min)', ["10:fidelity"]),
     ('exclusion E1 "Any vaccine, except if the last dose was more than 5 years prior": vaccine '
      'within 5 years before screening', []),
     # a number written bare beside a comparator elsewhere: the bare one may be the rule's
@@ -121,7 +122,11 @@ def test_the_readings(criterion, found):
      'screening 15 to 25 mg/wk', []),
     # a stage in Roman numerals
     ('inclusion I1 "Ann Arbor stage III or IV": stage >= 3', []),
-    ('inclusion I1 "Ann Arbor stage II or IV": stage >= 3', ["9:fidelity"]),
+    ('inclusion I1 "Ann Arbor stage II or IV": stage >= 3', ["10:fidelity"]),
+    # a number a filter compares an item's attribute with (CheckMate 067's helper: unread)
+    ('inclusion I1 "A lesion of 20 mm or more": lesion where diameter >= 20 mm at screening', []),
+    ('inclusion I1 "A lesion of 20 mm or more": lesion where diameter >= 10 mm at screening',
+     ["10:fidelity"]),
 ])
 def test_sentences_that_read_another_way(criterion, found):
     """Three helpers' false warnings: POLARIX's Gilbert clause, PROfound's exception, ORAL
