@@ -89,6 +89,11 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, filename: str, lark: La
         found = "the end of the file"
     elif isinstance(error, UnexpectedCharacters):
         found = _character(text[error.pos_in_stream])
+        rest = text[error.pos_in_stream + 1:].split("\n", 1)[0]
+        if text[error.pos_in_stream] == '"' and '"' not in rest:  # a text the line leaves open
+            return Diagnostic(Span(filename, line, column, line, column + 1), Severity.ERROR,
+                              "syntax", "a quoted text is not closed on its line: add its "
+                              "closing '\"' (a sentence is one line, however long)")
     elif error.token.type == "$END":  # type: ignore[attr-defined]
         lines = text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1

@@ -443,9 +443,10 @@ def test_syntax_error(text: str) -> None:
     with pytest.raises(ProtocolError) as raised:
         parse(text, "bad.pr")
     head, source_line, caret = str(raised.value).split("\n")
-    # what was expected, or what the language offers instead of a word it does not have
-    match = re.match(r"bad\.pr:(\d+):(\d+): error: (?:unexpected (.+?)|the file ends too early); "
-                     r"(?:expected )?(.+)$", head)
+    # what was expected, or what the language offers instead of a word it does not have; or a
+    # quoted text the line leaves open, at its quote
+    match = re.match(r"bad\.pr:(\d+):(\d+): error: (?:unexpected (.+?)|the file ends too early|"
+                     r"a quoted text is not closed on its line)[;:] (?:expected )?(.+)$", head)
     assert match, head
     line, column = int(match[1]), int(match[2])
     assert source_line == "    " + text.splitlines()[line - 1]
@@ -544,3 +545,20 @@ def test_unless_is_and_not() -> None:
     rule, exception = condition.items
     assert isinstance(rule, m.Or) and isinstance(exception, m.Not)
     assert isinstance(exception.item, m.Truth) and exception.item.ref.name == "z"
+
+
+def test_an_unclosed_quoted_text_is_said_so_at_its_quote() -> None:
+    """Two helpers read "unexpected '\"'" at a sentence that ran on without its closing quote."""
+    with pytest.raises(ProtocolError) as raised:
+        parse('protocol "e" version "1"\nconcepts:\n    ecog: scale 0 to 5\n'
+              'inclusion I1 "ECOG: ecog <= 1\n', "u.pr")
+    (diagnostic,) = raised.value.diagnostics
+    assert (diagnostic.span.line, diagnostic.span.column) == (4, 14)
+    assert diagnostic.message == ("a quoted text is not closed on its line: add its closing '\"' "
+                                  "(a sentence is one line, however long)")
+
+
+def test_an_event_lasting_and_graded_in_either_order() -> None:
+    for words in ("graded lasting", "lasting graded"):
+        concept = parse(f'concepts:\n  infection: event {words}\n', "e.pr").concept("infection")
+        assert concept.graded and concept.lasting, words
