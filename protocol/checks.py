@@ -548,6 +548,15 @@ def _texts(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
         for each in (criterion, *criterion.parts):
             if not each.text:
                 yield diag("missing-text", each.span, name=each.id)
+            hidden = [c for c in dict.fromkeys(each.text or "") if c in _DIRECTIONS]
+            if hidden:  # the sentence would show in another order than the file holds it
+                yield diag("text-direction", each.span, name=each.id,
+                           chars=", ".join(f"U+{ord(c):04X}" for c in hidden))
+
+
+#: Characters that turn the order text is shown in (bidirectional embeddings, overrides and
+#: isolates, the marks): a sentence holding one may read otherwise than the one stored.
+_DIRECTIONS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 def _unless_after_or(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:

@@ -186,6 +186,8 @@ TEMPLATES: dict[str, str] = {
     "split-on": "where {choice} is not recorded this is UNKNOWN, even where both sides agree "
     "(strong Kleene logic does not reason by cases); write '{then} if {choice} else "
     "{otherwise}', which decides what both agree on",
+    "text-direction": "{name}'s sentence holds {chars}, which turn the order it is shown in: an "
+    "auditor may read another sentence than the one stored; delete them",
     "unless-after-or": "'{rule} unless {exception}' reads '({rule}) unless {exception}': the "
     "exception waives every side of the 'or'; if it belongs to the last alone, write "
     "'... or ({last} unless {exception})', else put the 'or' in parentheses",
@@ -223,7 +225,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
-     "missing-header", "unless-in-inclusion", "unless-after-or", "fidelity", "filter-never",
+     "missing-header", "unless-in-inclusion", "unless-after-or", "text-direction", "fidelity", "filter-never",
      "counts-as-attributes", "split-on", "unit-months", "threshold-months")
 )
 

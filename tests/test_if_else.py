@@ -146,3 +146,11 @@ def test_an_exception_after_an_or_is_said_to_waive_every_side() -> None:
         "parentheses"]
     assert read_as("(lepto or brain_mets) unless treated_stable") == []
     assert read_as("lepto or (brain_mets unless treated_stable)") == []
+
+
+def test_a_sentence_holding_a_direction_override_is_warned_of() -> None:
+    """A right-to-left override shows a sentence in another order than the file holds (a
+    helper's hostile protocol was accepted silently)."""
+    said = checked("  ecog: scale 0 to 5\n", "ecog <= 1", sentence="ECOG \u202e1 ro 0")
+    assert said == ["4:1 I1's sentence holds U+202E, which turn the order it is shown in: an "
+                    "auditor may read another sentence than the one stored; delete them"]
