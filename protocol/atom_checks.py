@@ -16,7 +16,7 @@ from typing import Any
 from protocol import limits
 from protocol import model as m
 from protocol import units
-from protocol.declarations import Target, diag, in_months, parses
+from protocol.declarations import Target, diag, in_months, parses, unit_problem
 from protocol.errors import Diagnostic, hint as _hint
 from protocol.model import Kind
 
@@ -239,7 +239,7 @@ def _convertible(
     """`quantity` converts into `unit` (of `concept`, or of what `name` says: an attribute)."""
     assert quantity.unit is not None
     if not parses(quantity.unit):
-        yield diag("unit-unknown", quantity.span, unit=quantity.unit)
+        yield diag("unit-unknown", quantity.span, problem=unit_problem(quantity.unit))
     elif parses(unit) and not units.same_dimension(quantity.unit, unit, _conversions(concept)):
         what = _dimension_words(quantity.unit)
         yield diag(kind, quantity.span, name=name or concept.name, unit=unit, quantity=quantity,

@@ -29,7 +29,7 @@ from protocol.errors import Diagnostic, hint
 from protocol.model import Kind
 from protocol.amend.wording import source_text
 from protocol.declarations import (Scope, Target, attributes, contents, declared_units, diag,
-                                   duplicates, equivalences, header, parses, weights)
+                                   duplicates, equivalences, header, parses, unit_problem, weights)
 
 #: durable_rules fails (error 307 or 304) on a rule of more than 16 patterns: the record's and at
 #: most 15 facts of derived values and definitions.
@@ -398,7 +398,7 @@ def _aliases(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """A declared unit spelling must mean a unit the library reads."""
     for alias in protocol.unit_aliases:
         if not parses(alias.meaning):
-            yield diag("unit-unknown", alias.span, unit=alias.meaning)
+            yield diag("unit-unknown", alias.span, problem=unit_problem(alias.meaning))
 
 
 def _durations(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:

@@ -142,7 +142,7 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     for concept in protocol.concepts:
         for unit, what in ((concept.unit, concept.kind.value), (concept.dosed_in, "dose")):
             if unit is not None and not parses(unit):
-                yield diag("unit-unknown", concept.span, unit=unit)
+                yield diag("unit-unknown", concept.span, problem=unit_problem(unit))
             elif unit is not None and units.temperature(unit) and what != "quantity":
                 yield diag("unit-temperature", concept.span, name=concept.name, unit=unit,
                            kind=what)
@@ -150,7 +150,7 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
                 yield diag("unit-months", concept.span, name=concept.name, unit=unit)
         for attribute in concept.attributes:
             if attribute.unit is not None and not parses(attribute.unit):
-                yield diag("unit-unknown", attribute.span, unit=attribute.unit)
+                yield diag("unit-unknown", attribute.span, problem=unit_problem(attribute.unit))
             elif attribute.unit is not None and in_months(attribute.unit):  # "730 d": 23.98
                 yield diag("unit-months", attribute.span, name=f"{concept.name}'s "
                            f"{attribute.name}", unit=attribute.unit)
@@ -159,7 +159,7 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
                 if quantity.unit is None:
                     yield diag("unit-unknown/missing", quantity.span, quantity=quantity)
                 elif not parses(quantity.unit):
-                    yield diag("unit-unknown", quantity.span, unit=quantity.unit)
+                    yield diag("unit-unknown", quantity.span, problem=unit_problem(quantity.unit))
             if conversion.offset is not None:
                 yield from _offset(concept, conversion)
 
@@ -240,7 +240,7 @@ def _equivalence_entry(table: m.Equivalence, entry: m.EquivalenceEntry) -> Itera
     sides = (entry.amount, entry.equals)
     unknown = [q for q in sides if q.unit is not None and not parses(q.unit)]
     for quantity in unknown:
-        yield diag("unit-unknown", quantity.span, unit=quantity.unit)
+        yield diag("unit-unknown", quantity.span, problem=unit_problem(quantity.unit))
     if not unknown and not all(_is_mass(q) for q in sides):
         info = {"table": table.name, "drug": entry.drug, "amount": entry.amount}
         yield diag("equivalence", entry.span, equals=entry.equals, **info)
@@ -252,8 +252,14 @@ def _is_mass(quantity: m.Quantity) -> bool:
 
 
 def parses(unit: str) -> bool:
+    return unit_problem(unit) is None
+
+
+def unit_problem(unit: str) -> str | None:
+    """Why a unit the protocol writes cannot be read, as the fact reader says it of a fact's
+    (`K/uL`: pint's K is kelvin; write 10^3/uL, or declare what it means); None when it reads."""
     try:
         units.parse_unit(unit)
-    except units.UnitProblem:
-        return False
-    return True
+    except units.UnitProblem as problem:
+        return str(problem)
+    return None

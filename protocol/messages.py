@@ -24,7 +24,7 @@ TEMPLATES: dict[str, str] = {
     "name-clash": "definition '{name}' has the name of the concept declared at line {line}",
     "name-clash/set": "set '{name}' has the name of the concept or definition declared at line "
     "{line}",
-    "unit-unknown": "unknown unit '{unit}'",
+    "unit-unknown": "{problem}",
     "count-number": "'{count} {by} of {name}' counts the different values of its {attribute}, "
     "a number (each item may record another): count items, or compare it in a filter",
     "attribute-number": "{name} is a number: compare it with a threshold, like '{example}'",

@@ -345,3 +345,13 @@ def test_a_threshold_in_months_on_a_time_in_weeks_is_warned_of_its_average_month
                    sentence="Life expectancy of at least 3 months") == [
         "4:73 I1: the rule's 12 weeks is not in its sentence (line 4: \"Life expectancy of at "
         "least 3 months\"), which has 3: write the rule as the sentence does"]
+
+
+def test_an_ambiguous_unit_in_the_protocol_says_what_it_reads_as() -> None:
+    """A threshold in `K/uL` was "unknown unit" in the protocol, where a fact in it says pint's K
+    is kelvin and what to write (a helper on CheckMate 067)."""
+    from tests.conftest import checked  # noqa: PLC0415 -- as the other checks' tests
+
+    assert checked("  platelets: lab in 10^9/L\n", "platelets >= 100 K/uL") == [
+        "4:32 unit 'K/uL' is ambiguous: pint reads K as kelvin; write 10^3/uL (or the protocol "
+        "says what it means: 'unit \"K/uL\" means 10^3/uL')"]
