@@ -565,8 +565,8 @@ class _Compiler:
         name, line = atom.ref.name, atom.span.line
         node = f"{name}~{other}@{line}:{atom.span.column}"
         maybe = f"{node}?"
-        tests = {target: [(theirs, plain_items(P.to_json(alternative)))
-                          for theirs in ([None] if passed == P.TRUE else [
+        tests = {target: [(passes, plain_items(P.to_json(alternative)))
+                          for passes in ([None] if passed == P.TRUE else [
                               plain_items(P.to_json(a)) for a in P.alternatives(passed)])
                           for alternative in P.alternatives(pattern)]
                  for target, pattern, passed in ((maybe, possible, kept[1]), (node, yes, kept[0]))}

@@ -393,10 +393,12 @@ def evaluate_within(plan: Plan, values: Mapping[str, Interval],
     """
     opened = sorted({plan.cases[i] for i, outcome in chosen.items() if outcome is None})
     if opened:
-        ends = [evaluate_within(plan, values, {
-            i: dict(zip(opened, outcomes))[plan.cases[i]] if outcome is None else outcome
-            for i, outcome in chosen.items()}) for outcomes in product((True, False),
-                                                                   repeat=len(opened))]
+        ends = []
+        for outcomes in product((True, False), repeat=len(opened)):
+            taken = dict(zip(opened, outcomes))
+            ends.append(evaluate_within(plan, values, {
+                i: taken[plan.cases[i]] if outcome is None else outcome
+                for i, outcome in chosen.items()}))
         return min(end[0] for end in ends), max(end[1] for end in ends)
     low, high = _times(_within(plan.root, values, chosen), point(plan.out))
     if low == high:
@@ -553,8 +555,7 @@ def paths(plan: Plan) -> list[tuple[dict[int, bool | None], tuple[str, ...]]]:
         said: dict[int, bool | None] = {}
         if all(said.setdefault(plan.cases[i], outcome) is outcome
                for i, outcome in chosen.items()):
-            key = tuple(sorted(chosen.items(), key=lambda item: item[0]))
-            found.setdefault(key, (chosen, tuple(dict.fromkeys(names))))
+            found.setdefault(tuple(sorted(chosen.items())), (chosen, tuple(dict.fromkeys(names))))
     return list(found.values())
 
 

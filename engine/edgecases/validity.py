@@ -51,10 +51,10 @@ def recorded_or_not(gen: EdgeCases, atom: m.Recorded) -> list[Variant]:
         return []
     held, lacking = ("false", "true") if atom.negated else ("true", "false")
     written = f"{concept.name} is {'not ' if atom.negated else ''}recorded"
-    fact = {k: v for k, v in given[-1].items() if k != "date"} if expires(concept) else {}
-    return (aged(gen, atom, concept, fact, held, written, lacking) if fact else []) + [
-        Variant(f"no {concept.name}: {written}", f"nothing recorded: {lacking}", atom, lacking,
-                remove=(concept.name, *_narrower(gen, concept.name)))]
+    fact = {k: v for k, v in given[-1].items() if k != "date"}
+    aging = aged(gen, atom, concept, fact, held, written, lacking) if expires(concept) else []
+    return [*aging, Variant(f"no {concept.name}: {written}", f"nothing recorded: {lacking}",
+                            atom, lacking, remove=(concept.name, *_narrower(gen, concept.name)))]
 
 
 def recorded(gen: EdgeCases, atom: m.Is | m.Truth) -> list[Variant]:
