@@ -91,6 +91,18 @@ def test_a_no_break_space_is_named(capsys, tmp_path):
                           "write a plain space)")
 
 
+def test_a_lookalike_letter_is_named(capsys, tmp_path):
+    """A Cyrillic е in a name reads as an e: the message gives its code point (a helper's
+    hostile protocol read "unexpected 'е'" and nothing more)."""
+    path = tmp_path / "cyrillic.proto-rules"
+    path.write_text('protocol "t" version "1"\nconcepts:\n  \u0435cog: scale 0 to 5\n',
+                    encoding="utf-8")
+    code, _, err = run(capsys, "check", str(path))
+    assert code == 2
+    assert err.startswith(f"{path}:3:3: error: unexpected '\u0435' (U+0435, not an ASCII "
+                          "character: names and keywords are written in ASCII)")
+
+
 def test_check_undefined_name_points_at_it(capsys):
     code, out, err = run(capsys, "check", "examples/bad/undefined-name.proto-rules")
     assert code == 2

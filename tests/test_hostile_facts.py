@@ -348,3 +348,14 @@ def test_invalid_byte_on_stdin_refuses_its_line(tmp_path, capsys, monkeypatch):
     assert out == "P01-eligible: ELIGIBLE\nP-after: ELIGIBLE\n"
     assert err.startswith("-:2: error: not UTF-8 text: byte 0xff at column 14 (invalid start "
                           "byte)\n3 patients in ")
+
+
+def test_a_concept_with_an_invisible_character_is_named_by_its_code_point(tmp_path, capsys):
+    """A zero-width space after `ecog` printed as `ecog`: the fact is set aside (a warning, the
+    record decided) and the message shows the character and its code point."""
+    middle = line(record("B", lambda d: d["facts"].append({"concept": "ecog\u200b"})))
+    code, out, err, _ = run(tmp_path, capsys, middle)
+    assert code == 0 and "B: " in out
+    assert (f"{tmp_path / 'facts.jsonl'}:2, patient B, fact #51, field 'concept': warning: "
+            "unknown concept 'ecog\\u200b': not declared by the protocol (it holds U+200B, which "
+            "no declared name does: a lookalike or an invisible character)") in err
