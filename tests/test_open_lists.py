@@ -9,12 +9,16 @@ alike, and a property checks that whatever an open list decides, every way of co
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.audit.evidence import Explainer
 from engine.run import Decision, Screening
 from tests.conftest import (assert_trail_agrees, judged, network_from_text, run_cli,
                             screen_one)
@@ -214,3 +218,19 @@ def test_what_a_review_of_open_lists_found(found, facts, verdicts):
     assert {c: outcome.verdicts[c].verdict for c in verdicts} == verdicts
     decided = {c: v for c, v in verdicts.items() if v != "NEEDS_REVIEW"}
     assert_trail_agrees(network, outcome, decided)
+
+
+def test_a_part_made_for_one_call_keeps_its_constants_to_itself(found):
+    """The trail keeps what a part needs of the protocol by the part's identity. A part made for
+    one call (`during any ... where` makes the spanned history's atom anew each time) is kept
+    with its constants, so no later part made at its address reads them: under Python 3.13 the
+    latest IMiD's second half once read a `during any` atom's two tests as its own four."""
+    network, screening = found
+    outcome = decide(screening, [ENDED, NO_PROGRESSION])
+    explainer = Explainer(network.protocol, outcome.derived)
+    made = replace(network.protocol.leaves()[0].condition.occurred)  # K1's atom, copied
+    assert explainer.constant(made, lambda part, reader: ("first",)) == ("first",)
+    kept = weakref.ref(made)
+    del made
+    gc.collect()
+    assert kept() is not None

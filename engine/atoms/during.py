@@ -86,8 +86,7 @@ class DuringAny(Atom):
             return "false", text
         if items is None or spans is None:
             return "unknown", text
-        passes, opens = reader.constant(atom, _item_tests)
-        spanning, spanning_opens = reader.constant(spanned(atom), _item_tests)
+        (passes, opens), (spanning, spanning_opens) = reader.constant(atom, _pair_tests)
         early, late = last_days(window)
         counted, possible = [], []
         # what a pair's items do not record, in order: of this history's, and of the spanned
@@ -152,6 +151,12 @@ def _item_tests(atom: m.Occurred, reader: Reader) -> tuple[tuple, tuple]:
                      if graded(item[R.GRADE]) else "false")
         opens.append(lambda item: () if R.GRADE in item else ("grade",))
     return tuple(tests), tuple(opens)
+
+
+def _pair_tests(atom: m.Occurred, reader: Reader) -> tuple[tuple, tuple]:
+    """`_item_tests` of this history's items and of the spanned history's, once per atom (one
+    constant: `spanned` makes its atom anew on each call, so the atom is what it is kept by)."""
+    return _item_tests(atom, reader), _item_tests(spanned(atom), reader)
 
 
 def day(ordinal: int) -> str:

@@ -76,7 +76,7 @@ class Confirmed(Atom):
     def judge(self, atom: m.Confirmed, reader: Reader, patient: Patient) -> Judged:
         measured = atom.measured
         latest, detail = _MEASURED[type(measured)].judge(measured, reader, patient)
-        tests = reader.constant(atom, lambda a, r: _tests(a.measured, r.concepts[a.ref.name]))
+        tests = reader.constant(atom, _confirmed_tests)
         record = patient.record
         said = [compared(record, field, op, value) for field, op, value in _on(tests, True)]
         if None in said:
@@ -90,6 +90,11 @@ class Confirmed(Atom):
             "true" if latest == earlier == "true" else "unknown"
         return held, f"{detail}: {latest} on the latest day; on an earlier day: {earlier}" + \
             (f" ({WITHIN_BOUNDS})" if earlier == "unknown" else "")
+
+
+def _confirmed_tests(atom: m.Confirmed, reader: Reader) -> tuple[tuple[str, str, float], ...]:
+    """`_tests` of a confirmed comparison, once per atom (`Reader.constant`)."""
+    return _tests(atom.measured, reader.concepts[atom.ref.name])
 
 
 def _tests(measured: m.Compare | m.CompareReference | m.InRange,

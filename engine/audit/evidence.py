@@ -159,8 +159,8 @@ class _Constants:
         self.nones = {c.name: R.none_field(c.name) for c in protocol.concepts}
         #: The record's field that says a list others count as is whole, by list.
         self.wholes = {name: R.whole_field(name) for name in protocol.narrowed}
-        self.parts: dict[int, tuple] = {}
-        self.judges: dict[int, Judge] = {}  # how each part is judged (`judging`), by identity
+        self.parts: dict[int, tuple[Part, tuple]] = {}  # each part with its constants
+        self.judges: dict[int, tuple[Part, Judge]] = {}  # how each part is judged (`judging`)
 
 
 #: How one part is judged against a patient: `judge(explainer, patient) -> (status, detail)`.
@@ -260,10 +260,10 @@ class Explainer:
 
     def _judged(self, part: Part, patient: Patient) -> tuple[str, str]:
         judges = self._constants.judges
-        judge = judges.get(id(part))
-        if judge is None:
-            judge = judges[id(part)] = judging(part, self._constants.wholes)
-        return judge(self, patient)
+        found = judges.get(id(part))
+        if found is None or found[0] is not part:  # kept with its part, as `constant` keeps
+            found = judges[id(part)] = (part, judging(part, self._constants.wholes))
+        return found[1](self, patient)
 
     def every(self, judges: Judges, patient: Patient) -> list[tuple[str, str]]:
         """`judged` of each part `judges` holds, in its order: the trail's evidence for a whole
@@ -281,12 +281,14 @@ class Explainer:
             self._windows, self._parts = {}, {}
 
     def constant(self, part: Part, compute: Callable[[Any, Explainer], tuple]) -> tuple:
-        """`compute(part, self)`, once per part of the protocol: an atom's module-level or
-        static function, not a closure made on every call."""
+        """`compute(part, self)`, once per part of the protocol: one function per part, an
+        atom's module-level or static function, not a closure made on every call. The part is
+        kept with its value: a part made for the call (a `replace` of an atom) would otherwise
+        go, and the next one made at its address would read its value."""
         found = self._constant.get(id(part))
-        if found is None:
-            found = self._constant[id(part)] = compute(part, self)
-        return found
+        if found is None or found[0] is not part:
+            found = self._constant[id(part)] = (part, compute(part, self))
+        return found[1]
 
     # -- how facts read -----------------------------------------------------------------------------
     def missing(self, patient: Patient, name: str) -> tuple[str, str]:
