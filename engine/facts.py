@@ -30,7 +30,7 @@ from typing import Any
 
 from engine import record as R
 from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
-                          day_of, day_written, days_of, days_of_text, known_only, shift)
+                          day_of, day_written, days_of, days_of_text, shift)
 from engine.atoms.filters import Kept, kept_by
 from engine.courses import Courses
 from engine.duplicates import Seen, identity
@@ -484,40 +484,52 @@ class _Builder(Values, Occurrences, Courses):
         return grouped
 
     def _birth_date(self, grouped) -> None:
-        self.data["birth_date"] = day_written(self.data["birth_date"])  # as the trail notes it
-        born = day_of(self.data["birth_date"])
+        """Each age concept from the birth date, in completed years at its day. A birth date
+        known only to the month or the year (a registry often keeps no more: OMOP's year of
+        birth) is any day of it, as the day an age is counted at may be: the age is then the
+        youngest and the oldest those days allow (`45 or 46`), decided wherever both agree."""
+        given = self.data["birth_date"] = day_written(self.data["birth_date"])  # as the trail
+        born = days_of(given)  # notes it
         if born is None:
-            self.problem(None, "birth_date", date_problem(self.data["birth_date"]))
-        elif born > self.screening:
-            self.problem(None, "birth_date", f"born {born}, after the screening date {self.screening}")
-        else:
-            for name in self.n.ages:
-                if name in grouped:
-                    self.problem(grouped[name][0][0], "concept",
-                                 f"'{name}' is given both as a fact and by birth_date")
-                on = self._age_day(self.n.concepts[name], grouped)
-                if on is None:
-                    continue
-                if on < born:
-                    self.problem(None, "birth_date", f"born {born}, after {name}'s day {on}")
-                    continue
-                years = completed_months(born, on) // 12
-                grouped[name] = [(-1, {"concept": name, "value": Decimal(years), "unit": "years",
-                                       "from_birth_date": on.isoformat()})]
+            self.problem(None, "birth_date", date_problem(given, _form(True)))
+            return
+        if born[0] > self.screening:
+            self.problem(None, "birth_date", f"born {given}, after the screening date "
+                         f"{self.screening}")
+            return
+        for name in self.n.ages:
+            if name in grouped:
+                self.problem(grouped[name][0][0], "concept",
+                             f"'{name}' is given both as a fact and by birth_date")
+            at = self._age_day(self.n.concepts[name], grouped)
+            if at is None:
+                continue
+            (first, last), on = at
+            if last < born[0]:
+                self.problem(None, "birth_date", f"born {given}, after {name}'s day {on}")
+                continue
+            youngest = completed_months(min(born[1], first), first) // 12 \
+                if born[0] <= first else 0
+            fact = {"concept": name, "value": Decimal(youngest), "unit": "years",
+                    "from_birth_date": on}
+            oldest = completed_months(born[0], last) // 12
+            if oldest != youngest:
+                fact["oldest"] = Decimal(oldest)
+            grouped[name] = [(-1, fact)]
 
-    def _age_day(self, concept: m.Concept, grouped) -> date | None:
-        """The day an age is counted at: the screening date, or the day of its date concept
-        (`age at enrolment`), or None when that day is not given."""
+    def _age_day(self, concept: m.Concept, grouped) -> tuple[tuple[date, date], str] | None:
+        """The days an age is counted at, and the day as written: the screening date, or the
+        day of its date concept (`age at enrolment`), which may be known only to the month or
+        the year; None when that day is not given."""
         if concept.at is None:
-            return self.screening
+            return (self.screening, self.screening), self.screening.isoformat()
         given = [f for _, f in grouped.get(concept.at.name, ())]
         value = given[-1].get("value") if given else None
-        day = day_of(value)
-        if day is None:
-            known = known_only(value)
-            self.patient.unusable[concept.name] = f"no usable {concept.at.name} to count it at" \
-                + (f" ({known})" if known else "")
-        return day
+        days = days_of(value)
+        if days is None:
+            self.patient.unusable[concept.name] = f"no usable {concept.at.name} to count it at"
+            return None
+        return days, value
 
     def _use(self, r: Reader, index: int, fact: dict, shown: str | None, note=None,
              value: Any = None) -> None:

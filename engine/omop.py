@@ -304,8 +304,10 @@ class Mapping:
                                f"person_id AND c.cohort_definition_id = {cohort}")
                               if cohort is not None else (f"'{self.screening or ''}'", ""))
         parts = [f"SELECT person_id AS key, 0 AS part, 0 AS row, {screening} AS screening, "
-                 "CASE WHEN year_of_birth IS NULL "
-                 "OR month_of_birth IS NULL OR day_of_birth IS NULL THEN NULL ELSE "
+                 "CASE WHEN year_of_birth IS NULL THEN NULL "
+                 "WHEN month_of_birth IS NULL THEN printf('%04d', year_of_birth) "
+                 "WHEN day_of_birth IS NULL THEN printf('%04d-%02d', year_of_birth, "
+                 "month_of_birth) ELSE "
                  "printf('%04d-%02d-%02d', year_of_birth, month_of_birth, day_of_birth) END AS "
                  "birth_date, NULL AS concept, NULL AS number_value, NULL AS text_value, NULL AS "
                  "unit, NULL AS day, NULL AS \"end\", NULL AS drug, NULL AS low, NULL AS high, "

@@ -273,7 +273,10 @@ class Values:
             return
         if r.age and converted is not None:  # an age is in completed years, however it is given
             converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
-        if op == "=":
+        oldest = fact.get("oldest")  # an age from a birth date known to the month or the year
+        if oldest is not None:
+            self._write(r.name, r.bounds, (converted, False, oldest, False))
+        elif op == "=":
             self.patient.record[r.name] = float(converted)
         elif r.whole is not None:
             self._write(r.name, r.bounds, _steps(r.whole, op, converted))
@@ -281,7 +284,11 @@ class Values:
             self._put(r.name, r.bounds, op, converted)
         if r.day:
             self._results(r, [_span(op, converted)] * results)
-        self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
+        if oldest is None:
+            self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
+        else:
+            ages = f"{plain_number(converted)} or {_shown(r, op, oldest)}"
+            self._use(r, index, fact, ages, self._noted(r, fact), value=ages)
         if r.lab:
             for field, bounds, span in self._reference(r, index, fact, op, value):
                 self._write(field, bounds, span)

@@ -297,8 +297,10 @@ def test_a_history_within_a_window_before_a_date_known_to_the_month(anticancer,
 
 
 def test_what_needs_the_day_itself_says_it_is_known_only_to_the_month() -> None:
-    """A dose on the day, a value as of it and an age at it need the day: UNKNOWN, saying the
-    date is known only to the month (never a day of it picked)."""
+    """A dose on the day and a value as of it need the day: UNKNOWN, saying the date is known
+    only to the month (never a day of it picked). An age at it is the youngest and oldest its
+    days allow: born 2000-05-15, 25 or 26 in May 2026, so 18 or over; born 2008-05-15, 17 or
+    18, so UNKNOWN."""
     screening = Screening(network_from_text(MONTH_ANCHORED))
     facts = [{"concept": "enrolment", "value": "2026-05"},
              {"concept": "prednisone", "drug": "prednisone", "dose": 5, "unit": "mg/d",
@@ -307,15 +309,18 @@ def test_what_needs_the_day_itself_says_it_is_known_only_to_the_month() -> None:
     result = screen_one(screening, facts, day="2026-06-30", birth_date="2000-05-15")
     assert isinstance(result, Decision)
     assert_trail_agrees(screening.network, result,
-                        {"I2": "UNKNOWN", "I3": "UNKNOWN", "I4": "UNKNOWN"})
+                        {"I2": "UNKNOWN", "I3": "MET", "I4": "UNKNOWN"})
     details = {c: judged(screening.network, result, c)["detail"] for c in ("I2", "I3", "I4")}
     assert details == {
         "I2": "prednisone: prednisone 5 mg/d = 5 mg/d (2026-01-01; ongoing, 5 completed "
               "months); enrolment: known only to the month (2026-05)",
-        "I3": "age: no usable enrolment to count it at (known only to the month (2026-05))",
+        "I3": "age 25 or 26 years (completed years at 2026-05, born 2000-05-15); needs >= 18 "
+              "years",
         "I4": "creatinine_at_enrolment: no usable enrolment to read it at (known only to the "
               "month (2026-05))",
     }
+    result = screen_one(screening, facts, day="2026-06-30", birth_date="2008-05-15")
+    assert_trail_agrees(screening.network, result, {"I3": "UNKNOWN"})
 
 
 @pytest.mark.parametrize("value", ["2026-13", "2026-1", "26-01", "May 2026", 2026])

@@ -18,15 +18,15 @@ pytestmark = pytest.mark.usefixtures("at_root")
 
 #: Each example protocol, its base patients, and how many boundary cases its first patient gives.
 EXAMPLES = {
-    "cd19-ucart-sle": ("patients.jsonl", 225),
-    "cd19-ucart-sle-v1.1": ("patients.jsonl", 225),
-    "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 85),
-    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 389),
-    "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 90),
+    "cd19-ucart-sle": ("patients.jsonl", 227),
+    "cd19-ucart-sle-v1.1": ("patients.jsonl", 227),
+    "bliss-sc-belimumab-sle": ("bliss-sc-belimumab-sle.patients.jsonl", 87),
+    "empa-reg-outcome": ("empa-reg-outcome.patients.jsonl", 391),
+    "ensign-ctl019-pediatric-all": ("ensign-ctl019-pediatric-all.patients.jsonl", 94),
     "keynote-001-pembrolizumab": ("keynote-001-pembrolizumab.patients.jsonl", 36),
-    "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 122),
-    "toasst-glucocorticoid-withdrawal": ("toasst-glucocorticoid-withdrawal.patients.jsonl", 61),
-    "dapa-ckd-dapagliflozin": ("dapa-ckd-dapagliflozin.patients.jsonl", 118),
+    "zuma-7-axicabtagene-lbcl": ("zuma-7-axicabtagene-lbcl.patients.jsonl", 124),
+    "toasst-glucocorticoid-withdrawal": ("toasst-glucocorticoid-withdrawal.patients.jsonl", 63),
+    "dapa-ckd-dapagliflozin": ("dapa-ckd-dapagliflozin.patients.jsonl", 120),
 }
 
 

@@ -133,7 +133,8 @@ TWIN = [
          "drug": "methylprednisolone"},
         {"concept": "informed_consent_signed", "value": False, "date": "2026-05-18"},
         {"concept": "car_t_therapy", "present": False}]},
-    {"patient": "4", "screening_date": "2026-06-01", "facts": [
+    # OMOP's year of birth alone (month and day NULL): any day of 1980, so 45 or 46 at screening
+    {"patient": "4", "screening_date": "2026-06-01", "birth_date": "1980", "facts": [
         {"concept": "sex", "value": "male"},
         {"concept": "active_tuberculosis", "present": False},
         {"concept": "car_t_therapy", "present": False},

@@ -4,8 +4,10 @@ An age is completed years on a day (the screening date, or its date concept's da
 are birth dates: for a bound of N years, the first day of age N (born N years before) and the last
 day of age N-1 (a day later), and for an upper bound the last day of age N and the first of N+1;
 a birthday on 29 February counted on 28 February and 1 March of a year that has no 29 February;
-the same bound given as an age fact in months; and no birth date. The age each birth date gives
-is worked out with `dateutil.relativedelta(day, born).years`, not with the engine's calendar.
+the month and the year of the first day of the age where the bound turns, as a birth date known
+no better (a registry's); the same bound given as an age fact in months; and no birth date. The
+age each birth date gives is worked out with `dateutil.relativedelta(day, born).years`, not with
+the engine's calendar.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ def ages(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
             for born, which in ((first, "the first day"), (last, "the last day")):
                 out.append(_born(atom, concept, anchor, on, born, f"{which} of age {age}",
                                  written, held))
+        turn = next(age for age in (years, years + 1) if held(age) != held(age - 1))
+        edge = anchor - relativedelta(years=turn)
+        out.extend(_partly_known(atom, concept, anchor, on, edge.isoformat()[:length],
+                                 f"the {known} of the first day of age {turn}", written, held)
+                   for length, known in ((7, "month"), (4, "year")))
     out.extend(_leap_day(gen, atom, concept, anchor, on, int(bounds[0].value), written, held))
     months = int(bounds[0].value) * 12
     for value in (months - 1, months):
@@ -81,6 +88,25 @@ def _born(atom, concept: m.Concept, anchor: date, on: str, born: date, which: st
         f"relativedelta({anchor}, {born}).years = {age} (dateutil); "
         f"{'inside' if held(age) else 'outside'}", atom, _status(held(age)),
         birth_date=born.isoformat(), moved_to=moved_to)
+
+
+def _partly_known(atom, concept: m.Concept, anchor: date, on: str, born: str, which: str,
+                  written: str, held: Callable[[int], bool]) -> Variant:
+    """Born on some day of a month or a year (a registry's birth date): decided where every
+    such day up to `anchor` gives one answer, unknown where they differ."""
+    year, month = int(born[:4]), int(born[5:7]) if len(born) > 4 else None
+    first = date(year, month or 1, 1)
+    last = min(anchor, (first + relativedelta(months=1) if month else date(year + 1, 1, 1))
+               - timedelta(days=1))
+    ages = sorted({relativedelta(anchor, first).years, relativedelta(anchor, last).years})
+    found = {held(age) for age in ages}
+    return Variant(
+        f"born {born}, {concept.name} at {on} {anchor}: {which}, {written}",
+        f"relativedelta({anchor}, day).years for its days {first} to {last} = "
+        f"{' or '.join(map(str, ages))} (dateutil); " + (
+            ("inside" if held(ages[0]) else "outside") if len(found) == 1
+            else "inside for some, outside for others: unknown"), atom,
+        _status(held(ages[0])) if len(found) == 1 else "unknown", birth_date=born)
 
 
 def _leap_day(gen: EdgeCases, atom, concept: m.Concept, anchor: date, on: str, years: int,
