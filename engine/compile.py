@@ -146,22 +146,35 @@ def compile_protocol(protocol: m.Protocol) -> Network:
     rules: dict[str, dict] = {}
     actions: dict[str, Action] = {}
 
+    too_wide: list[fitting.TooWide] = []  # every node too large, so that each is reported
+
     def add(generated) -> None:
         for rule, body, action in generated:
             rules[rule], actions[rule] = body, action
 
+    def add_node(node: str, line: int, generated) -> None:
+        try:
+            add(fitting.held(node, line, generated))
+        except fitting.TooWide as wide:
+            too_wide.append(wide)
+
     for name in compiler.used_nodes:
         definition = protocol.definition(name)
         if definition is not None:
-            add(fitting.held(name, definition.span.line, compiler.definition_rules(definition)))
+            add_node(name, definition.span.line, compiler.definition_rules(definition))
         else:
             concept = compiler.concepts[name]
-            add(fitting.held(name, concept.span.line, compiler.value_rules(concept)))
+            add_node(name, concept.span.line, compiler.value_rules(concept))
     for leaf in protocol.leaves():
-        add(fitting.held(leaf.id, leaf.span.line, compiler.criterion_rules(leaf)))
+        add_node(leaf.id, leaf.span.line, compiler.criterion_rules(leaf))
     add(compiler.hidden_rules)
     final = max(compiler.stratum.values(), default=0) + 1
-    fields, unmatched = fitting.group_record_patterns(rules, actions, compiler.slices)
+    try:
+        fields, unmatched = fitting.group_record_patterns(rules, actions, compiler.slices)
+    except fitting.TooWide as wide:
+        too_wide.extend(wide.every)
+    if too_wide:
+        raise fitting.TooWide.of(too_wide)
     add(_handled(unmatched))
     add(_decision_rules(final))
     ends = fitting.spread_ends(rules)

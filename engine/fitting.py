@@ -143,6 +143,15 @@ class TooWide(Exception):
     def __init__(self, node: str, line: int, kind: str, **info: int) -> None:
         super().__init__(node, line, kind)
         self.node, self.line, self.kind, self.info = node, line, kind, info
+        #: Every node found too large, this one among them, so that `check` reports each.
+        self.every = [self]
+
+    @staticmethod
+    def of(found: list[TooWide]) -> TooWide:
+        """One exception for every node in `found`, in the file's order."""
+        ordered = sorted(found, key=lambda wide: wide.line)
+        ordered[0].every = ordered
+        return ordered[0]
 
 
 def held(node: str, line: int, generated) -> list:
@@ -175,11 +184,13 @@ def group_record_patterns(rules: dict[str, dict], actions: dict[str, Action],
     groups: dict[str, set[str]] = {}
     matched: set[str] = set()  # groups some node's rules always match (its open rules)
     group, size, unrecorded = "", RULES_PER_FACT, 0
+    too_wide = [TooWide(node, lines[node], "network-limit/rules", rules=len(patterns),
+                        limit=RULES_PER_NODE)
+                for node, patterns in per_node.items() if len(patterns) > RULES_PER_NODE]
+    if too_wide:
+        raise TooWide.of(too_wide)
     for node, patterns in per_node.items():
         tests = sum(_unrecorded(pattern) for pattern in patterns)
-        if len(patterns) > RULES_PER_NODE:
-            raise TooWide(node, lines[node], "network-limit/rules", rules=len(patterns),
-                          limit=RULES_PER_NODE)
         if size + len(patterns) > RULES_PER_FACT or unrecorded + tests > NEX_PER_FACT:
             group, size, unrecorded = f"g{len(groups)}", 0, 0
             groups[group] = set()

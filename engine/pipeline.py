@@ -79,16 +79,22 @@ def compile(protocol: Protocol, command: str = "run") -> Network:  # noqa: A001 
     try:
         return compile_protocol(protocol)
     except TooWide as wide:
-        owner = next((c for c in (*protocol.leaves(), *protocol.definitions, *protocol.concepts)
-                      if wide.node in (getattr(c, "id", None), getattr(c, "name", None))), None)
-        span = owner.span if owner is not None else Span(protocol.path, wide.line, 1, wide.line, 1)
-        kind, name = wide.kind, wide.node
-        items = re.fullmatch(r"(\w+)@(\d+):(\d+)\W*", name)
-        if items is not None:  # a node over a history's items (`Build.hidden`): at its atom
-            name, line, column = items[1], int(items[2]), int(items[3])
-            kind, span = f"{kind}-items", Span(protocol.path, line, column, line, column + 1)
-        diagnostic = templated(TEMPLATES, WARNINGS, kind, span, name=name, **wide.info)
-        raise ProtocolError([diagnostic], protocol.source) from None
+        raise ProtocolError([_too_wide(protocol, each) for each in wide.every],
+                            protocol.source) from None
+
+
+def _too_wide(protocol: Protocol, wide: TooWide) -> Diagnostic:
+    """A node larger than the engine holds, said at the node (or at the line the network goes
+    past what the engine builds)."""
+    owner = next((c for c in (*protocol.leaves(), *protocol.definitions, *protocol.concepts)
+                  if wide.node in (getattr(c, "id", None), getattr(c, "name", None))), None)
+    span = owner.span if owner is not None else Span(protocol.path, wide.line, 1, wide.line, 1)
+    kind, name = wide.kind, wide.node
+    items = re.fullmatch(r"(\w+)@(\d+):(\d+)\W*", name)
+    if items is not None:  # a node over a history's items (`Build.hidden`): at its atom
+        name, line, column = items[1], int(items[2]), int(items[3])
+        kind, span = f"{kind}-items", Span(protocol.path, line, column, line, column + 1)
+    return templated(TEMPLATES, WARNINGS, kind, span, name=name, **wide.info)
 
 
 def network_problems(protocol: Protocol) -> list[Diagnostic]:

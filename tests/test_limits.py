@@ -475,3 +475,18 @@ def test_sixty_of_each_meet_the_engines_alpha_stack_and_the_patient_is_set_aside
     (problem,) = over.problems
     assert problem.message.startswith("the rule engine could not decide this patient") and \
         problem.message.endswith("error code: 303")
+
+
+def test_every_node_too_large_is_reported_not_only_the_first() -> None:
+    """Two derived values of four conditions each: `check` names both, so an author splits
+    them in one pass (it named the first only)."""
+    terms = " + ".join(f"(1 if {flag} else 2)" for flag in ("a", "b", "c", "d"))
+    text = (HEAD + "concepts:\n" + "".join(f" {flag}: flag\n" for flag in "abcd")
+            + " creatinine: lab in mg/dL\n"
+            + f" x: derived in mL/min = {terms} + creatinine in mg/dL\n"
+            + f" y: derived in mL/min = {terms} + 2 x (creatinine in mg/dL)\n"
+            + 'inclusion I1 "x": x >= 5 mL/min\ninclusion I2 "y": y >= 5 mL/min\n')
+    with pytest.raises(ProtocolError) as raised:
+        pipeline.compile(pipeline.load_text(text, "wide.proto-rules")[0])
+    found = [(d.span.line, d.message.split(" takes ")[0]) for d in raised.value.diagnostics]
+    assert found == [(8, "x"), (9, "y")]
