@@ -166,6 +166,8 @@ OFFERS = (
     (r"(day|week|month|year)s?\b", r"\bduration\s+is\s+\d+\s*$", "a course's duration is "
      "compared with a bound: 'duration >= 3 months' (at least) or 'duration < 3 months' (less "
      "than)"),
+    (r"at\b", r"\bdose\s*(>=|<=|==|!=|>|<)\s*[^\s:]+(\s+[^\s:]+)?\s+$", "the day of a dose "
+     "comes before its comparison: 'glucocorticoid dose at screening >= 5 mg/d'"),
     (r"for\s+at\s+least\b", r"\b(where|than)\s.*$", "a course's length after a filter is a "
      "clause of it: 'where (duration >= 3 months and ...) ever' (one course); 'X for at least "
      "3 months' joins courses into runs and takes no filter"),

@@ -516,6 +516,8 @@ def test_missing_file(tmp_path: Path) -> None:
      "mean(qtc)') and compare it by name"),
     ("applies when y: x >= 5 mg", "'applies when ...' comes before the criterion's ':' "
      "(inclusion I6 \"...\" applies when sex is female: ...)"),
+    ("x dose >= 5 mg/d at screening", "the day of a dose comes before its comparison: "
+     "'glucocorticoid dose at screening >= 5 mg/d'"),
 ])
 def test_syntax_error_offers_what_the_language_has(condition: str, offer: str) -> None:
     head = 'protocol "t"\nconcepts:\n x: quantity in mg\n y: flag\n w: event\n'
