@@ -237,6 +237,20 @@ def test_a_procedure_and_an_immunization(tmp_path, screening, seed, writer):
         ("Immunization/zoster-2", "status entered-in-error: set aside")]
 
 
+@pytest.mark.parametrize("born, verdict", [("1994", "MET"), ("2021-06", "UNKNOWN"),
+                                           ("2021-05", "MET"), ("2021-07", "NOT_MET")])
+def test_a_birth_date_of_the_year_or_month_gives_the_ages_it_allows(tmp_path, screening, seed,
+                                                                     writer, born, verdict):
+    """FHIR's `birthDate` may be a year or a month: read as written, never as its first day, so
+    an age of 5 at screening (2026-06-01) is MET for 1994, open for June 2021 (4 or 5)."""
+    bundle = p01(writer)
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "Patient":
+            entry["resource"]["birthDate"] = born
+    outcome = decide_one(screening, seed, tmp_path, bundle)
+    assert outcome.verdicts["I1"].verdict == verdict
+
+
 def test_results_as_fhir_writes_them(tmp_path, screening, seed, writer):
     """A value below detection ("< 20" as valueString, and a comparator), an interpretation
     without a value, a UCUM code the map translates, a time and zone dropped from the date."""
