@@ -69,6 +69,55 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
+def ages(born: tuple[date, date], on: tuple[date, date]) -> tuple[int, int]:
+    """The youngest and oldest age in completed years of someone born on a day from `born[0]` to
+    `born[1]`, counted on a day from `on[0]` to `on[1]` (0 on a day before the birth).
+
+    >>> ages((date(1950, 1, 1), date(1950, 12, 31)), (date(2026, 6, 15),) * 2)
+    (75, 76)
+    >>> ages((date(2026, 6, 1), date(2026, 6, 30)), (date(2026, 6, 15),) * 2)
+    (0, 0)
+    """
+    return (completed_months(min(born[1], on[0]), on[0]) // 12,
+            completed_months(min(born[0], on[1]), on[1]) // 12)
+
+
+def born_between(day: date, youngest: int, oldest: int | None, *, months: int = 0,
+                 days: int = 0) -> tuple[date, date]:
+    """The first and last birth date of someone `youngest` to `oldest` completed steps old on
+    `day` (no oldest: the calendar's first day), a step being `months` calendar months (12: a
+    year) or `days` days (7: a week). Months count as `completed_months` does, a birthday on 29
+    February too: 1 year old on 2005-02-28 is born from 2003-03-01 to 2004-02-29. Raises
+    OverflowError beyond the calendar.
+
+    >>> [str(d) for d in born_between(date(2005, 2, 28), 1, 1, months=12)]
+    ['2003-03-01', '2004-02-29']
+    >>> [str(d) for d in born_between(date(2025, 1, 1), 74, 74, months=12)]
+    ['1950-01-02', '1951-01-01']
+    >>> [str(d) for d in born_between(date(2026, 6, 1), 6574, 6574, days=1)]
+    ['2008-06-01', '2008-06-01']
+    """
+    one = timedelta(days=1)
+    if days:
+        last = day - timedelta(days=youngest * days)
+        first = date.min if oldest is None else day - timedelta(days=(oldest + 1) * days - 1)
+        return first, last
+
+    def steps(born: date) -> int:
+        return completed_months(born, day) // months
+
+    try:
+        last = add_months(day, -months * youngest)
+        first = date.min if oldest is None else add_months(day, -months * (oldest + 1))
+    except ValueError:
+        raise OverflowError(f"{youngest} steps of {months} months before {day}") from None
+    while steps(last + one) >= youngest:
+        last += one
+    while oldest is not None and steps(first) > oldest:
+        first += one
+    return first, last
+
+
 def length(first: int, last: int) -> tuple[int, int]:
     """Completed calendar months and days from day `first` to day `last` (0 if before it)."""
     if last < first:

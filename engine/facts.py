@@ -29,7 +29,7 @@ from fractions import Fraction
 from typing import Any
 
 from engine import record as R
-from engine.dates import (FIRST_DAY, LAST_DAY, calendar_problem, completed_months, date_problem,
+from engine.dates import (FIRST_DAY, LAST_DAY, ages, calendar_problem, date_problem,
                           day_of, day_written, days_of, days_of_text, shift)
 from engine.atoms.filters import Kept, kept_by
 from engine.courses import Courses
@@ -283,6 +283,7 @@ class _Builder(Values, Occurrences, Courses):
         #: By concept, the date of a fact set aside for being dated after the screening date:
         #: what the trail says of a concept given only so ("no fact given" would say otherwise).
         self._late: dict[str, str] = {}
+        self._by_concept: dict[str, list[tuple[int, dict]]] = {}  # the facts, by concept
 
     def problem(self, index: int | None, fieldname: str | None, message: str, warning=False) -> None:
         """A fact's field is wrong once: a narrower concept's fact, read in its own home and in
@@ -481,6 +482,7 @@ class _Builder(Values, Occurrences, Courses):
                 grouped.setdefault(other, []).append(entry)  # concept's, its readings at a day's
         if "birth_date" in self.data:
             self._birth_date(grouped)
+        self._by_concept = grouped  # for an age fact's own day (`Values._ages`)
         return grouped
 
     def _birth_date(self, grouped) -> None:
@@ -504,15 +506,13 @@ class _Builder(Values, Occurrences, Courses):
             at = self._age_day(self.n.concepts[name], grouped)
             if at is None:
                 continue
-            (first, last), on = at
-            if last < born[0]:
+            days, on = at
+            if days[1] < born[0]:
                 self.problem(None, "birth_date", f"born {given}, after {name}'s day {on}")
                 continue
-            youngest = completed_months(min(born[1], first), first) // 12 \
-                if born[0] <= first else 0
+            youngest, oldest = ages(born, days)
             fact = {"concept": name, "value": Decimal(youngest), "unit": "years",
                     "from_birth_date": on}
-            oldest = completed_months(born[0], last) // 12
             if oldest != youngest:
                 fact["oldest"] = Decimal(oldest)
             grouped[name] = [(-1, fact)]

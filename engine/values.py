@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
 from engine import record as R
 from engine.dates import (
+    ages,
+    born_between,
     calendar_problem,
     day_written,
     days_of,
@@ -36,7 +39,7 @@ from engine.dates import (
 from engine.factfile import quoted
 from engine.record import dilution, plain_number
 from protocol import model as m
-from protocol.units import UnitProblem, applied, quantize, scale
+from protocol.units import UnitProblem, applied, factor, quantize, scale
 
 if TYPE_CHECKING:
     from engine.facts import Reader
@@ -272,11 +275,10 @@ class Values:
         if value is not None and converted is None:
             return
         if r.age and converted is not None:  # an age is in completed years, however it is given
+            if self._ages(r, index, fact, op, value):
+                return
             converted = quantize(converted.to_integral_value(rounding=ROUND_FLOOR))
-        oldest = fact.get("oldest")  # an age from a birth date known to the month or the year
-        if oldest is not None:
-            self._write(r.name, r.bounds, (converted, False, oldest, False))
-        elif op == "=":
+        if op == "=":
             self.patient.record[r.name] = float(converted)
         elif r.whole is not None:
             self._write(r.name, r.bounds, _steps(r.whole, op, converted))
@@ -284,16 +286,62 @@ class Values:
             self._put(r.name, r.bounds, op, converted)
         if r.day:
             self._results(r, [_span(op, converted)] * results)
-        if oldest is None:
-            self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
-        else:
-            ages = f"{plain_number(converted)} or {_shown(r, op, oldest)}"
-            self._use(r, index, fact, ages, self._noted(r, fact), value=ages)
+        self._use(r, index, fact, _shown(r, op, converted), self._noted(r, fact))
         if r.lab:
             for field, bounds, span in self._reference(r, index, fact, op, value):
                 self._write(field, bounds, span)
 
     _quantity = _score = _scale = _titre = _age = _lab = _measured
+
+    def _ages(self, r: Reader, index: int, fact: dict, op: str, value: Decimal) -> bool:
+        """An age as the ages it allows on its own day (screening, or its date concept's), in the
+        record; False where the age in years converted and floored is that (an age in years, of
+        its own day). A birth date known only to the month or the year gives its youngest and
+        oldest (`oldest`, `Normaliser._birth_date`). An age fact is the birth dates it allows on
+        the day it was told (its `date`, else the age's own day), counted in the calendar steps
+        of its unit (6574 days is born 6574 days before; 74 years on 2025-01-01 is born from
+        1950-01-02 to 1951-01-01), and those counted on the age's own day (75 or 76 at screening
+        2026-06-01), never an average year's days. An age whose own day is not usable is
+        unknown, saying why (`_age_day`)."""
+        if "oldest" in fact:
+            youngest, oldest = value, fact["oldest"]
+        else:
+            steps = _calendar_steps(fact.get("unit"), self.n.aliases)
+            if steps is None or index < 0:  # a birth date's age is of the age's own days
+                return False
+            at = self._age_day(r.concept, self._by_concept)
+            if at is None:
+                return True
+            days = at[0]
+            when = fact.get("date") if index >= 0 else None
+            told = days if when is None else (days_of_text(when)[0],) * 2
+            if steps == (12, 0) and told == days and days[0] == days[1]:
+                return False
+            low, _, high, high_open = _span(op, value)
+            whole = None if high is None else int(high.to_integral_value(
+                rounding=ROUND_CEILING)) - 1 if high_open else int(high.to_integral_value(
+                    rounding=ROUND_FLOOR))
+            months, each = steps
+            try:
+                born = (born_between(told[0], int(low.to_integral_value(rounding=ROUND_FLOOR)),
+                                     whole, months=months, days=each)[0],
+                        born_between(told[1], int(low.to_integral_value(rounding=ROUND_FLOOR)),
+                                     whole, months=months, days=each)[1])
+            except OverflowError:
+                self.problem(index, "value", f"{r.name} {plain_number(value)} "
+                             f"{fact.get('unit')} reaches back beyond the calendar")
+                return True
+            youngest, oldest = (Decimal(age) for age in ages(born, days))
+            if high is None:
+                oldest = None
+        self._write(r.name, r.bounds, (youngest, False, oldest, False))
+        shown = _shown(r, "=", youngest) if oldest == youngest else \
+            f"{plain_number(youngest)} or {_shown(r, '=', oldest)}" if oldest is not None \
+            else f">= {plain_number(youngest)}{r.bound_unit}"
+        note = self._noted(r, fact) or "completed years at " + (
+            "screening" if r.concept.at is None else self._age_day(r.concept, self._by_concept)[1])
+        self._use(r, index, fact, shown, note, value=shown if "oldest" in fact else None)
+        return True
 
     def _extreme(self, r: Reader, facts) -> None:
         """The lowest or highest of a measured concept's results dated in a window
@@ -589,6 +637,23 @@ Reading = tuple[str, Decimal | None]
 #: The values a reading allows: the least, whether it is excluded, the greatest (None: no
 #: bound), whether it is excluded.
 Span = tuple[Decimal, bool, Decimal | None, bool]
+
+
+@lru_cache(maxsize=256)
+def _calendar_steps(unit: str | None, aliases) -> tuple[int, int] | None:
+    """An age's unit as calendar steps: (months, 0) for a whole number of months (a year is
+    12), (0, days) for a whole number of days (a week is 7); None for no unit or another (the
+    unit's problem is said where it is converted)."""
+    if not unit:
+        return None
+    for target, step in (("day", lambda n: (0, n)), ("month", lambda n: (n, 0))):
+        try:
+            found = factor(unit, target, aliases=aliases)
+        except UnitProblem:
+            return None
+        if found == found.to_integral_value() and found >= 1:
+            return step(int(found))
+    return None
 
 
 def _span(op: str, number: Decimal | None) -> Span:

@@ -122,3 +122,51 @@ def test_a_partial_birth_date_decides_what_every_one_of_its_days_decides(screeni
     for criterion, verdicts in each.items():
         expected = verdicts.pop() if len(verdicts) == 1 else "UNKNOWN"
         assert partial[criterion].verdict == expected, (criterion, born, day)
+
+
+AGES = """protocol "ages" version "1"
+concepts:
+  age: age
+inclusion I1 "Aged 75 years or older": age >= 75 years
+inclusion I2 "Aged 80 years or younger": age <= 80 years
+inclusion I3 "Aged 18 years or older": age >= 18 years
+"""
+
+
+@pytest.fixture(scope="module")
+def ages_network():
+    return network_from_text(AGES, "ages.proto-rules")
+
+
+@pytest.mark.parametrize("fact, verdicts", [
+    # told 17 months before screening: 74 then is 75 or 76 now
+    ({"value": 74, "unit": "years", "date": "2025-01-01"}, {"I1": "MET", "I2": "MET"}),
+    # 80 six years before is 86 or 87 now
+    ({"value": 80, "unit": "years", "date": "2020-05-01"}, {"I2": "NOT_MET"}),
+    # 74 told eleven months before: 74 or 75 now
+    ({"value": 74, "unit": "years", "date": "2025-07-01"}, {"I1": "UNKNOWN"}),
+    # told on the screening date, or undated: the age at screening, as before
+    ({"value": 74, "unit": "years", "date": "2026-06-01"}, {"I1": "NOT_MET"}),
+    ({"value": 74, "unit": "years"}, {"I1": "NOT_MET"}),
+    # 6574 days is born on 2008-06-01 exactly, 18 on 2026-06-01 (an average year says 17)
+    ({"value": 6574, "unit": "days"}, {"I3": "MET"}),
+    ({"value": 6573, "unit": "days"}, {"I3": "NOT_MET"}),
+    # 216 completed months is 18 years; 939 completed weeks is 6,573 to 6,579 days: 17 or 18
+    ({"value": 216, "unit": "months"}, {"I3": "MET"}),
+    ({"value": 939, "unit": "weeks"}, {"I3": "UNKNOWN"}),
+    # a bound told earlier: older than 89 then is older than 89 now, and unbounded above
+    ({"value": "> 89", "unit": "years", "date": "2020-01-01"}, {"I1": "MET", "I2": "NOT_MET"}),
+])
+def test_an_age_fact_is_the_birth_dates_it_allows_counted_at_screening(ages_network, fact,
+                                                                        verdicts):
+    outcome = screen_one(Screening(ages_network), [{"concept": "age", **fact}], day="2026-06-01")
+    assert isinstance(outcome, Decision), outcome
+    assert_trail_agrees(ages_network, outcome, verdicts)
+
+
+def test_the_trail_says_the_age_told_and_the_ages_at_screening(ages_network):
+    outcome = screen_one(Screening(ages_network), [
+        {"concept": "age", "value": 74, "unit": "years", "date": "2025-01-01"}], day="2026-06-01")
+    assert judged(ages_network, outcome, "I1")["detail"] == (
+        "age 74 years = 75 or 76 years (2025-01-01; completed years at screening); needs >= 75 "
+        "years")
