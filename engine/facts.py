@@ -334,8 +334,12 @@ class _Builder(Values, Occurrences, Courses):
         dated on or before that day (each fact needs a date: an undated one is left to
         `_chosen`, which reports it); none, with why, when that day is not usable, no fact is
         dated by then, or the most recent of those is older than the validity, counted back
-        from that day (without one, of another day)."""
+        from that day (without one, of another day). A measured value's every result is read
+        first, whichever day it is of: a bad one refuses the record, as it would were the
+        concept read itself."""
         name, (at, valid_for) = r.name, r.as_of
+        if r.read is _Builder._measured and not self._sound(r, facts):
+            return []
         record, unusable = self.patient.record, self.patient.unusable
         day = record.get(at)
         if day is None:

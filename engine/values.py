@@ -239,17 +239,27 @@ class Values:
             if high_open:
                 record[highest_open] = 1
 
+    def _sound(self, r: Reader, facts) -> bool:
+        """Whether every one of a measured concept's results reads, in a unit that converts;
+        each that does not is said (once, whichever reader meets it first)."""
+        sound = True
+        for index, fact in facts:
+            reading = self._reading(r, index, fact)
+            sound = reading is not None and (reading[1] is None or self._in_unit(
+                r, index, fact, reading[1]) is not None) and sound  # each said, not the first
+        return sound
+
     def _measured(self, r: Reader, facts) -> None:
         results = 1  # of the chosen fact's day, all saying what it says
         before = len(self.problems)  # this concept's own problems stop it; another's do not
         if len(facts) == 1:
             reading = self._reading(r, *facts[0])
-            if len(self.problems) > before:
-                return
+            if reading is None or len(self.problems) > before:  # None: said (maybe once, of
+                return  # another concept reading the fact)
             chosen = self._latest(r, facts)
         else:
             readings = {index: self._reading(r, index, fact) for index, fact in facts}
-            if len(self.problems) > before:
+            if None in readings.values() or len(self.problems) > before:
                 return
             chosen = self._latest(r, facts)
             if chosen is None:
@@ -364,7 +374,7 @@ class Values:
         maybe = first, min(last_late, self.screening_day)
         before = len(self.problems)  # this concept's own problems stop it; another's do not
         readings = {index: self._reading(r, index, fact) for index, fact in facts}
-        if len(self.problems) > before:
+        if None in readings.values() or len(self.problems) > before:
             return
         inside = []  # (index, fact, whether it surely lies in the window)
         for index, fact in facts:

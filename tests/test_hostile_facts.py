@@ -359,3 +359,38 @@ def test_a_concept_with_an_invisible_character_is_named_by_its_code_point(tmp_pa
     assert (f"{tmp_path / 'facts.jsonl'}:2, patient B, fact #51, field 'concept': warning: "
             "unknown concept 'ecog\\u200b': not declared by the protocol (it holds U+200B, which "
             "no declared name does: a lookalike or an invisible character)") in err
+
+
+#: One concept read three ways: directly, as of a named day, and its lowest in a window.
+READ_THRICE = """protocol "thrice" version "1"
+concepts:
+  visit_1: date
+  crp: quantity in mg/L valid for 60 days
+  crp_at_visit_1: crp at visit_1
+  crp_nadir: lowest crp on or after visit_1
+inclusion I1 "a": crp >= 5 mg/L
+inclusion I2 "b": crp_at_visit_1 >= 5 mg/L
+inclusion I3 "c": crp_nadir < 5 mg/L
+"""
+
+
+@pytest.mark.parametrize("bad", [-7, "abc", "< 0", {"unit": "kg"}, {"unit": ""}])
+@pytest.mark.parametrize("on", ["2026-05-04", "2026-05-20"])
+@pytest.mark.parametrize("used", ["I1 I2 I3", "I2", "I3", "I2 I3"])
+def test_a_bad_result_is_said_whichever_way_its_concept_is_read(bad, on, used):
+    """A bad result, on the named day or later, beside a good one: the record is refused with
+    the fact's problem, whichever readings the protocol uses. A result said wrong once (for
+    `crp`) and met again by another reading was taken as read (an internal error, exit 70)."""
+    from engine.run import Rejected, Screening
+    from tests.conftest import network_from_text, screen_one
+
+    kept = [line for line in READ_THRICE.splitlines()
+            if not line.startswith("inclusion") or line.split()[1] in used.split()]
+    screening = Screening(network_from_text("\n".join(kept) + "\n", "thrice.proto-rules"))
+    fact = {"concept": "crp", "value": 7, "unit": "mg/L", "date": on}
+    fact.update(bad if isinstance(bad, dict) else {"value": bad})
+    outcome = screen_one(screening, [
+        {"concept": "visit_1", "value": "2026-05-04"}, fact,
+        {"concept": "crp", "value": 8, "unit": "mg/L", "date": "2026-05-25"}], day="2026-06-01")
+    assert isinstance(outcome, Rejected), outcome
+    assert [p.fact for p in outcome.problems] == [1]
