@@ -162,6 +162,8 @@ def declared_units(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
                     yield diag("unit-unknown", quantity.span, problem=unit_problem(quantity.unit))
             if conversion.offset is not None:
                 yield from _offset(concept, conversion)
+            elif not (conversion.source.value and conversion.target.value):
+                yield diag("conversion/zero", conversion.span, conversion=str(conversion))
 
 
 def in_months(unit: str) -> bool:

@@ -154,6 +154,8 @@ TEMPLATES: dict[str, str] = {
     "conversion-offset/lab": "{name} is a lab, read against its reference range as a ratio, "
     "which a conversion with an offset ('{conversion}') does not keep: declare it a quantity",
     "conversion-offset/zero": "'{conversion}' multiplies by 0: no result converts back",
+    "conversion/zero": "'{conversion}' makes an amount 0: each side of a conversion is an amount "
+    "above 0 (1 mg/dL = 88.42 umol/L)",
     "conversion-offset/unrelated": "'{conversion}' joins no unit of {name}: one side must be "
     "{unit}, or convert to it by a factor",
     "reach-unit": "'{times} {attribute}' counts in a time each {name} records: declare "

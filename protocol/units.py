@@ -611,9 +611,10 @@ def factor(
     exact = _direct(Decimal(1), source_unit, target_unit) if ratios[0] == ratios[1] else None
     if exact is None:
         exact = _bridged(Decimal(1), source_unit, target_unit, conversions, aliases)
-    if exact is None and not source.strip():  # a plain number where a quantity goes
+    if not source.strip() and exact != 1:  # a plain number where a quantity or a % goes
         raise UnitProblem(f"the unit is blank, a plain number: give the one the value is in "
-                          f"(like {target})")
+                          f"(like {target})" + ("" if exact is None else
+                                                f"; a plain 1 is {exact.normalize():f} {target}"))
     if exact is None:
         dimensions = _dimension(source_unit, ratios[0]), _dimension(target_unit, ratios[1])
         molar = ("substance" in dimensions[0]) != ("substance" in dimensions[1]) and \

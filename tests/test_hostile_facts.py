@@ -139,6 +139,10 @@ CASES = [
     ("unit-blank", weight(unit=""),
      ", patient B, fact #3, field 'unit': error: weight: the unit is blank, a plain number: "
      "give the one the value is in (like kg)"),
+    # a blank unit on a percentage: read as a plain number, LVEF 63 was 6,300 %
+    ("unit-blank-percent", lambda d: d["facts"][11].update(unit=""),
+     ", patient B, fact #12, field 'unit': error: lvef: the unit is blank, a plain number: give "
+     "the one the value is in (like %); a plain 1 is 100 %"),
     ("id-too-long", top(patient="P" * 5000),
      f", patient {'P' * 40}... (5,000 characters), field 'patient': error: an id of 5,000 "
      "characters: at most 1,000"),

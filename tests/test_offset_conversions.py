@@ -121,6 +121,13 @@ def problems(declared: str) -> list[str]:
      ["26 'mg = 2 x g - 1' joins no unit of hba1c: one side must be %, or convert to it by a "
       "factor"]),
     ("quantity in % convert % = 0.09148 x mmol/mmm + 2.152", ["48 unknown unit 'mmol/mmm'"]),
+    # a factor of 0 either way: no result converts (one way it divided by 0, an internal error)
+    ("quantity in % convert 1 % = 0 mmol/mol", ["26 '1 % = 0 mmol/mol' makes an amount 0: each "
+                                                "side of a conversion is an amount above 0 (1 "
+                                                "mg/dL = 88.42 umol/L)"]),
+    ("quantity in % convert 0 % = 1 mmol/mol", ["26 '0 % = 1 mmol/mol' makes an amount 0: each "
+                                                "side of a conversion is an amount above 0 (1 "
+                                                "mg/dL = 88.42 umol/L)"]),
 ])
 def test_what_a_conversion_with_an_offset_may_say(declared, said):
     assert problems(declared) == said
