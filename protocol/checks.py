@@ -25,7 +25,7 @@ from protocol import limits
 from protocol import escalation_model as em
 from protocol import model as m
 from protocol import units
-from protocol.errors import Diagnostic, hint
+from protocol.errors import Diagnostic, Span, hint
 from protocol.model import Kind
 from protocol.amend.wording import source_text
 from protocol.declarations import (Scope, Target, attributes, contents, declared_units, diag,
@@ -576,6 +576,33 @@ def _unless_after_or(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
                    exception=source_text(protocol, exception.span), last=last)
 
 
+def _or_after_unless(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
+    """`A unless B or C` reads `A unless (B or C)`: C then waives A as B does, where a reader of
+    "brain metastases unless treated and stable, or carcinomatous meningitis" means C as a
+    condition of its own (a helper's patient with meningitis alone passed). Said where the `or`
+    after `unless` is written without parentheses; `A unless (B or C)` says it is meant."""
+    for node in _every(m.And, _uses(protocol)):
+        if len(node.items) != 2:
+            continue
+        rule, exception = node.items
+        if not isinstance(exception, m.Not) or exception.written or \
+                not isinstance(exception.item, m.Or) or _opened(protocol, exception.span):
+            continue
+        waivers = exception.item.items
+        yield diag("or-after-unless", exception.span, rule=source_text(protocol, rule.span),
+                   exception=source_text(protocol, exception.span),
+                   first=source_text(protocol, waivers[0].span),
+                   last=source_text(protocol, waivers[-1].span))
+
+
+def _opened(protocol: m.Protocol, span: Span) -> bool:
+    """Whether the text at `span` is in parentheses that open just before it (a span of a
+    parenthesised condition starts inside them)."""
+    line = (protocol.source_of(span.file) or "").splitlines()[span.line - 1]
+    return line[: span.column - 1].rstrip().endswith("(") or \
+        line[span.column - 1:].startswith("(")
+
+
 def _waivers(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """`X unless Y` in an inclusion criterion fails every patient with Y. Protocols mostly mean
     a waiver there ("bilirubin <= 1.5 x ULN unless Gilbert's syndrome": then it does not apply),
@@ -601,5 +628,5 @@ def _fidelity(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
 CHECKS: tuple[Callable[[m.Protocol, Scope], Iterable[Diagnostic]], ...] = (
     contents, header, duplicates, declared_units, attributes, equivalences, weights, _broader,
     _days, _aliases, _conditions, _split_on, _formulas, _escalation, _durations, _limits,
-    _cycles, _unused, _texts, _waivers, _unless_after_or, _fidelity,
+    _cycles, _unused, _texts, _waivers, _unless_after_or, _or_after_unless, _fidelity,
 )

@@ -193,6 +193,9 @@ TEMPLATES: dict[str, str] = {
     "unless-after-or": "'{rule} unless {exception}' reads '({rule}) unless {exception}': the "
     "exception waives every side of the 'or'; if it belongs to the last alone, write "
     "'... or ({last} unless {exception})', else put the 'or' in parentheses",
+    "or-after-unless": "'{rule} unless {exception}' reads '{rule} unless ({exception})': '{last}' "
+    "waives the rule as '{first}' does; if it is a condition of its own, write '({rule} unless "
+    "{first}) or {last}', else put the 'or' in parentheses",
     "unless-in-inclusion": "in an inclusion, 'unless {exception}' fails {id} for every patient with "
     "it; if the protocol waives the requirement for them, write 'or {exception}'",
     "fidelity/number": "{id}: the rule's {what} is not in its sentence (line {line}: \"{sentence}\"), "
@@ -227,7 +230,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
-     "missing-header", "unless-in-inclusion", "unless-after-or", "text-direction", "fidelity", "filter-never",
+     "missing-header", "unless-in-inclusion", "unless-after-or", "or-after-unless", "text-direction", "fidelity", "filter-never",
      "counts-as-attributes", "split-on", "unit-months", "threshold-months")
 )
 

@@ -148,6 +148,23 @@ def test_an_exception_after_an_or_is_said_to_waive_every_side() -> None:
     assert read_as("lepto or (brain_mets unless treated_stable)") == []
 
 
+def test_an_or_after_an_exception_is_said_to_waive_the_rule() -> None:
+    """KEYNOTE-189's helper: "brain metastases unless treated, or carcinomatous meningitis" read
+    as `A unless (B or C)` let meningitis alone waive the exclusion; `check` says so, and is
+    quiet where parentheses say which."""
+    concepts = "  brain_mets: flag\n  treated: flag\n  meningitis: flag\n"
+
+    def read_as(condition: str) -> list[str]:
+        return [said for said in checked(concepts, condition) if "waives the rule" in said]
+    assert read_as("brain_mets unless treated or meningitis") == [
+        "6:37 'brain_mets unless treated or meningitis' reads 'brain_mets unless (treated or "
+        "meningitis)': 'meningitis' waives the rule as 'treated' does; if it is a condition of "
+        "its own, write '(brain_mets unless treated) or meningitis', else put the 'or' in "
+        "parentheses"]
+    assert read_as("brain_mets unless (treated or meningitis)") == []
+    assert read_as("(brain_mets unless treated) or meningitis") == []
+
+
 def test_a_sentence_holding_a_direction_override_is_warned_of() -> None:
     """A right-to-left override shows a sentence in another order than the file holds (a
     helper's hostile protocol was accepted silently)."""
