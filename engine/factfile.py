@@ -442,11 +442,21 @@ def _stdin() -> Any:
     return sys.stdin
 
 
+def array_problem(count: int) -> str:
+    """What is said of a fact file that is one JSON array, or of a line that is one."""
+    return (f"a JSON array of {count:,} value{'' if count == 1 else 's'}, not a patient: a fact "
+            "file holds one patient object, or one per line (JSON Lines: no brackets or commas "
+            "between them)")
+
+
 def _records(data: bytes, path: str) -> Iterator[tuple[int, Any | FactProblem]]:
     """A fact file held whole: one JSON object, or one record per non-blank line."""
     whole = _whole(data)
     if isinstance(whole, dict):
         yield 1, whole
+        return
+    if isinstance(whole, list):  # not a record per line, each "not valid JSON"
+        yield 1, FactProblem(path, 1, None, None, None, array_problem(len(whole)))
         return
     for number, line in enumerate(data.split(b"\n"), start=1):
         if line.strip():

@@ -34,12 +34,12 @@ from engine.dates import (FIRST_DAY, LAST_DAY, ages, calendar_problem, date_prob
 from engine.atoms.filters import Kept, kept_by
 from engine.courses import Courses
 from engine.duplicates import Seen, identity
-from engine.factfile import patient_id, plain, quoted, schema_problems
+from engine.factfile import array_problem, patient_id, plain, quoted, schema_problems
 from engine.occurrences import Occurrences
 from engine.record import ONGOING, Layout, Patient, UsedFact, used_fact
 from engine.values import Values
 from protocol import model as m
-from protocol.errors import FactError, FactProblem, Severity
+from protocol.errors import FactError, FactProblem, Severity, hint
 from protocol.units import Affine, UnitProblem, factor
 
 
@@ -155,7 +155,8 @@ class Normaliser:
         file, at = where or (path, line)
         problems: list[FactProblem] = []
         if not isinstance(data, dict):
-            raise FactError([FactProblem(file, at, None, None, None,
+            raise FactError([FactProblem(file, at, None, None, None, array_problem(len(data))
+                                         if isinstance(data, list) else
                                          "a patient must be a JSON object")])
         pid = patient_id(data)
         problems.extend(schema_problems(data, file, at, pid, self.attribute_keys))
@@ -453,11 +454,15 @@ class _Builder(Values, Occurrences, Courses):
                 name = named[side] if side is not None else name  # none: set aside below
                 reading = readings.get(name) if name != fact["concept"] else None
             if reading is None:
-                self.problem(index, "concept", _not_read(name, concepts.get(name)), warning=True)
+                self.problem(index, "concept", _not_read(name, concepts), warning=True)
                 continue
             home, others, listed = reading
             if home is None:
                 self.problem(index, "concept", f"'{name}' is declared but no rule uses it", warning=True)
+                continue
+            if when is not None and "value" not in fact and concepts[home].kind is m.Kind.DATE:
+                self.problem(index, "value", f"{home} is a date: its day is the fact's \"value\""
+                             f" (\"value\": {quoted(when)}), not its \"date\"")
                 continue
             if when is not None:
                 # a measurement's date is a day (as `day_of` reads it), not a month or a year
@@ -562,14 +567,19 @@ _MEASURED = frozenset({m.Kind.LAB, m.Kind.QUANTITY})
 _SPREAD = frozenset({m.Kind.LAB, m.Kind.QUANTITY, m.Kind.SCORE, m.Kind.SCALE, m.Kind.TITRE})
 
 
-def _not_read(name: str, concept: m.Concept | None) -> str:
-    """Why a fact naming `name` is set aside: no such concept, or one that takes no facts."""
+def _not_read(name: str, concepts: dict[str, m.Concept]) -> str:
+    """Why a fact naming `name` is set aside: no such concept (with the declared name it may
+    mean: `hsCRP` for `hscrp`, `creatinin` for `creatinine`), or one that takes no facts."""
+    concept = concepts.get(name)
     if concept is None:
         hidden = [c for c in dict.fromkeys(name) if not (c.isascii() and c.isprintable())]
         shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in name)
+        cased = next((n for n in concepts if n.casefold() == name.casefold()), None)
         return f"unknown concept '{shown}': not declared by the protocol" + (
             f" (it holds {', '.join(f'U+{ord(c):04X}' for c in hidden)}, which no declared "
-            "name does: a lookalike or an invisible character)" if hidden else "")
+            "name does: a lookalike or an invisible character)" if hidden else
+            f"; did you mean '{cased}'? (names are lower case)" if cased else
+            hint(name, concepts))
     if concept.reads is not None:
         return (f"'{name}' is {concept.read_as}: give "
                 f"{concept.reads.name}'s results; this fact is set aside")

@@ -205,7 +205,8 @@ def _cumulative(atom: m.CumulativeDose, concept: m.Concept) -> Iterator[Diagnost
         if atom.dose.unit is None or units.days_in(atom.dose.unit) is None or \
                 units.days_in(atom.dose.unit) < 1:
             yield diag("total-duration-unit", atom.dose.span, name=concept.name,
-                       value=atom.dose.value, unit=atom.dose.unit or "")
+                       value=atom.dose.value, unit=atom.dose.unit or "",
+                       instead=_in_days(atom.dose.value, atom.dose.unit))
         yield from _filters(atom, concept)
         return
     assert concept.dosed_in is not None
@@ -433,3 +434,16 @@ def _conversions(concept: m.Concept) -> tuple[tuple[Decimal, str, Decimal, str],
 def _dimension_words(unit: str) -> str:
     dimensionality = str(units.registry().Quantity(1, units.parse_unit(unit)).dimensionality)
     return DIMENSIONS.get(dimensionality, dimensionality_words(dimensionality))
+
+
+def _in_days(value: Decimal, unit: str | None) -> str:
+    """What a total duration in months or years is in days and weeks, as a protocol author may
+    mean it ("3 months": '91 days' or '13 weeks'), by pint's average month and year.
+
+    >>> _in_days(Decimal(3), "months"), _in_days(Decimal(3), None)
+    ("'91 days' or '13 weeks' for 3 months", "'3 days'")
+    """
+    if unit is None or not units.same_dimension(unit, "d"):
+        return f"'{value} days'"
+    days = round(value * units.factor(unit, "d"))
+    return f"'{days} days' or '{round(Decimal(days) / 7)} weeks' for {value} {unit}"

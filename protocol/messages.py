@@ -180,7 +180,7 @@ TEMPLATES: dict[str, str] = {
     "(30.4375 days), so 13 weeks is 2.99 months, under 3; declare it in weeks or days if its "
     "facts come so, with its thresholds (windows and 'for at least' count calendar months)",
     "total-duration-unit": "a total duration counts the days any course of '{name}' covers: "
-    "give it in days or weeks ('{value} days'), not '{value} {unit}' (a month is no fixed number "
+    "give it in days or weeks ({instead}), not '{value} {unit}' (a month is no fixed number "
     "of days)",
     "threshold-months": "'{threshold}' on '{name}' (in {unit}) converts by an average month "
     "(30.4375 days): it is {converted} {unit}, so {under} {unit} is under it; if the protocol "

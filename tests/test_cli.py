@@ -216,8 +216,8 @@ def test_run_rejected_record_exit_2_others_printed_and_in_trail(capsys, tmp_path
 def test_run_text_format_shows_rejections_on_stderr_only(capsys):
     code, out, err = run(capsys, "run", SEED, BAD_FACTS)
     assert code == 2
-    assert "B03" not in out and "a patient must be a JSON object" not in out
-    assert f"{BAD_FACTS}:3: error: a patient must be a JSON object" in err
+    assert "B03" not in out and "a JSON array of 1 value" not in out
+    assert f"{BAD_FACTS}:3: error: a JSON array of 1 value, not a patient" in err
     assert out.splitlines()[0].split(":")[0] == "B01-good-before"
 
 

@@ -26,7 +26,8 @@ FACTS = BAD / "facts.jsonl"
 #: line, patient id, fact index, field, severity, words the message must contain
 CASES = [
     (2, None, None, None, "error", "not valid JSON"),
-    (3, None, None, None, "error", "a patient must be a JSON object"),
+    (3, None, None, None, "error", "a JSON array of 1 value, not a patient: a fact file holds "
+     "one patient object, or one per line (JSON Lines: no brackets or commas between them)"),
     (4, None, None, "patient", "error", "is required"),
     (5, "B05-no-facts", None, "facts", "error", "is required"),
     (6, "B06-unknown-field", 1, "units", "error", "unknown field ('units' was unexpected)"),

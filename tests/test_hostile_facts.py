@@ -398,3 +398,56 @@ def test_a_bad_result_is_said_whichever_way_its_concept_is_read(bad, on, used):
         {"concept": "crp", "value": 8, "unit": "mg/L", "date": "2026-05-25"}], day="2026-06-01")
     assert isinstance(outcome, Rejected), outcome
     assert [p.fact for p in outcome.problems] == [1]
+
+
+def test_a_date_concepts_day_given_as_its_date_says_where_it_goes():
+    """`{"concept": "first_dose", "date": ...}`: a date concept's day is its value. Before, a
+    day after screening was set aside as late (the patient left open), one before refused as
+    "found null"."""
+    from engine.run import Rejected, Screening
+    from tests.conftest import network_from_text, screen_one
+
+    screening = Screening(network_from_text(
+        'protocol "d" version "1"\nconcepts:\n  first_dose: date\n  mi: event\n'
+        'exclusion E1 "MI within 6 months before the first dose": '
+        'mi within 6 months before first_dose\n', "d.proto-rules"))
+    for day in ("2026-05-30", "2026-06-10"):
+        outcome = screen_one(screening, [{"concept": "first_dose", "date": day},
+                                         {"concept": "mi", "present": False}], day="2026-06-01")
+        assert isinstance(outcome, Rejected)
+        assert [(p.field, p.message) for p in outcome.problems] == [
+            ("value", f'first_dose is a date: its day is the fact\'s "value" ("value": "{day}"), '
+                      'not its "date"')]
+
+
+def test_an_unknown_concept_is_offered_the_declared_name_it_may_be():
+    from engine.run import Screening
+    from tests.conftest import network_from_text, screen_one
+
+    screening = Screening(network_from_text(
+        'protocol "n" version "1"\nconcepts:\n  hscrp: quantity in mg/L\n'
+        '  creatinine: quantity in mg/dL\ninclusion I1 "x": hscrp >= 5 mg/L and '
+        'creatinine <= 1.5 mg/dL\n', "n.proto-rules"))
+    outcome = screen_one(screening, [
+        {"concept": "hsCRP", "value": 6, "unit": "mg/L", "date": "2026-05-01"},
+        {"concept": "creatinin", "value": 1, "unit": "mg/dL", "date": "2026-05-01"}])
+    assert [w.message for w in outcome.patient.warnings] == [
+        "unknown concept 'hsCRP': not declared by the protocol; did you mean 'hscrp'? (names "
+        "are lower case)",
+        "unknown concept 'creatinin': not declared by the protocol; did you mean 'creatinine'?"]
+
+
+@pytest.mark.parametrize("text", [
+    '[{"patient": "a", "facts": []},\n {"patient": "b", "facts": []}]\n',
+    '[{"patient": "a", "facts": []}, {"patient": "b", "facts": []}]\n'])
+def test_a_json_array_of_patients_is_said_to_be_one(tmp_path, capsys, text):
+    """A JSON array written over lines was 'not valid JSON' once a line; on one line, 'a patient
+    must be a JSON object'. Either is said once: write JSON Lines."""
+    facts = tmp_path / "array.json"
+    facts.write_text(text, encoding="utf-8")
+    assert cli.main(["run", str(SEED), str(facts), "--screening-date", "2026-06-01"]) == 2
+    err = capsys.readouterr().err
+    assert f"{facts}:1: error: a JSON array of 2 values, not a patient: a fact file holds one " \
+           "patient object, or one per line (JSON Lines: no brackets or commas between them)" \
+        in err
+    assert "not valid JSON" not in err

@@ -85,8 +85,9 @@ def test_the_trail_names_each_course(screening) -> None:
 
 
 @pytest.mark.parametrize("condition, said", [
+    # said as the days and weeks the author may mean ('3 days' was offered for 3 months)
     ("tki total duration > 1 month", "a total duration counts the days any course of 'tki' "
-     "covers: give it in days or weeks ('1 days'), not '1 month'"),
+     "covers: give it in days or weeks ('30 days' or '4 weeks' for 1 month), not '1 month'"),
     ("tki total duration > 14", "give it in days or weeks"),
 ])
 def test_a_total_duration_is_in_days_or_weeks(condition, said) -> None:
