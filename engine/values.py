@@ -130,7 +130,7 @@ class Values:
                 by = r.factors[unit] = scale(unit, r.concept.unit, r.concept.factors,
                                              aliases=self.n.aliases)
             except UnitProblem as error:
-                self.problem(index, "unit", f"{r.name}: {error}")
+                self.problem(index, "unit", f"{r.name}: {_unit_said(unit, r.concept.unit, error)}")
                 return None
         return applied(by, value)
 
@@ -664,6 +664,27 @@ def _calendar_steps(unit: str | None, aliases) -> tuple[int, int] | None:
         if found == found.to_integral_value() and found >= 1:
             return step(int(found))
     return None
+
+
+def _unit_said(unit: str, wanted: str | None, error: UnitProblem) -> str:
+    """Why a fact's unit does not convert, with what it may have meant: the concept's own unit
+    in other letters (`G/DL` for g/dL: units are case-sensitive, and pint reads G as gauss), or
+    an international unit where the concept counts enzyme units, which pint keeps apart (the
+    protocol says when a laboratory means them alike).
+
+    >>> _unit_said("G/DL", "g/dL", UnitProblem("..."))
+    "unit 'G/DL' is not g/dL: units are case-sensitive (M is mega, m milli): write g/dL"
+    >>> _unit_said("IU/L", "U/L", UnitProblem("cannot convert"))[:48]
+    'cannot convert; pint keeps IU apart from U: if t'
+    """
+    if wanted is not None and unit.replace(" ", "") != wanted.replace(" ", "") and \
+            unit.replace(" ", "").casefold() == wanted.replace(" ", "").casefold():
+        return (f"unit '{unit}' is not {wanted}: units are case-sensitive (M is mega, m milli): "
+                f"write {wanted}")
+    if wanted is not None and re.sub(r"\bIU\b", "U", unit) == wanted:
+        return (f"{error}; pint keeps IU apart from U: if the laboratory's {unit} is {wanted}, "
+                f"the protocol says so: 'unit \"{unit}\" means {wanted}'")
+    return str(error)
 
 
 def _span(op: str, number: Decimal | None) -> Span:

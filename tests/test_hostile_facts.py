@@ -451,3 +451,25 @@ def test_a_json_array_of_patients_is_said_to_be_one(tmp_path, capsys, text):
            "patient object, or one per line (JSON Lines: no brackets or commas between them)" \
         in err
     assert "not valid JSON" not in err
+
+
+@pytest.mark.parametrize("unit, said", [
+    ("G/DL", "hemoglobin: unit 'G/DL' is not g/dL: units are case-sensitive (M is mega, m "
+             "milli): write g/dL"),
+    ("IU/L", "alt: cannot convert IU/L (international_unit / length ** 3) to U/L "
+             "(enzyme_activity / length ** 3); pint keeps IU apart from U: if the laboratory's "
+             "IU/L is U/L, the protocol says so: 'unit \"IU/L\" means U/L'"),
+])
+def test_a_unit_that_does_not_convert_says_what_it_may_have_meant(unit, said):
+    from engine.run import Rejected, Screening
+    from tests.conftest import network_from_text, screen_one
+
+    screening = Screening(network_from_text(
+        'protocol "u" version "1"\nconcepts:\n  hemoglobin: quantity in g/dL\n'
+        '  alt: quantity in U/L\ninclusion I1 "x": hemoglobin >= 9 g/dL and alt <= 100 U/L\n',
+        "u.proto-rules"))
+    concept = "hemoglobin" if unit == "G/DL" else "alt"
+    outcome = screen_one(screening, [
+        {"concept": concept, "value": 10, "unit": unit, "date": "2026-05-01"}])
+    assert isinstance(outcome, Rejected)
+    assert [p.message for p in outcome.problems] == [said]
