@@ -220,6 +220,10 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
             if not matches and (what.amount, what.unit) == (1, "days") and _BEFORE.search(text):
                 continue  # "prior to consent": at least a day before it
         info = {"id": name, "what": _what(what), "sentence": _excerpt(text), "line": line}
+        written_in = _unit_slip(what, text, matches) if isinstance(what, m.Quantity) else None
+        if written_in is not None:
+            yield Slip("fidelity/unit", where, {**info, "unit": what.unit, "written": written_in})
+            continue
         if not matches:
             others = ", ".join(dict.fromkeys(_plain(s.value) for s in numbers)) or "no number"
             yield Slip("fidelity/number", where, {**info, "numbers": others})
@@ -248,6 +252,42 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
         if op is not None and written and op not in written and not graded:
             shown = " or ".join(sorted(written))
             yield Slip("fidelity/comparator", where, {**info, "op": op, "written": shown})
+
+
+#: The unit a sentence writes after a number: "5 mg/L", "25 mg/week", "1.5 x ULN" (no unit).
+_UNIT_AFTER = re.compile(r"\s*([A-Za-z%µμ][\w%µμ/.^*]*)")
+
+
+def _unit_slip(quantity: m.Quantity, text: str, matches: list[Said]) -> str | None:
+    """The unit the sentence writes at the rule's number where it is another than the rule's
+    of the same kind ("hsCRP >= 5 mg/L" compared as 5 mg/dL, ten times over; "15 to 25
+    mg/week" as mg/d); None where one of the numbers is in the rule's unit (or one that equals
+    it), or none says a unit the rule's converts to."""
+    from protocol import units  # a unit registry, loaded only for a rule with a quantity
+
+    if not quantity.unit or not matches:
+        return None
+    try:
+        if units.same_dimension(quantity.unit, "d"):
+            return None  # a length of time: "3 months" as 13 weeks is the author's (`_about_as_long`)
+    except units.UnitProblem:
+        return None
+    other = None
+    for number in matches:
+        found = _UNIT_AFTER.match(text, number.end)
+        unit = found.group(1).rstrip(".") if found else None
+        if unit and unit.casefold() == quantity.unit.casefold():
+            return None  # the sentence's case slip ("eGFR≥30ML/min": ML is no megalitre there)
+        try:
+            if not unit or not units.same_dimension(unit, quantity.unit):
+                continue
+            by = units.factor(unit, quantity.unit)
+        except units.UnitProblem:  # a word after the number that is no unit ("3 x ULN")
+            continue
+        if by == 1:
+            return None
+        other = other or unit
+    return other
 
 
 def _numbers(conditions: list[Any]) -> Iterator[tuple[Decimal, str | None, Span, Any]]:

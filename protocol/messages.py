@@ -200,6 +200,8 @@ TEMPLATES: dict[str, str] = {
     "it; if the protocol waives the requirement for them, write 'or {exception}'",
     "fidelity/number": "{id}: the rule's {what} is not in its sentence (line {line}: \"{sentence}\"), "
     "which has {numbers}: write the rule as the sentence does",
+    "fidelity/unit": "{id}: the rule says {what} where its sentence (line {line}: \"{sentence}\") "
+    "writes {written} at that number: write the rule in the sentence's unit",
     "fidelity/comparator": "{id}: the rule reads '{op}' where its sentence (line {line}: "
     "\"{sentence}\") writes '{written}' at that number",
     "fidelity/window": "{id}: the rule's window of {what} reads otherwise than its sentence "

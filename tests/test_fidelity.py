@@ -127,6 +127,14 @@ def test_the_readings(criterion, found):
     ('inclusion I1 "A lesion of 20 mm or more": lesion where diameter >= 20 mm at screening', []),
     ('inclusion I1 "A lesion of 20 mm or more": lesion where diameter >= 10 mm at screening',
      ["10:fidelity"]),
+    # a unit slipped: the sentence's number in another unit of the same kind (SELECT-COMPARE's
+    # helper: "hsCRP >= 5 mg/L" as 5 mg/dL, ten times over), but not a case slip of the
+    # sentence's ("ML/min"), nor the number restated in the rule's unit
+    ('inclusion I1 "eGFR >= 30 mL/h": egfr >= 30 mL/min', ["10:fidelity"]),
+    ('inclusion I1 "eGFR >= 30 ML/min": egfr >= 30 mL/min', []),
+    ('inclusion I1 "eGFR >= 30 mL/min (0.5 mL/s)": egfr >= 30 mL/min', []),
+    ('inclusion I1 "MTX 15 to 25 mg/week": mtx dose at screening 15 to 25 mg/d', ["10:fidelity"]),
+    ('inclusion I1 "MTX 15 to 25 mg/week": mtx dose at screening 15 to 25 mg/wk', []),
 ])
 def test_sentences_that_read_another_way(criterion, found):
     """Three helpers' false warnings: POLARIX's Gilbert clause, PROfound's exception, ORAL
