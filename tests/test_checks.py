@@ -754,7 +754,7 @@ def test_unless_in_an_inclusion_is_a_warning_with_the_or_it_likely_means() -> No
         '  gilbert_syndrome: flag\n  malignancy: event\n  cured: flag\n'
         'define active "x": malignancy ever unless cured\n'
         'inclusion I1 "x": bilirubin <= 1.5 mg/dL unless gilbert_syndrome\n'
-        'exclusion E1 "x": malignancy ever unless cured or active\n')
+        'exclusion E1 "x": malignancy ever unless (cured or active)\n')
     assert [(d.code, d.span.line, d.span.column, d.severity.value) for d in found] == [
         ("unless-in-inclusion", 8, 49, "warning")]
     assert found[0].message == (
