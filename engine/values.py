@@ -161,6 +161,12 @@ class Values:
                                      if plain_text else ""))
                     return None
                 reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
+                comparator = fact.get("comparator")
+                if comparator is not None and comparator != reading[0]:
+                    self.problem(index, "comparator", f"{r.name}: the value {quoted(value)} and "
+                                 f"the comparator {quoted(comparator)} disagree: give the bound "
+                                 "once, in one of them")
+                    return None
         else:
             number = self._number(index, fact)
             reading = None if number is None else (fact.get("comparator") or "=", number)

@@ -473,3 +473,23 @@ def test_a_unit_that_does_not_convert_says_what_it_may_have_meant(unit, said):
         {"concept": concept, "value": 10, "unit": unit, "date": "2026-05-01"}])
     assert isinstance(outcome, Rejected)
     assert [p.message for p in outcome.problems] == [said]
+
+
+def test_a_bound_and_a_comparator_that_disagree_are_refused():
+    """`"value": "< 2", "comparator": ">"` read the value's bound and dropped the comparator."""
+    from engine.run import Decision, Rejected, Screening
+    from tests.conftest import network_from_text, screen_one
+
+    screening = Screening(network_from_text(
+        'protocol "c" version "1"\nconcepts:\n  egfr: quantity in mL/min\n'
+        'inclusion I1 "eGFR >= 30 mL/min": egfr >= 30 mL/min\n', "c.proto-rules"))
+
+    def given(comparator: str) -> Decision | Rejected:
+        return screen_one(screening, [{"concept": "egfr", "value": "< 2", "unit": "mL/min",
+                                       "comparator": comparator, "date": "2026-05-01"}])
+    refused = given(">")
+    assert isinstance(refused, Rejected)
+    assert [(p.field, p.message) for p in refused.problems] == [
+        ("comparator", 'egfr: the value "< 2" and the comparator ">" disagree: give the bound '
+                       "once, in one of them")]
+    assert given("<").verdicts["I1"].verdict == "NOT_MET"
