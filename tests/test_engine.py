@@ -96,7 +96,8 @@ THRESHOLDS = [
     # I4.cardiac
     ("LVEF 55", lambda p: p.fact("lvef", value=55, **LVEF), "I4.cardiac", "MET"),
     ("LVEF 54", lambda p: p.fact("lvef", value=54, **LVEF), "I4.cardiac", "NOT_MET"),
-    ("LVEF 0.55 as a fraction", lambda p: p.fact("lvef", value=0.55, unit="", date=ago(14)),
+    # a fraction says its unit, 1 (a blank unit is refused: 55 with none would be 5,500 %)
+    ("LVEF 0.55 as a fraction", lambda p: p.fact("lvef", value=0.55, unit="1", date=ago(14)),
      "I4.cardiac", "MET"),
     ("ECG abnormal", lambda p: p.fact("ecg", value="abnormal"), "I4.cardiac", "NOT_MET"),
     # E2: within 60 days before screening (the window's first day is screening - 60 days)

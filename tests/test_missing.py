@@ -267,3 +267,22 @@ def test_a_need_that_passes_by_not_applying_says_so(capsys, tmp_path, facts, cri
     out = run_cli(capsys, "explain", str(trail), "--criterion", criterion)[1]
     said = "would not apply (NOT_APPLICABLE)" if passes_as else "would be MET"
     assert f"      {said} with: {needs[0]} (line " in out
+
+
+def test_what_a_decided_definition_reads_is_not_missing():
+    """VIALE-A's helper: "age >= 75, or 18 to 74 with a comorbidity", the comorbidity true by
+    one of six items and the age open (born 1951: 74 or 75). The other five items cannot change
+    it, so none is missing; before, seven open parts were more than the search tries, and all
+    were listed."""
+    network = network_from_text(
+        'protocol "v" version "1"\nconcepts:\n  age: age\n' +
+        "".join(f"  {flag}: flag\n" for flag in "abcdef") +
+        'define comorbidity "one of them": any of [a, b, c, d, e, f]\n'
+        'inclusion I2 "x": age >= 75 years or (age 18 to 74 years and comorbidity)\n')
+    facts = [{"concept": "f", "value": True}]
+    screening, recorder = Screening(network), Recorder(network)
+    decided = screen_one(screening, facts, birth_date="1951", day="2026-06-01")
+    assert isinstance(decided, Decision)
+    (record,) = recorder.records(decided)
+    (found,) = record["criteria"]
+    assert (found["verdict"], found["missing"]) == ("UNKNOWN", [])
