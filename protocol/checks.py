@@ -595,6 +595,77 @@ def _or_after_unless(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
                    last=source_text(protocol, waivers[-1].span))
 
 
+#: A comparison's values as a range: least, whether included, greatest, whether included (None:
+#: no bound on that side).
+_Range = tuple[Decimal | None, bool, Decimal | None, bool]
+_RANGES = {">=": lambda v: (v, True, None, False), ">": lambda v: (v, False, None, False),
+           "<=": lambda v: (None, False, v, True), "<": lambda v: (None, False, v, False),
+           "==": lambda v: (v, True, v, True)}
+
+
+def _compared_apart(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
+    """One value compared in two sides of an `or` whose ranges join ("age >= 75 years or (age
+    18 to 74 years and comorbidity)"): strong Kleene logic decides each comparison alone, so a
+    value known only within bounds across the join (an age of 74 or 75, from a birth year) leaves
+    the rule open though each of its values passes (VIALE-A's helper). Said so, with how to
+    compare it once."""
+    for node in _every(m.Or, _uses(protocol)):
+        if meaning.chosen(node):
+            continue  # `A if C else B`: its sides are decided by cases of C, not each alone
+        seen: dict[str, list[tuple[int, str, _Range, Any]]] = {}
+        for place, item in enumerate(node.items):
+            for atom in _every((m.Compare, m.InRange), item):
+                found = _range_of(atom, scope)
+                if found is None:
+                    continue
+                unit, values, whole = found
+                others = seen.setdefault(atom.ref.name, [])
+                clash = next((other for at, other_unit, other_values, other in others
+                              if at != place and other_unit == unit and _join(values,
+                                                                              other_values, whole)
+                              and not _within(values, other_values)
+                              and not _within(other_values, values)), None)
+                if clash is not None:
+                    yield diag("compared-apart", atom.span, name=atom.ref.name,
+                               first=source_text(protocol, clash.span),
+                               second=source_text(protocol, atom.span))
+                others.append((place, unit, values, atom))
+
+
+def _range_of(atom: m.Compare | m.InRange, scope: Scope) -> tuple[str, _Range, bool] | None:
+    """A comparison's unit, its range, and whether its value is in whole steps; None where it
+    is no range of one unit (a concept not declared, `!=`, bounds in two units)."""
+    concept = scope.concepts.get(atom.ref.name)
+    if isinstance(atom, m.Compare):
+        if concept is None or atom.op not in _RANGES:
+            return None
+        return atom.threshold.unit, _RANGES[atom.op](atom.threshold.value), \
+            concept.kind in (m.Kind.AGE, m.Kind.SCALE)
+    if concept is None or atom.low.unit != atom.high.unit:
+        return None
+    return atom.low.unit, (atom.low.value, True, atom.high.value, True), \
+        concept.kind in (m.Kind.AGE, m.Kind.SCALE)
+
+
+def _within(a: _Range, b: _Range) -> bool:
+    """Whether every value of range `a` is in `b` ("age >= 20" in "age >= 18"): a value known
+    within bounds across `a`'s edge is then inside `b`, which decides it."""
+    low = b[0] is None or a[0] is not None and (a[0] > b[0] or a[0] == b[0] and (b[1] or not a[1]))
+    high = b[2] is None or a[2] is not None and (a[2] < b[2] or a[2] == b[2] and (b[3] or not a[3]))
+    return low and high
+
+
+def _join(a: _Range, b: _Range, whole: bool) -> bool:
+    """Whether two ranges of one value touch or overlap: no value between them (for a value in
+    whole steps, an age or a scale, none between 74 and 75)."""
+    below, above = (a, b) if a[0] is None or (b[0] is not None and a[0] <= b[0]) else (b, a)
+    if below[2] is None or above[0] is None:
+        return True
+    gap = above[0] - below[2]
+    return gap < 0 or gap == 0 and (below[3] or above[1]) or \
+        whole and gap == 1 and below[3] and above[1]
+
+
 def _opened(protocol: m.Protocol, span: Span) -> bool:
     """Whether the text at `span` is in parentheses that open just before it (a span of a
     parenthesised condition starts inside them)."""
@@ -628,5 +699,5 @@ def _fidelity(protocol: m.Protocol, _: Scope) -> Iterator[Diagnostic]:
 CHECKS: tuple[Callable[[m.Protocol, Scope], Iterable[Diagnostic]], ...] = (
     contents, header, duplicates, declared_units, attributes, equivalences, weights, _broader,
     _days, _aliases, _conditions, _split_on, _formulas, _escalation, _durations, _limits,
-    _cycles, _unused, _texts, _waivers, _unless_after_or, _or_after_unless, _fidelity,
+    _cycles, _unused, _texts, _waivers, _unless_after_or, _or_after_unless, _compared_apart, _fidelity,
 )

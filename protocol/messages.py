@@ -193,6 +193,11 @@ TEMPLATES: dict[str, str] = {
     "unless-after-or": "'{rule} unless {exception}' reads '({rule}) unless {exception}': the "
     "exception waives every side of the 'or'; if it belongs to the last alone, write "
     "'... or ({last} unless {exception})', else put the 'or' in parentheses",
+    "compared-apart": "'{name}' is compared on two sides of an 'or' whose ranges join ('{first}', "
+    "'{second}'): each comparison is decided alone, so a value known only within bounds across "
+    "the join (an age of 74 or 75, from a birth year) leaves the rule open where each of its "
+    "values would decide it alike; compare it once where the rule allows ('age >= 18 years and (age >= 75 years "
+    "or comorbidity)')",
     "or-after-unless": "'{rule} unless {exception}' reads '{rule} unless ({exception})': '{last}' "
     "waives the rule as '{first}' does; if it is a condition of its own, write '({rule} unless "
     "{first}) or {last}', else put the 'or' in parentheses",
@@ -232,7 +237,7 @@ TEMPLATES.update(escalation_checks.TEMPLATES)
 #: Codes that do not stop a protocol from running; everything else is an error.
 WARNINGS = frozenset(
     ("missing-equivalence", "unused-definition", "unused-concept", "unused-set", "missing-text",
-     "missing-header", "unless-in-inclusion", "unless-after-or", "or-after-unless", "text-direction", "fidelity", "filter-never",
+     "missing-header", "unless-in-inclusion", "unless-after-or", "or-after-unless", "compared-apart", "text-direction", "fidelity", "filter-never",
      "counts-as-attributes", "split-on", "unit-months", "threshold-months")
 )
 

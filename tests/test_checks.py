@@ -760,3 +760,20 @@ def test_unless_in_an_inclusion_is_a_warning_with_the_or_it_likely_means() -> No
     assert found[0].message == (
         "in an inclusion, 'unless gilbert_syndrome' fails I1 for every patient with it; if the "
         "protocol waives the requirement for them, write 'or gilbert_syndrome'")
+
+
+@pytest.mark.parametrize("condition, warned", [
+    # VIALE-A's helper: born 1951 (74 or 75) with a comorbidity stayed open
+    ("age >= 75 years or (age 18 to 74 years and comorbidity)", True),
+    ("age >= 65 years or (age > 18 years and age < 65 years and comorbidity)", True),
+    # one range inside the other decides a value across the inner one's edge: nothing to say
+    ("age >= 20 years or (age >= 18 years and not comorbidity)", False),
+    # as the warning offers; and `A if C else B`, decided by cases of C
+    ("age >= 18 years and (age >= 75 years or comorbidity)", False),
+    ("age >= 75 years if comorbidity else age >= 18 years", False),
+])
+def test_one_value_compared_on_two_sides_of_an_or_is_warned_of(condition, warned) -> None:
+    found = diagnostics('protocol "v" version "1"\nconcepts:\n  age: age\n  comorbidity: flag\n'
+                        f'inclusion I2 "x": {condition}\n')
+    assert [d.code for d in found if d.code == "compared-apart"] == (
+        ["compared-apart"] if warned else [])
