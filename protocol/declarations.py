@@ -85,6 +85,13 @@ def header(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
             yield diag("missing-header", Span(protocol.path, 1, 1, 1, 1), field=field)
 
 
+#: Words a condition is written with, which a concept or definition of that name would be read
+#: as instead (`before screening` is the screening date, whatever concept is named so).
+CONDITION_WORDS = frozenset({
+    "screening", "and", "or", "not", "unless", "if", "else", "any", "ever", "the", "no", "known",
+    "within", "before", "after", "during", "where"})
+
+
 def duplicates(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     """A second declaration would silently lose to the first; a shared id merges two verdicts."""
     yield from _repeats("duplicate-concept", ((c.name, c.span) for c in protocol.concepts))
@@ -92,6 +99,9 @@ def duplicates(protocol: m.Protocol, scope: Scope) -> Iterator[Diagnostic]:
     yield from _repeats("duplicate-equivalence", ((e.name, e.span) for e in protocol.equivalences))
     yield from _repeats("duplicate-criterion", _criterion_ids(protocol))
     yield from _repeats("duplicate-map", (("map", fhir_map.span) for fhir_map in protocol.maps))
+    for named in (*protocol.concepts, *protocol.definitions):
+        if named.name in CONDITION_WORDS:
+            yield diag("name-keyword", named.span, name=named.name)
     for definition in protocol.definitions:
         if definition.name in scope.concepts:
             line = scope.concepts[definition.name].span.line

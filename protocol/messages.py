@@ -22,6 +22,8 @@ TEMPLATES: dict[str, str] = {
     "duplicate-value/case": "'{name}' is '{first}' (line {line}) as facts are matched, whatever "
     "their case: leave it out",
     "name-clash": "definition '{name}' has the name of the concept declared at line {line}",
+    "name-keyword": "'{name}' is a word conditions are written with ('before screening', 'a or "
+    "b'): a rule would read the word, not this; name it otherwise",
     "name-clash/set": "set '{name}' has the name of the concept or definition declared at line "
     "{line}",
     "unit-unknown": "{problem}",

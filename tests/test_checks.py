@@ -777,3 +777,13 @@ def test_one_value_compared_on_two_sides_of_an_or_is_warned_of(condition, warned
                         f'inclusion I2 "x": {condition}\n')
     assert [d.code for d in found if d.code == "compared-apart"] == (
         ["compared-apart"] if warned else [])
+
+
+@pytest.mark.parametrize("name", ["screening", "or", "and", "any"])
+def test_a_concept_named_as_a_word_of_conditions_is_refused(name) -> None:
+    """A concept `screening` was accepted, then warned never used: `before screening` reads the
+    screening date. `or` and `and` were accepted as names."""
+    found = diagnostics(f'protocol "k" version "1"\nconcepts:\n  {name}: flag\n  mi: event\n'
+                        'inclusion I1 "x": not mi within 6 months before screening\n')
+    assert [(d.code, d.span.line, d.severity.value) for d in found if d.code == "name-keyword"] \
+        == [("name-keyword", 3, "error")]
