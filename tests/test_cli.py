@@ -291,7 +291,8 @@ def test_explain_header_screening_date_option(capsys, tmp_path):
                str(trail))[0] == 0
     code, out, err = run(capsys, "explain", str(trail))
     lines = out.splitlines()
-    assert lines[1] == f"facts {facts} (sha256 {sha256_of(facts)}); screening date 2026-06-01"
+    assert lines[1] == f"facts {facts} (sha256 {sha256_of(facts)}); screening date 2026-06-01 " \
+        "for records without their own"
     assert lines[5] == "patient N01-no-screening-date (fact file line 1, screening date 2026-06-01)"
 
 

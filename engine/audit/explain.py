@@ -98,7 +98,8 @@ def chosen(criterion: str | None, id_: str) -> bool:
 
 def _run(record: dict[str, Any], facts_digest: str | None) -> list[str]:
     p, facts = record["protocol"], record["facts"]
-    date_ = record["screening_date"] or "from each record"
+    date_ = f"{record['screening_date']} for records without their own" \
+        if record["screening_date"] else "from each record"
     digest = f"sha256 {facts_digest}" if facts_digest else NO_FACTS_SHA256
     return [f"protocol {p['id']} version {p['version']} ({p['file']}, sha256 {p['sha256']})",
             *(f"  with module {module['file']} (sha256 {module['sha256']})"
