@@ -194,11 +194,15 @@ class Reader:
                  "days", "lengths", "run_days", "steady",
                  "steps", "titre", "whole",
                  "table", "tallied", "uln", "unit_shown", "unitless", "valid_for", "day",
-                 "reaches", "spans", "as_of", "sources", "missing", "previous", "whole_field")
+                 "reaches", "spans", "as_of", "sources", "missing", "previous", "whole_field",
+                 "said")
 
     def __init__(self, normaliser: Normaliser, concept: m.Concept) -> None:
         kind, name = concept.kind, concept.name
         self.concept, self.name = concept, name
+        # the concept a fact's problems are said of: the facts' own, for a reading of another
+        # (a bad unit on `lvef` is lvef's, not `lvef_at_randomisation`'s)
+        self.said = name if concept.reads is None else concept.reads.name
         self.read = getattr(_Builder, "_" + ("extreme" if concept.extreme else kind.value))
         # Read as of a named day (`uacr at visit_1`): that day's concept and the validity, counted
         # back from it (`_Builder._as_of`; none: that day's results only), not from screening.

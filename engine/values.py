@@ -123,14 +123,14 @@ class Values:
         by = r.factors.get(unit)
         if by is None:
             if unit is None:
-                self.problem(index, "unit", f"'{r.name}' is measured in {r.concept.unit}: give a "
+                self.problem(index, "unit", f"'{r.said}' is measured in {r.concept.unit}: give a "
                              "unit")
                 return None
             try:  # once per unit: a unit that does not convert is tried again, and reported
                 by = r.factors[unit] = scale(unit, r.concept.unit, r.concept.factors,
                                              aliases=self.n.aliases)
             except UnitProblem as error:
-                self.problem(index, "unit", f"{r.name}: {_unit_said(unit, r.concept.unit, error)}")
+                self.problem(index, "unit", f"{r.said}: {_unit_said(unit, r.concept.unit, error)}")
                 return None
         return applied(by, value)
 
@@ -155,7 +155,7 @@ class Values:
                 match = _BOUNDED.match(text)
                 if match is None:
                     plain_text = re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text) is not None
-                    self.problem(index, "value", f"{r.name} is measured: expected a number "
+                    self.problem(index, "value", f"{r.said} is measured: expected a number "
                                  f"or a bound like '< 20', found {quoted(value)}" + (
                                      f" (a number is written without quotes: {text})"
                                      if plain_text else ""))
@@ -163,7 +163,7 @@ class Values:
                 reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
                 comparator = fact.get("comparator")
                 if comparator is not None and comparator != reading[0]:
-                    self.problem(index, "comparator", f"{r.name}: the value {quoted(value)} and "
+                    self.problem(index, "comparator", f"{r.said}: the value {quoted(value)} and "
                                  f"the comparator {quoted(comparator)} disagree: give the bound "
                                  "once, in one of them")
                     return None
@@ -174,17 +174,17 @@ class Values:
             return None
         number = reading[1]
         if number is not None and (number < 0 or reading == ("<", 0)):
-            self.problem(index, "value", f"{r.name} cannot be negative: "
+            self.problem(index, "value", f"{r.said} cannot be negative: "
                          f"{'' if reading[0] == '=' else reading[0] + ' '}{number}")
             return None
         if number is not None and r.steps is not None:
             low, high = r.steps
             if number != number.to_integral_value() or not low <= number <= high:
-                self.problem(index, "value", f"{r.name} is a scale of whole steps from "
+                self.problem(index, "value", f"{r.said} is a scale of whole steps from "
                              f"{low} to {high}: {plain_number(number)} is not one of them")
                 return None
             if (reading[0] == ">" and number >= high) or (reading[0] == "<" and number <= low):
-                self.problem(index, "value", f"{r.name} is a scale from {low} to {high}: "
+                self.problem(index, "value", f"{r.said} is a scale from {low} to {high}: "
                              f"no step of it is {reading[0]} {plain_number(number)}")
                 return None
         return reading
@@ -211,12 +211,12 @@ class Values:
             reading = None
         number = None if reading is None else reading[1]
         if number is None or number != number.to_integral_value() or number < 1:
-            self.problem(index, "value", f"{r.name} is a titre: expected a dilution like "
+            self.problem(index, "value", f"{r.said} is a titre: expected a dilution like "
                          f"'1:160' (or its reciprocal, 160), or a bound like '< 1:40', found "
                          f"{quoted(value)}")
             return None
         if reading[0] == "<" and number <= 1:
-            self.problem(index, "value", f"{r.name} is a titre: no dilution is below 1:1, the "
+            self.problem(index, "value", f"{r.said} is a titre: no dilution is below 1:1, the "
                          "undiluted sample")
             return None
         return reading

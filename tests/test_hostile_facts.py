@@ -493,3 +493,19 @@ def test_a_bound_and_a_comparator_that_disagree_are_refused():
         ("comparator", 'egfr: the value "< 2" and the comparator ">" disagree: give the bound '
                        "once, in one of them")]
     assert given("<").verdicts["I1"].verdict == "NOT_MET"
+
+
+def test_a_fact_read_as_of_a_day_is_said_wrong_in_its_own_concepts_name():
+    """A bad `lvef` fact read only as `lvef_at_randomisation` was said of the reading, a name no
+    fact gives."""
+    from engine.run import Rejected, Screening
+    from tests.conftest import network_from_text, screen_one
+
+    screening = Screening(network_from_text(
+        'protocol "r" version "1"\nconcepts:\n  randomisation: date\n  lvef: quantity in %\n'
+        '  lvef_at_randomisation: lvef at randomisation valid for 28 days\n'
+        'inclusion I1 "LVEF >= 50%": lvef_at_randomisation >= 50 %\n', "r.proto-rules"))
+    outcome = screen_one(screening, [{"concept": "randomisation", "value": "2026-06-08"},
+                                     {"concept": "lvef", "value": 55, "date": "2026-05-20"}])
+    assert isinstance(outcome, Rejected)
+    assert [p.message for p in outcome.problems] == ["'lvef' is measured in %: give a unit"]
