@@ -50,6 +50,15 @@ class Counts(Transformer):
         return self._count_range(meta, low, high, by, name,
                                  self.counted_by(meta, low, by, name, *rest))
 
+    def includes_most(self, meta, name, number, values):
+        """`bdmard includes at most 1 of {adalimumab, etanercept, ...}` ("exposure to at most one
+        bDMARD"): not at least N + 1 of them, the drugs told apart, not the courses."""
+        counted = self.includes_count(meta, name, self._integer(number) + 1, values)
+        span = self._span(meta)
+        words = replace(self._token_span(number), end_line=span.end_line,
+                        end_column=span.end_column)
+        return m.Not(span, replace(counted, span=words))
+
     def _at_most(self, meta, first: Token, counted: m.Counted) -> m.Not:
         """At most N is not at least N + 1, the count `at least` compiles, its span the words
         from what it counts on (so the `not` reads as the rule's own words: `m.Not.written`)."""

@@ -209,7 +209,7 @@ def _compare(name: str, text: str, span: Span, conditions: list[Any],
         matches = [s for s in numbers if s.value in accepted]
         if isinstance(what, m.AtLeast | m.Counted):  # "more than one episode": at least 2
             matches += [s for s in numbers if s.value == value - 1 and s.op == ">"]
-        if isinstance(what, m.Counted) and not matches:  # "at most 3 lines": not at least 4
+        if isinstance(what, m.Counted | m.AtLeast) and not matches:  # "at most 3": not 4
             matches = [s for s in numbers if s.value == value - 1]
         if isinstance(what, m.Quantity) and not matches:  # "12 months" compared as 52 weeks
             matches = [s for s in numbers if _about_as_long(what, text, s)]

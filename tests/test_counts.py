@@ -373,3 +373,34 @@ def test_at_most_and_a_range_of_a_count(facts, i3, i4) -> None:
 
 def check_text(text: str) -> list[str]:
     return [d.message for d in check(parse(text, "most.proto-rules"))]
+
+
+BDMARD = """protocol "b" version "1"
+concepts:
+  bdmard: medication {adalimumab, etanercept, infliximab}
+inclusion I1 "Exposure to at most one bDMARD":
+  bdmard includes at most 1 of {adalimumab, etanercept, infliximab}
+"""
+
+
+def course(drug: str, start: str) -> dict[str, Any]:
+    return {"concept": "bdmard", "drug": drug, "date": start, "end": start[:8] + "28"}
+
+
+@pytest.mark.parametrize("facts, verdict", [
+    # one drug, renewed: one drug, however many courses (`at most 1 bdmard ever` counts courses)
+    ([course("adalimumab", "2025-01-01"), course("adalimumab", "2025-03-01")], "MET"),
+    ([course("adalimumab", "2025-01-01"), course("etanercept", "2025-03-01")], "NOT_MET"),
+    ([{"concept": "bdmard", "present": False}], "MET"),
+    ([], "UNKNOWN"),
+])
+def test_includes_at_most_counts_drugs(facts, verdict) -> None:
+    """SELECT-COMPARE's helper: "at most one bDMARD" had to be `not ... at least 2 of`, which
+    the sentence lint flagged (2 is not in the sentence)."""
+    network = network_from_text(BDMARD, "b.proto-rules")
+    outcome = screen_one(Screening(network), facts)
+    assert_trail_agrees(network, outcome, {"I1": verdict})
+    assert [d for d in check(parse(BDMARD, "b.proto-rules")) if d.code == "fidelity"] == []
+    if verdict == "NOT_MET":
+        assert judged(network, outcome, "I1")["detail"].startswith(
+            "2 of the set (adalimumab, etanercept); needs at most 1")

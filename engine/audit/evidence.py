@@ -174,10 +174,14 @@ def judging(part: Part, wholes: Collection[str] = ()) -> Judge:
     list open as UNKNOWN (`judge_listed`)."""
     if isinstance(part, m.Not):
         inner = judging(part.item, wholes)
+        count = part.item.count if isinstance(part.item, m.AtLeast | m.Counted) else None
+        # `at most N` is `not at least N + 1`: its need said as written
+        said = None if count is None else (f"needs at least {count}", f"needs at most {count - 1}")
 
         def negated(explainer: Explainer, patient: Patient) -> tuple[str, str]:
             status, detail = inner(explainer, patient)
-            return _NEGATED.get(status, status), detail
+            return _NEGATED.get(status, status), detail if said is None else \
+                detail.replace(*said)
         return negated
     kind = atoms.of(part)
     assert kind is not None
