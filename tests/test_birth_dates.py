@@ -170,3 +170,30 @@ def test_the_trail_says_the_age_told_and_the_ages_at_screening(ages_network):
     assert judged(ages_network, outcome, "I1")["detail"] == (
         "age 74 years = 75 or 76 years (2025-01-01; completed years at screening); needs >= 75 "
         "years")
+
+
+@settings(max_examples=40, deadline=None)
+@given(born=st.dates(date(1930, 1, 1), date(2010, 12, 31)),
+       told=st.dates(date(2015, 1, 1), date(2026, 6, 1)),
+       unit=st.sampled_from(["years", "months", "weeks", "days"]),
+       bound=st.integers(15, 80))
+def test_an_age_told_earlier_never_contradicts_the_birth_date(born, told, unit, bound):
+    """Whatever birth date is behind an age told on an earlier day (in completed years, months,
+    weeks or days), the ages it allows at screening hold the true one: a verdict they decide is
+    the birth date's own."""
+    from dateutil.relativedelta import relativedelta
+
+    if told < born:
+        return
+    gap = relativedelta(told, born)
+    value = {"years": gap.years, "months": gap.years * 12 + gap.months,
+             "weeks": (told - born).days // 7, "days": (told - born).days}[unit]
+    text = AGES.replace("age >= 18 years", f"age >= {bound} years")
+    network = network_from_text(text, "ages.proto-rules")
+    screening = Screening(network)
+    told_as = screen_one(screening, [{"concept": "age", "value": value, "unit": unit,
+                                      "date": told.isoformat()}], day="2026-06-01")
+    truth = screen_one(screening, [], day="2026-06-01", birth_date=born.isoformat())
+    for criterion in ("I1", "I2", "I3"):
+        said = told_as.verdicts[criterion].verdict
+        assert said in ("UNKNOWN", truth.verdicts[criterion].verdict), (criterion, value, unit)
