@@ -402,3 +402,23 @@ def test_a_base_patient_that_cannot_be_used_is_one_line(capsys, tmp_path, argv, 
     assert (code, out) == (2, "")
     assert err.startswith(message.format(tmp=tmp_path)) and err.count("\n") == 1
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_what_is_not_generated_is_said_once(capsys, tmp_path):
+    """Two comparisons of one formula on a line lack its input alike: CASTOR's helper found each
+    reason listed twice in the header."""
+    protocol = tmp_path / "r.proto-rules"
+    protocol.write_text(
+        'protocol "r" version "1"\nconcepts:\n  kappa: quantity in mg/L\n'
+        '  lambda_flc: quantity in mg/L\n'
+        '  ratio: derived in dimensionless = (kappa in mg/L) / (lambda_flc in mg/L)\n'
+        'inclusion I1 "Abnormal ratio": ratio < 0.26 dimensionless or ratio > 1.65 '
+        'dimensionless\n', encoding="utf-8")
+    base = tmp_path / "b.jsonl"
+    base.write_text('{"patient": "b", "screening_date": "2026-06-01", "facts": []}\n',
+                    encoding="utf-8")
+    out = tmp_path / "e.yaml"
+    run_cli(capsys, "edge-cases", str(protocol), "--base", str(base), "-o", str(out))
+    said = [line for line in out.read_text(encoding="utf-8").splitlines()
+            if line.startswith("# not generated")]
+    assert said and len(said) == len(set(said))

@@ -148,7 +148,7 @@ class EdgeCases:
         #: The changes left out, no verdict they lead to worked out (a criterion open on two
         #: counts, missing data and a pending judgment), by name.
         self.skipped: list[str] = []
-        self.not_generated: list[str] = []
+        self._not_generated: dict[str, None] = {}  # each said once, in order
         #: How some cases were made, for the reviewer (a course of the cases' own to count from).
         self.notes: list[str] = []
 
@@ -208,6 +208,15 @@ class EdgeCases:
             yield condition
 
     # -- what to expect ----------------------------------------------------------------------------
+    @property
+    def not_generated(self) -> list[str]:
+        """What no case was made for, and why, each once (two atoms of one formula at a line
+        lack its input alike)."""
+        return list(self._not_generated)
+
+    def not_generate(self, why: str) -> None:
+        self._not_generated[why] = None
+
     def cases(self) -> list[dict[str, Any]]:
         """Each variant as a scenario case, with the verdict of every criterion reading the atom
         that can be worked out; variants met twice (one threshold read by two criteria) once."""
@@ -223,7 +232,7 @@ class EdgeCases:
                 vary = generator(atom, self.concepts.get(read_by(atom).name))
                 variants = vary(self, atom) if vary is not None else []
             except Skip as why:
-                self.not_generated.append(f"line {atom.span.line}, {read_by(atom).name}: {why}")
+                self.not_generate(f"line {atom.span.line}, {read_by(atom).name}: {why}")
                 continue
             for variant in variants:
                 if variant.name not in cases:
@@ -237,7 +246,7 @@ class EdgeCases:
             patient = self.normaliser.patient(copy.deepcopy(data), self.base_path, self.base_line,
                                            None)
         except FactError as error:  # a change the fact loader refuses: said, never guessed
-            self.not_generated.append(f"{variant.name}: {error.problems[0]}")
+            self.not_generate(f"{variant.name}: {error.problems[0]}")
             return
         verdicts = {}
         for leaf in readers:

@@ -45,7 +45,7 @@ def dated(gen: EdgeCases, atom: m.Occurred) -> list[Variant]:
     else:
         anchor = anchor_day(gen, window.anchor)
     if anchor is None:
-        gen.not_generated.append(f"line {atom.span.line}, {name}: a window from "
+        gen.not_generate(f"line {atom.span.line}, {name}: a window from "
                                  f"{window.anchor}, for which the base patient gives no day")
         return []
     # the cases' own anchor item goes with every case, as the base does not settle it

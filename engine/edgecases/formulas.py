@@ -220,7 +220,7 @@ def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
         if start is None and name in averaged:  # a day of results: its mean, as many as needed
             start = gen.number(patient, mean_of(name, averaged[name]))
         if start is None:
-            gen.not_generated.append(f"{concept.name}'s input {name}, which the base patient "
+            gen.not_generate(f"{concept.name}'s input {name}, which the base patient "
                                      "does not give as one number (missing, stale or within "
                                      "bounds), at " + _where(atom))
             continue
@@ -242,7 +242,7 @@ def formulas(gen: EdgeCases, atom: m.Compare | m.InRange) -> list[Variant]:
 
             pair = _turn(held, start)
             if pair is None:
-                gen.not_generated.append(f"{concept.name}'s input {name}: no value from 0 to "
+                gen.not_generate(f"{concept.name}'s input {name}: no value from 0 to "
                                          f"{LIMIT} turns {test.end(threshold)}{written}, at "
                                          + _where(atom))
                 continue
@@ -333,7 +333,7 @@ def _ages(gen: EdgeCases, atom: m.Compare | m.InRange, concept: m.Concept, sourc
         f"the base patient gives no {source.at.name if source.at else 'screening'} day" \
         if anchor is None else "the base patient gives no age" if start is None else None
     if why is not None:
-        gen.not_generated.append(f"{concept.name}'s input {source.name}: {why}, at "
+        gen.not_generate(f"{concept.name}'s input {source.name}: {why}, at "
                                  + _where(atom))
         return []
     assert anchor is not None and start is not None
@@ -358,7 +358,7 @@ def _ages(gen: EdgeCases, atom: m.Compare | m.InRange, concept: m.Concept, sourc
                      if 0 <= a < oldest and None not in (held(a), held(a + 1))
                      and held(a) != held(a + 1)), None)
         if pair is None:
-            gen.not_generated.append(f"{concept.name}'s input {source.name}: no age from 0 to "
+            gen.not_generate(f"{concept.name}'s input {source.name}: no age from 0 to "
                                      f"{oldest} turns {test.end(threshold)}{test.written}, at "
                                      + _where(atom))
             continue
