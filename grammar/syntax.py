@@ -166,6 +166,11 @@ OFFERS = (
     (r"(day|week|month|year)s?\b", r"\bduration\s+is\s+\d+\s*$", "a course's duration is "
      "compared with a bound: 'duration >= 3 months' (at least) or 'duration < 3 months' (less "
      "than)"),
+    (r"where\b", r"\bwhere\b[^()\n]*\band\s+[a-z_][a-z0-9_]*\s+$", "after 'where', 'and' "
+     "joins the filter's clauses: put the filtered condition in parentheses ('(X where A) and Y "
+     "where B')"),
+    (r"[+-]", r"\b(is|of|one of|\{|,)\s*\d+$", "a value written with a sign is quoted, where it "
+     "is declared and where it is compared ('her2_ihc is \"3+\"')"),
     (r"at\b", r"\bdose\s*(>=|<=|==|!=|>|<)\s*[^\s:]+(\s+[^\s:]+)?\s+$", "the day of a dose "
      "comes before its comparison: 'glucocorticoid dose at screening >= 5 mg/d'"),
     (r"for\s+at\s+least\b", r"\b(where|than)\s.*$", "a course's length after a filter is a "

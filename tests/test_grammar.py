@@ -518,6 +518,11 @@ def test_missing_file(tmp_path: Path) -> None:
      "(inclusion I6 \"...\" applies when sex is female: ...)"),
     ("x dose >= 5 mg/d at screening", "the day of a dose comes before its comparison: "
      "'glucocorticoid dose at screening >= 5 mg/d'"),
+    # DESTINY-Breast03's helper: a category value with a sign, and a filter taking an `and`
+    ("y is 3+", "a value written with a sign is quoted, where it is declared and where it is "
+     "compared ('her2_ihc is \"3+\"')"),
+    ("w where a is b and w where c is d ever", "after 'where', 'and' joins the filter's "
+     "clauses: put the filtered condition in parentheses ('(X where A) and Y where B')"),
 ])
 def test_syntax_error_offers_what_the_language_has(condition: str, offer: str) -> None:
     head = 'protocol "t"\nconcepts:\n x: quantity in mg\n y: flag\n w: event\n'
