@@ -359,7 +359,9 @@ def _duration_clause(clause: m.Where, concept: m.Concept) -> Iterator[Diagnostic
 
 def _counted(atom: m.Counted, concept: m.Concept) -> Iterator[Diagnostic]:
     """`at least 0 ...` always holds, `at least 1 ...` is the condition without the count."""
-    if atom.count < 2:
+    if atom.count < 2 and atom.by is not None:  # `at least 1 lines of X`: X itself
+        yield diag("count/by", atom.span, count=atom.count, by=atom.by.name, name=concept.name)
+    elif atom.count < 2:
         yield diag("count", atom.span, count=atom.count, name=concept.name)
     attribute = atom.attribute(concept)
     if atom.by is not None and attribute is None:

@@ -128,9 +128,14 @@ def _atom(atom: m.Atom, scope: Scope) -> Iterator[Diagnostic]:
         yield from _dated(atom, target)
     elif isinstance(occurred, m.Occurred) and occurred.window.kind in m.ORDER:
         window = occurred.window
+        anchor: object = window.anchor or "screening"
+        named = scope.concepts.get(window.anchor.ref.name) if window.anchor is not None and \
+            window.anchor.ref is not None and window.anchor.edge is None else None
+        if named is not None and named.kind in m.LISTED:  # a window counts from its edge
+            edge = "end" if window.direction == "after" else "start"
+            anchor = f"the {edge} of {named.name}"
         yield diag("order-window", window.span, name=atom.ref.name, window=window,
-                   kind=kind_words(target), direction=window.direction,
-                   anchor=window.anchor or "screening",
+                   kind=kind_words(target), direction=window.direction, anchor=anchor,
                    which="an earlier" if window.direction == "before" else "a later")
     elif isinstance(target, m.Concept) and type(atom) in ATOM_CHECKS:
         yield from ATOM_CHECKS[type(atom)](atom, target)

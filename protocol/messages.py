@@ -153,6 +153,8 @@ TEMPLATES: dict[str, str] = {
     "undefined-attribute/dose": "'{name}' has no dose to filter on; declare it 'dosed in UNIT'",
     "count": "'at least {count} {name} ...' needs a count of 2 or more; for one, leave out "
     "'at least 1'",
+    "count/by": "'at least {count} {by} of {name} ...' needs a count of 2 or more; for one, "
+    "write '{name} ...' (any item of it)",
     "conversion-offset/lab": "{name} is a lab, read against its reference range as a ratio, "
     "which a conversion with an offset ('{conversion}') does not keep: declare it a quantity",
     "conversion-offset/zero": "'{conversion}' multiplies by 0: no result converts back",

@@ -383,14 +383,16 @@ inclusion I1 "Exposure to at most one bDMARD":
 """
 
 
-def course(drug: str, start: str) -> dict[str, Any]:
+def bdmard_course(drug: str, start: str) -> dict[str, Any]:
     return {"concept": "bdmard", "drug": drug, "date": start, "end": start[:8] + "28"}
 
 
 @pytest.mark.parametrize("facts, verdict", [
     # one drug, renewed: one drug, however many courses (`at most 1 bdmard ever` counts courses)
-    ([course("adalimumab", "2025-01-01"), course("adalimumab", "2025-03-01")], "MET"),
-    ([course("adalimumab", "2025-01-01"), course("etanercept", "2025-03-01")], "NOT_MET"),
+    ([bdmard_course("adalimumab", "2025-01-01"), bdmard_course("adalimumab", "2025-03-01")],
+     "MET"),
+    ([bdmard_course("adalimumab", "2025-01-01"), bdmard_course("etanercept", "2025-03-01")],
+     "NOT_MET"),
     ([{"concept": "bdmard", "present": False}], "MET"),
     ([], "UNKNOWN"),
 ])
@@ -404,3 +406,15 @@ def test_includes_at_most_counts_drugs(facts, verdict) -> None:
     if verdict == "NOT_MET":
         assert judged(network, outcome, "I1")["detail"].startswith(
             "2 of the set (adalimumab, etanercept); needs at most 1")
+
+
+def test_a_count_of_one_line_offers_what_parses() -> None:
+    """`at least 1 lines of X` was told to leave out 'at least 1', which left no condition."""
+    from grammar.parser import parse
+    from protocol.checks import check
+
+    src = ('protocol "l" version "1"\nconcepts:\n  mm_therapy: medication {lenalidomide} '
+           'with line {1, 2, 3}\ninclusion I1 "x": at least 1 lines of mm_therapy ever\n')
+    assert [d.message for d in check(parse(src, "l.pr")) if d.code == "count"] == [
+        "'at least 1 lines of mm_therapy ...' needs a count of 2 or more; for one, write "
+        "'mm_therapy ...' (any item of it)"]

@@ -161,6 +161,12 @@ CONCEPTS = ("    consent: date\n    first_dose: date\n"
      "7:33 'gvhd on or after screening' orders two days, as a date concept's day is ordered "
      "with another; 'gvhd' is an event, whose items span days: write 'at least 1 day after "
      "screening' (one started on a later day) or 'within N days after screening'"),
+    # from a history, the edge it counts from (DESTINY-Breast03's helper was offered a window
+    # from the history itself, which check then refused)
+    ("gvhd after chemo",
+     "7:24 'gvhd after chemo' orders two days, as a date concept's day is ordered with another; "
+     "'gvhd' is an event, whose items span days: write 'at least 1 day after the end of chemo' "
+     "(one started on a later day) or 'within N days after the end of chemo'"),
     ("at least 2 consent before first_dose",
      "7:30 'consent' is a date: only an event's occurrences or a medication's courses are "
      "counted"),
