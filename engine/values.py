@@ -161,11 +161,7 @@ class Values:
                                      if plain_text else ""))
                     return None
                 reading = (_OPS.get(match[1], match[1]), Decimal(match[2]))
-                comparator = fact.get("comparator")
-                if comparator is not None and comparator != reading[0]:
-                    self.problem(index, "comparator", f"{r.said}: the value {quoted(value)} and "
-                                 f"the comparator {quoted(comparator)} disagree: give the bound "
-                                 "once, in one of them")
+                if self._disagrees(r, index, fact, reading[0]):
                     return None
         else:
             number = self._number(index, fact)
@@ -189,6 +185,17 @@ class Values:
                 return None
         return reading
 
+    def _disagrees(self, r: Reader, index: int, fact: dict, written: str) -> bool:
+        """Whether a bound written in the value ("< 2") and the fact's comparator disagree,
+        said (one of the two would be dropped)."""
+        comparator = fact.get("comparator")
+        if comparator is None or comparator == written:
+            return False
+        self.problem(index, "comparator", f"{r.said}: the value {quoted(fact.get('value'))} and "
+                     f"the comparator {quoted(comparator)} disagree: give the bound once, in one "
+                     "of them")
+        return True
+
     def _dilution(self, r: Reader, index: int, fact: dict) -> Reading | None:
         """A titre's result: the dilution as laboratories write it (`1:160`, `1/160`, `< 1:40`,
         or `1:40` with a `comparator`), or its reciprocal (160, `< 40`), read as the reciprocal,
@@ -205,6 +212,9 @@ class Values:
                 reading = None if match is None else \
                     (_OPS.get(match[1], match[1] or fact.get("comparator") or "="),
                      Decimal(match[2]))
+                if match is not None and match[1] and self._disagrees(r, index, fact,
+                                                                      reading[0]):
+                    return None
         elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             reading = (fact.get("comparator") or "=", Decimal(value))
         else:
