@@ -107,6 +107,8 @@ def _plainly_valid(data: dict, attributes: dict[str, frozenset[str]] | None = No
                 return False
         if not fact.get("concept") or fact.get("present", False) is not False:
             return False
+        if isinstance(fact.get("unit"), str) and len(fact["unit"]) > UNIT_MOST:
+            return False
         if "reference_range" in fact:
             reference = fact["reference_range"]
             if not all(isinstance(v, (int, Decimal)) and not isinstance(v, bool)
@@ -125,6 +127,10 @@ _SOUND = {**{key: frozenset(types) for key, types in _CHECKED_HERE.items()},
 _SOUND_PATIENT = frozenset({"patient", "screening_date", "birth_date"})
 _NOT_TEXT = frozenset(key for key, types in _SOUND.items() if str not in types)
 
+
+#: The longest unit a fact may give (the schema's `maxLength`): units are short, and pint's
+#: parser takes time that grows faster than a unit's length (8,000 '%' took 30 s).
+UNIT_MOST = 64
 
 #: The longest patient id a record may give (the schema's `maxLength`): ids are short; a
 #: scenario's case is named by its sentence (a few hundred characters), a megabyte is no id.
@@ -166,7 +172,8 @@ def _plainly_sound(data: dict, attributes: dict[str, frozenset[str]] | None) -> 
         for key, value in fact.items():
             kind = type(value)
             if kind is str:  # most fields: checked first, in the fewest steps
-                if not value.isascii() or key in _NOT_TEXT:
+                if not value.isascii() or key in _NOT_TEXT or \
+                        len(value) > UNIT_MOST and key == "unit":
                     return False
             elif kind not in _SOUND.get(key, _SCALARS):
                 return False
@@ -814,6 +821,8 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
                    "fact, with its date")
     elif error.validator == "maxLength" and where == ["patient"]:
         message = f"an id of {len(error.instance):,} characters: at most {ID_MOST:,}"
+    elif error.validator == "maxLength" and fieldname == "unit":
+        message = f"a unit of {len(error.instance):,} characters: a unit is at most {UNIT_MOST}"
     elif error.validator == "pattern" and where == ["patient"]:
         message = (f"{_escaped(json.dumps(error.instance, ensure_ascii=False))} is not an id "
                    "as the trail, a table or SDTM can hold it: printable, not blank")

@@ -143,6 +143,10 @@ CASES = [
     ("unit-blank-percent", lambda d: d["facts"][11].update(unit=""),
      ", patient B, fact #12, field 'unit': error: lvef: the unit is blank, a plain number: give "
      "the one the value is in (like %); a plain 1 is 100 %"),
+    # a data team's hostile unit: pint took 30 s for 8,000 '%', time growing faster than length
+    ("unit-too-long", weight(unit="%" * 8000),
+     ", patient B, fact #3, field 'unit': error: a unit of 8,000 characters: a unit is at most "
+     "64"),
     ("id-too-long", top(patient="P" * 5000),
      f", patient {'P' * 40}... (5,000 characters), field 'patient': error: an id of 5,000 "
      "characters: at most 1,000"),
