@@ -579,10 +579,21 @@ class Values:
 
     # -- categories, flags and dates ----------------------------------------------------------------
     def _category(self, r: Reader, facts) -> None:
+        """The latest value, each fact's value read first: a value not of the concept is said
+        whichever fact gives it (beside a valid one of its day it read as the two disagreeing)."""
+        canonicals = [self._canonical(r, index, fact) for index, fact in facts]
+        if None in canonicals:
+            return
         chosen = self._latest(r, facts)
         if chosen is None:
             return
         index, fact = chosen
+        canonical = canonicals[facts.index(chosen)]
+        self.patient.record[r.name] = canonical
+        self._use(r, index, fact, canonical)
+
+    def _canonical(self, r: Reader, index: int, fact: dict) -> str | None:
+        """A category fact's value as the concept names it; None, said, where it is none."""
         value = fact.get("value")
         if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             value = plain_number(Decimal(value))  # a category whose values are numbers or codes
@@ -591,20 +602,21 @@ class Values:
             allowed = ", ".join(v.name for v in r.concept.values)
             self.problem(index, "value", f"{r.name} must be one of {{{allowed}}}, "
                          f"found {quoted(value)}")
-            return
-        self.patient.record[r.name] = canonical
-        self._use(r, index, fact, canonical)
+        return canonical
 
     def _flag(self, r: Reader, facts) -> None:
+        wrong = [(index, fact.get("value")) for index, fact in facts
+                 if not isinstance(fact.get("value"), bool)]
+        for index, value in wrong:  # each said, whichever fact gives it (as for a category)
+            self.problem(index, "value", f"{r.name} is yes/no: expected true or false, "
+                         f"found {quoted(value)}")
+        if wrong:
+            return
         chosen = self._latest(r, facts)
         if chosen is None:
             return
         index, fact = chosen
         value = fact.get("value")
-        if not isinstance(value, bool):
-            self.problem(index, "value", f"{r.name} is yes/no: expected true or false, "
-                         f"found {quoted(value)}")
-            return
         note = None
         if r.judgment:
             if not fact.get("recorded_by"):

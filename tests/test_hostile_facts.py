@@ -513,3 +513,24 @@ def test_a_fact_read_as_of_a_day_is_said_wrong_in_its_own_concepts_name():
                                      {"concept": "lvef", "value": 55, "date": "2026-05-20"}])
     assert isinstance(outcome, Rejected)
     assert [p.message for p in outcome.problems] == ["'lvef' is measured in %: give a unit"]
+
+
+@pytest.mark.parametrize("other_day", ["2026-05-20", "2026-05-21", "2026-05-19"])
+def test_a_value_not_of_the_concept_is_refused_whichever_fact_gives_it(other_day):
+    """A data team's registry: "bogus" beside a valid value of its day read as two values
+    disagreeing (a warning, the concept unknown); dated earlier than a valid one, it was not
+    read at all. A flag likewise."""
+    from engine.run import Rejected, Screening
+    from tests.conftest import network_from_text, screen_one
+
+    screening = Screening(network_from_text(
+        'protocol "c" version "1"\nconcepts:\n  activity: category {mild, severe}\n'
+        '  smoker: flag\ninclusion I1 "x": activity is severe and not smoker\n', "c.proto-rules"))
+    for concept, good, bad, said in (
+            ("activity", "mild", "bogus", 'activity must be one of {mild, severe}, found "bogus"'),
+            ("smoker", False, "no", 'smoker is yes/no: expected true or false, found "no"')):
+        outcome = screen_one(screening, [
+            {"concept": concept, "value": good, "date": "2026-05-20"},
+            {"concept": concept, "value": bad, "date": other_day}])
+        assert isinstance(outcome, Rejected)
+        assert [(p.fact, p.message) for p in outcome.problems] == [(1, said)]
