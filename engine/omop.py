@@ -369,8 +369,10 @@ def _select(table: str, part: int, coded: bool, dosed: bool) -> str:
         columns.append(f'x.{end} AS "end"')
     if table in ("measurement", "observation"):
         coded_unit = "u.unit, " if coded else ""
+        # a blank unit_source_value, as extracts often leave it, is none: the concept's unit
         columns += ["x.value_as_number AS number_value", f"COALESCE({coded_unit}"
-                    "x.unit_source_value, m.unit) AS unit", "v.value AS text_value"
+                    "NULLIF(TRIM(x.unit_source_value), ''), m.unit) AS unit",
+                    "v.value AS text_value"
                     if table == "measurement" else
                     "COALESCE(v.value, x.value_as_string) AS text_value"]
         joins = (" LEFT JOIN proto_values v ON v.concept = m.concept"

@@ -468,3 +468,16 @@ def test_the_trail_hashes_the_rows_read_and_verify_reads_them_again(capsys, omop
     connection.close()
     assert cli.main(["verify", trail, "--facts", str(omop)]) == 1
     assert f"the facts file {omop} is not the one the run read" in capsys.readouterr().out
+
+
+def test_a_blank_unit_source_value_is_no_unit(omop, tmp_path):
+    """A registry's extract leaves unit_source_value '' where it has none: that is no unit, so
+    the concept's own (`unit:` in the map) stands, as for NULL (the data team's rows were refused
+    as giving a blank unit)."""
+    connection = duckdb.connect(str(tmp_path / "omop.duckdb"))
+    connection.execute("UPDATE measurement SET unit_concept_id = NULL, unit_source_value = ' ' "
+                       "WHERE measurement_id = 14")
+    connection.close()
+    records = {r["patient"]: r for _, r in read_records(str(omop))}
+    (egfr,) = [f for f in records["3"]["facts"] if f["concept"] == "egfr"]
+    assert egfr["unit"] == "mL/min/1.73m2"
