@@ -204,7 +204,8 @@ def schema_problems(data: dict, path: str, line: int, pid: str | None,
         return []
     stripped = plain(_without(data, attributes or {}))
     errors = sorted(_VALIDATOR.iter_errors(stripped), key=lambda e: [str(p) for p in e.path])
-    return [_schema_problem(error, path, line, pid) for error in errors]
+    return [problem for error in errors
+            if (problem := _schema_problem(error, path, line, pid)) is not None]
 
 
 def _without(data: dict, attributes: dict[str, frozenset[str]]) -> dict:
@@ -647,7 +648,7 @@ def one_record_per_patient(records: Iterable[tuple[int, Any | FactProblem]], pat
     for number, data in records:
         pid = _given_id(data)
         file, line = (data.file, data.line) if type(data) is Located else (path, number)
-        if isinstance(pid, str) and pid in first:
+        if isinstance(pid, str) and pid.strip() and pid in first:  # a blank id is its own
             message = FACT_MESSAGES["duplicate-patient"].format(patient=patient_id(data),
                                                                 line=first[pid])
             yield number, FactProblem(file, line, patient_id(data), None, "patient", message)
@@ -803,7 +804,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid) -> FactProblem:
+def _schema_problem(error: jsonschema.ValidationError, path: str, line: int,
+                    pid) -> FactProblem | None:
     where = list(error.absolute_path)
     index = where[1] if len(where) > 1 and where[0] == "facts" and isinstance(where[1], int) else None
     fieldname = ".".join(str(p) for p in (where[2:] if index is not None else where)) or None
@@ -823,6 +825,10 @@ def _schema_problem(error: jsonschema.ValidationError, path: str, line: int, pid
         message = f"an id of {len(error.instance):,} characters: at most {ID_MOST:,}"
     elif error.validator == "maxLength" and fieldname == "unit":
         message = f"a unit of {len(error.instance):,} characters: a unit is at most {UNIT_MOST}"
+    elif error.validator == "minLength" and where == ["patient"]:
+        message = "the patient id is blank"
+    elif error.validator == "pattern" and where == ["patient"] and error.instance == "":
+        return None  # said as blank (`minLength`)
     elif error.validator == "pattern" and where == ["patient"]:
         message = (f"{_escaped(json.dumps(error.instance, ensure_ascii=False))} is not an id "
                    "as the trail, a table or SDTM can hold it: printable, not blank")

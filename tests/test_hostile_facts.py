@@ -534,3 +534,15 @@ def test_a_value_not_of_the_concept_is_refused_whichever_fact_gives_it(other_day
             {"concept": concept, "value": bad, "date": other_day}])
         assert isinstance(outcome, Rejected)
         assert [(p.fact, p.message) for p in outcome.problems] == [(1, said)]
+
+
+def test_a_blank_patient_id_is_said_once_and_never_a_duplicate(tmp_path, capsys):
+    """A data team's registry: a blank id drew the schema's "'' should be non-empty" beside the
+    id's own message, and a second blank id was "already the record at line 1"."""
+    facts = tmp_path / "ids.jsonl"
+    facts.write_text('{"patient": "", "screening_date": "2026-06-01", "facts": []}\n' * 2,
+                     encoding="utf-8")
+    assert cli.main(["run", str(SEED), str(facts)]) == 2
+    err = capsys.readouterr().err
+    assert [line.split(": error: ")[1] for line in err.splitlines() if ": error: " in line] == \
+        ["the patient id is blank"] * 2
