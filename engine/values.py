@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from functools import lru_cache
+from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Callable
 
 from engine import record as R
+from engine.ages import ages_told, calendar_steps
 from engine.dates import (
-    ages,
-    born_between,
     calendar_problem,
     day_written,
     days_of,
@@ -39,7 +37,7 @@ from engine.dates import (
 from engine.factfile import quoted
 from engine.record import dilution, plain_number
 from protocol import model as m
-from protocol.units import UnitProblem, applied, factor, quantize, scale
+from protocol.units import UnitProblem, applied, quantize, scale
 
 if TYPE_CHECKING:
     from engine.facts import Reader
@@ -332,34 +330,25 @@ class Values:
         if "oldest" in fact:
             youngest, oldest = value, fact["oldest"]
         else:
-            steps = _calendar_steps(fact.get("unit"), self.n.aliases)
+            steps = calendar_steps(fact.get("unit"), self.n.aliases)
             if steps is None or index < 0:  # a birth date's age is of the age's own days
                 return False
             at = self._age_day(r.concept, self._by_concept)
             if at is None:
                 return True
             days = at[0]
-            when = fact.get("date") if index >= 0 else None
+            when = fact.get("date")
             told = days if when is None else (days_of_text(when)[0],) * 2
             if steps == (12, 0) and told == days and days[0] == days[1]:
                 return False
             low, _, high, high_open = _span(op, value)
-            whole = None if high is None else int(high.to_integral_value(
-                rounding=ROUND_CEILING)) - 1 if high_open else int(high.to_integral_value(
-                    rounding=ROUND_FLOOR))
-            months, each = steps
             try:
-                born = (born_between(told[0], int(low.to_integral_value(rounding=ROUND_FLOOR)),
-                                     whole, months=months, days=each)[0],
-                        born_between(told[1], int(low.to_integral_value(rounding=ROUND_FLOOR)),
-                                     whole, months=months, days=each)[1])
+                young, old = ages_told(told, days, steps, low, high, high_open)
             except OverflowError:
                 self.problem(index, "value", f"{r.name} {plain_number(value)} "
                              f"{fact.get('unit')} reaches back beyond the calendar")
                 return True
-            youngest, oldest = (Decimal(age) for age in ages(born, days))
-            if high is None:
-                oldest = None
+            youngest, oldest = Decimal(young), None if old is None else Decimal(old)
         self._write(r.name, r.bounds, (youngest, False, oldest, False))
         shown = _shown(r, "=", youngest) if oldest == youngest else \
             f"{plain_number(youngest)} or {_shown(r, '=', oldest)}" if oldest is not None \
@@ -675,23 +664,6 @@ Reading = tuple[str, Decimal | None]
 #: The values a reading allows: the least, whether it is excluded, the greatest (None: no
 #: bound), whether it is excluded.
 Span = tuple[Decimal, bool, Decimal | None, bool]
-
-
-@lru_cache(maxsize=256)
-def _calendar_steps(unit: str | None, aliases) -> tuple[int, int] | None:
-    """An age's unit as calendar steps: (months, 0) for a whole number of months (a year is
-    12), (0, days) for a whole number of days (a week is 7); None for no unit or another (the
-    unit's problem is said where it is converted)."""
-    if not unit:
-        return None
-    for target, step in (("day", lambda n: (0, n)), ("month", lambda n: (n, 0))):
-        try:
-            found = factor(unit, target, aliases=aliases)
-        except UnitProblem:
-            return None
-        if found == found.to_integral_value() and found >= 1:
-            return step(int(found))
-    return None
 
 
 def _unit_said(unit: str, wanted: str | None, error: UnitProblem) -> str:
