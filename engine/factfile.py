@@ -505,7 +505,8 @@ def _parsed(line: bytes, path: str, number: int) -> Any | FactProblem:
     try:
         return _loads(text)
     except json.JSONDecodeError as error:
-        message = FACT_MESSAGES["not-json"].format(reason=error.msg, column=error.colno)
+        message = FACT_MESSAGES["not-json"].format(reason=error.msg.removesuffix(" at"),
+                                                   column=error.colno)  # "starting at"
     except RecursionError:
         message = FACT_MESSAGES["too-deep"].format(limit=MAX_DEPTH)
     except _Refused as refused:

@@ -546,3 +546,11 @@ def test_a_blank_patient_id_is_said_once_and_never_a_duplicate(tmp_path, capsys)
     err = capsys.readouterr().err
     assert [line.split(": error: ")[1] for line in err.splitlines() if ": error: " in line] == \
         ["the patient id is blank"] * 2
+
+
+def test_a_line_cut_short_is_said_without_a_doubled_word(tmp_path, capsys):
+    facts = tmp_path / "cut.jsonl"
+    facts.write_text('{"patient": "x", "facts": [{"concept": "a\n', encoding="utf-8")
+    assert cli.main(["run", str(SEED), str(facts)]) == 2
+    assert f"{facts}:1: error: not valid JSON: Unterminated string starting at column 40" in \
+        capsys.readouterr().err
