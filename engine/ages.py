@@ -49,7 +49,8 @@ def ages_told(told: tuple[date, date], on: tuple[date, date], steps: tuple[int, 
         if high_open else int(high.to_integral_value(rounding=ROUND_FLOOR))
     least = int(low.to_integral_value(rounding=ROUND_FLOOR))
     months, days = steps
-    born = (born_between(told[0], least, whole, months=months, days=days)[0],
-            born_between(told[1], least, whole, months=months, days=days)[1])
-    youngest, oldest = ages(born, on)
+    first = born_between(told[0], least, whole, months=months, days=days)
+    last = first if told[1] == told[0] else \
+        born_between(told[1], least, whole, months=months, days=days)
+    youngest, oldest = ages((first[0], last[1]), on)
     return youngest, None if high is None else oldest

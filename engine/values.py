@@ -327,6 +327,7 @@ class Values:
         1950-01-02 to 1951-01-01), and those counted on the age's own day (75 or 76 at screening
         2026-06-01), never an average year's days. An age whose own day is not usable is
         unknown, saying why (`_age_day`)."""
+        on = None  # the age's own day as written, where it was worked out here
         if "oldest" in fact:
             youngest, oldest = value, fact["oldest"]
         else:
@@ -336,7 +337,7 @@ class Values:
             at = self._age_day(r.concept, self._by_concept)
             if at is None:
                 return True
-            days = at[0]
+            days, on = at
             when = fact.get("date")
             told = days if when is None else (days_of_text(when)[0],) * 2
             if steps == (12, 0) and told == days and days[0] == days[1]:
@@ -354,7 +355,7 @@ class Values:
             f"{plain_number(youngest)} or {_shown(r, '=', oldest)}" if oldest is not None \
             else f">= {plain_number(youngest)}{r.bound_unit}"
         note = self._noted(r, fact) or "completed years at " + (
-            "screening" if r.concept.at is None else self._age_day(r.concept, self._by_concept)[1])
+            "screening" if r.concept.at is None else on)
         self._use(r, index, fact, shown, note, value=shown if "oldest" in fact else None)
         return True
 

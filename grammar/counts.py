@@ -53,13 +53,10 @@ class Counts(Transformer):
     def includes_most(self, meta, name, number, values):
         """`bdmard includes at most 1 of {adalimumab, etanercept, ...}` ("exposure to at most one
         bDMARD"): not at least N + 1 of them, the drugs told apart, not the courses."""
-        counted = self.includes_count(meta, name, self._integer(number) + 1, values)
-        span = self._span(meta)
-        words = replace(self._token_span(number), end_line=span.end_line,
-                        end_column=span.end_column)
-        return m.Not(span, replace(counted, span=words))
+        return self._at_most(meta, number, self.includes_count(meta, name,
+                                                               self._integer(number), values))
 
-    def _at_most(self, meta, first: Token, counted: m.Counted) -> m.Not:
+    def _at_most(self, meta, first: Token, counted: m.Counted | m.AtLeast) -> m.Not:
         """At most N is not at least N + 1, the count `at least` compiles, its span the words
         from what it counts on (so the `not` reads as the rule's own words: `m.Not.written`)."""
         span = self._span(meta)

@@ -641,15 +641,14 @@ def _range_of(atom: m.Compare | m.InRange, scope: Scope) -> tuple[str, _Range, b
     """A comparison's unit, its range, and whether its value is in whole steps; None where it
     is no range of one unit (a concept not declared, `!=`, bounds in two units)."""
     concept = scope.concepts.get(atom.ref.name)
-    if isinstance(atom, m.Compare):
-        if concept is None or atom.op not in _RANGES:
-            return None
-        return atom.threshold.unit, _RANGES[atom.op](atom.threshold.value), \
-            concept.kind in (m.Kind.AGE, m.Kind.SCALE)
-    if concept is None or atom.low.unit != atom.high.unit:
+    if concept is None:
         return None
-    return atom.low.unit, (atom.low.value, True, atom.high.value, True), \
-        concept.kind in (m.Kind.AGE, m.Kind.SCALE)
+    whole = concept.kind in (m.Kind.AGE, m.Kind.SCALE)
+    if isinstance(atom, m.Compare):
+        return (atom.threshold.unit, _RANGES[atom.op](atom.threshold.value), whole) \
+            if atom.op in _RANGES else None
+    return (atom.low.unit, (atom.low.value, True, atom.high.value, True), whole) \
+        if atom.low.unit == atom.high.unit else None
 
 
 def _within(a: _Range, b: _Range) -> bool:
